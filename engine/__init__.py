@@ -1,0 +1,1 @@
+"""Pure numpy analytics for limitwatch: rolling averages, forecasts and signals."""

@@ -1,0 +1,28 @@
+"""What every tick source offers the producer thread and the backtest: an iterator of ticks.
+
+A source yields `Tick`s in event-time order. A *paced* source (a generator, a scenario,
+a file) carries its own event times and the producer spaces the messages out by them,
+scaled by a speed factor; a *live* source (stdin, system metrics) blocks until the next
+tick exists and is sent as soon as it is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
+
+from producer.wire import Tick
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A stream of ticks with a name, a pacing mode and optional starting limits."""
+
+    #: Shown in the UI and logs, e.g. ``generator(seed=7)`` or ``scenarios/rally.jsonl``.
+    name: str
+    #: True when the producer should space ticks out by their event times.
+    paced: bool
+    #: Initial (buy, sell) limits per symbol that the source suggests; may be empty.
+    limits: dict[str, tuple[float, float]]
+
+    def __iter__(self) -> Iterator[Tick]: ...

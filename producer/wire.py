@@ -1,0 +1,66 @@
+"""The tick as it travels on Kafka: a msgspec Struct encoded as JSON.
+
+JSON keeps the topic readable by standard Kafka tools; the field constraints make
+hostile or malformed messages fail decoding instead of reaching the engine.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+import msgspec
+
+#: Longest symbol accepted on the wire, in characters.
+MAX_SYMBOL_LEN = 64
+#: Largest message value accepted before decoding, in bytes.
+MAX_MESSAGE_BYTES = 4096
+#: Prices must lie in (0, MAX_PRICE).
+MAX_PRICE = 1e12
+
+
+class Tick(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """One price observation: which symbol, what price, when (epoch seconds, event time)."""
+
+    symbol: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SYMBOL_LEN)]
+    price: Annotated[float, msgspec.Meta(gt=0.0, lt=MAX_PRICE)]
+    ts: Annotated[float, msgspec.Meta(ge=0.0, lt=1e11)]
+
+
+class BadTick(ValueError):
+    """A message that is not a valid tick; the text says why."""
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Tick)
+
+
+def encode(tick: Tick) -> bytes:
+    """Encode a tick as compact JSON bytes."""
+    return _encoder.encode(tick)
+
+
+def decode(value: bytes | None) -> Tick:
+    """Decode one message value into a Tick, or raise BadTick with a readable reason.
+
+    Every failure mode is folded into BadTick: oversize payloads, invalid JSON, invalid
+    UTF-8, wrong types, out-of-range or non-finite numbers, control characters in the
+    symbol.
+    """
+    if value is None:
+        raise BadTick("empty message (no value)")
+    if len(value) > MAX_MESSAGE_BYTES:
+        raise BadTick(f"message of {len(value)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    try:
+        tick = _decoder.decode(value)
+    except msgspec.ValidationError as exc:
+        raise BadTick(f"invalid tick: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise BadTick(f"not JSON: {exc}") from None
+    except Exception as exc:  # UnicodeDecodeError and anything else a hostile payload triggers
+        raise BadTick(f"undecodable: {type(exc).__name__}: {exc}") from None
+    if not (math.isfinite(tick.price) and math.isfinite(tick.ts)):
+        raise BadTick("non-finite price or time")
+    if not tick.symbol.isprintable() or tick.symbol.strip() != tick.symbol:
+        raise BadTick("symbol has control characters or surrounding spaces")
+    return tick

@@ -1,0 +1,1 @@
+"""The limitwatch terminal app, its command line and the consumer worker."""
