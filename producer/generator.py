@@ -81,7 +81,9 @@ class MarketGenerator:
         self.regime_s = regime_s
         self.name = f"generator(seed={seed}, symbols={len(self.symbols)}, rate={rate:g}/s)"
         rng = np.random.default_rng(seed)
-        self._initial = np.round(np.exp(rng.uniform(np.log(15.0), np.log(600.0), len(self.symbols))), 2)
+        self._initial = np.round(
+            np.exp(rng.uniform(np.log(15.0), np.log(600.0), len(self.symbols))), 2
+        )
         self.limits = {
             s: (round(float(p) * (1 - band), 2), round(float(p) * (1 + band), 2))
             for s, p in zip(self.symbols, self._initial, strict=True)

@@ -1,0 +1,227 @@
+"""The producer thread: reads a Source and sends its ticks to the `prices` topic.
+
+Paced sources are spaced out by event time times a speed factor; pause, resume and
+speed changes arrive as small commands on a queue. Delivery reports are counted, the
+client is polled after every send, a full local queue is retried rather than dropped,
+and the producer is flushed (bounded) on stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from producer.kafka_config import client_config
+from producer.source import Source
+from producer.wire import Tick, encode
+
+log = logging.getLogger(__name__)
+
+#: The longest a thread loop waits before it looks at its stop flag again.
+STOP_CHECK_S = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerStats:
+    """Counters of the producer thread at one moment."""
+
+    source: str
+    produced: int = 0
+    delivered: int = 0
+    failed: int = 0
+    paused: bool = False
+    speed: float = 1.0
+    finished: bool = False
+    last_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SetPaused:
+    """Pause (True) or resume (False) the producer."""
+
+    paused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SetSpeed:
+    """Replay speed factor for paced sources; math.inf sends as fast as possible."""
+
+    speed: float
+
+
+ProducerCommand = SetPaused | SetSpeed
+
+
+def parse_speed(text: str) -> float:
+    """Parse a --speed value: a positive number or 'max'."""
+    if text.strip().lower() in {"max", "inf"}:
+        return math.inf
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"speed must be a positive number or 'max', got {text!r}") from None
+    if not value > 0 or math.isnan(value):
+        raise ValueError(f"speed must be a positive number or 'max', got {text!r}")
+    return value
+
+
+class ProducerThread(threading.Thread):
+    """Sends `source`'s ticks to `topic` until the source ends or `stop()` is called."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        source: Source,
+        topic: str = "prices",
+        speed: float = 1.0,
+        linger_ms: int = 5,
+    ) -> None:
+        super().__init__(name="limitwatch-producer", daemon=True)
+        self.bootstrap = bootstrap
+        self.source = source
+        self.topic = topic
+        self._linger_ms = linger_ms
+        self._stop_event = threading.Event()
+        self._commands: queue.SimpleQueue[ProducerCommand] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._stats = ProducerStats(source=source.name, speed=speed)
+        self._speed = speed
+        self._paused = False
+
+    # -- the outside world talks to the thread only through these -------------------------
+    def stop(self) -> None:
+        """Ask the thread to flush and end; returns at once (join to wait)."""
+        self._stop_event.set()
+
+    def send(self, command: ProducerCommand) -> None:
+        """Queue a command (pause/resume, speed) for the thread."""
+        self._commands.put(command)
+
+    def stats(self) -> ProducerStats:
+        """The latest counters."""
+        with self._lock:
+            return self._stats
+
+    # -- inside the thread ----------------------------------------------------------------
+    def _update(self, **changes: object) -> None:
+        with self._lock:
+            fields = {f: getattr(self._stats, f) for f in ProducerStats.__slots__}
+            fields.update(changes)
+            self._stats = ProducerStats(**fields)  # type: ignore[arg-type]
+
+    def _on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is None:
+            self._delivered += 1
+        else:
+            self._failed += 1
+            self._last_error = str(err)
+
+    def run(self) -> None:
+        self._delivered = 0
+        self._failed = 0
+        self._last_error = ""
+        producer = Producer(
+            client_config(
+                self.bootstrap,
+                **{
+                    "linger.ms": self._linger_ms,
+                    "enable.idempotence": False,
+                    "message.timeout.ms": 30000,
+                    "queue.buffering.max.messages": 200000,
+                },
+            )
+        )
+        produced = 0
+        try:
+            produced = self._pump(producer)
+        except Exception as exc:  # a source that fails must not kill the app silently
+            log.exception("producer stopped on an error")
+            self._last_error = f"{type(exc).__name__}: {exc}"
+        finally:
+            remaining = producer.flush(2.0)
+            if remaining:
+                log.warning("%d messages were not delivered before the producer stopped", remaining)
+            self._update(
+                produced=produced,
+                delivered=self._delivered,
+                failed=self._failed + remaining,
+                last_error=self._last_error,
+                finished=True,
+            )
+
+    def _drain_commands(self) -> bool:
+        """Apply queued commands; True if pacing must be re-anchored."""
+        changed = False
+        while True:
+            try:
+                cmd = self._commands.get_nowait()
+            except queue.Empty:
+                return changed
+            if isinstance(cmd, SetPaused):
+                self._paused = cmd.paused
+            elif isinstance(cmd, SetSpeed):
+                self._speed = cmd.speed
+            changed = True
+            self._update(paused=self._paused, speed=self._speed)
+
+    def _pump(self, producer: Producer) -> int:
+        produced = 0
+        anchor: tuple[float, float] | None = None  # (event time, wall time) pacing origin
+        last_report = 0.0
+        ticks: Iterator[Tick] = iter(self.source)
+        for tick in ticks:
+            if self._stop_event.is_set():
+                break
+            if self._drain_commands():
+                anchor = None
+            while self._paused and not self._stop_event.is_set():
+                producer.poll(STOP_CHECK_S)
+                if self._drain_commands():
+                    anchor = None
+            if self._stop_event.is_set():
+                break
+            if self.source.paced and math.isfinite(self._speed):
+                if anchor is None:
+                    anchor = (tick.ts, time.monotonic())
+                due = anchor[1] + (tick.ts - anchor[0]) / self._speed
+                while not self._stop_event.is_set():
+                    wait = due - time.monotonic()
+                    if wait <= 0:
+                        break
+                    producer.poll(min(wait, STOP_CHECK_S))
+                    if self._drain_commands():
+                        anchor = (tick.ts, time.monotonic())
+                        due = anchor[1]
+                if self._stop_event.is_set():
+                    break
+            self._produce(producer, tick)
+            produced += 1
+            now = time.monotonic()
+            if now - last_report > 0.05:
+                last_report = now
+                self._update(produced=produced, delivered=self._delivered, failed=self._failed,
+                             last_error=self._last_error)  # fmt: skip
+        return produced
+
+    def _produce(self, producer: Producer, tick: Tick) -> None:
+        value = encode(tick)
+        key = tick.symbol.encode()
+        while True:
+            try:
+                producer.produce(self.topic, value=value, key=key, on_delivery=self._on_delivery)
+                break
+            except BufferError:
+                # The local queue is full (broker slow or gone): wait for room, not drop.
+                producer.poll(STOP_CHECK_S)
+                if self._stop_event.is_set():
+                    self._failed += 1
+                    self._last_error = "stopped while the local queue was full"
+                    return
+        producer.poll(0)

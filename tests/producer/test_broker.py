@@ -1,0 +1,116 @@
+"""The embedded broker: loopback only, ours, noticed when the port is taken, gone on stop."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from producer.broker import BrokerError, EmbeddedBroker
+from producer.kafka_config import client_config
+from producer.topics import dlq_topic, ensure_topics
+
+pytestmark = pytest.mark.kafka
+
+
+def test_broker_listens_on_loopback_only(broker: EmbeddedBroker) -> None:
+    assert broker.pid is not None
+    listening = [
+        c for c in psutil.Process(broker.pid).net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    ]  # fmt: skip
+    assert listening, "the broker listens on no socket"
+    assert {c.laddr.ip for c in listening} == {"127.0.0.1"}
+    assert {c.laddr.port for c in listening} == {broker.port}
+
+
+def test_broker_is_the_one_we_started(broker: EmbeddedBroker) -> None:
+    admin = AdminClient(client_config(broker.bootstrap))
+    assert admin.list_topics(timeout=5).cluster_id == broker.cluster_id
+
+
+def test_port_in_use_is_reported_clearly() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        b = EmbeddedBroker(port=port)
+        with pytest.raises(BrokerError, match=rf"127\.0\.0\.1:{port}.*(in use|did not answer)"):
+            b.start(timeout=5)
+        assert not b.alive()
+
+
+def test_port_held_by_another_broker_is_reported(broker: EmbeddedBroker) -> None:
+    with pytest.raises(BrokerError, match=r"in use|another broker"):
+        EmbeddedBroker(port=broker.port).start(timeout=5)
+
+
+def test_stop_leaves_no_process_and_no_workdir() -> None:
+    b = EmbeddedBroker()
+    b.start()
+    pid = b.pid
+    workdir = b._workdir
+    assert pid is not None and psutil.pid_exists(pid)
+    b.stop()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert workdir is not None
+    import os
+
+    assert not os.path.exists(workdir)
+
+
+def test_broker_dies_when_its_parent_is_killed(tmp_path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from producer.broker import EmbeddedBroker
+        b = EmbeddedBroker()
+        b.start()
+        print(b.pid, flush=True)
+        time.sleep(60)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        child_pid = int(parent.stdout.readline())
+        assert psutil.pid_exists(child_pid)
+        parent.kill()
+        parent.wait(5)
+        deadline = time.monotonic() + 5
+        while psutil.pid_exists(child_pid) and time.monotonic() < deadline:
+            try:
+                if psutil.Process(child_pid).status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.05)
+        alive = (
+            psutil.pid_exists(child_pid)
+            and psutil.Process(child_pid).status() != psutil.STATUS_ZOMBIE
+        )
+        assert not alive, "the broker outlived its killed parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def test_topics_are_created_with_the_partitions_asked_for(
+    broker: EmbeddedBroker, topic: str
+) -> None:
+    assert ensure_topics(broker.bootstrap, topic, partitions=3) == 3
+    # a second call keeps the topic as it is
+    assert ensure_topics(broker.bootstrap, topic, partitions=5) == 3
+    meta = AdminClient(client_config(broker.bootstrap)).list_topics(timeout=5)
+    assert dlq_topic(topic) in meta.topics
+
+
+def test_impossible_partition_count_is_refused(broker: EmbeddedBroker, topic: str) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        ensure_topics(broker.bootstrap, topic, partitions=0)

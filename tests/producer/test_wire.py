@@ -1,0 +1,55 @@
+"""The wire format: valid ticks round-trip, hostile or malformed messages become BadTick."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from producer.wire import MAX_MESSAGE_BYTES, BadTick, Tick, decode, encode
+
+
+def test_tick_round_trips_as_readable_json() -> None:
+    tick = Tick("ACME", 101.25, 1_700_000_000.5)
+    raw = encode(tick)
+    assert raw == b'{"symbol":"ACME","price":101.25,"ts":1700000000.5}'
+    assert decode(raw) == tick
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (None, "empty"),
+        (b"", "not JSON"),
+        (b"\xff\xfe\x00", "not JSON|undecodable"),
+        (b"[1,2,3]", "invalid tick"),
+        (b'{"symbol":"A","price":-1,"ts":1}', "invalid tick"),
+        (b'{"symbol":"A","price":0,"ts":1}', "invalid tick"),
+        (b'{"symbol":"A","price":1e999,"ts":1}', "invalid tick"),
+        (b'{"symbol":"A","price":"12","ts":1}', "invalid tick"),
+        (b'{"symbol":"","price":1,"ts":1}', "invalid tick"),
+        (b'{"symbol":"' + b"X" * 200 + b'","price":1,"ts":1}', "invalid tick"),
+        (b'{"symbol":"A\\u001b[2J","price":1,"ts":1}', "control"),
+        (b'{"symbol":" A","price":1,"ts":1}', "spaces"),
+        (b'{"price":1,"ts":1}', "invalid tick"),
+        (b'{"symbol":"A","price":1,"ts":-5}', "invalid tick"),
+        (b"{" * 5000, "exceeds"),
+    ],
+)
+def test_bad_messages_raise_bad_tick_with_a_reason(payload: bytes | None, reason: str) -> None:
+    with pytest.raises(BadTick, match=reason):
+        decode(payload)
+
+
+def test_oversize_message_is_refused_before_decoding() -> None:
+    big = b'{"symbol":"A","price":1,"ts":1,"pad":"' + b"x" * MAX_MESSAGE_BYTES + b'"}'
+    with pytest.raises(BadTick, match="exceeds"):
+        decode(big)
+
+
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_never_raise_anything_but_bad_tick(payload: bytes) -> None:
+    with contextlib.suppress(BadTick):
+        decode(payload)
