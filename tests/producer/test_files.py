@@ -1,0 +1,262 @@
+"""CSV and JSON-lines reading: formats, streaming, and a clear FILE:LINE message for bad input."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from producer import wire
+from producer.files import (
+    MAX_LINE_BYTES,
+    BadLine,
+    FileSource,
+    SourceError,
+    make_tick,
+    parse_time,
+)
+from producer.wire import MAX_SYMBOL_LEN, Tick
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> str:
+    path = tmp_path / name
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_bytes(content)
+    return str(path)
+
+
+def read_all(path: str, **kwargs: object) -> list[Tick]:
+    return list(FileSource(path, **kwargs))  # type: ignore[arg-type]
+
+
+def error_of(path: str, **kwargs: object) -> str:
+    with pytest.raises(SourceError) as info:
+        read_all(path, **kwargs)
+    return str(info.value)
+
+
+# --- formats that must be read ---------------------------------------------------------
+
+
+def test_csv_reads_epoch_and_iso_timestamps_in_any_column_order(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "p.csv",
+        "price, Symbol ,TS\n10.5,ACME,1750000000.25\n10.75,ACME,2025-06-15T15:06:41Z\n",
+    )
+    assert read_all(path) == [
+        Tick("ACME", 10.5, 1750000000.25),
+        Tick("ACME", 10.75, 1750000001.0),
+    ]
+
+
+def test_csv_accepts_time_as_ts_quotes_comments_blank_lines_and_crlf(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "p.csv",
+        '# exported prices\r\ntime,symbol,price\r\n\r\n1750000000,"BRK,B",412\r\n',
+    )
+    assert read_all(path) == [Tick("BRK,B", 412.0, 1750000000.0)]
+
+
+def test_iso_time_without_zone_is_utc() -> None:
+    assert parse_time("2025-06-15T15:06:40") == 1750000000.0
+    assert parse_time("2025-06-15T17:06:40+02:00") == 1750000000.0
+
+
+def test_jsonl_reads_ts_or_time_and_ignores_unknown_keys(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "p.jsonl",
+        '{"symbol":"ACME","price":10,"ts":1750000000,"venue":"X"}\n'
+        '\n{"symbol":"ACME","price":10.5,"time":"2025-06-15T15:06:41Z"}\n',
+    )
+    assert read_all(path) == [Tick("ACME", 10.0, 1750000000.0), Tick("ACME", 10.5, 1750000001.0)]
+
+
+def test_format_is_sniffed_when_the_name_says_nothing(tmp_path: Path) -> None:
+    csv_path = write(tmp_path, "prices.txt", "ts,symbol,price\n1750000000,A,1\n")
+    json_path = write(tmp_path, "prices.log", '{"symbol":"A","price":1,"ts":1750000000}\n')
+    assert read_all(csv_path) == read_all(json_path) == [Tick("A", 1.0, 1750000000.0)]
+
+
+def test_file_is_paced_and_stdin_is_live(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.csv", "ts,symbol,price\n1,A,1\n")
+    assert FileSource(path).paced is True
+    assert FileSource("-").paced is False
+    assert FileSource("-").name == "<stdin>"
+
+
+def test_a_file_can_be_iterated_twice_for_replay(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.csv", "ts,symbol,price\n1,A,1\n2,A,2\n")
+    source = FileSource(path)
+    assert list(source) == list(source)
+
+
+def test_stdin_is_read_line_by_line_while_the_writer_is_still_writing() -> None:
+    """Protects `tail -f prices.csv | limitwatch --source -`: ticks arrive before EOF."""
+    read_fd, write_fd = os.pipe()
+    reader = os.fdopen(read_fd, "rb")
+    writer = os.fdopen(write_fd, "wb")
+    writer.write(b"ts,symbol,price\n1750000000,ACME,10\n")
+    writer.flush()
+    ticks = iter(FileSource("-", stream=reader))
+    got: list[Tick] = []
+    done = threading.Event()
+
+    def take_one() -> None:
+        got.append(next(ticks))
+        done.set()
+
+    thread = threading.Thread(target=take_one, daemon=True)
+    thread.start()
+    assert done.wait(10), "the first tick did not arrive while the pipe was still open"
+    assert got == [Tick("ACME", 10.0, 1750000000.0)]
+    writer.write(b"1750000001,ACME,11\n")
+    writer.close()
+    assert list(ticks) == [Tick("ACME", 11.0, 1750000001.0)]
+    reader.close()
+
+
+def test_small_reordering_within_tolerance_is_kept_and_restamped(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.csv", "ts,symbol,price\n100.0,A,1\n99.5,B,2\n101,A,3\n")
+    assert read_all(path) == [Tick("A", 1.0, 100.0), Tick("B", 2.0, 100.0), Tick("A", 3.0, 101.0)]
+
+
+# --- bad input: one clear message naming file and line ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "expected"),
+    [
+        ("ts,symbol,price,volume\n1,A,1,5\n", 1, "unknown column(s) 'volume'"),
+        ("1750000000,ACME,10\n", 1, "missing header"),
+        ("ts,symbol\n1,A\n", 1, "missing header column(s) price"),
+        ("ts,symbol,price,time\n", 1, "appear more than once"),
+        ("ts,symbol,price\n1,A,nan\n", 2, "price is not finite"),
+        ("ts,symbol,price\n1,A,inf\n", 2, "price is not finite"),
+        ("ts,symbol,price\n1,A,0\n", 2, "price must be positive"),
+        ("ts,symbol,price\n1,A,-3\n", 2, "price must be positive"),
+        ("ts,symbol,price\n1,A,1e13\n", 2, "not below"),
+        ("ts,symbol,price\n1,A,ten\n", 2, "price 'ten' is not a number"),
+        ("ts,symbol,price\nyesterday,A,1\n", 2, "neither epoch seconds nor ISO-8601"),
+        ("ts,symbol,price\n1750000000000,A,1\n", 2, "milliseconds?"),
+        ("ts,symbol,price\n-5,A,1\n", 2, "before 1970"),
+        ("ts,symbol,price\n1,A\n", 2, "expected 3 fields, found 2"),
+        ("ts,symbol,price\n1,,1\n", 2, "symbol is empty"),
+        (f"ts,symbol,price\n1,{'X' * (MAX_SYMBOL_LEN + 1)},1\n", 2, "longer than the limit"),
+        ("ts,symbol,price\n1,A\x1bB,1\n", 2, "control characters"),
+        ("ts,symbol,price\n10,A,1\n8.5,A,1\n", 3, "time goes backwards by 1.500 s"),
+        ("ts,symbol,price\n", 1, "no ticks after the header"),
+        ("", 1, "empty input"),
+        ("\n\n", 2, "empty input"),
+    ],
+)
+def test_bad_csv_names_file_line_and_problem(
+    tmp_path: Path, content: str, line: int, expected: str
+) -> None:
+    path = write(tmp_path, "bad.csv", content)
+    message = error_of(path)
+    assert message.startswith(f"{path}:{line}: "), message
+    assert expected in message
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"symbol":"A","price":1}\n', "missing field(s) ts"),
+        ('{"symbol":"A","ts":1}\n', "missing field(s) price"),
+        ('{"symbol":"A","price":"1","ts":1}\n', "price must be a number"),
+        ('{"symbol":"A","price":true,"ts":1}\n', "price must be a number"),
+        ('{"symbol":7,"price":1,"ts":1}\n', "symbol must be text"),
+        ('{"symbol":"A","price":1,"ts":1\n', "not valid JSON"),
+        ("[1, 2, 3]\n", "expected a JSON object"),
+        ('{"symbol":" A","price":1,"ts":1}\n', "surrounding spaces"),
+    ],
+)
+def test_bad_json_line_names_file_line_and_problem(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    path = write(tmp_path, "bad.jsonl", content)
+    message = error_of(path)
+    assert message.startswith(f"{path}:1: "), message
+    assert expected in message
+
+
+def test_binary_file_is_refused_at_its_first_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "photo.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    message = error_of(path)
+    assert message.startswith(f"{path}:1: ")
+    assert "not UTF-8" in message
+
+
+def test_nul_bytes_in_a_data_line_are_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.csv", b"ts,symbol,price\n1,A\x00,1\n")
+    assert error_of(path) == f"{path}:2: binary data (NUL byte), not text"
+
+
+def test_overlong_line_is_an_error_not_a_memory_hog(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.csv", "ts,symbol,price\n" + "9" * (MAX_LINE_BYTES + 10) + "\n")
+    assert error_of(path) == f"{path}:2: line is longer than {MAX_LINE_BYTES} bytes"
+
+
+def test_missing_file_and_directory_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no such file"):
+        FileSource(str(tmp_path / "nope.csv"))
+    with pytest.raises(SourceError, match="is a directory"):
+        FileSource(str(tmp_path))
+
+
+def test_stdin_errors_are_named_stdin() -> None:
+    stream = io.BytesIO(b"ts,symbol,price\n1,A,-1\n")
+    with pytest.raises(SourceError, match=r"^<stdin>:2: price must be positive"):
+        list(FileSource("-", stream=stream))
+
+
+def test_skip_bad_skips_and_counts_bad_lines_keeping_the_first_reasons(tmp_path: Path) -> None:
+    rows = ["ts,symbol,price", "1,A,1"] + [f"{i},A,-1" for i in range(2, 12)] + ["20,A,2"]
+    path = write(tmp_path, "p.csv", "\n".join(rows) + "\n")
+    source = FileSource(path, skip_bad=True)
+    assert list(source) == [Tick("A", 1.0, 1.0), Tick("A", 2.0, 20.0)]
+    assert source.skipped == 10
+    assert len(source.skipped_reasons) == 5
+    assert source.skipped_reasons[0] == f"{path}:3: price must be positive, got -1.0"
+
+
+def test_skip_bad_never_skips_a_bad_header(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.csv", "ts,symbol,price,extra\n1,A,1,1\n")
+    assert "unknown column" in error_of(path, skip_bad=True)
+
+
+# --- the same rules as the wire --------------------------------------------------------
+
+
+@given(
+    symbol=st.text(max_size=MAX_SYMBOL_LEN + 2),
+    price=st.floats(allow_nan=True, allow_infinity=True) | st.integers(-5, 5),
+    ts=st.floats(allow_nan=True, allow_infinity=True),
+)
+def test_make_tick_accepts_exactly_what_the_wire_accepts(
+    symbol: str, price: float, ts: float
+) -> None:
+    try:
+        tick = make_tick(symbol, price, ts)
+    except BadLine:
+        accepted = False
+    else:
+        accepted = True
+        assert wire.decode(wire.encode(tick)) == tick
+    if not accepted and (
+        isinstance(price, float | int) and math.isfinite(price) and math.isfinite(ts)
+    ):
+        payload = wire._encoder.encode({"symbol": symbol, "price": price, "ts": ts})
+        with pytest.raises(wire.BadTick):
+            wire.decode(payload)
