@@ -1,0 +1,175 @@
+"""The scenario format: header checks, streaming reads, and writer/reader round trips."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from producer.files import FileSource, SourceError
+from producer.scenario import (
+    ScenarioHeader,
+    ScenarioReader,
+    ScenarioWriter,
+    is_scenario_header,
+    read_header,
+)
+from producer.wire import Tick
+
+HEADER = ScenarioHeader(
+    name="demo",
+    description="ACME drifts up to its sell limit",
+    symbols=["ACME", "BRIX"],
+    limits={"ACME": (95.0, 105.0)},
+    engine={"fast": 10, "horizon_s": 20.0},
+    made_by="written by test_scenario.py",
+)
+TICKS = [Tick("ACME", 100.0, 1750000000.0), Tick("BRIX", 7.5, 1750000000.5)]
+
+
+def write_scenario(path: Path, header: ScenarioHeader = HEADER, ticks: list[Tick] = TICKS) -> str:
+    with ScenarioWriter(path, header) as writer:
+        writer.write_many(ticks)
+    return str(path)
+
+
+def raw_scenario(tmp_path: Path, header: dict[str, object], *lines: str) -> str:
+    path = tmp_path / "s.jsonl"
+    path.write_text("\n".join([json.dumps(header), *lines]) + "\n")
+    return str(path)
+
+
+def good_header(**changes: object) -> dict[str, object]:
+    header: dict[str, object] = {
+        "limitwatch_scenario": 1,
+        "name": "x",
+        "description": "d",
+        "symbols": [],
+        "limits": {},
+        "engine": {},
+        "made_by": "",
+    }
+    header.update(changes)
+    return header
+
+
+def test_written_scenario_reads_back_with_limits_engine_and_ticks(tmp_path: Path) -> None:
+    reader = ScenarioReader(write_scenario(tmp_path / "s.jsonl"))
+    assert reader.paced is True
+    assert reader.limits == {"ACME": (95.0, 105.0)}
+    assert reader.engine == {"fast": 10, "horizon_s": 20.0}
+    assert reader.description == HEADER.description
+    assert list(reader) == TICKS
+
+
+def test_header_is_the_first_line_and_ticks_look_like_the_wire(tmp_path: Path) -> None:
+    lines = Path(write_scenario(tmp_path / "s.jsonl")).read_text().splitlines()
+    assert json.loads(lines[0])["limitwatch_scenario"] == 1
+    assert lines[0].startswith('{"limitwatch_scenario":1,')
+    assert json.loads(lines[1]) == {"symbol": "ACME", "price": 100.0, "ts": 1750000000.0}
+
+
+def test_writer_flushes_so_a_follower_sees_whole_lines_before_close(tmp_path: Path) -> None:
+    path = tmp_path / "rec.jsonl"
+    writer = ScenarioWriter(path, HEADER)
+    writer.write(TICKS[0])
+    assert path.read_text().count("\n") == 2
+    assert list(ScenarioReader(path)) == TICKS[:1]
+    writer.close()
+
+
+def test_writer_refuses_an_invalid_header() -> None:
+    bad = ScenarioHeader(name="x", description="d", limits={"A": (5.0, 4.0)})
+    with pytest.raises(ValueError, match="0 < buy < sell"):
+        ScenarioWriter(io.BytesIO(), bad)
+
+
+def test_reader_streams_without_reading_past_what_it_needs(tmp_path: Path) -> None:
+    """A corrupt line far into the file must not stop the first ticks from arriving."""
+    path = raw_scenario(
+        tmp_path,
+        good_header(),
+        '{"symbol":"A","price":1,"ts":1}',
+        '{"symbol":"A","price":1,"ts":2}',
+        "garbage",
+    )
+    ticks = iter(ScenarioReader(path))
+    assert next(ticks) == Tick("A", 1.0, 1.0)
+    with pytest.raises(SourceError, match=r":4: not valid JSON"):
+        list(ticks)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (good_header(limitwatch_scenario=2), "unsupported scenario version 2"),
+        (good_header(name=""), "name must be non-empty"),
+        (good_header(limits={"A": [5, 4]}), "0 < buy < sell"),
+        (good_header(limits={"A": [0, 4]}), "0 < buy < sell"),
+        (good_header(limits={"A": [1]}), "bad scenario header"),
+        (good_header(engine={"fsat": 3}), "unknown engine setting(s) fsat"),
+        (good_header(engine={"fast": -3}), "must be positive"),
+        (good_header(symbols=["A\x07"]), "control characters"),
+        ({"limitwatch_scenario": 1}, "bad scenario header"),
+    ],
+)
+def test_bad_header_is_refused_on_line_one(
+    tmp_path: Path, header: dict[str, object], expected: str
+) -> None:
+    path = raw_scenario(tmp_path, header, '{"symbol":"A","price":1,"ts":1}')
+    with pytest.raises(SourceError) as info:
+        ScenarioReader(path)
+    assert str(info.value).startswith(f"{path}:1: ")
+    assert expected in str(info.value)
+
+
+def test_file_without_header_is_not_a_scenario(tmp_path: Path) -> None:
+    path = tmp_path / "plain.jsonl"
+    path.write_text('{"symbol":"A","price":1,"ts":1}\n')
+    with pytest.raises(SourceError, match=r":1: not a limitwatch scenario"):
+        read_header(path)
+
+
+def test_empty_scenario_and_header_only_scenario_are_errors(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(SourceError, match=r"empty.jsonl:1: empty file"):
+        ScenarioReader(empty)
+    only_header = raw_scenario(tmp_path, good_header())
+    with pytest.raises(SourceError, match=r":1: no ticks after the header"):
+        list(ScenarioReader(only_header))
+
+
+def test_tick_for_a_symbol_missing_from_the_header_list_is_refused(tmp_path: Path) -> None:
+    path = raw_scenario(tmp_path, good_header(symbols=["A"]), '{"symbol":"B","price":1,"ts":1}')
+    with pytest.raises(SourceError, match=r":2: symbol 'B' is not listed"):
+        list(ScenarioReader(path))
+
+
+def test_skip_bad_counts_corrupt_scenario_lines(tmp_path: Path) -> None:
+    path = raw_scenario(
+        tmp_path,
+        good_header(),
+        '{"symbol":"A","price":-1,"ts":1}',
+        "\x00\x00",
+        '{"symbol":"A","price":2,"ts":3}',
+    )
+    reader = ScenarioReader(path, skip_bad=True)
+    assert list(reader) == [Tick("A", 2.0, 3.0)]
+    assert reader.skipped == 2
+    assert reader.skipped_reasons[0].endswith(":2: price must be positive, got -1")
+
+
+def test_scenario_on_stdin_supplies_its_limits_once_read(tmp_path: Path) -> None:
+    data = Path(write_scenario(tmp_path / "s.jsonl")).read_bytes()
+    source = FileSource("-", stream=io.BytesIO(data))
+    assert list(source) == TICKS
+    assert source.limits == {"ACME": (95.0, 105.0)}
+
+
+def test_is_scenario_header_only_for_objects_with_the_key() -> None:
+    assert is_scenario_header(json.dumps(good_header()))
+    assert not is_scenario_header('{"symbol":"limitwatch_scenario","price":1,"ts":1}')
+    assert not is_scenario_header(b"limitwatch_scenario")
