@@ -1,0 +1,139 @@
+"""Turn a ``--source`` argument into a tick Source: the generator, system metrics,
+standard input, a CSV or JSON-lines file, or a scenario.
+
+>>> src = open_source("generator", seed=3, symbols=2)
+>>> src.paced, len(src.limits)
+(True, 2)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from producer.files import SCENARIO_KEY, BadLine, FileSource, SourceError, read_lines
+from producer.generator import MarketGenerator
+from producer.metrics import MetricsSource
+from producer.scenario import ScenarioReader
+from producer.source import Source
+from producer.wire import Tick
+
+__all__ = ["LoopedSource", "Source", "SourceError", "describe_specs", "open_source"]
+
+
+def describe_specs() -> str:
+    """What a source spec may be, for help texts and error messages."""
+    return (
+        "'generator', 'metrics', '-' (standard input, CSV or JSON lines), "
+        "a .csv file, or a .jsonl file (a scenario or plain JSON lines)"
+    )
+
+
+def open_source(
+    spec: str,
+    *,
+    seed: int = 7,
+    rate: float = 50.0,
+    symbols: int = 12,
+    loop: bool = False,
+    skip_bad: bool = False,
+    stop: threading.Event | None = None,
+) -> Source:
+    """Open the tick source named by `spec`.
+
+    Parameters
+    ----------
+    spec
+        ``"generator"`` (seeded random walks), ``"metrics"`` (this machine's /proc
+        figures, live), ``"-"`` (standard input, live; CSV or JSON lines, sniffed from
+        the first line), or a path ending ``.csv``, ``.jsonl`` or ``.ndjson``. A
+        JSON-lines file whose first line is a scenario header is read as a scenario.
+    seed, rate, symbols
+        Settings of the generator; ignored by other sources.
+    loop
+        Replay a file or scenario forever, each pass shifted forward in event time so
+        that time never goes backwards. Endless sources ignore it; standard input
+        cannot loop.
+    skip_bad
+        Skip and count bad lines of a file instead of failing on the first one.
+    stop
+        An event that ends the metrics source promptly when set.
+
+    Raises
+    ------
+    SourceError
+        For an unknown spec, a file that does not exist or cannot be read, a bad
+        scenario header, or ``loop`` with standard input.
+    """
+    if spec == "generator":
+        return MarketGenerator(symbols=symbols, rate=rate, seed=seed)
+    if spec == "metrics":
+        return MetricsSource(stop=stop)
+    if spec == "-":
+        if loop:
+            raise SourceError("<stdin>", None, "standard input cannot be replayed in a loop")
+        return FileSource("-", skip_bad=skip_bad)
+    suffix = Path(spec).suffix.lower()
+    source: FileSource
+    if suffix == ".csv":
+        source = FileSource(spec, fmt="csv", skip_bad=skip_bad)
+    elif suffix in (".jsonl", ".ndjson"):
+        FileSource(spec)  # refuses a missing or unreadable file with a clear message
+        if _starts_with_scenario_header(spec):
+            source = ScenarioReader(spec, skip_bad=skip_bad)
+        else:
+            source = FileSource(spec, fmt="jsonl", skip_bad=skip_bad)
+    else:
+        raise SourceError(spec, None, f"unknown source; expected {describe_specs()}")
+    return LoopedSource(source) if loop else source
+
+
+def _starts_with_scenario_header(path: str) -> bool:
+    with open(path, "rb") as stream:
+        for _, text, _ in read_lines(stream):
+            if isinstance(text, BadLine):
+                return False
+            if text.strip():
+                return SCENARIO_KEY in text and text.lstrip().startswith("{")
+    return False
+
+
+class LoopedSource:
+    """Replays a file-backed source forever, shifting each pass later in event time.
+
+    Pass *n+1* starts one typical tick interval (the pass's duration divided by its tick
+    count) after the last tick of pass *n*, so the stream's time only moves forward.
+    Skipped-line counts are those of the inner source.
+    """
+
+    def __init__(self, inner: FileSource) -> None:
+        if not inner.paced:
+            raise SourceError(inner.name, None, "only a file can be replayed in a loop")
+        self.inner = inner
+        self.name = f"{inner.name} (looped)"
+        self.paced = True
+        self.limits = inner.limits
+        self.passes = 0
+
+    @property
+    def skipped(self) -> int:
+        """Bad lines skipped by the inner source so far."""
+        return self.inner.skipped
+
+    def __iter__(self) -> Iterator[Tick]:
+        offset = 0.0
+        while True:
+            first = last = None
+            count = 0
+            for tick in self.inner:
+                if first is None:
+                    first = tick.ts
+                last = tick.ts
+                count += 1
+                yield Tick(tick.symbol, tick.price, tick.ts + offset) if offset else tick
+            self.passes += 1
+            if first is None or last is None:
+                return
+            step = (last - first) / count if last > first else 1.0
+            offset += last - first + step

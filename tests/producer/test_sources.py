@@ -1,0 +1,101 @@
+"""open_source: every spec opens the right source, bad specs fail clearly, loops move forward."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from pathlib import Path
+
+import pytest
+
+from producer.files import FileSource
+from producer.generator import MarketGenerator
+from producer.metrics import MetricsSource
+from producer.scenario import ScenarioHeader, ScenarioReader, ScenarioWriter
+from producer.source import Source
+from producer.sources import LoopedSource, SourceError, open_source
+from producer.wire import Tick
+
+
+def test_generator_spec_passes_seed_rate_and_symbols() -> None:
+    source = open_source("generator", seed=3, rate=20.0, symbols=5)
+    assert isinstance(source, MarketGenerator)
+    assert len(source.symbols) == 5
+    assert source.seed == 3
+    assert source.rate == 20.0
+
+
+def test_metrics_spec_is_live_and_uses_the_given_stop_event() -> None:
+    stop = threading.Event()
+    source = open_source("metrics", stop=stop)
+    assert isinstance(source, MetricsSource)
+    assert source.paced is False
+    assert source.stop is stop
+
+
+def test_dash_is_live_stdin() -> None:
+    source = open_source("-")
+    assert isinstance(source, FileSource)
+    assert source.paced is False
+
+
+def test_csv_path_opens_a_paced_file_source(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("ts,symbol,price\n1,A,1\n")
+    source = open_source(str(path), skip_bad=True)
+    assert isinstance(source, FileSource)
+    assert source.paced and source.skip_bad and source.fmt == "csv"
+    assert list(source) == [Tick("A", 1.0, 1.0)]
+
+
+def test_jsonl_with_a_header_is_a_scenario_and_without_is_plain(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.jsonl"
+    with ScenarioWriter(scenario, ScenarioHeader(name="s", description="d")) as writer:
+        writer.write(Tick("A", 1.0, 1.0))
+    plain = tmp_path / "p.jsonl"
+    plain.write_text('{"symbol":"A","price":1,"ts":1}\n')
+    assert isinstance(open_source(str(scenario)), ScenarioReader)
+    opened = open_source(str(plain))
+    assert type(opened) is FileSource
+    assert list(opened) == [Tick("A", 1.0, 1.0)]
+
+
+@pytest.mark.parametrize("spec", ["generatr", "prices.txt", "data.parquet", ""])
+def test_unknown_spec_says_what_is_accepted(spec: str) -> None:
+    with pytest.raises(SourceError, match="unknown source; expected 'generator', 'metrics'"):
+        open_source(spec)
+
+
+@pytest.mark.parametrize("name", ["missing.csv", "missing.jsonl"])
+def test_missing_file_is_a_source_error_not_a_traceback(tmp_path: Path, name: str) -> None:
+    with pytest.raises(SourceError, match=f"{name}: no such file"):
+        open_source(str(tmp_path / name))
+
+
+def test_stdin_cannot_loop() -> None:
+    with pytest.raises(SourceError, match="cannot be replayed"):
+        open_source("-", loop=True)
+
+
+def test_loop_replays_forever_with_event_time_moving_forward(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("ts,symbol,price\n100,A,1\n101,A,2\n102,A,3\n")
+    source = open_source(str(path), loop=True)
+    assert isinstance(source, LoopedSource)
+    assert isinstance(source, Source)
+    ticks = list(itertools.islice(source, 7))
+    assert [t.price for t in ticks] == [1, 2, 3, 1, 2, 3, 1]
+    times = [t.ts for t in ticks]
+    assert all(b > a for a, b in itertools.pairwise(times))
+    assert times[3] - times[2] == pytest.approx(2 / 3)  # one typical step after the pass
+
+
+def test_loop_keeps_the_scenario_limits(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    header = ScenarioHeader(name="s", description="d", limits={"A": (0.5, 2.0)})
+    with ScenarioWriter(path, header) as writer:
+        writer.write(Tick("A", 1.0, 1.0))
+    source = open_source(str(path), loop=True)
+    assert source.limits == {"A": (0.5, 2.0)}
+    ticks = list(itertools.islice(source, 3))
+    assert [t.ts for t in ticks] == [1.0, 2.0, 3.0]  # one tick: passes one second apart
