@@ -1,0 +1,208 @@
+"""Forecast quality: matching alerts to crossings, false alarms, lead times and the baseline."""
+
+from __future__ import annotations
+
+import doctest
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import engine.quality
+from engine.quality import (
+    BUY_SIDE,
+    SELL_SIDE,
+    Events,
+    band_alerts,
+    baseline_quality,
+    forecast_quality,
+    score,
+    split_signals,
+)
+
+
+def test_docstring_examples_hold() -> None:
+    result = doctest.testmod(engine.quality)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+def test_watch_before_crossing_within_horizon_is_forecast_with_its_lead() -> None:
+    q = forecast_quality(["SELL_WATCH", "SELL"], ["A", "A"], [100.0, 130.0], horizon_s=60.0)
+    assert (q.crossings, q.forecast, q.alerts, q.false_alarms) == (1, 1, 1, 0)
+    assert q.precision == 1.0 and q.recall == 1.0
+    assert q.median_lead_s == 30.0
+    assert q.lead_s.tolist() == [30.0]
+
+
+def test_watch_too_early_for_the_horizon_is_a_false_alarm_and_crossing_is_missed() -> None:
+    q = forecast_quality(["SELL_WATCH", "SELL"], ["A", "A"], [0.0, 61.0], horizon_s=60.0)
+    assert (q.forecast, q.false_alarms) == (0, 1)
+    assert q.recall == 0.0 and q.precision == 0.0
+    assert math.isnan(q.median_lead_s)
+
+
+def test_watch_must_match_symbol_and_side() -> None:
+    kinds = ["BUY_WATCH", "SELL_WATCH", "SELL"]
+    q = forecast_quality(kinds, ["A", "B", "A"], [1.0, 2.0, 3.0], horizon_s=60.0)
+    assert (q.forecast, q.false_alarms) == (0, 2)
+
+
+def test_watch_at_the_same_instant_as_the_crossing_is_no_forecast() -> None:
+    q = forecast_quality(["BUY_WATCH", "BUY"], ["A", "A"], [5.0, 5.0], horizon_s=60.0)
+    assert q.forecast == 0 and q.false_alarms == 1
+
+
+def test_lead_is_from_the_earliest_watch_since_the_previous_crossing() -> None:
+    kinds = ["SELL_WATCH", "SELL_WATCH", "SELL", "SELL_WATCH", "SELL"]
+    q = forecast_quality(kinds, ["A"] * 5, [0.0, 5.0, 10.0, 18.0, 20.0], horizon_s=60.0)
+    assert q.lead_s.tolist() == [10.0, 2.0]
+    assert q.median_lead_s == 6.0
+    assert q.false_alarms == 0
+
+
+def test_lead_times_follow_the_callers_crossing_order_when_unsorted() -> None:
+    alerts = Events.make(["B", "A"], [SELL_SIDE, SELL_SIDE], [1.0, 4.0])
+    crossings = Events.make(["A", "B"], [SELL_SIDE, SELL_SIDE], [5.0, 4.0])
+    assert score(alerts, crossings, 60.0).lead_s.tolist() == [1.0, 3.0]
+
+
+def test_no_signals_gives_nan_ratios_not_errors() -> None:
+    q = forecast_quality([], [], [], horizon_s=60.0)
+    assert (q.crossings, q.alerts) == (0, 0)
+    assert math.isnan(q.precision) and math.isnan(q.recall)
+    assert q.to_dict()["precision"] is None
+
+
+def test_other_kinds_are_ignored_and_ids_work_as_symbols() -> None:
+    alerts, crossings = split_signals(
+        ["GOLDEN_CROSS", "BUY_WATCH", "DEATH_CROSS", "BUY"], [3, 3, 3, 3], [1, 2, 3, 4]
+    )
+    assert alerts.side.tolist() == [BUY_SIDE]
+    assert crossings.t.tolist() == [4.0]
+
+
+def test_mismatched_lengths_are_refused() -> None:
+    with pytest.raises(ValueError, match="one length"):
+        split_signals(["BUY"], ["A", "B"], [1.0])
+    with pytest.raises(ValueError, match="horizon must be positive"):
+        score(Events.make([], [], []), Events.make([], [], []), 0.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["BUY_WATCH", "SELL_WATCH", "BUY", "SELL"]),
+            st.sampled_from(["A", "B"]),
+            st.integers(0, 200),
+        ),
+        max_size=40,
+    ),
+    st.integers(1, 100),
+)
+def test_vectorised_matching_agrees_with_a_plain_loop(
+    signals: list[tuple[str, str, int]], horizon: int
+) -> None:
+    kinds = [k for k, _, _ in signals]
+    syms = [s for _, s, _ in signals]
+    times = [float(t) for _, _, t in signals]
+    q = forecast_quality(kinds, syms, times, horizon_s=float(horizon))
+
+    alerts = [
+        (s, k.split("_")[0], t) for k, s, t in zip(kinds, syms, times, strict=True) if "_" in k
+    ]
+    crosses = [(s, k, t) for k, s, t in zip(kinds, syms, times, strict=True) if "_" not in k]
+    true_alerts = 0
+    earliest: dict[int, float] = {}
+    for s, side, t in alerts:
+        later = [
+            (tc, j)
+            for j, (cs, cside, tc) in enumerate(crosses)
+            if (cs, cside) == (s, side) and tc > t
+        ]
+        if later:
+            tc, j = min(later)
+            if tc - t <= horizon:
+                true_alerts += 1
+                earliest[j] = min(earliest.get(j, math.inf), t)
+    expected_lead = [
+        crosses[j][2] - earliest[j] if j in earliest else math.nan for j in range(len(crosses))
+    ]
+    assert q.alerts - q.false_alarms == true_alerts
+    np.testing.assert_array_equal(q.lead_s, np.array(expected_lead))
+
+
+# --- the naive baseline ----------------------------------------------------------------
+
+
+def test_band_alert_fires_once_on_entering_the_band_and_again_after_leaving() -> None:
+    prices = [100.0, 101.5, 101.7, 100.0, 101.6, 102.5]
+    ev = band_alerts([0] * 6, np.arange(6.0), prices, buy=[90.0], sell=[102.0], k=0.01)
+    assert ev.side.tolist() == [SELL_SIDE, SELL_SIDE]
+    assert ev.t.tolist() == [1.0, 4.0]
+
+
+def test_band_alerts_are_per_symbol_even_when_ticks_interleave() -> None:
+    ids = [0, 1, 0, 1]
+    prices = [101.5, 101.5, 101.6, 101.6]
+    ev = band_alerts(
+        ids, [0.0, 0.0, 1.0, 1.0], prices, buy=[90.0, 90.0], sell=[102.0, 102.0], k=0.01
+    )
+    assert sorted(ev.symbol.tolist()) == [0, 1]
+    assert ev.t.tolist() == [0.0, 0.0]
+
+
+def test_band_alert_on_the_buy_side_and_no_alert_for_a_jump_through() -> None:
+    ev = band_alerts(
+        [0, 0, 1, 1],
+        [0.0, 1.0, 0.0, 1.0],
+        [100.0, 90.5, 100.0, 80.0],
+        buy=[90.0, 90.0],
+        sell=[200.0, 200.0],
+        k=0.01,
+    )
+    assert ev.symbol.tolist() == [0]
+    assert ev.side.tolist() == [BUY_SIDE]
+
+
+def test_baseline_picks_the_smallest_band_reaching_the_target_recall() -> None:
+    # symbol 0 creeps up to its sell limit; symbol 1 wanders near it and never crosses
+    t = np.arange(10.0)
+    p0 = np.array([100, 100.4, 100.8, 101.2, 101.6, 101.85, 102.1, 102.3, 102.5, 102.7])
+    p1 = np.array([100, 101.9, 100, 101.9, 100, 101.9, 100, 101.9, 100, 101.9])
+    ids = np.r_[np.zeros(10, int), np.ones(10, int)]
+    crossings = Events.make([0], [SELL_SIDE], [t[np.argmax(p0 >= 102.0)]])
+    result = baseline_quality(
+        ids,
+        np.r_[t, t],
+        np.r_[p0, p1],
+        buy=[50.0, 50.0],
+        sell=[102.0, 102.0],
+        crossings=crossings,
+        horizon_s=60.0,
+        target_recall=1.0,
+        bands=[0.0005, 0.002, 0.01, 0.05],
+    )
+    assert result.k == 0.002
+    assert result.quality.recall == 1.0
+    assert result.quality.false_alarms == 5  # the wanderer enters the band five times
+    assert result.to_dict()["band"] == 0.002
+
+
+def test_baseline_without_crossings_uses_the_fallback_band() -> None:
+    empty = Events.make(np.array([], dtype=int), [], [])
+    result = baseline_quality(
+        [0, 0],
+        [0.0, 1.0],
+        [100.0, 101.5],
+        buy=[50.0],
+        sell=[102.0],
+        crossings=empty,
+        horizon_s=60.0,
+        target_recall=float("nan"),
+    )
+    assert result.k == engine.quality.FALLBACK_BAND
+    assert result.quality.alerts == 1
