@@ -68,7 +68,17 @@ from producer.wire import MAX_PRICE, Tick, encode
 SCENARIO_VERSION = 1
 #: Engine settings a header may suggest.
 ENGINE_KEYS: frozenset[str] = frozenset(
-    {"fast", "slow", "history", "halflife_s", "horizon_s", "alert_p", "hysteresis", "default_band"}
+    {
+        "fast",
+        "slow",
+        "history",
+        "halflife_s",
+        "horizon_s",
+        "alert_p",
+        "hysteresis",
+        "default_band",
+        "watch_rearm",
+    }
 )
 
 
