@@ -25,9 +25,11 @@ with ``FLOOR = 0.001``: an idle disk reads 0.001 KiB/s, not 0. Nothing else is s
 Default limits turn the usual worries into alerts (:func:`default_limits`): a sell limit
 is "too high" (CPU busy at 85 %, memory 90 % used, load at 1.5 per CPU, 100 MiB/s of
 disk or network), a buy limit is "too low" (idle CPU under 10 %, available memory under
-10 % of the total). The side that makes no sense for a metric is set far beyond the
-values the metric can take (a thousandth of FLOOR, or ten times its maximum), so it
-never fires.
+10 % of the total). The side that makes no sense for a metric is NaN: no limit.
+
+Bursty figures (iowait, disk, network) jump between the floor and hundreds, a huge
+move in log terms, so their forecasts are jumpy; their sell limits are best read as
+plain thresholds.
 
 Every path is read under a `root` directory (``/`` by default), so tests and
 simulations can supply their own ``proc/`` tree; :func:`write_proc` writes one.
@@ -35,6 +37,7 @@ simulations can supply their own ``proc/`` tree; :func:`write_proc` writes one.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
@@ -202,24 +205,23 @@ def to_ticks(values: dict[str, float], ts: float) -> list[Tick]:
 def default_limits(counters: Counters) -> dict[str, tuple[float, float]]:
     """(buy, sell) per metric: buy fires when a figure falls too low, sell when too high.
 
-    The side that means nothing for a metric is placed far out of its reach: a thousandth
-    of FLOOR for "too low", ten times the largest possible value for "too high".
+    A side that means nothing for a metric is NaN, the engine's "no limit".
     """
-    never_low = FLOOR / 1000
     total_mb = counters.mem_total_kb / 1024.0
-    busy_sell = 100.0 * 1024  # 100 MiB/s in KiB/s
+    busy = 100.0 * 1024  # 100 MiB/s in KiB/s
+    none = math.nan
     return {
-        "cpu.user": (never_low, 85.0),
-        "cpu.system": (never_low, 50.0),
-        "cpu.idle": (10.0, 1000.0),
-        "cpu.iowait": (never_low, 20.0),
-        "mem.available_mb": (round(0.10 * total_mb, 1), round(10.0 * total_mb, 1)),
-        "mem.used_pct": (never_low, 90.0),
-        "load.1m": (never_low, 1.5 * counters.ncpu),
-        "disk.read_kbps": (never_low, busy_sell),
-        "disk.write_kbps": (never_low, busy_sell),
-        "net.rx_kbps": (never_low, busy_sell),
-        "net.tx_kbps": (never_low, busy_sell),
+        "cpu.user": (none, 85.0),
+        "cpu.system": (none, 50.0),
+        "cpu.idle": (10.0, none),
+        "cpu.iowait": (none, 20.0),
+        "mem.available_mb": (round(0.10 * total_mb, 1), none),
+        "mem.used_pct": (none, 90.0),
+        "load.1m": (none, 1.5 * counters.ncpu),
+        "disk.read_kbps": (none, busy),
+        "disk.write_kbps": (none, busy),
+        "net.rx_kbps": (none, busy),
+        "net.tx_kbps": (none, busy),
     }
 
 

@@ -21,7 +21,9 @@ The first line is the header::
 ``symbols``
     The symbols that appear; when not empty, a tick for any other symbol is an error.
 ``limits``
-    Suggested starting limits, ``{"SYMBOL": [buy, sell]}`` with ``0 < buy < sell``.
+    Suggested starting limits, ``{"SYMBOL": [buy, sell]}`` with ``0 < buy < sell``;
+    ``null`` for a side that has no limit (e.g. ``[null, 85.0]`` for a CPU gauge), which
+    readers turn into NaN, the engine's "no limit".
 ``engine``
     Suggested engine settings, a subset of ``fast``, ``slow``, ``history`` (tick
     counts), ``halflife_s``, ``horizon_s`` (seconds), ``alert_p``, ``hysteresis`` and
@@ -89,17 +91,21 @@ class ScenarioHeader(msgspec.Struct, kw_only=True):
     name: str
     description: str
     symbols: list[str] = msgspec.field(default_factory=list)
-    limits: dict[str, tuple[float, float]] = msgspec.field(default_factory=dict)
+    limits: dict[str, tuple[float | None, float | None]] = msgspec.field(default_factory=dict)
     engine: dict[str, int | float] = msgspec.field(default_factory=dict)
     made_by: str = ""
 
     def limits_dict(self) -> dict[str, tuple[float, float]]:
-        """The limits as ``{symbol: (buy, sell)}`` floats."""
-        return {s: (float(b), float(v)) for s, (b, v) in self.limits.items()}
+        """The limits as ``{symbol: (buy, sell)}`` floats, NaN for a side without one."""
+        return {s: (_side(b), _side(v)) for s, (b, v) in self.limits.items()}
 
     def encode(self) -> bytes:
         """The header as one JSON line, without the newline."""
         return msgspec.json.encode(self)
+
+
+def _side(value: float | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 def header_from_object(obj: dict[str, Any]) -> ScenarioHeader:
@@ -119,12 +125,17 @@ def header_from_object(obj: dict[str, Any]) -> ScenarioHeader:
         raise BadLine("bad scenario header: description must be one line of printable text")
     for symbol in header.symbols:
         check_symbol(symbol)
-    for symbol, (buy, sell) in header.limits.items():
+    for symbol, (buy, sell) in header.limits_dict().items():
         check_symbol(symbol)
-        if not (math.isfinite(buy) and math.isfinite(sell) and 0.0 < buy < sell < MAX_PRICE):
+        given = [x for x in (buy, sell) if not math.isnan(x)]
+        if (
+            not given
+            or not all(0.0 < x < MAX_PRICE for x in given)
+            or (len(given) == 2 and not buy < sell)
+        ):
             raise BadLine(
-                f"bad scenario header: limits for {symbol!r} must satisfy 0 < buy < sell, "
-                f"got [{buy!r}, {sell!r}]"
+                f"bad scenario header: limits for {symbol!r} must satisfy 0 < buy < sell "
+                f"(null for a side without a limit, not both), got [{buy!r}, {sell!r}]"
             )
     unknown = sorted(set(header.engine) - ENGINE_KEYS)
     if unknown:

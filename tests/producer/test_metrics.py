@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -109,11 +110,19 @@ def test_zero_values_are_sent_at_the_floor_so_prices_stay_positive() -> None:
 def test_default_limits_alert_on_the_usual_worries() -> None:
     limits = default_limits(BASE)
     assert set(limits) == set(METRICS)
-    assert all(0 < buy < sell for buy, sell in limits.values())
     assert limits["cpu.user"][1] == 85.0
     assert limits["mem.available_mb"][0] == pytest.approx(0.1 * 8 * 1024)
     assert limits["load.1m"][1] == 6.0
     assert limits["cpu.idle"][0] == 10.0
+
+
+def test_default_limits_leave_the_meaningless_side_unset_rather_than_invented() -> None:
+    limits = default_limits(BASE)
+    for name, (buy, sell) in limits.items():
+        assert math.isnan(buy) != math.isnan(sell), name
+        assert all(x > 0 for x in (buy, sell) if not math.isnan(x)), name
+    assert math.isnan(limits["cpu.user"][0])
+    assert math.isnan(limits["mem.available_mb"][1])
 
 
 def test_source_yields_one_tick_per_metric_each_interval(tmp_path: Path) -> None:

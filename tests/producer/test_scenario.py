@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,16 @@ def test_writer_flushes_so_a_follower_sees_whole_lines_before_close(tmp_path: Pa
     writer.close()
 
 
+def test_a_side_without_a_limit_is_null_in_the_file_and_nan_when_read(tmp_path: Path) -> None:
+    header = ScenarioHeader(
+        name="gauge", description="d", limits={"cpu.user": (None, 85.0), "mem": (math.nan, 9.0)}
+    )
+    path = write_scenario(tmp_path / "s.jsonl", header, [Tick("cpu.user", 5.0, 1.0)])
+    assert json.loads(Path(path).read_text().splitlines()[0])["limits"]["cpu.user"] == [None, 85]
+    buy, sell = ScenarioReader(path).limits["cpu.user"]
+    assert math.isnan(buy) and sell == 85.0
+
+
 def test_writer_refuses_an_invalid_header() -> None:
     bad = ScenarioHeader(name="x", description="d", limits={"A": (5.0, 4.0)})
     with pytest.raises(ValueError, match="0 < buy < sell"):
@@ -108,6 +119,8 @@ def test_reader_streams_without_reading_past_what_it_needs(tmp_path: Path) -> No
         (good_header(name=""), "name must be non-empty"),
         (good_header(limits={"A": [5, 4]}), "0 < buy < sell"),
         (good_header(limits={"A": [0, 4]}), "0 < buy < sell"),
+        (good_header(limits={"A": [None, None]}), "not both"),
+        (good_header(limits={"A": [None, -1]}), "0 < buy < sell"),
         (good_header(limits={"A": [1]}), "bad scenario header"),
         (good_header(engine={"fsat": 3}), "unknown engine setting(s) fsat"),
         (good_header(engine={"fast": -3}), "must be positive"),
