@@ -1,0 +1,103 @@
+"""Engine settings (a validated, frozen dataclass) and the error raised for bad limits."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["EngineConfig", "LimitError"]
+
+
+class LimitError(ValueError):
+    """A buy/sell limit that cannot be applied; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Settings of an :class:`~engine.Engine`, validated on construction.
+
+    Parameters
+    ----------
+    fast, slow : int
+        Windows of the fast and slow simple moving averages, in ticks (``1 <= fast < slow``).
+    halflife_s : float
+        Half-life in seconds of the exponential moving average and of the drift and
+        volatility estimates: an observation ``dt`` seconds old weighs ``2**(-dt/halflife_s)``.
+    horizon_s : float
+        Forecast horizon ``H`` in seconds: ``p_buy``/``p_sell`` are the probabilities of
+        reaching the limit within ``H``.
+    alert_p : float
+        A ``BUY_WATCH``/``SELL_WATCH`` fires when that probability rises to ``alert_p`` or more.
+    hysteresis : float
+        Fraction of the limit by which the price must move back before a ``BUY``/``SELL``
+        can fire again (``>= 0``).
+    max_symbols : int
+        Most symbols tracked; further symbols are refused and counted.
+    history : int
+        Ticks kept per symbol for :meth:`~engine.Engine.history` (``>= slow``).
+    default_band : float or None
+        Limits given to a symbol at its first tick if none were ever set:
+        ``first*(1-band)`` and ``first*(1+band)``. ``None`` leaves such symbols without limits.
+    watch_rearm : float
+        A watch that fired re-arms once the probability falls to ``watch_rearm * alert_p``
+        or below (``0 < watch_rearm < 1``), or when its limit is set again.
+
+    Examples
+    --------
+    >>> EngineConfig(fast=5, slow=20, history=20).slow
+    20
+    >>> EngineConfig(fast=20, slow=10)
+    Traceback (most recent call last):
+    ...
+    ValueError: slow (10) must be greater than fast (20)
+    """
+
+    fast: int = 20
+    slow: int = 100
+    halflife_s: float = 30.0
+    horizon_s: float = 60.0
+    alert_p: float = 0.6
+    hysteresis: float = 0.002
+    max_symbols: int = 10_000
+    history: int = 600
+    default_band: float | None = 0.02
+    watch_rearm: float = 0.5
+
+    def __post_init__(self) -> None:
+        def whole(name: str) -> int:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+            return value
+
+        def real(name: str) -> float:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be finite, got {value!r}")
+            return float(value)
+
+        fast, slow = whole("fast"), whole("slow")
+        if fast < 1:
+            raise ValueError(f"fast ({fast}) must be at least 1")
+        if slow <= fast:
+            raise ValueError(f"slow ({slow}) must be greater than fast ({fast})")
+        if real("halflife_s") <= 0:
+            raise ValueError(f"halflife_s ({self.halflife_s}) must be positive")
+        if real("horizon_s") <= 0:
+            raise ValueError(f"horizon_s ({self.horizon_s}) must be positive")
+        if not 0 < real("alert_p") < 1:
+            raise ValueError(f"alert_p ({self.alert_p}) must lie strictly between 0 and 1")
+        if real("hysteresis") < 0:
+            raise ValueError(f"hysteresis ({self.hysteresis}) must not be negative")
+        if whole("max_symbols") < 1:
+            raise ValueError(f"max_symbols ({self.max_symbols}) must be at least 1")
+        if whole("history") < slow:
+            raise ValueError(f"history ({self.history}) must be at least slow ({slow})")
+        if self.default_band is not None and not 0 < real("default_band") < 1:
+            raise ValueError(
+                f"default_band ({self.default_band}) must be None or lie strictly between 0 and 1"
+            )
+        if not 0 < real("watch_rearm") < 1:
+            raise ValueError(f"watch_rearm ({self.watch_rearm}) must lie strictly between 0 and 1")

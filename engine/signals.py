@@ -1,0 +1,64 @@
+"""Signals the engine emits: watches ahead of a limit, limit hits and moving-average crosses."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["Signal", "SignalKind"]
+
+
+class SignalKind(enum.IntEnum):
+    """What happened. Signals of one tick are ordered by this value."""
+
+    #: The probability of reaching the buy limit within the horizon rose to ``alert_p``.
+    BUY_WATCH = 0
+    #: The probability of reaching the sell limit within the horizon rose to ``alert_p``.
+    SELL_WATCH = 1
+    #: The price reached the buy limit (``price <= buy``).
+    BUY = 2
+    #: The price reached the sell limit (``price >= sell``).
+    SELL = 3
+    #: The fast moving average crossed above the slow one.
+    GOLDEN_CROSS = 4
+    #: The fast moving average crossed below the slow one.
+    DEATH_CROSS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One signal, raised by the tick at event time ``t`` with price ``price``.
+
+    Attributes
+    ----------
+    symbol : str
+    kind : SignalKind
+    seq : int
+        Number of this signal among the symbol's signals of the same kind, from 1.
+    t : float
+        Event time of the tick (epoch seconds).
+    price : float
+        Price of the tick.
+    limit : float
+        The limit concerned; nan for crosses.
+    p_hit : float
+        Probability of reaching the limit within the horizon (1 for BUY/SELL); nan for
+        crosses.
+    eta_s : float
+        Expected seconds until the limit is reached (0 for BUY/SELL); nan when the drift
+        points away from it, and for crosses.
+    """
+
+    symbol: str
+    kind: SignalKind
+    seq: int
+    t: float
+    price: float
+    limit: float
+    p_hit: float
+    eta_s: float
+
+    @property
+    def id(self) -> str:
+        """Stable identity ``"SYMBOL:KIND:seq"``: the same ticks always give the same ids."""
+        return f"{self.symbol}:{self.kind.name}:{self.seq}"

@@ -1,0 +1,84 @@
+"""Immutable snapshots handed from the engine to its readers (the UI thread)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.config import EngineConfig
+
+__all__ = ["EngineState", "History"]
+
+_F8 = NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineState:
+    """Snapshot of every symbol, arrays indexed by symbol id; nan where undefined.
+
+    All arrays are read-only copies: the engine can go on updating while a reader holds
+    a snapshot.
+
+    Attributes
+    ----------
+    symbols : tuple of str
+        Symbol of each id.
+    n_ticks : ndarray of int64
+        Ticks seen.
+    t_last : ndarray
+        Event time of the latest tick (times that go backwards are held at the latest).
+    last, open : ndarray
+        Latest and first price.
+    sma_fast, sma_slow : ndarray
+        Simple moving averages over the last ``fast``/``slow`` ticks (fewer at the start).
+    ema : ndarray
+        Exponential moving average of price with half-life ``halflife_s`` seconds.
+    drift, vol : ndarray
+        Drift and volatility of log price per second (per square-root second for vol).
+    buy, sell : ndarray
+        Limits (nan where unset).
+    p_buy, p_sell : ndarray
+        Probabilities of reaching each limit within ``horizon_s`` from the latest price.
+    eta_buy, eta_sell : ndarray
+        Expected seconds until each limit is reached (nan when the drift points away).
+    config : EngineConfig
+    refused : int
+        Symbols refused because ``max_symbols`` was reached.
+    """
+
+    symbols: tuple[str, ...]
+    n_ticks: NDArray[np.int64]
+    t_last: _F8
+    last: _F8
+    open: _F8
+    sma_fast: _F8
+    sma_slow: _F8
+    ema: _F8
+    drift: _F8
+    vol: _F8
+    buy: _F8
+    sell: _F8
+    p_buy: _F8
+    p_sell: _F8
+    eta_buy: _F8
+    eta_sell: _F8
+    config: EngineConfig
+    refused: int
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """The latest ticks of one symbol (at most ``config.history``), oldest first.
+
+    Attributes
+    ----------
+    t, price, sma_fast, sma_slow : ndarray
+        Read-only arrays of equal length.
+    """
+
+    t: _F8
+    price: _F8
+    sma_fast: _F8
+    sma_slow: _F8
