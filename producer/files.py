@@ -9,7 +9,7 @@ CSV
     ISO-8601 (``2025-06-15T14:06:40.25Z``; a time without a zone is taken as UTC). Any
     other column is an error that names it. Fields are separated by commas and may be
     double-quoted, but a quoted field cannot span lines. Blank lines and lines starting
-    with ``#`` are ignored.
+    with ``#`` (in the first column) are ignored.
 
 JSON lines
     One object per line with ``symbol``, ``price`` and ``ts`` (or ``time``), the same
@@ -59,6 +59,7 @@ SCENARIO_KEY = "limitwatch_scenario"
 Format = Literal["csv", "jsonl"]
 
 _TS_NAMES = ("ts", "time")
+_KNOWN_SYMBOLS_MAX = 100_000
 _FORMAT_BY_SUFFIX: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _REQUIRED = ("ts", "symbol", "price")
 
@@ -265,17 +266,37 @@ class CsvColumns:
         self.symbol = canon.index("symbol")
         self.price = canon.index("price")
 
+        self._known: set[str] = set()  # symbols already checked
+
     def tick(self, line: str) -> Tick:
-        """Turn one data row into a checked Tick."""
+        """Turn one data row into a checked Tick.
+
+        The common case (plain numbers, a symbol seen before) takes a fast path; anything
+        unusual goes through the full checks, which also word the error.
+        """
         fields = _split_csv(line)
         if len(fields) != self.width:
             raise BadLine(f"expected {self.width} fields, found {len(fields)}")
-        price_text = fields[self.price].strip()
+        symbol = fields[self.symbol].strip()
+        if symbol not in self._known:
+            check_symbol(symbol)
+            if len(self._known) < _KNOWN_SYMBOLS_MAX:
+                self._known.add(symbol)
         try:
-            price = float(price_text)
+            price = float(fields[self.price])
         except ValueError:
-            raise BadLine(f"price {price_text!r} is not a number") from None
-        return make_tick(fields[self.symbol].strip(), price, fields[self.ts].strip())
+            raise BadLine(f"price {fields[self.price].strip()!r} is not a number") from None
+        if not 0.0 < price < MAX_PRICE:  # also catches NaN
+            check_price(price)
+        ts_text = fields[self.ts]
+        try:
+            ts = float(ts_text)
+        except ValueError:
+            ts = parse_time(ts_text.strip())
+        else:
+            if not 0.0 <= ts < MAX_TS:
+                parse_time(ts)
+        return Tick(symbol, price, ts)
 
 
 def _split_csv(line: str) -> list[str]:
@@ -411,13 +432,12 @@ class FileSource:
                     raise SourceError(self.display, lineno, str(text))
                 self._fail(lineno, str(text))
                 continue
-            stripped = text.strip()
-            if not stripped or (fmt != "jsonl" and stripped.startswith("#")):
+            if not text or text.isspace() or (text[0] == "#" and fmt != "jsonl"):
                 continue
             if parse is None:
                 seen_any = True
                 if fmt is None:
-                    fmt = sniff_format(stripped)
+                    fmt = sniff_format(text)
                 try:
                     parse, was_header = self._first_line(fmt, text, lineno)
                 except BadLine as exc:

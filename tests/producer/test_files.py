@@ -16,6 +16,7 @@ from producer import wire
 from producer.files import (
     MAX_LINE_BYTES,
     BadLine,
+    CsvColumns,
     FileSource,
     SourceError,
     make_tick,
@@ -260,3 +261,24 @@ def test_make_tick_accepts_exactly_what_the_wire_accepts(
         payload = wire._encoder.encode({"symbol": symbol, "price": price, "ts": ts})
         with pytest.raises(wire.BadTick):
             wire.decode(payload)
+
+
+@given(
+    symbol=st.text(alphabet=st.characters(exclude_characters=',"\n\r'), max_size=8),
+    price=st.sampled_from(["1", "0", "-2", "nan", "inf", "1e12", "9.5e11", "x", " 3.5 "]),
+    ts=st.sampled_from(["0", "-1", "1e11", "99999999999", "nan", "2025-06-15T15:06:40Z", "?"]),
+)
+def test_csv_fast_path_accepts_and_refuses_exactly_like_make_tick(
+    symbol: str, price: str, ts: str
+) -> None:
+    columns = CsvColumns("ts,symbol,price")
+    try:
+        expected: Tick | None = make_tick(symbol.strip(), float(price), ts.strip())
+    except (BadLine, ValueError):
+        expected = None
+    for _ in range(2):  # the second time the symbol is already known
+        try:
+            got: Tick | None = columns.tick(f"{ts},{symbol},{price}")
+        except BadLine:
+            got = None
+        assert got == expected
