@@ -1,0 +1,135 @@
+"""Consumer throughput against a poll()-per-message baseline, measured in the same run on
+the embedded broker.
+
+    .venv/bin/python tests/bench/bench_consumer.py [--ticks 200000]
+
+Prints ticks/s for: a poll() per message with per-message decode (the baseline), the
+batched consume() + msgspec decode into numpy columns that the worker uses, and the whole
+consumer worker (decode, engine update, snapshots), with ratios to the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import secrets
+import time
+
+import numpy as np
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+from producer.broker import EmbeddedBroker
+from producer.generator import MarketGenerator
+from producer.kafka_config import client_config
+from producer.topics import ensure_topics
+from producer.wire import BadTick, decode, encode
+from tui.worker import ConsumerWorker
+
+
+def fill(bootstrap: str, topic: str, n: int) -> None:
+    producer = Producer(client_config(bootstrap, **{"linger.ms": 20, "batch.num.messages": 10000}))
+    for tick in itertools.islice(MarketGenerator(symbols=200, seed=3, start=1.7e9), n):
+        while True:
+            try:
+                producer.produce(topic, value=encode(tick), key=tick.symbol.encode())
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    assert producer.flush(30) == 0
+
+
+def _consumer(bootstrap: str, topic: str, partitions: int) -> Consumer:
+    c = Consumer(client_config(bootstrap, **{"group.id": f"bench-{secrets.token_hex(3)}",
+                                             "enable.auto.commit": False}))  # fmt: skip
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    return c
+
+
+def poll_per_message(bootstrap: str, topic: str, partitions: int, n: int) -> float:
+    c = _consumer(bootstrap, topic, partitions)
+    got = 0
+    prices: list[float] = []
+    start = time.perf_counter()
+    while got < n:
+        msg = c.poll(1.0)
+        if msg is None or msg.error():
+            continue
+        with contextlib.suppress(BadTick):
+            prices.append(decode(msg.value()).price)
+        got += 1
+    took = time.perf_counter() - start
+    c.close()
+    return took
+
+
+def consume_batched(bootstrap: str, topic: str, partitions: int, n: int) -> float:
+    c = _consumer(bootstrap, topic, partitions)
+    got = 0
+    start = time.perf_counter()
+    while got < n:
+        msgs = c.consume(num_messages=5000, timeout=1.0)
+        sym, ts, px = [], [], []
+        for msg in msgs:
+            if msg.error():
+                continue
+            try:
+                tick = decode(msg.value())
+            except BadTick:
+                continue
+            sym.append(tick.symbol)
+            ts.append(tick.ts)
+            px.append(tick.price)
+        np.asarray(ts)
+        np.asarray(px)
+        got += len(msgs)
+    took = time.perf_counter() - start
+    c.close()
+    return took
+
+
+def whole_worker(bootstrap: str, topic: str, n: int) -> float:
+    worker = ConsumerWorker(bootstrap, topic=topic, from_beginning=True)
+    start = time.perf_counter()
+    worker.start()
+    while True:
+        snap = worker.latest()
+        if snap is not None and snap.kafka.consumed >= n:
+            break
+        time.sleep(0.01)
+    took = time.perf_counter() - start
+    worker.stop()
+    worker.join(5)
+    return took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ticks", type=int, default=200_000)
+    args = parser.parse_args()
+    n = args.ticks
+    with EmbeddedBroker() as broker:
+        topic = f"bench-{secrets.token_hex(3)}"
+        ensure_topics(broker.bootstrap, topic, partitions=4)
+        t0 = time.perf_counter()
+        fill(broker.bootstrap, topic, n)
+        fill_s = time.perf_counter() - t0
+        rss = broker.rss_bytes() or 0
+        base = poll_per_message(broker.bootstrap, topic, 4, n)
+        batched = consume_batched(broker.bootstrap, topic, 4, n)
+        worker = whole_worker(broker.bootstrap, topic, n)
+    rows = [
+        ("poll() per message + decode (baseline)", base),
+        ("consume(5000) + decode to columns", batched),
+        ("consumer worker: decode + engine + snapshots", worker),
+    ]
+    print(f"\n{n:,} ticks over 200 symbols, 4 partitions, embedded broker "
+          f"(produced in {fill_s:.2f} s, broker RSS {rss / 2**20:.0f} MiB)\n")  # fmt: skip
+    print(f"{'path':<48} {'seconds':>9} {'ticks/s':>12} {'vs baseline':>12}")
+    for name, took in rows:
+        print(f"{name:<48} {took:>9.3f} {n / took:>12,.0f} {base / took:>11.1f}x")
+
+
+if __name__ == "__main__":
+    main()

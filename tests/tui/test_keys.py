@@ -1,0 +1,107 @@
+"""Keybindings that move limits: each key changes the selected symbol's limit by one
+step, and a buy limit at or above the sell limit is refused with a message."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.tui.feeds import StaticFeed
+from tui.app import LimitwatchApp, limit_problem
+
+
+def _limits(feed: StaticFeed, symbol: str) -> tuple[float, float]:
+    return feed.engine.limits(symbol)
+
+
+async def _press(app: LimitwatchApp, *keys: str) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause(0.15)  # let the 10 Hz refresh read the new snapshot
+
+
+@pytest.mark.parametrize(
+    ("key", "side", "direction"),
+    [("b", 0, -1), ("B", 0, 1), ("s", 1, -1), ("S", 1, 1)],
+)
+def test_limit_keys_step_the_selected_symbol(key: str, side: int, direction: int) -> None:
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    before = _limits(feed, symbol)
+    last = float(feed.engine.state().last[0])
+    app = LimitwatchApp(feed, step=0.005)
+    asyncio.run(_press(app, key))
+    after = _limits(feed, symbol)
+    assert after[side] == pytest.approx(before[side] + direction * 0.005 * last)
+    assert after[1 - side] == before[1 - side]
+
+
+def test_repeated_key_presses_accumulate() -> None:
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    before = _limits(feed, symbol)
+    last = float(feed.engine.state().last[0])
+    asyncio.run(_press(LimitwatchApp(feed, step=0.01), "S", "S", "S"))
+    assert _limits(feed, symbol)[1] == pytest.approx(before[1] + 3 * 0.01 * last)
+
+
+def test_down_selects_the_next_symbol() -> None:
+    feed = StaticFeed()
+    second = feed.engine.state().symbols[1]
+    before = _limits(feed, second)
+    asyncio.run(_press(LimitwatchApp(feed), "down", "B"))
+    assert _limits(feed, second)[0] > before[0]
+    assert feed.commands[-1][0] == second
+
+
+def test_buy_at_or_above_sell_is_refused_with_a_message() -> None:
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    buy, sell = _limits(feed, symbol)
+    last = float(feed.engine.state().last[0])
+    steps_needed = int((sell - buy) / (0.01 * last)) + 2
+    app = LimitwatchApp(feed, step=0.01)
+    messages: list[str] = []
+
+    async def run() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            for _ in range(steps_needed):
+                await pilot.press("B")
+                await pilot.pause(0.12)
+            messages.extend(str(n.message) for n in app._notifications)
+
+    asyncio.run(run())
+    final_buy, final_sell = _limits(feed, symbol)
+    assert final_buy < final_sell
+    assert any("at or above the sell limit" in m for m in messages)
+    # no command that would have crossed the limits was ever sent
+    assert all(b is None or b < final_sell for _s, b, _x in feed.commands)
+
+
+@pytest.mark.parametrize(
+    ("buy", "sell", "problem"),
+    [(10.0, 10.0, "at or above"), (11.0, 10.0, "at or above"), (-1.0, 10.0, "above zero"),
+     (float("nan"), 10.0, None), (9.0, 10.0, None)],
+)  # fmt: skip
+def test_limit_problem_names_what_is_wrong(buy: float, sell: float, problem: str | None) -> None:
+    found = limit_problem(buy, sell)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found
+
+
+def test_quit_key_exits_the_app() -> None:
+    app = LimitwatchApp(StaticFeed())
+
+    async def run() -> None:
+        async with app.run_test() as pilot:
+            await pilot.press("q")
+            await pilot.pause()
+
+    asyncio.run(run())
+    assert app.return_code == 0

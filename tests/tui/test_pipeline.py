@@ -1,0 +1,193 @@
+"""End to end over a real broker: ticks produced to Kafka come out of the consumer and the
+engine as the expected signals; bad messages are counted and dead-lettered; quitting
+leaves no thread and no broker process behind."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import psutil
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from engine import EngineConfig, SignalKind
+from producer.broker import EmbeddedBroker
+from producer.generator import MarketGenerator
+from producer.kafka_config import client_config
+from producer.topics import dlq_topic
+from producer.wire import Tick
+from tui.app import LimitwatchApp
+from tui.pipeline import Pipeline, PipelineOptions
+from tui.snapshot import Snapshot
+
+pytestmark = pytest.mark.kafka
+
+T0 = 1_700_000_000.0
+
+
+class ScriptedSource:
+    """A fixed price path per symbol, all at once (not paced)."""
+
+    paced = False
+
+    def __init__(self, ticks: list[Tick], limits: dict[str, tuple[float, float]]) -> None:
+        self.ticks = ticks
+        self.limits = limits
+        self.name = "scripted"
+
+    def __iter__(self) -> Iterator[Tick]:
+        return iter(self.ticks)
+
+
+def wait_for(
+    pipeline: Pipeline, done: Callable[[Snapshot], bool], timeout: float = 20.0
+) -> Snapshot:
+    """Poll the pipeline's snapshots until `done` holds (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    snap = None
+    while time.monotonic() < deadline:
+        snap = pipeline.latest()
+        if snap is not None and done(snap):
+            return snap
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout} s; last snapshot: {snap}")
+
+
+def scripted_path() -> ScriptedSource:
+    # UP rises from 100 through its sell limit 105; DOWN falls from 50 through its buy limit 48.
+    ticks = []
+    for k in range(60):
+        t = T0 + k
+        ticks.append(Tick("UP", 100.0 + 0.1 * k, t))
+        ticks.append(Tick("DOWN", 50.0 - 0.05 * k, t))
+    return ScriptedSource(ticks, {"UP": (90.0, 105.0), "DOWN": (48.0, 60.0)})
+
+
+def _signal_kinds(snap: Snapshot, symbol: str) -> list[SignalKind]:
+    return [s.kind for s in snap.signals if s.symbol == symbol]
+
+
+def test_ticks_through_kafka_give_the_expected_signals(broker: EmbeddedBroker, topic: str) -> None:
+    source = scripted_path()
+    pipeline = Pipeline(
+        PipelineOptions(bootstrap=broker.bootstrap, topic=topic, source=source, from_beginning=True,
+                        engine=EngineConfig(fast=5, slow=20))
+    )  # fmt: skip
+    pipeline.start()
+    try:
+        snap = wait_for(pipeline, lambda s: s.kafka.consumed >= len(source.ticks))
+        up = [s for s in snap.signals if s.symbol == "UP" and s.kind == SignalKind.SELL]
+        down = [s for s in snap.signals if s.symbol == "DOWN" and s.kind == SignalKind.BUY]
+        assert len(up) == 1 and len(down) == 1, "each crossing is signalled exactly once"
+        assert up[0].price == pytest.approx(105.0) and up[0].limit == 105.0
+        assert down[0].price == pytest.approx(48.0) and down[0].limit == 48.0
+        assert SignalKind.BUY not in _signal_kinds(snap, "UP")
+        assert SignalKind.SELL not in _signal_kinds(snap, "DOWN")
+        assert snap.kafka.bad == 0
+        assert snap.kafka.broker_state == "UP"
+    finally:
+        assert pipeline.stop()
+
+
+def test_lag_is_measured_from_the_fetch_high_watermark(broker: EmbeddedBroker, topic: str) -> None:
+    source = scripted_path()
+    pipeline = Pipeline(
+        PipelineOptions(bootstrap=broker.bootstrap, topic=topic, source=source, from_beginning=True)
+    )
+    pipeline.start()
+    try:
+        snap = wait_for(
+            pipeline,
+            lambda s: (
+                s.kafka.consumed >= len(source.ticks)
+                and len(s.kafka.partitions) == 4
+                and sum(p.high for p in s.kafka.partitions if p.high > 0) == len(source.ticks)
+            ),
+        )
+        assert all(p.lag == 0 for p in snap.kafka.partitions)
+        assert sum(p.position for p in snap.kafka.partitions if p.position > 0) == len(source.ticks)
+    finally:
+        assert pipeline.stop()
+
+
+def test_malformed_messages_are_counted_and_dead_lettered(
+    broker: EmbeddedBroker, topic: str
+) -> None:
+    source = scripted_path()
+    pipeline = Pipeline(
+        PipelineOptions(bootstrap=broker.bootstrap, topic=topic, source=None, from_beginning=True)
+    )
+    pipeline.start()
+    bad = [b"not json", b"\xff\xfe", b'{"symbol":"X","price":-3,"ts":1}', b"{" * 10000, None]
+    try:
+        producer = Producer(client_config(broker.bootstrap))
+        for value in bad:
+            producer.produce(topic, value=value, key=b"X")
+        for tick in source.ticks:
+            from producer.wire import encode
+
+            producer.produce(topic, value=encode(tick), key=tick.symbol.encode())
+        assert producer.flush(10) == 0
+        snap = wait_for(
+            pipeline, lambda s: s.kafka.consumed >= len(source.ticks) and s.kafka.bad >= len(bad)
+        )
+        assert snap.kafka.bad == len(bad)
+        assert snap.kafka.dead_lettered == len(bad)
+        # the good ticks around the bad ones all arrived
+        assert {s.symbol for s in snap.signals} >= {"UP", "DOWN"}
+    finally:
+        assert pipeline.stop()
+    reasons = _read_dlq(broker, topic, len(bad))
+    assert len(reasons) == len(bad)
+    assert all(r for r in reasons), "every dead letter says why"
+
+
+def _read_dlq(broker: EmbeddedBroker, topic: str, expected: int) -> list[str]:
+    consumer = Consumer(client_config(broker.bootstrap, **{"group.id": f"{topic}-dlq-reader"}))
+    consumer.assign([TopicPartition(dlq_topic(topic), 0, 0)])
+    reasons: list[str] = []
+    deadline = time.monotonic() + 15
+    try:
+        while len(reasons) < expected and time.monotonic() < deadline:
+            for msg in consumer.consume(100, timeout=0.5):
+                if msg.error() is None:
+                    headers = dict(msg.headers() or [])
+                    reasons.append(headers.get("limitwatch.reason", b"").decode())
+    finally:
+        consumer.close()
+    return reasons
+
+
+def _limitwatch_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("limitwatch")]
+
+
+def test_quitting_stops_threads_and_broker_quickly() -> None:
+    pipeline = Pipeline(PipelineOptions(source=MarketGenerator(seed=1, rate=200.0)))
+    pipeline.start()
+    assert pipeline.broker is not None
+    broker_pid = pipeline.broker.pid
+    app = LimitwatchApp(pipeline)
+
+    async def run() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                snap = pipeline.latest()
+                if snap is not None and snap.kafka.consumed > 20:
+                    break
+                await pilot.pause(0.05)
+            await pilot.press("q")
+
+    asyncio.run(run())
+    assert pipeline.stop(timeout=2.0), "threads were still running after the 2 s budget"
+    assert _limitwatch_threads() == []
+    assert broker_pid is not None
+    gone = (
+        not psutil.pid_exists(broker_pid)
+        or psutil.Process(broker_pid).status() == psutil.STATUS_ZOMBIE
+    )
+    assert gone, "the embedded broker process outlived the app"

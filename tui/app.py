@@ -1,0 +1,161 @@
+"""The limitwatch Textual app: watchlist, signals, Kafka pane, and keys to move limits.
+
+The app reads the newest snapshot from its `Feed` on a timer (10 Hz) and renders only
+when a new one arrived; keys send small commands back to the feed. No other thread ever
+touches a widget.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Footer, Header, Static
+
+from tui.pipeline import Feed
+from tui.snapshot import Snapshot
+from tui.widgets.kafka_pane import KafkaPane
+from tui.widgets.signal_log import SignalLog
+from tui.widgets.watchlist import Watchlist
+
+#: UI refresh rate: how often the newest snapshot is read.
+REFRESH_HZ = 10.0
+
+
+class LimitwatchApp(App[None]):
+    """The monitor. `feed` supplies snapshots and takes limit commands."""
+
+    CSS_PATH = Path(__file__).with_name("app.tcss")
+    TITLE = "limitwatch"
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("b", "step_limit('buy', -1)", "Buy −", key_display="b"),
+        Binding("B", "step_limit('buy', 1)", "Buy +", key_display="B"),
+        Binding("s", "step_limit('sell', -1)", "Sell −", key_display="s"),
+        Binding("S", "step_limit('sell', 1)", "Sell +", key_display="S"),
+        Binding("j", "cursor(1)", "Down", show=False),
+        Binding("k", "cursor(-1)", "Up", show=False),
+    ]
+
+    def __init__(self, feed: Feed, step: float = 0.005, sub_title: str = "") -> None:
+        super().__init__()
+        self.feed = feed
+        self.step = step
+        self.sub_title = sub_title
+        self._shown_seq = -1
+        self._snapshot: Snapshot | None = None
+        self._pending: dict[str, tuple[float, float]] = {}
+        self._notice_seq = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="◆")
+        with Horizontal(id="top"):
+            table = Watchlist(id="watchlist")
+            table.border_title = "Watchlist"
+            yield table
+            pane = KafkaPane(id="kafka")
+            pane.border_title = "Kafka"
+            yield pane
+        log = SignalLog(id="signals")
+        log.border_title = "Signals"
+        yield log
+        yield Static("waiting for the first ticks…", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Watchlist).focus()
+        self.refresh_view()
+        self.set_interval(1.0 / REFRESH_HZ, self.refresh_view)
+
+    # -- rendering ------------------------------------------------------------------------
+    def refresh_view(self) -> None:
+        """Render the newest snapshot if it is new."""
+        snap = self.feed.latest()
+        if snap is None or snap.seq == self._shown_seq:
+            return
+        self._shown_seq = snap.seq
+        self._snapshot = snap
+        self._settle_pending(snap)
+        self.query_one(Watchlist).show(snap.engine)
+        self.query_one(SignalLog).show(snap.signals, snap.signal_count)
+        self.query_one(KafkaPane).show(snap)
+        n = len(snap.engine.symbols)
+        status = f"{n} symbols · {snap.signal_count:,} signals · step {self.step:.2%}"
+        if snap.source:
+            status = f"{snap.source} · " + status
+        self.query_one("#status", Static).update(status)
+        for notice in snap.notices:
+            if notice.seq > self._notice_seq:
+                self._notice_seq = notice.seq
+                self.notify(notice.text, severity="error" if notice.error else "information")
+
+    def _settle_pending(self, snap: Snapshot) -> None:
+        """Forget requested limits once the engine reports them."""
+        for symbol, (buy, sell) in list(self._pending.items()):
+            current = self._limits_in(snap, symbol)
+            if current is not None and _same(current[0], buy) and _same(current[1], sell):
+                del self._pending[symbol]
+
+    @staticmethod
+    def _limits_in(snap: Snapshot, symbol: str) -> tuple[float, float] | None:
+        try:
+            i = snap.engine.symbols.index(symbol)
+        except ValueError:
+            return None
+        return float(snap.engine.buy[i]), float(snap.engine.sell[i])
+
+    # -- actions --------------------------------------------------------------------------
+    def action_cursor(self, delta: int) -> None:
+        """Move the watchlist selection."""
+        table = self.query_one(Watchlist)
+        table.move_cursor(row=table.cursor_row + delta)
+
+    def action_step_limit(self, side: str, direction: int) -> None:
+        """Lower (-1) or raise (+1) the selected symbol's buy or sell limit by one step."""
+        snap = self._snapshot
+        symbol = self.query_one(Watchlist).selected_symbol
+        if snap is None or symbol is None:
+            self.notify("No symbol selected yet.", severity="warning")
+            return
+        i = snap.engine.symbols.index(symbol)
+        last = float(snap.engine.last[i])
+        buy, sell = self._pending.get(symbol) or (
+            float(snap.engine.buy[i]),
+            float(snap.engine.sell[i]),
+        )
+        delta = direction * self.step * last
+        if side == "buy":
+            new_buy = (buy if math.isfinite(buy) else last) + delta
+            new_sell = sell
+        else:
+            new_buy = buy
+            new_sell = (sell if math.isfinite(sell) else last) + delta
+        problem = limit_problem(new_buy, new_sell)
+        if problem:
+            self.notify(f"{symbol}: {problem}", title="Limit refused", severity="error")
+            return
+        self._pending[symbol] = (new_buy, new_sell)
+        self.feed.set_limits(
+            symbol, new_buy if side == "buy" else None, new_sell if side == "sell" else None
+        )
+        value = new_buy if side == "buy" else new_sell
+        self.notify(f"{symbol} {side} limit → {value:,.2f}", timeout=2)
+
+
+def limit_problem(buy: float, sell: float) -> str | None:
+    """Why a (buy, sell) pair is impossible, or None if it is fine."""
+    for name, value in (("buy", buy), ("sell", sell)):
+        if math.isfinite(value) and value <= 0:
+            return f"the {name} limit must be above zero (got {value:,.2f})"
+    if math.isfinite(buy) and math.isfinite(sell) and buy >= sell:
+        return f"buy limit {buy:,.2f} would be at or above the sell limit {sell:,.2f}"
+    return None
+
+
+def _same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1.0)

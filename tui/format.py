@@ -1,0 +1,49 @@
+"""Plain-text formatting of numbers and forecasts for the monitor's cells."""
+
+from __future__ import annotations
+
+import math
+
+
+def price(value: float) -> str:
+    """A price with two decimals, or an en dash when undefined."""
+    if not math.isfinite(value):
+        return "–"
+    return f"{value:,.2f}"
+
+
+def percent(value: float) -> str:
+    """A signed percentage with two decimals."""
+    if not math.isfinite(value):
+        return "–"
+    return f"{value:+.2%}"
+
+
+def duration(seconds: float) -> str:
+    """A short human duration: 12 s, 3.5 min, 2.1 h."""
+    if not math.isfinite(seconds):
+        return "–"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def forecast(p_buy: float, eta_buy: float, p_sell: float, eta_sell: float) -> tuple[str, str]:
+    """The forecast in words and a style name: ('BUY in ~12 s, 78%', 'buy')."""
+    pb = p_buy if math.isfinite(p_buy) else 0.0
+    ps = p_sell if math.isfinite(p_sell) else 0.0
+    side, p, eta = ("BUY", pb, eta_buy) if pb >= ps else ("SELL", ps, eta_sell)
+    if p < 0.05:
+        return ("quiet", "quiet")
+    style = side.lower() if p >= 0.5 else "maybe"
+    when = f"in ~{duration(eta)}, " if math.isfinite(eta) else ""
+    return (f"{side} {when}{p:.0%}", style)
+
+
+def size(n_bytes: int | None) -> str:
+    """A byte count in MiB."""
+    if n_bytes is None:
+        return "–"
+    return f"{n_bytes / 2**20:.1f} MiB"

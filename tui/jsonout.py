@@ -1,0 +1,36 @@
+"""Signals as JSON lines: the one format shared by the headless engine, the backtest and
+the golden files of the shipped scenarios."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import msgspec
+
+from engine import Signal
+
+_encoder = msgspec.json.Encoder()
+
+
+def _num(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def signal_dict(sig: Signal) -> dict[str, Any]:
+    """The JSON object for one signal; undefined numbers become null."""
+    return {
+        "id": sig.id,
+        "kind": sig.kind.name,
+        "symbol": sig.symbol,
+        "t": _num(sig.t),
+        "price": _num(sig.price),
+        "limit": _num(sig.limit),
+        "p_hit": _num(sig.p_hit),
+        "eta_s": _num(sig.eta_s),
+    }
+
+
+def signal_json(sig: Signal) -> str:
+    """One signal as a compact JSON line (no newline)."""
+    return _encoder.encode(signal_dict(sig)).decode()

@@ -1,0 +1,161 @@
+"""The running pipeline behind the monitor: embedded broker, topics, producer thread and
+consumer worker, started in order and stopped within a time budget.
+
+The UI talks to it through the `Feed` protocol only: read the newest snapshot, send a
+small command. Nothing here touches a widget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from engine import EngineConfig
+from producer.broker import EmbeddedBroker
+from producer.kafka_producer import ProducerThread, SetPaused, SetSpeed
+from producer.source import Source
+from producer.topics import ensure_topics
+from tui.snapshot import Snapshot
+from tui.worker import ConsumerWorker, SetLimits
+
+log = logging.getLogger(__name__)
+
+
+class Feed(Protocol):
+    """What the monitor needs from whatever feeds it."""
+
+    def latest(self) -> Snapshot | None:
+        """The newest snapshot, or None before the first."""
+        ...
+
+    def set_limits(self, symbol: str, buy: float | None, sell: float | None) -> None:
+        """Ask for new limits for `symbol`."""
+        ...
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume the producer, if there is one."""
+        ...
+
+    def set_speed(self, speed: float) -> None:
+        """Change the replay speed, if there is a producer."""
+        ...
+
+
+@dataclass
+class PipelineOptions:
+    """How to wire the pipeline; see `limitwatch --help` for each."""
+
+    bootstrap: str | None = None  # None: start the embedded broker
+    topic: str = "prices"
+    partitions: int = 4
+    source: Source | None = None  # None: consume only
+    speed: float = 1.0
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    group: str | None = None
+    from_beginning: bool | None = None  # None: beginning on the embedded broker, else end
+    broker_port: int | None = None
+    broker_log: Path | None = None
+    limits: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+class Pipeline:
+    """Owns and runs every moving part; `stop()` ends them all."""
+
+    def __init__(self, options: PipelineOptions) -> None:
+        self.options = options
+        self.broker: EmbeddedBroker | None = None
+        self.producer: ProducerThread | None = None
+        self.worker: ConsumerWorker | None = None
+        self.bootstrap = options.bootstrap or ""
+
+    def start(self) -> None:
+        """Start broker (if embedded), topics, consumer and producer. Call from the main thread."""
+        opts = self.options
+        try:
+            if opts.bootstrap is None:
+                self.broker = EmbeddedBroker(port=opts.broker_port, log_path=opts.broker_log)
+                self.bootstrap = self.broker.start()
+            ensure_topics(self.bootstrap, opts.topic, opts.partitions)
+            limits = dict(opts.source.limits) if opts.source is not None else {}
+            limits.update(opts.limits)
+            from_beginning = opts.from_beginning
+            if from_beginning is None:
+                from_beginning = self.broker is not None
+            self.worker = ConsumerWorker(
+                self.bootstrap,
+                topic=opts.topic,
+                config=opts.engine,
+                group=opts.group,
+                from_beginning=from_beginning,
+                limits=limits,
+                embedded=self.broker is not None,
+            )
+            self.worker.start()
+            if opts.source is not None:
+                self.producer = ProducerThread(
+                    self.bootstrap, opts.source, topic=opts.topic, speed=opts.speed
+                )
+                self.producer.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    # -- Feed ---------------------------------------------------------------------------
+    def latest(self) -> Snapshot | None:
+        """The worker's newest snapshot with the producer's and broker's figures added."""
+        snap = self.worker.latest() if self.worker is not None else None
+        if snap is None:
+            return None
+        kafka = snap.kafka
+        if self.broker is not None:
+            kafka = dataclasses.replace(kafka, broker_rss=self.broker.rss_bytes())
+            if not self.broker.alive():
+                kafka = dataclasses.replace(kafka, broker_state="DOWN", health="DOWN")
+        return dataclasses.replace(
+            snap,
+            kafka=kafka,
+            producer=self.producer.stats() if self.producer is not None else None,
+            source=self.options.source.name if self.options.source is not None else "",
+        )
+
+    def set_limits(self, symbol: str, buy: float | None, sell: float | None) -> None:
+        """Forward a limit change to the worker."""
+        if self.worker is not None:
+            self.worker.send(SetLimits(symbol, buy, sell))
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume the producer."""
+        if self.producer is not None:
+            self.producer.send(SetPaused(paused))
+
+    def set_speed(self, speed: float) -> None:
+        """Change the producer's replay speed."""
+        if self.producer is not None and speed > 0 and not math.isnan(speed):
+            self.producer.send(SetSpeed(speed))
+
+    # -- shutdown -------------------------------------------------------------------------
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Stop producer, worker and broker; True if everything ended within `timeout`."""
+        deadline = time.monotonic() + timeout
+        threads: list[threading.Thread] = []
+        for part in (self.producer, self.worker):
+            if part is not None:
+                part.stop()
+                threads.append(part)
+        for thread in threads:
+            if thread.is_alive():
+                thread.join(max(deadline - time.monotonic() - 0.3, 0.05))
+        ok = not any(t.is_alive() for t in threads)
+        if not ok:
+            log.warning(
+                "threads still running at shutdown: %s", [t.name for t in threads if t.is_alive()]
+            )
+        if self.broker is not None:
+            self.broker.stop(timeout=max(deadline - time.monotonic(), 0.3))
+        return ok

@@ -1,0 +1,94 @@
+"""Immutable snapshots handed from the consumer worker to whoever displays them.
+
+A snapshot is built in the worker thread and never changed afterwards, so the UI can
+read it from its own thread without locks; the worker publishes a new one at most
+20 times a second through a lock-guarded slot.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from engine import EngineState, Signal
+from producer.kafka_producer import ProducerStats
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    """How far the consumer is behind on one partition."""
+
+    partition: int
+    high: int  # high watermark from fetch responses; -1 when not known yet
+    position: int  # next offset the consumer will read; -1 when none yet
+    lag: int  # messages behind; -1 when not known
+    lag_s: float  # age of the last message read while behind (0 when caught up)
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaStats:
+    """The Kafka side as the consumer sees it."""
+
+    bootstrap: str
+    embedded: bool
+    topic: str
+    broker_state: str = "CONNECTING"  # UP, DOWN, CONNECTING
+    health: str = "OK"  # OK, WARN, STALL, DOWN
+    partitions: tuple[PartitionLag, ...] = ()
+    consumed: int = 0
+    rate_in: float = 0.0  # ticks per second, over the last seconds
+    bad: int = 0  # messages that failed to decode
+    dead_lettered: int = 0  # of those, copied to the dead-letter topic
+    since_last_tick_s: float = float("nan")
+    errors: int = 0
+    last_error: str = ""
+    broker_rss: int | None = None
+    group: str | None = None
+
+    @property
+    def total_lag(self) -> int:
+        """Messages behind over all partitions whose lag is known."""
+        return sum(p.lag for p in self.partitions if p.lag > 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message for the user from the worker (e.g. a refused limit), numbered."""
+
+    seq: int
+    text: str
+    error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything the monitor shows, at one moment."""
+
+    seq: int
+    wall: float  # worker's wall-clock time when the snapshot was made
+    engine: EngineState
+    signals: tuple[Signal, ...]  # the most recent signals, oldest first
+    signal_count: int
+    kafka: KafkaStats
+    notices: tuple[Notice, ...] = ()
+    producer: ProducerStats | None = None
+    source: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class SnapshotSlot:
+    """A one-item mailbox: the writer replaces, readers take the newest."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value: Snapshot | None = None
+
+    def put(self, snapshot: Snapshot) -> None:
+        """Replace the held snapshot."""
+        with self._lock:
+            self._value = snapshot
+
+    def get(self) -> Snapshot | None:
+        """The newest snapshot, or None before the first."""
+        with self._lock:
+            return self._value
