@@ -1,0 +1,547 @@
+"""``limitwatch backtest FILE``: run a scenario, CSV or JSON-lines file straight through the
+engine, without Kafka, and report its signals, the forecast's quality and a naive baseline.
+
+    limitwatch backtest scenarios/rally.jsonl
+    limitwatch backtest prices.csv --limit ACME=95:105 --band 3% --json > signals.jsonl
+    tail -n +1 prices.csv | limitwatch backtest -
+
+Ticks are fed to the engine in batches (10,000 by default); the engine depends on event
+time and tick order only, so the signals are the same whatever the batch size, and the
+same as a replay of the file through Kafka.
+
+Limits come from ``--limit``, else from the scenario header, else from a band around each
+symbol's first price (``--band``). Engine settings come from the options, else from the
+scenario header, else from the engine's defaults.
+
+With ``--json`` standard output carries one JSON object per signal (the format of
+:mod:`tui.jsonout`, which the golden files of the shipped scenarios use), then one summary
+object with ``"kind": "SUMMARY"``. Progress goes to standard error, only when it is a
+terminal. Bad input prints ``FILE:LINE: what is wrong`` and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import msgspec
+import numpy as np
+
+from engine import Engine, EngineConfig, LimitError, Signal
+from engine.quality import Baseline, Quality, baseline_quality, forecast_quality, split_signals
+from producer.files import FileSource, SourceError
+from producer.source import Source
+from producer.sources import open_source
+from tui.jsonout import signal_json
+
+#: Ticks handed to the engine per update.
+BATCH = 10_000
+#: Engine settings each option overrides, by EngineConfig field.
+_OPTION_FIELDS = {
+    "fast": "fast",
+    "slow": "slow",
+    "halflife": "halflife_s",
+    "horizon": "horizon_s",
+    "alert_p": "alert_p",
+    "band": "default_band",
+}
+_INTEGER_FIELDS = ("fast", "slow", "history", "max_symbols")
+
+Limits = dict[str, tuple[float, float]]
+
+
+class BacktestError(Exception):
+    """A problem with the command line or settings; the message is shown as is."""
+
+
+# --- the run itself --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """What a backtest produced."""
+
+    ticks: int
+    skipped: int
+    refused: int
+    signals: list[Signal]
+    config: EngineConfig
+    state: Any  # engine.EngineState
+    quality: Quality
+    baseline: Baseline
+
+
+def backtest(
+    source: Iterable[Any],
+    config: EngineConfig,
+    limits: Limits | None = None,
+    *,
+    batch: int = BATCH,
+    on_signals: Callable[[list[Signal]], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> BacktestResult:
+    """Feed every tick of `source` to a fresh engine, `batch` ticks at a time.
+
+    Parameters
+    ----------
+    source
+        Ticks in event-time order (any Source, or a list of Ticks).
+    config
+        Engine settings.
+    limits
+        ``{symbol: (buy, sell)}`` set when a symbol first appears; other symbols get the
+        engine's default band around their first price.
+    batch
+        Ticks per engine update.
+    on_signals
+        Called with each update's signals as they come (for streaming output).
+    on_batch
+        Called with the running tick count after each update (for progress).
+
+    Raises
+    ------
+    SourceError
+        From the source, for bad input.
+    LimitError
+        When a limit cannot be applied.
+    """
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
+    limits = limits or {}
+    eng = Engine(config)
+    ids_of: dict[str, int] = {}
+    refused_symbols: set[str] = set()
+    chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    signals: list[Signal] = []
+    ids: list[int] = []
+    ts: list[float] = []
+    prices: list[float] = []
+    total = refused = 0
+
+    def flush() -> None:
+        nonlocal total
+        if not ids:
+            return
+        i = np.array(ids, dtype=np.int32)
+        t = np.array(ts, dtype=np.float64)
+        p = np.array(prices, dtype=np.float64)
+        chunks.append((i, t, p))
+        new = eng.update(i, t, p)
+        total += len(ids)
+        ids.clear()
+        ts.clear()
+        prices.clear()
+        if new:
+            signals.extend(new)
+            if on_signals is not None:
+                on_signals(new)
+        if on_batch is not None:
+            on_batch(total)
+
+    add_id, add_t, add_price = ids.append, ts.append, prices.append
+    for tick in source:
+        sid = ids_of.get(tick.symbol)
+        if sid is None:
+            if tick.symbol in refused_symbols:
+                refused += 1
+                continue
+            sid = int(eng.register([tick.symbol])[0])
+            if sid < 0:
+                refused_symbols.add(tick.symbol)
+                refused += 1
+                continue
+            ids_of[tick.symbol] = sid
+            if tick.symbol in limits:
+                buy, sell = limits[tick.symbol]
+                eng.set_limits(tick.symbol, buy=buy, sell=sell)
+        add_id(sid)
+        add_t(tick.ts)
+        add_price(tick.price)
+        if len(ids) >= batch:
+            flush()
+    flush()
+
+    state = eng.state()
+    quality, baseline = _score(signals, chunks, state, ids_of, config.horizon_s)
+    return BacktestResult(
+        ticks=total,
+        skipped=int(getattr(source, "skipped", 0)),
+        refused=refused,
+        signals=signals,
+        config=config,
+        state=state,
+        quality=quality,
+        baseline=baseline,
+    )
+
+
+def _score(
+    signals: list[Signal],
+    chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    state: Any,
+    ids_of: dict[str, int],
+    horizon_s: float,
+) -> tuple[Quality, Baseline]:
+    kinds = [s.kind.name for s in signals]
+    sig_ids = np.array([ids_of[s.symbol] for s in signals], dtype=np.int64)
+    sig_t = np.array([s.t for s in signals], dtype=np.float64)
+    quality = forecast_quality(kinds, sig_ids, sig_t, horizon_s=horizon_s)
+    _, crossings = split_signals(kinds, sig_ids, sig_t)
+    n = len(state.symbols)
+    buy = np.full(n, np.nan)
+    sell = np.full(n, np.nan)
+    buy[: len(state.buy)] = state.buy
+    sell[: len(state.sell)] = state.sell
+    if chunks:
+        tick_ids, tick_t, tick_p = (np.concatenate(c) for c in zip(*chunks, strict=True))
+    else:
+        tick_ids, tick_t, tick_p = np.empty(0, np.int64), np.empty(0), np.empty(0)
+    baseline = baseline_quality(
+        tick_ids,
+        tick_t,
+        tick_p,
+        buy,
+        sell,
+        crossings,
+        horizon_s=horizon_s,
+        target_recall=quality.recall,
+    )
+    return quality, baseline
+
+
+# --- settings --------------------------------------------------------------------------
+
+
+def engine_config(args: argparse.Namespace, suggested: dict[str, int | float]) -> EngineConfig:
+    """EngineConfig from the options, else the file's suggestions, else the defaults."""
+    settings: dict[str, Any] = dict(suggested)
+    for option, field_name in _OPTION_FIELDS.items():
+        value = getattr(args, option, None)
+        if value is not None:
+            settings[field_name] = value
+    for name in _INTEGER_FIELDS:
+        value = settings.get(name)
+        if isinstance(value, float) and value.is_integer():
+            settings[name] = int(value)
+    if "history" not in settings and "slow" in settings:
+        settings["history"] = max(EngineConfig().history, int(settings["slow"]))
+    known = {f.name for f in dataclasses.fields(EngineConfig)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise BacktestError(f"engine setting(s) not understood: {', '.join(unknown)}")
+    try:
+        return EngineConfig(**settings)
+    except (TypeError, ValueError) as exc:
+        raise BacktestError(f"bad engine settings: {exc}") from None
+
+
+def open_file(spec: str, *, skip_bad: bool) -> Source:
+    """The source for FILE: a scenario, CSV or JSON lines, ``-`` for standard input.
+
+    A path with another extension is read with its format sniffed from the first line.
+    """
+    if spec in ("generator", "metrics"):
+        raise BacktestError(
+            f"backtest needs a finite input: a scenario, a .csv or .jsonl file, or - (got {spec!r})"
+        )
+    suffix = Path(spec).suffix.lower()
+    if spec != "-" and suffix not in (".csv", ".jsonl", ".ndjson"):
+        return FileSource(spec, skip_bad=skip_bad)
+    return open_source(spec, skip_bad=skip_bad)
+
+
+# --- output ----------------------------------------------------------------------------
+
+
+def _num(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def summary(result: BacktestResult) -> dict[str, Any]:
+    """The closing JSON object: counts, per-symbol state, forecast quality and baseline."""
+    st = result.state
+    columns = (
+        "last",
+        "sma_fast",
+        "sma_slow",
+        "ema",
+        "drift",
+        "vol",
+        "buy",
+        "sell",
+        "p_buy",
+        "p_sell",
+        "eta_buy",
+        "eta_sell",
+    )
+    arrays = {c: getattr(st, c) for c in columns}
+    symbols = {
+        sym: {c: _num(float(arrays[c][i])) for c in columns} for i, sym in enumerate(st.symbols)
+    }
+    counts = Counter(s.kind.name for s in result.signals)
+    return {
+        "kind": "SUMMARY",
+        "ticks": result.ticks,
+        "skipped": result.skipped,
+        "refused": result.refused,
+        "signals": dict(sorted(counts.items())),
+        "engine": {
+            f.name: getattr(result.config, f.name) for f in dataclasses.fields(result.config)
+        },
+        "symbols": symbols,
+        "quality": result.quality.to_dict(),
+        "baseline": result.baseline.to_dict(),
+    }
+
+
+def _fmt(x: float, spec: str, none: str = "-") -> str:
+    return format(x, spec) if math.isfinite(x) else none
+
+
+def _when(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+TABLE_HEADER = (
+    f"{'time (UTC)':<23}  {'kind':<12}  {'symbol':<16}  {'price':>12}  {'limit':>12}  "
+    f"{'p_hit':>5}  {'eta':>8}"
+)
+
+
+def table_row(sig: Signal) -> str:
+    """One signal as a row of the human-readable table."""
+    eta = _fmt(sig.eta_s, ".1f")
+    return (
+        f"{_when(sig.t):<23}  {sig.kind.name:<12}  {sig.symbol:<16.16}  {sig.price:>12.6g}  "
+        f"{_fmt(sig.limit, '>12.6g'):>12}  {_fmt(sig.p_hit, '.2f'):>5}  "
+        f"{eta + ('s' if eta != '-' else ''):>8}"
+    )
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.0f}%"
+
+
+def _quality_line(label: str, q: dict[str, Any]) -> str:
+    lead = q["median_lead_s"]
+    return (
+        f"{label}: {q['forecast']}/{q['crossings']} crossings warned ahead (recall "
+        f"{_pct(q['recall'])}), {q['alerts']} alerts of which {q['false_alarms']} false "
+        f"(precision {_pct(q['precision'])}), median lead "
+        f"{'-' if lead is None else f'{lead:.1f} s'}"
+    )
+
+
+def print_report(result: BacktestResult, out: TextIO) -> None:
+    """The human-readable closing lines."""
+    s = summary(result)
+    kinds = ", ".join(f"{n} {k}" for k, n in s["signals"].items()) or "none"
+    print(file=out)
+    print(
+        f"{s['ticks']} ticks, {len(s['symbols'])} symbols, {len(result.signals)} signals "
+        f"({kinds})" + (f", {s['skipped']} bad lines skipped" if s["skipped"] else ""),
+        file=out,
+    )
+    print(_quality_line("forecast", s["quality"]), file=out)
+    band = s["baseline"]["band"]
+    print(
+        _quality_line(f"baseline (alert within {100 * band:.2g}% of a limit)", s["baseline"]),
+        file=out,
+    )
+
+
+class Progress:
+    """A progress line on a terminal's standard error, from the second second on."""
+
+    def __init__(self, source: Source, stream: TextIO) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.size = getattr(source, "size", None)
+        self.source = source
+        self.start = time.monotonic()
+        self.last_draw = 0.0
+        self.drawn = False
+
+    def update(self, ticks: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self.start < 1.0 or now - self.last_draw < 0.1:
+            return
+        self.last_draw = now
+        done = getattr(self.source, "bytes_read", 0)
+        if self.size:
+            frac = min(1.0, done / self.size)
+            bar = "#" * int(30 * frac)
+            text = f"[{bar:<30}] {100 * frac:3.0f}%  {ticks:,} ticks"
+        else:
+            text = f"{ticks:,} ticks"
+        self.stream.write(f"\r{text}  {ticks / (now - self.start):,.0f}/s ")
+        self.stream.flush()
+        self.drawn = True
+
+    def finish(self, ticks: int) -> None:
+        elapsed = time.monotonic() - self.start
+        if self.drawn:
+            self.stream.write("\r\x1b[K")
+        if elapsed >= 1.0:
+            self.stream.write(f"backtest: {ticks:,} ticks in {elapsed:.1f} s\n")
+        self.stream.flush()
+
+
+# --- command line ----------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = _positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a probability below 1, got {text!r}")
+    return value
+
+
+def _band(text: str) -> float:
+    raw = text.strip()
+    value = _positive_float(raw[:-1]) / 100 if raw.endswith("%") else _positive_float(raw)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a percentage below 100, got {text!r}")
+    return value
+
+
+def _limit(text: str) -> tuple[str, float, float]:
+    try:
+        symbol, rest = text.rsplit("=", 1)
+        buy_text, sell_text = rest.split(":", 1)
+        buy, sell = float(buy_text), float(sell_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SYMBOL=BUY:SELL, got {text!r}") from None
+    if not (symbol and 0 < buy < sell and math.isfinite(sell)):
+        raise argparse.ArgumentTypeError(f"{text!r}: need a symbol and 0 < buy < sell")
+    return symbol, buy, sell
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """Add the backtest's arguments to `p`."""
+    p.add_argument("file", metavar="FILE", help="a scenario (.jsonl), a .csv or .jsonl file, or -")
+    p.add_argument(
+        "--limit", type=_limit, action="append", default=[], metavar="SYMBOL=BUY:SELL",
+        help="a symbol's limits (repeatable); default: the file's header, else --band",
+    )  # fmt: skip
+    p.add_argument(
+        "--band", type=_band, metavar="PCT",
+        help="limits this far either side of a symbol's first price, e.g. 3%% "
+        "(default: the engine's, 2%%)",
+    )  # fmt: skip
+    g = p.add_argument_group("engine (default: the file's header, else the engine's defaults)")
+    g.add_argument("--fast", type=_positive_int, help="fast average window, ticks")
+    g.add_argument("--slow", type=_positive_int, help="slow average window, ticks")
+    g.add_argument(
+        "--halflife", type=_positive_float, metavar="S", help="EMA/volatility half-life, s"
+    )
+    g.add_argument("--horizon", type=_positive_float, metavar="S", help="forecast horizon, s")
+    g.add_argument(
+        "--alert-p", type=_probability, metavar="P", help="probability that raises a WATCH"
+    )
+    p.add_argument(
+        "--skip-bad", action="store_true", help="skip and count bad lines instead of stopping"
+    )
+    p.add_argument("--json", action="store_true", help="JSON lines: one per signal, then a summary")
+    p.add_argument("--batch", type=_positive_int, default=BATCH, help=argparse.SUPPRESS)
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register the ``backtest`` subcommand on an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "backtest",
+        help="run a scenario or price file through the engine, without Kafka",
+        description=__doc__.split("\n\n")[0].replace("\n", " "),
+    )
+    configure(p)
+    p.set_defaults(func=run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A stand-alone parser, for ``python -m tui.backtest``."""
+    p = argparse.ArgumentParser(prog="limitwatch backtest", description=__doc__.split("\n\n")[0])
+    configure(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the backtest the arguments describe; return the exit status."""
+    out = sys.stdout
+    err = sys.stderr
+    try:
+        source = open_file(args.file, skip_bad=args.skip_bad)
+        limits: Limits = dict(getattr(source, "limits", {}) or {})
+        limits.update({sym: (buy, sell) for sym, buy, sell in args.limit})
+        config = engine_config(args, dict(getattr(source, "engine", {}) or {}))
+        progress = Progress(source, err)
+        if args.json:
+
+            def emit(new: list[Signal]) -> None:
+                out.write("".join(signal_json(s) + "\n" for s in new))
+
+        else:
+            print(TABLE_HEADER, file=out)
+
+            def emit(new: list[Signal]) -> None:
+                out.write("".join(table_row(s) + "\n" for s in new))
+
+        result = backtest(source, config, limits, batch=args.batch, on_signals=emit,
+                          on_batch=progress.update)  # fmt: skip
+        progress.finish(result.ticks)
+        if args.json:
+            out.write(msgspec.json.encode(summary(result)).decode() + "\n")
+        else:
+            print_report(result, out)
+        for reason in getattr(source, "skipped_reasons", []):
+            print(f"skipped {reason}", file=err)
+        out.flush()
+    except (SourceError, BacktestError, LimitError) as exc:
+        out.flush()
+        print(str(exc), file=err)
+        return 2
+    except BrokenPipeError:
+        sys.stdout = None  # type: ignore[assignment]  # the reader left; say nothing more
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m tui.backtest``."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
