@@ -1,0 +1,198 @@
+"""`limitwatch backtest`: golden signals, settings, output formats, errors and big files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tui import backtest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "scenarios"
+SHIPPED = sorted(p for p in SCENARIOS.glob("*.jsonl") if not p.name.endswith(".golden.jsonl"))
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:
+    """Run the command in-process; return status, stdout lines and stderr."""
+    args = backtest.build_parser().parse_args(list(argv))
+    status = backtest.run(args)
+    captured = capsys.readouterr()
+    return status, captured.out.splitlines(), captured.err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[list[dict], dict]:
+    status, lines, err = run(capsys, "--json", *argv)
+    assert status == 0, err
+    objects = [json.loads(line) for line in lines]
+    assert objects[-1]["kind"] == "SUMMARY"
+    return objects[:-1], objects[-1]
+
+
+def cli(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui.backtest", *argv],
+        cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def write_csv(path: Path, rows: list[tuple[float, str, float]]) -> str:
+    path.write_text("ts,symbol,price\n" + "".join(f"{t},{s},{p}\n" for t, s, p in rows))
+    return str(path)
+
+
+@pytest.mark.parametrize("scenario", SHIPPED, ids=lambda p: p.stem)
+def test_backtest_reproduces_the_golden_signals_exactly(
+    capsys: pytest.CaptureFixture[str], scenario: Path
+) -> None:
+    status, lines, err = run(capsys, "--json", str(scenario))
+    assert status == 0, err
+    golden = scenario.with_name(f"{scenario.stem}.golden.jsonl").read_text().splitlines()
+    assert lines[:-1] == golden
+    assert golden, "a scenario without signals would make a useless golden file"
+
+
+@pytest.mark.parametrize(("name", "batch"), [("rally", "1"), ("chop", "7"), ("busy_market", "997")])
+def test_signals_do_not_depend_on_the_batch_size(
+    capsys: pytest.CaptureFixture[str], name: str, batch: str
+) -> None:
+    """Protects replay through Kafka, which feeds the engine in batches of any size."""
+    path = SCENARIOS / f"{name}.jsonl"
+    status, lines, _ = run(capsys, "--json", "--batch", batch, str(path))
+    assert status == 0
+    assert lines[:-1] == path.with_name(f"{name}.golden.jsonl").read_text().splitlines()
+
+
+def test_rally_warns_before_the_sell_and_summary_scores_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    signals, summary = run_json(capsys, str(SCENARIOS / "rally.jsonl"))
+    acme = [s for s in signals if s["symbol"] == "ACME" and s["kind"] in ("SELL_WATCH", "SELL")]
+    assert acme[-1]["kind"] == "SELL" and acme[-1]["limit"] == 102.5
+    assert acme[-2]["kind"] == "SELL_WATCH" and acme[-2]["t"] < acme[-1]["t"]
+    assert set(signals[0]) == {"id", "kind", "symbol", "t", "price", "limit", "p_hit", "eta_s"}
+    assert summary["ticks"] == 252
+    assert summary["engine"]["fast"] == 10  # from the scenario header
+    assert summary["symbols"]["ACME"]["sell"] == 102.5
+    assert set(summary["symbols"]["ACME"]) >= {"last", "sma_fast", "sma_slow", "ema", "p_sell"}
+    assert summary["quality"]["crossings"] == 1
+    assert summary["quality"]["recall"] == 1.0
+    assert summary["baseline"]["recall"] == 1.0
+    assert summary["baseline"]["band"] > 0
+
+
+def test_options_override_the_header(capsys: pytest.CaptureFixture[str]) -> None:
+    signals, summary = run_json(
+        capsys, str(SCENARIOS / "rally.jsonl"), "--limit", "ACME=90:101", "--fast", "5",
+        "--slow", "30", "--horizon", "12", "--halflife", "3", "--alert-p", "0.7",
+    )  # fmt: skip
+    engine = summary["engine"]
+    assert (engine["fast"], engine["slow"], engine["horizon_s"]) == (5, 30, 12.0)
+    assert (engine["halflife_s"], engine["alert_p"]) == (3.0, 0.7)
+    sells = [s for s in signals if s["kind"] == "SELL"]
+    assert sells and sells[0]["limit"] == 101.0
+    assert summary["symbols"]["BRIX"]["sell"] == 44.0  # header limits for the others stay
+
+
+def test_band_sets_limits_around_the_first_price_of_a_plain_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [(1750000000 + i * 0.5, "ACME", round(100 + 0.05 * i, 2)) for i in range(100)]
+    signals, summary = run_json(capsys, write_csv(tmp_path / "p.csv", rows), "--band", "3%")
+    assert summary["symbols"]["ACME"]["sell"] == pytest.approx(103.0)
+    assert summary["symbols"]["ACME"]["buy"] == pytest.approx(97.0)
+    assert [s["kind"] for s in signals if s["kind"] in ("SELL", "BUY")] == ["SELL"]
+
+
+def test_human_table_lists_signals_and_closes_with_quality(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, lines, _ = run(capsys, str(SCENARIOS / "crash.jsonl"))
+    assert status == 0
+    assert lines[0] == backtest.TABLE_HEADER
+    assert any(" BUY " in line and "CYGN" in line and "48.5" in line for line in lines)
+    assert lines[-2].startswith("forecast: 1/1 crossings warned ahead")
+    assert lines[-1].startswith("baseline (alert within")
+
+
+def test_corrupt_file_prints_file_line_reason_and_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("ts,symbol,price\n1750000000,A,10\n1750000001,A,-4\n")
+    result = cli("--json", str(path))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"{path}:3: price must be positive, got -4.0"
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["missing.csv"], "missing.csv: no such file"),
+        (["generator"], "backtest needs a finite input"),
+        (["scenarios/rally.jsonl", "--fast", "50", "--slow", "10"], "bad engine settings"),
+    ],
+)
+def test_usage_errors_exit_2_without_a_traceback(
+    capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    status, _, err = run(capsys, *argv)
+    assert status == 2
+    assert expected in err
+
+
+def test_skip_bad_skips_counts_and_reports_bad_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text(
+        '{"symbol":"A","price":10,"ts":1}\nnot json\n{"symbol":"A","price":11,"ts":2}\n'
+    )
+    status, lines, err = run(capsys, "--json", "--skip-bad", str(path))
+    assert status == 0
+    summary = json.loads(lines[-1])
+    assert (summary["ticks"], summary["skipped"]) == (2, 1)
+    assert f"{path}:2: not valid JSON" in err
+
+
+def test_stdin_csv_through_the_module_entry_point() -> None:
+    rows = "".join(f"{1750000000 + i},ACME,{100 + i * 0.1:.2f}\n" for i in range(60))
+    result = cli("--json", "--band", "2%", "-", stdin="ts,symbol,price\n" + rows)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(json.loads(line) for line in lines)  # nothing but JSON on stdout
+    assert json.loads(lines[-1])["ticks"] == 60
+
+
+def test_add_parser_registers_backtest_with_run_as_its_handler() -> None:
+    parser = argparse.ArgumentParser(prog="limitwatch")
+    backtest.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["backtest", "x.csv", "--limit", "A=1:2", "--limit", "B=3:4"])
+    assert args.func is backtest.run
+    assert args.limit == [("A", 1.0, 2.0), ("B", 3.0, 4.0)]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["backtest", "x.csv", "--limit", "A=2:1"])
+
+
+def test_a_million_tick_csv_backtests_with_every_tick_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n, symbols = 1_000_000, 40
+    rng = np.random.default_rng(5)
+    who = rng.integers(0, symbols, n)
+    t = 1750000000.0 + np.cumsum(rng.exponential(0.01, n))
+    price = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.0002, n)))
+    path = tmp_path / "million.csv"
+    with path.open("w") as f:
+        f.write("ts,symbol,price\n")
+        f.writelines(f"{a:.3f},S{b:02d},{c:.2f}\n" for a, b, c in zip(t, who, price, strict=True))
+    signals, summary = run_json(capsys, str(path))
+    assert summary["ticks"] == n
+    assert len(summary["symbols"]) == symbols
+    assert sum(summary["signals"].values()) == len(signals)
+    last_of_s00 = round(float(price[np.flatnonzero(who == 0)[-1]]), 2)
+    assert summary["symbols"]["S00"]["last"] == pytest.approx(last_of_s00)
