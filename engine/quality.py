@@ -198,19 +198,19 @@ def score(alerts: Events, crossings: Events, horizon_s: float) -> Quality:
         codes = np.unique(np.concatenate([alerts.symbol, crossings.symbol]), return_inverse=True)[1]
         a_group = codes[:n_alerts].astype(np.int64) * 2 + alerts.side
         c_group = codes[n_alerts:].astype(np.int64) * 2 + crossings.side
-        # sort both by (group, time); within a group times are then ascending
-        a_order = np.lexsort((alerts.t, a_group))
-        c_order = np.lexsort((crossings.t, c_group))
-        a_g, a_t = a_group[a_order], alerts.t[a_order]
-        c_g, c_t = c_group[c_order], crossings.t[c_order]
-        c_starts = np.searchsorted(c_g, a_g, side="left")
-        c_ends = np.searchsorted(c_g, a_g, side="right")
-        # first crossing of the same group strictly after each alert
-        nxt = np.empty(n_alerts, dtype=np.int64)
-        for g in np.unique(a_g):
-            rows = np.flatnonzero(a_g == g)
-            lo, hi = c_starts[rows[0]], c_ends[rows[0]]
-            nxt[rows] = lo + np.searchsorted(c_t[lo:hi], a_t[rows], side="right")
+        # One sortable integer key per event: group first, then the rank of its time
+        # among all times, so a single searchsorted finds, for every alert, the first
+        # crossing of its own group strictly later than it.
+        ranks = np.unique(np.concatenate([alerts.t, crossings.t]), return_inverse=True)[1]
+        span = np.int64(ranks.max()) + 1
+        a_key = a_group * span + ranks[:n_alerts]
+        c_key = c_group * span + ranks[n_alerts:]
+        a_order = np.argsort(a_key, kind="stable")
+        c_order = np.argsort(c_key, kind="stable")
+        a_key, a_t = a_key[a_order], alerts.t[a_order]
+        c_key, c_t = c_key[c_order], crossings.t[c_order]
+        c_ends = np.searchsorted(c_key, (a_key // span + 1) * span, side="left")
+        nxt = np.searchsorted(c_key, a_key, side="right")
         valid = nxt < c_ends
         gap = np.full(n_alerts, np.inf)
         gap[valid] = c_t[nxt[valid]] - a_t[valid]
