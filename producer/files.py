@@ -343,7 +343,8 @@ class FileSource:
     name (``.csv``, ``.jsonl``/``.ndjson``), else sniffed from the first line.
 
     Iterating a file opens it anew each time, so a file can be replayed; standard input
-    can be read once.
+    can be read once. Limits from a scenario header arriving on standard input fill
+    ``limits`` only once that first line has been read.
     """
 
     def __init__(
