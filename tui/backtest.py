@@ -27,7 +27,7 @@ import math
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -216,6 +216,43 @@ def _score(
         target_recall=quality.recall,
     )
     return quality, baseline
+
+
+#: Relative tolerance for ``p_hit`` and ``eta_s`` when two runs' signals are compared.
+SIGNAL_REL_TOL = 1e-9
+_EXACT_FIELDS = ("id", "kind", "symbol", "t", "price", "limit")
+_NEAR_FIELDS = ("p_hit", "eta_s")
+
+
+def signal_differences(
+    expected: Sequence[dict[str, Any]],
+    got: Sequence[dict[str, Any]],
+    *,
+    rel: float = SIGNAL_REL_TOL,
+) -> list[str]:
+    """How two runs' signals (decoded JSON objects) differ; empty when they agree.
+
+    Which signals fired, in what order, for which tick (``id``, ``kind``, ``symbol``,
+    ``t``, ``price``, ``limit``) must match exactly. ``p_hit`` and ``eta_s`` must agree
+    to `rel`: a rewrite of the forecast's arithmetic may move their last bits without
+    changing what the user is told. Use it to compare a run with a golden file.
+    """
+    problems: list[str] = []
+    for i, (e, g) in enumerate(zip(expected, got, strict=False)):
+        for name in _EXACT_FIELDS:
+            if e.get(name) != g.get(name):
+                problems.append(f"signal {i}: {name} {g.get(name)!r}, expected {e.get(name)!r}")
+        for name in _NEAR_FIELDS:
+            a, b = e.get(name), g.get(name)
+            if (a is None) != (b is None) or (
+                a is not None and b is not None and not math.isclose(a, b, rel_tol=rel)
+            ):
+                problems.append(f"signal {i}: {name} {b!r}, expected {a!r}")
+        if len(problems) >= 10:
+            return problems
+    if len(expected) != len(got):
+        problems.append(f"{len(got)} signals, expected {len(expected)}")
+    return problems
 
 
 # --- settings --------------------------------------------------------------------------
