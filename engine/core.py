@@ -10,8 +10,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from engine.config import EngineConfig, LimitError
-from engine.forecast import first_passage
-from engine.segments import Pieces, carry_state, stable_order
+from engine.forecast import passage
+from engine.segments import Batch, Recurrence
 from engine.signals import Signal, SignalKind
 from engine.state import EngineState, History
 
@@ -282,12 +282,7 @@ class Engine:
             s.hit_buy[sid] = s.watch_buy[sid] = _ARMED
         if new_sell is not None:
             s.hit_sell[sid] = s.watch_sell[sid] = _ARMED
-        if s.n_ticks[sid]:
-            ids = np.array([sid])
-            p, eta = self._forecast(s.last[ids], s.buy[ids], s.drift[ids], s.vol[ids], True)
-            s.p_buy[sid], s.eta_buy[sid] = p[0], eta[0]
-            p, eta = self._forecast(s.last[ids], s.sell[ids], s.drift[ids], s.vol[ids], False)
-            s.p_sell[sid], s.eta_sell[sid] = p[0], eta[0]
+        self._refresh_forecast(sid)
 
     def limits(self, symbol: str) -> tuple[float, float]:
         """``(buy, sell)`` limits of ``symbol``, nan where unset.
@@ -407,148 +402,164 @@ class Engine:
             ids, tt, pp = ids[arrival], tt[arrival], pp[arrival]
         return self._advance(ids.astype(np.int32, copy=False), tt, pp, arrival)
 
-    def _forecast(self, price: _F8, limit: _F8, drift: _F8, vol: _F8, buy: bool) -> tuple[_F8, _F8]:
-        """Forecast towards buy (below) or sell (above) limits; nan where no limit."""
+    def _forecast(self, price: _F8, buy: _F8, sell: _F8, drift: _F8, vol: _F8) -> tuple[_F8, _F8]:
+        """Forecasts towards the buy (below) and sell (above) limits, shape (2, n)."""
+        n = price.shape[0]
+        d = np.empty((2, n))
         with np.errstate(invalid="ignore", divide="ignore"):
-            if buy:
-                return first_passage(np.log(price / limit), -drift, vol, self._cfg.horizon_s)
-            return first_passage(np.log(limit / price), drift, vol, self._cfg.horizon_s)
+            np.divide(price, buy, out=d[0])
+            np.divide(sell, price, out=d[1])
+            np.log(d, out=d)
+        m = np.empty((2, n))
+        np.negative(drift, out=m[0])
+        m[1] = drift
+        s = np.broadcast_to(vol, (2, n)).ravel()
+        p, eta = passage(d.ravel(), m.ravel(), s, self._cfg.horizon_s)
+        return p.reshape(2, n), eta.reshape(2, n)
+
+    def _refresh_forecast(self, sid: int) -> None:
+        """Recompute the stored forecasts of one symbol from its latest price."""
+        s = self._s
+        if not s.n_ticks[sid]:
+            return
+        at = slice(sid, sid + 1)
+        p, eta = self._forecast(s.last[at], s.buy[at], s.sell[at], s.drift[at], s.vol[at])
+        s.p_buy[sid], s.p_sell[sid] = p[0, 0], p[1, 0]
+        s.eta_buy[sid], s.eta_sell[sid] = eta[0, 0], eta[1, 0]
 
     def _advance(self, ids: NDArray[np.int32], t_in: _F8, p_in: _F8, arrival: _I8) -> list[Signal]:
+        """Process valid ticks: sort by symbol, scan every recurrence, apply the rules."""
         cfg, s = self._cfg, self._s
-        n = ids.shape[0]
-        order = stable_order(ids, len(self._names))
-        sym_t = ids[order].astype(np.int64)  # symbol of each tick, sorted
-        tt = t_in[order]
-        pp = p_in[order]
-        arr = arrival[order]
-
-        # Segments: the run of each symbol's ticks in the sorted batch.
-        newseg = np.empty(n, dtype=bool)
-        newseg[0] = True
-        np.not_equal(sym_t[1:], sym_t[:-1], out=newseg[1:])
-        seg_first = np.flatnonzero(newseg)
-        seg_last = np.empty_like(seg_first)
-        seg_last[:-1] = seg_first[1:] - 1
-        seg_last[-1] = n - 1
-        seg_of = np.cumsum(newseg) - 1
-        sym = sym_t[seg_first]
-        seg_len = seg_last - seg_first + 1
-        pos = np.arange(n)
+        b = Batch(ids, len(self._names))
+        n = b.n
+        tt = t_in[b.order]
+        pp = p_in[b.order]
+        sym, sym_t, seg, first, last, j = b.sym, b.sym_t, b.seg, b.first, b.last, b.j
         n0 = s.n_ticks[sym]
-        base = n0 - seg_first  # k = base[seg] + position
-        k = base[seg_of] + pos
-        fresh = n0 == 0
-
-        if fresh.any():
+        k = n0[seg]
+        k += j
+        fresh = np.flatnonzero(n0 == 0)
+        if fresh.size:
             fsym = sym[fresh]
-            first = pp[seg_first[fresh]]
-            s.open[fsym] = first
+            price0 = pp[first[fresh]]
+            s.open[fsym] = price0
             band = cfg.default_band
             if band is not None:
                 dflt = ~s.touched[fsym]
-                s.buy[fsym[dflt]] = first[dflt] * (1.0 - band)
-                s.sell[fsym[dflt]] = first[dflt] * (1.0 + band)
+                s.buy[fsym[dflt]] = price0[dflt] * (1.0 - band)
+                s.sell[fsym[dflt]] = price0[dflt] * (1.0 + band)
 
-        # Event time, held at the symbol's latest time if it goes backwards.
+        # Event time, held at the symbol's latest time when it goes backwards.
         t_seed = s.t_last[sym]
-        prev_t = np.empty(n)
-        prev_t[1:] = tt[:-1]
-        prev_t[seg_first] = t_seed
+        prev_t = b.shifted(tt, t_seed)
         with np.errstate(invalid="ignore"):
             backwards = tt < prev_t
         if backwards.any():
-            te = _hold_max(tt, t_seed, seg_of)
-            prev_t[1:] = te[:-1]
-            prev_t[seg_first] = t_seed
+            te = _hold_max(tt, t_seed, seg)
+            prev_t = b.shifted(te, t_seed)
         else:
             te = tt
-        prev_p = np.empty(n)
-        prev_p[1:] = pp[:-1]
-        prev_p[seg_first] = s.last[sym]
-        first_tick = k == 0
-        with np.errstate(invalid="ignore"):
-            ret = np.log(pp / prev_p)
-            dt = te - prev_t
-        ret[first_tick] = 0.0
-        dt[first_tick] = 0.0
+        dt = te - prev_t
+        ret = pp / b.shifted(pp, s.last[sym])
+        np.log(ret, out=ret)
+        if fresh.size:
+            dt[first[fresh]] = 0.0
+            ret[first[fresh]] = 0.0
 
-        # Simple moving averages.
-        sma_f = self._sma(
-            cfg.fast,
-            s.fast_cur,
-            s.fast_prev,
-            s.fast_ring,
-            pp,
-            k,
-            newseg,
-            seg_first,
-            seg_last,
-            seg_of,
-            sym,
-            sym_t,
-            n0,
-            seg_len,
-            pos,
-        )
-        sma_s = self._sma(
-            cfg.slow,
-            s.slow_cur,
-            s.slow_prev,
-            s.slow_ring,
-            pp,
-            k,
-            newseg,
-            seg_first,
-            seg_last,
-            seg_of,
-            sym,
-            sym_t,
-            n0,
-            seg_len,
-            pos,
-        )
+        # Exponential weights 2**((t - anchor)/halflife), re-anchored far from overflow.
+        hl = cfg.halflife_s
+        anchor = s.anchor[sym]
+        if fresh.size:
+            anchor[fresh] = te[first[fresh]]
+        a_t = anchor[seg]
+        age = te - a_t
+        rescale = None
+        if (age > ANCHOR_SPAN * hl).any():
+            a_t, rescale = _reanchor(b, te, a_t, anchor, hl)
+            age = te - a_t
+        w = np.exp2(age / hl)
+        ew_terms = np.empty((5, n))
+        np.multiply(w, pp, out=ew_terms[0])
+        ew_terms[1] = w
+        np.multiply(w, ret, out=ew_terms[2])
+        np.multiply(ew_terms[2], ret, out=ew_terms[3])
+        np.multiply(w, dt, out=ew_terms[4])
 
-        # Exponentially weighted sums -> EMA, drift, volatility.
-        ew = self._ewm(te, pp, ret, dt, newseg, seg_first, seg_last, seg_of, sym, fresh, pos)
+        # Moving averages: prefix sums restarting every `size` ticks (see _window_mean).
+        slot_f = _tick_mod(b, n0, k, cfg.fast)
+        slot_s = _tick_mod(b, n0, k, cfg.slow)
+        c_f, c_s, ew = b.scan(
+            [
+                Recurrence(pp[None, :], s.fast_cur[sym][None, :], (slot_f != 0) * 1.0),
+                Recurrence(pp[None, :], s.slow_cur[sym][None, :], (slot_s != 0) * 1.0),
+                Recurrence(ew_terms, s.ew[sym].T, rescale),
+            ]
+        )
+        sma_f = _window_mean(
+            b, cfg.fast, c_f[0], k, slot_f, n0, s.fast_cur, s.fast_prev, s.fast_ring
+        )
+        sma_s = _window_mean(
+            b, cfg.slow, c_s[0], k, slot_s, n0, s.slow_cur, s.slow_prev, s.slow_ring
+        )
+        s.anchor[sym] = a_t[last]
+        s.ew[sym] = ew[:, last].T
         with np.errstate(invalid="ignore", divide="ignore"):
             ema = ew[0] / ew[1]
-            timed = ew[4] > 0.0
-            drift = np.where(timed, ew[2] / ew[4], np.nan)
-            vol = np.where(timed, np.sqrt(ew[3] / ew[4]), np.nan)
+            elapsed = ew[4]
+            drift = ew[2] / elapsed
+            vol = ew[3] / elapsed
+            np.sqrt(vol, out=vol)
+            undefined = ~(elapsed > 0.0)
+            if undefined.any():
+                drift[undefined] = np.nan
+                vol[undefined] = np.nan
 
-        # Forecasts towards each limit at every tick.
+        # Forecasts towards both limits at every tick.
         buy_t = s.buy[sym_t]
         sell_t = s.sell[sym_t]
-        p_b, eta_b = self._forecast(pp, buy_t, drift, vol, True)
-        p_s, eta_s = self._forecast(pp, sell_t, drift, vol, False)
+        p_hit, eta = self._forecast(pp, buy_t, sell_t, drift, vol)
 
-        # Signal state machines.
+        # Rules: one carried state per (symbol, rule); codes 1 arm, 0 disarm, -1 keep.
         h = cfg.hysteresis
         alert = cfg.alert_p
-        rearm_p = cfg.watch_rearm * alert
-        carry = _Carry(seg_first, seg_last, seg_of, sym)
+        code = np.empty((5, n), dtype=np.int8)
         with np.errstate(invalid="ignore"):
-            hit_b = pp <= buy_t
-            hit_s = pp >= sell_t
-            fire_buy = carry.hits(s.hit_buy, hit_b, pp > buy_t * (1.0 + h))
-            fire_sell = carry.hits(s.hit_sell, hit_s, pp < sell_t * (1.0 - h))
-            fire_bw = carry.watch(s.watch_buy, p_b >= alert, hit_b, p_b <= rearm_p)
-            fire_sw = carry.watch(s.watch_sell, p_s >= alert, hit_s, p_s <= rearm_p)
+            reached = np.empty((2, n), dtype=bool)
+            np.less_equal(pp, buy_t, out=reached[0])
+            np.greater_equal(pp, sell_t, out=reached[1])
+            moved_back = np.empty((2, n), dtype=bool)
+            np.greater(pp, buy_t * (1.0 + h), out=moved_back[0])
+            np.less(pp, sell_t * (1.0 - h), out=moved_back[1])
+            likely = p_hit >= alert
+            likely &= ~reached
+            unlikely = p_hit <= cfg.watch_rearm * alert
             full = k >= cfg.slow - 1
             gap = sma_f - sma_s
-            tol = CROSS_TOLERANCE * np.abs(sma_s)
-            code = np.full(n, -1, dtype=np.int8)
-            code[full & (gap > tol)] = _ABOVE
-            code[full & (gap < -tol)] = _BELOW
-        before, after = carry_state(code, s.regime[sym], seg_first, seg_of)
-        s.regime[sym] = after[seg_last]
-        golden = (code == _ABOVE) & (before == _BELOW)
-        death = (code == _BELOW) & (before == _ABOVE)
+            tol = np.abs(sma_s)
+            tol *= CROSS_TOLERANCE
+            above = gap > tol
+            above &= full
+            below = gap < -tol
+            below &= full
+        # hits: reached -> 0, moved back -> 1; watches: likely or reached -> 0, unlikely -> 1
+        np.subtract(moved_back.view(np.int8) * 2, ~reached, out=code[0:2])
+        np.subtract(unlikely.view(np.int8) * 2, ~(likely | reached), out=code[2:4])
+        np.subtract(above.view(np.int8) * 2 + below.view(np.int8) * 3, 1, out=code[4])
+        seeds = np.stack(
+            [s.hit_buy[sym], s.hit_sell[sym], s.watch_buy[sym], s.watch_sell[sym], s.regime[sym]]
+        )
+        before, final = b.carry(code, seeds)
+        s.hit_buy[sym], s.hit_sell[sym] = final[0], final[1]
+        s.watch_buy[sym], s.watch_sell[sym] = final[2], final[3]
+        s.regime[sym] = final[4]
+        fired = np.empty((6, n), dtype=bool)
+        np.logical_and(likely, before[2:4] == _ARMED, out=fired[0:2])
+        np.logical_and(reached, before[0:2] == _ARMED, out=fired[2:4])
+        np.logical_and(above, before[4] == _BELOW, out=fired[4])
+        np.logical_and(below, before[4] == _ABOVE, out=fired[5])
 
-        # Per-symbol state at each segment's last tick.
-        last = seg_last
-        s.n_ticks[sym] = n0 + seg_len
+        # Per-symbol state at each segment's last tick, and the chart history.
+        s.n_ticks[sym] = n0 + b.length
         s.t_last[sym] = te[last]
         s.last[sym] = pp[last]
         s.sma_fast[sym] = sma_f[last]
@@ -556,237 +567,164 @@ class Engine:
         s.ema[sym] = ema[last]
         s.drift[sym] = drift[last]
         s.vol[sym] = vol[last]
-        s.p_buy[sym] = p_b[last]
-        s.p_sell[sym] = p_s[last]
-        s.eta_buy[sym] = eta_b[last]
-        s.eta_sell[sym] = eta_s[last]
+        s.p_buy[sym], s.p_sell[sym] = p_hit[0, last], p_hit[1, last]
+        s.eta_buy[sym], s.eta_sell[sym] = eta[0, last], eta[1, last]
         size = cfg.history
-        keep = k >= (n0 + seg_len)[seg_of] - size
-        slot = sym_t[keep] * size + k[keep] % size
-        s.h_t.ravel()[slot] = te[keep]
-        s.h_price.ravel()[slot] = pp[keep]
-        s.h_fast.ravel()[slot] = sma_f[keep]
-        s.h_slow.ravel()[slot] = sma_s[keep]
-
-        nan = np.full(n, np.nan)
-        ones = np.ones(n)
-        zeros = np.zeros(n)
-        rules = (
-            (SignalKind.BUY_WATCH, fire_bw, buy_t, p_b, eta_b),
-            (SignalKind.SELL_WATCH, fire_sw, sell_t, p_s, eta_s),
-            (SignalKind.BUY, fire_buy, buy_t, ones, zeros),
-            (SignalKind.SELL, fire_sell, sell_t, ones, zeros),
-            (SignalKind.GOLDEN_CROSS, golden, nan, nan, nan),
-            (SignalKind.DEATH_CROSS, death, nan, nan, nan),
-        )
-        return self._signals(rules, sym_t, te, pp, arr)
-
-    def _sma(
-        self,
-        size: int,
-        cur: _F8,
-        prev: _F8,
-        ring: _F8,
-        pp: _F8,
-        k: _I8,
-        newseg: NDArray[np.bool_],
-        seg_first: _I8,
-        seg_last: _I8,
-        seg_of: _I8,
-        sym: _I8,
-        sym_t: _I8,
-        n0: _I8,
-        seg_len: _I8,
-        pos: _I8,
-    ) -> _F8:
-        """Moving average over the last ``size`` ticks (fewer at the start).
-
-        Prefix sums restart every ``size`` ticks (blocks aligned on the tick count), so
-        no sum ever holds more than ``size`` terms and long runs cannot drift. The window
-        ending at tick k is ``C[k] + (T - C[k-size])``: the sum so far in k's block plus
-        the tail of the previous block (its total ``T`` less its first part, read from the
-        ring of prefix sums).
-        """
-        n = k.shape[0]
-        pcs = Pieces(newseg | (k % size == 0))
-        seeds = np.zeros((1, pcs.count))
-        cont = n0 % size != 0
-        seeds[0, pcs.piece[seg_first[cont]]] = cur[sym[cont]]
-        c = pcs.cumsum(pp[None, :], seeds)[0]
-        n0_t = n0[seg_of]
-        # Prefix sum at k - size, the first part of the previous block.
-        back = k - size
-        out = np.zeros(n)
-        inside = back >= n0_t
-        out[inside] = c[pos[inside] - size]
-        old = (back >= 0) & ~inside
-        out[old] = ring[sym_t[old], back[old] % size]
-        # Total of the previous block, ending at tick q.
-        q = k - k % size - 1
-        total = np.zeros(n)
-        inside = q >= n0_t
-        total[inside] = c[pos[inside] - (k[inside] - q[inside])]
-        just = (q >= 0) & (q == n0_t - 1)
-        total[just] = cur[sym_t[just]]
-        older = (q >= 0) & (q < n0_t - 1)
-        total[older] = prev[sym_t[older]]
-        sums = c + (total - out)
-        mean = sums / np.minimum(k + 1, size)
-        cur[sym] = c[seg_last]
-        prev[sym] = total[seg_last]
-        keep = k >= (n0 + seg_len)[seg_of] - size
-        ring.ravel()[sym_t[keep] * size + k[keep] % size] = c[keep]
-        return mean
-
-    def _ewm(
-        self,
-        te: _F8,
-        pp: _F8,
-        ret: _F8,
-        dt: _F8,
-        newseg: NDArray[np.bool_],
-        seg_first: _I8,
-        seg_last: _I8,
-        seg_of: _I8,
-        sym: _I8,
-        fresh: NDArray[np.bool_],
-        pos: _I8,
-    ) -> _F8:
-        """Exponentially weighted sums ``w*p, w, w*r, w*r*r, w*dt`` at every tick.
-
-        ``w = 2**((t - anchor)/halflife)`` grows with time instead of the past decaying,
-        so each sum is a plain running sum; ratios of sums do not depend on the anchor.
-        """
-        s = self._s
-        hl = self._cfg.halflife_s
-        anchor = s.anchor[sym]
-        anchor[fresh] = te[seg_first[fresh]]
-        a_t = anchor[seg_of]
-        span = ANCHOR_SPAN * hl
-        change = None
-        over = te - a_t > span
-        if over.any():
-            a_t = a_t.copy()
-            change = np.zeros(te.shape[0], dtype=bool)
-            while over.any():
-                # `over` is a suffix of each segment: re-anchor at its first tick.
-                starts = over.copy()
-                starts[1:] &= ~(over[:-1] & ~newseg[1:])
-                idx = np.where(starts, pos, -1)
-                np.maximum.accumulate(idx, out=idx)
-                a_t[over] = te[idx[over]]
-                change |= starts
-                over = te - a_t > span
-        w = np.exp2((te - a_t) / hl)
-        vals = np.empty((5, te.shape[0]))
-        np.multiply(w, pp, out=vals[0])
-        vals[1] = w
-        np.multiply(w, ret, out=vals[2])
-        np.multiply(vals[2], ret, out=vals[3])
-        np.multiply(w, dt, out=vals[4])
-        seeds = s.ew[sym].T
-        if change is None:
-            out = Pieces(newseg).cumsum(vals, seeds)
+        slot = sym_t * size + _tick_mod(b, n0, k, size)
+        if b.width > size:
+            kept = j >= b.length[seg] - size
+            slot = slot[kept]
+            s.h_t.ravel()[slot] = te[kept]
+            s.h_price.ravel()[slot] = pp[kept]
+            s.h_fast.ravel()[slot] = sma_f[kept]
+            s.h_slow.ravel()[slot] = sma_s[kept]
         else:
-            out = np.empty_like(vals)
-            epoch = np.cumsum(change)
-            epoch -= epoch[seg_first][seg_of] - change[seg_first][seg_of]
-            carried = seeds.copy()
-            carried_anchor = anchor.copy()
-            for e in range(int(epoch.max()) + 1):
-                sel = np.flatnonzero(epoch == e)
-                if sel.size == 0:
-                    continue
-                starts = np.ones(sel.shape[0], dtype=bool)
-                starts[1:] = seg_of[sel[1:]] != seg_of[sel[:-1]]
-                pcs = Pieces(starts)
-                segs = seg_of[sel[pcs.first]]
-                if e:
-                    new_anchor = a_t[sel[pcs.first]]
-                    carried[:, segs] *= np.exp2((carried_anchor[segs] - new_anchor) / hl)
-                    carried_anchor[segs] = new_anchor
-                part = pcs.cumsum(vals[:, sel], carried[:, segs])
-                out[:, sel] = part
-                carried[:, segs] = part[:, pcs.last]
-        s.anchor[sym] = a_t[seg_last]
-        s.ew[sym] = out[:, seg_last].T
-        return out
+            s.h_t.ravel()[slot] = te
+            s.h_price.ravel()[slot] = pp
+            s.h_fast.ravel()[slot] = sma_f
+            s.h_slow.ravel()[slot] = sma_s
+
+        hits = np.flatnonzero(fired.ravel())
+        if hits.size == 0:
+            return []
+        return self._signals(hits, n, sym_t, te, pp, buy_t, sell_t, p_hit, eta, arrival[b.order])
 
     def _signals(
         self,
-        rules: tuple[tuple[SignalKind, NDArray[np.bool_], _F8, _F8, _F8], ...],
+        hits: _I8,
+        n: int,
         sym_t: _I8,
         te: _F8,
         pp: _F8,
+        buy_t: _F8,
+        sell_t: _F8,
+        p_hit: _F8,
+        eta: _F8,
         arr: _I8,
     ) -> list[Signal]:
-        """Number the fired signals per (symbol, kind) and list them in tick order."""
-        seq = self._s.seq
-        parts = []
-        for kind, fired, limit, p, eta in rules:
-            idx = np.flatnonzero(fired)
-            if idx.size == 0:
-                continue
-            who = sym_t[idx]
-            run = np.empty(idx.size, dtype=bool)
-            run[0] = True
-            np.not_equal(who[1:], who[:-1], out=run[1:])
-            starts = np.flatnonzero(run)
-            rank = np.arange(idx.size) - np.repeat(starts, np.diff(np.append(starts, idx.size)))
-            number = seq[who, kind] + rank + 1
-            np.add.at(seq[:, kind], who, 1)
-            parts.append((idx, np.full(idx.size, int(kind)), number, limit[idx], p[idx], eta[idx]))
-        if not parts:
-            return []
-        idx, kinds, number, limit, p, eta = (np.concatenate(c) for c in zip(*parts, strict=True))
-        order = np.lexsort((kinds, arr[idx]))
-        idx = idx[order]
+        """Number the fired signals per (symbol, kind) and list them in tick order.
+
+        ``hits`` are flat indices into the (kind, tick) matrix of fired rules.
+        """
+        kind, tick = np.divmod(hits, n)
+        width = len(_KINDS)
+        key = sym_t[tick] * width + kind
+        # Rank of each signal among its (symbol, kind) in tick order; ticks are sorted
+        # by symbol then arrival, so sorting by key then tick orders each run by time.
+        by_key = np.lexsort((tick, key))
+        sorted_key = key[by_key]
+        run = np.empty(hits.size, dtype=bool)
+        run[0] = True
+        np.not_equal(sorted_key[1:], sorted_key[:-1], out=run[1:])
+        starts = np.flatnonzero(run)
+        lengths = np.diff(np.append(starts, hits.size))
+        rank = np.empty(hits.size, dtype=np.int64)
+        rank[by_key] = np.arange(hits.size) - np.repeat(starts, lengths)
+        counters = self._s.seq.ravel()
+        seq = counters[key] + rank + 1
+        counters[sorted_key[starts]] += lengths
+        side = kind % 2  # 0 buy, 1 sell for the limit rules
+        limit = np.where(side == 0, buy_t[tick], sell_t[tick])
+        p = p_hit[side, tick]
+        e = eta[side, tick]
+        hit = (kind == SignalKind.BUY) | (kind == SignalKind.SELL)
+        p[hit] = 1.0
+        e[hit] = 0.0
+        cross = kind >= SignalKind.GOLDEN_CROSS
+        limit[cross] = p[cross] = e[cross] = np.nan
+        out = np.lexsort((kind, arr[tick]))
         names = self._names
+        kinds = _KINDS
         return [
-            Signal(names[w], _KINDS[kd], q, tv, pv, lv, ph, et)
+            Signal(names[w], kinds[kd], q, tv, pv, lv, ph, et)
             for w, kd, q, tv, pv, lv, ph, et in zip(
-                sym_t[idx].tolist(),
-                kinds[order].tolist(),
-                number[order].tolist(),
-                te[idx].tolist(),
-                pp[idx].tolist(),
-                limit[order].tolist(),
-                p[order].tolist(),
-                eta[order].tolist(),
+                sym_t[tick[out]].tolist(),
+                kind[out].tolist(),
+                seq[out].tolist(),
+                te[tick[out]].tolist(),
+                pp[tick[out]].tolist(),
+                limit[out].tolist(),
+                p[out].tolist(),
+                e[out].tolist(),
                 strict=True,
             )
         ]
 
 
-class _Carry:
-    """Arm/disarm state machines carried through the sorted batch, one per symbol."""
+def _tick_mod(b: Batch, n0: _I8, k: _I8, size: int) -> _I8:
+    """``k % size`` for every tick, without a division when segments are short."""
+    if b.width > size:
+        return k % size
+    r = (n0 % size)[b.seg]
+    r += b.j
+    np.subtract(r, size, out=r, where=r >= size)
+    return r
 
-    def __init__(self, seg_first: _I8, seg_last: _I8, seg_of: _I8, sym: _I8) -> None:
-        self.seg_first, self.seg_last, self.seg_of, self.sym = seg_first, seg_last, seg_of, sym
 
-    def _run(self, state: NDArray[np.int8], code: NDArray[np.int8]) -> NDArray[np.int8]:
-        before, after = carry_state(code, state[self.sym], self.seg_first, self.seg_of)
-        state[self.sym] = after[self.seg_last]
-        return before
+def _window_mean(
+    b: Batch,
+    size: int,
+    c: _F8,
+    k: _I8,
+    slot: _I8,
+    n0: _I8,
+    cur: _F8,
+    prev: _F8,
+    ring: _F8,
+) -> _F8:
+    """Mean of the last ``size`` prices (fewer at the start) at every tick.
 
-    def hits(
-        self, state: NDArray[np.int8], hit: NDArray[np.bool_], back: NDArray[np.bool_]
-    ) -> NDArray[np.bool_]:
-        """Fire where the limit is reached while armed; re-arm once the price moved back."""
-        code = np.where(hit, _DISARMED, np.where(back, _ARMED, -1)).astype(np.int8)
-        return hit & (self._run(state, code) == _ARMED)
+    ``c`` holds prefix sums that restart every ``size`` ticks (blocks aligned on the tick
+    count), so no sum ever holds more than ``size`` terms and long runs cannot drift. The
+    window ending at tick ``k`` is ``c[k] + (T - c[k - size])``: the sum so far in k's
+    block plus the tail of the previous block, its total ``T`` less its head, which the
+    ring of prefix sums keeps (zeros before the first block ends).
+    """
+    j, pos = b.j, b.pos
+    flat = b.sym_t * size + slot
+    head = np.where(j >= size, c.take(pos - size, mode="clip"), ring.ravel()[flat])
+    # Total of the previous block: in this batch if it ended here, else carried.
+    carried = np.where(n0 % size == 0, cur[b.sym], prev[b.sym])
+    total = np.where(j > slot, c.take(pos - slot - 1, mode="clip"), carried[b.seg])
+    total -= head
+    total += c
+    np.divide(total, np.minimum(k + 1, size), out=total)
+    last = b.last
+    cur[b.sym] = c[last]
+    prev[b.sym] = np.where(
+        j[last] > slot[last], c.take(last - slot[last] - 1, mode="clip"), carried
+    )
+    if b.width > size:
+        kept = j >= b.length[b.seg] - size
+        ring.ravel()[flat[kept]] = c[kept]
+    else:
+        ring.ravel()[flat] = c
+    return total
 
-    def watch(
-        self,
-        state: NDArray[np.int8],
-        likely: NDArray[np.bool_],
-        hit: NDArray[np.bool_],
-        unlikely: NDArray[np.bool_],
-    ) -> NDArray[np.bool_]:
-        """Fire where the hit becomes likely while armed; the hit itself disarms too."""
-        likely = likely & ~hit
-        code = np.where(likely | hit, _DISARMED, np.where(unlikely, _ARMED, -1)).astype(np.int8)
-        return likely & (self._run(state, code) == _ARMED)
+
+def _reanchor(b: Batch, te: _F8, a_t: _F8, anchor: _F8, hl: float) -> tuple[_F8, _F8]:
+    """Move the weight anchor to any tick more than ANCHOR_SPAN half-lives past it.
+
+    Returns the anchor in force at each tick and the factor rescaling the sums carried
+    into it (1 where the anchor does not move).
+    """
+    a_t = a_t.copy()
+    span = ANCHOR_SPAN * hl
+    over = te - a_t > span
+    while over.any():
+        # Times never decrease within a segment, so `over` is a suffix of each segment:
+        # re-anchor at its first tick, then look again from there.
+        starts = over.copy()
+        starts[1:] &= ~over[:-1] | b.new[1:]
+        idx = np.where(starts, b.pos, -1)
+        np.maximum.accumulate(idx, out=idx)
+        a_t[over] = te[idx[over]]
+        over = te - a_t > span
+    before = b.shifted(a_t, anchor)
+    factor = np.ones_like(a_t)
+    moved = np.flatnonzero(a_t != before)
+    factor[moved] = np.exp2((before[moved] - a_t[moved]) / hl)
+    return a_t, factor
 
 
 def _check_limit(side: str, symbol: str, value: float | None) -> float | None:

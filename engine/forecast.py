@@ -10,9 +10,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-__all__ = ["first_passage"]
+__all__ = ["first_passage", "passage"]
 
 _SQRT2 = float(np.sqrt(2.0))
+# Largest exponent 2*m*d/s**2 for which exp(E) * Phi(z2) is formed directly.
+_EXP_DIRECT = 40.0
 
 
 def first_passage(
@@ -27,11 +29,13 @@ def first_passage(
 
         p = Phi((m H - d) / (s sqrt(H))) + exp(2 m d / s**2) Phi((-m H - d) / (s sqrt(H)))
 
-    The second term is evaluated without forming ``exp(2 m d / s**2)``: for ``m H + d >= 0``
-    it equals ``exp(-z1**2 / 2) erfcx(u) / 2`` with ``z1 = (m H - d)/(s sqrt(H))`` and
-    ``u = (m H + d)/(s sqrt(2 H))`` (the exponents cancel exactly in log space), otherwise
-    ``exp(2 m d / s**2) <= 1``. Both terms are non-negative, so ``p`` keeps full relative
-    precision for any ``|2 m d / s**2|``.
+    Both terms are non-negative, so there is no cancellation; what needs care is the
+    factor ``exp(E)``, ``E = 2 m d / s**2``, which overflows while ``Phi`` underflows. For
+    ``E <= 40`` the product is formed directly (it stays within range and ``exp`` loses no
+    more than ``~E`` ulps). Above, the exponents are combined in log space, where they
+    cancel exactly: ``E - z2**2/2 = -z1**2/2``, so the second term is
+    ``exp(-z1**2 / 2) * erfcx(-z2 / sqrt(2)) / 2`` with the scaled complementary error
+    function, free of overflow for any ``|E|``. ``p`` keeps full relative precision.
 
     Parameters
     ----------
@@ -67,32 +71,42 @@ def first_passage(
         np.asarray(vol, dtype=np.float64),
     )
     shape = d.shape
-    d, m, s = d.ravel(), m.ravel(), s.ravel()
-    h = float(horizon)
+    p, eta = passage(d.ravel(), m.ravel(), s.ravel(), float(horizon))
+    return p.reshape(shape), eta.reshape(shape)
+
+
+def passage(
+    d: NDArray[np.float64], m: NDArray[np.float64], s: NDArray[np.float64], horizon: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`first_passage` for 1-D float64 arrays of one shape (no broadcasting)."""
     with np.errstate(all="ignore"):
-        root_h = np.sqrt(h)
-        den = s * root_h
-        mh = m * h
-        z1 = (mh - d) / den
-        u = (mh + d) / (den * _SQRT2)
-        tail = np.exp(-0.5 * (z1 * z1)) * special.erfcx(np.maximum(u, 0.0))
-        tail *= 0.5
-        away = u < 0.0
-        if away.any():
-            # Drift away from the level faster than d/H: the factor exp(2md/s^2) is < 1.
-            da, ma, sa = d[away], m[away], s[away]
-            tail[away] = np.exp(2.0 * ma * da / (sa * sa)) * special.ndtr(-_SQRT2 * u[away])
+        den = s * np.sqrt(horizon)
+        mh = m * horizon
+        z1 = mh - d
+        z1 /= den
+        z2 = -mh
+        z2 -= d
+        z2 /= den
+        e = m * d
+        e *= 2.0
+        e /= s * s
         p = special.ndtr(z1)
+        tail = special.ndtr(z2)
+        tail *= np.exp(np.minimum(e, _EXP_DIRECT))
+        big = np.flatnonzero(e > _EXP_DIRECT)
+        if big.size:
+            zb = z1[big]
+            tail[big] = 0.5 * np.exp(-0.5 * zb * zb) * special.erfcx(-z2[big] / _SQRT2)
         p += tail
         np.minimum(p, 1.0, out=p)
-        still = s == 0.0
-        if still.any():
-            p[still] = np.where(mh[still] >= d[still], 1.0, 0.0)
-        eta = np.where(m > 0.0, d / m, np.nan)
-    undefined = np.isnan(d) | np.isnan(m) | np.isnan(s)
-    p[undefined] = np.nan
-    eta[undefined] = np.nan
-    reached = d <= 0.0
-    p[reached] = 1.0
-    eta[reached] = 0.0
-    return p.reshape(shape), eta.reshape(shape)
+        still = np.flatnonzero(s == 0.0)
+        if still.size:
+            ds, ms = d[still], mh[still]
+            p[still] = np.where(np.isnan(ds) | np.isnan(ms), np.nan, ms >= ds)
+        eta = d / m
+        eta[~(m > 0.0)] = np.nan
+    reached = np.flatnonzero(d <= 0.0)
+    if reached.size:
+        p[reached] = 1.0
+        eta[reached] = 0.0
+    return p, eta

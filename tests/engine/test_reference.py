@@ -1,0 +1,166 @@
+"""The engine against independent references on the same ticks: a per-tick loop and pandas."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from reference import Reference
+from streams import random_walk
+
+from engine import Engine, EngineConfig, Signal
+
+RTOL = 1e-9
+
+
+def _run_engine(
+    cfg: EngineConfig, ids: np.ndarray, t: np.ndarray, price: np.ndarray, batch: int
+) -> tuple[Engine, list[Signal], list[tuple[int, dict[str, np.ndarray]]]]:
+    """Feed the ticks in batches; keep each batch's end state for comparison."""
+    eng = Engine(cfg)
+    eng.register([f"S{i}" for i in range(int(ids.max()) + 1)])
+    signals: list[Signal] = []
+    snapshots = []
+    for a in range(0, ids.shape[0], batch):
+        signals += eng.update(ids[a : a + batch], t[a : a + batch], price[a : a + batch])
+        st = eng.state()
+        snapshots.append(
+            (
+                min(a + batch, ids.shape[0]),
+                {
+                    f: getattr(st, f)
+                    for f in (
+                        "sma_fast",
+                        "sma_slow",
+                        "ema",
+                        "drift",
+                        "vol",
+                        "p_buy",
+                        "p_sell",
+                        "eta_buy",
+                        "eta_sell",
+                    )
+                },
+            )
+        )
+    return eng, signals, snapshots
+
+
+def _assert_close(actual: float, expected: float, what: str) -> None:
+    if math.isnan(expected):
+        assert math.isnan(actual), f"{what}: {actual} where the reference has nan"
+    else:
+        assert actual == pytest.approx(expected, rel=RTOL, abs=1e-300), what
+
+
+@pytest.mark.parametrize("batch", [1, 13, 500, 4000])
+def test_indicators_forecasts_and_signals_match_the_per_tick_reference(batch: int) -> None:
+    cfg = EngineConfig(
+        fast=5,
+        slow=20,
+        history=20,
+        halflife_s=2.0,
+        horizon_s=5.0,
+        hysteresis=0.001,
+        default_band=0.01,
+    )
+    ids, t, price = random_walk(
+        4000, 6, seed=3, step_s=0.1, vol=0.003, backwards=0.03, repeats=0.1, same_time=0.05
+    )
+    _, signals, snapshots = _run_engine(cfg, ids, t, price, batch)
+    ref = Reference(
+        fast=5, slow=20, halflife_s=2.0, horizon_s=5.0, hysteresis=0.001, default_band=0.01
+    )
+    expected = []
+    checkpoints = dict(snapshots)
+    for i, (sid, ti, pi) in enumerate(zip(ids.tolist(), t.tolist(), price.tolist(), strict=True)):
+        expected += ref.tick(f"S{sid}", ti, pi)
+        if i + 1 in checkpoints:
+            snap = checkpoints[i + 1]
+            for name, s in ref.symbols.items():
+                j = int(name[1:])
+                f, w = ref.sma(name)
+                mu, sigma = ref.drift_vol(name)
+                _assert_close(snap["sma_fast"][j], f, f"sma_fast {name} @{i}")
+                _assert_close(snap["sma_slow"][j], w, f"sma_slow {name} @{i}")
+                _assert_close(snap["ema"][j], ref.ema(name), f"ema {name} @{i}")
+                _assert_close(snap["drift"][j], mu, f"drift {name} @{i}")
+                _assert_close(snap["vol"][j], sigma, f"vol {name} @{i}")
+                _assert_close(snap["p_buy"][j], s.p_buy, f"p_buy {name} @{i}")
+                _assert_close(snap["p_sell"][j], s.p_sell, f"p_sell {name} @{i}")
+                _assert_close(snap["eta_buy"][j], s.eta_buy, f"eta_buy {name} @{i}")
+                _assert_close(snap["eta_sell"][j], s.eta_sell, f"eta_sell {name} @{i}")
+    assert len(expected) > 50, "the stream should exercise the signal rules"
+    kinds = {k for _, k, *_ in expected}
+    assert kinds == {"BUY_WATCH", "SELL_WATCH", "BUY", "SELL", "GOLDEN_CROSS", "DEATH_CROSS"}
+    assert [(s.symbol, s.kind.name, s.seq, s.t, s.price) for s in signals] == [
+        e[:5] for e in expected
+    ]
+    for s, e in zip(signals, expected, strict=True):
+        _assert_close(s.limit, e[5], f"limit of {s.id}")
+        _assert_close(s.p_hit, e[6], f"p_hit of {s.id}")
+        _assert_close(s.eta_s, e[7], f"eta_s of {s.id}")
+
+
+def test_limit_changes_between_batches_match_the_reference() -> None:
+    cfg = EngineConfig(fast=3, slow=8, history=8, halflife_s=1.0, horizon_s=3.0)
+    ids, t, price = random_walk(3000, 3, seed=11, step_s=0.2, vol=0.004)
+    eng = Engine(cfg)
+    eng.register(["S0", "S1", "S2"])
+    ref = Reference(fast=3, slow=8, halflife_s=1.0, horizon_s=3.0)
+    rng = np.random.default_rng(5)
+    got: list[Signal] = []
+    want = []
+    for a in range(0, 3000, 100):
+        got += eng.update(ids[a : a + 100], t[a : a + 100], price[a : a + 100])
+        for i in range(a, min(a + 100, 3000)):
+            want += ref.tick(f"S{ids[i]}", float(t[i]), float(price[i]))
+        name = f"S{rng.integers(3)}"
+        last = ref.symbols[name].price
+        buy, sell = last * (1 - rng.uniform(0.001, 0.02)), last * (1 + rng.uniform(0.001, 0.02))
+        side = rng.integers(3)
+        b, s = (buy, None) if side == 0 else (None, sell) if side == 1 else (buy, sell)
+        cur_buy, cur_sell = eng.limits(name)
+        if (b or cur_buy) >= (s or cur_sell):  # a single new side would cross the other
+            b, s = buy, sell
+        eng.set_limits(name, buy=b, sell=s)
+        ref.set_limits(name, buy=b, sell=s)
+        st = eng.state()
+        j = int(name[1:])
+        _assert_close(st.p_buy[j], ref.symbols[name].p_buy, "p_buy right after set_limits")
+        _assert_close(st.p_sell[j], ref.symbols[name].p_sell, "p_sell right after set_limits")
+    assert len(want) > 30
+    assert [(s.symbol, s.kind.name, s.seq, s.t) for s in got] == [w[:4] for w in want]
+
+
+def test_averages_match_pandas_rolling_and_ewm_with_times() -> None:
+    cfg = EngineConfig(fast=7, slow=30, history=2000, halflife_s=3.0)
+    ids, t, price = random_walk(6000, 5, seed=7, step_s=0.05, vol=0.002)
+    eng = Engine(cfg)
+    eng.register([f"S{i}" for i in range(5)])
+    rng = np.random.default_rng(1)
+    cuts = np.sort(rng.choice(np.arange(1, 6000), 40, replace=False))
+    ema_seen: list[tuple[int, int, float]] = []  # (symbol, tick count, ema)
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, 6000], strict=True):
+        eng.update(ids[a:b], t[a:b], price[a:b])
+        st = eng.state()
+        ema_seen += [(j, int(st.n_ticks[j]), float(st.ema[j])) for j in range(5)]
+    df = pd.DataFrame({"sym": ids, "t": t, "p": price})
+    for j in range(5):
+        g = df[df.sym == j]
+        hist = eng.history(f"S{j}")
+        assert hist.price.shape[0] == len(g) <= cfg.history
+        np.testing.assert_array_equal(hist.price, g.p.to_numpy())
+        np.testing.assert_array_equal(hist.t, g.t.to_numpy())
+        fast = g.p.rolling(7, min_periods=1).mean().to_numpy()
+        slow = g.p.rolling(30, min_periods=1).mean().to_numpy()
+        np.testing.assert_allclose(hist.sma_fast, fast, rtol=RTOL)
+        np.testing.assert_allclose(hist.sma_slow, slow, rtol=RTOL)
+        times = pd.to_datetime(g.t.to_numpy(), unit="s")
+        ewm = g.p.ewm(halflife=pd.Timedelta(seconds=3.0), times=times).mean().to_numpy()
+        checked = [(n, e) for s, n, e in ema_seen if s == j and n > 0]
+        assert len(checked) > 30
+        for n, e in checked:
+            assert e == pytest.approx(ewm[n - 1], rel=RTOL)
