@@ -14,10 +14,11 @@ from typing import ClassVar
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Static
 
 from tui.pipeline import Feed
 from tui.snapshot import Snapshot
+from tui.widgets.chart import Chart
 from tui.widgets.kafka_pane import KafkaPane
 from tui.widgets.signal_log import SignalLog
 from tui.widgets.watchlist import Watchlist
@@ -61,9 +62,13 @@ class LimitwatchApp(App[None]):
             pane = KafkaPane(id="kafka")
             pane.border_title = "Kafka"
             yield pane
-        log = SignalLog(id="signals")
-        log.border_title = "Signals"
-        yield log
+        with Horizontal(id="bottom"):
+            chart = Chart(id="chart")
+            chart.border_title = "Chart"
+            yield chart
+            log = SignalLog(id="signals")
+            log.border_title = "Signals"
+            yield log
         yield Static("waiting for the first ticks…", id="status")
         yield Footer()
 
@@ -84,6 +89,7 @@ class LimitwatchApp(App[None]):
         self.query_one(Watchlist).show(snap.engine)
         self.query_one(SignalLog).show(snap.signals, snap.signal_count)
         self.query_one(KafkaPane).show(snap)
+        self._show_chart(snap)
         n = len(snap.engine.symbols)
         status = f"{n} symbols · {snap.signal_count:,} signals · step {self.step:.2%}"
         if snap.source:
@@ -93,6 +99,19 @@ class LimitwatchApp(App[None]):
             if notice.seq > self._notice_seq:
                 self._notice_seq = notice.seq
                 self.notify(notice.text, severity="error" if notice.error else "information")
+
+    def _show_chart(self, snap: Snapshot) -> None:
+        symbol = self.query_one(Watchlist).selected_symbol
+        if symbol is not None and snap.chart_symbol != symbol:
+            self.feed.select(symbol)  # the worker has not caught up with the selection yet
+        limits = self._limits_in(snap, symbol) if symbol is not None else None
+        history = snap.history if snap.chart_symbol == symbol else None
+        self.query_one(Chart).show(symbol, history, limits or (math.nan, math.nan), snap.signals)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Follow the selection with the chart."""
+        if event.row_key is not None and event.row_key.value is not None:
+            self.feed.select(event.row_key.value)
 
     def _settle_pending(self, snap: Snapshot) -> None:
         """Forget requested limits once the engine reports them."""

@@ -37,6 +37,8 @@ def forecast(p_buy: float, eta_buy: float, p_sell: float, eta_sell: float) -> tu
     side, p, eta = ("BUY", pb, eta_buy) if pb >= ps else ("SELL", ps, eta_sell)
     if p < 0.05:
         return ("quiet", "quiet")
+    if p >= 1.0 and eta == 0.0:
+        return (f"{side} now: at limit", side.lower())
     style = side.lower() if p >= 0.5 else "maybe"
     when = f"in ~{duration(eta)}, " if math.isfinite(eta) else ""
     return (f"{side} {when}{p:.0%}", style)

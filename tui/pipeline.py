@@ -22,7 +22,7 @@ from producer.kafka_producer import ProducerThread, SetPaused, SetSpeed
 from producer.source import Source
 from producer.topics import ensure_topics
 from tui.snapshot import Snapshot
-from tui.worker import ConsumerWorker, SetLimits
+from tui.worker import ConsumerWorker, SelectSymbol, SetLimits
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,10 @@ class Feed(Protocol):
 
     def set_paused(self, paused: bool) -> None:
         """Pause or resume the producer, if there is one."""
+        ...
+
+    def select(self, symbol: str | None) -> None:
+        """Ask for `symbol`'s history (the chart) in the coming snapshots."""
         ...
 
     def set_speed(self, speed: float) -> None:
@@ -128,6 +132,11 @@ class Pipeline:
         """Forward a limit change to the worker."""
         if self.worker is not None:
             self.worker.send(SetLimits(symbol, buy, sell))
+
+    def select(self, symbol: str | None) -> None:
+        """Forward the chart's symbol to the worker."""
+        if self.worker is not None:
+            self.worker.send(SelectSymbol(symbol))
 
     def set_paused(self, paused: bool) -> None:
         """Pause or resume the producer."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from engine import EngineState, Signal
+from engine import EngineState, History, Signal
 from producer.kafka_producer import ProducerStats
 
 
@@ -73,6 +73,8 @@ class Snapshot:
     notices: tuple[Notice, ...] = ()
     producer: ProducerStats | None = None
     source: str = ""
+    chart_symbol: str | None = None  # whose history is in `history`
+    history: History | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 

@@ -55,6 +55,16 @@ class SetLimits:
     sell: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SelectSymbol:
+    """Include this symbol's recent history (for the chart) in the snapshots."""
+
+    symbol: str | None
+
+
+WorkerCommand = SetLimits | SelectSymbol
+
+
 class ConsumerWorker(threading.Thread):
     """Consumes `topic`, runs the engine, publishes snapshots at most `publish_hz` a second.
 
@@ -103,7 +113,7 @@ class ConsumerWorker(threading.Thread):
         self.on_signals = on_signals
         self.slot = SnapshotSlot()
         self._stop_event = threading.Event()
-        self._commands: queue.SimpleQueue[SetLimits] = queue.SimpleQueue()
+        self._commands: queue.SimpleQueue[WorkerCommand] = queue.SimpleQueue()
         self.closed = threading.Event()
 
     # -- the outside world talks to the thread only through these -------------------------
@@ -111,7 +121,7 @@ class ConsumerWorker(threading.Thread):
         """Ask the thread to close its clients and end; returns at once."""
         self._stop_event.set()
 
-    def send(self, command: SetLimits) -> None:
+    def send(self, command: WorkerCommand) -> None:
         """Queue a command for the worker."""
         self._commands.put(command)
 
@@ -131,6 +141,7 @@ class ConsumerWorker(threading.Thread):
     def _run(self) -> None:
         self.engine = Engine(self.config)
         self._notices: deque[Notice] = deque(maxlen=20)
+        self._chart_symbol: str | None = None
         self._notice_seq = 0
         for symbol, (buy, sell) in self.initial_limits.items():
             self._apply(SetLimits(symbol, buy, sell))
@@ -302,7 +313,10 @@ class ConsumerWorker(threading.Thread):
             self._apply(cmd)
             changed = True
 
-    def _apply(self, cmd: SetLimits) -> None:
+    def _apply(self, cmd: WorkerCommand) -> None:
+        if isinstance(cmd, SelectSymbol):
+            self._chart_symbol = cmd.symbol
+            return
         try:
             self.engine.set_limits(cmd.symbol, buy=cmd.buy, sell=cmd.sell)
         except LimitError as exc:
@@ -387,6 +401,9 @@ class ConsumerWorker(threading.Thread):
             wall - self._last_tick_wall if not math.isnan(self._last_tick_wall) else math.nan
         )
         self._seq += 1
+        history = None
+        if self._chart_symbol is not None and self._chart_symbol in self.engine.symbols:
+            history = self.engine.history(self._chart_symbol)
         kafka = KafkaStats(
             bootstrap=self.bootstrap,
             embedded=self.embedded,
@@ -412,5 +429,7 @@ class ConsumerWorker(threading.Thread):
                 signal_count=self._signal_count,
                 kafka=kafka,
                 notices=tuple(self._notices),
+                chart_symbol=self._chart_symbol,
+                history=history,
             )
         )

@@ -41,6 +41,7 @@ class StaticFeed:
         self.notices: list[Notice] = []
         self.commands: list[tuple[str, float | None, float | None]] = []
         self.paused: list[bool] = []
+        self.selected: str | None = None
 
     def latest(self) -> Snapshot:
         kafka = KafkaStats(
@@ -69,6 +70,8 @@ class StaticFeed:
             notices=tuple(self.notices),
             producer=ProducerStats(source="generator(seed=7)", produced=3000, delivered=3000),
             source="generator(seed=7)",
+            chart_symbol=self.selected,
+            history=self.engine.history(self.selected) if self.selected else None,
         )
 
     def set_limits(self, symbol: str, buy: float | None, sell: float | None) -> None:
@@ -78,6 +81,11 @@ class StaticFeed:
         except LimitError as exc:
             self.notices.append(Notice(len(self.notices) + 1, f"{symbol}: {exc}", error=True))
         self.seq += 1
+
+    def select(self, symbol: str | None) -> None:
+        if symbol != self.selected:
+            self.selected = symbol
+            self.seq += 1
 
     def set_paused(self, paused: bool) -> None:
         self.paused.append(paused)

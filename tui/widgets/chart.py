@@ -1,0 +1,87 @@
+"""The chart of the selected symbol: price, fast and slow averages, the buy and sell
+limits as lines, and the signals marked where they fired."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from textual_plotext import PlotextPlot
+
+from engine import History, Signal
+
+_MARKERS = {
+    "BUY": ("▲", "green"),
+    "SELL": ("▼", "red"),
+    "BUY_WATCH": ("△", "green"),
+    "SELL_WATCH": ("▽", "red"),
+    "GOLDEN_CROSS": ("●", "cyan"),
+    "DEATH_CROSS": ("●", "magenta"),
+}
+
+
+class Chart(PlotextPlot):
+    """Plots one symbol's recent history; x is seconds before the latest tick."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._key: tuple[object, ...] | None = None
+
+    def show(
+        self,
+        symbol: str | None,
+        history: History | None,
+        limits: tuple[float, float],
+        signals: tuple[Signal, ...],
+    ) -> None:
+        """Redraw when the history, limits or signals shown changed."""
+        n = 0 if history is None else len(history.t)
+        last_t = float(history.t[-1]) if n and history is not None else math.nan
+        marks = tuple(s for s in signals if s.symbol == symbol)
+        key = (symbol, n, last_t, limits, len(marks), marks[-1].id if marks else "")
+        if key == self._key:
+            return
+        self._key = key
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        self.border_title = f"Chart · {symbol}" if symbol else "Chart"
+        if history is None or n == 0 or symbol is None:
+            plt.title("no ticks yet")
+            self.refresh()
+            return
+        x = np.asarray(history.t, dtype=float) - last_t
+        plt.plot(
+            x.tolist(),
+            np.asarray(history.price).tolist(),
+            label="price",
+            color="white",
+            marker="braille",
+        )
+        plt.plot(
+            x.tolist(),
+            np.asarray(history.sma_fast).tolist(),
+            label="fast",
+            color="cyan",
+            marker="braille",
+        )
+        plt.plot(
+            x.tolist(),
+            np.asarray(history.sma_slow).tolist(),
+            label="slow",
+            color="magenta",
+            marker="braille",
+        )
+        buy, sell = limits
+        if math.isfinite(buy):
+            plt.hline(buy, "green")
+        if math.isfinite(sell):
+            plt.hline(sell, "red")
+        t0 = float(history.t[0])
+        for kind in _MARKERS:
+            pts = [(s.t - last_t, s.price) for s in marks if s.kind.name == kind and s.t >= t0]
+            if pts:
+                marker, color = _MARKERS[kind]
+                plt.scatter([p[0] for p in pts], [p[1] for p in pts], marker=marker, color=color)
+        plt.xlabel("seconds before the latest tick")
+        self.refresh()
