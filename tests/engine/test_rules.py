@@ -1,0 +1,377 @@
+"""Limits, the symbol table and the signal rules on small scripted price paths."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from engine import Engine, EngineConfig, LimitError, Signal, SignalKind
+
+# Crosses need the slow window full: a slow window longer than the scripts keeps them out.
+NO_CROSSES = EngineConfig(fast=2, slow=50, history=50, default_band=None, hysteresis=0.002)
+
+
+def feed(
+    eng: Engine, symbol: str, prices: list[float], t0: float = 0.0, dt: float = 1.0
+) -> list[Signal]:
+    sid = int(eng.register([symbol])[0])
+    n = len(prices)
+    return eng.update(np.full(n, sid), t0 + dt * np.arange(n), np.array(prices, dtype=float))
+
+
+def kinds(signals: list[Signal]) -> list[str]:
+    return [s.kind.name for s in signals]
+
+
+# --------------------------------------------------------------------------- limits
+
+
+@pytest.mark.parametrize(
+    ("buy", "sell", "message"),
+    [
+        (110.0, 100.0, "must be below sell"),
+        (100.0, 100.0, "must be below sell"),
+        (0.0, None, "positive and finite"),
+        (-5.0, None, "positive and finite"),
+        (None, math.inf, "positive and finite"),
+        (-math.inf, None, "positive and finite"),
+        ("cheap", None, "must be a number"),
+    ],
+)
+def test_invalid_limits_are_refused_with_a_reason_and_change_nothing(
+    buy: object, sell: object, message: str
+) -> None:
+    eng = Engine(NO_CROSSES)
+    eng.set_limits("ACME", buy=90.0, sell=120.0)
+    with pytest.raises(LimitError, match=message):
+        eng.set_limits("ACME", buy=buy, sell=sell)  # type: ignore[arg-type]
+    assert eng.limits("ACME") == (90.0, 120.0)
+    assert issubclass(LimitError, ValueError)
+
+
+def test_one_new_side_is_checked_against_the_other_existing_side() -> None:
+    eng = Engine(NO_CROSSES)
+    eng.set_limits("ACME", buy=90.0, sell=120.0)
+    with pytest.raises(LimitError, match="buy limit 125 must be below sell limit 120"):
+        eng.set_limits("ACME", buy=125.0)
+    eng.set_limits("ACME", sell=130.0)
+    eng.set_limits("ACME", buy=125.0)
+    assert eng.limits("ACME") == (125.0, 130.0)
+
+
+def test_none_keeps_nan_clears_and_a_new_symbol_is_registered() -> None:
+    eng = Engine(NO_CROSSES)
+    eng.set_limits("NEW", buy=10.0)
+    assert eng.symbols == ("NEW",)
+    buy, sell = eng.limits("NEW")
+    assert buy == 10.0 and math.isnan(sell)
+    eng.set_limits("NEW", sell=12.0)
+    eng.set_limits("NEW", buy=math.nan)
+    buy, sell = eng.limits("NEW")
+    assert math.isnan(buy) and sell == 12.0
+    # with the buy side cleared, any sell is allowed
+    eng.set_limits("NEW", sell=1.0)
+    with pytest.raises(KeyError, match="unknown symbol 'OLD'"):
+        eng.limits("OLD")
+
+
+def test_default_band_applies_at_the_first_tick_unless_limits_were_set() -> None:
+    eng = Engine(EngineConfig(default_band=0.05))
+    eng.set_limits("KEPT", buy=50.0)
+    eng.set_limits("CLEARED", buy=math.nan, sell=math.nan)
+    for sym in ("FRESH", "KEPT", "CLEARED"):
+        feed(eng, sym, [200.0, 201.0])
+    assert eng.limits("FRESH") == pytest.approx((190.0, 210.0))
+    buy, sell = eng.limits("KEPT")
+    assert buy == 50.0 and math.isnan(sell)
+    assert all(math.isnan(x) for x in eng.limits("CLEARED"))
+    no_band = Engine(EngineConfig(default_band=None))
+    feed(no_band, "X", [200.0])
+    assert all(math.isnan(x) for x in no_band.limits("X"))
+
+
+def test_limit_change_shows_in_state_at_once_with_a_fresh_forecast() -> None:
+    eng = Engine(NO_CROSSES)
+    feed(eng, "ACME", [100.0, 100.5, 99.8, 100.2, 100.1])
+    before = eng.state()
+    assert math.isnan(before.p_buy[0])
+    eng.set_limits("ACME", buy=99.9, sell=100.15)
+    st = eng.state()
+    assert (st.buy[0], st.sell[0]) == (99.9, 100.15)
+    assert 0.0 < st.p_buy[0] < 1.0 and 0.0 < st.p_sell[0] < 1.0
+    eng.set_limits("ACME", sell=100.05)  # already beyond: certain and immediate
+    st = eng.state()
+    assert (st.p_sell[0], st.eta_sell[0]) == (1.0, 0.0)
+    assert math.isnan(before.buy[0]), "an earlier snapshot does not change"
+
+
+# --------------------------------------------------------------------------- symbol table
+
+
+def test_symbols_beyond_the_cap_are_refused_and_counted_once() -> None:
+    eng = Engine(EngineConfig(max_symbols=3))
+    ids = eng.register(["A", "B", "A", "C", "D", "E", "D"])
+    assert ids.dtype == np.int32
+    assert ids.tolist() == [0, 1, 0, 2, -1, -1, -1]
+    assert eng.refused == 2
+    assert eng.register(["D", "C"]).tolist() == [-1, 2]
+    assert eng.refused == 2
+    with pytest.raises(LimitError, match="3 symbols already tracked"):
+        eng.set_limits("F", buy=1.0)
+    assert eng.refused == 3
+    assert len(eng.state().symbols) == 3 == eng.state().n_ticks.shape[0]
+    assert eng.state().refused == 3
+
+
+def test_state_memory_is_bounded_by_the_cap() -> None:
+    eng = Engine(EngineConfig(max_symbols=100, fast=2, slow=4, history=4))
+    eng.register([f"S{i}" for i in range(10_000)])
+    assert eng._s.capacity == 100
+    assert len(eng._refused_names) <= 100
+    assert eng.refused == 9_900
+    assert eng.bytes_per_symbol > 0
+
+
+def test_ticks_with_negative_ids_or_bad_values_are_skipped() -> None:
+    eng = Engine(NO_CROSSES)
+    eng.register(["A"])
+    eng.update([0, -1, 0, 0, 0], [0.0, 1.0, np.nan, 3.0, 4.0], [10.0, 11.0, 12.0, -1.0, 13.0])
+    st = eng.state()
+    assert st.n_ticks.tolist() == [2]
+    assert st.last.tolist() == [13.0]
+    assert eng.skipped == 2
+    assert eng.update([], [], []) == []
+
+
+def test_malformed_batches_are_refused() -> None:
+    eng = Engine(NO_CROSSES)
+    eng.register(["A"])
+    with pytest.raises(ValueError, match="never registered"):
+        eng.update([0, 1], [0.0, 1.0], [1.0, 1.0])
+    with pytest.raises(ValueError, match="equal length"):
+        eng.update([0, 0], [0.0], [1.0, 1.0])
+    with pytest.raises(ValueError, match="integers"):
+        eng.update([0.5], [0.0], [1.0])
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def test_scripted_path_through_both_limits_gives_watches_then_hits_in_order() -> None:
+    eng = Engine(
+        EngineConfig(fast=2, slow=50, history=50, default_band=None, halflife_s=5.0, horizon_s=5.0)
+    )
+    eng.set_limits("ACME", buy=95.0, sell=105.0)
+    up = [100.0, 100.5, 101.0, 102.0, 103.0, 104.0, 105.5, 106.0]
+    down = [104.0, 102.0, 100.0, 98.0, 96.5, 95.5, 94.0, 93.0]
+    signals = feed(eng, "ACME", up + down)
+    assert kinds(signals) == ["SELL_WATCH", "SELL", "BUY_WATCH", "BUY"]
+    assert [s.id for s in signals] == [
+        "ACME:SELL_WATCH:1",
+        "ACME:SELL:1",
+        "ACME:BUY_WATCH:1",
+        "ACME:BUY:1",
+    ]
+    watch_sell, sell, watch_buy, buy = signals
+    assert sell.price == 105.5 and sell.limit == 105.0 and (sell.p_hit, sell.eta_s) == (1, 0)
+    assert buy.price == 94.0 and buy.limit == 95.0
+    assert watch_sell.t < sell.t and watch_sell.price < 105.0 and watch_sell.p_hit >= 0.6
+    assert watch_buy.t < buy.t and watch_buy.price > 95.0 and watch_buy.p_hit >= 0.6
+    assert watch_sell.eta_s > 0 and watch_buy.eta_s > 0
+
+
+def test_price_chopping_around_the_limit_gives_one_signal_until_it_moves_back() -> None:
+    eng = Engine(NO_CROSSES)  # hysteresis 0.2%: re-arms above 95 * 1.002 = 95.19
+    eng.set_limits("ACME", buy=95.0)
+    chop = [100.0, 96.0, 94.9, 95.1, 94.8, 95.15, 94.95, 95.18, 94.7]
+    signals = [s for s in feed(eng, "ACME", chop) if s.kind is SignalKind.BUY]
+    assert [s.price for s in signals] == [94.9]
+    signals = [s for s in feed(eng, "ACME", [95.3, 94.9], t0=100.0) if s.kind is SignalKind.BUY]
+    assert [(s.price, s.seq) for s in signals] == [(94.9, 2)]
+
+
+def test_sell_side_hysteresis_mirrors_the_buy_side() -> None:
+    eng = Engine(NO_CROSSES)  # re-arms below 110 * 0.998 = 109.78
+    eng.set_limits("ACME", sell=110.0)
+    path = [100.0, 110.0, 109.9, 110.2, 109.8, 110.1, 109.7, 110.0]
+    sells = [s for s in feed(eng, "ACME", path) if s.kind is SignalKind.SELL]
+    assert [(s.price, s.seq) for s in sells] == [(110.0, 1), (110.0, 2)]
+
+
+def test_setting_a_limit_rearms_its_signals() -> None:
+    eng = Engine(NO_CROSSES)
+    eng.set_limits("ACME", buy=95.0)
+    assert kinds(feed(eng, "ACME", [100.0, 94.0, 93.5])).count("BUY") == 1
+    eng.set_limits("ACME", buy=95.0)  # same value: an explicit re-arm
+    again = [s for s in feed(eng, "ACME", [93.0], t0=10.0) if s.kind is SignalKind.BUY]
+    assert [s.seq for s in again] == [2]
+    eng.set_limits("ACME", sell=200.0)  # the other side does not re-arm the buy side
+    assert "BUY" not in kinds(feed(eng, "ACME", [92.0], t0=11.0))
+
+
+def test_watch_fires_once_and_rearms_only_when_the_hit_becomes_unlikely() -> None:
+    cfg = EngineConfig(
+        fast=2,
+        slow=50,
+        history=50,
+        default_band=None,
+        halflife_s=3.0,
+        horizon_s=5.0,
+        alert_p=0.6,
+        watch_rearm=0.5,
+    )
+    eng = Engine(cfg)
+    eng.set_limits("ACME", sell=110.0)
+    approach = [100.0, 102.0, 104.0, 106.0, 107.0, 107.5, 107.0, 107.8]
+    first = feed(eng, "ACME", approach)
+    assert kinds(first) == ["SELL_WATCH"]
+    p_after = eng.state().p_sell[0]
+    assert p_after >= 0.3, "still likely: no re-arm, no repeat"
+    retreat = [104.0, 100.0, 96.0, 92.0, 90.0, 90.0, 90.0]
+    assert feed(eng, "ACME", retreat, t0=8.0) == []
+    assert eng.state().p_sell[0] <= 0.3
+    again = feed(eng, "ACME", [94.0, 98.0, 102.0, 106.0, 108.0], t0=15.0)
+    assert [(s.kind.name, s.seq) for s in again][:1] == [("SELL_WATCH", 2)]
+
+
+def test_reaching_the_limit_disarms_the_watch_so_no_watch_follows_the_hit() -> None:
+    eng = Engine(
+        EngineConfig(fast=2, slow=50, history=50, default_band=None, halflife_s=5.0, horizon_s=5.0)
+    )
+    eng.set_limits("ACME", sell=101.0)
+    # a jump straight through: a hit without a preceding watch, and none just after it
+    signals = feed(eng, "ACME", [100.0, 100.01, 102.0, 100.9, 100.95, 100.9])
+    assert kinds(signals) == ["SELL"]
+
+
+def test_moving_average_crosses_fire_on_changes_once_the_slow_window_is_full() -> None:
+    eng = Engine(EngineConfig(fast=2, slow=4, history=4, default_band=None))
+    path = [10.0, 9.0, 8.0, 7.0, 6.0, 7.0, 9.0, 11.0, 10.0, 8.0, 6.0]
+    signals = feed(eng, "ACME", path)
+    assert kinds(signals) == ["GOLDEN_CROSS", "DEATH_CROSS"]
+    golden, death = signals
+    assert golden.price == 9.0 and death.price == 8.0
+    assert math.isnan(golden.limit) and math.isnan(golden.p_hit) and math.isnan(golden.eta_s)
+
+
+def test_flat_price_rounding_noise_never_reads_as_a_cross() -> None:
+    eng = Engine(EngineConfig(fast=3, slow=7, history=7, default_band=None))
+    # 0.1 is not representable: the two averages differ from it, and each other, in the
+    # last bits, which without a tolerance would flip the order back and forth.
+    assert feed(eng, "FLAT", [0.1] * 500) == []
+    st = eng.state()
+    assert st.sma_fast[0] != st.sma_slow[0]
+    assert st.sma_fast[0] == pytest.approx(st.sma_slow[0], rel=1e-15)
+
+
+def test_signal_id_is_symbol_kind_and_sequence() -> None:
+    s = Signal("ACME", SignalKind.BUY_WATCH, 3, 1.0, 2.0, 3.0, 0.7, 12.0)
+    assert s.id == "ACME:BUY_WATCH:3"
+    with pytest.raises(AttributeError):
+        s.seq = 4  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+def test_first_ticks_same_times_and_repeated_prices_never_give_inf() -> None:
+    eng = Engine(EngineConfig(fast=2, slow=3, history=5, default_band=0.01))
+    feed(eng, "A", [100.0])
+    st = eng.state()
+    assert math.isnan(st.drift[0]) and math.isnan(st.vol[0])
+    assert math.isnan(st.p_buy[0]) and st.ema[0] == 100.0
+    feed(eng, "A", [101.0, 99.0, 100.5], t0=0.0, dt=0.0)  # no time has passed
+    st = eng.state()
+    assert math.isnan(st.drift[0]) and math.isnan(st.vol[0])
+    feed(eng, "A", [100.5] * 5, t0=1.0)  # time passes, nothing moves but the first jumps
+    st = eng.state()
+    assert np.isfinite(st.drift[0]) and np.isfinite(st.vol[0])
+    eng2 = Engine(EngineConfig(fast=2, slow=3, history=5, default_band=0.01))
+    feed(eng2, "B", [50.0] * 10)
+    st = eng2.state()
+    assert (st.drift[0], st.vol[0]) == (0.0, 0.0)
+    assert (st.p_buy[0], st.p_sell[0]) == (0.0, 0.0), "a still price reaches nothing"
+    for name in ("sma_fast", "sma_slow", "ema", "drift", "vol", "p_buy", "eta_sell"):
+        assert not np.isinf(getattr(st, name)).any(), name
+
+
+def test_event_time_going_backwards_is_held_at_the_latest() -> None:
+    eng = Engine(NO_CROSSES)
+    feed(eng, "A", [10.0, 11.0], t0=100.0)
+    eng.update([0, 0], [50.0, 102.0], [12.0, 13.0])
+    assert eng.history("A").t.tolist() == [100.0, 101.0, 101.0, 102.0]
+    assert eng.state().t_last[0] == 102.0
+
+
+def test_history_keeps_the_latest_ticks_oldest_first() -> None:
+    eng = Engine(EngineConfig(fast=2, slow=3, history=4, default_band=None))
+    feed(eng, "A", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    h = eng.history("A")
+    assert h.price.tolist() == [3.0, 4.0, 5.0, 6.0]
+    assert h.t.tolist() == [2.0, 3.0, 4.0, 5.0]
+    assert h.sma_fast.tolist() == [2.5, 3.5, 4.5, 5.5]
+    assert h.sma_slow.tolist() == [2.0, 3.0, 4.0, 5.0]
+    eng.set_limits("EMPTY", buy=1.0)
+    assert eng.history("EMPTY").price.shape == (0,)
+
+
+def test_snapshots_are_read_only_copies() -> None:
+    eng = Engine(NO_CROSSES)
+    feed(eng, "A", [1.0, 2.0])
+    st = eng.state()
+    with pytest.raises(ValueError, match="read-only"):
+        st.last[0] = 5.0
+    with pytest.raises(ValueError, match="read-only"):
+        eng.history("A").price[0] = 5.0
+    feed(eng, "A", [3.0], t0=5.0)
+    assert st.last[0] == 2.0 and eng.state().last[0] == 3.0
+
+
+# --------------------------------------------------------------------------- config
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"fast": 0}, "fast"),
+        ({"fast": 10, "slow": 10}, "slow"),
+        ({"halflife_s": 0.0}, "halflife_s"),
+        ({"halflife_s": math.inf}, "halflife_s"),
+        ({"horizon_s": -1.0}, "horizon_s"),
+        ({"alert_p": 1.0}, "alert_p"),
+        ({"alert_p": 0.0}, "alert_p"),
+        ({"hysteresis": -0.1}, "hysteresis"),
+        ({"max_symbols": 0}, "max_symbols"),
+        ({"history": 99}, "history"),
+        ({"default_band": 1.0}, "default_band"),
+        ({"default_band": 0.0}, "default_band"),
+        ({"watch_rearm": 1.0}, "watch_rearm"),
+        ({"fast": 2.5}, "fast"),
+        ({"slow": True}, "slow"),
+    ],
+)
+def test_config_refuses_bad_settings_naming_the_field(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        EngineConfig(**kwargs)
+
+
+def test_config_is_frozen_and_defaults_are_as_documented() -> None:
+    cfg = EngineConfig()
+    assert (cfg.fast, cfg.slow, cfg.halflife_s, cfg.horizon_s, cfg.alert_p) == (
+        20,
+        100,
+        30.0,
+        60.0,
+        0.6,
+    )
+    assert (cfg.hysteresis, cfg.max_symbols, cfg.history, cfg.default_band) == (
+        0.002,
+        10_000,
+        600,
+        0.02,
+    )
+    with pytest.raises(AttributeError):
+        cfg.fast = 5  # type: ignore[misc]
+    assert Engine().config == cfg
