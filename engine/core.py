@@ -414,7 +414,16 @@ class Engine:
         np.negative(drift, out=m[0])
         m[1] = drift
         s = np.broadcast_to(vol, (2, n)).ravel()
-        p, eta = passage(d.ravel(), m.ravel(), s, self._cfg.horizon_s)
+        d, m = d.ravel(), m.ravel()
+        limited = ~np.isnan(d)
+        if limited.all():
+            p, eta = passage(d, m, s, self._cfg.horizon_s)
+        else:
+            # Only where a limit is set (e.g. a gauge with a sell side only).
+            p, eta = np.full(2 * n, np.nan), np.full(2 * n, np.nan)
+            at = np.flatnonzero(limited)
+            if at.size:
+                p[at], eta[at] = passage(d[at], m[at], s[at], self._cfg.horizon_s)
         return p.reshape(2, n), eta.reshape(2, n)
 
     def _refresh_forecast(self, sid: int) -> None:
@@ -471,13 +480,8 @@ class Engine:
         anchor = s.anchor[sym]
         if fresh.size:
             anchor[fresh] = te[first[fresh]]
-        a_t = anchor[seg]
-        age = te - a_t
-        rescale = None
-        if (age > ANCHOR_SPAN * hl).any():
-            a_t, rescale = _reanchor(b, te, a_t, anchor, hl)
-            age = te - a_t
-        w = np.exp2(age / hl)
+        a_t, rescale = _reanchor(b, te, anchor, hl)
+        w = np.exp2((te - a_t) / hl)
         ew_terms = np.empty((5, n))
         np.multiply(w, pp, out=ew_terms[0])
         ew_terms[1] = w
@@ -702,24 +706,29 @@ def _window_mean(
     return total
 
 
-def _reanchor(b: Batch, te: _F8, a_t: _F8, anchor: _F8, hl: float) -> tuple[_F8, _F8]:
-    """Move the weight anchor to any tick more than ANCHOR_SPAN half-lives past it.
+def _reanchor(b: Batch, te: _F8, anchor: _F8, hl: float) -> tuple[_F8, _F8 | None]:
+    """Anchor of the exponential weights in force at each tick, and the rescale factors.
 
-    Returns the anchor in force at each tick and the factor rescaling the sums carried
-    into it (1 where the anchor does not move).
+    The anchor moves to the first tick later than ``anchor + ANCHOR_SPAN * hl``, then on
+    from there. Times never decrease within a segment, so each move is a binary search.
+    Returns the anchor at each tick and the factor rescaling the sums carried into it
+    (1 where the anchor does not move), or None when no anchor moves.
     """
-    a_t = a_t.copy()
     span = ANCHOR_SPAN * hl
-    over = te - a_t > span
-    while over.any():
-        # Times never decrease within a segment, so `over` is a suffix of each segment:
-        # re-anchor at its first tick, then look again from there.
-        starts = over.copy()
-        starts[1:] &= ~over[:-1] | b.new[1:]
-        idx = np.where(starts, b.pos, -1)
-        np.maximum.accumulate(idx, out=idx)
-        a_t[over] = te[idx[over]]
-        over = te - a_t > span
+    a_t = anchor[b.seg]
+    moving = np.flatnonzero(te[b.last] > anchor + span)
+    if moving.size == 0:
+        return a_t, None
+    for s in moving.tolist():
+        lo, hi = int(b.first[s]), int(b.last[s]) + 1
+        times = te[lo:hi]
+        a = float(anchor[s])
+        while True:
+            i = int(np.searchsorted(times, a + span, side="right"))
+            if i == times.shape[0]:
+                break
+            a = float(times[i])
+            a_t[lo + i : hi] = a
     before = b.shifted(a_t, anchor)
     factor = np.ones_like(a_t)
     moved = np.flatnonzero(a_t != before)
