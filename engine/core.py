@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from engine.config import EngineConfig, LimitError
 from engine.forecast import passage
-from engine.segments import Batch, Recurrence
+from engine.segments import Batch, Recurrence, make_batch
 from engine.signals import Signal, SignalKind
 from engine.state import EngineState, History
 
@@ -29,6 +29,8 @@ ANCHOR_SPAN = 512.0
 CROSS_TOLERANCE = 1e-10
 
 _INITIAL_CAPACITY = 64
+# Running sums per symbol: fast and slow block prefix sums, then five weighted sums.
+_SUMS = 7
 _KINDS = tuple(SignalKind)
 # Watch, hit and cross states (int8): armed / disarmed, and which average is above.
 _ARMED, _DISARMED = 1, 0
@@ -57,15 +59,15 @@ class _Store:
             ("eta_sell", np.float64, (), np.nan),
             ("touched", np.bool_, (), False),
             # Block prefix sums of the moving averages: current block, previous block total.
-            ("fast_cur", np.float64, (), 0.0),
+            # Running sums, see _SUMS: the moving averages' block prefix sums, then the
+            # exponentially weighted sums w*p, w, w*r, w*r*r, w*dt relative to `anchor`.
+            ("sums", np.float64, (_SUMS,), 0.0),
+            # Totals of the block before the current one, per moving average.
             ("fast_prev", np.float64, (), 0.0),
-            ("slow_cur", np.float64, (), 0.0),
             ("slow_prev", np.float64, (), 0.0),
             ("fast_ring", np.float64, (cfg.fast,), 0.0),
             ("slow_ring", np.float64, (cfg.slow,), 0.0),
-            # Exponentially weighted sums relative to `anchor`: w*p, w, w*r, w*r*r, w*dt.
             ("anchor", np.float64, (), np.nan),
-            ("ew", np.float64, (5,), 0.0),
             ("hit_buy", np.int8, (), _ARMED),
             ("hit_sell", np.int8, (), _ARMED),
             ("watch_buy", np.int8, (), _ARMED),
@@ -439,7 +441,7 @@ class Engine:
     def _advance(self, ids: NDArray[np.int32], t_in: _F8, p_in: _F8, arrival: _I8) -> list[Signal]:
         """Process valid ticks: sort by symbol, scan every recurrence, apply the rules."""
         cfg, s = self._cfg, self._s
-        b = Batch(ids, len(self._names))
+        b = make_batch(ids, len(self._names))
         n = b.n
         tt = t_in[b.order]
         pp = p_in[b.order]
@@ -464,7 +466,7 @@ class Engine:
         with np.errstate(invalid="ignore"):
             backwards = tt < prev_t
         if backwards.any():
-            te = _hold_max(tt, t_seed, seg)
+            te = b.running_max(tt, t_seed)
             prev_t = b.shifted(te, t_seed)
         else:
             te = tt
@@ -482,31 +484,36 @@ class Engine:
             anchor[fresh] = te[first[fresh]]
         a_t, rescale = _reanchor(b, te, anchor, hl)
         w = np.exp2((te - a_t) / hl)
-        ew_terms = np.empty((5, n))
-        np.multiply(w, pp, out=ew_terms[0])
-        ew_terms[1] = w
-        np.multiply(w, ret, out=ew_terms[2])
-        np.multiply(ew_terms[2], ret, out=ew_terms[3])
-        np.multiply(w, dt, out=ew_terms[4])
 
-        # Moving averages: prefix sums restarting every `size` ticks (see _window_mean).
+        # Every running sum in one recurrence, one column each: the moving averages'
+        # block prefix sums (restarting every `size` ticks, see _window_mean), then the
+        # weighted sums w*p, w, w*r, w*r*r, w*dt.
         slot_f = _tick_mod(b, n0, k, cfg.fast)
         slot_s = _tick_mod(b, n0, k, cfg.slow)
-        c_f, c_s, ew = b.scan(
-            [
-                Recurrence(pp[None, :], s.fast_cur[sym][None, :], (slot_f != 0) * 1.0),
-                Recurrence(pp[None, :], s.slow_cur[sym][None, :], (slot_s != 0) * 1.0),
-                Recurrence(ew_terms, s.ew[sym].T, rescale),
-            ]
-        )
+        terms = np.empty((n, _SUMS))
+        terms[:, 0] = pp
+        terms[:, 1] = pp
+        np.multiply(w, pp, out=terms[:, 2])
+        terms[:, 3] = w
+        np.multiply(w, ret, out=terms[:, 4])
+        np.multiply(terms[:, 4], ret, out=terms[:, 5])
+        np.multiply(w, dt, out=terms[:, 6])
+        factor = np.ones((n, _SUMS))
+        np.not_equal(slot_f, 0, out=factor[:, 0])
+        np.not_equal(slot_s, 0, out=factor[:, 1])
+        if rescale is not None:
+            factor[:, 2:] = rescale[:, None]
+        seeds = s.sums[sym]
+        y = b.scan(Recurrence(terms, seeds, factor))
         sma_f = _window_mean(
-            b, cfg.fast, c_f[0], k, slot_f, n0, s.fast_cur, s.fast_prev, s.fast_ring
+            b, cfg.fast, y[:, 0], k, slot_f, n0, seeds[:, 0], s.fast_prev, s.fast_ring
         )
         sma_s = _window_mean(
-            b, cfg.slow, c_s[0], k, slot_s, n0, s.slow_cur, s.slow_prev, s.slow_ring
+            b, cfg.slow, y[:, 1], k, slot_s, n0, seeds[:, 1], s.slow_prev, s.slow_ring
         )
+        s.sums[sym] = y[last]
         s.anchor[sym] = a_t[last]
-        s.ew[sym] = ew[:, last].T
+        ew = y[:, 2:].T
         with np.errstate(invalid="ignore", divide="ignore"):
             ema = ew[0] / ew[1]
             elapsed = ew[4]
@@ -591,13 +598,14 @@ class Engine:
         hits = np.flatnonzero(fired.ravel())
         if hits.size == 0:
             return []
-        return self._signals(hits, n, sym_t, te, pp, buy_t, sell_t, p_hit, eta, arrival[b.order])
+        return self._signals(hits, n, sym_t, j, te, pp, buy_t, sell_t, p_hit, eta, arrival[b.order])
 
     def _signals(
         self,
         hits: _I8,
         n: int,
         sym_t: _I8,
+        j: _I8,
         te: _F8,
         pp: _F8,
         buy_t: _F8,
@@ -613,9 +621,9 @@ class Engine:
         kind, tick = np.divmod(hits, n)
         width = len(_KINDS)
         key = sym_t[tick] * width + kind
-        # Rank of each signal among its (symbol, kind) in tick order; ticks are sorted
-        # by symbol then arrival, so sorting by key then tick orders each run by time.
-        by_key = np.lexsort((tick, key))
+        # Rank of each signal among its (symbol, kind) in tick order: by key, then by
+        # position within the symbol's ticks.
+        by_key = np.lexsort((j[tick], key))
         sorted_key = key[by_key]
         run = np.empty(hits.size, dtype=bool)
         run[0] = True
@@ -672,7 +680,7 @@ def _window_mean(
     k: _I8,
     slot: _I8,
     n0: _I8,
-    cur: _F8,
+    c_before: _F8,
     prev: _F8,
     ring: _F8,
 ) -> _F8:
@@ -682,22 +690,20 @@ def _window_mean(
     count), so no sum ever holds more than ``size`` terms and long runs cannot drift. The
     window ending at tick ``k`` is ``c[k] + (T - c[k - size])``: the sum so far in k's
     block plus the tail of the previous block, its total ``T`` less its head, which the
-    ring of prefix sums keeps (zeros before the first block ends).
+    ring of prefix sums keeps (zeros before the first block ends). ``c_before`` is each
+    segment's prefix sum before this batch; ``prev`` (per symbol) is updated to the
+    previous block's total and the ring to the latest prefix sums.
     """
-    j, pos = b.j, b.pos
+    j = b.j
     flat = b.sym_t * size + slot
-    head = np.where(j >= size, c.take(pos - size, mode="clip"), ring.ravel()[flat])
+    head = np.where(j >= size, b.back(c, size), ring.ravel()[flat])
     # Total of the previous block: in this batch if it ended here, else carried.
-    carried = np.where(n0 % size == 0, cur[b.sym], prev[b.sym])
-    total = np.where(j > slot, c.take(pos - slot - 1, mode="clip"), carried[b.seg])
+    carried = np.where(n0 % size == 0, c_before, prev[b.sym])
+    total = np.where(j > slot, b.back(c, slot + 1), carried[b.seg])
+    prev[b.sym] = total[b.last]
     total -= head
     total += c
     np.divide(total, np.minimum(k + 1, size), out=total)
-    last = b.last
-    cur[b.sym] = c[last]
-    prev[b.sym] = np.where(
-        j[last] > slot[last], c.take(last - slot[last] - 1, mode="clip"), carried
-    )
     if b.width > size:
         kept = j >= b.length[b.seg] - size
         ring.ravel()[flat[kept]] = c[kept]
@@ -720,15 +726,15 @@ def _reanchor(b: Batch, te: _F8, anchor: _F8, hl: float) -> tuple[_F8, _F8 | Non
     if moving.size == 0:
         return a_t, None
     for s in moving.tolist():
-        lo, hi = int(b.first[s]), int(b.last[s]) + 1
-        times = te[lo:hi]
+        at = b.positions(s)
+        times = te[at]
         a = float(anchor[s])
         while True:
             i = int(np.searchsorted(times, a + span, side="right"))
             if i == times.shape[0]:
                 break
             a = float(times[i])
-            a_t[lo + i : hi] = a
+            a_t[at[i:]] = a
     before = b.shifted(a_t, anchor)
     factor = np.ones_like(a_t)
     moved = np.flatnonzero(a_t != before)
@@ -749,16 +755,3 @@ def _check_limit(side: str, symbol: str, value: float | None) -> float | None:
     if math.isinf(x) or x <= 0.0:
         raise LimitError(f"{symbol}: {side} limit must be positive and finite, got {x!r}")
     return x
-
-
-def _hold_max(t: _F8, seed: _F8, seg_of: _I8) -> _F8:
-    """Running maximum of ``t`` within each segment, starting from ``seed`` (nan: none).
-
-    Exact: the times are replaced by their ranks, which can be offset per segment in
-    integers so one global running maximum serves every segment.
-    """
-    start = np.fmax(t, seed[seg_of])
-    values, rank = np.unique(start, return_inverse=True)
-    key = seg_of * values.shape[0] + rank
-    np.maximum.accumulate(key, out=key)
-    return values[key - seg_of * values.shape[0]]

@@ -1,15 +1,16 @@
-"""Exact per-symbol scans over a batch of ticks sorted by symbol.
+"""Exact per-symbol scans over a batch of ticks: prefix sums and carried states.
 
-Each symbol's ticks form a contiguous *segment* of the sorted batch. The scans here
-(linear recurrences ``y = f*y_prev + x`` and carried states) combine the ticks of a
-segment one at a time in tick order, exactly as a per-tick loop would, so their results
-do not depend on how ticks were split into batches: bitwise, not just approximately.
+The recurrences here (``y = f*y_prev + x``, running maxima, carried rule states) combine
+the ticks of each symbol one at a time in tick order, exactly as a per-tick loop would,
+so their results do not depend on how ticks were split into batches: bitwise, not just
+approximately.
 
-Two layouts give the same numbers. When segments are short (the usual live batch: many
-symbols, a few ticks each) the batch is laid out as a dense matrix, row ``i`` holding the
-``i``-th tick of every segment, and the recurrence advances one row at a time across all
-symbols and quantities. Long segments are cut into pieces at resets and each piece is
-summed along its own row.
+Two layouts give the same numbers. :class:`PackedBatch` (the usual live batch: many
+symbols, a few ticks each) orders ticks as rows, row ``i`` holding the ``i``-th tick of
+every symbol that has one, symbols longest first; then the previous tick of every symbol
+in a row is a slice of the row before, and a recurrence advances one row at a time across
+all symbols. :class:`SegmentBatch` (long runs of few symbols) orders ticks by symbol and
+cuts each symbol's run into pieces at resets, each summed along its own row.
 """
 
 from __future__ import annotations
@@ -19,15 +20,23 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Batch", "Pieces", "Recurrence", "stable_order"]
+__all__ = [
+    "Batch",
+    "PackedBatch",
+    "Pieces",
+    "Recurrence",
+    "SegmentBatch",
+    "make_batch",
+    "stable_order",
+]
 
 _F8 = NDArray[np.float64]
 _I8 = NDArray[np.int64]
 _B = NDArray[np.bool_]
 
-#: The dense layout is used while the longest segment has at most this many ticks and
-#: padding stays within a few times the batch.
-DENSE_MAX_WIDTH = 256
+#: Batches whose busiest symbol has at most this many ticks use the packed layout, which
+#: pays a Python-level step per row; longer runs go piecewise.
+PACKED_MAX_WIDTH = 128
 # From this many (pieces x quantities) on, adding whole rows beats accumulating per row.
 _ROW_LOOP_MIN_WIDTH = 256
 
@@ -47,17 +56,17 @@ def stable_order(ids: NDArray[np.int32], bound: int) -> NDArray[np.intp]:
 
 @dataclass(frozen=True, slots=True)
 class Recurrence:
-    """``y[i] = factor[i] * y[i-1] + values[:, i]`` within each segment, from ``seeds``.
+    """``y[i] = factor[i] * y[i-1] + values[i]`` within each segment, from ``seeds``.
 
     Attributes
     ----------
-    values : ndarray, shape (q, n)
-        Terms of ``q`` quantities that share the factors.
-    seeds : ndarray, shape (q, segments)
+    values : ndarray, shape (n, q)
+        Terms of ``q`` quantities at each tick, in batch order (C-contiguous).
+    seeds : ndarray, shape (segments, q)
         ``y`` before each segment's first tick.
-    factor : ndarray, shape (n,), or None
-        Multiplier of the previous value at each tick; None means all ones (a prefix sum).
-        A factor of 0 restarts the sum at that tick.
+    factor : ndarray, shape (n, q), or None
+        Multiplier of the previous value; None means all ones (prefix sums). A factor of
+        0 restarts the sum at that tick; a factor of exactly 1 adds without rounding.
     """
 
     values: _F8
@@ -66,65 +75,73 @@ class Recurrence:
 
 
 class Batch:
-    """A batch sorted by symbol: segments, positions, and the scans over them.
-
-    Parameters
-    ----------
-    ids : ndarray of int32
-        Symbol of each tick, in arrival order, all in ``[0, bound)``.
-    bound : int
-        One more than the largest possible id.
+    """Ticks of one update grouped by symbol into *segments*, in a layout for scans.
 
     Attributes
     ----------
+    n, count, width : int
+        Ticks, segments (symbols present), and ticks of the busiest segment.
     order : ndarray
-        Arrival index of each sorted tick.
-    sym_t : ndarray of int64
-        Symbol of each sorted tick.
-    sym, first, last, length : ndarray of int64, shape (segments,)
-        Symbol, first and last position, and tick count of each segment.
-    seg : ndarray of int64
-        Segment of each tick.
-    j : ndarray of int64
-        Position of each tick within its segment.
+        Arrival index (position in the update's input) of each tick, in batch order.
+    sym_t, seg, j : ndarray of int64
+        Symbol, segment and position within the segment of each tick.
+    sym, length, first, last : ndarray of int64, shape (segments,)
+        Symbol, tick count, and batch positions of the first and last tick per segment.
     """
 
-    def __init__(self, ids: NDArray[np.int32], bound: int) -> None:
+    n: int
+    count: int
+    width: int
+    order: NDArray[np.intp]
+    sym_t: _I8
+    seg: _I8
+    j: _I8
+    sym: _I8
+    length: _I8
+    first: _I8
+    last: _I8
+
+    def _by_symbol(self, ids: NDArray[np.int32], bound: int) -> None:
+        """Segment structure with ticks sorted by symbol, then arrival."""
         n = ids.shape[0]
         self.n = n
         self.order = stable_order(ids, bound)
         sym_t = ids[self.order].astype(np.int64)
-        self.sym_t = sym_t
         new = np.empty(n, dtype=bool)
         new[0] = True
         np.not_equal(sym_t[1:], sym_t[:-1], out=new[1:])
-        self.new = new
         first = np.flatnonzero(new)
-        self.first = first
-        count = first.shape[0]
-        self.count = count
+        self.count = first.shape[0]
         last = np.empty_like(first)
         last[:-1] = first[1:] - 1
         last[-1] = n - 1
-        self.last = last
+        self.sym_t, self.new, self.first, self.last = sym_t, new, first, last
         self.length = last - first + 1
         self.sym = sym_t[first]
-        seg = np.cumsum(new) - 1
-        self.seg = seg
-        self.pos = np.arange(n)
-        self.j = self.pos - first[seg]
+        self.seg = np.cumsum(new) - 1
+        self.j = np.arange(n) - first[self.seg]
         self.width = int(self.length.max())
-        self.key_base = (self.pos * 8 + 4).astype(np.int32)  # for carry()
-        self.dense = self.width <= DENSE_MAX_WIDTH and count * (self.width + 1) <= 4 * n + 4096
-
-    # -------------------------------------------------------------- per-tick helpers
 
     def shifted(self, values: _F8, seeds: _F8) -> _F8:
         """The previous tick's value within each segment; ``seeds`` before the first."""
-        out = np.empty_like(values)
-        out[1:] = values[:-1]
-        out[self.first] = seeds
-        return out
+        raise NotImplementedError
+
+    def back(self, values: _F8, delta: _I8 | int) -> _F8:
+        """``values`` at the tick ``delta`` earlier in the same segment (``delta <= j``;
+        elsewhere an arbitrary element)."""
+        raise NotImplementedError
+
+    def running_max(self, values: _F8, seeds: _F8) -> _F8:
+        """Running maximum within each segment, starting from ``seeds`` (nan: none)."""
+        raise NotImplementedError
+
+    def positions(self, segment: int) -> _I8:
+        """Batch positions of one segment's ticks, in tick order."""
+        raise NotImplementedError
+
+    def scan(self, part: Recurrence) -> _F8:
+        """Evaluate a recurrence at every tick, exactly in tick order: ``y``, shape (n, q)."""
+        raise NotImplementedError
 
     def carry(
         self, code: NDArray[np.int8], seeds: NDArray[np.int8]
@@ -144,10 +161,140 @@ class Batch:
         final : ndarray of int8, shape (q, segments)
             State after each segment's last tick.
         """
+        raise NotImplementedError
+
+
+def make_batch(ids: NDArray[np.int32], bound: int) -> Batch:
+    """The layout that suits this batch: packed unless one symbol has very many ticks."""
+    by_symbol = SegmentBatch(ids, bound)
+    if by_symbol.width <= PACKED_MAX_WIDTH:
+        return PackedBatch(ids, bound, _sorted=by_symbol)
+    return by_symbol
+
+
+class PackedBatch(Batch):
+    """Rows of ticks: row ``i`` holds the ``i``-th tick of each segment that has one.
+
+    Segments are ranked longest first (ties by symbol), so row ``i`` holds segments
+    ``0 .. m[i]-1`` contiguously and a tick's predecessor sits at the same place in the
+    row before. Segment numbers are ranks; ``first`` is ``0 .. count-1`` (row 0).
+    """
+
+    def __init__(self, ids: NDArray[np.int32], bound: int, *, _sorted: Batch | None = None) -> None:
+        if _sorted is None:
+            self._by_symbol(ids, bound)
+            by_sym = self
+        else:
+            by_sym = _sorted
+            self.n, self.count, self.width = by_sym.n, by_sym.count, by_sym.width
+        n, count, width = self.n, self.count, self.width
+        rank_to_seg = np.argsort(-by_sym.length, kind="stable")
+        rank_of = np.empty(count, dtype=np.int64)
+        rank_of[rank_to_seg] = np.arange(count)
+        length = by_sym.length[rank_to_seg]
+        sym = by_sym.sym[rank_to_seg]
+        rows = count - np.cumsum(np.bincount(length, minlength=width + 1))[:width]
+        off = np.zeros(width + 1, dtype=np.int64)
+        np.cumsum(rows, out=off[1:])
+        packed = off[by_sym.j] + rank_of[by_sym.seg]
+        order = np.empty(n, dtype=np.intp)
+        order[packed] = by_sym.order
+        j = np.repeat(np.arange(width, dtype=np.int64), rows)
+        seg = np.arange(n, dtype=np.int64) - off[j]
+        self.order, self.j, self.seg = order, j, seg
+        self.sym, self.length, self.sym_t = sym, length, sym[seg]
+        self.first = np.arange(count, dtype=np.int64)
+        self.last = off[length - 1] + self.first
+        self.off, self.rows = off, rows.tolist()
+        self._bounds = [(int(off[i]), int(off[i - 1]), m) for i, m in enumerate(self.rows)]
+        self._prev = off[j[count:] - 1] + seg[count:]
+
+    def shifted(self, values: _F8, seeds: _F8) -> _F8:
+        out = np.empty_like(values)
+        out[..., : self.count] = seeds
+        out[..., self.count :] = values.take(self._prev, axis=-1)
+        return out
+
+    def back(self, values: _F8, delta: _I8 | int) -> _F8:
+        idx = self.off.take(self.j - delta, mode="clip")
+        idx += self.seg
+        return values.take(idx)
+
+    def running_max(self, values: _F8, seeds: _F8) -> _F8:
+        out = values.copy()
+        np.fmax(out[: self.count], seeds, out=out[: self.count])
+        for a, p, m in self._bounds[1:]:
+            np.maximum(out[a : a + m], out[p : p + m], out=out[a : a + m])
+        return out
+
+    def positions(self, segment: int) -> _I8:
+        return self.off[: self.length[segment]] + segment
+
+    def scan(self, part: Recurrence) -> _F8:
+        count = self.count
+        y = part.values.copy()
+        f = part.factor
+        if f is None:
+            y[:count] += part.seeds
+            for a, p, m in self._bounds[1:]:
+                np.add(y[a : a + m], y[p : p + m], out=y[a : a + m])
+            return y
+        tmp = part.seeds * f[:count]
+        y[:count] += tmp
+        tmp = np.empty_like(tmp)
+        for a, p, m in self._bounds[1:]:
+            t = tmp[:m]
+            np.multiply(y[p : p + m], f[a : a + m], out=t)
+            np.add(y[a : a + m], t, out=y[a : a + m])
+        return y
+
+    def carry(
+        self, code: NDArray[np.int8], seeds: NDArray[np.int8]
+    ) -> tuple[NDArray[np.int8], NDArray[np.int8]]:
+        state = seeds.copy()
+        before = np.empty_like(code)
+        sets = code >= 0
+        for a, _, m in self._bounds:
+            before[:, a : a + m] = state[:, :m]
+            np.copyto(state[:, :m], code[:, a : a + m], where=sets[:, a : a + m])
+        return before, state
+
+
+class SegmentBatch(Batch):
+    """Ticks sorted by symbol, each segment contiguous; scans go piece by piece."""
+
+    def __init__(self, ids: NDArray[np.int32], bound: int) -> None:
+        self._by_symbol(ids, bound)
+        self.pos = np.arange(self.n)
+        self.key_base = (self.pos * 8 + 4).astype(np.int32)  # for carry()
+
+    def shifted(self, values: _F8, seeds: _F8) -> _F8:
+        out = np.empty_like(values)
+        out[..., 1:] = values[..., :-1]
+        out[..., self.first] = seeds
+        return out
+
+    def back(self, values: _F8, delta: _I8 | int) -> _F8:
+        return values.take(self.pos - delta, mode="clip")
+
+    def running_max(self, values: _F8, seeds: _F8) -> _F8:
+        # Exact: times are replaced by their ranks, which can be offset per segment in
+        # integers so one global running maximum serves every segment.
+        start = np.fmax(values, seeds[self.seg])
+        uniq, rank = np.unique(start, return_inverse=True)
+        key = self.seg * uniq.shape[0] + rank
+        np.maximum.accumulate(key, out=key)
+        return uniq[key - self.seg * uniq.shape[0]]
+
+    def positions(self, segment: int) -> _I8:
+        return np.arange(self.first[segment], self.last[segment] + 1)
+
+    def carry(
+        self, code: NDArray[np.int8], seeds: NDArray[np.int8]
+    ) -> tuple[NDArray[np.int8], NDArray[np.int8]]:
         # Key = position * 8 + 4 + state for a set, position * 8 + seed at a segment's
-        # first tick: the running maximum of the keys is the latest set (or the seed),
-        # and the low bits carry its state, so no gather is needed.
-        # Ticks that keep the state get key 0, which never wins.
+        # first tick, 0 for a keep: the running maximum of the keys is the latest set (or
+        # the seed), and its low bits carry the state, so no gather is needed.
         key = code.astype(np.int32)
         key += self.key_base
         key *= code >= 0
@@ -160,92 +307,42 @@ class Batch:
         before[:, first] = seeds
         return before, after[:, self.last]
 
-    # -------------------------------------------------------------- recurrences
+    def scan(self, part: Recurrence) -> _F8:
+        f = part.factor
+        if f is None:
+            return self._piece_scan(part.values.T, part.seeds.T, None).T
+        # Columns sharing a factor column are scanned together.
+        out = np.empty_like(part.values)
+        todo = list(range(f.shape[1]))
+        while todo:
+            lead = todo[0]
+            group = [c for c in todo if np.array_equal(f[:, c], f[:, lead])]
+            todo = [c for c in todo if c not in group]
+            out[:, group] = self._piece_scan(
+                part.values[:, group].T, part.seeds[:, group].T, f[:, lead]
+            ).T
+        return out
 
-    def scan(self, parts: list[Recurrence]) -> list[_F8]:
-        """Evaluate recurrences at every tick, exactly in tick order.
-
-        Returns
-        -------
-        list of ndarray
-            ``y`` of each part, shape (q, n).
-        """
-        if self.dense:
-            return self._dense_scan(parts)
-        return [self._piece_scan(p) for p in parts]
-
-    def _dense_scan(self, parts: list[Recurrence]) -> list[_F8]:
-        """All parts at once in a matrix (width + 1, quantities x segments).
-
-        Row ``i`` holds the ``i``-th tick of every segment (row 0 the seeds), so each step
-        of the recurrence is one vector operation across all symbols. Quantities with
-        factors come first and take a multiply and an add per row; the rest an add.
-        """
-        count, width = self.count, self.width
-        ranked = sorted(range(len(parts)), key=lambda i: parts[i].factor is None)
-        sizes = [parts[i].values.shape[0] for i in ranked]
-        q_all = sum(sizes)
-        plane = q_all * count
-        mat = np.zeros((width + 1, plane))
-        mat[0] = np.concatenate([parts[i].seeds for i in ranked]).ravel()
-        base = (self.j + 1) * plane + self.seg
-        flat = base + (np.arange(q_all) * count)[:, None]
-        mat.ravel()[flat] = np.concatenate([parts[i].values for i in ranked])
-        split = 0  # columns [0, split) have factors
-        factors: _F8 | None = None
-        for i, q in zip(ranked, sizes, strict=True):
-            f = parts[i].factor
-            if f is None:
-                break
-            split += q * count
-        if split:
-            factors = np.ones((width + 1, split))
-            row = 0
-            for i, q in zip(ranked, sizes, strict=True):
-                f = parts[i].factor
-                if f is None:
-                    break
-                odd = np.flatnonzero(f != 1.0)
-                if odd.size:
-                    cells = ((self.j[odd] + 1) * split + self.seg[odd] + row * count)[None, :]
-                    cells = cells + (np.arange(q) * count)[:, None]
-                    factors.ravel()[cells] = f[odd]
-                row += q
-            tmp = np.empty(split)
-            for i in range(1, width + 1):
-                np.multiply(mat[i - 1, :split], factors[i], out=tmp)
-                np.add(tmp, mat[i, :split], out=mat[i, :split])
-                np.add(mat[i - 1, split:], mat[i, split:], out=mat[i, split:])
-        else:
-            for i in range(1, width + 1):
-                np.add(mat[i - 1], mat[i], out=mat[i])
-        out = mat.ravel()[flat]
-        results: list[_F8] = [out] * len(parts)
-        row = 0
-        for i, q in zip(ranked, sizes, strict=True):
-            results[i] = out[row : row + q]
-            row += q
-        return results
-
-    def _piece_scan(self, part: Recurrence) -> _F8:
-        """One part, cut into pieces wherever the factor is not 1, each summed in order.
+    def _piece_scan(self, values: _F8, seeds: _F8, factor: _F8 | None) -> _F8:
+        """Quantities (q, n) sharing one factor (n,), cut into pieces wherever the factor
+        is not 1, each piece summed in order.
 
         Pieces that restart (factor 0) or begin a segment are independent; a piece that
         rescales the previous one (any other factor) waits for it, so those are done in
         rounds.
         """
-        values, factor = part.values, part.factor
         if factor is None:
             pieces = Pieces(self.new)
-            return pieces.cumsum(values, part.seeds)
+            return pieces.cumsum(values, seeds)
         cut = self.new | (factor != 1.0)
         pieces = Pieces(cut)
         at = pieces.first
         f_at = factor[at]
         seg_at = self.seg[at]
         begins = self.new[at]
+        seed_of = seeds
         seeds = np.zeros((values.shape[0], pieces.count))
-        seeds[:, begins] = part.seeds[:, seg_at[begins]] * f_at[begins]
+        seeds[:, begins] = seed_of[:, seg_at[begins]] * f_at[begins]
         chained = ~begins & (f_at != 0.0)
         if not chained.any():
             return pieces.cumsum(values, seeds)

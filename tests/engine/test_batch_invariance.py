@@ -34,13 +34,14 @@ FIELDS = (
 
 
 @contextmanager
-def dense_layout(enabled: bool) -> Iterator[None]:
-    saved = segments.DENSE_MAX_WIDTH
-    segments.DENSE_MAX_WIDTH = 1 << 30 if enabled else 0
+def packed_layout(enabled: bool) -> Iterator[None]:
+    """Use the packed layout for every batch, or for none."""
+    saved = segments.PACKED_MAX_WIDTH
+    segments.PACKED_MAX_WIDTH = 1 << 30 if enabled else 0
     try:
         yield
     finally:
-        segments.DENSE_MAX_WIDTH = saved
+        segments.PACKED_MAX_WIDTH = saved
 
 
 def _key(x: float) -> tuple[bool, float]:
@@ -121,14 +122,14 @@ def test_any_batch_split_gives_identical_signals_and_indicators(case: tuple) -> 
 
 @settings(max_examples=30, deadline=None)
 @given(streams())
-def test_dense_and_piecewise_layouts_agree_bitwise(case: tuple) -> None:
+def test_packed_and_by_segment_layouts_agree_bitwise(case: tuple) -> None:
     cfg, ticks, n_symbols, splits = case
-    with dense_layout(True):
-        dense_signals, dense = _run(cfg, ticks, splits[0], n_symbols)
-    with dense_layout(False):
+    with packed_layout(True):
+        packed_signals, packed = _run(cfg, ticks, splits[0], n_symbols)
+    with packed_layout(False):
         piece_signals, pieces = _run(cfg, ticks, splits[0], n_symbols)
-    assert dense_signals == piece_signals
-    _assert_same(dense, pieces)
+    assert packed_signals == piece_signals
+    _assert_same(packed, pieces)
 
 
 def test_large_batches_equal_a_tick_at_a_time_over_many_symbols() -> None:

@@ -2,83 +2,110 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import engine.segments as segments
-from engine.segments import Batch, Pieces, Recurrence, stable_order
+from engine.segments import (
+    PACKED_MAX_WIDTH,
+    Batch,
+    PackedBatch,
+    Pieces,
+    Recurrence,
+    SegmentBatch,
+    make_batch,
+    stable_order,
+)
 
-
-@contextmanager
-def dense_layout(enabled: bool) -> Iterator[None]:
-    """Force the dense layout on (as far as padding allows) or off."""
-    saved = segments.DENSE_MAX_WIDTH
-    segments.DENSE_MAX_WIDTH = 1 << 30 if enabled else 0
-    try:
-        yield
-    finally:
-        segments.DENSE_MAX_WIDTH = saved
+LAYOUTS = {"packed": PackedBatch, "by_segment": SegmentBatch}
 
 
 def _loop(ids: np.ndarray, part: Recurrence, order: np.ndarray, seg_sym: np.ndarray) -> np.ndarray:
-    """y = f*y_prev + x per symbol, tick by tick, in sorted order."""
+    """y = f*y_prev + x per symbol, tick by tick, in batch order."""
     out = np.empty_like(part.values)
-    state = {int(sym): part.seeds[:, i].copy() for i, sym in enumerate(seg_sym)}
+    state = {int(sym): part.seeds[i].copy() for i, sym in enumerate(seg_sym)}
     for pos, tick in enumerate(order):
         y = state[int(ids[tick])]
-        f = 1.0 if part.factor is None else part.factor[pos]
         for q in range(y.shape[0]):
-            y[q] = (y[q] if f == 1.0 else f * y[q]) + part.values[q, pos]
-        out[:, pos] = y
+            f = 1.0 if part.factor is None else part.factor[pos, q]
+            y[q] = (y[q] if f == 1.0 else f * y[q]) + part.values[pos, q]
+        out[pos] = y
     return out
 
 
 @st.composite
-def batches(draw: st.DrawFn) -> tuple[np.ndarray, list[Recurrence]]:
+def batches(draw: st.DrawFn) -> tuple[np.ndarray, int]:
     n = draw(st.integers(1, 300))
     symbols = draw(st.integers(1, 12))
-    seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
-    skew = draw(st.booleans())
-    weights = rng.dirichlet(np.full(symbols, 0.05 if skew else 5.0))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    weights = rng.dirichlet(np.full(symbols, 0.05 if draw(st.booleans()) else 5.0))
     ids = rng.choice(symbols, size=n, p=weights).astype(np.int32)
-    count = np.unique(ids).shape[0]
+    seed = draw(st.integers(0, 2**32 - 1))
+    return ids, seed
+
+
+def _parts(b: Batch, seed: int) -> list[Recurrence]:
+    """Recurrences in batch order: plain sums, restarts, rescales, mixed columns."""
+    rng = np.random.default_rng(seed)
+    n = b.n
     parts = []
-    for q, kind in ((1, "resets"), (3, "none"), (2, "rescale")):
-        values = rng.normal(size=(q, n)) * 10.0 ** rng.integers(-3, 4, size=(q, n))
+    for q, kind in ((3, "none"), (1, "resets"), (2, "rescale"), (4, "mixed")):
+        values = rng.normal(size=(n, q)) * 10.0 ** rng.integers(-3, 4, size=(n, q))
         factor = None
         if kind == "resets":
-            factor = (rng.random(n) > 0.2) * 1.0
+            factor = (rng.random((n, 1)) > 0.2) * 1.0
         elif kind == "rescale":
-            factor = np.where(rng.random(n) < 0.1, rng.choice([0.0, 0.25, 1e-300], n), 1.0)
-        parts.append(Recurrence(values, rng.normal(size=(q, count)), factor))
-    return ids, parts
+            col = np.where(rng.random(n) < 0.1, rng.choice([0.0, 0.25, 1e-300], n), 1.0)
+            factor = np.repeat(col[:, None], q, axis=1)
+        elif kind == "mixed":
+            factor = (rng.random((n, q)) > 0.3) * 1.0
+            factor[:, 2:] = np.where(rng.random(n) < 0.1, 0.5, 1.0)[:, None]
+        parts.append(Recurrence(values, rng.normal(size=(b.count, q)), factor))
+    return parts
 
 
 @settings(max_examples=60, deadline=None)
-@given(batches(), st.booleans())
-def test_both_layouts_scan_exactly_like_a_loop(
-    case: tuple[np.ndarray, list[Recurrence]], dense: bool
-) -> None:
-    ids, parts = case
-    with dense_layout(dense):
-        b = Batch(ids, 16)
-        got = b.scan(parts)
-    for part, y in zip(parts, got, strict=True):
-        expected = _loop(ids, part, b.order, b.sym)
-        np.testing.assert_array_equal(y, expected)
+@given(batches(), st.sampled_from(sorted(LAYOUTS)))
+def test_both_layouts_scan_exactly_like_a_loop(case: tuple[np.ndarray, int], layout: str) -> None:
+    ids, seed = case
+    b: Batch = LAYOUTS[layout](ids, 16)
+    for part in _parts(b, seed):
+        np.testing.assert_array_equal(b.scan(part), _loop(ids, part, b.order, b.sym))
 
 
-def test_dense_layout_is_chosen_for_short_segments_only() -> None:
+def test_packed_layout_is_chosen_unless_one_symbol_has_very_many_ticks() -> None:
     rng = np.random.default_rng(0)
-    assert Batch(rng.integers(0, 1000, 10_000).astype(np.int32), 1000).dense
-    one_long = np.r_[np.zeros(5000), np.arange(1, 1000)].astype(np.int32)
-    assert not Batch(one_long, 1000).dense
+    assert isinstance(make_batch(rng.integers(0, 1000, 10_000).astype(np.int32), 1000), PackedBatch)
+    one_long = np.r_[np.zeros(PACKED_MAX_WIDTH + 1), np.arange(1, 1000)].astype(np.int32)
+    assert isinstance(make_batch(one_long, 1000), SegmentBatch)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(0, 4), min_size=1, max_size=120),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from(sorted(LAYOUTS)),
+)
+def test_neighbours_and_running_maxima_follow_each_symbol(
+    ids_list: list[int], seed: int, layout: str
+) -> None:
+    ids = np.array(ids_list, dtype=np.int32)
+    rng = np.random.default_rng(seed)
+    b: Batch = LAYOUTS[layout](ids, 5)
+    values = rng.normal(size=ids.size)[b.order]  # in batch order
+    seeds = rng.normal(size=b.count)
+    seeds[rng.random(b.count) < 0.3] = np.nan
+    prev, top, back2 = b.shifted(values, seeds), b.running_max(values, seeds), b.back(values, 2)
+    for s in range(b.count):
+        at = b.positions(s)
+        assert (b.sym_t[at] == b.sym[s]).all() and (np.diff(b.order[at]) > 0).all()
+        assert at[0] == b.first[s] and at[-1] == b.last[s] and at.size == b.length[s]
+        assert (b.j[at] == np.arange(at.size)).all() and (b.seg[at] == s).all()
+        run = values[at]
+        np.testing.assert_array_equal(prev[at], np.r_[seeds[s], run[:-1]])
+        np.testing.assert_array_equal(top[at], np.fmax.accumulate(np.r_[seeds[s], run])[1:])
+        np.testing.assert_array_equal(back2[at[2:]], run[:-2])
 
 
 def test_uneven_pieces_are_grouped_and_still_exact() -> None:
@@ -102,12 +129,16 @@ def test_uneven_pieces_are_grouped_and_still_exact() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(0, 5), min_size=1, max_size=200), st.integers(0, 2**32 - 1))
-def test_carried_states_match_a_loop(ids_list: list[int], seed: int) -> None:
+@given(
+    st.lists(st.integers(0, 5), min_size=1, max_size=200),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from(sorted(LAYOUTS)),
+)
+def test_carried_states_match_a_loop(ids_list: list[int], seed: int, layout: str) -> None:
     ids = np.array(ids_list, dtype=np.int32)
     rng = np.random.default_rng(seed)
     code = rng.choice(np.array([-1, -1, 0, 1, 2], dtype=np.int8), size=(3, ids.size))
-    b = Batch(ids, 6)
+    b: Batch = LAYOUTS[layout](ids, 6)
     seeds = rng.integers(0, 3, size=(3, b.count)).astype(np.int8)
     before, final = b.carry(code, seeds)
     state = {int(s): seeds[:, i].copy() for i, s in enumerate(b.sym)}
