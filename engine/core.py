@@ -58,6 +58,8 @@ class _Store:
             ("eta_buy", np.float64, (), np.nan),
             ("eta_sell", np.float64, (), np.nan),
             ("touched", np.bool_, (), False),
+            # Forecasts at the latest price are computed when a snapshot asks for them.
+            ("stale", np.bool_, (), False),
             # Block prefix sums of the moving averages: current block, previous block total.
             # Running sums, see _SUMS: the moving averages' block prefix sums, then the
             # exponentially weighted sums w*p, w, w*r, w*r*r, w*dt relative to `anchor`.
@@ -284,7 +286,7 @@ class Engine:
             s.hit_buy[sid] = s.watch_buy[sid] = _ARMED
         if new_sell is not None:
             s.hit_sell[sid] = s.watch_sell[sid] = _ARMED
-        self._refresh_forecast(sid)
+        s.stale[sid] = s.n_ticks[sid] > 0
 
     def limits(self, symbol: str) -> tuple[float, float]:
         """``(buy, sell)`` limits of ``symbol``, nan where unset.
@@ -301,6 +303,7 @@ class Engine:
 
     def state(self) -> EngineState:
         """Immutable snapshot of every registered symbol (read-only array copies)."""
+        self._refresh_forecasts()
         s, n = self._s, len(self._names)
 
         def col(name: str) -> NDArray[Any]:
@@ -404,9 +407,26 @@ class Engine:
             ids, tt, pp = ids[arrival], tt[arrival], pp[arrival]
         return self._advance(ids.astype(np.int32, copy=False), tt, pp, arrival)
 
-    def _forecast(self, price: _F8, buy: _F8, sell: _F8, drift: _F8, vol: _F8) -> tuple[_F8, _F8]:
-        """Forecasts towards the buy (below) and sell (above) limits, shape (2, n)."""
+    def _forecast(
+        self,
+        price: _F8,
+        buy: _F8,
+        sell: _F8,
+        drift: _F8,
+        vol: _F8,
+        below: float | None = None,
+    ) -> tuple[_F8, _F8]:
+        """Forecasts towards the buy (below) and sell (above) limits, shape (2, n).
+
+        With ``below``, ticks whose probability is provably at most ``below`` are not
+        evaluated: their ``p`` is reported as 0 and ``eta`` as nan. Every other tick is
+        exact, as without ``below``. The proof is a cheap upper bound: the probability
+        grows with the drift, with drift ``m >= 0`` it is at most ``2 Phi(w)`` (reflection
+        at the first passage), ``w = (max(m, 0) H - d) / (s sqrt(H))``, and for ``w < 0``,
+        ``Phi(w) <= phi(w) / |w|``. A margin keeps rounding from deciding.
+        """
         n = price.shape[0]
+        h = self._cfg.horizon_s
         d = np.empty((2, n))
         with np.errstate(invalid="ignore", divide="ignore"):
             np.divide(price, buy, out=d[0])
@@ -417,26 +437,45 @@ class Engine:
         m[1] = drift
         s = np.broadcast_to(vol, (2, n)).ravel()
         d, m = d.ravel(), m.ravel()
-        limited = ~np.isnan(d)
-        if limited.all():
-            p, eta = passage(d, m, s, self._cfg.horizon_s)
+        if below is None:
+            todo = ~np.isnan(d)  # only where a limit is set
         else:
-            # Only where a limit is set (e.g. a gauge with a sell side only).
-            p, eta = np.full(2 * n, np.nan), np.full(2 * n, np.nan)
-            at = np.flatnonzero(limited)
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                w = np.maximum(m, 0.0)
+                w *= h
+                w -= d
+                w /= s * np.sqrt(h)
+                bound = w * w
+                bound *= -0.5
+                np.exp(bound, out=bound)
+                bound /= w
+                bound *= -2.0 / np.sqrt(2.0 * np.pi)
+                todo = ~((w < 0.0) & (bound <= below * (1.0 - 1e-9)))
+            todo &= ~np.isnan(d)
+        if todo.all():
+            p, eta = passage(d, m, s, h)
+        else:
+            p = np.zeros(2 * n) if below is not None else np.full(2 * n, np.nan)
+            eta = np.full(2 * n, np.nan)
+            if below is not None:
+                p[np.isnan(d)] = np.nan
+            at = np.flatnonzero(todo)
             if at.size:
-                p[at], eta[at] = passage(d[at], m[at], s[at], self._cfg.horizon_s)
+                p[at], eta[at] = passage(d[at], m[at], s[at], h)
         return p.reshape(2, n), eta.reshape(2, n)
 
-    def _refresh_forecast(self, sid: int) -> None:
-        """Recompute the stored forecasts of one symbol from its latest price."""
+    def _refresh_forecasts(self) -> None:
+        """Bring the stored forecasts of symbols that moved up to date."""
         s = self._s
-        if not s.n_ticks[sid]:
+        stale = np.flatnonzero(s.stale[: len(self._names)])
+        if stale.size == 0:
             return
-        at = slice(sid, sid + 1)
-        p, eta = self._forecast(s.last[at], s.buy[at], s.sell[at], s.drift[at], s.vol[at])
-        s.p_buy[sid], s.p_sell[sid] = p[0, 0], p[1, 0]
-        s.eta_buy[sid], s.eta_sell[sid] = eta[0, 0], eta[1, 0]
+        s.stale[stale] = False
+        p, eta = self._forecast(
+            s.last[stale], s.buy[stale], s.sell[stale], s.drift[stale], s.vol[stale]
+        )
+        s.p_buy[stale], s.p_sell[stale] = p
+        s.eta_buy[stale], s.eta_sell[stale] = eta
 
     def _advance(self, ids: NDArray[np.int32], t_in: _F8, p_in: _F8, arrival: _I8) -> list[Signal]:
         """Process valid ticks: sort by symbol, scan every recurrence, apply the rules."""
@@ -528,7 +567,7 @@ class Engine:
         # Forecasts towards both limits at every tick.
         buy_t = s.buy[sym_t]
         sell_t = s.sell[sym_t]
-        p_hit, eta = self._forecast(pp, buy_t, sell_t, drift, vol)
+        p_hit, eta = self._forecast(pp, buy_t, sell_t, drift, vol, cfg.watch_rearm * cfg.alert_p)
 
         # Rules: one carried state per (symbol, rule); codes 1 arm, 0 disarm, -1 keep.
         h = cfg.hysteresis
@@ -578,8 +617,7 @@ class Engine:
         s.ema[sym] = ema[last]
         s.drift[sym] = drift[last]
         s.vol[sym] = vol[last]
-        s.p_buy[sym], s.p_sell[sym] = p_hit[0, last], p_hit[1, last]
-        s.eta_buy[sym], s.eta_sell[sym] = eta[0, last], eta[1, last]
+        s.stale[sym] = True
         size = cfg.history
         slot = sym_t * size + _tick_mod(b, n0, k, size)
         if b.width > size:
@@ -696,10 +734,16 @@ def _window_mean(
     """
     j = b.j
     flat = b.sym_t * size + slot
-    head = np.where(j >= size, b.back(c, size), ring.ravel()[flat])
+    head = ring.ravel()[flat]
+    if b.width > size:
+        at = np.flatnonzero(j >= size)
+        head[at] = c[b.back_index(at, size)]
     # Total of the previous block: in this batch if it ended here, else carried.
     carried = np.where(n0 % size == 0, c_before, prev[b.sym])
-    total = np.where(j > slot, b.back(c, slot + 1), carried[b.seg])
+    total = carried[b.seg]
+    at = np.flatnonzero(j > slot)
+    if at.size:
+        total[at] = c[b.back_index(at, slot[at] + 1)]
     prev[b.sym] = total[b.last]
     total -= head
     total += c

@@ -116,19 +116,20 @@ class Batch:
         last[:-1] = first[1:] - 1
         last[-1] = n - 1
         self.sym_t, self.new, self.first, self.last = sym_t, new, first, last
-        self.length = last - first + 1
+        length = last - first + 1
+        self.length = length
         self.sym = sym_t[first]
-        self.seg = np.cumsum(new) - 1
-        self.j = np.arange(n) - first[self.seg]
-        self.width = int(self.length.max())
+        self.seg = np.repeat(np.arange(self.count, dtype=np.int64), length)
+        self.j = np.arange(n, dtype=np.int64) - np.repeat(first, length)
+        self.width = int(length.max())
 
     def shifted(self, values: _F8, seeds: _F8) -> _F8:
         """The previous tick's value within each segment; ``seeds`` before the first."""
         raise NotImplementedError
 
-    def back(self, values: _F8, delta: _I8 | int) -> _F8:
-        """``values`` at the tick ``delta`` earlier in the same segment (``delta <= j``;
-        elsewhere an arbitrary element)."""
+    def back_index(self, at: _I8, delta: _I8 | int) -> _I8:
+        """Position of the tick ``delta`` before the ticks at positions ``at`` in their
+        segment (requires ``delta <= j[at]``)."""
         raise NotImplementedError
 
     def running_max(self, values: _F8, seeds: _F8) -> _F8:
@@ -188,7 +189,8 @@ class PackedBatch(Batch):
             by_sym = _sorted
             self.n, self.count, self.width = by_sym.n, by_sym.count, by_sym.width
         n, count, width = self.n, self.count, self.width
-        rank_to_seg = np.argsort(-by_sym.length, kind="stable")
+        # Longest first; lengths fit 16 bits here, so this is a radix sort.
+        rank_to_seg = np.argsort((width - by_sym.length).astype(np.int16), kind="stable")
         rank_of = np.empty(count, dtype=np.int64)
         rank_of[rank_to_seg] = np.arange(count)
         length = by_sym.length[rank_to_seg]
@@ -196,18 +198,21 @@ class PackedBatch(Batch):
         rows = count - np.cumsum(np.bincount(length, minlength=width + 1))[:width]
         off = np.zeros(width + 1, dtype=np.int64)
         np.cumsum(rows, out=off[1:])
-        packed = off[by_sym.j] + rank_of[by_sym.seg]
+        packed = off[by_sym.j]
+        packed += np.repeat(rank_of, by_sym.length)
         order = np.empty(n, dtype=np.intp)
         order[packed] = by_sym.order
-        j = np.repeat(np.arange(width, dtype=np.int64), rows)
-        seg = np.arange(n, dtype=np.int64) - off[j]
-        self.order, self.j, self.seg = order, j, seg
-        self.sym, self.length, self.sym_t = sym, length, sym[seg]
-        self.first = np.arange(count, dtype=np.int64)
+        pos = np.arange(n, dtype=np.int64)
+        self.order = order
+        self.j = np.repeat(np.arange(width, dtype=np.int64), rows)
+        self.seg = pos - np.repeat(off[:width], rows)
+        self.sym, self.length, self.sym_t = sym, length, sym[self.seg]
+        self.first = pos[:count]
         self.last = off[length - 1] + self.first
-        self.off, self.rows = off, rows.tolist()
-        self._bounds = [(int(off[i]), int(off[i - 1]), m) for i, m in enumerate(self.rows)]
-        self._prev = off[j[count:] - 1] + seg[count:]
+        self.off = off
+        bounds = np.stack([off[:width], np.r_[0, off[: width - 1]], rows]).T.tolist()
+        self._bounds = [(a, p, m) for a, p, m in bounds]
+        self._prev = pos[count:] - np.repeat(rows[:-1], rows[1:])
 
     def shifted(self, values: _F8, seeds: _F8) -> _F8:
         out = np.empty_like(values)
@@ -215,10 +220,8 @@ class PackedBatch(Batch):
         out[..., self.count :] = values.take(self._prev, axis=-1)
         return out
 
-    def back(self, values: _F8, delta: _I8 | int) -> _F8:
-        idx = self.off.take(self.j - delta, mode="clip")
-        idx += self.seg
-        return values.take(idx)
+    def back_index(self, at: _I8, delta: _I8 | int) -> _I8:
+        return self.off[self.j[at] - delta] + self.seg[at]
 
     def running_max(self, values: _F8, seeds: _F8) -> _F8:
         out = values.copy()
@@ -265,8 +268,10 @@ class SegmentBatch(Batch):
 
     def __init__(self, ids: NDArray[np.int32], bound: int) -> None:
         self._by_symbol(ids, bound)
-        self.pos = np.arange(self.n)
-        self.key_base = (self.pos * 8 + 4).astype(np.int32)  # for carry()
+
+    @property
+    def pos(self) -> _I8:
+        return np.arange(self.n, dtype=np.int64)
 
     def shifted(self, values: _F8, seeds: _F8) -> _F8:
         out = np.empty_like(values)
@@ -274,8 +279,8 @@ class SegmentBatch(Batch):
         out[..., self.first] = seeds
         return out
 
-    def back(self, values: _F8, delta: _I8 | int) -> _F8:
-        return values.take(self.pos - delta, mode="clip")
+    def back_index(self, at: _I8, delta: _I8 | int) -> _I8:
+        return at - delta
 
     def running_max(self, values: _F8, seeds: _F8) -> _F8:
         # Exact: times are replaced by their ranks, which can be offset per segment in
@@ -296,7 +301,7 @@ class SegmentBatch(Batch):
         # first tick, 0 for a keep: the running maximum of the keys is the latest set (or
         # the seed), and its low bits carry the state, so no gather is needed.
         key = code.astype(np.int32)
-        key += self.key_base
+        key += (self.pos * 8 + 4).astype(np.int32)
         key *= code >= 0
         first = self.first
         key[:, first] = np.maximum(key[:, first], first.astype(np.int32) * 8 + seeds)

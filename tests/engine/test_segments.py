@@ -96,7 +96,7 @@ def test_neighbours_and_running_maxima_follow_each_symbol(
     values = rng.normal(size=ids.size)[b.order]  # in batch order
     seeds = rng.normal(size=b.count)
     seeds[rng.random(b.count) < 0.3] = np.nan
-    prev, top, back2 = b.shifted(values, seeds), b.running_max(values, seeds), b.back(values, 2)
+    prev, top = b.shifted(values, seeds), b.running_max(values, seeds)
     for s in range(b.count):
         at = b.positions(s)
         assert (b.sym_t[at] == b.sym[s]).all() and (np.diff(b.order[at]) > 0).all()
@@ -105,7 +105,8 @@ def test_neighbours_and_running_maxima_follow_each_symbol(
         run = values[at]
         np.testing.assert_array_equal(prev[at], np.r_[seeds[s], run[:-1]])
         np.testing.assert_array_equal(top[at], np.fmax.accumulate(np.r_[seeds[s], run])[1:])
-        np.testing.assert_array_equal(back2[at[2:]], run[:-2])
+        np.testing.assert_array_equal(values[b.back_index(at[2:], 2)], run[:-2])
+        np.testing.assert_array_equal(b.back_index(at, b.j[at]), np.full(at.size, at[0]))
 
 
 def test_uneven_pieces_are_grouped_and_still_exact() -> None:
