@@ -32,6 +32,7 @@ _INITIAL_CAPACITY = 64
 # Running sums per symbol: fast and slow block prefix sums, then five weighted sums.
 _SUMS = 7
 _KINDS = tuple(SignalKind)
+_BUY, _SELL, _GOLDEN = int(SignalKind.BUY), int(SignalKind.SELL), int(SignalKind.GOLDEN_CROSS)
 # Watch, hit and cross states (int8): armed / disarmed, and which average is above.
 _ARMED, _DISARMED = 1, 0
 _ABOVE, _BELOW = 1, 2
@@ -76,10 +77,9 @@ class _Store:
             ("watch_sell", np.int8, (), _ARMED),
             ("regime", np.int8, (), 0),
             ("seq", np.int64, (len(_KINDS),), 0),
-            ("h_t", np.float64, (cfg.history,), np.nan),
-            ("h_price", np.float64, (cfg.history,), np.nan),
-            ("h_fast", np.float64, (cfg.history,), np.nan),
-            ("h_slow", np.float64, (cfg.history,), np.nan),
+            # Chart history ring: time, price, fast and slow average of each tick side by
+            # side, so one tick's fields share a cache line.
+            ("history", np.float64, (cfg.history, 4), np.nan),
         ]
         self.capacity = 0
         self.grow(capacity)
@@ -345,14 +345,9 @@ class Engine:
         n = int(s.n_ticks[sid])
         slots = np.arange(n - min(n, size), n) % size
 
-        def col(name: str) -> _F8:
-            a = getattr(s, name)[sid, slots]
-            a.flags.writeable = False
-            return a
-
-        return History(
-            t=col("h_t"), price=col("h_price"), sma_fast=col("h_fast"), sma_slow=col("h_slow")
-        )
+        rows = s.history[sid, slots].T.copy()
+        rows.flags.writeable = False
+        return History(t=rows[0], price=rows[1], sma_fast=rows[2], sma_slow=rows[3])
 
     # ------------------------------------------------------------------ update
 
@@ -542,7 +537,8 @@ class Engine:
         np.not_equal(slot_s, 0, out=factor[:, 1])
         if rescale is not None:
             factor[:, 2:] = rescale[:, None]
-        seeds = s.sums[sym]
+        sums_at = (sym * _SUMS)[:, None] + np.arange(_SUMS)
+        seeds = s.sums.ravel()[sums_at]
         y = b.scan(Recurrence(terms, seeds, factor))
         sma_f = _window_mean(
             b, cfg.fast, y[:, 0], k, slot_f, n0, seeds[:, 0], s.fast_prev, s.fast_ring
@@ -550,7 +546,7 @@ class Engine:
         sma_s = _window_mean(
             b, cfg.slow, y[:, 1], k, slot_s, n0, seeds[:, 1], s.slow_prev, s.slow_ring
         )
-        s.sums[sym] = y[last]
+        s.sums.ravel()[sums_at] = y[last]
         s.anchor[sym] = a_t[last]
         ew = y[:, 2:].T
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -618,20 +614,18 @@ class Engine:
         s.drift[sym] = drift[last]
         s.vol[sym] = vol[last]
         s.stale[sym] = True
+        # Chart history: the latest `size` ticks of each symbol.
         size = cfg.history
-        slot = sym_t * size + _tick_mod(b, n0, k, size)
+        cell = sym_t * size
+        cell += _tick_mod(b, n0, k, size)
+        cell *= 4
+        columns = (te, pp, sma_f, sma_s)
         if b.width > size:
             kept = j >= b.length[seg] - size
-            slot = slot[kept]
-            s.h_t.ravel()[slot] = te[kept]
-            s.h_price.ravel()[slot] = pp[kept]
-            s.h_fast.ravel()[slot] = sma_f[kept]
-            s.h_slow.ravel()[slot] = sma_s[kept]
-        else:
-            s.h_t.ravel()[slot] = te
-            s.h_price.ravel()[slot] = pp
-            s.h_fast.ravel()[slot] = sma_f
-            s.h_slow.ravel()[slot] = sma_s
+            cell, columns = cell[kept], tuple(c[kept] for c in columns)
+        flat = s.history.ravel()
+        for q, values in enumerate(columns):
+            flat[cell + q] = values
 
         hits = np.flatnonzero(fired.ravel())
         if hits.size == 0:
@@ -677,10 +671,10 @@ class Engine:
         limit = np.where(side == 0, buy_t[tick], sell_t[tick])
         p = p_hit[side, tick]
         e = eta[side, tick]
-        hit = (kind == SignalKind.BUY) | (kind == SignalKind.SELL)
+        hit = (kind == _BUY) | (kind == _SELL)
         p[hit] = 1.0
         e[hit] = 0.0
-        cross = kind >= SignalKind.GOLDEN_CROSS
+        cross = kind >= _GOLDEN
         limit[cross] = p[cross] = e[cross] = np.nan
         out = np.lexsort((kind, arr[tick]))
         names = self._names
