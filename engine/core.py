@@ -61,7 +61,6 @@ class _Store:
             ("touched", np.bool_, (), False),
             # Forecasts at the latest price are computed when a snapshot asks for them.
             ("stale", np.bool_, (), False),
-            # Block prefix sums of the moving averages: current block, previous block total.
             # Running sums, see _SUMS: the moving averages' block prefix sums, then the
             # exponentially weighted sums w*p, w, w*r, w*r*r, w*dt relative to `anchor`.
             ("sums", np.float64, (_SUMS,), 0.0),
@@ -113,6 +112,20 @@ class Engine:
 
     Notes
     -----
+    At every tick of a symbol (event time ``t``, price ``p``, log return ``r`` and time
+    step ``dt`` since its previous tick):
+
+    * ``sma_fast``, ``sma_slow``: means of the last ``fast``/``slow`` prices (of all
+      prices so far while fewer), from running sums that restart every window length,
+      so they never drift (see ``_window_mean``); cost independent of the window.
+    * ``ema``: ``sum(w_i p_i) / sum(w_i)`` with ``w_i = 2**(-(t - t_i)/halflife_s)``,
+      exact for irregular spacing (pandas ``ewm(halflife=, times=)``).
+    * ``drift = sum(w_i r_i) / sum(w_i dt_i)`` and
+      ``vol = sqrt(sum(w_i r_i**2) / sum(w_i dt_i))``, per second; nan until some time
+      has passed. A jump with ``dt = 0`` adds to the variance, never divides by zero.
+    * ``p_buy``, ``p_sell``, ``eta_buy``, ``eta_sell``: :func:`~engine.first_passage` of
+      log price to ``ln(limit)`` within ``horizon_s``, with that drift and volatility.
+
     Signals, per symbol and limit:
 
     * ``BUY``/``SELL`` when the price reaches the limit (``price <= buy``,
@@ -206,6 +219,8 @@ class Engine:
             Stable id of each symbol; -1 where it was refused because ``max_symbols``
             symbols are already registered (see :attr:`refused`).
         """
+        if isinstance(symbols, str):
+            raise TypeError("register takes an iterable of symbols, not one str")
         index = self._index
         names = symbols if isinstance(symbols, Sequence) else list(symbols)
         out = np.fromiter((index.get(name, -1) for name in names), np.int32, len(names))

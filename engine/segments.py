@@ -35,8 +35,8 @@ _I8 = NDArray[np.int64]
 _B = NDArray[np.bool_]
 
 #: Batches whose busiest symbol has at most this many ticks use the packed layout, which
-#: pays a Python-level step per row; longer runs go piecewise.
-PACKED_MAX_WIDTH = 128
+#: pays a Python-level step per row; longer runs go piecewise (measured break-even).
+PACKED_MAX_WIDTH = 192
 # From this many (pieces x quantities) on, adding whole rows beats accumulating per row.
 _ROW_LOOP_MIN_WIDTH = 256
 

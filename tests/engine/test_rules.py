@@ -125,6 +125,13 @@ def test_symbols_beyond_the_cap_are_refused_and_counted_once() -> None:
     assert eng.state().refused == 3
 
 
+def test_register_wants_a_list_not_a_single_string() -> None:
+    eng = Engine()
+    with pytest.raises(TypeError, match="not one str"):
+        eng.register("ACME")
+    assert eng.register(iter(["ACME"])).tolist() == [0]
+
+
 def test_state_memory_is_bounded_by_the_cap() -> None:
     eng = Engine(EngineConfig(max_symbols=100, fast=2, slow=4, history=4))
     eng.register([f"S{i}" for i in range(10_000)])
