@@ -1,6 +1,7 @@
 """The producer thread: reads a Source and sends its ticks to the `prices` topic.
 
-Paced sources are spaced out by event time times a speed factor; pause, resume and
+Paced sources are spaced out by event time divided by a speed factor, with long quiet
+stretches in the data (an overnight gap) shortened to `max_gap_s`; pause, resume and
 speed changes arrive as small commands on a queue. Delivery reports are counted, the
 client is polled after every send, a full local queue is retried rather than dropped,
 and the producer is flushed (bounded) on stop.
@@ -82,12 +83,14 @@ class ProducerThread(threading.Thread):
         topic: str = "prices",
         speed: float = 1.0,
         linger_ms: int = 5,
+        max_gap_s: float = 5.0,
     ) -> None:
         super().__init__(name="limitwatch-producer", daemon=True)
         self.bootstrap = bootstrap
         self.source = source
         self.topic = topic
         self._linger_ms = linger_ms
+        self.max_gap_s = max_gap_s
         self._stop_event = threading.Event()
         self._commands: queue.SimpleQueue[ProducerCommand] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -175,6 +178,7 @@ class ProducerThread(threading.Thread):
         produced = 0
         anchor: tuple[float, float] | None = None  # (event time, wall time) pacing origin
         last_report = 0.0
+        prev_ts = math.nan
         ticks: Iterator[Tick] = iter(self.source)
         for tick in ticks:
             if self._stop_event.is_set():
@@ -188,8 +192,13 @@ class ProducerThread(threading.Thread):
             if self._stop_event.is_set():
                 break
             if self.source.paced and math.isfinite(self._speed):
+                gap = tick.ts - prev_ts
                 if anchor is None:
                     anchor = (tick.ts, time.monotonic())
+                elif gap > self.max_gap_s:
+                    # A quiet stretch in the data (a night, a weekend): wait max_gap_s of
+                    # event time instead of the whole gap; event times are kept as they are.
+                    anchor = (anchor[0] + gap - self.max_gap_s, anchor[1])
                 due = anchor[1] + (tick.ts - anchor[0]) / self._speed
                 while not self._stop_event.is_set():
                     wait = due - time.monotonic()
@@ -201,6 +210,7 @@ class ProducerThread(threading.Thread):
                         due = anchor[1]
                 if self._stop_event.is_set():
                     break
+            prev_ts = tick.ts
             self._produce(producer, tick)
             produced += 1
             now = time.monotonic()

@@ -8,6 +8,7 @@ touches a widget.
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -39,13 +40,24 @@ class LimitwatchApp(App[None]):
         Binding("B", "step_limit('buy', 1)", "Buy +", key_display="B"),
         Binding("s", "step_limit('sell', -1)", "Sell −", key_display="s"),
         Binding("S", "step_limit('sell', 1)", "Sell +", key_display="S"),
+        Binding("space", "toggle_pause", "Pause"),
+        Binding("plus,equals_sign", "speed(2)", "Faster", key_display="+"),
+        Binding("minus", "speed(0.5)", "Slower", key_display="-"),
+        Binding("r", "toggle_record", "Record"),
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
     ]
 
-    def __init__(self, feed: Feed, step: float = 0.005, sub_title: str = "") -> None:
+    def __init__(
+        self,
+        feed: Feed,
+        step: float = 0.005,
+        sub_title: str = "",
+        record_dir: Path = Path("."),
+    ) -> None:
         super().__init__()
         self.feed = feed
+        self.record_dir = record_dir
         self.step = step
         self.sub_title = sub_title
         self._shown_seq = -1
@@ -90,11 +102,7 @@ class LimitwatchApp(App[None]):
         self.query_one(SignalLog).show(snap.signals, snap.signal_count)
         self.query_one(KafkaPane).show(snap)
         self._show_chart(snap)
-        n = len(snap.engine.symbols)
-        status = f"{n} symbols · {snap.signal_count:,} signals · step {self.step:.2%}"
-        if snap.source:
-            status = f"{snap.source} · " + status
-        self.query_one("#status", Static).update(status)
+        self.query_one("#status", Static).update(status_line(snap, self.step))
         for notice in snap.notices:
             if notice.seq > self._notice_seq:
                 self._notice_seq = notice.seq
@@ -134,6 +142,39 @@ class LimitwatchApp(App[None]):
         table = self.query_one(Watchlist)
         table.move_cursor(row=table.cursor_row + delta)
 
+    def action_toggle_pause(self) -> None:
+        """Pause or resume the producer."""
+        producer = self._snapshot.producer if self._snapshot is not None else None
+        if producer is None:
+            self.notify("There is no producer to pause here.", severity="warning")
+            return
+        self.feed.set_paused(not producer.paused)
+        self.notify(
+            "resuming the producer" if producer.paused else "pausing the producer", timeout=2
+        )
+
+    def action_speed(self, factor: float) -> None:
+        """Multiply the replay speed by `factor` (between 1/64 and 1024)."""
+        producer = self._snapshot.producer if self._snapshot is not None else None
+        if producer is None:
+            self.notify("There is no producer whose speed to change.", severity="warning")
+            return
+        if not math.isfinite(producer.speed):
+            self.notify("Replaying at max speed already.", timeout=2)
+            return
+        speed = min(max(producer.speed * factor, 1 / 64), 1024.0)
+        self.feed.set_speed(speed)
+        self.notify(f"speed ×{speed:g}", timeout=2)
+
+    def action_toggle_record(self) -> None:
+        """Start recording the ticks read to a scenario file, or stop."""
+        if self._snapshot is not None and self._snapshot.recording:
+            self.feed.record(None)
+            return
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = self.record_dir / f"limitwatch-{stamp}.jsonl"
+        self.feed.record(str(path))
+
     def action_step_limit(self, side: str, direction: int) -> None:
         """Lower (-1) or raise (+1) the selected symbol's buy or sell limit by one step."""
         snap = self._snapshot
@@ -164,6 +205,26 @@ class LimitwatchApp(App[None]):
         )
         value = new_buy if side == "buy" else new_sell
         self.notify(f"{symbol} {side} limit → {value:,.2f}", timeout=2)
+
+
+def status_line(snap: Snapshot, step: float) -> str:
+    """The one-line status under the panes: source, producer state, recording, counts."""
+    parts = []
+    if snap.source:
+        parts.append(snap.source)
+    p = snap.producer
+    if p is not None:
+        if p.paused:
+            parts.append("PAUSED")
+        if p.speed != 1.0:
+            parts.append("speed max" if math.isinf(p.speed) else f"speed ×{p.speed:g}")
+        if p.finished:
+            parts.append(f"source ended: {p.last_error}" if p.last_error else "source ended")
+    if snap.recording:
+        parts.append(f"● REC {snap.recorded:,} → {snap.recording}")
+    parts.append(f"{len(snap.engine.symbols)} symbols · {snap.signal_count:,} signals")
+    parts.append(f"step {step:.2%}")
+    return " · ".join(parts)
 
 
 def limit_problem(buy: float, sell: float) -> str | None:

@@ -42,21 +42,10 @@ from producer.files import FileSource, SourceError
 from producer.source import Source
 from producer.sources import open_source
 from tui.jsonout import signal_json
+from tui.options import Limits, OptionError, add_engine_options, engine_config, positive_int
 
 #: Ticks handed to the engine per update.
 BATCH = 10_000
-#: Engine settings each option overrides, by EngineConfig field.
-_OPTION_FIELDS = {
-    "fast": "fast",
-    "slow": "slow",
-    "halflife": "halflife_s",
-    "horizon": "horizon_s",
-    "alert_p": "alert_p",
-    "band": "default_band",
-}
-_INTEGER_FIELDS = ("fast", "slow", "history", "max_symbols")
-
-Limits = dict[str, tuple[float, float]]
 
 
 class BacktestError(Exception):
@@ -258,29 +247,6 @@ def signal_differences(
 # --- settings --------------------------------------------------------------------------
 
 
-def engine_config(args: argparse.Namespace, suggested: dict[str, int | float]) -> EngineConfig:
-    """EngineConfig from the options, else the file's suggestions, else the defaults."""
-    settings: dict[str, Any] = dict(suggested)
-    for option, field_name in _OPTION_FIELDS.items():
-        value = getattr(args, option, None)
-        if value is not None:
-            settings[field_name] = value
-    for name in _INTEGER_FIELDS:
-        value = settings.get(name)
-        if isinstance(value, float) and value.is_integer():
-            settings[name] = int(value)
-    if "history" not in settings and "slow" in settings:
-        settings["history"] = max(EngineConfig().history, int(settings["slow"]))
-    known = {f.name for f in dataclasses.fields(EngineConfig)}
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        raise BacktestError(f"engine setting(s) not understood: {', '.join(unknown)}")
-    try:
-        return EngineConfig(**settings)
-    except (TypeError, ValueError) as exc:
-        raise BacktestError(f"bad engine settings: {exc}") from None
-
-
 def open_file(spec: str, *, skip_bad: bool) -> Source:
     """The source for FILE: a scenario, CSV or JSON lines, ``-`` for standard input.
 
@@ -436,80 +402,15 @@ class Progress:
 # --- command line ----------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _probability(text: str) -> float:
-    value = _positive_float(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"expected a probability below 1, got {text!r}")
-    return value
-
-
-def _band(text: str) -> float:
-    raw = text.strip()
-    value = _positive_float(raw[:-1]) / 100 if raw.endswith("%") else _positive_float(raw)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"expected a percentage below 100, got {text!r}")
-    return value
-
-
-def _limit(text: str) -> tuple[str, float, float]:
-    try:
-        symbol, rest = text.rsplit("=", 1)
-        buy_text, sell_text = rest.split(":", 1)
-        buy, sell = float(buy_text), float(sell_text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected SYMBOL=BUY:SELL, got {text!r}") from None
-    if not (symbol and 0 < buy < sell and math.isfinite(sell)):
-        raise argparse.ArgumentTypeError(f"{text!r}: need a symbol and 0 < buy < sell")
-    return symbol, buy, sell
-
-
 def configure(p: argparse.ArgumentParser) -> None:
     """Add the backtest's arguments to `p`."""
     p.add_argument("file", metavar="FILE", help="a scenario (.jsonl), a .csv or .jsonl file, or -")
-    p.add_argument(
-        "--limit", type=_limit, action="append", default=[], metavar="SYMBOL=BUY:SELL",
-        help="a symbol's limits (repeatable); default: the file's header, else --band",
-    )  # fmt: skip
-    p.add_argument(
-        "--band", type=_band, metavar="PCT",
-        help="limits this far either side of a symbol's first price, e.g. 3%% "
-        "(default: the engine's, 2%%)",
-    )  # fmt: skip
-    g = p.add_argument_group("engine (default: the file's header, else the engine's defaults)")
-    g.add_argument("--fast", type=_positive_int, help="fast average window, ticks")
-    g.add_argument("--slow", type=_positive_int, help="slow average window, ticks")
-    g.add_argument(
-        "--halflife", type=_positive_float, metavar="S", help="EMA/volatility half-life, s"
-    )
-    g.add_argument("--horizon", type=_positive_float, metavar="S", help="forecast horizon, s")
-    g.add_argument(
-        "--alert-p", type=_probability, metavar="P", help="probability that raises a WATCH"
-    )
+    add_engine_options(p)
     p.add_argument(
         "--skip-bad", action="store_true", help="skip and count bad lines instead of stopping"
     )
     p.add_argument("--json", action="store_true", help="JSON lines: one per signal, then a summary")
-    p.add_argument("--batch", type=_positive_int, default=BATCH, help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=positive_int, default=BATCH, help=argparse.SUPPRESS)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -562,7 +463,7 @@ def run(args: argparse.Namespace) -> int:
         for reason in getattr(source, "skipped_reasons", []):
             print(f"skipped {reason}", file=err)
         out.flush()
-    except (SourceError, BacktestError, LimitError) as exc:
+    except (SourceError, BacktestError, OptionError, LimitError) as exc:
         out.flush()
         print(str(exc), file=err)
         return 2

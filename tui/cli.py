@@ -1,62 +1,52 @@
-"""The `limitwatch` command: the monitor by default, plus headless and offline commands.
+"""The `limitwatch` command: the monitor by default, plus replay, record, backtest and
+headless commands.
 
-limitwatch                      embedded broker + market generator + monitor
-limitwatch --bootstrap-servers HOST:9092 --group g     monitor a real cluster
-limitwatch engine --bootstrap-servers HOST:9092 --group g   headless engine (JSON lines)
-limitwatch produce --bootstrap-servers HOST:9092        headless producer
+    limitwatch                            embedded broker + market generator + monitor
+    limitwatch --source prices.csv        the monitor on a file (or -, metrics, generator)
+    limitwatch replay scenarios/rally.jsonl --speed 10
+    limitwatch record out.jsonl --bootstrap-servers HOST:9092
+    limitwatch backtest scenarios/crash.jsonl --json
+    limitwatch engine --bootstrap-servers HOST:9092 --group g     headless engine
+    limitwatch produce --bootstrap-servers HOST:9092 --source metrics
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import math
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from confluent_kafka import KafkaException
 
-from engine import EngineConfig
+from engine import Signal
 from producer.broker import BrokerError
-from producer.generator import MarketGenerator
 from producer.kafka_producer import ProducerThread, parse_speed
 from producer.source import Source
+from producer.sources import SourceError, open_source
+from producer.wire import Tick
+from tui import backtest
 from tui.jsonout import signal_json
 from tui.logs import default_log_path, setup_logging
+from tui.options import (
+    OptionError,
+    add_engine_options,
+    engine_config,
+    fraction,
+    limits_from,
+    positive_float,
+    positive_int,
+)
 from tui.pipeline import Pipeline, PipelineOptions
+from tui.worker import ConsumerWorker, StartRecording
 
 log = logging.getLogger("limitwatch")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _probability(text: str) -> float:
-    value = _positive_float(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"expected a probability between 0 and 1, got {text!r}")
-    return value
 
 
 def _speed(text: str) -> float:
@@ -66,113 +56,79 @@ def _speed(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _percent(text: str) -> float:
-    raw = text.strip()
-    value = _positive_float(raw[:-1]) / 100 if raw.endswith("%") else _positive_float(raw)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(
-            f"expected a fraction below 1 or a percentage, got {text!r}"
-        )
-    return value
-
-
-def _limit(text: str) -> tuple[str, float, float]:
-    try:
-        symbol, rest = text.rsplit("=", 1)
-        buy_text, sell_text = rest.split(":", 1)
-        buy, sell = float(buy_text), float(sell_text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected SYMBOL=BUY:SELL, got {text!r}") from None
-    if not (0 < buy < sell and math.isfinite(sell)):
-        raise argparse.ArgumentTypeError(f"{text!r}: need 0 < buy < sell")
-    return symbol, buy, sell
-
-
 def _add_kafka_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("Kafka")
     g.add_argument(
-        "--bootstrap-servers",
-        metavar="HOST:PORT",
+        "--bootstrap-servers", metavar="HOST:PORT",
         help="a Kafka cluster to use; without it an embedded broker starts on 127.0.0.1",
-    )
+    )  # fmt: skip
     g.add_argument("--topic", default="prices", help="the ticks topic (default: %(default)s)")
     g.add_argument(
-        "--partitions", type=_positive_int, default=4,
+        "--partitions", type=positive_int, default=4,
         help="partitions when the topic is created (default: %(default)s)",
     )  # fmt: skip
-    g.add_argument("--broker-port", type=_positive_int, help="port of the embedded broker")
+    g.add_argument("--broker-port", type=positive_int, help="port of the embedded broker")
     g.add_argument(
         "--log-file", type=Path, default=None,
         help=f"where logs go, librdkafka's included (default: {default_log_path()})",
     )  # fmt: skip
 
 
-def _add_source_options(p: argparse.ArgumentParser) -> None:
+def _add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True) -> None:
     g = p.add_argument_group("source")
+    if with_source:
+        g.add_argument(
+            "--source", default="generator", metavar="SPEC",
+            help="generator, metrics (this machine's /proc figures), a .csv or .jsonl file or "
+            "scenario, or - for standard input (default: %(default)s)",
+        )  # fmt: skip
+    g.add_argument("--seed", type=int, default=7, help="generator seed (default: %(default)s)")
     g.add_argument(
-        "--seed", type=int, default=7, help="market generator seed (default: %(default)s)"
-    )
-    g.add_argument(
-        "--rate", type=_positive_float, default=50.0,
+        "--rate", type=positive_float, default=50.0,
         help="generator ticks per second, all symbols together (default: %(default)s)",
     )  # fmt: skip
     g.add_argument(
-        "--symbols", type=_positive_int, default=12,
+        "--symbols", type=positive_int, default=12,
         help="how many symbols the generator makes up (default: %(default)s)",
     )  # fmt: skip
     g.add_argument(
         "--speed", type=_speed, default=1.0,
-        help="pace factor for timed sources, or 'max' (default: 1)",
+        help="pace factor for files and scenarios, e.g. 0.5, 2, 10, or max (default: 1)",
     )  # fmt: skip
-
-
-def _add_engine_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("engine")
-    d = EngineConfig()
     g.add_argument(
-        "--fast",
-        type=_positive_int,
-        default=d.fast,
-        help="fast average window in ticks (default: %(default)s)",
-    )
-    g.add_argument(
-        "--slow",
-        type=_positive_int,
-        default=d.slow,
-        help="slow average window in ticks (default: %(default)s)",
-    )
-    g.add_argument(
-        "--halflife",
-        type=_positive_float,
-        default=d.halflife_s,
-        help="EMA/volatility half-life in seconds (default: %(default)s)",
-    )
-    g.add_argument(
-        "--horizon",
-        type=_positive_float,
-        default=d.horizon_s,
-        help="forecast horizon in seconds (default: %(default)s)",
-    )
-    g.add_argument(
-        "--alert-p",
-        type=_probability,
-        default=d.alert_p,
-        help="probability that raises a WATCH signal (default: %(default)s)",
-    )
-    g.add_argument(
-        "--limit", type=_limit, action="append", default=[], metavar="SYMBOL=BUY:SELL",
-        help="a symbol's limits (repeatable)",
+        "--max-gap", type=positive_float, default=5.0, metavar="S",
+        help="longest wait between two replayed ticks, in event seconds (default: %(default)s)",
     )  # fmt: skip
-
-
-def _engine_config(args: argparse.Namespace) -> EngineConfig:
-    return EngineConfig(
-        fast=args.fast,
-        slow=max(args.slow, args.fast + 1),
-        halflife_s=args.halflife,
-        horizon_s=args.horizon,
-        alert_p=args.alert_p,
+    g.add_argument("--loop", action="store_true", help="replay a file or scenario forever")
+    g.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="skip and count bad lines of a file instead of stopping",
     )
+
+
+def _add_monitor_options(p: argparse.ArgumentParser) -> None:
+    _add_kafka_options(p)
+    add_engine_options(p)
+    g = p.add_argument_group("monitor")
+    g.add_argument(
+        "--step", type=fraction, default=0.005,
+        help="limit step per key press, e.g. 0.5%% (default: 0.5%%)",
+    )  # fmt: skip
+    g.add_argument(
+        "--group", help="consumer group (share partitions with other limitwatch engines)"
+    )
+    g.add_argument(
+        "--no-producer", action="store_true", help="only consume; something else produces"
+    )
+    g.add_argument(
+        "--from-beginning", action=argparse.BooleanOptionalAction, default=None,
+        help="start at the oldest tick (default: yes on the embedded broker, no on a cluster)",
+    )  # fmt: skip
+    g.add_argument(
+        "--record-dir", type=Path, default=Path("."),
+        help="where r (record) writes scenario files (default: the current directory)",
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,34 +141,33 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Keys in the monitor: up/down select, b/B lower/raise buy, s/S lower/raise sell, "
-            "q quit."
+            "space pause, +/- speed, r record, q quit."
         ),
     )
-    _add_kafka_options(parser)
+    _add_monitor_options(parser)
     _add_source_options(parser)
-    _add_engine_options(parser)
-    g = parser.add_argument_group("monitor")
-    g.add_argument(
-        "--step",
-        type=_percent,
-        default=0.005,
-        help="limit step per key press, e.g. 0.5%% (default: 0.5%%)",
-    )
-    g.add_argument(
-        "--group", help="consumer group (share partitions with other limitwatch engines)"
-    )
-    g.add_argument(
-        "--no-producer", action="store_true", help="only consume; something else produces"
-    )
-    g.add_argument(
-        "--from-beginning", action=argparse.BooleanOptionalAction, default=None,
-        help="start at the oldest tick (default: yes on the embedded broker, no on a cluster)",
-    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    rep = sub.add_parser("replay", help="the monitor on a scenario or file, replayed through Kafka")
+    rep.add_argument("file", metavar="FILE", help="a scenario (.jsonl), .csv or .jsonl file")
+    _add_monitor_options(rep)
+    _add_source_options(rep, with_source=False)
+    rep.set_defaults(func=run_replay)
+
+    rec = sub.add_parser("record", help="record the live prices topic to a scenario file")
+    rec.add_argument("out", metavar="OUT", type=Path, help="the scenario file to write (.jsonl)")
+    _add_kafka_options(rec)
+    rec.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
+    rec.add_argument("--count", type=positive_int, help="stop after this many ticks")
+    rec.add_argument("--from-beginning", action=argparse.BooleanOptionalAction, default=False)
+    rec.add_argument("--description", default="recorded from the live prices topic")
+    rec.set_defaults(func=run_record)
+
+    backtest.add_parser(sub)
 
     eng = sub.add_parser("engine", help="headless engine: consume, print signals as JSON lines")
     _add_kafka_options(eng)
-    _add_engine_options(eng)
+    add_engine_options(eng)
     eng.add_argument(
         "--group", default="limitwatch-engine", help="consumer group (default: %(default)s)"
     )
@@ -222,13 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     prod = sub.add_parser("produce", help="headless producer: send ticks to the topic")
     _add_kafka_options(prod)
     _add_source_options(prod)
-    prod.add_argument("--count", type=_positive_int, help="stop after this many ticks")
+    prod.add_argument("--count", type=positive_int, help="stop after this many ticks")
     prod.set_defaults(func=run_produce)
     return parser
-
-
-def _source(args: argparse.Namespace) -> Source:
-    return MarketGenerator(symbols=args.symbols, rate=args.rate, seed=args.seed)
 
 
 def _fail(message: str) -> int:
@@ -236,25 +187,43 @@ def _fail(message: str) -> int:
     return 2
 
 
-def run_monitor(args: argparse.Namespace) -> int:
+def _open(args: argparse.Namespace, spec: str, stop: threading.Event) -> Source:
+    return open_source(
+        spec, seed=args.seed, rate=args.rate, symbols=args.symbols, loop=args.loop,
+        skip_bad=args.skip_bad, stop=stop,
+    )  # fmt: skip
+
+
+def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
     """The interactive monitor."""
     from tui.app import LimitwatchApp
 
-    source = None if args.no_producer else _source(args)
+    stop = threading.Event()
+    spec = spec or args.source
+    try:
+        source = None if args.no_producer else _open(args, spec, stop)
+        suggested = dict(getattr(source, "engine", {}) or {})
+        config = engine_config(args, suggested)
+    except (SourceError, OptionError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+    if source is not None and not source.paced and spec == "-" and sys.stdin.isatty():
+        return _fail(
+            "--source - reads ticks from standard input: pipe them in (tail -f f.csv | ...)"
+        )
     options = PipelineOptions(
         bootstrap=args.bootstrap_servers,
         topic=args.topic,
         partitions=args.partitions,
         source=source,
         speed=args.speed,
-        engine=_engine_config(args),
+        max_gap_s=args.max_gap,
+        engine=config,
         group=args.group,
         from_beginning=args.from_beginning,
         broker_port=args.broker_port,
-        broker_log=args.log_file.with_name("broker.log")
-        if args.log_file
-        else default_log_path().with_name("broker.log"),
-        limits={s: (b, x) for s, b, x in args.limit},
+        broker_log=(args.log_file or default_log_path()).with_name("broker.log"),
+        limits=limits_from(args),
+        source_stop=stop,
     )
     pipeline = Pipeline(options)
     try:
@@ -263,11 +232,24 @@ def run_monitor(args: argparse.Namespace) -> int:
         return _fail(f"could not start the pipeline: {exc}")
     try:
         where = "embedded broker" if pipeline.broker else pipeline.bootstrap
-        LimitwatchApp(pipeline, step=args.step, sub_title=f"{where} · {args.topic}").run()
+        app = LimitwatchApp(
+            pipeline,
+            step=args.step,
+            sub_title=f"{where} · {args.topic}",
+            record_dir=args.record_dir,
+        )
+        app.run()
     finally:
         if not pipeline.stop():
             print("limitwatch: some threads did not stop in time (see the log)", file=sys.stderr)
     return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """The monitor on a scenario or file replayed through Kafka."""
+    if not Path(args.file).is_file():
+        return _fail(f"{args.file}: no such file")
+    return run_monitor(args, spec=args.file)
 
 
 class _Stopper:
@@ -282,44 +264,76 @@ class _Stopper:
         self.event.set()
 
 
+def _headless_worker(args: argparse.Namespace, **kwargs: Any) -> ConsumerWorker:
+    """A ConsumerWorker on --bootstrap-servers for the headless commands."""
+    from producer.topics import ensure_topics
+
+    ensure_topics(args.bootstrap_servers, args.topic, args.partitions)
+    return ConsumerWorker(args.bootstrap_servers, topic=args.topic, **kwargs)
+
+
 def run_engine(args: argparse.Namespace) -> int:
     """Headless engine: join the group, print each signal as a JSON line."""
-    from tui.worker import ConsumerWorker
-
     if not args.bootstrap_servers:
         return _fail("the headless engine needs --bootstrap-servers (the cluster to read)")
 
-    def emit(signals: list) -> None:
+    def emit(signals: list[Signal]) -> None:
         for sig in signals:
             print(signal_json(sig), flush=True)
 
-    worker = ConsumerWorker(
-        args.bootstrap_servers,
-        topic=args.topic,
-        config=_engine_config(args),
-        group=args.group,
-        from_beginning=args.from_beginning,
-        limits={s: (b, x) for s, b, x in args.limit},
-        on_signals=emit,
-    )
+    try:
+        config = engine_config(args)
+        worker = _headless_worker(
+            args, config=config, group=args.group, from_beginning=args.from_beginning,
+            limits=limits_from(args), on_signals=emit,
+        )  # fmt: skip
+    except (OptionError, KafkaException) as exc:
+        return _fail(str(exc))
+    return _run_headless(worker, "engine")
+
+
+def run_record(args: argparse.Namespace) -> int:
+    """Record the prices topic to a scenario file until Ctrl-C, --duration or --count."""
+    if args.out.exists():
+        return _fail(f"{args.out} exists; choose another name (nothing was overwritten)")
+    if not args.bootstrap_servers:
+        return _fail("record needs --bootstrap-servers (the cluster whose prices to record)")
+    try:
+        worker = _headless_worker(args, from_beginning=args.from_beginning, group=None)
+    except KafkaException as exc:
+        return _fail(str(exc))
+    worker.send(StartRecording(str(args.out), args.description))
+    return _run_headless(worker, "record", duration=args.duration, count=args.count)
+
+
+def _run_headless(
+    worker: ConsumerWorker, what: str, duration: float | None = None, count: int | None = None
+) -> int:
     stopper = _Stopper()
     worker.start()
-    last_status = time.monotonic()
+    started = last_status = time.monotonic()
     while worker.is_alive() and not stopper.event.wait(0.2):
-        if time.monotonic() - last_status >= 5.0:
+        snap = worker.latest()
+        if duration is not None and time.monotonic() - started >= duration:
+            break
+        if count is not None and snap is not None and snap.kafka.consumed >= count:
+            break
+        if time.monotonic() - last_status >= 5.0 and snap is not None:
             last_status = time.monotonic()
-            snap = worker.latest()
-            if snap is not None:
-                k = snap.kafka
-                parts = ",".join(str(p.partition) for p in k.partitions) or "none"
-                print(
-                    f"limitwatch engine: {k.consumed:,} ticks, {snap.signal_count:,} signals, "
-                    f"partitions {parts}, lag {k.total_lag:,}, {k.health}",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            k = snap.kafka
+            parts = ",".join(str(p.partition) for p in k.partitions) or "none"
+            extra = f", recorded {snap.recorded:,}" if snap.recording else ""
+            print(
+                f"limitwatch {what}: {k.consumed:,} ticks, {snap.signal_count:,} signals, "
+                f"partitions {parts}, lag {k.total_lag:,}, {k.health}{extra}",
+                file=sys.stderr,
+                flush=True,
+            )
     worker.stop()
     worker.join(3.0)
+    last = worker.latest()
+    for notice in last.notices if last is not None else ():
+        print(f"limitwatch {what}: {notice.text}", file=sys.stderr)
     return 0
 
 
@@ -329,27 +343,33 @@ def run_produce(args: argparse.Namespace) -> int:
 
     if not args.bootstrap_servers:
         return _fail("the headless producer needs --bootstrap-servers (the cluster to write to)")
+    stop = threading.Event()
     try:
+        source = _open(args, args.source, stop)
         ensure_topics(args.bootstrap_servers, args.topic, args.partitions)
+    except (SourceError, FileNotFoundError) as exc:
+        return _fail(str(exc))
     except KafkaException as exc:
         return _fail(f"could not reach Kafka at {args.bootstrap_servers}: {exc}")
-    source = _source(args)
     if args.count:
         source = _Limited(source, args.count)
-    thread = ProducerThread(args.bootstrap_servers, source, topic=args.topic, speed=args.speed)
+    thread = ProducerThread(
+        args.bootstrap_servers, source, topic=args.topic, speed=args.speed, max_gap_s=args.max_gap
+    )
     stopper = _Stopper()
     thread.start()
     while thread.is_alive() and not stopper.event.wait(0.2):
         pass
+    stop.set()
     thread.stop()
     thread.join(5.0)
     stats = thread.stats()
     print(
         f"limitwatch produce: {stats.produced:,} produced, {stats.delivered:,} delivered, "
-        f"{stats.failed:,} failed",
+        f"{stats.failed:,} failed" + (f"; {stats.last_error}" if stats.last_error else ""),
         file=sys.stderr,
     )
-    return 0 if stats.failed == 0 else 1
+    return 0 if stats.failed == 0 and not stats.last_error else 1
 
 
 class _Limited:
@@ -362,7 +382,7 @@ class _Limited:
         self.paced = source.paced
         self.limits = source.limits
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Tick]:
         for n, tick in enumerate(self.source):
             if n >= self.count:
                 return
@@ -373,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `limitwatch` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging(args.log_file or default_log_path())
+    setup_logging(getattr(args, "log_file", None) or default_log_path())
     func = getattr(args, "func", run_monitor)
     try:
         return int(func(args) or 0)

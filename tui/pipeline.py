@@ -12,17 +12,18 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from engine import EngineConfig
+from engine import EngineConfig, Signal
 from producer.broker import EmbeddedBroker
 from producer.kafka_producer import ProducerThread, SetPaused, SetSpeed
 from producer.source import Source
 from producer.topics import ensure_topics
 from tui.snapshot import Snapshot
-from tui.worker import ConsumerWorker, SelectSymbol, SetLimits
+from tui.worker import ConsumerWorker, SelectSymbol, SetLimits, StartRecording, StopRecording
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,10 @@ class Feed(Protocol):
         """Change the replay speed, if there is a producer."""
         ...
 
+    def record(self, path: str | None) -> None:
+        """Record the ticks read to a scenario file at `path`; None stops recording."""
+        ...
+
 
 @dataclass
 class PipelineOptions:
@@ -60,12 +65,15 @@ class PipelineOptions:
     partitions: int = 4
     source: Source | None = None  # None: consume only
     speed: float = 1.0
+    max_gap_s: float = 5.0
+    source_stop: threading.Event | None = None  # set on stop, ends a live source's waits
     engine: EngineConfig = field(default_factory=EngineConfig)
     group: str | None = None
     from_beginning: bool | None = None  # None: beginning on the embedded broker, else end
     broker_port: int | None = None
     broker_log: Path | None = None
     limits: dict[str, tuple[float, float]] = field(default_factory=dict)
+    on_signals: Callable[[list[Signal]], None] | None = None  # called in the worker thread
 
 
 class Pipeline:
@@ -99,12 +107,14 @@ class Pipeline:
                 from_beginning=from_beginning,
                 limits=limits,
                 embedded=self.broker is not None,
+                on_signals=opts.on_signals,
             )
             self.worker.start()
             if opts.source is not None:
                 self.producer = ProducerThread(
-                    self.bootstrap, opts.source, topic=opts.topic, speed=opts.speed
-                )
+                    self.bootstrap, opts.source, topic=opts.topic, speed=opts.speed,
+                    max_gap_s=opts.max_gap_s,
+                )  # fmt: skip
                 self.producer.start()
         except BaseException:
             self.stop()
@@ -138,6 +148,11 @@ class Pipeline:
         if self.worker is not None:
             self.worker.send(SelectSymbol(symbol))
 
+    def record(self, path: str | None) -> None:
+        """Start recording the ticks read to a scenario at `path`; None stops."""
+        if self.worker is not None:
+            self.worker.send(StartRecording(path) if path else StopRecording())
+
     def set_paused(self, paused: bool) -> None:
         """Pause or resume the producer."""
         if self.producer is not None:
@@ -152,6 +167,8 @@ class Pipeline:
     def stop(self, timeout: float = 2.0) -> bool:
         """Stop producer, worker and broker; True if everything ended within `timeout`."""
         deadline = time.monotonic() + timeout
+        if self.options.source_stop is not None:
+            self.options.source_stop.set()
         threads: list[threading.Thread] = []
         for part in (self.producer, self.worker):
             if part is not None:

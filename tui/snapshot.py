@@ -75,6 +75,8 @@ class Snapshot:
     source: str = ""
     chart_symbol: str | None = None  # whose history is in `history`
     history: History | None = None
+    recording: str | None = None  # path of the scenario being recorded
+    recorded: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
 

@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,8 +34,9 @@ from confluent_kafka import (
 
 from engine import Engine, EngineConfig, LimitError, Signal
 from producer.kafka_config import client_config
+from producer.scenario import ScenarioHeader, ScenarioWriter
 from producer.topics import dlq_topic
-from producer.wire import BadTick, decode
+from producer.wire import BadTick, Tick, decode
 from tui.snapshot import KafkaStats, Notice, PartitionLag, Snapshot, SnapshotSlot
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,24 @@ class SelectSymbol:
     symbol: str | None
 
 
-WorkerCommand = SetLimits | SelectSymbol
+@dataclass(frozen=True, slots=True)
+class StartRecording:
+    """Write every tick the worker reads to a scenario file at `path`."""
+
+    path: str
+    description: str = "recorded from the live prices topic"
+
+
+@dataclass(frozen=True, slots=True)
+class StopRecording:
+    """Close the scenario file being recorded."""
+
+
+WorkerCommand = SetLimits | SelectSymbol | StartRecording | StopRecording
+
+
+def _or_none(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
 
 
 class ConsumerWorker(threading.Thread):
@@ -142,6 +161,8 @@ class ConsumerWorker(threading.Thread):
         self.engine = Engine(self.config)
         self._notices: deque[Notice] = deque(maxlen=20)
         self._chart_symbol: str | None = None
+        self._recorder: ScenarioWriter | None = None
+        self._recording_path: str | None = None
         self._notice_seq = 0
         for symbol, (buy, sell) in self.initial_limits.items():
             self._apply(SetLimits(symbol, buy, sell))
@@ -182,8 +203,12 @@ class ConsumerWorker(threading.Thread):
         )
         try:
             self._attach(consumer)
+            self._drain_commands()  # e.g. a recording asked for before the first tick
             self._loop(consumer, dlq)
         finally:
+            if self._recorder is not None:
+                self._stop_recording()
+                self._publish()  # so the closing notice is seen
             dlq.flush(1.0)
             consumer.close()
 
@@ -259,6 +284,8 @@ class ConsumerWorker(threading.Thread):
             symbols.append(tick.symbol)
             times.append(tick.ts)
             prices.append(tick.price)
+            if self._recorder is not None:
+                self._record(tick)
             _kind, created_ms = msg.timestamp()
             self._part_msg_ts[msg.partition()] = created_ms / 1000.0 if created_ms > 0 else wall
         if not symbols:
@@ -317,10 +344,70 @@ class ConsumerWorker(threading.Thread):
         if isinstance(cmd, SelectSymbol):
             self._chart_symbol = cmd.symbol
             return
+        if isinstance(cmd, StartRecording):
+            self._start_recording(cmd)
+            return
+        if isinstance(cmd, StopRecording):
+            self._stop_recording()
+            return
         try:
             self.engine.set_limits(cmd.symbol, buy=cmd.buy, sell=cmd.sell)
         except LimitError as exc:
             self._notice(f"{cmd.symbol}: {exc}", error=True)
+
+    def _start_recording(self, cmd: StartRecording) -> None:
+        self._stop_recording()
+        state = self.engine.state()
+        limits = {
+            sym: (_or_none(state.buy[i]), _or_none(state.sell[i]))
+            for i, sym in enumerate(state.symbols)
+        }
+        cfg = self.config
+        header = ScenarioHeader(
+            name=Path(cmd.path).stem,
+            description=cmd.description,
+            limits=limits,
+            engine={
+                "fast": cfg.fast,
+                "slow": cfg.slow,
+                "halflife_s": cfg.halflife_s,
+                "horizon_s": cfg.horizon_s,
+                "alert_p": cfg.alert_p,
+            },
+            made_by=f"limitwatch record from {self.bootstrap} topic {self.topic}",
+        )
+        try:
+            self._recorder = ScenarioWriter(cmd.path, header, flush_every=500)
+        except OSError as exc:
+            self._notice(f"cannot record to {cmd.path}: {exc.strerror or exc}", error=True)
+            return
+        self._recording_path = cmd.path
+        self._notice(f"recording to {cmd.path}")
+
+    def _record(self, tick: Tick) -> None:
+        assert self._recorder is not None
+        try:
+            self._recorder.write(tick)
+        except OSError as exc:
+            self._notice(f"recording stopped: {exc.strerror or exc}", error=True)
+            self._recorder = None
+            self._recording_path = None
+
+    def _stop_recording(self) -> None:
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return
+        try:
+            recorder.close()
+            self._notice(f"recorded {recorder.count:,} ticks to {self._recording_path}")
+        except OSError as exc:
+            self._notice(f"recording not closed cleanly: {exc.strerror or exc}", error=True)
+        self._recording_path = None
+
+    @property
+    def recorded(self) -> int:
+        """Ticks written to the current recording (0 when not recording)."""
+        return self._recorder.count if self._recorder is not None else 0
 
     def _notice(self, text: str, error: bool = False) -> None:
         self._notice_seq += 1
@@ -431,5 +518,7 @@ class ConsumerWorker(threading.Thread):
                 notices=tuple(self._notices),
                 chart_symbol=self._chart_symbol,
                 history=history,
+                recording=self._recording_path,
+                recorded=self.recorded,
             )
         )

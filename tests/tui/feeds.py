@@ -41,6 +41,8 @@ class StaticFeed:
         self.notices: list[Notice] = []
         self.commands: list[tuple[str, float | None, float | None]] = []
         self.paused: list[bool] = []
+        self.speeds: list[float] = []
+        self.recordings: list[str | None] = []
         self.selected: str | None = None
 
     def latest(self) -> Snapshot:
@@ -91,4 +93,7 @@ class StaticFeed:
         self.paused.append(paused)
 
     def set_speed(self, speed: float) -> None:
-        pass
+        self.speeds.append(speed)
+
+    def record(self, path: str | None) -> None:
+        self.recordings.append(path)

@@ -1,0 +1,161 @@
+"""The command line: clear errors instead of tracebacks, and the headless commands work
+against a real broker (produce, record, engine)."""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from itertools import islice
+from pathlib import Path
+
+import pytest
+
+from producer.broker import EmbeddedBroker
+from producer.generator import MarketGenerator
+from producer.scenario import ScenarioReader
+from producer.wire import Tick
+from tui.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cli(*args: str, timeout: float = 60, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_help_lists_the_commands_and_keys() -> None:
+    text = build_parser().format_help()
+    for word in ("replay", "record", "backtest", "engine", "produce", "--bootstrap-servers", "b/B"):
+        assert word in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "no/such/file.csv"], "no/such/file.csv"),
+        (["--source", "weird-spec"], "weird-spec"),
+        (["replay", "no/such/scenario.jsonl"], "no such file"),
+        (["--fast", "0"], "at least 1"),
+        (["--alert-p", "1.5"], "probability"),
+        (["--limit", "ACME=10:5"], "0 < buy < sell"),
+        (["--speed", "-2"], "positive number or 'max'"),
+        (["engine"], "--bootstrap-servers"),
+        (["produce"], "--bootstrap-servers"),
+    ],
+)
+def test_bad_arguments_give_a_clear_message_and_no_traceback(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    result = (
+        _cli("--log-file", str(tmp_path / "l.log"), *args)
+        if args[0].startswith("-")
+        else _cli(*args, "--log-file", str(tmp_path / "l.log"))
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_cluster_is_reported(tmp_path: Path) -> None:
+    result = _cli(
+        "produce", "--bootstrap-servers", "127.0.0.1:1", "--count", "5",
+        "--log-file", str(tmp_path / "l.log"), timeout=90,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "could not reach Kafka at 127.0.0.1:1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.kafka
+def test_produce_then_record_gives_the_same_ticks(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "rec.jsonl"
+    log = str(tmp_path / "l.log")
+    recorder = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "record", str(out),
+         "--bootstrap-servers", broker.bootstrap, "--topic", topic, "--count", "300",
+         "--from-beginning", "--log-file", log],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    produced = _cli(
+        "produce", "--bootstrap-servers", broker.bootstrap, "--topic", topic, "--count", "300",
+        "--speed", "max", "--seed", "5", "--log-file", log,
+    )  # fmt: skip
+    assert produced.returncode == 0, produced.stderr
+    assert "300 produced, 300 delivered, 0 failed" in produced.stderr
+    _, err = recorder.communicate(timeout=60)
+    assert recorder.returncode == 0, err
+    assert "recorded 300 ticks" in err
+    reader = ScenarioReader(out)
+    ticks = list(reader)
+    assert len(ticks) == 300
+    assert reader.header.made_by.startswith("limitwatch record")
+    # the recording holds each symbol's path as the generator made it
+    gen = list(islice(MarketGenerator(seed=5), 300))
+    assert _paths(ticks) == _paths(gen)
+
+
+def _paths(ticks: list[Tick]) -> dict[str, list[float]]:
+    """Each symbol's prices in order."""
+    out: dict[str, list[float]] = {}
+    for t in ticks:
+        out.setdefault(t.symbol, []).append(t.price)
+    return out
+
+
+def test_record_refuses_to_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "exists.jsonl"
+    out.write_text("keep me\n")
+    assert main(["record", str(out), "--bootstrap-servers", "127.0.0.1:1",
+                 "--log-file", str(tmp_path / "l.log")]) == 2  # fmt: skip
+    assert out.read_text() == "keep me\n"
+
+
+@pytest.mark.kafka
+def test_headless_engine_prints_signals_as_json_lines(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    log = str(tmp_path / "l.log")
+    produced = _cli(
+        "produce", "--bootstrap-servers", broker.bootstrap, "--topic", topic, "--source",
+        str(ROOT / "scenarios" / "crash.jsonl"), "--speed", "max", "--log-file", log,
+    )  # fmt: skip
+    assert produced.returncode == 0, produced.stderr
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "engine", "--bootstrap-servers", broker.bootstrap,
+         "--topic", topic, "--group", f"{topic}-g", "--limit", "CYGN=48.5:60",
+         "--log-file", log],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines: list[dict] = []
+    got: queue.SimpleQueue[str] = queue.SimpleQueue()
+    assert engine.stdout is not None
+    reader = threading.Thread(target=lambda: [got.put(x) for x in engine.stdout], daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(x["kind"] == "BUY" for x in lines):
+            try:
+                lines.append(json.loads(got.get(timeout=0.2)))
+            except queue.Empty:
+                continue
+    finally:
+        engine.send_signal(signal.SIGINT)
+        _, err = engine.communicate(timeout=10)
+    assert engine.returncode == 0, err
+    buys = [x for x in lines if x["kind"] == "BUY" and x["symbol"] == "CYGN"]
+    assert buys, f"no BUY among {len(lines)} signals; engine said: {err}"
+    assert buys[0]["limit"] == 48.5

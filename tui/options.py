@@ -1,0 +1,144 @@
+"""Command-line option types and the engine options shared by every limitwatch command.
+
+Engine options default to None so that a scenario header's suggestions apply unless the
+user overrides them: defaults < the file's header < the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from typing import Any
+
+from engine import EngineConfig
+
+#: Engine settings each option overrides, by EngineConfig field.
+OPTION_FIELDS = {
+    "fast": "fast",
+    "slow": "slow",
+    "halflife": "halflife_s",
+    "horizon": "horizon_s",
+    "alert_p": "alert_p",
+    "band": "default_band",
+}
+_INTEGER_FIELDS = ("fast", "slow", "history", "max_symbols")
+
+Limits = dict[str, tuple[float, float]]
+
+
+class OptionError(ValueError):
+    """Settings that cannot work together; the text says which."""
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def probability(text: str) -> float:
+    """A probability strictly between 0 and 1."""
+    value = positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a probability below 1, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A fraction below 1, written as 0.005 or as a percentage, 0.5%."""
+    raw = text.strip()
+    value = positive_float(raw[:-1]) / 100 if raw.endswith("%") else positive_float(raw)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a percentage below 100, got {text!r}")
+    return value
+
+
+def limit(text: str) -> tuple[str, float, float]:
+    """SYMBOL=BUY:SELL with 0 < BUY < SELL."""
+    try:
+        symbol, rest = text.rsplit("=", 1)
+        buy_text, sell_text = rest.split(":", 1)
+        buy, sell = float(buy_text), float(sell_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SYMBOL=BUY:SELL, got {text!r}") from None
+    if not (symbol and 0 < buy < sell and math.isfinite(sell)):
+        raise argparse.ArgumentTypeError(f"{text!r}: need a symbol and 0 < buy < sell")
+    return symbol, buy, sell
+
+
+def add_engine_options(p: argparse.ArgumentParser, *, band: bool = True) -> None:
+    """--limit, --band and the engine settings, all defaulting to the file's header."""
+    p.add_argument(
+        "--limit", type=limit, action="append", default=[], metavar="SYMBOL=BUY:SELL",
+        help="a symbol's limits (repeatable); default: the source's, else --band",
+    )  # fmt: skip
+    if band:
+        p.add_argument(
+            "--band", type=fraction, metavar="PCT",
+            help="limits this far either side of a symbol's first price, e.g. 3%% "
+            "(default: the engine's, 2%%)",
+        )  # fmt: skip
+    g = p.add_argument_group("engine (default: the file's header, else the engine's defaults)")
+    d = EngineConfig()
+    g.add_argument("--fast", type=positive_int, help=f"fast average window, ticks ({d.fast})")
+    g.add_argument("--slow", type=positive_int, help=f"slow average window, ticks ({d.slow})")
+    g.add_argument(
+        "--halflife", type=positive_float, metavar="S",
+        help=f"EMA/volatility half-life, s ({d.halflife_s:g})",
+    )  # fmt: skip
+    g.add_argument(
+        "--horizon", type=positive_float, metavar="S", help=f"forecast horizon, s ({d.horizon_s:g})"
+    )
+    g.add_argument(
+        "--alert-p", type=probability, metavar="P",
+        help=f"probability that raises a WATCH ({d.alert_p:g})",
+    )  # fmt: skip
+
+
+def engine_config(
+    args: argparse.Namespace, suggested: dict[str, Any] | None = None
+) -> EngineConfig:
+    """EngineConfig from the options, else the file's suggestions, else the defaults."""
+    settings: dict[str, Any] = dict(suggested or {})
+    for option, field_name in OPTION_FIELDS.items():
+        value = getattr(args, option, None)
+        if value is not None:
+            settings[field_name] = value
+    for name in _INTEGER_FIELDS:
+        value = settings.get(name)
+        if isinstance(value, float) and value.is_integer():
+            settings[name] = int(value)
+    if "history" not in settings and "slow" in settings:
+        settings["history"] = max(EngineConfig().history, int(settings["slow"]))
+    known = {f.name for f in dataclasses.fields(EngineConfig)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise OptionError(f"engine setting(s) not understood: {', '.join(unknown)}")
+    try:
+        return EngineConfig(**settings)
+    except (TypeError, ValueError) as exc:
+        raise OptionError(f"bad engine settings: {exc}") from None
+
+
+def limits_from(args: argparse.Namespace, suggested: Limits | None = None) -> Limits:
+    """The source's limits overridden by --limit options."""
+    limits: Limits = dict(suggested or {})
+    limits.update({sym: (buy, sell) for sym, buy, sell in args.limit})
+    return limits
