@@ -556,10 +556,10 @@ class Engine:
         seeds = s.sums.ravel()[sums_at]
         y = b.scan(Recurrence(terms, seeds, factor))
         sma_f = _window_mean(
-            b, cfg.fast, y[:, 0], k, slot_f, n0, seeds[:, 0], s.fast_prev, s.fast_ring
+            b, cfg.fast, y[:, 0].copy(), k, slot_f, n0, seeds[:, 0], s.fast_prev, s.fast_ring
         )
         sma_s = _window_mean(
-            b, cfg.slow, y[:, 1], k, slot_s, n0, seeds[:, 1], s.slow_prev, s.slow_ring
+            b, cfg.slow, y[:, 1].copy(), k, slot_s, n0, seeds[:, 1], s.slow_prev, s.slow_ring
         )
         s.sums.ravel()[sums_at] = y[last]
         s.anchor[sym] = a_t[last]
@@ -756,7 +756,10 @@ def _window_mean(
     prev[b.sym] = total[b.last]
     total -= head
     total += c
-    np.divide(total, np.minimum(k + 1, size), out=total)
+    young = np.flatnonzero(k < size - 1)  # fewer than `size` ticks so far
+    early = total[young] / (k[young] + 1)
+    total /= size
+    total[young] = early
     if b.width > size:
         kept = j >= b.length[b.seg] - size
         ring.ravel()[flat[kept]] = c[kept]
