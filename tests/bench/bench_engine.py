@@ -48,9 +48,10 @@ def engine_per_batch(
     """Median seconds per batch of a warm engine, and signals per batch.
 
     Each repeat replays the same batches on a fresh engine (after the same warm-up), so
-    the state seen by each timed batch is identical across repeats.
+    the state seen by each timed batch is identical across repeats. The warm-up fills
+    the slow window of every symbol, so all rules, crosses included, are live.
     """
-    warm = 20
+    warm = max(20, -(-cfg.slow * 12 * N_SYMBOLS // (10 * N_TICKS)))
     ids, t, price = random_walk(
         (warm + batches) * N_TICKS, N_SYMBOLS, seed=seed, step_s=1e-3, vol=4e-4
     )
