@@ -169,7 +169,7 @@ def make_batch(ids: NDArray[np.int32], bound: int) -> Batch:
     """The layout that suits this batch: packed unless one symbol has very many ticks."""
     by_symbol = SegmentBatch(ids, bound)
     if by_symbol.width <= PACKED_MAX_WIDTH:
-        return PackedBatch(ids, bound, _sorted=by_symbol)
+        return PackedBatch(ids, bound, by_symbol=by_symbol)
     return by_symbol
 
 
@@ -181,16 +181,19 @@ class PackedBatch(Batch):
     row before. Segment numbers are ranks; ``first`` is ``0 .. count-1`` (row 0).
     """
 
-    def __init__(self, ids: NDArray[np.int32], bound: int, *, _sorted: Batch | None = None) -> None:
-        if _sorted is None:
+    def __init__(
+        self, ids: NDArray[np.int32], bound: int, *, by_symbol: Batch | None = None
+    ) -> None:
+        if by_symbol is None:
             self._by_symbol(ids, bound)
-            by_sym = self
-        else:
-            by_sym = _sorted
+            by_sym: Batch = self
+        else:  # reuse the by-symbol structure already computed for these ids
+            by_sym = by_symbol
             self.n, self.count, self.width = by_sym.n, by_sym.count, by_sym.width
         n, count, width = self.n, self.count, self.width
-        # Longest first; lengths fit 16 bits here, so this is a radix sort.
-        rank_to_seg = np.argsort((width - by_sym.length).astype(np.int16), kind="stable")
+        # Longest first; with lengths in 16 bits this is a radix sort.
+        short = np.int16 if width < 1 << 15 else np.int64
+        rank_to_seg = np.argsort((width - by_sym.length).astype(short), kind="stable")
         rank_of = np.empty(count, dtype=np.int64)
         rank_of[rank_to_seg] = np.arange(count)
         length = by_sym.length[rank_to_seg]
@@ -300,11 +303,12 @@ class SegmentBatch(Batch):
         # Key = position * 8 + 4 + state for a set, position * 8 + seed at a segment's
         # first tick, 0 for a keep: the running maximum of the keys is the latest set (or
         # the seed), and its low bits carry the state, so no gather is needed.
-        key = code.astype(np.int32)
-        key += (self.pos * 8 + 4).astype(np.int32)
+        wide = np.int32 if self.n < 1 << 28 else np.int64
+        key = code.astype(wide)
+        key += (self.pos * 8 + 4).astype(wide)
         key *= code >= 0
         first = self.first
-        key[:, first] = np.maximum(key[:, first], first.astype(np.int32) * 8 + seeds)
+        key[:, first] = np.maximum(key[:, first], first.astype(wide) * 8 + seeds)
         np.maximum.accumulate(key, axis=1, out=key)
         after = (key & 3).astype(np.int8)
         before = np.empty_like(after)
