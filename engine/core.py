@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import special
 
 from engine.config import EngineConfig, LimitError
 from engine.forecast import passage
@@ -430,10 +431,12 @@ class Engine:
 
         With ``below``, ticks whose probability is provably at most ``below`` are not
         evaluated: their ``p`` is reported as 0 and ``eta`` as nan. Every other tick is
-        exact, as without ``below``. The proof is a cheap upper bound: the probability
-        grows with the drift, with drift ``m >= 0`` it is at most ``2 Phi(w)`` (reflection
-        at the first passage), ``w = (max(m, 0) H - d) / (s sqrt(H))``, and for ``w < 0``,
-        ``Phi(w) <= phi(w) / |w|``. A margin keeps rounding from deciding.
+        exact, as without ``below``. The proof: the probability grows with the drift, and
+        with drift ``m >= 0`` it is at most ``2 Phi(w)``, ``w = (m H - d) / (s sqrt(H))``
+        (reflection at the first passage: having reached the limit, the path ends beyond
+        it at least as often as not). So ``2 Phi(w) <= below`` for
+        ``d >= max(m, 0) H - Phi^-1(below / 2) s sqrt(H)``; a margin keeps rounding from
+        deciding.
         """
         n = price.shape[0]
         h = self._cfg.horizon_s
@@ -445,33 +448,27 @@ class Engine:
         m = np.empty((2, n))
         np.negative(drift, out=m[0])
         m[1] = drift
-        s = np.broadcast_to(vol, (2, n)).ravel()
-        d, m = d.ravel(), m.ravel()
+        unset = np.isnan(d)  # no limit on that side
         if below is None:
-            todo = ~np.isnan(d)  # only where a limit is set
+            todo = ~unset
         else:
-            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                w = np.maximum(m, 0.0)
-                w *= h
-                w -= d
-                w /= s * np.sqrt(h)
-                bound = w * w
-                bound *= -0.5
-                np.exp(bound, out=bound)
-                bound /= w
-                bound *= -2.0 / np.sqrt(2.0 * np.pi)
-                todo = ~((w < 0.0) & (bound <= below * (1.0 - 1e-9)))
-            todo &= ~np.isnan(d)
+            reach = np.maximum(m, 0.0)
+            reach *= h
+            reach += vol * (-float(special.ndtri(0.5 * below * (1.0 - 1e-9))) * np.sqrt(h))
+            with np.errstate(invalid="ignore"):
+                todo = ~(d > reach)
+            todo &= ~unset
+        d, m, todo = d.ravel(), m.ravel(), todo.ravel()
         if todo.all():
-            p, eta = passage(d, m, s, h)
+            p, eta = passage(d, m, np.concatenate((vol, vol)), h)
         else:
             p = np.zeros(2 * n) if below is not None else np.full(2 * n, np.nan)
             eta = np.full(2 * n, np.nan)
-            if below is not None:
-                p[np.isnan(d)] = np.nan
+            if below is not None and unset.any():
+                p[unset.ravel()] = np.nan
             at = np.flatnonzero(todo)
             if at.size:
-                p[at], eta[at] = passage(d[at], m[at], s[at], h)
+                p[at], eta[at] = passage(d[at], m[at], vol[at % n], h)
         return p.reshape(2, n), eta.reshape(2, n)
 
     def _refresh_forecasts(self) -> None:
