@@ -14,6 +14,7 @@ import math
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ class ProducerStats:
     source: str
     produced: int = 0
     delivered: int = 0
+    rate: float = 0.0  # ticks per second sent, over the last seconds
     failed: int = 0
     paused: bool = False
     speed: float = 1.0
@@ -157,6 +159,7 @@ class ProducerThread(threading.Thread):
                 failed=self._failed + remaining,
                 last_error=self._last_error,
                 finished=True,
+                rate=0.0,
             )
 
     def _drain_commands(self) -> bool:
@@ -172,13 +175,14 @@ class ProducerThread(threading.Thread):
             elif isinstance(cmd, SetSpeed):
                 self._speed = cmd.speed
             changed = True
-            self._update(paused=self._paused, speed=self._speed)
+            self._update(paused=self._paused, speed=self._speed, rate=0.0)
 
     def _pump(self, producer: Producer) -> int:
         produced = 0
         anchor: tuple[float, float] | None = None  # (event time, wall time) pacing origin
         last_report = 0.0
         prev_ts = math.nan
+        window: deque[tuple[float, int]] = deque([(time.monotonic(), 0)])
         ticks: Iterator[Tick] = iter(self.source)
         for tick in ticks:
             if self._stop_event.is_set():
@@ -216,8 +220,15 @@ class ProducerThread(threading.Thread):
             now = time.monotonic()
             if now - last_report > 0.05:
                 last_report = now
-                self._update(produced=produced, delivered=self._delivered, failed=self._failed,
-                             last_error=self._last_error)  # fmt: skip
+                window.append((now, produced))
+                while now - window[0][0] > 3.0:
+                    window.popleft()
+                t0, n0 = window[0]
+                rate = (produced - n0) / (now - t0) if now > t0 else 0.0
+                self._update(
+                    produced=produced, delivered=self._delivered, failed=self._failed,
+                    last_error=self._last_error, rate=rate,
+                )  # fmt: skip
         return produced
 
     def _produce(self, producer: Producer, tick: Tick) -> None:

@@ -1,4 +1,5 @@
-"""The limitwatch Textual app: watchlist, signals, Kafka pane, and keys to move limits.
+"""The limitwatch Textual app: watchlist, chart, signals and the Kafka side, with keys to
+move limits, steer the producer and record.
 
 The app reads the newest snapshot from its `Feed` on a timer (10 Hz) and renders only
 when a new one arrived; keys send small commands back to the feed. No other thread ever
@@ -9,68 +10,134 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
-from textual.app import App, ComposeResult
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from engine import Signal, SignalKind
+from tui import config as cfg
 from tui.pipeline import Feed
-from tui.snapshot import Snapshot
+from tui.screens.help import HelpScreen
+from tui.screens.limits import LimitsDialog
+from tui.snapshot import Snapshot, staleness
 from tui.widgets.chart import Chart
 from tui.widgets.kafka_pane import KafkaPane
-from tui.widgets.signal_log import SignalLog
-from tui.widgets.watchlist import Watchlist
+from tui.widgets.signal_log import KIND_FILTERS, SignalLog
+from tui.widgets.watchlist import SORTS, Watchlist
 
 #: UI refresh rate: how often the newest snapshot is read.
 REFRESH_HZ = 10.0
+#: Crossing notifications shown per refresh at most; more are summed up in one.
+MAX_NOTIFY = 3
+#: Watch notifications are gathered and shown at most this often.
+WATCH_NOTIFY_S = 3.0
+_NOTIFY_KINDS = {SignalKind.BUY, SignalKind.SELL, SignalKind.BUY_WATCH, SignalKind.SELL_WATCH}
 
 
 class LimitwatchApp(App[None]):
-    """The monitor. `feed` supplies snapshots and takes limit commands."""
+    """The monitor. `feed` supplies snapshots and takes commands.
+
+    Parameters
+    ----------
+    feed:
+        Where snapshots come from and commands go (the running pipeline, or a test feed).
+    settings:
+        Step, notifications, sort order and remembered limits.
+    config_path:
+        Where changed settings are saved; None saves nothing.
+    problems:
+        What was wrong with the settings file, shown once the screen is up.
+    """
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "limitwatch"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("b", "step_limit('buy', -1)", "Buy −", key_display="b"),
-        Binding("B", "step_limit('buy', 1)", "Buy +", key_display="B"),
-        Binding("s", "step_limit('sell', -1)", "Sell −", key_display="s"),
-        Binding("S", "step_limit('sell', 1)", "Sell +", key_display="S"),
-        Binding("space", "toggle_pause", "Pause"),
-        Binding("plus,equals_sign", "speed(2)", "Faster", key_display="+"),
-        Binding("minus", "speed(0.5)", "Slower", key_display="-"),
-        Binding("r", "toggle_record", "Record"),
+        Binding("q", "quit", "Quit", tooltip="Stop everything and leave"),
+        Binding("b", "step_limit('buy', -1)", "Buy−", tooltip="Lower the buy limit by a step"),
+        Binding("B", "step_limit('buy', 1)", "Buy+", tooltip="Raise the buy limit by a step"),
+        Binding("s", "step_limit('sell', -1)", "Sell−", tooltip="Lower the sell limit by a step"),
+        Binding("S", "step_limit('sell', 1)", "Sell+", tooltip="Raise the sell limit by a step"),
+        Binding("l", "edit_limits", "Limits", tooltip="Type exact limits for the symbol"),
+        Binding("left_square_bracket", "change_step(0.5)", "Step÷2", key_display="[", show=False),
+        Binding("right_square_bracket", "change_step(2)", "Step×2", key_display="]", show=False),
+        Binding("p,space", "toggle_pause", "Pause", key_display="p"),
+        Binding("plus,equals_sign", "speed(2)", "Faster", key_display="+", show=False),
+        Binding("minus", "speed(0.5)", "Slower", key_display="-", show=False),
+        Binding("r", "toggle_record", "Rec", tooltip="Record the ticks to a scenario file"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("o", "cycle_sort", "Sort", show=False),
+        Binding("f", "signals_for_symbol", "Sig: symbol", show=False),
+        Binding("t", "cycle_signal_kind", "Sig: kind", show=False),
+        Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
+    ]
+    #: What each key does, for the help screen (keys as a user types them).
+    KEYS: ClassVar[list[tuple[str, str]]] = [
+        ("↑ ↓  j k", "select a symbol"),
+        ("b / B", "lower / raise its buy limit by one step"),
+        ("s / S", "lower / raise its sell limit by one step"),
+        ("l", "type its exact buy and sell limits"),
+        ("[ / ]", "halve / double the step"),
+        ("p  space", "pause / resume the producer"),
+        ("+ / -", "replay faster / slower"),
+        ("r", "start / stop recording the ticks to a scenario file"),
+        ("/", "filter the watchlist by symbol (esc clears)"),
+        ("o", "sort the watchlist: symbol, urgency, change, price"),
+        ("f", "signals of the selected symbol only / of all"),
+        ("t", "signals of one kind: all, crossings, watches, averages"),
+        ("ctrl+p", "command palette: every action by name"),
+        ("?", "this help"),
+        ("q", "quit"),
     ]
 
     def __init__(
         self,
         feed: Feed,
-        step: float = 0.005,
+        step: float | None = None,
         sub_title: str = "",
         record_dir: Path = Path("."),
+        settings: cfg.Settings | None = None,
+        config_path: Path | None = None,
+        problems: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.feed = feed
         self.record_dir = record_dir
-        self.step = step
+        self.settings = settings or cfg.Settings()
+        self.step = step if step is not None else self.settings.step
+        self.config_path = config_path
         self.sub_title = sub_title
         self._shown_seq = -1
         self._snapshot: Snapshot | None = None
         self._pending: dict[str, tuple[float, float]] = {}
         self._notice_seq = 0
+        self._signals_seen = 0
+        self._watch_backlog: list[Signal] = []
+        self._last_watch_notify = -math.inf
+        self._startup_problems = list(problems or [])
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
         with Horizontal(id="top"):
-            table = Watchlist(id="watchlist")
-            table.border_title = "Watchlist"
-            yield table
+            with Vertical(id="left"):
+                filt = Input(placeholder="symbol contains…", id="filter")
+                filt.display = False
+                yield filt
+                table = Watchlist(id="watchlist")
+                table.border_title = "Watchlist"
+                yield table
             pane = KafkaPane(id="kafka")
             pane.border_title = "Kafka"
             yield pane
@@ -85,9 +152,31 @@ class LimitwatchApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(Watchlist).focus()
+        table = self.query_one(Watchlist)
+        table.set_order(self.settings.sort)
+        self._title_watchlist()
+        table.focus()
+        self.report_problems(self._startup_problems)
         self.refresh_view()
         self.set_interval(1.0 / REFRESH_HZ, self.refresh_view)
+
+    def notify(  # type: ignore[override]
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Textual's notify, but plain text by default: messages carry symbols and paths,
+        which are untrusted and must never be read as markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def report_problems(self, problems: list[str]) -> None:
+        """Show start-up problems (a broken config file) as notifications."""
+        for text in problems:
+            self.notify(text, title="Settings", severity="warning", timeout=10)
 
     # -- rendering ------------------------------------------------------------------------
     def refresh_view(self) -> None:
@@ -98,15 +187,54 @@ class LimitwatchApp(App[None]):
         self._shown_seq = snap.seq
         self._snapshot = snap
         self._settle_pending(snap)
-        self.query_one(Watchlist).show(snap.engine)
+        stale = staleness(snap)
+        self.query_one(Watchlist).show(snap.engine, stale=stale is not None)
         self.query_one(SignalLog).show(snap.signals, snap.signal_count)
         self.query_one(KafkaPane).show(snap)
         self._show_chart(snap)
-        self.query_one("#status", Static).update(status_line(snap, self.step))
+        status = status_line(snap, self.step)
+        if stale:
+            status = f"STALE: {stale} · {status}"
+        self.query_one("#status", Static).update(Content(status))
         for notice in snap.notices:
             if notice.seq > self._notice_seq:
                 self._notice_seq = notice.seq
                 self.notify(notice.text, severity="error" if notice.error else "information")
+        self._notify_signals(snap)
+
+    def _notify_signals(self, snap: Snapshot) -> None:
+        new = snap.signal_count - self._signals_seen
+        self._signals_seen = snap.signal_count
+        if new <= 0 or self._shown_seq == 1:
+            return  # the first snapshot's backlog is in the log, not worth a pop-up each
+        fresh = [s for s in snap.signals[-min(new, len(snap.signals)) :] if s.kind in _NOTIFY_KINDS]
+        crossings = [s for s in fresh if s.kind in (SignalKind.BUY, SignalKind.SELL)]
+        watches = [s for s in fresh if s not in crossings]
+        if self.settings.bell and crossings:
+            self.bell()
+        if not self.settings.notify:
+            return
+        for sig in crossings[-MAX_NOTIFY:]:
+            self.notify(
+                f"{sig.kind.name} {sig.symbol} @ {sig.price:,.2f} (limit {sig.limit:,.2f})",
+                severity="warning",
+                timeout=5,
+            )
+        if len(crossings) > MAX_NOTIFY:
+            self.notify(f"and {len(crossings) - MAX_NOTIFY} more crossings", timeout=5)
+        # Watches come in bursts: at most one pop-up every WATCH_NOTIFY_S seconds.
+        self._watch_backlog.extend(watches)
+        now = time.monotonic()
+        if self._watch_backlog and now - self._last_watch_notify >= WATCH_NOTIFY_S:
+            self._last_watch_notify = now
+            last = self._watch_backlog[-1]
+            text = f"{last.kind.name} {last.symbol} @ {last.price:,.2f}"
+            if math.isfinite(last.p_hit):
+                text += f": {last.p_hit:.0%} within the horizon"
+            if len(self._watch_backlog) > 1:
+                text += f" (+{len(self._watch_backlog) - 1} more watches)"
+            self.notify(text, timeout=4)
+            self._watch_backlog.clear()
 
     def _show_chart(self, snap: Snapshot) -> None:
         symbol = self.query_one(Watchlist).selected_symbol
@@ -116,10 +244,21 @@ class LimitwatchApp(App[None]):
         history = snap.history if snap.chart_symbol == symbol else None
         self.query_one(Chart).show(symbol, history, limits or (math.nan, math.nan), snap.signals)
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(DataTable.RowHighlighted, "#watchlist")
+    def _follow_selection(self, event: DataTable.RowHighlighted) -> None:
         """Follow the selection with the chart."""
         if event.row_key is not None and event.row_key.value is not None:
             self.feed.select(event.row_key.value)
+            log = self.query_one(SignalLog)
+            if log.symbol_filter is not None and log.symbol_filter != event.row_key.value:
+                log.set_filters(symbol=event.row_key.value)
+                self._title_signals()
+
+    @on(DataTable.HeaderSelected, "#watchlist")
+    def _sort_by_header(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a column header sorts by it (where that order is offered)."""
+        key = str(event.column_key.value)
+        self._set_sort("urgency" if key == "forecast" else key if key in SORTS else "symbol")
 
     def _settle_pending(self, snap: Snapshot) -> None:
         """Forget requested limits once the engine reports them."""
@@ -136,12 +275,94 @@ class LimitwatchApp(App[None]):
             return None
         return float(snap.engine.buy[i]), float(snap.engine.sell[i])
 
-    # -- actions --------------------------------------------------------------------------
+    def _title_watchlist(self) -> None:
+        table = self.query_one(Watchlist)
+        title = f"Watchlist · by {table.order}"
+        if table.filter_text:
+            title += f" · “{table.filter_text}”"
+        table.border_title = Content(title)  # the filter is typed text: never markup
+
+    def _title_signals(self) -> None:
+        log = self.query_one(SignalLog)
+        label = log.filter_label
+        log.border_title = Content(f"Signals · {label}" if label else "Signals")
+
+    # -- selection and limits -------------------------------------------------------------
+    def _selected(self) -> tuple[Snapshot, str, int] | None:
+        snap = self._snapshot
+        symbol = self.query_one(Watchlist).selected_symbol
+        if snap is None or symbol is None:
+            self.notify("No symbol selected yet.", severity="warning")
+            return None
+        return snap, symbol, snap.engine.symbols.index(symbol)
+
     def action_cursor(self, delta: int) -> None:
         """Move the watchlist selection."""
         table = self.query_one(Watchlist)
         table.move_cursor(row=table.cursor_row + delta)
 
+    def action_step_limit(self, side: str, direction: int) -> None:
+        """Lower (-1) or raise (+1) the selected symbol's buy or sell limit by one step."""
+        picked = self._selected()
+        if picked is None:
+            return
+        snap, symbol, i = picked
+        last = float(snap.engine.last[i])
+        buy, sell = self._pending.get(symbol) or (
+            float(snap.engine.buy[i]),
+            float(snap.engine.sell[i]),
+        )
+        delta = direction * self.step * last
+        if side == "buy":
+            new_buy, new_sell = (buy if math.isfinite(buy) else last) + delta, sell
+        else:
+            new_buy, new_sell = buy, (sell if math.isfinite(sell) else last) + delta
+        if self._send_limits(symbol, new_buy, new_sell, only=side):
+            value = new_buy if side == "buy" else new_sell
+            self.notify(f"{symbol} {side} limit → {value:,.2f}", timeout=2)
+
+    def _send_limits(self, symbol: str, buy: float, sell: float, only: str | None = None) -> bool:
+        problem = limit_problem(buy, sell)
+        if problem:
+            self.notify(f"{symbol}: {problem}", title="Limit refused", severity="error")
+            return False
+        self._pending[symbol] = (buy, sell)
+        self.feed.set_limits(
+            symbol, buy if only in (None, "buy") else None, sell if only in (None, "sell") else None
+        )
+        self.settings = self.settings.with_limits(symbol, buy, sell)
+        self._save_settings()
+        return True
+
+    def action_edit_limits(self) -> None:
+        """Open the dialog for the selected symbol's exact limits."""
+        picked = self._selected()
+        if picked is None:
+            return
+        snap, symbol, i = picked
+        buy, sell = self._pending.get(symbol) or (
+            float(snap.engine.buy[i]),
+            float(snap.engine.sell[i]),
+        )
+
+        def done(result: tuple[float, float] | None) -> None:
+            if result is not None and self._send_limits(symbol, *result):
+                self.notify(f"{symbol} limits → {result[0]:,.2f} / {result[1]:,.2f}", timeout=2)
+
+        self.push_screen(LimitsDialog(symbol, buy, sell, float(snap.engine.last[i])), done)
+
+    def action_change_step(self, factor: float) -> None:
+        """Multiply the limit step by `factor`, within 0.01% and 10%."""
+        self.step = min(max(self.step * factor, cfg.MIN_STEP), cfg.MAX_STEP)
+        self.settings = replace(self.settings, step=self.step)
+        self._save_settings()
+        self.notify(f"step {self.step:.2%} of price", timeout=2)
+        if self._snapshot is not None:
+            self.query_one("#status", Static).update(
+                Content(status_line(self._snapshot, self.step))
+            )
+
+    # -- producer and recording -----------------------------------------------------------
     def action_toggle_pause(self) -> None:
         """Pause or resume the producer."""
         producer = self._snapshot.producer if self._snapshot is not None else None
@@ -172,39 +393,101 @@ class LimitwatchApp(App[None]):
             self.feed.record(None)
             return
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = self.record_dir / f"limitwatch-{stamp}.jsonl"
-        self.feed.record(str(path))
+        self.feed.record(str(self.record_dir / f"limitwatch-{stamp}.jsonl"))
 
-    def action_step_limit(self, side: str, direction: int) -> None:
-        """Lower (-1) or raise (+1) the selected symbol's buy or sell limit by one step."""
-        snap = self._snapshot
-        symbol = self.query_one(Watchlist).selected_symbol
-        if snap is None or symbol is None:
-            self.notify("No symbol selected yet.", severity="warning")
-            return
-        i = snap.engine.symbols.index(symbol)
-        last = float(snap.engine.last[i])
-        buy, sell = self._pending.get(symbol) or (
-            float(snap.engine.buy[i]),
-            float(snap.engine.sell[i]),
+    # -- views ----------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        """Show the filter box above the watchlist."""
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.query_one(Watchlist).set_filter(event.value)
+        self._title_watchlist()
+        self._shown_seq = -1  # rebuild the rows from the current snapshot
+        self.refresh_view()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one(Watchlist).focus()
+        if not self.query_one("#filter", Input).value:
+            self.query_one("#filter", Input).display = False
+
+    def on_key(self, event: object) -> None:
+        """Escape in the filter box clears the filter and hides the box."""
+        key = getattr(event, "key", "")
+        box = self.query_one("#filter", Input)
+        if key == "escape" and box.display:
+            box.value = ""
+            box.display = False
+            self.query_one(Watchlist).focus()
+
+    def action_cycle_sort(self) -> None:
+        """Sort the watchlist by the next order."""
+        order = self.query_one(Watchlist).order
+        self._set_sort(SORTS[(SORTS.index(order) + 1) % len(SORTS)])
+
+    def _set_sort(self, order: str) -> None:
+        self.query_one(Watchlist).set_order(order)
+        self.settings = replace(self.settings, sort=order)
+        self._save_settings()
+        self._title_watchlist()
+        self._shown_seq = -1
+        self.refresh_view()
+
+    def action_signals_for_symbol(self) -> None:
+        """Show only the selected symbol's signals, or all again."""
+        log = self.query_one(SignalLog)
+        symbol = (
+            None if log.symbol_filter is not None else self.query_one(Watchlist).selected_symbol
         )
-        delta = direction * self.step * last
-        if side == "buy":
-            new_buy = (buy if math.isfinite(buy) else last) + delta
-            new_sell = sell
-        else:
-            new_buy = buy
-            new_sell = (sell if math.isfinite(sell) else last) + delta
-        problem = limit_problem(new_buy, new_sell)
-        if problem:
-            self.notify(f"{symbol}: {problem}", title="Limit refused", severity="error")
+        log.set_filters(symbol=symbol)
+        self._title_signals()
+
+    def action_cycle_signal_kind(self) -> None:
+        """Show the next kind of signals: all, crossings, watches, averages."""
+        log = self.query_one(SignalLog)
+        names = list(KIND_FILTERS)
+        log.set_filters(kind=names[(names.index(log.kind_filter) + 1) % len(names)])
+        self._title_signals()
+
+    def action_help(self) -> None:
+        """Show every key."""
+        self.push_screen(HelpScreen(self.KEYS))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every action of the monitor, by name, in the command palette."""
+        yield from super().get_system_commands(screen)
+        commands = [
+            ("Lower buy limit", "b", lambda: self.action_step_limit("buy", -1)),
+            ("Raise buy limit", "B", lambda: self.action_step_limit("buy", 1)),
+            ("Lower sell limit", "s", lambda: self.action_step_limit("sell", -1)),
+            ("Raise sell limit", "S", lambda: self.action_step_limit("sell", 1)),
+            ("Set exact limits", "l", self.action_edit_limits),
+            ("Halve the step", "[", lambda: self.action_change_step(0.5)),
+            ("Double the step", "]", lambda: self.action_change_step(2)),
+            ("Pause or resume the producer", "p", self.action_toggle_pause),
+            ("Replay faster", "+", lambda: self.action_speed(2)),
+            ("Replay slower", "-", lambda: self.action_speed(0.5)),
+            ("Start or stop recording", "r", self.action_toggle_record),
+            ("Filter the watchlist", "/", self.action_filter),
+            ("Change the watchlist order", "o", self.action_cycle_sort),
+            ("Signals of the selected symbol only", "f", self.action_signals_for_symbol),
+            ("Signals of the next kind", "t", self.action_cycle_signal_kind),
+            ("Show the keys", "?", self.action_help),
+        ]
+        for title, key, callback in commands:
+            yield SystemCommand(title, f"key: {key}", callback)
+
+    def _save_settings(self) -> None:
+        if self.config_path is None:
             return
-        self._pending[symbol] = (new_buy, new_sell)
-        self.feed.set_limits(
-            symbol, new_buy if side == "buy" else None, new_sell if side == "sell" else None
-        )
-        value = new_buy if side == "buy" else new_sell
-        self.notify(f"{symbol} {side} limit → {value:,.2f}", timeout=2)
+        try:
+            cfg.save(self.config_path, self.settings)
+        except OSError as exc:
+            self.notify(f"settings not saved: {exc.strerror or exc}", severity="warning")
 
 
 def status_line(snap: Snapshot, step: float) -> str:

@@ -32,6 +32,7 @@ from producer.source import Source
 from producer.sources import SourceError, open_source
 from producer.wire import Tick
 from tui import backtest
+from tui import config as settings_file
 from tui.jsonout import signal_json
 from tui.logs import default_log_path, setup_logging
 from tui.options import (
@@ -112,8 +113,12 @@ def _add_monitor_options(p: argparse.ArgumentParser) -> None:
     add_engine_options(p)
     g = p.add_argument_group("monitor")
     g.add_argument(
-        "--step", type=fraction, default=0.005,
-        help="limit step per key press, e.g. 0.5%% (default: 0.5%%)",
+        "--step", type=fraction, default=None,
+        help="limit step per key press, e.g. 0.5%% (default: from the config file, else 0.5%%)",
+    )  # fmt: skip
+    g.add_argument(
+        "--config", type=Path, default=None, metavar="FILE",
+        help=f"settings and remembered limits (default: {settings_file.default_path()})",
     )  # fmt: skip
     g.add_argument(
         "--group", help="consumer group (share partitions with other limitwatch engines)"
@@ -200,6 +205,8 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
 
     stop = threading.Event()
     spec = spec or args.source
+    config_path = args.config or settings_file.default_path()
+    settings, problems = settings_file.load(config_path)
     try:
         source = None if args.no_producer else _open(args, spec, stop)
         suggested = dict(getattr(source, "engine", {}) or {})
@@ -222,7 +229,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         from_beginning=args.from_beginning,
         broker_port=args.broker_port,
         broker_log=(args.log_file or default_log_path()).with_name("broker.log"),
-        limits=limits_from(args),
+        limits=_startup_limits(args, spec, source, settings),
         source_stop=stop,
     )
     pipeline = Pipeline(options)
@@ -237,12 +244,29 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
             step=args.step,
             sub_title=f"{where} · {args.topic}",
             record_dir=args.record_dir,
+            settings=settings,
+            config_path=config_path,
+            problems=problems,
         )
         app.run()
     finally:
         if not pipeline.stop():
             print("limitwatch: some threads did not stop in time (see the log)", file=sys.stderr)
     return 0
+
+
+def _startup_limits(
+    args: argparse.Namespace, spec: str, source: Source | None, settings: settings_file.Settings
+) -> dict[str, tuple[float, float]]:
+    """The limits to start with, weakest first: a generated market's suggestions, then the
+    remembered ones; a scenario's or file's own limits beat the remembered ones (so a
+    replay calls the market as recorded); --limit beats everything."""
+    suggested = dict(source.limits) if source is not None else {}
+    if spec in ("generator", "metrics"):
+        limits = {**suggested, **settings.limits}
+    else:
+        limits = {**settings.limits, **suggested}
+    return limits_from(args, limits)
 
 
 def run_replay(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ class PartitionLag:
     position: int  # next offset the consumer will read; -1 when none yet
     lag: int  # messages behind; -1 when not known
     lag_s: float  # age of the last message read while behind (0 when caught up)
+    trend: tuple[int, ...] = ()  # recent lag samples, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,26 @@ class Snapshot:
     recording: str | None = None  # path of the scenario being recorded
     recorded: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+
+
+#: Forecasts are marked stale when the consumer is this many seconds behind...
+STALE_LAG_S = 5.0
+#: ...or when no tick has arrived for this long.
+STALE_IDLE_S = 10.0
+
+
+def staleness(snap: Snapshot) -> str | None:
+    """Why the forecasts in `snap` are stale, or None when the data is fresh."""
+    k = snap.kafka
+    worst = max((p.lag_s for p in k.partitions), default=0.0)
+    if worst > STALE_LAG_S:
+        return f"consumer {worst:.0f} s behind"
+    idle = k.since_last_tick_s
+    if idle == idle and idle > STALE_IDLE_S:  # not NaN
+        return f"no tick for {idle:.0f} s"
+    if k.broker_state == "DOWN":
+        return "broker down"
+    return None
 
 
 class SnapshotSlot:

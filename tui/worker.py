@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 STOP_CHECK_S = 0.1
 #: Signals kept for display.
 RECENT_SIGNALS = 500
+#: Lag samples kept per partition for the trend sparkline (one every 0.5 s).
+LAG_TREND_SAMPLES = 40
 #: No tick for this long while behind: the consumer is stalled.
 STALL_AFTER_S = 5.0
 
@@ -176,6 +178,7 @@ class ConsumerWorker(threading.Thread):
         self._broker_state = "CONNECTING"
         self._last_tick_wall = math.nan
         self._part_msg_ts: dict[int, float] = {}
+        self._lag_trends: dict[int, deque[int]] = {}
         self._lag_history: deque[int] = deque(maxlen=6)
         self._rate_window: deque[tuple[float, int]] = deque(maxlen=64)
         self._seq = 0
@@ -461,7 +464,9 @@ class ConsumerWorker(threading.Thread):
                 lag = max(high - max(low, 0), 0)
             last = self._part_msg_ts.get(tp.partition)
             lag_s = max(wall - last, 0.0) if lag > 0 and last is not None else 0.0
-            lags.append(PartitionLag(tp.partition, high, pos, lag, lag_s))
+            trend = self._lag_trends.setdefault(tp.partition, deque(maxlen=LAG_TREND_SAMPLES))
+            trend.append(max(lag, 0))
+            lags.append(PartitionLag(tp.partition, high, pos, lag, lag_s, tuple(trend)))
         self._partition_lags = tuple(sorted(lags, key=lambda p: p.partition))
         self._lag_history.append(sum(p.lag for p in lags if p.lag > 0))
 

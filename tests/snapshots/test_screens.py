@@ -4,22 +4,66 @@ a deterministic feed), compared with the stored SVGs."""
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Input
 
+from engine import EngineConfig
 from tests.tui.feeds import StaticFeed
 from tui.app import LimitwatchApp
 
+TITLE = "embedded broker · prices"
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+
+def _app(**feed_options: object) -> LimitwatchApp:
+    return LimitwatchApp(StaticFeed(**feed_options), sub_title=TITLE)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"]
+)
 def test_monitor_screen(snap_compare, size: tuple[int, int]) -> None:
-    app = LimitwatchApp(StaticFeed(seed=7, n_ticks=3000), sub_title="embedded broker · prices")
-    assert snap_compare(app, terminal_size=size)
+    assert snap_compare(_app(), terminal_size=size)
 
 
 def test_monitor_screen_after_raising_a_sell_limit(snap_compare) -> None:
-    app = LimitwatchApp(StaticFeed(seed=7, n_ticks=3000), sub_title="embedded broker · prices")
-
     async def raise_sell(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("down", "S")
         await pilot.pause(0.2)
 
-    assert snap_compare(app, terminal_size=(120, 40), run_before=raise_sell)
+    assert snap_compare(_app(), terminal_size=(120, 40), run_before=raise_sell)
+
+
+def test_limits_dialog_with_an_error(snap_compare) -> None:
+    async def open_dialog(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("l")
+        await pilot.pause()
+        pilot.app.screen.query_one("#buy", Input).value = "999"
+        await pilot.press("enter")
+        await pilot.pause()
+
+    assert snap_compare(_app(), terminal_size=(120, 40), run_before=open_dialog)
+
+
+def test_help_screen(snap_compare) -> None:
+    async def show_help(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(_app(), terminal_size=(120, 40), run_before=show_help)
+
+
+def test_filtered_watchlist_sorted_by_urgency(snap_compare) -> None:
+    async def filter_and_sort(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("o", "slash", "R")
+        await pilot.pause(0.2)
+
+    assert snap_compare(_app(), terminal_size=(120, 40), run_before=filter_and_sort)
+
+
+def test_stale_forecasts(snap_compare) -> None:
+    assert snap_compare(_app(idle_s=60.0), terminal_size=(120, 40))
+
+
+def test_symbols_with_markup_and_escapes_shown_literally(snap_compare) -> None:
+    names = ["[/bold]", "[red]RED", "A\\x1b[31m", "ZZZ"]
+    app = _app(symbols=names, n_ticks=400, config=EngineConfig(fast=5, slow=20))
+    assert snap_compare(app, terminal_size=(120, 40))

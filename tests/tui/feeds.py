@@ -24,7 +24,9 @@ class StaticFeed:
         n_ticks: int = 3000,
         symbols: int | list[str] = 12,
         config: EngineConfig | None = None,
+        idle_s: float = 0.2,
     ) -> None:
+        self.idle_s = idle_s
         self.engine = Engine(config or EngineConfig())
         gen = MarketGenerator(symbols=symbols, seed=seed, start=START)
         for symbol, (buy, sell) in gen.limits.items():
@@ -53,13 +55,14 @@ class StaticFeed:
             broker_state="UP",
             health="OK",
             partitions=tuple(
-                PartitionLag(p, 1000 + 10 * p, 1000 + 10 * p - p, p, 0.1 * p) for p in range(4)
+                PartitionLag(p, 1000 + 10 * p, 1000 + 9 * p, p, 0.1 * p, (0, p, 2 * p, p))
+                for p in range(4)
             ),
-            consumed=len(self.signals) and 3000,
+            consumed=3000,
             rate_in=50.0,
             bad=2,
             dead_lettered=2,
-            since_last_tick_s=0.2,
+            since_last_tick_s=self.idle_s,
             broker_rss=24 * 2**20,
         )
         return Snapshot(

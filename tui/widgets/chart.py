@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from textual.content import Content
 from textual_plotext import PlotextPlot
 
 from engine import History, Signal
@@ -45,7 +46,7 @@ class Chart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        self.border_title = f"Chart · {symbol}" if symbol else "Chart"
+        self.border_title = Content(f"Chart · {symbol}" if symbol else "Chart")
         if history is None or n == 0 or symbol is None:
             plt.title("no ticks yet")
             self.refresh()

@@ -1,9 +1,12 @@
-"""The watchlist: one row per symbol with price, averages, limits and the forecast."""
+"""The watchlist: one row per symbol with price, change, averages, limits and the
+forecast in words; sortable by column or by urgency, filterable by symbol."""
 
 from __future__ import annotations
 
 import math
+import time
 
+import numpy as np
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -20,11 +23,20 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("sell", "Sell ≥"),
     ("forecast", "Forecast"),
 )
+#: Sort orders: a column key, or "urgency" (highest hit probability first).
+SORTS = ("symbol", "urgency", "chg", "last")
+#: Re-sorting moves rows under the user's eyes: at most this often.
+RESORT_S = 1.0
 
 _FORECAST_STYLE = {"buy": "bold green", "sell": "bold red", "maybe": "yellow", "quiet": "dim"}
 
 
-def row_cells(state: EngineState, i: int) -> tuple[Text, ...]:
+def urgency(state: EngineState) -> np.ndarray:
+    """Per symbol, the larger of the two hit probabilities (0 where undefined)."""
+    return np.fmax(np.nan_to_num(state.p_buy, nan=0.0), np.nan_to_num(state.p_sell, nan=0.0))
+
+
+def row_cells(state: EngineState, i: int, stale: bool = False) -> tuple[Text, ...]:
     """The cells of symbol `i`'s row, as Rich Text (symbols are untrusted: never markup)."""
     last = float(state.last[i])
     opened = float(state.open[i])
@@ -36,27 +48,45 @@ def row_cells(state: EngineState, i: int) -> tuple[Text, ...]:
         float(state.p_sell[i]),
         float(state.eta_sell[i]),
     )
+    forecast = Text(
+        words, style="dim strike" if stale and kind != "quiet" else _FORECAST_STYLE[kind]
+    )
+    if stale and kind != "quiet":
+        forecast.append(" stale", style="bold yellow")
     buy, sell = float(state.buy[i]), float(state.sell[i])
     return (
-        Text(state.symbols[i], style="bold"),
+        Text(state.symbols[i], style="bold", no_wrap=True, overflow="ellipsis"),
         Text(fmt.price(last), justify="right"),
         Text(fmt.percent(chg), style=chg_style, justify="right"),
         Text(fmt.price(float(state.sma_fast[i])), justify="right"),
         Text(fmt.price(float(state.sma_slow[i])), justify="right"),
-        Text(fmt.price(buy), style="green" if last <= buy else "", justify="right"),
-        Text(fmt.price(sell), style="red" if last >= sell else "", justify="right"),
-        Text(words, style=_FORECAST_STYLE[kind]),
+        Text(fmt.price(buy), style="reverse green" if last <= buy else "green", justify="right"),
+        Text(fmt.price(sell), style="reverse red" if last >= sell else "red", justify="right"),
+        forecast,
     )
+
+
+def _sort_value(state: EngineState, i: int, order: str, urg: np.ndarray) -> tuple:
+    if order == "urgency":
+        return (-float(urg[i]), state.symbols[i])
+    if order == "chg":
+        last, opened = float(state.last[i]), float(state.open[i])
+        chg = last / opened - 1.0 if opened > 0 else 0.0
+        return (-abs(chg) if math.isfinite(chg) else 0.0, state.symbols[i])
+    if order == "last":
+        return (-float(np.nan_to_num(state.last[i])), state.symbols[i])
+    return (state.symbols[i],)
 
 
 class Watchlist(DataTable[Text]):
     """A DataTable keyed by symbol that rewrites only the cells that changed."""
 
-    DEFAULT_CSS = ""
-
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self._shown: dict[str, tuple[str, ...]] = {}
+        self.order = "symbol"
+        self.filter_text = ""
+        self._sorted_at = -math.inf
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -70,14 +100,33 @@ class Watchlist(DataTable[Text]):
         row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
         return row_key.value
 
-    def show(self, state: EngineState) -> None:
+    def set_order(self, order: str) -> None:
+        """Sort by `order` (one of SORTS) from the next update on."""
+        self.order = order
+        self._sorted_at = -math.inf
+
+    def set_filter(self, text: str) -> None:
+        """Show only symbols containing `text` (case-insensitive); rebuilds the rows."""
+        self.filter_text = text.strip()
+        self._shown.clear()
+        self.clear()
+        self._sorted_at = -math.inf
+
+    def _wanted(self, symbol: str) -> bool:
+        return not self.filter_text or self.filter_text.lower() in symbol.lower()
+
+    def show(self, state: EngineState, stale: bool = False) -> None:
         """Bring the table up to date with `state`, touching only changed cells."""
+        added = False
         for i, symbol in enumerate(state.symbols):
-            cells = row_cells(state, i)
-            plain = tuple(c.plain + c.style.__str__() for c in cells)  # style changes count too
+            if not self._wanted(symbol):
+                continue
+            cells = row_cells(state, i, stale)
+            plain = tuple(c.plain + str(c.style) for c in cells)  # style changes count too
             before = self._shown.get(symbol)
             if before is None:
                 self.add_row(*cells, key=symbol)
+                added = True
             elif before != plain:
                 for (key, _label), cell, old, new in zip(
                     COLUMNS, cells, before, plain, strict=True
@@ -85,3 +134,23 @@ class Watchlist(DataTable[Text]):
                     if old != new:
                         self.update_cell(symbol, key, cell, update_width=True)
             self._shown[symbol] = plain
+        now = time.monotonic()
+        due = self._sorted_at == -math.inf or (
+            self.order != "symbol" and now - self._sorted_at >= RESORT_S
+        )
+        if added or due:
+            self._sorted_at = now
+            self._resort(state)
+
+    def _resort(self, state: EngineState) -> None:
+        if self.row_count < 2:
+            return
+        urg = urgency(state)
+        index = {s: i for i, s in enumerate(state.symbols)}
+        selected = self.selected_symbol
+        self.sort(
+            "symbol",
+            key=lambda cell: _sort_value(state, index[cell.plain], self.order, urg),
+        )
+        if selected is not None:
+            self.move_cursor(row=self.get_row_index(selected), animate=False)

@@ -1,0 +1,252 @@
+"""Pilot tests for the monitor's keys beyond the limit steps: the limits dialog, step,
+producer control, recording, filter, sort, signal filters, help and the palette; and
+untrusted symbol names rendered literally."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+from textual.widgets import Input
+
+from engine import EngineConfig
+from tests.tui.feeds import StaticFeed
+from tui.app import LimitwatchApp
+from tui.screens.help import HelpScreen
+from tui.screens.limits import LimitsDialog, check_limits
+from tui.snapshot import staleness
+from tui.widgets.signal_log import SignalLog
+from tui.widgets.watchlist import Watchlist, urgency
+
+Pilot = object
+
+
+def drive(app: LimitwatchApp, script: Callable[[object], Awaitable[None]], size=(120, 40)) -> None:
+    async def run() -> None:
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await script(pilot)
+
+    asyncio.run(run())
+
+
+def test_limits_dialog_sets_exact_limits() -> None:
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    app = LimitwatchApp(feed)
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("l")
+        await pilot.pause()
+        assert isinstance(app.screen, LimitsDialog)
+        app.screen.query_one("#buy", Input).value = "120.5"
+        app.screen.query_one("#sell", Input).value = "180"
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+
+    drive(app, script)
+    assert feed.engine.limits(symbol) == (120.5, 180.0)
+
+
+def test_limits_dialog_shows_the_error_in_place_and_sends_nothing() -> None:
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    before = feed.engine.limits(symbol)
+    app = LimitwatchApp(feed)
+    shown: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("l")
+        await pilot.pause()
+        app.screen.query_one("#buy", Input).value = "200"
+        app.screen.query_one("#sell", Input).value = "100"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, LimitsDialog), "the dialog stays open on an error"
+        shown.append(str(app.screen.query_one("#error").render()))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, LimitsDialog)
+
+    drive(app, script)
+    assert "must be below the sell limit" in shown[0]
+    assert feed.engine.limits(symbol) == before
+    assert feed.commands == []
+
+
+@pytest.mark.parametrize(
+    ("buy", "sell", "error"),
+    [("abc", "10", "buy: 'abc' is not a number"), ("5", "-1", "sell: a limit must be a positive"),
+     ("5", "5", "must be below"), ("", "10", None), ("1,000", "2,000.5", None)],
+)  # fmt: skip
+def test_check_limits_explains_each_mistake(buy: str, sell: str, error: str | None) -> None:
+    if error is None:
+        check_limits(buy, sell)
+    else:
+        with pytest.raises(ValueError, match=error.replace("(", r"\(")):
+            check_limits(buy, sell)
+
+
+def test_brackets_halve_and_double_the_step() -> None:
+    app = LimitwatchApp(StaticFeed(), step=0.004)
+    seen: list[float] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("left_square_bracket")
+        seen.append(app.step)
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        seen.append(app.step)
+
+    drive(app, script)
+    assert seen == [pytest.approx(0.002), pytest.approx(0.008)]
+
+
+def test_pause_speed_and_record_keys_send_commands() -> None:
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("p", "plus", "minus", "minus", "r")
+        await pilot.pause()
+
+    drive(app, script)
+    assert feed.paused == [True]
+    assert feed.speeds == [2.0, 0.5, 0.5]
+    assert len(feed.recordings) == 1 and str(feed.recordings[0]).endswith(".jsonl")
+
+
+def test_slash_filters_the_watchlist_and_escape_clears_it() -> None:
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+    rows: list[int] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        rows.append(table.row_count)
+        await pilot.press("slash", "A", "C")
+        await pilot.pause(0.2)
+        rows.append(table.row_count)
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        rows.append(table.row_count)
+
+    drive(app, script)
+    assert rows == [12, 1, 12]
+
+
+def test_o_sorts_by_urgency_most_urgent_first() -> None:
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+    first: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("o")
+        await pilot.pause(0.2)
+        table = app.query_one(Watchlist)
+        first.append(str(table.get_row_at(0)[0].plain))
+        assert table.order == "urgency"
+
+    drive(app, script)
+    state = feed.engine.state()
+    urg = urgency(state)
+    assert urg[state.symbols.index(first[0])] == urg.max()
+
+
+def test_f_and_t_filter_the_signals() -> None:
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+    seen: list[set[str]] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        log = app.query_one(SignalLog)
+        await pilot.press("f")
+        seen.append({str(log.get_row_at(i)[2].plain) for i in range(log.row_count)})
+        await pilot.press("f", "t")
+        seen.append({str(log.get_row_at(i)[1].plain) for i in range(log.row_count)})
+
+    drive(app, script)
+    symbol = feed.engine.state().symbols[0]
+    assert seen[0] <= {symbol}
+    assert seen[1] <= {"BUY", "SELL"}
+    assert seen[1], "the seeded run has crossings"
+
+
+def test_question_mark_shows_every_key() -> None:
+    app = LimitwatchApp(StaticFeed())
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+    drive(app, script)
+    described = " ".join(k for k, _ in LimitwatchApp.KEYS)
+    for key in ("b / B", "s / S", "l", "[ / ]", "p", "r", "/", "o", "f", "t", "?", "q"):
+        assert key in described
+
+
+def test_every_action_is_in_the_command_palette() -> None:
+    app = LimitwatchApp(StaticFeed())
+    titles: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        titles.extend(c.title for c in app.get_system_commands(app.screen))
+
+    drive(app, script)
+    for needle in ("buy limit", "sell limit", "exact limits", "step", "Pause", "recording",
+                   "Filter", "order", "Signals", "keys"):  # fmt: skip
+        assert any(needle.lower() in t.lower() for t in titles), needle
+
+
+@pytest.mark.parametrize("name", ["[/bold]", "[red]RED[/red]", "[link=x]y"])
+def test_symbols_with_markup_render_literally(name: str) -> None:
+    feed = StaticFeed(symbols=[name, "PLAIN"], n_ticks=200, config=EngineConfig(fast=5, slow=20))
+    app = LimitwatchApp(feed)
+    cells: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        cells.extend(str(table.get_row_at(i)[0].plain) for i in range(table.row_count))
+
+    drive(app, script)
+    assert name in cells
+
+
+def test_resize_keeps_every_pane_on_screen() -> None:
+    app = LimitwatchApp(StaticFeed())
+    regions: list[dict[str, int]] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        for size in ((80, 24), (200, 60), (120, 40)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.1)
+            regions.append(
+                {
+                    w: app.query_one(f"#{w}").region.area
+                    for w in ("watchlist", "kafka", "chart", "signals")
+                }
+            )
+
+    drive(app, script)
+    for shown in regions:
+        assert all(area > 0 for area in shown.values()), shown
+
+
+def test_stale_data_marks_forecasts_stale() -> None:
+    fresh, stale = StaticFeed(idle_s=0.2), StaticFeed(idle_s=60.0)
+    assert staleness(fresh.latest()) is None
+    assert "no tick for 60 s" in str(staleness(stale.latest()))
+    app = LimitwatchApp(stale)
+    words: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        words.extend(str(table.get_row_at(i)[7].plain) for i in range(table.row_count))
+
+    drive(app, script)
+    assert any(w.endswith("stale") for w in words)
+    assert all(w == "quiet" or w.endswith("stale") for w in words)

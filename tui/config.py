@@ -1,0 +1,148 @@
+"""Settings that outlive a run: the limit step, notifications and every symbol's limits,
+kept as TOML in the user's config directory.
+
+A broken file never stops limitwatch: `load` reports what is wrong (with the line, for a
+syntax error) and falls back to defaults for what it could not read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from tui.widgets.watchlist import SORTS
+
+MIN_STEP = 0.0001
+MAX_STEP = 0.1
+
+
+def default_path() -> Path:
+    """config.toml in the user's config directory."""
+    return Path(platformdirs.user_config_dir("limitwatch")) / "config.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the monitor remembers between runs."""
+
+    step: float = 0.005  # limit step per key press, as a fraction of price
+    bell: bool = False  # ring the terminal bell on BUY/SELL
+    notify: bool = True  # pop up a notification for signals
+    sort: str = "symbol"
+    limits: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def with_limits(self, symbol: str, buy: float, sell: float) -> Settings:
+        """A copy with `symbol`'s limits set."""
+        limits = dict(self.limits)
+        limits[symbol] = (buy, sell)
+        return replace(self, limits=limits)
+
+
+def _toml_float(x: float) -> str:
+    return "nan" if math.isnan(x) else repr(float(x))
+
+
+def dumps(settings: Settings) -> str:
+    """The TOML text for `settings`."""
+    lines = [
+        "# limitwatch settings: written when you change limits in the monitor; edit freely.",
+        "[monitor]",
+        f"step = {settings.step!r}",
+        f"bell = {'true' if settings.bell else 'false'}",
+        f"notify = {'true' if settings.notify else 'false'}",
+        f"sort = {json.dumps(settings.sort)}",
+        "",
+        "# SYMBOL = [buy, sell]; nan for no limit on that side",
+        "[limits]",
+    ]
+    for symbol in sorted(settings.limits):
+        buy, sell = settings.limits[symbol]
+        lines.append(f"{json.dumps(symbol)} = [{_toml_float(buy)}, {_toml_float(sell)}]")
+    return "\n".join(lines) + "\n"
+
+
+def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
+    """Settings from TOML text, and the problems found (each starts with `name`)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return Settings(), [f"{name}: {exc}; using the defaults"]
+    problems: list[str] = []
+    base = Settings()
+    monitor = data.get("monitor", {})
+    if not isinstance(monitor, dict):
+        problems.append(f"{name}: [monitor] must be a table")
+        monitor = {}
+    values: dict[str, Any] = {}
+    step = monitor.get("step", base.step)
+    if isinstance(step, int | float) and MIN_STEP <= step <= MAX_STEP:
+        values["step"] = float(step)
+    else:
+        problems.append(f"{name}: monitor.step must be between {MIN_STEP} and {MAX_STEP}")
+    for flag in ("bell", "notify"):
+        v = monitor.get(flag, getattr(base, flag))
+        if isinstance(v, bool):
+            values[flag] = v
+        else:
+            problems.append(f"{name}: monitor.{flag} must be true or false")
+    sort = monitor.get("sort", base.sort)
+    if sort in SORTS:
+        values["sort"] = sort
+    else:
+        problems.append(f"{name}: monitor.sort must be one of {', '.join(SORTS)}")
+    limits: dict[str, tuple[float, float]] = {}
+    raw_limits = data.get("limits", {})
+    if not isinstance(raw_limits, dict):
+        problems.append(f"{name}: [limits] must be a table")
+        raw_limits = {}
+    for symbol, pair in raw_limits.items():
+        ok = (
+            isinstance(pair, list)
+            and len(pair) == 2
+            and all(isinstance(x, int | float) and not isinstance(x, bool) for x in pair)
+        )
+        if not ok:
+            problems.append(f"{name}: limits.{symbol} must be [buy, sell]")
+            continue
+        buy, sell = float(pair[0]), float(pair[1])
+        if any(math.isinf(x) or x <= 0 for x in (buy, sell) if not math.isnan(x)) or (buy >= sell):
+            problems.append(f"{name}: limits.{symbol} = {pair} is impossible (need 0 < buy < sell)")
+            continue
+        limits[symbol] = (buy, sell)
+    return Settings(**values, limits=limits), problems
+
+
+def load(path: Path) -> tuple[Settings, list[str]]:
+    """Settings from `path` (defaults if it does not exist) and the problems found."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Settings(), []
+    except OSError as exc:
+        return Settings(), [f"{path}: {exc.strerror or exc}; using the defaults"]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return Settings(), [f"{path}: not UTF-8 text; using the defaults"]
+    return loads(text, str(path))
+
+
+def save(path: Path, settings: Settings) -> None:
+    """Write `settings` to `path` atomically (a crash leaves the old file or the new one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".toml")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(dumps(settings))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

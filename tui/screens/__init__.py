@@ -1,0 +1,1 @@
+"""Modal screens of the monitor: the key help and the exact-limits dialog."""

@@ -1,0 +1,126 @@
+"""The limits dialog: type a symbol's exact buy and sell limits; mistakes are shown in
+place and nothing is sent until both make sense."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+
+def parse_limit(text: str) -> float:
+    """A limit typed by the user: a positive number, or empty / '-' for none (NaN)."""
+    raw = text.strip().replace(",", "")
+    if raw in ("", "-", "none"):
+        return math.nan
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{text.strip()!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("a limit must be a positive number")
+    return value
+
+
+def check_limits(buy_text: str, sell_text: str) -> tuple[float, float]:
+    """Both limits parsed and checked together; ValueError says what is wrong."""
+    try:
+        buy = parse_limit(buy_text)
+    except ValueError as exc:
+        raise ValueError(f"buy: {exc}") from None
+    try:
+        sell = parse_limit(sell_text)
+    except ValueError as exc:
+        raise ValueError(f"sell: {exc}") from None
+    if buy >= sell:
+        raise ValueError(f"the buy limit {buy:,.2f} must be below the sell limit {sell:,.2f}")
+    return buy, sell
+
+
+def _shown(x: float) -> str:
+    return "" if math.isnan(x) else f"{x:.2f}"
+
+
+class LimitsDialog(ModalScreen[tuple[float, float] | None]):
+    """Asks for (buy, sell); dismisses with them, or None when cancelled."""
+
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel", show=False)]
+    DEFAULT_CSS = """
+    LimitsDialog {
+        align: center middle;
+    }
+    LimitsDialog > Vertical {
+        width: 52;
+        height: auto;
+        border: round $primary;
+        padding: 0 1;
+        background: $surface;
+    }
+    LimitsDialog Input {
+        width: 1fr;
+    }
+    LimitsDialog Label {
+        width: 8;
+        padding: 1 0 0 0;
+    }
+    LimitsDialog #error {
+        color: $error;
+        height: auto;
+    }
+    LimitsDialog Horizontal {
+        height: auto;
+    }
+    LimitsDialog #buttons {
+        align-horizontal: right;
+    }
+    """
+
+    def __init__(self, symbol: str, buy: float, sell: float, last: float) -> None:
+        super().__init__()
+        self.symbol = symbol
+        self.buy = buy
+        self.sell = sell
+        self.last = last
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = Content(f"Limits · {self.symbol}")
+            yield Static(f"last price {_shown(self.last) or '–'}; empty means no limit")
+            with Horizontal():
+                yield Label("buy ≤")
+                yield Input(_shown(self.buy), id="buy", placeholder="none")
+            with Horizontal():
+                yield Label("sell ≥")
+                yield Input(_shown(self.sell), id="sell", placeholder="none")
+            yield Static("", id="error")
+            with Horizontal(id="buttons"):
+                yield Button("Set", variant="primary", id="set")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#buy", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#set")
+    def submit(self) -> None:
+        """Check both limits; dismiss with them, or show what is wrong."""
+        try:
+            limits = check_limits(
+                self.query_one("#buy", Input).value, self.query_one("#sell", Input).value
+            )
+        except ValueError as exc:
+            self.query_one("#error", Static).update(str(exc))
+            return
+        self.dismiss(limits)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without changing anything."""
+        self.dismiss(None)
