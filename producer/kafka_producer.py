@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 #: The longest a thread loop waits before it looks at its stop flag again.
 STOP_CHECK_S = 0.1
+#: On stop, how long to wait for the last messages to be delivered; what is still
+#: queued after that (a dead broker) is counted as failed.
+STOP_FLUSH_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +153,7 @@ class ProducerThread(threading.Thread):
             log.exception("producer stopped on an error")
             self._last_error = f"{type(exc).__name__}: {exc}"
         finally:
-            remaining = producer.flush(2.0)
+            remaining = producer.flush(STOP_FLUSH_S)
             if remaining:
                 log.warning("%d messages were not delivered before the producer stopped", remaining)
             self._update(

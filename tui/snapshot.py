@@ -45,6 +45,7 @@ class KafkaStats:
     last_error: str = ""
     broker_rss: int | None = None
     group: str | None = None
+    broker_silent_s: float = 0.0  # since a broker last answered the consumer
 
     @property
     def total_lag(self) -> int:
@@ -98,6 +99,8 @@ def staleness(snap: Snapshot) -> str | None:
         return f"no tick for {idle:.0f} s"
     if k.broker_state == "DOWN":
         return "broker down"
+    if k.health == "STALL":
+        return f"broker silent for {k.broker_silent_s:.0f} s"
     return None
 
 

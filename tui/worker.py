@@ -179,6 +179,8 @@ class ConsumerWorker(threading.Thread):
         self._last_tick_wall = math.nan
         self._part_msg_ts: dict[int, float] = {}
         self._lag_trends: dict[int, deque[int]] = {}
+        self._rx_seen = -1
+        self._rx_at = time.monotonic()
         self._lag_history: deque[int] = deque(maxlen=6)
         self._rate_window: deque[tuple[float, int]] = deque(maxlen=64)
         self._seq = 0
@@ -437,6 +439,17 @@ class ConsumerWorker(threading.Thread):
         ]
         if states:
             self._broker_state = "UP" if "UP" in states else "DOWN"
+        # librdkafka fetches every fetch.wait.max.ms, so a live broker answers several times a
+        # second; a broker that stops answering while connected is frozen, not down.
+        rx = sum(int(b.get("rx", 0)) for b in stats.get("brokers", {}).values())
+        now = time.monotonic()
+        if rx != self._rx_seen:
+            self._rx_seen = rx
+            self._rx_at = now
+
+    def _broker_silent_s(self) -> float:
+        """Seconds since any broker last answered this consumer (per its statistics)."""
+        return time.monotonic() - self._rx_at
 
     def _measure_lag(self, consumer: Consumer) -> None:
         parts = list(self._parts)
@@ -473,6 +486,8 @@ class ConsumerWorker(threading.Thread):
     def _health(self, since_last: float) -> str:
         if self._broker_state == "DOWN":
             return "DOWN"
+        if self._broker_silent_s() > STALL_AFTER_S:
+            return "STALL"
         total = self._lag_history[-1] if self._lag_history else 0
         if total > 0 and (math.isnan(since_last) or since_last > STALL_AFTER_S):
             return "STALL"
@@ -511,6 +526,7 @@ class ConsumerWorker(threading.Thread):
             errors=self._errors,
             last_error=self._last_error,
             group=self.group,
+            broker_silent_s=self._broker_silent_s(),
         )
         self.slot.put(
             Snapshot(

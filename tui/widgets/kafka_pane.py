@@ -61,7 +61,9 @@ def kafka_renderable(snap: Snapshot) -> Group:
     )
     if k.embedded:
         head.add_row("broker mem", Text(fmt.size(k.broker_rss)))
-    if k.last_error and k.health != "OK":
+    if k.health == "STALL" and k.broker_silent_s > 1:
+        head.add_row("stalled", Text(f"broker silent {k.broker_silent_s:.0f} s", style="magenta"))
+    elif k.last_error and k.health != "OK":
         head.add_row("error", Text(k.last_error, style="red"))
     lag = Table(box=None, padding=(0, 1), show_edge=False)
     lag.add_column("p", justify="right", style="dim")
