@@ -1,0 +1,75 @@
+"""Headless engines in one consumer group split the topic's partitions between them, and
+together read every tick exactly as one engine would."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pytest
+from confluent_kafka import Producer
+
+from engine import Signal
+from producer.broker import EmbeddedBroker
+from producer.generator import MarketGenerator
+from producer.kafka_config import client_config
+from producer.topics import ensure_topics
+from producer.wire import encode
+from tui.worker import ConsumerWorker
+
+pytestmark = pytest.mark.kafka
+
+
+def _produce(bootstrap: str, topic: str, n: int) -> None:
+    producer = Producer(client_config(bootstrap, **{"linger.ms": 10}))
+    for tick in itertools.islice(MarketGenerator(symbols=16, seed=9, start=1.7e9), n):
+        producer.produce(topic, value=encode(tick), key=tick.symbol.encode())
+        producer.poll(0)
+    assert producer.flush(10) == 0
+
+
+def test_two_engines_in_a_group_share_the_partitions(broker: EmbeddedBroker, topic: str) -> None:
+    ensure_topics(broker.bootstrap, topic, partitions=4)
+    signals: dict[str, list[Signal]] = {"a": [], "b": []}
+    workers = {
+        name: ConsumerWorker(
+            broker.bootstrap,
+            topic=topic,
+            group=f"{topic}-engines",
+            from_beginning=True,
+            on_signals=signals[name].extend,
+        )
+        for name in signals
+    }
+    for w in workers.values():
+        w.start()
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:  # wait until the group has settled: 2 + 2
+            snaps = [w.latest() for w in workers.values()]
+            if all(s is not None and len(s.kafka.partitions) == 2 for s in snaps):
+                break
+            time.sleep(0.1)
+        parts = [{p.partition for p in w.latest().kafka.partitions} for w in workers.values()]  # type: ignore[union-attr]
+        assert parts[0].isdisjoint(parts[1]) and parts[0] | parts[1] == {0, 1, 2, 3}, parts
+
+        n = 2000
+        _produce(broker.bootstrap, topic, n)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            total = sum(w.latest().kafka.consumed for w in workers.values())  # type: ignore[union-attr]
+            if total >= n:
+                break
+            time.sleep(0.1)
+        counts = [w.latest().kafka.consumed for w in workers.values()]  # type: ignore[union-attr]
+        assert sum(counts) == n and all(c > 0 for c in counts), counts
+        # ticks are keyed by symbol: each symbol lives in exactly one engine
+        symbols = [set(w.latest().engine.symbols) for w in workers.values()]  # type: ignore[union-attr]
+        assert symbols[0].isdisjoint(symbols[1])
+        assert len(symbols[0] | symbols[1]) == 16
+    finally:
+        for w in workers.values():
+            w.stop()
+        for w in workers.values():
+            w.join(5)
+    assert not any(w.is_alive() for w in workers.values())
