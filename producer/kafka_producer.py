@@ -181,12 +181,12 @@ class ProducerThread(threading.Thread):
             self._update(paused=self._paused, speed=self._speed, rate=0.0)
 
     def _pump(self, producer: Producer) -> int:
-        produced = 0
+        self._produced = 0
+        self._last_report = 0.0
+        self._window: deque[tuple[float, int]] = deque([(time.monotonic(), 0)])
         anchor: tuple[float, float] | None = None  # (event time, wall time) pacing origin
-        last_report = 0.0
         prev_ts = math.nan
-        window: deque[tuple[float, int]] = deque([(time.monotonic(), 0)])
-        ticks: Iterator[Tick] = iter(self.source)
+        ticks = iter(self.source) if self.source.paced else self._live(producer)
         for tick in ticks:
             if self._stop_event.is_set():
                 break
@@ -212,6 +212,7 @@ class ProducerThread(threading.Thread):
                     if wait <= 0:
                         break
                     producer.poll(min(wait, STOP_CHECK_S))
+                    self._report()
                     if self._drain_commands():
                         anchor = (tick.ts, time.monotonic())
                         due = anchor[1]
@@ -219,20 +220,67 @@ class ProducerThread(threading.Thread):
                     break
             prev_ts = tick.ts
             self._produce(producer, tick)
-            produced += 1
-            now = time.monotonic()
-            if now - last_report > 0.05:
-                last_report = now
-                window.append((now, produced))
-                while now - window[0][0] > 3.0:
-                    window.popleft()
-                t0, n0 = window[0]
-                rate = (produced - n0) / (now - t0) if now > t0 else 0.0
-                self._update(
-                    produced=produced, delivered=self._delivered, failed=self._failed,
-                    last_error=self._last_error, rate=rate,
-                )  # fmt: skip
-        return produced
+            self._produced += 1
+            self._report()
+        return self._produced
+
+    def _report(self) -> None:
+        """Publish the counters, at most 20 times a second."""
+        now = time.monotonic()
+        if now - self._last_report <= 0.05:
+            return
+        self._last_report = now
+        self._window.append((now, self._produced))
+        while now - self._window[0][0] > 3.0:
+            self._window.popleft()
+        t0, n0 = self._window[0]
+        rate = (self._produced - n0) / (now - t0) if now > t0 else 0.0
+        self._update(
+            produced=self._produced, delivered=self._delivered, failed=self._failed,
+            last_error=self._last_error, rate=rate,
+        )  # fmt: skip
+
+    def _live(self, producer: Producer) -> Iterator[Tick]:
+        """The ticks of a live source, read by a helper thread so that this thread keeps
+        polling the client, reporting, and looking at its stop flag while the source
+        blocks (standard input that is quiet, a metrics interval)."""
+        inbox: queue.Queue[Tick | BaseException | None] = queue.Queue(maxsize=10_000)
+        stop = self._stop_event
+
+        def read() -> None:
+            item: Tick | BaseException | None = None
+            try:
+                for tick in self.source:
+                    while not stop.is_set():
+                        try:
+                            inbox.put(tick, timeout=STOP_CHECK_S)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+            except Exception as exc:  # handed over and raised in the producer thread
+                item = exc
+            while not stop.is_set():
+                try:
+                    inbox.put(item, timeout=STOP_CHECK_S)
+                    return
+                except queue.Full:
+                    continue
+
+        threading.Thread(target=read, name="limitwatch-source-reader", daemon=True).start()
+        while not stop.is_set():
+            try:
+                item = inbox.get(timeout=STOP_CHECK_S)
+            except queue.Empty:
+                producer.poll(0)
+                self._report()
+                continue
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
 
     def _produce(self, producer: Producer, tick: Tick) -> None:
         value = encode(tick)

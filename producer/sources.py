@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from producer.files import SCENARIO_KEY, BadLine, FileSource, SourceError, read_lines
 from producer.generator import MarketGenerator
@@ -39,6 +40,7 @@ def open_source(
     loop: bool = False,
     skip_bad: bool = False,
     stop: threading.Event | None = None,
+    stdin: BinaryIO | None = None,
 ) -> Source:
     """Open the tick source named by `spec`.
 
@@ -59,6 +61,8 @@ def open_source(
         Skip and count bad lines of a file instead of failing on the first one.
     stop
         An event that ends the metrics source promptly when set.
+    stdin
+        The stream ``-`` reads (default: the process's standard input).
 
     Raises
     ------
@@ -73,7 +77,7 @@ def open_source(
     if spec == "-":
         if loop:
             raise SourceError("<stdin>", None, "standard input cannot be replayed in a loop")
-        return FileSource("-", skip_bad=skip_bad)
+        return FileSource("-", skip_bad=skip_bad, stream=stdin)
     suffix = Path(spec).suffix.lower()
     source: FileSource
     if suffix == ".csv":

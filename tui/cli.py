@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -28,6 +29,7 @@ from confluent_kafka import KafkaException
 from engine import Signal
 from producer.broker import BrokerError
 from producer.kafka_producer import ProducerThread, parse_speed
+from producer.pipe import PipeReader
 from producer.source import Source
 from producer.sources import SourceError, open_source
 from producer.wire import Tick
@@ -192,11 +194,26 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _open(args: argparse.Namespace, spec: str, stop: threading.Event) -> Source:
+def _open(
+    args: argparse.Namespace, spec: str, stop: threading.Event, stdin: PipeReader | None = None
+) -> Source:
     return open_source(
         spec, seed=args.seed, rate=args.rate, symbols=args.symbols, loop=args.loop,
-        skip_bad=args.skip_bad, stop=stop,
+        skip_bad=args.skip_bad, stop=stop, stdin=stdin,  # type: ignore[arg-type]
     )  # fmt: skip
+
+
+def _take_piped_stdin(stop: threading.Event) -> PipeReader:
+    """Keep the piped ticks for the source and give the UI the terminal as its input.
+
+    Textual reads keys from file descriptor 0; when ticks are piped in there, the pipe
+    moves to a new descriptor and 0 is reopened on the controlling terminal.
+    """
+    data = os.dup(0)
+    tty = os.open("/dev/tty", os.O_RDONLY)
+    os.dup2(tty, 0)
+    os.close(tty)
+    return PipeReader(data, stop)
 
 
 def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
@@ -207,16 +224,22 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
     spec = spec or args.source
     config_path = args.config or settings_file.default_path()
     settings, problems = settings_file.load(config_path)
+    if spec == "-" and sys.stdin.isatty():
+        return _fail(
+            "--source - reads ticks from standard input: pipe them in (tail -f f.csv | ...)"
+        )
+    stdin: PipeReader | None = None
+    if spec == "-" and not args.no_producer:
+        try:
+            stdin = _take_piped_stdin(stop)
+        except OSError as exc:
+            return _fail(f"--source - needs a terminal for the keys as well: {exc.strerror or exc}")
     try:
-        source = None if args.no_producer else _open(args, spec, stop)
+        source = None if args.no_producer else _open(args, spec, stop, stdin)
         suggested = dict(getattr(source, "engine", {}) or {})
         config = engine_config(args, suggested)
     except (SourceError, OptionError, FileNotFoundError) as exc:
         return _fail(str(exc))
-    if source is not None and not source.paced and spec == "-" and sys.stdin.isatty():
-        return _fail(
-            "--source - reads ticks from standard input: pipe them in (tail -f f.csv | ...)"
-        )
     options = PipelineOptions(
         bootstrap=args.bootstrap_servers,
         topic=args.topic,
@@ -368,8 +391,9 @@ def run_produce(args: argparse.Namespace) -> int:
     if not args.bootstrap_servers:
         return _fail("the headless producer needs --bootstrap-servers (the cluster to write to)")
     stop = threading.Event()
+    stdin = PipeReader(os.dup(0), stop) if args.source == "-" else None
     try:
-        source = _open(args, args.source, stop)
+        source = _open(args, args.source, stop, stdin)
         ensure_topics(args.bootstrap_servers, args.topic, args.partitions)
     except (SourceError, FileNotFoundError) as exc:
         return _fail(str(exc))
