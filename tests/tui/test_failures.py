@@ -7,27 +7,16 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
 from producer.generator import MarketGenerator
+from tests.tui.waiting import wait_for
 from tui.pipeline import Pipeline, PipelineOptions
-from tui.snapshot import Snapshot, staleness
+from tui.snapshot import staleness
 from tui.worker import STALL_AFTER_S
 
 pytestmark = pytest.mark.kafka
-
-
-def _wait(pipeline: Pipeline, done: Callable[[Snapshot], bool], timeout: float) -> Snapshot:
-    deadline = time.monotonic() + timeout
-    snap = None
-    while time.monotonic() < deadline:
-        snap = pipeline.latest()
-        if snap is not None and done(snap):
-            return snap
-        time.sleep(0.1)
-    raise AssertionError(f"not reached within {timeout} s; last: {snap and snap.kafka}")
 
 
 def _no_threads_left() -> bool:
@@ -38,10 +27,10 @@ def test_a_killed_broker_shows_down_and_quitting_still_works() -> None:
     pipeline = Pipeline(PipelineOptions(source=MarketGenerator(seed=2, rate=200.0)))
     pipeline.start()
     try:
-        _wait(pipeline, lambda s: s.kafka.consumed > 50, 20)
+        wait_for(pipeline, lambda s: s.kafka.consumed > 50, 20)
         assert pipeline.broker is not None
         pipeline.broker.kill()
-        snap = _wait(pipeline, lambda s: s.kafka.health == "DOWN", 15)
+        snap = wait_for(pipeline, lambda s: s.kafka.health == "DOWN", 15)
         assert staleness(snap) is not None
     finally:
         assert pipeline.stop(timeout=2.0), "threads still ran after the 2 s budget"
@@ -54,15 +43,15 @@ def test_a_frozen_broker_shows_stall_then_recovers() -> None:
     assert pipeline.broker is not None and pipeline.broker.pid is not None
     pid = pipeline.broker.pid
     try:
-        _wait(pipeline, lambda s: s.kafka.consumed > 50, 20)
+        wait_for(pipeline, lambda s: s.kafka.consumed > 50, 20)
         os.kill(pid, signal.SIGSTOP)
         try:
-            frozen = _wait(pipeline, lambda s: s.kafka.health == "STALL", STALL_AFTER_S + 10)
+            frozen = wait_for(pipeline, lambda s: s.kafka.health == "STALL", STALL_AFTER_S + 10)
             assert "silent" in str(staleness(frozen))
         finally:
             os.kill(pid, signal.SIGCONT)
         count = frozen.kafka.consumed
-        back = _wait(pipeline, lambda s: s.kafka.health == "OK" and s.kafka.consumed > count, 20)
+        back = wait_for(pipeline, lambda s: s.kafka.health == "OK" and s.kafka.consumed > count, 20)
         assert staleness(back) is None
     finally:
         assert pipeline.stop(timeout=2.0)
@@ -74,7 +63,7 @@ def test_an_idle_topic_is_not_a_stall() -> None:
     pipeline.start()
     try:
         time.sleep(STALL_AFTER_S + 1.5)  # the condition under test is the passing of time
-        snap = _wait(pipeline, lambda s: True, 5)
+        snap = wait_for(pipeline, lambda s: True, 5)
         assert snap.kafka.health == "OK"
         assert snap.kafka.broker_state == "UP"
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import psutil
 import pytest
@@ -19,6 +19,7 @@ from producer.generator import MarketGenerator
 from producer.kafka_config import client_config
 from producer.topics import dlq_topic
 from producer.wire import Tick
+from tests.tui.waiting import wait_for
 from tui.app import LimitwatchApp
 from tui.pipeline import Pipeline, PipelineOptions
 from tui.snapshot import Snapshot
@@ -40,20 +41,6 @@ class ScriptedSource:
 
     def __iter__(self) -> Iterator[Tick]:
         return iter(self.ticks)
-
-
-def wait_for(
-    pipeline: Pipeline, done: Callable[[Snapshot], bool], timeout: float = 20.0
-) -> Snapshot:
-    """Poll the pipeline's snapshots until `done` holds (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    snap = None
-    while time.monotonic() < deadline:
-        snap = pipeline.latest()
-        if snap is not None and done(snap):
-            return snap
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout} s; last snapshot: {snap}")
 
 
 def scripted_path() -> ScriptedSource:

@@ -52,27 +52,13 @@ class Chart(PlotextPlot):
             self.refresh()
             return
         x = np.asarray(history.t, dtype=float) - last_t
-        plt.plot(
-            x.tolist(),
-            np.asarray(history.price).tolist(),
-            label="price",
-            color="white",
-            marker="braille",
-        )
-        plt.plot(
-            x.tolist(),
-            np.asarray(history.sma_fast).tolist(),
-            label="fast",
-            color="cyan",
-            marker="braille",
-        )
-        plt.plot(
-            x.tolist(),
-            np.asarray(history.sma_slow).tolist(),
-            label="slow",
-            color="magenta",
-            marker="braille",
-        )
+        xs = x.tolist()
+        for values, label, color in (
+            (history.price, "price", "white"),
+            (history.sma_fast, "fast", "cyan"),
+            (history.sma_slow, "slow", "magenta"),
+        ):
+            plt.plot(xs, np.asarray(values).tolist(), label=label, color=color, marker="braille")
         buy, sell = limits
         if math.isfinite(buy):
             plt.hline(buy, "green")
