@@ -41,6 +41,22 @@ class EngineConfig:
     watch_rearm : float
         A watch that fired re-arms once the probability falls to ``watch_rearm * alert_p``
         or below (``0 < watch_rearm < 1``), or when its limit is set again.
+    warmup_ticks : int
+        Ticks a symbol needs before it is forecast (``>= 1``). The forecast treats the
+        volatility estimate as known; from about 20 ticks (19 returns) on, that costs
+        little (a Student t with 19 degrees of freedom is within 7 % of the normal at
+        its 97.5 % point), and on generated markets the hit rate of forecasts
+        ``>= 0.6`` stops improving between 15 and 20 ticks.
+    warmup_s : float or None
+        Exponentially weighted time span (see :class:`~engine.Engine`) a symbol's
+        estimates must cover before it is forecast, in seconds; ``None`` means
+        ``halflife_s / 2`` (see :attr:`warmup_span`). Steady ticks take about
+        ``0.6 * halflife_s`` to cover half a half-life, so a burst of ticks in a
+        fraction of a second is not mistaken for a history. Must lie below
+        ``halflife_s / ln 2``, the span steady ticks approach but never reach.
+        Until both warm-up conditions hold, ``p_buy``/``p_sell`` and the expected times
+        are nan (1 and 0 where the price is at the limit) and no watch fires; limit
+        hits are facts and fire from the first tick.
 
     Examples
     --------
@@ -50,6 +66,8 @@ class EngineConfig:
     Traceback (most recent call last):
     ...
     ValueError: slow (10) must be greater than fast (20)
+    >>> EngineConfig(halflife_s=4.0).warmup_span
+    2.0
     """
 
     fast: int = 20
@@ -62,6 +80,8 @@ class EngineConfig:
     history: int = 600
     default_band: float | None = 0.02
     watch_rearm: float = 0.5
+    warmup_ticks: int = 20
+    warmup_s: float | None = None
 
     def __post_init__(self) -> None:
         def whole(name: str) -> int:
@@ -101,3 +121,18 @@ class EngineConfig:
             )
         if not 0 < real("watch_rearm") < 1:
             raise ValueError(f"watch_rearm ({self.watch_rearm}) must lie strictly between 0 and 1")
+        if whole("warmup_ticks") < 1:
+            raise ValueError(f"warmup_ticks ({self.warmup_ticks}) must be at least 1")
+        if self.warmup_s is not None:
+            longest = self.halflife_s / math.log(2.0)
+            if not 0 <= real("warmup_s") < longest:
+                raise ValueError(
+                    f"warmup_s ({self.warmup_s}) must lie in [0, halflife_s / ln 2 = "
+                    f"{longest:.6g}): steady ticks never cover a longer weighted span"
+                )
+
+    @property
+    def warmup_span(self) -> float:
+        """Weighted span in seconds a symbol needs before it is forecast: ``warmup_s``,
+        or ``halflife_s / 2`` when that is None."""
+        return self.halflife_s / 2 if self.warmup_s is None else float(self.warmup_s)

@@ -37,10 +37,16 @@ class EngineState:
         Exponential moving average of price with half-life ``halflife_s`` seconds.
     drift, vol : ndarray
         Drift and volatility of log price per second (per square-root second for vol).
+    drift_se : ndarray
+        Standard error of ``drift``: ``vol / sqrt(span)``, ``span`` the exponentially
+        weighted time its estimate covers. The forecasts use ``drift`` shrunk by it
+        (see :func:`engine.forecast.shrink_drift`).
     buy, sell : ndarray
         Limits (nan where unset).
     p_buy, p_sell : ndarray
-        Probabilities of reaching each limit within ``horizon_s`` from the latest price.
+        Probabilities of reaching each limit within ``horizon_s`` from the latest price;
+        nan while the symbol warms up (``warmup_ticks``, ``warmup_s``) unless the price is
+        at the limit.
     eta_buy, eta_sell : ndarray
         Expected seconds until each limit is reached (nan when the drift points away).
     config : EngineConfig
@@ -57,6 +63,7 @@ class EngineState:
     sma_slow: _F8
     ema: _F8
     drift: _F8
+    drift_se: _F8
     vol: _F8
     buy: _F8
     sell: _F8

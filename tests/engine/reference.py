@@ -2,7 +2,9 @@
 
 Written from the specification, one tick at a time with Python floats, sharing no code
 with engine/: moving averages from the window itself (math.fsum), exponential averages by
-the decay recursion, the first-passage probability in log space with log_ndtr.
+the decay recursion, the first-passage probability in log space with log_ndtr. The
+forecast's drift is the estimate times max(0, 1 - se**2/mu**2), se**2 = sigma**2 / span,
+span the decayed sum of time steps; no forecast before the warm-up ticks and span.
 """
 
 from __future__ import annotations
@@ -74,11 +76,15 @@ class Reference:
         hysteresis: float = 0.002,
         default_band: float | None = 0.02,
         watch_rearm: float = 0.5,
+        warmup_ticks: int = 20,
+        warmup_s: float | None = None,
     ) -> None:
         self.fast, self.slow = fast, slow
         self.halflife, self.horizon = halflife_s, horizon_s
         self.alert, self.hysteresis = alert_p, hysteresis
         self.band, self.rearm = default_band, watch_rearm
+        self.warmup_ticks = warmup_ticks
+        self.warmup_s = halflife_s / 2 if warmup_s is None else warmup_s
         self.symbols: dict[str, _Symbol] = {}
 
     def _get(self, symbol: str) -> _Symbol:
@@ -120,11 +126,21 @@ class Reference:
             return math.nan, math.nan
         return s.sum_r / s.sum_dt, math.sqrt(s.sum_rr / s.sum_dt)
 
+    def drift_se(self, symbol: str) -> float:
+        """Standard error of the drift: sigma / sqrt(span), span = sum_dt (the time
+        steps, each decayed like the returns)."""
+        s = self.symbols[symbol]
+        if s.sum_dt <= 0:
+            return math.nan
+        return math.sqrt(s.sum_rr / s.sum_dt) / math.sqrt(s.sum_dt)
+
     def _forecasts(self, s: _Symbol) -> tuple[float, float, float, float]:
-        if s.sum_dt > 0:
-            mu, sigma = s.sum_r / s.sum_dt, math.sqrt(s.sum_rr / s.sum_dt)
-        else:
-            mu = sigma = math.nan
+        mu = sigma = math.nan
+        if s.sum_dt > 0 and s.n >= self.warmup_ticks and s.sum_dt >= self.warmup_s:
+            raw = s.sum_r / s.sum_dt
+            sigma = math.sqrt(s.sum_rr / s.sum_dt)
+            se2 = sigma * sigma / s.sum_dt
+            mu = 0.0 if raw == 0 else raw * max(0.0, 1.0 - se2 / (raw * raw))
         pb = eb = ps = es = math.nan
         if not math.isnan(s.buy):
             pb, eb = hit_probability(math.log(s.price / s.buy), -mu, sigma, self.horizon)

@@ -23,6 +23,7 @@ FIELDS = (
     "sma_slow",
     "ema",
     "drift",
+    "drift_se",
     "vol",
     "buy",
     "sell",
@@ -93,6 +94,9 @@ def streams(draw: st.DrawFn) -> tuple[EngineConfig, tuple, int, list[list[int]]]
         alert_p=draw(st.sampled_from([0.3, 0.6])),
         hysteresis=draw(st.sampled_from([0.0, 0.001])),
         default_band=draw(st.sampled_from([None, 0.003])),
+        # a warm-up that ends within the stream, or none
+        warmup_ticks=draw(st.sampled_from([1, 4, 20])),
+        warmup_s=draw(st.sampled_from([None, 0.0])),
     )
     ticks = random_walk(
         n,

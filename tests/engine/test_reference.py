@@ -36,6 +36,7 @@ def _run_engine(
                         "sma_slow",
                         "ema",
                         "drift",
+                        "drift_se",
                         "vol",
                         "p_buy",
                         "p_sell",
@@ -65,13 +66,22 @@ def test_indicators_forecasts_and_signals_match_the_per_tick_reference(batch: in
         horizon_s=5.0,
         hysteresis=0.001,
         default_band=0.01,
+        warmup_ticks=12,
+        warmup_s=0.8,
     )
     ids, t, price = random_walk(
         4000, 6, seed=3, step_s=0.1, vol=0.003, backwards=0.03, repeats=0.1, same_time=0.05
     )
     _, signals, snapshots = _run_engine(cfg, ids, t, price, batch)
     ref = Reference(
-        fast=5, slow=20, halflife_s=2.0, horizon_s=5.0, hysteresis=0.001, default_band=0.01
+        fast=5,
+        slow=20,
+        halflife_s=2.0,
+        horizon_s=5.0,
+        hysteresis=0.001,
+        default_band=0.01,
+        warmup_ticks=12,
+        warmup_s=0.8,
     )
     expected = []
     checkpoints = dict(snapshots)
@@ -87,6 +97,7 @@ def test_indicators_forecasts_and_signals_match_the_per_tick_reference(batch: in
                 _assert_close(snap["sma_slow"][j], w, f"sma_slow {name} @{i}")
                 _assert_close(snap["ema"][j], ref.ema(name), f"ema {name} @{i}")
                 _assert_close(snap["drift"][j], mu, f"drift {name} @{i}")
+                _assert_close(snap["drift_se"][j], ref.drift_se(name), f"drift_se {name} @{i}")
                 _assert_close(snap["vol"][j], sigma, f"vol {name} @{i}")
                 _assert_close(snap["p_buy"][j], s.p_buy, f"p_buy {name} @{i}")
                 _assert_close(snap["p_sell"][j], s.p_sell, f"p_sell {name} @{i}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ from engine import Engine, EngineConfig, LimitError, Signal, SignalKind
 
 # Crosses need the slow window full: a slow window longer than the scripts keeps them out.
 NO_CROSSES = EngineConfig(fast=2, slow=50, history=50, default_band=None, hysteresis=0.002)
+# Scripts of a few ticks forecast from their second tick; the warm-up has tests of its own.
+NO_WARMUP = {"warmup_ticks": 1, "warmup_s": 0.0}
 
 
 def feed(
@@ -93,7 +96,7 @@ def test_default_band_applies_at_the_first_tick_unless_limits_were_set() -> None
 
 
 def test_limit_change_shows_in_state_at_once_with_a_fresh_forecast() -> None:
-    eng = Engine(NO_CROSSES)
+    eng = Engine(replace(NO_CROSSES, **NO_WARMUP))
     feed(eng, "ACME", [100.0, 100.5, 99.8, 100.2, 100.1])
     before = eng.state()
     assert math.isnan(before.p_buy[0])
@@ -168,7 +171,15 @@ def test_malformed_batches_are_refused() -> None:
 
 def test_scripted_path_through_both_limits_gives_watches_then_hits_in_order() -> None:
     eng = Engine(
-        EngineConfig(fast=2, slow=50, history=50, default_band=None, halflife_s=5.0, horizon_s=5.0)
+        EngineConfig(
+            fast=2,
+            slow=50,
+            history=50,
+            default_band=None,
+            halflife_s=5.0,
+            horizon_s=5.0,
+            **NO_WARMUP,
+        )
     )
     eng.set_limits("ACME", buy=95.0, sell=105.0)
     up = [100.0, 100.5, 101.0, 102.0, 103.0, 104.0, 105.5, 106.0]
@@ -228,6 +239,7 @@ def test_watch_fires_once_and_rearms_only_when_the_hit_becomes_unlikely() -> Non
         horizon_s=5.0,
         alert_p=0.6,
         watch_rearm=0.5,
+        **NO_WARMUP,
     )
     eng = Engine(cfg)
     eng.set_limits("ACME", sell=110.0)
@@ -245,7 +257,15 @@ def test_watch_fires_once_and_rearms_only_when_the_hit_becomes_unlikely() -> Non
 
 def test_reaching_the_limit_disarms_the_watch_so_no_watch_follows_the_hit() -> None:
     eng = Engine(
-        EngineConfig(fast=2, slow=50, history=50, default_band=None, halflife_s=5.0, horizon_s=5.0)
+        EngineConfig(
+            fast=2,
+            slow=50,
+            history=50,
+            default_band=None,
+            halflife_s=5.0,
+            horizon_s=5.0,
+            **NO_WARMUP,
+        )
     )
     eng.set_limits("ACME", sell=101.0)
     # a jump straight through: a hit without a preceding watch, and none just after it
@@ -296,7 +316,7 @@ def test_first_ticks_same_times_and_repeated_prices_never_give_inf() -> None:
     st = eng.state()
     assert np.isfinite(st.drift[0]) and np.isfinite(st.vol[0])
     eng2 = Engine(EngineConfig(fast=2, slow=3, history=5, default_band=0.01))
-    feed(eng2, "B", [50.0] * 10)
+    feed(eng2, "B", [50.0] * 25)  # past the warm-up
     st = eng2.state()
     assert (st.drift[0], st.vol[0]) == (0.0, 0.0)
     assert (st.p_buy[0], st.p_sell[0]) == (0.0, 0.0), "a still price reaches nothing"
@@ -357,6 +377,12 @@ def test_snapshots_are_read_only_copies() -> None:
         ({"watch_rearm": 1.0}, "watch_rearm"),
         ({"fast": 2.5}, "fast"),
         ({"slow": True}, "slow"),
+        ({"warmup_ticks": 0}, "warmup_ticks"),
+        ({"warmup_ticks": 20.0}, "warmup_ticks"),
+        ({"warmup_s": -1.0}, "warmup_s"),
+        ({"warmup_s": math.nan}, "warmup_s"),
+        # the weighted span of steady ticks tends to halflife_s / ln 2 = 14.43 s
+        ({"halflife_s": 10.0, "warmup_s": 14.5}, r"warmup_s .*halflife_s / ln 2 = 14\.4"),
     ],
 )
 def test_config_refuses_bad_settings_naming_the_field(kwargs: dict, message: str) -> None:
@@ -379,6 +405,9 @@ def test_config_is_frozen_and_defaults_are_as_documented() -> None:
         600,
         0.02,
     )
+    assert (cfg.watch_rearm, cfg.warmup_ticks, cfg.warmup_s) == (0.5, 20, None)
+    assert cfg.warmup_span == 15.0 == cfg.halflife_s / 2
+    assert EngineConfig(halflife_s=10.0, warmup_s=14.4).warmup_span == 14.4
     with pytest.raises(AttributeError):
         cfg.fast = 5  # type: ignore[misc]
     assert Engine().config == cfg

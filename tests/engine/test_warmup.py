@@ -1,0 +1,183 @@
+"""No confident forecast from noise: the warm-up, and the drift shrunk by its standard error."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from engine import Engine, EngineConfig, Signal, first_passage
+from engine.forecast import shrink_drift
+
+# Defaults but no limits from a band: warm-up after 20 ticks and a weighted span of 15 s.
+DEFAULTS = EngineConfig(default_band=None)
+
+
+def feed_ticks(eng: Engine, t: np.ndarray, price: np.ndarray) -> list[tuple[int, Signal]]:
+    """Feed one symbol's ticks one update each; the signals with the index of their tick."""
+    out = []
+    for i in range(t.shape[0]):
+        out += [(i, s) for s in eng.update([0], [t[i]], [price[i]])]
+    return out
+
+
+# --------------------------------------------------------------------------- warm-up
+
+
+def test_no_watch_before_the_warmup_ticks_even_on_a_steep_path_but_hits_fire() -> None:
+    eng = Engine(DEFAULTS)
+    eng.register(["UP"])
+    eng.set_limits("UP", buy=90.0, sell=103.0)
+    t = np.arange(40.0)  # a tick a second: the weighted span passes 15 s at tick 19
+    price = 100.0 * 1.004 ** np.arange(40)  # +0.4 % a second, without a pause
+    early = feed_ticks(eng, t[:10], price[:10])
+    st = eng.state()
+    # The limit at 103 is reached at tick 8, within the warm-up: a fact, not a forecast.
+    assert [(i, s.kind.name) for i, s in early] == [(8, "SELL")]
+    assert math.isnan(st.p_buy[0]) and math.isnan(st.eta_buy[0])
+    assert (st.p_sell[0], st.eta_sell[0]) == (1.0, 0.0), "at the limit: certain and immediate"
+    assert np.isfinite(st.drift[0]) and np.isfinite(st.drift_se[0]), "estimates still shown"
+    eng.set_limits("UP", sell=115.0)
+    st = eng.state()
+    assert math.isnan(st.p_sell[0]) and math.isnan(st.eta_sell[0])
+    late = feed_ticks(eng, t[10:], price[10:])
+    watches = [(i + 10, s) for i, s in late if s.kind.name == "SELL_WATCH"]
+    assert watches, "the same path warns once warmed up"
+    first, watch = watches[0]
+    assert first == DEFAULTS.warmup_ticks - 1, "the first tick that may forecast warns"
+    assert watch.p_hit >= DEFAULTS.alert_p and watch.price < 115.0
+
+
+def test_a_burst_of_ticks_in_a_fraction_of_a_second_is_not_a_history() -> None:
+    cfg = EngineConfig(default_band=None, horizon_s=5.0)
+    n = 100
+    burst_t = np.arange(n) * 0.01  # 100 ticks in one second, +1 % in all
+    burst_p = 100.0 * 1.0001 ** np.arange(n)
+    no_span = Engine(replace(cfg, warmup_s=0.0))
+    no_span.register(["FAST"])
+    no_span.set_limits("FAST", buy=98.0, sell=102.0)
+    assert [s.kind.name for _, s in feed_ticks(no_span, burst_t, burst_p)] == ["SELL_WATCH"]
+    eng = Engine(cfg)
+    eng.register(["FAST"])
+    eng.set_limits("FAST", buy=98.0, sell=102.0)
+    assert feed_ticks(eng, burst_t, burst_p) == []
+    st = eng.state()
+    assert st.n_ticks[0] >= cfg.warmup_ticks
+    assert math.isnan(st.p_sell[0]) and math.isnan(st.p_buy[0])
+    # A tick a second from then on: forecasts once the weighted span reaches 15 s.
+    t = 1.0 + np.arange(30.0)
+    price = np.full(30, burst_p[-1])
+    seen = []
+    for i in range(30):
+        eng.update([0], [t[i]], [price[i]])
+        seen.append(bool(np.isfinite(eng.state().p_sell[0])))
+    assert not seen[0] and seen[-1]
+    assert seen == sorted(seen), "once warm, a symbol stays warm on steady ticks"
+
+
+# --------------------------------------------------------------------------- shrinkage
+
+
+def test_forecast_drift_is_shrunk_as_computed_by_hand() -> None:
+    # Half-life 1 s, ticks at 0, 1, 2 s, log returns 0.02 then 0.01. At the third tick
+    # the weights are 1/2 and 1, so sum(w r) = 0.02, sum(w dt) = 1.5 = span and
+    # sum(w r**2) = 3e-4: drift = 0.02 / 1.5, vol**2 = 2e-4, se**2 = vol**2 / span, and
+    # 1 - se**2 / drift**2 = 1 - (4e-4 / 3) / (4e-4 / 2.25) = 1/4: the forecast uses
+    # drift / 4 = 1/300 per second.
+    cfg = EngineConfig(
+        halflife_s=1.0, horizon_s=10.0, default_band=None, warmup_ticks=2, warmup_s=0.0
+    )
+    eng = Engine(cfg)
+    eng.register(["A"])
+    eng.set_limits("A", buy=90.0, sell=110.0)
+    price = 100.0 * np.exp(np.cumsum([0.0, 0.02, 0.01]))
+    eng.update([0], [0.0], [price[0]])
+    eng.update([0], [1.0], [price[1]])
+    st = eng.state()
+    # One return: (drift / se)**2 = 1, no drift at all; p is the driftless one.
+    assert st.drift[0] == pytest.approx(0.02) and st.drift_se[0] == pytest.approx(0.02)
+    d_sell = math.log(110.0 / price[1])
+    assert st.p_sell[0] == pytest.approx(float(first_passage(d_sell, 0.0, 0.02, 10.0)[0]))
+    eng.update([0], [2.0], [price[2]])
+    st = eng.state()
+    assert st.drift[0] == pytest.approx(0.02 / 1.5, rel=1e-12)
+    assert st.vol[0] == pytest.approx(math.sqrt(2e-4), rel=1e-12)
+    assert st.drift_se[0] == pytest.approx(math.sqrt(2e-4 / 1.5), rel=1e-12)
+    d_sell, d_buy = math.log(110.0 / price[2]), math.log(price[2] / 90.0)
+    p_sell, eta_sell = first_passage(d_sell, 1 / 300, math.sqrt(2e-4), 10.0)
+    p_buy, _ = first_passage(d_buy, -1 / 300, math.sqrt(2e-4), 10.0)
+    assert st.p_sell[0] == pytest.approx(float(p_sell), rel=1e-12)
+    assert st.eta_sell[0] == pytest.approx(300 * d_sell, rel=1e-12)
+    assert float(eta_sell) == pytest.approx(300 * d_sell, rel=1e-12)
+    assert st.p_buy[0] == pytest.approx(float(p_buy), rel=1e-12)
+    assert math.isnan(st.eta_buy[0])
+
+
+def test_shrinkage_keeps_the_sign_never_grows_and_zeroes_within_one_error() -> None:
+    rng = np.random.default_rng(8)
+    mu = rng.normal(0.0, 1e-3, 10_000)
+    se = np.abs(rng.normal(0.0, 1e-3, 10_000))
+    out = shrink_drift(mu, se)
+    z = np.abs(mu) / se
+    assert (out[z <= 1] == 0).all()
+    big = z > 1
+    assert (np.sign(out[big]) == np.sign(mu[big])).all()
+    assert (np.abs(out) <= np.abs(mu)).all()
+    np.testing.assert_allclose(out[big], mu[big] * (1 - 1 / z[big] ** 2), rtol=1e-9)
+    assert shrink_drift(1e-3, 0.0) == 1e-3, "an exact drift is kept"
+    assert np.isnan(shrink_drift([np.nan, 1.0], [1.0, np.nan])).all()
+
+
+def test_a_genuine_trend_still_warns_well_ahead_of_the_crossing() -> None:
+    # +0.04 %/s against a noise of 0.05 %/sqrt(s): after a minute the drift lies several
+    # standard errors from zero, and the limit 5 % up is some two minutes away.
+    rng = np.random.default_rng(2)
+    n, dt = 600, 0.5
+    t = np.arange(n) * dt
+    price = 100.0 * np.exp(np.cumsum(rng.normal(4e-4 * dt, 5e-4 * math.sqrt(dt), n)))
+    eng = Engine(DEFAULTS)
+    eng.register(["UP"])
+    eng.set_limits("UP", buy=80.0, sell=105.0)
+    z_at: dict[str, float] = {}
+    fired: dict[str, Signal] = {}
+    for i in range(n):
+        for s in eng.update([0], [t[i]], [price[i]]):
+            st = eng.state()
+            fired.setdefault(s.kind.name, s)
+            z_at.setdefault(s.kind.name, float(st.drift[0] / st.drift_se[0]))
+    assert set(fired) == {"SELL_WATCH", "SELL"}
+    lead = fired["SELL"].t - fired["SELL_WATCH"].t
+    assert lead >= DEFAULTS.horizon_s / 3, f"warned only {lead:.1f} s ahead"
+    assert z_at["SELL_WATCH"] > 3.0, "the drift was many standard errors from zero"
+    assert fired["SELL_WATCH"].eta_s < DEFAULTS.horizon_s
+
+
+def test_driftless_walk_far_from_the_limits_stays_unlikely() -> None:
+    # Limits kept three sigma*sqrt(H) from the price: with no drift p is 0.3 %. The
+    # estimated drift is pure noise; taken at face value it lifts p tenfold at times.
+    h, sigma, dt, n = 8.0, 4e-4, 0.25, 1200
+    cfg = EngineConfig(fast=5, slow=50, history=50, halflife_s=4.0, horizon_s=h, default_band=None)
+    d = 3.0 * sigma * math.sqrt(h)
+    rng = np.random.default_rng(0)
+    t = np.arange(n) * dt
+    price = 100.0 * np.exp(np.cumsum(rng.normal(0.0, sigma * math.sqrt(dt), n)))
+    eng = Engine(cfg)
+    eng.register(["FLAT"])
+    shrunk, raw, no_drift, watches = [], [], [], 0
+    for i in range(n):
+        watches += sum(s.kind.name.endswith("WATCH") for s in eng.update([0], [t[i]], [price[i]]))
+        eng.set_limits("FLAT", buy=price[i] * math.exp(-d), sell=price[i] * math.exp(d))
+        st = eng.state()
+        if math.isnan(st.p_sell[0]):
+            continue
+        shrunk += [st.p_sell[0], st.p_buy[0]]
+        raw += [float(first_passage(d, m, st.vol[0], h)[0]) for m in (st.drift[0], -st.drift[0])]
+        no_drift.append(math.isnan(st.eta_sell[0]) and math.isnan(st.eta_buy[0]))
+    p0 = float(first_passage(d, 0.0, sigma, h)[0])
+    assert len(no_drift) > 1000
+    assert watches == 0
+    assert max(shrunk) < cfg.alert_p / 2
+    assert np.mean(no_drift) > 0.7, "most of the time the forecast sees no drift at all"
+    assert np.mean(shrunk) < 2 * p0 < np.mean(raw) / 2, (np.mean(shrunk), p0, np.mean(raw))
