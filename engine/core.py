@@ -604,22 +604,20 @@ class Engine:
             elapsed = ew[4]
             drift = ew[2] / elapsed
             vol = ew[3] / elapsed
-            np.sqrt(vol, out=vol)
             undefined = ~(elapsed > 0.0)
             if undefined.any():
                 drift[undefined] = np.nan
                 vol[undefined] = np.nan
             # The weighted time span the estimates cover (the sums divided by the weight
-            # of this tick), and the drift's standard error over it.
+            # of this tick), and the drift's squared standard error over it.
             span = elapsed / w
-            var = vol * vol
-            var /= span
-            se = np.sqrt(var)
+            se2 = vol / span
+            np.sqrt(vol, out=vol)
         # The drift the forecasts use: shrunk by its error, none until warmed up.
-        used = shrink(drift, var)
+        used = shrink(drift, se2)
         cold = span < cfg.warmup_span
         cold |= k < cfg.warmup_ticks - 1
-        used[cold] = np.nan
+        np.copyto(used, np.nan, where=cold)
 
         # Forecasts towards both limits at every tick.
         buy_t = s.buy[sym_t]
@@ -674,7 +672,7 @@ class Engine:
         s.ema[sym] = ema[last]
         s.drift[sym] = drift[last]
         s.vol[sym] = vol[last]
-        s.drift_se[sym] = se[last]
+        s.drift_se[sym] = np.sqrt(se2[last])
         s.forecast_drift[sym] = used[last]
         s.stale[sym] = True
         # Chart history: the latest `size` ticks of each symbol.
