@@ -21,8 +21,9 @@ OPTION_FIELDS = {
     "horizon": "horizon_s",
     "alert_p": "alert_p",
     "band": "default_band",
+    "warmup_ticks": "warmup_ticks",
 }
-_INTEGER_FIELDS = ("fast", "slow", "history", "max_symbols")
+_INTEGER_FIELDS = ("fast", "slow", "history", "max_symbols", "warmup_ticks")
 
 Limits = dict[str, tuple[float, float]]
 
@@ -109,6 +110,10 @@ def add_engine_options(p: argparse.ArgumentParser, *, band: bool = True) -> None
     g.add_argument(
         "--alert-p", type=probability, metavar="P",
         help=f"probability that raises a WATCH ({d.alert_p:g})",
+    )  # fmt: skip
+    g.add_argument(
+        "--warmup-ticks", type=positive_int, metavar="N",
+        help=f"ticks a symbol needs before it is forecast ({d.warmup_ticks})",
     )  # fmt: skip
 
 
