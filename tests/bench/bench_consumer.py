@@ -89,6 +89,22 @@ def consume_batched(bootstrap: str, topic: str, partitions: int, n: int) -> floa
     return took
 
 
+def raw(bootstrap: str, topic: str, partitions: int, n: int, batched: bool) -> float:
+    """Messages only, no decoding: what the client itself costs."""
+    c = _consumer(bootstrap, topic, partitions)
+    got = 0
+    start = time.perf_counter()
+    while got < n:
+        if batched:
+            got += sum(1 for m in c.consume(num_messages=5000, timeout=1.0) if not m.error())
+        else:
+            msg = c.poll(1.0)
+            got += msg is not None and not msg.error()
+    took = time.perf_counter() - start
+    c.close()
+    return took
+
+
 def whole_worker(bootstrap: str, topic: str, n: int) -> float:
     worker = ConsumerWorker(bootstrap, topic=topic, from_beginning=True)
     start = time.perf_counter()
@@ -116,10 +132,14 @@ def main() -> None:
         fill(broker.bootstrap, topic, n)
         fill_s = time.perf_counter() - t0
         rss = broker.rss_bytes() or 0
+        raw_poll = raw(broker.bootstrap, topic, 4, n, batched=False)
+        raw_batch = raw(broker.bootstrap, topic, 4, n, batched=True)
         base = poll_per_message(broker.bootstrap, topic, 4, n)
         batched = consume_batched(broker.bootstrap, topic, 4, n)
         worker = whole_worker(broker.bootstrap, topic, n)
     rows = [
+        ("poll() per message, no decode", raw_poll),
+        ("consume(5000), no decode", raw_batch),
         ("poll() per message + decode (baseline)", base),
         ("consume(5000) + decode to columns", batched),
         ("consumer worker: decode + engine + snapshots", worker),
