@@ -31,14 +31,18 @@ def duration(seconds: float) -> str:
 
 
 def forecast(p_buy: float, eta_buy: float, p_sell: float, eta_sell: float) -> tuple[str, str]:
-    """The forecast in words and a style name: ('BUY in ~12 s, 78%', 'buy')."""
+    """The forecast in words and a style name: ('BUY in ~12 s, 78%', 'buy').
+
+    The side shown is the likelier one; 'BUY now' means the price is at or through the
+    buy limit; 'SELL unlikely' means neither limit is likely within the horizon.
+    """
     pb = p_buy if math.isfinite(p_buy) else 0.0
     ps = p_sell if math.isfinite(p_sell) else 0.0
     side, p, eta = ("BUY", pb, eta_buy) if pb >= ps else ("SELL", ps, eta_sell)
     if p < 0.05:
-        return ("quiet", "quiet")
+        return (f"{side} unlikely", "quiet")
     if p >= 1.0 and eta == 0.0:
-        return (f"{side} now: at limit", side.lower())
+        return (f"{side} now", side.lower())
     style = side.lower() if p >= 0.5 else "maybe"
     when = f"in ~{duration(eta)}, " if math.isfinite(eta) else ""
     return (f"{side} {when}{p:.0%}", style)

@@ -17,11 +17,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("symbol", "Symbol"),
     ("last", "Last"),
     ("chg", "Chg"),
-    ("fast", "Fast MA"),
-    ("slow", "Slow MA"),
+    ("forecast", "Forecast"),
     ("buy", "Buy ≤"),
     ("sell", "Sell ≥"),
-    ("forecast", "Forecast"),
+    ("fast", "Fast MA"),
+    ("slow", "Slow MA"),
 )
 #: Sort orders: a column key, or "urgency" (highest hit probability first).
 SORTS = ("symbol", "urgency", "chg", "last")
@@ -58,11 +58,11 @@ def row_cells(state: EngineState, i: int, stale: bool = False) -> tuple[Text, ..
         Text(state.symbols[i], style="bold", no_wrap=True, overflow="ellipsis"),
         Text(fmt.price(last), justify="right"),
         Text(fmt.percent(chg), style=chg_style, justify="right"),
-        Text(fmt.price(float(state.sma_fast[i])), justify="right"),
-        Text(fmt.price(float(state.sma_slow[i])), justify="right"),
+        forecast,
         Text(fmt.price(buy), style="reverse green" if last <= buy else "green", justify="right"),
         Text(fmt.price(sell), style="reverse red" if last >= sell else "red", justify="right"),
-        forecast,
+        Text(fmt.price(float(state.sma_fast[i])), justify="right"),
+        Text(fmt.price(float(state.sma_slow[i])), justify="right"),
     )
 
 

@@ -1,0 +1,34 @@
+"""The forecast in words, as the watchlist shows it."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tui import format as fmt
+
+
+@pytest.mark.parametrize(
+    ("p_buy", "eta_buy", "p_sell", "eta_sell", "words", "style"),
+    [
+        (0.78, 12.0, 0.1, math.nan, "BUY in ~12 s, 78%", "buy"),
+        (0.1, math.nan, 0.65, 150.0, "SELL in ~2.5 min, 65%", "sell"),
+        (0.3, math.nan, 0.01, math.nan, "BUY 30%", "maybe"),
+        (0.01, math.nan, 0.02, math.nan, "SELL unlikely", "quiet"),
+        (math.nan, math.nan, math.nan, math.nan, "BUY unlikely", "quiet"),
+        (1.0, 0.0, 0.0, math.nan, "BUY now", "buy"),
+    ],
+)
+def test_forecast_words(
+    p_buy: float, eta_buy: float, p_sell: float, eta_sell: float, words: str, style: str
+) -> None:
+    assert fmt.forecast(p_buy, eta_buy, p_sell, eta_sell) == (words, style)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(5.4, "5 s"), (89, "89 s"), (150, "2.5 min"), (7200, "2.0 h"), (math.nan, "–")],
+)
+def test_duration_words(seconds: float, text: str) -> None:
+    assert fmt.duration(seconds) == text
