@@ -38,7 +38,7 @@ from scipy import special
 from engine.config import EngineConfig, LimitError
 from engine.forecast import passage, shrink
 from engine.segments import Batch, Recurrence, make_batch
-from engine.signals import Signal, SignalKind
+from engine.signals import Signal, SignalKind, signals_from_columns
 from engine.state import EngineState, History
 
 __all__ = ["Engine"]
@@ -738,22 +738,17 @@ class Engine:
         cross = kind >= _GOLDEN
         limit[cross] = p[cross] = e[cross] = np.nan
         out = np.lexsort((kind, arr[tick]))
-        names = self._names
-        kinds = _KINDS
-        return [
-            Signal(names[w], kinds[kd], q, tv, pv, lv, ph, et)
-            for w, kd, q, tv, pv, lv, ph, et in zip(
-                sym_t[tick[out]].tolist(),
-                kind[out].tolist(),
-                seq[out].tolist(),
-                te[tick[out]].tolist(),
-                pp[tick[out]].tolist(),
-                limit[out].tolist(),
-                p[out].tolist(),
-                e[out].tolist(),
-                strict=True,
-            )
-        ]
+        rows = tick[out]
+        return signals_from_columns(
+            list(map(self._names.__getitem__, sym_t[rows].tolist())),
+            list(map(_KINDS.__getitem__, kind[out].tolist())),
+            seq[out].tolist(),
+            te[rows].tolist(),
+            pp[rows].tolist(),
+            limit[out].tolist(),
+            p[out].tolist(),
+            e[out].tolist(),
+        )
 
 
 def _tick_mod(b: Batch, n0: _I8, k: _I8, size: int) -> _I8:
