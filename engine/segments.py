@@ -119,7 +119,6 @@ class Batch:
         length = last - first + 1
         self.length = length
         self.sym = sym_t[first]
-        self.seg = np.repeat(np.arange(self.count, dtype=np.int64), length)
         self.j = np.arange(n, dtype=np.int64) - np.repeat(first, length)
         self.width = int(length.max())
 
@@ -213,8 +212,8 @@ class PackedBatch(Batch):
         self.first = pos[:count]
         self.last = off[length - 1] + self.first
         self.off = off
-        bounds = np.stack([off[:width], np.r_[0, off[: width - 1]], rows]).T.tolist()
-        self._bounds = [(a, p, m) for a, p, m in bounds]
+        starts = off[:width].tolist()
+        self._bounds = list(zip(starts, [0, *starts[:-1]], rows.tolist(), strict=True))
         self._prev = pos[count:] - np.repeat(rows[:-1], rows[1:])
 
     def shifted(self, values: _F8, seeds: _F8) -> _F8:
@@ -271,6 +270,14 @@ class SegmentBatch(Batch):
 
     def __init__(self, ids: NDArray[np.int32], bound: int) -> None:
         self._by_symbol(ids, bound)
+        self._seg: _I8 | None = None
+
+    @property
+    def seg(self) -> _I8:
+        # Made on first use: a batch that goes packed never needs it.
+        if self._seg is None:
+            self._seg = np.repeat(np.arange(self.count, dtype=np.int64), self.length)
+        return self._seg
 
     @property
     def pos(self) -> _I8:
