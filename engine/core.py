@@ -691,14 +691,13 @@ class Engine:
         hits = np.flatnonzero(fired.ravel())
         if hits.size == 0:
             return []
-        return self._signals(hits, n, sym_t, j, te, pp, buy_t, sell_t, p_hit, eta, arrival[b.order])
+        return self._signals(hits, n, sym_t, te, pp, buy_t, sell_t, p_hit, eta, arrival[b.order])
 
     def _signals(
         self,
         hits: _I8,
         n: int,
         sym_t: _I8,
-        j: _I8,
         te: _F8,
         pp: _F8,
         buy_t: _F8,
@@ -712,21 +711,25 @@ class Engine:
         ``hits`` are flat indices into the (kind, tick) matrix of fired rules.
         """
         kind, tick = np.divmod(hits, n)
-        width = len(_KINDS)
-        key = sym_t[tick] * width + kind
-        # Rank of each signal among its (symbol, kind) in tick order: by key, then by
-        # position within the symbol's ticks.
-        by_key = np.lexsort((j[tick], key))
+        # Tick order (arrival), the signals of one tick by kind.
+        out = np.lexsort((kind, arr[tick]))
+        kind, tick = kind[out], tick[out]
+        sym = sym_t[tick]
+        key = sym * len(_KINDS) + kind
+        # Rank of each signal among its (symbol, kind) in tick order: a symbol's ticks
+        # arrive in tick order, so a stable sort by key keeps them in it.
+        by_key = np.argsort(key, kind="stable")
         sorted_key = key[by_key]
-        run = np.empty(hits.size, dtype=bool)
+        count = hits.size
+        run = np.empty(count, dtype=bool)
         run[0] = True
         np.not_equal(sorted_key[1:], sorted_key[:-1], out=run[1:])
         starts = np.flatnonzero(run)
-        lengths = np.diff(np.append(starts, hits.size))
-        rank = np.empty(hits.size, dtype=np.int64)
-        rank[by_key] = np.arange(hits.size) - np.repeat(starts, lengths)
+        ends = np.append(starts[1:], count)
+        lengths = ends - starts
         counters = self._s.seq.ravel()
-        seq = counters[key] + rank + 1
+        seq = np.empty(count, dtype=np.int64)
+        seq[by_key] = counters[sorted_key] + np.arange(1, count + 1) - np.repeat(starts, lengths)
         counters[sorted_key[starts]] += lengths
         side = kind % 2  # 0 buy, 1 sell for the limit rules
         limit = np.where(side == 0, buy_t[tick], sell_t[tick])
@@ -737,17 +740,15 @@ class Engine:
         e[hit] = 0.0
         cross = kind >= _GOLDEN
         limit[cross] = p[cross] = e[cross] = np.nan
-        out = np.lexsort((kind, arr[tick]))
-        rows = tick[out]
         return signals_from_columns(
-            list(map(self._names.__getitem__, sym_t[rows].tolist())),
-            list(map(_KINDS.__getitem__, kind[out].tolist())),
-            seq[out].tolist(),
-            te[rows].tolist(),
-            pp[rows].tolist(),
-            limit[out].tolist(),
-            p[out].tolist(),
-            e[out].tolist(),
+            list(map(self._names.__getitem__, sym.tolist())),
+            list(map(_KINDS.__getitem__, kind.tolist())),
+            seq.tolist(),
+            te[tick].tolist(),
+            pp[tick].tolist(),
+            limit.tolist(),
+            p.tolist(),
+            e.tolist(),
         )
 
 
