@@ -587,8 +587,7 @@ class Engine:
         np.not_equal(slot_s, 0, out=factor[:, 1])
         if rescale is not None:
             factor[:, 2:] = rescale[:, None]
-        sums_at = (sym * _SUMS)[:, None] + np.arange(_SUMS)
-        seeds = s.sums.ravel()[sums_at]
+        seeds = s.sums.take(sym, axis=0)
         y = b.scan(Recurrence(terms, seeds, factor))
         sma_f = _window_mean(
             b, cfg.fast, y[:, 0].copy(), k, slot_f, n0, seeds[:, 0], s.fast_prev, s.fast_ring
@@ -596,7 +595,7 @@ class Engine:
         sma_s = _window_mean(
             b, cfg.slow, y[:, 1].copy(), k, slot_s, n0, seeds[:, 1], s.slow_prev, s.slow_ring
         )
-        s.sums.ravel()[sums_at] = y[last]
+        s.sums[sym] = y.take(last, axis=0)
         s.anchor[sym] = a_t[last]
         ew = y[:, 2:].T
         with np.errstate(invalid="ignore", divide="ignore"):
