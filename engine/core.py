@@ -62,6 +62,8 @@ _BUY, _SELL, _GOLDEN = int(SignalKind.BUY), int(SignalKind.SELL), int(SignalKind
 # Watch, hit and cross states (int8): armed / disarmed, and which average is above.
 _ARMED, _DISARMED = 1, 0
 _ABOVE, _BELOW = 1, 2
+# Columns of the carried rule states, in the row order of the rules' code matrix.
+_HIT_BUY, _HIT_SELL, _WATCH_BUY, _WATCH_SELL, _REGIME = range(5)
 
 
 class _Store:
@@ -99,11 +101,8 @@ class _Store:
             ("fast_ring", np.float64, (cfg.fast,), 0.0),
             ("slow_ring", np.float64, (cfg.slow,), 0.0),
             ("anchor", np.float64, (), np.nan),
-            ("hit_buy", np.int8, (), _ARMED),
-            ("hit_sell", np.int8, (), _ARMED),
-            ("watch_buy", np.int8, (), _ARMED),
-            ("watch_sell", np.int8, (), _ARMED),
-            ("regime", np.int8, (), 0),
+            # Rule states side by side (see _HIT_BUY ...), read and written a row at a time.
+            ("rules", np.int8, (5,), (_ARMED, _ARMED, _ARMED, _ARMED, 0)),
             ("seq", np.int64, (len(_KINDS),), 0),
             # Chart history ring: time, price, fast and slow average of each tick side by
             # side, so one tick's fields share a cache line.
@@ -336,9 +335,9 @@ class Engine:
         s.buy[sid], s.sell[sid] = b, x
         s.touched[sid] = True
         if new_buy is not None:
-            s.hit_buy[sid] = s.watch_buy[sid] = _ARMED
+            s.rules[sid, [_HIT_BUY, _WATCH_BUY]] = _ARMED
         if new_sell is not None:
-            s.hit_sell[sid] = s.watch_sell[sid] = _ARMED
+            s.rules[sid, [_HIT_SELL, _WATCH_SELL]] = _ARMED
         s.stale[sid] = s.n_ticks[sid] > 0
 
     def limits(self, symbol: str) -> tuple[float, float]:
@@ -649,13 +648,8 @@ class Engine:
         np.subtract(moved_back.view(np.int8) * 2, ~reached, out=code[0:2])
         np.subtract(unlikely.view(np.int8) * 2, ~(likely | reached), out=code[2:4])
         np.subtract(above.view(np.int8) * 2 + below.view(np.int8) * 3, 1, out=code[4])
-        seeds = np.stack(
-            [s.hit_buy[sym], s.hit_sell[sym], s.watch_buy[sym], s.watch_sell[sym], s.regime[sym]]
-        )
-        before, final = b.carry(code, seeds)
-        s.hit_buy[sym], s.hit_sell[sym] = final[0], final[1]
-        s.watch_buy[sym], s.watch_sell[sym] = final[2], final[3]
-        s.regime[sym] = final[4]
+        before, final = b.carry(code, s.rules.take(sym, axis=0).T)
+        s.rules[sym] = final.T
         fired = np.empty((6, n), dtype=bool)
         np.logical_and(likely, before[2:4] == _ARMED, out=fired[0:2])
         np.logical_and(reached, before[0:2] == _ARMED, out=fired[2:4])
