@@ -587,7 +587,7 @@ class Engine:
         if rescale is not None:
             factor[:, 2:] = rescale[:, None]
         seeds = s.sums.take(sym, axis=0)
-        y = b.scan(Recurrence(terms, seeds, factor))
+        y = b.scan(Recurrence(terms, seeds, factor, overwrite=True))
         sma_f = _window_mean(
             b, cfg.fast, y[:, 0].copy(), k, slot_f, n0, seeds[:, 0], s.fast_prev, s.fast_ring
         )

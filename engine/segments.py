@@ -67,11 +67,14 @@ class Recurrence:
     factor : ndarray, shape (n, q), or None
         Multiplier of the previous value; None means all ones (prefix sums). A factor of
         0 restarts the sum at that tick; a factor of exactly 1 adds without rounding.
+    overwrite : bool
+        ``values`` may be overwritten: a scan may then return it, holding ``y``.
     """
 
     values: _F8
     seeds: _F8
     factor: _F8 | None = None
+    overwrite: bool = False
 
 
 class Batch:
@@ -237,7 +240,7 @@ class PackedBatch(Batch):
 
     def scan(self, part: Recurrence) -> _F8:
         count = self.count
-        y = part.values.copy()
+        y = part.values if part.overwrite else part.values.copy()
         f = part.factor
         if f is None:
             y[:count] += part.seeds
