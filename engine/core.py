@@ -207,6 +207,9 @@ class Engine:
         self._refused = 0
         self._skipped = 0
         self._s = _Store(self._cfg, min(_INITIAL_CAPACITY, self._cfg.max_symbols))
+        # Factors of the running sums' recurrence, kept between updates: all 1 but the
+        # moving averages' restart columns, which each update sets (see _advance).
+        self._ones = np.ones((0, _SUMS))
 
     # ------------------------------------------------------------------ registry
 
@@ -581,11 +584,16 @@ class Engine:
         np.multiply(w, ret, out=terms[:, 4])
         np.multiply(terms[:, 4], ret, out=terms[:, 5])
         np.multiply(w, dt, out=terms[:, 6])
-        factor = np.ones((n, _SUMS))
+        if rescale is None:
+            # Columns 2: of the kept ones stay 1; 0 and 1 are overwritten just below.
+            if self._ones.shape[0] < n:
+                self._ones = np.ones((n, _SUMS))
+            factor = self._ones[:n]
+        else:
+            factor = np.ones((n, _SUMS))
+            factor[:, 2:] = rescale[:, None]
         np.not_equal(slot_f, 0, out=factor[:, 0])
         np.not_equal(slot_s, 0, out=factor[:, 1])
-        if rescale is not None:
-            factor[:, 2:] = rescale[:, None]
         seeds = s.sums.take(sym, axis=0)
         y = b.scan(Recurrence(terms, seeds, factor, overwrite=True))
         sma_f = _window_mean(
