@@ -602,11 +602,12 @@ class Engine:
         sma_s = _window_mean(
             b, cfg.slow, y[:, 1].copy(), k, slot_s, n0, seeds[:, 1], s.slow_prev, s.slow_ring
         )
-        s.sums[sym] = y.take(last, axis=0)
+        ends = y.take(last, axis=0)
+        s.sums[sym] = ends
         s.anchor[sym] = a_t[last]
         ew = y[:, 2:].T
         with np.errstate(invalid="ignore", divide="ignore"):
-            ema = ew[0] / ew[1]
+            s.ema[sym] = ends[:, 2] / ends[:, 3]  # only the latest is kept
             elapsed = ew[4]
             drift = ew[2] / elapsed
             vol = ew[3] / elapsed
@@ -670,7 +671,6 @@ class Engine:
         s.last[sym] = pp[last]
         s.sma_fast[sym] = sma_f[last]
         s.sma_slow[sym] = sma_s[last]
-        s.ema[sym] = ema[last]
         s.drift[sym] = drift[last]
         s.vol[sym] = vol[last]
         s.drift_se[sym] = np.sqrt(se2[last])
