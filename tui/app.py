@@ -22,6 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from engine import Signal, SignalKind
@@ -37,9 +38,13 @@ from tui.widgets.watchlist import SORTS, Watchlist
 
 #: UI refresh rate: how often the newest snapshot is read.
 REFRESH_HZ = 10.0
-#: Crossing notifications shown per refresh at most; more are summed up in one.
-MAX_NOTIFY = 3
-#: Watch notifications are gathered and shown at most this often.
+#: The watchlist redraws at most this often (each redraw re-renders every visible cell).
+TABLE_HZ = 4.0
+#: The Kafka pane and the status line likewise.
+PANE_HZ = 2.0
+#: Crossings are gathered and shown as one notification at most this often, seconds.
+CROSSING_NOTIFY_S = 1.0
+#: Watches likewise.
 WATCH_NOTIFY_S = 3.0
 _NOTIFY_KINDS = {SignalKind.BUY, SignalKind.SELL, SignalKind.BUY_WATCH, SignalKind.SELL_WATCH}
 
@@ -125,7 +130,14 @@ class LimitwatchApp(App[None]):
         self._notice_seq = 0
         self._signals_seen = 0
         self._watch_backlog: list[Signal] = []
+        self._crossing_backlog: list[Signal] = []
+        self._pane_seq: dict[str, int] = {}
+        self._pane_at: dict[str, float] = {}
+        self._urgent = False
+        self._urgent_until = -math.inf
+        self._urgent_timer: Timer | None = None
         self._last_watch_notify = -math.inf
+        self._last_crossing_notify = -math.inf
         self._startup_problems = list(problems or [])
 
     def compose(self) -> ComposeResult:
@@ -180,51 +192,91 @@ class LimitwatchApp(App[None]):
 
     # -- rendering ------------------------------------------------------------------------
     def refresh_view(self) -> None:
-        """Render the newest snapshot if it is new."""
+        """Render the newest snapshot: the cheap parts at once, each costly pane at its
+        own pace (redrawing a table re-renders every visible cell), and everything at
+        once right after a key changed something."""
+        if not self.screen_stack or not self.query("#status"):
+            return  # shutting down: the widgets are gone
         snap = self.feed.latest()
-        if snap is None or snap.seq == self._shown_seq:
+        if snap is None:
             return
-        self._shown_seq = snap.seq
-        self._snapshot = snap
-        self._settle_pending(snap)
+        if snap.seq != self._shown_seq:
+            self._shown_seq = snap.seq
+            self._snapshot = snap
+            self._settle_pending(snap)
+            self.query_one(SignalLog).show(snap.signals, snap.signal_count)
+            for notice in snap.notices:
+                if notice.seq > self._notice_seq:
+                    self._notice_seq = notice.seq
+                    self.notify(notice.text, severity="error" if notice.error else "information")
+            self._notify_signals(snap)
+        now = time.monotonic()
         stale = staleness(snap)
-        self.query_one(Watchlist).show(snap.engine, stale=stale is not None)
-        self.query_one(SignalLog).show(snap.signals, snap.signal_count)
-        self.query_one(KafkaPane).show(snap)
+        if self._due("table", snap.seq, now, 1.0 / TABLE_HZ):
+            self.query_one(Watchlist).show(snap.engine, stale=stale is not None)
+        if self._due("kafka", snap.seq, now, 1.0 / PANE_HZ):
+            self.query_one(KafkaPane).show(snap)
+            status = status_line(snap, self.step)
+            if stale:
+                status = f"STALE: {stale} · {status}"
+            self.query_one("#status", Static).update(Content(status), layout=False)
         self._show_chart(snap)
-        status = status_line(snap, self.step)
-        if stale:
-            status = f"STALE: {stale} · {status}"
-        self.query_one("#status", Static).update(Content(status))
-        for notice in snap.notices:
-            if notice.seq > self._notice_seq:
-                self._notice_seq = notice.seq
-                self.notify(notice.text, severity="error" if notice.error else "information")
-        self._notify_signals(snap)
+        self._urgent = False
+
+    def _due(self, pane: str, seq: int, now: float, interval: float) -> bool:
+        """Whether `pane` should show snapshot `seq` now; marks it shown if so."""
+        if self._pane_seq.get(pane) == seq:
+            return False
+        if not self._urgent and now - self._pane_at.get(pane, -math.inf) < interval:
+            return False
+        self._pane_seq[pane] = seq
+        self._pane_at[pane] = now
+        return True
+
+    def _expect_change(self) -> None:
+        """A key asked for a change: look for it every 20 ms (not every 100) and show it
+        at once, until the engine reports it or a second has passed."""
+        self._urgent = True
+        self._pane_seq.clear()
+        self._urgent_until = time.monotonic() + 1.0
+        if self._urgent_timer is None:
+            self._urgent_timer = self.set_interval(0.02, self._refresh_urgently)
+
+    def _refresh_urgently(self) -> None:
+        settled = not self._pending or time.monotonic() > self._urgent_until
+        if settled and self._urgent_timer is not None:
+            self._urgent_timer.stop()
+            self._urgent_timer = None
+        self._urgent = True
+        self.refresh_view()
 
     def _notify_signals(self, snap: Snapshot) -> None:
+        """Pop up new crossings and watches, a few at a time: each toast is a widget the
+        screen must lay out, so a busy market is summed up rather than shown one by one."""
         new = snap.signal_count - self._signals_seen
         self._signals_seen = snap.signal_count
-        if new <= 0 or self._shown_seq == 1:
-            return  # the first snapshot's backlog is in the log, not worth a pop-up each
-        fresh = [s for s in snap.signals[-min(new, len(snap.signals)) :] if s.kind in _NOTIFY_KINDS]
-        crossings = [s for s in fresh if s.kind in (SignalKind.BUY, SignalKind.SELL)]
-        watches = [s for s in fresh if s not in crossings]
-        if self.settings.bell and crossings:
-            self.bell()
+        if new > 0 and self._shown_seq != 1:  # the first snapshot's backlog stays in the log
+            fresh = [
+                s for s in snap.signals[-min(new, len(snap.signals)) :] if s.kind in _NOTIFY_KINDS
+            ]
+            crossings = [s for s in fresh if s.kind in (SignalKind.BUY, SignalKind.SELL)]
+            if self.settings.bell and crossings:
+                self.bell()
+            self._crossing_backlog.extend(crossings)
+            self._watch_backlog.extend(s for s in fresh if s not in crossings)
         if not self.settings.notify:
+            self._crossing_backlog.clear()
+            self._watch_backlog.clear()
             return
-        for sig in crossings[-MAX_NOTIFY:]:
-            self.notify(
-                f"{sig.kind.name} {sig.symbol} @ {sig.price:,.2f} (limit {sig.limit:,.2f})",
-                severity="warning",
-                timeout=5,
-            )
-        if len(crossings) > MAX_NOTIFY:
-            self.notify(f"and {len(crossings) - MAX_NOTIFY} more crossings", timeout=5)
-        # Watches come in bursts: at most one pop-up every WATCH_NOTIFY_S seconds.
-        self._watch_backlog.extend(watches)
         now = time.monotonic()
+        if self._crossing_backlog and now - self._last_crossing_notify >= CROSSING_NOTIFY_S:
+            self._last_crossing_notify = now
+            last = self._crossing_backlog[-1]
+            text = f"{last.kind.name} {last.symbol} @ {last.price:,.2f} (limit {last.limit:,.2f})"
+            if len(self._crossing_backlog) > 1:
+                text += f" and {len(self._crossing_backlog) - 1} more crossings"
+            self.notify(text, severity="warning", timeout=5)
+            self._crossing_backlog.clear()
         if self._watch_backlog and now - self._last_watch_notify >= WATCH_NOTIFY_S:
             self._last_watch_notify = now
             last = self._watch_backlog[-1]
@@ -327,6 +379,7 @@ class LimitwatchApp(App[None]):
             self.notify(f"{symbol}: {problem}", title="Limit refused", severity="error")
             return False
         self._pending[symbol] = (buy, sell)
+        self._expect_change()
         self.feed.set_limits(
             symbol, buy if only in (None, "buy") else None, sell if only in (None, "sell") else None
         )
@@ -359,7 +412,7 @@ class LimitwatchApp(App[None]):
         self.notify(f"step {self.step:.2%} of price", timeout=2)
         if self._snapshot is not None:
             self.query_one("#status", Static).update(
-                Content(status_line(self._snapshot, self.step))
+                Content(status_line(self._snapshot, self.step)), layout=False
             )
 
     # -- producer and recording -----------------------------------------------------------
@@ -370,6 +423,7 @@ class LimitwatchApp(App[None]):
             self.notify("There is no producer to pause here.", severity="warning")
             return
         self.feed.set_paused(not producer.paused)
+        self._expect_change()
         self.notify(
             "resuming the producer" if producer.paused else "pausing the producer", timeout=2
         )
@@ -385,13 +439,16 @@ class LimitwatchApp(App[None]):
             return
         speed = min(max(producer.speed * factor, 1 / 64), 1024.0)
         self.feed.set_speed(speed)
+        self._expect_change()
         self.notify(f"speed ×{speed:g}", timeout=2)
 
     def action_toggle_record(self) -> None:
         """Start recording the ticks read to a scenario file, or stop."""
         if self._snapshot is not None and self._snapshot.recording:
             self.feed.record(None)
+            self._expect_change()
             return
+        self._expect_change()
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.feed.record(str(self.record_dir / f"limitwatch-{stamp}.jsonl"))
 
@@ -406,7 +463,8 @@ class LimitwatchApp(App[None]):
     def _filter_changed(self, event: Input.Changed) -> None:
         self.query_one(Watchlist).set_filter(event.value)
         self._title_watchlist()
-        self._shown_seq = -1  # rebuild the rows from the current snapshot
+        self._urgent = True
+        self._pane_seq.clear()  # rebuild the rows from the current snapshot
         self.refresh_view()
 
     @on(Input.Submitted, "#filter")
@@ -434,7 +492,8 @@ class LimitwatchApp(App[None]):
         self.settings = replace(self.settings, sort=order)
         self._save_settings()
         self._title_watchlist()
-        self._shown_seq = -1
+        self._urgent = True
+        self._pane_seq.clear()
         self.refresh_view()
 
     def action_signals_for_symbol(self) -> None:

@@ -34,8 +34,11 @@ def forecast(p_buy: float, eta_buy: float, p_sell: float, eta_sell: float) -> tu
     """The forecast in words and a style name: ('BUY in ~12 s, 78%', 'buy').
 
     The side shown is the likelier one; 'BUY now' means the price is at or through the
-    buy limit; 'SELL unlikely' means neither limit is likely within the horizon.
+    buy limit; 'SELL unlikely' means neither limit is likely within the horizon; 'warming
+    up' means the symbol has too few ticks for a forecast yet.
     """
+    if math.isnan(p_buy) and math.isnan(p_sell):
+        return ("warming up", "quiet")  # too few ticks yet for a forecast
     pb = p_buy if math.isfinite(p_buy) else 0.0
     ps = p_sell if math.isfinite(p_sell) else 0.0
     side, p, eta = ("BUY", pb, eta_buy) if pb >= ps else ("SELL", ps, eta_sell)

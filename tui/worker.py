@@ -252,10 +252,13 @@ class ConsumerWorker(threading.Thread):
         dirty = True
         while not self._stop_event.is_set():
             msgs = consumer.consume(num_messages=self.batch_size, timeout=STOP_CHECK_S)
+            commanded = self._drain_commands()  # before the batch: a key's effect comes first
             if msgs:
                 self._ingest(msgs, dlq)
                 dirty = True
-            if self._drain_commands():
+            commanded = self._drain_commands() or commanded
+            if commanded:
+                last_publish = 0.0  # publish at once: someone is waiting to see it
                 dirty = True
             dlq.poll(0)
             now = time.monotonic()

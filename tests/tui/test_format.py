@@ -16,7 +16,8 @@ from tui import format as fmt
         (0.1, math.nan, 0.65, 150.0, "SELL in ~2.5 min, 65%", "sell"),
         (0.3, math.nan, 0.01, math.nan, "BUY 30%", "maybe"),
         (0.01, math.nan, 0.02, math.nan, "SELL unlikely", "quiet"),
-        (math.nan, math.nan, math.nan, math.nan, "BUY unlikely", "quiet"),
+        (math.nan, math.nan, math.nan, math.nan, "warming up", "quiet"),
+        (math.nan, math.nan, 0.01, math.nan, "SELL unlikely", "quiet"),
         (1.0, 0.0, 0.0, math.nan, "BUY now", "buy"),
     ],
 )

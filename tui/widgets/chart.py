@@ -4,6 +4,7 @@ limits as lines, and the signals marked where they fired."""
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from textual.content import Content
@@ -21,12 +22,17 @@ _MARKERS = {
 }
 
 
+#: New ticks redraw the chart at most this often; a new symbol or limit redraws at once.
+REDRAW_S = 0.5
+
+
 class Chart(PlotextPlot):
     """Plots one symbol's recent history; x is seconds before the latest tick."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._key: tuple[object, ...] | None = None
+        self._drawn_at = -math.inf
 
     def show(
         self,
@@ -42,7 +48,17 @@ class Chart(PlotextPlot):
         key = (symbol, n, last_t, limits, len(marks), marks[-1].id if marks else "")
         if key == self._key:
             return
+        now = time.monotonic()
+        same_view = (
+            self._key is not None
+            and self._key[1] != 0  # what is drawn has ticks: not a placeholder to replace
+            and key[0] == self._key[0]
+            and key[3] == self._key[3]
+        )
+        if same_view and now - self._drawn_at < REDRAW_S:
+            return  # plotting is the costliest part of a frame: new ticks wait a little
         self._key = key
+        self._drawn_at = now
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()

@@ -85,4 +85,4 @@ class KafkaPane(Static):
 
     def show(self, snap: Snapshot) -> None:
         """Re-render for `snap`."""
-        self.update(kafka_renderable(snap))
+        self.update(kafka_renderable(snap), layout=False)  # its size is set by the CSS

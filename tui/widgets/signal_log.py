@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from rich.table import Table
 from rich.text import Text
-from textual.widgets import DataTable
+from textual.widgets import Static
 
 from engine import Signal
 from tui import format as fmt
@@ -26,7 +27,7 @@ KIND_FILTERS: dict[str, frozenset[str] | None] = {
     "watches": frozenset({"BUY_WATCH", "SELL_WATCH"}),
     "averages": frozenset({"GOLDEN_CROSS", "DEATH_CROSS"}),
 }
-#: Rows kept on screen.
+#: Rows drawn at the most (the pane shows as many as fit).
 MAX_ROWS = 200
 
 
@@ -51,29 +52,20 @@ def signal_cells(sig: Signal) -> tuple[Text, ...]:
     )
 
 
-class _Stamp(Text):
-    """The time cell, which also remembers when its row arrived (for newest-first order)."""
+class SignalLog(Static):
+    """The newest signals first, as many as fit; redrawn only when signals or filters change.
 
-    def __init__(self, text: Text, seq: int) -> None:
-        super().__init__(text.plain, style=text.style)
-        self.seq = seq
-
-
-class SignalLog(DataTable[Text]):
-    """Shows the newest signals first; rebuilt only when its filter changes."""
+    A table widget that gains rows every frame asks for a layout of the whole screen each
+    time; this pane draws a fixed-size table of the newest rows instead, so a busy market
+    costs one pane's repaint.
+    """
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="none", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
-        self._shown_count = 0
-        self._seq = 0
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._shown_count = -1
         self.kind_filter = "all"
         self.symbol_filter: str | None = None
         self._latest: tuple[Signal, ...] = ()
-
-    def on_mount(self) -> None:
-        for key, label in (("t", "Time"), ("kind", "Signal"), ("symbol", "Symbol"),
-                           ("price", "Price"), ("detail", "")):  # fmt: skip
-            self.add_column(label, key=key)
 
     def _wanted(self, sig: Signal) -> bool:
         kinds = KIND_FILTERS[self.kind_filter]
@@ -87,8 +79,7 @@ class SignalLog(DataTable[Text]):
             self.kind_filter = kind
         if symbol is not False:
             self.symbol_filter = symbol  # type: ignore[assignment]
-        self.clear()
-        self._insert(self._latest)
+        self._redraw()
 
     @property
     def filter_label(self) -> str:
@@ -98,26 +89,33 @@ class SignalLog(DataTable[Text]):
             parts.append(self.symbol_filter)
         return " · ".join(parts)
 
-    def _insert(self, signals: tuple[Signal, ...] | list[Signal]) -> None:
-        added = False
-        for sig in signals:
+    def visible_rows(self) -> list[tuple[Text, ...]]:
+        """The rows on screen, newest first (at most MAX_ROWS)."""
+        rows: list[tuple[Text, ...]] = []
+        for sig in reversed(self._latest):
             if self._wanted(sig):
-                self._seq += 1
-                cells = signal_cells(sig)
-                self.add_row(_Stamp(cells[0], self._seq), *cells[1:], key=str(self._seq))
-                added = True
-        if not added:
-            return
-        # DataTable appends at the bottom; newest first means sorting by arrival, descending.
-        self.sort("t", key=lambda stamp: -stamp.seq)
-        while self.row_count > MAX_ROWS:
-            self.remove_row(self.ordered_rows[-1].key)
+                rows.append(signal_cells(sig))
+                if len(rows) >= MAX_ROWS:
+                    break
+        return rows
+
+    def _redraw(self) -> None:
+        height = max(self.content_size.height - 1, 1) if self.is_mounted else MAX_ROWS
+        table = Table(box=None, padding=(0, 1), expand=False, show_edge=False)
+        for label, justify in (("Time", "left"), ("Signal", "left"), ("Symbol", "left"),
+                               ("Price", "right"), ("", "left")):  # fmt: skip
+            table.add_column(label, justify=justify, no_wrap=True, header_style="bold")  # type: ignore[arg-type]
+        for cells in self.visible_rows()[:height]:
+            table.add_row(*cells)
+        self.update(table, layout=False)
+
+    def on_resize(self) -> None:
+        self._redraw()
 
     def show(self, signals: tuple[Signal, ...], total: int) -> None:
-        """Add the signals among `signals` (the newest ones) not shown before."""
+        """Redraw if signals arrived since the last call."""
         self._latest = signals
-        new = total - self._shown_count
-        if new <= 0:
+        if total == self._shown_count:
             return
         self._shown_count = total
-        self._insert(signals[-min(new, len(signals)) :])
+        self._redraw()

@@ -42,18 +42,21 @@ def row_cells(state: EngineState, i: int, stale: bool = False) -> tuple[Text, ..
     opened = float(state.open[i])
     chg = last / opened - 1.0 if opened > 0 and math.isfinite(last) else math.nan
     chg_style = "green" if chg > 0 else "red" if chg < 0 else ""
-    words, kind = fmt.forecast(
-        float(state.p_buy[i]),
-        float(state.eta_buy[i]),
-        float(state.p_sell[i]),
-        float(state.eta_sell[i]),
-    )
+    buy, sell = float(state.buy[i]), float(state.sell[i])
+    if math.isnan(buy) and math.isnan(sell):
+        words, kind = "no limits", "quiet"
+    else:
+        words, kind = fmt.forecast(
+            float(state.p_buy[i]),
+            float(state.eta_buy[i]),
+            float(state.p_sell[i]),
+            float(state.eta_sell[i]),
+        )
     forecast = Text(
         words, style="dim strike" if stale and kind != "quiet" else _FORECAST_STYLE[kind]
     )
     if stale and kind != "quiet":
         forecast.append(" stale", style="bold yellow")
-    buy, sell = float(state.buy[i]), float(state.sell[i])
     return (
         Text(state.symbols[i], style="bold", no_wrap=True, overflow="ellipsis"),
         Text(fmt.price(last), justify="right"),
@@ -87,10 +90,12 @@ class Watchlist(DataTable[Text]):
         self.order = "symbol"
         self.filter_text = ""
         self._sorted_at = -math.inf
+        self._widths: dict[str, int] = {}
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
             self.add_column(label, key=key)
+            self._widths[key] = len(label)
 
     @property
     def selected_symbol(self) -> str | None:
@@ -110,6 +115,7 @@ class Watchlist(DataTable[Text]):
         self.filter_text = text.strip()
         self._shown.clear()
         self.clear()
+        self._widths = {key: len(label) for key, label in COLUMNS}
         self._sorted_at = -math.inf
 
     def _wanted(self, symbol: str) -> bool:
@@ -126,13 +132,19 @@ class Watchlist(DataTable[Text]):
             before = self._shown.get(symbol)
             if before is None:
                 self.add_row(*cells, key=symbol)
+                for (key, _label), cell in zip(COLUMNS, cells, strict=True):
+                    self._widths[key] = max(self._widths[key], cell.cell_len)
                 added = True
             elif before != plain:
                 for (key, _label), cell, old, new in zip(
                     COLUMNS, cells, before, plain, strict=True
                 ):
                     if old != new:
-                        self.update_cell(symbol, key, cell, update_width=True)
+                        # Re-measuring a column reads every cell in it: only when it grows.
+                        wider = cell.cell_len > self._widths[key]
+                        if wider:
+                            self._widths[key] = cell.cell_len
+                        self.update_cell(symbol, key, cell, update_width=wider)
             self._shown[symbol] = plain
         now = time.monotonic()
         due = self._sorted_at == -math.inf or (
