@@ -250,3 +250,23 @@ def test_stale_data_marks_forecasts_stale() -> None:
     drive(app, script)
     assert any(w.endswith("stale") for w in words)
     assert all(w.endswith(("unlikely", "stale", "warming up")) for w in words)
+
+
+def test_j_and_k_move_the_selection_and_space_pauses() -> None:
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+    picked: list[str | None] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        await pilot.press("j", "j")
+        picked.append(table.selected_symbol)
+        await pilot.press("k")
+        picked.append(table.selected_symbol)
+        await pilot.press("space")
+        await pilot.pause()
+
+    drive(app, script)
+    symbols = feed.engine.state().symbols
+    assert picked == [symbols[2], symbols[1]]
+    assert feed.paused == [True]
