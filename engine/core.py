@@ -529,11 +529,11 @@ class Engine:
         cfg, s = self._cfg, self._s
         b = make_batch(ids, len(self._names))
         n = b.n
-        tt = t_in[b.order]
-        pp = p_in[b.order]
+        tt = t_in.take(b.order)
+        pp = p_in.take(b.order)
         sym, sym_t, seg, first, last, j = b.sym, b.sym_t, b.seg, b.first, b.last, b.j
         n0 = s.n_ticks[sym]
-        k = n0[seg]
+        k = n0.take(seg)
         k += j
         fresh = np.flatnonzero(n0 == 0)
         if fresh.size:
@@ -627,8 +627,8 @@ class Engine:
         np.copyto(used, np.nan, where=cold)
 
         # Forecasts towards both limits at every tick.
-        buy_t = s.buy[sym_t]
-        sell_t = s.sell[sym_t]
+        buy_t = s.buy.take(sym_t)
+        sell_t = s.sell.take(sym_t)
         p_hit, eta = self._forecast(pp, buy_t, sell_t, used, vol, cfg.watch_rearm * cfg.alert_p)
 
         # Rules: one carried state per (symbol, rule); codes 1 arm, 0 disarm, -1 keep.
@@ -757,7 +757,7 @@ def _tick_mod(b: Batch, n0: _I8, k: _I8, size: int) -> _I8:
     """``k % size`` for every tick, without a division when segments are short."""
     if b.width > size:
         return k % size
-    r = (n0 % size)[b.seg]
+    r = (n0 % size).take(b.seg)
     r += b.j
     np.subtract(r, size, out=r, where=r >= size)
     return r
@@ -786,13 +786,13 @@ def _window_mean(
     """
     j = b.j
     flat = b.sym_t * size + slot
-    head = ring.ravel()[flat]
+    head = ring.take(flat)
     if b.width > size:
         at = np.flatnonzero(j >= size)
         head[at] = c[b.back_index(at, size)]
     # Total of the previous block: in this batch if it ended here, else carried.
     carried = np.where(n0 % size == 0, c_before, prev[b.sym])
-    total = carried[b.seg]
+    total = carried.take(b.seg)
     at = np.flatnonzero(j > slot)
     if at.size:
         total[at] = c[b.back_index(at, slot[at] + 1)]
@@ -820,7 +820,7 @@ def _reanchor(b: Batch, te: _F8, anchor: _F8, hl: float) -> tuple[_F8, _F8 | Non
     (1 where the anchor does not move), or None when no anchor moves.
     """
     span = ANCHOR_SPAN * hl
-    a_t = anchor[b.seg]
+    a_t = anchor.take(b.seg)
     moving = np.flatnonzero(te[b.last] > anchor + span)
     if moving.size == 0:
         return a_t, None
