@@ -189,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _kafka_reason(exc: KafkaException) -> str:
+    """The readable part of a KafkaException."""
+    err = exc.args[0] if exc.args else None
+    return err.str() if hasattr(err, "str") else str(exc)
+
+
 def _fail(message: str) -> int:
     print(f"limitwatch: {message}", file=sys.stderr)
     return 2
@@ -256,9 +262,16 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         source_stop=stop,
     )
     pipeline = Pipeline(options)
+    if args.bootstrap_servers:
+        print(f"limitwatch: connecting to {args.bootstrap_servers}…", file=sys.stderr, flush=True)
     try:
         pipeline.start()
-    except (BrokerError, KafkaException, OSError) as exc:
+    except KafkaException as exc:
+        return _fail(
+            f"could not reach Kafka at {pipeline.bootstrap}: {_kafka_reason(exc)}. "
+            "Check --bootstrap-servers, or leave it out to use the embedded broker."
+        )
+    except (BrokerError, OSError) as exc:
         return _fail(f"could not start the pipeline: {exc}")
     try:
         where = "embedded broker" if pipeline.broker else pipeline.bootstrap
@@ -398,7 +411,7 @@ def run_produce(args: argparse.Namespace) -> int:
     except (SourceError, FileNotFoundError) as exc:
         return _fail(str(exc))
     except KafkaException as exc:
-        return _fail(f"could not reach Kafka at {args.bootstrap_servers}: {exc}")
+        return _fail(f"could not reach Kafka at {args.bootstrap_servers}: {_kafka_reason(exc)}")
     if args.count:
         source = _Limited(source, args.count)
     thread = ProducerThread(

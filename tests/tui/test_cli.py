@@ -68,11 +68,14 @@ def test_bad_arguments_give_a_clear_message_and_no_traceback(
     assert "Traceback" not in result.stderr
 
 
-def test_unreachable_cluster_is_reported(tmp_path: Path) -> None:
-    result = _cli(
-        "produce", "--bootstrap-servers", "127.0.0.1:1", "--count", "5",
-        "--log-file", str(tmp_path / "l.log"), timeout=90,
-    )  # fmt: skip
+@pytest.mark.parametrize("monitor", [False, True], ids=["produce", "monitor"])
+def test_unreachable_cluster_is_reported(monitor: bool, tmp_path: Path) -> None:
+    common = ["--bootstrap-servers", "127.0.0.1:1", "--log-file", str(tmp_path / "l.log")]
+    if monitor:
+        args = [*common, "--config", str(tmp_path / "c.toml")]
+    else:
+        args = ["produce", *common, "--count", "5"]
+    result = _cli(*args, timeout=90)
     assert result.returncode == 2
     assert "could not reach Kafka at 127.0.0.1:1" in result.stderr
     assert "Traceback" not in result.stderr
