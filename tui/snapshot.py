@@ -8,7 +8,7 @@ read it from its own thread without locks; the worker publishes a new one at mos
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from engine import EngineState, History, Signal
 from producer.kafka_producer import ProducerStats
@@ -79,7 +79,6 @@ class Snapshot:
     history: History | None = None
     recording: str | None = None  # path of the scenario being recorded
     recorded: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 #: Forecasts are marked stale when the consumer is this many seconds behind...

@@ -235,7 +235,7 @@ class ConsumerWorker(threading.Thread):
                 partitions = sorted(meta.topics[self.topic].partitions)
             except Exception as exc:  # broker not reachable yet
                 self._note_error(f"waiting for topic {self.topic}: {exc}")
-                self._publish(force=True)
+                self._publish()
                 continue
             if partitions:
                 self._broker_state = "UP"
@@ -499,7 +499,7 @@ class ConsumerWorker(threading.Thread):
             return "WARN"
         return "OK"
 
-    def _publish(self, force: bool = False) -> None:
+    def _publish(self) -> None:
         now_m = time.monotonic()
         self._rate_window.append((now_m, self._consumed))
         while len(self._rate_window) > 2 and now_m - self._rate_window[0][0] > 3.0:
