@@ -18,7 +18,7 @@ MAX_MESSAGE_BYTES = 4096
 MAX_PRICE = 1e12
 
 
-class Tick(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+class Tick(msgspec.Struct, frozen=True, forbid_unknown_fields=False, gc=False):
     """One price observation: which symbol, what price, when (epoch seconds, event time)."""
 
     symbol: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SYMBOL_LEN)]

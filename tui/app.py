@@ -23,7 +23,7 @@ from textual.content import Content
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import Footer, Header, Input, Static
 
 from engine import Signal, SignalKind
 from tui import config as cfg
@@ -46,6 +46,8 @@ PANE_HZ = 2.0
 CROSSING_NOTIFY_S = 1.0
 #: Watches likewise.
 WATCH_NOTIFY_S = 3.0
+#: Limits asked for are shown (in italics) until the engine reports them, or this long.
+PENDING_S = 3.0
 _NOTIFY_KINDS = {SignalKind.BUY, SignalKind.SELL, SignalKind.BUY_WATCH, SignalKind.SELL_WATCH}
 
 
@@ -127,6 +129,7 @@ class LimitwatchApp(App[None]):
         self._shown_seq = -1
         self._snapshot: Snapshot | None = None
         self._pending: dict[str, tuple[float, float]] = {}
+        self._pending_at: dict[str, float] = {}
         self._notice_seq = 0
         self._signals_seen = 0
         self._watch_backlog: list[Signal] = []
@@ -213,7 +216,7 @@ class LimitwatchApp(App[None]):
         now = time.monotonic()
         stale = staleness(snap)
         if self._due("table", snap.seq, now, 1.0 / TABLE_HZ):
-            self.query_one(Watchlist).show(snap.engine, stale=stale is not None)
+            self.query_one(Watchlist).show(snap.engine, stale is not None, self._pending)
         if self._due("kafka", snap.seq, now, 1.0 / PANE_HZ):
             self.query_one(KafkaPane).show(snap)
             status = status_line(snap, self.step)
@@ -292,32 +295,37 @@ class LimitwatchApp(App[None]):
         symbol = self.query_one(Watchlist).selected_symbol
         if symbol is not None and snap.chart_symbol != symbol:
             self.feed.select(symbol)  # the worker has not caught up with the selection yet
-        limits = self._limits_in(snap, symbol) if symbol is not None else None
+        limits = None
+        if symbol is not None:
+            limits = self._pending.get(symbol) or self._limits_in(snap, symbol)
         history = snap.history if snap.chart_symbol == symbol else None
         self.query_one(Chart).show(symbol, history, limits or (math.nan, math.nan), snap.signals)
 
-    @on(DataTable.RowHighlighted, "#watchlist")
-    def _follow_selection(self, event: DataTable.RowHighlighted) -> None:
+    @on(Watchlist.Highlighted, "#watchlist")
+    def _follow_selection(self, event: Watchlist.Highlighted) -> None:
         """Follow the selection with the chart."""
-        if event.row_key is not None and event.row_key.value is not None:
-            self.feed.select(event.row_key.value)
-            log = self.query_one(SignalLog)
-            if log.symbol_filter is not None and log.symbol_filter != event.row_key.value:
-                log.set_filters(symbol=event.row_key.value)
-                self._title_signals()
+        self.feed.select(event.symbol)
+        log = self.query_one(SignalLog)
+        if log.symbol_filter is not None and log.symbol_filter != event.symbol:
+            log.set_filters(symbol=event.symbol)
+            self._title_signals()
 
-    @on(DataTable.HeaderSelected, "#watchlist")
-    def _sort_by_header(self, event: DataTable.HeaderSelected) -> None:
+    @on(Watchlist.HeaderClicked, "#watchlist")
+    def _sort_by_header(self, event: Watchlist.HeaderClicked) -> None:
         """A click on a column header sorts by it (where that order is offered)."""
-        key = str(event.column_key.value)
+        key = event.column
         self._set_sort("urgency" if key == "forecast" else key if key in SORTS else "symbol")
 
     def _settle_pending(self, snap: Snapshot) -> None:
-        """Forget requested limits once the engine reports them."""
+        """Forget requested limits once the engine reports them, or once it has had
+        ample time to (it refused them, or the worker is gone): the engine's are shown."""
+        now = time.monotonic()
         for symbol, (buy, sell) in list(self._pending.items()):
             current = self._limits_in(snap, symbol)
-            if current is not None and _same(current[0], buy) and _same(current[1], sell):
+            confirmed = current is not None and _same(current[0], buy) and _same(current[1], sell)
+            if confirmed or now - self._pending_at.get(symbol, now) > PENDING_S:
                 del self._pending[symbol]
+                self._pending_at.pop(symbol, None)
 
     @staticmethod
     def _limits_in(snap: Snapshot, symbol: str) -> tuple[float, float] | None:
@@ -379,6 +387,8 @@ class LimitwatchApp(App[None]):
             self.notify(f"{symbol}: {problem}", title="Limit refused", severity="error")
             return False
         self._pending[symbol] = (buy, sell)
+        self._pending_at[symbol] = time.monotonic()
+        self.query_one(Watchlist).set_pending(self._pending)  # on screen now, confirmed later
         self._expect_change()
         self.feed.set_limits(
             symbol, buy if only in (None, "buy") else None, sell if only in (None, "sell") else None

@@ -41,7 +41,8 @@ from tui.snapshot import KafkaStats, Notice, PartitionLag, Snapshot, SnapshotSlo
 
 log = logging.getLogger(__name__)
 
-STOP_CHECK_S = 0.1
+#: Longest wait for a batch: bounds how late a stop or a key's command is seen.
+STOP_CHECK_S = 0.05
 #: Signals kept for display.
 RECENT_SIGNALS = 500
 #: Lag samples kept per partition for the trend sparkline (one every 0.5 s).
@@ -252,12 +253,14 @@ class ConsumerWorker(threading.Thread):
         dirty = True
         while not self._stop_event.is_set():
             msgs = consumer.consume(num_messages=self.batch_size, timeout=STOP_CHECK_S)
-            commanded = self._drain_commands()  # before the batch: a key's effect comes first
+            if self._drain_commands():
+                # Someone is waiting to see a key's effect: show it before the batch.
+                self._publish()
+                last_publish = time.monotonic()
             if msgs:
                 self._ingest(msgs, dlq)
                 dirty = True
-            commanded = self._drain_commands() or commanded
-            if commanded:
+            if self._drain_commands():
                 last_publish = 0.0  # publish at once: someone is waiting to see it
                 dirty = True
             dlq.poll(0)

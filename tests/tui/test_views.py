@@ -144,7 +144,7 @@ def test_o_sorts_by_urgency_most_urgent_first() -> None:
         await pilot.press("o")
         await pilot.pause(0.2)
         table = app.query_one(Watchlist)
-        first.append(str(table.get_row_at(0)[0].plain))
+        first.append(table.row_texts(0)[0])
         assert table.order == "urgency"
 
     drive(app, script)
@@ -210,7 +210,7 @@ def test_symbols_with_markup_render_literally(name: str) -> None:
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         table = app.query_one(Watchlist)
-        cells.extend(str(table.get_row_at(i)[0].plain) for i in range(table.row_count))
+        cells.extend(table.row_texts(i)[0] for i in range(table.row_count))
 
     drive(app, script)
     assert name in cells
@@ -245,7 +245,7 @@ def test_stale_data_marks_forecasts_stale() -> None:
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         table = app.query_one(Watchlist)
-        words.extend(str(table.get_row_at(i)[3].plain) for i in range(table.row_count))
+        words.extend(table.row_texts(i)[3] for i in range(table.row_count))
 
     drive(app, script)
     assert any(w.endswith("stale") for w in words)

@@ -26,6 +26,31 @@ _MARKERS = {
 REDRAW_S = 0.5
 
 
+def envelope(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most 2 * `buckets` points that draw like all of (`x`, `y`): the lowest and the
+    highest `y` of each of `buckets` consecutive runs, at the run's first and last `x`
+    (lowest first where the run falls, so the line keeps its direction).
+
+    >>> xs, ys = envelope(np.arange(6.0), np.array([1.0, 5, 2, 2, 0, 3]), 2)
+    >>> xs.tolist(), ys.tolist()
+    ([0.0, 2.0, 3.0, 5.0], [1.0, 5.0, 0.0, 3.0])
+    """
+    n = len(y)
+    if n <= 2 * buckets:
+        return x, y
+    starts = np.linspace(0, n, buckets + 1).astype(np.intp)[:-1]
+    ends = np.append(starts[1:], n) - 1
+    with np.errstate(invalid="ignore"):
+        lo = np.fmin.reduceat(y, starts)
+        hi = np.fmax.reduceat(y, starts)
+    falling = y[ends] < y[starts]
+    first = np.where(falling, hi, lo)
+    second = np.where(falling, lo, hi)
+    xs = np.column_stack([x[starts], x[ends]]).ravel()
+    ys = np.column_stack([first, second]).ravel()
+    return xs, ys
+
+
 class Chart(PlotextPlot):
     """Plots one symbol's recent history; x is seconds before the latest tick."""
 
@@ -68,13 +93,15 @@ class Chart(PlotextPlot):
             self.refresh()
             return
         x = np.asarray(history.t, dtype=float) - last_t
-        xs = x.tolist()
+        # Braille has two dots a column: more points than that only cost plotting time.
+        buckets = max(8, self.size.width)
         for values, label, color in (
             (history.price, "price", "white"),
             (history.sma_fast, "fast", "cyan"),
             (history.sma_slow, "slow", "magenta"),
         ):
-            plt.plot(xs, np.asarray(values).tolist(), label=label, color=color, marker="braille")
+            xs, ys = envelope(x, np.asarray(values, dtype=float), buckets)
+            plt.plot(xs.tolist(), ys.tolist(), label=label, color=color, marker="braille")
         buy, sell = limits
         if math.isfinite(buy):
             plt.hline(buy, "green")

@@ -7,6 +7,7 @@ import math
 
 from rich.table import Table
 from rich.text import Text
+from textual.cache import LRUCache
 from textual.widgets import Static
 
 from engine import Signal
@@ -66,6 +67,8 @@ class SignalLog(Static):
         self.kind_filter = "all"
         self.symbol_filter: str | None = None
         self._latest: tuple[Signal, ...] = ()
+        # Signals never change: each row is formatted once.
+        self._cells: LRUCache[Signal, tuple[Text, ...]] = LRUCache(4 * MAX_ROWS)
 
     def _wanted(self, sig: Signal) -> bool:
         kinds = KIND_FILTERS[self.kind_filter]
@@ -89,14 +92,18 @@ class SignalLog(Static):
             parts.append(self.symbol_filter)
         return " · ".join(parts)
 
-    def visible_rows(self) -> list[tuple[Text, ...]]:
-        """The rows on screen, newest first (at most MAX_ROWS)."""
+    def visible_rows(self, limit: int = MAX_ROWS) -> list[tuple[Text, ...]]:
+        """The newest `limit` rows that pass the filters, newest first."""
         rows: list[tuple[Text, ...]] = []
+        cells = self._cells
         for sig in reversed(self._latest):
+            if len(rows) >= limit:
+                break
             if self._wanted(sig):
-                rows.append(signal_cells(sig))
-                if len(rows) >= MAX_ROWS:
-                    break
+                row = cells.get(sig)
+                if row is None:
+                    row = cells[sig] = signal_cells(sig)
+                rows.append(row)
         return rows
 
     def _redraw(self) -> None:
@@ -105,7 +112,7 @@ class SignalLog(Static):
         for label, justify in (("Time", "left"), ("Signal", "left"), ("Symbol", "left"),
                                ("Price", "right"), ("", "left")):  # fmt: skip
             table.add_column(label, justify=justify, no_wrap=True, header_style="bold")  # type: ignore[arg-type]
-        for cells in self.visible_rows()[:height]:
+        for cells in self.visible_rows(min(height, MAX_ROWS)):
             table.add_row(*cells)
         self.update(table, layout=False)
 

@@ -1,14 +1,31 @@
 """The watchlist: one row per symbol with price, change, averages, limits and the
-forecast in words; sortable by column or by urgency, filterable by symbol."""
+forecast in words; sortable by column or by urgency, filterable by symbol.
+
+It is a line-API widget: a row is formatted and turned into segments only when it comes
+into view with values it was not drawn with before, so a frame costs the visible rows that
+changed, whatever the number of symbols.
+"""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import ClassVar, NamedTuple
 
 import numpy as np
-from rich.text import Text
-from textual.widgets import DataTable
+from rich.cells import cell_len, set_cell_size
+from rich.control import strip_control_codes
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from engine import EngineState
 from tui import format as fmt
@@ -23,12 +40,30 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("fast", "Fast MA"),
     ("slow", "Slow MA"),
 )
+KEYS = tuple(key for key, _label in COLUMNS)
+#: Columns aligned left; the numbers are aligned right.
+LEFT = frozenset({"symbol", "forecast"})
 #: Sort orders: a column key, or "urgency" (highest hit probability first).
 SORTS = ("symbol", "urgency", "chg", "last")
 #: Re-sorting moves rows under the user's eyes: at most this often.
 RESORT_S = 1.0
+#: Symbols longer than this are cut with an ellipsis.
+SYMBOL_MAX = 24
+#: Spaces either side of a cell.
+PAD = 1
+#: The forecast column starts as wide as its common words ("SELL unlikely").
+FORECAST_MIN = 13
 
 _FORECAST_STYLE = {"buy": "bold green", "sell": "bold red", "maybe": "yellow", "quiet": "dim"}
+
+#: A cell is one or more (text, style) parts; a row is a cell per column.
+Part = tuple[str, str]
+Cell = tuple[Part, ...]
+
+
+def cell_plain(cell: Cell) -> str:
+    """The text of a cell, without its styles."""
+    return "".join(text for text, _style in cell)
 
 
 def urgency(state: EngineState) -> np.ndarray:
@@ -36,37 +71,96 @@ def urgency(state: EngineState) -> np.ndarray:
     return np.fmax(np.nan_to_num(state.p_buy, nan=0.0), np.nan_to_num(state.p_sell, nan=0.0))
 
 
-def row_cells(state: EngineState, i: int, stale: bool = False) -> tuple[Text, ...]:
-    """The cells of symbol `i`'s row, as Rich Text (symbols are untrusted: never markup)."""
-    last = float(state.last[i])
-    opened = float(state.open[i])
-    chg = last / opened - 1.0 if opened > 0 and math.isfinite(last) else math.nan
+@lru_cache(maxsize=16384)
+def safe_symbol(symbol: str) -> str:
+    """A symbol as it may be drawn: control codes removed, long names cut."""
+    text = strip_control_codes(symbol)
+    if cell_len(text) > SYMBOL_MAX:
+        text = set_cell_size(text, SYMBOL_MAX - 1) + "…"
+    return text
+
+
+class RowValues(NamedTuple):
+    """What a row shows, as plain numbers: the key under which its drawing is cached."""
+
+    symbol: str
+    last: float
+    open: float
+    buy: float
+    sell: float
+    p_buy: float
+    eta_buy: float
+    p_sell: float
+    eta_sell: float
+    fast: float
+    slow: float
+    stale: bool
+    pending: bool
+
+    @classmethod
+    def of(
+        cls,
+        state: EngineState,
+        i: int,
+        stale: bool = False,
+        pending: tuple[float, float] | None = None,
+    ) -> RowValues:
+        """Symbol `i`'s values in `state`; `pending` limits (asked for, not yet reported
+        by the engine) are shown in place of the engine's."""
+        buy, sell = (state.buy[i], state.sell[i]) if pending is None else pending
+        return cls(
+            state.symbols[i],
+            _num(state.last[i]),
+            _num(state.open[i]),
+            _num(buy),
+            _num(sell),
+            _num(state.p_buy[i]),
+            _num(state.eta_buy[i]),
+            _num(state.p_sell[i]),
+            _num(state.eta_sell[i]),
+            _num(state.sma_fast[i]),
+            _num(state.sma_slow[i]),
+            stale,
+            pending is not None,
+        )
+
+
+def _num(x: float | np.floating) -> float:
+    """A Python float; every NaN becomes the one `math.nan`, so that rows with undefined
+    values still compare equal to themselves (tuples compare items by identity first)."""
+    value = float(x)
+    return value if value == value else math.nan
+
+
+def format_row(v: RowValues) -> tuple[Cell, ...]:
+    """The cells of a row: text and a style name per part (symbols are never markup)."""
+    chg = v.last / v.open - 1.0 if v.open > 0 and math.isfinite(v.last) else math.nan
     chg_style = "green" if chg > 0 else "red" if chg < 0 else ""
-    buy, sell = float(state.buy[i]), float(state.sell[i])
-    if math.isnan(buy) and math.isnan(sell):
+    if math.isnan(v.buy) and math.isnan(v.sell):
         words, kind = "no limits", "quiet"
     else:
-        words, kind = fmt.forecast(
-            float(state.p_buy[i]),
-            float(state.eta_buy[i]),
-            float(state.p_sell[i]),
-            float(state.eta_sell[i]),
-        )
-    forecast = Text(
-        words, style="dim strike" if stale and kind != "quiet" else _FORECAST_STYLE[kind]
-    )
-    if stale and kind != "quiet":
-        forecast.append(" stale", style="bold yellow")
+        words, kind = fmt.forecast(v.p_buy, v.eta_buy, v.p_sell, v.eta_sell)
+    if v.stale and kind != "quiet":
+        forecast: Cell = ((words, "dim strike"), (" stale", "bold yellow"))
+    else:
+        forecast = ((words, _FORECAST_STYLE[kind]),)
+    # A limit asked for but not yet confirmed by the engine is shown in italics.
+    asked = " italic" if v.pending else ""
     return (
-        Text(state.symbols[i], style="bold", no_wrap=True, overflow="ellipsis"),
-        Text(fmt.price(last), justify="right"),
-        Text(fmt.percent(chg), style=chg_style, justify="right"),
+        ((safe_symbol(v.symbol), "bold"),),
+        ((fmt.price(v.last), ""),),
+        ((fmt.percent(chg), chg_style),),
         forecast,
-        Text(fmt.price(buy), style="reverse green" if last <= buy else "green", justify="right"),
-        Text(fmt.price(sell), style="reverse red" if last >= sell else "red", justify="right"),
-        Text(fmt.price(float(state.sma_fast[i])), justify="right"),
-        Text(fmt.price(float(state.sma_slow[i])), justify="right"),
+        ((fmt.price(v.buy), ("reverse green" if v.last <= v.buy else "green") + asked),),
+        ((fmt.price(v.sell), ("reverse red" if v.last >= v.sell else "red") + asked),),
+        ((fmt.price(v.fast), ""),),
+        ((fmt.price(v.slow), ""),),
     )
+
+
+def row_cells(state: EngineState, i: int, stale: bool = False) -> tuple[Cell, ...]:
+    """The cells of symbol `i`'s row."""
+    return format_row(RowValues.of(state, i, stale))
 
 
 def _sort_value(state: EngineState, i: int, order: str, urg: np.ndarray) -> tuple:
@@ -81,88 +175,394 @@ def _sort_value(state: EngineState, i: int, order: str, urg: np.ndarray) -> tupl
     return (state.symbols[i],)
 
 
-class Watchlist(DataTable[Text]):
-    """A DataTable keyed by symbol that rewrites only the cells that changed."""
+def _widest(values: np.ndarray, render: Callable[[float], str]) -> int:
+    """The widest formatted value among the finite `values` (their extremes suffice)."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 1
+    return max(len(render(float(finite.min()))), len(render(float(finite.max()))))
+
+
+def _initial_widths() -> dict[str, int]:
+    widths = {key: cell_len(label) for key, label in COLUMNS}
+    widths["forecast"] = max(widths["forecast"], FORECAST_MIN)
+    return widths
+
+
+class Watchlist(ScrollView, can_focus=True):
+    """Symbols in rows under a fixed header, with a row cursor that keeps its symbol
+    through re-sorts. Posts `Highlighted` when the selected symbol changes and
+    `HeaderClicked` when a column header is clicked."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "jump(0)", "First", show=False),
+        Binding("end", "jump(-1)", "Last", show=False),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "watchlist--header",
+        "watchlist--cursor",
+        "watchlist--even-row",
+    }
+    DEFAULT_CSS = """
+    Watchlist {
+        background: $surface;
+        color: $foreground;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .watchlist--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+        }
+        &:dark > .watchlist--even-row {
+            background: $surface-darken-1 40%;
+        }
+        & > .watchlist--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        & > .watchlist--even-row {
+            background: $surface-lighten-1 50%;
+        }
+        & > .watchlist--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+    }
+    """
+
+    class Highlighted(Message):
+        """The selected symbol changed."""
+
+        def __init__(self, watchlist: Watchlist, symbol: str) -> None:
+            super().__init__()
+            self.watchlist = watchlist
+            self.symbol = symbol
+
+        @property
+        def control(self) -> Watchlist:
+            return self.watchlist
+
+    class HeaderClicked(Message):
+        """A column header was clicked."""
+
+        def __init__(self, watchlist: Watchlist, column: str) -> None:
+            super().__init__()
+            self.watchlist = watchlist
+            self.column = column
+
+        @property
+        def control(self) -> Watchlist:
+            return self.watchlist
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
-        self._shown: dict[str, tuple[str, ...]] = {}
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self.order = "symbol"
         self.filter_text = ""
+        self._state: EngineState | None = None
+        self._stale = False
+        self._pending: Mapping[str, tuple[float, float]] = {}
+        self._index: dict[str, int] = {}  # symbol -> index in the state's arrays
+        self._rows: list[str] = []  # symbols in display order
+        self._cursor = 0
+        self._announced: str | None = None
         self._sorted_at = -math.inf
-        self._widths: dict[str, int] = {}
+        self._widths = _initial_widths()
+        self._cells: LRUCache[RowValues, tuple[Cell, ...]] = LRUCache(1024)
+        self._row_cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
+        self._styles: dict[str, Style] = {}
+        self._styles_key: object = None
+        self._parsed: dict[str, Style] = {}
 
-    def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
-            self._widths[key] = len(label)
+    # -- the data -------------------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        """Rows shown (after the filter)."""
+        return len(self._rows)
+
+    @property
+    def cursor_row(self) -> int:
+        """Row of the cursor."""
+        return self._cursor
 
     @property
     def selected_symbol(self) -> str | None:
         """The symbol under the cursor."""
-        if self.row_count == 0:
-            return None
-        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return row_key.value
+        return self._rows[self._cursor] if self._rows else None
+
+    def row_values(self, row: int) -> RowValues:
+        """The values row `row` shows."""
+        assert self._state is not None
+        symbol = self._rows[row]
+        return RowValues.of(
+            self._state, self._index[symbol], self._stale, self._pending.get(symbol)
+        )
+
+    def row_texts(self, row: int) -> tuple[str, ...]:
+        """The text of each cell of row `row`, in column order."""
+        return tuple(cell_plain(cell) for cell in self._format(self.row_values(row)))
+
+    def cell_text(self, symbol: str, column: str) -> str:
+        """The text of `symbol`'s cell in `column` (a key of COLUMNS)."""
+        return self.row_texts(self._rows.index(symbol))[KEYS.index(column)]
+
+    def is_pending(self, symbol: str) -> bool:
+        """Whether `symbol`'s limits shown are asked for but not yet reported."""
+        return symbol in self._pending
 
     def set_order(self, order: str) -> None:
         """Sort by `order` (one of SORTS) from the next update on."""
         self.order = order
         self._sorted_at = -math.inf
+        if self._state is not None:
+            self._resort()
 
     def set_filter(self, text: str) -> None:
-        """Show only symbols containing `text` (case-insensitive); rebuilds the rows."""
+        """Show only symbols containing `text` (case-insensitive)."""
         self.filter_text = text.strip()
-        self._shown.clear()
-        self.clear()
-        self._widths = {key: len(label) for key, label in COLUMNS}
+        self._rows = []
+        self._widths = _initial_widths()
         self._sorted_at = -math.inf
+        if self._state is not None:
+            self.show(self._state, self._stale, self._pending)
+
+    def set_pending(self, pending: Mapping[str, tuple[float, float]]) -> None:
+        """Show `pending` limits (asked for, not yet reported by the engine) at once."""
+        self._pending = dict(pending)
+        if self._state is not None:
+            self._measure(self._state)
+            self._resize()
+        self.refresh()
 
     def _wanted(self, symbol: str) -> bool:
         return not self.filter_text or self.filter_text.lower() in symbol.lower()
 
-    def show(self, state: EngineState, stale: bool = False) -> None:
-        """Bring the table up to date with `state`, touching only changed cells."""
-        added = False
-        for i, symbol in enumerate(state.symbols):
-            if not self._wanted(symbol):
-                continue
-            cells = row_cells(state, i, stale)
-            plain = tuple(c.plain + str(c.style) for c in cells)  # style changes count too
-            before = self._shown.get(symbol)
-            if before is None:
-                self.add_row(*cells, key=symbol)
-                for (key, _label), cell in zip(COLUMNS, cells, strict=True):
-                    self._widths[key] = max(self._widths[key], cell.cell_len)
-                added = True
-            elif before != plain:
-                for (key, _label), cell, old, new in zip(
-                    COLUMNS, cells, before, plain, strict=True
-                ):
-                    if old != new:
-                        # Re-measuring a column reads every cell in it: only when it grows.
-                        wider = cell.cell_len > self._widths[key]
-                        if wider:
-                            self._widths[key] = cell.cell_len
-                        self.update_cell(symbol, key, cell, update_width=wider)
-            self._shown[symbol] = plain
+    def show(
+        self,
+        state: EngineState,
+        stale: bool = False,
+        pending: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
+        """Show `state`; `pending` maps symbols to limits asked for but not yet in it."""
+        self._state = state
+        self._stale = stale
+        self._pending = dict(pending or {})
+        if len(state.symbols) != len(self._index) or state.symbols[: len(self._index)] != tuple(
+            self._index
+        ):
+            self._index = {s: i for i, s in enumerate(state.symbols)}
+        known = set(self._rows)
+        added = [s for s in state.symbols if s not in known and self._wanted(s)]
+        if added:
+            self._rows.extend(added)
+        self._measure(state)
         now = time.monotonic()
         due = self._sorted_at == -math.inf or (
             self.order != "symbol" and now - self._sorted_at >= RESORT_S
         )
         if added or due:
             self._sorted_at = now
-            self._resort(state)
+            self._resort()
+        self._resize()
+        for row in self._visible_rows():
+            self._fit(self._format(self.row_values(row)))
+        self.refresh()
+        self._announce()
 
-    def _resort(self, state: EngineState) -> None:
-        if self.row_count < 2:
+    def _visible_rows(self) -> range:
+        top = round(self.scroll_y)
+        return range(top, min(len(self._rows), top + max(0, self.size.height - 1)))
+
+    def _format(self, values: RowValues) -> tuple[Cell, ...]:
+        cells = self._cells.get(values)
+        if cells is None:
+            cells = self._cells[values] = format_row(values)
+        return cells
+
+    def _fit(self, cells: tuple[Cell, ...]) -> bool:
+        """Widen the forecast column to `cells`' forecast; True if it had to grow."""
+        width = sum(cell_len(text) for text, _style in cells[KEYS.index("forecast")])
+        if width <= self._widths["forecast"]:
+            return False
+        self._widths["forecast"] = width
+        self._resize()
+        return True
+
+    def _measure(self, state: EngineState) -> None:
+        """Grow the columns to fit every row's values (never shrink: no jitter)."""
+        rows = np.fromiter((self._index[s] for s in self._rows), dtype=np.intp, count=len(self))
+        if rows.size == 0:
             return
-        urg = urgency(state)
-        index = {s: i for i, s in enumerate(state.symbols)}
+        last, opened = state.last[rows], state.open[rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            chg = np.where(opened > 0, last / opened - 1.0, np.nan)
+        limits = [self._pending_side(0), self._pending_side(1)]
+        wanted = {
+            "symbol": max(cell_len(safe_symbol(s)) for s in self._rows),
+            "last": _widest(last, fmt.price),
+            "chg": _widest(chg, fmt.percent),
+            "buy": max(_widest(state.buy[rows], fmt.price), limits[0]),
+            "sell": max(_widest(state.sell[rows], fmt.price), limits[1]),
+            "fast": _widest(state.sma_fast[rows], fmt.price),
+            "slow": _widest(state.sma_slow[rows], fmt.price),
+        }
+        for key, width in wanted.items():
+            self._widths[key] = max(self._widths[key], width)
+
+    def _pending_side(self, side: int) -> int:
+        values = np.array([limits[side] for limits in self._pending.values()], dtype=float)
+        return _widest(values, fmt.price) if values.size else 1
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _resort(self) -> None:
+        state = self._state
+        if state is None or len(self._rows) < 2:
+            return
         selected = self.selected_symbol
-        self.sort(
-            "symbol",
-            key=lambda cell: _sort_value(state, index[cell.plain], self.order, urg),
-        )
+        urg = urgency(state)
+        index = self._index
+        self._rows.sort(key=lambda s: _sort_value(state, index[s], self.order, urg))
         if selected is not None:
-            self.move_cursor(row=self.get_row_index(selected), animate=False)
+            self._cursor = self._rows.index(selected)
+            self._scroll_to_cursor()
+
+    # -- the cursor -----------------------------------------------------------------------
+    def move_cursor(self, row: int) -> None:
+        """Put the cursor on row `row` (clamped to the rows there are)."""
+        if not self._rows:
+            return
+        self._cursor = max(0, min(row, len(self._rows) - 1))
+        self._scroll_to_cursor()
+        self.refresh()
+        self._announce()
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_cursor(self._cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self.move_cursor(self._cursor + direction * max(1, self.size.height - 2))
+
+    def action_jump(self, row: int) -> None:
+        self.move_cursor(row if row >= 0 else len(self._rows) - 1)
+
+    def _announce(self) -> None:
+        symbol = self.selected_symbol
+        if symbol is not None and symbol != self._announced:
+            self._announced = symbol
+            self.post_message(self.Highlighted(self, symbol))
+
+    def _scroll_to_cursor(self) -> None:
+        visible = max(1, self.size.height - 1)  # the header takes a line
+        top = round(self.scroll_y)
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False, immediate=True)
+        elif self._cursor >= top + visible:
+            self.scroll_to(y=self._cursor - visible + 1, animate=False, immediate=True)
+
+    def _resize(self) -> None:
+        width = sum(self._widths.values()) + 2 * PAD * len(COLUMNS)
+        size = Size(width, len(self._rows) + 1)
+        if size != self.virtual_size:
+            self.virtual_size = size
+
+    def on_resize(self) -> None:
+        self._scroll_to_cursor()
+
+    # -- the mouse ------------------------------------------------------------------------
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            x = offset.x + round(self.scroll_x)
+            for key, width in self._widths.items():
+                x -= width + 2 * PAD
+                if x < 0:
+                    self.post_message(self.HeaderClicked(self, key))
+                    return
+            return
+        self.move_cursor(round(self.scroll_y) + offset.y - 1)
+
+    # -- drawing --------------------------------------------------------------------------
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Component styles depend on focus and the theme: look them up once per frame.
+        key = (self.get_pseudo_class_state(), self.app.theme, self.rich_style)
+        if key != self._styles_key:
+            self._styles_key = key
+            self._styles = {
+                "base": self.rich_style,
+                "header": self.get_component_rich_style("watchlist--header"),
+                "cursor": self.get_component_rich_style("watchlist--cursor"),
+                "even": self.get_component_rich_style("watchlist--even-row"),
+            }
+            self._row_cache.clear()
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        scroll_x = round(self.scroll_x)
+        widths = tuple(self._widths.values())
+        if y == 0:
+            kind = "header"
+            strip = self._cached(("header", widths), self._header_strip)
+        else:
+            row = round(self.scroll_y) + y - 1
+            if not 0 <= row < len(self._rows):
+                return Strip.blank(width, self._styles["base"])
+            kind = "cursor" if row == self._cursor else "base" if row % 2 else "even"
+            values = self.row_values(row)
+            strip = self._cached((values, kind, widths), lambda: self._row_strip(values, kind))
+        total = max(width + scroll_x, strip.cell_length)
+        strip = strip.extend_cell_length(total, self._styles[kind])
+        return strip.crop(scroll_x, scroll_x + width)
+
+    def _cached(self, key: tuple[object, ...], make: Callable[[], Strip]) -> Strip:
+        strip = self._row_cache.get(key)
+        if strip is None:
+            strip = make()
+            self._row_cache[key] = strip
+        return strip
+
+    def _style(self, name: str) -> Style:
+        style = self._parsed.get(name)
+        if style is None:
+            style = self._parsed[name] = Style.parse(name) if name else Style()
+        return style
+
+    def _header_strip(self) -> Strip:
+        style = self._styles["header"]
+        cells = tuple(((label, ""),) for _key, label in COLUMNS)
+        return self._strip(cells, style, on_top=False)
+
+    def _row_strip(self, values: RowValues, kind: str) -> Strip:
+        cells = self._format(values)
+        if self._fit(cells):
+            self.refresh()  # a row scrolled into view with a wider forecast: redraw all
+        return self._strip(cells, self._styles[kind], on_top=kind == "cursor")
+
+    def _strip(self, cells: tuple[Cell, ...], row_style: Style, on_top: bool) -> Strip:
+        """One line of cells, padded to the column widths. The row's style is under the
+        cells' own (colours of prices and limits), except the cursor's, which is over."""
+        segments: list[Segment] = []
+        for key, cell in zip(KEYS, cells, strict=True):
+            width = self._widths[key]
+            room = width - sum(cell_len(text) for text, _s in cell)
+            lead = " " * PAD + (" " * room if key not in LEFT else "")
+            trail = (" " * room if key in LEFT else "") + " " * PAD
+            segments.append(Segment(lead, row_style))
+            for text, name in cell:
+                style = self._style(name)
+                segments.append(
+                    Segment(text, row_style + style + row_style if on_top else row_style + style)
+                )
+            segments.append(Segment(trail, row_style))
+        return Strip(segments).simplify()

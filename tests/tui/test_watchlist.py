@@ -1,0 +1,179 @@
+"""The watchlist widget: a limit asked for shows at once and is confirmed by the engine,
+the cursor keeps its symbol through re-sorts, headers sort on a click, paging keys move
+the cursor, and only rows in view are formatted."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from tests.tui.feeds import StaticFeed
+from tui import app as app_module
+from tui.app import LimitwatchApp
+from tui.widgets import watchlist as watchlist_module
+from tui.widgets.watchlist import KEYS, PAD, Watchlist
+
+
+class SlowFeed(StaticFeed):
+    """Takes limit commands but applies them only when `apply()` is called, as a worker
+    busy with a batch would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[tuple[str, float | None, float | None]] = []
+
+    def set_limits(self, symbol: str, buy: float | None, sell: float | None) -> None:
+        self.held.append((symbol, buy, sell))
+
+    def apply(self) -> None:
+        for command in self.held:
+            super().set_limits(*command)
+        self.held.clear()
+
+
+class DeafFeed(StaticFeed):
+    """Never applies a limit (a worker that is gone)."""
+
+    def set_limits(self, symbol: str, buy: float | None, sell: float | None) -> None:
+        self.commands.append((symbol, buy, sell))
+
+
+def drive(app: LimitwatchApp, script: Callable[[object], Awaitable[None]]) -> None:
+    async def run() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await script(pilot)
+
+    asyncio.run(run())
+
+
+def test_a_stepped_limit_shows_before_the_engine_reports_it_then_is_confirmed() -> None:
+    feed = SlowFeed()
+    symbol = feed.engine.state().symbols[0]
+    old_buy = feed.engine.limits(symbol)[0]
+    app = LimitwatchApp(feed, step=0.01)
+    seen: list[tuple[str, bool]] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        seen.append((table.cell_text(symbol, "buy"), table.is_pending(symbol)))
+        await pilot.press("B")
+        seen.append((table.cell_text(symbol, "buy"), table.is_pending(symbol)))
+        feed.apply()
+        await pilot.pause(0.2)  # the next snapshot reports the limit
+        seen.append((table.cell_text(symbol, "buy"), table.is_pending(symbol)))
+
+    drive(app, script)
+    new_buy = feed.engine.limits(symbol)[0]
+    assert new_buy > old_buy
+    assert seen[0] == (f"{old_buy:,.2f}", False)
+    assert seen[1] == (f"{new_buy:,.2f}", True)  # before the engine had it
+    assert seen[2] == (f"{new_buy:,.2f}", False)
+
+
+def test_a_limit_the_engine_never_reports_falls_back_to_the_engines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(app_module, "PENDING_S", 0.2)
+    feed = DeafFeed()
+    symbol = feed.engine.state().symbols[0]
+    old_buy = feed.engine.limits(symbol)[0]
+    app = LimitwatchApp(feed, step=0.01)
+    seen: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        await pilot.press("B")
+        seen.append(table.cell_text(symbol, "buy"))
+        feed.seq += 1  # snapshots keep coming, without the limit
+        await pilot.pause(0.4)
+        feed.seq += 1
+        await pilot.pause(0.3)
+        seen.append(table.cell_text(symbol, "buy"))
+
+    drive(app, script)
+    assert feed.commands, "the key sent a command"
+    assert seen[0] != f"{old_buy:,.2f}"
+    assert seen[1] == f"{old_buy:,.2f}"
+
+
+def test_the_cursor_keeps_its_symbol_when_the_order_changes() -> None:
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+    picked: list[tuple[str | None, str | None]] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        await pilot.press("j", "j", "j")
+        before = table.selected_symbol
+        for _ in range(3):
+            await pilot.press("o")
+            await pilot.pause(0.1)
+            picked.append((before, table.selected_symbol))
+
+    drive(app, script)
+    assert all(before == after and before is not None for before, after in picked)
+
+
+def test_clicking_a_column_header_sorts_by_it() -> None:
+    app = LimitwatchApp(StaticFeed())
+    orders: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        widths = table._widths
+        for column in ("chg", "forecast", "symbol"):
+            x = 1 + sum(widths[k] + 2 * PAD for k in KEYS[: KEYS.index(column)]) + PAD
+            await pilot.click(Watchlist, offset=(x, 1))  # 1: inside the border, the header
+            await pilot.pause(0.1)
+            orders.append(table.order)
+
+    drive(app, script)
+    assert orders == ["chg", "urgency", "symbol"]
+
+
+def test_paging_keys_move_the_cursor_and_keep_it_in_view() -> None:
+    feed = StaticFeed(symbols=60, n_ticks=1200)
+    app = LimitwatchApp(feed)
+    rows: list[tuple[int, int, int]] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        for key in ("end", "home", "pagedown"):
+            await pilot.press(key)
+            await pilot.pause(0.05)
+            top = round(table.scroll_y)
+            rows.append((table.cursor_row, top, top + table.size.height - 2))
+
+    drive(app, script)
+    end, home, page = rows
+    assert end[0] == 59 and end[1] <= 59 <= end[2]
+    assert home[0] == 0 and home[1] == 0
+    assert page[0] > 0 and page[1] <= page[0] <= page[2]
+
+
+def test_only_rows_in_view_are_formatted(monkeypatch: pytest.MonkeyPatch) -> None:
+    formatted: list[str] = []
+    real = watchlist_module.format_row
+
+    def counting(values):  # type: ignore[no-untyped-def]
+        formatted.append(values.symbol)
+        return real(values)
+
+    monkeypatch.setattr(watchlist_module, "format_row", counting)
+    feed = StaticFeed(symbols=300, n_ticks=3000)
+    app = LimitwatchApp(feed)
+    shown: list[int] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        await pilot.pause(0.2)
+        shown.append(table.size.height - 1)
+        shown.append(table.row_count)
+
+    drive(app, script)
+    in_view, rows = shown
+    assert rows == 300
+    assert 0 < len(set(formatted)) <= in_view
