@@ -27,7 +27,7 @@ def test_monitor_screen(snap_compare, size: tuple[int, int]) -> None:
 def test_monitor_screen_after_raising_a_sell_limit(snap_compare) -> None:
     async def raise_sell(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("down", "S")
-        await pilot.pause(0.2)
+        await pilot.pause(0.6)  # the chart redraws its limits 0.2 s after the last key
 
     assert snap_compare(_app(), terminal_size=(120, 40), run_before=raise_sell)
 

@@ -1,17 +1,20 @@
-"""The chart's thinning of long histories: at most two points a column, and every run's
-lowest and highest price kept, so spikes stay on the chart."""
+"""The chart: long histories thinned to two points a column with every run's lowest and
+highest price kept (spikes stay), and limits moved by keys redrawn after a short wait."""
 
 from __future__ import annotations
 
 import doctest
+import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-import tui.widgets.chart
-from tui.widgets.chart import envelope
+import tui.widgets.chart as chart_module
+from engine import Engine, EngineConfig
+from tui.widgets.chart import LIMITS_SETTLE_S, Chart, envelope
 
 prices = arrays(
     np.float64,
@@ -42,5 +45,29 @@ def test_a_short_history_is_drawn_as_it_is() -> None:
 
 
 def test_envelope_example_runs() -> None:
-    failed, attempted = doctest.testmod(tui.widgets.chart)
+    failed, attempted = doctest.testmod(chart_module)
     assert attempted > 0 and failed == 0
+
+
+def test_moved_limits_redraw_the_chart_after_a_short_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = Engine(EngineConfig(fast=3, slow=5))
+    engine.register(["ACME"])
+    engine.update(np.zeros(50, dtype=np.int32), np.arange(50.0), 100 + np.sin(np.arange(50.0)))
+    history = engine.history("ACME")
+    clock = [1000.0]
+    monkeypatch.setattr(chart_module.time, "monotonic", lambda: clock[0])
+    chart = Chart()
+    drawn: list[tuple[float, float]] = []
+
+    def show(limits: tuple[float, float]) -> None:
+        chart.show("ACME", history, limits, ())
+        drawn.append(chart._key[3] if chart._key else (math.nan, math.nan))
+
+    show((99.0, 101.0))  # first draw: at once
+    clock[0] += 0.05
+    show((99.5, 101.0))  # a key moved the buy limit: not yet
+    clock[0] += 0.1
+    show((99.6, 101.0))  # and again
+    clock[0] += LIMITS_SETTLE_S
+    show((99.6, 101.0))  # 0.2 s after the first move: drawn
+    assert drawn == [(99.0, 101.0), (99.0, 101.0), (99.0, 101.0), (99.6, 101.0)]

@@ -22,8 +22,10 @@ _MARKERS = {
 }
 
 
-#: New ticks redraw the chart at most this often; a new symbol or limit redraws at once.
+#: New ticks redraw the chart at most this often; a new symbol redraws at once.
 REDRAW_S = 0.5
+#: New limits redraw it once they have not moved for this long.
+LIMITS_SETTLE_S = 0.2
 
 
 def envelope(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -58,6 +60,7 @@ class Chart(PlotextPlot):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._key: tuple[object, ...] | None = None
         self._drawn_at = -math.inf
+        self._limits_moved_at: float | None = None
 
     def show(
         self,
@@ -74,16 +77,24 @@ class Chart(PlotextPlot):
         if key == self._key:
             return
         now = time.monotonic()
-        same_view = (
+        same_symbol = (
             self._key is not None
             and self._key[1] != 0  # what is drawn has ticks: not a placeholder to replace
             and key[0] == self._key[0]
-            and key[3] == self._key[3]
         )
-        if same_view and now - self._drawn_at < REDRAW_S:
+        if same_symbol and self._key is not None and key[3] != self._key[3]:
+            # Limits moved by keys: redraw 0.2 s later (and no more often while a held key
+            # moves them), so the frames that show the new limit in the watchlist do not
+            # wait for a plot.
+            if self._limits_moved_at is None:
+                self._limits_moved_at = now
+            if now - self._limits_moved_at < LIMITS_SETTLE_S:
+                return
+        elif same_symbol and now - self._drawn_at < REDRAW_S:
             return  # plotting is the costliest part of a frame: new ticks wait a little
         self._key = key
         self._drawn_at = now
+        self._limits_moved_at = None
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
