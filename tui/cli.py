@@ -283,6 +283,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
             settings=settings,
             config_path=config_path,
             problems=problems,
+            freeze_gc=True,
         )
         app.run()
     finally:

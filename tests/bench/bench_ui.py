@@ -270,7 +270,7 @@ async def drain_with_app(bootstrap: str, topic: str, n: int, timeout: float = 60
     pipeline = Pipeline(_drain_options(bootstrap, topic))
     clock = DrainClock(n)
     try:
-        app = LimitwatchApp(pipeline)
+        app = LimitwatchApp(pipeline, freeze_gc=True)  # as `limitwatch` runs it
         async with app.run_test(size=SIZE):
             pipeline.start()
             deadline = time.monotonic() + timeout
@@ -414,7 +414,7 @@ async def keypress_latency(
     try:
         pipeline.start()
         assert pipeline.worker is not None
-        app = LimitwatchApp(pipeline, step=PRESS_STEP)
+        app = LimitwatchApp(pipeline, step=PRESS_STEP, freeze_gc=True)  # as `limitwatch` does
         async with app.run_test(size=SIZE):
             watch = Watch(app, pipeline, pipeline.worker.slot)
             table = app.query_one(Watchlist)

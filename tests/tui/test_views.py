@@ -5,6 +5,7 @@ untrusted symbol names rendered literally."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -270,3 +271,20 @@ def test_j_and_k_move_the_selection_and_space_pauses() -> None:
     symbols = feed.engine.state().symbols
     assert picked == [symbols[2], symbols[1]]
     assert feed.paused == [True]
+
+
+def test_the_monitor_process_freezes_its_startup_objects_out_of_the_gc() -> None:
+    counts: list[int] = []
+    app = LimitwatchApp(StaticFeed(), freeze_gc=True)
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.1)
+        counts.append(gc.get_freeze_count())
+
+    before = gc.get_freeze_count()
+    try:
+        drive(app, script)
+    finally:
+        gc.unfreeze()  # other tests' apps must stay collectable
+    assert before == 0
+    assert counts[0] > 10_000  # the widgets, Textual's objects and the modules'
