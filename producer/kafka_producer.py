@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 #: The longest a thread loop waits before it looks at its stop flag again.
 STOP_CHECK_S = 0.1
+#: Delivery reports are served after every this many messages (and while waiting).
+POLL_EVERY = 32
 #: On stop, how long to wait for the last messages to be delivered; what is still
 #: queued after that (a dead broker) is counted as failed.
 STOP_FLUSH_S = 1.0
@@ -167,6 +169,8 @@ class ProducerThread(threading.Thread):
 
     def _drain_commands(self) -> bool:
         """Apply queued commands; True if pacing must be re-anchored."""
+        if self._commands.empty():  # the common case, without raising queue.Empty
+            return False
         changed = False
         while True:
             try:
@@ -296,4 +300,5 @@ class ProducerThread(threading.Thread):
                     self._failed += 1
                     self._last_error = "stopped while the local queue was full"
                     return
-        producer.poll(0)
+        if self._produced % POLL_EVERY == 0:
+            producer.poll(0)  # serve delivery reports
