@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -91,6 +91,7 @@ class ProducerThread(threading.Thread):
         speed: float = 1.0,
         linger_ms: int = 5,
         max_gap_s: float = 5.0,
+        on_limits: Callable[[dict[str, tuple[float, float]]], None] | None = None,
     ) -> None:
         super().__init__(name="limitwatch-producer", daemon=True)
         self.bootstrap = bootstrap
@@ -98,6 +99,9 @@ class ProducerThread(threading.Thread):
         self.topic = topic
         self._linger_ms = linger_ms
         self.max_gap_s = max_gap_s
+        #: Called (in this thread, before the first tick is sent) with the source's limits
+        #: if it has any by then: a scenario header read from standard input.
+        self.on_limits = on_limits
         self._stop_event = threading.Event()
         self._commands: queue.SimpleQueue[ProducerCommand] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -222,6 +226,8 @@ class ProducerThread(threading.Thread):
                         due = anchor[1]
                 if self._stop_event.is_set():
                     break
+            if self._produced == 0 and self.on_limits is not None and self.source.limits:
+                self.on_limits(dict(self.source.limits))
             prev_ts = tick.ts
             self._produce(producer, tick)
             self._produced += 1

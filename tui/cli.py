@@ -259,6 +259,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         broker_port=args.broker_port,
         broker_log=(args.log_file or default_log_path()).with_name("broker.log"),
         limits=_startup_limits(args, spec, source, settings),
+        pinned=frozenset(sym for sym, _buy, _sell in args.limit),
         source_stop=stop,
     )
     pipeline = Pipeline(options)

@@ -73,6 +73,7 @@ class PipelineOptions:
     broker_port: int | None = None
     broker_log: Path | None = None
     limits: dict[str, tuple[float, float]] = field(default_factory=dict)
+    pinned: frozenset[str] = frozenset()  # symbols whose limits --limit set: never overridden
     on_signals: Callable[[list[Signal]], None] | None = None  # called in the worker thread
 
 
@@ -111,14 +112,24 @@ class Pipeline:
             )
             self.worker.start()
             if opts.source is not None:
+                # A scenario on standard input tells its limits only once its header line
+                # is read, after this start: the producer hands them over then.
+                late = None if opts.source.limits else self._late_limits
                 self.producer = ProducerThread(
                     self.bootstrap, opts.source, topic=opts.topic, speed=opts.speed,
-                    max_gap_s=opts.max_gap_s,
+                    max_gap_s=opts.max_gap_s, on_limits=late,
                 )  # fmt: skip
                 self.producer.start()
         except BaseException:
             self.stop()
             raise
+
+    def _late_limits(self, limits: dict[str, tuple[float, float]]) -> None:
+        """Apply a source's limits learnt after the start (called in the producer thread,
+        before its first tick is sent); limits given with --limit stay."""
+        for symbol, (buy, sell) in limits.items():
+            if symbol not in self.options.pinned and self.worker is not None:
+                self.worker.send(SetLimits(symbol, buy, sell))
 
     # -- Feed ---------------------------------------------------------------------------
     def latest(self) -> Snapshot | None:

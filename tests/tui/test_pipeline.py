@@ -5,9 +5,11 @@ leaves no thread and no broker process behind."""
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -17,6 +19,7 @@ from engine import EngineConfig, SignalKind
 from producer.broker import EmbeddedBroker
 from producer.generator import MarketGenerator
 from producer.kafka_config import client_config
+from producer.sources import open_source
 from producer.topics import dlq_topic
 from producer.wire import Tick
 from tests.tui.waiting import wait_for
@@ -27,6 +30,7 @@ from tui.snapshot import Snapshot
 pytestmark = pytest.mark.kafka
 
 T0 = 1_700_000_000.0
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class ScriptedSource:
@@ -181,3 +185,27 @@ def test_quitting_stops_threads_and_broker_quickly() -> None:
         or psutil.Process(broker_pid).status() == psutil.STATUS_ZOMBIE
     )
     assert gone, "the embedded broker process outlived the app"
+
+
+def test_a_scenario_on_standard_input_gives_its_header_limits_to_the_engine(
+    broker: EmbeddedBroker, topic: str
+) -> None:
+    # Standard input tells its limits only once the header is read, after the start.
+    scenario = (ROOT / "scenarios" / "crash.jsonl").read_bytes()
+    source = open_source("-", stdin=io.BytesIO(scenario))
+    assert source.limits == {}
+    pipeline = Pipeline(
+        PipelineOptions(bootstrap=broker.bootstrap, topic=topic, source=source, from_beginning=True,
+                        limits={"DRVX": (290.0, 330.0)}, pinned=frozenset({"DRVX"}))
+    )  # fmt: skip
+    pipeline.start()
+    try:
+        snap = wait_for(pipeline, lambda s: s.kafka.consumed >= source.ticks > 0)
+        state = snap.engine
+        cygn, drvx = state.symbols.index("CYGN"), state.symbols.index("DRVX")
+        assert (state.buy[cygn], state.sell[cygn]) == (48.5, 52.0)  # the header's
+        assert (state.buy[drvx], state.sell[drvx]) == (290.0, 330.0)  # --limit's stay
+        buys = [s for s in snap.signals if s.symbol == "CYGN" and s.kind == SignalKind.BUY]
+        assert buys and buys[0].limit == 48.5
+    finally:
+        assert pipeline.stop()
