@@ -210,6 +210,12 @@ class Engine:
         # Factors of the running sums' recurrence, kept between updates: all 1 but the
         # moving averages' restart columns, which each update sets (see _advance).
         self._ones = np.ones((0, _SUMS))
+        # The forecast screen's reach per unit of volatility, -Phi^-1(below / 2) sqrt(H)
+        # (see _screened_forecast), computed once: a scalar scipy call is not free.
+        below = self._cfg.watch_rearm * self._cfg.alert_p
+        self._screen_vol = -float(special.ndtri(0.5 * below * (1.0 - 1e-9))) * math.sqrt(
+            self._cfg.horizon_s
+        )
 
     # ------------------------------------------------------------------ registry
 
@@ -456,30 +462,13 @@ class Engine:
             if arrival.size == 0:
                 return []
             ids, tt, pp = ids[arrival], tt[arrival], pp[arrival]
-        return self._advance(ids.astype(np.int32, copy=False), tt, pp, arrival)
+        # nan (unset limits, undefined estimates) and 0/0 are expected throughout.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self._advance(ids.astype(np.int32, copy=False), tt, pp, arrival)
 
-    def _forecast(
-        self,
-        price: _F8,
-        buy: _F8,
-        sell: _F8,
-        drift: _F8,
-        vol: _F8,
-        below: float | None = None,
-    ) -> tuple[_F8, _F8]:
-        """Forecasts towards the buy (below) and sell (above) limits, shape (2, n).
-
-        With ``below``, ticks whose probability is provably at most ``below`` are not
-        evaluated: their ``p`` is reported as 0 and ``eta`` as nan. Every other tick is
-        exact, as without ``below``. The proof: the probability grows with the drift, and
-        with drift ``m >= 0`` it is at most ``2 Phi(w)``, ``w = (m H - d) / (s sqrt(H))``
-        (reflection at the first passage: having reached the limit, the path ends beyond
-        it at least as often as not). So ``2 Phi(w) <= below`` for
-        ``d >= max(m, 0) H - Phi^-1(below / 2) s sqrt(H)``; a margin keeps rounding from
-        deciding.
-        """
+    def _forecast(self, price: _F8, buy: _F8, sell: _F8, drift: _F8, vol: _F8) -> tuple[_F8, _F8]:
+        """Forecasts towards the buy (below) and sell (above) limits, shape (2, n)."""
         n = price.shape[0]
-        h = self._cfg.horizon_s
         d = np.empty((2, n))
         with np.errstate(invalid="ignore", divide="ignore"):
             np.divide(price, buy, out=d[0])
@@ -488,28 +477,70 @@ class Engine:
         m = np.empty((2, n))
         np.negative(drift, out=m[0])
         m[1] = drift
-        unset = np.isnan(d)  # no limit on that side
-        if below is None:
-            todo = ~unset
+        d, m = d.ravel(), m.ravel()
+        at = np.flatnonzero(~np.isnan(d))  # nan: no limit on that side
+        if at.size == 2 * n:
+            p, eta = passage(d, m, np.concatenate((vol, vol)), self._cfg.horizon_s)
         else:
-            reach = np.maximum(m, 0.0)
-            reach *= h
-            reach += vol * (-float(special.ndtri(0.5 * below * (1.0 - 1e-9))) * np.sqrt(h))
-            with np.errstate(invalid="ignore"):
-                todo = ~(d > reach)
-            todo &= ~unset
-        d, m, todo = d.ravel(), m.ravel(), todo.ravel()
-        if todo.all():
-            p, eta = passage(d, m, np.concatenate((vol, vol)), h)
-        else:
-            p = np.zeros(2 * n) if below is not None else np.full(2 * n, np.nan)
-            eta = np.full(2 * n, np.nan)
-            if below is not None and unset.any():
-                p[unset.ravel()] = np.nan
-            at = np.flatnonzero(todo)
-            if at.size:
-                p[at], eta[at] = passage(d[at], m[at], vol[at % n], h)
+            p, eta = np.full(2 * n, np.nan), np.full(2 * n, np.nan)
+            p[at], eta[at] = passage(d[at], m[at], vol[at % n], self._cfg.horizon_s)
         return p.reshape(2, n), eta.reshape(2, n)
+
+    def _screened_forecast(
+        self, price: _F8, buy: _F8, sell: _F8, drift: _F8, vol: _F8
+    ) -> tuple[_F8, _F8]:
+        """:meth:`_forecast`, except that ticks whose probability is provably at most
+        ``below = watch_rearm * alert_p`` are not evaluated: their ``p`` is reported as 0
+        and ``eta`` as nan (the rules treat both alike: not likely, unlikely).
+
+        Every other tick is exact, as in :meth:`_forecast`. The proof: the probability
+        grows with the drift, and with drift ``m >= 0`` it is at most ``2 Phi(w)``,
+        ``w = (m H - d) / (s sqrt(H))`` (reflection at the first passage: having reached
+        the limit, the path ends beyond it at least as often as not). So
+        ``2 Phi(w) <= below`` for ``d >= r = max(m, 0) H - Phi^-1(below / 2) s sqrt(H)``;
+        a margin keeps rounding from deciding. The screen needs no logarithm: with
+        ``d = ln x`` (``x`` the price over the buy limit, or the sell limit over the
+        price), ``ln x >= 1 - 1/x``, so ``x (1 - r) > 1`` already gives ``d > r``. It
+        lets through a few ticks more than ``d > r`` would, which only get exact values.
+        Runs with invalid and divide-by-zero warnings off, as :meth:`_advance`.
+        """
+        n = price.shape[0]
+        h = self._cfg.horizon_s
+        c = self._screen_vol
+        # q = 1 - r per side (less a margin), nan where the drift or vol is unknown.
+        mh = drift * h
+        cv = vol * c
+        q = np.empty((2, n))
+        np.minimum(mh, 0.0, out=q[0])  # r_buy = cv + max(-m, 0) H = cv - min(m H, 0)
+        q[0] -= cv
+        np.maximum(mh, 0.0, out=q[1])
+        q[1] += cv
+        np.subtract(1.0 - 1e-12, q[1], out=q[1])
+        q[0] += 1.0 - 1e-12
+        # Skipped: x (1 - r) > 1, that is price (1 - r) > buy and sell (1 - r) > price.
+        q[0] *= price
+        q[1] *= sell
+        skip = np.empty((2, n), dtype=bool)
+        np.greater(q[0], buy, out=skip[0])
+        np.greater(q[1], price, out=skip[1])
+        unset = np.empty((2, n), dtype=bool)  # no limit on that side: p is nan
+        np.isnan(buy, out=unset[0])
+        np.isnan(sell, out=unset[1])
+        skip |= unset
+        tb = np.flatnonzero(~skip[0])
+        ts = np.flatnonzero(~skip[1])
+        p = np.zeros((2, n))
+        eta = np.full((2, n), np.nan)
+        if unset.any():
+            p[unset] = np.nan
+        if tb.size + ts.size:
+            d = np.concatenate((price[tb] / buy[tb], sell[ts] / price[ts]))
+            np.log(d, out=d)
+            m = np.concatenate((-drift[tb], drift[ts]))
+            pv, ev = passage(d, m, np.concatenate((vol[tb], vol[ts])), h)
+            p[0, tb], p[1, ts] = pv[: tb.size], pv[tb.size :]
+            eta[0, tb], eta[1, ts] = ev[: tb.size], ev[tb.size :]
+        return p, eta
 
     def _refresh_forecasts(self) -> None:
         """Bring the stored forecasts of symbols that moved up to date."""
@@ -525,16 +556,29 @@ class Engine:
         s.eta_buy[stale], s.eta_sell[stale] = eta
 
     def _advance(self, ids: NDArray[np.int32], t_in: _F8, p_in: _F8, arrival: _I8) -> list[Signal]:
-        """Process valid ticks: sort by symbol, scan every recurrence, apply the rules."""
+        """Process valid ticks: sort by symbol, scan every recurrence, apply the rules.
+
+        Runs with invalid and divide-by-zero warnings off (see :meth:`update`).
+        """
         cfg, s = self._cfg, self._s
         b = make_batch(ids, len(self._names))
         n = b.n
         tt = t_in.take(b.order)
         pp = p_in.take(b.order)
-        sym, sym_t, seg, first, last, j = b.sym, b.sym_t, b.seg, b.first, b.last, b.j
+        sym, sym_t, first, last, j = b.sym, b.sym_t, b.first, b.last, b.j
         n0 = s.n_ticks[sym]
-        k = n0.take(seg)
-        k += j
+        # Each tick's count k (ticks of its symbol before it) and its slots in the rings
+        # (k modulo their sizes): per-symbol values, spread over the ticks in one pass.
+        sizes = (cfg.fast, cfg.slow, cfg.history)
+        n0_mod = np.empty((4, b.count), dtype=np.int64)
+        n0_mod[0] = n0
+        for q, size in enumerate(sizes, 1):
+            np.remainder(n0, size, out=n0_mod[q])
+        counts = b.expand(n0_mod)
+        counts += j
+        k, slot_f, slot_s, slot_h = counts
+        for slot, size in zip(counts[1:], sizes, strict=True):
+            _wrap(slot, size, b.width)
         fresh = np.flatnonzero(n0 == 0)
         if fresh.size:
             fsym = sym[fresh]
@@ -549,8 +593,7 @@ class Engine:
         # Event time, held at the symbol's latest time when it goes backwards.
         t_seed = s.t_last[sym]
         prev_t = b.shifted(tt, t_seed)
-        with np.errstate(invalid="ignore"):
-            backwards = tt < prev_t
+        backwards = tt < prev_t
         if backwards.any():
             te = b.running_max(tt, t_seed)
             prev_t = b.shifted(te, t_seed)
@@ -564,18 +607,22 @@ class Engine:
             ret[first[fresh]] = 0.0
 
         # Exponential weights 2**((t - anchor)/halflife), re-anchored far from overflow.
+        # The anchor and the limits of each tick's symbol, spread over the ticks at once.
         hl = cfg.halflife_s
-        anchor = s.anchor[sym]
+        per_sym = np.empty((3, b.count))
+        anchor = per_sym[0]
+        s.anchor.take(sym, out=anchor)
         if fresh.size:
             anchor[fresh] = te[first[fresh]]
-        a_t, rescale = _reanchor(b, te, anchor, hl)
+        s.buy.take(sym, out=per_sym[1])
+        s.sell.take(sym, out=per_sym[2])
+        a_t, buy_t, sell_t = b.expand(per_sym)
+        rescale = _reanchor(b, te, anchor, a_t, hl)
         w = np.exp2((te - a_t) / hl)
 
         # Every running sum in one recurrence, one column each: the moving averages'
         # block prefix sums (restarting every `size` ticks, see _window_mean), then the
         # weighted sums w*p, w, w*r, w*r*r, w*dt.
-        slot_f = _tick_mod(b, n0, k, cfg.fast)
-        slot_s = _tick_mod(b, n0, k, cfg.slow)
         terms = np.empty((n, _SUMS))
         terms[:, 0] = pp
         terms[:, 1] = pp
@@ -595,63 +642,67 @@ class Engine:
         np.not_equal(slot_f, 0, out=factor[:, 0])
         np.not_equal(slot_s, 0, out=factor[:, 1])
         seeds = s.sums.take(sym, axis=0)
+        # Each window's previous block total as carried into the batch: the prefix sum
+        # before it if a block ended just then, else the total kept (see _window_mean).
+        carried = np.empty((2, b.count))
+        for q, prev in enumerate((s.fast_prev, s.slow_prev)):
+            carried[q] = np.where(n0_mod[q + 1] == 0, seeds[:, q], prev.take(sym))
+        totals = b.expand(carried)
         y = b.scan(Recurrence(terms, seeds, factor, overwrite=True))
         sma_f = _window_mean(
-            b, cfg.fast, y[:, 0].copy(), k, slot_f, n0, seeds[:, 0], s.fast_prev, s.fast_ring
+            b, cfg.fast, y[:, 0].copy(), k, slot_f, n0, totals[0], s.fast_prev, s.fast_ring
         )
         sma_s = _window_mean(
-            b, cfg.slow, y[:, 1].copy(), k, slot_s, n0, seeds[:, 1], s.slow_prev, s.slow_ring
+            b, cfg.slow, y[:, 1].copy(), k, slot_s, n0, totals[1], s.slow_prev, s.slow_ring
         )
         ends = y.take(last, axis=0)
         s.sums[sym] = ends
         s.anchor[sym] = a_t[last]
         ew = y[:, 2:].T
-        with np.errstate(invalid="ignore", divide="ignore"):
-            s.ema[sym] = ends[:, 2] / ends[:, 3]  # only the latest is kept
-            elapsed = ew[4]
-            drift = ew[2] / elapsed
-            vol = ew[3] / elapsed
-            undefined = ~(elapsed > 0.0)
-            if undefined.any():
-                drift[undefined] = np.nan
-                vol[undefined] = np.nan
-            # The weighted time span the estimates cover (the sums divided by the weight
-            # of this tick), and the drift's squared standard error over it.
-            span = elapsed / w
-            se2 = vol / span
-            np.sqrt(vol, out=vol)
+        s.ema[sym] = ends[:, 2] / ends[:, 3]  # only the latest is kept
+        elapsed = ew[4]
+        drift = ew[2] / elapsed
+        vol = ew[3] / elapsed
+        undefined = ~(elapsed > 0.0)
+        if undefined.any():
+            drift[undefined] = np.nan
+            vol[undefined] = np.nan
+        # The weighted time span the estimates cover (the sums divided by the weight
+        # of this tick), and the drift's squared standard error over it.
+        span = elapsed / w
+        se2 = vol / span
+        np.sqrt(vol, out=vol)
         # The drift the forecasts use: shrunk by its error, none until warmed up.
         used = shrink(drift, se2)
         cold = span < cfg.warmup_span
-        cold |= k < cfg.warmup_ticks - 1
+        if (n0 < cfg.warmup_ticks - 1).any():
+            cold |= k < cfg.warmup_ticks - 1
         np.copyto(used, np.nan, where=cold)
 
         # Forecasts towards both limits at every tick.
-        buy_t = s.buy.take(sym_t)
-        sell_t = s.sell.take(sym_t)
-        p_hit, eta = self._forecast(pp, buy_t, sell_t, used, vol, cfg.watch_rearm * cfg.alert_p)
+        p_hit, eta = self._screened_forecast(pp, buy_t, sell_t, used, vol)
 
         # Rules: one carried state per (symbol, rule); codes 1 arm, 0 disarm, -1 keep.
         h = cfg.hysteresis
         alert = cfg.alert_p
         code = np.empty((5, n), dtype=np.int8)
-        with np.errstate(invalid="ignore"):
-            reached = np.empty((2, n), dtype=bool)
-            np.less_equal(pp, buy_t, out=reached[0])
-            np.greater_equal(pp, sell_t, out=reached[1])
-            moved_back = np.empty((2, n), dtype=bool)
-            np.greater(pp, buy_t * (1.0 + h), out=moved_back[0])
-            np.less(pp, sell_t * (1.0 - h), out=moved_back[1])
-            likely = p_hit >= alert
-            likely &= ~reached
-            unlikely = p_hit <= cfg.watch_rearm * alert
+        reached = np.empty((2, n), dtype=bool)
+        np.less_equal(pp, buy_t, out=reached[0])
+        np.greater_equal(pp, sell_t, out=reached[1])
+        moved_back = np.empty((2, n), dtype=bool)
+        np.greater(pp, buy_t * (1.0 + h), out=moved_back[0])
+        np.less(pp, sell_t * (1.0 - h), out=moved_back[1])
+        likely = p_hit >= alert
+        likely &= ~reached
+        unlikely = p_hit <= cfg.watch_rearm * alert
+        gap = sma_f - sma_s
+        tol = np.abs(sma_s)
+        tol *= CROSS_TOLERANCE
+        above = gap > tol
+        below = gap < -tol
+        if (n0 < cfg.slow - 1).any():  # crosses count once the slow window is full
             full = k >= cfg.slow - 1
-            gap = sma_f - sma_s
-            tol = np.abs(sma_s)
-            tol *= CROSS_TOLERANCE
-            above = gap > tol
             above &= full
-            below = gap < -tol
             below &= full
         # hits: reached -> 0, moved back -> 1; watches: likely or reached -> 0, unlikely -> 1
         np.subtract(moved_back.view(np.int8) * 2, ~reached, out=code[0:2])
@@ -679,20 +730,16 @@ class Engine:
         # Chart history: the latest `size` ticks of each symbol.
         size = cfg.history
         cell = sym_t * size
-        cell += _tick_mod(b, n0, k, size)
+        cell += slot_h
         cell *= 4
-        columns = (te, pp, sma_f, sma_s)
-        if b.width > size:
-            kept = j >= b.length[seg] - size
-            cell, columns = cell[kept], tuple(c[kept] for c in columns)
         flat = s.history.ravel()
-        for q, values in enumerate(columns):
-            flat[cell + q] = values
+        for q, values in enumerate((te, pp, sma_f, sma_s)):
+            b.put_latest(flat, cell + q, values, size)
 
         hits = np.flatnonzero(fired.ravel())
         if hits.size == 0:
             return []
-        return self._signals(hits, n, sym_t, te, pp, buy_t, sell_t, p_hit, eta, arrival[b.order])
+        return self._signals(hits, n, sym_t, te, pp, buy_t, sell_t, p_hit, eta, arrival, b.order)
 
     def _signals(
         self,
@@ -705,15 +752,17 @@ class Engine:
         sell_t: _F8,
         p_hit: _F8,
         eta: _F8,
-        arr: _I8,
+        arrival: _I8,
+        order: NDArray[np.intp],
     ) -> list[Signal]:
         """Number the fired signals per (symbol, kind) and list them in tick order.
 
-        ``hits`` are flat indices into the (kind, tick) matrix of fired rules.
+        ``hits`` are flat indices into the (kind, tick) matrix of fired rules;
+        ``arrival[order]`` is each tick's position in the update's input.
         """
         kind, tick = np.divmod(hits, n)
         # Tick order (arrival), the signals of one tick by kind.
-        out = np.lexsort((kind, arr[tick]))
+        out = np.lexsort((kind, arrival[order[tick]]))
         kind, tick = kind[out], tick[out]
         sym = sym_t[tick]
         key = sym * len(_KINDS) + kind
@@ -753,14 +802,16 @@ class Engine:
         )
 
 
-def _tick_mod(b: Batch, n0: _I8, k: _I8, size: int) -> _I8:
-    """``k % size`` for every tick, without a division when segments are short."""
-    if b.width > size:
-        return k % size
-    r = (n0 % size).take(b.seg)
-    r += b.j
-    np.subtract(r, size, out=r, where=r >= size)
-    return r
+def _wrap(r: _I8, size: int, width: int) -> None:
+    """Reduce ``r = (n0 % size) + j`` (``j`` below ``width``) modulo ``size`` in place."""
+    passes = (size + width - 2) // size  # how many times r may reach size
+    if passes > 2:
+        np.remainder(r, size, out=r)
+        return
+    u = r.view(np.uint64)
+    for _ in range(passes):  # cheaper than an integer division
+        # min(r, r - size) as unsigned: r - size wraps around to a huge value if r < size.
+        np.minimum(u, (r - size).view(np.uint64), out=u)
 
 
 def _window_mean(
@@ -770,7 +821,7 @@ def _window_mean(
     k: _I8,
     slot: _I8,
     n0: _I8,
-    c_before: _F8,
+    total: _F8,
     prev: _F8,
     ring: _F8,
 ) -> _F8:
@@ -780,50 +831,47 @@ def _window_mean(
     count), so no sum ever holds more than ``size`` terms and long runs cannot drift. The
     window ending at tick ``k`` is ``c[k] + (T - c[k - size])``: the sum so far in k's
     block plus the tail of the previous block, its total ``T`` less its head, which the
-    ring of prefix sums keeps (zeros before the first block ends). ``c_before`` is each
-    segment's prefix sum before this batch; ``prev`` (per symbol) is updated to the
-    previous block's total and the ring to the latest prefix sums.
+    ring of prefix sums keeps (zeros before the first block ends). ``total`` holds at
+    each tick the previous block's total as carried into the batch (it is overwritten);
+    ``prev`` (per symbol) is updated to the previous block's total and the ring to the
+    latest prefix sums.
     """
     j = b.j
     flat = b.sym_t * size + slot
     head = ring.take(flat)
     if b.width > size:
-        at = np.flatnonzero(j >= size)
-        head[at] = c[b.back_index(at, size)]
+        b.fill_back(head, c, size)
     # Total of the previous block: in this batch if it ended here, else carried.
-    carried = np.where(n0 % size == 0, c_before, prev[b.sym])
-    total = carried.take(b.seg)
     at = np.flatnonzero(j > slot)
     if at.size:
         total[at] = c[b.back_index(at, slot[at] + 1)]
     prev[b.sym] = total[b.last]
     total -= head
     total += c
-    young = np.flatnonzero(k < size - 1)  # fewer than `size` ticks so far
-    early = total[young] / (k[young] + 1)
-    total /= size
-    total[young] = early
-    if b.width > size:
-        kept = j >= b.length[b.seg] - size
-        ring.ravel()[flat[kept]] = c[kept]
+    if (n0 < size - 1).any():  # some ticks have fewer than `size` ticks so far
+        young = np.flatnonzero(k < size - 1)
+        early = total[young] / (k[young] + 1)
+        total /= size
+        total[young] = early
     else:
-        ring.ravel()[flat] = c
+        total /= size
+    b.put_latest(ring.ravel(), flat, c, size)
     return total
 
 
-def _reanchor(b: Batch, te: _F8, anchor: _F8, hl: float) -> tuple[_F8, _F8 | None]:
-    """Anchor of the exponential weights in force at each tick, and the rescale factors.
+def _reanchor(b: Batch, te: _F8, anchor: _F8, a_t: _F8, hl: float) -> _F8 | None:
+    """Move the anchor of the exponential weights in force at each tick, ``a_t`` (given
+    as each segment's ``anchor``), and return the rescale factors.
 
     The anchor moves to the first tick later than ``anchor + ANCHOR_SPAN * hl``, then on
     from there. Times never decrease within a segment, so each move is a binary search.
-    Returns the anchor at each tick and the factor rescaling the sums carried into it
-    (1 where the anchor does not move), or None when no anchor moves.
+    Returns the factor rescaling the sums carried into each tick (1 where the anchor
+    does not move), or None when no anchor moves.
     """
     span = ANCHOR_SPAN * hl
-    a_t = anchor.take(b.seg)
     moving = np.flatnonzero(te[b.last] > anchor + span)
     if moving.size == 0:
-        return a_t, None
+        return None
     for s in moving.tolist():
         at = b.positions(s)
         times = te[at]
@@ -838,7 +886,7 @@ def _reanchor(b: Batch, te: _F8, anchor: _F8, hl: float) -> tuple[_F8, _F8 | Non
     factor = np.ones_like(a_t)
     moved = np.flatnonzero(a_t != before)
     factor[moved] = np.exp2((before[moved] - a_t[moved]) / hl)
-    return a_t, factor
+    return factor
 
 
 def _check_limit(side: str, symbol: str, value: float | None) -> float | None:

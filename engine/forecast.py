@@ -7,6 +7,8 @@ to it is an estimate; :func:`shrink_drift` discounts it by its standard error.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
@@ -81,7 +83,7 @@ def passage(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """:func:`first_passage` for 1-D float64 arrays of one shape (no broadcasting)."""
     with np.errstate(all="ignore"):
-        den = s * np.sqrt(horizon)
+        den = s * math.sqrt(horizon)
         mh = m * horizon
         z1 = mh - d
         z1 /= den

@@ -109,20 +109,19 @@ class Batch:
         n = ids.shape[0]
         self.n = n
         self.order = stable_order(ids, bound)
-        sym_t = ids[self.order].astype(np.int64)
+        self._sorted_ids = sorted_ids = ids.take(self.order)
         new = np.empty(n, dtype=bool)
         new[0] = True
-        np.not_equal(sym_t[1:], sym_t[:-1], out=new[1:])
+        np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=new[1:])
         first = np.flatnonzero(new)
         self.count = first.shape[0]
         last = np.empty_like(first)
         last[:-1] = first[1:] - 1
         last[-1] = n - 1
-        self.sym_t, self.new, self.first, self.last = sym_t, new, first, last
+        self.new, self.first, self.last = new, first, last
         length = last - first + 1
         self.length = length
-        self.sym = sym_t[first]
-        self.j = np.arange(n, dtype=np.int64) - np.repeat(first, length)
+        self.sym = sorted_ids[first].astype(np.int64)
         self.width = int(length.max())
 
     def shifted(self, values: _F8, seeds: _F8) -> _F8:
@@ -132,6 +131,20 @@ class Batch:
     def back_index(self, at: _I8, delta: _I8 | int) -> _I8:
         """Position of the tick ``delta`` before the ticks at positions ``at`` in their
         segment (requires ``delta <= j[at]``)."""
+        raise NotImplementedError
+
+    def expand(self, values: NDArray[np.generic]) -> NDArray[np.generic]:
+        """Per-segment ``values`` (last axis: segments) at every tick (last axis: ticks)."""
+        raise NotImplementedError
+
+    def fill_back(self, out: _F8, values: _F8, delta: int) -> None:
+        """Set ``out`` at every tick with one ``delta`` ticks before it in its segment to
+        ``values`` there; leave the other ticks of ``out`` as they are."""
+        raise NotImplementedError
+
+    def put_latest(self, dest: _F8, index: _I8, values: _F8, period: int) -> None:
+        """``dest[index] = values``, where ticks of one segment share an index only if
+        they are a multiple of ``period`` ticks apart; the latest tick wins."""
         raise NotImplementedError
 
     def running_max(self, values: _F8, seeds: _F8) -> _F8:
@@ -186,37 +199,31 @@ class PackedBatch(Batch):
     def __init__(
         self, ids: NDArray[np.int32], bound: int, *, by_symbol: Batch | None = None
     ) -> None:
-        if by_symbol is None:
-            self._by_symbol(ids, bound)
-            by_sym: Batch = self
-        else:  # reuse the by-symbol structure already computed for these ids
-            by_sym = by_symbol
-            self.n, self.count, self.width = by_sym.n, by_sym.count, by_sym.width
-        n, count, width = self.n, self.count, self.width
+        by_sym = SegmentBatch(ids, bound) if by_symbol is None else by_symbol
+        n, count, width = self.n, self.count, self.width = by_sym.n, by_sym.count, by_sym.width
         # Longest first; with lengths in 16 bits this is a radix sort.
         short = np.int16 if width < 1 << 15 else np.int64
         rank_to_seg = np.argsort((width - by_sym.length).astype(short), kind="stable")
-        rank_of = np.empty(count, dtype=np.int64)
-        rank_of[rank_to_seg] = np.arange(count)
         length = by_sym.length[rank_to_seg]
         sym = by_sym.sym[rank_to_seg]
         rows = count - np.cumsum(np.bincount(length, minlength=width + 1))[:width]
         off = np.zeros(width + 1, dtype=np.int64)
         np.cumsum(rows, out=off[1:])
-        packed = off[by_sym.j]
-        packed += np.repeat(rank_of, by_sym.length)
-        order = np.empty(n, dtype=np.intp)
-        order[packed] = by_sym.order
+        starts = off[:width].tolist()
+        self._bounds = list(zip(starts, [0, *starts[:-1]], rows.tolist(), strict=True))
         pos = np.arange(n, dtype=np.int64)
-        self.order = order
         self.j = np.repeat(np.arange(width, dtype=np.int64), rows)
         self.seg = pos - np.repeat(off[:width], rows)
-        self.sym, self.length, self.sym_t = sym, length, sym[self.seg]
+        # Each tick's symbol, and its place in the by-symbol order: its segment's first
+        # tick there plus j.
+        per_seg = np.stack((sym, by_sym.first[rank_to_seg]))
+        self.sym_t, at = self.expand(per_seg)
+        at += self.j
+        self.order = by_sym.order.take(at)
+        self.sym, self.length = sym, length
         self.first = pos[:count]
         self.last = off[length - 1] + self.first
         self.off = off
-        starts = off[:width].tolist()
-        self._bounds = list(zip(starts, [0, *starts[:-1]], rows.tolist(), strict=True))
         self._prev = pos[count:] - np.repeat(rows[:-1], rows[1:])
 
     def shifted(self, values: _F8, seeds: _F8) -> _F8:
@@ -227,6 +234,31 @@ class PackedBatch(Batch):
 
     def back_index(self, at: _I8, delta: _I8 | int) -> _I8:
         return self.off[self.j[at] - delta] + self.seg[at]
+
+    def expand(self, values: NDArray[np.generic]) -> NDArray[np.generic]:
+        # Row i holds segments 0 .. m[i]-1: copies of a prefix, cheaper than a gather.
+        out = np.empty((*values.shape[:-1], self.n), dtype=values.dtype)
+        for a, _, m in self._bounds:
+            out[..., a : a + m] = values[..., :m]
+        return out
+
+    def fill_back(self, out: _F8, values: _F8, delta: int) -> None:
+        # Row r's ticks sit at the start of row r - delta, in the same order.
+        off = self.off
+        for r in range(delta, self.width):
+            a, m = off[r], off[r + 1] - off[r]
+            out[a : a + m] = values[off[r - delta] : off[r - delta] + m]
+
+    def put_latest(self, dest: _F8, index: _I8, values: _F8, period: int) -> None:
+        # Rows a multiple of `period` apart may collide, and which of them a fancy
+        # assignment leaves is unspecified. So the rows from `period` on are written
+        # again, then those from 2 * period on, ...: a cell whose latest tick is in row
+        # x is written by that tick alone in the pass from row period * (x // period)
+        # on, and by no later pass.
+        dest[index] = values
+        for r in range(period, self.width, period):
+            a = self.off[r]
+            dest[index[a:]] = values[a:]
 
     def running_max(self, values: _F8, seeds: _F8) -> _F8:
         out = values.copy()
@@ -274,6 +306,22 @@ class SegmentBatch(Batch):
     def __init__(self, ids: NDArray[np.int32], bound: int) -> None:
         self._by_symbol(ids, bound)
         self._seg: _I8 | None = None
+        self._j: _I8 | None = None
+        self._sym_t: _I8 | None = None
+
+    @property
+    def sym_t(self) -> _I8:
+        # Made on first use, as seg.
+        if self._sym_t is None:
+            self._sym_t = self._sorted_ids.astype(np.int64)
+        return self._sym_t
+
+    @property
+    def j(self) -> _I8:
+        # Made on first use, as seg.
+        if self._j is None:
+            self._j = np.arange(self.n, dtype=np.int64) - np.repeat(self.first, self.length)
+        return self._j
 
     @property
     def seg(self) -> _I8:
@@ -294,6 +342,19 @@ class SegmentBatch(Batch):
 
     def back_index(self, at: _I8, delta: _I8 | int) -> _I8:
         return at - delta
+
+    def expand(self, values: NDArray[np.generic]) -> NDArray[np.generic]:
+        return np.repeat(values, self.length, axis=-1)
+
+    def fill_back(self, out: _F8, values: _F8, delta: int) -> None:
+        at = np.flatnonzero(self.j >= delta)
+        out[at] = values[at - delta]
+
+    def put_latest(self, dest: _F8, index: _I8, values: _F8, period: int) -> None:
+        if self.width > period:
+            kept = self.j >= self.length[self.seg] - period
+            index, values = index[kept], values[kept]
+        dest[index] = values
 
     def running_max(self, values: _F8, seeds: _F8) -> _F8:
         # Exact: times are replaced by their ranks, which can be offset per segment in

@@ -1,6 +1,6 @@
 """Engine throughput against pandas and the per-tick reference, measured in the same run.
 
-    .venv/bin/python tests/bench/bench_engine.py [--batches 60] [--repeat 5]
+    .venv/bin/python tests/bench/bench_engine.py [--batches 60] [--repeat 5] [--profile]
 
 A batch is 10,000 ticks over 1,000 symbols (geometric random walks). Prints the full
 update (all indicators, both forecasts, signals) in ticks/s, its ratios to pandas
@@ -8,11 +8,14 @@ update (all indicators, both forecasts, signals) in ticks/s, its ratios to panda
 the plain per-tick reference loop, the window-length independence (slow window 1024 vs
 64), the forecast alone for 1,000 symbols x 2 limits, and the bytes of state per symbol.
 Times are the median over batches of the best of --repeat runs; no assertions.
+--profile prints where the full update spends its time (cProfile) instead of the table.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import sys
 import time
 from collections.abc import Callable
@@ -43,13 +46,18 @@ def best_of(repeat: int, fn: Callable[[], object]) -> float:
 
 
 def engine_per_batch(
-    cfg: EngineConfig, batches: int, repeat: int, seed: int = 1
+    cfg: EngineConfig,
+    batches: int,
+    repeat: int,
+    seed: int = 1,
+    profile: cProfile.Profile | None = None,
 ) -> tuple[float, float]:
     """Median seconds per batch of a warm engine, and signals per batch.
 
     Each repeat replays the same batches on a fresh engine (after the same warm-up), so
     the state seen by each timed batch is identical across repeats. The warm-up fills
-    the slow window of every symbol, so all rules, crosses included, are live.
+    the slow window of every symbol, so all rules, crosses included, are live. With
+    ``profile``, only the timed updates are profiled.
     """
     warm = max(20, -(-cfg.slow * 12 * N_SYMBOLS // (10 * N_TICKS)))
     ids, t, price = random_walk(
@@ -68,9 +76,13 @@ def engine_per_batch(
         for b in range(warm, warm + batches):
             sl = slice(b * N_TICKS, (b + 1) * N_TICKS)
             i, tt, pp = ids[sl], t[sl], price[sl]
+            if profile is not None:
+                profile.enable()
             start = time.perf_counter()
             out = eng.update(i, tt, pp)
             per_batch[r, b - warm] = time.perf_counter() - start
+            if profile is not None:
+                profile.disable()
             signals += len(out)
     return float(np.median(per_batch.min(axis=0))), signals / batches
 
@@ -125,9 +137,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", type=int, default=60)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--profile", action="store_true", help="cProfile the full update")
     args = ap.parse_args()
 
     default = EngineConfig()
+    if args.profile:
+        prof = cProfile.Profile()
+        engine_per_batch(default, args.batches, 1, profile=prof)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        return
     full, signals = engine_per_batch(default, args.batches, args.repeat)
     w64, _ = engine_per_batch(EngineConfig(fast=16, slow=64, history=64), args.batches, args.repeat)
     w1024, _ = engine_per_batch(

@@ -109,6 +109,37 @@ def test_neighbours_and_running_maxima_follow_each_symbol(
         np.testing.assert_array_equal(b.back_index(at, b.j[at]), np.full(at.size, at[0]))
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(0, 4), min_size=1, max_size=120),
+    st.integers(1, 9),
+    st.sampled_from(sorted(LAYOUTS)),
+)
+def test_spread_back_fill_and_periodic_writes_follow_each_symbol(
+    ids_list: list[int], period: int, layout: str
+) -> None:
+    ids = np.array(ids_list, dtype=np.int32)
+    b: Batch = LAYOUTS[layout](ids, 5)
+    values = np.arange(b.n, dtype=np.float64) + 0.5
+    back = np.full(b.n, -1.0)
+    b.fill_back(back, values, period)
+    # A ring of `period` cells per symbol, written at each tick's count modulo period:
+    # every cell must end with the latest tick that maps to it.
+    ring = np.full(5 * period, -1.0)
+    b.put_latest(ring, b.sym_t * period + b.j % period, values, period)
+    expected = np.full(5 * period, -1.0)
+    spread = b.expand(np.stack((b.sym, b.length)))
+    for s in range(b.count):
+        at = b.positions(s)
+        assert (spread[0, at] == b.sym[s]).all() and (spread[1, at] == b.length[s]).all()
+        np.testing.assert_array_equal(
+            back[at], np.r_[np.full(min(period, at.size), -1.0), values[at[:-period]]]
+        )
+        for i, pos in enumerate(at):
+            expected[b.sym[s] * period + i % period] = values[pos]
+    np.testing.assert_array_equal(ring, expected)
+
+
 def test_uneven_pieces_are_grouped_and_still_exact() -> None:
     rng = np.random.default_rng(1)
     n = 20_000
