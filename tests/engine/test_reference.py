@@ -175,3 +175,40 @@ def test_averages_match_pandas_rolling_and_ewm_with_times() -> None:
         assert len(checked) > 30
         for n, e in checked:
             assert e == pytest.approx(ewm[n - 1], rel=RTOL)
+
+
+def test_drift_and_volatility_match_pandas_ewm_of_returns() -> None:
+    # drift = sum(w r) / sum(w dt), vol = sqrt(sum(w r^2) / sum(w dt)): ratios of pandas'
+    # ewm(times=) means of the log returns, their squares and their time steps.
+    cfg = EngineConfig(halflife_s=3.0)
+    ids, t, price = random_walk(4000, 5, seed=11, step_s=0.05, vol=0.002)
+    eng = Engine(cfg)
+    eng.register([f"S{i}" for i in range(5)])
+    drift, vol = np.full(4000, np.nan), np.full(4000, np.nan)
+    rng = np.random.default_rng(2)
+    cuts = np.sort(rng.choice(np.arange(1, 4000), 300, replace=False))
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, 4000], strict=True):
+        eng.update(ids[a:b], t[a:b], price[a:b])
+        st = eng.state()
+        last = b - 1  # the batch's last tick: its symbol's values are the state's
+        drift[last], vol[last] = st.drift[ids[last]], st.vol[ids[last]]
+    steps = pd.DataFrame({"lp": np.log(price), "ts": t, "sym": ids})
+    d = steps.groupby("sym")[["lp", "ts"]].diff()
+    w = pd.DataFrame({"sym": ids, "r": d["lp"], "r2": d["lp"] ** 2, "dt": d["ts"]})
+    times = pd.Series(pd.to_datetime(t, unit="s"))
+    m = (
+        w.groupby("sym")[["r", "r2", "dt"]]
+        .ewm(halflife=pd.Timedelta(seconds=3.0), times=times)
+        .mean()
+        .reset_index(level=0, drop=True)
+        .sort_index()
+    )
+    pd_drift = (m["r"] / m["dt"]).to_numpy()
+    pd_vol = np.sqrt(m["r2"] / m["dt"]).to_numpy()
+    seen = np.isfinite(drift) & np.isfinite(pd_drift)
+    assert seen.sum() > 250
+    # pandas weighs by datetimes: epoch seconds ~1.7e9 times 1e9 lose ~100 ns to rounding,
+    # which moves weights of 50 ms steps by ~1e-8 relative; hence not RTOL here.
+    np.testing.assert_allclose(vol[seen], pd_vol[seen], rtol=1e-7)
+    # A drift near zero has no relative scale: compare it on the volatility's.
+    assert np.max(np.abs(drift[seen] - pd_drift[seen]) / vol[seen]) < 1e-7
