@@ -288,3 +288,21 @@ def test_the_monitor_process_freezes_its_startup_objects_out_of_the_gc() -> None
         gc.unfreeze()  # other tests' apps must stay collectable
     assert before == 0
     assert counts[0] > 10_000  # the widgets, Textual's objects and the modules'
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+def test_the_signals_pane_fills_its_height(size: tuple[int, int]) -> None:
+    feed = StaticFeed(n_ticks=6000)
+    assert len(feed.signals) > 60, "the seeded run has more signals than any pane shows"
+    app = LimitwatchApp(feed)
+    seen: list[tuple[int, int]] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.1)
+        log = app.query_one(SignalLog)
+        seen.append((log.shown, log.content_size.height))
+
+    drive(app, script, size=size)
+    shown, height = seen[0]
+    assert height >= 5
+    assert shown == height - 1  # a header line, then a signal on every other line

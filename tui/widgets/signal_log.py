@@ -30,6 +30,8 @@ KIND_FILTERS: dict[str, frozenset[str] | None] = {
 }
 #: Rows drawn at the most (the pane shows as many as fit).
 MAX_ROWS = 200
+#: Below this many columns the time is left out, so kind, symbol and price still fit.
+NARROW = 46
 
 
 def signal_cells(sig: Signal) -> tuple[Text, ...]:
@@ -67,6 +69,8 @@ class SignalLog(Static):
         self.kind_filter = "all"
         self.symbol_filter: str | None = None
         self._latest: tuple[Signal, ...] = ()
+        #: Rows drawn by the latest redraw.
+        self.shown = 0
         # Signals never change: each row is formatted once.
         self._cells: LRUCache[Signal, tuple[Text, ...]] = LRUCache(4 * MAX_ROWS)
 
@@ -108,12 +112,26 @@ class SignalLog(Static):
 
     def _redraw(self) -> None:
         height = max(self.content_size.height - 1, 1) if self.is_mounted else MAX_ROWS
+        width = self.content_size.width if self.is_mounted else 200
+        # Kind, symbol and price always; the time where there is room; details take the rest.
+        columns = [(0, "Time", "left", 8), (1, "Signal", "left", 12), (2, "Symbol", "left", 6),
+                   (3, "Price", "right", 8), (4, "", "left", None)]  # fmt: skip
+        if width < NARROW:
+            columns = columns[1:]
         table = Table(box=None, padding=(0, 1), expand=False, show_edge=False)
-        for label, justify in (("Time", "left"), ("Signal", "left"), ("Symbol", "left"),
-                               ("Price", "right"), ("", "left")):  # fmt: skip
-            table.add_column(label, justify=justify, no_wrap=True, header_style="bold")  # type: ignore[arg-type]
-        for cells in self.visible_rows(min(height, MAX_ROWS)):
-            table.add_row(*cells)
+        for _index, label, justify, least in columns:
+            table.add_column(
+                label,
+                justify=justify,  # type: ignore[arg-type]
+                no_wrap=True,
+                header_style="bold",
+                min_width=least,
+                overflow="ellipsis",
+            )
+        rows = self.visible_rows(min(height, MAX_ROWS))
+        for cells in rows:
+            table.add_row(*(cells[index] for index, *_ in columns))
+        self.shown = len(rows)
         self.update(table, layout=False)
 
     def on_resize(self) -> None:
