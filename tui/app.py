@@ -44,10 +44,11 @@ REFRESH_HZ = 10.0
 TABLE_HZ = 4.0
 #: The Kafka pane and the status line likewise.
 PANE_HZ = 2.0
-#: Crossings are gathered and shown as one notification at most this often, seconds.
-CROSSING_NOTIFY_S = 1.0
-#: Watches likewise.
-WATCH_NOTIFY_S = 3.0
+#: Crossings are gathered and shown as one notification at most this often, seconds;
+#: each stays twice as long, so at most two are on screen (the signals pane lists all).
+CROSSING_NOTIFY_S = 2.0
+#: Watches likewise, one at a time.
+WATCH_NOTIFY_S = 5.0
 #: Limits asked for are shown (in italics) until the engine reports them, or this long.
 PENDING_S = 3.0
 _NOTIFY_KINDS = {SignalKind.BUY, SignalKind.SELL, SignalKind.BUY_WATCH, SignalKind.SELL_WATCH}
@@ -289,7 +290,7 @@ class LimitwatchApp(App[None]):
             text = f"{last.kind.name} {last.symbol} @ {last.price:,.2f} (limit {last.limit:,.2f})"
             if len(self._crossing_backlog) > 1:
                 text += f" and {len(self._crossing_backlog) - 1} more crossings"
-            self.notify(text, severity="warning", timeout=5)
+            self.notify(text, severity="warning", timeout=CROSSING_NOTIFY_S * 2)
             self._crossing_backlog.clear()
         if self._watch_backlog and now - self._last_watch_notify >= WATCH_NOTIFY_S:
             self._last_watch_notify = now
@@ -299,7 +300,7 @@ class LimitwatchApp(App[None]):
                 text += f": {last.p_hit:.0%} within the horizon"
             if len(self._watch_backlog) > 1:
                 text += f" (+{len(self._watch_backlog) - 1} more watches)"
-            self.notify(text, timeout=4)
+            self.notify(text, timeout=WATCH_NOTIFY_S - 1)
             self._watch_backlog.clear()
 
     def _show_chart(self, snap: Snapshot) -> None:
