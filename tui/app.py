@@ -102,6 +102,7 @@ class LimitwatchApp(App[None]):
     #: What each key does, for the help screen (keys as a user types them).
     KEYS: ClassVar[list[tuple[str, str]]] = [
         ("↑ ↓  j k", "select a symbol"),
+        ("← →", "scroll the watchlist sideways (narrow screens)"),
         ("b / B", "lower / raise its buy limit by one step"),
         ("s / S", "lower / raise its sell limit by one step"),
         ("l", "type its exact buy and sell limits"),

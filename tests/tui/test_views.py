@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import html
+import re
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -173,18 +175,29 @@ def test_f_and_t_filter_the_signals() -> None:
     assert seen[1], "the seeded run has crossings"
 
 
-def test_question_mark_shows_every_key() -> None:
+def _screen_text(app: LimitwatchApp) -> str:
+    """What the terminal shows, as plain text (from the screenshot Textual exports)."""
+    svg = app.export_screenshot()
+    return html.unescape("".join(re.findall(r">([^<]*)</text>", svg))).replace("\xa0", " ")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_question_mark_shows_every_key(size: tuple[int, int]) -> None:
     app = LimitwatchApp(StaticFeed())
+    shown: list[str] = []
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
+        shown.append(_screen_text(app))
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)
 
-    drive(app, script)
+    drive(app, script, size=size)
+    for _key, what in LimitwatchApp.KEYS:
+        assert what in shown[0], what  # on screen, not only on the screen stack
     described = " ".join(k for k, _ in LimitwatchApp.KEYS)
     for key in ("b / B", "s / S", "l", "[ / ]", "p", "r", "/", "o", "f", "t", "?", "q"):
         assert key in described

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -38,12 +39,16 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, show_header=False, padding=(0, 2))
+        table = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
         for key, what in self.keys:
             table.add_row(key, what)
         with Vertical() as box:
+            # Sized to the table: an auto-width box around a Rich table collapses to nothing.
+            keys_w = max((cell_len(key) for key, _what in self.keys), default=0)
+            what_w = max((cell_len(what) for _key, what in self.keys), default=0)
+            box.styles.width = keys_w + 2 + what_w + 4  # column gap, padding and border
             box.border_title = "Keys"
             box.border_subtitle = "esc closes"
             yield Static(table)
