@@ -28,6 +28,7 @@ from textual.widgets import Footer, Header, Input, Static
 
 from engine import Signal, SignalKind
 from tui import config as cfg
+from tui import format as fmt
 from tui.pipeline import Feed
 from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog
@@ -200,6 +201,7 @@ class LimitwatchApp(App[None]):
     ) -> None:
         """Textual's notify, but plain text by default: messages carry symbols and paths,
         which are untrusted and must never be read as markup."""
+        message, title = fmt.literal(message, keep="\n"), fmt.literal(title)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def report_problems(self, problems: list[str]) -> None:

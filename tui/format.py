@@ -56,3 +56,18 @@ def size(n_bytes: int | None) -> str:
     if n_bytes is None:
         return "–"
     return f"{n_bytes / 2**20:.1f} MiB"
+
+
+def literal(text: str, keep: str = "") -> str:
+    r"""`text` safe to draw: characters a terminal would act on (escape, bell, other
+    control and format characters) are shown as Python escapes instead, except those in
+    `keep` (say, newlines in a message).
+
+    >>> literal("A\x1b[31mB")
+    'A\\x1b[31mB'
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() or c in keep else c.encode("unicode_escape").decode() for c in text
+    )

@@ -319,3 +319,21 @@ def test_the_signals_pane_fills_its_height(size: tuple[int, int]) -> None:
     shown, height = seen[0]
     assert height >= 5
     assert shown == height - 1  # a header line, then a signal on every other line
+
+
+def test_a_real_escape_in_a_symbol_is_shown_never_sent_to_the_terminal() -> None:
+    # Kafka and file sources refuse such names; the monitor must be safe with any feed.
+    name = "EV\x1b[2JIL\x07"
+    feed = StaticFeed(symbols=[name, "PLAIN"], n_ticks=400, config=EngineConfig(fast=5, slow=20))
+    app = LimitwatchApp(feed)
+    seen: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        seen.extend(table.row_texts(i)[0] for i in range(table.row_count))
+        seen.append(_screen_text(app))
+
+    drive(app, script)
+    assert "EV\\x1b[2JIL\\x07" in seen[:-1]
+    assert "\x1b" not in seen[-1] and "\x07" not in seen[-1]
+    assert "EV\\x1b[2JIL\\x07" in seen[-1]

@@ -8,12 +8,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
+from rich.cells import cell_len
 
 from tests.tui.feeds import StaticFeed
 from tui import app as app_module
 from tui.app import LimitwatchApp
 from tui.widgets import watchlist as watchlist_module
-from tui.widgets.watchlist import KEYS, PAD, Watchlist
+from tui.widgets.watchlist import KEYS, PAD, SYMBOL_MAX, Watchlist, safe_symbol
 
 
 class SlowFeed(StaticFeed):
@@ -177,3 +178,20 @@ def test_only_rows_in_view_are_formatted(monkeypatch: pytest.MonkeyPatch) -> Non
     in_view, rows = shown
     assert rows == 300
     assert 0 < len(set(formatted)) <= in_view
+
+
+@pytest.mark.parametrize(
+    ("symbol", "shown"),
+    [
+        ("ACME", "ACME"),
+        ("A\x1b[31mB\x07", "A\\x1b[31mB\\x07"),  # shown, never acted on by the terminal
+        ("X" * 30, "X" * (SYMBOL_MAX - 1) + "…"),
+        ("株" * 20, "株" * 11 + " …"),  # wide characters take two cells; one does not fit
+    ],
+)
+def test_symbols_are_drawn_without_control_codes_and_cut_to_the_column(
+    symbol: str, shown: str
+) -> None:
+    text = safe_symbol(symbol)
+    assert text == shown
+    assert cell_len(text) <= SYMBOL_MAX

@@ -11,6 +11,7 @@ from textual.content import Content
 from textual_plotext import PlotextPlot
 
 from engine import History, Signal
+from tui import format as fmt
 
 _MARKERS = {
     "BUY": ("▲", "green"),
@@ -98,7 +99,7 @@ class Chart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        self.border_title = Content(f"Chart · {symbol}" if symbol else "Chart")
+        self.border_title = Content(f"Chart · {fmt.literal(symbol)}" if symbol else "Chart")
         if history is None or n == 0 or symbol is None:
             plt.title("no ticks yet")
             self.refresh()

@@ -49,7 +49,7 @@ def signal_cells(sig: Signal) -> tuple[Text, ...]:
     return (
         Text(clock, style="dim"),
         Text(kind, style=KIND_STYLE.get(kind, "")),
-        Text(sig.symbol, style="bold", no_wrap=True, overflow="ellipsis"),
+        Text(fmt.literal(sig.symbol), style="bold", no_wrap=True, overflow="ellipsis"),
         Text(fmt.price(sig.price), justify="right"),
         detail,
     )

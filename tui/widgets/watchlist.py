@@ -16,7 +16,6 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 from rich.cells import cell_len, set_cell_size
-from rich.control import strip_control_codes
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -73,8 +72,8 @@ def urgency(state: EngineState) -> np.ndarray:
 
 @lru_cache(maxsize=16384)
 def safe_symbol(symbol: str) -> str:
-    """A symbol as it may be drawn: control codes removed, long names cut."""
-    text = strip_control_codes(symbol)
+    """A symbol as it may be drawn: control codes shown as escapes, long names cut."""
+    text = fmt.literal(symbol)
     if cell_len(text) > SYMBOL_MAX:
         text = set_cell_size(text, SYMBOL_MAX - 1) + "…"
     return text
