@@ -104,9 +104,10 @@ class _Store:
             # Rule states side by side (see _HIT_BUY ...), read and written a row at a time.
             ("rules", np.int8, (5,), (_ARMED, _ARMED, _ARMED, _ARMED, 0)),
             ("seq", np.int64, (len(_KINDS),), 0),
-            # Chart history ring: time, price, fast and slow average of each tick side by
-            # side, so one tick's fields share a cache line.
-            ("history", np.float64, (cfg.history, 4), np.nan),
+            # Chart history ring: time (real part) and price (imaginary part) of the latest
+            # `history + slow - 1` ticks, written in one scatter. The averages are not
+            # kept: Engine.history replays them from the prices.
+            ("history", np.complex128, (cfg.history + cfg.slow - 1,), np.nan),
         ]
         self.capacity = 0
         self.grow(capacity)
@@ -403,11 +404,19 @@ class Engine:
             If the symbol is not registered.
         """
         sid = self._id(symbol)
-        s, size = self._s, self._cfg.history
+        cfg, s = self._cfg, self._s
         n = int(s.n_ticks[sid])
-        slots = np.arange(n - min(n, size), n) % size
-
-        rows = s.history[sid, slots].T.copy()
+        k0 = n - min(n, cfg.history)  # tick count of the oldest tick returned
+        # The averages are replayed from the prices of the ticks their windows reach.
+        lo = max(k0 - cfg.slow + 1, 0)
+        ring = s.history[sid]
+        cells = ring[np.arange(lo, n) % ring.shape[0]]
+        rows = np.empty((4, n - k0))
+        rows[0] = cells.real[k0 - lo :]
+        rows[1] = cells.imag[k0 - lo :]
+        for row, size in ((2, cfg.fast), (3, cfg.slow)):
+            start = max(k0 - size + 1, 0)
+            rows[row] = _replay_mean(cells.imag[start - lo :], start, k0, size)
         rows.flags.writeable = False
         return History(t=rows[0], price=rows[1], sma_fast=rows[2], sma_slow=rows[3])
 
@@ -569,7 +578,7 @@ class Engine:
         n0 = s.n_ticks[sym]
         # Each tick's count k (ticks of its symbol before it) and its slots in the rings
         # (k modulo their sizes): per-symbol values, spread over the ticks in one pass.
-        sizes = (cfg.fast, cfg.slow, cfg.history)
+        sizes = (cfg.fast, cfg.slow, s.history.shape[1])
         n0_mod = np.empty((4, b.count), dtype=np.int64)
         n0_mod[0] = n0
         for q, size in enumerate(sizes, 1):
@@ -727,14 +736,14 @@ class Engine:
         s.drift_se[sym] = np.sqrt(se2[last])
         s.forecast_drift[sym] = used[last]
         s.stale[sym] = True
-        # Chart history: the latest `size` ticks of each symbol.
-        size = cfg.history
+        # Chart history: the times and prices of the latest ticks of each symbol.
+        size = s.history.shape[1]
         cell = sym_t * size
         cell += slot_h
-        cell *= 4
-        flat = s.history.ravel()
-        for q, values in enumerate((te, pp, sma_f, sma_s)):
-            b.put_latest(flat, cell + q, values, size)
+        tick = np.empty(n, dtype=np.complex128)
+        tick.real = te
+        tick.imag = pp
+        b.put_latest(s.history.ravel(), cell, tick, size)
 
         hits = np.flatnonzero(fired.ravel())
         if hits.size == 0:
@@ -856,6 +865,32 @@ def _window_mean(
     else:
         total /= size
     b.put_latest(ring.ravel(), flat, c, size)
+    return total
+
+
+def _replay_mean(prices: _F8, start: int, k0: int, size: int) -> _F8:
+    """Means of the last ``size`` prices (fewer at the start) at the ticks from ``k0`` on,
+    given ``prices`` of ticks ``start ..`` (``start`` 0 or ``k0 - size + 1``).
+
+    The scheme of :func:`_window_mean` with its blocks aligned on ``start``: prefix sums
+    restarting every ``size`` prices, and at each tick the sum so far in its block plus
+    the previous block's total less its head. From ``start`` 0 the blocks are the
+    engine's and the means bitwise its own; otherwise equal to them within rounding.
+    """
+    count = prices.shape[0]
+    blocks = -(-count // size)
+    c = np.zeros(blocks * size)
+    c[:count] = prices
+    c = np.cumsum(c.reshape(blocks, size), axis=1).ravel()[:count]
+    i = np.arange(k0 - start, count)  # the ticks wanted, counted from start
+    total = np.zeros(i.shape[0])
+    head = np.zeros(i.shape[0])
+    later = i >= size  # past the first block: add the previous block's tail
+    total[later] = c[i[later] // size * size - 1]
+    head[later] = c[i[later] - size]
+    total -= head
+    total += c[i]
+    total /= np.minimum(i + start + 1, size)
     return total
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 
@@ -342,6 +343,32 @@ def test_history_keeps_the_latest_ticks_oldest_first() -> None:
     assert h.sma_slow.tolist() == [2.0, 3.0, 4.0, 5.0]
     eng.set_limits("EMPTY", buy=1.0)
     assert eng.history("EMPTY").price.shape == (0,)
+
+
+@pytest.mark.parametrize("ticks", [1, 5, 9, 12, 17, 40, 101])
+def test_history_averages_are_the_means_of_the_kept_and_earlier_prices(ticks: int) -> None:
+    # The history keeps prices, not averages: they are replayed over the ticks returned
+    # and, once the ring has wrapped, the slow - 1 prices before them. Uneven batches and
+    # prices far apart in size make the block sums and the ring wrap visible.
+    cfg = EngineConfig(fast=3, slow=7, history=9, default_band=None)
+    rng = np.random.default_rng(ticks)
+    prices = np.exp(rng.normal(0.0, 3.0, ticks)) * 100.0
+    eng = Engine(cfg)
+    eng.register(["A"])
+    cuts = np.unique(np.concatenate(([0, ticks], rng.integers(0, ticks, 4))))
+    for a, z in itertools.pairwise(cuts.tolist()):
+        eng.update(np.zeros(z - a, dtype=np.int64), np.arange(a, z, dtype=float), prices[a:z])
+    h, st = eng.history("A"), eng.state()
+    kept = min(ticks, cfg.history)
+    np.testing.assert_array_equal(h.price, prices[-kept:])
+    np.testing.assert_array_equal(h.t, np.arange(ticks - kept, ticks, dtype=float))
+    for got, size, now in (
+        (h.sma_fast, cfg.fast, st.sma_fast[0]),
+        (h.sma_slow, cfg.slow, st.sma_slow[0]),
+    ):
+        want = [prices[max(0, i - size + 1) : i + 1].mean() for i in range(ticks - kept, ticks)]
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        assert got[-1] == pytest.approx(now, rel=1e-14)
 
 
 def test_snapshots_are_read_only_copies() -> None:
