@@ -157,11 +157,6 @@ def format_row(v: RowValues) -> tuple[Cell, ...]:
     )
 
 
-def row_cells(state: EngineState, i: int, stale: bool = False) -> tuple[Cell, ...]:
-    """The cells of symbol `i`'s row."""
-    return format_row(RowValues.of(state, i, stale))
-
-
 def _sort_value(state: EngineState, i: int, order: str, urg: np.ndarray) -> tuple:
     if order == "urgency":
         return (-float(urg[i]), state.symbols[i])
@@ -396,7 +391,8 @@ class Watchlist(ScrollView, can_focus=True):
 
     def _measure(self, state: EngineState) -> None:
         """Grow the columns to fit every row's values (never shrink: no jitter)."""
-        rows = np.fromiter((self._index[s] for s in self._rows), dtype=np.intp, count=len(self))
+        index = self._index
+        rows = np.fromiter((index[s] for s in self._rows), dtype=np.intp, count=len(self._rows))
         if rows.size == 0:
             return
         last, opened = state.last[rows], state.open[rows]
@@ -418,9 +414,6 @@ class Watchlist(ScrollView, can_focus=True):
     def _pending_side(self, side: int) -> int:
         values = np.array([limits[side] for limits in self._pending.values()], dtype=float)
         return _widest(values, fmt.price) if values.size else 1
-
-    def __len__(self) -> int:
-        return len(self._rows)
 
     def _resort(self) -> None:
         state = self._state
