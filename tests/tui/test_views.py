@@ -4,16 +4,15 @@ untrusted symbol names rendered literally."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import html
 import re
-from collections.abc import Awaitable, Callable
 
 import pytest
 from textual.widgets import Input
 
 from engine import EngineConfig
+from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
 from tui.app import LimitwatchApp
 from tui.screens.help import HelpScreen
@@ -23,15 +22,6 @@ from tui.widgets.signal_log import SignalLog
 from tui.widgets.watchlist import Watchlist, urgency
 
 Pilot = object
-
-
-def drive(app: LimitwatchApp, script: Callable[[object], Awaitable[None]], size=(120, 40)) -> None:
-    async def run() -> None:
-        async with app.run_test(size=size) as pilot:
-            await pilot.pause()
-            await script(pilot)
-
-    asyncio.run(run())
 
 
 def test_limits_dialog_sets_exact_limits() -> None:

@@ -4,12 +4,10 @@ the cursor, and only rows in view are formatted."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-
 import pytest
 from rich.cells import cell_len
 
+from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
 from tui import app as app_module
 from tui.app import LimitwatchApp
@@ -39,15 +37,6 @@ class DeafFeed(StaticFeed):
 
     def set_limits(self, symbol: str, buy: float | None, sell: float | None) -> None:
         self.commands.append((symbol, buy, sell))
-
-
-def drive(app: LimitwatchApp, script: Callable[[object], Awaitable[None]]) -> None:
-    async def run() -> None:
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause()
-            await script(pilot)
-
-    asyncio.run(run())
 
 
 def test_a_stepped_limit_shows_before_the_engine_reports_it_then_is_confirmed() -> None:
