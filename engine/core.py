@@ -625,7 +625,8 @@ class Engine:
             anchor[fresh] = te[first[fresh]]
         s.buy.take(sym, out=per_sym[1])
         s.sell.take(sym, out=per_sym[2])
-        a_t, buy_t, sell_t = b.expand(per_sym)
+        at_tick = b.expand(per_sym)
+        a_t, buy_t, sell_t = at_tick
         rescale = _reanchor(b, te, anchor, a_t, hl)
         w = np.exp2((te - a_t) / hl)
 
@@ -748,7 +749,7 @@ class Engine:
         hits = np.flatnonzero(fired.ravel())
         if hits.size == 0:
             return []
-        return self._signals(hits, n, sym_t, te, pp, buy_t, sell_t, p_hit, eta, arrival, b.order)
+        return self._signals(hits, n, sym_t, te, pp, at_tick[1:], p_hit, eta, arrival, b.order)
 
     def _signals(
         self,
@@ -757,8 +758,7 @@ class Engine:
         sym_t: _I8,
         te: _F8,
         pp: _F8,
-        buy_t: _F8,
-        sell_t: _F8,
+        limits: _F8,
         p_hit: _F8,
         eta: _F8,
         arrival: _I8,
@@ -767,11 +767,12 @@ class Engine:
         """Number the fired signals per (symbol, kind) and list them in tick order.
 
         ``hits`` are flat indices into the (kind, tick) matrix of fired rules;
-        ``arrival[order]`` is each tick's position in the update's input.
+        ``arrival[order]`` is each tick's position in the update's input; ``limits``,
+        ``p_hit`` and ``eta`` have a buy row and a sell row.
         """
         kind, tick = np.divmod(hits, n)
-        # Tick order (arrival), the signals of one tick by kind.
-        out = np.lexsort((kind, arrival[order[tick]]))
+        # Tick order (arrival), the signals of one tick by kind: one key, all distinct.
+        out = np.argsort(arrival[order[tick]] * len(_KINDS) + kind)
         kind, tick = kind[out], tick[out]
         sym = sym_t[tick]
         key = sym * len(_KINDS) + kind
@@ -784,14 +785,12 @@ class Engine:
         run[0] = True
         np.not_equal(sorted_key[1:], sorted_key[:-1], out=run[1:])
         starts = np.flatnonzero(run)
-        ends = np.append(starts[1:], count)
-        lengths = ends - starts
         counters = self._s.seq.ravel()
         seq = np.empty(count, dtype=np.int64)
-        seq[by_key] = counters[sorted_key] + np.arange(1, count + 1) - np.repeat(starts, lengths)
-        counters[sorted_key[starts]] += lengths
-        side = kind % 2  # 0 buy, 1 sell for the limit rules
-        limit = np.where(side == 0, buy_t[tick], sell_t[tick])
+        seq[by_key] = counters[sorted_key] + np.arange(1, count + 1) - starts[np.cumsum(run) - 1]
+        counters[sorted_key[starts]] += np.diff(starts, append=count)
+        side = kind & 1  # 0 buy, 1 sell for the limit rules
+        limit = limits[side, tick]
         p = p_hit[side, tick]
         e = eta[side, tick]
         hit = (kind == _BUY) | (kind == _SELL)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+
+import msgspec
 
 __all__ = ["Signal", "SignalKind", "signals_from_columns"]
 
@@ -27,9 +27,11 @@ class SignalKind(enum.IntEnum):
     DEATH_CROSS = 5
 
 
-@dataclass(frozen=True, slots=True)
-class Signal:
+class Signal(msgspec.Struct, frozen=True, gc=False):
     """One signal, raised by the tick at event time ``t`` with price ``price``.
+
+    An immutable record (a ``msgspec.Struct``: built in C, and not tracked by the
+    garbage collector, since it holds only strings and numbers).
 
     Attributes
     ----------
@@ -66,18 +68,6 @@ class Signal:
         return f"{self.symbol}:{self.kind.name}:{self.seq}"
 
 
-# The slot of each field, in field order: setting a slot directly is what the frozen
-# __init__ does, one field at a time.
-_SLOTS = tuple(getattr(Signal, f.name) for f in fields(Signal))
-
-
 def signals_from_columns(*columns: Sequence[object]) -> list[Signal]:
-    """Signals from one sequence per field (in field order), all of one length.
-
-    Equal to ``[Signal(*row) for row in zip(*columns)]``, built a field at a time with
-    C-level loops: about 2.5 times faster for the hundred or so signals of a batch.
-    """
-    out = list(map(object.__new__, [Signal] * len(columns[0])))
-    for slot, values in zip(_SLOTS, columns, strict=True):
-        deque(map(slot.__set__, out, values), maxlen=0)
-    return out
+    """Signals from one sequence per field (in field order), all of one length."""
+    return list(map(Signal, *columns))

@@ -56,7 +56,9 @@ def test_engine_imports_no_io_or_ui_framework(path: Path) -> None:
             imported |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             imported.add(node.module.split(".")[0])
-    assert not imported & FORBIDDEN, f"{path.name} imports {imported & FORBIDDEN}"
+    # Signal is a msgspec.Struct, the one use of msgspec here: no encoding or decoding.
+    allowed_here = {"msgspec"} if path.name == "signals.py" else set()
+    assert not imported & FORBIDDEN - allowed_here, f"{path.name} imports {imported & FORBIDDEN}"
     assert imported <= {
         "__future__",
         "collections",
@@ -67,4 +69,5 @@ def test_engine_imports_no_io_or_ui_framework(path: Path) -> None:
         "numpy",
         "scipy",
         "engine",
+        *allowed_here,
     }, f"{path.name} imports {imported}"
