@@ -236,11 +236,7 @@ class PackedBatch(Batch):
         return self.off[self.j[at] - delta] + self.seg[at]
 
     def expand(self, values: NDArray[np.generic]) -> NDArray[np.generic]:
-        # Row i holds segments 0 .. m[i]-1: copies of a prefix, cheaper than a gather.
-        out = np.empty((*values.shape[:-1], self.n), dtype=values.dtype)
-        for a, _, m in self._bounds:
-            out[..., a : a + m] = values[..., :m]
-        return out
+        return values.take(self.seg, axis=-1)
 
     def fill_back(self, out: _F8, values: _F8, delta: int) -> None:
         # Row r's ticks sit at the start of row r - delta, in the same order.
