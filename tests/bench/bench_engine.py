@@ -9,7 +9,10 @@ the baseline: that plus the EW drift and volatility, every indicator the engine 
 pandas can compute, from ewm(times=) means of log returns, their squares and time steps) and to
 the plain per-tick reference loop, the window-length independence (slow window 1024 vs
 64), the forecast alone for 1,000 symbols x 2 limits, and the bytes of state per symbol.
-Times are the median over batches of the best of --repeat runs; no assertions.
+The engine, both pandas jobs and both window lengths are measured in --repeat alternating
+rounds. Engine times are the median over batches of each batch's best round; pandas
+times the best round; the paired line divides pandas by the engine's median of the same
+round, which shows how far the ratio moves with the machine's load. No assertions.
 --profile prints where the full update spends its time (cProfile) instead of the table.
 """
 
@@ -47,51 +50,53 @@ def best_of(repeat: int, fn: Callable[[], object]) -> float:
     return min(times)
 
 
-def engine_per_batch(
-    cfg: EngineConfig,
-    batches: int,
-    repeat: int,
-    seed: int = 1,
-    profile: cProfile.Profile | None = None,
-) -> tuple[float, float]:
-    """Median seconds per batch of a warm engine, and signals per batch.
+class EngineReplay:
+    """The same batches replayed on a fresh engine after the same warm-up: each call is
+    one round, so the state seen by each timed batch is identical across rounds. The
+    warm-up fills the slow window of every symbol, so all rules, crosses included, are
+    live."""
 
-    Each repeat replays the same batches on a fresh engine (after the same warm-up), so
-    the state seen by each timed batch is identical across repeats. The warm-up fills
-    the slow window of every symbol, so all rules, crosses included, are live. With
-    ``profile``, only the timed updates are profiled.
-    """
-    warm = max(20, -(-cfg.slow * 12 * N_SYMBOLS // (10 * N_TICKS)))
-    ids, t, price = random_walk(
-        (warm + batches) * N_TICKS, N_SYMBOLS, seed=seed, step_s=1e-3, vol=4e-4
-    )
-    names = [f"S{i:04d}" for i in range(N_SYMBOLS)]
-    per_batch = np.full((repeat, batches), np.inf)
-    signals = 0
-    for r in range(repeat):
-        eng = Engine(cfg)
-        eng.register(names)
-        for b in range(warm):
+    def __init__(self, cfg: EngineConfig, batches: int, seed: int = 1) -> None:
+        self.cfg, self.batches = cfg, batches
+        self.warm = max(20, -(-cfg.slow * 12 * N_SYMBOLS // (10 * N_TICKS)))
+        self.ids, self.t, self.price = random_walk(
+            (self.warm + batches) * N_TICKS, N_SYMBOLS, seed=seed, step_s=1e-3, vol=4e-4
+        )
+        self.names = [f"S{i:04d}" for i in range(N_SYMBOLS)]
+
+    def __call__(self, profile: cProfile.Profile | None = None) -> tuple[np.ndarray, float]:
+        """Seconds of each timed batch, and signals per batch. With ``profile``, only the
+        timed updates are profiled."""
+        eng = Engine(self.cfg)
+        eng.register(self.names)
+        ids, t, price = self.ids, self.t, self.price
+        for b in range(self.warm):
             sl = slice(b * N_TICKS, (b + 1) * N_TICKS)
             eng.update(ids[sl], t[sl], price[sl])
+        took = np.empty(self.batches)
         signals = 0
-        for b in range(warm, warm + batches):
+        for b in range(self.warm, self.warm + self.batches):
             sl = slice(b * N_TICKS, (b + 1) * N_TICKS)
             i, tt, pp = ids[sl], t[sl], price[sl]
             if profile is not None:
                 profile.enable()
             start = time.perf_counter()
             out = eng.update(i, tt, pp)
-            per_batch[r, b - warm] = time.perf_counter() - start
+            took[b - self.warm] = time.perf_counter() - start
             if profile is not None:
                 profile.disable()
             signals += len(out)
-    return float(np.median(per_batch.min(axis=0))), signals / batches
+        return took, signals / self.batches
 
 
-def pandas_per_batch(repeat: int) -> tuple[float, float]:
-    """Seconds per batch for pandas computing (1) the averages only: both rolling means
-    and the EMA; (2) every indicator the engine keeps that pandas can: (1) plus the
+def per_batch(rounds: list[np.ndarray]) -> float:
+    """Median over batches of each batch's best round, in seconds."""
+    return float(np.median(np.min(rounds, axis=0)))
+
+
+def pandas_jobs() -> tuple[Callable[[], None], Callable[[], None]]:
+    """pandas on one batch computing (1) the averages only: both rolling means and the
+    EMA; (2) every indicator the engine keeps that pandas can: (1) plus the
     exponentially weighted drift ``sum(w r) / sum(w dt)`` and volatility
     ``sqrt(sum(w r**2) / sum(w dt))`` of log price per second (r: log return, dt: its
     time step), as ratios of ``ewm(times=).mean()`` of r, r**2 and dt."""
@@ -113,7 +118,7 @@ def pandas_per_batch(repeat: int) -> tuple[float, float]:
         m = w.groupby("sym")[["r", "r2", "dt"]].ewm(halflife=halflife, times=df["t"]).mean()
         _drift, _vol = m["r"] / m["dt"], np.sqrt(m["r2"] / m["dt"])
 
-    return best_of(repeat, averages), best_of(repeat, indicators)
+    return averages, indicators
 
 
 def reference_per_batch(repeat: int) -> float:
@@ -159,15 +164,31 @@ def main() -> None:
     default = EngineConfig()
     if args.profile:
         prof = cProfile.Profile()
-        engine_per_batch(default, args.batches, 1, profile=prof)
+        EngineReplay(default, args.batches)(profile=prof)
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
         return
-    full, signals = engine_per_batch(default, args.batches, args.repeat)
-    w64, _ = engine_per_batch(EngineConfig(fast=16, slow=64, history=64), args.batches, args.repeat)
-    w1024, _ = engine_per_batch(
-        EngineConfig(fast=256, slow=1024, history=1024), args.batches, args.repeat
-    )
-    pd_avg, pd_t = pandas_per_batch(args.repeat)
+    # Rounds alternate engine and pandas (and the two window lengths), so the ratios
+    # also exist per round, from measurements taken moments apart.
+    replays = {
+        "full": EngineReplay(default, args.batches),
+        "w64": EngineReplay(EngineConfig(fast=16, slow=64, history=64), args.batches),
+        "w1024": EngineReplay(EngineConfig(fast=256, slow=1024, history=1024), args.batches),
+    }
+    averages, indicators = pandas_jobs()
+    runs: dict[str, list] = {name: [] for name in (*replays, "pd_avg", "pd")}
+    signals = 0.0
+    for r in range(args.repeat):
+        print(f"round {r + 1} of {args.repeat} ...", file=sys.stderr, flush=True)
+        for name, replay in replays.items():
+            took, per_update = replay()
+            runs[name].append(took)
+            if name == "full":
+                signals = per_update
+        runs["pd_avg"].append(best_of(1, averages))
+        runs["pd"].append(best_of(1, indicators))
+    full, w64, w1024 = (per_batch(runs[name]) for name in replays)
+    pd_avg, pd_t = min(runs["pd_avg"]), min(runs["pd"])
+    paired = np.array(runs["pd"]) / np.median(runs["full"], axis=1)
     ref_t = reference_per_batch(args.repeat)
     fc = forecast_alone(args.repeat)
     eng = Engine(default)
@@ -196,6 +217,12 @@ def main() -> None:
         ),
         ("  engine speed-up over pandas", f"{pd_t / full:9.1f} x", "", ">= 50 x"),
         (
+            "  same, round by round: median (min-max)",
+            f"{np.median(paired):5.1f} x",
+            "",
+            f"({paired.min():.1f}-{paired.max():.1f} x)",
+        ),
+        (
             "per-tick reference loop [baseline]",
             f"{ref_t * 1e3:9.3f} ms",
             f"{N_TICKS / ref_t / 1e6:6.2f} M",
@@ -221,7 +248,7 @@ def main() -> None:
     ]
     print(
         f"limitwatch engine benchmark: batches of {N_TICKS:,} ticks over {N_SYMBOLS:,} symbols,"
-        f" {args.batches} batches, best of {args.repeat}"
+        f" {args.batches} batches, {args.repeat} rounds"
     )
     print(f"{'measure':44s} {'value':>12s} {'ticks/s':>8s}  target")
     print("-" * 80)
