@@ -14,7 +14,6 @@ import engine
 
 ENGINE_DIR = Path(engine.__file__).parent
 MODULES = sorted(f"engine.{m.name}" for m in pkgutil.iter_modules([str(ENGINE_DIR)]) if not m.ispkg)
-FORBIDDEN = {"textual", "confluent_kafka", "rich", "msgspec", "producer", "tui", "pandas"}
 
 
 def test_public_api_exports_the_integration_names() -> None:
@@ -48,7 +47,7 @@ def test_engine_has_doctest_examples_to_run() -> None:
 
 
 @pytest.mark.parametrize("path", sorted(ENGINE_DIR.glob("*.py")), ids=lambda p: p.name)
-def test_engine_imports_no_io_or_ui_framework(path: Path) -> None:
+def test_engine_imports_only_numpy_scipy_and_the_standard_library(path: Path) -> None:
     tree = ast.parse(path.read_text())
     imported: set[str] = set()
     for node in ast.walk(tree):
@@ -58,7 +57,6 @@ def test_engine_imports_no_io_or_ui_framework(path: Path) -> None:
             imported.add(node.module.split(".")[0])
     # Signal is a msgspec.Struct, the one use of msgspec here: no encoding or decoding.
     allowed_here = {"msgspec"} if path.name == "signals.py" else set()
-    assert not imported & FORBIDDEN - allowed_here, f"{path.name} imports {imported & FORBIDDEN}"
     assert imported <= {
         "__future__",
         "collections",
