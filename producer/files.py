@@ -350,8 +350,9 @@ class FileSource:
     name (``.csv``, ``.jsonl``/``.ndjson``), else sniffed from the first line.
 
     Iterating a file opens it anew each time, so a file can be replayed; standard input
-    can be read once. Limits from a scenario header arriving on standard input fill
-    ``limits`` only once that first line has been read.
+    can be read once. Limits and engine settings from a scenario header arriving on
+    standard input fill ``limits`` and ``engine`` once that first line has been read:
+    by :meth:`read_header`, or else while the ticks are read.
     """
 
     def __init__(
@@ -397,6 +398,30 @@ class FileSource:
             return os.path.getsize(self.path)
         except OSError:
             return None
+
+    def read_header(self, timeout: float) -> bool:
+        """Standard input: wait at most `timeout` seconds for the first line and, if it
+        is a scenario header, take its limits and engine settings now, before any tick
+        is read. The line stays, to be read with the ticks (and reported there if bad).
+
+        Returns whether a header was taken. Needs a stream that can look ahead (see
+        :class:`producer.pipe.PipeReader`); other sources return False at once.
+        """
+        peek = getattr(self._stream, "peek_line", None)
+        if not self.is_stdin or peek is None or self.fmt == "csv":
+            return False
+        raw = peek(timeout, MAX_LINE_BYTES)
+        if not raw or SCENARIO_KEY.encode() not in raw:
+            return False
+        try:
+            text = raw.decode("utf-8").removeprefix("\ufeff").rstrip("\r\n")
+            obj = json_object(text)
+            if SCENARIO_KEY not in obj:
+                return False
+            self._header(obj, 1)
+        except (UnicodeDecodeError, BadLine):
+            return False
+        return True
 
     def _open(self) -> BinaryIO:
         if self._stream is not None:

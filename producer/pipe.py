@@ -12,6 +12,7 @@ import contextlib
 import os
 import select
 import threading
+import time
 
 #: Longest wait between two looks at the stop event, seconds.
 WAIT_S = 0.1
@@ -45,6 +46,29 @@ class PipeReader:
                 self._buffer.extend(data)
             else:
                 self._eof = True
+
+    def peek_line(self, timeout: float, limit: int) -> bytes | None:
+        """The first line, newline included, without consuming it: waits at most
+        `timeout` seconds for it to arrive. None if by then it has not (or is longer
+        than `limit` bytes, or the reader was stopped); at the end of input, what is left.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            end = self._buffer.find(b"\n")
+            if end >= 0:
+                return bytes(self._buffer[: end + 1]) if end < limit else None
+            if self._eof:
+                return bytes(self._buffer)
+            left = deadline - time.monotonic()
+            if left <= 0 or len(self._buffer) >= limit or self.stop.is_set():
+                return None
+            ready, _, _ = select.select([self.fd], [], [], min(left, WAIT_S))
+            if ready:
+                data = os.read(self.fd, self.chunk)
+                if data:
+                    self._buffer.extend(data)
+                else:
+                    self._eof = True
 
     def _take(self, n: int) -> bytes:
         out = bytes(self._buffer[:n])

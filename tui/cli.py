@@ -26,8 +26,9 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
-from engine import Signal
+from engine import EngineConfig, Signal
 from producer.broker import BrokerError
+from producer.files import FileSource
 from producer.kafka_producer import ProducerThread, parse_speed
 from producer.pipe import PipeReader
 from producer.source import Source
@@ -50,6 +51,11 @@ from tui.pipeline import Pipeline, PipelineOptions
 from tui.worker import ConsumerWorker, StartRecording
 
 log = logging.getLogger("limitwatch")
+
+#: How long the monitor waits for the first line of piped standard input before it
+#: starts, to learn a scenario header's engine settings; a header later than that brings
+#: its limits only (the engine is built by then).
+HEADER_WAIT_S = 1.0
 
 
 def _speed(text: str) -> float:
@@ -209,6 +215,18 @@ def _open(
     )  # fmt: skip
 
 
+def _source_and_engine(
+    args: argparse.Namespace, spec: str, stop: threading.Event, stdin: PipeReader | None
+) -> tuple[Source | None, EngineConfig]:
+    """The monitor's source (None with --no-producer) and engine settings: the options,
+    else the source's suggestions (a scenario header's, piped ones included), else the
+    defaults."""
+    source = None if args.no_producer else _open(args, spec, stop, stdin)
+    if stdin is not None and isinstance(source, FileSource):
+        source.read_header(HEADER_WAIT_S)
+    return source, engine_config(args, dict(getattr(source, "engine", {}) or {}))
+
+
 def _take_piped_stdin(stop: threading.Event) -> PipeReader:
     """Keep the piped ticks for the source and give the UI the terminal as its input.
 
@@ -241,9 +259,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         except OSError as exc:
             return _fail(f"--source - needs a terminal for the keys as well: {exc.strerror or exc}")
     try:
-        source = None if args.no_producer else _open(args, spec, stop, stdin)
-        suggested = dict(getattr(source, "engine", {}) or {})
-        config = engine_config(args, suggested)
+        source, config = _source_and_engine(args, spec, stop, stdin)
     except (SourceError, OptionError, FileNotFoundError) as exc:
         return _fail(str(exc))
     options = PipelineOptions(

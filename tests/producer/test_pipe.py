@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,8 @@ from producer.files import FileSource
 from producer.kafka_producer import ProducerThread
 from producer.pipe import PipeReader
 from producer.topics import ensure_topics
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_pipe_reader_returns_lines_and_the_tail_at_end_of_input() -> None:
@@ -65,3 +68,72 @@ def test_producer_on_a_quiet_pipe_reports_deliveries_and_stops(
     assert not thread.is_alive()
     assert thread.stats().finished and thread.stats().failed == 0
     os.close(w)
+
+
+def test_peek_line_waits_for_the_first_line_and_leaves_it_to_be_read() -> None:
+    r, w = os.pipe()
+    reader = PipeReader(r, threading.Event())
+    assert reader.peek_line(0.05, 100) is None  # nothing written yet: gives up in time
+    os.write(w, b"first\nsecond\n")
+    assert reader.peek_line(1.0, 100) == b"first\n"
+    assert reader.peek_line(1.0, 100) == b"first\n"
+    assert reader.readline() == b"first\n"
+    assert reader.readline() == b"second\n"
+    os.close(w)
+    reader.close()
+
+
+def test_peek_line_refuses_a_first_line_longer_than_its_limit() -> None:
+    r, w = os.pipe()
+    reader = PipeReader(r, threading.Event())
+    os.write(w, b"x" * 64)  # no newline yet, already past the limit
+    assert reader.peek_line(1.0, 16) is None
+    os.write(w, b"\n")
+    assert reader.peek_line(1.0, 16) is None
+    assert reader.readline() == b"x" * 64 + b"\n"  # nothing was lost
+    os.close(w)
+    assert reader.peek_line(1.0, 16) == b""  # end of input
+    reader.close()
+
+
+def _piped(data: bytes, close: bool = True) -> tuple[FileSource, int]:
+    r, w = os.pipe()
+    if data:
+        os.write(w, data)
+    if close:
+        os.close(w)
+    return FileSource("-", stream=PipeReader(r, threading.Event())), w  # type: ignore[arg-type]
+
+
+def test_a_piped_scenario_header_is_taken_before_the_ticks_and_no_tick_is_lost() -> None:
+    path = ROOT / "scenarios" / "crash.jsonl"
+    source, _w = _piped(path.read_bytes())
+    assert source.read_header(1.0)
+    assert source.limits == {"CYGN": (48.5, 52.0), "DRVX": (300.0, 320.0)}
+    assert source.engine["fast"] == 10 and source.engine["slow"] == 40
+    assert list(source) == list(FileSource(path))
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        b"ts,symbol,price\n1,A,10\n",
+        b'{"symbol":"A","price":10,"ts":1}\n',
+        b'{"limitwatch_scenario":',
+    ],
+    ids=["csv", "a tick", "a broken header"],
+)
+def test_no_header_is_taken_from_other_first_lines(first: bytes) -> None:
+    source, _w = _piped(first)
+    assert not source.read_header(1.0)
+    assert source.limits == {} and source.engine == {}
+
+
+def test_a_header_later_than_the_wait_still_brings_its_limits_with_the_ticks() -> None:
+    source, w = _piped(b"", close=False)
+    assert not source.read_header(0.05)
+    header = (ROOT / "scenarios" / "crash.jsonl").read_bytes().split(b"\n", 2)
+    os.write(w, header[0] + b"\n" + header[1] + b"\n")
+    os.close(w)
+    assert len(list(source)) == 1
+    assert source.limits["CYGN"] == (48.5, 52.0)

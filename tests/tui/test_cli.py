@@ -4,6 +4,7 @@ against a real broker (produce, record, engine)."""
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import subprocess
@@ -17,9 +18,10 @@ import pytest
 
 from producer.broker import EmbeddedBroker
 from producer.generator import MarketGenerator
+from producer.pipe import PipeReader
 from producer.scenario import ScenarioReader
 from producer.wire import Tick
-from tui.cli import build_parser, main
+from tui.cli import _source_and_engine, build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -162,3 +164,17 @@ def test_headless_engine_prints_signals_as_json_lines(
     buys = [x for x in lines if x["kind"] == "BUY" and x["symbol"] == "CYGN"]
     assert buys, f"no BUY among {len(lines)} signals; engine said: {err}"
     assert buys[0]["limit"] == 48.5
+
+
+@pytest.mark.parametrize(("argv", "fast"), [([], 10), (["--fast", "12"], 12)])
+def test_a_scenario_piped_to_the_monitor_sets_up_its_engine(argv: list[str], fast: int) -> None:
+    # The header's settings apply as when the file is replayed; options still win.
+    r, w = os.pipe()
+    os.write(w, (ROOT / "scenarios" / "crash.jsonl").read_bytes()[:4096])
+    stop = threading.Event()
+    args = build_parser().parse_args(["--source", "-", *argv])
+    source, config = _source_and_engine(args, "-", stop, PipeReader(r, stop))
+    assert (config.fast, config.slow, config.horizon_s) == (fast, 40, 8.0)
+    assert source is not None and source.limits["CYGN"] == (48.5, 52.0)
+    os.close(w)
+    os.close(r)
