@@ -5,7 +5,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["EngineConfig", "LimitError"]
+__all__ = ["MAX_SYMBOLS", "MAX_WINDOW", "EngineConfig", "LimitError"]
+
+#: Largest ``fast``, ``slow`` and ``history``, in ticks. Each symbol preallocates rings of
+#: ``fast + slow`` floats and ``history + slow - 1`` complex numbers, so at this bound a
+#: symbol takes about 4.8 MB (64 symbols, the first allocation, about 310 MB).
+MAX_WINDOW = 100_000
+#: Largest ``max_symbols``: at the default windows, about 1.2 GB of state when all are used.
+MAX_SYMBOLS = 100_000
 
 
 class LimitError(ValueError):
@@ -32,9 +39,13 @@ class EngineConfig:
         Fraction of the limit by which the price must move back before a ``BUY``/``SELL``
         can fire again (``>= 0``).
     max_symbols : int
-        Most symbols tracked; further symbols are refused and counted.
+        Most symbols tracked; further symbols are refused and counted (at most
+        :data:`MAX_SYMBOLS`).
     history : int
         Ticks kept per symbol for :meth:`~engine.Engine.history` (``>= slow``).
+
+        ``fast``, ``slow`` and ``history`` are at most :data:`MAX_WINDOW` ticks: the state
+        is preallocated and grows with them.
     default_band : float or None
         Limits given to a symbol at its first tick if none were ever set:
         ``first*(1-band)`` and ``first*(1+band)``. ``None`` leaves such symbols without limits.
@@ -98,7 +109,17 @@ class EngineConfig:
                 raise ValueError(f"{name} must be finite, got {value!r}")
             return float(value)
 
-        fast, slow = whole("fast"), whole("slow")
+        def bounded(name: str, most: int, why: str) -> int:
+            value = whole(name)
+            if value > most:
+                raise ValueError(
+                    f"{name} ({value}) must be at most {most:,}: {why}; choose a smaller {name}"
+                )
+            return value
+
+        ring = "every symbol preallocates a ring of that many ticks"
+        fast = bounded("fast", MAX_WINDOW, ring)
+        slow = bounded("slow", MAX_WINDOW, ring)
         if fast < 1:
             raise ValueError(f"fast ({fast}) must be at least 1")
         if slow <= fast:
@@ -111,9 +132,9 @@ class EngineConfig:
             raise ValueError(f"alert_p ({self.alert_p}) must lie strictly between 0 and 1")
         if real("hysteresis") < 0:
             raise ValueError(f"hysteresis ({self.hysteresis}) must not be negative")
-        if whole("max_symbols") < 1:
+        if bounded("max_symbols", MAX_SYMBOLS, "state grows to that many symbol slots") < 1:
             raise ValueError(f"max_symbols ({self.max_symbols}) must be at least 1")
-        if whole("history") < slow:
+        if bounded("history", MAX_WINDOW, ring) < slow:
             raise ValueError(f"history ({self.history}) must be at least slow ({slow})")
         if self.default_band is not None and not 0 < real("default_band") < 1:
             raise ValueError(

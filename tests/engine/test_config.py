@@ -1,0 +1,80 @@
+"""EngineConfig's upper bounds on the sizes that drive preallocated memory: a huge window,
+history or symbol count is refused with a clear message instead of a numpy MemoryError."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import Engine, EngineConfig
+from engine.config import MAX_SYMBOLS, MAX_WINDOW
+
+ROOT = Path(__file__).resolve().parents[2]
+RALLY = ROOT / "scenarios" / "rally.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "most"),
+    [
+        ({"slow": MAX_WINDOW + 1, "history": MAX_WINDOW + 1}, "slow", MAX_WINDOW),
+        ({"slow": 1_000_000_000}, "slow", MAX_WINDOW),
+        ({"fast": MAX_WINDOW + 1, "slow": MAX_WINDOW + 2}, "fast", MAX_WINDOW),
+        ({"history": MAX_WINDOW + 1}, "history", MAX_WINDOW),
+        ({"history": 10**15}, "history", MAX_WINDOW),
+        ({"max_symbols": MAX_SYMBOLS + 1}, "max_symbols", MAX_SYMBOLS),
+    ],
+)
+def test_config_refuses_sizes_past_the_bound_naming_the_field_the_limit_and_the_remedy(
+    kwargs: dict[str, int], field: str, most: int
+) -> None:
+    with pytest.raises(ValueError, match=rf"^{field} \(\d+\) must be at most {most:,}: ") as e:
+        EngineConfig(**kwargs)
+    assert str(e.value).endswith(f"choose a smaller {field}")
+
+
+def test_config_accepts_sizes_at_the_bound_and_the_engine_can_allocate_them() -> None:
+    cfg = EngineConfig(fast=MAX_WINDOW - 1, slow=MAX_WINDOW, history=MAX_WINDOW)
+    assert Engine(cfg).config.slow == MAX_WINDOW
+    assert EngineConfig(max_symbols=MAX_SYMBOLS).max_symbols == MAX_SYMBOLS
+
+
+def test_bounds_leave_room_for_real_use() -> None:
+    assert MAX_WINDOW >= 100_000
+    assert EngineConfig().max_symbols <= MAX_SYMBOLS
+
+
+def _backtest(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", "backtest", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_cli_refuses_a_huge_slow_window_with_one_line_and_no_traceback() -> None:
+    result = _backtest("scenarios/rally.jsonl", "--slow", "1000000000")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert f"slow (1000000000) must be at most {MAX_WINDOW:,}" in result.stderr
+
+
+@pytest.mark.parametrize(("setting", "value"), [("slow", 1_000_000_000), ("history", 1e15)])
+def test_cli_refuses_a_scenario_header_asking_for_a_huge_size_without_traceback(
+    setting: str, value: float, tmp_path: Path
+) -> None:
+    header, *ticks = RALLY.read_text().splitlines(keepends=True)
+    meta = json.loads(header)
+    meta["engine"][setting] = value
+    scenario = tmp_path / "huge.jsonl"
+    scenario.write_text(json.dumps(meta) + "\n" + "".join(ticks))
+    result = _backtest(str(scenario))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert f"{setting} (" in result.stderr
+    assert f"at most {MAX_WINDOW:,}" in result.stderr
