@@ -15,7 +15,8 @@ JSON lines
     One object per line with ``symbol``, ``price`` and ``ts`` (or ``time``), the same
     shape as a tick on the wire. ``ts`` may be a number or an ISO-8601 string. Other keys
     are ignored, as the wire ignores them. Blank lines are ignored. A first line that is a
-    scenario header (see :mod:`producer.scenario`) supplies the source's limits.
+    scenario header (see :mod:`producer.scenario`) supplies the source's limits and engine
+    settings: a regular file's when the source is made, whatever the file's name.
 
 Each tick is checked against the same rules as a message on the wire
 (:mod:`producer.wire`): a printable symbol of at most ``MAX_SYMBOL_LEN`` characters, a
@@ -27,7 +28,7 @@ goes backwards.
 A bad line raises :class:`SourceError` whose message reads ``FILE:LINE: what is wrong``;
 with ``skip_bad=True`` the line is skipped and counted instead (``source.skipped``, and
 the first few messages in ``source.skipped_reasons``). Problems with the file as a whole
-(no header, unknown columns, an empty file) are never skipped.
+(no header, unknown columns, an empty file, every line bad) are never skipped.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -229,6 +231,46 @@ def read_lines(stream: BinaryIO) -> Iterator[tuple[int, str | BadLine, int]]:
         yield lineno, text.rstrip("\r\n"), consumed
 
 
+class LineLookahead:
+    """A blocking binary stream (standard input, say) whose first line can be looked at
+    before it is read, for :meth:`FileSource.read_header` in an offline command.
+
+    :meth:`peek_line` has the signature of :meth:`producer.pipe.PipeReader.peek_line` but
+    waits for the line however long it takes: use it where nothing else has to happen
+    meanwhile. After the first line, reading goes straight to the wrapped stream.
+
+    >>> import io
+    >>> stream = LineLookahead(io.BytesIO(b"first\\nsecond\\n"))
+    >>> stream.peek_line(0.0, 100), stream.readline(), stream.readline()
+    (b'first\\n', b'first\\n', b'second\\n')
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._ahead = b""  # read from the stream but not yet consumed
+
+    def peek_line(self, timeout: float, limit: int) -> bytes | None:
+        """The next line, newline included, without consuming it; None if it is longer
+        than `limit` bytes. At the end of input, what is left. `timeout` is not used: this
+        waits until the line is complete."""
+        if len(self._ahead) <= limit and not self._ahead.endswith(b"\n"):
+            self._ahead += self._stream.readline(limit + 1 - len(self._ahead))
+        return None if len(self._ahead) > limit else self._ahead
+
+    def readline(self, limit: int = -1) -> bytes:
+        """One line including its newline, at most `limit` bytes (when positive)."""
+        ahead = self._ahead
+        if not ahead:
+            return self._stream.readline(limit)
+        if 0 <= limit < len(ahead):
+            self._ahead = ahead[limit:]
+            return ahead[:limit]
+        self._ahead = b""
+        if ahead.endswith(b"\n") or limit == len(ahead):
+            return ahead
+        return ahead + self._stream.readline(limit - len(ahead) if limit > 0 else -1)
+
+
 def sniff_format(first_line: str) -> Format:
     """'jsonl' when a line looks like a JSON object, else 'csv'."""
     return "jsonl" if first_line.lstrip().startswith("{") else "csv"
@@ -350,9 +392,10 @@ class FileSource:
     name (``.csv``, ``.jsonl``/``.ndjson``), else sniffed from the first line.
 
     Iterating a file opens it anew each time, so a file can be replayed; standard input
-    can be read once. Limits and engine settings from a scenario header arriving on
-    standard input fill ``limits`` and ``engine`` once that first line has been read:
-    by :meth:`read_header`, or else while the ticks are read.
+    can be read once. Limits and engine settings from a scenario header fill ``limits``
+    and ``engine``: a regular file's when the source is made (a header that is not valid
+    is reported with the ticks), one arriving on standard input once that first line has
+    been read, by :meth:`read_header` or else while the ticks are read.
     """
 
     def __init__(
@@ -388,6 +431,8 @@ class FileSource:
         self.fmt: Format | None = fmt
         if not self.is_stdin and stream is None:
             _check_readable(self.path)
+            if fmt != "csv":
+                self._take_file_header()
 
     @property
     def size(self) -> int | None:
@@ -415,11 +460,42 @@ class FileSource:
             return False
         try:
             text = raw.decode("utf-8").removeprefix("\ufeff").rstrip("\r\n")
+        except UnicodeDecodeError:
+            return False
+        return self._take_header_line(text)
+
+    def _take_file_header(self) -> bool:
+        """A regular file: take a scenario header on its first line now, before any tick
+        is read, so that its limits and engine settings are known whatever the file's
+        name. Returns whether a header was taken.
+
+        A FIFO or device is left alone (looking ahead would consume its first line), as is
+        a header that is not valid: reading the ticks reports it where it always did.
+        """
+        try:
+            if not stat.S_ISREG(os.stat(self.path).st_mode):
+                return False
+            with open(self.path, "rb") as stream:
+                for _, text, _ in read_lines(stream):
+                    if isinstance(text, BadLine):
+                        return False
+                    if not text or text.isspace() or (text[0] == "#" and self.fmt != "jsonl"):
+                        continue
+                    return self._take_header_line(text)
+        except OSError:
+            return False
+        return False
+
+    def _take_header_line(self, text: str) -> bool:
+        """Take limits and engine settings from `text` if it is a valid scenario header."""
+        if SCENARIO_KEY not in text:
+            return False
+        try:
             obj = json_object(text)
             if SCENARIO_KEY not in obj:
                 return False
             self._header(obj, 1)
-        except (UnicodeDecodeError, BadLine):
+        except BadLine:
             return False
         return True
 
@@ -458,6 +534,7 @@ class FileSource:
         parse: Callable[[str], Tick] | None = None
         seen_any = had_header = False
         lineno = 0
+        skipped_before, reasons_before = self.skipped, len(self.skipped_reasons)
         for lineno, text, consumed in lines:
             self.bytes_read = consumed
             if isinstance(text, BadLine):
@@ -487,9 +564,20 @@ class FileSource:
             yield tick
         if not seen_any:
             raise SourceError(self.display, max(lineno, 1), "empty input: no header and no ticks")
-        if self.ticks == 0 and self.skipped == 0:
+        bad = self.skipped - skipped_before
+        if self.ticks == 0 and bad == 0:
             what = "after the header" if had_header else "in the input"
             raise SourceError(self.display, lineno, f"no ticks {what}")
+        if self.ticks == 0:
+            after = " after the header" if had_header else ""
+            what = (
+                f"the only line{after} was bad:"
+                if bad == 1
+                else f"all {bad:,} lines{after} were bad; first:"
+            )
+            kept = self.skipped_reasons[reasons_before:]
+            first = kept[0] if kept else "(not kept)"
+            raise SourceError(self.display, None, f"no ticks: {what} {first}")
 
     def _first_line(
         self, fmt: Format, text: str, lineno: int

@@ -207,6 +207,9 @@ class ScenarioReader(FileSource):
         self.paced = True
         self._known = frozenset(self.header.symbols)
 
+    def _take_file_header(self) -> bool:
+        return False  # __init__ reads the header itself, and refuses a bad one
+
     @property
     def description(self) -> str:
         """The header's one-line description."""

@@ -83,11 +83,12 @@ def open_source(
     if suffix == ".csv":
         source = FileSource(spec, fmt="csv", skip_bad=skip_bad)
     elif suffix in (".jsonl", ".ndjson"):
-        FileSource(spec)  # refuses a missing or unreadable file with a clear message
+        # FileSource refuses a missing or unreadable file with a clear message.
+        plain = FileSource(spec, fmt="jsonl", skip_bad=skip_bad)
         if _starts_with_scenario_header(spec):
             source = ScenarioReader(spec, skip_bad=skip_bad)
         else:
-            source = FileSource(spec, fmt="jsonl", skip_bad=skip_bad)
+            source = plain
     else:
         raise SourceError(spec, None, f"unknown source; expected {describe_specs()}")
     return LoopedSource(source) if loop else source

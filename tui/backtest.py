@@ -11,12 +11,14 @@ same as a replay of the file through Kafka.
 
 Limits come from ``--limit``, else from the scenario header, else from a band around each
 symbol's first price (``--band``). Engine settings come from the options, else from the
-scenario header, else from the engine's defaults.
+scenario header, else from the engine's defaults. The header counts however the scenario
+arrives: a file of any name, or standard input (the backtest waits for its first line).
 
 With ``--json`` standard output carries one JSON object per signal (the format of
 :mod:`tui.jsonout`, which the golden files of the shipped scenarios use), then one summary
 object with ``"kind": "SUMMARY"``. Progress goes to standard error, only when it is a
-terminal. Bad input prints ``FILE:LINE: what is wrong`` and exits with status 2.
+terminal. Bad input prints ``FILE:LINE: what is wrong`` and exits with status 2, as does
+input with no good line at all under ``--skip-bad``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import numpy as np
 
 from engine import Engine, EngineConfig, LimitError, Signal
 from engine.quality import Baseline, Quality, baseline_quality, forecast_quality, split_signals
-from producer.files import FileSource, SourceError
+from producer.files import FileSource, LineLookahead, SourceError
 from producer.source import Source
 from producer.sources import open_source
 from tui.jsonout import signal_json
@@ -251,13 +253,20 @@ def open_file(spec: str, *, skip_bad: bool) -> Source:
     """The source for FILE: a scenario, CSV or JSON lines, ``-`` for standard input.
 
     A path with another extension is read with its format sniffed from the first line.
+    A scenario header's limits and engine settings are taken before this returns, so the
+    engine can be built with them; for standard input that means waiting for its first
+    line, which an offline run can afford.
     """
     if spec in ("generator", "metrics"):
         raise BacktestError(
             f"backtest needs a finite input: a scenario, a .csv or .jsonl file, or - (got {spec!r})"
         )
+    if spec == "-":
+        source = FileSource("-", skip_bad=skip_bad, stream=LineLookahead(sys.stdin.buffer))
+        source.read_header(math.inf)
+        return source
     suffix = Path(spec).suffix.lower()
-    if spec != "-" and suffix not in (".csv", ".jsonl", ".ndjson"):
+    if suffix not in (".csv", ".jsonl", ".ndjson"):
         return FileSource(spec, skip_bad=skip_bad)
     return open_source(spec, skip_bad=skip_bad)
 
@@ -344,16 +353,34 @@ def _quality_line(label: str, q: dict[str, Any]) -> str:
     )
 
 
+def count(n: int, noun: str) -> str:
+    """`n` and `noun`, plural unless `n` is 1: ``count(1, "tick")`` is ``"1 tick"``.
+
+    >>> count(1, "tick"), count(0, "signal"), count(10000, "symbol")
+    ('1 tick', '0 signals', '10,000 symbols')
+    """
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def print_report(result: BacktestResult, out: TextIO) -> None:
     """The human-readable closing lines."""
     s = summary(result)
-    kinds = ", ".join(f"{n} {k}" for k, n in s["signals"].items()) or "none"
+    kinds = ", ".join(f"{n:,} {k}" for k, n in s["signals"].items()) or "none"
+    parts = [
+        count(s["ticks"], "tick"),
+        count(len(s["symbols"]), "symbol"),
+        f"{count(len(result.signals), 'signal')} ({kinds})",
+    ]
+    if s["skipped"]:
+        parts.append(f"{count(s['skipped'], 'bad line')} skipped")
+    if result.refused:
+        symbols = count(int(result.state.refused), "symbol")
+        parts.append(
+            f"{symbols} refused (limit {result.config.max_symbols:,}): "
+            f"{count(result.refused, 'tick')} not run"
+        )
     print(file=out)
-    print(
-        f"{s['ticks']} ticks, {len(s['symbols'])} symbols, {len(result.signals)} signals "
-        f"({kinds})" + (f", {s['skipped']} bad lines skipped" if s["skipped"] else ""),
-        file=out,
-    )
+    print(", ".join(parts), file=out)
     print(_quality_line("forecast", s["quality"]), file=out)
     band = s["baseline"]["band"]
     print(

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from producer import wire
@@ -18,6 +18,7 @@ from producer.files import (
     BadLine,
     CsvColumns,
     FileSource,
+    LineLookahead,
     SourceError,
     make_tick,
     parse_time,
@@ -246,6 +247,97 @@ def test_skip_bad_skips_and_counts_bad_lines_keeping_the_first_reasons(tmp_path:
 def test_skip_bad_never_skips_a_bad_header(tmp_path: Path) -> None:
     path = write(tmp_path, "p.csv", "ts,symbol,price,extra\n1,A,1,1\n")
     assert "unknown column" in error_of(path, skip_bad=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        (
+            "p.csv",
+            "ts,symbol,price\n1,A,x\n2,A,-1\n",
+            "no ticks: all 2 lines after the header were bad; first: {path}:2: price 'x' is",
+        ),
+        ("p.jsonl", "nope\n", "no ticks: the only line was bad: {path}:1: not valid JSON"),
+    ],
+)
+def test_skip_bad_with_every_line_bad_is_an_error_naming_the_first(
+    tmp_path: Path, name: str, content: str, expected: str
+) -> None:
+    """Protects `backtest --skip-bad` from reporting an all-bad file as an empty success."""
+    path = write(tmp_path, name, content)
+    assert error_of(path, skip_bad=True).startswith(f"{path}: {expected.format(path=path)}")
+
+
+# --- a scenario header, before the ticks ---------------------------------------------------
+
+SCENARIO = (
+    b'{"limitwatch_scenario":1,"name":"s","description":"d","limits":{"A":[0.5,2.0]},'
+    b'"engine":{"fast":4}}\n{"symbol":"A","price":1,"ts":1}\n{"symbol":"A","price":1.5,"ts":2}\n'
+)
+
+
+@pytest.mark.parametrize("name", ["s.txt", "s", "s.jsonl"])
+def test_a_scenario_header_in_a_file_of_any_name_is_taken_before_any_tick(
+    tmp_path: Path, name: str
+) -> None:
+    """Protects `backtest s.txt`, which builds its engine from the header before reading."""
+    source = FileSource(write(tmp_path, name, b"\n" + SCENARIO))
+    assert (source.limits, source.engine) == ({"A": (0.5, 2.0)}, {"fast": 4})
+    assert list(source) == [Tick("A", 1.0, 1.0), Tick("A", 1.5, 2.0)]
+
+
+def test_a_bad_header_in_a_file_is_reported_with_the_ticks_not_when_opened(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "s.txt", SCENARIO.replace(b'_scenario":1', b'_scenario":9'))
+    source = FileSource(path)
+    assert (source.limits, source.engine) == ({}, {})
+    with pytest.raises(SourceError, match=r"s.txt:1: unsupported scenario version 9"):
+        list(source)
+
+
+def test_a_fifo_is_not_read_ahead_when_opened(tmp_path: Path) -> None:
+    """Reading a FIFO's first line early would take it from the ticks (`backtest <(...)`)."""
+    fifo = tmp_path / "ticks"
+    os.mkfifo(fifo)
+    fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)  # a writer, so opening to read never waits
+    try:
+        os.write(fd, SCENARIO)
+        source = FileSource(str(fifo))
+        assert os.read(fd, len(SCENARIO) + 1) == SCENARIO  # all still in the pipe
+        assert source.limits == {}
+    finally:
+        os.close(fd)
+
+
+def test_line_lookahead_lets_read_header_take_a_piped_header_and_lose_no_line() -> None:
+    source = FileSource("-", stream=LineLookahead(io.BytesIO(SCENARIO)))  # type: ignore[arg-type]
+    assert source.read_header(math.inf)
+    assert (source.limits, source.engine) == ({"A": (0.5, 2.0)}, {"fast": 4})
+    assert list(source) == [Tick("A", 1.0, 1.0), Tick("A", 1.5, 2.0)]
+
+
+_LINES = st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), max_size=4)
+
+
+@given(
+    data=_LINES.map(b"\n".join) | _LINES.map(lambda lines: b"".join(x + b"\n" for x in lines)),
+    calls=st.lists(st.tuples(st.booleans(), st.integers(-1, 14)), max_size=12),
+)
+@example(data=b"abcdef\nx", calls=[(True, 2), (True, 10), (False, 3), (True, 1)])
+def test_line_lookahead_reads_exactly_what_the_stream_would_whatever_is_peeked(
+    data: bytes, calls: list[tuple[bool, int]]
+) -> None:
+    """Peeking must never lose, repeat or reorder a byte of what readline returns."""
+    stream, plain = LineLookahead(io.BytesIO(data)), io.BytesIO(data)
+    for peek, limit in calls:
+        if peek and limit >= 0:
+            line = plain.readline(limit + 1)
+            plain.seek(-len(line), io.SEEK_CUR)
+            assert stream.peek_line(0.0, limit) == (None if len(line) > limit else line)
+        else:
+            assert stream.readline(limit) == plain.readline(limit)
+    assert list(iter(stream.readline, b"")) == list(iter(plain.readline, b""))
 
 
 # --- the same rules as the wire --------------------------------------------------------

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine import EngineConfig
+from producer.wire import Tick
 from tui import backtest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,6 +186,60 @@ def test_stdin_csv_through_the_module_entry_point() -> None:
     lines = result.stdout.splitlines()
     assert all(json.loads(line) for line in lines)  # nothing but JSON on stdout
     assert json.loads(lines[-1])["ticks"] == 60
+
+
+def test_a_scenario_piped_to_stdin_gives_the_signals_of_the_jsonl_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Protects `cat rally.jsonl | backtest -`: the header's limits and engine settings."""
+    path = SCENARIOS / "rally.jsonl"
+    signals, summary = run_json(capsys, str(path))
+    result = cli("--json", "-", stdin=path.read_text())
+    assert result.returncode == 0, result.stderr
+    piped = [json.loads(line) for line in result.stdout.splitlines()]
+    assert piped[-1]["engine"] == summary["engine"]
+    assert backtest.signal_differences(signals, piped[:-1]) == []
+
+
+@pytest.mark.parametrize("name", ["rally.txt", "rally"])
+def test_a_scenario_in_a_file_of_any_name_gives_the_signals_of_the_jsonl_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    signals, summary = run_json(capsys, str(SCENARIOS / "rally.jsonl"))
+    renamed = shutil.copy(SCENARIOS / "rally.jsonl", tmp_path / name)
+    renamed_signals, renamed_summary = run_json(capsys, str(renamed))
+    assert renamed_summary["engine"] == summary["engine"]
+    assert backtest.signal_differences(signals, renamed_signals) == []
+
+
+def test_skip_bad_with_every_line_bad_exits_2_naming_the_first_bad_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text('not json\n{"symbol":"A","price":-1,"ts":1}\n')
+    status, _, err = run(capsys, "--skip-bad", str(path))
+    assert status == 2
+    assert err.strip().startswith(
+        f"{path}: no ticks: all 2 lines were bad; first: {path}:1: not valid JSON"
+    )
+
+
+def test_human_summary_counts_the_symbols_refused_beyond_max_symbols() -> None:
+    ticks = [Tick(s, 10.0, 1.0 + i) for i, s in enumerate(["A", "B", "C", "A", "C", "D"])]
+    result = backtest.backtest(ticks, EngineConfig(max_symbols=2))
+    out = io.StringIO()
+    backtest.print_report(result, out)
+    counts = out.getvalue().splitlines()[1]
+    assert counts.startswith("3 ticks, 2 symbols, ")
+    assert counts.endswith(", 2 symbols refused (limit 2): 3 ticks not run")
+
+
+def test_human_summary_says_1_tick_1_symbol_not_1_ticks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, lines, _ = run(capsys, write_csv(tmp_path / "p.csv", [(1750000000, "ACME", 10.0)]))
+    assert status == 0
+    assert "1 tick, 1 symbol, 0 signals (none)" in lines
 
 
 def test_add_parser_registers_backtest_with_run_as_its_handler() -> None:
