@@ -152,9 +152,9 @@ class ProducerThread(threading.Thread):
                 },
             )
         )
-        produced = 0
+        self._produced = 0
         try:
-            produced = self._pump(producer)
+            self._pump(producer)
         except Exception as exc:  # a source that fails must not kill the app silently
             log.exception("producer stopped on an error")
             self._last_error = f"{type(exc).__name__}: {exc}"
@@ -163,7 +163,7 @@ class ProducerThread(threading.Thread):
             if remaining:
                 log.warning("%d messages were not delivered before the producer stopped", remaining)
             self._update(
-                produced=produced,
+                produced=self._produced,  # what was sent before an error, too
                 delivered=self._delivered,
                 failed=self._failed + remaining,
                 last_error=self._last_error,

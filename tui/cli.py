@@ -37,7 +37,7 @@ from producer.wire import Tick
 from tui import backtest
 from tui import config as settings_file
 from tui.jsonout import signal_json
-from tui.logs import default_log_path, setup_logging
+from tui.logs import LogFileError, default_log_path, setup_logging
 from tui.options import (
     OptionError,
     add_engine_options,
@@ -65,18 +65,20 @@ def _speed(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _add_kafka_options(p: argparse.ArgumentParser) -> None:
+def _add_kafka_options(p: argparse.ArgumentParser, *, embedded: bool = True) -> None:
     g = p.add_argument_group("Kafka")
     g.add_argument(
         "--bootstrap-servers", metavar="HOST:PORT",
-        help="a Kafka cluster to use; without it an embedded broker starts on 127.0.0.1",
+        help="a Kafka cluster to use; without it an embedded broker starts on 127.0.0.1"
+        if embedded else "the Kafka cluster to use (required)",
     )  # fmt: skip
     g.add_argument("--topic", default="prices", help="the ticks topic (default: %(default)s)")
     g.add_argument(
         "--partitions", type=positive_int, default=4,
         help="partitions when the topic is created (default: %(default)s)",
     )  # fmt: skip
-    g.add_argument("--broker-port", type=positive_int, help="port of the embedded broker")
+    if embedded:
+        g.add_argument("--broker-port", type=positive_int, help="port of the embedded broker")
     g.add_argument(
         "--log-file", type=Path, default=None,
         help=f"where logs go, librdkafka's included (default: {default_log_path()})",
@@ -84,6 +86,7 @@ def _add_kafka_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True) -> None:
+    """Where ticks come from; without `with_source` (replay FILE) no generator settings."""
     g = p.add_argument_group("source")
     if with_source:
         g.add_argument(
@@ -91,15 +94,17 @@ def _add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True)
             help="generator, metrics (this machine's /proc figures), a .csv or .jsonl file or "
             "scenario, or - for standard input (default: %(default)s)",
         )  # fmt: skip
-    g.add_argument("--seed", type=int, default=7, help="generator seed (default: %(default)s)")
-    g.add_argument(
-        "--rate", type=positive_float, default=50.0,
-        help="generator ticks per second, all symbols together (default: %(default)s)",
-    )  # fmt: skip
-    g.add_argument(
-        "--symbols", type=positive_int, default=12,
-        help="how many symbols the generator makes up (default: %(default)s)",
-    )  # fmt: skip
+        g.add_argument("--seed", type=int, default=7, help="generator seed (default: %(default)s)")
+        g.add_argument(
+            "--rate", type=positive_float, default=50.0,
+            help="generator ticks per second, all symbols together (default: %(default)s)",
+        )  # fmt: skip
+        g.add_argument(
+            "--symbols", type=positive_int, default=12,
+            help="how many symbols the generator makes up (default: %(default)s)",
+        )  # fmt: skip
+    else:
+        p.set_defaults(seed=7, rate=50.0, symbols=12)
     g.add_argument(
         "--speed", type=_speed, default=1.0,
         help="pace factor for files and scenarios, e.g. 0.5, 2, 10, or max (default: 1)",
@@ -161,34 +166,65 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    rep = sub.add_parser("replay", help="the monitor on a scenario or file, replayed through Kafka")
+    rep = sub.add_parser(
+        "replay", help="the monitor on a scenario or file, replayed through Kafka",
+        description="The monitor on a scenario or price file, replayed through Kafka at its "
+        "recorded pace (see --speed). A scenario's header sets the limits and engine settings.",
+        epilog="example: limitwatch replay scenarios/crash.jsonl --speed 4",
+    )  # fmt: skip
     rep.add_argument("file", metavar="FILE", help="a scenario (.jsonl), .csv or .jsonl file")
     _add_monitor_options(rep)
     _add_source_options(rep, with_source=False)
     rep.set_defaults(func=run_replay)
 
-    rec = sub.add_parser("record", help="record the live prices topic to a scenario file")
+    rec = sub.add_parser(
+        "record", help="record the live prices topic to a scenario file",
+        description="Record the prices topic of a Kafka cluster to a scenario file, until "
+        "Ctrl-C, --duration or --count; replay it with 'limitwatch replay OUT'.",
+        epilog="example: limitwatch record today.jsonl --bootstrap-servers HOST:9092 "
+        "--duration 600",
+    )  # fmt: skip
     rec.add_argument("out", metavar="OUT", type=Path, help="the scenario file to write (.jsonl)")
-    _add_kafka_options(rec)
+    _add_kafka_options(rec, embedded=False)
     rec.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
-    rec.add_argument("--count", type=positive_int, help="stop after this many ticks")
-    rec.add_argument("--from-beginning", action=argparse.BooleanOptionalAction, default=False)
-    rec.add_argument("--description", default="recorded from the live prices topic")
+    rec.add_argument("--count", type=positive_int, help="stop after recording this many ticks")
+    rec.add_argument(
+        "--from-beginning", action=argparse.BooleanOptionalAction, default=False,
+        help="record the ticks already on the topic too (default: only new ones)",
+    )  # fmt: skip
+    rec.add_argument(
+        "--description", default="recorded from the live prices topic",
+        help="the scenario's one-line description (default: %(default)s)",
+    )  # fmt: skip
     rec.set_defaults(func=run_record)
 
     backtest.add_parser(sub)
 
-    eng = sub.add_parser("engine", help="headless engine: consume, print signals as JSON lines")
-    _add_kafka_options(eng)
+    eng = sub.add_parser(
+        "engine", help="headless engine: consume, print signals as JSON lines",
+        description="A headless engine: join a consumer group on the prices topic and print "
+        "each signal as a JSON line. Engines started with the same --group split the "
+        "topic's partitions between them.",
+        epilog="example: limitwatch engine --bootstrap-servers HOST:9092 > signals.jsonl",
+    )  # fmt: skip
+    _add_kafka_options(eng, embedded=False)
     add_engine_options(eng)
     eng.add_argument(
         "--group", default="limitwatch-engine", help="consumer group (default: %(default)s)"
     )
-    eng.add_argument("--from-beginning", action=argparse.BooleanOptionalAction, default=True)
+    eng.add_argument(
+        "--from-beginning", action=argparse.BooleanOptionalAction, default=True,
+        help="when the group has no committed offsets, start at the oldest tick (default: yes)",
+    )  # fmt: skip
     eng.set_defaults(func=run_engine)
 
-    prod = sub.add_parser("produce", help="headless producer: send ticks to the topic")
-    _add_kafka_options(prod)
+    prod = sub.add_parser(
+        "produce", help="headless producer: send ticks to the topic",
+        description="A headless producer: send the ticks of a source to the prices topic "
+        "until the source ends, --count, or Ctrl-C.",
+        epilog="example: limitwatch produce --bootstrap-servers HOST:9092 --source metrics",
+    )  # fmt: skip
+    _add_kafka_options(prod, embedded=False)
     _add_source_options(prod)
     prod.add_argument("--count", type=positive_int, help="stop after this many ticks")
     prod.set_defaults(func=run_produce)
@@ -199,6 +235,10 @@ def _kafka_reason(exc: KafkaException) -> str:
     """The readable part of a KafkaException."""
     err = exc.args[0] if exc.args else None
     return err.str() if hasattr(err, "str") else str(exc)
+
+
+def _kafka_fail(bootstrap: str, exc: KafkaException) -> int:
+    return _fail(f"could not reach Kafka at {bootstrap}: {_kafka_reason(exc)}")
 
 
 def _fail(message: str) -> int:
@@ -262,6 +302,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         source, config = _source_and_engine(args, spec, stop, stdin)
     except (SourceError, OptionError, FileNotFoundError) as exc:
         return _fail(str(exc))
+    log_path: Path | None = getattr(args, "log_path", None)  # set by main()
     options = PipelineOptions(
         bootstrap=args.bootstrap_servers,
         topic=args.topic,
@@ -273,7 +314,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         group=args.group,
         from_beginning=args.from_beginning,
         broker_port=args.broker_port,
-        broker_log=(args.log_file or default_log_path()).with_name("broker.log"),
+        broker_log=log_path.with_name("broker.log") if log_path else None,
         limits=_startup_limits(args, spec, source, settings),
         pinned=frozenset(sym for sym, _buy, _sell in args.limit),
         source_stop=stop,
@@ -365,8 +406,10 @@ def run_engine(args: argparse.Namespace) -> int:
             args, config=config, group=args.group, from_beginning=args.from_beginning,
             limits=limits_from(args), on_signals=emit,
         )  # fmt: skip
-    except (OptionError, KafkaException) as exc:
+    except OptionError as exc:
         return _fail(str(exc))
+    except KafkaException as exc:
+        return _kafka_fail(args.bootstrap_servers, exc)
     return _run_headless(worker, "engine")
 
 
@@ -376,17 +419,25 @@ def run_record(args: argparse.Namespace) -> int:
         return _fail(f"{args.out} exists; choose another name (nothing was overwritten)")
     if not args.bootstrap_servers:
         return _fail("record needs --bootstrap-servers (the cluster whose prices to record)")
+    try:  # fail now, not after the recording: can the file be created there?
+        with open(args.out, "x"):
+            pass
+        args.out.unlink()
+    except OSError as exc:
+        return _fail(f"cannot record to {args.out}: {exc.strerror or exc}")
     try:
         worker = _headless_worker(args, from_beginning=args.from_beginning, group=None)
     except KafkaException as exc:
-        return _fail(str(exc))
-    worker.send(StartRecording(str(args.out), args.description))
-    return _run_headless(worker, "record", duration=args.duration, count=args.count)
+        return _kafka_fail(args.bootstrap_servers, exc)
+    worker.send(StartRecording(str(args.out), args.description, max_ticks=args.count))
+    return _run_headless(worker, "record", duration=args.duration, recording=True)
 
 
 def _run_headless(
-    worker: ConsumerWorker, what: str, duration: float | None = None, count: int | None = None
+    worker: ConsumerWorker, what: str, duration: float | None = None, recording: bool = False
 ) -> int:
+    """Run a headless worker until Ctrl-C, `duration` seconds, or (`recording`) the end of
+    its recording (its --count reached, or an error); exit status 1 after an error."""
     stopper = _Stopper()
     worker.start()
     started = last_status = time.monotonic()
@@ -394,7 +445,9 @@ def _run_headless(
         snap = worker.latest()
         if duration is not None and time.monotonic() - started >= duration:
             break
-        if count is not None and snap is not None and snap.kafka.consumed >= count:
+        # The worker answers the recording request with a notice (recording, or why not);
+        # no file open after that means it ended: its --count reached, or an error.
+        if recording and snap is not None and snap.notices and not snap.recording:
             break
         if time.monotonic() - last_status >= 5.0 and snap is not None:
             last_status = time.monotonic()
@@ -410,9 +463,10 @@ def _run_headless(
     worker.stop()
     worker.join(3.0)
     last = worker.latest()
-    for notice in last.notices if last is not None else ():
+    notices = last.notices if last is not None else ()
+    for notice in notices:
         print(f"limitwatch {what}: {notice.text}", file=sys.stderr)
-    return 0
+    return 1 if any(n.error for n in notices) else 0
 
 
 def run_produce(args: argparse.Namespace) -> int:
@@ -429,11 +483,10 @@ def run_produce(args: argparse.Namespace) -> int:
     except (SourceError, FileNotFoundError) as exc:
         return _fail(str(exc))
     except KafkaException as exc:
-        return _fail(f"could not reach Kafka at {args.bootstrap_servers}: {_kafka_reason(exc)}")
-    if args.count:
-        source = _Limited(source, args.count)
+        return _kafka_fail(args.bootstrap_servers, exc)
+    sent = _Limited(source, args.count) if args.count else source
     thread = ProducerThread(
-        args.bootstrap_servers, source, topic=args.topic, speed=args.speed, max_gap_s=args.max_gap
+        args.bootstrap_servers, sent, topic=args.topic, speed=args.speed, max_gap_s=args.max_gap
     )
     stopper = _Stopper()
     thread.start()
@@ -448,6 +501,12 @@ def run_produce(args: argparse.Namespace) -> int:
         f"{stats.failed:,} failed" + (f"; {stats.last_error}" if stats.last_error else ""),
         file=sys.stderr,
     )
+    skipped = getattr(source, "skipped", 0)
+    if skipped:
+        reasons = getattr(source, "skipped_reasons", [])
+        first = f" (first: {reasons[0]})" if reasons else ""
+        lines = backtest.count(skipped, "bad line")
+        print(f"limitwatch produce: {lines} skipped{first}", file=sys.stderr)
     return 0 if stats.failed == 0 and not stats.last_error else 1
 
 
@@ -468,11 +527,51 @@ class _Limited:
             yield tick
 
 
+def _options_before_command(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Options written before a command (``limitwatch --fast 5 backtest``): the command
+    would silently use its own defaults instead, so they are refused."""
+    takes_value = {
+        option: action.nargs != 0
+        for action in parser._actions  # argparse has no public listing of its options
+        for option in action.option_strings
+    }
+    commands = {
+        name
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    }
+    given: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in commands:
+            return given
+        if token.startswith("-") and token != "-":
+            name = token.split("=", 1)[0]
+            given.append(name)
+            if takes_value.get(name) and "=" not in token:
+                i += 1  # its value
+        i += 1
+    return []  # no command: the options are the monitor's
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `limitwatch` console script."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
-    setup_logging(getattr(args, "log_file", None) or default_log_path())
+    misplaced = _options_before_command(parser, argv)
+    if misplaced and getattr(args, "command", None):
+        parser.error(
+            f"{', '.join(misplaced)} must come after the command: "
+            f"limitwatch {args.command} [options] ..."
+        )
+    try:
+        # None when the default place cannot be written: the broker's log is skipped too.
+        args.log_path = setup_logging(getattr(args, "log_file", None))
+    except LogFileError as exc:
+        return _fail(str(exc))
     func = getattr(args, "func", run_monitor)
     try:
         return int(func(args) or 0)

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import sys
 from pathlib import Path
 
 import platformdirs
+
+__all__ = ["LogFileError", "default_log_path", "setup_logging"]
+
+
+class LogFileError(OSError):
+    """A log file the user chose cannot be written; the message says which and why."""
 
 
 def default_log_path() -> Path:
@@ -14,15 +21,41 @@ def default_log_path() -> Path:
     return Path(platformdirs.user_log_dir("limitwatch")) / "limitwatch.log"
 
 
-def setup_logging(path: Path, level: int = logging.INFO) -> Path:
-    """Send every log record (librdkafka's too, via its logger) to a rotating file."""
+def _open(path: Path) -> logging.Handler:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=2)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    return logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=2)
+
+
+def setup_logging(path: Path | None = None, level: int = logging.INFO) -> Path | None:
+    """Send every log record (librdkafka's too, via its logger) to a rotating file.
+
+    ``path`` None means :func:`default_log_path`. A path the user chose must work:
+    :class:`LogFileError` if it cannot be opened. The default place is only a
+    convenience: if it cannot be written, a one-line warning goes to stderr and the
+    records are dropped (never printed, which would corrupt the UI); returns None then.
+    """
+    default = default_log_path()
+    target = default if path is None else path
+    try:
+        handler = _open(target)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if target != default:
+            raise LogFileError(
+                f"cannot write the log file {target}: {reason}; choose another --log-file"
+            ) from None
+        print(
+            f"limitwatch: warning: cannot write the log file {target} ({reason}); "
+            "carrying on without a log file",
+            file=sys.stderr,
+        )
+        handler, target = logging.NullHandler(), None
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
     logging.captureWarnings(True)
-    return path
+    return target

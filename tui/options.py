@@ -67,7 +67,10 @@ def fraction(text: str) -> float:
     raw = text.strip()
     value = positive_float(raw[:-1]) / 100 if raw.endswith("%") else positive_float(raw)
     if value >= 1:
-        raise argparse.ArgumentTypeError(f"expected a percentage below 100, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a percentage below 100% such as 3% (or a fraction such as 0.03), "
+            f"got {text!r}"
+        )
     return value
 
 
@@ -93,7 +96,7 @@ def add_engine_options(p: argparse.ArgumentParser, *, band: bool = True) -> None
     if band:
         p.add_argument(
             "--band", type=fraction, metavar="PCT",
-            help="limits this far either side of a symbol's first price, e.g. 3%% "
+            help="limits this far either side of a symbol's first price, e.g. 3%% or 0.03 "
             "(default: the engine's, 2%%)",
         )  # fmt: skip
     g = p.add_argument_group("engine (default: the file's header, else the engine's defaults)")

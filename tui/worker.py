@@ -73,6 +73,8 @@ class StartRecording:
 
     path: str
     description: str = "recorded from the live prices topic"
+    #: Close the file after this many ticks (None: when told to stop).
+    max_ticks: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +167,7 @@ class ConsumerWorker(threading.Thread):
         self._notices: deque[Notice] = deque(maxlen=20)
         self._chart_symbol: str | None = None
         self._recorder: ScenarioWriter | None = None
+        self._record_max: int | None = None
         self._recording_path: str | None = None
         self._notice_seq = 0
         for symbol, (buy, sell) in self.initial_limits.items():
@@ -393,6 +396,7 @@ class ConsumerWorker(threading.Thread):
             self._notice(f"cannot record to {cmd.path}: {exc.strerror or exc}", error=True)
             return
         self._recording_path = cmd.path
+        self._record_max = cmd.max_ticks
         self._notice(f"recording to {cmd.path}")
 
     def _record(self, tick: Tick) -> None:
@@ -403,6 +407,9 @@ class ConsumerWorker(threading.Thread):
             self._notice(f"recording stopped: {exc.strerror or exc}", error=True)
             self._recorder = None
             self._recording_path = None
+            return
+        if self._record_max is not None and self._recorder.count >= self._record_max:
+            self._stop_recording()
 
     def _stop_recording(self) -> None:
         recorder, self._recorder = self._recorder, None

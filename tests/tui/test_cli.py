@@ -55,6 +55,12 @@ def test_help_lists_the_commands_and_keys() -> None:
         (["--speed", "-2"], "positive number or 'max'"),
         (["engine"], "--bootstrap-servers"),
         (["produce"], "--bootstrap-servers"),
+        (["--fast", "50", "backtest", "scenarios/rally.jsonl"], "must come after the command"),
+        (["backtest", "scenarios/rally.jsonl", "--band", "3"], "such as 3%"),
+        (
+            ["record", "no/such/dir/out.jsonl", "--bootstrap-servers", "127.0.0.1:1"],
+            "cannot record to no/such/dir/out.jsonl: No such file or directory",
+        ),
     ],
 )
 def test_bad_arguments_give_a_clear_message_and_no_traceback(
@@ -70,13 +76,15 @@ def test_bad_arguments_give_a_clear_message_and_no_traceback(
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("monitor", [False, True], ids=["produce", "monitor"])
-def test_unreachable_cluster_is_reported(monitor: bool, tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["produce", "engine", "record", "monitor"])
+def test_unreachable_cluster_is_reported(command: str, tmp_path: Path) -> None:
     common = ["--bootstrap-servers", "127.0.0.1:1", "--log-file", str(tmp_path / "l.log")]
-    if monitor:
-        args = [*common, "--config", str(tmp_path / "c.toml")]
-    else:
-        args = ["produce", *common, "--count", "5"]
+    args = {
+        "monitor": [*common, "--config", str(tmp_path / "c.toml")],
+        "produce": ["produce", *common, "--count", "5"],
+        "engine": ["engine", *common],
+        "record": ["record", str(tmp_path / "r.jsonl"), *common],
+    }[command]
     result = _cli(*args, timeout=90)
     assert result.returncode == 2
     assert "could not reach Kafka at 127.0.0.1:1" in result.stderr
@@ -111,6 +119,54 @@ def test_produce_then_record_gives_the_same_ticks(
     # the recording holds each symbol's path as the generator made it
     gen = list(islice(MarketGenerator(seed=5), 300))
     assert _paths(ticks) == _paths(gen)
+
+
+@pytest.mark.kafka
+def test_record_count_stops_at_exactly_that_many_ticks(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    log = str(tmp_path / "l.log")
+    produced = _cli(
+        "produce", "--bootstrap-servers", broker.bootstrap, "--topic", topic, "--count", "500",
+        "--speed", "max", "--log-file", log,
+    )  # fmt: skip
+    assert produced.returncode == 0, produced.stderr
+    out = tmp_path / "first50.jsonl"
+    recorded = _cli(
+        "record", str(out), "--bootstrap-servers", broker.bootstrap, "--topic", topic,
+        "--count", "50", "--from-beginning", "--log-file", log,
+    )  # fmt: skip
+    assert recorded.returncode == 0, recorded.stderr
+    assert "recorded 50 ticks" in recorded.stderr
+    assert len(list(ScenarioReader(out))) == 50
+
+
+@pytest.mark.kafka
+def test_produce_reports_what_it_sent_before_a_bad_line_and_what_it_skipped(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    csv = tmp_path / "bad.csv"
+    csv.write_text("ts,symbol,price\n1,A,10\n2,A,11\n3,A,oops\n4,A,12\n")
+    common = ["--bootstrap-servers", broker.bootstrap, "--topic", topic, "--speed", "max",
+              "--log-file", str(tmp_path / "l.log")]  # fmt: skip
+    stopped = _cli("produce", "--source", str(csv), *common)
+    assert stopped.returncode != 0
+    assert "2 produced, 2 delivered" in stopped.stderr
+    assert "bad.csv:4" in stopped.stderr
+    skipping = _cli("produce", "--source", str(csv), "--skip-bad", *common)
+    assert skipping.returncode == 0, skipping.stderr
+    assert "3 produced, 3 delivered" in skipping.stderr
+    assert "1 bad line skipped (first: " in skipping.stderr
+
+
+def test_help_of_each_command_says_what_it_needs() -> None:
+    names = ("replay", "record", "engine", "produce")
+    help_of = {name: _cli(name, "--help").stdout for name in names}
+    for name in ("record", "engine", "produce"):
+        assert "embedded broker" not in help_of[name], name
+        assert "(required)" in help_of[name] and "example:" in help_of[name], name
+    assert "--seed" not in help_of["replay"]  # the generator's, not a file's
+    assert "example:" in help_of["replay"]
 
 
 def _paths(ticks: list[Tick]) -> dict[str, list[float]]:
