@@ -73,11 +73,15 @@ class SourceError(ValueError):
     number and read ``FILE: what is wrong``.
     """
 
-    def __init__(self, file: str, line: int | None, reason: str) -> None:
+    def __init__(
+        self, file: str, line: int | None, reason: str, *, skippable: bool = False
+    ) -> None:
         super().__init__(f"{file}: {reason}" if line is None else f"{file}:{line}: {reason}")
         self.file = file
         self.line = line
         self.reason = reason
+        #: One bad line that ``skip_bad`` would have skipped and counted.
+        self.skippable = skippable
 
 
 class BadLine(ValueError):
@@ -523,7 +527,7 @@ class FileSource:
     def _fail(self, lineno: int, reason: str) -> None:
         """Raise for a bad line, or count and remember it when skipping bad lines."""
         if not self.skip_bad:
-            raise SourceError(self.display, lineno, reason)
+            raise SourceError(self.display, lineno, reason, skippable=True)
         self.skipped += 1
         if len(self.skipped_reasons) < KEEP_REASONS:
             self.skipped_reasons.append(f"{self.display}:{lineno}: {reason}")

@@ -262,6 +262,8 @@ def open_file(spec: str, *, skip_bad: bool) -> Source:
             f"backtest needs a finite input: a scenario, a .csv or .jsonl file, or - (got {spec!r})"
         )
     if spec == "-":
+        if sys.stdin.isatty():
+            print("reading ticks from standard input; end with Ctrl-D", file=sys.stderr)
         source = FileSource("-", skip_bad=skip_bad, stream=LineLookahead(sys.stdin.buffer))
         source.read_header(math.inf)
         return source
@@ -492,7 +494,10 @@ def run(args: argparse.Namespace) -> int:
         out.flush()
     except (SourceError, BacktestError, OptionError, LimitError) as exc:
         out.flush()
-        print(str(exc), file=err)
+        hint = ""
+        if getattr(exc, "skippable", False):
+            hint = " (--skip-bad skips and counts such lines)"
+        print(f"limitwatch backtest: {exc}{hint}", file=err)
         return 2
     except BrokenPipeError:
         sys.stdout = None  # type: ignore[assignment]  # the reader left; say nothing more

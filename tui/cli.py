@@ -366,6 +366,8 @@ def _startup_limits(
 
 def run_replay(args: argparse.Namespace) -> int:
     """The monitor on a scenario or file replayed through Kafka."""
+    if Path(args.file).is_dir():
+        return _fail(f"{args.file}: is a directory; replay takes a scenario or price file")
     if not Path(args.file).is_file():
         return _fail(f"{args.file}: no such file")
     return run_monitor(args, spec=args.file)

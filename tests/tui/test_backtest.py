@@ -145,7 +145,10 @@ def test_corrupt_file_prints_file_line_reason_and_exits_2(tmp_path: Path) -> Non
     path.write_text("ts,symbol,price\n1750000000,A,10\n1750000001,A,-4\n")
     result = cli("--json", str(path))
     assert result.returncode == 2
-    assert result.stderr.strip() == f"{path}:3: price must be positive, got -4.0"
+    assert result.stderr.strip() == (
+        f"limitwatch backtest: {path}:3: price must be positive, got -4.0"
+        " (--skip-bad skips and counts such lines)"
+    )
     assert "Traceback" not in result.stderr
 
 
@@ -220,7 +223,8 @@ def test_skip_bad_with_every_line_bad_exits_2_naming_the_first_bad_line(
     status, _, err = run(capsys, "--skip-bad", str(path))
     assert status == 2
     assert err.strip().startswith(
-        f"{path}: no ticks: all 2 lines were bad; first: {path}:1: not valid JSON"
+        f"limitwatch backtest: {path}: no ticks: all 2 lines were bad; "
+        f"first: {path}:1: not valid JSON"
     )
 
 

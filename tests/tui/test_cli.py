@@ -49,6 +49,7 @@ def test_help_lists_the_commands_and_keys() -> None:
         (["--source", "no/such/file.csv"], "no/such/file.csv"),
         (["--source", "weird-spec"], "weird-spec"),
         (["replay", "no/such/scenario.jsonl"], "no such file"),
+        (["replay", "scenarios"], "scenarios: is a directory"),
         (["--fast", "0"], "at least 1"),
         (["--alert-p", "1.5"], "probability"),
         (["--limit", "ACME=10:5"], "0 < buy < sell"),
