@@ -241,7 +241,7 @@ class LineLookahead:
 
     :meth:`peek_line` has the signature of :meth:`producer.pipe.PipeReader.peek_line` but
     waits for the line however long it takes: use it where nothing else has to happen
-    meanwhile. After the first line, reading goes straight to the wrapped stream.
+    meanwhile. Once the lines looked at are read, reading goes straight to the stream.
 
     >>> import io
     >>> stream = LineLookahead(io.BytesIO(b"first\\nsecond\\n"))
@@ -254,25 +254,42 @@ class LineLookahead:
         self._ahead = b""  # read from the stream but not yet consumed
 
     def peek_line(self, timeout: float, limit: int) -> bytes | None:
-        """The next line, newline included, without consuming it; None if it is longer
-        than `limit` bytes. At the end of input, what is left. `timeout` is not used: this
+        """The first line that is not blank, newline included, without consuming
+        anything; None if it (or the blank lines before it) pass `limit` bytes. At the
+        end of input, what is left after the blank lines. `timeout` is not used: this
         waits until the line is complete."""
-        if len(self._ahead) <= limit and not self._ahead.endswith(b"\n"):
-            self._ahead += self._stream.readline(limit + 1 - len(self._ahead))
-        return None if len(self._ahead) > limit else self._ahead
+        start = 0  # where the first line not yet known to be blank begins
+        while True:
+            end = self._ahead.find(b"\n", start)
+            if end >= limit:
+                return None
+            if end >= 0:
+                line = self._ahead[start : end + 1]
+                if line.strip():
+                    return line
+                start = end + 1
+                continue
+            if len(self._ahead) > limit:
+                return None
+            more = self._stream.readline(limit + 1 - len(self._ahead))
+            if not more:
+                return self._ahead[start:]
+            self._ahead += more
 
     def readline(self, limit: int = -1) -> bytes:
         """One line including its newline, at most `limit` bytes (when positive)."""
         ahead = self._ahead
         if not ahead:
             return self._stream.readline(limit)
-        if 0 <= limit < len(ahead):
-            self._ahead = ahead[limit:]
-            return ahead[:limit]
-        self._ahead = b""
-        if ahead.endswith(b"\n") or limit == len(ahead):
-            return ahead
-        return ahead + self._stream.readline(limit - len(ahead) if limit > 0 else -1)
+        end = ahead.find(b"\n")
+        n = end + 1 if end >= 0 else len(ahead)
+        if limit > 0:
+            n = min(n, limit)
+        if end >= 0 or n == limit:
+            self._ahead = ahead[n:]
+            return ahead[:n]
+        self._ahead = b""  # no newline ahead: the line goes on in the stream
+        return ahead + self._stream.readline(limit - n if limit > 0 else -1)
 
 
 def sniff_format(first_line: str) -> Format:
@@ -480,15 +497,16 @@ class FileSource:
             if not stat.S_ISREG(os.stat(self.path).st_mode):
                 return False
             with open(self.path, "rb") as stream:
-                for _, text, _ in read_lines(stream):
-                    if isinstance(text, BadLine):
-                        return False
+                while True:
+                    raw = stream.readline(MAX_LINE_BYTES + 1)
+                    if not raw or len(raw) > MAX_LINE_BYTES:
+                        return False  # empty, or an overlong line: left to the reading
+                    text = raw.decode("utf-8").removeprefix("\ufeff").rstrip("\r\n")
                     if not text or text.isspace() or (text[0] == "#" and self.fmt != "jsonl"):
                         continue
                     return self._take_header_line(text)
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             return False
-        return False
 
     def _take_header_line(self, text: str) -> bool:
         """Take limits and engine settings from `text` if it is a valid scenario header."""

@@ -48,17 +48,25 @@ class PipeReader:
                 self._eof = True
 
     def peek_line(self, timeout: float, limit: int) -> bytes | None:
-        """The first line, newline included, without consuming it: waits at most
-        `timeout` seconds for it to arrive. None if by then it has not (or is longer
-        than `limit` bytes, or the reader was stopped); at the end of input, what is left.
+        """The first line that is not blank, newline included, without consuming
+        anything: waits at most `timeout` seconds for it to arrive. None if by then it
+        has not, if it (or the blank lines before it) pass `limit` bytes, or if the
+        reader was stopped; at the end of input, what is left after the blank lines.
         """
         deadline = time.monotonic() + timeout
+        start = 0  # where the first line not yet known to be blank begins
         while True:
-            end = self._buffer.find(b"\n")
+            end = self._buffer.find(b"\n", start)
+            if end >= limit:
+                return None
             if end >= 0:
-                return bytes(self._buffer[: end + 1]) if end < limit else None
+                line = bytes(self._buffer[start : end + 1])
+                if line.strip():
+                    return line
+                start = end + 1
+                continue
             if self._eof:
-                return bytes(self._buffer)
+                return bytes(self._buffer[start:])
             left = deadline - time.monotonic()
             if left <= 0 or len(self._buffer) >= limit or self.stop.is_set():
                 return None

@@ -119,12 +119,18 @@ class LoopedSource:
         self.name = f"{inner.name} (looped)"
         self.paced = True
         self.limits = inner.limits
+        self.engine = inner.engine  # a scenario header's settings, as the file's
         self.passes = 0
 
     @property
     def skipped(self) -> int:
         """Bad lines skipped by the inner source so far."""
         return self.inner.skipped
+
+    @property
+    def skipped_reasons(self) -> list[str]:
+        """The first few skipped lines' messages, as the inner source keeps them."""
+        return self.inner.skipped_reasons
 
     def __iter__(self) -> Iterator[Tick]:
         offset = 0.0

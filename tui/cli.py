@@ -530,25 +530,25 @@ class _Limited:
 
 
 def _options_before_command(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
-    """Options written before a command (``limitwatch --fast 5 backtest``): the command
-    would silently use its own defaults instead, so they are refused."""
+    """Options written before a command that the command defines as well (``limitwatch
+    --fast 5 backtest``): the command's own default would silently replace them, so they
+    are refused. Options the command lacks (``--log-file``) keep working there."""
     takes_value = {
         option: action.nargs != 0
         for action in parser._actions  # argparse has no public listing of its options
         for option in action.option_strings
     }
-    commands = {
-        name
-        for action in parser._actions
-        if isinstance(action, argparse._SubParsersAction)
-        for name in action.choices
-    }
+    commands: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            commands.update(action.choices)
     given: list[str] = []
     i = 0
     while i < len(argv):
         token = argv[i]
         if token in commands:
-            return given
+            own = commands[token]._option_string_actions
+            return [name for name in given if name in own]
         if token.startswith("-") and token != "-":
             name = token.split("=", 1)[0]
             given.append(name)

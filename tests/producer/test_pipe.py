@@ -129,6 +129,14 @@ def test_no_header_is_taken_from_other_first_lines(first: bytes) -> None:
     assert source.limits == {} and source.engine == {}
 
 
+def test_blank_lines_before_a_piped_header_do_not_hide_it() -> None:
+    scenario = (ROOT / "scenarios" / "crash.jsonl").read_bytes()
+    source, _w = _piped(b"\n \r\n" + scenario)
+    assert source.read_header(1.0)
+    assert source.engine["fast"] == 10
+    assert list(source) == list(FileSource(ROOT / "scenarios" / "crash.jsonl"))
+
+
 def test_a_header_later_than_the_wait_still_brings_its_limits_with_the_ticks() -> None:
     source, w = _piped(b"", close=False)
     assert not source.read_header(0.05)

@@ -90,12 +90,15 @@ def test_loop_replays_forever_with_event_time_moving_forward(tmp_path: Path) -> 
     assert times[3] - times[2] == pytest.approx(2 / 3)  # one typical step after the pass
 
 
-def test_loop_keeps_the_scenario_limits(tmp_path: Path) -> None:
+def test_loop_keeps_the_scenario_limits_and_engine_settings(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
-    header = ScenarioHeader(name="s", description="d", limits={"A": (0.5, 2.0)})
+    header = ScenarioHeader(
+        name="s", description="d", limits={"A": (0.5, 2.0)}, engine={"fast": 3.0, "slow": 9.0}
+    )
     with ScenarioWriter(path, header) as writer:
         writer.write(Tick("A", 1.0, 1.0))
     source = open_source(str(path), loop=True)
     assert source.limits == {"A": (0.5, 2.0)}
+    assert source.engine == {"fast": 3.0, "slow": 9.0}
     ticks = list(itertools.islice(source, 3))
     assert [t.ts for t in ticks] == [1.0, 2.0, 3.0]  # one tick: passes one second apart
