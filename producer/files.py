@@ -283,7 +283,7 @@ class LineLookahead:
             return self._stream.readline(limit)
         end = ahead.find(b"\n")
         n = end + 1 if end >= 0 else len(ahead)
-        if limit > 0:
+        if limit >= 0:
             n = min(n, limit)
         if end >= 0 or n == limit:
             self._ahead = ahead[n:]

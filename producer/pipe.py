@@ -66,9 +66,9 @@ class PipeReader:
                 start = end + 1
                 continue
             if self._eof:
-                return bytes(self._buffer[start:])
+                return None if len(self._buffer) > limit else bytes(self._buffer[start:])
             left = deadline - time.monotonic()
-            if left <= 0 or len(self._buffer) >= limit or self.stop.is_set():
+            if left <= 0 or len(self._buffer) > limit or self.stop.is_set():
                 return None
             ready, _, _ = select.select([self.fd], [], [], min(left, WAIT_S))
             if ready:

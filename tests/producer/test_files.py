@@ -326,6 +326,7 @@ _LINES = st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), m
 )
 @example(data=b"abcdef\nx", calls=[(True, 2), (True, 10), (False, 3), (True, 1)])
 @example(data=b"\n \nab\ncd\n", calls=[(True, 10), (False, -1), (True, 3), (False, 2)])
+@example(data=b"\x00", calls=[(True, 0), (False, 0)])
 def test_line_lookahead_reads_exactly_what_the_stream_would_whatever_is_peeked(
     data: bytes, calls: list[tuple[bool, int]]
 ) -> None:

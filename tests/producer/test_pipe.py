@@ -3,18 +3,22 @@ stopping, and the producer keeps its counters fresh while it waits."""
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from producer.broker import EmbeddedBroker
 from producer.files import FileSource
 from producer.kafka_producer import ProducerThread
 from producer.pipe import PipeReader
 from producer.topics import ensure_topics
+from tests.producer.test_files import _LINES, _first_non_blank
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -145,3 +149,29 @@ def test_a_header_later_than_the_wait_still_brings_its_limits_with_the_ticks() -
     os.close(w)
     assert len(list(source)) == 1
     assert source.limits["CYGN"] == (48.5, 52.0)
+
+
+@given(
+    data=_LINES.map(b"\n".join) | _LINES.map(lambda lines: b"".join(x + b"\n" for x in lines)),
+    calls=st.lists(st.tuples(st.booleans(), st.integers(-1, 14)), max_size=12),
+)
+@example(data=b"\n \nab\ncd\n", calls=[(True, 10), (False, -1), (True, 3), (False, 2)])
+@example(data=b"\n\x00", calls=[(False, 1), (True, 1), (True, 0)])
+@example(data=b"", calls=[(True, 0)])
+def test_pipe_reader_peeks_without_losing_or_repeating_a_byte(
+    data: bytes, calls: list[tuple[bool, int]]
+) -> None:
+    r, w = os.pipe()
+    os.write(w, data)
+    os.close(w)
+    reader, plain = PipeReader(r, threading.Event()), io.BytesIO(data)
+    try:
+        for peek, limit in calls:
+            if peek and limit >= 0:
+                rest = data[plain.tell() :]
+                assert reader.peek_line(1.0, limit) == _first_non_blank(rest, limit)
+            elif limit != 0:  # PipeReader reads whole lines or up to a positive limit
+                assert reader.readline(limit) == plain.readline(limit)
+        assert list(iter(reader.readline, b"")) == list(iter(plain.readline, b""))
+    finally:
+        reader.close()
