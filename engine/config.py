@@ -5,7 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["MAX_SYMBOLS", "MAX_WINDOW", "EngineConfig", "LimitError"]
+__all__ = ["MAX_LIMIT", "MAX_SYMBOLS", "MAX_WINDOW", "EngineConfig", "LimitError"]
+
+#: Limits lie in (0, MAX_LIMIT), the range the wire allows for prices: a limit beyond any
+#: price a tick can carry could never be reached, and would only be a typing slip.
+MAX_LIMIT = 1e12
 
 #: Largest ``fast``, ``slow`` and ``history``, in ticks. Each symbol preallocates rings of
 #: ``fast + slow`` floats and ``history + slow - 1`` complex numbers, so at this bound a

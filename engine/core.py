@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from engine.config import EngineConfig, LimitError
+from engine.config import MAX_LIMIT, EngineConfig, LimitError
 from engine.forecast import passage, shrink
 from engine.segments import Batch, Recurrence, make_batch
 from engine.signals import Signal, SignalKind, signals_from_columns
@@ -935,4 +935,6 @@ def _check_limit(side: str, symbol: str, value: float | None) -> float | None:
         return x
     if math.isinf(x) or x <= 0.0:
         raise LimitError(f"{symbol}: {side} limit must be positive and finite, got {x!r}")
+    if x >= MAX_LIMIT:
+        raise LimitError(f"{symbol}: {side} limit must be below {MAX_LIMIT:,.0f}, got {x:g}")
     return x

@@ -48,6 +48,7 @@ class ProducerStats:
     speed: float = 1.0
     finished: bool = False
     last_error: str = ""
+    skipped: int = 0  # bad lines the source skipped (--skip-bad)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +158,11 @@ class ProducerThread(threading.Thread):
             self._pump(producer)
         except Exception as exc:  # a source that fails must not kill the app silently
             log.exception("producer stopped on an error")
-            self._last_error = f"{type(exc).__name__}: {exc}"
+            self._last_error = (
+                f"{exc} (--skip-bad skips such lines)"
+                if getattr(exc, "skippable", False)
+                else f"{type(exc).__name__}: {exc}"
+            )
         finally:
             remaining = producer.flush(STOP_FLUSH_S)
             if remaining:
@@ -169,6 +174,7 @@ class ProducerThread(threading.Thread):
                 last_error=self._last_error,
                 finished=True,
                 rate=0.0,
+                skipped=getattr(self.source, "skipped", 0),
             )
 
     def _drain_commands(self) -> bool:
@@ -247,7 +253,7 @@ class ProducerThread(threading.Thread):
         rate = (self._produced - n0) / (now - t0) if now > t0 else 0.0
         self._update(
             produced=self._produced, delivered=self._delivered, failed=self._failed,
-            last_error=self._last_error, rate=rate,
+            last_error=self._last_error, rate=rate, skipped=getattr(self.source, "skipped", 0),
         )  # fmt: skip
 
     def _live(self, producer: Producer) -> Iterator[Tick]:

@@ -27,6 +27,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 
 from engine import Signal, SignalKind
+from engine.config import MAX_LIMIT
 from tui import config as cfg
 from tui import format as fmt
 from tui.pipeline import Feed
@@ -394,7 +395,7 @@ class LimitwatchApp(App[None]):
             new_buy, new_sell = buy, (sell if math.isfinite(sell) else last) + delta
         if self._send_limits(symbol, new_buy, new_sell, only=side):
             value = new_buy if side == "buy" else new_sell
-            self.notify(f"{symbol} {side} limit → {value:,.2f}", timeout=2)
+            self.notify(f"{symbol} {side} limit → {_limit_text(value)}", timeout=2)
 
     def _send_limits(self, symbol: str, buy: float, sell: float, only: str | None = None) -> bool:
         problem = limit_problem(buy, sell)
@@ -425,7 +426,8 @@ class LimitwatchApp(App[None]):
 
         def done(result: tuple[float, float] | None) -> None:
             if result is not None and self._send_limits(symbol, *result):
-                self.notify(f"{symbol} limits → {result[0]:,.2f} / {result[1]:,.2f}", timeout=2)
+                buy_text, sell_text = _limit_text(result[0]), _limit_text(result[1])
+                self.notify(f"{symbol} limits → {buy_text} / {sell_text}", timeout=2)
 
         self.push_screen(LimitsDialog(symbol, buy, sell, float(snap.engine.last[i])), done)
 
@@ -557,7 +559,7 @@ class LimitwatchApp(App[None]):
             ("Replay slower", "-", lambda: self.action_speed(0.5)),
             ("Start or stop recording", "r", self.action_toggle_record),
             ("Filter the watchlist", "/", self.action_filter),
-            ("Change the watchlist order", "o", self.action_cycle_sort),
+            ("Sort the watchlist: symbol, urgency, change, price", "o", self.action_cycle_sort),
             ("Signals of the selected symbol only", "f", self.action_signals_for_symbol),
             ("Signals of the next kind", "t", self.action_cycle_signal_kind),
             ("Show the keys", "?", self.action_help),
@@ -592,6 +594,8 @@ def status_line(snap: Snapshot, step: float) -> str:
             parts.append("speed max" if math.isinf(p.speed) else f"speed ×{p.speed:g}")
         if p.finished:
             parts.append(f"source ended: {p.last_error}" if p.last_error else "source ended")
+        if p.skipped:
+            parts.append(f"{p.skipped:,} bad line{'s' if p.skipped != 1 else ''} skipped")
     if snap.recording:
         parts.append(f"● REC {snap.recorded:,} → {snap.recording}")
     parts.append(f"{len(snap.engine.symbols)} symbols · {snap.signal_count:,} signals")
@@ -599,11 +603,18 @@ def status_line(snap: Snapshot, step: float) -> str:
     return " · ".join(parts)
 
 
+def _limit_text(value: float) -> str:
+    """A limit for a message: the price, or 'none' where it is unset."""
+    return "none" if math.isnan(value) else f"{value:,.2f}"
+
+
 def limit_problem(buy: float, sell: float) -> str | None:
     """Why a (buy, sell) pair is impossible, or None if it is fine."""
     for name, value in (("buy", buy), ("sell", sell)):
         if math.isfinite(value) and value <= 0:
             return f"the {name} limit must be above zero (got {value:,.2f})"
+        if math.isfinite(value) and value >= MAX_LIMIT:
+            return f"the {name} limit must be below {MAX_LIMIT:,.0f}"
     if math.isfinite(buy) and math.isfinite(sell) and buy >= sell:
         return f"buy limit {buy:,.2f} would be at or above the sell limit {sell:,.2f}"
     return None

@@ -18,6 +18,7 @@ from typing import Any
 
 import platformdirs
 
+from engine.config import MAX_LIMIT
 from tui.widgets.watchlist import SORTS
 
 MIN_STEP = 0.0001
@@ -113,8 +114,11 @@ def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
             problems.append(f"{name}: limits.{symbol} must be [buy, sell]")
             continue
         buy, sell = float(pair[0]), float(pair[1])
-        if any(math.isinf(x) or x <= 0 for x in (buy, sell) if not math.isnan(x)) or (buy >= sell):
-            problems.append(f"{name}: limits.{symbol} = {pair} is impossible (need 0 < buy < sell)")
+        if any(not 0 < x < MAX_LIMIT for x in (buy, sell) if not math.isnan(x)) or (buy >= sell):
+            problems.append(
+                f"{name}: limits.{symbol} = {pair} is impossible "
+                f"(need 0 < buy < sell < {MAX_LIMIT:g})"
+            )
             continue
         limits[symbol] = (buy, sell)
     return Settings(**values, limits=limits), problems

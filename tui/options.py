@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from engine import EngineConfig
+from engine.config import MAX_LIMIT
 
 #: Engine settings each option overrides, by EngineConfig field.
 OPTION_FIELDS = {
@@ -84,6 +85,8 @@ def limit(text: str) -> tuple[str, float, float]:
         raise argparse.ArgumentTypeError(f"expected SYMBOL=BUY:SELL, got {text!r}") from None
     if not (symbol and 0 < buy < sell and math.isfinite(sell)):
         raise argparse.ArgumentTypeError(f"{text!r}: need a symbol and 0 < buy < sell")
+    if sell >= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text!r}: limits must be below {MAX_LIMIT:,.0f}")
     return symbol, buy, sell
 
 

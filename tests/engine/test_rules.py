@@ -42,6 +42,7 @@ def kinds(signals: list[Signal]) -> list[str]:
         (None, math.inf, "positive and finite"),
         (-math.inf, None, "positive and finite"),
         ("cheap", None, "must be a number"),
+        (None, 1e300, "must be below 1,000,000,000,000"),  # beyond any price a tick carries
     ],
 )
 def test_invalid_limits_are_refused_with_a_reason_and_change_nothing(

@@ -53,6 +53,7 @@ def test_help_lists_the_commands_and_keys() -> None:
         (["--fast", "0"], "at least 1"),
         (["--alert-p", "1.5"], "probability"),
         (["--limit", "ACME=10:5"], "0 < buy < sell"),
+        (["--limit", "ACME=10:1e300"], "limits must be below"),
         (["--speed", "-2"], "positive number or 'max'"),
         (["engine"], "--bootstrap-servers"),
         (["produce"], "--bootstrap-servers"),

@@ -4,21 +4,25 @@ untrusted symbol names rendered literally."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import html
+import io
 import re
 
 import pytest
 from textual.widgets import Input
 
-from engine import EngineConfig
+from engine import EngineConfig, Signal, SignalKind
+from producer.files import FileSource
+from producer.kafka_producer import ProducerStats, ProducerThread
 from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
-from tui.app import LimitwatchApp
+from tui.app import LimitwatchApp, status_line
 from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog, check_limits
 from tui.snapshot import staleness
-from tui.widgets.signal_log import SignalLog
+from tui.widgets.signal_log import SignalLog, signal_cells
 from tui.widgets.watchlist import Watchlist, urgency
 
 Pilot = object
@@ -71,7 +75,8 @@ def test_limits_dialog_shows_the_error_in_place_and_sends_nothing() -> None:
 @pytest.mark.parametrize(
     ("buy", "sell", "error"),
     [("abc", "10", "buy: 'abc' is not a number"), ("5", "-1", "sell: a limit must be a positive"),
-     ("5", "5", "must be below"), ("", "10", None), ("1,000", "2,000.5", None)],
+     ("5", "5", "must be below"), ("", "10", None), ("1,000", "2,000.5", None),
+     ("260", "1e300", "sell: a limit must be below 1,000,000,000,000")],
 )  # fmt: skip
 def test_check_limits_explains_each_mistake(buy: str, sell: str, error: str | None) -> None:
     if error is None:
@@ -202,7 +207,7 @@ def test_every_action_is_in_the_command_palette() -> None:
 
     drive(app, script)
     for needle in ("buy limit", "sell limit", "exact limits", "step", "Pause", "recording",
-                   "Filter", "order", "Signals", "keys"):  # fmt: skip
+                   "Filter", "Sort", "Signals", "keys"):  # fmt: skip
         assert any(needle.lower() in t.lower() for t in titles), needle
 
 
@@ -327,3 +332,36 @@ def test_a_real_escape_in_a_symbol_is_shown_never_sent_to_the_terminal() -> None
     assert "EV\\x1b[2JIL\\x07" in seen[:-1]
     assert "\x1b" not in seen[-1] and "\x07" not in seen[-1]
     assert "EV\\x1b[2JIL\\x07" in seen[-1]
+
+
+def _signal(symbol: str, t: float, kind: SignalKind = SignalKind.BUY_WATCH) -> Signal:
+    return Signal(symbol, kind, 1, t, 100.0, 99.0, 0.64, 120.0)
+
+
+def test_signal_log_lists_signals_by_event_time_whatever_order_they_came_in() -> None:
+    # Across partitions a fast replay raises later ticks' signals before earlier ones.
+    log = SignalLog()
+    came = (_signal("A", 1_750_000_010.0), _signal("B", 1_750_000_002.0), _signal("C", 5e9))
+    log.show(came, total=3)
+    symbols = [row[2].plain for row in log.visible_rows()]
+    assert symbols == ["C", "A", "B"]  # newest event time first
+
+
+def test_a_watch_shows_its_chance_and_time_before_its_limit() -> None:
+    detail = signal_cells(_signal("A", 1_750_000_000.0))[4].plain
+    assert detail == "p 64% · in ~2.0 min · limit 99.00"
+
+
+def test_status_line_counts_skipped_lines_and_says_how_to_skip_a_bad_one() -> None:
+    snap = StaticFeed().latest()
+    skipping = dataclasses.replace(
+        snap, producer=ProducerStats(source="<stdin>", finished=True, skipped=5)
+    )
+    assert "source ended · 5 bad lines skipped" in status_line(skipping, 0.005)
+    source = FileSource("-", stream=io.BytesIO(b"ts,symbol,price\n1,A,10\n2,A,x\n"))
+    producer = ProducerThread("127.0.0.1:1", source, topic="t")
+    producer.run()  # the source fails at its third line; nothing reaches a broker
+    stopped = dataclasses.replace(snap, producer=producer.stats())
+    assert "<stdin>:3: price 'x' is not a number (--skip-bad skips such lines)" in status_line(
+        stopped, 0.005
+    )

@@ -14,6 +14,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from engine.config import MAX_LIMIT
+
 
 def parse_limit(text: str) -> float:
     """A limit typed by the user: a positive number, or empty / '-' for none (NaN)."""
@@ -26,6 +28,8 @@ def parse_limit(text: str) -> float:
         raise ValueError(f"{text.strip()!r} is not a number") from None
     if not math.isfinite(value) or value <= 0:
         raise ValueError("a limit must be a positive number")
+    if value >= MAX_LIMIT:
+        raise ValueError(f"a limit must be below {MAX_LIMIT:,.0f}")
     return value
 
 

@@ -38,14 +38,16 @@ def signal_cells(sig: Signal) -> tuple[Text, ...]:
     """One row for `sig`; the symbol is inserted as plain text, never markup."""
     clock = dt.datetime.fromtimestamp(sig.t, tz=dt.UTC).strftime("%H:%M:%S")
     kind = sig.kind.name
-    detail = Text()
-    if math.isfinite(sig.limit):
-        detail.append(f"limit {fmt.price(sig.limit)}")
+    # A watch's chance and time come first: on a narrow pane they are what must show.
+    parts = []
     if kind.endswith("WATCH"):
         if math.isfinite(sig.p_hit):
-            detail.append(f" · p {sig.p_hit:.0%}")
+            parts.append(f"p {sig.p_hit:.0%}")
         if math.isfinite(sig.eta_s):
-            detail.append(f" · in ~{fmt.duration(sig.eta_s)}")
+            parts.append(f"in ~{fmt.duration(sig.eta_s)}")
+    if math.isfinite(sig.limit):
+        parts.append(f"limit {fmt.price(sig.limit)}")
+    detail = Text(" · ".join(parts))
     return (
         Text(clock, style="dim"),
         Text(kind, style=KIND_STYLE.get(kind, "")),
@@ -53,6 +55,10 @@ def signal_cells(sig: Signal) -> tuple[Text, ...]:
         Text(fmt.price(sig.price), justify="right"),
         detail,
     )
+
+
+def _event_time(sig: Signal) -> float:
+    return sig.t
 
 
 class SignalLog(Static):
@@ -138,9 +144,14 @@ class SignalLog(Static):
         self._redraw()
 
     def show(self, signals: tuple[Signal, ...], total: int) -> None:
-        """Redraw if signals arrived since the last call."""
-        self._latest = signals
+        """Redraw if signals arrived since the last call.
+
+        `signals` come in the order the engine raised them, which across Kafka partitions
+        is not event-time order (a fast replay reads one partition ahead of another); the
+        log lists them by event time, as the backtest of the same file does.
+        """
         if total == self._shown_count:
             return
+        self._latest = tuple(sorted(signals, key=_event_time))
         self._shown_count = total
         self._redraw()

@@ -1,0 +1,42 @@
+"""The settings file: what the monitor writes it reads back, and a broken or impossible
+entry is reported and left out instead of stopping the monitor."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from tui import config
+
+
+def test_saved_settings_load_back_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "config.toml"
+    settings = config.Settings(step=0.01, bell=True, sort="urgency").with_limits(
+        'A "quoted" name', 10.5, math.nan
+    )
+    config.save(path, settings)
+    loaded, problems = config.load(path)
+    assert problems == []
+    assert loaded.step == 0.01 and loaded.bell and loaded.sort == "urgency"
+    buy, sell = loaded.limits['A "quoted" name']
+    assert buy == 10.5 and math.isnan(sell)
+
+
+def test_a_file_that_is_not_toml_gives_the_defaults_and_says_where(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[monitor]\nstep = = 3\n")
+    settings, problems = config.load(path)
+    assert settings == config.Settings()
+    assert len(problems) == 1 and "line 2" in problems[0] and "using the defaults" in problems[0]
+
+
+@pytest.mark.parametrize(
+    "pair",
+    ["[5.0, 5.0]", "[-1.0, 5.0]", "[1.0, inf]", "[260.0, 1e300]", '["a", 2]', "[1.0]"],
+)
+def test_impossible_limits_are_reported_and_left_out(pair: str) -> None:
+    settings, problems = config.loads(f"[limits]\nGOOD = [1.0, 2.0]\nBAD = {pair}\n")
+    assert settings.limits == {"GOOD": (1.0, 2.0)}
+    assert len(problems) == 1 and "limits.BAD" in problems[0]
