@@ -133,6 +133,20 @@ def test_slash_filters_the_watchlist_and_escape_clears_it() -> None:
     assert rows == [12, 1, 12]
 
 
+def test_a_filter_that_matches_nothing_says_so() -> None:
+    app = LimitwatchApp(StaticFeed())
+    lines: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("slash", "Z", "Z", "Z")
+        await pilot.pause(0.2)
+        table = app.query_one(Watchlist)
+        lines.append(table.render_line(1).text)
+
+    drive(app, script)
+    assert "no symbol matches “ZZZ”" in lines[0]
+
+
 def test_o_sorts_by_urgency_most_urgent_first() -> None:
     feed = StaticFeed()
     app = LimitwatchApp(feed)

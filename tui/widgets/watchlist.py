@@ -509,6 +509,12 @@ class Watchlist(ScrollView, can_focus=True):
         else:
             row = round(self.scroll_y) + y - 1
             if not 0 <= row < len(self._rows):
+                if row == 0 and self.filter_text and self._state is not None:
+                    # Say why the list is empty: the typed filter, shown as plain text.
+                    text = f" no symbol matches “{fmt.literal(self.filter_text)}”"
+                    return Strip([Segment(text, self._styles["base"])]).crop_extend(
+                        0, width, self._styles["base"]
+                    )
                 return Strip.blank(width, self._styles["base"])
             kind = "cursor" if row == self._cursor else "base" if row % 2 else "even"
             values = self.row_values(row)
