@@ -45,6 +45,7 @@ from typing import Any, BinaryIO, Literal
 
 import msgspec
 
+from producer.pipe import first_non_blank
 from producer.wire import MAX_PRICE, MAX_SYMBOL_LEN, Tick
 
 #: Timestamps must lie in [0, MAX_TS) epoch seconds, as on the wire.
@@ -258,23 +259,14 @@ class LineLookahead:
         anything; None if it (or the blank lines before it) pass `limit` bytes. At the
         end of input, what is left after the blank lines. `timeout` is not used: this
         waits until the line is complete."""
-        start = 0  # where the first line not yet known to be blank begins
+        at_end = False
         while True:
-            end = self._ahead.find(b"\n", start)
-            if end >= limit:
-                return None
-            if end >= 0:
-                line = self._ahead[start : end + 1]
-                if line.strip():
-                    return line
-                start = end + 1
-                continue
-            if len(self._ahead) > limit:
-                return None
+            decided, line = first_non_blank(self._ahead, limit, at_end=at_end)
+            if decided:
+                return line
             more = self._stream.readline(limit + 1 - len(self._ahead))
-            if not more:
-                return self._ahead[start:]
             self._ahead += more
+            at_end = not more
 
     def readline(self, limit: int = -1) -> bytes:
         """One line including its newline, at most `limit` bytes (when positive)."""

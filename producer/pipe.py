@@ -18,6 +18,29 @@ import time
 WAIT_S = 0.1
 
 
+def first_non_blank(
+    data: bytes | bytearray, limit: int, *, at_end: bool
+) -> tuple[bool, bytes | None]:
+    """Look ahead in `data` (unread input) for its first line that is not blank.
+
+    Returns ``(True, line)`` once found (newline included), ``(True, None)`` if it or the
+    blank lines before it pass `limit` bytes, and ``(False, None)`` while more input is
+    needed to tell. With `at_end` (no more input) what is left after the blank lines is
+    the line.
+    """
+    start = 0  # where the first line not yet known to be blank begins
+    while (end := data.find(b"\n", start)) >= 0:
+        if end >= limit:
+            return True, None
+        line = bytes(data[start : end + 1])
+        if line.strip():
+            return True, line
+        start = end + 1
+    if len(data) > limit:
+        return True, None
+    return (True, bytes(data[start:])) if at_end else (False, None)
+
+
 class PipeReader:
     """`readline()` over a file descriptor; returns b"" at end of input or once stopped."""
 
@@ -54,21 +77,12 @@ class PipeReader:
         reader was stopped; at the end of input, what is left after the blank lines.
         """
         deadline = time.monotonic() + timeout
-        start = 0  # where the first line not yet known to be blank begins
         while True:
-            end = self._buffer.find(b"\n", start)
-            if end >= limit:
-                return None
-            if end >= 0:
-                line = bytes(self._buffer[start : end + 1])
-                if line.strip():
-                    return line
-                start = end + 1
-                continue
-            if self._eof:
-                return None if len(self._buffer) > limit else bytes(self._buffer[start:])
+            decided, line = first_non_blank(self._buffer, limit, at_end=self._eof)
+            if decided:
+                return line
             left = deadline - time.monotonic()
-            if left <= 0 or len(self._buffer) > limit or self.stop.is_set():
+            if left <= 0 or self.stop.is_set():
                 return None
             ready, _, _ = select.select([self.fd], [], [], min(left, WAIT_S))
             if ready:

@@ -595,7 +595,7 @@ def status_line(snap: Snapshot, step: float) -> str:
         if p.finished:
             parts.append(f"source ended: {p.last_error}" if p.last_error else "source ended")
         if p.skipped:
-            parts.append(f"{p.skipped:,} bad line{'s' if p.skipped != 1 else ''} skipped")
+            parts.append(f"{fmt.count(p.skipped, 'bad line')} skipped")
     if snap.recording:
         parts.append(f"● REC {snap.recorded:,} → {snap.recording}")
     parts.append(f"{len(snap.engine.symbols)} symbols · {snap.signal_count:,} signals")

@@ -43,6 +43,7 @@ from engine.quality import Baseline, Quality, baseline_quality, forecast_quality
 from producer.files import FileSource, LineLookahead, SourceError
 from producer.source import Source
 from producer.sources import open_source
+from tui import format as fmt
 from tui.jsonout import signal_json
 from tui.options import Limits, OptionError, add_engine_options, engine_config, positive_int
 
@@ -355,31 +356,22 @@ def _quality_line(label: str, q: dict[str, Any]) -> str:
     )
 
 
-def count(n: int, noun: str) -> str:
-    """`n` and `noun`, plural unless `n` is 1: ``count(1, "tick")`` is ``"1 tick"``.
-
-    >>> count(1, "tick"), count(0, "signal"), count(10000, "symbol")
-    ('1 tick', '0 signals', '10,000 symbols')
-    """
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
 def print_report(result: BacktestResult, out: TextIO) -> None:
     """The human-readable closing lines."""
     s = summary(result)
     kinds = ", ".join(f"{n:,} {k}" for k, n in s["signals"].items()) or "none"
     parts = [
-        count(s["ticks"], "tick"),
-        count(len(s["symbols"]), "symbol"),
-        f"{count(len(result.signals), 'signal')} ({kinds})",
+        fmt.count(s["ticks"], "tick"),
+        fmt.count(len(s["symbols"]), "symbol"),
+        f"{fmt.count(len(result.signals), 'signal')} ({kinds})",
     ]
     if s["skipped"]:
-        parts.append(f"{count(s['skipped'], 'bad line')} skipped")
+        parts.append(f"{fmt.count(s['skipped'], 'bad line')} skipped")
     if result.refused:
-        symbols = count(int(result.state.refused), "symbol")
+        symbols = fmt.count(int(result.state.refused), "symbol")
         parts.append(
             f"{symbols} refused (limit {result.config.max_symbols:,}): "
-            f"{count(result.refused, 'tick')} not run"
+            f"{fmt.count(result.refused, 'tick')} not run"
         )
     print(file=out)
     print(", ".join(parts), file=out)

@@ -36,6 +36,7 @@ from producer.sources import SourceError, open_source
 from producer.wire import Tick
 from tui import backtest
 from tui import config as settings_file
+from tui import format as fmt
 from tui.jsonout import signal_json
 from tui.logs import LogFileError, default_log_path, setup_logging
 from tui.options import (
@@ -507,7 +508,7 @@ def run_produce(args: argparse.Namespace) -> int:
     if skipped:
         reasons = getattr(source, "skipped_reasons", [])
         first = f" (first: {reasons[0]})" if reasons else ""
-        lines = backtest.count(skipped, "bad line")
+        lines = fmt.count(skipped, "bad line")
         print(f"limitwatch produce: {lines} skipped{first}", file=sys.stderr)
     return 0 if stats.failed == 0 and not stats.last_error else 1
 

@@ -19,6 +19,15 @@ def percent(value: float) -> str:
     return f"{value:+.2%}"
 
 
+def count(n: int, noun: str) -> str:
+    """`n` and `noun`, plural unless `n` is 1.
+
+    >>> count(1, "tick"), count(0, "signal"), count(10000, "symbol")
+    ('1 tick', '0 signals', '10,000 symbols')
+    """
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def duration(seconds: float) -> str:
     """A short human duration: 12 s, 3.5 min, 2.1 h."""
     if not math.isfinite(seconds):
