@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import math
 import sys
 import time
@@ -45,7 +46,14 @@ from producer.source import Source
 from producer.sources import open_source
 from tui import format as fmt
 from tui.jsonout import signal_json
-from tui.options import Limits, OptionError, add_engine_options, engine_config, positive_int
+from tui.options import (
+    Limits,
+    OptionError,
+    add_engine_options,
+    engine_config,
+    header_of,
+    positive_int,
+)
 
 #: Ticks handed to the engine per update.
 BATCH = 10_000
@@ -453,6 +461,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def unused_limits(
+    given: list[tuple[str, float, float]], symbols: Sequence[str], spec: str
+) -> list[str]:
+    """A warning for each ``--limit`` whose symbol had no tick in the file, with the
+    closest symbol names that did (symbols are case-sensitive)."""
+    seen = set(symbols)
+    where = "standard input" if spec == "-" else spec
+    warnings = []
+    for sym in dict.fromkeys(s for s, _buy, _sell in given):
+        if sym in seen:
+            continue
+        close = [s for s in symbols if s.casefold() == sym.casefold()]
+        close += [s for s in difflib.get_close_matches(sym, symbols, n=3) if s not in close]
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        warnings.append(f"--limit {sym}: no tick of {sym} in {where}, limit unused{hint}")
+    return warnings
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the backtest the arguments describe; return the exit status."""
     out = sys.stdout
@@ -461,7 +487,8 @@ def run(args: argparse.Namespace) -> int:
         source = open_file(args.file, skip_bad=args.skip_bad)
         limits: Limits = dict(getattr(source, "limits", {}) or {})
         limits.update({sym: (buy, sell) for sym, buy, sell in args.limit})
-        config = engine_config(args, dict(getattr(source, "engine", {}) or {}))
+        suggested = dict(getattr(source, "engine", {}) or {})
+        config = engine_config(args, suggested, header_of(args.file))
         progress = Progress(source, err)
         if args.json:
 
@@ -483,6 +510,8 @@ def run(args: argparse.Namespace) -> int:
             print_report(result, out)
         for reason in getattr(source, "skipped_reasons", []):
             print(f"skipped {reason}", file=err)
+        for warning in unused_limits(args.limit, result.state.symbols, args.file):
+            print(f"limitwatch backtest: {warning}", file=err)
         out.flush()
     except (SourceError, BacktestError, OptionError, LimitError) as exc:
         out.flush()

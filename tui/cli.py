@@ -44,6 +44,7 @@ from tui.options import (
     add_engine_options,
     engine_config,
     fraction,
+    header_of,
     limits_from,
     positive_float,
     positive_int,
@@ -265,7 +266,8 @@ def _source_and_engine(
     source = None if args.no_producer else _open(args, spec, stop, stdin)
     if stdin is not None and isinstance(source, FileSource):
         source.read_header(HEADER_WAIT_S)
-    return source, engine_config(args, dict(getattr(source, "engine", {}) or {}))
+    suggested = dict(getattr(source, "engine", {}) or {})
+    return source, engine_config(args, suggested, header_of(spec))
 
 
 def _take_piped_stdin(stop: threading.Event) -> PipeReader:

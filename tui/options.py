@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import re
 from typing import Any
 
 from engine import EngineConfig
@@ -124,14 +125,19 @@ def add_engine_options(p: argparse.ArgumentParser, *, band: bool = True) -> None
 
 
 def engine_config(
-    args: argparse.Namespace, suggested: dict[str, Any] | None = None
+    args: argparse.Namespace, suggested: dict[str, Any] | None = None, origin: str = "the file"
 ) -> EngineConfig:
-    """EngineConfig from the options, else the file's suggestions, else the defaults."""
+    """EngineConfig from the options, else the file's suggestions, else the defaults.
+
+    ``origin`` names where ``suggested`` came from (a scenario's header), for errors.
+    """
     settings: dict[str, Any] = dict(suggested or {})
     for option, field_name in OPTION_FIELDS.items():
         value = getattr(args, option, None)
         if value is not None:
             settings[field_name] = value
+    # The file's settings still in force: an error they cause names them and their source.
+    from_file = {k: v for k, v in (suggested or {}).items() if settings[k] is v}
     for name in _INTEGER_FIELDS:
         value = settings.get(name)
         if isinstance(value, float) and value.is_integer():
@@ -145,7 +151,21 @@ def engine_config(
     try:
         return EngineConfig(**settings)
     except (TypeError, ValueError) as exc:
-        raise OptionError(f"bad engine settings: {exc}") from None
+        # Name the settings from the file that the message mentions, and their source.
+        named = {k: v for k, v in from_file.items() if re.search(rf"\b{k}\b", str(exc))}
+        where = ""
+        if named:
+            shown = ", ".join(f"{k} {v}" for k, v in named.items())
+            flags = [f"--{o.replace('_', '-')}" for o, f in OPTION_FIELDS.items() if f in named]
+            verb = "takes" if len(flags) == 1 else "take"
+            wins = f"; {' and '.join(flags)} {verb} precedence" if flags else ""
+            where = f" ({origin} sets {shown}{wins})"
+        raise OptionError(f"bad engine settings: {exc}{where}") from None
+
+
+def header_of(spec: str) -> str:
+    """How errors name the header of the scenario ``spec`` (a path, or - for stdin)."""
+    return "the header on standard input" if spec == "-" else f"the header of {spec}"
 
 
 def limits_from(args: argparse.Namespace, suggested: Limits | None = None) -> Limits:

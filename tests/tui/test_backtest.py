@@ -119,6 +119,49 @@ def test_options_override_the_header(capsys: pytest.CaptureFixture[str]) -> None
     assert summary["symbols"]["BRIX"]["sell"] == 44.0  # header limits for the others stay
 
 
+def test_a_header_whose_engine_settings_conflict_is_named_in_the_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = (SCENARIOS / "crash.jsonl").read_text().splitlines()
+    header = json.loads(lines[0])
+    header["engine"].update(fast=50, slow=40)
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+
+    status, _, err = run(capsys, str(path))
+    assert status == 2
+    assert err.strip() == (
+        "limitwatch backtest: bad engine settings: slow (40) must be greater than fast (50)"
+        f" (the header of {path} sets fast 50, slow 40; --fast and --slow take precedence)"
+    )
+    # Only the header's settings still in force are blamed on it.
+    status, _, err = run(capsys, str(path), "--slow", "30")
+    assert status == 2
+    assert err.strip().endswith(f"(the header of {path} sets fast 50; --fast takes precedence)")
+    # ... and the option the message points at does fix it.
+    status, _, err = run(capsys, str(path), "--fast", "10")
+    assert status == 0, err
+    # Settings from the command line alone: no file to blame.
+    status, _, err = run(capsys, str(SCENARIOS / "rally.jsonl"), "--fast", "50", "--slow", "10")
+    assert status == 2
+    assert err.strip().endswith("slow (10) must be greater than fast (50)")
+
+
+def test_a_limit_for_a_symbol_without_ticks_is_reported_with_near_names(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    crash = str(SCENARIOS / "crash.jsonl")
+    status, _, err = run(
+        capsys, crash, "--limit", "cygn=40:60", "--limit", "ZZZ=1:2", "--limit", "DRVX=300:330"
+    )
+    assert status == 0, err
+    assert err.splitlines() == [
+        f"limitwatch backtest: --limit cygn: no tick of cygn in {crash}, limit unused"
+        " (did you mean CYGN?)",
+        f"limitwatch backtest: --limit ZZZ: no tick of ZZZ in {crash}, limit unused",
+    ]
+
+
 def test_band_sets_limits_around_the_first_price_of_a_plain_csv(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

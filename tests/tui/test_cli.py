@@ -75,6 +75,23 @@ def test_bad_arguments_give_a_clear_message_and_no_traceback(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", [["replay"], ["--source"]])
+def test_a_scenario_header_with_conflicting_settings_is_named(
+    command: list[str], tmp_path: Path
+) -> None:
+    lines = (ROOT / "scenarios" / "crash.jsonl").read_text().splitlines()
+    header = json.loads(lines[0])
+    header["engine"].update(fast=50, slow=40)
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    result = _cli(*command, str(path), "--log-file", str(tmp_path / "l.log"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "limitwatch: bad engine settings: slow (40) must be greater than fast (50)"
+        f" (the header of {path} sets fast 50, slow 40; --fast and --slow take precedence)"
+    )
+
+
 @pytest.mark.parametrize("command", ["produce", "engine", "record", "monitor"])
 def test_unreachable_cluster_is_reported(command: str, tmp_path: Path) -> None:
     common = ["--bootstrap-servers", "127.0.0.1:1", "--log-file", str(tmp_path / "l.log")]
