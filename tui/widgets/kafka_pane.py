@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from rich.console import Group
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -19,6 +19,8 @@ HEALTH_STYLE = {
     "STALL": "bold magenta",
     "DOWN": "bold red",
 }
+#: Measures wrapped text for the layout only (nothing is printed).
+_MEASURE = Console(width=200, color_system=None)
 _BARS = "▁▂▃▄▅▆▇█"
 
 
@@ -33,51 +35,110 @@ def sparkline(values: tuple[int, ...], width: int = 12) -> str:
     return "".join(_BARS[min(int(v / top * (len(_BARS) - 1) + 0.5), len(_BARS) - 1)] for v in tail)
 
 
-def kafka_renderable(snap: Snapshot) -> Group:
-    """The pane's content for one snapshot."""
+#: Rows left out first when the pane is too short for all of them, least needed first.
+_DROP_ORDER = ("broker mem", "consumer", "last tick", "broker")
+#: Rows whose values wrap onto more lines instead of being cut.
+_WRAPPED = ("error", "lag")
+
+
+def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
+    """The pane's content for one snapshot, fitted to ``width`` x ``height`` cells (0: no
+    limit). When the lag table does not fit below the other rows, lag is one wrapped
+    row (``p0:0 · p1:12 ...``) and the least needed rows go, so no label is cut and every
+    partition's lag stays on screen."""
     k = snap.kafka
-    head = Table.grid(padding=(0, 1))
-    head.add_column(style="dim", no_wrap=True)
-    head.add_column(no_wrap=True, overflow="ellipsis")
+    # Rates say "/s" where "ticks/s" would not fit beside the widest label.
+    per_s = " ticks/s" if not width or width >= 32 else "/s"
+    rows: list[tuple[str, Text]] = []
     where = "embedded" if k.embedded else "cluster"
-    head.add_row("broker", Text(f"{k.bootstrap} · {where}"))
-    consumer = f"group {k.group}" if k.group else "all partitions"
-    head.add_row(
-        "health",
-        Text.assemble((k.health, HEALTH_STYLE.get(k.health, "")), f" · broker {k.broker_state}"),
+    broker = f"{k.bootstrap} · {where}"
+    if width and len(broker) > width - len("broker mem") - 1:
+        broker = k.bootstrap  # the address matters more (the title says "embedded")
+    rows.append(("broker", Text(broker)))
+    rows.append(
+        (
+            "health",
+            Text.assemble(
+                (k.health, HEALTH_STYLE.get(k.health, "")), f" · broker {k.broker_state}"
+            ),
+        )
     )
-    head.add_row("consumer", Text(consumer))
-    head.add_row("in", Text(f"{k.rate_in:,.0f} ticks/s · {k.consumed:,}"))
+    rows.append(("consumer", Text(f"group {k.group}" if k.group else "all partitions")))
+    rows.append(("in", Text(f"{k.rate_in:,.0f}{per_s} · {k.consumed:,}")))
     if snap.producer is not None:
         p = snap.producer
         state = " · paused" if p.paused else " · done" if p.finished else ""
-        head.add_row("out", Text(f"{p.rate:,.0f} ticks/s · {p.delivered:,}{state}"))
+        rows.append(("out", Text(f"{p.rate:,.0f}{per_s} · {p.delivered:,}{state}")))
         if p.failed:
-            head.add_row("failed", Text(f"{p.failed:,}", style="red"))
+            rows.append(("failed", Text(f"{p.failed:,}", style="red")))
     idle = "–" if math.isnan(k.since_last_tick_s) else f"{k.since_last_tick_s:.1f} s ago"
-    head.add_row("last tick", Text(idle))
-    head.add_row(
-        "bad · dlq", Text(f"{k.bad:,} · {k.dead_lettered:,}", style="bold red" if k.bad else "")
+    rows.append(("last tick", Text(idle)))
+    rows.append(
+        ("bad · dlq", Text(f"{k.bad:,} · {k.dead_lettered:,}", style="bold red" if k.bad else ""))
     )
     if k.embedded:
-        head.add_row("broker mem", Text(fmt.size(k.broker_rss)))
+        rows.append(("broker mem", Text(fmt.size(k.broker_rss))))
     if k.health == "STALL" and k.broker_silent_s > 1:
-        head.add_row("stalled", Text(f"broker silent {k.broker_silent_s:.0f} s", style="magenta"))
+        rows.append(("stalled", Text(f"broker silent {k.broker_silent_s:.0f} s", style="magenta")))
     elif k.last_error and k.health != "OK":
-        head.add_row("error", Text(k.last_error, style="red"))
+        rows.append(("error", Text(k.last_error, style="red")))
+
+    table_lines = 2 + len(k.partitions)  # a blank line, the header, a row per partition
+    if not height or _lines(rows, width) + table_lines <= height:
+        return Group(_grid(rows), Text(""), _lag_table(snap))
+    lag = Text(
+        " · ".join(
+            f"p{part.partition}:{'?' if part.lag < 0 else f'{part.lag:,}'}" for part in k.partitions
+        )
+        or "–",
+        style="yellow" if any(part.lag > 0 for part in k.partitions) else "",
+    )
+    rows.append(("lag", lag))
+    for label in _DROP_ORDER:
+        if _lines(rows, width) <= height:
+            break
+        rows = [row for row in rows if row[0] != label]
+    return Group(_grid(rows))
+
+
+def _label_width(rows: list[tuple[str, Text]]) -> int:
+    return max(len(label) for label, _ in rows)
+
+
+def _lines(rows: list[tuple[str, Text]], width: int) -> int:
+    """Lines the grid of ``rows`` takes at ``width``: one a row, more for wrapped ones."""
+    if not width:
+        return len(rows)
+    room = max(width - _label_width(rows) - 1, 1)
+    return sum(len(text.wrap(_MEASURE, room)) if label in _WRAPPED else 1 for label, text in rows)
+
+
+def _grid(rows: list[tuple[str, Text]]) -> Table:
+    # The labels keep their width; the values take the rest and are cut or wrapped.
+    head = Table.grid(padding=(0, 1), expand=True)
+    head.add_column(style="dim", no_wrap=True, min_width=_label_width(rows))
+    head.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
+    for label, text in rows:
+        if label in _WRAPPED:
+            text.no_wrap, text.overflow = False, "fold"
+        head.add_row(label, text)
+    return head
+
+
+def _lag_table(snap: Snapshot) -> Table:
     lag = Table(box=None, padding=(0, 1), show_edge=False)
     lag.add_column("p", justify="right", style="dim")
     lag.add_column("lag", justify="right")
     lag.add_column("lag s", justify="right")
     lag.add_column("trend", no_wrap=True)
-    for part in k.partitions:
+    for part in snap.kafka.partitions:
         lag.add_row(
             str(part.partition),
             "?" if part.lag < 0 else f"{part.lag:,}",
             f"{part.lag_s:.1f}",
             Text(sparkline(part.trend), style="yellow" if part.lag > 0 else "green"),
         )
-    return Group(head, Text(""), lag)
+    return lag
 
 
 class KafkaPane(Static):
@@ -85,4 +146,6 @@ class KafkaPane(Static):
 
     def show(self, snap: Snapshot) -> None:
         """Re-render for `snap`."""
-        self.update(kafka_renderable(snap), layout=False)  # its size is set by the CSS
+        size = self.content_size
+        # Its size is set by the CSS; the content is fitted to it.
+        self.update(kafka_renderable(snap, size.width, size.height), layout=False)
