@@ -4,6 +4,8 @@ the cursor, and only rows in view are formatted."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from rich.cells import cell_len
 
@@ -184,3 +186,52 @@ def test_symbols_are_drawn_without_control_codes_and_cut_to_the_column(
     text = safe_symbol(symbol)
     assert text == shown
     assert cell_len(text) <= SYMBOL_MAX
+
+
+def test_columns_are_shown_whole_or_not_at_all_and_the_symbol_stays_when_scrolled() -> None:
+    app = LimitwatchApp(StaticFeed())
+    views: list[tuple[int, list[list[str]], list[set[str]]]] = []
+
+    def cells(line: str) -> list[str]:
+        return [cell for cell in re.split(r"\s{2,}", line.strip()) if cell]
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        await pilot.pause(0.1)
+        assert table.virtual_size.width > table.size.width  # some columns out of view
+        for scroll in (0, 3, table.virtual_size.width - table.size.width):
+            table.scroll_to(x=scroll, animate=False, immediate=True)
+            await pilot.pause(0.05)
+            lines = [cells(table.render_line(y).text) for y in range(4)]
+            whole = [{label for _key, label in watchlist_module.COLUMNS}]
+            whole += [set(table.row_texts(row)) for row in range(3)]
+            views.append((round(table.scroll_x), lines, whole))
+
+    drive(app, script)
+    for scroll, lines, whole in views:
+        for line, allowed in zip(lines, whole, strict=True):
+            assert set(line) <= allowed, (scroll, line)  # no cell cut short
+    (_, first, _), (_, nudged, _), (_, last, _) = views
+    assert "Slow MA" not in first[0] and "Slow MA" in last[0]
+    assert "Last" in first[0] and "Last" not in nudged[0]  # half out of view: blank
+    for view in (first, nudged, last):
+        assert view[0][0] == "Symbol" and view[1][0] == first[1][0]  # the symbol stays
+
+
+def test_clicking_a_header_of_the_scrolled_view_sorts_by_the_column_under_the_mouse() -> None:
+    app = LimitwatchApp(StaticFeed())
+    orders: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        table.scroll_to(x=12, animate=False, immediate=True)
+        await pilot.pause(0.05)
+        header = table.render_line(0).text
+        for label in ("Chg", "Symbol", "Forecast"):
+            x = 1 + header.index(label)  # 1: the border
+            await pilot.click(Watchlist, offset=(x, 1))
+            await pilot.pause(0.1)
+            orders.append(table.order)
+
+    drive(app, script)
+    assert orders == ["chg", "symbol", "urgency"]

@@ -8,6 +8,9 @@ changed, whatever the number of symbols.
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -175,6 +178,40 @@ def _widest(values: np.ndarray, render: Callable[[float], str]) -> int:
     if finite.size == 0:
         return 1
     return max(len(render(float(finite.min()))), len(render(float(finite.max()))))
+
+
+@functools.lru_cache(maxsize=64)
+def _edges(widths: tuple[int, ...]) -> tuple[int, ...]:
+    """Where each column starts, and where the last one ends."""
+    return tuple(itertools.accumulate((w + 2 * PAD for w in widths), initial=0))
+
+
+def _in_view(
+    strip: Strip, widths: tuple[int, ...], scroll_x: int, width: int, style: Style
+) -> Strip:
+    """The ``width`` cells on screen of a row ``strip`` scrolled ``scroll_x`` cells right.
+
+    The first column (the symbol) stays put, the others scroll beside it; a column only
+    partly in view is blanked, since a price cut to its first digits reads as another.
+    """
+    edges = _edges(widths)
+    frozen = min(edges[1], width) if scroll_x else 0
+    left, right = frozen + scroll_x, scroll_x + width
+    # The first column edge at or after `left`, the last at or before `right` (beyond the
+    # table, the view's own sides).
+    start = edges[bisect.bisect_left(edges, left)] if left <= edges[-1] else left
+    stop = edges[bisect.bisect_right(edges, right) - 1] if right <= edges[-1] else right
+    if not frozen and start == left and stop == right:
+        return strip.crop(left, right)
+    stop = max(stop, start)
+    return Strip.join(
+        [
+            strip.crop(0, frozen),
+            Strip.blank(start - left, style),
+            strip.crop(start, stop),
+            Strip.blank(right - stop, style),
+        ]
+    )
 
 
 def _initial_widths() -> dict[str, int]:
@@ -475,7 +512,10 @@ class Watchlist(ScrollView, can_focus=True):
         if offset is None:
             return
         if offset.y == 0:
-            x = offset.x + round(self.scroll_x)
+            x = offset.x
+            scroll_x = round(self.scroll_x)
+            if scroll_x and x >= _edges(tuple(self._widths.values()))[1]:
+                x += scroll_x  # the symbol column stays put, the others scroll
             for key, width in self._widths.items():
                 x -= width + 2 * PAD
                 if x < 0:
@@ -521,7 +561,7 @@ class Watchlist(ScrollView, can_focus=True):
             strip = self._cached((values, kind, widths), lambda: self._row_strip(values, kind))
         total = max(width + scroll_x, strip.cell_length)
         strip = strip.extend_cell_length(total, self._styles[kind])
-        return strip.crop(scroll_x, scroll_x + width)
+        return _in_view(strip, widths, scroll_x, width, self._styles[kind])
 
     def _cached(self, key: tuple[object, ...], make: Callable[[], Strip]) -> Strip:
         strip = self._row_cache.get(key)
