@@ -79,7 +79,11 @@ class LimitwatchApp(App[None]):
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "limitwatch"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-narrow"),
+        (100, "-medium"),
+        (140, "-wide"),
+    ]
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("q", "quit", "Quit", tooltip="Stop everything and leave"),
         Binding("b", "step_limit('buy', -1)", "Buy−", tooltip="Lower the buy limit by a step"),

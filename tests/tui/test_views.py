@@ -11,6 +11,7 @@ import io
 import re
 
 import pytest
+from textual.geometry import Region
 from textual.widgets import Input
 
 from engine import EngineConfig, Signal, SignalKind
@@ -18,11 +19,12 @@ from producer.files import FileSource
 from producer.kafka_producer import ProducerStats, ProducerThread
 from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
+from tui import format as fmt
 from tui.app import LimitwatchApp, status_line
 from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog, check_limits
 from tui.snapshot import staleness
-from tui.widgets.signal_log import SignalLog, signal_cells
+from tui.widgets.signal_log import SignalLog, fit_detail, signal_cells
 from tui.widgets.watchlist import Watchlist, urgency
 
 Pilot = object
@@ -364,6 +366,43 @@ def test_signal_log_lists_signals_by_event_time_whatever_order_they_came_in() ->
 def test_a_watch_shows_its_chance_and_time_before_its_limit() -> None:
     detail = signal_cells(_signal("A", 1_750_000_000.0))[4].plain
     assert detail == "p 64% · in ~2.0 min · limit 99.00"
+
+
+@pytest.mark.parametrize(
+    ("room", "shown"),
+    [
+        (40, "p 64% · in ~2.0 min · limit 99.00"),
+        (33, "p 64% · in ~2.0 min · limit 99.00"),
+        (32, "p 64% · in ~2.0 min · …"),
+        (23, "p 64% · in ~2.0 min · …"),
+        (22, "p 64% · …"),
+        (9, "p 64% · …"),
+        (8, "…"),
+        (0, ""),
+    ],
+)
+def test_signal_details_lose_whole_parts_when_short_of_room(room: int, shown: str) -> None:
+    detail = signal_cells(_signal("A", 1_750_000_000.0))[4]
+    assert fit_detail(detail, room).plain == shown
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+def test_the_signals_pane_never_shows_a_limit_cut_short(size: tuple[int, int]) -> None:
+    feed = StaticFeed(n_ticks=6000)
+    limits = {fmt.price(s.limit) for s in feed.signals}
+    app = LimitwatchApp(feed)
+    lines: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.1)
+        log = app.query_one(SignalLog)
+        lines.extend(strip.text for strip in log.render_lines(Region(0, 0, *log.size)))
+
+    drive(app, script, size=size)
+    shown = [value for line in lines for value in re.findall(r"limit ([^ │]*)", line)]
+    assert set(shown) <= limits
+    if size[0] >= 200:
+        assert shown  # where there is room, the limits are there
 
 
 def test_status_line_counts_skipped_lines_and_says_how_to_skip_a_bad_one() -> None:

@@ -207,7 +207,7 @@ def test_columns_are_shown_whole_or_not_at_all_and_the_symbol_stays_when_scrolle
             whole += [set(table.row_texts(row)) for row in range(3)]
             views.append((round(table.scroll_x), lines, whole))
 
-    drive(app, script)
+    drive(app, script, size=(100, 40))  # too narrow for every column
     for scroll, lines, whole in views:
         for line, allowed in zip(lines, whole, strict=True):
             assert set(line) <= allowed, (scroll, line)  # no cell cut short
@@ -224,8 +224,10 @@ def test_clicking_a_header_of_the_scrolled_view_sorts_by_the_column_under_the_mo
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         table = app.query_one(Watchlist)
-        table.scroll_to(x=12, animate=False, immediate=True)
+        past_last = table._widths["last"] + 2 * PAD  # Last out of view, Chg next to Symbol
+        table.scroll_to(x=past_last, animate=False, immediate=True)
         await pilot.pause(0.05)
+        assert round(table.scroll_x) == past_last
         header = table.render_line(0).text
         for label in ("Chg", "Symbol", "Forecast"):
             x = 1 + header.index(label)  # 1: the border
@@ -233,5 +235,5 @@ def test_clicking_a_header_of_the_scrolled_view_sorts_by_the_column_under_the_mo
             await pilot.pause(0.1)
             orders.append(table.order)
 
-    drive(app, script)
+    drive(app, script, size=(100, 40))  # too narrow for every column
     assert orders == ["chg", "symbol", "urgency"]

@@ -47,8 +47,6 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     row (``p0:0 · p1:12 ...``) and the least needed rows go, so no label is cut and every
     partition's lag stays on screen."""
     k = snap.kafka
-    # Rates say "/s" where "ticks/s" would not fit beside the widest label.
-    per_s = " ticks/s" if not width or width >= 32 else "/s"
     rows: list[tuple[str, Text]] = []
     where = "embedded" if k.embedded else "cluster"
     broker = f"{k.bootstrap} · {where}"
@@ -64,13 +62,18 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
         )
     )
     rows.append(("consumer", Text(f"group {k.group}" if k.group else "all partitions")))
-    rows.append(("in", Text(f"{k.rate_in:,.0f}{per_s} · {k.consumed:,}")))
+    rates = [("in", k.rate_in, f"{k.consumed:,}")]
     if snap.producer is not None:
         p = snap.producer
         state = " · paused" if p.paused else " · done" if p.finished else ""
-        rows.append(("out", Text(f"{p.rate:,.0f}{per_s} · {p.delivered:,}{state}")))
-        if p.failed:
-            rows.append(("failed", Text(f"{p.failed:,}", style="red")))
+        rates.append(("out", p.rate, f"{p.delivered:,}{state}"))
+    # "ticks/s", or "/s" where that would not fit beside the widest label.
+    texts = [f"{rate:,.0f} ticks/s · {rest}" for _label, rate, rest in rates]
+    if width and len("broker mem ") + max(map(len, texts)) > width:
+        texts = [f"{rate:,.0f}/s · {rest}" for _label, rate, rest in rates]
+    rows += [(label, Text(text)) for (label, *_), text in zip(rates, texts, strict=True)]
+    if snap.producer is not None and snap.producer.failed:
+        rows.append(("failed", Text(f"{snap.producer.failed:,}", style="red")))
     idle = "–" if math.isnan(k.since_last_tick_s) else f"{k.since_last_tick_s:.1f} s ago"
     rows.append(("last tick", Text(idle)))
     rows.append(
@@ -142,10 +145,17 @@ def _lag_table(snap: Snapshot) -> Table:
 
 
 class KafkaPane(Static):
-    """Shows `kafka_renderable` of the newest snapshot."""
+    """Shows `kafka_renderable` of the newest snapshot, fitted to the pane's size."""
+
+    _snap: Snapshot | None = None
 
     def show(self, snap: Snapshot) -> None:
         """Re-render for `snap`."""
+        self._snap = snap
         size = self.content_size
         # Its size is set by the CSS; the content is fitted to it.
         self.update(kafka_renderable(snap, size.width, size.height), layout=False)
+
+    def on_resize(self) -> None:
+        if self._snap is not None:
+            self.show(self._snap)

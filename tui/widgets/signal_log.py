@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 from textual.cache import LRUCache
@@ -30,6 +31,8 @@ KIND_FILTERS: dict[str, frozenset[str] | None] = {
 }
 #: Rows drawn at the most (the pane shows as many as fit).
 MAX_ROWS = 200
+#: Between the parts of a signal's details.
+SEPARATOR = " · "
 #: Below this many columns the time is left out, so kind, symbol and price still fit.
 NARROW = 46
 
@@ -47,7 +50,7 @@ def signal_cells(sig: Signal) -> tuple[Text, ...]:
             parts.append(f"in ~{fmt.duration(sig.eta_s)}")
     if math.isfinite(sig.limit):
         parts.append(f"limit {fmt.price(sig.limit)}")
-    detail = Text(" · ".join(parts))
+    detail = Text(SEPARATOR.join(parts))
     return (
         Text(clock, style="dim"),
         Text(kind, style=KIND_STYLE.get(kind, "")),
@@ -55,6 +58,19 @@ def signal_cells(sig: Signal) -> tuple[Text, ...]:
         Text(fmt.price(sig.price), justify="right"),
         detail,
     )
+
+
+def fit_detail(detail: Text, room: int) -> Text:
+    """``detail`` within ``room`` cells: its leading `` · ``-separated parts that fit, then
+    ``…`` when some had to go (a limit cut to its first digits would read as another)."""
+    if cell_len(detail.plain) <= room:
+        return detail
+    kept: list[str] = []
+    for part in detail.plain.split(SEPARATOR):
+        if cell_len(SEPARATOR.join([*kept, part, "…"])) > room:
+            break
+        kept.append(part)
+    return Text(SEPARATOR.join([*kept, "…"]) if kept else "…" if room >= 1 else "")
 
 
 def _event_time(sig: Signal) -> float:
@@ -135,8 +151,16 @@ class SignalLog(Static):
                 overflow="ellipsis",
             )
         rows = self.visible_rows(min(height, MAX_ROWS))
+        # The details get what the other columns leave (each column has a space either
+        # side) and lose whole parts, never half a number.
+        used = sum(
+            max([least or 0, cell_len(label), *(cell_len(row[index].plain) for row in rows)])
+            for index, label, _justify, least in columns[:-1]
+        )
+        room = width - used - 2 * len(columns)
         for cells in rows:
-            table.add_row(*(cells[index] for index, *_ in columns))
+            detail = fit_detail(cells[4], room)
+            table.add_row(*(cells[index] for index, *_ in columns[:-1]), detail)
         self.shown = len(rows)
         self.update(table, layout=False)
 
