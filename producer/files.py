@@ -458,15 +458,16 @@ class FileSource:
             return None
 
     def read_header(self, timeout: float) -> bool:
-        """Standard input: wait at most `timeout` seconds for the first line and, if it
-        is a scenario header, take its limits and engine settings now, before any tick
-        is read. The line stays, to be read with the ticks (and reported there if bad).
+        """Standard input, or another stream read once (a named pipe's): wait at most
+        `timeout` seconds for the first line and, if it is a scenario header, take its
+        limits and engine settings now, before any tick is read. The line stays, to be
+        read with the ticks (and reported there if bad).
 
         Returns whether a header was taken. Needs a stream that can look ahead (see
         :class:`producer.pipe.PipeReader`); other sources return False at once.
         """
         peek = getattr(self._stream, "peek_line", None)
-        if not self.is_stdin or peek is None or self.fmt == "csv":
+        if peek is None or self.fmt == "csv":
             return False
         raw = peek(timeout, MAX_LINE_BYTES)
         if not raw or SCENARIO_KEY.encode() not in raw:

@@ -27,6 +27,8 @@ import argparse
 import dataclasses
 import difflib
 import math
+import os
+import stat
 import sys
 import time
 from collections import Counter
@@ -276,10 +278,28 @@ def open_file(spec: str, *, skip_bad: bool) -> Source:
         source = FileSource("-", skip_bad=skip_bad, stream=LineLookahead(sys.stdin.buffer))
         source.read_header(math.inf)
         return source
+    if _is_pipe(spec):
+        # A named pipe (`backtest <(cat x.jsonl)`) can be read once: look ahead at its
+        # first line through the one stream the ticks are then read from.
+        try:
+            stream = open(spec, "rb")  # noqa: SIM115  # read to the end; closed at exit
+        except OSError as exc:
+            raise SourceError(spec, None, f"cannot open: {exc.strerror}") from None
+        source = FileSource(spec, skip_bad=skip_bad, stream=LineLookahead(stream))
+        source.read_header(math.inf)
+        return source
     suffix = Path(spec).suffix.lower()
     if suffix not in (".csv", ".jsonl", ".ndjson"):
         return FileSource(spec, skip_bad=skip_bad)
     return open_source(spec, skip_bad=skip_bad)
+
+
+def _is_pipe(spec: str) -> bool:
+    """Whether ``spec`` names a FIFO (a named pipe, or ``/dev/fd/N`` of one)."""
+    try:
+        return stat.S_ISFIFO(os.stat(spec).st_mode)
+    except OSError:
+        return False
 
 
 # --- output ----------------------------------------------------------------------------

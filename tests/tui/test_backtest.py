@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -256,6 +258,28 @@ def test_a_scenario_in_a_file_of_any_name_gives_the_signals_of_the_jsonl_file(
     renamed_signals, renamed_summary = run_json(capsys, str(renamed))
     assert renamed_summary["engine"] == summary["engine"]
     assert backtest.signal_differences(signals, renamed_signals) == []
+
+
+def test_a_scenario_from_a_named_pipe_gives_the_signals_of_the_jsonl_file(
+    tmp_path: Path,
+) -> None:
+    # As `limitwatch backtest <(cat rally.jsonl)` gives it: a FIFO, readable once.
+    scenario = SCENARIOS / "rally.jsonl"
+    fifo = tmp_path / "rally.pipe"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with open(fifo, "wb") as pipe:
+            pipe.write(scenario.read_bytes())
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    piped = cli(str(fifo), "--json")
+    writer.join(timeout=10)
+    assert piped.returncode == 0, piped.stderr
+    direct = cli(str(scenario), "--json")
+    assert piped.stdout == direct.stdout  # the header's limits and engine settings applied
+    assert '"fast":10' in direct.stdout.replace(" ", "")
 
 
 def test_skip_bad_with_every_line_bad_exits_2_naming_the_first_bad_line(
