@@ -80,6 +80,8 @@ class BacktestResult:
     state: Any  # engine.EngineState
     quality: Quality
     baseline: Baseline
+    #: Symbols given limits that were refused (beyond max_symbols).
+    refused_limits: frozenset[str] = frozenset()
 
 
 def backtest(
@@ -121,7 +123,7 @@ def backtest(
     limits = limits or {}
     eng = Engine(config)
     ids_of: dict[str, int] = {}
-    refused_symbols: set[str] = set()
+    refused_limits: set[str] = set()  # symbols given limits but refused
     chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     signals: list[Signal] = []
     ids: list[int] = []
@@ -153,13 +155,13 @@ def backtest(
     for tick in source:
         sid = ids_of.get(tick.symbol)
         if sid is None:
-            if tick.symbol in refused_symbols:
-                refused += 1
-                continue
+            # The engine remembers refused names in bounded memory; a name list here
+            # would grow with every new symbol of a hostile file.
             sid = int(eng.register([tick.symbol])[0])
             if sid < 0:
-                refused_symbols.add(tick.symbol)
                 refused += 1
+                if tick.symbol in limits:
+                    refused_limits.add(tick.symbol)
                 continue
             ids_of[tick.symbol] = sid
             if tick.symbol in limits:
@@ -178,6 +180,7 @@ def backtest(
         ticks=total,
         skipped=int(getattr(source, "skipped", 0)),
         refused=refused,
+        refused_limits=frozenset(refused_limits),
         signals=signals,
         config=config,
         state=state,
@@ -482,15 +485,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def unused_limits(
-    given: list[tuple[str, float, float]], symbols: Sequence[str], spec: str
+    given: list[tuple[str, float, float]], result: BacktestResult, spec: str
 ) -> list[str]:
-    """A warning for each ``--limit`` whose symbol had no tick in the file, with the
-    closest symbol names that did (symbols are case-sensitive)."""
+    """A warning for each ``--limit`` that was not used: its symbol had no tick in the
+    file (with the closest symbol names that did: symbols are case-sensitive), or was
+    refused beyond ``max_symbols``."""
+    symbols = result.state.symbols
     seen = set(symbols)
     where = "standard input" if spec == "-" else spec
     warnings = []
     for sym in dict.fromkeys(s for s, _buy, _sell in given):
         if sym in seen:
+            continue
+        if sym in result.refused_limits:
+            warnings.append(
+                f"--limit {sym}: {sym} was refused, {result.config.max_symbols:,} symbols "
+                "were tracked already (max_symbols), limit unused"
+            )
             continue
         close = [s for s in symbols if s.casefold() == sym.casefold()]
         close += [s for s in difflib.get_close_matches(sym, symbols, n=3) if s not in close]
@@ -530,7 +541,7 @@ def run(args: argparse.Namespace) -> int:
             print_report(result, out)
         for reason in getattr(source, "skipped_reasons", []):
             print(f"skipped {reason}", file=err)
-        for warning in unused_limits(args.limit, result.state.symbols, args.file):
+        for warning in unused_limits(args.limit, result, args.file):
             print(f"limitwatch backtest: {warning}", file=err)
         out.flush()
     except (SourceError, BacktestError, OptionError, LimitError) as exc:

@@ -132,12 +132,14 @@ def engine_config(
     ``origin`` names where ``suggested`` came from (a scenario's header), for errors.
     """
     settings: dict[str, Any] = dict(suggested or {})
+    given: set[str] = set()
     for option, field_name in OPTION_FIELDS.items():
         value = getattr(args, option, None)
         if value is not None:
             settings[field_name] = value
+            given.add(field_name)
     # The file's settings still in force: an error they cause names them and their source.
-    from_file = {k: v for k, v in (suggested or {}).items() if settings[k] is v}
+    from_file = {k: v for k, v in (suggested or {}).items() if k not in given}
     for name in _INTEGER_FIELDS:
         value = settings.get(name)
         if isinstance(value, float) and value.is_integer():
@@ -155,7 +157,8 @@ def engine_config(
         named = {k: v for k, v in from_file.items() if re.search(rf"\b{k}\b", str(exc))}
         where = ""
         if named:
-            shown = ", ".join(f"{k} {v}" for k, v in named.items())
+            shown = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                              for k, v in named.items())  # fmt: skip
             flags = [f"--{o.replace('_', '-')}" for o, f in OPTION_FIELDS.items() if f in named]
             verb = "takes" if len(flags) == 1 else "take"
             wins = f"; {' and '.join(flags)} {verb} precedence" if flags else ""

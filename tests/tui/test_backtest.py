@@ -143,6 +143,15 @@ def test_a_header_whose_engine_settings_conflict_is_named_in_the_error(
     # ... and the option the message points at does fix it.
     status, _, err = run(capsys, str(path), "--fast", "10")
     assert status == 0, err
+    # An option equal to the header's value is still the option's.
+    status, _, err = run(capsys, str(path), "--slow", "40")
+    assert status == 2
+    assert err.strip().endswith(f"(the header of {path} sets fast 50; --fast takes precedence)")
+    header["engine"].update(fast=50.0, slow=40.0)  # numbers as JSON may give them
+    path.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    status, _, err = run(capsys, str(path))
+    assert status == 2
+    assert "(the header of" in err and "sets fast 50, slow 40;" in err
     # Settings from the command line alone: no file to blame.
     status, _, err = run(capsys, str(SCENARIOS / "rally.jsonl"), "--fast", "50", "--slow", "10")
     assert status == 2
@@ -303,6 +312,18 @@ def test_human_summary_counts_the_symbols_refused_beyond_max_symbols() -> None:
     counts = out.getvalue().splitlines()[1]
     assert counts.startswith("3 ticks, 2 symbols, ")
     assert counts.endswith(", 2 symbols refused (limit 2): 3 ticks not run")
+
+
+def test_a_limit_for_a_refused_symbol_says_it_was_refused_not_missing() -> None:
+    ticks = [Tick(s, 10.0, 1.0 + i) for i, s in enumerate(["A", "B", "C", "A", "C"])]
+    limits = {"C": (5.0, 20.0), "Z": (5.0, 20.0)}
+    result = backtest.backtest(ticks, EngineConfig(max_symbols=2), limits)
+    assert result.refused == 2 and result.refused_limits == {"C"}
+    given = [("C", 5.0, 20.0), ("Z", 5.0, 20.0), ("A", 5.0, 20.0)]
+    assert backtest.unused_limits(given, result, "-") == [
+        "--limit C: C was refused, 2 symbols were tracked already (max_symbols), limit unused",
+        "--limit Z: no tick of Z in standard input, limit unused",
+    ]
 
 
 def test_human_summary_says_1_tick_1_symbol_not_1_ticks(

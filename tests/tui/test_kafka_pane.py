@@ -53,6 +53,61 @@ def test_when_short_it_keeps_whole_labels_and_every_partitions_lag(
     assert lag.split(" · ") == ["p0:0", "p1:1", "p2:2", "p3:3"]
 
 
+def with_partitions(snap: Snapshot, *parts: PartitionLag, **kafka: object) -> Snapshot:
+    return dataclasses.replace(
+        snap, kafka=dataclasses.replace(snap.kafka, partitions=parts, **kafka)
+    )
+
+
+@pytest.mark.parametrize("width", [24, 26, 30, 36, 40])
+def test_big_lags_are_never_cut_the_trend_gives_way(snap: Snapshot, width: int) -> None:
+    trend = tuple(range(0, 12_000, 1_000))  # twelve samples: a full sparkline
+    big = with_partitions(snap, *(PartitionLag(p, 20_000, 7_655, 12_345, 12.3, trend)
+                                  for p in range(4)))  # fmt: skip
+    lines = render(big, width, 40)
+    assert len(lines) <= 40 and all(len(line) <= width for line in lines)
+    if any(line.split()[:3] == ["p", "lag", "lag"] for line in lines):  # the table
+        rows = [line.split() for line in lines if line.split()[:1] in (["0"], ["1"])]
+        assert [row[1:3] for row in rows] == [["12,345", "12.3"]] * 2
+        bars = len(rows[0][3]) if len(rows[0]) > 3 else 0
+        assert bars == min(12, width - 20) or (bars == 0 and width - 20 < 4)
+    else:
+        assert lines[-1][10:].strip() == "p0-3:12,345"
+    assert width < 30 or any("12,345" in line and "12.3" in line for line in lines)
+
+
+def test_runs_of_equal_lag_are_merged_in_the_compact_row(snap: Snapshot) -> None:
+    parts = [PartitionLag(p, 9, 9, 0, 0.0) for p in range(16)]
+    parts[5] = PartitionLag(5, 9, 2, 7, 0.4)
+    parts[6] = PartitionLag(6, -1, -1, -1, 0.0)
+    lines = render(with_partitions(snap, *parts), 26, 10)
+    lag = " ".join(line[10:].strip() for line in lines[-2:] if line.startswith(("lag", " ")))
+    assert lag.split(" · ") == ["p0-4:0", "p5:7", "p6:?", "p7-15:0"]
+
+
+def test_a_long_error_is_cut_to_what_leaves_room_for_the_lag(snap: Snapshot) -> None:
+    error = (
+        "Connect to ipv4#127.0.0.1:9092 failed: Connection refused (after 0ms in state"
+        " CONNECT, 4 identical error(s) suppressed)"
+    )
+    parts = [PartitionLag(p, 9, 9, 0, 0.0) for p in range(16)]
+    down = with_partitions(snap, *parts, health="DOWN", last_error=error)
+    for width, height in ((26, 8), (26, 10), (26, 12), (30, 20), (40, 40)):
+        lines = render(down, width, height)
+        assert len(lines) <= height, (width, height)
+        last = lines[-1].split()
+        assert last[0] in ("lag", "p0-15:0") or last[:2] == ["15", "0"]  # every partition
+        at = next(i for i, line in enumerate(lines) if line.startswith("error"))
+        shown = [lines[at][10:].strip()]
+        for line in lines[at + 1 :]:
+            if line[:10].strip() or not line[10:].strip():
+                break  # the next row, or the blank line before the lag table
+            shown.append(line[10:].strip())
+        assert 1 <= len(shown) <= 3
+        squeezed = "".join(" ".join(shown).removesuffix("…").split())
+        assert "".join(error.split()).startswith(squeezed)
+
+
 def test_rows_go_least_needed_first(snap: Snapshot) -> None:
     kept = {height: {line[:10].strip() for line in render(snap, 26, height)} for height in (9, 8)}
     assert "broker mem" not in kept[9] and "consumer" in kept[9]
@@ -62,11 +117,10 @@ def test_rows_go_least_needed_first(snap: Snapshot) -> None:
 def test_an_error_wraps_instead_of_being_cut(snap: Snapshot) -> None:
     message = "broker 127.0.0.1:9092 not answering for 12 s"
     kafka = dataclasses.replace(snap.kafka, health="DOWN", last_error=message)
-    lines = render(dataclasses.replace(snap, kafka=kafka), 26, 10)
-    assert len(lines) <= 10
+    lines = render(dataclasses.replace(snap, kafka=kafka), 36, 30)
     error = lines.index(next(line for line in lines if line.startswith("error")))
-    words = " ".join(line[10:].strip() for line in lines[error : error + 4])
-    assert message in words
+    words = " ".join(line[10:].strip() for line in lines[error : error + 2])
+    assert words == message
 
 
 def test_unknown_lag_shows_a_question_mark(snap: Snapshot) -> None:

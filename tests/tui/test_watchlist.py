@@ -7,7 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
 
 from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
@@ -234,6 +239,50 @@ def test_clicking_a_header_of_the_scrolled_view_sorts_by_the_column_under_the_mo
             await pilot.click(Watchlist, offset=(x, 1))
             await pilot.pause(0.1)
             orders.append(table.order)
+        # The blank where a column is only partly in view sorts by nothing.
+        widths, width = tuple(table._widths.values()), table.size.width
+        scroll, (_frozen, _start, stop, _right) = next(
+            (x, view)
+            for x in range(table.virtual_size.width - width + 1)
+            if (view := watchlist_module._view(widths, x, width))[2] < view[3]
+        )
+        table.scroll_to(x=scroll, animate=False, immediate=True)
+        await pilot.pause(0.05)
+        blank = stop - scroll  # on screen, where the blank begins
+        assert table.render_line(0).text[blank:].strip() == ""
+        await pilot.click(Watchlist, offset=(1 + blank, 1))
+        await pilot.pause(0.1)
+        orders.append(table.order)
 
     drive(app, script, size=(100, 40))  # too narrow for every column
-    assert orders == ["chg", "symbol", "urgency"]
+    assert orders == ["chg", "symbol", "urgency", "urgency"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    widths=st.lists(st.integers(1, 30), min_size=1, max_size=8).map(tuple),
+    width=st.integers(1, 120),
+)
+def test_every_column_can_be_seen_whole_and_none_is_shown_cut(
+    widths: tuple[int, ...], width: int
+) -> None:
+    # Column i drawn as letter i over its whole cell (padding included).
+    cells = [w + 2 * PAD for w in widths]
+    letters = "".join(chr(ord("a") + i) * c for i, c in enumerate(cells))
+    table = Strip([Segment(letters)])
+    total = sum(cells)
+    seen_whole: set[int] = set()
+    for scroll in range(max(total - width, 0) + 1):
+        shown = watchlist_module._in_view(
+            table.extend_cell_length(max(total, scroll + width)), widths, scroll, width, Style()
+        ).text
+        assert len(shown) == width
+        frozen, _start, _stop, _right = watchlist_module._view(widths, scroll, width)
+        assert shown[:frozen] == letters[:frozen]  # the symbol column, when it stays put
+        room = width - frozen
+        for i, c in enumerate(cells):
+            count = shown[frozen:].count(chr(ord("a") + i))
+            assert count in (0, c) or c > room, (i, scroll, shown)  # whole, or too wide
+            if count == c or (count and c > room):
+                seen_whole.add(i)
+    assert seen_whole == set(range(len(widths))), (seen_whole, widths, width)

@@ -4,14 +4,16 @@ with a sparkline of its trend."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
 from tui import format as fmt
-from tui.snapshot import Snapshot
+from tui.snapshot import PartitionLag, Snapshot
 
 HEALTH_STYLE = {
     "OK": "bold green",
@@ -24,7 +26,11 @@ _MEASURE = Console(width=200, color_system=None)
 _BARS = "▁▂▃▄▅▆▇█"
 
 
-def sparkline(values: tuple[int, ...], width: int = 12) -> str:
+#: Lag samples the trend column shows at most.
+TREND = 12
+
+
+def sparkline(values: tuple[int, ...], width: int = TREND) -> str:
     """The last `width` values as bars scaled to their maximum (all low when all zero)."""
     tail = values[-width:]
     if not tail:
@@ -43,14 +49,14 @@ _WRAPPED = ("error", "lag")
 
 def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     """The pane's content for one snapshot, fitted to ``width`` x ``height`` cells (0: no
-    limit). When the lag table does not fit below the other rows, lag is one wrapped
-    row (``p0:0 · p1:12 ...``) and the least needed rows go, so no label is cut and every
-    partition's lag stays on screen."""
+    limit). When the lag table does not fit (its trend column narrows first), lag is one
+    row (``p0-2:0 · p3:12``) and the least needed rows go, so no label or number is cut
+    and every partition's lag stays on screen."""
     k = snap.kafka
     rows: list[tuple[str, Text]] = []
     where = "embedded" if k.embedded else "cluster"
     broker = f"{k.bootstrap} · {where}"
-    if width and len(broker) > width - len("broker mem") - 1:
+    if width and cell_len(broker) > width - len("broker mem") - 1:
         broker = k.bootstrap  # the address matters more (the title says "embedded")
     rows.append(("broker", Text(broker)))
     rows.append(
@@ -84,24 +90,56 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     if k.health == "STALL" and k.broker_silent_s > 1:
         rows.append(("stalled", Text(f"broker silent {k.broker_silent_s:.0f} s", style="magenta")))
     elif k.last_error and k.health != "OK":
-        rows.append(("error", Text(k.last_error, style="red")))
+        # Three lines at most (the log has it whole), fewer when the pane is short.
+        error = Text(k.last_error, style="red")
+        rows.append(("error", _first_lines(error, width, 3) if width else error))
 
+    table = _lag_table(snap, width)
     table_lines = 2 + len(k.partitions)  # a blank line, the header, a row per partition
-    if not height or _lines(rows, width) + table_lines <= height:
-        return Group(_grid(rows), Text(""), _lag_table(snap))
-    lag = Text(
-        " · ".join(
-            f"p{part.partition}:{'?' if part.lag < 0 else f'{part.lag:,}'}" for part in k.partitions
-        )
-        or "–",
-        style="yellow" if any(part.lag > 0 for part in k.partitions) else "",
-    )
-    rows.append(("lag", lag))
-    for label in _DROP_ORDER:
-        if _lines(rows, width) <= height:
+    if table is not None and (not height or _lines(rows, width) + table_lines <= height):
+        return Group(_grid(rows), Text(""), table)
+    lagging = any(part.lag > 0 for part in k.partitions)
+    rows.append(("lag", Text(compact_lag(k.partitions), style="yellow" if lagging else "")))
+    # Make room: the error down to two lines, then rows least needed first, then the
+    # error down to one line.
+    steps = [("error", 2), *((label, 0) for label in _DROP_ORDER), ("error", 1)]
+    for label, most in steps:
+        if not height or _lines(rows, width) <= height:
             break
-        rows = [row for row in rows if row[0] != label]
+        if most:
+            rows = [(name, _first_lines(text, width, most) if name == label else text)
+                    for name, text in rows]  # fmt: skip
+        else:
+            rows = [row for row in rows if row[0] != label]
     return Group(_grid(rows))
+
+
+def compact_lag(partitions: Sequence[PartitionLag]) -> str:
+    """Lag per partition in one line, runs of equal lag merged: ``p0-2:0 · p3:12``."""
+    runs: list[tuple[int, int, int]] = []  # first and last partition, lag
+    for part in partitions:
+        if runs and runs[-1][2] == part.lag and runs[-1][1] + 1 == part.partition:
+            runs[-1] = (runs[-1][0], part.partition, part.lag)
+        else:
+            runs.append((part.partition, part.partition, part.lag))
+    return (
+        " · ".join(
+            f"p{a}{f'-{b}' if b != a else ''}:{'?' if lag < 0 else f'{lag:,}'}"
+            for a, b, lag in runs
+        )
+        or "–"
+    )
+
+
+def _first_lines(text: Text, width: int, most: int) -> Text:
+    """``text`` wrapped beside the labels, cut to its first ``most`` lines with ``…``."""
+    room = max(width - len("broker mem") - 1, 2)
+    lines = text.wrap(_MEASURE, room)
+    if len(lines) <= most:
+        return text
+    kept = [line.plain.rstrip() for line in lines[:most]]
+    kept[-1] = kept[-1][: room - 1] + "…"
+    return Text(" ".join(kept), style=text.style)
 
 
 def _label_width(rows: list[tuple[str, Text]]) -> int:
@@ -128,20 +166,34 @@ def _grid(rows: list[tuple[str, Text]]) -> Table:
     return head
 
 
-def _lag_table(snap: Snapshot) -> Table:
-    lag = Table(box=None, padding=(0, 1), show_edge=False)
-    lag.add_column("p", justify="right", style="dim")
-    lag.add_column("lag", justify="right")
-    lag.add_column("lag s", justify="right")
-    lag.add_column("trend", no_wrap=True)
-    for part in snap.kafka.partitions:
-        lag.add_row(
-            str(part.partition),
-            "?" if part.lag < 0 else f"{part.lag:,}",
-            f"{part.lag_s:.1f}",
-            Text(sparkline(part.trend), style="yellow" if part.lag > 0 else "green"),
-        )
-    return lag
+def _lag_table(snap: Snapshot, width: int) -> Table | None:
+    """Lag per partition as a table, its trend as wide as there is room for (at most
+    ``TREND`` samples, left out below 4); None if even the numbers do not fit ``width``."""
+    parts = snap.kafka.partitions
+    cells = [
+        (str(part.partition), "?" if part.lag < 0 else f"{part.lag:,}", f"{part.lag_s:.1f}")
+        for part in parts
+    ]
+    numbers = sum(
+        max([len(head), *(len(row[i]) for row in cells)])
+        for i, head in enumerate(("p", "lag", "lag s"))
+    )
+    trend = TREND
+    if width:
+        trend = min(TREND, width - numbers - 2 * 4)  # a space either side of each column
+        if trend < 4:
+            trend = 0
+            if numbers + 2 * 3 > width:
+                return None
+    table = Table(box=None, padding=(0, 1), show_edge=False)
+    for head in ("p", "lag", "lag s"):
+        table.add_column(head, justify="right", no_wrap=True, style="dim" if head == "p" else "")
+    if trend:
+        table.add_column("trend", no_wrap=True)
+    for part, row in zip(parts, cells, strict=True):
+        spark = Text(sparkline(part.trend, trend), style="yellow" if part.lag > 0 else "green")
+        table.add_row(*row, *([spark] if trend else []))
+    return table
 
 
 class KafkaPane(Static):

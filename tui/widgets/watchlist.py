@@ -186,28 +186,43 @@ def _edges(widths: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(itertools.accumulate((w + 2 * PAD for w in widths), initial=0))
 
 
+@functools.lru_cache(maxsize=256)
+def _view(widths: tuple[int, ...], scroll_x: int, width: int) -> tuple[int, int, int, int]:
+    """What a row shows at ``scroll_x`` in ``width`` cells: the cells ``[0, frozen)`` of
+    the table, then blanks up to ``start``, the cells ``[start, stop)``, blanks up to the
+    view's right side; ``start`` and ``stop`` in table cells, ``frozen`` in both.
+
+    Scrolled, the first column (the symbol) stays put while the others scroll beside
+    it, if they fit beside it. A column only partly in view is blanked (a price cut to
+    its first digits reads as another), unless it is too wide to be seen whole there.
+    """
+    edges = _edges(widths)
+    widest = max(edges[i + 1] - edges[i] for i in range(1, len(widths))) if len(widths) > 1 else 0
+    frozen = edges[1] if scroll_x and width - edges[1] >= widest else 0
+    left, right = frozen + scroll_x, scroll_x + width
+    room = right - left
+    start, stop = left, right
+    i = bisect.bisect_right(edges, left) - 1  # the column `left` falls in, if any
+    if i < len(widths) and edges[i] < left and edges[i + 1] - edges[i] <= room:
+        start = edges[i + 1]
+    k = bisect.bisect_right(edges, right) - 1  # the column `right` falls in, if any
+    if k < len(widths) and edges[k] < right and edges[k + 1] - edges[k] <= room:
+        stop = edges[k]
+    return frozen, start, max(stop, start), right
+
+
 def _in_view(
     strip: Strip, widths: tuple[int, ...], scroll_x: int, width: int, style: Style
 ) -> Strip:
-    """The ``width`` cells on screen of a row ``strip`` scrolled ``scroll_x`` cells right.
-
-    The first column (the symbol) stays put, the others scroll beside it; a column only
-    partly in view is blanked, since a price cut to its first digits reads as another.
-    """
-    edges = _edges(widths)
-    frozen = min(edges[1], width) if scroll_x else 0
-    left, right = frozen + scroll_x, scroll_x + width
-    # The first column edge at or after `left`, the last at or before `right` (beyond the
-    # table, the view's own sides).
-    start = edges[bisect.bisect_left(edges, left)] if left <= edges[-1] else left
-    stop = edges[bisect.bisect_right(edges, right) - 1] if right <= edges[-1] else right
-    if not frozen and start == left and stop == right:
-        return strip.crop(left, right)
-    stop = max(stop, start)
+    """The ``width`` cells on screen of a row ``strip`` scrolled ``scroll_x`` cells right
+    (see :func:`_view`)."""
+    frozen, start, stop, right = _view(widths, scroll_x, width)
+    if not frozen and start == scroll_x and stop == right:
+        return strip.crop(start, stop)
     return Strip.join(
         [
             strip.crop(0, frozen),
-            Strip.blank(start - left, style),
+            Strip.blank(start - frozen - scroll_x, style),
             strip.crop(start, stop),
             Strip.blank(right - stop, style),
         ]
@@ -514,8 +529,13 @@ class Watchlist(ScrollView, can_focus=True):
         if offset.y == 0:
             x = offset.x
             scroll_x = round(self.scroll_x)
-            if scroll_x and x >= _edges(tuple(self._widths.values()))[1]:
-                x += scroll_x  # the symbol column stays put, the others scroll
+            frozen, start, stop, _right = _view(
+                tuple(self._widths.values()), scroll_x, self.size.width
+            )
+            if x >= frozen:
+                x += scroll_x  # past the symbol column, the view is scrolled
+                if not start <= x < stop:
+                    return  # a blank where a column is partly in view
             for key, width in self._widths.items():
                 x -= width + 2 * PAD
                 if x < 0:
