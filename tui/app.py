@@ -21,7 +21,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.notifications import SeverityLevel
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
@@ -160,6 +160,7 @@ class LimitwatchApp(App[None]):
         self._last_watch_notify = -math.inf
         self._last_crossing_notify = -math.inf
         self._startup_problems = list(problems or [])
+        self._replaceable: dict[str, Notification] = {}  # see notify(replaces=)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -203,11 +204,37 @@ class LimitwatchApp(App[None]):
         severity: SeverityLevel = "information",
         timeout: float | None = None,
         markup: bool = False,
+        replaces: str | None = None,
     ) -> None:
         """Textual's notify, but plain text by default: messages carry symbols and paths,
-        which are untrusted and must never be read as markup."""
+        which are untrusted and must never be read as markup.
+
+        A toast with ``replaces`` takes the place of the one shown with the same value, if
+        still on screen: a key pressed five times gives one toast with the latest value,
+        not five stacked over the panes.
+        """
         message, title = fmt.literal(message, keep="\n"), fmt.literal(title)
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        if replaces is None:
+            super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+            return
+        toast = Notification(
+            message,
+            title,
+            severity,
+            self.NOTIFICATION_TIMEOUT if timeout is None else timeout,
+            markup=markup,
+        )
+        shown = self._replaceable.get(replaces)
+        self._replaceable[replaces] = toast
+        # Keys typed quickly are handled before a posted toast would be: the toast goes
+        # on at once instead, so the next key finds it. Textual 8 (the version pinned)
+        # keeps these methods private; without them, toasts just stack.
+        try:
+            if shown is not None and shown in self._notifications:
+                self._unnotify(shown, refresh=False)
+            self._on_notify(Notify(toast))
+        except AttributeError:
+            self.post_message(Notify(toast))
 
     def report_problems(self, problems: list[str]) -> None:
         """Show start-up problems (a broken config file) as notifications."""
@@ -399,7 +426,9 @@ class LimitwatchApp(App[None]):
             new_buy, new_sell = buy, (sell if math.isfinite(sell) else last) + delta
         if self._send_limits(symbol, new_buy, new_sell, only=side):
             value = new_buy if side == "buy" else new_sell
-            self.notify(f"{symbol} {side} limit → {_limit_text(value)}", timeout=2)
+            self.notify(
+                f"{symbol} {side} limit → {_limit_text(value)}", timeout=2, replaces="limit"
+            )
 
     def _send_limits(self, symbol: str, buy: float, sell: float, only: str | None = None) -> bool:
         problem = limit_problem(buy, sell)
@@ -431,7 +460,9 @@ class LimitwatchApp(App[None]):
         def done(result: tuple[float, float] | None) -> None:
             if result is not None and self._send_limits(symbol, *result):
                 buy_text, sell_text = _limit_text(result[0]), _limit_text(result[1])
-                self.notify(f"{symbol} limits → {buy_text} / {sell_text}", timeout=2)
+                self.notify(
+                    f"{symbol} limits → {buy_text} / {sell_text}", timeout=2, replaces="limit"
+                )
 
         self.push_screen(LimitsDialog(symbol, buy, sell, float(snap.engine.last[i])), done)
 
@@ -440,7 +471,7 @@ class LimitwatchApp(App[None]):
         self.step = min(max(self.step * factor, cfg.MIN_STEP), cfg.MAX_STEP)
         self.settings = replace(self.settings, step=self.step)
         self._save_settings()
-        self.notify(f"step {self.step:.2%} of price", timeout=2)
+        self.notify(f"step {self.step:.2%} of price", timeout=2, replaces="step")
         if self._snapshot is not None:
             self.query_one("#status", Static).update(
                 Content(status_line(self._snapshot, self.step)), layout=False
@@ -471,7 +502,7 @@ class LimitwatchApp(App[None]):
         speed = min(max(producer.speed * factor, 1 / 64), 1024.0)
         self.feed.set_speed(speed)
         self._expect_change()
-        self.notify(f"speed ×{speed:g}", timeout=2)
+        self.notify(f"speed ×{speed:g}", timeout=2, replaces="speed")
 
     def action_toggle_record(self) -> None:
         """Start recording the ticks read to a scenario file, or stop."""

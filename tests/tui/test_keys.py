@@ -105,3 +105,25 @@ def test_quit_key_exits_the_app() -> None:
 
     asyncio.run(run())
     assert app.return_code == 0
+
+
+def test_repeated_keys_leave_one_toast_with_the_latest_value() -> None:
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    app = LimitwatchApp(feed, step=0.001)
+    shown: list[list[str]] = []
+
+    async def run() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            for key in ("right_square_bracket", "b"):
+                for _ in range(4):
+                    await pilot.press(key)
+                    await pilot.pause(0.05)
+                shown.append([str(n.message) for n in app._notifications])
+
+    asyncio.run(run())
+    after_step, after_limit = shown
+    assert [m for m in after_step if m.startswith("step")] == ["step 1.60% of price"]
+    buy = _limits(feed, symbol)[0]
+    assert [m for m in after_limit if " buy limit → " in m] == [f"{symbol} buy limit → {buy:,.2f}"]
