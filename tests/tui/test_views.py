@@ -373,11 +373,11 @@ def test_a_watch_shows_its_chance_and_time_before_its_limit() -> None:
     [
         (40, "p 64% · in ~2.0 min · limit 99.00"),
         (33, "p 64% · in ~2.0 min · limit 99.00"),
-        (32, "p 64% · in ~2.0 min · …"),
-        (23, "p 64% · in ~2.0 min · …"),
-        (22, "p 64% · …"),
-        (9, "p 64% · …"),
-        (8, "…"),
+        (32, "p 64% · in ~2.0 min …"),
+        (21, "p 64% · in ~2.0 min …"),
+        (20, "p 64% …"),
+        (7, "p 64% …"),
+        (6, ""),
         (0, ""),
     ],
 )

@@ -61,16 +61,17 @@ def signal_cells(sig: Signal) -> tuple[Text, ...]:
 
 
 def fit_detail(detail: Text, room: int) -> Text:
-    """``detail`` within ``room`` cells: its leading `` · ``-separated parts that fit, then
-    ``…`` when some had to go (a limit cut to its first digits would read as another)."""
+    """``detail`` within ``room`` cells: its leading `` · ``-separated parts that fit,
+    then `` …`` to say some had to go (a limit cut to its first digits would read as
+    another); nothing where not even one part fits."""
     if cell_len(detail.plain) <= room:
         return detail
     kept: list[str] = []
     for part in detail.plain.split(SEPARATOR):
-        if cell_len(SEPARATOR.join([*kept, part, "…"])) > room:
+        if cell_len(SEPARATOR.join([*kept, part]) + " …") > room:
             break
         kept.append(part)
-    return Text(SEPARATOR.join([*kept, "…"]) if kept else "…" if room >= 1 else "")
+    return Text(SEPARATOR.join(kept) + " …" if kept else "")
 
 
 def _event_time(sig: Signal) -> float:
