@@ -372,6 +372,12 @@ def run_replay(args: argparse.Namespace) -> int:
     if Path(args.file).is_dir():
         return _fail(f"{args.file}: is a directory; replay takes a scenario or price file")
     if not Path(args.file).is_file():
+        if Path(args.file).exists():  # a named pipe, say, as `replay <(cat x.jsonl)` gives
+            return _fail(
+                f"{args.file}: not a regular file; replay reads a file more than once. "
+                "Pipe it in instead ('cat FILE | limitwatch --source -'), "
+                "or run 'limitwatch backtest' on it"
+            )
         return _fail(f"{args.file}: no such file")
     return run_monitor(args, spec=args.file)
 

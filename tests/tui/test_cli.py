@@ -75,6 +75,18 @@ def test_bad_arguments_give_a_clear_message_and_no_traceback(
     assert "Traceback" not in result.stderr
 
 
+def test_replay_of_a_named_pipe_says_what_to_do_instead(tmp_path: Path) -> None:
+    fifo = tmp_path / "ticks.jsonl"
+    os.mkfifo(fifo)
+    result = _cli("replay", str(fifo), "--log-file", str(tmp_path / "l.log"), timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"limitwatch: {fifo}: not a regular file; replay reads a file more than once. "
+        "Pipe it in instead ('cat FILE | limitwatch --source -'), "
+        "or run 'limitwatch backtest' on it"
+    )
+
+
 @pytest.mark.parametrize("command", [["replay"], ["--source"]])
 def test_a_scenario_header_with_conflicting_settings_is_named(
     command: list[str], tmp_path: Path
