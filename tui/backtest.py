@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import msgspec
 import numpy as np
@@ -275,19 +275,18 @@ def open_file(spec: str, *, skip_bad: bool) -> Source:
         raise BacktestError(
             f"backtest needs a finite input: a scenario, a .csv or .jsonl file, or - (got {spec!r})"
         )
+    stream: BinaryIO | None = None
     if spec == "-":
         if sys.stdin.isatty():
             print("reading ticks from standard input; end with Ctrl-D", file=sys.stderr)
-        source = FileSource("-", skip_bad=skip_bad, stream=LineLookahead(sys.stdin.buffer))
-        source.read_header(math.inf)
-        return source
-    if _is_pipe(spec):
-        # A named pipe (`backtest <(cat x.jsonl)`) can be read once: look ahead at its
-        # first line through the one stream the ticks are then read from.
+        stream = sys.stdin.buffer
+    elif _is_pipe(spec):  # `backtest <(cat x.jsonl)`: a named pipe, readable once
         try:
             stream = open(spec, "rb")  # noqa: SIM115  # read to the end; closed at exit
         except OSError as exc:
             raise SourceError(spec, None, f"cannot open: {exc.strerror}") from None
+    if stream is not None:
+        # Read once: look ahead at the first line through the stream the ticks come from.
         source = FileSource(spec, skip_bad=skip_bad, stream=LineLookahead(stream))
         source.read_header(math.inf)
         return source

@@ -37,6 +37,18 @@ def _cli(*args: str, timeout: float = 60, **kw: object) -> subprocess.CompletedP
     )
 
 
+def _produce(
+    broker: EmbeddedBroker, topic: str, log: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`limitwatch produce ARGS` to `topic` at full speed; it must succeed."""
+    produced = _cli(
+        "produce", "--bootstrap-servers", broker.bootstrap, "--topic", topic, "--speed", "max",
+        "--log-file", log, *args,
+    )  # fmt: skip
+    assert produced.returncode == 0, produced.stderr
+    return produced
+
+
 def test_help_lists_the_commands_and_keys() -> None:
     text = build_parser().format_help()
     for word in ("replay", "record", "backtest", "engine", "produce", "--bootstrap-servers", "b/B"):
@@ -131,11 +143,7 @@ def test_produce_then_record_gives_the_same_ticks(
          "--from-beginning", "--log-file", log],
         cwd=ROOT, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    produced = _cli(
-        "produce", "--bootstrap-servers", broker.bootstrap, "--topic", topic, "--count", "300",
-        "--speed", "max", "--seed", "5", "--log-file", log,
-    )  # fmt: skip
-    assert produced.returncode == 0, produced.stderr
+    produced = _produce(broker, topic, log, "--count", "300", "--seed", "5")
     assert "300 produced, 300 delivered, 0 failed" in produced.stderr
     _, err = recorder.communicate(timeout=60)
     assert recorder.returncode == 0, err
@@ -154,11 +162,7 @@ def test_record_count_stops_at_exactly_that_many_ticks(
     broker: EmbeddedBroker, topic: str, tmp_path: Path
 ) -> None:
     log = str(tmp_path / "l.log")
-    produced = _cli(
-        "produce", "--bootstrap-servers", broker.bootstrap, "--topic", topic, "--count", "500",
-        "--speed", "max", "--log-file", log,
-    )  # fmt: skip
-    assert produced.returncode == 0, produced.stderr
+    _produce(broker, topic, log, "--count", "500")
     out = tmp_path / "first50.jsonl"
     recorded = _cli(
         "record", str(out), "--bootstrap-servers", broker.bootstrap, "--topic", topic,
@@ -225,11 +229,7 @@ def test_headless_engine_prints_signals_as_json_lines(
     broker: EmbeddedBroker, topic: str, tmp_path: Path
 ) -> None:
     log = str(tmp_path / "l.log")
-    produced = _cli(
-        "produce", "--bootstrap-servers", broker.bootstrap, "--topic", topic, "--source",
-        str(ROOT / "scenarios" / "crash.jsonl"), "--speed", "max", "--log-file", log,
-    )  # fmt: skip
-    assert produced.returncode == 0, produced.stderr
+    _produce(broker, topic, log, "--source", str(ROOT / "scenarios" / "crash.jsonl"))
     engine = subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "engine", "--bootstrap-servers", broker.bootstrap,
          "--topic", topic, "--group", f"{topic}-g", "--limit", "CYGN=48.5:60",
