@@ -5,11 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["MAX_LIMIT", "MAX_SYMBOLS", "MAX_WINDOW", "EngineConfig", "LimitError"]
+from engine.limits import MAX_PRICE, LimitError
 
-#: Limits lie in (0, MAX_LIMIT), the range the wire allows for prices: a limit beyond any
-#: price a tick can carry could never be reached, and would only be a typing slip.
-MAX_LIMIT = 1e12
+__all__ = ["MAX_PRICE", "MAX_SYMBOLS", "MAX_WINDOW", "EngineConfig", "LimitError"]
 
 #: Largest ``fast``, ``slow`` and ``history``, in ticks. Each symbol preallocates rings of
 #: ``fast + slow`` floats and ``history + slow - 1`` complex numbers, so at this bound a
@@ -17,10 +15,6 @@ MAX_LIMIT = 1e12
 MAX_WINDOW = 100_000
 #: Largest ``max_symbols``: at the default windows, about 1.2 GB of state when all are used.
 MAX_SYMBOLS = 100_000
-
-
-class LimitError(ValueError):
-    """A buy/sell limit that cannot be applied; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,8 +35,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from engine.config import MAX_LIMIT, EngineConfig, LimitError
+from engine.config import EngineConfig, LimitError
 from engine.forecast import passage, shrink
+from engine.limits import check_limits
 from engine.segments import Batch, Recurrence, make_batch
 from engine.signals import Signal, SignalKind, signals_from_columns
 from engine.state import EngineState, History
@@ -326,16 +327,13 @@ class Engine:
         Effective from the next tick; :meth:`state` shows the new limits and forecasts at
         once. Setting a limit (even to its current value) re-arms its signals.
         """
-        new_buy = _check_limit("buy", symbol, buy)
-        new_sell = _check_limit("sell", symbol, sell)
         sid = self._index.get(symbol)
         s = self._s
         cur_buy = float(s.buy[sid]) if sid is not None else math.nan
         cur_sell = float(s.sell[sid]) if sid is not None else math.nan
-        b = cur_buy if new_buy is None else new_buy
-        x = cur_sell if new_sell is None else new_sell
-        if b >= x:  # False when either is nan
-            raise LimitError(f"{symbol}: buy limit {b:g} must be below sell limit {x:g}")
+        b, x = check_limits(
+            cur_buy if buy is None else buy, cur_sell if sell is None else sell, symbol
+        )
         if sid is None:
             sid = self._add(symbol)
             if sid < 0:
@@ -344,9 +342,9 @@ class Engine:
                 )
         s.buy[sid], s.sell[sid] = b, x
         s.touched[sid] = True
-        if new_buy is not None:
+        if buy is not None:
             s.rules[sid, [_HIT_BUY, _WATCH_BUY]] = _ARMED
-        if new_sell is not None:
+        if sell is not None:
             s.rules[sid, [_HIT_SELL, _WATCH_SELL]] = _ARMED
         s.stale[sid] = s.n_ticks[sid] > 0
 
@@ -921,20 +919,3 @@ def _reanchor(b: Batch, te: _F8, anchor: _F8, a_t: _F8, hl: float) -> _F8 | None
     moved = np.flatnonzero(a_t != before)
     factor[moved] = np.exp2((before[moved] - a_t[moved]) / hl)
     return factor
-
-
-def _check_limit(side: str, symbol: str, value: float | None) -> float | None:
-    """Validated limit: None (keep), nan (clear) or a positive finite float."""
-    if value is None:
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise LimitError(f"{symbol}: {side} limit must be a number, got {value!r}") from None
-    if math.isnan(x):
-        return x
-    if math.isinf(x) or x <= 0.0:
-        raise LimitError(f"{symbol}: {side} limit must be positive and finite, got {x!r}")
-    if x >= MAX_LIMIT:
-        raise LimitError(f"{symbol}: {side} limit must be below {MAX_LIMIT:,.0f}, got {x:g}")
-    return x

@@ -45,8 +45,9 @@ from typing import Any, BinaryIO, Literal
 
 import msgspec
 
+from engine.limits import MAX_PRICE
 from producer.pipe import first_non_blank
-from producer.wire import MAX_PRICE, MAX_SYMBOL_LEN, Tick
+from producer.wire import MAX_SYMBOL_LEN, Tick
 
 #: Timestamps must lie in [0, MAX_TS) epoch seconds, as on the wire.
 MAX_TS = 1e11

@@ -53,6 +53,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
+from engine.limits import MAX_PRICE
 from producer.files import (
     SCENARIO_KEY,
     BadLine,
@@ -64,7 +65,7 @@ from producer.files import (
     json_tick,
     read_lines,
 )
-from producer.wire import MAX_PRICE, Tick, encode
+from producer.wire import Tick, encode
 
 #: The version of the format this module reads and writes.
 SCENARIO_VERSION = 1

@@ -10,12 +10,12 @@ from typing import Annotated
 
 import msgspec
 
+from engine.limits import MAX_PRICE
+
 #: Longest symbol accepted on the wire, in characters.
 MAX_SYMBOL_LEN = 64
 #: Largest message value accepted before decoding, in bytes.
 MAX_MESSAGE_BYTES = 4096
-#: Prices must lie in (0, MAX_PRICE).
-MAX_PRICE = 1e12
 
 
 class Tick(msgspec.Struct, frozen=True, forbid_unknown_fields=False, gc=False):

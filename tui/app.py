@@ -27,7 +27,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 
 from engine import Signal, SignalKind
-from engine.config import MAX_LIMIT
+from engine.limits import MAX_PRICE
 from tui import config as cfg
 from tui import format as fmt
 from tui.pipeline import Feed
@@ -648,8 +648,8 @@ def limit_problem(buy: float, sell: float) -> str | None:
     for name, value in (("buy", buy), ("sell", sell)):
         if math.isfinite(value) and value <= 0:
             return f"the {name} limit must be above zero (got {value:,.2f})"
-        if math.isfinite(value) and value >= MAX_LIMIT:
-            return f"the {name} limit must be below {MAX_LIMIT:,.0f}"
+        if math.isfinite(value) and value >= MAX_PRICE:
+            return f"the {name} limit must be below {MAX_PRICE:,.0f}"
     if math.isfinite(buy) and math.isfinite(sell) and buy >= sell:
         return f"buy limit {buy:,.2f} would be at or above the sell limit {sell:,.2f}"
     return None

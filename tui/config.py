@@ -18,7 +18,7 @@ from typing import Any
 
 import platformdirs
 
-from engine.config import MAX_LIMIT
+from engine.limits import MAX_PRICE
 from tui.widgets.watchlist import SORTS
 
 MIN_STEP = 0.0001
@@ -114,10 +114,10 @@ def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
             problems.append(f"{name}: limits.{symbol} must be [buy, sell]")
             continue
         buy, sell = float(pair[0]), float(pair[1])
-        if any(not 0 < x < MAX_LIMIT for x in (buy, sell) if not math.isnan(x)) or (buy >= sell):
+        if any(not 0 < x < MAX_PRICE for x in (buy, sell) if not math.isnan(x)) or (buy >= sell):
             problems.append(
                 f"{name}: limits.{symbol} = {pair} is impossible "
-                f"(need 0 < buy < sell < {MAX_LIMIT:g})"
+                f"(need 0 < buy < sell < {MAX_PRICE:g})"
             )
             continue
         limits[symbol] = (buy, sell)

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from engine import EngineConfig
-from engine.config import MAX_LIMIT
+from engine.limits import MAX_PRICE
 
 #: Engine settings each option overrides, by EngineConfig field.
 OPTION_FIELDS = {
@@ -86,8 +86,8 @@ def limit(text: str) -> tuple[str, float, float]:
         raise argparse.ArgumentTypeError(f"expected SYMBOL=BUY:SELL, got {text!r}") from None
     if not (symbol and 0 < buy < sell and math.isfinite(sell)):
         raise argparse.ArgumentTypeError(f"{text!r}: need a symbol and 0 < buy < sell")
-    if sell >= MAX_LIMIT:
-        raise argparse.ArgumentTypeError(f"{text!r}: limits must be below {MAX_LIMIT:,.0f}")
+    if sell >= MAX_PRICE:
+        raise argparse.ArgumentTypeError(f"{text!r}: limits must be below {MAX_PRICE:,.0f}")
     return symbol, buy, sell
 
 

@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from engine.config import MAX_LIMIT
+from engine.limits import MAX_PRICE
 
 
 def parse_limit(text: str) -> float:
@@ -28,8 +28,8 @@ def parse_limit(text: str) -> float:
         raise ValueError(f"{text.strip()!r} is not a number") from None
     if not math.isfinite(value) or value <= 0:
         raise ValueError("a limit must be a positive number")
-    if value >= MAX_LIMIT:
-        raise ValueError(f"a limit must be below {MAX_LIMIT:,.0f}")
+    if value >= MAX_PRICE:
+        raise ValueError(f"a limit must be below {MAX_PRICE:,.0f}")
     return value
 
 

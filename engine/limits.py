@@ -1,0 +1,86 @@
+"""The one rule for buy and sell limits, and the one bound on prices.
+
+Every place that accepts a limit (the engine, the monitor's keys and dialog, command-line
+options, the settings file, scenario headers) asks :func:`limit_problem` or
+:func:`check_limits`, so a pair refused in one place is refused everywhere with the same
+words. Prices on the wire obey the same bound, :data:`MAX_PRICE`.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["MAX_PRICE", "LimitError", "check_limits", "limit_problem"]
+
+#: Prices and limits lie in (0, MAX_PRICE). A limit beyond any price a tick can carry
+#: could never be reached and would only be a typing slip.
+MAX_PRICE = 1e12
+
+
+class LimitError(ValueError):
+    """A buy/sell limit that cannot be applied; the message says why."""
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def limit_problem(buy: object, sell: object) -> str | None:
+    """Why the pair ``(buy, sell)`` cannot be a symbol's limits, or None if it can.
+
+    ``nan`` means "no limit on that side". A limit must be a number in
+    ``(0, MAX_PRICE)``, and the buy limit must lie below the sell limit.
+
+    Examples
+    --------
+    >>> limit_problem(95.0, 105.0) is None
+    True
+    >>> limit_problem(float("nan"), 105.0) is None
+    True
+    >>> limit_problem(105.0, 95.0)
+    'the buy limit 105 must be below sell limit 95'
+    >>> limit_problem(-1.0, 95.0)
+    'the buy limit must be positive and finite, got -1'
+    >>> limit_problem(1.0, 1e12)
+    'the sell limit must be below 1,000,000,000,000, got 1e+12'
+    """
+    values: list[float] = []
+    for side, value in (("buy", buy), ("sell", sell)):
+        x = _number(value)
+        if x is None:
+            return f"the {side} limit must be a number, got {value!r}"
+        if math.isnan(x):
+            values.append(x)
+            continue
+        if math.isinf(x) or x <= 0.0:
+            return f"the {side} limit must be positive and finite, got {x:g}"
+        if x >= MAX_PRICE:
+            return f"the {side} limit must be below {MAX_PRICE:,.0f}, got {x:g}"
+        values.append(x)
+    low, high = values
+    if low >= high:  # False when either is nan
+        return f"the buy limit {low:g} must be below sell limit {high:g}"
+    return None
+
+
+def check_limits(buy: object, sell: object, symbol: str | None = None) -> tuple[float, float]:
+    """``(buy, sell)`` as floats (nan: no limit), or :class:`LimitError` saying why not.
+
+    Examples
+    --------
+    >>> check_limits(95, "105")
+    (95.0, 105.0)
+    >>> check_limits(0, 1, symbol="ACME")
+    Traceback (most recent call last):
+    ...
+    engine.limits.LimitError: ACME: the buy limit must be positive and finite, got 0
+    """
+    problem = limit_problem(buy, sell)
+    if problem is not None:
+        raise LimitError(f"{symbol}: {problem}" if symbol else problem)
+    return float(buy), float(sell)  # type: ignore[arg-type]
