@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from engine.limits import MAX_PRICE, LimitError
 
-__all__ = ["MAX_PRICE", "MAX_SYMBOLS", "MAX_WINDOW", "EngineConfig", "LimitError"]
+__all__ = [
+    "MAX_PRICE",
+    "MAX_SYMBOLS",
+    "MAX_WINDOW",
+    "PORTABLE",
+    "SETTINGS",
+    "EngineConfig",
+    "LimitError",
+    "Setting",
+    "portable_settings",
+]
 
 #: Largest ``fast``, ``slow`` and ``history``, in ticks. Each symbol preallocates rings of
 #: ``fast + slow`` floats and ``history + slow - 1`` complex numbers, so at this bound a
@@ -15,6 +26,32 @@ __all__ = ["MAX_PRICE", "MAX_SYMBOLS", "MAX_WINDOW", "EngineConfig", "LimitError
 MAX_WINDOW = 100_000
 #: Largest ``max_symbols``: at the default windows, about 1.2 GB of state when all are used.
 MAX_SYMBOLS = 100_000
+
+
+def _setting(default: Any, option: str, metavar: str, help: str, *, portable: bool = True) -> Any:
+    """A field of :class:`EngineConfig` with what the command line and files need to know."""
+    return field(
+        default=default,
+        metadata={"option": option, "metavar": metavar, "help": help, "portable": portable},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One engine setting as the outside sees it: field, option, help and default.
+
+    ``portable`` settings travel with a scenario: a header may suggest them and a
+    recording writes them.
+    """
+
+    name: str
+    option: str
+    metavar: str
+    help: str
+    default: Any
+    kind: type
+    optional: bool
+    portable: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,18 +116,34 @@ class EngineConfig:
     2.0
     """
 
-    fast: int = 20
-    slow: int = 100
-    halflife_s: float = 30.0
-    horizon_s: float = 60.0
-    alert_p: float = 0.6
-    hysteresis: float = 0.002
-    max_symbols: int = 10_000
-    history: int = 600
-    default_band: float | None = 0.02
-    watch_rearm: float = 0.5
-    warmup_ticks: int = 20
-    warmup_s: float | None = None
+    # Each setting is declared once, here: its command-line option and help text are
+    # derived from this (see SETTINGS), and so are the keys a scenario header may carry.
+    fast: int = _setting(20, "--fast", "N", "fast average window, ticks")
+    slow: int = _setting(100, "--slow", "N", "slow average window, ticks")
+    halflife_s: float = _setting(30.0, "--halflife", "S", "EMA/volatility half-life, s")
+    horizon_s: float = _setting(60.0, "--horizon", "S", "forecast horizon, s")
+    alert_p: float = _setting(0.6, "--alert-p", "P", "probability that raises a WATCH")
+    hysteresis: float = _setting(
+        0.002, "--hysteresis", "F", "move back past a limit, as a fraction, that re-arms it"
+    )
+    max_symbols: int = _setting(
+        10_000, "--max-symbols", "N", "most symbols tracked", portable=False
+    )
+    history: int = _setting(600, "--history", "N", "ticks kept per symbol for the chart")
+    default_band: float | None = _setting(
+        0.02, "--band", "PCT", "limits this far either side of a symbol's first price, "
+        "e.g. 3%% or 0.03",
+    )  # fmt: skip
+    watch_rearm: float = _setting(
+        0.5, "--watch-rearm", "F", "a WATCH re-arms below this fraction of --alert-p"
+    )
+    warmup_ticks: int = _setting(
+        20, "--warmup-ticks", "N", "ticks a symbol needs before it is forecast"
+    )
+    warmup_s: float | None = _setting(
+        None, "--warmup-s", "S", "weighted seconds a symbol needs before it is forecast "
+        "(default: half the half-life)",
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         def whole(name: str) -> int:
@@ -155,3 +208,39 @@ class EngineConfig:
         """Weighted span in seconds a symbol needs before it is forecast: ``warmup_s``,
         or ``halflife_s / 2`` when that is None."""
         return self.halflife_s / 2 if self.warmup_s is None else float(self.warmup_s)
+
+
+def _settings() -> tuple[Setting, ...]:
+    out = []
+    for f in fields(EngineConfig):
+        kind_text = str(f.type)
+        out.append(
+            Setting(
+                name=f.name,
+                option=f.metadata["option"],
+                metavar=f.metadata["metavar"],
+                help=f.metadata["help"],
+                default=f.default,
+                kind=int if kind_text.startswith("int") else float,
+                optional="None" in kind_text,
+                portable=f.metadata["portable"],
+            )
+        )
+    return tuple(out)
+
+
+#: Every engine setting, in declaration order: the one list the command-line options,
+#: scenario headers and recordings are derived from.
+SETTINGS: tuple[Setting, ...] = _settings()
+#: Settings a scenario header may suggest and a recording writes.
+PORTABLE: frozenset[str] = frozenset(s.name for s in SETTINGS if s.portable)
+
+
+def portable_settings(config: EngineConfig) -> dict[str, int | float]:
+    """The portable settings of ``config`` that have a value, for a scenario header.
+
+    >>> sorted(portable_settings(EngineConfig()))[:3]
+    ['alert_p', 'default_band', 'fast']
+    """
+    values = {name: getattr(config, name) for name in sorted(PORTABLE)}
+    return {k: v for k, v in values.items() if v is not None}
