@@ -28,11 +28,24 @@ MAX_WINDOW = 100_000
 MAX_SYMBOLS = 100_000
 
 
-def _setting(default: Any, option: str, metavar: str, help: str, *, portable: bool = True) -> Any:
-    """A field of :class:`EngineConfig` with what the command line and files need to know."""
+def _setting(
+    default: Any, option: str, metavar: str, help: str, parse: str, *, portable: bool = True
+) -> Any:
+    """A field of :class:`EngineConfig` with what the command line and files need to know.
+
+    ``parse`` names how a command line reads the value: ``count`` (a whole number >= 1),
+    ``seconds`` (a positive number), ``seconds0`` (a number >= 0), ``probability``
+    (strictly between 0 and 1) or ``fraction`` (below 1, also written as a percentage).
+    """
     return field(
         default=default,
-        metadata={"option": option, "metavar": metavar, "help": help, "portable": portable},
+        metadata={
+            "option": option,
+            "metavar": metavar,
+            "help": help,
+            "parse": parse,
+            "portable": portable,
+        },
     )
 
 
@@ -48,6 +61,7 @@ class Setting:
     option: str
     metavar: str
     help: str
+    parse: str
     default: Any
     kind: type
     optional: bool
@@ -118,31 +132,37 @@ class EngineConfig:
 
     # Each setting is declared once, here: its command-line option and help text are
     # derived from this (see SETTINGS), and so are the keys a scenario header may carry.
-    fast: int = _setting(20, "--fast", "N", "fast average window, ticks")
-    slow: int = _setting(100, "--slow", "N", "slow average window, ticks")
-    halflife_s: float = _setting(30.0, "--halflife", "S", "EMA/volatility half-life, s")
-    horizon_s: float = _setting(60.0, "--horizon", "S", "forecast horizon, s")
-    alert_p: float = _setting(0.6, "--alert-p", "P", "probability that raises a WATCH")
+    fast: int = _setting(20, "--fast", "N", "fast average window, ticks", "count")
+    slow: int = _setting(100, "--slow", "N", "slow average window, ticks", "count")
+    halflife_s: float = _setting(30.0, "--halflife", "S", "EMA/volatility half-life, s", "seconds")
+    horizon_s: float = _setting(60.0, "--horizon", "S", "forecast horizon, s", "seconds")
+    alert_p: float = _setting(
+        0.6, "--alert-p", "P", "probability that raises a WATCH", "probability"
+    )
     hysteresis: float = _setting(
-        0.002, "--hysteresis", "F", "move back past a limit, as a fraction, that re-arms it"
+        0.002,
+        "--hysteresis",
+        "F",
+        "move back past a limit, as a fraction, that re-arms it",
+        "fraction",
     )
     max_symbols: int = _setting(
-        10_000, "--max-symbols", "N", "most symbols tracked", portable=False
+        10_000, "--max-symbols", "N", "most symbols tracked", "count", portable=False
     )
-    history: int = _setting(600, "--history", "N", "ticks kept per symbol for the chart")
+    history: int = _setting(600, "--history", "N", "ticks kept per symbol for the chart", "count")
     default_band: float | None = _setting(
         0.02, "--band", "PCT", "limits this far either side of a symbol's first price, "
-        "e.g. 3%% or 0.03",
+        "e.g. 3%% or 0.03", "fraction",
     )  # fmt: skip
     watch_rearm: float = _setting(
-        0.5, "--watch-rearm", "F", "a WATCH re-arms below this fraction of --alert-p"
+        0.5, "--watch-rearm", "F", "a WATCH re-arms below this fraction of --alert-p", "probability"
     )
     warmup_ticks: int = _setting(
-        20, "--warmup-ticks", "N", "ticks a symbol needs before it is forecast"
+        20, "--warmup-ticks", "N", "ticks a symbol needs before it is forecast", "count"
     )
     warmup_s: float | None = _setting(
         None, "--warmup-s", "S", "weighted seconds a symbol needs before it is forecast "
-        "(default: half the half-life)",
+        "(default: half the half-life)", "seconds0",
     )  # fmt: skip
 
     def __post_init__(self) -> None:
@@ -220,6 +240,7 @@ def _settings() -> tuple[Setting, ...]:
                 option=f.metadata["option"],
                 metavar=f.metadata["metavar"],
                 help=f.metadata["help"],
+                parse=f.metadata["parse"],
                 default=f.default,
                 kind=int if kind_text.startswith("int") else float,
                 optional="None" in kind_text,

@@ -30,6 +30,11 @@ def _number(value: object) -> float | None:
         return None
 
 
+def _shown(x: float) -> str:
+    """A limit in a message: two decimals for ordinary prices, else significant digits."""
+    return f"{x:,.2f}" if 0.01 <= abs(x) < 1e9 else f"{x:g}"
+
+
 def limit_problem(buy: object, sell: object) -> str | None:
     """Why the pair ``(buy, sell)`` cannot be a symbol's limits, or None if it can.
 
@@ -43,9 +48,9 @@ def limit_problem(buy: object, sell: object) -> str | None:
     >>> limit_problem(float("nan"), 105.0) is None
     True
     >>> limit_problem(105.0, 95.0)
-    'the buy limit 105 must be below sell limit 95'
+    'the buy limit 105.00 must be below the sell limit 95.00'
     >>> limit_problem(-1.0, 95.0)
-    'the buy limit must be positive and finite, got -1'
+    'the buy limit must be positive and finite, got -1.00'
     >>> limit_problem(1.0, 1e12)
     'the sell limit must be below 1,000,000,000,000, got 1e+12'
     """
@@ -58,13 +63,13 @@ def limit_problem(buy: object, sell: object) -> str | None:
             values.append(x)
             continue
         if math.isinf(x) or x <= 0.0:
-            return f"the {side} limit must be positive and finite, got {x:g}"
+            return f"the {side} limit must be positive and finite, got {_shown(x)}"
         if x >= MAX_PRICE:
-            return f"the {side} limit must be below {MAX_PRICE:,.0f}, got {x:g}"
+            return f"the {side} limit must be below {MAX_PRICE:,.0f}, got {_shown(x)}"
         values.append(x)
     low, high = values
     if low >= high:  # False when either is nan
-        return f"the buy limit {low:g} must be below sell limit {high:g}"
+        return f"the buy limit {_shown(low)} must be below the sell limit {_shown(high)}"
     return None
 
 

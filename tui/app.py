@@ -27,17 +27,18 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 
 from engine import Signal, SignalKind
-from engine.limits import MAX_PRICE
-from tui import config as cfg
-from tui import format as fmt
-from tui.pipeline import Feed
+from engine.limits import limit_problem
+from tui.runtime import format as fmt
+from tui.runtime import settings as cfg
+from tui.runtime.pipeline import Feed
+from tui.runtime.settings import SORTS
+from tui.runtime.snapshot import Snapshot, staleness
 from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog
-from tui.snapshot import Snapshot, staleness
 from tui.widgets.chart import Chart
 from tui.widgets.kafka_pane import KafkaPane
 from tui.widgets.signal_log import KIND_FILTERS, SignalLog
-from tui.widgets.watchlist import SORTS, Watchlist
+from tui.widgets.watchlist import Watchlist
 
 #: UI refresh rate: how often the newest snapshot is read.
 REFRESH_HZ = 10.0
@@ -641,18 +642,6 @@ def status_line(snap: Snapshot, step: float) -> str:
 def _limit_text(value: float) -> str:
     """A limit for a message: the price, or 'none' where it is unset."""
     return "none" if math.isnan(value) else f"{value:,.2f}"
-
-
-def limit_problem(buy: float, sell: float) -> str | None:
-    """Why a (buy, sell) pair is impossible, or None if it is fine."""
-    for name, value in (("buy", buy), ("sell", sell)):
-        if math.isfinite(value) and value <= 0:
-            return f"the {name} limit must be above zero (got {value:,.2f})"
-        if math.isfinite(value) and value >= MAX_PRICE:
-            return f"the {name} limit must be below {MAX_PRICE:,.0f}"
-    if math.isfinite(buy) and math.isfinite(sell) and buy >= sell:
-        return f"buy limit {buy:,.2f} would be at or above the sell limit {sell:,.2f}"
-    return None
 
 
 def _same(a: float, b: float) -> bool:

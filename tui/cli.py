@@ -34,12 +34,13 @@ from producer.pipe import PipeReader
 from producer.source import Source
 from producer.sources import SourceError, open_source
 from producer.wire import Tick
-from tui import backtest
-from tui import config as settings_file
-from tui import format as fmt
-from tui.jsonout import signal_json
-from tui.logs import LogFileError, default_log_path, setup_logging
-from tui.options import (
+from tui.runtime import backtest
+from tui.runtime import format as fmt
+from tui.runtime import settings as settings_file
+from tui.runtime.consumer import ConsumerWorker, StartRecording
+from tui.runtime.jsonout import signal_json
+from tui.runtime.logs import LogFileError, default_log_path, setup_logging
+from tui.runtime.options import (
     OptionError,
     add_engine_options,
     engine_config,
@@ -49,8 +50,7 @@ from tui.options import (
     positive_float,
     positive_int,
 )
-from tui.pipeline import Pipeline, PipelineOptions
-from tui.worker import ConsumerWorker, StartRecording
+from tui.runtime.pipeline import Pipeline, PipelineOptions
 
 log = logging.getLogger("limitwatch")
 

@@ -24,7 +24,7 @@ from producer.generator import MarketGenerator
 from producer.kafka_config import client_config
 from producer.topics import ensure_topics
 from producer.wire import BadTick, decode, encode
-from tui.worker import ConsumerWorker
+from tui.runtime.consumer import ConsumerWorker
 
 
 def fill(bootstrap: str, topic: str, n: int) -> None:

@@ -62,8 +62,8 @@ from producer.kafka_producer import ProducerStats
 from producer.topics import ensure_topics
 from producer.wire import Tick
 from tui.app import REFRESH_HZ, LimitwatchApp
-from tui.pipeline import Pipeline, PipelineOptions
-from tui.snapshot import KafkaStats, Notice, PartitionLag, Snapshot, SnapshotSlot
+from tui.runtime.pipeline import Pipeline, PipelineOptions
+from tui.runtime.snapshot import KafkaStats, Notice, PartitionLag, Snapshot, SnapshotSlot
 from tui.widgets.watchlist import Watchlist
 
 SIZE = (200, 60)

@@ -313,7 +313,7 @@ def write_golden(scenario: Path) -> Path:
     import contextlib
     import io
 
-    from tui.backtest import build_parser, run
+    from tui.runtime.backtest import build_parser, run
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

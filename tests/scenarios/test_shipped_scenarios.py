@@ -12,7 +12,7 @@ import pytest
 
 from producer.scenario import ScenarioReader
 from producer.sources import open_source
-from tui.backtest import signal_differences
+from tui.runtime.backtest import signal_differences
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"

@@ -10,7 +10,7 @@ import numpy as np
 from engine import Engine, EngineConfig, LimitError
 from producer.generator import MarketGenerator
 from producer.kafka_producer import ProducerStats
-from tui.snapshot import KafkaStats, Notice, PartitionLag, Snapshot
+from tui.runtime.snapshot import KafkaStats, Notice, PartitionLag, Snapshot
 
 START = 1_700_000_000.0
 

@@ -17,7 +17,7 @@ import pytest
 
 from engine import EngineConfig
 from producer.wire import Tick
-from tui import backtest
+from tui.runtime import backtest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
@@ -57,7 +57,7 @@ def test_signal_differences_allow_last_bits_of_p_hit_but_nothing_else() -> None:
 
 def cli(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tui.backtest", *argv],
+        [sys.executable, "-m", "tui.runtime.backtest", *argv],
         cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 

@@ -12,9 +12,9 @@ import pytest
 
 from producer.generator import MarketGenerator
 from tests.tui.waiting import wait_for
-from tui.pipeline import Pipeline, PipelineOptions
-from tui.snapshot import staleness
-from tui.worker import STALL_AFTER_S
+from tui.runtime.consumer import STALL_AFTER_S
+from tui.runtime.pipeline import Pipeline, PipelineOptions
+from tui.runtime.snapshot import staleness
 
 pytestmark = pytest.mark.kafka
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from tui import format as fmt
+from tui.runtime import format as fmt
 
 
 @pytest.mark.parametrize(

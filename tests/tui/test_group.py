@@ -15,7 +15,7 @@ from producer.generator import MarketGenerator
 from producer.kafka_config import client_config
 from producer.topics import ensure_topics
 from producer.wire import encode
-from tui.worker import ConsumerWorker
+from tui.runtime.consumer import ConsumerWorker
 
 pytestmark = pytest.mark.kafka
 

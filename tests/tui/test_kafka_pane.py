@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from tests.tui.feeds import StaticFeed
-from tui.snapshot import PartitionLag, Snapshot
+from tui.runtime.snapshot import PartitionLag, Snapshot
 from tui.widgets.kafka_pane import kafka_renderable
 
 LABELS = ("broker", "health", "consumer", "in", "out", "last tick", "bad · dlq", "broker mem")

@@ -7,8 +7,9 @@ import asyncio
 
 import pytest
 
+from engine.limits import limit_problem
 from tests.tui.feeds import StaticFeed
-from tui.app import LimitwatchApp, limit_problem
+from tui.app import LimitwatchApp
 
 
 def _limits(feed: StaticFeed, symbol: str) -> tuple[float, float]:
@@ -77,14 +78,15 @@ def test_buy_at_or_above_sell_is_refused_with_a_message() -> None:
     asyncio.run(run())
     final_buy, final_sell = _limits(feed, symbol)
     assert final_buy < final_sell
-    assert any("at or above the sell limit" in m for m in messages)
+    assert any("must be below the sell limit" in m for m in messages)
     # no command that would have crossed the limits was ever sent
     assert all(b is None or b < final_sell for _s, b, _x in feed.commands)
 
 
 @pytest.mark.parametrize(
     ("buy", "sell", "problem"),
-    [(10.0, 10.0, "at or above"), (11.0, 10.0, "at or above"), (-1.0, 10.0, "above zero"),
+    [(10.0, 10.0, "must be below the sell"), (11.0, 10.0, "must be below the sell"),
+     (-1.0, 10.0, "must be positive"),
      (float("nan"), 10.0, None), (9.0, 10.0, None)],
 )  # fmt: skip
 def test_limit_problem_names_what_is_wrong(buy: float, sell: float, problem: str | None) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.logs import LogFileError, default_log_path, setup_logging
+from tui.runtime.logs import LogFileError, default_log_path, setup_logging
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -24,8 +24,8 @@ from producer.topics import dlq_topic
 from producer.wire import Tick
 from tests.tui.waiting import wait_for
 from tui.app import LimitwatchApp
-from tui.pipeline import Pipeline, PipelineOptions
-from tui.snapshot import Snapshot
+from tui.runtime.pipeline import Pipeline, PipelineOptions
+from tui.runtime.snapshot import Snapshot
 
 pytestmark = pytest.mark.kafka
 

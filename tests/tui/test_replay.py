@@ -15,10 +15,10 @@ import pytest
 from engine import Signal
 from producer.broker import EmbeddedBroker
 from producer.sources import open_source
-from tui.backtest import signal_differences
-from tui.jsonout import signal_dict
-from tui.options import engine_config
-from tui.pipeline import Pipeline, PipelineOptions
+from tui.runtime.backtest import signal_differences
+from tui.runtime.jsonout import signal_dict
+from tui.runtime.options import engine_config
+from tui.runtime.pipeline import Pipeline, PipelineOptions
 
 pytestmark = pytest.mark.kafka
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tui import config
+from tui.runtime import settings as config
 
 
 def test_saved_settings_load_back_the_same(tmp_path: Path) -> None:

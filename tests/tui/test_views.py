@@ -19,11 +19,11 @@ from producer.files import FileSource
 from producer.kafka_producer import ProducerStats, ProducerThread
 from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
-from tui import format as fmt
 from tui.app import LimitwatchApp, status_line
+from tui.runtime import format as fmt
+from tui.runtime.snapshot import staleness
 from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog, check_limits
-from tui.snapshot import staleness
 from tui.widgets.signal_log import SignalLog, fit_detail, signal_cells
 from tui.widgets.watchlist import Watchlist, urgency
 
@@ -76,9 +76,9 @@ def test_limits_dialog_shows_the_error_in_place_and_sends_nothing() -> None:
 
 @pytest.mark.parametrize(
     ("buy", "sell", "error"),
-    [("abc", "10", "buy: 'abc' is not a number"), ("5", "-1", "sell: a limit must be a positive"),
+    [("abc", "10", "buy: 'abc' is not a number"), ("5", "-1", "the sell limit must be positive"),
      ("5", "5", "must be below"), ("", "10", None), ("1,000", "2,000.5", None),
-     ("260", "1e300", "sell: a limit must be below 1,000,000,000,000")],
+     ("260", "1e300", "the sell limit must be below 1,000,000,000,000")],
 )  # fmt: skip
 def test_check_limits_explains_each_mistake(buy: str, sell: str, error: str | None) -> None:
     if error is None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from tui.pipeline import Pipeline
-from tui.snapshot import Snapshot
+from tui.runtime.pipeline import Pipeline
+from tui.runtime.snapshot import Snapshot
 
 
 def wait_for(

@@ -14,38 +14,36 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from engine.limits import MAX_PRICE
+from engine.limits import limit_problem
 
 
 def parse_limit(text: str) -> float:
-    """A limit typed by the user: a positive number, or empty / '-' for none (NaN)."""
+    """A limit typed by the user as a number: empty, '-' or 'none' for no limit (NaN).
+
+    Only the text is read here; whether the value can be a limit is the one rule of
+    :func:`engine.limits.limit_problem`, applied by :func:`check_limits`.
+    """
     raw = text.strip().replace(",", "")
     if raw in ("", "-", "none"):
         return math.nan
     try:
-        value = float(raw)
+        return float(raw)
     except ValueError:
         raise ValueError(f"{text.strip()!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError("a limit must be a positive number")
-    if value >= MAX_PRICE:
-        raise ValueError(f"a limit must be below {MAX_PRICE:,.0f}")
-    return value
 
 
 def check_limits(buy_text: str, sell_text: str) -> tuple[float, float]:
     """Both limits parsed and checked together; ValueError says what is wrong."""
-    try:
-        buy = parse_limit(buy_text)
-    except ValueError as exc:
-        raise ValueError(f"buy: {exc}") from None
-    try:
-        sell = parse_limit(sell_text)
-    except ValueError as exc:
-        raise ValueError(f"sell: {exc}") from None
-    if buy >= sell:
-        raise ValueError(f"the buy limit {buy:,.2f} must be below the sell limit {sell:,.2f}")
-    return buy, sell
+    parsed = []
+    for side, text in (("buy", buy_text), ("sell", sell_text)):
+        try:
+            parsed.append(parse_limit(text))
+        except ValueError as exc:
+            raise ValueError(f"{side}: {exc}") from None
+    problem = limit_problem(*parsed)
+    if problem is not None:
+        raise ValueError(problem)
+    return parsed[0], parsed[1]
 
 
 def _shown(x: float) -> str:

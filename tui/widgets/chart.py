@@ -11,7 +11,7 @@ from textual.content import Content
 from textual_plotext import PlotextPlot
 
 from engine import History, Signal
-from tui import format as fmt
+from tui.runtime import format as fmt
 
 _MARKERS = {
     "BUY": ("▲", "green"),

@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from tui import format as fmt
-from tui.snapshot import PartitionLag, Snapshot
+from tui.runtime import format as fmt
+from tui.runtime.snapshot import PartitionLag, Snapshot
 
 HEALTH_STYLE = {
     "OK": "bold green",

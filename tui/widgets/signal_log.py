@@ -12,7 +12,7 @@ from textual.cache import LRUCache
 from textual.widgets import Static
 
 from engine import Signal
-from tui import format as fmt
+from tui.runtime import format as fmt
 
 KIND_STYLE = {
     "BUY": "bold black on green",

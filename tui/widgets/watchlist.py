@@ -30,7 +30,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine import EngineState
-from tui import format as fmt
+from tui.runtime import format as fmt
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("symbol", "Symbol"),
@@ -46,7 +46,6 @@ KEYS = tuple(key for key, _label in COLUMNS)
 #: Columns aligned left; the numbers are aligned right.
 LEFT = frozenset({"symbol", "forecast"})
 #: Sort orders: a column key, or "urgency" (highest hit probability first).
-SORTS = ("symbol", "urgency", "chg", "last")
 #: Re-sorting moves rows under the user's eyes: at most this often.
 RESORT_S = 1.0
 #: Symbols longer than this are cut with an ellipsis.

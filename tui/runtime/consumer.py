@@ -37,7 +37,7 @@ from producer.kafka_config import client_config
 from producer.scenario import ScenarioHeader, ScenarioWriter
 from producer.topics import dlq_topic
 from producer.wire import BadTick, Tick, decode
-from tui.snapshot import KafkaStats, Notice, PartitionLag, Snapshot, SnapshotSlot
+from tui.runtime.snapshot import KafkaStats, Notice, PartitionLag, Snapshot, SnapshotSlot
 
 log = logging.getLogger(__name__)
 

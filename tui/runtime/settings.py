@@ -18,11 +18,13 @@ from typing import Any
 
 import platformdirs
 
-from engine.limits import MAX_PRICE
-from tui.widgets.watchlist import SORTS
+from engine.limits import limit_problem
 
 MIN_STEP = 0.0001
 MAX_STEP = 0.1
+
+#: Orders the watchlist can be sorted in (the `o` key cycles through them).
+SORTS = ("symbol", "urgency", "chg", "last")
 
 
 def default_path() -> Path:
@@ -113,14 +115,11 @@ def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
         if not ok:
             problems.append(f"{name}: limits.{symbol} must be [buy, sell]")
             continue
-        buy, sell = float(pair[0]), float(pair[1])
-        if any(not 0 < x < MAX_PRICE for x in (buy, sell) if not math.isnan(x)) or (buy >= sell):
-            problems.append(
-                f"{name}: limits.{symbol} = {pair} is impossible "
-                f"(need 0 < buy < sell < {MAX_PRICE:g})"
-            )
+        problem = limit_problem(*pair)
+        if problem is not None:
+            problems.append(f"{name}: limits.{symbol} = {pair} is impossible ({problem})")
             continue
-        limits[symbol] = (buy, sell)
+        limits[symbol] = (float(pair[0]), float(pair[1]))
     return Settings(**values, limits=limits), problems
 
 

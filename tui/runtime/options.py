@@ -7,25 +7,13 @@ user overrides them: defaults < the file's header < the command line.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import re
 from typing import Any
 
 from engine import EngineConfig
-from engine.limits import MAX_PRICE
-
-#: Engine settings each option overrides, by EngineConfig field.
-OPTION_FIELDS = {
-    "fast": "fast",
-    "slow": "slow",
-    "halflife": "halflife_s",
-    "horizon": "horizon_s",
-    "alert_p": "alert_p",
-    "band": "default_band",
-    "warmup_ticks": "warmup_ticks",
-}
-_INTEGER_FIELDS = ("fast", "slow", "history", "max_symbols", "warmup_ticks")
+from engine.config import SETTINGS
+from engine.limits import limit_problem
 
 Limits = dict[str, tuple[float, float]]
 
@@ -84,44 +72,55 @@ def limit(text: str) -> tuple[str, float, float]:
         buy, sell = float(buy_text), float(sell_text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected SYMBOL=BUY:SELL, got {text!r}") from None
-    if not (symbol and 0 < buy < sell and math.isfinite(sell)):
-        raise argparse.ArgumentTypeError(f"{text!r}: need a symbol and 0 < buy < sell")
-    if sell >= MAX_PRICE:
-        raise argparse.ArgumentTypeError(f"{text!r}: limits must be below {MAX_PRICE:,.0f}")
+    if not symbol:
+        raise argparse.ArgumentTypeError(f"{text!r}: need a symbol before '='")
+    problem = limit_problem(buy, sell)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
     return symbol, buy, sell
 
 
-def add_engine_options(p: argparse.ArgumentParser, *, band: bool = True) -> None:
-    """--limit, --band and the engine settings, all defaulting to the file's header."""
+def non_negative_float(text: str) -> float:
+    """A finite number of at least zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {text!r}")
+    return value
+
+
+#: How the command line reads each kind of engine setting (see engine.config.Setting).
+_PARSERS = {
+    "count": positive_int,
+    "seconds": positive_float,
+    "seconds0": non_negative_float,
+    "probability": probability,
+    "fraction": fraction,
+}
+
+
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    """--limit and one option per engine setting, all defaulting to the file's header.
+
+    The options are derived from :data:`engine.config.SETTINGS`, where each setting is
+    declared once with its option name and help.
+    """
     p.add_argument(
         "--limit", type=limit, action="append", default=[], metavar="SYMBOL=BUY:SELL",
         help="a symbol's limits (repeatable); default: the source's, else --band",
     )  # fmt: skip
-    if band:
-        p.add_argument(
-            "--band", type=fraction, metavar="PCT",
-            help="limits this far either side of a symbol's first price, e.g. 3%% or 0.03 "
-            "(default: the engine's, 2%%)",
-        )  # fmt: skip
     g = p.add_argument_group("engine (default: the file's header, else the engine's defaults)")
-    d = EngineConfig()
-    g.add_argument("--fast", type=positive_int, help=f"fast average window, ticks ({d.fast})")
-    g.add_argument("--slow", type=positive_int, help=f"slow average window, ticks ({d.slow})")
-    g.add_argument(
-        "--halflife", type=positive_float, metavar="S",
-        help=f"EMA/volatility half-life, s ({d.halflife_s:g})",
-    )  # fmt: skip
-    g.add_argument(
-        "--horizon", type=positive_float, metavar="S", help=f"forecast horizon, s ({d.horizon_s:g})"
-    )
-    g.add_argument(
-        "--alert-p", type=probability, metavar="P",
-        help=f"probability that raises a WATCH ({d.alert_p:g})",
-    )  # fmt: skip
-    g.add_argument(
-        "--warmup-ticks", type=positive_int, metavar="N",
-        help=f"ticks a symbol needs before it is forecast ({d.warmup_ticks})",
-    )  # fmt: skip
+    for setting in SETTINGS:
+        default = "none" if setting.default is None else f"{setting.default:g}"
+        g.add_argument(
+            setting.option,
+            dest=setting.name,
+            type=_PARSERS[setting.parse],
+            metavar=setting.metavar,
+            help=f"{setting.help} ({default})",
+        )
 
 
 def engine_config(
@@ -133,20 +132,20 @@ def engine_config(
     """
     settings: dict[str, Any] = dict(suggested or {})
     given: set[str] = set()
-    for option, field_name in OPTION_FIELDS.items():
-        value = getattr(args, option, None)
+    for setting in SETTINGS:
+        value = getattr(args, setting.name, None)
         if value is not None:
-            settings[field_name] = value
-            given.add(field_name)
+            settings[setting.name] = value
+            given.add(setting.name)
     # The file's settings still in force: an error they cause names them and their source.
     from_file = {k: v for k, v in (suggested or {}).items() if k not in given}
-    for name in _INTEGER_FIELDS:
-        value = settings.get(name)
-        if isinstance(value, float) and value.is_integer():
-            settings[name] = int(value)
+    for setting in SETTINGS:
+        value = settings.get(setting.name)
+        if setting.kind is int and isinstance(value, float) and value.is_integer():
+            settings[setting.name] = int(value)
     if "history" not in settings and "slow" in settings:
         settings["history"] = max(EngineConfig().history, int(settings["slow"]))
-    known = {f.name for f in dataclasses.fields(EngineConfig)}
+    known = {s.name for s in SETTINGS}
     unknown = sorted(set(settings) - known)
     if unknown:
         raise OptionError(f"engine setting(s) not understood: {', '.join(unknown)}")
@@ -159,7 +158,7 @@ def engine_config(
         if named:
             shown = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
                               for k, v in named.items())  # fmt: skip
-            flags = [f"--{o.replace('_', '-')}" for o, f in OPTION_FIELDS.items() if f in named]
+            flags = [s.option for s in SETTINGS if s.name in named]
             verb = "takes" if len(flags) == 1 else "take"
             wins = f"; {' and '.join(flags)} {verb} precedence" if flags else ""
             where = f" ({origin} sets {shown}{wins})"

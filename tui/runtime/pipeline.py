@@ -22,8 +22,14 @@ from producer.broker import EmbeddedBroker
 from producer.kafka_producer import ProducerThread, SetPaused, SetSpeed
 from producer.source import Source
 from producer.topics import ensure_topics
-from tui.snapshot import Snapshot
-from tui.worker import ConsumerWorker, SelectSymbol, SetLimits, StartRecording, StopRecording
+from tui.runtime.consumer import (
+    ConsumerWorker,
+    SelectSymbol,
+    SetLimits,
+    StartRecording,
+    StopRecording,
+)
+from tui.runtime.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 

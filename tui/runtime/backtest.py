@@ -15,7 +15,7 @@ scenario header, else from the engine's defaults. The header counts however the 
 arrives: a file of any name, or standard input (the backtest waits for its first line).
 
 With ``--json`` standard output carries one JSON object per signal (the format of
-:mod:`tui.jsonout`, which the golden files of the shipped scenarios use), then one summary
+:mod:`tui.runtime.jsonout`, which the golden files of the shipped scenarios use), then one summary
 object with ``"kind": "SUMMARY"``. Progress goes to standard error, only when it is a
 terminal. Bad input prints ``FILE:LINE: what is wrong`` and exits with status 2, as does
 input with no good line at all under ``--skip-bad``.
@@ -46,9 +46,9 @@ from engine.quality import Baseline, Quality, baseline_quality, forecast_quality
 from producer.files import FileSource, LineLookahead, SourceError
 from producer.source import Source
 from producer.sources import open_source
-from tui import format as fmt
-from tui.jsonout import signal_json
-from tui.options import (
+from tui.runtime import format as fmt
+from tui.runtime.jsonout import signal_json
+from tui.runtime.options import (
     Limits,
     OptionError,
     add_engine_options,
@@ -476,7 +476,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """A stand-alone parser, for ``python -m tui.backtest``."""
+    """A stand-alone parser, for ``python -m tui.runtime.backtest``."""
     p = argparse.ArgumentParser(prog="limitwatch backtest", description=__doc__.split("\n\n")[0])
     configure(p)
     p.set_defaults(func=run)
@@ -559,7 +559,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m tui.backtest``."""
+    """Entry point of ``python -m tui.runtime.backtest``."""
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 
