@@ -16,10 +16,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from producer.control import ProducerCommand, ProducerStats, SetPaused, SetSpeed
+from producer.delivery import produce_with_retry
 from producer.kafka_config import client_config
 from producer.source import Source
 from producer.wire import Tick, encode
@@ -33,39 +34,6 @@ POLL_EVERY = 32
 #: On stop, how long to wait for the last messages to be delivered; what is still
 #: queued after that (a dead broker) is counted as failed.
 STOP_FLUSH_S = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class ProducerStats:
-    """Counters of the producer thread at one moment."""
-
-    source: str
-    produced: int = 0
-    delivered: int = 0
-    rate: float = 0.0  # ticks per second sent, over the last seconds
-    failed: int = 0
-    paused: bool = False
-    speed: float = 1.0
-    finished: bool = False
-    last_error: str = ""
-    skipped: int = 0  # bad lines the source skipped (--skip-bad)
-
-
-@dataclass(frozen=True, slots=True)
-class SetPaused:
-    """Pause (True) or resume (False) the producer."""
-
-    paused: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SetSpeed:
-    """Replay speed factor for paced sources; math.inf sends as fast as possible."""
-
-    speed: float
-
-
-ProducerCommand = SetPaused | SetSpeed
 
 
 def parse_speed(text: str) -> float:
@@ -301,16 +269,13 @@ class ProducerThread(threading.Thread):
     def _produce(self, producer: Producer, tick: Tick) -> None:
         value = encode(tick)
         key = tick.symbol.encode()
-        while True:
-            try:
-                producer.produce(self.topic, value=value, key=key, on_delivery=self._on_delivery)
-                break
-            except BufferError:
-                # The local queue is full (broker slow or gone): wait for room, not drop.
-                producer.poll(STOP_CHECK_S)
-                if self._stop_event.is_set():
-                    self._failed += 1
-                    self._last_error = "stopped while the local queue was full"
-                    return
+        queued = produce_with_retry(
+            producer, self.topic, value, key=key, on_delivery=self._on_delivery,
+            give_up=self._stop_event.is_set, wait_s=STOP_CHECK_S,
+        )  # fmt: skip
+        if not queued:
+            self._failed += 1
+            self._last_error = "stopped while the local queue was full"
+            return
         if self._produced % POLL_EVERY == 0:
             producer.poll(0)  # serve delivery reports

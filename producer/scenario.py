@@ -53,6 +53,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
+from engine.config import PORTABLE
 from engine.limits import MAX_PRICE
 from producer.files import (
     SCENARIO_KEY,
@@ -70,19 +71,7 @@ from producer.wire import Tick, encode
 #: The version of the format this module reads and writes.
 SCENARIO_VERSION = 1
 #: Engine settings a header may suggest.
-ENGINE_KEYS: frozenset[str] = frozenset(
-    {
-        "fast",
-        "slow",
-        "history",
-        "halflife_s",
-        "horizon_s",
-        "alert_p",
-        "hysteresis",
-        "default_band",
-        "watch_rearm",
-    }
-)
+ENGINE_KEYS: frozenset[str] = PORTABLE
 
 
 class ScenarioHeader(msgspec.Struct, kw_only=True):

@@ -1,4 +1,5 @@
-"""The shape to keep: engine/ is pure (no Kafka, no Textual), producer/ never touches the UI."""
+"""The shape to keep: engine/ is pure (no Kafka, no Textual), producer/ never touches the UI,
+and the headless runtime and commands load no UI library."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN_IN_ENGINE = {"textual", "confluent_kafka", "rich", "msgspec", "producer", "tui"}
@@ -49,3 +52,43 @@ def test_import_linter_contracts_hold() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "KEPT" in result.stdout and "BROKEN" not in result.stdout
+
+
+# Each headless command, run as a user runs it; the probe reports which UI modules loaded.
+_PROBE = """
+import sys
+from tui.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+ui = sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in ('textual', 'rich')})
+ui += sorted(m for m in sys.modules if m.startswith(('tui.app', 'tui.widgets', 'tui.screens')))
+print('UI-MODULES:' + ','.join(ui), file=sys.stderr)
+sys.exit(code or 0)
+"""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["engine", "--help"],
+        ["produce", "--help"],
+        ["record", "--help"],
+        ["backtest", "scenarios/rally.jsonl"],
+        ["backtest", "--help"],
+    ],
+    ids=lambda argv: " ".join(argv),
+)
+def test_headless_commands_load_no_ui_library(argv: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = [line for line in result.stderr.splitlines() if line.startswith("UI-MODULES:")]
+    assert loaded == ["UI-MODULES:"], loaded
+    assert result.stdout.strip(), "the command printed nothing"

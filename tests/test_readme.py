@@ -30,3 +30,11 @@ def test_readme_engine_example_prints_what_it_claims() -> None:
     with contextlib.redirect_stdout(out):
         exec(compile(source, "README.md", "exec"), {})
     assert out.getvalue().splitlines() == claimed
+
+
+def test_readme_key_table_is_the_monitors_key_list() -> None:
+    from tui.runtime.keys import help_rows
+
+    section = README.split("## Keys", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(.+?)` \| (.+?) \|$", section, flags=re.M)
+    assert rows == help_rows()

@@ -30,6 +30,7 @@ from engine import Signal, SignalKind
 from engine.limits import limit_problem
 from tui.runtime import format as fmt
 from tui.runtime import settings as cfg
+from tui.runtime.keys import KEYS, help_rows
 from tui.runtime.pipeline import Feed
 from tui.runtime.settings import SORTS
 from tui.runtime.snapshot import Snapshot, staleness
@@ -55,6 +56,17 @@ WATCH_NOTIFY_S = 5.0
 #: Limits asked for are shown (in italics) until the engine reports them, or this long.
 PENDING_S = 3.0
 _NOTIFY_KINDS = {SignalKind.BUY, SignalKind.SELL, SignalKind.BUY_WATCH, SignalKind.SELL_WATCH}
+
+
+#: How the footer shows keys whose Textual names are words.
+_DISPLAY = {
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "plus": "+",
+    "minus": "-",
+    "slash": "/",
+    "question_mark": "?",
+}
 
 
 class LimitwatchApp(App[None]):
@@ -86,44 +98,17 @@ class LimitwatchApp(App[None]):
         (140, "-wide"),
     ]
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("q", "quit", "Quit", tooltip="Stop everything and leave"),
-        Binding("b", "step_limit('buy', -1)", "Buy−", tooltip="Lower the buy limit by a step"),
-        Binding("B", "step_limit('buy', 1)", "Buy+", tooltip="Raise the buy limit by a step"),
-        Binding("s", "step_limit('sell', -1)", "Sell−", tooltip="Lower the sell limit by a step"),
-        Binding("S", "step_limit('sell', 1)", "Sell+", tooltip="Raise the sell limit by a step"),
-        Binding("l", "edit_limits", "Limits", tooltip="Type exact limits for the symbol"),
-        Binding("left_square_bracket", "change_step(0.5)", "Step÷2", key_display="[", show=False),
-        Binding("right_square_bracket", "change_step(2)", "Step×2", key_display="]", show=False),
-        Binding("p,space", "toggle_pause", "Pause", key_display="p"),
-        Binding("plus,equals_sign", "speed(2)", "Faster", key_display="+", show=False),
-        Binding("minus", "speed(0.5)", "Slower", key_display="-", show=False),
-        Binding("r", "toggle_record", "Rec", tooltip="Record the ticks to a scenario file"),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("o", "cycle_sort", "Sort", show=False),
-        Binding("f", "signals_for_symbol", "Sig: symbol", show=False),
-        Binding("t", "cycle_signal_kind", "Sig: kind", show=False),
-        Binding("question_mark", "help", "Keys", key_display="?"),
-        Binding("j", "cursor(1)", "Down", show=False),
-        Binding("k", "cursor(-1)", "Up", show=False),
-    ]
-    #: What each key does, for the help screen (keys as a user types them).
-    KEYS: ClassVar[list[tuple[str, str]]] = [
-        ("↑ ↓  j k", "select a symbol"),
-        ("← →", "scroll the watchlist sideways (narrow screens)"),
-        ("b / B", "lower / raise its buy limit by one step"),
-        ("s / S", "lower / raise its sell limit by one step"),
-        ("l", "type its exact buy and sell limits"),
-        ("[ / ]", "halve / double the step"),
-        ("p  space", "pause / resume the producer"),
-        ("+ / -", "replay faster / slower"),
-        ("r", "start / stop recording the ticks to a scenario file"),
-        ("/", "filter the watchlist by symbol (esc clears)"),
-        ("o", "sort the watchlist: symbol, urgency, change, price"),
-        ("f", "signals of the selected symbol only / of all"),
-        ("t", "signals of one kind: all, crossings, watches, averages"),
-        ("ctrl+p", "command palette: every action by name"),
-        ("?", "this help"),
-        ("q", "quit"),
+        Binding(
+            key.bind,
+            key.action,
+            key.label,
+            show=key.footer is not None,
+            key_display=_DISPLAY.get(key.bind.split(",")[0]),
+            tooltip=key.does,
+        )
+        for key in sorted(
+            (k for k in KEYS if k.bind), key=lambda k: (k.footer is None, k.footer or 0)
+        )
     ]
 
     def __init__(
@@ -577,7 +562,7 @@ class LimitwatchApp(App[None]):
 
     def action_help(self) -> None:
         """Show every key."""
-        self.push_screen(HelpScreen(self.KEYS))
+        self.push_screen(HelpScreen(help_rows()))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every action of the monitor, by name, in the command palette."""

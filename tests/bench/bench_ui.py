@@ -57,8 +57,8 @@ from textual.screen import Screen
 
 from engine import Engine, EngineConfig, LimitError, Signal
 from producer.broker import EmbeddedBroker
+from producer.control import ProducerStats
 from producer.generator import MarketGenerator
-from producer.kafka_producer import ProducerStats
 from producer.topics import ensure_topics
 from producer.wire import Tick
 from tui.app import REFRESH_HZ, LimitwatchApp

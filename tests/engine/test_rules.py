@@ -59,7 +59,7 @@ def test_invalid_limits_are_refused_with_a_reason_and_change_nothing(
 def test_one_new_side_is_checked_against_the_other_existing_side() -> None:
     eng = Engine(NO_CROSSES)
     eng.set_limits("ACME", buy=90.0, sell=120.0)
-    with pytest.raises(LimitError, match="buy limit 125.00 must be below the sell limit 120.00"):
+    with pytest.raises(LimitError, match=r"buy limit 125\.00 must be below the sell limit 120\.00"):
         eng.set_limits("ACME", buy=125.0)
     eng.set_limits("ACME", sell=130.0)
     eng.set_limits("ACME", buy=125.0)

@@ -8,8 +8,8 @@ import itertools
 import numpy as np
 
 from engine import Engine, EngineConfig, LimitError
+from producer.control import ProducerStats
 from producer.generator import MarketGenerator
-from producer.kafka_producer import ProducerStats
 from tui.runtime.snapshot import KafkaStats, Notice, PartitionLag, Snapshot
 
 START = 1_700_000_000.0

@@ -21,7 +21,10 @@ from producer.generator import MarketGenerator
 from producer.pipe import PipeReader
 from producer.scenario import ScenarioReader
 from producer.wire import Tick
-from tui.cli import _source_and_engine, build_parser, main
+from tui.cli import main
+from tui.monitor import source_and_engine
+from tui.runtime.keys import help_rows
+from tui.runtime.parser import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,8 +54,11 @@ def _produce(
 
 def test_help_lists_the_commands_and_keys() -> None:
     text = build_parser().format_help()
-    for word in ("replay", "record", "backtest", "engine", "produce", "--bootstrap-servers", "b/B"):
+    for word in ("replay", "record", "backtest", "engine", "produce", "--bootstrap-servers"):
         assert word in text
+    keys = text.split("keys in the monitor:", 1)[1]
+    for shown, does in help_rows():  # every key of the monitor, as its help screen says
+        assert f"{shown}" in keys and does in keys
 
 
 @pytest.mark.parametrize(
@@ -264,7 +270,7 @@ def test_a_scenario_piped_to_the_monitor_sets_up_its_engine(argv: list[str], fas
     os.write(w, (ROOT / "scenarios" / "crash.jsonl").read_bytes()[:4096])
     stop = threading.Event()
     args = build_parser().parse_args(["--source", "-", *argv])
-    source, config = _source_and_engine(args, "-", stop, PipeReader(r, stop))
+    source, config = source_and_engine(args, "-", stop, PipeReader(r, stop))
     assert (config.fast, config.slow, config.horizon_s) == (fast, 40, 8.0)
     assert source is not None and source.limits["CYGN"] == (48.5, 52.0)
     os.close(w)

@@ -12,7 +12,7 @@ import pytest
 
 from producer.generator import MarketGenerator
 from tests.tui.waiting import wait_for
-from tui.runtime.consumer import STALL_AFTER_S
+from tui.runtime.health import STALL_AFTER_S
 from tui.runtime.pipeline import Pipeline, PipelineOptions
 from tui.runtime.snapshot import staleness
 

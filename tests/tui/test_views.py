@@ -15,12 +15,14 @@ from textual.geometry import Region
 from textual.widgets import Input
 
 from engine import EngineConfig, Signal, SignalKind
+from producer.control import ProducerStats
 from producer.files import FileSource
-from producer.kafka_producer import ProducerStats, ProducerThread
+from producer.kafka_producer import ProducerThread
 from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
 from tui.app import LimitwatchApp, status_line
 from tui.runtime import format as fmt
+from tui.runtime.keys import help_rows
 from tui.runtime.snapshot import staleness
 from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog, check_limits
@@ -207,9 +209,9 @@ def test_question_mark_shows_every_key(size: tuple[int, int]) -> None:
         assert not isinstance(app.screen, HelpScreen)
 
     drive(app, script, size=size)
-    for _key, what in LimitwatchApp.KEYS:
+    for _key, what in help_rows():
         assert what in shown[0], what  # on screen, not only on the screen stack
-    described = " ".join(k for k, _ in LimitwatchApp.KEYS)
+    described = " ".join(k for k, _ in help_rows())
     for key in ("b / B", "s / S", "l", "[ / ]", "p", "r", "/", "o", "f", "t", "?", "q"):
         assert key in described
 

@@ -18,8 +18,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,10 +32,27 @@ from confluent_kafka import (
 
 from engine import Engine, EngineConfig, LimitError, Signal
 from producer.kafka_config import client_config
-from producer.scenario import ScenarioHeader, ScenarioWriter
-from producer.topics import dlq_topic
-from producer.wire import BadTick, Tick, decode
-from tui.runtime.snapshot import KafkaStats, Notice, PartitionLag, Snapshot, SnapshotSlot
+from producer.wire import BadTick, decode
+from tui.runtime.commands import (
+    SelectSymbol,
+    SetLimits,
+    StartRecording,
+    StopRecording,
+    WorkerCommand,
+)
+from tui.runtime.dead_letters import DeadLetters
+from tui.runtime.health import ConsumerHealth, PartitionReading
+from tui.runtime.recorder import Recorder
+from tui.runtime.snapshot import KafkaStats, Notice, Snapshot, SnapshotSlot
+
+__all__ = [
+    "ConsumerWorker",
+    "SelectSymbol",
+    "SetLimits",
+    "StartRecording",
+    "StopRecording",
+    "WorkerCommand",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,48 +60,8 @@ log = logging.getLogger(__name__)
 STOP_CHECK_S = 0.05
 #: Signals kept for display.
 RECENT_SIGNALS = 500
-#: Lag samples kept per partition for the trend sparkline (one every 0.5 s).
-LAG_TREND_SAMPLES = 40
-#: No tick for this long while behind: the consumer is stalled.
-STALL_AFTER_S = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class SetLimits:
-    """Change one symbol's limits; None leaves a side unchanged."""
-
-    symbol: str
-    buy: float | None = None
-    sell: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SelectSymbol:
-    """Include this symbol's recent history (for the chart) in the snapshots."""
-
-    symbol: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class StartRecording:
-    """Write every tick the worker reads to a scenario file at `path`."""
-
-    path: str
-    description: str = "recorded from the live prices topic"
-    #: Close the file after this many ticks (None: when told to stop).
-    max_ticks: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StopRecording:
-    """Close the scenario file being recorded."""
-
-
-WorkerCommand = SetLimits | SelectSymbol | StartRecording | StopRecording
-
-
-def _or_none(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
+#: Errors that mean the client has lost its brokers.
+_BROKERS_LOST = (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE)
 
 
 class ConsumerWorker(threading.Thread):
@@ -136,9 +111,27 @@ class ConsumerWorker(threading.Thread):
         self.batch_size = batch_size
         self.on_signals = on_signals
         self.slot = SnapshotSlot()
+        self.closed = threading.Event()
         self._stop_event = threading.Event()
         self._commands: queue.SimpleQueue[WorkerCommand] = queue.SimpleQueue()
-        self.closed = threading.Event()
+        # Owned by the thread once it runs; created here so every attribute has a home.
+        self.engine = Engine(self.config)
+        self.health = ConsumerHealth(time.monotonic())
+        self.recorder = Recorder(self._notice)
+        self._dead_letters: DeadLetters | None = None
+        self._parts: list[TopicPartition] = []
+        self._chart_symbol: str | None = None
+        self._notices: deque[Notice] = deque(maxlen=20)
+        self._notice_seq = 0
+        self._recent: deque[Signal] = deque(maxlen=RECENT_SIGNALS)
+        self._signal_count = 0
+        self._consumed = 0
+        self._bad = 0
+        self._errors = 0
+        self._last_error = ""
+        self._last_tick_wall = math.nan
+        self._rate_window: deque[tuple[float, int]] = deque(maxlen=64)
+        self._seq = 0
 
     # -- the outside world talks to the thread only through these -------------------------
     def stop(self) -> None:
@@ -153,6 +146,11 @@ class ConsumerWorker(threading.Thread):
         """The newest published snapshot."""
         return self.slot.get()
 
+    @property
+    def recorded(self) -> int:
+        """Ticks written to the current recording (0 when not recording)."""
+        return self.recorder.count
+
     # -- inside the thread ----------------------------------------------------------------
     def run(self) -> None:
         try:
@@ -163,34 +161,8 @@ class ConsumerWorker(threading.Thread):
             self.closed.set()
 
     def _run(self) -> None:
-        self.engine = Engine(self.config)
-        self._notices: deque[Notice] = deque(maxlen=20)
-        self._chart_symbol: str | None = None
-        self._recorder: ScenarioWriter | None = None
-        self._record_max: int | None = None
-        self._recording_path: str | None = None
-        self._notice_seq = 0
         for symbol, (buy, sell) in self.initial_limits.items():
             self._apply(SetLimits(symbol, buy, sell))
-        self._recent: deque[Signal] = deque(maxlen=RECENT_SIGNALS)
-        self._signal_count = 0
-        self._consumed = 0
-        self._bad = 0
-        self._dead = 0
-        self._errors = 0
-        self._last_error = ""
-        self._broker_state = "CONNECTING"
-        self._last_tick_wall = math.nan
-        self._part_msg_ts: dict[int, float] = {}
-        self._lag_trends: dict[int, deque[int]] = {}
-        self._rx_seen = -1
-        self._rx_at = time.monotonic()
-        self._lag_history: deque[int] = deque(maxlen=6)
-        self._rate_window: deque[tuple[float, int]] = deque(maxlen=64)
-        self._seq = 0
-        self._parts: list[TopicPartition] = []
-        self._partition_lags: tuple[PartitionLag, ...] = ()
-
         conf = client_config(
             self.bootstrap,
             **{
@@ -210,13 +182,14 @@ class ConsumerWorker(threading.Thread):
         dlq = Producer(
             client_config(self.bootstrap, **{"linger.ms": 50, "error_cb": self._on_error})
         )
+        self._dead_letters = DeadLetters(dlq, self.topic, self._note_error)
         try:
             self._attach(consumer)
             self._drain_commands()  # e.g. a recording asked for before the first tick
             self._loop(consumer, dlq)
         finally:
-            if self._recorder is not None:
-                self._stop_recording()
+            if self.recorder.active:
+                self.recorder.stop()
                 self._publish()  # so the closing notice is seen
             dlq.flush(1.0)
             consumer.close()
@@ -242,7 +215,7 @@ class ConsumerWorker(threading.Thread):
                 self._publish()
                 continue
             if partitions:
-                self._broker_state = "UP"
+                self.health.fetch_answered()
                 break
         else:
             return
@@ -261,7 +234,7 @@ class ConsumerWorker(threading.Thread):
                 self._publish()
                 last_publish = time.monotonic()
             if msgs:
-                self._ingest(msgs, dlq)
+                self._ingest(msgs)
                 dirty = True
             if self._drain_commands():
                 last_publish = 0.0  # publish at once: someone is waiting to see it
@@ -277,12 +250,13 @@ class ConsumerWorker(threading.Thread):
                 dirty = False
                 self._publish()
 
-    def _ingest(self, msgs: list[Any], dlq: Producer) -> None:
+    def _ingest(self, msgs: list[Any]) -> None:
         symbols: list[str] = []
         times: list[float] = []
         prices: list[float] = []
         wall = time.time()
-        self._broker_state = "UP"  # a fetch answered
+        self.health.fetch_answered()
+        recording = self.recorder.active
         for msg in msgs:
             err = msg.error()
             if err is not None:
@@ -293,15 +267,19 @@ class ConsumerWorker(threading.Thread):
                 tick = decode(msg.value())
             except BadTick as exc:
                 self._bad += 1
-                self._dead_letter(dlq, msg, str(exc))
+                assert self._dead_letters is not None
+                self._dead_letters.send(msg, str(exc))
                 continue
             symbols.append(tick.symbol)
             times.append(tick.ts)
             prices.append(tick.price)
-            if self._recorder is not None:
-                self._record(tick)
+            if recording:
+                self.recorder.write(tick)
+                recording = self.recorder.active
             _kind, created_ms = msg.timestamp()
-            self._part_msg_ts[msg.partition()] = created_ms / 1000.0 if created_ms > 0 else wall
+            self.health.message_seen(
+                msg.partition(), created_ms / 1000.0 if created_ms > 0 else wall
+            )
         if not symbols:
             return
         self._consumed += len(symbols)
@@ -318,32 +296,6 @@ class ConsumerWorker(threading.Thread):
             if self.on_signals is not None:
                 self.on_signals(signals)
 
-    def _dead_letter(self, dlq: Producer, msg: Any, reason: str) -> None:
-        log.warning(
-            "undecodable message at %s/%s@%s: %s",
-            msg.topic(),
-            msg.partition(),
-            msg.offset(),
-            reason,
-        )
-        headers = [
-            ("limitwatch.reason", reason.encode("utf-8", "replace")[:1000]),
-            ("limitwatch.origin", f"{msg.topic()}/{msg.partition()}/{msg.offset()}".encode()),
-        ]
-        for _attempt in range(20):
-            try:
-                dlq.produce(
-                    dlq_topic(self.topic), value=msg.value(), key=msg.key(), headers=headers
-                )
-                self._dead += 1
-                return
-            except BufferError:
-                dlq.poll(0.05)
-            except Exception as exc:  # an oversize or otherwise unproducible message
-                self._note_error(f"dead-letter: {exc}")
-                return
-        self._note_error("dead-letter queue full; message left in the source topic only")
-
     def _drain_commands(self) -> bool:
         changed = False
         while True:
@@ -357,75 +309,22 @@ class ConsumerWorker(threading.Thread):
     def _apply(self, cmd: WorkerCommand) -> None:
         if isinstance(cmd, SelectSymbol):
             self._chart_symbol = cmd.symbol
-            return
-        if isinstance(cmd, StartRecording):
-            self._start_recording(cmd)
-            return
-        if isinstance(cmd, StopRecording):
-            self._stop_recording()
-            return
-        try:
-            self.engine.set_limits(cmd.symbol, buy=cmd.buy, sell=cmd.sell)
-        except LimitError as exc:
-            self._notice(f"{cmd.symbol}: {exc}", error=True)
-
-    def _start_recording(self, cmd: StartRecording) -> None:
-        self._stop_recording()
-        state = self.engine.state()
-        limits = {
-            sym: (_or_none(state.buy[i]), _or_none(state.sell[i]))
-            for i, sym in enumerate(state.symbols)
-        }
-        cfg = self.config
-        header = ScenarioHeader(
-            name=Path(cmd.path).stem,
-            description=cmd.description,
-            limits=limits,
-            engine={
-                "fast": cfg.fast,
-                "slow": cfg.slow,
-                "halflife_s": cfg.halflife_s,
-                "horizon_s": cfg.horizon_s,
-                "alert_p": cfg.alert_p,
-            },
-            made_by=f"limitwatch record from {self.bootstrap} topic {self.topic}",
-        )
-        try:
-            self._recorder = ScenarioWriter(cmd.path, header, flush_every=500)
-        except OSError as exc:
-            self._notice(f"cannot record to {cmd.path}: {exc.strerror or exc}", error=True)
-            return
-        self._recording_path = cmd.path
-        self._record_max = cmd.max_ticks
-        self._notice(f"recording to {cmd.path}")
-
-    def _record(self, tick: Tick) -> None:
-        assert self._recorder is not None
-        try:
-            self._recorder.write(tick)
-        except OSError as exc:
-            self._notice(f"recording stopped: {exc.strerror or exc}", error=True)
-            self._recorder = None
-            self._recording_path = None
-            return
-        if self._record_max is not None and self._recorder.count >= self._record_max:
-            self._stop_recording()
-
-    def _stop_recording(self) -> None:
-        recorder, self._recorder = self._recorder, None
-        if recorder is None:
-            return
-        try:
-            recorder.close()
-            self._notice(f"recorded {recorder.count:,} ticks to {self._recording_path}")
-        except OSError as exc:
-            self._notice(f"recording not closed cleanly: {exc.strerror or exc}", error=True)
-        self._recording_path = None
-
-    @property
-    def recorded(self) -> int:
-        """Ticks written to the current recording (0 when not recording)."""
-        return self._recorder.count if self._recorder is not None else 0
+        elif isinstance(cmd, StartRecording):
+            self.recorder.start(
+                cmd.path,
+                cmd.description,
+                self.engine.state(),
+                self.config,
+                made_by=f"limitwatch record from {self.bootstrap} topic {self.topic}",
+                max_ticks=cmd.max_ticks,
+            )
+        elif isinstance(cmd, StopRecording):
+            self.recorder.stop()
+        else:
+            try:
+                self.engine.set_limits(cmd.symbol, buy=cmd.buy, sell=cmd.sell)
+            except LimitError as exc:
+                self._notice(str(exc), error=True)
 
     def _notice(self, text: str, error: bool = False) -> None:
         self._notice_seq += 1
@@ -437,9 +336,8 @@ class ConsumerWorker(threading.Thread):
         log.warning("%s", text)
 
     def _on_error(self, err: KafkaError) -> None:
-        code = err.code()
-        if code in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE):
-            self._broker_state = "DOWN"
+        if err.code() in _BROKERS_LOST:
+            self.health.brokers_lost()
         self._note_error(f"kafka: {err.str()}")
 
     def _on_stats(self, raw: str) -> None:
@@ -447,67 +345,33 @@ class ConsumerWorker(threading.Thread):
             stats = json.loads(raw)
         except ValueError:
             return
-        states = [
-            b.get("state") for b in stats.get("brokers", {}).values() if b.get("nodeid", -1) >= 0
-        ]
-        if states:
-            self._broker_state = "UP" if "UP" in states else "DOWN"
-        # librdkafka fetches every fetch.wait.max.ms, so a live broker answers several times a
-        # second; a broker that stops answering while connected is frozen, not down.
-        rx = sum(int(b.get("rx", 0)) for b in stats.get("brokers", {}).values())
-        now = time.monotonic()
-        if rx != self._rx_seen:
-            self._rx_seen = rx
-            self._rx_at = now
-
-    def _broker_silent_s(self) -> float:
-        """Seconds since any broker last answered this consumer (per its statistics)."""
-        return time.monotonic() - self._rx_at
+        brokers = stats.get("brokers", {}).values()
+        self.health.statistics(
+            [b.get("state") for b in brokers if b.get("nodeid", -1) >= 0],
+            sum(int(b.get("rx", 0)) for b in brokers),
+            time.monotonic(),
+        )
 
     def _measure_lag(self, consumer: Consumer) -> None:
         parts = list(self._parts)
         if not parts:
-            self._partition_lags = ()
+            self.health.no_partitions()
             return
         try:
             positions = consumer.position(parts)
         except Exception as exc:
             self._note_error(f"position: {exc}")
             return
-        wall = time.time()
-        lags = []
+        readings = []
         for tp in positions:
             try:
                 low, high = consumer.get_watermark_offsets(tp, cached=True)
             except Exception:
                 low, high = -1, -1
-            pos = tp.offset if tp.offset >= 0 else -1
-            if high < 0:
-                lag = -1
-            elif pos >= 0:
-                lag = max(high - pos, 0)
-            else:
-                lag = max(high - max(low, 0), 0)
-            last = self._part_msg_ts.get(tp.partition)
-            lag_s = max(wall - last, 0.0) if lag > 0 and last is not None else 0.0
-            trend = self._lag_trends.setdefault(tp.partition, deque(maxlen=LAG_TREND_SAMPLES))
-            trend.append(max(lag, 0))
-            lags.append(PartitionLag(tp.partition, high, pos, lag, lag_s, tuple(trend)))
-        self._partition_lags = tuple(sorted(lags, key=lambda p: p.partition))
-        self._lag_history.append(sum(p.lag for p in lags if p.lag > 0))
-
-    def _health(self, since_last: float) -> str:
-        if self._broker_state == "DOWN":
-            return "DOWN"
-        if self._broker_silent_s() > STALL_AFTER_S:
-            return "STALL"
-        total = self._lag_history[-1] if self._lag_history else 0
-        if total > 0 and (math.isnan(since_last) or since_last > STALL_AFTER_S):
-            return "STALL"
-        hist = list(self._lag_history)
-        if len(hist) >= 4 and all(b > a for a, b in zip(hist[-4:], hist[-3:], strict=False)):
-            return "WARN"
-        return "OK"
+            readings.append(
+                PartitionReading(tp.partition, low, high, tp.offset if tp.offset >= 0 else -1)
+            )
+        self.health.lag(readings, time.time())
 
     def _publish(self) -> None:
         now_m = time.monotonic()
@@ -528,18 +392,18 @@ class ConsumerWorker(threading.Thread):
             bootstrap=self.bootstrap,
             embedded=self.embedded,
             topic=self.topic,
-            broker_state=self._broker_state,
-            health=self._health(since_last),
-            partitions=self._partition_lags,
+            broker_state=self.health.broker_state,
+            health=self.health.word(since_last, now_m),
+            partitions=self.health.partitions,
             consumed=self._consumed,
             rate_in=rate,
             bad=self._bad,
-            dead_lettered=self._dead,
+            dead_lettered=self._dead_letters.copied if self._dead_letters else 0,
             since_last_tick_s=since_last,
             errors=self._errors,
             last_error=self._last_error,
             group=self.group,
-            broker_silent_s=self._broker_silent_s(),
+            broker_silent_s=self.health.silent_s(now_m),
         )
         self.slot.put(
             Snapshot(
@@ -552,7 +416,7 @@ class ConsumerWorker(threading.Thread):
                 notices=tuple(self._notices),
                 chart_symbol=self._chart_symbol,
                 history=history,
-                recording=self._recording_path,
-                recorded=self.recorded,
+                recording=self.recorder.path,
+                recorded=self.recorder.count,
             )
         )

@@ -19,16 +19,12 @@ from typing import Protocol
 
 from engine import EngineConfig, Signal
 from producer.broker import EmbeddedBroker
-from producer.kafka_producer import ProducerThread, SetPaused, SetSpeed
+from producer.control import SetPaused, SetSpeed
+from producer.kafka_producer import ProducerThread
 from producer.source import Source
 from producer.topics import ensure_topics
-from tui.runtime.consumer import (
-    ConsumerWorker,
-    SelectSymbol,
-    SetLimits,
-    StartRecording,
-    StopRecording,
-)
+from tui.runtime.commands import SelectSymbol, SetLimits, StartRecording, StopRecording
+from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.snapshot import Snapshot
 
 log = logging.getLogger(__name__)

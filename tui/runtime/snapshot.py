@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 
 from engine import EngineState, History, Signal
-from producer.kafka_producer import ProducerStats
+from producer.control import ProducerStats
 
 
 @dataclass(frozen=True, slots=True)

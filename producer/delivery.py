@@ -1,0 +1,42 @@
+"""Queueing a message on a Kafka producer without dropping it when the local queue is full.
+
+The producer thread and the dead-letter path share this one rule: wait for room (serving
+delivery reports meanwhile) until the caller says to give up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Producer
+
+__all__ = ["produce_with_retry"]
+
+
+def produce_with_retry(
+    producer: Producer,
+    topic: str,
+    value: bytes,
+    *,
+    key: bytes | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
+    on_delivery: Callable[[Any, Any], None] | None = None,
+    give_up: Callable[[], bool],
+    wait_s: float = 0.05,
+) -> bool:
+    """Queue one message; while the local queue is full, wait ``wait_s`` and try again.
+
+    ``give_up`` is asked after each wait; True ends the attempt. Returns whether the
+    message was queued. Errors other than a full queue (an oversize message, an unknown
+    topic) are raised to the caller, which knows what to count.
+    """
+    while True:
+        try:
+            producer.produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
+            return True
+        except BufferError:
+            # The local queue is full (broker slow or gone): wait for room, do not drop.
+            producer.poll(wait_s)
+            if give_up():
+                return False

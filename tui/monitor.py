@@ -1,0 +1,153 @@
+"""The interactive monitor: start the pipeline (broker, producer, consumer), run the app
+on it, and stop everything when the app ends."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from pathlib import Path
+
+from confluent_kafka import KafkaException
+
+from engine import EngineConfig
+from producer.broker import BrokerError
+from producer.files import FileSource
+from producer.pipe import PipeReader
+from producer.source import Source
+from producer.sources import SourceError
+from tui.runtime import settings as settings_file
+from tui.runtime.common import fail, kafka_reason, open_source_from
+from tui.runtime.options import OptionError, engine_config, header_of, limits_from
+from tui.runtime.pipeline import Pipeline, PipelineOptions
+
+#: How long the monitor waits for the first line of piped standard input before it
+#: starts, to learn a scenario header's engine settings; a header later than that brings
+#: its limits only (the engine is built by then).
+HEADER_WAIT_S = 1.0
+
+
+def source_and_engine(
+    args: argparse.Namespace, spec: str, stop: threading.Event, stdin: PipeReader | None
+) -> tuple[Source | None, EngineConfig]:
+    """The monitor's source (None with --no-producer) and engine settings: the options,
+    else the source's suggestions (a scenario header's, piped ones included), else the
+    defaults."""
+    source = None if args.no_producer else open_source_from(args, spec, stop, stdin)
+    if stdin is not None and isinstance(source, FileSource):
+        source.read_header(HEADER_WAIT_S)
+    suggested = dict(getattr(source, "engine", {}) or {})
+    return source, engine_config(args, suggested, header_of(spec))
+
+
+def _take_piped_stdin(stop: threading.Event) -> PipeReader:
+    """Keep the piped ticks for the source and give the UI the terminal as its input.
+
+    Textual reads keys from file descriptor 0; when ticks are piped in there, the pipe
+    moves to a new descriptor and 0 is reopened on the controlling terminal.
+    """
+    data = os.dup(0)
+    tty = os.open("/dev/tty", os.O_RDONLY)
+    os.dup2(tty, 0)
+    os.close(tty)
+    return PipeReader(data, stop)
+
+
+def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
+    """The interactive monitor."""
+    from tui.app import LimitwatchApp
+
+    stop = threading.Event()
+    spec = spec or args.source
+    config_path = args.config or settings_file.default_path()
+    settings, problems = settings_file.load(config_path)
+    if spec == "-" and sys.stdin.isatty():
+        return fail(
+            "--source - reads ticks from standard input: pipe them in (tail -f f.csv | ...)"
+        )
+    stdin: PipeReader | None = None
+    if spec == "-" and not args.no_producer:
+        try:
+            stdin = _take_piped_stdin(stop)
+        except OSError as exc:
+            return fail(f"--source - needs a terminal for the keys as well: {exc.strerror or exc}")
+    try:
+        source, config = source_and_engine(args, spec, stop, stdin)
+    except (SourceError, OptionError, FileNotFoundError) as exc:
+        return fail(str(exc))
+    log_path: Path | None = getattr(args, "log_path", None)  # set by main()
+    options = PipelineOptions(
+        bootstrap=args.bootstrap_servers,
+        topic=args.topic,
+        partitions=args.partitions,
+        source=source,
+        speed=args.speed,
+        max_gap_s=args.max_gap,
+        engine=config,
+        group=args.group,
+        from_beginning=args.from_beginning,
+        broker_port=args.broker_port,
+        broker_log=log_path.with_name("broker.log") if log_path else None,
+        limits=_startup_limits(args, spec, source, settings),
+        pinned=frozenset(sym for sym, _buy, _sell in args.limit),
+        source_stop=stop,
+    )
+    pipeline = Pipeline(options)
+    if args.bootstrap_servers:
+        print(f"limitwatch: connecting to {args.bootstrap_servers}…", file=sys.stderr, flush=True)
+    try:
+        pipeline.start()
+    except KafkaException as exc:
+        return fail(
+            f"could not reach Kafka at {pipeline.bootstrap}: {kafka_reason(exc)}. "
+            "Check --bootstrap-servers, or leave it out to use the embedded broker."
+        )
+    except (BrokerError, OSError) as exc:
+        return fail(f"could not start the pipeline: {exc}")
+    try:
+        where = "embedded broker" if pipeline.broker else pipeline.bootstrap
+        app = LimitwatchApp(
+            pipeline,
+            step=args.step,
+            sub_title=f"{where} · {args.topic}",
+            record_dir=args.record_dir,
+            settings=settings,
+            config_path=config_path,
+            problems=problems,
+            freeze_gc=True,
+        )
+        app.run()
+    finally:
+        if not pipeline.stop():
+            print("limitwatch: some threads did not stop in time (see the log)", file=sys.stderr)
+    return 0
+
+
+def _startup_limits(
+    args: argparse.Namespace, spec: str, source: Source | None, settings: settings_file.Settings
+) -> dict[str, tuple[float, float]]:
+    """The limits to start with, weakest first: a generated market's suggestions, then the
+    remembered ones; a scenario's or file's own limits beat the remembered ones (so a
+    replay calls the market as recorded); --limit beats everything."""
+    suggested = dict(source.limits) if source is not None else {}
+    if spec in ("generator", "metrics"):
+        limits = {**suggested, **settings.limits}
+    else:
+        limits = {**settings.limits, **suggested}
+    return limits_from(args, limits)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """The monitor on a scenario or file replayed through Kafka."""
+    if Path(args.file).is_dir():
+        return fail(f"{args.file}: is a directory; replay takes a scenario or price file")
+    if not Path(args.file).is_file():
+        if Path(args.file).exists():  # a named pipe, say, as `replay <(cat x.jsonl)` gives
+            return fail(
+                f"{args.file}: not a regular file; replay reads a file more than once. "
+                "Pipe it in instead ('cat FILE | limitwatch --source -'), "
+                "or run 'limitwatch backtest' on it"
+            )
+        return fail(f"{args.file}: no such file")
+    return run_monitor(args, spec=args.file)

@@ -1,0 +1,42 @@
+"""Commands the monitor sends to the consumer worker: small immutable records on a queue,
+so no thread ever reaches into another's objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SelectSymbol", "SetLimits", "StartRecording", "StopRecording", "WorkerCommand"]
+
+
+@dataclass(frozen=True, slots=True)
+class SetLimits:
+    """Change one symbol's limits; None leaves a side unchanged."""
+
+    symbol: str
+    buy: float | None = None
+    sell: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SelectSymbol:
+    """Include this symbol's recent history (for the chart) in the snapshots."""
+
+    symbol: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StartRecording:
+    """Write every tick the worker reads to a scenario file at `path`."""
+
+    path: str
+    description: str = "recorded from the live prices topic"
+    #: Close the file after this many ticks (None: when told to stop).
+    max_ticks: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StopRecording:
+    """Close the scenario file being recorded."""
+
+
+WorkerCommand = SetLimits | SelectSymbol | StartRecording | StopRecording

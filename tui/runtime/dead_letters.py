@@ -1,0 +1,57 @@
+"""Copies of undecodable messages on the dead-letter topic, each with its reason and origin.
+
+A message that cannot become a tick is never fatal and never silently lost: it is counted,
+logged, and copied to ``<topic>.dlq`` with the headers ``limitwatch.reason`` and
+``limitwatch.origin`` (topic/partition/offset).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Producer
+
+from producer.delivery import produce_with_retry
+from producer.topics import dlq_topic
+
+__all__ = ["DeadLetters"]
+
+log = logging.getLogger(__name__)
+
+#: Waits for room in a full local queue before a copy is given up (about 1 s in all).
+_TRIES = 20
+_WAIT_S = 0.05
+
+
+class DeadLetters:
+    """The dead-letter side of one source topic; errors are reported through ``on_error``."""
+
+    def __init__(self, producer: Producer, topic: str, on_error: Callable[[str], None]) -> None:
+        self.producer = producer
+        self.topic = dlq_topic(topic)
+        self.copied = 0
+        self._on_error = on_error
+
+    def send(self, msg: Any, reason: str) -> None:
+        """Copy ``msg`` (a consumed message) with ``reason``; counts what was copied."""
+        origin = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
+        log.warning("undecodable message at %s: %s", origin, reason)
+        headers = [
+            ("limitwatch.reason", reason.encode("utf-8", "replace")[:1000]),
+            ("limitwatch.origin", origin.encode()),
+        ]
+        tries = iter(range(_TRIES))
+        try:
+            queued = produce_with_retry(
+                self.producer, self.topic, msg.value(), key=msg.key(), headers=headers,
+                give_up=lambda: next(tries, None) is None, wait_s=_WAIT_S,
+            )  # fmt: skip
+        except Exception as exc:  # an oversize or otherwise unproducible message
+            self._on_error(f"dead-letter: {exc}")
+            return
+        if queued:
+            self.copied += 1
+        else:
+            self._on_error("dead-letter queue full; message left in the source topic only")

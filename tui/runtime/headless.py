@@ -1,0 +1,187 @@
+"""The headless commands: `engine` (signals as JSON lines), `record` and `produce`.
+
+None of them loads a UI library; each runs until its work ends, a limit, or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+from confluent_kafka import KafkaException
+
+from engine import Signal
+from producer.kafka_producer import ProducerThread
+from producer.pipe import PipeReader
+from producer.source import Source
+from producer.sources import SourceError
+from producer.wire import Tick
+from tui.runtime import format as fmt
+from tui.runtime.commands import StartRecording
+from tui.runtime.common import fail, kafka_fail, open_source_from
+from tui.runtime.consumer import ConsumerWorker
+from tui.runtime.jsonout import signal_json
+from tui.runtime.options import OptionError, engine_config, limits_from
+
+
+class _Stopper:
+    """Turns SIGINT/SIGTERM into an Event for headless loops."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        signal.signal(signal.SIGINT, self._handle)
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, _signum: int, _frame: FrameType | None) -> None:
+        self.event.set()
+
+
+def _headless_worker(args: argparse.Namespace, **kwargs: Any) -> ConsumerWorker:
+    """A ConsumerWorker on --bootstrap-servers for the headless commands."""
+    from producer.topics import ensure_topics
+
+    ensure_topics(args.bootstrap_servers, args.topic, args.partitions)
+    return ConsumerWorker(args.bootstrap_servers, topic=args.topic, **kwargs)
+
+
+def run_engine(args: argparse.Namespace) -> int:
+    """Headless engine: join the group, print each signal as a JSON line."""
+    if not args.bootstrap_servers:
+        return fail("the headless engine needs --bootstrap-servers (the cluster to read)")
+
+    def emit(signals: list[Signal]) -> None:
+        for sig in signals:
+            print(signal_json(sig), flush=True)
+
+    try:
+        config = engine_config(args)
+        worker = _headless_worker(
+            args, config=config, group=args.group, from_beginning=args.from_beginning,
+            limits=limits_from(args), on_signals=emit,
+        )  # fmt: skip
+    except OptionError as exc:
+        return fail(str(exc))
+    except KafkaException as exc:
+        return kafka_fail(args.bootstrap_servers, exc)
+    return _run_headless(worker, "engine")
+
+
+def run_record(args: argparse.Namespace) -> int:
+    """Record the prices topic to a scenario file until Ctrl-C, --duration or --count."""
+    if args.out.exists():
+        return fail(f"{args.out} exists; choose another name (nothing was overwritten)")
+    if not args.bootstrap_servers:
+        return fail("record needs --bootstrap-servers (the cluster whose prices to record)")
+    try:  # fail now, not after the recording: can the file be created there?
+        with open(args.out, "x"):
+            pass
+        args.out.unlink()
+    except OSError as exc:
+        return fail(f"cannot record to {args.out}: {exc.strerror or exc}")
+    try:
+        worker = _headless_worker(args, from_beginning=args.from_beginning, group=None)
+    except KafkaException as exc:
+        return kafka_fail(args.bootstrap_servers, exc)
+    worker.send(StartRecording(str(args.out), args.description, max_ticks=args.count))
+    return _run_headless(worker, "record", duration=args.duration, recording=True)
+
+
+def _run_headless(
+    worker: ConsumerWorker, what: str, duration: float | None = None, recording: bool = False
+) -> int:
+    """Run a headless worker until Ctrl-C, `duration` seconds, or (`recording`) the end of
+    its recording (its --count reached, or an error); exit status 1 after an error."""
+    stopper = _Stopper()
+    worker.start()
+    started = last_status = time.monotonic()
+    while worker.is_alive() and not stopper.event.wait(0.2):
+        snap = worker.latest()
+        if duration is not None and time.monotonic() - started >= duration:
+            break
+        # The worker answers the recording request with a notice (recording, or why not);
+        # no file open after that means it ended: its --count reached, or an error.
+        if recording and snap is not None and snap.notices and not snap.recording:
+            break
+        if time.monotonic() - last_status >= 5.0 and snap is not None:
+            last_status = time.monotonic()
+            k = snap.kafka
+            parts = ",".join(str(p.partition) for p in k.partitions) or "none"
+            extra = f", recorded {snap.recorded:,}" if snap.recording else ""
+            print(
+                f"limitwatch {what}: {k.consumed:,} ticks, {snap.signal_count:,} signals, "
+                f"partitions {parts}, lag {k.total_lag:,}, {k.health}{extra}",
+                file=sys.stderr,
+                flush=True,
+            )
+    worker.stop()
+    worker.join(3.0)
+    last = worker.latest()
+    notices = last.notices if last is not None else ()
+    for notice in notices:
+        print(f"limitwatch {what}: {notice.text}", file=sys.stderr)
+    return 1 if any(n.error for n in notices) else 0
+
+
+def run_produce(args: argparse.Namespace) -> int:
+    """Headless producer: send the source's ticks until it ends, --count, or Ctrl-C."""
+    from producer.topics import ensure_topics
+
+    if not args.bootstrap_servers:
+        return fail("the headless producer needs --bootstrap-servers (the cluster to write to)")
+    stop = threading.Event()
+    stdin = PipeReader(os.dup(0), stop) if args.source == "-" else None
+    try:
+        source = open_source_from(args, args.source, stop, stdin)
+        ensure_topics(args.bootstrap_servers, args.topic, args.partitions)
+    except (SourceError, FileNotFoundError) as exc:
+        return fail(str(exc))
+    except KafkaException as exc:
+        return kafka_fail(args.bootstrap_servers, exc)
+    sent = _Limited(source, args.count) if args.count else source
+    thread = ProducerThread(
+        args.bootstrap_servers, sent, topic=args.topic, speed=args.speed, max_gap_s=args.max_gap
+    )
+    stopper = _Stopper()
+    thread.start()
+    while thread.is_alive() and not stopper.event.wait(0.2):
+        pass
+    stop.set()
+    thread.stop()
+    thread.join(5.0)
+    stats = thread.stats()
+    print(
+        f"limitwatch produce: {stats.produced:,} produced, {stats.delivered:,} delivered, "
+        f"{stats.failed:,} failed" + (f"; {stats.last_error}" if stats.last_error else ""),
+        file=sys.stderr,
+    )
+    skipped = getattr(source, "skipped", 0)
+    if skipped:
+        reasons = getattr(source, "skipped_reasons", [])
+        first = f" (first: {reasons[0]})" if reasons else ""
+        lines = fmt.count(skipped, "bad line")
+        print(f"limitwatch produce: {lines} skipped{first}", file=sys.stderr)
+    return 0 if stats.failed == 0 and not stats.last_error else 1
+
+
+class _Limited:
+    """The first `count` ticks of a source."""
+
+    def __init__(self, source: Source, count: int) -> None:
+        self.source = source
+        self.count = count
+        self.name = f"{source.name}[:{count}]"
+        self.paced = source.paced
+        self.limits = source.limits
+
+    def __iter__(self) -> Iterator[Tick]:
+        for n, tick in enumerate(self.source):
+            if n >= self.count:
+                return
+            yield tick

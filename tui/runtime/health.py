@@ -1,0 +1,124 @@
+"""Lag and health of the consumer, worked out from plain numbers: no Kafka client here.
+
+The consumer hands in what its client reported (watermarks and positions per partition,
+statistics, errors) and the times it saw them; :class:`ConsumerHealth` keeps the lag per
+partition with its trend and decides the health word the monitor shows:
+
+* ``DOWN``: the client lost every broker.
+* ``STALL``: no broker has answered for ``STALL_AFTER_S`` seconds (a frozen broker), or
+  the consumer is behind and no tick has arrived for that long.
+* ``WARN``: the total lag grew in each of the last three samples.
+* ``OK``: otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tui.runtime.snapshot import PartitionLag
+
+__all__ = ["LAG_TREND_SAMPLES", "STALL_AFTER_S", "ConsumerHealth", "PartitionReading"]
+
+#: Lag samples kept per partition for the trend sparkline (one every 0.5 s).
+LAG_TREND_SAMPLES = 40
+#: No answer from any broker, or no tick while behind, for this long: stalled.
+STALL_AFTER_S = 5.0
+#: Total-lag samples kept to see a growing lag.
+_LAG_HISTORY = 6
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionReading:
+    """What the client said about one partition: watermarks (-1 unknown) and position."""
+
+    partition: int
+    low: int
+    high: int
+    position: int
+
+
+class ConsumerHealth:
+    """Broker state, lag per partition and the health word, fed by the consumer thread.
+
+    Times are passed in (``now`` monotonic seconds, ``wall`` epoch seconds), so the rules
+    are tested without a clock or a broker.
+    """
+
+    def __init__(self, now: float) -> None:
+        self.broker_state = "CONNECTING"  # UP, DOWN, CONNECTING
+        self.partitions: tuple[PartitionLag, ...] = ()
+        self._rx_seen = -1
+        self._rx_at = now
+        self._trends: dict[int, deque[int]] = {}
+        self._history: deque[int] = deque(maxlen=_LAG_HISTORY)
+        self._last_message_wall: dict[int, float] = {}
+
+    # -- what the client reports -----------------------------------------------------------
+    def brokers_lost(self) -> None:
+        """The client lost every broker (or could not resolve or reach one)."""
+        self.broker_state = "DOWN"
+
+    def fetch_answered(self) -> None:
+        """A fetch came back: a broker is up."""
+        self.broker_state = "UP"
+
+    def statistics(self, broker_states: Iterable[str], received_bytes: int, now: float) -> None:
+        """librdkafka's statistics: the state of each known broker, bytes received in all.
+
+        A live broker answers fetches several times a second, so bytes received that stop
+        growing while connected mean a frozen broker, not a dead one.
+        """
+        states = list(broker_states)
+        if states:
+            self.broker_state = "UP" if "UP" in states else "DOWN"
+        if received_bytes != self._rx_seen:
+            self._rx_seen = received_bytes
+            self._rx_at = now
+
+    def message_seen(self, partition: int, wall: float) -> None:
+        """A message of ``partition`` created (or read) at epoch time ``wall``."""
+        self._last_message_wall[partition] = wall
+
+    def lag(self, readings: Iterable[PartitionReading], wall: float) -> None:
+        """Record the lag of each partition read now (epoch time ``wall``)."""
+        lags = []
+        for r in readings:
+            if r.high < 0:
+                lag = -1
+            elif r.position >= 0:
+                lag = max(r.high - r.position, 0)
+            else:
+                lag = max(r.high - max(r.low, 0), 0)
+            last = self._last_message_wall.get(r.partition)
+            lag_s = max(wall - last, 0.0) if lag > 0 and last is not None else 0.0
+            trend = self._trends.setdefault(r.partition, deque(maxlen=LAG_TREND_SAMPLES))
+            trend.append(max(lag, 0))
+            lags.append(PartitionLag(r.partition, r.high, r.position, lag, lag_s, tuple(trend)))
+        self.partitions = tuple(sorted(lags, key=lambda p: p.partition))
+        self._history.append(sum(p.lag for p in lags if p.lag > 0))
+
+    def no_partitions(self) -> None:
+        """The consumer has no partition assigned (yet)."""
+        self.partitions = ()
+
+    # -- what the monitor shows ------------------------------------------------------------
+    def silent_s(self, now: float) -> float:
+        """Seconds since any broker last answered."""
+        return now - self._rx_at
+
+    def word(self, since_last_tick_s: float, now: float) -> str:
+        """OK, WARN, STALL or DOWN (see the module docstring)."""
+        if self.broker_state == "DOWN":
+            return "DOWN"
+        if self.silent_s(now) > STALL_AFTER_S:
+            return "STALL"
+        total = self._history[-1] if self._history else 0
+        if total > 0 and (math.isnan(since_last_tick_s) or since_last_tick_s > STALL_AFTER_S):
+            return "STALL"
+        hist = list(self._history)
+        if len(hist) >= 4 and all(b > a for a, b in zip(hist[-4:], hist[-3:], strict=False)):
+            return "WARN"
+        return "OK"

@@ -1,0 +1,97 @@
+"""The monitor's keys, declared once: the app binds them, and the footer, the help screen,
+``limitwatch --help`` and the README's key table are all derived from this list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["KEYS", "Key", "epilog", "help_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One key (or a pair of keys) of the monitor.
+
+    Attributes
+    ----------
+    shown : str
+        The key as a user types it, for the help screen and the README.
+    does : str
+        What it does, in a few words.
+    bind : str
+        Textual key names the app binds (comma-separated); empty where a widget or
+        Textual itself handles the key.
+    action : str
+        The app action it runs.
+    label : str
+        Its name in the footer and the command palette.
+    footer : int or None
+        Its place in the footer (lowest first); None keeps it out of the footer.
+    """
+
+    shown: str
+    does: str
+    bind: str = ""
+    action: str = ""
+    label: str = ""
+    footer: int | None = None
+
+
+#: Every key of the monitor, in the order the help screen lists them.
+KEYS: tuple[Key, ...] = (
+    Key("↑ ↓  j k", "select a symbol", "j", "cursor(1)", "Down"),
+    Key("", "", "k", "cursor(-1)", "Up"),
+    Key("← →", "scroll the watchlist sideways (narrow screens)"),
+    Key(
+        "b / B", "lower / raise its buy limit by one step", "b", "step_limit('buy', -1)", "Buy−", 1
+    ),
+    Key("", "", "B", "step_limit('buy', 1)", "Buy+", 2),
+    Key(
+        "s / S",
+        "lower / raise its sell limit by one step",
+        "s",
+        "step_limit('sell', -1)",
+        "Sell−",
+        3,
+    ),
+    Key("", "", "S", "step_limit('sell', 1)", "Sell+", 4),
+    Key("l", "type its exact buy and sell limits", "l", "edit_limits", "Limits", 5),
+    Key("[ / ]", "halve / double the step", "left_square_bracket", "change_step(0.5)", "Step÷2"),
+    Key("", "", "right_square_bracket", "change_step(2)", "Step×2"),
+    Key("p  space", "pause / resume the producer", "p,space", "toggle_pause", "Pause", 6),
+    Key("+ / -", "replay faster / slower", "plus,equals_sign", "speed(2)", "Faster"),
+    Key("", "", "minus", "speed(0.5)", "Slower"),
+    Key("r", "start / stop recording the ticks to a scenario file", "r", "toggle_record", "Rec", 7),
+    Key("/", "filter the watchlist by symbol (esc clears)", "slash", "filter", "Filter", 8),
+    Key("o", "sort the watchlist: symbol, urgency, change, price", "o", "cycle_sort", "Sort"),
+    Key(
+        "f",
+        "signals of the selected symbol only / of all",
+        "f",
+        "signals_for_symbol",
+        "Sig: symbol",
+    ),
+    Key(
+        "t",
+        "signals of one kind: all, crossings, watches, averages",
+        "t",
+        "cycle_signal_kind",
+        "Sig: kind",
+    ),
+    Key("ctrl+p", "command palette: every action by name"),
+    Key("?", "this help", "question_mark", "help", "Keys", 9),
+    Key("q", "quit", "q", "quit", "Quit", 0),
+)
+
+
+def help_rows() -> list[tuple[str, str]]:
+    """(keys, what they do) for each documented key, in order."""
+    return [(key.shown, key.does) for key in KEYS if key.shown]
+
+
+def epilog() -> str:
+    """The key list for ``limitwatch --help``."""
+    rows = help_rows()
+    width = max(len(shown) for shown, _does in rows)
+    lines = [f"  {shown.ljust(width)}  {does}" for shown, does in rows]
+    return "keys in the monitor:\n" + "\n".join(lines)

@@ -1,0 +1,218 @@
+"""The `limitwatch` command line: every command's options, and the error line they share.
+
+The parser is built without any UI: the monitor's own code is reached only by
+:mod:`tui.cli`, so the headless commands never load a terminal library.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from producer.kafka_producer import parse_speed
+from tui.runtime import backtest
+from tui.runtime import settings as settings_file
+from tui.runtime.headless import run_engine, run_produce, run_record
+from tui.runtime.keys import epilog
+from tui.runtime.logs import default_log_path
+from tui.runtime.options import add_engine_options, fraction, positive_float, positive_int
+
+
+def _speed(text: str) -> float:
+    try:
+        return parse_speed(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_kafka_options(p: argparse.ArgumentParser, *, embedded: bool = True) -> None:
+    g = p.add_argument_group("Kafka")
+    g.add_argument(
+        "--bootstrap-servers", metavar="HOST:PORT",
+        help="a Kafka cluster to use; without it an embedded broker starts on 127.0.0.1"
+        if embedded else "the Kafka cluster to use (required)",
+    )  # fmt: skip
+    g.add_argument("--topic", default="prices", help="the ticks topic (default: %(default)s)")
+    g.add_argument(
+        "--partitions", type=positive_int, default=4,
+        help="partitions when the topic is created (default: %(default)s)",
+    )  # fmt: skip
+    if embedded:
+        g.add_argument("--broker-port", type=positive_int, help="port of the embedded broker")
+    g.add_argument(
+        "--log-file", type=Path, default=None,
+        help=f"where logs go, librdkafka's included (default: {default_log_path()})",
+    )  # fmt: skip
+
+
+def add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True) -> None:
+    """Where ticks come from; without `with_source` (replay FILE) no generator settings."""
+    g = p.add_argument_group("source")
+    if with_source:
+        g.add_argument(
+            "--source", default="generator", metavar="SPEC",
+            help="generator, metrics (this machine's /proc figures), a .csv or .jsonl file or "
+            "scenario, or - for standard input (default: %(default)s)",
+        )  # fmt: skip
+        g.add_argument("--seed", type=int, default=7, help="generator seed (default: %(default)s)")
+        g.add_argument(
+            "--rate", type=positive_float, default=50.0,
+            help="generator ticks per second, all symbols together (default: %(default)s)",
+        )  # fmt: skip
+        g.add_argument(
+            "--symbols", type=positive_int, default=12,
+            help="how many symbols the generator makes up (default: %(default)s)",
+        )  # fmt: skip
+    else:
+        p.set_defaults(seed=7, rate=50.0, symbols=12)
+    g.add_argument(
+        "--speed", type=_speed, default=1.0,
+        help="pace factor for files and scenarios, e.g. 0.5, 2, 10, or max (default: 1)",
+    )  # fmt: skip
+    g.add_argument(
+        "--max-gap", type=positive_float, default=5.0, metavar="S",
+        help="longest wait between two replayed ticks, in event seconds (default: %(default)s)",
+    )  # fmt: skip
+    g.add_argument("--loop", action="store_true", help="replay a file or scenario forever")
+    g.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="skip and count bad lines of a file instead of stopping",
+    )
+
+
+def add_monitor_options(p: argparse.ArgumentParser) -> None:
+    add_kafka_options(p)
+    add_engine_options(p)
+    g = p.add_argument_group("monitor")
+    g.add_argument(
+        "--step", type=fraction, default=None,
+        help="limit step per key press, e.g. 0.5%% (default: from the config file, else 0.5%%)",
+    )  # fmt: skip
+    g.add_argument(
+        "--config", type=Path, default=None, metavar="FILE",
+        help=f"settings and remembered limits (default: {settings_file.default_path()})",
+    )  # fmt: skip
+    g.add_argument(
+        "--group", help="consumer group (share partitions with other limitwatch engines)"
+    )
+    g.add_argument(
+        "--no-producer", action="store_true", help="only consume; something else produces"
+    )
+    g.add_argument(
+        "--from-beginning", action=argparse.BooleanOptionalAction, default=None,
+        help="start at the oldest tick (default: yes on the embedded broker, no on a cluster)",
+    )  # fmt: skip
+    g.add_argument(
+        "--record-dir", type=Path, default=Path("."),
+        help="where r (record) writes scenario files (default: the current directory)",
+    )  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command line."""
+    parser = argparse.ArgumentParser(
+        prog="limitwatch",
+        description=(
+            "Watch live prices on Kafka and get told ahead of time when a price is about to "
+            "reach your buy limit (low) or your sell limit (high)."
+        ),
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_monitor_options(parser)
+    add_source_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    rep = sub.add_parser(
+        "replay", help="the monitor on a scenario or file, replayed through Kafka",
+        description="The monitor on a scenario or price file, replayed through Kafka at its "
+        "recorded pace (see --speed). A scenario's header sets the limits and engine settings.",
+        epilog="example: limitwatch replay scenarios/crash.jsonl --speed 4",
+    )  # fmt: skip
+    rep.add_argument("file", metavar="FILE", help="a scenario (.jsonl), .csv or .jsonl file")
+    add_monitor_options(rep)
+    add_source_options(rep, with_source=False)
+    rep.set_defaults(func=None)
+
+    rec = sub.add_parser(
+        "record", help="record the live prices topic to a scenario file",
+        description="Record the prices topic of a Kafka cluster to a scenario file, until "
+        "Ctrl-C, --duration or --count; replay it with 'limitwatch replay OUT'.",
+        epilog="example: limitwatch record today.jsonl --bootstrap-servers HOST:9092 "
+        "--duration 600",
+    )  # fmt: skip
+    rec.add_argument("out", metavar="OUT", type=Path, help="the scenario file to write (.jsonl)")
+    add_kafka_options(rec, embedded=False)
+    rec.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
+    rec.add_argument("--count", type=positive_int, help="stop after recording this many ticks")
+    rec.add_argument(
+        "--from-beginning", action=argparse.BooleanOptionalAction, default=False,
+        help="record the ticks already on the topic too (default: only new ones)",
+    )  # fmt: skip
+    rec.add_argument(
+        "--description", default="recorded from the live prices topic",
+        help="the scenario's one-line description (default: %(default)s)",
+    )  # fmt: skip
+    rec.set_defaults(func=run_record)
+
+    backtest.add_parser(sub)
+
+    eng = sub.add_parser(
+        "engine", help="headless engine: consume, print signals as JSON lines",
+        description="A headless engine: join a consumer group on the prices topic and print "
+        "each signal as a JSON line. Engines started with the same --group split the "
+        "topic's partitions between them.",
+        epilog="example: limitwatch engine --bootstrap-servers HOST:9092 > signals.jsonl",
+    )  # fmt: skip
+    add_kafka_options(eng, embedded=False)
+    add_engine_options(eng)
+    eng.add_argument(
+        "--group", default="limitwatch-engine", help="consumer group (default: %(default)s)"
+    )
+    eng.add_argument(
+        "--from-beginning", action=argparse.BooleanOptionalAction, default=True,
+        help="when the group has no committed offsets, start at the oldest tick (default: yes)",
+    )  # fmt: skip
+    eng.set_defaults(func=run_engine)
+
+    prod = sub.add_parser(
+        "produce", help="headless producer: send ticks to the topic",
+        description="A headless producer: send the ticks of a source to the prices topic "
+        "until the source ends, --count, or Ctrl-C.",
+        epilog="example: limitwatch produce --bootstrap-servers HOST:9092 --source metrics",
+    )  # fmt: skip
+    add_kafka_options(prod, embedded=False)
+    add_source_options(prod)
+    prod.add_argument("--count", type=positive_int, help="stop after this many ticks")
+    prod.set_defaults(func=run_produce)
+    return parser
+
+
+def options_before_command(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Options written before a command that the command defines as well (``limitwatch
+    --fast 5 backtest``): the command's own default would silently replace them, so they
+    are refused. Options the command lacks (``--log-file``) keep working there."""
+    takes_value = {
+        option: action.nargs != 0
+        for action in parser._actions  # argparse has no public listing of its options
+        for option in action.option_strings
+    }
+    commands: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            commands.update(action.choices)
+    given: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in commands:
+            own = commands[token]._option_string_actions
+            return [name for name in given if name in own]
+        if token.startswith("-") and token != "-":
+            name = token.split("=", 1)[0]
+            given.append(name)
+            if takes_value.get(name) and "=" not in token:
+                i += 1  # its value
+        i += 1
+    return []  # no command: the options are the monitor's

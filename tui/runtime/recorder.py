@@ -1,0 +1,96 @@
+"""Recording the ticks the consumer reads to a scenario file, with the engine's limits and
+settings in its header so a replay calls the market as it was seen."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+from engine import EngineConfig, EngineState
+from engine.config import portable_settings
+from producer.scenario import ScenarioHeader, ScenarioWriter
+from producer.wire import Tick
+
+__all__ = ["Recorder"]
+
+
+def _or_none(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+class Recorder:
+    """One scenario file at a time; what happens is told through ``notify(text, error)``."""
+
+    def __init__(self, notify: Callable[[str, bool], None]) -> None:
+        self._notify = notify
+        self._writer: ScenarioWriter | None = None
+        self._max: int | None = None
+        self.path: str | None = None
+
+    @property
+    def count(self) -> int:
+        """Ticks written to the current recording (0 when not recording)."""
+        return self._writer.count if self._writer is not None else 0
+
+    @property
+    def active(self) -> bool:
+        """Whether a recording is open."""
+        return self._writer is not None
+
+    def start(
+        self,
+        path: str,
+        description: str,
+        state: EngineState,
+        config: EngineConfig,
+        made_by: str,
+        max_ticks: int | None = None,
+    ) -> None:
+        """Close any recording and open ``path``, its header taken from ``state``."""
+        self.stop()
+        limits = {
+            sym: (_or_none(state.buy[i]), _or_none(state.sell[i]))
+            for i, sym in enumerate(state.symbols)
+        }
+        header = ScenarioHeader(
+            name=Path(path).stem,
+            description=description,
+            limits=limits,
+            engine=portable_settings(config),
+            made_by=made_by,
+        )
+        try:
+            self._writer = ScenarioWriter(path, header, flush_every=500)
+        except OSError as exc:
+            self._notify(f"cannot record to {path}: {exc.strerror or exc}", True)
+            return
+        self.path = path
+        self._max = max_ticks
+        self._notify(f"recording to {path}", False)
+
+    def write(self, tick: Tick) -> None:
+        """Append one tick; closes the file when its tick budget is reached."""
+        if self._writer is None:
+            return
+        try:
+            self._writer.write(tick)
+        except OSError as exc:
+            self._notify(f"recording stopped: {exc.strerror or exc}", True)
+            self._writer = None
+            self.path = None
+            return
+        if self._max is not None and self._writer.count >= self._max:
+            self.stop()
+
+    def stop(self) -> None:
+        """Close the recording, if one is open, and say how many ticks it holds."""
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        try:
+            writer.close()
+            self._notify(f"recorded {writer.count:,} ticks to {self.path}", False)
+        except OSError as exc:
+            self._notify(f"recording not closed cleanly: {exc.strerror or exc}", True)
+        self.path = None
