@@ -1,0 +1,79 @@
+"""Lag and health from plain numbers: the rules the Kafka pane shows, tested without Kafka."""
+
+from __future__ import annotations
+
+import math
+
+from tui.runtime.health import STALL_AFTER_S, ConsumerHealth, PartitionReading
+
+
+def _health() -> ConsumerHealth:
+    h = ConsumerHealth(now=0.0)
+    h.statistics(["UP"], received_bytes=1, now=0.0)
+    return h
+
+
+def test_lag_is_the_high_watermark_less_the_position_and_unknown_stays_unknown() -> None:
+    h = _health()
+    h.message_seen(0, wall=100.0)
+    h.lag(
+        [
+            PartitionReading(0, low=0, high=50, position=20),
+            PartitionReading(1, low=5, high=9, position=-1),  # nothing read yet: from low
+            PartitionReading(2, low=-1, high=-1, position=-1),  # no watermark yet
+        ],
+        wall=103.0,
+    )
+    p0, p1, p2 = h.partitions
+    assert (p0.lag, p1.lag, p2.lag) == (30, 4, -1)
+    assert p0.lag_s == 3.0  # the last message read is 3 s old while behind
+    assert p1.lag_s == 0.0  # no message of it seen: no age to show
+    assert p0.trend == (30,) and p2.trend == (0,)
+
+
+def test_caught_up_and_answering_is_ok() -> None:
+    h = _health()
+    h.lag([PartitionReading(0, 0, 10, 10)], wall=1.0)
+    assert h.word(since_last_tick_s=0.5, now=1.0) == "OK"
+
+
+def test_lost_brokers_read_down_until_statistics_show_one_up() -> None:
+    h = _health()
+    h.brokers_lost()
+    assert h.word(0.1, now=1.0) == "DOWN"
+    h.statistics(["UP", "DOWN"], received_bytes=2, now=2.0)
+    assert h.word(0.1, now=2.0) == "OK"
+
+
+def test_a_broker_that_stops_answering_is_a_stall_not_ok() -> None:
+    h = _health()
+    h.statistics(["UP"], received_bytes=10, now=1.0)
+    h.statistics(["UP"], received_bytes=10, now=1.0 + STALL_AFTER_S + 0.5)  # no bytes since
+    assert h.silent_s(now=1.0 + STALL_AFTER_S + 0.5) > STALL_AFTER_S
+    assert h.word(0.1, now=1.0 + STALL_AFTER_S + 0.5) == "STALL"
+
+
+def test_behind_with_no_tick_for_a_while_is_a_stall() -> None:
+    h = _health()
+    h.lag([PartitionReading(0, 0, 100, 40)], wall=1.0)
+    assert h.word(since_last_tick_s=STALL_AFTER_S + 1, now=1.0) == "STALL"
+    assert h.word(since_last_tick_s=math.nan, now=1.0) == "STALL"  # behind, never a tick
+    assert h.word(since_last_tick_s=0.2, now=1.0) == "OK"
+
+
+def test_a_lag_that_grows_three_times_in_a_row_warns() -> None:
+    h = _health()
+    for high in (10, 20, 30):
+        h.lag([PartitionReading(0, 0, high, 0)], wall=1.0)
+    assert h.word(0.1, now=1.0) == "OK"  # two rises only
+    h.lag([PartitionReading(0, 0, 40, 0)], wall=1.0)
+    assert h.word(0.1, now=1.0) == "WARN"
+    h.lag([PartitionReading(0, 0, 40, 0)], wall=1.0)  # steady again
+    assert h.word(0.1, now=1.0) == "OK"
+
+
+def test_no_partitions_clears_the_table() -> None:
+    h = _health()
+    h.lag([PartitionReading(0, 0, 10, 5)], wall=1.0)
+    h.no_partitions()
+    assert h.partitions == ()

@@ -1,0 +1,58 @@
+"""A recording carries every portable engine setting and the limits, and says what it did."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine import Engine, EngineConfig
+from engine.config import PORTABLE
+from producer.wire import Tick
+from tui.runtime.recorder import Recorder
+
+
+def test_recording_writes_every_portable_setting_and_the_limits(tmp_path: Path) -> None:
+    config = EngineConfig(default_band=0.03, warmup_ticks=7, fast=5, slow=9, history=9)
+    engine = Engine(config)
+    engine.set_limits("ACME", buy=90.0, sell=110.0)
+    notes: list[tuple[str, bool]] = []
+    rec = Recorder(lambda text, error: notes.append((text, error)))
+    path = tmp_path / "out.jsonl"
+    rec.start(str(path), "test", engine.state(), config, made_by="a test", max_ticks=2)
+    assert rec.active and rec.path == str(path)
+    for i in range(3):
+        rec.write(Tick("ACME", 100.0 + i, 1.0 + i))
+    assert not rec.active, "closed once its tick budget was reached"
+    header, *ticks = [json.loads(line) for line in path.read_text().splitlines()]
+    assert set(header["engine"]) == {k for k in PORTABLE if getattr(config, k) is not None}
+    assert header["engine"]["default_band"] == 0.03
+    assert header["engine"]["warmup_ticks"] == 7
+    assert header["limits"]["ACME"] == [90.0, 110.0]
+    assert len(ticks) == 2
+    assert notes == [(f"recording to {path}", False), (f"recorded 2 ticks to {path}", False)]
+
+
+def test_a_place_that_cannot_be_written_is_a_notice_not_an_exception(tmp_path: Path) -> None:
+    notes: list[tuple[str, bool]] = []
+    rec = Recorder(lambda text, error: notes.append((text, error)))
+    engine = Engine()
+    rec.start(str(tmp_path / "no" / "such" / "dir" / "x.jsonl"), "t", engine.state(),
+              engine.config, made_by="a test")  # fmt: skip
+    assert not rec.active
+    assert len(notes) == 1 and notes[0][1] and "cannot record to" in notes[0][0]
+
+
+def test_a_recording_replays_with_the_settings_it_was_made_with(tmp_path: Path) -> None:
+    from producer.sources import open_source
+
+    config = EngineConfig(default_band=0.03, warmup_ticks=7, hysteresis=0.001)
+    engine = Engine(config)
+    rec = Recorder(lambda text, error: None)
+    path = tmp_path / "out.jsonl"
+    rec.start(str(path), "test", engine.state(), config, made_by="a test")
+    rec.write(Tick("ACME", 100.0, 1.0))
+    rec.stop()
+    source = open_source(str(path))
+    assert source.engine["default_band"] == 0.03  # type: ignore[attr-defined]
+    assert source.engine["warmup_ticks"] == 7  # type: ignore[attr-defined]
+    assert source.engine["hysteresis"] == 0.001  # type: ignore[attr-defined]
