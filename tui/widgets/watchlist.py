@@ -339,8 +339,8 @@ class Watchlist(ScrollView, can_focus=True):
 
     @property
     def selected_symbol(self) -> str | None:
-        """The symbol under the cursor."""
-        return self._rows[self._cursor] if self._rows else None
+        """The symbol under the cursor; None when no row is shown."""
+        return self._rows[self._cursor] if 0 <= self._cursor < len(self._rows) else None
 
     def row_values(self, row: int) -> RowValues:
         """The values row `row` shows."""
@@ -371,12 +371,18 @@ class Watchlist(ScrollView, can_focus=True):
 
     def set_filter(self, text: str) -> None:
         """Show only symbols containing `text` (case-insensitive)."""
+        selected = self.selected_symbol
         self.filter_text = text.strip()
-        self._rows = []
+        state = self._state
+        self._rows = [s for s in state.symbols if self._wanted(s)] if state is not None else []
+        # The cursor stays on its symbol if it is still shown, else goes to the top.
+        self._cursor = self._rows.index(selected) if selected in self._rows else 0
         self._widths = _initial_widths()
         self._sorted_at = -math.inf
-        if self._state is not None:
-            self.show(self._state, self._stale, self._pending)
+        if state is not None:
+            self.show(state, self._stale, self._pending)
+        else:
+            self.refresh()
 
     def set_pending(self, pending: Mapping[str, tuple[float, float]]) -> None:
         """Show `pending` limits (asked for, not yet reported by the engine) at once."""
@@ -474,7 +480,7 @@ class Watchlist(ScrollView, can_focus=True):
         urg = urgency(state)
         index = self._index
         self._rows.sort(key=lambda s: _sort_value(state, index[s], self.order, urg))
-        if selected is not None:
+        if selected is not None and selected in self._rows:
             self._cursor = self._rows.index(selected)
             self._scroll_to_cursor()
 
