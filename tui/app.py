@@ -146,6 +146,11 @@ class LimitwatchApp(App[None]):
         self._last_watch_notify = -math.inf
         self._last_crossing_notify = -math.inf
         self._startup_problems = list(problems or [])
+        if config_path is not None:
+            # A file that did not load cleanly is kept; changes go beside it.
+            self.config_path, note = cfg.save_target(config_path, self._startup_problems)
+            if note:
+                self._startup_problems.append(note)
         self._replaceable: dict[str, Notification] = {}  # see notify(replaces=)
 
     def compose(self) -> ComposeResult:

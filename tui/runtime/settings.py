@@ -7,7 +7,6 @@ syntax error) and falls back to defaults for what it could not read.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import tempfile
@@ -49,6 +48,23 @@ class Settings:
         return replace(self, limits=limits)
 
 
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string: any Unicode as itself (emoji included), quotes,
+    backslashes and control characters escaped, so every symbol reads back the same."""
+    out = ['"']
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        elif 0xD800 <= ord(ch) <= 0xDFFF:  # a lone surrogate: no file can hold it
+            out.append("\ufffd")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
 def _toml_float(x: float) -> str:
     return "nan" if math.isnan(x) else repr(float(x))
 
@@ -61,14 +77,14 @@ def dumps(settings: Settings) -> str:
         f"step = {settings.step!r}",
         f"bell = {'true' if settings.bell else 'false'}",
         f"notify = {'true' if settings.notify else 'false'}",
-        f"sort = {json.dumps(settings.sort)}",
+        f"sort = {_toml_string(settings.sort)}",
         "",
         "# SYMBOL = [buy, sell]; nan for no limit on that side",
         "[limits]",
     ]
     for symbol in sorted(settings.limits):
         buy, sell = settings.limits[symbol]
-        lines.append(f"{json.dumps(symbol)} = [{_toml_float(buy)}, {_toml_float(sell)}]")
+        lines.append(f"{_toml_string(symbol)} = [{_toml_float(buy)}, {_toml_float(sell)}]")
     return "\n".join(lines) + "\n"
 
 
@@ -136,6 +152,18 @@ def load(path: Path) -> tuple[Settings, list[str]]:
     except UnicodeDecodeError:
         return Settings(), [f"{path}: not UTF-8 text; using the defaults"]
     return loads(text, str(path))
+
+
+def save_target(path: Path, problems: list[str]) -> tuple[Path, str | None]:
+    """Where changed settings go, and a note for the user when that is not ``path``.
+
+    A file that did not load cleanly is never overwritten: the user's text would be lost
+    for what limitwatch could not read. Changes then go to ``NAME.new.toml`` beside it.
+    """
+    if not problems or not path.exists():
+        return path, None
+    beside = path.with_name(f"{path.stem}.new{path.suffix or '.toml'}")
+    return beside, f"{path} is left as it is; changes are saved to {beside}"
 
 
 def save(path: Path, settings: Settings) -> None:
