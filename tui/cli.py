@@ -30,7 +30,7 @@ from engine import EngineConfig, Signal
 from producer.broker import BrokerError
 from producer.files import FileSource
 from producer.kafka_producer import ProducerThread, parse_speed
-from producer.pipe import PipeReader
+from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import SourceError, open_source
 from producer.wire import Tick
@@ -249,7 +249,7 @@ def _fail(message: str) -> int:
 
 
 def _open(
-    args: argparse.Namespace, spec: str, stop: threading.Event, stdin: PipeReader | None = None
+    args: argparse.Namespace, spec: str, stop: threading.Event, stdin: LookaheadReader | None = None
 ) -> Source:
     return open_source(
         spec, seed=args.seed, rate=args.rate, symbols=args.symbols, loop=args.loop,
@@ -258,7 +258,7 @@ def _open(
 
 
 def _source_and_engine(
-    args: argparse.Namespace, spec: str, stop: threading.Event, stdin: PipeReader | None
+    args: argparse.Namespace, spec: str, stop: threading.Event, stdin: LookaheadReader | None
 ) -> tuple[Source | None, EngineConfig]:
     """The monitor's source (None with --no-producer) and engine settings: the options,
     else the source's suggestions (a scenario header's, piped ones included), else the
@@ -270,7 +270,7 @@ def _source_and_engine(
     return source, engine_config(args, suggested, header_of(spec))
 
 
-def _take_piped_stdin(stop: threading.Event) -> PipeReader:
+def _take_piped_stdin(stop: threading.Event) -> LookaheadReader:
     """Keep the piped ticks for the source and give the UI the terminal as its input.
 
     Textual reads keys from file descriptor 0; when ticks are piped in there, the pipe
@@ -280,7 +280,7 @@ def _take_piped_stdin(stop: threading.Event) -> PipeReader:
     tty = os.open("/dev/tty", os.O_RDONLY)
     os.dup2(tty, 0)
     os.close(tty)
-    return PipeReader(data, stop)
+    return LookaheadReader(data, stop)
 
 
 def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
@@ -295,7 +295,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         return _fail(
             "--source - reads ticks from standard input: pipe them in (tail -f f.csv | ...)"
         )
-    stdin: PipeReader | None = None
+    stdin: LookaheadReader | None = None
     if spec == "-" and not args.no_producer:
         try:
             stdin = _take_piped_stdin(stop)
@@ -487,7 +487,7 @@ def run_produce(args: argparse.Namespace) -> int:
     if not args.bootstrap_servers:
         return _fail("the headless producer needs --bootstrap-servers (the cluster to write to)")
     stop = threading.Event()
-    stdin = PipeReader(os.dup(0), stop) if args.source == "-" else None
+    stdin = LookaheadReader(os.dup(0), stop) if args.source == "-" else None
     try:
         source = _open(args, args.source, stop, stdin)
         ensure_topics(args.bootstrap_servers, args.topic, args.partitions)

@@ -33,8 +33,9 @@ from confluent_kafka import (
 )
 
 from engine import Engine, EngineConfig, LimitError, Signal
+from producer.header import ScenarioHeader
 from producer.kafka_config import client_config
-from producer.scenario import ScenarioHeader, ScenarioWriter
+from producer.scenario import ScenarioWriter
 from producer.topics import dlq_topic
 from producer.wire import BadTick, Tick, decode
 from tui.snapshot import KafkaStats, Notice, PartitionLag, Snapshot, SnapshotSlot
