@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from producer.files import FileSource
 from producer.kafka_producer import ProducerThread
 from producer.lookahead import LookaheadReader
 from producer.topics import ensure_topics
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,9 +61,7 @@ def test_producer_on_a_quiet_pipe_reports_deliveries_and_stops(
     thread = ProducerThread(broker.bootstrap, source, topic=topic)
     thread.start()
     os.write(w, b"ts,symbol,price\n1,A,10\n2,A,11\n3,B,5\n")  # then the pipe stays open
-    deadline = time.monotonic() + 15
-    while thread.stats().delivered < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: thread.stats().delivered >= 3, 15)
     assert thread.stats().delivered == 3, "deliveries were not reported while the pipe was quiet"
     stop.set()
     thread.stop()
