@@ -5,7 +5,7 @@ of the suite, for threads (:func:`wait_until`) and for a Textual pilot
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -14,9 +14,20 @@ T = TypeVar("T")
 INTERVAL_S = 0.05
 
 
-def _failure(timeout: float, what: str | Callable[[], str]) -> AssertionError:
-    detail = what() if callable(what) else what
-    return AssertionError(f"not true within {timeout:g} s" + (f": {detail}" if detail else ""))
+def _looks(
+    predicate: Callable[[], T], timeout: float, what: str | Callable[[], str]
+) -> Generator[None, None, T]:
+    """Look at `predicate` until it is true, yielding between looks; the generator returns
+    its value, or raises AssertionError once `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() >= deadline:
+            detail = what() if callable(what) else what
+            raise AssertionError(
+                f"not true within {timeout:g} s" + (f": {detail}" if detail else "")
+            )
+        yield
+    return value
 
 
 def wait_until(
@@ -32,14 +43,13 @@ def wait_until(
     >>> wait_until(lambda: 42, 1.0)
     42
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise _failure(timeout, what)
-        time.sleep(interval)
+    looks = _looks(predicate, timeout, what)
+    try:
+        while True:
+            next(looks)
+            time.sleep(interval)
+    except StopIteration as done:
+        return done.value
 
 
 async def wait_until_async(
@@ -52,14 +62,13 @@ async def wait_until_async(
 ) -> T:
     """:func:`wait_until` inside an event loop: between looks it awaits `pause(interval)`
     (a Textual pilot's ``pilot.pause``), so the app keeps running while the test waits."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise _failure(timeout, what)
-        await pause(interval)
+    looks = _looks(predicate, timeout, what)
+    try:
+        while True:
+            next(looks)
+            await pause(interval)
+    except StopIteration as done:
+        return done.value
 
 
 def holds_for(
