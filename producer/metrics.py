@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from producer.files import SourceError
+from producer.lines import SourceError
 from producer.wire import Tick
 
 #: Smallest value sent: prices on the wire must be > 0.

@@ -13,8 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from producer.files import SCENARIO_KEY, BadLine, FileSource, SourceError, read_lines
+from producer.files import FileSource
 from producer.generator import MarketGenerator
+from producer.header import header_object
+from producer.lines import BadLine, SourceError, read_lines
+from producer.lookahead import LookaheadReader
 from producer.metrics import MetricsSource
 from producer.scenario import ScenarioReader
 from producer.source import Source
@@ -40,7 +43,7 @@ def open_source(
     loop: bool = False,
     skip_bad: bool = False,
     stop: threading.Event | None = None,
-    stdin: BinaryIO | None = None,
+    stdin: BinaryIO | LookaheadReader | None = None,
 ) -> Source:
     """Open the tick source named by `spec`.
 
@@ -100,7 +103,10 @@ def _starts_with_scenario_header(path: str) -> bool:
             if isinstance(text, BadLine):
                 return False
             if text.strip():
-                return SCENARIO_KEY in text and text.lstrip().startswith("{")
+                try:
+                    return header_object(text) is not None
+                except BadLine:  # a broken header: the scenario reader says what is wrong
+                    return True
     return False
 
 

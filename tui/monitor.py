@@ -14,7 +14,7 @@ from confluent_kafka import KafkaException
 from engine import EngineConfig
 from producer.broker import BrokerError
 from producer.files import FileSource
-from producer.pipe import PipeReader
+from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import SourceError
 from tui.runtime import settings as settings_file
@@ -29,7 +29,7 @@ HEADER_WAIT_S = 1.0
 
 
 def source_and_engine(
-    args: argparse.Namespace, spec: str, stop: threading.Event, stdin: PipeReader | None
+    args: argparse.Namespace, spec: str, stop: threading.Event, stdin: LookaheadReader | None
 ) -> tuple[Source | None, EngineConfig]:
     """The monitor's source (None with --no-producer) and engine settings: the options,
     else the source's suggestions (a scenario header's, piped ones included), else the
@@ -41,7 +41,7 @@ def source_and_engine(
     return source, engine_config(args, suggested, header_of(spec))
 
 
-def _take_piped_stdin(stop: threading.Event) -> PipeReader:
+def _take_piped_stdin(stop: threading.Event) -> LookaheadReader:
     """Keep the piped ticks for the source and give the UI the terminal as its input.
 
     Textual reads keys from file descriptor 0; when ticks are piped in there, the pipe
@@ -51,7 +51,7 @@ def _take_piped_stdin(stop: threading.Event) -> PipeReader:
     tty = os.open("/dev/tty", os.O_RDONLY)
     os.dup2(tty, 0)
     os.close(tty)
-    return PipeReader(data, stop)
+    return LookaheadReader(data, stop)
 
 
 def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
@@ -66,7 +66,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         return fail(
             "--source - reads ticks from standard input: pipe them in (tail -f f.csv | ...)"
         )
-    stdin: PipeReader | None = None
+    stdin: LookaheadReader | None = None
     if spec == "-" and not args.no_producer:
         try:
             stdin = _take_piped_stdin(stop)

@@ -6,7 +6,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 
 import psutil
 import pytest
@@ -15,6 +14,7 @@ from confluent_kafka.admin import AdminClient
 from producer.broker import BrokerError, EmbeddedBroker
 from producer.kafka_config import client_config
 from producer.topics import dlq_topic, ensure_topics
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -83,19 +83,7 @@ def test_broker_dies_when_its_parent_is_killed(tmp_path) -> None:
         assert psutil.pid_exists(child_pid)
         parent.kill()
         parent.wait(5)
-        deadline = time.monotonic() + 5
-        while psutil.pid_exists(child_pid) and time.monotonic() < deadline:
-            try:
-                if psutil.Process(child_pid).status() == psutil.STATUS_ZOMBIE:
-                    break
-            except psutil.NoSuchProcess:
-                break
-            time.sleep(0.05)
-        alive = (
-            psutil.pid_exists(child_pid)
-            and psutil.Process(child_pid).status() != psutil.STATUS_ZOMBIE
-        )
-        assert not alive, "the broker outlived its killed parent"
+        wait_until(lambda: _gone(child_pid), 5, what="the broker outlived its killed parent")
     finally:
         if parent.poll() is None:
             parent.kill()
@@ -114,3 +102,11 @@ def test_topics_are_created_with_the_partitions_asked_for(
 def test_impossible_partition_count_is_refused(broker: EmbeddedBroker, topic: str) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         ensure_topics(broker.bootstrap, topic, partitions=0)
+
+
+def _gone(pid: int) -> bool:
+    """Whether process `pid` has ended (a zombie has: only its entry is left)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True

@@ -9,20 +9,20 @@ import threading
 from pathlib import Path
 
 import pytest
-from hypothesis import example, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from producer import wire
-from producer.files import (
+from producer.files import FileSource
+from producer.lines import (
     MAX_LINE_BYTES,
     BadLine,
     CsvColumns,
-    FileSource,
-    LineLookahead,
     SourceError,
     make_tick,
     parse_time,
 )
+from producer.lookahead import LookaheadReader
 from producer.wire import MAX_SYMBOL_LEN, Tick
 
 
@@ -310,48 +310,23 @@ def test_a_fifo_is_not_read_ahead_when_opened(tmp_path: Path) -> None:
         os.close(fd)
 
 
-def test_line_lookahead_lets_read_header_take_a_piped_header_and_lose_no_line() -> None:
-    source = FileSource("-", stream=LineLookahead(io.BytesIO(SCENARIO)))  # type: ignore[arg-type]
-    assert source.read_header(math.inf)
+def test_a_scenario_header_after_comment_lines_is_taken_when_opened(tmp_path: Path) -> None:
+    source = FileSource(write(tmp_path, "s.txt", b"# made by hand\n\n" + SCENARIO))
     assert (source.limits, source.engine) == ({"A": (0.5, 2.0)}, {"fast": 4})
-    assert list(source) == [Tick("A", 1.0, 1.0), Tick("A", 1.5, 2.0)]
 
 
-_LINES = st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), max_size=4)
-
-
-@given(
-    data=_LINES.map(b"\n".join) | _LINES.map(lambda lines: b"".join(x + b"\n" for x in lines)),
-    calls=st.lists(st.tuples(st.booleans(), st.integers(-1, 14)), max_size=12),
-)
-@example(data=b"abcdef\nx", calls=[(True, 2), (True, 10), (False, 3), (True, 1)])
-@example(data=b"\n \nab\ncd\n", calls=[(True, 10), (False, -1), (True, 3), (False, 2)])
-@example(data=b"\x00", calls=[(True, 0), (False, 0)])
-def test_line_lookahead_reads_exactly_what_the_stream_would_whatever_is_peeked(
-    data: bytes, calls: list[tuple[bool, int]]
-) -> None:
-    """Peeking must never lose, repeat or reorder a byte of what readline returns."""
-    stream, plain = LineLookahead(io.BytesIO(data)), io.BytesIO(data)
-    for peek, limit in calls:
-        if peek and limit >= 0:
-            rest = data[plain.tell() :]
-            assert stream.peek_line(0.0, limit) == _first_non_blank(rest, limit)
-        else:
-            assert stream.readline(limit) == plain.readline(limit)
-    assert list(iter(stream.readline, b"")) == list(iter(plain.readline, b""))
-
-
-def _first_non_blank(rest: bytes, limit: int) -> bytes | None:
-    """What peek_line promises: the first line of `rest` that is not blank, None if it
-    ends (or `rest` does) past `limit` bytes."""
-    start = 0
-    while (end := rest.find(b"\n", start)) >= 0:
-        if end >= limit:
-            return None
-        if rest[start : end + 1].strip():
-            return rest[start : end + 1]
-        start = end + 1
-    return None if len(rest) > limit else rest[start:]
+def test_read_header_takes_a_header_from_standard_input_and_loses_no_line() -> None:
+    r, w = os.pipe()
+    os.write(w, SCENARIO)
+    os.close(w)
+    reader = LookaheadReader(r)
+    source = FileSource("-", stream=reader)
+    try:
+        assert source.read_header(math.inf)
+        assert (source.limits, source.engine) == ({"A": (0.5, 2.0)}, {"fast": 4})
+        assert list(source) == [Tick("A", 1.0, 1.0), Tick("A", 1.5, 2.0)]
+    finally:
+        reader.close()
 
 
 # --- the same rules as the wire --------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from producer.files import SourceError
+from producer.lines import SourceError
 from producer.metrics import (
     FLOOR,
     METRICS,

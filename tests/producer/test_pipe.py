@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,9 @@ from hypothesis import strategies as st
 from producer.broker import EmbeddedBroker
 from producer.files import FileSource
 from producer.kafka_producer import ProducerThread
-from producer.pipe import PipeReader
+from producer.lookahead import LookaheadReader
 from producer.topics import ensure_topics
-from tests.producer.test_files import _LINES, _first_non_blank
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +26,7 @@ def test_pipe_reader_returns_lines_and_the_tail_at_end_of_input() -> None:
     r, w = os.pipe()
     os.write(w, b"a,b\nlong-line-here\ntail")
     os.close(w)
-    reader = PipeReader(r, threading.Event())
+    reader = LookaheadReader(r, threading.Event())
     assert reader.readline() == b"a,b\n"
     assert reader.readline(5) == b"long-"
     assert reader.readline() == b"line-here\n"
@@ -39,7 +38,7 @@ def test_pipe_reader_returns_lines_and_the_tail_at_end_of_input() -> None:
 def test_a_quiet_pipe_does_not_block_a_stop() -> None:
     r, w = os.pipe()
     stop = threading.Event()
-    reader = PipeReader(r, stop)
+    reader = LookaheadReader(r, stop)
     got: list[bytes] = []
     t = threading.Thread(target=lambda: got.append(reader.readline()))
     t.start()
@@ -58,13 +57,11 @@ def test_producer_on_a_quiet_pipe_reports_deliveries_and_stops(
     ensure_topics(broker.bootstrap, topic, partitions=1)
     r, w = os.pipe()
     stop = threading.Event()
-    source = FileSource("-", stream=PipeReader(r, stop))  # type: ignore[arg-type]
+    source = FileSource("-", stream=LookaheadReader(r, stop))
     thread = ProducerThread(broker.bootstrap, source, topic=topic)
     thread.start()
     os.write(w, b"ts,symbol,price\n1,A,10\n2,A,11\n3,B,5\n")  # then the pipe stays open
-    deadline = time.monotonic() + 15
-    while thread.stats().delivered < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: thread.stats().delivered >= 3, 15)
     assert thread.stats().delivered == 3, "deliveries were not reported while the pipe was quiet"
     stop.set()
     thread.stop()
@@ -76,7 +73,7 @@ def test_producer_on_a_quiet_pipe_reports_deliveries_and_stops(
 
 def test_peek_line_waits_for_the_first_line_and_leaves_it_to_be_read() -> None:
     r, w = os.pipe()
-    reader = PipeReader(r, threading.Event())
+    reader = LookaheadReader(r, threading.Event())
     assert reader.peek_line(0.05, 100) is None  # nothing written yet: gives up in time
     os.write(w, b"first\nsecond\n")
     assert reader.peek_line(1.0, 100) == b"first\n"
@@ -89,7 +86,7 @@ def test_peek_line_waits_for_the_first_line_and_leaves_it_to_be_read() -> None:
 
 def test_peek_line_refuses_a_first_line_longer_than_its_limit() -> None:
     r, w = os.pipe()
-    reader = PipeReader(r, threading.Event())
+    reader = LookaheadReader(r, threading.Event())
     os.write(w, b"x" * 64)  # no newline yet, already past the limit
     assert reader.peek_line(1.0, 16) is None
     os.write(w, b"\n")
@@ -106,7 +103,7 @@ def _piped(data: bytes, close: bool = True) -> tuple[FileSource, int]:
         os.write(w, data)
     if close:
         os.close(w)
-    return FileSource("-", stream=PipeReader(r, threading.Event())), w  # type: ignore[arg-type]
+    return FileSource("-", stream=LookaheadReader(r, threading.Event())), w
 
 
 def test_a_piped_scenario_header_is_taken_before_the_ticks_and_no_tick_is_lost() -> None:
@@ -151,6 +148,22 @@ def test_a_header_later_than_the_wait_still_brings_its_limits_with_the_ticks() -
     assert source.limits["CYGN"] == (48.5, 52.0)
 
 
+_LINES = st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), max_size=4)
+
+
+def _first_non_blank(rest: bytes, limit: int) -> bytes | None:
+    """What peek_line promises: the first line of `rest` that is not blank, None if it
+    ends (or `rest` does) past `limit` bytes."""
+    start = 0
+    while (end := rest.find(b"\n", start)) >= 0:
+        if end >= limit:
+            return None
+        if rest[start : end + 1].strip():
+            return rest[start : end + 1]
+        start = end + 1
+    return None if len(rest) > limit else rest[start:]
+
+
 @given(
     data=_LINES.map(b"\n".join) | _LINES.map(lambda lines: b"".join(x + b"\n" for x in lines)),
     calls=st.lists(st.tuples(st.booleans(), st.integers(-1, 14)), max_size=12),
@@ -158,19 +171,21 @@ def test_a_header_later_than_the_wait_still_brings_its_limits_with_the_ticks() -
 @example(data=b"\n \nab\ncd\n", calls=[(True, 10), (False, -1), (True, 3), (False, 2)])
 @example(data=b"\n\x00", calls=[(False, 1), (True, 1), (True, 0)])
 @example(data=b"", calls=[(True, 0)])
-def test_pipe_reader_peeks_without_losing_or_repeating_a_byte(
+@example(data=b"abcdef\nx", calls=[(True, 2), (True, 10), (False, 3), (True, 1)])
+@example(data=b"\x00", calls=[(True, 0), (False, 0)])
+def test_lookahead_reader_peeks_without_losing_or_repeating_a_byte(
     data: bytes, calls: list[tuple[bool, int]]
 ) -> None:
     r, w = os.pipe()
     os.write(w, data)
     os.close(w)
-    reader, plain = PipeReader(r, threading.Event()), io.BytesIO(data)
+    reader, plain = LookaheadReader(r, threading.Event()), io.BytesIO(data)
     try:
         for peek, limit in calls:
             if peek and limit >= 0:
                 rest = data[plain.tell() :]
                 assert reader.peek_line(1.0, limit) == _first_non_blank(rest, limit)
-            elif limit != 0:  # PipeReader reads whole lines or up to a positive limit
+            else:
                 assert reader.readline(limit) == plain.readline(limit)
         assert list(iter(reader.readline, b"")) == list(iter(plain.readline, b""))
     finally:

@@ -9,14 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from producer.files import FileSource, SourceError
-from producer.scenario import (
-    ScenarioHeader,
-    ScenarioReader,
-    ScenarioWriter,
-    is_scenario_header,
-    read_header,
-)
+from engine.limits import limit_problem
+from producer.files import FileSource
+from producer.header import ScenarioHeader, is_scenario_header, read_header
+from producer.lines import SourceError
+from producer.scenario import ScenarioReader, ScenarioWriter
 from producer.wire import Tick
 
 HEADER = ScenarioHeader(
@@ -123,7 +120,9 @@ def test_reader_streams_without_reading_past_what_it_needs(tmp_path: Path) -> No
         (good_header(limits={"A": [None, -1]}), "0 < buy < sell"),
         (good_header(limits={"A": [1]}), "bad scenario header"),
         (good_header(engine={"fsat": 3}), "unknown engine setting(s) fsat"),
-        (good_header(engine={"fast": -3}), "must be positive"),
+        (good_header(engine={"fast": -3}), "engine setting fast: fast (-3) must be at least 1"),
+        (good_header(engine={"alert_p": 1.5}), "alert_p (1.5) must lie strictly between 0 and 1"),
+        (good_header(engine={"max_symbols": 5}), "unknown engine setting(s) max_symbols"),
         (good_header(symbols=["A\x07"]), "control characters"),
         ({"limitwatch_scenario": 1}, "bad scenario header"),
     ],
@@ -136,6 +135,35 @@ def test_bad_header_is_refused_on_line_one(
         ScenarioReader(path)
     assert str(info.value).startswith(f"{path}:1: ")
     assert expected in str(info.value)
+
+
+def test_header_limits_are_refused_with_the_engine_limit_rule_words(tmp_path: Path) -> None:
+    path = raw_scenario(
+        tmp_path, good_header(limits={"A": [5, 4]}), '{"symbol":"A","price":1,"ts":1}'
+    )
+    with pytest.raises(SourceError) as info:
+        ScenarioReader(path)
+    assert str(info.value).endswith(
+        "bad scenario header: limits for 'A' must satisfy 0 < buy < sell (null for a side "
+        f"without a limit, not both), got [5.0, 4.0]: {limit_problem(5.0, 4.0)}"
+    )
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        {"warmup_s": 0},
+        {"fast": 20.0},
+        {"default_band": 0.05, "warmup_ticks": 5},
+        {"fast": 150, "slow": 300, "history": 300},
+    ],
+    ids=["warmup_s zero", "a whole float for a count", "band and warm-up", "wide windows"],
+)
+def test_header_engine_settings_the_engine_accepts_are_taken(
+    tmp_path: Path, engine: dict[str, object]
+) -> None:
+    path = raw_scenario(tmp_path, good_header(engine=engine), '{"symbol":"A","price":1,"ts":1}')
+    assert ScenarioReader(path).engine == engine
 
 
 def test_file_without_header_is_not_a_scenario(tmp_path: Path) -> None:

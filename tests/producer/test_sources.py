@@ -10,8 +10,9 @@ import pytest
 
 from producer.files import FileSource
 from producer.generator import MarketGenerator
+from producer.header import ScenarioHeader
 from producer.metrics import MetricsSource
-from producer.scenario import ScenarioHeader, ScenarioReader, ScenarioWriter
+from producer.scenario import ScenarioReader, ScenarioWriter
 from producer.source import Source
 from producer.sources import LoopedSource, SourceError, open_source
 from producer.wire import Tick

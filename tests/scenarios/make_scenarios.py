@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from producer.generator import MarketGenerator  # noqa: E402
+from producer.header import ScenarioHeader  # noqa: E402
 from producer.metrics import (  # noqa: E402
     Counters,
     default_limits,
@@ -39,7 +40,7 @@ from producer.metrics import (  # noqa: E402
     to_ticks,
     write_proc,
 )
-from producer.scenario import ScenarioHeader, ScenarioWriter  # noqa: E402
+from producer.scenario import ScenarioWriter  # noqa: E402
 from producer.wire import Tick  # noqa: E402
 
 #: Event time of every scenario's first tick: 2025-06-15 15:06:40 UTC.

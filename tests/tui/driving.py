@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from textual.pilot import Pilot
+
+from tests.waiting import wait_until_async
 from tui.app import LimitwatchApp
 
 
@@ -21,3 +24,16 @@ def drive(
             await script(pilot)
 
     asyncio.run(run())
+
+
+async def until_shown(pilot: Pilot[object], app: LimitwatchApp, timeout: float = 10.0) -> None:
+    """Wait until `app` shows its feed's newest snapshot and no limit it sent is pending:
+    what a key changed is then on screen, and the next key starts from it."""
+
+    def caught_up() -> bool:
+        snap = app.feed.latest()
+        return snap is not None and app._shown_seq == snap.seq and not app._pending
+
+    await wait_until_async(
+        caught_up, pilot.pause, timeout, what=lambda: f"shown {app._shown_seq}, {app._pending}"
+    )

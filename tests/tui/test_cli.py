@@ -18,7 +18,7 @@ import pytest
 
 from producer.broker import EmbeddedBroker
 from producer.generator import MarketGenerator
-from producer.pipe import PipeReader
+from producer.lookahead import LookaheadReader
 from producer.scenario import ScenarioReader
 from producer.wire import Tick
 from tui.cli import main
@@ -270,7 +270,7 @@ def test_a_scenario_piped_to_the_monitor_sets_up_its_engine(argv: list[str], fas
     os.write(w, (ROOT / "scenarios" / "crash.jsonl").read_bytes()[:4096])
     stop = threading.Event()
     args = build_parser().parse_args(["--source", "-", *argv])
-    source, config = source_and_engine(args, "-", stop, PipeReader(r, stop))
+    source, config = source_and_engine(args, "-", stop, LookaheadReader(r, stop))
     assert (config.fast, config.slow, config.horizon_s) == (fast, 40, 8.0)
     assert source is not None and source.limits["CYGN"] == (48.5, 52.0)
     os.close(w)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 
 import pytest
 
 from producer.generator import MarketGenerator
 from tests.tui.waiting import wait_for
+from tests.waiting import holds_for
 from tui.runtime.health import STALL_AFTER_S
 from tui.runtime.pipeline import Pipeline, PipelineOptions
 from tui.runtime.snapshot import staleness
@@ -21,6 +21,11 @@ pytestmark = pytest.mark.kafka
 
 def _no_threads_left() -> bool:
     return not [t for t in threading.enumerate() if t.name.startswith("limitwatch")]
+
+
+def _health(pipeline: Pipeline) -> str | None:
+    snap = pipeline.latest()
+    return snap.kafka.health if snap is not None else None
 
 
 def test_a_killed_broker_shows_down_and_quitting_still_works() -> None:
@@ -62,7 +67,13 @@ def test_an_idle_topic_is_not_a_stall() -> None:
     pipeline = Pipeline(PipelineOptions(source=None))
     pipeline.start()
     try:
-        time.sleep(STALL_AFTER_S + 1.5)  # the condition under test is the passing of time
+        wait_for(pipeline, lambda s: s.kafka.health == "OK", 10)
+        # The point is the passing of time: past the stall threshold, it is still OK.
+        holds_for(
+            lambda: _health(pipeline) == "OK",
+            STALL_AFTER_S + 1.5,
+            what=lambda: f"health went {_health(pipeline)} on an idle topic",
+        )
         snap = wait_for(pipeline, lambda s: True, 5)
         assert snap.kafka.health == "OK"
         assert snap.kafka.broker_state == "UP"

@@ -4,7 +4,6 @@ together read every tick exactly as one engine would."""
 from __future__ import annotations
 
 import itertools
-import time
 
 import pytest
 from confluent_kafka import Producer
@@ -15,6 +14,7 @@ from producer.generator import MarketGenerator
 from producer.kafka_config import client_config
 from producer.topics import ensure_topics
 from producer.wire import encode
+from tests.waiting import wait_until
 from tui.runtime.consumer import ConsumerWorker
 
 pytestmark = pytest.mark.kafka
@@ -44,23 +44,22 @@ def test_two_engines_in_a_group_share_the_partitions(broker: EmbeddedBroker, top
     for w in workers.values():
         w.start()
     try:
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:  # wait until the group has settled: 2 + 2
-            snaps = [w.latest() for w in workers.values()]
-            if all(s is not None and len(s.kafka.partitions) == 2 for s in snaps):
-                break
-            time.sleep(0.1)
+        wait_until(  # the group has settled: 2 + 2
+            lambda: all(
+                (s := w.latest()) is not None and len(s.kafka.partitions) == 2
+                for w in workers.values()
+            ),
+            40,
+        )
         parts = [{p.partition for p in w.latest().kafka.partitions} for w in workers.values()]  # type: ignore[union-attr]
         assert parts[0].isdisjoint(parts[1]) and parts[0] | parts[1] == {0, 1, 2, 3}, parts
 
         n = 2000
         _produce(broker.bootstrap, topic, n)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            total = sum(w.latest().kafka.consumed for w in workers.values())  # type: ignore[union-attr]
-            if total >= n:
-                break
-            time.sleep(0.1)
+        wait_until(
+            lambda: sum(w.latest().kafka.consumed for w in workers.values()) >= n,  # type: ignore[union-attr]
+            30,
+        )
         counts = [w.latest().kafka.consumed for w in workers.values()]  # type: ignore[union-attr]
         assert sum(counts) == n and all(c > 0 for c in counts), counts
         # ticks are keyed by symbol: each symbol lives in exactly one engine

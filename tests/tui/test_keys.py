@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from engine.limits import limit_problem
+from tests.tui.driving import until_shown
 from tests.tui.feeds import StaticFeed
 from tui.app import LimitwatchApp
 
@@ -21,7 +22,7 @@ async def _press(app: LimitwatchApp, *keys: str) -> None:
         await pilot.pause()
         for key in keys:
             await pilot.press(key)
-            await pilot.pause(0.15)  # let the 10 Hz refresh read the new snapshot
+            await until_shown(pilot, app)  # the next key starts from what this one changed
 
 
 @pytest.mark.parametrize(
@@ -72,7 +73,7 @@ def test_buy_at_or_above_sell_is_refused_with_a_message() -> None:
             await pilot.pause()
             for _ in range(steps_needed):
                 await pilot.press("B")
-                await pilot.pause(0.12)
+                await until_shown(pilot, app)
             messages.extend(str(n.message) for n in app._notifications)
 
     asyncio.run(run())
@@ -121,7 +122,7 @@ def test_repeated_keys_leave_one_toast_with_the_latest_value() -> None:
             for key in ("right_square_bracket", "b"):
                 for _ in range(4):
                     await pilot.press(key)
-                    await pilot.pause(0.05)
+                    await until_shown(pilot, app)
                 shown.append([str(n.message) for n in app._notifications])
 
     asyncio.run(run())

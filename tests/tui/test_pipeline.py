@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,8 +20,9 @@ from producer.generator import MarketGenerator
 from producer.kafka_config import client_config
 from producer.sources import open_source
 from producer.topics import dlq_topic
-from producer.wire import Tick
+from producer.wire import BadTick, Tick, decode
 from tests.tui.waiting import wait_for
+from tests.waiting import wait_until, wait_until_async
 from tui.app import LimitwatchApp
 from tui.runtime.pipeline import Pipeline, PipelineOptions
 from tui.runtime.snapshot import Snapshot
@@ -134,22 +134,34 @@ def test_malformed_messages_are_counted_and_dead_lettered(
         assert {s.symbol for s in snap.signals} >= {"UP", "DOWN"}
     finally:
         assert pipeline.stop()
+    # Each dead letter says why, in the decoder's words, in the order the messages came.
     reasons = _read_dlq(broker, topic, len(bad))
-    assert len(reasons) == len(bad)
-    assert all(r for r in reasons), "every dead letter says why"
+    assert reasons == [_why_bad(value) for value in bad]
+    starts = ("not JSON", "not JSON", "invalid tick", "message of 10000 bytes exceeds", "empty")
+    assert [r.startswith(start) for r, start in zip(reasons, starts, strict=True)] == [True] * 5
+
+
+def _why_bad(value: bytes | None) -> str:
+    with pytest.raises(BadTick) as info:
+        decode(value)
+    return str(info.value)
 
 
 def _read_dlq(broker: EmbeddedBroker, topic: str, expected: int) -> list[str]:
+    """The reason header of the first `expected` dead letters of `topic`."""
     consumer = Consumer(client_config(broker.bootstrap, **{"group.id": f"{topic}-dlq-reader"}))
     consumer.assign([TopicPartition(dlq_topic(topic), 0, 0)])
     reasons: list[str] = []
-    deadline = time.monotonic() + 15
+
+    def all_read() -> bool:
+        for msg in consumer.consume(100, timeout=0.2):
+            if msg.error() is None:
+                headers = dict(msg.headers() or [])
+                reasons.append(headers.get("limitwatch.reason", b"").decode())
+        return len(reasons) >= expected
+
     try:
-        while len(reasons) < expected and time.monotonic() < deadline:
-            for msg in consumer.consume(100, timeout=0.5):
-                if msg.error() is None:
-                    headers = dict(msg.headers() or [])
-                    reasons.append(headers.get("limitwatch.reason", b"").decode())
+        wait_until(all_read, 15, what=lambda: f"dead letters read: {reasons}")
     finally:
         consumer.close()
     return reasons
@@ -168,12 +180,11 @@ def test_quitting_stops_threads_and_broker_quickly() -> None:
 
     async def run() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
-                snap = pipeline.latest()
-                if snap is not None and snap.kafka.consumed > 20:
-                    break
-                await pilot.pause(0.05)
+            await wait_until_async(
+                lambda: (snap := pipeline.latest()) is not None and snap.kafka.consumed > 20,
+                pilot.pause,
+                15,
+            )
             await pilot.press("q")
 
     asyncio.run(run())

@@ -15,6 +15,7 @@ import pytest
 from engine import Signal
 from producer.broker import EmbeddedBroker
 from producer.sources import open_source
+from tests.waiting import wait_until
 from tui.runtime.backtest import signal_differences
 from tui.runtime.jsonout import signal_dict
 from tui.runtime.options import engine_config
@@ -80,10 +81,11 @@ def _run(replays: list[Replay], timeout: float) -> None:
     for r in replays:
         r.pipeline.start()
     try:
-        deadline = time.monotonic() + timeout
-        while not all(r.done() for r in replays):
-            assert time.monotonic() < deadline, [r.path.stem for r in replays if not r.done()]
-            time.sleep(0.1)
+        wait_until(
+            lambda: all(r.done() for r in replays),
+            timeout,
+            what=lambda: f"replays not done: {[r.path.stem for r in replays if not r.done()]}",
+        )
         for r in replays:
             assert r.problems() == [], r.path.stem
     finally:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
+from tests.waiting import wait_until
 from tui.runtime.pipeline import Pipeline
 from tui.runtime.snapshot import Snapshot
 
@@ -13,11 +13,9 @@ def wait_for(
     pipeline: Pipeline, done: Callable[[Snapshot], bool], timeout: float = 20.0
 ) -> Snapshot:
     """The first snapshot for which `done` holds; AssertionError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    snap = None
-    while time.monotonic() < deadline:
+
+    def ready() -> Snapshot | None:
         snap = pipeline.latest()
-        if snap is not None and done(snap):
-            return snap
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout} s; last snapshot: {snap}")
+        return snap if snap is not None and done(snap) else None
+
+    return wait_until(ready, timeout, what=lambda: f"last snapshot: {pipeline.latest()}")

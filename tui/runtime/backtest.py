@@ -43,7 +43,9 @@ import numpy as np
 
 from engine import Engine, EngineConfig, LimitError, Signal
 from engine.quality import Baseline, Quality, baseline_quality, forecast_quality, split_signals
-from producer.files import FileSource, LineLookahead, SourceError
+from producer.files import FileSource
+from producer.lines import SourceError
+from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import open_source
 from tui.runtime import format as fmt
@@ -287,7 +289,7 @@ def open_file(spec: str, *, skip_bad: bool) -> Source:
             raise SourceError(spec, None, f"cannot open: {exc.strerror}") from None
     if stream is not None:
         # Read once: look ahead at the first line through the stream the ticks come from.
-        source = FileSource(spec, skip_bad=skip_bad, stream=LineLookahead(stream))
+        source = FileSource(spec, skip_bad=skip_bad, stream=LookaheadReader(stream))
         source.read_header(math.inf)
         return source
     suffix = Path(spec).suffix.lower()

@@ -8,7 +8,7 @@ import threading
 
 from confluent_kafka import KafkaException
 
-from producer.pipe import PipeReader
+from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import open_source
 
@@ -29,7 +29,7 @@ def fail(message: str) -> int:
 
 
 def open_source_from(
-    args: argparse.Namespace, spec: str, stop: threading.Event, stdin: PipeReader | None = None
+    args: argparse.Namespace, spec: str, stop: threading.Event, stdin: LookaheadReader | None = None
 ) -> Source:
     return open_source(
         spec, seed=args.seed, rate=args.rate, symbols=args.symbols, loop=args.loop,

@@ -19,7 +19,7 @@ from confluent_kafka import KafkaException
 
 from engine import Signal
 from producer.kafka_producer import ProducerThread
-from producer.pipe import PipeReader
+from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import SourceError
 from producer.wire import Tick
@@ -136,7 +136,7 @@ def run_produce(args: argparse.Namespace) -> int:
     if not args.bootstrap_servers:
         return fail("the headless producer needs --bootstrap-servers (the cluster to write to)")
     stop = threading.Event()
-    stdin = PipeReader(os.dup(0), stop) if args.source == "-" else None
+    stdin = LookaheadReader(os.dup(0), stop) if args.source == "-" else None
     try:
         source = open_source_from(args, args.source, stop, stdin)
         ensure_topics(args.bootstrap_servers, args.topic, args.partitions)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from engine import EngineConfig, EngineState
 from engine.config import portable_settings
-from producer.scenario import ScenarioHeader, ScenarioWriter
+from producer.header import ScenarioHeader
+from producer.scenario import ScenarioWriter
 from producer.wire import Tick
 
 __all__ = ["Recorder"]

@@ -1,0 +1,196 @@
+"""The scenario header: the first line of a scenario, how it is recognised (one function,
+:func:`header_object`) and the checks on its limits and engine settings.
+
+The header is one JSON object on one line::
+
+    {"limitwatch_scenario": 1,
+     "name": "rally",
+     "description": "ACME rallies 4% in 30 s and runs through its sell limit",
+     "symbols": ["ACME"],
+     "limits": {"ACME": [97.0, 102.5]},
+     "engine": {"fast": 20, "slow": 100, "halflife_s": 5.0, "horizon_s": 10.0},
+     "made_by": "python tests/scenarios/make_scenarios.py --only rally (seed 11)"}
+
+(written on one line). The fields:
+
+``limitwatch_scenario``
+    The format version, 1. A reader refuses versions it does not know.
+``name``, ``description``
+    A short name and a one-line description of what happens in the scenario.
+``symbols``
+    The symbols that appear; when not empty, a tick for any other symbol is an error.
+``limits``
+    Suggested starting limits, ``{"SYMBOL": [buy, sell]}`` under the engine's limit rule
+    (:func:`engine.limits.limit_problem`); ``null`` for a side that has no limit (e.g.
+    ``[null, 85.0]`` for a CPU gauge), which readers turn into NaN, the engine's "no
+    limit". At least one side must be given.
+``engine``
+    Suggested engine settings: any of :data:`engine.config.PORTABLE`. Unknown keys are an
+    error, to catch misspellings, and each value must make a valid
+    :class:`~engine.config.EngineConfig` together with the defaults.
+``made_by``
+    How the file was made: the command and seed, or the source it was recorded from.
+
+Unknown top-level header fields are ignored, so later versions can add some.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from engine.config import PORTABLE, SETTINGS, EngineConfig
+from engine.limits import limit_problem
+from producer.lines import BadLine, SourceError, check_symbol, json_object, read_lines
+
+#: Key that marks the first line of a scenario file; its value is the format version.
+SCENARIO_KEY = "limitwatch_scenario"
+#: The version of the format this module reads and writes.
+SCENARIO_VERSION = 1
+
+_WHOLE_SETTINGS = frozenset(s.name for s in SETTINGS if s.kind is int)
+_SETTING_NAMES = frozenset(s.name for s in SETTINGS)
+
+
+class ScenarioHeader(msgspec.Struct, kw_only=True):
+    """The first line of a scenario file (see the module docstring for each field)."""
+
+    version: int = msgspec.field(default=SCENARIO_VERSION, name=SCENARIO_KEY)
+    name: str
+    description: str
+    symbols: list[str] = msgspec.field(default_factory=list)
+    limits: dict[str, tuple[float | None, float | None]] = msgspec.field(default_factory=dict)
+    engine: dict[str, int | float] = msgspec.field(default_factory=dict)
+    made_by: str = ""
+
+    def limits_dict(self) -> dict[str, tuple[float, float]]:
+        """The limits as ``{symbol: (buy, sell)}`` floats, NaN for a side without one."""
+        return {s: (_side(b), _side(v)) for s, (b, v) in self.limits.items()}
+
+    def encode(self) -> bytes:
+        """The header as one JSON line, without the newline."""
+        return msgspec.json.encode(self)
+
+
+def _side(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def header_object(line: str) -> dict[str, Any] | None:
+    """`line` decoded, if it is a scenario header: a JSON object carrying
+    :data:`SCENARIO_KEY`. None if it is not one.
+
+    A line that names the key but is not valid JSON raises BadLine: it was meant as a
+    header, and a reader that needs one says what is wrong with it.
+
+    >>> header_object('{"limitwatch_scenario": 1, "name": "x"}')
+    {'limitwatch_scenario': 1, 'name': 'x'}
+    >>> header_object('{"symbol": "limitwatch_scenario", "price": 1, "ts": 1}') is None
+    True
+    """
+    if SCENARIO_KEY not in line:  # most lines are ticks: no decoding for them
+        return None
+    obj = json_object(line)
+    return obj if SCENARIO_KEY in obj else None
+
+
+def is_scenario_header(line: str | bytes) -> bool:
+    """True when `line` is a JSON object carrying the ``limitwatch_scenario`` key."""
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    try:
+        return header_object(text) is not None
+    except BadLine:
+        return False
+
+
+def header_from_object(obj: dict[str, Any]) -> ScenarioHeader:
+    """Check a decoded first line and turn it into a ScenarioHeader, or raise BadLine."""
+    version = obj.get(SCENARIO_KEY)
+    if version != SCENARIO_VERSION:
+        raise BadLine(
+            f"unsupported scenario version {version!r} (this limitwatch reads {SCENARIO_VERSION})"
+        )
+    try:
+        header = msgspec.convert(obj, ScenarioHeader)
+    except msgspec.ValidationError as exc:
+        raise BadLine(f"bad scenario header: {exc}") from None
+    if not header.name.strip() or not header.name.isprintable():
+        raise BadLine("bad scenario header: name must be non-empty printable text")
+    if not header.description.isprintable():
+        raise BadLine("bad scenario header: description must be one line of printable text")
+    for symbol in header.symbols:
+        check_symbol(symbol)
+    for symbol, (buy, sell) in header.limits_dict().items():
+        check_symbol(symbol)
+        problem = (
+            "no limit on either side"
+            if math.isnan(buy) and math.isnan(sell)
+            else limit_problem(buy, sell)
+        )
+        if problem is not None:
+            raise BadLine(
+                f"bad scenario header: limits for {symbol!r} must satisfy 0 < buy < sell "
+                f"(null for a side without a limit, not both), got [{buy!r}, {sell!r}]: "
+                f"{problem}"
+            )
+    _check_engine(header.engine)
+    return header
+
+
+def _check_engine(engine: dict[str, int | float]) -> None:
+    """Refuse engine settings a header may not carry, and values that EngineConfig does
+    not accept together with its defaults; the error names the setting.
+
+    A refusal that is about two settings together (``slow`` not above ``fast``, say) is
+    left to where the whole configuration is built: there the header's other settings
+    and the command line's take part, and the message names the header as its source.
+    """
+    unknown = sorted(set(engine) - PORTABLE)
+    if unknown:
+        raise BadLine(
+            f"bad scenario header: unknown engine setting(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(PORTABLE))}"
+        )
+    for key, value in engine.items():
+        whole = key in _WHOLE_SETTINGS and isinstance(value, float) and value.is_integer()
+        try:
+            EngineConfig(**{key: int(value) if whole else value})
+        except (TypeError, ValueError) as exc:
+            others = _SETTING_NAMES - {key}
+            if not any(re.search(rf"\b{name}\b", str(exc)) for name in others):
+                raise BadLine(f"bad scenario header: engine setting {key}: {exc}") from None
+
+
+def read_header(path: str | Path) -> ScenarioHeader:
+    """Read and check only the header of the scenario at `path`; raise SourceError if bad."""
+    name = str(path)
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise SourceError(name, None, f"cannot open: {exc.strerror}") from None
+    with stream:
+        for lineno, text, _ in read_lines(stream):
+            if isinstance(text, BadLine):
+                raise SourceError(name, lineno, str(text))
+            if not text.strip():
+                continue
+            try:
+                return header_from_object(required_header(text))
+            except BadLine as exc:
+                raise SourceError(name, lineno, str(exc)) from None
+    raise SourceError(name, 1, "empty file: a scenario starts with a header line")
+
+
+def required_header(line: str) -> dict[str, Any]:
+    """The header object on `line`, the first of a scenario; BadLine if it is not one."""
+    obj = header_object(line)
+    if obj is None:
+        json_object(line)  # a line that is not JSON at all says so first
+        raise BadLine(
+            f"not a limitwatch scenario: the first line must be a header with {SCENARIO_KEY!r}"
+        )
+    return obj
