@@ -23,7 +23,7 @@ Kinds (:data:`KINDS`):
     30 minutes, about 0.5-1.5 % each); the local drift and volatility given include the
     jumps' mean and variance per second.
 ``tick_grid``
-    Low prices (1 to 8) rounded to a 0.01 tick, so rounding is a large part of the noise;
+    Low prices (3 to 15) rounded to a 0.01 tick (0.07-0.3 % of the price), so rounding is a large part of the noise;
     the truth is that of the random walk beneath.
 ``intraday``
     A U-shaped volatility over the hour (about 2x at the ends) with bursts of volatility
@@ -228,7 +228,7 @@ def _tick_grid(rng: np.random.Generator, n: int, duration: float) -> tuple[_Cloc
     clock = _Clock(rng, n, duration)
     mu, sigma = _drifts(rng, n), _vols(rng, n)
     m, s = mu[clock.sym], sigma[clock.sym]
-    latent = np.exp(_walk(rng, clock, m, s, _start_prices(rng, n, 1.0, 8.0)))
+    latent = np.exp(_walk(rng, clock, m, s, _start_prices(rng, n, 3.0, 15.0)))
     return clock, np.maximum(np.round(latent, 2), 0.01), m, s
 
 
