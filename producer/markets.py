@@ -23,8 +23,8 @@ Kinds (:data:`KINDS`):
     30 minutes, about 0.5-1.5 % each); the local drift and volatility given include the
     jumps' mean and variance per second.
 ``tick_grid``
-    Low prices (3 to 15) rounded to a 0.01 tick (0.07-0.3 % of the price), so rounding is a large part of the noise;
-    the truth is that of the random walk beneath.
+    Low prices (3 to 15) rounded to a 0.01 tick (0.07-0.3 % of the price), so rounding
+    is a large part of the noise; the truth is that of the random walk beneath.
 ``intraday``
     A U-shaped volatility over the hour (about 2x at the ends) with bursts of volatility
     and of tick rate (3x volatility, 5x ticks, 30 s to 2 minutes each).
