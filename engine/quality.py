@@ -441,16 +441,12 @@ def band_alerts(
     sell: npt.ArrayLike,
     k: float,
 ) -> Events:
-    """The naive alarm: when a price enters the band within `k` of a limit.
+    """The proximity alarm: when a price enters the band within `k` of a limit.
 
     Parameters
     ----------
-    ids : array_like of int
-        Symbol id of each tick, indexing `buy` and `sell`.
-    t, price : array_like of float
-        Event time and price of each tick, in stream order.
-    buy, sell : array_like of float
-        Limits by symbol id; NaN for none.
+    ids, t, price, buy, sell
+        The tick stream and limits, as for :class:`TickOrder`.
     k : float
         Band width as a fraction of the limit: a SELL alert when the price rises to at
         least ``sell * (1 - k)`` while still below ``sell``, a BUY alert when it falls to
