@@ -1,8 +1,8 @@
-"""How good were the early warnings? Forecast quality of a run, and a naive baseline to beat.
+"""How good were the early warnings? Forecast quality of a run, and two naive alarms to beat.
 
 A *crossing* is a BUY or SELL signal: the price reached a limit. An *alert* is a warning
-for one symbol and side: a BUY_WATCH or SELL_WATCH from the forecast, or a naive
-"the price is within k % of the limit" alarm from the baseline.
+for one symbol and side: a BUY_WATCH or SELL_WATCH from the forecast, or an alarm from a
+baseline.
 
 An alert is *true* when a crossing of the same symbol and side follows it (strictly
 later) within the horizon; otherwise it is a *false alarm*. A crossing was *forecast*
@@ -14,17 +14,30 @@ alert. Then
 * recall = forecast crossings / crossings,
 * the median lead time is taken over forecast crossings.
 
-The baseline alerts on the rising edge of "the price is within k % of the limit and has
-not reached it", per symbol and side, with no smoothing. The band k is chosen as the
-smallest on a grid whose recall matches the forecast's, so the two are compared at equal
-recall and the difference shows in precision and lead time.
+The baselines alert on the rising edge of a condition, per symbol and side, with no
+smoothing, while the price has not reached the limit:
+
+* *proximity*: the price is within ``k`` (a fraction of the limit) of the limit;
+* *vol-scaled*: the distance to the limit in log price is at most ``z`` standard
+  deviations over the horizon, ``ln(price/limit) / (sigma sqrt(H)) <= z``, with
+  ``sigma`` the realised volatility per square-root second of the symbol's returns over
+  the trailing :data:`VOL_WINDOW_S` seconds up to and including the tick (never later
+  ones), undefined (no alarm) until it rests on :data:`VOL_MIN_RETURNS` returns.
+
+Each baseline's threshold is swept over a grid and the one whose precision matches the
+forecast's is taken: the lowest precision at or above the forecast's, or the highest
+precision on the grid when none reaches it (ties go to the larger recall, then the
+longer lead). At equal
+precision the difference shows in lead time and alert count. (Matching recall instead
+flatters a band alarm: its smallest band often already recalls more than the forecast,
+and then wins on both precision and recall by warning only at the last moment.)
 
 Everything here is pure numpy: arrays in, numbers out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,10 +47,19 @@ import numpy.typing as npt
 #: Side codes used in :class:`Events`.
 BUY_SIDE = 0
 SELL_SIDE = 1
-#: Baseline bands tried, as fractions of the limit (0.05 % to 20 %, geometric).
+#: Proximity bands tried, as fractions of the limit (0.05 % to 20 %, geometric).
 DEFAULT_BANDS: npt.NDArray[np.float64] = np.geomspace(0.0005, 0.2, 49)
-#: Band used when there is no recall to match (a run without crossings).
+#: Vol-scaled thresholds tried, in standard deviations over the horizon (geometric).
+DEFAULT_ZS: npt.NDArray[np.float64] = np.geomspace(0.05, 6.0, 49)
+#: Thresholds used when there is no precision to match (a forecast without alerts).
 FALLBACK_BAND = 0.01
+FALLBACK_Z = 1.0
+#: Trailing window of the vol-scaled baseline's volatility, seconds, and the fewest
+#: returns it needs.
+VOL_WINDOW_S = 300.0
+VOL_MIN_RETURNS = 10
+PROXIMITY = "proximity"
+VOL_SCALED = "vol-scaled"
 
 _ALERT_SIDE = {"BUY_WATCH": BUY_SIDE, "SELL_WATCH": SELL_SIDE}
 _CROSS_SIDE = {"BUY": BUY_SIDE, "SELL": SELL_SIDE}
@@ -95,6 +117,8 @@ class Quality:
     median_lead_s: float
     #: Lead time of each crossing in the order given (NaN where it was not forecast).
     lead_s: npt.NDArray[np.float64] = field(repr=False)
+    #: Whether each alert, in the order given, was true.
+    true_alert: npt.NDArray[np.bool_] = field(repr=False, default_factory=lambda: np.zeros(0, bool))
 
     def to_dict(self) -> dict[str, Any]:
         """The summary figures as JSON-ready values (None for NaN), without `lead_s`."""
@@ -111,14 +135,24 @@ class Quality:
 
 @dataclass(frozen=True)
 class Baseline:
-    """The naive band alarm at the band `k` chosen to match a target recall."""
+    """A naive alarm at the threshold chosen to match a target precision.
 
-    k: float
+    ``curve`` holds the whole sweep, one row per threshold on the grid: threshold,
+    precision, recall, median lead time (s) and alert count.
+    """
+
+    name: str
+    threshold: float
     quality: Quality
+    curve: npt.NDArray[np.float64] = field(repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """`k` plus the quality figures, JSON-ready."""
-        return {"band": _json_float(self.k), **self.quality.to_dict()}
+        """Name and threshold plus the quality figures, JSON-ready."""
+        return {
+            "name": self.name,
+            "threshold": _json_float(self.threshold),
+            **self.quality.to_dict(),
+        }
 
 
 def _json_float(x: float) -> float | None:
@@ -193,7 +227,7 @@ def score(alerts: Events, crossings: Events, horizon_s: float) -> Quality:
         raise ValueError(f"horizon must be positive, got {horizon_s}")
     n_alerts, n_cross = len(alerts), len(crossings)
     lead = np.full(n_cross, np.nan)
-    true_alerts = 0
+    true_alert = np.zeros(n_alerts, dtype=bool)
     if n_alerts and n_cross:
         codes = np.unique(np.concatenate([alerts.symbol, crossings.symbol]), return_inverse=True)[1]
         a_group = codes[:n_alerts].astype(np.int64) * 2 + alerts.side
@@ -215,7 +249,7 @@ def score(alerts: Events, crossings: Events, horizon_s: float) -> Quality:
         gap = np.full(n_alerts, np.inf)
         gap[valid] = c_t[nxt[valid]] - a_t[valid]
         is_true = valid & (gap <= horizon_s)
-        true_alerts = int(is_true.sum())
+        true_alert[a_order] = is_true
         # earliest true alert per crossing: alerts are time-sorted within a group, so the
         # first occurrence of each target crossing is the earliest
         targets, first = np.unique(nxt[is_true], return_index=True)
@@ -223,6 +257,7 @@ def score(alerts: Events, crossings: Events, horizon_s: float) -> Quality:
         sorted_lead[targets] = gap[is_true][first]
         lead[c_order] = sorted_lead
     forecast = int(np.count_nonzero(~np.isnan(lead)))
+    true_alerts = int(true_alert.sum())
     return Quality(
         crossings=n_cross,
         forecast=forecast,
@@ -232,6 +267,7 @@ def score(alerts: Events, crossings: Events, horizon_s: float) -> Quality:
         recall=forecast / n_cross if n_cross else float("nan"),
         median_lead_s=float(np.nanmedian(lead)) if forecast else float("nan"),
         lead_s=lead,
+        true_alert=true_alert,
     )
 
 
@@ -266,8 +302,19 @@ def forecast_quality(
     return score(alerts, crossings, horizon_s)
 
 
-class _TickOrder:
-    """A tick stream sorted by symbol (stably, so time order holds within a symbol)."""
+class TickOrder:
+    """A tick stream sorted by symbol (stably, so time order holds within a symbol), with
+    each tick's limits.
+
+    Parameters
+    ----------
+    ids : array_like of int
+        Symbol id of each tick, indexing `buy` and `sell`.
+    t, price : array_like of float
+        Event time and price of each tick, in stream order.
+    buy, sell : array_like of float
+        Limits by symbol id; NaN for none.
+    """
 
     def __init__(
         self,
@@ -278,29 +325,112 @@ class _TickOrder:
         sell: npt.ArrayLike,
     ) -> None:
         ids_arr = np.asarray(ids, dtype=np.int64)
-        order = np.argsort(ids_arr, kind="stable")
-        self.ids = ids_arr[order]
-        self.t = np.asarray(t, dtype=np.float64)[order]
-        self.price = np.asarray(price, dtype=np.float64)[order]
+        self.order = np.argsort(ids_arr, kind="stable")
+        self.ids = ids_arr[self.order]
+        self.t = np.asarray(t, dtype=np.float64)[self.order]
+        self.price = np.asarray(price, dtype=np.float64)[self.order]
         self.buy = np.asarray(buy, dtype=np.float64)[self.ids]
         self.sell = np.asarray(sell, dtype=np.float64)[self.ids]
         self.same_symbol_as_prev = np.zeros(len(self.ids), dtype=bool)
         self.same_symbol_as_prev[1:] = self.ids[1:] == self.ids[:-1]
+        with np.errstate(invalid="ignore"):
+            self.reached = np.stack((self.price <= self.buy, self.price >= self.sell))
+        n = len(self.ids)
+        ends = (
+            np.r_[np.flatnonzero(~self.same_symbol_as_prev[1:]) + 1, n] if n else np.empty(0, int)
+        )
+        #: Per tick, the index just past the last tick of its symbol.
+        self.stream_end = np.repeat(ends, np.diff(np.r_[0, ends])).astype(np.int64)
+        # One sortable key per tick: symbol first, then time.
+        self._t0 = float(self.t.min()) if n else 0.0
+        self._span = (float(self.t.max()) - self._t0 if n else 0.0) + 1.0
+        self._key = self.ids * self._span + (self.t - self._t0)
 
-    def alerts(self, k: float) -> Events:
-        near_sell = (self.price >= self.sell * (1.0 - k)) & (self.price < self.sell)
-        near_buy = (self.price <= self.buy * (1.0 + k)) & (self.price > self.buy)
+    def locate(self, ids: npt.ArrayLike, t: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Index of the latest tick of symbol ``ids`` at or before time ``t`` (-1 if none).
+
+        >>> TickOrder([1, 0, 1], [0.0, 1.0, 2.0], [1.0] * 3, [0.5] * 2, [2.0] * 2).locate(
+        ...     [1, 1, 0, 0], [1.5, 9.0, 0.5, 1.0]).tolist()
+        [1, 2, -1, 0]
+        """
+        q_ids = np.asarray(ids, dtype=np.int64)
+        q_t = np.clip(np.asarray(t, dtype=np.float64) - self._t0, -1.0, self._span)
+        at = np.searchsorted(self._key, q_ids * self._span + q_t, side="right") - 1
+        ok = at >= 0
+        ok[ok] = self.ids[at[ok]] == q_ids[ok]
+        return np.where(ok, at, -1)
+
+    def after(self, at: npt.ArrayLike, seconds: float) -> npt.NDArray[np.int64]:
+        """Index of the first tick of the same symbol at or after ``seconds`` past tick
+        ``at`` (``len(self)`` if none)."""
+        i = np.asarray(at, dtype=np.int64)
+        j = np.searchsorted(self._key, self._key[i] + seconds, side="left")
+        return np.where(j < self.stream_end[i], j, len(self.ids))
+
+    def next_index(self, mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+        """Per tick, the index of the first tick at or after it, of the same symbol,
+        where ``mask`` holds (``len(self)`` if none)."""
+        n = len(self.ids)
+        first = np.minimum.accumulate(np.where(mask, np.arange(n), n)[::-1])[::-1]
+        return np.where(first < self.stream_end, first, n)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def edges(self, near: npt.NDArray[np.bool_]) -> Events:
+        """Alerts on the rising edges of ``near`` (shape ``(2, ticks)``: buy side, sell
+        side), per symbol, where the price has not reached the limit."""
         parts = []
-        for near, side in ((near_buy, BUY_SIDE), (near_sell, SELL_SIDE)):
-            prev = np.zeros_like(near)
-            prev[1:] = near[:-1]
-            edge = np.flatnonzero(near & ~(prev & self.same_symbol_as_prev))
+        for side in (BUY_SIDE, SELL_SIDE):
+            cond = near[side] & ~self.reached[side]
+            prev = np.zeros_like(cond)
+            prev[1:] = cond[:-1]
+            edge = np.flatnonzero(cond & ~(prev & self.same_symbol_as_prev))
             parts.append((self.ids[edge], np.full(len(edge), side, np.int8), self.t[edge]))
         return Events(
             np.concatenate([p[0] for p in parts]),
             np.concatenate([p[1] for p in parts]),
             np.concatenate([p[2] for p in parts]),
         )
+
+    def alerts(self, k: float) -> Events:
+        """The proximity alarm at band ``k``."""
+        with np.errstate(invalid="ignore"):
+            near = np.stack(
+                (self.price <= self.buy * (1.0 + k), self.price >= self.sell * (1.0 - k))
+            )
+        return self.edges(near)
+
+    def distance_sd(self, horizon_s: float) -> npt.NDArray[np.float64]:
+        """Distance to each limit in standard deviations over the horizon, shape
+        ``(2, ticks)``, from the trailing volatility (NaN where it is undefined)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            log_p = np.log(self.price)
+            r = np.diff(log_p, prepend=np.nan)
+            dt = np.diff(self.t, prepend=np.nan)
+            first = ~self.same_symbol_as_prev
+            r[first] = 0.0
+            dt[first] = 0.0
+            r2 = np.cumsum(r * r)
+            span = np.cumsum(dt)
+            n = np.cumsum(~first)
+            # The window's first tick: the earliest of the same symbol within the window.
+            order_t = self.t - self.t.min() if len(self) else self.t
+            key = self.ids * (float(order_t.max(initial=0.0)) + VOL_WINDOW_S + 1.0) + order_t
+            lo = np.searchsorted(key, key - VOL_WINDOW_S, side="left")
+            var = (r2 - r2[lo]) / (span - span[lo])
+            returns = n - n[lo]
+            sigma = np.sqrt(var)
+            sigma[returns < VOL_MIN_RETURNS] = np.nan
+            scale = sigma * np.sqrt(horizon_s)
+            return np.stack(
+                (np.log(self.price / self.buy) / scale, np.log(self.sell / self.price) / scale)
+            )
+
+    def vol_alerts(self, z: float, distance: npt.NDArray[np.float64]) -> Events:
+        """The vol-scaled alarm: at most ``z`` standard deviations from the limit."""
+        with np.errstate(invalid="ignore"):
+            return self.edges(distance <= z)
 
 
 def band_alerts(
@@ -311,16 +441,12 @@ def band_alerts(
     sell: npt.ArrayLike,
     k: float,
 ) -> Events:
-    """The naive alarm: when a price enters the band within `k` of a limit.
+    """The proximity alarm: when a price enters the band within `k` of a limit.
 
     Parameters
     ----------
-    ids : array_like of int
-        Symbol id of each tick, indexing `buy` and `sell`.
-    t, price : array_like of float
-        Event time and price of each tick, in stream order.
-    buy, sell : array_like of float
-        Limits by symbol id; NaN for none.
+    ids, t, price, buy, sell
+        The tick stream and limits, as for :class:`TickOrder`.
     k : float
         Band width as a fraction of the limit: a SELL alert when the price rises to at
         least ``sell * (1 - k)`` while still below ``sell``, a BUY alert when it falls to
@@ -338,61 +464,117 @@ def band_alerts(
     >>> ev.side.tolist(), ev.t.tolist()
     ([1], [1.0])
     """
-    return _TickOrder(ids, t, price, buy, sell).alerts(k)
+    return TickOrder(ids, t, price, buy, sell).alerts(k)
 
 
-def baseline_quality(
-    ids: npt.ArrayLike,
-    t: npt.ArrayLike,
-    price: npt.ArrayLike,
-    buy: npt.ArrayLike,
-    sell: npt.ArrayLike,
+def match_precision(
+    name: str,
+    alerts_at: Callable[[float], Events],
+    grid: npt.ArrayLike,
     crossings: Events,
     *,
     horizon_s: float,
-    target_recall: float,
-    bands: npt.ArrayLike = DEFAULT_BANDS,
+    target_precision: float,
+    fallback: float,
 ) -> Baseline:
-    """Score the naive band alarm at the band that matches `target_recall`.
+    """Sweep an alarm's threshold over `grid` and keep the one matching `target_precision`.
+
+    The kept threshold has the lowest precision at or above the target; if none reaches
+    it, the highest precision. Among ties, the largest recall, then the longest median
+    lead (the strongest alarm), then the smallest threshold. A NaN target (a forecast
+    without alerts) keeps `fallback`.
 
     Parameters
     ----------
-    ids, t, price, buy, sell
-        The tick stream and limits, as for :func:`band_alerts`.
+    name : str
+        What the alarm is called in reports.
+    alerts_at : callable
+        The alarm's alerts at a threshold.
+    grid : array_like of float
+        Thresholds to try.
     crossings : Events
-        The actual crossings, with symbol ids.
+        The actual crossings.
     horizon_s : float
         The forecast horizon, seconds.
-    target_recall : float
-        Usually the forecast's recall. The smallest band on the grid reaching it is
-        used; if none does, the band with the best recall (the smallest among ties);
-        if it is NaN (no crossings), FALLBACK_BAND.
-    bands : array_like of float
-        The grid of bands to try, fractions of the limit.
+    target_precision : float
+        Usually the forecast's precision.
 
     Returns
     -------
     Baseline
+        With the sweep in ``curve``.
+    """
+    thresholds = np.sort(np.asarray(grid, dtype=np.float64))
+    scored = [score(alerts_at(float(x)), crossings, horizon_s) for x in thresholds]
+    curve = np.array(
+        [
+            [x, q.precision, q.recall, q.median_lead_s, q.alerts]
+            for x, q in zip(thresholds, scored, strict=True)
+        ],
+        dtype=np.float64,
+    ).reshape(-1, 5)
+    if np.isnan(target_precision):
+        return Baseline(name, fallback, score(alerts_at(fallback), crossings, horizon_s), curve)
+    precision = np.nan_to_num(curve[:, 1], nan=-1.0)
+    recall = np.nan_to_num(curve[:, 2], nan=-1.0)
+    lead = np.nan_to_num(curve[:, 3], nan=-1.0)
+    reaching = precision >= target_precision
+    # ties: the largest recall, then the longest lead (the strongest alarm), then the
+    # smallest threshold
+    if reaching.any():
+        cand = np.flatnonzero(reaching)
+        keys = (thresholds[cand], -lead[cand], -recall[cand], precision[cand])
+        best = cand[np.lexsort(keys)[0]]
+    else:
+        best = int(np.lexsort((thresholds, -lead, -recall, -precision))[0])
+    return Baseline(name, float(thresholds[best]), scored[best], curve)
+
+
+def baselines(
+    ticks: TickOrder,
+    crossings: Events,
+    *,
+    horizon_s: float,
+    target_precision: float,
+    bands: npt.ArrayLike = DEFAULT_BANDS,
+    zs: npt.ArrayLike = DEFAULT_ZS,
+) -> tuple[Baseline, Baseline]:
+    """Both naive alarms, proximity and vol-scaled, at the forecast's precision.
+
+    Parameters
+    ----------
+    ticks : TickOrder
+        The tick stream and limits.
+    crossings : Events
+        The actual crossings, with symbol ids.
+    horizon_s : float
+        The forecast horizon, seconds.
+    target_precision : float
+        The forecast's precision (see :func:`match_precision`).
+    bands, zs : array_like of float
+        The grids of proximity bands (fractions of the limit) and of vol-scaled
+        thresholds (standard deviations over the horizon).
+
+    Returns
+    -------
+    proximity, vol_scaled : Baseline
 
     Examples
     --------
-    >>> crossings = Events.make([0], [1], [3.0])
-    >>> b = baseline_quality([0, 0, 0, 0], [0.0, 1.0, 2.0, 3.0], [100.0, 101.5, 101.8, 102.5],
-    ...                      buy=[90.0], sell=[102.0], crossings=crossings, horizon_s=10.0,
-    ...                      target_recall=1.0, bands=[0.001, 0.005, 0.01])
-    >>> b.k, b.quality.recall, b.quality.median_lead_s
+    >>> ticks = TickOrder([0, 0, 0, 0], [0.0, 1.0, 2.0, 3.0], [100.0, 101.5, 101.8, 102.5],
+    ...                   buy=[90.0], sell=[102.0])
+    >>> prox, vol = baselines(ticks, Events.make([0], [1], [3.0]), horizon_s=10.0,
+    ...                       target_precision=1.0, bands=[0.001, 0.005, 0.01])
+    >>> prox.threshold, prox.quality.precision, prox.quality.median_lead_s
     (0.005, 1.0, 2.0)
     """
-    ticks = _TickOrder(ids, t, price, buy, sell)
-    grid = np.sort(np.asarray(bands, dtype=np.float64))
-    if len(crossings) == 0 or np.isnan(target_recall):
-        return Baseline(FALLBACK_BAND, score(ticks.alerts(FALLBACK_BAND), crossings, horizon_s))
-    best: Baseline | None = None
-    for k in grid:
-        quality = score(ticks.alerts(float(k)), crossings, horizon_s)
-        if best is None or quality.recall > best.quality.recall:
-            best = Baseline(float(k), quality)
-        if quality.recall >= target_recall:
-            return Baseline(float(k), quality)
-    assert best is not None
-    return best
+    proximity = match_precision(
+        PROXIMITY, ticks.alerts, bands, crossings, horizon_s=horizon_s,
+        target_precision=target_precision, fallback=FALLBACK_BAND,
+    )  # fmt: skip
+    distance = ticks.distance_sd(horizon_s)
+    vol_scaled = match_precision(
+        VOL_SCALED, lambda z: ticks.vol_alerts(z, distance), zs, crossings,
+        horizon_s=horizon_s, target_precision=target_precision, fallback=FALLBACK_Z,
+    )  # fmt: skip
+    return proximity, vol_scaled

@@ -15,8 +15,9 @@ from engine.quality import (
     BUY_SIDE,
     SELL_SIDE,
     Events,
+    TickOrder,
     band_alerts,
-    baseline_quality,
+    baselines,
     forecast_quality,
     score,
     split_signals,
@@ -168,41 +169,62 @@ def test_band_alert_on_the_buy_side_and_no_alert_for_a_jump_through() -> None:
     assert ev.side.tolist() == [BUY_SIDE]
 
 
-def test_baseline_picks_the_smallest_band_reaching_the_target_recall() -> None:
+def _creeper_and_wanderer() -> tuple[TickOrder, Events]:
     # symbol 0 creeps up to its sell limit; symbol 1 wanders near it and never crosses
     t = np.arange(10.0)
     p0 = np.array([100, 100.4, 100.8, 101.2, 101.6, 101.85, 102.1, 102.3, 102.5, 102.7])
     p1 = np.array([100, 101.9, 100, 101.9, 100, 101.9, 100, 101.9, 100, 101.9])
     ids = np.r_[np.zeros(10, int), np.ones(10, int)]
-    crossings = Events.make([0], [SELL_SIDE], [t[np.argmax(p0 >= 102.0)]])
-    result = baseline_quality(
-        ids,
-        np.r_[t, t],
-        np.r_[p0, p1],
-        buy=[50.0, 50.0],
-        sell=[102.0, 102.0],
-        crossings=crossings,
-        horizon_s=60.0,
-        target_recall=1.0,
-        bands=[0.0005, 0.002, 0.01, 0.05],
+    ticks = TickOrder(ids, np.r_[t, t], np.r_[p0, p1], buy=[50.0, 50.0], sell=[102.0, 102.0])
+    return ticks, Events.make([0], [SELL_SIDE], [t[np.argmax(p0 >= 102.0)]])
+
+
+def test_baseline_is_matched_at_the_forecasts_precision_not_its_recall() -> None:
+    ticks, crossings = _creeper_and_wanderer()
+    bands = [0.0005, 0.002, 0.01, 0.05]
+    # by hand: 0.0005 never alerts; 0.002 alerts at 5 (true) and five times for the
+    # wanderer (precision 1/6, lead 1); 0.01 at 3 (true) and five times (1/6, lead 3);
+    # 0.05 holds both in the band from the start: two alerts, one true (1/2, lead 6)
+    prox, _ = baselines(ticks, crossings, horizon_s=60.0, target_precision=0.1, bands=bands)
+    assert prox.threshold == 0.01  # the lowest precision >= 0.1, then the longer lead
+    assert prox.quality.precision == pytest.approx(1 / 6)
+    assert prox.quality.median_lead_s == 3.0
+    assert prox.to_dict()["name"] == "proximity"
+    np.testing.assert_allclose(prox.curve[:, 1], [np.nan, 1 / 6, 1 / 6, 1 / 2])
+    np.testing.assert_allclose(prox.curve[:, 3], [np.nan, 1.0, 3.0, 6.0])
+
+
+def test_baseline_above_every_precision_on_the_grid_takes_the_highest() -> None:
+    ticks, crossings = _creeper_and_wanderer()
+    prox, _ = baselines(
+        ticks, crossings, horizon_s=60.0, target_precision=0.9, bands=[0.002, 0.01, 0.05]
     )
-    assert result.k == 0.002
-    assert result.quality.recall == 1.0
-    assert result.quality.false_alarms == 5  # the wanderer enters the band five times
-    assert result.to_dict()["band"] == 0.002
+    assert prox.threshold == 0.05  # none reaches 0.9: the highest precision, 1/2
+    assert prox.quality.precision == pytest.approx(1 / 2)
 
 
-def test_baseline_without_crossings_uses_the_fallback_band() -> None:
+def test_vol_scaled_alarm_uses_only_past_returns() -> None:
+    # a quiet walk, then a price that jumps towards the limit: the jump's own return is
+    # in the estimate at its tick, later ones never are
+    t = np.arange(40.0)
+    price = 100.0 * np.exp(np.r_[0.0, np.cumsum(np.tile([1e-4, -1e-4], 19)), 0.0])
+    price[-1] = 101.9
+    ticks = TickOrder(np.zeros(40, int), t, price, buy=[50.0], sell=[102.0])
+    d = ticks.distance_sd(60.0)
+    assert np.isnan(d[1, :10]).all()  # fewer than 10 returns
+    sigma_before = 1e-4  # |r| = 1e-4 each second
+    expected = math.log(102.0 / price[30]) / (sigma_before * math.sqrt(60.0))
+    assert d[1, 30] == pytest.approx(expected)
+    changed = price.copy()
+    changed[35:] *= 1.001  # the future moves: the past estimate must not
+    d2 = TickOrder(np.zeros(40, int), t, changed, buy=[50.0], sell=[102.0]).distance_sd(60.0)
+    np.testing.assert_array_equal(d2[:, :35], d[:, :35])
+
+
+def test_baseline_without_forecast_alerts_uses_the_fallback_thresholds() -> None:
     empty = Events.make(np.array([], dtype=int), [], [])
-    result = baseline_quality(
-        [0, 0],
-        [0.0, 1.0],
-        [100.0, 101.5],
-        buy=[50.0],
-        sell=[102.0],
-        crossings=empty,
-        horizon_s=60.0,
-        target_recall=float("nan"),
-    )
-    assert result.k == engine.quality.FALLBACK_BAND
-    assert result.quality.alerts == 1
+    ticks = TickOrder([0, 0], [0.0, 1.0], [100.0, 101.5], buy=[50.0], sell=[102.0])
+    prox, vol = baselines(ticks, empty, horizon_s=60.0, target_precision=float("nan"))
+    assert prox.threshold == engine.quality.FALLBACK_BAND
+    assert vol.threshold == engine.quality.FALLBACK_Z
+    assert prox.quality.alerts == 1

@@ -104,8 +104,14 @@ def test_rally_warns_before_the_sell_and_summary_scores_it(
     assert set(summary["symbols"]["ACME"]) >= {"last", "sma_fast", "sma_slow", "ema", "p_sell"}
     assert summary["quality"]["crossings"] == 1
     assert summary["quality"]["recall"] == 1.0
-    assert summary["baseline"]["recall"] == 1.0
-    assert summary["baseline"]["band"] > 0
+    prox, vol = summary["baselines"]
+    assert (prox["name"], vol["name"]) == ("proximity", "vol-scaled")
+    # matched to the forecast's precision, not its recall
+    assert prox["precision"] >= summary["quality"]["precision"]
+    assert prox["threshold"] > 0 and len(prox["sweep"]) > 10
+    cal = summary["calibration"]
+    assert len(cal["deciles"]) == 10
+    assert sum(d["count"] for d in cal["deciles"]) == cal["forecasts"] > 0
 
 
 def test_options_override_the_header(capsys: pytest.CaptureFixture[str]) -> None:
@@ -190,8 +196,12 @@ def test_human_table_lists_signals_and_closes_with_quality(
     assert status == 0
     assert lines[0] == backtest.TABLE_HEADER
     assert any(" BUY " in line and "CYGN" in line and "48.5" in line for line in lines)
-    assert lines[-2].startswith("forecast: 1/1 crossings warned ahead")
-    assert lines[-1].startswith("baseline (alert within")
+    report = lines[lines.index("") + 2 :]
+    assert report[0].startswith("forecast: 1/1 crossings warned ahead")
+    assert report[1].startswith("proximity alarm (price within")
+    assert report[2].startswith("vol-scaled alarm (within")
+    assert any(line.startswith("calibration of p") for line in report)
+    assert lines[-1] == "proximity P  vol-scaled V  forecast F"  # the lead-precision plot
 
 
 def test_corrupt_file_prints_file_line_reason_and_exits_2(tmp_path: Path) -> None:

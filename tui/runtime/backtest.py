@@ -1,5 +1,6 @@
 """``limitwatch backtest FILE``: run a scenario, CSV or JSON-lines file straight through the
-engine, without Kafka, and report its signals, the forecast's quality and a naive baseline.
+engine, without Kafka, and report its signals, the forecast's calibration and quality against
+two naive alarms at equal precision.
 
     limitwatch backtest scenarios/rally.jsonl
     limitwatch backtest prices.csv --limit ACME=95:105 --band 3% --json > signals.jsonl
@@ -42,7 +43,8 @@ import msgspec
 import numpy as np
 
 from engine import Engine, EngineConfig, LimitError, Signal
-from engine.quality import Baseline, Quality, baseline_quality, forecast_quality, split_signals
+from engine.evaluation import Calibration, Evaluation, Row, SampledRun, evaluate
+from engine.quality import Quality, TickOrder
 from producer.files import FileSource
 from producer.lines import SourceError
 from producer.lookahead import LookaheadReader
@@ -58,6 +60,7 @@ from tui.runtime.options import (
     header_of,
     positive_int,
 )
+from tui.runtime.textplot import Series, lead_precision_plot
 
 #: Ticks handed to the engine per update.
 BATCH = 10_000
@@ -81,7 +84,8 @@ class BacktestResult:
     config: EngineConfig
     state: Any  # engine.EngineState
     quality: Quality
-    baseline: Baseline
+    #: The engine's row, then the proximity and vol-scaled alarms at its precision.
+    evaluation: Evaluation
     #: Symbols given limits that were refused (beyond max_symbols).
     refused_limits: frozenset[str] = frozenset()
 
@@ -124,6 +128,7 @@ def backtest(
         raise ValueError(f"batch must be at least 1, got {batch}")
     limits = limits or {}
     eng = Engine(config)
+    runner = SampledRun(eng)  # samples p every 5 s of event time for the calibration
     ids_of: dict[str, int] = {}
     refused_limits: set[str] = set()  # symbols given limits but refused
     chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -141,7 +146,7 @@ def backtest(
         t = np.array(ts, dtype=np.float64)
         p = np.array(prices, dtype=np.float64)
         chunks.append((i, t, p))
-        new = eng.update(i, t, p)
+        new = runner.update(i, t, p)
         total += len(ids)
         ids.clear()
         ts.clear()
@@ -177,7 +182,7 @@ def backtest(
     flush()
 
     state = eng.state()
-    quality, baseline = _score(signals, chunks, state, ids_of, config.horizon_s)
+    evaluation = _score(signals, chunks, state, ids_of, runner, config.horizon_s)
     return BacktestResult(
         ticks=total,
         skipped=int(getattr(source, "skipped", 0)),
@@ -186,8 +191,8 @@ def backtest(
         signals=signals,
         config=config,
         state=state,
-        quality=quality,
-        baseline=baseline,
+        quality=evaluation.rows[0].quality,
+        evaluation=evaluation,
     )
 
 
@@ -196,13 +201,9 @@ def _score(
     chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     state: Any,
     ids_of: dict[str, int],
+    runner: SampledRun,
     horizon_s: float,
-) -> tuple[Quality, Baseline]:
-    kinds = [s.kind.name for s in signals]
-    sig_ids = np.array([ids_of[s.symbol] for s in signals], dtype=np.int64)
-    sig_t = np.array([s.t for s in signals], dtype=np.float64)
-    quality = forecast_quality(kinds, sig_ids, sig_t, horizon_s=horizon_s)
-    _, crossings = split_signals(kinds, sig_ids, sig_t)
+) -> Evaluation:
     n = len(state.symbols)
     buy = np.full(n, np.nan)
     sell = np.full(n, np.nan)
@@ -212,17 +213,8 @@ def _score(
         tick_ids, tick_t, tick_p = (np.concatenate(c) for c in zip(*chunks, strict=True))
     else:
         tick_ids, tick_t, tick_p = np.empty(0, np.int64), np.empty(0), np.empty(0)
-    baseline = baseline_quality(
-        tick_ids,
-        tick_t,
-        tick_p,
-        buy,
-        sell,
-        crossings,
-        horizon_s=horizon_s,
-        target_recall=quality.recall,
-    )
-    return quality, baseline
+    ticks = TickOrder(tick_ids, tick_t, tick_p, buy, sell)
+    return evaluate(ticks, signals, ids_of, runner.finish(), horizon_s=horizon_s)
 
 
 #: Relative tolerance for ``p_hit`` and ``eta_s`` when two runs' signals are compared.
@@ -314,7 +306,8 @@ def _num(x: float) -> float | None:
 
 
 def summary(result: BacktestResult) -> dict[str, Any]:
-    """The closing JSON object: counts, per-symbol state, forecast quality and baseline."""
+    """The closing JSON object: counts, per-symbol state, forecast quality, calibration and
+    the two baselines at the forecast's precision with their lead-precision sweeps."""
     st = result.state
     columns = (
         "last",
@@ -346,8 +339,32 @@ def summary(result: BacktestResult) -> dict[str, Any]:
         },
         "symbols": symbols,
         "quality": result.quality.to_dict(),
-        "baseline": result.baseline.to_dict(),
+        "calibration": _calibration(result).to_dict(),
+        "baselines": [_baseline_dict(r) for r in result.evaluation.rows[1:]],
     }
+
+
+def _calibration(result: BacktestResult) -> Calibration:
+    cal = result.evaluation.rows[0].calibration
+    assert cal is not None  # the engine's row always carries one
+    return cal
+
+
+def _baseline_dict(row: Row) -> dict[str, Any]:
+    d = row.to_dict()
+    keep = ("name", "threshold", *result_quality_keys(), "lead_ratio", "alert_ratio")
+    out = {k: d.get(k) for k in keep}
+    out["sweep"] = [
+        {"threshold": _num(x), "precision": _num(p), "recall": _num(r), "median_lead_s": _num(lead)}
+        for x, p, r, lead, _ in row.curve.tolist()
+    ]
+    return out
+
+
+def result_quality_keys() -> tuple[str, ...]:
+    """The figures every quality dict carries."""
+    return ("crossings", "forecast", "alerts", "false_alarms", "precision", "recall",
+            "median_lead_s")  # fmt: skip
 
 
 def _fmt(x: float, spec: str, none: str = "-") -> str:
@@ -408,11 +425,46 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
     print(file=out)
     print(", ".join(parts), file=out)
     print(_quality_line("forecast", s["quality"]), file=out)
-    band = s["baseline"]["band"]
+    for b in s["baselines"]:
+        what = (
+            f"price within {100 * b['threshold']:.2g}% of a limit"
+            if b["name"] == "proximity"
+            else f"within {b['threshold']:.2g} sd of a limit over the horizon"
+        )
+        print(_quality_line(f"{b['name']} alarm ({what})", b), file=out)
+    print("(the alarms' thresholds are chosen to match the forecast's precision)", file=out)
+    cal = s["calibration"]
+    print(file=out)
     print(
-        _quality_line(f"baseline (alert within {100 * band:.2g}% of a limit)", s["baseline"]),
+        f"calibration of p (sampled every 5 s, {cal['forecasts']:,} forecasts): Brier skill "
+        f"{_signed(cal['brier_skill'])} against the base rate {_pct(cal['base_rate'])}, "
+        f"largest gap {_signed(cal['gap'])} (deciles with >= 50)",
         file=out,
     )
+    print(f"  {'p':>9}  {'forecasts':>9}  {'predicted':>9}  {'observed':>8}", file=out)
+    for i, d in enumerate(cal["deciles"]):
+        if d["count"]:
+            print(
+                f"  {i / 10:.1f}-{(i + 1) / 10:.1f}  {d['count']:>9,}  {_pct(d['mean_p']):>9}  "
+                f"{_pct(d['frequency']):>8}",
+                file=out,
+            )
+    print(file=out)
+    print(lead_plot(result), file=out)
+
+
+def _signed(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def lead_plot(result: BacktestResult) -> str:
+    """Median lead time against precision: the forecast's point and both alarms' sweeps."""
+    q = result.quality
+    series: list[Series] = [("forecast", "F", [(q.precision, q.median_lead_s)])]
+    for row, mark in zip(result.evaluation.rows[1:], "PV", strict=False):
+        series.append((row.name, mark, [(p, lead) for _, p, _, lead, _ in row.curve.tolist()]))
+    # the forecast last, so it shows where an alarm's point falls on it
+    return lead_precision_plot(series[1:] + series[:1])
 
 
 class Progress:

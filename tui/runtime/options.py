@@ -101,18 +101,24 @@ _PARSERS = {
 }
 
 
-def add_engine_options(p: argparse.ArgumentParser) -> None:
+def add_engine_options(
+    p: argparse.ArgumentParser, *, limits: bool = True, skip: frozenset[str] = frozenset()
+) -> None:
     """--limit and one option per engine setting, all defaulting to the file's header.
 
     The options are derived from :data:`engine.config.SETTINGS`, where each setting is
-    declared once with its option name and help.
+    declared once with its option name and help; ``skip`` names settings a command
+    decides itself, and ``limits=False`` leaves out --limit.
     """
-    p.add_argument(
-        "--limit", type=limit, action="append", default=[], metavar="SYMBOL=BUY:SELL",
-        help="a symbol's limits (repeatable); default: the source's, else --band",
-    )  # fmt: skip
+    if limits:
+        p.add_argument(
+            "--limit", type=limit, action="append", default=[], metavar="SYMBOL=BUY:SELL",
+            help="a symbol's limits (repeatable); default: the source's, else --band",
+        )  # fmt: skip
     g = p.add_argument_group("engine (default: the file's header, else the engine's defaults)")
     for setting in SETTINGS:
+        if setting.name in skip:
+            continue
         default = "none" if setting.default is None else f"{setting.default:g}"
         g.add_argument(
             setting.option,

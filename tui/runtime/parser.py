@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from producer.kafka_producer import parse_speed
-from tui.runtime import backtest
+from tui.runtime import backtest, evaluate
 from tui.runtime import settings as settings_file
 from tui.runtime.headless import run_engine, run_produce, run_record
 from tui.runtime.keys import epilog
@@ -157,6 +157,17 @@ def build_parser() -> argparse.ArgumentParser:
     rec.set_defaults(func=run_record)
 
     backtest.add_parser(sub)
+
+    ev = sub.add_parser(
+        "evaluate", help="score the forecast on generated markets or your own recorded ticks",
+        description="Score the forecast: calibration per decile, Brier skill, lead time "
+        "against a proximity and a volatility-scaled alarm at equal precision, ETA accuracy "
+        "and WATCH counts, on generated markets of six kinds (with an oracle that knows "
+        "the true drift and volatility) or on your own recorded ticks (FILE).",
+        epilog="example: limitwatch evaluate --kinds drift,reverting --symbols 50 --minutes 20",
+    )  # fmt: skip
+    evaluate.add_arguments(ev)
+    ev.set_defaults(func=evaluate.run)
 
     eng = sub.add_parser(
         "engine", help="headless engine: consume, print signals as JSON lines",

@@ -1,0 +1,599 @@
+"""Scoring the forecast on a whole market: calibration, Brier skill, lead time at equal
+precision against two naive alarms, ETA accuracy and WATCH storms, and an oracle row.
+
+Definitions. A *stream* is one symbol with one pair of limits (the evaluation gives each
+symbol limits at several bands, e.g. ±1/2/3 % of its first price, each band a stream).
+A limit is *reached* by a tick at or beyond it (``price <= buy``, ``price >= sell``).
+
+* **Forecast samples.** ``p`` is sampled every :data:`SAMPLE_EVERY_S` seconds of event
+  time per stream and side: at grid time ``s`` it is the ``p`` the engine reports after
+  every tick with time ``<= s``. A sample counts when ``p`` is defined, the stream has
+  ticked, its latest price has not reached the limit, and ``s + H`` lies within the data.
+  Its *outcome* is 1 when a tick of the stream reaches the limit in ``(s, s + H]``.
+* **Calibration** per decile of ``p`` (``[0, .1)``, ..., ``[.9, 1]``): mean predicted
+  ``p``, observed frequency and count. The *gap* is the largest ``|mean p - frequency|``
+  over deciles with at least :data:`MIN_BIN` samples.
+* **Brier score** ``mean((p - outcome)**2)``; **Brier skill** ``1 - Brier / (b (1 - b))``
+  against always forecasting the base rate ``b`` (the samples' observed frequency).
+* **Alerts** are the engine's BUY_WATCH/SELL_WATCH signals, **crossings** its BUY/SELL
+  signals; precision, recall and lead time as in :mod:`engine.quality` (a true alert is
+  followed by a crossing of the same stream and side within ``H``).
+* **Baselines** at equal precision to the forecast (see :func:`engine.quality.baselines`):
+  the proximity alarm and the vol-scaled one. Each row's *lead ratio* is its median
+  lead over that of the proximity alarm matched to the row's own precision, and its
+  *alert ratio* the ratio of their alert counts.
+* **ETA accuracy**, among WATCHes whose limit was then reached within ``H``: the median
+  of actual time to the limit over the shown ETA (where the ETA is defined and
+  positive), and the share of them with an ETA defined.
+* **WATCH rates** per stream-hour (a symbol at one band for one hour of data): all
+  WATCHes and false ones; the **storm** figure is the largest number of WATCHes of one
+  stream and side within any closed window of length ``H``.
+* **Oracle**: :func:`engine.first_passage` fed, at every tick, with the generator's true
+  local drift and volatility; it alerts on the rising edge of ``p >= alert_p`` where the
+  price has not reached the limit, re-arms when ``p`` falls to ``rearm_p`` or below, and
+  also once ``H`` has passed since its last alert without the limit being reached (so
+  a still-high ``p`` warns again); reaching the limit disarms it until ``p`` falls back.
+  It is sampled and scored exactly as the engine.
+
+Pure numpy: arrays in, numbers out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.core import Engine
+from engine.forecast import first_passage
+from engine.quality import (
+    BUY_SIDE,
+    SELL_SIDE,
+    Baseline,
+    Events,
+    Quality,
+    TickOrder,
+    baselines,
+    score,
+    split_signals,
+)
+from engine.signals import Signal
+
+__all__ = [
+    "MIN_BIN",
+    "SAMPLE_EVERY_S",
+    "Calibration",
+    "Evaluation",
+    "Row",
+    "SampledRun",
+    "Samples",
+    "calibration",
+    "evaluate",
+    "oracle_alerts",
+    "oracle_forecast",
+    "outcomes",
+    "sample_ticks",
+    "storm",
+]
+
+_F8 = npt.NDArray[np.float64]
+_I8 = npt.NDArray[np.int64]
+
+#: Event seconds between forecast samples of a stream.
+SAMPLE_EVERY_S = 5.0
+#: Fewest samples in a decile for its gap to count.
+MIN_BIN = 50
+#: Deciles of p.
+BINS = 10
+#: Row names, in table order.
+ENGINE, PROXIMITY, VOL_SCALED, ORACLE = "engine", "proximity", "vol-scaled", "oracle"
+
+
+def _json(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), 6)
+
+
+# --- samples and outcomes ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Forecasts sampled at grid times, one row per stream, time and side."""
+
+    stream: _I8
+    t: _F8
+    side: npt.NDArray[np.int8]
+    p: _F8
+
+    @classmethod
+    def concat(cls, parts: Sequence[Samples]) -> Samples:
+        """One Samples of all ``parts``."""
+        if not parts:
+            return cls(np.empty(0, np.int64), np.empty(0), np.empty(0, np.int8), np.empty(0))
+        return cls(
+            np.concatenate([s.stream for s in parts]),
+            np.concatenate([s.t for s in parts]),
+            np.concatenate([s.side for s in parts]),
+            np.concatenate([s.p for s in parts]),
+        )
+
+
+class SampledRun:
+    """Feeds an :class:`~engine.Engine` and samples its ``p`` every ``every_s`` seconds.
+
+    Each update is cut at the grid times it spans, so after every tick up to grid time
+    ``g`` is in, the engine's snapshot is ``p`` at ``g``; the signals do not depend on
+    where updates are cut. Grid times are multiples of ``every_s``; across a silence
+    longer than the horizon only the grid times within a horizon of its ends are taken.
+    """
+
+    def __init__(self, engine: Engine, every_s: float = SAMPLE_EVERY_S) -> None:
+        self.engine = engine
+        self.every = float(every_s)
+        self.horizon = engine.config.horizon_s
+        self.next: float | None = None
+        self.last_t = -math.inf
+        self.parts: list[Samples] = []
+        self.signals: list[Signal] = []
+
+    def update(self, ids: npt.ArrayLike, t: npt.ArrayLike, price: npt.ArrayLike) -> list[Signal]:
+        """Feed one batch of ticks (in event-time order); return its signals."""
+        ids_a = np.asarray(ids, dtype=np.int32)
+        t_a = np.asarray(t, dtype=np.float64)
+        p_a = np.asarray(price, dtype=np.float64)
+        new: list[Signal] = []
+        start = 0
+        n = len(t_a)
+        while start < n:
+            if self.next is None:
+                self.next = math.floor(t_a[start] / self.every) * self.every + self.every
+            stop = int(np.searchsorted(t_a, self.next, side="right"))
+            if stop > start:
+                new += self.engine.update(ids_a[start:stop], t_a[start:stop], p_a[start:stop])
+                self.last_t = float(t_a[stop - 1])
+                start = stop
+            if start < n:  # the next tick lies beyond this grid time: sample it
+                self._sample(self.next)
+                self.next += self.every
+                upcoming = float(t_a[start])
+                if self.next < upcoming - self.horizon and self.next > self.last_t + self.horizon:
+                    skip = math.floor((upcoming - self.horizon - self.next) / self.every)
+                    self.next += skip * self.every
+        self.signals += new
+        return new
+
+    def finish(self) -> Samples:
+        """The samples so far (the grid after the last tick is not sampled)."""
+        return Samples.concat(self.parts)
+
+    def _sample(self, g: float) -> None:
+        st = self.engine.state()
+        for side, p in ((BUY_SIDE, st.p_buy), (SELL_SIDE, st.p_sell)):
+            at = np.flatnonzero(~np.isnan(p))
+            self.parts.append(
+                Samples(
+                    at.astype(np.int64), np.full(at.size, g), np.full(at.size, side, np.int8), p[at]
+                )
+            )
+
+
+def sample_ticks(
+    ticks: TickOrder, p: _F8, every_s: float = SAMPLE_EVERY_S, horizon_s: float = math.inf
+) -> Samples:
+    """Sample per-tick forecasts ``p`` (shape ``(2, ticks)`` in ``ticks``' order) on the
+    grid of :class:`SampledRun`: at each multiple of ``every_s`` from the first tick on,
+    the latest tick's ``p`` of every stream that has ticked (grid times more than a
+    horizon after the last tick are left out)."""
+    if not len(ticks):
+        return Samples.concat([])
+    t0, t1 = float(ticks.t.min()), float(ticks.t.max())
+    grid = np.arange(math.floor(t0 / every_s) * every_s + every_s, t1, every_s)
+    streams = np.unique(ticks.ids)
+    s_rep = np.repeat(streams, grid.size)
+    g_rep = np.tile(grid, streams.size)
+    at = ticks.locate(s_rep, g_rep)
+    ok = at >= 0
+    out = []
+    for side in (BUY_SIDE, SELL_SIDE):
+        idx = at[ok]
+        ps = p[side, idx]
+        keep = ~np.isnan(ps)
+        out.append(
+            Samples(
+                s_rep[ok][keep], g_rep[ok][keep], np.full(int(keep.sum()), side, np.int8), ps[keep]
+            )
+        )
+    return Samples.concat(out)
+
+
+def next_reach(ticks: TickOrder) -> _F8:
+    """Per tick and side (shape ``(2, ticks)``), the time of the first tick at or after it,
+    of the same stream, that reaches the limit (inf if none)."""
+    t = np.r_[ticks.t, np.inf]
+    return np.stack([t[ticks.next_index(ticks.reached[side])] for side in (BUY_SIDE, SELL_SIDE)])
+
+
+def outcomes(
+    ticks: TickOrder, samples: Samples, horizon_s: float, reach: _F8 | None = None
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Which samples count, and their outcomes (see the module docstring).
+
+    Returns ``(counts, outcome)``, both one per sample.
+    """
+    reach = next_reach(ticks) if reach is None else reach
+    n = len(samples.t)
+    counts = np.zeros(n, dtype=bool)
+    outcome = np.zeros(n, dtype=bool)
+    if n == 0 or not len(ticks):
+        return counts, outcome
+    end = float(ticks.t.max())
+    at = ticks.locate(samples.stream, samples.t)
+    ok = (at >= 0) & (samples.t + horizon_s <= end)
+    idx = np.where(ok, at, 0)
+    side = samples.side.astype(np.int64)
+    ok &= ~ticks.reached[side, idx]
+    # the first reaching tick after the sample: from the next tick of the stream on
+    nxt = np.minimum(idx + 1, len(ticks) - 1)
+    same = (idx + 1 < len(ticks)) & (ticks.ids[nxt] == ticks.ids[idx])
+    when = np.where(same, reach[side, nxt], np.inf)
+    counts[:] = ok
+    outcome[:] = ok & (when <= samples.t + horizon_s)
+    return counts, outcome
+
+
+# --- calibration -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Calibration per decile of ``p`` and the Brier scores (see the module docstring)."""
+
+    count: _I8
+    mean_p: _F8
+    frequency: _F8
+    gap: float
+    brier: float
+    base_rate: float
+    skill: float
+
+    @property
+    def forecasts(self) -> int:
+        return int(self.count.sum())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures, the deciles as lists."""
+        return {
+            "forecasts": self.forecasts,
+            "gap": _json(self.gap),
+            "brier": _json(self.brier),
+            "base_rate": _json(self.base_rate),
+            "brier_skill": _json(self.skill),
+            "deciles": [
+                {"count": int(c), "mean_p": _json(m), "frequency": _json(f)}
+                for c, m, f in zip(self.count, self.mean_p, self.frequency, strict=True)
+            ],
+        }
+
+
+def calibration(p: npt.ArrayLike, outcome: npt.ArrayLike, min_bin: int = MIN_BIN) -> Calibration:
+    """Calibration per decile, gap, Brier score and Brier skill of forecasts ``p``.
+
+    Examples
+    --------
+    >>> c = calibration([0.05, 0.05, 0.95, 0.95], [0, 0, 1, 0], min_bin=1)
+    >>> c.count.tolist()[0], c.count.tolist()[9], round(c.gap, 2), round(c.brier, 4)
+    (2, 2, 0.45, 0.2275)
+    >>> round(c.skill, 4)
+    -0.2133
+    """
+    pp = np.asarray(p, dtype=np.float64)
+    o = np.asarray(outcome, dtype=np.float64)
+    b = np.clip((pp * BINS).astype(np.int64), 0, BINS - 1) if pp.size else np.empty(0, np.int64)
+    count = np.bincount(b, minlength=BINS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_p = np.bincount(b, weights=pp, minlength=BINS) / count
+        freq = np.bincount(b, weights=o, minlength=BINS) / count
+        big = count >= min_bin
+        gap = float(np.abs(mean_p - freq)[big].max()) if big.any() else math.nan
+        brier = float(np.mean((pp - o) ** 2)) if pp.size else math.nan
+        base = float(o.mean()) if o.size else math.nan
+        ref = base * (1.0 - base)
+        skill = 1.0 - brier / ref if ref > 0 else math.nan
+    return Calibration(count, mean_p, freq, gap, brier, base, skill)
+
+
+# --- the oracle ------------------------------------------------------------------------
+
+
+def oracle_forecast(
+    ticks: TickOrder, drift: npt.ArrayLike, vol: npt.ArrayLike, horizon_s: float
+) -> tuple[_F8, _F8]:
+    """``p`` and ETA at every tick (shape ``(2, ticks)``, in ``ticks``' order) from the
+    true local ``drift`` and ``vol`` of log price (given in stream order, as the ticks
+    were given to :class:`~engine.quality.TickOrder`)."""
+    m = np.asarray(drift, dtype=np.float64)[ticks.order]
+    s = np.asarray(vol, dtype=np.float64)[ticks.order]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = np.stack((np.log(ticks.price / ticks.buy), np.log(ticks.sell / ticks.price)))
+    p, eta = first_passage(d, np.stack((-m, m)), np.stack((s, s)), horizon_s)
+    return p, eta
+
+
+def oracle_alerts(
+    ticks: TickOrder, p: _F8, alert_p: float, rearm_p: float, horizon_s: float
+) -> tuple[Events, _I8]:
+    """The oracle's alerts (see the module docstring) and the tick index of each.
+
+    Examples
+    --------
+    >>> ticks = TickOrder([0] * 5, [0.0, 1.0, 2.0, 3.0, 4.0], [100.0] * 5, [50.0], [200.0])
+    >>> p = np.array([[0.0] * 5, [0.1, 0.7, 0.8, 0.9, 0.7]])
+    >>> ev, _ = oracle_alerts(ticks, p, alert_p=0.6, rearm_p=0.3, horizon_s=2.0)
+    >>> ev.t.tolist()  # fires at 1, expires at 3 (2 s later) and fires again
+    [1.0, 3.0]
+    """
+    n = len(ticks)
+    syms, sides, idxs = [], [], []
+    if n == 0:
+        return Events.make(np.empty(0, np.int64), [], []), np.empty(0, np.int64)
+    for side in (BUY_SIDE, SELL_SIDE):
+        reached = ticks.reached[side]
+        with np.errstate(invalid="ignore"):
+            likely = (p[side] >= alert_p) & ~reached
+            unlikely = p[side] <= rearm_p
+        nl, nu, nr = (np.r_[ticks.next_index(m), n] for m in (likely, unlikely, reached))
+        # every stream starts armed at its first tick
+        pos = np.flatnonzero(~ticks.same_symbol_as_prev)
+        while pos.size:
+            fire, hit = nl[pos], nr[pos]
+            # reached before firing: disarmed until p falls back, then armed again
+            blocked = hit < fire
+            fires = ~blocked & (fire < n)
+            f = fire[fires]
+            syms.append(ticks.ids[f])
+            sides.append(np.full(f.size, side, np.int8))
+            idxs.append(f)
+            after_hit = nu[np.minimum(hit[blocked], n)]
+            # after a fire: p falls back, or the horizon expires, or the limit is reached
+            expiry = ticks.after(f, horizon_s)
+            inside = f + 1 < ticks.stream_end[f]
+            u = np.where(inside, nu[f + 1], n)
+            r = np.where(inside, nr[f + 1], n)
+            rearm = np.where((u < r) & (u <= expiry), u, np.where(expiry <= r, expiry, nu[r]))
+            nxt = np.r_[after_hit, rearm]
+            pos = nxt[nxt < n]
+    idx = np.concatenate(idxs) if idxs else np.empty(0, np.int64)
+    order = np.argsort(idx, kind="stable")
+    idx = idx[order]
+    ev = Events(
+        np.concatenate(syms)[order], np.concatenate(sides)[order], ticks.t[idx].astype(np.float64)
+    )
+    return ev, idx
+
+
+# --- scoring ---------------------------------------------------------------------------
+
+
+def storm(alerts: Events, horizon_s: float) -> int:
+    """The largest number of alerts of one stream and side within any closed window of
+    length ``horizon_s``.
+
+    >>> storm(Events.make([0, 0, 0, 1], [1, 1, 1, 1], [0.0, 30.0, 61.0, 0.0]), 60.0)
+    2
+    """
+    if not len(alerts):
+        return 0
+    codes = np.unique(alerts.symbol, return_inverse=True)[1].astype(np.int64) * 2 + alerts.side
+    t = alerts.t - alerts.t.min()
+    span = float(t.max()) + horizon_s + 1.0
+    key = np.sort(codes * span + t)
+    return int((np.searchsorted(key, key + horizon_s, side="right") - np.arange(key.size)).max())
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the evaluation table (NaN where a measure does not apply)."""
+
+    name: str
+    quality: Quality
+    threshold: float = math.nan
+    calibration: Calibration | None = None
+    lead_ratio: float = math.nan
+    alert_ratio: float = math.nan
+    eta_ratio: float = math.nan
+    eta_defined: float = math.nan
+    watches_per_hour: float = math.nan
+    false_per_hour: float = math.nan
+    storm: int = 0
+    #: Lead against precision over a threshold sweep (baselines), rows of
+    #: threshold, precision, recall, median lead, alerts.
+    curve: _F8 = field(default_factory=lambda: np.empty((0, 5)), repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        out: dict[str, Any] = {"name": self.name, **self.quality.to_dict()}
+        if math.isfinite(self.threshold):
+            out["threshold"] = _json(self.threshold)
+        out.update(
+            lead_ratio=_json(self.lead_ratio),
+            alert_ratio=_json(self.alert_ratio),
+            eta_ratio=_json(self.eta_ratio),
+            eta_defined=_json(self.eta_defined),
+            watches_per_stream_hour=_json(self.watches_per_hour),
+            false_per_stream_hour=_json(self.false_per_hour),
+            storm=self.storm,
+        )
+        if self.calibration is not None:
+            out["calibration"] = self.calibration.to_dict()
+        return out
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The rows of one run: engine, proximity, vol-scaled and (given the truth) oracle."""
+
+    rows: tuple[Row, ...]
+    streams: int
+    hours: float
+
+    def row(self, name: str) -> Row | None:
+        """The row called ``name``, if any."""
+        return next((r for r in self.rows if r.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready rows."""
+        return {
+            "streams": self.streams,
+            "hours": _json(self.hours),
+            "rows": {r.name: r.to_dict() for r in self.rows},
+        }
+
+
+def _eta_accuracy(
+    ticks: TickOrder, alerts: Events, at: _I8, eta: _F8, reach: _F8, horizon_s: float
+) -> tuple[float, float]:
+    if not len(alerts):
+        return math.nan, math.nan
+    side = alerts.side.astype(np.int64)
+    nxt = np.minimum(at + 1, len(ticks) - 1)
+    same = (at + 1 < len(ticks)) & (ticks.ids[nxt] == ticks.ids[at])
+    actual = np.where(same, reach[side, nxt], np.inf) - alerts.t
+    hit = actual <= horizon_s
+    if not hit.any():
+        return math.nan, math.nan
+    defined = hit & np.isfinite(eta) & (eta > 0)
+    share = float(defined.sum() / hit.sum())
+    ratio = float(np.median(actual[defined] / eta[defined])) if defined.any() else math.nan
+    return ratio, share
+
+
+def _forecast_row(
+    name: str,
+    ticks: TickOrder,
+    alerts: Events,
+    at: _I8,
+    eta: _F8,
+    crossings: Events,
+    samples: Samples | None,
+    reach: _F8,
+    horizon_s: float,
+    per_hour: float,
+) -> tuple[Row, Baseline, Baseline]:
+    q = score(alerts, crossings, horizon_s)
+    prox, vol = baselines(ticks, crossings, horizon_s=horizon_s, target_precision=q.precision)
+    cal = None
+    if samples is not None:
+        counts, outcome = outcomes(ticks, samples, horizon_s, reach)
+        cal = calibration(samples.p[counts], outcome[counts])
+    eta_ratio, eta_defined = _eta_accuracy(ticks, alerts, at, eta, reach, horizon_s)
+    row = Row(
+        name,
+        q,
+        calibration=cal,
+        lead_ratio=_ratio(q.median_lead_s, prox.quality.median_lead_s),
+        alert_ratio=_ratio(q.alerts, prox.quality.alerts),
+        eta_ratio=eta_ratio,
+        eta_defined=eta_defined,
+        watches_per_hour=q.alerts / per_hour if per_hour else math.nan,
+        false_per_hour=q.false_alarms / per_hour if per_hour else math.nan,
+        storm=storm(alerts, horizon_s),
+    )
+    return row, prox, vol
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b and math.isfinite(a) and math.isfinite(b) else math.nan
+
+
+def _baseline_row(b: Baseline, proximity: Baseline, horizon_s: float) -> Row:
+    q = b.quality
+    return Row(
+        b.name,
+        q,
+        threshold=b.threshold,
+        lead_ratio=_ratio(q.median_lead_s, proximity.quality.median_lead_s),
+        alert_ratio=_ratio(q.alerts, proximity.quality.alerts),
+        curve=b.curve,
+    )
+
+
+def evaluate(
+    ticks: TickOrder,
+    signals: Sequence[Signal],
+    stream_of: dict[str, int],
+    samples: Samples,
+    *,
+    horizon_s: float,
+    oracle: tuple[_F8, _F8, float, float] | None = None,
+) -> Evaluation:
+    """Score one run of the engine (and, given the truth, the oracle) on ``ticks``.
+
+    Parameters
+    ----------
+    ticks : TickOrder
+        The run's ticks and each stream's limits.
+    signals : sequence of Signal
+        The engine's signals.
+    stream_of : dict
+        Stream id of each symbol name the engine knew.
+    samples : Samples
+        The engine's sampled forecasts (:class:`SampledRun`).
+    horizon_s : float
+        The forecast horizon, seconds.
+    oracle : (p, eta, alert_p, rearm_p), optional
+        The oracle's ``p`` and ETA at every tick (shape ``(2, ticks)``, see
+        :func:`oracle_forecast`) and its alert thresholds.
+    """
+    reach = next_reach(ticks)
+    kinds = [s.kind.name for s in signals]
+    sig_ids = np.array([stream_of[s.symbol] for s in signals], dtype=np.int64)
+    sig_t = np.array([s.t for s in signals], dtype=np.float64)
+    sig_eta = np.array([s.eta_s for s in signals], dtype=np.float64)
+    alerts, crossings = split_signals(kinds, sig_ids, sig_t)
+    is_alert = np.isin(np.asarray(kinds, dtype=str), ["BUY_WATCH", "SELL_WATCH"])
+    eta = sig_eta[is_alert] if len(kinds) else np.empty(0)
+    streams = int(np.unique(ticks.ids).size)
+    hours = (float(ticks.t.max()) - float(ticks.t.min())) / 3600.0 if len(ticks) else 0.0
+    per_hour = streams * hours
+    at = ticks.locate(alerts.symbol.astype(np.int64), alerts.t)
+    engine_row, prox, vol = _forecast_row(
+        ENGINE,
+        ticks,
+        alerts,
+        np.maximum(at, 0),
+        eta,
+        crossings,
+        samples,
+        reach,
+        horizon_s,
+        per_hour,
+    )
+    rows = [
+        engine_row,
+        _baseline_row(prox, prox, horizon_s),
+        _baseline_row(vol, prox, horizon_s),
+    ]
+    if oracle is not None:
+        p, eta_t, alert_p, rearm_p = oracle
+        o_alerts, o_at = oracle_alerts(ticks, p, alert_p, rearm_p, horizon_s)
+        o_eta = eta_t[o_alerts.side.astype(np.int64), o_at]
+        o_samples = sample_ticks(ticks, p)
+        rows.append(
+            _forecast_row(
+                ORACLE,
+                ticks,
+                o_alerts,
+                o_at,
+                o_eta,
+                crossings,
+                o_samples,
+                reach,
+                horizon_s,
+                per_hour,
+            )[0]
+        )
+    return Evaluation(tuple(rows), streams, hours)

@@ -1,0 +1,308 @@
+"""Seeded, vectorized markets of several kinds for evaluating the forecast, with the truth
+behind every tick: the local drift and volatility of log price that generated it.
+
+Each kind simulates ``symbols`` instruments for ``minutes`` of event time with irregular
+ticks: every symbol has its own tick rate (0.3 to 5 per second, log-uniform), which also
+varies over time (a slow swing of up to about 1.6x either way, plus bursts in the
+``intraday`` kind). Arrival times are a thinned Poisson process, so the gaps between ticks
+are random. Volatility per square-root second lies between about 1.2e-4 and 8e-4 (a few
+percent a day up to about 2 % an hour), so a limit 1 % from the first price is reached
+within a minute now and then, not all the time.
+
+Kinds (:data:`KINDS`):
+
+``drift``
+    Random walk of log price with a constant drift per symbol (a third have none).
+``regimes``
+    Drift and volatility that switch at random times (a few minutes per regime).
+``reverting``
+    Ornstein-Uhlenbeck log price around its first level (half-life 1 to 10 minutes),
+    simulated exactly between ticks; the local drift is ``kappa * (level - x)``.
+``jumps``
+    Merton jump diffusion: a random walk plus Poisson jumps of log price (one every 5 to
+    30 minutes, about 0.5-1.5 % each); the local drift and volatility given include the
+    jumps' mean and variance per second.
+``tick_grid``
+    Low prices (3 to 15) rounded to a 0.01 tick (0.07-0.3 % of the price), so rounding
+    is a large part of the noise; the truth is that of the random walk beneath.
+``intraday``
+    A U-shaped volatility over the hour (about 2x at the ends) with bursts of volatility
+    and of tick rate (3x volatility, 5x ticks, 30 s to 2 minutes each).
+
+Every generator returns a :class:`Market` whose ticks are in arrival (event-time) order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["KINDS", "START", "Market", "generate", "names"]
+
+_F8 = NDArray[np.float64]
+_I8 = NDArray[np.int64]
+
+#: Event time of the first possible tick: 2023-11-14 22:13:20 UTC.
+START = 1_700_000_000.0
+#: Tick rates per symbol, ticks per second (log-uniform between the two).
+RATE_RANGE = (0.3, 5.0)
+#: Volatility of log price per square-root second (log-uniform between the two).
+VOL_RANGE = (1.2e-4, 3.5e-4)
+
+
+@dataclass(frozen=True)
+class Market:
+    """Ticks of one generated market in arrival order, and the truth behind each.
+
+    Attributes
+    ----------
+    kind : str
+    symbols : tuple of str
+        Name of each symbol index.
+    sym : ndarray of int32
+        Symbol index of each tick.
+    t : ndarray of float64
+        Event time of each tick, seconds (non-decreasing).
+    price : ndarray of float64
+    drift, vol : ndarray of float64
+        The generator's local drift (per second) and volatility (per square-root second)
+        of log price in force from each tick on.
+    """
+
+    kind: str
+    symbols: tuple[str, ...]
+    sym: NDArray[np.int32]
+    t: _F8
+    price: _F8
+    drift: _F8
+    vol: _F8
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+def names(count: int) -> tuple[str, ...]:
+    """Made-up symbol names ``M000``, ``M001``, ...; none is a real listing."""
+    width = max(3, len(str(count - 1)))
+    return tuple(f"M{i:0{width}d}" for i in range(count))
+
+
+class _Clock:
+    """Irregular tick times per symbol, sorted by symbol and then time."""
+
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        n: int,
+        duration: float,
+        extra: Callable[[_I8, _F8], _F8] | None = None,
+        extra_max: float = 1.0,
+    ) -> None:
+        lo, hi = RATE_RANGE
+        base = np.exp(rng.uniform(math.log(lo), math.log(hi), n))
+        swing = rng.uniform(0.1, 0.5, n)
+        period = rng.uniform(600.0, 3600.0, n)
+        phase = rng.uniform(0.0, 2 * math.pi, n)
+        peak = base * np.exp(swing) * extra_max
+        # Thinning: candidates at the peak rate, kept with probability rate(t) / peak.
+        counts = rng.poisson(peak * duration)
+        sym = np.repeat(np.arange(n), counts)
+        t = rng.uniform(0.0, duration, sym.size)
+        rate = base[sym] * np.exp(swing[sym] * np.sin(2 * math.pi * t / period[sym] + phase[sym]))
+        if extra is not None:
+            rate *= extra(sym, t)
+        keep = rng.uniform(0.0, 1.0, sym.size) * peak[sym] < rate
+        sym, t = sym[keep], t[keep]
+        order = np.lexsort((t, sym))
+        self.sym = sym[order]
+        self.t = t[order]
+        self.n = n
+        self.first = np.ones(self.sym.size, dtype=bool)
+        self.first[1:] = self.sym[1:] != self.sym[:-1]
+        # Time since the symbol's previous tick (0 at its first).
+        self.dt = np.diff(self.t, prepend=0.0)
+        self.dt[self.first] = 0.0
+
+    def cumsum(self, x: _F8) -> _F8:
+        """Running sums of ``x`` restarting at each symbol's first tick."""
+        # One cumsum per symbol: a single running sum over all symbols, less offsets,
+        # would lose the small terms of one symbol against the large sums of others.
+        out = np.empty_like(x)
+        bounds = np.append(np.flatnonzero(self.first), x.size)
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            np.cumsum(x[a:b], out=out[a:b])
+        return out
+
+
+def _walk(rng: np.random.Generator, clock: _Clock, drift: _F8, vol: _F8, start: _F8) -> _F8:
+    """Log prices of a walk whose increment over each gap uses the parameters in force
+    at the previous tick (``drift``, ``vol`` given per tick)."""
+    prev_m = np.roll(drift, 1)
+    prev_s = np.roll(vol, 1)
+    step = prev_m * clock.dt + prev_s * np.sqrt(clock.dt) * rng.standard_normal(clock.dt.size)
+    step[clock.first] = 0.0
+    return np.log(start)[clock.sym] + clock.cumsum(step)
+
+
+def _start_prices(rng: np.random.Generator, n: int, lo: float = 10.0, hi: float = 400.0) -> _F8:
+    return np.round(np.exp(rng.uniform(math.log(lo), math.log(hi), n)), 2)
+
+
+def _vols(
+    rng: np.random.Generator, n: int, lo: float = VOL_RANGE[0], hi: float = VOL_RANGE[1]
+) -> _F8:
+    return np.exp(rng.uniform(math.log(lo), math.log(hi), n))
+
+
+def _drifts(rng: np.random.Generator, n: int) -> _F8:
+    """Per-second drifts: a third zero, the rest up to about 2 % an hour either way."""
+    mu = rng.normal(0.0, 0.01 / 3600.0, n)
+    mu[rng.uniform(size=n) < 1 / 3] = 0.0
+    return mu
+
+
+def _drift(rng: np.random.Generator, n: int, duration: float) -> tuple[_Clock, _F8, _F8, _F8]:
+    clock = _Clock(rng, n, duration)
+    mu, sigma = _drifts(rng, n), _vols(rng, n)
+    m, s = mu[clock.sym], sigma[clock.sym]
+    return clock, np.exp(_walk(rng, clock, m, s, _start_prices(rng, n))), m, s
+
+
+def _regimes(rng: np.random.Generator, n: int, duration: float) -> tuple[_Clock, _F8, _F8, _F8]:
+    clock = _Clock(rng, n, duration)
+    # Regime changes: a Poisson process of 1 per 5 minutes on average per symbol.
+    most = int(duration / 300.0 * 3 + 10)
+    gaps = rng.exponential(300.0, (n, most))
+    bounds = np.cumsum(gaps, axis=1)
+    mus = rng.normal(0.0, 0.02 / 3600.0, (n, most + 1))
+    mus[rng.uniform(size=(n, most + 1)) < 0.4] = 0.0
+    sig = _vols(rng, n)[:, None] * rng.choice(
+        [0.5, 1.0, 2.0], size=(n, most + 1), p=[0.3, 0.45, 0.25]
+    )
+    regime = np.empty(clock.sym.size, dtype=np.int64)
+    for i in range(n):  # one searchsorted per symbol: n calls, not one per tick
+        at = slice(*np.searchsorted(clock.sym, [i, i + 1]))
+        regime[at] = np.searchsorted(bounds[i], clock.t[at], side="right")
+    m, s = mus[clock.sym, regime], sig[clock.sym, regime]
+    return clock, np.exp(_walk(rng, clock, m, s, _start_prices(rng, n))), m, s
+
+
+def _reverting(rng: np.random.Generator, n: int, duration: float) -> tuple[_Clock, _F8, _F8, _F8]:
+    clock = _Clock(rng, n, duration)
+    kappa = math.log(2.0) / np.exp(rng.uniform(math.log(60.0), math.log(600.0), n))
+    sigma = _vols(rng, n, 3e-4, 8e-4)
+    start = _start_prices(rng, n)
+    level = np.log(start)
+    k, s = kappa[clock.sym], sigma[clock.sym]
+    # Exact OU steps y_i = a_i y_{i-1} + e_i (y = x - level, a_i = exp(-k dt_i)) solved
+    # with running sums: y_i = A_i sum_j e_j / A_j, A_i = exp(-k (t_i - t_first)).
+    e = s * np.sqrt(-np.expm1(-2 * k * clock.dt) / (2 * k)) * rng.standard_normal(k.size)
+    e[clock.first] = 0.0
+    elapsed = clock.cumsum(clock.dt)
+    y = np.exp(-k * elapsed) * clock.cumsum(e * np.exp(k * elapsed))
+    return clock, np.exp(level[clock.sym] + y), -k * y, s
+
+
+def _jumps(rng: np.random.Generator, n: int, duration: float) -> tuple[_Clock, _F8, _F8, _F8]:
+    clock = _Clock(rng, n, duration)
+    mu, sigma = _drifts(rng, n), _vols(rng, n, 1.2e-4, 2.5e-4)
+    rate = 1.0 / rng.uniform(300.0, 1800.0, n)
+    size = rng.uniform(0.005, 0.015, n)
+    m, s = mu[clock.sym], sigma[clock.sym]
+    log_p = _walk(rng, clock, m, s, _start_prices(rng, n))
+    # Jumps fall in the gap before a tick with probability 1 - exp(-rate dt); at most one
+    # per gap (gaps last seconds, jumps come minutes apart).
+    lam = rate[clock.sym]
+    jump = rng.uniform(size=clock.dt.size) < -np.expm1(-lam * clock.dt)
+    jump_size = np.where(jump, rng.normal(0.0, size[clock.sym]), 0.0)
+    log_p += clock.cumsum(jump_size)
+    jump_var = lam * size[clock.sym] ** 2
+    return clock, np.exp(log_p), m, np.sqrt(s * s + jump_var)
+
+
+def _tick_grid(rng: np.random.Generator, n: int, duration: float) -> tuple[_Clock, _F8, _F8, _F8]:
+    clock = _Clock(rng, n, duration)
+    mu, sigma = _drifts(rng, n), _vols(rng, n)
+    m, s = mu[clock.sym], sigma[clock.sym]
+    latent = np.exp(_walk(rng, clock, m, s, _start_prices(rng, n, 3.0, 15.0)))
+    return clock, np.maximum(np.round(latent, 2), 0.01), m, s
+
+
+def _intraday(rng: np.random.Generator, n: int, duration: float) -> tuple[_Clock, _F8, _F8, _F8]:
+    # Bursts: about one per 10 minutes per symbol, 30 s to 2 min long.
+    most = int(duration / 600.0 * 3 + 5)
+    starts = np.cumsum(rng.exponential(600.0, (n, most)), axis=1)
+    ends = starts + rng.uniform(30.0, 120.0, (n, most))
+
+    def in_burst(sym: _I8, t: _F8) -> NDArray[np.bool_]:
+        inside = np.zeros(t.size, dtype=bool)
+        for j in range(most):
+            inside |= (t >= starts[sym, j]) & (t < ends[sym, j])
+        return inside
+
+    def u_shape(t: _F8) -> _F8:
+        x = t / duration - 0.5
+        return 0.6 + 5.6 * x * x  # 2.0 at both ends, 0.6 in the middle
+
+    clock = _Clock(rng, n, duration, lambda sym, t: np.where(in_burst(sym, t), 5.0, 1.0), 5.0)
+    mu, sigma = _drifts(rng, n), _vols(rng, n, 1.0e-4, 2.5e-4)
+    burst = np.where(in_burst(clock.sym, clock.t), 3.0, 1.0)
+    m, s = mu[clock.sym], sigma[clock.sym] * u_shape(clock.t) * burst
+    return clock, np.exp(_walk(rng, clock, m, s, _start_prices(rng, n))), m, s
+
+
+_GENERATORS: dict[
+    str, Callable[[np.random.Generator, int, float], tuple[_Clock, _F8, _F8, _F8]]
+] = {
+    "drift": _drift,
+    "regimes": _regimes,
+    "reverting": _reverting,
+    "jumps": _jumps,
+    "tick_grid": _tick_grid,
+    "intraday": _intraday,
+}
+#: The market kinds, in the order tables list them.
+KINDS: tuple[str, ...] = tuple(_GENERATORS)
+
+
+def generate(kind: str, *, symbols: int = 200, minutes: float = 60.0, seed: int = 0) -> Market:
+    """Simulate one market of ``kind`` (see the module docstring).
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    symbols : int
+        Number of instruments (>= 1).
+    minutes : float
+        Event time covered, from :data:`START`.
+    seed : int
+        The same seed, kind and sizes give the same market.
+
+    Examples
+    --------
+    >>> m = generate("jumps", symbols=3, minutes=1.0, seed=1)
+    >>> m.symbols, bool((m.t[1:] >= m.t[:-1]).all()), len(m) == len(m.vol)
+    (('M000', 'M001', 'M002'), True, True)
+    """
+    if kind not in _GENERATORS:
+        raise ValueError(f"unknown market kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if symbols < 1 or not minutes > 0:
+        raise ValueError("a market needs at least one symbol and a positive duration")
+    # One stream per kind, so adding a kind leaves the others' markets as they were.
+    rng = np.random.default_rng([seed, KINDS.index(kind)])
+    clock, price, drift, vol = _GENERATORS[kind](rng, symbols, minutes * 60.0)
+    order = np.argsort(clock.t, kind="stable")  # arrival order
+    return Market(
+        kind=kind,
+        symbols=names(symbols),
+        sym=clock.sym[order].astype(np.int32),
+        t=START + clock.t[order],
+        price=price[order],
+        drift=drift[order],
+        vol=vol[order],
+    )

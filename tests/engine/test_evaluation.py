@@ -1,0 +1,277 @@
+"""The evaluation's measures, each against a hand-made case or a plain per-item loop, and
+the oracle calibrated on a random walk (which validates the harness itself)."""
+
+from __future__ import annotations
+
+import doctest
+import math
+
+import numpy as np
+import pytest
+
+import engine.evaluation
+from engine import Engine, EngineConfig, Signal, SignalKind
+from engine.evaluation import (
+    ENGINE,
+    ORACLE,
+    PROXIMITY,
+    VOL_SCALED,
+    SampledRun,
+    Samples,
+    calibration,
+    evaluate,
+    oracle_alerts,
+    oracle_forecast,
+    outcomes,
+    sample_ticks,
+    storm,
+)
+from engine.quality import BUY_SIDE, SELL_SIDE, Events, TickOrder
+
+
+def test_docstring_examples_hold() -> None:
+    result = doctest.testmod(engine.evaluation)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+# --- calibration -----------------------------------------------------------------------
+
+
+def test_calibration_matches_a_plain_loop() -> None:
+    rng = np.random.default_rng(3)
+    p = rng.uniform(size=2000) ** 2
+    p[:5] = [0.0, 0.1, 0.9999, 1.0, 0.5]
+    o = rng.uniform(size=2000) < p * 0.8
+    c = calibration(p, o, min_bin=50)
+    count, sp, so = [0] * 10, [0.0] * 10, [0.0] * 10
+    for pi, oi in zip(p.tolist(), o.tolist(), strict=True):
+        b = min(int(pi * 10), 9)
+        count[b] += 1
+        sp[b] += pi
+        so[b] += oi
+    assert c.count.tolist() == count
+    gaps = [abs(sp[b] / count[b] - so[b] / count[b]) for b in range(10) if count[b] >= 50]
+    assert c.gap == pytest.approx(max(gaps))
+    brier = sum((pi - oi) ** 2 for pi, oi in zip(p.tolist(), o.tolist(), strict=True)) / len(p)
+    base = sum(o.tolist()) / len(o)
+    assert c.brier == pytest.approx(brier)
+    assert c.skill == pytest.approx(1 - brier / (base * (1 - base)))
+    assert c.to_dict()["forecasts"] == 2000
+
+
+def test_calibration_gap_ignores_small_bins_and_is_nan_without_big_ones() -> None:
+    c = calibration([0.95] * 3 + [0.05] * 60, [0] * 3 + [0] * 60, min_bin=50)
+    assert c.gap == pytest.approx(0.05)  # the 0.95 bin (gap 0.95) has only 3
+    assert math.isnan(calibration([0.5], [1]).gap)
+
+
+def test_perfect_forecasts_have_brier_skill_one_and_the_base_rate_zero() -> None:
+    assert calibration([1.0, 0.0, 1.0, 0.0], [1, 0, 1, 0]).skill == 1.0
+    assert calibration([0.5] * 4, [1, 0, 1, 0]).skill == pytest.approx(0.0)
+
+
+# --- samples and outcomes --------------------------------------------------------------
+
+
+def _ticks() -> TickOrder:
+    # stream 0: creeps up to its sell limit 102 at t=20; stream 1: falls to buy 95 at 100
+    ids = [0, 1, 0, 0, 1, 0, 1]
+    t = [0.0, 1.0, 6.0, 12.0, 50.0, 20.0, 100.0]
+    price = [100.0, 100.0, 101.0, 101.5, 97.0, 102.0, 95.0]
+    order = np.argsort(t, kind="stable")
+    return TickOrder(
+        np.array(ids)[order], np.array(t)[order], np.array(price)[order], [90, 95], [102, 110]
+    )
+
+
+def test_outcomes_by_hand() -> None:
+    ticks = _ticks()
+    s = Samples(
+        stream=np.array([0, 0, 0, 0, 1, 1, 1, 1]),
+        t=np.array([5.0, 10.0, 25.0, 45.0, 0.5, 35.0, 45.0, 5.0]),
+        side=np.array([SELL_SIDE] * 4 + [BUY_SIDE] * 3 + [SELL_SIDE], dtype=np.int8),
+        p=np.full(8, 0.5),
+    )
+    counts, hit = outcomes(ticks, s, horizon_s=55.0)
+    # 5: latest tick at 0 (100), reached at 20 <= 60 -> 1; 10: reached at 20 -> 1;
+    # 25: latest tick (20) is at the limit -> left out; 45: 45 + 55 > 100 -> left out
+    # stream 1 at 0.5: no tick yet -> left out; 35: buy reached at 100 > 90 -> 0;
+    # 45: reached at 100 <= 100 -> 1; sell side at 5: never -> 0
+    assert counts.tolist() == [True, True, False, False, False, True, True, True]
+    assert hit[counts].tolist() == [True, True, False, True, False]
+
+
+def test_sample_ticks_takes_the_latest_tick_at_each_grid_time() -> None:
+    ticks = _ticks()
+    p = np.stack([np.arange(7.0) / 10, np.arange(7.0) / 100])  # in ticks' order
+    s = sample_ticks(ticks, p, every_s=5.0)
+    sell0 = (s.stream == 0) & (s.side == SELL_SIDE)
+    # stream 0's ticks in order: t 0, 6, 12, 20 -> p index 0, 1, 2, 3
+    assert s.t[sell0][:5].tolist() == [5.0, 10.0, 15.0, 20.0, 25.0]
+    assert s.p[sell0][:5].tolist() == [0.0, 0.01, 0.02, 0.03, 0.03]
+
+
+def test_sampled_run_samples_the_engine_state_at_each_grid_time_and_keeps_its_signals() -> None:
+    rng = np.random.default_rng(1)
+    n = 3000
+    ids = rng.integers(0, 4, n).astype(np.int32)
+    t = np.sort(rng.uniform(0, 300, n))
+    price = 100 * np.exp(np.cumsum(rng.normal(0, 1e-3, n)))
+    cfg = EngineConfig(default_band=0.005, fast=5, slow=20, history=20)
+
+    def fresh() -> Engine:
+        eng = Engine(cfg)
+        eng.register([f"S{i}" for i in range(4)])
+        return eng
+
+    runner = SampledRun(fresh())
+    for a in range(0, n, 700):  # updates cut anywhere: the grid cuts them further
+        runner.update(ids[a : a + 700], t[a : a + 700], price[a : a + 700])
+    whole = fresh().update(ids, t, price)
+    assert [s.id for s in runner.signals] == [s.id for s in whole]
+    samples = runner.finish()
+    for g in (50.0, 155.0, 295.0):
+        ref = fresh()
+        upto = t <= g
+        ref.update(ids[upto], t[upto], price[upto])
+        st = ref.state()
+        at = (samples.t == g) & (samples.side == BUY_SIDE)
+        np.testing.assert_array_equal(samples.p[at], st.p_buy[samples.stream[at]])
+
+
+# --- oracle alerts ---------------------------------------------------------------------
+
+
+def _oracle_loop(
+    t: list[float], p: list[float], reached: list[bool], alert: float, rearm: float, h: float
+) -> list[int]:
+    """The oracle's rule for one stream and side, one tick at a time."""
+    fired, armed, since = [], True, -math.inf
+    for i, (ti, pi, ri) in enumerate(zip(t, p, reached, strict=True)):
+        if not armed and since > -math.inf and ti >= since + h and not ri:
+            armed = True  # expired unanswered
+        if pi <= rearm:
+            armed, since = True, -math.inf
+        if ri:
+            armed, since = False, -math.inf
+        elif armed and pi >= alert:
+            fired.append(i)
+            armed, since = False, ti
+    return fired
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_oracle_alerts_match_a_per_tick_loop(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 300
+    t = np.sort(rng.uniform(0, 200, n)).round(1)
+    level = np.cumsum(rng.choice([-1, 0, 1], n))
+    price = 100.0 + level * 0.3
+    p_sell = np.clip(0.5 + level / 20 + rng.normal(0, 0.1, n), 0, 1)
+    ticks = TickOrder(np.zeros(n, int), t, price, [80.0], [102.0])
+    p = np.stack([np.zeros(n), p_sell])
+    ev, at = oracle_alerts(ticks, p, alert_p=0.6, rearm_p=0.3, horizon_s=15.0)
+    expected = _oracle_loop(t.tolist(), p_sell.tolist(), (price >= 102.0).tolist(), 0.6, 0.3, 15.0)
+    assert at.tolist() == expected
+    assert ev.t.tolist() == t[expected].tolist()
+
+
+def test_oracle_is_calibrated_on_a_plain_random_walk() -> None:
+    # Dense ticks (20/s) so the continuous barrier is nearly what the ticks see; the true
+    # drift and volatility into the same first-passage formula must be calibrated
+    # within sampling error. Samples 5 s apart overlap a 60 s horizon, so the error
+    # allowed is 4 binomial standard errors of a sample 12x smaller, plus 0.02 of bias
+    # from discrete monitoring.
+    rng = np.random.default_rng(5)
+    n, rate, dur, sigma, mu, h = 60, 20.0, 600.0, 3e-4, 2e-6, 60.0
+    t = np.arange(0, dur, 1 / rate)
+    steps = mu / rate + sigma * np.sqrt(1 / rate) * rng.standard_normal((n, t.size))
+    steps[:, 0] = 0
+    price = (100 * np.exp(np.cumsum(steps, axis=1))).ravel()
+    ids = np.repeat(np.arange(n), t.size)
+    ticks = TickOrder(ids, np.tile(t, n), price, np.full(n, 99.6), np.full(n, 100.4))
+    p, _ = oracle_forecast(ticks, np.full(ids.size, mu), np.full(ids.size, sigma), h)
+    s = sample_ticks(ticks, p)
+    counts, hit = outcomes(ticks, s, h)
+    c = calibration(s.p[counts], hit[counts])
+    big = c.count >= 50
+    assert big.sum() >= 8
+    err = 4 * np.sqrt(c.frequency * (1 - c.frequency) / (c.count / 12)) + 0.02
+    assert (np.abs(c.mean_p - c.frequency)[big] <= err[big]).all()
+    assert c.skill > 0.3
+
+
+# --- scoring a run ---------------------------------------------------------------------
+
+
+def _signal(kind: SignalKind, t: float, eta: float = math.nan, symbol: str = "A") -> Signal:
+    return Signal(symbol, kind, 1, t, 100.0, 102.0, 0.7, eta)
+
+
+def test_evaluate_rows_by_hand() -> None:
+    # One stream, sell limit 102, an hour of ticks each second. The price reaches 102
+    # at t=100 (from 101.9) and at t=2000; WATCHes at 60 (true, ETA 20: actual 40), 80
+    # (true, ETA undefined), 1000 (false) and 1030 (false; storm of 2 within 60 s).
+    t = np.arange(3601.0)
+    price = np.full(t.size, 100.0)
+    price[90:100] = 101.9
+    price[100] = 102.0
+    price[2000] = 102.5
+    ticks = TickOrder(np.zeros(t.size, int), t, price, [50.0], [102.0])
+    signals = [
+        _signal(SignalKind.SELL_WATCH, 60.0, 20.0),
+        _signal(SignalKind.SELL_WATCH, 80.0),
+        _signal(SignalKind.SELL, 100.0, 0.0),
+        _signal(SignalKind.SELL_WATCH, 1000.0, 50.0),
+        _signal(SignalKind.SELL_WATCH, 1030.0, 50.0),
+        _signal(SignalKind.SELL, 2000.0, 0.0),
+    ]
+    samples = Samples(
+        np.array([0]), np.array([50.0]), np.array([SELL_SIDE], np.int8), np.array([0.7])
+    )
+    ev = evaluate(ticks, signals, {"A": 0}, samples, horizon_s=60.0)
+    assert [r.name for r in ev.rows] == [ENGINE, PROXIMITY, VOL_SCALED]
+    eng = ev.rows[0]
+    q = eng.quality
+    assert (q.alerts, q.false_alarms, q.crossings, q.forecast) == (4, 2, 2, 1)
+    assert q.precision == 0.5 and q.recall == 0.5 and q.median_lead_s == 40.0
+    assert eng.eta_ratio == pytest.approx(40.0 / 20.0)  # the one reached with an ETA
+    assert eng.eta_defined == pytest.approx(1 / 2)  # two reached, one with an ETA
+    assert eng.storm == 2
+    assert ev.hours == 1.0 and ev.streams == 1
+    assert eng.watches_per_hour == 4.0 and eng.false_per_hour == 2.0
+    assert eng.calibration is not None and eng.calibration.forecasts == 1
+    prox = ev.row(PROXIMITY)
+    assert prox is not None and prox.quality.precision >= 0.5
+    assert eng.lead_ratio == pytest.approx(40.0 / prox.quality.median_lead_s)
+    assert eng.alert_ratio == pytest.approx(4 / prox.quality.alerts)
+
+
+def test_evaluate_adds_an_oracle_row_scored_like_the_engine() -> None:
+    t = np.arange(600.0)
+    price = 100.0 + np.minimum(t, 300) * 0.01  # a steady rise to 103 at t=300
+    ticks = TickOrder(np.zeros(t.size, int), t, price, [50.0], [102.0])
+    p, eta = oracle_forecast(ticks, np.full(t.size, 1e-4), np.full(t.size, 1e-4), 60.0)
+    signals = [_signal(SignalKind.SELL, 200.0, 0.0)]
+    samples = Samples.concat([])
+    ev = evaluate(ticks, signals, {"A": 0}, samples, horizon_s=60.0, oracle=(p, eta, 0.6, 0.3))
+    oracle = ev.row(ORACLE)
+    assert oracle is not None and oracle.quality.alerts >= 1
+    assert oracle.quality.recall == 1.0
+    assert oracle.calibration is not None and oracle.calibration.forecasts > 0
+    assert oracle.eta_defined == 1.0  # the drift points at the limit
+
+
+def test_storm_matches_a_plain_loop() -> None:
+    rng = np.random.default_rng(2)
+    sym = rng.integers(0, 3, 200)
+    side = rng.integers(0, 2, 200)
+    t = rng.uniform(0, 1000, 200).round()
+    most = 0
+    for s in range(3):
+        for d in range(2):
+            times = sorted(t[(sym == s) & (side == d)].tolist())
+            for a in times:
+                most = max(most, sum(1 for b in times if a <= b <= a + 60.0))
+    assert storm(Events.make(sym, side, t), 60.0) == most

@@ -1,0 +1,67 @@
+"""``limitwatch evaluate``: the table and JSON on a small generated run, a recorded file,
+and no UI library imported."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tui.runtime import evaluate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser()
+    evaluate.add_arguments(parser)
+    out, err = io.StringIO(), io.StringIO()
+    status = evaluate.run(parser.parse_args(list(argv)), out, err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_small_run_prints_a_row_per_measure_for_each_kind() -> None:
+    status, out, err = _run("--kinds", "drift,reverting", "--symbols", "6", "--minutes", "4")
+    assert status == 0
+    rows = [line.split() for line in out.splitlines()[2:10]]
+    assert [r[0] for r in rows[::4]] == ["drift", "reverting"]
+    names = [r[1] if i % 4 == 0 else r[0] for i, r in enumerate(rows)]
+    assert names == ["engine", "proximity", "vol-scaled", "oracle"] * 2
+    assert "evaluate: drift (1/2)" in err
+
+
+def test_json_carries_every_row_and_the_engine_settings() -> None:
+    status, out, _ = _run("--kinds", "jumps", "--symbols", "5", "--minutes", "3", "--json",
+                          "--horizon", "30", "--bands", "1,2")  # fmt: skip
+    assert status == 0
+    doc = json.loads(out)
+    assert doc["engine"]["horizon_s"] == 30.0 and doc["bands_pct"] == [1.0, 2.0]
+    jumps = doc["markets"]["jumps"]
+    assert jumps["streams"] == 10  # 5 symbols x 2 bands
+    assert set(jumps["rows"]) == {"engine", "proximity", "vol-scaled", "oracle"}
+    assert len(jumps["rows"]["oracle"]["calibration"]["deciles"]) == 10
+
+
+def test_a_recorded_file_is_scored_without_an_oracle() -> None:
+    status, out, _ = _run(str(ROOT / "scenarios" / "rally.jsonl"), "--json")
+    assert status == 0
+    rows = json.loads(out)["markets"][str(ROOT / "scenarios" / "rally.jsonl")]["rows"]
+    assert set(rows) == {"engine", "proximity", "vol-scaled"}
+
+
+def test_bad_engine_settings_exit_2() -> None:
+    status, _, err = _run("--fast", "50", "--slow", "10", "--symbols", "2", "--minutes", "1")
+    assert status == 2 and "slow" in err
+
+
+def test_the_command_imports_no_ui_library() -> None:
+    code = (
+        "import sys, tui.runtime.evaluate; "
+        "print([m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, timeout=60)  # fmt: skip
+    assert result.stdout.strip() == "[]", result.stderr

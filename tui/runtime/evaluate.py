@@ -1,0 +1,296 @@
+"""``limitwatch evaluate [FILE]``: score the forecast on generated markets of several kinds
+(with an oracle that knows the truth) or on the user's own recorded ticks.
+
+    limitwatch evaluate                         # 6 kinds x 200 symbols x 60 minutes
+    limitwatch evaluate --kinds drift,jumps --symbols 50 --minutes 20 --json
+    limitwatch evaluate prices.csv --bands 1,2
+
+Every symbol gets limits at each band around its first price (each band a stream); the
+engine runs over the ticks, its ``p`` sampled every 5 s of event time, and the table
+gives, per market kind, the engine, the proximity and vol-scaled alarms at the engine's
+precision, and (generated markets only) the oracle. The measures are defined in
+:mod:`engine.evaluation`. Progress goes to standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from engine import Engine, EngineConfig
+from engine.evaluation import ORACLE, Evaluation, Row, SampledRun, evaluate, oracle_forecast
+from engine.quality import TickOrder
+from producer.files import SourceError
+from producer.markets import KINDS, Market, generate
+from tui.runtime.options import OptionError, add_engine_options, engine_config
+
+#: Ticks per engine update (the grid of samples cuts them further).
+BATCH = 50_000
+#: Limits either side of each symbol's first price, percent.
+DEFAULT_BANDS = (1.0, 2.0, 3.0)
+#: Settings the evaluation decides itself: limits come from --bands, and every stream
+#: must be tracked.
+_OWN_SETTINGS = frozenset({"default_band", "max_symbols"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Ticks:
+    """A tick stream as columns in arrival order, with the truth where it is known."""
+
+    symbols: tuple[str, ...]
+    sym: npt.NDArray[np.int32]
+    t: npt.NDArray[np.float64]
+    price: npt.NDArray[np.float64]
+    drift: npt.NDArray[np.float64] | None = None
+    vol: npt.NDArray[np.float64] | None = None
+
+    @classmethod
+    def of_market(cls, m: Market) -> Ticks:
+        return cls(m.symbols, m.sym, m.t, m.price, m.drift, m.vol)
+
+
+def run_ticks(ticks: Ticks, config: EngineConfig, bands: Sequence[float]) -> Evaluation:
+    """Run the engine over ``ticks`` with limits at each of ``bands`` (percent) around
+    every symbol's first price, and score it (with the oracle when the truth is known)."""
+    n, nb = len(ticks.symbols), len(bands)
+    cfg = dataclasses.replace(config, default_band=None, max_symbols=max(1, n * nb))
+    eng = Engine(cfg)
+    names = [f"{s}@{b:g}%" for s in ticks.symbols for b in bands]
+    eng.register(names)
+    first = np.full(n, np.nan)
+    seen, at = np.unique(ticks.sym, return_index=True)
+    first[seen] = ticks.price[at]
+    frac = np.asarray(bands, dtype=np.float64) / 100.0
+    buy = (first[:, None] * (1.0 - frac)).ravel()
+    sell = (first[:, None] * (1.0 + frac)).ravel()
+    for i in np.flatnonzero(~np.isnan(buy)).tolist():
+        eng.set_limits(names[i], buy=float(buy[i]), sell=float(sell[i]))
+    ids = (ticks.sym.astype(np.int64)[:, None] * nb + np.arange(nb)).ravel()
+    t = np.repeat(ticks.t, nb)
+    price = np.repeat(ticks.price, nb)
+    runner = SampledRun(eng)
+    for start in range(0, len(t), BATCH):
+        stop = start + BATCH
+        runner.update(ids[start:stop], t[start:stop], price[start:stop])
+    order = TickOrder(ids, t, price, buy, sell)
+    oracle = None
+    if ticks.drift is not None and ticks.vol is not None:
+        p, eta = oracle_forecast(
+            order, np.repeat(ticks.drift, nb), np.repeat(ticks.vol, nb), cfg.horizon_s
+        )
+        oracle = (p, eta, cfg.alert_p, cfg.watch_rearm * cfg.alert_p)
+    stream_of = {name: i for i, name in enumerate(names)}
+    return evaluate(
+        order, runner.signals, stream_of, runner.finish(), horizon_s=cfg.horizon_s, oracle=oracle
+    )
+
+
+def read_ticks(spec: str) -> Ticks:
+    """The ticks of a scenario, CSV or JSON-lines file (``-`` for standard input)."""
+    from tui.runtime.backtest import open_file  # the backtest's reader, sniffing included
+
+    source: Iterable[Any] = open_file(spec, skip_bad=False)
+    ids_of: dict[str, int] = {}
+    sym: list[int] = []
+    t: list[float] = []
+    price: list[float] = []
+    for tick in source:
+        sym.append(ids_of.setdefault(tick.symbol, len(ids_of)))
+        t.append(tick.ts)
+        price.append(tick.price)
+    return Ticks(
+        tuple(ids_of),
+        np.array(sym, dtype=np.int32),
+        np.array(t, dtype=np.float64),
+        np.array(price, dtype=np.float64),
+    )
+
+
+# --- output ----------------------------------------------------------------------------
+
+_COLUMNS = (
+    # header, width, how to get it from a row
+    ("alerts", 7),
+    ("prec", 5),
+    ("recall", 6),
+    ("lead s", 6),
+    ("lead×", 6),
+    ("alerts×", 7),
+    ("gap", 5),
+    ("BSS", 6),
+    ("n p", 8),
+    ("ETA×", 5),
+    ("ETA ok", 6),
+    ("W/sh", 6),
+    ("F/sh", 6),
+    ("storm", 5),
+    ("thresh", 7),
+)
+
+
+def _f(x: float, spec: str) -> str:
+    return format(x, spec) if x is not None and math.isfinite(x) else "-"
+
+
+def _cells(r: Row) -> list[str]:
+    q, c = r.quality, r.calibration
+    thresh = "-"
+    if math.isfinite(r.threshold):
+        thresh = f"{100 * r.threshold:.2g}%" if r.name == "proximity" else f"{r.threshold:.2g}sd"
+    return [
+        str(q.alerts),
+        _f(q.precision, ".2f"),
+        _f(q.recall, ".2f"),
+        _f(q.median_lead_s, ".1f"),
+        _f(r.lead_ratio, ".2f"),
+        _f(r.alert_ratio, ".2f"),
+        _f(c.gap, ".3f") if c else "-",
+        _f(c.skill, ".3f") if c else "-",
+        str(c.forecasts) if c else "-",
+        _f(r.eta_ratio, ".2f"),
+        _f(r.eta_defined, ".2f"),
+        _f(r.watches_per_hour, ".2f") if c else "-",
+        _f(r.false_per_hour, ".2f") if c else "-",
+        str(r.storm) if c else "-",
+        thresh,
+    ]
+
+
+def table(results: dict[str, Evaluation]) -> str:
+    """The evaluation table: one block of rows per market kind."""
+    head = f"{'market':<10} {'row':<10} " + " ".join(f"{h:>{w}}" for h, w in _COLUMNS)
+    lines = [head, "-" * len(head)]
+    for kind, ev in results.items():
+        for i, r in enumerate(ev.rows):
+            cells = " ".join(f"{v:>{w}}" for v, (_, w) in zip(_cells(r), _COLUMNS, strict=True))
+            lines.append(f"{kind if i == 0 else '':<10} {r.name:<10} {cells}")
+    lines += [
+        "",
+        "prec/recall/lead s: precision, recall, median lead of warned crossings; "
+        "proximity and vol-scaled at the engine's precision",
+        "lead×, alerts×: median lead and alert count over the proximity alarm's at the "
+        "row's precision",
+        "gap: largest |predicted - observed| over deciles with >= 50 samples; "
+        "BSS: Brier skill vs the base rate; n p: samples",
+        "ETA×: median actual/shown time to the limit among WATCHes reached within the "
+        "horizon; ETA ok: share with an ETA",
+        "W/sh, F/sh: WATCHes and false ones per stream-hour (a symbol at one band); "
+        "storm: most WATCHes of one stream and side within a horizon",
+    ]
+    return "\n".join(lines)
+
+
+# --- command line ----------------------------------------------------------------------
+
+
+def _kinds(text: str) -> list[str]:
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or not kinds:
+        raise argparse.ArgumentTypeError(
+            f"unknown market kind(s) {', '.join(bad) or '(none)'}; choose from {', '.join(KINDS)}"
+        )
+    return kinds
+
+
+def _bands(text: str) -> list[float]:
+    try:
+        bands = [float(b.strip().rstrip("%")) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"bands are percentages like 1,2,3, got {text!r}"
+        ) from None
+    if not bands or not all(0 < b < 100 for b in bands):
+        raise argparse.ArgumentTypeError(f"bands must lie strictly between 0 and 100, got {text!r}")
+    return bands
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the evaluation's arguments to ``parser``."""
+    parser.add_argument(
+        "file", nargs="?", metavar="FILE",
+        help="score recorded ticks instead (a scenario, .csv or .jsonl file, or -); no oracle",
+    )  # fmt: skip
+    parser.add_argument(
+        "--kinds", type=_kinds, default=list(KINDS), metavar="K,K",
+        help=f"generated market kinds (default: all of {','.join(KINDS)})",
+    )  # fmt: skip
+    parser.add_argument("--symbols", type=_positive(int), default=200, metavar="N",
+                        help="symbols per market kind (200)")  # fmt: skip
+    parser.add_argument("--minutes", type=_positive(float), default=60.0, metavar="M",
+                        help="event time per market, minutes (60)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated markets (0)")
+    parser.add_argument(
+        "--bands", type=_bands, default=list(DEFAULT_BANDS), metavar="PCT,PCT",
+        help="limits this many percent either side of each symbol's first price (1,2,3)",
+    )  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    add_engine_options(parser, limits=False, skip=_OWN_SETTINGS)
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the evaluation the arguments describe; return the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        config = engine_config(args)
+    except OptionError as exc:
+        print(f"limitwatch evaluate: {exc}", file=err)
+        return 2
+    results: dict[str, Evaluation] = {}
+    started = time.monotonic()
+    try:
+        if args.file is not None:
+            print(f"evaluate: reading {args.file}", file=err)
+            ticks = read_ticks(args.file)
+            results[args.file] = run_ticks(ticks, config, args.bands)
+        else:
+            for i, kind in enumerate(args.kinds, 1):
+                print(
+                    f"evaluate: {kind} ({i}/{len(args.kinds)}), {args.symbols} symbols x "
+                    f"{args.minutes:g} min, {time.monotonic() - started:.0f} s so far",
+                    file=err,
+                    flush=True,
+                )
+                market = generate(kind, symbols=args.symbols, minutes=args.minutes, seed=args.seed)
+                results[kind] = run_ticks(Ticks.of_market(market), config, args.bands)
+    except SourceError as exc:
+        print(f"limitwatch evaluate: {exc}", file=err)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(f"evaluate: done in {time.monotonic() - started:.0f} s", file=err)
+    if args.json:
+        doc = {
+            "engine": {f.name: getattr(config, f.name) for f in dataclasses.fields(config)},
+            "bands_pct": list(args.bands),
+            "markets": {k: ev.to_dict() for k, ev in results.items()},
+        }
+        if args.file is None:
+            doc.update(symbols=args.symbols, minutes=args.minutes, seed=args.seed)
+        out.write(msgspec.json.encode(doc).decode() + "\n")
+    else:
+        print(table(results), file=out)
+        if any(ev.row(ORACLE) is None for ev in results.values()):
+            print("(no oracle: the truth behind recorded ticks is unknown)", file=out)
+    out.flush()
+    return 0
