@@ -38,8 +38,9 @@ from scipy import special
 from engine.config import EngineConfig, LimitError
 from engine.forecast import passage, shrink
 from engine.limits import check_limits
+from engine.rules import INITIAL_STATES, Armed, Rule, fire, signals_fired
 from engine.segments import Batch, Recurrence, make_batch
-from engine.signals import Signal, SignalKind, signals_from_columns
+from engine.signals import Signal, SignalKind
 from engine.state import EngineState, History
 
 __all__ = ["Engine"]
@@ -51,20 +52,10 @@ _I8 = NDArray[np.int64]
 #: half-lives past the anchor, the sums are rescaled and the anchor moves to that tick.
 #: 2**512 keeps every weighted sum far from overflow.
 ANCHOR_SPAN = 512.0
-#: Moving averages closer than this (relative to the slow one) count as equal, so
-#: rounding noise on a flat price never reads as a cross.
-CROSS_TOLERANCE = 1e-10
 
 _INITIAL_CAPACITY = 64
 # Running sums per symbol: fast and slow block prefix sums, then five weighted sums.
 _SUMS = 7
-_KINDS = tuple(SignalKind)
-_BUY, _SELL, _GOLDEN = int(SignalKind.BUY), int(SignalKind.SELL), int(SignalKind.GOLDEN_CROSS)
-# Watch, hit and cross states (int8): armed / disarmed, and which average is above.
-_ARMED, _DISARMED = 1, 0
-_ABOVE, _BELOW = 1, 2
-# Columns of the carried rule states, in the row order of the rules' code matrix.
-_HIT_BUY, _HIT_SELL, _WATCH_BUY, _WATCH_SELL, _REGIME = range(5)
 
 
 class _Store:
@@ -102,9 +93,9 @@ class _Store:
             ("fast_ring", np.float64, (cfg.fast,), 0.0),
             ("slow_ring", np.float64, (cfg.slow,), 0.0),
             ("anchor", np.float64, (), np.nan),
-            # Rule states side by side (see _HIT_BUY ...), read and written a row at a time.
-            ("rules", np.int8, (5,), (_ARMED, _ARMED, _ARMED, _ARMED, 0)),
-            ("seq", np.int64, (len(_KINDS),), 0),
+            # Rule states side by side (see engine.rules.Rule), read and written a row at a time.
+            ("rules", np.int8, (len(Rule),), INITIAL_STATES),
+            ("seq", np.int64, (len(SignalKind),), 0),
             # Chart history ring: time (real part) and price (imaginary part) of the latest
             # `history + slow - 1` ticks, written in one scatter. The averages are not
             # kept: Engine.history replays them from the prices.
@@ -343,9 +334,9 @@ class Engine:
         s.buy[sid], s.sell[sid] = b, x
         s.touched[sid] = True
         if buy is not None:
-            s.rules[sid, [_HIT_BUY, _WATCH_BUY]] = _ARMED
+            s.rules[sid, [Rule.HIT_BUY, Rule.WATCH_BUY]] = Armed.ARMED
         if sell is not None:
-            s.rules[sid, [_HIT_SELL, _WATCH_SELL]] = _ARMED
+            s.rules[sid, [Rule.HIT_SELL, Rule.WATCH_SELL]] = Armed.ARMED
         s.stale[sid] = s.n_ticks[sid] > 0
 
     def limits(self, symbol: str) -> tuple[float, float]:
@@ -690,39 +681,11 @@ class Engine:
         # Forecasts towards both limits at every tick.
         p_hit, eta = self._screened_forecast(pp, buy_t, sell_t, used, vol)
 
-        # Rules: one carried state per (symbol, rule); codes 1 arm, 0 disarm, -1 keep.
-        h = cfg.hysteresis
-        alert = cfg.alert_p
-        code = np.empty((5, n), dtype=np.int8)
-        reached = np.empty((2, n), dtype=bool)
-        np.less_equal(pp, buy_t, out=reached[0])
-        np.greater_equal(pp, sell_t, out=reached[1])
-        moved_back = np.empty((2, n), dtype=bool)
-        np.greater(pp, buy_t * (1.0 + h), out=moved_back[0])
-        np.less(pp, sell_t * (1.0 - h), out=moved_back[1])
-        likely = p_hit >= alert
-        likely &= ~reached
-        unlikely = p_hit <= cfg.watch_rearm * alert
-        gap = sma_f - sma_s
-        tol = np.abs(sma_s)
-        tol *= CROSS_TOLERANCE
-        above = gap > tol
-        below = gap < -tol
-        if (n0 < cfg.slow - 1).any():  # crosses count once the slow window is full
-            full = k >= cfg.slow - 1
-            above &= full
-            below &= full
-        # hits: reached -> 0, moved back -> 1; watches: likely or reached -> 0, unlikely -> 1
-        np.subtract(moved_back.view(np.int8) * 2, ~reached, out=code[0:2])
-        np.subtract(unlikely.view(np.int8) * 2, ~(likely | reached), out=code[2:4])
-        np.subtract(above.view(np.int8) * 2 + below.view(np.int8) * 3, 1, out=code[4])
-        before, final = b.carry(code, s.rules.take(sym, axis=0).T)
-        s.rules[sym] = final.T
-        fired = np.empty((6, n), dtype=bool)
-        np.logical_and(likely, before[2:4] == _ARMED, out=fired[0:2])
-        np.logical_and(reached, before[0:2] == _ARMED, out=fired[2:4])
-        np.logical_and(above, before[4] == _BELOW, out=fired[4])
-        np.logical_and(below, before[4] == _ABOVE, out=fired[5])
+        # The signal rules, their states carried through each symbol's ticks.
+        slow_full = k >= cfg.slow - 1 if (n0 < cfg.slow - 1).any() else None
+        fired, s.rules[sym] = fire(
+            b, s.rules.take(sym, axis=0), pp, at_tick[1:], p_hit, sma_f, sma_s, slow_full, cfg
+        )
 
         # Per-symbol state at each segment's last tick, and the chart history.
         s.n_ticks[sym] = n0 + b.length
@@ -744,68 +707,7 @@ class Engine:
         tick.imag = pp
         b.put_latest(s.history.ravel(), cell, tick, size)
 
-        hits = np.flatnonzero(fired.ravel())
-        if hits.size == 0:
-            return []
-        return self._signals(hits, n, sym_t, te, pp, at_tick[1:], p_hit, eta, arrival, b.order)
-
-    def _signals(
-        self,
-        hits: _I8,
-        n: int,
-        sym_t: _I8,
-        te: _F8,
-        pp: _F8,
-        limits: _F8,
-        p_hit: _F8,
-        eta: _F8,
-        arrival: _I8,
-        order: NDArray[np.intp],
-    ) -> list[Signal]:
-        """Number the fired signals per (symbol, kind) and list them in tick order.
-
-        ``hits`` are flat indices into the (kind, tick) matrix of fired rules;
-        ``arrival[order]`` is each tick's position in the update's input; ``limits``,
-        ``p_hit`` and ``eta`` have a buy row and a sell row.
-        """
-        kind, tick = np.divmod(hits, n)
-        # Tick order (arrival), the signals of one tick by kind: one key, all distinct.
-        out = np.argsort(arrival[order[tick]] * len(_KINDS) + kind)
-        kind, tick = kind[out], tick[out]
-        sym = sym_t[tick]
-        key = sym * len(_KINDS) + kind
-        # Rank of each signal among its (symbol, kind) in tick order: a symbol's ticks
-        # arrive in tick order, so a stable sort by key keeps them in it.
-        by_key = np.argsort(key, kind="stable")
-        sorted_key = key[by_key]
-        count = hits.size
-        run = np.empty(count, dtype=bool)
-        run[0] = True
-        np.not_equal(sorted_key[1:], sorted_key[:-1], out=run[1:])
-        starts = np.flatnonzero(run)
-        counters = self._s.seq.ravel()
-        seq = np.empty(count, dtype=np.int64)
-        seq[by_key] = counters[sorted_key] + np.arange(1, count + 1) - starts[np.cumsum(run) - 1]
-        counters[sorted_key[starts]] += np.diff(starts, append=count)
-        side = kind & 1  # 0 buy, 1 sell for the limit rules
-        limit = limits[side, tick]
-        p = p_hit[side, tick]
-        e = eta[side, tick]
-        hit = (kind == _BUY) | (kind == _SELL)
-        p[hit] = 1.0
-        e[hit] = 0.0
-        cross = kind >= _GOLDEN
-        limit[cross] = p[cross] = e[cross] = np.nan
-        return signals_from_columns(
-            list(map(self._names.__getitem__, sym.tolist())),
-            list(map(_KINDS.__getitem__, kind.tolist())),
-            seq.tolist(),
-            te[tick].tolist(),
-            pp[tick].tolist(),
-            limit.tolist(),
-            p.tolist(),
-            e.tolist(),
-        )
+        return signals_fired(fired, b, arrival, self._names, s.seq, te, pp, at_tick[1:], p_hit, eta)
 
 
 def _wrap(r: _I8, size: int, width: int) -> None:
