@@ -38,10 +38,11 @@ from scipy import special
 from engine.config import EngineConfig, LimitError
 from engine.forecast import passage, shrink
 from engine.limits import check_limits
-from engine.rules import INITIAL_STATES, Armed, Rule, fire, signals_fired
+from engine.rules import Armed, Rule, fire, signals_fired
 from engine.segments import Batch, Recurrence, make_batch
-from engine.signals import Signal, SignalKind
+from engine.signals import Signal
 from engine.state import EngineState, History
+from engine.store import WEIGHTED, Store, Sum
 
 __all__ = ["Engine"]
 
@@ -54,68 +55,6 @@ _I8 = NDArray[np.int64]
 ANCHOR_SPAN = 512.0
 
 _INITIAL_CAPACITY = 64
-# Running sums per symbol: fast and slow block prefix sums, then five weighted sums.
-_SUMS = 7
-
-
-class _Store:
-    """Per-symbol state: one preallocated array per field, the symbol id on axis 0."""
-
-    def __init__(self, cfg: EngineConfig, capacity: int) -> None:
-        self.schema: list[tuple[str, Any, tuple[int, ...], Any]] = [
-            ("n_ticks", np.int64, (), 0),
-            ("t_last", np.float64, (), np.nan),
-            ("last", np.float64, (), np.nan),
-            ("open", np.float64, (), np.nan),
-            ("sma_fast", np.float64, (), np.nan),
-            ("sma_slow", np.float64, (), np.nan),
-            ("ema", np.float64, (), np.nan),
-            ("drift", np.float64, (), np.nan),
-            ("vol", np.float64, (), np.nan),
-            ("drift_se", np.float64, (), np.nan),
-            # The drift the forecasts use: shrunk, nan while the symbol warms up.
-            ("forecast_drift", np.float64, (), np.nan),
-            ("buy", np.float64, (), np.nan),
-            ("sell", np.float64, (), np.nan),
-            ("p_buy", np.float64, (), np.nan),
-            ("p_sell", np.float64, (), np.nan),
-            ("eta_buy", np.float64, (), np.nan),
-            ("eta_sell", np.float64, (), np.nan),
-            ("touched", np.bool_, (), False),
-            # Forecasts at the latest price are computed when a snapshot asks for them.
-            ("stale", np.bool_, (), False),
-            # Running sums, see _SUMS: the moving averages' block prefix sums, then the
-            # exponentially weighted sums w*p, w, w*r, w*r*r, w*dt relative to `anchor`.
-            ("sums", np.float64, (_SUMS,), 0.0),
-            # Totals of the block before the current one, per moving average.
-            ("fast_prev", np.float64, (), 0.0),
-            ("slow_prev", np.float64, (), 0.0),
-            ("fast_ring", np.float64, (cfg.fast,), 0.0),
-            ("slow_ring", np.float64, (cfg.slow,), 0.0),
-            ("anchor", np.float64, (), np.nan),
-            # Rule states side by side (see engine.rules.Rule), read and written a row at a time.
-            ("rules", np.int8, (len(Rule),), INITIAL_STATES),
-            ("seq", np.int64, (len(SignalKind),), 0),
-            # Chart history ring: time (real part) and price (imaginary part) of the latest
-            # `history + slow - 1` ticks, written in one scatter. The averages are not
-            # kept: Engine.history replays them from the prices.
-            ("history", np.complex128, (cfg.history + cfg.slow - 1,), np.nan),
-        ]
-        self.capacity = 0
-        self.grow(capacity)
-
-    def grow(self, capacity: int) -> None:
-        """Reallocate every field for ``capacity`` symbols, keeping the existing rows."""
-        for name, dtype, shape, fill in self.schema:
-            new = np.full((capacity, *shape), fill, dtype=dtype)
-            if self.capacity:
-                new[: self.capacity] = getattr(self, name)
-            setattr(self, name, new)
-        self.capacity = capacity
-
-    def bytes_per_symbol(self) -> int:
-        """Bytes of state each symbol slot takes."""
-        return sum(getattr(self, name).nbytes for name, *_ in self.schema) // self.capacity
 
 
 class Engine:
@@ -199,10 +138,10 @@ class Engine:
         self._refused_names: set[str] = set()
         self._refused = 0
         self._skipped = 0
-        self._s = _Store(self._cfg, min(_INITIAL_CAPACITY, self._cfg.max_symbols))
+        self._s = Store.empty(self._cfg, min(_INITIAL_CAPACITY, self._cfg.max_symbols))
         # Factors of the running sums' recurrence, kept between updates: all 1 but the
         # moving averages' restart columns, which each update sets (see _advance).
-        self._ones = np.ones((0, _SUMS))
+        self._ones = np.ones((0, len(Sum)))
         # The forecast screen's reach per unit of volatility, -Phi^-1(below / 2) sqrt(H)
         # (see _screened_forecast), computed once: a scalar scipy call is not free.
         below = self._cfg.watch_rearm * self._cfg.alert_p
@@ -284,7 +223,7 @@ class Engine:
                     self._refused_names.add(name)
             return -1
         if count == self._s.capacity:
-            self._s.grow(min(2 * count, cfg.max_symbols))
+            self._s = self._s.grown(cfg, min(2 * count, cfg.max_symbols))
         self._index[name] = count
         self._names.append(name)
         return count
@@ -319,9 +258,8 @@ class Engine:
         once. Setting a limit (even to its current value) re-arms its signals.
         """
         sid = self._index.get(symbol)
-        s = self._s
-        cur_buy = float(s.buy[sid]) if sid is not None else math.nan
-        cur_sell = float(s.sell[sid]) if sid is not None else math.nan
+        cur_buy = float(self._s.buy[sid]) if sid is not None else math.nan
+        cur_sell = float(self._s.sell[sid]) if sid is not None else math.nan
         b, x = check_limits(
             cur_buy if buy is None else buy, cur_sell if sell is None else sell, symbol
         )
@@ -331,6 +269,7 @@ class Engine:
                 raise LimitError(
                     f"{symbol}: cannot track it, {self._cfg.max_symbols} symbols already tracked"
                 )
+        s = self._s  # after _add, which may have grown it
         s.buy[sid], s.sell[sid] = b, x
         s.touched[sid] = True
         if buy is not None:
@@ -622,46 +561,62 @@ class Engine:
         # Every running sum in one recurrence, one column each: the moving averages'
         # block prefix sums (restarting every `size` ticks, see _window_mean), then the
         # weighted sums w*p, w, w*r, w*r*r, w*dt.
-        terms = np.empty((n, _SUMS))
-        terms[:, 0] = pp
-        terms[:, 1] = pp
-        np.multiply(w, pp, out=terms[:, 2])
-        terms[:, 3] = w
-        np.multiply(w, ret, out=terms[:, 4])
-        np.multiply(terms[:, 4], ret, out=terms[:, 5])
-        np.multiply(w, dt, out=terms[:, 6])
+        terms = np.empty((n, len(Sum)))
+        terms[:, Sum.FAST_BLOCK] = pp
+        terms[:, Sum.SLOW_BLOCK] = pp
+        np.multiply(w, pp, out=terms[:, Sum.W_PRICE])
+        terms[:, Sum.WEIGHT] = w
+        np.multiply(w, ret, out=terms[:, Sum.W_RETURN])
+        np.multiply(terms[:, Sum.W_RETURN], ret, out=terms[:, Sum.W_RETURN_SQ])
+        np.multiply(w, dt, out=terms[:, Sum.W_DT])
         if rescale is None:
-            # Columns 2: of the kept ones stay 1; 0 and 1 are overwritten just below.
+            # The weighted columns of the kept ones stay 1; the block columns are
+            # overwritten just below.
             if self._ones.shape[0] < n:
-                self._ones = np.ones((n, _SUMS))
+                self._ones = np.ones((n, len(Sum)))
             factor = self._ones[:n]
         else:
-            factor = np.ones((n, _SUMS))
-            factor[:, 2:] = rescale[:, None]
-        np.not_equal(slot_f, 0, out=factor[:, 0])
-        np.not_equal(slot_s, 0, out=factor[:, 1])
+            factor = np.ones((n, len(Sum)))
+            factor[:, WEIGHTED] = rescale[:, None]
+        np.not_equal(slot_f, 0, out=factor[:, Sum.FAST_BLOCK])
+        np.not_equal(slot_s, 0, out=factor[:, Sum.SLOW_BLOCK])
         seeds = s.sums.take(sym, axis=0)
         # Each window's previous block total as carried into the batch: the prefix sum
         # before it if a block ended just then, else the total kept (see _window_mean).
         carried = np.empty((2, b.count))
         for q, prev in enumerate((s.fast_prev, s.slow_prev)):
-            carried[q] = np.where(n0_mod[q + 1] == 0, seeds[:, q], prev.take(sym))
+            carried[q] = np.where(n0_mod[q + 1] == 0, seeds[:, Sum.FAST_BLOCK + q], prev.take(sym))
         totals = b.expand(carried)
         y = b.scan(Recurrence(terms, seeds, factor, overwrite=True))
         sma_f = _window_mean(
-            b, cfg.fast, y[:, 0].copy(), k, slot_f, n0, totals[0], s.fast_prev, s.fast_ring
+            b,
+            cfg.fast,
+            y[:, Sum.FAST_BLOCK].copy(),
+            k,
+            slot_f,
+            n0,
+            totals[0],
+            s.fast_prev,
+            s.fast_ring,
         )
         sma_s = _window_mean(
-            b, cfg.slow, y[:, 1].copy(), k, slot_s, n0, totals[1], s.slow_prev, s.slow_ring
+            b,
+            cfg.slow,
+            y[:, Sum.SLOW_BLOCK].copy(),
+            k,
+            slot_s,
+            n0,
+            totals[1],
+            s.slow_prev,
+            s.slow_ring,
         )
         ends = y.take(last, axis=0)
         s.sums[sym] = ends
         s.anchor[sym] = a_t[last]
-        ew = y[:, 2:].T
-        s.ema[sym] = ends[:, 2] / ends[:, 3]  # only the latest is kept
-        elapsed = ew[4]
-        drift = ew[2] / elapsed
-        vol = ew[3] / elapsed
+        s.ema[sym] = ends[:, Sum.W_PRICE] / ends[:, Sum.WEIGHT]  # only the latest is kept
+        elapsed = y[:, Sum.W_DT]
+        drift = y[:, Sum.W_RETURN] / elapsed
+        vol = y[:, Sum.W_RETURN_SQ] / elapsed
         undefined = ~(elapsed > 0.0)
         if undefined.any():
             drift[undefined] = np.nan
