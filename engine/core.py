@@ -33,10 +33,10 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special
 
 from engine.config import EngineConfig, LimitError
-from engine.forecast import passage, shrink
+from engine.forecast import shrink
+from engine.limit_forecast import forecast_limits, screen_reach
 from engine.limits import check_limits
 from engine.rules import Armed, Rule, fire, signals_fired
 from engine.segments import Batch, Recurrence, make_batch
@@ -142,12 +142,8 @@ class Engine:
         # Factors of the running sums' recurrence, kept between updates: all 1 but the
         # moving averages' restart columns, which each update sets (see _advance).
         self._ones = np.ones((0, len(Sum)))
-        # The forecast screen's reach per unit of volatility, -Phi^-1(below / 2) sqrt(H)
-        # (see _screened_forecast), computed once: a scalar scipy call is not free.
-        below = self._cfg.watch_rearm * self._cfg.alert_p
-        self._screen_vol = -float(special.ndtri(0.5 * below * (1.0 - 1e-9))) * math.sqrt(
-            self._cfg.horizon_s
-        )
+        # Forecasts below the watches' re-arm level need not be exact (see forecast_limits).
+        self._screen = screen_reach(self._cfg.watch_rearm * self._cfg.alert_p, self._cfg.horizon_s)
 
     # ------------------------------------------------------------------ registry
 
@@ -403,82 +399,6 @@ class Engine:
         with np.errstate(invalid="ignore", divide="ignore"):
             return self._advance(ids.astype(np.int32, copy=False), tt, pp, arrival)
 
-    def _forecast(self, price: _F8, buy: _F8, sell: _F8, drift: _F8, vol: _F8) -> tuple[_F8, _F8]:
-        """Forecasts towards the buy (below) and sell (above) limits, shape (2, n)."""
-        n = price.shape[0]
-        d = np.empty((2, n))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            np.divide(price, buy, out=d[0])
-            np.divide(sell, price, out=d[1])
-            np.log(d, out=d)
-        m = np.empty((2, n))
-        np.negative(drift, out=m[0])
-        m[1] = drift
-        d, m = d.ravel(), m.ravel()
-        at = np.flatnonzero(~np.isnan(d))  # nan: no limit on that side
-        if at.size == 2 * n:
-            p, eta = passage(d, m, np.concatenate((vol, vol)), self._cfg.horizon_s)
-        else:
-            p, eta = np.full(2 * n, np.nan), np.full(2 * n, np.nan)
-            p[at], eta[at] = passage(d[at], m[at], vol[at % n], self._cfg.horizon_s)
-        return p.reshape(2, n), eta.reshape(2, n)
-
-    def _screened_forecast(
-        self, price: _F8, buy: _F8, sell: _F8, drift: _F8, vol: _F8
-    ) -> tuple[_F8, _F8]:
-        """:meth:`_forecast`, except that ticks whose probability is provably at most
-        ``below = watch_rearm * alert_p`` are not evaluated: their ``p`` is reported as 0
-        and ``eta`` as nan (the rules treat both alike: not likely, unlikely).
-
-        Every other tick is exact, as in :meth:`_forecast`. The proof: the probability
-        grows with the drift, and with drift ``m >= 0`` it is at most ``2 Phi(w)``,
-        ``w = (m H - d) / (s sqrt(H))`` (reflection at the first passage: having reached
-        the limit, the path ends beyond it at least as often as not). So
-        ``2 Phi(w) <= below`` for ``d >= r = max(m, 0) H - Phi^-1(below / 2) s sqrt(H)``;
-        a margin keeps rounding from deciding. The screen needs no logarithm: with
-        ``d = ln x`` (``x`` the price over the buy limit, or the sell limit over the
-        price), ``ln x >= 1 - 1/x``, so ``x (1 - r) > 1`` already gives ``d > r``. It
-        lets through a few ticks more than ``d > r`` would, which only get exact values.
-        Runs with invalid and divide-by-zero warnings off, as :meth:`_advance`.
-        """
-        n = price.shape[0]
-        h = self._cfg.horizon_s
-        c = self._screen_vol
-        # q = 1 - r per side (less a margin), nan where the drift or vol is unknown.
-        mh = drift * h
-        cv = vol * c
-        q = np.empty((2, n))
-        np.minimum(mh, 0.0, out=q[0])  # r_buy = cv + max(-m, 0) H = cv - min(m H, 0)
-        q[0] -= cv
-        np.maximum(mh, 0.0, out=q[1])
-        q[1] += cv
-        np.subtract(1.0 - 1e-12, q[1], out=q[1])
-        q[0] += 1.0 - 1e-12
-        # Skipped: x (1 - r) > 1, that is price (1 - r) > buy and sell (1 - r) > price.
-        q[0] *= price
-        q[1] *= sell
-        skip = np.empty((2, n), dtype=bool)
-        np.greater(q[0], buy, out=skip[0])
-        np.greater(q[1], price, out=skip[1])
-        unset = np.empty((2, n), dtype=bool)  # no limit on that side: p is nan
-        np.isnan(buy, out=unset[0])
-        np.isnan(sell, out=unset[1])
-        skip |= unset
-        tb = np.flatnonzero(~skip[0])
-        ts = np.flatnonzero(~skip[1])
-        p = np.zeros((2, n))
-        eta = np.full((2, n), np.nan)
-        if unset.any():
-            p[unset] = np.nan
-        if tb.size + ts.size:
-            d = np.concatenate((price[tb] / buy[tb], sell[ts] / price[ts]))
-            np.log(d, out=d)
-            m = np.concatenate((-drift[tb], drift[ts]))
-            pv, ev = passage(d, m, np.concatenate((vol[tb], vol[ts])), h)
-            p[0, tb], p[1, ts] = pv[: tb.size], pv[tb.size :]
-            eta[0, tb], eta[1, ts] = ev[: tb.size], ev[tb.size :]
-        return p, eta
-
     def _refresh_forecasts(self) -> None:
         """Bring the stored forecasts of symbols that moved up to date."""
         s = self._s
@@ -486,8 +406,13 @@ class Engine:
         if stale.size == 0:
             return
         s.stale[stale] = False
-        p, eta = self._forecast(
-            s.last[stale], s.buy[stale], s.sell[stale], s.forecast_drift[stale], s.vol[stale]
+        p, eta = forecast_limits(
+            s.last[stale],
+            s.buy[stale],
+            s.sell[stale],
+            s.forecast_drift[stale],
+            s.vol[stale],
+            self._cfg.horizon_s,
         )
         s.p_buy[stale], s.p_sell[stale] = p
         s.eta_buy[stale], s.eta_sell[stale] = eta
@@ -634,7 +559,7 @@ class Engine:
         np.copyto(used, np.nan, where=cold)
 
         # Forecasts towards both limits at every tick.
-        p_hit, eta = self._screened_forecast(pp, buy_t, sell_t, used, vol)
+        p_hit, eta = forecast_limits(pp, buy_t, sell_t, used, vol, cfg.horizon_s, self._screen)
 
         # The signal rules, their states carried through each symbol's ticks.
         slow_full = k >= cfg.slow - 1 if (n0 < cfg.slow - 1).any() else None
