@@ -39,20 +39,17 @@ from engine.forecast import shrink
 from engine.limit_forecast import forecast_limits, screen_reach
 from engine.limits import check_limits
 from engine.rules import Armed, Rule, fire, signals_fired
-from engine.segments import Batch, Recurrence, make_batch
+from engine.segments import Recurrence, make_batch
 from engine.signals import Signal
 from engine.state import EngineState, History
 from engine.store import WEIGHTED, Store, Sum
+from engine.windows import reanchor, replay_mean, window_mean, wrap_slots
 
 __all__ = ["Engine"]
 
 _F8 = NDArray[np.float64]
 _I8 = NDArray[np.int64]
 
-#: Exponential weights are kept relative to an anchor time; once a tick is this many
-#: half-lives past the anchor, the sums are rescaled and the anchor moves to that tick.
-#: 2**512 keeps every weighted sum far from overflow.
-ANCHOR_SPAN = 512.0
 
 _INITIAL_CAPACITY = 64
 
@@ -77,7 +74,7 @@ class Engine:
 
     * ``sma_fast``, ``sma_slow``: means of the last ``fast``/``slow`` prices (of all
       prices so far while fewer), from running sums that restart every window length,
-      so they never drift (see ``_window_mean``); cost independent of the window.
+      so they never drift (see :func:`engine.windows.window_mean`); cost independent of the window.
     * ``ema``: ``sum(w_i p_i) / sum(w_i)`` with ``w_i = 2**(-(t - t_i)/halflife_s)``,
       exact for irregular spacing (pandas ``ewm(halflife=, times=)``).
     * ``drift = sum(w_i r_i) / sum(w_i dt_i)`` and
@@ -340,7 +337,7 @@ class Engine:
         rows[1] = cells.imag[k0 - lo :]
         for row, size in ((2, cfg.fast), (3, cfg.slow)):
             start = max(k0 - size + 1, 0)
-            rows[row] = _replay_mean(cells.imag[start - lo :], start, k0, size)
+            rows[row] = replay_mean(cells.imag[start - lo :], start, k0, size)
         rows.flags.writeable = False
         return History(t=rows[0], price=rows[1], sma_fast=rows[2], sma_slow=rows[3])
 
@@ -440,7 +437,7 @@ class Engine:
         counts += j
         k, slot_f, slot_s, slot_h = counts
         for slot, size in zip(counts[1:], sizes, strict=True):
-            _wrap(slot, size, b.width)
+            wrap_slots(slot, size, b.width)
         fresh = np.flatnonzero(n0 == 0)
         if fresh.size:
             fsym = sym[fresh]
@@ -480,11 +477,11 @@ class Engine:
         s.sell.take(sym, out=per_sym[2])
         at_tick = b.expand(per_sym)
         a_t, buy_t, sell_t = at_tick
-        rescale = _reanchor(b, te, anchor, a_t, hl)
+        rescale = reanchor(b, te, anchor, a_t, hl)
         w = np.exp2((te - a_t) / hl)
 
         # Every running sum in one recurrence, one column each: the moving averages'
-        # block prefix sums (restarting every `size` ticks, see _window_mean), then the
+        # block prefix sums (restarting every `size` ticks, see window_mean), then the
         # weighted sums w*p, w, w*r, w*r*r, w*dt.
         terms = np.empty((n, len(Sum)))
         terms[:, Sum.FAST_BLOCK] = pp
@@ -507,13 +504,13 @@ class Engine:
         np.not_equal(slot_s, 0, out=factor[:, Sum.SLOW_BLOCK])
         seeds = s.sums.take(sym, axis=0)
         # Each window's previous block total as carried into the batch: the prefix sum
-        # before it if a block ended just then, else the total kept (see _window_mean).
+        # before it if a block ended just then, else the total kept (see window_mean).
         carried = np.empty((2, b.count))
         for q, prev in enumerate((s.fast_prev, s.slow_prev)):
             carried[q] = np.where(n0_mod[q + 1] == 0, seeds[:, Sum.FAST_BLOCK + q], prev.take(sym))
         totals = b.expand(carried)
         y = b.scan(Recurrence(terms, seeds, factor, overwrite=True))
-        sma_f = _window_mean(
+        sma_f = window_mean(
             b,
             cfg.fast,
             y[:, Sum.FAST_BLOCK].copy(),
@@ -524,7 +521,7 @@ class Engine:
             s.fast_prev,
             s.fast_ring,
         )
-        sma_s = _window_mean(
+        sma_s = window_mean(
             b,
             cfg.slow,
             y[:, Sum.SLOW_BLOCK].copy(),
@@ -588,116 +585,3 @@ class Engine:
         b.put_latest(s.history.ravel(), cell, tick, size)
 
         return signals_fired(fired, b, arrival, self._names, s.seq, te, pp, at_tick[1:], p_hit, eta)
-
-
-def _wrap(r: _I8, size: int, width: int) -> None:
-    """Reduce ``r = (n0 % size) + j`` (``j`` below ``width``) modulo ``size`` in place."""
-    passes = (size + width - 2) // size  # how many times r may reach size
-    if passes > 2:
-        np.remainder(r, size, out=r)
-        return
-    u = r.view(np.uint64)
-    for _ in range(passes):  # cheaper than an integer division
-        # min(r, r - size) as unsigned: r - size wraps around to a huge value if r < size.
-        np.minimum(u, (r - size).view(np.uint64), out=u)
-
-
-def _window_mean(
-    b: Batch,
-    size: int,
-    c: _F8,
-    k: _I8,
-    slot: _I8,
-    n0: _I8,
-    total: _F8,
-    prev: _F8,
-    ring: _F8,
-) -> _F8:
-    """Mean of the last ``size`` prices (fewer at the start) at every tick.
-
-    ``c`` holds prefix sums that restart every ``size`` ticks (blocks aligned on the tick
-    count), so no sum ever holds more than ``size`` terms and long runs cannot drift. The
-    window ending at tick ``k`` is ``c[k] + (T - c[k - size])``: the sum so far in k's
-    block plus the tail of the previous block, its total ``T`` less its head, which the
-    ring of prefix sums keeps (zeros before the first block ends). ``total`` holds at
-    each tick the previous block's total as carried into the batch (it is overwritten);
-    ``prev`` (per symbol) is updated to the previous block's total and the ring to the
-    latest prefix sums.
-    """
-    j = b.j
-    flat = b.sym_t * size + slot
-    head = ring.take(flat)
-    if b.width > size:
-        b.fill_back(head, c, size)
-    # Total of the previous block: in this batch if it ended here, else carried.
-    at = np.flatnonzero(j > slot)
-    if at.size:
-        total[at] = c[b.back_index(at, slot[at] + 1)]
-    prev[b.sym] = total[b.last]
-    total -= head
-    total += c
-    if (n0 < size - 1).any():  # some ticks have fewer than `size` ticks so far
-        young = np.flatnonzero(k < size - 1)
-        early = total[young] / (k[young] + 1)
-        total /= size
-        total[young] = early
-    else:
-        total /= size
-    b.put_latest(ring.ravel(), flat, c, size)
-    return total
-
-
-def _replay_mean(prices: _F8, start: int, k0: int, size: int) -> _F8:
-    """Means of the last ``size`` prices (fewer at the start) at the ticks from ``k0`` on,
-    given ``prices`` of ticks ``start ..`` (``start`` 0 or ``k0 - size + 1``).
-
-    The scheme of :func:`_window_mean` with its blocks aligned on ``start``: prefix sums
-    restarting every ``size`` prices, and at each tick the sum so far in its block plus
-    the previous block's total less its head. From ``start`` 0 the blocks are the
-    engine's and the means bitwise its own; otherwise equal to them within rounding.
-    """
-    count = prices.shape[0]
-    blocks = -(-count // size)
-    c = np.zeros(blocks * size)
-    c[:count] = prices
-    c = np.cumsum(c.reshape(blocks, size), axis=1).ravel()[:count]
-    i = np.arange(k0 - start, count)  # the ticks wanted, counted from start
-    total = np.zeros(i.shape[0])
-    head = np.zeros(i.shape[0])
-    later = i >= size  # past the first block: add the previous block's tail
-    total[later] = c[i[later] // size * size - 1]
-    head[later] = c[i[later] - size]
-    total -= head
-    total += c[i]
-    total /= np.minimum(i + start + 1, size)
-    return total
-
-
-def _reanchor(b: Batch, te: _F8, anchor: _F8, a_t: _F8, hl: float) -> _F8 | None:
-    """Move the anchor of the exponential weights in force at each tick, ``a_t`` (given
-    as each segment's ``anchor``), and return the rescale factors.
-
-    The anchor moves to the first tick later than ``anchor + ANCHOR_SPAN * hl``, then on
-    from there. Times never decrease within a segment, so each move is a binary search.
-    Returns the factor rescaling the sums carried into each tick (1 where the anchor
-    does not move), or None when no anchor moves.
-    """
-    span = ANCHOR_SPAN * hl
-    moving = np.flatnonzero(te[b.last] > anchor + span)
-    if moving.size == 0:
-        return None
-    for s in moving.tolist():
-        at = b.positions(s)
-        times = te[at]
-        a = float(anchor[s])
-        while True:
-            i = int(np.searchsorted(times, a + span, side="right"))
-            if i == times.shape[0]:
-                break
-            a = float(times[i])
-            a_t[at[i:]] = a
-    before = b.shifted(a_t, anchor)
-    factor = np.ones_like(a_t)
-    moved = np.flatnonzero(a_t != before)
-    factor[moved] = np.exp2((before[moved] - a_t[moved]) / hl)
-    return factor
