@@ -3,9 +3,10 @@
 How far the forecasts trust the drift. The estimate ``mu = sum(w r) / sum(w dt)`` from a
 few seconds of ticks is mostly noise: with returns of variance ``sigma**2 dt`` its
 standard error is about ``se = sigma / sqrt(T)``, ``T`` the time it covers, and often
-larger than ``mu`` itself. Taken as known, it makes the first-passage forecast certain
-of a move that is only noise (a price 1 % below its limit "reached in 5 s, 100 %" after
-three ticks). So:
+larger than ``mu`` itself (it depends on the time covered, not on the tick count:
+Merton, "On estimating the expected return on the market", 1980). Taken as known, it
+makes the first-passage forecast certain of a move that is only noise (a price 1 % below
+its limit "reached in 5 s, 100 %" after three ticks). So:
 
 * ``T`` is ``span = sum(w_i dt_i) / w``, the weights taken relative to this tick's: the
   exponentially weighted time the estimate covers, given by the running sums. Under a
@@ -15,7 +16,8 @@ three ticks). So:
   drift that is not constant (the reason it is weighted at all); on generated markets
   whose regimes change (``producer.generator``) it calibrated as well or better.
 * The forecasts use ``mu * max(0, 1 - se**2 / mu**2)``, the positive-part James-Stein
-  estimate (:func:`~engine.forecast.shrink_drift`): no drift within one standard error
+  estimate (James & Stein, 1961; Efron & Morris, 1973; see
+  :func:`~engine.forecast.shrink_drift`): no drift within one standard error
   of zero, nearly all of it many errors out. Here ``(mu / se)**2 = sum(w r)**2 /
   (w sum(w r**2))``, at most the weighted tick count ``sum(w) / w``, so a single return
   never counts as a drift. (Averaging the forecast over the drift's normal posterior
@@ -39,7 +41,7 @@ from engine.forecast import shrink
 from engine.limit_forecast import forecast_limits, screen_reach
 from engine.limits import check_limits
 from engine.rules import Armed, Rule, fire, signals_fired
-from engine.segments import Recurrence, make_batch
+from engine.segments import Batch, Recurrence, make_batch
 from engine.signals import Signal
 from engine.state import EngineState, History
 from engine.store import WEIGHTED, Store, Sum
@@ -76,7 +78,8 @@ class Engine:
       prices so far while fewer), from running sums that restart every window length,
       so they never drift (see :func:`engine.windows.window_mean`); cost independent of the window.
     * ``ema``: ``sum(w_i p_i) / sum(w_i)`` with ``w_i = 2**(-(t - t_i)/halflife_s)``,
-      exact for irregular spacing (pandas ``ewm(halflife=, times=)``).
+      exact for irregular spacing (pandas ``ewm(halflife=, times=)``): a weighted mean
+      as the ratio of running weighted sums (West, 1979), see ``_scan_sums``.
     * ``drift = sum(w_i r_i) / sum(w_i dt_i)`` and
       ``vol = sqrt(sum(w_i r_i**2) / sum(w_i dt_i))``, per second; nan until some time
       has passed. A jump with ``dt = 0`` adds to the variance, never divides by zero.
@@ -368,12 +371,12 @@ class Engine:
             If the arrays differ in length or an id was never registered.
         """
         ids = np.asarray(sym_ids)
-        tt = np.asarray(t, dtype=np.float64)
-        pp = np.asarray(price, dtype=np.float64)
-        if ids.ndim != 1 or tt.shape != ids.shape or pp.shape != ids.shape:
+        times = np.asarray(t, dtype=np.float64)
+        prices = np.asarray(price, dtype=np.float64)
+        if ids.ndim != 1 or times.shape != ids.shape or prices.shape != ids.shape:
             raise ValueError(
                 f"sym_ids, t and price must be 1-D of equal length, "
-                f"got shapes {ids.shape}, {tt.shape}, {pp.shape}"
+                f"got shapes {ids.shape}, {times.shape}, {prices.shape}"
             )
         if ids.size == 0:
             return []
@@ -383,7 +386,7 @@ class Engine:
             raise ValueError(f"symbol id {int(ids.max())} was never registered")
         keep = ids >= 0
         with np.errstate(invalid="ignore"):
-            ok = keep & np.isfinite(tt) & (pp > 0.0) & (pp < np.inf)
+            ok = keep & np.isfinite(times) & (prices > 0.0) & (prices < np.inf)
         if ok.all():
             arrival = np.arange(ids.shape[0])
         else:
@@ -391,10 +394,10 @@ class Engine:
             arrival = np.flatnonzero(ok)
             if arrival.size == 0:
                 return []
-            ids, tt, pp = ids[arrival], tt[arrival], pp[arrival]
+            ids, times, prices = ids[arrival], times[arrival], prices[arrival]
         # nan (unset limits, undefined estimates) and 0/0 are expected throughout.
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self._advance(ids.astype(np.int32, copy=False), tt, pp, arrival)
+            return self._advance(ids.astype(np.int32, copy=False), times, prices, arrival)
 
     def _refresh_forecasts(self) -> None:
         """Bring the stored forecasts of symbols that moved up to date."""
@@ -414,83 +417,189 @@ class Engine:
         s.p_buy[stale], s.p_sell[stale] = p
         s.eta_buy[stale], s.eta_sell[stale] = eta
 
-    def _advance(self, ids: NDArray[np.int32], t_in: _F8, p_in: _F8, arrival: _I8) -> list[Signal]:
+    def _advance(
+        self, ids: NDArray[np.int32], t_in: _F8, price_in: _F8, arrival: _I8
+    ) -> list[Signal]:
         """Process valid ticks: sort by symbol, scan every recurrence, apply the rules.
 
         Runs with invalid and divide-by-zero warnings off (see :meth:`update`).
         """
         cfg, s = self._cfg, self._s
-        b = make_batch(ids, len(self._names))
-        n = b.n
-        tt = t_in.take(b.order)
-        pp = p_in.take(b.order)
-        sym, sym_t, first, last, j = b.sym, b.sym_t, b.first, b.last, b.j
-        n0 = s.n_ticks[sym]
-        # Each tick's count k (ticks of its symbol before it) and its slots in the rings
-        # (k modulo their sizes): per-symbol values, spread over the ticks in one pass.
-        sizes = (cfg.fast, cfg.slow, s.history.shape[1])
-        n0_mod = np.empty((4, b.count), dtype=np.int64)
-        n0_mod[0] = n0
-        for q, size in enumerate(sizes, 1):
-            np.remainder(n0, size, out=n0_mod[q])
-        counts = b.expand(n0_mod)
-        counts += j
-        k, slot_f, slot_s, slot_h = counts
-        for slot, size in zip(counts[1:], sizes, strict=True):
-            wrap_slots(slot, size, b.width)
-        fresh = np.flatnonzero(n0 == 0)
-        if fresh.size:
-            fsym = sym[fresh]
-            price0 = pp[first[fresh]]
-            s.open[fsym] = price0
-            band = cfg.default_band
-            if band is not None:
-                dflt = ~s.touched[fsym]
-                s.buy[fsym[dflt]] = price0[dflt] * (1.0 - band)
-                s.sell[fsym[dflt]] = price0[dflt] * (1.0 + band)
+        batch = make_batch(ids, len(self._names))
+        sym, last = batch.sym, batch.last  # per segment: its symbol and last tick
+        price = price_in.take(batch.order)
+        n_before = s.n_ticks[sym]
+        counts, n_before_mod = self._tick_counts(batch, n_before)
+        k, slot_fast, slot_slow, slot_history = counts
+        first_ever = np.flatnonzero(n_before == 0)  # segments of symbols new to the engine
+        if first_ever.size:
+            self._open(sym[first_ever], price[batch.first[first_ever]])
+        t_event, dt, log_return = self._steps(batch, t_in.take(batch.order), price, first_ever)
 
-        # Event time, held at the symbol's latest time when it goes backwards.
-        t_seed = s.t_last[sym]
-        prev_t = b.shifted(tt, t_seed)
-        backwards = tt < prev_t
-        if backwards.any():
-            te = b.running_max(tt, t_seed)
-            prev_t = b.shifted(te, t_seed)
-        else:
-            te = tt
-        dt = te - prev_t
-        ret = pp / b.shifted(pp, s.last[sym])
-        np.log(ret, out=ret)
-        if fresh.size:
-            dt[first[fresh]] = 0.0
-            ret[first[fresh]] = 0.0
-
-        # Exponential weights 2**((t - anchor)/halflife), re-anchored far from overflow.
+        # Exponential weights 2**((t - anchor) / halflife), re-anchored far from overflow.
         # The anchor and the limits of each tick's symbol, spread over the ticks at once.
-        hl = cfg.halflife_s
-        per_sym = np.empty((3, b.count))
-        anchor = per_sym[0]
+        halflife = cfg.halflife_s
+        per_symbol = np.empty((3, batch.count))
+        anchor = per_symbol[0]
         s.anchor.take(sym, out=anchor)
-        if fresh.size:
-            anchor[fresh] = te[first[fresh]]
-        s.buy.take(sym, out=per_sym[1])
-        s.sell.take(sym, out=per_sym[2])
-        at_tick = b.expand(per_sym)
-        a_t, buy_t, sell_t = at_tick
-        rescale = reanchor(b, te, anchor, a_t, hl)
-        w = np.exp2((te - a_t) / hl)
+        if first_ever.size:
+            anchor[first_ever] = t_event[batch.first[first_ever]]
+        s.buy.take(sym, out=per_symbol[1])
+        s.sell.take(sym, out=per_symbol[2])
+        per_tick = batch.expand(per_symbol)
+        anchor_at, limits = per_tick[0], per_tick[1:]
+        rescale = reanchor(batch, t_event, anchor, anchor_at, halflife)
+        weight = np.exp2((t_event - anchor_at) / halflife)
 
-        # Every running sum in one recurrence, one column each: the moving averages'
-        # block prefix sums (restarting every `size` ticks, see window_mean), then the
-        # weighted sums w*p, w, w*r, w*r*r, w*dt.
+        seeds = s.sums.take(sym, axis=0)
+        sums = self._scan_sums(batch, seeds, price, log_return, dt, weight, rescale, counts)
+        # The moving averages' previous block totals as carried into the batch: the
+        # prefix sum before it if a block ended just then, else the total kept.
+        carried = np.empty((2, batch.count))
+        blocks = ((Sum.FAST_BLOCK, s.fast_prev), (Sum.SLOW_BLOCK, s.slow_prev))
+        for row, (column, prev_total) in enumerate(blocks):
+            ended = n_before_mod[row] == 0
+            carried[row] = np.where(ended, seeds[:, column], prev_total.take(sym))
+        totals = batch.expand(carried)
+        sma_fast = window_mean(
+            batch,
+            cfg.fast,
+            sums[:, Sum.FAST_BLOCK].copy(),
+            k,
+            slot_fast,
+            n_before,
+            totals[0],
+            s.fast_prev,
+            s.fast_ring,
+        )
+        sma_slow = window_mean(
+            batch,
+            cfg.slow,
+            sums[:, Sum.SLOW_BLOCK].copy(),
+            k,
+            slot_slow,
+            n_before,
+            totals[1],
+            s.slow_prev,
+            s.slow_ring,
+        )
+        at_end = sums.take(last, axis=0)
+        s.sums[sym] = at_end
+        s.anchor[sym] = anchor_at[last]
+        s.ema[sym] = at_end[:, Sum.W_PRICE] / at_end[:, Sum.WEIGHT]  # only the latest is kept
+        drift, vol, drift_se2, forecast_drift = _estimates(sums, weight, k, n_before, cfg)
+
+        p_hit, eta = forecast_limits(
+            price, limits[0], limits[1], forecast_drift, vol, cfg.horizon_s, self._screen
+        )
+        slow_full = k >= cfg.slow - 1 if (n_before < cfg.slow - 1).any() else None
+        fired, s.rules[sym] = fire(
+            batch,
+            s.rules.take(sym, axis=0),
+            price,
+            limits,
+            p_hit,
+            sma_fast,
+            sma_slow,
+            slow_full,
+            cfg,
+        )
+
+        # Per-symbol state at each segment's last tick, and the chart history.
+        s.n_ticks[sym] = n_before + batch.length
+        s.t_last[sym] = t_event[last]
+        s.last[sym] = price[last]
+        s.sma_fast[sym] = sma_fast[last]
+        s.sma_slow[sym] = sma_slow[last]
+        s.drift[sym] = drift[last]
+        s.vol[sym] = vol[last]
+        s.drift_se[sym] = np.sqrt(drift_se2[last])
+        s.forecast_drift[sym] = forecast_drift[last]
+        s.stale[sym] = True
+        size = s.history.shape[1]
+        cell = batch.sym_t * size
+        cell += slot_history
+        tick = np.empty(batch.n, dtype=np.complex128)
+        tick.real = t_event
+        tick.imag = price
+        batch.put_latest(s.history.ravel(), cell, tick, size)
+
+        return signals_fired(
+            fired, batch, arrival, self._names, s.seq, t_event, price, limits, p_hit, eta
+        )
+
+    def _tick_counts(self, batch: Batch, n_before: _I8) -> tuple[_I8, _I8]:
+        """Each tick's count ``k`` (ticks of its symbol before it) and its slots in the
+        fast, slow and history rings (``k`` modulo their sizes), rows of shape (4, n);
+        and each segment's ``n_before`` modulo the fast and slow window, shape (2, count).
+
+        Per-symbol values spread over the ticks in one pass.
+        """
+        sizes = (self._cfg.fast, self._cfg.slow, self._s.history.shape[1])
+        n_before_mod = np.empty((4, batch.count), dtype=np.int64)
+        n_before_mod[0] = n_before
+        for row, size in enumerate(sizes, 1):
+            np.remainder(n_before, size, out=n_before_mod[row])
+        counts = batch.expand(n_before_mod)
+        counts += batch.j
+        for slot, size in zip(counts[1:], sizes, strict=True):
+            wrap_slots(slot, size, batch.width)
+        return counts, n_before_mod[1:3]
+
+    def _open(self, new_sym: _I8, first_price: _F8) -> None:
+        """First ticks of symbols: their opening price, and the default limits around
+        it where none was set."""
+        s, band = self._s, self._cfg.default_band
+        s.open[new_sym] = first_price
+        if band is not None:
+            untouched = ~s.touched[new_sym]
+            s.buy[new_sym[untouched]] = first_price[untouched] * (1.0 - band)
+            s.sell[new_sym[untouched]] = first_price[untouched] * (1.0 + band)
+
+    def _steps(self, batch: Batch, t_raw: _F8, price: _F8, first_ever: _I8) -> tuple[_F8, _F8, _F8]:
+        """Event time (held at the symbol's latest time when it goes backwards), and the
+        time step and log return since the symbol's previous tick (0 at its first)."""
+        s, sym = self._s, batch.sym
+        t_seed = s.t_last[sym]
+        t_prev = batch.shifted(t_raw, t_seed)
+        if (t_raw < t_prev).any():
+            t_event = batch.running_max(t_raw, t_seed)
+            t_prev = batch.shifted(t_event, t_seed)
+        else:
+            t_event = t_raw
+        dt = t_event - t_prev
+        log_return = price / batch.shifted(price, s.last[sym])
+        np.log(log_return, out=log_return)
+        if first_ever.size:
+            dt[batch.first[first_ever]] = 0.0
+            log_return[batch.first[first_ever]] = 0.0
+        return t_event, dt, log_return
+
+    def _scan_sums(
+        self,
+        batch: Batch,
+        seeds: _F8,
+        price: _F8,
+        log_return: _F8,
+        dt: _F8,
+        weight: _F8,
+        rescale: _F8 | None,
+        counts: _I8,
+    ) -> _F8:
+        """Every running sum at every tick, columns :class:`~engine.store.Sum`, in one
+        recurrence from ``seeds``, the sums before the batch: the moving averages' block
+        prefix sums (restarting where a tick's slot is 0, see
+        :func:`~engine.windows.window_mean`), then the weighted sums, rescaled where the
+        anchor moves (see :func:`~engine.windows.reanchor`)."""
+        n = batch.n
         terms = np.empty((n, len(Sum)))
-        terms[:, Sum.FAST_BLOCK] = pp
-        terms[:, Sum.SLOW_BLOCK] = pp
-        np.multiply(w, pp, out=terms[:, Sum.W_PRICE])
-        terms[:, Sum.WEIGHT] = w
-        np.multiply(w, ret, out=terms[:, Sum.W_RETURN])
-        np.multiply(terms[:, Sum.W_RETURN], ret, out=terms[:, Sum.W_RETURN_SQ])
-        np.multiply(w, dt, out=terms[:, Sum.W_DT])
+        terms[:, Sum.FAST_BLOCK] = price
+        terms[:, Sum.SLOW_BLOCK] = price
+        np.multiply(weight, price, out=terms[:, Sum.W_PRICE])
+        terms[:, Sum.WEIGHT] = weight
+        np.multiply(weight, log_return, out=terms[:, Sum.W_RETURN])
+        np.multiply(terms[:, Sum.W_RETURN], log_return, out=terms[:, Sum.W_RETURN_SQ])
+        np.multiply(weight, dt, out=terms[:, Sum.W_DT])
         if rescale is None:
             # The weighted columns of the kept ones stay 1; the block columns are
             # overwritten just below.
@@ -500,88 +609,42 @@ class Engine:
         else:
             factor = np.ones((n, len(Sum)))
             factor[:, WEIGHTED] = rescale[:, None]
-        np.not_equal(slot_f, 0, out=factor[:, Sum.FAST_BLOCK])
-        np.not_equal(slot_s, 0, out=factor[:, Sum.SLOW_BLOCK])
-        seeds = s.sums.take(sym, axis=0)
-        # Each window's previous block total as carried into the batch: the prefix sum
-        # before it if a block ended just then, else the total kept (see window_mean).
-        carried = np.empty((2, b.count))
-        for q, prev in enumerate((s.fast_prev, s.slow_prev)):
-            carried[q] = np.where(n0_mod[q + 1] == 0, seeds[:, Sum.FAST_BLOCK + q], prev.take(sym))
-        totals = b.expand(carried)
-        y = b.scan(Recurrence(terms, seeds, factor, overwrite=True))
-        sma_f = window_mean(
-            b,
-            cfg.fast,
-            y[:, Sum.FAST_BLOCK].copy(),
-            k,
-            slot_f,
-            n0,
-            totals[0],
-            s.fast_prev,
-            s.fast_ring,
-        )
-        sma_s = window_mean(
-            b,
-            cfg.slow,
-            y[:, Sum.SLOW_BLOCK].copy(),
-            k,
-            slot_s,
-            n0,
-            totals[1],
-            s.slow_prev,
-            s.slow_ring,
-        )
-        ends = y.take(last, axis=0)
-        s.sums[sym] = ends
-        s.anchor[sym] = a_t[last]
-        s.ema[sym] = ends[:, Sum.W_PRICE] / ends[:, Sum.WEIGHT]  # only the latest is kept
-        elapsed = y[:, Sum.W_DT]
-        drift = y[:, Sum.W_RETURN] / elapsed
-        vol = y[:, Sum.W_RETURN_SQ] / elapsed
-        undefined = ~(elapsed > 0.0)
-        if undefined.any():
-            drift[undefined] = np.nan
-            vol[undefined] = np.nan
-        # The weighted time span the estimates cover (the sums divided by the weight
-        # of this tick), and the drift's squared standard error over it.
-        span = elapsed / w
-        se2 = vol / span
-        np.sqrt(vol, out=vol)
-        # The drift the forecasts use: shrunk by its error, none until warmed up.
-        used = shrink(drift, se2)
-        cold = span < cfg.warmup_span
-        if (n0 < cfg.warmup_ticks - 1).any():
-            cold |= k < cfg.warmup_ticks - 1
-        np.copyto(used, np.nan, where=cold)
+        np.not_equal(counts[1], 0, out=factor[:, Sum.FAST_BLOCK])
+        np.not_equal(counts[2], 0, out=factor[:, Sum.SLOW_BLOCK])
+        return batch.scan(Recurrence(terms, seeds, factor, overwrite=True))
 
-        # Forecasts towards both limits at every tick.
-        p_hit, eta = forecast_limits(pp, buy_t, sell_t, used, vol, cfg.horizon_s, self._screen)
 
-        # The signal rules, their states carried through each symbol's ticks.
-        slow_full = k >= cfg.slow - 1 if (n0 < cfg.slow - 1).any() else None
-        fired, s.rules[sym] = fire(
-            b, s.rules.take(sym, axis=0), pp, at_tick[1:], p_hit, sma_f, sma_s, slow_full, cfg
-        )
+def _estimates(
+    sums: _F8, weight: _F8, k: _I8, n_before: _I8, cfg: EngineConfig
+) -> tuple[_F8, _F8, _F8, _F8]:
+    """Drift, volatility, the drift's squared standard error and the drift the forecasts
+    use, at every tick, from the running weighted sums.
 
-        # Per-symbol state at each segment's last tick, and the chart history.
-        s.n_ticks[sym] = n0 + b.length
-        s.t_last[sym] = te[last]
-        s.last[sym] = pp[last]
-        s.sma_fast[sym] = sma_f[last]
-        s.sma_slow[sym] = sma_s[last]
-        s.drift[sym] = drift[last]
-        s.vol[sym] = vol[last]
-        s.drift_se[sym] = np.sqrt(se2[last])
-        s.forecast_drift[sym] = used[last]
-        s.stale[sym] = True
-        # Chart history: the times and prices of the latest ticks of each symbol.
-        size = s.history.shape[1]
-        cell = sym_t * size
-        cell += slot_h
-        tick = np.empty(n, dtype=np.complex128)
-        tick.real = te
-        tick.imag = pp
-        b.put_latest(s.history.ravel(), cell, tick, size)
-
-        return signals_fired(fired, b, arrival, self._names, s.seq, te, pp, at_tick[1:], p_hit, eta)
+    * ``drift = sum(w r) / sum(w dt)``: the maximum-likelihood drift of Brownian motion
+      from its increments (total log return over total time), exponentially weighted.
+    * ``vol**2 = sum(w r**2) / sum(w dt)``: the uncentred exponentially weighted variance
+      per unit time (RiskMetrics, 1996), the realised quadratic variation over the time
+      covered (Barndorff-Nielsen & Shephard, 2002). Both nan until some time has passed.
+    * ``drift_se**2 = vol**2 / span``, ``span = sum(w dt) / w``: the drift's error
+      depends on the time the estimate covers, not on the tick count (Merton, "On
+      estimating the expected return on the market", 1980).
+    * The forecast drift: positive-part James-Stein shrinkage (James & Stein, 1961; the
+      empirical Bayes reading of Efron & Morris, 1973) by that error,
+      :func:`~engine.forecast.shrink_drift`; nan while the symbol warms up.
+    """
+    elapsed = sums[:, Sum.W_DT]
+    drift = sums[:, Sum.W_RETURN] / elapsed
+    vol = sums[:, Sum.W_RETURN_SQ] / elapsed
+    undefined = ~(elapsed > 0.0)
+    if undefined.any():
+        drift[undefined] = np.nan
+        vol[undefined] = np.nan
+    span = elapsed / weight
+    drift_se2 = vol / span
+    np.sqrt(vol, out=vol)
+    forecast_drift = shrink(drift, drift_se2)
+    cold = span < cfg.warmup_span
+    if (n_before < cfg.warmup_ticks - 1).any():
+        cold |= k < cfg.warmup_ticks - 1
+    np.copyto(forecast_drift, np.nan, where=cold)
+    return drift, vol, drift_se2, forecast_drift
