@@ -453,35 +453,21 @@ class Engine:
 
         seeds = s.sums.take(sym, axis=0)
         sums = self._scan_sums(batch, seeds, price, log_return, dt, weight, rescale, counts)
-        # The moving averages' previous block totals as carried into the batch: the
-        # prefix sum before it if a block ended just then, else the total kept.
+        # The moving averages, each from its block prefix sums and the previous block's
+        # total as carried into the batch: the prefix sum before the batch if a block
+        # ended just then, else the total kept.
+        windows = (
+            (cfg.fast, Sum.FAST_BLOCK, slot_fast, s.fast_prev, s.fast_ring),
+            (cfg.slow, Sum.SLOW_BLOCK, slot_slow, s.slow_prev, s.slow_ring),
+        )
         carried = np.empty((2, batch.count))
-        blocks = ((Sum.FAST_BLOCK, s.fast_prev), (Sum.SLOW_BLOCK, s.slow_prev))
-        for row, (column, prev_total) in enumerate(blocks):
+        for row, (_, column, _, prev_total, _) in enumerate(windows):
             ended = n_before_mod[row] == 0
             carried[row] = np.where(ended, seeds[:, column], prev_total.take(sym))
         totals = batch.expand(carried)
-        sma_fast = window_mean(
-            batch,
-            cfg.fast,
-            sums[:, Sum.FAST_BLOCK].copy(),
-            k,
-            slot_fast,
-            n_before,
-            totals[0],
-            s.fast_prev,
-            s.fast_ring,
-        )
-        sma_slow = window_mean(
-            batch,
-            cfg.slow,
-            sums[:, Sum.SLOW_BLOCK].copy(),
-            k,
-            slot_slow,
-            n_before,
-            totals[1],
-            s.slow_prev,
-            s.slow_ring,
+        sma_fast, sma_slow = (
+            window_mean(batch, size, sums[:, column].copy(), k, slot, n_before, total, prev, ring)
+            for (size, column, slot, prev, ring), total in zip(windows, totals, strict=True)
         )
         at_end = sums.take(last, axis=0)
         s.sums[sym] = at_end
