@@ -148,15 +148,11 @@ def fire(
         fast_above &= slow_full
         fast_below &= slow_full
 
-    # Where a tick sets no state the rule keeps its own. The triggers of one rule never
-    # coincide (the settings exclude it), so the order of the writes does not matter.
-    new = np.full((len(Rule), n), KEEP, dtype=np.int8)
-    np.copyto(new[_HITS], Armed.ARMED, where=moved_back)
-    np.copyto(new[_HITS], Armed.DISARMED, where=reached)
-    np.copyto(new[_WATCHES], Armed.ARMED, where=unlikely)
-    np.copyto(new[_WATCHES], Armed.DISARMED, where=likely | reached)
-    np.copyto(new[Rule.CROSS], Order.FAST_ABOVE, where=fast_above)
-    np.copyto(new[Rule.CROSS], Order.FAST_BELOW, where=fast_below)
+    # Each tick's next state per rule, then the states carried through each symbol's ticks.
+    new = np.empty((len(Rule), n), dtype=np.int8)
+    _next_state(new[_HITS], (Armed.DISARMED, reached), (Armed.ARMED, moved_back))
+    _next_state(new[_WATCHES], (Armed.DISARMED, likely | reached), (Armed.ARMED, unlikely))
+    _next_state(new[Rule.CROSS], (Order.FAST_ABOVE, fast_above), (Order.FAST_BELOW, fast_below))
     before, final = batch.carry(new, states.T)
 
     fired = np.empty((len(SignalKind), n), dtype=bool)
@@ -168,6 +164,19 @@ def fire(
     np.logical_and(fast_above, cross == Order.FAST_BELOW, out=fired[SignalKind.GOLDEN_CROSS])
     np.logical_and(fast_below, cross == Order.FAST_ABOVE, out=fired[SignalKind.DEATH_CROSS])
     return fired, final.T
+
+
+def _next_state(out: _States, *transitions: tuple[int, _B]) -> None:
+    """Write each tick's next state of one rule into ``out``: the state of the transition
+    whose condition holds, :data:`KEEP` where none does.
+
+    The conditions of one rule exclude each other (the settings see to it), so the state
+    is ``KEEP`` plus ``state - KEEP`` for the one that holds: sums of int8, which cost a
+    fraction of masked writes.
+    """
+    out[...] = KEEP
+    for state, condition in transitions:
+        out += condition.view(np.int8) * np.int8(state - KEEP)
 
 
 def signals_fired(
