@@ -3,9 +3,10 @@
 How far the forecasts trust the drift. The estimate ``mu = sum(w r) / sum(w dt)`` from a
 few seconds of ticks is mostly noise: with returns of variance ``sigma**2 dt`` its
 standard error is about ``se = sigma / sqrt(T)``, ``T`` the time it covers, and often
-larger than ``mu`` itself. Taken as known, it makes the first-passage forecast certain
-of a move that is only noise (a price 1 % below its limit "reached in 5 s, 100 %" after
-three ticks). So:
+larger than ``mu`` itself (it depends on the time covered, not on the tick count:
+Merton, "On estimating the expected return on the market", 1980). Taken as known, it
+makes the first-passage forecast certain of a move that is only noise (a price 1 % below
+its limit "reached in 5 s, 100 %" after three ticks). So:
 
 * ``T`` is ``span = sum(w_i dt_i) / w``, the weights taken relative to this tick's: the
   exponentially weighted time the estimate covers, given by the running sums. Under a
@@ -15,7 +16,8 @@ three ticks). So:
   drift that is not constant (the reason it is weighted at all); on generated markets
   whose regimes change (``producer.generator``) it calibrated as well or better.
 * The forecasts use ``mu * max(0, 1 - se**2 / mu**2)``, the positive-part James-Stein
-  estimate (:func:`~engine.forecast.shrink_drift`): no drift within one standard error
+  estimate (James & Stein, 1961; Efron & Morris, 1973; see
+  :func:`~engine.forecast.shrink_drift`): no drift within one standard error
   of zero, nearly all of it many errors out. Here ``(mu / se)**2 = sum(w r)**2 /
   (w sum(w r**2))``, at most the weighted tick count ``sum(w) / w``, so a single return
   never counts as a drift. (Averaging the forecast over the drift's normal posterior
@@ -33,98 +35,25 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special
 
 from engine.config import EngineConfig, LimitError
-from engine.forecast import passage, shrink
+from engine.forecast import shrink
+from engine.limit_forecast import forecast_limits, screen_reach
 from engine.limits import check_limits
+from engine.rules import Armed, Rule, fire, signals_fired
 from engine.segments import Batch, Recurrence, make_batch
-from engine.signals import Signal, SignalKind, signals_from_columns
+from engine.signals import Signal
 from engine.state import EngineState, History
+from engine.store import WEIGHTED, Store, Sum
+from engine.windows import reanchor, replay_mean, window_mean, wrap_slots
 
 __all__ = ["Engine"]
 
 _F8 = NDArray[np.float64]
 _I8 = NDArray[np.int64]
 
-#: Exponential weights are kept relative to an anchor time; once a tick is this many
-#: half-lives past the anchor, the sums are rescaled and the anchor moves to that tick.
-#: 2**512 keeps every weighted sum far from overflow.
-ANCHOR_SPAN = 512.0
-#: Moving averages closer than this (relative to the slow one) count as equal, so
-#: rounding noise on a flat price never reads as a cross.
-CROSS_TOLERANCE = 1e-10
 
 _INITIAL_CAPACITY = 64
-# Running sums per symbol: fast and slow block prefix sums, then five weighted sums.
-_SUMS = 7
-_KINDS = tuple(SignalKind)
-_BUY, _SELL, _GOLDEN = int(SignalKind.BUY), int(SignalKind.SELL), int(SignalKind.GOLDEN_CROSS)
-# Watch, hit and cross states (int8): armed / disarmed, and which average is above.
-_ARMED, _DISARMED = 1, 0
-_ABOVE, _BELOW = 1, 2
-# Columns of the carried rule states, in the row order of the rules' code matrix.
-_HIT_BUY, _HIT_SELL, _WATCH_BUY, _WATCH_SELL, _REGIME = range(5)
-
-
-class _Store:
-    """Per-symbol state: one preallocated array per field, the symbol id on axis 0."""
-
-    def __init__(self, cfg: EngineConfig, capacity: int) -> None:
-        self.schema: list[tuple[str, Any, tuple[int, ...], Any]] = [
-            ("n_ticks", np.int64, (), 0),
-            ("t_last", np.float64, (), np.nan),
-            ("last", np.float64, (), np.nan),
-            ("open", np.float64, (), np.nan),
-            ("sma_fast", np.float64, (), np.nan),
-            ("sma_slow", np.float64, (), np.nan),
-            ("ema", np.float64, (), np.nan),
-            ("drift", np.float64, (), np.nan),
-            ("vol", np.float64, (), np.nan),
-            ("drift_se", np.float64, (), np.nan),
-            # The drift the forecasts use: shrunk, nan while the symbol warms up.
-            ("forecast_drift", np.float64, (), np.nan),
-            ("buy", np.float64, (), np.nan),
-            ("sell", np.float64, (), np.nan),
-            ("p_buy", np.float64, (), np.nan),
-            ("p_sell", np.float64, (), np.nan),
-            ("eta_buy", np.float64, (), np.nan),
-            ("eta_sell", np.float64, (), np.nan),
-            ("touched", np.bool_, (), False),
-            # Forecasts at the latest price are computed when a snapshot asks for them.
-            ("stale", np.bool_, (), False),
-            # Running sums, see _SUMS: the moving averages' block prefix sums, then the
-            # exponentially weighted sums w*p, w, w*r, w*r*r, w*dt relative to `anchor`.
-            ("sums", np.float64, (_SUMS,), 0.0),
-            # Totals of the block before the current one, per moving average.
-            ("fast_prev", np.float64, (), 0.0),
-            ("slow_prev", np.float64, (), 0.0),
-            ("fast_ring", np.float64, (cfg.fast,), 0.0),
-            ("slow_ring", np.float64, (cfg.slow,), 0.0),
-            ("anchor", np.float64, (), np.nan),
-            # Rule states side by side (see _HIT_BUY ...), read and written a row at a time.
-            ("rules", np.int8, (5,), (_ARMED, _ARMED, _ARMED, _ARMED, 0)),
-            ("seq", np.int64, (len(_KINDS),), 0),
-            # Chart history ring: time (real part) and price (imaginary part) of the latest
-            # `history + slow - 1` ticks, written in one scatter. The averages are not
-            # kept: Engine.history replays them from the prices.
-            ("history", np.complex128, (cfg.history + cfg.slow - 1,), np.nan),
-        ]
-        self.capacity = 0
-        self.grow(capacity)
-
-    def grow(self, capacity: int) -> None:
-        """Reallocate every field for ``capacity`` symbols, keeping the existing rows."""
-        for name, dtype, shape, fill in self.schema:
-            new = np.full((capacity, *shape), fill, dtype=dtype)
-            if self.capacity:
-                new[: self.capacity] = getattr(self, name)
-            setattr(self, name, new)
-        self.capacity = capacity
-
-    def bytes_per_symbol(self) -> int:
-        """Bytes of state each symbol slot takes."""
-        return sum(getattr(self, name).nbytes for name, *_ in self.schema) // self.capacity
 
 
 class Engine:
@@ -147,9 +76,10 @@ class Engine:
 
     * ``sma_fast``, ``sma_slow``: means of the last ``fast``/``slow`` prices (of all
       prices so far while fewer), from running sums that restart every window length,
-      so they never drift (see ``_window_mean``); cost independent of the window.
+      so they never drift (see :func:`engine.windows.window_mean`); cost independent of the window.
     * ``ema``: ``sum(w_i p_i) / sum(w_i)`` with ``w_i = 2**(-(t - t_i)/halflife_s)``,
-      exact for irregular spacing (pandas ``ewm(halflife=, times=)``).
+      exact for irregular spacing (pandas ``ewm(halflife=, times=)``): a weighted mean
+      as the ratio of running weighted sums (West, 1979), see ``_scan_sums``.
     * ``drift = sum(w_i r_i) / sum(w_i dt_i)`` and
       ``vol = sqrt(sum(w_i r_i**2) / sum(w_i dt_i))``, per second; nan until some time
       has passed. A jump with ``dt = 0`` adds to the variance, never divides by zero.
@@ -208,16 +138,12 @@ class Engine:
         self._refused_names: set[str] = set()
         self._refused = 0
         self._skipped = 0
-        self._s = _Store(self._cfg, min(_INITIAL_CAPACITY, self._cfg.max_symbols))
+        self._s = Store.empty(self._cfg, min(_INITIAL_CAPACITY, self._cfg.max_symbols))
         # Factors of the running sums' recurrence, kept between updates: all 1 but the
         # moving averages' restart columns, which each update sets (see _advance).
-        self._ones = np.ones((0, _SUMS))
-        # The forecast screen's reach per unit of volatility, -Phi^-1(below / 2) sqrt(H)
-        # (see _screened_forecast), computed once: a scalar scipy call is not free.
-        below = self._cfg.watch_rearm * self._cfg.alert_p
-        self._screen_vol = -float(special.ndtri(0.5 * below * (1.0 - 1e-9))) * math.sqrt(
-            self._cfg.horizon_s
-        )
+        self._ones = np.ones((0, len(Sum)))
+        # Forecasts below the watches' re-arm level need not be exact (see forecast_limits).
+        self._screen = screen_reach(self._cfg.watch_rearm * self._cfg.alert_p, self._cfg.horizon_s)
 
     # ------------------------------------------------------------------ registry
 
@@ -293,7 +219,7 @@ class Engine:
                     self._refused_names.add(name)
             return -1
         if count == self._s.capacity:
-            self._s.grow(min(2 * count, cfg.max_symbols))
+            self._s = self._s.grown(cfg, min(2 * count, cfg.max_symbols))
         self._index[name] = count
         self._names.append(name)
         return count
@@ -328,9 +254,8 @@ class Engine:
         once. Setting a limit (even to its current value) re-arms its signals.
         """
         sid = self._index.get(symbol)
-        s = self._s
-        cur_buy = float(s.buy[sid]) if sid is not None else math.nan
-        cur_sell = float(s.sell[sid]) if sid is not None else math.nan
+        cur_buy = float(self._s.buy[sid]) if sid is not None else math.nan
+        cur_sell = float(self._s.sell[sid]) if sid is not None else math.nan
         b, x = check_limits(
             cur_buy if buy is None else buy, cur_sell if sell is None else sell, symbol
         )
@@ -340,12 +265,13 @@ class Engine:
                 raise LimitError(
                     f"{symbol}: cannot track it, {self._cfg.max_symbols} symbols already tracked"
                 )
+        s = self._s  # after _add, which may have grown it
         s.buy[sid], s.sell[sid] = b, x
         s.touched[sid] = True
         if buy is not None:
-            s.rules[sid, [_HIT_BUY, _WATCH_BUY]] = _ARMED
+            s.rules[sid, [Rule.HIT_BUY, Rule.WATCH_BUY]] = Armed.ARMED
         if sell is not None:
-            s.rules[sid, [_HIT_SELL, _WATCH_SELL]] = _ARMED
+            s.rules[sid, [Rule.HIT_SELL, Rule.WATCH_SELL]] = Armed.ARMED
         s.stale[sid] = s.n_ticks[sid] > 0
 
     def limits(self, symbol: str) -> tuple[float, float]:
@@ -414,7 +340,7 @@ class Engine:
         rows[1] = cells.imag[k0 - lo :]
         for row, size in ((2, cfg.fast), (3, cfg.slow)):
             start = max(k0 - size + 1, 0)
-            rows[row] = _replay_mean(cells.imag[start - lo :], start, k0, size)
+            rows[row] = replay_mean(cells.imag[start - lo :], start, k0, size)
         rows.flags.writeable = False
         return History(t=rows[0], price=rows[1], sma_fast=rows[2], sma_slow=rows[3])
 
@@ -445,12 +371,12 @@ class Engine:
             If the arrays differ in length or an id was never registered.
         """
         ids = np.asarray(sym_ids)
-        tt = np.asarray(t, dtype=np.float64)
-        pp = np.asarray(price, dtype=np.float64)
-        if ids.ndim != 1 or tt.shape != ids.shape or pp.shape != ids.shape:
+        times = np.asarray(t, dtype=np.float64)
+        prices = np.asarray(price, dtype=np.float64)
+        if ids.ndim != 1 or times.shape != ids.shape or prices.shape != ids.shape:
             raise ValueError(
                 f"sym_ids, t and price must be 1-D of equal length, "
-                f"got shapes {ids.shape}, {tt.shape}, {pp.shape}"
+                f"got shapes {ids.shape}, {times.shape}, {prices.shape}"
             )
         if ids.size == 0:
             return []
@@ -460,7 +386,7 @@ class Engine:
             raise ValueError(f"symbol id {int(ids.max())} was never registered")
         keep = ids >= 0
         with np.errstate(invalid="ignore"):
-            ok = keep & np.isfinite(tt) & (pp > 0.0) & (pp < np.inf)
+            ok = keep & np.isfinite(times) & (prices > 0.0) & (prices < np.inf)
         if ok.all():
             arrival = np.arange(ids.shape[0])
         else:
@@ -468,86 +394,10 @@ class Engine:
             arrival = np.flatnonzero(ok)
             if arrival.size == 0:
                 return []
-            ids, tt, pp = ids[arrival], tt[arrival], pp[arrival]
+            ids, times, prices = ids[arrival], times[arrival], prices[arrival]
         # nan (unset limits, undefined estimates) and 0/0 are expected throughout.
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self._advance(ids.astype(np.int32, copy=False), tt, pp, arrival)
-
-    def _forecast(self, price: _F8, buy: _F8, sell: _F8, drift: _F8, vol: _F8) -> tuple[_F8, _F8]:
-        """Forecasts towards the buy (below) and sell (above) limits, shape (2, n)."""
-        n = price.shape[0]
-        d = np.empty((2, n))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            np.divide(price, buy, out=d[0])
-            np.divide(sell, price, out=d[1])
-            np.log(d, out=d)
-        m = np.empty((2, n))
-        np.negative(drift, out=m[0])
-        m[1] = drift
-        d, m = d.ravel(), m.ravel()
-        at = np.flatnonzero(~np.isnan(d))  # nan: no limit on that side
-        if at.size == 2 * n:
-            p, eta = passage(d, m, np.concatenate((vol, vol)), self._cfg.horizon_s)
-        else:
-            p, eta = np.full(2 * n, np.nan), np.full(2 * n, np.nan)
-            p[at], eta[at] = passage(d[at], m[at], vol[at % n], self._cfg.horizon_s)
-        return p.reshape(2, n), eta.reshape(2, n)
-
-    def _screened_forecast(
-        self, price: _F8, buy: _F8, sell: _F8, drift: _F8, vol: _F8
-    ) -> tuple[_F8, _F8]:
-        """:meth:`_forecast`, except that ticks whose probability is provably at most
-        ``below = watch_rearm * alert_p`` are not evaluated: their ``p`` is reported as 0
-        and ``eta`` as nan (the rules treat both alike: not likely, unlikely).
-
-        Every other tick is exact, as in :meth:`_forecast`. The proof: the probability
-        grows with the drift, and with drift ``m >= 0`` it is at most ``2 Phi(w)``,
-        ``w = (m H - d) / (s sqrt(H))`` (reflection at the first passage: having reached
-        the limit, the path ends beyond it at least as often as not). So
-        ``2 Phi(w) <= below`` for ``d >= r = max(m, 0) H - Phi^-1(below / 2) s sqrt(H)``;
-        a margin keeps rounding from deciding. The screen needs no logarithm: with
-        ``d = ln x`` (``x`` the price over the buy limit, or the sell limit over the
-        price), ``ln x >= 1 - 1/x``, so ``x (1 - r) > 1`` already gives ``d > r``. It
-        lets through a few ticks more than ``d > r`` would, which only get exact values.
-        Runs with invalid and divide-by-zero warnings off, as :meth:`_advance`.
-        """
-        n = price.shape[0]
-        h = self._cfg.horizon_s
-        c = self._screen_vol
-        # q = 1 - r per side (less a margin), nan where the drift or vol is unknown.
-        mh = drift * h
-        cv = vol * c
-        q = np.empty((2, n))
-        np.minimum(mh, 0.0, out=q[0])  # r_buy = cv + max(-m, 0) H = cv - min(m H, 0)
-        q[0] -= cv
-        np.maximum(mh, 0.0, out=q[1])
-        q[1] += cv
-        np.subtract(1.0 - 1e-12, q[1], out=q[1])
-        q[0] += 1.0 - 1e-12
-        # Skipped: x (1 - r) > 1, that is price (1 - r) > buy and sell (1 - r) > price.
-        q[0] *= price
-        q[1] *= sell
-        skip = np.empty((2, n), dtype=bool)
-        np.greater(q[0], buy, out=skip[0])
-        np.greater(q[1], price, out=skip[1])
-        unset = np.empty((2, n), dtype=bool)  # no limit on that side: p is nan
-        np.isnan(buy, out=unset[0])
-        np.isnan(sell, out=unset[1])
-        skip |= unset
-        tb = np.flatnonzero(~skip[0])
-        ts = np.flatnonzero(~skip[1])
-        p = np.zeros((2, n))
-        eta = np.full((2, n), np.nan)
-        if unset.any():
-            p[unset] = np.nan
-        if tb.size + ts.size:
-            d = np.concatenate((price[tb] / buy[tb], sell[ts] / price[ts]))
-            np.log(d, out=d)
-            m = np.concatenate((-drift[tb], drift[ts]))
-            pv, ev = passage(d, m, np.concatenate((vol[tb], vol[ts])), h)
-            p[0, tb], p[1, ts] = pv[: tb.size], pv[tb.size :]
-            eta[0, tb], eta[1, ts] = ev[: tb.size], ev[tb.size :]
-        return p, eta
+            return self._advance(ids.astype(np.int32, copy=False), times, prices, arrival)
 
     def _refresh_forecasts(self) -> None:
         """Bring the stored forecasts of symbols that moved up to date."""
@@ -556,366 +406,231 @@ class Engine:
         if stale.size == 0:
             return
         s.stale[stale] = False
-        p, eta = self._forecast(
-            s.last[stale], s.buy[stale], s.sell[stale], s.forecast_drift[stale], s.vol[stale]
+        p, eta = forecast_limits(
+            s.last[stale],
+            s.buy[stale],
+            s.sell[stale],
+            s.forecast_drift[stale],
+            s.vol[stale],
+            self._cfg.horizon_s,
         )
         s.p_buy[stale], s.p_sell[stale] = p
         s.eta_buy[stale], s.eta_sell[stale] = eta
 
-    def _advance(self, ids: NDArray[np.int32], t_in: _F8, p_in: _F8, arrival: _I8) -> list[Signal]:
+    def _advance(
+        self, ids: NDArray[np.int32], t_in: _F8, price_in: _F8, arrival: _I8
+    ) -> list[Signal]:
         """Process valid ticks: sort by symbol, scan every recurrence, apply the rules.
 
         Runs with invalid and divide-by-zero warnings off (see :meth:`update`).
         """
         cfg, s = self._cfg, self._s
-        b = make_batch(ids, len(self._names))
-        n = b.n
-        tt = t_in.take(b.order)
-        pp = p_in.take(b.order)
-        sym, sym_t, first, last, j = b.sym, b.sym_t, b.first, b.last, b.j
-        n0 = s.n_ticks[sym]
-        # Each tick's count k (ticks of its symbol before it) and its slots in the rings
-        # (k modulo their sizes): per-symbol values, spread over the ticks in one pass.
-        sizes = (cfg.fast, cfg.slow, s.history.shape[1])
-        n0_mod = np.empty((4, b.count), dtype=np.int64)
-        n0_mod[0] = n0
-        for q, size in enumerate(sizes, 1):
-            np.remainder(n0, size, out=n0_mod[q])
-        counts = b.expand(n0_mod)
-        counts += j
-        k, slot_f, slot_s, slot_h = counts
-        for slot, size in zip(counts[1:], sizes, strict=True):
-            _wrap(slot, size, b.width)
-        fresh = np.flatnonzero(n0 == 0)
-        if fresh.size:
-            fsym = sym[fresh]
-            price0 = pp[first[fresh]]
-            s.open[fsym] = price0
-            band = cfg.default_band
-            if band is not None:
-                dflt = ~s.touched[fsym]
-                s.buy[fsym[dflt]] = price0[dflt] * (1.0 - band)
-                s.sell[fsym[dflt]] = price0[dflt] * (1.0 + band)
+        batch = make_batch(ids, len(self._names))
+        sym, last = batch.sym, batch.last  # per segment: its symbol and last tick
+        price = price_in.take(batch.order)
+        n_before = s.n_ticks[sym]
+        counts, n_before_mod = self._tick_counts(batch, n_before)
+        k, slot_fast, slot_slow, slot_history = counts
+        first_ever = np.flatnonzero(n_before == 0)  # segments of symbols new to the engine
+        if first_ever.size:
+            self._open(sym[first_ever], price[batch.first[first_ever]])
+        t_event, dt, log_return = self._steps(batch, t_in.take(batch.order), price, first_ever)
 
-        # Event time, held at the symbol's latest time when it goes backwards.
-        t_seed = s.t_last[sym]
-        prev_t = b.shifted(tt, t_seed)
-        backwards = tt < prev_t
-        if backwards.any():
-            te = b.running_max(tt, t_seed)
-            prev_t = b.shifted(te, t_seed)
-        else:
-            te = tt
-        dt = te - prev_t
-        ret = pp / b.shifted(pp, s.last[sym])
-        np.log(ret, out=ret)
-        if fresh.size:
-            dt[first[fresh]] = 0.0
-            ret[first[fresh]] = 0.0
-
-        # Exponential weights 2**((t - anchor)/halflife), re-anchored far from overflow.
+        # Exponential weights 2**((t - anchor) / halflife), re-anchored far from overflow.
         # The anchor and the limits of each tick's symbol, spread over the ticks at once.
-        hl = cfg.halflife_s
-        per_sym = np.empty((3, b.count))
-        anchor = per_sym[0]
+        halflife = cfg.halflife_s
+        per_symbol = np.empty((3, batch.count))
+        anchor = per_symbol[0]
         s.anchor.take(sym, out=anchor)
-        if fresh.size:
-            anchor[fresh] = te[first[fresh]]
-        s.buy.take(sym, out=per_sym[1])
-        s.sell.take(sym, out=per_sym[2])
-        at_tick = b.expand(per_sym)
-        a_t, buy_t, sell_t = at_tick
-        rescale = _reanchor(b, te, anchor, a_t, hl)
-        w = np.exp2((te - a_t) / hl)
+        if first_ever.size:
+            anchor[first_ever] = t_event[batch.first[first_ever]]
+        s.buy.take(sym, out=per_symbol[1])
+        s.sell.take(sym, out=per_symbol[2])
+        per_tick = batch.expand(per_symbol)
+        anchor_at, limits = per_tick[0], per_tick[1:]
+        rescale = reanchor(batch, t_event, anchor, anchor_at, halflife)
+        weight = np.exp2((t_event - anchor_at) / halflife)
 
-        # Every running sum in one recurrence, one column each: the moving averages'
-        # block prefix sums (restarting every `size` ticks, see _window_mean), then the
-        # weighted sums w*p, w, w*r, w*r*r, w*dt.
-        terms = np.empty((n, _SUMS))
-        terms[:, 0] = pp
-        terms[:, 1] = pp
-        np.multiply(w, pp, out=terms[:, 2])
-        terms[:, 3] = w
-        np.multiply(w, ret, out=terms[:, 4])
-        np.multiply(terms[:, 4], ret, out=terms[:, 5])
-        np.multiply(w, dt, out=terms[:, 6])
-        if rescale is None:
-            # Columns 2: of the kept ones stay 1; 0 and 1 are overwritten just below.
-            if self._ones.shape[0] < n:
-                self._ones = np.ones((n, _SUMS))
-            factor = self._ones[:n]
-        else:
-            factor = np.ones((n, _SUMS))
-            factor[:, 2:] = rescale[:, None]
-        np.not_equal(slot_f, 0, out=factor[:, 0])
-        np.not_equal(slot_s, 0, out=factor[:, 1])
         seeds = s.sums.take(sym, axis=0)
-        # Each window's previous block total as carried into the batch: the prefix sum
-        # before it if a block ended just then, else the total kept (see _window_mean).
-        carried = np.empty((2, b.count))
-        for q, prev in enumerate((s.fast_prev, s.slow_prev)):
-            carried[q] = np.where(n0_mod[q + 1] == 0, seeds[:, q], prev.take(sym))
-        totals = b.expand(carried)
-        y = b.scan(Recurrence(terms, seeds, factor, overwrite=True))
-        sma_f = _window_mean(
-            b, cfg.fast, y[:, 0].copy(), k, slot_f, n0, totals[0], s.fast_prev, s.fast_ring
+        sums = self._scan_sums(batch, seeds, price, log_return, dt, weight, rescale, counts)
+        # The moving averages, each from its block prefix sums and the previous block's
+        # total as carried into the batch: the prefix sum before the batch if a block
+        # ended just then, else the total kept.
+        windows = (
+            (cfg.fast, Sum.FAST_BLOCK, slot_fast, s.fast_prev, s.fast_ring),
+            (cfg.slow, Sum.SLOW_BLOCK, slot_slow, s.slow_prev, s.slow_ring),
         )
-        sma_s = _window_mean(
-            b, cfg.slow, y[:, 1].copy(), k, slot_s, n0, totals[1], s.slow_prev, s.slow_ring
+        carried = np.empty((2, batch.count))
+        for row, (_, column, _, prev_total, _) in enumerate(windows):
+            ended = n_before_mod[row] == 0
+            carried[row] = np.where(ended, seeds[:, column], prev_total.take(sym))
+        totals = batch.expand(carried)
+        sma_fast, sma_slow = (
+            window_mean(batch, size, sums[:, column].copy(), k, slot, n_before, total, prev, ring)
+            for (size, column, slot, prev, ring), total in zip(windows, totals, strict=True)
         )
-        ends = y.take(last, axis=0)
-        s.sums[sym] = ends
-        s.anchor[sym] = a_t[last]
-        ew = y[:, 2:].T
-        s.ema[sym] = ends[:, 2] / ends[:, 3]  # only the latest is kept
-        elapsed = ew[4]
-        drift = ew[2] / elapsed
-        vol = ew[3] / elapsed
-        undefined = ~(elapsed > 0.0)
-        if undefined.any():
-            drift[undefined] = np.nan
-            vol[undefined] = np.nan
-        # The weighted time span the estimates cover (the sums divided by the weight
-        # of this tick), and the drift's squared standard error over it.
-        span = elapsed / w
-        se2 = vol / span
-        np.sqrt(vol, out=vol)
-        # The drift the forecasts use: shrunk by its error, none until warmed up.
-        used = shrink(drift, se2)
-        cold = span < cfg.warmup_span
-        if (n0 < cfg.warmup_ticks - 1).any():
-            cold |= k < cfg.warmup_ticks - 1
-        np.copyto(used, np.nan, where=cold)
+        at_end = sums.take(last, axis=0)
+        s.sums[sym] = at_end
+        s.anchor[sym] = anchor_at[last]
+        s.ema[sym] = at_end[:, Sum.W_PRICE] / at_end[:, Sum.WEIGHT]  # only the latest is kept
+        drift, vol, drift_se2, forecast_drift = _estimates(sums, weight, k, n_before, cfg)
 
-        # Forecasts towards both limits at every tick.
-        p_hit, eta = self._screened_forecast(pp, buy_t, sell_t, used, vol)
-
-        # Rules: one carried state per (symbol, rule); codes 1 arm, 0 disarm, -1 keep.
-        h = cfg.hysteresis
-        alert = cfg.alert_p
-        code = np.empty((5, n), dtype=np.int8)
-        reached = np.empty((2, n), dtype=bool)
-        np.less_equal(pp, buy_t, out=reached[0])
-        np.greater_equal(pp, sell_t, out=reached[1])
-        moved_back = np.empty((2, n), dtype=bool)
-        np.greater(pp, buy_t * (1.0 + h), out=moved_back[0])
-        np.less(pp, sell_t * (1.0 - h), out=moved_back[1])
-        likely = p_hit >= alert
-        likely &= ~reached
-        unlikely = p_hit <= cfg.watch_rearm * alert
-        gap = sma_f - sma_s
-        tol = np.abs(sma_s)
-        tol *= CROSS_TOLERANCE
-        above = gap > tol
-        below = gap < -tol
-        if (n0 < cfg.slow - 1).any():  # crosses count once the slow window is full
-            full = k >= cfg.slow - 1
-            above &= full
-            below &= full
-        # hits: reached -> 0, moved back -> 1; watches: likely or reached -> 0, unlikely -> 1
-        np.subtract(moved_back.view(np.int8) * 2, ~reached, out=code[0:2])
-        np.subtract(unlikely.view(np.int8) * 2, ~(likely | reached), out=code[2:4])
-        np.subtract(above.view(np.int8) * 2 + below.view(np.int8) * 3, 1, out=code[4])
-        before, final = b.carry(code, s.rules.take(sym, axis=0).T)
-        s.rules[sym] = final.T
-        fired = np.empty((6, n), dtype=bool)
-        np.logical_and(likely, before[2:4] == _ARMED, out=fired[0:2])
-        np.logical_and(reached, before[0:2] == _ARMED, out=fired[2:4])
-        np.logical_and(above, before[4] == _BELOW, out=fired[4])
-        np.logical_and(below, before[4] == _ABOVE, out=fired[5])
+        p_hit, eta = forecast_limits(
+            price, limits[0], limits[1], forecast_drift, vol, cfg.horizon_s, self._screen
+        )
+        slow_full = k >= cfg.slow - 1 if (n_before < cfg.slow - 1).any() else None
+        fired, s.rules[sym] = fire(
+            batch,
+            s.rules.take(sym, axis=0),
+            price,
+            limits,
+            p_hit,
+            sma_fast,
+            sma_slow,
+            slow_full,
+            cfg,
+        )
 
         # Per-symbol state at each segment's last tick, and the chart history.
-        s.n_ticks[sym] = n0 + b.length
-        s.t_last[sym] = te[last]
-        s.last[sym] = pp[last]
-        s.sma_fast[sym] = sma_f[last]
-        s.sma_slow[sym] = sma_s[last]
+        s.n_ticks[sym] = n_before + batch.length
+        s.t_last[sym] = t_event[last]
+        s.last[sym] = price[last]
+        s.sma_fast[sym] = sma_fast[last]
+        s.sma_slow[sym] = sma_slow[last]
         s.drift[sym] = drift[last]
         s.vol[sym] = vol[last]
-        s.drift_se[sym] = np.sqrt(se2[last])
-        s.forecast_drift[sym] = used[last]
+        s.drift_se[sym] = np.sqrt(drift_se2[last])
+        s.forecast_drift[sym] = forecast_drift[last]
         s.stale[sym] = True
-        # Chart history: the times and prices of the latest ticks of each symbol.
         size = s.history.shape[1]
-        cell = sym_t * size
-        cell += slot_h
-        tick = np.empty(n, dtype=np.complex128)
-        tick.real = te
-        tick.imag = pp
-        b.put_latest(s.history.ravel(), cell, tick, size)
+        cell = batch.sym_t * size
+        cell += slot_history
+        tick = np.empty(batch.n, dtype=np.complex128)
+        tick.real = t_event
+        tick.imag = price
+        batch.put_latest(s.history.ravel(), cell, tick, size)
 
-        hits = np.flatnonzero(fired.ravel())
-        if hits.size == 0:
-            return []
-        return self._signals(hits, n, sym_t, te, pp, at_tick[1:], p_hit, eta, arrival, b.order)
-
-    def _signals(
-        self,
-        hits: _I8,
-        n: int,
-        sym_t: _I8,
-        te: _F8,
-        pp: _F8,
-        limits: _F8,
-        p_hit: _F8,
-        eta: _F8,
-        arrival: _I8,
-        order: NDArray[np.intp],
-    ) -> list[Signal]:
-        """Number the fired signals per (symbol, kind) and list them in tick order.
-
-        ``hits`` are flat indices into the (kind, tick) matrix of fired rules;
-        ``arrival[order]`` is each tick's position in the update's input; ``limits``,
-        ``p_hit`` and ``eta`` have a buy row and a sell row.
-        """
-        kind, tick = np.divmod(hits, n)
-        # Tick order (arrival), the signals of one tick by kind: one key, all distinct.
-        out = np.argsort(arrival[order[tick]] * len(_KINDS) + kind)
-        kind, tick = kind[out], tick[out]
-        sym = sym_t[tick]
-        key = sym * len(_KINDS) + kind
-        # Rank of each signal among its (symbol, kind) in tick order: a symbol's ticks
-        # arrive in tick order, so a stable sort by key keeps them in it.
-        by_key = np.argsort(key, kind="stable")
-        sorted_key = key[by_key]
-        count = hits.size
-        run = np.empty(count, dtype=bool)
-        run[0] = True
-        np.not_equal(sorted_key[1:], sorted_key[:-1], out=run[1:])
-        starts = np.flatnonzero(run)
-        counters = self._s.seq.ravel()
-        seq = np.empty(count, dtype=np.int64)
-        seq[by_key] = counters[sorted_key] + np.arange(1, count + 1) - starts[np.cumsum(run) - 1]
-        counters[sorted_key[starts]] += np.diff(starts, append=count)
-        side = kind & 1  # 0 buy, 1 sell for the limit rules
-        limit = limits[side, tick]
-        p = p_hit[side, tick]
-        e = eta[side, tick]
-        hit = (kind == _BUY) | (kind == _SELL)
-        p[hit] = 1.0
-        e[hit] = 0.0
-        cross = kind >= _GOLDEN
-        limit[cross] = p[cross] = e[cross] = np.nan
-        return signals_from_columns(
-            list(map(self._names.__getitem__, sym.tolist())),
-            list(map(_KINDS.__getitem__, kind.tolist())),
-            seq.tolist(),
-            te[tick].tolist(),
-            pp[tick].tolist(),
-            limit.tolist(),
-            p.tolist(),
-            e.tolist(),
+        return signals_fired(
+            fired, batch, arrival, self._names, s.seq, t_event, price, limits, p_hit, eta
         )
 
+    def _tick_counts(self, batch: Batch, n_before: _I8) -> tuple[_I8, _I8]:
+        """Each tick's count ``k`` (ticks of its symbol before it) and its slots in the
+        fast, slow and history rings (``k`` modulo their sizes), rows of shape (4, n);
+        and each segment's ``n_before`` modulo the fast and slow window, shape (2, count).
 
-def _wrap(r: _I8, size: int, width: int) -> None:
-    """Reduce ``r = (n0 % size) + j`` (``j`` below ``width``) modulo ``size`` in place."""
-    passes = (size + width - 2) // size  # how many times r may reach size
-    if passes > 2:
-        np.remainder(r, size, out=r)
-        return
-    u = r.view(np.uint64)
-    for _ in range(passes):  # cheaper than an integer division
-        # min(r, r - size) as unsigned: r - size wraps around to a huge value if r < size.
-        np.minimum(u, (r - size).view(np.uint64), out=u)
+        Per-symbol values spread over the ticks in one pass.
+        """
+        sizes = (self._cfg.fast, self._cfg.slow, self._s.history.shape[1])
+        n_before_mod = np.empty((4, batch.count), dtype=np.int64)
+        n_before_mod[0] = n_before
+        for row, size in enumerate(sizes, 1):
+            np.remainder(n_before, size, out=n_before_mod[row])
+        counts = batch.expand(n_before_mod)
+        counts += batch.j
+        for slot, size in zip(counts[1:], sizes, strict=True):
+            wrap_slots(slot, size, batch.width)
+        return counts, n_before_mod[1:3]
+
+    def _open(self, new_sym: _I8, first_price: _F8) -> None:
+        """First ticks of symbols: their opening price, and the default limits around
+        it where none was set."""
+        s, band = self._s, self._cfg.default_band
+        s.open[new_sym] = first_price
+        if band is not None:
+            untouched = ~s.touched[new_sym]
+            s.buy[new_sym[untouched]] = first_price[untouched] * (1.0 - band)
+            s.sell[new_sym[untouched]] = first_price[untouched] * (1.0 + band)
+
+    def _steps(self, batch: Batch, t_raw: _F8, price: _F8, first_ever: _I8) -> tuple[_F8, _F8, _F8]:
+        """Event time (held at the symbol's latest time when it goes backwards), and the
+        time step and log return since the symbol's previous tick (0 at its first)."""
+        s, sym = self._s, batch.sym
+        t_seed = s.t_last[sym]
+        t_prev = batch.shifted(t_raw, t_seed)
+        if (t_raw < t_prev).any():
+            t_event = batch.running_max(t_raw, t_seed)
+            t_prev = batch.shifted(t_event, t_seed)
+        else:
+            t_event = t_raw
+        dt = t_event - t_prev
+        log_return = price / batch.shifted(price, s.last[sym])
+        np.log(log_return, out=log_return)
+        if first_ever.size:
+            dt[batch.first[first_ever]] = 0.0
+            log_return[batch.first[first_ever]] = 0.0
+        return t_event, dt, log_return
+
+    def _scan_sums(
+        self,
+        batch: Batch,
+        seeds: _F8,
+        price: _F8,
+        log_return: _F8,
+        dt: _F8,
+        weight: _F8,
+        rescale: _F8 | None,
+        counts: _I8,
+    ) -> _F8:
+        """Every running sum at every tick, columns :class:`~engine.store.Sum`, in one
+        recurrence from ``seeds``, the sums before the batch: the moving averages' block
+        prefix sums (restarting where a tick's slot is 0, see
+        :func:`~engine.windows.window_mean`), then the weighted sums, rescaled where the
+        anchor moves (see :func:`~engine.windows.reanchor`)."""
+        n = batch.n
+        terms = np.empty((n, len(Sum)))
+        terms[:, Sum.FAST_BLOCK] = price
+        terms[:, Sum.SLOW_BLOCK] = price
+        np.multiply(weight, price, out=terms[:, Sum.W_PRICE])
+        terms[:, Sum.WEIGHT] = weight
+        np.multiply(weight, log_return, out=terms[:, Sum.W_RETURN])
+        np.multiply(terms[:, Sum.W_RETURN], log_return, out=terms[:, Sum.W_RETURN_SQ])
+        np.multiply(weight, dt, out=terms[:, Sum.W_DT])
+        if rescale is None:
+            # The weighted columns of the kept ones stay 1; the block columns are
+            # overwritten just below.
+            if self._ones.shape[0] < n:
+                self._ones = np.ones((n, len(Sum)))
+            factor = self._ones[:n]
+        else:
+            factor = np.ones((n, len(Sum)))
+            factor[:, WEIGHTED] = rescale[:, None]
+        np.not_equal(counts[1], 0, out=factor[:, Sum.FAST_BLOCK])
+        np.not_equal(counts[2], 0, out=factor[:, Sum.SLOW_BLOCK])
+        return batch.scan(Recurrence(terms, seeds, factor, overwrite=True))
 
 
-def _window_mean(
-    b: Batch,
-    size: int,
-    c: _F8,
-    k: _I8,
-    slot: _I8,
-    n0: _I8,
-    total: _F8,
-    prev: _F8,
-    ring: _F8,
-) -> _F8:
-    """Mean of the last ``size`` prices (fewer at the start) at every tick.
+def _estimates(
+    sums: _F8, weight: _F8, k: _I8, n_before: _I8, cfg: EngineConfig
+) -> tuple[_F8, _F8, _F8, _F8]:
+    """Drift, volatility, the drift's squared standard error and the drift the forecasts
+    use, at every tick, from the running weighted sums.
 
-    ``c`` holds prefix sums that restart every ``size`` ticks (blocks aligned on the tick
-    count), so no sum ever holds more than ``size`` terms and long runs cannot drift. The
-    window ending at tick ``k`` is ``c[k] + (T - c[k - size])``: the sum so far in k's
-    block plus the tail of the previous block, its total ``T`` less its head, which the
-    ring of prefix sums keeps (zeros before the first block ends). ``total`` holds at
-    each tick the previous block's total as carried into the batch (it is overwritten);
-    ``prev`` (per symbol) is updated to the previous block's total and the ring to the
-    latest prefix sums.
+    * ``drift = sum(w r) / sum(w dt)``: the maximum-likelihood drift of Brownian motion
+      from its increments (total log return over total time), exponentially weighted.
+    * ``vol**2 = sum(w r**2) / sum(w dt)``: the uncentred exponentially weighted variance
+      per unit time (RiskMetrics, 1996), the realised quadratic variation over the time
+      covered (Barndorff-Nielsen & Shephard, 2002). Both nan until some time has passed.
+    * ``drift_se**2 = vol**2 / span``, ``span = sum(w dt) / w``: the drift's error
+      depends on the time the estimate covers, not on the tick count (Merton, "On
+      estimating the expected return on the market", 1980).
+    * The forecast drift: positive-part James-Stein shrinkage (James & Stein, 1961; the
+      empirical Bayes reading of Efron & Morris, 1973) by that error,
+      :func:`~engine.forecast.shrink_drift`; nan while the symbol warms up.
     """
-    j = b.j
-    flat = b.sym_t * size + slot
-    head = ring.take(flat)
-    if b.width > size:
-        b.fill_back(head, c, size)
-    # Total of the previous block: in this batch if it ended here, else carried.
-    at = np.flatnonzero(j > slot)
-    if at.size:
-        total[at] = c[b.back_index(at, slot[at] + 1)]
-    prev[b.sym] = total[b.last]
-    total -= head
-    total += c
-    if (n0 < size - 1).any():  # some ticks have fewer than `size` ticks so far
-        young = np.flatnonzero(k < size - 1)
-        early = total[young] / (k[young] + 1)
-        total /= size
-        total[young] = early
-    else:
-        total /= size
-    b.put_latest(ring.ravel(), flat, c, size)
-    return total
-
-
-def _replay_mean(prices: _F8, start: int, k0: int, size: int) -> _F8:
-    """Means of the last ``size`` prices (fewer at the start) at the ticks from ``k0`` on,
-    given ``prices`` of ticks ``start ..`` (``start`` 0 or ``k0 - size + 1``).
-
-    The scheme of :func:`_window_mean` with its blocks aligned on ``start``: prefix sums
-    restarting every ``size`` prices, and at each tick the sum so far in its block plus
-    the previous block's total less its head. From ``start`` 0 the blocks are the
-    engine's and the means bitwise its own; otherwise equal to them within rounding.
-    """
-    count = prices.shape[0]
-    blocks = -(-count // size)
-    c = np.zeros(blocks * size)
-    c[:count] = prices
-    c = np.cumsum(c.reshape(blocks, size), axis=1).ravel()[:count]
-    i = np.arange(k0 - start, count)  # the ticks wanted, counted from start
-    total = np.zeros(i.shape[0])
-    head = np.zeros(i.shape[0])
-    later = i >= size  # past the first block: add the previous block's tail
-    total[later] = c[i[later] // size * size - 1]
-    head[later] = c[i[later] - size]
-    total -= head
-    total += c[i]
-    total /= np.minimum(i + start + 1, size)
-    return total
-
-
-def _reanchor(b: Batch, te: _F8, anchor: _F8, a_t: _F8, hl: float) -> _F8 | None:
-    """Move the anchor of the exponential weights in force at each tick, ``a_t`` (given
-    as each segment's ``anchor``), and return the rescale factors.
-
-    The anchor moves to the first tick later than ``anchor + ANCHOR_SPAN * hl``, then on
-    from there. Times never decrease within a segment, so each move is a binary search.
-    Returns the factor rescaling the sums carried into each tick (1 where the anchor
-    does not move), or None when no anchor moves.
-    """
-    span = ANCHOR_SPAN * hl
-    moving = np.flatnonzero(te[b.last] > anchor + span)
-    if moving.size == 0:
-        return None
-    for s in moving.tolist():
-        at = b.positions(s)
-        times = te[at]
-        a = float(anchor[s])
-        while True:
-            i = int(np.searchsorted(times, a + span, side="right"))
-            if i == times.shape[0]:
-                break
-            a = float(times[i])
-            a_t[at[i:]] = a
-    before = b.shifted(a_t, anchor)
-    factor = np.ones_like(a_t)
-    moved = np.flatnonzero(a_t != before)
-    factor[moved] = np.exp2((before[moved] - a_t[moved]) / hl)
-    return factor
+    elapsed = sums[:, Sum.W_DT]
+    drift = sums[:, Sum.W_RETURN] / elapsed
+    vol = sums[:, Sum.W_RETURN_SQ] / elapsed
+    undefined = ~(elapsed > 0.0)
+    if undefined.any():
+        drift[undefined] = np.nan
+        vol[undefined] = np.nan
+    span = elapsed / weight
+    drift_se2 = vol / span
+    np.sqrt(vol, out=vol)
+    forecast_drift = shrink(drift, drift_se2)
+    cold = span < cfg.warmup_span
+    if (n_before < cfg.warmup_ticks - 1).any():
+        cold |= k < cfg.warmup_ticks - 1
+    np.copyto(forecast_drift, np.nan, where=cold)
+    return drift, vol, drift_se2, forecast_drift

@@ -1,0 +1,151 @@
+"""Per-symbol engine state: one preallocated array per quantity, the symbol id on axis 0,
+and the named columns of the running sums."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.config import EngineConfig
+from engine.rules import INITIAL_STATES, Rule
+from engine.signals import SignalKind
+
+__all__ = ["WEIGHTED", "Store", "Sum"]
+
+_F8 = NDArray[np.float64]
+_I8 = NDArray[np.int64]
+
+
+class Sum(enum.IntEnum):
+    """Column of each running sum kept per symbol (``Store.sums``).
+
+    The first two are the moving averages' block prefix sums of price (restarting every
+    window length, see :func:`engine.windows.window_mean`); the others are sums weighted
+    by ``w = 2**((t - anchor) / halflife)``, relative to ``Store.anchor``.
+    """
+
+    FAST_BLOCK = 0
+    SLOW_BLOCK = 1
+    W_PRICE = 2
+    WEIGHT = 3
+    W_RETURN = 4
+    W_RETURN_SQ = 5
+    W_DT = 6
+
+
+#: The exponentially weighted sums: the columns a move of the anchor rescales.
+WEIGHTED = slice(Sum.W_PRICE, None)
+
+
+@dataclass(slots=True)
+class Store:
+    """State of every symbol slot; nan where a quantity is not yet defined.
+
+    Attributes
+    ----------
+    n_ticks : ticks seen.
+    t_last, last, open : event time of the latest tick, latest and first price.
+    sma_fast, sma_slow, ema, drift, vol, drift_se : the latest indicators.
+    forecast_drift : the drift the forecasts use: shrunk, nan while warming up.
+    buy, sell : limits; p_buy, p_sell, eta_buy, eta_sell : forecasts at ``last``.
+    touched : whether a limit was ever set (then no default band applies).
+    stale : forecasts are recomputed when a snapshot asks for them.
+    sums : running sums, columns :class:`Sum`.
+    fast_prev, slow_prev : total of the block before the current one, per average.
+    fast_ring, slow_ring : the latest block prefix sums, per average.
+    anchor : time the exponential weights are relative to.
+    rules : carried rule states, columns :class:`~engine.rules.Rule`.
+    seq : signals numbered so far, columns :class:`~engine.signals.SignalKind`.
+    history : chart ring of the latest ``history + slow - 1`` ticks, time as the real
+        part and price as the imaginary part (written in one scatter); the averages are
+        replayed from the prices on request.
+    """
+
+    n_ticks: _I8
+    t_last: _F8
+    last: _F8
+    open: _F8
+    sma_fast: _F8
+    sma_slow: _F8
+    ema: _F8
+    drift: _F8
+    vol: _F8
+    drift_se: _F8
+    forecast_drift: _F8
+    buy: _F8
+    sell: _F8
+    p_buy: _F8
+    p_sell: _F8
+    eta_buy: _F8
+    eta_sell: _F8
+    touched: NDArray[np.bool_]
+    stale: NDArray[np.bool_]
+    sums: _F8
+    fast_prev: _F8
+    slow_prev: _F8
+    fast_ring: _F8
+    slow_ring: _F8
+    anchor: _F8
+    rules: NDArray[np.int8]
+    seq: _I8
+    history: NDArray[np.complex128]
+
+    @classmethod
+    def empty(cls, cfg: EngineConfig, capacity: int) -> Store:
+        """A store of ``capacity`` slots, each as a symbol before its first tick."""
+
+        def nan(*width: int) -> _F8:
+            return np.full((capacity, *width), np.nan)
+
+        def zero(*width: int) -> _F8:
+            return np.zeros((capacity, *width))
+
+        return cls(
+            n_ticks=np.zeros(capacity, dtype=np.int64),
+            t_last=nan(),
+            last=nan(),
+            open=nan(),
+            sma_fast=nan(),
+            sma_slow=nan(),
+            ema=nan(),
+            drift=nan(),
+            vol=nan(),
+            drift_se=nan(),
+            forecast_drift=nan(),
+            buy=nan(),
+            sell=nan(),
+            p_buy=nan(),
+            p_sell=nan(),
+            eta_buy=nan(),
+            eta_sell=nan(),
+            touched=np.zeros(capacity, dtype=bool),
+            stale=np.zeros(capacity, dtype=bool),
+            sums=zero(len(Sum)),
+            fast_prev=zero(),
+            slow_prev=zero(),
+            fast_ring=zero(cfg.fast),
+            slow_ring=zero(cfg.slow),
+            anchor=nan(),
+            rules=np.full((capacity, len(Rule)), INITIAL_STATES, dtype=np.int8),
+            seq=np.zeros((capacity, len(SignalKind)), dtype=np.int64),
+            history=np.full((capacity, cfg.history + cfg.slow - 1), np.nan, dtype=np.complex128),
+        )
+
+    @property
+    def capacity(self) -> int:
+        """Symbol slots allocated."""
+        return self.n_ticks.shape[0]
+
+    def grown(self, cfg: EngineConfig, capacity: int) -> Store:
+        """A store of ``capacity`` slots holding this one's rows; the others empty."""
+        bigger = Store.empty(cfg, capacity)
+        for f in fields(self):
+            getattr(bigger, f.name)[: self.capacity] = getattr(self, f.name)
+        return bigger
+
+    def bytes_per_symbol(self) -> int:
+        """Bytes of state each symbol slot takes."""
+        return sum(getattr(self, f.name).nbytes for f in fields(self)) // self.capacity
