@@ -93,15 +93,7 @@ def passage(
         e = m * d
         e *= 2.0
         e /= s * s
-        p = special.ndtr(z1)
-        tail = special.ndtr(z2)
-        tail *= np.exp(np.minimum(e, _EXP_DIRECT))
-        big = np.flatnonzero(e > _EXP_DIRECT)
-        if big.size:
-            zb = z1[big]
-            tail[big] = 0.5 * np.exp(-0.5 * zb * zb) * special.erfcx(-z2[big] / _SQRT2)
-        p += tail
-        np.minimum(p, 1.0, out=p)
+        p = _two_terms(z1, z2, e)
         still = np.flatnonzero(s == 0.0)
         if still.size:
             ds, ms = d[still], mh[still]
@@ -113,6 +105,26 @@ def passage(
         p[reached] = 1.0
         eta[reached] = 0.0
     return p, eta
+
+
+def _two_terms(
+    z1: NDArray[np.float64], z2: NDArray[np.float64], e: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``min(1, Phi(z1) + exp(e) Phi(z2))`` where ``e - z2**2 / 2 = -z1**2 / 2``.
+
+    The first-passage sum of :func:`first_passage` (see there for the log-space branch).
+    Expects errors ignored (``np.errstate``).
+    """
+    p = special.ndtr(z1)
+    tail = special.ndtr(z2)
+    tail *= np.exp(np.minimum(e, _EXP_DIRECT))
+    big = np.flatnonzero(e > _EXP_DIRECT)
+    if big.size:
+        zb = z1[big]
+        tail[big] = 0.5 * np.exp(-0.5 * zb * zb) * special.erfcx(-z2[big] / _SQRT2)
+    p += tail
+    np.minimum(p, 1.0, out=p)
+    return p
 
 
 def shrink_drift(drift: ArrayLike, se: ArrayLike) -> NDArray[np.float64]:
