@@ -1,0 +1,467 @@
+"""Self-calibration of hit forecasts: outcomes recorded once their horizon has passed, a
+monotone map learned from them and applied to the forecasts reported next.
+
+Everything advances on a grid of event time (the running maximum of tick times, cut into
+slots of ``sample_every`` seconds), never on where batches start or end: the engine cuts
+its batches where :meth:`Calibrator.splits` says, so any split of the same ticks gives
+bit-identical maps, records and calibrated forecasts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["DECILES", "CalibrationRecord", "Calibrator", "isotonic"]
+
+#: Bins of the record shown to the user (by reported probability).
+DECILES = 10
+
+_F8 = NDArray[np.float64]
+# Log-odds of the inner bin edges run from -_LOGIT_SPAN to +_LOGIT_SPAN (1 % to 99 %).
+_LOGIT_SPAN = math.log(99.0)
+
+
+def isotonic(y: ArrayLike, w: ArrayLike) -> _F8:
+    """Weighted least-squares non-decreasing fit: the pool-adjacent-violators algorithm.
+
+    Ayer, Brunk, Ewing, Reid & Silverman (1955); Barlow, Bartholomew, Bremner & Brunk
+    (1972), "Statistical inference under order restrictions". Adjacent values that
+    violate the order are pooled into their weighted mean until none does.
+
+    Parameters
+    ----------
+    y : array_like
+        Values in order, 1-D.
+    w : array_like
+        Their weights, ``> 0``.
+
+    Returns
+    -------
+    ndarray
+        The non-decreasing sequence closest to ``y`` in weighted squares.
+
+    Examples
+    --------
+    >>> isotonic([0.1, 0.3, 0.2, 0.6], [1.0, 1.0, 3.0, 1.0]).round(3).tolist()
+    [0.1, 0.225, 0.225, 0.6]
+    """
+    values: list[float] = []
+    weights: list[float] = []
+    sizes: list[int] = []
+    for yi, wi in zip(
+        np.asarray(y, dtype=np.float64).tolist(),
+        np.asarray(w, dtype=np.float64).tolist(),
+        strict=True,
+    ):
+        values.append(yi)
+        weights.append(wi)
+        sizes.append(1)
+        while len(values) > 1 and values[-2] > values[-1]:
+            wv = weights[-2] + weights[-1]
+            values[-2] = (weights[-2] * values[-2] + weights[-1] * values[-1]) / wv
+            weights[-2] = wv
+            sizes[-2] += sizes[-1]
+            del values[-1], weights[-1], sizes[-1]
+    return np.repeat(np.array(values), sizes)
+
+
+@dataclass(frozen=True)
+class CalibrationRecord:
+    """The track record of one stream's forecasts, binned by the probability reported.
+
+    Attributes
+    ----------
+    predicted, observed, count : ndarray, shape (DECILES,)
+        Per decile of the reported ``p``: its mean, the frequency with which the limit was
+        reached within the horizon, and how many forecasts (weighted, if old ones are
+        forgotten) that rests on; nan where the count is 0. Read-only.
+    brier, brier_raw : float
+        Mean squared error of the reported and of the uncalibrated probability.
+    base_rate : float
+        Frequency of hits among all resolved forecasts.
+    skill : float
+        Brier skill against always forecasting the base rate, ``1 - brier / (b (1 - b))``:
+        1 is perfect, 0 no better than the base rate; nan until both outcomes occurred.
+    resolved : float
+        Forecasts resolved (weighted).
+    """
+
+    predicted: _F8
+    observed: _F8
+    count: _F8
+    brier: float
+    brier_raw: float
+    base_rate: float
+    skill: float
+    resolved: float
+
+    def explain(self, p: float) -> str:
+        """One line on how forecasts near ``p`` have fared on this stream.
+
+        Examples
+        --------
+        >>> record = Calibrator(60.0).record()
+        >>> record.explain(0.72)
+        'no forecast near 72% on this stream has come due yet'
+        """
+        k = min(max(int(p * DECILES), 0), DECILES - 1) if math.isfinite(p) else -1
+        if k < 0 or not self.count[k] > 0:
+            return f"no forecast near {p:.0%} on this stream has come due yet"
+        return (
+            f"forecasts near {p:.0%} on this stream came true {self.observed[k]:.0%} "
+            f"of {round(float(self.count[k]))} times"
+        )
+
+
+class Calibrator:
+    """Learns online how often forecasts of each probability come true, and corrects them.
+
+    The engine drives it on a grid of event time: slots of ``sample_every`` seconds of the
+    running maximum tick time (the *clock*). Where the clock enters a new slot (the
+    positions :meth:`splits` returns) the engine cuts its batch and, before the tick
+    there, calls :meth:`advance` with that tick's time and then :meth:`sample` with the
+    forecasts in force at that moment; after each piece of ticks it calls :meth:`observe`
+    with each symbol's lowest and highest price in the piece. :meth:`apply` maps raw
+    probabilities with the map in force, which changes only inside :meth:`advance`.
+
+    A forecast sampled as the clock enters slot ``k`` (time ``t0 = k * sample_every``) is
+    resolved as the clock enters slot ``k + horizon / sample_every``: a hit if a price
+    seen in between (the ticks of the ``horizon`` seconds of clock from ``t0``) reached
+    its limit. Outcomes are counted per group (stream) in ``bins`` bins of the raw
+    probability, equal in log-odds between 1 % and 99 % (plus one below and one above):
+    maps are steep near 0 and 1, where equal bins would leave a straight line to (0, 0)
+    or (1, 1) across much of their bend. At every ``refit_every`` seconds of clock the
+    map is refitted: per bin, the mean raw ``p`` and the hit frequency under a Beta prior
+    of weight ``prior`` centred on the bin's centre (so with few outcomes the map stays
+    the identity), made non-decreasing by :func:`isotonic` (pool-adjacent-violators,
+    Zadrozny & Elkan 2002, "Transforming classifier scores into accurate multiclass
+    probability estimates") and interpolated linearly through (0, 0) and (1, 1).
+
+    Memory is bounded: a ring of per-slot price extremes per symbol (``horizon /
+    sample_every`` slots), at most ``capacity`` pending forecasts (later samples are
+    dropped and counted), and per-bin sums. With a finite ``memory`` every resolved
+    outcome discounts the older ones by ``1 - 1 / memory`` (exponential forgetting by
+    count), so the map follows a market that changes.
+
+    Parameters
+    ----------
+    horizon : float
+        Forecast horizon, seconds; a multiple of ``sample_every``.
+    sample_every : float
+        Slot length: at most one forecast per symbol and side per slot.
+    refit_every : float
+        Refit period of the map, a multiple of ``sample_every``.
+    bins : int
+        Bins of the raw probability for the map, at least 3.
+    prior : float
+        Weight (pseudo-outcomes) of each bin's prior, ``> 0``.
+    memory : float
+        Effective number of outcomes remembered per group; ``inf`` keeps all.
+    groups : int
+        Streams with a map of their own (ids ``0 .. groups - 1``).
+    capacity : int
+        Pending forecasts held at most.
+
+    Examples
+    --------
+    >>> cal = Calibrator(10.0, sample_every=5.0, refit_every=10.0, prior=1.0)
+    >>> t = np.array([0.0, 1.0, 5.0, 12.0, 16.0, 20.0])
+    >>> cal.splits(t).tolist()  # where the clock enters a new 5 s slot
+    [0, 2, 3, 4, 5]
+    >>> cal.advance(0.0)
+    >>> cal.sample([0, 0], [False, True], [0.9, 0.2], [99.0, 101.0], [100.0, 100.0])
+    >>> cal.observe([0], [100.0], [100.0])
+    >>> cal.advance(5.0)
+    >>> cal.observe([0], [98.5], [100.5])  # the buy limit 99 is reached
+    >>> cal.advance(12.0)  # 10 s after the samples: resolved, and the map refitted
+    >>> cal.record().count.tolist()[1:3], cal.record().count.tolist()[-1]
+    ([0.0, 1.0], 1.0)
+    >>> cal.apply([0.0, 0.2, 0.9, 1.0, float("nan")]).round(3).tolist()
+    [0.0, 0.123, 0.943, 1.0, nan]
+    """
+
+    def __init__(
+        self,
+        horizon: float,
+        *,
+        sample_every: float = 5.0,
+        refit_every: float = 60.0,
+        bins: int = 20,
+        prior: float = 10.0,
+        memory: float = math.inf,
+        groups: int = 1,
+        capacity: int = 1 << 16,
+    ) -> None:
+        q, r = horizon / sample_every, refit_every / sample_every
+        if not (sample_every > 0 and q >= 1 and r >= 1):
+            raise ValueError("sample_every must be > 0, horizon and refit_every at least that")
+        if abs(q - round(q)) > 1e-9 or abs(r - round(r)) > 1e-9:
+            raise ValueError("horizon and refit_every must be multiples of sample_every")
+        if not (prior > 0 and memory >= 1 and bins >= 1 and groups >= 1 and capacity >= 1):
+            raise ValueError("prior > 0, memory >= 1, bins, groups and capacity >= 1")
+        self._s = float(sample_every)
+        self._q = round(q)
+        self._r = round(r)
+        if bins < 3:
+            raise ValueError("bins must be at least 3")
+        self._bins = int(bins)
+        # Bin edges: 0, then equal steps of log-odds from 1 % to 99 %, then 1.
+        inner = np.linspace(-_LOGIT_SPAN, _LOGIT_SPAN, self._bins - 1)
+        self._edges = np.concatenate(([0.0], 1.0 / (1.0 + np.exp(-inner)), [1.0]))
+        self._centre = 0.5 * (self._edges[:-1] + self._edges[1:])
+        self._prior = float(prior)
+        self._decay = 1.0 - 1.0 / memory
+        self._slot: int | None = None
+        self.dropped = 0
+        """Samples dropped because ``capacity`` forecasts were pending."""
+        # Per symbol: the slot a key (symbol, side) was last sampled in; price extremes.
+        self._last = np.empty(0, dtype=np.int64)
+        self._low = np.empty((0, self._q))
+        self._high = np.empty((0, self._q))
+        # Pending forecasts: a FIFO ring in sample order.
+        self._cap = int(capacity)
+        self._head = 0
+        self._size = 0
+        self._p_sym = np.zeros(self._cap, dtype=np.int64)
+        self._p_sell = np.zeros(self._cap, dtype=bool)
+        self._p_group = np.zeros(self._cap, dtype=np.int64)
+        self._p_slot = np.zeros(self._cap, dtype=np.int64)
+        self._p_raw = np.zeros(self._cap)
+        self._p_rep = np.zeros(self._cap)
+        self._p_limit = np.zeros(self._cap)
+        # Outcome sums per group: fit bins (n, hits, sum p), deciles of the reported p
+        # (n, sum p, hits) and Brier sums (n, hits, squared errors reported and raw).
+        self._fit = np.zeros((groups, 3, self._bins))
+        self._dec = np.zeros((groups, 3, DECILES))
+        self._tot = np.zeros((groups, 4))
+        self._kx = np.tile(np.concatenate(([0.0], self._centre, [1.0])), (groups, 1))
+        self._ky = self._kx.copy()
+
+    @property
+    def slot_start(self) -> float:
+        """Event time at which the current slot began (nan before the first tick)."""
+        return math.nan if self._slot is None else self._slot * self._s
+
+    def knots(self, group: int = 0) -> tuple[_F8, _F8]:
+        """The map in force for ``group``: raw and calibrated probability at its knots."""
+        x, y = self._kx[group].copy(), self._ky[group].copy()
+        x.flags.writeable = y.flags.writeable = False
+        return x, y
+
+    def splits(self, t: ArrayLike) -> NDArray[np.intp]:
+        """Positions in a batch's tick times (arrival order) where the clock enters a new
+        slot: the engine processes the ticks before each position, then :meth:`advance`
+        to that tick's time and :meth:`sample`, then the ticks from there."""
+        t = np.asarray(t, dtype=np.float64)
+        if t.size == 0:
+            return np.empty(0, dtype=np.intp)
+        slot = np.floor(np.fmax.accumulate(t) / self._s)
+        if self._slot is not None:
+            np.maximum(slot, self._slot, out=slot)  # late ticks leave the clock alone
+        before = np.concatenate(([-np.inf if self._slot is None else self._slot], slot[:-1]))
+        return np.flatnonzero(slot > before)
+
+    def advance(self, t: float) -> None:
+        """Move the clock to event time ``t``: resolve the forecasts whose horizon has
+        passed and, at a multiple of ``refit_every``, refit the map. No effect unless
+        ``t`` lies in a later slot."""
+        new = math.floor(t / self._s)
+        old = self._slot
+        if old is not None and new <= old:
+            return
+        self._slot = new
+        if old is None:
+            return
+        for s in range(old + 1, min(new, old + self._q) + 1):
+            self._resolve(s - self._q)
+            self._low[:, s % self._q] = np.inf
+            self._high[:, s % self._q] = -np.inf
+        if new > old + self._q:
+            self._low[:] = np.inf
+            self._high[:] = -np.inf
+        if new // self._r > old // self._r:
+            self._refit()
+
+    def sample(
+        self,
+        sym: ArrayLike,
+        sell: ArrayLike,
+        p: ArrayLike,
+        limit: ArrayLike,
+        price: ArrayLike,
+        group: ArrayLike | None = None,
+    ) -> None:
+        """Take the forecasts in force as the clock enters the current slot.
+
+        Parameters
+        ----------
+        sym : array_like of int
+            Symbol ids (``>= 0``).
+        sell : array_like of bool
+            Side: towards the sell limit (above) rather than the buy limit (below).
+        p : array_like
+            Raw (uncalibrated) probability of reaching the limit within the horizon.
+        limit, price : array_like
+            The limit and the last price. Forecasts already at their limit, with ``p``
+            0, 1 or nan, or for a side already sampled in this slot are ignored (the map
+            leaves 0 and 1 alone).
+        group : array_like of int, optional
+            Stream of each forecast; 0 if omitted.
+        """
+        if self._slot is None:
+            return
+        sym = np.asarray(sym, dtype=np.int64).ravel()
+        sell = np.broadcast_to(np.asarray(sell, dtype=bool), sym.shape)
+        raw = np.broadcast_to(np.asarray(p, dtype=np.float64), sym.shape)
+        lim = np.broadcast_to(np.asarray(limit, dtype=np.float64), sym.shape)
+        last = np.broadcast_to(np.asarray(price, dtype=np.float64), sym.shape)
+        grp = np.broadcast_to(np.asarray(0 if group is None else group, dtype=np.int64), sym.shape)
+        self._grow(sym)
+        with np.errstate(invalid="ignore"):
+            ahead = np.where(sell, lim > last, lim < last)
+            keep = ahead & (raw > 0.0) & (raw < 1.0)
+        key = 2 * sym + sell
+        keep &= self._last[key] < self._slot
+        at = np.flatnonzero(keep)
+        _, first = np.unique(key[at], return_index=True)
+        at = at[np.sort(first)]
+        self._last[key[at]] = self._slot
+        room = self._cap - self._size
+        if at.size > room:
+            self.dropped += at.size - room
+            at = at[:room]
+        rows = (self._head + self._size + np.arange(at.size)) % self._cap
+        self._size += at.size
+        self._p_sym[rows] = sym[at]
+        self._p_sell[rows] = sell[at]
+        self._p_group[rows] = grp[at]
+        self._p_slot[rows] = self._slot
+        self._p_raw[rows] = raw[at]
+        self._p_rep[rows] = self.apply(raw[at], grp[at])
+        self._p_limit[rows] = lim[at]
+
+    def observe(self, sym: ArrayLike, low: ArrayLike, high: ArrayLike) -> None:
+        """Record each symbol's lowest and highest price among a piece of ticks that lies
+        within the current slot (nan prices are ignored)."""
+        if self._slot is None:
+            return
+        sym = np.asarray(sym, dtype=np.int64).ravel()
+        self._grow(sym)
+        col = self._slot % self._q
+        np.fmin.at(self._low[:, col], sym, np.asarray(low, dtype=np.float64).ravel())
+        np.fmax.at(self._high[:, col], sym, np.asarray(high, dtype=np.float64).ravel())
+
+    def apply(self, p: ArrayLike, group: ArrayLike | None = None) -> _F8:
+        """Calibrated probabilities: the map in force, interpolated linearly; 0 and 1 stay,
+        nan stays nan.
+
+        Parameters
+        ----------
+        p : array_like
+            Raw probabilities.
+        group : array_like of int, optional
+            Stream of each; 0 if omitted.
+        """
+        shape = np.shape(p)
+        raw = np.asarray(p, dtype=np.float64).ravel()
+        grp = np.broadcast_to(np.asarray(0 if group is None else group, dtype=np.int64), shape)
+        grp = grp.ravel()
+        x = np.clip(np.nan_to_num(raw), 0.0, 1.0)
+        knot = self._bin(x) + 1
+        knot -= x < self._kx[grp, knot]
+        x0, x1 = self._kx[grp, knot], self._kx[grp, knot + 1]
+        y0, y1 = self._ky[grp, knot], self._ky[grp, knot + 1]
+        out = y0 + (x - x0) * ((y1 - y0) / (x1 - x0))
+        out[x <= 0.0] = 0.0
+        out[x >= 1.0] = 1.0
+        out[np.isnan(raw)] = np.nan
+        return out.reshape(shape)
+
+    def record(self, group: int = 0) -> CalibrationRecord:
+        """The track record of ``group``'s forecasts, for display."""
+        n, sp, sy = self._dec[group]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            predicted, observed = sp / n, sy / n
+        count = n.copy()
+        for a in (predicted, observed, count):
+            a.flags.writeable = False
+        w, hits, sq, sq_raw = self._tot[group].tolist()
+        if w > 0:
+            rate = hits / w
+            brier, brier_raw = sq / w, sq_raw / w
+            ref = rate * (1.0 - rate)
+            skill = 1.0 - brier / ref if ref > 0 else math.nan
+        else:
+            rate = brier = brier_raw = skill = math.nan
+        return CalibrationRecord(predicted, observed, count, brier, brier_raw, rate, skill, w)
+
+    def _grow(self, sym: NDArray[np.int64]) -> None:
+        need = int(sym.max()) + 1 if sym.size else 0
+        have = self._low.shape[0]
+        if need <= have:
+            return
+        size = max(need, 2 * have)
+        self._last = np.concatenate((self._last, np.full(2 * (size - have), -(1 << 62))))
+        self._low = np.concatenate((self._low, np.full((size - have, self._q), np.inf)))
+        self._high = np.concatenate((self._high, np.full((size - have, self._q), -np.inf)))
+
+    def _bin(self, p: _F8) -> NDArray[np.intp]:
+        """Fit bin of each probability in ``[0, 1]``."""
+        return np.minimum(np.searchsorted(self._edges, p, side="right") - 1, self._bins - 1)
+
+    def _resolve(self, due: int) -> None:
+        """Resolve the pending forecasts sampled in slots up to ``due`` against the
+        extremes of the ``horizon`` slots since."""
+        rows = (self._head + np.arange(self._size)) % self._cap
+        n = int(np.searchsorted(self._p_slot[rows], due, side="right"))
+        if n == 0:
+            return
+        rows = rows[:n]
+        self._head = (self._head + n) % self._cap
+        self._size -= n
+        sym, sell, limit = self._p_sym[rows], self._p_sell[rows], self._p_limit[rows]
+        hit = np.where(
+            sell,
+            self._high[sym].max(axis=1) >= limit,
+            self._low[sym].min(axis=1) <= limit,
+        ).astype(np.float64)
+        raw, rep, grp = self._p_raw[rows], self._p_rep[rows], self._p_group[rows]
+        for g in np.unique(grp).tolist():
+            at = np.flatnonzero(grp == g)
+            y, pr, pp = hit[at], raw[at], rep[at]
+            # Exponential forgetting: the i-th of m outcomes weighs decay**(m - 1 - i),
+            # everything before decay**m.
+            w = self._decay ** np.arange(at.size - 1, -1, -1, dtype=np.float64)
+            keep = self._decay**at.size
+            self._fit[g] *= keep
+            self._dec[g] *= keep
+            self._tot[g] *= keep
+            b = self._bin(pr)
+            np.add.at(self._fit[g, 0], b, w)
+            np.add.at(self._fit[g, 1], b, w * y)
+            np.add.at(self._fit[g, 2], b, w * pr)
+            k = np.minimum((pp * DECILES).astype(np.int64), DECILES - 1)
+            np.add.at(self._dec[g, 0], k, w)
+            np.add.at(self._dec[g, 1], k, w * pp)
+            np.add.at(self._dec[g, 2], k, w * y)
+            self._tot[g] += (
+                w.sum(),
+                (w * y).sum(),
+                (w * (pp - y) ** 2).sum(),
+                (w * (pr - y) ** 2).sum(),
+            )
+
+    def _refit(self) -> None:
+        a = self._prior
+        centre = self._centre
+        for g in range(self._fit.shape[0]):
+            n, hits, sp = self._fit[g]
+            weight = n + a
+            x = (sp + a * centre) / weight
+            y = isotonic((hits + a * centre) / weight, weight)
+            self._kx[g, 1:-1] = x
+            self._ky[g, 1:-1] = y
