@@ -20,12 +20,21 @@ from dataclasses import dataclass
 
 from tui.runtime.snapshot import PartitionLag
 
-__all__ = ["LAG_TREND_SAMPLES", "STALL_AFTER_S", "ConsumerHealth", "PartitionReading"]
+__all__ = [
+    "LAG_TREND_SAMPLES",
+    "STALL_AFTER_S",
+    "STATS_INTERVAL_S",
+    "ConsumerHealth",
+    "PartitionReading",
+]
 
 #: Lag samples kept per partition for the trend sparkline (one every 0.5 s).
 LAG_TREND_SAMPLES = 40
 #: No answer from any broker, or no tick while behind, for this long: stalled.
 STALL_AFTER_S = 5.0
+#: How often the client reports its statistics (bytes received): a silent broker is
+#: seen up to this much later than STALL_AFTER_S.
+STATS_INTERVAL_S = 1.0
 #: Total-lag samples kept to see a growing lag.
 _LAG_HISTORY = 6
 
