@@ -9,14 +9,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from producer.broker import EmbeddedBroker
 from producer.kafka_config import client_config
-from producer.topics import dlq_topic
 from producer.wire import Problem, Tick, encode
+from tests.tui.dead_letters import read_dead_letters
 from tests.tui.waiting import wait_for
-from tests.waiting import wait_until
 from tui.runtime.dead_letters import MAX_COPY_BYTES
 from tui.runtime.pipeline import Pipeline, PipelineOptions
 
@@ -40,25 +39,6 @@ def _send(broker: EmbeddedBroker, topic: str, values: list[tuple[bytes, bytes | 
     for key, value in values:
         producer.produce(topic, value=value, key=key)
     assert producer.flush(10) == 0
-
-
-def _dead_letters(broker: EmbeddedBroker, topic: str, expected: int) -> list[tuple[dict, bytes]]:
-    """Headers and value of the first `expected` dead letters of `topic`."""
-    consumer = Consumer(client_config(broker.bootstrap, **{"group.id": f"{topic}-dlq"}))
-    consumer.assign([TopicPartition(dlq_topic(topic), 0, 0)])
-    got: list[tuple[dict, bytes]] = []
-
-    def all_read() -> bool:
-        for msg in consumer.consume(100, timeout=0.2):
-            if msg.error() is None:
-                got.append(({k: v.decode() for k, v in msg.headers() or []}, msg.value()))
-        return len(got) >= expected
-
-    try:
-        wait_until(all_read, 15, what=lambda: f"dead letters read: {[h for h, _ in got]}")
-    finally:
-        consumer.close()
-    return got
 
 
 def _good(now: float) -> Iterator[bytes]:
@@ -90,7 +70,7 @@ def test_a_future_time_and_a_price_jump_are_refused_and_move_nothing(
         assert state.n_ticks[acme] == len(good)
     finally:
         assert pipeline.stop()
-    letters = _dead_letters(broker, topic, 4)
+    letters = read_dead_letters(broker, topic, 4)
     assert [h["limitwatch.problem"] for h, _ in letters] == [
         "future time", "future time", "implausible jump", "implausible jump"
     ]  # fmt: skip
@@ -133,7 +113,7 @@ def test_every_kind_of_bad_message_is_counted_under_its_reason(
         assert snap.engine.symbols == ("ACME",)
     finally:
         assert pipeline.stop()
-    letters = _dead_letters(broker, topic, len(bad))
+    letters = read_dead_letters(broker, topic, len(bad))
     assert sorted(h["limitwatch.problem"] for h, _ in letters) == sorted(p.value for p, _ in bad)
 
 
@@ -149,7 +129,7 @@ def test_an_oversize_message_is_dead_lettered_as_a_prefix_with_its_size(
         assert snap.kafka.errors == 0
     finally:
         assert pipeline.stop()
-    [(headers, value)] = _dead_letters(broker, topic, 1)
+    [(headers, value)] = read_dead_letters(broker, topic, 1)
     assert headers["limitwatch.problem"] == "too large"
     assert headers["limitwatch.size"] == str(len(huge))
     assert value == huge[:MAX_COPY_BYTES]
