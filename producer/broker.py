@@ -4,7 +4,9 @@ limitwatch starts it when no ``--bootstrap-servers`` is given, so one command sh
 whole pipeline. The child listens on loopback only, runs in a private temporary working
 directory with a clean environment (Tansu reads ``.env`` files and LISTENER_URL-style
 variables), writes its log to a file, and dies with its parent even when the parent is
-killed (Linux parent-death signal).
+killed (Linux parent-death signal). The working directory's name carries the owner's
+process id, so a directory left by a killed limitwatch is recognised and removed at the
+next start.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -26,6 +29,9 @@ from types import TracebackType
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
+#: Working directories are named ``limitwatch-broker-<owner pid>-<random>``.
+WORKDIR_PREFIX = "limitwatch-broker-"
+_OWNED_WORKDIR = re.compile(rf"^{WORKDIR_PREFIX}(\d+)-")
 
 
 class BrokerError(RuntimeError):
@@ -37,6 +43,42 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_workdirs(parent: str | None = None) -> list[Path]:
+    """Remove the working directories that embedded brokers of killed limitwatch
+    processes left in ``parent`` (the temporary folder by default); return them.
+
+    Only directories named with an owner's process id are touched, and only when that
+    process is gone: another running limitwatch keeps its own.
+    """
+    root = Path(parent if parent is not None else tempfile.gettempdir())
+    removed: list[Path] = []
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _OWNED_WORKDIR.match(entry.name)
+        if match is None or not entry.is_dir() or entry.is_symlink():
+            continue
+        if _process_exists(int(match.group(1))):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        if not entry.exists():
+            removed.append(entry)
+            log.info("removed %s, left by an embedded broker whose owner is gone", entry)
+    return removed
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -113,7 +155,8 @@ class EmbeddedBroker:
     def start(self, timeout: float = 10.0) -> str:
         """Start the child, wait until it accepts connections and is ours; return bootstrap."""
         binary = broker_binary()
-        self._workdir = tempfile.mkdtemp(prefix="limitwatch-broker-")
+        remove_stale_workdirs()
+        self._workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
         url = f"tcp://{self.host}:{self.port}"
         argv = [
             binary,

@@ -14,7 +14,7 @@ class ProducerStats:
     source: str
     produced: int = 0
     delivered: int = 0
-    rate: float = 0.0  # ticks per second sent, over the last seconds
+    rate: float = 0.0  # ticks per second delivered, over the last seconds
     failed: int = 0
     paused: bool = False
     speed: float = 1.0

@@ -97,6 +97,8 @@ class FileSource:
         self.limits: dict[str, tuple[float, float]] = {}
         #: Engine settings suggested by a scenario header, if the input had one.
         self.engine: dict[str, float] = {}
+        #: True when a scenario header says its values jump by design.
+        self.price_jumps = False
         self.skip_bad = skip_bad
         self.tolerance_s = tolerance_s
         self.skipped = 0
@@ -273,6 +275,7 @@ class FileSource:
         header = header_from_object(obj)
         self.limits.update(header.limits_dict())
         self.engine.update(header.engine)
+        self.price_jumps = header.price_jumps is True
 
 
 def _check_readable(path: str) -> None:

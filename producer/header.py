@@ -30,6 +30,9 @@ The header is one JSON object on one line::
     :class:`~engine.config.EngineConfig` together with the defaults.
 ``made_by``
     How the file was made: the command and seed, or the source it was recorded from.
+``price_jumps``
+    Optional; ``true`` when the values jump by design (gauges such as CPU %): the
+    consumer's check against implausible price jumps is then off for this source.
 
 Unknown top-level header fields are ignored, so later versions can add some.
 """
@@ -66,6 +69,8 @@ class ScenarioHeader(msgspec.Struct, kw_only=True):
     limits: dict[str, tuple[float | None, float | None]] = msgspec.field(default_factory=dict)
     engine: dict[str, int | float] = msgspec.field(default_factory=dict)
     made_by: str = ""
+    #: Left out of the written header unless given (older readers ignore it anyway).
+    price_jumps: bool | msgspec.UnsetType = msgspec.UNSET
 
     def limits_dict(self) -> dict[str, tuple[float, float]]:
         """The limits as ``{symbol: (buy, sell)}`` floats, NaN for a side without one."""

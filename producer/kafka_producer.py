@@ -2,7 +2,8 @@
 
 Paced sources are spaced out by event time divided by a speed factor, with long quiet
 stretches in the data (an overnight gap) shortened to `max_gap_s`; pause, resume and
-speed changes arrive as small commands on a queue. Delivery reports are counted, the
+speed changes arrive as small commands on a queue. Delivery reports are counted (the
+rate shown as "out" is of delivered ticks, failed ones are counted apart), the
 client is polled after every send, a full local queue is retried rather than dropped,
 and the producer is flushed (bounded) on stop.
 """
@@ -214,11 +215,13 @@ class ProducerThread(threading.Thread):
         if now - self._last_report <= 0.05:
             return
         self._last_report = now
-        self._window.append((now, self._produced))
+        # The rate is of delivered ticks: sent ones that a dead broker never takes are not
+        # "out" (they are counted as failed once their delivery times out).
+        self._window.append((now, self._delivered))
         while now - self._window[0][0] > 3.0:
             self._window.popleft()
         t0, n0 = self._window[0]
-        rate = (self._produced - n0) / (now - t0) if now > t0 else 0.0
+        rate = (self._delivered - n0) / (now - t0) if now > t0 else 0.0
         self._update(
             produced=self._produced, delivered=self._delivered, failed=self._failed,
             last_error=self._last_error, rate=rate, skipped=getattr(self.source, "skipped", 0),

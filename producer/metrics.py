@@ -234,6 +234,8 @@ class MetricsSource:
     """
 
     paced = False
+    #: Gauges jump by design (idle CPU to busy in a second): no price-jump check for them.
+    price_jumps = True
 
     def __init__(
         self,

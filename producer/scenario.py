@@ -43,6 +43,7 @@ class ScenarioReader(FileSource):
         self.header = read_header(self.path)
         self.limits = self.header.limits_dict()
         self.engine = dict(self.header.engine)
+        self.price_jumps = self.header.price_jumps is True
         self.paced = True
         self._known = frozenset(self.header.symbols)
 

@@ -26,3 +26,10 @@ class Source(Protocol):
     limits: dict[str, tuple[float, float]]
 
     def __iter__(self) -> Iterator[Tick]: ...
+
+
+def jumps_by_design(source: Source | None) -> bool:
+    """True when `source`'s values jump by design (a source's optional ``price_jumps``
+    attribute: system metrics, a scenario whose header says so), so the consumer's check
+    against implausible price jumps should be off for it."""
+    return bool(getattr(source, "price_jumps", False))

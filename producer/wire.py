@@ -6,6 +6,7 @@ hostile or malformed messages fail decoding instead of reaching the engine.
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated
 
 import msgspec
@@ -26,8 +27,43 @@ class Tick(msgspec.Struct, frozen=True, forbid_unknown_fields=False, gc=False):
     ts: Annotated[float, msgspec.Meta(ge=0.0, lt=1e11)]
 
 
+class Problem(enum.Enum):
+    """Why a message was refused, in the words the monitor counts it under.
+
+    Decoding finds the first five; the consumer's plausibility checks
+    (:mod:`tui.runtime.plausibility`) the last two.
+    """
+
+    NOT_JSON = "not JSON"
+    WRONG_SHAPE = "wrong shape"
+    BAD_PRICE = "bad price"
+    BAD_SYMBOL = "bad symbol"
+    TOO_LARGE = "too large"
+    FUTURE_TIME = "future time"
+    IMPLAUSIBLE_JUMP = "implausible jump"
+
+
 class BadTick(ValueError):
-    """A message that is not a valid tick; the text says why."""
+    """A message that is not a valid tick; the text says why, ``problem`` under which
+    heading it is counted."""
+
+    def __init__(self, text: str, problem: Problem) -> None:
+        super().__init__(text)
+        self.problem = problem
+
+
+def _invalid(exc: msgspec.ValidationError) -> BadTick:
+    """The heading of a field that failed its type or bounds: msgspec names the field."""
+    text = str(exc)
+    if text.endswith("`$.price`"):
+        problem = Problem.BAD_PRICE
+    elif text.endswith("`$.symbol`"):
+        problem = Problem.BAD_SYMBOL
+    elif text.endswith("`$.ts`") and " < " in text:  # e.g. milliseconds sent as seconds
+        problem = Problem.FUTURE_TIME
+    else:
+        problem = Problem.WRONG_SHAPE
+    return BadTick(f"invalid tick: {text}", problem)
 
 
 _encoder = msgspec.json.Encoder()
@@ -51,23 +87,25 @@ def decode(value: bytes | None) -> Tick:
     symbol.
     """
     if value is None:
-        raise BadTick("empty message (no value)")
+        raise BadTick("empty message (no value)", Problem.WRONG_SHAPE)
     if len(value) > MAX_MESSAGE_BYTES:
-        raise BadTick(f"message of {len(value)} bytes exceeds {MAX_MESSAGE_BYTES}")
+        raise BadTick(
+            f"message of {len(value)} bytes exceeds {MAX_MESSAGE_BYTES}", Problem.TOO_LARGE
+        )
     try:
         tick = _decoder.decode(value)
     except msgspec.ValidationError as exc:
-        raise BadTick(f"invalid tick: {exc}") from None
+        raise _invalid(exc) from None
     except msgspec.DecodeError as exc:
-        raise BadTick(f"not JSON: {exc}") from None
+        raise BadTick(f"not JSON: {exc}", Problem.NOT_JSON) from None
     except Exception as exc:  # UnicodeDecodeError and anything else a hostile payload triggers
-        raise BadTick(f"undecodable: {type(exc).__name__}: {exc}") from None
+        raise BadTick(f"undecodable: {type(exc).__name__}: {exc}", Problem.NOT_JSON) from None
     # JSON has no NaN or infinity, and the field bounds refuse overflowed numbers, so
     # price and ts are finite here.
     symbol = tick.symbol
     if symbol not in _checked_symbols:
         if not symbol.isprintable() or symbol.strip() != symbol:
-            raise BadTick("symbol has control characters or surrounding spaces")
+            raise BadTick("symbol has control characters or surrounding spaces", Problem.BAD_SYMBOL)
         if len(_checked_symbols) < _MAX_CHECKED:
             _checked_symbols.add(symbol)
     return tick

@@ -92,6 +92,8 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         limits=_startup_limits(args, spec, source, settings),
         pinned=frozenset(sym for sym, _buy, _sell in args.limit),
         source_stop=stop,
+        max_ahead_s=args.max_ahead,
+        max_jump=args.max_jump,
     )
     pipeline = Pipeline(options)
     if args.bootstrap_servers:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import psutil
@@ -110,3 +112,26 @@ def _gone(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def test_a_start_removes_working_directories_whose_owner_is_gone(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    child = subprocess.Popen(["true"])
+    child.wait()  # its pid now names a process that is gone
+    stale = tmp_path / f"limitwatch-broker-{child.pid}-k1ll3d"
+    (stale / "sub").mkdir(parents=True)
+    (stale / "sub" / "broker.log").write_text("left behind")
+    alive = tmp_path / f"limitwatch-broker-{os.getppid()}-running"  # a running owner
+    alive.mkdir()
+    unowned = tmp_path / "limitwatch-broker-nopid"  # no owner in the name: not ours to judge
+    unowned.mkdir()
+    with EmbeddedBroker() as b:
+        ours = [
+            p for p in tmp_path.iterdir() if p.name.startswith(f"limitwatch-broker-{os.getpid()}-")
+        ]
+        assert len(ours) == 1 and b.alive()
+        assert not stale.exists()
+        assert alive.is_dir() and unowned.is_dir()
+    assert not ours[0].exists()

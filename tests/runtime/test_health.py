@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from tui.runtime.health import STALL_AFTER_S, ConsumerHealth, PartitionReading
+from tui.runtime.health import STALL_AFTER_S, STATS_INTERVAL_S, ConsumerHealth, PartitionReading
+from tui.runtime.snapshot import STALE_LAG_S
 
 
 def _health() -> ConsumerHealth:
@@ -77,3 +78,40 @@ def test_no_partitions_clears_the_table() -> None:
     h.lag([PartitionReading(0, 0, 10, 5)], wall=1.0)
     h.no_partitions()
     assert h.partitions == ()
+
+
+def test_behind_and_not_moving_shows_stall_within_three_seconds_of_the_last_tick() -> None:
+    # The last tick and the last byte from the broker at t=0, the consumer behind; then
+    # statistics every STATS_INTERVAL_S and lag every 0.5 s, as the consumer asks for them.
+    h = ConsumerHealth(now=0.0)
+    h.statistics(["UP"], received_bytes=10, now=0.0)
+    h.message_seen(0, wall=0.0)
+    every = round(STATS_INTERVAL_S * 10)
+    for k in range(1, 31):  # tenths of a second up to 3 s
+        t = k / 10
+        if k % every == 0:
+            h.statistics(["UP"], received_bytes=10, now=t)  # no new bytes
+        if k % 5 == 0:
+            h.lag([PartitionReading(0, 0, 100, 40)], wall=t)
+    assert h.word(since_last_tick_s=3.0, now=3.0) == "STALL"
+    assert STALL_AFTER_S + STATS_INTERVAL_S <= 3.0  # the worst case stays within 3 s
+
+
+def test_a_silent_broker_shows_stall_within_three_seconds() -> None:
+    h = ConsumerHealth(now=0.0)
+    h.statistics(["UP"], received_bytes=10, now=0.0)
+    h.lag([PartitionReading(0, 0, 10, 10)], wall=0.0)  # caught up: only the silence tells
+    for k in range(1, 7):
+        h.statistics(["UP"], received_bytes=10, now=k * STATS_INTERVAL_S)
+    assert h.word(since_last_tick_s=3.0, now=3.0) == "STALL"
+
+
+def test_far_behind_is_never_ok_even_while_ticks_arrive() -> None:
+    h = _health()
+    h.message_seen(0, wall=100.0)  # the last message read was made at 100...
+    h.lag([PartitionReading(0, 0, 5_000, 1_000)], wall=100.0 + STALE_LAG_S + 10)  # ...read now
+    assert h.partitions[0].lag_s > STALE_LAG_S
+    assert h.word(since_last_tick_s=0.1, now=1.0) == "WARN"
+    h.message_seen(0, wall=200.0)
+    h.lag([PartitionReading(0, 0, 5_000, 4_990)], wall=200.5)  # nearly caught up
+    assert h.word(since_last_tick_s=0.1, now=1.0) == "OK"

@@ -273,6 +273,7 @@ def system_metrics(sc: Scenario) -> tuple[ScenarioHeader, list[Tick]]:
         engine=engine,
         symbols=sorted(limits),
     )
+    header.price_jumps = True  # gauges: idle to busy in a second is not poison
     return header, ticks
 
 

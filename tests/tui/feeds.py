@@ -60,7 +60,7 @@ class StaticFeed:
             ),
             consumed=3000,
             rate_in=50.0,
-            bad=2,
+            bad_by=(("not JSON", 1), ("future time", 1)),
             dead_lettered=2,
             since_last_tick_s=self.idle_s,
             broker_rss=24 * 2**20,

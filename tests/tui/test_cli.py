@@ -3,7 +3,9 @@ against a real broker (produce, record, engine)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import queue
 import signal
@@ -275,3 +277,28 @@ def test_a_scenario_piped_to_the_monitor_sets_up_its_engine(argv: list[str], fas
     assert source is not None and source.limits["CYGN"] == (48.5, 52.0)
     os.close(w)
     os.close(r)
+
+
+@pytest.mark.parametrize("command", [[], ["replay", "x.jsonl"], ["engine"], ["record", "o.jsonl"]])
+def test_the_plausibility_bounds_are_options_that_can_be_turned_off(command: list[str]) -> None:
+    from tui.runtime.plausibility import MAX_AHEAD_S
+
+    parser = build_parser()
+    default = parser.parse_args(command)
+    assert (default.max_ahead, default.max_jump) == (MAX_AHEAD_S, None)  # None: the source's
+    args = parser.parse_args([*command, "--max-ahead", "60", "--max-jump", "off"])
+    assert (args.max_ahead, args.max_jump) == (60.0, math.inf)
+    with pytest.raises(SystemExit):
+        parser.parse_args([*command, "--max-jump", "1"])
+
+
+def test_the_headless_status_line_counts_refused_messages_by_reason() -> None:
+    from tests.tui.feeds import StaticFeed
+    from tui.runtime.headless import status_line
+
+    snap = StaticFeed(n_ticks=50).latest()
+    assert "bad 2 (not JSON 1, future time 1), dead-lettered 2" in status_line(snap)
+    engine = dataclasses.replace(snap.engine, refused=3)
+    clean = dataclasses.replace(snap, kafka=dataclasses.replace(snap.kafka, bad_by=()))
+    line = status_line(dataclasses.replace(clean, engine=engine))
+    assert "bad" not in line and line.endswith("3 symbols refused (max_symbols)")

@@ -1,5 +1,5 @@
-"""A broker that dies or freezes: the monitor says so (DOWN, STALL, stale forecasts), keeps
-running, recovers when the broker does, and still quits promptly."""
+"""A broker that dies or freezes: the monitor says so (DOWN, STALL, stale forecasts, no
+ticks going out), keeps running, recovers when the broker does, and still quits promptly."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import threading
 
 import pytest
 
+from producer.broker import EmbeddedBroker
 from producer.generator import MarketGenerator
+from producer.kafka_producer import ProducerThread
+from producer.topics import ensure_topics
 from tests.tui.waiting import wait_for
-from tests.waiting import holds_for
+from tests.waiting import holds_for, wait_until
 from tui.runtime.health import STALL_AFTER_S
 from tui.runtime.pipeline import Pipeline, PipelineOptions
 from tui.runtime.snapshot import staleness
@@ -79,3 +82,26 @@ def test_an_idle_topic_is_not_a_stall() -> None:
         assert snap.kafka.broker_state == "UP"
     finally:
         assert pipeline.stop(timeout=2.0)
+
+
+def test_out_counts_delivered_ticks_so_a_dead_broker_shows_none_going_out() -> None:
+    with EmbeddedBroker() as broker:
+        ensure_topics(broker.bootstrap, "prices", 1)
+        thread = ProducerThread(broker.bootstrap, MarketGenerator(seed=4, rate=300.0))
+        thread.start()
+        try:
+            wait_until(lambda: thread.stats().delivered > 50, 20, what=lambda: str(thread.stats()))
+            broker.kill()
+            sent = thread.stats().produced
+            # Ticks are still sent into the client's queue; none is delivered, and "out"
+            # says so instead of the sending rate.
+            wait_until(
+                lambda: (s := thread.stats()).rate == 0 and s.produced > sent + 300,
+                20,
+                what=lambda: str(thread.stats()),
+            )
+        finally:
+            thread.stop()
+            thread.join(5)
+    stats = thread.stats()
+    assert stats.delivered + stats.failed == stats.produced  # the undelivered: failed

@@ -23,7 +23,9 @@ def render(snap: Snapshot, width: int, height: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def snap() -> Snapshot:
-    return StaticFeed(n_ticks=200).latest()
+    """The feed's snapshot without refused messages: the layout tests' fixed rows."""
+    full = StaticFeed(n_ticks=200).latest()
+    return dataclasses.replace(full, kafka=dataclasses.replace(full.kafka, bad_by=()))
 
 
 def test_with_room_it_shows_every_row_and_the_lag_table(snap: Snapshot) -> None:
@@ -128,3 +130,31 @@ def test_unknown_lag_shows_a_question_mark(snap: Snapshot) -> None:
     kafka = dataclasses.replace(snap.kafka, partitions=parts)
     lines = render(dataclasses.replace(snap, kafka=kafka), 26, 6)
     assert lines[-1][10:].strip() == "p0:? · p1:6"
+
+
+def _values(lines: list[str], label: str) -> list[str]:
+    """The value column of the row ``label`` and of its continuation lines."""
+    at = next(i for i, line in enumerate(lines) if line[:10].strip() == label)
+    shown = [lines[at][10:].strip()]
+    for line in lines[at + 1 :]:
+        if line[:10].strip() or not line[10:].strip():
+            break
+        shown.append(line[10:].strip())
+    return shown
+
+
+@pytest.mark.parametrize("width", [30, 36, 60])
+def test_refused_messages_are_shown_by_reason_none_broken(snap: Snapshot, width: int) -> None:
+    bad_by = (("not JSON", 3), ("bad price", 1), ("future time", 2), ("implausible jump", 1))
+    lines = render(with_partitions(snap, *snap.kafka.partitions, bad_by=bad_by), width, 40)
+    assert _values(lines, "bad · dlq")[0].startswith("7 ·")
+    shown = " · ".join(_values(lines, "why")).split(" · ")
+    assert shown == ["not JSON 3", "bad price 1", "future time 2", "implausible jump 1"]
+
+
+def test_symbols_refused_for_want_of_room_are_counted(snap: Snapshot) -> None:
+    assert "refused" not in {line[:10].strip() for line in render(snap, 36, 30)}
+    engine = dataclasses.replace(snap.engine, refused=90_000)
+    lines = render(dataclasses.replace(snap, engine=engine), 36, 30)
+    max_symbols = snap.engine.config.max_symbols
+    assert " ".join(_values(lines, "refused")) == f"90,000 symbols, max {max_symbols:,}"

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import psutil
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from engine import EngineConfig, SignalKind
 from producer.broker import EmbeddedBroker
 from producer.generator import MarketGenerator
 from producer.kafka_config import client_config
 from producer.sources import open_source
-from producer.topics import dlq_topic
 from producer.wire import BadTick, Tick, decode
+from tests.tui.dead_letters import read_dead_letters
 from tests.tui.waiting import wait_for
-from tests.waiting import wait_until, wait_until_async
+from tests.waiting import wait_until_async
 from tui.app import LimitwatchApp
 from tui.runtime.pipeline import Pipeline, PipelineOptions
 from tui.runtime.snapshot import Snapshot
@@ -149,22 +149,7 @@ def _why_bad(value: bytes | None) -> str:
 
 def _read_dlq(broker: EmbeddedBroker, topic: str, expected: int) -> list[str]:
     """The reason header of the first `expected` dead letters of `topic`."""
-    consumer = Consumer(client_config(broker.bootstrap, **{"group.id": f"{topic}-dlq-reader"}))
-    consumer.assign([TopicPartition(dlq_topic(topic), 0, 0)])
-    reasons: list[str] = []
-
-    def all_read() -> bool:
-        for msg in consumer.consume(100, timeout=0.2):
-            if msg.error() is None:
-                headers = dict(msg.headers() or [])
-                reasons.append(headers.get("limitwatch.reason", b"").decode())
-        return len(reasons) >= expected
-
-    try:
-        wait_until(all_read, 15, what=lambda: f"dead letters read: {reasons}")
-    finally:
-        consumer.close()
-    return reasons
+    return [h["limitwatch.reason"] for h, _ in read_dead_letters(broker, topic, expected)]
 
 
 def _limitwatch_threads() -> list[str]:

@@ -3,9 +3,11 @@ immutable snapshots.
 
 The thread creates, polls and closes its own Kafka clients. It reads in batches
 (`consume(num_messages=...)`), decodes every message with one msgspec decoder into numpy
-columns, copies undecodable messages to the dead-letter topic with the reason in a
-header, and never raises on bad input. Limit changes arrive as small commands on a
-queue. Lag comes from the fetch high watermark (cached), never from ListOffsets.
+columns, refuses implausible ticks (an event time far ahead, a price jump; see
+:mod:`tui.runtime.plausibility`), copies what it refuses to the dead-letter topic with
+the reason in a header, counts it by heading, and never raises on bad input. Limit
+changes arrive as small commands on a queue. Lag comes from the fetch high watermark
+(cached), never from ListOffsets.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import math
 import queue
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +34,7 @@ from confluent_kafka import (
 
 from engine import Engine, EngineConfig, LimitError, Signal
 from producer.kafka_config import client_config
-from producer.wire import BadTick, decode
+from producer.wire import BadTick, Problem, decode
 from tui.runtime.commands import (
     SelectSymbol,
     SetLimits,
@@ -41,7 +43,8 @@ from tui.runtime.commands import (
     WorkerCommand,
 )
 from tui.runtime.dead_letters import DeadLetters
-from tui.runtime.health import ConsumerHealth, PartitionReading
+from tui.runtime.health import STATS_INTERVAL_S, ConsumerHealth, PartitionReading
+from tui.runtime.plausibility import Plausibility, TickChecks
 from tui.runtime.recorder import Recorder
 from tui.runtime.snapshot import KafkaStats, Notice, Snapshot, SnapshotSlot
 
@@ -84,6 +87,8 @@ class ConsumerWorker(threading.Thread):
         Initial (buy, sell) limits per symbol.
     on_signals:
         Called in the worker thread with each batch's signals (headless printing).
+    plausibility:
+        Bounds on event times ahead of the clock and on price jumps (defaults: on).
     """
 
     def __init__(
@@ -98,6 +103,7 @@ class ConsumerWorker(threading.Thread):
         publish_hz: float = 20.0,
         batch_size: int = 5000,
         on_signals: Callable[[list[Signal]], None] | None = None,
+        plausibility: Plausibility | None = None,
     ) -> None:
         super().__init__(name="limitwatch-consumer", daemon=True)
         self.bootstrap = bootstrap
@@ -118,6 +124,7 @@ class ConsumerWorker(threading.Thread):
         self.engine = Engine(self.config)
         self.health = ConsumerHealth(time.monotonic())
         self.recorder = Recorder(self._notice)
+        self.checks = TickChecks(plausibility or Plausibility(), self.config.max_symbols)
         self._dead_letters: DeadLetters | None = None
         self._parts: list[TopicPartition] = []
         self._chart_symbol: str | None = None
@@ -126,7 +133,7 @@ class ConsumerWorker(threading.Thread):
         self._recent: deque[Signal] = deque(maxlen=RECENT_SIGNALS)
         self._signal_count = 0
         self._consumed = 0
-        self._bad = 0
+        self._bad: Counter[Problem] = Counter()
         self._errors = 0
         self._last_error = ""
         self._last_tick_wall = math.nan
@@ -171,7 +178,7 @@ class ConsumerWorker(threading.Thread):
                 "auto.offset.reset": "earliest" if self.from_beginning else "latest",
                 "session.timeout.ms": 6000,
                 "heartbeat.interval.ms": 1000,
-                "statistics.interval.ms": 1000,
+                "statistics.interval.ms": int(STATS_INTERVAL_S * 1000),
                 "stats_cb": self._on_stats,
                 "error_cb": self._on_error,
                 "fetch.wait.max.ms": 100,
@@ -266,9 +273,11 @@ class ConsumerWorker(threading.Thread):
             try:
                 tick = decode(msg.value())
             except BadTick as exc:
-                self._bad += 1
-                assert self._dead_letters is not None
-                self._dead_letters.send(msg, str(exc))
+                self._refuse(msg, exc)
+                continue
+            refusal = self.checks.refusal(tick, wall)
+            if refusal is not None:
+                self._refuse(msg, refusal)
                 continue
             symbols.append(tick.symbol)
             times.append(tick.ts)
@@ -295,6 +304,11 @@ class ConsumerWorker(threading.Thread):
             self._signal_count += len(signals)
             if self.on_signals is not None:
                 self.on_signals(signals)
+
+    def _refuse(self, msg: Any, bad: BadTick) -> None:
+        self._bad[bad.problem] += 1
+        assert self._dead_letters is not None
+        self._dead_letters.send(msg, bad)
 
     def _drain_commands(self) -> bool:
         changed = False
@@ -397,7 +411,7 @@ class ConsumerWorker(threading.Thread):
             partitions=self.health.partitions,
             consumed=self._consumed,
             rate_in=rate,
-            bad=self._bad,
+            bad_by=tuple((p.value, self._bad[p]) for p in Problem if self._bad[p]),
             dead_lettered=self._dead_letters.copied if self._dead_letters else 0,
             since_last_tick_s=since_last,
             errors=self._errors,

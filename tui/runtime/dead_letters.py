@@ -1,8 +1,12 @@
-"""Copies of undecodable messages on the dead-letter topic, each with its reason and origin.
+"""Copies of refused messages on the dead-letter topic, each with its reason and origin.
 
 A message that cannot become a tick is never fatal and never silently lost: it is counted,
-logged, and copied to ``<topic>.dlq`` with the headers ``limitwatch.reason`` and
-``limitwatch.origin`` (topic/partition/offset).
+logged, and copied to ``<topic>.dlq`` with the headers ``limitwatch.reason`` (the text),
+``limitwatch.problem`` (the heading it is counted under, e.g. ``too large``),
+``limitwatch.origin`` (topic/partition/offset) and ``limitwatch.size`` (the value's length
+in bytes). A value longer than :data:`MAX_COPY_BYTES` is copied as its first
+:data:`MAX_COPY_BYTES` bytes, so the copy stays under any broker's message size limit;
+``limitwatch.size`` keeps the original length.
 """
 
 from __future__ import annotations
@@ -15,14 +19,18 @@ from confluent_kafka import Producer
 
 from producer.delivery import produce_with_retry
 from producer.topics import dlq_topic
+from producer.wire import BadTick
 
-__all__ = ["DeadLetters"]
+__all__ = ["MAX_COPY_BYTES", "DeadLetters"]
 
 log = logging.getLogger(__name__)
 
 #: Waits for room in a full local queue before a copy is given up (about 1 s in all).
 _TRIES = 20
 _WAIT_S = 0.05
+#: Longest value copied whole; longer ones are cut to this prefix (Kafka's default
+#: message size limit is about 1 MB).
+MAX_COPY_BYTES = 64 * 1024
 
 
 class DeadLetters:
@@ -34,18 +42,25 @@ class DeadLetters:
         self.copied = 0
         self._on_error = on_error
 
-    def send(self, msg: Any, reason: str) -> None:
-        """Copy ``msg`` (a consumed message) with ``reason``; counts what was copied."""
+    def send(self, msg: Any, bad: BadTick) -> None:
+        """Copy ``msg`` (a consumed message) with why it is ``bad``; counts what was copied."""
         origin = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
-        log.warning("undecodable message at %s: %s", origin, reason)
+        reason = str(bad)
+        log.warning("refused message at %s: %s", origin, reason)
+        value = msg.value()
+        size = len(value) if value is not None else 0
         headers = [
             ("limitwatch.reason", reason.encode("utf-8", "replace")[:1000]),
+            ("limitwatch.problem", bad.problem.value.encode()),
             ("limitwatch.origin", origin.encode()),
+            ("limitwatch.size", str(size).encode()),
         ]
+        if size > MAX_COPY_BYTES:
+            value = value[:MAX_COPY_BYTES]
         tries = iter(range(_TRIES))
         try:
             queued = produce_with_retry(
-                self.producer, self.topic, msg.value(), key=msg.key(), headers=headers,
+                self.producer, self.topic, value, key=msg.key(), headers=headers,
                 give_up=lambda: next(tries, None) is None, wait_s=_WAIT_S,
             )  # fmt: skip
         except Exception as exc:  # an oversize or otherwise unproducible message

@@ -29,6 +29,8 @@ from tui.runtime.common import fail, kafka_fail, open_source_from
 from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.jsonout import signal_json
 from tui.runtime.options import OptionError, engine_config, limits_from
+from tui.runtime.plausibility import plausibility_for
+from tui.runtime.snapshot import Snapshot
 
 
 class _Stopper:
@@ -48,7 +50,8 @@ def _headless_worker(args: argparse.Namespace, **kwargs: Any) -> ConsumerWorker:
     from producer.topics import ensure_topics
 
     ensure_topics(args.bootstrap_servers, args.topic, args.partitions)
-    return ConsumerWorker(args.bootstrap_servers, topic=args.topic, **kwargs)
+    checks = plausibility_for(None, args.max_ahead, args.max_jump)
+    return ConsumerWorker(args.bootstrap_servers, topic=args.topic, plausibility=checks, **kwargs)
 
 
 def run_engine(args: argparse.Namespace) -> int:
@@ -111,15 +114,7 @@ def _run_headless(
             break
         if time.monotonic() - last_status >= 5.0 and snap is not None:
             last_status = time.monotonic()
-            k = snap.kafka
-            parts = ",".join(str(p.partition) for p in k.partitions) or "none"
-            extra = f", recorded {snap.recorded:,}" if snap.recording else ""
-            print(
-                f"limitwatch {what}: {k.consumed:,} ticks, {snap.signal_count:,} signals, "
-                f"partitions {parts}, lag {k.total_lag:,}, {k.health}{extra}",
-                file=sys.stderr,
-                flush=True,
-            )
+            print(f"limitwatch {what}: {status_line(snap)}", file=sys.stderr, flush=True)
     worker.stop()
     worker.join(3.0)
     last = worker.latest()
@@ -127,6 +122,25 @@ def _run_headless(
     for notice in notices:
         print(f"limitwatch {what}: {notice.text}", file=sys.stderr)
     return 1 if any(n.error for n in notices) else 0
+
+
+def status_line(snap: Snapshot) -> str:
+    """What a headless command says every few seconds: ticks, signals, partitions, lag,
+    health, refused messages by reason and refused symbols when there are any."""
+    k = snap.kafka
+    parts = ",".join(str(p.partition) for p in k.partitions) or "none"
+    line = (
+        f"{k.consumed:,} ticks, {snap.signal_count:,} signals, "
+        f"partitions {parts}, lag {k.total_lag:,}, {k.health}"
+    )
+    if k.bad_by:
+        why = ", ".join(f"{problem} {n:,}" for problem, n in k.bad_by)
+        line += f", bad {k.bad:,} ({why}), dead-lettered {k.dead_lettered:,}"
+    if snap.engine.refused:
+        line += f", {fmt.count(snap.engine.refused, 'symbol')} refused (max_symbols)"
+    if snap.recording:
+        line += f", recorded {snap.recorded:,}"
+    return line
 
 
 def run_produce(args: argparse.Namespace) -> int:

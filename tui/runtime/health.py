@@ -7,7 +7,8 @@ partition with its trend and decides the health word the monitor shows:
 * ``DOWN``: the client lost every broker.
 * ``STALL``: no broker has answered for ``STALL_AFTER_S`` seconds (a frozen broker), or
   the consumer is behind and no tick has arrived for that long.
-* ``WARN``: the total lag grew in each of the last three samples.
+* ``WARN``: the total lag grew in each of the last three samples, or the consumer is
+  more than ``STALE_LAG_S`` behind (its forecasts are stale).
 * ``OK``: otherwise.
 """
 
@@ -18,14 +19,25 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tui.runtime.snapshot import PartitionLag
+from tui.runtime.snapshot import STALE_LAG_S, PartitionLag
 
-__all__ = ["LAG_TREND_SAMPLES", "STALL_AFTER_S", "ConsumerHealth", "PartitionReading"]
+__all__ = [
+    "LAG_TREND_SAMPLES",
+    "STALL_AFTER_S",
+    "STATS_INTERVAL_S",
+    "ConsumerHealth",
+    "PartitionReading",
+]
 
 #: Lag samples kept per partition for the trend sparkline (one every 0.5 s).
 LAG_TREND_SAMPLES = 40
 #: No answer from any broker, or no tick while behind, for this long: stalled.
-STALL_AFTER_S = 5.0
+STALL_AFTER_S = 2.0
+#: How often the client reports its statistics (bytes received). A broker's silence is
+#: seen at the first report after STALL_AFTER_S, and lag is measured every 0.5 s, so
+#: STALL shows at most STALL_AFTER_S + STATS_INTERVAL_S (2.5 s) after the last answer or
+#: tick. A live broker answers an idle consumer's fetches about ten times a second.
+STATS_INTERVAL_S = 0.5
 #: Total-lag samples kept to see a growing lag.
 _LAG_HISTORY = 6
 
@@ -121,4 +133,6 @@ class ConsumerHealth:
         hist = list(self._history)
         if len(hist) >= 4 and all(b > a for a, b in zip(hist[-4:], hist[-3:], strict=False)):
             return "WARN"
+        if total > 0 and max((p.lag_s for p in self.partitions), default=0.0) > STALE_LAG_S:
+            return "WARN"  # moving, but so far behind that the forecasts are stale
         return "OK"

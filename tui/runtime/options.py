@@ -14,6 +14,7 @@ from typing import Any
 from engine import EngineConfig
 from engine.config import SETTINGS
 from engine.limits import limit_problem
+from tui.runtime.plausibility import MAX_AHEAD_S, MAX_JUMP
 
 Limits = dict[str, tuple[float, float]]
 
@@ -89,6 +90,40 @@ def non_negative_float(text: str) -> float:
     if not (value >= 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {text!r}")
     return value
+
+
+def seconds_or_off(text: str) -> float:
+    """Seconds of at least 0, or ``off`` (no bound: infinity)."""
+    if text.strip().lower() == "off":
+        return math.inf
+    return non_negative_float(text)
+
+
+def factor_or_off(text: str) -> float:
+    """A factor above 1, or ``off`` (no bound: infinity)."""
+    if text.strip().lower() == "off":
+        return math.inf
+    value = positive_float(text)
+    if value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a factor above 1 (or off), got {text!r}")
+    return value
+
+
+def add_plausibility_options(p: argparse.ArgumentParser) -> None:
+    """--max-ahead and --max-jump: the consumer's checks on ticks that decode but are
+    implausible (see :mod:`tui.runtime.plausibility`, where the defaults live)."""
+    g = p.add_argument_group("refused as implausible (copied to the dead-letter topic)")
+    g.add_argument(
+        "--max-ahead", type=seconds_or_off, default=MAX_AHEAD_S, metavar="S",
+        help="refuse event times more than S seconds ahead of this machine's clock, or "
+        f"off (default: {MAX_AHEAD_S:g})",
+    )  # fmt: skip
+    g.add_argument(
+        "--max-jump", type=factor_or_off, default=None, metavar="FACTOR",
+        help="refuse a price more than FACTOR times above or below its symbol's last one, "
+        f"or off (default: {MAX_JUMP:g}; off for system metrics and scenarios whose header "
+        "says price_jumps)",
+    )  # fmt: skip
 
 
 #: How the command line reads each kind of engine setting (see engine.config.Setting).

@@ -15,7 +15,13 @@ from tui.runtime import settings as settings_file
 from tui.runtime.headless import run_engine, run_produce, run_record
 from tui.runtime.keys import epilog
 from tui.runtime.logs import default_log_path
-from tui.runtime.options import add_engine_options, fraction, positive_float, positive_int
+from tui.runtime.options import (
+    add_engine_options,
+    add_plausibility_options,
+    fraction,
+    positive_float,
+    positive_int,
+)
 
 
 def _speed(text: str) -> float:
@@ -84,6 +90,7 @@ def add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True) 
 def add_monitor_options(p: argparse.ArgumentParser) -> None:
     add_kafka_options(p)
     add_engine_options(p)
+    add_plausibility_options(p)
     g = p.add_argument_group("monitor")
     g.add_argument(
         "--step", type=fraction, default=None,
@@ -144,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     rec.add_argument("out", metavar="OUT", type=Path, help="the scenario file to write (.jsonl)")
     add_kafka_options(rec, embedded=False)
+    add_plausibility_options(rec)
     rec.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     rec.add_argument("--count", type=positive_int, help="stop after recording this many ticks")
     rec.add_argument(
@@ -178,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add_kafka_options(eng, embedded=False)
     add_engine_options(eng)
+    add_plausibility_options(eng)
     eng.add_argument(
         "--group", default="limitwatch-engine", help="consumer group (default: %(default)s)"
     )

@@ -25,6 +25,7 @@ from producer.source import Source
 from producer.topics import ensure_topics
 from tui.runtime.commands import SelectSymbol, SetLimits, StartRecording, StopRecording
 from tui.runtime.consumer import ConsumerWorker
+from tui.runtime.plausibility import MAX_AHEAD_S, plausibility_for
 from tui.runtime.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ class PipelineOptions:
     limits: dict[str, tuple[float, float]] = field(default_factory=dict)
     pinned: frozenset[str] = frozenset()  # symbols whose limits --limit set: never overridden
     on_signals: Callable[[list[Signal]], None] | None = None  # called in the worker thread
+    max_ahead_s: float = MAX_AHEAD_S  # event times further ahead are refused (inf: off)
+    max_jump: float | None = None  # None: as `plausibility_for` decides for the source
 
 
 class Pipeline:
@@ -111,6 +114,7 @@ class Pipeline:
                 limits=limits,
                 embedded=self.broker is not None,
                 on_signals=opts.on_signals,
+                plausibility=plausibility_for(opts.source, opts.max_ahead_s, opts.max_jump),
             )
             self.worker.start()
             if opts.source is not None:

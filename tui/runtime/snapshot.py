@@ -38,14 +38,20 @@ class KafkaStats:
     partitions: tuple[PartitionLag, ...] = ()
     consumed: int = 0
     rate_in: float = 0.0  # ticks per second, over the last seconds
-    bad: int = 0  # messages that failed to decode
-    dead_lettered: int = 0  # of those, copied to the dead-letter topic
+    #: Refused messages by heading (a Problem's words), in Problem order, nonzero only.
+    bad_by: tuple[tuple[str, int], ...] = ()
+    dead_lettered: int = 0  # of the refused, copied to the dead-letter topic
     since_last_tick_s: float = float("nan")
     errors: int = 0
     last_error: str = ""
     broker_rss: int | None = None
     group: str | None = None
     broker_silent_s: float = 0.0  # since a broker last answered the consumer
+
+    @property
+    def bad(self) -> int:
+        """Messages refused, all headings together."""
+        return sum(n for _problem, n in self.bad_by)
 
     @property
     def total_lag(self) -> int:

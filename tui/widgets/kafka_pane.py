@@ -1,5 +1,6 @@
-"""The Kafka pane: broker, consumer health, rates, dead letters and lag per partition
-with a sparkline of its trend."""
+"""The Kafka pane: broker, consumer health, rates, refused messages by reason, dead
+letters, symbols the engine had no room for, and lag per partition with a sparkline of
+its trend."""
 
 from __future__ import annotations
 
@@ -42,9 +43,9 @@ def sparkline(values: tuple[int, ...], width: int = TREND) -> str:
 
 
 #: Rows left out first when the pane is too short for all of them, least needed first.
-_DROP_ORDER = ("broker mem", "consumer", "last tick", "broker")
+_DROP_ORDER = ("broker mem", "consumer", "last tick", "why", "refused", "broker")
 #: Rows whose values wrap onto more lines instead of being cut.
-_WRAPPED = ("error", "lag")
+_WRAPPED = ("error", "lag", "why", "refused")
 
 
 def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
@@ -85,6 +86,13 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     rows.append(
         ("bad · dlq", Text(f"{k.bad:,} · {k.dead_lettered:,}", style="bold red" if k.bad else ""))
     )
+    if k.bad_by:
+        reasons = [f"{why} {n:,}" for why, n in k.bad_by]
+        rows.append(("why", Text(_packed(reasons, width), style="red")))
+    refused = snap.engine.refused
+    if refused:
+        most = snap.engine.config.max_symbols
+        rows.append(("refused", Text(f"{fmt.count(refused, 'symbol')}, max {most:,}", "yellow")))
     if k.embedded:
         rows.append(("broker mem", Text(fmt.size(k.broker_rss))))
     if k.health == "STALL" and k.broker_silent_s > 1:
@@ -129,6 +137,19 @@ def compact_lag(partitions: Sequence[PartitionLag]) -> str:
         )
         or "–"
     )
+
+
+def _packed(parts: list[str], width: int) -> str:
+    """``parts`` joined by `` · ``, a new line started where the next would not fit beside
+    the labels, so no part is broken (0: one line)."""
+    room = max(width - len("broker mem") - 1, 2) if width else 0
+    lines: list[str] = []
+    for part in parts:
+        if lines and (not room or len(lines[-1]) + 3 + len(part) <= room):
+            lines[-1] += f" · {part}"
+        else:
+            lines.append(part)
+    return "\n".join(lines)
 
 
 def _first_lines(text: Text, width: int, most: int) -> Text:

@@ -1,0 +1,101 @@
+"""The consumer's plausibility checks, without Kafka: what is refused, what becomes a
+symbol's reference, and which sources turn the jump check off."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import pytest
+
+from producer.metrics import MetricsSource
+from producer.sources import open_source
+from producer.wire import Problem, Tick
+from tui.runtime.plausibility import (
+    MAX_AHEAD_S,
+    MAX_JUMP,
+    RELEVEL_AFTER,
+    Plausibility,
+    TickChecks,
+    plausibility_for,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = 1_750_000_000.0
+
+
+def _problem(checks: TickChecks, price: float, ts: float = NOW, symbol: str = "ACME") -> str:
+    bad = checks.refusal(Tick(symbol, price, ts), wall=NOW)
+    return "ok" if bad is None else bad.problem.value
+
+
+def test_an_event_time_ahead_of_the_clock_is_refused_past_the_bound_only() -> None:
+    checks = TickChecks(Plausibility(), capacity=10)
+    assert _problem(checks, 100.0, NOW + MAX_AHEAD_S) == "ok"  # clocks a little apart
+    assert _problem(checks, 100.0, NOW + MAX_AHEAD_S + 1) == "future time"
+    assert _problem(checks, 100.0, NOW - 86_400) == "ok"  # the past is a replay's business
+    off = TickChecks(Plausibility(max_ahead_s=math.inf), capacity=10)
+    assert _problem(off, 100.0, 9e10) == "ok"
+
+
+def test_a_jump_is_measured_against_the_last_accepted_price_not_the_refused_one() -> None:
+    checks = TickChecks(Plausibility(max_jump=10.0), capacity=10)
+    # 999 is within 10x of 100, 1001 of 999; 9 is 111x below 1001, and 11 is measured
+    # against 1001 too (91x), not against the refused 9.
+    got = [_problem(checks, p) for p in (100.0, 999.0, 1_001.0, 9.0, 11.0)]
+    assert got == ["ok", "ok", "ok", "implausible jump", "implausible jump"]
+
+
+def test_a_spike_is_refused_but_a_sustained_new_level_is_taken() -> None:
+    checks = TickChecks(Plausibility(max_jump=10.0), capacity=10)
+    assert _problem(checks, 150.0) == "ok"
+    assert _problem(checks, 9.9e11) == "implausible jump"  # a spike...
+    assert _problem(checks, 151.0) == "ok"  # ...and back: nothing moved
+    # A poisoned reference (or a split) does not lock the symbol out: after
+    # RELEVEL_AFTER agreeing jumps in a row, the new level is accepted.
+    level = [_problem(checks, 1.5 + 0.01 * k) for k in range(RELEVEL_AFTER + 1)]
+    assert level == ["implausible jump"] * (RELEVEL_AFTER - 1) + ["ok", "ok"]
+    # Jumps that disagree with each other never add up to a level.
+    wild = [_problem(checks, p) for p in (1e6, 1e-4, 1e6, 1e-4, 1e6)]
+    assert wild == ["implausible jump"] * 5
+
+
+def test_symbols_past_the_capacity_are_not_remembered() -> None:
+    checks = TickChecks(Plausibility(), capacity=1)
+    assert _problem(checks, 100.0, symbol="A") == "ok"
+    assert _problem(checks, 100.0, symbol="B") == "ok"
+    assert _problem(checks, 1e6, symbol="B") == "ok"  # no reference kept for B
+    assert _problem(checks, 1e6, symbol="A") == "implausible jump"
+
+
+def test_bounds_must_make_sense() -> None:
+    with pytest.raises(ValueError, match="max_jump"):
+        Plausibility(max_jump=1.0)
+    with pytest.raises(ValueError, match="max_ahead_s"):
+        Plausibility(max_ahead_s=-1.0)
+
+
+def test_the_jump_check_is_off_for_sources_that_jump_by_design_unless_asked_for() -> None:
+    metrics = MetricsSource.__new__(MetricsSource)  # no /proc reading needed
+    gauges = open_source(str(ROOT / "scenarios" / "system_metrics.jsonl"))
+    market = open_source(str(ROOT / "scenarios" / "flash_crash.jsonl"))
+    assert plausibility_for(None).max_jump == MAX_JUMP
+    assert plausibility_for(market).max_jump == MAX_JUMP
+    assert plausibility_for(metrics).max_jump == math.inf
+    assert plausibility_for(gauges).max_jump == math.inf
+    assert plausibility_for(gauges, max_jump=50.0).max_jump == 50.0
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in (ROOT / "scenarios").glob("*.jsonl") if not p.name.endswith(".golden.jsonl")),
+    ids=lambda p: p.stem,
+)
+def test_every_shipped_scenario_passes_its_own_checks(path: Path) -> None:
+    source = open_source(str(path))
+    checks = TickChecks(plausibility_for(source), capacity=10_000)
+    wall = time.time()  # as a replay meets them: recorded times are in the past
+    refused = [(t, bad) for t in source if (bad := checks.refusal(t, wall)) is not None]
+    assert refused == []
+    assert [p.value for p in Problem][-2:] == ["future time", "implausible jump"]
