@@ -50,7 +50,15 @@ def test_limits_dialog_sets_exact_limits() -> None:
     assert feed.engine.limits(symbol) == (120.5, 180.0)
 
 
-def test_limits_dialog_shows_the_error_in_place_and_sends_nothing() -> None:
+@pytest.mark.parametrize(
+    ("buy", "sell", "error"),
+    [("200", "100", "must be below the sell limit"),
+     ("150,5", "200", "buy: '150,5': a comma only groups thousands (1,500.25); type a point"),
+     ("1", "1,0.5", "sell: '1,0.5': a comma only groups thousands")],
+)  # fmt: skip
+def test_limits_dialog_shows_the_error_in_place_and_sends_nothing(
+    buy: str, sell: str, error: str
+) -> None:
     feed = StaticFeed()
     symbol = feed.engine.state().symbols[0]
     before = feed.engine.limits(symbol)
@@ -60,8 +68,8 @@ def test_limits_dialog_shows_the_error_in_place_and_sends_nothing() -> None:
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("l")
         await pilot.pause()
-        app.screen.query_one("#buy", Input).value = "200"
-        app.screen.query_one("#sell", Input).value = "100"
+        app.screen.query_one("#buy", Input).value = buy
+        app.screen.query_one("#sell", Input).value = sell
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, LimitsDialog), "the dialog stays open on an error"
@@ -71,7 +79,7 @@ def test_limits_dialog_shows_the_error_in_place_and_sends_nothing() -> None:
         assert not isinstance(app.screen, LimitsDialog)
 
     drive(app, script)
-    assert "must be below the sell limit" in shown[0]
+    assert error in shown[0]
     assert feed.engine.limits(symbol) == before
     assert feed.commands == []
 
@@ -80,6 +88,8 @@ def test_limits_dialog_shows_the_error_in_place_and_sends_nothing() -> None:
     ("buy", "sell", "error"),
     [("abc", "10", "buy: 'abc' is not a number"), ("5", "-1", "the sell limit must be positive"),
      ("5", "5", "must be below"), ("", "10", None), ("1,000", "2,000.5", None),
+     ("1,500.25", "12,345,678", None), ("150,5", "200", "buy: '150,5': a comma only groups"),
+     ("1", "1,0.5", "sell: '1,0.5': a comma only"), ("1,50", "2", "only groups thousands"),
      ("260", "1e300", "the sell limit must be below 1,000,000,000,000")],
 )  # fmt: skip
 def test_check_limits_explains_each_mistake(buy: str, sell: str, error: str | None) -> None:
