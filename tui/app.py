@@ -202,12 +202,12 @@ class LimitwatchApp(App[None]):
 
         A toast with ``replaces`` takes the place of the one shown with the same value, if
         still on screen: a key pressed five times gives one toast with the latest value,
-        not five stacked over the panes.
+        not five stacked over the panes. Without ``replaces`` a toast replaces one with
+        the same text, so a refused key pressed again refreshes its message.
         """
         message, title = fmt.literal(message, keep="\n"), fmt.literal(title)
         if replaces is None:
-            super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
-            return
+            replaces = f"{severity}\0{title}\0{message}"
         toast = Notification(
             message,
             title,
@@ -216,6 +216,9 @@ class LimitwatchApp(App[None]):
             markup=markup,
         )
         shown = self._replaceable.get(replaces)
+        self._replaceable = {  # forget toasts gone from the screen
+            key: n for key, n in self._replaceable.items() if n in self._notifications
+        }
         self._replaceable[replaces] = toast
         # Keys typed quickly are handled before a posted toast would be: the toast goes
         # on at once instead, so the next key finds it. Textual 8 (the version pinned)
