@@ -55,6 +55,8 @@ CROSSING_NOTIFY_S = 2.0
 WATCH_NOTIFY_S = 5.0
 #: Limits asked for are shown (in italics) until the engine reports them, or this long.
 PENDING_S = 3.0
+#: How long the toast saying the source stopped on an error stays, seconds.
+SOURCE_STOPPED_S = 30.0
 _NOTIFY_KINDS = {SignalKind.BUY, SignalKind.SELL, SignalKind.BUY_WATCH, SignalKind.SELL_WATCH}
 
 
@@ -145,6 +147,7 @@ class LimitwatchApp(App[None]):
         self._urgent_timer: Timer | None = None
         self._last_watch_notify = -math.inf
         self._last_crossing_notify = -math.inf
+        self._told_source_error = ""
         self._startup_problems = list(problems or [])
         if config_path is not None:
             # A file that did not load cleanly is kept; changes go beside it.
@@ -254,6 +257,7 @@ class LimitwatchApp(App[None]):
                     self._notice_seq = notice.seq
                     self.notify(notice.text, severity="error" if notice.error else "information")
             self._notify_signals(snap)
+            self._notify_source_stopped(snap)
         now = time.monotonic()
         stale = staleness(snap)
         if self._due("table", snap.seq, now, 1.0 / TABLE_HZ):
@@ -331,6 +335,22 @@ class LimitwatchApp(App[None]):
                 text += f" (+{len(self._watch_backlog) - 1} more watches)"
             self.notify(text, timeout=WATCH_NOTIFY_S - 1)
             self._watch_backlog.clear()
+
+    def _notify_source_stopped(self, snap: Snapshot) -> None:
+        """Say once, in a toast that stays, that the source stopped on an error (a bad
+        line, with the option that skips such lines): the status line alone is missed."""
+        producer = snap.producer
+        if producer is None or not producer.finished or not producer.last_error:
+            return
+        if producer.last_error == self._told_source_error:
+            return
+        self._told_source_error = producer.last_error
+        self.notify(
+            producer.last_error,
+            title=f"{producer.source} stopped" if producer.source else "The source stopped",
+            severity="error",
+            timeout=SOURCE_STOPPED_S,
+        )
 
     def _show_chart(self, snap: Snapshot) -> None:
         symbol = self.query_one(Watchlist).selected_symbol

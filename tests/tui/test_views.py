@@ -20,6 +20,7 @@ from producer.files import FileSource
 from producer.kafka_producer import ProducerThread
 from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
+from tests.waiting import wait_until_async
 from tui.app import LimitwatchApp, status_line
 from tui.runtime import format as fmt
 from tui.runtime.keys import help_rows
@@ -430,3 +431,30 @@ def test_status_line_counts_skipped_lines_and_says_how_to_skip_a_bad_one() -> No
     assert "<stdin>:3: price 'x' is not a number (--skip-bad skips such lines)" in status_line(
         stopped, 0.005
     )
+
+
+def test_a_source_that_stops_on_a_bad_line_says_so_in_a_toast_with_the_skip_bad_hint() -> None:
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+    source = FileSource("-", stream=io.BytesIO(b"ts,symbol,price\n1,A,10\n2,A,x\n"))
+    producer = ProducerThread("127.0.0.1:1", source, topic="t")
+    producer.run()  # the source fails at its third line; nothing reaches a broker
+    toasts: list[list[tuple[str, str]]] = []
+
+    def told() -> list[tuple[str, str]]:
+        return [(n.title, n.message) for n in app._notifications if n.severity == "error"]
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        feed.producer = producer.stats()
+        feed.seq += 1
+        toasts.append(await wait_until_async(told, pilot.pause, what=lambda: f"{told()}"))
+        feed.seq += 1  # a later snapshot of the same stopped source says nothing new
+        await wait_until_async(lambda: app._shown_seq == feed.seq, pilot.pause)
+        toasts.append(told())
+
+    drive(app, script)
+    expected = (
+        "<stdin> stopped",
+        "<stdin>:3: price 'x' is not a number (--skip-bad skips such lines)",
+    )
+    assert toasts == [[expected], [expected]]

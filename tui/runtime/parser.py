@@ -51,8 +51,8 @@ def add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True) 
     if with_source:
         g.add_argument(
             "--source", default="generator", metavar="SPEC",
-            help="generator, metrics (this machine's /proc figures), a .csv or .jsonl file or "
-            "scenario, or - for standard input (default: %(default)s)",
+            help="generator, metrics (this machine's /proc figures), a file of CSV or JSON "
+            "lines or a scenario, or - for standard input (default: %(default)s)",
         )  # fmt: skip
         g.add_argument("--seed", type=int, default=7, help="generator seed (default: %(default)s)")
         g.add_argument(
@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "recorded pace (see --speed). A scenario's header sets the limits and engine settings.",
         epilog="example: limitwatch replay scenarios/crash.jsonl --speed 4",
     )  # fmt: skip
-    rep.add_argument("file", metavar="FILE", help="a scenario (.jsonl), .csv or .jsonl file")
+    rep.add_argument("file", metavar="FILE", help="a scenario, or a file of CSV or JSON lines")
     add_monitor_options(rep)
     add_source_options(rep, with_source=False)
     rep.set_defaults(func=None)
