@@ -480,9 +480,18 @@ class LimitwatchApp(App[None]):
 
         self.push_screen(LimitsDialog(symbol, buy, sell, float(snap.engine.last[i])), done)
 
-    def action_change_step(self, factor: float) -> None:
-        """Multiply the limit step by `factor`, within 0.01% and 10%."""
-        self.step = min(max(self.step * factor, cfg.MIN_STEP), cfg.MAX_STEP)
+    def action_change_step(self, direction: int) -> None:
+        """Move the limit step one rung down (-1) or up (+1) its ladder of values."""
+        step = cfg.next_step(self.step, direction)
+        if step is None:
+            end, other = ("smallest", "]") if direction < 0 else ("largest", "[")
+            self.notify(
+                f"step {self.step:.2%} is the {end}; {other} goes back",
+                timeout=2,
+                replaces="step",
+            )
+            return
+        self.step = step
         self.settings = replace(self.settings, step=self.step)
         self._save_settings()
         self.notify(f"step {self.step:.2%} of price", timeout=2, replaces="step")
@@ -601,8 +610,8 @@ class LimitwatchApp(App[None]):
             ("Lower sell limit", "s", lambda: self.action_step_limit("sell", -1)),
             ("Raise sell limit", "S", lambda: self.action_step_limit("sell", 1)),
             ("Set exact limits", "l", self.action_edit_limits),
-            ("Halve the step", "[", lambda: self.action_change_step(0.5)),
-            ("Double the step", "]", lambda: self.action_change_step(2)),
+            ("Smaller step", "[", lambda: self.action_change_step(-1)),
+            ("Larger step", "]", lambda: self.action_change_step(1)),
             ("Pause or resume the producer", "p", self.action_toggle_pause),
             ("Replay faster", "+", lambda: self.action_speed(2)),
             ("Replay slower", "-", lambda: self.action_speed(0.5)),

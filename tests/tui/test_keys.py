@@ -127,7 +127,7 @@ def test_repeated_keys_leave_one_toast_with_the_latest_value() -> None:
 
     asyncio.run(run())
     after_step, after_limit = shown
-    assert [m for m in after_step if m.startswith("step")] == ["step 1.60% of price"]
+    assert [m for m in after_step if m.startswith("step")] == ["step 2.00% of price"]
     buy = _limits(feed, symbol)[0]
     assert [m for m in after_limit if " buy limit → " in m] == [f"{symbol} buy limit → {buy:,.2f}"]
 

@@ -24,6 +24,7 @@ from tests.waiting import wait_until_async
 from tui.app import LimitwatchApp, status_line
 from tui.runtime import format as fmt
 from tui.runtime.keys import help_rows
+from tui.runtime.settings import STEPS, Settings, next_step
 from tui.runtime.snapshot import staleness
 from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog, check_limits
@@ -101,18 +102,33 @@ def test_check_limits_explains_each_mistake(buy: str, sell: str, error: str | No
             check_limits(buy, sell)
 
 
-def test_brackets_halve_and_double_the_step() -> None:
-    app = LimitwatchApp(StaticFeed(), step=0.004)
+def test_brackets_step_down_and_up_the_ladder_and_back_to_the_default() -> None:
+    app = LimitwatchApp(StaticFeed())
     seen: list[float] = []
+    told: list[list[str]] = []
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("left_square_bracket")
-        seen.append(app.step)
-        await pilot.press("right_square_bracket", "right_square_bracket")
-        seen.append(app.step)
+        for _ in range(7):  # five rungs down to the bottom, then two presses too many
+            await pilot.press("left_square_bracket")
+            seen.append(app.step)
+        told.append([n.message for n in app._notifications])
+        for _ in range(5):
+            await pilot.press("right_square_bracket")
+            seen.append(app.step)
 
     drive(app, script)
-    assert seen == [pytest.approx(0.002), pytest.approx(0.008)]
+    assert Settings().step == 0.005
+    assert seen == [0.002, 0.001, 0.0005, 0.0002, 0.0001, 0.0001, 0.0001,
+                    0.0002, 0.0005, 0.001, 0.002, 0.005]  # fmt: skip
+    assert [m for m in told[0] if m.startswith("step")] == [
+        "step 0.01% is the smallest; ] goes back"
+    ]
+
+
+def test_a_step_between_rungs_moves_to_the_next_rung_on_that_side() -> None:
+    assert [next_step(0.003, -1), next_step(0.003, 1)] == [0.002, 0.005]
+    assert [next_step(STEPS[0], -1), next_step(STEPS[-1], 1)] == [None, None]
+    assert [next_step(0.5, -1), next_step(0.00001, 1)] == [STEPS[-1], STEPS[0]]
 
 
 def test_pause_speed_and_record_keys_send_commands() -> None:
