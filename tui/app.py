@@ -656,7 +656,10 @@ def status_line(snap: Snapshot, step: float) -> str:
             parts.append(f"{fmt.count(p.skipped, 'bad line')} skipped")
     if snap.recording:
         parts.append(f"● REC {snap.recorded:,} → {snap.recording}")
-    parts.append(f"{len(snap.engine.symbols)} symbols · {snap.signal_count:,} signals")
+    parts.append(
+        f"{fmt.count(len(snap.engine.symbols), 'symbol')} · "
+        f"{fmt.count(snap.signal_count, 'signal')}"
+    )
     parts.append(f"step {step:.2%}")
     return " · ".join(parts)
 

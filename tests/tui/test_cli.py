@@ -77,6 +77,8 @@ def test_help_lists_the_commands_and_keys() -> None:
         (["produce"], "--bootstrap-servers"),
         (["--fast", "50", "backtest", "scenarios/rally.jsonl"], "--fast must come after"),
         (["--band", "3"], "such as 3%"),
+        (["--max-gap", "1e400"], "'1e400' is too large a number"),
+        (["--step", "1e400%"], "'1e400' is too large a number"),
         (
             ["record", "no/such/dir/out.jsonl", "--bootstrap-servers", "127.0.0.1:1"],
             "cannot record to no/such/dir/out.jsonl: No such file or directory",

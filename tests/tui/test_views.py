@@ -474,3 +474,12 @@ def test_a_source_that_stops_on_a_bad_line_says_so_in_a_toast_with_the_skip_bad_
         "<stdin>:3: price 'x' is not a number (--skip-bad skips such lines)",
     )
     assert toasts == [[expected], [expected]]
+
+
+def test_status_line_counts_one_symbol_and_one_signal_in_the_singular() -> None:
+    snap = StaticFeed(symbols=1).latest()
+    one = dataclasses.replace(snap, signal_count=1)
+    assert "· 1 symbol · 1 signal ·" in status_line(one, 0.005)
+    assert "· 12 symbols · 0 signals ·" in status_line(
+        dataclasses.replace(StaticFeed().latest(), signal_count=0), 0.005
+    )
