@@ -32,6 +32,7 @@ from tui.runtime import format as fmt
 from tui.runtime import settings as cfg
 from tui.runtime.keys import KEYS, help_rows
 from tui.runtime.pipeline import Feed
+from tui.runtime.recorder import default_record_dir
 from tui.runtime.settings import SORTS
 from tui.runtime.snapshot import Snapshot, staleness
 from tui.screens.help import HelpScreen
@@ -118,7 +119,7 @@ class LimitwatchApp(App[None]):
         feed: Feed,
         step: float | None = None,
         sub_title: str = "",
-        record_dir: Path = Path("."),
+        record_dir: Path | None = None,
         settings: cfg.Settings | None = None,
         config_path: Path | None = None,
         problems: list[str] | None = None,
@@ -127,7 +128,7 @@ class LimitwatchApp(App[None]):
         super().__init__()
         self.freeze_gc = freeze_gc
         self.feed = feed
-        self.record_dir = record_dir
+        self.record_dir = record_dir or default_record_dir()
         self.settings = settings or cfg.Settings()
         self.step = step if step is not None else self.settings.step
         self.config_path = config_path
@@ -532,6 +533,13 @@ class LimitwatchApp(App[None]):
         if self._snapshot is not None and self._snapshot.recording:
             self.feed.record(None)
             self._expect_change()
+            return
+        try:
+            self.record_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.notify(
+                f"cannot record to {self.record_dir}: {exc.strerror or exc}", severity="error"
+            )
             return
         self._expect_change()
         stamp = time.strftime("%Y%m%d-%H%M%S")

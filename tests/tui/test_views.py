@@ -9,6 +9,7 @@ import gc
 import html
 import io
 import re
+from pathlib import Path
 
 import pytest
 from textual.geometry import Region
@@ -131,9 +132,9 @@ def test_a_step_between_rungs_moves_to_the_next_rung_on_that_side() -> None:
     assert [next_step(0.5, -1), next_step(0.00001, 1)] == [STEPS[-1], STEPS[0]]
 
 
-def test_pause_speed_and_record_keys_send_commands() -> None:
+def test_pause_speed_and_record_keys_send_commands(tmp_path: Path) -> None:
     feed = StaticFeed()
-    app = LimitwatchApp(feed)
+    app = LimitwatchApp(feed, record_dir=tmp_path / "rec")
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("p", "plus", "minus", "minus", "r")
@@ -143,6 +144,25 @@ def test_pause_speed_and_record_keys_send_commands() -> None:
     assert feed.paused == [True]
     assert feed.speeds == [2.0, 0.5, 0.5]
     assert len(feed.recordings) == 1 and str(feed.recordings[0]).endswith(".jsonl")
+    assert Path(str(feed.recordings[0])).parent == tmp_path / "rec"
+
+
+def test_r_records_into_the_users_data_directory_unless_told_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("r")
+        await pilot.pause()
+
+    drive(app, script)
+    where = Path(str(feed.recordings[0])).parent
+    assert where == tmp_path / "data" / "limitwatch" / "recordings"
+    assert where.is_dir(), "made for the recorder to write into"
 
 
 def test_slash_filters_the_watchlist_and_escape_clears_it() -> None:

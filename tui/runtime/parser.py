@@ -16,6 +16,7 @@ from tui.runtime.headless import run_engine, run_produce, run_record
 from tui.runtime.keys import epilog
 from tui.runtime.logs import default_log_path
 from tui.runtime.options import add_engine_options, fraction, positive_float, positive_int
+from tui.runtime.recorder import default_record_dir
 
 
 def _speed(text: str) -> float:
@@ -104,8 +105,8 @@ def add_monitor_options(p: argparse.ArgumentParser) -> None:
         help="start at the oldest tick (default: yes on the embedded broker, no on a cluster)",
     )  # fmt: skip
     g.add_argument(
-        "--record-dir", type=Path, default=Path("."),
-        help="where r (record) writes scenario files (default: the current directory)",
+        "--record-dir", type=Path, default=None,
+        help=f"where r (record) writes scenario files (default: {default_record_dir()})",
     )  # fmt: skip
 
 
