@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -277,3 +278,30 @@ def test_a_scenario_piped_to_the_monitor_sets_up_its_engine(argv: list[str], fas
     assert source is not None and source.limits["CYGN"] == (48.5, 52.0)
     os.close(w)
     os.close(r)
+
+
+@pytest.mark.kafka
+def test_produce_says_what_it_has_sent_while_it_runs(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "produce", "--bootstrap-servers", broker.bootstrap,
+         "--topic", topic, "--rate", "200", "--log-file", str(tmp_path / "l.log")],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    err = proc.stderr
+    assert err is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in err], daemon=True).start()
+    try:
+        first = lines.get(timeout=60)  # the generator never ends: only progress can come
+        assert re.fullmatch(
+            r"limitwatch produce: [\d,]+ produced, [\d,]+ delivered, 0 failed\n", first
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
