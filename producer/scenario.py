@@ -154,6 +154,7 @@ class ScenarioWriter:
                 old.readline()  # the header written first, listing no symbol
                 new.write(self.header.encode() + b"\n")
                 shutil.copyfileobj(old, new, 1 << 20)
+            shutil.copymode(path, tmp)  # the permissions the file was made with
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -76,3 +76,6 @@ def test_a_recording_lists_the_symbols_it_holds_and_replays_strictly(tmp_path: P
     assert reader.header.symbols == ["ACME", "ZED"]
     assert list(reader) == ticks
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"], "no temporary file left"
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    assert path.stat().st_mode == plain.stat().st_mode, "made as any other file is"
