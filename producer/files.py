@@ -7,7 +7,9 @@ CSV
     (``time`` is accepted for ``ts``; names are case-insensitive and may be padded with
     spaces), then one tick per line. ``ts`` is epoch seconds (``1750000000.25``) or
     ISO-8601 (``2025-06-15T14:06:40.25Z``; a time without a zone is taken as UTC). Any
-    other column is an error that names it. Fields are separated by commas and may be
+    other column is an error that names it. A first line that holds data instead of
+    names (``tail -f prices.csv`` starts after the header) means there is no header: the
+    columns are then ``ts,symbol,price`` in that order. Fields are separated by commas and may be
     double-quoted, but a quoted field cannot span lines. Blank lines and lines starting
     with ``#`` (in the first column) are ignored.
 
@@ -27,7 +29,7 @@ goes backwards.
 A bad line raises :class:`SourceError` whose message reads ``FILE:LINE: what is wrong``;
 with ``skip_bad=True`` the line is skipped and counted instead (``source.skipped``, and
 the first few messages in ``source.skipped_reasons``). Problems with the file as a whole
-(no header, unknown columns, an empty file, every line bad) are never skipped.
+(unknown columns, an empty file, every line bad) are never skipped.
 """
 
 from __future__ import annotations
@@ -263,7 +265,8 @@ class FileSource:
         Returns the per-line parser and whether that first line was a header (not a tick).
         """
         if fmt == "csv":
-            return CsvColumns(text).tick, True
+            columns = CsvColumns(text)
+            return columns.tick, columns.has_header
         obj = header_object(text)
         if obj is not None:
             self._header(obj)

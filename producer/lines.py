@@ -214,16 +214,35 @@ def _is_number(text: str) -> bool:
     return True
 
 
-class CsvColumns:
-    """Where ts, symbol and price sit in a CSV row, read from the header line."""
+#: The columns of a CSV input without a header line, in this order.
+HEADERLESS = ("ts", "symbol", "price")
 
-    def __init__(self, header: str) -> None:
-        names = [n.strip().lower() for n in _split_csv(header)]
-        if any(_is_number(n) for n in names):
-            raise BadLine(
-                "missing header: the first line looks like data; "
-                "expected column names ts,symbol,price (any order)"
-            )
+
+class CsvColumns:
+    """Where ts, symbol and price sit in a CSV row, read from the first line.
+
+    A first line that names the columns is a header. A first line that holds a number is
+    data, as ``tail -f prices.csv`` gives it (it starts after the header): the columns
+    are then taken by position, :data:`HEADERLESS`, and ``has_header`` is False, so
+    that line is read as the first tick.
+    """
+
+    def __init__(self, first_line: str) -> None:
+        names = [n.strip().lower() for n in _split_csv(first_line)]
+        self._known: set[str] = set()  # symbols already checked
+        self.has_header = not any(_is_number(n) for n in names)
+        if not self.has_header:
+            self.width = len(HEADERLESS)
+            self.ts, self.symbol, self.price = (HEADERLESS.index(c) for c in _REQUIRED)
+            try:
+                self.tick(first_line)
+            except BadLine as exc:
+                raise BadLine(
+                    f"no header line, so the columns are read as {','.join(HEADERLESS)} in "
+                    f"that order, and the first line does not fit: {exc}"
+                ) from None
+            return
+        header = first_line
         canon = ["ts" if n in _TS_NAMES else n for n in names]
         unknown = [n for n in names if n not in (*_TS_NAMES, "symbol", "price")]
         if unknown:
@@ -244,8 +263,6 @@ class CsvColumns:
         self.ts = canon.index("ts")
         self.symbol = canon.index("symbol")
         self.price = canon.index("price")
-
-        self._known: set[str] = set()  # symbols already checked
 
     def tick(self, line: str) -> Tick:
         """Turn one data row into a checked Tick.

@@ -14,6 +14,9 @@ recording interrupted part-way is still a readable scenario.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -74,6 +77,10 @@ class ScenarioWriter:
     The output is flushed every `flush_every` ticks and on close, so a reader following
     the file sees whole lines.
 
+    With `list_symbols`, a file written to a path gets, when it is closed, a header that
+    lists the symbols its ticks carry; until then the header lists none, which readers
+    take as "any symbol", so a recording cut short is still readable whole.
+
     >>> import io
     >>> out = io.BytesIO()
     >>> with ScenarioWriter(out, ScenarioHeader(name="demo", description="one tick")) as w:
@@ -83,15 +90,25 @@ class ScenarioWriter:
     """
 
     def __init__(
-        self, target: str | Path | BinaryIO, header: ScenarioHeader, *, flush_every: int = 1
+        self,
+        target: str | Path | BinaryIO,
+        header: ScenarioHeader,
+        *,
+        flush_every: int = 1,
+        list_symbols: bool = False,
     ) -> None:
         header_from_object(msgspec.to_builtins(header))  # refuse to write a bad header
+        self._path: Path | None = None
         if isinstance(target, str | Path):
             self._stream: BinaryIO = open(target, "wb")  # noqa: SIM115 - closed by close()
             self._owned = True
+            self._path = Path(target)
         else:
             self._stream = target
             self._owned = False
+        if list_symbols:
+            header = msgspec.structs.replace(header, symbols=[])
+        self._symbols: set[str] | None = set() if list_symbols and self._path else None
         self.header = header
         self.flush_every = max(1, flush_every)
         self.count = 0
@@ -101,6 +118,8 @@ class ScenarioWriter:
     def write(self, tick: Tick) -> None:
         """Append one tick."""
         self._stream.write(encode(tick) + b"\n")
+        if self._symbols is not None:
+            self._symbols.add(tick.symbol)
         self.count += 1
         if self.count % self.flush_every == 0:
             self._stream.flush()
@@ -123,6 +142,24 @@ class ScenarioWriter:
         self._stream.flush()
         if self._owned:
             self._stream.close()
+        if self._symbols and self._path is not None:
+            self._list_symbols(self._path, sorted(self._symbols))
+
+    def _list_symbols(self, path: Path, symbols: list[str]) -> None:
+        """Rewrite the file with a header that lists `symbols` (a new file put in its
+        place, so a failure leaves the recording as it was)."""
+        self.header = msgspec.structs.replace(self.header, symbols=symbols)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+        try:
+            with open(path, "rb") as old, os.fdopen(fd, "wb") as new:
+                old.readline()  # the header written first, listing no symbol
+                new.write(self.header.encode() + b"\n")
+                shutil.copyfileobj(old, new, 1 << 20)
+            shutil.copymode(path, tmp)  # the permissions the file was made with
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def __enter__(self) -> ScenarioWriter:
         return self

@@ -8,6 +8,7 @@ standard input, a CSV or JSON-lines file, or a scenario.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +31,7 @@ def describe_specs() -> str:
     """What a source spec may be, for help texts and error messages."""
     return (
         "'generator', 'metrics', '-' (standard input, CSV or JSON lines), "
-        "a .csv file, or a .jsonl file (a scenario or plain JSON lines)"
+        "or a file of CSV or JSON lines (a scenario included)"
     )
 
 
@@ -52,8 +53,10 @@ def open_source(
     spec
         ``"generator"`` (seeded random walks), ``"metrics"`` (this machine's /proc
         figures, live), ``"-"`` (standard input, live; CSV or JSON lines, sniffed from
-        the first line), or a path ending ``.csv``, ``.jsonl`` or ``.ndjson``. A
-        JSON-lines file whose first line is a scenario header is read as a scenario.
+        the first line), or a file: CSV if it ends ``.csv``, JSON lines if it ends
+        ``.jsonl`` or ``.ndjson``, else sniffed from its first line. A JSON-lines file
+        whose first line is a scenario header is read as a scenario (a ``.jsonl``
+        one strictly: a tick of a symbol its header does not list is bad).
     seed, rate, symbols
         Settings of the generator; ignored by other sources.
     loop
@@ -70,7 +73,8 @@ def open_source(
     Raises
     ------
     SourceError
-        For an unknown spec, a file that does not exist or cannot be read, a bad
+        For a spec that is neither a source's name nor an existing file, a file that
+        cannot be read, a bad
         scenario header, or ``loop`` with standard input.
     """
     if spec == "generator":
@@ -92,8 +96,11 @@ def open_source(
             source = ScenarioReader(spec, skip_bad=skip_bad)
         else:
             source = plain
+    elif os.path.exists(spec):
+        # Any other name: the format is sniffed from the content, as for standard input.
+        source = FileSource(spec, skip_bad=skip_bad)
     else:
-        raise SourceError(spec, None, f"unknown source; expected {describe_specs()}")
+        raise SourceError(spec, None, f"unknown source; expected {describe_specs()} (no such file)")
     return LoopedSource(source) if loop else source
 
 

@@ -32,6 +32,7 @@ from tui.runtime import format as fmt
 from tui.runtime import settings as cfg
 from tui.runtime.keys import KEYS, help_rows
 from tui.runtime.pipeline import Feed
+from tui.runtime.recorder import default_record_dir
 from tui.runtime.settings import SORTS
 from tui.runtime.snapshot import Snapshot, staleness
 from tui.screens.help import HelpScreen
@@ -55,6 +56,8 @@ CROSSING_NOTIFY_S = 2.0
 WATCH_NOTIFY_S = 5.0
 #: Limits asked for are shown (in italics) until the engine reports them, or this long.
 PENDING_S = 3.0
+#: How long the toast saying the source stopped on an error stays, seconds.
+SOURCE_STOPPED_S = 30.0
 _NOTIFY_KINDS = {SignalKind.BUY, SignalKind.SELL, SignalKind.BUY_WATCH, SignalKind.SELL_WATCH}
 
 
@@ -116,7 +119,7 @@ class LimitwatchApp(App[None]):
         feed: Feed,
         step: float | None = None,
         sub_title: str = "",
-        record_dir: Path = Path("."),
+        record_dir: Path | None = None,
         settings: cfg.Settings | None = None,
         config_path: Path | None = None,
         problems: list[str] | None = None,
@@ -125,7 +128,7 @@ class LimitwatchApp(App[None]):
         super().__init__()
         self.freeze_gc = freeze_gc
         self.feed = feed
-        self.record_dir = record_dir
+        self.record_dir = record_dir or default_record_dir()
         self.settings = settings or cfg.Settings()
         self.step = step if step is not None else self.settings.step
         self.config_path = config_path
@@ -145,6 +148,7 @@ class LimitwatchApp(App[None]):
         self._urgent_timer: Timer | None = None
         self._last_watch_notify = -math.inf
         self._last_crossing_notify = -math.inf
+        self._told_source_error = ""
         self._startup_problems = list(problems or [])
         if config_path is not None:
             # A file that did not load cleanly is kept; changes go beside it.
@@ -202,12 +206,12 @@ class LimitwatchApp(App[None]):
 
         A toast with ``replaces`` takes the place of the one shown with the same value, if
         still on screen: a key pressed five times gives one toast with the latest value,
-        not five stacked over the panes.
+        not five stacked over the panes. Without ``replaces`` a toast replaces one with
+        the same text, so a refused key pressed again refreshes its message.
         """
         message, title = fmt.literal(message, keep="\n"), fmt.literal(title)
         if replaces is None:
-            super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
-            return
+            replaces = f"{severity}\0{title}\0{message}"
         toast = Notification(
             message,
             title,
@@ -216,6 +220,9 @@ class LimitwatchApp(App[None]):
             markup=markup,
         )
         shown = self._replaceable.get(replaces)
+        self._replaceable = {  # forget toasts gone from the screen
+            key: n for key, n in self._replaceable.items() if n in self._notifications
+        }
         self._replaceable[replaces] = toast
         # Keys typed quickly are handled before a posted toast would be: the toast goes
         # on at once instead, so the next key finds it. Textual 8 (the version pinned)
@@ -251,6 +258,7 @@ class LimitwatchApp(App[None]):
                     self._notice_seq = notice.seq
                     self.notify(notice.text, severity="error" if notice.error else "information")
             self._notify_signals(snap)
+            self._notify_source_stopped(snap)
         now = time.monotonic()
         stale = staleness(snap)
         if self._due("table", snap.seq, now, 1.0 / TABLE_HZ):
@@ -328,6 +336,22 @@ class LimitwatchApp(App[None]):
                 text += f" (+{len(self._watch_backlog) - 1} more watches)"
             self.notify(text, timeout=WATCH_NOTIFY_S - 1)
             self._watch_backlog.clear()
+
+    def _notify_source_stopped(self, snap: Snapshot) -> None:
+        """Say once, in a toast that stays, that the source stopped on an error (a bad
+        line, with the option that skips such lines): the status line alone is missed."""
+        producer = snap.producer
+        if producer is None or not producer.finished or not producer.last_error:
+            return
+        if producer.last_error == self._told_source_error:
+            return
+        self._told_source_error = producer.last_error
+        self.notify(
+            producer.last_error,
+            title=f"{producer.source} stopped" if producer.source else "The source stopped",
+            severity="error",
+            timeout=SOURCE_STOPPED_S,
+        )
 
     def _show_chart(self, snap: Snapshot) -> None:
         symbol = self.query_one(Watchlist).selected_symbol
@@ -457,9 +481,18 @@ class LimitwatchApp(App[None]):
 
         self.push_screen(LimitsDialog(symbol, buy, sell, float(snap.engine.last[i])), done)
 
-    def action_change_step(self, factor: float) -> None:
-        """Multiply the limit step by `factor`, within 0.01% and 10%."""
-        self.step = min(max(self.step * factor, cfg.MIN_STEP), cfg.MAX_STEP)
+    def action_change_step(self, direction: int) -> None:
+        """Move the limit step one rung down (-1) or up (+1) its ladder of values."""
+        step = cfg.next_step(self.step, direction)
+        if step is None:
+            end, other = ("smallest", "]") if direction < 0 else ("largest", "[")
+            self.notify(
+                f"step {self.step:.2%} is the {end}; {other} goes back",
+                timeout=2,
+                replaces="step",
+            )
+            return
+        self.step = step
         self.settings = replace(self.settings, step=self.step)
         self._save_settings()
         self.notify(f"step {self.step:.2%} of price", timeout=2, replaces="step")
@@ -500,6 +533,13 @@ class LimitwatchApp(App[None]):
         if self._snapshot is not None and self._snapshot.recording:
             self.feed.record(None)
             self._expect_change()
+            return
+        try:
+            self.record_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.notify(
+                f"cannot record to {self.record_dir}: {exc.strerror or exc}", severity="error"
+            )
             return
         self._expect_change()
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -578,8 +618,8 @@ class LimitwatchApp(App[None]):
             ("Lower sell limit", "s", lambda: self.action_step_limit("sell", -1)),
             ("Raise sell limit", "S", lambda: self.action_step_limit("sell", 1)),
             ("Set exact limits", "l", self.action_edit_limits),
-            ("Halve the step", "[", lambda: self.action_change_step(0.5)),
-            ("Double the step", "]", lambda: self.action_change_step(2)),
+            ("Smaller step", "[", lambda: self.action_change_step(-1)),
+            ("Larger step", "]", lambda: self.action_change_step(1)),
             ("Pause or resume the producer", "p", self.action_toggle_pause),
             ("Replay faster", "+", lambda: self.action_speed(2)),
             ("Replay slower", "-", lambda: self.action_speed(0.5)),
@@ -624,7 +664,10 @@ def status_line(snap: Snapshot, step: float) -> str:
             parts.append(f"{fmt.count(p.skipped, 'bad line')} skipped")
     if snap.recording:
         parts.append(f"● REC {snap.recorded:,} → {snap.recording}")
-    parts.append(f"{len(snap.engine.symbols)} symbols · {snap.signal_count:,} signals")
+    parts.append(
+        f"{fmt.count(len(snap.engine.symbols), 'symbol')} · "
+        f"{fmt.count(snap.signal_count, 'signal')}"
+    )
     parts.append(f"step {step:.2%}")
     return " · ".join(parts)
 

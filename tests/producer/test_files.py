@@ -144,6 +144,23 @@ def test_time_order_is_per_symbol_as_kafka_keeps_it(tmp_path: Path) -> None:
     ]
 
 
+def test_a_csv_stream_that_starts_after_its_header_is_read_by_position() -> None:
+    # As `tail -f prices.csv | limitwatch --source -` gives it: the last lines, no header.
+    lines = b"".join(b"17500000%02d,ACME,%d.5\n" % (i, 100 + i) for i in range(10))
+    source = FileSource("-", stream=LookaheadReader(_pipe_of(lines)))
+    ticks = list(source)
+    assert len(ticks) == 10
+    assert ticks[0] == Tick("ACME", 100.5, 1750000000.0)
+    assert ticks[-1] == Tick("ACME", 109.5, 1750000009.0)
+
+
+def _pipe_of(data: bytes) -> int:
+    r, w = os.pipe()
+    os.write(w, data)
+    os.close(w)
+    return r
+
+
 # --- bad input: one clear message naming file and line ---------------------------------
 
 
@@ -151,7 +168,7 @@ def test_time_order_is_per_symbol_as_kafka_keeps_it(tmp_path: Path) -> None:
     ("content", "line", "expected"),
     [
         ("ts,symbol,price,volume\n1,A,1,5\n", 1, "unknown column(s) 'volume'"),
-        ("1750000000,ACME,10\n", 1, "missing header"),
+        ("ACME,10,1750000000\n", 1, "no header line, so the columns are read as ts,symbol"),
         ("ts,symbol\n1,A\n", 1, "missing header column(s) price"),
         ("ts,symbol,price,time\n", 1, "appear more than once"),
         ("ts,symbol,price\n1,A,nan\n", 2, "price is not finite"),

@@ -61,6 +61,24 @@ def test_jsonl_with_a_header_is_a_scenario_and_without_is_plain(tmp_path: Path) 
     assert list(opened) == [Tick("A", 1.0, 1.0)]
 
 
+@pytest.mark.parametrize("name", ["prices.txt", "prices"])
+def test_a_file_of_any_name_is_read_by_its_content_as_backtest_reads_it(
+    tmp_path: Path, name: str
+) -> None:
+    from tui.runtime.backtest import open_file
+
+    csv = tmp_path / name
+    csv.write_text("ts,symbol,price\n1,A,1\n2,A,1.5\n")
+    assert list(open_source(str(csv))) == list(open_file(str(csv), skip_bad=False))
+    scenario = tmp_path / f"s-{name}"
+    header = ScenarioHeader(name="s", description="d", limits={"A": (0.5, 2.0)})
+    with ScenarioWriter(scenario, header) as writer:
+        writer.write(Tick("A", 1.0, 1.0))
+    opened = open_source(str(scenario), loop=True)
+    assert opened.limits == {"A": (0.5, 2.0)}
+    assert list(itertools.islice(opened, 2)) == [Tick("A", 1.0, 1.0), Tick("A", 1.0, 2.0)]
+
+
 @pytest.mark.parametrize("spec", ["generatr", "prices.txt", "data.parquet", ""])
 def test_unknown_spec_says_what_is_accepted(spec: str) -> None:
     with pytest.raises(SourceError, match="unknown source; expected 'generator', 'metrics'"):

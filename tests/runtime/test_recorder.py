@@ -28,6 +28,7 @@ def test_recording_writes_every_portable_setting_and_the_limits(tmp_path: Path) 
     assert header["engine"]["default_band"] == 0.03
     assert header["engine"]["warmup_ticks"] == 7
     assert header["limits"]["ACME"] == [90.0, 110.0]
+    assert header["symbols"] == ["ACME"]
     assert len(ticks) == 2
     assert notes == [(f"recording to {path}", False), (f"recorded 2 ticks to {path}", False)]
 
@@ -56,3 +57,25 @@ def test_a_recording_replays_with_the_settings_it_was_made_with(tmp_path: Path) 
     assert source.engine["default_band"] == 0.03  # type: ignore[attr-defined]
     assert source.engine["warmup_ticks"] == 7  # type: ignore[attr-defined]
     assert source.engine["hysteresis"] == 0.001  # type: ignore[attr-defined]
+
+
+def test_a_recording_lists_the_symbols_it_holds_and_replays_strictly(tmp_path: Path) -> None:
+    from producer.scenario import ScenarioReader
+
+    engine = Engine()  # as `limitwatch record` starts: no symbol known yet
+    rec = Recorder(lambda text, error: None)
+    path = tmp_path / "out.jsonl"
+    rec.start(str(path), "test", engine.state(), engine.config, made_by="a test")
+    ticks = [Tick("ZED", 5.0, 1.0), Tick("ACME", 100.0, 1.5), Tick("ZED", 5.1, 2.0)]
+    for tick in ticks:
+        rec.write(tick)
+    assert json.loads(path.read_text().splitlines()[0])["symbols"] == [], "until it is closed"
+    rec.stop()
+    assert json.loads(path.read_text().splitlines()[0])["symbols"] == ["ACME", "ZED"]
+    reader = ScenarioReader(path)
+    assert reader.header.symbols == ["ACME", "ZED"]
+    assert list(reader) == ticks
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"], "no temporary file left"
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    assert path.stat().st_mode == plain.stat().st_mode, "made as any other file is"

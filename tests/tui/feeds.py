@@ -46,6 +46,7 @@ class StaticFeed:
         self.speeds: list[float] = []
         self.recordings: list[str | None] = []
         self.selected: str | None = None
+        self.producer = ProducerStats(source="generator(seed=7)", produced=3000, delivered=3000)
 
     def latest(self) -> Snapshot:
         kafka = KafkaStats(
@@ -73,7 +74,7 @@ class StaticFeed:
             signal_count=len(self.signals),
             kafka=kafka,
             notices=tuple(self.notices),
-            producer=ProducerStats(source="generator(seed=7)", produced=3000, delivered=3000),
+            producer=self.producer,
             source="generator(seed=7)",
             chart_symbol=self.selected,
             history=self.engine.history(self.selected) if self.selected else None,

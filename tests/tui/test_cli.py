@@ -8,6 +8,7 @@ import json
 import math
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -79,6 +80,8 @@ def test_help_lists_the_commands_and_keys() -> None:
         (["produce"], "--bootstrap-servers"),
         (["--fast", "50", "backtest", "scenarios/rally.jsonl"], "--fast must come after"),
         (["--band", "3"], "such as 3%"),
+        (["--max-gap", "1e400"], "'1e400' is too large a number"),
+        (["--step", "1e400%"], "'1e400' is too large a number"),
         (
             ["record", "no/such/dir/out.jsonl", "--bootstrap-servers", "127.0.0.1:1"],
             "cannot record to no/such/dir/out.jsonl: No such file or directory",
@@ -302,3 +305,30 @@ def test_the_headless_status_line_counts_refused_messages_by_reason() -> None:
     clean = dataclasses.replace(snap, kafka=dataclasses.replace(snap.kafka, bad_by=()))
     line = status_line(dataclasses.replace(clean, engine=engine))
     assert "bad" not in line and line.endswith("3 symbols refused (max_symbols)")
+
+
+@pytest.mark.kafka
+def test_produce_says_what_it_has_sent_while_it_runs(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "produce", "--bootstrap-servers", broker.bootstrap,
+         "--topic", topic, "--rate", "200", "--log-file", str(tmp_path / "l.log")],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    err = proc.stderr
+    assert err is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in err], daemon=True).start()
+    try:
+        first = lines.get(timeout=60)  # the generator never ends: only progress can come
+        assert re.fullmatch(
+            r"limitwatch produce: [\d,]+ produced, [\d,]+ delivered, 0 failed\n", first
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise

@@ -127,6 +127,24 @@ def test_repeated_keys_leave_one_toast_with_the_latest_value() -> None:
 
     asyncio.run(run())
     after_step, after_limit = shown
-    assert [m for m in after_step if m.startswith("step")] == ["step 1.60% of price"]
+    assert [m for m in after_step if m.startswith("step")] == ["step 2.00% of price"]
     buy = _limits(feed, symbol)[0]
     assert [m for m in after_limit if " buy limit → " in m] == [f"{symbol} buy limit → {buy:,.2f}"]
+
+
+def test_a_refused_key_pressed_again_refreshes_its_one_toast() -> None:
+    feed = StaticFeed()
+    app = LimitwatchApp(feed, step=0.09)  # one step up takes the buy limit past the sell
+    shown: list[list[str]] = []
+
+    async def run() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            for _ in range(5):
+                await pilot.press("B")
+                await until_shown(pilot, app)
+                shown.append([n.title for n in app._notifications])
+
+    asyncio.run(run())
+    assert feed.commands == []
+    assert [titles.count("Limit refused") for titles in shown] == [1] * 5

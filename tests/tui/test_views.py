@@ -9,6 +9,7 @@ import gc
 import html
 import io
 import re
+from pathlib import Path
 
 import pytest
 from textual.geometry import Region
@@ -20,9 +21,11 @@ from producer.files import FileSource
 from producer.kafka_producer import ProducerThread
 from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
+from tests.waiting import wait_until_async
 from tui.app import LimitwatchApp, status_line
 from tui.runtime import format as fmt
 from tui.runtime.keys import help_rows
+from tui.runtime.settings import STEPS, Settings, next_step
 from tui.runtime.snapshot import staleness
 from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog, check_limits
@@ -50,7 +53,15 @@ def test_limits_dialog_sets_exact_limits() -> None:
     assert feed.engine.limits(symbol) == (120.5, 180.0)
 
 
-def test_limits_dialog_shows_the_error_in_place_and_sends_nothing() -> None:
+@pytest.mark.parametrize(
+    ("buy", "sell", "error"),
+    [("200", "100", "must be below the sell limit"),
+     ("150,5", "200", "buy: '150,5': a comma only groups thousands (1,500.25); type a point"),
+     ("1", "1,0.5", "sell: '1,0.5': a comma only groups thousands")],
+)  # fmt: skip
+def test_limits_dialog_shows_the_error_in_place_and_sends_nothing(
+    buy: str, sell: str, error: str
+) -> None:
     feed = StaticFeed()
     symbol = feed.engine.state().symbols[0]
     before = feed.engine.limits(symbol)
@@ -60,8 +71,8 @@ def test_limits_dialog_shows_the_error_in_place_and_sends_nothing() -> None:
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("l")
         await pilot.pause()
-        app.screen.query_one("#buy", Input).value = "200"
-        app.screen.query_one("#sell", Input).value = "100"
+        app.screen.query_one("#buy", Input).value = buy
+        app.screen.query_one("#sell", Input).value = sell
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, LimitsDialog), "the dialog stays open on an error"
@@ -71,7 +82,7 @@ def test_limits_dialog_shows_the_error_in_place_and_sends_nothing() -> None:
         assert not isinstance(app.screen, LimitsDialog)
 
     drive(app, script)
-    assert "must be below the sell limit" in shown[0]
+    assert error in shown[0]
     assert feed.engine.limits(symbol) == before
     assert feed.commands == []
 
@@ -80,6 +91,8 @@ def test_limits_dialog_shows_the_error_in_place_and_sends_nothing() -> None:
     ("buy", "sell", "error"),
     [("abc", "10", "buy: 'abc' is not a number"), ("5", "-1", "the sell limit must be positive"),
      ("5", "5", "must be below"), ("", "10", None), ("1,000", "2,000.5", None),
+     ("1,500.25", "12,345,678", None), ("150,5", "200", "buy: '150,5': a comma only groups"),
+     ("1", "1,0.5", "sell: '1,0.5': a comma only"), ("1,50", "2", "only groups thousands"),
      ("260", "1e300", "the sell limit must be below 1,000,000,000,000")],
 )  # fmt: skip
 def test_check_limits_explains_each_mistake(buy: str, sell: str, error: str | None) -> None:
@@ -90,23 +103,38 @@ def test_check_limits_explains_each_mistake(buy: str, sell: str, error: str | No
             check_limits(buy, sell)
 
 
-def test_brackets_halve_and_double_the_step() -> None:
-    app = LimitwatchApp(StaticFeed(), step=0.004)
+def test_brackets_step_down_and_up_the_ladder_and_back_to_the_default() -> None:
+    app = LimitwatchApp(StaticFeed())
     seen: list[float] = []
+    told: list[list[str]] = []
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("left_square_bracket")
-        seen.append(app.step)
-        await pilot.press("right_square_bracket", "right_square_bracket")
-        seen.append(app.step)
+        for _ in range(7):  # five rungs down to the bottom, then two presses too many
+            await pilot.press("left_square_bracket")
+            seen.append(app.step)
+        told.append([n.message for n in app._notifications])
+        for _ in range(5):
+            await pilot.press("right_square_bracket")
+            seen.append(app.step)
 
     drive(app, script)
-    assert seen == [pytest.approx(0.002), pytest.approx(0.008)]
+    assert Settings().step == 0.005
+    assert seen == [0.002, 0.001, 0.0005, 0.0002, 0.0001, 0.0001, 0.0001,
+                    0.0002, 0.0005, 0.001, 0.002, 0.005]  # fmt: skip
+    assert [m for m in told[0] if m.startswith("step")] == [
+        "step 0.01% is the smallest; ] goes back"
+    ]
 
 
-def test_pause_speed_and_record_keys_send_commands() -> None:
+def test_a_step_between_rungs_moves_to_the_next_rung_on_that_side() -> None:
+    assert [next_step(0.003, -1), next_step(0.003, 1)] == [0.002, 0.005]
+    assert [next_step(STEPS[0], -1), next_step(STEPS[-1], 1)] == [None, None]
+    assert [next_step(0.5, -1), next_step(0.00001, 1)] == [STEPS[-1], STEPS[0]]
+
+
+def test_pause_speed_and_record_keys_send_commands(tmp_path: Path) -> None:
     feed = StaticFeed()
-    app = LimitwatchApp(feed)
+    app = LimitwatchApp(feed, record_dir=tmp_path / "rec")
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("p", "plus", "minus", "minus", "r")
@@ -116,6 +144,25 @@ def test_pause_speed_and_record_keys_send_commands() -> None:
     assert feed.paused == [True]
     assert feed.speeds == [2.0, 0.5, 0.5]
     assert len(feed.recordings) == 1 and str(feed.recordings[0]).endswith(".jsonl")
+    assert Path(str(feed.recordings[0])).parent == tmp_path / "rec"
+
+
+def test_r_records_into_the_users_data_directory_unless_told_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("r")
+        await pilot.pause()
+
+    drive(app, script)
+    where = Path(str(feed.recordings[0])).parent
+    assert where == tmp_path / "data" / "limitwatch" / "recordings"
+    assert where.is_dir(), "made for the recorder to write into"
 
 
 def test_slash_filters_the_watchlist_and_escape_clears_it() -> None:
@@ -419,4 +466,40 @@ def test_status_line_counts_skipped_lines_and_says_how_to_skip_a_bad_one() -> No
     stopped = dataclasses.replace(snap, producer=producer.stats())
     assert "<stdin>:3: price 'x' is not a number (--skip-bad skips such lines)" in status_line(
         stopped, 0.005
+    )
+
+
+def test_a_source_that_stops_on_a_bad_line_says_so_in_a_toast_with_the_skip_bad_hint() -> None:
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+    source = FileSource("-", stream=io.BytesIO(b"ts,symbol,price\n1,A,10\n2,A,x\n"))
+    producer = ProducerThread("127.0.0.1:1", source, topic="t")
+    producer.run()  # the source fails at its third line; nothing reaches a broker
+    toasts: list[list[tuple[str, str]]] = []
+
+    def told() -> list[tuple[str, str]]:
+        return [(n.title, n.message) for n in app._notifications if n.severity == "error"]
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        feed.producer = producer.stats()
+        feed.seq += 1
+        toasts.append(await wait_until_async(told, pilot.pause, what=lambda: f"{told()}"))
+        feed.seq += 1  # a later snapshot of the same stopped source says nothing new
+        await wait_until_async(lambda: app._shown_seq == feed.seq, pilot.pause)
+        toasts.append(told())
+
+    drive(app, script)
+    expected = (
+        "<stdin> stopped",
+        "<stdin>:3: price 'x' is not a number (--skip-bad skips such lines)",
+    )
+    assert toasts == [[expected], [expected]]
+
+
+def test_status_line_counts_one_symbol_and_one_signal_in_the_singular() -> None:
+    snap = StaticFeed(symbols=1).latest()
+    one = dataclasses.replace(snap, signal_count=1)
+    assert "· 1 symbol · 1 signal ·" in status_line(one, 0.005)
+    assert "· 12 symbols · 0 signals ·" in status_line(
+        dataclasses.replace(StaticFeed().latest(), signal_count=0), 0.005
     )

@@ -36,7 +36,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 import msgspec
@@ -260,7 +259,7 @@ def signal_differences(
 def open_file(spec: str, *, skip_bad: bool) -> Source:
     """The source for FILE: a scenario, CSV or JSON lines, ``-`` for standard input.
 
-    A path with another extension is read with its format sniffed from the first line.
+    A file is opened as ``--source`` opens it (:func:`producer.sources.open_source`).
     A scenario header's limits and engine settings are taken before this returns, so the
     engine can be built with them; for standard input that means waiting for its first
     line, which an offline run can afford.
@@ -284,9 +283,6 @@ def open_file(spec: str, *, skip_bad: bool) -> Source:
         source = FileSource(spec, skip_bad=skip_bad, stream=LookaheadReader(stream))
         source.read_header(math.inf)
         return source
-    suffix = Path(spec).suffix.lower()
-    if suffix not in (".csv", ".jsonl", ".ndjson"):
-        return FileSource(spec, skip_bad=skip_bad)
     return open_source(spec, skip_bad=skip_bad)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 
 from engine import Signal
+from producer.control import ProducerStats
 from producer.kafka_producer import ProducerThread
 from producer.lookahead import LookaheadReader
 from producer.source import Source
@@ -31,6 +32,9 @@ from tui.runtime.jsonout import signal_json
 from tui.runtime.options import OptionError, engine_config, limits_from
 from tui.runtime.plausibility import plausibility_for
 from tui.runtime.snapshot import Snapshot
+
+#: While `produce` runs, how often it prints what it has sent, in seconds.
+PRODUCE_REPORT_S = 5.0
 
 
 class _Stopper:
@@ -164,15 +168,18 @@ def run_produce(args: argparse.Namespace) -> int:
     )
     stopper = _Stopper()
     thread.start()
+    last_report = time.monotonic()
     while thread.is_alive() and not stopper.event.wait(0.2):
-        pass
+        if time.monotonic() - last_report >= PRODUCE_REPORT_S:  # a sign of life meanwhile
+            last_report = time.monotonic()
+            print(f"limitwatch produce: {_sent(thread.stats())}", file=sys.stderr, flush=True)
     stop.set()
     thread.stop()
     thread.join(5.0)
     stats = thread.stats()
     print(
-        f"limitwatch produce: {stats.produced:,} produced, {stats.delivered:,} delivered, "
-        f"{stats.failed:,} failed" + (f"; {stats.last_error}" if stats.last_error else ""),
+        f"limitwatch produce: {_sent(stats)}"
+        + (f"; {stats.last_error}" if stats.last_error else ""),
         file=sys.stderr,
     )
     skipped = getattr(source, "skipped", 0)
@@ -182,6 +189,10 @@ def run_produce(args: argparse.Namespace) -> int:
         lines = fmt.count(skipped, "bad line")
         print(f"limitwatch produce: {lines} skipped{first}", file=sys.stderr)
     return 0 if stats.failed == 0 and not stats.last_error else 1
+
+
+def _sent(stats: ProducerStats) -> str:
+    return f"{stats.produced:,} produced, {stats.delivered:,} delivered, {stats.failed:,} failed"
 
 
 class _Limited:

@@ -40,6 +40,8 @@ def positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if math.isinf(value) and value > 0 and "inf" not in text.lower():
+        raise argparse.ArgumentTypeError(f"{text!r} is too large a number")
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value

@@ -22,6 +22,7 @@ from tui.runtime.options import (
     positive_float,
     positive_int,
 )
+from tui.runtime.recorder import default_record_dir
 
 
 def _speed(text: str) -> float:
@@ -57,8 +58,8 @@ def add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True) 
     if with_source:
         g.add_argument(
             "--source", default="generator", metavar="SPEC",
-            help="generator, metrics (this machine's /proc figures), a .csv or .jsonl file or "
-            "scenario, or - for standard input (default: %(default)s)",
+            help="generator, metrics (this machine's /proc figures), a file of CSV or JSON "
+            "lines or a scenario, or - for standard input (default: %(default)s)",
         )  # fmt: skip
         g.add_argument("--seed", type=int, default=7, help="generator seed (default: %(default)s)")
         g.add_argument(
@@ -111,8 +112,8 @@ def add_monitor_options(p: argparse.ArgumentParser) -> None:
         help="start at the oldest tick (default: yes on the embedded broker, no on a cluster)",
     )  # fmt: skip
     g.add_argument(
-        "--record-dir", type=Path, default=Path("."),
-        help="where r (record) writes scenario files (default: the current directory)",
+        "--record-dir", type=Path, default=None,
+        help=f"where r (record) writes scenario files (default: {default_record_dir()})",
     )  # fmt: skip
 
 
@@ -137,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         "recorded pace (see --speed). A scenario's header sets the limits and engine settings.",
         epilog="example: limitwatch replay scenarios/crash.jsonl --speed 4",
     )  # fmt: skip
-    rep.add_argument("file", metavar="FILE", help="a scenario (.jsonl), .csv or .jsonl file")
+    rep.add_argument("file", metavar="FILE", help="a scenario, or a file of CSV or JSON lines")
     add_monitor_options(rep)
     add_source_options(rep, with_source=False)
     rep.set_defaults(func=None)

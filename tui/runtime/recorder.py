@@ -7,13 +7,21 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+import platformdirs
+
 from engine import EngineConfig, EngineState
 from engine.config import portable_settings
 from producer.header import ScenarioHeader
 from producer.scenario import ScenarioWriter
 from producer.wire import Tick
 
-__all__ = ["Recorder"]
+__all__ = ["Recorder", "default_record_dir"]
+
+
+def default_record_dir() -> Path:
+    """Where the monitor's ``r`` key records to without ``--record-dir``: a folder in the
+    user's data directory."""
+    return Path(platformdirs.user_data_dir("limitwatch")) / "recordings"
 
 
 def _or_none(x: float) -> float | None:
@@ -62,7 +70,7 @@ class Recorder:
             made_by=made_by,
         )
         try:
-            self._writer = ScenarioWriter(path, header, flush_every=500)
+            self._writer = ScenarioWriter(path, header, flush_every=500, list_symbols=True)
         except OSError as exc:
             self._notify(f"cannot record to {path}: {exc.strerror or exc}", True)
             return

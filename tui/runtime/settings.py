@@ -19,8 +19,26 @@ import platformdirs
 
 from engine.limits import limit_problem
 
-MIN_STEP = 0.0001
-MAX_STEP = 0.1
+#: The limit steps ``[`` and ``]`` move between, as fractions of the price: a 1-2-5
+#: ladder that holds the default step, so stepping down and back up lands on it again.
+STEPS = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
+MIN_STEP, MAX_STEP = STEPS[0], STEPS[-1]
+
+
+def next_step(step: float, direction: int) -> float | None:
+    """The rung of :data:`STEPS` next to `step`: smaller for -1, larger for +1; None past
+    either end. A step between rungs (from ``--step`` or the file) goes to the rung on
+    that side of it.
+
+    >>> next_step(0.005, -1), next_step(0.002, 1), next_step(0.003, 1), next_step(0.1, 1)
+    (0.002, 0.005, 0.005, None)
+    """
+    if direction < 0:
+        below = [s for s in STEPS if s < step * (1 - 1e-9)]
+        return below[-1] if below else None
+    above = [s for s in STEPS if s > step * (1 + 1e-9)]
+    return above[0] if above else None
+
 
 #: Orders the watchlist can be sorted in (the `o` key cycles through them).
 SORTS = ("symbol", "urgency", "chg", "last")

@@ -4,6 +4,7 @@ place and nothing is sent until both make sense."""
 from __future__ import annotations
 
 import math
+import re
 from typing import ClassVar
 
 from textual import on
@@ -16,16 +17,30 @@ from textual.widgets import Button, Input, Label, Static
 
 from engine.limits import limit_problem
 
+#: Digits grouped in thousands by commas, as in 1,500 or 12,345.67: the only commas read.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+
 
 def parse_limit(text: str) -> float:
     """A limit typed by the user as a number: empty, '-' or 'none' for no limit (NaN).
 
+    A comma is read only where it groups thousands (``1,500.25``); anywhere else
+    (``150,5``, ``1,0.5``) it is refused rather than guessed at, since it may be meant
+    as a decimal separator.
+
     Only the text is read here; whether the value can be a limit is the one rule of
     :func:`engine.limits.limit_problem`, applied by :func:`check_limits`.
     """
-    raw = text.strip().replace(",", "")
+    raw = text.strip()
     if raw in ("", "-", "none"):
         return math.nan
+    if "," in raw:
+        if not _GROUPED.fullmatch(raw):
+            raise ValueError(
+                f"{raw!r}: a comma only groups thousands (1,500.25); "
+                "type a point for decimals (150.5)"
+            )
+        raw = raw.replace(",", "")
     try:
         return float(raw)
     except ValueError:
