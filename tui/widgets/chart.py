@@ -74,7 +74,8 @@ class Chart(PlotextPlot):
         n = 0 if history is None else len(history.t)
         last_t = float(history.t[-1]) if n and history is not None else math.nan
         marks = tuple(s for s in signals if s.symbol == symbol)
-        key = (symbol, n, last_t, limits, len(marks), marks[-1].id if marks else "")
+        width = self.size.width
+        key = (symbol, n, last_t, limits, len(marks), marks[-1].id if marks else "", width)
         if key == self._key:
             return
         now = time.monotonic()
@@ -82,6 +83,7 @@ class Chart(PlotextPlot):
             self._key is not None
             and self._key[1] != 0  # what is drawn has ticks: not a placeholder to replace
             and key[0] == self._key[0]
+            and key[-1] == self._key[-1]  # a new width (the first layout) redraws at once
         )
         if same_symbol and self._key is not None and key[3] != self._key[3]:
             # Limits moved by keys: redraw 0.2 s later (and no more often while a held key
@@ -106,7 +108,7 @@ class Chart(PlotextPlot):
             return
         x = np.asarray(history.t, dtype=float) - last_t
         # Braille has two dots a column: more points than that only cost plotting time.
-        buckets = max(8, self.size.width)
+        buckets = max(8, width)
         for values, label, color in (
             (history.price, "price", "white"),
             (history.sma_fast, "fast", "cyan"),
