@@ -43,18 +43,7 @@ from numpy.typing import NDArray
 from engine.config import EngineConfig
 from engine.segments import Batch, SegmentBatch
 
-__all__ = [
-    "KEEP",
-    "NEVER",
-    "Discipline",
-    "Streams",
-    "Watch",
-    "first_per_segment",
-    "spans",
-    "stream_fires",
-    "watch_codes",
-    "watch_fires",
-]
+__all__ = ["Discipline", "Streams", "Watch", "stream_fires", "watch_codes", "watch_fires"]
 
 _F8 = NDArray[np.float64]
 _I8 = NDArray[np.int64]
@@ -226,6 +215,9 @@ def watch_codes(
     return likely, unlikely, code
 
 
+# A stream that never fired has fire time -inf: -inf + inf (no expiry) is nan, and
+# compares false, as it should.
+@np.errstate(invalid="ignore")
 def watch_fires(
     batch: Batch,
     t: _F8,
@@ -277,23 +269,6 @@ def watch_fires(
     >>> t[fired[0]].tolist(), last.tolist()
     ([0.0, 3.0, 5.0], [[5.0]])
     """
-    # A stream that never fired has fire time -inf: -inf + inf (no expiry) is nan, and
-    # compares false, as it should.
-    with np.errstate(invalid="ignore"):
-        return _fires(batch, t, score, alert, reached, states, last_fire, rule, carried)
-
-
-def _fires(
-    batch: Batch,
-    t: _F8,
-    score: _F8,
-    alert: float,
-    reached: _B,
-    states: NDArray[np.int8],
-    last_fire: _F8,
-    rule: Discipline,
-    carried: tuple[NDArray[np.int8], NDArray[np.int8]] | None,
-) -> tuple[_B, NDArray[np.int8], _F8]:
     q = score.shape[0]
     likely, unlikely, code = watch_codes(score, alert, reached, rule)
     before, final = batch.carry(code, states) if carried is None else carried

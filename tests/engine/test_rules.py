@@ -18,6 +18,16 @@ from engine.watch import Watch
 NO_CROSSES = EngineConfig(fast=2, slow=50, history=50, default_band=None, hysteresis=0.002)
 # Scripts of a few ticks forecast from their second tick; the warm-up has tests of its own.
 NO_WARMUP = {"warmup_ticks": 1, "warmup_s": 0.0}
+# A price parked just under its sell limit, with a drift: p stays high and nothing is hit.
+PARKED = EngineConfig(
+    fast=2,
+    slow=50,
+    history=50,
+    default_band=None,
+    halflife_s=3.0,
+    horizon_s=10.0,
+    **NO_WARMUP,
+)
 
 
 def feed(
@@ -175,17 +185,7 @@ def test_malformed_batches_are_refused() -> None:
 
 
 def test_scripted_path_through_both_limits_gives_watches_then_hits_in_order() -> None:
-    eng = Engine(
-        EngineConfig(
-            fast=2,
-            slow=50,
-            history=50,
-            default_band=None,
-            halflife_s=5.0,
-            horizon_s=5.0,
-            **NO_WARMUP,
-        )
-    )
+    eng = Engine(replace(PARKED, halflife_s=5.0, horizon_s=5.0))
     eng.set_limits("ACME", buy=95.0, sell=105.0)
     up = [100.0, 100.5, 101.0, 102.0, 103.0, 104.0, 105.5, 106.0]
     down = [104.0, 102.0, 100.0, 98.0, 96.5, 95.5, 94.0, 93.0]
@@ -235,17 +235,7 @@ def test_setting_a_limit_rearms_its_signals() -> None:
 
 
 def test_watch_fires_once_and_rearms_only_when_the_hit_becomes_unlikely() -> None:
-    cfg = EngineConfig(
-        fast=2,
-        slow=50,
-        history=50,
-        default_band=None,
-        halflife_s=3.0,
-        horizon_s=5.0,
-        alert_p=0.6,
-        watch_rearm=0.5,
-        **NO_WARMUP,
-    )
+    cfg = replace(PARKED, horizon_s=5.0, alert_p=0.6, watch_rearm=0.5)
     eng = Engine(cfg)
     eng.set_limits("ACME", sell=110.0)
     approach = [100.0, 102.0, 104.0, 106.0, 107.0, 107.5, 107.0, 107.8]
@@ -261,17 +251,7 @@ def test_watch_fires_once_and_rearms_only_when_the_hit_becomes_unlikely() -> Non
 
 
 def test_reaching_the_limit_disarms_the_watch_so_no_watch_follows_the_hit() -> None:
-    eng = Engine(
-        EngineConfig(
-            fast=2,
-            slow=50,
-            history=50,
-            default_band=None,
-            halflife_s=5.0,
-            horizon_s=5.0,
-            **NO_WARMUP,
-        )
-    )
+    eng = Engine(replace(PARKED, halflife_s=5.0, horizon_s=5.0))
     eng.set_limits("ACME", sell=101.0)
     # a jump straight through: a hit without a preceding watch, and none just after it
     signals = feed(eng, "ACME", [100.0, 100.01, 102.0, 100.9, 100.95, 100.9])
@@ -442,20 +422,6 @@ def test_config_is_frozen_and_defaults_are_as_documented() -> None:
     with pytest.raises(AttributeError):
         cfg.fast = 5  # type: ignore[misc]
     assert Engine().config == cfg
-
-
-# --------------------------------------------------------------------------- watch discipline
-
-# A price parked just under its sell limit, with a drift: p stays high and nothing is hit.
-PARKED = EngineConfig(
-    fast=2,
-    slow=50,
-    history=50,
-    default_band=None,
-    halflife_s=3.0,
-    horizon_s=10.0,
-    **NO_WARMUP,
-)
 
 
 def _sell_watch_times(eng: Engine, path: list[float], t0: float = 0.0) -> list[float]:
