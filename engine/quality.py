@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from engine.watch import Discipline, stream_fires
+from engine.watch import Discipline, Streams, stream_fires, whole_streams
 
 #: Side codes used in :class:`Events`.
 BUY_SIDE = 0
@@ -354,6 +354,7 @@ class TickOrder:
         self._t0 = float(self.t.min()) if n else 0.0
         self._span = (float(self.t.max()) - self._t0 if n else 0.0) + 1.0
         self._key = self.ids * self._span + (self.t - self._t0)
+        self._runs: Streams | None = None  # made for the first alarm, see fires
 
     def locate(self, ids: npt.ArrayLike, t: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Index of the latest tick of symbol ``ids`` at or before time ``t`` (-1 if none).
@@ -392,7 +393,9 @@ class TickOrder:
         """Where an alarm on ``score`` (shape ``(2, ticks)``: buy side, sell side) fires at
         ``alert`` under ``rule`` (:func:`engine.watch.stream_fires`), per symbol, where the
         price has not reached the limit."""
-        return stream_fires(self.ids, self.t, score, alert, self.reached, rule)
+        if self._runs is None:
+            self._runs = whole_streams(self.ids, self.t, 2)
+        return stream_fires(self._runs, score, alert, self.reached, rule)
 
     def events(self, fired: npt.NDArray[np.bool_]) -> Events:
         """The alerts of a fire mask of shape ``(2, ticks)``, in tick order per side."""

@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 from engine.config import EngineConfig
 from engine.segments import Batch, SegmentBatch
 
-__all__ = ["Discipline", "Streams", "Watch", "stream_fires", "watch_codes", "watch_fires"]
+__all__ = ["Discipline", "Streams", "Watch", "stream_fires", "watch_fires", "whole_streams"]
 
 _F8 = NDArray[np.float64]
 _I8 = NDArray[np.int64]
@@ -116,26 +116,37 @@ class Streams:
         self.start = (start + offsets).ravel()
         self.end = self.start + np.tile(length, rows)
         self.m, self.n, self.rows = m, batch.n, rows
+        # Ticks already in contiguous order (a whole batch by symbol) need no gathers.
+        self._same = m == batch.n and bool((self.place == np.arange(m)).all())
         t_run = np.empty(m)
         t_run[self.place] = t[self.ticks]
         self.t = np.tile(t_run, rows)
+        self._ends = np.repeat(self.end, self.end - self.start)
+        #: Input position of each tick in batch order, and whether that is the identity.
+        self.order = batch.order
+        self.in_order = bool((batch.order == np.arange(batch.n)).all())
+        self._at = np.arange(rows * m)
 
     def runs(self, values: NDArray[np.generic]) -> NDArray[np.generic]:
         """``values`` of shape (rows, n) in batch order, as one contiguous array."""
+        if self._same:
+            return np.ascontiguousarray(values).ravel()
         out = np.empty((self.rows, self.m), dtype=values.dtype)
         out[:, self.place] = values[:, self.ticks]
         return out.ravel()
 
     def put(self, flat: _B, out: _B) -> None:
         """Write a contiguous mask back into ``out``, shape (rows, n) in batch order."""
+        if self._same:
+            out[...] = flat.reshape(self.rows, self.m)
+            return
         out[:, self.ticks] = flat.reshape(self.rows, self.m)[:, self.place]
 
     def next_index(self, mask: _B) -> _I8:
         """Per contiguous position, the first position at or after it in its run where
         ``mask`` holds; the run's end where none does."""
-        ends = np.repeat(self.end, self.end - self.start)
-        first = np.where(mask, np.arange(mask.shape[0]), ends)
-        return np.minimum.accumulate(first[::-1])[::-1]
+        backwards = np.where(mask[::-1], self._at[::-1], self._ends[::-1])
+        return np.minimum.accumulate(backwards)[::-1]
 
     def first_time(self, lo: _I8, hi: _I8, x: _F8, *, strict: bool) -> _I8:
         """The first position in ``[lo, hi)`` with time ``>= x`` (``> x`` if ``strict``);
@@ -171,30 +182,35 @@ def spans(batch: Batch, t: _F8) -> _F8:
     return t[batch.last] - t[batch.first]
 
 
-def stream_fires(ids: _I8, t: _F8, score: _F8, alert: float, reached: _B, rule: Discipline) -> _B:
-    """Where the watches of whole streams fire, each starting armed: ``ids`` the stream of
-    each tick, sorted (ticks of a stream in time order), ``score`` and ``reached`` of
-    shape (q, n) for ``q`` sides. Times that go backwards are held at the latest."""
-    n = ids.shape[0]
-    if n == 0:
-        return np.zeros(score.shape, dtype=bool)
+def whole_streams(ids: _I8, t: _F8, rows: int) -> Streams:
+    """The runs of whole streams, each armed at its first tick: ``ids`` the stream of each
+    tick, sorted (a stream's ticks in time order; times that go backwards are held at
+    the latest), ``rows`` sides. Made once, it serves any number of :func:`stream_fires`."""
     ids32 = ids.astype(np.int32)
-    batch = SegmentBatch(ids32, int(ids32.max()) + 1)
-    order = batch.order
-    held = batch.running_max(t.take(order), np.full(batch.count, NEVER))
-    q = score.shape[0]
-    fired, _, _ = watch_fires(
-        batch,
-        held,
-        score[:, order],
-        alert,
-        reached[:, order],
-        np.full((q, batch.count), Watch.ARMED, dtype=np.int8),
-        np.full((q, batch.count), NEVER),
-        rule,
-    )
-    out = np.empty_like(fired)
-    out[:, order] = fired
+    batch = SegmentBatch(ids32, int(ids32.max()) + 1 if ids32.size else 1)
+    held = batch.running_max(t.take(batch.order), np.full(batch.count, NEVER))
+    return Streams(batch, held, rows, np.arange(batch.count))
+
+
+def stream_fires(runs: Streams, score: _F8, alert: float, reached: _B, rule: Discipline) -> _B:
+    """Where the watches of whole streams (:func:`whole_streams`) fire, each starting
+    armed; ``score`` and ``reached`` of shape (rows, ticks) in the input's order."""
+    out = np.zeros(score.shape, dtype=bool)
+    if runs.m == 0:
+        return out
+    order = None if runs.in_order else runs.order
+    if order is not None:
+        score, reached = score[:, order], reached[:, order]
+    likely, unlikely, _ = watch_codes(score, alert, reached, rule)
+    k = runs.start.shape[0]
+    with np.errstate(invalid="ignore"):
+        fired, _, _ = _walk(
+            runs, runs.runs(likely), runs.runs(unlikely), runs.runs(reached),
+            np.full(k, Watch.ARMED, dtype=np.int8), np.full(k, NEVER), rule,
+        )  # fmt: skip
+    if order is None:
+        return fired.reshape(runs.rows, runs.m)
+    out[:, order] = fired.reshape(runs.rows, runs.m)
     return out
 
 
