@@ -174,10 +174,10 @@ def fire(
     cross = TIMED.index(Rule.CROSS)
     new = np.empty((len(Rule), n), dtype=np.int8)
     _next_state(new[_HITS], (Armed.DISARMED, reached), (Armed.ARMED, moved_back))
-    new[_WATCHES] = watch_codes(p_hit, cfg.alert_p, reached, rule)[2]
-    new[Rule.CROSS] = _cross_code(
-        batch, t_event, fast_above, fast_below, last_fire[:, cross], cfg.cross_quiet
-    )
+    codes = watch_codes(p_hit, cfg.alert_p, reached, rule)
+    new[_WATCHES] = codes[2]
+    quiet = _quiet(batch, t_event, last_fire[:, cross], cfg.cross_quiet)
+    new[Rule.CROSS] = _cross_code(fast_above, fast_below, quiet)
     before, final = batch.carry(new, states.T)
     last = np.empty_like(last_fire)
     fired = np.empty((len(SignalKind), n), dtype=bool)
@@ -193,7 +193,7 @@ def fire(
         states.T[_WATCHES],
         last_fire.T[_TIMED_WATCHES],
         rule,
-        carried=(before[_WATCHES], final[_WATCHES]),
+        carried=(codes, before[_WATCHES], final[_WATCHES]),
     )
     last[:, _TIMED_WATCHES] = watch_last.T
     crosses = slice(SignalKind.GOLDEN_CROSS, SignalKind.DEATH_CROSS + 1)
@@ -205,19 +205,27 @@ def fire(
         states.T[Rule.CROSS],
         last_fire[:, cross],
         cfg.cross_quiet,
-        carried=(before[Rule.CROSS], final[Rule.CROSS]),
+        carried=(quiet, before[Rule.CROSS], final[Rule.CROSS]),
     )
     return fired, final.T, last
 
 
-def _cross_code(
-    batch: Batch, t: _F8, above: _B, below: _B, last_cross: _F8, quiet_s: float
-) -> _States:
+def _quiet(batch: Batch, t: _F8, last_cross: _F8, quiet_s: float) -> _B | None:
+    """Whether each tick is more than ``quiet_s`` after its segment's latest cross before
+    the batch; None when every tick is."""
+    recent = last_cross + quiet_s >= t[batch.first]
+    if not recent.any():
+        return None
+    return t > batch.expand(last_cross) + quiet_s
+
+
+def _cross_code(above: _B, below: _B, quiet: _B | None) -> _States:
     """The order each tick sets (:data:`KEEP` for none): the one it sees, unless that is
     within the quiet time of the segment's latest cross before the batch."""
-    quiet = t > batch.expand(last_cross) + quiet_s
-    code = np.empty(batch.n, dtype=np.int8)
-    _next_state(code, (Order.FAST_ABOVE, above & quiet), (Order.FAST_BELOW, below & quiet))
+    if quiet is not None:
+        above, below = above & quiet, below & quiet
+    code = np.empty(above.shape[0], dtype=np.int8)
+    _next_state(code, (Order.FAST_ABOVE, above), (Order.FAST_BELOW, below))
     return code
 
 
@@ -230,7 +238,7 @@ def cross_fires(
     last_cross: _F8,
     quiet_s: float,
     *,
-    carried: tuple[_States, _States] | None = None,
+    carried: tuple[_B | None, _States, _States] | None = None,
 ) -> tuple[_B, _States, _F8]:
     """Golden and death crosses (rows of the result), the :class:`Order` and the time of
     the latest cross after each segment.
@@ -241,16 +249,17 @@ def cross_fires(
     so the first tick after the quiet time that still sees the new order fires: crosses
     alternate, golden and death, and are more than ``quiet_s`` apart.
     """
-    quiet = t > batch.expand(last_cross) + quiet_s
     if carried is None:
-        code = _cross_code(batch, t, above, below, last_cross, quiet_s)
+        quiet = _quiet(batch, t, last_cross, quiet_s)
+        code = _cross_code(above, below, quiet)
         before, final = (x[0] for x in batch.carry(code[None], order[None]))
     else:
-        before, final = carried[0], carried[1].copy()
+        quiet, before, final = carried[0], carried[1], carried[2].copy()
+    up, down = (above, below) if quiet is None else (above & quiet, below & quiet)
     last = last_cross.astype(np.float64, copy=True)
     fired = np.empty((2, batch.n), dtype=bool)
-    np.logical_and(above & quiet, before == Order.FAST_BELOW, out=fired[0])
-    np.logical_and(below & quiet, before == Order.FAST_ABOVE, out=fired[1])
+    np.logical_and(up, before == Order.FAST_BELOW, out=fired[0])
+    np.logical_and(down, before == Order.FAST_ABOVE, out=fired[1])
     # Up to its first cross a segment sees its seed's cross time, so that cross is
     # exact; where a segment spans no more than the quiet time, nothing follows it.
     long = np.flatnonzero(spans(batch, t) > quiet_s)

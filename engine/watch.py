@@ -252,13 +252,17 @@ def watch_codes(
     tick sets whatever it found (:data:`KEEP` for none): reaching disarms and falling
     back arms; a fire is decided by :func:`watch_fires`."""
     rearm = rule.rearm * alert if alert > 0 else alert / rule.rearm
+    free = ~reached
     with np.errstate(invalid="ignore"):
         likely = score >= alert
-        likely &= ~reached
         unlikely = score <= rearm
-    code = np.full(reached.shape, KEEP, dtype=np.int8)
-    code[unlikely] = Watch.ARMED
-    code[reached] = Watch.REACHED
+    likely &= free
+    unlikely &= free
+    # The conditions exclude each other: the state is KEEP plus state - KEEP for the one
+    # that holds (int8 sums cost a fraction of masked writes).
+    code = unlikely.view(np.int8) * np.int8(Watch.ARMED - KEEP)
+    code += reached.view(np.int8) * np.int8(Watch.REACHED - KEEP)
+    code += np.int8(KEEP)
     return likely, unlikely, code
 
 
@@ -275,7 +279,8 @@ def watch_fires(
     last_fire: _F8,
     rule: Discipline,
     *,
-    carried: tuple[NDArray[np.int8], NDArray[np.int8]] | None = None,
+    carried: tuple[tuple[_B, _B, NDArray[np.int8]], NDArray[np.int8], NDArray[np.int8]]
+    | None = None,
 ) -> tuple[_B, NDArray[np.int8], _F8]:
     """Where each watch fires under the rule of the module docstring.
 
@@ -294,9 +299,9 @@ def watch_fires(
         :class:`Watch` state and time of the latest fire (:data:`NEVER` for none) before
         the batch, per row and segment.
     rule : Discipline
-    carried : (before, final), optional
-        ``batch.carry`` of :func:`watch_codes`' codes from ``states``, when the caller
-        carried them along with other rules' states.
+    carried : (codes, before, final), optional
+        :func:`watch_codes`' result and ``batch.carry`` of its codes from ``states``,
+        when the caller carried them along with other rules' states.
 
     Returns
     -------
@@ -317,28 +322,43 @@ def watch_fires(
     ([0.0, 3.0, 5.0], [[5.0]])
     """
     q = score.shape[0]
-    likely, unlikely, code = watch_codes(score, alert, reached, rule)
-    before, final = batch.carry(code, states) if carried is None else carried
+    if carried is None:
+        likely, unlikely, code = watch_codes(score, alert, reached, rule)
+        before, final = batch.carry(code, states)
+    else:
+        (likely, unlikely, code), before, final = carried
     final = final.copy()
     last = last_fire.astype(np.float64, copy=True)
-    seed_last = batch.expand(last_fire)
-    armed = before == Watch.ARMED
-    armed |= (before == Watch.FIRED) & (t >= seed_last + rule.expiry_s)
-    fired = likely & armed
-    fired &= t > seed_last + rule.quiet_s
+    fired = np.zeros((q, batch.n), dtype=bool)
     # Up to its first fire each segment sees its seed's fire time, so that fire is
     # exact; where a segment spans no more than the quiet time it is also the only one.
+    # Only ticks where p is likely can fire: they are few, so look at those alone.
     long = np.flatnonzero(spans(batch, t) > rule.quiet_s)
-    if long.size:
-        fired[:, batch.expand(np.isin(np.arange(batch.count), long))] = False
-    if fired.any():
-        for row in range(q):
-            at = first_per_segment(batch, fired[row])
-            fired[row] = False
-            fired[row, at] = True
-            code[row, at] = Watch.FIRED
-            last[row, batch.seg[at]] = t[at]
-        _, final = batch.carry(code, states)
+    row, at = np.divmod(np.flatnonzero(likely), batch.n)  # flat: 2-D nonzero is slower
+    if at.size:
+        seg = batch.seg[at]
+        t_at, since = t[at], last_fire[row, seg]
+        found = before[row, at]
+        ok = (found == Watch.ARMED) | ((found == Watch.FIRED) & (t_at >= since + rule.expiry_s))
+        ok &= t_at > since + rule.quiet_s
+        if long.size:
+            ok &= ~np.isin(seg, long)
+        row, at, seg = row[ok], at[ok], seg[ok]
+        # The first per row and segment: np.nonzero lists each row's ticks in batch
+        # order, which keeps a segment's ticks in tick order.
+        _, first = np.unique(row * batch.count + seg, return_index=True)
+        row, at, seg = row[first], at[first], seg[first]
+        fired[row, at] = True
+        last[row, seg] = t[at]
+        # After its fire a segment ends FIRED unless a later tick set a state (then the
+        # latest of those, as carried).
+        # The ticks after each fire (few: fires are), by their offset from it.
+        after = batch.length[seg] - 1 - batch.j[at]
+        which = np.repeat(np.arange(at.shape[0]), after)
+        step = np.arange(which.shape[0]) - np.repeat(np.cumsum(after) - after, after) + 1
+        sets = code[row[which], batch.back_index(at[which], -step)] >= 0
+        has_later = np.bincount(which, weights=sets, minlength=at.shape[0]) > 0
+        final[row, seg] = np.where(has_later, final[row, seg], Watch.FIRED)
     if long.size:
         runs = Streams(batch, t, q, long)
         walked, w_state, w_last = _walk(
