@@ -23,12 +23,12 @@ So two fires of one stream are more than ``quiet_s`` apart; with ``quiet_s >= ex
 
 Exact and vectorized. Up to its first fire in a batch, a stream sees the fire time it
 carried in, so the states carried with ``Batch.carry`` decide that fire exactly; a
-stream whose ticks in the batch span no more than ``quiet_s`` fires at most once, and a
-second carry gives its final state. Longer runs (a replayed file, a whole evaluation)
-are walked from one transition to the next (the next ``likely``, ``unlikely`` and
-reaching tick found for every tick at once, the expiry and quiet ends by bisection on
-the times), all streams in step: a few passes over the ticks plus a step per
-transition. The result does not depend on how the ticks were split into calls, given
+stream whose ticks in the batch span no more than ``quiet_s`` fires at most once, and
+the ticks after its fire give its final state. Longer runs (a replayed file, a whole
+evaluation) are walked from one transition to the next (the next ``likely``,
+``unlikely`` and reaching tick found for every tick at once, the expiry and quiet ends
+by one search per run), all streams in step: a few passes over the ticks plus a step
+per transition. The result does not depend on how the ticks were split into calls, given
 the states and fire times carried between them.
 """
 
