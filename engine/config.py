@@ -101,6 +101,15 @@ class EngineConfig:
     watch_rearm : float
         A watch that fired re-arms once the probability falls to ``watch_rearm * alert_p``
         or below (``0 < watch_rearm < 1``), or when its limit is set again.
+    watch_quiet_s : float or None
+        Least time between two watches of one symbol and side, in seconds: a watch fires
+        only more than this after the previous one. ``None`` means ``horizon_s / 2``
+        (see :attr:`watch_quiet`), which keeps at most two watches of one symbol and side
+        within any horizon. A watch that was not answered within ``horizon_s`` expires,
+        and a probability still at ``alert_p`` warns again.
+    cross_quiet_s : float or None
+        Least time between two crosses of one symbol, in seconds; ``None`` means the
+        watches' quiet time (see :attr:`cross_quiet`).
     warmup_ticks : int
         Ticks a symbol needs before it is forecast (``>= 1``). The forecast treats the
         volatility estimate as known; from about 20 ticks (19 returns) on, that costs
@@ -157,6 +166,14 @@ class EngineConfig:
     watch_rearm: float = _setting(
         0.5, "--watch-rearm", "F", "a WATCH re-arms below this fraction of --alert-p", "probability"
     )
+    watch_quiet_s: float | None = _setting(
+        None, "--watch-quiet", "S", "least seconds between two WATCHes of a symbol and side "
+        "(default: half the horizon)", "seconds0",
+    )  # fmt: skip
+    cross_quiet_s: float | None = _setting(
+        None, "--cross-quiet", "S", "least seconds between two crosses of a symbol "
+        "(default: the WATCH quiet time)", "seconds0",
+    )  # fmt: skip
     warmup_ticks: int = _setting(
         20, "--warmup-ticks", "N", "ticks a symbol needs before it is forecast", "count"
     )
@@ -213,6 +230,9 @@ class EngineConfig:
             )
         if not 0 < real("watch_rearm") < 1:
             raise ValueError(f"watch_rearm ({self.watch_rearm}) must lie strictly between 0 and 1")
+        for name in ("watch_quiet_s", "cross_quiet_s"):
+            if getattr(self, name) is not None and not real(name) >= 0:
+                raise ValueError(f"{name} ({getattr(self, name)}) must not be negative")
         if whole("warmup_ticks") < 1:
             raise ValueError(f"warmup_ticks ({self.warmup_ticks}) must be at least 1")
         if self.warmup_s is not None:
@@ -228,6 +248,18 @@ class EngineConfig:
         """Weighted span in seconds a symbol needs before it is forecast: ``warmup_s``,
         or ``halflife_s / 2`` when that is None."""
         return self.halflife_s / 2 if self.warmup_s is None else float(self.warmup_s)
+
+    @property
+    def watch_quiet(self) -> float:
+        """Least seconds between two watches of one symbol and side: ``watch_quiet_s``,
+        or ``horizon_s / 2`` when that is None."""
+        return self.horizon_s / 2 if self.watch_quiet_s is None else float(self.watch_quiet_s)
+
+    @property
+    def cross_quiet(self) -> float:
+        """Least seconds between two crosses of one symbol: ``cross_quiet_s``, or
+        :attr:`watch_quiet` when that is None."""
+        return self.watch_quiet if self.cross_quiet_s is None else float(self.cross_quiet_s)
 
 
 def _settings() -> tuple[Setting, ...]:

@@ -45,6 +45,7 @@ from engine.segments import Batch, Recurrence, make_batch
 from engine.signals import Signal
 from engine.state import EngineState, History
 from engine.store import WEIGHTED, Store, Sum
+from engine.watch import Watch
 from engine.windows import reanchor, replay_mean, window_mean, wrap_slots
 
 __all__ = ["Engine"]
@@ -98,14 +99,22 @@ class Engine:
       ``hysteresis`` (above ``buy*(1+hysteresis)``, below ``sell*(1-hysteresis)``), so a
       price chopping around a limit gives one signal.
     * ``BUY_WATCH``/``SELL_WATCH`` when the probability of reaching the limit within
-      ``horizon_s`` rises to ``alert_p`` while the price has not reached it (so never
-      during the warm-up, which leaves the watch armed). Reaching the limit also
-      disarms the watch (the hit supersedes it). The watch re-arms once the probability
-      falls to ``watch_rearm * alert_p`` or below.
-    * Setting a limit with :meth:`set_limits` re-arms both its signals.
-    * ``GOLDEN_CROSS``/``DEATH_CROSS`` when the fast average moves above/below the slow
-      one, once the slow window is full; the first ordering seen after that only sets
-      the state. Averages within ``1e-10`` (relative) of each other count as equal.
+      ``horizon_s`` is at ``alert_p`` or above while the price has not reached it (so
+      never during the warm-up, which leaves the watch armed), the watch is armed, and
+      more than ``watch_quiet`` seconds have passed since the previous watch of that
+      symbol and side. The watch then disarms; reaching the limit also disarms it (the
+      hit supersedes it). It re-arms once the probability falls to
+      ``watch_rearm * alert_p`` or below, or once ``horizon_s`` has passed since it
+      fired without the limit being reached: the watch has expired, and a probability
+      still high warns again (see :mod:`engine.watch`).
+    * Setting a limit with :meth:`set_limits` re-arms its hit signal, and its watch
+      only if the risk is new (see there).
+    * ``GOLDEN_CROSS``/``DEATH_CROSS`` when the fast average is above/below the slow
+      one by more than ``2e-4`` of it (:data:`~engine.rules.CROSS_BAND`) after last
+      being so below/above it, once the slow window is full, and more than
+      ``cross_quiet`` seconds after the symbol's previous cross; a cross too soon fires
+      at the first tick after the quiet time that still sees it. The first ordering
+      seen only sets the state.
 
     Event times that go backwards within a symbol are held at the symbol's latest time.
 
@@ -251,7 +260,12 @@ class Engine:
         Notes
         -----
         Effective from the next tick; :meth:`state` shows the new limits and forecasts at
-        once. Setting a limit (even to its current value) re-arms its signals.
+        once. Setting a limit (even to its current value) re-arms its hit signal. Its
+        watch re-arms only when the risk is new: the limit moved by more than
+        ``hysteresis`` (relative to the old one, or there was none) and the probability
+        of reaching the new one is not at ``alert_p`` (a limit moved while the watch
+        still holds for it, or moved a little with the price, re-fires nothing). The
+        quiet time since the previous watch still applies.
         """
         sid = self._index.get(symbol)
         cur_buy = float(self._s.buy[sid]) if sid is not None else math.nan
@@ -266,13 +280,20 @@ class Engine:
                     f"{symbol}: cannot track it, {self._cfg.max_symbols} symbols already tracked"
                 )
         s = self._s  # after _add, which may have grown it
+        before = (s.buy[sid], s.sell[sid])
         s.buy[sid], s.sell[sid] = b, x
         s.touched[sid] = True
-        if buy is not None:
-            s.rules[sid, [Rule.HIT_BUY, Rule.WATCH_BUY]] = Armed.ARMED
-        if sell is not None:
-            s.rules[sid, [Rule.HIT_SELL, Rule.WATCH_SELL]] = Armed.ARMED
         s.stale[sid] = s.n_ticks[sid] > 0
+        self._refresh_forecasts()
+        for given, hit, watch, old, new, p in (
+            (buy, Rule.HIT_BUY, Rule.WATCH_BUY, before[0], b, s.p_buy[sid]),
+            (sell, Rule.HIT_SELL, Rule.WATCH_SELL, before[1], x, s.p_sell[sid]),
+        ):
+            if given is None:
+                continue
+            s.rules[sid, hit] = Armed.ARMED
+            if _risk_is_new(old, new, p, self._cfg):
+                s.rules[sid, watch] = Watch.ARMED
 
     def limits(self, symbol: str) -> tuple[float, float]:
         """``(buy, sell)`` limits of ``symbol``, nan where unset.
@@ -479,9 +500,11 @@ class Engine:
             price, limits[0], limits[1], forecast_drift, vol, cfg.horizon_s, self._screen
         )
         slow_full = k >= cfg.slow - 1 if (n_before < cfg.slow - 1).any() else None
-        fired, s.rules[sym] = fire(
+        fired, s.rules[sym], s.last_fire[sym] = fire(
             batch,
             s.rules.take(sym, axis=0),
+            s.last_fire.take(sym, axis=0),
+            t_event,
             price,
             limits,
             p_hit,
@@ -598,6 +621,14 @@ class Engine:
         np.not_equal(counts[1], 0, out=factor[:, Sum.FAST_BLOCK])
         np.not_equal(counts[2], 0, out=factor[:, Sum.SLOW_BLOCK])
         return batch.scan(Recurrence(terms, seeds, factor, overwrite=True))
+
+
+def _risk_is_new(old: float, new: float, p: float, cfg: EngineConfig) -> bool:
+    """Whether a limit set from ``old`` to ``new`` (nan: none), with ``p`` the probability
+    of reaching the new one, re-arms its watch: it moved by more than ``hysteresis`` of
+    the old limit (or there was none) and ``p`` is not at ``alert_p``."""
+    moved = not abs(new - old) <= cfg.hysteresis * old
+    return moved and not p >= cfg.alert_p
 
 
 def _estimates(

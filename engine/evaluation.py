@@ -29,11 +29,10 @@ A limit is *reached* by a tick at or beyond it (``price <= buy``, ``price >= sel
   WATCHes and false ones; the **storm** figure is the largest number of WATCHes of one
   stream and side within any closed window of length ``H``.
 * **Oracle**: :func:`engine.first_passage` fed, at every tick, with the generator's true
-  local drift and volatility; it alerts on the rising edge of ``p >= alert_p`` where the
-  price has not reached the limit, re-arms when ``p`` falls to ``rearm_p`` or below, and
-  also once ``H`` has passed since its last alert without the limit being reached (so
-  a still-high ``p`` warns again); reaching the limit disarms it until ``p`` falls back.
-  It is sampled and scored exactly as the engine.
+  local drift and volatility; it alerts at ``p >= alert_p`` where the price has not
+  reached the limit, under the engine's WATCH rule (:mod:`engine.watch`: re-armed when
+  ``p`` falls back or ``H`` after an unanswered alert, a quiet time between two alerts),
+  as both baselines do. It is sampled and scored exactly as the engine.
 
 Pure numpy: arrays in, numbers out.
 """
@@ -48,6 +47,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.config import EngineConfig
 from engine.core import Engine
 from engine.forecast import first_passage
 from engine.quality import (
@@ -62,6 +62,7 @@ from engine.quality import (
     split_signals,
 )
 from engine.signals import Signal
+from engine.watch import Discipline
 
 __all__ = [
     "MIN_BIN",
@@ -323,55 +324,22 @@ def oracle_forecast(
     return p, eta
 
 
-def oracle_alerts(
-    ticks: TickOrder, p: _F8, alert_p: float, rearm_p: float, horizon_s: float
-) -> tuple[Events, _I8]:
+def oracle_alerts(ticks: TickOrder, p: _F8, alert_p: float, rule: Discipline) -> tuple[Events, _I8]:
     """The oracle's alerts (see the module docstring) and the tick index of each.
 
     Examples
     --------
     >>> ticks = TickOrder([0] * 5, [0.0, 1.0, 2.0, 3.0, 4.0], [100.0] * 5, [50.0], [200.0])
     >>> p = np.array([[0.0] * 5, [0.1, 0.7, 0.8, 0.9, 0.7]])
-    >>> ev, _ = oracle_alerts(ticks, p, alert_p=0.6, rearm_p=0.3, horizon_s=2.0)
+    >>> ev, _ = oracle_alerts(ticks, p, alert_p=0.6, rule=Discipline(2.0, 1.0, 0.5))
     >>> ev.t.tolist()  # fires at 1, expires at 3 (2 s later) and fires again
     [1.0, 3.0]
     """
-    n = len(ticks)
-    syms, sides, idxs = [], [], []
-    if n == 0:
-        return Events.make(np.empty(0, np.int64), [], []), np.empty(0, np.int64)
-    for side in (BUY_SIDE, SELL_SIDE):
-        reached = ticks.reached[side]
-        with np.errstate(invalid="ignore"):
-            likely = (p[side] >= alert_p) & ~reached
-            unlikely = p[side] <= rearm_p
-        nl, nu, nr = (np.r_[ticks.next_index(m), n] for m in (likely, unlikely, reached))
-        # every stream starts armed at its first tick
-        pos = np.flatnonzero(~ticks.same_symbol_as_prev)
-        while pos.size:
-            fire, hit = nl[pos], nr[pos]
-            # reached before firing: disarmed until p falls back, then armed again
-            blocked = hit < fire
-            fires = ~blocked & (fire < n)
-            f = fire[fires]
-            syms.append(ticks.ids[f])
-            sides.append(np.full(f.size, side, np.int8))
-            idxs.append(f)
-            after_hit = nu[np.minimum(hit[blocked], n)]
-            # after a fire: p falls back, or the horizon expires, or the limit is reached
-            expiry = ticks.after(f, horizon_s)
-            inside = f + 1 < ticks.stream_end[f]
-            u = np.where(inside, nu[f + 1], n)
-            r = np.where(inside, nr[f + 1], n)
-            rearm = np.where((u < r) & (u <= expiry), u, np.where(expiry <= r, expiry, nu[r]))
-            nxt = np.r_[after_hit, rearm]
-            pos = nxt[nxt < n]
-    idx = np.concatenate(idxs) if idxs else np.empty(0, np.int64)
+    fired = ticks.fires(p, alert_p, rule)
+    side, idx = np.nonzero(fired)
     order = np.argsort(idx, kind="stable")
     idx = idx[order]
-    ev = Events(
-        np.concatenate(syms)[order], np.concatenate(sides)[order], ticks.t[idx].astype(np.float64)
-    )
+    ev = Events(ticks.ids[idx], side[order].astype(np.int8), ticks.t[idx].astype(np.float64))
     return ev, idx
 
 
@@ -482,9 +450,12 @@ def _forecast_row(
     reach: _F8,
     horizon_s: float,
     per_hour: float,
+    rule: Discipline,
 ) -> tuple[Row, Baseline, Baseline]:
     q = score(alerts, crossings, horizon_s)
-    prox, vol = baselines(ticks, crossings, horizon_s=horizon_s, target_precision=q.precision)
+    prox, vol = baselines(
+        ticks, crossings, horizon_s=horizon_s, target_precision=q.precision, rule=rule
+    )
     cal = None
     if samples is not None:
         counts, outcome = outcomes(ticks, samples, horizon_s, reach)
@@ -528,7 +499,8 @@ def evaluate(
     samples: Samples,
     *,
     horizon_s: float,
-    oracle: tuple[_F8, _F8, float, float] | None = None,
+    rule: Discipline | None = None,
+    oracle: tuple[_F8, _F8, float] | None = None,
 ) -> Evaluation:
     """Score one run of the engine (and, given the truth, the oracle) on ``ticks``.
 
@@ -544,10 +516,16 @@ def evaluate(
         The engine's sampled forecasts (:class:`SampledRun`).
     horizon_s : float
         The forecast horizon, seconds.
-    oracle : (p, eta, alert_p, rearm_p), optional
+    rule : Discipline, optional
+        The WATCH rule the oracle and both baselines follow: the engine's
+        (:meth:`~engine.watch.Discipline.of` its config); by default that of the
+        default settings at this horizon.
+    oracle : (p, eta, alert_p), optional
         The oracle's ``p`` and ETA at every tick (shape ``(2, ticks)``, see
-        :func:`oracle_forecast`) and its alert thresholds.
+        :func:`oracle_forecast`) and its alert threshold.
     """
+    if rule is None:
+        rule = Discipline.of(EngineConfig(horizon_s=horizon_s))
     reach = next_reach(ticks)
     kinds = [s.kind.name for s in signals]
     sig_ids = np.array([stream_of[s.symbol] for s in signals], dtype=np.int64)
@@ -571,6 +549,7 @@ def evaluate(
         reach,
         horizon_s,
         per_hour,
+        rule,
     )
     rows = [
         engine_row,
@@ -578,8 +557,8 @@ def evaluate(
         _baseline_row(vol, prox, horizon_s),
     ]
     if oracle is not None:
-        p, eta_t, alert_p, rearm_p = oracle
-        o_alerts, o_at = oracle_alerts(ticks, p, alert_p, rearm_p, horizon_s)
+        p, eta_t, alert_p = oracle
+        o_alerts, o_at = oracle_alerts(ticks, p, alert_p, rule)
         o_eta = eta_t[o_alerts.side.astype(np.int64), o_at]
         o_samples = sample_ticks(ticks, p)
         rows.append(
@@ -594,6 +573,7 @@ def evaluate(
                 reach,
                 horizon_s,
                 per_hour,
+                rule,
             )[0]
         )
     return Evaluation(tuple(rows), streams, hours)

@@ -14,15 +14,22 @@ alert. Then
 * recall = forecast crossings / crossings,
 * the median lead time is taken over forecast crossings.
 
-The baselines alert on the rising edge of a condition, per symbol and side, with no
-smoothing, while the price has not reached the limit:
+The baselines alert under the engine's WATCH discipline (:mod:`engine.watch`: expiry
+after the horizon, a quiet time between two alerts, re-arming once the score falls
+back), per symbol and side, while the price has not reached the limit, on a distance:
 
-* *proximity*: the price is within ``k`` (a fraction of the limit) of the limit;
+* *proximity*: the price is within ``k`` (a fraction of the limit) of the limit, score
+  ``-(price/buy - 1)`` or ``-(1 - price/sell)`` against ``-k``, re-armed at a distance
+  of ``k / rearm``;
 * *vol-scaled*: the distance to the limit in log price is at most ``z`` standard
   deviations over the horizon, ``ln(price/limit) / (sigma sqrt(H)) <= z``, with
   ``sigma`` the realised volatility per square-root second of the symbol's returns over
   the trailing :data:`VOL_WINDOW_S` seconds up to and including the tick (never later
-  ones), undefined (no alarm) until it rests on :data:`VOL_MIN_RETURNS` returns.
+  ones), undefined (no alarm) until it rests on :data:`VOL_MIN_RETURNS` returns;
+  re-armed at ``z / rearm``.
+
+So the engine, the oracle and both alarms are compared under one rule, and an alarm
+cannot buy precision or lose it by chattering where the forecast may not.
 
 Each baseline's threshold is swept over a grid and the one whose precision matches the
 forecast's is taken: the lowest precision at or above the forecast's, or the highest
@@ -43,6 +50,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from engine.watch import Discipline, Streams, stream_fires, whole_streams
 
 #: Side codes used in :class:`Events`.
 BUY_SIDE = 0
@@ -345,6 +354,7 @@ class TickOrder:
         self._t0 = float(self.t.min()) if n else 0.0
         self._span = (float(self.t.max()) - self._t0 if n else 0.0) + 1.0
         self._key = self.ids * self._span + (self.t - self._t0)
+        self._runs: Streams | None = None  # made for the first alarm, see fires
 
     def locate(self, ids: npt.ArrayLike, t: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Index of the latest tick of symbol ``ids`` at or before time ``t`` (-1 if none).
@@ -377,29 +387,32 @@ class TickOrder:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def edges(self, near: npt.NDArray[np.bool_]) -> Events:
-        """Alerts on the rising edges of ``near`` (shape ``(2, ticks)``: buy side, sell
-        side), per symbol, where the price has not reached the limit."""
-        parts = []
-        for side in (BUY_SIDE, SELL_SIDE):
-            cond = near[side] & ~self.reached[side]
-            prev = np.zeros_like(cond)
-            prev[1:] = cond[:-1]
-            edge = np.flatnonzero(cond & ~(prev & self.same_symbol_as_prev))
-            parts.append((self.ids[edge], np.full(len(edge), side, np.int8), self.t[edge]))
-        return Events(
-            np.concatenate([p[0] for p in parts]),
-            np.concatenate([p[1] for p in parts]),
-            np.concatenate([p[2] for p in parts]),
-        )
+    def fires(
+        self, score: npt.NDArray[np.float64], alert: float, rule: Discipline
+    ) -> npt.NDArray[np.bool_]:
+        """Where an alarm on ``score`` (shape ``(2, ticks)``: buy side, sell side) fires at
+        ``alert`` under ``rule`` (:func:`engine.watch.stream_fires`), per symbol, where the
+        price has not reached the limit."""
+        if self._runs is None:
+            self._runs = whole_streams(self.ids, self.t, 2)
+        return stream_fires(self._runs, score, alert, self.reached, rule)
 
-    def alerts(self, k: float) -> Events:
-        """The proximity alarm at band ``k``."""
+    def events(self, fired: npt.NDArray[np.bool_]) -> Events:
+        """The alerts of a fire mask of shape ``(2, ticks)``, in tick order per side."""
+        side, at = np.nonzero(fired)
+        return Events(self.ids[at], side.astype(np.int8), self.t[at])
+
+    def proximity(self) -> npt.NDArray[np.float64]:
+        """Distance to each limit as a fraction of it, shape ``(2, ticks)``."""
         with np.errstate(invalid="ignore"):
-            near = np.stack(
-                (self.price <= self.buy * (1.0 + k), self.price >= self.sell * (1.0 - k))
-            )
-        return self.edges(near)
+            return np.stack((self.price / self.buy - 1.0, 1.0 - self.price / self.sell))
+
+    def alerts(
+        self, k: float, rule: Discipline, distance: npt.NDArray[np.float64] | None = None
+    ) -> Events:
+        """The proximity alarm at band ``k`` (``distance``: :meth:`proximity`, if known)."""
+        d = self.proximity() if distance is None else distance
+        return self.events(self.fires(-d, -k, rule))
 
     def distance_sd(self, horizon_s: float) -> npt.NDArray[np.float64]:
         """Distance to each limit in standard deviations over the horizon, shape
@@ -427,10 +440,9 @@ class TickOrder:
                 (np.log(self.price / self.buy) / scale, np.log(self.sell / self.price) / scale)
             )
 
-    def vol_alerts(self, z: float, distance: npt.NDArray[np.float64]) -> Events:
+    def vol_alerts(self, z: float, distance: npt.NDArray[np.float64], rule: Discipline) -> Events:
         """The vol-scaled alarm: at most ``z`` standard deviations from the limit."""
-        with np.errstate(invalid="ignore"):
-            return self.edges(distance <= z)
+        return self.events(self.fires(-distance, -z, rule))
 
 
 def band_alerts(
@@ -440,6 +452,7 @@ def band_alerts(
     buy: npt.ArrayLike,
     sell: npt.ArrayLike,
     k: float,
+    rule: Discipline,
 ) -> Events:
     """The proximity alarm: when a price enters the band within `k` of a limit.
 
@@ -451,20 +464,22 @@ def band_alerts(
         Band width as a fraction of the limit: a SELL alert when the price rises to at
         least ``sell * (1 - k)`` while still below ``sell``, a BUY alert when it falls to
         at most ``buy * (1 + k)`` while still above ``buy``.
+    rule : Discipline
+        When an alert expires and re-arms (the engine's WATCH rule).
 
     Returns
     -------
     Events
-        One alert per entry into a band (its rising edge), with symbol ids.
+        The alerts, with symbol ids, in tick order per side.
 
     Examples
     --------
     >>> ev = band_alerts([0, 0, 0, 0], [0.0, 1.0, 2.0, 3.0], [100.0, 101.5, 101.8, 102.5],
-    ...                  buy=[90.0], sell=[102.0], k=0.01)
+    ...                  buy=[90.0], sell=[102.0], k=0.01, rule=Discipline(60.0, 30.0, 0.5))
     >>> ev.side.tolist(), ev.t.tolist()
     ([1], [1.0])
     """
-    return TickOrder(ids, t, price, buy, sell).alerts(k)
+    return TickOrder(ids, t, price, buy, sell).alerts(k, rule)
 
 
 def match_precision(
@@ -536,6 +551,7 @@ def baselines(
     *,
     horizon_s: float,
     target_precision: float,
+    rule: Discipline,
     bands: npt.ArrayLike = DEFAULT_BANDS,
     zs: npt.ArrayLike = DEFAULT_ZS,
 ) -> tuple[Baseline, Baseline]:
@@ -551,6 +567,8 @@ def baselines(
         The forecast horizon, seconds.
     target_precision : float
         The forecast's precision (see :func:`match_precision`).
+    rule : Discipline
+        The WATCH rule both alarms follow, the engine's.
     bands, zs : array_like of float
         The grids of proximity bands (fractions of the limit) and of vol-scaled
         thresholds (standard deviations over the horizon).
@@ -564,17 +582,19 @@ def baselines(
     >>> ticks = TickOrder([0, 0, 0, 0], [0.0, 1.0, 2.0, 3.0], [100.0, 101.5, 101.8, 102.5],
     ...                   buy=[90.0], sell=[102.0])
     >>> prox, vol = baselines(ticks, Events.make([0], [1], [3.0]), horizon_s=10.0,
-    ...                       target_precision=1.0, bands=[0.001, 0.005, 0.01])
+    ...                       target_precision=1.0, rule=Discipline(10.0, 5.0, 0.5),
+    ...                       bands=[0.001, 0.005, 0.01])
     >>> prox.threshold, prox.quality.precision, prox.quality.median_lead_s
     (0.005, 1.0, 2.0)
     """
+    near = ticks.proximity()
     proximity = match_precision(
-        PROXIMITY, ticks.alerts, bands, crossings, horizon_s=horizon_s,
-        target_precision=target_precision, fallback=FALLBACK_BAND,
+        PROXIMITY, lambda k: ticks.alerts(k, rule, near), bands, crossings,
+        horizon_s=horizon_s, target_precision=target_precision, fallback=FALLBACK_BAND,
     )  # fmt: skip
     distance = ticks.distance_sd(horizon_s)
     vol_scaled = match_precision(
-        VOL_SCALED, lambda z: ticks.vol_alerts(z, distance), zs, crossings,
+        VOL_SCALED, lambda z: ticks.vol_alerts(z, distance, rule), zs, crossings,
         horizon_s=horizon_s, target_precision=target_precision, fallback=FALLBACK_Z,
     )  # fmt: skip
     return proximity, vol_scaled

@@ -11,15 +11,27 @@ from numpy.typing import NDArray
 from engine.config import EngineConfig
 from engine.segments import Batch
 from engine.signals import Signal, SignalKind, signals_from_columns
+from engine.watch import (
+    KEEP,
+    Discipline,
+    Streams,
+    Watch,
+    first_per_segment,
+    spans,
+    watch_codes,
+    watch_fires,
+)
 
 __all__ = [
-    "CROSS_TOLERANCE",
+    "CROSS_BAND",
     "INITIAL_STATES",
     "KEEP",
+    "TIMED",
     "Armed",
     "Order",
     "Rule",
     "Side",
+    "cross_fires",
     "fire",
     "signals_fired",
 ]
@@ -29,9 +41,10 @@ _I8 = NDArray[np.int64]
 _B = NDArray[np.bool_]
 _States = NDArray[np.int8]
 
-#: Moving averages closer than this (relative to the slow one) count as equal, so
-#: rounding noise on a flat price never reads as a cross.
-CROSS_TOLERANCE = 1e-10
+#: Moving averages closer than this (relative to the slow one) count as level: a cross
+#: needs the fast one beyond the slow one by more, so neither rounding noise on a flat
+#: price nor averages wandering about each other in a sideways market read as crosses.
+CROSS_BAND = 2e-4
 
 
 class Side(enum.IntEnum):
@@ -52,7 +65,8 @@ class Rule(enum.IntEnum):
 
 
 class Armed(enum.IntEnum):
-    """State of a hit or watch rule: whether its trigger fires a signal."""
+    """State of a hit rule: whether its trigger fires a signal. (A watch's state is a
+    :class:`~engine.watch.Watch`.)"""
 
     DISARMED = 0
     ARMED = 1
@@ -66,10 +80,11 @@ class Order(enum.IntEnum):
     FAST_BELOW = 2
 
 
-#: A tick that sets no new state for a rule keeps the one it found (see ``Batch.carry``).
-KEEP = -1
 #: The states of a new symbol, in :class:`Rule` order.
-INITIAL_STATES = (Armed.ARMED, Armed.ARMED, Armed.ARMED, Armed.ARMED, Order.UNSEEN)
+INITIAL_STATES = (Armed.ARMED, Armed.ARMED, Watch.ARMED, Watch.ARMED, Order.UNSEEN)
+#: The rules whose latest fire time is kept per symbol (``Store.last_fire`` columns).
+TIMED = (Rule.WATCH_BUY, Rule.WATCH_SELL, Rule.CROSS)
+_TIMED_WATCHES = slice(0, 2)
 #: The hit and watch rules of each side, in :class:`Side` order.
 _HITS = slice(Rule.HIT_BUY, Rule.HIT_SELL + 1)
 _WATCHES = slice(Rule.WATCH_BUY, Rule.WATCH_SELL + 1)
@@ -82,6 +97,8 @@ _KINDS = tuple(SignalKind)
 def fire(
     batch: Batch,
     states: _States,
+    last_fire: _F8,
+    t_event: _F8,
     price: _F8,
     limits: _F8,
     p_hit: _F8,
@@ -89,31 +106,36 @@ def fire(
     sma_slow: _F8,
     slow_full: _B | None,
     cfg: EngineConfig,
-) -> tuple[_B, _States]:
-    """The signals each tick fires, and the rules' states after each symbol's last tick.
+) -> tuple[_B, _States, _F8]:
+    """The signals each tick fires, and the rules' states and latest fire times after each
+    symbol's last tick.
 
     The rules, per symbol and side (see :class:`~engine.core.Engine`):
 
     * Hit (``BUY``/``SELL``): fires when the price reaches the limit while armed, then
       disarms; re-arms once the price is back beyond the limit by ``hysteresis``.
-    * Watch (``BUY_WATCH``/``SELL_WATCH``): fires when the probability of reaching the
-      limit rises to ``alert_p`` while armed and the limit is not reached; disarms on
-      that or on reaching the limit; re-arms once the probability falls to
-      ``watch_rearm * alert_p``.
-    * Cross (``GOLDEN_CROSS``/``DEATH_CROSS``): fires when the fast average is seen above
-      (below) the slow one after last being seen below (above) it, once the slow window
-      is full; averages within ``CROSS_TOLERANCE`` count as equal and change nothing.
+    * Watch (``BUY_WATCH``/``SELL_WATCH``): :func:`~engine.watch.watch_fires` with score
+      ``p``, threshold ``alert_p``, re-arm at ``watch_rearm * alert_p``, expiry after
+      ``horizon_s`` and at least ``watch_quiet`` seconds between two watches.
+    * Cross (``GOLDEN_CROSS``/``DEATH_CROSS``): :func:`cross_fires`, fires when the fast
+      average is seen above (below) the slow one by more than :data:`CROSS_BAND` after
+      last being seen below (above) it, once the slow window is full, and more than
+      ``cross_quiet`` seconds after the symbol's previous cross.
 
-    Each tick may set a rule's next state; every other tick keeps the state it found.
-    The states are carried through each symbol's ticks in order by ``batch.carry``, so
-    a rule sees exactly the state a tick-by-tick loop would.
+    Hits carry their states through each symbol's ticks with ``batch.carry``; watches and
+    crosses, whose next fire depends on when they last fired, walk each symbol's ticks
+    from one transition to the next (:class:`~engine.watch.Streams`). Either way a rule
+    sees exactly the state a tick-by-tick loop would.
 
     Parameters
     ----------
     batch : Batch
     states : ndarray of int8, shape (segments, len(Rule))
         The states before the batch, one row per segment.
-    price, sma_fast, sma_slow : ndarray, shape (n,)
+    last_fire : ndarray, shape (segments, len(TIMED))
+        Time of the latest buy watch, sell watch and cross before the batch
+        (:data:`~engine.watch.NEVER` for none).
+    t_event, price, sma_fast, sma_slow : ndarray, shape (n,)
         At every tick, in batch order.
     limits, p_hit : ndarray, shape (2, n)
         Buy and sell limit, and the probability of reaching each, in :class:`Side` rows.
@@ -126,6 +148,7 @@ def fire(
     fired : ndarray of bool, shape (len(SignalKind), n)
         Whether each kind of signal fires at each tick.
     final : ndarray of int8, shape (segments, len(Rule))
+    last : ndarray, shape (segments, len(TIMED))
     """
     n = price.shape[0]
     h = cfg.hysteresis
@@ -136,34 +159,179 @@ def fire(
     moved_back = np.empty((2, n), dtype=bool)
     np.greater(price, buy * (1.0 + h), out=moved_back[Side.BUY])
     np.less(price, sell * (1.0 - h), out=moved_back[Side.SELL])
-    likely = p_hit >= cfg.alert_p
-    likely &= ~reached
-    unlikely = p_hit <= cfg.watch_rearm * cfg.alert_p
     gap = sma_fast - sma_slow
     tol = np.abs(sma_slow)
-    tol *= CROSS_TOLERANCE
+    tol *= CROSS_BAND
     fast_above = gap > tol
     fast_below = gap < -tol
     if slow_full is not None:
         fast_above &= slow_full
         fast_below &= slow_full
 
-    # Each tick's next state per rule, then the states carried through each symbol's ticks.
+    # Each tick's next state per rule (a fire aside), carried through each symbol's
+    # ticks at once; watches and crosses then settle their fires.
+    rule = Discipline.of(cfg)
+    cross = TIMED.index(Rule.CROSS)
     new = np.empty((len(Rule), n), dtype=np.int8)
     _next_state(new[_HITS], (Armed.DISARMED, reached), (Armed.ARMED, moved_back))
-    _next_state(new[_WATCHES], (Armed.DISARMED, likely | reached), (Armed.ARMED, unlikely))
-    _next_state(new[Rule.CROSS], (Order.FAST_ABOVE, fast_above), (Order.FAST_BELOW, fast_below))
+    codes = watch_codes(p_hit, cfg.alert_p, reached, rule)
+    new[_WATCHES] = codes[2]
+    quiet = _quiet(batch, t_event, last_fire[:, cross], cfg.cross_quiet)
+    new[Rule.CROSS] = _cross_code(fast_above, fast_below, quiet)
     before, final = batch.carry(new, states.T)
-
+    last = np.empty_like(last_fire)
     fired = np.empty((len(SignalKind), n), dtype=bool)
-    watches = slice(SignalKind.BUY_WATCH, SignalKind.SELL_WATCH + 1)
     hits = slice(SignalKind.BUY, SignalKind.SELL + 1)
-    np.logical_and(likely, before[_WATCHES] == Armed.ARMED, out=fired[watches])
     np.logical_and(reached, before[_HITS] == Armed.ARMED, out=fired[hits])
-    cross = before[Rule.CROSS]
-    np.logical_and(fast_above, cross == Order.FAST_BELOW, out=fired[SignalKind.GOLDEN_CROSS])
-    np.logical_and(fast_below, cross == Order.FAST_ABOVE, out=fired[SignalKind.DEATH_CROSS])
-    return fired, final.T
+    watches = slice(SignalKind.BUY_WATCH, SignalKind.SELL_WATCH + 1)
+    fired[watches], final[_WATCHES], watch_last = watch_fires(
+        batch,
+        t_event,
+        p_hit,
+        cfg.alert_p,
+        reached,
+        states.T[_WATCHES],
+        last_fire.T[_TIMED_WATCHES],
+        rule,
+        carried=(codes, before[_WATCHES], final[_WATCHES]),
+    )
+    last[:, _TIMED_WATCHES] = watch_last.T
+    crosses = slice(SignalKind.GOLDEN_CROSS, SignalKind.DEATH_CROSS + 1)
+    fired[crosses], final[Rule.CROSS], last[:, cross] = cross_fires(
+        batch,
+        t_event,
+        fast_above,
+        fast_below,
+        states.T[Rule.CROSS],
+        last_fire[:, cross],
+        cfg.cross_quiet,
+        carried=(quiet, before[Rule.CROSS], final[Rule.CROSS]),
+    )
+    return fired, final.T, last
+
+
+def _quiet(batch: Batch, t: _F8, last_cross: _F8, quiet_s: float) -> _B | None:
+    """Whether each tick is more than ``quiet_s`` after its segment's latest cross before
+    the batch; None when every tick is."""
+    recent = last_cross + quiet_s >= t[batch.first]
+    if not recent.any():
+        return None
+    return t > batch.expand(last_cross) + quiet_s
+
+
+def _cross_code(above: _B, below: _B, quiet: _B | None) -> _States:
+    """The order each tick sets (:data:`KEEP` for none): the one it sees, unless that is
+    within the quiet time of the segment's latest cross before the batch."""
+    if quiet is not None:
+        above, below = above & quiet, below & quiet
+    code = np.empty(above.shape[0], dtype=np.int8)
+    _next_state(code, (Order.FAST_ABOVE, above), (Order.FAST_BELOW, below))
+    return code
+
+
+def cross_fires(
+    batch: Batch,
+    t: _F8,
+    above: _B,
+    below: _B,
+    order: _States,
+    last_cross: _F8,
+    quiet_s: float,
+    *,
+    carried: tuple[_B | None, _States, _States] | None = None,
+) -> tuple[_B, _States, _F8]:
+    """Golden and death crosses (rows of the result), the :class:`Order` and the time of
+    the latest cross after each segment.
+
+    A tick where the fast average is ``above`` (``below``) the slow one sets the order;
+    where it was the other one, that is a cross, which fires if more than ``quiet_s``
+    has passed since the segment's previous cross. Too soon, the order stays as it was,
+    so the first tick after the quiet time that still sees the new order fires: crosses
+    alternate, golden and death, and are more than ``quiet_s`` apart.
+    """
+    if carried is None:
+        quiet = _quiet(batch, t, last_cross, quiet_s)
+        code = _cross_code(above, below, quiet)
+        before, final = (x[0] for x in batch.carry(code[None], order[None]))
+    else:
+        quiet, before, final = carried[0], carried[1], carried[2].copy()
+    up, down = (above, below) if quiet is None else (above & quiet, below & quiet)
+    last = last_cross.astype(np.float64, copy=True)
+    fired = np.empty((2, batch.n), dtype=bool)
+    np.logical_and(up, before == Order.FAST_BELOW, out=fired[0])
+    np.logical_and(down, before == Order.FAST_ABOVE, out=fired[1])
+    # Up to its first cross a segment sees its seed's cross time, so that cross is
+    # exact; where a segment spans no more than the quiet time, nothing follows it.
+    long = np.flatnonzero(spans(batch, t) > quiet_s)
+    if long.size:
+        fired[:, batch.expand(np.isin(np.arange(batch.count), long))] = False
+    any_cross = fired[0] | fired[1]
+    if any_cross.any():
+        at = first_per_segment(batch, any_cross)
+        to_above = fired[0, at]
+        fired[:] = False
+        fired[0, at[to_above]] = True
+        fired[1, at[~to_above]] = True
+        seg = batch.seg[at]
+        final[seg] = np.where(to_above, Order.FAST_ABOVE, Order.FAST_BELOW)
+        last[seg] = t[at]
+    if long.size:
+        runs = Streams(batch, t, 1, long)
+        walked, final[long], last[long] = _walk_crosses(
+            runs, runs.runs(above[None]), runs.runs(below[None]), order[long], last_cross[long],
+            quiet_s,
+        )  # fmt: skip
+        runs.put(walked[0], fired[:1])
+        runs.put(walked[1], fired[1:])
+    return fired, final, last
+
+
+def _walk_crosses(
+    runs: Streams, up: _B, down: _B, order: _States, last_cross: _F8, quiet_s: float
+) -> tuple[_B, _States, _F8]:
+    """The cross rule along each run, one cross per step for all runs at once: golden and
+    death crosses (contiguous rows), and each run's final order and cross time."""
+    m = up.shape[0]
+    golden, death = np.zeros(m, dtype=bool), np.zeros(m, dtype=bool)
+    final = order.astype(np.int8, copy=True)
+    last = last_cross.astype(np.float64, copy=True)
+    next_up, next_down = runs.next_index(up), runs.next_index(down)
+    seg = np.arange(final.shape[0])
+    pos = runs.start.copy()
+    state, when = final.copy(), last.copy()
+    while seg.size:
+        e = runs.end[seg]
+        new_pos, new_state, new_when = e.copy(), state.copy(), when.copy()
+        unseen = np.flatnonzero(state == Order.UNSEEN)
+        if unseen.size:
+            p = pos[unseen]
+            first = np.minimum(next_up[p], next_down[p])
+            seen = first < e[unseen]
+            at = first[seen]
+            new_pos[unseen[seen]] = at + 1
+            new_state[unseen[seen]] = np.where(up[at], Order.FAST_ABOVE, Order.FAST_BELOW)
+        ordered = np.flatnonzero(state != Order.UNSEEN)
+        if ordered.size:
+            eo = e[ordered]
+            q = runs.first_time(pos[ordered], eo, when[ordered] + quiet_s, strict=True)
+            is_above = state[ordered] == Order.FAST_ABOVE
+            qq = np.minimum(q, eo - 1)
+            j = np.where(q < eo, np.where(is_above, next_down[qq], next_up[qq]), eo)
+            crossed = j < eo
+            at = j[crossed]
+            to_above = ~is_above[crossed]
+            golden[at[to_above]] = True
+            death[at[~to_above]] = True
+            hit = ordered[crossed]
+            new_pos[hit] = at + 1
+            new_state[hit] = np.where(to_above, Order.FAST_ABOVE, Order.FAST_BELOW)
+            new_when[hit] = runs.t[at]
+        done = new_pos >= e
+        final[seg[done]] = new_state[done]
+        last[seg[done]] = new_when[done]
+        live = ~done
+        seg, pos, state, when = seg[live], new_pos[live], new_state[live], new_when[live]
+    return np.stack((golden, death)), final, last
 
 
 def _next_state(out: _States, *transitions: tuple[int, _B]) -> None:

@@ -10,8 +10,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.config import EngineConfig
-from engine.rules import INITIAL_STATES, Rule
+from engine.rules import INITIAL_STATES, TIMED, Rule
 from engine.signals import SignalKind
+from engine.watch import NEVER
 
 __all__ = ["WEIGHTED", "Store", "Sum"]
 
@@ -58,6 +59,8 @@ class Store:
     fast_ring, slow_ring : the latest block prefix sums, per average.
     anchor : time the exponential weights are relative to.
     rules : carried rule states, columns :class:`~engine.rules.Rule`.
+    last_fire : time of the latest buy watch, sell watch and cross
+        (:data:`~engine.rules.TIMED`), ``-inf`` for none.
     seq : signals numbered so far, columns :class:`~engine.signals.SignalKind`.
     history : chart ring of the latest ``history + slow - 1`` ticks, time as the real
         part and price as the imaginary part (written in one scatter); the averages are
@@ -90,6 +93,7 @@ class Store:
     slow_ring: _F8
     anchor: _F8
     rules: NDArray[np.int8]
+    last_fire: _F8
     seq: _I8
     history: NDArray[np.complex128]
 
@@ -130,6 +134,7 @@ class Store:
             slow_ring=zero(cfg.slow),
             anchor=nan(),
             rules=np.full((capacity, len(Rule)), INITIAL_STATES, dtype=np.int8),
+            last_fire=np.full((capacity, len(TIMED)), NEVER),
             seq=np.zeros((capacity, len(SignalKind)), dtype=np.int64),
             history=np.full((capacity, cfg.history + cfg.slow - 1), np.nan, dtype=np.complex128),
         )

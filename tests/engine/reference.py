@@ -5,6 +5,8 @@ with engine/: moving averages from the window itself (math.fsum), exponential av
 the decay recursion, the first-passage probability in log space with log_ndtr. The
 forecast's drift is the estimate times max(0, 1 - se**2/mu**2), se**2 = sigma**2 / span,
 span the decayed sum of time steps; no forecast before the warm-up ticks and span.
+Watches and crosses keep the time they last fired: a watch expires a horizon after it
+fired unanswered, and neither fires within its quiet time of the previous one.
 """
 
 from __future__ import annotations
@@ -37,6 +39,33 @@ def hit_probability(d: float, m: float, s: float, horizon: float) -> tuple[float
     return min(p, 1.0), eta
 
 
+def watch_loop(
+    t: list[float],
+    score: list[float],
+    reached: list[bool],
+    alert: float,
+    rearm: float,
+    expiry: float,
+    quiet: float,
+) -> list[int]:
+    """Ticks where one stream's watch fires: expiry ``expiry`` after an unanswered fire,
+    reaching disarms, a fire needs more than ``quiet`` since the previous one, a score
+    at ``rearm`` or below arms."""
+    state, last, out = "armed", -math.inf, []
+    for i, (ti, si, ri) in enumerate(zip(t, score, reached, strict=True)):
+        if state == "fired" and ti >= last + expiry:
+            state = "armed"
+        if ri:
+            state = "reached"
+        elif si >= alert:
+            if state == "armed" and ti > last + quiet:
+                out.append(i)
+                state, last = "fired", ti
+        elif si <= rearm:
+            state = "armed"
+    return out
+
+
 @dataclass
 class _Symbol:
     window_fast: deque[float]
@@ -54,6 +83,9 @@ class _Symbol:
     sell: float = math.nan
     touched: bool = False
     armed: dict[str, bool] = field(default_factory=dict)
+    # watch state per side: "armed", "fired" or "reached"; and when each last fired
+    watch: dict[str, str] = field(default_factory=dict)
+    fired_at: dict[str, float] = field(default_factory=dict)
     regime: int = 0
     seq: dict[str, int] = field(default_factory=dict)
     p_buy: float = math.nan
@@ -78,6 +110,8 @@ class Reference:
         watch_rearm: float = 0.5,
         warmup_ticks: int = 20,
         warmup_s: float | None = None,
+        watch_quiet_s: float | None = None,
+        cross_quiet_s: float | None = None,
     ) -> None:
         self.fast, self.slow = fast, slow
         self.halflife, self.horizon = halflife_s, horizon_s
@@ -85,6 +119,8 @@ class Reference:
         self.band, self.rearm = default_band, watch_rearm
         self.warmup_ticks = warmup_ticks
         self.warmup_s = halflife_s / 2 if warmup_s is None else warmup_s
+        self.watch_quiet = horizon_s / 2 if watch_quiet_s is None else watch_quiet_s
+        self.cross_quiet = self.watch_quiet if cross_quiet_s is None else cross_quiet_s
         self.symbols: dict[str, _Symbol] = {}
 
     def _get(self, symbol: str) -> _Symbol:
@@ -92,7 +128,9 @@ class Reference:
             self.symbols[symbol] = _Symbol(
                 deque(maxlen=self.fast),
                 deque(maxlen=self.slow),
-                armed={"BUY": True, "SELL": True, "BUY_WATCH": True, "SELL_WATCH": True},
+                armed={"BUY": True, "SELL": True},
+                watch={"BUY": "armed", "SELL": "armed"},
+                fired_at={"BUY": -math.inf, "SELL": -math.inf, "CROSS": -math.inf},
                 seq=dict.fromkeys(KINDS, 0),
             )
         return self.symbols[symbol]
@@ -100,14 +138,22 @@ class Reference:
     def set_limits(self, symbol: str, buy: float | None = None, sell: float | None = None) -> None:
         s = self._get(symbol)
         s.touched = True
+        old = {"BUY": s.buy, "SELL": s.sell}
         if buy is not None:
             s.buy = buy
-            s.armed["BUY"] = s.armed["BUY_WATCH"] = True
         if sell is not None:
             s.sell = sell
-            s.armed["SELL"] = s.armed["SELL_WATCH"] = True
         if s.n:
             s.p_buy, s.eta_buy, s.p_sell, s.eta_sell = self._forecasts(s)
+        for side, new, p in (("BUY", buy, s.p_buy), ("SELL", sell, s.p_sell)):
+            if new is None:
+                continue
+            s.armed[side] = True
+            # the watch re-arms only for a new risk: a real move, and p not already high
+            was = old[side]
+            moved = math.isnan(was) or math.isnan(new) or abs(new - was) > self.hysteresis * was
+            if moved and not p >= self.alert:
+                s.watch[side] = "armed"
 
     # indicators ------------------------------------------------------------------
 
@@ -196,15 +242,18 @@ class Reference:
                 price < s.sell * (1 - self.hysteresis),
             ),
         ):
-            watch = side + "_WATCH"
+            last = s.fired_at[side]
+            if s.watch[side] == "fired" and t >= last + self.horizon:
+                s.watch[side] = "armed"  # expired unanswered
             if reached:
-                s.armed[watch] = False
+                s.watch[side] = "reached"
             elif p >= self.alert:
-                if s.armed[watch]:
-                    fired.append((watch, limit, p, eta))
-                s.armed[watch] = False
+                if s.watch[side] == "armed" and t > last + self.watch_quiet:
+                    fired.append((side + "_WATCH", limit, p, eta))
+                    s.watch[side] = "fired"
+                    s.fired_at[side] = t
             elif p <= self.rearm * self.alert:
-                s.armed[watch] = True
+                s.watch[side] = "armed"
             if reached:
                 if s.armed[side]:
                     fired.append((side, limit, 1.0, 0.0))
@@ -213,12 +262,13 @@ class Reference:
                 s.armed[side] = True
         if s.n >= self.slow:
             fast, slow = self.sma(symbol)
-            tol = 1e-10 * abs(slow)
+            tol = 2e-4 * abs(slow)
             regime = 1 if fast - slow > tol else (-1 if fast - slow < -tol else 0)
-            if regime and s.regime and regime != s.regime:
-                kind = "GOLDEN_CROSS" if regime == 1 else "DEATH_CROSS"
-                fired.append((kind, math.nan, math.nan, math.nan))
-            if regime:
+            if regime and t > s.fired_at["CROSS"] + self.cross_quiet:
+                if s.regime and regime != s.regime:
+                    kind = "GOLDEN_CROSS" if regime == 1 else "DEATH_CROSS"
+                    fired.append((kind, math.nan, math.nan, math.nan))
+                    s.fired_at["CROSS"] = t
                 s.regime = regime
         fired.sort(key=lambda f: KINDS.index(f[0]))
         out = []

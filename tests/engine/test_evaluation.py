@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from reference import watch_loop
 
 import engine.evaluation
 from engine import Engine, EngineConfig, Signal, SignalKind
@@ -27,6 +28,7 @@ from engine.evaluation import (
     storm,
 )
 from engine.quality import BUY_SIDE, SELL_SIDE, Events, TickOrder
+from engine.watch import Discipline
 
 
 def test_docstring_examples_hold() -> None:
@@ -143,24 +145,6 @@ def test_sampled_run_samples_the_engine_state_at_each_grid_time_and_keeps_its_si
 # --- oracle alerts ---------------------------------------------------------------------
 
 
-def _oracle_loop(
-    t: list[float], p: list[float], reached: list[bool], alert: float, rearm: float, h: float
-) -> list[int]:
-    """The oracle's rule for one stream and side, one tick at a time."""
-    fired, armed, since = [], True, -math.inf
-    for i, (ti, pi, ri) in enumerate(zip(t, p, reached, strict=True)):
-        if not armed and since > -math.inf and ti >= since + h and not ri:
-            armed = True  # expired unanswered
-        if pi <= rearm:
-            armed, since = True, -math.inf
-        if ri:
-            armed, since = False, -math.inf
-        elif armed and pi >= alert:
-            fired.append(i)
-            armed, since = False, ti
-    return fired
-
-
 @pytest.mark.parametrize("seed", range(12))
 def test_oracle_alerts_match_a_per_tick_loop(seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -171,8 +155,10 @@ def test_oracle_alerts_match_a_per_tick_loop(seed: int) -> None:
     p_sell = np.clip(0.5 + level / 20 + rng.normal(0, 0.1, n), 0, 1)
     ticks = TickOrder(np.zeros(n, int), t, price, [80.0], [102.0])
     p = np.stack([np.zeros(n), p_sell])
-    ev, at = oracle_alerts(ticks, p, alert_p=0.6, rearm_p=0.3, horizon_s=15.0)
-    expected = _oracle_loop(t.tolist(), p_sell.tolist(), (price >= 102.0).tolist(), 0.6, 0.3, 15.0)
+    ev, at = oracle_alerts(ticks, p, alert_p=0.6, rule=Discipline(15.0, 6.0, 0.5))
+    expected = watch_loop(
+        t.tolist(), p_sell.tolist(), (price >= 102.0).tolist(), 0.6, 0.3, 15.0, 6.0
+    )
     assert at.tolist() == expected
     assert ev.t.tolist() == t[expected].tolist()
 
@@ -255,7 +241,7 @@ def test_evaluate_adds_an_oracle_row_scored_like_the_engine() -> None:
     p, eta = oracle_forecast(ticks, np.full(t.size, 1e-4), np.full(t.size, 1e-4), 60.0)
     signals = [_signal(SignalKind.SELL, 200.0, 0.0)]
     samples = Samples.concat([])
-    ev = evaluate(ticks, signals, {"A": 0}, samples, horizon_s=60.0, oracle=(p, eta, 0.6, 0.3))
+    ev = evaluate(ticks, signals, {"A": 0}, samples, horizon_s=60.0, oracle=(p, eta, 0.6))
     oracle = ev.row(ORACLE)
     assert oracle is not None and oracle.quality.alerts >= 1
     assert oracle.quality.recall == 1.0

@@ -22,6 +22,11 @@ from engine.quality import (
     score,
     split_signals,
 )
+from engine.watch import Discipline
+
+# The rule the hand-worked cases use: an alert re-arms as soon as the price leaves the
+# band (rising edges), never expires and needs no quiet time.
+EDGE = Discipline(math.inf, 0.0, 0.999)
 
 
 def test_docstring_examples_hold() -> None:
@@ -141,7 +146,7 @@ def test_vectorised_matching_agrees_with_a_plain_loop(
 
 def test_band_alert_fires_once_on_entering_the_band_and_again_after_leaving() -> None:
     prices = [100.0, 101.5, 101.7, 100.0, 101.6, 102.5]
-    ev = band_alerts([0] * 6, np.arange(6.0), prices, buy=[90.0], sell=[102.0], k=0.01)
+    ev = band_alerts([0] * 6, np.arange(6.0), prices, buy=[90.0], sell=[102.0], k=0.01, rule=EDGE)
     assert ev.side.tolist() == [SELL_SIDE, SELL_SIDE]
     assert ev.t.tolist() == [1.0, 4.0]
 
@@ -150,8 +155,9 @@ def test_band_alerts_are_per_symbol_even_when_ticks_interleave() -> None:
     ids = [0, 1, 0, 1]
     prices = [101.5, 101.5, 101.6, 101.6]
     ev = band_alerts(
-        ids, [0.0, 0.0, 1.0, 1.0], prices, buy=[90.0, 90.0], sell=[102.0, 102.0], k=0.01
-    )
+        ids, [0.0, 0.0, 1.0, 1.0], prices, buy=[90.0, 90.0], sell=[102.0, 102.0], k=0.01,
+        rule=EDGE,
+    )  # fmt: skip
     assert sorted(ev.symbol.tolist()) == [0, 1]
     assert ev.t.tolist() == [0.0, 0.0]
 
@@ -164,6 +170,7 @@ def test_band_alert_on_the_buy_side_and_no_alert_for_a_jump_through() -> None:
         buy=[90.0, 90.0],
         sell=[200.0, 200.0],
         k=0.01,
+        rule=EDGE,
     )
     assert ev.symbol.tolist() == [0]
     assert ev.side.tolist() == [BUY_SIDE]
@@ -185,7 +192,9 @@ def test_baseline_is_matched_at_the_forecasts_precision_not_its_recall() -> None
     # by hand: 0.0005 never alerts; 0.002 alerts at 5 (true) and five times for the
     # wanderer (precision 1/6, lead 1); 0.01 at 3 (true) and five times (1/6, lead 3);
     # 0.05 holds both in the band from the start: two alerts, one true (1/2, lead 6)
-    prox, _ = baselines(ticks, crossings, horizon_s=60.0, target_precision=0.1, bands=bands)
+    prox, _ = baselines(
+        ticks, crossings, horizon_s=60.0, target_precision=0.1, bands=bands, rule=EDGE
+    )
     assert prox.threshold == 0.01  # the lowest precision >= 0.1, then the longer lead
     assert prox.quality.precision == pytest.approx(1 / 6)
     assert prox.quality.median_lead_s == 3.0
@@ -197,7 +206,12 @@ def test_baseline_is_matched_at_the_forecasts_precision_not_its_recall() -> None
 def test_baseline_above_every_precision_on_the_grid_takes_the_highest() -> None:
     ticks, crossings = _creeper_and_wanderer()
     prox, _ = baselines(
-        ticks, crossings, horizon_s=60.0, target_precision=0.9, bands=[0.002, 0.01, 0.05]
+        ticks,
+        crossings,
+        horizon_s=60.0,
+        target_precision=0.9,
+        bands=[0.002, 0.01, 0.05],
+        rule=EDGE,
     )
     assert prox.threshold == 0.05  # none reaches 0.9: the highest precision, 1/2
     assert prox.quality.precision == pytest.approx(1 / 2)
@@ -224,7 +238,25 @@ def test_vol_scaled_alarm_uses_only_past_returns() -> None:
 def test_baseline_without_forecast_alerts_uses_the_fallback_thresholds() -> None:
     empty = Events.make(np.array([], dtype=int), [], [])
     ticks = TickOrder([0, 0], [0.0, 1.0], [100.0, 101.5], buy=[50.0], sell=[102.0])
-    prox, vol = baselines(ticks, empty, horizon_s=60.0, target_precision=float("nan"))
+    prox, vol = baselines(ticks, empty, horizon_s=60.0, target_precision=float("nan"), rule=EDGE)
     assert prox.threshold == engine.quality.FALLBACK_BAND
     assert vol.threshold == engine.quality.FALLBACK_Z
     assert prox.quality.alerts == 1
+
+
+def test_baselines_alert_under_the_watch_discipline_not_on_every_entry() -> None:
+    # the wanderer enters the 1 % band every other second and leaves it to 1.96 %, past
+    # the re-arm distance 1 % / 0.6: five entries, but after its first alert the quiet
+    # time holds the others back until more than 6 s have passed
+    ticks, _ = _creeper_and_wanderer()
+    rule = Discipline(60.0, 6.0, 0.6)
+    ev = ticks.alerts(0.01, rule)
+    wanderer = ev.t[ev.symbol == 1].tolist()
+    assert wanderer == [1.0, 9.0]
+    assert ticks.alerts(0.01, EDGE).t[ticks.alerts(0.01, EDGE).symbol == 1].tolist() == [
+        1.0,
+        3.0,
+        5.0,
+        7.0,
+        9.0,
+    ]

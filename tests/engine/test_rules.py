@@ -5,16 +5,29 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from engine import Engine, EngineConfig, LimitError, Signal, SignalKind
+from engine.rules import Rule
+from engine.watch import Watch
 
 # Crosses need the slow window full: a slow window longer than the scripts keeps them out.
 NO_CROSSES = EngineConfig(fast=2, slow=50, history=50, default_band=None, hysteresis=0.002)
 # Scripts of a few ticks forecast from their second tick; the warm-up has tests of its own.
 NO_WARMUP = {"warmup_ticks": 1, "warmup_s": 0.0}
+# A price parked just under its sell limit, with a drift: p stays high and nothing is hit.
+PARKED = EngineConfig(
+    fast=2,
+    slow=50,
+    history=50,
+    default_band=None,
+    halflife_s=3.0,
+    horizon_s=10.0,
+    **NO_WARMUP,
+)
 
 
 def feed(
@@ -172,17 +185,7 @@ def test_malformed_batches_are_refused() -> None:
 
 
 def test_scripted_path_through_both_limits_gives_watches_then_hits_in_order() -> None:
-    eng = Engine(
-        EngineConfig(
-            fast=2,
-            slow=50,
-            history=50,
-            default_band=None,
-            halflife_s=5.0,
-            horizon_s=5.0,
-            **NO_WARMUP,
-        )
-    )
+    eng = Engine(replace(PARKED, halflife_s=5.0, horizon_s=5.0))
     eng.set_limits("ACME", buy=95.0, sell=105.0)
     up = [100.0, 100.5, 101.0, 102.0, 103.0, 104.0, 105.5, 106.0]
     down = [104.0, 102.0, 100.0, 98.0, 96.5, 95.5, 94.0, 93.0]
@@ -232,17 +235,7 @@ def test_setting_a_limit_rearms_its_signals() -> None:
 
 
 def test_watch_fires_once_and_rearms_only_when_the_hit_becomes_unlikely() -> None:
-    cfg = EngineConfig(
-        fast=2,
-        slow=50,
-        history=50,
-        default_band=None,
-        halflife_s=3.0,
-        horizon_s=5.0,
-        alert_p=0.6,
-        watch_rearm=0.5,
-        **NO_WARMUP,
-    )
+    cfg = replace(PARKED, horizon_s=5.0, alert_p=0.6, watch_rearm=0.5)
     eng = Engine(cfg)
     eng.set_limits("ACME", sell=110.0)
     approach = [100.0, 102.0, 104.0, 106.0, 107.0, 107.5, 107.0, 107.8]
@@ -258,17 +251,7 @@ def test_watch_fires_once_and_rearms_only_when_the_hit_becomes_unlikely() -> Non
 
 
 def test_reaching_the_limit_disarms_the_watch_so_no_watch_follows_the_hit() -> None:
-    eng = Engine(
-        EngineConfig(
-            fast=2,
-            slow=50,
-            history=50,
-            default_band=None,
-            halflife_s=5.0,
-            horizon_s=5.0,
-            **NO_WARMUP,
-        )
-    )
+    eng = Engine(replace(PARKED, halflife_s=5.0, horizon_s=5.0))
     eng.set_limits("ACME", sell=101.0)
     # a jump straight through: a hit without a preceding watch, and none just after it
     signals = feed(eng, "ACME", [100.0, 100.01, 102.0, 100.9, 100.95, 100.9])
@@ -276,7 +259,7 @@ def test_reaching_the_limit_disarms_the_watch_so_no_watch_follows_the_hit() -> N
 
 
 def test_moving_average_crosses_fire_on_changes_once_the_slow_window_is_full() -> None:
-    eng = Engine(EngineConfig(fast=2, slow=4, history=4, default_band=None))
+    eng = Engine(EngineConfig(fast=2, slow=4, history=4, default_band=None, cross_quiet_s=0.0))
     path = [10.0, 9.0, 8.0, 7.0, 6.0, 7.0, 9.0, 11.0, 10.0, 8.0, 6.0]
     signals = feed(eng, "ACME", path)
     assert kinds(signals) == ["GOLDEN_CROSS", "DEATH_CROSS"]
@@ -439,3 +422,82 @@ def test_config_is_frozen_and_defaults_are_as_documented() -> None:
     with pytest.raises(AttributeError):
         cfg.fast = 5  # type: ignore[misc]
     assert Engine().config == cfg
+
+
+def _sell_watch_times(eng: Engine, path: list[float], t0: float = 0.0) -> list[float]:
+    return [s.t for s in feed(eng, "ACME", path, t0=t0) if s.kind is SignalKind.SELL_WATCH]
+
+
+#: Up to 100.8 in five seconds, under a sell limit at 101.
+APPROACH = [100.0, 100.2, 100.4, 100.6, 100.8]
+
+
+def test_an_unanswered_watch_expires_after_the_horizon_and_warns_again() -> None:
+    eng = Engine(PARKED)
+    eng.set_limits("ACME", sell=101.0)
+    # then parked just under the limit for half a minute: p stays high, no hit
+    times = _sell_watch_times(eng, APPROACH + [100.85, 100.95] * 15)
+    assert eng.state().p_sell[0] >= 0.6
+    assert times == [2.0, 12.0, 22.0, 32.0]  # each at its predecessor's expiry
+
+
+def test_quiet_time_keeps_two_watches_of_a_side_at_most_per_horizon() -> None:
+    # p rises past alert_p and falls past the re-arm level every 10 s
+    swing = [100.0, 100.5, 100.9, 100.95, 100.0, 99.0, 98.5, 98.5, 98.5, 98.5] * 6
+    cfg = replace(PARKED, horizon_s=20.0)
+    loud, quiet = Engine(replace(cfg, watch_quiet_s=0.0)), Engine(cfg)
+    for eng in (loud, quiet):
+        eng.set_limits("ACME", sell=101.0)
+    assert _sell_watch_times(loud, swing) == [1.0, 10.0, 20.0, 30.0, 40.0, 50.0]
+    # more than 10 s apart: each held back to the first high p after the quiet time
+    times = _sell_watch_times(quiet, swing)
+    assert times == [1.0, 12.0, 23.0, 34.0, 50.0]
+    for a in times:
+        assert sum(a <= b <= a + cfg.horizon_s for b in times) <= 2
+
+
+def test_a_limit_moved_a_little_or_still_at_risk_keeps_its_watch() -> None:
+    eng = Engine(PARKED)
+    eng.set_limits("ACME", sell=101.0)
+    assert _sell_watch_times(eng, APPROACH) == [2.0]
+    eng.set_limits("ACME", sell=101.1)  # 0.1 %: within the hysteresis band
+    eng.set_limits("ACME", sell=100.9)  # closer: p is still high, the watch holds
+    assert eng.state().p_sell[0] >= 0.6
+    assert eng._s.rules[0, Rule.WATCH_SELL] == Watch.FIRED
+    assert _sell_watch_times(eng, [100.85, 100.8, 100.85], t0=5.0) == []
+
+
+def test_a_limit_moved_out_of_reach_rearms_its_watch_for_the_new_risk() -> None:
+    eng = Engine(PARKED)
+    eng.set_limits("ACME", sell=101.0)
+    assert _sell_watch_times(eng, APPROACH) == [2.0]
+    eng.set_limits("ACME", sell=103.0)  # p falls below alert_p: the risk is new
+    assert eng.state().p_sell[0] < 0.6
+    assert eng._s.rules[0, Rule.WATCH_SELL] == Watch.ARMED
+    # the price heads for the new limit: a new watch after the quiet time, well before
+    # the first one would have expired
+    assert _sell_watch_times(eng, [101.5, 102.0, 102.4, 102.7, 102.8], t0=5.0) == [8.0]
+
+
+def test_crosses_in_a_sideways_chop_are_few_and_spaced_by_the_quiet_time() -> None:
+    from producer.scenario import ScenarioReader
+
+    path = Path(__file__).resolve().parents[2] / "scenarios" / "chop.jsonl"
+    reader = ScenarioReader(path)
+    ticks = list(reader)
+    cfg = EngineConfig(**reader.header.engine, default_band=None)
+    eng = Engine(cfg)
+    eng.register(["FOXL"])
+    crosses = [
+        s
+        for s in eng.update(
+            np.zeros(len(ticks), dtype=np.int64),
+            [t.ts for t in ticks],
+            [t.price for t in ticks],
+        )
+        if s.kind in (SignalKind.GOLDEN_CROSS, SignalKind.DEATH_CROSS)
+    ]
+    assert 1 <= len(crosses) <= 6
+    assert all(b.t - a.t > cfg.cross_quiet for a, b in itertools.pairwise(crosses))
+    # golden and death alternate
+    assert all(a.kind is not b.kind for a, b in itertools.pairwise(crosses))

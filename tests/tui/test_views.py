@@ -365,7 +365,7 @@ def test_the_monitor_process_freezes_its_startup_objects_out_of_the_gc() -> None
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
 def test_the_signals_pane_fills_its_height(size: tuple[int, int]) -> None:
-    feed = StaticFeed(n_ticks=6000)
+    feed = StaticFeed(n_ticks=10_000)
     assert len(feed.signals) > 60, "the seeded run has more signals than any pane shows"
     app = LimitwatchApp(feed)
     seen: list[tuple[int, int]] = []

@@ -44,6 +44,7 @@ import numpy as np
 from engine import Engine, EngineConfig, LimitError, Signal
 from engine.evaluation import Calibration, Evaluation, Row, SampledRun, evaluate
 from engine.quality import Quality, TickOrder
+from engine.watch import Discipline
 from producer.files import FileSource
 from producer.lines import SourceError
 from producer.lookahead import LookaheadReader
@@ -181,7 +182,7 @@ def backtest(
     flush()
 
     state = eng.state()
-    evaluation = _score(signals, chunks, state, ids_of, runner, config.horizon_s)
+    evaluation = _score(signals, chunks, state, ids_of, runner, config)
     return BacktestResult(
         ticks=total,
         skipped=int(getattr(source, "skipped", 0)),
@@ -201,7 +202,7 @@ def _score(
     state: Any,
     ids_of: dict[str, int],
     runner: SampledRun,
-    horizon_s: float,
+    config: EngineConfig,
 ) -> Evaluation:
     n = len(state.symbols)
     buy = np.full(n, np.nan)
@@ -213,7 +214,14 @@ def _score(
     else:
         tick_ids, tick_t, tick_p = np.empty(0, np.int64), np.empty(0), np.empty(0)
     ticks = TickOrder(tick_ids, tick_t, tick_p, buy, sell)
-    return evaluate(ticks, signals, ids_of, runner.finish(), horizon_s=horizon_s)
+    return evaluate(
+        ticks,
+        signals,
+        ids_of,
+        runner.finish(),
+        horizon_s=config.horizon_s,
+        rule=Discipline.of(config),
+    )
 
 
 #: Relative tolerance for ``p_hit`` and ``eta_s`` when two runs' signals are compared.

@@ -29,6 +29,7 @@ import numpy.typing as npt
 from engine import Engine, EngineConfig
 from engine.evaluation import ORACLE, Evaluation, Row, SampledRun, evaluate, oracle_forecast
 from engine.quality import TickOrder
+from engine.watch import Discipline
 from producer.files import SourceError
 from producer.markets import KINDS, Market, generate
 from tui.runtime.options import OptionError, add_engine_options, engine_config
@@ -87,10 +88,16 @@ def run_ticks(ticks: Ticks, config: EngineConfig, bands: Sequence[float]) -> Eva
         p, eta = oracle_forecast(
             order, np.repeat(ticks.drift, nb), np.repeat(ticks.vol, nb), cfg.horizon_s
         )
-        oracle = (p, eta, cfg.alert_p, cfg.watch_rearm * cfg.alert_p)
+        oracle = (p, eta, cfg.alert_p)
     stream_of = {name: i for i, name in enumerate(names)}
     return evaluate(
-        order, runner.signals, stream_of, runner.finish(), horizon_s=cfg.horizon_s, oracle=oracle
+        order,
+        runner.signals,
+        stream_of,
+        runner.finish(),
+        horizon_s=cfg.horizon_s,
+        rule=Discipline.of(cfg),
+        oracle=oracle,
     )
 
 

@@ -1,0 +1,444 @@
+"""The WATCH discipline: when an alarm on a rising score fires, expires and re-arms.
+
+One rule for every alarm limitwatch compares: the engine's BUY_WATCH/SELL_WATCH (score
+``p``), and in the evaluation the oracle's alerts and both naive alarms (score minus the
+distance to the limit, in percent or in standard deviations over the horizon), so that
+their precision and lead time are measured under the same discipline.
+
+Per stream (a symbol and one side), tick by tick in time order, with ``likely`` meaning
+``score >= alert`` where the limit is not reached and ``unlikely`` ``score <= rearm``
+(``rearm < alert``) where it is not reached:
+
+1. *Expiry.* A watch that fired at ``t_fire`` and was not answered has expired at the
+   first tick with ``t >= t_fire + expiry_s``: from that tick on it is armed again.
+2. A tick that reaches the limit disarms the watch (the hit answers it; no expiry).
+3. A ``likely`` tick fires when the watch is armed and more than ``quiet_s`` has passed
+   since the stream's previous fire (``t > t_fire + quiet_s``); a fire disarms it. Too
+   soon after the previous fire it neither fires nor disarms: the first ``likely`` tick
+   after the quiet time fires.
+4. An ``unlikely`` tick arms it (hysteresis on the score).
+
+So two fires of one stream are more than ``quiet_s`` apart; with ``quiet_s >= expiry_s
+/ 2`` at most two fall within any closed window of length ``expiry_s``.
+
+Exact and vectorized. Up to its first fire in a batch, a stream sees the fire time it
+carried in, so the states carried with ``Batch.carry`` decide that fire exactly; a
+stream whose ticks in the batch span no more than ``quiet_s`` fires at most once, and
+the ticks after its fire give its final state. Longer runs (a replayed file, a whole
+evaluation) are walked from one transition to the next (the next ``likely``,
+``unlikely`` and reaching tick found for every tick at once, the expiry and quiet ends
+by one search per run), all streams in step: a few passes over the ticks plus a step
+per transition. The result does not depend on how the ticks were split into calls, given
+the states and fire times carried between them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.config import EngineConfig
+from engine.segments import Batch, SegmentBatch
+
+__all__ = ["Discipline", "Streams", "Watch", "stream_fires", "watch_fires", "whole_streams"]
+
+_F8 = NDArray[np.float64]
+_I8 = NDArray[np.int64]
+_B = NDArray[np.bool_]
+
+#: The fire time of a stream that never fired.
+NEVER = -np.inf
+#: A tick that sets no new state keeps the one it found (see ``Batch.carry``).
+KEEP = -1
+
+
+class Watch(enum.IntEnum):
+    """State of a watch between ticks (with the time of its latest fire)."""
+
+    #: Disarmed by reaching the limit: armed again only when the score falls back.
+    REACHED = 0
+    ARMED = 1
+    #: Disarmed by a fire: armed again when the score falls back or the fire expires.
+    FIRED = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Discipline:
+    """The settings of the rule (see the module docstring).
+
+    ``rearm`` is the re-arm threshold as a fraction of the alert threshold: for ``p`` the
+    watch re-arms at ``p <= rearm * alert_p``; for a distance ``k`` to the limit (score
+    ``-k``) at a distance of ``k / rearm``.
+    """
+
+    expiry_s: float
+    quiet_s: float
+    rearm: float
+
+    @classmethod
+    def of(cls, cfg: EngineConfig) -> Discipline:
+        """The engine's watches' rule: expiry after the horizon, ``cfg.watch_quiet`` and
+        ``cfg.watch_rearm``."""
+        return cls(cfg.horizon_s, cfg.watch_quiet, cfg.watch_rearm)
+
+
+class Streams:
+    """The ticks of some segments of a batch with each segment's run contiguous (``q``
+    rows of them stacked), for walking each run from transition to transition.
+
+    Parameters
+    ----------
+    batch : Batch
+    t : ndarray, shape (n,)
+        Event time of each tick in batch order, non-decreasing within each segment.
+    rows : int
+        Rows of quantities (e.g. two sides); each row's segments are runs of their own.
+    segments : ndarray of int64
+        The segments taken, ascending.
+    """
+
+    def __init__(self, batch: Batch, t: _F8, rows: int, segments: _I8) -> None:
+        count = segments.shape[0]
+        length = batch.length[segments]
+        start = np.zeros(count, dtype=np.int64)
+        np.cumsum(length[:-1], out=start[1:])
+        rank = np.full(batch.count, -1, dtype=np.int64)
+        rank[segments] = np.arange(count)
+        tick_rank = rank.take(batch.seg)
+        #: Batch positions of the ticks taken, and the contiguous place of each (row 0).
+        self.ticks = np.flatnonzero(tick_rank >= 0)
+        self.place = start.take(tick_rank[self.ticks]) + batch.j[self.ticks]
+        m = self.ticks.shape[0]
+        offsets = np.arange(rows, dtype=np.int64)[:, None] * m
+        self.start = (start + offsets).ravel()
+        self.end = self.start + np.tile(length, rows)
+        self.m, self.n, self.rows = m, batch.n, rows
+        # Ticks already in contiguous order (a whole batch by symbol) need no gathers.
+        self._same = m == batch.n and bool((self.place == np.arange(m)).all())
+        t_run = np.empty(m)
+        t_run[self.place] = t[self.ticks]
+        self.t = np.tile(t_run, rows)
+        self._ends = np.repeat(self.end, self.end - self.start)
+        self._after: dict[tuple[float, bool], _I8] = {}
+        #: Input position of each tick in batch order, and whether that is the identity.
+        self.order = batch.order
+        self.in_order = bool((batch.order == np.arange(batch.n)).all())
+        self._at = np.arange(rows * m)
+
+    def runs(self, values: NDArray[np.generic]) -> NDArray[np.generic]:
+        """``values`` of shape (rows, n) in batch order, as one contiguous array."""
+        if self._same:
+            return np.ascontiguousarray(values).ravel()
+        out = np.empty((self.rows, self.m), dtype=values.dtype)
+        out[:, self.place] = values[:, self.ticks]
+        return out.ravel()
+
+    def put(self, flat: _B, out: _B) -> None:
+        """Write a contiguous mask back into ``out``, shape (rows, n) in batch order."""
+        if self._same:
+            out[...] = flat.reshape(self.rows, self.m)
+            return
+        out[:, self.ticks] = flat.reshape(self.rows, self.m)[:, self.place]
+
+    def next_index(self, mask: _B) -> _I8:
+        """Per contiguous position, the first position at or after it in its run where
+        ``mask`` holds; the run's end where none does."""
+        backwards = np.where(mask[::-1], self._at[::-1], self._ends[::-1])
+        return np.minimum.accumulate(backwards)[::-1]
+
+    def after(self, offset: float, *, strict: bool) -> _I8:
+        """Per contiguous position ``i``, the first position of its run with time
+        ``>= t[i] + offset`` (``>`` if ``strict``), the run's end where none: exact, one
+        search per run, kept for the next call with the same arguments."""
+        key = (offset, strict)
+        found = self._after.get(key)
+        if found is None:
+            t, side = self.t, "right" if strict else "left"
+            found = np.empty(t.shape[0], dtype=np.int64)
+            for lo, hi in zip(self.start.tolist(), self.end.tolist(), strict=True):
+                run = t[lo:hi]
+                found[lo:hi] = lo + np.searchsorted(run, run + offset, side=side)
+            self._after[key] = found
+        return found
+
+    def reach(
+        self, pos: _I8, end: _I8, last: _F8, source: _I8, offset: float, *, strict: bool
+    ) -> _I8:
+        """The first position at or after ``pos`` (before ``end``) with time ``>= last +
+        offset`` (``>`` if ``strict``), where ``last`` is the time at position ``source``
+        (from :meth:`after`) or, where ``source`` is -1, carried in (by bisection)."""
+        out = np.empty_like(pos)
+        inside = source >= 0
+        if inside.any():
+            out[inside] = np.maximum(pos[inside], self.after(offset, strict=strict)[source[inside]])
+        seed = ~inside
+        if seed.any():
+            out[seed] = self.first_time(pos[seed], end[seed], last[seed] + offset, strict=strict)
+        return out
+
+    def first_time(self, lo: _I8, hi: _I8, x: _F8, *, strict: bool) -> _I8:
+        """The first position in ``[lo, hi)`` with time ``>= x`` (``> x`` if ``strict``);
+        ``hi`` where none. Exact bisection on the times, which do not decrease in a run."""
+        t = self.t
+        lo, hi = lo.copy(), hi.copy()
+        last = t.shape[0] - 1
+        while True:
+            open_ = lo < hi
+            if not open_.any():
+                return lo
+            mid = (lo + hi) >> 1
+            tm = t[np.minimum(mid, last)]
+            right = open_ & ((tm <= x) if strict else (tm < x))
+            left = open_ & ~right
+            lo[right] = mid[right] + 1
+            hi[left] = mid[left]
+
+
+def first_per_segment(batch: Batch, mask: _B) -> _I8:
+    """Batch positions of each segment's first tick where ``mask`` (shape (n,)) holds.
+
+    Both layouts keep a segment's ticks in tick order along the batch, so the first
+    position found per segment is its earliest tick.
+    """
+    at = np.flatnonzero(mask)
+    _, first = np.unique(batch.seg[at], return_index=True)
+    return at[first]
+
+
+def spans(batch: Batch, t: _F8) -> _F8:
+    """Event time from each segment's first to its last tick."""
+    return t[batch.last] - t[batch.first]
+
+
+def whole_streams(ids: _I8, t: _F8, rows: int) -> Streams:
+    """The runs of whole streams, each armed at its first tick: ``ids`` the stream of each
+    tick, sorted (a stream's ticks in time order; times that go backwards are held at
+    the latest), ``rows`` sides. Made once, it serves any number of :func:`stream_fires`."""
+    ids32 = ids.astype(np.int32)
+    batch = SegmentBatch(ids32, int(ids32.max()) + 1 if ids32.size else 1)
+    held = batch.running_max(t.take(batch.order), np.full(batch.count, NEVER))
+    return Streams(batch, held, rows, np.arange(batch.count))
+
+
+def stream_fires(runs: Streams, score: _F8, alert: float, reached: _B, rule: Discipline) -> _B:
+    """Where the watches of whole streams (:func:`whole_streams`) fire, each starting
+    armed; ``score`` and ``reached`` of shape (rows, ticks) in the input's order."""
+    out = np.zeros(score.shape, dtype=bool)
+    if runs.m == 0:
+        return out
+    order = None if runs.in_order else runs.order
+    if order is not None:
+        score, reached = score[:, order], reached[:, order]
+    likely, unlikely, _ = watch_codes(score, alert, reached, rule)
+    k = runs.start.shape[0]
+    with np.errstate(invalid="ignore"):
+        fired, _, _ = _walk(
+            runs, runs.runs(likely), runs.runs(unlikely), runs.runs(reached),
+            np.full(k, Watch.ARMED, dtype=np.int8), np.full(k, NEVER), rule,
+        )  # fmt: skip
+    if order is None:
+        return fired.reshape(runs.rows, runs.m)
+    out[:, order] = fired.reshape(runs.rows, runs.m)
+    return out
+
+
+def watch_codes(
+    score: _F8, alert: float, reached: _B, rule: Discipline
+) -> tuple[_B, _B, NDArray[np.int8]]:
+    """Per tick, ``likely``, ``unlikely`` (see the module docstring), and the state the
+    tick sets whatever it found (:data:`KEEP` for none): reaching disarms and falling
+    back arms; a fire is decided by :func:`watch_fires`."""
+    rearm = rule.rearm * alert if alert > 0 else alert / rule.rearm
+    free = ~reached
+    with np.errstate(invalid="ignore"):
+        likely = score >= alert
+        unlikely = score <= rearm
+    likely &= free
+    unlikely &= free
+    # The conditions exclude each other: the state is KEEP plus state - KEEP for the one
+    # that holds (int8 sums cost a fraction of masked writes).
+    code = unlikely.view(np.int8) * np.int8(Watch.ARMED - KEEP)
+    code += reached.view(np.int8) * np.int8(Watch.REACHED - KEEP)
+    code += np.int8(KEEP)
+    return likely, unlikely, code
+
+
+# A stream that never fired has fire time -inf: -inf + inf (no expiry) is nan, and
+# compares false, as it should.
+@np.errstate(invalid="ignore")
+def watch_fires(
+    batch: Batch,
+    t: _F8,
+    score: _F8,
+    alert: float,
+    reached: _B,
+    states: NDArray[np.int8],
+    last_fire: _F8,
+    rule: Discipline,
+    *,
+    carried: tuple[tuple[_B, _B, NDArray[np.int8]], NDArray[np.int8], NDArray[np.int8]]
+    | None = None,
+) -> tuple[_B, NDArray[np.int8], _F8]:
+    """Where each watch fires under the rule of the module docstring.
+
+    Parameters
+    ----------
+    batch : Batch
+    t : ndarray, shape (n,)
+        Event time of each tick, in batch order (non-decreasing within a segment).
+    score, reached : ndarray, shape (q, n)
+        The score, and whether the limit is reached, per row (e.g. side) and tick.
+    alert : float
+        The score at or above which a watch fires; it re-arms at ``rule.rearm * alert``
+        or below for ``alert > 0``, at ``alert / rule.rearm`` or below for ``alert < 0``
+        (a distance growing to ``1 / rearm`` times the alarm's).
+    states, last_fire : ndarray, shape (q, segments)
+        :class:`Watch` state and time of the latest fire (:data:`NEVER` for none) before
+        the batch, per row and segment.
+    rule : Discipline
+    carried : (codes, before, final), optional
+        :func:`watch_codes`' result and ``batch.carry`` of its codes from ``states``,
+        when the caller carried them along with other rules' states.
+
+    Returns
+    -------
+    fired : ndarray of bool, shape (q, n)
+    states, last_fire : ndarray, shape (q, segments)
+        After each segment's last tick.
+
+    Examples
+    --------
+    >>> from engine.segments import make_batch
+    >>> t = np.arange(8.0)
+    >>> p = np.array([[0.7, 0.7, 0.7, 0.7, 0.2, 0.7, 0.7, 0.7]])
+    >>> b = make_batch(np.zeros(8, np.int32), 1)
+    >>> fired, _, last = watch_fires(b, t, p, 0.6, p > 1, np.ones((1, 1), np.int8),
+    ...                              np.full((1, 1), NEVER), Discipline(3.0, 1.5, 0.5))
+    >>> # fires at 0; again at 3, when that expires; re-armed at 4, quiet until 4.5
+    >>> t[fired[0]].tolist(), last.tolist()
+    ([0.0, 3.0, 5.0], [[5.0]])
+    """
+    q = score.shape[0]
+    if carried is None:
+        likely, unlikely, code = watch_codes(score, alert, reached, rule)
+        before, final = batch.carry(code, states)
+    else:
+        (likely, unlikely, code), before, final = carried
+    final = final.copy()
+    last = last_fire.astype(np.float64, copy=True)
+    fired = np.zeros((q, batch.n), dtype=bool)
+    # Up to its first fire each segment sees its seed's fire time, so that fire is
+    # exact; where a segment spans no more than the quiet time it is also the only one.
+    # Only ticks where p is likely can fire: they are few, so look at those alone.
+    long = np.flatnonzero(spans(batch, t) > rule.quiet_s)
+    row, at = np.divmod(np.flatnonzero(likely), batch.n)  # flat: 2-D nonzero is slower
+    if at.size:
+        seg = batch.seg[at]
+        t_at, since = t[at], last_fire[row, seg]
+        found = before[row, at]
+        ok = (found == Watch.ARMED) | ((found == Watch.FIRED) & (t_at >= since + rule.expiry_s))
+        ok &= t_at > since + rule.quiet_s
+        if long.size:
+            ok &= ~np.isin(seg, long)
+        row, at, seg = row[ok], at[ok], seg[ok]
+        # The first per row and segment: np.nonzero lists each row's ticks in batch
+        # order, which keeps a segment's ticks in tick order.
+        _, first = np.unique(row * batch.count + seg, return_index=True)
+        row, at, seg = row[first], at[first], seg[first]
+        fired[row, at] = True
+        last[row, seg] = t[at]
+        # After its fire a segment ends FIRED unless a later tick set a state (then the
+        # latest of those, as carried).
+        # The ticks after each fire (few: fires are), by their offset from it.
+        after = batch.length[seg] - 1 - batch.j[at]
+        which = np.repeat(np.arange(at.shape[0]), after)
+        step = np.arange(which.shape[0]) - np.repeat(np.cumsum(after) - after, after) + 1
+        sets = code[row[which], batch.back_index(at[which], -step)] >= 0
+        has_later = np.bincount(which, weights=sets, minlength=at.shape[0]) > 0
+        final[row, seg] = np.where(has_later, final[row, seg], Watch.FIRED)
+    if long.size:
+        runs = Streams(batch, t, q, long)
+        walked, w_state, w_last = _walk(
+            runs, runs.runs(likely), runs.runs(unlikely), runs.runs(reached),
+            states[:, long].ravel(), last_fire[:, long].ravel(), rule,
+        )  # fmt: skip
+        runs.put(walked, fired)
+        final[:, long] = w_state.reshape(q, -1)
+        last[:, long] = w_last.reshape(q, -1)
+    return fired, final, last
+
+
+def _walk(
+    runs: Streams,
+    likely: _B,
+    unlikely: _B,
+    hit: _B,
+    states: NDArray[np.int8],
+    last_fire: _F8,
+    rule: Discipline,
+) -> tuple[_B, NDArray[np.int8], _F8]:
+    """The rule along each run, one transition per step for all runs at once: fires
+    (contiguous), and each run's final state and fire time."""
+    fired = np.zeros(likely.shape[0], dtype=bool)
+    final_state = states.astype(np.int8, copy=True)
+    final_last = last_fire.astype(np.float64, copy=True)
+    next_likely = runs.next_index(likely)
+    next_unlikely = runs.next_index(unlikely & ~hit)
+    next_hit = runs.next_index(hit)
+    tt = runs.t
+    run = np.arange(final_state.shape[0])
+    pos, end = runs.start.copy(), runs.end
+    state, last = final_state.copy(), final_last.copy()
+    source = np.full(run.shape[0], -1, dtype=np.int64)  # position of the latest fire
+    while run.size:
+        e = end[run]
+        new_pos = e.copy()
+        new_state = state.copy()
+        new_last = last.copy()
+        new_source = source.copy()
+        p = np.minimum(pos, e - 1)  # positions inside the run (pos < e for live runs)
+        r = np.where(pos < e, next_hit[p], e)
+        u = np.where(pos < e, next_unlikely[p], e)
+        armed = state == Watch.ARMED
+        if armed.any():
+            a = np.flatnonzero(armed)
+            quiet = runs.reach(pos[a], e[a], last[a], source[a], rule.quiet_s, strict=True)
+            j = np.where(quiet < e[a], next_likely[np.minimum(quiet, e[a] - 1)], e[a])
+            to_hit = r[a] < j
+            fires = ~to_hit & (j < e[a])
+            at = j[fires]
+            fired[at] = True
+            new_pos[a[fires]] = at + 1
+            new_state[a[fires]] = Watch.FIRED
+            new_last[a[fires]] = tt[at]
+            new_source[a[fires]] = at
+            new_pos[a[to_hit]] = r[a][to_hit] + 1
+            new_state[a[to_hit]] = Watch.REACHED
+        waiting = state == Watch.FIRED
+        if waiting.any():
+            w = np.flatnonzero(waiting)
+            expiry = runs.reach(pos[w], e[w], last[w], source[w], rule.expiry_s, strict=False)
+            back = np.minimum(u[w], expiry)
+            to_hit = r[w] < back
+            new_pos[w[to_hit]] = r[w][to_hit] + 1
+            new_state[w[to_hit]] = Watch.REACHED
+            rearms = ~to_hit & (back < e[w])
+            new_pos[w[rearms]] = back[rearms]
+            new_state[w[rearms]] = Watch.ARMED
+        gone = state == Watch.REACHED
+        if gone.any():
+            g = np.flatnonzero(gone)
+            rearms = u[g] < e[g]
+            new_pos[g[rearms]] = u[g][rearms]
+            new_state[g[rearms]] = Watch.ARMED
+        # A run with no transition left ends in the state it was in (new_pos = e).
+        done = new_pos >= e
+        final_state[run[done]] = new_state[done]
+        final_last[run[done]] = new_last[done]
+        live = ~done
+        run, pos, state = run[live], new_pos[live], new_state[live]
+        last, source = new_last[live], new_source[live]
+    return fired, final_state, final_last
