@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import queue
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-__all__ = ["ProducerCommand", "ProducerStats", "SetPaused", "SetSpeed"]
+__all__ = ["ProducerCommand", "ProducerStats", "SetPaused", "SetSpeed", "drain"]
+
+C = TypeVar("C")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,3 +43,17 @@ class SetSpeed:
 
 
 ProducerCommand = SetPaused | SetSpeed
+
+
+def drain(commands: queue.SimpleQueue[C], apply: Callable[[C], None]) -> bool:
+    """Apply every command queued for a thread, oldest first; True if there was any.
+
+    The one way a worker thread takes the small commands other threads send it.
+    """
+    if commands.empty():  # the common case, without raising queue.Empty
+        return False
+    while True:
+        try:
+            apply(commands.get_nowait())
+        except queue.Empty:
+            return True

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from producer.control import ProducerCommand, ProducerStats, SetPaused, SetSpeed
+from producer.control import ProducerCommand, ProducerStats, SetPaused, SetSpeed, drain
 from producer.delivery import produce_with_retry
 from producer.kafka_config import client_config
 from producer.source import Source
@@ -148,20 +148,14 @@ class ProducerThread(threading.Thread):
 
     def _drain_commands(self) -> bool:
         """Apply queued commands; True if pacing must be re-anchored."""
-        if self._commands.empty():  # the common case, without raising queue.Empty
-            return False
-        changed = False
-        while True:
-            try:
-                cmd = self._commands.get_nowait()
-            except queue.Empty:
-                return changed
-            if isinstance(cmd, SetPaused):
-                self._paused = cmd.paused
-            elif isinstance(cmd, SetSpeed):
-                self._speed = cmd.speed
-            changed = True
-            self._update(paused=self._paused, speed=self._speed, rate=0.0)
+        return drain(self._commands, self._apply)
+
+    def _apply(self, cmd: ProducerCommand) -> None:
+        if isinstance(cmd, SetPaused):
+            self._paused = cmd.paused
+        elif isinstance(cmd, SetSpeed):
+            self._speed = cmd.speed
+        self._update(paused=self._paused, speed=self._speed, rate=0.0)
 
     def _pump(self, producer: Producer) -> int:
         self._produced = 0

@@ -33,6 +33,7 @@ from confluent_kafka import (
 )
 
 from engine import Engine, EngineConfig, LimitError, Signal
+from producer.control import drain
 from producer.kafka_config import client_config
 from producer.wire import BadTick, Problem, decode
 from tui.runtime.commands import (
@@ -311,14 +312,7 @@ class ConsumerWorker(threading.Thread):
         self._dead_letters.send(msg, bad)
 
     def _drain_commands(self) -> bool:
-        changed = False
-        while True:
-            try:
-                cmd = self._commands.get_nowait()
-            except queue.Empty:
-                return changed
-            self._apply(cmd)
-            changed = True
+        return drain(self._commands, self._apply)
 
     def _apply(self, cmd: WorkerCommand) -> None:
         if isinstance(cmd, SelectSymbol):
