@@ -107,7 +107,8 @@ class TickChecks:
                     f"{last:g} of {symbol} (at most {self.rules.max_jump:g})",
                     Problem.IMPLAUSIBLE_JUMP,
                 )
-            self._jumps.pop(symbol, None)
+            if self._jumps:  # rare: only after a refused jump
+                self._jumps.pop(symbol, None)
             self._last[symbol] = price
         elif len(self._last) < self.capacity and math.isfinite(self.rules.max_jump):
             self._last[symbol] = price
