@@ -79,6 +79,12 @@ class EngineConfig:
     halflife_s : float
         Half-life in seconds of the exponential moving average and of the drift and
         volatility estimates: an observation ``dt`` seconds old weighs ``2**(-dt/halflife_s)``.
+    drift_halflife_s : float or None
+        Half-life in seconds of the drift estimate the forecasts use, at least
+        ``halflife_s``; ``None`` means ``4 * halflife_s`` (see :attr:`drift_halflife`).
+        The drift's standard error falls with the time it covers, not with the tick
+        count, so a drift from the volatility's short window is mostly noise; the
+        longer window follows a trend that lasts minutes.
     horizon_s : float
         Forecast horizon ``H`` in seconds: ``p_buy``/``p_sell`` are the probabilities of
         reaching the limit within ``H``.
@@ -144,6 +150,10 @@ class EngineConfig:
     fast: int = _setting(20, "--fast", "N", "fast average window, ticks", "count")
     slow: int = _setting(100, "--slow", "N", "slow average window, ticks", "count")
     halflife_s: float = _setting(30.0, "--halflife", "S", "EMA/volatility half-life, s", "seconds")
+    drift_halflife_s: float | None = _setting(
+        None, "--drift-halflife", "S", "half-life of the drift the forecasts use, s "
+        "(default: 4 x the half-life)", "seconds",
+    )  # fmt: skip
     horizon_s: float = _setting(60.0, "--horizon", "S", "forecast horizon, s", "seconds")
     alert_p: float = _setting(
         0.6, "--alert-p", "P", "probability that raises a WATCH", "probability"
@@ -214,6 +224,11 @@ class EngineConfig:
             raise ValueError(f"slow ({slow}) must be greater than fast ({fast})")
         if real("halflife_s") <= 0:
             raise ValueError(f"halflife_s ({self.halflife_s}) must be positive")
+        if self.drift_halflife_s is not None and not real("drift_halflife_s") >= self.halflife_s:
+            raise ValueError(
+                f"drift_halflife_s ({self.drift_halflife_s}) must be at least halflife_s "
+                f"({self.halflife_s})"
+            )
         if real("horizon_s") <= 0:
             raise ValueError(f"horizon_s ({self.horizon_s}) must be positive")
         if not 0 < real("alert_p") < 1:
@@ -248,6 +263,14 @@ class EngineConfig:
         """Weighted span in seconds a symbol needs before it is forecast: ``warmup_s``,
         or ``halflife_s / 2`` when that is None."""
         return self.halflife_s / 2 if self.warmup_s is None else float(self.warmup_s)
+
+    @property
+    def drift_halflife(self) -> float:
+        """Half-life of the forecasts' drift: ``drift_halflife_s``, or ``4 * halflife_s``
+        when that is None."""
+        if self.drift_halflife_s is None:
+            return 4.0 * self.halflife_s
+        return float(self.drift_halflife_s)
 
     @property
     def watch_quiet(self) -> float:

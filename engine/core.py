@@ -37,18 +37,18 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from engine.config import EngineConfig, LimitError
-from engine.forecast import shrink
-from engine.limit_forecast import forecast_limits, screen_reach
+from engine.forecast import MONITORING_SHIFT
+from engine.limit_forecast import Estimates, forecast_limits, limit_etas, screen_reach
 from engine.limits import check_limits
 from engine.rules import Armed, Rule, fire, signals_fired
 from engine.segments import Batch, Recurrence, make_batch
-from engine.signals import Signal
+from engine.signals import Signal, SignalKind
 from engine.state import EngineState, History
-from engine.store import WEIGHTED, Store, Sum
+from engine.store import LONG, WEIGHTED, Store, Sum
 from engine.watch import Watch
 from engine.windows import reanchor, replay_mean, window_mean, wrap_slots
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "posterior_drift"]
 
 _F8 = NDArray[np.float64]
 _I8 = NDArray[np.int64]
@@ -427,16 +427,12 @@ class Engine:
         if stale.size == 0:
             return
         s.stale[stale] = False
-        p, eta = forecast_limits(
-            s.last[stale],
-            s.buy[stale],
-            s.sell[stale],
-            s.forecast_drift[stale],
-            s.vol[stale],
-            self._cfg.horizon_s,
+        est = Estimates(
+            s.forecast_drift[stale], s.forecast_var[stale], s.vol[stale], s.shift[stale]
         )
-        s.p_buy[stale], s.p_sell[stale] = p
-        s.eta_buy[stale], s.eta_sell[stale] = eta
+        args = (s.last[stale], s.buy[stale], s.sell[stale], est, self._cfg.horizon_s)
+        s.p_buy[stale], s.p_sell[stale] = forecast_limits(*args)
+        s.eta_buy[stale], s.eta_sell[stale] = limit_etas(*args)
 
     def _advance(
         self, ids: NDArray[np.int32], t_in: _F8, price_in: _F8, arrival: _I8
@@ -470,10 +466,14 @@ class Engine:
         per_tick = batch.expand(per_symbol)
         anchor_at, limits = per_tick[0], per_tick[1:]
         rescale = reanchor(batch, t_event, anchor, anchor_at, halflife)
-        weight = np.exp2((t_event - anchor_at) / halflife)
+        age = t_event - anchor_at
+        weights = np.empty((2, batch.n))  # short, and long for the drift
+        np.divide(age, halflife, out=weights[0])
+        np.divide(age, cfg.drift_halflife, out=weights[1])
+        np.exp2(weights, out=weights)
 
         seeds = s.sums.take(sym, axis=0)
-        sums = self._scan_sums(batch, seeds, price, log_return, dt, weight, rescale, counts)
+        sums = self._scan_sums(batch, seeds, price, log_return, dt, weights, rescale, counts)
         # The moving averages, each from its block prefix sums and the previous block's
         # total as carried into the batch: the prefix sum before the batch if a block
         # ended just then, else the total kept.
@@ -494,11 +494,9 @@ class Engine:
         s.sums[sym] = at_end
         s.anchor[sym] = anchor_at[last]
         s.ema[sym] = at_end[:, Sum.W_PRICE] / at_end[:, Sum.WEIGHT]  # only the latest is kept
-        drift, vol, drift_se2, forecast_drift = _estimates(sums, weight, k, n_before, cfg)
+        drift, drift_se2, est = _estimates(sums, weights, k, n_before, cfg)
 
-        p_hit, eta = forecast_limits(
-            price, limits[0], limits[1], forecast_drift, vol, cfg.horizon_s, self._screen
-        )
+        p_hit = forecast_limits(price, limits[0], limits[1], est, cfg.horizon_s, self._screen)
         slow_full = k >= cfg.slow - 1 if (n_before < cfg.slow - 1).any() else None
         fired, s.rules[sym], s.last_fire[sym] = fire(
             batch,
@@ -521,9 +519,12 @@ class Engine:
         s.sma_fast[sym] = sma_fast[last]
         s.sma_slow[sym] = sma_slow[last]
         s.drift[sym] = drift[last]
-        s.vol[sym] = vol[last]
+        s.vol[sym] = est.vol[last]
         s.drift_se[sym] = np.sqrt(drift_se2[last])
-        s.forecast_drift[sym] = forecast_drift[last]
+        s.forecast_drift[sym] = est.drift[last]
+        s.forecast_var[sym] = est.drift_var[last]
+        s.shift[sym] = est.shift[last]
+        s.last_return[sym] = log_return[last]
         s.stale[sym] = True
         size = s.history.shape[1]
         cell = batch.sym_t * size
@@ -533,6 +534,7 @@ class Engine:
         tick.imag = price
         batch.put_latest(s.history.ravel(), cell, tick, size)
 
+        eta = _watch_etas(fired, price, limits, est, cfg.horizon_s)
         return signals_fired(
             fired, batch, arrival, self._names, s.seq, t_event, price, limits, p_hit, eta
         )
@@ -591,7 +593,7 @@ class Engine:
         price: _F8,
         log_return: _F8,
         dt: _F8,
-        weight: _F8,
+        weights: _F8,
         rescale: _F8 | None,
         counts: _I8,
     ) -> _F8:
@@ -599,8 +601,10 @@ class Engine:
         recurrence from ``seeds``, the sums before the batch: the moving averages' block
         prefix sums (restarting where a tick's slot is 0, see
         :func:`~engine.windows.window_mean`), then the weighted sums, rescaled where the
-        anchor moves (see :func:`~engine.windows.reanchor`)."""
+        anchor moves (see :func:`~engine.windows.reanchor`). ``weights``: rows the short
+        and the long weights."""
         n = batch.n
+        weight = weights[0]
         terms = np.empty((n, len(Sum)))
         terms[:, Sum.FAST_BLOCK] = price
         terms[:, Sum.SLOW_BLOCK] = price
@@ -609,6 +613,13 @@ class Engine:
         np.multiply(weight, log_return, out=terms[:, Sum.W_RETURN])
         np.multiply(terms[:, Sum.W_RETURN], log_return, out=terms[:, Sum.W_RETURN_SQ])
         np.multiply(weight, dt, out=terms[:, Sum.W_DT])
+        previous = batch.shifted(log_return, self._s.last_return.take(batch.sym))
+        np.multiply(terms[:, Sum.W_RETURN], previous, out=terms[:, Sum.W_CROSS])
+        cfg = self._cfg
+        long_weight = weights[1]
+        terms[:, Sum.WEIGHT_LONG] = long_weight
+        np.multiply(long_weight, log_return, out=terms[:, Sum.W_RETURN_LONG])
+        np.multiply(long_weight, dt, out=terms[:, Sum.W_DT_LONG])
         if rescale is None:
             # The weighted columns of the kept ones stay 1; the block columns are
             # overwritten just below.
@@ -618,6 +629,8 @@ class Engine:
         else:
             factor = np.ones((n, len(Sum)))
             factor[:, WEIGHTED] = rescale[:, None]
+            # w_long = w ** (halflife / drift_halflife), and so are its rescale factors
+            factor[:, LONG] = (rescale ** (cfg.halflife_s / cfg.drift_halflife))[:, None]
         np.not_equal(counts[1], 0, out=factor[:, Sum.FAST_BLOCK])
         np.not_equal(counts[2], 0, out=factor[:, Sum.SLOW_BLOCK])
         return batch.scan(Recurrence(terms, seeds, factor, overwrite=True))
@@ -631,37 +644,100 @@ def _risk_is_new(old: float, new: float, p: float, cfg: EngineConfig) -> bool:
     return moved and not p >= cfg.alert_p
 
 
-def _estimates(
-    sums: _F8, weight: _F8, k: _I8, n_before: _I8, cfg: EngineConfig
-) -> tuple[_F8, _F8, _F8, _F8]:
-    """Drift, volatility, the drift's squared standard error and the drift the forecasts
-    use, at every tick, from the running weighted sums.
+def posterior_drift(drift: _F8, se2: _F8) -> tuple[_F8, _F8]:
+    """Mean and variance of a drift given its estimate and the estimate's squared error.
 
-    * ``drift = sum(w r) / sum(w dt)``: the maximum-likelihood drift of Brownian motion
-      from its increments (total log return over total time), exponentially weighted.
-    * ``vol**2 = sum(w r**2) / sum(w dt)``: the uncentred exponentially weighted variance
-      per unit time (RiskMetrics, 1996), the realised quadratic variation over the time
-      covered (Barndorff-Nielsen & Shephard, 2002). Both nan until some time has passed.
-    * ``drift_se**2 = vol**2 / span``, ``span = sum(w dt) / w``: the drift's error
-      depends on the time the estimate covers, not on the tick count (Merton, "On
-      estimating the expected return on the market", 1980).
-    * The forecast drift: positive-part James-Stein shrinkage (James & Stein, 1961; the
-      empirical Bayes reading of Efron & Morris, 1973) by that error,
-      :func:`~engine.forecast.shrink_drift`; nan while the symbol warms up.
+    The true drift is taken as drawn from ``N(0, A)`` and the estimate as the drift plus
+    noise ``N(0, se2)``; ``A`` is estimated from the same estimate, ``max(0, drift**2 -
+    se2)`` (the empirical Bayes reading of James & Stein, 1961, by Efron & Morris,
+    1973). With ``B = min(1, se2 / drift**2)`` the normal posterior has mean ``drift (1 -
+    B)``, the positive-part James-Stein estimate (no drift within one standard error of
+    zero), and variance ``se2 (1 - B)``. The forecasts average over it
+    (:func:`engine.forecast.mixed_passage`) rather than plug in the mean: a plug-in is
+    overconfident where the drift carries the path to the limit.
+
+    Examples
+    --------
+    >>> mean, var = posterior_drift(np.array([4.0, 1.0, 0.0]), np.array([4.0, 4.0, 0.0]))
+    >>> mean.tolist(), var.tolist()
+    ([3.0, 0.0, 0.0], [3.0, 0.0, 0.0])
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        keep = 1.0 - se2 / (drift * drift)
+        # fmax drops the nan of 0/0 (no drift, no noise): no drift then.
+        np.fmax(keep, 0.0, out=keep)
+    unknown = np.isnan(se2) | np.isnan(drift)
+    if unknown.any():
+        keep[unknown] = np.nan
+    return drift * keep, se2 * keep
+
+
+def _watch_etas(
+    fired: NDArray[np.bool_], price: _F8, limits: _F8, est: Estimates, horizon: float
+) -> _F8:
+    """The median time to the limit (:func:`~engine.limit_forecast.limit_etas`) at the
+    ticks where a watch fired, rows buy and sell; nan elsewhere (only the watches report
+    one: hits report 0, crosses none)."""
+    n = price.shape[0]
+    side, tick = np.nonzero(fired[SignalKind.BUY_WATCH : SignalKind.SELL_WATCH + 1])
+    eta = np.full((2, n), np.nan)
+    if tick.size:
+        picked = Estimates(*(a[tick] for a in est))
+        both = limit_etas(price[tick], limits[0, tick], limits[1, tick], picked, horizon)
+        eta[side, tick] = both[side, np.arange(tick.size)]
+    return eta
+
+
+def _estimates(
+    sums: _F8, weights: _F8, k: _I8, n_before: _I8, cfg: EngineConfig
+) -> tuple[_F8, _F8, Estimates]:
+    """The drift, its squared standard error, and what the forecasts rest on, at every
+    tick, from the running weighted sums.
+
+    * ``vol**2 = (sum(w r**2) + 2 sum(w r_i r_(i-1))) / sum(w dt)``: the exponentially
+      weighted realised variance per unit time (RiskMetrics, 1996; Barndorff-Nielsen &
+      Shephard, 2002) with the first-order autocovariance correction of Zhou (1996),
+      "High-frequency data and volatility in foreign-exchange rates" (the one-lag
+      realised kernel of Barndorff-Nielsen, Hansen, Lunde & Shephard, 2008). Prices
+      rounded to a tick grid or bouncing between bid and ask add noise ``e_i - e_(i-1)``
+      to each return, which inflates the plain sum of squares (1.6x on a 0.01 grid) and
+      makes neighbouring returns covary by ``-Var(e)``; the correction removes it. It is
+      floored at a tenth of the plain estimate, where a short sample makes it small or
+      negative. nan until some time has passed.
+    * ``drift = sum(w_long r) / sum(w_long dt)``: the maximum-likelihood drift of
+      Brownian motion from its increments, weighted with the longer ``drift_halflife``;
+      its squared error ``se2 = vol**2 / span``, ``span = sum(w_long dt) / w_long`` the
+      weighted time it covers (Merton, "On estimating the expected return on the
+      market", 1980: the error depends on the time covered, not on the tick count).
+    * The forecasts' drift: its posterior, :func:`posterior_drift`; nan while the
+      symbol warms up (``warmup_ticks`` and ``warmup_span`` of the short weights).
+    * ``shift = MONITORING_SHIFT * vol * sqrt(mean dt)``, ``mean dt = sum(w dt) /
+      sum(w)`` the weighted mean time between ticks: Broadie, Glasserman & Kou (1997)'s
+      continuity correction for a limit seen only at ticks
+      (:func:`engine.forecast.monitored_distance`).
     """
     elapsed = sums[:, Sum.W_DT]
-    drift = sums[:, Sum.W_RETURN] / elapsed
-    vol = sums[:, Sum.W_RETURN_SQ] / elapsed
+    variance = sums[:, Sum.W_CROSS] * 2.0
+    variance += sums[:, Sum.W_RETURN_SQ]
+    np.fmax(variance, 0.1 * sums[:, Sum.W_RETURN_SQ], out=variance)
+    variance /= elapsed
+    long_elapsed = sums[:, Sum.W_DT_LONG]
+    drift = sums[:, Sum.W_RETURN_LONG] / long_elapsed
     undefined = ~(elapsed > 0.0)
     if undefined.any():
         drift[undefined] = np.nan
-        vol[undefined] = np.nan
-    span = elapsed / weight
-    drift_se2 = vol / span
-    np.sqrt(vol, out=vol)
-    forecast_drift = shrink(drift, drift_se2)
-    cold = span < cfg.warmup_span
+        variance[undefined] = np.nan
+    span = long_elapsed / weights[1]
+    drift_se2 = variance / span
+    vol = np.sqrt(variance, out=variance)
+    mean, var = posterior_drift(drift, drift_se2)
+    cold = elapsed / weights[0] < cfg.warmup_span
     if (n_before < cfg.warmup_ticks - 1).any():
         cold |= k < cfg.warmup_ticks - 1
-    np.copyto(forecast_drift, np.nan, where=cold)
-    return drift, vol, drift_se2, forecast_drift
+    np.copyto(mean, np.nan, where=cold)
+    shift = sums[:, Sum.W_DT] / sums[:, Sum.WEIGHT]
+    np.sqrt(shift, out=shift)
+    shift *= vol
+    shift *= MONITORING_SHIFT
+    np.nan_to_num(shift, copy=False, nan=0.0)
+    return drift, drift_se2, Estimates(mean, var, vol, shift)

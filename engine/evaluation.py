@@ -10,6 +10,9 @@ A limit is *reached* by a tick at or beyond it (``price <= buy``, ``price >= sel
   every tick with time ``<= s``. A sample counts when ``p`` is defined, the stream has
   ticked, its latest price has not reached the limit, and ``s + H`` lies within the data.
   Its *outcome* is 1 when a tick of the stream reaches the limit in ``(s, s + H]``.
+* **Settling.** The calibration figures leave out each stream's first
+  :data:`SETTLE_S` seconds of ticks (a third of the stream when it is shorter than
+  three times that): its estimates and their windows are still filling.
 * **Calibration** per decile of ``p`` (``[0, .1)``, ..., ``[.9, 1]``): mean predicted
   ``p``, observed frequency and count. The *gap* is the largest ``|mean p - frequency|``
   over deciles with at least :data:`MIN_BIN` samples.
@@ -49,7 +52,7 @@ import numpy.typing as npt
 
 from engine.config import EngineConfig
 from engine.core import Engine
-from engine.forecast import first_passage
+from engine.forecast import first_passage, median_hit_time
 from engine.quality import (
     BUY_SIDE,
     SELL_SIDE,
@@ -67,6 +70,7 @@ from engine.watch import Discipline
 __all__ = [
     "MIN_BIN",
     "SAMPLE_EVERY_S",
+    "SETTLE_S",
     "Calibration",
     "Evaluation",
     "Row",
@@ -86,6 +90,8 @@ _I8 = npt.NDArray[np.int64]
 
 #: Event seconds between forecast samples of a stream.
 SAMPLE_EVERY_S = 5.0
+#: Seconds of a stream's ticks before its forecasts count for the calibration figures.
+SETTLE_S = 600.0
 #: Fewest samples in a decile for its gap to count.
 MIN_BIN = 50
 #: Deciles of p.
@@ -246,6 +252,23 @@ def outcomes(
     return counts, outcome
 
 
+def settled(
+    ticks: TickOrder, samples: Samples, settle_s: float = SETTLE_S
+) -> npt.NDArray[np.bool_]:
+    """Which samples lie at least ``settle_s`` seconds after their stream's first tick
+    (a third of the stream's span where that is shorter than ``3 * settle_s``)."""
+    if not len(ticks) or not len(samples.t):
+        return np.zeros(len(samples.t), dtype=bool)
+    streams, first = np.unique(ticks.ids, return_index=True)
+    last = np.r_[first[1:], len(ticks)] - 1
+    start, end = ticks.t[first], ticks.t[last]
+    wait = np.minimum(settle_s, (end - start) / 3.0)
+    k = np.searchsorted(streams, samples.stream)
+    k = np.minimum(k, streams.size - 1)
+    known = streams[k] == samples.stream
+    return known & (samples.t >= start[k] + wait[k])
+
+
 # --- calibration -----------------------------------------------------------------------
 
 
@@ -311,16 +334,29 @@ def calibration(p: npt.ArrayLike, outcome: npt.ArrayLike, min_bin: int = MIN_BIN
 
 
 def oracle_forecast(
-    ticks: TickOrder, drift: npt.ArrayLike, vol: npt.ArrayLike, horizon_s: float
+    ticks: TickOrder,
+    drift: npt.ArrayLike,
+    vol: npt.ArrayLike,
+    horizon_s: float,
+    eta_from: float = 0.0,
 ) -> tuple[_F8, _F8]:
     """``p`` and ETA at every tick (shape ``(2, ticks)``, in ``ticks``' order) from the
     true local ``drift`` and ``vol`` of log price (given in stream order, as the ticks
-    were given to :class:`~engine.quality.TickOrder`)."""
+    were given to :class:`~engine.quality.TickOrder`).
+
+    The ETA is the median time to the limit among paths that reach it within the horizon
+    (:func:`~engine.forecast.median_hit_time`, as the engine shows), computed where
+    ``p >= eta_from`` (nan elsewhere: the root costs a dozen evaluations of the law).
+    """
     m = np.asarray(drift, dtype=np.float64)[ticks.order]
     s = np.asarray(vol, dtype=np.float64)[ticks.order]
     with np.errstate(invalid="ignore", divide="ignore"):
         d = np.stack((np.log(ticks.price / ticks.buy), np.log(ticks.sell / ticks.price)))
-    p, eta = first_passage(d, np.stack((-m, m)), np.stack((s, s)), horizon_s)
+    towards, vols = np.stack((-m, m)), np.stack((s, s))
+    p, _ = first_passage(d, towards, vols, horizon_s)
+    eta = np.full(p.shape, np.nan)
+    at = p >= eta_from
+    eta[at] = median_hit_time(d[at], towards[at], vols[at], horizon_s)
     return p, eta
 
 
@@ -459,6 +495,7 @@ def _forecast_row(
     cal = None
     if samples is not None:
         counts, outcome = outcomes(ticks, samples, horizon_s, reach)
+        counts &= settled(ticks, samples)
         cal = calibration(samples.p[counts], outcome[counts])
     eta_ratio, eta_defined = _eta_accuracy(ticks, alerts, at, eta, reach, horizon_s)
     row = Row(

@@ -1,19 +1,36 @@
-"""The forecast towards both limits: from price, limits, drift, volatility and horizon to
-the probability and expected time of reaching each, the one boundary the engine calls."""
+"""The forecast towards both limits: from price, limits and the estimates to the probability
+of reaching each within the horizon and the median time it takes, the boundary the engine
+calls."""
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
-from engine.forecast import passage
+from engine.forecast import median_passage, mixed_passage
 
-__all__ = ["forecast_limits", "screen_reach"]
+__all__ = ["Estimates", "forecast_limits", "limit_etas", "screen_reach"]
 
 _F8 = NDArray[np.float64]
+
+
+class Estimates(NamedTuple):
+    """What the forecast of one tick or symbol rests on, arrays of one shape ``(n,)``.
+
+    ``drift`` and ``drift_var``: mean and variance of the drift of log price per second
+    (its posterior, see :func:`engine.core.posterior_drift`); ``vol``: volatility per
+    square-root second; ``shift``: distance added to each limit because prices are seen
+    only at ticks (:func:`engine.forecast.monitored_distance`), log price.
+    """
+
+    drift: _F8
+    drift_var: _F8
+    vol: _F8
+    shift: _F8
 
 
 def screen_reach(below: float, horizon: float) -> float:
@@ -30,90 +47,140 @@ def forecast_limits(
     price: _F8,
     buy: _F8,
     sell: _F8,
-    drift: _F8,
-    vol: _F8,
+    est: Estimates,
     horizon: float,
     screen: float | None = None,
-) -> tuple[_F8, _F8]:
-    """Probability ``p`` and expected time ``eta`` of the price reaching the buy limit
-    (below) and the sell limit (above) within ``horizon`` seconds.
+) -> _F8:
+    """Probability ``p`` of the price reaching the buy limit (below) and the sell limit
+    (above) within ``horizon`` seconds.
 
-    Log price is Brownian motion with drift ``drift`` and volatility ``vol`` per second;
-    its first passage to ``ln(limit)`` follows the inverse Gaussian law (Karatzas &
-    Shreve, *Brownian Motion and Stochastic Calculus*, 3.5.C; Borodin & Salminen,
-    *Handbook of Brownian Motion*, 2.0.2), evaluated by :func:`engine.forecast.passage`.
+    Log price is Brownian motion with a drift known only through its posterior
+    ``N(drift, drift_var)`` and volatility ``vol`` per second; ``p`` is the first-passage
+    probability averaged over that posterior (:func:`engine.forecast.mixed_passage`, the
+    inverse Gaussian law of Karatzas & Shreve 3.5.C averaged in closed form), to each
+    limit moved away by ``shift`` (Broadie, Glasserman & Kou 1997: a level seen only at
+    ticks is reached as a continuously watched one that far beyond it).
 
     Parameters
     ----------
-    price, buy, sell, drift, vol : ndarray, shape (n,)
-        Per tick or symbol; a nan limit means none on that side (``p`` and ``eta`` nan).
+    price, buy, sell : ndarray, shape (n,)
+        Per tick or symbol; a nan limit means none on that side (``p`` nan).
+    est : Estimates
+        Per tick or symbol.
     horizon : float
         Seconds, ``> 0``.
     screen : float, optional
         :func:`screen_reach` of a probability ``below``: ticks whose probability is
-        provably at most ``below`` are not evaluated, their ``p`` reported as 0 and
-        ``eta`` as nan (the rules treat both alike). Every other tick is exact.
+        provably at most ``below`` are not evaluated, their ``p`` reported as 0 (the
+        rules treat both alike). Every other tick is exact.
 
     Returns
     -------
-    p, eta : ndarray, shape (2, n)
-        Rows buy and sell (:class:`engine.rules.Side`).
+    p : ndarray, shape (2, n)
+        Rows buy and sell (:class:`engine.rules.Side`); 1 where the limit is reached.
 
     Notes
     -----
-    The screen's proof: the probability grows with the drift, and with drift ``m >= 0``
-    it is at most ``2 Phi(w)``, ``w = (m H - d) / (s sqrt(H))``, by the reflection
-    principle (having reached the limit, the path ends beyond it at least as often as
-    not; Karatzas & Shreve 2.6.A). So ``2 Phi(w) <= below`` for ``d >= r = max(m, 0) H
-    + screen s``; a margin keeps rounding from deciding. The screen needs no logarithm:
-    with ``d = ln x`` (``x`` the price over the buy limit, or the sell limit over the
-    price), ``ln x >= 1 - 1/x``, so ``x (1 - r) > 1`` already gives ``d > r``. It lets
-    through a few ticks more than ``d > r`` would, which only get exact values.
+    The screen's proof: for a known drift ``mu`` the probability grows with the drift,
+    and for ``mu <= m`` (``m >= 0``) it is at most ``2 Phi((m H - d) / (s sqrt H))`` by
+    the reflection principle (having reached the limit, the path ends beyond it at least
+    as often as not; Karatzas & Shreve 2.6.A). Averaged over ``mu ~ N(m, v)``, the
+    reflection bound ``2 P(X_H >= d)`` becomes ``2 Phi((m H - d) / D)``, ``D = sqrt(H (s**2
+    + v H))``: the screen uses ``s_eff = D / sqrt(H)`` as its volatility. So ``p <= below``
+    for ``d >= r = max(m, 0) H + screen s_eff``, and the shift only moves ``d`` further;
+    a margin keeps rounding from deciding. The screen needs no logarithm: with ``d = ln
+    x`` (``x`` the price over the buy limit, or the sell limit over the price), ``ln x >=
+    1 - 1/x``, so ``x (1 - r) > 1`` already gives ``d > r``.
 
     Examples
     --------
-    >>> p, eta = forecast_limits(
-    ...     np.array([100.0]), np.array([99.0]), np.array([np.nan]),
-    ...     np.array([0.0]), np.array([1e-3]), 60.0)
-    >>> p.round(4).tolist(), eta.tolist()
-    ([[0.1945], [nan]], [[nan], [nan]])
+    >>> one = np.array([0.0]), np.array([0.0]), np.array([1e-3]), np.array([0.0])
+    >>> p = forecast_limits(np.array([100.0]), np.array([99.0]), np.array([np.nan]),
+    ...                     Estimates(*one), 60.0)
+    >>> p.round(4).tolist()
+    [[0.1945], [nan]]
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         if screen is None:
-            return _exact(price, buy, sell, drift, vol, horizon)
-        return _screened(price, buy, sell, drift, vol, horizon, screen)
+            return _exact(price, buy, sell, est, horizon)
+        return _screened(price, buy, sell, est, horizon, screen)
 
 
-def _exact(
-    price: _F8, buy: _F8, sell: _F8, drift: _F8, vol: _F8, horizon: float
-) -> tuple[_F8, _F8]:
-    """Every side with a limit evaluated."""
+def limit_etas(price: _F8, buy: _F8, sell: _F8, est: Estimates, horizon: float) -> _F8:
+    """Median seconds to each limit among the paths that reach it within ``horizon``.
+
+    The time to show beside ``p``: :func:`engine.forecast.median_passage` of the same
+    first-passage law as :func:`forecast_limits`, ``t*`` with ``F(t*) = F(H) / 2``.
+    Defined wherever ``p > 0`` (whatever the drift's sign; 0 at a limit already
+    reached), nan where there is no limit, the estimates are unknown or ``p``
+    underflows. About a dozen first-passage evaluations per side: meant for what is
+    shown (snapshots, fired signals), not for every tick.
+
+    Returns
+    -------
+    eta : ndarray, shape (2, n)
+        Rows buy and sell.
+
+    Examples
+    --------
+    >>> one = np.array([0.0]), np.array([0.0]), np.array([1e-3]), np.array([0.0])
+    >>> limit_etas(np.array([100.0]), np.array([99.0]), np.array([101.0]),
+    ...            Estimates(*one), 60.0).round(2).tolist()
+    [[36.73], [36.48]]
+    """
+    n = price.shape[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        distance, towards, var, vol = _oriented(price, buy, sell, est)
+        eta = np.full(distance.shape, np.nan)
+        at = np.flatnonzero(~np.isnan(distance))
+        if at.size:
+            eta[at] = median_passage(distance[at], towards[at], vol[at], horizon, var[at])
+    return eta.reshape(2, n)
+
+
+def _oriented(price: _F8, buy: _F8, sell: _F8, est: Estimates) -> tuple[_F8, _F8, _F8, _F8]:
+    """Distance to each limit (log price, shifted where not reached), drift towards it,
+    drift variance and volatility: flattened, the buy side first."""
     n = price.shape[0]
     distance = np.empty((2, n))
     np.divide(price, buy, out=distance[0])
     np.divide(sell, price, out=distance[1])
     np.log(distance, out=distance)
-    towards = np.empty((2, n))  # the drift towards each limit
-    np.negative(drift, out=towards[0])
-    towards[1] = drift
-    distance, towards = distance.ravel(), towards.ravel()
-    at = np.flatnonzero(~np.isnan(distance))  # nan: no limit on that side
-    if at.size == 2 * n:
-        p, eta = passage(distance, towards, np.concatenate((vol, vol)), horizon)
-    else:
-        p, eta = np.full(2 * n, np.nan), np.full(2 * n, np.nan)
-        p[at], eta[at] = passage(distance[at], towards[at], vol[at % n], horizon)
-    return p.reshape(2, n), eta.reshape(2, n)
+    distance = distance.ravel()
+    away = np.flatnonzero(distance > 0.0)
+    distance[away] += np.concatenate((est.shift, est.shift))[away]
+    towards = np.empty((2, n))
+    np.negative(est.drift, out=towards[0])
+    towards[1] = est.drift
+    return (
+        distance,
+        towards.ravel(),
+        np.concatenate((est.drift_var, est.drift_var)),
+        np.concatenate((est.vol, est.vol)),
+    )
+
+
+def _exact(price: _F8, buy: _F8, sell: _F8, est: Estimates, horizon: float) -> _F8:
+    """Every side with a limit evaluated."""
+    n = price.shape[0]
+    distance, towards, var, vol = _oriented(price, buy, sell, est)
+    p = mixed_passage(distance, towards, var, vol, horizon)
+    p[np.isnan(distance)] = np.nan  # no limit on that side
+    return p.reshape(2, n)
 
 
 def _screened(
-    price: _F8, buy: _F8, sell: _F8, drift: _F8, vol: _F8, horizon: float, screen: float
-) -> tuple[_F8, _F8]:
+    price: _F8, buy: _F8, sell: _F8, est: Estimates, horizon: float, screen: float
+) -> _F8:
     """Only the sides the screen cannot rule out evaluated (see :func:`forecast_limits`)."""
     n = price.shape[0]
+    drift, var, vol, shift = est
     # q = 1 - r per side (less a margin), nan where the drift or vol is unknown.
     mh = drift * horizon
-    cv = vol * screen
+    cv = vol * vol
+    cv += var * horizon
+    np.sqrt(cv, out=cv)
+    cv *= screen
     q = np.empty((2, n))
     np.minimum(mh, 0.0, out=q[0])  # r_buy = cv + max(-m, 0) H = cv - min(m H, 0)
     q[0] -= cv
@@ -134,14 +201,15 @@ def _screened(
     tb = np.flatnonzero(~skip[0])
     ts = np.flatnonzero(~skip[1])
     p = np.zeros((2, n))
-    eta = np.full((2, n), np.nan)
     if unset.any():
         p[unset] = np.nan
     if tb.size + ts.size:
         distance = np.concatenate((price[tb] / buy[tb], sell[ts] / price[ts]))
         np.log(distance, out=distance)
+        both = np.concatenate((tb, ts))
+        away = distance > 0.0
+        distance[away] += shift[both][away]
         towards = np.concatenate((-drift[tb], drift[ts]))
-        pv, ev = passage(distance, towards, np.concatenate((vol[tb], vol[ts])), horizon)
+        pv = mixed_passage(distance, towards, var[both], vol[both], horizon)
         p[0, tb], p[1, ts] = pv[: tb.size], pv[tb.size :]
-        eta[0, tb], eta[1, ts] = ev[: tb.size], ev[tb.size :]
-    return p, eta
+    return p

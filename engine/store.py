@@ -14,7 +14,7 @@ from engine.rules import INITIAL_STATES, TIMED, Rule
 from engine.signals import SignalKind
 from engine.watch import NEVER
 
-__all__ = ["WEIGHTED", "Store", "Sum"]
+__all__ = ["LONG", "WEIGHTED", "Store", "Sum"]
 
 _F8 = NDArray[np.float64]
 _I8 = NDArray[np.int64]
@@ -24,8 +24,11 @@ class Sum(enum.IntEnum):
     """Column of each running sum kept per symbol (``Store.sums``).
 
     The first two are the moving averages' block prefix sums of price (restarting every
-    window length, see :func:`engine.windows.window_mean`); the others are sums weighted
-    by ``w = 2**((t - anchor) / halflife)``, relative to ``Store.anchor``.
+    window length, see :func:`engine.windows.window_mean`); the next ones are sums
+    weighted by ``w = 2**((t - anchor) / halflife)``, relative to ``Store.anchor``
+    (``W_CROSS`` is the sum of ``w r_i r_(i-1)``, each return times the one before); the
+    last three are weighted by ``w_long = 2**((t - anchor) / drift_halflife)``, for the
+    drift the forecasts use.
     """
 
     FAST_BLOCK = 0
@@ -35,10 +38,16 @@ class Sum(enum.IntEnum):
     W_RETURN = 4
     W_RETURN_SQ = 5
     W_DT = 6
+    W_CROSS = 7
+    WEIGHT_LONG = 8
+    W_RETURN_LONG = 9
+    W_DT_LONG = 10
 
 
-#: The exponentially weighted sums: the columns a move of the anchor rescales.
-WEIGHTED = slice(Sum.W_PRICE, None)
+#: The exponentially weighted sums: the columns a move of the anchor rescales, by the
+#: short half-life (WEIGHTED) and by the drift's (LONG).
+WEIGHTED = slice(Sum.W_PRICE, Sum.WEIGHT_LONG)
+LONG = slice(Sum.WEIGHT_LONG, None)
 
 
 @dataclass(slots=True)
@@ -50,7 +59,10 @@ class Store:
     n_ticks : ticks seen.
     t_last, last, open : event time of the latest tick, latest and first price.
     sma_fast, sma_slow, ema, drift, vol, drift_se : the latest indicators.
-    forecast_drift : the drift the forecasts use: shrunk, nan while warming up.
+    forecast_drift, forecast_var : mean and variance of the drift the forecasts use (its
+        posterior), nan while warming up.
+    shift : distance added to each limit for prices seen only at ticks, log price.
+    last_return : log return of the latest tick.
     buy, sell : limits; p_buy, p_sell, eta_buy, eta_sell : forecasts at ``last``.
     touched : whether a limit was ever set (then no default band applies).
     stale : forecasts are recomputed when a snapshot asks for them.
@@ -78,6 +90,9 @@ class Store:
     vol: _F8
     drift_se: _F8
     forecast_drift: _F8
+    forecast_var: _F8
+    shift: _F8
+    last_return: _F8
     buy: _F8
     sell: _F8
     p_buy: _F8
@@ -119,6 +134,9 @@ class Store:
             vol=nan(),
             drift_se=nan(),
             forecast_drift=nan(),
+            forecast_var=nan(),
+            shift=zero(),
+            last_return=zero(),
             buy=nan(),
             sell=nan(),
             p_buy=nan(),

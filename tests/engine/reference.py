@@ -3,8 +3,14 @@
 Written from the specification, one tick at a time with Python floats, sharing no code
 with engine/: moving averages from the window itself (math.fsum), exponential averages by
 the decay recursion, the first-passage probability in log space with log_ndtr. The
-forecast's drift is the estimate times max(0, 1 - se**2/mu**2), se**2 = sigma**2 / span,
-span the decayed sum of time steps; no forecast before the warm-up ticks and span.
+volatility is the decayed sum of squared returns plus twice that of each return times the
+one before (floored at a tenth of the former) over the decayed time; the drift is the
+return over time decayed with the longer drift half-life, its error se**2 = sigma**2 / T
+(T the long-decayed time); the forecast averages the first passage over the drift's
+normal posterior, mean mu (1 - B) and variance se**2 (1 - B), B = min(1, se**2/mu**2), to
+each limit moved away by 0.5826 sigma sqrt(mean time step) for prices seen only at
+ticks; its time is the median passage time given a hit within the horizon, found by
+Brent's method. No forecast before the warm-up ticks and span.
 Watches and crosses keep the time they last fired: a watch expires a horizon after it
 fired unanswered, and neither fires within its quiet time of the previous one.
 """
@@ -15,6 +21,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from scipy.optimize import brentq
 from scipy.special import log_ndtr
 
 KINDS = ("BUY_WATCH", "SELL_WATCH", "BUY", "SELL", "GOLDEN_CROSS", "DEATH_CROSS")
@@ -37,6 +44,47 @@ def hit_probability(d: float, m: float, s: float, horizon: float) -> tuple[float
     hi = max(log_a, log_b)
     p = math.exp(hi) * (math.exp(log_a - hi) + math.exp(log_b - hi))
     return min(p, 1.0), eta
+
+
+def mixed_probability(d: float, m: float, v: float, s: float, horizon: float) -> float:
+    """P(first passage to d within horizon) for BM with vol s and drift ~ N(m, v):
+    Phi((m H - d) / D) + exp(2 d (m + v d / s**2) / s**2) Phi(-(m H + d + 2 v d H / s**2) / D),
+    D = sqrt(H (s**2 + v H)), in log space."""
+    if math.isnan(d) or (d > 0 and (math.isnan(m) or math.isnan(s) or math.isnan(v))):
+        return math.nan
+    if d <= 0:
+        return 1.0
+    if s == 0 and v == 0:
+        return 1.0 if m * horizon >= d else 0.0
+    root = math.sqrt(horizon * (s * s + v * horizon))
+    log_a = float(log_ndtr((m * horizon - d) / root))
+    log_b = 2 * d * (m + v * d / (s * s)) / (s * s) + float(
+        log_ndtr(-(m * horizon + d + 2 * v * d * horizon / (s * s)) / root)
+    )
+    hi = max(log_a, log_b)
+    return min(math.exp(hi) * (math.exp(log_a - hi) + math.exp(log_b - hi)), 1.0)
+
+
+def median_time(d: float, m: float, v: float, s: float, horizon: float) -> float:
+    """Median passage time given a passage within the horizon (0 if reached)."""
+    if d <= 0:
+        return 0.0
+    total = mixed_probability(d, m, v, s, horizon)
+    if math.isnan(total) or not total > 0:
+        return math.nan
+    if s == 0 and v == 0:
+        return d / m
+    lo = 1e-12 * horizon
+    if mixed_probability(d, m, v, s, lo) >= total / 2:
+        return lo
+    return brentq(
+        lambda t: mixed_probability(d, m, v, s, t) - total / 2,
+        lo,
+        horizon,
+        xtol=1e-15,
+        rtol=1e-15,
+        maxiter=500,
+    )
 
 
 def watch_loop(
@@ -79,6 +127,10 @@ class _Symbol:
     sum_r: float = 0.0
     sum_rr: float = 0.0
     sum_dt: float = 0.0
+    sum_cross: float = 0.0
+    sum_r_long: float = 0.0
+    sum_dt_long: float = 0.0
+    last_r: float = 0.0
     buy: float = math.nan
     sell: float = math.nan
     touched: bool = False
@@ -104,6 +156,7 @@ class Reference:
         slow: int = 100,
         halflife_s: float = 30.0,
         horizon_s: float = 60.0,
+        drift_halflife_s: float | None = None,
         alert_p: float = 0.6,
         hysteresis: float = 0.002,
         default_band: float | None = 0.02,
@@ -115,6 +168,7 @@ class Reference:
     ) -> None:
         self.fast, self.slow = fast, slow
         self.halflife, self.horizon = halflife_s, horizon_s
+        self.drift_halflife = 4 * halflife_s if drift_halflife_s is None else drift_halflife_s
         self.alert, self.hysteresis = alert_p, hysteresis
         self.band, self.rearm = default_band, watch_rearm
         self.warmup_ticks = warmup_ticks
@@ -166,32 +220,46 @@ class Reference:
         s = self.symbols[symbol]
         return s.num / s.den
 
+    def _variance(self, s: _Symbol) -> float:
+        return max(s.sum_rr + 2 * s.sum_cross, 0.1 * s.sum_rr) / s.sum_dt
+
     def drift_vol(self, symbol: str) -> tuple[float, float]:
         s = self.symbols[symbol]
         if s.sum_dt <= 0:
             return math.nan, math.nan
-        return s.sum_r / s.sum_dt, math.sqrt(s.sum_rr / s.sum_dt)
+        return s.sum_r_long / s.sum_dt_long, math.sqrt(self._variance(s))
 
     def drift_se(self, symbol: str) -> float:
-        """Standard error of the drift: sigma / sqrt(span), span = sum_dt (the time
-        steps, each decayed like the returns)."""
+        """Standard error of the drift: sigma / sqrt(T), T = the long-decayed time."""
         s = self.symbols[symbol]
         if s.sum_dt <= 0:
             return math.nan
-        return math.sqrt(s.sum_rr / s.sum_dt) / math.sqrt(s.sum_dt)
+        return math.sqrt(self._variance(s)) / math.sqrt(s.sum_dt_long)
 
     def _forecasts(self, s: _Symbol) -> tuple[float, float, float, float]:
-        mu = sigma = math.nan
+        mu = var = sigma = math.nan
+        shift = 0.0
         if s.sum_dt > 0 and s.n >= self.warmup_ticks and s.sum_dt >= self.warmup_s:
-            raw = s.sum_r / s.sum_dt
-            sigma = math.sqrt(s.sum_rr / s.sum_dt)
-            se2 = sigma * sigma / s.sum_dt
-            mu = 0.0 if raw == 0 else raw * max(0.0, 1.0 - se2 / (raw * raw))
+            raw = s.sum_r_long / s.sum_dt_long
+            sigma = math.sqrt(self._variance(s))
+            se2 = sigma * sigma / s.sum_dt_long
+            keep = 0.0 if raw == 0 else max(0.0, 1.0 - se2 / (raw * raw))
+            mu, var = raw * keep, se2 * keep
+            shift = 0.5825971579390106 * sigma * math.sqrt(s.sum_dt / s.den)
         pb = eb = ps = es = math.nan
-        if not math.isnan(s.buy):
-            pb, eb = hit_probability(math.log(s.price / s.buy), -mu, sigma, self.horizon)
-        if not math.isnan(s.sell):
-            ps, es = hit_probability(math.log(s.sell / s.price), mu, sigma, self.horizon)
+        for side, limit in (("BUY", s.buy), ("SELL", s.sell)):
+            if math.isnan(limit):
+                continue
+            d = math.log(s.price / limit) if side == "BUY" else math.log(limit / s.price)
+            m = -mu if side == "BUY" else mu
+            if d > 0:
+                d += shift
+            p = mixed_probability(d, m, var, sigma, self.horizon)
+            eta = median_time(d, m, var, sigma, self.horizon) if not math.isnan(p) else math.nan
+            if side == "BUY":
+                pb, eb = p, eta
+            else:
+                ps, es = p, eta
         return pb, eb, ps, es
 
     # the tick ----------------------------------------------------------------------
@@ -210,12 +278,17 @@ class Reference:
             t = max(t, s.t)
             dt = t - s.t
             decay = 0.5 ** (dt / self.halflife)
+            decay_long = 0.5 ** (dt / self.drift_halflife)
             r = math.log(price / s.price)
             s.num = s.num * decay + price
             s.den = s.den * decay + 1.0
             s.sum_r = s.sum_r * decay + r
             s.sum_rr = s.sum_rr * decay + r * r
             s.sum_dt = s.sum_dt * decay + dt
+            s.sum_cross = s.sum_cross * decay + r * s.last_r
+            s.sum_r_long = s.sum_r_long * decay_long + r
+            s.sum_dt_long = s.sum_dt_long * decay_long + dt
+            s.last_r = r
             s.t = t
         s.price = price
         s.n += 1

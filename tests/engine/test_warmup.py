@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from engine import Engine, EngineConfig, Signal, first_passage
-from engine.forecast import shrink_drift
+from engine.forecast import (
+    MONITORING_SHIFT,
+    median_hit_time,
+    mixed_first_passage,
+    shrink_drift,
+)
 
 # Defaults but no limits from a band: warm-up after 20 ticks and a weighted span of 15 s.
 DEFAULTS = EngineConfig(default_band=None)
@@ -81,38 +86,50 @@ def test_a_burst_of_ticks_in_a_fraction_of_a_second_is_not_a_history() -> None:
 
 
 def test_forecast_drift_is_shrunk_as_computed_by_hand() -> None:
-    # Half-life 1 s, ticks at 0, 1, 2 s, log returns 0.02 then 0.01. At the third tick
-    # the weights are 1/2 and 1, so sum(w r) = 0.02, sum(w dt) = 1.5 = span and
-    # sum(w r**2) = 3e-4: drift = 0.02 / 1.5, vol**2 = 2e-4, se**2 = vol**2 / span, and
-    # 1 - se**2 / drift**2 = 1 - (4e-4 / 3) / (4e-4 / 2.25) = 1/4: the forecast uses
-    # drift / 4 = 1/300 per second.
+    # Half-lives 1 s, ticks at 0, 1, 2, 3 s, log returns 0.02, 0, 0.02 (no return times
+    # the one before is non-zero, so the volatility is the plain one). At the last tick
+    # the weights of the returns are 1/4, 1/2, 1: sum(w r) = 0.025, sum(w dt) = 1.75 =
+    # span, sum(w r**2) = 5e-4: drift = 1/70, vol**2 = 5e-4 / 1.75, se**2 = vol**2 /
+    # span, and B = se**2 / drift**2 = 5e-4 / 0.025**2 = 0.8: the forecast's drift has
+    # mean drift / 5 = 1/350 and variance se**2 / 5. Limits move away by 0.5826 vol
+    # sqrt(mean dt), mean dt = 1.75 / (1/8 + 1/4 + 1/2 + 1).
     cfg = EngineConfig(
-        halflife_s=1.0, horizon_s=10.0, default_band=None, warmup_ticks=2, warmup_s=0.0
+        halflife_s=1.0,
+        drift_halflife_s=1.0,
+        horizon_s=10.0,
+        default_band=None,
+        warmup_ticks=2,
+        warmup_s=0.0,
     )
     eng = Engine(cfg)
     eng.register(["A"])
     eng.set_limits("A", buy=90.0, sell=110.0)
-    price = 100.0 * np.exp(np.cumsum([0.0, 0.02, 0.01]))
+    price = 100.0 * np.exp(np.cumsum([0.0, 0.02, 0.0, 0.02]))
     eng.update([0], [0.0], [price[0]])
     eng.update([0], [1.0], [price[1]])
     st = eng.state()
     # One return: (drift / se)**2 = 1, no drift at all; p is the driftless one.
     assert st.drift[0] == pytest.approx(0.02) and st.drift_se[0] == pytest.approx(0.02)
-    d_sell = math.log(110.0 / price[1])
+    shift = MONITORING_SHIFT * 0.02 * math.sqrt(1.0 / 1.5)
+    d_sell = math.log(110.0 / price[1]) + shift
     assert st.p_sell[0] == pytest.approx(float(first_passage(d_sell, 0.0, 0.02, 10.0)[0]))
-    eng.update([0], [2.0], [price[2]])
+    eng.update([0, 0], [2.0, 3.0], price[2:])
     st = eng.state()
-    assert st.drift[0] == pytest.approx(0.02 / 1.5, rel=1e-12)
-    assert st.vol[0] == pytest.approx(math.sqrt(2e-4), rel=1e-12)
-    assert st.drift_se[0] == pytest.approx(math.sqrt(2e-4 / 1.5), rel=1e-12)
-    d_sell, d_buy = math.log(110.0 / price[2]), math.log(price[2] / 90.0)
-    p_sell, eta_sell = first_passage(d_sell, 1 / 300, math.sqrt(2e-4), 10.0)
-    p_buy, _ = first_passage(d_buy, -1 / 300, math.sqrt(2e-4), 10.0)
+    vol = math.sqrt(5e-4 / 1.75)
+    assert st.drift[0] == pytest.approx(1 / 70, rel=1e-12)
+    assert st.vol[0] == pytest.approx(vol, rel=1e-12)
+    assert st.drift_se[0] == pytest.approx(vol / math.sqrt(1.75), rel=1e-12)
+    mean, var = 1 / 350, vol**2 / 1.75 / 5
+    shift = MONITORING_SHIFT * vol * math.sqrt(1.75 / 1.875)
+    d_sell = math.log(110.0 / price[3]) + shift
+    d_buy = math.log(price[3] / 90.0) + shift
+    p_sell = mixed_first_passage(d_sell, mean, var, vol, 10.0)
+    p_buy = mixed_first_passage(d_buy, -mean, var, vol, 10.0)
     assert st.p_sell[0] == pytest.approx(float(p_sell), rel=1e-12)
-    assert st.eta_sell[0] == pytest.approx(300 * d_sell, rel=1e-12)
-    assert float(eta_sell) == pytest.approx(300 * d_sell, rel=1e-12)
     assert st.p_buy[0] == pytest.approx(float(p_buy), rel=1e-12)
-    assert math.isnan(st.eta_buy[0])
+    eta = median_hit_time(d_sell, mean, vol, 10.0, drift_var=var)
+    assert st.eta_sell[0] == pytest.approx(float(eta), rel=1e-9)
+    assert 0 < st.eta_buy[0] <= 10.0, "a time is shown wherever the limit can be reached"
 
 
 def test_shrinkage_keeps_the_sign_never_grows_and_zeroes_within_one_error() -> None:
@@ -174,10 +191,12 @@ def test_driftless_walk_far_from_the_limits_stays_unlikely() -> None:
             continue
         shrunk += [st.p_sell[0], st.p_buy[0]]
         raw += [float(first_passage(d, m, st.vol[0], h)[0]) for m in (st.drift[0], -st.drift[0])]
-        no_drift.append(math.isnan(st.eta_sell[0]) and math.isnan(st.eta_buy[0]))
+        no_drift.append(abs(st.drift[0]) <= st.drift_se[0])  # the posterior mean is 0
     p0 = float(first_passage(d, 0.0, sigma, h)[0])
     assert len(no_drift) > 1000
     assert watches == 0
     assert max(shrunk) < cfg.alert_p / 2
     assert np.mean(no_drift) > 0.7, "most of the time the forecast sees no drift at all"
-    assert np.mean(shrunk) < 2 * p0 < np.mean(raw) / 2, (np.mean(shrunk), p0, np.mean(raw))
+    # the plug-in of the estimated drift lifts p; its posterior keeps it near p0
+    assert np.mean(shrunk) < 2 * p0 < np.mean(raw), (np.mean(shrunk), p0, np.mean(raw))
+    assert max(raw) > max(shrunk)

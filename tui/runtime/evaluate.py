@@ -86,8 +86,9 @@ def run_ticks(ticks: Ticks, config: EngineConfig, bands: Sequence[float]) -> Eva
     oracle = None
     if ticks.drift is not None and ticks.vol is not None:
         p, eta = oracle_forecast(
-            order, np.repeat(ticks.drift, nb), np.repeat(ticks.vol, nb), cfg.horizon_s
-        )
+            order, np.repeat(ticks.drift, nb), np.repeat(ticks.vol, nb), cfg.horizon_s,
+            eta_from=cfg.alert_p,
+        )  # fmt: skip
         oracle = (p, eta, cfg.alert_p)
     stream_of = {name: i for i, name in enumerate(names)}
     return evaluate(
