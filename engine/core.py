@@ -617,7 +617,6 @@ class Engine:
         np.multiply(terms[:, Sum.W_RETURN], previous, out=terms[:, Sum.W_CROSS])
         cfg = self._cfg
         long_weight = weights[1]
-        terms[:, Sum.WEIGHT_LONG] = long_weight
         np.multiply(long_weight, log_return, out=terms[:, Sum.W_RETURN_LONG])
         np.multiply(long_weight, dt, out=terms[:, Sum.W_DT_LONG])
         if rescale is None:
@@ -672,6 +671,13 @@ def posterior_drift(drift: _F8, se2: _F8) -> tuple[_F8, _F8]:
     return drift * keep, se2 * keep
 
 
+#: Newton steps of the median time a watch reports. A watch fires at ``p >= alert_p``,
+#: where 6 steps reach the root to 1e-8 relative for ``p >= 0.05`` and to 3e-15 for ``p
+#: >= 0.3`` (20,000 random cases over three orders of magnitude in each parameter); the
+#: snapshot's times take the full count (:func:`~engine.forecast.median_hit_time`).
+_WATCH_ETA_STEPS = 6
+
+
 def _watch_etas(
     fired: NDArray[np.bool_], price: _F8, limits: _F8, est: Estimates, horizon: float
 ) -> _F8:
@@ -683,7 +689,9 @@ def _watch_etas(
     eta = np.full((2, n), np.nan)
     if tick.size:
         picked = Estimates(*(a[tick] for a in est))
-        both = limit_etas(price[tick], limits[0, tick], limits[1, tick], picked, horizon)
+        both = limit_etas(
+            price[tick], limits[0, tick], limits[1, tick], picked, horizon, _WATCH_ETA_STEPS
+        )
         eta[side, tick] = both[side, np.arange(tick.size)]
     return eta
 

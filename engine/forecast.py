@@ -361,12 +361,14 @@ def median_passage(
     s: NDArray[np.float64],
     horizon: float,
     v: NDArray[np.float64] | None = None,
+    steps: int | None = None,
 ) -> NDArray[np.float64]:
-    """:func:`median_hit_time` for 1-D float64 arrays of one shape (no broadcasting)."""
+    """:func:`median_hit_time` for 1-D float64 arrays of one shape (no broadcasting);
+    ``steps`` Newton steps instead of the default (:data:`_MEDIAN_STEPS`) when given."""
     if v is None:
-        mu, v, steps = np.abs(m), np.zeros_like(d), _MEDIAN_STEPS[0]
+        mu, v, steps = np.abs(m), np.zeros_like(d), _MEDIAN_STEPS[0] if steps is None else steps
     else:
-        mu, steps = m, _MEDIAN_STEPS[1]
+        mu, steps = m, _MEDIAN_STEPS[1] if steps is None else steps
     with np.errstate(all="ignore"):
         q = mixed_passage(d, mu, v, s, horizon)
         target = np.log(q) - math.log(2.0)

@@ -106,7 +106,9 @@ def forecast_limits(
         return _screened(price, buy, sell, est, horizon, screen)
 
 
-def limit_etas(price: _F8, buy: _F8, sell: _F8, est: Estimates, horizon: float) -> _F8:
+def limit_etas(
+    price: _F8, buy: _F8, sell: _F8, est: Estimates, horizon: float, steps: int | None = None
+) -> _F8:
     """Median seconds to each limit among the paths that reach it within ``horizon``.
 
     The time to show beside ``p``: :func:`engine.forecast.median_passage` of the same
@@ -114,7 +116,8 @@ def limit_etas(price: _F8, buy: _F8, sell: _F8, est: Estimates, horizon: float) 
     Defined wherever ``p > 0`` (whatever the drift's sign; 0 at a limit already
     reached), nan where there is no limit, the estimates are unknown or ``p``
     underflows. About a dozen first-passage evaluations per side: meant for what is
-    shown (snapshots, fired signals), not for every tick.
+    shown (snapshots, fired signals), not for every tick. ``steps`` overrides the number
+    of Newton steps (see :func:`engine.forecast.median_passage`).
 
     Returns
     -------
@@ -134,7 +137,9 @@ def limit_etas(price: _F8, buy: _F8, sell: _F8, est: Estimates, horizon: float) 
         eta = np.full(distance.shape, np.nan)
         at = np.flatnonzero(~np.isnan(distance))
         if at.size:
-            eta[at] = median_passage(distance[at], towards[at], vol[at], horizon, var[at])
+            eta[at] = median_passage(
+                distance[at], towards[at], vol[at], horizon, var[at], steps=steps
+            )
     return eta.reshape(2, n)
 
 

@@ -27,7 +27,7 @@ class Sum(enum.IntEnum):
     window length, see :func:`engine.windows.window_mean`); the next ones are sums
     weighted by ``w = 2**((t - anchor) / halflife)``, relative to ``Store.anchor``
     (``W_CROSS`` is the sum of ``w r_i r_(i-1)``, each return times the one before); the
-    last three are weighted by ``w_long = 2**((t - anchor) / drift_halflife)``, for the
+    last two are weighted by ``w_long = 2**((t - anchor) / drift_halflife)``, for the
     drift the forecasts use.
     """
 
@@ -39,15 +39,14 @@ class Sum(enum.IntEnum):
     W_RETURN_SQ = 5
     W_DT = 6
     W_CROSS = 7
-    WEIGHT_LONG = 8
-    W_RETURN_LONG = 9
-    W_DT_LONG = 10
+    W_RETURN_LONG = 8
+    W_DT_LONG = 9
 
 
 #: The exponentially weighted sums: the columns a move of the anchor rescales, by the
 #: short half-life (WEIGHTED) and by the drift's (LONG).
-WEIGHTED = slice(Sum.W_PRICE, Sum.WEIGHT_LONG)
-LONG = slice(Sum.WEIGHT_LONG, None)
+WEIGHTED = slice(Sum.W_PRICE, Sum.W_RETURN_LONG)
+LONG = slice(Sum.W_RETURN_LONG, None)
 
 
 @dataclass(slots=True)
