@@ -213,8 +213,13 @@ def test_evaluate_rows_by_hand() -> None:
         _signal(SignalKind.SELL_WATCH, 1030.0, 50.0),
         _signal(SignalKind.SELL, 2000.0, 0.0),
     ]
+    # p = 0.7 sampled at 50 s (in the stream's first 10 minutes: left out of the
+    # calibration) and at 1950 s (the limit is reached at 2000: a hit)
     samples = Samples(
-        np.array([0]), np.array([50.0]), np.array([SELL_SIDE], np.int8), np.array([0.7])
+        np.array([0, 0]),
+        np.array([50.0, 1950.0]),
+        np.array([SELL_SIDE, SELL_SIDE], np.int8),
+        np.array([0.7, 0.7]),
     )
     ev = evaluate(ticks, signals, {"A": 0}, samples, horizon_s=60.0)
     assert [r.name for r in ev.rows] == [ENGINE, PROXIMITY, VOL_SCALED]
@@ -228,6 +233,7 @@ def test_evaluate_rows_by_hand() -> None:
     assert ev.hours == 1.0 and ev.streams == 1
     assert eng.watches_per_hour == 4.0 and eng.false_per_hour == 2.0
     assert eng.calibration is not None and eng.calibration.forecasts == 1
+    assert eng.calibration.frequency[7] == 1.0 and eng.calibration.mean_p[7] == 0.7
     prox = ev.row(PROXIMITY)
     assert prox is not None and prox.quality.precision >= 0.5
     assert eng.lead_ratio == pytest.approx(40.0 / prox.quality.median_lead_s)
