@@ -151,6 +151,8 @@ class Engine:
         # Factors of the running sums' recurrence, kept between updates: all 1 but the
         # moving averages' restart columns, which each update sets (see _advance).
         self._ones = np.ones((0, len(Sum)))
+        # Each segment's latest non-zero return after an update (see _previous_moves).
+        self._last_move = np.empty(0)
         # Forecasts below the watches' re-arm level need not be exact (see forecast_limits).
         self._screen = screen_reach(self._cfg.watch_rearm * self._cfg.alert_p, self._cfg.horizon_s)
 
@@ -524,7 +526,7 @@ class Engine:
         s.forecast_drift[sym] = est.drift[last]
         s.forecast_var[sym] = est.drift_var[last]
         s.shift[sym] = est.shift[last]
-        s.last_return[sym] = log_return[last]
+        s.last_return[sym] = self._last_move
         s.stale[sym] = True
         size = s.history.shape[1]
         cell = batch.sym_t * size
@@ -586,6 +588,27 @@ class Engine:
             log_return[batch.first[first_ever]] = 0.0
         return t_event, dt, log_return
 
+    def _previous_moves(self, batch: Batch, log_return: _F8) -> _F8:
+        """The latest non-zero log return of each tick's symbol before the tick (0 if none
+        yet); each segment's latest one after its last tick is kept in ``_last_move``.
+
+        Zero returns are skipped: a feed that repeats prices (or sends every tick twice)
+        would otherwise make every product of neighbouring returns 0, and with it the
+        bipower estimate of the volatility (see :func:`_estimates`).
+        """
+        n, count = batch.n, batch.count
+        none = np.full(count, -1.0)
+        moved = np.where(log_return != 0.0, np.arange(n, dtype=np.float64), -1.0)
+        latest = batch.running_max(moved, none)
+        before = batch.shifted(latest, none).astype(np.int64)
+        carried = self._s.last_return.take(batch.sym)
+        previous = batch.expand(carried)
+        seen = np.flatnonzero(before >= 0)
+        previous[seen] = log_return[before[seen]]
+        at_end = latest[batch.last].astype(np.int64)
+        self._last_move = np.where(at_end >= 0, log_return[np.maximum(at_end, 0)], carried)
+        return previous
+
     def _scan_sums(
         self,
         batch: Batch,
@@ -613,8 +636,9 @@ class Engine:
         np.multiply(weight, log_return, out=terms[:, Sum.W_RETURN])
         np.multiply(terms[:, Sum.W_RETURN], log_return, out=terms[:, Sum.W_RETURN_SQ])
         np.multiply(weight, dt, out=terms[:, Sum.W_DT])
-        previous = batch.shifted(log_return, self._s.last_return.take(batch.sym))
+        previous = self._previous_moves(batch, log_return)
         np.multiply(terms[:, Sum.W_RETURN], previous, out=terms[:, Sum.W_CROSS])
+        np.abs(terms[:, Sum.W_CROSS], out=terms[:, Sum.W_BIPOWER])
         cfg = self._cfg
         long_weight = weights[1]
         np.multiply(long_weight, log_return, out=terms[:, Sum.W_RETURN_LONG])
@@ -702,16 +726,30 @@ def _estimates(
     """The drift, its squared standard error, and what the forecasts rest on, at every
     tick, from the running weighted sums.
 
-    * ``vol**2 = (sum(w r**2) + 2 sum(w r_i r_(i-1))) / sum(w dt)``: the exponentially
-      weighted realised variance per unit time (RiskMetrics, 1996; Barndorff-Nielsen &
-      Shephard, 2002) with the first-order autocovariance correction of Zhou (1996),
-      "High-frequency data and volatility in foreign-exchange rates" (the one-lag
-      realised kernel of Barndorff-Nielsen, Hansen, Lunde & Shephard, 2008). Prices
-      rounded to a tick grid or bouncing between bid and ask add noise ``e_i - e_(i-1)``
-      to each return, which inflates the plain sum of squares (1.6x on a 0.01 grid) and
-      makes neighbouring returns covary by ``-Var(e)``; the correction removes it. It is
-      floored at a tenth of the plain estimate, where a short sample makes it small or
-      negative. nan until some time has passed.
+    * ``vol**2``, per unit time, the smaller of two exponentially weighted estimates
+      (RiskMetrics, 1996), each robust to one way prices depart from a diffusion; nan
+      until some time has passed:
+
+      - noise: ``(sum(w r**2) + 2 sum(w r_i r_(i-1))) / sum(w dt)``, the realised
+        variance (Barndorff-Nielsen & Shephard, 2002) with the first-order
+        autocovariance correction of Zhou (1996), "High-frequency data and volatility in
+        foreign-exchange rates" (the one-lag realised kernel of Barndorff-Nielsen,
+        Hansen, Lunde & Shephard, 2008). Prices rounded to a tick grid or bouncing
+        between bid and ask add noise ``e_i - e_(i-1)`` to each return, which inflates
+        the plain sum of squares (1.6x on a 0.01 grid) and makes neighbouring returns
+        covary by ``-Var(e)``; the correction removes it. Floored at a tenth of the
+        plain estimate, where a short sample makes it small or negative.
+      - jumps: ``(pi / 2) sum(w |r_i r_(i-1)|) / sum(w dt)``, the bipower variation of
+        Barndorff-Nielsen & Shephard (2004), "Power and bipower variation with
+        stochastic volatility and jumps". One 1 % jump among returns of 0.02 % enters
+        the sum of squares as 1e-4 and, for a minute, multiplies the estimate many
+        times over (and with it every forecast); here it enters only multiplied by its
+        neighbours. Zero returns are skipped (each return is paired with the latest
+        non-zero one before it), and until two moves are seen the other estimate stands.
+
+      On six generated market kinds the smaller of the two raised the Brier skill over
+      the noise-robust one alone by 0.03 to 0.15 on mean-reverting, jumpy and
+      price-grid markets and left the others within 0.015.
     * ``drift = sum(w_long r) / sum(w_long dt)``: the maximum-likelihood drift of
       Brownian motion from its increments, weighted with the longer ``drift_halflife``;
       its squared error ``se2 = vol**2 / span``, ``span = sum(w_long dt) / w_long`` the
@@ -728,6 +766,9 @@ def _estimates(
     variance = sums[:, Sum.W_CROSS] * 2.0
     variance += sums[:, Sum.W_RETURN_SQ]
     np.fmax(variance, 0.1 * sums[:, Sum.W_RETURN_SQ], out=variance)
+    # The bipower sum needs two moves: until then (0) the noise-robust estimate stands.
+    bipower = sums[:, Sum.W_BIPOWER] * (np.pi / 2)
+    np.fmin(variance, bipower, out=variance, where=bipower > 0.0)
     variance /= elapsed
     long_elapsed = sums[:, Sum.W_DT_LONG]
     drift = sums[:, Sum.W_RETURN_LONG] / long_elapsed

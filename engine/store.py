@@ -26,7 +26,8 @@ class Sum(enum.IntEnum):
     The first two are the moving averages' block prefix sums of price (restarting every
     window length, see :func:`engine.windows.window_mean`); the next ones are sums
     weighted by ``w = 2**((t - anchor) / halflife)``, relative to ``Store.anchor``
-    (``W_CROSS`` is the sum of ``w r_i r_(i-1)``, each return times the one before); the
+    (``W_CROSS`` is the sum of ``w r_i r_(i-1)``, each return times the one before, and
+    ``W_BIPOWER`` that of ``w |r_i r_(i-1)|``); the
     last two are weighted by ``w_long = 2**((t - anchor) / drift_halflife)``, for the
     drift the forecasts use.
     """
@@ -39,8 +40,9 @@ class Sum(enum.IntEnum):
     W_RETURN_SQ = 5
     W_DT = 6
     W_CROSS = 7
-    W_RETURN_LONG = 8
-    W_DT_LONG = 9
+    W_BIPOWER = 8
+    W_RETURN_LONG = 9
+    W_DT_LONG = 10
 
 
 #: The exponentially weighted sums: the columns a move of the anchor rescales, by the
@@ -61,7 +63,7 @@ class Store:
     forecast_drift, forecast_var : mean and variance of the drift the forecasts use (its
         posterior), nan while warming up.
     shift : distance added to each limit for prices seen only at ticks, log price.
-    last_return : log return of the latest tick.
+    last_return : the latest non-zero log return.
     buy, sell : limits; p_buy, p_sell, eta_buy, eta_sell : forecasts at ``last``.
     touched : whether a limit was ever set (then no default band applies).
     stale : forecasts are recomputed when a snapshot asks for them.

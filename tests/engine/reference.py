@@ -3,8 +3,9 @@
 Written from the specification, one tick at a time with Python floats, sharing no code
 with engine/: moving averages from the window itself (math.fsum), exponential averages by
 the decay recursion, the first-passage probability in log space with log_ndtr. The
-volatility is the decayed sum of squared returns plus twice that of each return times the
-one before (floored at a tenth of the former) over the decayed time; the drift is the
+volatility is the smaller of the decayed sum of squared returns plus twice that of each
+return times the one before (floored at a tenth of the former) and pi/2 times the decayed
+sum of |each return times the one before|, over the decayed time; the drift is the
 return over time decayed with the longer drift half-life, its error se**2 = sigma**2 / T
 (T the long-decayed time); the forecast averages the first passage over the drift's
 normal posterior, mean mu (1 - B) and variance se**2 (1 - B), B = min(1, se**2/mu**2), to
@@ -128,6 +129,7 @@ class _Symbol:
     sum_rr: float = 0.0
     sum_dt: float = 0.0
     sum_cross: float = 0.0
+    sum_bipower: float = 0.0
     sum_r_long: float = 0.0
     sum_dt_long: float = 0.0
     last_r: float = 0.0
@@ -221,7 +223,10 @@ class Reference:
         return s.num / s.den
 
     def _variance(self, s: _Symbol) -> float:
-        return max(s.sum_rr + 2 * s.sum_cross, 0.1 * s.sum_rr) / s.sum_dt
+        noise_robust = max(s.sum_rr + 2 * s.sum_cross, 0.1 * s.sum_rr)
+        if s.sum_bipower > 0:
+            noise_robust = min(noise_robust, math.pi / 2 * s.sum_bipower)
+        return noise_robust / s.sum_dt
 
     def drift_vol(self, symbol: str) -> tuple[float, float]:
         s = self.symbols[symbol]
@@ -286,9 +291,11 @@ class Reference:
             s.sum_rr = s.sum_rr * decay + r * r
             s.sum_dt = s.sum_dt * decay + dt
             s.sum_cross = s.sum_cross * decay + r * s.last_r
+            s.sum_bipower = s.sum_bipower * decay + abs(r * s.last_r)
             s.sum_r_long = s.sum_r_long * decay_long + r
             s.sum_dt_long = s.sum_dt_long * decay_long + dt
-            s.last_r = r
+            if r != 0:
+                s.last_r = r  # the products pair each return with the latest move before it
             s.t = t
         s.price = price
         s.n += 1

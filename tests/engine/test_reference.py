@@ -183,7 +183,8 @@ def test_averages_match_pandas_rolling_and_ewm_with_times() -> None:
 
 
 def test_drift_and_volatility_match_pandas_ewm_of_returns() -> None:
-    # vol = sqrt(max(sum(w r^2) + 2 sum(w r r_prev), sum(w r^2) / 10) / sum(w dt)) and
+    # vol = sqrt(min(max(sum(w r^2) + 2 sum(w r r_prev), sum(w r^2) / 10),
+    #                pi/2 sum(w |r r_prev|)) / sum(w dt)) and
     # drift = sum(w_long r) / sum(w_long dt): ratios of pandas' ewm(times=) means of the
     # log returns, their squares, their products with the return before and their time
     # steps, the drift's at the drift half-life (4 x 3 s).
@@ -201,15 +202,24 @@ def test_drift_and_volatility_match_pandas_ewm_of_returns() -> None:
         drift[last], vol[last] = st.drift[ids[last]], st.vol[ids[last]]
     steps = pd.DataFrame({"lp": np.log(price), "ts": t, "sym": ids})
     d = steps.groupby("sym")[["lp", "ts"]].diff()
-    prev = d["lp"].groupby(ids).shift().fillna(0.0)
+    # each return paired with the latest non-zero one before it
+    moves = d["lp"].where(d["lp"] != 0)
+    prev = moves.groupby(ids).transform(lambda x: x.ffill().shift()).fillna(0.0)
     w = pd.DataFrame(
-        {"sym": ids, "r": d["lp"], "r2": d["lp"] ** 2, "rr": d["lp"] * prev, "dt": d["ts"]}
+        {
+            "sym": ids,
+            "r": d["lp"],
+            "r2": d["lp"] ** 2,
+            "rr": d["lp"] * prev,
+            "bp": (d["lp"] * prev).abs(),
+            "dt": d["ts"],
+        }
     )
     times = pd.Series(pd.to_datetime(t, unit="s"))
 
     def ewm(halflife: float) -> pd.DataFrame:
         return (
-            w.groupby("sym")[["r", "r2", "rr", "dt"]]
+            w.groupby("sym")[["r", "r2", "rr", "bp", "dt"]]
             .ewm(halflife=pd.Timedelta(seconds=halflife), times=times)
             .mean()
             .reset_index(level=0, drop=True)
@@ -218,7 +228,9 @@ def test_drift_and_volatility_match_pandas_ewm_of_returns() -> None:
 
     m, m_long = ewm(3.0), ewm(12.0)
     pd_drift = (m_long["r"] / m_long["dt"]).to_numpy()
-    pd_vol = np.sqrt(np.fmax(m["r2"] + 2 * m["rr"], 0.1 * m["r2"]) / m["dt"]).to_numpy()
+    noise_robust = np.fmax(m["r2"] + 2 * m["rr"], 0.1 * m["r2"])
+    bipower = np.where(m["bp"] > 0, np.pi / 2 * m["bp"], np.inf)
+    pd_vol = np.sqrt(np.fmin(noise_robust, bipower) / m["dt"]).to_numpy()
     seen = np.isfinite(drift) & np.isfinite(pd_drift)
     assert seen.sum() > 250
     # pandas weighs by datetimes: epoch seconds ~1.7e9 times 1e9 lose ~100 ns to rounding,

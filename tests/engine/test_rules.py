@@ -439,7 +439,7 @@ def test_an_unanswered_watch_expires_after_the_horizon_and_warns_again() -> None
     times = _sell_watch_times(eng, APPROACH + [100.85, 100.95] * 15)
     assert eng.state().p_sell[0] >= 0.6
     # the first once the approach makes it likely, the second at its expiry 10 s later
-    assert times[:2] == [3.0, 13.0]
+    assert times[:2] == [2.0, 12.0]
     # later ones at an expiry or after p fell back to the re-arm level, never in the quiet
     assert len(times) >= 3 and all(b - a > 5.0 for a, b in itertools.pairwise(times))
 
@@ -447,7 +447,7 @@ def test_an_unanswered_watch_expires_after_the_horizon_and_warns_again() -> None
 def test_quiet_time_keeps_two_watches_of_a_side_at_most_per_horizon() -> None:
     # p rises past alert_p and falls past the re-arm level every 10 s
     swing = [100.0, 100.5, 100.9, 100.95, 100.0, 99.0, 98.5, 98.5, 98.5, 98.5] * 6
-    cfg = replace(PARKED, horizon_s=20.0, watch_rearm=0.8)
+    cfg = replace(PARKED, horizon_s=20.0)
     loud, quiet = Engine(replace(cfg, watch_quiet_s=0.0)), Engine(cfg)
     for eng in (loud, quiet):
         eng.set_limits("ACME", sell=101.0)
@@ -462,7 +462,7 @@ def test_quiet_time_keeps_two_watches_of_a_side_at_most_per_horizon() -> None:
 def test_a_limit_moved_a_little_or_still_at_risk_keeps_its_watch() -> None:
     eng = Engine(PARKED)
     eng.set_limits("ACME", sell=101.0)
-    assert _sell_watch_times(eng, APPROACH) == [3.0]
+    assert _sell_watch_times(eng, APPROACH) == [2.0]
     eng.set_limits("ACME", sell=101.1)  # 0.1 %: within the hysteresis band
     eng.set_limits("ACME", sell=100.9)  # closer: p is still high, the watch holds
     assert eng.state().p_sell[0] >= 0.6
@@ -473,13 +473,13 @@ def test_a_limit_moved_a_little_or_still_at_risk_keeps_its_watch() -> None:
 def test_a_limit_moved_out_of_reach_rearms_its_watch_for_the_new_risk() -> None:
     eng = Engine(PARKED)
     eng.set_limits("ACME", sell=101.0)
-    assert _sell_watch_times(eng, APPROACH) == [3.0]
+    assert _sell_watch_times(eng, APPROACH) == [2.0]
     eng.set_limits("ACME", sell=103.0)  # p falls below alert_p: the risk is new
     assert eng.state().p_sell[0] < 0.6
     assert eng._s.rules[0, Rule.WATCH_SELL] == Watch.ARMED
     # the price heads for the new limit: a new watch after the quiet time, well before
     # the first one would have expired
-    assert _sell_watch_times(eng, [101.5, 102.0, 102.4, 102.7, 102.8], t0=5.0) == [9.0]
+    assert _sell_watch_times(eng, [101.5, 102.0, 102.4, 102.7, 102.8], t0=5.0) == [8.0]
 
 
 def test_crosses_in_a_sideways_chop_are_few_and_spaced_by_the_quiet_time() -> None:
