@@ -10,12 +10,17 @@ bit-identical maps, records and calibrated forecasts.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["DECILES", "CalibrationRecord", "Calibrator", "isotonic"]
+if TYPE_CHECKING:
+    from engine.state import EngineState
+
+__all__ = ["DECILES", "CalibrationRecord", "Calibrator", "TrackRecord", "isotonic"]
 
 #: Bins of the record shown to the user (by reported probability).
 DECILES = 10
@@ -165,6 +170,8 @@ class Calibrator:
         Streams with a map of their own (ids ``0 .. groups - 1``).
     capacity : int
         Pending forecasts held at most.
+    learn : bool
+        Refit the map; False keeps the identity (a record of the raw forecasts only).
 
     Examples
     --------
@@ -195,7 +202,9 @@ class Calibrator:
         memory: float = math.inf,
         groups: int = 1,
         capacity: int = 1 << 16,
+        learn: bool = True,
     ) -> None:
+        self._learn = bool(learn)
         q, r = horizon / sample_every, refit_every / sample_every
         if not (sample_every > 0 and q >= 1 and r >= 1):
             raise ValueError("sample_every must be > 0, horizon and refit_every at least that")
@@ -283,7 +292,7 @@ class Calibrator:
         if new > old + self._q:
             self._low[:] = np.inf
             self._high[:] = -np.inf
-        if new // self._r > old // self._r:
+        if self._learn and new // self._r > old // self._r:
             self._refit()
 
     def sample(
@@ -465,3 +474,97 @@ class Calibrator:
             y = isotonic((hits + a * centre) / weight, weight)
             self._kx[g, 1:-1] = x
             self._ky[g, 1:-1] = y
+
+
+class TrackRecord:
+    """How often an engine's forecasts came true: its running record for the monitor.
+
+    Driven after every engine update with that update's ticks: their price extremes per
+    symbol are observed, the clock moves to their latest time, and each time it enters
+    a new slot of ``sample_every`` seconds every symbol's ``p`` in force (the state after
+    the update) is sampled. A sample is resolved ``horizon`` seconds of clock later: a
+    hit if a later tick reached its limit. The record is a :class:`Calibrator` that does
+    not learn a map (``learn=False``), so it shows the forecasts as reported.
+
+    Samples are taken at the end of the update that enters a slot, not at the slot's
+    exact start, and the clock is the latest tick time of all symbols: the record is for
+    display and does not feed back into the forecasts or signals, which stay exact and
+    batch-invariant.
+
+    Parameters
+    ----------
+    horizon : float
+        The engine's horizon, seconds.
+    symbols : int
+        Most symbols (bounds the pending samples).
+    sample_every : float
+        Seconds of event time between samples; ``horizon`` must be a multiple of it
+        (otherwise the nearest divisor of the horizon is used).
+
+    Examples
+    --------
+    >>> from engine import Engine, EngineConfig
+    >>> cfg = EngineConfig(horizon_s=10.0, default_band=None, warmup_ticks=2, warmup_s=0.0)
+    >>> eng = Engine(cfg)
+    >>> eng.set_limits("A", sell=101.0)
+    >>> track = TrackRecord(10.0, symbols=1)
+    >>> for t, price in [(0.0, 100.0), (1.0, 100.6), (5.0, 100.8), (8.0, 101.2), (20.0, 100.0)]:
+    ...     _ = eng.update([0], [t], [price])
+    ...     track.update([0], [t], [price], eng.state)
+    >>> record = track.record()  # the forecast at 5 s, the sell limit reached at 8 s
+    >>> record.resolved, record.base_rate
+    (1.0, 1.0)
+    """
+
+    def __init__(self, horizon: float, symbols: int, sample_every: float = 5.0) -> None:
+        per = max(1, round(horizon / sample_every))
+        every = horizon / per
+        self._cal = Calibrator(
+            horizon,
+            sample_every=every,
+            refit_every=horizon,
+            learn=False,
+            capacity=2 * max(1, symbols) * (per + 1),
+        )
+
+    def update(
+        self, ids: ArrayLike, t: ArrayLike, price: ArrayLike, state: Callable[[], EngineState]
+    ) -> None:
+        """Take one update's ticks (the arrays given to :meth:`Engine.update`) and, when
+        the clock enters a new slot, the forecasts of ``state()``, the engine's state
+        after that update (called only then)."""
+        ids_a = np.asarray(ids, dtype=np.int64)
+        t_a = np.asarray(t, dtype=np.float64)
+        p_a = np.asarray(price, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            ok = (ids_a >= 0) & np.isfinite(t_a) & (p_a > 0.0) & np.isfinite(p_a)
+        if not ok.any():
+            return
+        ids_a, t_a, p_a = ids_a[ok], t_a[ok], p_a[ok]
+        sym, at = np.unique(ids_a, return_inverse=True)
+        low = np.full(sym.size, np.inf)
+        high = np.full(sym.size, -np.inf)
+        np.minimum.at(low, at, p_a)
+        np.maximum.at(high, at, p_a)
+        cal = self._cal
+        cal.observe(sym, low, high)
+        before = cal.slot_start
+        cal.advance(float(t_a.max()))
+        if cal.slot_start == before:
+            return
+        st = state()
+        n = len(st.symbols)
+        if n == 0:
+            return
+        ids_all = np.arange(n)
+        cal.sample(
+            np.concatenate((ids_all, ids_all)),
+            np.repeat((False, True), n),
+            np.concatenate((st.p_buy, st.p_sell)),
+            np.concatenate((st.buy, st.sell)),
+            np.concatenate((st.last, st.last)),
+        )
+
+    def record(self) -> CalibrationRecord:
+        """The record so far (every symbol and side together)."""
+        return self._cal.record()

@@ -26,7 +26,8 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 
-from engine import Signal, SignalKind
+from engine import EngineConfig, Signal, SignalKind
+from engine.calibration import CalibrationRecord
 from engine.limits import limit_problem
 from tui.runtime import format as fmt
 from tui.runtime import settings as cfg
@@ -37,6 +38,7 @@ from tui.runtime.settings import SORTS
 from tui.runtime.snapshot import Snapshot, staleness
 from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog
+from tui.screens.track import TrackScreen
 from tui.widgets.chart import Chart
 from tui.widgets.kafka_pane import KafkaPane
 from tui.widgets.signal_log import KIND_FILTERS, SignalLog
@@ -605,6 +607,16 @@ class LimitwatchApp(App[None]):
         log.set_filters(kind=names[(names.index(log.kind_filter) + 1) % len(names)])
         self._title_signals()
 
+    def action_track_record(self) -> None:
+        """Show how often the forecasts came true so far."""
+
+        def record() -> CalibrationRecord | None:
+            return self._snapshot.track if self._snapshot is not None else None
+
+        snap = self._snapshot
+        horizon = snap.engine.config.horizon_s if snap is not None else EngineConfig().horizon_s
+        self.push_screen(TrackScreen(record, horizon))
+
     def action_help(self) -> None:
         """Show every key."""
         self.push_screen(HelpScreen(help_rows()))
@@ -628,6 +640,7 @@ class LimitwatchApp(App[None]):
             ("Sort the watchlist: symbol, urgency, change, price", "o", self.action_cycle_sort),
             ("Signals of the selected symbol only", "f", self.action_signals_for_symbol),
             ("Signals of the next kind", "t", self.action_cycle_signal_kind),
+            ("Track record of the forecasts", "c", self.action_track_record),
             ("Show the keys", "?", self.action_help),
         ]
         for title, key, callback in commands:

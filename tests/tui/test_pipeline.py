@@ -79,6 +79,8 @@ def test_ticks_through_kafka_give_the_expected_signals(broker: EmbeddedBroker, t
         assert SignalKind.SELL not in _signal_kinds(snap, "DOWN")
         assert snap.kafka.bad == 0
         assert snap.kafka.broker_state == "UP"
+        # the track record rides along; 59 s of ticks: nothing comes due at a 60 s horizon
+        assert snap.track is not None and snap.track.resolved == 0
     finally:
         assert pipeline.stop()
 

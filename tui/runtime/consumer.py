@@ -33,6 +33,7 @@ from confluent_kafka import (
 )
 
 from engine import Engine, EngineConfig, LimitError, Signal
+from engine.calibration import TrackRecord
 from producer.control import drain
 from producer.kafka_config import client_config
 from producer.wire import BadTick, Problem, decode
@@ -123,6 +124,8 @@ class ConsumerWorker(threading.Thread):
         self._commands: queue.SimpleQueue[WorkerCommand] = queue.SimpleQueue()
         # Owned by the thread once it runs; created here so every attribute has a home.
         self.engine = Engine(self.config)
+        # How often the forecasts came true, for the monitor's track record view.
+        self.track = TrackRecord(self.config.horizon_s, symbols=self.config.max_symbols)
         self.health = ConsumerHealth(time.monotonic())
         self.recorder = Recorder(self._notice)
         self.checks = TickChecks(plausibility or Plausibility(), self.config.max_symbols)
@@ -294,12 +297,11 @@ class ConsumerWorker(threading.Thread):
             return
         self._consumed += len(symbols)
         self._last_tick_wall = wall
-        ids = self.engine.register(symbols)
-        signals = self.engine.update(
-            np.asarray(ids, dtype=np.int32),
-            np.asarray(times, dtype=np.float64),
-            np.asarray(prices, dtype=np.float64),
-        )
+        ids = np.asarray(self.engine.register(symbols), dtype=np.int32)
+        t = np.asarray(times, dtype=np.float64)
+        price = np.asarray(prices, dtype=np.float64)
+        signals = self.engine.update(ids, t, price)
+        self.track.update(ids, t, price, self.engine.state)
         if signals:
             self._recent.extend(signals)
             self._signal_count += len(signals)
@@ -426,5 +428,6 @@ class ConsumerWorker(threading.Thread):
                 history=history,
                 recording=self.recorder.path,
                 recorded=self.recorder.count,
+                track=self.track.record(),
             )
         )

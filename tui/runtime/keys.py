@@ -84,6 +84,7 @@ KEYS: tuple[Key, ...] = (
         "cycle_signal_kind",
         "Sig: kind",
     ),
+    Key("c", "track record: how often the forecasts came true", "c", "track_record", "Record"),
     Key("ctrl+p", "command palette: every action by name"),
     Key("?", "this help", "question_mark", "help", "Keys", 9),
     Key("q", "quit", "q", "quit", "Quit", 0),

@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass
 
 from engine import EngineState, History, Signal
+from engine.calibration import CalibrationRecord
 from producer.control import ProducerStats
 
 
@@ -85,6 +86,7 @@ class Snapshot:
     history: History | None = None
     recording: str | None = None  # path of the scenario being recorded
     recorded: int = 0
+    track: CalibrationRecord | None = None  # how often the forecasts came true so far
 
 
 #: Forecasts are marked stale when the consumer is this many seconds behind...
