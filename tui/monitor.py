@@ -18,7 +18,7 @@ from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import SourceError
 from tui.runtime import settings as settings_file
-from tui.runtime.common import fail, kafka_reason, open_source_from
+from tui.runtime.common import fail, kafka_problem, open_source_from
 from tui.runtime.options import OptionError, engine_config, header_of, limits_from
 from tui.runtime.pipeline import Pipeline, PipelineOptions
 
@@ -79,6 +79,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
     log_path: Path | None = getattr(args, "log_path", None)  # set by main()
     options = PipelineOptions(
         bootstrap=args.bootstrap_servers,
+        kafka_properties=args.kafka_properties,
         topic=args.topic,
         partitions=args.partitions,
         source=source,
@@ -102,7 +103,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         pipeline.start()
     except KafkaException as exc:
         return fail(
-            f"could not reach Kafka at {pipeline.bootstrap}: {kafka_reason(exc)}. "
+            f"{kafka_problem(pipeline.bootstrap, exc)}. "
             "Check --bootstrap-servers, or leave it out to use the embedded broker."
         )
     except (BrokerError, OSError) as exc:

@@ -34,7 +34,7 @@ from confluent_kafka import (
 
 from engine import Engine, EngineConfig, LimitError, Signal
 from producer.control import drain
-from producer.kafka_config import client_config
+from producer.kafka_config import Connection, as_connection, client_config, redact
 from producer.wire import BadTick, Problem, decode
 from tui.runtime.commands import (
     SelectSymbol,
@@ -74,7 +74,7 @@ class ConsumerWorker(threading.Thread):
     Parameters
     ----------
     bootstrap:
-        Kafka bootstrap servers.
+        Kafka bootstrap servers, or a Connection with the user's client properties.
     topic:
         The prices topic.
     config:
@@ -94,7 +94,7 @@ class ConsumerWorker(threading.Thread):
 
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: Connection | str,
         topic: str = "prices",
         config: EngineConfig | None = None,
         group: str | None = None,
@@ -107,7 +107,8 @@ class ConsumerWorker(threading.Thread):
         plausibility: Plausibility | None = None,
     ) -> None:
         super().__init__(name="limitwatch-consumer", daemon=True)
-        self.bootstrap = bootstrap
+        self.connection = as_connection(bootstrap)
+        self.bootstrap = self.connection.bootstrap
         self.topic = topic
         self.config = config or EngineConfig()
         self.group = group
@@ -172,7 +173,7 @@ class ConsumerWorker(threading.Thread):
         for symbol, (buy, sell) in self.initial_limits.items():
             self._apply(SetLimits(symbol, buy, sell))
         conf = client_config(
-            self.bootstrap,
+            self.connection,
             **{
                 "group.id": self.group or f"limitwatch-monitor-{id(self):x}",
                 "enable.auto.commit": self.group is not None,
@@ -188,7 +189,7 @@ class ConsumerWorker(threading.Thread):
         )
         consumer = Consumer(conf)
         dlq = Producer(
-            client_config(self.bootstrap, **{"linger.ms": 50, "error_cb": self._on_error})
+            client_config(self.connection, **{"linger.ms": 50, "error_cb": self._on_error})
         )
         self._dead_letters = DeadLetters(dlq, self.topic, self._note_error)
         try:
@@ -336,11 +337,11 @@ class ConsumerWorker(threading.Thread):
 
     def _notice(self, text: str, error: bool = False) -> None:
         self._notice_seq += 1
-        self._notices.append(Notice(self._notice_seq, text, error))
+        self._notices.append(Notice(self._notice_seq, redact(text), error))
 
     def _note_error(self, text: str) -> None:
         self._errors += 1
-        self._last_error = text
+        self._last_error = redact(text)  # shown by the monitor
         log.warning("%s", text)
 
     def _on_error(self, err: KafkaError) -> None:

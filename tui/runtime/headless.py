@@ -19,6 +19,7 @@ from confluent_kafka import KafkaException
 
 from engine import Signal
 from producer.control import ProducerStats
+from producer.kafka_config import redact
 from producer.kafka_producer import ProducerThread
 from producer.lookahead import LookaheadReader
 from producer.source import Source
@@ -26,7 +27,7 @@ from producer.sources import SourceError
 from producer.wire import Tick
 from tui.runtime import format as fmt
 from tui.runtime.commands import StartRecording
-from tui.runtime.common import fail, kafka_fail, open_source_from
+from tui.runtime.common import connection, fail, kafka_fail, open_source_from
 from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.jsonout import signal_json
 from tui.runtime.options import OptionError, engine_config, limits_from
@@ -53,9 +54,10 @@ def _headless_worker(args: argparse.Namespace, **kwargs: Any) -> ConsumerWorker:
     """A ConsumerWorker on --bootstrap-servers for the headless commands."""
     from producer.topics import ensure_topics
 
-    ensure_topics(args.bootstrap_servers, args.topic, args.partitions)
+    conn = connection(args)
+    ensure_topics(conn, args.topic, args.partitions)
     checks = plausibility_for(None, args.max_ahead, args.max_jump)
-    return ConsumerWorker(args.bootstrap_servers, topic=args.topic, plausibility=checks, **kwargs)
+    return ConsumerWorker(conn, topic=args.topic, plausibility=checks, **kwargs)
 
 
 def run_engine(args: argparse.Namespace) -> int:
@@ -118,13 +120,13 @@ def _run_headless(
             break
         if time.monotonic() - last_status >= 5.0 and snap is not None:
             last_status = time.monotonic()
-            print(f"limitwatch {what}: {status_line(snap)}", file=sys.stderr, flush=True)
+            print(f"limitwatch {what}: {redact(status_line(snap))}", file=sys.stderr, flush=True)
     worker.stop()
     worker.join(3.0)
     last = worker.latest()
     notices = last.notices if last is not None else ()
     for notice in notices:
-        print(f"limitwatch {what}: {notice.text}", file=sys.stderr)
+        print(f"limitwatch {what}: {redact(notice.text)}", file=sys.stderr)
     return 1 if any(n.error for n in notices) else 0
 
 
@@ -157,14 +159,14 @@ def run_produce(args: argparse.Namespace) -> int:
     stdin = LookaheadReader(os.dup(0), stop) if args.source == "-" else None
     try:
         source = open_source_from(args, args.source, stop, stdin)
-        ensure_topics(args.bootstrap_servers, args.topic, args.partitions)
+        ensure_topics(connection(args), args.topic, args.partitions)
     except (SourceError, FileNotFoundError) as exc:
         return fail(str(exc))
     except KafkaException as exc:
         return kafka_fail(args.bootstrap_servers, exc)
     sent = _Limited(source, args.count) if args.count else source
     thread = ProducerThread(
-        args.bootstrap_servers, sent, topic=args.topic, speed=args.speed, max_gap_s=args.max_gap
+        connection(args), sent, topic=args.topic, speed=args.speed, max_gap_s=args.max_gap
     )
     stopper = _Stopper()
     thread.start()
@@ -179,7 +181,7 @@ def run_produce(args: argparse.Namespace) -> int:
     stats = thread.stats()
     print(
         f"limitwatch produce: {_sent(stats)}"
-        + (f"; {stats.last_error}" if stats.last_error else ""),
+        + (f"; {redact(stats.last_error)}" if stats.last_error else ""),
         file=sys.stderr,
     )
     skipped = getattr(source, "skipped", 0)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import platformdirs
 
+from producer.kafka_config import RedactingFilter
+
 __all__ = ["LogFileError", "default_log_path", "setup_logging"]
 
 
@@ -52,6 +54,7 @@ def setup_logging(path: Path | None = None, level: int = logging.INFO) -> Path |
         handler, target = logging.NullHandler(), None
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())  # no secret reaches the file
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import NoReturn
 
+from producer.kafka_config import is_secret, redact
 from producer.kafka_producer import parse_speed
 from tui.runtime import backtest, evaluate
 from tui.runtime import settings as settings_file
@@ -32,12 +34,55 @@ def _speed(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose error messages never show a secret: argparse repeats the
+    arguments it cannot use, and one of them may be a password given to ``-X``."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(redact(message))
+
+
+#: The option that passes one librdkafka property.
+PROPERTY_OPTION = "-X"
+
+
+def secrets_in_argv(argv: list[str]) -> list[str]:
+    """The secret values on a command line, found before it is parsed so that no error
+    message can show them: ``-X key=value`` for a secret key, and the next word that is no
+    option when the value is missing (``-X sasl.password hunter2``, ``-X sasl.password=
+    hunter2``)."""
+    found: list[str] = []
+    for i, token in enumerate(argv):
+        if token == PROPERTY_OPTION:
+            given, rest = (argv[i + 1] if i + 1 < len(argv) else ""), argv[i + 2 :]
+        elif token.startswith(PROPERTY_OPTION) and not token.startswith("--"):
+            given, rest = token[len(PROPERTY_OPTION) :].lstrip("="), argv[i + 1 :]
+        else:
+            continue
+        key, _sep, value = given.partition("=")
+        if is_secret(key):
+            found.append(value or next((w for w in rest if not w.startswith("-")), ""))
+    return [value for value in found if value]
+
+
 def add_kafka_options(p: argparse.ArgumentParser, *, embedded: bool = True) -> None:
     g = p.add_argument_group("Kafka")
     g.add_argument(
         "--bootstrap-servers", metavar="HOST:PORT",
         help="a Kafka cluster to use; without it an embedded broker starts on 127.0.0.1"
-        if embedded else "the Kafka cluster to use (required)",
+        if embedded else "the Kafka cluster to use (required), unless --kafka-config or -X "
+        "gives bootstrap.servers",
+    )  # fmt: skip
+    g.add_argument(
+        PROPERTY_OPTION, dest="kafka_properties", action="append", default=[],
+        metavar="KEY=VALUE",
+        help="a librdkafka property for every Kafka client, e.g. security.protocol=SASL_SSL "
+        "(repeatable; beats --kafka-config; ${VAR} reads the environment)",
+    )  # fmt: skip
+    g.add_argument(
+        "--kafka-config", type=Path, metavar="FILE",
+        help="librdkafka properties in the Java .properties format, as Kafka's own tools "
+        "read them; ${VAR} reads the environment, so secrets stay out of the file",
     )  # fmt: skip
     g.add_argument("--topic", default="prices", help="the ticks topic (default: %(default)s)")
     g.add_argument(
@@ -119,7 +164,7 @@ def add_monitor_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full command line."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="limitwatch",
         description=(
             "Watch live prices on Kafka and get told ahead of time when a price is about to "
