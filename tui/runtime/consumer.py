@@ -34,6 +34,7 @@ from confluent_kafka import (
 
 from engine import Engine, EngineConfig, LimitError, Signal
 from producer.control import drain
+from producer.fields import Fields
 from producer.kafka_config import Connection, as_connection, client_config, redact
 from producer.wire import BadTick, Problem, decode
 from tui.runtime.commands import (
@@ -90,6 +91,9 @@ class ConsumerWorker(threading.Thread):
         Called in the worker thread with each batch's signals (headless printing).
     plausibility:
         Bounds on event times ahead of the clock and on price jumps (defaults: on).
+    fields:
+        Where symbol, price and time are in a message of another shape (default:
+        limitwatch's own, read by the fast decoder).
     """
 
     def __init__(
@@ -105,6 +109,7 @@ class ConsumerWorker(threading.Thread):
         batch_size: int = 5000,
         on_signals: Callable[[list[Signal]], None] | None = None,
         plausibility: Plausibility | None = None,
+        fields: Fields | None = None,
     ) -> None:
         super().__init__(name="limitwatch-consumer", daemon=True)
         self.connection = as_connection(bootstrap)
@@ -118,6 +123,7 @@ class ConsumerWorker(threading.Thread):
         self.publish_interval = 1.0 / publish_hz
         self.batch_size = batch_size
         self.on_signals = on_signals
+        self._mapped = None if fields is None or fields.own else fields.decoder()
         self.slot = SnapshotSlot()
         self.closed = threading.Event()
         self._stop_event = threading.Event()
@@ -266,6 +272,7 @@ class ConsumerWorker(threading.Thread):
         wall = time.time()
         self.health.fetch_answered()
         recording = self.recorder.active
+        mapped = self._mapped  # None: limitwatch's own shape, the fast decoder
         for msg in msgs:
             err = msg.error()
             if err is not None:
@@ -273,7 +280,7 @@ class ConsumerWorker(threading.Thread):
                     self._note_error(f"consume: {err}")
                 continue
             try:
-                tick = decode(msg.value())
+                tick = decode(msg.value()) if mapped is None else mapped(msg)
             except BadTick as exc:
                 self._refuse(msg, exc)
                 continue

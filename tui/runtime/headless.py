@@ -19,6 +19,7 @@ from confluent_kafka import KafkaException
 
 from engine import Signal
 from producer.control import ProducerStats
+from producer.fields import Fields
 from producer.kafka_config import redact
 from producer.kafka_producer import ProducerThread
 from producer.lookahead import LookaheadReader
@@ -26,6 +27,7 @@ from producer.source import Source
 from producer.sources import SourceError
 from producer.wire import Tick
 from tui.runtime import format as fmt
+from tui.runtime import settings as settings_file
 from tui.runtime.commands import StartRecording
 from tui.runtime.common import connection, fail, kafka_fail, open_source_from
 from tui.runtime.consumer import ConsumerWorker
@@ -50,14 +52,27 @@ class _Stopper:
         self.event.set()
 
 
+def fields_of(args: argparse.Namespace) -> Fields | None:
+    """The shape of the ticks to read: --fields, else the settings file's [topic] fields,
+    else limitwatch's own. OptionError when the file's mapping cannot be read."""
+    if args.fields is not None:
+        return args.fields
+    settings, problems = settings_file.load(args.config or settings_file.default_path())
+    for problem in problems:
+        if "topic.fields" in problem:
+            raise OptionError(problem)
+    return settings.fields
+
+
 def _headless_worker(args: argparse.Namespace, **kwargs: Any) -> ConsumerWorker:
     """A ConsumerWorker on --bootstrap-servers for the headless commands."""
     from producer.topics import ensure_topics
 
+    fields = fields_of(args)
     conn = connection(args)
     ensure_topics(conn, args.topic, args.partitions)
     checks = plausibility_for(None, args.max_ahead, args.max_jump)
-    return ConsumerWorker(conn, topic=args.topic, plausibility=checks, **kwargs)
+    return ConsumerWorker(conn, topic=args.topic, plausibility=checks, fields=fields, **kwargs)
 
 
 def run_engine(args: argparse.Namespace) -> int:
@@ -96,6 +111,8 @@ def run_record(args: argparse.Namespace) -> int:
         return fail(f"cannot record to {args.out}: {exc.strerror or exc}")
     try:
         worker = _headless_worker(args, from_beginning=args.from_beginning, group=None)
+    except OptionError as exc:
+        return fail(str(exc))
     except KafkaException as exc:
         return kafka_fail(args.bootstrap_servers, exc)
     worker.send(StartRecording(str(args.out), args.description, max_ticks=args.count))

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import NoReturn
 
+from producer.fields import Fields, FieldsError
 from producer.kafka_config import is_secret, redact
 from producer.kafka_producer import parse_speed
 from tui.runtime import backtest, evaluate
@@ -97,6 +98,32 @@ def add_kafka_options(p: argparse.ArgumentParser, *, embedded: bool = True) -> N
     )  # fmt: skip
 
 
+def _fields(text: str) -> Fields:
+    try:
+        return Fields.parse(text)
+    except FieldsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_fields_options(p: argparse.ArgumentParser, *, monitor: bool = False) -> None:
+    """The shape of the ticks read, for every command that consumes."""
+    g = p.add_argument_group("ticks of another shape")
+    g.add_argument(
+        "--fields", type=_fields, metavar="MAP",
+        help="where symbol, price and time are in each message, e.g. symbol=s,price=p,ts=T:ms "
+        "or symbol=@key,price=data.price,ts=@timestamp: dotted names for nested fields, a "
+        "price as number or decimal text, ts in s, ms, us, ns or iso; @key and @timestamp "
+        "are the message's own (default: limitwatch's own shape; or [topic] fields in "
+        "the settings file)",
+    )  # fmt: skip
+    if not monitor:
+        g.add_argument(
+            "--config", type=Path, default=None, metavar="FILE",
+            help=f"settings file whose [topic] fields apply (default: "
+            f"{settings_file.default_path()})",
+        )  # fmt: skip
+
+
 def add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True) -> None:
     """Where ticks come from; without `with_source` (replay FILE) no generator settings."""
     g = p.add_argument_group("source")
@@ -137,6 +164,7 @@ def add_monitor_options(p: argparse.ArgumentParser) -> None:
     add_kafka_options(p)
     add_engine_options(p)
     add_plausibility_options(p)
+    add_fields_options(p, monitor=True)
     g = p.add_argument_group("monitor")
     g.add_argument(
         "--step", type=fraction, default=None,
@@ -198,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("out", metavar="OUT", type=Path, help="the scenario file to write (.jsonl)")
     add_kafka_options(rec, embedded=False)
     add_plausibility_options(rec)
+    add_fields_options(rec)
     rec.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     rec.add_argument("--count", type=positive_int, help="stop after recording this many ticks")
     rec.add_argument(
@@ -233,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_kafka_options(eng, embedded=False)
     add_engine_options(eng)
     add_plausibility_options(eng)
+    add_fields_options(eng)
     eng.add_argument(
         "--group", default="limitwatch-engine", help="consumer group (default: %(default)s)"
     )

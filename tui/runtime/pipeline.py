@@ -20,6 +20,7 @@ from typing import Protocol
 from engine import EngineConfig, Signal
 from producer.broker import EmbeddedBroker
 from producer.control import SetPaused, SetSpeed
+from producer.fields import Fields
 from producer.kafka_config import Connection
 from producer.kafka_producer import ProducerThread
 from producer.source import Source
@@ -82,6 +83,7 @@ class PipelineOptions:
     on_signals: Callable[[list[Signal]], None] | None = None  # called in the worker thread
     max_ahead_s: float = MAX_AHEAD_S  # event times further ahead are refused (inf: off)
     max_jump: float | None = None  # None: as `plausibility_for` decides for the source
+    fields: Fields | None = None  # the shape of the ticks read (None: limitwatch's own)
 
 
 class Pipeline:
@@ -121,6 +123,7 @@ class Pipeline:
                 embedded=self.broker is not None,
                 on_signals=opts.on_signals,
                 plausibility=plausibility_for(opts.source, opts.max_ahead_s, opts.max_jump),
+                fields=opts.fields,
             )
             self.worker.start()
             if opts.source is not None:
