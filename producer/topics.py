@@ -45,9 +45,14 @@ def _list_topics(admin: AdminClient, errors: list[KafkaError], timeout: float) -
 
 
 def ensure_topics(
-    bootstrap: Connection | str, topic: str = PRICES, partitions: int = 4, timeout: float = 10.0
+    bootstrap: Connection | str,
+    topic: str = PRICES,
+    partitions: int = 4,
+    timeout: float = 10.0,
+    dead_letters: bool = True,
 ) -> int:
-    """Create `topic` and its dead-letter topic if missing; return `topic`'s partition count.
+    """Create `topic` and (with `dead_letters`) its dead-letter topic if missing; return
+    `topic`'s partition count.
 
     An existing topic is used as it is (its partition count is reported, not changed).
     Credentials the cluster refuses raise at once, with librdkafka's reason.
@@ -60,7 +65,7 @@ def ensure_topics(
     wanted = [
         NewTopic(name, num_partitions=n, replication_factor=1)
         for name, n in ((topic, partitions), (dlq_topic(topic), 1))
-        if name not in existing
+        if name not in existing and (dead_letters or name == topic)
     ]
     if wanted:
         futures = admin.create_topics(wanted, operation_timeout=timeout, request_timeout=timeout)

@@ -47,6 +47,7 @@ from tui.runtime.commands import (
 from tui.runtime.dead_letters import DeadLetters
 from tui.runtime.health import STATS_INTERVAL_S, ConsumerHealth, PartitionReading
 from tui.runtime.plausibility import Plausibility, TickChecks
+from tui.runtime.publish import SignalPublisher
 from tui.runtime.recorder import Recorder
 from tui.runtime.snapshot import KafkaStats, Notice, Snapshot, SnapshotSlot
 
@@ -94,6 +95,9 @@ class ConsumerWorker(threading.Thread):
     fields:
         Where symbol, price and time are in a message of another shape (default:
         limitwatch's own, read by the fast decoder).
+    committer:
+        With a consumer group, commits the offsets itself once what it published for
+        them is delivered (instead of librdkafka's automatic commits).
     """
 
     def __init__(
@@ -110,6 +114,7 @@ class ConsumerWorker(threading.Thread):
         on_signals: Callable[[list[Signal]], None] | None = None,
         plausibility: Plausibility | None = None,
         fields: Fields | None = None,
+        committer: SignalPublisher | None = None,
     ) -> None:
         super().__init__(name="limitwatch-consumer", daemon=True)
         self.connection = as_connection(bootstrap)
@@ -124,6 +129,7 @@ class ConsumerWorker(threading.Thread):
         self.batch_size = batch_size
         self.on_signals = on_signals
         self._mapped = None if fields is None or fields.own else fields.decoder()
+        self.committer = committer if group is not None else None
         self.slot = SnapshotSlot()
         self.closed = threading.Event()
         self._stop_event = threading.Event()
@@ -182,7 +188,7 @@ class ConsumerWorker(threading.Thread):
             self.connection,
             **{
                 "group.id": self.group or f"limitwatch-monitor-{id(self):x}",
-                "enable.auto.commit": self.group is not None,
+                "enable.auto.commit": self.group is not None and self.committer is None,
                 "auto.offset.reset": "earliest" if self.from_beginning else "latest",
                 "session.timeout.ms": 6000,
                 "heartbeat.interval.ms": 1000,
@@ -207,6 +213,8 @@ class ConsumerWorker(threading.Thread):
                 self.recorder.stop()
                 self._publish()  # so the closing notice is seen
             dlq.flush(1.0)
+            if self.committer is not None:
+                self.committer.close(consumer)
             consumer.close()
 
     def _attach(self, consumer: Consumer) -> None:
@@ -216,6 +224,8 @@ class ConsumerWorker(threading.Thread):
                 self._parts = list(parts)
 
             def on_revoke(_c: Consumer, parts: list[TopicPartition]) -> None:
+                if self.committer is not None:  # the next owner starts after our output
+                    self.committer.commit(_c, force=True)
                 gone = {(p.topic, p.partition) for p in parts}
                 self._parts = [p for p in self._parts if (p.topic, p.partition) not in gone]
 
@@ -251,6 +261,8 @@ class ConsumerWorker(threading.Thread):
             if msgs:
                 self._ingest(msgs)
                 dirty = True
+            if self.committer is not None:
+                self.committer.commit(consumer)
             if self._drain_commands():
                 last_publish = 0.0  # publish at once: someone is waiting to see it
                 dirty = True

@@ -1,4 +1,5 @@
-"""The headless commands: `engine` (signals as JSON lines), `record` and `produce`.
+"""The headless commands: `engine` (signals as JSON lines, and on the signals topic),
+`record` and `produce`.
 
 None of them loads a UI library; each runs until its work ends, a limit, or Ctrl-C.
 """
@@ -34,6 +35,7 @@ from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.jsonout import signal_json
 from tui.runtime.options import OptionError, engine_config, limits_from
 from tui.runtime.plausibility import plausibility_for
+from tui.runtime.publish import SignalPublisher
 from tui.runtime.snapshot import Snapshot
 
 #: While `produce` runs, how often it prints what it has sent, in seconds.
@@ -76,25 +78,45 @@ def _headless_worker(args: argparse.Namespace, **kwargs: Any) -> ConsumerWorker:
 
 
 def run_engine(args: argparse.Namespace) -> int:
-    """Headless engine: join the group, print each signal as a JSON line."""
+    """Headless engine: join the group, print each signal as a JSON line and publish it
+    to the signals topic; commit the input offsets once those are delivered."""
+    from producer.topics import ensure_topics
+
     if not args.bootstrap_servers:
         return fail("the headless engine needs --bootstrap-servers (the cluster to read)")
+    publisher: SignalPublisher | None = None
 
     def emit(signals: list[Signal]) -> None:
         for sig in signals:
             print(signal_json(sig), flush=True)
+        if publisher is not None:
+            publisher.publish(signals)
 
     try:
         config = engine_config(args)
+        if args.publish:
+            ensure_topics(connection(args), args.signals_topic, args.partitions, dead_letters=False)
+            publisher = SignalPublisher(connection(args), args.signals_topic)
         worker = _headless_worker(
             args, config=config, group=args.group, from_beginning=args.from_beginning,
-            limits=limits_from(args), on_signals=emit,
+            limits=limits_from(args), on_signals=emit, committer=publisher,
         )  # fmt: skip
     except OptionError as exc:
         return fail(str(exc))
     except KafkaException as exc:
         return kafka_fail(args.bootstrap_servers, exc)
-    return _run_headless(worker, "engine")
+    code = _run_headless(worker, "engine")
+    if publisher is not None:
+        said = (
+            f"limitwatch engine: {publisher.published:,} signals published to "
+            f"{args.signals_topic}, {publisher.delivered:,} delivered, {publisher.failed:,} "
+            f"failed; offsets committed {publisher.commits:,} times"
+        )
+        if publisher.last_error:
+            said += f"; {publisher.last_error}"
+        print(redact(said), file=sys.stderr)
+        code = code or (1 if publisher.failed else 0)
+    return code
 
 
 def run_record(args: argparse.Namespace) -> int:

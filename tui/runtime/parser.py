@@ -25,6 +25,7 @@ from tui.runtime.options import (
     positive_float,
     positive_int,
 )
+from tui.runtime.publish import SIGNALS
 from tui.runtime.recorder import default_record_dir
 
 
@@ -253,10 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=evaluate.run)
 
     eng = sub.add_parser(
-        "engine", help="headless engine: consume, print signals as JSON lines",
-        description="A headless engine: join a consumer group on the prices topic and print "
-        "each signal as a JSON line. Engines started with the same --group split the "
-        "topic's partitions between them.",
+        "engine", help="headless engine: consume, publish and print signals as JSON lines",
+        description="A headless engine: join a consumer group on the prices topic, print "
+        "each signal as a JSON line and publish it to the signals topic. Engines started "
+        "with the same --group split the topic's partitions between them.",
         epilog="example: limitwatch engine --bootstrap-servers HOST:9092 > signals.jsonl",
     )  # fmt: skip
     add_kafka_options(eng, embedded=False)
@@ -269,6 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     eng.add_argument(
         "--from-beginning", action=argparse.BooleanOptionalAction, default=True,
         help="when the group has no committed offsets, start at the oldest tick (default: yes)",
+    )  # fmt: skip
+    eng.add_argument(
+        "--publish", action=argparse.BooleanOptionalAction, default=True,
+        help="publish each signal to --signals-topic (key: symbol; JSON with its stable id) "
+        "and commit the input offsets only once those are delivered (default: yes)",
+    )  # fmt: skip
+    eng.add_argument(
+        "--signals-topic", default=SIGNALS, metavar="TOPIC",
+        help="where signals are published (default: %(default)s)",
     )  # fmt: skip
     eng.set_defaults(func=run_engine)
 
