@@ -66,11 +66,12 @@ def fields_of(args: argparse.Namespace) -> Fields | None:
     return settings.fields
 
 
-def _headless_worker(args: argparse.Namespace, **kwargs: Any) -> ConsumerWorker:
+def _headless_worker(
+    args: argparse.Namespace, fields: Fields | None, **kwargs: Any
+) -> ConsumerWorker:
     """A ConsumerWorker on --bootstrap-servers for the headless commands."""
     from producer.topics import ensure_topics
 
-    fields = fields_of(args)
     conn = connection(args)
     ensure_topics(conn, args.topic, args.partitions)
     checks = plausibility_for(None, args.max_ahead, args.max_jump)
@@ -94,11 +95,12 @@ def run_engine(args: argparse.Namespace) -> int:
 
     try:
         config = engine_config(args)
+        fields = fields_of(args)  # a bad mapping is said before anything connects
         if args.publish:
             ensure_topics(connection(args), args.signals_topic, args.partitions, dead_letters=False)
             publisher = SignalPublisher(connection(args), args.signals_topic)
         worker = _headless_worker(
-            args, config=config, group=args.group, from_beginning=args.from_beginning,
+            args, fields, config=config, group=args.group, from_beginning=args.from_beginning,
             limits=limits_from(args), on_signals=emit, committer=publisher,
         )  # fmt: skip
     except OptionError as exc:
@@ -132,7 +134,9 @@ def run_record(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(f"cannot record to {args.out}: {exc.strerror or exc}")
     try:
-        worker = _headless_worker(args, from_beginning=args.from_beginning, group=None)
+        worker = _headless_worker(
+            args, fields_of(args), from_beginning=args.from_beginning, group=None
+        )
     except OptionError as exc:
         return fail(str(exc))
     except KafkaException as exc:
