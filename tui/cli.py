@@ -18,7 +18,7 @@ import sys
 
 from producer.kafka_config import KafkaConfigError, remember_secrets
 from tui.runtime.common import fail, resolve_kafka
-from tui.runtime.logs import LogFileError, setup_logging
+from tui.runtime.logs import LogFileError, redact_tracebacks, setup_logging
 from tui.runtime.parser import build_parser, options_before_command, secrets_in_argv
 
 
@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     remember_secrets(secrets_in_argv(argv))  # before any message could repeat them
+    redact_tracebacks()
     args = parser.parse_args(argv)
     misplaced = options_before_command(parser, argv)
     if misplaced and getattr(args, "command", None):

@@ -146,3 +146,29 @@ def test_secret_values_are_remembered_and_blanked_out_of_text_and_log_records() 
 def test_values_of_other_properties_are_not_treated_as_secrets() -> None:
     parse_property("client.id=plainly-visible")
     assert redact("client plainly-visible") == "client plainly-visible"
+
+
+def test_an_uncaught_exception_is_printed_without_the_secret(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import sys
+    import threading
+
+    from tui.runtime.logs import redact_tracebacks
+
+    remember_secrets(["pw-in-a-traceback"])
+    saved = sys.excepthook, threading.excepthook
+    try:
+        redact_tracebacks()
+        try:
+            raise RuntimeError("connect failed with pw-in-a-traceback")
+        except RuntimeError as exc:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+        thread = threading.Thread(target=lambda: int("pw-in-a-traceback"))
+        thread.start()
+        thread.join(5)
+    finally:
+        sys.excepthook, threading.excepthook = saved
+    err = capsys.readouterr().err
+    assert "RuntimeError: connect failed with [redacted]" in err
+    assert "ValueError" in err and "pw-in-a-traceback" not in err
