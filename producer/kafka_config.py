@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 KAFKA_LOGGER = logging.getLogger("limitwatch.kafka")
+log = logging.getLogger(__name__)
 
 #: Settings for the embedded broker only: it listens on IPv4 loopback. A cluster's own
 #: addresses are resolved as librdkafka does by default.
@@ -33,23 +34,37 @@ OWNED: Mapping[str, str] = {
     "enable.auto.commit": "(limitwatch commits as its command needs)",
     "enable.partition.eof": "(limitwatch reads partitions to their end itself)",
 }
-#: Properties of Java clients that librdkafka does not read, and what to give instead.
+#: Properties of Java clients that librdkafka cannot use, and what to give instead.
 JAVA_ONLY: Mapping[str, str] = {
-    "sasl.jaas.config": "give sasl.username and sasl.password instead",
     "ssl.truststore.location": "give ssl.ca.location (a PEM file) instead",
+    "ssl.truststore.password": "give ssl.ca.location (a PEM file) instead",
     "ssl.keystore.type": "give ssl.certificate.location and ssl.key.location instead",
-    "client.dns.lookup": "leave it out",
-    "key.serializer": "leave it out",
-    "value.serializer": "leave it out",
-    "key.deserializer": "leave it out",
-    "value.deserializer": "leave it out",
 }
+#: Properties of Java clients (and of a schema registry) that change nothing here: a
+#: file made for Kafka's own tools or a managed service holds them, so the file's are
+#: skipped (and logged); given with -X they are refused.
+JAVA_IGNORED = frozenset(
+    {
+        "client.dns.lookup",
+        "key.serializer",
+        "value.serializer",
+        "key.deserializer",
+        "value.deserializer",
+        "schema.registry.url",
+        "basic.auth.credentials.source",
+        "basic.auth.user.info",
+    }
+)
+#: The Java login modules whose user name and password librdkafka takes as
+#: sasl.username and sasl.password.
+_JAAS_MODULES = re.compile(r"\b(PlainLoginModule|ScramLoginModule)\b")
+_JAAS_OPTION = re.compile(r"""(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)')""")
 #: The SASL mechanisms librdkafka implements.
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI")
 #: Property names whose values are secrets: never printed, never logged.
 _SECRET_NAME = re.compile(
     r"password|secret|passphrase|jaas|private\.key|key\.pem|^ssl_key$|oauthbearer\.config"
-    r"|^sasl\.username$"
+    r"|^sasl\.username$|user\.info"
 )
 #: What a secret is replaced with.
 REDACTED = "[redacted]"
@@ -165,7 +180,7 @@ def expand(value: str, where: str, env: Mapping[str, str] | None = None) -> str:
 
 
 def check_property(key: str, where: str) -> None:
-    """Refuse a property limitwatch sets itself or one only Java clients read."""
+    """Refuse a property limitwatch sets itself or one librdkafka cannot use."""
     if key in OWNED:
         raise KafkaConfigError(f"{where}: {key} is set by limitwatch; use {OWNED[key]}")
     if key in JAVA_ONLY:
@@ -174,22 +189,51 @@ def check_property(key: str, where: str) -> None:
         )
 
 
-def parse_property(text: str, where: str = "-X") -> tuple[str, str]:
-    """One ``key=value`` as given to ``-X``; the value may refer to ``${VAR}``.
+def jaas_credentials(config: str, where: str) -> dict[str, str]:
+    """sasl.username and sasl.password from a Java ``sasl.jaas.config`` of the PLAIN or
+    SCRAM login module, as managed services hand them out.
+
+    >>> jaas_credentials(
+    ...     "org.apache.kafka.common.security.plain.PlainLoginModule required "
+    ...     "username='KEY' password='SECRET';", "f:3")
+    {'sasl.username': 'KEY', 'sasl.password': 'SECRET'}
+    """
+    if _JAAS_MODULES.search(config) is None:
+        raise KafkaConfigError(
+            f"{where}: only the PLAIN and SCRAM login modules can be read here; "
+            "give librdkafka's own sasl.* properties instead"
+        )
+    options = {m[1]: m[2].replace('\\"', '"') if m[2] is not None else m[3]
+               for m in _JAAS_OPTION.finditer(config)}  # fmt: skip
+    if "username" not in options or "password" not in options:
+        raise KafkaConfigError(f"{where}: expected username='…' and password='…' in it")
+    return {"sasl.username": options["username"], "sasl.password": options["password"]}
+
+
+def _entry(key: str, value: str, where: str) -> dict[str, str]:
+    """The librdkafka properties one given property stands for: itself, or what a Java
+    login module's configuration holds; secrets among them are remembered."""
+    check_property(key, where)
+    props = jaas_credentials(value, where) if key == "sasl.jaas.config" else {key: value}
+    remember_secrets([v for k, v in props.items() if is_secret(k)] + [value] * is_secret(key))
+    return props
+
+
+def parse_property(text: str, where: str = "-X") -> dict[str, str]:
+    """One ``key=value`` as given to ``-X`` (the value may refer to ``${VAR}``), as the
+    properties it stands for.
 
     >>> parse_property("security.protocol=SASL_SSL")
-    ('security.protocol', 'SASL_SSL')
+    {'security.protocol': 'SASL_SSL'}
     """
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key:
         shown = key if key and not is_secret(key) and " " not in key else "..."
         raise KafkaConfigError(f"{where}: expected KEY=VALUE, got {shown!r} without '='")
-    check_property(key, f"{where} {key}")
-    value = expand(value, f"{where} {key}")
-    if is_secret(key):
-        remember_secrets([value])
-    return key, value
+    if key in JAVA_IGNORED:
+        raise KafkaConfigError(f"{where} {key}: read by Java clients only; leave it out")
+    return _entry(key, expand(value, f"{where} {key}"), f"{where} {key}")
 
 
 _ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
@@ -265,11 +309,13 @@ def parse_properties(text: str, name: str, env: Mapping[str, str] | None = None)
         where = f"{name}:{number}"
         if not key:
             raise KafkaConfigError(f"{where}: a value without a key")
-        check_property(key, f"{where}: {key}")
+        if key in JAVA_IGNORED:
+            if is_secret(key):  # never read, but never shown either
+                remember_secrets([_unescape(raw_value)])
+            log.info("%s: %s is for Java clients only; skipped", where, key)
+            continue
         value = expand(_unescape(raw_value), f"{where}: {key}", env)
-        if is_secret(key):
-            remember_secrets([value])
-        props[key] = value
+        props.update(_entry(key, value, f"{where}: {key}"))
     return props
 
 

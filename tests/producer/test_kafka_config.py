@@ -57,6 +57,40 @@ def test_environment_references_are_expanded_and_a_missing_one_is_named() -> Non
         parse_properties("sasl.password=${NOPE}\n", "c.properties", {})
 
 
+def test_a_managed_services_client_file_is_read_as_it_is_handed_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    text = (
+        "# Required connection configs for Kafka producer, consumer, and admin\n"
+        "bootstrap.servers=pkc-00000.eu-west-1.aws.confluent.cloud:9092\n"
+        "security.protocol=SASL_SSL\n"
+        "sasl.mechanisms=PLAIN\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
+        "username='CLUSTERKEY' password='cloud-secret-0001';\n"
+        "client.dns.lookup=use_all_dns_ips\n"
+        "session.timeout.ms=45000\n"
+        "acks=all\n"
+        "schema.registry.url=https://psrc-0000.eu-central-1.aws.confluent.cloud\n"
+        "basic.auth.credentials.source=USER_INFO\n"
+        "basic.auth.user.info=SRKEY:registry-secret-0002\n"
+    )
+    with caplog.at_level(logging.INFO):
+        props = parse_properties(text, "client.properties")
+    assert props == {
+        "bootstrap.servers": "pkc-00000.eu-west-1.aws.confluent.cloud:9092",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanisms": "PLAIN",
+        "sasl.username": "CLUSTERKEY",
+        "sasl.password": "cloud-secret-0001",
+        "session.timeout.ms": "45000",
+        "acks": "all",
+    }
+    assert "client.properties:6: client.dns.lookup is for Java clients only" in caplog.text
+    for secret in ("cloud-secret-0001", "registry-secret-0002", "CLUSTERKEY"):
+        assert secret not in redact(text)
+    check_connection(props)
+
+
 def test_a_file_that_cannot_be_read_says_so(tmp_path: Path) -> None:
     with pytest.raises(KafkaConfigError, match="cannot read"):
         read_properties(tmp_path / "missing.properties")
@@ -67,7 +101,8 @@ def test_a_file_that_cannot_be_read_says_so(tmp_path: Path) -> None:
     [
         ("group.id=g", "use --group"),
         ("auto.offset.reset=latest", "--from-beginning"),
-        ("sasl.jaas.config=x required;", "sasl.username and sasl.password"),
+        ("sasl.jaas.config=x.GssapiLoginModule required;", "PLAIN and SCRAM login modules"),
+        ("ssl.truststore.location=/etc/ts.jks", "ssl.ca.location"),
     ],
 )
 def test_properties_limitwatch_sets_itself_or_only_java_reads_are_refused(
@@ -124,8 +159,7 @@ def test_unknown_properties_and_bad_values_are_refused_before_connecting() -> No
 
 
 def test_secret_values_are_remembered_and_blanked_out_of_text_and_log_records() -> None:
-    key, value = parse_property("sasl.password=pw-redact-1")
-    assert (key, value) == ("sasl.password", "pw-redact-1")
+    assert parse_property("sasl.password=pw-redact-1") == {"sasl.password": "pw-redact-1"}
     parse_properties("ssl.key.password=pw-redact-2\n", "f")
     remember_secrets(["pw-redact-3"])
     text = "a pw-redact-1 b pw-redact-2 c pw-redact-3"

@@ -52,8 +52,7 @@ def resolve_kafka(args: argparse.Namespace) -> None:
     if args.kafka_config is not None:
         props.update(read_properties(args.kafka_config))
     for text in args.kafka_properties:
-        key, value = parse_property(text)
-        props[key] = value
+        props.update(parse_property(text))
     bootstrap = props.pop("bootstrap.servers", None)
     if not args.bootstrap_servers and bootstrap:
         args.bootstrap_servers = bootstrap
