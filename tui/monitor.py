@@ -66,14 +66,15 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         return fail(
             "--source - reads ticks from standard input: pipe them in (tail -f f.csv | ...)"
         )
-    if args.fields is not None and not args.no_producer:
+    given_fields = getattr(args, "fields", None)  # replay has none
+    if given_fields is not None and not args.no_producer:
         return fail(
             "--fields reads a topic that another program fills, and the monitor's own "
             "producer writes limitwatch's shape there: add --no-producer"
         )
     # The settings file's [topic] fields describe such a topic too; a producer of the
     # monitor's own writes limitwatch's shape, read as it is.
-    fields = args.fields or (settings.fields if args.no_producer else None)
+    fields = given_fields or (settings.fields if args.no_producer else None)
     stdin: LookaheadReader | None = None
     if spec == "-" and not args.no_producer:
         try:

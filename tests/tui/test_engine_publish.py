@@ -85,7 +85,7 @@ def test_engine_publishes_signals_and_commits_after_delivery(
             what=lambda: f"committed {_committed(broker.bootstrap, topic, group)} of {ticks}",
         )
     finally:
-        engine.send_signal(signal.SIGINT)
+        engine.send_signal(signal.SIGTERM)  # as a service manager stops it: drain, commit
         _, err = engine.communicate(timeout=15)
     assert engine.returncode == 0, err
     printed = []

@@ -157,3 +157,9 @@ def test_fields_on_the_command_line_beat_the_settings_file_and_are_checked(
     )  # fmt: skip
     assert unreachable.returncode == 2, unreachable.stderr
     assert "could not reach Kafka" in unreachable.stderr  # the file's mapping was not read
+    own_producer = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--fields", "symbol=s,price=p,ts=T:ms",
+         "--log-file", str(tmp_path / "l.log"), "--config", str(config)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert own_producer.returncode == 2 and "add --no-producer" in own_producer.stderr

@@ -161,11 +161,12 @@ def add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True) 
     )
 
 
-def add_monitor_options(p: argparse.ArgumentParser) -> None:
+def add_monitor_options(p: argparse.ArgumentParser, *, replay: bool = False) -> None:
     add_kafka_options(p)
     add_engine_options(p)
     add_plausibility_options(p)
-    add_fields_options(p, monitor=True)
+    if not replay:  # a replay reads what its own producer writes: limitwatch's shape
+        add_fields_options(p, monitor=True)
     g = p.add_argument_group("monitor")
     g.add_argument(
         "--step", type=fraction, default=None,
@@ -213,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: limitwatch replay scenarios/crash.jsonl --speed 4",
     )  # fmt: skip
     rep.add_argument("file", metavar="FILE", help="a scenario, or a file of CSV or JSON lines")
-    add_monitor_options(rep)
+    add_monitor_options(rep, replay=True)
     add_source_options(rep, with_source=False)
     rep.set_defaults(func=None)
 
