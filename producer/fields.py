@@ -165,17 +165,19 @@ class _MappedDecoder:
         self._checked: set[str] = set()
 
     def _build(self, node: dict[str, Any], name: str, path: str, chain: str) -> Any:
+        """A msgspec Struct type for `node`, its JSON names renamed to f0, f1, …; each
+        leaf's attribute chain (``f0.f1``) is kept in ``_attr`` under its JSON path."""
         fields: list[tuple[str, Any]] = []
         rename: dict[str, str] = {}
         for i, (json_name, child) in enumerate(node.items()):
             attr = f"f{i}"
             here = f"{path}.{json_name}" if path else json_name
-            attrs = f"{chain}.{attr}" if chain else attr
-            kind = (
-                self._build(child, f"{name}_{i}", here, attrs) if isinstance(child, dict) else child
-            )
-            if not isinstance(child, dict):
-                self._attr[here] = attrs
+            reach = f"{chain}.{attr}" if chain else attr
+            if isinstance(child, dict):
+                kind = self._build(child, f"{name}_{i}", here, reach)
+            else:
+                kind = child
+                self._attr[here] = reach
             fields.append((attr, kind))
             rename[attr] = json_name
         return msgspec.defstruct(name, fields, rename=rename, gc=False)
