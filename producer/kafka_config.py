@@ -1,24 +1,354 @@
-"""Client settings shared by every Kafka client limitwatch creates.
+"""Client settings shared by every Kafka client limitwatch creates, and where they come
+from: the bootstrap servers, the user's own librdkafka properties (``-X key=value`` and a
+``--kafka-config`` file in the Java properties format), and the few settings only the
+embedded broker needs.
 
 librdkafka writes its logs to stderr unless given a logger, which would corrupt the
-terminal UI; every client here logs through Python logging instead.
+terminal UI; every client here logs through Python logging instead. Secret values
+(passwords, keys, tokens) are remembered as they are read so that :func:`redact` can
+blank them out of every text limitwatch prints or logs.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 KAFKA_LOGGER = logging.getLogger("limitwatch.kafka")
+log = logging.getLogger(__name__)
 
-
-def client_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
-    """Base configuration: the bootstrap servers, logging into Python, IPv4 first."""
-    conf: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
-        "logger": KAFKA_LOGGER,
-        "broker.address.family": "v4",
-        "socket.connection.setup.timeout.ms": 5000,
+#: Settings for the embedded broker only: it listens on IPv4 loopback. A cluster's own
+#: addresses are resolved as librdkafka does by default.
+EMBEDDED_ONLY: Mapping[str, Any] = {"broker.address.family": "v4"}
+#: limitwatch's defaults for every client; the user's properties override them.
+DEFAULTS: Mapping[str, Any] = {"socket.connection.setup.timeout.ms": 5000}
+#: Properties limitwatch sets itself, and the option that says what the user wants instead.
+OWNED: Mapping[str, str] = {
+    "group.id": "--group",
+    "auto.offset.reset": "--from-beginning / --no-from-beginning",
+    "enable.auto.commit": "(limitwatch commits as its command needs)",
+    "enable.partition.eof": "(limitwatch reads partitions to their end itself)",
+}
+#: Properties of Java clients that librdkafka cannot use, and what to give instead.
+JAVA_ONLY: Mapping[str, str] = {
+    "ssl.truststore.location": "give ssl.ca.location (a PEM file) instead",
+    "ssl.truststore.password": "give ssl.ca.location (a PEM file) instead",
+    "ssl.keystore.type": "give ssl.certificate.location and ssl.key.location instead",
+}
+#: Properties of Java clients (and of a schema registry) that change nothing here: a
+#: file made for Kafka's own tools or a managed service holds them, so the file's are
+#: skipped (and logged); given with -X they are refused.
+JAVA_IGNORED = frozenset(
+    {
+        "client.dns.lookup",
+        "key.serializer",
+        "value.serializer",
+        "key.deserializer",
+        "value.deserializer",
+        "schema.registry.url",
+        "basic.auth.credentials.source",
+        "basic.auth.user.info",
     }
-    conf.update(extra)
+)
+#: The Java login modules whose user name and password librdkafka takes as
+#: sasl.username and sasl.password.
+_JAAS_MODULES = re.compile(r"\b(PlainLoginModule|ScramLoginModule)\b")
+_JAAS_OPTION = re.compile(r"""(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)')""")
+#: The SASL mechanisms librdkafka implements.
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI")
+#: Property names whose values are secrets: never printed, never logged.
+_SECRET_NAME = re.compile(
+    r"password|secret|passphrase|jaas|private\.key|key\.pem|^ssl_key$|oauthbearer\.config"
+    r"|^sasl\.username$|user\.info"
+)
+#: What a secret is replaced with.
+REDACTED = "[redacted]"
+
+_secrets: set[str] = set()
+#: Where the throwaway client of :func:`check_connection` logs: nowhere.
+_QUIET = logging.getLogger("limitwatch.kafka.check")
+_QUIET.propagate = False
+_QUIET.addHandler(logging.NullHandler())
+
+
+class KafkaConfigError(ValueError):
+    """A property, a file or a reference in it that cannot be used; the text says which,
+    and never holds a secret value."""
+
+
+def is_secret(key: str) -> bool:
+    """Whether the value of librdkafka property `key` must never be shown.
+
+    >>> is_secret("sasl.password"), is_secret("ssl.key.pem"), is_secret("security.protocol")
+    (True, True, False)
+    """
+    return _SECRET_NAME.search(key.strip().lower()) is not None
+
+
+def remember_secrets(values: Iterable[str]) -> None:
+    """Blank these values out of everything :func:`redact` sees from now on."""
+    _secrets.update(v for v in values if v)
+
+
+def redact(text: str) -> str:
+    """`text` with every remembered secret replaced by :data:`REDACTED`.
+
+    >>> remember_secrets(["hunter2"]); redact("password 'hunter2' refused")
+    "password '[redacted]' refused"
+    """
+    if not _secrets or not text:
+        return text
+    for secret in sorted(_secrets, key=len, reverse=True):  # longest first: no partial leak
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A handler filter that blanks secrets out of each record, its traceback included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _secrets:
+            return True
+        record.msg = redact(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where a Kafka client connects and with which of the user's properties.
+
+    ``embedded`` adds :data:`EMBEDDED_ONLY`; ``properties`` (strings, as librdkafka takes
+    them) override limitwatch's defaults and tuning, never what limitwatch sets itself.
+    """
+
+    bootstrap: str
+    properties: Mapping[str, str] = field(default_factory=dict)
+    embedded: bool = False
+
+
+def as_connection(where: Connection | str) -> Connection:
+    """A Connection; a bare string is bootstrap servers with limitwatch's defaults only."""
+    return where if isinstance(where, Connection) else Connection(where)
+
+
+def client_config(where: Connection | str, **extra: Any) -> dict[str, Any]:
+    """The configuration of one client: limitwatch's defaults, then `extra` (the client's
+    own tuning), then the user's properties; the bootstrap servers, the logger, and for the
+    embedded broker :data:`EMBEDDED_ONLY`."""
+    conn = as_connection(where)
+    owned = {key: extra.pop(key) for key in list(extra) if key in OWNED or key.endswith("_cb")}
+    conf: dict[str, Any] = {**DEFAULTS, **extra, **conn.properties, **owned}
+    conf["bootstrap.servers"] = conn.bootstrap
+    conf["logger"] = KAFKA_LOGGER
+    if conn.embedded:
+        conf.update(EMBEDDED_ONLY)
     return conf
+
+
+# -- reading the user's properties -----------------------------------------------------------
+
+_REFERENCE = re.compile(r"\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand(value: str, where: str, env: Mapping[str, str] | None = None) -> str:
+    """`value` with each ``${VAR}`` (or Kafka's ``${env:VAR}``) replaced by the
+    environment variable; :class:`KafkaConfigError` naming `where` and the variable if one
+    is not set. ``$${`` stays a literal ``${``."""
+    env = os.environ if env is None else env
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise KafkaConfigError(f"{where}: environment variable {name} is not set")
+        return env[name]
+
+    parts = value.split("$${")
+    return "${".join(_REFERENCE.sub(one, part) for part in parts)
+
+
+def check_property(key: str, where: str) -> None:
+    """Refuse a property limitwatch sets itself or one librdkafka cannot use."""
+    if key in OWNED:
+        raise KafkaConfigError(f"{where}: {key} is set by limitwatch; use {OWNED[key]}")
+    if key in JAVA_ONLY:
+        raise KafkaConfigError(
+            f"{where}: {key} is read by Java clients only, not by librdkafka; {JAVA_ONLY[key]}"
+        )
+
+
+def jaas_credentials(config: str, where: str) -> dict[str, str]:
+    """sasl.username and sasl.password from a Java ``sasl.jaas.config`` of the PLAIN or
+    SCRAM login module, as managed services hand them out.
+
+    >>> jaas_credentials(
+    ...     "org.apache.kafka.common.security.plain.PlainLoginModule required "
+    ...     "username='KEY' password='SECRET';", "f:3")
+    {'sasl.username': 'KEY', 'sasl.password': 'SECRET'}
+    """
+    if _JAAS_MODULES.search(config) is None:
+        raise KafkaConfigError(
+            f"{where}: only the PLAIN and SCRAM login modules can be read here; "
+            "give librdkafka's own sasl.* properties instead"
+        )
+    options = {m[1]: m[2].replace('\\"', '"') if m[2] is not None else m[3]
+               for m in _JAAS_OPTION.finditer(config)}  # fmt: skip
+    if "username" not in options or "password" not in options:
+        raise KafkaConfigError(f"{where}: expected username='…' and password='…' in it")
+    return {"sasl.username": options["username"], "sasl.password": options["password"]}
+
+
+def _entry(key: str, value: str, where: str) -> dict[str, str]:
+    """The librdkafka properties one given property stands for: itself, or what a Java
+    login module's configuration holds; secrets among them are remembered."""
+    check_property(key, where)
+    props = jaas_credentials(value, where) if key == "sasl.jaas.config" else {key: value}
+    remember_secrets([v for k, v in props.items() if is_secret(k)] + [value] * is_secret(key))
+    return props
+
+
+def parse_property(text: str, where: str = "-X") -> dict[str, str]:
+    """One ``key=value`` as given to ``-X`` (the value may refer to ``${VAR}``), as the
+    properties it stands for.
+
+    >>> parse_property("security.protocol=SASL_SSL")
+    {'security.protocol': 'SASL_SSL'}
+    """
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        shown = key if key and not is_secret(key) and " " not in key else "..."
+        raise KafkaConfigError(f"{where}: expected KEY=VALUE, got {shown!r} without '='")
+    if key in JAVA_IGNORED:
+        raise KafkaConfigError(f"{where} {key}: read by Java clients only; leave it out")
+    return _entry(key, expand(value, f"{where} {key}"), f"{where} {key}")
+
+
+_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+
+
+def _unescape(text: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[i + 2 : i + 6]):
+                out.append(chr(int(text[i + 2 : i + 6], 16)))
+                i += 6
+                continue
+            out.append(_ESCAPES.get(nxt, nxt))
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
+    """Java properties lines: comments and blanks dropped, a line ending in an odd number
+    of backslashes continued on the next (whose leading blanks are dropped)."""
+    pending: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.lstrip(" \t\f")
+        if not pending:
+            if not line or line[0] in "#!":
+                continue
+            start = number
+        trailing = len(line) - len(line.rstrip("\\"))
+        if trailing % 2 == 1:
+            pending.append(line[:-1])
+            continue
+        pending.append(line)
+        yield start, "".join(pending)
+        pending = []
+    if pending:
+        yield start, "".join(pending)
+
+
+def _split_entry(line: str) -> tuple[str, str]:
+    """Key and raw value of one logical line: the key ends at an unescaped ``=``, ``:`` or
+    blank; blanks and one separator around it are skipped."""
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch in "=: \t\f":
+            break
+        i += 1
+    key = line[:i]
+    rest = line[i:].lstrip(" \t\f")
+    if rest[:1] in ("=", ":"):
+        rest = rest[1:].lstrip(" \t\f")
+    return key, rest
+
+
+def parse_properties(text: str, name: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The properties of a Java ``.properties`` text, ``${VAR}`` references expanded;
+    errors say ``NAME:LINE`` and the key, never a value."""
+    props: dict[str, str] = {}
+    for number, line in _logical_lines(text):
+        raw_key, raw_value = _split_entry(line)
+        key = _unescape(raw_key).strip()
+        where = f"{name}:{number}"
+        if not key:
+            raise KafkaConfigError(f"{where}: a value without a key")
+        if key in JAVA_IGNORED:
+            if is_secret(key):  # never read, but never shown either
+                remember_secrets([_unescape(raw_value)])
+            log.info("%s: %s is for Java clients only; skipped", where, key)
+            continue
+        value = expand(_unescape(raw_value), f"{where}: {key}", env)
+        props.update(_entry(key, value, f"{where}: {key}"))
+    return props
+
+
+def read_properties(path: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The properties of file `path` (see :func:`parse_properties`)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise KafkaConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # the Java format's own encoding
+    return parse_properties(text, str(path), env)
+
+
+def check_connection(properties: Mapping[str, str]) -> None:
+    """Refuse properties librdkafka would not take, before anything connects: an unknown
+    property, a value of the wrong kind, an unknown SASL mechanism. The message never
+    holds a secret."""
+    from confluent_kafka import KafkaException, Producer
+
+    for key in ("sasl.mechanism", "sasl.mechanisms"):
+        mech = properties.get(key)
+        if mech is not None and mech not in SASL_MECHANISMS:
+            raise KafkaConfigError(
+                f"{key}={mech!r} is not a SASL mechanism librdkafka knows; "
+                f"use one of {', '.join(SASL_MECHANISMS)}"
+            )
+    try:
+        Producer({**properties, "bootstrap.servers": "", "logger": _QUIET})
+    except KafkaException as exc:
+        err = exc.args[0] if exc.args else None
+        text = err.str() if hasattr(err, "str") else str(exc)
+        text = text.removeprefix("Failed to create producer: ")
+        raise KafkaConfigError(f"Kafka settings refused: {redact(text)}") from None

@@ -22,7 +22,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from producer.control import ProducerCommand, ProducerStats, SetPaused, SetSpeed, drain
 from producer.delivery import produce_with_retry
-from producer.kafka_config import client_config
+from producer.kafka_config import Connection, client_config, redact
 from producer.source import Source
 from producer.wire import Tick, encode
 
@@ -55,7 +55,7 @@ class ProducerThread(threading.Thread):
 
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: Connection | str,
         source: Source,
         topic: str = "prices",
         speed: float = 1.0,
@@ -105,7 +105,7 @@ class ProducerThread(threading.Thread):
             self._delivered += 1
         else:
             self._failed += 1
-            self._last_error = str(err)
+            self._last_error = redact(str(err))
 
     def run(self) -> None:
         self._delivered = 0
@@ -127,7 +127,7 @@ class ProducerThread(threading.Thread):
             self._pump(producer)
         except Exception as exc:  # a source that fails must not kill the app silently
             log.exception("producer stopped on an error")
-            self._last_error = (
+            self._last_error = redact(
                 f"{exc} (--skip-bad skips such lines)"
                 if getattr(exc, "skippable", False)
                 else f"{type(exc).__name__}: {exc}"

@@ -7,13 +7,18 @@ auto-creates topics would otherwise pick its own count (Tansu picks 4).
 from __future__ import annotations
 
 import logging
+import time
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from producer.kafka_config import client_config
+from producer.kafka_config import Connection, client_config
 
 log = logging.getLogger(__name__)
+
+#: Errors that no retry mends (wrong credentials, a TLS failure): raised at once instead
+#: of after the whole timeout.
+REFUSED = (KafkaError._AUTHENTICATION, KafkaError._SSL)
 
 PRICES = "prices"
 DEAD_LETTERS_SUFFIX = ".dlq"
@@ -24,21 +29,43 @@ def dlq_topic(topic: str) -> str:
     return topic + DEAD_LETTERS_SUFFIX
 
 
+def _list_topics(admin: AdminClient, errors: list[KafkaError], timeout: float) -> set[str]:
+    """The cluster's topic names; a refusal (see :data:`REFUSED`) raises at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return set(admin.list_topics(timeout=min(1.0, timeout)).topics)
+        except KafkaException:
+            admin.poll(0)  # serves the error callback
+            refused = next((e for e in errors if e.code() in REFUSED), None)
+            if refused is not None:
+                raise KafkaException(refused) from None
+            if time.monotonic() >= deadline:
+                raise
+
+
 def ensure_topics(
-    bootstrap: str, topic: str = PRICES, partitions: int = 4, timeout: float = 10.0
+    bootstrap: Connection | str,
+    topic: str = PRICES,
+    partitions: int = 4,
+    timeout: float = 10.0,
+    dead_letters: bool = True,
 ) -> int:
-    """Create `topic` and its dead-letter topic if missing; return `topic`'s partition count.
+    """Create `topic` and (with `dead_letters`) its dead-letter topic if missing; return
+    `topic`'s partition count.
 
     An existing topic is used as it is (its partition count is reported, not changed).
+    Credentials the cluster refuses raise at once, with librdkafka's reason.
     """
     if partitions < 1:
         raise ValueError(f"partitions must be at least 1, got {partitions}")
-    admin = AdminClient(client_config(bootstrap))
-    existing = admin.list_topics(timeout=timeout).topics
+    errors: list[KafkaError] = []
+    admin = AdminClient(client_config(bootstrap, error_cb=errors.append))
+    existing = _list_topics(admin, errors, timeout)
     wanted = [
         NewTopic(name, num_partitions=n, replication_factor=1)
         for name, n in ((topic, partitions), (dlq_topic(topic), 1))
-        if name not in existing
+        if name not in existing and (dead_letters or name == topic)
     ]
     if wanted:
         futures = admin.create_topics(wanted, operation_timeout=timeout, request_timeout=timeout)

@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import sys
 
-from tui.runtime.common import fail
-from tui.runtime.logs import LogFileError, setup_logging
-from tui.runtime.parser import build_parser, options_before_command
+from producer.kafka_config import KafkaConfigError, remember_secrets
+from tui.runtime.common import fail, resolve_kafka
+from tui.runtime.logs import LogFileError, redact_tracebacks, setup_logging
+from tui.runtime.parser import build_parser, options_before_command, secrets_in_argv
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `limitwatch` console script."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
+    remember_secrets(secrets_in_argv(argv))  # before any message could repeat them
+    redact_tracebacks()
     args = parser.parse_args(argv)
     misplaced = options_before_command(parser, argv)
     if misplaced and getattr(args, "command", None):
@@ -37,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
         args.log_path = setup_logging(getattr(args, "log_file", None))
     except LogFileError as exc:
         return fail(str(exc))
+    if hasattr(args, "kafka_properties"):
+        try:
+            resolve_kafka(args)
+        except KafkaConfigError as exc:
+            return fail(str(exc))
     func = getattr(args, "func", None)
     try:
         if func is not None:

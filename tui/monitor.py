@@ -18,7 +18,7 @@ from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import SourceError
 from tui.runtime import settings as settings_file
-from tui.runtime.common import fail, kafka_reason, open_source_from
+from tui.runtime.common import fail, kafka_problem, open_source_from
 from tui.runtime.options import OptionError, engine_config, header_of, limits_from
 from tui.runtime.pipeline import Pipeline, PipelineOptions
 
@@ -66,6 +66,15 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         return fail(
             "--source - reads ticks from standard input: pipe them in (tail -f f.csv | ...)"
         )
+    given_fields = getattr(args, "fields", None)  # replay has none
+    if given_fields is not None and not args.no_producer:
+        return fail(
+            "--fields reads a topic that another program fills, and the monitor's own "
+            "producer writes limitwatch's shape there: add --no-producer"
+        )
+    # The settings file's [topic] fields describe such a topic too; a producer of the
+    # monitor's own writes limitwatch's shape, read as it is.
+    fields = given_fields or (settings.fields if args.no_producer else None)
     stdin: LookaheadReader | None = None
     if spec == "-" and not args.no_producer:
         try:
@@ -79,6 +88,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
     log_path: Path | None = getattr(args, "log_path", None)  # set by main()
     options = PipelineOptions(
         bootstrap=args.bootstrap_servers,
+        kafka_properties=args.kafka_properties,
         topic=args.topic,
         partitions=args.partitions,
         source=source,
@@ -94,6 +104,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         source_stop=stop,
         max_ahead_s=args.max_ahead,
         max_jump=args.max_jump,
+        fields=fields,
     )
     pipeline = Pipeline(options)
     if args.bootstrap_servers:
@@ -102,7 +113,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         pipeline.start()
     except KafkaException as exc:
         return fail(
-            f"could not reach Kafka at {pipeline.bootstrap}: {kafka_reason(exc)}. "
+            f"{kafka_problem(pipeline.bootstrap, exc)}. "
             "Check --bootstrap-servers, or leave it out to use the embedded broker."
         )
     except (BrokerError, OSError) as exc:

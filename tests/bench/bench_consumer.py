@@ -5,7 +5,9 @@ the embedded broker.
 
 Prints ticks/s for: a poll() per message with per-message decode (the baseline), the
 batched consume() + msgspec decode into numpy columns that the worker uses, and the whole
-consumer worker (decode, engine update, snapshots), with ratios to the baseline.
+consumer worker (decode, engine update, snapshots), with ratios to the baseline. Then,
+without the broker, decoding alone: limitwatch's own shape (the baseline there) against
+ticks of other shapes read through a field mapping (`--fields`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from producer.broker import EmbeddedBroker
+from producer.fields import Fields
 from producer.generator import MarketGenerator
 from producer.kafka_config import client_config
 from producer.topics import ensure_topics
@@ -120,6 +123,56 @@ def whole_worker(bootstrap: str, topic: str, n: int) -> float:
     return took
 
 
+class _Msg:
+    """A consumed message as the decoders read it."""
+
+    __slots__ = ("_key", "_value")
+
+    def __init__(self, value: bytes, key: bytes) -> None:
+        self._value, self._key = value, key
+
+    def value(self) -> bytes:
+        return self._value
+
+    def key(self) -> bytes:
+        return self._key
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 1_700_000_000_123)
+
+
+def decode_in_memory(n: int) -> list[tuple[str, float]]:
+    """Seconds to decode `n` messages of each shape, best of three rounds."""
+    ticks = list(itertools.islice(MarketGenerator(symbols=200, seed=3, start=1.7e9), n))
+    shapes = {
+        "own shape, fast decoder (baseline)": (
+            None, [_Msg(encode(t), t.symbol.encode()) for t in ticks]),
+        "--fields symbol=s,price=p,ts=T:ms": (
+            "symbol=s,price=p,ts=T:ms",
+            [_Msg(b'{"e":"trade","s":"%s","p":"%.2f","q":"0.01","T":%d}'
+                  % (t.symbol.encode(), t.price, t.ts * 1000), b"") for t in ticks]),
+        "--fields symbol=data.s,price=data.p,ts=data.T:ms": (
+            "symbol=data.s,price=data.p,ts=data.T:ms",
+            [_Msg(b'{"stream":"x","data":{"s":"%s","p":%.2f,"T":%d}}'
+                  % (t.symbol.encode(), t.price, t.ts * 1000), b"") for t in ticks]),
+        "--fields symbol=@key,price=bid,ts=@timestamp": (
+            "symbol=@key,price=bid,ts=@timestamp",
+            [_Msg(b'{"bid":%.2f,"ask":%.2f}' % (t.price, t.price + 0.01), t.symbol.encode())
+             for t in ticks]),
+    }  # fmt: skip
+    rows = []
+    for name, (spec, msgs) in shapes.items():
+        mapped = Fields.parse(spec).decoder() if spec else None
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            for msg in msgs:  # the worker's loop: the fast decoder unless a mapping is given
+                decode(msg.value()) if mapped is None else mapped(msg)
+            best = min(best, time.perf_counter() - start)
+        rows.append((name, best))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ticks", type=int, default=200_000)
@@ -149,6 +202,12 @@ def main() -> None:
     print(f"{'path':<48} {'seconds':>9} {'ticks/s':>12} {'vs baseline':>12}")
     for name, took in rows:
         print(f"{name:<48} {took:>9.3f} {n / took:>12,.0f} {base / took:>11.1f}x")
+    decoded = decode_in_memory(n)
+    own = decoded[0][1]
+    print(f"\ndecoding only, {n:,} messages in memory, best of 3\n")
+    print(f"{'shape':<48} {'seconds':>9} {'ticks/s':>12} {'vs own':>12}")
+    for name, took in decoded:
+        print(f"{name:<48} {took:>9.3f} {n / took:>12,.0f} {own / took:>11.2f}x")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ from confluent_kafka import (
 from engine import Engine, EngineConfig, LimitError, Signal
 from engine.calibration import TrackRecord
 from producer.control import drain
-from producer.kafka_config import client_config
+from producer.fields import Fields
+from producer.kafka_config import Connection, as_connection, client_config, redact
 from producer.wire import BadTick, Problem, decode
 from tui.runtime.commands import (
     SelectSymbol,
@@ -47,6 +48,7 @@ from tui.runtime.commands import (
 from tui.runtime.dead_letters import DeadLetters
 from tui.runtime.health import STATS_INTERVAL_S, ConsumerHealth, PartitionReading
 from tui.runtime.plausibility import Plausibility, TickChecks
+from tui.runtime.publish import SignalPublisher
 from tui.runtime.recorder import Recorder
 from tui.runtime.snapshot import KafkaStats, Notice, Snapshot, SnapshotSlot
 
@@ -75,7 +77,7 @@ class ConsumerWorker(threading.Thread):
     Parameters
     ----------
     bootstrap:
-        Kafka bootstrap servers.
+        Kafka bootstrap servers, or a Connection with the user's client properties.
     topic:
         The prices topic.
     config:
@@ -91,11 +93,17 @@ class ConsumerWorker(threading.Thread):
         Called in the worker thread with each batch's signals (headless printing).
     plausibility:
         Bounds on event times ahead of the clock and on price jumps (defaults: on).
+    fields:
+        Where symbol, price and time are in a message of another shape (default:
+        limitwatch's own, read by the fast decoder).
+    committer:
+        With a consumer group, commits the offsets itself once what it published for
+        them is delivered (instead of librdkafka's automatic commits).
     """
 
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: Connection | str,
         topic: str = "prices",
         config: EngineConfig | None = None,
         group: str | None = None,
@@ -106,9 +114,12 @@ class ConsumerWorker(threading.Thread):
         batch_size: int = 5000,
         on_signals: Callable[[list[Signal]], None] | None = None,
         plausibility: Plausibility | None = None,
+        fields: Fields | None = None,
+        committer: SignalPublisher | None = None,
     ) -> None:
         super().__init__(name="limitwatch-consumer", daemon=True)
-        self.bootstrap = bootstrap
+        self.connection = as_connection(bootstrap)
+        self.bootstrap = self.connection.bootstrap
         self.topic = topic
         self.config = config or EngineConfig()
         self.group = group
@@ -118,6 +129,8 @@ class ConsumerWorker(threading.Thread):
         self.publish_interval = 1.0 / publish_hz
         self.batch_size = batch_size
         self.on_signals = on_signals
+        self._mapped = None if fields is None or fields.own else fields.decoder()
+        self.committer = committer if group is not None else None
         self.slot = SnapshotSlot()
         self.closed = threading.Event()
         self._stop_event = threading.Event()
@@ -175,10 +188,10 @@ class ConsumerWorker(threading.Thread):
         for symbol, (buy, sell) in self.initial_limits.items():
             self._apply(SetLimits(symbol, buy, sell))
         conf = client_config(
-            self.bootstrap,
+            self.connection,
             **{
                 "group.id": self.group or f"limitwatch-monitor-{id(self):x}",
-                "enable.auto.commit": self.group is not None,
+                "enable.auto.commit": self.group is not None and self.committer is None,
                 "auto.offset.reset": "earliest" if self.from_beginning else "latest",
                 "session.timeout.ms": 6000,
                 "heartbeat.interval.ms": 1000,
@@ -191,7 +204,7 @@ class ConsumerWorker(threading.Thread):
         )
         consumer = Consumer(conf)
         dlq = Producer(
-            client_config(self.bootstrap, **{"linger.ms": 50, "error_cb": self._on_error})
+            client_config(self.connection, **{"linger.ms": 50, "error_cb": self._on_error})
         )
         self._dead_letters = DeadLetters(dlq, self.topic, self._note_error)
         try:
@@ -203,6 +216,8 @@ class ConsumerWorker(threading.Thread):
                 self.recorder.stop()
                 self._publish()  # so the closing notice is seen
             dlq.flush(1.0)
+            if self.committer is not None:
+                self.committer.close(consumer)
             consumer.close()
 
     def _attach(self, consumer: Consumer) -> None:
@@ -212,6 +227,8 @@ class ConsumerWorker(threading.Thread):
                 self._parts = list(parts)
 
             def on_revoke(_c: Consumer, parts: list[TopicPartition]) -> None:
+                if self.committer is not None:  # the next owner starts after our output
+                    self.committer.commit(_c, force=True)
                 gone = {(p.topic, p.partition) for p in parts}
                 self._parts = [p for p in self._parts if (p.topic, p.partition) not in gone]
 
@@ -247,6 +264,8 @@ class ConsumerWorker(threading.Thread):
             if msgs:
                 self._ingest(msgs)
                 dirty = True
+            if self.committer is not None:
+                self.committer.commit(consumer)
             if self._drain_commands():
                 last_publish = 0.0  # publish at once: someone is waiting to see it
                 dirty = True
@@ -268,6 +287,7 @@ class ConsumerWorker(threading.Thread):
         wall = time.time()
         self.health.fetch_answered()
         recording = self.recorder.active
+        mapped = self._mapped  # None: limitwatch's own shape, the fast decoder
         for msg in msgs:
             err = msg.error()
             if err is not None:
@@ -275,7 +295,7 @@ class ConsumerWorker(threading.Thread):
                     self._note_error(f"consume: {err}")
                 continue
             try:
-                tick = decode(msg.value())
+                tick = decode(msg.value()) if mapped is None else mapped(msg)
             except BadTick as exc:
                 self._refuse(msg, exc)
                 continue
@@ -338,11 +358,11 @@ class ConsumerWorker(threading.Thread):
 
     def _notice(self, text: str, error: bool = False) -> None:
         self._notice_seq += 1
-        self._notices.append(Notice(self._notice_seq, text, error))
+        self._notices.append(Notice(self._notice_seq, redact(text), error))
 
     def _note_error(self, text: str) -> None:
         self._errors += 1
-        self._last_error = text
+        self._last_error = redact(text)  # shown by the monitor
         log.warning("%s", text)
 
     def _on_error(self, err: KafkaError) -> None:

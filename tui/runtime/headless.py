@@ -1,4 +1,5 @@
-"""The headless commands: `engine` (signals as JSON lines), `record` and `produce`.
+"""The headless commands: `engine` (signals as JSON lines, and on the signals topic),
+`record` and `produce`.
 
 None of them loads a UI library; each runs until its work ends, a limit, or Ctrl-C.
 """
@@ -19,18 +20,22 @@ from confluent_kafka import KafkaException
 
 from engine import Signal
 from producer.control import ProducerStats
+from producer.fields import Fields
+from producer.kafka_config import redact
 from producer.kafka_producer import ProducerThread
 from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import SourceError
 from producer.wire import Tick
 from tui.runtime import format as fmt
+from tui.runtime import settings as settings_file
 from tui.runtime.commands import StartRecording
-from tui.runtime.common import fail, kafka_fail, open_source_from
+from tui.runtime.common import connection, fail, kafka_fail, open_source_from
 from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.jsonout import signal_json
 from tui.runtime.options import OptionError, engine_config, limits_from
 from tui.runtime.plausibility import plausibility_for
+from tui.runtime.publish import SignalPublisher
 from tui.runtime.snapshot import Snapshot
 
 #: While `produce` runs, how often it prints what it has sent, in seconds.
@@ -49,35 +54,71 @@ class _Stopper:
         self.event.set()
 
 
-def _headless_worker(args: argparse.Namespace, **kwargs: Any) -> ConsumerWorker:
+def fields_of(args: argparse.Namespace) -> Fields | None:
+    """The shape of the ticks to read: --fields, else the settings file's [topic] fields,
+    else limitwatch's own. OptionError when the file's mapping cannot be read."""
+    if args.fields is not None:
+        return args.fields
+    settings, problems = settings_file.load(args.config or settings_file.default_path())
+    for problem in problems:
+        if "topic.fields" in problem:
+            raise OptionError(problem)
+    return settings.fields
+
+
+def _headless_worker(
+    args: argparse.Namespace, fields: Fields | None, **kwargs: Any
+) -> ConsumerWorker:
     """A ConsumerWorker on --bootstrap-servers for the headless commands."""
     from producer.topics import ensure_topics
 
-    ensure_topics(args.bootstrap_servers, args.topic, args.partitions)
+    conn = connection(args)
+    ensure_topics(conn, args.topic, args.partitions)
     checks = plausibility_for(None, args.max_ahead, args.max_jump)
-    return ConsumerWorker(args.bootstrap_servers, topic=args.topic, plausibility=checks, **kwargs)
+    return ConsumerWorker(conn, topic=args.topic, plausibility=checks, fields=fields, **kwargs)
 
 
 def run_engine(args: argparse.Namespace) -> int:
-    """Headless engine: join the group, print each signal as a JSON line."""
+    """Headless engine: join the group, print each signal as a JSON line and publish it
+    to the signals topic; commit the input offsets once those are delivered."""
+    from producer.topics import ensure_topics
+
     if not args.bootstrap_servers:
         return fail("the headless engine needs --bootstrap-servers (the cluster to read)")
+    publisher: SignalPublisher | None = None
 
     def emit(signals: list[Signal]) -> None:
         for sig in signals:
             print(signal_json(sig), flush=True)
+        if publisher is not None:
+            publisher.publish(signals)
 
     try:
         config = engine_config(args)
+        fields = fields_of(args)  # a bad mapping is said before anything connects
+        if args.publish:
+            ensure_topics(connection(args), args.signals_topic, args.partitions, dead_letters=False)
+            publisher = SignalPublisher(connection(args), args.signals_topic)
         worker = _headless_worker(
-            args, config=config, group=args.group, from_beginning=args.from_beginning,
-            limits=limits_from(args), on_signals=emit,
+            args, fields, config=config, group=args.group, from_beginning=args.from_beginning,
+            limits=limits_from(args), on_signals=emit, committer=publisher,
         )  # fmt: skip
     except OptionError as exc:
         return fail(str(exc))
     except KafkaException as exc:
         return kafka_fail(args.bootstrap_servers, exc)
-    return _run_headless(worker, "engine")
+    code = _run_headless(worker, "engine")
+    if publisher is not None:
+        said = (
+            f"limitwatch engine: {publisher.published:,} signals published to "
+            f"{args.signals_topic}, {publisher.delivered:,} delivered, {publisher.failed:,} "
+            f"failed; offsets committed {publisher.commits:,} times"
+        )
+        if publisher.last_error:
+            said += f"; {publisher.last_error}"
+        print(redact(said), file=sys.stderr)
+        code = code or (1 if publisher.failed else 0)
+    return code
 
 
 def run_record(args: argparse.Namespace) -> int:
@@ -93,7 +134,11 @@ def run_record(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(f"cannot record to {args.out}: {exc.strerror or exc}")
     try:
-        worker = _headless_worker(args, from_beginning=args.from_beginning, group=None)
+        worker = _headless_worker(
+            args, fields_of(args), from_beginning=args.from_beginning, group=None
+        )
+    except OptionError as exc:
+        return fail(str(exc))
     except KafkaException as exc:
         return kafka_fail(args.bootstrap_servers, exc)
     worker.send(StartRecording(str(args.out), args.description, max_ticks=args.count))
@@ -118,13 +163,13 @@ def _run_headless(
             break
         if time.monotonic() - last_status >= 5.0 and snap is not None:
             last_status = time.monotonic()
-            print(f"limitwatch {what}: {status_line(snap)}", file=sys.stderr, flush=True)
+            print(f"limitwatch {what}: {redact(status_line(snap))}", file=sys.stderr, flush=True)
     worker.stop()
     worker.join(3.0)
     last = worker.latest()
     notices = last.notices if last is not None else ()
     for notice in notices:
-        print(f"limitwatch {what}: {notice.text}", file=sys.stderr)
+        print(f"limitwatch {what}: {redact(notice.text)}", file=sys.stderr)
     return 1 if any(n.error for n in notices) else 0
 
 
@@ -157,14 +202,14 @@ def run_produce(args: argparse.Namespace) -> int:
     stdin = LookaheadReader(os.dup(0), stop) if args.source == "-" else None
     try:
         source = open_source_from(args, args.source, stop, stdin)
-        ensure_topics(args.bootstrap_servers, args.topic, args.partitions)
+        ensure_topics(connection(args), args.topic, args.partitions)
     except (SourceError, FileNotFoundError) as exc:
         return fail(str(exc))
     except KafkaException as exc:
         return kafka_fail(args.bootstrap_servers, exc)
     sent = _Limited(source, args.count) if args.count else source
     thread = ProducerThread(
-        args.bootstrap_servers, sent, topic=args.topic, speed=args.speed, max_gap_s=args.max_gap
+        connection(args), sent, topic=args.topic, speed=args.speed, max_gap_s=args.max_gap
     )
     stopper = _Stopper()
     thread.start()
@@ -179,7 +224,7 @@ def run_produce(args: argparse.Namespace) -> int:
     stats = thread.stats()
     print(
         f"limitwatch produce: {_sent(stats)}"
-        + (f"; {stats.last_error}" if stats.last_error else ""),
+        + (f"; {redact(stats.last_error)}" if stats.last_error else ""),
         file=sys.stderr,
     )
     skipped = getattr(source, "skipped", 0)

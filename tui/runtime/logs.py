@@ -5,11 +5,16 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import sys
+import threading
+import traceback
 from pathlib import Path
+from types import TracebackType
 
 import platformdirs
 
-__all__ = ["LogFileError", "default_log_path", "setup_logging"]
+from producer.kafka_config import RedactingFilter, redact
+
+__all__ = ["LogFileError", "default_log_path", "redact_tracebacks", "setup_logging"]
 
 
 class LogFileError(OSError):
@@ -24,6 +29,27 @@ def default_log_path() -> Path:
 def _open(path: Path) -> logging.Handler:
     path.parent.mkdir(parents=True, exist_ok=True)
     return logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=2)
+
+
+def _print_redacted(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None
+) -> None:
+    text = "".join(traceback.format_exception(kind, value, tb))
+    sys.stderr.write(redact(text))
+
+
+def _thread_hook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is not None:
+        name = args.thread.name if args.thread is not None else "a thread"
+        sys.stderr.write(f"Exception in {name}:\n")
+        _print_redacted(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def redact_tracebacks() -> None:
+    """Print uncaught exceptions, of the main thread and of others, with secrets blanked
+    out: a traceback may quote a value it was given."""
+    sys.excepthook = _print_redacted
+    threading.excepthook = _thread_hook
 
 
 def setup_logging(path: Path | None = None, level: int = logging.INFO) -> Path | None:
@@ -52,6 +78,7 @@ def setup_logging(path: Path | None = None, level: int = logging.INFO) -> Path |
         handler, target = logging.NullHandler(), None
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())  # no secret reaches the file
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

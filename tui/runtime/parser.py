@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import NoReturn
 
+from producer.fields import Fields, FieldsError
+from producer.kafka_config import is_secret, redact
 from producer.kafka_producer import parse_speed
 from tui.runtime import backtest, evaluate
 from tui.runtime import settings as settings_file
@@ -22,6 +25,7 @@ from tui.runtime.options import (
     positive_float,
     positive_int,
 )
+from tui.runtime.publish import SIGNALS
 from tui.runtime.recorder import default_record_dir
 
 
@@ -32,12 +36,55 @@ def _speed(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose error messages never show a secret: argparse repeats the
+    arguments it cannot use, and one of them may be a password given to ``-X``."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(redact(message))
+
+
+#: The option that passes one librdkafka property.
+PROPERTY_OPTION = "-X"
+
+
+def secrets_in_argv(argv: list[str]) -> list[str]:
+    """The secret values on a command line, found before it is parsed so that no error
+    message can show them: ``-X key=value`` for a secret key, and the next word that is no
+    option when the value is missing (``-X sasl.password hunter2``, ``-X sasl.password=
+    hunter2``)."""
+    found: list[str] = []
+    for i, token in enumerate(argv):
+        if token == PROPERTY_OPTION:
+            given, rest = (argv[i + 1] if i + 1 < len(argv) else ""), argv[i + 2 :]
+        elif token.startswith(PROPERTY_OPTION) and not token.startswith("--"):
+            given, rest = token[len(PROPERTY_OPTION) :].lstrip("="), argv[i + 1 :]
+        else:
+            continue
+        key, _sep, value = given.partition("=")
+        if is_secret(key):
+            found.append(value or next((w for w in rest if not w.startswith("-")), ""))
+    return [value for value in found if value]
+
+
 def add_kafka_options(p: argparse.ArgumentParser, *, embedded: bool = True) -> None:
     g = p.add_argument_group("Kafka")
     g.add_argument(
         "--bootstrap-servers", metavar="HOST:PORT",
         help="a Kafka cluster to use; without it an embedded broker starts on 127.0.0.1"
-        if embedded else "the Kafka cluster to use (required)",
+        if embedded else "the Kafka cluster to use (required), unless --kafka-config or -X "
+        "gives bootstrap.servers",
+    )  # fmt: skip
+    g.add_argument(
+        PROPERTY_OPTION, dest="kafka_properties", action="append", default=[],
+        metavar="KEY=VALUE",
+        help="a librdkafka property for every Kafka client, e.g. security.protocol=SASL_SSL "
+        "(repeatable; beats --kafka-config; ${VAR} reads the environment)",
+    )  # fmt: skip
+    g.add_argument(
+        "--kafka-config", type=Path, metavar="FILE",
+        help="librdkafka properties in the Java .properties format, as Kafka's own tools "
+        "read them; ${VAR} reads the environment, so secrets stay out of the file",
     )  # fmt: skip
     g.add_argument("--topic", default="prices", help="the ticks topic (default: %(default)s)")
     g.add_argument(
@@ -50,6 +97,32 @@ def add_kafka_options(p: argparse.ArgumentParser, *, embedded: bool = True) -> N
         "--log-file", type=Path, default=None,
         help=f"where logs go, librdkafka's included (default: {default_log_path()})",
     )  # fmt: skip
+
+
+def _fields(text: str) -> Fields:
+    try:
+        return Fields.parse(text)
+    except FieldsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_fields_options(p: argparse.ArgumentParser, *, monitor: bool = False) -> None:
+    """The shape of the ticks read, for every command that consumes."""
+    g = p.add_argument_group("ticks of another shape")
+    g.add_argument(
+        "--fields", type=_fields, metavar="MAP",
+        help="where symbol, price and time are in each message, e.g. symbol=s,price=p,ts=T:ms "
+        "or symbol=@key,price=data.price,ts=@timestamp: dotted names for nested fields, a "
+        "price as number or decimal text, ts in s, ms, us, ns or iso; @key and @timestamp "
+        "are the message's own (default: limitwatch's own shape; or [topic] fields in "
+        "the settings file)",
+    )  # fmt: skip
+    if not monitor:
+        g.add_argument(
+            "--config", type=Path, default=None, metavar="FILE",
+            help=f"settings file whose [topic] fields apply (default: "
+            f"{settings_file.default_path()})",
+        )  # fmt: skip
 
 
 def add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True) -> None:
@@ -88,10 +161,12 @@ def add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True) 
     )
 
 
-def add_monitor_options(p: argparse.ArgumentParser) -> None:
+def add_monitor_options(p: argparse.ArgumentParser, *, replay: bool = False) -> None:
     add_kafka_options(p)
     add_engine_options(p)
     add_plausibility_options(p)
+    if not replay:  # a replay reads what its own producer writes: limitwatch's shape
+        add_fields_options(p, monitor=True)
     g = p.add_argument_group("monitor")
     g.add_argument(
         "--step", type=fraction, default=None,
@@ -119,7 +194,7 @@ def add_monitor_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full command line."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="limitwatch",
         description=(
             "Watch live prices on Kafka and get told ahead of time when a price is about to "
@@ -139,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: limitwatch replay scenarios/crash.jsonl --speed 4",
     )  # fmt: skip
     rep.add_argument("file", metavar="FILE", help="a scenario, or a file of CSV or JSON lines")
-    add_monitor_options(rep)
+    add_monitor_options(rep, replay=True)
     add_source_options(rep, with_source=False)
     rep.set_defaults(func=None)
 
@@ -153,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("out", metavar="OUT", type=Path, help="the scenario file to write (.jsonl)")
     add_kafka_options(rec, embedded=False)
     add_plausibility_options(rec)
+    add_fields_options(rec)
     rec.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     rec.add_argument("--count", type=positive_int, help="stop after recording this many ticks")
     rec.add_argument(
@@ -179,21 +255,31 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=evaluate.run)
 
     eng = sub.add_parser(
-        "engine", help="headless engine: consume, print signals as JSON lines",
-        description="A headless engine: join a consumer group on the prices topic and print "
-        "each signal as a JSON line. Engines started with the same --group split the "
-        "topic's partitions between them.",
+        "engine", help="headless engine: consume, publish and print signals as JSON lines",
+        description="A headless engine: join a consumer group on the prices topic, print "
+        "each signal as a JSON line and publish it to the signals topic. Engines started "
+        "with the same --group split the topic's partitions between them.",
         epilog="example: limitwatch engine --bootstrap-servers HOST:9092 > signals.jsonl",
     )  # fmt: skip
     add_kafka_options(eng, embedded=False)
     add_engine_options(eng)
     add_plausibility_options(eng)
+    add_fields_options(eng)
     eng.add_argument(
         "--group", default="limitwatch-engine", help="consumer group (default: %(default)s)"
     )
     eng.add_argument(
         "--from-beginning", action=argparse.BooleanOptionalAction, default=True,
         help="when the group has no committed offsets, start at the oldest tick (default: yes)",
+    )  # fmt: skip
+    eng.add_argument(
+        "--publish", action=argparse.BooleanOptionalAction, default=True,
+        help="publish each signal to --signals-topic (key: symbol; JSON with its stable id) "
+        "and commit the input offsets only once those are delivered (default: yes)",
+    )  # fmt: skip
+    eng.add_argument(
+        "--signals-topic", default=SIGNALS, metavar="TOPIC",
+        help="where signals are published (default: %(default)s)",
     )  # fmt: skip
     eng.set_defaults(func=run_engine)
 

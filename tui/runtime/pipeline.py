@@ -20,6 +20,8 @@ from typing import Protocol
 from engine import EngineConfig, Signal
 from producer.broker import EmbeddedBroker
 from producer.control import SetPaused, SetSpeed
+from producer.fields import Fields
+from producer.kafka_config import Connection
 from producer.kafka_producer import ProducerThread
 from producer.source import Source
 from producer.topics import ensure_topics
@@ -64,6 +66,7 @@ class PipelineOptions:
     """How to wire the pipeline; see `limitwatch --help` for each."""
 
     bootstrap: str | None = None  # None: start the embedded broker
+    kafka_properties: dict[str, str] = field(default_factory=dict)  # -X and --kafka-config
     topic: str = "prices"
     partitions: int = 4
     source: Source | None = None  # None: consume only
@@ -80,6 +83,7 @@ class PipelineOptions:
     on_signals: Callable[[list[Signal]], None] | None = None  # called in the worker thread
     max_ahead_s: float = MAX_AHEAD_S  # event times further ahead are refused (inf: off)
     max_jump: float | None = None  # None: as `plausibility_for` decides for the source
+    fields: Fields | None = None  # the shape of the ticks read (None: limitwatch's own)
 
 
 class Pipeline:
@@ -91,6 +95,7 @@ class Pipeline:
         self.producer: ProducerThread | None = None
         self.worker: ConsumerWorker | None = None
         self.bootstrap = options.bootstrap or ""
+        self.connection = Connection(self.bootstrap, options.kafka_properties)
 
     def start(self) -> None:
         """Start broker (if embedded), topics, consumer and producer. Call from the main thread."""
@@ -99,14 +104,17 @@ class Pipeline:
             if opts.bootstrap is None:
                 self.broker = EmbeddedBroker(port=opts.broker_port, log_path=opts.broker_log)
                 self.bootstrap = self.broker.start()
-            ensure_topics(self.bootstrap, opts.topic, opts.partitions)
+            self.connection = Connection(
+                self.bootstrap, opts.kafka_properties, embedded=self.broker is not None
+            )
+            ensure_topics(self.connection, opts.topic, opts.partitions)
             limits = dict(opts.source.limits) if opts.source is not None else {}
             limits.update(opts.limits)
             from_beginning = opts.from_beginning
             if from_beginning is None:
                 from_beginning = self.broker is not None
             self.worker = ConsumerWorker(
-                self.bootstrap,
+                self.connection,
                 topic=opts.topic,
                 config=opts.engine,
                 group=opts.group,
@@ -115,6 +123,7 @@ class Pipeline:
                 embedded=self.broker is not None,
                 on_signals=opts.on_signals,
                 plausibility=plausibility_for(opts.source, opts.max_ahead_s, opts.max_jump),
+                fields=opts.fields,
             )
             self.worker.start()
             if opts.source is not None:
@@ -122,7 +131,7 @@ class Pipeline:
                 # is read, after this start: the producer hands them over then.
                 late = None if opts.source.limits else self._late_limits
                 self.producer = ProducerThread(
-                    self.bootstrap, opts.source, topic=opts.topic, speed=opts.speed,
+                    self.connection, opts.source, topic=opts.topic, speed=opts.speed,
                     max_gap_s=opts.max_gap_s, on_limits=late,
                 )  # fmt: skip
                 self.producer.start()

@@ -1,5 +1,5 @@
-"""Settings that outlive a run: the limit step, notifications and every symbol's limits,
-kept as TOML in the user's config directory.
+"""Settings that outlive a run: the limit step, notifications, every symbol's limits and
+the shape of the ticks on the topic read, kept as TOML in the user's config directory.
 
 A broken file never stops limitwatch: `load` reports what is wrong (with the line, for a
 syntax error) and falls back to defaults for what it could not read.
@@ -18,6 +18,7 @@ from typing import Any
 import platformdirs
 
 from engine.limits import limit_problem
+from producer.fields import Fields, FieldsError
 
 #: The limit steps ``[`` and ``]`` move between, as fractions of the price: a 1-2-5
 #: ladder that holds the default step, so stepping down and back up lands on it again.
@@ -58,6 +59,7 @@ class Settings:
     notify: bool = True  # pop up a notification for signals
     sort: str = "symbol"
     limits: dict[str, tuple[float, float]] = field(default_factory=dict)
+    fields: Fields | None = None  # [topic] fields: the shape of a topic another program fills
 
     def with_limits(self, symbol: str, buy: float, sell: float) -> Settings:
         """A copy with `symbol`'s limits set."""
@@ -100,6 +102,13 @@ def dumps(settings: Settings) -> str:
         "# SYMBOL = [buy, sell]; nan for no limit on that side",
         "[limits]",
     ]
+    if settings.fields is not None:
+        lines[-2:-2] = [
+            "# where symbol, price and time are in a topic another program fills (--fields)",
+            "[topic]",
+            f"fields = {_toml_string(settings.fields.spec())}",
+            "",
+        ]
     for symbol in sorted(settings.limits):
         buy, sell = settings.limits[symbol]
         lines.append(f"{_toml_string(symbol)} = [{_toml_float(buy)}, {_toml_float(sell)}]")
@@ -154,6 +163,15 @@ def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
             problems.append(f"{name}: limits.{symbol} = {pair} is impossible ({problem})")
             continue
         limits[symbol] = (float(pair[0]), float(pair[1]))
+    topic = data.get("topic", {})
+    raw_fields = topic.get("fields") if isinstance(topic, dict) else None
+    if raw_fields is not None:
+        try:
+            if not isinstance(raw_fields, str):
+                raise FieldsError('expected a text such as "symbol=s,price=p,ts=T:ms"')
+            values["fields"] = Fields.parse(raw_fields)
+        except FieldsError as exc:
+            problems.append(f"{name}: topic.fields: {exc}")
     return Settings(**values, limits=limits), problems
 
 

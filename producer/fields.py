@@ -1,0 +1,253 @@
+"""Reading ticks from a topic in someone else's shape: which field holds the symbol, the
+price and the time, in what unit, or whether the message's key or timestamp stands in.
+
+``symbol=s,price=p,ts=T:ms`` reads a crypto exchange's trade (``{"s":"BTCUSDT",
+"p":"43000.10","T":1700000000123}``); names may be nested (``data.price``), a price may
+be a number or a decimal string, a time is a number in s, ms, us or ns or an ISO-8601
+text, and ``@key`` / ``@timestamp`` take the symbol from the message key and the time
+from the Kafka message timestamp. limitwatch's own shape keeps its fast decoder
+(:func:`producer.wire.decode`); any other shape gets a msgspec decoder made for it once.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+
+from engine.limits import MAX_PRICE
+from producer.wire import MAX_MESSAGE_BYTES, MAX_SYMBOL_LEN, BadTick, Problem, Tick, decode
+
+#: The message's own key and timestamp, where a payload has no symbol or no time.
+KEY = "@key"
+TIMESTAMP = "@timestamp"
+#: Units of a numeric time, as units per second; ``iso`` reads an ISO-8601 text.
+UNITS: dict[str, float] = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
+ISO = "iso"
+#: The largest event time accepted, in epoch seconds (as for limitwatch's own ticks).
+MAX_TS = 1e11
+#: A Kafka message timestamp type meaning there is none.
+_NO_TIMESTAMP = 0
+
+_Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SYMBOL_LEN)]
+_Price = Annotated[float, msgspec.Meta(gt=0.0, lt=MAX_PRICE)]
+
+
+class FieldsError(ValueError):
+    """A mapping that cannot be read; the text says what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Where a tick's symbol, price and event time are in a message.
+
+    ``symbol`` and ``price`` are dotted paths into the JSON payload (``symbol`` may be
+    :data:`KEY`); ``ts`` is a path or :data:`TIMESTAMP`, read in ``unit``.
+    """
+
+    symbol: str = "symbol"
+    price: str = "price"
+    ts: str = "ts"
+    unit: str = "s"
+
+    @classmethod
+    def parse(cls, text: str) -> Fields:
+        """A mapping from ``symbol=PATH|@key,price=PATH,ts=PATH[:UNIT]|@timestamp``; roles
+        left out keep limitwatch's own names.
+
+        >>> Fields.parse("symbol=s,price=p,ts=T:ms")
+        Fields(symbol='s', price='p', ts='T', unit='ms')
+        >>> Fields.parse("symbol=@key, price=data.price, ts=@timestamp").spec()
+        'symbol=@key,price=data.price,ts=@timestamp'
+        """
+        given: dict[str, str] = {}
+        for part in text.split(","):
+            if not part.strip():
+                continue
+            role, sep, path = (x.strip() for x in part.partition("="))
+            if not sep or role not in ("symbol", "price", "ts"):
+                raise FieldsError(
+                    f"{part.strip()!r}: expected symbol=…, price=… or ts=… "
+                    "(e.g. symbol=s,price=p,ts=T:ms)"
+                )
+            if role in given:
+                raise FieldsError(f"{role} is given twice")
+            given[role] = path
+        unit = "s"
+        ts = given.get("ts", "ts")
+        if ts != TIMESTAMP and ":" in ts:
+            ts, unit = (x.strip() for x in ts.rsplit(":", 1))
+            if unit not in UNITS and unit != ISO:
+                raise FieldsError(f"ts unit {unit!r}: use one of {', '.join([*UNITS, ISO])}")
+        fields = cls(given.get("symbol", "symbol"), given.get("price", "price"), ts, unit)
+        fields._check()
+        return fields
+
+    def _check(self) -> None:
+        paths = {"symbol": self.symbol, "price": self.price, "ts": self.ts}
+        for role, path in paths.items():
+            if path.startswith("@"):
+                allowed = {"symbol": KEY, "ts": TIMESTAMP}.get(role)
+                if path != allowed:
+                    hint = f"only {allowed}" if allowed else "a field of the payload"
+                    raise FieldsError(f"{role}={path}: {role} can be {hint}")
+            elif not path or any(not name for name in path.split(".")):
+                raise FieldsError(f"{role}={path!r}: expected a field name such as p or data.p")
+        payload = [p for p in paths.values() if not p.startswith("@")]
+        if len(set(payload)) != len(payload):
+            raise FieldsError("two roles read the same field")
+        for a in payload:
+            for b in payload:
+                if a != b and b.startswith(a + "."):
+                    raise FieldsError(f"{a} cannot be both a value and the object holding {b}")
+
+    def spec(self) -> str:
+        """The mapping as :meth:`parse` reads it."""
+        ts = self.ts if self.ts == TIMESTAMP or self.unit == "s" else f"{self.ts}:{self.unit}"
+        return f"symbol={self.symbol},price={self.price},ts={ts}"
+
+    @property
+    def own(self) -> bool:
+        """Whether this is limitwatch's own shape (the fast decoder reads it)."""
+        return self == Fields()
+
+    def decoder(self) -> Callable[[Any], Tick]:
+        """A function from a consumed message (``value()``, ``key()``, ``timestamp()``) to
+        a Tick; BadTick, with the heading it is counted under, for anything else."""
+        if self.own:
+            return lambda msg: decode(msg.value())
+        return _MappedDecoder(self)
+
+
+def _tree(leaves: dict[str, Any]) -> dict[str, Any]:
+    """Dotted paths to a nested dict of JSON names, leaves holding their types."""
+    root: dict[str, Any] = {}
+    for path, kind in leaves.items():
+        node = root
+        *parents, last = path.split(".")
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[last] = kind
+    return root
+
+
+class _MappedDecoder:
+    """Decodes one shape of message into Ticks; made once per mapping."""
+
+    def __init__(self, fields: Fields) -> None:
+        self.fields = fields
+        leaves: dict[str, Any] = {}
+        if fields.symbol != KEY:
+            leaves[fields.symbol] = _Symbol
+        leaves[fields.price] = _Price
+        if fields.ts != TIMESTAMP:
+            leaves[fields.ts] = str if fields.unit == ISO else float
+        tree = _tree(leaves)
+        self._attr: dict[str, str] = {}
+        kind = self._build(tree, "MappedTick", "", "")
+        # strict=False: a price or a time written as a decimal string is read as a number
+        self._decoder = msgspec.json.Decoder(kind, strict=False)
+        self._price = operator.attrgetter(self._attr[fields.price])
+        self._symbol = (
+            operator.attrgetter(self._attr[fields.symbol]) if fields.symbol != KEY else None
+        )
+        self._ts = operator.attrgetter(self._attr[fields.ts]) if fields.ts != TIMESTAMP else None
+        self._per_s = UNITS.get(fields.unit, 1.0)
+        self._problem = {
+            f"`$.{fields.price}`": Problem.BAD_PRICE,
+            f"`$.{fields.symbol}`": Problem.BAD_SYMBOL,
+        }
+        self._checked: set[str] = set()
+
+    def _build(self, node: dict[str, Any], name: str, path: str, chain: str) -> Any:
+        """A msgspec Struct type for `node`, its JSON names renamed to f0, f1, …; each
+        leaf's attribute chain (``f0.f1``) is kept in ``_attr`` under its JSON path."""
+        fields: list[tuple[str, Any]] = []
+        rename: dict[str, str] = {}
+        for i, (json_name, child) in enumerate(node.items()):
+            attr = f"f{i}"
+            here = f"{path}.{json_name}" if path else json_name
+            reach = f"{chain}.{attr}" if chain else attr
+            if isinstance(child, dict):
+                kind = self._build(child, f"{name}_{i}", here, reach)
+            else:
+                kind = child
+                self._attr[here] = reach
+            fields.append((attr, kind))
+            rename[attr] = json_name
+        return msgspec.defstruct(name, fields, rename=rename, gc=False)
+
+    def __call__(self, msg: Any) -> Tick:
+        value = msg.value()
+        if value is None:
+            raise BadTick("empty message (no value)", Problem.WRONG_SHAPE)
+        if len(value) > MAX_MESSAGE_BYTES:
+            raise BadTick(
+                f"message of {len(value)} bytes exceeds {MAX_MESSAGE_BYTES}", Problem.TOO_LARGE
+            )
+        try:
+            obj = self._decoder.decode(value)
+        except msgspec.ValidationError as exc:
+            text = str(exc)
+            problem = next(
+                (p for end, p in self._problem.items() if text.endswith(end)), Problem.WRONG_SHAPE
+            )
+            raise BadTick(f"invalid tick: {text}", problem) from None
+        except msgspec.DecodeError as exc:
+            raise BadTick(f"not JSON: {exc}", Problem.NOT_JSON) from None
+        except Exception as exc:  # UnicodeDecodeError and anything else a payload triggers
+            raise BadTick(f"undecodable: {type(exc).__name__}: {exc}", Problem.NOT_JSON) from None
+        symbol = self._symbol(obj) if self._symbol is not None else self._key_symbol(msg)
+        if symbol not in self._checked:
+            if not symbol.isprintable() or symbol.strip() != symbol:
+                raise BadTick(
+                    "symbol has control characters or surrounding spaces", Problem.BAD_SYMBOL
+                )
+            if len(self._checked) < 100_000:
+                self._checked.add(symbol)
+        return Tick(symbol, self._price(obj), self._time(obj, msg))
+
+    def _key_symbol(self, msg: Any) -> str:
+        key = msg.key()
+        if not key:
+            raise BadTick("no message key to read the symbol from", Problem.BAD_SYMBOL)
+        try:
+            symbol = key.decode("utf-8") if isinstance(key, bytes) else str(key)
+        except UnicodeDecodeError:
+            raise BadTick("message key is not UTF-8 text", Problem.BAD_SYMBOL) from None
+        if len(symbol) > MAX_SYMBOL_LEN:
+            raise BadTick(f"key longer than {MAX_SYMBOL_LEN} characters", Problem.BAD_SYMBOL)
+        return symbol
+
+    def _time(self, obj: Any, msg: Any) -> float:
+        if self._ts is None:
+            kind, ms = msg.timestamp()
+            if kind == _NO_TIMESTAMP or ms < 0:
+                raise BadTick("the message has no Kafka timestamp", Problem.WRONG_SHAPE)
+            ts = ms / 1000.0
+        elif self.fields.unit == ISO:
+            text = self._ts(obj)
+            try:
+                when = datetime.fromisoformat(text)
+            except ValueError:
+                raise BadTick(
+                    f"invalid tick: {self.fields.ts} is not an ISO-8601 time", Problem.WRONG_SHAPE
+                ) from None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)  # a time without a zone is read as UTC
+            ts = when.timestamp()
+        else:
+            ts = self._ts(obj) / self._per_s
+        if not (0.0 <= ts < MAX_TS) or math.isnan(ts):
+            problem = Problem.FUTURE_TIME if ts >= MAX_TS else Problem.WRONG_SHAPE
+            raise BadTick(
+                f"invalid tick: {self.fields.ts} gives {ts:g} s since 1970 "
+                f"(is the unit {self.fields.unit} right?)",
+                problem,
+            )
+        return ts

@@ -1,0 +1,136 @@
+"""The field mapping for ticks of another shape: how it is written, what each kind of
+value becomes, and under which heading a bad value is refused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from producer.fields import Fields, FieldsError
+from producer.wire import BadTick, Problem, Tick, encode
+
+
+@dataclass
+class Msg:
+    """What the decoder reads of a consumed message."""
+
+    payload: bytes | None
+    msg_key: bytes | None = None
+    ts: tuple[int, int] = (1, 1_700_000_000_999)  # (CREATE_TIME, ms)
+
+    def value(self) -> bytes | None:
+        return self.payload
+
+    def key(self) -> bytes | None:
+        return self.msg_key
+
+    def timestamp(self) -> tuple[int, int]:
+        return self.ts
+
+
+def test_limitwatchs_own_shape_keeps_the_fast_decoder() -> None:
+    assert Fields.parse("").own and Fields.parse("symbol=symbol,price=price,ts=ts:s").own
+    tick = Tick("ACME", 101.5, 1.7e9)
+    assert Fields().decoder()(Msg(encode(tick))) == tick
+
+
+@pytest.mark.parametrize(
+    ("spec", "msg", "expected"),
+    [
+        (  # a crypto exchange's trade: other names, price as text, milliseconds
+            "symbol=s,price=p,ts=T:ms",
+            Msg(b'{"e":"trade","s":"BTCUSDT","p":"43000.10","q":"0.1","T":1700000000123}'),
+            Tick("BTCUSDT", 43000.10, 1700000000.123),
+        ),
+        (  # a combined stream: the trade nested under data
+            "symbol=data.s,price=data.p,ts=data.T:ms",
+            Msg(b'{"stream":"btcusdt@trade","data":{"s":"BTCUSDT","p":43000.5,"T":1700000000123}}'),
+            Tick("BTCUSDT", 43000.5, 1700000000.123),
+        ),
+        (  # symbol in the key, time from the Kafka timestamp
+            "symbol=@key,price=bid,ts=@timestamp",
+            Msg(b'{"bid":1.0875,"ask":1.0877}', b"EURUSD"),
+            Tick("EURUSD", 1.0875, 1700000000.999),
+        ),
+        (
+            "symbol=sym,price=quote.last,ts=time:iso",
+            Msg(b'{"sym":"AAPL","quote":{"last":"189.50"},"time":"2023-11-14T22:13:20.5Z"}'),
+            Tick("AAPL", 189.5, 1700000000.5),
+        ),
+        (  # ISO-8601 with an offset, and without a zone (read as UTC)
+            "symbol=s,price=p,ts=t:iso",
+            Msg(b'{"s":"X","p":2,"t":"2023-11-15T00:13:20+02:00"}'),
+            Tick("X", 2.0, 1700000000.0),
+        ),
+        (
+            "symbol=s,price=p,ts=t:iso",
+            Msg(b'{"s":"X","p":2,"t":"2023-11-14 22:13:20"}'),
+            Tick("X", 2.0, 1700000000.0),
+        ),
+        ("symbol=s,price=p,ts=t:us", Msg(b'{"s":"X","p":2,"t":1700000000250000}'), None),
+        ("symbol=s,price=p,ts=t:ns", Msg(b'{"s":"X","p":2,"t":1700000000250000000}'), None),
+        ("symbol=s,price=p,ts=t", Msg(b'{"s":"X","p":"2","t":"1700000000.25"}'), None),
+    ],
+)
+def test_real_world_shapes_become_ticks(spec: str, msg: Msg, expected: Tick | None) -> None:
+    tick = Fields.parse(spec).decoder()(msg)
+    if expected is None:  # the same instant in another unit
+        expected = Tick("X", 2.0, 1700000000.25)
+    assert tick.symbol == expected.symbol
+    assert tick.price == expected.price
+    assert tick.ts == pytest.approx(expected.ts, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("spec", "msg", "problem"),
+    [
+        ("symbol=s,price=p,ts=T:ms", Msg(b'{"s":"B","p":"abc","T":1}'), Problem.BAD_PRICE),
+        ("symbol=s,price=p,ts=T:ms", Msg(b'{"s":"B","p":"-1","T":1}'), Problem.BAD_PRICE),
+        ("symbol=s,price=p,ts=T:ms", Msg(b'{"s":"B","p":"nan","T":1}'), Problem.BAD_PRICE),
+        ("symbol=s,price=p,ts=T:ms", Msg(b'{"s":"B","p":"1e999","T":1}'), Problem.BAD_PRICE),
+        ("symbol=s,price=p,ts=T:ms", Msg(b'{"s":7,"p":"1","T":1}'), Problem.BAD_SYMBOL),
+        ("symbol=s,price=p,ts=T:ms", Msg(b'{"s":"B\\u0007","p":"1","T":1}'), Problem.BAD_SYMBOL),
+        ("symbol=s,price=p,ts=T:ms", Msg(b'{"p":"1","T":1}'), Problem.WRONG_SHAPE),
+        ("symbol=s,price=p,ts=T:ms", Msg(b'{"s":"B","p":"1","T":"x"}'), Problem.WRONG_SHAPE),
+        # seconds read as milliseconds' thousandfold: far in the future
+        ("symbol=s,price=p,ts=T", Msg(b'{"s":"B","p":"1","T":1700000000123}'), Problem.FUTURE_TIME),
+        ("symbol=s,price=p,ts=T:ms", Msg(b'{"s":"B","p":"1","T":-5}'), Problem.WRONG_SHAPE),
+        ("symbol=s,price=p,ts=T:ms", Msg(b"not json"), Problem.NOT_JSON),
+        ("symbol=s,price=p,ts=T:ms", Msg(b'{"s":"\xff","p":1,"T":1}'), Problem.NOT_JSON),
+        ("symbol=s,price=p,ts=T:ms", Msg(None), Problem.WRONG_SHAPE),
+        ("symbol=s,price=p,ts=T:ms", Msg(b" " * 5000), Problem.TOO_LARGE),
+        ("symbol=s,price=p,ts=t:iso", Msg(b'{"s":"B","p":1,"t":"yesterday"}'), Problem.WRONG_SHAPE),
+        ("symbol=@key,price=p,ts=@timestamp", Msg(b'{"p":1}'), Problem.BAD_SYMBOL),
+        ("symbol=@key,price=p,ts=@timestamp", Msg(b'{"p":1}', b"\xff\xfe"), Problem.BAD_SYMBOL),
+        ("symbol=@key,price=p,ts=@timestamp", Msg(b'{"p":1}', b"K", (0, -1)), Problem.WRONG_SHAPE),
+        ("symbol=d.s,price=d.p,ts=d.T:ms", Msg(b'{"d":[1,2]}'), Problem.WRONG_SHAPE),
+    ],
+)
+def test_bad_values_are_refused_under_their_heading(spec: str, msg: Msg, problem: Problem) -> None:
+    with pytest.raises(BadTick) as caught:
+        Fields.parse(spec).decoder()(msg)
+    assert caught.value.problem is problem, str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("symbol=s,price=p,ts=T:minutes", "ts unit"),
+        ("sym=s", "expected symbol="),
+        ("symbol=s,symbol=t", "given twice"),
+        ("price=@key", "price can be a field"),
+        ("ts=@key", "only @timestamp"),
+        ("symbol=p,price=p", "same field"),
+        ("symbol=data,price=data.p", "both a value and the object"),
+        ("price=data..p", "field name"),
+    ],
+)
+def test_a_mapping_that_cannot_work_is_refused_with_a_reason(spec: str, says: str) -> None:
+    with pytest.raises(FieldsError, match=says):
+        Fields.parse(spec)
+
+
+def test_a_mapping_reads_back_from_its_own_text() -> None:
+    for spec in ("symbol=s,price=p,ts=T:ms", "symbol=@key,price=data.p,ts=@timestamp"):
+        assert Fields.parse(Fields.parse(spec).spec()) == Fields.parse(spec)

@@ -1,0 +1,149 @@
+"""`limitwatch engine` publishes each signal to the signals topic (key: symbol; JSON with
+the signal's stable id) and commits its input offsets only once those are delivered: a
+real engine process on the embedded broker, read back with an independent client."""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from producer.broker import EmbeddedBroker
+from producer.kafka_config import client_config
+from producer.topics import ensure_topics
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.kafka
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _committed(bootstrap: str, topic: str, group: str) -> int:
+    """How many of `topic`'s messages the group has committed, all partitions together
+    (each partition's first offset is 0 on a new topic)."""
+    c = Consumer(client_config(bootstrap, **{"group.id": group, "enable.auto.commit": False}))
+    try:
+        parts = [TopicPartition(topic, p) for p in range(4)]
+        return sum(max(tp.offset, 0) for tp in c.committed(parts, timeout=5))
+    finally:
+        c.close()
+
+
+def _read_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, dict]]:
+    c = Consumer(client_config(bootstrap, **{"group.id": f"{topic}-reader"}))
+    c.assign([TopicPartition(topic, p, 0) for p in range(4)])
+    got: list[tuple[bytes, dict]] = []
+
+    def enough() -> bool:
+        for msg in c.consume(100, timeout=0.2):
+            if msg.error() is None:
+                got.append((msg.key(), json.loads(msg.value())))
+        return len(got) >= expected
+
+    try:
+        wait_until(enough, 20, what=lambda: f"{len(got)} of {expected} read")
+    finally:
+        c.close()
+    return got
+
+
+def test_engine_publishes_signals_and_commits_after_delivery(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    log = str(tmp_path / "l.log")
+    group, signals_topic = f"{topic}-engines", f"{topic}-signals"
+    ensure_topics(broker.bootstrap, topic, partitions=4)
+    produced = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "produce", "--bootstrap-servers", broker.bootstrap,
+         "--topic", topic, "--speed", "max", "--log-file", log,
+         "--source", str(ROOT / "scenarios" / "crash.jsonl")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert produced.returncode == 0, produced.stderr
+    ticks = 260  # the scenario's lines after its header
+    assert f"{ticks} produced, {ticks} delivered" in produced.stderr
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "engine", "--bootstrap-servers", broker.bootstrap,
+         "--topic", topic, "--group", group, "--signals-topic", signals_topic,
+         "--limit", "CYGN=48.5:60", "--log-file", log],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+    threading.Thread(target=lambda: [lines.put(x) for x in engine.stdout], daemon=True).start()  # type: ignore[union-attr]
+    try:
+        # every tick read and its offsets committed while the engine runs
+        wait_until(
+            lambda: _committed(broker.bootstrap, topic, group) == ticks,
+            60,
+            what=lambda: f"committed {_committed(broker.bootstrap, topic, group)} of {ticks}",
+        )
+    finally:
+        engine.send_signal(signal.SIGTERM)  # as a service manager stops it: drain, commit
+        _, err = engine.communicate(timeout=15)
+    assert engine.returncode == 0, err
+    printed = []
+    while not lines.empty():
+        printed.append(json.loads(lines.get()))
+    assert any(x["kind"] == "BUY" and x["symbol"] == "CYGN" for x in printed), printed
+    assert f"{len(printed):,} signals published to {signals_topic}" in err, err
+    assert f"{len(printed):,} delivered, 0 failed" in err, err
+
+    published = _read_all(broker.bootstrap, signals_topic, len(printed))
+    assert sorted(x["id"] for _, x in published) == sorted(x["id"] for x in printed)
+    assert all(key == x["symbol"].encode() for key, x in published)
+    assert len({x["id"] for _, x in published}) == len(published)  # one run: no duplicate
+    by_id = {x["id"]: x for x in printed}
+    assert all(by_id[x["id"]] == x for _, x in published)  # the same JSON as printed
+
+
+def test_publishing_can_be_turned_off_and_the_topic_named() -> None:
+    from tui.runtime.parser import build_parser
+
+    args = build_parser().parse_args(["engine", "--no-publish", "--signals-topic", "x"])
+    assert args.publish is False and args.signals_topic == "x"
+    assert build_parser().parse_args(["engine"]).signals_topic == "signals"
+
+
+def test_offsets_are_not_committed_while_signals_are_not_delivered(
+    broker: EmbeddedBroker, topic: str
+) -> None:
+    from confluent_kafka import Producer
+
+    from producer.kafka_config import Connection
+    from producer.scenario import ScenarioReader
+    from producer.wire import encode
+    from tui.runtime.consumer import ConsumerWorker
+    from tui.runtime.publish import SignalPublisher
+
+    ensure_topics(broker.bootstrap, topic, partitions=4)
+    producer = Producer(client_config(broker.bootstrap, **{"linger.ms": 5}))
+    scenario = ScenarioReader(ROOT / "scenarios" / "crash.jsonl")
+    for tick in scenario:  # 260 ticks: CYGN falls through its buy limit
+        producer.produce(topic, value=encode(tick), key=tick.symbol.encode())
+    assert producer.flush(10) == 0
+    # signals go to a cluster that is not there: never delivered, failed after 1.5 s
+    nowhere = Connection("127.0.0.1:1", {"message.timeout.ms": "1500"})
+    publisher = SignalPublisher(nowhere, f"{topic}-signals", commit_interval_s=0.1)
+    group = f"{topic}-engines"
+    worker = ConsumerWorker(
+        broker.bootstrap, topic=topic, group=group, limits=dict(scenario.limits),
+        on_signals=publisher.publish, committer=publisher,
+    )  # fmt: skip
+    worker.start()
+    try:
+        wait_until(lambda: (s := worker.latest()) is not None and s.kafka.consumed == 260, 40)
+        assert publisher.published > 0
+        wait_until(lambda: publisher.failed > 0, 20)
+    finally:
+        worker.stop()
+        worker.join(10)
+    assert not worker.is_alive()
+    assert publisher.commits == 0
+    assert _committed(broker.bootstrap, topic, group) == 0

@@ -1,0 +1,127 @@
+"""What a headless engine publishes: each signal on the `signals` topic (key: symbol;
+value: the signal's JSON line, with its stable id), and the input offsets committed only
+once what was published for them is delivered.
+
+At least once: after a crash or a rebalance the ticks since the last commit are read
+again and their signals published again, with the same ids, so readers drop duplicates
+by id. Duplicates are bounded by one commit interval. Everything here runs in the
+consumer worker's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+
+from engine import Signal
+from producer.delivery import produce_with_retry
+from producer.kafka_config import Connection, client_config, redact
+from tui.runtime.jsonout import signal_json
+
+__all__ = ["COMMIT_INTERVAL_S", "SIGNALS", "SignalPublisher"]
+
+log = logging.getLogger(__name__)
+
+#: The topic signals go to unless told otherwise.
+SIGNALS = "signals"
+#: How often input offsets are committed (after a flush of what was published).
+COMMIT_INTERVAL_S = 1.0
+#: Longest wait for deliveries before a forced commit (a revocation, the close).
+FLUSH_S = 2.0
+#: Waits for room in a full local queue before a signal is given up (about 5 s).
+_TRIES = 100
+
+
+class SignalPublisher:
+    """Publishes signals and commits the consumer's offsets after their delivery.
+
+    Give :meth:`publish` as the worker's ``on_signals`` and the publisher itself as its
+    ``committer``; the worker calls :meth:`commit` after each batch, on a revocation
+    (``force``) and :meth:`close` before it closes its consumer.
+    """
+
+    def __init__(
+        self,
+        connection: Connection | str,
+        topic: str = SIGNALS,
+        commit_interval_s: float = COMMIT_INTERVAL_S,
+    ) -> None:
+        self.topic = topic
+        self.commit_interval_s = commit_interval_s
+        self.producer = Producer(
+            client_config(connection, **{"linger.ms": 5, "acks": "all", "error_cb": self._error})
+        )
+        self.published = 0
+        self.delivered = 0
+        self.failed = 0
+        self.commits = 0
+        self.last_error = ""
+        self._last_commit = time.monotonic()
+
+    def publish(self, signals: list[Signal]) -> None:
+        """Queue each signal (key: symbol, value: its JSON line with the stable id)."""
+        for sig in signals:
+            tries = iter(range(_TRIES))
+            queued = produce_with_retry(
+                self.producer, self.topic, signal_json(sig).encode(),
+                key=sig.symbol.encode(), on_delivery=self._delivered,
+                give_up=lambda tries=tries: next(tries, None) is None,
+            )  # fmt: skip
+            if queued:
+                self.published += 1
+            else:
+                self._fail("the local queue stayed full; a signal was not published")
+        self.producer.poll(0)
+
+    def commit(self, consumer: Consumer, force: bool = False) -> bool:
+        """Commit the consumer's positions if every signal so far is delivered; at most
+        once per interval unless `force`. True if the positions are committed now.
+
+        Without `force` it never waits: signals still on their way put the commit off
+        to the worker's next look. With `force` it waits up to :data:`FLUSH_S`."""
+        self.producer.poll(0)
+        now = time.monotonic()
+        if not force and now - self._last_commit < self.commit_interval_s:
+            return False
+        if self.failed:
+            return False  # what failed is read again after a restart, never skipped
+        undelivered = self.producer.flush(FLUSH_S) if force else len(self.producer)
+        if undelivered:
+            return False  # not all delivered yet
+        self._last_commit = now
+        try:
+            consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if isinstance(err, KafkaError) and err.code() == KafkaError._NO_OFFSET:
+                return False  # nothing read since the last commit
+            self._note(f"commit: {exc}")
+            return False
+        self.commits += 1
+        return True
+
+    def close(self, consumer: Consumer) -> None:
+        """Deliver what is queued and commit what it covers (before the consumer closes)."""
+        self.commit(consumer, force=True)
+        left = self.producer.flush(FLUSH_S)
+        if left:
+            self._note(f"{left} signals were not delivered before the engine stopped")
+
+    def _delivered(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is None:
+            self.delivered += 1
+        else:
+            self._fail(f"signal not delivered: {err.str()}")
+
+    def _fail(self, text: str) -> None:
+        self.failed += 1
+        self._note(text)
+
+    def _error(self, err: KafkaError) -> None:
+        log.warning("signals producer: %s", err.str())
+
+    def _note(self, text: str) -> None:
+        self.last_error = redact(text)
+        log.warning("%s", text)
