@@ -33,7 +33,7 @@ import stat
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, TextIO
@@ -45,6 +45,7 @@ from engine import Engine, EngineConfig, LimitError, Signal
 from engine.evaluation import Calibration, Evaluation, Row, SampledRun, evaluate
 from engine.quality import Quality, TickOrder
 from engine.watch import Discipline
+from producer.chunks import TickColumns, group_ticks
 from producer.files import FileSource
 from producer.lines import SourceError
 from producer.lookahead import LookaheadReader
@@ -133,24 +134,13 @@ def backtest(
     refused_limits: set[str] = set()  # symbols given limits but refused
     chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     signals: list[Signal] = []
-    ids: list[int] = []
-    ts: list[float] = []
-    prices: list[float] = []
     total = refused = 0
 
-    def flush() -> None:
+    def update(i: np.ndarray, t: np.ndarray, p: np.ndarray) -> None:
         nonlocal total
-        if not ids:
-            return
-        i = np.array(ids, dtype=np.int32)
-        t = np.array(ts, dtype=np.float64)
-        p = np.array(prices, dtype=np.float64)
         chunks.append((i, t, p))
         new = runner.update(i, t, p)
-        total += len(ids)
-        ids.clear()
-        ts.clear()
-        prices.clear()
+        total += len(i)
         if new:
             signals.extend(new)
             if on_signals is not None:
@@ -158,28 +148,46 @@ def backtest(
         if on_batch is not None:
             on_batch(total)
 
-    add_id, add_t, add_price = ids.append, ts.append, prices.append
-    for tick in source:
-        sid = ids_of.get(tick.symbol)
-        if sid is None:
-            # The engine remembers refused names in bounded memory; a name list here
-            # would grow with every new symbol of a hostile file.
-            sid = int(eng.register([tick.symbol])[0])
-            if sid < 0:
-                refused += 1
-                if tick.symbol in limits:
-                    refused_limits.add(tick.symbol)
-                continue
-            ids_of[tick.symbol] = sid
-            if tick.symbol in limits:
-                buy, sell = limits[tick.symbol]
-                eng.set_limits(tick.symbol, buy=buy, sell=sell)
-        add_id(sid)
-        add_t(tick.ts)
-        add_price(tick.price)
-        if len(ids) >= batch:
-            flush()
-    flush()
+    def engine_ids(symbols: list[str]) -> np.ndarray:
+        """Engine ids of a block's symbols (new ones registered in order of their first
+        tick, with their limits), -1 for a refused one."""
+        out = np.empty(len(symbols), np.int32)
+        for k, symbol in enumerate(symbols):
+            sid = ids_of.get(symbol)
+            if sid is None:
+                # The engine remembers refused names in bounded memory; a name list
+                # here would grow with every new symbol of a hostile file.
+                sid = int(eng.register([symbol])[0])
+                if sid < 0:
+                    if symbol in limits:
+                        refused_limits.add(symbol)
+                else:
+                    ids_of[symbol] = sid
+                    if symbol in limits:
+                        buy, sell = limits[symbol]
+                        eng.set_limits(symbol, buy=buy, sell=sell)
+            out[k] = sid
+        return out
+
+    empty = (np.empty(0, np.int32), np.empty(0), np.empty(0))
+    held = empty  # fewer than `batch` ticks, waiting for the next block
+    for cols in tick_columns(source, batch):
+        ids = engine_ids(cols.symbols)[cols.codes]
+        t, p = cols.ts, cols.price
+        kept = ids >= 0
+        if not kept.all():
+            refused += int(len(ids) - kept.sum())
+            ids, t, p = ids[kept], t[kept], p[kept]
+        if len(held[0]):
+            ids, t, p = (np.concatenate(pair) for pair in zip(held, (ids, t, p), strict=True))
+        start = 0
+        while len(ids) - start >= batch:
+            cut = slice(start, start + batch)
+            update(ids[cut], t[cut], p[cut])
+            start += batch
+        held = (ids[start:], t[start:], p[start:]) if start < len(ids) else empty
+    if len(held[0]):
+        update(*held)
 
     state = eng.state()
     evaluation = _score(signals, chunks, state, ids_of, runner, config)
@@ -194,6 +202,16 @@ def backtest(
         quality=evaluation.rows[0].quality,
         evaluation=evaluation,
     )
+
+
+def tick_columns(source: Iterable[Any], batch: int = BATCH) -> Iterator[TickColumns]:
+    """The ticks of `source` as columns: a file source's own (read a block at a time),
+    else its ticks in groups of `batch`."""
+    columns = getattr(source, "columns", None)
+    if callable(columns):
+        yield from columns(batch)
+    else:
+        yield from group_ticks(iter(source), batch)
 
 
 def _score(
