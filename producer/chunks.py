@@ -31,8 +31,6 @@ from typing import BinaryIO
 import msgspec
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 
 from engine.limits import MAX_PRICE
 from producer.lines import (
@@ -189,12 +187,18 @@ def _json_columns(data: bytes) -> TickColumns | None:
     body = data.rstrip(b"\r\n")
     if not body or b"\n\n" in body or b"\n\r\n" in body:
         return None  # a blank line: the line reader skips it, the array would not
+    if b"\\" in body:
+        return None  # an escape, perhaps in a key: a typed record might not see it
     array = b"[" + body.replace(b"\n", b",") + b"]"
-    for decoder in _json_blocks:
+    # "time" only where no line has "ts", which the line reader would take first
+    decoders = _json_blocks if b'"ts"' not in body else _json_blocks[:1]
+    for decoder in decoders:
         try:
             records = decoder.decode(array)
         except (msgspec.DecodeError, msgspec.ValidationError):
             continue
+        if len(records) != body.count(b"\n") + 1:
+            return None  # a line holding more than one object
         return TickColumns.of_ticks(
             [r.symbol for r in records],
             [r.price for r in records],  # type: ignore[misc]
@@ -204,6 +208,10 @@ def _json_columns(data: bytes) -> TickColumns | None:
 
 
 def _csv_reader(ts: int, symbol: int, price: int) -> Callable[[bytes], TickColumns | None]:
+    # Imported here: a quarter of a second that only a CSV file read in blocks needs.
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
     names = ["", "", ""]
     names[ts], names[symbol], names[price] = "ts", "symbol", "price"
     read = pa_csv.ReadOptions(column_names=names, block_size=1 << 20)

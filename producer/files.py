@@ -1,4 +1,8 @@
-"""Ticks from CSV or JSON-lines files, or from standard input, read one line at a time.
+"""Ticks from CSV or JSON-lines files, or from standard input.
+
+A regular file is read a block of lines at a time, each clean block by a C parser
+(:mod:`producer.chunks`); standard input, pipes and any block with a line the fast
+parser cannot vouch for are read one line at a time, with the same result.
 
 Two formats are understood:
 
@@ -20,8 +24,8 @@ JSON lines
     scenario header (see :mod:`producer.header`) supplies the source's limits and engine
     settings: a regular file's when the source is made, whatever the file's name.
 
-Each line is parsed and checked by :mod:`producer.lines`, under the same rules as a
-message on the wire. Event time must not
+Each line is parsed and checked by :mod:`producer.lines` (or, in a clean block, by the
+same checks on whole columns), under the same rules as a message on the wire. Event time must not
 go backwards by more than a tolerance (1 s by default): a tick that is slightly out of
 order is kept, stamped with the newest time seen so far, so that time downstream never
 goes backwards.
@@ -45,6 +49,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from producer.chunks import (
+    BLOCK_BYTES,
     TickColumns,
     admit_columns,
     block_parser,
@@ -92,6 +97,9 @@ class FileSource:
     is reported with the ticks), one arriving on standard input once that first line has
     been read, by :meth:`read_header` or else while the ticks are read.
     """
+
+    #: Bytes per block when a regular file is read in blocks.
+    block_bytes = BLOCK_BYTES
 
     def __init__(
         self,
@@ -258,7 +266,7 @@ class FileSource:
 
     def _block_columns(self, stream: BinaryIO, state: _Pass) -> Iterator[TickColumns]:
         fast: Callable[[bytes], TickColumns | None] | None = None
-        for block in blocks(stream, 0, 1):
+        for block in blocks(stream, 0, 1, self.block_bytes):
             data = block.data
             first = block.first_line
             if state.parse is None:  # the first line decides the format: line by line
