@@ -17,8 +17,9 @@ CSV
     markers, no quoting and fixed column types, so that a value it accepts is one
     Python's ``float()`` accepts too, converted with the same correct rounding.
 JSON lines
-    msgspec, the decoder the line reader and the wire already use: the block becomes
-    one JSON array decoded into typed records, so numbers are the very same floats.
+    msgspec, the decoder the line reader and the wire already use, decoding the block's
+    lines into typed records in one call, so numbers are the very same floats; the
+    symbols are then numbered by pyarrow's hash table.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import BinaryIO
 
 import msgspec
@@ -180,31 +182,41 @@ class _JsonTimeTick(msgspec.Struct, gc=False):
     ts: float = msgspec.field(name="time")
 
 
-_json_blocks = (msgspec.json.Decoder(list[_JsonTick]), msgspec.json.Decoder(list[_JsonTimeTick]))
+_json_blocks = (msgspec.json.Decoder(_JsonTick), msgspec.json.Decoder(_JsonTimeTick))
+_symbol_of, _price_of, _ts_of = (attrgetter(f) for f in ("symbol", "price", "ts"))
 
 
 def _json_columns(data: bytes) -> TickColumns | None:
     body = data.rstrip(b"\r\n")
     if not body or b"\n\n" in body or b"\n\r\n" in body:
-        return None  # a blank line: the line reader skips it, the array would not
+        return None  # a blank line: keeps the count of lines and records comparable
     if b"\\" in body:
         return None  # an escape, perhaps in a key: a typed record might not see it
-    array = b"[" + body.replace(b"\n", b",") + b"]"
     # "time" only where no line has "ts", which the line reader would take first
     decoders = _json_blocks if b'"ts"' not in body else _json_blocks[:1]
     for decoder in decoders:
         try:
-            records = decoder.decode(array)
+            records = decoder.decode_lines(body)
         except (msgspec.DecodeError, msgspec.ValidationError):
             continue
-        if len(records) != body.count(b"\n") + 1:
+        n = len(records)
+        if n != body.count(b"\n") + 1:
             return None  # a line holding more than one object
-        return TickColumns.of_ticks(
-            [r.symbol for r in records],
-            [r.price for r in records],  # type: ignore[misc]
-            [r.ts for r in records],
+        return _first_seen(
+            *_codes(list(map(_symbol_of, records))),
+            np.fromiter(map(_price_of, records), np.float64, n),
+            np.fromiter(map(_ts_of, records), np.float64, n),
         )
     return None
+
+
+def _codes(symbols: list[str]) -> tuple[list[str], npt.NDArray[np.int32]]:
+    """The distinct symbols and each tick's index into them, hashed in C (pyarrow)."""
+    import pyarrow as pa
+
+    encoded = pa.array(symbols, pa.string()).dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    return encoded.dictionary.to_pylist(), codes
 
 
 def _csv_reader(ts: int, symbol: int, price: int) -> Callable[[bytes], TickColumns | None]:
