@@ -34,7 +34,7 @@ from confluent_kafka import (
 
 from engine import Engine, EngineConfig, LimitError, Signal
 from producer.control import drain
-from producer.kafka_config import client_config
+from producer.kafka_config import CONSUMER_SETTINGS, client_config
 from producer.wire import BadTick, Problem, decode
 from tui.runtime.commands import (
     SelectSymbol,
@@ -182,7 +182,7 @@ class ConsumerWorker(threading.Thread):
                 "statistics.interval.ms": int(STATS_INTERVAL_S * 1000),
                 "stats_cb": self._on_stats,
                 "error_cb": self._on_error,
-                "fetch.wait.max.ms": 100,
+                **CONSUMER_SETTINGS,
                 "enable.partition.eof": False,
             },
         )
