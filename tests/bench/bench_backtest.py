@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -174,8 +173,6 @@ def main_bench() -> None:
             took, rss = child([str(big), "--json", "--signals-only"])
             label = f"backtest ({args.rss_ticks:,}-tick CSV) --signals-only"
             print(f"{label:<48} {took:>8.2f} {args.rss_ticks / took:>11,.0f} {rss:>6.0f} MB")
-    ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\npeak RSS of this process (pandas included): {ru:.0f} MB")
 
 
 if __name__ == "__main__":
