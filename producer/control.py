@@ -26,6 +26,7 @@ class ProducerStats:
     finished: bool = False
     last_error: str = ""
     skipped: int = 0  # bad lines the source skipped (--skip-bad)
+    flush_s: float | None = None  # how long the stop flush took, once stopped
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,8 @@
-"""Ticks from CSV or JSON-lines files, or from standard input, read one line at a time.
+"""Ticks from CSV or JSON-lines files, or from standard input.
+
+A regular file is read a block of lines at a time, each clean block by a C parser
+(:mod:`producer.chunks`); standard input, pipes and any block with a line the fast
+parser cannot vouch for are read one line at a time, with the same result.
 
 Two formats are understood:
 
@@ -20,8 +24,8 @@ JSON lines
     scenario header (see :mod:`producer.header`) supplies the source's limits and engine
     settings: a regular file's when the source is made, whatever the file's name.
 
-Each line is parsed and checked by :mod:`producer.lines`, under the same rules as a
-message on the wire. Event time must not
+Each line is parsed and checked by :mod:`producer.lines` (or, in a clean block, by the
+same checks on whole columns), under the same rules as a message on the wire. Event time must not
 go backwards by more than a tolerance (1 s by default): a tick that is slightly out of
 order is kept, stamped with the newest time seen so far, so that time downstream never
 goes backwards.
@@ -34,14 +38,26 @@ the first few messages in ``source.skipped_reasons``). Problems with the file as
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import stat
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from producer.chunks import (
+    BLOCK_BYTES,
+    TickColumns,
+    admit_columns,
+    block_parser,
+    blocks,
+    group_ticks,
+    plain_lines,
+    values_ok,
+)
 from producer.header import header_from_object, header_object
 from producer.lines import (
     MAX_LINE_BYTES,
@@ -81,6 +97,9 @@ class FileSource:
     is reported with the ticks), one arriving on standard input once that first line has
     been read, by :meth:`read_header` or else while the ticks are read.
     """
+
+    #: Bytes per block when a regular file is read in blocks.
+    block_bytes = BLOCK_BYTES
 
     def __init__(
         self,
@@ -187,16 +206,108 @@ class FileSource:
         except OSError as exc:
             raise SourceError(self.display, None, f"cannot open: {exc.strerror}") from None
 
+    def _regular(self) -> bool:
+        """Whether the input is a regular file this source opens itself, the kind that
+        is read in blocks."""
+        if self.is_stdin or self._stream is not None:
+            return False
+        try:
+            return stat.S_ISREG(os.stat(self.path).st_mode)
+        except OSError:
+            return False
+
     def __iter__(self) -> Iterator[Tick]:
+        if self._regular():
+            for cols in self.columns():
+                names = cols.symbols
+                for code, price, ts in zip(
+                    cols.codes.tolist(), cols.price.tolist(), cols.ts.tolist(), strict=True
+                ):
+                    yield Tick(names[code], price, ts)
+            return
         stream = self._open()
         owned = stream is not self._stream and not self.is_stdin
         self.ticks = 0
         self.bytes_read = 0
+        state = _Pass(self)
         try:
-            yield from self._ticks(read_lines(stream))
+            for lineno, text, consumed in read_lines(stream):
+                self.bytes_read = consumed
+                tick = state.line(lineno, text)
+                if tick is not None:
+                    self.ticks += 1
+                    yield tick
+            state.finish()
         finally:
             if owned:
                 stream.close()
+
+    def columns(self, batch: int = 10_000) -> Iterator[TickColumns]:
+        """The same ticks as iterating the source, as columns.
+
+        A regular file is read a block of lines at a time (:mod:`producer.chunks`): a
+        block whose every line is a clean tick is parsed in one call to a C parser,
+        any other block line by line, so a bad line is reported (or skipped) exactly as
+        when iterating. A stream comes in groups of at most `batch` ticks, each group
+        once it is full. The ticks before a bad line come before its error.
+        """
+        if not self._regular():
+            yield from group_ticks(iter(self), batch)
+            return
+        stream = self._open()
+        self.ticks = 0
+        self.bytes_read = 0
+        state = _Pass(self)
+        try:
+            yield from self._block_columns(stream, state)
+            state.finish()
+        finally:
+            stream.close()
+
+    def _block_columns(self, stream: BinaryIO, state: _Pass) -> Iterator[TickColumns]:
+        fast: Callable[[bytes], TickColumns | None] | None = None
+        for block in blocks(stream, 0, 1, self.block_bytes):
+            data = block.data
+            first = block.first_line
+            if state.parse is None:  # the first line decides the format: line by line
+                got = _slow_block(state, data, first, until_parsing=True)
+                yield from _flush(got)
+                if state.parse is None or got.rest >= len(data):
+                    self.bytes_read = block.end
+                    continue
+                first = state.lineno + 1
+                data = data[got.rest :]
+            if fast is None:
+                fast = block_parser(state.fmt or "jsonl", state.csv_columns)
+            cols = fast(data) if plain_lines(data) else None
+            if cols is not None and values_ok(cols, self._allowed):
+                cols_in_order = admit_columns(state.order, cols)
+                if cols_in_order is not None:
+                    self.ticks += len(cols_in_order)
+                    state.lineno = first + data.count(b"\n") - 1 + (not data.endswith(b"\n"))
+                    self.bytes_read = block.end
+                    if len(cols_in_order):
+                        yield cols_in_order
+                    continue
+            if not data.endswith(b"\n") and len(data) > MAX_LINE_BYTES:
+                # An overlong line that blocks() gave up cutting: the rest line by line.
+                stream.seek(block.end - len(data))
+                yield from group_ticks(self._rest_by_line(stream, state, first), 10_000)
+                return
+            got = _slow_block(state, data, first)
+            self.bytes_read = block.end
+            yield from _flush(got)
+
+    def _rest_by_line(self, stream: BinaryIO, state: _Pass, first: int) -> Iterator[Tick]:
+        for lineno, text, _ in read_lines(stream, first):
+            tick = state.line(lineno, text)
+            if tick is not None:
+                self.ticks += 1
+                yield tick
+
+    def _allowed(self, symbol: str) -> bool:
+        """Whether a tick of `symbol` may appear (a scenario's header may list them)."""
+        return True
 
     def _fail(self, lineno: int, reason: str) -> None:
         """Raise for a bad line, or count and remember it when skipping bad lines."""
@@ -205,57 +316,6 @@ class FileSource:
         self.skipped += 1
         if len(self.skipped_reasons) < KEEP_REASONS:
             self.skipped_reasons.append(f"{self.display}:{lineno}: {reason}")
-
-    def _ticks(self, lines: Iterator[tuple[int, str | BadLine, int]]) -> Iterator[Tick]:
-        order = TimeOrder(self.tolerance_s)
-        fmt = self.fmt
-        parse: Callable[[str], Tick] | None = None
-        seen_any = had_header = False
-        lineno = 0
-        skipped_before, reasons_before = self.skipped, len(self.skipped_reasons)
-        for lineno, text, consumed in lines:
-            self.bytes_read = consumed
-            if isinstance(text, BadLine):
-                if parse is None:  # the first line decides the format; no skipping it
-                    raise SourceError(self.display, lineno, str(text))
-                self._fail(lineno, str(text))
-                continue
-            if not text or text.isspace() or (text[0] == "#" and fmt != "jsonl"):
-                continue
-            if parse is None:
-                seen_any = True
-                if fmt is None:
-                    fmt = sniff_format(text)
-                try:
-                    parse, was_header = self._first_line(fmt, text, lineno)
-                except BadLine as exc:
-                    raise SourceError(self.display, lineno, str(exc)) from None
-                if was_header:
-                    had_header = True
-                    continue
-            try:
-                tick = order.admit(parse(text))
-            except BadLine as exc:
-                self._fail(lineno, str(exc))
-                continue
-            self.ticks += 1
-            yield tick
-        if not seen_any:
-            raise SourceError(self.display, max(lineno, 1), "empty input: no header and no ticks")
-        bad = self.skipped - skipped_before
-        if self.ticks == 0 and bad == 0:
-            what = "after the header" if had_header else "in the input"
-            raise SourceError(self.display, lineno, f"no ticks {what}")
-        if self.ticks == 0:
-            after = " after the header" if had_header else ""
-            what = (
-                f"the only line{after} was bad:"
-                if bad == 1
-                else f"all {bad:,} lines{after} were bad; first:"
-            )
-            kept = self.skipped_reasons[reasons_before:]
-            first = kept[0] if kept else "(not kept)"
-            raise SourceError(self.display, None, f"no ticks: {what} {first}")
 
     def _first_line(
         self, fmt: Format, text: str, lineno: int
@@ -266,6 +326,7 @@ class FileSource:
         """
         if fmt == "csv":
             columns = CsvColumns(text)
+            self._csv_columns = (columns.ts, columns.symbol, columns.price)
             return columns.tick, columns.has_header
         obj = header_object(text)
         if obj is not None:
@@ -288,3 +349,116 @@ def _check_readable(path: str) -> None:
         raise SourceError(path, None, "is a directory, not a file")
     if not os.access(path, os.R_OK):
         raise SourceError(path, None, "permission denied")
+
+
+class _Pass:
+    """One pass over the input, line by line: the format, the header, time order and the
+    counts, fed one line at a time (so blocks read fast and lines read one by one can
+    alternate)."""
+
+    def __init__(self, source: FileSource) -> None:
+        self.source = source
+        self.order = TimeOrder(source.tolerance_s)
+        self.fmt = source.fmt
+        self.parse: Callable[[str], Tick] | None = None
+        self.seen_any = self.had_header = False
+        self.lineno = 0
+        self.skipped_before = source.skipped
+        self.reasons_before = len(source.skipped_reasons)
+
+    @property
+    def csv_columns(self) -> tuple[int, int, int] | None:
+        """Where ts, symbol and price sit in a CSV row, once the first line is read."""
+        return getattr(self.source, "_csv_columns", None)
+
+    def line(self, lineno: int, text: str | BadLine) -> Tick | None:
+        """The tick on this line, None for a line that holds none (blank, a header, a bad
+        line skipped); raises SourceError for a bad line unless skipping."""
+        source = self.source
+        self.lineno = lineno
+        if isinstance(text, BadLine):
+            if self.parse is None:  # the first line decides the format; no skipping it
+                raise SourceError(source.display, lineno, str(text))
+            source._fail(lineno, str(text))
+            return None
+        if not text or text.isspace() or (text[0] == "#" and self.fmt != "jsonl"):
+            return None
+        if self.parse is None:
+            self.seen_any = True
+            if self.fmt is None:
+                self.fmt = sniff_format(text)
+            try:
+                self.parse, was_header = source._first_line(self.fmt, text, lineno)
+            except BadLine as exc:
+                raise SourceError(source.display, lineno, str(exc)) from None
+            if was_header:
+                self.had_header = True
+                return None
+        try:
+            return self.order.admit(self.parse(text))
+        except BadLine as exc:
+            source._fail(lineno, str(exc))
+            return None
+
+    def finish(self) -> None:
+        """At the end of the input: raise if it held no tick."""
+        source, lineno = self.source, self.lineno
+        if not self.seen_any:
+            raise SourceError(source.display, max(lineno, 1), "empty input: no header and no ticks")
+        bad = source.skipped - self.skipped_before
+        if source.ticks == 0 and bad == 0:
+            what = "after the header" if self.had_header else "in the input"
+            raise SourceError(source.display, lineno, f"no ticks {what}")
+        if source.ticks == 0:
+            after = " after the header" if self.had_header else ""
+            what = (
+                f"the only line{after} was bad:"
+                if bad == 1
+                else f"all {bad:,} lines{after} were bad; first:"
+            )
+            kept = source.skipped_reasons[self.reasons_before :]
+            first = kept[0] if kept else "(not kept)"
+            raise SourceError(source.display, None, f"no ticks: {what} {first}")
+
+
+@dataclass
+class _SlowBlock:
+    """What reading a block line by line gave: its ticks, the error that stopped it, and
+    how many of its bytes were read."""
+
+    symbols: list[str]
+    price: list[float]
+    ts: list[float]
+    error: SourceError | None
+    rest: int
+
+
+def _slow_block(
+    state: _Pass, data: bytes, first_line: int, *, until_parsing: bool = False
+) -> _SlowBlock:
+    """Read `data` (whole lines, the first numbered `first_line`) with the line reader.
+    With `until_parsing`, stop after the line that set the format up."""
+    got = _SlowBlock([], [], [], None, len(data))
+    source = state.source
+    try:
+        for lineno, text, consumed in read_lines(io.BytesIO(data), first_line):
+            tick = state.line(lineno, text)
+            if tick is not None:
+                source.ticks += 1
+                got.symbols.append(tick.symbol)
+                got.price.append(tick.price)
+                got.ts.append(tick.ts)
+            if until_parsing and state.parse is not None:
+                got.rest = consumed
+                break
+    except SourceError as exc:
+        got.error = exc
+    return got
+
+
+def _flush(got: _SlowBlock) -> Iterator[TickColumns]:
+    """The ticks of a block read line by line, then its error if it had one."""
+    if got.symbols:
+        yield TickColumns.of_ticks(got.symbols, got.price, got.ts)
+    if got.error is not None:
+        raise got.error

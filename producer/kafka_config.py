@@ -55,6 +55,24 @@ JAVA_IGNORED = frozenset(
         "basic.auth.user.info",
     }
 )
+#: How the consumer fetches, chosen from measurements (``tests/bench/bench_consumer.py``,
+#: figures in the README's Performance section):
+#:
+#: ``fetch.queue.backoff.ms``
+#:     librdkafka stops fetching for this long each time its local queue passes
+#:     ``queued.min.messages``; at the default, 1000 ms, a fast consumer spends most of
+#:     its time idle waiting for the next fetch. 10 ms keeps it fed.
+#: ``fetch.wait.max.ms``
+#:     How long the broker may hold a fetch that has too little data: it adds to the
+#:     latency of a quiet topic, up to this value, and costs nothing when busy.
+#: ``queued.min.messages``
+#:     Messages kept ready per partition: several of the worker's ``consume()`` batches.
+CONSUMER_SETTINGS: dict[str, Any] = {
+    "fetch.queue.backoff.ms": 10,
+    "fetch.wait.max.ms": 10,
+    "queued.min.messages": 20_000,
+}
+
 #: The Java login modules whose user name and password librdkafka takes as
 #: sasl.username and sasl.password.
 _JAAS_MODULES = re.compile(r"\b(PlainLoginModule|ScramLoginModule)\b")

@@ -165,14 +165,15 @@ class TimeOrder:
 # --- reading lines ---------------------------------------------------------------------
 
 
-def read_lines(stream: BinaryIO) -> Iterator[tuple[int, str | BadLine, int]]:
-    """Yield ``(line_number, text or BadLine, bytes_consumed)`` for each line of `stream`.
+def read_lines(stream: BinaryIO, first: int = 1) -> Iterator[tuple[int, str | BadLine, int]]:
+    """Yield ``(line_number, text or BadLine, bytes_consumed)`` for each line of `stream`,
+    the first numbered `first` (a stream that starts part-way through a file).
 
     Reads one line at a time, so a pipe that is still being written (``tail -f``) works.
     Lines with NUL bytes, invalid UTF-8 or more than MAX_LINE_BYTES bytes come back as
     a BadLine instead of text; the trailing newline is removed.
     """
-    lineno = 0
+    lineno = first - 1
     consumed = 0
     while True:
         raw = stream.readline(MAX_LINE_BYTES + 1)

@@ -63,6 +63,9 @@ class ScenarioReader(FileSource):
         self._known = frozenset(self.header.symbols)
         return self._parse_tick, True
 
+    def _allowed(self, symbol: str) -> bool:
+        return not self._known or symbol in self._known
+
     def _parse_tick(self, text: str) -> Tick:
         tick = parse_json_line(text)
         if self._known and tick.symbol not in self._known:

@@ -1,7 +1,7 @@
 """Consumer throughput against a poll()-per-message baseline, measured in the same run on
 the embedded broker.
 
-    .venv/bin/python tests/bench/bench_consumer.py [--ticks 200000]
+    .venv/bin/python tests/bench/bench_consumer.py [--ticks 200000] [--repeat 3] [--sweep]
 
 Prints ticks/s for: a poll() per message with per-message decode (the baseline), the
 batched consume() + msgspec decode into numpy columns that the worker uses, and the whole
@@ -16,15 +16,17 @@ import argparse
 import contextlib
 import itertools
 import secrets
+import statistics
 import time
 
 import numpy as np
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
+import tui.runtime.consumer as consumer_module
 from producer.broker import EmbeddedBroker
 from producer.fields import Fields
 from producer.generator import MarketGenerator
-from producer.kafka_config import client_config
+from producer.kafka_config import CONSUMER_SETTINGS, client_config
 from producer.topics import ensure_topics
 from producer.wire import BadTick, decode, encode
 from tui.runtime.consumer import ConsumerWorker
@@ -43,9 +45,14 @@ def fill(bootstrap: str, topic: str, n: int) -> None:
     assert producer.flush(30) == 0
 
 
+#: The fetch settings every client of this run uses (the worker's own, unless --sweep
+#: swaps them).
+SETTINGS: dict[str, object] = dict(CONSUMER_SETTINGS)
+
+
 def _consumer(bootstrap: str, topic: str, partitions: int) -> Consumer:
-    c = Consumer(client_config(bootstrap, **{"group.id": f"bench-{secrets.token_hex(3)}",
-                                             "enable.auto.commit": False}))  # fmt: skip
+    group = {"group.id": f"bench-{secrets.token_hex(3)}", "enable.auto.commit": False}
+    c = Consumer(client_config(bootstrap, **SETTINGS, **group))
     c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
     return c
 
@@ -173,9 +180,37 @@ def decode_in_memory(n: int) -> list[tuple[str, float]]:
     return rows
 
 
+def measure(bootstrap: str, topic: str, n: int, repeat: int) -> dict[str, float]:
+    """Median seconds of each path over `repeat` rounds taken in turn."""
+    paths = {
+        "poll() per message, no decode": lambda: raw(bootstrap, topic, 4, n, batched=False),
+        "consume(5000), no decode (raw)": lambda: raw(bootstrap, topic, 4, n, batched=True),
+        "poll() per message + decode (baseline)": lambda: poll_per_message(bootstrap, topic, 4, n),
+        "consume(5000) + decode to columns": lambda: consume_batched(bootstrap, topic, 4, n),
+        "consumer worker: decode + engine + snapshots": lambda: whole_worker(bootstrap, topic, n),
+    }
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(repeat):
+        for name, path in paths.items():
+            times[name].append(path())
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def use(settings: dict[str, object]) -> None:
+    """Make every client of the run, the worker's included, fetch with `settings`."""
+    SETTINGS.clear()
+    SETTINGS.update(settings)
+    consumer_module.CONSUMER_SETTINGS = dict(settings)  # type: ignore[attr-defined]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ticks", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--sweep", action="store_true",
+        help="also the raw consume() loop and the worker under other fetch settings",
+    )  # fmt: skip
     args = parser.parse_args()
     n = args.ticks
     with EmbeddedBroker() as broker:
@@ -185,29 +220,41 @@ def main() -> None:
         fill(broker.bootstrap, topic, n)
         fill_s = time.perf_counter() - t0
         rss = broker.rss_bytes() or 0
-        raw_poll = raw(broker.bootstrap, topic, 4, n, batched=False)
-        raw_batch = raw(broker.bootstrap, topic, 4, n, batched=True)
-        base = poll_per_message(broker.bootstrap, topic, 4, n)
-        batched = consume_batched(broker.bootstrap, topic, 4, n)
-        worker = whole_worker(broker.bootstrap, topic, n)
-    rows = [
-        ("poll() per message, no decode", raw_poll),
-        ("consume(5000), no decode", raw_batch),
-        ("poll() per message + decode (baseline)", base),
-        ("consume(5000) + decode to columns", batched),
-        ("consumer worker: decode + engine + snapshots", worker),
-    ]
+        took = measure(broker.bootstrap, topic, n, args.repeat)
+        sweep: list[tuple[str, float, float]] = []
+        if args.sweep:
+            for backoff, wait, queued in itertools.product(
+                (1000, 10, 1), (100, 10), (100_000, 20_000)
+            ):
+                settings = {"fetch.queue.backoff.ms": backoff, "fetch.wait.max.ms": wait,
+                            "queued.min.messages": queued}  # fmt: skip
+                use(settings)
+                raws, works = [], []
+                for _ in range(args.repeat):
+                    raws.append(raw(broker.bootstrap, topic, 4, n, batched=True))
+                    works.append(whole_worker(broker.bootstrap, topic, n))
+                label = f"backoff {backoff} ms, wait {wait} ms, queued {queued:,}"
+                sweep.append((label, statistics.median(raws), statistics.median(works)))
+            use(CONSUMER_SETTINGS)
+    base = took["poll() per message + decode (baseline)"]
+    raw_batch = took["consume(5000), no decode (raw)"]
     print(f"\n{n:,} ticks over 200 symbols, 4 partitions, embedded broker "
-          f"(produced in {fill_s:.2f} s, broker RSS {rss / 2**20:.0f} MiB)\n")  # fmt: skip
-    print(f"{'path':<48} {'seconds':>9} {'ticks/s':>12} {'vs baseline':>12}")
-    for name, took in rows:
-        print(f"{name:<48} {took:>9.3f} {n / took:>12,.0f} {base / took:>11.1f}x")
+          f"(produced in {fill_s:.2f} s, broker RSS {rss / 2**20:.0f} MiB), median of "
+          f"{args.repeat}; every client with {CONSUMER_SETTINGS}\n")  # fmt: skip
+    print(f"{'path':<48} {'seconds':>9} {'ticks/s':>12} {'vs baseline':>12} {'of raw':>7}")
+    for name, secs in took.items():
+        print(f"{name:<48} {secs:>9.3f} {n / secs:>12,.0f} {base / secs:>11.1f}x "
+              f"{raw_batch / secs:>7.2f}")  # fmt: skip
+    if sweep:
+        print(f"\n{'fetch settings':<46} {'raw ticks/s':>12} {'worker ticks/s':>15} {'of raw':>7}")
+        for label, r, w in sweep:
+            print(f"{label:<46} {n / r:>12,.0f} {n / w:>15,.0f} {r / w:>7.2f}")
     decoded = decode_in_memory(n)
     own = decoded[0][1]
     print(f"\ndecoding only, {n:,} messages in memory, best of 3\n")
     print(f"{'shape':<48} {'seconds':>9} {'ticks/s':>12} {'vs own':>12}")
-    for name, took in decoded:
-        print(f"{name:<48} {took:>9.3f} {n / took:>12,.0f} {own / took:>11.2f}x")
+    for name, secs in decoded:
+        print(f"{name:<48} {secs:>9.3f} {n / secs:>12,.0f} {own / secs:>11.2f}x")
 
 
 if __name__ == "__main__":

@@ -90,6 +90,22 @@ def test_signals_do_not_depend_on_the_batch_size(
     assert lines == whole  # bit for bit: same engine, same ticks, any batching
 
 
+@pytest.mark.parametrize("name", ["rally", "busy_market"])
+def test_signals_only_gives_the_same_signals_and_state_without_the_scores(
+    capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    path = str(SCENARIOS / f"{name}.jsonl")
+    signals, summary = run_json(capsys, path)
+    fast_signals, fast_summary = run_json(capsys, "--signals-only", path)
+    assert fast_signals == signals
+    assert {"quality", "calibration", "baselines"} & set(fast_summary) == set()
+    assert fast_summary == {k: v for k, v in summary.items() if k in fast_summary}
+    status, lines, err = run(capsys, "--signals-only", path)
+    assert status == 0, err
+    assert lines[-1].startswith(f"{summary['ticks']:,} ticks, ")  # the counts close it
+    assert not any("calibration" in line for line in lines)
+
+
 def test_rally_warns_before_the_sell_and_summary_scores_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -3,6 +3,7 @@ against a real broker (produce, record, engine)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -21,6 +22,7 @@ import pytest
 
 from producer.broker import EmbeddedBroker
 from producer.generator import MarketGenerator
+from producer.kafka_producer import STOP_FLUSH_S
 from producer.lookahead import LookaheadReader
 from producer.scenario import ScenarioReader
 from producer.wire import Tick
@@ -308,7 +310,7 @@ def test_the_headless_status_line_counts_refused_messages_by_reason() -> None:
 
 
 @pytest.mark.kafka
-def test_produce_says_what_it_has_sent_while_it_runs(
+def test_produce_says_what_it_has_sent_while_it_runs_and_how_long_its_stop_flush_took(
     broker: EmbeddedBroker, topic: str, tmp_path: Path
 ) -> None:
     proc = subprocess.Popen(
@@ -323,7 +325,9 @@ def test_produce_says_what_it_has_sent_while_it_runs(
     try:
         first = lines.get(timeout=60)  # the generator never ends: only progress can come
         assert re.fullmatch(
-            r"limitwatch produce: [\d,]+ produced, [\d,]+ delivered, 0 failed\n", first
+            r"limitwatch produce: [\d,]+ produced, [\d,]+ delivered, 0 failed, "
+            r"[\d,]+ ticks/s delivered\n",
+            first,
         )
     finally:
         proc.send_signal(signal.SIGINT)
@@ -332,3 +336,11 @@ def test_produce_says_what_it_has_sent_while_it_runs(
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
+    last = []
+    with contextlib.suppress(queue.Empty):
+        while True:
+            last.append(lines.get(timeout=10))
+    assert any(
+        re.search(rf"; stop flush \d+\.\d\d s \(at most {STOP_FLUSH_S:g} s\)$", line)
+        for line in last
+    ), last

@@ -33,7 +33,7 @@ import stat
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, TextIO
@@ -45,6 +45,7 @@ from engine import Engine, EngineConfig, LimitError, Signal
 from engine.evaluation import Calibration, Evaluation, Row, SampledRun, evaluate
 from engine.quality import Quality, TickOrder
 from engine.watch import Discipline
+from producer.chunks import TickColumns, group_ticks
 from producer.files import FileSource
 from producer.lines import SourceError
 from producer.lookahead import LookaheadReader
@@ -83,9 +84,10 @@ class BacktestResult:
     signals: list[Signal]
     config: EngineConfig
     state: Any  # engine.EngineState
-    quality: Quality
+    #: None when the run was not scored (``score=False``).
+    quality: Quality | None
     #: The engine's row, then the proximity and vol-scaled alarms at its precision.
-    evaluation: Evaluation
+    evaluation: Evaluation | None
     #: Symbols given limits that were refused (beyond max_symbols).
     refused_limits: frozenset[str] = frozenset()
 
@@ -98,6 +100,7 @@ def backtest(
     batch: int = BATCH,
     on_signals: Callable[[list[Signal]], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    score: bool = True,
 ) -> BacktestResult:
     """Feed every tick of `source` to a fresh engine, `batch` ticks at a time.
 
@@ -116,6 +119,10 @@ def backtest(
         Called with each update's signals as they come (for streaming output).
     on_batch
         Called with the running tick count after each update (for progress).
+    score
+        Score the forecast against the naive alarms and calibrate it. That keeps every
+        tick until the end; without it memory stays bounded whatever the input's length,
+        and the signals are the same.
 
     Raises
     ------
@@ -128,29 +135,22 @@ def backtest(
         raise ValueError(f"batch must be at least 1, got {batch}")
     limits = limits or {}
     eng = Engine(config)
-    runner = SampledRun(eng)  # samples p every 5 s of event time for the calibration
+    # samples p every 5 s of event time for the calibration
+    runner = SampledRun(eng) if score else None
     ids_of: dict[str, int] = {}
     refused_limits: set[str] = set()  # symbols given limits but refused
     chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     signals: list[Signal] = []
-    ids: list[int] = []
-    ts: list[float] = []
-    prices: list[float] = []
     total = refused = 0
 
-    def flush() -> None:
+    def update(i: np.ndarray, t: np.ndarray, p: np.ndarray) -> None:
         nonlocal total
-        if not ids:
-            return
-        i = np.array(ids, dtype=np.int32)
-        t = np.array(ts, dtype=np.float64)
-        p = np.array(prices, dtype=np.float64)
-        chunks.append((i, t, p))
-        new = runner.update(i, t, p)
-        total += len(ids)
-        ids.clear()
-        ts.clear()
-        prices.clear()
+        if runner is not None:
+            chunks.append((i, t, p))
+            new = runner.update(i, t, p)
+        else:
+            new = eng.update(i, t, p)
+        total += len(i)
         if new:
             signals.extend(new)
             if on_signals is not None:
@@ -158,31 +158,49 @@ def backtest(
         if on_batch is not None:
             on_batch(total)
 
-    add_id, add_t, add_price = ids.append, ts.append, prices.append
-    for tick in source:
-        sid = ids_of.get(tick.symbol)
-        if sid is None:
-            # The engine remembers refused names in bounded memory; a name list here
-            # would grow with every new symbol of a hostile file.
-            sid = int(eng.register([tick.symbol])[0])
-            if sid < 0:
-                refused += 1
-                if tick.symbol in limits:
-                    refused_limits.add(tick.symbol)
-                continue
-            ids_of[tick.symbol] = sid
-            if tick.symbol in limits:
-                buy, sell = limits[tick.symbol]
-                eng.set_limits(tick.symbol, buy=buy, sell=sell)
-        add_id(sid)
-        add_t(tick.ts)
-        add_price(tick.price)
-        if len(ids) >= batch:
-            flush()
-    flush()
+    def engine_ids(symbols: list[str]) -> np.ndarray:
+        """Engine ids of a block's symbols (new ones registered in order of their first
+        tick, with their limits), -1 for a refused one."""
+        out = np.empty(len(symbols), np.int32)
+        for k, symbol in enumerate(symbols):
+            sid = ids_of.get(symbol)
+            if sid is None:
+                # The engine remembers refused names in bounded memory; a name list
+                # here would grow with every new symbol of a hostile file.
+                sid = int(eng.register([symbol])[0])
+                if sid < 0:
+                    if symbol in limits:
+                        refused_limits.add(symbol)
+                else:
+                    ids_of[symbol] = sid
+                    if symbol in limits:
+                        buy, sell = limits[symbol]
+                        eng.set_limits(symbol, buy=buy, sell=sell)
+            out[k] = sid
+        return out
+
+    empty = (np.empty(0, np.int32), np.empty(0), np.empty(0))
+    held = empty  # fewer than `batch` ticks, waiting for the next block
+    for cols in tick_columns(source, batch):
+        ids = engine_ids(cols.symbols)[cols.codes]
+        t, p = cols.ts, cols.price
+        kept = ids >= 0
+        if not kept.all():
+            refused += int(len(ids) - kept.sum())
+            ids, t, p = ids[kept], t[kept], p[kept]
+        if len(held[0]):
+            ids, t, p = (np.concatenate(pair) for pair in zip(held, (ids, t, p), strict=True))
+        start = 0
+        while len(ids) - start >= batch:
+            cut = slice(start, start + batch)
+            update(ids[cut], t[cut], p[cut])
+            start += batch
+        held = (ids[start:], t[start:], p[start:]) if start < len(ids) else empty
+    if len(held[0]):
+        update(*held)
 
     state = eng.state()
-    evaluation = _score(signals, chunks, state, ids_of, runner, config)
+    evaluation = None if runner is None else _score(signals, chunks, state, ids_of, runner, config)
     return BacktestResult(
         ticks=total,
         skipped=int(getattr(source, "skipped", 0)),
@@ -191,9 +209,19 @@ def backtest(
         signals=signals,
         config=config,
         state=state,
-        quality=evaluation.rows[0].quality,
+        quality=None if evaluation is None else evaluation.rows[0].quality,
         evaluation=evaluation,
     )
+
+
+def tick_columns(source: Iterable[Any], batch: int = BATCH) -> Iterator[TickColumns]:
+    """The ticks of `source` as columns: a file source's own (read a block at a time),
+    else its ticks in groups of `batch`."""
+    columns = getattr(source, "columns", None)
+    if callable(columns):
+        yield from columns(batch)
+    else:
+        yield from group_ticks(iter(source), batch)
 
 
 def _score(
@@ -332,7 +360,7 @@ def summary(result: BacktestResult) -> dict[str, Any]:
         sym: {c: _num(float(arrays[c][i])) for c in columns} for i, sym in enumerate(st.symbols)
     }
     counts = Counter(s.kind.name for s in result.signals)
-    return {
+    out: dict[str, Any] = {
         "kind": "SUMMARY",
         "ticks": result.ticks,
         "skipped": result.skipped,
@@ -342,14 +370,16 @@ def summary(result: BacktestResult) -> dict[str, Any]:
             f.name: getattr(result.config, f.name) for f in dataclasses.fields(result.config)
         },
         "symbols": symbols,
-        "quality": result.quality.to_dict(),
-        "calibration": _calibration(result).to_dict(),
-        "baselines": [_baseline_dict(r) for r in result.evaluation.rows[1:]],
     }
+    if result.evaluation is not None and result.quality is not None:
+        out["quality"] = result.quality.to_dict()
+        out["calibration"] = _calibration(result.evaluation).to_dict()
+        out["baselines"] = [_baseline_dict(r) for r in result.evaluation.rows[1:]]
+    return out
 
 
-def _calibration(result: BacktestResult) -> Calibration:
-    cal = result.evaluation.rows[0].calibration
+def _calibration(evaluation: Evaluation) -> Calibration:
+    cal = evaluation.rows[0].calibration
     assert cal is not None  # the engine's row always carries one
     return cal
 
@@ -428,6 +458,8 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
         )
     print(file=out)
     print(", ".join(parts), file=out)
+    if "quality" not in s:
+        return
     print(_quality_line("forecast", s["quality"]), file=out)
     for b in s["baselines"]:
         what = (
@@ -464,6 +496,7 @@ def _signed(x: float | None) -> str:
 def lead_plot(result: BacktestResult) -> str:
     """Median lead time against precision: the forecast's point and both alarms' sweeps."""
     q = result.quality
+    assert q is not None and result.evaluation is not None, "a run that was scored"
     series: list[Series] = [("forecast", "F", [(q.precision, q.median_lead_s)])]
     for row, mark in zip(result.evaluation.rows[1:], "PV", strict=False):
         series.append((row.name, mark, [(p, lead) for _, p, _, lead, _ in row.curve.tolist()]))
@@ -519,6 +552,13 @@ def configure(p: argparse.ArgumentParser) -> None:
         "--skip-bad", action="store_true", help="skip and count bad lines instead of stopping"
     )
     p.add_argument("--json", action="store_true", help="JSON lines: one per signal, then a summary")
+    p.add_argument(
+        "--signals-only",
+        action="store_true",
+        help="signals and counts only: no scoring against the naive alarms and no "
+        "calibration, which keep every tick in memory (faster, and memory stays bounded "
+        "whatever the file's length)",
+    )
     p.add_argument("--batch", type=positive_int, default=BATCH, help=argparse.SUPPRESS)
 
 
@@ -590,7 +630,7 @@ def run(args: argparse.Namespace) -> int:
                 out.write("".join(table_row(s) + "\n" for s in new))
 
         result = backtest(source, config, limits, batch=args.batch, on_signals=emit,
-                          on_batch=progress.update)  # fmt: skip
+                          on_batch=progress.update, score=not args.signals_only)  # fmt: skip
         progress.finish(result.ticks)
         if args.json:
             out.write(msgspec.json.encode(summary(result)).decode() + "\n")

@@ -36,7 +36,13 @@ from engine import Engine, EngineConfig, LimitError, Signal
 from engine.calibration import TrackRecord
 from producer.control import drain
 from producer.fields import Fields
-from producer.kafka_config import Connection, as_connection, client_config, redact
+from producer.kafka_config import (
+    CONSUMER_SETTINGS,
+    Connection,
+    as_connection,
+    client_config,
+    redact,
+)
 from producer.wire import BadTick, Problem, decode
 from tui.runtime.commands import (
     SelectSymbol,
@@ -198,7 +204,7 @@ class ConsumerWorker(threading.Thread):
                 "statistics.interval.ms": int(STATS_INTERVAL_S * 1000),
                 "stats_cb": self._on_stats,
                 "error_cb": self._on_error,
-                "fetch.wait.max.ms": 100,
+                **CONSUMER_SETTINGS,
                 "enable.partition.eof": False,
             },
         )

@@ -22,7 +22,7 @@ from engine import Signal
 from producer.control import ProducerStats
 from producer.fields import Fields
 from producer.kafka_config import redact
-from producer.kafka_producer import ProducerThread
+from producer.kafka_producer import STOP_FLUSH_S, ProducerThread
 from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import SourceError
@@ -217,13 +217,14 @@ def run_produce(args: argparse.Namespace) -> int:
     while thread.is_alive() and not stopper.event.wait(0.2):
         if time.monotonic() - last_report >= PRODUCE_REPORT_S:  # a sign of life meanwhile
             last_report = time.monotonic()
-            print(f"limitwatch produce: {_sent(thread.stats())}", file=sys.stderr, flush=True)
+            stats = thread.stats()
+            print(f"limitwatch produce: {_sent(stats)}{_rate(stats)}", file=sys.stderr, flush=True)
     stop.set()
     thread.stop()
     thread.join(5.0)
     stats = thread.stats()
     print(
-        f"limitwatch produce: {_sent(stats)}"
+        f"limitwatch produce: {_sent(stats)}{_flushed(stats)}"
         + (f"; {redact(stats.last_error)}" if stats.last_error else ""),
         file=sys.stderr,
     )
@@ -238,6 +239,17 @@ def run_produce(args: argparse.Namespace) -> int:
 
 def _sent(stats: ProducerStats) -> str:
     return f"{stats.produced:,} produced, {stats.delivered:,} delivered, {stats.failed:,} failed"
+
+
+def _rate(stats: ProducerStats) -> str:
+    return f", {stats.rate:,.0f} ticks/s delivered"
+
+
+def _flushed(stats: ProducerStats) -> str:
+    """How long the stop flush took, against its bound."""
+    if stats.flush_s is None:
+        return ""
+    return f"; stop flush {stats.flush_s:.2f} s (at most {STOP_FLUSH_S:g} s)"
 
 
 class _Limited:

@@ -12,10 +12,10 @@ from typing import NoReturn
 
 from producer.fields import Fields, FieldsError
 from producer.kafka_config import is_secret, redact
-from producer.kafka_producer import parse_speed
+from producer.kafka_producer import STOP_FLUSH_S, parse_speed
 from tui.runtime import backtest, evaluate
 from tui.runtime import settings as settings_file
-from tui.runtime.headless import run_engine, run_produce, run_record
+from tui.runtime.headless import PRODUCE_REPORT_S, run_engine, run_produce, run_record
 from tui.runtime.keys import epilog
 from tui.runtime.logs import default_log_path
 from tui.runtime.options import (
@@ -286,7 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     prod = sub.add_parser(
         "produce", help="headless producer: send ticks to the topic",
         description="A headless producer: send the ticks of a source to the prices topic "
-        "until the source ends, --count, or Ctrl-C.",
+        "until the source ends, --count, or Ctrl-C. Every "
+        f"{PRODUCE_REPORT_S:g} seconds it prints what it has "
+        "produced, delivered and failed, and the delivered rate; on stop it waits at most "
+        f"{STOP_FLUSH_S:g} s for the last deliveries and counts what is still undelivered "
+        "as failed.",
         epilog="example: limitwatch produce --bootstrap-servers HOST:9092 --source metrics",
     )  # fmt: skip
     add_kafka_options(prod, embedded=False)
