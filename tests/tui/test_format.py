@@ -33,3 +33,23 @@ def test_forecast_words(
 )
 def test_duration_words(seconds: float, text: str) -> None:
     assert fmt.duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("last", "opened", "text"),
+    [
+        (104.0, 100.0, "+4.00%"),
+        (95.0, 100.0, "-5.00%"),
+        (3.0, 0.0, "+3.00"),  # a metric that opened at zero: never a division by it
+        (3.0, 0.001, "+3.00"),  # nor by nearly zero (it read +299900.00%)
+        (0.0, 0.0, "+0.00"),
+        (-2.5, 0.0, "-2.50"),
+        (1100.0, 100.0, "+1000.00%"),
+        (1200.0, 100.0, "+1,100.00"),
+        (math.nan, 100.0, "–"),
+    ],
+)
+def test_change_is_a_percentage_only_where_one_makes_sense(
+    last: float, opened: float, text: str
+) -> None:
+    assert fmt.change(last, opened) == text

@@ -19,6 +19,31 @@ def percent(value: float) -> str:
     return f"{value:+.2%}"
 
 
+#: A change is shown in percent while it stays within ±this many times the first value;
+#: past that (a quantity that started at or near zero, like an idle CPU's iowait) a
+#: percentage says nothing, and the change itself is shown instead.
+PERCENT_MAX = 10.0
+
+
+def percent_meaningful(last: float, opened: float) -> bool:
+    """Whether the change from `opened` to `last` reads sensibly as a percentage."""
+    return opened > 0 and abs(last / opened - 1.0) <= PERCENT_MAX
+
+
+def change(last: float, opened: float) -> str:
+    """The change since the first value: a signed percentage, or the signed difference
+    where a percentage would divide by (nearly) nothing.
+
+    >>> change(104.0, 100.0), change(3.0, 0.0), change(3.0, 0.001), change(0.0, 0.0)
+    ('+4.00%', '+3.00', '+3.00', '+0.00')
+    """
+    if not (math.isfinite(last) and math.isfinite(opened)):
+        return "–"
+    if percent_meaningful(last, opened):
+        return percent(last / opened - 1.0)
+    return f"{last - opened:+,.2f}"
+
+
 def count(n: int, noun: str) -> str:
     """`n` and `noun`, plural unless `n` is 1.
 

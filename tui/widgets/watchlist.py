@@ -135,8 +135,8 @@ def _num(x: float | np.floating) -> float:
 
 def format_row(v: RowValues) -> tuple[Cell, ...]:
     """The cells of a row: text and a style name per part (symbols are never markup)."""
-    chg = v.last / v.open - 1.0 if v.open > 0 and math.isfinite(v.last) else math.nan
-    chg_style = "green" if chg > 0 else "red" if chg < 0 else ""
+    moved = v.last - v.open
+    chg_style = "green" if moved > 0 else "red" if moved < 0 else ""
     if math.isnan(v.buy) and math.isnan(v.sell):
         words, kind = "no limits", "quiet"
     else:
@@ -150,7 +150,7 @@ def format_row(v: RowValues) -> tuple[Cell, ...]:
     return (
         ((safe_symbol(v.symbol), "bold"),),
         ((fmt.price(v.last), ""),),
-        ((fmt.percent(chg), chg_style),),
+        ((fmt.change(v.last, v.open), chg_style),),
         forecast,
         ((fmt.price(v.buy), ("reverse green" if v.last <= v.buy else "green") + asked),),
         ((fmt.price(v.sell), ("reverse red" if v.last >= v.sell else "red") + asked),),
@@ -454,12 +454,17 @@ class Watchlist(ScrollView, can_focus=True):
             return
         last, opened = state.last[rows], state.open[rows]
         with np.errstate(divide="ignore", invalid="ignore"):
-            chg = np.where(opened > 0, last / opened - 1.0, np.nan)
+            relative = np.where(opened > 0, last / opened - 1.0, np.nan)
+        in_percent = np.abs(relative) <= fmt.PERCENT_MAX  # as fmt.change decides
+        absolute = np.where(in_percent, np.nan, last - opened)
         limits = [self._pending_side(0), self._pending_side(1)]
         wanted = {
             "symbol": max(cell_len(safe_symbol(s)) for s in self._rows),
             "last": _widest(last, fmt.price),
-            "chg": _widest(chg, fmt.percent),
+            "chg": max(
+                _widest(np.where(in_percent, relative, np.nan), fmt.percent),
+                _widest(absolute, lambda x: f"{x:+,.2f}"),
+            ),
             "buy": max(_widest(state.buy[rows], fmt.price), limits[0]),
             "sell": max(_widest(state.sell[rows], fmt.price), limits[1]),
             "fast": _widest(state.sma_fast[rows], fmt.price),
