@@ -31,6 +31,7 @@ from engine.limits import limit_problem
 from tui.runtime import format as fmt
 from tui.runtime import settings as cfg
 from tui.runtime.keys import KEYS, help_rows
+from tui.runtime.legend import legend_sections
 from tui.runtime.pipeline import Feed
 from tui.runtime.recorder import default_record_dir
 from tui.runtime.settings import SORTS
@@ -38,7 +39,7 @@ from tui.runtime.snapshot import Snapshot, staleness
 from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog
 from tui.widgets.chart import Chart
-from tui.widgets.kafka_pane import KafkaPane
+from tui.widgets.kafka_pane import TREND, KafkaPane
 from tui.widgets.signal_log import KIND_FILTERS, SignalLog
 from tui.widgets.watchlist import Watchlist
 
@@ -607,7 +608,7 @@ class LimitwatchApp(App[None]):
 
     def action_help(self) -> None:
         """Show every key."""
-        self.push_screen(HelpScreen(help_rows()))
+        self.push_screen(HelpScreen(help_rows(), legend_sections(TREND)))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every action of the monitor, by name, in the command palette."""

@@ -503,3 +503,27 @@ def test_status_line_counts_one_symbol_and_one_signal_in_the_singular() -> None:
     assert "· 12 symbols · 0 signals ·" in status_line(
         dataclasses.replace(StaticFeed().latest(), signal_count=0), 0.005
     )
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_help_explains_the_health_words_and_the_chart_marks(size: tuple[int, int]) -> None:
+    from tui.runtime.health import HEALTH_WORDS
+    from tui.runtime.legend import SIGNAL_MARKS
+
+    app = LimitwatchApp(StaticFeed())
+    shown: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("question_mark")
+        await pilot.pause()
+        for _ in range(8):  # a few lines at a time: what a short screen shows below
+            shown.append(" ".join(_screen_text(app).split()))
+            await pilot.press(*["down"] * 5)
+            await pilot.pause()
+        shown[:] = [" ".join(shown)]
+
+    drive(app, script, size=size)
+    for word, meaning in HEALTH_WORDS:
+        assert f"{word} {' '.join(meaning.split()[:3])}" in shown[0], word
+    for glyph, _colour, meaning in SIGNAL_MARKS.values():
+        assert f"{glyph} {' '.join(meaning.split()[:2])}" in shown[0], meaning

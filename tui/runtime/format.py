@@ -53,6 +53,19 @@ def count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
+def short_count(n: int) -> str:
+    """A count in at most four characters: 950, 1.2k, 12k, 3.4M.
+
+    >>> short_count(950), short_count(1234), short_count(12_345), short_count(3_400_000)
+    ('950', '1.2k', '12k', '3.4M')
+    """
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.1f}{suffix}" if value < 9.95 else f"{value:.0f}{suffix}"
+    return str(n)
+
+
 def duration(seconds: float) -> str:
     """A short human duration: 12 s, 3.5 min, 2.1 h."""
     if not math.isfinite(seconds):
