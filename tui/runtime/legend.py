@@ -7,14 +7,15 @@ from tui.runtime.health import HEALTH_WORDS, LAG_TREND_SAMPLES, STATS_INTERVAL_S
 
 __all__ = ["SIGNAL_MARKS", "legend_sections"]
 
-#: The chart's mark for each kind of signal: (glyph, colour, what it means).
+#: The chart's mark for each kind of signal: (glyph, colour, what it means); the colour
+#: is that of one of the chart's lines (price, fast, slow, buy, sell).
 SIGNAL_MARKS: dict[str, tuple[str, str, str]] = {
-    "BUY": ("▲", "green", "BUY: the price reached the buy limit"),
-    "SELL": ("▼", "red", "SELL: the price reached the sell limit"),
-    "BUY_WATCH": ("△", "green", "BUY_WATCH: the buy limit is likely within the horizon"),
-    "SELL_WATCH": ("▽", "red", "SELL_WATCH: the sell limit is likely within the horizon"),
-    "GOLDEN_CROSS": ("◆", "cyan", "GOLDEN_CROSS: the fast average rose above the slow"),
-    "DEATH_CROSS": ("◆", "magenta", "DEATH_CROSS: the fast average fell below the slow"),
+    "BUY": ("▲", "buy", "BUY: the price reached the buy limit"),
+    "SELL": ("▼", "sell", "SELL: the price reached the sell limit"),
+    "BUY_WATCH": ("△", "buy", "BUY_WATCH: the buy limit is likely within the horizon"),
+    "SELL_WATCH": ("▽", "sell", "SELL_WATCH: the sell limit is likely within the horizon"),
+    "GOLDEN_CROSS": ("◆", "fast", "GOLDEN_CROSS: the fast average rose above the slow"),
+    "DEATH_CROSS": ("◇", "slow", "DEATH_CROSS: the fast average fell below the slow"),
 }
 
 
@@ -28,5 +29,6 @@ def legend_sections(trend_samples: int) -> list[tuple[str, list[tuple[str, str]]
     )
     kafka.append(("bad · dlq", "messages refused · copied to prices.dlq (why: by reason)"))
     chart = [(glyph, meaning) for glyph, _colour, meaning in SIGNAL_MARKS.values()]
-    chart.append(("─ ▴ ▾", "buy (green) and sell (red) limits; ▴ ▾ a limit off the scale"))
+    chart.append(("─ ↑ ↓", "buy (green) and sell (red) limits; ↑ ↓ one off the scale"))
+    chart.append(("━ ╍ ┅", "price, fast and slow averages (their colours in the border)"))
     return [("Kafka pane", kafka), ("Chart", chart)]
