@@ -182,6 +182,13 @@ class LimitwatchApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        else:
+            self._startup_problems.append(
+                f"no theme called {self.settings.theme!r}; using {self.theme}"
+            )
+        self.theme_changed_signal.subscribe(self, self._keep_theme)
         table = self.query_one(Watchlist)
         table.set_order(self.settings.sort)
         self._title_watchlist()
@@ -234,6 +241,12 @@ class LimitwatchApp(App[None]):
             self._on_notify(Notify(toast))
         except AttributeError:
             self.post_message(Notify(toast))
+
+    def _keep_theme(self, theme: object) -> None:
+        """Remember the theme chosen (ctrl+p, "Change theme") for the next start."""
+        if self.theme != self.settings.theme:
+            self.settings = replace(self.settings, theme=self.theme)
+            self._save_settings()
 
     def report_problems(self, problems: list[str]) -> None:
         """Show start-up problems (a broken config file) as notifications."""

@@ -1,5 +1,5 @@
-"""Settings that outlive a run: the limit step, notifications and every symbol's limits,
-kept as TOML in the user's config directory.
+"""Settings that outlive a run: the limit step, notifications, the sort order, the colour
+theme and every symbol's limits, kept as TOML in the user's config directory.
 
 A broken file never stops limitwatch: `load` reports what is wrong (with the line, for a
 syntax error) and falls back to defaults for what it could not read.
@@ -57,6 +57,7 @@ class Settings:
     bell: bool = False  # ring the terminal bell on BUY/SELL
     notify: bool = True  # pop up a notification for signals
     sort: str = "symbol"
+    theme: str = "textual-dark"  # the monitor's colour theme (ctrl+p: "Change theme")
     limits: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def with_limits(self, symbol: str, buy: float, sell: float) -> Settings:
@@ -96,6 +97,7 @@ def dumps(settings: Settings) -> str:
         f"bell = {'true' if settings.bell else 'false'}",
         f"notify = {'true' if settings.notify else 'false'}",
         f"sort = {_toml_string(settings.sort)}",
+        f"theme = {_toml_string(settings.theme)}",
         "",
         "# SYMBOL = [buy, sell]; nan for no limit on that side",
         "[limits]",
@@ -135,6 +137,11 @@ def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
         values["sort"] = sort
     else:
         problems.append(f"{name}: monitor.sort must be one of {', '.join(SORTS)}")
+    theme = monitor.get("theme", base.theme)
+    if isinstance(theme, str) and theme:
+        values["theme"] = theme  # whether such a theme exists, the app knows
+    else:
+        problems.append(f"{name}: monitor.theme must be the name of a theme")
     limits: dict[str, tuple[float, float]] = {}
     raw_limits = data.get("limits", {})
     if not isinstance(raw_limits, dict):
