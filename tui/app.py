@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -59,6 +59,8 @@ WATCH_NOTIFY_S = 5.0
 PENDING_S = 3.0
 #: How long the toast saying the source stopped on an error stays, seconds.
 SOURCE_STOPPED_S = 30.0
+#: Below this many columns the layout is narrow (as the "-narrow" breakpoint below).
+NARROW_BELOW = 100
 _NOTIFY_KINDS = {SignalKind.BUY, SignalKind.SELL, SignalKind.BUY_WATCH, SignalKind.SELL_WATCH}
 
 
@@ -98,7 +100,7 @@ class LimitwatchApp(App[None]):
     TITLE = "limitwatch"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
         (0, "-narrow"),
-        (100, "-medium"),
+        (NARROW_BELOW, "-medium"),
         (140, "-wide"),
     ]
     BINDINGS: ClassVar[list[Binding]] = [
@@ -241,6 +243,14 @@ class LimitwatchApp(App[None]):
             self._on_notify(Notify(toast))
         except AttributeError:
             self.post_message(Notify(toast))
+
+    def on_resize(self, event: events.Resize) -> None:
+        """On a narrow screen the footer packs its keys closer and leaves out ctrl+p (the
+        help lists it), so every key it shows, `/` and `?` among them, stays in view."""
+        narrow = event.size.width < NARROW_BELOW
+        footer = self.query_one(Footer)
+        footer.compact = narrow
+        footer.show_command_palette = not narrow
 
     def _keep_theme(self, theme: object) -> None:
         """Remember the theme chosen (ctrl+p, "Change theme") for the next start."""

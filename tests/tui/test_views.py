@@ -30,7 +30,7 @@ from tui.runtime.snapshot import staleness
 from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog, check_limits
 from tui.widgets.signal_log import SignalLog, fit_detail, signal_cells
-from tui.widgets.watchlist import Watchlist, urgency
+from tui.widgets.watchlist import KEYS, Watchlist, urgency
 
 Pilot = object
 
@@ -319,7 +319,7 @@ def test_stale_data_marks_forecasts_stale() -> None:
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         table = app.query_one(Watchlist)
-        words.extend(table.row_texts(i)[3] for i in range(table.row_count))
+        words.extend(table.row_texts(i)[KEYS.index("forecast")] for i in range(table.row_count))
 
     drive(app, script)
     assert any(w.endswith("stale") for w in words)

@@ -155,9 +155,9 @@ def test_only_rows_in_view_are_formatted(monkeypatch: pytest.MonkeyPatch) -> Non
     formatted: list[str] = []
     real = watchlist_module.format_row
 
-    def counting(values):  # type: ignore[no-untyped-def]
+    def counting(values, compact=False):  # type: ignore[no-untyped-def]
         formatted.append(values.symbol)
-        return real(values)
+        return real(values, compact)
 
     monkeypatch.setattr(watchlist_module, "format_row", counting)
     feed = StaticFeed(symbols=300, n_ticks=3000)

@@ -77,8 +77,20 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def forecast(p_buy: float, eta_buy: float, p_sell: float, eta_sell: float) -> tuple[str, str]:
-    """The forecast in words and a style name: ('BUY in ~12 s, 78%', 'buy').
+def short_duration(seconds: float) -> str:
+    """A duration in at most five characters: 12s, 8.6m, 2.1h.
+
+    >>> short_duration(12.4), short_duration(516), short_duration(7560)
+    ('12s', '8.6m', '2.1h')
+    """
+    return duration(seconds).replace(" min", "m").replace(" ", "")
+
+
+def forecast(
+    p_buy: float, eta_buy: float, p_sell: float, eta_sell: float, compact: bool = False
+) -> tuple[str, str]:
+    """The forecast in words and a style name: ('BUY in ~12 s, 78%', 'buy'), or in at most
+    15 characters where room is short (`compact`): ('BUY 78% ~12s', 'buy').
 
     The side shown is the likelier one; 'BUY now' means the price is at or through the
     buy limit; 'SELL unlikely' means neither limit is likely within the horizon; 'warming
@@ -94,6 +106,9 @@ def forecast(p_buy: float, eta_buy: float, p_sell: float, eta_sell: float) -> tu
     if p >= 1.0 and eta == 0.0:
         return (f"{side} now", side.lower())
     style = side.lower() if p >= 0.5 else "maybe"
+    if compact:
+        when = f" ~{short_duration(eta)}" if math.isfinite(eta) else ""
+        return (f"{side} {p:.0%}{when}", style)
     when = f"in ~{duration(eta)}, " if math.isfinite(eta) else ""
     return (f"{side} {when}{p:.0%}", style)
 

@@ -32,13 +32,15 @@ from textual.strip import Strip
 from engine import EngineState
 from tui.runtime import format as fmt
 
+#: The limits come right after the price they are compared with, then the forecast, so
+#: on a narrow screen (80 columns) these stay in view and the rest scrolls sideways.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("symbol", "Symbol"),
     ("last", "Last"),
-    ("chg", "Chg"),
-    ("forecast", "Forecast"),
     ("buy", "Buy ≤"),
     ("sell", "Sell ≥"),
+    ("forecast", "Forecast"),
+    ("chg", "Chg"),
     ("fast", "Fast MA"),
     ("slow", "Slow MA"),
 )
@@ -54,6 +56,9 @@ SYMBOL_MAX = 24
 PAD = 1
 #: The forecast column starts as wide as its common words ("SELL unlikely").
 FORECAST_MIN = 13
+#: A watchlist narrower than this shows the forecast in its compact form ("SELL 29%
+#: ~8.6m" for "SELL in ~8.6 min, 29%"), so it fits beside the price and limits.
+COMPACT_BELOW = 64
 
 _FORECAST_STYLE = {"buy": "bold green", "sell": "bold red", "maybe": "yellow", "quiet": "dim"}
 
@@ -133,30 +138,32 @@ def _num(x: float | np.floating) -> float:
     return value if value == value else math.nan
 
 
-def format_row(v: RowValues) -> tuple[Cell, ...]:
-    """The cells of a row: text and a style name per part (symbols are never markup)."""
+def format_row(v: RowValues, compact: bool = False) -> tuple[Cell, ...]:
+    """The cells of a row: text and a style name per part (symbols are never markup);
+    the forecast in its `compact` form where room is short."""
     moved = v.last - v.open
     chg_style = "green" if moved > 0 else "red" if moved < 0 else ""
     if math.isnan(v.buy) and math.isnan(v.sell):
         words, kind = "no limits", "quiet"
     else:
-        words, kind = fmt.forecast(v.p_buy, v.eta_buy, v.p_sell, v.eta_sell)
+        words, kind = fmt.forecast(v.p_buy, v.eta_buy, v.p_sell, v.eta_sell, compact)
     if v.stale and kind != "quiet":
         forecast: Cell = ((words, "dim strike"), (" stale", "bold yellow"))
     else:
         forecast = ((words, _FORECAST_STYLE[kind]),)
     # A limit asked for but not yet confirmed by the engine is shown in italics.
     asked = " italic" if v.pending else ""
-    return (
-        ((safe_symbol(v.symbol), "bold"),),
-        ((fmt.price(v.last), ""),),
-        ((fmt.change(v.last, v.open), chg_style),),
-        forecast,
-        ((fmt.price(v.buy), ("reverse green" if v.last <= v.buy else "green") + asked),),
-        ((fmt.price(v.sell), ("reverse red" if v.last >= v.sell else "red") + asked),),
-        ((fmt.price(v.fast), ""),),
-        ((fmt.price(v.slow), ""),),
-    )
+    cells: dict[str, Cell] = {
+        "symbol": ((safe_symbol(v.symbol), "bold"),),
+        "last": ((fmt.price(v.last), ""),),
+        "chg": ((fmt.change(v.last, v.open), chg_style),),
+        "forecast": forecast,
+        "buy": ((fmt.price(v.buy), ("reverse green" if v.last <= v.buy else "green") + asked),),
+        "sell": ((fmt.price(v.sell), ("reverse red" if v.last >= v.sell else "red") + asked),),
+        "fast": ((fmt.price(v.fast), ""),),
+        "slow": ((fmt.price(v.slow), ""),),
+    }
+    return tuple(cells[key] for key in KEYS)
 
 
 def _sort_value(state: EngineState, i: int, order: str, urg: np.ndarray) -> tuple:
@@ -311,6 +318,7 @@ class Watchlist(ScrollView, can_focus=True):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.order = "symbol"
         self.filter_text = ""
+        self.compact = False
         self._state: EngineState | None = None
         self._stale = False
         self._pending: Mapping[str, tuple[float, float]] = {}
@@ -434,8 +442,19 @@ class Watchlist(ScrollView, can_focus=True):
     def _format(self, values: RowValues) -> tuple[Cell, ...]:
         cells = self._cells.get(values)
         if cells is None:
-            cells = self._cells[values] = format_row(values)
+            cells = self._cells[values] = format_row(values, self.compact)
         return cells
+
+    def set_compact(self, compact: bool) -> None:
+        """Show the forecast in its compact form (for a narrow watchlist), or in full."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        self._cells.clear()
+        self._row_cache.clear()
+        self._widths = _initial_widths()
+        if self._state is not None:
+            self.show(self._state, self._stale, self._pending)
 
     def _fit(self, cells: tuple[Cell, ...]) -> bool:
         """Widen the forecast column to `cells`' forecast; True if it had to grow."""
@@ -529,6 +548,7 @@ class Watchlist(ScrollView, can_focus=True):
             self.virtual_size = size
 
     def on_resize(self) -> None:
+        self.set_compact(self.size.width < COMPACT_BELOW)
         self._scroll_to_cursor()
 
     # -- the mouse ------------------------------------------------------------------------
