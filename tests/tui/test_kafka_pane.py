@@ -194,3 +194,20 @@ def test_the_lag_trend_has_one_scale_named_in_its_header(snap: Snapshot) -> None
     rows = {line.split()[0]: line.split()[-1] for line in lines[-2:]}
     assert rows["0"][-1] == "█" and rows["0"][0] == "▁"
     assert set(rows["1"]) == {"▅"}  # 550 of 1,100: the middle bar
+
+
+@pytest.mark.parametrize("width", [26, 32])
+def test_a_long_address_and_group_wrap_instead_of_being_cut(snap: Snapshot, width: int) -> None:
+    kafka = dataclasses.replace(
+        snap.kafka,
+        bootstrap="broker-1.kafka.internal:19092",
+        group="limitwatch-desk-7",
+        health="WARN",
+        broker_state="CONNECTING",
+    )
+    lines = render(dataclasses.replace(snap, kafka=kafka), width, 40)
+    assert all(len(line) <= width for line in lines)
+    assert not any("…" in line for line in lines)
+    assert "".join(_values(lines, "broker")).startswith("broker-1.kafka.internal:19092")
+    assert " ".join(_values(lines, "health")) == "WARN · broker CONNECTING"
+    assert "".join(_values(lines, "consumer")).replace(" ", "") == "grouplimitwatch-desk-7"

@@ -45,8 +45,8 @@ def sparkline(values: tuple[int, ...], width: int = TREND, top: int | None = Non
 
 #: Rows left out first when the pane is too short for all of them, least needed first.
 _DROP_ORDER = ("broker mem", "consumer", "last tick", "why", "refused", "broker")
-#: Rows whose values wrap onto more lines instead of being cut.
-_WRAPPED = ("error", "lag", "why", "refused", "in", "out")
+#: Rows whose values wrap onto more lines instead of being cut: all but the short ones.
+_WRAPPED = ("broker", "health", "consumer", "error", "lag", "why", "refused", "in", "out")
 
 
 def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
