@@ -60,7 +60,8 @@ def test_change_is_a_percentage_only_where_one_makes_sense(
     [
         (0.78, 12.0, 0.1, math.nan, "BUY 78% ~12s"),
         (0.1, math.nan, 0.29, 516.0, "SELL 29% ~8.6m"),
-        (0.1, math.nan, 1.0, 5300.0, "SELL 100% ~88.3m"),
+        (0.1, math.nan, 1.0, 5300.0, "SELL 100% ~88m"),
+        (0.1, math.nan, 0.99, 86_000.0, "SELL 99% ~24h"),
         (0.3, math.nan, 0.01, math.nan, "BUY 30%"),
         (1.0, 0.0, 0.0, math.nan, "BUY now"),
         (0.01, math.nan, 0.02, math.nan, "SELL unlikely"),
@@ -70,4 +71,4 @@ def test_the_compact_forecast_fits_a_narrow_watchlist(
     p_buy: float, eta_buy: float, p_sell: float, eta_sell: float, words: str
 ) -> None:
     text, _style = fmt.forecast(p_buy, eta_buy, p_sell, eta_sell, compact=True)
-    assert text == words and len(text) <= 16
+    assert text == words and len(text) <= 14

@@ -78,12 +78,18 @@ def duration(seconds: float) -> str:
 
 
 def short_duration(seconds: float) -> str:
-    """A duration in at most five characters: 12s, 8.6m, 2.1h.
+    """A duration in at most four characters: 12s, 8.6m, 45m, 2.1h, 12h.
 
-    >>> short_duration(12.4), short_duration(516), short_duration(7560)
-    ('12s', '8.6m', '2.1h')
+    >>> short_duration(12.4), short_duration(516), short_duration(2700), short_duration(7560)
+    ('12s', '8.6m', '45m', '2.1h')
     """
-    return duration(seconds).replace(" min", "m").replace(" ", "")
+    if not math.isfinite(seconds):
+        return "–"
+    for unit, size, upto in (("s", 1, 90), ("m", 60, 5400), ("h", 3600, math.inf)):
+        if seconds < upto:
+            value = seconds / size
+            return f"{value:.0f}{unit}" if unit == "s" or value >= 9.95 else f"{value:.1f}{unit}"
+    return "–"
 
 
 def forecast(
