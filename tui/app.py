@@ -672,10 +672,9 @@ def _freeze_gc() -> None:
 
 
 def status_line(snap: Snapshot, step: float) -> str:
-    """The one-line status under the panes: source, producer state, recording, counts."""
+    """The one-line status under the panes: producer state, recording, counts, step and
+    last the source, whose name (with its options) is the part to lose on a narrow screen."""
     parts = []
-    if snap.source:
-        parts.append(snap.source)
     p = snap.producer
     if p is not None:
         if p.paused:
@@ -693,6 +692,8 @@ def status_line(snap: Snapshot, step: float) -> str:
         f"{fmt.count(snap.signal_count, 'signal')}"
     )
     parts.append(f"step {step:.2%}")
+    if snap.source:
+        parts.append(snap.source)
     return " · ".join(parts)
 
 

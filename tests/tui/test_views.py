@@ -499,10 +499,18 @@ def test_a_source_that_stops_on_a_bad_line_says_so_in_a_toast_with_the_skip_bad_
 def test_status_line_counts_one_symbol_and_one_signal_in_the_singular() -> None:
     snap = StaticFeed(symbols=1).latest()
     one = dataclasses.replace(snap, signal_count=1)
-    assert "· 1 symbol · 1 signal ·" in status_line(one, 0.005)
-    assert "· 12 symbols · 0 signals ·" in status_line(
+    assert "1 symbol · 1 signal ·" in status_line(one, 0.005)
+    assert "12 symbols · 0 signals ·" in status_line(
         dataclasses.replace(StaticFeed().latest(), signal_count=0), 0.005
     )
+
+
+def test_the_status_line_keeps_counts_and_step_in_80_columns_whatever_the_source() -> None:
+    snap = StaticFeed().latest()
+    long = dataclasses.replace(snap, source="generator(seed=7, symbols=12, rate=50/s)")
+    line = status_line(long, 0.005)
+    assert line.index("step 0.50%") + len("step 0.50%") <= 78  # 80 less the padding
+    assert line.endswith("generator(seed=7, symbols=12, rate=50/s)")
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
