@@ -91,7 +91,8 @@ def _toml_float(x: float) -> str:
 def dumps(settings: Settings) -> str:
     """The TOML text for `settings`."""
     lines = [
-        "# limitwatch settings: written when you change limits in the monitor; edit freely.",
+        "# limitwatch settings: written when you change limits, step, sort or theme in the monitor; "
+        "edit freely.",
         "[monitor]",
         f"step = {settings.step!r}",
         f"bell = {'true' if settings.bell else 'false'}",
