@@ -85,7 +85,14 @@ KEYS: tuple[Key, ...] = (
         "Sig: kind",
     ),
     Key("ctrl+p", "command palette: every action by name"),
-    Key("?", "this help", "question_mark", "help", "Keys", 9),
+    Key(
+        "?",
+        "this help: keys, health words, chart marks",
+        "question_mark",
+        "help",
+        "Keys",
+        9,
+    ),
     Key("q", "quit", "q", "quit", "Quit", 0),
 )
 
