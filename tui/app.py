@@ -72,6 +72,7 @@ _DISPLAY = {
     "minus": "-",
     "slash": "/",
     "question_mark": "?",
+    "asterisk": "*",
 }
 
 
@@ -193,6 +194,7 @@ class LimitwatchApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._keep_theme)
         table = self.query_one(Watchlist)
         table.set_order(self.settings.sort)
+        table.set_marks(frozenset(self.settings.pinned), frozenset(self.settings.muted))
         self._title_watchlist()
         table.focus()
         self.report_problems(self._startup_problems)
@@ -329,8 +331,11 @@ class LimitwatchApp(App[None]):
         new = snap.signal_count - self._signals_seen
         self._signals_seen = snap.signal_count
         if new > 0 and self._shown_seq != 1:  # the first snapshot's backlog stays in the log
+            muted = self.settings.muted
             fresh = [
-                s for s in snap.signals[-min(new, len(snap.signals)) :] if s.kind in _NOTIFY_KINDS
+                s
+                for s in snap.signals[-min(new, len(snap.signals)) :]
+                if s.kind in _NOTIFY_KINDS and s.symbol not in muted
             ]
             crossings = [s for s in fresh if s.kind in (SignalKind.BUY, SignalKind.SELL)]
             if self.settings.bell and crossings:
@@ -613,6 +618,28 @@ class LimitwatchApp(App[None]):
         self._pane_seq.clear()
         self.refresh_view()
 
+    def action_toggle_pin(self) -> None:
+        """Pin the selected symbol at the top of the watchlist, or unpin it."""
+        self._toggle_mark("pinned", "pinned at the top", "unpinned")
+
+    def action_toggle_mute(self) -> None:
+        """Mute the selected symbol's signals (no bell, no toast), or unmute them."""
+        self._toggle_mark("muted", "muted: its signals are listed, never rung or popped up",
+                          "unmuted")  # fmt: skip
+
+    def _toggle_mark(self, field_name: str, on_text: str, off_text: str) -> None:
+        symbol = self.query_one(Watchlist).selected_symbol
+        if symbol is None:
+            self.notify("No symbol selected yet.", severity="warning")
+            return
+        self.settings = self.settings.toggled(field_name, symbol)
+        self._save_settings()
+        self.query_one(Watchlist).set_marks(
+            frozenset(self.settings.pinned), frozenset(self.settings.muted)
+        )
+        marked = symbol in getattr(self.settings, field_name)
+        self.notify(f"{symbol} {on_text if marked else off_text}", timeout=2, replaces="mark")
+
     def action_signals_for_symbol(self) -> None:
         """Show only the selected symbol's signals, or all again."""
         log = self.query_one(SignalLog)
@@ -650,6 +677,8 @@ class LimitwatchApp(App[None]):
             ("Start or stop recording", "r", self.action_toggle_record),
             ("Filter the watchlist", "/", self.action_filter),
             ("Sort the watchlist: symbol, urgency, change, price", "o", self.action_cycle_sort),
+            ("Pin or unpin the selected symbol", "*", self.action_toggle_pin),
+            ("Mute or unmute the selected symbol", "m", self.action_toggle_mute),
             ("Signals of the selected symbol only", "f", self.action_signals_for_symbol),
             ("Signals of the next kind", "t", self.action_cycle_signal_kind),
             ("Show the keys", "?", self.action_help),

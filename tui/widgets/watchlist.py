@@ -52,6 +52,8 @@ LEFT = frozenset({"symbol", "forecast"})
 RESORT_S = 1.0
 #: Symbols longer than this are cut with an ellipsis.
 SYMBOL_MAX = 24
+#: After a pinned symbol's name.
+PIN_MARK = "*"
 #: Spaces either side of a cell.
 PAD = 1
 #: The forecast column starts as wide as its common words ("SELL unlikely").
@@ -102,6 +104,8 @@ class RowValues(NamedTuple):
     slow: float
     stale: bool
     pending: bool
+    pinned: bool = False
+    muted: bool = False
 
     @classmethod
     def of(
@@ -110,6 +114,8 @@ class RowValues(NamedTuple):
         i: int,
         stale: bool = False,
         pending: tuple[float, float] | None = None,
+        pinned: bool = False,
+        muted: bool = False,
     ) -> RowValues:
         """Symbol `i`'s values in `state`; `pending` limits (asked for, not yet reported
         by the engine) are shown in place of the engine's."""
@@ -128,6 +134,8 @@ class RowValues(NamedTuple):
             _num(state.sma_slow[i]),
             stale,
             pending is not None,
+            pinned,
+            muted,
         )
 
 
@@ -153,8 +161,12 @@ def format_row(v: RowValues, compact: bool = False) -> tuple[Cell, ...]:
         forecast = ((words, _FORECAST_STYLE[kind]),)
     # A limit asked for but not yet confirmed by the engine is shown in italics.
     asked = " italic" if v.pending else ""
+    # A pinned symbol carries a star; a muted one is dim.
+    name: Cell = ((safe_symbol(v.symbol), "dim" if v.muted else "bold"),)
+    if v.pinned:
+        name += ((PIN_MARK, "bold yellow"),)
     cells: dict[str, Cell] = {
-        "symbol": ((safe_symbol(v.symbol), "bold"),),
+        "symbol": name,
         "last": ((fmt.price(v.last), ""),),
         "chg": ((fmt.change(v.last, v.open), chg_style),),
         "forecast": forecast,
@@ -322,6 +334,8 @@ class Watchlist(ScrollView, can_focus=True):
         self._state: EngineState | None = None
         self._stale = False
         self._pending: Mapping[str, tuple[float, float]] = {}
+        self.pinned: frozenset[str] = frozenset()
+        self.muted: frozenset[str] = frozenset()
         self._index: dict[str, int] = {}  # symbol -> index in the state's arrays
         self._rows: list[str] = []  # symbols in display order
         self._cursor = 0
@@ -355,7 +369,12 @@ class Watchlist(ScrollView, can_focus=True):
         assert self._state is not None
         symbol = self._rows[row]
         return RowValues.of(
-            self._state, self._index[symbol], self._stale, self._pending.get(symbol)
+            self._state,
+            self._index[symbol],
+            self._stale,
+            self._pending.get(symbol),
+            symbol in self.pinned,
+            symbol in self.muted,
         )
 
     def row_texts(self, row: int) -> tuple[str, ...]:
@@ -389,6 +408,16 @@ class Watchlist(ScrollView, can_focus=True):
         self._sorted_at = -math.inf
         if state is not None:
             self.show(state, self._stale, self._pending)
+        else:
+            self.refresh()
+
+    def set_marks(self, pinned: frozenset[str], muted: frozenset[str]) -> None:
+        """Keep `pinned` symbols at the top (in the current order among themselves) and
+        show `muted` ones dim."""
+        self.pinned, self.muted = frozenset(pinned), frozenset(muted)
+        self._sorted_at = -math.inf
+        if self._state is not None:
+            self.show(self._state, self._stale, self._pending)
         else:
             self.refresh()
 
@@ -478,7 +507,10 @@ class Watchlist(ScrollView, can_focus=True):
         absolute = np.where(in_percent, np.nan, last - opened)
         limits = [self._pending_side(0), self._pending_side(1)]
         wanted = {
-            "symbol": max(cell_len(safe_symbol(s)) for s in self._rows),
+            "symbol": max(
+                cell_len(safe_symbol(s)) + (len(PIN_MARK) if s in self.pinned else 0)
+                for s in self._rows
+            ),
             "last": _widest(last, fmt.price),
             "chg": max(
                 _widest(np.where(in_percent, relative, np.nan), fmt.percent),
@@ -503,7 +535,10 @@ class Watchlist(ScrollView, can_focus=True):
         selected = self.selected_symbol
         urg = urgency(state)
         index = self._index
-        self._rows.sort(key=lambda s: _sort_value(state, index[s], self.order, urg))
+        pinned = self.pinned
+        self._rows.sort(
+            key=lambda s: (s not in pinned, *_sort_value(state, index[s], self.order, urg))
+        )
         if selected is not None and selected in self._rows:
             self._cursor = self._rows.index(selected)
             self._scroll_to_cursor()
