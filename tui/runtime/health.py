@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from tui.runtime.snapshot import STALE_LAG_S, PartitionLag
 
 __all__ = [
+    "HEALTH_WORDS",
     "LAG_TREND_SAMPLES",
     "STALL_AFTER_S",
     "STATS_INTERVAL_S",
@@ -40,6 +41,17 @@ STALL_AFTER_S = 2.0
 STATS_INTERVAL_S = 0.5
 #: Total-lag samples kept to see a growing lag.
 _LAG_HISTORY = 6
+
+#: What each health word means, for the help screen (worst first).
+HEALTH_WORDS: tuple[tuple[str, str], ...] = (
+    ("DOWN", "the consumer lost every broker"),
+    (
+        "STALL",
+        f"no broker answered for {STALL_AFTER_S:g} s, or no tick came for that long while behind",
+    ),
+    ("WARN", f"lag grew three samples running, or more than {STALE_LAG_S:g} s behind"),
+    ("OK", "none of these"),
+)
 
 
 @dataclass(frozen=True, slots=True)
