@@ -6,6 +6,16 @@ speed changes arrive as small commands on a queue. Delivery reports are counted 
 rate shown as "out" is of delivered ticks, failed ones are counted apart), the
 client is polled after every send, a full local queue is retried rather than dropped,
 and the producer is flushed (bounded) on stop.
+
+A broker that goes away is waited for, not fed: when the client reports every broker
+down, what it still holds is taken back and sending stops (nothing is counted as "out"
+or piles up failing), until the broker answers and the topic is there again. Then the
+ticks delivered in the last :data:`RESEND_S` seconds before the loss are sent again,
+marked as resent (a broker restarted empty lost what it had not yet handed to the
+consumer), followed by the ones taken back, in their order; a consumer drops the resent
+ticks it has already read. A client that hits a fatal error (an idempotent producer
+after its broker restarted empty) is replaced the same way. Topics are never
+auto-created by sending: whoever set the topic up re-creates it with its partition count.
 """
 
 from __future__ import annotations
@@ -20,11 +30,18 @@ from collections.abc import Callable, Iterator
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from producer.control import ProducerCommand, ProducerStats, SetPaused, SetSpeed, drain
+from producer.control import (
+    ForgetSent,
+    ProducerCommand,
+    ProducerStats,
+    SetPaused,
+    SetSpeed,
+    drain,
+)
 from producer.delivery import produce_with_retry
 from producer.kafka_config import client_config
 from producer.source import Source
-from producer.wire import Tick, encode
+from producer.wire import Tick, encode, mark_resent
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +52,16 @@ POLL_EVERY = 32
 #: On stop, how long to wait for the last messages to be delivered; what is still
 #: queued after that (a dead broker) is counted as failed.
 STOP_FLUSH_S = 1.0
+#: Ticks delivered this many seconds before the broker was lost are sent again when it
+#: returns: a broker restarted empty lost those its consumer had not read yet.
+RESEND_S = 10.0
+#: At most this many delivered ticks are kept to be sent again.
+RESEND_MAX = 100_000
+#: While the broker is away, how long each look for it may take, and how often it looks.
+_PROBE_S = 0.15
+_PROBE_EVERY_S = 0.5
+#: Delivery errors of messages taken back from the client when the broker was lost.
+_PURGED = (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT)
 
 
 def parse_speed(text: str) -> float:
@@ -62,6 +89,7 @@ class ProducerThread(threading.Thread):
         linger_ms: int = 5,
         max_gap_s: float = 5.0,
         on_limits: Callable[[dict[str, tuple[float, float]]], None] | None = None,
+        client_settings: dict[str, object] | None = None,
     ) -> None:
         super().__init__(name="limitwatch-producer", daemon=True)
         self.bootstrap = bootstrap
@@ -78,6 +106,16 @@ class ProducerThread(threading.Thread):
         self._stats = ProducerStats(source=source.name, speed=speed)
         self._speed = speed
         self._paused = False
+        #: librdkafka settings that replace the thread's own (e.g. enable.idempotence).
+        self._client_settings = dict(client_settings or {})
+        self._producer: Producer | None = None
+        self._down_since: float | None = None  # monotonic time the broker was lost
+        self._fatal = ""  # the client's fatal error, if it hit one
+        #: (delivered at, key, value) of recently delivered ticks, oldest first.
+        self._sent: deque[tuple[float, bytes | None, bytes]] = deque(maxlen=RESEND_MAX)
+        self._taken_back: list[tuple[bytes | None, bytes]] = []
+        self._resent = 0
+        self._rebuilt = 0
 
     # -- the outside world talks to the thread only through these -------------------------
     def stop(self) -> None:
@@ -100,31 +138,44 @@ class ProducerThread(threading.Thread):
             fields.update(changes)
             self._stats = ProducerStats(**fields)  # type: ignore[arg-type]
 
-    def _on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is None:
             self._delivered += 1
+            self._sent.append((time.monotonic(), msg.key(), msg.value()))
+        elif err.code() in _PURGED:
+            # Taken back when the broker was lost: sent again once it is back.
+            self._taken_back.append((msg.key(), msg.value()))
         else:
             self._failed += 1
             self._last_error = str(err)
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self._fatal = err.str()
+        elif err.code() == KafkaError._ALL_BROKERS_DOWN and self._down_since is None:
+            self._down_since = time.monotonic()
+
+    def _new_producer(self) -> Producer:
+        settings: dict[str, object] = {
+            "linger.ms": self._linger_ms,
+            "enable.idempotence": False,
+            "message.timeout.ms": 30000,
+            "queue.buffering.max.messages": 200000,
+            # A restarted broker must not get the topic with its own partition count.
+            "allow.auto.create.topics": False,
+            "error_cb": self._on_error,
+        }
+        settings.update(self._client_settings)
+        return Producer(client_config(self.bootstrap, **settings))
 
     def run(self) -> None:
         self._delivered = 0
         self._failed = 0
         self._last_error = ""
-        producer = Producer(
-            client_config(
-                self.bootstrap,
-                **{
-                    "linger.ms": self._linger_ms,
-                    "enable.idempotence": False,
-                    "message.timeout.ms": 30000,
-                    "queue.buffering.max.messages": 200000,
-                },
-            )
-        )
+        self._producer = self._new_producer()
         self._produced = 0
         try:
-            self._pump(producer)
+            self._pump()
         except Exception as exc:  # a source that fails must not kill the app silently
             log.exception("producer stopped on an error")
             self._last_error = (
@@ -133,18 +184,108 @@ class ProducerThread(threading.Thread):
                 else f"{type(exc).__name__}: {exc}"
             )
         finally:
-            remaining = producer.flush(STOP_FLUSH_S)
+            remaining = self._producer.flush(STOP_FLUSH_S)
             if remaining:
                 log.warning("%d messages were not delivered before the producer stopped", remaining)
             self._update(
                 produced=self._produced,  # what was sent before an error, too
                 delivered=self._delivered,
-                failed=self._failed + remaining,
+                failed=self._failed + remaining + len(self._taken_back),
                 last_error=self._last_error,
                 finished=True,
                 rate=0.0,
                 skipped=getattr(self.source, "skipped", 0),
+                waiting="",
             )
+
+    @property
+    def _client(self) -> Producer:
+        assert self._producer is not None
+        return self._producer
+
+    # -- a broker that goes away ----------------------------------------------------------
+    def _recover(self) -> bool:
+        """If the broker was lost or the client failed fatally, wait until the broker and
+        the topic are back, then send again what it may have lost. True if it waited."""
+        if self._down_since is None and not self._fatal:
+            return False
+        assert self._producer is not None
+        lost_at = self._down_since if self._down_since is not None else time.monotonic()
+        if self._fatal:
+            log.warning("the Kafka producer hit a fatal error (%s); replacing it", self._fatal)
+            self._last_error = f"fatal: {self._fatal}; client replaced"
+            self._take_back()
+            self._producer = self._new_producer()
+            self._rebuilt += 1
+            self._fatal = ""
+        else:
+            log.warning("every broker is down: sending held until one is back")
+            self._take_back()
+        while not self._stop_event.is_set():
+            why = self._probe()
+            if not why:
+                break
+            self._update(
+                waiting=why, rate=0.0, produced=self._produced, delivered=self._delivered,
+                failed=self._failed,
+            )  # fmt: skip
+            self._drain_commands()
+            if self._fatal:  # failed again while waiting: start over with a new client
+                return self._recover() or True
+        if self._stop_event.is_set():
+            return True
+        self._down_since = None
+        self._send_again(lost_at)
+        self._update(waiting="", resent=self._resent, rebuilt=self._rebuilt)
+        log.info("broker back: %d ticks sent again", self._resent)
+        return True
+
+    def _take_back(self) -> None:
+        """Take back what the client still holds (delivered to nobody), to send it again
+        in order after the ticks sent before it."""
+        assert self._producer is not None
+        self._producer.purge(in_queue=True, in_flight=True)
+        self._producer.poll(0)  # their reports land in _taken_back
+
+    def _probe(self) -> str:
+        """Why sending must wait ("" when the broker answers and has the topic)."""
+        assert self._producer is not None
+        started = time.monotonic()
+        try:
+            meta = self._producer.list_topics(self.topic, timeout=_PROBE_S)
+        except Exception:  # KafkaException: no broker answered in time
+            meta = None
+        while not self._stop_event.is_set():  # the rest of the interval, stop-aware
+            left = started + _PROBE_EVERY_S - time.monotonic()
+            if left <= 0:
+                break
+            self._producer.poll(min(left, STOP_CHECK_S))
+        if meta is None:
+            return "broker down"
+        t = meta.topics.get(self.topic)
+        if t is None or t.error is not None or not t.partitions:
+            return f"topic {self.topic} missing"
+        return ""
+
+    def _send_again(self, lost_at: float) -> None:
+        """Send the ticks delivered within RESEND_S before `lost_at` and those taken back,
+        each marked as resent, oldest first."""
+        again = [(k, v) for t, k, v in self._sent if lost_at - RESEND_S <= t <= lost_at]
+        again += self._taken_back
+        self._taken_back = []
+        self._sent.clear()
+        assert self._producer is not None
+        for key, value in again:
+            if self._stop_event.is_set():
+                return
+            queued = produce_with_retry(
+                self._producer, self.topic, mark_resent(value), key=key,
+                on_delivery=self._on_delivery, give_up=self._stop_event.is_set,
+                wait_s=STOP_CHECK_S,
+            )  # fmt: skip
+            if queued:
+                self._resent += 1
+        self._producer.poll(0)
 
     def _drain_commands(self) -> bool:
         """Apply queued commands; True if pacing must be re-anchored."""
@@ -155,22 +296,24 @@ class ProducerThread(threading.Thread):
             self._paused = cmd.paused
         elif isinstance(cmd, SetSpeed):
             self._speed = cmd.speed
+        elif isinstance(cmd, ForgetSent):
+            self._sent.clear()
         self._update(paused=self._paused, speed=self._speed, rate=0.0)
 
-    def _pump(self, producer: Producer) -> int:
+    def _pump(self) -> int:
         self._produced = 0
         self._last_report = 0.0
         self._window: deque[tuple[float, int]] = deque([(time.monotonic(), 0)])
         anchor: tuple[float, float] | None = None  # (event time, wall time) pacing origin
         prev_ts = math.nan
-        ticks = iter(self.source) if self.source.paced else self._live(producer)
+        ticks = iter(self.source) if self.source.paced else self._live()
         for tick in ticks:
             if self._stop_event.is_set():
                 break
             if self._drain_commands():
                 anchor = None
             while self._paused and not self._stop_event.is_set():
-                producer.poll(STOP_CHECK_S)
+                self._client.poll(STOP_CHECK_S)
                 if self._drain_commands():
                     anchor = None
             if self._stop_event.is_set():
@@ -188,17 +331,21 @@ class ProducerThread(threading.Thread):
                     wait = due - time.monotonic()
                     if wait <= 0:
                         break
-                    producer.poll(min(wait, STOP_CHECK_S))
+                    self._client.poll(min(wait, STOP_CHECK_S))
                     self._report()
                     if self._drain_commands():
                         anchor = (tick.ts, time.monotonic())
                         due = anchor[1]
                 if self._stop_event.is_set():
                     break
+            if self._recover():
+                anchor = None  # paced sources go on from here, not in a burst
+            if self._stop_event.is_set():
+                break
             if self._produced == 0 and self.on_limits is not None and self.source.limits:
                 self.on_limits(dict(self.source.limits))
             prev_ts = tick.ts
-            self._produce(producer, tick)
+            self._produce(tick)
             self._produced += 1
             self._report()
         return self._produced
@@ -219,9 +366,10 @@ class ProducerThread(threading.Thread):
         self._update(
             produced=self._produced, delivered=self._delivered, failed=self._failed,
             last_error=self._last_error, rate=rate, skipped=getattr(self.source, "skipped", 0),
+            resent=self._resent, rebuilt=self._rebuilt,
         )  # fmt: skip
 
-    def _live(self, producer: Producer) -> Iterator[Tick]:
+    def _live(self) -> Iterator[Tick]:
         """The ticks of a live source, read by a helper thread so that this thread keeps
         polling the client, reporting, and looking at its stop flag while the source
         blocks (standard input that is quiet, a metrics interval)."""
@@ -254,7 +402,7 @@ class ProducerThread(threading.Thread):
             try:
                 item = inbox.get(timeout=STOP_CHECK_S)
             except queue.Empty:
-                producer.poll(0)
+                self._client.poll(0)
                 self._report()
                 continue
             if item is None:
@@ -263,11 +411,11 @@ class ProducerThread(threading.Thread):
                 raise item
             yield item
 
-    def _produce(self, producer: Producer, tick: Tick) -> None:
+    def _produce(self, tick: Tick) -> None:
         value = encode(tick)
         key = tick.symbol.encode()
         queued = produce_with_retry(
-            producer, self.topic, value, key=key, on_delivery=self._on_delivery,
+            self._client, self.topic, value, key=key, on_delivery=self._on_delivery,
             give_up=self._stop_event.is_set, wait_s=STOP_CHECK_S,
         )  # fmt: skip
         if not queued:
@@ -275,4 +423,4 @@ class ProducerThread(threading.Thread):
             self._last_error = "stopped while the local queue was full"
             return
         if self._produced % POLL_EVERY == 0:
-            producer.poll(0)  # serve delivery reports
+            self._client.poll(0)  # serve delivery reports
