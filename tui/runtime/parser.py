@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from producer.kafka_producer import parse_speed
+from producer.keeper import BROKER_MEMORY_MIB
 from tui.runtime import backtest, evaluate
 from tui.runtime import settings as settings_file
 from tui.runtime.headless import run_engine, run_produce, run_record
@@ -46,6 +47,11 @@ def add_kafka_options(p: argparse.ArgumentParser, *, embedded: bool = True) -> N
     )  # fmt: skip
     if embedded:
         g.add_argument("--broker-port", type=positive_int, help="port of the embedded broker")
+        g.add_argument(
+            "--broker-memory", type=positive_float, default=BROKER_MEMORY_MIB, metavar="MIB",
+            help="memory budget of the embedded broker: at it, the broker is restarted empty "
+            "once everything on it is read (default: %(default)s)",
+        )  # fmt: skip
     g.add_argument(
         "--log-file", type=Path, default=None,
         help=f"where logs go, librdkafka's included (default: {default_log_path()})",
