@@ -8,6 +8,14 @@ columns, refuses implausible ticks (an event time far ahead, a price jump; see
 the reason in a header, counts it by heading, and never raises on bad input. Limit
 changes arrive as small commands on a queue. Lag comes from the fetch high watermark
 (cached), never from ListOffsets.
+
+A broker that restarts empty is found and followed: the worker asks the cluster about its
+topic every :data:`TOPIC_CHECK_S` (its id and partitions), so a topic that disappeared,
+came back (a new id) or changed its partition count is shown and the partition list read
+again, new partitions from their start; a position past a partition's end (the broker lost
+what was read) is reset to the partition's start. Ticks a producer sent again after the
+restart (marked ``resent``) that are not newer than their symbol's last tick were read
+already: they are dropped and counted as duplicates.
 """
 
 from __future__ import annotations
@@ -28,14 +36,17 @@ from confluent_kafka import (
     OFFSET_END,
     Consumer,
     KafkaError,
+    KafkaException,
     Producer,
+    TopicCollection,
     TopicPartition,
 )
+from confluent_kafka.admin import AdminClient
 
 from engine import Engine, EngineConfig, LimitError, Signal
 from producer.control import drain
 from producer.kafka_config import client_config
-from producer.wire import BadTick, Problem, decode
+from producer.wire import BadTick, Problem, Tick, decode
 from tui.runtime.commands import (
     SelectSymbol,
     SetLimits,
@@ -66,6 +77,21 @@ STOP_CHECK_S = 0.05
 RECENT_SIGNALS = 500
 #: Errors that mean the client has lost its brokers.
 _BROKERS_LOST = (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE)
+#: How often the worker asks the cluster about its topic (id and partitions).
+TOPIC_CHECK_S = 1.0
+#: An unanswered question about the topic is dropped (and asked again) after this long.
+_TOPIC_ANSWER_S = 5.0
+
+
+def _runs(partitions: list[int]) -> str:
+    """``p0-2,5`` for partitions 0, 1, 2 and 5."""
+    runs: list[list[int]] = []
+    for p in sorted(partitions):
+        if runs and runs[-1][1] == p - 1:
+            runs[-1][1] = p
+        else:
+            runs.append([p, p])
+    return "p" + ",".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs)
 
 
 class ConsumerWorker(threading.Thread):
@@ -140,6 +166,15 @@ class ConsumerWorker(threading.Thread):
         self._last_tick_wall = math.nan
         self._rate_window: deque[tuple[float, int]] = deque(maxlen=64)
         self._seq = 0
+        self._start = OFFSET_BEGINNING if from_beginning else OFFSET_END
+        self._admin: AdminClient | None = None
+        self._topic_future: Any = None  # an asked, not yet answered, DescribeTopics
+        self._topic_asked = 0.0
+        self._topic_id: str | None = None  # the topic's id when last seen
+        self._topic_missing = False
+        self._past_end: set[int] = set()  # partitions seen read past their end once
+        self._recovery = ""
+        self._duplicates = 0
 
     # -- the outside world talks to the thread only through these -------------------------
     def stop(self) -> None:
@@ -184,12 +219,23 @@ class ConsumerWorker(threading.Thread):
                 "error_cb": self._on_error,
                 "fetch.wait.max.ms": 100,
                 "enable.partition.eof": False,
+                "allow.auto.create.topics": False,
+                # A group sees a topic's new partitions within seconds, not minutes.
+                "topic.metadata.refresh.interval.ms": 5000,
             },
         )
         consumer = Consumer(conf)
         dlq = Producer(
-            client_config(self.bootstrap, **{"linger.ms": 50, "error_cb": self._on_error})
+            client_config(
+                self.bootstrap,
+                **{
+                    "linger.ms": 50,
+                    "error_cb": self._on_error,
+                    "allow.auto.create.topics": False,
+                },
+            )
         )
+        self._admin = AdminClient(client_config(self.bootstrap))
         self._dead_letters = DeadLetters(dlq, self.topic, self._note_error)
         try:
             self._attach(consumer)
@@ -227,8 +273,7 @@ class ConsumerWorker(threading.Thread):
                 break
         else:
             return
-        start = OFFSET_BEGINNING if self.from_beginning else OFFSET_END
-        self._parts = [TopicPartition(self.topic, p, start) for p in partitions]
+        self._parts = [TopicPartition(self.topic, p, self._start) for p in partitions]
         consumer.assign(self._parts)
 
     def _loop(self, consumer: Consumer, dlq: Producer) -> None:
@@ -253,6 +298,8 @@ class ConsumerWorker(threading.Thread):
                 last_lag = now
                 self._measure_lag(consumer)
                 dirty = True
+            if self._watch_topic(consumer, now):
+                dirty = True
             if dirty and now - last_publish >= self.publish_interval:
                 last_publish = now
                 dirty = False
@@ -265,6 +312,7 @@ class ConsumerWorker(threading.Thread):
         wall = time.time()
         self.health.fetch_answered()
         recording = self.recorder.active
+        read_up_to: dict[str, float] | None = None  # the engine's last event time per symbol
         for msg in msgs:
             err = msg.error()
             if err is not None:
@@ -276,6 +324,12 @@ class ConsumerWorker(threading.Thread):
             except BadTick as exc:
                 self._refuse(msg, exc)
                 continue
+            if tick.resent:
+                if read_up_to is None:
+                    state = self.engine.state()
+                    read_up_to = dict(zip(state.symbols, state.t_last.tolist(), strict=True))
+                if self._read_already(tick, read_up_to):
+                    continue
             refusal = self.checks.refusal(tick, wall)
             if refusal is not None:
                 self._refuse(msg, refusal)
@@ -305,6 +359,16 @@ class ConsumerWorker(threading.Thread):
             self._signal_count += len(signals)
             if self.on_signals is not None:
                 self.on_signals(signals)
+
+    def _read_already(self, tick: Tick, read_up_to: dict[str, float]) -> bool:
+        """Whether a tick sent again after a broker restart was read before: a producer
+        sends its ticks again before new ones, so one not newer than its symbol's last
+        tick in the engine was read already."""
+        last = read_up_to.get(tick.symbol)
+        if last is not None and tick.ts <= last:
+            self._duplicates += 1
+            return True
+        return False
 
     def _refuse(self, msg: Any, bad: BadTick) -> None:
         self._bad[bad.problem] += 1
@@ -380,6 +444,122 @@ class ConsumerWorker(threading.Thread):
                 PartitionReading(tp.partition, low, high, tp.offset if tp.offset >= 0 else -1)
             )
         self.health.lag(readings, time.time())
+        past = {r.partition for r in readings if r.high >= 0 and r.position > r.high}
+        # Twice in a row (half a second apart), so one odd reading does not reset anything.
+        if past and past <= self._past_end:
+            self._past_end = set()
+            self._restart_partitions(consumer, sorted(past))
+        else:
+            self._past_end = past
+
+    def _restart_partitions(self, consumer: Consumer, partitions: list[int]) -> None:
+        """Read `partitions` from their start: their positions lie past their end, so the
+        broker lost what was read (it came back empty) and what it has now is new."""
+        self._recover(
+            f"{self.topic} {_runs(partitions)}: position past the end (the broker came back "
+            "without the ticks read): reading from the start"
+        )
+        for p in partitions:
+            try:
+                consumer.seek(TopicPartition(self.topic, p, OFFSET_BEGINNING))
+            except KafkaException as exc:  # not fetching yet: assign afresh instead
+                log.info("seek on partition %d failed (%s); assigning afresh", p, exc)
+                if self.group is None:
+                    self._assign(consumer, [tp.partition for tp in self._parts], set(partitions))
+                return
+
+    # -- the topic as the cluster has it now ---------------------------------------------
+    def _watch_topic(self, consumer: Consumer, now: float) -> bool:
+        """Ask about the topic every TOPIC_CHECK_S (never waiting for the answer in this
+        loop), and act on an answer; True if something changed."""
+        fut = self._topic_future
+        if fut is None:
+            if now - self._topic_asked >= TOPIC_CHECK_S and self.health.broker_state != "DOWN":
+                assert self._admin is not None
+                self._topic_asked = now
+                self._topic_future = self._admin.describe_topics(
+                    TopicCollection([self.topic]), request_timeout=_TOPIC_ANSWER_S
+                )[self.topic]
+            return False
+        if not fut.done():
+            if now - self._topic_asked > _TOPIC_ANSWER_S + 1:
+                self._topic_future = None  # lost; ask again
+            return False
+        self._topic_future = None
+        try:
+            desc = fut.result(0)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if isinstance(err, KafkaError) and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                return self._topic_gone()
+            return False  # no answer (the broker is away): ask again later
+        except Exception:  # a question that failed is asked again
+            return False
+        return self._topic_seen(consumer, str(desc.topic_id), [p.id for p in desc.partitions])
+
+    def _topic_gone(self) -> bool:
+        if self._topic_missing:
+            return False
+        self._topic_missing = True
+        self.health.topic_missing = True
+        self._recover(f"topic {self.topic} is missing on the broker: waiting for it")
+        return True
+
+    def _topic_seen(self, consumer: Consumer, topic_id: str, partitions: list[int]) -> bool:
+        came_back = self._topic_missing
+        self._topic_missing = False
+        self.health.topic_missing = False
+        known, self._topic_id = self._topic_id, topic_id
+        assigned = sorted(tp.partition for tp in self._parts)
+        if known is None and not came_back:
+            if self.group is None and partitions and assigned != sorted(partitions):
+                return self._partitions_changed(consumer, assigned, partitions)
+            return False
+        if came_back or known != topic_id:
+            self._recover(
+                f"topic {self.topic} was created again ({len(partitions)} partitions): "
+                "reading it from the start"
+            )
+            if self.group is None:
+                self._assign(consumer, partitions, set(partitions))
+            return True
+        if self.group is None and assigned != sorted(partitions):
+            return self._partitions_changed(consumer, assigned, partitions)
+        return False
+
+    def _partitions_changed(self, consumer: Consumer, was: list[int], now: list[int]) -> bool:
+        added = sorted(set(now) - set(was))
+        self._recover(
+            f"topic {self.topic} has {len(now)} partitions, was {len(was)}"
+            + (f": reading {_runs(added)} from the start" if added else "")
+        )
+        self._assign(consumer, now, set(added))
+        return True
+
+    def _assign(self, consumer: Consumer, partitions: list[int], from_start: set[int]) -> None:
+        """Read `partitions`: those in `from_start` from their first offset, the others
+        from where this consumer is (or where it started)."""
+        try:
+            where = {tp.partition: tp.offset for tp in consumer.position(self._parts)}
+        except KafkaException:
+            where = {}
+        parts = []
+        for p in sorted(partitions):
+            offset = where.get(p, -1)
+            if p in from_start:
+                offset = OFFSET_BEGINNING
+            elif offset < 0:
+                offset = self._start
+            parts.append(TopicPartition(self.topic, p, offset))
+        consumer.assign(parts)
+        self._parts = parts
+        self._past_end = set()
+
+    def _recover(self, what: str) -> None:
+        """Say what was found and done about the topic: shown, told, logged."""
+        self._recovery = f"{time.strftime('%H:%M:%S')} {what}"
+        self._notice(what)
+        log.warning("%s", what)
 
     def _publish(self) -> None:
         now_m = time.monotonic()
@@ -412,6 +592,9 @@ class ConsumerWorker(threading.Thread):
             last_error=self._last_error,
             group=self.group,
             broker_silent_s=self.health.silent_s(now_m),
+            recovery=self._recovery,
+            duplicates=self._duplicates,
+            topic_missing=self._topic_missing,
         )
         self.slot.put(
             Snapshot(

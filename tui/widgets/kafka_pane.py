@@ -43,9 +43,12 @@ def sparkline(values: tuple[int, ...], width: int = TREND) -> str:
 
 
 #: Rows left out first when the pane is too short for all of them, least needed first.
-_DROP_ORDER = ("broker mem", "consumer", "last tick", "why", "refused", "broker")
+_DROP_ORDER = (
+    "resent", "broker mem", "consumer", "last tick", "why", "refused", "restart", "reset",
+    "broker",
+)  # fmt: skip
 #: Rows whose values wrap onto more lines instead of being cut.
-_WRAPPED = ("error", "lag", "why", "refused")
+_WRAPPED = ("error", "lag", "why", "refused", "restart", "reset")
 
 
 def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
@@ -72,7 +75,10 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     rates = [("in", k.rate_in, f"{k.consumed:,}")]
     if snap.producer is not None:
         p = snap.producer
-        state = " · paused" if p.paused else " · done" if p.finished else ""
+        state = (
+            f" · {p.waiting}" if p.waiting
+            else " · paused" if p.paused else " · done" if p.finished else ""
+        )  # fmt: skip
         rates.append(("out", p.rate, f"{p.delivered:,}{state}"))
     # "ticks/s", or "/s" where that would not fit beside the widest label.
     texts = [f"{rate:,.0f} ticks/s · {rest}" for _label, rate, rest in rates]
@@ -93,8 +99,16 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     if refused:
         most = snap.engine.config.max_symbols
         rows.append(("refused", Text(f"{fmt.count(refused, 'symbol')}, max {most:,}", "yellow")))
+    if snap.producer is not None and (snap.producer.resent or k.duplicates):
+        again = f"{snap.producer.resent:,} sent again · {k.duplicates:,} read twice"
+        rows.append(("resent", Text(again)))
     if k.embedded:
-        rows.append(("broker mem", Text(fmt.size(k.broker_rss))))
+        budget = f" of {k.broker_budget / 2**20:.0f} MiB" if k.broker_budget else ""
+        rows.append(("broker mem", Text(fmt.size(k.broker_rss) + budget)))
+    if k.keeper:
+        rows.append(("restart", Text(f"{k.broker_restarts} · {k.keeper}", style="yellow")))
+    if k.recovery:
+        rows.append(("reset", Text(k.recovery, style="yellow")))
     if k.health == "STALL" and k.broker_silent_s > 1:
         rows.append(("stalled", Text(f"broker silent {k.broker_silent_s:.0f} s", style="magenta")))
     elif k.last_error and k.health != "OK":
