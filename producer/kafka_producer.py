@@ -20,6 +20,7 @@ auto-created by sending: whoever set the topic up re-creates it with its partiti
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import queue
@@ -28,7 +29,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from producer.control import (
     ForgetSent,
@@ -62,6 +63,12 @@ _PROBE_S = 0.15
 _PROBE_EVERY_S = 0.5
 #: Delivery errors of messages taken back from the client when the broker was lost.
 _PURGED = (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT)
+
+
+def _is_fatal(exc: KafkaException) -> bool:
+    """Whether `exc` comes from a client that failed fatally and must be replaced."""
+    err = exc.args[0] if exc.args else None
+    return isinstance(err, KafkaError) and (err.fatal() or err.code() == KafkaError._FATAL)
 
 
 def parse_speed(text: str) -> float:
@@ -142,8 +149,9 @@ class ProducerThread(threading.Thread):
         if err is None:
             self._delivered += 1
             self._sent.append((time.monotonic(), msg.key(), msg.value()))
-        elif err.code() in _PURGED:
-            # Taken back when the broker was lost: sent again once it is back.
+        elif err.code() in _PURGED or err.fatal() or err.code() == KafkaError._FATAL:
+            # Taken back when the broker was lost, or refused by a client that failed
+            # fatally: sent again once the broker is back (by a new client).
             self._taken_back.append((msg.key(), msg.value()))
         else:
             self._failed += 1
@@ -184,7 +192,10 @@ class ProducerThread(threading.Thread):
                 else f"{type(exc).__name__}: {exc}"
             )
         finally:
-            remaining = self._producer.flush(STOP_FLUSH_S)
+            try:
+                remaining = 0 if self._fatal else self._producer.flush(STOP_FLUSH_S)
+            except Exception:  # a client that failed fatally meanwhile
+                remaining = len(self._producer)
             if remaining:
                 log.warning("%d messages were not delivered before the producer stopped", remaining)
             self._update(
@@ -214,7 +225,8 @@ class ProducerThread(threading.Thread):
         if self._fatal:
             log.warning("the Kafka producer hit a fatal error (%s); replacing it", self._fatal)
             self._last_error = f"fatal: {self._fatal}; client replaced"
-            self._take_back()
+            with contextlib.suppress(KafkaException):
+                self._take_back()
             self._producer = self._new_producer()
             self._rebuilt += 1
             self._fatal = ""
@@ -236,6 +248,8 @@ class ProducerThread(threading.Thread):
             return True
         self._down_since = None
         self._send_again(lost_at)
+        if self._fatal:  # the new client failed too: replace it and send the rest again
+            return self._recover() or True
         self._update(waiting="", resent=self._resent, rebuilt=self._rebuilt)
         log.info("broker back: %d ticks sent again", self._resent)
         return True
@@ -275,14 +289,21 @@ class ProducerThread(threading.Thread):
         self._taken_back = []
         self._sent.clear()
         assert self._producer is not None
-        for key, value in again:
+        for i, (key, value) in enumerate(again):
             if self._stop_event.is_set():
                 return
-            queued = produce_with_retry(
-                self._producer, self.topic, mark_resent(value), key=key,
-                on_delivery=self._on_delivery, give_up=self._stop_event.is_set,
-                wait_s=STOP_CHECK_S,
-            )  # fmt: skip
+            try:
+                queued = produce_with_retry(
+                    self._producer, self.topic, mark_resent(value), key=key,
+                    on_delivery=self._on_delivery, give_up=self._stop_event.is_set,
+                    wait_s=STOP_CHECK_S,
+                )  # fmt: skip
+            except KafkaException as exc:
+                if not _is_fatal(exc):
+                    raise
+                self._fatal = exc.args[0].str()
+                self._taken_back = again[i:]  # sent again by the next client
+                return
             if queued:
                 self._resent += 1
         self._producer.poll(0)
@@ -414,10 +435,17 @@ class ProducerThread(threading.Thread):
     def _produce(self, tick: Tick) -> None:
         value = encode(tick)
         key = tick.symbol.encode()
-        queued = produce_with_retry(
-            self._client, self.topic, value, key=key, on_delivery=self._on_delivery,
-            give_up=self._stop_event.is_set, wait_s=STOP_CHECK_S,
-        )  # fmt: skip
+        try:
+            queued = produce_with_retry(
+                self._client, self.topic, value, key=key, on_delivery=self._on_delivery,
+                give_up=self._stop_event.is_set, wait_s=STOP_CHECK_S,
+            )  # fmt: skip
+        except KafkaException as exc:
+            if not _is_fatal(exc):
+                raise
+            self._fatal = exc.args[0].str()  # the next tick replaces the client
+            self._taken_back.append((key, value))
+            return
         if not queued:
             self._failed += 1
             self._last_error = "stopped while the local queue was full"
