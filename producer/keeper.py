@@ -99,6 +99,7 @@ class BrokerKeeper(threading.Thread):
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
         self._status = KeeperStatus(budget=self.budget_bytes)
+        self._just_restarted = False  # the last look restarted the broker for its budget
 
     # -- the outside world ----------------------------------------------------------------
     def stop(self) -> None:
@@ -131,15 +132,31 @@ class BrokerKeeper(threading.Thread):
                     continue
                 if broker is not None and self.budget_bytes is not None:
                     rss = broker.rss_bytes()
-                    if rss is not None and rss >= self.budget_bytes:
+                    if rss is not None and rss >= self.budget_bytes and self._over_fresh(rss):
                         self._restart_for_budget(broker, rss)
+                        self._just_restarted = True
                         next_topics = 0.0
                         continue
+                    self._just_restarted = False
                 if self.topics and time.monotonic() >= next_topics:
                     next_topics = time.monotonic() + TOPICS_EVERY_S
                     self._keep_topics(admin)
             except Exception:  # the keeper must outlive anything one look runs into
                 log.exception("the broker keeper hit an error")
+
+    def _over_fresh(self, rss: int) -> bool:
+        """False, and the budget dropped, when a broker restarted for it is over it at
+        once: restarting again would only loop."""
+        if not self._just_restarted:
+            return True
+        assert self.budget_bytes is not None
+        mib = 2**20
+        self._set(
+            state=f"a fresh broker takes {rss / mib:.0f} MiB, more than the budget of "
+            f"{self.budget_bytes / mib:.0f} MiB: the budget is not kept"
+        )
+        self.budget_bytes = None
+        return False
 
     def _keep_topics(self, admin: AdminClient) -> None:
         """Create again the topics limitwatch created that the cluster no longer has."""
