@@ -61,8 +61,16 @@ RESEND_MAX = 100_000
 #: While the broker is away, how long each look for it may take, and how often it looks.
 _PROBE_S = 0.15
 _PROBE_EVERY_S = 0.5
-#: Delivery errors of messages taken back from the client when the broker was lost.
-_PURGED = (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT)
+#: Delivery errors of messages taken back from the client when the broker was lost, or
+#: refused by a client that failed fatally (an idempotent one whose broker came back
+#: empty): all are sent again, by a new client.
+_TAKEN_BACK = (
+    KafkaError._PURGE_QUEUE,
+    KafkaError._PURGE_INFLIGHT,
+    KafkaError._FATAL,
+    KafkaError.UNKNOWN_PRODUCER_ID,
+    KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+)
 
 
 def _is_fatal(exc: KafkaException) -> bool:
@@ -149,9 +157,7 @@ class ProducerThread(threading.Thread):
         if err is None:
             self._delivered += 1
             self._sent.append((time.monotonic(), msg.key(), msg.value()))
-        elif err.code() in _PURGED or err.fatal() or err.code() == KafkaError._FATAL:
-            # Taken back when the broker was lost, or refused by a client that failed
-            # fatally: sent again once the broker is back (by a new client).
+        elif err.code() in _TAKEN_BACK or err.fatal() or self._fatal:
             self._taken_back.append((msg.key(), msg.value()))
         else:
             self._failed += 1
@@ -214,25 +220,36 @@ class ProducerThread(threading.Thread):
         assert self._producer is not None
         return self._producer
 
+    def _poll(self, timeout: float) -> None:
+        """Serve the client's callbacks; a fatal error it raises marks it for replacing."""
+        try:
+            self._client.poll(timeout)
+        except KafkaException as exc:
+            if not _is_fatal(exc):
+                raise
+            self._fatal = self._fatal or exc.args[0].str()
+
     # -- a broker that goes away ----------------------------------------------------------
     def _recover(self) -> bool:
         """If the broker was lost or the client failed fatally, wait until the broker and
         the topic are back, then send again what it may have lost. True if it waited."""
         if self._down_since is None and not self._fatal:
             return False
-        assert self._producer is not None
         lost_at = self._down_since if self._down_since is not None else time.monotonic()
         if self._fatal:
             log.warning("the Kafka producer hit a fatal error (%s); replacing it", self._fatal)
             self._last_error = f"fatal: {self._fatal}; client replaced"
-            with contextlib.suppress(KafkaException):
-                self._take_back()
-            self._producer = self._new_producer()
             self._rebuilt += 1
-            self._fatal = ""
         else:
             log.warning("every broker is down: sending held until one is back")
+        # What the client holds is taken back and a new client takes over: one that failed
+        # fatally cannot go on, and a new one has a fresh view of the topic, so the ticks
+        # sent again and the new ones go to the same partition per symbol even when the
+        # topic came back with another partition count.
+        with contextlib.suppress(Exception):
             self._take_back()
+        self._producer = self._new_producer()
+        self._fatal = ""
         while not self._stop_event.is_set():
             why = self._probe()
             if not why:
@@ -259,7 +276,7 @@ class ProducerThread(threading.Thread):
         in order after the ticks sent before it."""
         assert self._producer is not None
         self._producer.purge(in_queue=True, in_flight=True)
-        self._producer.poll(0)  # their reports land in _taken_back
+        self._producer.poll(0.05)  # their reports land in _taken_back
 
     def _probe(self) -> str:
         """Why sending must wait ("" when the broker answers and has the topic)."""
@@ -273,7 +290,7 @@ class ProducerThread(threading.Thread):
             left = started + _PROBE_EVERY_S - time.monotonic()
             if left <= 0:
                 break
-            self._producer.poll(min(left, STOP_CHECK_S))
+            self._poll(min(left, STOP_CHECK_S))
         if meta is None:
             return "broker down"
         t = meta.topics.get(self.topic)
@@ -282,9 +299,11 @@ class ProducerThread(threading.Thread):
         return ""
 
     def _send_again(self, lost_at: float) -> None:
-        """Send the ticks delivered within RESEND_S before `lost_at` and those taken back,
-        each marked as resent, oldest first."""
-        again = [(k, v) for t, k, v in self._sent if lost_at - RESEND_S <= t <= lost_at]
+        """Send the ticks delivered from RESEND_S before `lost_at` on and those taken
+        back, each marked as resent, oldest first."""
+        # Everything delivered since then: the new client has sent nothing yet, so late
+        # acknowledgements from the lost broker count too.
+        again = [(k, v) for t, k, v in self._sent if t >= lost_at - RESEND_S]
         again += self._taken_back
         self._taken_back = []
         self._sent.clear()
@@ -306,7 +325,7 @@ class ProducerThread(threading.Thread):
                 return
             if queued:
                 self._resent += 1
-        self._producer.poll(0)
+        self._poll(0)
 
     def _drain_commands(self) -> bool:
         """Apply queued commands; True if pacing must be re-anchored."""
@@ -334,7 +353,7 @@ class ProducerThread(threading.Thread):
             if self._drain_commands():
                 anchor = None
             while self._paused and not self._stop_event.is_set():
-                self._client.poll(STOP_CHECK_S)
+                self._poll(STOP_CHECK_S)
                 if self._drain_commands():
                     anchor = None
             if self._stop_event.is_set():
@@ -352,7 +371,7 @@ class ProducerThread(threading.Thread):
                     wait = due - time.monotonic()
                     if wait <= 0:
                         break
-                    self._client.poll(min(wait, STOP_CHECK_S))
+                    self._poll(min(wait, STOP_CHECK_S))
                     self._report()
                     if self._drain_commands():
                         anchor = (tick.ts, time.monotonic())
@@ -423,7 +442,7 @@ class ProducerThread(threading.Thread):
             try:
                 item = inbox.get(timeout=STOP_CHECK_S)
             except queue.Empty:
-                self._client.poll(0)
+                self._poll(0)
                 self._report()
                 continue
             if item is None:
@@ -451,4 +470,4 @@ class ProducerThread(threading.Thread):
             self._last_error = "stopped while the local queue was full"
             return
         if self._produced % POLL_EVERY == 0:
-            self._client.poll(0)  # serve delivery reports
+            self._poll(0)  # serve delivery reports
