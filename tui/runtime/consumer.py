@@ -10,7 +10,9 @@ changes arrive as small commands on a queue. Lag comes from the fetch high water
 (cached), never from ListOffsets.
 
 A broker that restarts empty is found and followed: the worker asks the cluster about its
-topic every :data:`TOPIC_CHECK_S` (its id and partitions), so a topic that disappeared,
+topic every :data:`TOPIC_CHECK_S` (its id and partitions), and once it has lost its broker
+it reads nothing until that question is answered, so that a broker that came back empty
+is never read from the old positions first. A topic that disappeared,
 came back (a new id) or changed its partition count is shown and the partition list read
 again, new partitions from their start; a position past a partition's end (the broker lost
 what was read) is reset to the partition's start. Ticks a producer sent again after the
@@ -173,6 +175,11 @@ class ConsumerWorker(threading.Thread):
         self._topic_id: str | None = None  # the topic's id when last seen
         self._topic_missing = False
         self._past_end: set[int] = set()  # partitions seen read past their end once
+        self._reset_due: set[int] = set()  # read past their end: reset unless all is
+        #: The broker was lost: reading waits until the topic is checked, so that a broker
+        #: that came back empty is not read from the old positions first.
+        self._hold_reads = False
+        self._held = False
         self._recovery = ""
         self._duplicates = 0
 
@@ -282,6 +289,8 @@ class ConsumerWorker(threading.Thread):
         dirty = True
         while not self._stop_event.is_set():
             msgs = consumer.consume(num_messages=self.batch_size, timeout=STOP_CHECK_S)
+            if self._hold_reads and not self._held and self.group is None:
+                self._hold(consumer)
             if self._drain_commands():
                 # Someone is waiting to see a key's effect: show it before the batch.
                 self._publish()
@@ -338,7 +347,7 @@ class ConsumerWorker(threading.Thread):
             times.append(tick.ts)
             prices.append(tick.price)
             if recording:
-                self.recorder.write(tick)
+                self.recorder.write(Tick(tick.symbol, tick.price, tick.ts) if tick.resent else tick)
                 recording = self.recorder.active
             _kind, created_ms = msg.timestamp()
             self.health.message_seen(
@@ -410,6 +419,7 @@ class ConsumerWorker(threading.Thread):
     def _on_error(self, err: KafkaError) -> None:
         if err.code() in _BROKERS_LOST:
             self.health.brokers_lost()
+            self._hold_reads = True
         self._note_error(f"kafka: {err.str()}")
 
     def _on_stats(self, raw: str) -> None:
@@ -445,10 +455,13 @@ class ConsumerWorker(threading.Thread):
             )
         self.health.lag(readings, time.time())
         past = {r.partition for r in readings if r.high >= 0 and r.position > r.high}
-        # Twice in a row (half a second apart), so one odd reading does not reset anything.
+        # Twice in a row (half a second apart), so one odd reading does not reset anything;
+        # then the topic is asked about at once: a topic created again is read from its
+        # start as a whole, which must not be done twice.
         if past and past <= self._past_end:
             self._past_end = set()
-            self._restart_partitions(consumer, sorted(past))
+            self._reset_due |= past
+            self._topic_asked = -math.inf
         else:
             self._past_end = past
 
@@ -495,9 +508,35 @@ class ConsumerWorker(threading.Thread):
             return False  # no answer (the broker is away): ask again later
         except Exception:  # a question that failed is asked again
             return False
-        return self._topic_seen(consumer, str(desc.topic_id), [p.id for p in desc.partitions])
+        changed = self._topic_seen(consumer, str(desc.topic_id), [p.id for p in desc.partitions])
+        due, self._reset_due = self._reset_due, set()
+        if due and not changed:  # the same topic: only those partitions lost their ticks
+            self._restart_partitions(consumer, sorted(due))
+            changed = True
+        if self._hold_reads:
+            self._release(consumer)
+        return changed
+
+    def _hold(self, consumer: Consumer) -> None:
+        try:
+            consumer.pause(self._parts)
+        except KafkaException as exc:
+            log.info("could not hold reading: %s", exc)
+            self._hold_reads = False
+            return
+        self._held = True
+        self._topic_asked = -math.inf  # ask as soon as a broker answers
+
+    def _release(self, consumer: Consumer) -> None:
+        if self._held:
+            try:
+                consumer.resume(self._parts)
+            except KafkaException as exc:
+                log.warning("could not resume reading: %s", exc)
+        self._held = self._hold_reads = False
 
     def _topic_gone(self) -> bool:
+        self._reset_due = set()  # when it comes back, it is read from its start anyway
         if self._topic_missing:
             return False
         self._topic_missing = True
