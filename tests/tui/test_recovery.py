@@ -1,0 +1,237 @@
+"""Brokers killed (SIGKILL) and restarted empty, for real: the embedded one and one given
+with --bootstrap-servers. Numbered ticks check that every tick a broker acknowledged is
+read by the monitor's consumer at least once, and count the ones read twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Message
+from confluent_kafka.admin import AdminClient
+
+from producer.broker import EmbeddedBroker
+from producer.kafka_config import client_config
+from producer.kafka_producer import ProducerThread
+from producer.topics import create_missing, dlq_topic, ensure_topics
+from producer.wire import Tick
+from tests.tui.waiting import wait_for
+from tests.waiting import wait_until
+from tui.runtime.pipeline import Pipeline, PipelineOptions
+
+pytestmark = pytest.mark.kafka
+
+#: Event seconds between numbered ticks: 500 ticks a second at speed 1.
+STEP_S = 0.002
+
+
+class NumberedSource:
+    """Ticks numbered 0, 1, 2, ... by their event time, over eight symbols, paced."""
+
+    paced = True
+    limits: dict[str, tuple[float, float]] = {}  # noqa: RUF012 - never changed
+
+    def __init__(self) -> None:
+        self.start = float(int(time.time()))
+        self.name = "numbered"
+
+    def __iter__(self) -> Iterator[Tick]:
+        n = 0
+        while True:
+            yield Tick(f"N{n % 8}", 100.0 + (n % 5) * 0.01, self.start + n * STEP_S)
+            n += 1
+
+    def number(self, ts: float) -> int:
+        return round((ts - self.start) / STEP_S)
+
+
+class NumberedProducer(ProducerThread):
+    """The producer thread, remembering the number of every tick a broker acknowledged."""
+
+    def __init__(self, bootstrap: str, **kwargs: object) -> None:
+        self.numbers = NumberedSource()
+        super().__init__(bootstrap, self.numbers, **kwargs)  # type: ignore[arg-type]
+        self.acked: set[int] = set()
+
+    def _on_delivery(self, err: object, msg: Message) -> None:
+        super()._on_delivery(err, msg)  # type: ignore[arg-type]
+        if err is None:
+            self.acked.add(self.numbers.number(json.loads(msg.value())["ts"]))
+
+
+def read_numbers(recording: Path, source: NumberedSource) -> list[int]:
+    """The numbers of the ticks the consumer read, from its recording (header first)."""
+    lines = recording.read_text().splitlines()[1:]
+    return [source.number(json.loads(line)["ts"]) for line in lines if line.strip()]
+
+
+def check_numbers(producer: NumberedProducer, recording: Path) -> tuple[int, int]:
+    """(acknowledged, read twice); fails naming the acknowledged ticks never read."""
+    read = read_numbers(recording, producer.numbers)
+    missing = sorted(producer.acked - set(read))
+    assert not missing, f"{len(missing)} acknowledged ticks never read, first {missing[:10]}"
+    twice = len(read) - len(set(read))
+    assert twice <= producer.stats().resent  # only ticks sent again can be read twice
+    return len(producer.acked), twice
+
+
+def start_recording(pipeline: Pipeline, path: Path) -> None:
+    pipeline.record(str(path))
+    wait_for(pipeline, lambda s: s.recording is not None, 10)
+
+
+def finish(pipeline: Pipeline, producer: NumberedProducer) -> None:
+    """Stop the producer, let the consumer read what is left, stop the pipeline."""
+    producer.stop()
+    producer.join(5)
+    stopped = time.time()
+    try:
+        wait_for(
+            pipeline,
+            lambda s: s.wall > stopped + 1.0 and s.kafka.health == "OK" and s.kafka.total_lag == 0,
+            30,
+        )
+    finally:
+        assert pipeline.stop(timeout=2.0)
+
+
+def test_a_killed_embedded_broker_is_restarted_and_no_acknowledged_tick_is_lost(
+    tmp_path: Path,
+) -> None:
+    pipeline = Pipeline(PipelineOptions(source=None, partitions=2))
+    pipeline.start()
+    producer = NumberedProducer(pipeline.bootstrap)
+    try:
+        start_recording(pipeline, tmp_path / "read.jsonl")
+        producer.start()
+        wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
+        assert pipeline.broker is not None and pipeline.broker.pid is not None
+        killed = pipeline.broker.pid
+        os.kill(killed, signal.SIGKILL)
+        acked = len(producer.acked)
+        snap = wait_for(
+            pipeline,
+            lambda s: s.kafka.broker_restarts == 1 and s.kafka.health == "OK"
+            and s.kafka.consumed > acked + 300,
+            30,
+        )  # fmt: skip
+        assert pipeline.broker.pid != killed
+        assert "restarted after it died" in snap.kafka.keeper
+        assert "created again" in snap.kafka.recovery
+        assert [p.partition for p in snap.kafka.partitions] == [0, 1]
+        assert snap.producer is None or snap.producer.failed == 0
+        # The history before the restart is still in the engine.
+        assert min(snap.engine.n_ticks) > acked // 8
+    finally:
+        finish(pipeline, producer)
+    acknowledged, twice = check_numbers(producer, tmp_path / "read.jsonl")
+    assert producer.stats().failed == 0
+    print(f"embedded: {acknowledged} acknowledged, all read, {twice} read twice")
+
+
+def _restart_empty(cluster: EmbeddedBroker) -> None:
+    """SIGKILL the broker, then start it again empty on the same port and cluster id."""
+    assert cluster.pid is not None
+    os.kill(cluster.pid, signal.SIGKILL)
+    wait_until(lambda: not cluster.alive(), 5)
+    cluster.stop()  # reaps it and removes its directory
+    cluster.start()
+
+
+def test_an_explicit_broker_restarted_empty_gets_our_topics_again_and_is_read_from_its_start(
+    tmp_path: Path,
+) -> None:
+    with EmbeddedBroker() as cluster:
+        pipeline = Pipeline(
+            PipelineOptions(
+                bootstrap=cluster.bootstrap, partitions=3, source=None, from_beginning=True
+            )
+        )
+        pipeline.start()
+        producer = NumberedProducer(cluster.bootstrap)
+        try:
+            start_recording(pipeline, tmp_path / "read.jsonl")
+            producer.start()
+            wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
+            _restart_empty(cluster)
+            acked = len(producer.acked)
+            snap = wait_for(
+                pipeline,
+                lambda s: "created again" in s.kafka.recovery and s.kafka.consumed > acked + 300,
+                30,
+            )
+            assert snap.kafka.topics_recreated == 2  # prices and prices.dlq, by limitwatch
+            meta = AdminClient(client_config(cluster.bootstrap)).list_topics(timeout=5)
+            assert len(meta.topics["prices"].partitions) == 3
+            assert dlq_topic("prices") in meta.topics
+        finally:
+            finish(pipeline, producer)
+    acknowledged, twice = check_numbers(producer, tmp_path / "read.jsonl")
+    print(f"explicit: {acknowledged} acknowledged, all read, {twice} read twice")
+
+
+def test_a_topic_that_comes_back_with_more_partitions_is_read_on_all_of_them(
+    tmp_path: Path,
+) -> None:
+    with EmbeddedBroker() as cluster:
+        ensure_topics(cluster.bootstrap, "prices", 3)  # not ours: never re-created by us
+        pipeline = Pipeline(
+            PipelineOptions(
+                bootstrap=cluster.bootstrap, partitions=3, source=None, from_beginning=True
+            )
+        )
+        pipeline.start()
+        producer = NumberedProducer(cluster.bootstrap)
+        try:
+            start_recording(pipeline, tmp_path / "read.jsonl")
+            producer.start()
+            wait_until(lambda: len(producer.acked) > 200, 20, what=lambda: str(producer.stats()))
+            _restart_empty(cluster)
+            snap = wait_for(
+                pipeline, lambda s: s.kafka.topic_missing and s.kafka.health == "WARN", 20
+            )
+            assert "missing" in snap.kafka.recovery
+            # Someone else's client creates it, as a broker's auto-creation would: 4 partitions.
+            admin = AdminClient(client_config(cluster.bootstrap))
+            create_missing(admin, {"prices": 4}, 5.0)
+            acked = len(producer.acked)
+            snap = wait_for(
+                pipeline,
+                lambda s: len(s.kafka.partitions) == 4 and s.kafka.consumed > acked + 300,
+                30,
+            )
+            assert "created again (4 partitions)" in snap.kafka.recovery
+        finally:
+            finish(pipeline, producer)
+    acknowledged, twice = check_numbers(producer, tmp_path / "read.jsonl")
+    print(f"auto-created: {acknowledged} acknowledged, all read, {twice} read twice")
+
+
+def test_an_idempotent_producer_carries_on_after_its_broker_restarted_empty() -> None:
+    # Such a producer used to fail fatally (UNKNOWN_PRODUCER_ID) and stop: the thread now
+    # takes a new client after every loss of its broker, and one after a fatal error.
+    with EmbeddedBroker() as cluster:
+        ensure_topics(cluster.bootstrap, "prices", 2)
+        producer = NumberedProducer(cluster.bootstrap, client_settings={"enable.idempotence": True})
+        producer.start()
+        try:
+            wait_until(lambda: len(producer.acked) > 200, 20, what=lambda: str(producer.stats()))
+            _restart_empty(cluster)
+            ensure_topics(cluster.bootstrap, "prices", 2)
+            before = producer.stats().delivered
+            wait_until(
+                lambda: producer.stats().delivered > before + 300,
+                30,
+                what=lambda: str(producer.stats()),
+            )
+        finally:
+            producer.stop()
+            producer.join(5)
+        stats = producer.stats()
+        assert stats.failed == 0 and not stats.last_error, stats
+        assert stats.resent > 0
