@@ -354,6 +354,7 @@ class ProducerThread(threading.Thread):
                 anchor = None
             while self._paused and not self._stop_event.is_set():
                 self._poll(STOP_CHECK_S)
+                self._report()  # deliveries still come in: counted while paused too
                 if self._drain_commands():
                     anchor = None
             if self._stop_event.is_set():
