@@ -197,7 +197,9 @@ class EmbeddedBroker:
 
     def restart(self, timeout: float = 10.0) -> str:
         """Stop the child if it still runs and start a fresh, empty one on the same port,
-        under a new cluster id (clients see that it is not the broker they knew)."""
+        under a new cluster id (clients see that it is not the broker they knew). Its
+        messages are dropped anyway, so it is killed rather than asked to stop."""
+        self.kill()
         self.stop()
         self.cluster_id = f"limitwatch-{secrets.token_hex(6)}"
         return self.start(timeout)
