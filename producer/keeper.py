@@ -213,6 +213,7 @@ class BrokerKeeper(threading.Thread):
         )
         started = time.monotonic()
         running = self._quiesce() if self._quiesce is not None else False
+        drained = time.monotonic()
         try:
             broker.restart()
             create_missing(AdminClient(client_config(self.bootstrap)), self.topics, 5.0)
@@ -220,12 +221,15 @@ class BrokerKeeper(threading.Thread):
             log.warning("the budget restart of the embedded broker failed: %s", exc)
             # A dead broker is restarted by the next look, with its tries and waits.
         finally:
+            restarted = time.monotonic()
             if self._resume is not None:
                 self._resume(running)
-        pause = time.monotonic() - started
+        done = time.monotonic()
         self._set(
             restarts=self.status().restarts + 1,
-            last_pause_s=pause,
+            last_pause_s=done - started,
             state=f"broker restarted empty at its memory budget at "
-            f"{time.strftime('%H:%M:%S')}: ticks paused {pause:.1f} s",
+            f"{time.strftime('%H:%M:%S')}: ticks paused {done - started:.1f} s (reading "
+            f"up {drained - started:.1f} s, restart {restarted - drained:.1f} s, flowing "
+            f"again {done - restarted:.1f} s)",
         )
