@@ -36,25 +36,28 @@ class NumberedSource:
     paced = True
     limits: dict[str, tuple[float, float]] = {}  # noqa: RUF012 - never changed
 
-    def __init__(self) -> None:
+    def __init__(self, step_s: float = STEP_S) -> None:
         self.start = float(int(time.time()))
+        self.step_s = step_s
         self.name = "numbered"
 
     def __iter__(self) -> Iterator[Tick]:
         n = 0
         while True:
-            yield Tick(f"N{n % 8}", 100.0 + (n % 5) * 0.01, self.start + n * STEP_S)
+            yield Tick(f"N{n % 8}", 100.0 + (n % 5) * 0.01, self.start + n * self.step_s)
             n += 1
 
     def number(self, ts: float) -> int:
-        return round((ts - self.start) / STEP_S)
+        return round((ts - self.start) / self.step_s)
 
 
 class NumberedProducer(ProducerThread):
     """The producer thread, remembering the number of every tick a broker acknowledged."""
 
-    def __init__(self, bootstrap: str, **kwargs: object) -> None:
-        self.numbers = NumberedSource()
+    def __init__(
+        self, bootstrap: str, source: NumberedSource | None = None, **kwargs: object
+    ) -> None:
+        self.numbers = source or NumberedSource()
         super().__init__(bootstrap, self.numbers, **kwargs)  # type: ignore[arg-type]
         self.acked: set[int] = set()
 
@@ -235,3 +238,54 @@ def test_an_idempotent_producer_carries_on_after_its_broker_restarted_empty() ->
         stats = producer.stats()
         assert stats.failed == 0 and not stats.last_error, stats
         assert stats.resent > 0
+
+
+def test_at_its_memory_budget_the_embedded_broker_is_restarted_empty_losing_no_tick(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pipeline's own producer thread, numbering what it sends, 5,000 ticks a second.
+    made: list[NumberedProducer] = []
+
+    def numbered(*args: object, **kwargs: object) -> NumberedProducer:
+        made.append(NumberedProducer(*args, **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    monkeypatch.setattr("tui.runtime.pipeline.ProducerThread", numbered)
+    pipeline = Pipeline(PipelineOptions(source=NumberedSource(step_s=0.0002), partitions=2))
+    pipeline.start()
+    (producer,) = made
+    try:
+        start_recording(pipeline, tmp_path / "read.jsonl")
+        assert pipeline.keeper is not None and pipeline.broker is not None
+        fresh = pipeline.broker.rss_bytes()
+        assert fresh is not None
+        pipeline.keeper.budget_bytes = fresh + 4 * 2**20  # a few seconds of ticks
+        first = pipeline.broker.pid
+        snap = wait_for(
+            pipeline,
+            lambda s: s.kafka.broker_restarts >= 1 and s.kafka.consumed > len(producer.acked) // 2
+            and "paused" in s.kafka.keeper,
+            60,
+        )  # fmt: skip
+        assert pipeline.broker.pid != first
+        assert "memory budget" in snap.kafka.keeper
+        status = pipeline.keeper.status()
+        assert status.last_pause_s == status.last_pause_s  # measured (not NaN)
+        assert snap.producer is not None and not snap.producer.paused
+    finally:
+        pipeline.set_paused(True)  # the pipeline's producer: stopped with it below
+        stopped = time.time()
+        try:
+            wait_for(
+                pipeline,
+                lambda s: s.wall > stopped + 1.0 and s.kafka.total_lag == 0
+                and s.producer is not None and s.producer.paused,
+                30,
+            )  # fmt: skip
+        finally:
+            assert pipeline.stop(timeout=2.0)
+    acknowledged, twice = check_numbers(producer, tmp_path / "read.jsonl")
+    print(
+        f"budget: {acknowledged} acknowledged, all read, {twice} read twice, "
+        f"{status.state}"
+    )
