@@ -52,6 +52,10 @@ TOPICS_EVERY_S = 1.0
 _TOPICS_TIMEOUT_S = 0.5
 
 
+def _now() -> str:
+    return time.strftime("%H:%M:%S")
+
+
 @dataclass(frozen=True, slots=True)
 class KeeperStatus:
     """What the keeper has done, for the Kafka pane and the log."""
@@ -152,8 +156,8 @@ class BrokerKeeper(threading.Thread):
         assert self.budget_bytes is not None
         mib = 2**20
         self._set(
-            state=f"a fresh broker takes {rss / mib:.0f} MiB, more than the budget of "
-            f"{self.budget_bytes / mib:.0f} MiB: the budget is not kept"
+            state=f"{_now()} budget {self.budget_bytes / mib:.0f} MiB is below a fresh "
+            f"broker's {rss / mib:.0f} MiB: not kept"
         )
         self.budget_bytes = None
         return False
@@ -167,8 +171,7 @@ class BrokerKeeper(threading.Thread):
         if made:
             names = ", ".join(f"{name} ({n} partitions)" for name, n in made.items())
             self._set(
-                recreated=self.status().recreated + len(made),
-                state=f"re-created {names} at {time.strftime('%H:%M:%S')}",
+                recreated=self.status().recreated + len(made), state=f"{_now()} re-created {names}"
             )
 
     def _restart_dead(self, broker: EmbeddedBroker) -> None:
@@ -179,8 +182,8 @@ class BrokerKeeper(threading.Thread):
         for attempt in range(1, self.tries + 1):
             wait = BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)]
             self._set(
-                state=f"broker died (exit {code}); restart {attempt} of {self.tries} "
-                f"in {wait:g} s" + (f" (last: {error})" if error else "")
+                state=f"{_now()} died (exit {code}): try {attempt} of {self.tries} in {wait:g} s"
+                + (f" (last: {error})" if error else "")
             )
             if self._stop_event.wait(wait):
                 return
@@ -194,13 +197,12 @@ class BrokerKeeper(threading.Thread):
             took = time.monotonic() - lost
             self._set(
                 restarts=self.status().restarts + 1,
-                state=f"broker restarted after it died (exit {code}), try {attempt}, "
-                f"{took:.1f} s, at {time.strftime('%H:%M:%S')}",
+                state=f"{_now()} restarted after exit {code} (try {attempt}, {took:.1f} s)",
             )
             return
         self._set(
             gave_up=True,
-            state=f"broker died; gave up after {self.tries} restarts: {error}",
+            state=f"{_now()} died: gave up after {self.tries} tries: {error}",
         )
 
     def _restart_for_budget(self, broker: EmbeddedBroker, rss: int) -> None:
@@ -208,8 +210,8 @@ class BrokerKeeper(threading.Thread):
         mib = 2**20
         assert self.budget_bytes is not None
         self._set(
-            state=f"broker memory {rss / mib:.0f} MiB reached its budget of "
-            f"{self.budget_bytes / mib:.0f} MiB: restarting it empty"
+            state=f"{_now()} at its budget ({rss / mib:.0f} of "
+            f"{self.budget_bytes / mib:.0f} MiB): restarting empty"
         )
         started = time.monotonic()
         running = self._quiesce() if self._quiesce is not None else False
@@ -228,8 +230,7 @@ class BrokerKeeper(threading.Thread):
         self._set(
             restarts=self.status().restarts + 1,
             last_pause_s=done - started,
-            state=f"broker restarted empty at its memory budget at "
-            f"{time.strftime('%H:%M:%S')}: ticks paused {done - started:.1f} s (reading "
-            f"up {drained - started:.1f} s, restart {restarted - drained:.1f} s, flowing "
-            f"again {done - restarted:.1f} s)",
+            state=f"{_now()} restarted empty at its budget: ticks paused "
+            f"{done - started:.1f} s (reading up {drained - started:.1f}, restart "
+            f"{restarted - drained:.1f}, flowing again {done - restarted:.1f})",
         )

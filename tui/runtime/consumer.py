@@ -47,7 +47,7 @@ from confluent_kafka.admin import AdminClient
 
 from engine import Engine, EngineConfig, LimitError, Signal
 from producer.control import drain
-from producer.kafka_config import client_config
+from producer.kafka_config import KAFKA_LOGGER, client_config
 from producer.wire import BadTick, Problem, Tick, decode
 from tui.runtime.commands import (
     SelectSymbol,
@@ -420,7 +420,10 @@ class ConsumerWorker(threading.Thread):
         if err.code() in _BROKERS_LOST:
             self.health.brokers_lost()
             self._hold_reads = True
-        self._note_error(f"kafka: {err.str()}")
+        # Counted and shown like any error, logged where a run of like ones is cut short.
+        self._errors += 1
+        self._last_error = f"kafka: {err.str()}"
+        KAFKA_LOGGER.warning("%s", self._last_error)
 
     def _on_stats(self, raw: str) -> None:
         try:
@@ -469,8 +472,8 @@ class ConsumerWorker(threading.Thread):
         """Read `partitions` from their start: their positions lie past their end, so the
         broker lost what was read (it came back empty) and what it has now is new."""
         self._recover(
-            f"{self.topic} {_runs(partitions)}: position past the end (the broker came back "
-            "without the ticks read): reading from the start"
+            f"{self.topic} {_runs(partitions)} past their end (the broker lost them): "
+            "read from the start"
         )
         for p in partitions:
             try:
@@ -541,7 +544,7 @@ class ConsumerWorker(threading.Thread):
             return False
         self._topic_missing = True
         self.health.topic_missing = True
-        self._recover(f"topic {self.topic} is missing on the broker: waiting for it")
+        self._recover(f"{self.topic} missing on the broker: waiting for it")
         return True
 
     def _topic_seen(self, consumer: Consumer, topic_id: str, partitions: list[int]) -> bool:
@@ -556,8 +559,7 @@ class ConsumerWorker(threading.Thread):
             return False
         if came_back or known != topic_id:
             self._recover(
-                f"topic {self.topic} was created again ({len(partitions)} partitions): "
-                "reading it from the start"
+                f"{self.topic} created again ({len(partitions)} partitions): read from the start"
             )
             if self.group is None:
                 self._assign(consumer, partitions, set(partitions))
@@ -569,8 +571,8 @@ class ConsumerWorker(threading.Thread):
     def _partitions_changed(self, consumer: Consumer, was: list[int], now: list[int]) -> bool:
         added = sorted(set(now) - set(was))
         self._recover(
-            f"topic {self.topic} has {len(now)} partitions, was {len(was)}"
-            + (f": reading {_runs(added)} from the start" if added else "")
+            f"{self.topic} has {len(now)} partitions, was {len(was)}"
+            + (f": {_runs(added)} read from the start" if added else "")
         )
         self._assign(consumer, now, set(added))
         return True
@@ -596,7 +598,7 @@ class ConsumerWorker(threading.Thread):
 
     def _recover(self, what: str) -> None:
         """Say what was found and done about the topic: shown, told, logged."""
-        self._recovery = f"{time.strftime('%H:%M:%S')} {what}"
+        self._recovery = f"{time.strftime('%H:%M:%S')} {what}"  # the pane's "reset" row
         self._notice(what)
         log.warning("%s", what)
 
