@@ -158,3 +158,24 @@ def test_symbols_refused_for_want_of_room_are_counted(snap: Snapshot) -> None:
     lines = render(dataclasses.replace(snap, engine=engine), 36, 30)
     max_symbols = snap.engine.config.max_symbols
     assert " ".join(_values(lines, "refused")) == f"90,000 symbols, max {max_symbols:,}"
+
+
+def test_it_shows_broker_restarts_resets_ticks_sent_again_and_the_memory_budget(
+    snap: Snapshot,
+) -> None:
+    assert snap.producer is not None
+    kafka = dataclasses.replace(
+        snap.kafka,
+        broker_budget=512 * 2**20,
+        broker_restarts=2,
+        keeper="12:00:01 restarted after exit -9 (try 1, 0.3 s)",
+        recovery="12:00:02 prices created again (4 partitions): read from the start",
+        duplicates=40,
+    )
+    producer = dataclasses.replace(snap.producer, resent=55, waiting="broker down")
+    text = "\n".join(render(dataclasses.replace(snap, kafka=kafka, producer=producer), 60, 40))
+    assert "broker mem 24.0 MiB of 512 MiB" in text
+    assert "· broker down" in text  # on the "out" row: sending is held
+    assert "restart    2 · 12:00:01 restarted after exit -9" in text
+    assert "reset      12:00:02 prices created again" in text
+    assert "resent     55 sent again · 40 read twice" in text
