@@ -60,7 +60,7 @@ from tui.runtime.dead_letters import DeadLetters
 from tui.runtime.health import STATS_INTERVAL_S, ConsumerHealth, PartitionReading
 from tui.runtime.plausibility import Plausibility, TickChecks
 from tui.runtime.recorder import Recorder
-from tui.runtime.snapshot import KafkaStats, Notice, Snapshot, SnapshotSlot
+from tui.runtime.snapshot import STALE_IDLE_S, KafkaStats, Notice, Snapshot, SnapshotSlot
 
 __all__ = [
     "ConsumerWorker",
@@ -182,6 +182,8 @@ class ConsumerWorker(threading.Thread):
         self._held = False
         self._recovery = ""
         self._duplicates = 0
+        #: Wall time each symbol (by engine id) last had a tick: its forecast's freshness.
+        self._fresh_at = np.full(self.config.max_symbols, np.nan)
 
     # -- the outside world talks to the thread only through these -------------------------
     def stop(self) -> None:
@@ -358,6 +360,7 @@ class ConsumerWorker(threading.Thread):
         self._consumed += len(symbols)
         self._last_tick_wall = wall
         ids = self.engine.register(symbols)
+        self._fresh_at[ids[ids >= 0]] = wall
         signals = self.engine.update(
             np.asarray(ids, dtype=np.int32),
             np.asarray(times, dtype=np.float64),
@@ -602,6 +605,13 @@ class ConsumerWorker(threading.Thread):
         self._notice(what)
         log.warning("%s", what)
 
+    def _stale_symbols(self, wall: float) -> frozenset[str]:
+        """Symbols whose last tick is older than STALE_IDLE_S (a feed that stopped sending
+        them, a broker that lost them): their forecasts are not fresh."""
+        names = self.engine.symbols
+        idle = np.flatnonzero(wall - self._fresh_at[: len(names)] > STALE_IDLE_S)
+        return frozenset(names[i] for i in idle.tolist()) if idle.size else frozenset()
+
     def _publish(self) -> None:
         now_m = time.monotonic()
         self._rate_window.append((now_m, self._consumed))
@@ -650,5 +660,6 @@ class ConsumerWorker(threading.Thread):
                 history=history,
                 recording=self.recorder.path,
                 recorded=self.recorder.count,
+                stale_symbols=self._stale_symbols(wall),
             )
         )

@@ -92,6 +92,8 @@ class Snapshot:
     history: History | None = None
     recording: str | None = None  # path of the scenario being recorded
     recorded: int = 0
+    #: Symbols with no tick of their own for STALE_IDLE_S: their forecasts are stale.
+    stale_symbols: frozenset[str] = frozenset()
 
 
 #: Forecasts are marked stale when the consumer is this many seconds behind...
