@@ -169,7 +169,7 @@ class BrokerKeeper(threading.Thread):
         except Exception:  # no answer: the broker is down or busy; try again later
             return
         if made:
-            names = ", ".join(f"{name} ({n} partitions)" for name, n in made.items())
+            names = ", ".join(f"{name} ({n})" for name, n in made.items())  # (partitions)
             self._set(
                 recreated=self.status().recreated + len(made), state=f"{_now()} re-created {names}"
             )

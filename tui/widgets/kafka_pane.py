@@ -44,11 +44,11 @@ def sparkline(values: tuple[int, ...], width: int = TREND) -> str:
 
 #: Rows left out first when the pane is too short for all of them, least needed first.
 _DROP_ORDER = (
-    "resent", "broker mem", "consumer", "last tick", "why", "refused", "restart", "reset",
-    "broker",
+    "resent", "broker mem", "consumer", "last tick", "why", "refused", "topics", "restart",
+    "reset", "broker",
 )  # fmt: skip
 #: Rows whose values wrap onto more lines instead of being cut.
-_WRAPPED = ("error", "lag", "why", "refused", "restart", "reset")
+_WRAPPED = ("error", "lag", "why", "refused", "restart", "topics", "reset")
 
 
 def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
@@ -76,7 +76,7 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     if snap.producer is not None:
         p = snap.producer
         state = (
-            f" · {p.waiting}" if p.waiting
+            " · waiting" if p.waiting  # for what: the health and reset rows say
             else " · paused" if p.paused else " · done" if p.finished else ""
         )  # fmt: skip
         rates.append(("out", p.rate, f"{p.delivered:,}{state}"))
@@ -100,13 +100,15 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
         most = snap.engine.config.max_symbols
         rows.append(("refused", Text(f"{fmt.count(refused, 'symbol')}, max {most:,}", "yellow")))
     if snap.producer is not None and (snap.producer.resent or k.duplicates):
-        again = f"{snap.producer.resent:,} sent again · {k.duplicates:,} read twice"
+        again = f"{snap.producer.resent:,} · {k.duplicates:,} read twice"
         rows.append(("resent", Text(again)))
     if k.embedded:
         budget = f" of {k.broker_budget / 2**20:.0f} MiB" if k.broker_budget else ""
         rows.append(("broker mem", Text(fmt.size(k.broker_rss) + budget)))
-    if k.keeper:
+    if k.keeper and k.embedded:
         rows.append(("restart", Text(f"{k.broker_restarts} · {k.keeper}", style="yellow")))
+    elif k.keeper:  # a cluster's topics, created again
+        rows.append(("topics", Text(k.keeper, style="yellow")))
     if k.recovery:
         rows.append(("reset", Text(k.recovery, style="yellow")))
     if k.health == "STALL" and k.broker_silent_s > 1:
