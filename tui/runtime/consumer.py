@@ -118,6 +118,10 @@ class ConsumerWorker(threading.Thread):
         Called in the worker thread with each batch's signals (headless printing).
     plausibility:
         Bounds on event times ahead of the clock and on price jumps (defaults: on).
+    commit_recorded:
+        With a group: commit offsets only for messages the recording has handled, once
+        its file is flushed (a killed recorder's successor resumes without a gap),
+        instead of committing automatically.
     """
 
     def __init__(
@@ -133,6 +137,7 @@ class ConsumerWorker(threading.Thread):
         batch_size: int = 5000,
         on_signals: Callable[[list[Signal]], None] | None = None,
         plausibility: Plausibility | None = None,
+        commit_recorded: bool = False,
     ) -> None:
         super().__init__(name="limitwatch-consumer", daemon=True)
         self.bootstrap = bootstrap
@@ -182,6 +187,8 @@ class ConsumerWorker(threading.Thread):
         self._held = False
         self._recovery = ""
         self._duplicates = 0
+        self._commit_recorded = commit_recorded and group is not None
+        self._handled: dict[int, int] = {}  # partition: last offset the recording handled
         #: Wall time each symbol (by engine id) last had a tick: its forecast's freshness.
         self._fresh_at = np.full(self.config.max_symbols, np.nan)
 
@@ -219,7 +226,7 @@ class ConsumerWorker(threading.Thread):
             self.bootstrap,
             **{
                 "group.id": self.group or f"limitwatch-monitor-{id(self):x}",
-                "enable.auto.commit": self.group is not None,
+                "enable.auto.commit": self.group is not None and not self._commit_recorded,
                 "auto.offset.reset": "earliest" if self.from_beginning else "latest",
                 "session.timeout.ms": 6000,
                 "heartbeat.interval.ms": 1000,
@@ -300,6 +307,8 @@ class ConsumerWorker(threading.Thread):
             if msgs:
                 self._ingest(msgs)
                 dirty = True
+                if self._handled:
+                    self._commit_handled(consumer)
             if self._drain_commands():
                 last_publish = 0.0  # publish at once: someone is waiting to see it
                 dirty = True
@@ -324,12 +333,15 @@ class ConsumerWorker(threading.Thread):
         self.health.fetch_answered()
         recording = self.recorder.active
         read_up_to: dict[str, float] | None = None  # the engine's last event time per symbol
+        handled = self._handled if self._commit_recorded else None
         for msg in msgs:
             err = msg.error()
             if err is not None:
                 if err.code() != KafkaError._PARTITION_EOF:
                     self._note_error(f"consume: {err}")
                 continue
+            if recording and handled is not None:  # written, refused or dropped below
+                handled[msg.partition()] = msg.offset()
             try:
                 tick = decode(msg.value())
             except BadTick as exc:
@@ -371,6 +383,18 @@ class ConsumerWorker(threading.Thread):
             self._signal_count += len(signals)
             if self.on_signals is not None:
                 self.on_signals(signals)
+
+    def _commit_handled(self, consumer: Consumer) -> None:
+        """Commit the offsets the recording has handled, once its file is flushed; after a
+        failed write nothing is committed (those ticks are read again by the next run)."""
+        handled, self._handled = self._handled, {}
+        if not self.recorder.flush():
+            return
+        offsets = [TopicPartition(self.topic, p, offset + 1) for p, offset in handled.items()]
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            self._note_error(f"commit: {exc}")
 
     def _read_already(self, tick: Tick, read_up_to: dict[str, float]) -> bool:
         """Whether a tick sent again after a broker restart was read before: a producer

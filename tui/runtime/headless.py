@@ -93,7 +93,9 @@ def run_record(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(f"cannot record to {args.out}: {exc.strerror or exc}")
     try:
-        worker = _headless_worker(args, from_beginning=args.from_beginning, group=None)
+        worker = _headless_worker(
+            args, from_beginning=args.from_beginning, group=args.group, commit_recorded=True
+        )
     except KafkaException as exc:
         return kafka_fail(args.bootstrap_servers, exc)
     worker.send(StartRecording(str(args.out), args.description, max_ticks=args.count))

@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="record the ticks already on the topic too (default: only new ones)",
     )  # fmt: skip
     rec.add_argument(
+        "--group", metavar="GROUP",
+        help="consumer group: a recording started again with the same group goes on where "
+        "the last one stopped, even a killed one (offsets are committed only once the ticks "
+        "are in the file)",
+    )  # fmt: skip
+    rec.add_argument(
         "--description", default="recorded from the live prices topic",
         help="the scenario's one-line description (default: %(default)s)",
     )  # fmt: skip
