@@ -4,73 +4,23 @@ read by the monitor's consumer at least once, and count the ones read twice."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Message
 from confluent_kafka.admin import AdminClient
 
 from producer.broker import EmbeddedBroker
 from producer.kafka_config import client_config
-from producer.kafka_producer import ProducerThread
 from producer.topics import create_missing, dlq_topic, ensure_topics
-from producer.wire import Tick
+from tests.tui.numbered import NumberedProducer, NumberedSource, read_numbers
 from tests.tui.waiting import wait_for
 from tests.waiting import wait_until
 from tui.runtime.pipeline import Pipeline, PipelineOptions
 
 pytestmark = pytest.mark.kafka
-
-#: Event seconds between numbered ticks: 500 ticks a second at speed 1.
-STEP_S = 0.002
-
-
-class NumberedSource:
-    """Ticks numbered 0, 1, 2, ... by their event time, over eight symbols, paced."""
-
-    paced = True
-    limits: dict[str, tuple[float, float]] = {}  # noqa: RUF012 - never changed
-
-    def __init__(self, step_s: float = STEP_S) -> None:
-        self.start = float(int(time.time()))
-        self.step_s = step_s
-        self.name = "numbered"
-
-    def __iter__(self) -> Iterator[Tick]:
-        n = 0
-        while True:
-            yield Tick(f"N{n % 8}", 100.0 + (n % 5) * 0.01, self.start + n * self.step_s)
-            n += 1
-
-    def number(self, ts: float) -> int:
-        return round((ts - self.start) / self.step_s)
-
-
-class NumberedProducer(ProducerThread):
-    """The producer thread, remembering the number of every tick a broker acknowledged."""
-
-    def __init__(
-        self, bootstrap: str, source: NumberedSource | None = None, **kwargs: object
-    ) -> None:
-        self.numbers = source or NumberedSource()
-        super().__init__(bootstrap, self.numbers, **kwargs)  # type: ignore[arg-type]
-        self.acked: set[int] = set()
-
-    def _on_delivery(self, err: object, msg: Message) -> None:
-        super()._on_delivery(err, msg)  # type: ignore[arg-type]
-        if err is None:
-            self.acked.add(self.numbers.number(json.loads(msg.value())["ts"]))
-
-
-def read_numbers(recording: Path, source: NumberedSource) -> list[int]:
-    """The numbers of the ticks the consumer read, from its recording (header first)."""
-    lines = recording.read_text().splitlines()[1:]
-    return [source.number(json.loads(line)["ts"]) for line in lines if line.strip()]
 
 
 def check_numbers(producer: NumberedProducer, recording: Path) -> tuple[int, int]:
