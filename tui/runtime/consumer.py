@@ -540,7 +540,9 @@ class ConsumerWorker(threading.Thread):
             return False
         changed = self._topic_seen(consumer, str(desc.topic_id), [p.id for p in desc.partitions])
         due, self._reset_due = self._reset_due, set()
-        if due and not changed:  # the same topic: only those partitions lost their ticks
+        # The same topic: only those partitions lost their ticks. (A group's partitions
+        # are assigned by the group, so there they are reset whatever the answer.)
+        if due and (not changed or self.group is not None):
             self._restart_partitions(consumer, sorted(due))
             changed = True
         if self._hold_reads:
