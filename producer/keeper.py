@@ -125,6 +125,8 @@ class BrokerKeeper(threading.Thread):
             log.warning("%s", changes["state"])
 
     def run(self) -> None:
+        if self.broker is None and not self.topics:
+            return  # a cluster whose topics were there already: nothing to keep
         admin = AdminClient(client_config(self.bootstrap))
         next_topics = 0.0
         while not self._stop_event.wait(LOOK_EVERY_S):
