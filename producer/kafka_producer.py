@@ -9,11 +9,12 @@ and the producer is flushed (bounded) on stop.
 
 A broker that goes away is waited for, not fed: when the client reports every broker
 down, what it still holds is taken back and sending stops (nothing is counted as "out"
-or piles up failing), until the broker answers and the topic is there again. Then the
-ticks delivered in the last :data:`RESEND_S` seconds before the loss are sent again,
-marked as resent (a broker restarted empty lost what it had not yet handed to the
-consumer), followed by the ones taken back, in their order; a consumer drops the resent
-ticks it has already read. A client that hits a fatal error (an idempotent producer
+or piles up failing), until the broker answers and the topic is there again. A new
+client then sends again, marked as resent, the ticks delivered from :data:`RESEND_S`
+seconds before the loss on (a broker restarted empty lost what it had not yet handed to
+the consumer), followed by the ones taken back, in their order, before any new tick; a
+consumer drops the resent ticks it has already read. Ticks delivered a second time are
+not counted again as delivered. A client that hits a fatal error (an idempotent producer
 after its broker restarted empty) is replaced the same way. Topics are never
 auto-created by sending: whoever set the topic up re-creates it with its partition count.
 """
@@ -163,6 +164,14 @@ class ProducerThread(threading.Thread):
             self._failed += 1
             self._last_error = str(err)
 
+    def _on_redelivery(self, err: KafkaError | None, msg: Message) -> None:
+        """A tick delivered before and sent again: kept to be sent again once more, never
+        counted twice."""
+        if err is None:
+            self._sent.append((time.monotonic(), msg.key(), msg.value()))
+        else:
+            log.info("a tick sent again was not delivered: %s", err)
+
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
             self._fatal = err.str()
@@ -303,25 +312,28 @@ class ProducerThread(threading.Thread):
         back, each marked as resent, oldest first."""
         # Everything delivered since then: the new client has sent nothing yet, so late
         # acknowledgements from the lost broker count too.
-        again = [(k, v) for t, k, v in self._sent if t >= lost_at - RESEND_S]
-        again += self._taken_back
-        self._taken_back = []
+        delivered = [(k, v) for t, k, v in self._sent if t >= lost_at - RESEND_S]
+        taken_back, self._taken_back = self._taken_back, []
         self._sent.clear()
         assert self._producer is not None
-        for i, (key, value) in enumerate(again):
+        for i, (key, value) in enumerate(delivered + taken_back):
             if self._stop_event.is_set():
                 return
+            # A tick delivered before is not counted again; one taken back is counted now.
+            report = self._on_redelivery if i < len(delivered) else self._on_delivery
             try:
                 queued = produce_with_retry(
                     self._producer, self.topic, mark_resent(value), key=key,
-                    on_delivery=self._on_delivery, give_up=self._stop_event.is_set,
-                    wait_s=STOP_CHECK_S,
+                    on_delivery=report, give_up=self._stop_event.is_set, wait_s=STOP_CHECK_S,
                 )  # fmt: skip
             except KafkaException as exc:
                 if not _is_fatal(exc):
                     raise
                 self._fatal = exc.args[0].str()
-                self._taken_back = again[i:]  # sent again by the next client
+                # The rest is the next client's to send, in the same two parts.
+                now = time.monotonic()
+                self._sent.extend((now, k, v) for k, v in delivered[i:])
+                self._taken_back = taken_back[max(i - len(delivered), 0) :]
                 return
             if queued:
                 self._resent += 1

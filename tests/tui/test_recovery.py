@@ -29,7 +29,10 @@ def check_numbers(producer: NumberedProducer, recording: Path) -> tuple[int, int
     missing = sorted(producer.acked - set(read))
     assert not missing, f"{len(missing)} acknowledged ticks never read, first {missing[:10]}"
     twice = len(read) - len(set(read))
-    assert twice <= producer.stats().resent  # only ticks sent again can be read twice
+    stats = producer.stats()
+    assert twice <= stats.resent  # only ticks sent again can be read twice
+    # Every tick is delivered or failed once: sending it again does not count it twice.
+    assert stats.finished and stats.delivered + stats.failed == stats.produced, stats
     return len(producer.acked), twice
 
 
