@@ -5,6 +5,7 @@ within one batch, those the killed recorder wrote but had not committed yet."""
 
 from __future__ import annotations
 
+import inspect
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.kafka
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Ticks read in one batch at most: the most a killed recorder wrote and did not commit.
-BATCH = ConsumerWorker("unused").batch_size
+BATCH = inspect.signature(ConsumerWorker).parameters["batch_size"].default
 
 
 def test_a_killed_recording_resumed_with_its_group_misses_no_tick(tmp_path: Path) -> None:
