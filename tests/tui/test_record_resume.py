@@ -45,11 +45,11 @@ def test_a_killed_recording_resumed_with_its_group_misses_no_tick(tmp_path: Path
         killed = record(first)
         resumed = None
         try:
-            wait_until(lambda: len(read_numbers(first, source)) > 3000, 60)
+            wait_until(lambda: len(read_numbers(first, source)) > 1500, 60)
             killed.send_signal(signal.SIGKILL)
             killed.wait(5)
             resumed = record(second)
-            wait_until(lambda: len(read_numbers(second, source)) > 1000, 60)
+            wait_until(lambda: len(read_numbers(second, source)) > 500, 60)
             producer.stop()
             producer.join(5)
             last = max(producer.acked)
