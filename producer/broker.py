@@ -81,10 +81,21 @@ def remove_stale_workdirs(parent: str | None = None) -> list[Path]:
     return removed
 
 
+def _load_libc() -> ctypes.CDLL | None:
+    with contextlib.suppress(OSError):
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    return None
+
+
+#: Loaded in the parent: a restart runs while other threads do, and a child must not load
+#: a library between fork and exec (another thread may have held the loader's lock).
+_LIBC = _load_libc()
+
+
 def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if _LIBC is not None:
+        with contextlib.suppress(Exception):
+            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def broker_binary() -> str:
