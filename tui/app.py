@@ -290,7 +290,9 @@ class LimitwatchApp(App[None]):
         now = time.monotonic()
         stale = staleness(snap)
         if self._due("table", snap.seq, now, 1.0 / TABLE_HZ):
-            self.query_one(Watchlist).show(snap.engine, stale is not None, self._pending)
+            self.query_one(Watchlist).show(
+                snap.engine, stale is not None, self._pending, snap.stale_symbols
+            )
         if self._due("kafka", snap.seq, now, 1.0 / PANE_HZ):
             self.query_one(KafkaPane).show(snap)
             status = status_line(snap, self.step)

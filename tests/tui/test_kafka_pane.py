@@ -211,3 +211,24 @@ def test_a_long_address_and_group_wrap_instead_of_being_cut(snap: Snapshot, widt
     assert "".join(_values(lines, "broker")).startswith("broker-1.kafka.internal:19092")
     assert " ".join(_values(lines, "health")) == "WARN · broker CONNECTING"
     assert "".join(_values(lines, "consumer")).replace(" ", "") == "grouplimitwatch-desk-7"
+
+
+def test_it_shows_broker_restarts_resets_ticks_sent_again_and_the_memory_budget(
+    snap: Snapshot,
+) -> None:
+    assert snap.producer is not None
+    kafka = dataclasses.replace(
+        snap.kafka,
+        broker_budget=512 * 2**20,
+        broker_restarts=2,
+        keeper="12:00:01 restarted after exit -9 (try 1, 0.3 s)",
+        recovery="12:00:02 prices created again (4 partitions): read from the start",
+        duplicates=40,
+    )
+    producer = dataclasses.replace(snap.producer, resent=55, waiting="broker down")
+    text = "\n".join(render(dataclasses.replace(snap, kafka=kafka, producer=producer), 60, 40))
+    assert "broker mem 24.0 MiB of 512 MiB" in text
+    assert "· waiting" in text  # on the "out" row: sending is held
+    assert "restart    2 · 12:00:01 restarted after exit -9" in text
+    assert "reset      12:00:02 prices created again" in text
+    assert "resent     55 · 40 read twice" in text

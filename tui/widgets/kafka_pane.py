@@ -44,9 +44,15 @@ def sparkline(values: tuple[int, ...], width: int = TREND, top: int | None = Non
 
 
 #: Rows left out first when the pane is too short for all of them, least needed first.
-_DROP_ORDER = ("broker mem", "consumer", "last tick", "why", "refused", "broker")
+_DROP_ORDER = (
+    "resent", "broker mem", "consumer", "last tick", "why", "refused", "topics", "restart",
+    "reset", "broker",
+)  # fmt: skip
 #: Rows whose values wrap onto more lines instead of being cut: all but the short ones.
-_WRAPPED = ("broker", "health", "consumer", "error", "lag", "why", "refused", "in", "out")
+_WRAPPED = (
+    "broker", "health", "consumer", "error", "lag", "why", "refused", "in", "out", "restart",
+    "topics", "reset", "resent",
+)  # fmt: skip
 
 
 def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
@@ -76,7 +82,9 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     if snap.producer is not None:
         p = snap.producer
         parts = [f"{p.rate:,.0f} ticks/s", f"{p.delivered:,}"]
-        parts += ["paused"] if p.paused else ["done"] if p.finished else []
+        # waiting: for what, the health and reset rows say
+        parts += ["waiting"] if p.waiting else ["paused"] if p.paused else []
+        parts += ["done"] if p.finished and not p.waiting and not p.paused else []
         rows.append(("out", Text(_packed(parts, width))))
     if snap.producer is not None and snap.producer.failed:
         rows.append(("failed", Text(f"{snap.producer.failed:,}", style="red")))
@@ -92,8 +100,18 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     if refused:
         most = snap.engine.config.max_symbols
         rows.append(("refused", Text(f"{fmt.count(refused, 'symbol')}, max {most:,}", "yellow")))
+    if snap.producer is not None and (snap.producer.resent or k.duplicates):
+        again = f"{snap.producer.resent:,} · {k.duplicates:,} read twice"
+        rows.append(("resent", Text(again)))
     if k.embedded:
-        rows.append(("broker mem", Text(fmt.size(k.broker_rss))))
+        budget = f" of {k.broker_budget / 2**20:.0f} MiB" if k.broker_budget else ""
+        rows.append(("broker mem", Text(fmt.size(k.broker_rss) + budget)))
+    if k.keeper and k.embedded:
+        rows.append(("restart", Text(f"{k.broker_restarts} · {k.keeper}", style="yellow")))
+    elif k.keeper:  # a cluster's topics, created again
+        rows.append(("topics", Text(k.keeper, style="yellow")))
+    if k.recovery:
+        rows.append(("reset", Text(k.recovery, style="yellow")))
     if k.health == "STALL" and k.broker_silent_s > 1:
         rows.append(("stalled", Text(f"broker silent {k.broker_silent_s:.0f} s", style="magenta")))
     elif k.last_error and k.health != "OK":

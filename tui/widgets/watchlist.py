@@ -333,6 +333,7 @@ class Watchlist(ScrollView, can_focus=True):
         self.compact = False
         self._state: EngineState | None = None
         self._stale = False
+        self._stale_symbols: frozenset[str] = frozenset()  # no fresh tick of their own
         self._pending: Mapping[str, tuple[float, float]] = {}
         self.pinned: frozenset[str] = frozenset()
         self.muted: frozenset[str] = frozenset()
@@ -371,7 +372,7 @@ class Watchlist(ScrollView, can_focus=True):
         return RowValues.of(
             self._state,
             self._index[symbol],
-            self._stale,
+            self._stale or symbol in self._stale_symbols,
             self._pending.get(symbol),
             symbol in self.pinned,
             symbol in self.muted,
@@ -407,7 +408,7 @@ class Watchlist(ScrollView, can_focus=True):
         self._widths = _initial_widths()
         self._sorted_at = -math.inf
         if state is not None:
-            self.show(state, self._stale, self._pending)
+            self.show(state, self._stale, self._pending, self._stale_symbols)
         else:
             self.refresh()
 
@@ -437,10 +438,13 @@ class Watchlist(ScrollView, can_focus=True):
         state: EngineState,
         stale: bool = False,
         pending: Mapping[str, tuple[float, float]] | None = None,
+        stale_symbols: frozenset[str] = frozenset(),
     ) -> None:
-        """Show `state`; `pending` maps symbols to limits asked for but not yet in it."""
+        """Show `state`; `pending` maps symbols to limits asked for but not yet in it;
+        forecasts are marked stale for all (`stale`) or for `stale_symbols`."""
         self._state = state
         self._stale = stale
+        self._stale_symbols = stale_symbols
         self._pending = dict(pending or {})
         if len(state.symbols) != len(self._index) or state.symbols[: len(self._index)] != tuple(
             self._index
