@@ -81,10 +81,21 @@ def remove_stale_workdirs(parent: str | None = None) -> list[Path]:
     return removed
 
 
+def _load_libc() -> ctypes.CDLL | None:
+    with contextlib.suppress(OSError):
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    return None
+
+
+#: Loaded in the parent: a restart runs while other threads do, and a child must not load
+#: a library between fork and exec (another thread may have held the loader's lock).
+_LIBC = _load_libc()
+
+
 def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if _LIBC is not None:
+        with contextlib.suppress(Exception):
+            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def broker_binary() -> str:
@@ -104,9 +115,10 @@ def broker_binary() -> str:
 class EmbeddedBroker:
     """A Tansu broker owned by this process.
 
-    Use it as a context manager, or call `start()` and `stop()`. Call `start()` from the
-    main thread: the parent-death signal fires when the *thread* that started the child
-    exits.
+    Use it as a context manager, or call `start()` and `stop()`. Call `start()` (and
+    `restart()`) from a thread that lives as long as the broker should, the main thread or
+    the keeper's (:mod:`producer.keeper`): the parent-death signal fires when the *thread*
+    that started the child exits.
 
     Parameters
     ----------
@@ -136,15 +148,22 @@ class EmbeddedBroker:
         return self._proc.pid if self._proc is not None else None
 
     def alive(self) -> bool:
-        """True while the child process runs."""
-        return self._proc is not None and self._proc.poll() is None
+        """True while the child process runs (safe to ask from any thread)."""
+        proc = self._proc
+        return proc is not None and proc.poll() is None
+
+    def exit_code(self) -> int | None:
+        """The child's exit status once it has ended (negative: killed by that signal)."""
+        proc = self._proc
+        return proc.poll() if proc is not None else None
 
     def rss_bytes(self) -> int | None:
         """Resident memory of the broker process, from /proc; None if unknown."""
-        if self._proc is None:
+        proc = self._proc
+        if proc is None:
             return None
         try:
-            with open(f"/proc/{self._proc.pid}/status", encoding="ascii") as fh:
+            with open(f"/proc/{proc.pid}/status", encoding="ascii") as fh:
                 for line in fh:
                     if line.startswith("VmRSS:"):
                         return int(line.split()[1]) * 1024
@@ -186,6 +205,15 @@ class EmbeddedBroker:
             raise
         log.info("embedded broker pid %s on %s (cluster %s)", self.pid, url, self.cluster_id)
         return self.bootstrap
+
+    def restart(self, timeout: float = 10.0) -> str:
+        """Stop the child if it still runs and start a fresh, empty one on the same port,
+        under a new cluster id (clients see that it is not the broker they knew). Its
+        messages are dropped anyway, so it is killed rather than asked to stop."""
+        self.kill()
+        self.stop()
+        self.cluster_id = f"limitwatch-{secrets.token_hex(6)}"
+        return self.start(timeout)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

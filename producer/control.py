@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-__all__ = ["ProducerCommand", "ProducerStats", "SetPaused", "SetSpeed", "drain"]
+__all__ = ["ForgetSent", "ProducerCommand", "ProducerStats", "SetPaused", "SetSpeed", "drain"]
 
 C = TypeVar("C")
 
@@ -27,6 +27,9 @@ class ProducerStats:
     last_error: str = ""
     skipped: int = 0  # bad lines the source skipped (--skip-bad)
     flush_s: float | None = None  # how long the stop flush took, once stopped
+    waiting: str = ""  # why sending is held (the broker is down, the topic is missing)
+    resent: int = 0  # ticks sent again after the broker came back (may be duplicates)
+    rebuilt: int = 0  # clients replaced after a fatal error
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +46,13 @@ class SetSpeed:
     speed: float
 
 
-ProducerCommand = SetPaused | SetSpeed
+@dataclass(frozen=True, slots=True)
+class ForgetSent:
+    """Everything delivered so far has been read: do not send it again after the next
+    broker restart (a planned one, after the consumer caught up)."""
+
+
+ProducerCommand = SetPaused | SetSpeed | ForgetSent
 
 
 def drain(commands: queue.SimpleQueue[C], apply: Callable[[C], None]) -> bool:

@@ -6,7 +6,10 @@ embedded broker needs.
 librdkafka writes its logs to stderr unless given a logger, which would corrupt the
 terminal UI; every client here logs through Python logging instead. Secret values
 (passwords, keys, tokens) are remembered as they are read so that :func:`redact` can
-blank them out of every text limitwatch prints or logs.
+blank them out of every text limitwatch prints or logs. While a broker is away every
+client says the same thing at each try to reconnect; the log keeps the first of such a
+run and then one line every :data:`REPEAT_S` seconds with the count left out, so it does
+not grow by lines a second for as long as the broker is gone.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +31,12 @@ log = logging.getLogger(__name__)
 #: addresses are resolved as librdkafka does by default.
 EMBEDDED_ONLY: Mapping[str, Any] = {"broker.address.family": "v4"}
 #: limitwatch's defaults for every client; the user's properties override them.
-DEFAULTS: Mapping[str, Any] = {"socket.connection.setup.timeout.ms": 5000}
+DEFAULTS: Mapping[str, Any] = {
+    "socket.connection.setup.timeout.ms": 5000,
+    # a broker that comes back is found within a second (librdkafka's default waits up
+    # to 10 s between tries to reconnect)
+    "reconnect.backoff.max.ms": 1000,
+}
 #: Properties limitwatch sets itself, and the option that says what the user wants instead.
 OWNED: Mapping[str, str] = {
     "group.id": "--group",
@@ -55,6 +65,41 @@ JAVA_IGNORED = frozenset(
         "basic.auth.user.info",
     }
 )
+#: A librdkafka message repeated within this many seconds is counted, not logged.
+REPEAT_S = 30.0
+#: Different messages remembered at most (the oldest are forgotten).
+_REMEMBERED = 1000
+_NUMBERS = re.compile(r"\d+")
+
+
+class _Repeats(logging.Filter):
+    """Lets the first of a run of like messages through (like: equal once numbers are
+    left out), then one every REPEAT_S seconds saying how many were left out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[float, int]] = {}  # like-key: (logged at, left out)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        key = _NUMBERS.sub("#", text)
+        now = time.monotonic()
+        with self._lock:
+            logged_at, left_out = self._seen.get(key, (-REPEAT_S, 0))
+            if now - logged_at < REPEAT_S:
+                self._seen[key] = (logged_at, left_out + 1)
+                return False
+            if len(self._seen) >= _REMEMBERED:
+                self._seen.clear()
+            self._seen[key] = (now, 0)
+        if left_out:
+            record.msg, record.args = f"{text} (and {left_out} like it left out)", None
+        return True
+
+
+KAFKA_LOGGER.addFilter(_Repeats())
+
 #: How the consumer fetches, chosen from measurements (``tests/bench/bench_consumer.py``,
 #: figures in the README's Performance section):
 #:

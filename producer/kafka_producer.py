@@ -2,20 +2,26 @@
 
 Paced sources are spaced out by event time divided by a speed factor, with long quiet
 stretches in the data (an overnight gap) shortened to `max_gap_s`; pause, resume and
-speed changes arrive as small commands on a queue. Deliveries are counted (the rate
-shown as "out" is of delivered ticks, failed ones are counted apart), a full local
-queue is retried rather than dropped, and the producer is flushed on stop for at most
-:data:`STOP_FLUSH_S`, what is still undelivered then counted as failed.
+speed changes arrive as small commands on a queue. Delivery reports are counted (the
+rate shown as "out" is of delivered ticks, failed ones are counted apart), the
+client is polled after every send, a full local queue is retried rather than dropped,
+and the producer is flushed (bounded) on stop.
 
-At 100,000 ticks a second the thread has 10 µs per tick for the source, the encoding
-and the client, so the per-tick path is kept short: the client reports failed
-deliveries only (``delivery.report.only.error``), the delivered count is what was
-queued less what the client still holds and what failed, and the client is polled,
-commands looked at and counters published every :data:`POLL_EVERY` ticks.
+A broker that goes away is waited for, not fed: when the client reports every broker
+down, what it still holds is taken back and sending stops (nothing is counted as "out"
+or piles up failing), until the broker answers and the topic is there again. A new
+client then sends again, marked as resent, the ticks delivered from :data:`RESEND_S`
+seconds before the loss on (a broker restarted empty lost what it had not yet handed to
+the consumer), followed by the ones taken back, in their order, before any new tick; a
+consumer drops the resent ticks it has already read. Ticks delivered a second time are
+not counted again as delivered. A client that hits a fatal error (an idempotent producer
+after its broker restarted empty) is replaced the same way. Topics are never
+auto-created by sending: whoever set the topic up re-creates it with its partition count.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import queue
@@ -24,27 +30,54 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from producer.control import ProducerCommand, ProducerStats, SetPaused, SetSpeed, drain
+from producer.control import (
+    ForgetSent,
+    ProducerCommand,
+    ProducerStats,
+    SetPaused,
+    SetSpeed,
+    drain,
+)
 from producer.delivery import produce_with_retry
 from producer.kafka_config import Connection, client_config, redact
 from producer.source import Source
-from producer.wire import Tick, encode
+from producer.wire import Tick, encode, mark_resent
 
 log = logging.getLogger(__name__)
 
 #: The longest a thread loop waits before it looks at its stop flag again.
 STOP_CHECK_S = 0.1
-#: Delivery reports are served, commands looked at and counters published after every
-#: this many messages (and while waiting).
+#: Delivery reports are served after every this many messages (and while waiting).
 POLL_EVERY = 32
-#: A paced tick may leave this much before its time: a wait shorter than the client's
-#: millisecond timeouts would spin, taking the CPU the broker needs at high rates.
-EARLY_S = 0.001
 #: On stop, how long to wait for the last messages to be delivered; what is still
 #: queued after that (a dead broker) is counted as failed.
 STOP_FLUSH_S = 1.0
+#: Ticks delivered this many seconds before the broker was lost are sent again when it
+#: returns: a broker restarted empty lost those its consumer had not read yet.
+RESEND_S = 10.0
+#: At most this many delivered ticks are kept to be sent again.
+RESEND_MAX = 100_000
+#: While the broker is away, how long each look for it may take, and how often it looks.
+_PROBE_S = 0.15
+_PROBE_EVERY_S = 0.5
+#: Delivery errors of messages taken back from the client when the broker was lost, or
+#: refused by a client that failed fatally (an idempotent one whose broker came back
+#: empty): all are sent again, by a new client.
+_TAKEN_BACK = (
+    KafkaError._PURGE_QUEUE,
+    KafkaError._PURGE_INFLIGHT,
+    KafkaError._FATAL,
+    KafkaError.UNKNOWN_PRODUCER_ID,
+    KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+)
+
+
+def _is_fatal(exc: KafkaException) -> bool:
+    """Whether `exc` comes from a client that failed fatally and must be replaced."""
+    err = exc.args[0] if exc.args else None
+    return isinstance(err, KafkaError) and (err.fatal() or err.code() == KafkaError._FATAL)
 
 
 def parse_speed(text: str) -> float:
@@ -72,6 +105,7 @@ class ProducerThread(threading.Thread):
         linger_ms: int = 5,
         max_gap_s: float = 5.0,
         on_limits: Callable[[dict[str, tuple[float, float]]], None] | None = None,
+        client_settings: dict[str, object] | None = None,
     ) -> None:
         super().__init__(name="limitwatch-producer", daemon=True)
         self.bootstrap = bootstrap
@@ -88,6 +122,16 @@ class ProducerThread(threading.Thread):
         self._stats = ProducerStats(source=source.name, speed=speed)
         self._speed = speed
         self._paused = False
+        #: librdkafka settings that replace the thread's own (e.g. enable.idempotence).
+        self._client_settings = dict(client_settings or {})
+        self._producer: Producer | None = None
+        self._down_since: float | None = None  # monotonic time the broker was lost
+        self._fatal = ""  # the client's fatal error, if it hit one
+        #: (delivered at, key, value) of recently delivered ticks, oldest first.
+        self._sent: deque[tuple[float, bytes | None, bytes]] = deque(maxlen=RESEND_MAX)
+        self._taken_back: list[tuple[bytes | None, bytes]] = []
+        self._resent = 0
+        self._rebuilt = 0
 
     # -- the outside world talks to the thread only through these -------------------------
     def stop(self) -> None:
@@ -110,31 +154,51 @@ class ProducerThread(threading.Thread):
             fields.update(changes)
             self._stats = ProducerStats(**fields)  # type: ignore[arg-type]
 
-    def _on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
-        if err is not None:  # only failures are reported (delivery.report.only.error)
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        if err is None:
+            self._delivered += 1
+            self._sent.append((time.monotonic(), msg.key(), msg.value()))
+        elif err.code() in _TAKEN_BACK or err.fatal() or self._fatal:
+            self._taken_back.append((msg.key(), msg.value()))
+        else:
             self._failed += 1
             self._last_error = redact(str(err))
 
-    def _delivered_now(self, producer: Producer) -> int:
-        """Ticks the broker took: queued, less what the client still holds (in flight or
-        a failure not yet reported) and what failed. Never goes down."""
-        held = len(producer)
-        self._delivered = max(self._delivered, self._queued - held - self._failed_on_delivery())
-        return self._delivered
+    def _on_redelivery(self, err: KafkaError | None, msg: Message) -> None:
+        """A tick delivered before and sent again: kept to be sent again once more, never
+        counted twice."""
+        if err is None:
+            self._sent.append((time.monotonic(), msg.key(), msg.value()))
+        else:
+            log.info("a tick sent again was not delivered: %s", err)
 
-    def _failed_on_delivery(self) -> int:
-        return self._failed - self._not_queued
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self._fatal = err.str()
+        elif err.code() == KafkaError._ALL_BROKERS_DOWN and self._down_since is None:
+            self._down_since = time.monotonic()
+
+    def _new_producer(self) -> Producer:
+        settings: dict[str, object] = {
+            "linger.ms": self._linger_ms,
+            "enable.idempotence": False,
+            "message.timeout.ms": 30000,
+            "queue.buffering.max.messages": 200000,
+            # A restarted broker must not get the topic with its own partition count.
+            "allow.auto.create.topics": False,
+            "error_cb": self._on_error,
+        }
+        settings.update(self._client_settings)
+        return Producer(client_config(self.bootstrap, **settings))
 
     def run(self) -> None:
         self._delivered = 0
         self._failed = 0
-        self._not_queued = 0  # failed without reaching the client's queue
-        self._queued = 0
         self._last_error = ""
-        producer = Producer(client_config(self.bootstrap, **self.client_settings()))
+        self._producer = self._new_producer()
         self._produced = 0
         try:
-            self._pump(producer)
+            self._pump()
         except Exception as exc:  # a source that fails must not kill the app silently
             log.exception("producer stopped on an error")
             self._last_error = redact(
@@ -144,35 +208,139 @@ class ProducerThread(threading.Thread):
             )
         finally:
             started = time.monotonic()
-            remaining = producer.flush(STOP_FLUSH_S)
+            try:
+                remaining = 0 if self._fatal else self._producer.flush(STOP_FLUSH_S)
+            except Exception:  # a client that failed fatally meanwhile
+                remaining = len(self._producer)
             flush_s = time.monotonic() - started
             if remaining:
                 log.warning("%d messages were not delivered before the producer stopped", remaining)
-            self._delivered = max(
-                self._delivered, self._queued - remaining - self._failed_on_delivery()
-            )
             self._update(
                 produced=self._produced,  # what was sent before an error, too
                 delivered=self._delivered,
-                failed=self._failed + remaining,
+                failed=self._failed + remaining + len(self._taken_back),
                 flush_s=flush_s,
                 last_error=self._last_error,
                 finished=True,
                 rate=0.0,
                 skipped=getattr(self.source, "skipped", 0),
+                waiting="",
             )
 
-    def client_settings(self) -> dict[str, object]:
-        """The producer client's settings (the bootstrap servers and logging aside)."""
-        return {
-            "linger.ms": self._linger_ms,
-            "enable.idempotence": False,
-            "message.timeout.ms": 30000,
-            "queue.buffering.max.messages": 200000,
-            # One Python call per failed message instead of one per message.
-            "delivery.report.only.error": True,
-            "on_delivery": self._on_delivery,
-        }
+    @property
+    def _client(self) -> Producer:
+        assert self._producer is not None
+        return self._producer
+
+    def _poll(self, timeout: float) -> None:
+        """Serve the client's callbacks; a fatal error it raises marks it for replacing."""
+        try:
+            self._client.poll(timeout)
+        except KafkaException as exc:
+            if not _is_fatal(exc):
+                raise
+            self._fatal = self._fatal or exc.args[0].str()
+
+    # -- a broker that goes away ----------------------------------------------------------
+    def _recover(self) -> bool:
+        """If the broker was lost or the client failed fatally, wait until the broker and
+        the topic are back, then send again what it may have lost. True if it waited."""
+        if self._down_since is None and not self._fatal:
+            return False
+        lost_at = self._down_since if self._down_since is not None else time.monotonic()
+        if self._fatal:
+            log.warning("the Kafka producer hit a fatal error (%s); replacing it", self._fatal)
+            self._last_error = f"fatal: {self._fatal}; client replaced"
+            self._rebuilt += 1
+        else:
+            log.warning("every broker is down: sending held until one is back")
+        # What the client holds is taken back and a new client takes over: one that failed
+        # fatally cannot go on, and a new one has a fresh view of the topic, so the ticks
+        # sent again and the new ones go to the same partition per symbol even when the
+        # topic came back with another partition count.
+        with contextlib.suppress(Exception):
+            self._take_back()
+        self._producer = self._new_producer()
+        self._fatal = ""
+        while not self._stop_event.is_set():
+            why = self._probe()
+            if not why:
+                break
+            self._update(
+                waiting=why, rate=0.0, produced=self._produced, delivered=self._delivered,
+                failed=self._failed,
+            )  # fmt: skip
+            self._drain_commands()
+            if self._fatal:  # failed again while waiting: start over with a new client
+                return self._recover() or True
+        if self._stop_event.is_set():
+            return True
+        self._down_since = None
+        self._send_again(lost_at)
+        if self._fatal:  # the new client failed too: replace it and send the rest again
+            return self._recover() or True
+        self._update(waiting="", resent=self._resent, rebuilt=self._rebuilt)
+        log.info("broker back: %d ticks sent again", self._resent)
+        return True
+
+    def _take_back(self) -> None:
+        """Take back what the client still holds (delivered to nobody), to send it again
+        in order after the ticks sent before it."""
+        assert self._producer is not None
+        self._producer.purge(in_queue=True, in_flight=True)
+        self._producer.poll(0.05)  # their reports land in _taken_back
+
+    def _probe(self) -> str:
+        """Why sending must wait ("" when the broker answers and has the topic)."""
+        assert self._producer is not None
+        started = time.monotonic()
+        try:
+            meta = self._producer.list_topics(self.topic, timeout=_PROBE_S)
+        except Exception:  # KafkaException: no broker answered in time
+            meta = None
+        while not self._stop_event.is_set():  # the rest of the interval, stop-aware
+            left = started + _PROBE_EVERY_S - time.monotonic()
+            if left <= 0:
+                break
+            self._poll(min(left, STOP_CHECK_S))
+        if meta is None:
+            return "broker down"
+        t = meta.topics.get(self.topic)
+        if t is None or t.error is not None or not t.partitions:
+            return f"topic {self.topic} missing"
+        return ""
+
+    def _send_again(self, lost_at: float) -> None:
+        """Send the ticks delivered from RESEND_S before `lost_at` on and those taken
+        back, each marked as resent, oldest first."""
+        # Everything delivered since then: the new client has sent nothing yet, so late
+        # acknowledgements from the lost broker count too.
+        delivered = [(k, v) for t, k, v in self._sent if t >= lost_at - RESEND_S]
+        taken_back, self._taken_back = self._taken_back, []
+        self._sent.clear()
+        assert self._producer is not None
+        for i, (key, value) in enumerate(delivered + taken_back):
+            if self._stop_event.is_set():
+                return
+            # A tick delivered before is not counted again; one taken back is counted now.
+            report = self._on_redelivery if i < len(delivered) else self._on_delivery
+            try:
+                queued = produce_with_retry(
+                    self._producer, self.topic, mark_resent(value), key=key,
+                    on_delivery=report, give_up=self._stop_event.is_set, wait_s=STOP_CHECK_S,
+                )  # fmt: skip
+            except KafkaException as exc:
+                if not _is_fatal(exc):
+                    raise
+                self._fatal = exc.args[0].str()
+                # The rest is the next client's to send, in the same two parts.
+                now = time.monotonic()
+                self._sent.extend((now, k, v) for k, v in delivered[i:])
+                self._taken_back = taken_back[max(i - len(delivered), 0) :]
+                return
+            if queued:
+                self._resent += 1
+        self._poll(0)
 
     def _drain_commands(self) -> bool:
         """Apply queued commands; True if pacing must be re-anchored."""
@@ -183,24 +351,25 @@ class ProducerThread(threading.Thread):
             self._paused = cmd.paused
         elif isinstance(cmd, SetSpeed):
             self._speed = cmd.speed
+        elif isinstance(cmd, ForgetSent):
+            self._sent.clear()
         self._update(paused=self._paused, speed=self._speed, rate=0.0)
 
-    def _pump(self, producer: Producer) -> int:
+    def _pump(self) -> int:
         self._produced = 0
-        self._producer = producer
         self._last_report = 0.0
         self._window: deque[tuple[float, int]] = deque([(time.monotonic(), 0)])
         anchor: tuple[float, float] | None = None  # (event time, wall time) pacing origin
         prev_ts = math.nan
-        ticks = iter(self.source) if self.source.paced else self._live(producer)
-        commands = self._commands
+        ticks = iter(self.source) if self.source.paced else self._live()
         for tick in ticks:
             if self._stop_event.is_set():
                 break
-            if not commands.empty() and self._drain_commands():
+            if self._drain_commands():
                 anchor = None
             while self._paused and not self._stop_event.is_set():
-                producer.poll(STOP_CHECK_S)
+                self._poll(STOP_CHECK_S)
+                self._report()  # deliveries still come in: counted while paused too
                 if self._drain_commands():
                     anchor = None
             if self._stop_event.is_set():
@@ -216,23 +385,25 @@ class ProducerThread(threading.Thread):
                 due = anchor[1] + (tick.ts - anchor[0]) / self._speed
                 while not self._stop_event.is_set():
                     wait = due - time.monotonic()
-                    if wait <= EARLY_S:
+                    if wait <= 0:
                         break
-                    producer.poll(min(wait, STOP_CHECK_S))
+                    self._poll(min(wait, STOP_CHECK_S))
                     self._report()
                     if self._drain_commands():
                         anchor = (tick.ts, time.monotonic())
                         due = anchor[1]
                 if self._stop_event.is_set():
                     break
+            if self._recover():
+                anchor = None  # paced sources go on from here, not in a burst
+            if self._stop_event.is_set():
+                break
             if self._produced == 0 and self.on_limits is not None and self.source.limits:
                 self.on_limits(dict(self.source.limits))
             prev_ts = tick.ts
-            self._produce(producer, tick)
+            self._produce(tick)
             self._produced += 1
-            if self._produced % POLL_EVERY == 0:
-                producer.poll(0)  # serve delivery reports
-                self._report()
+            self._report()
         return self._produced
 
     def _report(self) -> None:
@@ -243,18 +414,18 @@ class ProducerThread(threading.Thread):
         self._last_report = now
         # The rate is of delivered ticks: sent ones that a dead broker never takes are not
         # "out" (they are counted as failed once their delivery times out).
-        delivered = self._delivered_now(self._producer)
-        self._window.append((now, delivered))
+        self._window.append((now, self._delivered))
         while now - self._window[0][0] > 3.0:
             self._window.popleft()
         t0, n0 = self._window[0]
-        rate = (delivered - n0) / (now - t0) if now > t0 else 0.0
+        rate = (self._delivered - n0) / (now - t0) if now > t0 else 0.0
         self._update(
             produced=self._produced, delivered=self._delivered, failed=self._failed,
             last_error=self._last_error, rate=rate, skipped=getattr(self.source, "skipped", 0),
+            resent=self._resent, rebuilt=self._rebuilt,
         )  # fmt: skip
 
-    def _live(self, producer: Producer) -> Iterator[Tick]:
+    def _live(self) -> Iterator[Tick]:
         """The ticks of a live source, read by a helper thread so that this thread keeps
         polling the client, reporting, and looking at its stop flag while the source
         blocks (standard input that is quiet, a metrics interval)."""
@@ -287,7 +458,7 @@ class ProducerThread(threading.Thread):
             try:
                 item = inbox.get(timeout=STOP_CHECK_S)
             except queue.Empty:
-                producer.poll(0)
+                self._poll(0)
                 self._report()
                 continue
             if item is None:
@@ -296,19 +467,23 @@ class ProducerThread(threading.Thread):
                 raise item
             yield item
 
-    def _produce(self, producer: Producer, tick: Tick) -> None:
+    def _produce(self, tick: Tick) -> None:
         value = encode(tick)
         key = tick.symbol.encode()
         try:
-            producer.produce(self.topic, value, key)
-        except BufferError:  # the local queue is full: wait for room
             queued = produce_with_retry(
-                producer, self.topic, value, key=key,
+                self._client, self.topic, value, key=key, on_delivery=self._on_delivery,
                 give_up=self._stop_event.is_set, wait_s=STOP_CHECK_S,
             )  # fmt: skip
-            if not queued:
-                self._failed += 1
-                self._not_queued += 1
-                self._last_error = "stopped while the local queue was full"
-                return
-        self._queued += 1
+        except KafkaException as exc:
+            if not _is_fatal(exc):
+                raise
+            self._fatal = exc.args[0].str()  # the next tick replaces the client
+            self._taken_back.append((key, value))
+            return
+        if not queued:
+            self._failed += 1
+            self._last_error = "stopped while the local queue was full"
+            return
+        if self._produced % POLL_EVERY == 0:
+            self._poll(0)  # serve delivery reports

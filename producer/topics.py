@@ -57,27 +57,55 @@ def ensure_topics(
     An existing topic is used as it is (its partition count is reported, not changed).
     Credentials the cluster refuses raise at once, with librdkafka's reason.
     """
+    return set_up_topics(bootstrap, topic, partitions, timeout, dead_letters)[0]
+
+
+def set_up_topics(
+    bootstrap: Connection | str,
+    topic: str = PRICES,
+    partitions: int = 4,
+    timeout: float = 10.0,
+    dead_letters: bool = True,
+) -> tuple[int, dict[str, int]]:
+    """:func:`ensure_topics`, also saying which topics it created (name: partitions), so
+    that they can be created again on a broker that comes back without them."""
     if partitions < 1:
         raise ValueError(f"partitions must be at least 1, got {partitions}")
     errors: list[KafkaError] = []
     admin = AdminClient(client_config(bootstrap, error_cb=errors.append))
+    wanted = {topic: partitions}
+    if dead_letters:
+        wanted[dlq_topic(topic)] = 1
     existing = _list_topics(admin, errors, timeout)
-    wanted = [
-        NewTopic(name, num_partitions=n, replication_factor=1)
-        for name, n in ((topic, partitions), (dlq_topic(topic), 1))
-        if name not in existing and (dead_letters or name == topic)
-    ]
-    if wanted:
-        futures = admin.create_topics(wanted, operation_timeout=timeout, request_timeout=timeout)
-        for name, fut in futures.items():
-            try:
-                fut.result(timeout=timeout)
-                log.info("created topic %s", name)
-            except KafkaException as exc:
-                err = exc.args[0]
-                if not (
-                    isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS
-                ):
-                    raise
+    created = create_missing(admin, wanted, timeout, existing)
     meta = admin.list_topics(topic=topic, timeout=timeout)
-    return len(meta.topics[topic].partitions)
+    return len(meta.topics[topic].partitions), created
+
+
+def create_missing(
+    admin: AdminClient, wanted: dict[str, int], timeout: float, existing: set[str] | None = None
+) -> dict[str, int]:
+    """Create those of `wanted` (name: partitions) the cluster lacks; return the ones this
+    call created. Raises KafkaException when the cluster does not answer in `timeout`.
+    `existing`: the cluster's topic names when already known."""
+    if existing is None:
+        existing = set(admin.list_topics(timeout=timeout).topics)
+    missing = [
+        NewTopic(name, num_partitions=n, replication_factor=1)
+        for name, n in wanted.items()
+        if name not in existing
+    ]
+    created: dict[str, int] = {}
+    if not missing:
+        return created
+    futures = admin.create_topics(missing, operation_timeout=timeout, request_timeout=timeout)
+    for name, fut in futures.items():
+        try:
+            fut.result(timeout=timeout)
+            log.info("created topic %s with %d partitions", name, wanted[name])
+            created[name] = wanted[name]
+        except KafkaException as exc:
+            err = exc.args[0]
+            if not (isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS):
+                raise
+    return created

@@ -19,12 +19,18 @@ MAX_SYMBOL_LEN = 64
 MAX_MESSAGE_BYTES = 4096
 
 
-class Tick(msgspec.Struct, frozen=True, forbid_unknown_fields=False, gc=False):
-    """One price observation: which symbol, what price, when (epoch seconds, event time)."""
+class Tick(msgspec.Struct, frozen=True, forbid_unknown_fields=False, omit_defaults=True, gc=False):
+    """One price observation: which symbol, what price, when (epoch seconds, event time).
+
+    ``resent`` marks a tick the producer sent again after its broker came back (it may
+    have been read already); it is left out of the JSON when false, so ordinary ticks are
+    ``{"symbol":..,"price":..,"ts":..}``.
+    """
 
     symbol: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SYMBOL_LEN)]
     price: Annotated[float, msgspec.Meta(gt=0.0, lt=MAX_PRICE)]
     ts: Annotated[float, msgspec.Meta(ge=0.0, lt=1e11)]
+    resent: bool = False
 
 
 class Problem(enum.Enum):
@@ -77,6 +83,18 @@ _MAX_CHECKED = 100_000
 def encode(tick: Tick) -> bytes:
     """Encode a tick as compact JSON bytes."""
     return _encoder.encode(tick)
+
+
+#: What :func:`mark_resent` puts before the closing brace of an encoded tick.
+_RESENT_FIELD = b',"resent":true}'
+
+
+def mark_resent(value: bytes) -> bytes:
+    """An encoded tick (as :func:`encode` made it) marked as sent again; other values are
+    returned unchanged."""
+    if value.endswith(b"}") and not value.endswith(_RESENT_FIELD):
+        return value[:-1] + _RESENT_FIELD
+    return value
 
 
 def decode(value: bytes | None) -> Tick:

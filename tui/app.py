@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -32,6 +32,7 @@ from engine.limits import limit_problem
 from tui.runtime import format as fmt
 from tui.runtime import settings as cfg
 from tui.runtime.keys import KEYS, help_rows
+from tui.runtime.legend import legend_sections
 from tui.runtime.pipeline import Feed
 from tui.runtime.recorder import default_record_dir
 from tui.runtime.settings import SORTS
@@ -40,7 +41,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog
 from tui.screens.track import TrackScreen
 from tui.widgets.chart import Chart
-from tui.widgets.kafka_pane import KafkaPane
+from tui.widgets.kafka_pane import TREND, KafkaPane
 from tui.widgets.signal_log import KIND_FILTERS, SignalLog
 from tui.widgets.watchlist import Watchlist
 
@@ -60,6 +61,8 @@ WATCH_NOTIFY_S = 5.0
 PENDING_S = 3.0
 #: How long the toast saying the source stopped on an error stays, seconds.
 SOURCE_STOPPED_S = 30.0
+#: Below this many columns the layout is narrow (as the "-narrow" breakpoint below).
+NARROW_BELOW = 100
 _NOTIFY_KINDS = {SignalKind.BUY, SignalKind.SELL, SignalKind.BUY_WATCH, SignalKind.SELL_WATCH}
 
 
@@ -71,6 +74,7 @@ _DISPLAY = {
     "minus": "-",
     "slash": "/",
     "question_mark": "?",
+    "asterisk": "*",
 }
 
 
@@ -99,7 +103,7 @@ class LimitwatchApp(App[None]):
     TITLE = "limitwatch"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
         (0, "-narrow"),
-        (100, "-medium"),
+        (NARROW_BELOW, "-medium"),
         (140, "-wide"),
     ]
     BINDINGS: ClassVar[list[Binding]] = [
@@ -183,8 +187,16 @@ class LimitwatchApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        else:
+            self._startup_problems.append(
+                f"no theme called {self.settings.theme!r}; using {self.theme}"
+            )
+        self.theme_changed_signal.subscribe(self, self._keep_theme)
         table = self.query_one(Watchlist)
         table.set_order(self.settings.sort)
+        table.set_marks(frozenset(self.settings.pinned), frozenset(self.settings.muted))
         self._title_watchlist()
         table.focus()
         self.report_problems(self._startup_problems)
@@ -236,6 +248,20 @@ class LimitwatchApp(App[None]):
         except AttributeError:
             self.post_message(Notify(toast))
 
+    def on_resize(self, event: events.Resize) -> None:
+        """On a narrow screen the footer packs its keys closer and leaves out ctrl+p (the
+        help lists it), so every key it shows, `/` and `?` among them, stays in view."""
+        narrow = event.size.width < NARROW_BELOW
+        footer = self.query_one(Footer)
+        footer.compact = narrow
+        footer.show_command_palette = not narrow
+
+    def _keep_theme(self, theme: object) -> None:
+        """Remember the theme chosen (ctrl+p, "Change theme") for the next start."""
+        if self.theme != self.settings.theme:
+            self.settings = replace(self.settings, theme=self.theme)
+            self._save_settings()
+
     def report_problems(self, problems: list[str]) -> None:
         """Show start-up problems (a broken config file) as notifications."""
         for text in problems:
@@ -264,7 +290,9 @@ class LimitwatchApp(App[None]):
         now = time.monotonic()
         stale = staleness(snap)
         if self._due("table", snap.seq, now, 1.0 / TABLE_HZ):
-            self.query_one(Watchlist).show(snap.engine, stale is not None, self._pending)
+            self.query_one(Watchlist).show(
+                snap.engine, stale is not None, self._pending, snap.stale_symbols
+            )
         if self._due("kafka", snap.seq, now, 1.0 / PANE_HZ):
             self.query_one(KafkaPane).show(snap)
             status = status_line(snap, self.step)
@@ -307,8 +335,11 @@ class LimitwatchApp(App[None]):
         new = snap.signal_count - self._signals_seen
         self._signals_seen = snap.signal_count
         if new > 0 and self._shown_seq != 1:  # the first snapshot's backlog stays in the log
+            muted = self.settings.muted
             fresh = [
-                s for s in snap.signals[-min(new, len(snap.signals)) :] if s.kind in _NOTIFY_KINDS
+                s
+                for s in snap.signals[-min(new, len(snap.signals)) :]
+                if s.kind in _NOTIFY_KINDS and s.symbol not in muted
             ]
             crossings = [s for s in fresh if s.kind in (SignalKind.BUY, SignalKind.SELL)]
             if self.settings.bell and crossings:
@@ -591,6 +622,28 @@ class LimitwatchApp(App[None]):
         self._pane_seq.clear()
         self.refresh_view()
 
+    def action_toggle_pin(self) -> None:
+        """Pin the selected symbol at the top of the watchlist, or unpin it."""
+        self._toggle_mark("pinned", "pinned at the top", "unpinned")
+
+    def action_toggle_mute(self) -> None:
+        """Mute the selected symbol's signals (no bell, no toast), or unmute them."""
+        self._toggle_mark("muted", "muted: its signals are listed, never rung or popped up",
+                          "unmuted")  # fmt: skip
+
+    def _toggle_mark(self, field_name: str, on_text: str, off_text: str) -> None:
+        symbol = self.query_one(Watchlist).selected_symbol
+        if symbol is None:
+            self.notify("No symbol selected yet.", severity="warning")
+            return
+        self.settings = self.settings.toggled(field_name, symbol)
+        self._save_settings()
+        self.query_one(Watchlist).set_marks(
+            frozenset(self.settings.pinned), frozenset(self.settings.muted)
+        )
+        marked = symbol in getattr(self.settings, field_name)
+        self.notify(f"{symbol} {on_text if marked else off_text}", timeout=2, replaces="mark")
+
     def action_signals_for_symbol(self) -> None:
         """Show only the selected symbol's signals, or all again."""
         log = self.query_one(SignalLog)
@@ -619,7 +672,7 @@ class LimitwatchApp(App[None]):
 
     def action_help(self) -> None:
         """Show every key."""
-        self.push_screen(HelpScreen(help_rows()))
+        self.push_screen(HelpScreen(help_rows(), legend_sections(TREND)))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every action of the monitor, by name, in the command palette."""
@@ -638,6 +691,8 @@ class LimitwatchApp(App[None]):
             ("Start or stop recording", "r", self.action_toggle_record),
             ("Filter the watchlist", "/", self.action_filter),
             ("Sort the watchlist: symbol, urgency, change, price", "o", self.action_cycle_sort),
+            ("Pin or unpin the selected symbol", "*", self.action_toggle_pin),
+            ("Mute or unmute the selected symbol", "m", self.action_toggle_mute),
             ("Signals of the selected symbol only", "f", self.action_signals_for_symbol),
             ("Signals of the next kind", "t", self.action_cycle_signal_kind),
             ("Track record of the forecasts", "c", self.action_track_record),
@@ -661,10 +716,9 @@ def _freeze_gc() -> None:
 
 
 def status_line(snap: Snapshot, step: float) -> str:
-    """The one-line status under the panes: source, producer state, recording, counts."""
+    """The one-line status under the panes: producer state, recording, counts, step and
+    last the source, whose name (with its options) is the part to lose on a narrow screen."""
     parts = []
-    if snap.source:
-        parts.append(snap.source)
     p = snap.producer
     if p is not None:
         if p.paused:
@@ -682,6 +736,8 @@ def status_line(snap: Snapshot, step: float) -> str:
         f"{fmt.count(snap.signal_count, 'signal')}"
     )
     parts.append(f"step {step:.2%}")
+    if snap.source:
+        parts.append(snap.source)
     return " · ".join(parts)
 
 

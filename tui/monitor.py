@@ -98,6 +98,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         group=args.group,
         from_beginning=args.from_beginning,
         broker_port=args.broker_port,
+        broker_memory_mib=args.broker_memory,
         broker_log=log_path.with_name("broker.log") if log_path else None,
         limits=_startup_limits(args, spec, source, settings),
         pinned=frozenset(sym for sym, _buy, _sell in args.limit),

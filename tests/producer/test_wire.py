@@ -53,3 +53,14 @@ def test_oversize_message_is_refused_before_decoding() -> None:
 def test_arbitrary_bytes_never_raise_anything_but_bad_tick(payload: bytes) -> None:
     with contextlib.suppress(BadTick):
         decode(payload)
+
+
+def test_a_tick_marked_as_sent_again_says_so_and_an_ordinary_one_is_unchanged() -> None:
+    from producer.wire import mark_resent
+
+    plain = encode(Tick("ACME", 101.5, 1_700_000_000.25))
+    assert plain == b'{"symbol":"ACME","price":101.5,"ts":1700000000.25}'
+    again = mark_resent(plain)
+    assert decode(again) == Tick("ACME", 101.5, 1_700_000_000.25, resent=True)
+    assert mark_resent(again) == again
+    assert not decode(plain).resent

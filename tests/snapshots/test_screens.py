@@ -9,6 +9,7 @@ from textual.widgets import Input
 from engine import EngineConfig
 from tests.tui.feeds import StaticFeed
 from tui.app import LimitwatchApp
+from tui.runtime.settings import Settings
 
 TITLE = "embedded broker · prices"
 
@@ -22,6 +23,19 @@ def _app(**feed_options: object) -> LimitwatchApp:
 )
 def test_monitor_screen(snap_compare, size: tuple[int, int]) -> None:
     assert snap_compare(_app(), terminal_size=size)
+
+
+def test_monitor_screen_in_the_light_theme(snap_compare) -> None:
+    app = LimitwatchApp(StaticFeed(), sub_title=TITLE, settings=Settings(theme="textual-light"))
+    assert snap_compare(app, terminal_size=(80, 24))
+
+
+def test_help_screen_at_80x24(snap_compare) -> None:
+    async def show_help(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(_app(), terminal_size=(80, 24), run_before=show_help)
 
 
 def test_monitor_screen_after_raising_a_sell_limit(snap_compare) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import doctest
 import math
+import re
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from textual.content import Content
 
 import tui.widgets.chart as chart_module
 from engine import Engine, EngineConfig
@@ -71,3 +73,108 @@ def test_moved_limits_redraw_the_chart_after_a_short_wait(monkeypatch: pytest.Mo
     clock[0] += LIMITS_SETTLE_S
     show((99.6, 101.0))  # 0.2 s after the first move: drawn
     assert drawn == [(99.0, 101.0), (99.0, 101.0), (99.0, 101.0), (99.6, 101.0)]
+
+
+def _plot_lines(chart: Chart) -> list[str]:
+    """What the chart draws inside its border, as plain lines."""
+    return chart.render().plain.split("\n")  # type: ignore[union-attr]
+
+
+def _label(line: str) -> str:
+    return line.split("┤")[0].split("├")[0].split("│")[0].strip()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (160, 48)])
+def test_a_limit_line_sits_on_the_row_labelled_with_its_limit(size: tuple[int, int]) -> None:
+    from tests.tui.driving import drive
+    from tests.tui.feeds import StaticFeed
+    from tui.app import LimitwatchApp
+
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+    seen: dict[str, object] = {}
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        chart = app.query_one(Chart)
+        seen["lines"] = _plot_lines(chart)
+        seen["symbol"] = feed.selected
+
+    drive(app, script, size=size)
+    lines = seen["lines"]
+    assert isinstance(lines, list)
+    buy, sell = feed.engine.limits(str(seen["symbol"]))
+    lined = [_label(line) for line in lines if line.count("─") >= 8 and "┬" not in line
+             and "┌" not in line and "└" not in line]  # fmt: skip
+    shown = {f"{buy:,.2f}", f"{sell:,.2f}"}
+    assert lined, "a limit within the scale is drawn as a line"
+    assert set(lined) <= shown  # each line's row reads its own limit
+    arrows = [line for line in lines if "↑" in line or "↓" in line]
+    assert len(lined) + len(arrows) == 2  # the other limit, off the scale, is an arrow
+
+
+def _app_with(history_t: np.ndarray, prices: np.ndarray, limits: tuple[float, float]):  # type: ignore[no-untyped-def]
+    from textual.app import App, ComposeResult
+
+    engine = Engine(EngineConfig(fast=3, slow=5))
+    engine.register(["ACME"])
+    engine.update(np.zeros(len(history_t), dtype=np.int32), history_t, prices)
+    history = engine.history("ACME")
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Chart()
+
+        def on_mount(self) -> None:
+            self.call_after_refresh(lambda: self.query_one(Chart).show("ACME", history, limits, ()))
+
+    return One()
+
+
+def _run(app, size: tuple[int, int] = (80, 16)) -> list[str]:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    out: list[str] = []
+
+    async def go() -> None:
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause(0.2)
+            chart = app.query_one(Chart)
+            out.extend(_plot_lines(chart))
+            subtitle = chart.border_subtitle
+            out.append(Content.from_markup(str(subtitle)).plain)
+
+    asyncio.run(go())
+    return out
+
+
+def test_a_far_limit_is_an_arrow_at_the_edge_and_the_price_keeps_its_rows() -> None:
+    t = np.arange(200.0)
+    prices = 100 + 2 * np.sin(t / 20)  # 98 .. 102
+    lines = _run(_app_with(t, prices, (50.0, 300.0)))
+    plot = [line for line in lines if "│" in line or "┤" in line or "├" in line]
+    assert any("↑ sell 300.00" in line for line in plot)
+    assert any("↓ buy 50.00" in line for line in plot)
+    braille_rows = [line for line in plot if any("\u2800" < c <= "\u28ff" for c in line)]
+    assert len(braille_rows) >= len(plot) // 2  # not squashed into a row or two
+
+
+def test_the_legend_is_outside_the_plot_with_a_glyph_per_line() -> None:
+    t = np.arange(200.0)
+    lines = _run(_app_with(t, 100 + np.sin(t / 9), (99.0, 101.0)))
+    *plot, subtitle = lines
+    assert not any(word in line for line in plot for word in ("price", "fast", "slow"))
+    names = subtitle.split()
+    assert names[1::2] == ["price", "fast", "slow"]
+    assert len(set(names[0::2])) == 3, subtitle  # three different marks
+
+
+def test_a_long_history_reads_clock_time_on_the_x_axis() -> None:
+    # An overnight gap: two sessions 64 hours apart (the axis read -231979.6 s).
+    t = np.concatenate([np.arange(100.0), 231_900.0 + np.arange(100.0)]) + 1_700_000_000.0
+    prices = 100 + np.sin(np.arange(200.0) / 9)
+    lines = _run(_app_with(t, prices, (99.0, 101.0)), size=(80, 16))
+    text = "\n".join(lines)
+    assert "seconds before" not in text and "-231979" not in text
+    assert "time (UTC)" in text
+    assert any(re.search(r"\d\d:\d\d", line) for line in lines[-4:])

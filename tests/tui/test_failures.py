@@ -84,7 +84,7 @@ def test_an_idle_topic_is_not_a_stall() -> None:
         assert pipeline.stop(timeout=2.0)
 
 
-def test_out_counts_delivered_ticks_so_a_dead_broker_shows_none_going_out() -> None:
+def test_a_dead_broker_holds_the_producer_so_nothing_goes_out_or_fails() -> None:
     with EmbeddedBroker() as broker:
         ensure_topics(broker.bootstrap, "prices", 1)
         thread = ProducerThread(broker.bootstrap, MarketGenerator(seed=4, rate=300.0))
@@ -92,12 +92,16 @@ def test_out_counts_delivered_ticks_so_a_dead_broker_shows_none_going_out() -> N
         try:
             wait_until(lambda: thread.stats().delivered > 50, 20, what=lambda: str(thread.stats()))
             broker.kill()
-            sent = thread.stats().produced
-            # Ticks are still sent into the client's queue; none is delivered, and "out"
-            # says so instead of the sending rate.
-            wait_until(
-                lambda: (s := thread.stats()).rate == 0 and s.produced > sent + 300,
+            # The producer notices, takes back what its client held and waits: "out" is
+            # zero and no tick is sent into a dead broker to fail later.
+            held = wait_until(
+                lambda: (s := thread.stats()).rate == 0 and s.waiting == "broker down" and s,
                 20,
+                what=lambda: str(thread.stats()),
+            )
+            holds_for(
+                lambda: (s := thread.stats()).produced <= held.produced + 1 and s.failed == 0,
+                1.0,
                 what=lambda: str(thread.stats()),
             )
         finally:

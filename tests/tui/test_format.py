@@ -33,3 +33,42 @@ def test_forecast_words(
 )
 def test_duration_words(seconds: float, text: str) -> None:
     assert fmt.duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("last", "opened", "text"),
+    [
+        (104.0, 100.0, "+4.00%"),
+        (95.0, 100.0, "-5.00%"),
+        (3.0, 0.0, "+3.00"),  # a metric that opened at zero: never a division by it
+        (3.0, 0.001, "+3.00"),  # nor by nearly zero (it read +299900.00%)
+        (0.0, 0.0, "+0.00"),
+        (-2.5, 0.0, "-2.50"),
+        (1100.0, 100.0, "+1000.00%"),
+        (1200.0, 100.0, "+1,100.00"),
+        (math.nan, 100.0, "–"),
+    ],
+)
+def test_change_is_a_percentage_only_where_one_makes_sense(
+    last: float, opened: float, text: str
+) -> None:
+    assert fmt.change(last, opened) == text
+
+
+@pytest.mark.parametrize(
+    ("p_buy", "eta_buy", "p_sell", "eta_sell", "words"),
+    [
+        (0.78, 12.0, 0.1, math.nan, "BUY 78% ~12s"),
+        (0.1, math.nan, 0.29, 516.0, "SELL 29% ~8.6m"),
+        (0.1, math.nan, 1.0, 5300.0, "SELL 100% ~88m"),
+        (0.1, math.nan, 0.99, 86_000.0, "SELL 99% ~24h"),
+        (0.3, math.nan, 0.01, math.nan, "BUY 30%"),
+        (1.0, 0.0, 0.0, math.nan, "BUY now"),
+        (0.01, math.nan, 0.02, math.nan, "SELL unlikely"),
+    ],
+)
+def test_the_compact_forecast_fits_a_narrow_watchlist(
+    p_buy: float, eta_buy: float, p_sell: float, eta_sell: float, words: str
+) -> None:
+    text, _style = fmt.forecast(p_buy, eta_buy, p_sell, eta_sell, compact=True)
+    assert text == words and len(text) <= 14

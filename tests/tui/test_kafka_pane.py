@@ -32,7 +32,7 @@ def test_with_room_it_shows_every_row_and_the_lag_table(snap: Snapshot) -> None:
     lines = render(snap, 36, 30)
     assert [line[:10].strip() for line in lines[: len(LABELS)]] == list(LABELS)
     assert lines[0].endswith("127.0.0.1:9092 · embedded")
-    assert lines[len(LABELS) + 1].split() == ["p", "lag", "lag", "s", "trend"]
+    assert lines[len(LABELS) + 1].split() == ["p", "lag", "lag", "s", "trend", "≤6"]
     assert [line.split()[:3] for line in lines[len(LABELS) + 2 :]] == [
         ["0", "0", "0.0"],
         ["1", "1", "0.1"],
@@ -158,3 +158,77 @@ def test_symbols_refused_for_want_of_room_are_counted(snap: Snapshot) -> None:
     lines = render(dataclasses.replace(snap, engine=engine), 36, 30)
     max_symbols = snap.engine.config.max_symbols
     assert " ".join(_values(lines, "refused")) == f"90,000 symbols, max {max_symbols:,}"
+
+
+@pytest.mark.parametrize("width", [28, 32, 38])
+def test_busy_rates_and_a_paused_producer_are_never_cut(snap: Snapshot, width: int) -> None:
+    producer = dataclasses.replace(snap.producer, rate=100_480.0, delivered=1_099_512, paused=True)
+    kafka = dataclasses.replace(snap.kafka, rate_in=100_480.0, consumed=1_099_123)
+    busy = dataclasses.replace(snap, producer=producer, kafka=kafka)
+    lines = render(busy, width, 40)
+    assert all(len(line) <= width for line in lines)
+    assert not any("…" in line for line in lines)
+    assert " · ".join(_values(lines, "in")).split(" · ") == ["100,480 ticks/s", "1,099,123"]
+    shown = " · ".join(_values(lines, "out")).split(" · ")
+    assert shown == ["100,480 ticks/s", "1,099,512", "paused"]
+
+
+def test_rates_are_always_in_ticks_per_second(snap: Snapshot) -> None:
+    for width in (24, 28, 36, 60):
+        lines = render(snap, width, 40)
+        assert _values(lines, "in")[0] == "50 ticks/s · 3,000" or _values(lines, "in")[0] == (
+            "50 ticks/s"
+        )
+        assert "/s" not in " ".join(lines).replace("ticks/s", "")
+
+
+def test_the_lag_trend_has_one_scale_named_in_its_header(snap: Snapshot) -> None:
+    rising = tuple(range(0, 1_200, 100))  # 0 .. 1,100
+    flat = (550,) * 12  # half the top: half-height bars, not full ones
+    two = with_partitions(
+        snap, PartitionLag(0, 9, 9, 0, 0.0, rising), PartitionLag(1, 9, 9, 0, 0.0, flat)
+    )
+    lines = render(two, 40, 30)
+    header = next(line for line in lines if line.split()[:3] == ["p", "lag", "lag"])
+    assert header.split()[-2:] == ["trend", "≤1.1k"]
+    rows = {line.split()[0]: line.split()[-1] for line in lines[-2:]}
+    assert rows["0"][-1] == "█" and rows["0"][0] == "▁"
+    assert set(rows["1"]) == {"▅"}  # 550 of 1,100: the middle bar
+
+
+@pytest.mark.parametrize("width", [26, 32])
+def test_a_long_address_and_group_wrap_instead_of_being_cut(snap: Snapshot, width: int) -> None:
+    kafka = dataclasses.replace(
+        snap.kafka,
+        bootstrap="broker-1.kafka.internal:19092",
+        group="limitwatch-desk-7",
+        health="WARN",
+        broker_state="CONNECTING",
+    )
+    lines = render(dataclasses.replace(snap, kafka=kafka), width, 40)
+    assert all(len(line) <= width for line in lines)
+    assert not any("…" in line for line in lines)
+    assert "".join(_values(lines, "broker")).startswith("broker-1.kafka.internal:19092")
+    assert " ".join(_values(lines, "health")) == "WARN · broker CONNECTING"
+    assert "".join(_values(lines, "consumer")).replace(" ", "") == "grouplimitwatch-desk-7"
+
+
+def test_it_shows_broker_restarts_resets_ticks_sent_again_and_the_memory_budget(
+    snap: Snapshot,
+) -> None:
+    assert snap.producer is not None
+    kafka = dataclasses.replace(
+        snap.kafka,
+        broker_budget=512 * 2**20,
+        broker_restarts=2,
+        keeper="12:00:01 restarted after exit -9 (try 1, 0.3 s)",
+        recovery="12:00:02 prices created again (4 partitions): read from the start",
+        duplicates=40,
+    )
+    producer = dataclasses.replace(snap.producer, resent=55, waiting="broker down")
+    text = "\n".join(render(dataclasses.replace(snap, kafka=kafka, producer=producer), 60, 40))
+    assert "broker mem 24.0 MiB of 512 MiB" in text
+    assert "· waiting" in text  # on the "out" row: sending is held
+    assert "restart    2 · 12:00:01 restarted after exit -9" in text
+    assert "reset      12:00:02 prices created again" in text
+    assert "resent     55 · 40 read twice" in text

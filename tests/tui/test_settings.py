@@ -40,3 +40,14 @@ def test_impossible_limits_are_reported_and_left_out(pair: str) -> None:
     settings, problems = config.loads(f"[limits]\nGOOD = [1.0, 2.0]\nBAD = {pair}\n")
     assert settings.limits == {"GOOD": (1.0, 2.0)}
     assert len(problems) == 1 and "limits.BAD" in problems[0]
+
+
+def test_pinned_and_muted_symbols_load_back_and_a_wrong_list_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    config.save(path, config.Settings(pinned=('A "quoted" name', "ACME"), muted=("cpu.iowait",)))
+    loaded, problems = config.load(path)
+    assert problems == []
+    assert loaded.pinned == ('A "quoted" name', "ACME") and loaded.muted == ("cpu.iowait",)
+    settings, problems = config.loads('[monitor]\npinned = "ACME"\nmuted = ["X", "X"]\n')
+    assert settings.pinned == () and settings.muted == ("X",)
+    assert problems == ["config.toml: monitor.pinned must be a list of symbols"]

@@ -30,7 +30,7 @@ from tui.runtime.snapshot import staleness
 from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog, check_limits
 from tui.widgets.signal_log import SignalLog, fit_detail, signal_cells
-from tui.widgets.watchlist import Watchlist, urgency
+from tui.widgets.watchlist import KEYS, Watchlist, urgency
 
 Pilot = object
 
@@ -319,7 +319,7 @@ def test_stale_data_marks_forecasts_stale() -> None:
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         table = app.query_one(Watchlist)
-        words.extend(table.row_texts(i)[3] for i in range(table.row_count))
+        words.extend(table.row_texts(i)[KEYS.index("forecast")] for i in range(table.row_count))
 
     drive(app, script)
     assert any(w.endswith("stale") for w in words)
@@ -499,7 +499,39 @@ def test_a_source_that_stops_on_a_bad_line_says_so_in_a_toast_with_the_skip_bad_
 def test_status_line_counts_one_symbol_and_one_signal_in_the_singular() -> None:
     snap = StaticFeed(symbols=1).latest()
     one = dataclasses.replace(snap, signal_count=1)
-    assert "· 1 symbol · 1 signal ·" in status_line(one, 0.005)
-    assert "· 12 symbols · 0 signals ·" in status_line(
+    assert "1 symbol · 1 signal ·" in status_line(one, 0.005)
+    assert "12 symbols · 0 signals ·" in status_line(
         dataclasses.replace(StaticFeed().latest(), signal_count=0), 0.005
     )
+
+
+def test_the_status_line_keeps_counts_and_step_in_80_columns_whatever_the_source() -> None:
+    snap = StaticFeed().latest()
+    long = dataclasses.replace(snap, source="generator(seed=7, symbols=12, rate=50/s)")
+    line = status_line(long, 0.005)
+    assert line.index("step 0.50%") + len("step 0.50%") <= 78  # 80 less the padding
+    assert line.endswith("generator(seed=7, symbols=12, rate=50/s)")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_help_explains_the_health_words_and_the_chart_marks(size: tuple[int, int]) -> None:
+    from tui.runtime.health import HEALTH_WORDS
+    from tui.runtime.legend import SIGNAL_MARKS
+
+    app = LimitwatchApp(StaticFeed())
+    shown: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("question_mark")
+        await pilot.pause()
+        for _ in range(8):  # a few lines at a time: what a short screen shows below
+            shown.append(" ".join(_screen_text(app).split()))
+            await pilot.press(*["down"] * 5)
+            await pilot.pause()
+        shown[:] = [" ".join(shown)]
+
+    drive(app, script, size=size)
+    for word, meaning in HEALTH_WORDS:
+        assert f"{word} {' '.join(meaning.split()[:3])}" in shown[0], word
+    for glyph, _colour, meaning in SIGNAL_MARKS.values():
+        assert f"{glyph} {' '.join(meaning.split()[:2])}" in shown[0], meaning

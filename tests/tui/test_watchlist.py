@@ -155,9 +155,9 @@ def test_only_rows_in_view_are_formatted(monkeypatch: pytest.MonkeyPatch) -> Non
     formatted: list[str] = []
     real = watchlist_module.format_row
 
-    def counting(values):  # type: ignore[no-untyped-def]
+    def counting(values, compact=False):  # type: ignore[no-untyped-def]
         formatted.append(values.symbol)
-        return real(values)
+        return real(values, compact)
 
     monkeypatch.setattr(watchlist_module, "format_row", counting)
     feed = StaticFeed(symbols=300, n_ticks=3000)
@@ -286,3 +286,18 @@ def test_every_column_can_be_seen_whole_and_none_is_shown_cut(
             if count == c or (count and c > room):
                 seen_whole.add(i)
     assert seen_whole == set(range(len(widths))), (seen_whole, widths, width)
+
+
+@pytest.mark.parametrize(
+    ("opened", "last", "shown"),
+    [(0.001, 3.0, "+3.00"), (0.0, 3.0, "+3.00"), (0.0, 0.0, "+0.00"), (100.0, 104.0, "+4.00%")],
+)
+def test_the_change_column_never_divides_by_a_value_at_zero(
+    opened: float, last: float, shown: str
+) -> None:
+    nan = float("nan")
+    values = watchlist_module.RowValues(
+        "cpu.iowait", last, opened, nan, nan, nan, nan, nan, nan, nan, nan, False, False
+    )
+    cells = watchlist_module.format_row(values)
+    assert watchlist_module.cell_plain(cells[KEYS.index("chg")]) == shown

@@ -8,6 +8,16 @@ columns, refuses implausible ticks (an event time far ahead, a price jump; see
 the reason in a header, counts it by heading, and never raises on bad input. Limit
 changes arrive as small commands on a queue. Lag comes from the fetch high watermark
 (cached), never from ListOffsets.
+
+A broker that restarts empty is found and followed: the worker asks the cluster about its
+topic every :data:`TOPIC_CHECK_S` (its id and partitions), and once it has lost its broker
+it reads nothing until that question is answered, so that a broker that came back empty
+is never read from the old positions first. A topic that disappeared,
+came back (a new id) or changed its partition count is shown and the partition list read
+again, new partitions from their start; a position past a partition's end (the broker lost
+what was read) is reset to the partition's start. Ticks a producer sent again after the
+restart (marked ``resent``) that are not newer than their symbol's last tick were read
+already: they are dropped and counted as duplicates.
 """
 
 from __future__ import annotations
@@ -28,9 +38,12 @@ from confluent_kafka import (
     OFFSET_END,
     Consumer,
     KafkaError,
+    KafkaException,
     Producer,
+    TopicCollection,
     TopicPartition,
 )
+from confluent_kafka.admin import AdminClient
 
 from engine import Engine, EngineConfig, LimitError, Signal
 from engine.calibration import TrackRecord
@@ -38,12 +51,13 @@ from producer.control import drain
 from producer.fields import Fields
 from producer.kafka_config import (
     CONSUMER_SETTINGS,
+    KAFKA_LOGGER,
     Connection,
     as_connection,
     client_config,
     redact,
 )
-from producer.wire import BadTick, Problem, decode
+from producer.wire import BadTick, Problem, Tick, decode
 from tui.runtime.commands import (
     SelectSymbol,
     SetLimits,
@@ -56,7 +70,7 @@ from tui.runtime.health import STATS_INTERVAL_S, ConsumerHealth, PartitionReadin
 from tui.runtime.plausibility import Plausibility, TickChecks
 from tui.runtime.publish import SignalPublisher
 from tui.runtime.recorder import Recorder
-from tui.runtime.snapshot import KafkaStats, Notice, Snapshot, SnapshotSlot
+from tui.runtime.snapshot import STALE_IDLE_S, KafkaStats, Notice, Snapshot, SnapshotSlot
 
 __all__ = [
     "ConsumerWorker",
@@ -75,6 +89,21 @@ STOP_CHECK_S = 0.05
 RECENT_SIGNALS = 500
 #: Errors that mean the client has lost its brokers.
 _BROKERS_LOST = (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE)
+#: How often the worker asks the cluster about its topic (id and partitions).
+TOPIC_CHECK_S = 1.0
+#: An unanswered question about the topic is dropped (and asked again) after this long.
+_TOPIC_ANSWER_S = 5.0
+
+
+def _runs(partitions: list[int]) -> str:
+    """``p0-2,5`` for partitions 0, 1, 2 and 5."""
+    runs: list[list[int]] = []
+    for p in sorted(partitions):
+        if runs and runs[-1][1] == p - 1:
+            runs[-1][1] = p
+        else:
+            runs.append([p, p])
+    return "p" + ",".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs)
 
 
 class ConsumerWorker(threading.Thread):
@@ -105,6 +134,10 @@ class ConsumerWorker(threading.Thread):
     committer:
         With a consumer group, commits the offsets itself once what it published for
         them is delivered (instead of librdkafka's automatic commits).
+    commit_recorded:
+        With a group: commit offsets only for messages the recording has handled, once
+        its file is flushed (a killed recorder's successor resumes without a gap),
+        instead of committing automatically.
     """
 
     def __init__(
@@ -122,6 +155,7 @@ class ConsumerWorker(threading.Thread):
         plausibility: Plausibility | None = None,
         fields: Fields | None = None,
         committer: SignalPublisher | None = None,
+        commit_recorded: bool = False,
     ) -> None:
         super().__init__(name="limitwatch-consumer", daemon=True)
         self.connection = as_connection(bootstrap)
@@ -162,6 +196,24 @@ class ConsumerWorker(threading.Thread):
         self._last_tick_wall = math.nan
         self._rate_window: deque[tuple[float, int]] = deque(maxlen=64)
         self._seq = 0
+        self._start = OFFSET_BEGINNING if from_beginning else OFFSET_END
+        self._admin: AdminClient | None = None
+        self._topic_future: Any = None  # an asked, not yet answered, DescribeTopics
+        self._topic_asked = 0.0
+        self._topic_id: str | None = None  # the topic's id when last seen
+        self._topic_missing = False
+        self._past_end: set[int] = set()  # partitions seen read past their end once
+        self._reset_due: set[int] = set()  # read past their end: reset unless all is
+        #: The broker was lost: reading waits until the topic is checked, so that a broker
+        #: that came back empty is not read from the old positions first.
+        self._hold_reads = False
+        self._held = False
+        self._recovery = ""
+        self._duplicates = 0
+        self._commit_recorded = commit_recorded and group is not None
+        self._handled: dict[int, int] = {}  # partition: last offset the recording handled
+        #: Wall time each symbol (by engine id) last had a tick: its forecast's freshness.
+        self._fresh_at = np.full(self.config.max_symbols, np.nan)
 
     # -- the outside world talks to the thread only through these -------------------------
     def stop(self) -> None:
@@ -197,7 +249,9 @@ class ConsumerWorker(threading.Thread):
             self.connection,
             **{
                 "group.id": self.group or f"limitwatch-monitor-{id(self):x}",
-                "enable.auto.commit": self.group is not None and self.committer is None,
+                "enable.auto.commit": self.group is not None
+                and self.committer is None
+                and not self._commit_recorded,
                 "auto.offset.reset": "earliest" if self.from_beginning else "latest",
                 "session.timeout.ms": 6000,
                 "heartbeat.interval.ms": 1000,
@@ -206,12 +260,23 @@ class ConsumerWorker(threading.Thread):
                 "error_cb": self._on_error,
                 **CONSUMER_SETTINGS,
                 "enable.partition.eof": False,
+                "allow.auto.create.topics": False,
+                # A group sees a topic's new partitions within seconds, not minutes.
+                "topic.metadata.refresh.interval.ms": 5000,
             },
         )
         consumer = Consumer(conf)
         dlq = Producer(
-            client_config(self.connection, **{"linger.ms": 50, "error_cb": self._on_error})
+            client_config(
+                self.connection,
+                **{
+                    "linger.ms": 50,
+                    "error_cb": self._on_error,
+                    "allow.auto.create.topics": False,
+                },
+            )
         )
+        self._admin = AdminClient(client_config(self.connection))
         self._dead_letters = DeadLetters(dlq, self.topic, self._note_error)
         try:
             self._attach(consumer)
@@ -253,8 +318,7 @@ class ConsumerWorker(threading.Thread):
                 break
         else:
             return
-        start = OFFSET_BEGINNING if self.from_beginning else OFFSET_END
-        self._parts = [TopicPartition(self.topic, p, start) for p in partitions]
+        self._parts = [TopicPartition(self.topic, p, self._start) for p in partitions]
         consumer.assign(self._parts)
 
     def _loop(self, consumer: Consumer, dlq: Producer) -> None:
@@ -263,6 +327,8 @@ class ConsumerWorker(threading.Thread):
         dirty = True
         while not self._stop_event.is_set():
             msgs = consumer.consume(num_messages=self.batch_size, timeout=STOP_CHECK_S)
+            if self._hold_reads and not self._held and self.group is None:
+                self._hold(consumer)
             if self._drain_commands():
                 # Someone is waiting to see a key's effect: show it before the batch.
                 self._publish()
@@ -270,6 +336,8 @@ class ConsumerWorker(threading.Thread):
             if msgs:
                 self._ingest(msgs)
                 dirty = True
+                if self._handled:
+                    self._commit_handled(consumer)
             if self.committer is not None:
                 self.committer.commit(consumer)
             if self._drain_commands():
@@ -280,6 +348,8 @@ class ConsumerWorker(threading.Thread):
             if now - last_lag >= 0.5:
                 last_lag = now
                 self._measure_lag(consumer)
+                dirty = True
+            if self._watch_topic(consumer, now):
                 dirty = True
             if dirty and now - last_publish >= self.publish_interval:
                 last_publish = now
@@ -294,17 +364,27 @@ class ConsumerWorker(threading.Thread):
         self.health.fetch_answered()
         recording = self.recorder.active
         mapped = self._mapped  # None: limitwatch's own shape, the fast decoder
+        read_up_to: dict[str, float] | None = None  # the engine's last event time per symbol
+        handled = self._handled if self._commit_recorded else None
         for msg in msgs:
             err = msg.error()
             if err is not None:
                 if err.code() != KafkaError._PARTITION_EOF:
                     self._note_error(f"consume: {err}")
                 continue
+            if recording and handled is not None:  # written, refused or dropped below
+                handled[msg.partition()] = msg.offset()
             try:
                 tick = decode(msg.value()) if mapped is None else mapped(msg)
             except BadTick as exc:
                 self._refuse(msg, exc)
                 continue
+            if tick.resent:
+                if read_up_to is None:
+                    state = self.engine.state()
+                    read_up_to = dict(zip(state.symbols, state.t_last.tolist(), strict=True))
+                if self._read_already(tick, read_up_to):
+                    continue
             refusal = self.checks.refusal(tick, wall)
             if refusal is not None:
                 self._refuse(msg, refusal)
@@ -313,7 +393,7 @@ class ConsumerWorker(threading.Thread):
             times.append(tick.ts)
             prices.append(tick.price)
             if recording:
-                self.recorder.write(tick)
+                self.recorder.write(Tick(tick.symbol, tick.price, tick.ts) if tick.resent else tick)
                 recording = self.recorder.active
             _kind, created_ms = msg.timestamp()
             self.health.message_seen(
@@ -324,6 +404,7 @@ class ConsumerWorker(threading.Thread):
         self._consumed += len(symbols)
         self._last_tick_wall = wall
         ids = np.asarray(self.engine.register(symbols), dtype=np.int32)
+        self._fresh_at[ids[ids >= 0]] = wall
         t = np.asarray(times, dtype=np.float64)
         price = np.asarray(prices, dtype=np.float64)
         signals = self.engine.update(ids, t, price)
@@ -333,6 +414,28 @@ class ConsumerWorker(threading.Thread):
             self._signal_count += len(signals)
             if self.on_signals is not None:
                 self.on_signals(signals)
+
+    def _commit_handled(self, consumer: Consumer) -> None:
+        """Commit the offsets the recording has handled, once its file is flushed; after a
+        failed write nothing is committed (those ticks are read again by the next run)."""
+        handled, self._handled = self._handled, {}
+        if not self.recorder.flush():
+            return
+        offsets = [TopicPartition(self.topic, p, offset + 1) for p, offset in handled.items()]
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            self._note_error(f"commit: {exc}")
+
+    def _read_already(self, tick: Tick, read_up_to: dict[str, float]) -> bool:
+        """Whether a tick sent again after a broker restart was read before: a producer
+        sends its ticks again before new ones, so one not newer than its symbol's last
+        tick in the engine was read already."""
+        last = read_up_to.get(tick.symbol)
+        if last is not None and tick.ts <= last:
+            self._duplicates += 1
+            return True
+        return False
 
     def _refuse(self, msg: Any, bad: BadTick) -> None:
         self._bad[bad.problem] += 1
@@ -374,7 +477,11 @@ class ConsumerWorker(threading.Thread):
     def _on_error(self, err: KafkaError) -> None:
         if err.code() in _BROKERS_LOST:
             self.health.brokers_lost()
-        self._note_error(f"kafka: {err.str()}")
+            self._hold_reads = True
+        # Counted and shown like any error, logged where a run of like ones is cut short.
+        self._errors += 1
+        self._last_error = f"kafka: {err.str()}"
+        KAFKA_LOGGER.warning("%s", self._last_error)
 
     def _on_stats(self, raw: str) -> None:
         try:
@@ -408,6 +515,159 @@ class ConsumerWorker(threading.Thread):
                 PartitionReading(tp.partition, low, high, tp.offset if tp.offset >= 0 else -1)
             )
         self.health.lag(readings, time.time())
+        past = {r.partition for r in readings if r.high >= 0 and r.position > r.high}
+        # Twice in a row (half a second apart), so one odd reading does not reset anything;
+        # then the topic is asked about at once: a topic created again is read from its
+        # start as a whole, which must not be done twice.
+        if past and past <= self._past_end:
+            self._past_end = set()
+            self._reset_due |= past
+            self._topic_asked = -math.inf
+        else:
+            self._past_end = past
+
+    def _restart_partitions(self, consumer: Consumer, partitions: list[int]) -> None:
+        """Read `partitions` from their start: their positions lie past their end, so the
+        broker lost what was read (it came back empty) and what it has now is new."""
+        self._recover(
+            f"{self.topic} {_runs(partitions)} past their end (the broker lost them): "
+            "read from the start"
+        )
+        for p in partitions:
+            try:
+                consumer.seek(TopicPartition(self.topic, p, OFFSET_BEGINNING))
+            except KafkaException as exc:  # not fetching yet: assign afresh instead
+                log.info("seek on partition %d failed (%s); assigning afresh", p, exc)
+                if self.group is None:
+                    self._assign(consumer, [tp.partition for tp in self._parts], set(partitions))
+                return
+
+    # -- the topic as the cluster has it now ---------------------------------------------
+    def _watch_topic(self, consumer: Consumer, now: float) -> bool:
+        """Ask about the topic every TOPIC_CHECK_S (never waiting for the answer in this
+        loop), and act on an answer; True if something changed."""
+        fut = self._topic_future
+        if fut is None:
+            if now - self._topic_asked >= TOPIC_CHECK_S and self.health.broker_state != "DOWN":
+                assert self._admin is not None
+                self._topic_asked = now
+                self._topic_future = self._admin.describe_topics(
+                    TopicCollection([self.topic]), request_timeout=_TOPIC_ANSWER_S
+                )[self.topic]
+            return False
+        if not fut.done():
+            if now - self._topic_asked > _TOPIC_ANSWER_S + 1:
+                self._topic_future = None  # lost; ask again
+            return False
+        self._topic_future = None
+        try:
+            desc = fut.result(0)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if isinstance(err, KafkaError) and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                return self._topic_gone()
+            return False  # no answer (the broker is away): ask again later
+        except Exception:  # a question that failed is asked again
+            return False
+        changed = self._topic_seen(consumer, str(desc.topic_id), [p.id for p in desc.partitions])
+        due, self._reset_due = self._reset_due, set()
+        # The same topic: only those partitions lost their ticks. (A group's partitions
+        # are assigned by the group, so there they are reset whatever the answer.)
+        if due and (not changed or self.group is not None):
+            self._restart_partitions(consumer, sorted(due))
+            changed = True
+        if self._hold_reads:
+            self._release(consumer)
+        return changed
+
+    def _hold(self, consumer: Consumer) -> None:
+        try:
+            consumer.pause(self._parts)
+        except KafkaException as exc:
+            log.info("could not hold reading: %s", exc)
+            self._hold_reads = False
+            return
+        self._held = True
+        self._topic_asked = -math.inf  # ask as soon as a broker answers
+
+    def _release(self, consumer: Consumer) -> None:
+        if self._held:
+            try:
+                consumer.resume(self._parts)
+            except KafkaException as exc:
+                log.warning("could not resume reading: %s", exc)
+        self._held = self._hold_reads = False
+
+    def _topic_gone(self) -> bool:
+        self._reset_due = set()  # when it comes back, it is read from its start anyway
+        if self._topic_missing:
+            return False
+        self._topic_missing = True
+        self.health.topic_missing = True
+        self._recover(f"{self.topic} missing on the broker: waiting for it")
+        return True
+
+    def _topic_seen(self, consumer: Consumer, topic_id: str, partitions: list[int]) -> bool:
+        came_back = self._topic_missing
+        self._topic_missing = False
+        self.health.topic_missing = False
+        known, self._topic_id = self._topic_id, topic_id
+        assigned = sorted(tp.partition for tp in self._parts)
+        if known is None and not came_back:
+            if self.group is None and partitions and assigned != sorted(partitions):
+                return self._partitions_changed(consumer, assigned, partitions)
+            return False
+        if came_back or known != topic_id:
+            self._recover(
+                f"{self.topic} created again ({len(partitions)} partitions): read from the start"
+            )
+            if self.group is None:
+                self._assign(consumer, partitions, set(partitions))
+            return True
+        if self.group is None and assigned != sorted(partitions):
+            return self._partitions_changed(consumer, assigned, partitions)
+        return False
+
+    def _partitions_changed(self, consumer: Consumer, was: list[int], now: list[int]) -> bool:
+        added = sorted(set(now) - set(was))
+        self._recover(
+            f"{self.topic} has {len(now)} partitions, was {len(was)}"
+            + (f": {_runs(added)} read from the start" if added else "")
+        )
+        self._assign(consumer, now, set(added))
+        return True
+
+    def _assign(self, consumer: Consumer, partitions: list[int], from_start: set[int]) -> None:
+        """Read `partitions`: those in `from_start` from their first offset, the others
+        from where this consumer is (or where it started)."""
+        try:
+            where = {tp.partition: tp.offset for tp in consumer.position(self._parts)}
+        except KafkaException:
+            where = {}
+        parts = []
+        for p in sorted(partitions):
+            offset = where.get(p, -1)
+            if p in from_start:
+                offset = OFFSET_BEGINNING
+            elif offset < 0:
+                offset = self._start
+            parts.append(TopicPartition(self.topic, p, offset))
+        consumer.assign(parts)
+        self._parts = parts
+        self._past_end = set()
+
+    def _recover(self, what: str) -> None:
+        """Say what was found and done about the topic: shown, told, logged."""
+        self._recovery = f"{time.strftime('%H:%M:%S')} {what}"  # the pane's "reset" row
+        self._notice(what)
+        log.warning("%s", what)
+
+    def _stale_symbols(self, wall: float) -> frozenset[str]:
+        """Symbols whose last tick is older than STALE_IDLE_S (a feed that stopped sending
+        them, a broker that lost them): their forecasts are not fresh."""
+        names = self.engine.symbols
+        idle = np.flatnonzero(wall - self._fresh_at[: len(names)] > STALE_IDLE_S)
+        return frozenset(names[i] for i in idle.tolist()) if idle.size else frozenset()
 
     def _publish(self) -> None:
         now_m = time.monotonic()
@@ -440,6 +700,9 @@ class ConsumerWorker(threading.Thread):
             last_error=self._last_error,
             group=self.group,
             broker_silent_s=self.health.silent_s(now_m),
+            recovery=self._recovery,
+            duplicates=self._duplicates,
+            topic_missing=self._topic_missing,
         )
         self.slot.put(
             Snapshot(
@@ -455,5 +718,6 @@ class ConsumerWorker(threading.Thread):
                 recording=self.recorder.path,
                 recorded=self.recorder.count,
                 track=self.track.record(),
+                stale_symbols=self._stale_symbols(wall),
             )
         )

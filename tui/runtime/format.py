@@ -19,6 +19,31 @@ def percent(value: float) -> str:
     return f"{value:+.2%}"
 
 
+#: A change is shown in percent while it stays within ±this many times the first value;
+#: past that (a quantity that started at or near zero, like an idle CPU's iowait) a
+#: percentage says nothing, and the change itself is shown instead.
+PERCENT_MAX = 10.0
+
+
+def percent_meaningful(last: float, opened: float) -> bool:
+    """Whether the change from `opened` to `last` reads sensibly as a percentage."""
+    return opened > 0 and abs(last / opened - 1.0) <= PERCENT_MAX
+
+
+def change(last: float, opened: float) -> str:
+    """The change since the first value: a signed percentage, or the signed difference
+    where a percentage would divide by (nearly) nothing.
+
+    >>> change(104.0, 100.0), change(3.0, 0.0), change(3.0, 0.001), change(0.0, 0.0)
+    ('+4.00%', '+3.00', '+3.00', '+0.00')
+    """
+    if not (math.isfinite(last) and math.isfinite(opened)):
+        return "–"
+    if percent_meaningful(last, opened):
+        return percent(last / opened - 1.0)
+    return f"{last - opened:+,.2f}"
+
+
 def count(n: int, noun: str) -> str:
     """`n` and `noun`, plural unless `n` is 1.
 
@@ -26,6 +51,19 @@ def count(n: int, noun: str) -> str:
     ('1 tick', '0 signals', '10,000 symbols')
     """
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def short_count(n: int) -> str:
+    """A count in at most four characters: 950, 1.2k, 12k, 3.4M.
+
+    >>> short_count(950), short_count(1234), short_count(12_345), short_count(3_400_000)
+    ('950', '1.2k', '12k', '3.4M')
+    """
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.1f}{suffix}" if value < 9.95 else f"{value:.0f}{suffix}"
+    return str(n)
 
 
 def duration(seconds: float) -> str:
@@ -39,8 +77,26 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def forecast(p_buy: float, eta_buy: float, p_sell: float, eta_sell: float) -> tuple[str, str]:
-    """The forecast in words and a style name: ('BUY in ~12 s, 78%', 'buy').
+def short_duration(seconds: float) -> str:
+    """A duration in at most four characters: 12s, 8.6m, 45m, 2.1h, 12h.
+
+    >>> short_duration(12.4), short_duration(516), short_duration(2700), short_duration(7560)
+    ('12s', '8.6m', '45m', '2.1h')
+    """
+    if not math.isfinite(seconds):
+        return "–"
+    for unit, size, upto in (("s", 1, 90), ("m", 60, 5400), ("h", 3600, math.inf)):
+        if seconds < upto:
+            value = seconds / size
+            return f"{value:.0f}{unit}" if unit == "s" or value >= 9.95 else f"{value:.1f}{unit}"
+    return "–"
+
+
+def forecast(
+    p_buy: float, eta_buy: float, p_sell: float, eta_sell: float, compact: bool = False
+) -> tuple[str, str]:
+    """The forecast in words and a style name: ('BUY in ~12 s, 78%', 'buy'), or in at most
+    15 characters where room is short (`compact`): ('BUY 78% ~12s', 'buy').
 
     The side shown is the likelier one; 'BUY now' means the price is at or through the
     buy limit; 'SELL unlikely' means neither limit is likely within the horizon; 'warming
@@ -56,6 +112,9 @@ def forecast(p_buy: float, eta_buy: float, p_sell: float, eta_sell: float) -> tu
     if p >= 1.0 and eta == 0.0:
         return (f"{side} now", side.lower())
     style = side.lower() if p >= 0.5 else "maybe"
+    if compact:
+        when = f" ~{short_duration(eta)}" if math.isfinite(eta) else ""
+        return (f"{side} {p:.0%}{when}", style)
     when = f"in ~{duration(eta)}, " if math.isfinite(eta) else ""
     return (f"{side} {when}{p:.0%}", style)
 

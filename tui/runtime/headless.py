@@ -23,9 +23,11 @@ from producer.control import ProducerStats
 from producer.fields import Fields
 from producer.kafka_config import redact
 from producer.kafka_producer import STOP_FLUSH_S, ProducerThread
+from producer.keeper import BrokerKeeper
 from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import SourceError
+from producer.topics import set_up_topics
 from producer.wire import Tick
 from tui.runtime import format as fmt
 from tui.runtime import settings as settings_file
@@ -66,16 +68,25 @@ def fields_of(args: argparse.Namespace) -> Fields | None:
     return settings.fields
 
 
+def _topics_kept(args: argparse.Namespace) -> BrokerKeeper:
+    """Set up the topics on --bootstrap-servers; a keeper (not started) that creates them
+    again if the cluster comes back without the ones this command created."""
+    conn = connection(args)
+    _count, created = set_up_topics(conn, args.topic, args.partitions)
+    return BrokerKeeper(conn, created)
+
+
 def _headless_worker(
     args: argparse.Namespace, fields: Fields | None, **kwargs: Any
-) -> ConsumerWorker:
-    """A ConsumerWorker on --bootstrap-servers for the headless commands."""
-    from producer.topics import ensure_topics
-
-    conn = connection(args)
-    ensure_topics(conn, args.topic, args.partitions)
+) -> tuple[ConsumerWorker, BrokerKeeper]:
+    """A ConsumerWorker on --bootstrap-servers for the headless commands, and the keeper
+    of the topics it set up."""
+    keeper = _topics_kept(args)
     checks = plausibility_for(None, args.max_ahead, args.max_jump)
-    return ConsumerWorker(conn, topic=args.topic, plausibility=checks, fields=fields, **kwargs)
+    worker = ConsumerWorker(
+        connection(args), topic=args.topic, plausibility=checks, fields=fields, **kwargs
+    )
+    return worker, keeper
 
 
 def run_engine(args: argparse.Namespace) -> int:
@@ -99,7 +110,7 @@ def run_engine(args: argparse.Namespace) -> int:
         if args.publish:
             ensure_topics(connection(args), args.signals_topic, args.partitions, dead_letters=False)
             publisher = SignalPublisher(connection(args), args.signals_topic)
-        worker = _headless_worker(
+        worker, keeper = _headless_worker(
             args, fields, config=config, group=args.group, from_beginning=args.from_beginning,
             limits=limits_from(args), on_signals=emit, committer=publisher,
         )  # fmt: skip
@@ -107,7 +118,7 @@ def run_engine(args: argparse.Namespace) -> int:
         return fail(str(exc))
     except KafkaException as exc:
         return kafka_fail(args.bootstrap_servers, exc)
-    code = _run_headless(worker, "engine")
+    code = _run_headless(worker, keeper, "engine")
     if publisher is not None:
         said = (
             f"limitwatch engine: {publisher.published:,} signals published to "
@@ -134,23 +145,29 @@ def run_record(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(f"cannot record to {args.out}: {exc.strerror or exc}")
     try:
-        worker = _headless_worker(
-            args, fields_of(args), from_beginning=args.from_beginning, group=None
-        )
+        worker, keeper = _headless_worker(
+            args, fields_of(args), from_beginning=args.from_beginning, group=args.group,
+            commit_recorded=True,
+        )  # fmt: skip
     except OptionError as exc:
         return fail(str(exc))
     except KafkaException as exc:
         return kafka_fail(args.bootstrap_servers, exc)
     worker.send(StartRecording(str(args.out), args.description, max_ticks=args.count))
-    return _run_headless(worker, "record", duration=args.duration, recording=True)
+    return _run_headless(worker, keeper, "record", duration=args.duration, recording=True)
 
 
 def _run_headless(
-    worker: ConsumerWorker, what: str, duration: float | None = None, recording: bool = False
+    worker: ConsumerWorker,
+    keeper: BrokerKeeper,
+    what: str,
+    duration: float | None = None,
+    recording: bool = False,
 ) -> int:
     """Run a headless worker until Ctrl-C, `duration` seconds, or (`recording`) the end of
     its recording (its --count reached, or an error); exit status 1 after an error."""
     stopper = _Stopper()
+    keeper.start()
     worker.start()
     started = last_status = time.monotonic()
     while worker.is_alive() and not stopper.event.wait(0.2):
@@ -164,8 +181,10 @@ def _run_headless(
         if time.monotonic() - last_status >= 5.0 and snap is not None:
             last_status = time.monotonic()
             print(f"limitwatch {what}: {redact(status_line(snap))}", file=sys.stderr, flush=True)
+    keeper.stop()
     worker.stop()
     worker.join(3.0)
+    keeper.join(1.0)
     last = worker.latest()
     notices = last.notices if last is not None else ()
     for notice in notices:
@@ -189,20 +208,22 @@ def status_line(snap: Snapshot) -> str:
         line += f", {fmt.count(snap.engine.refused, 'symbol')} refused (max_symbols)"
     if snap.recording:
         line += f", recorded {snap.recorded:,}"
+    if k.duplicates:
+        line += f", {k.duplicates:,} read twice (sent again after a broker restart)"
+    if k.recovery:
+        line += f"; last reset {k.recovery}"
     return line
 
 
 def run_produce(args: argparse.Namespace) -> int:
     """Headless producer: send the source's ticks until it ends, --count, or Ctrl-C."""
-    from producer.topics import ensure_topics
-
     if not args.bootstrap_servers:
         return fail("the headless producer needs --bootstrap-servers (the cluster to write to)")
     stop = threading.Event()
     stdin = LookaheadReader(os.dup(0), stop) if args.source == "-" else None
     try:
         source = open_source_from(args, args.source, stop, stdin)
-        ensure_topics(connection(args), args.topic, args.partitions)
+        keeper = _topics_kept(args)
     except (SourceError, FileNotFoundError) as exc:
         return fail(str(exc))
     except KafkaException as exc:
@@ -212,6 +233,7 @@ def run_produce(args: argparse.Namespace) -> int:
         connection(args), sent, topic=args.topic, speed=args.speed, max_gap_s=args.max_gap
     )
     stopper = _Stopper()
+    keeper.start()
     thread.start()
     last_report = time.monotonic()
     while thread.is_alive() and not stopper.event.wait(0.2):
@@ -220,8 +242,10 @@ def run_produce(args: argparse.Namespace) -> int:
             stats = thread.stats()
             print(f"limitwatch produce: {_sent(stats)}{_rate(stats)}", file=sys.stderr, flush=True)
     stop.set()
+    keeper.stop()
     thread.stop()
     thread.join(5.0)
+    keeper.join(1.0)
     stats = thread.stats()
     print(
         f"limitwatch produce: {_sent(stats)}{_flushed(stats)}"
@@ -238,7 +262,12 @@ def run_produce(args: argparse.Namespace) -> int:
 
 
 def _sent(stats: ProducerStats) -> str:
-    return f"{stats.produced:,} produced, {stats.delivered:,} delivered, {stats.failed:,} failed"
+    line = f"{stats.produced:,} produced, {stats.delivered:,} delivered, {stats.failed:,} failed"
+    if stats.resent:
+        line += f", {stats.resent:,} sent again after the broker came back"
+    if stats.waiting:
+        line += f"; waiting: {stats.waiting}"
+    return line
 
 
 def _rate(stats: ProducerStats) -> str:

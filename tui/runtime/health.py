@@ -7,8 +7,8 @@ partition with its trend and decides the health word the monitor shows:
 * ``DOWN``: the client lost every broker.
 * ``STALL``: no broker has answered for ``STALL_AFTER_S`` seconds (a frozen broker), or
   the consumer is behind and no tick has arrived for that long.
-* ``WARN``: the total lag grew in each of the last three samples, or the consumer is
-  more than ``STALE_LAG_S`` behind (its forecasts are stale).
+* ``WARN``: the total lag grew in each of the last three samples, the consumer is
+  more than ``STALE_LAG_S`` behind (its forecasts are stale), or the topic is missing.
 * ``OK``: otherwise.
 """
 
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from tui.runtime.snapshot import STALE_LAG_S, PartitionLag
 
 __all__ = [
+    "HEALTH_WORDS",
     "LAG_TREND_SAMPLES",
     "STALL_AFTER_S",
     "STATS_INTERVAL_S",
@@ -40,6 +41,17 @@ STALL_AFTER_S = 2.0
 STATS_INTERVAL_S = 0.5
 #: Total-lag samples kept to see a growing lag.
 _LAG_HISTORY = 6
+
+#: What each health word means, for the help screen (worst first).
+HEALTH_WORDS: tuple[tuple[str, str], ...] = (
+    ("DOWN", "the consumer lost every broker"),
+    (
+        "STALL",
+        f"no broker answered for {STALL_AFTER_S:g} s, or no tick came for that long while behind",
+    ),
+    ("WARN", f"lag grew three samples running, or more than {STALE_LAG_S:g} s behind"),
+    ("OK", "none of these"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +79,8 @@ class ConsumerHealth:
         self._trends: dict[int, deque[int]] = {}
         self._history: deque[int] = deque(maxlen=_LAG_HISTORY)
         self._last_message_wall: dict[int, float] = {}
+        #: The topic is missing on the broker (it came back without it).
+        self.topic_missing = False
 
     # -- what the client reports -----------------------------------------------------------
     def brokers_lost(self) -> None:
@@ -127,6 +141,8 @@ class ConsumerHealth:
             return "DOWN"
         if self.silent_s(now) > STALL_AFTER_S:
             return "STALL"
+        if self.topic_missing:
+            return "WARN"
         total = self._history[-1] if self._history else 0
         if total > 0 and (math.isnan(since_last_tick_s) or since_last_tick_s > STALL_AFTER_S):
             return "STALL"

@@ -70,6 +70,8 @@ KEYS: tuple[Key, ...] = (
     Key("r", "start / stop recording the ticks to a scenario file", "r", "toggle_record", "Rec", 7),
     Key("/", "filter the watchlist by symbol (esc clears)", "slash", "filter", "Filter", 8),
     Key("o", "sort the watchlist: symbol, urgency, change, price", "o", "cycle_sort", "Sort"),
+    Key("*", "pin the selected symbol at the top / unpin it", "asterisk", "toggle_pin", "Pin"),
+    Key("m", "mute / unmute its signals' sound and toasts", "m", "toggle_mute", "Mute"),
     Key(
         "f",
         "signals of the selected symbol only / of all",
@@ -86,7 +88,14 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("c", "track record: how often the forecasts came true", "c", "track_record", "Record"),
     Key("ctrl+p", "command palette: every action by name"),
-    Key("?", "this help", "question_mark", "help", "Keys", 9),
+    Key(
+        "?",
+        "this help: keys, health words, chart marks",
+        "question_mark",
+        "help",
+        "Keys",
+        9,
+    ),
     Key("q", "quit", "q", "quit", "Quit", 0),
 )
 

@@ -13,6 +13,7 @@ from typing import NoReturn
 from producer.fields import Fields, FieldsError
 from producer.kafka_config import is_secret, redact
 from producer.kafka_producer import STOP_FLUSH_S, parse_speed
+from producer.keeper import BROKER_MEMORY_MIB
 from tui.runtime import backtest, evaluate
 from tui.runtime import settings as settings_file
 from tui.runtime.headless import PRODUCE_REPORT_S, run_engine, run_produce, run_record
@@ -93,6 +94,11 @@ def add_kafka_options(p: argparse.ArgumentParser, *, embedded: bool = True) -> N
     )  # fmt: skip
     if embedded:
         g.add_argument("--broker-port", type=positive_int, help="port of the embedded broker")
+        g.add_argument(
+            "--broker-memory", type=positive_float, default=BROKER_MEMORY_MIB, metavar="MIB",
+            help="memory budget of the embedded broker: at it, the broker is restarted empty "
+            "once everything on it is read (default: %(default)s)",
+        )  # fmt: skip
     g.add_argument(
         "--log-file", type=Path, default=None,
         help=f"where logs go, librdkafka's included (default: {default_log_path()})",
@@ -234,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument(
         "--from-beginning", action=argparse.BooleanOptionalAction, default=False,
         help="record the ticks already on the topic too (default: only new ones)",
+    )  # fmt: skip
+    rec.add_argument(
+        "--group", metavar="GROUP",
+        help="consumer group: a recording started again with the same group goes on where "
+        "the last one stopped, even a killed one (offsets are committed only once the ticks "
+        "are in the file)",
     )  # fmt: skip
     rec.add_argument(
         "--description", default="recorded from the live prices topic",

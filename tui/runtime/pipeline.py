@@ -19,18 +19,24 @@ from typing import Protocol
 
 from engine import EngineConfig, Signal
 from producer.broker import EmbeddedBroker
-from producer.control import SetPaused, SetSpeed
+from producer.control import ForgetSent, SetPaused, SetSpeed
 from producer.fields import Fields
 from producer.kafka_config import Connection
 from producer.kafka_producer import ProducerThread
+from producer.keeper import BROKER_MEMORY_MIB, BrokerKeeper
 from producer.source import Source
-from producer.topics import ensure_topics
+from producer.topics import dlq_topic, set_up_topics
 from tui.runtime.commands import SelectSymbol, SetLimits, StartRecording, StopRecording
 from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.plausibility import MAX_AHEAD_S, plausibility_for
 from tui.runtime.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
+
+#: Before a budget restart, the longest wait for the consumer to read what was delivered.
+DRAIN_S = 5.0
+#: After it, the longest wait for ticks to flow again (for the measured pause).
+FLOWING_S = 10.0
 
 
 class Feed(Protocol):
@@ -78,6 +84,7 @@ class PipelineOptions:
     from_beginning: bool | None = None  # None: beginning on the embedded broker, else end
     broker_port: int | None = None
     broker_log: Path | None = None
+    broker_memory_mib: float = BROKER_MEMORY_MIB  # the embedded broker's budget (inf: none)
     limits: dict[str, tuple[float, float]] = field(default_factory=dict)
     pinned: frozenset[str] = frozenset()  # symbols whose limits --limit set: never overridden
     on_signals: Callable[[list[Signal]], None] | None = None  # called in the worker thread
@@ -94,8 +101,10 @@ class Pipeline:
         self.broker: EmbeddedBroker | None = None
         self.producer: ProducerThread | None = None
         self.worker: ConsumerWorker | None = None
+        self.keeper: BrokerKeeper | None = None
         self.bootstrap = options.bootstrap or ""
         self.connection = Connection(self.bootstrap, options.kafka_properties)
+        self._stopping = threading.Event()
 
     def start(self) -> None:
         """Start broker (if embedded), topics, consumer and producer. Call from the main thread."""
@@ -107,7 +116,9 @@ class Pipeline:
             self.connection = Connection(
                 self.bootstrap, opts.kafka_properties, embedded=self.broker is not None
             )
-            ensure_topics(self.connection, opts.topic, opts.partitions)
+            _count, created = set_up_topics(self.connection, opts.topic, opts.partitions)
+            if self.broker is not None:  # ours: every topic on it is ours to re-create
+                created = {opts.topic: opts.partitions, dlq_topic(opts.topic): 1}
             limits = dict(opts.source.limits) if opts.source is not None else {}
             limits.update(opts.limits)
             from_beginning = opts.from_beginning
@@ -135,6 +146,13 @@ class Pipeline:
                     max_gap_s=opts.max_gap_s, on_limits=late,
                 )  # fmt: skip
                 self.producer.start()
+            budget = opts.broker_memory_mib
+            self.keeper = BrokerKeeper(
+                self.connection, created, broker=self.broker,
+                budget_bytes=int(budget * 2**20) if math.isfinite(budget) else None,
+                quiesce=self._quiesce, resume=self._resume,
+            )  # fmt: skip
+            self.keeper.start()
         except BaseException:
             self.stop()
             raise
@@ -146,6 +164,49 @@ class Pipeline:
             if symbol not in self.options.pinned and self.worker is not None:
                 self.worker.send(SetLimits(symbol, buy, sell))
 
+    # -- a budget restart of the embedded broker (called in the keeper's thread) ---------
+    def _quiesce(self) -> bool:
+        """Pause the producer and wait (bounded) until its ticks are delivered and read;
+        whether it was running."""
+        producer, worker = self.producer, self.worker
+        running = producer is not None and producer.is_alive() and not producer.stats().paused
+        deadline = time.monotonic() + DRAIN_S
+        if producer is not None and running:
+            producer.send(SetPaused(True))
+            while not self._stopping.wait(0.05) and time.monotonic() < deadline:
+                s = producer.stats()
+                if s.paused and s.delivered + s.failed >= s.produced:
+                    break
+        flushed = time.time()
+        while worker is not None and not self._stopping.wait(0.05):
+            snap = worker.latest()
+            if time.monotonic() >= deadline:
+                behind = snap.kafka.total_lag if snap is not None else "?"
+                log.warning("budget restart: the consumer was still %s ticks behind", behind)
+                break
+            parts = snap.kafka.partitions if snap is not None else ()
+            fresh = snap is not None and snap.wall > flushed + 0.6  # lag measured since
+            if fresh and parts and all(p.lag == 0 for p in parts):
+                break
+        if producer is not None:
+            producer.send(ForgetSent())  # read already: nothing to send again
+        return running
+
+    def _resume(self, running: bool) -> None:
+        """Resume the producer if `_quiesce` paused it; wait (bounded) for ticks to flow."""
+        producer, worker = self.producer, self.worker
+        if producer is None or not running:
+            return
+        before = worker.latest() if worker is not None else None
+        producer.send(SetPaused(False))
+        if worker is None or before is None:
+            return
+        deadline = time.monotonic() + FLOWING_S
+        while not self._stopping.wait(0.05) and time.monotonic() < deadline:
+            snap = worker.latest()
+            if snap is not None and snap.kafka.consumed > before.kafka.consumed:
+                return
+
     # -- Feed ---------------------------------------------------------------------------
     def latest(self) -> Snapshot | None:
         """The worker's newest snapshot with the producer's and broker's figures added."""
@@ -153,6 +214,12 @@ class Pipeline:
         if snap is None:
             return None
         kafka = snap.kafka
+        if self.keeper is not None:
+            kept = self.keeper.status()
+            kafka = dataclasses.replace(
+                kafka, broker_restarts=kept.restarts, broker_budget=kept.budget,
+                keeper=kept.state, topics_recreated=kept.recreated,
+            )  # fmt: skip
         if self.broker is not None:
             kafka = dataclasses.replace(kafka, broker_rss=self.broker.rss_bytes())
             if not self.broker.alive():
@@ -193,10 +260,11 @@ class Pipeline:
     def stop(self, timeout: float = 2.0) -> bool:
         """Stop producer, worker and broker; True if everything ended within `timeout`."""
         deadline = time.monotonic() + timeout
+        self._stopping.set()
         if self.options.source_stop is not None:
             self.options.source_stop.set()
         threads: list[threading.Thread] = []
-        for part in (self.producer, self.worker):
+        for part in (self.keeper, self.producer, self.worker):
             if part is not None:
                 part.stop()
                 threads.append(part)

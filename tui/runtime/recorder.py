@@ -36,6 +36,8 @@ class Recorder:
         self._writer: ScenarioWriter | None = None
         self._max: int | None = None
         self.path: str | None = None
+        #: Writing or flushing the current recording failed (it was closed then).
+        self.failed = False
 
     @property
     def count(self) -> int:
@@ -76,6 +78,7 @@ class Recorder:
             return
         self.path = path
         self._max = max_ticks
+        self.failed = False
         self._notify(f"recording to {path}", False)
 
     def write(self, tick: Tick) -> None:
@@ -85,12 +88,26 @@ class Recorder:
         try:
             self._writer.write(tick)
         except OSError as exc:
-            self._notify(f"recording stopped: {exc.strerror or exc}", True)
-            self._writer = None
-            self.path = None
+            self._fail(exc)
             return
         if self._max is not None and self._writer.count >= self._max:
             self.stop()
+
+    def flush(self) -> bool:
+        """Hand what was written to the operating system (a killed process loses none of
+        it then); False if the recording failed."""
+        if self._writer is not None:
+            try:
+                self._writer.flush()
+            except OSError as exc:
+                self._fail(exc)
+        return not self.failed
+
+    def _fail(self, exc: OSError) -> None:
+        self._notify(f"recording stopped: {exc.strerror or exc}", True)
+        self._writer = None
+        self.path = None
+        self.failed = True
 
     def stop(self) -> None:
         """Close the recording, if one is open, and say how many ticks it holds."""

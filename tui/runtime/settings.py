@@ -1,5 +1,6 @@
-"""Settings that outlive a run: the limit step, notifications, every symbol's limits and
-the shape of the ticks on the topic read, kept as TOML in the user's config directory.
+"""Settings that outlive a run: the limit step, notifications, the sort order, the colour
+theme, pinned and muted symbols, every symbol's limits and the shape of the ticks on the
+topic read, kept as TOML in the user's config directory.
 
 A broken file never stops limitwatch: `load` reports what is wrong (with the line, for a
 syntax error) and falls back to defaults for what it could not read.
@@ -58,8 +59,18 @@ class Settings:
     bell: bool = False  # ring the terminal bell on BUY/SELL
     notify: bool = True  # pop up a notification for signals
     sort: str = "symbol"
+    theme: str = "textual-dark"  # the monitor's colour theme (ctrl+p: "Change theme")
+    pinned: tuple[str, ...] = ()  # symbols kept at the top of the watchlist
+    muted: tuple[str, ...] = ()  # symbols whose signals ring and pop up nothing
     limits: dict[str, tuple[float, float]] = field(default_factory=dict)
     fields: Fields | None = None  # [topic] fields: the shape of a topic another program fills
+
+    def toggled(self, field_name: str, symbol: str) -> Settings:
+        """A copy with `symbol` added to, or taken out of, ``pinned`` or ``muted``."""
+        current: tuple[str, ...] = getattr(self, field_name)
+        if symbol in current:
+            return replace(self, **{field_name: tuple(s for s in current if s != symbol)})
+        return replace(self, **{field_name: (*current, symbol)})
 
     def with_limits(self, symbol: str, buy: float, sell: float) -> Settings:
         """A copy with `symbol`'s limits set."""
@@ -92,12 +103,17 @@ def _toml_float(x: float) -> str:
 def dumps(settings: Settings) -> str:
     """The TOML text for `settings`."""
     lines = [
-        "# limitwatch settings: written when you change limits in the monitor; edit freely.",
+        "# limitwatch settings: written when you change one in the monitor; edit freely.",
         "[monitor]",
         f"step = {settings.step!r}",
         f"bell = {'true' if settings.bell else 'false'}",
         f"notify = {'true' if settings.notify else 'false'}",
         f"sort = {_toml_string(settings.sort)}",
+        f"theme = {_toml_string(settings.theme)}",
+        "# symbols kept at the top of the watchlist (key *), and whose signals make no sound",
+        "# and no toast (key m)",
+        f"pinned = [{', '.join(_toml_string(s) for s in settings.pinned)}]",
+        f"muted = [{', '.join(_toml_string(s) for s in settings.muted)}]",
         "",
         "# SYMBOL = [buy, sell]; nan for no limit on that side",
         "[limits]",
@@ -144,6 +160,17 @@ def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
         values["sort"] = sort
     else:
         problems.append(f"{name}: monitor.sort must be one of {', '.join(SORTS)}")
+    theme = monitor.get("theme", base.theme)
+    if isinstance(theme, str) and theme:
+        values["theme"] = theme  # whether such a theme exists, the app knows
+    else:
+        problems.append(f"{name}: monitor.theme must be the name of a theme")
+    for key in ("pinned", "muted"):
+        listed = monitor.get(key, [])
+        if isinstance(listed, list) and all(isinstance(x, str) for x in listed):
+            values[key] = tuple(dict.fromkeys(listed))  # once each, in the order given
+        else:
+            problems.append(f"{name}: monitor.{key} must be a list of symbols")
     limits: dict[str, tuple[float, float]] = {}
     raw_limits = data.get("limits", {})
     if not isinstance(raw_limits, dict):

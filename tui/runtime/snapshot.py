@@ -48,6 +48,13 @@ class KafkaStats:
     broker_rss: int | None = None
     group: str | None = None
     broker_silent_s: float = 0.0  # since a broker last answered the consumer
+    broker_restarts: int = 0  # the embedded broker, restarted by limitwatch
+    broker_budget: int | None = None  # the embedded broker's memory budget, bytes
+    keeper: str = ""  # what was last done to keep the broker and topics in place
+    topics_recreated: int = 0  # topics limitwatch created again on a broker without them
+    recovery: str = ""  # what the consumer last found and did (a reset, a new topic)
+    duplicates: int = 0  # ticks sent again after a broker restart that were read already
+    topic_missing: bool = False  # the broker has no such topic (it came back without it)
 
     @property
     def bad(self) -> int:
@@ -87,6 +94,8 @@ class Snapshot:
     recording: str | None = None  # path of the scenario being recorded
     recorded: int = 0
     track: CalibrationRecord | None = None  # how often the forecasts came true so far
+    #: Symbols with no tick of their own for STALE_IDLE_S: their forecasts are stale.
+    stale_symbols: frozenset[str] = frozenset()
 
 
 #: Forecasts are marked stale when the consumer is this many seconds behind...
@@ -106,6 +115,8 @@ def staleness(snap: Snapshot) -> str | None:
         return f"no tick for {idle:.0f} s"
     if k.broker_state == "DOWN":
         return "broker down"
+    if k.topic_missing:
+        return f"topic {k.topic} missing"
     if k.health == "STALL":
         return f"broker silent for {k.broker_silent_s:.0f} s"
     return None

@@ -1,4 +1,5 @@
-"""The help screen: every key of the monitor and what it does."""
+"""The help screen: every key of the monitor and what it does, then what the Kafka
+pane's words and the chart's marks mean."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from rich.cells import cell_len
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 
 class HelpScreen(ModalScreen[None]):
-    """Lists `keys` as (key, description) pairs; any of escape, ? or q closes it."""
+    """Lists `keys` as (key, description) pairs, then each of `sections` (a title and its
+    (word, meaning) pairs); any of escape, ? or q closes it, the arrows scroll."""
 
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("escape,question_mark,q", "dismiss", "Close", show=False),
@@ -23,7 +25,7 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen {
         align: center middle;
     }
-    HelpScreen > Vertical {
+    HelpScreen > VerticalScroll {
         width: auto;
         max-width: 90%;
         height: auto;
@@ -34,21 +36,33 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, keys: list[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        keys: list[tuple[str, str]],
+        sections: list[tuple[str, list[tuple[str, str]]]] | None = None,
+    ) -> None:
         super().__init__()
         self.keys = keys
+        self.sections = sections or []
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
+        rows = list(self.keys)
         for key, what in self.keys:
             table.add_row(key, what)
-        with Vertical() as box:
+        for title, entries in self.sections:
+            table.add_row("", "")
+            table.add_row(title, "", style="bold")
+            for word, meaning in entries:
+                table.add_row(word, meaning)
+            rows += entries
+        with VerticalScroll() as box:
             # Sized to the table: an auto-width box around a Rich table collapses to nothing.
-            keys_w = max((cell_len(key) for key, _what in self.keys), default=0)
-            what_w = max((cell_len(what) for _key, what in self.keys), default=0)
+            keys_w = max((cell_len(key) for key, _what in rows), default=0)
+            what_w = max((cell_len(what) for _key, what in rows), default=0)
             box.styles.width = keys_w + 2 + what_w + 4  # column gap, padding and border
             box.border_title = "Keys"
-            box.border_subtitle = "esc closes"
+            box.border_subtitle = "esc closes · ↓ more"
             yield Static(table)

@@ -7,7 +7,7 @@ import math
 import re
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -61,6 +61,33 @@ def check_limits(buy_text: str, sell_text: str) -> tuple[float, float]:
     return parsed[0], parsed[1]
 
 
+class LimitInput(Input):
+    """An input that keeps up with keys typed in one burst.
+
+    Textual hands each key to the widget focused when the key is read, and moves the
+    focus for Tab only once that key has bubbled up to the app: keys typed right after
+    Tab would land in the field Tab left. Here Tab moves the focus at once, and a key
+    that reaches a field the focus has left goes on to the focused widget, in order.
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        focused = self.screen.focused
+        if focused is not None and focused is not self:
+            event.stop()
+            event.prevent_default()
+            focused.post_message(events.Key(event.key, event.character))
+            return
+        if event.key in ("tab", "shift+tab"):
+            event.stop()
+            event.prevent_default()
+            if event.key == "tab":
+                self.screen.focus_next()
+            else:
+                self.screen.focus_previous()
+            return
+        await super()._on_key(event)
+
+
 def _shown(x: float) -> str:
     return "" if math.isnan(x) else f"{x:.2f}"
 
@@ -112,10 +139,10 @@ class LimitsDialog(ModalScreen[tuple[float, float] | None]):
             yield Static(f"last price {_shown(self.last) or '–'}; empty means no limit")
             with Horizontal():
                 yield Label("buy ≤")
-                yield Input(_shown(self.buy), id="buy", placeholder="none")
+                yield LimitInput(_shown(self.buy), id="buy", placeholder="none")
             with Horizontal():
                 yield Label("sell ≥")
-                yield Input(_shown(self.sell), id="sell", placeholder="none")
+                yield LimitInput(_shown(self.sell), id="sell", placeholder="none")
             yield Static("", id="error")
             with Horizontal(id="buttons"):
                 yield Button("Set", variant="primary", id="set")

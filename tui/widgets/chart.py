@@ -1,32 +1,105 @@
 """The chart of the selected symbol: price, fast and slow averages, the buy and sell
-limits as lines, and the signals marked where they fired."""
+limits as lines (an arrow at the edge for a limit off the scale), and the signals marked
+where they fired. Colours come from the app's theme, made to stand out on its surface."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 
 import numpy as np
-from textual.content import Content
+from textual.color import Color
+from textual.content import Content, Span
 from textual_plotext import PlotextPlot
 
 from engine import History, Signal
 from tui.runtime import format as fmt
+from tui.runtime.legend import SIGNAL_MARKS
 
-_MARKERS = {
-    "BUY": ("▲", "green"),
-    "SELL": ("▼", "red"),
-    "BUY_WATCH": ("△", "green"),
-    "SELL_WATCH": ("▽", "red"),
-    "GOLDEN_CROSS": ("●", "cyan"),
-    "DEATH_CROSS": ("●", "magenta"),
+#: Each line's colour: the theme variable it is taken from.
+ROLES = {
+    "price": "foreground",
+    "fast": "primary",
+    "slow": "accent",
+    "buy": "success",
+    "sell": "error",
 }
+#: A line must stand out from the plot's background at least this much (WCAG contrast
+#: ratio); colours that do not are darkened (light themes) or lightened (dark ones).
+MIN_CONTRAST = 3.0
+#: Beyond this span of history the x axis shows clock time (UTC, as the signals pane),
+#: not seconds before the latest tick.
+CLOCK_AFTER_S = 300.0
+#: Room above and below the data, as a fraction of its range.
+MARGIN = 0.05
 
 
 #: New ticks redraw the chart at most this often; a new symbol redraws at once.
 REDRAW_S = 0.5
 #: New limits redraw it once they have not moved for this long.
 LIMITS_SETTLE_S = 0.2
+
+
+def _luminance(color: Color) -> float:
+    def channel(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = color.rgb
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast(a: Color, b: Color) -> float:
+    """The WCAG contrast ratio of two colours, 1 (same) to 21 (black on white)."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def palette(variables: dict[str, str]) -> dict[str, Color]:
+    """Each role of :data:`ROLES` in a colour of the theme whose `variables` are given,
+    moved away from its surface until it stands out (:data:`MIN_CONTRAST`)."""
+    surface = Color.parse(variables.get("surface", "#1e1e1e"))
+    dark = _luminance(surface) < 0.5
+    colours = {}
+    for role, name in ROLES.items():
+        colour = Color.parse(variables.get(name, "#808080"))
+        for _ in range(20):
+            if contrast(colour, surface) >= MIN_CONTRAST:
+                break
+            colour = colour.lighten(0.05) if dark else colour.darken(0.05)
+        colours[role] = colour
+    return colours
+
+
+def y_range(values: list[np.ndarray]) -> tuple[float, float]:
+    """The y scale for the finite `values`, with a margin; never of zero height."""
+    finite = [v[np.isfinite(v)] for v in values]
+    finite = [v for v in finite if v.size]
+    if not finite:
+        return 0.0, 1.0
+    lo = float(min(v.min() for v in finite))
+    hi = float(max(v.max() for v in finite))
+    pad = (hi - lo) * MARGIN or max(abs(hi) * 1e-3, 1e-6)
+    return lo - pad, hi + pad
+
+
+def clock_ticks(t0: float, t1: float, count: int) -> tuple[list[float], list[str]]:
+    """About `count` x positions between event times `t0` and `t1` (as seconds before
+    `t1`) on round clock times, with their labels (UTC, HH:MM, or HH:MM:SS where ticks
+    are less than a minute apart).
+
+    >>> clock_ticks(1_700_000_000.0, 1_700_003_600.0, 4)
+    ([-3500.0, -2600.0, -1700.0, -800.0], ['22:15', '22:30', '22:45', '23:00'])
+    """
+    span = max(t1 - t0, 1.0)
+    steps = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
+    step = next((s for s in steps if span / s <= max(count, 1)), steps[-1])
+    first = math.ceil(t0 / step) * step
+    ticks = np.arange(first, t1 + 1e-9, step)
+    form = "%H:%M:%S" if step < 60 else "%H:%M" if step < 86400 else "%m-%d"
+    labels = [dt.datetime.fromtimestamp(t, tz=dt.UTC).strftime(form) for t in ticks]
+    return [float(t - t1) for t in ticks], labels
 
 
 def envelope(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -55,13 +128,24 @@ def envelope(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np
 
 
 class Chart(PlotextPlot):
-    """Plots one symbol's recent history; x is seconds before the latest tick."""
+    """Plots one symbol's recent history; x is seconds before the latest tick, or the
+    clock time for a history longer than :data:`CLOCK_AFTER_S`."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._key: tuple[object, ...] | None = None
         self._drawn_at = -math.inf
         self._limits_moved_at: float | None = None
+        self._colours: dict[str, Color] = {}
+        self._colours_for: str | None = None
+
+    def colours(self) -> dict[str, Color]:
+        """The lines' colours in the app's current theme."""
+        theme = self.app.theme
+        if theme != self._colours_for:
+            self._colours_for = theme
+            self._colours = palette(self.app.theme_variables)
+        return self._colours
 
     def show(
         self,
@@ -75,7 +159,12 @@ class Chart(PlotextPlot):
         last_t = float(history.t[-1]) if n and history is not None else math.nan
         marks = tuple(s for s in signals if s.symbol == symbol)
         width = self.size.width
-        key = (symbol, n, last_t, limits, len(marks), marks[-1].id if marks else "", width)
+        height = self.size.height
+        theme = self.app.theme if self.is_attached else ""
+        key = (
+            symbol, n, last_t, limits, len(marks), marks[-1].id if marks else "", theme,
+            (width, height),
+        )  # fmt: skip
         if key == self._key:
             return
         now = time.monotonic()
@@ -83,7 +172,7 @@ class Chart(PlotextPlot):
             self._key is not None
             and self._key[1] != 0  # what is drawn has ticks: not a placeholder to replace
             and key[0] == self._key[0]
-            and key[-1] == self._key[-1]  # a new width (the first layout) redraws at once
+            and key[-2:] == self._key[-2:]  # a new theme or size redraws at once
         )
         if same_symbol and self._key is not None and key[3] != self._key[3]:
             # Limits moved by keys: redraw 0.2 s later (and no more often while a held key
@@ -102,30 +191,79 @@ class Chart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         self.border_title = Content(f"Chart · {fmt.literal(symbol)}" if symbol else "Chart")
+        self.border_subtitle = ""
         if history is None or n == 0 or symbol is None:
             plt.title("no ticks yet")
             self.refresh()
             return
+        colours = self.colours() if self.is_attached else palette({})
+        rgb = {role: colour.rgb for role, colour in colours.items()}
         x = np.asarray(history.t, dtype=float) - last_t
+        series = [
+            ("price", np.asarray(history.price, dtype=float)),
+            ("fast", np.asarray(history.sma_fast, dtype=float)),
+            ("slow", np.asarray(history.sma_slow, dtype=float)),
+        ]
         # Braille has two dots a column: more points than that only cost plotting time.
         buckets = max(8, width)
-        for values, label, color in (
-            (history.price, "price", "white"),
-            (history.sma_fast, "fast", "cyan"),
-            (history.sma_slow, "slow", "magenta"),
-        ):
-            xs, ys = envelope(x, np.asarray(values, dtype=float), buckets)
-            plt.plot(xs.tolist(), ys.tolist(), label=label, color=color, marker="braille")
-        buy, sell = limits
-        if math.isfinite(buy):
-            plt.hline(buy, "green")
-        if math.isfinite(sell):
-            plt.hline(sell, "red")
+        # The scale fits the prices and averages; a limit outside it is an arrow at the
+        # edge, so a far limit never squashes the price into one row.
+        lo, hi = y_range([values for _role, values in series])
+        plt.ylim(lo, hi)
+        for role, values in series:
+            xs, ys = envelope(x, values, buckets)
+            plt.plot(xs.tolist(), ys.tolist(), color=rgb[role], marker="braille")
+        ticks: list[float] = []
+        for side, value in zip(("buy", "sell"), limits, strict=True):
+            if not math.isfinite(value):
+                continue
+            if lo <= value <= hi:
+                plt.hline(value, rgb[side])
+                ticks.append(value)
+            else:
+                arrow = "↑" if value > hi else "↓"
+                plt.text(
+                    f"{arrow} {side} {fmt.price(value)}",
+                    x=float(x[0]),
+                    y=hi if value > hi else lo,
+                    color=rgb[side],
+                    alignment="left",
+                )
+        # Tick labels where the limit lines are, so a line's row reads its limit, and at
+        # the top and bottom of the scale.
+        rows = max(height - 4, 2)  # the plot's rows: less the axes and the x labels
+        ends = [lo + (hi - lo) * 0.5 / rows, hi - (hi - lo) * 0.5 / rows]
+        cell = (hi - lo) / rows
+        ticks += [t for t in ends if all(abs(t - k) > 1.5 * cell for k in ticks)]
+        ticks.sort()
+        plt.yticks(ticks, [f"{t:,.2f}" for t in ticks])
         t0 = float(history.t[0])
-        for kind in _MARKERS:
+        for kind, (glyph, colour, _meaning) in SIGNAL_MARKS.items():
             pts = [(s.t - last_t, s.price) for s in marks if s.kind.name == kind and s.t >= t0]
+            pts = [(px, py) for px, py in pts if lo <= py <= hi]
             if pts:
-                marker, color = _MARKERS[kind]
-                plt.scatter([p[0] for p in pts], [p[1] for p in pts], marker=marker, color=color)
-        plt.xlabel("seconds before the latest tick")
+                shade = rgb.get(colour, rgb["price"])
+                plt.scatter([p[0] for p in pts], [p[1] for p in pts], marker=glyph, color=shade)
+        if last_t - t0 > CLOCK_AFTER_S:
+            positions, labels = clock_ticks(t0, last_t, max(2, width // 10))
+            plt.xticks(positions, labels)
+            plt.xlabel("time (UTC)")
+        else:
+            plt.xlabel("seconds before the latest tick")
+        self.border_subtitle = legend(colours)
         self.refresh()
+
+
+def legend(colours: dict[str, Color]) -> Content:
+    """The lines' names in their colours, for the chart's lower border: the plot itself
+    stays uncovered."""
+    parts: list[tuple[str, str]] = []
+    for role, glyph in (("price", "━"), ("fast", "╍"), ("slow", "┅")):
+        parts.append((f"{glyph} {role}", colours[role].hex))
+    text = " ".join(part for part, _colour in parts)
+    spans = []
+    at = 0
+    for part, colour in parts:
+        spans.append(Span(at, at + len(part), colour))
+        at += len(part) + 1
+    return Content(text, spans=spans)

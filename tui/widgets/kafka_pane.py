@@ -31,21 +31,28 @@ _BARS = "▁▂▃▄▅▆▇█"
 TREND = 12
 
 
-def sparkline(values: tuple[int, ...], width: int = TREND) -> str:
-    """The last `width` values as bars scaled to their maximum (all low when all zero)."""
+def sparkline(values: tuple[int, ...], width: int = TREND, top: int | None = None) -> str:
+    """The last `width` values as bars, the full bar standing for `top` (by default their
+    own maximum; all low when it is zero)."""
     tail = values[-width:]
     if not tail:
         return ""
-    top = max(tail)
+    top = max(tail) if top is None else top
     if top <= 0:
         return _BARS[0] * len(tail)
     return "".join(_BARS[min(int(v / top * (len(_BARS) - 1) + 0.5), len(_BARS) - 1)] for v in tail)
 
 
 #: Rows left out first when the pane is too short for all of them, least needed first.
-_DROP_ORDER = ("broker mem", "consumer", "last tick", "why", "refused", "broker")
-#: Rows whose values wrap onto more lines instead of being cut.
-_WRAPPED = ("error", "lag", "why", "refused")
+_DROP_ORDER = (
+    "resent", "broker mem", "consumer", "last tick", "why", "refused", "topics", "restart",
+    "reset", "broker",
+)  # fmt: skip
+#: Rows whose values wrap onto more lines instead of being cut: all but the short ones.
+_WRAPPED = (
+    "broker", "health", "consumer", "error", "lag", "why", "refused", "in", "out", "restart",
+    "topics", "reset", "resent",
+)  # fmt: skip
 
 
 def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
@@ -69,16 +76,16 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
         )
     )
     rows.append(("consumer", Text(f"group {k.group}" if k.group else "all partitions")))
-    rates = [("in", k.rate_in, f"{k.consumed:,}")]
+    # A rate, its total and the producer's state go onto lines of their own where they
+    # do not fit on one: never cut, always in ticks/s.
+    rows.append(("in", Text(_packed([f"{k.rate_in:,.0f} ticks/s", f"{k.consumed:,}"], width))))
     if snap.producer is not None:
         p = snap.producer
-        state = " · paused" if p.paused else " · done" if p.finished else ""
-        rates.append(("out", p.rate, f"{p.delivered:,}{state}"))
-    # "ticks/s", or "/s" where that would not fit beside the widest label.
-    texts = [f"{rate:,.0f} ticks/s · {rest}" for _label, rate, rest in rates]
-    if width and len("broker mem ") + max(map(len, texts)) > width:
-        texts = [f"{rate:,.0f}/s · {rest}" for _label, rate, rest in rates]
-    rows += [(label, Text(text)) for (label, *_), text in zip(rates, texts, strict=True)]
+        parts = [f"{p.rate:,.0f} ticks/s", f"{p.delivered:,}"]
+        # waiting: for what, the health and reset rows say
+        parts += ["waiting"] if p.waiting else ["paused"] if p.paused else []
+        parts += ["done"] if p.finished and not p.waiting and not p.paused else []
+        rows.append(("out", Text(_packed(parts, width))))
     if snap.producer is not None and snap.producer.failed:
         rows.append(("failed", Text(f"{snap.producer.failed:,}", style="red")))
     idle = "–" if math.isnan(k.since_last_tick_s) else f"{k.since_last_tick_s:.1f} s ago"
@@ -93,8 +100,18 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     if refused:
         most = snap.engine.config.max_symbols
         rows.append(("refused", Text(f"{fmt.count(refused, 'symbol')}, max {most:,}", "yellow")))
+    if snap.producer is not None and (snap.producer.resent or k.duplicates):
+        again = f"{snap.producer.resent:,} · {k.duplicates:,} read twice"
+        rows.append(("resent", Text(again)))
     if k.embedded:
-        rows.append(("broker mem", Text(fmt.size(k.broker_rss))))
+        budget = f" of {k.broker_budget / 2**20:.0f} MiB" if k.broker_budget else ""
+        rows.append(("broker mem", Text(fmt.size(k.broker_rss) + budget)))
+    if k.keeper and k.embedded:
+        rows.append(("restart", Text(f"{k.broker_restarts} · {k.keeper}", style="yellow")))
+    elif k.keeper:  # a cluster's topics, created again
+        rows.append(("topics", Text(k.keeper, style="yellow")))
+    if k.recovery:
+        rows.append(("reset", Text(k.recovery, style="yellow")))
     if k.health == "STALL" and k.broker_silent_s > 1:
         rows.append(("stalled", Text(f"broker silent {k.broker_silent_s:.0f} s", style="magenta")))
     elif k.last_error and k.health != "OK":
@@ -108,13 +125,22 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
         return Group(_grid(rows), Text(""), table)
     lagging = any(part.lag > 0 for part in k.partitions)
     rows.append(("lag", Text(compact_lag(k.partitions), style="yellow" if lagging else "")))
-    # Make room: the error down to two lines, then rows least needed first, then the
-    # error down to one line.
-    steps = [("error", 2), *((label, 0) for label in _DROP_ORDER), ("error", 1)]
+    # Make room: the error down to two lines, the rates without their totals, then rows
+    # least needed first, then the error down to one line.
+    steps = [
+        ("error", 2),
+        ("out", 1),
+        ("in", 1),
+        *((label, 0) for label in _DROP_ORDER),
+        ("error", 1),
+    ]
     for label, most in steps:
         if not height or _lines(rows, width) <= height:
             break
-        if most:
+        if label in ("in", "out"):  # their first line holds whole parts: the rate
+            rows = [(name, Text(text.plain.split("\n")[0]) if name == label else text)
+                    for name, text in rows]  # fmt: skip
+        elif most:
             rows = [(name, _first_lines(text, width, most) if name == label else text)
                     for name, text in rows]  # fmt: skip
         else:
@@ -206,13 +232,19 @@ def _lag_table(snap: Snapshot, width: int) -> Table | None:
             trend = 0
             if numbers + 2 * 3 > width:
                 return None
+    # Every partition's bars on one scale, named in the header: a full bar is `top`.
+    top = max((max(part.trend[-trend:], default=0) for part in parts), default=0) if trend else 0
+    header = f"trend ≤{fmt.short_count(top)}"
+    if len(header) > trend:
+        header = "trend"
     table = Table(box=None, padding=(0, 1), show_edge=False)
     for head in ("p", "lag", "lag s"):
         table.add_column(head, justify="right", no_wrap=True, style="dim" if head == "p" else "")
     if trend:
-        table.add_column("trend", no_wrap=True)
+        table.add_column(header, no_wrap=True)
     for part, row in zip(parts, cells, strict=True):
-        spark = Text(sparkline(part.trend, trend), style="yellow" if part.lag > 0 else "green")
+        bars = sparkline(part.trend, trend, top)
+        spark = Text(bars, style="yellow" if part.lag > 0 else "green")
         table.add_row(*row, *([spark] if trend else []))
     return table
 

@@ -33,8 +33,6 @@ KIND_FILTERS: dict[str, frozenset[str] | None] = {
 MAX_ROWS = 200
 #: Between the parts of a signal's details.
 SEPARATOR = " · "
-#: Below this many columns the time is left out, so kind, symbol and price still fit.
-NARROW = 46
 
 
 def signal_cells(sig: Signal) -> tuple[Text, ...]:
@@ -136,12 +134,30 @@ class SignalLog(Static):
     def _redraw(self) -> None:
         height = max(self.content_size.height - 1, 1) if self.is_mounted else MAX_ROWS
         width = self.content_size.width if self.is_mounted else 200
-        # Kind, symbol and price always; the time where there is room; details take the rest.
+        rows = self.visible_rows(min(height, MAX_ROWS))
+        # Kind, symbol and price always, the time too where they fit with a space between
+        # columns (two where there is room); the details take the rest.
         columns = [(0, "Time", "left", 8), (1, "Signal", "left", 12), (2, "Symbol", "left", 6),
                    (3, "Price", "right", 8), (4, "", "left", None)]  # fmt: skip
-        if width < NARROW:
-            columns = columns[1:]
-        table = Table(box=None, padding=(0, 1), expand=False, show_edge=False)
+
+        def used(cols: list[tuple[int, str, str, int | None]]) -> int:
+            return sum(
+                max([least or 0, cell_len(label), *(cell_len(row[index].plain) for row in rows)])
+                for index, label, _justify, least in cols[:-1]
+            )
+
+        gap = 2
+        if used(columns) + gap * (len(columns) - 1) > width:
+            gap = 1
+            if used(columns) + len(columns) - 2 > width:
+                columns = columns[1:]  # not even with one space: the time goes
+        table = Table(
+            box=None,
+            padding=(0, 1, 0, 1) if gap == 2 else (0, 1, 0, 0),
+            pad_edge=gap == 2,
+            expand=False,
+            show_edge=False,
+        )
         for _index, label, justify, least in columns:
             table.add_column(
                 label,
@@ -151,14 +167,9 @@ class SignalLog(Static):
                 min_width=least,
                 overflow="ellipsis",
             )
-        rows = self.visible_rows(min(height, MAX_ROWS))
-        # The details get what the other columns leave (each column has a space either
-        # side) and lose whole parts, never half a number.
-        used = sum(
-            max([least or 0, cell_len(label), *(cell_len(row[index].plain) for row in rows)])
-            for index, label, _justify, least in columns[:-1]
-        )
-        room = width - used - 2 * len(columns)
+        # The details get what the other columns leave and lose whole parts, never half a
+        # number.
+        room = width - used(columns) - (2 * len(columns) if gap == 2 else len(columns) - 1)
         for cells in rows:
             detail = fit_detail(cells[4], room)
             table.add_row(*(cells[index] for index, *_ in columns[:-1]), detail)

@@ -32,13 +32,15 @@ from textual.strip import Strip
 from engine import EngineState
 from tui.runtime import format as fmt
 
+#: The limits come right after the price they are compared with, then the forecast, so
+#: on a narrow screen (80 columns) these stay in view and the rest scrolls sideways.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("symbol", "Symbol"),
     ("last", "Last"),
-    ("chg", "Chg"),
-    ("forecast", "Forecast"),
     ("buy", "Buy ≤"),
     ("sell", "Sell ≥"),
+    ("forecast", "Forecast"),
+    ("chg", "Chg"),
     ("fast", "Fast MA"),
     ("slow", "Slow MA"),
 )
@@ -50,10 +52,15 @@ LEFT = frozenset({"symbol", "forecast"})
 RESORT_S = 1.0
 #: Symbols longer than this are cut with an ellipsis.
 SYMBOL_MAX = 24
+#: After a pinned symbol's name.
+PIN_MARK = "*"
 #: Spaces either side of a cell.
 PAD = 1
 #: The forecast column starts as wide as its common words ("SELL unlikely").
 FORECAST_MIN = 13
+#: A watchlist narrower than this shows the forecast in its compact form ("SELL 29%
+#: ~8.6m" for "SELL in ~8.6 min, 29%"), so it fits beside the price and limits.
+COMPACT_BELOW = 64
 
 _FORECAST_STYLE = {"buy": "bold green", "sell": "bold red", "maybe": "yellow", "quiet": "dim"}
 
@@ -97,6 +104,8 @@ class RowValues(NamedTuple):
     slow: float
     stale: bool
     pending: bool
+    pinned: bool = False
+    muted: bool = False
 
     @classmethod
     def of(
@@ -105,6 +114,8 @@ class RowValues(NamedTuple):
         i: int,
         stale: bool = False,
         pending: tuple[float, float] | None = None,
+        pinned: bool = False,
+        muted: bool = False,
     ) -> RowValues:
         """Symbol `i`'s values in `state`; `pending` limits (asked for, not yet reported
         by the engine) are shown in place of the engine's."""
@@ -123,6 +134,8 @@ class RowValues(NamedTuple):
             _num(state.sma_slow[i]),
             stale,
             pending is not None,
+            pinned,
+            muted,
         )
 
 
@@ -133,30 +146,36 @@ def _num(x: float | np.floating) -> float:
     return value if value == value else math.nan
 
 
-def format_row(v: RowValues) -> tuple[Cell, ...]:
-    """The cells of a row: text and a style name per part (symbols are never markup)."""
-    chg = v.last / v.open - 1.0 if v.open > 0 and math.isfinite(v.last) else math.nan
-    chg_style = "green" if chg > 0 else "red" if chg < 0 else ""
+def format_row(v: RowValues, compact: bool = False) -> tuple[Cell, ...]:
+    """The cells of a row: text and a style name per part (symbols are never markup);
+    the forecast in its `compact` form where room is short."""
+    moved = v.last - v.open
+    chg_style = "green" if moved > 0 else "red" if moved < 0 else ""
     if math.isnan(v.buy) and math.isnan(v.sell):
         words, kind = "no limits", "quiet"
     else:
-        words, kind = fmt.forecast(v.p_buy, v.eta_buy, v.p_sell, v.eta_sell)
+        words, kind = fmt.forecast(v.p_buy, v.eta_buy, v.p_sell, v.eta_sell, compact)
     if v.stale and kind != "quiet":
         forecast: Cell = ((words, "dim strike"), (" stale", "bold yellow"))
     else:
         forecast = ((words, _FORECAST_STYLE[kind]),)
     # A limit asked for but not yet confirmed by the engine is shown in italics.
     asked = " italic" if v.pending else ""
-    return (
-        ((safe_symbol(v.symbol), "bold"),),
-        ((fmt.price(v.last), ""),),
-        ((fmt.percent(chg), chg_style),),
-        forecast,
-        ((fmt.price(v.buy), ("reverse green" if v.last <= v.buy else "green") + asked),),
-        ((fmt.price(v.sell), ("reverse red" if v.last >= v.sell else "red") + asked),),
-        ((fmt.price(v.fast), ""),),
-        ((fmt.price(v.slow), ""),),
-    )
+    # A pinned symbol carries a star; a muted one is dim.
+    name: Cell = ((safe_symbol(v.symbol), "dim" if v.muted else "bold"),)
+    if v.pinned:
+        name += ((PIN_MARK, "bold yellow"),)
+    cells: dict[str, Cell] = {
+        "symbol": name,
+        "last": ((fmt.price(v.last), ""),),
+        "chg": ((fmt.change(v.last, v.open), chg_style),),
+        "forecast": forecast,
+        "buy": ((fmt.price(v.buy), ("reverse green" if v.last <= v.buy else "green") + asked),),
+        "sell": ((fmt.price(v.sell), ("reverse red" if v.last >= v.sell else "red") + asked),),
+        "fast": ((fmt.price(v.fast), ""),),
+        "slow": ((fmt.price(v.slow), ""),),
+    }
+    return tuple(cells[key] for key in KEYS)
 
 
 def _sort_value(state: EngineState, i: int, order: str, urg: np.ndarray) -> tuple:
@@ -311,9 +330,13 @@ class Watchlist(ScrollView, can_focus=True):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.order = "symbol"
         self.filter_text = ""
+        self.compact = False
         self._state: EngineState | None = None
         self._stale = False
+        self._stale_symbols: frozenset[str] = frozenset()  # no fresh tick of their own
         self._pending: Mapping[str, tuple[float, float]] = {}
+        self.pinned: frozenset[str] = frozenset()
+        self.muted: frozenset[str] = frozenset()
         self._index: dict[str, int] = {}  # symbol -> index in the state's arrays
         self._rows: list[str] = []  # symbols in display order
         self._cursor = 0
@@ -347,7 +370,12 @@ class Watchlist(ScrollView, can_focus=True):
         assert self._state is not None
         symbol = self._rows[row]
         return RowValues.of(
-            self._state, self._index[symbol], self._stale, self._pending.get(symbol)
+            self._state,
+            self._index[symbol],
+            self._stale or symbol in self._stale_symbols,
+            self._pending.get(symbol),
+            symbol in self.pinned,
+            symbol in self.muted,
         )
 
     def row_texts(self, row: int) -> tuple[str, ...]:
@@ -380,7 +408,17 @@ class Watchlist(ScrollView, can_focus=True):
         self._widths = _initial_widths()
         self._sorted_at = -math.inf
         if state is not None:
-            self.show(state, self._stale, self._pending)
+            self.show(state, self._stale, self._pending, self._stale_symbols)
+        else:
+            self.refresh()
+
+    def set_marks(self, pinned: frozenset[str], muted: frozenset[str]) -> None:
+        """Keep `pinned` symbols at the top (in the current order among themselves) and
+        show `muted` ones dim."""
+        self.pinned, self.muted = frozenset(pinned), frozenset(muted)
+        self._sorted_at = -math.inf
+        if self._state is not None:
+            self.show(self._state, self._stale, self._pending)
         else:
             self.refresh()
 
@@ -400,10 +438,13 @@ class Watchlist(ScrollView, can_focus=True):
         state: EngineState,
         stale: bool = False,
         pending: Mapping[str, tuple[float, float]] | None = None,
+        stale_symbols: frozenset[str] = frozenset(),
     ) -> None:
-        """Show `state`; `pending` maps symbols to limits asked for but not yet in it."""
+        """Show `state`; `pending` maps symbols to limits asked for but not yet in it;
+        forecasts are marked stale for all (`stale`) or for `stale_symbols`."""
         self._state = state
         self._stale = stale
+        self._stale_symbols = stale_symbols
         self._pending = dict(pending or {})
         if len(state.symbols) != len(self._index) or state.symbols[: len(self._index)] != tuple(
             self._index
@@ -434,8 +475,19 @@ class Watchlist(ScrollView, can_focus=True):
     def _format(self, values: RowValues) -> tuple[Cell, ...]:
         cells = self._cells.get(values)
         if cells is None:
-            cells = self._cells[values] = format_row(values)
+            cells = self._cells[values] = format_row(values, self.compact)
         return cells
+
+    def set_compact(self, compact: bool) -> None:
+        """Show the forecast in its compact form (for a narrow watchlist), or in full."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        self._cells.clear()
+        self._row_cache.clear()
+        self._widths = _initial_widths()
+        if self._state is not None:
+            self.show(self._state, self._stale, self._pending)
 
     def _fit(self, cells: tuple[Cell, ...]) -> bool:
         """Widen the forecast column to `cells`' forecast; True if it had to grow."""
@@ -454,12 +506,20 @@ class Watchlist(ScrollView, can_focus=True):
             return
         last, opened = state.last[rows], state.open[rows]
         with np.errstate(divide="ignore", invalid="ignore"):
-            chg = np.where(opened > 0, last / opened - 1.0, np.nan)
+            relative = np.where(opened > 0, last / opened - 1.0, np.nan)
+        in_percent = np.abs(relative) <= fmt.PERCENT_MAX  # as fmt.change decides
+        absolute = np.where(in_percent, np.nan, last - opened)
         limits = [self._pending_side(0), self._pending_side(1)]
         wanted = {
-            "symbol": max(cell_len(safe_symbol(s)) for s in self._rows),
+            "symbol": max(
+                cell_len(safe_symbol(s)) + (len(PIN_MARK) if s in self.pinned else 0)
+                for s in self._rows
+            ),
             "last": _widest(last, fmt.price),
-            "chg": _widest(chg, fmt.percent),
+            "chg": max(
+                _widest(np.where(in_percent, relative, np.nan), fmt.percent),
+                _widest(absolute, lambda x: f"{x:+,.2f}"),
+            ),
             "buy": max(_widest(state.buy[rows], fmt.price), limits[0]),
             "sell": max(_widest(state.sell[rows], fmt.price), limits[1]),
             "fast": _widest(state.sma_fast[rows], fmt.price),
@@ -479,7 +539,10 @@ class Watchlist(ScrollView, can_focus=True):
         selected = self.selected_symbol
         urg = urgency(state)
         index = self._index
-        self._rows.sort(key=lambda s: _sort_value(state, index[s], self.order, urg))
+        pinned = self.pinned
+        self._rows.sort(
+            key=lambda s: (s not in pinned, *_sort_value(state, index[s], self.order, urg))
+        )
         if selected is not None and selected in self._rows:
             self._cursor = self._rows.index(selected)
             self._scroll_to_cursor()
@@ -524,6 +587,7 @@ class Watchlist(ScrollView, can_focus=True):
             self.virtual_size = size
 
     def on_resize(self) -> None:
+        self.set_compact(self.size.width < COMPACT_BELOW)
         self._scroll_to_cursor()
 
     # -- the mouse ------------------------------------------------------------------------

@@ -1,0 +1,51 @@
+"""The keeper of the embedded broker, on real brokers: it gives up after its tries when the
+port is taken, and drops a memory budget below what a fresh broker takes instead of
+restarting against it forever."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from producer.broker import EmbeddedBroker
+from producer.keeper import BrokerKeeper
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.kafka
+
+
+def test_a_broker_that_cannot_be_restarted_is_tried_then_given_up() -> None:
+    broker = EmbeddedBroker()
+    broker.start()
+    keeper = BrokerKeeper(broker.bootstrap, {}, broker=broker, tries=2)
+    keeper.start()
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        broker.kill()
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind((broker.host, broker.port))  # someone else takes the port
+        squatter.listen()
+        status = wait_until(lambda: (s := keeper.status()).gave_up and s, 30)
+        assert "gave up after 2 tries" in status.state
+        assert "in use" in status.state  # the last try's reason
+        assert status.restarts == 0
+    finally:
+        keeper.stop()
+        keeper.join(5)
+        squatter.close()
+        broker.stop()
+
+
+def test_a_budget_below_a_fresh_brokers_memory_is_dropped_after_one_restart() -> None:
+    with EmbeddedBroker() as broker:
+        keeper = BrokerKeeper(broker.bootstrap, {}, broker=broker, budget_bytes=1)
+        keeper.start()
+        try:
+            status = wait_until(lambda: keeper.budget_bytes is None and keeper.status(), 30)
+            assert broker.alive()  # (a broker the keeper started ends with its thread)
+        finally:
+            keeper.stop()
+            keeper.join(5)
+        assert status.restarts == 1
+        assert "below a fresh broker's" in status.state

@@ -1,0 +1,69 @@
+"""Numbered ticks for fault tests: a paced source whose event times number its ticks, a
+producer thread that remembers which numbers a broker acknowledged, and a reader of the
+numbers in a recording."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from confluent_kafka import Message
+
+from producer.kafka_producer import ProducerThread
+from producer.wire import Tick
+
+#: Event seconds between numbered ticks: 500 ticks a second at speed 1.
+STEP_S = 0.002
+
+
+class NumberedSource:
+    """Ticks numbered 0, 1, 2, ... by their event time, over eight symbols, paced."""
+
+    paced = True
+    limits: dict[str, tuple[float, float]] = {}  # noqa: RUF012 - never changed
+
+    def __init__(self, step_s: float = STEP_S) -> None:
+        self.start = float(int(time.time()))
+        self.step_s = step_s
+        self.name = "numbered"
+
+    def __iter__(self) -> Iterator[Tick]:
+        n = 0
+        while True:
+            yield Tick(f"N{n % 8}", 100.0 + (n % 5) * 0.01, self.start + n * self.step_s)
+            n += 1
+
+    def number(self, ts: float) -> int:
+        return round((ts - self.start) / self.step_s)
+
+
+class NumberedProducer(ProducerThread):
+    """The producer thread, remembering the number of every tick a broker acknowledged."""
+
+    def __init__(
+        self, bootstrap: str, source: NumberedSource | None = None, **kwargs: object
+    ) -> None:
+        self.numbers = source or NumberedSource()
+        super().__init__(bootstrap, self.numbers, **kwargs)  # type: ignore[arg-type]
+        self.acked: set[int] = set()
+
+    def _on_delivery(self, err: object, msg: Message) -> None:
+        super()._on_delivery(err, msg)  # type: ignore[arg-type]
+        if err is None:
+            self.acked.add(self.numbers.number(json.loads(msg.value())["ts"]))
+
+
+def read_numbers(recording: Path, source: NumberedSource) -> list[int]:
+    """The numbers of the ticks in a recording (header first); a line a killed recorder
+    left cut short is not a tick."""
+    numbers: list[int] = []
+    if not recording.exists():  # not yet created
+        return numbers
+    for line in recording.read_text().splitlines()[1:]:
+        try:
+            numbers.append(source.number(json.loads(line)["ts"]))
+        except (ValueError, KeyError):
+            continue
+    return numbers

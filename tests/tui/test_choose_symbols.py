@@ -1,0 +1,122 @@
+"""Choosing symbols: `*` pins the selected symbol at the top of the watchlist whatever the
+order, `m` mutes its toasts and bell (the signals pane still lists them); both are kept in
+the settings file for the next start."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from engine import Signal, SignalKind
+from tests.tui.driving import drive
+from tests.tui.feeds import StaticFeed
+from tests.waiting import wait_until_async
+from tui.app import LimitwatchApp
+from tui.runtime import settings as config
+from tui.runtime.snapshot import Snapshot
+from tui.widgets.signal_log import SignalLog
+from tui.widgets.watchlist import Watchlist
+
+
+def _order(app: LimitwatchApp) -> list[str]:
+    table = app.query_one(Watchlist)
+    return [table.row_texts(r)[0] for r in range(table.row_count)]
+
+
+def test_star_pins_a_symbol_at_the_top_whatever_the_order_and_again_unpins(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.toml"
+    app = LimitwatchApp(StaticFeed(), config_path=path)
+    seen: dict[str, list[str]] = {}
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("down", "down", "down")  # DRVX, the fourth by symbol
+        await pilot.press("asterisk")
+        await pilot.pause()
+        seen["pinned"] = _order(app)
+        await pilot.press("o")  # by urgency: the pinned one stays first
+        await pilot.pause(0.2)
+        seen["by urgency"] = _order(app)
+        seen["selected"] = [str(app.query_one(Watchlist).selected_symbol)]
+        await pilot.press("asterisk")
+        await pilot.press("o", "o", "o")  # back to by symbol
+        await pilot.pause(0.2)
+        seen["unpinned"] = _order(app)
+
+    drive(app, script)
+    assert seen["pinned"][0] == "DRVX*"
+    assert seen["pinned"][1:4] == ["ACME", "BRIX", "CYGN"]
+    assert seen["by urgency"][0] == "DRVX*" and seen["selected"] == ["DRVX"]
+    assert seen["unpinned"][:4] == ["ACME", "BRIX", "CYGN", "DRVX"]
+    assert config.load(path)[0].pinned == ()
+
+
+def test_pinned_and_muted_symbols_are_kept_for_the_next_start(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    app = LimitwatchApp(StaticFeed(), config_path=path)
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        # pin BRIX (it moves to the top, the cursor with it), then mute CYGN
+        await pilot.press("down", "asterisk", "down", "down", "m")
+        await pilot.pause()
+
+    drive(app, script)
+    settings, problems = config.load(path)
+    assert problems == []
+    assert settings.pinned == ("BRIX",) and settings.muted == ("CYGN",)
+    again = LimitwatchApp(StaticFeed(), settings=settings)
+    seen: list[str] = []
+
+    async def look(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        seen.extend(_order(again)[:2])
+
+    drive(again, look)
+    assert seen == ["BRIX*", "ACME"]
+
+
+class SignallingFeed(StaticFeed):
+    """A feed whose snapshots gain the signals handed to `fire`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.extra: list[Signal] = []
+
+    def fire(self, *signals: Signal) -> None:
+        self.extra.extend(signals)
+        self.seq += 1
+
+    def latest(self) -> Snapshot:
+        snap = super().latest()
+        signals = (*snap.signals, *self.extra)
+        return dataclasses.replace(
+            snap, signals=signals, signal_count=snap.signal_count + len(self.extra)
+        )
+
+
+def _crossing(symbol: str, seq: int) -> Signal:
+    return Signal(symbol, SignalKind.BUY, seq, 1_700_000_900.0, 10.0, 10.5, 1.0, 0.0)
+
+
+def test_a_muted_symbols_crossing_is_listed_but_pops_up_nothing() -> None:
+    feed = SignallingFeed()
+    app = LimitwatchApp(feed, settings=config.Settings(muted=("CYGN",)))
+    toasts: list[str] = []
+    listed: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        before = len(app._notifications)
+        feed.fire(_crossing("CYGN", 10_001))
+        await wait_until_async(lambda: app._shown_seq == feed.seq, pilot.pause, 5)
+        await pilot.pause(0.3)
+        listed.extend(row[2].plain for row in app.query_one(SignalLog).visible_rows(3))
+        toasts.extend(n.message for n in list(app._notifications)[before:])
+        feed.fire(_crossing("ACME", 10_002))
+        await wait_until_async(lambda: any("ACME" in n.message for n in app._notifications),
+                               pilot.pause, 5)  # fmt: skip
+
+    drive(app, script)
+    assert "CYGN" in listed  # the signals pane lists it
+    assert not any("CYGN" in text for text in toasts)  # but no toast says it

@@ -1,0 +1,121 @@
+"""80x24, the size many terminals open at, as a first-class layout: the price, both limits
+and the forecast in view, every footer key the footer offers (`/` and `?` among them),
+signals with their time, and toasts that leave the signals and the status line alone."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from collections import defaultdict
+
+import pytest
+from textual.widgets import Static
+from textual.widgets._toast import Toast
+
+from tests.tui.driving import drive
+from tests.tui.feeds import StaticFeed
+from tests.waiting import wait_until_async
+from tui.app import LimitwatchApp
+from tui.widgets.signal_log import SignalLog
+from tui.widgets.watchlist import Watchlist
+
+SIZES = [(80, 24), (100, 30), (160, 48)]
+
+
+def screen_lines(app: LimitwatchApp) -> list[str]:
+    """The terminal's lines as plain text, each character in its column (from the
+    screenshot Textual exports: one <text> element per run, placed by its x)."""
+    svg = app.export_screenshot()
+    width = app.size.width
+    rows: dict[float, list[str]] = defaultdict(lambda: [" "] * width)
+    found = re.findall(r'<text [^>]*x="([\d.]+)" y="([\d.]+)" textLength="([\d.]+)"[^>]*>'
+                       r"([^<]*)</text>", svg)  # fmt: skip
+    for x, y, length, raw in found:
+        text = html.unescape(raw).replace("\xa0", " ")
+        if not text:
+            continue
+        cell = float(length) / len(text)
+        col = round(float(x) / cell)
+        for i, ch in enumerate(text):
+            if 0 <= col + i < width:
+                rows[float(y)][col + i] = ch
+    return ["".join(chars) for _y, chars in sorted(rows.items())]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_watchlist_shows_price_limits_and_forecast_of_every_row_in_view(
+    size: tuple[int, int],
+) -> None:
+    app = LimitwatchApp(StaticFeed())
+    seen: dict[str, object] = {}
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        table = app.query_one(Watchlist)
+        seen["lines"] = screen_lines(app)
+        seen["rows"] = [table.row_texts(r) for r in range(min(table.row_count, 5))]
+
+    drive(app, script, size=size)
+    lines = seen["lines"]
+    assert isinstance(lines, list)
+    assert any("Buy ≤" in line and "Sell ≥" in line and "Forecast" in line for line in lines)
+    for symbol, last, buy, sell, forecast, *_rest in seen["rows"]:  # type: ignore[union-attr]
+        line = next(line for line in lines if f"│ {symbol} " in line)
+        assert re.search(rf"{re.escape(last)}\s+{re.escape(buy)}\s+{re.escape(sell)}\s+"
+                         rf"{re.escape(forecast)}\s", line), line  # fmt: skip
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_footer_keeps_filter_and_help(size: tuple[int, int]) -> None:
+    app = LimitwatchApp(StaticFeed())
+    seen: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        seen.append(screen_lines(app)[-1])
+
+    drive(app, script, size=size)
+    assert "/ Filter" in seen[0] and "? Keys" in seen[0] and "q Quit" in seen[0]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_signals_keep_their_time(size: tuple[int, int]) -> None:
+    app = LimitwatchApp(StaticFeed())
+    seen: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        log = app.query_one(SignalLog)
+        region = log.content_region
+        lines = screen_lines(app)
+        seen.extend(lines[y][region.x : region.right] for y in range(region.y + 1, region.bottom))
+
+    drive(app, script, size=size)
+    shown = [line for line in seen if line.strip()]
+    assert shown and all(re.match(r"\s?\d\d:\d\d:\d\d ", line) for line in shown), shown
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_toasts_leave_the_signals_and_the_status_line_uncovered(size: tuple[int, int]) -> None:
+    app = LimitwatchApp(StaticFeed())
+    overlaps: list[tuple[str, str]] = []
+    toasts: list[int] = []
+
+    async def run() -> None:
+        async with app.run_test(size=size, notifications=True) as pilot:
+            await pilot.pause()
+            app.notify("BUY ACME @ 148.20 (limit 148.24) and 3 more crossings", timeout=10)
+            app.notify("SELL_WATCH BRIX @ 416.00: 80% within the horizon", timeout=10)
+            await wait_until_async(lambda: len(app.screen.query(Toast)) == 2, pilot.pause, 5)
+            await pilot.pause()
+            covered = {"signals": app.query_one(SignalLog).region,
+                       "status": app.query_one("#status", Static).region}  # fmt: skip
+            for toast in app.screen.query(Toast):
+                toasts.append(1)
+                for name, region in covered.items():
+                    if toast.region.overlaps(region):
+                        overlaps.append((str(toast.region), name))
+
+    asyncio.run(run())
+    assert len(toasts) == 2 and overlaps == []

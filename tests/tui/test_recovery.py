@@ -1,0 +1,241 @@
+"""Brokers killed (SIGKILL) and restarted empty, for real: the embedded one and one given
+with --bootstrap-servers. Numbered ticks check that every tick a broker acknowledged is
+read by the monitor's consumer at least once, and count the ones read twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from producer.broker import EmbeddedBroker
+from producer.kafka_config import client_config
+from producer.topics import create_missing, dlq_topic, ensure_topics
+from tests.tui.numbered import NumberedProducer, NumberedSource, read_numbers
+from tests.tui.waiting import wait_for
+from tests.waiting import wait_until
+from tui.runtime.pipeline import Pipeline, PipelineOptions
+
+pytestmark = pytest.mark.kafka
+
+
+def check_numbers(producer: NumberedProducer, recording: Path) -> tuple[int, int]:
+    """(acknowledged, read twice); fails naming the acknowledged ticks never read."""
+    read = read_numbers(recording, producer.numbers)
+    missing = sorted(producer.acked - set(read))
+    assert not missing, f"{len(missing)} acknowledged ticks never read, first {missing[:10]}"
+    twice = len(read) - len(set(read))
+    stats = producer.stats()
+    assert twice <= stats.resent  # only ticks sent again can be read twice
+    # Every tick is delivered or failed once: sending it again does not count it twice.
+    assert stats.finished and stats.delivered + stats.failed == stats.produced, stats
+    return len(producer.acked), twice
+
+
+def start_recording(pipeline: Pipeline, path: Path) -> None:
+    pipeline.record(str(path))
+    wait_for(pipeline, lambda s: s.recording is not None, 10)
+
+
+def finish(pipeline: Pipeline, producer: NumberedProducer) -> None:
+    """Stop the producer, let the consumer read what is left, stop the pipeline."""
+    producer.stop()
+    producer.join(5)
+    stopped = time.time()
+    try:
+        wait_for(
+            pipeline,
+            lambda s: s.wall > stopped + 1.0 and s.kafka.health == "OK" and s.kafka.total_lag == 0,
+            30,
+        )
+    finally:
+        assert pipeline.stop(timeout=2.0)
+
+
+def test_a_killed_embedded_broker_is_restarted_and_no_acknowledged_tick_is_lost(
+    tmp_path: Path,
+) -> None:
+    pipeline = Pipeline(PipelineOptions(source=None, partitions=2))
+    pipeline.start()
+    producer = NumberedProducer(pipeline.bootstrap)
+    try:
+        start_recording(pipeline, tmp_path / "read.jsonl")
+        producer.start()
+        wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
+        assert pipeline.broker is not None and pipeline.broker.pid is not None
+        killed = pipeline.broker.pid
+        os.kill(killed, signal.SIGKILL)
+        acked = len(producer.acked)
+        snap = wait_for(
+            pipeline,
+            lambda s: s.kafka.broker_restarts == 1 and s.kafka.health == "OK"
+            and s.kafka.consumed > acked + 300,
+            30,
+        )  # fmt: skip
+        assert pipeline.broker.pid != killed
+        assert "restarted after exit -9" in snap.kafka.keeper
+        assert "created again" in snap.kafka.recovery
+        assert [p.partition for p in snap.kafka.partitions] == [0, 1]
+        assert snap.producer is None or snap.producer.failed == 0
+        # The history before the restart is still in the engine.
+        assert min(snap.engine.n_ticks) > acked // 8
+    finally:
+        finish(pipeline, producer)
+    acknowledged, twice = check_numbers(producer, tmp_path / "read.jsonl")
+    assert producer.stats().failed == 0
+    print(f"embedded: {acknowledged} acknowledged, all read, {twice} read twice")
+
+
+def _restart_empty(cluster: EmbeddedBroker) -> None:
+    """SIGKILL the broker, then start it again empty on the same port and cluster id."""
+    assert cluster.pid is not None
+    os.kill(cluster.pid, signal.SIGKILL)
+    wait_until(lambda: not cluster.alive(), 5)
+    cluster.stop()  # reaps it and removes its directory
+    cluster.start()
+
+
+def test_an_explicit_broker_restarted_empty_gets_our_topics_again_and_is_read_from_its_start(
+    tmp_path: Path,
+) -> None:
+    with EmbeddedBroker() as cluster:
+        pipeline = Pipeline(
+            PipelineOptions(
+                bootstrap=cluster.bootstrap, partitions=3, source=None, from_beginning=True
+            )
+        )
+        pipeline.start()
+        producer = NumberedProducer(cluster.bootstrap)
+        try:
+            start_recording(pipeline, tmp_path / "read.jsonl")
+            producer.start()
+            wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
+            _restart_empty(cluster)
+            acked = len(producer.acked)
+            snap = wait_for(
+                pipeline,
+                lambda s: "created again" in s.kafka.recovery and s.kafka.consumed > acked + 300,
+                30,
+            )
+            assert snap.kafka.topics_recreated == 2  # prices and prices.dlq, by limitwatch
+            meta = AdminClient(client_config(cluster.bootstrap)).list_topics(timeout=5)
+            assert len(meta.topics["prices"].partitions) == 3
+            assert dlq_topic("prices") in meta.topics
+        finally:
+            finish(pipeline, producer)
+    acknowledged, twice = check_numbers(producer, tmp_path / "read.jsonl")
+    print(f"explicit: {acknowledged} acknowledged, all read, {twice} read twice")
+
+
+def test_a_topic_that_comes_back_with_more_partitions_is_read_on_all_of_them(
+    tmp_path: Path,
+) -> None:
+    with EmbeddedBroker() as cluster:
+        ensure_topics(cluster.bootstrap, "prices", 3)  # not ours: never re-created by us
+        pipeline = Pipeline(
+            PipelineOptions(
+                bootstrap=cluster.bootstrap, partitions=3, source=None, from_beginning=True
+            )
+        )
+        pipeline.start()
+        producer = NumberedProducer(cluster.bootstrap)
+        try:
+            start_recording(pipeline, tmp_path / "read.jsonl")
+            producer.start()
+            wait_until(lambda: len(producer.acked) > 200, 20, what=lambda: str(producer.stats()))
+            _restart_empty(cluster)
+            snap = wait_for(
+                pipeline, lambda s: s.kafka.topic_missing and s.kafka.health == "WARN", 20
+            )
+            assert "missing" in snap.kafka.recovery
+            # Someone else's client creates it, as a broker's auto-creation would: 4 partitions.
+            admin = AdminClient(client_config(cluster.bootstrap))
+            create_missing(admin, {"prices": 4}, 5.0)
+            acked = len(producer.acked)
+            snap = wait_for(
+                pipeline,
+                lambda s: len(s.kafka.partitions) == 4 and s.kafka.consumed > acked + 300,
+                30,
+            )
+            assert "created again (4 partitions)" in snap.kafka.recovery
+        finally:
+            finish(pipeline, producer)
+    acknowledged, twice = check_numbers(producer, tmp_path / "read.jsonl")
+    print(f"auto-created: {acknowledged} acknowledged, all read, {twice} read twice")
+
+
+def test_an_idempotent_producer_carries_on_after_its_broker_restarted_empty() -> None:
+    # Such a producer used to fail fatally (UNKNOWN_PRODUCER_ID) and stop: the thread now
+    # takes a new client after every loss of its broker, and one after a fatal error.
+    with EmbeddedBroker() as cluster:
+        ensure_topics(cluster.bootstrap, "prices", 2)
+        producer = NumberedProducer(cluster.bootstrap, client_settings={"enable.idempotence": True})
+        producer.start()
+        try:
+            wait_until(lambda: len(producer.acked) > 200, 20, what=lambda: str(producer.stats()))
+            _restart_empty(cluster)
+            ensure_topics(cluster.bootstrap, "prices", 2)
+            before = producer.stats().delivered
+            wait_until(
+                lambda: producer.stats().delivered > before + 300,
+                30,
+                what=lambda: str(producer.stats()),
+            )
+        finally:
+            producer.stop()
+            producer.join(5)
+        stats = producer.stats()
+        assert stats.failed == 0 and not stats.last_error, stats
+        assert stats.resent > 0
+
+
+def test_at_its_memory_budget_the_embedded_broker_is_restarted_empty_losing_no_tick(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pipeline's own producer thread, numbering what it sends, 5,000 ticks a second.
+    made: list[NumberedProducer] = []
+
+    def numbered(*args: object, **kwargs: object) -> NumberedProducer:
+        made.append(NumberedProducer(*args, **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    monkeypatch.setattr("tui.runtime.pipeline.ProducerThread", numbered)
+    pipeline = Pipeline(PipelineOptions(source=NumberedSource(step_s=0.0002), partitions=2))
+    pipeline.start()
+    (producer,) = made
+    try:
+        start_recording(pipeline, tmp_path / "read.jsonl")
+        assert pipeline.keeper is not None and pipeline.broker is not None
+        fresh = pipeline.broker.rss_bytes()
+        assert fresh is not None
+        pipeline.keeper.budget_bytes = fresh + 4 * 2**20  # a few seconds of ticks
+        first = pipeline.broker.pid
+        snap = wait_for(
+            pipeline,
+            lambda s: s.kafka.broker_restarts >= 1 and s.kafka.consumed > len(producer.acked) // 2
+            and "paused" in s.kafka.keeper,
+            60,
+        )  # fmt: skip
+        assert pipeline.broker.pid != first
+        assert "restarted empty at its budget" in snap.kafka.keeper
+        status = pipeline.keeper.status()
+        assert status.last_pause_s == status.last_pause_s  # measured (not NaN)
+        assert snap.producer is not None and not snap.producer.paused
+    finally:
+        pipeline.set_paused(True)  # the pipeline's producer: stopped with it below
+        stopped = time.time()
+        try:
+            wait_for(
+                pipeline,
+                lambda s: s.wall > stopped + 1.0 and s.kafka.total_lag == 0
+                and s.producer is not None and s.producer.paused,
+                30,
+            )  # fmt: skip
+        finally:
+            assert pipeline.stop(timeout=2.0)
+    acknowledged, twice = check_numbers(producer, tmp_path / "read.jsonl")
+    print(f"budget: {acknowledged} acknowledged, all read, {twice} read twice, {status.state}")

@@ -1,0 +1,71 @@
+"""Colour themes: every line of the chart stands out on the theme's surface (the price
+line vanished with textual-light), and the theme chosen is kept for the next start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.color import Color
+from textual.theme import BUILTIN_THEMES
+
+from tests.tui.driving import drive
+from tests.tui.feeds import StaticFeed
+from tests.waiting import wait_until_async
+from tui.app import LimitwatchApp
+from tui.runtime import settings as config
+from tui.widgets.chart import MIN_CONTRAST, Chart, contrast
+
+
+@pytest.mark.parametrize("theme", sorted(BUILTIN_THEMES))
+def test_every_chart_line_stands_out_on_the_themes_surface(theme: str) -> None:
+    app = LimitwatchApp(StaticFeed(), settings=config.Settings(theme=theme))
+    seen: dict[str, object] = {}
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        chart = app.query_one(Chart)
+        seen["theme"] = app.theme
+        seen["colours"] = chart.colours()
+        seen["surface"] = Color.parse(app.theme_variables["surface"])
+
+    drive(app, script, size=(80, 24))
+    assert seen["theme"] == theme
+    colours = seen["colours"]
+    assert isinstance(colours, dict)
+    for role, colour in colours.items():
+        assert contrast(colour, seen["surface"]) >= MIN_CONTRAST, (theme, role)  # type: ignore[arg-type]
+    assert colours["slow"] != colours["sell"] and colours["fast"] != colours["buy"]
+
+
+def test_the_theme_chosen_is_kept_for_the_next_start(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    app = LimitwatchApp(StaticFeed(), config_path=path)
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        app.theme = "textual-light"
+        await wait_until_async(path.exists, pilot.pause, 5, what="no settings file written")
+
+    drive(app, script)
+    settings, problems = config.load(path)
+    assert problems == [] and settings.theme == "textual-light"
+    again = LimitwatchApp(StaticFeed(), settings=settings, config_path=path)
+    started: list[str] = []
+
+    async def look(pilot) -> None:  # type: ignore[no-untyped-def]
+        started.append(again.theme)
+
+    drive(again, look)
+    assert started == ["textual-light"]
+
+
+def test_an_unknown_theme_is_reported_and_the_default_used() -> None:
+    app = LimitwatchApp(StaticFeed(), settings=config.Settings(theme="no-such-theme"))
+    seen: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        seen.append(app.theme)
+        seen.extend(n.message for n in app._notifications)
+
+    drive(app, script)
+    assert seen[0] == "textual-dark"
+    assert any("no-such-theme" in text for text in seen[1:])
