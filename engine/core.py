@@ -597,11 +597,14 @@ class Engine:
         bipower estimate of the volatility (see :func:`_estimates`).
         """
         n, count = batch.n, batch.count
+        carried = self._s.last_return.take(batch.sym)
+        if np.all(log_return):  # every tick moved: the previous move is the previous tick's
+            self._last_move = log_return.take(batch.last)
+            return batch.shifted(log_return, carried)
         none = np.full(count, -1.0)
         moved = np.where(log_return != 0.0, np.arange(n, dtype=np.float64), -1.0)
         latest = batch.running_max(moved, none)
         before = batch.shifted(latest, none).astype(np.int64)
-        carried = self._s.last_return.take(batch.sym)
         previous = batch.expand(carried)
         seen = np.flatnonzero(before >= 0)
         previous[seen] = log_return[before[seen]]
@@ -696,10 +699,11 @@ def posterior_drift(drift: _F8, se2: _F8) -> tuple[_F8, _F8]:
 
 
 #: Newton steps of the median time a watch reports. A watch fires at ``p >= alert_p``,
-#: where 6 steps reach the root to 1e-8 relative for ``p >= 0.05`` and to 3e-15 for ``p
-#: >= 0.3`` (20,000 random cases over three orders of magnitude in each parameter); the
-#: snapshot's times take the full count (:func:`~engine.forecast.median_hit_time`).
-_WATCH_ETA_STEPS = 6
+#: where 5 steps reach the root to 2e-15 relative for ``p >= 0.6`` (the default), 2e-8
+#: for ``p >= 0.3`` and 1e-5 for ``p >= 0.1`` (40,000 random cases over three orders of
+#: magnitude in each parameter); the snapshot's times take the full count
+#: (:func:`~engine.forecast.median_hit_time`).
+_WATCH_ETA_STEPS = 5
 
 
 def _watch_etas(
