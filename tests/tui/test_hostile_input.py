@@ -72,6 +72,7 @@ def _cases() -> list[Case]:
     nj, shape, price = Problem.NOT_JSON, Problem.WRONG_SHAPE, Problem.BAD_PRICE
     sym, future, large = Problem.BAD_SYMBOL, Problem.FUTURE_TIME, Problem.TOO_LARGE
     jump, ctrl = Problem.IMPLAUSIBLE_JUMP, CONTROL.encode()
+    refused = Problem.REFUSED_SYMBOL
     good = _tick()
     deep = 10_000
     return [
@@ -155,6 +156,9 @@ def _cases() -> list[Case]:
         Case("price-jump-up", _tick(symbol=CONTROL, price=CONTROL_PRICE * 1000), jump, ctrl),
         Case("price-jump-down", _tick(symbol=CONTROL, price=CONTROL_PRICE / 1000), jump, ctrl),
         Case("price-jump-to-a-denormal", _tick(symbol=CONTROL, price=5e-324), jump, ctrl),
+        # Well formed, but the engine tracks as many symbols as it may (one: the control).
+        Case("refused-symbol", _tick(symbol="NEWCOMER"), refused),
+        Case("refused-symbol-control-price", _tick(symbol="CTRL2", price=CONTROL_PRICE), refused),
     ]  # fmt: skip
 
 
@@ -221,11 +225,15 @@ def _read_letters(
 
 @pytest.fixture(scope="module")
 def hostile_round(broker: EmbeddedBroker) -> Iterator[Round]:
-    """One consumer, the control symbol's ticks, then every case in one go."""
+    """One consumer whose engine tracks one symbol, the control symbol's ticks, then
+    every case in one go."""
     topic = f"hostile-{int(NOW * 1000) % 10**9}"
     pipeline = Pipeline(
         PipelineOptions(
-            bootstrap=broker.bootstrap, topic=topic, from_beginning=True, engine=EngineConfig()
+            bootstrap=broker.bootstrap,
+            topic=topic,
+            from_beginning=True,
+            engine=EngineConfig(max_symbols=1),  # the control symbol only
         )
     )
     pipeline.start()
@@ -287,7 +295,8 @@ def test_a_hostile_message_is_refused_dead_lettered_and_changes_nothing(
     # The engine as it was: no tick taken, no symbol made, the control symbol untouched.
     assert r.after.kafka.consumed == r.before.kafka.consumed == CONTROL_TICKS
     assert r.after.engine.symbols == r.before.engine.symbols == (CONTROL,)
-    assert r.after.engine.refused == r.before.engine.refused == 0
+    assert r.before.engine.refused == 0
+    assert r.after.engine.refused == EXPECTED_BY_REASON[Problem.REFUSED_SYMBOL.value]
     before, after = _control(r.before.engine), _control(r.after.engine)
     for name, was in before.items():
         assert np.array_equal(after[name], was, equal_nan=True), f"{name}: {was} -> {after[name]}"
