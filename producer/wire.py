@@ -36,7 +36,8 @@ class Tick(msgspec.Struct, frozen=True, forbid_unknown_fields=False, omit_defaul
 class Problem(enum.Enum):
     """Why a message was refused, in the words the monitor counts it under.
 
-    Decoding finds the first five; the consumer's plausibility checks
+    Decoding finds the first five; the engine the sixth (a new symbol when it tracks
+    ``max_symbols`` already); the consumer's plausibility checks
     (:mod:`tui.runtime.plausibility`) the last two.
     """
 
@@ -45,6 +46,7 @@ class Problem(enum.Enum):
     BAD_PRICE = "bad price"
     BAD_SYMBOL = "bad symbol"
     TOO_LARGE = "too large"
+    REFUSED_SYMBOL = "refused symbol"
     FUTURE_TIME = "future time"
     IMPLAUSIBLE_JUMP = "implausible jump"
 

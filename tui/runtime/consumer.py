@@ -360,6 +360,7 @@ class ConsumerWorker(threading.Thread):
         symbols: list[str] = []
         times: list[float] = []
         prices: list[float] = []
+        taken: list[Any] = []  # the message of each tick, for a symbol the engine refuses
         wall = time.time()
         self.health.fetch_answered()
         recording = self.recorder.active
@@ -392,6 +393,7 @@ class ConsumerWorker(threading.Thread):
             symbols.append(tick.symbol)
             times.append(tick.ts)
             prices.append(tick.price)
+            taken.append(msg)
             if recording:
                 self.recorder.write(Tick(tick.symbol, tick.price, tick.ts) if tick.resent else tick)
                 recording = self.recorder.active
@@ -401,9 +403,12 @@ class ConsumerWorker(threading.Thread):
             )
         if not symbols:
             return
-        self._consumed += len(symbols)
         self._last_tick_wall = wall
         ids = np.asarray(self.engine.register(symbols), dtype=np.int32)
+        refused = np.flatnonzero(ids < 0)
+        for i in refused.tolist():  # the engine tracks max_symbols already: it skips them
+            self._refuse(taken[i], self._symbol_refused(symbols[i]))
+        self._consumed += len(symbols) - refused.size
         self._fresh_at[ids[ids >= 0]] = wall
         t = np.asarray(times, dtype=np.float64)
         price = np.asarray(prices, dtype=np.float64)
@@ -436,6 +441,13 @@ class ConsumerWorker(threading.Thread):
             self._duplicates += 1
             return True
         return False
+
+    def _symbol_refused(self, symbol: str) -> BadTick:
+        return BadTick(
+            f"symbol {symbol!r} refused: {self.config.max_symbols:,} symbols are tracked "
+            "already (max_symbols)",
+            Problem.REFUSED_SYMBOL,
+        )
 
     def _refuse(self, msg: Any, bad: BadTick) -> None:
         self._bad[bad.problem] += 1
