@@ -106,15 +106,19 @@ KAFKA_LOGGER.addFilter(_Repeats())
 #: ``fetch.queue.backoff.ms``
 #:     librdkafka stops fetching for this long each time its local queue passes
 #:     ``queued.min.messages``; at the default, 1000 ms, a fast consumer spends most of
-#:     its time idle waiting for the next fetch. 10 ms keeps it fed.
+#:     its time idle waiting for the next fetch. 100 ms keeps it fed.
 #: ``fetch.wait.max.ms``
-#:     How long the broker may hold a fetch that has too little data: it adds to the
-#:     latency of a quiet topic, up to this value, and costs nothing when busy.
+#:     How long the broker may hold a fetch that has too little data. At 10 ms (fastest
+#:     in a short benchmark) the consumer asks the embedded broker for data a hundred
+#:     times a second per partition; its fetches cost more as it stores more, and at
+#:     5,000 ticks/s it ran out of CPU after about 90 s and delivered almost nothing
+#:     (``tests/bench/soak.py``). At 500 ms (librdkafka's default) the same soak kept
+#:     up: lag at most 3.7 s, no stall over 3.5 minutes.
 #: ``queued.min.messages``
 #:     Messages kept ready per partition: several of the worker's ``consume()`` batches.
 CONSUMER_SETTINGS: dict[str, Any] = {
-    "fetch.queue.backoff.ms": 10,
-    "fetch.wait.max.ms": 10,
+    "fetch.queue.backoff.ms": 100,
+    "fetch.wait.max.ms": 500,
     "queued.min.messages": 20_000,
 }
 
