@@ -232,3 +232,14 @@ def test_it_shows_broker_restarts_resets_ticks_sent_again_and_the_memory_budget(
     assert "restart    2 · 12:00:01 restarted after exit -9" in text
     assert "reset      12:00:02 prices created again" in text
     assert "resent     55 · 40 read twice" in text
+
+
+@pytest.mark.parametrize("width", [26, 28])
+def test_the_broker_memory_and_its_budget_wrap_instead_of_being_cut(
+    snap: Snapshot, width: int
+) -> None:
+    kafka = dataclasses.replace(snap.kafka, broker_rss=int(18.8 * 2**20), broker_budget=512 * 2**20)
+    lines = render(dataclasses.replace(snap, kafka=kafka), width, 40)  # the pane at 80x24
+    assert all(len(line) <= width for line in lines)
+    assert not any("…" in line for line in lines)
+    assert " ".join(_values(lines, "broker mem")) == "18.8 MiB of 512 MiB"

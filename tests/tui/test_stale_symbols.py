@@ -71,3 +71,58 @@ def test_the_watchlist_marks_only_the_stale_symbols_forecast() -> None:
     drive(app, script)
     assert seen["BRIX"].endswith(" stale")
     assert "stale" not in seen["ACME"]
+
+
+class AfterBrokerRestart(StaticFeed):
+    """The static feed, then what a broker restart leaves in the snapshots: every symbol
+    without a fresh tick for a while, the restart, the reset and the ticks sent again."""
+
+    restarted = False
+    stale = False
+
+    def latest(self) -> Snapshot:
+        snap = super().latest()
+        if not self.restarted:
+            return snap
+        assert snap.producer is not None
+        kafka = dataclasses.replace(
+            snap.kafka,
+            broker_restarts=1,
+            keeper="12:00:01 restarted after exit -9 (try 1, 0.3 s)",
+            recovery="12:00:02 prices created again (4 partitions): read from the start",
+            duplicates=40,
+        )
+        producer = dataclasses.replace(snap.producer, resent=55, waiting="")
+        stale = frozenset(snap.engine.symbols) if self.stale else frozenset()
+        return dataclasses.replace(snap, kafka=kafka, producer=producer, stale_symbols=stale)
+
+
+def test_at_80x24_the_forecast_stays_in_view_through_and_after_a_broker_restart() -> None:
+    feed = AfterBrokerRestart()
+    app = LimitwatchApp(feed)
+    views: dict[str, tuple[str, list[str], list[str]]] = {}
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        await wait_until_async(lambda: table.row_count == 12, pilot.pause)
+        for moment, stale in (("before", False), ("stale", True), ("after", False)):
+            feed.restarted, feed.stale = moment != "before", stale
+            feed.seq += 1
+
+            def shown(stale: bool = stale) -> bool:
+                return app._shown_seq == feed.seq and table.row_values(0).stale == stale
+
+            await wait_until_async(shown, pilot.pause)
+            await pilot.pause()
+            assert table.compact  # the narrow form is the one under test
+            lines = [table.render_line(y).text for y in range(1, 4)]
+            forecasts = [table.cell_text(table._rows[row], "forecast") for row in range(3)]
+            views[moment] = (table.render_line(0).text, lines, forecasts)
+
+    drive(app, script, size=(80, 24))
+    for moment, (header, lines, forecasts) in views.items():
+        assert "Forecast" in header, (moment, header)
+        for line, forecast in zip(lines, forecasts, strict=True):
+            assert forecast in line, (moment, line)
+    assert all(f.endswith(" stale") for f in views["stale"][2] if "unlikely" not in f)
+    assert not any("stale" in f for f in views["after"][2])

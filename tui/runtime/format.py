@@ -93,10 +93,16 @@ def short_duration(seconds: float) -> str:
 
 
 def forecast(
-    p_buy: float, eta_buy: float, p_sell: float, eta_sell: float, compact: bool = False
+    p_buy: float,
+    eta_buy: float,
+    p_sell: float,
+    eta_sell: float,
+    compact: bool = False,
+    timed: bool = True,
 ) -> tuple[str, str]:
     """The forecast in words and a style name: ('BUY in ~12 s, 78%', 'buy'), or in at most
-    15 characters where room is short (`compact`): ('BUY 78% ~12s', 'buy').
+    15 characters where room is short (`compact`): ('BUY 78% ~12s', 'buy'), or 9 without
+    the time to the limit (`timed` false): ('BUY 78%', 'buy').
 
     The side shown is the likelier one; 'BUY now' means the price is at or through the
     buy limit; 'SELL unlikely' means neither limit is likely within the horizon; 'warming
@@ -113,7 +119,7 @@ def forecast(
         return (f"{side} now", side.lower())
     style = side.lower() if p >= 0.5 else "maybe"
     if compact:
-        when = f" ~{short_duration(eta)}" if math.isfinite(eta) else ""
+        when = f" ~{short_duration(eta)}" if timed and math.isfinite(eta) else ""
         return (f"{side} {p:.0%}{when}", style)
     when = f"in ~{duration(eta)}, " if math.isfinite(eta) else ""
     return (f"{side} {when}{p:.0%}", style)

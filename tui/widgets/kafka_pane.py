@@ -51,7 +51,7 @@ _DROP_ORDER = (
 #: Rows whose values wrap onto more lines instead of being cut: all but the short ones.
 _WRAPPED = (
     "broker", "health", "consumer", "error", "lag", "why", "refused", "in", "out", "restart",
-    "topics", "reset", "resent",
+    "topics", "reset", "resent", "broker mem",
 )  # fmt: skip
 
 

@@ -61,6 +61,8 @@ FORECAST_MIN = 13
 #: A watchlist narrower than this shows the forecast in its compact form ("SELL 29%
 #: ~8.6m" for "SELL in ~8.6 min, 29%"), so it fits beside the price and limits.
 COMPACT_BELOW = 64
+#: After a forecast that is not fresh (no recent tick for its symbol, or for any).
+STALE_MARK = " stale"
 
 _FORECAST_STYLE = {"buy": "bold green", "sell": "bold red", "maybe": "yellow", "quiet": "dim"}
 
@@ -154,9 +156,14 @@ def format_row(v: RowValues, compact: bool = False) -> tuple[Cell, ...]:
     if math.isnan(v.buy) and math.isnan(v.sell):
         words, kind = "no limits", "quiet"
     else:
-        words, kind = fmt.forecast(v.p_buy, v.eta_buy, v.p_sell, v.eta_sell, compact)
+        # Marked stale, the compact form leaves out the time to the limit (counted from a
+        # tick long gone) to make room for the mark: "SELL 73% stale" fits beside the
+        # limits at 80 columns where "SELL 73% ~27s stale" would widen the forecast
+        # column out of view, and for good, since columns never shrink.
+        timed = not (v.stale and compact)
+        words, kind = fmt.forecast(v.p_buy, v.eta_buy, v.p_sell, v.eta_sell, compact, timed)
     if v.stale and kind != "quiet":
-        forecast: Cell = ((words, "dim strike"), (" stale", "bold yellow"))
+        forecast: Cell = ((words, "dim strike"), (STALE_MARK, "bold yellow"))
     else:
         forecast = ((words, _FORECAST_STYLE[kind]),)
     # A limit asked for but not yet confirmed by the engine is shown in italics.
@@ -418,7 +425,7 @@ class Watchlist(ScrollView, can_focus=True):
         self.pinned, self.muted = frozenset(pinned), frozenset(muted)
         self._sorted_at = -math.inf
         if self._state is not None:
-            self.show(self._state, self._stale, self._pending)
+            self.show(self._state, self._stale, self._pending, self._stale_symbols)
         else:
             self.refresh()
 
@@ -487,7 +494,7 @@ class Watchlist(ScrollView, can_focus=True):
         self._row_cache.clear()
         self._widths = _initial_widths()
         if self._state is not None:
-            self.show(self._state, self._stale, self._pending)
+            self.show(self._state, self._stale, self._pending, self._stale_symbols)
 
     def _fit(self, cells: tuple[Cell, ...]) -> bool:
         """Widen the forecast column to `cells`' forecast; True if it had to grow."""
