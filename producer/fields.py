@@ -21,7 +21,14 @@ from typing import Annotated, Any
 import msgspec
 
 from engine.limits import MAX_PRICE
-from producer.wire import MAX_MESSAGE_BYTES, MAX_SYMBOL_LEN, BadTick, Problem, Tick, decode
+from producer.wire import (
+    MAX_SYMBOL_LEN,
+    BadTick,
+    Problem,
+    Tick,
+    check_value,
+    decode,
+)
 
 #: The message's own key and timestamp, where a payload has no symbol or no time.
 KEY = "@key"
@@ -183,13 +190,7 @@ class _MappedDecoder:
         return msgspec.defstruct(name, fields, rename=rename, gc=False)
 
     def __call__(self, msg: Any) -> Tick:
-        value = msg.value()
-        if value is None:
-            raise BadTick("empty message (no value)", Problem.WRONG_SHAPE)
-        if len(value) > MAX_MESSAGE_BYTES:
-            raise BadTick(
-                f"message of {len(value)} bytes exceeds {MAX_MESSAGE_BYTES}", Problem.TOO_LARGE
-            )
+        value = check_value(msg.value())
         try:
             obj = self._decoder.decode(value)
         except msgspec.ValidationError as exc:

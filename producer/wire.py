@@ -99,6 +99,18 @@ def mark_resent(value: bytes) -> bytes:
     return value
 
 
+def check_value(value: bytes | None) -> bytes:
+    """The message value, or BadTick when there is none or it is over
+    :data:`MAX_MESSAGE_BYTES`: the checks every decoder makes before parsing."""
+    if value is None:
+        raise BadTick("empty message (no value)", Problem.WRONG_SHAPE)
+    if len(value) > MAX_MESSAGE_BYTES:
+        raise BadTick(
+            f"message of {len(value)} bytes exceeds {MAX_MESSAGE_BYTES}", Problem.TOO_LARGE
+        )
+    return value
+
+
 def decode(value: bytes | None) -> Tick:
     """Decode one message value into a Tick, or raise BadTick with a readable reason.
 
@@ -106,12 +118,7 @@ def decode(value: bytes | None) -> Tick:
     UTF-8, wrong types, out-of-range or non-finite numbers, control characters in the
     symbol.
     """
-    if value is None:
-        raise BadTick("empty message (no value)", Problem.WRONG_SHAPE)
-    if len(value) > MAX_MESSAGE_BYTES:
-        raise BadTick(
-            f"message of {len(value)} bytes exceeds {MAX_MESSAGE_BYTES}", Problem.TOO_LARGE
-        )
+    value = check_value(value)
     try:
         tick = _decoder.decode(value)
     except msgspec.ValidationError as exc:
