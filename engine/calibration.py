@@ -364,6 +364,19 @@ class Calibrator:
         np.fmin.at(self._low[:, col], sym, np.asarray(low, dtype=np.float64).ravel())
         np.fmax.at(self._high[:, col], sym, np.asarray(high, dtype=np.float64).ravel())
 
+    def forget(self, sym: ArrayLike) -> None:
+        """Drop the pending forecasts and price extremes of symbols ``sym`` (their ids
+        now name other symbols)."""
+        sym = np.asarray(sym, dtype=np.int64).ravel()
+        sym = sym[(sym >= 0) & (sym < self._low.shape[0])]
+        if sym.size == 0:
+            return
+        self._low[sym] = np.inf
+        self._high[sym] = -np.inf
+        self._last[2 * sym] = self._last[2 * sym + 1] = -(1 << 62)
+        rows = (self._head + np.arange(self._size)) % self._cap
+        self._p_sym[rows[np.isin(self._p_sym[rows], sym)]] = -1  # resolved as nothing
+
     def apply(self, p: ArrayLike, group: ArrayLike | None = None) -> _F8:
         """Calibrated probabilities: the map in force, interpolated linearly; 0 and 1 stay,
         nan stays nan.
@@ -432,6 +445,9 @@ class Calibrator:
         rows = rows[:n]
         self._head = (self._head + n) % self._cap
         self._size -= n
+        rows = rows[self._p_sym[rows] >= 0]  # not those of forgotten symbols
+        if rows.size == 0:
+            return
         sym, sell, limit = self._p_sym[rows], self._p_sell[rows], self._p_limit[rows]
         hit = np.where(
             sell,
@@ -564,6 +580,10 @@ class TrackRecord:
             np.concatenate((st.buy, st.sell)),
             np.concatenate((st.last, st.last)),
         )
+
+    def forget(self, ids: ArrayLike) -> None:
+        """Drop what is pending for symbol ids that now name other symbols."""
+        self._cal.forget(ids)
 
     def record(self) -> CalibrationRecord:
         """The record so far (every symbol and side together)."""

@@ -30,7 +30,7 @@ its limit "reached in 5 s, 100 %" after three ticks). So:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -69,6 +69,15 @@ class Engine:
     ----------
     config : EngineConfig, optional
         Settings; the defaults of :class:`EngineConfig` when omitted.
+    evict_idle : bool
+        When ``max_symbols`` symbols are tracked, a new symbol takes the slot of the one
+        idle longest (whose latest tick came first) instead of being refused; only
+        symbols of the same :meth:`register` call are never evicted for it. Its limits
+        and signal numbers are kept and given back if it returns (its prices are not).
+        An id from :meth:`register` then names its symbol until the next call that
+        registers a new one: for a live feed (one call per batch, then :meth:`update`),
+        where a flood of new names must not lock out real symbols. Off by default:
+        a backtest refuses what does not fit and stays batch-invariant.
 
     Notes
     -----
@@ -140,12 +149,18 @@ class Engine:
     [99.0, 97.0, 94.0]
     """
 
-    def __init__(self, config: EngineConfig | None = None) -> None:
+    def __init__(self, config: EngineConfig | None = None, *, evict_idle: bool = False) -> None:
         self._cfg = config if config is not None else EngineConfig()
         self._names: list[str] = []
         self._index: dict[str, int] = {}
         self._refused_names: set[str] = set()
         self._refused = 0
+        self._evict = evict_idle
+        self._evicted = 0
+        self._evicted_ids: list[tuple[int, str]] = []
+        # Limits, whether set, and signal numbers of evicted symbols that had any.
+        self._parked: dict[str, tuple[float, float, bool, _I8]] = {}
+        self._given = 0  # ticks given to update so far (positions for Store.seen)
         self._skipped = 0
         self._s = Store.empty(self._cfg, min(_INITIAL_CAPACITY, self._cfg.max_symbols))
         # Factors of the running sums' recurrence, kept between updates: all 1 but the
@@ -172,6 +187,17 @@ class Engine:
         counted again.
         """
         return self._refused
+
+    @property
+    def evicted(self) -> int:
+        """Symbols evicted to make room for new ones (``evict_idle``)."""
+        return self._evicted
+
+    def take_evicted(self) -> list[tuple[int, str]]:
+        """``(id, symbol)`` of each symbol evicted since the last call (the id now names
+        another symbol): for a caller that keeps something per id or per symbol."""
+        gone, self._evicted_ids = self._evicted_ids, []
+        return gone
 
     @property
     def skipped(self) -> int:
@@ -201,8 +227,9 @@ class Engine:
         Returns
         -------
         ndarray of int32
-            Stable id of each symbol; -1 where it was refused because ``max_symbols``
-            symbols are already registered (see :attr:`refused`).
+            Id of each symbol; -1 where it was refused because ``max_symbols`` symbols
+            are already registered (see :attr:`refused`; with ``evict_idle`` only those
+            of this call count).
         """
         if isinstance(symbols, str):
             raise TypeError("register takes an iterable of symbols, not one str")
@@ -210,12 +237,24 @@ class Engine:
         names = symbols if isinstance(symbols, Sequence) else list(symbols)
         out = np.fromiter((index.get(name, -1) for name in names), np.int32, len(names))
         if (out < 0).any():
+            victims = self._victims(out) if self._evict else None
             for i in np.flatnonzero(out < 0).tolist():
-                out[i] = self._add(names[i])
+                out[i] = self._add(names[i], victims)
         return out
 
-    def _add(self, name: str) -> int:
-        """Id of ``name``, registering it if there is room; -1 if refused."""
+    def _victims(self, keep: NDArray[np.int32]) -> Iterator[int]:
+        """Slots a new symbol may take, idle longest first, never one in ``keep`` (read
+        when the first is asked for, so ids added to it by then are kept too)."""
+        n = len(self._names)
+        seen = self._s.seen[:n].copy()
+        kept = keep[(keep >= 0) & (keep < n)]
+        seen[kept] = np.iinfo(np.int64).max
+        order = np.argsort(seen, kind="stable")
+        yield from order[: n - np.unique(kept).size].tolist()
+
+    def _add(self, name: str, victims: Iterator[int] | None = None) -> int:
+        """Id of ``name``, registering it if there is room or a slot in ``victims``
+        to take; -1 if refused."""
         found = self._index.get(name)
         if found is not None:
             return found
@@ -224,16 +263,44 @@ class Engine:
         cfg = self._cfg
         count = len(self._names)
         if count >= cfg.max_symbols:
-            if name not in self._refused_names:
-                self._refused += 1
-                if len(self._refused_names) < cfg.max_symbols:
-                    self._refused_names.add(name)
-            return -1
-        if count == self._s.capacity:
-            self._s = self._s.grown(cfg, min(2 * count, cfg.max_symbols))
-        self._index[name] = count
-        self._names.append(name)
-        return count
+            if victims is None and self._evict:
+                victims = self._victims(np.empty(0, dtype=np.int32))
+            sid = next(victims, -1) if victims is not None else -1
+            if sid < 0:
+                if name not in self._refused_names:
+                    self._refused += 1
+                    if len(self._refused_names) < cfg.max_symbols:
+                        self._refused_names.add(name)
+                return -1
+            self._evict_slot(sid)
+            self._names[sid] = name
+        else:
+            if count == self._s.capacity:
+                self._s = self._s.grown(cfg, min(2 * count, cfg.max_symbols))
+            sid = count
+            self._names.append(name)
+        self._index[name] = sid
+        s = self._s
+        s.seen[sid] = self._given
+        parked = self._parked.pop(name, None)
+        if parked is not None:
+            s.buy[sid], s.sell[sid], s.touched[sid], s.seq[sid] = parked
+        return sid
+
+    def _evict_slot(self, sid: int) -> None:
+        """Free slot ``sid``: its symbol's limits and signal numbers are parked (so a
+        returning symbol keeps its limits and its signal ids stay unique)."""
+        s, old = self._s, self._names[sid]
+        del self._index[old]
+        if s.touched[sid] or s.seq[sid].any():
+            self._parked[old] = (
+                float(s.buy[sid]), float(s.sell[sid]), bool(s.touched[sid]), s.seq[sid].copy()
+            )  # fmt: skip
+            if len(self._parked) > self._cfg.max_symbols:  # bounded: forget the oldest
+                del self._parked[next(iter(self._parked))]
+        s.clear(self._cfg, sid)
+        self._evicted += 1
+        self._evicted_ids.append((sid, old))
 
     def _id(self, symbol: str) -> int:
         try:
@@ -270,8 +337,10 @@ class Engine:
         quiet time since the previous watch still applies.
         """
         sid = self._index.get(symbol)
-        cur_buy = float(self._s.buy[sid]) if sid is not None else math.nan
-        cur_sell = float(self._s.sell[sid]) if sid is not None else math.nan
+        if sid is not None:
+            cur_buy, cur_sell = float(self._s.buy[sid]), float(self._s.sell[sid])
+        else:  # new, or evicted with its limits parked
+            cur_buy, cur_sell = self._parked.get(symbol, (math.nan, math.nan))[:2]
         b, x = check_limits(
             cur_buy if buy is None else buy, cur_sell if sell is None else sell, symbol
         )
@@ -340,6 +409,7 @@ class Engine:
             eta_sell=col("eta_sell"),
             config=self._cfg,
             refused=self._refused,
+            evicted=self._evicted,
         )
 
     def history(self, symbol: str) -> History:
@@ -403,6 +473,8 @@ class Engine:
             )
         if ids.size == 0:
             return []
+        first_position = self._given
+        self._given += ids.shape[0]
         if ids.dtype.kind not in "iu":
             raise ValueError(f"sym_ids must be integers, got dtype {ids.dtype}")
         if ids.max() >= len(self._names):
@@ -420,7 +492,9 @@ class Engine:
             ids, times, prices = ids[arrival], times[arrival], prices[arrival]
         # nan (unset limits, undefined estimates) and 0/0 are expected throughout.
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self._advance(ids.astype(np.int32, copy=False), times, prices, arrival)
+            return self._advance(
+                ids.astype(np.int32, copy=False), times, prices, arrival, first_position
+            )
 
     def _refresh_forecasts(self) -> None:
         """Bring the stored forecasts of symbols that moved up to date."""
@@ -437,9 +511,10 @@ class Engine:
         s.eta_buy[stale], s.eta_sell[stale] = limit_etas(*args)
 
     def _advance(
-        self, ids: NDArray[np.int32], t_in: _F8, price_in: _F8, arrival: _I8
+        self, ids: NDArray[np.int32], t_in: _F8, price_in: _F8, arrival: _I8, given: int
     ) -> list[Signal]:
         """Process valid ticks: sort by symbol, scan every recurrence, apply the rules.
+        ``given`` is the position of the update's first tick in all ticks given so far.
 
         Runs with invalid and divide-by-zero warnings off (see :meth:`update`).
         """
@@ -516,6 +591,7 @@ class Engine:
 
         # Per-symbol state at each segment's last tick, and the chart history.
         s.n_ticks[sym] = n_before + batch.length
+        s.seen[sym] = given + arrival.take(batch.order.take(last))
         s.t_last[sym] = t_event[last]
         s.last[sym] = price[last]
         s.sma_fast[sym] = sma_fast[last]

@@ -52,6 +52,8 @@ class EngineState:
     config : EngineConfig
     refused : int
         Symbols refused because ``max_symbols`` was reached.
+    evicted : int
+        Symbols dropped to make room for new ones (engines that evict idle symbols).
     """
 
     symbols: tuple[str, ...]
@@ -73,6 +75,7 @@ class EngineState:
     eta_sell: _F8
     config: EngineConfig
     refused: int
+    evicted: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,6 +78,8 @@ class Store:
     history : chart ring of the latest ``history + slow - 1`` ticks, time as the real
         part and price as the imaginary part (written in one scatter); the averages are
         replayed from the prices on request.
+    seen : position of the symbol's latest tick in everything the engine was given (or
+        where it was registered): the smallest is the symbol idle longest.
     """
 
     n_ticks: _I8
@@ -112,6 +114,7 @@ class Store:
     last_fire: _F8
     seq: _I8
     history: NDArray[np.complex128]
+    seen: _I8
 
     @classmethod
     def empty(cls, cfg: EngineConfig, capacity: int) -> Store:
@@ -156,6 +159,7 @@ class Store:
             last_fire=np.full((capacity, len(TIMED)), NEVER),
             seq=np.zeros((capacity, len(SignalKind)), dtype=np.int64),
             history=np.full((capacity, cfg.history + cfg.slow - 1), np.nan, dtype=np.complex128),
+            seen=np.zeros(capacity, dtype=np.int64),
         )
 
     @property
@@ -169,6 +173,12 @@ class Store:
         for f in fields(self):
             getattr(bigger, f.name)[: self.capacity] = getattr(self, f.name)
         return bigger
+
+    def clear(self, cfg: EngineConfig, row: int) -> None:
+        """Make slot ``row`` as a symbol before its first tick (for a new symbol)."""
+        fresh = Store.empty(cfg, 1)
+        for f in fields(self):
+            getattr(self, f.name)[row] = getattr(fresh, f.name)[0]
 
     def bytes_per_symbol(self) -> int:
         """Bytes of state each symbol slot takes."""

@@ -234,6 +234,7 @@ def hostile_round(broker: EmbeddedBroker) -> Iterator[Round]:
             topic=topic,
             from_beginning=True,
             engine=EngineConfig(max_symbols=1),  # the control symbol only
+            evict_idle=False,  # a new symbol is refused, not taken for the control one
         )
     )
     pipeline.start()

@@ -243,3 +243,11 @@ def test_the_broker_memory_and_its_budget_wrap_instead_of_being_cut(
     assert all(len(line) <= width for line in lines)
     assert not any("…" in line for line in lines)
     assert " ".join(_values(lines, "broker mem")) == "18.8 MiB of 512 MiB"
+
+
+def test_symbols_evicted_for_new_ones_are_counted(snap: Snapshot) -> None:
+    assert "evicted" not in {line[:10].strip() for line in render(snap, 36, 30)}
+    engine = dataclasses.replace(snap.engine, evicted=90_000)
+    lines = render(dataclasses.replace(snap, engine=engine), 36, 30)
+    max_symbols = snap.engine.config.max_symbols
+    assert " ".join(_values(lines, "evicted")) == f"90,000 idle, max {max_symbols:,}"

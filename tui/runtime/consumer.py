@@ -138,6 +138,10 @@ class ConsumerWorker(threading.Thread):
         With a group: commit offsets only for messages the recording has handled, once
         its file is flushed (a killed recorder's successor resumes without a gap),
         instead of committing automatically.
+    evict_idle:
+        When ``max_symbols`` symbols are tracked, a new symbol takes the place of the one
+        idle longest (its limits are kept for its return) instead of being refused: a
+        flood of names cannot lock out real symbols that come later.
     """
 
     def __init__(
@@ -156,6 +160,7 @@ class ConsumerWorker(threading.Thread):
         fields: Fields | None = None,
         committer: SignalPublisher | None = None,
         commit_recorded: bool = False,
+        evict_idle: bool = True,
     ) -> None:
         super().__init__(name="limitwatch-consumer", daemon=True)
         self.connection = as_connection(bootstrap)
@@ -176,7 +181,7 @@ class ConsumerWorker(threading.Thread):
         self._stop_event = threading.Event()
         self._commands: queue.SimpleQueue[WorkerCommand] = queue.SimpleQueue()
         # Owned by the thread once it runs; created here so every attribute has a home.
-        self.engine = Engine(self.config)
+        self.engine = Engine(self.config, evict_idle=evict_idle)
         # How often the forecasts came true, for the monitor's track record view.
         self.track = TrackRecord(self.config.horizon_s, symbols=self.config.max_symbols)
         self.health = ConsumerHealth(time.monotonic())
@@ -405,6 +410,9 @@ class ConsumerWorker(threading.Thread):
             return
         self._last_tick_wall = wall
         ids = np.asarray(self.engine.register(symbols), dtype=np.int32)
+        evicted = self.engine.take_evicted()
+        if evicted:
+            self._forget(evicted)
         refused = np.flatnonzero(ids < 0)
         for i in refused.tolist():  # the engine tracks max_symbols already: it skips them
             self._refuse(taken[i], self._symbol_refused(symbols[i]))
@@ -419,6 +427,13 @@ class ConsumerWorker(threading.Thread):
             self._signal_count += len(signals)
             if self.on_signals is not None:
                 self.on_signals(signals)
+
+    def _forget(self, evicted: list[tuple[int, str]]) -> None:
+        """Drop what is kept per id and per symbol for symbols the engine evicted."""
+        ids = [sid for sid, _ in evicted]
+        self._fresh_at[ids] = np.nan
+        self.track.forget(ids)
+        self.checks.forget(name for _, name in evicted)
 
     def _commit_handled(self, consumer: Consumer) -> None:
         """Commit the offsets the recording has handled, once its file is flushed; after a

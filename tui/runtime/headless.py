@@ -206,6 +206,8 @@ def status_line(snap: Snapshot) -> str:
         line += f", bad {k.bad:,} ({why}), dead-lettered {k.dead_lettered:,}"
     if snap.engine.refused:
         line += f", {fmt.count(snap.engine.refused, 'symbol')} refused (max_symbols)"
+    if snap.engine.evicted:
+        line += f", {snap.engine.evicted:,} idle evicted for new symbols (max_symbols)"
     if snap.recording:
         line += f", recorded {snap.recorded:,}"
     if k.duplicates:

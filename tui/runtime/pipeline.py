@@ -91,6 +91,7 @@ class PipelineOptions:
     max_ahead_s: float = MAX_AHEAD_S  # event times further ahead are refused (inf: off)
     max_jump: float | None = None  # None: as `plausibility_for` decides for the source
     fields: Fields | None = None  # the shape of the ticks read (None: limitwatch's own)
+    evict_idle: bool = True  # at max_symbols a new symbol evicts the one idle longest
 
 
 class Pipeline:
@@ -135,6 +136,7 @@ class Pipeline:
                 on_signals=opts.on_signals,
                 plausibility=plausibility_for(opts.source, opts.max_ahead_s, opts.max_jump),
                 fields=opts.fields,
+                evict_idle=opts.evict_idle,
             )
             self.worker.start()
             if opts.source is not None:

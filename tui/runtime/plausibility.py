@@ -17,6 +17,7 @@ refusals.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from producer.source import Source, jumps_by_design
@@ -113,6 +114,12 @@ class TickChecks:
         elif len(self._last) < self.capacity and math.isfinite(self.rules.max_jump):
             self._last[symbol] = price
         return None
+
+    def forget(self, symbols: Iterable[str]) -> None:
+        """Drop the reference prices of ``symbols`` (no longer tracked)."""
+        for symbol in symbols:
+            self._last.pop(symbol, None)
+            self._jumps.pop(symbol, None)
 
     def _relevel(self, symbol: str, price: float) -> bool:
         """Count a jump of ``symbol`` to ``price``; True when it makes RELEVEL_AFTER in a

@@ -45,13 +45,13 @@ def sparkline(values: tuple[int, ...], width: int = TREND, top: int | None = Non
 
 #: Rows left out first when the pane is too short for all of them, least needed first.
 _DROP_ORDER = (
-    "resent", "broker mem", "consumer", "last tick", "why", "refused", "topics", "restart",
-    "reset", "broker",
+    "resent", "broker mem", "consumer", "last tick", "why", "evicted", "refused", "topics",
+    "restart", "reset", "broker",
 )  # fmt: skip
 #: Rows whose values wrap onto more lines instead of being cut: all but the short ones.
 _WRAPPED = (
-    "broker", "health", "consumer", "error", "lag", "why", "refused", "in", "out", "restart",
-    "topics", "reset", "resent", "broker mem",
+    "broker", "health", "consumer", "error", "lag", "why", "refused", "evicted", "in", "out",
+    "restart", "topics", "reset", "resent", "broker mem",
 )  # fmt: skip
 
 
@@ -100,6 +100,10 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     if refused:
         most = snap.engine.config.max_symbols
         rows.append(("refused", Text(f"{fmt.count(refused, 'symbol')}, max {most:,}", "yellow")))
+    evicted = snap.engine.evicted
+    if evicted:  # idle symbols dropped for new ones (their limits are kept)
+        most = snap.engine.config.max_symbols
+        rows.append(("evicted", Text(f"{evicted:,} idle, max {most:,}", "yellow")))
     if snap.producer is not None and (snap.producer.resent or k.duplicates):
         again = f"{snap.producer.resent:,} · {k.duplicates:,} read twice"
         rows.append(("resent", Text(again)))
