@@ -449,6 +449,9 @@ class LimitwatchApp(App[None]):
         if snap is None or symbol is None:
             self.notify("No symbol selected yet.", severity="warning")
             return None
+        if symbol not in snap.engine.symbols:  # evicted since the watchlist last showed it
+            self.notify(f"{symbol} is no longer tracked.", severity="warning")
+            return None
         return snap, symbol, snap.engine.symbols.index(symbol)
 
     def action_cursor(self, delta: int) -> None:

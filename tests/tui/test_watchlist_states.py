@@ -1,6 +1,7 @@
 """The watchlist under any sequence of updates, filters, sorts, cursor moves, resizes and
 scrolls keeps its invariants: the cursor is on a shown row (or there is none), the
-selected symbol is shown, and every shown symbol matches the filter."""
+selected symbol is shown, and every shown symbol matches the filter and is tracked (the
+engine holds fewer symbols than the updates name, so symbols are evicted and return)."""
 
 from __future__ import annotations
 
@@ -58,7 +59,10 @@ class WatchlistMachine(RuleBasedStateMachine):
         self.context = self.app.run_test(size=(100, 20))
         self.pilot = self._run(self.context.__aenter__())
         self.table = self.app.query_one(Watchlist)
-        self.engine = Engine(EngineConfig(fast=2, slow=3, history=3, warmup_ticks=2))
+        self.engine = Engine(
+            EngineConfig(fast=2, slow=3, history=3, warmup_ticks=2, max_symbols=6),
+            evict_idle=True,
+        )
         self.t = 0.0
         self.rng = np.random.default_rng(0)
 
@@ -127,6 +131,7 @@ class WatchlistMachine(RuleBasedStateMachine):
         selected = self.table.selected_symbol
         assert selected is None or selected in shown
         assert len(set(shown)) == len(shown)
+        assert set(shown) <= set(self.engine.symbols)
 
 
 WatchlistMachine.TestCase.settings = settings(

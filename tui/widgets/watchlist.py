@@ -453,10 +453,12 @@ class Watchlist(ScrollView, can_focus=True):
         self._stale = stale
         self._stale_symbols = stale_symbols
         self._pending = dict(pending or {})
+        removed = False
         if len(state.symbols) != len(self._index) or state.symbols[: len(self._index)] != tuple(
             self._index
         ):
             self._index = {s: i for i, s in enumerate(state.symbols)}
+            removed = self._drop_untracked()
         known = set(self._rows)
         added = [s for s in state.symbols if s not in known and self._wanted(s)]
         if added:
@@ -466,7 +468,7 @@ class Watchlist(ScrollView, can_focus=True):
         due = self._sorted_at == -math.inf or (
             self.order != "symbol" and now - self._sorted_at >= RESORT_S
         )
-        if added or due:
+        if added or removed or due:
             self._sorted_at = now
             self._resort()
         self._resize()
@@ -474,6 +476,19 @@ class Watchlist(ScrollView, can_focus=True):
             self._fit(self._format(self.row_values(row)))
         self.refresh()
         self._announce()
+
+    def _drop_untracked(self) -> bool:
+        """Drop the rows of symbols the engine no longer tracks (evicted for new ones);
+        the cursor stays on its symbol, or on the row where it was."""
+        if all(s in self._index for s in self._rows):
+            return False
+        selected = self.selected_symbol
+        self._rows = [s for s in self._rows if s in self._index]
+        if selected in self._index:
+            self._cursor = self._rows.index(selected)
+        else:
+            self._cursor = max(0, min(self._cursor, len(self._rows) - 1))
+        return True
 
     def _visible_rows(self) -> range:
         top = round(self.scroll_y)
