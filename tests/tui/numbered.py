@@ -1,6 +1,8 @@
 """Numbered ticks for fault tests: a paced source whose event times number its ticks, a
-producer thread that remembers which numbers a broker acknowledged, and a reader of the
-numbers in a recording."""
+producer thread that remembers which numbers a broker acknowledged, a reader of the
+numbers in a recording, and the steps every such test takes around its fault: start
+recording what the monitor reads, finish once it has read everything, check that every
+acknowledged tick was read."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from confluent_kafka import Message
 
 from producer.kafka_producer import ProducerThread
 from producer.wire import Tick
+from tests.tui.waiting import wait_for
+from tui.runtime.pipeline import Pipeline
 
 #: Event seconds between numbered ticks: 500 ticks a second at speed 1.
 STEP_S = 0.002
@@ -67,3 +71,37 @@ def read_numbers(recording: Path, source: NumberedSource) -> list[int]:
         except (ValueError, KeyError):
             continue
     return numbers
+
+
+def check_numbers(producer: NumberedProducer, recording: Path) -> tuple[int, int]:
+    """(acknowledged, read twice); fails naming the acknowledged ticks never read."""
+    read = read_numbers(recording, producer.numbers)
+    missing = sorted(producer.acked - set(read))
+    assert not missing, f"{len(missing)} acknowledged ticks never read, first {missing[:10]}"
+    twice = len(read) - len(set(read))
+    stats = producer.stats()
+    assert twice <= stats.resent  # only ticks sent again can be read twice
+    # Every tick is delivered or failed once: sending it again does not count it twice.
+    assert stats.finished and stats.delivered + stats.failed == stats.produced, stats
+    return len(producer.acked), twice
+
+
+def start_recording(pipeline: Pipeline, path: Path) -> None:
+    """Record what the monitor reads to `path`; returns once it records."""
+    pipeline.record(str(path))
+    wait_for(pipeline, lambda s: s.recording is not None, 10)
+
+
+def finish(pipeline: Pipeline, producer: NumberedProducer) -> None:
+    """Stop the producer, let the consumer read what is left, stop the pipeline."""
+    producer.stop()
+    producer.join(5)
+    stopped = time.time()
+    try:
+        wait_for(
+            pipeline,
+            lambda s: s.wall > stopped + 1.0 and s.kafka.health == "OK" and s.kafka.total_lag == 0,
+            30,
+        )
+    finally:
+        assert pipeline.stop(timeout=2.0)

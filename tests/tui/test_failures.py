@@ -13,7 +13,7 @@ from producer.broker import EmbeddedBroker
 from producer.generator import MarketGenerator
 from producer.kafka_producer import ProducerThread
 from producer.topics import ensure_topics
-from tests.tui.waiting import wait_for
+from tests.tui.waiting import health, wait_for
 from tests.waiting import holds_for, wait_until
 from tui.runtime.health import STALL_AFTER_S
 from tui.runtime.pipeline import Pipeline, PipelineOptions
@@ -24,11 +24,6 @@ pytestmark = pytest.mark.kafka
 
 def _no_threads_left() -> bool:
     return not [t for t in threading.enumerate() if t.name.startswith("limitwatch")]
-
-
-def _health(pipeline: Pipeline) -> str | None:
-    snap = pipeline.latest()
-    return snap.kafka.health if snap is not None else None
 
 
 def test_a_killed_broker_shows_down_and_quitting_still_works() -> None:
@@ -73,9 +68,9 @@ def test_an_idle_topic_is_not_a_stall() -> None:
         wait_for(pipeline, lambda s: s.kafka.health == "OK", 10)
         # The point is the passing of time: past the stall threshold, it is still OK.
         holds_for(
-            lambda: _health(pipeline) == "OK",
+            lambda: health(pipeline) == "OK",
             STALL_AFTER_S + 1.5,
-            what=lambda: f"health went {_health(pipeline)} on an idle topic",
+            what=lambda: f"health went {health(pipeline)} on an idle topic",
         )
         snap = wait_for(pipeline, lambda s: True, 5)
         assert snap.kafka.health == "OK"

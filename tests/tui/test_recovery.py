@@ -15,45 +15,18 @@ from confluent_kafka.admin import AdminClient
 from producer.broker import EmbeddedBroker
 from producer.kafka_config import client_config
 from producer.topics import create_missing, dlq_topic, ensure_topics
-from tests.tui.numbered import NumberedProducer, NumberedSource, read_numbers
+from tests.tui.numbered import (
+    NumberedProducer,
+    NumberedSource,
+    check_numbers,
+    finish,
+    start_recording,
+)
 from tests.tui.waiting import wait_for
 from tests.waiting import wait_until
 from tui.runtime.pipeline import Pipeline, PipelineOptions
 
 pytestmark = pytest.mark.kafka
-
-
-def check_numbers(producer: NumberedProducer, recording: Path) -> tuple[int, int]:
-    """(acknowledged, read twice); fails naming the acknowledged ticks never read."""
-    read = read_numbers(recording, producer.numbers)
-    missing = sorted(producer.acked - set(read))
-    assert not missing, f"{len(missing)} acknowledged ticks never read, first {missing[:10]}"
-    twice = len(read) - len(set(read))
-    stats = producer.stats()
-    assert twice <= stats.resent  # only ticks sent again can be read twice
-    # Every tick is delivered or failed once: sending it again does not count it twice.
-    assert stats.finished and stats.delivered + stats.failed == stats.produced, stats
-    return len(producer.acked), twice
-
-
-def start_recording(pipeline: Pipeline, path: Path) -> None:
-    pipeline.record(str(path))
-    wait_for(pipeline, lambda s: s.recording is not None, 10)
-
-
-def finish(pipeline: Pipeline, producer: NumberedProducer) -> None:
-    """Stop the producer, let the consumer read what is left, stop the pipeline."""
-    producer.stop()
-    producer.join(5)
-    stopped = time.time()
-    try:
-        wait_for(
-            pipeline,
-            lambda s: s.wall > stopped + 1.0 and s.kafka.health == "OK" and s.kafka.total_lag == 0,
-            30,
-        )
-    finally:
-        assert pipeline.stop(timeout=2.0)
 
 
 def test_a_killed_embedded_broker_is_restarted_and_no_acknowledged_tick_is_lost(

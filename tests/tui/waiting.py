@@ -1,4 +1,5 @@
-"""Waiting on a running pipeline by polling its snapshots, never by fixed sleeps."""
+"""Waiting on a running pipeline by polling its snapshots, never by fixed sleeps, and the
+health word it shows now."""
 
 from __future__ import annotations
 
@@ -19,3 +20,9 @@ def wait_for(
         return snap if snap is not None and done(snap) else None
 
     return wait_until(ready, timeout, what=lambda: f"last snapshot: {pipeline.latest()}")
+
+
+def health(pipeline: Pipeline) -> str | None:
+    """The health word of the newest snapshot (None before the first)."""
+    snap = pipeline.latest()
+    return snap.kafka.health if snap is not None else None

@@ -1,0 +1,116 @@
+"""Brokers frozen (SIGSTOP for 12 s, then SIGCONT) while numbered ticks flow, for real: the
+embedded one and one given with --bootstrap-servers. While the broker is frozen the
+monitor must not say OK (STALL or DOWN), and OK again once it is let go. A frozen broker
+is not a dead one: the embedded broker must be waited for, not restarted into an empty
+one that lost what it held. Numbered ticks check that every tick the broker acknowledged
+is read by the monitor's consumer at least once; the ones read twice are counted, and
+only a tick sent again may be."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from producer.broker import EmbeddedBroker
+from tests.tui.numbered import NumberedProducer, check_numbers, finish, start_recording
+from tests.tui.waiting import health, wait_for
+from tests.waiting import holds_for, wait_until
+from tui.runtime.health import STALL_AFTER_S, STATS_INTERVAL_S
+from tui.runtime.pipeline import Pipeline, PipelineOptions
+from tui.runtime.snapshot import Snapshot
+
+pytestmark = pytest.mark.kafka
+
+#: How long the broker stays frozen: far past the stall threshold and librdkafka's
+#: connection set-up timeout, well within a produced message's timeout.
+FREEZE_S = 12.0
+#: What the monitor may say about a frozen broker.
+NOT_OK = ("STALL", "DOWN")
+
+
+def _freeze(pipeline: Pipeline, pid: int, producer: NumberedProducer) -> int:
+    """Freeze process `pid` for FREEZE_S seconds, then let it go; return the ticks it had
+    acknowledged. Fails if the monitor says OK at any time from the first STALL or DOWN
+    to the end of the freeze, or if a tick is acknowledged meanwhile (then the broker was
+    not the one frozen, or it was replaced)."""
+    frozen_at = time.monotonic()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for(pipeline, lambda s: s.kafka.health in NOT_OK, STALL_AFTER_S + STATS_INTERVAL_S + 5)
+        acked = len(producer.acked)
+        # The point is the passing of time: the freeze lasts, and the health word says so.
+        holds_for(
+            lambda: health(pipeline) in NOT_OK and len(producer.acked) == acked,
+            frozen_at + FREEZE_S - time.monotonic(),
+            what=lambda: (
+                f"health {health(pipeline)}, acknowledged {len(producer.acked)} "
+                f"(frozen at {acked}): {pipeline.latest()}"
+            ),
+        )
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    return acked
+
+
+def _thawed(pipeline: Pipeline, acked: int) -> Snapshot:
+    """The first snapshot saying OK once 300 ticks past the freeze were read."""
+    return wait_for(
+        pipeline, lambda s: s.kafka.health == "OK" and s.kafka.consumed > acked + 300, 30
+    )
+
+
+def test_a_frozen_embedded_broker_is_waited_for_not_restarted_and_no_acknowledged_tick_is_lost(
+    tmp_path: Path,
+) -> None:
+    pipeline = Pipeline(PipelineOptions(source=None, partitions=2))
+    pipeline.start()
+    producer = NumberedProducer(pipeline.bootstrap)
+    try:
+        start_recording(pipeline, tmp_path / "read.jsonl")
+        producer.start()
+        wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
+        assert pipeline.broker is not None and pipeline.broker.pid is not None
+        frozen = pipeline.broker.pid
+        acked = _freeze(pipeline, frozen, producer)
+        snap = _thawed(pipeline, acked)
+        # The same broker, with what it held: neither restarted nor given the topics again.
+        assert pipeline.broker.pid == frozen
+        assert snap.kafka.broker_restarts == 0, snap.kafka.keeper
+        assert snap.kafka.topics_recreated == 0, snap.kafka.keeper
+    finally:
+        finish(pipeline, producer)
+    acknowledged, twice = check_numbers(producer, tmp_path / "read.jsonl")
+    assert producer.stats().failed == 0
+    print(f"embedded frozen: {acknowledged} acknowledged, all read, {twice} read twice")
+
+
+def test_an_explicit_broker_frozen_is_read_on_where_it_stopped_and_no_acknowledged_tick_is_lost(
+    tmp_path: Path,
+) -> None:
+    with EmbeddedBroker() as cluster:
+        pipeline = Pipeline(
+            PipelineOptions(
+                bootstrap=cluster.bootstrap, partitions=3, source=None, from_beginning=True
+            )
+        )
+        pipeline.start()
+        producer = NumberedProducer(cluster.bootstrap)
+        try:
+            start_recording(pipeline, tmp_path / "read.jsonl")
+            producer.start()
+            wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
+            assert cluster.pid is not None
+            frozen = cluster.pid
+            acked = _freeze(pipeline, frozen, producer)
+            snap = _thawed(pipeline, acked)
+            assert cluster.pid == frozen and cluster.alive()
+            assert snap.kafka.topics_recreated == 0, snap.kafka.recovery
+        finally:
+            finish(pipeline, producer)
+    acknowledged, twice = check_numbers(producer, tmp_path / "read.jsonl")
+    assert producer.stats().failed == 0
+    print(f"explicit frozen: {acknowledged} acknowledged, all read, {twice} read twice")
