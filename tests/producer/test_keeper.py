@@ -28,7 +28,9 @@ def test_a_broker_that_cannot_be_restarted_is_tried_then_given_up() -> None:
         squatter.listen()
         status = wait_until(lambda: (s := keeper.status()).gave_up and s, 30)
         assert "gave up after 2 tries" in status.state
-        assert "in use" in status.state  # the last try's reason
+        # The last try's reason: the port found taken or, as seen once on a busy
+        # machine, a broker started on it that never answered.
+        assert "in use" in status.state or "did not answer" in status.state
         assert status.restarts == 0
     finally:
         keeper.stop()
