@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 
-from engine import EngineConfig, Signal, SignalKind
+from engine import EngineConfig, EngineState, Signal, SignalKind
 from engine.calibration import CalibrationRecord
 from engine.limits import limit_problem
 from tui.runtime import format as fmt
@@ -37,6 +37,7 @@ from tui.runtime.pipeline import Feed
 from tui.runtime.recorder import default_record_dir
 from tui.runtime.settings import SORTS
 from tui.runtime.snapshot import Snapshot, staleness
+from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog
 from tui.screens.track import TrackScreen
@@ -662,6 +663,18 @@ class LimitwatchApp(App[None]):
         names = list(KIND_FILTERS)
         log.set_filters(kind=names[(names.index(log.kind_filter) + 1) % len(names)])
         self._title_signals()
+
+    def action_details(self) -> None:
+        """Explain the selected symbol's forecast."""
+        picked = self._selected()
+        if picked is None:
+            return
+
+        def look() -> tuple[EngineState, CalibrationRecord | None] | None:
+            snap = self._snapshot
+            return (snap.engine, snap.track) if snap is not None else None
+
+        self.push_screen(DetailScreen(picked[1], look))
 
     def action_track_record(self) -> None:
         """Show how often the forecasts came true so far."""

@@ -81,3 +81,11 @@ def test_symbols_with_markup_and_escapes_shown_literally(snap_compare) -> None:
     names = ["[/bold]", "[red]RED", "A\\x1b[31m", "ZZZ"]
     app = _app(symbols=names, n_ticks=400, config=EngineConfig(fast=5, slow=20))
     assert snap_compare(app, terminal_size=(120, 40))
+
+
+def test_why_this_forecast_at_80x24(snap_compare) -> None:
+    async def show_details(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("j", "j", "d")
+        await pilot.pause()
+
+    assert snap_compare(_app(), terminal_size=(80, 24), run_before=show_details)

@@ -86,6 +86,13 @@ KEYS: tuple[Key, ...] = (
         "cycle_signal_kind",
         "Sig: kind",
     ),
+    Key(
+        "d",
+        "why this forecast: distances, volatility, drift, chances",
+        "d",
+        "details",
+        "Why",
+    ),
     Key("c", "track record: how often the forecasts came true", "c", "track_record", "Record"),
     Key("ctrl+p", "command palette: every action by name"),
     Key(

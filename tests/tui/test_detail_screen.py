@@ -1,0 +1,98 @@
+"""Why this forecast (`d`): the selected symbol's distances, volatility, drift, chances
+and track record, each figure checked against its definition on the engine's state."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from textual.geometry import Region
+
+from engine import Engine, EngineConfig
+from engine.calibration import CalibrationRecord
+from tests.tui.driving import drive
+from tests.tui.feeds import StaticFeed
+from tui.app import LimitwatchApp
+from tui.screens.detail import DetailScreen, forecast_details
+
+CFG = EngineConfig(default_band=None, warmup_ticks=20, warmup_s=0.0)
+
+
+def _walk(symbol: str, n: int, buy: float, sell: float) -> Engine:
+    rng = np.random.default_rng(3)
+    eng = Engine(CFG)
+    eng.set_limits(symbol, buy=buy, sell=sell)
+    price = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.001, n)))
+    eng.update(np.zeros(n, dtype=np.int32), np.arange(n, dtype=np.float64), price)
+    return eng
+
+
+def _record(p: float) -> CalibrationRecord:
+    count = np.zeros(10)
+    k = min(int(p * 10), 9)
+    count[k] = 412.0
+    predicted = np.where(count > 0, p, np.nan)
+    observed = np.where(count > 0, 0.70, np.nan)
+    return CalibrationRecord(predicted, observed, count, 0.1, 0.1, 0.2, 0.3, 412.0)
+
+
+def test_each_figure_is_what_its_definition_gives() -> None:
+    eng = _walk("ACME", 300, buy=99.0, sell=101.5)
+    st = eng.state()
+    last, vol, h = float(st.last[0]), float(st.vol[0]), CFG.horizon_s
+    assert st.buy[0] < last < st.sell[0]
+    rows = dict(
+        (label, text) for label, text in forecast_details(st, 0, None) if label
+    )  # the labelled rows
+    buy_sigmas = abs(math.log(99.0 / last)) / (vol * math.sqrt(h))
+    assert rows["buy limit"] == (
+        f"99.00 · {1 - 99.0 / last:.2%} below the price · {buy_sigmas:.1f} σ of its move over 60 s"
+    )
+    assert f"{101.5 / last - 1:.2%} above the price" in rows["sell limit"]
+    assert rows["volatility"].startswith(f"{vol * math.sqrt(h):.3%} over 60 s")
+    drift, se = float(st.drift[0]), float(st.drift_se[0])
+    assert rows["drift"] == f"{drift * 60:+.3%} per minute ± {se * 60:.3%} (one standard error)"
+    p = float(st.p_buy[0])
+    assert 0.0 < p < 1.0
+    assert rows["buy chance"].startswith(f"{p:.0%} within 60 s" if p >= 0.005 else "<1%")
+
+
+def test_the_track_record_says_how_forecasts_near_this_p_fared() -> None:
+    eng = _walk("ACME", 300, buy=99.0, sell=101.5)
+    st = eng.state()
+    p = float(st.p_buy[0])
+    lines = [text for _label, text in forecast_details(st, 0, _record(p))]
+    assert f"forecasts near {p:.0%} on this stream came true 70% of 412 times" in lines
+
+
+def test_a_limit_reached_and_a_symbol_warming_up_say_so() -> None:
+    beyond = _walk("ACME", 300, buy=50.0, sell=90.0).state()  # price above its sell limit
+    rows = dict(forecast_details(beyond, 0, None))
+    assert rows["sell limit"].startswith("90.00 · reached: the price is")
+    assert rows["sell chance"] == "reached"
+    young = _walk("ACME", 5, buy=99.0, sell=101.0).state()
+    shown = forecast_details(young, 0, None)
+    assert ("buy chance", "warming up") in shown
+    assert ("", "forecasts start after 20 ticks (5 so far)") in shown
+
+
+def test_d_explains_the_selected_symbol_at_80x24_and_d_closes_it() -> None:
+    app = LimitwatchApp(StaticFeed())
+    seen: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("j", "d")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        seen.append(app.screen.symbol)
+        table = app.screen.query_one("#detail-table")
+        lines = table.render_lines(Region(0, 0, table.size.width, table.size.height))
+        seen.append("\n".join(line.text for line in lines))
+        await pilot.press("d")
+        await pilot.pause()
+        assert not isinstance(app.screen, DetailScreen)
+
+    drive(app, script, size=(80, 24))
+    symbol, table = seen
+    assert symbol == "BRIX"  # the second row: j moved the selection down once
+    assert "buy limit" in table and "volatility" in table and "drift" in table

@@ -1,0 +1,195 @@
+"""Why this forecast: the selected symbol's distance to each limit, its volatility and
+drift with their uncertainty, the chance and time to reach each limit, and how often
+forecasts like it came true on this stream."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from engine import EngineState
+from engine.calibration import CalibrationRecord
+from tui.runtime import format as fmt
+
+__all__ = ["DetailScreen", "forecast_details"]
+
+
+def _sigmas(distance: float, vol: float, horizon_s: float) -> str:
+    """A log distance in standard deviations of the price over the horizon."""
+    spread = vol * math.sqrt(horizon_s)
+    if not (math.isfinite(distance) and spread > 0):
+        return "–"
+    return f"{abs(distance) / spread:.1f} σ"
+
+
+def _reached(side: str, limit: float, last: float) -> bool:
+    return last <= limit if side == "buy" else last >= limit
+
+
+def _chance(p: float) -> str:
+    """A probability in whole percent that never rounds a possibility to 0 or 100."""
+    if 0.0 < p < 0.005:
+        return "<1%"
+    if 0.995 < p < 1.0:
+        return ">99%"
+    return f"{p:.0%}"
+
+
+def _limit_row(
+    side: str, limit: float, last: float, vol: float, horizon_s: float
+) -> tuple[str, str]:
+    label = f"{side} limit"
+    if not (math.isfinite(limit) and last > 0):
+        return label, "none"
+    gap = abs(limit / last - 1.0)
+    if _reached(side, limit, last):
+        where = "below" if side == "buy" else "above"
+        return label, f"{fmt.price(limit)} · reached: the price is {gap:.2%} {where} it"
+    distance = math.log(limit / last)
+    where = "below" if distance < 0 else "above"
+    return label, (
+        f"{fmt.price(limit)} · {gap:.2%} {where} the price · "
+        f"{_sigmas(distance, vol, horizon_s)} of its move over {horizon_s:g} s"
+    )
+
+
+def _chance_row(
+    side: str, p: float, eta: float, limit: float, last: float, horizon_s: float, warming: bool
+) -> tuple[str, str]:
+    label = f"{side} chance"
+    if not math.isfinite(limit):
+        return label, "no limit"
+    if _reached(side, limit, last):
+        return label, "reached"
+    if not math.isfinite(p):
+        return label, "warming up" if warming else "–"
+    text = f"{_chance(p)} within {horizon_s:g} s"
+    if 0.0 < p < 1.0 and math.isfinite(eta):
+        text += f"; if reached, in about {fmt.duration(eta)} (median)"
+    return label, text
+
+
+def forecast_details(
+    state: EngineState, i: int, record: CalibrationRecord | None
+) -> list[tuple[str, str]]:
+    """(label, text) rows explaining the forecast of symbol ``i`` of ``state``.
+
+    Distances are shown in percent and in standard deviations of the log price over the
+    horizon (``vol * sqrt(horizon)``), the volatility and drift per minute in percent,
+    the drift with its standard error, and for each limit the probability of reaching
+    it within the horizon, the median time among the paths that do, and how often the
+    stream's forecasts near that probability came true (``record``).
+    """
+    cfg = state.config
+    horizon = cfg.horizon_s
+    last, vol = float(state.last[i]), float(state.vol[i])
+    drift, se = float(state.drift[i]), float(state.drift_se[i])
+    n = int(state.n_ticks[i])
+    warming = not (math.isfinite(float(state.p_buy[i])) or math.isfinite(float(state.p_sell[i])))
+    rows = [("price", f"{fmt.price(last)} after {fmt.count(n, 'tick')}")]
+    buy, sell = float(state.buy[i]), float(state.sell[i])
+    rows.append(_limit_row("buy", buy, last, vol, horizon))
+    rows.append(_limit_row("sell", sell, last, vol, horizon))
+    if math.isfinite(vol):
+        text = f"{vol * math.sqrt(horizon):.3%} over {horizon:g} s (one standard deviation)"
+        if horizon != 60.0:
+            text += f" · {vol * math.sqrt(60.0):.3%} per minute"
+        rows.append(("volatility", text))
+    else:
+        rows.append(("volatility", "not yet measured"))
+    if math.isfinite(drift):
+        noise = f" ± {se * 60.0:.3%}" if math.isfinite(se) else ""
+        rows.append(("drift", f"{drift * 60.0:+.3%} per minute{noise} (one standard error)"))
+        if math.isfinite(se) and se > 0:
+            z = abs(drift) / se
+            trust = "mostly noise" if z < 1.0 else "a trend" if z > 3.0 else "partly a trend"
+            rows.append(("", f"{z:.1f} standard errors from zero: {trust}"))
+    else:
+        rows.append(("drift", "not yet measured"))
+    for side, p, eta, limit in (
+        ("buy", float(state.p_buy[i]), float(state.eta_buy[i]), buy),
+        ("sell", float(state.p_sell[i]), float(state.eta_sell[i]), sell),
+    ):
+        rows.append(_chance_row(side, p, eta, limit, last, horizon, warming))
+        if math.isfinite(p) and 0.0 < p < 1.0 and record is not None:
+            rows.append(("", record.explain(p)))
+    if warming and n < cfg.warmup_ticks:
+        rows.append(("", f"forecasts start after {cfg.warmup_ticks} ticks ({n} so far)"))
+    return rows
+
+
+def details_table(rows: list[tuple[str, str]]) -> Table:
+    """The rows as a two-column table, labels dimmed."""
+    table = Table(box=None, padding=(0, 1), pad_edge=False, show_header=False, expand=True)
+    table.add_column("what", style="dim", no_wrap=True)
+    table.add_column("value", ratio=1)
+    for label, text in rows:
+        table.add_row(label, Text(text))
+    return table
+
+
+class DetailScreen(ModalScreen[None]):
+    """Why the selected symbol's forecast says what it says; refreshed every second;
+    escape, d or q closes."""
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape,d,q", "dismiss", "Close", show=False),
+    ]
+    DEFAULT_CSS = """
+    DetailScreen {
+        align: center middle;
+    }
+    DetailScreen > Vertical {
+        width: 78;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        border: round $primary;
+        padding: 0 1;
+        background: $surface;
+    }
+    """
+
+    def __init__(
+        self,
+        symbol: str,
+        look: Callable[[], tuple[EngineState, CalibrationRecord | None] | None],
+    ) -> None:
+        super().__init__()
+        self.symbol = symbol
+        self._look = look
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = Text(f"Why this forecast · {self.symbol}")
+            box.border_subtitle = "esc closes"
+            yield Static(id="detail-table")
+            yield Static(
+                "p: chance that the price reaches the limit within the horizon, for a "
+                "random walk of the log price with this volatility and the drift's "
+                "uncertainty averaged over.",
+                classes="detail-note",
+            )
+
+    def on_mount(self) -> None:
+        self._refresh()
+        self.set_interval(1.0, self._refresh)
+
+    def _refresh(self) -> None:
+        seen = self._look()
+        table = self.query_one("#detail-table", Static)
+        if seen is None or self.symbol not in seen[0].symbols:
+            table.update(Text(f"{self.symbol} is no longer tracked."))
+            return
+        state, record = seen
+        rows = forecast_details(state, state.symbols.index(self.symbol), record)
+        table.update(details_table(rows))
