@@ -155,6 +155,8 @@ class LimitwatchApp(App[None]):
         self._urgent_timer: Timer | None = None
         self._last_watch_notify = -math.inf
         self._last_crossing_notify = -math.inf
+        self._last_desktop = -math.inf
+        self._desktop_backlog: list[Signal] = []
         self._told_source_error = ""
         self._startup_problems = list(problems or [])
         if config_path is not None:
@@ -345,8 +347,12 @@ class LimitwatchApp(App[None]):
             crossings = [s for s in fresh if s.kind in (SignalKind.BUY, SignalKind.SELL)]
             if self.settings.bell and crossings:
                 self.bell()
+            if self.settings.desktop != "off" and crossings:
+                self._desktop_backlog.extend(crossings)
             self._crossing_backlog.extend(crossings)
             self._watch_backlog.extend(s for s in fresh if s not in crossings)
+        if self._desktop_backlog:
+            self._desktop_notify()
         if not self.settings.notify:
             self._crossing_backlog.clear()
             self._watch_backlog.clear()
@@ -370,6 +376,20 @@ class LimitwatchApp(App[None]):
                 text += f" (+{len(self._watch_backlog) - 1} more watches)"
             self.notify(text, timeout=WATCH_NOTIFY_S - 1)
             self._watch_backlog.clear()
+
+    def _desktop_notify(self) -> None:
+        """Ask the terminal for a desktop notification of the latest crossing waiting
+        (and how many more came with it), at most one every CROSSING_NOTIFY_S."""
+        now = time.monotonic()
+        if now - self._last_desktop < CROSSING_NOTIFY_S or self._driver is None:
+            return
+        self._last_desktop = now
+        last, more = self._desktop_backlog[-1], len(self._desktop_backlog) - 1
+        self._desktop_backlog.clear()
+        body = f"{last.kind.name} {last.symbol} @ {last.price:,.2f} (limit {last.limit:,.2f})"
+        if more:
+            body += f" and {more} more crossings"
+        self._driver.write(cfg.desktop_sequence(self.settings.desktop, "limitwatch", body))
 
     def _notify_source_stopped(self, snap: Snapshot) -> None:
         """Say once, in a toast that stays, that the source stopped on an error (a bad

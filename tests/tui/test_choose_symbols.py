@@ -120,3 +120,33 @@ def test_a_muted_symbols_crossing_is_listed_but_pops_up_nothing() -> None:
     drive(app, script)
     assert "CYGN" in listed  # the signals pane lists it
     assert not any("CYGN" in text for text in toasts)  # but no toast says it
+
+
+def test_desktop_notifications_go_to_the_terminal_for_unmuted_crossings_only() -> None:
+    feed = SignallingFeed()
+    settings = config.Settings(muted=("CYGN",), desktop="osc777")
+    app = LimitwatchApp(feed, settings=settings)
+    written: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        assert app._driver is not None
+        app._driver.write = written.append  # type: ignore[method-assign]
+        feed.fire(_crossing("CYGN", 10_001))
+        await wait_until_async(lambda: app._shown_seq == feed.seq, pilot.pause, 5)
+        await pilot.pause(0.3)
+        assert not any("\x1b]777" in w for w in written)  # muted: nothing
+        feed.fire(_crossing("EVIL\x1b]0;owned\x07", 10_002))  # a hostile symbol name
+        await wait_until_async(lambda: any("\x1b]777" in w for w in written), pilot.pause, 5)
+
+    drive(app, script)
+    (sent,) = [w for w in written if "\x1b]777" in w]
+    assert sent == "\x1b]777;notify;limitwatch;BUY EVIL]0owned @ 10.00 (limit 10.50)\x07"
+
+
+def test_the_desktop_setting_is_kept_and_a_wrong_value_is_named() -> None:
+    text = config.dumps(config.Settings(desktop="osc9"))
+    assert config.loads(text)[0].desktop == "osc9"
+    settings, problems = config.loads('[monitor]\ndesktop = "yes"\n')
+    assert settings.desktop == "off"
+    assert problems == ["config.toml: monitor.desktop must be one of off, osc9, osc777"]

@@ -44,6 +44,32 @@ def next_step(step: float, direction: int) -> float | None:
 
 #: Orders the watchlist can be sorted in (the `o` key cycles through them).
 SORTS = ("symbol", "urgency", "chg", "last")
+#: Desktop notifications through the terminal's escape sequences: none, OSC 9 (the form
+#: iTerm2 introduced) or OSC 777 (urxvt's notify extension); many terminals take one or
+#: both, and one that knows neither ignores them.
+DESKTOP = ("off", "osc9", "osc777")
+
+
+def desktop_sequence(kind: str, title: str, body: str) -> str:
+    """The escape sequence that asks the terminal for a desktop notification (``kind``
+    one of :data:`DESKTOP`; ``""`` for off). Control characters and the separators of
+    the sequence are taken out of the texts, so a symbol's name cannot end it early or
+    smuggle in another escape.
+
+    >>> desktop_sequence("osc777", "limitwatch", "SELL ACME @ 152.76")
+    '\\x1b]777;notify;limitwatch;SELL ACME @ 152.76\\x07'
+    >>> desktop_sequence("osc9", "limitwatch", "BUY \\x1b]0;pwned\\x07X")
+    '\\x1b]9;limitwatch: BUY ]0pwnedX\\x07'
+    """
+
+    def clean(text: str) -> str:
+        return "".join(ch for ch in text if ch.isprintable() and ch != ";")
+
+    if kind == "osc9":
+        return f"\x1b]9;{clean(title)}: {clean(body)}\x07"
+    if kind == "osc777":
+        return f"\x1b]777;notify;{clean(title)};{clean(body)}\x07"
+    return ""
 
 
 def default_path() -> Path:
@@ -58,6 +84,7 @@ class Settings:
     step: float = 0.005  # limit step per key press, as a fraction of price
     bell: bool = False  # ring the terminal bell on BUY/SELL
     notify: bool = True  # pop up a notification for signals
+    desktop: str = "off"  # desktop notifications on BUY/SELL through the terminal (DESKTOP)
     sort: str = "symbol"
     theme: str = "textual-dark"  # the monitor's colour theme (ctrl+p: "Change theme")
     pinned: tuple[str, ...] = ()  # symbols kept at the top of the watchlist
@@ -108,6 +135,8 @@ def dumps(settings: Settings) -> str:
         f"step = {settings.step!r}",
         f"bell = {'true' if settings.bell else 'false'}",
         f"notify = {'true' if settings.notify else 'false'}",
+        "# desktop notifications on BUY/SELL through the terminal: off, osc9 or osc777",
+        f"desktop = {_toml_string(settings.desktop)}",
         f"sort = {_toml_string(settings.sort)}",
         f"theme = {_toml_string(settings.theme)}",
         "# symbols kept at the top of the watchlist (key *), and whose signals make no sound",
@@ -155,6 +184,11 @@ def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
             values[flag] = v
         else:
             problems.append(f"{name}: monitor.{flag} must be true or false")
+    desktop = monitor.get("desktop", base.desktop)
+    if desktop in DESKTOP:
+        values["desktop"] = desktop
+    else:
+        problems.append(f"{name}: monitor.desktop must be one of {', '.join(DESKTOP)}")
     sort = monitor.get("sort", base.sort)
     if sort in SORTS:
         values["sort"] = sort
