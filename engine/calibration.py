@@ -24,6 +24,8 @@ __all__ = ["DECILES", "CalibrationRecord", "Calibrator", "TrackRecord", "isotoni
 
 #: Bins of the record shown to the user (by reported probability).
 DECILES = 10
+#: Pending forecasts a calibrator has room for at first (see Calibrator: it grows).
+_RING_START = 1024
 
 _F8 = NDArray[np.float64]
 # Log-odds of the inner bin edges run from -_LOGIT_SPAN to +_LOGIT_SPAN (1 % to 99 %).
@@ -232,7 +234,12 @@ class Calibrator:
         self._low = np.empty((0, self._q))
         self._high = np.empty((0, self._q))
         # Pending forecasts: a FIFO ring in sample order.
-        self._cap = int(capacity)
+        # It starts small and doubles up to ``capacity`` when full: memory follows the
+        # forecasts pending, not the most there could be (a ring sized for 10,000
+        # symbols that a feed of 200 fills over an hour grew the process's memory for
+        # that whole hour, page by page, as its head went round the first time).
+        self._max_cap = int(capacity)
+        self._cap = min(self._max_cap, _RING_START)
         self._head = 0
         self._size = 0
         self._p_sym = np.zeros(self._cap, dtype=np.int64)
@@ -339,6 +346,8 @@ class Calibrator:
         _, first = np.unique(key[at], return_index=True)
         at = at[np.sort(first)]
         self._last[key[at]] = self._slot
+        if at.size > self._cap - self._size:
+            self._grow_ring(self._size + at.size)
         room = self._cap - self._size
         if at.size > room:
             self.dropped += at.size - room
@@ -430,6 +439,22 @@ class Calibrator:
         self._last = np.concatenate((self._last, np.full(2 * (size - have), -(1 << 62))))
         self._low = np.concatenate((self._low, np.full((size - have, self._q), np.inf)))
         self._high = np.concatenate((self._high, np.full((size - have, self._q), -np.inf)))
+
+    def _grow_ring(self, need: int) -> None:
+        """Make room for ``need`` pending forecasts (at most ``capacity``), keeping the
+        pending ones in order from position 0."""
+        cap = self._cap
+        while cap < need and cap < self._max_cap:
+            cap = min(2 * cap, self._max_cap)
+        if cap == self._cap:
+            return
+        rows = (self._head + np.arange(self._size)) % self._cap
+        for name in ("_p_sym", "_p_sell", "_p_group", "_p_slot", "_p_raw", "_p_rep", "_p_limit"):
+            old = getattr(self, name)
+            new = np.zeros(cap, dtype=old.dtype)
+            new[: self._size] = old[rows]
+            setattr(self, name, new)
+        self._cap, self._head = cap, 0
 
     def _bin(self, p: _F8) -> NDArray[np.intp]:
         """Fit bin of each probability in ``[0, 1]``."""

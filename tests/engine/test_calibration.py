@@ -250,3 +250,24 @@ def test_settings_off_the_grid_are_refused() -> None:
         Calibrator(62.0, sample_every=5.0)
     with pytest.raises(ValueError):
         Calibrator(60.0, sample_every=5.0, refit_every=7.0)
+
+
+def test_the_pending_ring_grows_when_full_and_resolves_every_forecast_in_order() -> None:
+    """The ring starts small and doubles: here it grows while its pending forecasts wrap
+    around its end, and each forecast is still judged against its own symbol's prices."""
+    cal = Calibrator(10.0, sample_every=5.0, refit_every=10.0, learn=False, capacity=4096)
+    hits = 0
+    for k, count in enumerate((600, 400, 600, 900, 0, 0)):
+        cal.advance(5.0 * k)
+        sym = np.arange(count)
+        cal.sample(sym, np.zeros(count, bool), np.full(count, 0.5), np.full(count, 99.0),
+                   np.full(count, 100.0))  # fmt: skip
+        hits += count // 2
+        # Even symbols reach their buy limit in the slot after they were sampled.
+        every = np.arange(1000)
+        cal.observe(every, np.where(every % 2 == 0, 98.0, 100.0), np.full(1000, 100.0))
+    cal.advance(40.0)
+    record = cal.record()
+    assert cal.dropped == 0
+    assert record.resolved == 2500.0
+    assert record.base_rate == hits / 2500
