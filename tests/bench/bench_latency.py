@@ -95,6 +95,9 @@ VARIANTS: dict[str, Variant] = {
         fetch={**CONSUMER_SETTINGS, "fetch.wait.max.ms": 50}, consume_timeout_s=0.005
     ),
     "ready": Variant(take_ready=True),
+    "wait100+ready": Variant(
+        fetch={**CONSUMER_SETTINGS, "fetch.wait.max.ms": 100}, take_ready=True
+    ),
     "wait50+ready": Variant(fetch={**CONSUMER_SETTINGS, "fetch.wait.max.ms": 50}, take_ready=True),
     "wait10+ready": Variant(fetch={**CONSUMER_SETTINGS, "fetch.wait.max.ms": 10}, take_ready=True),
     "linger0": Variant(linger_ms=0),
@@ -199,11 +202,18 @@ def send(
 
 # -- the floor (a process of its own) ----------------------------------------------------------
 def floor(
-    bootstrap: str, topic: str, fetch: dict[str, Any], ready: Any, stop: Any, out: Any
+    bootstrap: str,
+    topic: str,
+    fetch: dict[str, Any],
+    ready: Any,
+    count: Any,
+    stop: Any,
+    out: Any,
 ) -> None:
     """Read `topic` with a plain consumer: one ``poll()``, then ``consume(timeout=0)`` for
     whatever else is ready; note when each marked tick came out. Sets `ready` at the first
-    warm-up tick; puts {marked tick: seen at} on `out` once `stop` is set."""
+    warm-up tick, counts marked ticks in `count`; puts {marked tick: seen at} on `out`
+    once `stop` is set."""
     group = {"group.id": f"bench-{secrets.token_hex(3)}", "enable.auto.commit": False}
     c = Consumer(client_config(bootstrap, **fetch, **group, **{"enable.partition.eof": False}))
     c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
@@ -227,6 +237,7 @@ def floor(
                     ready.set()
                 else:
                     seen[(tick.symbol, tick.ts)] = t
+                    count.value = len(seen)
     finally:
         c.close()
         out.put(seen)
@@ -301,11 +312,12 @@ def measure(rate: float, seconds: float, probes: int, variant: Variant) -> Resul
         topic = f"bench-{secrets.token_hex(3)}"
         ensure_topics(broker.bootstrap, topic, partitions=PARTITIONS)
         go, ready, stop = ctx.Event(), ctx.Event(), ctx.Event()
+        count = ctx.Value("i", 0, lock=False)
         sent_q, floor_q = ctx.Queue(), ctx.Queue()
         limits = {probe_symbol(i): (BUY, SELL) for i in range(PROBES)} | {"WARM": (BUY, SELL)}
         worker = TimedWorker(broker.bootstrap, topic=topic, from_beginning=True, limits=limits)
         reader = ctx.Process(
-            target=floor, args=(broker.bootstrap, topic, variant.fetch, ready, stop, floor_q)
+            target=floor, args=(broker.bootstrap, topic, variant.fetch, ready, count, stop, floor_q)
         )
         sender = ctx.Process(
             target=send,
@@ -322,7 +334,7 @@ def measure(rate: float, seconds: float, probes: int, variant: Variant) -> Resul
             if isinstance(got, Exception):
                 raise got
             sent_at, sent, took = got
-            wait_until(lambda: len(worker.seen) >= len(sent_at), DRAIN_S)
+            wait_until(lambda: min(len(worker.seen), count.value) >= len(sent_at), DRAIN_S)
             stop.set()
             seen = floor_q.get(timeout=DRAIN_S + 10)
             rss = (broker.rss_bytes() or 0) / 2**20
