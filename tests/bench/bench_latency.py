@@ -3,7 +3,7 @@ on the embedded broker, against a plain consumer's latency to the same ticks mea
 the same run.
 
     .venv/bin/python tests/bench/bench_latency.py [--rates 1000,10000,50000] [--seconds 10]
-        [--probes 300] [--variants shipped,wait10,timeout5,wait10+timeout5]
+        [--probes 300] [--variants shipped,ready,wait50+ready,wait10+ready,linger0]
 
 A sender process paces background ticks over 200 symbols at each rate and, a few hundred
 times a rate, sends a marked tick of one of 16 probe symbols whose limits were set before
