@@ -116,9 +116,10 @@ KAFKA_LOGGER.addFilter(_Repeats())
 #:     up: lag at most 3.7 s, no stall over 3.5 minutes.
 #: ``queued.min.messages``
 #:     Messages kept ready per partition: a worker's ``consume()`` batch. The queue is
-#:     native memory that fills whenever the worker falls behind and is not given back:
-#:     at 20,000 the app's memory rose with each lag spike of an hour-long soak (121 to
-#:     150 MiB). With the 100 ms backoff, 5,000 still allow 50,000 ticks/s per partition.
+#:     native memory that fills whenever the worker falls behind: at 20,000 the app's
+#:     memory jumped by up to 14 MiB at a lag spike of an hour-long soak. With the 100 ms
+#:     backoff, 5,000 still allow 50,000 ticks/s per partition; on a busy machine the
+#:     worker read 15-20% less than at 20,000 (``tests/bench/bench_consumer.py``).
 CONSUMER_SETTINGS: dict[str, Any] = {
     "fetch.queue.backoff.ms": 100,
     "fetch.wait.max.ms": 500,
