@@ -87,13 +87,13 @@ KEYS: tuple[Key, ...] = (
         "Sig: kind",
     ),
     Key(
-        "d",
-        "why this forecast: distances, volatility, drift, chances",
+        "d / c",
+        "why this forecast / how often the forecasts came true",
         "d",
         "details",
         "Why",
     ),
-    Key("c", "track record: how often the forecasts came true", "c", "track_record", "Record"),
+    Key("", "", "c", "track_record", "Record"),
     Key("ctrl+p", "command palette: every action by name"),
     Key(
         "?",
