@@ -116,10 +116,11 @@ class CalibrationRecord:
         'no forecast near 72% on this stream has come due yet'
         """
         k = min(max(int(p * DECILES), 0), DECILES - 1) if math.isfinite(p) else -1
+        said = "<1%" if 0.0 < p < 0.005 else ">99%" if 0.995 < p < 1.0 else f"{p:.0%}"
         if k < 0 or not self.count[k] > 0:
-            return f"no forecast near {p:.0%} on this stream has come due yet"
+            return f"no forecast near {said} on this stream has come due yet"
         return (
-            f"forecasts near {p:.0%} on this stream came true {self.observed[k]:.0%} "
+            f"forecasts near {said} on this stream came true {self.observed[k]:.0%} "
             f"of {round(float(self.count[k]))} times"
         )
 

@@ -124,6 +124,10 @@ def forecast_details(
             rows.append(("", record.explain(p)))
     if warming and n < cfg.warmup_ticks:
         rows.append(("", f"forecasts start after {cfg.warmup_ticks} ticks ({n} so far)"))
+    elif warming:  # enough ticks, not yet over enough time (see EngineConfig.warmup_s)
+        rows.append(
+            ("", f"forecasts start once its ticks cover about {cfg.warmup_span:g} s of weight")
+        )
     return rows
 
 
