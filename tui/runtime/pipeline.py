@@ -7,9 +7,12 @@ small command. Nothing here touches a widget.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import dataclasses
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +40,33 @@ log = logging.getLogger(__name__)
 DRAIN_S = 5.0
 #: After it, the longest wait for ticks to flow again (for the measured pause).
 FLOWING_S = 10.0
+#: glibc malloc arenas the process may have (its default: 8 per core).
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # mallopt's parameter number in glibc's malloc.h
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Let glibc's malloc keep at most `arenas` arenas from here on; False where there is
+    no glibc.
+
+    Each budget restart gives the producer a new Kafka client and the keeper a new admin
+    client, and their new threads take arenas of their own (up to 8 per core). An arena
+    keeps the high-water mark of what its threads allocated, so the memory the old
+    clients' threads freed stays with the process: at 5,000 ticks/s and a broker budget
+    of 128 MiB, 16 arenas held 17 MiB free after 3 restarts (1 to 5 MiB more at each),
+    the app at 122 MiB. With 2 arenas the new threads reuse the freed memory: 7 MiB free
+    after the same restarts, the app at 112 MiB. It must run before the threads start;
+    arenas made earlier stay. MALLOC_ARENA_MAX in the environment is left to decide.
+    """
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    libc = None
+    with contextlib.suppress(OSError):
+        libc = ctypes.CDLL(None)
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
+        return False
+    return bool(mallopt(_M_ARENA_MAX, arenas))
 
 
 class Feed(Protocol):
@@ -110,6 +140,7 @@ class Pipeline:
     def start(self) -> None:
         """Start broker (if embedded), topics, consumer and producer. Call from the main thread."""
         opts = self.options
+        limit_malloc_arenas()  # before any client's threads
         try:
             if opts.bootstrap is None:
                 self.broker = EmbeddedBroker(port=opts.broker_port, log_path=opts.broker_log)
