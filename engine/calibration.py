@@ -10,7 +10,6 @@ bit-identical maps, records and calibrated forecasts.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,9 +17,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 if TYPE_CHECKING:
-    from engine.state import EngineState
+    pass
 
-__all__ = ["DECILES", "CalibrationRecord", "Calibrator", "TrackRecord", "isotonic"]
+__all__ = ["DECILES", "CalibrationRecord", "Calibrator", "isotonic", "logistic_fit"]
 
 #: Bins of the record shown to the user (by reported probability).
 DECILES = 10
@@ -30,6 +29,53 @@ _RING_START = 1024
 _F8 = NDArray[np.float64]
 # Log-odds of the inner bin edges run from -_LOGIT_SPAN to +_LOGIT_SPAN (1 % to 99 %).
 _LOGIT_SPAN = math.log(99.0)
+
+
+def logistic_fit(
+    n: ArrayLike, hits: ArrayLike, x: ArrayLike, ridge: float = 1.0, steps: int = 12
+) -> tuple[float, float]:
+    """Intercept and slope ``(a, b)`` of ``P(hit) = 1 / (1 + exp(-(a + b x)))`` fitted to
+    grouped outcomes: ``n`` trials with ``hits`` successes at log-odds ``x`` each.
+
+    Platt scaling (Platt, 1999, "Probabilistic outputs for support vector machines"), by
+    Newton's method on the log-likelihood with a ridge penalty ``ridge / 2 * (a**2 +
+    (b - 1)**2)`` towards the identity ``(0, 1)``: with few outcomes the fit stays near
+    the identity, and the slope is kept at or above 0 so the map stays non-decreasing.
+
+    Examples
+    --------
+    >>> a, b = logistic_fit([1000, 1000, 1000], [250, 500, 750], [-2.0, 0.0, 2.0])
+    >>> round(a, 3), round(b, 3)  # log-odds of 1/4 and 3/4 at -2 and 2: about ln(3)/2
+    (0.0, 0.55)
+    >>> logistic_fit([0, 0], [0, 0], [-1.0, 1.0])  # nothing observed: the identity
+    (0.0, 1.0)
+    """
+    n_a = np.asarray(n, dtype=np.float64)
+    y_a = np.asarray(hits, dtype=np.float64)
+    x_a = np.asarray(x, dtype=np.float64)
+    some = n_a > 0
+    n_a, y_a, x_a = n_a[some], y_a[some], x_a[some]
+    a, b = 0.0, 1.0
+    for _ in range(steps):
+        q = 1.0 / (1.0 + np.exp(-np.clip(a + b * x_a, -30.0, 30.0)))
+        r = y_a - n_a * q
+        w = n_a * q * (1.0 - q)
+        ga = float(r.sum()) - ridge * a
+        gb = float((r * x_a).sum()) - ridge * (b - 1.0)
+        haa = float(w.sum()) + ridge
+        hab = float((w * x_a).sum())
+        hbb = float((w * x_a * x_a).sum()) + ridge
+        det = haa * hbb - hab * hab
+        if not det > 0:
+            break
+        a += (hbb * ga - hab * gb) / det
+        b = max(b + (haa * gb - hab * ga) / det, 0.0)
+    return a, b
+
+
+def _logit(p: _F8) -> _F8:
+    q = np.clip(p, 1e-9, 1.0 - 1e-9)
+    return np.log(q / (1.0 - q))
 
 
 def isotonic(y: ArrayLike, w: ArrayLike) -> _F8:
@@ -142,12 +188,23 @@ class Calibrator:
     its limit. Outcomes are counted per group (stream) in ``bins`` bins of the raw
     probability, equal in log-odds between 1 % and 99 % (plus one below and one above):
     maps are steep near 0 and 1, where equal bins would leave a straight line to (0, 0)
-    or (1, 1) across much of their bend. At every ``refit_every`` seconds of clock the
-    map is refitted: per bin, the mean raw ``p`` and the hit frequency under a Beta prior
-    of weight ``prior`` centred on the bin's centre (so with few outcomes the map stays
-    the identity), made non-decreasing by :func:`isotonic` (pool-adjacent-violators,
-    Zadrozny & Elkan 2002, "Transforming classifier scores into accurate multiclass
-    probability estimates") and interpolated linearly through (0, 0) and (1, 1).
+    or (1, 1) across much of their bend. The map is refitted ``refit_every`` seconds of
+    clock after the first tick, then at intervals that grow with the clock's age
+    (``refit_growth`` of it, in whole slots, between ``refit_every`` and
+    ``refit_most``): a stream's first minutes teach it most, and a long backtest is not
+    cut into a piece per minute (the engine cuts its batches where the map changes). It is
+    refitted: per bin, the mean raw ``p`` and the hit frequency under a Beta prior
+    of weight ``prior`` centred on a logistic curve fitted to all bins at once
+    (:func:`logistic_fit`, Platt scaling: with few outcomes the identity), made
+    non-decreasing by :func:`isotonic` (pool-adjacent-violators, Zadrozny & Elkan 2002,
+    "Transforming classifier scores into accurate multiclass probability estimates") and
+    interpolated linearly through (0, 0) and (1, 1). The bins follow the outcomes where
+    they are many; where they are few (often the rare high forecasts) they follow the
+    curve the whole record draws, not the identity: a stream whose forecasts of 60 %
+    come true half the time is not trusted at 95 % because few forecasts went that high.
+
+    Only forecasts sampled with ``teach`` true feed the map (the engine leaves out each
+    symbol's first minutes, while its estimates still fill); all feed the record.
 
     Memory is bounded: a ring of per-slot price extremes per symbol (``horizon /
     sample_every`` slots), at most ``capacity`` pending forecasts (later samples are
@@ -162,7 +219,11 @@ class Calibrator:
     sample_every : float
         Slot length: at most one forecast per symbol and side per slot.
     refit_every : float
-        Refit period of the map, a multiple of ``sample_every``.
+        Shortest refit interval of the map, a multiple of ``sample_every``.
+    refit_growth : float
+        Refit interval as a fraction of the time since the first tick, ``>= 0``.
+    refit_most : float
+        Longest refit interval, seconds (at least ``refit_every``).
     bins : int
         Bins of the raw probability for the map, at least 3.
     prior : float
@@ -191,7 +252,7 @@ class Calibrator:
     >>> cal.record().count.tolist()[1:3], cal.record().count.tolist()[-1]
     ([0.0, 1.0], 1.0)
     >>> cal.apply([0.0, 0.2, 0.9, 1.0, float("nan")]).round(3).tolist()
-    [0.0, 0.123, 0.943, 1.0, nan]
+    [0.0, 0.106, 0.949, 1.0, nan]
     """
 
     def __init__(
@@ -200,6 +261,8 @@ class Calibrator:
         *,
         sample_every: float = 5.0,
         refit_every: float = 60.0,
+        refit_growth: float = 0.0,
+        refit_most: float = math.inf,
         bins: int = 20,
         prior: float = 10.0,
         memory: float = math.inf,
@@ -218,6 +281,14 @@ class Calibrator:
         self._s = float(sample_every)
         self._q = round(q)
         self._r = round(r)
+        if not (refit_growth >= 0 and refit_most >= refit_every):
+            raise ValueError("refit_growth >= 0 and refit_most >= refit_every")
+        self._growth = float(refit_growth)
+        self._most = (
+            math.inf if math.isinf(refit_most) else max(self._r, math.floor(refit_most / self._s))
+        )
+        self._first: int | None = None
+        self._next_refit: float = math.inf  # slot of the next refit
         if bins < 3:
             raise ValueError("bins must be at least 3")
         self._bins = int(bins)
@@ -232,8 +303,11 @@ class Calibrator:
         """Samples dropped because ``capacity`` forecasts were pending."""
         # Per symbol: the slot a key (symbol, side) was last sampled in; price extremes.
         self._last = np.empty(0, dtype=np.int64)
-        self._low = np.empty((0, self._q))
-        self._high = np.empty((0, self._q))
+        # Price extremes per symbol and slot, in a ring of a horizon and a refit period
+        # of slots: a piece of ticks within one refit period is observed at once.
+        self._w = self._q + self._r
+        self._low = np.empty((0, self._w))
+        self._high = np.empty((0, self._w))
         # Pending forecasts: a FIFO ring in sample order.
         # It starts small and doubles up to ``capacity`` when full: memory follows the
         # forecasts pending, not the most there could be (a ring sized for 10,000
@@ -246,13 +320,16 @@ class Calibrator:
         self._p_sym = np.zeros(self._cap, dtype=np.int64)
         self._p_sell = np.zeros(self._cap, dtype=bool)
         self._p_group = np.zeros(self._cap, dtype=np.int64)
+        self._p_teach = np.zeros(self._cap, dtype=bool)
         self._p_slot = np.zeros(self._cap, dtype=np.int64)
         self._p_raw = np.zeros(self._cap)
         self._p_rep = np.zeros(self._cap)
         self._p_limit = np.zeros(self._cap)
         # Outcome sums per group: fit bins (n, hits, sum p), deciles of the reported p
         # (n, sum p, hits) and Brier sums (n, hits, squared errors reported and raw).
-        self._fit = np.zeros((groups, 3, self._bins))
+        self._fit = np.zeros((groups, 4, self._bins))  # n, hits, sum p, sum logit p
+        self.refits = 0
+        """How often a map was refitted (it changes only then)."""
         self._dec = np.zeros((groups, 3, DECILES))
         self._tot = np.zeros((groups, 4))
         self._kx = np.tile(np.concatenate(([0.0], self._centre, [1.0])), (groups, 1))
@@ -269,6 +346,50 @@ class Calibrator:
         x.flags.writeable = y.flags.writeable = False
         return x, y
 
+    @property
+    def slot_length(self) -> float:
+        """Seconds of event time per slot (``sample_every``)."""
+        return self._s
+
+    @property
+    def slot(self) -> float:
+        """Number of the current slot (``-inf`` before the first tick)."""
+        return -math.inf if self._slot is None else float(self._slot)
+
+    @property
+    def clock(self) -> float:
+        """Start of the current slot in event time (``-inf`` before the first tick): a
+        floor for the clock, the running maximum of tick times."""
+        return -math.inf if self._slot is None else self._slot * self._s
+
+    @property
+    def slots_per_refit(self) -> int:
+        """Fewest slots between two refits of the map (``refit_every / sample_every``)."""
+        return self._r
+
+    def next_refit(self, first: int | None = None) -> float:
+        """Slot at which the map is refitted next (``first``: the slot of the first tick,
+        where none was seen yet)."""
+        if self._first is None:
+            return math.inf if first is None else float(first + self._r)
+        return self._next_refit
+
+    def raw_below(self, level: float, group: int = 0) -> float:
+        """The largest raw probability that the map in force takes to at most ``level``
+        (the map is non-decreasing): a screen on raw forecasts for a calibrated bound.
+
+        >>> Calibrator(60.0).raw_below(0.3)  # the identity
+        0.3
+        """
+        x, y = self._kx[group], self._ky[group]
+        above = np.flatnonzero(y > level)
+        if above.size == 0:
+            return 1.0
+        i = int(above[0])
+        if i == 0:
+            return 0.0
+        return float(x[i - 1] + (level - y[i - 1]) * (x[i] - x[i - 1]) / (y[i] - y[i - 1]))
+
     def splits(self, t: ArrayLike) -> NDArray[np.intp]:
         """Positions in a batch's tick times (arrival order) where the clock enters a new
         slot: the engine processes the ticks before each position, then :meth:`advance`
@@ -284,24 +405,52 @@ class Calibrator:
 
     def advance(self, t: float) -> None:
         """Move the clock to event time ``t``: resolve the forecasts whose horizon has
-        passed and, at a multiple of ``refit_every``, refit the map. No effect unless
+        passed and, where one is due, refit the map. No effect unless
         ``t`` lies in a later slot."""
-        new = math.floor(t / self._s)
+        self.advance_slot(math.floor(t / self._s))
+
+    def advance_slot(self, new: int) -> None:
+        """:meth:`advance` to the start of slot number ``new``."""
         old = self._slot
         if old is not None and new <= old:
             return
-        self._slot = new
         if old is None:
+            self._first = new
+            self._next_refit = new + self._r
+        else:
+            self._resolve(new - self._q, old)  # what was seen up to now is all there is
+        self._open(new)
+        if new >= self._next_refit:
+            if self._learn:
+                self._refit()
+            grown = math.floor(self._growth * (new - self._first))
+            self._next_refit = new + min(max(self._r, grown), self._most)
+
+    def open_to(self, new: int) -> None:
+        """Move the clock to slot ``new``, at most ``refit_every`` ahead and before the
+        next refit, without resolving anything: the slots in between are about to be
+        observed at once (:meth:`observe` with ``slot``), then :meth:`resolve_due`."""
+        if self._slot is None or new <= self._slot:
             return
-        for s in range(old + 1, min(new, old + self._q) + 1):
-            self._resolve(s - self._q)
-            self._low[:, s % self._q] = np.inf
-            self._high[:, s % self._q] = -np.inf
-        if new > old + self._q:
+        if new - self._slot > self._r or new >= self._next_refit:
+            raise ValueError("open_to goes at most refit_every ahead, and not to a refit")
+        self._open(new)
+
+    def resolve_due(self) -> None:
+        """Resolve the forecasts whose horizon lies before the current slot."""
+        if self._slot is not None:
+            self._resolve(self._slot - self._q, self._slot)
+
+    def _open(self, new: int) -> None:
+        """Set the clock to slot ``new`` and empty the extremes of the slots entered."""
+        old, self._slot = self._slot, new
+        if old is None or new - old >= self._w:
             self._low[:] = np.inf
             self._high[:] = -np.inf
-        if self._learn and new // self._r > old // self._r:
-            self._refit()
+            return
+        cols = np.arange(old + 1, new + 1) % self._w
+        self._low[:, cols] = np.inf
+        self._high[:, cols] = -np.inf
 
     def sample(
         self,
@@ -311,6 +460,8 @@ class Calibrator:
         limit: ArrayLike,
         price: ArrayLike,
         group: ArrayLike | None = None,
+        teach: ArrayLike = True,
+        slot: ArrayLike | None = None,
     ) -> None:
         """Take the forecasts in force as the clock enters the current slot.
 
@@ -328,6 +479,13 @@ class Calibrator:
             leaves 0 and 1 alone).
         group : array_like of int, optional
             Stream of each forecast; 0 if omitted.
+        teach : array_like of bool
+            Whether each forecast, once resolved, feeds the map (all feed the record).
+        slot : array_like of int, optional
+            The slot each forecast was made in, from the current one on, in
+            non-decreasing order, at most one per symbol, side and slot: forecasts of
+            slots the clock has yet to enter, sampled ahead in one call (their outcomes
+            count from their own slot). Omitted: the current slot.
         """
         if self._slot is None:
             return
@@ -337,16 +495,21 @@ class Calibrator:
         lim = np.broadcast_to(np.asarray(limit, dtype=np.float64), sym.shape)
         last = np.broadcast_to(np.asarray(price, dtype=np.float64), sym.shape)
         grp = np.broadcast_to(np.asarray(0 if group is None else group, dtype=np.int64), sym.shape)
+        learn = np.broadcast_to(np.asarray(teach, dtype=bool), sym.shape)
+        own = np.broadcast_to(
+            np.asarray(self._slot if slot is None else slot, dtype=np.int64), sym.shape
+        )
         self._grow(sym)
         with np.errstate(invalid="ignore"):
             ahead = np.where(sell, lim > last, lim < last)
             keep = ahead & (raw > 0.0) & (raw < 1.0)
         key = 2 * sym + sell
-        keep &= self._last[key] < self._slot
+        keep &= self._last[key] < own
         at = np.flatnonzero(keep)
-        _, first = np.unique(key[at], return_index=True)
-        at = at[np.sort(first)]
-        self._last[key[at]] = self._slot
+        if slot is None:  # one per key: the first
+            _, first = np.unique(key[at], return_index=True)
+            at = at[np.sort(first)]
+        np.maximum.at(self._last, key[at], own[at])
         if at.size > self._cap - self._size:
             self._grow_ring(self._size + at.size)
         room = self._cap - self._size
@@ -358,21 +521,26 @@ class Calibrator:
         self._p_sym[rows] = sym[at]
         self._p_sell[rows] = sell[at]
         self._p_group[rows] = grp[at]
-        self._p_slot[rows] = self._slot
+        self._p_teach[rows] = learn[at]
+        self._p_slot[rows] = own[at]
         self._p_raw[rows] = raw[at]
         self._p_rep[rows] = self.apply(raw[at], grp[at])
         self._p_limit[rows] = lim[at]
 
-    def observe(self, sym: ArrayLike, low: ArrayLike, high: ArrayLike) -> None:
+    def observe(
+        self, sym: ArrayLike, low: ArrayLike, high: ArrayLike, slot: ArrayLike | None = None
+    ) -> None:
         """Record each symbol's lowest and highest price among a piece of ticks that lies
-        within the current slot (nan prices are ignored)."""
+        within the current slot, or, with ``slot``, in each one's slot (entered already,
+        within a horizon and a refit period of the current one; nan prices are ignored)."""
         if self._slot is None:
             return
         sym = np.asarray(sym, dtype=np.int64).ravel()
         self._grow(sym)
-        col = self._slot % self._q
-        np.fmin.at(self._low[:, col], sym, np.asarray(low, dtype=np.float64).ravel())
-        np.fmax.at(self._high[:, col], sym, np.asarray(high, dtype=np.float64).ravel())
+        where = np.asarray(self._slot if slot is None else slot, dtype=np.int64) % self._w
+        col = np.broadcast_to(where, sym.shape)
+        np.fmin.at(self._low, (sym, col), np.asarray(low, dtype=np.float64).ravel())
+        np.fmax.at(self._high, (sym, col), np.asarray(high, dtype=np.float64).ravel())
 
     def forget(self, sym: ArrayLike) -> None:
         """Drop the pending forecasts and price extremes of symbols ``sym`` (their ids
@@ -438,8 +606,8 @@ class Calibrator:
             return
         size = max(need, 2 * have)
         self._last = np.concatenate((self._last, np.full(2 * (size - have), -(1 << 62))))
-        self._low = np.concatenate((self._low, np.full((size - have, self._q), np.inf)))
-        self._high = np.concatenate((self._high, np.full((size - have, self._q), -np.inf)))
+        self._low = np.concatenate((self._low, np.full((size - have, self._w), np.inf)))
+        self._high = np.concatenate((self._high, np.full((size - have, self._w), -np.inf)))
 
     def _grow_ring(self, need: int) -> None:
         """Make room for ``need`` pending forecasts (at most ``capacity``), keeping the
@@ -450,7 +618,9 @@ class Calibrator:
         if cap == self._cap:
             return
         rows = (self._head + np.arange(self._size)) % self._cap
-        for name in ("_p_sym", "_p_sell", "_p_group", "_p_slot", "_p_raw", "_p_rep", "_p_limit"):
+        for name in (
+            "_p_sym", "_p_sell", "_p_group", "_p_teach", "_p_slot", "_p_raw", "_p_rep", "_p_limit"
+        ):  # fmt: skip
             old = getattr(self, name)
             new = np.zeros(cap, dtype=old.dtype)
             new[: self._size] = old[rows]
@@ -461,13 +631,14 @@ class Calibrator:
         """Fit bin of each probability in ``[0, 1]``."""
         return np.minimum(np.searchsorted(self._edges, p, side="right") - 1, self._bins - 1)
 
-    def _resolve(self, due: int) -> None:
+    def _resolve(self, due: int, seen: int) -> None:
         """Resolve the pending forecasts sampled in slots up to ``due`` against the
-        extremes of the ``horizon`` slots since."""
+        extremes of the ``horizon`` slots since, of which those after slot ``seen`` saw
+        no tick."""
+        if self._size == 0 or self._p_slot[self._head] > due:
+            return
         rows = (self._head + np.arange(self._size)) % self._cap
         n = int(np.searchsorted(self._p_slot[rows], due, side="right"))
-        if n == 0:
-            return
         rows = rows[:n]
         self._head = (self._head + n) % self._cap
         self._size -= n
@@ -475,15 +646,17 @@ class Calibrator:
         if rows.size == 0:
             return
         sym, sell, limit = self._p_sym[rows], self._p_sell[rows], self._p_limit[rows]
-        hit = np.where(
-            sell,
-            self._high[sym].max(axis=1) >= limit,
-            self._low[sym].min(axis=1) <= limit,
-        ).astype(np.float64)
+        slots = self._p_slot[rows][:, None] + np.arange(self._q)
+        cols = slots % self._w
+        seen_ok = slots <= seen
+        low = np.where(seen_ok, self._low[sym[:, None], cols], np.inf).min(axis=1)
+        high = np.where(seen_ok, self._high[sym[:, None], cols], -np.inf).max(axis=1)
+        hit = np.where(sell, high >= limit, low <= limit).astype(np.float64)
         raw, rep, grp = self._p_raw[rows], self._p_rep[rows], self._p_group[rows]
+        teach = self._p_teach[rows].astype(np.float64)
         for g in np.unique(grp).tolist():
             at = np.flatnonzero(grp == g)
-            y, pr, pp = hit[at], raw[at], rep[at]
+            y, pr, pp, tw = hit[at], raw[at], rep[at], teach[at]
             # Exponential forgetting: the i-th of m outcomes weighs decay**(m - 1 - i),
             # everything before decay**m.
             w = self._decay ** np.arange(at.size - 1, -1, -1, dtype=np.float64)
@@ -492,125 +665,33 @@ class Calibrator:
             self._dec[g] *= keep
             self._tot[g] *= keep
             b = self._bin(pr)
-            np.add.at(self._fit[g, 0], b, w)
-            np.add.at(self._fit[g, 1], b, w * y)
-            np.add.at(self._fit[g, 2], b, w * pr)
+            wt = w * tw
+            np.add.at(self._fit[g, 0], b, wt)
+            np.add.at(self._fit[g, 1], b, wt * y)
+            np.add.at(self._fit[g, 2], b, wt * pr)
+            np.add.at(self._fit[g, 3], b, wt * _logit(pr))
             k = np.minimum((pp * DECILES).astype(np.int64), DECILES - 1)
             np.add.at(self._dec[g, 0], k, w)
             np.add.at(self._dec[g, 1], k, w * pp)
             np.add.at(self._dec[g, 2], k, w * y)
-            self._tot[g] += (
-                w.sum(),
-                (w * y).sum(),
-                (w * (pp - y) ** 2).sum(),
-                (w * (pr - y) ** 2).sum(),
-            )
+            # One addition at a time, in sample order (ufunc.at adds sequentially): the
+            # sums come out the same however the outcomes were split between calls.
+            for col, v in enumerate((w, w * y, w * (pp - y) ** 2, w * (pr - y) ** 2)):
+                np.add.at(self._tot[g, col : col + 1], np.zeros(v.size, np.intp), v)
 
     def _refit(self) -> None:
         a = self._prior
         centre = self._centre
+        self.refits += 1
         for g in range(self._fit.shape[0]):
-            n, hits, sp = self._fit[g]
+            n, hits, sp, sl = self._fit[g]
+            # The curve is fitted to the same outcomes and the same prior pseudo-outcomes.
             weight = n + a
+            curve_a, curve_b = logistic_fit(
+                weight, hits + a * centre, (sl + a * _logit(centre)) / weight, ridge=a
+            )
             x = (sp + a * centre) / weight
-            y = isotonic((hits + a * centre) / weight, weight)
+            curve = 1.0 / (1.0 + np.exp(-np.clip(curve_a + curve_b * _logit(x), -30.0, 30.0)))
+            y = isotonic((hits + a * curve) / weight, weight)
             self._kx[g, 1:-1] = x
             self._ky[g, 1:-1] = y
-
-
-class TrackRecord:
-    """How often an engine's forecasts came true: its running record for the monitor.
-
-    Driven after every engine update with that update's ticks: their price extremes per
-    symbol are observed, the clock moves to their latest time, and each time it enters
-    a new slot of ``sample_every`` seconds every symbol's ``p`` in force (the state after
-    the update) is sampled. A sample is resolved ``horizon`` seconds of clock later: a
-    hit if a later tick reached its limit. The record is a :class:`Calibrator` that does
-    not learn a map (``learn=False``), so it shows the forecasts as reported.
-
-    Samples are taken at the end of the update that enters a slot, not at the slot's
-    exact start, and the clock is the latest tick time of all symbols: the record is for
-    display and does not feed back into the forecasts or signals, which stay exact and
-    batch-invariant.
-
-    Parameters
-    ----------
-    horizon : float
-        The engine's horizon, seconds.
-    symbols : int
-        Most symbols (bounds the pending samples).
-    sample_every : float
-        Seconds of event time between samples; ``horizon`` must be a multiple of it
-        (otherwise the nearest divisor of the horizon is used).
-
-    Examples
-    --------
-    >>> from engine import Engine, EngineConfig
-    >>> cfg = EngineConfig(horizon_s=10.0, default_band=None, warmup_ticks=2, warmup_s=0.0)
-    >>> eng = Engine(cfg)
-    >>> eng.set_limits("A", sell=101.0)
-    >>> track = TrackRecord(10.0, symbols=1)
-    >>> for t, price in [(0.0, 100.0), (1.0, 100.6), (5.0, 100.8), (8.0, 101.2), (20.0, 100.0)]:
-    ...     _ = eng.update([0], [t], [price])
-    ...     track.update([0], [t], [price], eng.state)
-    >>> record = track.record()  # the forecast at 5 s, the sell limit reached at 8 s
-    >>> record.resolved, record.base_rate
-    (1.0, 1.0)
-    """
-
-    def __init__(self, horizon: float, symbols: int, sample_every: float = 5.0) -> None:
-        per = max(1, round(horizon / sample_every))
-        every = horizon / per
-        self._cal = Calibrator(
-            horizon,
-            sample_every=every,
-            refit_every=horizon,
-            learn=False,
-            capacity=2 * max(1, symbols) * (per + 1),
-        )
-
-    def update(
-        self, ids: ArrayLike, t: ArrayLike, price: ArrayLike, state: Callable[[], EngineState]
-    ) -> None:
-        """Take one update's ticks (the arrays given to :meth:`Engine.update`) and, when
-        the clock enters a new slot, the forecasts of ``state()``, the engine's state
-        after that update (called only then)."""
-        ids_a = np.asarray(ids, dtype=np.int64)
-        t_a = np.asarray(t, dtype=np.float64)
-        p_a = np.asarray(price, dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            ok = (ids_a >= 0) & np.isfinite(t_a) & (p_a > 0.0) & np.isfinite(p_a)
-        if not ok.any():
-            return
-        ids_a, t_a, p_a = ids_a[ok], t_a[ok], p_a[ok]
-        sym, at = np.unique(ids_a, return_inverse=True)
-        low = np.full(sym.size, np.inf)
-        high = np.full(sym.size, -np.inf)
-        np.minimum.at(low, at, p_a)
-        np.maximum.at(high, at, p_a)
-        cal = self._cal
-        cal.observe(sym, low, high)
-        before = cal.slot_start
-        cal.advance(float(t_a.max()))
-        if cal.slot_start == before:
-            return
-        st = state()
-        n = len(st.symbols)
-        if n == 0:
-            return
-        ids_all = np.arange(n)
-        cal.sample(
-            np.concatenate((ids_all, ids_all)),
-            np.repeat((False, True), n),
-            np.concatenate((st.p_buy, st.p_sell)),
-            np.concatenate((st.buy, st.sell)),
-            np.concatenate((st.last, st.last)),
-        )
-
-    def forget(self, ids: ArrayLike) -> None:
-        """Drop what is pending for symbol ids that now name other symbols."""
-        self._cal.forget(ids)
-
-    def record(self) -> CalibrationRecord:
-        """The record so far (every symbol and side together)."""
-        return self._cal.record()

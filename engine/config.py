@@ -34,7 +34,8 @@ def _setting(
     """A field of :class:`EngineConfig` with what the command line and files need to know.
 
     ``parse`` names how a command line reads the value: ``count`` (a whole number >= 1),
-    ``seconds`` (a positive number), ``seconds0`` (a number >= 0), ``probability``
+    ``seconds`` (a positive number), ``seconds0`` (a number >= 0), ``seconds_off``
+    (a number >= 0 or ``off``, infinity), ``probability``
     (strictly between 0 and 1) or ``fraction`` (below 1, also written as a percentage).
     """
     return field(
@@ -129,6 +130,14 @@ class EngineConfig:
         ``0.6 * halflife_s`` to cover half a half-life, so a burst of ticks in a
         fraction of a second is not mistaken for a history. Must lie below
         ``halflife_s / ln 2``, the span steady ticks approach but never reach.
+    calibrate_after_s : float
+        Seconds of event time from a symbol's first tick before its forecasts teach the
+        engine's calibration map (see :class:`~engine.calibration.Calibrator`): while
+        its estimates still fill, a symbol's forecasts err in ways its later ones do
+        not, and a map learnt from them would correct what is no longer there. The
+        default, 120 s, is one half-life of the default drift. ``inf`` (``off`` on the
+        command line) learns no map: the forecasts are reported as computed, and their
+        track record is still kept.
         Until both warm-up conditions hold, ``p_buy``/``p_sell`` and the expected times
         are nan (1 and 0 where the price is at the limit) and no watch fires; limit
         hits are facts and fire from the first tick.
@@ -191,6 +200,11 @@ class EngineConfig:
         None, "--warmup-s", "S", "weighted seconds a symbol needs before it is forecast "
         "(default: half the half-life)", "seconds0",
     )  # fmt: skip
+    calibrate_after_s: float = _setting(
+        120.0, "--calibrate-after", "S", "seconds of a symbol's ticks before its forecasts "
+        "teach the calibration map, or off (no map: the forecasts as computed)", "seconds_off",
+        portable=False,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         def whole(name: str) -> int:
@@ -248,6 +262,11 @@ class EngineConfig:
         for name in ("watch_quiet_s", "cross_quiet_s"):
             if getattr(self, name) is not None and not real(name) >= 0:
                 raise ValueError(f"{name} ({getattr(self, name)}) must not be negative")
+        after = self.calibrate_after_s
+        if isinstance(after, bool) or not isinstance(after, int | float) or not after >= 0:
+            raise ValueError(
+                f"calibrate_after_s ({after!r}) must be a number of at least 0 (inf: off)"
+            )
         if whole("warmup_ticks") < 1:
             raise ValueError(f"warmup_ticks ({self.warmup_ticks}) must be at least 1")
         if self.warmup_s is not None:

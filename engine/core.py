@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from engine.calibration import CalibrationRecord, Calibrator
 from engine.config import EngineConfig, LimitError
 from engine.forecast import MONITORING_SHIFT
 from engine.limit_forecast import Estimates, forecast_limits, limit_etas, screen_reach
@@ -168,8 +169,10 @@ class Engine:
         self._ones = np.ones((0, len(Sum)))
         # Each segment's latest non-zero return after an update (see _previous_moves).
         self._last_move = np.empty(0)
+        self._cal = _calibrator(self._cfg)
         # Forecasts below the watches' re-arm level need not be exact (see forecast_limits).
-        self._screen = screen_reach(self._cfg.watch_rearm * self._cfg.alert_p, self._cfg.horizon_s)
+        self._screen = 0.0
+        self._rescreen()
 
     # ------------------------------------------------------------------ registry
 
@@ -299,6 +302,7 @@ class Engine:
             if len(self._parked) > self._cfg.max_symbols:  # bounded: forget the oldest
                 del self._parked[next(iter(self._parked))]
         s.clear(self._cfg, sid)
+        self._cal.forget([sid])
         self._evicted += 1
         self._evicted_ids.append((sid, old))
 
@@ -412,6 +416,17 @@ class Engine:
             evicted=self._evicted,
         )
 
+    def track_record(self) -> CalibrationRecord:
+        """How the forecasts reported so far fared: per decile of ``p``, how often the
+        limit was reached within the horizon (every symbol and side together; see
+        :class:`~engine.calibration.Calibrator`)."""
+        return self._cal.record()
+
+    def calibration_map(self) -> tuple[_F8, _F8]:
+        """The calibration map in force: raw and reported ``p`` at its knots (the
+        identity until outcomes come due, and always with ``calibrate_after_s`` off)."""
+        return self._cal.knots()
+
     def history(self, symbol: str) -> History:
         """The latest ticks of ``symbol`` (at most ``config.history``), oldest first.
 
@@ -492,9 +507,105 @@ class Engine:
             ids, times, prices = ids[arrival], times[arrival], prices[arrival]
         # nan (unset limits, undefined estimates) and 0/0 are expected throughout.
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self._advance(
+            return self._by_slot(
                 ids.astype(np.int32, copy=False), times, prices, arrival, first_position
             )
+
+    def _by_slot(
+        self, ids: NDArray[np.int32], t: _F8, price: _F8, arrival: _I8, given: int
+    ) -> list[Signal]:
+        """Process valid ticks in pieces cut where the event-time clock (the running
+        maximum of tick times) reaches the calibrator's next refit: its map changes only
+        there, so every tick's ``p`` goes through the same map whatever the updates the
+        ticks came in (usually no cut; at most one a minute of event time, fewer as the
+        stream ages)."""
+        cal = self._cal
+        clock = np.fmax.accumulate(t)
+        np.fmax(clock, cal.clock, out=clock)
+        slot = np.floor(clock / cal.slot_length)
+        out: list[Signal] = []
+        start = 0
+        while True:
+            refit = cal.next_refit(first=int(slot[0]))
+            cut = int(np.searchsorted(slot, refit, side="left")) if refit <= slot[-1] else slot.size
+            if cut > start:
+                out += self._advance(
+                    ids[start:cut], t[start:cut], price[start:cut], arrival[start:cut], given,
+                    slot[start:cut],
+                )  # fmt: skip
+            if cut == slot.size:
+                return out
+            self._refit_at(int(slot[cut]))
+            start = cut
+
+    def _refit_at(self, slot: int) -> None:
+        """The clock enters ``slot``, the first of a refit period: outcomes come due and
+        the map is refitted; what is reported follows the new map."""
+        cal, s, n = self._cal, self._s, len(self._names)
+        refits = cal.refits
+        cal.advance_slot(slot)
+        if cal.refits != refits:
+            s.p_buy[:n] = cal.apply(s.raw_buy[:n])
+            s.p_sell[:n] = cal.apply(s.raw_sell[:n])
+            self._rescreen()
+
+    def _learn(
+        self, batch: Batch, slot: _F8, limits: _F8, price: _F8, t_event: _F8, est: Estimates,
+        ids: NDArray[np.int32], price_in: _F8,
+    ) -> None:  # fmt: skip
+        """Feed the calibrator a piece's ticks (within one refit period): each symbol's
+        first tick in each slot of the clock is sampled (its ``p`` after the tick, as
+        computed), and every tick's price counts towards the outcomes of earlier samples.
+        ``slot`` is each tick's clock slot in arrival order; ``ids`` and ``price_in``
+        are the piece's ticks in arrival order, the other arrays in batch order."""
+        cal, s, cfg = self._cal, self._s, self._cfg
+        sym = batch.sym
+        slot_b = slot.take(batch.order)
+        first = slot_b > batch.shifted(slot_b, s.clock_slot.take(sym))
+        s.clock_slot[sym] = slot_b[batch.last]
+        cand = np.flatnonzero(first)
+        cand = cand[np.argsort(batch.order.take(cand), kind="stable")]  # arrival order
+        c_sym = batch.sym_t.take(cand)
+        raw = forecast_limits(
+            price.take(cand), limits[0].take(cand), limits[1].take(cand),
+            Estimates(*(a.take(cand) for a in est)), cfg.horizon_s,
+        )  # fmt: skip
+        teach = t_event.take(cand) - s.t_open.take(c_sym) >= cfg.calibrate_after_s
+        c_slot = slot_b.take(cand)
+        c_price = price.take(cand)
+        c_lim = np.column_stack((limits[0].take(cand), limits[1].take(cand))).ravel()
+        # The piece's ticks (before the next refit) at most refit_every of slots at once:
+        # the forecasts made in them (buy and sell of each, in slot order), the prices
+        # seen in them, then the outcomes that came due.
+        lo, n, most = 0, slot.shape[0], cal.slots_per_refit
+        c_lo = 0
+        while lo < n:
+            hi = int(np.searchsorted(slot, slot[lo] + most, side="left"))
+            c_hi = int(np.searchsorted(c_slot, slot[lo] + most, side="left"))
+            cal.advance_slot(int(slot[lo]))
+            cal.open_to(int(slot[hi - 1]))
+            if c_hi > c_lo:
+                at = slice(c_lo, c_hi)
+                cal.sample(
+                    np.repeat(c_sym[at], 2),
+                    np.tile((False, True), c_hi - c_lo),
+                    raw[:, at].T.ravel(),
+                    c_lim[2 * c_lo : 2 * c_hi],
+                    np.repeat(c_price[at], 2),
+                    teach=np.repeat(teach[at], 2),
+                    slot=np.repeat(c_slot[at], 2).astype(np.int64),
+                )
+            cal.observe(
+                ids[lo:hi], price_in[lo:hi], price_in[lo:hi], slot=slot[lo:hi].astype(np.int64)
+            )
+            cal.resolve_due()
+            lo, c_lo = hi, c_hi
+
+    def _rescreen(self) -> None:
+        """The screen of the rules' forecasts: raw ``p`` that the map in force takes to
+        at most the watches' re-arm level need not be exact (see forecast_limits)."""
+        level = self._cfg.watch_rearm * self._cfg.alert_p
+        self._screen = screen_reach(self._cal.raw_below(level), self._cfg.horizon_s)
 
     def _refresh_forecasts(self) -> None:
         """Bring the stored forecasts of symbols that moved up to date."""
@@ -507,11 +618,19 @@ class Engine:
             s.forecast_drift[stale], s.forecast_var[stale], s.vol[stale], s.shift[stale]
         )
         args = (s.last[stale], s.buy[stale], s.sell[stale], est, self._cfg.horizon_s)
-        s.p_buy[stale], s.p_sell[stale] = forecast_limits(*args)
+        raw = forecast_limits(*args)
+        s.raw_buy[stale], s.raw_sell[stale] = raw
+        s.p_buy[stale], s.p_sell[stale] = self._cal.apply(raw)
         s.eta_buy[stale], s.eta_sell[stale] = limit_etas(*args)
 
     def _advance(
-        self, ids: NDArray[np.int32], t_in: _F8, price_in: _F8, arrival: _I8, given: int
+        self,
+        ids: NDArray[np.int32],
+        t_in: _F8,
+        price_in: _F8,
+        arrival: _I8,
+        given: int,
+        slot: _F8,
     ) -> list[Signal]:
         """Process valid ticks: sort by symbol, scan every recurrence, apply the rules.
         ``given`` is the position of the update's first tick in all ticks given so far.
@@ -529,6 +648,8 @@ class Engine:
         if first_ever.size:
             self._open(sym[first_ever], price[batch.first[first_ever]])
         t_event, dt, log_return = self._steps(batch, t_in.take(batch.order), price, first_ever)
+        if first_ever.size:
+            s.t_open[sym[first_ever]] = t_event[batch.first[first_ever]]
 
         # Exponential weights 2**((t - anchor) / halflife), re-anchored far from overflow.
         # The anchor and the limits of each tick's symbol, spread over the ticks at once.
@@ -573,7 +694,9 @@ class Engine:
         s.ema[sym] = at_end[:, Sum.W_PRICE] / at_end[:, Sum.WEIGHT]  # only the latest is kept
         drift, drift_se2, est = _estimates(sums, weights, k, n_before, cfg)
 
-        p_hit = forecast_limits(price, limits[0], limits[1], est, cfg.horizon_s, self._screen)
+        p_hit = self._cal.apply(
+            forecast_limits(price, limits[0], limits[1], est, cfg.horizon_s, self._screen)
+        )
         slow_full = k >= cfg.slow - 1 if (n_before < cfg.slow - 1).any() else None
         fired, s.rules[sym], s.last_fire[sym] = fire(
             batch,
@@ -604,6 +727,7 @@ class Engine:
         s.shift[sym] = est.shift[last]
         s.last_return[sym] = self._last_move
         s.stale[sym] = True
+        self._learn(batch, slot, limits, price, t_event, est, ids, price_in)
         size = s.history.shape[1]
         cell = batch.sym_t * size
         cell += slot_history
@@ -870,3 +994,31 @@ def _estimates(
     shift *= MONITORING_SHIFT
     np.nan_to_num(shift, copy=False, nan=0.0)
     return drift, drift_se2, Estimates(mean, var, vol, shift)
+
+
+#: Seconds of event time between the calibrator's samples of every forecast in force,
+#: and between refits of its map (rounded to divide the horizon).
+CALIBRATION_SAMPLE_S = 5.0
+CALIBRATION_REFIT_S = 60.0
+#: Later refits come an eighth of the stream's age apart, at most a quarter of an hour.
+CALIBRATION_REFIT_GROWTH = 1 / 8
+CALIBRATION_REFIT_MOST_S = 900.0
+
+
+def _calibrator(cfg: EngineConfig) -> Calibrator:
+    """The engine's calibrator: every forecast in force sampled each ~5 s of event time,
+    resolved a horizon later, the map refitted each ~minute (all symbols together: one
+    market's forecasts err alike, and a symbol alone would need hours of outcomes)."""
+    per = max(1, round(cfg.horizon_s / CALIBRATION_SAMPLE_S))
+    every = cfg.horizon_s / per
+    refit = every * max(1, round(CALIBRATION_REFIT_S / every))
+    return Calibrator(
+        cfg.horizon_s,
+        sample_every=every,
+        refit_every=refit,
+        refit_growth=CALIBRATION_REFIT_GROWTH,
+        refit_most=max(refit, CALIBRATION_REFIT_MOST_S),
+        learn=math.isfinite(cfg.calibrate_after_s),
+        # A refit period's samples are taken at once, ahead of their slots' outcomes.
+        capacity=2 * cfg.max_symbols * (per + round(refit / every) + 1),
+    )

@@ -59,12 +59,16 @@ class Store:
     ----------
     n_ticks : ticks seen.
     t_last, last, open : event time of the latest tick, latest and first price.
+    t_open : event time of the first tick.
     sma_fast, sma_slow, ema, drift, vol, drift_se : the latest indicators.
     forecast_drift, forecast_var : mean and variance of the drift the forecasts use (its
         posterior), nan while warming up.
     shift : distance added to each limit for prices seen only at ticks, log price.
     last_return : the latest non-zero log return.
-    buy, sell : limits; p_buy, p_sell, eta_buy, eta_sell : forecasts at ``last``.
+    buy, sell : limits; p_buy, p_sell, eta_buy, eta_sell : forecasts at ``last``
+        (``p`` as reported, through the calibration map).
+    raw_buy, raw_sell : ``p`` as computed, before the calibration map.
+    clock_slot : the calibrator's clock slot at the latest tick (``-inf`` before any).
     touched : whether a limit was ever set (then no default band applies).
     stale : forecasts are recomputed when a snapshot asks for them.
     sums : running sums, columns :class:`Sum`.
@@ -86,6 +90,7 @@ class Store:
     t_last: _F8
     last: _F8
     open: _F8
+    t_open: _F8
     sma_fast: _F8
     sma_slow: _F8
     ema: _F8
@@ -102,6 +107,9 @@ class Store:
     p_sell: _F8
     eta_buy: _F8
     eta_sell: _F8
+    raw_buy: _F8
+    raw_sell: _F8
+    clock_slot: _F8
     touched: NDArray[np.bool_]
     stale: NDArray[np.bool_]
     sums: _F8
@@ -131,6 +139,7 @@ class Store:
             t_last=nan(),
             last=nan(),
             open=nan(),
+            t_open=nan(),
             sma_fast=nan(),
             sma_slow=nan(),
             ema=nan(),
@@ -147,6 +156,9 @@ class Store:
             p_sell=nan(),
             eta_buy=nan(),
             eta_sell=nan(),
+            raw_buy=nan(),
+            raw_sell=nan(),
+            clock_slot=np.full(capacity, -np.inf),
             touched=np.zeros(capacity, dtype=bool),
             stale=np.zeros(capacity, dtype=bool),
             sums=zero(len(Sum)),

@@ -76,6 +76,14 @@ def _assert_same(a: Engine, b: Engine) -> None:
         ha, hb = a.history(sym), b.history(sym)
         for name in ("t", "price", "sma_fast", "sma_slow"):
             np.testing.assert_array_equal(getattr(ha, name), getattr(hb, name), err_msg=name)
+    for ka, kb in zip(a.calibration_map(), b.calibration_map(), strict=True):
+        np.testing.assert_array_equal(ka, kb, err_msg="calibration map")
+    ra, rb = a.track_record(), b.track_record()
+    for name in ("predicted", "observed", "count"):
+        np.testing.assert_array_equal(getattr(ra, name), getattr(rb, name), err_msg=name)
+    np.testing.assert_array_equal(
+        [ra.resolved, ra.brier, ra.brier_raw], [rb.resolved, rb.brier, rb.brier_raw]
+    )
 
 
 @st.composite
@@ -97,6 +105,8 @@ def streams(draw: st.DrawFn) -> tuple[EngineConfig, tuple, int, list[list[int]]]
         # a warm-up that ends within the stream, or none
         warmup_ticks=draw(st.sampled_from([1, 4, 20])),
         warmup_s=draw(st.sampled_from([None, 0.0])),
+        # the calibration map learnt from the first outcomes on, after two minutes, never
+        calibrate_after_s=draw(st.sampled_from([0.0, 120.0, math.inf])),
     )
     ticks = random_walk(
         n,

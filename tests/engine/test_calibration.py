@@ -169,8 +169,10 @@ def test_a_few_outcomes_barely_move_the_map() -> None:
     cal.observe([0, 1, 2], [100.0] * 3, [100.0] * 3)
     cal.advance(H)
     assert cal.record().resolved == 3.0
-    assert abs(float(cal.apply(0.9)) - 0.9) < 0.15
-    assert abs(float(cal.apply(0.3)) - 0.3) < 1e-12
+    # Three misses against a prior of ten pseudo-outcomes per bin: the bin of 0.9 moves
+    # by less than a fifth, the curve through all bins (and so 0.3) by a hair.
+    assert abs(float(cal.apply(0.9)) - 0.9) < 0.2
+    assert abs(float(cal.apply(0.3)) - 0.3) < 0.01
 
 
 def test_outcomes_count_ticks_within_the_horizon_only() -> None:

@@ -73,6 +73,7 @@ def test_indicators_forecasts_and_signals_match_the_per_tick_reference(batch: in
         default_band=0.01,
         warmup_ticks=12,
         warmup_s=0.8,
+        calibrate_after_s=math.inf,  # the forecasts as computed (the map: test_self_calibration)
     )
     ids, t, price = random_walk(
         4000, 6, seed=3, step_s=0.1, vol=0.003, backwards=0.03, repeats=0.1, same_time=0.05
@@ -121,7 +122,9 @@ def test_indicators_forecasts_and_signals_match_the_per_tick_reference(batch: in
 
 
 def test_limit_changes_between_batches_match_the_reference() -> None:
-    cfg = EngineConfig(fast=3, slow=8, history=8, halflife_s=1.0, horizon_s=3.0)
+    cfg = EngineConfig(
+        fast=3, slow=8, history=8, halflife_s=1.0, horizon_s=3.0, calibrate_after_s=math.inf
+    )
     ids, t, price = random_walk(3000, 3, seed=11, step_s=0.2, vol=0.004)
     eng = Engine(cfg)
     eng.register(["S0", "S1", "S2"])

@@ -46,7 +46,6 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from engine import Engine, EngineConfig, LimitError, Signal
-from engine.calibration import TrackRecord
 from producer.control import drain
 from producer.fields import Fields
 from producer.kafka_config import (
@@ -182,8 +181,6 @@ class ConsumerWorker(threading.Thread):
         self._commands: queue.SimpleQueue[WorkerCommand] = queue.SimpleQueue()
         # Owned by the thread once it runs; created here so every attribute has a home.
         self.engine = Engine(self.config, evict_idle=evict_idle)
-        # How often the forecasts came true, for the monitor's track record view.
-        self.track = TrackRecord(self.config.horizon_s, symbols=self.config.max_symbols)
         self.health = ConsumerHealth(time.monotonic())
         self.recorder = Recorder(self._notice)
         self.checks = TickChecks(plausibility or Plausibility(), self.config.max_symbols)
@@ -421,7 +418,6 @@ class ConsumerWorker(threading.Thread):
         t = np.asarray(times, dtype=np.float64)
         price = np.asarray(prices, dtype=np.float64)
         signals = self.engine.update(ids, t, price)
-        self.track.update(ids, t, price, self.engine.state)
         if signals:
             self._recent.extend(signals)
             self._signal_count += len(signals)
@@ -432,7 +428,6 @@ class ConsumerWorker(threading.Thread):
         """Drop what is kept per id and per symbol for symbols the engine evicted."""
         ids = [sid for sid, _ in evicted]
         self._fresh_at[ids] = np.nan
-        self.track.forget(ids)
         self.checks.forget(name for _, name in evicted)
 
     def _commit_handled(self, consumer: Consumer) -> None:
@@ -744,7 +739,7 @@ class ConsumerWorker(threading.Thread):
                 history=history,
                 recording=self.recorder.path,
                 recorded=self.recorder.count,
-                track=self.track.record(),
+                track=self.engine.track_record(),
                 stale_symbols=self._stale_symbols(wall),
             )
         )

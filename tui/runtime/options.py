@@ -133,6 +133,7 @@ _PARSERS = {
     "count": positive_int,
     "seconds": positive_float,
     "seconds0": non_negative_float,
+    "seconds_off": seconds_or_off,
     "probability": probability,
     "fraction": fraction,
 }
