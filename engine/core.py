@@ -25,6 +25,19 @@ its limit "reached in 5 s, 100 %" after three ticks). So:
   of genuine trends, so the plug-in stays.)
 * Nothing is forecast before ``warmup_ticks`` ticks and a ``span`` of
   ``warmup_span`` seconds: ``se`` treats ``sigma`` as known, which takes some returns.
+
+Self-calibration. The first-passage ``p`` assumes Brownian motion; markets that revert,
+jump or trade on a coarse grid make it over- or underconfident. The engine keeps a
+:class:`~engine.calibration.Calibrator`: each symbol's first tick in each slot of 5 s of
+the *clock* (the running maximum of tick times) is a forecast, resolved a horizon later
+against the symbol's later ticks; from symbols past ``calibrate_after_s`` it learns a
+monotone map from computed to reported ``p``. Every ``p`` the engine reports, and every
+``p`` its rules compare with ``alert_p``, goes through the map in force. The map changes
+only where the clock reaches the calibrator's next refit, and :meth:`Engine.update` cuts
+its batch there, so any split of the ticks into updates meets the same map at every tick
+(batch invariance holds bit for bit, maps and records included). Forecasts that the map
+takes below the watches' re-arm level are screened on the raw ``p`` that maps there
+(:meth:`~engine.calibration.Calibrator.raw_below`).
 """
 
 from __future__ import annotations

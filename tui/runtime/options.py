@@ -98,7 +98,12 @@ def seconds_or_off(text: str) -> float:
     """Seconds of at least 0, or ``off`` (no bound: infinity)."""
     if text.strip().lower() == "off":
         return math.inf
-    return non_negative_float(text)
+    try:
+        return non_negative_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected seconds (a number of at least 0) or off, got {text!r}"
+        ) from None
 
 
 def factor_or_off(text: str) -> float:
