@@ -374,22 +374,6 @@ class Calibrator:
             return math.inf if first is None else float(first + self._r)
         return self._next_refit
 
-    def raw_below(self, level: float, group: int = 0) -> float:
-        """The largest raw probability that the map in force takes to at most ``level``
-        (the map is non-decreasing): a screen on raw forecasts for a calibrated bound.
-
-        >>> Calibrator(60.0).raw_below(0.3)  # the identity
-        0.3
-        """
-        x, y = self._kx[group], self._ky[group]
-        above = np.flatnonzero(y > level)
-        if above.size == 0:
-            return 1.0
-        i = int(above[0])
-        if i == 0:
-            return 0.0
-        return float(x[i - 1] + (level - y[i - 1]) * (x[i] - x[i - 1]) / (y[i] - y[i - 1]))
-
     def splits(self, t: ArrayLike) -> NDArray[np.intp]:
         """Positions in a batch's tick times (arrival order) where the clock enters a new
         slot: the engine processes the ticks before each position, then :meth:`advance`

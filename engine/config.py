@@ -90,7 +90,8 @@ class EngineConfig:
         Forecast horizon ``H`` in seconds: ``p_buy``/``p_sell`` are the probabilities of
         reaching the limit within ``H``.
     alert_p : float
-        A ``BUY_WATCH``/``SELL_WATCH`` fires when that probability rises to ``alert_p`` or more.
+        A ``BUY_WATCH``/``SELL_WATCH`` fires when that probability, as computed (before the
+        calibration map), rises to ``alert_p`` or more.
     hysteresis : float
         Fraction of the limit by which the price must move back before a ``BUY``/``SELL``
         can fire again (``>= 0``).
@@ -165,7 +166,11 @@ class EngineConfig:
     )  # fmt: skip
     horizon_s: float = _setting(60.0, "--horizon", "S", "forecast horizon, s", "seconds")
     alert_p: float = _setting(
-        0.6, "--alert-p", "P", "probability that raises a WATCH", "probability"
+        0.6,
+        "--alert-p",
+        "P",
+        "probability (as computed, before calibration) that raises a WATCH",
+        "probability",
     )
     hysteresis: float = _setting(
         0.002,
