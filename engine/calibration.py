@@ -522,9 +522,9 @@ class Calibrator:
         sym = np.asarray(sym, dtype=np.int64).ravel()
         self._grow(sym)
         where = np.asarray(self._slot if slot is None else slot, dtype=np.int64) % self._w
-        col = np.broadcast_to(where, sym.shape)
-        np.fmin.at(self._low, (sym, col), np.asarray(low, dtype=np.float64).ravel())
-        np.fmax.at(self._high, (sym, col), np.asarray(high, dtype=np.float64).ravel())
+        cell = sym * self._w + where  # in the raveled (symbol, column) ring: a 1-D ufunc.at
+        np.fmin.at(self._low.ravel(), cell, np.asarray(low, dtype=np.float64).ravel())
+        np.fmax.at(self._high.ravel(), cell, np.asarray(high, dtype=np.float64).ravel())
 
     def forget(self, sym: ArrayLike) -> None:
         """Drop the pending forecasts and price extremes of symbols ``sym`` (their ids
@@ -621,9 +621,13 @@ class Calibrator:
         no tick."""
         if self._size == 0 or self._p_slot[self._head] > due:
             return
-        rows = (self._head + np.arange(self._size)) % self._cap
-        n = int(np.searchsorted(self._p_slot[rows], due, side="right"))
-        rows = rows[:n]
+        # The ring is in slot order from its head: search its one or two runs in place.
+        head, end = self._head, self._head + self._size
+        first = self._p_slot[head : min(end, self._cap)]
+        n = int(np.searchsorted(first, due, side="right"))
+        if n == first.size and end > self._cap:
+            n += int(np.searchsorted(self._p_slot[: end - self._cap], due, side="right"))
+        rows = (head + np.arange(n)) % self._cap
         self._head = (self._head + n) % self._cap
         self._size -= n
         rows = rows[self._p_sym[rows] >= 0]  # not those of forgotten symbols
@@ -632,10 +636,16 @@ class Calibrator:
         sym, sell, limit = self._p_sym[rows], self._p_sell[rows], self._p_limit[rows]
         slots = self._p_slot[rows][:, None] + np.arange(self._q)
         cols = slots % self._w
-        seen_ok = slots <= seen
-        low = np.where(seen_ok, self._low[sym[:, None], cols], np.inf).min(axis=1)
-        high = np.where(seen_ok, self._high[sym[:, None], cols], -np.inf).max(axis=1)
-        hit = np.where(sell, high >= limit, low <= limit).astype(np.float64)
+        unseen = slots > seen
+        hit = np.empty(rows.size)
+        up, down = np.flatnonzero(sell), np.flatnonzero(~sell)  # each side's extreme only
+        cells = sym[:, None] * self._w + cols
+        high = self._high.ravel().take(cells[up])
+        high[unseen[up]] = -np.inf
+        hit[up] = high.max(axis=1) >= limit[up]
+        low = self._low.ravel().take(cells[down])
+        low[unseen[down]] = np.inf
+        hit[down] = low.min(axis=1) <= limit[down]
         raw, rep, grp = self._p_raw[rows], self._p_rep[rows], self._p_group[rows]
         teach = self._p_teach[rows].astype(np.float64)
         for g in np.unique(grp).tolist():
@@ -643,11 +653,14 @@ class Calibrator:
             y, pr, pp, tw = hit[at], raw[at], rep[at], teach[at]
             # Exponential forgetting: the i-th of m outcomes weighs decay**(m - 1 - i),
             # everything before decay**m.
-            w = self._decay ** np.arange(at.size - 1, -1, -1, dtype=np.float64)
-            keep = self._decay**at.size
-            self._fit[g] *= keep
-            self._dec[g] *= keep
-            self._tot[g] *= keep
+            if self._decay < 1.0:
+                w = self._decay ** np.arange(at.size - 1, -1, -1, dtype=np.float64)
+                keep = self._decay**at.size
+                self._fit[g] *= keep
+                self._dec[g] *= keep
+                self._tot[g] *= keep
+            else:
+                w = np.ones(at.size)
             b = self._bin(pr)
             wt = w * tw
             np.add.at(self._fit[g, 0], b, wt)
@@ -658,10 +671,10 @@ class Calibrator:
             np.add.at(self._dec[g, 0], k, w)
             np.add.at(self._dec[g, 1], k, w * pp)
             np.add.at(self._dec[g, 2], k, w * y)
-            # One addition at a time, in sample order (ufunc.at adds sequentially): the
-            # sums come out the same however the outcomes were split between calls.
+            # One addition at a time, in sample order (ufunc.at and cumsum add in turn):
+            # the sums come out the same however the outcomes were split between calls.
             for col, v in enumerate((w, w * y, w * (pp - y) ** 2, w * (pr - y) ** 2)):
-                np.add.at(self._tot[g, col : col + 1], np.zeros(v.size, np.intp), v)
+                self._tot[g, col] = np.cumsum(np.concatenate(([self._tot[g, col]], v)))[-1]
 
     def _refit(self) -> None:
         a = self._prior

@@ -748,7 +748,11 @@ class Engine:
         batch.put_latest(s.history.ravel(), cell, tick, size)
 
         eta = _watch_etas(fired, price, limits, est, cfg.horizon_s)
-        shown = self._cal.apply(p_hit) if fired.any() else p_hit
+        shown = p_hit
+        ticks = np.flatnonzero(fired.any(axis=0))
+        if ticks.size:  # the forecast a signal reports: through the map
+            shown = p_hit.copy()
+            shown[:, ticks] = self._cal.apply(p_hit[:, ticks])
         return signals_fired(
             fired, batch, arrival, self._names, s.seq, t_event, price, limits, shown, eta
         )
