@@ -180,7 +180,8 @@ class DetailScreen(ModalScreen[None]):
             yield Static(
                 "p: chance that the price reaches the limit within the horizon, for a "
                 "random walk of the log price with this volatility and the drift's "
-                "uncertainty averaged over.",
+                "uncertainty averaged over, corrected by what this feed's earlier "
+                "forecasts came to.",
                 classes="detail-note",
             )
 
