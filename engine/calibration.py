@@ -3,8 +3,8 @@ monotone map learned from them and applied to the forecasts reported next.
 
 Everything advances on a grid of event time (the running maximum of tick times, cut into
 slots of ``sample_every`` seconds), never on where batches start or end: the engine cuts
-its batches where :meth:`Calibrator.splits` says, so any split of the same ticks gives
-bit-identical maps, records and calibrated forecasts.
+its batches only where the map is refitted (:meth:`Calibrator.next_refit`), so any split
+of the same ticks gives bit-identical maps, records and calibrated forecasts.
 """
 
 from __future__ import annotations
@@ -174,13 +174,15 @@ class CalibrationRecord:
 class Calibrator:
     """Learns online how often forecasts of each probability come true, and corrects them.
 
-    The engine drives it on a grid of event time: slots of ``sample_every`` seconds of the
-    running maximum tick time (the *clock*). Where the clock enters a new slot (the
-    positions :meth:`splits` returns) the engine cuts its batch and, before the tick
-    there, calls :meth:`advance` with that tick's time and then :meth:`sample` with the
-    forecasts in force at that moment; after each piece of ticks it calls :meth:`observe`
-    with each symbol's lowest and highest price in the piece. :meth:`apply` maps raw
-    probabilities with the map in force, which changes only inside :meth:`advance`.
+    It runs on a grid of event time: slots of ``sample_every`` seconds of the running
+    maximum tick time (the *clock*). Slot by slot, a caller moves the clock into a slot
+    (:meth:`advance`), hands it the forecasts made there (:meth:`sample`) and each
+    symbol's lowest and highest price there (:meth:`observe`). The engine does the same
+    for a whole piece of ticks at once: :meth:`advance_slot` to its first slot,
+    :meth:`open_to` its last (at most ``refit_every`` later), :meth:`sample` and
+    :meth:`observe` with each forecast's and tick's own slot, then :meth:`resolve_due`;
+    it cuts its batches where the clock reaches :meth:`next_refit`. :meth:`apply` maps
+    raw probabilities with the map in force, which changes only there.
 
     A forecast sampled as the clock enters slot ``k`` (time ``t0 = k * sample_every``) is
     resolved as the clock enters slot ``k + horizon / sample_every``: a hit if a price
@@ -206,8 +208,8 @@ class Calibrator:
     Only forecasts sampled with ``teach`` true feed the map (the engine leaves out each
     symbol's first minutes, while its estimates still fill); all feed the record.
 
-    Memory is bounded: a ring of per-slot price extremes per symbol (``horizon /
-    sample_every`` slots), at most ``capacity`` pending forecasts (later samples are
+    Memory is bounded: a ring of per-slot price extremes per symbol (``(horizon +
+    refit_every) / sample_every`` slots), at most ``capacity`` pending forecasts (later samples are
     dropped and counted), and per-bin sums. With a finite ``memory`` every resolved
     outcome discounts the older ones by ``1 - 1 / memory`` (exponential forgetting by
     count), so the map follows a market that changes.
@@ -240,9 +242,6 @@ class Calibrator:
     Examples
     --------
     >>> cal = Calibrator(10.0, sample_every=5.0, refit_every=10.0, prior=1.0)
-    >>> t = np.array([0.0, 1.0, 5.0, 12.0, 16.0, 20.0])
-    >>> cal.splits(t).tolist()  # where the clock enters a new 5 s slot
-    [0, 2, 3, 4, 5]
     >>> cal.advance(0.0)
     >>> cal.sample([0, 0], [False, True], [0.9, 0.2], [99.0, 101.0], [100.0, 100.0])
     >>> cal.observe([0], [100.0], [100.0])
@@ -352,11 +351,6 @@ class Calibrator:
         return self._s
 
     @property
-    def slot(self) -> float:
-        """Number of the current slot (``-inf`` before the first tick)."""
-        return -math.inf if self._slot is None else float(self._slot)
-
-    @property
     def clock(self) -> float:
         """Start of the current slot in event time (``-inf`` before the first tick): a
         floor for the clock, the running maximum of tick times."""
@@ -373,19 +367,6 @@ class Calibrator:
         if self._first is None:
             return math.inf if first is None else float(first + self._r)
         return self._next_refit
-
-    def splits(self, t: ArrayLike) -> NDArray[np.intp]:
-        """Positions in a batch's tick times (arrival order) where the clock enters a new
-        slot: the engine processes the ticks before each position, then :meth:`advance`
-        to that tick's time and :meth:`sample`, then the ticks from there."""
-        t = np.asarray(t, dtype=np.float64)
-        if t.size == 0:
-            return np.empty(0, dtype=np.intp)
-        slot = np.floor(np.fmax.accumulate(t) / self._s)
-        if self._slot is not None:
-            np.maximum(slot, self._slot, out=slot)  # late ticks leave the clock alone
-        before = np.concatenate(([-np.inf if self._slot is None else self._slot], slot[:-1]))
-        return np.flatnonzero(slot > before)
 
     def advance(self, t: float) -> None:
         """Move the clock to event time ``t``: resolve the forecasts whose horizon has

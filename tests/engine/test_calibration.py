@@ -24,15 +24,16 @@ def _feed(
     batch: int,
     p_of: object = None,
 ) -> list[np.ndarray]:
-    """Drive ``cal`` as the engine would: cut each batch where :meth:`splits` says, sample
-    the forecasts in force at each cut, observe each piece's extremes. ``forecasts`` maps
+    """Drive ``cal`` slot by slot: cut each batch where the clock (the running latest
+    tick time) enters a new slot, sample the forecasts in force at each cut, observe each
+    piece's extremes. ``forecasts`` maps
     a slot to the arguments of :meth:`sample`; without it ``p_of(last)`` gives them from
     the last price of every symbol. Returns the calibrated p of every sample call."""
     last = np.full(int(sym.max()) + 1, np.nan)
     reported = []
     for start in range(0, t.size, batch):
         tb = t[start : start + batch]
-        cuts = cal.splits(tb).tolist()
+        cuts = _slot_entries(cal, tb)
         edges = sorted({0, *cuts, tb.size})
         for a, b in itertools.pairwise(edges):
             if a in cuts:
@@ -49,6 +50,14 @@ def _feed(
             cal.observe(s, p, p)
             last[s] = p
     return reported
+
+
+def _slot_entries(cal: Calibrator, t: np.ndarray) -> list[int]:
+    """Positions in ``t`` where the clock enters a new slot of ``S`` seconds."""
+    now = math.floor(cal.clock / S) if math.isfinite(cal.clock) else -math.inf
+    slot = np.fmax(np.floor(np.fmax.accumulate(t) / S), now)  # late ticks leave it alone
+    before = np.concatenate(([now], slot[:-1]))
+    return np.flatnonzero(slot > before).tolist()
 
 
 def _stream(seed: int, n: int, symbols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
