@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 #: The embedded broker's default memory budget, in MiB.
 BROKER_MEMORY_MIB = 512
+#: Share of the budget at which the keeper restarts the broker. The ticks still in flight
+#: while the consumer reads up before the restart (a second's worth at most) land in the
+#: remaining 5%, so the broker's resident memory stays under the budget itself.
+RESTART_AT = 0.95
 #: Restarts of a dead embedded broker tried in a row before giving up.
 RESTART_TRIES = 5
 #: Waits before each try (seconds); the last one repeats.
@@ -66,6 +70,7 @@ class KeeperStatus:
     last_pause_s: float = math.nan  # how long the last budget restart held the ticks
     recreated: int = 0  # topics created again on a broker that had lost them
     gave_up: bool = False  # the embedded broker could not be restarted
+    pausing: bool = False  # a budget restart is under way: ticks are held on purpose
 
 
 class BrokerKeeper(threading.Thread):
@@ -138,7 +143,8 @@ class BrokerKeeper(threading.Thread):
                     continue
                 if broker is not None and self.budget_bytes is not None:
                     rss = broker.rss_bytes()
-                    if rss is not None and rss >= self.budget_bytes and self._over_fresh(rss):
+                    high = RESTART_AT * self.budget_bytes
+                    if rss is not None and rss >= high and self._over_fresh(rss):
                         self._restart_for_budget(broker, rss)
                         self._just_restarted = True
                         next_topics = 0.0
@@ -212,8 +218,9 @@ class BrokerKeeper(threading.Thread):
         mib = 2**20
         assert self.budget_bytes is not None
         self._set(
+            pausing=True,
             state=f"{_now()} at its budget ({rss / mib:.0f} of "
-            f"{self.budget_bytes / mib:.0f} MiB): restarting empty"
+            f"{self.budget_bytes / mib:.0f} MiB): restarting empty",
         )
         started = time.monotonic()
         running = self._quiesce() if self._quiesce is not None else False
@@ -230,6 +237,7 @@ class BrokerKeeper(threading.Thread):
                 self._resume(running)
         done = time.monotonic()
         self._set(
+            pausing=False,
             restarts=self.status().restarts + 1,
             last_pause_s=done - started,
             state=f"{_now()} restarted empty at its budget: ticks paused "

@@ -197,7 +197,10 @@ def _summary(
     print(f"  stalls {run.stalls} ({run.stall_s:.1f} s in STALL), DOWN {run.downs} times")
     checks.append(("no stall", run.stalls == 0 and run.downs == 0))
     seen = ", ".join(f"{h} {n}" for h, n in sorted(run.health_seen.items()))
-    print(f"  health looks ({LOOK_S:g} s apart): {seen}")
+    print(f"  health looks ({LOOK_S:g} s apart): {seen} (PAUSE: a budget restart)")
+    bad = [(t, word) for t, word in run.changes if word in ("STALL", "DOWN")]
+    if bad:
+        print("  STALL and DOWN began at: " + ", ".join(f"{t:.1f} s {w}" for t, w in bad))
     changes = ", ".join(f"{t:.1f} s {word}" for t, word in run.changes[:20])
     print(f"  health changes: {changes}" + (" ..." if len(run.changes) > 20 else ""))
     if last is not None:

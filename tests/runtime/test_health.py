@@ -57,9 +57,25 @@ def test_a_broker_that_stops_answering_is_a_stall_not_ok() -> None:
 def test_behind_with_no_tick_for_a_while_is_a_stall() -> None:
     h = _health()
     h.lag([PartitionReading(0, 0, 100, 40)], wall=1.0)
+    later = 1.0 + STALL_AFTER_S + 0.5
+    h.lag([PartitionReading(0, 0, 100, 40)], wall=later)
     assert h.word(since_last_tick_s=STALL_AFTER_S + 1, now=1.0) == "STALL"
     assert h.word(since_last_tick_s=math.nan, now=1.0) == "STALL"  # behind, never a tick
     assert h.word(since_last_tick_s=0.2, now=1.0) == "OK"
+
+
+def test_a_lag_that_appears_after_a_quiet_spell_gets_time_to_move_before_a_stall() -> None:
+    # Caught up and idle (a paused feed, a broker restarted at its budget): the last tick
+    # is long ago when new ticks arrive, which is not a stall until they sit unread.
+    h = _health()
+    h.lag([PartitionReading(0, 0, 100, 100)], wall=10.0)
+    h.lag([PartitionReading(0, 0, 150, 100)], wall=20.0)  # lag appears after 10 quiet s
+    assert h.behind_s(wall=20.0) == 0.0
+    assert h.word(since_last_tick_s=10.0, now=1.0, wall=20.2) == "OK"
+    assert h.word(since_last_tick_s=11.0, now=1.0, wall=20.0 + STALL_AFTER_S + 0.1) == "STALL"
+    h.lag([PartitionReading(0, 0, 150, 150)], wall=23.0)  # read: caught up again
+    assert h.behind_s(wall=24.0) == 0.0
+    assert h.word(since_last_tick_s=1.0, now=1.0, wall=24.0) == "OK"
 
 
 def test_a_lag_that_grows_three_times_in_a_row_warns() -> None:

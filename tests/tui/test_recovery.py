@@ -25,6 +25,7 @@ from tests.tui.numbered import (
 from tests.tui.waiting import wait_for
 from tests.waiting import wait_until
 from tui.runtime.pipeline import Pipeline, PipelineOptions
+from tui.runtime.snapshot import Snapshot
 
 pytestmark = pytest.mark.kafka
 
@@ -187,13 +188,20 @@ def test_at_its_memory_budget_the_embedded_broker_is_restarted_empty_losing_no_t
         assert fresh is not None
         pipeline.keeper.budget_bytes = fresh + 4 * 2**20  # a few seconds of ticks
         first = pipeline.broker.pid
-        snap = wait_for(
-            pipeline,
-            lambda s: s.kafka.broker_restarts >= 1 and s.kafka.consumed > len(producer.acked) // 2
-            and "paused" in s.kafka.keeper,
-            60,
-        )  # fmt: skip
+        words: set[str] = set()
+
+        def restarted(s: Snapshot) -> bool:
+            words.add(s.kafka.health)
+            return (
+                s.kafka.broker_restarts >= 1
+                and s.kafka.consumed > len(producer.acked) // 2
+                and "paused" in s.kafka.keeper
+            )
+
+        snap = wait_for(pipeline, restarted, 60)
         assert pipeline.broker.pid != first
+        # The pause is shown as one, not as a broker that went DOWN.
+        assert "PAUSE" in words and "DOWN" not in words, words
         assert "restarted empty at its budget" in snap.kafka.keeper
         status = pipeline.keeper.status()
         assert status.last_pause_s == status.last_pause_s  # measured (not NaN)

@@ -711,7 +711,7 @@ class ConsumerWorker(threading.Thread):
             embedded=self.embedded,
             topic=self.topic,
             broker_state=self.health.broker_state,
-            health=self.health.word(since_last, now_m),
+            health=self.health.word(since_last, now_m, wall),
             partitions=self.health.partitions,
             consumed=self._consumed,
             rate_in=rate,

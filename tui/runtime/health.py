@@ -6,7 +6,10 @@ partition with its trend and decides the health word the monitor shows:
 
 * ``DOWN``: the client lost every broker.
 * ``STALL``: no broker has answered for ``STALL_AFTER_S`` seconds (a frozen broker), or
-  the consumer is behind and no tick has arrived for that long.
+  the consumer has been behind for that long and no tick has arrived for that long (a
+  lag that appears after a quiet spell is given the same time to move).
+* ``PAUSE``: limitwatch is restarting its embedded broker at its memory budget and holds
+  the ticks on purpose for those seconds (set by the pipeline, which knows of it).
 * ``WARN``: the total lag grew in each of the last three samples, the consumer is
   more than ``STALE_LAG_S`` behind (its forecasts are stale), or the topic is missing.
 * ``OK``: otherwise.
@@ -49,6 +52,7 @@ HEALTH_WORDS: tuple[tuple[str, str], ...] = (
         "STALL",
         f"no broker answered for {STALL_AFTER_S:g} s, or no tick came for that long while behind",
     ),
+    ("PAUSE", "the embedded broker restarts at its memory budget: ticks wait a few seconds"),
     ("WARN", f"lag grew three samples running, or more than {STALE_LAG_S:g} s behind"),
     ("OK", "none of these"),
 )
@@ -79,6 +83,8 @@ class ConsumerHealth:
         self._trends: dict[int, deque[int]] = {}
         self._history: deque[int] = deque(maxlen=_LAG_HISTORY)
         self._last_message_wall: dict[int, float] = {}
+        self._behind_since = math.nan  # epoch time the total lag last turned positive
+        self._behind_read = math.nan  # epoch time of the latest lag reading
         #: The topic is missing on the broker (it came back without it).
         self.topic_missing = False
 
@@ -124,7 +130,13 @@ class ConsumerHealth:
             trend.append(max(lag, 0))
             lags.append(PartitionLag(r.partition, r.high, r.position, lag, lag_s, tuple(trend)))
         self.partitions = tuple(sorted(lags, key=lambda p: p.partition))
-        self._history.append(sum(p.lag for p in lags if p.lag > 0))
+        total = sum(p.lag for p in lags if p.lag > 0)
+        if total == 0:
+            self._behind_since = math.nan
+        elif math.isnan(self._behind_since):
+            self._behind_since = wall
+        self._behind_read = wall
+        self._history.append(total)
 
     def no_partitions(self) -> None:
         """The consumer has no partition assigned (yet)."""
@@ -135,8 +147,16 @@ class ConsumerHealth:
         """Seconds since any broker last answered."""
         return now - self._rx_at
 
-    def word(self, since_last_tick_s: float, now: float) -> str:
-        """OK, WARN, STALL or DOWN (see the module docstring)."""
+    def behind_s(self, wall: float | None = None) -> float:
+        """Seconds the total lag has been positive, at epoch time `wall` (default: the
+        latest lag reading); 0 when caught up."""
+        if math.isnan(self._behind_since):
+            return 0.0
+        return max((self._behind_read if wall is None else wall) - self._behind_since, 0.0)
+
+    def word(self, since_last_tick_s: float, now: float, wall: float | None = None) -> str:
+        """OK, WARN, STALL or DOWN (see the module docstring); `wall` is the epoch time
+        of `now` (default: that of the latest lag reading)."""
         if self.broker_state == "DOWN":
             return "DOWN"
         if self.silent_s(now) > STALL_AFTER_S:
@@ -144,7 +164,8 @@ class ConsumerHealth:
         if self.topic_missing:
             return "WARN"
         total = self._history[-1] if self._history else 0
-        if total > 0 and (math.isnan(since_last_tick_s) or since_last_tick_s > STALL_AFTER_S):
+        idle = math.inf if math.isnan(since_last_tick_s) else since_last_tick_s
+        if total > 0 and min(idle, self.behind_s(wall)) > STALL_AFTER_S:
             return "STALL"
         hist = list(self._history)
         if len(hist) >= 4 and all(b > a for a, b in zip(hist[-4:], hist[-3:], strict=False)):

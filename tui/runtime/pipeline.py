@@ -247,8 +247,10 @@ class Pipeline:
         if snap is None:
             return None
         kafka = snap.kafka
+        pausing = False
         if self.keeper is not None:
             kept = self.keeper.status()
+            pausing = kept.pausing
             kafka = dataclasses.replace(
                 kafka, broker_restarts=kept.restarts, broker_budget=kept.budget,
                 keeper=kept.state, topics_recreated=kept.recreated,
@@ -257,6 +259,8 @@ class Pipeline:
             kafka = dataclasses.replace(kafka, broker_rss=self.broker.rss_bytes())
             if not self.broker.alive():
                 kafka = dataclasses.replace(kafka, broker_state="DOWN", health="DOWN")
+        if pausing:
+            kafka = dataclasses.replace(kafka, health="PAUSE")  # held on purpose, for seconds
         return dataclasses.replace(
             snap,
             kafka=kafka,

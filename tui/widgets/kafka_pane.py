@@ -20,6 +20,7 @@ HEALTH_STYLE = {
     "OK": "bold green",
     "WARN": "bold yellow",
     "STALL": "bold magenta",
+    "PAUSE": "bold cyan",
     "DOWN": "bold red",
 }
 #: Measures wrapped text for the layout only (nothing is printed).
