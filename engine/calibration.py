@@ -200,10 +200,22 @@ class Calibrator:
     (:func:`logistic_fit`, Platt scaling: with few outcomes the identity), made
     non-decreasing by :func:`isotonic` (pool-adjacent-violators, Zadrozny & Elkan 2002,
     "Transforming classifier scores into accurate multiclass probability estimates") and
-    interpolated linearly through (0, 0) and (1, 1). The bins follow the outcomes where
+    interpolated linearly from (0, 0), flat above the top bin's mean (1 stays for a price
+    at its limit). The bins follow the outcomes where
     they are many; where they are few (often the rare high forecasts) they follow the
     curve the whole record draws, not the identity: a stream whose forecasts of 60 %
     come true half the time is not trusted at 95 % because few forecasts went that high.
+
+    With a finite ``recent_halflife`` the map follows the recent record where it is
+    dense: each outcome also counts in a second set of bins, weighted ``2**(-age /
+    recent_halflife)`` by the age of its forecast, and each bin's value is that recent
+    frequency with ``recent_weight`` pseudo-outcomes of the whole record's value (a
+    hierarchical prior). How far the computed forecasts err changes as a market does and
+    as its symbols age (their estimates settle and their prices wander nearer to or
+    further from their limits): on six generated market kinds a map of the whole record,
+    learnt in each symbol's first minutes, kept correcting an error that had since
+    shrunk, while bins with few recent outcomes (the rare high forecasts) still follow
+    the whole record, not the noise of a few minutes.
 
     Only forecasts sampled with ``teach`` true feed the map (the engine leaves out each
     symbol's first minutes, while its estimates still fill); all feed the record.
@@ -232,6 +244,11 @@ class Calibrator:
         Weight (pseudo-outcomes) of each bin's prior, ``> 0``.
     memory : float
         Effective number of outcomes remembered per group; ``inf`` keeps all.
+    recent_halflife : float
+        Half-life, seconds of clock, of the recent record the map follows where it has
+        many outcomes (``inf``: the whole record alone).
+    recent_weight : float
+        Pseudo-outcomes of the whole record's estimate in each bin of the recent one.
     groups : int
         Streams with a map of their own (ids ``0 .. groups - 1``).
     capacity : int
@@ -265,6 +282,8 @@ class Calibrator:
         bins: int = 20,
         prior: float = 10.0,
         memory: float = math.inf,
+        recent_halflife: float = math.inf,
+        recent_weight: float = 100.0,
         groups: int = 1,
         capacity: int = 1 << 16,
         learn: bool = True,
@@ -297,6 +316,11 @@ class Calibrator:
         self._centre = 0.5 * (self._edges[:-1] + self._edges[1:])
         self._prior = float(prior)
         self._decay = 1.0 - 1.0 / memory
+        if not (recent_halflife > 0 and recent_weight > 0):
+            raise ValueError("recent_halflife and recent_weight must be > 0")
+        self._recent_hl = float(recent_halflife) / self._s  # in slots
+        self._recent_k = float(recent_weight)
+        self._anchor = 0  # slot the recent sums' weights are relative to
         self._slot: int | None = None
         self.dropped = 0
         """Samples dropped because ``capacity`` forecasts were pending."""
@@ -327,6 +351,9 @@ class Calibrator:
         # Outcome sums per group: fit bins (n, hits, sum p), deciles of the reported p
         # (n, sum p, hits) and Brier sums (n, hits, squared errors reported and raw).
         self._fit = np.zeros((groups, 4, self._bins))  # n, hits, sum p, sum logit p
+        # The same (n, hits, sum p), each outcome weighted 2**((slot - anchor) / half-life)
+        # by the slot it was forecast in: the recent record, where the map follows it.
+        self._recent = np.zeros((groups, 3, self._bins))
         self.refits = 0
         """How often a map was refitted (it changes only then)."""
         self._dec = np.zeros((groups, 3, DECILES))
@@ -380,14 +407,14 @@ class Calibrator:
         if old is not None and new <= old:
             return
         if old is None:
-            self._first = new
+            self._first = self._anchor = new
             self._next_refit = new + self._r
         else:
             self._resolve(new - self._q, old)  # what was seen up to now is all there is
         self._open(new)
         if new >= self._next_refit:
             if self._learn:
-                self._refit()
+                self._refit(new)
             grown = math.floor(self._growth * (new - self._first))
             self._next_refit = new + min(max(self._r, grown), self._most)
 
@@ -628,6 +655,7 @@ class Calibrator:
         low[unseen[down]] = np.inf
         hit[down] = low.min(axis=1) <= limit[down]
         raw, rep, grp = self._p_raw[rows], self._p_rep[rows], self._p_group[rows]
+        made = self._p_slot[rows]
         teach = self._p_teach[rows].astype(np.float64)
         for g in np.unique(grp).tolist():
             at = np.flatnonzero(grp == g)
@@ -648,6 +676,12 @@ class Calibrator:
             np.add.at(self._fit[g, 1], b, wt * y)
             np.add.at(self._fit[g, 2], b, wt * pr)
             np.add.at(self._fit[g, 3], b, wt * _logit(pr))
+            if math.isfinite(self._recent_hl):
+                age = (made[at] - self._anchor) / self._recent_hl
+                wr = wt * np.exp2(age)
+                np.add.at(self._recent[g, 0], b, wr)
+                np.add.at(self._recent[g, 1], b, wr * y)
+                np.add.at(self._recent[g, 2], b, wr * pr)
             k = np.minimum((pp * DECILES).astype(np.int64), DECILES - 1)
             np.add.at(self._dec[g, 0], k, w)
             np.add.at(self._dec[g, 1], k, w * pp)
@@ -657,10 +691,14 @@ class Calibrator:
             for col, v in enumerate((w, w * y, w * (pp - y) ** 2, w * (pr - y) ** 2)):
                 self._tot[g, col] = np.cumsum(np.concatenate(([self._tot[g, col]], v)))[-1]
 
-    def _refit(self) -> None:
+    def _refit(self, slot: int) -> None:
         a = self._prior
         centre = self._centre
         self.refits += 1
+        recent = math.isfinite(self._recent_hl)
+        if recent:  # weights relative to this slot from now on
+            self._recent *= np.exp2((self._anchor - slot) / self._recent_hl)
+            self._anchor = slot
         for g in range(self._fit.shape[0]):
             n, hits, sp, sl = self._fit[g]
             # The curve is fitted to the same outcomes and the same prior pseudo-outcomes.
@@ -670,6 +708,18 @@ class Calibrator:
             )
             x = (sp + a * centre) / weight
             curve = 1.0 / (1.0 + np.exp(-np.clip(curve_a + curve_b * _logit(x), -30.0, 30.0)))
-            y = isotonic((hits + a * curve) / weight, weight)
+            y = (hits + a * curve) / weight
+            if recent:
+                # Where recent outcomes are many they decide; where few, the whole record.
+                k = self._recent_k
+                n_r, hits_r, sp_r = self._recent[g]
+                y = (hits_r + k * y) / (n_r + k)
+                x = (sp_r + k * x) / (n_r + k)
+                weight = n_r + k
+            y = isotonic(y, weight)
             self._kx[g, 1:-1] = x
             self._ky[g, 1:-1] = y
+            # Above the top bin's mean the map holds its value: a forecast of 99.9 % comes
+            # true as often as the others of that bin, not surely (a coarse price grid
+            # keeps that near 60 %). Only a price at its limit maps to 1 (apply).
+            self._ky[g, -1] = y[-1]

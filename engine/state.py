@@ -38,9 +38,10 @@ class EngineState:
     drift, vol : ndarray
         Drift and volatility of log price per second (per square-root second for vol).
     drift_se : ndarray
-        Standard error of ``drift``: ``vol / sqrt(span)``, ``span`` the exponentially
-        weighted time its estimate covers. The forecasts use ``drift`` shrunk by it
-        (see :func:`engine.forecast.shrink_drift`).
+        Standard error of ``drift``: ``sqrt(rv / span)``, ``span`` the exponentially
+        weighted time its estimate covers and ``rv`` the realised variance of the
+        returns it averages (with its weights, jumps included; at least ``vol**2``). The
+        forecasts use ``drift`` shrunk by it (see :func:`engine.forecast.shrink_drift`).
     buy, sell : ndarray
         Limits (nan where unset).
     p_buy, p_sell : ndarray

@@ -28,8 +28,8 @@ class Sum(enum.IntEnum):
     weighted by ``w = 2**((t - anchor) / halflife)``, relative to ``Store.anchor``
     (``W_CROSS`` is the sum of ``w r_i r_(i-1)``, each return times the one before, and
     ``W_BIPOWER`` that of ``w |r_i r_(i-1)|``); the
-    last two are weighted by ``w_long = 2**((t - anchor) / drift_halflife)``, for the
-    drift the forecasts use.
+    last three are weighted by ``w_long = 2**((t - anchor) / drift_halflife)``, for the
+    drift the forecasts use and its standard error.
     """
 
     FAST_BLOCK = 0
@@ -43,6 +43,8 @@ class Sum(enum.IntEnum):
     W_BIPOWER = 8
     W_RETURN_LONG = 9
     W_DT_LONG = 10
+    W_RETURN_SQ_LONG = 11
+    W_CROSS_LONG = 12
 
 
 #: The exponentially weighted sums: the columns a move of the anchor rescales, by the

@@ -6,8 +6,10 @@ the decay recursion, the first-passage probability in log space with log_ndtr. T
 volatility is the smaller of the decayed sum of squared returns plus twice that of each
 return times the one before (floored at a tenth of the former) and pi/2 times the decayed
 sum of |each return times the one before|, over the decayed time; the drift is the
-return over time decayed with the longer drift half-life, its error se**2 = sigma**2 / T
-(T the long-decayed time); the forecast averages the first passage over the drift's
+return over time decayed with the longer drift half-life, its error se**2 = RV / T**2 (T
+the long-decayed time, RV the long-decayed sum of squared returns plus twice that of each
+times the one before, less 3 drift**2 (mean time step) T, floored at a tenth of the sum
+of squares, and at least sigma**2 T); the forecast averages the first passage over the drift's
 normal posterior, mean mu (1 - B) and variance se**2 (1 - B), B = min(1, se**2/mu**2), to
 each limit moved away by 0.5826 sigma sqrt(mean time step) for prices seen only at
 ticks; its time is the median passage time given a hit within the horizon, found by
@@ -132,6 +134,8 @@ class _Symbol:
     sum_bipower: float = 0.0
     sum_r_long: float = 0.0
     sum_dt_long: float = 0.0
+    sum_rr_long: float = 0.0
+    sum_cross_long: float = 0.0
     last_r: float = 0.0
     buy: float = math.nan
     sell: float = math.nan
@@ -228,6 +232,15 @@ class Reference:
             noise_robust = min(noise_robust, math.pi / 2 * s.sum_bipower)
         return noise_robust / s.sum_dt
 
+    def _drift_rv(self, s: _Symbol) -> float:
+        """The long-decayed sum of squared returns plus twice that of each return times
+        the one before, less 3 drift**2 (mean time step) T, floored at a tenth of the
+        sum of squares: jumps in, rounding noise and the trend itself out."""
+        drift = s.sum_r_long / s.sum_dt_long
+        trend = 3 * drift * drift * (s.sum_dt / s.den) * s.sum_dt_long
+        rv = max(s.sum_rr_long + 2 * s.sum_cross_long - trend, 0.1 * s.sum_rr_long)
+        return max(rv / s.sum_dt_long, self._variance(s)) * s.sum_dt_long
+
     def drift_vol(self, symbol: str) -> tuple[float, float]:
         s = self.symbols[symbol]
         if s.sum_dt <= 0:
@@ -235,11 +248,12 @@ class Reference:
         return s.sum_r_long / s.sum_dt_long, math.sqrt(self._variance(s))
 
     def drift_se(self, symbol: str) -> float:
-        """Standard error of the drift: sigma / sqrt(T), T = the long-decayed time."""
+        """Standard error of the drift: sqrt(RV / T), T = the long-decayed time and RV
+        the long-decayed realised variance of all returns (jumps included)."""
         s = self.symbols[symbol]
         if s.sum_dt <= 0:
             return math.nan
-        return math.sqrt(self._variance(s)) / math.sqrt(s.sum_dt_long)
+        return math.sqrt(self._drift_rv(s)) / s.sum_dt_long
 
     def _forecasts(self, s: _Symbol) -> tuple[float, float, float, float]:
         mu = var = sigma = math.nan
@@ -247,7 +261,7 @@ class Reference:
         if s.sum_dt > 0 and s.n >= self.warmup_ticks and s.sum_dt >= self.warmup_s:
             raw = s.sum_r_long / s.sum_dt_long
             sigma = math.sqrt(self._variance(s))
-            se2 = sigma * sigma / s.sum_dt_long
+            se2 = self._drift_rv(s) / (s.sum_dt_long * s.sum_dt_long)
             keep = 0.0 if raw == 0 else max(0.0, 1.0 - se2 / (raw * raw))
             mu, var = raw * keep, se2 * keep
             shift = 0.5825971579390106 * sigma * math.sqrt(s.sum_dt / s.den)
@@ -294,6 +308,8 @@ class Reference:
             s.sum_bipower = s.sum_bipower * decay + abs(r * s.last_r)
             s.sum_r_long = s.sum_r_long * decay_long + r
             s.sum_dt_long = s.sum_dt_long * decay_long + dt
+            s.sum_rr_long = s.sum_rr_long * decay_long + r * r
+            s.sum_cross_long = s.sum_cross_long * decay_long + r * s.last_r
             if r != 0:
                 s.last_r = r  # the products pair each return with the latest move before it
             s.t = t

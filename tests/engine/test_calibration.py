@@ -91,14 +91,19 @@ def _p_of(symbols: int) -> object:
     return forecasts
 
 
-@pytest.mark.parametrize("memory", [math.inf, 50.0])
+@pytest.mark.parametrize(
+    ("memory", "recent"), [(math.inf, math.inf), (50.0, math.inf), (math.inf, 30.0)]
+)
 def test_any_split_of_the_same_ticks_gives_bit_identical_maps_records_and_forecasts(
-    memory: float,
+    memory: float, recent: float
 ) -> None:
     sym, t, price = _stream(1, 5_000, 12)
     results = []
     for batch in (1, 7, 250, 5_000):
-        cal = Calibrator(H, sample_every=S, refit_every=20.0, prior=2.0, memory=memory, groups=2)
+        cal = Calibrator(
+            H, sample_every=S, refit_every=20.0, prior=2.0, memory=memory, groups=2,
+            recent_halflife=recent, recent_weight=20.0,
+        )  # fmt: skip
         reported = _feed(cal, sym, t, price, None, batch, _p_of(12))
         results.append((cal, np.concatenate(reported)))
     cal0, rep0 = results[0]
@@ -115,19 +120,21 @@ def test_any_split_of_the_same_ticks_gives_bit_identical_maps_records_and_foreca
             assert (r.brier, r.skill, r.resolved) == (r0.brier, r0.skill, r0.resolved)
 
 
-def test_overconfident_forecasts_are_corrected_to_within_five_points_per_decile() -> None:
-    """Raw p = logistic(2.5 logit(q)) for the true chance q; every outcome is an exact
-    Bernoulli(q) draw realised as a tick at the limit (or not) inside the horizon."""
-    rng = np.random.default_rng(42)
-    symbols, slots, q = 2_000, 150, int(H / S)
-    cal = Calibrator(H, sample_every=S, refit_every=60.0)
+def _distorted(
+    cal: Calibrator, slots: int, slope: object, seed: int = 42, symbols: int = 2_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """Feed ``cal`` forecasts raw p = logistic(slope(k) logit(q)) made in slot ``k`` for
+    the true chance q; every outcome is an exact Bernoulli(q) draw realised as a tick at
+    the limit (or not) inside the horizon. Returns q and raw p of the last quarter."""
+    rng = np.random.default_rng(seed)
+    q = int(H / S)
     forecasts = {}
     ticks_sym, ticks_t, ticks_p = [], [], []
     held_q, held_raw = [], []
     for k in range(slots):
         ids = np.flatnonzero(np.arange(symbols) % q == k % q)
         true = rng.uniform(0.02, 0.98, ids.size)
-        raw = special.expit(2.5 * special.logit(true))
+        raw = special.expit(slope(k) * special.logit(true))  # type: ignore[operator]
         forecasts[k] = (ids, False, raw, 90.0, 100.0)
         hit = rng.random(ids.size) < true
         when = k + rng.integers(0, q, ids.size)  # the slot of the hit, inside the horizon
@@ -141,8 +148,19 @@ def test_overconfident_forecasts_are_corrected_to_within_five_points_per_decile(
     sym, t, price = (np.concatenate(a) for a in (ticks_sym, ticks_t, ticks_p))
     order = np.argsort(t, kind="stable")
     _feed(cal, sym[order], t[order], price[order], forecasts, 5_000)
+    last = slots * 3 // 4
+    return np.concatenate(held_q[last:]), np.concatenate(held_raw[last:])
+
+
+def _worst_gap(out: np.ndarray, true: np.ndarray) -> float:
+    k = np.minimum((out * 10).astype(int), 9)
+    return max(abs(out[k == i].mean() - true[k == i].mean()) for i in range(10) if (k == i).sum())
+
+
+def test_overconfident_forecasts_are_corrected_to_within_five_points_per_decile() -> None:
+    cal = Calibrator(H, sample_every=S, refit_every=60.0)
+    true, raw = _distorted(cal, 150, lambda k: 2.5)
     assert cal.record().resolved > 20_000
-    true, raw = np.concatenate(held_q), np.concatenate(held_raw)
     out = cal.apply(raw)
     k = np.minimum((out * 10).astype(int), 9)
     gaps = [abs(out[k == i].mean() - true[k == i].mean()) for i in range(10) if (k == i).sum()]
@@ -154,6 +172,21 @@ def test_overconfident_forecasts_are_corrected_to_within_five_points_per_decile(
     r = cal.record()
     seen = r.count > 200
     assert np.nanmax(np.abs(r.predicted - r.observed)[seen]) < 0.1
+
+
+def test_with_a_recent_half_life_the_map_follows_forecasts_that_change() -> None:
+    # Overconfident (slope 2.5) for the first half, then calibrated (slope 1): the whole
+    # record's map keeps correcting what is no longer wrong; the recent one lets go of it.
+    def changing(k: int) -> float:
+        return 2.5 if k < 150 else 1.0
+
+    whole = Calibrator(H, sample_every=S, refit_every=60.0)
+    true, raw = _distorted(whole, 300, changing)
+    recent = Calibrator(H, sample_every=S, refit_every=60.0, recent_halflife=120.0)
+    _distorted(recent, 300, changing)
+    assert _worst_gap(raw, true) < 0.03, "the last quarter's raw forecasts are calibrated"
+    stale, followed = _worst_gap(whole.apply(raw), true), _worst_gap(recent.apply(raw), true)
+    assert followed < 0.05 and followed < stale / 2, (stale, followed)
 
 
 def test_with_no_outcomes_the_map_is_the_identity_and_fixed_points_stay() -> None:

@@ -61,6 +61,15 @@ def _assert_close(actual: float, expected: float, what: str, rtol: float = RTOL)
         assert actual == pytest.approx(expected, rel=rtol, abs=1e-300), what
 
 
+def _assert_eta(actual: float, expected: float, p: float, what: str) -> None:
+    """The engine's time is nan where its ``p`` underflows (documented in
+    :func:`engine.limit_forecast.limit_etas`); the reference works in log space and still
+    finds one there."""
+    if math.isnan(actual) and p < 1e-300:
+        return
+    _assert_close(actual, expected, what, ETA_RTOL)
+
+
 @pytest.mark.parametrize("batch", [1, 13, 500, 4000])
 def test_indicators_forecasts_and_signals_match_the_per_tick_reference(batch: int) -> None:
     cfg = EngineConfig(
@@ -107,8 +116,8 @@ def test_indicators_forecasts_and_signals_match_the_per_tick_reference(batch: in
                 _assert_close(snap["vol"][j], sigma, f"vol {name} @{i}")
                 _assert_close(snap["p_buy"][j], s.p_buy, f"p_buy {name} @{i}")
                 _assert_close(snap["p_sell"][j], s.p_sell, f"p_sell {name} @{i}")
-                _assert_close(snap["eta_buy"][j], s.eta_buy, f"eta_buy {name} @{i}", ETA_RTOL)
-                _assert_close(snap["eta_sell"][j], s.eta_sell, f"eta_sell {name} @{i}", ETA_RTOL)
+                _assert_eta(snap["eta_buy"][j], s.eta_buy, s.p_buy, f"eta_buy {name} @{i}")
+                _assert_eta(snap["eta_sell"][j], s.eta_sell, s.p_sell, f"eta_sell {name} @{i}")
     assert len(expected) > 50, "the stream should exercise the signal rules"
     kinds = {k for _, k, *_ in expected}
     assert kinds == {"BUY_WATCH", "SELL_WATCH", "BUY", "SELL", "GOLDEN_CROSS", "DEATH_CROSS"}
