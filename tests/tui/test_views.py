@@ -93,7 +93,9 @@ def test_limits_dialog_shows_the_error_in_place_and_sends_nothing(
      ("5", "5", "must be below"), ("", "10", None), ("1,000", "2,000.5", None),
      ("1,500.25", "12,345,678", None), ("150,5", "200", "buy: '150,5': a comma only groups"),
      ("1", "1,0.5", "sell: '1,0.5': a comma only"), ("1,50", "2", "only groups thousands"),
-     ("260", "1e300", "the sell limit must be below 1,000,000,000,000")],
+     ("260", "1e300", "the sell limit must be below 1,000,000,000,000"),
+     ("1e400", "2", "buy: '1e400' is too large a number to be a limit"),
+     ("1", "inf", "the sell limit must be positive and finite, got inf")],
 )  # fmt: skip
 def test_check_limits_explains_each_mistake(buy: str, sell: str, error: str | None) -> None:
     if error is None:

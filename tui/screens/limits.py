@@ -42,9 +42,13 @@ def parse_limit(text: str) -> float:
             )
         raw = raw.replace(",", "")
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ValueError(f"{text.strip()!r} is not a number") from None
+    if math.isinf(value) and raw.lstrip("+-").lower() not in ("inf", "infinity"):
+        # Digits float() rounds to infinity (1e400): say so rather than "got inf".
+        raise ValueError(f"{text.strip()!r} is too large a number to be a limit")
+    return value
 
 
 def check_limits(buy_text: str, sell_text: str) -> tuple[float, float]:
