@@ -1030,8 +1030,7 @@ def _estimates(
     if (n_before < cfg.warmup_ticks - 1).any():
         cold |= k < cfg.warmup_ticks - 1
     np.copyto(mean, np.nan, where=cold)
-    shift = sums[:, Sum.W_DT] / sums[:, Sum.WEIGHT]
-    np.sqrt(shift, out=shift)
+    shift = np.sqrt(mean_dt, out=mean_dt)
     shift *= vol
     shift *= MONITORING_SHIFT
     np.nan_to_num(shift, copy=False, nan=0.0)

@@ -223,18 +223,22 @@ class BrokerKeeper(threading.Thread):
             f"{self.budget_bytes / mib:.0f} MiB): restarting empty",
         )
         started = time.monotonic()
-        running = self._quiesce() if self._quiesce is not None else False
-        drained = time.monotonic()
         try:
-            broker.restart()
-            create_missing(AdminClient(client_config(self.bootstrap)), self.topics, 5.0)
-        except Exception as exc:
-            log.warning("the budget restart of the embedded broker failed: %s", exc)
-            # A dead broker is restarted by the next look, with its tries and waits.
-        finally:
-            restarted = time.monotonic()
-            if self._resume is not None:
-                self._resume(running)
+            running = self._quiesce() if self._quiesce is not None else False
+            drained = time.monotonic()
+            try:
+                broker.restart()
+                create_missing(AdminClient(client_config(self.bootstrap)), self.topics, 5.0)
+            except Exception as exc:
+                log.warning("the budget restart of the embedded broker failed: %s", exc)
+                # A dead broker is restarted by the next look, with its tries and waits.
+            finally:
+                restarted = time.monotonic()
+                if self._resume is not None:
+                    self._resume(running)
+        except BaseException:
+            self._set(pausing=False)  # PAUSE must not outlast the restart it stands for
+            raise
         done = time.monotonic()
         self._set(
             pausing=False,

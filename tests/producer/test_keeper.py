@@ -51,3 +51,15 @@ def test_a_budget_below_a_fresh_brokers_memory_is_dropped_after_one_restart() ->
             keeper.join(5)
         assert status.restarts == 1
         assert "below a fresh broker's" in status.state
+
+
+def test_a_budget_restart_that_fails_midway_does_not_leave_pause_shown() -> None:
+    def quiesce() -> bool:
+        raise RuntimeError("the producer could not be paused")
+
+    with EmbeddedBroker() as broker:
+        keeper = BrokerKeeper(broker.bootstrap, {}, broker=broker, budget_bytes=1, quiesce=quiesce)
+        with pytest.raises(RuntimeError):
+            keeper._restart_for_budget(broker, 2)
+        assert not keeper.status().pausing
+        assert broker.alive()  # nothing was restarted
