@@ -8,6 +8,7 @@ evaluate and the headless commands.
     limitwatch backtest scenarios/crash.jsonl --json
     limitwatch engine --bootstrap-servers HOST:9092 --group g     headless engine
     limitwatch produce --bootstrap-servers HOST:9092 --source metrics
+    limitwatch serve --port 8000          the monitor as a web page, one per browser tab
 
 Only the monitor and replay load the terminal UI; every other command runs headless.
 """
@@ -51,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
             return int(func(args) or 0)
         from tui import monitor  # the terminal UI, only for the monitor and replay
 
+        if getattr(args, "command", None) == "serve":
+            from tui import serve
+
+            return serve.run(args, argv)
         if getattr(args, "command", None) == "replay":
             return monitor.run_replay(args)
         return monitor.run_monitor(args)
@@ -58,5 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # also how each page of `limitwatch serve` starts its monitor
+    from tui.serve import session_argv
+
+    sys.exit(main(session_argv()))

@@ -198,6 +198,10 @@ def add_monitor_options(p: argparse.ArgumentParser, *, replay: bool = False) -> 
     )  # fmt: skip
 
 
+#: The port `limitwatch serve` listens on by default.
+SERVE_PORT = 8000
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full command line."""
     parser = Parser(
@@ -223,6 +227,27 @@ def build_parser() -> argparse.ArgumentParser:
     add_monitor_options(rep, replay=True)
     add_source_options(rep, with_source=False)
     rep.set_defaults(func=None)
+
+    srv = sub.add_parser(
+        "serve", help="the monitor as a web page, one monitor per browser tab",
+        description="Serve the monitor as a web page (textual-serve): each browser tab that "
+        "opens it runs its own monitor with the options given here, the same keys included. "
+        "It listens on 127.0.0.1 only unless --host says otherwise; anyone who can open the "
+        "page can change limits, so do not expose it beyond machines you trust.",
+        epilog="example: limitwatch serve --port 8000 --source metrics, then open "
+        "http://127.0.0.1:8000",
+    )  # fmt: skip
+    srv.add_argument(
+        "--port", type=positive_int, default=SERVE_PORT,
+        help="the port to listen on (default: %(default)s)",
+    )  # fmt: skip
+    srv.add_argument(
+        "--host", default="127.0.0.1",
+        help="the address to listen on (default: %(default)s, this machine only)",
+    )  # fmt: skip
+    add_monitor_options(srv)
+    add_source_options(srv)
+    srv.set_defaults(func=None)
 
     rec = sub.add_parser(
         "record", help="record the live prices topic to a scenario file",

@@ -1,0 +1,190 @@
+"""`limitwatch serve`: the monitor as a web page, driven in a real headless Chromium.
+
+The browser test needs Debian's ``chromium`` package (``apt-get install chromium``; the CI
+script installs it) and drives it with Playwright's Python API; no browser is downloaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tui.cli import main
+from tui.serve import ARGV_ENV, monitor_argv, session_argv
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: Flags for a headless Chromium on a machine without a network beyond loopback.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+_ANSI = re.compile(rb"\x1b\[[0-9;?<>$]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][0-9A-Za-z]")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_passes_every_option_but_its_own_to_the_monitor() -> None:
+    argv = ["--log-file", "x.log", "serve", "--port", "9000", "--host=0.0.0.0", "--step", "1%"]
+    assert monitor_argv(argv) == ["--log-file", "x.log", "--step", "1%"]
+    assert monitor_argv(["serve", "--source", "metrics", "-X", "a=b"]) == [
+        "--source", "metrics", "-X", "a=b",
+    ]  # fmt: skip
+
+
+def test_a_page_monitor_reads_its_options_from_the_environment_not_its_command_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["limitwatch", "--step", "2%"])
+    assert session_argv() == ["--step", "2%"]
+    monkeypatch.setenv(ARGV_ENV, json.dumps(["-X", "sasl.password=hunter2"]))
+    assert session_argv() == ["-X", "sasl.password=hunter2"]
+    assert ARGV_ENV not in os.environ  # taken once, not passed on to the broker
+
+
+def test_serve_refuses_standard_input_as_its_source(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--source", "-", "--log-file", os.devnull]) == 2
+    assert "--source - cannot be read by a web page" in capsys.readouterr().err
+
+
+def test_a_port_that_is_taken_is_named(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "serve", "--port", str(port),
+             "--log-file", str(tmp_path / "log")],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert f"port {port} on 127.0.0.1 is taken; choose another with --port N" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+#: How long `serve` may take to stop with a page open. Its pages' monitors stop within a
+#: second or two; before they were told, they waited for the websocket's 15 s heartbeat.
+STOP_WITHIN_S = 10.0
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Ctrl-C to `serve`; it and every process it started (monitors, brokers) are gone."""
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(STOP_WITHIN_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+        pytest.fail(f"limitwatch serve did not stop within {STOP_WITHIN_S:g} s of Ctrl-C")
+    _gone, alive = psutil.wait_procs(children, timeout=STOP_WITHIN_S)
+    for left in alive:
+        left.kill()
+    assert not alive, f"left running after serve stopped: {[p.name() for p in alive]}"
+
+
+@contextlib.contextmanager
+def _serving(tmp_path: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "serve", "--port", str(port),
+         "--log-file", str(tmp_path / "limitwatch.log"), *options],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        else:
+            pytest.fail("limitwatch serve did not listen within 30 s")
+        yield f"http://127.0.0.1:{port}/", proc
+    finally:
+        if proc.poll() is None:
+            _stop(proc)
+
+
+def _screen_text(frames: list[bytes]) -> str:
+    return _ANSI.sub(b"", b"".join(frames)).decode("utf-8", "replace")
+
+
+@pytest.mark.kafka
+@pytest.mark.timeout(180)
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)"
+)
+def test_the_page_shows_moving_prices_and_a_key_press_changes_a_limit(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    config = tmp_path / "config.toml"
+    frames: list[bytes] = []
+
+    def got(frame: str | bytes) -> None:
+        frames.append(frame if isinstance(frame, bytes) else frame.encode())
+
+    def wait_for(what: str, check: object, within: float) -> None:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if check():  # type: ignore[operator]
+                return
+            page.wait_for_timeout(200)
+        pytest.fail(f"the page did not show {what} within {within:g} s")
+
+    with (
+        _serving(
+            tmp_path, "--config", str(config), "--symbols", "3", "--rate", "30", "--seed", "3"
+        ) as (url, server),
+        sync_playwright() as pw,
+    ):
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.on("websocket", lambda ws: ws.on("framereceived", got))
+            page.goto(url)
+            wait_for("the watchlist", lambda: "ACME" in _screen_text(frames), 60)
+
+            def prices() -> set[str]:
+                return set(re.findall(r"\b\d{2,4}\.\d\d\b", _screen_text(frames)))
+
+            # Moving prices: numbers keep arriving that the page has not shown before.
+            first = prices()
+            wait_for("new prices", lambda: len(prices() - first) >= 5, 30)
+
+            page.locator(".xterm-helper-textarea").focus()
+            page.keyboard.press("S")  # raise the selected symbol's sell limit one step
+            wait_for("the new sell limit", lambda: "sell limit →" in _screen_text(frames), 15)
+            shown = re.search(r"(\w+) sell limit → ([\d.,]+)", _screen_text(frames))
+            assert shown is not None
+            symbol, sell = shown.group(1), float(shown.group(2).replace(",", ""))
+            saved = config.read_text()
+            line = re.search(rf'^"{symbol}" = \[([^,]+), ([^\]]+)\]', saved, re.M)
+            assert line is not None, saved
+            assert float(line.group(2)) == pytest.approx(sell, abs=0.006)
+            _stop(server)  # Ctrl-C with the page still open
+        finally:
+            browser.close()

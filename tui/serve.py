@@ -1,0 +1,123 @@
+"""`limitwatch serve`: the monitor as a web page, through textual-serve.
+
+The server is a small aiohttp application. Each browser tab that opens the page starts
+its own monitor process, `limitwatch` with the options given to `serve`, and talks to it
+over a websocket: the page runs xterm.js and the process runs Textual's web driver. So a
+tab is exactly the terminal monitor, keys and all, with its own pipeline (its own
+embedded broker unless `--bootstrap-servers` names a cluster). Closing the tab quits its
+monitor the way `q` does.
+
+The options travel to each monitor in an environment variable, not on its command line:
+a command line is readable by every user of the machine (``/proc/PID/cmdline``) and
+textual-serve prints and logs the command it runs, while ``-X sasl.password=...`` may be
+among the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import os
+import shlex
+import sys
+from typing import Any, ClassVar
+
+#: The environment variable that hands the monitor's options to each page's process.
+ARGV_ENV = "LIMITWATCH_SERVE_ARGV"
+
+#: The options of `serve` itself, each followed by a value; the rest go to the monitor.
+_OWN = ("--port", "--host")
+
+
+def monitor_argv(argv: list[str]) -> list[str]:
+    """The command line of each page's monitor: ``argv`` (as given to `limitwatch`) without
+    the word ``serve`` and without serve's own options.
+
+    >>> monitor_argv(["--log-file", "x.log", "serve", "--port", "9000", "--source", "metrics"])
+    ['--log-file', 'x.log', '--source', 'metrics']
+    >>> monitor_argv(["serve", "--host=0.0.0.0", "--step", "1%"])
+    ['--step', '1%']
+    """
+    at = argv.index("serve")
+    rest, out = argv[at + 1 :], argv[:at]
+    i = 0
+    while i < len(rest):
+        word = rest[i]
+        if word in _OWN:
+            i += 2
+            continue
+        if word.split("=", 1)[0] in _OWN:
+            i += 1
+            continue
+        out.append(word)
+        i += 1
+    return out
+
+
+def session_argv() -> list[str]:
+    """The options of this process: from `serve` when a page started it, else its own."""
+    given = os.environ.pop(ARGV_ENV, None)
+    if given is None:
+        return sys.argv[1:]
+    return [str(word) for word in json.loads(given)]
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    """Serve the monitor on ``args.host:args.port`` until Ctrl-C."""
+    from textual_serve.server import Server
+
+    if getattr(args, "source", None) == "-":
+        print(
+            "limitwatch serve: --source - cannot be read by a web page's monitor; give a "
+            "file, metrics or the generator",
+            file=sys.stderr,
+        )
+        return 2
+    os.environ[ARGV_ENV] = json.dumps(monitor_argv(argv))
+    command = shlex.join([sys.executable, "-m", "tui.cli"])
+
+    class _Server(Server):
+        pages: ClassVar[set[Any]] = set()
+
+        async def _process_messages(self, websocket: Any, app_service: Any) -> None:
+            self.pages.add(websocket)
+            try:
+                await super()._process_messages(websocket, app_service)
+            finally:
+                self.pages.discard(websocket)
+
+        async def on_shutdown(self, app: object) -> None:
+            # Each page's monitor quits as soon as its websocket closes (as on closing the
+            # tab); left open, the server would wait for the websocket's heartbeat.
+            for page in list(self.pages):
+                await page.close()
+
+        async def on_startup(self, app: object) -> None:  # textual-serve prints its command
+            print(
+                f"limitwatch: serving the monitor on {self.public_url} (each page opened "
+                "starts its own monitor; Ctrl-C stops them all)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        def initialize_logging(self) -> None:  # keep the server's log lines quiet
+            pass
+
+    host = args.host
+    shown = f"[{host}]" if ":" in host else host
+    server = _Server(command, host=host, port=args.port, title="limitwatch")
+    server.public_url = f"http://{shown}:{args.port}"
+    try:
+        server.serve()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"limitwatch serve: port {args.port} on {host} is taken; choose another with "
+                "--port N",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"limitwatch serve: cannot listen on {host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
