@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
-from textual import events, on
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -31,6 +31,7 @@ from engine.calibration import CalibrationRecord
 from engine.limits import limit_problem
 from tui.runtime import format as fmt
 from tui.runtime import settings as cfg
+from tui.runtime.history import SignalHistory, default_export_dir
 from tui.runtime.keys import KEYS, help_rows
 from tui.runtime.legend import legend_sections
 from tui.runtime.pipeline import Feed
@@ -40,10 +41,11 @@ from tui.runtime.snapshot import Snapshot, staleness
 from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog
+from tui.screens.symbols import SymbolsScreen
 from tui.screens.track import TrackScreen
 from tui.widgets.chart import Chart
 from tui.widgets.kafka_pane import TREND, KafkaPane
-from tui.widgets.signal_log import KIND_FILTERS, SignalLog
+from tui.widgets.signal_log import KIND_FILTERS, MAX_ROWS, SignalLog
 from tui.widgets.watchlist import Watchlist
 
 #: UI refresh rate: how often the newest snapshot is read.
@@ -131,9 +133,15 @@ class LimitwatchApp(App[None]):
         config_path: Path | None = None,
         problems: list[str] | None = None,
         freeze_gc: bool = False,
+        history: SignalHistory | None = None,
+        export_dir: Path | None = None,
+        fixed_limits: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__()
         self.freeze_gc = freeze_gc
+        self.history = history
+        self.fixed_limits = fixed_limits  # limits given with --limit: `a` leaves them
+        self.export_dir = export_dir or default_export_dir()
         self.feed = feed
         self.record_dir = record_dir or default_record_dir()
         self.settings = settings or cfg.Settings()
@@ -200,8 +208,13 @@ class LimitwatchApp(App[None]):
         table = self.query_one(Watchlist)
         table.set_order(self.settings.sort)
         table.set_marks(frozenset(self.settings.pinned), frozenset(self.settings.muted))
+        table.set_shown(self.settings.watchlist)
         self._title_watchlist()
         table.focus()
+        if self.history is not None:
+            if self.history.problem:
+                self._startup_problems.append(self.history.problem)
+            self.query_one(SignalLog).set_past(self.history.past(MAX_ROWS))
         self.report_problems(self._startup_problems)
         self.refresh_view()
         self.set_interval(1.0 / REFRESH_HZ, self.refresh_view)
@@ -339,10 +352,13 @@ class LimitwatchApp(App[None]):
         self._signals_seen = snap.signal_count
         if new > 0 and self._shown_seq != 1:  # the first snapshot's backlog stays in the log
             muted = self.settings.muted
+            watched = frozenset(self.settings.watchlist)  # empty: every symbol
             fresh = [
                 s
                 for s in snap.signals[-min(new, len(snap.signals)) :]
-                if s.kind in _NOTIFY_KINDS and s.symbol not in muted
+                if s.kind in _NOTIFY_KINDS
+                and s.symbol not in muted
+                and (not watched or s.symbol in watched)
             ]
             crossings = [s for s in fresh if s.kind in (SignalKind.BUY, SignalKind.SELL)]
             if self.settings.bell and crossings:
@@ -454,6 +470,8 @@ class LimitwatchApp(App[None]):
     def _title_watchlist(self) -> None:
         table = self.query_one(Watchlist)
         title = f"Watchlist · by {table.order}"
+        if table.shown_only is not None:
+            title += f" · {len(table.shown_only)} chosen"
         if table.filter_text:
             title += f" · “{table.filter_text}”"
         table.border_title = Content(title)  # the filter is typed text: never markup
@@ -646,6 +664,57 @@ class LimitwatchApp(App[None]):
         self._pane_seq.clear()
         self.refresh_view()
 
+    def action_acknowledge(self) -> None:
+        """Re-centre the band of every symbol whose limit the price has reached, where the
+        limits are the automatic ones (the band around the first price): limits you set
+        stay where they are."""
+        snap = self._snapshot
+        band = snap.engine.config.default_band if snap is not None else None
+        if snap is None or band is None:
+            self.notify("No automatic limits to re-centre (no default band).", timeout=3,
+                        replaces="ack")  # fmt: skip
+            return
+        st = snap.engine
+        moved: list[str] = []
+        kept = 0
+        for i, symbol in enumerate(st.symbols):
+            last, buy, sell = float(st.last[i]), float(st.buy[i]), float(st.sell[i])
+            if not (last <= buy or last >= sell):
+                continue
+            if symbol in self.settings.limits or symbol in self.fixed_limits:
+                kept += 1
+                continue
+            self._pending[symbol] = (last * (1.0 - band), last * (1.0 + band))
+            self._pending_at[symbol] = time.monotonic()
+            self.feed.set_limits(symbol, last * (1.0 - band), last * (1.0 + band))
+            moved.append(symbol)
+        if moved:
+            self.query_one(Watchlist).set_pending(self._pending)
+            self._expect_change()
+            names = ", ".join(moved[:4]) + (f" and {len(moved) - 4} more" if len(moved) > 4 else "")
+            text = f"band of ±{band:.2%} re-centred on the price: {names}"
+        else:
+            text = "No automatic limit is reached"
+        if kept:
+            text += f" ({fmt.count(kept, 'symbol')} with limits you set kept them)"
+        self.notify(text, timeout=4, replaces="ack")
+
+    def action_choose_symbols(self) -> None:
+        """Open the watchlist editor: tick the symbols to show, add ones not seen yet."""
+        snap = self._snapshot
+        known = snap.engine.symbols if snap is not None else ()
+
+        def apply(watchlist: tuple[str, ...]) -> None:
+            self.settings = replace(self.settings, watchlist=watchlist)
+            self._save_settings()
+            self.query_one(Watchlist).set_shown(watchlist)
+            self._title_watchlist()
+            self._urgent = True
+            self._pane_seq.clear()
+            self.refresh_view()
+
+        self.push_screen(SymbolsScreen(known, self.settings.watchlist, apply))
+
     def action_toggle_pin(self) -> None:
         """Pin the selected symbol at the top of the watchlist, or unpin it."""
         self._toggle_mark("pinned", "pinned at the top", "unpinned")
@@ -676,6 +745,45 @@ class LimitwatchApp(App[None]):
         )
         log.set_filters(symbol=symbol)
         self._title_signals()
+
+    def action_export(self, jsonl: bool) -> None:
+        """Write the signals the signals pane lists (its symbol and kind filters), this
+        run's and the earlier runs' kept in the history, to a CSV or JSON-lines file."""
+        history = self.history
+        if history is None or not history.enabled:
+            why = history.problem if history is not None else "no signal history is kept"
+            self.notify(f"Nothing to export: {why}", severity="warning", replaces="export")
+            return
+        log = self.query_one(SignalLog)
+        kinds = KIND_FILTERS[log.kind_filter]
+        symbol = log.symbol_filter
+        name = "signals" + (f"-{fmt.file_safe(symbol)}" if symbol is not None else "")
+        out = (
+            self.export_dir
+            / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.{'jsonl' if jsonl else 'csv'}"
+        )
+        self._export(history, out, symbol, kinds, jsonl)
+
+    @work(thread=True, exclusive=True, group="export")
+    def _export(
+        self,
+        history: SignalHistory,
+        out: Path,
+        symbol: str | None,
+        kinds: frozenset[str] | None,
+        jsonl: bool,
+    ) -> None:
+        try:
+            count = history.export(out, symbol=symbol, kinds=kinds, jsonl=jsonl)
+        except OSError as exc:
+            self.call_from_thread(
+                self.notify, f"cannot export to {out}: {exc.strerror or exc}", severity="error"
+            )
+            return
+        self.call_from_thread(
+            self.notify, f"{fmt.count(count, 'signal')} exported to {out}", timeout=8,
+            replaces="export",
+        )  # fmt: skip
 
     def action_cycle_signal_kind(self) -> None:
         """Show the next kind of signals: all, crossings, watches, averages."""

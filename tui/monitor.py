@@ -19,6 +19,7 @@ from producer.source import Source
 from producer.sources import SourceError
 from tui.runtime import settings as settings_file
 from tui.runtime.common import fail, kafka_problem, open_source_from
+from tui.runtime.history import SignalHistory, default_history_path
 from tui.runtime.options import OptionError, engine_config, header_of, limits_from
 from tui.runtime.pipeline import Pipeline, PipelineOptions
 
@@ -85,6 +86,9 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         source, config = source_and_engine(args, spec, stop, stdin)
     except (SourceError, OptionError, FileNotFoundError) as exc:
         return fail(str(exc))
+    history = None
+    if not args.no_signal_history:
+        history = SignalHistory(args.signal_history or default_history_path())
     log_path: Path | None = getattr(args, "log_path", None)  # set by main()
     options = PipelineOptions(
         bootstrap=args.bootstrap_servers,
@@ -106,6 +110,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         max_ahead_s=args.max_ahead,
         max_jump=args.max_jump,
         fields=fields,
+        on_signals=history.add if history is not None and history.enabled else None,
     )
     pipeline = Pipeline(options)
     if args.bootstrap_servers:
@@ -130,12 +135,25 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
             config_path=config_path,
             problems=problems,
             freeze_gc=True,
+            history=history,
+            export_dir=args.export_dir,
+            fixed_limits=_fixed_limits(spec, source, options.pinned),
         )
         app.run()
     finally:
         if not pipeline.stop():
             print("limitwatch: some threads did not stop in time (see the log)", file=sys.stderr)
+        if history is not None:
+            history.close()
     return 0
+
+
+def _fixed_limits(spec: str, source: Source | None, pinned: frozenset[str]) -> frozenset[str]:
+    """Symbols whose limits `a` leaves alone: those given with --limit, and a scenario's
+    or file's own (the generators' suggested limits are automatic, like the band)."""
+    if source is None or spec in ("generator", "metrics"):
+        return pinned
+    return pinned | frozenset(source.limits)
 
 
 def _startup_limits(

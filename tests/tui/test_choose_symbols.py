@@ -7,6 +7,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
+from textual.widgets import Input
+
 from engine import Signal, SignalKind
 from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
@@ -14,6 +17,7 @@ from tests.waiting import wait_until_async
 from tui.app import LimitwatchApp
 from tui.runtime import settings as config
 from tui.runtime.snapshot import Snapshot
+from tui.screens.symbols import SymbolsScreen, symbol_problem
 from tui.widgets.signal_log import SignalLog
 from tui.widgets.watchlist import Watchlist
 
@@ -150,3 +154,102 @@ def test_the_desktop_setting_is_kept_and_a_wrong_value_is_named() -> None:
     settings, problems = config.loads('[monitor]\ndesktop = "yes"\n')
     assert settings.desktop == "off"
     assert problems == ["config.toml: monitor.desktop must be one of off, osc9, osc777"]
+
+
+def test_w_chooses_the_symbols_shown_adds_one_not_seen_and_a_shows_all_again(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.toml"
+    app = LimitwatchApp(StaticFeed(), config_path=path)
+    seen: dict[str, object] = {}
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("w")
+        await pilot.pause()
+        assert isinstance(app.screen, SymbolsScreen)
+        await pilot.press("space", "down", "space")  # untick ACME and BRIX
+        await pilot.pause()
+        seen["saved"] = config.load(path)[0].watchlist
+        seen["title"] = str(app.query_one(Watchlist).border_title)
+        seen["hidden"] = [s for s in ("ACME", "BRIX") if s in _order(app)]
+        await pilot.press("n", "tab")  # none; then to the list's neighbour, the name box
+        app.screen.query_one("#add", Input).focus()
+        await pilot.press(*"NEWCO", "enter")
+        await pilot.pause()
+        seen["only new"] = config.load(path)[0].watchlist
+        seen["rows"] = _order(app)
+        await pilot.press("escape")
+        await pilot.press("w")
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        seen["all"] = config.load(path)[0].watchlist
+        seen["rows again"] = len(_order(app))
+        await pilot.press("w")  # w closes it too
+        await pilot.pause()
+        seen["closed"] = not isinstance(app.screen, SymbolsScreen)
+
+    drive(app, script)
+    saved = seen["saved"]
+    assert isinstance(saved, tuple) and len(saved) == 10 and "ACME" not in saved
+    assert seen["title"].endswith("· 10 chosen") and seen["hidden"] == []
+    assert seen["only new"] == ("NEWCO",) and seen["rows"] == []
+    assert seen["all"] == () and seen["rows again"] == 12 and seen["closed"]
+
+
+def test_symbols_left_off_the_watchlist_pop_up_no_toast(tmp_path: Path) -> None:
+    feed = SignallingFeed()
+    settings = config.Settings(watchlist=("BRIX",))
+    app = LimitwatchApp(feed, settings=settings)
+    toasts: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        before = len(app._notifications)
+        feed.fire(_crossing("ACME", 10_001))
+        await pilot.pause(0.5)
+        feed.fire(_crossing("BRIX", 10_002))
+        await wait_until_async(lambda: any("BRIX" in n.message for n in app._notifications),
+                               pilot.pause, 5)  # fmt: skip
+        toasts.extend(n.message for n in list(app._notifications)[before:])
+
+    drive(app, script)
+    assert any("BRIX" in t for t in toasts) and not any("ACME" in t for t in toasts)
+
+
+def test_a_symbol_name_with_control_characters_is_refused_by_the_editor() -> None:
+    assert symbol_problem("") and symbol_problem("A\x1b[2J") and symbol_problem("X" * 65)
+    assert symbol_problem("BTC/USDT") == ""
+
+
+def test_a_re_centres_reached_automatic_limits_and_keeps_the_ones_you_set() -> None:
+    feed = StaticFeed()
+    st = feed.engine.state()
+    reached = [
+        s for i, s in enumerate(st.symbols)
+        if st.last[i] <= st.buy[i] or st.last[i] >= st.sell[i]
+    ]  # fmt: skip
+    assert len(reached) >= 3, "the seeded market should have reached a few limits"
+    mine = reached[0]
+    app = LimitwatchApp(feed, settings=config.Settings(limits={mine: (1.0, 1e6)}))
+    toasts: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        await pilot.press("a")
+        await wait_until_async(lambda: any("re-centred" in n.message for n in app._notifications),
+                               pilot.pause, 5)  # fmt: skip
+        toasts.extend(n.message for n in app._notifications)
+
+    drive(app, script)
+    moved = {symbol for symbol, _buy, _sell in feed.commands}
+    assert moved == set(reached) - {mine}
+    after = feed.engine.state()
+    for symbol, buy, sell in feed.commands:
+        i = after.symbols.index(symbol)
+        last = float(st.last[st.symbols.index(symbol)])
+        assert (buy, sell) == pytest.approx((last * 0.98, last * 1.02))
+        assert after.buy[i] < after.last[i] < after.sell[i]  # no longer "now"
+    (toast,) = [t for t in toasts if "re-centred" in t]
+    assert toast.startswith("band of ±2.00% re-centred on the price: ")
+    assert toast.endswith("(1 symbol with limits you set kept them)")

@@ -42,6 +42,16 @@ def test_impossible_limits_are_reported_and_left_out(pair: str) -> None:
     assert len(problems) == 1 and "limits.BAD" in problems[0]
 
 
+def test_the_watchlist_loads_back_and_a_wrong_one_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    config.save(path, config.Settings(watchlist=("BTC/USDT", "é\u00e9", "ACME")))
+    loaded, problems = config.load(path)
+    assert problems == [] and loaded.watchlist == ("BTC/USDT", "é\u00e9", "ACME")
+    settings, problems = config.loads('[monitor]\nwatchlist = "ACME"\n')
+    assert settings.watchlist == ()
+    assert problems == ["config.toml: monitor.watchlist must be a list of symbols"]
+
+
 def test_pinned_and_muted_symbols_load_back_and_a_wrong_list_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     config.save(path, config.Settings(pinned=('A "quoted" name', "ACME"), muted=("cpu.iowait",)))

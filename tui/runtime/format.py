@@ -132,6 +132,16 @@ def size(n_bytes: int | None) -> str:
     return f"{n_bytes / 2**20:.1f} MiB"
 
 
+def file_safe(text: str, most: int = 40) -> str:
+    """``text`` as part of a file name: letters, digits, ``.``, ``-`` and ``_`` kept, any
+    other character (a slash, a space, a control character) made ``_``; at most ``most``.
+
+    >>> file_safe("BTC/USDT ../x")
+    'BTC_USDT_.._x'
+    """
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in text)[:most]
+
+
 def literal(text: str, keep: str = "") -> str:
     r"""`text` safe to draw: characters a terminal would act on (escape, bell, other
     control and format characters) are shown as Python escapes instead, except those in

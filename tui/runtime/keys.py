@@ -39,9 +39,8 @@ class Key:
 
 #: Every key of the monitor, in the order the help screen lists them.
 KEYS: tuple[Key, ...] = (
-    Key("↑ ↓  j k", "select a symbol", "j", "cursor(1)", "Down"),
+    Key("↑ ↓  j k", "select a symbol (← → scroll sideways when narrow)", "j", "cursor(1)", "Down"),
     Key("", "", "k", "cursor(-1)", "Up"),
-    Key("← →", "scroll the watchlist sideways (narrow screens)"),
     Key(
         "b / B", "lower / raise its buy limit by one step", "b", "step_limit('buy', -1)", "Buy−", 1
     ),
@@ -70,22 +69,26 @@ KEYS: tuple[Key, ...] = (
     Key("r", "start / stop recording the ticks to a scenario file", "r", "toggle_record", "Rec", 7),
     Key("/", "filter the watchlist by symbol (esc clears)", "slash", "filter", "Filter", 8),
     Key("o", "sort the watchlist: symbol, urgency, change, price", "o", "cycle_sort", "Sort"),
-    Key("*", "pin the selected symbol at the top / unpin it", "asterisk", "toggle_pin", "Pin"),
-    Key("m", "mute / unmute its signals' sound and toasts", "m", "toggle_mute", "Mute"),
+    Key("w", "choose the symbols shown, add ones not seen yet", "w", "choose_symbols", "Symbols"),
+    Key("a", "re-centre reached automatic limits on the price", "a", "acknowledge", "Ack"),
+    Key("* / m", "pin it at the top / mute its sound and toasts", "asterisk", "toggle_pin", "Pin"),
+    Key("", "", "m", "toggle_mute", "Mute"),
     Key(
-        "f",
-        "signals of the selected symbol only / of all",
+        "f / t",
+        "signals of the selected symbol or all / of one kind",
         "f",
         "signals_for_symbol",
         "Sig: symbol",
     ),
+    Key("", "", "t", "cycle_signal_kind", "Sig: kind"),
     Key(
-        "t",
-        "signals of one kind: all, crossings, watches, averages",
-        "t",
-        "cycle_signal_kind",
-        "Sig: kind",
+        "e / E",
+        "export the signals listed to CSV / JSON lines",
+        "e",
+        "export(False)",
+        "Export",
     ),
+    Key("", "", "E", "export(True)", "Export JSONL"),
     Key(
         "d / c",
         "why this forecast / how often the forecasts came true",

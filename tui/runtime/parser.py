@@ -17,6 +17,7 @@ from producer.keeper import BROKER_MEMORY_MIB
 from tui.runtime import backtest, evaluate
 from tui.runtime import settings as settings_file
 from tui.runtime.headless import PRODUCE_REPORT_S, run_engine, run_produce, run_record
+from tui.runtime.history import KEEP_DAYS, KEEP_ROWS, default_export_dir, default_history_path
 from tui.runtime.keys import epilog
 from tui.runtime.logs import default_log_path
 from tui.runtime.options import (
@@ -195,6 +196,19 @@ def add_monitor_options(p: argparse.ArgumentParser, *, replay: bool = False) -> 
     g.add_argument(
         "--record-dir", type=Path, default=None,
         help=f"where r (record) writes scenario files (default: {default_record_dir()})",
+    )  # fmt: skip
+    g.add_argument(
+        "--signal-history", type=Path, default=None, metavar="FILE",
+        help=f"the SQLite file that keeps signals across runs, {KEEP_DAYS:g} days and "
+        f"{KEEP_ROWS:,} signals at most (default: {default_history_path()})",
+    )  # fmt: skip
+    g.add_argument(
+        "--no-signal-history", action="store_true",
+        help="keep no signals across runs (e exports nothing then)",
+    )  # fmt: skip
+    g.add_argument(
+        "--export-dir", type=Path, default=None, metavar="DIR",
+        help=f"where e and E write the signals they export (default: {default_export_dir()})",
     )  # fmt: skip
 
 

@@ -1,5 +1,5 @@
 """Settings that outlive a run: the limit step, notifications, the sort order, the colour
-theme, pinned and muted symbols, every symbol's limits and the shape of the ticks on the
+theme, pinned, muted and watched symbols, every symbol's limits and the shape of the ticks on the
 topic read, kept as TOML in the user's config directory.
 
 A broken file never stops limitwatch: `load` reports what is wrong (with the line, for a
@@ -89,6 +89,7 @@ class Settings:
     theme: str = "textual-dark"  # the monitor's colour theme (ctrl+p: "Change theme")
     pinned: tuple[str, ...] = ()  # symbols kept at the top of the watchlist
     muted: tuple[str, ...] = ()  # symbols whose signals ring and pop up nothing
+    watchlist: tuple[str, ...] = ()  # the only symbols the watchlist shows (empty: all)
     limits: dict[str, tuple[float, float]] = field(default_factory=dict)
     fields: Fields | None = None  # [topic] fields: the shape of a topic another program fills
 
@@ -143,6 +144,8 @@ def dumps(settings: Settings) -> str:
         "# and no toast (key m)",
         f"pinned = [{', '.join(_toml_string(s) for s in settings.pinned)}]",
         f"muted = [{', '.join(_toml_string(s) for s in settings.muted)}]",
+        "# the only symbols the watchlist shows, [] for all of them (key w)",
+        f"watchlist = [{', '.join(_toml_string(s) for s in settings.watchlist)}]",
         "",
         "# SYMBOL = [buy, sell]; nan for no limit on that side",
         "[limits]",
@@ -199,7 +202,7 @@ def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
         values["theme"] = theme  # whether such a theme exists, the app knows
     else:
         problems.append(f"{name}: monitor.theme must be the name of a theme")
-    for key in ("pinned", "muted"):
+    for key in ("pinned", "muted", "watchlist"):
         listed = monitor.get(key, [])
         if isinstance(listed, list) and all(isinstance(x, str) for x in listed):
             values[key] = tuple(dict.fromkeys(listed))  # once each, in the order given

@@ -58,6 +58,16 @@ def signal_cells(sig: Signal) -> tuple[Text, ...]:
     )
 
 
+#: The row between this run's signals and those of earlier runs.
+PAST_LINE = (
+    Text("earlier", style="dim italic"),
+    Text("runs ↓", style="dim italic"),
+    Text(""),
+    Text(""),
+    Text(""),
+)
+
+
 def fit_detail(detail: Text, room: int) -> Text:
     """``detail`` within ``room`` cells: its leading `` · ``-separated parts that fit,
     then `` …`` to say some had to go (a limit cut to its first digits would read as
@@ -90,6 +100,9 @@ class SignalLog(Static):
         self.kind_filter = "all"
         self.symbol_filter: str | None = None
         self._latest: tuple[Signal, ...] = ()
+        #: Signals of earlier runs (from the history), newest first: listed after this
+        #: run's, dimmed, below a line that says so.
+        self._past: tuple[Signal, ...] = ()
         #: Rows drawn by the latest redraw.
         self.shown = 0
         # Signals never change: each row is formatted once.
@@ -117,8 +130,14 @@ class SignalLog(Static):
             parts.append(self.symbol_filter)
         return " · ".join(parts)
 
+    def set_past(self, past: list[Signal] | tuple[Signal, ...]) -> None:
+        """Signals of earlier runs, newest first, to list below this run's."""
+        self._past = tuple(past)
+        self._redraw()
+
     def visible_rows(self, limit: int = MAX_ROWS) -> list[tuple[Text, ...]]:
-        """The newest `limit` rows that pass the filters, newest first."""
+        """The newest `limit` rows that pass the filters, newest first: this run's, then
+        (below a row that says "earlier runs") those of earlier runs, dimmed."""
         rows: list[tuple[Text, ...]] = []
         cells = self._cells
         for sig in reversed(self._latest):
@@ -129,6 +148,11 @@ class SignalLog(Static):
                 if row is None:
                     row = cells[sig] = signal_cells(sig)
                 rows.append(row)
+        past = [sig for sig in self._past if self._wanted(sig)]
+        if past and len(rows) < limit:
+            rows.append(PAST_LINE)
+            for sig in past[: limit - len(rows)]:
+                rows.append(tuple(Text(cell.plain, style="dim") for cell in signal_cells(sig)))
         return rows
 
     def _redraw(self) -> None:

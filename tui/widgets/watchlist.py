@@ -13,7 +13,7 @@ import functools
 import itertools
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import ClassVar, NamedTuple
 
@@ -344,6 +344,7 @@ class Watchlist(ScrollView, can_focus=True):
         self._pending: Mapping[str, tuple[float, float]] = {}
         self.pinned: frozenset[str] = frozenset()
         self.muted: frozenset[str] = frozenset()
+        self.shown_only: frozenset[str] | None = None  # None: every symbol
         self._index: dict[str, int] = {}  # symbol -> index in the state's arrays
         self._rows: list[str] = []  # symbols in display order
         self._cursor = 0
@@ -437,7 +438,14 @@ class Watchlist(ScrollView, can_focus=True):
             self._resize()
         self.refresh()
 
+    def set_shown(self, only: Iterable[str]) -> None:
+        """Show only the symbols in `only` (the settings' watchlist); all if it is empty."""
+        self.shown_only = frozenset(only) or None
+        self.set_filter(self.filter_text)
+
     def _wanted(self, symbol: str) -> bool:
+        if self.shown_only is not None and symbol not in self.shown_only:
+            return False
         return not self.filter_text or self.filter_text.lower() in symbol.lower()
 
     def show(

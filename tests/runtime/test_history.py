@@ -1,0 +1,185 @@
+"""The signal history: signals kept across runs in SQLite, bounded, shown as past in the
+monitor and exported with `e` / `E`; a broken database never stops the monitor."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sqlite3
+from pathlib import Path
+
+from engine import Signal, SignalKind
+from tests.tui.driving import drive
+from tests.tui.feeds import StaticFeed
+from tests.waiting import wait_until_async
+from tui.app import LimitwatchApp
+from tui.runtime.history import EXPORT_COLUMNS, SignalHistory
+from tui.widgets.signal_log import PAST_LINE, SignalLog
+
+T0 = 1_700_000_000.0
+
+
+def _sig(symbol: str, kind: SignalKind, seq: int, t: float) -> Signal:
+    """As the engine raises them: a watch with its chance and time, a crossing at p 1 and
+    time 0, a cross of the averages with neither (nor a limit)."""
+    p, eta = {"BUY_WATCH": (0.72, 12.5), "SELL_WATCH": (0.72, 12.5), "BUY": (1.0, 0.0),
+              "SELL": (1.0, 0.0)}.get(kind.name, (math.nan, math.nan))  # fmt: skip
+    return Signal(symbol, kind, seq, t, 99.5, 100.0 if math.isfinite(p) else math.nan, p, eta)
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_new_run_lists_the_earlier_runs_signals_newest_first_and_not_its_own(
+    tmp_path: Path,
+) -> None:
+    path, clock = tmp_path / "h.sqlite3", Clock(T0)
+    first = SignalHistory(path, clock=clock)
+    first.add(
+        [_sig("ACME", SignalKind.SELL_WATCH, 1, T0), _sig("ACME", SignalKind.SELL, 1, T0 + 5)]
+    )
+    first.add([_sig("BRIX", SignalKind.GOLDEN_CROSS, 1, T0 + 2)])
+    first.close()
+    clock.now += 60
+    second = SignalHistory(path, clock=clock)
+    second.add([_sig("CYGN", SignalKind.BUY, 1, T0 + 70)])
+    past = second.past(10)
+    assert [(s.symbol, s.kind.name, s.t) for s in past] == [
+        ("ACME", "SELL", T0 + 5), ("BRIX", "GOLDEN_CROSS", T0 + 2), ("ACME", "SELL_WATCH", T0),
+    ]  # fmt: skip
+    watch = past[2]
+    assert (watch.seq, watch.price, watch.limit, watch.p_hit, watch.eta_s) == (
+        1, 99.5, 100.0, 0.72, 12.5,
+    )  # fmt: skip
+    assert math.isnan(past[1].limit) and math.isnan(past[1].p_hit)  # a cross has none
+    assert second.past(1) == past[:1]
+    assert second.added == 1
+
+
+def test_the_history_is_bounded_by_rows_and_by_age(tmp_path: Path) -> None:
+    clock = Clock(T0)
+    h = SignalHistory(tmp_path / "h.sqlite3", keep_days=1.0, keep_rows=50, clock=clock)
+    h.add([_sig("ACME", SignalKind.BUY, i, T0 + i) for i in range(1, 31)])
+    h.close()
+    clock.now += 2 * 86400  # two days on: the first 30 are too old
+    h = SignalHistory(tmp_path / "h.sqlite3", keep_days=1.0, keep_rows=50, clock=clock)
+    assert h.past(100) == []
+    h.add([_sig("ACME", SignalKind.SELL, i, T0 + 1000 + i) for i in range(1, 81)])
+    h.close()
+    clock.now += 1
+    h = SignalHistory(tmp_path / "h.sqlite3", keep_days=1.0, keep_rows=50, clock=clock)
+    kept = h.past(1000)
+    assert len(kept) == 50
+    assert [s.seq for s in kept] == list(range(80, 30, -1))  # the newest 50
+
+
+def test_exports_carry_every_column_filter_by_symbol_and_kind_and_defuse_formulas(
+    tmp_path: Path,
+) -> None:
+    h = SignalHistory(tmp_path / "h.sqlite3", clock=Clock(T0))
+    h.add([
+        _sig("ACME", SignalKind.SELL_WATCH, 1, T0 + 1),
+        _sig("=HYPERLINK(1)", SignalKind.BUY, 1, T0 + 2),
+        _sig("ACME", SignalKind.DEATH_CROSS, 1, T0 + 3),
+        _sig("ACME", SignalKind.SELL, 1, T0 + 4),
+    ])  # fmt: skip
+    out = tmp_path / "x" / "all.csv"
+    assert h.export(out) == 4
+    rows = list(csv.reader(out.open(encoding="utf-8")))
+    assert tuple(rows[0]) == EXPORT_COLUMNS
+    by = [dict(zip(EXPORT_COLUMNS, r, strict=True)) for r in rows[1:]]
+    assert [r["kind"] for r in by] == ["SELL_WATCH", "BUY", "DEATH_CROSS", "SELL"]  # oldest first
+    assert by[1]["symbol"] == "'=HYPERLINK(1)"  # a spreadsheet shows it as text
+    assert by[0]["time"] == "2023-11-14T22:13:21+00:00"
+    assert (by[0]["p_hit"], by[0]["eta_s"], by[0]["limit"]) == ("0.72", "12.5", "100.0")
+    assert (by[2]["limit"], by[2]["p_hit"]) == ("", "")  # a cross has none
+
+    only = tmp_path / "acme.jsonl"
+    assert h.export(only, symbol="ACME", kinds={"SELL", "BUY"}, jsonl=True) == 1
+    (line,) = [json.loads(x) for x in only.read_text().splitlines()]
+    assert (line["symbol"], line["kind"], line["p_hit"], line["eta_s"]) == ("ACME", "SELL", 1, 0)
+    cross = tmp_path / "cross.jsonl"
+    assert h.export(cross, kinds={"DEATH_CROSS"}, jsonl=True) == 1
+    assert json.loads(cross.read_text())["limit"] is None
+
+
+def test_a_corrupt_or_unwritable_database_switches_the_history_off_with_a_reason(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "bad.sqlite3"
+    bad.write_bytes(b"this is not a database\n" * 200)
+    h = SignalHistory(bad)
+    assert not h.enabled
+    assert "signal history cannot be opened" in h.problem and str(bad) in h.problem
+    assert "--no-signal-history" in h.problem
+    h.add([_sig("ACME", SignalKind.BUY, 1, T0)])  # nothing raised, nothing stored
+    assert h.past(10) == [] and h.added == 0
+    blocked = tmp_path / "a-file"
+    blocked.write_text("x")
+    h = SignalHistory(blocked / "history.sqlite3")
+    assert not h.enabled and "cannot be opened" in h.problem
+
+
+def test_a_write_that_fails_midway_switches_the_history_off(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    h = SignalHistory(path)
+    h.add([_sig("ACME", SignalKind.BUY, 1, T0)])
+    other = sqlite3.connect(path)
+    other.execute("DROP TABLE signals")  # another program broke the file under us
+    other.commit()
+    other.close()
+    h.add([_sig("ACME", SignalKind.BUY, 2, T0)])
+    assert not h.enabled and "could not be written" in h.problem
+
+
+def test_the_monitor_lists_earlier_runs_below_this_runs_signals_and_exports_them(
+    tmp_path: Path,
+) -> None:
+    path, clock = tmp_path / "h.sqlite3", Clock(T0 - 3600)
+    earlier = SignalHistory(path, clock=clock)
+    earlier.add([_sig("ACME", SignalKind.SELL, 1, T0 - 3000), _sig("ZZZ", SignalKind.BUY, 1, T0)])
+    earlier.close()
+    clock.now = T0
+    history = SignalHistory(path, clock=clock)
+    feed = StaticFeed()
+    history.add(feed.signals)  # as the worker adds this run's
+    app = LimitwatchApp(feed, history=history, export_dir=tmp_path / "exports")
+    toasts: list[str] = []
+
+    async def script(pilot: object) -> None:
+        log = app.query_one(SignalLog)
+        rows = log.visible_rows()
+        at = rows.index(PAST_LINE)
+        assert at == min(len(feed.signals), len(rows) - 3)  # this run's first, then the line
+        assert [r[2].plain for r in rows[at + 1 : at + 3]] == ["ZZZ", "ACME"]
+        assert all(cell.style == "dim" for cell in rows[at + 1])
+        await pilot.press("e")  # type: ignore[attr-defined]
+        await wait_until_async(
+            lambda: any(n.message.endswith(".csv") for n in app._notifications), pilot.pause
+        )
+        toasts.extend(n.message for n in app._notifications)
+
+    drive(app, script)
+    (out,) = (tmp_path / "exports").glob("signals-*.csv")
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 + len(feed.signals) + 2
+    assert any(f"{len(feed.signals) + 2:,} signals exported to {out}" in t for t in toasts)
+
+
+def test_without_a_history_e_says_why_nothing_is_exported() -> None:
+    app = LimitwatchApp(StaticFeed(n_ticks=100))
+    toasts: list[str] = []
+
+    async def script(pilot: object) -> None:
+        await pilot.press("E")  # type: ignore[attr-defined]
+        await wait_until_async(lambda: len(app._notifications) > 0, pilot.pause)
+        toasts.extend(n.message for n in app._notifications)
+
+    drive(app, script)
+    assert any("Nothing to export: no signal history is kept" in t for t in toasts)
