@@ -26,6 +26,18 @@ its limit "reached in 5 s, 100 %" after three ticks). So:
 * Nothing is forecast before ``warmup_ticks`` ticks and a ``span`` of
   ``warmup_span`` seconds: ``se`` treats ``sigma`` as known, which takes some returns.
 
+Prices on a grid. A price quoted in cents on a 5.00 stock moves in steps of a fifth of a
+percent; it reaches a sell limit only at the first cent at or above it. Each symbol keeps
+its smallest non-zero price step (its grid, once ``GRID_AFTER_TICKS`` ticks have shown
+it), and the forecasts aim at the level where the price, seen as a continuous price
+rounded to that grid, starts to be quoted at or beyond the limit
+(:func:`~engine.limit_forecast.grid_limits`). A price on no grid has a smallest step far
+below any distance that matters, and its limits move by less than half of it. On the
+generated tick-grid markets this raised the Brier skill from 0.32-0.36 to 0.35-0.39
+(three seeds), took the largest calibration gap from up to 0.15 to at most 0.05, and
+the shown time to the limit from 2.2-2.6 to 1.6-2.0 times too short; random walks
+without a grid kept their figures. The whole update costs about 5% more.
+
 Self-calibration. The first-passage ``p`` assumes Brownian motion; markets that revert,
 jump or trade on a coarse grid make it over- or underconfident. The engine keeps a
 :class:`~engine.calibration.Calibrator`: each symbol's first tick in each slot of 5 s of
@@ -59,7 +71,13 @@ from numpy.typing import ArrayLike, NDArray
 from engine.calibration import CalibrationRecord, Calibrator
 from engine.config import EngineConfig, LimitError
 from engine.forecast import MONITORING_SHIFT
-from engine.limit_forecast import Estimates, forecast_limits, limit_etas, screen_reach
+from engine.limit_forecast import (
+    Estimates,
+    forecast_limits,
+    grid_limits,
+    limit_etas,
+    screen_reach,
+)
 from engine.limits import check_limits
 from engine.rules import Armed, Rule, fire, signals_fired
 from engine.segments import Batch, Recurrence, make_batch
@@ -76,6 +94,9 @@ _I8 = NDArray[np.int64]
 
 
 _INITIAL_CAPACITY = 64
+#: Ticks of a symbol before its price grid counts (:meth:`Engine._grid`): the smallest of
+#: a few steps of a price that is on no grid is still a good part of a typical step.
+GRID_AFTER_TICKS = 20
 
 
 class Engine:
@@ -570,12 +591,13 @@ class Engine:
             s.p_sell[:n] = cal.apply(s.raw_sell[:n])
 
     def _learn(
-        self, batch: Batch, slot: _F8, limits: _F8, price: _F8, t_event: _F8, est: Estimates,
-        ids: NDArray[np.int32], price_in: _F8,
+        self, batch: Batch, slot: _F8, limits: _F8, aims: _F8, price: _F8, t_event: _F8,
+        est: Estimates, ids: NDArray[np.int32], price_in: _F8,
     ) -> None:  # fmt: skip
         """Feed the calibrator a piece's ticks (within one refit period): each symbol's
         first tick in each slot of the clock is sampled (its ``p`` after the tick, as
-        computed), and every tick's price counts towards the outcomes of earlier samples.
+        computed, towards the levels ``aims``), and every tick's price counts towards the
+        outcomes of earlier samples (whether it reached ``limits``).
         ``slot`` is each tick's clock slot in arrival order; ``ids`` and ``price_in``
         are the piece's ticks in arrival order, the other arrays in batch order."""
         cal, s, cfg = self._cal, self._s, self._cfg
@@ -587,7 +609,7 @@ class Engine:
         cand = cand[np.argsort(batch.order.take(cand), kind="stable")]  # arrival order
         c_sym = batch.sym_t.take(cand)
         raw = forecast_limits(
-            price.take(cand), limits[0].take(cand), limits[1].take(cand),
+            price.take(cand), aims[0].take(cand), aims[1].take(cand),
             Estimates(*(a.take(cand) for a in est)), cfg.horizon_s,
         )  # fmt: skip
         teach = t_event.take(cand) - s.t_open.take(c_sym) >= cfg.calibrate_after_s
@@ -631,7 +653,10 @@ class Engine:
         est = Estimates(
             s.forecast_drift[stale], s.forecast_var[stale], s.vol[stale], s.shift[stale]
         )
-        args = (s.last[stale], s.buy[stale], s.sell[stale], est, self._cfg.horizon_s)
+        last = s.last[stale]
+        grid = np.where(s.n_ticks[stale] > GRID_AFTER_TICKS, s.grid[stale], np.inf)
+        aims = grid_limits(last, s.buy[stale], s.sell[stale], grid)
+        args = (last, *aims, est, self._cfg.horizon_s)
         raw = forecast_limits(*args)
         s.raw_buy[stale], s.raw_sell[stale] = raw
         s.p_buy[stale], s.p_sell[stale] = self._cal.apply(raw)
@@ -661,7 +686,9 @@ class Engine:
         first_ever = np.flatnonzero(n_before == 0)  # segments of symbols new to the engine
         if first_ever.size:
             self._open(sym[first_ever], price[batch.first[first_ever]])
-        t_event, dt, log_return = self._steps(batch, t_in.take(batch.order), price, first_ever)
+        t_event, dt, log_return, prev = self._steps(
+            batch, t_in.take(batch.order), price, first_ever
+        )
         if first_ever.size:
             s.t_open[sym[first_ever]] = t_event[batch.first[first_ever]]
 
@@ -707,10 +734,13 @@ class Engine:
         s.anchor[sym] = anchor_at[last]
         s.ema[sym] = at_end[:, Sum.W_PRICE] / at_end[:, Sum.WEIGHT]  # only the latest is kept
         drift, drift_se2, est = _estimates(sums, weights, k, n_before, cfg)
+        grid = self._grid(batch, price, prev)
+        grid[k < GRID_AFTER_TICKS] = np.inf  # a few steps do not show a grid
+        aims = np.stack(grid_limits(price, limits[0], limits[1], grid))
 
         # The rules compare the forecast as computed with alert_p (see the module
         # docstring); signals report it through the calibration map.
-        p_hit = forecast_limits(price, limits[0], limits[1], est, cfg.horizon_s, self._screen)
+        p_hit = forecast_limits(price, aims[0], aims[1], est, cfg.horizon_s, self._screen)
         slow_full = k >= cfg.slow - 1 if (n_before < cfg.slow - 1).any() else None
         fired, s.rules[sym], s.last_fire[sym] = fire(
             batch,
@@ -741,7 +771,7 @@ class Engine:
         s.shift[sym] = est.shift[last]
         s.last_return[sym] = self._last_move
         s.stale[sym] = True
-        self._learn(batch, slot, limits, price, t_event, est, ids, price_in)
+        self._learn(batch, slot, limits, aims, price, t_event, est, ids, price_in)
         size = s.history.shape[1]
         cell = batch.sym_t * size
         cell += slot_history
@@ -750,7 +780,7 @@ class Engine:
         tick.imag = price
         batch.put_latest(s.history.ravel(), cell, tick, size)
 
-        eta = _watch_etas(fired, price, limits, est, cfg.horizon_s)
+        eta = _watch_etas(fired, price, aims, est, cfg.horizon_s)
         shown = p_hit
         ticks = np.flatnonzero(fired.any(axis=0))
         if ticks.size:  # the forecast a signal reports: through the map
@@ -759,6 +789,23 @@ class Engine:
         return signals_fired(
             fired, batch, arrival, self._names, s.seq, t_event, price, limits, shown, eta
         )
+
+    def _grid(self, batch: Batch, price: _F8, prev: _F8) -> _F8:
+        """Each tick's price grid: the smallest non-zero step of its symbol's price so far,
+        this tick's included (``inf`` before any). Kept per symbol; usually no tick of a
+        batch finds a smaller one, and then the kept values serve as they are."""
+        s, sym = self._s, batch.sym
+        seed = s.grid.take(sym)
+        step = price - prev
+        np.abs(step, out=step)
+        step[~(step > 0.0)] = np.inf  # a repeated price, or a symbol's first tick
+        grid = batch.expand(seed)
+        if (step < grid).any():
+            np.negative(step, out=step)
+            grid = batch.running_max(step, -seed)
+            np.negative(grid, out=grid)
+            s.grid[sym] = grid.take(batch.last)
+        return grid
 
     def _tick_counts(self, batch: Batch, n_before: _I8) -> tuple[_I8, _I8]:
         """Each tick's count ``k`` (ticks of its symbol before it) and its slots in the
@@ -788,9 +835,12 @@ class Engine:
             s.buy[new_sym[untouched]] = first_price[untouched] * (1.0 - band)
             s.sell[new_sym[untouched]] = first_price[untouched] * (1.0 + band)
 
-    def _steps(self, batch: Batch, t_raw: _F8, price: _F8, first_ever: _I8) -> tuple[_F8, _F8, _F8]:
-        """Event time (held at the symbol's latest time when it goes backwards), and the
-        time step and log return since the symbol's previous tick (0 at its first)."""
+    def _steps(
+        self, batch: Batch, t_raw: _F8, price: _F8, first_ever: _I8
+    ) -> tuple[_F8, _F8, _F8, _F8]:
+        """Event time (held at the symbol's latest time when it goes backwards), the time
+        step and log return since the symbol's previous tick (0 at its first), and the
+        previous tick's price (nan before a symbol's first)."""
         s, sym = self._s, batch.sym
         t_seed = s.t_last[sym]
         t_prev = batch.shifted(t_raw, t_seed)
@@ -800,12 +850,13 @@ class Engine:
         else:
             t_event = t_raw
         dt = t_event - t_prev
-        log_return = price / batch.shifted(price, s.last[sym])
+        prev = batch.shifted(price, s.last[sym])
+        log_return = price / prev
         np.log(log_return, out=log_return)
         if first_ever.size:
             dt[batch.first[first_ever]] = 0.0
             log_return[batch.first[first_ever]] = 0.0
-        return t_event, dt, log_return
+        return t_event, dt, log_return, prev
 
     def _previous_moves(self, batch: Batch, log_return: _F8) -> _F8:
         """The latest non-zero log return of each tick's symbol before the tick (0 if none

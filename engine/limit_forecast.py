@@ -13,7 +13,7 @@ from scipy import special
 
 from engine.forecast import median_passage, mixed_passage
 
-__all__ = ["Estimates", "forecast_limits", "limit_etas", "screen_reach"]
+__all__ = ["Estimates", "forecast_limits", "grid_limits", "limit_etas", "screen_reach"]
 
 _F8 = NDArray[np.float64]
 
@@ -31,6 +31,58 @@ class Estimates(NamedTuple):
     drift_var: _F8
     vol: _F8
     shift: _F8
+
+
+#: Ticks of a price grid short of a limit closer than this are not counted (rounding).
+_GRID_SLACK = 1e-6
+
+
+def grid_limits(price: _F8, buy: _F8, sell: _F8, grid: _F8) -> tuple[_F8, _F8]:
+    """The levels at which a price quoted on a grid of ``grid`` reaches each limit.
+
+    A price that moves in steps of ``grid`` (a tick size: cents on a 5.00 stock) reaches
+    a sell limit only at the first grid level at or above it, ``k`` steps up from the
+    price; seen as a continuous price rounded to the grid, it gets there once the price
+    beneath passes halfway to that level, ``(k - 1/2) grid`` above the quoted price
+    (which lies, on average, on that price). So the forecast aims at that level: a limit
+    a tenth of a tick above the price is in fact half a tick away, and a limit exactly on
+    the next level too. The buy side is the mirror image. Where ``grid`` is tiny against
+    the distance (a price that is not on a coarse grid) this moves a limit by less than
+    half a ``grid``; ``inf`` (no step seen yet) leaves it as it is, and so does a limit
+    already reached (so "reached" is the same as for the rules).
+
+    Parameters
+    ----------
+    price, buy, sell : ndarray, shape (n,)
+        A nan limit stays nan.
+    grid : ndarray, shape (n,)
+        The smallest non-zero price step seen so far (``> 0``, ``inf`` for none).
+
+    Returns
+    -------
+    buy, sell : ndarray, shape (n,)
+
+    Examples
+    --------
+    >>> b, s = grid_limits(np.array([7.44, 7.44]), np.array([7.2963, 7.30]),
+    ...                    np.array([7.4437, 7.45]), np.array([0.01, np.inf]))
+    >>> b.round(4).tolist(), s.round(4).tolist()
+    ([7.295, 7.3], [7.445, 7.45])
+    """
+    with np.errstate(invalid="ignore"):
+        steps = np.empty((2, price.shape[0]))
+        np.subtract(price, buy, out=steps[0])
+        np.subtract(sell, price, out=steps[1])
+        steps /= grid
+        steps -= _GRID_SLACK
+        np.ceil(steps, out=steps)
+        far = steps >= 1.0
+        steps -= 0.5
+        steps *= grid
+        return (
+            np.where(far[0], price - steps[0], buy),
+            np.where(far[1], price + steps[1], sell),
+        )
 
 
 def screen_reach(below: float, horizon: float) -> float:

@@ -67,6 +67,8 @@ class Store:
         posterior), nan while warming up.
     shift : distance added to each limit for prices seen only at ticks, log price.
     last_return : the latest non-zero log return.
+    grid : the smallest non-zero price step seen, ``inf`` before any: the price grid the
+        forecast aims on (:func:`~engine.limit_forecast.grid_limits`).
     buy, sell : limits; p_buy, p_sell, eta_buy, eta_sell : forecasts at ``last``
         (``p`` as reported, through the calibration map).
     raw_buy, raw_sell : ``p`` as computed, before the calibration map.
@@ -103,6 +105,7 @@ class Store:
     forecast_var: _F8
     shift: _F8
     last_return: _F8
+    grid: _F8
     buy: _F8
     sell: _F8
     p_buy: _F8
@@ -152,6 +155,7 @@ class Store:
             forecast_var=nan(),
             shift=zero(),
             last_return=zero(),
+            grid=np.full(capacity, np.inf),
             buy=nan(),
             sell=nan(),
             p_buy=nan(),

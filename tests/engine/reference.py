@@ -137,6 +137,7 @@ class _Symbol:
     sum_rr_long: float = 0.0
     sum_cross_long: float = 0.0
     last_r: float = 0.0
+    grid: float = math.inf  # the smallest non-zero price step so far
     buy: float = math.nan
     sell: float = math.nan
     touched: bool = False
@@ -269,6 +270,12 @@ class Reference:
         for side, limit in (("BUY", s.buy), ("SELL", s.sell)):
             if math.isnan(limit):
                 continue
+            gap = s.price - limit if side == "BUY" else limit - s.price
+            on_grid = s.n > 20 and math.isfinite(s.grid)  # a grid from 20 steps or more
+            steps = math.ceil(gap / s.grid - 1e-6) if on_grid else 0
+            if steps >= 1:  # the grid level at or beyond the limit, less half a step
+                aim = (steps - 0.5) * s.grid
+                limit = s.price - aim if side == "BUY" else s.price + aim
             d = math.log(s.price / limit) if side == "BUY" else math.log(limit / s.price)
             m = -mu if side == "BUY" else mu
             if d > 0:
@@ -312,6 +319,8 @@ class Reference:
             s.sum_cross_long = s.sum_cross_long * decay_long + r * s.last_r
             if r != 0:
                 s.last_r = r  # the products pair each return with the latest move before it
+            if price != s.price:
+                s.grid = min(s.grid, abs(price - s.price))
             s.t = t
         s.price = price
         s.n += 1

@@ -70,8 +70,15 @@ def _assert_eta(actual: float, expected: float, p: float, what: str) -> None:
     _assert_close(actual, expected, what, ETA_RTOL)
 
 
-@pytest.mark.parametrize("batch", [1, 13, 500, 4000])
-def test_indicators_forecasts_and_signals_match_the_per_tick_reference(batch: int) -> None:
+@pytest.mark.parametrize(
+    ("batch", "cents"),
+    [(1, False), (13, False), (500, False), (4000, False), (1, True), (13, True), (500, True)],
+)
+def test_indicators_forecasts_and_signals_match_the_per_tick_reference(
+    batch: int, cents: bool
+) -> None:
+    """``cents``: prices near 5 on a 0.01 grid, a step of about a fifth of a percent, so
+    the forecast aims at grid levels (:func:`engine.limit_forecast.grid_limits`)."""
     cfg = EngineConfig(
         fast=5,
         slow=20,
@@ -87,6 +94,8 @@ def test_indicators_forecasts_and_signals_match_the_per_tick_reference(batch: in
     ids, t, price = random_walk(
         4000, 6, seed=3, step_s=0.1, vol=0.003, backwards=0.03, repeats=0.1, same_time=0.05
     )
+    if cents:
+        price = np.round(price / 20.0, 2)
     _, signals, snapshots = _run_engine(cfg, ids, t, price, batch)
     ref = Reference(
         fast=5,
