@@ -43,7 +43,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog
 from tui.screens.symbols import SymbolsScreen
 from tui.screens.track import TrackScreen
-from tui.widgets.chart import Chart
+from tui.widgets.chart import Chart, span_text
 from tui.widgets.kafka_pane import TREND, KafkaPane
 from tui.widgets.signal_log import KIND_FILTERS, MAX_ROWS, SignalLog
 from tui.widgets.watchlist import Watchlist
@@ -698,6 +698,19 @@ class LimitwatchApp(App[None]):
         if kept:
             text += f" ({fmt.count(kept, 'symbol')} with limits you set kept them)"
         self.notify(text, timeout=4, replaces="ack")
+
+    def action_zoom(self, direction: int) -> None:
+        """Show a shorter (+1) or longer (-1) span of time in the chart."""
+        span = self.query_one(Chart).zoom(direction)
+        if span is False:
+            end = "the shortest, 30 s" if direction > 0 else "all the history kept"
+            other = "Z" if direction > 0 else "z"
+            self.notify(f"the chart shows {end} already; {other} goes back", timeout=2,
+                        replaces="zoom")  # fmt: skip
+        else:
+            shown = "all the history kept" if span is None else f"the last {span_text(span)}"
+            self.notify(f"chart: {shown}", timeout=2, replaces="zoom")
+        self.refresh_view()
 
     def action_choose_symbols(self) -> None:
         """Open the watchlist editor: tick the symbols to show, add ones not seen yet."""

@@ -178,3 +178,33 @@ def test_a_long_history_reads_clock_time_on_the_x_axis() -> None:
     assert "seconds before" not in text and "-231979" not in text
     assert "time (UTC)" in text
     assert any(re.search(r"\d\d:\d\d", line) for line in lines[-4:])
+
+
+def test_z_zooms_the_chart_to_the_latest_seconds_and_Z_back_to_all() -> None:
+    from tests.tui.driving import drive
+    from tests.tui.feeds import StaticFeed
+    from tests.waiting import wait_until_async
+    from tui.app import LimitwatchApp
+
+    app = LimitwatchApp(StaticFeed())
+    seen: dict[str, object] = {}
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        chart = app.query_one(Chart)
+        await wait_until_async(lambda: chart._key is not None, pilot.pause, 5)
+        seen["all"] = chart.drawn_s
+        await pilot.press(*"zzzzz")  # 15, 5, 2, 1 min, 30 s
+        await wait_until_async(lambda: "last 30 s" in str(chart.border_title), pilot.pause, 5)
+        seen["zoomed"] = chart.drawn_s
+        await pilot.press("z")  # past the end: said, nothing changes
+        await wait_until_async(
+            lambda: any("shortest" in n.message for n in app._notifications), pilot.pause, 5
+        )
+        await pilot.press(*"ZZZZZ")
+        await wait_until_async(lambda: "last" not in str(chart.border_title), pilot.pause, 5)
+        seen["back"] = chart.drawn_s
+
+    drive(app, script)
+    assert seen["all"] > 50  # the seeded history spans about a minute
+    assert 25 < seen["zoomed"] <= 30
+    assert seen["back"] == seen["all"]

@@ -41,6 +41,16 @@ REDRAW_S = 0.5
 LIMITS_SETTLE_S = 0.2
 
 
+#: Spans of time the chart can show, longest first (None: all the history kept); z and Z
+#: move along them.
+ZOOMS: tuple[float | None, ...] = (None, 900.0, 300.0, 120.0, 60.0, 30.0)
+
+
+def span_text(seconds: float) -> str:
+    """A zoom span in words: 30 s, 2 min, 15 min."""
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
 def _luminance(color: Color) -> float:
     def channel(c: int) -> float:
         v = c / 255
@@ -138,6 +148,10 @@ class Chart(PlotextPlot):
         self._limits_moved_at: float | None = None
         self._colours: dict[str, Color] = {}
         self._colours_for: str | None = None
+        #: Seconds of history shown, up to the latest tick (None: all that is kept).
+        self.span_s: float | None = None
+        #: Seconds from the first tick drawn to the latest (nan before any).
+        self.drawn_s = math.nan
 
     def colours(self) -> dict[str, Color]:
         """The lines' colours in the app's current theme."""
@@ -146,6 +160,16 @@ class Chart(PlotextPlot):
             self._colours_for = theme
             self._colours = palette(self.app.theme_variables)
         return self._colours
+
+    def zoom(self, direction: int) -> float | bool | None:
+        """Show a shorter (+1) or longer (-1) span of time, along :data:`ZOOMS`; the new
+        span (None: all the history kept), or False at either end."""
+        at = ZOOMS.index(self.span_s) + direction
+        if not 0 <= at < len(ZOOMS):
+            return False
+        self.span_s = ZOOMS[at]
+        self._key = None  # redraw at the next frame
+        return self.span_s
 
     def show(
         self,
@@ -157,6 +181,14 @@ class Chart(PlotextPlot):
         """Redraw when the history, limits or signals shown changed."""
         n = 0 if history is None else len(history.t)
         last_t = float(history.t[-1]) if n and history is not None else math.nan
+        if n and history is not None and self.span_s is not None:
+            first = int(np.searchsorted(history.t, last_t - self.span_s, side="left"))
+            if first > 0:
+                history = History(
+                    history.t[first:], history.price[first:], history.sma_fast[first:],
+                    history.sma_slow[first:],
+                )  # fmt: skip
+                n = len(history.t)
         marks = tuple(s for s in signals if s.symbol == symbol)
         width = self.size.width
         height = self.size.height
@@ -190,7 +222,10 @@ class Chart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        self.border_title = Content(f"Chart · {fmt.literal(symbol)}" if symbol else "Chart")
+        zoomed = "" if self.span_s is None else f" · last {span_text(self.span_s)}"
+        self.border_title = Content(
+            f"Chart · {fmt.literal(symbol)}{zoomed}" if symbol else f"Chart{zoomed}"
+        )
         self.border_subtitle = ""
         if history is None or n == 0 or symbol is None:
             plt.title("no ticks yet")
@@ -199,6 +234,7 @@ class Chart(PlotextPlot):
         colours = self.colours() if self.is_attached else palette({})
         rgb = {role: colour.rgb for role, colour in colours.items()}
         x = np.asarray(history.t, dtype=float) - last_t
+        self.drawn_s = -float(x[0])
         series = [
             ("price", np.asarray(history.price, dtype=float)),
             ("fast", np.asarray(history.sma_fast, dtype=float)),
