@@ -37,9 +37,10 @@ from tui.runtime.legend import legend_sections
 from tui.runtime.pipeline import Feed
 from tui.runtime.recorder import default_record_dir
 from tui.runtime.settings import SORTS
-from tui.runtime.snapshot import Snapshot, staleness
+from tui.runtime.snapshot import KafkaStats, Snapshot, staleness
 from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpScreen
+from tui.screens.lag import LagScreen
 from tui.screens.limits import LimitsDialog
 from tui.screens.symbols import SymbolsScreen
 from tui.screens.track import TrackScreen
@@ -826,6 +827,14 @@ class LimitwatchApp(App[None]):
         snap = self._snapshot
         horizon = snap.engine.config.horizon_s if snap is not None else EngineConfig().horizon_s
         self.push_screen(TrackScreen(record, horizon))
+
+    def action_lag_history(self) -> None:
+        """Show the consumer's lag over the last ten minutes."""
+
+        def kafka() -> KafkaStats | None:
+            return self._snapshot.kafka if self._snapshot is not None else None
+
+        self.push_screen(LagScreen(kafka))
 
     def action_help(self) -> None:
         """Show every key."""

@@ -131,3 +131,18 @@ def test_far_behind_is_never_ok_even_while_ticks_arrive() -> None:
     h.message_seen(0, wall=200.0)
     h.lag([PartitionReading(0, 0, 5_000, 4_990)], wall=200.5)  # nearly caught up
     assert h.word(since_last_tick_s=0.1, now=1.0) == "OK"
+
+
+def test_the_lag_log_keeps_ten_minutes_of_total_lag_and_the_largest_lag_in_seconds() -> None:
+    from tui.runtime.health import LAG_LOG_SAMPLES
+
+    h = ConsumerHealth(now=0.0)
+    h.message_seen(0, 100.0)
+    h.message_seen(1, 103.0)
+    h.lag([PartitionReading(0, low=0, high=50, position=20),
+           PartitionReading(1, low=0, high=12, position=10)], wall=105.0)  # fmt: skip
+    assert list(h.lag_log) == [(105.0, 32, 5.0)]  # 30 + 2 behind; p0's last tick 5 s old
+    for i in range(LAG_LOG_SAMPLES + 10):
+        h.lag([PartitionReading(0, low=0, high=50, position=50)], wall=200.0 + i / 2)
+    assert len(h.lag_log) == LAG_LOG_SAMPLES == 1200  # ten minutes at 0.5 s
+    assert h.lag_log[0][0] == 200.0 + 10 / 2 and h.lag_log[-1][1:] == (0, 0.0)

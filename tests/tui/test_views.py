@@ -261,7 +261,7 @@ def test_question_mark_shows_every_key(size: tuple[int, int]) -> None:
     for _key, what in help_rows():
         assert what in shown[0], what  # on screen, not only on the screen stack
     described = " ".join(k for k, _ in help_rows())
-    for key in ("b / B", "s / S", "l", "[ / ]", "p", "r", "/", "o", "f", "t", "?", "q"):
+    for key in ("b B / s S", "l", "[ / ]", "p", "r", "/", "o", "f", "t", "?", "q"):
         assert key in described
 
 

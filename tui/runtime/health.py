@@ -26,6 +26,7 @@ from tui.runtime.snapshot import STALE_LAG_S, PartitionLag
 
 __all__ = [
     "HEALTH_WORDS",
+    "LAG_LOG_SAMPLES",
     "LAG_TREND_SAMPLES",
     "STALL_AFTER_S",
     "STATS_INTERVAL_S",
@@ -44,6 +45,8 @@ STALL_AFTER_S = 2.0
 STATS_INTERVAL_S = 0.5
 #: Total-lag samples kept to see a growing lag.
 _LAG_HISTORY = 6
+#: Samples of the lag kept for the lag history view: 10 minutes at one every 0.5 s.
+LAG_LOG_SAMPLES = 1200
 
 #: What each health word means, for the help screen (worst first).
 HEALTH_WORDS: tuple[tuple[str, str], ...] = (
@@ -82,6 +85,8 @@ class ConsumerHealth:
         self._rx_at = now
         self._trends: dict[int, deque[int]] = {}
         self._history: deque[int] = deque(maxlen=_LAG_HISTORY)
+        #: (epoch time, total lag in messages, largest lag in seconds) of each reading.
+        self.lag_log: deque[tuple[float, int, float]] = deque(maxlen=LAG_LOG_SAMPLES)
         self._last_message_wall: dict[int, float] = {}
         self._behind_since = math.nan  # epoch time the total lag last turned positive
         self._behind_read = math.nan  # epoch time of the latest lag reading
@@ -137,6 +142,7 @@ class ConsumerHealth:
             self._behind_since = wall
         self._behind_read = wall
         self._history.append(total)
+        self.lag_log.append((wall, total, max((p.lag_s for p in lags), default=0.0)))
 
     def no_partitions(self) -> None:
         """The consumer has no partition assigned (yet)."""

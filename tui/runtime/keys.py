@@ -42,17 +42,15 @@ KEYS: tuple[Key, ...] = (
     Key("↑ ↓  j k", "select a symbol (← → scroll sideways when narrow)", "j", "cursor(1)", "Down"),
     Key("", "", "k", "cursor(-1)", "Up"),
     Key(
-        "b / B", "lower / raise its buy limit by one step", "b", "step_limit('buy', -1)", "Buy−", 1
+        "b B / s S",
+        "lower / raise its buy / sell limit by one step",
+        "b",
+        "step_limit('buy', -1)",
+        "Buy−",
+        1,
     ),
     Key("", "", "B", "step_limit('buy', 1)", "Buy+", 2),
-    Key(
-        "s / S",
-        "lower / raise its sell limit by one step",
-        "s",
-        "step_limit('sell', -1)",
-        "Sell−",
-        3,
-    ),
+    Key("", "", "s", "step_limit('sell', -1)", "Sell−", 3),
     Key("", "", "S", "step_limit('sell', 1)", "Sell+", 4),
     Key("l", "type its exact buy and sell limits", "l", "edit_limits", "Limits", 5),
     Key(
@@ -97,6 +95,7 @@ KEYS: tuple[Key, ...] = (
         "Why",
     ),
     Key("", "", "c", "track_record", "Record"),
+    Key("g", "the consumer's lag over the last ten minutes", "g", "lag_history", "Lag"),
     Key(
         "z / Z",
         "chart: zoom in / out (30 s, 1, 2, 5, 15 min, all)",

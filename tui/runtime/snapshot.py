@@ -55,6 +55,9 @@ class KafkaStats:
     recovery: str = ""  # what the consumer last found and did (a reset, a new topic)
     duplicates: int = 0  # ticks sent again after a broker restart that were read already
     topic_missing: bool = False  # the broker has no such topic (it came back without it)
+    #: (epoch time, total lag in messages, largest lag in seconds), oldest first: the
+    #: last ten minutes of readings, for the lag history view.
+    lag_log: tuple[tuple[float, int, float], ...] = ()
 
     @property
     def bad(self) -> int:

@@ -1,0 +1,54 @@
+"""The lag history view (g): the readings of the last ten minutes as a chart, the lag now
+and the worst, and each partition's lag."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tests.tui.driving import drive
+from tests.tui.feeds import StaticFeed
+from tests.waiting import wait_until_async
+from tui.app import LimitwatchApp
+from tui.runtime.snapshot import PartitionLag, Snapshot
+from tui.screens.lag import LagScreen, lag_summary, partitions_line
+
+
+class LaggingFeed(StaticFeed):
+    """Snapshots whose Kafka side has five minutes of lag readings: a backlog that grew to
+    40,000 messages (12 s behind) and drained."""
+
+    def latest(self) -> Snapshot:
+        snap = super().latest()
+        log = tuple(
+            (1000.0 + i / 2, int(40_000 * max(0.0, 1 - abs(i - 300) / 300)), 12.0 * (i == 300))
+            for i in range(600)
+        )
+        parts = (PartitionLag(0, 10, 10, 0, 0.0), PartitionLag(1, 2_500, 1_000, 1_500, 3.0))
+        kafka = dataclasses.replace(snap.kafka, lag_log=log, partitions=parts)
+        return dataclasses.replace(snap, kafka=kafka)
+
+
+def test_the_summary_gives_the_lag_now_the_worst_and_the_span() -> None:
+    kafka = LaggingFeed().latest().kafka
+    assert lag_summary(kafka) == (
+        "now 133 messages, 0.0 s behind · worst in the last 5.0 min: 40k messages, 12.0 s"
+    )
+    assert partitions_line(kafka) == "p0: 0  p1: 1.5k"
+    assert lag_summary(None).startswith("No lag reading yet")
+
+
+def test_g_opens_the_lag_history_and_closes_it_again() -> None:
+    app = LimitwatchApp(LaggingFeed())
+    seen: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("g")
+        await wait_until_async(lambda: isinstance(app.screen, LagScreen), pilot.pause, 5)
+        await pilot.pause(0.2)
+        seen.append(str(app.screen.query_one("#lag-summary").render()))
+        await pilot.press("g")
+        await pilot.pause()
+        seen.append(type(app.screen).__name__)
+
+    drive(app, script, size=(80, 24))
+    assert seen[0].startswith("now 133 messages") and seen[1] != "LagScreen"

@@ -1,0 +1,112 @@
+"""The lag history: how far behind the consumer was over the last ten minutes, in messages
+and in seconds, with the figures now per partition; refreshed every second."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from tui.runtime import format as fmt
+from tui.runtime.snapshot import KafkaStats
+
+
+def lag_summary(kafka: KafkaStats | None) -> str:
+    """One line: the lag now and the worst of the readings kept, and how long they span."""
+    if kafka is None or not kafka.lag_log:
+        return "No lag reading yet: the consumer reads the lag every 0.5 s once it has partitions."
+    log = kafka.lag_log
+    span = log[-1][0] - log[0][0]
+    now_msgs, now_s = log[-1][1], log[-1][2]
+    worst = max(log, key=lambda r: r[1])
+    worst_s = max(r[2] for r in log)
+    return (
+        f"now {fmt.short_count(now_msgs)} messages, {now_s:.1f} s behind · worst in the last "
+        f"{fmt.duration(span)}: {fmt.short_count(worst[1])} messages, {worst_s:.1f} s"
+    )
+
+
+def partitions_line(kafka: KafkaStats | None) -> str:
+    """Each partition's lag now."""
+    if kafka is None or not kafka.partitions:
+        return "no partitions assigned"
+    return "  ".join(
+        f"p{p.partition}: {'?' if p.lag < 0 else fmt.short_count(p.lag)}" for p in kafka.partitions
+    )
+
+
+class LagScreen(ModalScreen[None]):
+    """A chart of the total lag (messages, left scale) and the largest lag in seconds
+    (right scale) against seconds before now; escape, g or q closes it."""
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape,g,q", "dismiss", "Close", show=False),
+    ]
+    DEFAULT_CSS = """
+    LagScreen {
+        align: center middle;
+    }
+    LagScreen > Vertical {
+        width: 100;
+        max-width: 100%;
+        height: 90%;
+        border: round $primary;
+        padding: 0 1;
+        background: $surface;
+    }
+    LagScreen PlotextPlot {
+        height: 1fr;
+    }
+    LagScreen Static {
+        height: auto;
+    }
+    """
+
+    def __init__(self, kafka: Callable[[], KafkaStats | None]) -> None:
+        super().__init__()
+        self._kafka = kafka
+        self._drawn: object = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = "Lag history"
+            box.border_subtitle = "esc closes"
+            yield PlotextPlot(id="lag-plot")
+            yield Static(id="lag-summary")
+            yield Static(id="lag-partitions")
+
+    def on_mount(self) -> None:
+        self._refresh()
+        self.set_interval(1.0, self._refresh)
+
+    def _refresh(self) -> None:
+        kafka = self._kafka()
+        self.query_one("#lag-summary", Static).update(lag_summary(kafka))
+        self.query_one("#lag-partitions", Static).update(partitions_line(kafka))
+        log = kafka.lag_log if kafka is not None else ()
+        key = (len(log), log[-1] if log else None)
+        if key == self._drawn:
+            return
+        self._drawn = key
+        plot = self.query_one(PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if not log:
+            plt.title("no lag reading yet")
+            plot.refresh()
+            return
+        now = log[-1][0]
+        x = [t - now for t, _m, _s in log]
+        plt.plot(x, [m for _t, m, _s in log], label="messages (left)", marker="braille")
+        plt.plot(
+            x, [s for _t, _m, s in log], label="seconds (right)", marker="braille", yside="right"
+        )
+        plt.xlabel("seconds before now")
+        plot.refresh()
