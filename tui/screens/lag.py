@@ -108,5 +108,8 @@ class LagScreen(ModalScreen[None]):
         plt.plot(
             x, [s for _t, _m, s in log], label="seconds (right)", marker="braille", yside="right"
         )
+        # Lag is never negative: both scales start at 0 (and show at least 1 when flat).
+        plt.ylim(0, max(1, max(m for _t, m, _s in log)))
+        plt.ylim(0, max(1.0, max(s for _t, _m, s in log)), yside="right")
         plt.xlabel("seconds before now")
         plot.refresh()
