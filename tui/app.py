@@ -381,7 +381,11 @@ class LimitwatchApp(App[None]):
             text = f"{last.kind.name} {last.symbol} @ {last.price:,.2f} (limit {last.limit:,.2f})"
             if len(self._crossing_backlog) > 1:
                 text += f" and {len(self._crossing_backlog) - 1} more crossings"
-            self.notify(text, severity="warning", timeout=CROSSING_NOTIFY_S * 2)
+            # One crossing toast at a time (the signals pane lists every one): a busy
+            # market would otherwise stack them over the Kafka pane.
+            self.notify(
+                text, severity="warning", timeout=CROSSING_NOTIFY_S * 2, replaces="crossing"
+            )
             self._crossing_backlog.clear()
         if self._watch_backlog and now - self._last_watch_notify >= WATCH_NOTIFY_S:
             self._last_watch_notify = now
@@ -391,7 +395,7 @@ class LimitwatchApp(App[None]):
                 text += f": {last.p_hit:.0%} within the horizon"
             if len(self._watch_backlog) > 1:
                 text += f" (+{len(self._watch_backlog) - 1} more watches)"
-            self.notify(text, timeout=WATCH_NOTIFY_S - 1)
+            self.notify(text, timeout=WATCH_NOTIFY_S - 1, replaces="watch")
             self._watch_backlog.clear()
 
     def _desktop_notify(self) -> None:

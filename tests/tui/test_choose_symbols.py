@@ -253,3 +253,29 @@ def test_a_re_centres_reached_automatic_limits_and_keeps_the_ones_you_set() -> N
     (toast,) = [t for t in toasts if "re-centred" in t]
     assert toast.startswith("band of ±2.00% re-centred on the price: ")
     assert toast.endswith("(1 symbol with limits you set kept them)")
+
+
+def test_a_later_crossing_takes_the_place_of_the_earlier_crossings_toast() -> None:
+    from tui.app import CROSSING_NOTIFY_S
+
+    feed = SignallingFeed()
+    app = LimitwatchApp(feed)
+    shown: list[list[str]] = []
+
+    def crossing_toasts() -> list[str]:
+        return [n.message for n in app._notifications if "(limit" in n.message]
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        feed.fire(_crossing("ACME", 10_001))
+        await wait_until_async(lambda: crossing_toasts(), pilot.pause, 5)
+        shown.append(crossing_toasts())
+        await pilot.pause(CROSSING_NOTIFY_S + 0.2)  # the next may show now; the first is up
+        feed.fire(_crossing("BRIX", 10_002))
+        await wait_until_async(lambda: any("BRIX" in t for t in crossing_toasts()),
+                               pilot.pause, 5)  # fmt: skip
+        shown.append(crossing_toasts())
+
+    drive(app, script)
+    assert [len(s) for s in shown] == [1, 1]
+    assert "ACME" in shown[0][0] and "BRIX" in shown[1][0]
