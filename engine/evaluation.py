@@ -5,14 +5,18 @@ Definitions. A *stream* is one symbol with one pair of limits (the evaluation gi
 symbol limits at several bands, e.g. ±1/2/3 % of its first price, each band a stream).
 A limit is *reached* by a tick at or beyond it (``price <= buy``, ``price >= sell``).
 
-* **Forecast samples.** ``p`` is sampled every :data:`SAMPLE_EVERY_S` seconds of event
-  time per stream and side: at grid time ``s`` it is the ``p`` the engine reports after
-  every tick with time ``<= s``. A sample counts when ``p`` is defined, the stream has
-  ticked, its latest price has not reached the limit, and ``s + H`` lies within the data.
-  Its *outcome* is 1 when a tick of the stream reaches the limit in ``(s, s + H]``.
+* **Forecast samples.** ``p`` is sampled every twelfth of the horizon ``H`` of event
+  time (5 s at the default 60 s, :func:`sample_every`) per stream and side: at grid time
+  ``s`` it is the ``p`` the engine reports after every tick with time ``<= s``. A sample
+  counts when ``p`` is defined, the stream has ticked, and its latest price has not
+  reached the limit. Its *outcome* is 1 when a tick of the stream reaches the limit in
+  ``(s, s + H]``; a sample not followed by such a tick counts only if the stream ticks
+  until ``s + H`` or later (after a stream's last tick the outcome is unknown: a
+  stretch of prices that ended scores nothing beyond it).
 * **Settling.** The calibration figures leave out each stream's first
-  :data:`SETTLE_S` seconds of ticks (a third of the stream when it is shorter than
-  three times that): its estimates and their windows are still filling.
+  :data:`SETTLE_HORIZONS` horizons of ticks (10 minutes at 60 s; a third of the stream
+  when it is shorter than three times that): its estimates and their windows are still
+  filling.
 * **Calibration** per decile of ``p`` (``[0, .1)``, ..., ``[.9, 1]``): mean predicted
   ``p``, observed frequency and count. The *gap* is the largest ``|mean p - frequency|``
   over deciles with at least :data:`MIN_BIN` samples.
@@ -69,7 +73,9 @@ from engine.watch import Discipline
 
 __all__ = [
     "MIN_BIN",
+    "SAMPLES_PER_HORIZON",
     "SAMPLE_EVERY_S",
+    "SETTLE_HORIZONS",
     "SETTLE_S",
     "Calibration",
     "Evaluation",
@@ -81,6 +87,7 @@ __all__ = [
     "oracle_alerts",
     "oracle_forecast",
     "outcomes",
+    "sample_every",
     "sample_ticks",
     "storm",
 ]
@@ -88,10 +95,30 @@ __all__ = [
 _F8 = npt.NDArray[np.float64]
 _I8 = npt.NDArray[np.int64]
 
-#: Event seconds between forecast samples of a stream.
-SAMPLE_EVERY_S = 5.0
-#: Seconds of a stream's ticks before its forecasts count for the calibration figures.
-SETTLE_S = 600.0
+#: Forecast samples of a stream per horizon (every 5 s at the default 60 s horizon).
+SAMPLES_PER_HORIZON = 12
+#: Horizons of a stream's ticks before its forecasts count for the calibration figures
+#: (10 minutes at the default 60 s horizon).
+SETTLE_HORIZONS = 10
+#: Event seconds between forecast samples of a stream at the default 60 s horizon.
+SAMPLE_EVERY_S = 60.0 / SAMPLES_PER_HORIZON
+#: Seconds of a stream's ticks before its forecasts count, at the default 60 s horizon.
+SETTLE_S = 60.0 * SETTLE_HORIZONS
+
+
+def sample_every(horizon_s: float) -> float:
+    """Seconds of event time between forecast samples for a horizon: a twelfth of it.
+
+    The samples follow the horizon, not the clock: daily closes scored with a horizon of
+    five days are sampled every ten hours, where a fixed 5 s would take 17,280 samples a
+    day of each stream (and gigabytes for a few years of them).
+
+    >>> sample_every(60.0), sample_every(5 * 86400.0)
+    (5.0, 36000.0)
+    """
+    return horizon_s / SAMPLES_PER_HORIZON
+
+
 #: Fewest samples in a decile for its gap to count.
 MIN_BIN = 50
 #: Deciles of p.
@@ -237,9 +264,8 @@ def outcomes(
     outcome = np.zeros(n, dtype=bool)
     if n == 0 or not len(ticks):
         return counts, outcome
-    end = float(ticks.t.max())
     at = ticks.locate(samples.stream, samples.t)
-    ok = (at >= 0) & (samples.t + horizon_s <= end)
+    ok = at >= 0
     idx = np.where(ok, at, 0)
     side = samples.side.astype(np.int64)
     ok &= ~ticks.reached[side, idx]
@@ -247,8 +273,13 @@ def outcomes(
     nxt = np.minimum(idx + 1, len(ticks) - 1)
     same = (idx + 1 < len(ticks)) & (ticks.ids[nxt] == ticks.ids[idx])
     when = np.where(same, reach[side, nxt], np.inf)
+    hit = when <= samples.t + horizon_s
+    # Not reached: known only if the stream still ticks a horizon on (a stretch of prices
+    # that ended, or a symbol that stopped ticking, says nothing about the rest).
+    last_t = ticks.t[ticks.stream_end[idx] - 1]
+    ok &= hit | (samples.t + horizon_s <= last_t)
     counts[:] = ok
-    outcome[:] = ok & (when <= samples.t + horizon_s)
+    outcome[:] = ok & hit
     return counts, outcome
 
 
@@ -495,7 +526,7 @@ def _forecast_row(
     cal = None
     if samples is not None:
         counts, outcome = outcomes(ticks, samples, horizon_s, reach)
-        counts &= settled(ticks, samples)
+        counts &= settled(ticks, samples, SETTLE_HORIZONS * horizon_s)
         cal = calibration(samples.p[counts], outcome[counts])
     eta_ratio, eta_defined = _eta_accuracy(ticks, alerts, at, eta, reach, horizon_s)
     row = Row(
@@ -597,7 +628,7 @@ def evaluate(
         p, eta_t, alert_p = oracle
         o_alerts, o_at = oracle_alerts(ticks, p, alert_p, rule)
         o_eta = eta_t[o_alerts.side.astype(np.int64), o_at]
-        o_samples = sample_ticks(ticks, p)
+        o_samples = sample_ticks(ticks, p, sample_every(horizon_s))
         rows.append(
             _forecast_row(
                 ORACLE,

@@ -267,3 +267,22 @@ def test_storm_matches_a_plain_loop() -> None:
             for a in times:
                 most = max(most, sum(1 for b in times if a <= b <= a + 60.0))
     assert storm(Events.make(sym, side, t), 60.0) == most
+
+
+def test_a_stream_that_stopped_ticking_scores_nothing_past_its_last_horizon() -> None:
+    # stream 0 ticks until t=100; stream 1 (a stretch of prices that ended) until t=20
+    ids = [0, 1, 0, 1, 0]
+    t = [0.0, 0.0, 10.0, 20.0, 100.0]
+    price = [100.0, 50.0, 100.5, 50.5, 101.0]
+    ticks = TickOrder(np.array(ids), np.array(t), np.array(price), [90, 40], [110, 60])
+    s = Samples(
+        stream=np.array([1, 1, 1, 1, 0]),
+        t=np.array([5.0, 10.0, 30.0, 60.0, 60.0]),
+        side=np.full(5, SELL_SIDE, dtype=np.int8),
+        p=np.full(5, 0.4),
+    )
+    counts, hit = outcomes(ticks, s, horizon_s=10.0)
+    # stream 1 at 5 and 10: its ticks run to 20 >= s + 10 -> a known 0; at 30 and 60 it
+    # has stopped: left out (before, every grid time to the data's end counted as a miss)
+    assert counts.tolist() == [True, True, False, False, True]
+    assert not hit.any()

@@ -42,7 +42,7 @@ import msgspec
 import numpy as np
 
 from engine import Engine, EngineConfig, LimitError, Signal
-from engine.evaluation import Calibration, Evaluation, Row, SampledRun, evaluate
+from engine.evaluation import Calibration, Evaluation, Row, SampledRun, evaluate, sample_every
 from engine.quality import Quality, TickOrder
 from engine.watch import Discipline
 from producer.chunks import TickColumns, group_ticks
@@ -135,8 +135,8 @@ def backtest(
         raise ValueError(f"batch must be at least 1, got {batch}")
     limits = limits or {}
     eng = Engine(config)
-    # samples p every 5 s of event time for the calibration
-    runner = SampledRun(eng) if score else None
+    # samples p every twelfth of the horizon (5 s at 60 s) for the calibration
+    runner = SampledRun(eng, sample_every(config.horizon_s)) if score else None
     ids_of: dict[str, int] = {}
     refused_limits: set[str] = set()  # symbols given limits but refused
     chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []

@@ -27,7 +27,15 @@ import numpy as np
 import numpy.typing as npt
 
 from engine import Engine, EngineConfig
-from engine.evaluation import ORACLE, Evaluation, Row, SampledRun, evaluate, oracle_forecast
+from engine.evaluation import (
+    ORACLE,
+    Evaluation,
+    Row,
+    SampledRun,
+    evaluate,
+    oracle_forecast,
+    sample_every,
+)
 from engine.quality import TickOrder
 from engine.watch import Discipline
 from producer.files import SourceError
@@ -78,7 +86,7 @@ def run_ticks(ticks: Ticks, config: EngineConfig, bands: Sequence[float]) -> Eva
     ids = (ticks.sym.astype(np.int64)[:, None] * nb + np.arange(nb)).ravel()
     t = np.repeat(ticks.t, nb)
     price = np.repeat(ticks.price, nb)
-    runner = SampledRun(eng)
+    runner = SampledRun(eng, sample_every(config.horizon_s))
     for start in range(0, len(t), BATCH):
         stop = start + BATCH
         runner.update(ids[start:stop], t[start:stop], price[start:stop])
