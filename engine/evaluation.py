@@ -10,9 +10,10 @@ A limit is *reached* by a tick at or beyond it (``price <= buy``, ``price >= sel
   ``s`` it is the ``p`` the engine reports after every tick with time ``<= s``. A sample
   counts when ``p`` is defined, the stream has ticked, and its latest price has not
   reached the limit. Its *outcome* is 1 when a tick of the stream reaches the limit in
-  ``(s, s + H]``; a sample not followed by such a tick counts only if the stream ticks
-  until ``s + H`` or later (after a stream's last tick the outcome is unknown: a
-  stretch of prices that ended scores nothing beyond it).
+  ``(s, s + H]``. A sample counts only if the stream ticks until ``s + H`` or later:
+  after a stream's last tick the outcome is unknown (a stretch of prices that ended
+  scores nothing beyond it), and keeping only the late samples that hit would favour
+  hits.
 * **Settling.** The calibration figures leave out each stream's first
   :data:`SETTLE_HORIZONS` horizons of ticks (10 minutes at 60 s; a third of the stream
   when it is shorter than three times that): its estimates and their windows are still
@@ -274,10 +275,11 @@ def outcomes(
     same = (idx + 1 < len(ticks)) & (ticks.ids[nxt] == ticks.ids[idx])
     when = np.where(same, reach[side, nxt], np.inf)
     hit = when <= samples.t + horizon_s
-    # Not reached: known only if the stream still ticks a horizon on (a stretch of prices
-    # that ended, or a symbol that stopped ticking, says nothing about the rest).
+    # Only samples whose whole horizon the stream's ticks cover: after a stream's last
+    # tick (a stretch of prices that ended, a symbol that stopped) the outcome is unknown,
+    # and keeping the late samples that happened to hit would favour hits.
     last_t = ticks.t[ticks.stream_end[idx] - 1]
-    ok &= hit | (samples.t + horizon_s <= last_t)
+    ok &= samples.t + horizon_s <= last_t
     counts[:] = ok
     outcome[:] = ok & hit
     return counts, outcome

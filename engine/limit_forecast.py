@@ -79,10 +79,9 @@ def grid_limits(price: _F8, buy: _F8, sell: _F8, grid: _F8) -> tuple[_F8, _F8]:
         far = steps >= 1.0
         steps -= 0.5
         steps *= grid
-        return (
-            np.where(far[0], price - steps[0], buy),
-            np.where(far[1], price + steps[1], sell),
-        )
+        aim_buy = price - steps[0]
+        far[0] &= aim_buy > 0.0  # a price near zero on a coarse grid: keep the limit
+        return np.where(far[0], aim_buy, buy), np.where(far[1], price + steps[1], sell)
 
 
 def screen_reach(below: float, horizon: float) -> float:

@@ -143,6 +143,7 @@ class LimitwatchApp(App[None]):
         self.history = history
         self.fixed_limits = fixed_limits  # limits given with --limit: `a` leaves them
         self.export_dir = export_dir or default_export_dir()
+        self._exporting: set[Path] = set()  # files being written by export workers
         self.feed = feed
         self.record_dir = record_dir or default_record_dir()
         self.settings = settings or cfg.Settings()
@@ -776,13 +777,17 @@ class LimitwatchApp(App[None]):
         kinds = KIND_FILTERS[log.kind_filter]
         symbol = log.symbol_filter
         name = "signals" + (f"-{fmt.file_safe(symbol)}" if symbol is not None else "")
-        out = (
-            self.export_dir
-            / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.{'jsonl' if jsonl else 'csv'}"
-        )
+        suffix = "jsonl" if jsonl else "csv"
+        stem = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = self.export_dir / f"{stem}.{suffix}"
+        again = 1
+        while out.exists() or out in self._exporting:  # two presses within a second
+            again += 1
+            out = self.export_dir / f"{stem}-{again}.{suffix}"
+        self._exporting.add(out)
         self._export(history, out, symbol, kinds, jsonl)
 
-    @work(thread=True, exclusive=True, group="export")
+    @work(thread=True, group="export")
     def _export(
         self,
         history: SignalHistory,
@@ -794,10 +799,12 @@ class LimitwatchApp(App[None]):
         try:
             count = history.export(out, symbol=symbol, kinds=kinds, jsonl=jsonl)
         except OSError as exc:
+            self._exporting.discard(out)
             self.call_from_thread(
                 self.notify, f"cannot export to {out}: {exc.strerror or exc}", severity="error"
             )
             return
+        self._exporting.discard(out)
         self.call_from_thread(
             self.notify, f"{fmt.count(count, 'signal')} exported to {out}", timeout=8,
             replaces="export",

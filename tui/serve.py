@@ -55,6 +55,49 @@ def monitor_argv(argv: list[str]) -> list[str]:
     return out
 
 
+#: Pages open at once at most: each runs a monitor (and its own broker, unless a cluster
+#: is named).
+MAX_PAGES = 8
+
+
+def page_refused(host: str, origin: str | None, port: int, open_pages: int) -> str:
+    """Why a page's websocket is refused ("" when it is taken).
+
+    Only a page served by this server may drive a monitor: a web page from anywhere else,
+    open in the same browser, could otherwise connect to the loopback port, read the
+    screen and press keys (its Origin is another site), or reach it under a name of its
+    own through DNS rebinding (its Host is not this machine's address). And at most
+    :data:`MAX_PAGES` at once.
+
+    >>> page_refused("127.0.0.1:8000", "http://127.0.0.1:8000", 8000, 0)
+    ''
+    >>> page_refused("127.0.0.1:8000", "https://evil.example", 8000, 0)
+    'a page from another site (https://evil.example) may not drive the monitor'
+    >>> page_refused("evil.example:8000", None, 8000, 0)
+    'not served under this name (evil.example:8000)'
+    """
+    served = {f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")}
+    served |= {f"{name}:{port}" for name in _own_names()}
+    if host.lower() not in served:
+        return f"not served under this name ({host})"
+    if origin is not None and origin.lower().split("://", 1)[-1] not in served:
+        return f"a page from another site ({origin}) may not drive the monitor"
+    if open_pages >= MAX_PAGES:
+        return f"{MAX_PAGES} pages are open already; close one first"
+    return ""
+
+
+def _own_names() -> set[str]:
+    """Names and addresses this machine answers to, for a server on another --host."""
+    import socket
+
+    names = {socket.gethostname().lower(), socket.getfqdn().lower()}
+    listened = os.environ.get("LIMITWATCH_SERVE_HOST", "")
+    if listened:
+        names.add(listened.lower() if ":" not in listened else f"[{listened.lower()}]")
+    return names
+
+
 def session_argv() -> list[str]:
     """The options of this process: from `serve` when a page started it, else its own."""
     given = os.environ.pop(ARGV_ENV, None)
@@ -75,10 +118,24 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         )
         return 2
     os.environ[ARGV_ENV] = json.dumps(monitor_argv(argv))
-    command = shlex.join([sys.executable, "-m", "tui.cli"])
+    # -P: the monitor imports limitwatch as installed, never a folder of the same name
+    # in the directory serve was started from.
+    command = shlex.join([sys.executable, "-P", "-m", "tui.cli"])
+    port = args.port
 
     class _Server(Server):
         pages: ClassVar[set[Any]] = set()
+
+        async def handle_websocket(self, request: Any) -> Any:
+            from aiohttp import web
+
+            problem = page_refused(
+                request.headers.get("Host", ""), request.headers.get("Origin"), port,
+                len(self.pages),
+            )  # fmt: skip
+            if problem:
+                return web.Response(status=403, text=problem)
+            return await super().handle_websocket(request)
 
         async def _process_messages(self, websocket: Any, app_service: Any) -> None:
             self.pages.add(websocket)
@@ -105,6 +162,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             pass
 
     host = args.host
+    os.environ["LIMITWATCH_SERVE_HOST"] = host
     shown = f"[{host}]" if ":" in host else host
     server = _Server(command, host=host, port=args.port, title="limitwatch")
     server.public_url = f"http://{shown}:{args.port}"

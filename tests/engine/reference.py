@@ -273,8 +273,9 @@ class Reference:
             gap = s.price - limit if side == "BUY" else limit - s.price
             on_grid = s.n > 20 and math.isfinite(s.grid)  # a grid from 20 steps or more
             steps = math.ceil(gap / s.grid - 1e-6) if on_grid else 0
-            if steps >= 1:  # the grid level at or beyond the limit, less half a step
-                aim = (steps - 0.5) * s.grid
+            aim = (steps - 0.5) * s.grid
+            if steps >= 1 and (side == "SELL" or s.price - aim > 0):
+                # the grid level at or beyond the limit, less half a step
                 limit = s.price - aim if side == "BUY" else s.price + aim
             d = math.log(s.price / limit) if side == "BUY" else math.log(limit / s.price)
             m = -mu if side == "BUY" else mu

@@ -96,12 +96,14 @@ def test_outcomes_by_hand() -> None:
         p=np.full(8, 0.5),
     )
     counts, hit = outcomes(ticks, s, horizon_s=55.0)
-    # 5: latest tick at 0 (100), reached at 20 <= 60 -> 1; 10: reached at 20 -> 1;
-    # 25: latest tick (20) is at the limit -> left out; 45: 45 + 55 > 100 -> left out
-    # stream 1 at 0.5: no tick yet -> left out; 35: buy reached at 100 > 90 -> 0;
-    # 45: reached at 100 <= 100 -> 1; sell side at 5: never -> 0
-    assert counts.tolist() == [True, True, False, False, False, True, True, True]
-    assert hit[counts].tolist() == [True, True, False, True, False]
+    # Stream 0 ticks until 20 only, so its samples' horizons (5 + 55, 10 + 55) run past
+    # its last tick -> left out, hit or not; 25 and 45: its latest tick (20) is at the
+    # limit -> left out. Stream 1 (ticks until 100) at 0.5: no tick yet -> left out;
+    # 35: buy reached at 100 > 90 -> 0; 45: reached at 100 <= 100 -> 1; sell side at 5:
+    # never -> 0
+    assert counts.tolist() == [False, False, False, False, False, True, True, True]
+    assert hit[counts].tolist() == [False, True, False]
+    assert hit.tolist()[:2] == [False, False]  # a hit is never counted where left out
 
 
 def test_sample_ticks_takes_the_latest_tick_at_each_grid_time() -> None:
@@ -283,6 +285,21 @@ def test_a_stream_that_stopped_ticking_scores_nothing_past_its_last_horizon() ->
     )
     counts, hit = outcomes(ticks, s, horizon_s=10.0)
     # stream 1 at 5 and 10: its ticks run to 20 >= s + 10 -> a known 0; at 30 and 60 it
-    # has stopped: left out (before, every grid time to the data's end counted as a miss)
+    # has stopped: left out (before, every grid time to the data's end counted as a miss);
+    # a late sample that happens to hit is left out alike, or the hits would be favoured
     assert counts.tolist() == [True, True, False, False, True]
     assert not hit.any()
+
+
+def test_late_samples_are_left_out_whether_they_hit_or_not() -> None:
+    # two streams alike that end at t=100; one reaches its sell limit at 95, one never
+    ids = [0, 1, 0, 1, 0, 1]
+    t = [0.0, 0.0, 95.0, 95.0, 100.0, 100.0]
+    price = [100.0, 100.0, 110.0, 100.0, 100.0, 100.0]
+    ticks = TickOrder(np.array(ids), np.array(t), np.array(price), [90, 90], [110, 110])
+    s = Samples(
+        stream=np.array([0, 1]), t=np.array([92.0, 92.0]),
+        side=np.full(2, SELL_SIDE, dtype=np.int8), p=np.full(2, 0.5),
+    )  # fmt: skip
+    counts, _hit = outcomes(ticks, s, horizon_s=10.0)
+    assert counts.tolist() == [False, False]

@@ -157,3 +157,14 @@ def test_monte_carlo_paths_hit_as_often_as_predicted() -> None:
         ]
     )
     assert naive < float(p) - 3 * se
+
+
+def test_a_grid_level_at_or_below_zero_is_never_aimed_at() -> None:
+    from engine.limit_forecast import grid_limits
+
+    buy, sell = grid_limits(
+        np.array([1.3, 7.44]), np.array([0.2, 7.2963]), np.array([np.nan, 7.4437]),
+        np.array([1.0, 0.01]),
+    )  # fmt: skip
+    assert buy[0] == 0.2 and math.isnan(sell[0])  # the grid's level would be -0.2
+    assert buy[1] == pytest.approx(7.295) and sell[1] == pytest.approx(7.445)

@@ -183,3 +183,28 @@ def test_without_a_history_e_says_why_nothing_is_exported() -> None:
 
     drive(app, script)
     assert any("Nothing to export: no signal history is kept" in t for t in toasts)
+
+
+def test_two_exports_in_the_same_second_write_two_files(tmp_path: Path) -> None:
+    history = SignalHistory(tmp_path / "h.sqlite3", clock=Clock(T0))
+    history.add([_sig("ACME", SignalKind.BUY, 1, T0)])
+    app = LimitwatchApp(StaticFeed(n_ticks=100), history=history, export_dir=tmp_path / "x")
+
+    async def script(pilot: object) -> None:
+        await pilot.press("e", "e", "E")  # type: ignore[attr-defined]
+        await wait_until_async(
+            lambda: len(list((tmp_path / "x").glob("signals-*"))) == 3, pilot.pause
+        )
+        await pilot.pause(0.3)
+
+    drive(app, script)
+    files = sorted((tmp_path / "x").glob("signals-*"))
+    assert len(files) == 3
+    assert all(f.read_text(encoding="utf-8").count("ACME") == 1 for f in files)
+    out = files[0]
+    try:
+        history.export(out)
+    except FileExistsError:
+        pass
+    else:
+        raise AssertionError("an export must never write over a file")

@@ -8,7 +8,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, SelectionList
 
 from engine import Signal, SignalKind
 from tests.tui.driving import drive
@@ -279,3 +279,47 @@ def test_a_later_crossing_takes_the_place_of_the_earlier_crossings_toast() -> No
     drive(app, script)
     assert [len(s) for s in shown] == [1, 1]
     assert "ACME" in shown[0][0] and "BRIX" in shown[1][0]
+
+
+def test_the_editor_shows_a_symbol_that_looks_like_markup_as_it_is() -> None:
+    feed = StaticFeed(symbols=["[/]", "[@click=app.quit]X[/]", "ACME"], n_ticks=60)
+    app = LimitwatchApp(feed)
+    seen: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        await pilot.press("w")  # raised MarkupError, and the app ended, before
+        await pilot.pause()
+        listing = app.screen.query_one(SelectionList)
+        seen.extend(str(listing.get_option_at_index(i).prompt) for i in range(3))
+        await pilot.press("escape")
+
+    drive(app, script)
+    assert sorted(seen) == sorted(["[/]", "[@click=app.quit]X[/]", "ACME"])
+
+
+def test_unticking_every_symbol_keeps_the_last_choice_until_one_is_ticked(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.toml"
+    app = LimitwatchApp(StaticFeed(), config_path=path)
+    seen: dict[str, object] = {}
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("w", "space")  # untick ACME: 11 shown
+        await pilot.pause()
+        seen["one off"] = config.load(path)[0].watchlist
+        await pilot.press("n")  # none: not applied (an empty watchlist means all)
+        await pilot.pause()
+        seen["none"] = config.load(path)[0].watchlist
+        seen["hint"] = str(app.screen.query_one("#hint").render())
+        seen["rows"] = len(_order(app))
+        await pilot.press("down", "space")  # tick BRIX alone
+        await pilot.pause()
+        seen["brix"] = config.load(path)[0].watchlist
+
+    drive(app, script)
+    assert len(seen["one off"]) == 11  # type: ignore[arg-type]
+    assert seen["none"] == seen["one off"] and seen["rows"] == 11
+    assert str(seen["hint"]).startswith("none ticked")
+    assert seen["brix"] == ("BRIX",)

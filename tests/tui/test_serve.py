@@ -23,7 +23,8 @@ import psutil
 import pytest
 
 from tui.cli import main
-from tui.serve import ARGV_ENV, monitor_argv, session_argv
+from tui.runtime.parser import build_parser
+from tui.serve import ARGV_ENV, MAX_PAGES, monitor_argv, page_refused, session_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -188,3 +189,38 @@ def test_the_page_shows_moving_prices_and_a_key_press_changes_a_limit(tmp_path: 
             _stop(server)  # Ctrl-C with the page still open
         finally:
             browser.close()
+
+
+def test_only_pages_of_this_server_may_drive_a_monitor() -> None:
+    ok = "http://127.0.0.1:8000"
+    assert page_refused("127.0.0.1:8000", ok, 8000, 0) == ""
+    assert page_refused("localhost:8000", "http://localhost:8000", 8000, 0) == ""
+    assert "another site" in page_refused("127.0.0.1:8000", "https://evil.example", 8000, 0)
+    assert "another site" in page_refused("127.0.0.1:8000", "http://127.0.0.1:9", 8000, 0)
+    assert "not served under this name" in page_refused("evil.example:8000", ok, 8000, 0)
+    assert "pages are open already" in page_refused("127.0.0.1:8000", ok, 8000, MAX_PAGES)
+
+
+@pytest.mark.timeout(120)
+def test_a_websocket_from_another_site_is_refused(tmp_path: Path) -> None:
+    import asyncio
+
+    import aiohttp
+
+    async def connect(url: str, origin: str) -> int:
+        async with aiohttp.ClientSession() as session:
+            try:
+                async with session.ws_connect(url, headers={"Origin": origin}) as ws:
+                    await ws.close()
+                    return 101
+            except aiohttp.WSServerHandshakeError as exc:
+                return exc.status
+
+    with _serving(tmp_path, "--symbols", "2") as (url, _server):
+        ws = url.replace("http://", "ws://") + "ws"
+        assert asyncio.run(connect(ws, "https://evil.example")) == 403
+
+
+def test_abbreviated_serve_options_are_refused_not_passed_on() -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--po", "9000"])

@@ -238,13 +238,14 @@ class SignalHistory:
         as CSV with a header row (:data:`EXPORT_COLUMNS`) or as JSON lines; how many.
 
         ``time`` is the event time in ISO 8601 (UTC); a value the engine has none for is
-        empty in CSV and null in JSON. Raises OSError if the file cannot be written.
+        empty in CSV and null in JSON. Raises OSError if the file cannot be written or
+        exists already.
         """
         import datetime as dt
 
         out.parent.mkdir(parents=True, exist_ok=True)
         count = 0
-        with out.open("w", encoding="utf-8", newline="") as f:
+        with out.open("x", encoding="utf-8", newline="") as f:  # never over another file
             writer = None if jsonl else csv.writer(f)
             if writer is not None:
                 writer.writerow(EXPORT_COLUMNS)

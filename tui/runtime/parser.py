@@ -250,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         "page can change limits, so do not expose it beyond machines you trust.",
         epilog="example: limitwatch serve --port 8000 --source metrics, then open "
         "http://127.0.0.1:8000",
+        allow_abbrev=False,  # its own options are taken out by name before the monitor's
     )  # fmt: skip
     srv.add_argument(
         "--port", type=positive_int, default=SERVE_PORT,

@@ -10,6 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, SelectionList, Static
 from textual.widgets.selection_list import Selection
@@ -89,7 +90,10 @@ class SymbolsScreen(ModalScreen[None]):
             box.border_subtitle = "space ticks · a all · n none · esc closes"
             yield Input(placeholder="add a symbol by name, then enter…", id="add")
             yield SelectionList[str](
-                *(Selection(fmt.literal(s), s, s in self._ticked, id=None) for s in self.known),
+                *(
+                    Selection(Content(fmt.literal(s)), s, s in self._ticked, id=None)
+                    for s in self.known
+                ),
                 id="symbols",
             )
             yield Static(self._hint(), id="hint")
@@ -101,10 +105,14 @@ class SymbolsScreen(ModalScreen[None]):
         n, total = len(self._ticked), len(self.known)
         if self._every:
             return f"all {fmt.count(total, 'symbol')} shown, and any seen later"
+        if not n:
+            return "none ticked: the watchlist keeps its last choice until one is"
         return f"{n} of {total} shown; symbols seen later are not (a: show all)"
 
     def _changed(self) -> None:
         self.query_one("#hint", Static).update(self._hint())
+        if not self._every and not self._ticked:
+            return  # an empty watchlist means every symbol: wait for one to be ticked
         if self._every:
             self._apply(())
         else:
@@ -141,7 +149,7 @@ class SymbolsScreen(ModalScreen[None]):
         listing = self.query_one(SelectionList)
         if name not in self.known:
             self.known.append(name)
-            listing.add_option(Selection(fmt.literal(name), name, True))
+            listing.add_option(Selection(Content(fmt.literal(name)), name, True))
         else:
             with listing.prevent(SelectionList.SelectedChanged):
                 listing.select(name)
