@@ -168,6 +168,7 @@ class LimitwatchApp(App[None]):
         self._last_desktop = -math.inf
         self._desktop_backlog: list[Signal] = []
         self._told_source_error = ""
+        self._told_history = ""
         self._startup_problems = list(problems or [])
         if config_path is not None:
             # A file that did not load cleanly is kept; changes go beside it.
@@ -216,6 +217,7 @@ class LimitwatchApp(App[None]):
         if self.history is not None:
             if self.history.problem:
                 self._startup_problems.append(self.history.problem)
+                self._told_history = self.history.problem
             self.query_one(SignalLog).set_past(self.history.past(MAX_ROWS))
         self.report_problems(self._startup_problems)
         self.refresh_view()
@@ -305,6 +307,7 @@ class LimitwatchApp(App[None]):
                     self.notify(notice.text, severity="error" if notice.error else "information")
             self._notify_signals(snap)
             self._notify_source_stopped(snap)
+            self._notify_history_off()
         now = time.monotonic()
         stale = staleness(snap)
         if self._due("table", snap.seq, now, 1.0 / TABLE_HZ):
@@ -398,6 +401,18 @@ class LimitwatchApp(App[None]):
                 text += f" (+{len(self._watch_backlog) - 1} more watches)"
             self.notify(text, timeout=WATCH_NOTIFY_S - 1, replaces="watch")
             self._watch_backlog.clear()
+
+    def _notify_history_off(self) -> None:
+        """Say once, in a toast that stays, that the signal history stopped working during
+        the run (a full disk, a file changed under it): the log alone is missed."""
+        history = self.history
+        if history is None or history.enabled or not history.problem:
+            return
+        if history.problem == self._told_history:
+            return
+        self._told_history = history.problem
+        self.notify(history.problem, title="Signal history off", severity="error",
+                    timeout=30)  # fmt: skip
 
     def _desktop_notify(self) -> None:
         """Ask the terminal for a desktop notification of the latest crossing waiting

@@ -208,3 +208,28 @@ def test_two_exports_in_the_same_second_write_two_files(tmp_path: Path) -> None:
         pass
     else:
         raise AssertionError("an export must never write over a file")
+
+
+def test_a_history_that_fails_during_the_run_is_said_in_a_toast(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    history = SignalHistory(path, clock=Clock(T0))
+    feed = StaticFeed(n_ticks=100)
+    app = LimitwatchApp(feed, history=history)
+    toasts: list[str] = []
+
+    async def script(pilot: object) -> None:
+        await pilot.pause()  # type: ignore[attr-defined]
+        other = sqlite3.connect(path)
+        other.execute("DROP TABLE signals")  # the file changed under the running monitor
+        other.commit()
+        other.close()
+        history.add([_sig("ACME", SignalKind.BUY, 1, T0)])  # as the worker thread does
+        feed.seq += 1  # a new snapshot
+        await wait_until_async(
+            lambda: any("could not be written" in n.message for n in app._notifications),
+            pilot.pause,  # type: ignore[attr-defined]
+        )
+        toasts.extend(n.message for n in app._notifications)
+
+    drive(app, script)
+    assert sum("could not be written" in t for t in toasts) == 1
