@@ -28,7 +28,7 @@ class Sum(enum.IntEnum):
     weighted by ``w = 2**((t - anchor) / halflife)``, relative to ``Store.anchor``
     (``W_CROSS`` is the sum of ``w r_i r_(i-1)``, each return times the one before, and
     ``W_BIPOWER`` that of ``w |r_i r_(i-1)|``); the
-    last three are weighted by ``w_long = 2**((t - anchor) / drift_halflife)``, for the
+    last four are weighted by ``w_long = 2**((t - anchor) / drift_halflife)``, for the
     drift the forecasts use and its standard error.
     """
 

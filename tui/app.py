@@ -541,20 +541,34 @@ class LimitwatchApp(App[None]):
                 f"{symbol} {side} limit → {_limit_text(value)}", timeout=2, replaces="limit"
             )
 
-    def _send_limits(self, symbol: str, buy: float, sell: float, only: str | None = None) -> bool:
+    def _send_limits(
+        self,
+        symbol: str,
+        buy: float,
+        sell: float,
+        only: str | None = None,
+        *,
+        remember: bool = True,
+        show: bool = True,
+    ) -> bool:
+        """Ask the engine for new limits, shown as pending until it reports them; kept in
+        the settings unless not ``remember`` (automatic ones). With ``show`` false the
+        caller puts the pending limits on screen once, after sending many."""
         problem = limit_problem(buy, sell)
         if problem:
             self.notify(f"{symbol}: {problem}", title="Limit refused", severity="error")
             return False
         self._pending[symbol] = (buy, sell)
         self._pending_at[symbol] = time.monotonic()
-        self.query_one(Watchlist).set_pending(self._pending)  # on screen now, confirmed later
+        if show:
+            self.query_one(Watchlist).set_pending(self._pending)  # on screen now
         self._expect_change()
         self.feed.set_limits(
             symbol, buy if only in (None, "buy") else None, sell if only in (None, "sell") else None
         )
-        self.settings = self.settings.with_limits(symbol, buy, sell)
-        self._save_settings()
+        if remember:
+            self.settings = self.settings.with_limits(symbol, buy, sell)
+            self._save_settings()
         return True
 
     def action_edit_limits(self) -> None:
@@ -705,13 +719,11 @@ class LimitwatchApp(App[None]):
             if symbol in self.settings.limits or symbol in self.fixed_limits:
                 kept += 1
                 continue
-            self._pending[symbol] = (last * (1.0 - band), last * (1.0 + band))
-            self._pending_at[symbol] = time.monotonic()
-            self.feed.set_limits(symbol, last * (1.0 - band), last * (1.0 + band))
-            moved.append(symbol)
+            buy, sell = last * (1.0 - band), last * (1.0 + band)
+            if self._send_limits(symbol, buy, sell, remember=False, show=False):
+                moved.append(symbol)
         if moved:
             self.query_one(Watchlist).set_pending(self._pending)
-            self._expect_change()
             names = ", ".join(moved[:4]) + (f" and {len(moved) - 4} more" if len(moved) > 4 else "")
             text = f"band of ±{band:.2%} re-centred on the price: {names}"
         else:
@@ -814,12 +826,12 @@ class LimitwatchApp(App[None]):
         try:
             count = history.export(out, symbol=symbol, kinds=kinds, jsonl=jsonl)
         except OSError as exc:
-            self._exporting.discard(out)
             self.call_from_thread(
                 self.notify, f"cannot export to {out}: {exc.strerror or exc}", severity="error"
             )
             return
-        self._exporting.discard(out)
+        finally:
+            self._exporting.discard(out)
         self.call_from_thread(
             self.notify, f"{fmt.count(count, 'signal')} exported to {out}", timeout=8,
             replaces="export",

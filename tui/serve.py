@@ -60,24 +60,38 @@ def monitor_argv(argv: list[str]) -> list[str]:
 MAX_PAGES = 8
 
 
-def page_refused(host: str, origin: str | None, port: int, open_pages: int) -> str:
+def served_names(host: str, port: int) -> frozenset[str]:
+    """The ``name:port`` a page of this server is reached under: loopback, this machine's
+    names, and ``host`` (the address listened on). Worked out once, when serving starts
+    (a machine's full name may take a DNS lookup).
+
+    >>> sorted(served_names("127.0.0.1", 8000))[:3]
+    ['127.0.0.1:8000', '[::1]:8000', 'localhost:8000']
+    """
+    import socket
+
+    names = {"127.0.0.1", "localhost", "[::1]", socket.gethostname(), socket.getfqdn()}
+    names.add(f"[{host}]" if ":" in host else host)
+    return frozenset(f"{name.lower()}:{port}" for name in names)
+
+
+def page_refused(host: str, origin: str | None, served: frozenset[str], open_pages: int) -> str:
     """Why a page's websocket is refused ("" when it is taken).
 
     Only a page served by this server may drive a monitor: a web page from anywhere else,
     open in the same browser, could otherwise connect to the loopback port, read the
     screen and press keys (its Origin is another site), or reach it under a name of its
-    own through DNS rebinding (its Host is not this machine's address). And at most
-    :data:`MAX_PAGES` at once.
+    own through DNS rebinding (its Host is not one of ``served``, see
+    :func:`served_names`). And at most :data:`MAX_PAGES` at once.
 
-    >>> page_refused("127.0.0.1:8000", "http://127.0.0.1:8000", 8000, 0)
+    >>> ours = frozenset({"127.0.0.1:8000"})
+    >>> page_refused("127.0.0.1:8000", "http://127.0.0.1:8000", ours, 0)
     ''
-    >>> page_refused("127.0.0.1:8000", "https://evil.example", 8000, 0)
+    >>> page_refused("127.0.0.1:8000", "https://evil.example", ours, 0)
     'a page from another site (https://evil.example) may not drive the monitor'
-    >>> page_refused("evil.example:8000", None, 8000, 0)
+    >>> page_refused("evil.example:8000", None, ours, 0)
     'not served under this name (evil.example:8000)'
     """
-    served = {f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")}
-    served |= {f"{name}:{port}" for name in _own_names()}
     if host.lower() not in served:
         return f"not served under this name ({host})"
     if origin is not None and origin.lower().split("://", 1)[-1] not in served:
@@ -85,17 +99,6 @@ def page_refused(host: str, origin: str | None, port: int, open_pages: int) -> s
     if open_pages >= MAX_PAGES:
         return f"{MAX_PAGES} pages are open already; close one first"
     return ""
-
-
-def _own_names() -> set[str]:
-    """Names and addresses this machine answers to, for a server on another --host."""
-    import socket
-
-    names = {socket.gethostname().lower(), socket.getfqdn().lower()}
-    listened = os.environ.get("LIMITWATCH_SERVE_HOST", "")
-    if listened:
-        names.add(listened.lower() if ":" not in listened else f"[{listened.lower()}]")
-    return names
 
 
 def session_argv() -> list[str]:
@@ -121,7 +124,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     # -P: the monitor imports limitwatch as installed, never a folder of the same name
     # in the directory serve was started from.
     command = shlex.join([sys.executable, "-P", "-m", "tui.cli"])
-    port = args.port
+    served = served_names(args.host, args.port)
 
     class _Server(Server):
         pages: ClassVar[set[Any]] = set()
@@ -130,7 +133,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             from aiohttp import web
 
             problem = page_refused(
-                request.headers.get("Host", ""), request.headers.get("Origin"), port,
+                request.headers.get("Host", ""), request.headers.get("Origin"), served,
                 len(self.pages),
             )  # fmt: skip
             if problem:
@@ -162,7 +165,6 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             pass
 
     host = args.host
-    os.environ["LIMITWATCH_SERVE_HOST"] = host
     shown = f"[{host}]" if ":" in host else host
     server = _Server(command, host=host, port=args.port, title="limitwatch")
     server.public_url = f"http://{shown}:{args.port}"

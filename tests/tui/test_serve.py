@@ -24,7 +24,14 @@ import pytest
 
 from tui.cli import main
 from tui.runtime.parser import build_parser
-from tui.serve import ARGV_ENV, MAX_PAGES, monitor_argv, page_refused, session_argv
+from tui.serve import (
+    ARGV_ENV,
+    MAX_PAGES,
+    monitor_argv,
+    page_refused,
+    served_names,
+    session_argv,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -192,13 +199,15 @@ def test_the_page_shows_moving_prices_and_a_key_press_changes_a_limit(tmp_path: 
 
 
 def test_only_pages_of_this_server_may_drive_a_monitor() -> None:
+    served = served_names("127.0.0.1", 8000)
     ok = "http://127.0.0.1:8000"
-    assert page_refused("127.0.0.1:8000", ok, 8000, 0) == ""
-    assert page_refused("localhost:8000", "http://localhost:8000", 8000, 0) == ""
-    assert "another site" in page_refused("127.0.0.1:8000", "https://evil.example", 8000, 0)
-    assert "another site" in page_refused("127.0.0.1:8000", "http://127.0.0.1:9", 8000, 0)
-    assert "not served under this name" in page_refused("evil.example:8000", ok, 8000, 0)
-    assert "pages are open already" in page_refused("127.0.0.1:8000", ok, 8000, MAX_PAGES)
+    assert page_refused("127.0.0.1:8000", ok, served, 0) == ""
+    assert page_refused("localhost:8000", "http://localhost:8000", served, 0) == ""
+    assert "another site" in page_refused("127.0.0.1:8000", "https://evil.example", served, 0)
+    assert "another site" in page_refused("127.0.0.1:8000", "http://127.0.0.1:9", served, 0)
+    assert "not served under this name" in page_refused("evil.example:8000", ok, served, 0)
+    assert "pages are open already" in page_refused("127.0.0.1:8000", ok, served, MAX_PAGES)
+    assert "[::1]:8000" in served and "0.0.0.0:8000" in served_names("0.0.0.0", 8000)
 
 
 @pytest.mark.timeout(120)

@@ -713,7 +713,7 @@ class ConsumerWorker(threading.Thread):
             broker_state=self.health.broker_state,
             health=self.health.word(since_last, now_m, wall),
             partitions=self.health.partitions,
-            lag_log=tuple(self.health.lag_log),
+            lag_log=self.health.lag_log,
             consumed=self._consumed,
             rate_in=rate,
             bad_by=tuple((p.value, self._bad[p]) for p in Problem if self._bad[p]),

@@ -85,8 +85,9 @@ class ConsumerHealth:
         self._rx_at = now
         self._trends: dict[int, deque[int]] = {}
         self._history: deque[int] = deque(maxlen=_LAG_HISTORY)
-        #: (epoch time, total lag in messages, largest lag in seconds) of each reading.
-        self.lag_log: deque[tuple[float, int, float]] = deque(maxlen=LAG_LOG_SAMPLES)
+        #: (epoch time, total lag in messages, largest lag in seconds) of each reading,
+        #: oldest first: a tuple made once a reading, which every snapshot shares as it is.
+        self.lag_log: tuple[tuple[float, int, float], ...] = ()
         self._last_message_wall: dict[int, float] = {}
         self._behind_since = math.nan  # epoch time the total lag last turned positive
         self._behind_read = math.nan  # epoch time of the latest lag reading
@@ -142,7 +143,8 @@ class ConsumerHealth:
             self._behind_since = wall
         self._behind_read = wall
         self._history.append(total)
-        self.lag_log.append((wall, total, max((p.lag_s for p in lags), default=0.0)))
+        reading = (wall, total, max((p.lag_s for p in lags), default=0.0))
+        self.lag_log = (*self.lag_log[1 - LAG_LOG_SAMPLES :], reading)
 
     def no_partitions(self) -> None:
         """The consumer has no partition assigned (yet)."""

@@ -102,7 +102,7 @@ class SignalLog(Static):
         self._latest: tuple[Signal, ...] = ()
         #: Signals of earlier runs (from the history), newest first: listed after this
         #: run's, dimmed, below a line that says so.
-        self._past: tuple[Signal, ...] = ()
+        self._past: tuple[tuple[Signal, tuple[Text, ...]], ...] = ()  # each with its row
         #: Rows drawn by the latest redraw.
         self.shown = 0
         # Signals never change: each row is formatted once.
@@ -132,7 +132,10 @@ class SignalLog(Static):
 
     def set_past(self, past: list[Signal] | tuple[Signal, ...]) -> None:
         """Signals of earlier runs, newest first, to list below this run's."""
-        self._past = tuple(past)
+        self._past = tuple(
+            (sig, tuple(Text(cell.plain, style="dim") for cell in signal_cells(sig)))
+            for sig in past
+        )  # formatted once: they never change
         self._redraw()
 
     def visible_rows(self, limit: int = MAX_ROWS) -> list[tuple[Text, ...]]:
@@ -148,11 +151,10 @@ class SignalLog(Static):
                 if row is None:
                     row = cells[sig] = signal_cells(sig)
                 rows.append(row)
-        past = [sig for sig in self._past if self._wanted(sig)]
+        past = [row for sig, row in self._past if self._wanted(sig)]
         if past and len(rows) < limit:
             rows.append(PAST_LINE)
-            for sig in past[: limit - len(rows)]:
-                rows.append(tuple(Text(cell.plain, style="dim") for cell in signal_cells(sig)))
+            rows += past[: limit - len(rows)]
         return rows
 
     def _redraw(self) -> None:
