@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fnmatch
 import math
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -18,6 +21,7 @@ __all__ = [
     "LimitError",
     "Setting",
     "portable_settings",
+    "symbol_matcher",
 ]
 
 #: Largest ``fast``, ``slow`` and ``history``, in ticks. Each symbol preallocates rings of
@@ -344,3 +348,21 @@ def portable_settings(config: EngineConfig) -> dict[str, int | float]:
     """
     values = {name: getattr(config, name) for name in sorted(PORTABLE)}
     return {k: v for k, v in values.items() if v is not None}
+
+
+def symbol_matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
+    """Whether a symbol matches any of the shell-style ``patterns`` (``fnmatch``,
+    case-sensitive), as one compiled regular expression: the rule for the engine's
+    ``additive`` symbols wherever they are named.
+
+    >>> gauge = symbol_matcher(["cpu.*", "load.1m"])
+    >>> gauge("cpu.idle"), gauge("load.1m"), gauge("ACME")
+    (True, True, False)
+    >>> symbol_matcher([])("cpu.idle")
+    False
+    """
+    compiled = [fnmatch.translate(p) for p in patterns]
+    if not compiled:
+        return lambda _symbol: False
+    match = re.compile("|".join(compiled)).match
+    return lambda symbol: match(symbol) is not None

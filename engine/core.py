@@ -69,7 +69,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from engine.calibration import CalibrationRecord, Calibrator
-from engine.config import EngineConfig, LimitError
+from engine.config import EngineConfig, LimitError, symbol_matcher
 from engine.forecast import MONITORING_SHIFT
 from engine.limit_forecast import (
     Estimates,
@@ -91,6 +91,7 @@ __all__ = ["Engine", "posterior_drift"]
 
 _F8 = NDArray[np.float64]
 _I8 = NDArray[np.int64]
+_B = NDArray[np.bool_]
 
 
 _INITIAL_CAPACITY = 64
@@ -120,6 +121,17 @@ class Engine:
         registers a new one: for a live feed (one call per batch, then :meth:`update`),
         where a flood of new names must not lock out real symbols. Off by default:
         a backtest refuses what does not fit and stays batch-invariant.
+    additive : iterable of str
+        Shell-style patterns (``fnmatch``, case-sensitive: ``"cpu.*"``) of symbols whose
+        values are quantities rather than prices: gauges and counters that sit at zero,
+        go below it, or move by amounts rather than in proportion to their level (system
+        metrics, spreads, temperatures). For them the engine works in the value itself
+        where it otherwise works in log price (arithmetic rather than geometric Brownian
+        motion: returns are differences, the distance to a limit is ``limit - value``,
+        volatility and drift are in the value's units), takes ticks and limits of any
+        finite value, and gives default limits ``first -/+ band*|first|`` (none at a
+        first value of 0). A log-price model of a CPU gauge at 0.0 % would call a move to
+        0.5 % an infinite return and any threshold unreachable.
 
     Notes
     -----
@@ -193,8 +205,19 @@ class Engine:
     [99.0, 97.0, 94.0]
     """
 
-    def __init__(self, config: EngineConfig | None = None, *, evict_idle: bool = False) -> None:
+    def __init__(
+        self,
+        config: EngineConfig | None = None,
+        *,
+        evict_idle: bool = False,
+        additive: Iterable[str] = (),
+    ) -> None:
         self._cfg = config if config is not None else EngineConfig()
+        if isinstance(additive, str):
+            raise TypeError("additive takes an iterable of patterns, not one str")
+        self._additive = tuple(additive)
+        self._is_additive = symbol_matcher(self._additive)
+        self._any_additive = False  # whether a registered symbol is additive
         self._names: list[str] = []
         self._index: dict[str, int] = {}
         self._refused_names: set[str] = set()
@@ -246,8 +269,18 @@ class Engine:
 
     @property
     def skipped(self) -> int:
-        """Ticks ignored by :meth:`update` for a non-finite time or a non-positive price."""
+        """Ticks ignored by :meth:`update` for a non-finite time or a non-positive price
+        (a non-finite value for an additive symbol)."""
         return self._skipped
+
+    @property
+    def additive(self) -> tuple[str, ...]:
+        """The patterns of additive symbols (see the class docstring)."""
+        return self._additive
+
+    def is_additive(self, symbol: str) -> bool:
+        """Whether ``symbol`` (registered or not) matches the additive patterns."""
+        return self._is_additive(symbol)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -327,6 +360,9 @@ class Engine:
         self._index[name] = sid
         s = self._s
         s.seen[sid] = self._given
+        if self.is_additive(name):
+            s.additive[sid] = True
+            self._any_additive = True
         parked = self._parked.pop(name, None)
         if parked is not None:
             s.buy[sid], s.sell[sid], s.touched[sid], s.seq[sid] = parked
@@ -388,7 +424,10 @@ class Engine:
         else:  # new, or evicted with its limits parked
             cur_buy, cur_sell = self._parked.get(symbol, (math.nan, math.nan))[:2]
         b, x = check_limits(
-            cur_buy if buy is None else buy, cur_sell if sell is None else sell, symbol
+            cur_buy if buy is None else buy,
+            cur_sell if sell is None else sell,
+            symbol,
+            additive=self.is_additive(symbol),
         )
         if sid is None:
             sid = self._add(symbol)
@@ -453,6 +492,7 @@ class Engine:
             p_sell=col("p_sell"),
             eta_buy=col("eta_buy"),
             eta_sell=col("eta_sell"),
+            additive=col("additive"),
             config=self._cfg,
             refused=self._refused,
             evicted=self._evicted,
@@ -508,7 +548,8 @@ class Engine:
             Event time of each tick, epoch seconds.
         price : array_like of float
             Price of each tick. Ticks with a non-finite time or a price that is not a
-            positive finite number are skipped and counted in :attr:`skipped`.
+            positive finite number (not a finite number, for an additive symbol) are
+            skipped and counted in :attr:`skipped`.
 
         Returns
         -------
@@ -539,6 +580,9 @@ class Engine:
         keep = ids >= 0
         with np.errstate(invalid="ignore"):
             ok = keep & np.isfinite(times) & (prices > 0.0) & (prices < np.inf)
+            if self._any_additive:
+                valued = self._s.additive.take(np.maximum(ids, 0)) & np.isfinite(prices)
+                ok |= keep & np.isfinite(times) & valued
         if ok.all():
             arrival = np.arange(ids.shape[0])
         else:
@@ -610,7 +654,7 @@ class Engine:
         c_sym = batch.sym_t.take(cand)
         raw = forecast_limits(
             price.take(cand), aims[0].take(cand), aims[1].take(cand),
-            Estimates(*(a.take(cand) for a in est)), cfg.horizon_s,
+            est.take(cand), cfg.horizon_s,
         )  # fmt: skip
         teach = t_event.take(cand) - s.t_open.take(c_sym) >= cfg.calibrate_after_s
         c_slot = slot_b.take(cand)
@@ -650,12 +694,14 @@ class Engine:
         if stale.size == 0:
             return
         s.stale[stale] = False
+        additive = s.additive[stale] if self._any_additive else None
         est = Estimates(
-            s.forecast_drift[stale], s.forecast_var[stale], s.vol[stale], s.shift[stale]
-        )
+            s.forecast_drift[stale], s.forecast_var[stale], s.vol[stale], s.shift[stale],
+            additive,
+        )  # fmt: skip
         last = s.last[stale]
         grid = np.where(s.n_ticks[stale] > GRID_AFTER_TICKS, s.grid[stale], np.inf)
-        aims = grid_limits(last, s.buy[stale], s.sell[stale], grid)
+        aims = grid_limits(last, s.buy[stale], s.sell[stale], grid, additive)
         args = (last, *aims, est, self._cfg.horizon_s)
         raw = forecast_limits(*args)
         s.raw_buy[stale], s.raw_sell[stale] = raw
@@ -686,8 +732,13 @@ class Engine:
         first_ever = np.flatnonzero(n_before == 0)  # segments of symbols new to the engine
         if first_ever.size:
             self._open(sym[first_ever], price[batch.first[first_ever]])
+        additive = None  # per tick, where any tick's symbol is additive
+        if self._any_additive:
+            per_segment = s.additive.take(sym)
+            if per_segment.any():
+                additive = batch.expand(per_segment)
         t_event, dt, log_return, prev = self._steps(
-            batch, t_in.take(batch.order), price, first_ever
+            batch, t_in.take(batch.order), price, first_ever, additive
         )
         if first_ever.size:
             s.t_open[sym[first_ever]] = t_event[batch.first[first_ever]]
@@ -734,9 +785,11 @@ class Engine:
         s.anchor[sym] = anchor_at[last]
         s.ema[sym] = at_end[:, Sum.W_PRICE] / at_end[:, Sum.WEIGHT]  # only the latest is kept
         drift, drift_se2, est = _estimates(sums, weights, k, n_before, cfg)
+        if additive is not None:
+            est = est._replace(additive=additive)
         grid = self._grid(batch, price, prev)
         grid[k < GRID_AFTER_TICKS] = np.inf  # a few steps do not show a grid
-        aims = np.stack(grid_limits(price, limits[0], limits[1], grid))
+        aims = np.stack(grid_limits(price, limits[0], limits[1], grid, additive))
 
         # The rules compare the forecast as computed with alert_p (see the module
         # docstring); signals report it through the calibration map.
@@ -827,20 +880,28 @@ class Engine:
 
     def _open(self, new_sym: _I8, first_price: _F8) -> None:
         """First ticks of symbols: their opening price, and the default limits around
-        it where none was set."""
+        it where none was set (``first -/+ band*|first|``, none for an additive symbol
+        whose first value is 0)."""
         s, band = self._s, self._cfg.default_band
         s.open[new_sym] = first_price
         if band is not None:
             untouched = ~s.touched[new_sym]
-            s.buy[new_sym[untouched]] = first_price[untouched] * (1.0 - band)
-            s.sell[new_sym[untouched]] = first_price[untouched] * (1.0 + band)
+            at, first = new_sym[untouched], first_price[untouched]
+            s.buy[at] = first * (1.0 - band)
+            s.sell[at] = first * (1.0 + band)
+            if self._any_additive:
+                below = s.additive[at] & (first < 0.0)  # the band's sides swap
+                s.buy[at[below]], s.sell[at[below]] = s.sell[at[below]], s.buy[at[below]]
+                zero = s.additive[at] & (first == 0.0)
+                s.buy[at[zero]] = s.sell[at[zero]] = np.nan
 
     def _steps(
-        self, batch: Batch, t_raw: _F8, price: _F8, first_ever: _I8
+        self, batch: Batch, t_raw: _F8, price: _F8, first_ever: _I8, additive: _B | None
     ) -> tuple[_F8, _F8, _F8, _F8]:
         """Event time (held at the symbol's latest time when it goes backwards), the time
-        step and log return since the symbol's previous tick (0 at its first), and the
-        previous tick's price (nan before a symbol's first)."""
+        step and log return since the symbol's previous tick (0 at its first; the
+        difference at ``additive`` ticks), and the previous tick's price (nan before a
+        symbol's first)."""
         s, sym = self._s, batch.sym
         t_seed = s.t_last[sym]
         t_prev = batch.shifted(t_raw, t_seed)
@@ -853,6 +914,8 @@ class Engine:
         prev = batch.shifted(price, s.last[sym])
         log_return = price / prev
         np.log(log_return, out=log_return)
+        if additive is not None:
+            np.subtract(price, prev, out=log_return, where=additive)
         if first_ever.size:
             dt[batch.first[first_ever]] = 0.0
             log_return[batch.first[first_ever]] = 0.0
@@ -938,7 +1001,7 @@ def _risk_is_new(old: float, new: float, p: float, cfg: EngineConfig) -> bool:
     """Whether a limit set from ``old`` to ``new`` (nan: none), with ``p`` the probability
     of reaching the new one, re-arms its watch: it moved by more than ``hysteresis`` of
     the old limit (or there was none) and ``p`` is not at ``alert_p``."""
-    moved = not abs(new - old) <= cfg.hysteresis * old
+    moved = not abs(new - old) <= cfg.hysteresis * abs(old)
     return moved and not p >= cfg.alert_p
 
 
@@ -988,7 +1051,7 @@ def _watch_etas(
     side, tick = np.nonzero(fired[SignalKind.BUY_WATCH : SignalKind.SELL_WATCH + 1])
     eta = np.full((2, n), np.nan)
     if tick.size:
-        picked = Estimates(*(a[tick] for a in est))
+        picked = est.take(tick)
         both = limit_etas(
             price[tick], limits[0, tick], limits[1, tick], picked, horizon, _WATCH_ETA_STEPS
         )

@@ -25,19 +25,41 @@ class Estimates(NamedTuple):
     (its posterior, see :func:`engine.core.posterior_drift`); ``vol``: volatility per
     square-root second; ``shift``: distance added to each limit because prices are seen
     only at ticks (:func:`engine.forecast.monitored_distance`), log price.
+
+    ``additive``: where true, the value is a quantity, not a price (a CPU percentage, a
+    queue length, a temperature: it sits at zero or goes below it, and moves by amounts
+    rather than in proportion to its level), and all of the above are in the value's own
+    units: arithmetic Brownian motion, the distance to a limit ``limit - value`` rather
+    than ``ln(limit / value)`` (:func:`engine.forecast.limit_distance`). ``None``: log
+    price everywhere.
     """
 
     drift: _F8
     drift_var: _F8
     vol: _F8
     shift: _F8
+    additive: NDArray[np.bool_] | None = None
+
+    def take(self, index: NDArray[np.intp]) -> Estimates:
+        """The estimates at ``index``."""
+        return Estimates(
+            *(a.take(index) for a in self[:4]),
+            None if self.additive is None else self.additive.take(index),
+        )
+
+    def additive_at(self) -> NDArray[np.bool_] | None:
+        """``additive``, or None when no value is additive (then log price throughout)."""
+        a = self.additive
+        return a if a is not None and a.any() else None
 
 
 #: Ticks of a price grid short of a limit closer than this are not counted (rounding).
 _GRID_SLACK = 1e-6
 
 
-def grid_limits(price: _F8, buy: _F8, sell: _F8, grid: _F8) -> tuple[_F8, _F8]:
+def grid_limits(
+    price: _F8, buy: _F8, sell: _F8, grid: _F8, additive: NDArray[np.bool_] | None = None
+) -> tuple[_F8, _F8]:
     """The levels at which a price quoted on a grid of ``grid`` reaches each limit.
 
     A price that moves in steps of ``grid`` (a tick size: cents on a 5.00 stock) reaches
@@ -57,6 +79,8 @@ def grid_limits(price: _F8, buy: _F8, sell: _F8, grid: _F8) -> tuple[_F8, _F8]:
         A nan limit stays nan.
     grid : ndarray, shape (n,)
         The smallest non-zero price step seen so far (``> 0``, ``inf`` for none).
+    additive : ndarray of bool, shape (n,), optional
+        Values that may be zero or below (:class:`Estimates`): their buy level may be too.
 
     Returns
     -------
@@ -80,7 +104,10 @@ def grid_limits(price: _F8, buy: _F8, sell: _F8, grid: _F8) -> tuple[_F8, _F8]:
         steps -= 0.5
         steps *= grid
         aim_buy = price - steps[0]
-        far[0] &= aim_buy > 0.0  # a price near zero on a coarse grid: keep the limit
+        above = aim_buy > 0.0  # a price near zero on a coarse grid: keep the limit
+        if additive is not None:
+            above |= additive
+        far[0] &= above
         return np.where(far[0], aim_buy, buy), np.where(far[1], price + steps[1], sell)
 
 
@@ -105,7 +132,8 @@ def forecast_limits(
     """Probability ``p`` of the price reaching the buy limit (below) and the sell limit
     (above) within ``horizon`` seconds.
 
-    Log price is Brownian motion with a drift known only through its posterior
+    Log price (the value itself where ``est.additive``) is Brownian motion with a drift
+    known only through its posterior
     ``N(drift, drift_var)`` and volatility ``vol`` per second; ``p`` is the first-passage
     probability averaged over that posterior (:func:`engine.forecast.mixed_passage`, the
     inverse Gaussian law of Karatzas & Shreve 3.5.C averaged in closed form), to each
@@ -150,6 +178,13 @@ def forecast_limits(
     ...                     Estimates(*one), 60.0)
     >>> p.round(4).tolist()
     [[0.1945], [nan]]
+
+    A quantity at zero (``additive``), a threshold of 2 above it, volatility 0.3:
+
+    >>> gauge = Estimates(*one[:2], np.array([0.3]), one[3], np.array([True]))
+    >>> forecast_limits(np.array([0.0]), np.array([np.nan]), np.array([2.0]),
+    ...                 gauge, 60.0).round(4).tolist()
+    [[nan], [0.3894]]
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         if screen is None:
@@ -202,6 +237,10 @@ def _oriented(price: _F8, buy: _F8, sell: _F8, est: Estimates) -> tuple[_F8, _F8
     np.divide(price, buy, out=distance[0])
     np.divide(sell, price, out=distance[1])
     np.log(distance, out=distance)
+    additive = est.additive_at()
+    if additive is not None:
+        distance[0, additive] = price[additive] - buy[additive]
+        distance[1, additive] = sell[additive] - price[additive]
     distance = distance.ravel()
     away = np.flatnonzero(distance > 0.0)
     distance[away] += np.concatenate((est.shift, est.shift))[away]
@@ -230,7 +269,8 @@ def _screened(
 ) -> _F8:
     """Only the sides the screen cannot rule out evaluated (see :func:`forecast_limits`)."""
     n = price.shape[0]
-    drift, var, vol, shift = est
+    drift, var, vol, shift = est[:4]
+    additive = est.additive_at()
     # q = 1 - r per side (less a margin), nan where the drift or vol is unknown.
     mh = drift * horizon
     cv = vol * vol
@@ -253,6 +293,8 @@ def _screened(
     unset = np.empty((2, n), dtype=bool)  # no limit on that side: p is nan
     np.isnan(buy, out=unset[0])
     np.isnan(sell, out=unset[1])
+    if additive is not None:  # the screen is in log price: these are evaluated
+        skip[:, additive] = False
     skip |= unset
     tb = np.flatnonzero(~skip[0])
     ts = np.flatnonzero(~skip[1])
@@ -263,6 +305,9 @@ def _screened(
         distance = np.concatenate((price[tb] / buy[tb], sell[ts] / price[ts]))
         np.log(distance, out=distance)
         both = np.concatenate((tb, ts))
+        if additive is not None:
+            level = np.concatenate((price[tb] - buy[tb], sell[ts] - price[ts]))
+            np.copyto(distance, level, where=additive[both])
         away = distance > 0.0
         distance[away] += shift[both][away]
         towards = np.concatenate((-drift[tb], drift[ts]))

@@ -35,11 +35,13 @@ def _shown(x: float) -> str:
     return f"{x:,.2f}" if 0.01 <= abs(x) < 1e9 else f"{x:g}"
 
 
-def limit_problem(buy: object, sell: object) -> str | None:
+def limit_problem(buy: object, sell: object, *, additive: bool = False) -> str | None:
     """Why the pair ``(buy, sell)`` cannot be a symbol's limits, or None if it can.
 
     ``nan`` means "no limit on that side". A limit must be a number in
-    ``(0, MAX_PRICE)``, and the buy limit must lie below the sell limit.
+    ``(0, MAX_PRICE)`` (in ``(-MAX_PRICE, MAX_PRICE)`` for an ``additive`` symbol, a
+    quantity that may be zero or below; see :class:`~engine.Engine`), and the buy limit
+    must lie below the sell limit.
 
     Examples
     --------
@@ -53,6 +55,8 @@ def limit_problem(buy: object, sell: object) -> str | None:
     'the buy limit must be positive and finite, got -1.00'
     >>> limit_problem(1.0, 1e12)
     'the sell limit must be below 1,000,000,000,000, got 1e+12'
+    >>> limit_problem(-1.0, 0.0, additive=True) is None
+    True
     """
     values: list[float] = []
     for side, value in (("buy", buy), ("sell", sell)):
@@ -60,6 +64,14 @@ def limit_problem(buy: object, sell: object) -> str | None:
         if x is None:
             return f"the {side} limit must be a number, got {value!r}"
         if math.isnan(x):
+            values.append(x)
+            continue
+        if additive:
+            if not abs(x) < MAX_PRICE:
+                return (
+                    f"the {side} limit must lie between -{MAX_PRICE:,.0f} and "
+                    f"{MAX_PRICE:,.0f}, got {_shown(x)}"
+                )
             values.append(x)
             continue
         if math.isinf(x) or x <= 0.0:
@@ -73,8 +85,11 @@ def limit_problem(buy: object, sell: object) -> str | None:
     return None
 
 
-def check_limits(buy: object, sell: object, symbol: str | None = None) -> tuple[float, float]:
-    """``(buy, sell)`` as floats (nan: no limit), or :class:`LimitError` saying why not.
+def check_limits(
+    buy: object, sell: object, symbol: str | None = None, *, additive: bool = False
+) -> tuple[float, float]:
+    """``(buy, sell)`` as floats (nan: no limit), or :class:`LimitError` saying why not
+    (:func:`limit_problem`).
 
     Examples
     --------
@@ -85,7 +100,7 @@ def check_limits(buy: object, sell: object, symbol: str | None = None) -> tuple[
     ...
     engine.limits.LimitError: ACME: the buy limit must be positive and finite, got 0
     """
-    problem = limit_problem(buy, sell)
+    problem = limit_problem(buy, sell, additive=additive)
     if problem is not None:
         raise LimitError(f"{symbol}: {problem}" if symbol else problem)
     return float(buy), float(sell)  # type: ignore[arg-type]

@@ -157,8 +157,14 @@ def fire(
     np.less_equal(price, buy, out=reached[Side.BUY])
     np.greater_equal(price, sell, out=reached[Side.SELL])
     moved_back = np.empty((2, n), dtype=bool)
-    np.greater(price, buy * (1.0 + h), out=moved_back[Side.BUY])
-    np.less(price, sell * (1.0 - h), out=moved_back[Side.SELL])
+    back = np.empty((2, n))  # the limit moved back from by h of its size
+    np.multiply(buy, 1.0 + h, out=back[Side.BUY])
+    np.multiply(sell, 1.0 - h, out=back[Side.SELL])
+    if h and (limits < 0.0).any():  # additive values below zero: h of |limit|
+        np.multiply(buy, 1.0 - h, out=back[Side.BUY], where=buy < 0.0)
+        np.multiply(sell, 1.0 + h, out=back[Side.SELL], where=sell < 0.0)
+    np.greater(price, back[Side.BUY], out=moved_back[Side.BUY])
+    np.less(price, back[Side.SELL], out=moved_back[Side.SELL])
     gap = sma_fast - sma_slow
     tol = np.abs(sma_slow)
     tol *= CROSS_BAND

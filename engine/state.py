@@ -50,6 +50,10 @@ class EngineState:
         at the limit.
     eta_buy, eta_sell : ndarray
         Expected seconds until each limit is reached (nan when the drift points away).
+    additive : ndarray of bool
+        Symbols whose values are quantities, not prices (the engine's ``additive``
+        patterns): their ``drift``, ``drift_se`` and ``vol`` are in the value's units per
+        second (per square-root second), not in log price.
     config : EngineConfig
     refused : int
         Symbols refused because ``max_symbols`` was reached.
@@ -74,6 +78,7 @@ class EngineState:
     p_sell: _F8
     eta_buy: _F8
     eta_sell: _F8
+    additive: NDArray[np.bool_]
     config: EngineConfig
     refused: int
     evicted: int = 0

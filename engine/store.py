@@ -74,6 +74,8 @@ class Store:
     raw_buy, raw_sell : ``p`` as computed, before the calibration map.
     clock_slot : the calibrator's clock slot at the latest tick (``-inf`` before any).
     touched : whether a limit was ever set (then no default band applies).
+    additive : the symbol's values are a quantity, not a price (the engine's
+        ``additive`` patterns): returns and distances in its own units, not log price.
     stale : forecasts are recomputed when a snapshot asks for them.
     sums : running sums, columns :class:`Sum`.
     fast_prev, slow_prev : total of the block before the current one, per average.
@@ -116,6 +118,7 @@ class Store:
     raw_sell: _F8
     clock_slot: _F8
     touched: NDArray[np.bool_]
+    additive: NDArray[np.bool_]
     stale: NDArray[np.bool_]
     sums: _F8
     fast_prev: _F8
@@ -166,6 +169,7 @@ class Store:
             raw_sell=nan(),
             clock_slot=np.full(capacity, -np.inf),
             touched=np.zeros(capacity, dtype=bool),
+            additive=np.zeros(capacity, dtype=bool),
             stale=np.zeros(capacity, dtype=bool),
             sums=zero(len(Sum)),
             fast_prev=zero(),

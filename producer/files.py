@@ -120,6 +120,8 @@ class FileSource:
         self.engine: dict[str, float] = {}
         #: True when a scenario header says its values jump by design.
         self.price_jumps = False
+        #: Patterns of symbols a scenario header calls quantities, not prices.
+        self.additive: tuple[str, ...] = ()
         self.skip_bad = skip_bad
         self.tolerance_s = tolerance_s
         self.skipped = 0
@@ -340,6 +342,7 @@ class FileSource:
         self.limits.update(header.limits_dict())
         self.engine.update(header.engine)
         self.price_jumps = header.price_jumps is True
+        self.additive = header.additive_patterns()
 
 
 def _check_readable(path: str) -> None:

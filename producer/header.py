@@ -33,6 +33,11 @@ The header is one JSON object on one line::
 ``price_jumps``
     Optional; ``true`` when the values jump by design (gauges such as CPU %): the
     consumer's check against implausible price jumps is then off for this source.
+``additive``
+    Optional; shell-style patterns (``["cpu.*", "net.rx_kbps"]``) of the symbols whose
+    values are quantities rather than prices, which the engine forecasts in their own
+    units rather than in log price (see :class:`engine.Engine`); their limits may be 0
+    or below.
 
 Unknown top-level header fields are ignored, so later versions can add some.
 """
@@ -46,7 +51,7 @@ from typing import Any
 
 import msgspec
 
-from engine.config import PORTABLE, SETTINGS, EngineConfig
+from engine.config import PORTABLE, SETTINGS, EngineConfig, symbol_matcher
 from engine.limits import limit_problem
 from producer.lines import BadLine, SourceError, check_symbol, json_object, read_lines
 
@@ -71,6 +76,11 @@ class ScenarioHeader(msgspec.Struct, kw_only=True):
     made_by: str = ""
     #: Left out of the written header unless given (older readers ignore it anyway).
     price_jumps: bool | msgspec.UnsetType = msgspec.UNSET
+    additive: list[str] | msgspec.UnsetType = msgspec.UNSET
+
+    def additive_patterns(self) -> tuple[str, ...]:
+        """``additive`` as a tuple (empty when not given)."""
+        return () if self.additive is msgspec.UNSET else tuple(self.additive)
 
     def limits_dict(self) -> dict[str, tuple[float, float]]:
         """The limits as ``{symbol: (buy, sell)}`` floats, NaN for a side without one."""
@@ -129,16 +139,23 @@ def header_from_object(obj: dict[str, Any]) -> ScenarioHeader:
         raise BadLine("bad scenario header: description must be one line of printable text")
     for symbol in header.symbols:
         check_symbol(symbol)
+    patterns = header.additive_patterns()
+    for pattern in patterns:
+        if not pattern or not pattern.isprintable():
+            raise BadLine(f"bad scenario header: additive pattern {pattern!r} is not printable")
+    quantity = symbol_matcher(patterns)
     for symbol, (buy, sell) in header.limits_dict().items():
         check_symbol(symbol)
+        additive = quantity(symbol)
         problem = (
             "no limit on either side"
             if math.isnan(buy) and math.isnan(sell)
-            else limit_problem(buy, sell)
+            else limit_problem(buy, sell, additive=additive)
         )
         if problem is not None:
+            rule = "buy < sell" if additive else "0 < buy < sell"
             raise BadLine(
-                f"bad scenario header: limits for {symbol!r} must satisfy 0 < buy < sell "
+                f"bad scenario header: limits for {symbol!r} must satisfy {rule} "
                 f"(null for a side without a limit, not both), got [{buy!r}, {sell!r}]: "
                 f"{problem}"
             )

@@ -236,6 +236,8 @@ class MetricsSource:
     paced = False
     #: Gauges jump by design (idle CPU to busy in a second): no price-jump check for them.
     price_jumps = True
+    #: Quantities, not prices: the engine forecasts them in their own units (additive).
+    additive = METRICS
 
     def __init__(
         self,

@@ -47,6 +47,7 @@ class ScenarioReader(FileSource):
         self.limits = self.header.limits_dict()
         self.engine = dict(self.header.engine)
         self.price_jumps = self.header.price_jumps is True
+        self.additive = self.header.additive_patterns()
         self.paced = True
         self._known = frozenset(self.header.symbols)
 

@@ -28,6 +28,13 @@ class Source(Protocol):
     def __iter__(self) -> Iterator[Tick]: ...
 
 
+def additive_of(source: Source | None) -> tuple[str, ...]:
+    """Patterns of the symbols of `source` whose values are quantities, not prices (a
+    source's optional ``additive`` attribute: system metrics, a scenario whose header
+    lists them), for :class:`engine.Engine`'s ``additive``."""
+    return tuple(getattr(source, "additive", ()))
+
+
 def jumps_by_design(source: Source | None) -> bool:
     """True when `source`'s values jump by design (a source's optional ``price_jumps``
     attribute: system metrics, a scenario whose header says so), so the consumer's check

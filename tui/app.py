@@ -530,7 +530,9 @@ class LimitwatchApp(App[None]):
             float(snap.engine.buy[i]),
             float(snap.engine.sell[i]),
         )
-        delta = direction * self.step * last
+        # A step is a fraction of the price; of a quantity at 0 (additive), of its limit.
+        scale = abs(last) or abs(buy if side == "buy" else sell)
+        delta = direction * self.step * (scale if math.isfinite(scale) and scale else 1.0)
         if side == "buy":
             new_buy, new_sell = (buy if math.isfinite(buy) else last) + delta, sell
         else:
@@ -554,7 +556,7 @@ class LimitwatchApp(App[None]):
         """Ask the engine for new limits, shown as pending until it reports them; kept in
         the settings unless not ``remember`` (automatic ones). With ``show`` false the
         caller puts the pending limits on screen once, after sending many."""
-        problem = limit_problem(buy, sell)
+        problem = limit_problem(buy, sell, additive=self._is_additive(symbol))
         if problem:
             self.notify(f"{symbol}: {problem}", title="Limit refused", severity="error")
             return False
@@ -570,6 +572,14 @@ class LimitwatchApp(App[None]):
             self.settings = self.settings.with_limits(symbol, buy, sell)
             self._save_settings()
         return True
+
+    def _is_additive(self, symbol: str) -> bool:
+        """Whether the engine takes ``symbol`` as a quantity, not a price (its limits may
+        be 0 or below; see :class:`engine.Engine`)."""
+        snap = self._snapshot
+        if snap is None or symbol not in snap.engine.symbols:
+            return False
+        return bool(snap.engine.additive[snap.engine.symbols.index(symbol)])
 
     def action_edit_limits(self) -> None:
         """Open the dialog for the selected symbol's exact limits."""
@@ -589,7 +599,8 @@ class LimitwatchApp(App[None]):
                     f"{symbol} limits → {buy_text} / {sell_text}", timeout=2, replaces="limit"
                 )
 
-        self.push_screen(LimitsDialog(symbol, buy, sell, float(snap.engine.last[i])), done)
+        last, additive = float(snap.engine.last[i]), bool(snap.engine.additive[i])
+        self.push_screen(LimitsDialog(symbol, buy, sell, last, additive=additive), done)
 
     def action_change_step(self, direction: int) -> None:
         """Move the limit step one rung down (-1) or up (+1) its ladder of values."""

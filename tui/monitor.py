@@ -109,6 +109,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         source_stop=stop,
         max_ahead_s=args.max_ahead,
         max_jump=args.max_jump,
+        additive=tuple(args.additive),
         fields=fields,
         on_signals=history.add if history is not None and history.enabled else None,
     )

@@ -16,6 +16,9 @@ ticks; its time is the median passage time given a hit within the horizon, found
 Brent's method. No forecast before the warm-up ticks and span.
 Watches and crosses keep the time they last fired: a watch expires a horizon after it
 fired unanswered, and neither fires within its quiet time of the previous one.
+Symbols named in ``additive`` take all of the above in the value itself instead of its
+logarithm: returns are differences, distances ``limit - value``, the default band
+``first -/+ band*|first|`` (none at 0), the hysteresis ``h*|limit|``.
 """
 
 from __future__ import annotations
@@ -141,6 +144,7 @@ class _Symbol:
     buy: float = math.nan
     sell: float = math.nan
     touched: bool = False
+    additive: bool = False
     armed: dict[str, bool] = field(default_factory=dict)
     # watch state per side: "armed", "fired" or "reached"; and when each last fired
     watch: dict[str, str] = field(default_factory=dict)
@@ -172,7 +176,9 @@ class Reference:
         warmup_s: float | None = None,
         watch_quiet_s: float | None = None,
         cross_quiet_s: float | None = None,
+        additive: frozenset[str] = frozenset(),
     ) -> None:
+        self.additive = additive
         self.fast, self.slow = fast, slow
         self.halflife, self.horizon = halflife_s, horizon_s
         self.drift_halflife = 4 * halflife_s if drift_halflife_s is None else drift_halflife_s
@@ -193,6 +199,7 @@ class Reference:
                 watch={"BUY": "armed", "SELL": "armed"},
                 fired_at={"BUY": -math.inf, "SELL": -math.inf, "CROSS": -math.inf},
                 seq=dict.fromkeys(KINDS, 0),
+                additive=symbol in self.additive,
             )
         return self.symbols[symbol]
 
@@ -212,7 +219,9 @@ class Reference:
             s.armed[side] = True
             # the watch re-arms only for a new risk: a real move, and p not already high
             was = old[side]
-            moved = math.isnan(was) or math.isnan(new) or abs(new - was) > self.hysteresis * was
+            moved = (
+                math.isnan(was) or math.isnan(new) or abs(new - was) > self.hysteresis * abs(was)
+            )
             if moved and not p >= self.alert:
                 s.watch[side] = "armed"
 
@@ -274,10 +283,13 @@ class Reference:
             on_grid = s.n > 20 and math.isfinite(s.grid)  # a grid from 20 steps or more
             steps = math.ceil(gap / s.grid - 1e-6) if on_grid else 0
             aim = (steps - 0.5) * s.grid
-            if steps >= 1 and (side == "SELL" or s.price - aim > 0):
+            if steps >= 1 and (side == "SELL" or s.price - aim > 0 or s.additive):
                 # the grid level at or beyond the limit, less half a step
                 limit = s.price - aim if side == "BUY" else s.price + aim
-            d = math.log(s.price / limit) if side == "BUY" else math.log(limit / s.price)
+            if s.additive:
+                d = s.price - limit if side == "BUY" else limit - s.price
+            else:
+                d = math.log(s.price / limit) if side == "BUY" else math.log(limit / s.price)
             m = -mu if side == "BUY" else mu
             if d > 0:
                 d += shift
@@ -298,7 +310,9 @@ class Reference:
         if s.n == 0:
             s.first = price
             if self.band is not None and not s.touched:
-                s.buy, s.sell = price * (1 - self.band), price * (1 + self.band)
+                low, high = price * (1 - self.band), price * (1 + self.band)
+                if price != 0:  # an additive value below zero: the sides swap
+                    s.buy, s.sell = min(low, high), max(low, high)
             s.t = t
             s.num, s.den = price, 1.0
         else:
@@ -306,7 +320,7 @@ class Reference:
             dt = t - s.t
             decay = 0.5 ** (dt / self.halflife)
             decay_long = 0.5 ** (dt / self.drift_halflife)
-            r = math.log(price / s.price)
+            r = price - s.price if s.additive else math.log(price / s.price)
             s.num = s.num * decay + price
             s.den = s.den * decay + 1.0
             s.sum_r = s.sum_r * decay + r
@@ -337,7 +351,7 @@ class Reference:
                 s.p_buy,
                 s.eta_buy,
                 price <= s.buy,
-                price > s.buy * (1 + self.hysteresis),
+                price > s.buy * (1 + math.copysign(self.hysteresis, s.buy)),
             ),
             (
                 "SELL",
@@ -345,7 +359,7 @@ class Reference:
                 s.p_sell,
                 s.eta_sell,
                 price >= s.sell,
-                price < s.sell * (1 - self.hysteresis),
+                price < s.sell * (1 - math.copysign(self.hysteresis, s.sell)),
             ),
         ):
             last = s.fired_at[side]

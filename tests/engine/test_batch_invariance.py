@@ -31,6 +31,7 @@ FIELDS = (
     "p_sell",
     "eta_buy",
     "eta_sell",
+    "additive",
 )
 
 
@@ -54,11 +55,14 @@ def _run(
     ticks: tuple[np.ndarray, np.ndarray, np.ndarray],
     cuts: list[int],
     n_symbols: int,
+    additive: tuple[str, ...] = (),
 ) -> tuple[list[tuple], Engine]:
     ids, t, price = ticks
-    eng = Engine(cfg)
+    eng = Engine(cfg, additive=additive)
     eng.register([f"S{i}" for i in range(n_symbols)])
-    eng.set_limits("S0", buy=float(price[0]) * 0.995, sell=float(price[0]) * 1.004)
+    own = price[ids == 0]  # S0's first price (never additive)
+    first = float(own[0]) if own.size else 100.0
+    eng.set_limits("S0", buy=first * 0.995, sell=first * 1.004)
     signals = []
     for a, b in zip([0, *cuts], [*cuts, ids.shape[0]], strict=True):
         for s in eng.update(ids[a:b], t[a:b], price[a:b]):
@@ -87,7 +91,11 @@ def _assert_same(a: Engine, b: Engine) -> None:
 
 
 @st.composite
-def streams(draw: st.DrawFn) -> tuple[EngineConfig, tuple, int, list[list[int]]]:
+def streams(
+    draw: st.DrawFn,
+) -> tuple[EngineConfig, tuple, int, list[list[int]], tuple[str, ...]]:
+    """A config, ticks, their symbol count, two ways to split them, and the additive
+    patterns: where drawn, the odd symbols are quantities that wander through zero."""
     n = draw(st.integers(1, 160))
     n_symbols = draw(st.integers(1, 5))
     fast = draw(st.integers(1, 6))
@@ -119,17 +127,23 @@ def streams(draw: st.DrawFn) -> tuple[EngineConfig, tuple, int, list[list[int]]]
         same_time=0.1,
     )
     splits = [sorted(draw(st.sets(st.integers(1, max(1, n - 1)), max_size=12))) for _ in range(2)]
-    return cfg, ticks, n_symbols, splits
+    additive: tuple[str, ...] = ()
+    if draw(st.booleans()):
+        additive = ("S1", "S3")
+        ids, _, price = ticks
+        odd = ids % 2 == 1
+        price[odd] = (price[odd] - 100.0 * (ids[odd] + 1)) * 0.5
+    return cfg, ticks, n_symbols, splits, additive
 
 
 @settings(max_examples=60, deadline=None)
 @given(streams())
 def test_any_batch_split_gives_identical_signals_and_indicators(case: tuple) -> None:
-    cfg, ticks, n_symbols, splits = case
+    cfg, ticks, n_symbols, splits, additive = case
     n = ticks[0].shape[0]
-    expected, whole = _run(cfg, ticks, [], n_symbols)
+    expected, whole = _run(cfg, ticks, [], n_symbols, additive)
     for cuts in [list(range(1, n)), list(range(7, n, 7)), *splits]:
-        got, eng = _run(cfg, ticks, [c for c in cuts if 0 < c < n], n_symbols)
+        got, eng = _run(cfg, ticks, [c for c in cuts if 0 < c < n], n_symbols, additive)
         assert got == expected
         _assert_same(eng, whole)
 
@@ -137,11 +151,11 @@ def test_any_batch_split_gives_identical_signals_and_indicators(case: tuple) -> 
 @settings(max_examples=30, deadline=None)
 @given(streams())
 def test_packed_and_by_segment_layouts_agree_bitwise(case: tuple) -> None:
-    cfg, ticks, n_symbols, splits = case
+    cfg, ticks, n_symbols, splits, additive = case
     with packed_layout(True):
-        packed_signals, packed = _run(cfg, ticks, splits[0], n_symbols)
+        packed_signals, packed = _run(cfg, ticks, splits[0], n_symbols, additive)
     with packed_layout(False):
-        piece_signals, pieces = _run(cfg, ticks, splits[0], n_symbols)
+        piece_signals, pieces = _run(cfg, ticks, splits[0], n_symbols, additive)
     assert packed_signals == piece_signals
     _assert_same(packed, pieces)
 

@@ -16,10 +16,15 @@ RTOL = 1e-9
 
 
 def _run_engine(
-    cfg: EngineConfig, ids: np.ndarray, t: np.ndarray, price: np.ndarray, batch: int
+    cfg: EngineConfig,
+    ids: np.ndarray,
+    t: np.ndarray,
+    price: np.ndarray,
+    batch: int,
+    additive: tuple[str, ...] = (),
 ) -> tuple[Engine, list[Signal], list[tuple[int, dict[str, np.ndarray]]]]:
     """Feed the ticks in batches; keep each batch's end state for comparison."""
-    eng = Engine(cfg)
+    eng = Engine(cfg, additive=additive)
     eng.register([f"S{i}" for i in range(int(ids.max()) + 1)])
     signals: list[Signal] = []
     snapshots = []
@@ -54,11 +59,18 @@ def _run_engine(
 ETA_RTOL = 1e-7
 
 
-def _assert_close(actual: float, expected: float, what: str, rtol: float = RTOL) -> None:
+def _assert_close(
+    actual: float, expected: float, what: str, rtol: float = RTOL, atol: float = 1e-300
+) -> None:
     if math.isnan(expected):
         assert math.isnan(actual), f"{what}: {actual} where the reference has nan"
     else:
-        assert actual == pytest.approx(expected, rel=rtol, abs=1e-300), what
+        assert actual == pytest.approx(expected, rel=rtol, abs=atol), what
+
+
+#: Means of values of order 1 that cross zero cancel to rounding error (1e-17 where the
+#: reference's fsum gives 1e-18): compared to within this, not relatively.
+GAUGE_ATOL = 1e-12
 
 
 def _assert_eta(actual: float, expected: float, p: float, what: str) -> None:
@@ -71,14 +83,20 @@ def _assert_eta(actual: float, expected: float, p: float, what: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("batch", "cents"),
-    [(1, False), (13, False), (500, False), (4000, False), (1, True), (13, True), (500, True)],
+    ("batch", "kind"),
+    [
+        *((b, "prices") for b in (1, 13, 500, 4000)),
+        *((b, "cents") for b in (1, 13, 500)),
+        *((b, "gauges") for b in (1, 13, 500)),
+    ],
 )
 def test_indicators_forecasts_and_signals_match_the_per_tick_reference(
-    batch: int, cents: bool
+    batch: int, kind: str
 ) -> None:
     """``cents``: prices near 5 on a 0.01 grid, a step of about a fifth of a percent, so
-    the forecast aims at grid levels (:func:`engine.limit_forecast.grid_limits`)."""
+    the forecast aims at grid levels (:func:`engine.limit_forecast.grid_limits`).
+    ``gauges``: half the symbols are additive quantities on a 0.01 grid that wander
+    through zero (from -5 to 4), among log prices in the same batches."""
     cfg = EngineConfig(
         fast=5,
         slow=20,
@@ -94,9 +112,16 @@ def test_indicators_forecasts_and_signals_match_the_per_tick_reference(
     ids, t, price = random_walk(
         4000, 6, seed=3, step_s=0.1, vol=0.003, backwards=0.03, repeats=0.1, same_time=0.05
     )
-    if cents:
+    additive: tuple[str, ...] = ()
+    if kind == "cents":
         price = np.round(price / 20.0, 2)
-    _, signals, snapshots = _run_engine(cfg, ids, t, price, batch)
+    elif kind == "gauges":
+        additive = ("S0", "S2", "S4")
+        gauge = np.isin(ids, (0, 2, 4))
+        price[gauge] = np.round((price[gauge] - 100.0 * (ids[gauge] + 1)) * 0.2, 2)
+        assert (price[gauge] < 0).any() and (price[gauge] > 0).any()
+        assert (price[gauge] == 0).any()
+    _, signals, snapshots = _run_engine(cfg, ids, t, price, batch, additive)
     ref = Reference(
         fast=5,
         slow=20,
@@ -106,6 +131,7 @@ def test_indicators_forecasts_and_signals_match_the_per_tick_reference(
         default_band=0.01,
         warmup_ticks=12,
         warmup_s=0.8,
+        additive=frozenset(additive),
     )
     expected = []
     checkpoints = dict(snapshots)
@@ -117,10 +143,11 @@ def test_indicators_forecasts_and_signals_match_the_per_tick_reference(
                 j = int(name[1:])
                 f, w = ref.sma(name)
                 mu, sigma = ref.drift_vol(name)
-                _assert_close(snap["sma_fast"][j], f, f"sma_fast {name} @{i}")
-                _assert_close(snap["sma_slow"][j], w, f"sma_slow {name} @{i}")
-                _assert_close(snap["ema"][j], ref.ema(name), f"ema {name} @{i}")
-                _assert_close(snap["drift"][j], mu, f"drift {name} @{i}")
+                atol = GAUGE_ATOL if s.additive else 1e-300
+                _assert_close(snap["sma_fast"][j], f, f"sma_fast {name} @{i}", atol=atol)
+                _assert_close(snap["sma_slow"][j], w, f"sma_slow {name} @{i}", atol=atol)
+                _assert_close(snap["ema"][j], ref.ema(name), f"ema {name} @{i}", atol=atol)
+                _assert_close(snap["drift"][j], mu, f"drift {name} @{i}", atol=atol)
                 _assert_close(snap["drift_se"][j], ref.drift_se(name), f"drift_se {name} @{i}")
                 _assert_close(snap["vol"][j], sigma, f"vol {name} @{i}")
                 _assert_close(snap["p_buy"][j], s.p_buy, f"p_buy {name} @{i}")

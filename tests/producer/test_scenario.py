@@ -124,6 +124,10 @@ def test_reader_streams_without_reading_past_what_it_needs(tmp_path: Path) -> No
         (good_header(engine={"alert_p": 1.5}), "alert_p (1.5) must lie strictly between 0 and 1"),
         (good_header(engine={"max_symbols": 5}), "unknown engine setting(s) max_symbols"),
         (good_header(symbols=["A\x07"]), "control characters"),
+        (good_header(additive=["g*"], limits={"g1": [1, -1]}), "must satisfy buy < sell"),
+        (good_header(additive=["g*"], limits={"A": [-1, 1]}), "0 < buy < sell"),
+        (good_header(additive=[""]), "additive pattern '' is not printable"),
+        (good_header(additive="g*"), "bad scenario header"),
         ({"limitwatch_scenario": 1}, "bad scenario header"),
     ],
 )
@@ -164,6 +168,16 @@ def test_header_engine_settings_the_engine_accepts_are_taken(
 ) -> None:
     path = raw_scenario(tmp_path, good_header(engine=engine), '{"symbol":"A","price":1,"ts":1}')
     assert ScenarioReader(path).engine == engine
+
+
+def test_a_header_names_the_quantities_whose_limits_may_be_zero_or_below(
+    tmp_path: Path,
+) -> None:
+    header = good_header(additive=["temp.*"], limits={"temp.out": [-5, 0], "A": [1, 2]})
+    path = raw_scenario(tmp_path, header, '{"symbol":"A","price":1,"ts":1}')
+    reader = ScenarioReader(path)
+    assert reader.additive == ("temp.*",)
+    assert reader.limits["temp.out"] == (-5.0, 0.0)
 
 
 def test_file_without_header_is_not_a_scenario(tmp_path: Path) -> None:

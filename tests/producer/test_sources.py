@@ -11,7 +11,7 @@ import pytest
 from producer.files import FileSource
 from producer.generator import MarketGenerator
 from producer.header import ScenarioHeader
-from producer.metrics import MetricsSource
+from producer.metrics import METRICS, MetricsSource
 from producer.scenario import ScenarioReader, ScenarioWriter
 from producer.source import Source
 from producer.sources import LoopedSource, SourceError, open_source
@@ -121,3 +121,12 @@ def test_loop_keeps_the_scenario_limits_and_engine_settings(tmp_path: Path) -> N
     assert source.engine == {"fast": 3.0, "slow": 9.0}
     ticks = list(itertools.islice(source, 3))
     assert [t.ts for t in ticks] == [1.0, 2.0, 3.0]  # one tick: passes one second apart
+
+
+def test_system_metrics_are_quantities_and_prices_are_not() -> None:
+    from producer.source import additive_of
+
+    metrics = open_source("metrics", stop=threading.Event())
+    assert set(additive_of(metrics)) == set(METRICS)
+    assert additive_of(open_source("generator")) == ()
+    assert additive_of(None) == ()

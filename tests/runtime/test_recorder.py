@@ -79,3 +79,29 @@ def test_a_recording_lists_the_symbols_it_holds_and_replays_strictly(tmp_path: P
     plain = tmp_path / "plain"
     plain.write_text("")
     assert path.stat().st_mode == plain.stat().st_mode, "made as any other file is"
+
+
+def test_a_recording_of_quantities_names_them_so_a_replay_models_them_alike(
+    tmp_path: Path,
+) -> None:
+    from producer.scenario import ScenarioReader
+    from producer.source import additive_of
+
+    engine = Engine(EngineConfig(default_band=None), additive=["cpu.*"])
+    engine.set_limits("cpu.iowait", buy=-1.0, sell=20.0)  # a quantity's limit may be < 0
+    rec = Recorder(lambda text, error: None)
+    path = tmp_path / "gauges.jsonl"
+    rec.start(str(path), "t", engine.state(), engine.config, made_by="a test",
+              additive=engine.additive)  # fmt: skip
+    rec.write(Tick("cpu.iowait", 0.5, 1.0))
+    rec.stop()
+    header = json.loads(path.read_text().splitlines()[0])
+    assert header["additive"] == ["cpu.*"]
+    assert header["limits"]["cpu.iowait"] == [-1.0, 20.0]
+    reader = ScenarioReader(path)
+    assert additive_of(reader) == ("cpu.*",)
+    assert reader.limits == {"cpu.iowait": (-1.0, 20.0)}
+    plain = tmp_path / "plain.jsonl"
+    rec.start(str(plain), "t", Engine().state(), EngineConfig(), made_by="a test")
+    rec.stop()
+    assert "additive" not in json.loads(plain.read_text().splitlines()[0])

@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
 from producer.generator import MarketGenerator  # noqa: E402
 from producer.header import ScenarioHeader  # noqa: E402
 from producer.metrics import (  # noqa: E402
+    METRICS,
     Counters,
     default_limits,
     rates,
@@ -274,6 +275,7 @@ def system_metrics(sc: Scenario) -> tuple[ScenarioHeader, list[Tick]]:
         symbols=sorted(limits),
     )
     header.price_jumps = True  # gauges: idle to busy in a second is not poison
+    header.additive = list(METRICS)  # quantities that sit at 0, not prices
     return header, ticks
 
 

@@ -57,6 +57,27 @@ def test_each_figure_is_what_its_definition_gives() -> None:
     assert rows["buy chance"].startswith(f"{p:.0%} within 60 s" if p >= 0.005 else "<1%")
 
 
+def test_a_quantity_at_zero_is_explained_in_its_own_units() -> None:
+    rng = np.random.default_rng(5)
+    eng = Engine(CFG, additive=["cpu.*"])
+    eng.set_limits("cpu.iowait", sell=20.0)
+    value = np.abs(np.cumsum(rng.normal(0.0, 0.5, 300)))  # a gauge that sits near 0
+    value[-1] = 0.0
+    eng.update(np.zeros(300, dtype=np.int32), np.arange(300.0), value)
+    st = eng.state()
+    vol, h = float(st.vol[0]), CFG.horizon_s
+    rows = dict((label, text) for label, text in forecast_details(st, 0, None) if label)
+    assert rows["value"] == "0.00 after 300 ticks"
+    assert rows["buy limit"] == "none"
+    assert rows["sell limit"] == (
+        f"20.00 · 20.00 above the value · {20.0 / (vol * math.sqrt(h)):.1f} σ of its move "
+        "over 60 s"
+    )
+    assert rows["volatility"].startswith(f"{vol * math.sqrt(h):,.3f} over 60 s")
+    assert "%" not in rows["volatility"] + rows["drift"]
+    assert 0.0 < float(st.p_sell[0]) < 1.0
+
+
 def test_the_track_record_says_how_forecasts_near_this_p_fared() -> None:
     eng = _walk("ACME", 300, buy=99.0, sell=101.5)
     st = eng.state()

@@ -49,7 +49,7 @@ from producer.chunks import TickColumns, group_ticks
 from producer.files import FileSource
 from producer.lines import SourceError
 from producer.lookahead import LookaheadReader
-from producer.source import Source
+from producer.source import Source, additive_of
 from producer.sources import open_source
 from tui.runtime import format as fmt
 from tui.runtime.jsonout import signal_json
@@ -101,6 +101,7 @@ def backtest(
     on_signals: Callable[[list[Signal]], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
     score: bool = True,
+    additive: tuple[str, ...] = (),
 ) -> BacktestResult:
     """Feed every tick of `source` to a fresh engine, `batch` ticks at a time.
 
@@ -134,7 +135,7 @@ def backtest(
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
     limits = limits or {}
-    eng = Engine(config)
+    eng = Engine(config, additive=additive)
     # samples p every twelfth of the horizon (5 s at 60 s) for the calibration
     runner = SampledRun(eng, sample_every(config.horizon_s)) if score else None
     ids_of: dict[str, int] = {}
@@ -630,7 +631,8 @@ def run(args: argparse.Namespace) -> int:
                 out.write("".join(table_row(s) + "\n" for s in new))
 
         result = backtest(source, config, limits, batch=args.batch, on_signals=emit,
-                          on_batch=progress.update, score=not args.signals_only)  # fmt: skip
+                          on_batch=progress.update, score=not args.signals_only,
+                          additive=(*args.additive, *additive_of(source)))  # fmt: skip
         progress.finish(result.ticks)
         if args.json:
             out.write(msgspec.json.encode(summary(result)).decode() + "\n")

@@ -141,6 +141,9 @@ class ConsumerWorker(threading.Thread):
         When ``max_symbols`` symbols are tracked, a new symbol takes the place of the one
         idle longest (its limits are kept for its return) instead of being refused: a
         flood of names cannot lock out real symbols that come later.
+    additive:
+        Patterns of symbols whose values are quantities, not prices (see
+        :class:`engine.Engine`).
     """
 
     def __init__(
@@ -160,6 +163,7 @@ class ConsumerWorker(threading.Thread):
         committer: SignalPublisher | None = None,
         commit_recorded: bool = False,
         evict_idle: bool = True,
+        additive: tuple[str, ...] = (),
     ) -> None:
         super().__init__(name="limitwatch-consumer", daemon=True)
         self.connection = as_connection(bootstrap)
@@ -180,7 +184,7 @@ class ConsumerWorker(threading.Thread):
         self._stop_event = threading.Event()
         self._commands: queue.SimpleQueue[WorkerCommand] = queue.SimpleQueue()
         # Owned by the thread once it runs; created here so every attribute has a home.
-        self.engine = Engine(self.config, evict_idle=evict_idle)
+        self.engine = Engine(self.config, evict_idle=evict_idle, additive=additive)
         self.health = ConsumerHealth(time.monotonic())
         self.recorder = Recorder(self._notice)
         self.checks = TickChecks(plausibility or Plausibility(), self.config.max_symbols)
@@ -478,6 +482,7 @@ class ConsumerWorker(threading.Thread):
                 self.config,
                 made_by=f"limitwatch record from {self.bootstrap} topic {self.topic}",
                 max_ticks=cmd.max_ticks,
+                additive=self.engine.additive,
             )
         elif isinstance(cmd, StopRecording):
             self.recorder.stop()

@@ -84,8 +84,9 @@ def _headless_worker(
     keeper = _topics_kept(args)
     checks = plausibility_for(None, args.max_ahead, args.max_jump)
     worker = ConsumerWorker(
-        connection(args), topic=args.topic, plausibility=checks, fields=fields, **kwargs
-    )
+        connection(args), topic=args.topic, plausibility=checks, fields=fields,
+        additive=tuple(getattr(args, "additive", ())), **kwargs,
+    )  # fmt: skip
     return worker, keeper
 
 

@@ -159,6 +159,12 @@ def add_engine_options(
             help="a symbol's limits (repeatable); default: the source's, else --band",
         )  # fmt: skip
     g = p.add_argument_group("engine (default: the file's header, else the engine's defaults)")
+    g.add_argument(
+        "--additive", action="append", default=[], metavar="PATTERN",
+        help="symbols whose values are quantities, not prices (a shell pattern such as "
+        "'cpu.*', repeatable): forecast in their own units, may be 0 or below; system "
+        "metrics and scenarios whose header lists them already are",
+    )  # fmt: skip
     for setting in SETTINGS:
         if setting.name in skip:
             continue

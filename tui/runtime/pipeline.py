@@ -27,7 +27,7 @@ from producer.fields import Fields
 from producer.kafka_config import Connection
 from producer.kafka_producer import ProducerThread
 from producer.keeper import BROKER_MEMORY_MIB, BrokerKeeper
-from producer.source import Source
+from producer.source import Source, additive_of
 from producer.topics import dlq_topic, set_up_topics
 from tui.runtime.commands import SelectSymbol, SetLimits, StartRecording, StopRecording
 from tui.runtime.consumer import ConsumerWorker
@@ -122,6 +122,7 @@ class PipelineOptions:
     max_jump: float | None = None  # None: as `plausibility_for` decides for the source
     fields: Fields | None = None  # the shape of the ticks read (None: limitwatch's own)
     evict_idle: bool = True  # at max_symbols a new symbol evicts the one idle longest
+    additive: tuple[str, ...] = ()  # --additive; the source's own are added (additive_of)
 
 
 class Pipeline:
@@ -168,6 +169,7 @@ class Pipeline:
                 plausibility=plausibility_for(opts.source, opts.max_ahead_s, opts.max_jump),
                 fields=opts.fields,
                 evict_idle=opts.evict_idle,
+                additive=(*opts.additive, *additive_of(opts.source)),
             )
             self.worker.start()
             if opts.source is not None:

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import platformdirs
 
 from engine import EngineConfig, EngineState
@@ -57,8 +58,10 @@ class Recorder:
         config: EngineConfig,
         made_by: str,
         max_ticks: int | None = None,
+        additive: tuple[str, ...] = (),
     ) -> None:
-        """Close any recording and open ``path``, its header taken from ``state``."""
+        """Close any recording and open ``path``, its header taken from ``state`` (and
+        ``additive``, the engine's patterns of quantities, so a replay models them alike)."""
         self.stop()
         limits = {
             sym: (_or_none(state.buy[i]), _or_none(state.sell[i]))
@@ -70,6 +73,7 @@ class Recorder:
             limits=limits,
             engine=portable_settings(config),
             made_by=made_by,
+            additive=list(additive) if additive else msgspec.UNSET,
         )
         try:
             self._writer = ScenarioWriter(path, header, flush_every=500, list_symbols=True)

@@ -24,7 +24,8 @@ __all__ = ["DetailScreen", "forecast_details"]
 
 
 def _sigmas(distance: float, vol: float, horizon_s: float) -> str:
-    """A log distance in standard deviations of the price over the horizon."""
+    """A distance (in log price, or a quantity's own units) in standard deviations of
+    the move over the horizon."""
     spread = vol * math.sqrt(horizon_s)
     if not (math.isfinite(distance) and spread > 0):
         return "–"
@@ -45,21 +46,30 @@ def _chance(p: float) -> str:
 
 
 def _limit_row(
-    side: str, limit: float, last: float, vol: float, horizon_s: float
+    side: str, limit: float, last: float, vol: float, horizon_s: float, additive: bool
 ) -> tuple[str, str]:
+    """A limit and its distance: in percent and in log price for a price; in the value's
+    own units for a quantity (``additive``), which may sit at 0."""
     label = f"{side} limit"
-    if not (math.isfinite(limit) and last > 0):
+    if not (math.isfinite(limit) and math.isfinite(last) and (additive or last > 0)):
         return label, "none"
-    gap = abs(limit / last - 1.0)
+    if additive:
+        gap, distance, what = f"{abs(limit - last):,.2f}", limit - last, "the value"
+    else:
+        gap, distance, what = f"{abs(limit / last - 1.0):.2%}", math.log(limit / last), "the price"
     if _reached(side, limit, last):
         where = "below" if side == "buy" else "above"
-        return label, f"{fmt.price(limit)} · reached: the price is {gap:.2%} {where} it"
-    distance = math.log(limit / last)
+        return label, f"{fmt.price(limit)} · reached: {what} is {gap} {where} it"
     where = "below" if distance < 0 else "above"
     return label, (
-        f"{fmt.price(limit)} · {gap:.2%} {where} the price · "
+        f"{fmt.price(limit)} · {gap} {where} {what} · "
         f"{_sigmas(distance, vol, horizon_s)} of its move over {horizon_s:g} s"
     )
+
+
+def _amount(x: float, additive: bool) -> str:
+    """A volatility or drift: in the value's units for a quantity, else in percent."""
+    return f"{x:,.3f}" if additive else f"{x:.3%}"
 
 
 def _chance_row(
@@ -95,20 +105,23 @@ def forecast_details(
     drift, se = float(state.drift[i]), float(state.drift_se[i])
     n = int(state.n_ticks[i])
     warming = not (math.isfinite(float(state.p_buy[i])) or math.isfinite(float(state.p_sell[i])))
-    rows = [("price", f"{fmt.price(last)} after {fmt.count(n, 'tick')}")]
+    additive = bool(state.additive[i])
+    rows = [("value" if additive else "price", f"{fmt.price(last)} after {fmt.count(n, 'tick')}")]
     buy, sell = float(state.buy[i]), float(state.sell[i])
-    rows.append(_limit_row("buy", buy, last, vol, horizon))
-    rows.append(_limit_row("sell", sell, last, vol, horizon))
+    rows.append(_limit_row("buy", buy, last, vol, horizon, additive))
+    rows.append(_limit_row("sell", sell, last, vol, horizon, additive))
     if math.isfinite(vol):
-        text = f"{vol * math.sqrt(horizon):.3%} over {horizon:g} s (one standard deviation)"
+        spread = _amount(vol * math.sqrt(horizon), additive)
+        text = f"{spread} over {horizon:g} s (one standard deviation)"
         if horizon != 60.0:
-            text += f" · {vol * math.sqrt(60.0):.3%} per minute"
+            text += f" · {_amount(vol * math.sqrt(60.0), additive)} per minute"
         rows.append(("volatility", text))
     else:
         rows.append(("volatility", "not yet measured"))
     if math.isfinite(drift):
-        noise = f" ± {se * 60.0:.3%}" if math.isfinite(se) else ""
-        rows.append(("drift", f"{drift * 60.0:+.3%} per minute{noise} (one standard error)"))
+        noise = f" ± {_amount(se * 60.0, additive)}" if math.isfinite(se) else ""
+        moved = ("+" if drift >= 0 else "") + _amount(drift * 60.0, additive)
+        rows.append(("drift", f"{moved} per minute{noise} (one standard error)"))
         if math.isfinite(se) and se > 0:
             z = abs(drift) / se
             trust = "mostly noise" if z < 1.0 else "a trend" if z > 3.0 else "partly a trend"

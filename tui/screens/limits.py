@@ -51,15 +51,16 @@ def parse_limit(text: str) -> float:
     return value
 
 
-def check_limits(buy_text: str, sell_text: str) -> tuple[float, float]:
-    """Both limits parsed and checked together; ValueError says what is wrong."""
+def check_limits(buy_text: str, sell_text: str, *, additive: bool = False) -> tuple[float, float]:
+    """Both limits parsed and checked together (those of a quantity, ``additive``, may be
+    0 or below); ValueError says what is wrong."""
     parsed = []
     for side, text in (("buy", buy_text), ("sell", sell_text)):
         try:
             parsed.append(parse_limit(text))
         except ValueError as exc:
             raise ValueError(f"{side}: {exc}") from None
-    problem = limit_problem(*parsed)
+    problem = limit_problem(*parsed, additive=additive)
     if problem is not None:
         raise ValueError(problem)
     return parsed[0], parsed[1]
@@ -130,8 +131,11 @@ class LimitsDialog(ModalScreen[tuple[float, float] | None]):
     }
     """
 
-    def __init__(self, symbol: str, buy: float, sell: float, last: float) -> None:
+    def __init__(
+        self, symbol: str, buy: float, sell: float, last: float, *, additive: bool = False
+    ) -> None:
         super().__init__()
+        self.additive = additive
         self.symbol = symbol
         self.buy = buy
         self.sell = sell
@@ -161,7 +165,9 @@ class LimitsDialog(ModalScreen[tuple[float, float] | None]):
         """Check both limits; dismiss with them, or show what is wrong."""
         try:
             limits = check_limits(
-                self.query_one("#buy", Input).value, self.query_one("#sell", Input).value
+                self.query_one("#buy", Input).value,
+                self.query_one("#sell", Input).value,
+                additive=self.additive,
             )
         except ValueError as exc:
             self.query_one("#error", Static).update(str(exc))
