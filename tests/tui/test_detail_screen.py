@@ -70,8 +70,7 @@ def test_a_quantity_at_zero_is_explained_in_its_own_units() -> None:
     assert rows["value"] == "0.00 after 300 ticks"
     assert rows["buy limit"] == "none"
     assert rows["sell limit"] == (
-        f"20.00 · 20.00 above the value · {20.0 / (vol * math.sqrt(h)):.1f} σ of its move "
-        "over 60 s"
+        f"20.00 · 20.00 above the value · {20.0 / (vol * math.sqrt(h)):.1f} σ of its move over 60 s"
     )
     assert rows["volatility"].startswith(f"{vol * math.sqrt(h):,.3f} over 60 s")
     assert "%" not in rows["volatility"] + rows["drift"]
