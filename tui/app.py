@@ -384,9 +384,10 @@ class LimitwatchApp(App[None]):
             last = self._crossing_backlog[-1]
             text = f"{last.kind.name} {last.symbol} @ {last.price:,.2f} (limit {last.limit:,.2f})"
             if len(self._crossing_backlog) > 1:
-                text += f" and {len(self._crossing_backlog) - 1} more crossings"
+                text += f" +{len(self._crossing_backlog) - 1} more"
             # One crossing toast at a time (the signals pane lists every one): a busy
-            # market would otherwise stack them over the Kafka pane.
+            # market would otherwise stack them over the Kafka pane. Worded to fit the
+            # toast's one line at 80 columns.
             self.notify(
                 text, severity="warning", timeout=CROSSING_NOTIFY_S * 2, replaces="crossing"
             )
@@ -396,9 +397,9 @@ class LimitwatchApp(App[None]):
             last = self._watch_backlog[-1]
             text = f"{last.kind.name} {last.symbol} @ {last.price:,.2f}"
             if math.isfinite(last.p_hit):
-                text += f": {last.p_hit:.0%} within the horizon"
+                text += f": {last.p_hit:.0%} in {self._horizon_text()}"
             if len(self._watch_backlog) > 1:
-                text += f" (+{len(self._watch_backlog) - 1} more watches)"
+                text += f" +{len(self._watch_backlog) - 1} more"
             self.notify(text, timeout=WATCH_NOTIFY_S - 1, replaces="watch")
             self._watch_backlog.clear()
 
@@ -866,6 +867,12 @@ class LimitwatchApp(App[None]):
             return (snap.engine, snap.track) if snap is not None else None
 
         self.push_screen(DetailScreen(picked[1], look))
+
+    def _horizon_text(self) -> str:
+        """The engine's forecast horizon, as a short duration (60 s)."""
+        snap = self._snapshot
+        horizon = snap.engine.config.horizon_s if snap is not None else EngineConfig().horizon_s
+        return fmt.duration(horizon)
 
     def action_track_record(self) -> None:
         """Show how often the forecasts came true so far."""

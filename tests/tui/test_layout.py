@@ -17,6 +17,7 @@ from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
 from tests.waiting import wait_until_async
 from tui.app import LimitwatchApp
+from tui.widgets.kafka_pane import KafkaPane
 from tui.widgets.signal_log import SignalLog
 from tui.widgets.watchlist import Watchlist
 
@@ -105,12 +106,15 @@ def test_toasts_leave_the_signals_and_the_status_line_uncovered(size: tuple[int,
     async def run() -> None:
         async with app.run_test(size=size, notifications=True) as pilot:
             await pilot.pause()
-            app.notify("BUY ACME @ 148.20 (limit 148.24) and 3 more crossings", timeout=10)
-            app.notify("SELL_WATCH BRIX @ 416.00: 80% within the horizon", timeout=10)
+            app.notify("BUY ACME @ 148.20 (limit 148.24) +3 more", timeout=10)
+            app.notify("SELL_WATCH BRIX @ 416.00: 80% in 60 s +2 more", timeout=10)
             await wait_until_async(lambda: len(app.screen.query(Toast)) == 2, pilot.pause, 5)
             await pilot.pause()
+            kafka = app.query_one(KafkaPane).content_region
             covered = {"signals": app.query_one(SignalLog).region,
-                       "status": app.query_one("#status", Static).region}  # fmt: skip
+                       "status": app.query_one("#status", Static).region,
+                       # its broker and health rows, below two short toasts
+                       "broker and health": kafka._replace(height=2)}  # fmt: skip
             for toast in app.screen.query(Toast):
                 toasts.append(1)
                 for name, region in covered.items():

@@ -144,6 +144,16 @@ def forecast_details(
     return rows
 
 
+def _note(additive: bool) -> str:
+    """What ``p`` means, for a price or for a quantity modelled in its own units."""
+    what, walk = ("value", "the value") if additive else ("price", "the log price")
+    return (
+        f"p: chance that the {what} reaches the limit within the horizon, for a random "
+        f"walk of {walk} with this volatility and the drift's uncertainty averaged over, "
+        "corrected by what this feed's earlier forecasts came to."
+    )
+
+
 def details_table(rows: list[tuple[str, str]]) -> Table:
     """The rows as a two-column table, labels dimmed."""
     table = Table(box=None, padding=(0, 1), pad_edge=False, show_header=False, expand=True)
@@ -190,13 +200,7 @@ class DetailScreen(ModalScreen[None]):
             box.border_title = Text(f"Why this forecast · {self.symbol}")
             box.border_subtitle = "esc closes"
             yield Static(id="detail-table")
-            yield Static(
-                "p: chance that the price reaches the limit within the horizon, for a "
-                "random walk of the log price with this volatility and the drift's "
-                "uncertainty averaged over, corrected by what this feed's earlier "
-                "forecasts came to.",
-                classes="detail-note",
-            )
+            yield Static(_note(False), id="detail-note", classes="detail-note")
 
     def on_mount(self) -> None:
         self._refresh()
@@ -209,5 +213,6 @@ class DetailScreen(ModalScreen[None]):
             table.update(Text(f"{self.symbol} is no longer tracked."))
             return
         state, record = seen
-        rows = forecast_details(state, state.symbols.index(self.symbol), record)
-        table.update(details_table(rows))
+        i = state.symbols.index(self.symbol)
+        table.update(details_table(forecast_details(state, i, record)))
+        self.query_one("#detail-note", Static).update(_note(bool(state.additive[i])))
