@@ -185,6 +185,27 @@ def test_without_a_history_e_says_why_nothing_is_exported() -> None:
     assert any("Nothing to export: no signal history is kept" in t for t in toasts)
 
 
+def test_an_export_reads_page_by_page_while_the_worker_goes_on_adding(tmp_path: Path) -> None:
+    """An export reads through its own connection a page at a time, never under the lock
+    the worker's adds take: a signal added midway is stored at once, and the export is
+    the history as it stood when it began."""
+    import threading
+
+    h = SignalHistory(tmp_path / "h.sqlite3", clock=Clock(T0))
+    h.add([_sig("ACME", SignalKind.BUY, i, T0 + i) for i in range(1, 12_001)])
+    rows = h.rows()
+    first = next(rows)
+    added = threading.Thread(target=h.add, args=([_sig("ACME", SignalKind.SELL, 1, T0)],))
+    added.start()
+    added.join(timeout=10)
+    assert not added.is_alive(), "an add waited for the export"
+    assert h.added == 12_001
+    rest = list(rows)
+    assert first[3] == 1 and len(rest) == 11_999
+    assert [r[3] for r in rest][-1] == 12_000
+    assert len(list(h.rows())) == 12_001  # the next export sees it
+
+
 def test_two_exports_in_the_same_second_write_two_files(tmp_path: Path) -> None:
     history = SignalHistory(tmp_path / "h.sqlite3", clock=Clock(T0))
     history.add([_sig("ACME", SignalKind.BUY, 1, T0)])

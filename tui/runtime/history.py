@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 KEEP_DAYS = 30.0
 #: At most this many signals are kept; the oldest go first.
 KEEP_ROWS = 200_000
+#: Rows an export reads at a time.
+_EXPORT_PAGE = 5_000
 #: Pruning runs again after this many signals are added.
 PRUNE_EVERY = 5_000
 #: Columns of an export, in order (``limit`` empty for crosses, as ``p_hit`` and ``eta_s``
@@ -224,7 +226,27 @@ class SignalHistory:
             where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
             args += kinds
         clause = ("WHERE " + " AND ".join(where)) if where else ""
-        yield from self._select(clause, tuple(args), None, order="ASC")
+        if self._db is None:
+            return
+        # Its own read-only connection, a page at a time: the database is in WAL mode, so
+        # the worker's inserts go on while an export of 200,000 rows reads (under the
+        # shared lock they waited for the whole read, and the consumer with them).
+        sql = (
+            "SELECT run, symbol, kind, seq, t, price, lim, p_hit, eta_s FROM signals "
+            f"{clause} ORDER BY t ASC, rowid ASC"
+        )
+        try:
+            reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error as exc:
+            raise OSError(f"cannot read the signal history {self.path}: {exc}") from None
+        try:
+            cursor = reader.execute(sql, tuple(args))
+            while page := cursor.fetchmany(_EXPORT_PAGE):
+                yield from page
+        except sqlite3.Error as exc:
+            raise OSError(f"cannot read the signal history {self.path}: {exc}") from None
+        finally:
+            reader.close()
 
     def export(
         self,
