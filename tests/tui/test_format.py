@@ -18,6 +18,9 @@ from tui.runtime import format as fmt
         (0.01, math.nan, 0.02, math.nan, "SELL unlikely", "quiet"),
         (math.nan, math.nan, math.nan, math.nan, "warming up", "quiet"),
         (math.nan, math.nan, 0.01, math.nan, "SELL unlikely", "quiet"),
+        (math.nan, math.nan, 0.0, math.nan, "SELL unlikely", "quiet"),  # no buy limit
+        (0.0, math.nan, math.nan, math.nan, "BUY unlikely", "quiet"),  # no sell limit
+        (0.0, math.nan, 0.0, math.nan, "BUY unlikely", "quiet"),
         (1.0, 0.0, 0.0, math.nan, "BUY now", "buy"),
     ],
 )

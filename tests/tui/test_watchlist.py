@@ -4,6 +4,7 @@ the cursor, and only rows in view are formatted."""
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -14,6 +15,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
+from engine import Engine, EngineConfig
 from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
 from tui import app as app_module
@@ -301,3 +303,15 @@ def test_the_change_column_never_divides_by_a_value_at_zero(
     )
     cells = watchlist_module.format_row(values)
     assert watchlist_module.cell_plain(cells[KEYS.index("chg")]) == shown
+
+
+def test_a_quantity_changes_by_a_difference_and_names_only_a_side_it_has_a_limit_for() -> None:
+    eng = Engine(EngineConfig(default_band=None, warmup_ticks=3, warmup_s=0.0),
+                 additive=["cpu.*"])  # fmt: skip
+    eng.set_limits("cpu.iowait", sell=100.0)  # far, and no buy limit
+    eng.update([0, 0, 0, 0, 0], [0.0, 1.0, 2.0, 3.0, 4.0], [0.5, 0.7, 0.6, 0.8, 1.5])
+    st = eng.state()
+    assert float(st.p_sell[0]) < 0.05 and math.isnan(float(st.p_buy[0]))
+    cells = watchlist_module.format_row(watchlist_module.RowValues.of(st, 0))
+    assert watchlist_module.cell_plain(cells[KEYS.index("chg")]) == "+1.00"  # not +200.00%
+    assert watchlist_module.cell_plain(cells[KEYS.index("forecast")]) == "SELL unlikely"

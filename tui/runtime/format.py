@@ -30,16 +30,19 @@ def percent_meaningful(last: float, opened: float) -> bool:
     return opened > 0 and abs(last / opened - 1.0) <= PERCENT_MAX
 
 
-def change(last: float, opened: float) -> str:
+def change(last: float, opened: float, additive: bool = False) -> str:
     """The change since the first value: a signed percentage, or the signed difference
-    where a percentage would divide by (nearly) nothing.
+    where a percentage would divide by (nearly) nothing, and always for a quantity that is
+    not a price (``additive``: a gauge from 0.5 to 1.5 went up by 1.00, not by 200%).
 
     >>> change(104.0, 100.0), change(3.0, 0.0), change(3.0, 0.001), change(0.0, 0.0)
     ('+4.00%', '+3.00', '+3.00', '+0.00')
+    >>> change(1.5, 0.5, additive=True)
+    '+1.00'
     """
     if not (math.isfinite(last) and math.isfinite(opened)):
         return "–"
-    if percent_meaningful(last, opened):
+    if not additive and percent_meaningful(last, opened):
         return percent(last / opened - 1.0)
     return f"{last - opened:+,.2f}"
 
@@ -110,9 +113,14 @@ def forecast(
     """
     if math.isnan(p_buy) and math.isnan(p_sell):
         return ("warming up", "quiet")  # too few ticks yet for a forecast
-    pb = p_buy if math.isfinite(p_buy) else 0.0
-    ps = p_sell if math.isfinite(p_sell) else 0.0
-    side, p, eta = ("BUY", pb, eta_buy) if pb >= ps else ("SELL", ps, eta_sell)
+    # A side without a forecast (no limit there) is never the one named, even when the
+    # other's chance rounds to 0.
+    if math.isnan(p_buy):
+        side, p, eta = "SELL", p_sell, eta_sell
+    elif math.isnan(p_sell) or p_buy >= p_sell:
+        side, p, eta = "BUY", p_buy, eta_buy
+    else:
+        side, p, eta = "SELL", p_sell, eta_sell
     if p < 0.05:
         return (f"{side} unlikely", "quiet")
     if p >= 1.0 and eta == 0.0:

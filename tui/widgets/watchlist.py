@@ -108,6 +108,7 @@ class RowValues(NamedTuple):
     pending: bool
     pinned: bool = False
     muted: bool = False
+    additive: bool = False  # a quantity, not a price: its change is a difference
 
     @classmethod
     def of(
@@ -138,6 +139,7 @@ class RowValues(NamedTuple):
             pending is not None,
             pinned,
             muted,
+            bool(state.additive[i]),
         )
 
 
@@ -175,7 +177,7 @@ def format_row(v: RowValues, compact: bool = False) -> tuple[Cell, ...]:
     cells: dict[str, Cell] = {
         "symbol": name,
         "last": ((fmt.price(v.last), ""),),
-        "chg": ((fmt.change(v.last, v.open), chg_style),),
+        "chg": ((fmt.change(v.last, v.open, v.additive), chg_style),),
         "forecast": forecast,
         "buy": ((fmt.price(v.buy), ("reverse green" if v.last <= v.buy else "green") + asked),),
         "sell": ((fmt.price(v.sell), ("reverse red" if v.last >= v.sell else "red") + asked),),
@@ -537,7 +539,7 @@ class Watchlist(ScrollView, can_focus=True):
         last, opened = state.last[rows], state.open[rows]
         with np.errstate(divide="ignore", invalid="ignore"):
             relative = np.where(opened > 0, last / opened - 1.0, np.nan)
-        in_percent = np.abs(relative) <= fmt.PERCENT_MAX  # as fmt.change decides
+        in_percent = (np.abs(relative) <= fmt.PERCENT_MAX) & ~state.additive[rows]  # as fmt.change
         absolute = np.where(in_percent, np.nan, last - opened)
         limits = [self._pending_side(0), self._pending_side(1)]
         wanted = {
