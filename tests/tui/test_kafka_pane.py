@@ -251,3 +251,26 @@ def test_symbols_evicted_for_new_ones_are_counted(snap: Snapshot) -> None:
     lines = render(dataclasses.replace(snap, engine=engine), 36, 30)
     max_symbols = snap.engine.config.max_symbols
     assert " ".join(_values(lines, "evicted")) == f"90,000 idle, max {max_symbols:,}"
+
+
+@pytest.mark.parametrize(("width", "height"), [(26, 9), (28, 9), (40, 9)])
+def test_after_a_broker_restart_a_short_pane_still_says_so(
+    snap: Snapshot, width: int, height: int
+) -> None:
+    """The restart and the reset are cut to a line each before less needed rows go, and
+    before they go themselves: a pane that dropped them whole said nothing of the
+    restart and stood half empty."""
+    assert snap.producer is not None
+    kafka = dataclasses.replace(
+        snap.kafka,
+        broker_restarts=1,
+        keeper="15:24:23 restarted after exit -9 (try 1, 0.3 s)",
+        recovery="15:24:24 prices created again (4 partitions): read from the start",
+        duplicates=3,
+    )
+    producer = dataclasses.replace(snap.producer, resent=110)
+    lines = render(dataclasses.replace(snap, kafka=kafka, producer=producer), width, height)
+    assert len(lines) <= height and all(len(line) <= width for line in lines)
+    labels = [line[:10].strip() for line in lines if line[:10].strip()]
+    assert {"health", "in", "bad · dlq", "lag", "restart", "reset"} <= set(labels), lines
+    assert len(lines) >= height - 1, lines  # the room is used, not left blank

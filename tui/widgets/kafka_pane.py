@@ -45,6 +45,8 @@ def sparkline(values: tuple[int, ...], width: int = TREND, top: int | None = Non
 
 
 #: Rows left out first when the pane is too short for all of them, least needed first.
+#: What the broker keeper did: cut to one line each before any row is dropped.
+_KEEPER_ROWS = ("restart", "reset", "topics")
 _DROP_ORDER = (
     "resent", "broker mem", "consumer", "last tick", "why", "evicted", "refused", "topics",
     "restart", "reset", "broker",
@@ -130,12 +132,14 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
         return Group(_grid(rows), Text(""), table)
     lagging = any(part.lag > 0 for part in k.partitions)
     rows.append(("lag", Text(compact_lag(k.partitions), style="yellow" if lagging else "")))
-    # Make room: the error down to two lines, the rates without their totals, then rows
-    # least needed first, then the error down to one line.
+    # Make room: the error down to two lines, the rates without their totals, what the
+    # keeper did down to a line each (a restart is news: it goes only after rows that
+    # never change), then rows least needed first, then the error down to one line.
     steps = [
         ("error", 2),
         ("out", 1),
         ("in", 1),
+        *((label, 1) for label in _KEEPER_ROWS),
         *((label, 0) for label in _DROP_ORDER),
         ("error", 1),
     ]
