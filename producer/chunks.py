@@ -295,15 +295,24 @@ def block_parser(
 # --- checks on the columns -------------------------------------------------------------
 
 
-def values_ok(cols: TickColumns, allowed: Callable[[str], bool]) -> bool:
+def values_ok(
+    cols: TickColumns,
+    allowed: Callable[[str], bool],
+    quantity: Callable[[str], bool] | None = None,
+) -> bool:
     """Every price and time within the wire's bounds, every symbol one the line reader
-    would take as is (and `allowed` takes)."""
+    would take as is (and `allowed` takes); a price of 0 or below only for a symbol
+    `quantity` takes (a quantity, not a price)."""
     with np.errstate(invalid="ignore"):
-        if not (
-            bool(((cols.price > 0.0) & (cols.price < MAX_PRICE)).all())
-            and bool(((cols.ts >= 0.0) & (cols.ts < MAX_TS)).all())
-        ):
+        if not bool(((cols.ts >= 0.0) & (cols.ts < MAX_TS)).all()):
             return False
+        priced = (cols.price > 0.0) & (cols.price < MAX_PRICE)
+        if not bool(priced.all()):
+            if quantity is None or not bool((np.abs(cols.price) < MAX_PRICE).all()):
+                return False
+            codes = np.unique(cols.codes[~priced])
+            if not all(quantity(cols.symbols[c]) for c in codes.tolist()):
+                return False
     for symbol in cols.symbols:
         try:
             check_symbol(symbol)

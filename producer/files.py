@@ -38,16 +38,18 @@ the first few messages in ``source.skipped_reasons``). Problems with the file as
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from engine.config import symbol_matcher
 from producer.chunks import (
     BLOCK_BYTES,
     TickColumns,
@@ -109,6 +111,7 @@ class FileSource:
         skip_bad: bool = False,
         tolerance_s: float = 1.0,
         stream: BinaryIO | LookaheadReader | None = None,
+        additive: Iterable[str] = (),
     ) -> None:
         self.path = str(path)
         self.is_stdin = self.path == "-"
@@ -120,8 +123,12 @@ class FileSource:
         self.engine: dict[str, float] = {}
         #: True when a scenario header says its values jump by design.
         self.price_jumps = False
-        #: Patterns of symbols a scenario header calls quantities, not prices.
+        #: Patterns of symbols that are quantities, not prices (given, and a scenario
+        #: header's): their values may be 0 or below.
+        self._given_additive = tuple(additive)
         self.additive: tuple[str, ...] = ()
+        self._quantity = symbol_matcher(())
+        self._set_additive(())
         self.skip_bad = skip_bad
         self.tolerance_s = tolerance_s
         self.skipped = 0
@@ -282,7 +289,7 @@ class FileSource:
             if fast is None:
                 fast = block_parser(state.fmt or "jsonl", state.csv_columns)
             cols = fast(data) if plain_lines(data) else None
-            if cols is not None and values_ok(cols, self._allowed):
+            if cols is not None and values_ok(cols, self._allowed, self._is_quantity):
                 cols_in_order = admit_columns(state.order, cols)
                 if cols_in_order is not None:
                     self.ticks += len(cols_in_order)
@@ -327,14 +334,24 @@ class FileSource:
         Returns the per-line parser and whether that first line was a header (not a tick).
         """
         if fmt == "csv":
-            columns = CsvColumns(text)
+            columns = CsvColumns(text, self._is_quantity)
             self._csv_columns = (columns.ts, columns.symbol, columns.price)
             return columns.tick, columns.has_header
+        parse = functools.partial(parse_json_line, quantity=self._is_quantity)
         obj = header_object(text)
         if obj is not None:
             self._header(obj)
-            return parse_json_line, True
-        return parse_json_line, False
+            return parse, True
+        return parse, False
+
+    def _set_additive(self, from_header: tuple[str, ...]) -> None:
+        """The quantity patterns: those given, and those of a scenario header."""
+        self.additive = (*self._given_additive, *from_header)
+        self._quantity = symbol_matcher(self.additive)
+
+    def _is_quantity(self, symbol: str) -> bool:
+        """Whether `symbol`'s values are a quantity's (may be 0 or below)."""
+        return self._quantity(symbol)
 
     def _header(self, obj: dict[str, Any]) -> None:
         """Take limits and engine settings from a scenario header line."""
@@ -342,7 +359,7 @@ class FileSource:
         self.limits.update(header.limits_dict())
         self.engine.update(header.engine)
         self.price_jumps = header.price_jumps is True
-        self.additive = header.additive_patterns()
+        self._set_additive(header.additive_patterns())
 
 
 def _check_readable(path: str) -> None:

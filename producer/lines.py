@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Literal
 
@@ -73,13 +73,19 @@ def check_symbol(symbol: object) -> str:
     return symbol
 
 
-def check_price(price: object) -> float:
-    """Return `price` as a float if it is a finite number in (0, MAX_PRICE), else raise."""
+def check_price(price: object, quantity: bool = False) -> float:
+    """Return `price` as a float if it is a finite number in (0, MAX_PRICE), else raise;
+    a `quantity` (a symbol that is not a price, see :class:`engine.Engine`'s additive
+    ones) may also be 0 or below, down to -MAX_PRICE."""
     if isinstance(price, bool) or not isinstance(price, int | float):
         raise BadLine(f"price must be a number, got {price!r}")
     value = float(price)
     if not math.isfinite(value):
         raise BadLine(f"price is not finite ({price!r})")
+    if quantity and value > -MAX_PRICE:
+        if value >= MAX_PRICE:
+            raise BadLine(f"price {price!r} is not below {MAX_PRICE:g}")
+        return value
     if value <= 0.0:
         raise BadLine(f"price must be positive, got {price!r}")
     if value >= MAX_PRICE:
@@ -124,12 +130,18 @@ def parse_time(value: object) -> float:
     return ts
 
 
-def make_tick(symbol: object, price: object, ts: object) -> Tick:
+#: Which symbols are quantities rather than prices (their values may be 0 or below).
+Quantity = Callable[[str], bool] | None
+
+
+def make_tick(symbol: object, price: object, ts: object, quantity: Quantity = None) -> Tick:
     """Build a Tick under the wire's rules, or raise BadLine with a readable reason.
 
-    `ts` may be epoch seconds or ISO-8601 text (see :func:`parse_time`).
+    `ts` may be epoch seconds or ISO-8601 text (see :func:`parse_time`); a symbol that
+    `quantity` takes may have a value of 0 or below.
     """
-    return Tick(check_symbol(symbol), check_price(price), parse_time(ts))
+    name = check_symbol(symbol)
+    return Tick(name, check_price(price, quantity is not None and quantity(name)), parse_time(ts))
 
 
 class TimeOrder:
@@ -228,7 +240,8 @@ class CsvColumns:
     that line is read as the first tick.
     """
 
-    def __init__(self, first_line: str) -> None:
+    def __init__(self, first_line: str, quantity: Quantity = None) -> None:
+        self.quantity = quantity  # symbols whose values may be 0 or below
         names = [n.strip().lower() for n in _split_csv(first_line)]
         self._known: set[str] = set()  # symbols already checked
         self.has_header = not any(_is_number(n) for n in names)
@@ -284,7 +297,7 @@ class CsvColumns:
         except ValueError:
             raise BadLine(f"price {fields[self.price].strip()!r} is not a number") from None
         if not 0.0 < price < MAX_PRICE:  # also catches NaN
-            check_price(price)
+            price = check_price(price, self.quantity is not None and self.quantity(symbol))
         ts_text = fields[self.ts]
         try:
             ts = float(ts_text)
@@ -319,16 +332,17 @@ def json_object(line: str) -> dict[str, Any]:
     return obj
 
 
-def json_tick(obj: dict[str, Any]) -> Tick:
-    """Turn a decoded JSON object into a checked Tick."""
+def json_tick(obj: dict[str, Any], quantity: Quantity = None) -> Tick:
+    """Turn a decoded JSON object into a checked Tick (see :func:`make_tick`)."""
     missing = [k for k in ("symbol", "price") if k not in obj]
     if "ts" not in obj and "time" not in obj:
         missing.append("ts")
     if missing:
         raise BadLine(f"missing field(s) {', '.join(missing)}")
-    return make_tick(obj["symbol"], obj["price"], obj["ts"] if "ts" in obj else obj["time"])
+    ts = obj["ts"] if "ts" in obj else obj["time"]
+    return make_tick(obj["symbol"], obj["price"], ts, quantity)
 
 
-def parse_json_line(text: str) -> Tick:
-    """Turn one JSON-lines line into a checked Tick."""
-    return json_tick(json_object(text))
+def parse_json_line(text: str, quantity: Quantity = None) -> Tick:
+    """Turn one JSON-lines line into a checked Tick (see :func:`make_tick`)."""
+    return json_tick(json_object(text), quantity)

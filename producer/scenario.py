@@ -38,16 +38,23 @@ class ScenarioReader(FileSource):
     """
 
     def __init__(
-        self, path: str | Path, *, skip_bad: bool = False, tolerance_s: float = 1.0
+        self,
+        path: str | Path,
+        *,
+        skip_bad: bool = False,
+        tolerance_s: float = 1.0,
+        additive: Iterable[str] = (),
     ) -> None:
-        super().__init__(path, fmt="jsonl", skip_bad=skip_bad, tolerance_s=tolerance_s)
+        super().__init__(
+            path, fmt="jsonl", skip_bad=skip_bad, tolerance_s=tolerance_s, additive=additive
+        )
         if self.is_stdin:
             raise ValueError("ScenarioReader reads files; standard input goes through FileSource")
         self.header = read_header(self.path)
         self.limits = self.header.limits_dict()
         self.engine = dict(self.header.engine)
         self.price_jumps = self.header.price_jumps is True
-        self.additive = self.header.additive_patterns()
+        self._set_additive(self.header.additive_patterns())
         self.paced = True
         self._known = frozenset(self.header.symbols)
 
@@ -68,7 +75,7 @@ class ScenarioReader(FileSource):
         return not self._known or symbol in self._known
 
     def _parse_tick(self, text: str) -> Tick:
-        tick = parse_json_line(text)
+        tick = parse_json_line(text, self._is_quantity)
         if self._known and tick.symbol not in self._known:
             raise BadLine(f"symbol {tick.symbol!r} is not listed in the scenario header")
         return tick

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -45,6 +45,7 @@ def open_source(
     skip_bad: bool = False,
     stop: threading.Event | None = None,
     stdin: BinaryIO | LookaheadReader | None = None,
+    additive: Iterable[str] = (),
 ) -> Source:
     """Open the tick source named by `spec`.
 
@@ -69,6 +70,9 @@ def open_source(
         An event that ends the metrics source promptly when set.
     stdin
         The stream ``-`` reads (default: the process's standard input).
+    additive
+        Patterns of symbols that are quantities, not prices: a file may give them values
+        of 0 or below (see :class:`engine.Engine`).
 
     Raises
     ------
@@ -84,21 +88,21 @@ def open_source(
     if spec == "-":
         if loop:
             raise SourceError("<stdin>", None, "standard input cannot be replayed in a loop")
-        return FileSource("-", skip_bad=skip_bad, stream=stdin)
+        return FileSource("-", skip_bad=skip_bad, stream=stdin, additive=additive)
     suffix = Path(spec).suffix.lower()
     source: FileSource
     if suffix == ".csv":
-        source = FileSource(spec, fmt="csv", skip_bad=skip_bad)
+        source = FileSource(spec, fmt="csv", skip_bad=skip_bad, additive=additive)
     elif suffix in (".jsonl", ".ndjson"):
         # FileSource refuses a missing or unreadable file with a clear message.
-        plain = FileSource(spec, fmt="jsonl", skip_bad=skip_bad)
+        plain = FileSource(spec, fmt="jsonl", skip_bad=skip_bad, additive=additive)
         if _starts_with_scenario_header(spec):
-            source = ScenarioReader(spec, skip_bad=skip_bad)
+            source = ScenarioReader(spec, skip_bad=skip_bad, additive=additive)
         else:
             source = plain
     elif os.path.exists(spec):
         # Any other name: the format is sniffed from the content, as for standard input.
-        source = FileSource(spec, skip_bad=skip_bad)
+        source = FileSource(spec, skip_bad=skip_bad, additive=additive)
     else:
         raise SourceError(spec, None, f"unknown source; expected {describe_specs()} (no such file)")
     return LoopedSource(source) if loop else source
@@ -139,6 +143,16 @@ class LoopedSource:
     def skipped(self) -> int:
         """Bad lines skipped by the inner source so far."""
         return self.inner.skipped
+
+    @property
+    def price_jumps(self) -> bool:
+        """Whether the inner source's values jump by design (its header says so)."""
+        return self.inner.price_jumps
+
+    @property
+    def additive(self) -> tuple[str, ...]:
+        """The inner source's patterns of quantities (given, and its header's)."""
+        return self.inner.additive
 
     @property
     def skipped_reasons(self) -> list[str]:

@@ -7,6 +7,7 @@ hostile or malformed messages fail decoding instead of reaching the engine.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Annotated
 
 import msgspec
@@ -29,6 +30,16 @@ class Tick(msgspec.Struct, frozen=True, forbid_unknown_fields=False, omit_defaul
 
     symbol: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SYMBOL_LEN)]
     price: Annotated[float, msgspec.Meta(gt=0.0, lt=MAX_PRICE)]
+    ts: Annotated[float, msgspec.Meta(ge=0.0, lt=1e11)]
+    resent: bool = False
+
+
+class _Quantity(msgspec.Struct, frozen=True, forbid_unknown_fields=False, gc=False):
+    """A tick whose value may be 0 or below: read only for a symbol the reader takes as a
+    quantity rather than a price (see :func:`decode`)."""
+
+    symbol: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SYMBOL_LEN)]
+    price: Annotated[float, msgspec.Meta(gt=-MAX_PRICE, lt=MAX_PRICE)]
     ts: Annotated[float, msgspec.Meta(ge=0.0, lt=1e11)]
     resent: bool = False
 
@@ -76,10 +87,23 @@ def _invalid(exc: msgspec.ValidationError) -> BadTick:
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Tick)
+_quantity_decoder = msgspec.json.Decoder(_Quantity)
 #: Symbols already checked for control characters; symbols repeat, so most ticks skip
 #: the check. Bounded, so hostile streams of new names cannot grow it without limit.
 _checked_symbols: set[str] = set()
 _MAX_CHECKED = 100_000
+
+
+def _as_quantity(value: bytes, quantity: Callable[[str], bool], bad: BadTick) -> Tick:
+    """The message as a tick of a quantity (its value 0 or below), or ``bad`` raised:
+    the rare path, taken only for a price the strict decoder refused."""
+    try:
+        got = _quantity_decoder.decode(value)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        raise bad from None
+    if not quantity(got.symbol):
+        raise bad
+    return Tick(got.symbol, got.price, got.ts, got.resent)
 
 
 def encode(tick: Tick) -> bytes:
@@ -111,18 +135,23 @@ def check_value(value: bytes | None) -> bytes:
     return value
 
 
-def decode(value: bytes | None) -> Tick:
+def decode(value: bytes | None, quantity: Callable[[str], bool] | None = None) -> Tick:
     """Decode one message value into a Tick, or raise BadTick with a readable reason.
 
     Every failure mode is folded into BadTick: oversize payloads, invalid JSON, invalid
     UTF-8, wrong types, out-of-range or non-finite numbers, control characters in the
-    symbol.
+    symbol. A price must be positive, except for a symbol ``quantity`` takes as a
+    quantity rather than a price (the engine's ``additive`` symbols: a gauge at 0, a
+    spread below 0), whose value may be 0 or below.
     """
     value = check_value(value)
     try:
         tick = _decoder.decode(value)
     except msgspec.ValidationError as exc:
-        raise _invalid(exc) from None
+        bad = _invalid(exc)
+        if quantity is None or bad.problem is not Problem.BAD_PRICE:
+            raise bad from None
+        tick = _as_quantity(value, quantity, bad)
     except msgspec.DecodeError as exc:
         raise BadTick(f"not JSON: {exc}", Problem.NOT_JSON) from None
     except Exception as exc:  # UnicodeDecodeError and anything else a hostile payload triggers

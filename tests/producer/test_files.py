@@ -391,3 +391,23 @@ def test_csv_fast_path_accepts_and_refuses_exactly_like_make_tick(
         except BadLine:
             got = None
         assert got == expected
+
+
+@pytest.mark.parametrize("block_bytes", [64, 1 << 20], ids=["line by line", "in blocks"])
+def test_a_quantity_may_be_zero_or_below_and_a_price_may_not(
+    tmp_path: Path, block_bytes: int
+) -> None:
+    rows = [(f"{1_750_000_000 + i}", "temp.out", f"{v}") for i, v in enumerate((2, 0, -3.5))]
+    rows.append(("1750000009", "ACME", "10"))
+    path = tmp_path / "t.csv"
+    path.write_text("ts,symbol,price\n" + "".join(",".join(r) + "\n" for r in rows))
+    jsonl = tmp_path / "t.jsonl"
+    jsonl.write_text("".join(f'{{"ts":{t},"symbol":"{s}","price":{v}}}\n' for t, s, v in rows))
+    for file, zero_at in ((path, 3), (jsonl, 2)):  # the CSV's first line is its header
+        source = FileSource(file, additive=["temp.*"])
+        source.block_bytes = block_bytes
+        assert [t.price for t in source] == [2.0, 0.0, -3.5, 10.0]
+        prices = [p for cols in source.columns() for p in cols.price.tolist()]
+        assert prices == [2.0, 0.0, -3.5, 10.0]
+        with pytest.raises(SourceError, match=rf":{zero_at}: price must be positive, got 0"):
+            list(FileSource(file))

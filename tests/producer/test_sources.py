@@ -130,3 +130,12 @@ def test_system_metrics_are_quantities_and_prices_are_not() -> None:
     assert set(additive_of(metrics)) == set(METRICS)
     assert additive_of(open_source("generator")) == ()
     assert additive_of(None) == ()
+
+
+def test_a_looped_scenario_keeps_what_its_header_says_of_its_values() -> None:
+    from producer.source import additive_of, jumps_by_design
+
+    path = str(Path(__file__).resolve().parents[2] / "scenarios" / "system_metrics.jsonl")
+    looped = open_source(path, loop=True, additive=["extra.*"])
+    assert jumps_by_design(looped)
+    assert set(additive_of(looped)) == {"extra.*", *METRICS}

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from producer import wire
 from producer.wire import MAX_MESSAGE_BYTES, BadTick, Tick, decode, encode
 
 
@@ -64,3 +65,22 @@ def test_a_tick_marked_as_sent_again_says_so_and_an_ordinary_one_is_unchanged() 
     assert decode(again) == Tick("ACME", 101.5, 1_700_000_000.25, resent=True)
     assert mark_resent(again) == again
     assert not decode(plain).resent
+
+
+def test_a_quantity_may_be_zero_or_below_on_the_wire_and_a_price_may_not() -> None:
+    def quantity(symbol: str) -> bool:
+        return symbol.startswith("temp.")
+
+    assert wire.decode(b'{"symbol":"temp.out","price":-3.5,"ts":1}', quantity).price == -3.5
+    assert wire.decode(b'{"symbol":"temp.out","price":0,"ts":1,"resent":true}', quantity) == (
+        wire.Tick("temp.out", 0.0, 1.0, resent=True)
+    )
+    for value in (
+        b'{"symbol":"ACME","price":-3.5,"ts":1}',  # a price
+        b'{"symbol":"temp.out","price":-1e13,"ts":1}',  # beyond any value
+    ):
+        with pytest.raises(wire.BadTick) as info:
+            wire.decode(value, quantity)
+        assert info.value.problem is wire.Problem.BAD_PRICE
+    with pytest.raises(wire.BadTick):
+        wire.decode(b'{"symbol":"temp.out","price":-3.5,"ts":1}')  # no quantities named

@@ -99,3 +99,12 @@ def test_every_shipped_scenario_passes_its_own_checks(path: Path) -> None:
     refused = [(t, bad) for t in source if (bad := checks.refusal(t, wall)) is not None]
     assert refused == []
     assert [p.value for p in Problem][-2:] == ["future time", "implausible jump"]
+
+
+def test_a_quantity_at_zero_or_below_is_not_checked_for_jumps() -> None:
+    checks = TickChecks(Plausibility(max_jump=10.0), capacity=10, quantity=lambda s: s == "g")
+    for value in (5.0, 0.0, -40.0, 1e6):
+        assert checks.refusal(Tick("g", value, 1e9), wall=1e9) is None
+    assert checks.refusal(Tick("ACME", 5.0, 1e9), wall=1e9) is None
+    refused = checks.refusal(Tick("ACME", 500.0, 1e9), wall=1e9)
+    assert refused is not None and refused.problem.value == "implausible jump"

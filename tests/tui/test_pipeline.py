@@ -143,6 +143,41 @@ def test_malformed_messages_are_counted_and_dead_lettered(
     assert [r.startswith(start) for r, start in zip(reasons, starts, strict=True)] == [True] * 5
 
 
+def test_quantities_at_zero_and_below_travel_and_prices_below_zero_are_refused(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    """A file whose ``spread`` goes below zero, read with ``--additive spread``: its
+    values go through Kafka to the engine, which models them in their own units; the
+    same values for a price are dead-lettered as a bad price."""
+    path = tmp_path / "spread.csv"
+    values = [0.5, 0.25, 0.0, -0.25, -0.5, -0.75, -1.0]
+    path.write_text(
+        "ts,symbol,price\n"
+        + "".join(f"{1_750_000_000 + i},spread,{v}\n" for i, v in enumerate(values))
+    )
+    source = open_source(str(path), additive=["spread"])
+    pipeline = Pipeline(
+        PipelineOptions(
+            bootstrap=broker.bootstrap, topic=topic, source=source, speed=1000.0,
+            from_beginning=True, additive=("spread",),
+        )
+    )  # fmt: skip
+    pipeline.start()
+    try:
+        producer = Producer(client_config(broker.bootstrap))
+        producer.produce(topic, value=b'{"symbol":"X","price":-3,"ts":1}', key=b"X")
+        assert producer.flush(10) == 0
+        snap = wait_for(pipeline, lambda s: s.kafka.consumed >= len(values) and s.kafka.bad >= 1)
+        i = snap.engine.symbols.index("spread")
+        assert float(snap.engine.last[i]) == -1.0
+        assert int(snap.engine.n_ticks[i]) == len(values)
+        assert bool(snap.engine.additive[i])
+        assert "X" not in snap.engine.symbols
+        assert dict(snap.kafka.bad_by) == {"bad price": 1}
+    finally:
+        assert pipeline.stop()
+
+
 def _why_bad(value: bytes | None) -> str:
     with pytest.raises(BadTick) as info:
         decode(value)

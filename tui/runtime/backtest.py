@@ -293,7 +293,7 @@ def signal_differences(
 # --- settings --------------------------------------------------------------------------
 
 
-def open_file(spec: str, *, skip_bad: bool) -> Source:
+def open_file(spec: str, *, skip_bad: bool, additive: Sequence[str] = ()) -> Source:
     """The source for FILE: a scenario, CSV or JSON lines, ``-`` for standard input.
 
     A file is opened as ``--source`` opens it (:func:`producer.sources.open_source`).
@@ -317,10 +317,12 @@ def open_file(spec: str, *, skip_bad: bool) -> Source:
             raise SourceError(spec, None, f"cannot open: {exc.strerror}") from None
     if stream is not None:
         # Read once: look ahead at the first line through the stream the ticks come from.
-        source = FileSource(spec, skip_bad=skip_bad, stream=LookaheadReader(stream))
+        source = FileSource(
+            spec, skip_bad=skip_bad, stream=LookaheadReader(stream), additive=additive
+        )
         source.read_header(math.inf)
         return source
-    return open_source(spec, skip_bad=skip_bad)
+    return open_source(spec, skip_bad=skip_bad, additive=additive)
 
 
 def _is_pipe(spec: str) -> bool:
@@ -613,7 +615,7 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     err = sys.stderr
     try:
-        source = open_file(args.file, skip_bad=args.skip_bad)
+        source = open_file(args.file, skip_bad=args.skip_bad, additive=args.additive)
         limits: Limits = dict(getattr(source, "limits", {}) or {})
         limits.update({sym: (buy, sell) for sym, buy, sell in args.limit})
         suggested = dict(getattr(source, "engine", {}) or {})
@@ -632,7 +634,7 @@ def run(args: argparse.Namespace) -> int:
 
         result = backtest(source, config, limits, batch=args.batch, on_signals=emit,
                           on_batch=progress.update, score=not args.signals_only,
-                          additive=(*args.additive, *additive_of(source)))  # fmt: skip
+                          additive=additive_of(source))  # fmt: skip
         progress.finish(result.ticks)
         if args.json:
             out.write(msgspec.json.encode(summary(result)).decode() + "\n")

@@ -72,4 +72,5 @@ def open_source_from(
     return open_source(
         spec, seed=args.seed, rate=args.rate, symbols=args.symbols, loop=args.loop,
         skip_bad=args.skip_bad, stop=stop, stdin=stdin,  # type: ignore[arg-type]
+        additive=getattr(args, "additive", ()),
     )  # fmt: skip

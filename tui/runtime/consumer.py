@@ -187,7 +187,11 @@ class ConsumerWorker(threading.Thread):
         self.engine = Engine(self.config, evict_idle=evict_idle, additive=additive)
         self.health = ConsumerHealth(time.monotonic())
         self.recorder = Recorder(self._notice)
-        self.checks = TickChecks(plausibility or Plausibility(), self.config.max_symbols)
+        # A quantity's value may be 0 or below (see engine.Engine's additive symbols).
+        self._quantity = self.engine.is_additive if additive else None
+        self.checks = TickChecks(
+            plausibility or Plausibility(), self.config.max_symbols, self._quantity
+        )
         self._dead_letters: DeadLetters | None = None
         self._parts: list[TopicPartition] = []
         self._chart_symbol: str | None = None
@@ -382,7 +386,7 @@ class ConsumerWorker(threading.Thread):
             if recording and handled is not None:  # written, refused or dropped below
                 handled[msg.partition()] = msg.offset()
             try:
-                tick = decode(msg.value()) if mapped is None else mapped(msg)
+                tick = decode(msg.value(), self._quantity) if mapped is None else mapped(msg)
             except BadTick as exc:
                 self._refuse(msg, exc)
                 continue

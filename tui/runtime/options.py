@@ -144,6 +144,16 @@ _PARSERS = {
 }
 
 
+def add_additive_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """--additive: the symbols that are quantities rather than prices."""
+    p.add_argument(
+        "--additive", action="append", default=[], metavar="PATTERN",
+        help="symbols whose values are quantities, not prices (a shell pattern such as "
+        "'cpu.*', repeatable): forecast in their own units, may be 0 or below; system "
+        "metrics and scenarios whose header lists them already are",
+    )  # fmt: skip
+
+
 def add_engine_options(
     p: argparse.ArgumentParser, *, limits: bool = True, skip: frozenset[str] = frozenset()
 ) -> None:
@@ -159,12 +169,7 @@ def add_engine_options(
             help="a symbol's limits (repeatable); default: the source's, else --band",
         )  # fmt: skip
     g = p.add_argument_group("engine (default: the file's header, else the engine's defaults)")
-    g.add_argument(
-        "--additive", action="append", default=[], metavar="PATTERN",
-        help="symbols whose values are quantities, not prices (a shell pattern such as "
-        "'cpu.*', repeatable): forecast in their own units, may be 0 or below; system "
-        "metrics and scenarios whose header lists them already are",
-    )  # fmt: skip
+    add_additive_option(g)
     for setting in SETTINGS:
         if setting.name in skip:
             continue

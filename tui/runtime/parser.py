@@ -21,6 +21,7 @@ from tui.runtime.history import KEEP_DAYS, KEEP_ROWS, default_export_dir, defaul
 from tui.runtime.keys import epilog
 from tui.runtime.logs import default_log_path
 from tui.runtime.options import (
+    add_additive_option,
     add_engine_options,
     add_plausibility_options,
     fraction,
@@ -347,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add_kafka_options(prod, embedded=False)
     add_source_options(prod)
+    add_additive_option(prod)
     prod.add_argument("--count", type=positive_int, help="stop after this many ticks")
     prod.set_defaults(func=run_produce)
     return parser

@@ -17,7 +17,7 @@ refusals.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from producer.source import Source, jumps_by_design
@@ -80,9 +80,14 @@ class TickChecks:
     'future time'
     """
 
-    def __init__(self, rules: Plausibility, capacity: int) -> None:
+    def __init__(
+        self, rules: Plausibility, capacity: int, quantity: Callable[[str], bool] | None = None
+    ) -> None:
         self.rules = rules
         self.capacity = capacity
+        #: Symbols that are quantities, not prices (the engine's additive ones): a value
+        #: at 0 or below has no ratio to jump by, so they are not checked for jumps.
+        self.quantity = quantity
         self._last: dict[str, float] = {}
         #: Per symbol, the refused jumps in a row that agree with each other: how many
         #: and the last one's price.
@@ -99,6 +104,8 @@ class TickChecks:
                 Problem.FUTURE_TIME,
             )
         symbol, price = tick.symbol, tick.price
+        if self.quantity is not None and self.quantity(symbol):
+            return None
         last = self._last.get(symbol)
         if last is not None:
             factor = _factor(price, last)
