@@ -731,8 +731,10 @@ class LimitwatchApp(App[None]):
             if symbol in self.settings.limits or symbol in self.fixed_limits:
                 kept += 1
                 continue
-            buy, sell = last * (1.0 - band), last * (1.0 + band)
-            if self._send_limits(symbol, buy, sell, remember=False, show=False):
+            width = band * abs(last)  # of the value's size: a quantity may be below 0
+            if not width:
+                continue  # a quantity at 0 has no band, as in the engine
+            if self._send_limits(symbol, last - width, last + width, remember=False, show=False):
                 moved.append(symbol)
         if moved:
             self.query_one(Watchlist).set_pending(self._pending)

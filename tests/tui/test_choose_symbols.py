@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, SelectionList
 
-from engine import Signal, SignalKind
+from engine import Engine, EngineConfig, Signal, SignalKind
 from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
 from tests.waiting import wait_until_async
@@ -253,6 +253,24 @@ def test_a_re_centres_reached_automatic_limits_and_keeps_the_ones_you_set() -> N
     (toast,) = [t for t in toasts if "re-centred" in t]
     assert toast.startswith("band of ±2.00% re-centred on the price: ")
     assert toast.endswith("(1 symbol with limits you set kept them)")
+
+
+def test_a_re_centres_a_quantity_below_zero_on_its_size_and_leaves_one_at_zero() -> None:
+    feed = StaticFeed(n_ticks=0)
+    feed.engine = Engine(EngineConfig(default_band=0.02), additive=["temp", "gauge"])
+    ids = feed.engine.register(["temp", "gauge"])
+    # temp: band -2.04..-1.96 around -2, reached at -3; gauge: no band at a first 0
+    feed.engine.update(ids[[0, 0, 1, 0]], [0.0, 1.0, 1.5, 2.0], [-2.0, -2.01, 0.0, -3.0])
+    app = LimitwatchApp(feed)
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        await pilot.press("a")
+        await wait_until_async(lambda: bool(feed.commands), pilot.pause, 5)
+
+    drive(app, script)
+    ((symbol, buy, sell),) = feed.commands
+    assert symbol == "temp" and (buy, sell) == pytest.approx((-3.06, -2.94))
 
 
 def test_a_later_crossing_takes_the_place_of_the_earlier_crossings_toast() -> None:
