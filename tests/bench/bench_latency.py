@@ -3,7 +3,7 @@ on the embedded broker, against a plain consumer's latency to the same ticks mea
 the same run.
 
     .venv/bin/python tests/bench/bench_latency.py [--rates 1000,10000,50000] [--seconds 10]
-        [--probes 300] [--variants shipped,ready,wait50+ready,wait10+ready,linger0]
+        [--probes 300] [--variants shipped,whole-batch,wait100,wait50,wait10,linger0]
 
 A sender process paces background ticks over 200 symbols at each rate and, a few hundred
 times a rate, sends a marked tick of one of 16 probe symbols whose limits were set before
@@ -78,28 +78,19 @@ class Variant:
     fetch: dict[str, Any] = field(default_factory=lambda: dict(CONSUMER_SETTINGS))
     consume_timeout_s: float = consumer_module.STOP_CHECK_S
     linger_ms: int = SHIPPED_LINGER_MS
-    #: The worker's ``consume()`` returns once one message is ready, with what else is
-    #: ready, instead of waiting for a full batch or the timeout (see ReadyConsumer).
-    take_ready: bool = False
+    #: The worker's batch as it was taken before: one ``consume()`` call that waits for a
+    #: full batch or the timeout, instead of the messages ready once one is (see
+    #: WholeBatchWorker).
+    whole_batch: bool = False
 
 
 VARIANTS: dict[str, Variant] = {
     "shipped": Variant(),
-    "wait10": Variant(fetch={**CONSUMER_SETTINGS, "fetch.wait.max.ms": 10}),
+    "whole-batch": Variant(whole_batch=True),
+    "wait100": Variant(fetch={**CONSUMER_SETTINGS, "fetch.wait.max.ms": 100}),
     "wait50": Variant(fetch={**CONSUMER_SETTINGS, "fetch.wait.max.ms": 50}),
+    "wait10": Variant(fetch={**CONSUMER_SETTINGS, "fetch.wait.max.ms": 10}),
     "timeout5": Variant(consume_timeout_s=0.005),
-    "wait10+timeout5": Variant(
-        fetch={**CONSUMER_SETTINGS, "fetch.wait.max.ms": 10}, consume_timeout_s=0.005
-    ),
-    "wait50+timeout5": Variant(
-        fetch={**CONSUMER_SETTINGS, "fetch.wait.max.ms": 50}, consume_timeout_s=0.005
-    ),
-    "ready": Variant(take_ready=True),
-    "wait100+ready": Variant(
-        fetch={**CONSUMER_SETTINGS, "fetch.wait.max.ms": 100}, take_ready=True
-    ),
-    "wait50+ready": Variant(fetch={**CONSUMER_SETTINGS, "fetch.wait.max.ms": 50}, take_ready=True),
-    "wait10+ready": Variant(fetch={**CONSUMER_SETTINGS, "fetch.wait.max.ms": 10}, take_ready=True),
     "linger0": Variant(linger_ms=0),
 }
 
@@ -244,18 +235,6 @@ def floor(
 
 
 # -- the worker (this process) -----------------------------------------------------------------
-class ReadyConsumer(Consumer):
-    """A consumer whose ``consume()`` waits (up to the timeout) for one message only, then
-    adds whatever else is ready without waiting: librdkafka's batch call waits until it
-    has ``num_messages`` or the timeout has passed."""
-
-    def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Any]:
-        first = super().consume(num_messages=1, timeout=timeout)
-        if not first or num_messages == 1:
-            return first
-        return first + super().consume(num_messages=num_messages - 1, timeout=0)
-
-
 class TimedWorker(ConsumerWorker):
     """The consumer worker, noting when each batch came out of ``consume()``."""
 
@@ -278,6 +257,17 @@ class TimedWorker(ConsumerWorker):
                 self.ready.set()
             elif sig.symbol.startswith("MK"):
                 self.seen[(sig.symbol, sig.t)] = (self._batch[0], t, self._batch[1])
+
+
+class WholeBatchWorker(TimedWorker):
+    """The worker taking its batch as it did before: librdkafka's batch call, which
+    waits until it has a full batch or the timeout has passed."""
+
+    def _next_batch(self, consumer: Any) -> list[Any]:
+        return consumer.consume(
+            num_messages=self.batch_size,
+            timeout=consumer_module.STOP_CHECK_S,  # type: ignore[attr-defined]
+        )
 
 
 @dataclass
@@ -307,7 +297,6 @@ def measure(rate: float, seconds: float, probes: int, variant: Variant) -> Resul
     ctx = mp.get_context("spawn")
     consumer_module.STOP_CHECK_S = variant.consume_timeout_s  # type: ignore[attr-defined]
     consumer_module.CONSUMER_SETTINGS = dict(variant.fetch)  # type: ignore[attr-defined]
-    consumer_module.Consumer = ReadyConsumer if variant.take_ready else Consumer  # type: ignore[misc]
     with EmbeddedBroker() as broker:
         topic = f"bench-{secrets.token_hex(3)}"
         ensure_topics(broker.bootstrap, topic, partitions=PARTITIONS)
@@ -315,7 +304,8 @@ def measure(rate: float, seconds: float, probes: int, variant: Variant) -> Resul
         count = ctx.Value("i", 0, lock=False)
         sent_q, floor_q = ctx.Queue(), ctx.Queue()
         limits = {probe_symbol(i): (BUY, SELL) for i in range(PROBES)} | {"WARM": (BUY, SELL)}
-        worker = TimedWorker(broker.bootstrap, topic=topic, from_beginning=True, limits=limits)
+        kind = WholeBatchWorker if variant.whole_batch else TimedWorker
+        worker = kind(broker.bootstrap, topic=topic, from_beginning=True, limits=limits)
         reader = ctx.Process(
             target=floor, args=(broker.bootstrap, topic, variant.fetch, ready, count, stop, floor_q)
         )
@@ -374,7 +364,7 @@ def report(name: str, variant: Variant, results: list[Result]) -> None:
     print(
         f"\n{name}: fetch {variant.fetch}, worker consume timeout "
         f"{variant.consume_timeout_s * 1000:g} ms"
-        + (" (returns once one message is ready)" if variant.take_ready else "")
+        + (" (waits for a whole batch)" if variant.whole_batch else "")
         + f", producer linger.ms {variant.linger_ms}\n"
     )
     print(

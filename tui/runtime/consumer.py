@@ -39,6 +39,7 @@ from confluent_kafka import (
     Consumer,
     KafkaError,
     KafkaException,
+    Message,
     Producer,
     TopicCollection,
     TopicPartition,
@@ -331,12 +332,25 @@ class ConsumerWorker(threading.Thread):
         self._parts = [TopicPartition(self.topic, p, self._start) for p in partitions]
         consumer.assign(self._parts)
 
+    def _next_batch(self, consumer: Consumer) -> list[Message]:
+        """The messages ready now, at most ``batch_size``, once at least one is (waiting
+        at most :data:`STOP_CHECK_S`). librdkafka's batch call waits for a full batch or
+        its timeout, so below 100,000 ticks/s every tick waited up to 50 ms for the rest
+        of a batch that was not coming: the median latency from send to signal was 26-60
+        ms above a plain consumer's; taken as ready, within 5 ms of it at 1,000 ticks/s
+        (``tests/bench/bench_latency.py``). A worker that falls behind still gets full
+        batches: its client has them ready."""
+        first = consumer.consume(num_messages=1, timeout=STOP_CHECK_S)
+        if not first or self.batch_size == 1:
+            return first
+        return first + consumer.consume(num_messages=self.batch_size - 1, timeout=0)
+
     def _loop(self, consumer: Consumer, dlq: Producer) -> None:
         last_publish = 0.0
         last_lag = 0.0
         dirty = True
         while not self._stop_event.is_set():
-            msgs = consumer.consume(num_messages=self.batch_size, timeout=STOP_CHECK_S)
+            msgs = self._next_batch(consumer)
             if self._hold_reads and not self._held and self.group is None:
                 self._hold(consumer)
             if self._drain_commands():
