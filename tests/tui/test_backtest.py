@@ -388,3 +388,19 @@ def test_a_million_tick_csv_backtests_with_every_tick_counted(
     assert sum(summary["signals"].values()) == len(signals)
     last_of_s00 = round(float(price[np.flatnonzero(who == 0)[-1]]), 2)
     assert summary["symbols"]["S00"]["last"] == pytest.approx(last_of_s00)
+
+
+def test_a_quantity_below_zero_is_backtested_with_limits_below_zero(tmp_path: Path) -> None:
+    path = tmp_path / "spread.csv"
+    values = [0.5, 0.2, -0.1, -0.4, -0.8, -1.2, -0.6, 0.1]
+    path.write_text(
+        "ts,symbol,price\n"
+        + "".join(f"{1_750_000_000 + i},spread,{v}\n" for i, v in enumerate(values))
+    )
+    result = cli(str(path), "--additive", "spread", "--limit", "spread=-1:0.4",
+                  "--json", "--signals-only")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    hits = [json.loads(line) for line in result.stdout.splitlines() if '"kind"' in line]
+    assert [(h["kind"], h["price"], h["limit"]) for h in hits if h["kind"] == "BUY"] == [
+        ("BUY", -1.2, -1.0)
+    ]

@@ -59,6 +59,7 @@ from tui.runtime.options import (
     add_engine_options,
     engine_config,
     header_of,
+    limit_options_problem,
     positive_int,
 )
 from tui.runtime.textplot import Series, lead_precision_plot
@@ -662,7 +663,11 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m tui.runtime.backtest``."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problem = limit_options_problem(args)
+    if problem is not None:
+        parser.error(problem)
     return int(args.func(args))
 
 
