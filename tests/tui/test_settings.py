@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import Engine, LimitError
 from tui.runtime import settings as config
 
 
@@ -34,12 +35,21 @@ def test_a_file_that_is_not_toml_gives_the_defaults_and_says_where(tmp_path: Pat
 
 @pytest.mark.parametrize(
     "pair",
-    ["[5.0, 5.0]", "[-1.0, 5.0]", "[1.0, inf]", "[260.0, 1e300]", '["a", 2]', "[1.0]"],
+    ["[5.0, 5.0]", "[1.0, -5.0]", "[1.0, inf]", "[260.0, 1e300]", '["a", 2]', "[1.0]"],
 )
 def test_impossible_limits_are_reported_and_left_out(pair: str) -> None:
     settings, problems = config.loads(f"[limits]\nGOOD = [1.0, 2.0]\nBAD = {pair}\n")
     assert settings.limits == {"GOOD": (1.0, 2.0)}
     assert len(problems) == 1 and "limits.BAD" in problems[0]
+
+
+def test_limits_at_zero_or_below_load_for_a_quantity_and_the_engine_refuses_a_prices() -> None:
+    settings, problems = config.loads("[limits]\ntemp = [-5.0, 0.0]\nACME = [-1.0, 5.0]\n")
+    assert problems == [] and settings.limits == {"temp": (-5.0, 0.0), "ACME": (-1.0, 5.0)}
+    engine = Engine(additive=["temp"])
+    engine.set_limits("temp", *settings.limits["temp"])
+    with pytest.raises(LimitError, match="ACME: the buy limit must be positive"):
+        engine.set_limits("ACME", *settings.limits["ACME"])
 
 
 def test_the_watchlist_loads_back_and_a_wrong_one_is_reported(tmp_path: Path) -> None:

@@ -222,7 +222,9 @@ def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
         if not ok:
             problems.append(f"{name}: limits.{symbol} must be [buy, sell]")
             continue
-        problem = limit_problem(*pair)
+        # A quantity's limits may be 0 or below (saved from the monitor): the engine,
+        # which knows the --additive symbols, refuses a price's with a notice.
+        problem = limit_problem(*pair, additive=True)
         if problem is not None:
             problems.append(f"{name}: limits.{symbol} = {pair} is impossible ({problem})")
             continue
