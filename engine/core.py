@@ -95,6 +95,12 @@ _B = NDArray[np.bool_]
 
 
 _INITIAL_CAPACITY = 64
+#: A quantity's hit (an additive symbol's BUY or SELL) re-arms only once the value is back
+#: beyond the limit by at least this many of its typical moves from one tick to the next
+#: (the root of the exponentially weighted mean squared move, noise included) as well as
+#: by ``hysteresis`` of the limit, which is no distance at a limit of 0: a gauge jittering
+#: about a threshold of 0 fired a hit at every fourth tick.
+HIT_REARM_MOVES = 2.0
 #: Ticks of a symbol before its price grid counts (:meth:`Engine._grid`): the smallest of
 #: a few steps of a price that is on no grid is still a good part of a typical step.
 GRID_AFTER_TICKS = 20
@@ -162,7 +168,9 @@ class Engine:
     * ``BUY``/``SELL`` when the price reaches the limit (``price <= buy``,
       ``price >= sell``). It then disarms until the price moves back beyond the limit by
       ``hysteresis`` (above ``buy*(1+hysteresis)``, below ``sell*(1-hysteresis)``), so a
-      price chopping around a limit gives one signal.
+      price chopping around a limit gives one signal. An additive symbol's value must
+      also move back by :data:`HIT_REARM_MOVES` of its typical moves from one tick to
+      the next.
     * ``BUY_WATCH``/``SELL_WATCH`` when the probability of reaching the limit within
       ``horizon_s`` is at ``alert_p`` or above while the price has not reached it (so
       never during the warm-up, which leaves the watch armed), the watch is armed, and
@@ -795,6 +803,12 @@ class Engine:
         # docstring); signals report it through the calibration map.
         p_hit = forecast_limits(price, aims[0], aims[1], est, cfg.horizon_s, self._screen)
         slow_full = k >= cfg.slow - 1 if (n_before < cfg.slow - 1).any() else None
+        rearm = None
+        if additive is not None:  # a quantity's limit may be 0: h of it is no distance
+            moves = sums[:, Sum.W_RETURN_SQ] / sums[:, Sum.WEIGHT]  # mean squared move
+            np.sqrt(moves, out=moves)
+            moves *= HIT_REARM_MOVES
+            rearm = np.where(additive, moves, np.nan)
         fired, s.rules[sym], s.last_fire[sym] = fire(
             batch,
             s.rules.take(sym, axis=0),
@@ -807,6 +821,7 @@ class Engine:
             sma_slow,
             slow_full,
             cfg,
+            rearm,
         )
 
         # Per-symbol state at each segment's last tick, and the chart history.

@@ -106,6 +106,7 @@ def fire(
     sma_slow: _F8,
     slow_full: _B | None,
     cfg: EngineConfig,
+    rearm_at_least: _F8 | None = None,
 ) -> tuple[_B, _States, _F8]:
     """The signals each tick fires, and the rules' states and latest fire times after each
     symbol's last tick.
@@ -113,7 +114,8 @@ def fire(
     The rules, per symbol and side (see :class:`~engine.core.Engine`):
 
     * Hit (``BUY``/``SELL``): fires when the price reaches the limit while armed, then
-      disarms; re-arms once the price is back beyond the limit by ``hysteresis``.
+      disarms; re-arms once the price is back beyond the limit by ``hysteresis`` of the
+      limit, and by at least ``rearm_at_least`` where given.
     * Watch (``BUY_WATCH``/``SELL_WATCH``): :func:`~engine.watch.watch_fires` with score
       ``p``, threshold ``alert_p``, re-arm at ``watch_rearm * alert_p``, expiry after
       ``horizon_s`` and at least ``watch_quiet`` seconds between two watches.
@@ -142,6 +144,10 @@ def fire(
     slow_full : ndarray of bool or None
         Whether the slow window is full at each tick; None if it is at every tick.
     cfg : EngineConfig
+    rearm_at_least : ndarray, shape (n,), optional
+        The least distance back beyond a limit that re-arms its hit, at every tick: for
+        a quantity (an additive symbol) whose limit may be 0, where a fraction of the
+        limit is no distance at all (nan or 0: none).
 
     Returns
     -------
@@ -163,6 +169,9 @@ def fire(
     if h and (limits < 0.0).any():  # additive values below zero: h of |limit|
         np.multiply(buy, 1.0 - h, out=back[Side.BUY], where=buy < 0.0)
         np.multiply(sell, 1.0 + h, out=back[Side.SELL], where=sell < 0.0)
+    if rearm_at_least is not None:
+        np.fmax(back[Side.BUY], buy + rearm_at_least, out=back[Side.BUY])
+        np.fmin(back[Side.SELL], sell - rearm_at_least, out=back[Side.SELL])
     np.greater(price, back[Side.BUY], out=moved_back[Side.BUY])
     np.less(price, back[Side.SELL], out=moved_back[Side.SELL])
     gap = sma_fast - sma_slow

@@ -18,7 +18,8 @@ Watches and crosses keep the time they last fired: a watch expires a horizon aft
 fired unanswered, and neither fires within its quiet time of the previous one.
 Symbols named in ``additive`` take all of the above in the value itself instead of its
 logarithm: returns are differences, distances ``limit - value``, the default band
-``first -/+ band*|first|`` (none at 0), the hysteresis ``h*|limit|``.
+``first -/+ band*|first|`` (none at 0), the hysteresis ``h*|limit|`` and at least two
+typical one-tick moves (the root of the decayed mean squared return).
 """
 
 from __future__ import annotations
@@ -344,6 +345,8 @@ class Reference:
         s.p_buy, s.eta_buy, s.p_sell, s.eta_sell = self._forecasts(s)
 
         fired: list[tuple[str, float, float, float]] = []
+        # A quantity's hit re-arms only once back by two typical moves as well.
+        least = 2.0 * math.sqrt(s.sum_rr / s.den) if s.additive else -math.inf
         for side, limit, p, eta, reached, back in (
             (
                 "BUY",
@@ -351,7 +354,7 @@ class Reference:
                 s.p_buy,
                 s.eta_buy,
                 price <= s.buy,
-                price > s.buy * (1 + math.copysign(self.hysteresis, s.buy)),
+                price > max(s.buy * (1 + math.copysign(self.hysteresis, s.buy)), s.buy + least),
             ),
             (
                 "SELL",
@@ -359,7 +362,7 @@ class Reference:
                 s.p_sell,
                 s.eta_sell,
                 price >= s.sell,
-                price < s.sell * (1 - math.copysign(self.hysteresis, s.sell)),
+                price < min(s.sell * (1 - math.copysign(self.hysteresis, s.sell)), s.sell - least),
             ),
         ):
             last = s.fired_at[side]

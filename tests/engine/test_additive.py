@@ -68,12 +68,33 @@ def test_limits_at_zero_or_below_are_refused_for_prices_and_taken_for_quantities
 def test_a_hit_below_zero_re_arms_once_the_value_is_back_by_the_hysteresis() -> None:
     eng = Engine(_cfg(default_band=None, hysteresis=0.1), additive=["t*"])
     (sid,) = eng.register(["temp"])
-    eng.set_limits("temp", buy=-10.0)
-    # -10 hits; -9.5 is not back by 10% of |limit| (above -9); -8.5 is; -10.5 hits again.
-    values = [-5.0, -10.0, -9.5, -10.0, -8.5, -10.5]
-    fired = eng.update([sid] * 6, np.arange(6.0) * 100.0, values)
-    hits = [s for s in fired if s.kind is SignalKind.BUY]
-    assert [(s.seq, s.price) for s in hits] == [(1, -10.0), (2, -10.5)]
+    eng.set_limits("temp", buy=-100.0)
+    # Steps of 0.5 a second: down to -100 (a hit), up to -85 (back by more than 10% of
+    # |limit|, above -90: re-armed), down to -100.5 (a second hit).
+    values = np.concatenate(
+        (
+            np.arange(-80.0, -100.5, -0.5),
+            np.arange(-99.5, -84.5, 0.5),
+            np.arange(-85.5, -101.0, -0.5),
+        )
+    )
+    fired = eng.update(np.full(values.size, sid), np.arange(values.size, dtype=float), values)
+    hits = [(s.seq, s.price) for s in fired if s.kind is SignalKind.BUY]
+    assert hits == [(1, -100.0), (2, -100.0)]
+
+
+def test_a_gauge_jittering_about_a_limit_of_zero_hits_once_not_at_every_crossing() -> None:
+    """At a limit of 0 a fraction of the limit is no distance: the value must also move
+    back by two of its typical moves from one tick to the next before a hit re-arms."""
+    rng = np.random.default_rng(3)
+    eng = Engine(_cfg(default_band=None), additive=["gauge"])
+    (sid,) = eng.register(["gauge"])
+    eng.set_limits("gauge", buy=0.0, sell=1.0)
+    noise = rng.normal(0.0, 0.02, 2000)
+    fired = eng.update(np.full(noise.size, sid), np.arange(noise.size, dtype=float), noise)
+    crossings = int(np.count_nonzero((noise[1:] <= 0.0) & (noise[:-1] > 0.0)))
+    hits = sum(s.kind is SignalKind.BUY for s in fired)
+    assert crossings > 400 and 1 <= hits <= 10, (crossings, hits)
 
 
 def test_a_gauge_near_zero_is_forecast_as_arithmetic_brownian_motion() -> None:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tui.runtime import evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,3 +67,24 @@ def test_the_command_imports_no_ui_library() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=ROOT, timeout=60)  # fmt: skip
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_quantities_are_left_out_and_a_file_of_quantities_alone_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = "".join(
+        f"{1_750_000_000 + i},ACME,{100 + (i % 7) * 0.1:.2f}\n"
+        f"{1_750_000_000 + i},gauge,{-1 + (i % 5) * 0.01:.2f}\n"
+        for i in range(400)
+    )
+    both = tmp_path / "both.csv"
+    both.write_text("ts,symbol,price\n" + rows)
+    status, _, err = _run(str(both), "--additive", "gauge")
+    assert status == 0, err
+    assert "1 symbol modelled as quantities (additive) left out" in capsys.readouterr().err
+    gauges = tmp_path / "gauges.csv"
+    gauges.write_text(
+        "ts,symbol,price\n" + "".join(r + "\n" for r in rows.splitlines() if "gauge" in r)
+    )
+    status, _, err = _run(str(gauges), "--additive", "gauge")
+    assert status == 2 and "no prices to evaluate (every symbol is a quantity)" in err

@@ -404,3 +404,32 @@ def test_a_quantity_below_zero_is_backtested_with_limits_below_zero(tmp_path: Pa
     assert [(h["kind"], h["price"], h["limit"]) for h in hits if h["kind"] == "BUY"] == [
         ("BUY", -1.2, -1.0)
     ]
+
+
+def test_quantities_are_left_out_of_the_comparison_with_the_alarms(tmp_path: Path) -> None:
+    """The alarms are a price's (percent of the limit, volatility of log price): a gauge
+    below zero beside a price leaves the price's scores as they are alone, and a file of
+    gauges alone is backtested without the comparison, not with a traceback."""
+    rng = np.random.default_rng(4)
+    n = 3000
+    acme = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.002, n)))
+    gauge = -1.0 + rng.normal(0.0, 0.05, n)
+    rows = [(1_750_000_000 + i, "ACME", round(float(p), 4)) for i, p in enumerate(acme)]
+    alone = tmp_path / "acme.csv"
+    write_csv(alone, rows)
+    both = tmp_path / "both.csv"
+    rows += [(1_750_000_000 + i + 0.5, "gauge", round(float(v), 4)) for i, v in enumerate(gauge)]
+    write_csv(both, sorted(rows))
+    gauges = tmp_path / "gauges.csv"
+    write_csv(gauges, [r for r in sorted(rows) if r[1] == "gauge"])
+
+    def scores(*argv: str) -> dict:
+        result = cli(*argv, "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout.splitlines()[-1])
+
+    one, two = scores(str(alone)), scores(str(both), "--additive", "gauge")
+    assert one["quality"] == two["quality"] and one["baselines"] == two["baselines"]
+    shown = cli(str(gauges), "--additive", "gauge")
+    assert shown.returncode == 0 and "Traceback" not in shown.stderr
+    assert "every symbol is modelled as a quantity" in shown.stdout

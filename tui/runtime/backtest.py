@@ -233,7 +233,9 @@ def _score(
     ids_of: dict[str, int],
     runner: SampledRun,
     config: EngineConfig,
-) -> Evaluation:
+) -> Evaluation | None:
+    """The forecast scored against the alarms; None when there is no price to score
+    (every symbol a quantity)."""
     n = len(state.symbols)
     buy = np.full(n, np.nan)
     sell = np.full(n, np.nan)
@@ -243,6 +245,16 @@ def _score(
         tick_ids, tick_t, tick_p = (np.concatenate(c) for c in zip(*chunks, strict=True))
     else:
         tick_ids, tick_t, tick_p = np.empty(0, np.int64), np.empty(0), np.empty(0)
+    quantity = state.additive
+    if quantity.any():
+        # The alarms compared with are a price's (distance in percent, volatility of log
+        # price): quantities (additive symbols) are left out of the comparison.
+        kept = ~quantity[tick_ids]
+        tick_ids, tick_t, tick_p = tick_ids[kept], tick_t[kept], tick_p[kept]
+        ids_of = {s: i for s, i in ids_of.items() if not quantity[i]}
+        signals = [s for s in signals if s.symbol in ids_of]
+        if not len(tick_ids):
+            return None
     ticks = TickOrder(tick_ids, tick_t, tick_p, buy, sell)
     return evaluate(
         ticks,
@@ -462,8 +474,18 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
         )
     print(file=out)
     print(", ".join(parts), file=out)
+    quantities = int(np.count_nonzero(result.state.additive))
     if "quality" not in s:
+        if quantities and quantities == len(result.state.symbols):
+            print("(every symbol is modelled as a quantity (--additive): no comparison with "
+                  "the alarms, which are a price's)", file=out)  # fmt: skip
         return
+    if quantities:
+        print(
+            f"({fmt.count(quantities, 'symbol')} modelled as quantities (--additive) left out of "
+            "the comparison with the alarms below, which are a price's)",
+            file=out,
+        )
     print(_quality_line("forecast", s["quality"]), file=out)
     for b in s["baselines"]:
         what = (

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine import Engine, EngineConfig
+from engine.config import symbol_matcher
 from engine.evaluation import (
     ORACLE,
     Evaluation,
@@ -40,6 +41,8 @@ from engine.quality import TickOrder
 from engine.watch import Discipline
 from producer.files import SourceError
 from producer.markets import KINDS, Market, generate
+from producer.source import additive_of
+from tui.runtime import format as fmt
 from tui.runtime.options import OptionError, add_engine_options, engine_config
 
 #: Ticks per engine update (the grid of samples cuts them further).
@@ -110,19 +113,35 @@ def run_ticks(ticks: Ticks, config: EngineConfig, bands: Sequence[float]) -> Eva
     )
 
 
-def read_ticks(spec: str) -> Ticks:
-    """The ticks of a scenario, CSV or JSON-lines file (``-`` for standard input)."""
+def read_ticks(spec: str, additive: Sequence[str] = ()) -> Ticks:
+    """The ticks of a scenario, CSV or JSON-lines file (``-`` for standard input), of
+    prices only: symbols that are quantities (``additive``, or so named by the file's
+    header) are left out (the alarms compared with are a price's) and said on stderr."""
     from tui.runtime.backtest import open_file  # the backtest's reader, sniffing included
 
-    source: Iterable[Any] = open_file(spec, skip_bad=False)
+    source: Iterable[Any] = open_file(spec, skip_bad=False, additive=additive)
+    quantity = symbol_matcher(additive_of(source))  # type: ignore[arg-type]
     ids_of: dict[str, int] = {}
+    left_out: set[str] = set()
     sym: list[int] = []
     t: list[float] = []
     price: list[float] = []
     for tick in source:
+        if quantity(tick.symbol):
+            left_out.add(tick.symbol)
+            continue
         sym.append(ids_of.setdefault(tick.symbol, len(ids_of)))
         t.append(tick.ts)
         price.append(tick.price)
+    if left_out:
+        names = ", ".join(sorted(left_out)[:5]) + (" …" if len(left_out) > 5 else "")
+        print(
+            f"evaluate: {fmt.count(len(left_out), 'symbol')} modelled as quantities "
+            f"(additive) left out, the alarms compared with being a price's: {names}",
+            file=sys.stderr,
+        )
+    if not ids_of:
+        raise SourceError(spec, None, "no prices to evaluate (every symbol is a quantity)")
     return Ticks(
         tuple(ids_of),
         np.array(sym, dtype=np.int32),
@@ -277,7 +296,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     try:
         if args.file is not None:
             print(f"evaluate: reading {args.file}", file=err)
-            ticks = read_ticks(args.file)
+            ticks = read_ticks(args.file, args.additive)
             results[args.file] = run_ticks(ticks, config, args.bands)
         else:
             for i, kind in enumerate(args.kinds, 1):
