@@ -431,12 +431,20 @@ class Engine:
             cur_buy, cur_sell = float(self._s.buy[sid]), float(self._s.sell[sid])
         else:  # new, or evicted with its limits parked
             cur_buy, cur_sell = self._parked.get(symbol, (math.nan, math.nan))[:2]
-        b, x = check_limits(
-            cur_buy if buy is None else buy,
-            cur_sell if sell is None else sell,
-            symbol,
-            additive=self.is_additive(symbol),
-        )
+        additive = self.is_additive(symbol)
+        try:
+            b, x = check_limits(
+                cur_buy if buy is None else buy,
+                cur_sell if sell is None else sell,
+                symbol,
+                additive=additive,
+            )
+        except LimitError as exc:
+            if additive or "must be positive" not in str(exc):
+                raise
+            raise LimitError(
+                f"{exc} (the limits of a symbol named additive, a quantity, may be 0 or below)"
+            ) from None
         if sid is None:
             sid = self._add(symbol)
             if sid < 0:

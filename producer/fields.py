@@ -43,6 +43,8 @@ _NO_TIMESTAMP = 0
 
 _Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SYMBOL_LEN)]
 _Price = Annotated[float, msgspec.Meta(gt=0.0, lt=MAX_PRICE)]
+#: A quantity's value (an additive symbol's): 0 or below too.
+_Value = Annotated[float, msgspec.Meta(gt=-MAX_PRICE, lt=MAX_PRICE)]
 
 
 class FieldsError(ValueError):
@@ -123,12 +125,13 @@ class Fields:
         """Whether this is limitwatch's own shape (the fast decoder reads it)."""
         return self == Fields()
 
-    def decoder(self) -> Callable[[Any], Tick]:
+    def decoder(self, quantity: Callable[[str], bool] | None = None) -> Callable[[Any], Tick]:
         """A function from a consumed message (``value()``, ``key()``, ``timestamp()``) to
-        a Tick; BadTick, with the heading it is counted under, for anything else."""
+        a Tick; BadTick, with the heading it is counted under, for anything else. A symbol
+        ``quantity`` takes (an additive one) may have a value of 0 or below."""
         if self.own:
-            return lambda msg: decode(msg.value())
-        return _MappedDecoder(self)
+            return lambda msg: decode(msg.value(), quantity)
+        return _MappedDecoder(self, quantity)
 
 
 def _tree(leaves: dict[str, Any]) -> dict[str, Any]:
@@ -146,19 +149,13 @@ def _tree(leaves: dict[str, Any]) -> dict[str, Any]:
 class _MappedDecoder:
     """Decodes one shape of message into Ticks; made once per mapping."""
 
-    def __init__(self, fields: Fields) -> None:
+    def __init__(self, fields: Fields, quantity: Callable[[str], bool] | None = None) -> None:
         self.fields = fields
-        leaves: dict[str, Any] = {}
-        if fields.symbol != KEY:
-            leaves[fields.symbol] = _Symbol
-        leaves[fields.price] = _Price
-        if fields.ts != TIMESTAMP:
-            leaves[fields.ts] = str if fields.unit == ISO else float
-        tree = _tree(leaves)
         self._attr: dict[str, str] = {}
-        kind = self._build(tree, "MappedTick", "", "")
-        # strict=False: a price or a time written as a decimal string is read as a number
-        self._decoder = msgspec.json.Decoder(kind, strict=False)
+        self._decoder = self._compile(_Price)
+        # A second shape whose value may be 0 or below, tried only for a refused price.
+        self._quantity = quantity
+        self._any_value = self._compile(_Value) if quantity is not None else None
         self._price = operator.attrgetter(self._attr[fields.price])
         self._symbol = (
             operator.attrgetter(self._attr[fields.symbol]) if fields.symbol != KEY else None
@@ -170,6 +167,19 @@ class _MappedDecoder:
             f"`$.{fields.symbol}`": Problem.BAD_SYMBOL,
         }
         self._checked: set[str] = set()
+
+    def _compile(self, price: Any) -> msgspec.json.Decoder[Any]:
+        """The decoder of this shape with ``price`` as the price's type."""
+        fields = self.fields
+        leaves: dict[str, Any] = {}
+        if fields.symbol != KEY:
+            leaves[fields.symbol] = _Symbol
+        leaves[fields.price] = price
+        if fields.ts != TIMESTAMP:
+            leaves[fields.ts] = str if fields.unit == ISO else float
+        kind = self._build(_tree(leaves), "MappedTick", "", "")
+        # strict=False: a price or a time written as a decimal string is read as a number
+        return msgspec.json.Decoder(kind, strict=False)
 
     def _build(self, node: dict[str, Any], name: str, path: str, chain: str) -> Any:
         """A msgspec Struct type for `node`, its JSON names renamed to f0, f1, …; each
@@ -189,6 +199,19 @@ class _MappedDecoder:
             rename[attr] = json_name
         return msgspec.defstruct(name, fields, rename=rename, gc=False)
 
+    def _as_quantity(self, value: bytes, msg: Any, bad: BadTick) -> Any:
+        """The message decoded with a value that may be 0 or below, if its symbol is a
+        quantity; else ``bad`` raised (the rare path: a price the strict shape refused)."""
+        assert self._any_value is not None and self._quantity is not None
+        try:
+            obj = self._any_value.decode(value)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            raise bad from None
+        symbol = self._symbol(obj) if self._symbol is not None else self._key_symbol(msg)
+        if not self._quantity(symbol):
+            raise bad
+        return obj
+
     def __call__(self, msg: Any) -> Tick:
         value = check_value(msg.value())
         try:
@@ -198,7 +221,10 @@ class _MappedDecoder:
             problem = next(
                 (p for end, p in self._problem.items() if text.endswith(end)), Problem.WRONG_SHAPE
             )
-            raise BadTick(f"invalid tick: {text}", problem) from None
+            bad = BadTick(f"invalid tick: {text}", problem)
+            if problem is not Problem.BAD_PRICE or self._any_value is None:
+                raise bad from None
+            obj = self._as_quantity(value, msg, bad)
         except msgspec.DecodeError as exc:
             raise BadTick(f"not JSON: {exc}", Problem.NOT_JSON) from None
         except Exception as exc:  # UnicodeDecodeError and anything else a payload triggers

@@ -141,7 +141,9 @@ def header_from_object(obj: dict[str, Any]) -> ScenarioHeader:
         check_symbol(symbol)
     patterns = header.additive_patterns()
     for pattern in patterns:
-        if not pattern or not pattern.isprintable():
+        if not pattern:
+            raise BadLine("bad scenario header: an additive pattern is empty")
+        if not pattern.isprintable():
             raise BadLine(f"bad scenario header: additive pattern {pattern!r} is not printable")
     quantity = symbol_matcher(patterns)
     for symbol, (buy, sell) in header.limits_dict().items():

@@ -82,9 +82,9 @@ def check_price(price: object, quantity: bool = False) -> float:
     value = float(price)
     if not math.isfinite(value):
         raise BadLine(f"price is not finite ({price!r})")
-    if quantity and value > -MAX_PRICE:
-        if value >= MAX_PRICE:
-            raise BadLine(f"price {price!r} is not below {MAX_PRICE:g}")
+    if quantity:
+        if not -MAX_PRICE < value < MAX_PRICE:
+            raise BadLine(f"value {price!r} is not between -{MAX_PRICE:g} and {MAX_PRICE:g}")
         return value
     if value <= 0.0:
         raise BadLine(f"price must be positive, got {price!r}")

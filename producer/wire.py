@@ -99,11 +99,31 @@ def _as_quantity(value: bytes, quantity: Callable[[str], bool], bad: BadTick) ->
     the rare path, taken only for a price the strict decoder refused."""
     try:
         got = _quantity_decoder.decode(value)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except msgspec.ValidationError as exc:
+        # A quantity's own problem (a time ahead, a value beyond any), else the price's.
+        again = _invalid(exc)
+        symbol = _symbol_of(value)
+        raise (again if symbol is not None and quantity(symbol) else bad) from None
+    except msgspec.DecodeError:
         raise bad from None
     if not quantity(got.symbol):
         raise bad
     return Tick(got.symbol, got.price, got.ts, got.resent)
+
+
+class _Named(msgspec.Struct, forbid_unknown_fields=False, gc=False):
+    symbol: str
+
+
+_named_decoder = msgspec.json.Decoder(_Named)
+
+
+def _symbol_of(value: bytes) -> str | None:
+    """The symbol a message names, if it names one as text."""
+    try:
+        return _named_decoder.decode(value).symbol
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
 
 
 def encode(tick: Tick) -> bytes:

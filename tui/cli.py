@@ -20,7 +20,6 @@ import sys
 from producer.kafka_config import KafkaConfigError, remember_secrets
 from tui.runtime.common import fail, resolve_kafka
 from tui.runtime.logs import LogFileError, redact_tracebacks, setup_logging
-from tui.runtime.options import limit_options_problem
 from tui.runtime.parser import build_parser, options_before_command, secrets_in_argv
 
 
@@ -31,9 +30,6 @@ def main(argv: list[str] | None = None) -> int:
     remember_secrets(secrets_in_argv(argv))  # before any message could repeat them
     redact_tracebacks()
     args = parser.parse_args(argv)
-    limit_problem = limit_options_problem(args)
-    if limit_problem is not None:
-        parser.error(limit_problem)
     misplaced = options_before_command(parser, argv)
     if misplaced and getattr(args, "command", None):
         parser.error(

@@ -134,3 +134,22 @@ def test_a_mapping_that_cannot_work_is_refused_with_a_reason(spec: str, says: st
 def test_a_mapping_reads_back_from_its_own_text() -> None:
     for spec in ("symbol=s,price=p,ts=T:ms", "symbol=@key,price=data.p,ts=@timestamp"):
         assert Fields.parse(Fields.parse(spec).spec()) == Fields.parse(spec)
+
+
+def test_a_quantity_may_be_zero_or_below_in_a_mapped_shape_and_a_price_may_not() -> None:
+    def quantity(symbol: str) -> bool:
+        return symbol.startswith("temp.")
+
+    read = Fields.parse("symbol=s,price=p,ts=T:ms").decoder(quantity)
+    tick = read(Msg(b'{"s":"temp.out","p":"-3.5","T":1700000000123}'))
+    assert (tick.symbol, tick.price) == ("temp.out", -3.5)
+    by_key = Fields.parse("symbol=@key,price=v,ts=@timestamp").decoder(quantity)
+    assert by_key(Msg(b'{"v":0}', b"temp.in")).price == 0.0
+    for shape, msg in (
+        (read, Msg(b'{"s":"ACME","p":"-3.5","T":1700000000123}')),  # a price
+        (by_key, Msg(b'{"v":-1}', b"ACME")),
+        (Fields.parse("symbol=s,price=p,ts=T:ms").decoder(), Msg(b'{"s":"temp.out","p":-1,"T":1}')),
+    ):
+        with pytest.raises(BadTick) as info:
+            shape(msg)
+        assert info.value.problem is Problem.BAD_PRICE

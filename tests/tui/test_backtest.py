@@ -433,3 +433,21 @@ def test_quantities_are_left_out_of_the_comparison_with_the_alarms(tmp_path: Pat
     shown = cli(str(gauges), "--additive", "gauge")
     assert shown.returncode == 0 and "Traceback" not in shown.stderr
     assert "every symbol is modelled as a quantity" in shown.stdout
+
+
+def test_a_limit_below_zero_is_a_quantitys_and_a_price_refuses_it_saying_so(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "t.jsonl"
+    header = '{"limitwatch_scenario":1,"name":"t","description":"d","additive":["gauge"]}'
+    ticks = [f'{{"symbol":"gauge","price":{-0.2 + 0.01 * i},"ts":{1.7e9 + i}}}' for i in range(30)]
+    ticks += [f'{{"symbol":"ACME","price":{100 + i},"ts":{1.7e9 + 30 + i}}}' for i in range(5)]
+    path.write_text("\n".join([header, *ticks]) + "\n")
+    ok = cli(str(path), "--limit", "gauge=-0.3:0.3", "--signals-only")  # the header names it
+    assert ok.returncode == 0, ok.stderr
+    refused = cli(str(path), "--limit", "ACME=-1:5")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().endswith(
+        "ACME: the buy limit must be positive and finite, got -1.00 (the limits of a symbol "
+        "named additive, a quantity, may be 0 or below)"
+    )

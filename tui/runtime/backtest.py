@@ -59,7 +59,6 @@ from tui.runtime.options import (
     add_engine_options,
     engine_config,
     header_of,
-    limit_options_problem,
     positive_int,
 )
 from tui.runtime.textplot import Series, lead_precision_plot
@@ -685,11 +684,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m tui.runtime.backtest``."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    problem = limit_options_problem(args)
-    if problem is not None:
-        parser.error(problem)
+    args = build_parser().parse_args(argv)
     return int(args.func(args))
 
 

@@ -47,6 +47,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from engine import Engine, EngineConfig, LimitError, Signal
+from engine.config import symbol_matcher
 from producer.control import drain
 from producer.fields import Fields
 from producer.kafka_config import (
@@ -178,7 +179,8 @@ class ConsumerWorker(threading.Thread):
         self.publish_interval = 1.0 / publish_hz
         self.batch_size = batch_size
         self.on_signals = on_signals
-        self._mapped = None if fields is None or fields.own else fields.decoder()
+        quantity = symbol_matcher(additive) if additive else None
+        self._mapped = None if fields is None or fields.own else fields.decoder(quantity)
         self.committer = committer if group is not None else None
         self.slot = SnapshotSlot()
         self.closed = threading.Event()

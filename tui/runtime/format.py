@@ -6,9 +6,16 @@ import math
 
 
 def price(value: float) -> str:
-    """A price with two decimals, or an en dash when undefined."""
+    """A price with two decimals, or an en dash when undefined; a value that rounds to
+    zero is 0.00, never -0.00 (a quantity just below zero).
+
+    >>> price(-0.001), price(-0.006), price(1234.5)
+    ('0.00', '-0.01', '1,234.50')
+    """
     if not math.isfinite(value):
         return "–"
+    if -0.005 < value < 0.0:
+        value = 0.0
     return f"{value:,.2f}"
 
 

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from engine import EngineConfig
-from engine.config import SETTINGS, symbol_matcher
+from engine.config import SETTINGS
 from engine.limits import limit_problem
 from tui.runtime.plausibility import MAX_AHEAD_S, MAX_JUMP
 
@@ -68,8 +68,8 @@ def fraction(text: str) -> float:
 
 
 def limit(text: str) -> tuple[str, float, float]:
-    """SYMBOL=BUY:SELL with BUY < SELL, both finite; that a price's are positive too is
-    checked once --additive is known (:func:`limit_options_problem`)."""
+    """SYMBOL=BUY:SELL with BUY < SELL, both finite; whether they may be 0 or below (a
+    quantity's, see --additive and scenario headers) the engine decides, and says."""
     try:
         symbol, rest = text.rsplit("=", 1)
         buy_text, sell_text = rest.split(":", 1)
@@ -83,19 +83,6 @@ def limit(text: str) -> tuple[str, float, float]:
     if problem is not None:
         raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
     return symbol, buy, sell
-
-
-def limit_options_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with a --limit under the engine's rule for its symbol (a price's
-    limits are positive; those of a symbol --additive names may be 0 or below), or None."""
-    quantity = symbol_matcher(getattr(args, "additive", ()))
-    for symbol, buy, sell in getattr(args, "limit", ()):
-        additive = quantity(symbol)
-        problem = limit_problem(buy, sell, additive=additive)
-        if problem is not None:
-            hint = "" if additive else f" (a quantity that may be 0 or below: --additive {symbol})"
-            return f"argument --limit: {symbol!r}: {problem}{hint}"
-    return None
 
 
 def non_negative_float(text: str) -> float:

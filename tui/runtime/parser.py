@@ -275,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("out", metavar="OUT", type=Path, help="the scenario file to write (.jsonl)")
     add_kafka_options(rec, embedded=False)
     add_plausibility_options(rec)
+    add_additive_option(rec)
     add_fields_options(rec)
     rec.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     rec.add_argument("--count", type=positive_int, help="stop after recording this many ticks")
