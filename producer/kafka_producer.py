@@ -321,6 +321,9 @@ class ProducerThread(threading.Thread):
         assert self._producer is not None
         for i, (key, value) in enumerate(delivered + taken_back):
             if self._stop_event.is_set():
+                # Stopped midway: what was taken back and not sent again is counted as
+                # failed at the stop, as it was before (produced = delivered + failed).
+                self._taken_back.extend(taken_back[max(i - len(delivered), 0) :])
                 return
             # A tick delivered before is not counted again; one taken back is counted now.
             report = self._on_redelivery if i < len(delivered) else self._on_delivery
@@ -336,10 +339,12 @@ class ProducerThread(threading.Thread):
                 # The rest is the next client's to send, in the same two parts.
                 now = time.monotonic()
                 self._sent.extend((now, k, v) for k, v in delivered[i:])
-                self._taken_back = taken_back[max(i - len(delivered), 0) :]
+                self._taken_back.extend(taken_back[max(i - len(delivered), 0) :])
                 return
             if queued:
                 self._resent += 1
+            elif i >= len(delivered):  # given up at the stop: never sent, so not delivered
+                self._taken_back.append((key, value))
         self._poll(0)
 
     def _drain_commands(self) -> bool:
