@@ -25,6 +25,7 @@ from textual.notifications import Notification, Notify, SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
+from textual.widgets._toast import ToastHolder
 
 from engine import EngineConfig, EngineState, Signal, SignalKind
 from engine.calibration import CalibrationRecord
@@ -267,6 +268,16 @@ class LimitwatchApp(App[None]):
             self._on_notify(Notify(toast))
         except AttributeError:
             self.post_message(Notify(toast))
+        if shown is not None:
+            self.call_after_refresh(self._drop_empty_toast_holders)
+
+    def _drop_empty_toast_holders(self) -> None:
+        """Remove the holders of toasts taken off the screen. Textual's rack removes a
+        replaced toast but not the holder around it, which keeps a row: each toast then
+        came lower down the screen, over the watchlist and at last the signals."""
+        for holder in self.screen.query(ToastHolder):
+            if not holder.children:
+                holder.remove()
 
     def on_resize(self, event: events.Resize) -> None:
         """On a narrow screen the footer packs its keys closer and leaves out ctrl+p (the
@@ -559,7 +570,9 @@ class LimitwatchApp(App[None]):
         caller puts the pending limits on screen once, after sending many."""
         problem = limit_problem(buy, sell, additive=self._is_additive(symbol))
         if problem:
-            self.notify(f"{symbol}: {problem}", title="Limit refused", severity="error")
+            # One toast however often the key is pressed: its text changes with the price.
+            self.notify(f"{symbol}: {problem}", title="Limit refused", severity="error",
+                        replaces="limit refused")  # fmt: skip
             return False
         self._pending[symbol] = (buy, sell)
         self._pending_at[symbol] = time.monotonic()

@@ -123,3 +123,22 @@ def test_toasts_leave_the_signals_and_the_status_line_uncovered(size: tuple[int,
 
     asyncio.run(run())
     assert len(toasts) == 2 and overlaps == []
+
+
+def test_a_replaced_toast_leaves_no_row_behind() -> None:
+    """Textual's rack removes a replaced toast but not its holder: each later toast came
+    a row lower, over the watchlist and at last the signals."""
+    app = LimitwatchApp(StaticFeed())
+    tops: list[int] = []
+
+    async def run() -> None:
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await pilot.pause()
+            for i in range(6):
+                app.notify(f"BUY ACME @ 148.{i}0 (limit 148.24)", timeout=10, replaces="crossing")
+                await pilot.pause()
+            await pilot.pause()
+            tops.extend(toast.region.y for toast in app.screen.query(Toast))
+
+    asyncio.run(run())
+    assert tops == [0]
