@@ -27,8 +27,18 @@ def _burst(app: LimitwatchApp, keys: list[str]) -> None:
         (["tab", "9", "9"], "148.24", "99"),
         (["1", "4", "0", "tab", "1", "6", "0"], "140", "160"),
         (["tab", "1", "6", "0", "shift+tab", "1", "4", "0"], "140", "160"),
+        (["backspace", "1", "4", "9"], "149", "152.76"),
+        (["end", "backspace", "backspace", "9", "9"], "148.99", "152.76"),
+        (["ctrl+u", "1", "4", "7", "left", "left", "backspace", "2"], "247", "152.76"),
     ],
-    ids=["tab-then-digits", "both-fields", "back-with-shift-tab"],
+    ids=[
+        "tab-then-digits",
+        "both-fields",
+        "back-with-shift-tab",
+        "backspace-first",
+        "end-then-backspace",
+        "edit-in-the-middle",
+    ],
 )
 def test_keys_typed_in_one_burst_after_tab_land_in_the_field_tab_moved_to(
     keys: list[str], buy: str, sell: str

@@ -3,6 +3,7 @@ place and nothing is sent until both make sense."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from typing import ClassVar
@@ -66,6 +67,23 @@ def check_limits(buy_text: str, sell_text: str, *, additive: bool = False) -> tu
     return parsed[0], parsed[1]
 
 
+#: Editing keys of an input, applied as they arrive (see LimitInput): each to its action.
+_EDITING = {
+    "backspace": "delete_left",
+    "delete": "delete_right",
+    "ctrl+d": "delete_right",
+    "home": "home",
+    "ctrl+a": "home",
+    "end": "end",
+    "ctrl+e": "end",
+    "left": "cursor_left",
+    "right": "cursor_right",
+    "ctrl+u": "delete_left_all",
+    "ctrl+k": "delete_right_all",
+    "ctrl+w": "delete_left_word",
+}
+
+
 class LimitInput(Input):
     """An input that keeps up with keys typed in one burst.
 
@@ -73,6 +91,9 @@ class LimitInput(Input):
     focus for Tab only once that key has bubbled up to the app: keys typed right after
     Tab would land in the field Tab left. Here Tab moves the focus at once, and a key
     that reaches a field the focus has left goes on to the focused widget, in order.
+    Likewise a character is typed as its key arrives but an editing key (Backspace,
+    Home, ...) is a binding, run after the keys behind it: Backspace then ``149`` in one
+    burst gave ``14``. Here the editing keys act as they arrive, in order.
     """
 
     async def _on_key(self, event: events.Key) -> None:
@@ -89,6 +110,14 @@ class LimitInput(Input):
                 self.screen.focus_next()
             else:
                 self.screen.focus_previous()
+            return
+        action = _EDITING.get(event.key)
+        if action is not None:
+            event.stop()
+            event.prevent_default()
+            done = getattr(self, f"action_{action}")()
+            if inspect.isawaitable(done):
+                await done
             return
         await super()._on_key(event)
 
