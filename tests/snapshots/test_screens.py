@@ -93,7 +93,7 @@ def test_why_this_forecast_at_80x24(snap_compare) -> None:
 
 def test_watchlist_editor_at_80x24(snap_compare) -> None:
     async def untick_two(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("w", "space", "down", "down", "space")
+        await pilot.press("w", "tab", "space", "down", "down", "space")
         await pilot.pause()
 
     assert snap_compare(_app(), terminal_size=(80, 24), run_before=untick_two)

@@ -167,7 +167,7 @@ def test_w_chooses_the_symbols_shown_adds_one_not_seen_and_a_shows_all_again(
         await pilot.press("w")
         await pilot.pause()
         assert isinstance(app.screen, SymbolsScreen)
-        await pilot.press("space", "down", "space")  # untick ACME and BRIX
+        await pilot.press("tab", "space", "down", "space")  # to the list; untick ACME, BRIX
         await pilot.pause()
         seen["saved"] = config.load(path)[0].watchlist
         seen["title"] = str(app.query_one(Watchlist).border_title)
@@ -181,7 +181,7 @@ def test_w_chooses_the_symbols_shown_adds_one_not_seen_and_a_shows_all_again(
         await pilot.press("escape")
         await pilot.press("w")
         await pilot.pause()
-        await pilot.press("a")
+        await pilot.press("tab", "a")  # the name box first, then the list
         await pilot.pause()
         seen["all"] = config.load(path)[0].watchlist
         seen["rows again"] = len(_order(app))
@@ -324,7 +324,7 @@ def test_unticking_every_symbol_keeps_the_last_choice_until_one_is_ticked(
     seen: dict[str, object] = {}
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("w", "space")  # untick ACME: 11 shown
+        await pilot.press("w", "tab", "space")  # untick ACME: 11 shown
         await pilot.pause()
         seen["one off"] = config.load(path)[0].watchlist
         await pilot.press("n")  # none: not applied (an empty watchlist means all)
@@ -341,3 +341,20 @@ def test_unticking_every_symbol_keeps_the_last_choice_until_one_is_ticked(
     assert seen["none"] == seen["one off"] and seen["rows"] == 11
     assert str(seen["hint"]).startswith("none ticked")
     assert seen["brix"] == ("BRIX",)
+
+
+def test_a_name_typed_as_the_editor_opens_is_added(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    app = LimitwatchApp(StaticFeed(), config_path=path)
+    seen: dict[str, object] = {}
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("w")
+        await pilot.pause()
+        await pilot.press(*"NEWCO", "enter")
+        await pilot.pause()
+        seen["saved"] = config.load(path)[0].watchlist
+
+    drive(app, script)
+    saved = seen["saved"]
+    assert isinstance(saved, tuple) and "NEWCO" in saved and len(saved) == 13  # none unticked

@@ -87,7 +87,7 @@ class SymbolsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Symbols shown"
-            box.border_subtitle = "space ticks · a all · n none · esc closes"
+            box.border_subtitle = "tab: list, space ticks · a all · n none · esc closes"
             yield Input(placeholder="add a symbol by name, then enter…", id="add")
             yield SelectionList[str](
                 *(
@@ -99,7 +99,9 @@ class SymbolsScreen(ModalScreen[None]):
             yield Static(self._hint(), id="hint")
 
     def on_mount(self) -> None:
-        self.query_one(SelectionList).focus()
+        # The name box first: a name typed at once is added (in the list it was lost,
+        # and Enter unticked the highlighted symbol). Tab goes on to the list.
+        self.query_one("#add", Input).focus()
 
     def _hint(self) -> str:
         n, total = len(self._ticked), len(self.known)
