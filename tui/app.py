@@ -457,14 +457,20 @@ class LimitwatchApp(App[None]):
         )
 
     def _show_chart(self, snap: Snapshot) -> None:
-        symbol = self.query_one(Watchlist).selected_symbol
+        watchlist = self.query_one(Watchlist)
+        symbol = watchlist.selected_symbol
         if symbol is not None and snap.chart_symbol != symbol:
             self.feed.select(symbol)  # the worker has not caught up with the selection yet
         limits = None
         if symbol is not None:
             limits = self._pending.get(symbol) or self._limits_in(snap, symbol)
         history = snap.history if snap.chart_symbol == symbol else None
-        self.query_one(Chart).show(symbol, history, limits or (math.nan, math.nan), snap.signals)
+        empty = "no ticks yet"
+        if symbol is None and watchlist.filter_text and snap.engine.symbols:
+            empty = "no symbol matches the filter"
+        self.query_one(Chart).show(
+            symbol, history, limits or (math.nan, math.nan), snap.signals, empty
+        )
 
     @on(Watchlist.Highlighted, "#watchlist")
     def _follow_selection(self, event: Watchlist.Highlighted) -> None:

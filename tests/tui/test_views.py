@@ -29,6 +29,7 @@ from tui.runtime.settings import STEPS, Settings, next_step
 from tui.runtime.snapshot import staleness
 from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsDialog, check_limits
+from tui.widgets.chart import Chart
 from tui.widgets.signal_log import SignalLog, fit_detail, signal_cells
 from tui.widgets.watchlist import KEYS, Watchlist, urgency
 
@@ -195,9 +196,13 @@ def test_a_filter_that_matches_nothing_says_so() -> None:
         await pilot.pause(0.2)
         table = app.query_one(Watchlist)
         lines.append(table.render_line(1).text)
+        await pilot.pause(0.5)
+        chart = app.query_one(Chart)
+        lines.append("\n".join(chart.render_line(y).text for y in range(chart.size.height)))
 
     drive(app, script)
     assert "no symbol matches “ZZZ”" in lines[0]
+    assert "no symbol matches the filter" in lines[1] and "no ticks yet" not in lines[1]
 
 
 def test_o_sorts_by_urgency_most_urgent_first() -> None:

@@ -177,8 +177,10 @@ class Chart(PlotextPlot):
         history: History | None,
         limits: tuple[float, float],
         signals: tuple[Signal, ...],
+        empty: str = "no ticks yet",
     ) -> None:
-        """Redraw when the history, limits or signals shown changed."""
+        """Redraw when the history, limits or signals shown changed; ``empty`` is what it
+        says when there is nothing to draw."""
         n = 0 if history is None else len(history.t)
         last_t = float(history.t[-1]) if n and history is not None else math.nan
         if n and history is not None and self.span_s is not None:
@@ -195,7 +197,7 @@ class Chart(PlotextPlot):
         theme = self.app.theme if self.is_attached else ""
         key = (
             symbol, n, last_t, limits, len(marks), marks[-1].id if marks else "", theme,
-            (width, height),
+            (width, height), empty,
         )  # fmt: skip
         if key == self._key:
             return
@@ -228,7 +230,7 @@ class Chart(PlotextPlot):
         )
         self.border_subtitle = ""
         if history is None or n == 0 or symbol is None:
-            plt.title("no ticks yet")
+            plt.title(empty)
             self.refresh()
             return
         colours = self.colours() if self.is_attached else palette({})
