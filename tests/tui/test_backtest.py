@@ -212,6 +212,8 @@ def test_human_table_lists_signals_and_closes_with_quality(
     assert status == 0
     assert lines[0] == backtest.TABLE_HEADER
     assert any(" BUY " in line and "CYGN" in line and "48.5" in line for line in lines)
+    (hit,) = [line for line in lines if " BUY " in line]
+    assert hit.endswith("  3.1s")  # warned: its BUY_WATCH came 3.1 s ahead
     report = lines[lines.index("") + 2 :]
     assert report[0].startswith("forecast: 1/1 crossings warned ahead")
     assert report[1].startswith("proximity alarm (price within")
@@ -451,3 +453,21 @@ def test_a_limit_below_zero_is_a_quantitys_and_a_price_refuses_it_saying_so(
         "ACME: the buy limit must be positive and finite, got -1.00 (the limits of a symbol "
         "named additive, a quantity, may be 0 or below)"
     )
+
+
+def test_each_crossing_says_whether_a_watch_came_first_and_how_long_ahead() -> None:
+    from engine import Signal, SignalKind
+
+    def sig(kind: SignalKind, t: float, symbol: str = "ACME") -> Signal:
+        return Signal(symbol, kind, 1, t, 100.0, 99.0, 0.7, 5.0)
+
+    warned = backtest.Warnings(horizon_s=60.0)
+    said = [
+        warned(sig(SignalKind.BUY_WATCH, 0.0)),
+        warned(sig(SignalKind.SELL, 5.0)),  # another side: no watch of its own
+        warned(sig(SignalKind.BUY, 12.5)),
+        warned(sig(SignalKind.BUY, 20.0)),  # that watch was answered already
+        warned(sig(SignalKind.BUY_WATCH, 30.0, "BRIX")),
+        warned(sig(SignalKind.BUY, 100.0, "BRIX")),  # more than a horizon later
+    ]
+    assert said == ["", "no", "12.5s", "no", "", "no"]

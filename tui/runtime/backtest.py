@@ -426,18 +426,41 @@ def _when(t: float) -> str:
 
 TABLE_HEADER = (
     f"{'time (UTC)':<23}  {'kind':<12}  {'symbol':<16}  {'price':>12}  {'limit':>12}  "
-    f"{'p_hit':>5}  {'eta':>8}"
+    f"{'p_hit':>5}  {'eta':>8}  {'warned':>8}"
 )
 
 
-def table_row(sig: Signal) -> str:
-    """One signal as a row of the human-readable table."""
+def table_row(sig: Signal, warned: str = "") -> str:
+    """One signal as a row of the human-readable table; ``warned``, for a crossing, how
+    long ahead a watch warned of it (:class:`Warnings`)."""
     eta = _fmt(sig.eta_s, ".1f")
     return (
         f"{_when(sig.t):<23}  {sig.kind.name:<12}  {sig.symbol:<16.16}  {sig.price:>12.6g}  "
         f"{_fmt(sig.limit, '>12.6g'):>12}  {_fmt(sig.p_hit, '.2f'):>5}  "
-        f"{eta + ('s' if eta != '-' else ''):>8}"
-    )
+        f"{eta + ('s' if eta != '-' else ''):>8}  {warned:>8}"
+    ).rstrip()
+
+
+class Warnings:
+    """For each crossing (BUY or SELL) of the table, whether a watch of the same symbol
+    and side came first, within a horizon before it, and how many seconds ahead: "12.3s
+    ahead" reads as the column ``warned``, "no" when none did."""
+
+    def __init__(self, horizon_s: float) -> None:
+        self.horizon_s = horizon_s
+        self._watched: dict[tuple[str, str], float] = {}  # (symbol, side): last watch time
+
+    def __call__(self, sig: Signal) -> str:
+        kind = sig.kind.name
+        if kind.endswith("_WATCH"):
+            self._watched[(sig.symbol, kind[: -len("_WATCH")])] = sig.t
+            return ""
+        if kind not in ("BUY", "SELL"):
+            return ""
+        at = self._watched.pop((sig.symbol, kind), None)
+        if at is None or sig.t - at > self.horizon_s:
+            return "no"
+        return f"{sig.t - at:.1f}s"
 
 
 def _pct(x: float | None) -> str:
@@ -650,9 +673,10 @@ def run(args: argparse.Namespace) -> int:
 
         else:
             print(TABLE_HEADER, file=out)
+            warned = Warnings(config.horizon_s)
 
             def emit(new: list[Signal]) -> None:
-                out.write("".join(table_row(s) + "\n" for s in new))
+                out.write("".join(table_row(s, warned(s)) + "\n" for s in new))
 
         result = backtest(source, config, limits, batch=args.batch, on_signals=emit,
                           on_batch=progress.update, score=not args.signals_only,
