@@ -159,6 +159,13 @@ def test_a_far_limit_is_an_arrow_at_the_edge_and_the_price_keeps_its_rows() -> N
     assert len(braille_rows) >= len(plot) // 2  # not squashed into a row or two
 
 
+def test_both_limits_off_one_edge_share_its_arrow() -> None:
+    t = np.arange(200.0)
+    prices = 100 + 2 * np.sin(t / 20)  # 98 .. 102, both limits below (the sell reached)
+    lines = _run(_app_with(t, prices, (14.0, 60.0)))
+    assert any("↓ buy 14.00 · sell 60.00" in line for line in lines), lines
+
+
 def test_the_legend_is_outside_the_plot_with_a_glyph_per_line() -> None:
     t = np.arange(200.0)
     lines = _run(_app_with(t, 100 + np.sin(t / 9), (99.0, 101.0)))

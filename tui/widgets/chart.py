@@ -252,6 +252,7 @@ class Chart(PlotextPlot):
             xs, ys = envelope(x, values, buckets)
             plt.plot(xs.tolist(), ys.tolist(), color=rgb[role], marker="braille")
         ticks: list[float] = []
+        off: dict[bool, list[tuple[str, float]]] = {True: [], False: []}  # above: limits
         for side, value in zip(("buy", "sell"), limits, strict=True):
             if not math.isfinite(value):
                 continue
@@ -259,12 +260,15 @@ class Chart(PlotextPlot):
                 plt.hline(value, rgb[side])
                 ticks.append(value)
             else:
-                arrow = "↑" if value > hi else "↓"
+                off[value > hi].append((side, value))
+        for above, far in off.items():
+            if far:  # both limits off one edge share its arrow, neither hides the other
                 plt.text(
-                    f"{arrow} {side} {fmt.price(value)}",
+                    f"{'↑' if above else '↓'} "
+                    + " · ".join(f"{side} {fmt.price(value)}" for side, value in far),
                     x=float(x[0]),
-                    y=hi if value > hi else lo,
-                    color=rgb[side],
+                    y=hi if above else lo,
+                    color=rgb[far[0][0]],
                     alignment="left",
                 )
         # Tick labels where the limit lines are, so a line's row reads its limit, and at
