@@ -257,9 +257,9 @@ def test_symbols_evicted_for_new_ones_are_counted(snap: Snapshot) -> None:
 def test_after_a_broker_restart_a_short_pane_still_says_so(
     snap: Snapshot, width: int, height: int
 ) -> None:
-    """The restart and the reset are cut to a line each before less needed rows go, and
-    before they go themselves: a pane that dropped them whole said nothing of the
-    restart and stood half empty."""
+    """The restart and the reset come down to their count and time (the toast said what
+    happened) before less needed rows go, and before they go themselves: a pane that
+    dropped them whole said nothing of the restart and stood half empty."""
     assert snap.producer is not None
     kafka = dataclasses.replace(
         snap.kafka,
@@ -274,3 +274,5 @@ def test_after_a_broker_restart_a_short_pane_still_says_so(
     labels = [line[:10].strip() for line in lines if line[:10].strip()]
     assert {"health", "in", "bad · dlq", "lag", "restart", "reset"} <= set(labels), lines
     assert len(lines) >= height - 1, lines  # the room is used, not left blank
+    assert not any("…" in line for line in lines), lines  # down to the time, none cut
+    assert "restart   1 · 15:24:23" in lines and "reset     15:24:24" in lines

@@ -5,6 +5,7 @@ its trend."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 from rich.cells import cell_len
@@ -149,6 +150,9 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
         if label in ("in", "out"):  # their first line holds whole parts: the rate
             rows = [(name, Text(text.plain.split("\n")[0]) if name == label else text)
                     for name, text in rows]  # fmt: skip
+        elif label in _KEEPER_ROWS:  # the count and the time: the toast said the rest
+            rows = [(name, _whole_words(text, width) if name == label else text)
+                    for name, text in rows]  # fmt: skip
         elif most:
             rows = [(name, _first_lines(text, width, most) if name == label else text)
                     for name, text in rows]  # fmt: skip
@@ -185,6 +189,21 @@ def _packed(parts: list[str], width: int) -> str:
         else:
             lines.append(part)
     return "\n".join(lines)
+
+
+_CLOCK = re.compile(r"\d\d:\d\d:\d\d")
+
+
+def _whole_words(text: Text, width: int) -> Text:
+    """A keeper row on one line beside the labels: whole if it fits, else up to its
+    time, none of it cut (``1 · 15:24:23 restarted after exit -9`` becomes ``1 ·
+    15:24:23``; the toast said what happened, the log keeps it)."""
+    room = max(width - len("broker mem") - 1, 2)
+    plain = text.plain
+    if cell_len(plain) <= room:
+        return text
+    clock = _CLOCK.search(plain)
+    return Text(plain[: clock.end()] if clock else plain.split(" ")[0], style=text.style)
 
 
 def _first_lines(text: Text, width: int, most: int) -> Text:
