@@ -431,20 +431,12 @@ class Engine:
             cur_buy, cur_sell = float(self._s.buy[sid]), float(self._s.sell[sid])
         else:  # new, or evicted with its limits parked
             cur_buy, cur_sell = self._parked.get(symbol, (math.nan, math.nan))[:2]
-        additive = self.is_additive(symbol)
-        try:
-            b, x = check_limits(
-                cur_buy if buy is None else buy,
-                cur_sell if sell is None else sell,
-                symbol,
-                additive=additive,
-            )
-        except LimitError as exc:
-            if additive or "must be positive" not in str(exc):
-                raise
-            raise LimitError(
-                f"{exc} (the limits of a symbol named additive, a quantity, may be 0 or below)"
-            ) from None
+        b, x = check_limits(
+            cur_buy if buy is None else buy,
+            cur_sell if sell is None else sell,
+            symbol,
+            additive=self.is_additive(symbol),
+        )
         if sid is None:
             sid = self._add(symbol)
             if sid < 0:
@@ -595,10 +587,10 @@ class Engine:
             raise ValueError(f"symbol id {int(ids.max())} was never registered")
         keep = ids >= 0
         with np.errstate(invalid="ignore"):
-            ok = keep & np.isfinite(times) & (prices > 0.0) & (prices < np.inf)
-            if self._any_additive:
-                valued = self._s.additive.take(np.maximum(ids, 0)) & np.isfinite(prices)
-                ok |= keep & np.isfinite(times) & valued
+            valued = (prices > 0.0) & (prices < np.inf)
+            if self._any_additive:  # a quantity's value may be 0 or below
+                valued |= self._s.additive.take(np.maximum(ids, 0)) & np.isfinite(prices)
+            ok = keep & np.isfinite(times) & valued
         if ok.all():
             arrival = np.arange(ids.shape[0])
         else:

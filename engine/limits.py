@@ -52,7 +52,7 @@ def limit_problem(buy: object, sell: object, *, additive: bool = False) -> str |
     >>> limit_problem(105.0, 95.0)
     'the buy limit 105.00 must be below the sell limit 95.00'
     >>> limit_problem(-1.0, 95.0)
-    'the buy limit must be positive and finite, got -1.00'
+    'the buy limit must be positive and finite, got -1.00 (the limits of a symbol named ...)'
     >>> limit_problem(1.0, 1e12)
     'the sell limit must be below 1,000,000,000,000, got 1e+12'
     >>> limit_problem(-1.0, 0.0, additive=True) is None
@@ -74,8 +74,13 @@ def limit_problem(buy: object, sell: object, *, additive: bool = False) -> str |
                 )
             values.append(x)
             continue
-        if math.isinf(x) or x <= 0.0:
+        if math.isinf(x):
             return f"the {side} limit must be positive and finite, got {_shown(x)}"
+        if x <= 0.0:
+            return (
+                f"the {side} limit must be positive and finite, got {_shown(x)} (the limits "
+                "of a symbol named additive, a quantity, may be 0 or below)"
+            )
         if x >= MAX_PRICE:
             return f"the {side} limit must be below {MAX_PRICE:,.0f}, got {_shown(x)}"
         values.append(x)
@@ -98,7 +103,7 @@ def check_limits(
     >>> check_limits(0, 1, symbol="ACME")
     Traceback (most recent call last):
     ...
-    engine.limits.LimitError: ACME: the buy limit must be positive and finite, got 0
+    engine.limits.LimitError: ACME: the buy limit must be positive and finite, got 0 (...)
     """
     problem = limit_problem(buy, sell, additive=additive)
     if problem is not None:

@@ -126,8 +126,6 @@ class FileSource:
         #: Patterns of symbols that are quantities, not prices (given, and a scenario
         #: header's): their values may be 0 or below.
         self._given_additive = tuple(additive)
-        self.additive: tuple[str, ...] = ()
-        self._quantity = symbol_matcher(())
         self._set_additive(())
         self.skip_bad = skip_bad
         self.tolerance_s = tolerance_s
@@ -346,7 +344,7 @@ class FileSource:
 
     def _set_additive(self, from_header: tuple[str, ...]) -> None:
         """The quantity patterns: those given, and those of a scenario header."""
-        self.additive = (*self._given_additive, *from_header)
+        self.additive: tuple[str, ...] = (*self._given_additive, *from_header)
         self._quantity = symbol_matcher(self.additive)
 
     def _is_quantity(self, symbol: str) -> bool:

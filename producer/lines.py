@@ -141,7 +141,13 @@ def make_tick(symbol: object, price: object, ts: object, quantity: Quantity = No
     `quantity` takes may have a value of 0 or below.
     """
     name = check_symbol(symbol)
-    return Tick(name, check_price(price, quantity is not None and quantity(name)), parse_time(ts))
+    try:
+        value = check_price(price)
+    except BadLine:  # asked only of a refused price: most lines never match a pattern
+        if quantity is None or not quantity(name):
+            raise
+        value = check_price(price, quantity=True)
+    return Tick(name, value, parse_time(ts))
 
 
 class TimeOrder:

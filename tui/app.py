@@ -555,7 +555,8 @@ class LimitwatchApp(App[None]):
             new_buy, new_sell = (buy if math.isfinite(buy) else last) + delta, sell
         else:
             new_buy, new_sell = buy, (sell if math.isfinite(sell) else last) + delta
-        if self._send_limits(symbol, new_buy, new_sell, only=side):
+        additive = bool(snap.engine.additive[i])
+        if self._send_limits(symbol, new_buy, new_sell, only=side, additive=additive):
             value = new_buy if side == "buy" else new_sell
             self.notify(
                 f"{symbol} {side} limit → {_limit_text(value)}", timeout=2, replaces="limit"
@@ -568,13 +569,15 @@ class LimitwatchApp(App[None]):
         sell: float,
         only: str | None = None,
         *,
+        additive: bool = False,
         remember: bool = True,
         show: bool = True,
     ) -> bool:
         """Ask the engine for new limits, shown as pending until it reports them; kept in
         the settings unless not ``remember`` (automatic ones). With ``show`` false the
-        caller puts the pending limits on screen once, after sending many."""
-        problem = limit_problem(buy, sell, additive=self._is_additive(symbol))
+        caller puts the pending limits on screen once, after sending many. An
+        ``additive`` symbol's limits may be 0 or below (see :class:`engine.Engine`)."""
+        problem = limit_problem(buy, sell, additive=additive)
         if problem:
             # One toast however often the key is pressed: its text changes with the price.
             self.notify(f"{symbol}: {problem}", title="Limit refused", severity="error",
@@ -593,14 +596,6 @@ class LimitwatchApp(App[None]):
             self._save_settings()
         return True
 
-    def _is_additive(self, symbol: str) -> bool:
-        """Whether the engine takes ``symbol`` as a quantity, not a price (its limits may
-        be 0 or below; see :class:`engine.Engine`)."""
-        snap = self._snapshot
-        if snap is None or symbol not in snap.engine.symbols:
-            return False
-        return bool(snap.engine.additive[snap.engine.symbols.index(symbol)])
-
     def action_edit_limits(self) -> None:
         """Open the dialog for the selected symbol's exact limits."""
         picked = self._selected()
@@ -612,14 +607,15 @@ class LimitwatchApp(App[None]):
             float(snap.engine.sell[i]),
         )
 
+        last, additive = float(snap.engine.last[i]), bool(snap.engine.additive[i])
+
         def done(result: tuple[float, float] | None) -> None:
-            if result is not None and self._send_limits(symbol, *result):
+            if result is not None and self._send_limits(symbol, *result, additive=additive):
                 buy_text, sell_text = _limit_text(result[0]), _limit_text(result[1])
                 self.notify(
                     f"{symbol} limits → {buy_text} / {sell_text}", timeout=2, replaces="limit"
                 )
 
-        last, additive = float(snap.engine.last[i]), bool(snap.engine.additive[i])
         self.push_screen(LimitsDialog(symbol, buy, sell, last, additive=additive), done)
 
     def action_change_step(self, direction: int) -> None:
@@ -753,7 +749,10 @@ class LimitwatchApp(App[None]):
             width = band * abs(last)  # of the value's size: a quantity may be below 0
             if not width:
                 continue  # a quantity at 0 has no band, as in the engine
-            if self._send_limits(symbol, last - width, last + width, remember=False, show=False):
+            if self._send_limits(
+                symbol, last - width, last + width,
+                additive=bool(st.additive[i]), remember=False, show=False,
+            ):  # fmt: skip
                 moved.append(symbol)
         if moved:
             self.query_one(Watchlist).set_pending(self._pending)

@@ -443,8 +443,8 @@ def table_row(sig: Signal, warned: str = "") -> str:
 
 class Warnings:
     """For each crossing (BUY or SELL) of the table, whether a watch of the same symbol
-    and side came first, within a horizon before it, and how many seconds ahead: "12.3s
-    ahead" reads as the column ``warned``, "no" when none did."""
+    and side came first, within a horizon before it, and how many seconds ahead: the
+    column ``warned`` reads "12.3s", or "no" when none did."""
 
     def __init__(self, horizon_s: float) -> None:
         self.horizon_s = horizon_s

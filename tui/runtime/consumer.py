@@ -47,7 +47,6 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from engine import Engine, EngineConfig, LimitError, Signal
-from engine.config import symbol_matcher
 from producer.control import drain
 from producer.fields import Fields
 from producer.kafka_config import (
@@ -179,8 +178,6 @@ class ConsumerWorker(threading.Thread):
         self.publish_interval = 1.0 / publish_hz
         self.batch_size = batch_size
         self.on_signals = on_signals
-        quantity = symbol_matcher(additive) if additive else None
-        self._mapped = None if fields is None or fields.own else fields.decoder(quantity)
         self.committer = committer if group is not None else None
         self.slot = SnapshotSlot()
         self.closed = threading.Event()
@@ -192,6 +189,7 @@ class ConsumerWorker(threading.Thread):
         self.recorder = Recorder(self._notice)
         # A quantity's value may be 0 or below (see engine.Engine's additive symbols).
         self._quantity = self.engine.is_additive if additive else None
+        self._mapped = None if fields is None or fields.own else fields.decoder(self._quantity)
         self.checks = TickChecks(
             plausibility or Plausibility(), self.config.max_symbols, self._quantity
         )
@@ -391,6 +389,7 @@ class ConsumerWorker(threading.Thread):
         self.health.fetch_answered()
         recording = self.recorder.active
         mapped = self._mapped  # None: limitwatch's own shape, the fast decoder
+        quantity = self._quantity
         read_up_to: dict[str, float] | None = None  # the engine's last event time per symbol
         handled = self._handled if self._commit_recorded else None
         for msg in msgs:
@@ -402,7 +401,7 @@ class ConsumerWorker(threading.Thread):
             if recording and handled is not None:  # written, refused or dropped below
                 handled[msg.partition()] = msg.offset()
             try:
-                tick = decode(msg.value(), self._quantity) if mapped is None else mapped(msg)
+                tick = decode(msg.value(), quantity) if mapped is None else mapped(msg)
             except BadTick as exc:
                 self._refuse(msg, exc)
                 continue

@@ -127,10 +127,13 @@ def read_ticks(spec: str, additive: Sequence[str] = ()) -> Ticks:
     t: list[float] = []
     price: list[float] = []
     for tick in source:
-        if quantity(tick.symbol):
-            left_out.add(tick.symbol)
-            continue
-        sym.append(ids_of.setdefault(tick.symbol, len(ids_of)))
+        sid = ids_of.get(tick.symbol)
+        if sid is None:  # a symbol's first tick decides (the patterns once per symbol)
+            if tick.symbol in left_out or quantity(tick.symbol):
+                left_out.add(tick.symbol)
+                continue
+            sid = ids_of[tick.symbol] = len(ids_of)
+        sym.append(sid)
         t.append(tick.ts)
         price.append(tick.price)
     if left_out:

@@ -46,7 +46,7 @@ def sparkline(values: tuple[int, ...], width: int = TREND, top: int | None = Non
 
 
 #: Rows left out first when the pane is too short for all of them, least needed first.
-#: What the broker keeper did: cut to one line each before any row is dropped.
+#: What the broker keeper did: down to its count and time before any row is dropped.
 _KEEPER_ROWS = ("restart", "reset", "topics")
 _DROP_ORDER = (
     "resent", "broker mem", "consumer", "last tick", "why", "evicted", "refused", "topics",
