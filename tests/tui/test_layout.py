@@ -9,6 +9,7 @@ import html
 import re
 from collections import defaultdict
 
+import numpy as np
 import pytest
 from textual.widgets import Static
 from textual.widgets._toast import Toast
@@ -142,3 +143,70 @@ def test_a_replaced_toast_leaves_no_row_behind() -> None:
 
     asyncio.run(run())
     assert tops == [0]
+
+
+def metrics_feed() -> StaticFeed:
+    """System metrics' long names and values up to six digits, as `--source metrics`
+    shows them: 16-cell names and a limit of 102,400 pushed both limits out of view."""
+    from engine import Engine, EngineConfig
+
+    feed = StaticFeed(n_ticks=0)
+    feed.engine = engine = Engine(EngineConfig(), additive=["*"])
+    values = {
+        "cpu.idle": 94.5,
+        "disk.read_kbps": 0.0,
+        "disk.write_kbps": 12.0,
+        "mem.available_mb": 23_544.58,
+        "net.rx_kbps": 1_250.5,
+    }
+    engine.set_limits("mem.available_mb", buy=2_410.5, sell=None)
+    for symbol in ("disk.read_kbps", "disk.write_kbps", "net.rx_kbps"):
+        engine.set_limits(symbol, buy=None, sell=102_400.0)
+    ids = engine.register(list(values))
+    engine.update(
+        np.asarray(ids, dtype=np.int32),
+        np.full(len(values), feed.last_ts),
+        np.array(list(values.values())),
+    )
+    return feed
+
+
+def test_long_names_and_large_values_keep_both_limits_in_view_at_80x24() -> None:
+    app = LimitwatchApp(metrics_feed())
+    seen: dict[str, object] = {}
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        table = app.query_one(Watchlist)
+        seen["lines"] = screen_lines(app)
+        seen["rows"] = [table.row_texts(r) for r in range(table.row_count)]
+        table.focus()
+        await pilot.press("right")
+        await pilot.pause(0.1)
+        seen["scrolled"] = screen_lines(app)
+        await pilot.press("right", "left", "left")
+        await pilot.pause(0.1)
+        seen["back"] = screen_lines(app)
+
+    drive(app, script, size=(80, 24))
+    lines = seen["lines"]
+    assert isinstance(lines, list)
+    rows = seen["rows"]
+    assert isinstance(rows, list) and len(rows) == 5
+    assert any("Buy ≤" in line and "Sell ≥" in line for line in lines)
+    for symbol, last, buy, sell, *_rest in rows:
+        line = next(line for line in lines if f"│ {symbol} " in line)
+        assert re.search(rf"{re.escape(last)}\s+{re.escape(buy)}\s+{re.escape(sell)}\s", line)
+    named = {row[0]: row for row in rows}
+    # Cut to 12 cells, still told apart; cents left out from 10,000 on.
+    assert named["mem.availab…"][1:3] == ("23,545", "2,410.50")
+    assert named["disk.read_k…"][3] == "102,400" and "disk.write_…" in named
+    # One press of → brings the next column beside the symbol, not a blank.
+    scrolled = seen["scrolled"]
+    assert isinstance(scrolled, list)
+    header = next(line for line in scrolled if "Symbol" in line)
+    assert re.search(r"Symbol\s+Buy ≤\s+Sell ≥\s+Forecast", header), header
+    assert seen["back"] == lines or any(
+        re.search(r"Symbol\s+Last\s+Buy ≤", line)
+        for line in seen["back"]  # type: ignore[union-attr]
+    )

@@ -19,6 +19,23 @@ def price(value: float) -> str:
     return f"{value:,.2f}"
 
 
+#: From this size on, a compact price leaves out its cents: five significant digits or
+#: more still show a move of 0.01 % (finer than any limit step), in three fewer cells.
+COMPACT_WHOLE = 10_000.0
+
+
+def price_compact(value: float) -> str:
+    """A price for a narrow table: as :func:`price`, without decimals from
+    :data:`COMPACT_WHOLE` on.
+
+    >>> price_compact(102_400.0), price_compact(9_999.994), price_compact(-23_544.58)
+    ('102,400', '9,999.99', '-23,545')
+    """
+    if math.isfinite(value) and abs(value) >= COMPACT_WHOLE:
+        return f"{value:,.0f}"
+    return price(value)
+
+
 def percent(value: float) -> str:
     """A signed percentage with two decimals."""
     if not math.isfinite(value):

@@ -52,6 +52,9 @@ LEFT = frozenset({"symbol", "forecast"})
 RESORT_S = 1.0
 #: Symbols longer than this are cut with an ellipsis.
 SYMBOL_MAX = 24
+#: ... or than this in a narrow watchlist, so the limits fit beside them at 80 columns
+#: (`mem.availab…`); the chart's title and the detail view (enter) name it in full.
+SYMBOL_COMPACT_MAX = 12
 #: After a pinned symbol's name.
 PIN_MARK = "*"
 #: Spaces either side of a cell.
@@ -59,7 +62,8 @@ PAD = 1
 #: The forecast column starts as wide as its common words ("SELL unlikely").
 FORECAST_MIN = 13
 #: A watchlist narrower than this shows the forecast in its compact form ("SELL 29%
-#: ~8.6m" for "SELL in ~8.6 min, 29%"), so it fits beside the price and limits.
+#: ~8.6m" for "SELL in ~8.6 min, 29%"), long symbols cut shorter and prices from 10,000
+#: on without cents, so the limits fit beside the price.
 COMPACT_BELOW = 64
 #: After a forecast that is not fresh (no recent tick for its symbol, or for any).
 STALE_MARK = " stale"
@@ -82,11 +86,12 @@ def urgency(state: EngineState) -> np.ndarray:
 
 
 @lru_cache(maxsize=16384)
-def safe_symbol(symbol: str) -> str:
-    """A symbol as it may be drawn: control codes shown as escapes, long names cut."""
+def safe_symbol(symbol: str, longest: int = SYMBOL_MAX) -> str:
+    """A symbol as it may be drawn: control codes shown as escapes, names longer than
+    `longest` cells cut."""
     text = fmt.literal(symbol)
-    if cell_len(text) > SYMBOL_MAX:
-        text = set_cell_size(text, SYMBOL_MAX - 1) + "…"
+    if cell_len(text) > longest:
+        text = set_cell_size(text, longest - 1) + "…"
     return text
 
 
@@ -171,20 +176,31 @@ def format_row(v: RowValues, compact: bool = False) -> tuple[Cell, ...]:
     # A limit asked for but not yet confirmed by the engine is shown in italics.
     asked = " italic" if v.pending else ""
     # A pinned symbol carries a star; a muted one is dim.
-    name: Cell = ((safe_symbol(v.symbol), "dim" if v.muted else "bold"),)
+    name: Cell = ((safe_symbol(v.symbol, _longest(compact)), "dim" if v.muted else "bold"),)
     if v.pinned:
         name += ((PIN_MARK, "bold yellow"),)
+    price = _price(compact)
     cells: dict[str, Cell] = {
         "symbol": name,
-        "last": ((fmt.price(v.last), ""),),
+        "last": ((price(v.last), ""),),
         "chg": ((fmt.change(v.last, v.open, v.additive), chg_style),),
         "forecast": forecast,
-        "buy": ((fmt.price(v.buy), ("reverse green" if v.last <= v.buy else "green") + asked),),
-        "sell": ((fmt.price(v.sell), ("reverse red" if v.last >= v.sell else "red") + asked),),
-        "fast": ((fmt.price(v.fast), ""),),
-        "slow": ((fmt.price(v.slow), ""),),
+        "buy": ((price(v.buy), ("reverse green" if v.last <= v.buy else "green") + asked),),
+        "sell": ((price(v.sell), ("reverse red" if v.last >= v.sell else "red") + asked),),
+        "fast": ((price(v.fast), ""),),
+        "slow": ((price(v.slow), ""),),
     }
     return tuple(cells[key] for key in KEYS)
+
+
+def _price(compact: bool) -> Callable[[float], str]:
+    """How prices are written in a narrow (`compact`) watchlist or a wide one."""
+    return fmt.price_compact if compact else fmt.price
+
+
+def _longest(compact: bool) -> int:
+    """The most cells a symbol takes in a narrow (`compact`) watchlist or a wide one."""
+    return SYMBOL_COMPACT_MAX if compact else SYMBOL_MAX
 
 
 def _sort_value(state: EngineState, i: int, order: str, urg: np.ndarray) -> tuple:
@@ -200,11 +216,15 @@ def _sort_value(state: EngineState, i: int, order: str, urg: np.ndarray) -> tupl
 
 
 def _widest(values: np.ndarray, render: Callable[[float], str]) -> int:
-    """The widest formatted value among the finite `values` (their extremes suffice)."""
+    """The widest formatted value among the finite `values`: the extremes on either side
+    of :data:`fmt.COMPACT_WHOLE` suffice (a compact 1,250.50 is wider than 23,545)."""
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return 1
-    return max(len(render(float(finite.min()))), len(render(float(finite.max()))))
+    whole = np.abs(finite) >= fmt.COMPACT_WHOLE
+    extremes = [float(f(group)) for group in (finite[whole], finite[~whole]) if group.size
+                for f in (np.min, np.max)]  # fmt: skip
+    return max(len(render(x)) for x in extremes)
 
 
 @functools.lru_cache(maxsize=64)
@@ -274,6 +294,8 @@ class Watchlist(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
+        Binding("left", "column(-1)", "Column left", show=False),
+        Binding("right", "column(1)", "Column right", show=False),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "watchlist--header",
@@ -511,7 +533,7 @@ class Watchlist(ScrollView, can_focus=True):
         return cells
 
     def set_compact(self, compact: bool) -> None:
-        """Show the forecast in its compact form (for a narrow watchlist), or in full."""
+        """Show the row in its compact form (for a narrow watchlist), or in full."""
         if compact == self.compact:
             return
         self.compact = compact
@@ -542,27 +564,28 @@ class Watchlist(ScrollView, can_focus=True):
         in_percent = (np.abs(relative) <= fmt.PERCENT_MAX) & ~state.additive[rows]  # as fmt.change
         absolute = np.where(in_percent, np.nan, last - opened)
         limits = [self._pending_side(0), self._pending_side(1)]
+        price, longest = _price(self.compact), _longest(self.compact)
         wanted = {
             "symbol": max(
-                cell_len(safe_symbol(s)) + (len(PIN_MARK) if s in self.pinned else 0)
+                cell_len(safe_symbol(s, longest)) + (len(PIN_MARK) if s in self.pinned else 0)
                 for s in self._rows
             ),
-            "last": _widest(last, fmt.price),
+            "last": _widest(last, price),
             "chg": max(
                 _widest(np.where(in_percent, relative, np.nan), fmt.percent),
                 _widest(absolute, lambda x: f"{x:+,.2f}"),
             ),
-            "buy": max(_widest(state.buy[rows], fmt.price), limits[0]),
-            "sell": max(_widest(state.sell[rows], fmt.price), limits[1]),
-            "fast": _widest(state.sma_fast[rows], fmt.price),
-            "slow": _widest(state.sma_slow[rows], fmt.price),
+            "buy": max(_widest(state.buy[rows], price), limits[0]),
+            "sell": max(_widest(state.sell[rows], price), limits[1]),
+            "fast": _widest(state.sma_fast[rows], price),
+            "slow": _widest(state.sma_slow[rows], price),
         }
         for key, width in wanted.items():
             self._widths[key] = max(self._widths[key], width)
 
     def _pending_side(self, side: int) -> int:
         values = np.array([limits[side] for limits in self._pending.values()], dtype=float)
-        return _widest(values, fmt.price) if values.size else 1
+        return _widest(values, _price(self.compact)) if values.size else 1
 
     def _resort(self) -> None:
         state = self._state
@@ -594,6 +617,19 @@ class Watchlist(ScrollView, can_focus=True):
 
     def action_page(self, direction: int) -> None:
         self.move_cursor(self._cursor + direction * max(1, self.size.height - 2))
+
+    def action_column(self, direction: int) -> None:
+        """Scroll sideways by a whole column: the next one comes to sit beside the
+        symbol (one cell at a time, a press showed nothing new but a blank)."""
+        edges = _edges(tuple(self._widths.values()))
+        stops = [edge - edges[1] for edge in edges[1:-1]]  # a column beside the symbol
+        now = round(self.scroll_x)
+        if direction > 0:
+            target = next((x for x in stops if x > now), now)
+            target = min(target, round(self.max_scroll_x))
+        else:
+            target = next((x for x in reversed(stops) if x < now), 0)
+        self.scroll_to(x=target, animate=False)
 
     def action_jump(self, row: int) -> None:
         self.move_cursor(row if row >= 0 else len(self._rows) - 1)
