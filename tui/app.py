@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
+from rich.cells import cell_len, set_cell_size
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -327,12 +329,14 @@ class LimitwatchApp(App[None]):
             )
         if self._due("kafka", snap.seq, now, 1.0 / PANE_HZ):
             self.query_one(KafkaPane).show(snap)
-            status = status_line(snap, self.step)
-            if stale:
-                status = f"STALE: {stale} · {status}"
-            self.query_one("#status", Static).update(Content(status), layout=False)
+            self._show_status(snap, stale)
         self._show_chart(snap)
         self._urgent = False
+
+    def _show_status(self, snap: Snapshot, stale: str | None) -> None:
+        bar = self.query_one("#status", Static)
+        width = bar.content_size.width or self.size.width - 2
+        bar.update(Content(status_line(snap, self.step, width, stale)), layout=False)
 
     def _due(self, pane: str, seq: int, now: float, interval: float) -> bool:
         """Whether `pane` should show snapshot `seq` now; marks it shown if so."""
@@ -634,9 +638,7 @@ class LimitwatchApp(App[None]):
         self._save_settings()
         self.notify(f"step {self.step:.2%} of price", timeout=2, replaces="step")
         if self._snapshot is not None:
-            self.query_one("#status", Static).update(
-                Content(status_line(self._snapshot, self.step)), layout=False
-            )
+            self._show_status(self._snapshot, staleness(self._snapshot))
 
     # -- producer and recording -----------------------------------------------------------
     def action_toggle_pause(self) -> None:
@@ -957,30 +959,70 @@ def _freeze_gc() -> None:
     gc.freeze()
 
 
-def status_line(snap: Snapshot, step: float) -> str:
-    """The one-line status under the panes: producer state, recording, counts, step and
-    last the source, whose name (with its options) is the part to lose on a narrow screen."""
-    parts = []
+def status_line(
+    snap: Snapshot, step: float, width: int | None = None, stale: str | None = None
+) -> str:
+    """The one-line status under the panes: staleness, producer state, recording, counts,
+    step and last the source.
+
+    Within `width` cells the counts and the step show first of all. To make room, in
+    turn: a recording is named by its file alone, the source's name (with its options)
+    is cut short, then why the source ended, the recording's file and why it is stale.
+    """
+    part: dict[str, str] = {"stale": f"STALE: {stale}" if stale else ""}
     p = snap.producer
-    if p is not None:
-        if p.paused:
-            parts.append("PAUSED")
-        if p.speed != 1.0:
-            parts.append("speed max" if math.isinf(p.speed) else f"speed ×{p.speed:g}")
-        if p.finished:
-            parts.append(f"source ended: {p.last_error}" if p.last_error else "source ended")
-        if p.skipped:
-            parts.append(f"{fmt.count(p.skipped, 'bad line')} skipped")
-    if snap.recording:
-        parts.append(f"● REC {snap.recorded:,} → {snap.recording}")
-    parts.append(
+    part["paused"] = "PAUSED" if p is not None and p.paused else ""
+    part["speed"] = ""
+    if p is not None and p.speed != 1.0:
+        part["speed"] = "speed max" if math.isinf(p.speed) else f"speed ×{p.speed:g}"
+    part["ended"] = part["why"] = part["skipped"] = ""
+    if p is not None and p.finished:
+        part["ended"] = "source ended"
+        part["why"] = f": {p.last_error}" if p.last_error else ""
+    if p is not None and p.skipped:
+        part["skipped"] = f"{fmt.count(p.skipped, 'bad line')} skipped"
+    part["rec"] = f"● REC {snap.recorded:,}" if snap.recording else ""
+    part["file"] = f" → {snap.recording}" if snap.recording else ""
+    part["counts"] = (
         f"{fmt.count(len(snap.engine.symbols), 'symbol')} · "
-        f"{fmt.count(snap.signal_count, 'signal')}"
+        f"{fmt.count(snap.signal_count, 'signal')} · step {step:.2%}"
     )
-    parts.append(f"step {step:.2%}")
-    if snap.source:
-        parts.append(snap.source)
-    return " · ".join(parts)
+    part["source"] = snap.source or ""
+
+    def line() -> str:
+        parts = (
+            *(part[key] for key in ("stale", "paused", "speed")),
+            part["ended"] + part["why"],
+            part["skipped"],
+            part["rec"] + part["file"],
+            part["counts"],
+            part["source"],
+        )
+        return " · ".join(text for text in parts if text)
+
+    text = line()
+    if width is None or cell_len(text) <= width:
+        return text
+    if snap.recording:
+        part["file"] = f" → {os.path.basename(snap.recording) or snap.recording}"
+    for key in ("source", "why", "file", "stale"):
+        text = line()
+        over = cell_len(text) - width
+        if over <= 0:
+            return text
+        if key == "stale":
+            part[key] = "STALE" if part[key] else ""  # why it is stale: in a toast
+        else:
+            part[key] = _cut(part[key], cell_len(part[key]) - over)
+    return _cut(line(), width)
+
+
+def _cut(text: str, room: int) -> str:
+    """`text` within `room` cells, its end replaced by an ellipsis; nothing where not
+    even a few cells are left."""
+    if cell_len(text) <= room:
+        return text
+    return set_cell_size(text, room - 1) + "…" if room >= 4 else ""
 
 
 def _limit_text(value: float) -> str:

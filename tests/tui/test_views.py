@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 from textual.geometry import Region
 from textual.widgets import Input
 
@@ -270,6 +271,27 @@ def test_question_mark_shows_every_key(size: tuple[int, int]) -> None:
         assert key in described
 
 
+def test_the_help_says_more_below_only_while_there_is() -> None:
+    app = LimitwatchApp(StaticFeed())
+    hints: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        hints.append(_screen_text(app))
+        await pilot.press("end")
+        await pilot.pause(0.2)
+        hints.append(_screen_text(app))
+        await pilot.press("home")
+        await pilot.pause(0.2)
+        hints.append(_screen_text(app))
+
+    drive(app, script, size=(80, 24))  # the help is longer than the screen
+    top, bottom, again = hints
+    assert "↓ more" in top and "↓ more" not in bottom and "esc closes" in bottom
+    assert "↓ more" in again
+
+
 def test_every_action_is_in_the_command_palette() -> None:
     app = LimitwatchApp(StaticFeed())
     titles: list[str] = []
@@ -474,6 +496,33 @@ def test_status_line_counts_skipped_lines_and_says_how_to_skip_a_bad_one() -> No
     assert "<stdin>:3: price 'x' is not a number (--skip-bad skips such lines)" in status_line(
         stopped, 0.005
     )
+
+
+def test_the_status_line_keeps_counts_and_step_within_80_columns() -> None:
+    snap = dataclasses.replace(
+        StaticFeed().latest(),
+        producer=ProducerStats(
+            source="replay", finished=True, last_error="/data/day.csv:88: price 'x' is not a number"
+        ),
+        recording="/home/someone/.local/share/limitwatch/recordings/rec-20261203-101500.jsonl",
+        recorded=12_345,
+        source="replay(/data/scenarios/a-long-scenario-name.jsonl, speed=4)",
+    )
+    whole = status_line(snap, 0.005)
+    assert cell_len(whole) > 160  # all of it, where there is room
+    for width in (78, 100, 158):
+        line = status_line(snap, 0.005, width, stale="no tick for 12 s")
+        assert cell_len(line) <= width, (width, line)
+        assert line.startswith("STALE") and "source ended" in line
+        assert "● REC 12,345" in line and "/home/someone" not in line  # the file at most
+        assert "12 symbols · 25 signals · step 0.50%" in line
+        if width >= 100:
+            assert "STALE: no tick for 12 s" in line and "→ rec-" in line
+        if width >= 158:
+            assert (
+                "● REC 12,345 → rec-20261203-101500.jsonl" in line and "source ended: /data" in line
+            )
+    assert status_line(snap, 0.005, 400) == whole  # nothing cut where it fits
 
 
 def test_a_source_that_stops_on_a_bad_line_says_so_in_a_toast_with_the_skip_bad_hint() -> None:

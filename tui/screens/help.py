@@ -14,6 +14,21 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 
+class _Pages(VerticalScroll):
+    """The help's scrolling box: its subtitle says "↓ more" while there is more below."""
+
+    def _update_hint(self) -> None:
+        more = self.scroll_y < self.max_scroll_y - 0.5
+        self.border_subtitle = "esc closes · ↓ more" if more else "esc closes"
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._update_hint()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._update_hint)
+
+
 class HelpScreen(ModalScreen[None]):
     """Lists `keys` as (key, description) pairs, then each of `sections` (a title and its
     (word, meaning) pairs); any of escape, ? or q closes it, the arrows scroll."""
@@ -25,7 +40,7 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen {
         align: center middle;
     }
-    HelpScreen > VerticalScroll {
+    HelpScreen > _Pages {
         width: auto;
         max-width: 90%;
         height: auto;
@@ -58,11 +73,11 @@ class HelpScreen(ModalScreen[None]):
             for word, meaning in entries:
                 table.add_row(word, meaning)
             rows += entries
-        with VerticalScroll() as box:
+        with _Pages() as box:
             # Sized to the table: an auto-width box around a Rich table collapses to nothing.
             keys_w = max((cell_len(key) for key, _what in rows), default=0)
             what_w = max((cell_len(what) for _key, what in rows), default=0)
             box.styles.width = keys_w + 2 + what_w + 4  # column gap, padding and border
             box.border_title = "Keys"
-            box.border_subtitle = "esc closes · ↓ more"
+            box.border_subtitle = "esc closes"
             yield Static(table)
