@@ -4,6 +4,7 @@ monitor and exported with `e` / `E`; a broken database never stops the monitor."
 from __future__ import annotations
 
 import csv
+import html
 import json
 import math
 import sqlite3
@@ -170,6 +171,23 @@ def test_the_monitor_lists_earlier_runs_below_this_runs_signals_and_exports_them
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1 + len(feed.signals) + 2
     assert any(f"{len(feed.signals) + 2:,} signals exported to {out}" in t for t in toasts)
+
+
+def test_the_line_above_earlier_runs_reads_in_one_piece_at_80x24(tmp_path: Path) -> None:
+    path, clock = tmp_path / "h.sqlite3", Clock(T0 - 3600)
+    earlier = SignalHistory(path, clock=clock)
+    earlier.add([_sig("ACME", SignalKind.SELL, 1, T0 - 3000)])
+    earlier.close()
+    clock.now = T0
+    app = LimitwatchApp(StaticFeed(n_ticks=0), history=SignalHistory(path, clock=clock))
+    shown: list[str] = []
+
+    async def script(pilot: object) -> None:
+        await pilot.pause(0.2)  # type: ignore[attr-defined]
+        shown.append(html.unescape(app.export_screenshot()).replace("\xa0", " "))
+
+    drive(app, script, size=(80, 24))
+    assert "earlier runs" in shown[0]  # not "earlier   runs ↓" across two columns
 
 
 def test_without_a_history_e_says_why_nothing_is_exported() -> None:

@@ -58,10 +58,12 @@ def signal_cells(sig: Signal) -> tuple[Text, ...]:
     )
 
 
-#: The row between this run's signals and those of earlier runs.
+#: The row between this run's signals and those of earlier runs: a rule as wide as the
+#: time, then words as wide as the widest kind (split across two columns, they read
+#: "earlier   runs ↓").
 PAST_LINE = (
-    Text("earlier", style="dim italic"),
-    Text("runs ↓", style="dim italic"),
+    Text("─" * 8, style="dim"),
+    Text("earlier runs", style="dim italic"),
     Text(""),
     Text(""),
     Text(""),
