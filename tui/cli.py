@@ -20,7 +20,7 @@ import sys
 from producer.kafka_config import KafkaConfigError, remember_secrets
 from tui.runtime.common import fail, resolve_kafka
 from tui.runtime.logs import LogFileError, redact_tracebacks, setup_logging
-from tui.runtime.parser import build_parser, options_before_command, secrets_in_argv
+from tui.runtime.parser import build_parser, options_after_command, secrets_in_argv
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,13 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     remember_secrets(secrets_in_argv(argv))  # before any message could repeat them
     redact_tracebacks()
+    argv = options_after_command(parser, argv)
     args = parser.parse_args(argv)
-    misplaced = options_before_command(parser, argv)
-    if misplaced and getattr(args, "command", None):
-        parser.error(
-            f"{', '.join(misplaced)} must come after the command: "
-            f"limitwatch {args.command} [options] ..."
-        )
     try:
         # None when the default place cannot be written: the broker's log is skipped too.
         args.log_path = setup_logging(getattr(args, "log_file", None))

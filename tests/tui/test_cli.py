@@ -81,7 +81,7 @@ def test_help_lists_the_commands_and_keys() -> None:
         (["--speed", "-2"], "positive number or 'max'"),
         (["engine"], "--bootstrap-servers"),
         (["produce"], "--bootstrap-servers"),
-        (["--fast", "50", "backtest", "scenarios/rally.jsonl"], "--fast must come after"),
+        (["--fast", "50", "backtest", "scenarios/rally.jsonl"], "slow (40) must be greater"),
         (["--band", "3"], "such as 3%"),
         (["--max-gap", "1e400"], "'1e400' is too large a number"),
         (["--step", "1e400%"], "'1e400' is too large a number"),
@@ -210,6 +210,23 @@ def test_options_the_command_lacks_still_work_before_it(tmp_path: Path) -> None:
     result = _cli("--log-file", str(log), "backtest", "scenarios/rally.jsonl")
     assert result.returncode == 0, result.stderr
     assert log.exists()
+
+
+def test_options_the_command_takes_work_before_it_as_after_it() -> None:
+    from tui.runtime.parser import build_parser, options_after_command
+
+    parser = build_parser()
+    argv = ["--fast", "5", "--seed=3", "-X", "a=b", "replay", "s.jsonl", "--loop"]
+    moved = options_after_command(parser, argv)
+    assert moved == ["--seed=3", "replay", "--fast", "5", "-X", "a=b", "s.jsonl", "--loop"]
+    before = parser.parse_args(moved)
+    after = parser.parse_args(["replay", "--fast", "5", "s.jsonl"])
+    assert before.fast == after.fast == 5 and before.file == after.file
+    assert options_after_command(parser, ["--fast", "5"]) == ["--fast", "5"]  # the monitor's
+    result = _cli("--log-file", os.devnull, "--json", "backtest", "scenarios/rally.jsonl")
+    after_it = _cli("--log-file", os.devnull, "backtest", "scenarios/rally.jsonl", "--json")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == after_it.stdout and result.stdout.startswith("{")
 
 
 def test_help_of_each_command_says_what_it_needs() -> None:

@@ -355,10 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def options_before_command(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
-    """Options written before a command that the command defines as well (``limitwatch
-    --fast 5 backtest``): the command's own default would silently replace them, so they
-    are refused. Options the command lacks (``--log-file``) keep working there."""
+def options_after_command(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """`argv` with the options written before a command that the command defines as well
+    (``limitwatch --fast 5 backtest FILE``) moved to just after it, where they take
+    effect (before it, the command's own default would silently replace them). Options
+    the command lacks (``--log-file``) stay where they are."""
     takes_value = {
         option: action.nargs != 0
         for action in parser._actions  # argparse has no public listing of its options
@@ -368,17 +369,30 @@ def options_before_command(parser: argparse.ArgumentParser, argv: list[str]) -> 
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             commands.update(action.choices)
-    given: list[str] = []
+    given: list[list[str]] = []  # each option with its value
     i = 0
     while i < len(argv):
         token = argv[i]
+        if token == "--":
+            break
         if token in commands:
             own = commands[token]._option_string_actions
-            return [name for name in given if name in own]
+            moved = [opt for opt in given if opt[0].split("=", 1)[0] in own]
+            kept = [opt for opt in given if opt not in moved]
+            return [
+                *(t for opt in kept for t in opt),
+                token,
+                *(t for opt in moved for t in opt),
+                *argv[i + 1 :],
+            ]
         if token.startswith("-") and token != "-":
             name = token.split("=", 1)[0]
-            given.append(name)
-            if takes_value.get(name) and "=" not in token:
+            if takes_value.get(name) and "=" not in token and i + 1 < len(argv):
+                given.append([token, argv[i + 1]])
                 i += 1  # its value
+            else:
+                given.append([token])
+        else:
+            break  # a value argparse will refuse: leave the line as written
         i += 1
-    return []  # no command: the options are the monitor's
+    return argv  # no command: the options are the monitor's
