@@ -175,13 +175,14 @@ def add_engine_options(
     for setting in SETTINGS:
         if setting.name in skip:
             continue
-        default = "none" if setting.default is None else f"{setting.default:g}"
+        # A setting with no fixed default says in its help what it follows instead.
+        default = "" if setting.default is None else f" ({setting.default:g})"
         g.add_argument(
             setting.option,
             dest=setting.name,
             type=_PARSERS[setting.parse],
             metavar=setting.metavar,
-            help=f"{setting.help} ({default})",
+            help=f"{setting.help}{default}",
         )
 
 
