@@ -595,9 +595,10 @@ class LimitwatchApp(App[None]):
         self.feed.set_limits(
             symbol, buy if only in (None, "buy") else None, sell if only in (None, "sell") else None
         )
-        if remember:
+        if remember:  # a user's choice: kept, and told to the cluster's engines and monitors
             self.settings = self.settings.with_limits(symbol, buy, sell)
             self._save_settings()
+            self.feed.share_limits(symbol, buy, sell)
         return True
 
     def action_edit_limits(self) -> None:

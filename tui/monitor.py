@@ -111,6 +111,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         max_jump=args.max_jump,
         additive=tuple(args.additive),
         fields=fields,
+        limits_topic=args.limits_topic,
         on_signals=history.add if history is not None and history.enabled else None,
     )
     pipeline = Pipeline(options)

@@ -31,13 +31,14 @@ from producer.topics import set_up_topics
 from producer.wire import Tick
 from tui.runtime import format as fmt
 from tui.runtime import settings as settings_file
-from tui.runtime.commands import StartRecording
+from tui.runtime.commands import SetLimits, StartRecording
 from tui.runtime.common import connection, fail, kafka_fail, open_source_from
 from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.jsonout import signal_json
 from tui.runtime.options import OptionError, engine_config, limits_from
 from tui.runtime.plausibility import plausibility_for
 from tui.runtime.publish import SignalPublisher
+from tui.runtime.shared_limits import CATCH_UP_S, SharedLimits
 from tui.runtime.snapshot import Snapshot
 
 #: While `produce` runs, how often it prints what it has sent, in seconds.
@@ -115,11 +116,32 @@ def run_engine(args: argparse.Namespace) -> int:
             args, fields, config=config, group=args.group, from_beginning=args.from_beginning,
             limits=limits_from(args), on_signals=emit, committer=publisher,
         )  # fmt: skip
+        shared = None
+        if args.limits_topic:
+            shared = SharedLimits(
+                connection(args),
+                lambda symbol, buy, sell: worker.send(SetLimits(symbol, buy, sell)),
+                topic=args.limits_topic,
+            )
+            shared.start(catch_up_s=CATCH_UP_S)  # before the first tick is read
     except OptionError as exc:
         return fail(str(exc))
     except KafkaException as exc:
         return kafka_fail(args.bootstrap_servers, exc)
     code = _run_headless(worker, keeper, "engine")
+    if shared is not None:
+        shared.stop()
+        s, bad = shared.stats(), shared.bad_by()
+        if s.applied or bad:
+            said = f"limitwatch engine: {fmt.count(s.applied, 'limit change')} applied from "
+            said += f"{args.limits_topic}"
+            if bad:
+                said += (
+                    f"; {sum(bad.values()):,} unreadable ("
+                    + ", ".join(f"{why} {n:,}" for why, n in sorted(bad.items()))
+                    + ")"
+                )
+            print(redact(said), file=sys.stderr)
     if publisher is not None:
         said = (
             f"limitwatch engine: {publisher.published:,} signals published to "

@@ -30,6 +30,7 @@ from tui.runtime.options import (
 )
 from tui.runtime.publish import SIGNALS
 from tui.runtime.recorder import default_record_dir
+from tui.runtime.shared_limits import LIMITS
 
 
 def _speed(text: str) -> float:
@@ -169,6 +170,24 @@ def add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True) 
     )
 
 
+def add_shared_limits_options(p: argparse._ActionsContainer, *, monitor: bool) -> None:
+    """Where limits are shared between monitors and engines (see tui.runtime.shared_limits)."""
+    what = (
+        "a limit set with a key is sent there, and every engine's and monitor's applied"
+        if monitor
+        else "the limits monitors set there are applied"
+    )
+    p.add_argument(
+        "--limits-topic", default=LIMITS, metavar="TOPIC",
+        help=f"the compacted topic of shared limits: {what}, the latest of each symbol winning "
+        "over --limit, the settings file and the source's (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-shared-limits", dest="limits_topic", action="store_const", const=None,
+        help="keep limits to this process",
+    )  # fmt: skip
+
+
 def add_monitor_options(p: argparse.ArgumentParser, *, replay: bool = False) -> None:
     add_kafka_options(p)
     add_engine_options(p)
@@ -190,6 +209,7 @@ def add_monitor_options(p: argparse.ArgumentParser, *, replay: bool = False) -> 
     g.add_argument(
         "--no-producer", action="store_true", help="only consume; something else produces"
     )
+    add_shared_limits_options(g, monitor=True)
     g.add_argument(
         "--from-beginning", action=argparse.BooleanOptionalAction, default=None,
         help="start at the oldest tick (default: yes on the embedded broker, no on a cluster)",
@@ -335,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--signals-topic", default=SIGNALS, metavar="TOPIC",
         help="where signals are published (default: %(default)s)",
     )  # fmt: skip
+    add_shared_limits_options(eng, monitor=False)
     eng.set_defaults(func=run_engine)
 
     prod = sub.add_parser(

@@ -32,6 +32,7 @@ from producer.topics import dlq_topic, set_up_topics
 from tui.runtime.commands import SelectSymbol, SetLimits, StartRecording, StopRecording
 from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.plausibility import MAX_AHEAD_S, plausibility_for
+from tui.runtime.shared_limits import CATCH_UP_S, LIMITS, SharedLimits
 from tui.runtime.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,11 @@ class Feed(Protocol):
         """Ask for new limits for `symbol`."""
         ...
 
+    def share_limits(self, symbol: str, buy: float, sell: float) -> None:
+        """Tell every engine and monitor on the cluster the limits a user chose for
+        `symbol` (NaN: none on that side), where the feed shares them."""
+        ...
+
     def set_paused(self, paused: bool) -> None:
         """Pause or resume the producer, if there is one."""
         ...
@@ -123,6 +129,7 @@ class PipelineOptions:
     fields: Fields | None = None  # the shape of the ticks read (None: limitwatch's own)
     evict_idle: bool = True  # at max_symbols a new symbol evicts the one idle longest
     additive: tuple[str, ...] = ()  # --additive; the source's own are added (additive_of)
+    limits_topic: str | None = LIMITS  # where limits are shared (None: not shared)
 
 
 class Pipeline:
@@ -134,6 +141,7 @@ class Pipeline:
         self.producer: ProducerThread | None = None
         self.worker: ConsumerWorker | None = None
         self.keeper: BrokerKeeper | None = None
+        self.shared: SharedLimits | None = None
         self.bootstrap = options.bootstrap or ""
         self.connection = Connection(self.bootstrap, options.kafka_properties)
         self._stopping = threading.Event()
@@ -152,6 +160,8 @@ class Pipeline:
             _count, created = set_up_topics(self.connection, opts.topic, opts.partitions)
             if self.broker is not None:  # ours: every topic on it is ours to re-create
                 created = {opts.topic: opts.partitions, dlq_topic(opts.topic): 1}
+                if opts.limits_topic:
+                    created[opts.limits_topic] = 1
             limits = dict(opts.source.limits) if opts.source is not None else {}
             limits.update(opts.limits)
             from_beginning = opts.from_beginning
@@ -171,6 +181,15 @@ class Pipeline:
                 evict_idle=opts.evict_idle,
                 additive=(*opts.additive, *additive_of(opts.source)),
             )
+            if opts.limits_topic:
+                # Everyone's current limits are queued before the first tick is read.
+                worker = self.worker
+                self.shared = SharedLimits(
+                    self.connection,
+                    lambda symbol, buy, sell: worker.send(SetLimits(symbol, buy, sell)),
+                    topic=opts.limits_topic,
+                )
+                self.shared.start(catch_up_s=CATCH_UP_S)
             self.worker.start()
             if opts.source is not None:
                 # A scenario on standard input tells its limits only once its header line
@@ -275,6 +294,11 @@ class Pipeline:
         if self.worker is not None:
             self.worker.send(SetLimits(symbol, buy, sell))
 
+    def share_limits(self, symbol: str, buy: float, sell: float) -> None:
+        """Send a user's limits to the limits topic (see :mod:`tui.runtime.shared_limits`)."""
+        if self.shared is not None:
+            self.shared.share(symbol, buy, sell)
+
     def select(self, symbol: str | None) -> None:
         """Forward the chart's symbol to the worker."""
         if self.worker is not None:
@@ -302,6 +326,8 @@ class Pipeline:
         self._stopping.set()
         if self.options.source_stop is not None:
             self.options.source_stop.set()
+        if self.shared is not None:  # the user's last limit change delivered first
+            self.shared.stop(timeout=min(timeout / 3, 1.0))
         threads: list[threading.Thread] = []
         for part in (self.keeper, self.producer, self.worker):
             if part is not None:

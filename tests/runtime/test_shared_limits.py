@@ -1,0 +1,202 @@
+"""Limits shared through the compacted limits topic: a user's choice in one process
+reaches every other, a process started later knows everyone's current limits, unreadable
+records are counted and never applied, and a limit set in a monitor changes the signals a
+headless engine process publishes. All on the real embedded broker."""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, ConfigResource
+
+from producer.broker import EmbeddedBroker
+from producer.kafka_config import client_config
+from producer.topics import ensure_topics
+from tests.tui.driving import drive
+from tests.tui.feeds import StaticFeed
+from tests.tui.test_engine_publish import _committed
+from tests.waiting import wait_until
+from tui.app import LimitwatchApp
+from tui.runtime.pipeline import Pipeline, PipelineOptions
+from tui.runtime.shared_limits import SharedLimits, decode, encode
+
+pytestmark = pytest.mark.kafka
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Applied:
+    """What a process's `apply` was handed, thread-safely."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: list[tuple[str, float, float]] = []
+
+    def __call__(self, symbol: str, buy: float, sell: float) -> None:
+        with self.lock:
+            self.items.append((symbol, buy, sell))
+
+    def copy(self) -> list[tuple[str, float, float]]:
+        with self.lock:
+            return list(self.items)
+
+
+def _same(a: list[tuple[str, float, float]], b: list[tuple[str, float, float]]) -> bool:
+    return len(a) == len(b) and all(
+        x[0] == y[0]
+        and all(
+            math.isclose(u, v) or (math.isnan(u) and math.isnan(v))
+            for u, v in zip(x[1:], y[1:], strict=True)
+        )
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def test_a_choice_reaches_the_others_and_a_later_process_reads_the_latest(
+    broker: EmbeddedBroker, topic: str
+) -> None:
+    limits = f"{topic}-limits"
+    seen_a, seen_b, seen_c = Applied(), Applied(), Applied()
+    a = SharedLimits(broker.bootstrap, seen_a, topic=limits)
+    b = SharedLimits(broker.bootstrap, seen_b, topic=limits)
+    assert a.start(catch_up_s=10) and b.start(catch_up_s=10)  # an empty topic: at its end
+    try:
+        a.share("ACME", 100.0, 110.0)
+        wait_until(lambda: len(seen_b.copy()) == 1, 20, what=lambda: str(seen_b.copy()))
+        a.share("ACME", 95.0, math.nan)  # no sell limit from now on
+        b.share("BRIX", 40.0, 44.0)
+        wanted_b = [("ACME", 100.0, 110.0), ("ACME", 95.0, math.nan)]
+        wait_until(lambda: _same(seen_b.copy(), wanted_b), 20, what=lambda: str(seen_b.copy()))
+        wait_until(lambda: _same(seen_a.copy(), [("BRIX", 40.0, 44.0)]), 20,
+                   what=lambda: str(seen_a.copy()))  # fmt: skip
+        assert a.stats().shared == 2 and b.stats().applied == 2  # its own are not re-applied
+        wait_until(lambda: a.stats().delivered == 2, 20)
+        # Started later: reads the topic from its start; the latest of each symbol last.
+        c = SharedLimits(broker.bootstrap, seen_c, topic=limits)
+        assert c.start(catch_up_s=20)
+        c.stop()
+        got = seen_c.copy()
+        latest = {symbol: (buy, sell) for symbol, buy, sell in got}
+        assert _same(sorted((s, *v) for s, v in latest.items()),
+                     [("ACME", 95.0, math.nan), ("BRIX", 40.0, 44.0)])  # fmt: skip
+    finally:
+        a.stop()
+        b.stop()
+    admin = AdminClient(client_config(broker.bootstrap))
+    (described,) = admin.describe_configs([ConfigResource("topic", limits)]).values()
+    assert described.result(10)["cleanup.policy"].value == "compact"
+
+
+def test_unreadable_records_are_counted_by_reason_and_never_applied(
+    broker: EmbeddedBroker, topic: str
+) -> None:
+    limits = f"{topic}-limits"
+    seen = Applied()
+    reader = SharedLimits(broker.bootstrap, seen, topic=limits)
+    reader.start(catch_up_s=10)
+    raw = Producer(client_config(broker.bootstrap))
+    hostile = [
+        (b"X", b"not json at all"),
+        (b"X", b'{"buy": 1, "sell": 2}'),  # no symbol
+        (b"Y", b'{"symbol": "X", "buy": 1, "sell": 2}'),  # key and symbol differ
+        (b"X", b'{"symbol": "X", "buy": "cheap", "sell": 2}'),
+        (b"X", b'{"symbol": "X", "buy": 1e999, "sell": null}'),  # infinite
+        (b"X", b'{"symbol": "' + b"\xff" * 3 + b'", "buy": 1, "sell": 2}'),  # not UTF-8
+        (b"X", None),  # a tombstone
+        (b"OK", encode("OK", 1.5, 2.5, "someone else", 0.0)),
+    ]
+    try:
+        for key, value in hostile:
+            raw.produce(limits, value, key=key)
+        assert raw.flush(10) == 0
+        wait_until(lambda: reader.stats().bad + reader.stats().applied == len(hostile), 20,
+                   what=lambda: f"{reader.stats()} {reader.bad_by()}")  # fmt: skip
+    finally:
+        reader.stop()
+    assert _same(seen.copy(), [("OK", 1.5, 2.5)])
+    assert reader.bad_by() == {
+        "not a limits record": 5,  # not JSON, no symbol, a price as text, 1e999, not UTF-8
+        "key and symbol differ": 1,
+        "no value": 1,
+    }
+
+
+def test_records_read_back_as_written() -> None:
+    record = decode(b"ACME", encode("ACME", 148.0, math.nan, "me", 12.5))
+    assert not isinstance(record, str)
+    assert (record.symbol, record.buy, record.sell, record.by, record.t) == (
+        "ACME", 148.0, None, "me", 12.5,
+    )  # fmt: skip
+    assert json.loads(encode("A", math.nan, 2.0, "", 0.0))["buy"] is None
+
+
+def test_the_monitor_shares_what_a_user_chose_and_not_what_follows_the_price() -> None:
+    feed = StaticFeed()
+    app = LimitwatchApp(feed, step=0.01)
+    symbol = feed.engine.state().symbols[0]
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.2)
+        await pilot.press("b")
+        await pilot.pause(0.2)
+
+    drive(app, script)
+    ((shared_symbol, buy, sell),) = feed.shared
+    assert shared_symbol == symbol
+    assert (buy, sell) == pytest.approx(feed.engine.limits(symbol))  # both sides, in full
+
+
+def test_a_limit_set_in_a_monitor_changes_the_signals_an_engine_publishes(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    log = str(tmp_path / "l.log")
+    limits = f"{topic}-limits"
+    ensure_topics(broker.bootstrap, topic, partitions=4)
+    produced = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "produce", "--bootstrap-servers", broker.bootstrap,
+         "--topic", topic, "--speed", "max", "--log-file", log,
+         "--source", str(ROOT / "scenarios" / "crash.jsonl")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert produced.returncode == 0, produced.stderr
+    # A monitor (its pipeline, consuming another topic) where the user moved DRVX's sell
+    # limit from 320 to 305, below its price (about 310): the engine must sell it.
+    monitor = Pipeline(
+        PipelineOptions(bootstrap=broker.bootstrap, topic=f"{topic}-other", limits_topic=limits)
+    )
+    monitor.start()
+    try:
+        monitor.share_limits("DRVX", 300.0, 305.0)
+    finally:
+        assert monitor.stop(timeout=5)
+
+    def engine(*extra: str) -> tuple[list[dict], str]:
+        group = f"{topic}-{len(extra)}-{extra[0]}"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "engine", "--bootstrap-servers", broker.bootstrap,
+             "--topic", topic, "--group", group, "--signals-topic", f"{group}-signals",
+             "--log-file", log, *extra],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:  # every tick read, its signals delivered and its offsets committed
+            count = lambda: _committed(broker.bootstrap, topic, group)  # noqa: E731
+            wait_until(lambda: count() == 260, 60, what=lambda: f"{count()} committed")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=15)
+        assert proc.returncode == 0, err
+        return [json.loads(x) for x in out.splitlines()], err
+
+    shared, said = engine("--limits-topic", limits)
+    alone, _ = engine("--no-shared-limits")
+    assert any(s["kind"] == "SELL" and s["symbol"] == "DRVX" for s in shared), shared
+    assert not any(s["symbol"] == "DRVX" and s["kind"] == "SELL" for s in alone), alone
+    assert "1 limit change applied from " + limits in said, said

@@ -1,0 +1,301 @@
+"""Limits shared through Kafka: what a user sets with a key in one monitor reaches every
+engine and every other monitor on the cluster.
+
+Each decision is a record on the compacted `limits` topic, keyed by symbol, whose value
+states both limits in full (``{"symbol": "ACME", "buy": 148.0, "sell": null, "by": ...,
+"t": ...}``; ``null`` is no limit on that side). Compaction keeps each symbol's latest, so
+a process started later reads the topic from its start and knows everyone's current
+limits; records are applied in the order the topic holds them (one partition), so the
+latest decision wins everywhere.
+
+A process skips the records it wrote itself (it applied them when it sent them). A
+record that cannot be read is counted and logged, never applied and never fatal. The
+reader is one thread with its own consumer and no consumer group offsets to keep (a
+partitions assigned, always read from the start); it hands each record to ``apply``, which
+forwards it to the engine's thread as a command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import msgspec
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from producer.kafka_config import Connection, client_config, redact
+
+__all__ = ["LIMITS", "LimitRecord", "SharedLimits", "SharedLimitsStats", "decode", "encode"]
+
+log = logging.getLogger(__name__)
+
+#: The topic limits are shared on unless told otherwise.
+LIMITS = "limits"
+#: Longest wait for the topic to be set up or a record to be delivered, in seconds.
+TIMEOUT_S = 10.0
+#: Longest wait at the start for the limits others set to be read, in seconds.
+CATCH_UP_S = 3.0
+
+
+class LimitRecord(msgspec.Struct, forbid_unknown_fields=False):
+    """One decision: `symbol`'s limits from now on (None: no limit on that side), who
+    made it (`by`) and when (`t`, Unix seconds)."""
+
+    symbol: str
+    buy: float | None
+    sell: float | None
+    by: str = ""
+    t: float = 0.0
+
+
+_DECODER = msgspec.json.Decoder(LimitRecord)
+_ENCODER = msgspec.json.Encoder()
+
+
+def encode(symbol: str, buy: float, sell: float, by: str, t: float) -> bytes:
+    """A record's value; NaN (no limit) is written as null."""
+    return _ENCODER.encode(
+        LimitRecord(
+            symbol,
+            buy if math.isfinite(buy) else None,
+            sell if math.isfinite(sell) else None,
+            by,
+            t,
+        )
+    )
+
+
+def decode(key: bytes | None, value: bytes | None) -> LimitRecord | str:
+    """The record in a message, or what is wrong with it (in words, for the count)."""
+    if value is None:
+        return "no value"
+    try:
+        record = _DECODER.decode(value)
+    except msgspec.DecodeError as exc:
+        return f"not a limits record ({str(exc)[:80]})"
+    if not record.symbol:
+        return "no symbol"
+    if key is not None and key != record.symbol.encode():
+        return "key and symbol differ"
+    for side in (record.buy, record.sell):
+        if side is not None and not math.isfinite(side):
+            return "a limit that is not a finite number"
+    return record
+
+
+def origin_name() -> str:
+    """Who a process's records say made them: host, process id and a random part (two
+    processes of one host and pid, years apart, are still told apart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True, slots=True)
+class SharedLimitsStats:
+    """What the shared limits did so far."""
+
+    shared: int = 0  # records this process sent
+    delivered: int = 0  # ... and the broker acknowledged
+    applied: int = 0  # records of others applied here
+    bad: int = 0  # records that could not be read
+    last_error: str = ""
+
+
+class SharedLimits:
+    """Sends this process's limit decisions to `topic` and applies everyone else's.
+
+    ``apply(symbol, buy, sell)`` is called in the reader's thread for each record of
+    another process, NaN meaning no limit; it must only hand the change on (a command on
+    the engine thread's queue). Call :meth:`start` once, :meth:`share` from any thread,
+    :meth:`stop` at the end.
+    """
+
+    def __init__(
+        self,
+        connection: Connection | str,
+        apply: Callable[[str, float, float], None],
+        topic: str = LIMITS,
+        origin: str | None = None,
+    ) -> None:
+        self.connection = connection
+        self.apply = apply
+        self.topic = topic
+        self.origin = origin or origin_name()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._stats = SharedLimitsStats()
+        self._bad_by: Counter[str] = Counter()
+        self._thread = threading.Thread(target=self._run, name="limitwatch-limits", daemon=True)
+        self._producer: Producer | None = None
+        #: Set once the reader has read what the topic held when it started.
+        self.caught_up = threading.Event()
+        self._at_end: set[int] = set()
+        self._partitions = 1
+
+    # -- the outside ---------------------------------------------------------------------
+    def start(self, catch_up_s: float = 0.0) -> bool:
+        """Create the topic if it is missing (compacted, one partition) and start reading
+        it from its start; wait up to `catch_up_s` for what it holds to be read (and
+        handed to ``apply``). Whether it was.
+
+        A cluster that refuses the topic (no right to create it) leaves the limits
+        unshared, said in the log and in :meth:`stats`, never an error of the caller."""
+        try:
+            ensure_limits_topic(self.connection, self.topic)
+        except KafkaException as exc:
+            self._error(f"limits are not shared: the topic {self.topic} could not be set up: {exc}")
+            return False
+        settings = {"linger.ms": 0, "acks": "all", "error_cb": self._on_error}
+        self._producer = Producer(client_config(self.connection, **settings))
+        self._thread.start()
+        return self.caught_up.wait(catch_up_s)
+
+    def share(self, symbol: str, buy: float, sell: float) -> None:
+        """Tell every other process: `symbol`'s limits are now `buy` and `sell` (NaN: no
+        limit on that side)."""
+        if self._producer is None:
+            return
+        value = encode(symbol, buy, sell, self.origin, time.time())
+        try:
+            self._producer.produce(
+                self.topic, value, key=symbol.encode(), on_delivery=self._delivered
+            )
+        except (BufferError, KafkaException) as exc:
+            self._error(f"limits for {symbol} not shared: {exc}")
+            return
+        self._count(shared=1)
+        self._producer.poll(0)
+
+    def stats(self) -> SharedLimitsStats:
+        """A copy of the counts so far."""
+        with self._lock:
+            return self._stats
+
+    def bad_by(self) -> dict[str, int]:
+        """Unreadable records so far, by what was wrong."""
+        with self._lock:
+            return dict(self._bad_by)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Deliver what was shared (bounded by `timeout`) and end the reader."""
+        self._stop.set()
+        if self._producer is not None:
+            left = self._producer.flush(timeout)
+            if left:
+                self._error(f"{left} limit changes were not delivered before the end")
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # -- the reader's thread -------------------------------------------------------------
+    def _run(self) -> None:
+        consumer = Consumer(
+            client_config(
+                self.connection,
+                **{
+                    "group.id": f"limitwatch-limits-{self.origin}",
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                    "enable.partition.eof": True,
+                    "error_cb": self._on_error,
+                },
+            )
+        )
+        try:
+            # Assigned, not subscribed: no group to join, so the first records come at once.
+            meta = consumer.list_topics(self.topic, timeout=TIMEOUT_S).topics[self.topic]
+            consumer.assign(
+                [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in sorted(meta.partitions)]
+            )
+            self._partitions = len(meta.partitions)
+            while not self._stop.is_set():
+                for msg in consumer.consume(100, timeout=0.25):
+                    self._handle(msg)
+                if self._producer is not None:
+                    self._producer.poll(0)  # delivery reports of what was shared
+        except Exception:  # never fatal to the monitor or the engine
+            log.exception("the shared limits reader failed")
+        finally:
+            consumer.close()
+
+    def _handle(self, msg: object) -> None:
+        err = msg.error()  # type: ignore[attr-defined]
+        if err is not None:
+            if err.code() == KafkaError._PARTITION_EOF:
+                self._at_end.add(msg.partition())  # type: ignore[attr-defined]
+                if len(self._at_end) >= self._partitions:
+                    self.caught_up.set()
+            else:
+                self._error(f"limits topic: {err.str()}")
+            return
+        record = decode(msg.key(), msg.value())  # type: ignore[attr-defined]
+        if isinstance(record, str):
+            with self._lock:
+                self._bad_by[record.split(" (", 1)[0]] += 1  # by kind, without the detail
+            self._count(bad=1)
+            log.warning("limits record refused: %s", record)
+            return
+        if record.by == self.origin:
+            return  # applied when it was sent
+        buy = math.nan if record.buy is None else record.buy
+        sell = math.nan if record.sell is None else record.sell
+        log.info("limits of %s from %s: buy %s, sell %s", record.symbol, record.by, buy, sell)
+        self.apply(record.symbol, buy, sell)
+        self._count(applied=1)
+
+    # -- callbacks -----------------------------------------------------------------------
+    def _delivered(self, err: KafkaError | None, _msg: object) -> None:
+        if err is None:
+            self._count(delivered=1)
+        else:
+            self._error(f"a limit change was not delivered: {err.str()}")
+
+    def _on_error(self, err: KafkaError) -> None:
+        log.warning("shared limits: %s", err.str())
+
+    def _error(self, text: str) -> None:
+        text = redact(text)
+        with self._lock:
+            self._stats = dataclasses.replace(self._stats, last_error=text)
+        log.warning("%s", text)
+
+    def _count(self, **more: int) -> None:
+        with self._lock:
+            s = self._stats
+            self._stats = dataclasses.replace(
+                s,
+                **{k: getattr(s, k) + v for k, v in more.items()},  # type: ignore[arg-type]
+            )
+
+
+def ensure_limits_topic(connection: Connection | str, topic: str = LIMITS) -> None:
+    """Create `topic` compacted with one partition if the cluster lacks it (an existing
+    one is used as it is)."""
+    admin = AdminClient(client_config(connection))
+    if topic in admin.list_topics(timeout=TIMEOUT_S).topics:
+        return
+    wanted = NewTopic(topic, num_partitions=1, replication_factor=1,
+                      config={"cleanup.policy": "compact"})  # fmt: skip
+    futures = admin.create_topics([wanted], operation_timeout=TIMEOUT_S, request_timeout=TIMEOUT_S)
+    try:
+        futures[topic].result(timeout=TIMEOUT_S)
+        log.info("created the compacted topic %s", topic)
+    except KafkaException as exc:
+        err = exc.args[0]
+        if not (isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS):
+            raise
