@@ -97,7 +97,9 @@ def test_limits_dialog_shows_the_error_in_place_and_sends_nothing(
      ("1", "1,0.5", "sell: '1,0.5': a comma only"), ("1,50", "2", "only groups thousands"),
      ("260", "1e300", "the sell limit must be below 1,000,000,000,000"),
      ("1e400", "2", "buy: '1e400' is too large a number to be a limit"),
-     ("1", "inf", "the sell limit must be positive and finite, got inf")],
+     ("1", "inf", "sell: 'inf' is not a number"), ("150_5", "2000", "buy: '150_5' is not a"),
+     ("nan", "200", "buy: 'nan' is not a number"), ("0x10", "20", "'0x10' is not a number"),
+     (".5", "1.", None), ("-2.5e1", "1e2", "the buy limit must be positive")],
 )  # fmt: skip
 def test_check_limits_explains_each_mistake(buy: str, sell: str, error: str | None) -> None:
     if error is None:

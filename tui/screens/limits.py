@@ -20,6 +20,9 @@ from engine.limits import limit_problem
 
 #: Digits grouped in thousands by commas, as in 1,500 or 12,345.67: the only commas read.
 _GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+#: A number as people write one: digits with a point, an exponent at most (no `_`
+#: separators, no `nan`, `inf` or hexadecimal, which Python's float() would take).
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def parse_limit(text: str) -> float:
@@ -42,11 +45,11 @@ def parse_limit(text: str) -> float:
                 "type a point for decimals (150.5)"
             )
         raw = raw.replace(",", "")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{text.strip()!r} is not a number") from None
-    if math.isinf(value) and raw.lstrip("+-").lower() not in ("inf", "infinity"):
+    if not _NUMBER.fullmatch(raw):
+        # float() would read 150_5 as 1505 and nan as no limit, without a word.
+        raise ValueError(f"{text.strip()!r} is not a number (digits and a point, e.g. 150.5)")
+    value = float(raw)
+    if math.isinf(value):
         # Digits float() rounds to infinity (1e400): say so rather than "got inf".
         raise ValueError(f"{text.strip()!r} is too large a number to be a limit")
     return value
