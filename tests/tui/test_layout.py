@@ -210,3 +210,32 @@ def test_long_names_and_large_values_keep_both_limits_in_view_at_80x24() -> None
         re.search(r"Symbol\s+Last\s+Buy ≤", line)
         for line in seen["back"]  # type: ignore[union-attr]
     )
+
+
+@pytest.mark.parametrize(
+    "symbols",
+    [["SYM0055", "SYM0056", "SYM0101", "SYM0102"],
+     ["mem.available_mb", "disk.write_kbps", "X" + "W" * 60]],
+    ids=["seven-letter", "long"],
+)  # fmt: skip
+def test_signals_keep_their_time_at_80x24_whatever_the_symbols(symbols: list[str]) -> None:
+    feed = StaticFeed(symbols=symbols)
+    app = LimitwatchApp(feed)
+    seen: list[list[str]] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        seen.append(screen_lines(app))
+
+    drive(app, script, size=(80, 24))
+    assert len(feed.signals) >= 5
+    lines = seen[0]
+    top = next(i for i, line in enumerate(lines) if "╭─ Signals" in line)
+    left = lines[top].index("╭─ Signals") + 1
+    pane = [line[left:] for line in lines[top + 1 : -3]]
+    assert re.match(r"\s*Time\s+Signal\s+Symbol\s+Price", pane[0]), pane[0]
+    rows = [line for line in pane[1:] if re.search(r"[A-Z]{3}", line)]
+    assert len(rows) >= 5 and all(re.match(r"\d\d:\d\d", row) for row in rows), rows
+    if len(symbols[0]) == 7:  # short enough to be shown whole: told apart
+        shown = {s for row in rows for s in symbols if f" {s} " in row}
+        assert len(shown) >= 2 and not any("…" in row for row in rows), rows

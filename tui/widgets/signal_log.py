@@ -31,6 +31,9 @@ KIND_FILTERS: dict[str, frozenset[str] | None] = {
 }
 #: Rows drawn at the most (the pane shows as many as fit).
 MAX_ROWS = 200
+#: A symbol is cut to no fewer cells than this before the time column gives way (enough
+#: to tell SYM0055 from SYM0056).
+SYMBOL_LEAST = 8
 #: Between the parts of a signal's details.
 SEPARATOR = " · "
 
@@ -164,21 +167,35 @@ class SignalLog(Static):
         width = self.content_size.width if self.is_mounted else 200
         rows = self.visible_rows(min(height, MAX_ROWS))
         # Kind, symbol and price always, the time too where they fit with a space between
-        # columns (two where there is room); the details take the rest.
+        # columns (two where there is room). Where they do not, in turn: a long symbol is
+        # cut (to no fewer than SYMBOL_LEAST cells), the time loses its seconds, the time
+        # goes. The details take the rest.
         columns = [(0, "Time", "left", 8), (1, "Signal", "left", 12), (2, "Symbol", "left", 6),
-                   (3, "Price", "right", 8), (4, "", "left", None)]  # fmt: skip
+                   (3, "Price", "right", 6), (4, "", "left", None)]  # fmt: skip
+        natural = {
+            index: max([least or 0, cell_len(label), *(cell_len(row[index].plain) for row in rows)])
+            for index, label, _justify, least in columns[:-1]
+        }
 
         def used(cols: list[tuple[int, str, str, int | None]]) -> int:
-            return sum(
-                max([least or 0, cell_len(label), *(cell_len(row[index].plain) for row in rows)])
-                for index, label, _justify, least in cols[:-1]
-            )
+            return sum(natural[index] for index, *_ in cols[:-1])
 
-        gap = 2
-        if used(columns) + gap * (len(columns) - 1) > width:
-            gap = 1
-            if used(columns) + len(columns) - 2 > width:
-                columns = columns[1:]  # not even with one space: the time goes
+        def padding(cols: list[tuple[int, str, str, int | None]], gap: int) -> int:
+            # Two spaces: one either side of every column; one: right of all but the last.
+            return 2 * len(cols) if gap == 2 else len(cols) - 1
+
+        def over(cols: list[tuple[int, str, str, int | None]], gap: int) -> int:
+            return used(cols) + padding(cols, gap) - width
+
+        gap = 2 if over(columns, 2) <= 0 else 1
+        if over(columns, gap) > 0:  # a long symbol is cut
+            natural[2] = max(natural[2] - over(columns, gap), min(SYMBOL_LEAST, natural[2]))
+        if over(columns, gap) > 0:  # the time without its seconds
+            natural[0] = len("HH:MM")
+        if over(columns, gap) > 0:  # no time at all, and the symbol cut as far as it takes
+            columns = columns[1:]
+            natural[2] = max([6, *(cell_len(row[2].plain) for row in rows)])
+            natural[2] = max(natural[2] - max(over(columns, gap), 0), 6)
         table = Table(
             box=None,
             padding=(0, 1, 0, 1) if gap == 2 else (0, 1, 0, 0),
@@ -186,18 +203,19 @@ class SignalLog(Static):
             expand=False,
             show_edge=False,
         )
-        for _index, label, justify, least in columns:
+        for index, label, justify, least in columns:
             table.add_column(
                 label,
                 justify=justify,  # type: ignore[arg-type]
                 no_wrap=True,
                 header_style="bold",
-                min_width=least,
-                overflow="ellipsis",
+                min_width=min(least or 0, natural[index]) if index in natural else None,
+                max_width=natural.get(index),  # cut where room is short
+                overflow="crop" if index == 0 else "ellipsis",  # 12:34:56 as 12:34
             )
         # The details get what the other columns leave and lose whole parts, never half a
         # number.
-        room = width - used(columns) - (2 * len(columns) if gap == 2 else len(columns) - 1)
+        room = -over(columns, gap)
         for cells in rows:
             detail = fit_detail(cells[4], room)
             table.add_row(*(cells[index] for index, *_ in columns[:-1]), detail)
