@@ -400,7 +400,14 @@ class Engine:
 
     # ------------------------------------------------------------------ limits
 
-    def set_limits(self, symbol: str, buy: float | None = None, sell: float | None = None) -> None:
+    def set_limits(
+        self,
+        symbol: str,
+        buy: float | None = None,
+        sell: float | None = None,
+        *,
+        register: bool = True,
+    ) -> None:
         """Set, keep or clear the buy and sell limits of ``symbol``, registering it if new.
 
         Parameters
@@ -408,6 +415,10 @@ class Engine:
         symbol : str
         buy, sell : float or None
             New limit; ``None`` leaves it unchanged, ``nan`` clears it.
+        register : bool
+            With ``False`` a symbol not tracked yet is not registered: its limits are
+            kept aside and take effect with its first tick (limits remembered from
+            another day, or set elsewhere, for symbols this stream may never carry).
 
         Raises
         ------
@@ -437,6 +448,14 @@ class Engine:
             symbol,
             additive=self.is_additive(symbol),
         )
+        if sid is None and not register:
+            seq = self._parked.get(symbol, (0, 0, False, None))[3]
+            if seq is None:
+                seq = np.zeros(self._s.seq.shape[1:], dtype=self._s.seq.dtype)
+            self._parked[symbol] = (b, x, True, seq)
+            if len(self._parked) > self._cfg.max_symbols:  # bounded: forget the oldest
+                del self._parked[next(iter(self._parked))]
+            return
         if sid is None:
             sid = self._add(symbol)
             if sid < 0:

@@ -106,6 +106,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         broker_log=log_path.with_name("broker.log") if log_path else None,
         limits=_startup_limits(args, spec, source, settings),
         pinned=frozenset(sym for sym, _buy, _sell in args.limit),
+        remembered=_remembered_only(args, source, settings),
         source_stop=stop,
         max_ahead_s=args.max_ahead,
         max_jump=args.max_jump,
@@ -170,6 +171,17 @@ def _startup_limits(
     else:
         limits = {**settings.limits, **suggested}
     return limits_from(args, limits)
+
+
+def _remembered_only(
+    args: argparse.Namespace, source: Source | None, settings: settings_file.Settings
+) -> frozenset[str]:
+    """Symbols whose starting limits only the settings file gives (remembered from
+    another run, perhaps on another source): they get a row once they tick, not before."""
+    given = {sym for sym, _buy, _sell in args.limit}
+    if source is not None:
+        given |= set(source.limits)
+    return frozenset(settings.limits) - given
 
 
 def run_replay(args: argparse.Namespace) -> int:

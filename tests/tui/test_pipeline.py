@@ -85,6 +85,30 @@ def test_ticks_through_kafka_give_the_expected_signals(broker: EmbeddedBroker, t
         assert pipeline.stop()
 
 
+def test_remembered_limits_of_symbols_the_stream_lacks_make_no_rows(
+    broker: EmbeddedBroker, topic: str
+) -> None:
+    # Limits remembered from a run on another source (ACME, BRIX) and one this stream
+    # carries (UP): only UP gets a row, with the remembered limits, which UP then crosses.
+    source = scripted_path()
+    remembered = {"ACME": (140.0, 160.0), "BRIX": (400.0, 440.0), "UP": (90.0, 104.0)}
+    pipeline = Pipeline(
+        PipelineOptions(bootstrap=broker.bootstrap, topic=topic, source=source, from_beginning=True,
+                        limits=remembered, remembered=frozenset(remembered),
+                        limits_topic=f"{topic}-limits")
+    )  # fmt: skip
+    pipeline.start()
+    try:
+        snap = wait_for(pipeline, lambda s: s.kafka.consumed >= len(source.ticks))
+        assert sorted(snap.engine.symbols) == ["DOWN", "UP"]
+        i = snap.engine.symbols.index("UP")
+        assert (snap.engine.buy[i], snap.engine.sell[i]) == (90.0, 104.0)
+        (up,) = [s for s in snap.signals if s.symbol == "UP" and s.kind == SignalKind.SELL]
+        assert up.limit == 104.0
+    finally:
+        assert pipeline.stop()
+
+
 def test_lag_is_measured_from_the_fetch_high_watermark(broker: EmbeddedBroker, topic: str) -> None:
     source = scripted_path()
     pipeline = Pipeline(

@@ -10,11 +10,14 @@ __all__ = ["SelectSymbol", "SetLimits", "StartRecording", "StopRecording", "Work
 
 @dataclass(frozen=True, slots=True)
 class SetLimits:
-    """Change one symbol's limits; None leaves a side unchanged."""
+    """Change one symbol's limits; None leaves a side unchanged. Without `register` a
+    symbol the engine does not track yet gets them with its first tick (and no row
+    before)."""
 
     symbol: str
     buy: float | None = None
     sell: float | None = None
+    register: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ import queue
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -165,6 +165,7 @@ class ConsumerWorker(threading.Thread):
         commit_recorded: bool = False,
         evict_idle: bool = True,
         additive: tuple[str, ...] = (),
+        remembered: Iterable[str] = (),
     ) -> None:
         super().__init__(name="limitwatch-consumer", daemon=True)
         self.connection = as_connection(bootstrap)
@@ -174,6 +175,9 @@ class ConsumerWorker(threading.Thread):
         self.group = group
         self.from_beginning = from_beginning
         self.initial_limits = dict(limits or {})
+        #: Of those, the ones remembered from earlier runs: a symbol among them that the
+        #: stream does not carry gets no row (its limits wait for its first tick).
+        self.remembered = frozenset(remembered)
         self.embedded = embedded
         self.publish_interval = 1.0 / publish_hz
         self.batch_size = batch_size
@@ -255,7 +259,7 @@ class ConsumerWorker(threading.Thread):
 
     def _run(self) -> None:
         for symbol, (buy, sell) in self.initial_limits.items():
-            self._apply(SetLimits(symbol, buy, sell))
+            self._apply(SetLimits(symbol, buy, sell, register=symbol not in self.remembered))
         conf = client_config(
             self.connection,
             **{
@@ -507,7 +511,7 @@ class ConsumerWorker(threading.Thread):
             self.recorder.stop()
         else:
             try:
-                self.engine.set_limits(cmd.symbol, buy=cmd.buy, sell=cmd.sell)
+                self.engine.set_limits(cmd.symbol, cmd.buy, cmd.sell, register=cmd.register)
             except LimitError as exc:
                 self._notice(str(exc), error=True)
 

@@ -120,7 +120,7 @@ def run_engine(args: argparse.Namespace) -> int:
         if args.limits_topic:
             shared = SharedLimits(
                 connection(args),
-                lambda symbol, buy, sell: worker.send(SetLimits(symbol, buy, sell)),
+                lambda symbol, buy, sell: worker.send(SetLimits(symbol, buy, sell, register=False)),
                 topic=args.limits_topic,
             )
             shared.start(catch_up_s=CATCH_UP_S)  # before the first tick is read

@@ -123,6 +123,7 @@ class PipelineOptions:
     broker_memory_mib: float = BROKER_MEMORY_MIB  # the embedded broker's budget (inf: none)
     limits: dict[str, tuple[float, float]] = field(default_factory=dict)
     pinned: frozenset[str] = frozenset()  # symbols whose limits --limit set: never overridden
+    remembered: frozenset[str] = frozenset()  # of `limits`, those only the settings file set
     on_signals: Callable[[list[Signal]], None] | None = None  # called in the worker thread
     max_ahead_s: float = MAX_AHEAD_S  # event times further ahead are refused (inf: off)
     max_jump: float | None = None  # None: as `plausibility_for` decides for the source
@@ -180,13 +181,17 @@ class Pipeline:
                 fields=opts.fields,
                 evict_idle=opts.evict_idle,
                 additive=(*opts.additive, *additive_of(opts.source)),
+                remembered=opts.remembered,
             )
             if opts.limits_topic:
                 # Everyone's current limits are queued before the first tick is read.
                 worker = self.worker
                 self.shared = SharedLimits(
                     self.connection,
-                    lambda symbol, buy, sell: worker.send(SetLimits(symbol, buy, sell)),
+                    # Another's symbol this stream may never carry gets no row.
+                    lambda symbol, buy, sell: worker.send(
+                        SetLimits(symbol, buy, sell, register=False)
+                    ),
                     topic=opts.limits_topic,
                 )
                 self.shared.start(catch_up_s=CATCH_UP_S)
