@@ -205,6 +205,18 @@ def test_produce_reports_what_it_sent_before_a_bad_line_and_what_it_skipped(
     assert "1 bad line skipped (first: " in skipping.stderr
 
 
+def test_a_mistake_on_the_command_line_is_said_in_two_lines_not_after_the_usage() -> None:
+    result = _cli("produce", "--broker-port", "39424", "--log-file", os.devnull)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines == [
+        "limitwatch: error: unrecognized arguments: --broker-port 39424",
+        "(`limitwatch --help` lists the options, `limitwatch COMMAND --help` a command's)",
+    ], lines
+    missing = _cli("backtest").stderr.splitlines()
+    assert missing[-1] == "(`limitwatch backtest --help` lists the options)" and len(missing) == 2
+
+
 def test_options_the_command_lacks_still_work_before_it(tmp_path: Path) -> None:
     log = tmp_path / "l.log"
     result = _cli("--log-file", str(log), "backtest", "scenarios/rally.jsonl")

@@ -41,11 +41,16 @@ def _speed(text: str) -> float:
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose error messages never show a secret: argparse repeats the
-    arguments it cannot use, and one of them may be a password given to ``-X``."""
+    """An ArgumentParser whose error messages never show a secret (argparse repeats the
+    arguments it cannot use, and one of them may be a password given to ``-X``), and
+    say what is wrong in one line and where the options are listed, instead of after
+    twenty lines of usage."""
 
     def error(self, message: str) -> NoReturn:
-        super().error(redact(message))
+        hint = f"`{self.prog} --help` lists the options"
+        if self._subparsers is not None:  # the top: the command's own options may be meant
+            hint += f", `{self.prog} COMMAND --help` a command's"
+        self.exit(2, f"{self.prog}: error: {redact(message)}\n({hint})\n")
 
 
 #: The option that passes one librdkafka property.
