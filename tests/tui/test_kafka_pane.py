@@ -276,3 +276,21 @@ def test_after_a_broker_restart_a_short_pane_still_says_so(
     assert len(lines) >= height - 1, lines  # the room is used, not left blank
     assert not any("…" in line for line in lines), lines  # down to the time, none cut
     assert "restart   1 · 15:24:23" in lines and "reset     15:24:24" in lines
+
+
+@pytest.mark.parametrize("width", [28, 38])
+def test_a_frozen_broker_is_said_silent_not_up_and_never_cut(snap: Snapshot, width: int) -> None:
+    # librdkafka keeps calling a SIGSTOPped broker UP: its connections stay open.
+    frozen = dataclasses.replace(
+        snap, kafka=dataclasses.replace(snap.kafka, health="STALL", broker_state="UP",
+                                        broker_silent_s=14.2, last_error="timed out")
+    )  # fmt: skip
+    text = "\n".join(render(frozen, width, 30))
+    assert "STALL · silent 14 s" in " ".join(text.split()), text
+    assert "broker UP" not in text and "…" not in text
+
+
+def test_no_lag_names_no_scale(snap: Snapshot) -> None:
+    calm = with_partitions(snap, PartitionLag(0, 9, 9, 0, 0.0, (0,) * 12))
+    header = next(line for line in render(calm, 40, 30) if line.split()[:2] == ["p", "lag"])
+    assert header.split()[-1] == "trend"  # not "trend ≤0"

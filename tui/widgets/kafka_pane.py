@@ -71,14 +71,13 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     if width and cell_len(broker) > width - len("broker mem") - 1:
         broker = k.bootstrap  # the address matters more (the title says "embedded")
     rows.append(("broker", Text(broker)))
-    rows.append(
-        (
-            "health",
-            Text.assemble(
-                (k.health, HEALTH_STYLE.get(k.health, "")), f" · broker {k.broker_state}"
-            ),
-        )
-    )
+    # A frozen broker keeps its connections open: librdkafka still calls it UP, so a
+    # stall says how long the broker has been silent instead.
+    if k.health == "STALL" and k.broker_silent_s > 1:
+        state = f" · silent {k.broker_silent_s:.0f} s"
+    else:
+        state = f" · broker {k.broker_state}"
+    rows.append(("health", Text.assemble((k.health, HEALTH_STYLE.get(k.health, "")), state)))
     rows.append(("consumer", Text(f"group {k.group}" if k.group else "all partitions")))
     # A rate, its total and the producer's state go onto lines of their own where they
     # do not fit on one: never cut, always in ticks/s.
@@ -120,9 +119,7 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
         rows.append(("topics", Text(k.keeper, style="yellow")))
     if k.recovery:
         rows.append(("reset", Text(k.recovery, style="yellow")))
-    if k.health == "STALL" and k.broker_silent_s > 1:
-        rows.append(("stalled", Text(f"broker silent {k.broker_silent_s:.0f} s", style="magenta")))
-    elif k.last_error and k.health != "OK":
+    if k.last_error and k.health not in ("OK", "STALL"):
         # Three lines at most (the log has it whole), fewer when the pane is short.
         error = Text(k.last_error, style="red")
         rows.append(("error", _first_lines(error, width, 3) if width else error))
@@ -263,7 +260,7 @@ def _lag_table(snap: Snapshot, width: int) -> Table | None:
     # Every partition's bars on one scale, named in the header: a full bar is `top`.
     top = max((max(part.trend[-trend:], default=0) for part in parts), default=0) if trend else 0
     header = f"trend ≤{fmt.short_count(top)}"
-    if len(header) > trend:
+    if len(header) > trend or top <= 0:  # no lag: flat bars, no scale to name
         header = "trend"
     table = Table(box=None, padding=(0, 1), show_edge=False)
     for head in ("p", "lag", "lag s"):
