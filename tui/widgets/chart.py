@@ -5,6 +5,7 @@ where they fired. Colours come from the app's theme, made to stand out on its su
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import time
 
@@ -136,6 +137,20 @@ def envelope(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np
     ys = np.column_stack([first, second]).ravel()
     return xs, ys
 
+
+
+def tick_labels(ticks: list[float], span: float) -> list[str]:
+    """The y labels: two decimals, or as many more as it takes for labels a `span` apart
+    to differ (a gauge between 0.001 and 0.004 read 0.00 at both ends), at most eight.
+
+    >>> tick_labels([150.33, 156.39], 6.06), tick_labels([0.0012, 0.0041], 0.0029)
+    (['150.33', '156.39'], ['0.001', '0.004'])
+    """
+    finite = [t for t in ticks if math.isfinite(t)]
+    gaps = [b - a for a, b in itertools.pairwise(sorted(finite)) if b > a] + [span]
+    smallest = min((g for g in gaps if g > 0), default=1.0)
+    decimals = min(max(2, -math.floor(math.log10(smallest))), 8)
+    return [f"{t:,.{decimals}f}" for t in ticks]
 
 class Chart(PlotextPlot):
     """Plots one symbol's recent history; x is seconds before the latest tick, or the
@@ -278,7 +293,7 @@ class Chart(PlotextPlot):
         cell = (hi - lo) / rows
         ticks += [t for t in ends if all(abs(t - k) > 1.5 * cell for k in ticks)]
         ticks.sort()
-        plt.yticks(ticks, [f"{t:,.2f}" for t in ticks])
+        plt.yticks(ticks, tick_labels(ticks, hi - lo))
         t0 = float(history.t[0])
         for kind, (glyph, colour, _meaning) in SIGNAL_MARKS.items():
             pts = [(s.t - last_t, s.price) for s in marks if s.kind.name == kind and s.t >= t0]
