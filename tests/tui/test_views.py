@@ -294,6 +294,25 @@ def test_the_help_says_more_below_only_while_there_is() -> None:
     assert "↓ more" in again
 
 
+def test_keys_of_one_burst_each_scroll_the_help() -> None:
+    app = LimitwatchApp(StaticFeed())
+    seen: list[float] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        pages = app.screen.query_one("_Pages")
+        for _ in range(5):  # as a terminal delivers a burst: no refresh in between
+            pages.action_scroll_down()
+        seen.append(pages.scroll_y)
+        pages.action_page_down()
+        pages.action_scroll_up()
+        seen.append(pages.scroll_y)
+
+    drive(app, script, size=(80, 24))
+    assert seen[0] == 5 and seen[1] > 5 + 10
+
+
 def test_every_action_is_in_the_command_palette() -> None:
     app = LimitwatchApp(StaticFeed())
     titles: list[str] = []

@@ -28,6 +28,22 @@ class _Pages(VerticalScroll):
     def on_resize(self) -> None:
         self.call_after_refresh(self._update_hint)
 
+    # At once: keys typed in one burst each move the text (a scroll waits for the next
+    # refresh, and each press of a burst started from the same place: ten, one line).
+    def action_scroll_down(self) -> None:
+        self.scroll_to(y=self.scroll_y + 1, animate=False, immediate=True)
+
+    def action_scroll_up(self) -> None:
+        self.scroll_to(y=self.scroll_y - 1, animate=False, immediate=True)
+
+    def action_page_down(self) -> None:
+        page = self.scrollable_content_region.height
+        self.scroll_to(y=self.scroll_y + page, animate=False, immediate=True)
+
+    def action_page_up(self) -> None:
+        page = self.scrollable_content_region.height
+        self.scroll_to(y=self.scroll_y - page, animate=False, immediate=True)
+
 
 class HelpScreen(ModalScreen[None]):
     """Lists `keys` as (key, description) pairs, then each of `sections` (a title and its

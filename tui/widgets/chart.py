@@ -138,7 +138,6 @@ def envelope(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np
     return xs, ys
 
 
-
 def tick_labels(ticks: list[float], span: float) -> list[str]:
     """The y labels: two decimals, or as many more as it takes for labels a `span` apart
     to differ (a gauge between 0.001 and 0.004 read 0.00 at both ends), at most eight.
@@ -151,6 +150,7 @@ def tick_labels(ticks: list[float], span: float) -> list[str]:
     smallest = min((g for g in gaps if g > 0), default=1.0)
     decimals = min(max(2, -math.floor(math.log10(smallest))), 8)
     return [f"{t:,.{decimals}f}" for t in ticks]
+
 
 class Chart(PlotextPlot):
     """Plots one symbol's recent history; x is seconds before the latest tick, or the
