@@ -16,11 +16,15 @@ among the options.
 from __future__ import annotations
 
 import argparse
+import atexit
 import errno
 import json
 import os
+import re
 import shlex
+import shutil
 import sys
+from pathlib import Path
 from typing import Any, ClassVar
 
 #: The environment variable that hands the monitor's options to each page's process.
@@ -28,6 +32,27 @@ ARGV_ENV = "LIMITWATCH_SERVE_ARGV"
 
 #: The options of `serve` itself, each followed by a value; the rest go to the monitor.
 _OWN = ("--port", "--host")
+
+
+#: textual-serve's page loads its font from Google; served from this machine, the page
+#: needs nothing from the internet (the terminal's own monospace font is used).
+_REMOTE_FONT = re.compile(r"<link[^>]*fonts\.googleapis\.com[^>]*>\s*", re.S)
+
+
+def _local_templates() -> str:
+    """textual-serve's templates, written to a folder of this run with the link to a
+    remote font taken out."""
+    import tempfile
+
+    import textual_serve
+
+    source = Path(textual_serve.__file__).parent / "templates"
+    folder = Path(tempfile.mkdtemp(prefix="limitwatch-serve-"))
+    atexit.register(shutil.rmtree, folder, True)
+    for template in source.glob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        (folder / template.name).write_text(_REMOTE_FONT.sub("", text), encoding="utf-8")
+    return str(folder)
 
 
 def monitor_argv(argv: list[str]) -> list[str]:
@@ -166,7 +191,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
     host = args.host
     shown = f"[{host}]" if ":" in host else host
-    server = _Server(command, host=host, port=args.port, title="limitwatch")
+    server = _Server(
+        command, host=host, port=args.port, title="limitwatch", templates_path=_local_templates()
+    )
     server.public_url = f"http://{shown}:{args.port}"
     try:
         server.serve()

@@ -173,8 +173,11 @@ def test_the_page_shows_moving_prices_and_a_key_press_changes_a_limit(tmp_path: 
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.on("websocket", lambda ws: ws.on("framereceived", got))
+            remote: list[str] = []
+            page.on("request", lambda r: None if r.url.startswith(url) else remote.append(r.url))
             page.goto(url)
             wait_for("the watchlist", lambda: "ACME" in _screen_text(frames), 60)
+            assert not any(u.startswith("http") for u in remote), remote  # nothing from afar
 
             def prices() -> set[str]:
                 return set(re.findall(r"\b\d{2,4}\.\d\d\b", _screen_text(frames)))
