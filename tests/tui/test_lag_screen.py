@@ -4,6 +4,8 @@ and the worst, and each partition's lag."""
 from __future__ import annotations
 
 import dataclasses
+import html
+import re
 
 from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
@@ -52,3 +54,21 @@ def test_g_opens_the_lag_history_and_closes_it_again() -> None:
 
     drive(app, script, size=(80, 24))
     assert seen[0].startswith("now 133 messages") and seen[1] != "LagScreen"
+
+
+def test_the_two_lines_have_two_marks_in_the_legend() -> None:
+    app = LimitwatchApp(LaggingFeed())
+    shown: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("g")
+        await wait_until_async(lambda: isinstance(app.screen, LagScreen), pilot.pause, 5)
+        await pilot.pause(0.3)
+        shown.append(html.unescape(app.export_screenshot()).replace("\xa0", " "))
+
+    drive(app, script, size=(100, 30))
+    text = re.sub(r"<[^>]+>", "", shown[0])
+    messages = re.search(r"(\S+) messages \(left\)", text)
+    seconds = re.search(r"(\S+) seconds \(right\)", text)
+    assert messages and seconds, text[-2000:]
+    assert messages.group(1) != seconds.group(1)  # not told apart by colour alone

@@ -106,7 +106,7 @@ class LagScreen(ModalScreen[None]):
         x = [t - now for t, _m, _s in log]
         plt.plot(x, [m for _t, m, _s in log], label="messages (left)", marker="braille")
         plt.plot(
-            x, [s for _t, _m, s in log], label="seconds (right)", marker="braille", yside="right"
+            x, [s for _t, _m, s in log], label="seconds (right)", marker="•", yside="right"
         )
         # Lag is never negative: both scales start at 0 (and show at least 1 when flat).
         plt.ylim(0, max(1, max(m for _t, m, _s in log)))
