@@ -68,7 +68,8 @@ def test_the_two_lines_have_two_marks_in_the_legend() -> None:
 
     drive(app, script, size=(100, 30))
     text = re.sub(r"<[^>]+>", "", shown[0])
-    messages = re.search(r"(\S+) messages \(left\)", text)
-    seconds = re.search(r"(\S+) seconds \(right\)", text)
+    # Each entry: the side of its scale (L or ⅃), its mark, its name.
+    messages = re.search(r"[L⅃](\S+) messages \(left\)", text)
+    seconds = re.search(r"[L⅃](\S+) seconds \(right\)", text)
     assert messages and seconds, text[-2000:]
     assert messages.group(1) != seconds.group(1)  # not told apart by colour alone
