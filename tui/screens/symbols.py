@@ -59,6 +59,10 @@ class SymbolsScreen(ModalScreen[None]):
         height: 1fr;
         border: none;
         padding: 0;
+        /* An unticked box is empty: an X in another colour read as ticked. */
+        & > .selection-list--button, & > .selection-list--button-highlighted {
+            color: $panel;
+        }
     }
     SymbolsScreen #add {
         margin: 0;
