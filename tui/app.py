@@ -777,6 +777,11 @@ class LimitwatchApp(App[None]):
                         replaces="zoom")  # fmt: skip
         else:
             shown = "all the history kept" if span is None else f"the last {span_text(span)}"
+            history = self._snapshot.history if self._snapshot is not None else None
+            if span is not None and history is not None and len(history.t) > 1:
+                kept = float(history.t[-1] - history.t[0])
+                if kept < span:  # the window is wider than what there is to draw
+                    shown += f"; {fmt.duration(kept)} of ticks so far"
             self.notify(f"chart: {shown}", timeout=2, replaces="zoom")
         self.refresh_view()
 

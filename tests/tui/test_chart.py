@@ -200,8 +200,11 @@ def test_z_zooms_the_chart_to_the_latest_seconds_and_Z_back_to_all() -> None:
         chart = app.query_one(Chart)
         await wait_until_async(lambda: chart._key is not None, pilot.pause, 5)
         seen["all"] = chart.drawn_s
-        await pilot.press(*"zzzzz")  # 15, 5, 2, 1 min, 30 s
+        await pilot.press("z")  # 15 min of a history of about a minute: looks like all
+        seen["wide"] = [n.message for n in app._notifications]
+        await pilot.press(*"zzzz")  # 5, 2, 1 min, 30 s
         await wait_until_async(lambda: "last 30 s" in str(chart.border_title), pilot.pause, 5)
+        seen["narrow"] = [n.message for n in app._notifications][-1]
         seen["zoomed"] = chart.drawn_s
         await pilot.press("z")  # past the end: said, nothing changes
         await wait_until_async(
@@ -213,5 +216,10 @@ def test_z_zooms_the_chart_to_the_latest_seconds_and_Z_back_to_all() -> None:
 
     drive(app, script)
     assert seen["all"] > 50  # the seeded history spans about a minute
+    assert any(
+        re.fullmatch(r"chart: the last 15 min; \d\d s of ticks so far", m)
+        for m in seen["wide"]  # type: ignore[union-attr]
+    ), seen["wide"]
+    assert seen["narrow"] == "chart: the last 30 s"
     assert 25 < seen["zoomed"] <= 30
     assert seen["back"] == seen["all"]
