@@ -105,9 +105,7 @@ class LagScreen(ModalScreen[None]):
         now = log[-1][0]
         x = [t - now for t, _m, _s in log]
         plt.plot(x, [m for _t, m, _s in log], label="messages (left)", marker="braille")
-        plt.plot(
-            x, [s for _t, _m, s in log], label="seconds (right)", marker="•", yside="right"
-        )
+        plt.plot(x, [s for _t, _m, s in log], label="seconds (right)", marker="•", yside="right")
         # Lag is never negative: both scales start at 0 (and show at least 1 when flat).
         plt.ylim(0, max(1, max(m for _t, m, _s in log)))
         plt.ylim(0, max(1.0, max(s for _t, _m, s in log)), yside="right")
