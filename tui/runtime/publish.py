@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from engine import Signal
 from producer.delivery import produce_with_retry
-from producer.kafka_config import Connection, client_config, redact
+from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
 from tui.runtime.jsonout import signal_json
 
 __all__ = ["COMMIT_INTERVAL_S", "SIGNALS", "SignalPublisher"]
@@ -120,7 +120,7 @@ class SignalPublisher:
         self._note(text)
 
     def _error(self, err: KafkaError) -> None:
-        log.warning("signals producer: %s", err.str())
+        KAFKA_LOGGER.warning("signals producer: %s", err.str())  # runs of like ones cut short
 
     def _note(self, text: str) -> None:
         self.last_error = redact(text)

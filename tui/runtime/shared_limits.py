@@ -40,7 +40,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from producer.kafka_config import Connection, client_config, redact
+from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
 
 __all__ = ["LIMITS", "LimitRecord", "SharedLimits", "SharedLimitsStats", "decode", "encode"]
 
@@ -266,7 +266,9 @@ class SharedLimits:
             self._error(f"a limit change was not delivered: {err.str()}")
 
     def _on_error(self, err: KafkaError) -> None:
-        log.warning("shared limits: %s", err.str())
+        # Through the Kafka logger, whose filter cuts a run of like ones short (a broker
+        # down is reported by every client every few milliseconds).
+        KAFKA_LOGGER.warning("shared limits: %s", err.str())
 
     def _error(self, text: str) -> None:
         text = redact(text)
