@@ -109,3 +109,24 @@ def create_missing(
             if not (isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS):
                 raise
     return created
+
+
+def ensure_compacted(
+    bootstrap: Connection | str, topic: str, partitions: int = 1, timeout: float = 10.0
+) -> None:
+    """Create `topic` compacted (``cleanup.policy=compact``: each key's latest value is
+    kept) with `partitions` partitions if the cluster lacks it; an existing one is used as
+    it is. KafkaException if the cluster refuses."""
+    admin = AdminClient(client_config(bootstrap))
+    if topic in admin.list_topics(timeout=timeout).topics:
+        return
+    wanted = NewTopic(topic, num_partitions=partitions, replication_factor=1,
+                      config={"cleanup.policy": "compact"})  # fmt: skip
+    futures = admin.create_topics([wanted], operation_timeout=timeout, request_timeout=timeout)
+    try:
+        futures[topic].result(timeout=timeout)
+        log.info("created the compacted topic %s with %d partitions", topic, partitions)
+    except KafkaException as exc:
+        err = exc.args[0]
+        if not (isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS):
+            raise

@@ -36,9 +36,13 @@ def _committed(bootstrap: str, topic: str, group: str) -> int:
         c.close()
 
 
-def _read_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, dict]]:
+def _read_all(
+    bootstrap: str, topic: str, expected: int, partitions: int = 4, settle_s: float = 0.0
+) -> list[tuple[bytes, dict]]:
+    """At least `expected` messages of `topic`, in each partition's order; then whatever
+    else arrives within `settle_s` seconds."""
     c = Consumer(client_config(bootstrap, **{"group.id": f"{topic}-reader"}))
-    c.assign([TopicPartition(topic, p, 0) for p in range(4)])
+    c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     got: list[tuple[bytes, dict]] = []
 
     def enough() -> bool:
@@ -49,6 +53,10 @@ def _read_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, di
 
     try:
         wait_until(enough, 20, what=lambda: f"{len(got)} of {expected} read")
+        if settle_s:
+            for msg in c.consume(1000, timeout=settle_s):
+                if msg.error() is None:
+                    got.append((msg.key(), json.loads(msg.value())))
     finally:
         c.close()
     return got
@@ -59,6 +67,7 @@ def test_engine_publishes_signals_and_commits_after_delivery(
 ) -> None:
     log = str(tmp_path / "l.log")
     group, signals_topic = f"{topic}-engines", f"{topic}-signals"
+    indicators_topic = f"{topic}-indicators"
     ensure_topics(broker.bootstrap, topic, partitions=4)
     produced = subprocess.run(
         [sys.executable, "-m", "tui.cli", "produce", "--bootstrap-servers", broker.bootstrap,
@@ -72,7 +81,7 @@ def test_engine_publishes_signals_and_commits_after_delivery(
     engine = subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "engine", "--bootstrap-servers", broker.bootstrap,
          "--topic", topic, "--group", group, "--signals-topic", signals_topic,
-         "--limit", "CYGN=48.5:60", "--log-file", log],
+         "--indicators-topic", indicators_topic, "--limit", "CYGN=48.5:60", "--log-file", log],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     lines: queue.SimpleQueue[str] = queue.SimpleQueue()
@@ -101,6 +110,27 @@ def test_engine_publishes_signals_and_commits_after_delivery(
     assert len({x["id"] for _, x in published}) == len(published)  # one run: no duplicate
     by_id = {x["id"]: x for x in printed}
     assert all(by_id[x["id"]] == x for _, x in published)  # the same JSON as printed
+
+    # Each symbol's indicators and forecasts, the latest last: those of its last tick,
+    # as the backtest of the same file ends with.
+    assert "indicator updates published to " + indicators_topic in err, err
+    updates = _read_all(broker.bootstrap, indicators_topic, 2, partitions=4, settle_s=1.0)
+    latest = {key.decode(): value for key, value in updates}
+    assert set(latest) == {"CYGN", "DRVX"}
+    backtest = subprocess.run(  # with the engine's default settings, not the header's
+        [sys.executable, "-m", "tui.cli", "--log-file", log, "backtest", "--json",
+         "--limit", "CYGN=48.5:60", "--fast", "20", "--slow", "100", "--halflife", "30",
+         str(ROOT / "scenarios" / "crash.jsonl")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    final = json.loads(backtest.stdout.splitlines()[-1])["symbols"]
+    for symbol, value in latest.items():
+        assert value["symbol"] == symbol and value["engine"]
+        for column in ("last", "sma_fast", "sma_slow", "ema", "vol"):
+            assert value[column] == pytest.approx(final[symbol][column]), (symbol, column)
+    # The limits of CYGN, given to both; DRVX's: the engine's band (it never reads the
+    # scenario's header), the backtest's from the header.
+    assert (latest["CYGN"]["buy"], latest["CYGN"]["sell"]) == (48.5, 60.0)
 
 
 def test_publishing_can_be_turned_off_and_the_topic_named() -> None:

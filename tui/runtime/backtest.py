@@ -52,7 +52,7 @@ from producer.lookahead import LookaheadReader
 from producer.source import Source, additive_of
 from producer.sources import open_source
 from tui.runtime import format as fmt
-from tui.runtime.jsonout import signal_json
+from tui.runtime.jsonout import indicator_values, signal_json
 from tui.runtime.options import (
     Limits,
     OptionError,
@@ -356,24 +356,7 @@ def summary(result: BacktestResult) -> dict[str, Any]:
     """The closing JSON object: counts, per-symbol state, forecast quality, calibration and
     the two baselines at the forecast's precision with their lead-precision sweeps."""
     st = result.state
-    columns = (
-        "last",
-        "sma_fast",
-        "sma_slow",
-        "ema",
-        "drift",
-        "vol",
-        "buy",
-        "sell",
-        "p_buy",
-        "p_sell",
-        "eta_buy",
-        "eta_sell",
-    )
-    arrays = {c: getattr(st, c) for c in columns}
-    symbols = {
-        sym: {c: _num(float(arrays[c][i])) for c in columns} for i, sym in enumerate(st.symbols)
-    }
+    symbols = {sym: indicator_values(st, i) for i, sym in enumerate(st.symbols)}
     counts = Counter(s.kind.name for s in result.signals)
     out: dict[str, Any] = {
         "kind": "SUMMARY",

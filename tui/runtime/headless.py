@@ -7,12 +7,13 @@ None of them loads a UI library; each runs until its work ends, a limit, or Ctrl
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -34,11 +35,12 @@ from tui.runtime import settings as settings_file
 from tui.runtime.commands import SetLimits, StartRecording
 from tui.runtime.common import connection, fail, kafka_fail, open_source_from
 from tui.runtime.consumer import ConsumerWorker
+from tui.runtime.indicators import IndicatorPublisher
 from tui.runtime.jsonout import signal_json
 from tui.runtime.options import OptionError, engine_config, limits_from
 from tui.runtime.plausibility import plausibility_for
 from tui.runtime.publish import SignalPublisher
-from tui.runtime.shared_limits import CATCH_UP_S, SharedLimits
+from tui.runtime.shared_limits import CATCH_UP_S, SharedLimits, origin_name
 from tui.runtime.snapshot import Snapshot
 
 #: While `produce` runs, how often it prints what it has sent, in seconds.
@@ -109,9 +111,14 @@ def run_engine(args: argparse.Namespace) -> int:
     try:
         config = engine_config(args)
         fields = fields_of(args)  # a bad mapping is said before anything connects
+        indicators = None
         if args.publish:
             ensure_topics(connection(args), args.signals_topic, args.partitions, dead_letters=False)
             publisher = SignalPublisher(connection(args), args.signals_topic)
+            if args.indicators_topic:
+                indicators = IndicatorPublisher(
+                    connection(args), args.indicators_topic, args.partitions, origin_name()
+                )
         worker, keeper = _headless_worker(
             args, fields, config=config, group=args.group, from_beginning=args.from_beginning,
             limits=limits_from(args), on_signals=emit, committer=publisher,
@@ -128,7 +135,22 @@ def run_engine(args: argparse.Namespace) -> int:
         return fail(str(exc))
     except KafkaException as exc:
         return kafka_fail(args.bootstrap_servers, exc)
-    code = _run_headless(worker, keeper, "engine")
+    code = _run_headless(
+        worker, keeper, "engine",
+        on_snapshot=(lambda snap: indicators.publish(snap.engine)) if indicators else None,
+    )  # fmt: skip
+    if indicators is not None:
+        last = worker.latest()
+        if last is not None:  # what the last ticks left, however soon after the previous
+            indicators.publish(last.engine, now=math.inf)
+        indicators.close()
+        said = (
+            f"limitwatch engine: {indicators.published:,} indicator updates published to "
+            f"{args.indicators_topic}, {indicators.delivered:,} delivered, "
+            f"{indicators.failed:,} failed"
+        )
+        print(redact(said + (f"; {indicators.last_error}" if indicators.last_error else "")),
+              file=sys.stderr)  # fmt: skip
     if shared is not None:
         shared.stop()
         s, bad = shared.stats(), shared.bad_by()
@@ -186,6 +208,7 @@ def _run_headless(
     what: str,
     duration: float | None = None,
     recording: bool = False,
+    on_snapshot: Callable[[Snapshot], object] | None = None,
 ) -> int:
     """Run a headless worker until Ctrl-C, `duration` seconds, or (`recording`) the end of
     its recording (its --count reached, or an error); exit status 1 after an error."""
@@ -201,6 +224,8 @@ def _run_headless(
         # no file open after that means it ended: its --count reached, or an error.
         if recording and snap is not None and snap.notices and not snap.recording:
             break
+        if on_snapshot is not None and snap is not None:
+            on_snapshot(snap)
         if time.monotonic() - last_status >= 5.0 and snap is not None:
             last_status = time.monotonic()
             print(f"limitwatch {what}: {redact(status_line(snap))}", file=sys.stderr, flush=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from engine import Signal
+from engine import EngineState, Signal
 
 _encoder = msgspec.json.Encoder()
 
@@ -34,3 +34,14 @@ def signal_dict(sig: Signal) -> dict[str, Any]:
 def signal_json(sig: Signal) -> str:
     """One signal as a compact JSON line (no newline)."""
     return _encoder.encode(signal_dict(sig)).decode()
+
+
+#: A symbol's indicators and forecasts as the backtest's summary and the engine's
+#: indicators topic give them.
+INDICATORS = ("last", "sma_fast", "sma_slow", "ema", "drift", "vol", "buy", "sell",
+              "p_buy", "p_sell", "eta_buy", "eta_sell")  # fmt: skip
+
+
+def indicator_values(state: EngineState, i: int) -> dict[str, float | None]:
+    """Symbol `i`'s indicators and forecasts; undefined numbers become null."""
+    return {column: _num(float(getattr(state, column)[i])) for column in INDICATORS}

@@ -18,6 +18,7 @@ from tui.runtime import backtest, evaluate
 from tui.runtime import settings as settings_file
 from tui.runtime.headless import PRODUCE_REPORT_S, run_engine, run_produce, run_record
 from tui.runtime.history import KEEP_DAYS, KEEP_ROWS, default_export_dir, default_history_path
+from tui.runtime.indicators import INDICATORS_TOPIC
 from tui.runtime.keys import epilog
 from tui.runtime.logs import default_log_path
 from tui.runtime.options import (
@@ -359,6 +360,11 @@ def build_parser() -> argparse.ArgumentParser:
     eng.add_argument(
         "--signals-topic", default=SIGNALS, metavar="TOPIC",
         help="where signals are published (default: %(default)s)",
+    )  # fmt: skip
+    eng.add_argument(
+        "--indicators-topic", default=INDICATORS_TOPIC, metavar="TOPIC",
+        help="the compacted topic each symbol's indicators and forecasts are published to "
+        "(key: symbol), at most once a second (default: %(default)s)",
     )  # fmt: skip
     add_shared_limits_options(eng, monitor=False)
     eng.set_defaults(func=run_engine)

@@ -38,9 +38,9 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
+from producer.topics import ensure_compacted
 
 __all__ = ["LIMITS", "LimitRecord", "SharedLimits", "SharedLimitsStats", "decode", "encode"]
 
@@ -157,7 +157,7 @@ class SharedLimits:
         A cluster that refuses the topic (no right to create it) leaves the limits
         unshared, said in the log and in :meth:`stats`, never an error of the caller."""
         try:
-            ensure_limits_topic(self.connection, self.topic)
+            ensure_compacted(self.connection, self.topic, partitions=1, timeout=TIMEOUT_S)
         except KafkaException as exc:
             self._error(f"limits are not shared: the topic {self.topic} could not be set up: {exc}")
             return False
@@ -283,21 +283,3 @@ class SharedLimits:
                 s,
                 **{k: getattr(s, k) + v for k, v in more.items()},  # type: ignore[arg-type]
             )
-
-
-def ensure_limits_topic(connection: Connection | str, topic: str = LIMITS) -> None:
-    """Create `topic` compacted with one partition if the cluster lacks it (an existing
-    one is used as it is)."""
-    admin = AdminClient(client_config(connection))
-    if topic in admin.list_topics(timeout=TIMEOUT_S).topics:
-        return
-    wanted = NewTopic(topic, num_partitions=1, replication_factor=1,
-                      config={"cleanup.policy": "compact"})  # fmt: skip
-    futures = admin.create_topics([wanted], operation_timeout=TIMEOUT_S, request_timeout=TIMEOUT_S)
-    try:
-        futures[topic].result(timeout=TIMEOUT_S)
-        log.info("created the compacted topic %s", topic)
-    except KafkaException as exc:
-        err = exc.args[0]
-        if not (isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS):
-            raise

@@ -1,0 +1,110 @@
+"""What a headless engine publishes besides its signals: each symbol's indicators and
+forecasts on the compacted `indicators` topic (key: symbol), at most once a second.
+
+A value is one JSON object: ``{"symbol", "t" (its latest tick's event time), "last",
+"sma_fast", "sma_slow", "ema", "drift", "vol", "buy", "sell", "p_buy", "p_sell",
+"eta_buy", "eta_sell", "engine"}``, undefined numbers as null. Compaction keeps each
+symbol's latest, so a reader started later sees every symbol's current state. Only
+symbols with a tick since the last publication are sent again. Everything here runs in
+the thread that calls it (the headless engine's main thread, on the worker's snapshots).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import msgspec
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from engine import EngineState
+from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
+from producer.topics import ensure_compacted
+from tui.runtime.jsonout import indicator_values
+
+__all__ = ["INDICATORS_TOPIC", "PUBLISH_EVERY_S", "IndicatorPublisher"]
+
+log = logging.getLogger(__name__)
+
+#: The topic indicators go to unless told otherwise.
+INDICATORS_TOPIC = "indicators"
+#: Least seconds between two publications.
+PUBLISH_EVERY_S = 1.0
+#: Longest wait for what is queued when the engine stops, in seconds.
+FLUSH_S = 2.0
+
+_encoder = msgspec.json.Encoder()
+
+
+class IndicatorPublisher:
+    """Publishes the indicators of every symbol that ticked since the last time, at most
+    once per `every_s`; `engine` names the publishing process in each value."""
+
+    def __init__(
+        self,
+        connection: Connection | str,
+        topic: str = INDICATORS_TOPIC,
+        partitions: int = 4,
+        engine: str = "",
+        every_s: float = PUBLISH_EVERY_S,
+    ) -> None:
+        ensure_compacted(connection, topic, partitions)
+        self.topic = topic
+        self.engine = engine
+        self.every_s = every_s
+        settings = {"linger.ms": 20, "error_cb": self._error}
+        self.producer = Producer(client_config(connection, **settings))
+        self.published = self.delivered = self.failed = 0
+        self.last_error = ""
+        self._sent_t: dict[str, float] = {}  # symbol: the tick time last published
+        self._last = -math.inf
+
+    def publish(self, state: EngineState, now: float | None = None) -> int:
+        """Queue the indicators of each symbol with a tick newer than those published,
+        unless the last publication is less than `every_s` ago; how many were queued."""
+        now = time.monotonic() if now is None else now
+        self.producer.poll(0)
+        if now - self._last < self.every_s:
+            return 0
+        self._last = now
+        queued = 0
+        for i, symbol in enumerate(state.symbols):
+            t = float(state.t_last[i])
+            if not math.isfinite(t) or t <= self._sent_t.get(symbol, -math.inf):
+                continue
+            value = {"symbol": symbol, "t": t, **indicator_values(state, i), "engine": self.engine}
+            try:
+                self.producer.produce(
+                    self.topic, _encoder.encode(value), key=symbol.encode(),
+                    on_delivery=self._delivered,
+                )  # fmt: skip
+            except (BufferError, KafkaException) as exc:
+                self._note(f"indicators of {symbol} not published: {exc}")
+                self.failed += 1
+                continue
+            self._sent_t[symbol] = t
+            queued += 1
+        self.published += queued
+        self.producer.poll(0)
+        return queued
+
+    def close(self) -> None:
+        """Deliver what is queued (at most :data:`FLUSH_S`)."""
+        left = self.producer.flush(FLUSH_S)
+        if left:
+            self._note(f"{left} indicator updates were not delivered before the engine stopped")
+
+    def _delivered(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is None:
+            self.delivered += 1
+        else:
+            self.failed += 1
+            self._note(f"indicators not delivered: {err.str()}")
+
+    def _error(self, err: KafkaError) -> None:
+        KAFKA_LOGGER.warning("indicators producer: %s", err.str())
+
+    def _note(self, text: str) -> None:
+        self.last_error = redact(text)
+        log.warning("%s", text)
