@@ -235,6 +235,17 @@ def test_options_the_command_takes_work_before_it_as_after_it() -> None:
     after = parser.parse_args(["replay", "--fast", "5", "s.jsonl"])
     assert before.fast == after.fast == 5 and before.file == after.file
     assert options_after_command(parser, ["--fast", "5"]) == ["--fast", "5"]  # the monitor's
+    # As argparse reads them: a value attached to -X, an abbreviation, a value that is a
+    # command's name.
+    secret = parser.parse_args(
+        options_after_command(parser, ["-Xsasl.password=s", "engine", "--bootstrap-servers", "h"])
+    )
+    assert secret.kafka_properties == ["sasl.password=s"]
+    assert (
+        parser.parse_args(options_after_command(parser, ["--fa", "5", "backtest", "F"])).fast == 5
+    )
+    sourced = ["--source", "replay", "replay", "F"]
+    assert options_after_command(parser, sourced) == sourced
     result = _cli("--log-file", os.devnull, "--json", "backtest", "scenarios/rally.jsonl")
     after_it = _cli("--log-file", os.devnull, "backtest", "scenarios/rally.jsonl", "--json")
     assert result.returncode == 0, result.stderr

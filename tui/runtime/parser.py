@@ -409,7 +409,7 @@ def options_after_command(parser: argparse.ArgumentParser, argv: list[str]) -> l
             break
         if token in commands:
             own = commands[token]._option_string_actions
-            moved = [opt for opt in given if opt[0].split("=", 1)[0] in own]
+            moved = [opt for opt in given if _option_name(opt[0], takes_value) in own]
             kept = [opt for opt in given if opt not in moved]
             return [
                 *(t for opt in kept for t in opt),
@@ -418,8 +418,9 @@ def options_after_command(parser: argparse.ArgumentParser, argv: list[str]) -> l
                 *argv[i + 1 :],
             ]
         if token.startswith("-") and token != "-":
-            name = token.split("=", 1)[0]
-            if takes_value.get(name) and "=" not in token and i + 1 < len(argv):
+            name = _option_name(token, takes_value)
+            attached = "=" in token or (not token.startswith("--") and len(token) > 2)
+            if takes_value.get(name) and not attached and i + 1 < len(argv):
                 given.append([token, argv[i + 1]])
                 i += 1  # its value
             else:
@@ -428,3 +429,15 @@ def options_after_command(parser: argparse.ArgumentParser, argv: list[str]) -> l
             break  # a value argparse will refuse: leave the line as written
         i += 1
     return argv  # no command: the options are the monitor's
+
+
+def _option_name(token: str, known: dict[str, bool]) -> str:
+    """The option a word names, as argparse reads it: ``-Xkey=value`` is ``-X``, and an
+    unambiguous prefix (``--fa``) the option it abbreviates."""
+    if not token.startswith("--"):
+        return token[:2]
+    name = token.split("=", 1)[0]
+    if name in known:
+        return name
+    matches = [option for option in known if option.startswith(name)]
+    return matches[0] if len(matches) == 1 else name
