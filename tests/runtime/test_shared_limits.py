@@ -109,6 +109,7 @@ def test_unreadable_records_are_counted_by_reason_and_never_applied(
         (b"Y", b'{"symbol": "X", "buy": 1, "sell": 2}'),  # key and symbol differ
         (b"X", b'{"symbol": "X", "buy": "cheap", "sell": 2}'),
         (b"X", b'{"symbol": "X", "buy": 1e999, "sell": null}'),  # infinite
+        (b"X", b'{"symbol": "X", "buy": 5, "sell": 2}'),  # buy above sell
         (b"X", b'{"symbol": "' + b"\xff" * 3 + b'", "buy": 1, "sell": 2}'),  # not UTF-8
         (b"X", None),  # a tombstone
         (b"OK", encode("OK", 1.5, 2.5, "someone else", 0.0)),
@@ -126,6 +127,7 @@ def test_unreadable_records_are_counted_by_reason_and_never_applied(
         "not a limits record": 5,  # not JSON, no symbol, a price as text, 1e999, not UTF-8
         "key and symbol differ": 1,
         "no value": 1,
+        "impossible limits": 1,
     }
 
 
@@ -173,8 +175,12 @@ def test_a_limit_set_in_a_monitor_changes_the_signals_an_engine_publishes(
         PipelineOptions(bootstrap=broker.bootstrap, topic=f"{topic}-other", limits_topic=limits)
     )
     monitor.start()
-    try:
+    try:  # as the limit keys do: the change, then what the engine holds is shared
+        monitor.set_limits("DRVX", 300.0, 305.0)
         monitor.share_limits("DRVX", 300.0, 305.0)
+        shared = monitor.shared
+        assert shared is not None
+        wait_until(lambda: shared.stats().delivered == 1, 20, what=lambda: str(shared.stats()))
     finally:
         assert monitor.stop(timeout=5)
 
@@ -200,3 +206,29 @@ def test_a_limit_set_in_a_monitor_changes_the_signals_an_engine_publishes(
     assert any(s["kind"] == "SELL" and s["symbol"] == "DRVX" for s in shared), shared
     assert not any(s["symbol"] == "DRVX" and s["kind"] == "SELL" for s in alone), alone
     assert "1 limit change applied from " + limits in said, said
+
+
+def test_a_change_of_ones_own_on_its_way_outranks_an_earlier_one_of_another(
+    broker: EmbeddedBroker, topic: str
+) -> None:
+    # A's change is in the topic before B's, but B's reader has not read it when B
+    # changes the same symbol: B must end where everyone ends, with its own change.
+    limits = f"{topic}-limits"
+    seen_b = Applied()
+    a = SharedLimits(broker.bootstrap, Applied(), topic=limits)
+    a.start(catch_up_s=10)
+    a.share("ACME", 1.0, 2.0)
+    wait_until(lambda: a.stats().delivered == 1, 20)
+    b = SharedLimits(broker.bootstrap, seen_b, topic=limits)
+    b._stop.set()  # B's reader is not running yet: A's record waits unread
+    b.start(catch_up_s=0)
+    b._thread.join(5)
+    b.share("ACME", 3.0, 4.0)  # B's own change, after A's in the topic
+    assert b._producer is not None and b._producer.flush(10) == 0
+    b._stop.clear()
+    b._thread = threading.Thread(target=b._run, daemon=True)
+    b._thread.start()
+    assert b.caught_up.wait(20)
+    a.stop()
+    b.stop()
+    assert seen_b.copy() == []  # A's older 1-2 not applied over B's own 3-4

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SelectSymbol", "SetLimits", "StartRecording", "StopRecording", "WorkerCommand"]
+__all__ = [
+    "SelectSymbol",
+    "SetLimits",
+    "ShareLimits",
+    "StartRecording",
+    "StopRecording",
+    "WorkerCommand",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +25,14 @@ class SetLimits:
     buy: float | None = None
     sell: float | None = None
     register: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ShareLimits:
+    """Tell the cluster `symbol`'s limits as the engine holds them now (after the
+    SetLimits queued before this), both sides in full."""
+
+    symbol: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,4 +57,4 @@ class StopRecording:
     """Close the scenario file being recorded."""
 
 
-WorkerCommand = SetLimits | SelectSymbol | StartRecording | StopRecording
+WorkerCommand = SetLimits | ShareLimits | SelectSymbol | StartRecording | StopRecording

@@ -61,6 +61,7 @@ from producer.wire import BadTick, Problem, Tick, decode
 from tui.runtime.commands import (
     SelectSymbol,
     SetLimits,
+    ShareLimits,
     StartRecording,
     StopRecording,
     WorkerCommand,
@@ -166,6 +167,7 @@ class ConsumerWorker(threading.Thread):
         evict_idle: bool = True,
         additive: tuple[str, ...] = (),
         remembered: Iterable[str] = (),
+        on_share: Callable[[str, float, float], None] | None = None,
     ) -> None:
         super().__init__(name="limitwatch-consumer", daemon=True)
         self.connection = as_connection(bootstrap)
@@ -178,6 +180,8 @@ class ConsumerWorker(threading.Thread):
         #: Of those, the ones remembered from earlier runs: a symbol among them that the
         #: stream does not carry gets no row (its limits wait for its first tick).
         self.remembered = frozenset(remembered)
+        #: Called in this thread with a symbol's limits a ShareLimits asks to tell others.
+        self.on_share = on_share
         self.embedded = embedded
         self.publish_interval = 1.0 / publish_hz
         self.batch_size = batch_size
@@ -509,11 +513,20 @@ class ConsumerWorker(threading.Thread):
             )
         elif isinstance(cmd, StopRecording):
             self.recorder.stop()
+        elif isinstance(cmd, ShareLimits):
+            try:
+                buy, sell = self.engine.limits(cmd.symbol)
+            except KeyError:
+                return  # not tracked (the change was refused, or it was evicted)
+            if self.on_share is not None:
+                self.on_share(cmd.symbol, buy, sell)
         else:
             try:
                 self.engine.set_limits(cmd.symbol, cmd.buy, cmd.sell, register=cmd.register)
             except LimitError as exc:
-                self._notice(str(exc), error=True)
+                # Limits remembered or set elsewhere (not registering) are news, not an
+                # error of this process: a headless engine does not exit 1 for them.
+                self._notice(str(exc), error=cmd.register)
 
     def _notice(self, text: str, error: bool = False) -> None:
         self._notice_seq += 1

@@ -29,7 +29,13 @@ from producer.kafka_producer import ProducerThread
 from producer.keeper import BROKER_MEMORY_MIB, BrokerKeeper
 from producer.source import Source, additive_of
 from producer.topics import dlq_topic, set_up_topics
-from tui.runtime.commands import SelectSymbol, SetLimits, StartRecording, StopRecording
+from tui.runtime.commands import (
+    SelectSymbol,
+    SetLimits,
+    ShareLimits,
+    StartRecording,
+    StopRecording,
+)
 from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.plausibility import MAX_AHEAD_S, plausibility_for
 from tui.runtime.shared_limits import CATCH_UP_S, LIMITS, SharedLimits
@@ -182,6 +188,7 @@ class Pipeline:
                 evict_idle=opts.evict_idle,
                 additive=(*opts.additive, *additive_of(opts.source)),
                 remembered=opts.remembered,
+                on_share=self._share,
             )
             if opts.limits_topic:
                 # Everyone's current limits are queued before the first tick is read.
@@ -300,7 +307,14 @@ class Pipeline:
             self.worker.send(SetLimits(symbol, buy, sell))
 
     def share_limits(self, symbol: str, buy: float, sell: float) -> None:
-        """Send a user's limits to the limits topic (see :mod:`tui.runtime.shared_limits`)."""
+        """Send a user's limits to the limits topic (see :mod:`tui.runtime.shared_limits`):
+        both sides as the engine holds them once the change asked before is applied (the
+        monitor's `buy` and `sell` may be a moment old on the side it did not change)."""
+        if self.worker is not None and self.shared is not None:
+            self.worker.send(ShareLimits(symbol))
+
+    def _share(self, symbol: str, buy: float, sell: float) -> None:
+        """Called in the worker's thread with what a ShareLimits found."""
         if self.shared is not None:
             self.shared.share(symbol, buy, sell)
 

@@ -39,6 +39,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from engine.limits import limit_problem
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
 from producer.topics import ensure_compacted
 
@@ -97,6 +98,12 @@ def decode(key: bytes | None, value: bytes | None) -> LimitRecord | str:
     for side in (record.buy, record.sell):
         if side is not None and not math.isfinite(side):
             return "a limit that is not a finite number"
+    buy = math.nan if record.buy is None else record.buy
+    sell = math.nan if record.sell is None else record.sell
+    # Whether a limit may be 0 or below is the engine's to say (a quantity's may); the
+    # order of the two is everyone's rule.
+    if limit_problem(buy, sell, additive=True) is not None:
+        return "impossible limits (" + str(limit_problem(buy, sell, additive=True)) + ")"
     return record
 
 
@@ -141,6 +148,8 @@ class SharedLimits:
         self._lock = threading.Lock()
         self._stats = SharedLimitsStats()
         self._bad_by: Counter[str] = Counter()
+        #: Per symbol, this process's changes sent and not yet read back.
+        self._own_pending: Counter[str] = Counter()
         self._thread = threading.Thread(target=self._run, name="limitwatch-limits", daemon=True)
         self._producer: Producer | None = None
         #: Set once the reader has read what the topic held when it started.
@@ -172,11 +181,14 @@ class SharedLimits:
         if self._producer is None:
             return
         value = encode(symbol, buy, sell, self.origin, time.time())
+        with self._lock:
+            self._own_pending[symbol] += 1
         try:
             self._producer.produce(
                 self.topic, value, key=symbol.encode(), on_delivery=self._delivered
             )
         except (BufferError, KafkaException) as exc:
+            self._settled(symbol)
             self._error(f"limits for {symbol} not shared: {exc}")
             return
         self._count(shared=1)
@@ -218,11 +230,18 @@ class SharedLimits:
         )
         try:
             # Assigned, not subscribed: no group to join, so the first records come at once.
-            meta = consumer.list_topics(self.topic, timeout=TIMEOUT_S).topics[self.topic]
-            consumer.assign(
-                [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in sorted(meta.partitions)]
-            )
-            self._partitions = len(meta.partitions)
+            partitions: list[int] = []
+            while not partitions and not self._stop.is_set():
+                # A topic just created may not be in the metadata yet: ask until it is.
+                try:
+                    meta = consumer.list_topics(self.topic, timeout=TIMEOUT_S).topics[self.topic]
+                    partitions = [] if meta.error is not None else sorted(meta.partitions)
+                except KafkaException as exc:
+                    self._error(f"limits topic: {exc}")
+                if not partitions:
+                    self._stop.wait(0.5)
+            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
+            self._partitions = len(partitions)
             while not self._stop.is_set():
                 for msg in consumer.consume(100, timeout=0.25):
                     self._handle(msg)
@@ -251,7 +270,14 @@ class SharedLimits:
             log.warning("limits record refused: %s", record)
             return
         if record.by == self.origin:
-            return  # applied when it was sent
+            self._settled(record.symbol)  # applied when it was sent
+            return
+        with self._lock:
+            ours_after = self._own_pending[record.symbol] > 0
+        if ours_after:
+            # This process's own change of the symbol is on its way and comes after this
+            # record in the topic: everyone ends with ours, and so must this process.
+            return
         buy = math.nan if record.buy is None else record.buy
         sell = math.nan if record.sell is None else record.sell
         log.info("limits of %s from %s: buy %s, sell %s", record.symbol, record.by, buy, sell)
@@ -259,11 +285,21 @@ class SharedLimits:
         self._count(applied=1)
 
     # -- callbacks -----------------------------------------------------------------------
-    def _delivered(self, err: KafkaError | None, _msg: object) -> None:
+    def _delivered(self, err: KafkaError | None, msg: object) -> None:
         if err is None:
             self._count(delivered=1)
         else:
+            key = msg.key()  # type: ignore[attr-defined]
+            self._settled(key.decode("utf-8", "replace") if key else "")
             self._error(f"a limit change was not delivered: {err.str()}")
+
+    def _settled(self, symbol: str) -> None:
+        """One of this process's changes of `symbol` was read back, or will never be."""
+        with self._lock:
+            if self._own_pending[symbol] > 1:
+                self._own_pending[symbol] -= 1
+            else:
+                self._own_pending.pop(symbol, None)
 
     def _on_error(self, err: KafkaError) -> None:
         # Through the Kafka logger, whose filter cuts a run of like ones short (a broker
