@@ -62,6 +62,8 @@ RESEND_MAX = 100_000
 #: While the broker is away, how long each look for it may take, and how often it looks.
 _PROBE_S = 0.15
 _PROBE_EVERY_S = 0.5
+#: Longest wait for the reports of what a lost client held, in seconds.
+TAKE_BACK_S = 2.0
 #: Delivery errors of messages taken back from the client when the broker was lost, or
 #: refused by a client that failed fatally (an idempotent one whose broker came back
 #: empty): all are sent again, by a new client.
@@ -288,7 +290,15 @@ class ProducerThread(threading.Thread):
         in order after the ticks sent before it."""
         assert self._producer is not None
         self._producer.purge(in_queue=True, in_flight=True)
-        self._producer.poll(0.05)  # their reports land in _taken_back
+        # Their reports land in _taken_back as the client is polled: wait for every one
+        # (a report left with the client replaced next was a tick never counted again).
+        deadline = time.monotonic() + TAKE_BACK_S
+        while len(self._producer) and time.monotonic() < deadline:
+            self._producer.poll(0.05)
+        left = len(self._producer)
+        if left:  # no report in time: not delivered as far as anyone can tell
+            self._failed += left
+            log.warning("%d ticks the lost client held gave no report: counted failed", left)
 
     def _probe(self) -> str:
         """Why sending must wait ("" when the broker answers and has the topic)."""
