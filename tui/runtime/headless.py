@@ -32,7 +32,7 @@ from producer.topics import set_up_topics
 from producer.wire import Tick
 from tui.runtime import format as fmt
 from tui.runtime import settings as settings_file
-from tui.runtime.commands import SetLimits, StartRecording
+from tui.runtime.commands import StartRecording
 from tui.runtime.common import connection, fail, kafka_fail, open_source_from
 from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.indicators import IndicatorPublisher
@@ -40,7 +40,7 @@ from tui.runtime.jsonout import signal_json
 from tui.runtime.options import OptionError, engine_config, limits_from
 from tui.runtime.plausibility import plausibility_for
 from tui.runtime.publish import SignalPublisher
-from tui.runtime.shared_limits import CATCH_UP_S, SharedLimits, origin_name
+from tui.runtime.shared_limits import CATCH_UP_S, SharedLimits, origin_name, to_worker
 from tui.runtime.snapshot import Snapshot
 
 #: While `produce` runs, how often it prints what it has sent, in seconds.
@@ -125,11 +125,7 @@ def run_engine(args: argparse.Namespace) -> int:
         )  # fmt: skip
         shared = None
         if args.limits_topic:
-            shared = SharedLimits(
-                connection(args),
-                lambda symbol, buy, sell: worker.send(SetLimits(symbol, buy, sell, register=False)),
-                topic=args.limits_topic,
-            )
+            shared = SharedLimits(connection(args), to_worker(worker), topic=args.limits_topic)
             shared.start(catch_up_s=CATCH_UP_S)  # before the first tick is read
     except OptionError as exc:
         return fail(str(exc))

@@ -38,7 +38,7 @@ from tui.runtime.commands import (
 )
 from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.plausibility import MAX_AHEAD_S, plausibility_for
-from tui.runtime.shared_limits import CATCH_UP_S, LIMITS, SharedLimits
+from tui.runtime.shared_limits import CATCH_UP_S, LIMITS, SharedLimits, to_worker
 from tui.runtime.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -192,14 +192,8 @@ class Pipeline:
             )
             if opts.limits_topic:
                 # Everyone's current limits are queued before the first tick is read.
-                worker = self.worker
                 self.shared = SharedLimits(
-                    self.connection,
-                    # Another's symbol this stream may never carry gets no row.
-                    lambda symbol, buy, sell: worker.send(
-                        SetLimits(symbol, buy, sell, register=False)
-                    ),
-                    topic=opts.limits_topic,
+                    self.connection, to_worker(self.worker), topic=opts.limits_topic
                 )
                 self.shared.start(catch_up_s=CATCH_UP_S)
             self.worker.start()

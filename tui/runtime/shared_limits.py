@@ -8,11 +8,13 @@ a process started later reads the topic from its start and knows everyone's curr
 limits; records are applied in the order the topic holds them (one partition), so the
 latest decision wins everywhere.
 
-A process skips the records it wrote itself (it applied them when it sent them). A
-record that cannot be read is counted and logged, never applied and never fatal. The
-reader is one thread with its own consumer and no consumer group offsets to keep (a
-partitions assigned, always read from the start); it hands each record to ``apply``, which
-forwards it to the engine's thread as a command.
+A process skips the records it wrote itself (it applied them when it sent them), and
+another's record of a symbol while its own change of that symbol is still on its way
+(that record precedes its own in the topic, so everyone ends with its own). A record
+that cannot be read is counted and logged, never applied and never fatal. The reader is
+one thread with its own consumer, its partitions assigned (no group to join) and always
+read from the start; it hands each record to ``apply``, which forwards it to the
+engine's thread as a command (:func:`to_worker`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from confluent_kafka import (
 from engine.limits import limit_problem
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
 from producer.topics import ensure_compacted
+from tui.runtime.commands import SetLimits
+from tui.runtime.consumer import ConsumerWorker
 
 __all__ = ["LIMITS", "LimitRecord", "SharedLimits", "SharedLimitsStats", "decode", "encode"]
 
@@ -102,9 +106,17 @@ def decode(key: bytes | None, value: bytes | None) -> LimitRecord | str:
     sell = math.nan if record.sell is None else record.sell
     # Whether a limit may be 0 or below is the engine's to say (a quantity's may); the
     # order of the two is everyone's rule.
-    if limit_problem(buy, sell, additive=True) is not None:
-        return "impossible limits (" + str(limit_problem(buy, sell, additive=True)) + ")"
+    problem = limit_problem(buy, sell, additive=True)
+    if problem is not None:
+        return f"impossible limits ({problem})"
     return record
+
+
+def to_worker(worker: ConsumerWorker) -> Callable[[str, float, float], None]:
+    """An ``apply`` that hands each record to `worker`'s engine as a command; a symbol the
+    stream has not carried (it may never) gets its limits with its first tick, no row
+    before."""
+    return lambda symbol, buy, sell: worker.send(SetLimits(symbol, buy, sell, register=False))
 
 
 def origin_name() -> str:
