@@ -70,6 +70,7 @@ from tui.runtime.dead_letters import DeadLetters
 from tui.runtime.health import STATS_INTERVAL_S, ConsumerHealth, PartitionReading
 from tui.runtime.plausibility import Plausibility, TickChecks
 from tui.runtime.publish import SignalPublisher
+from tui.runtime.rebuild import Span, read_back
 from tui.runtime.recorder import Recorder
 from tui.runtime.snapshot import STALE_IDLE_S, KafkaStats, Notice, Snapshot, SnapshotSlot
 
@@ -90,6 +91,9 @@ STOP_CHECK_S = 0.05
 RECENT_SIGNALS = 500
 #: Errors that mean the client has lost its brokers.
 _BROKERS_LOST = (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE)
+#: While partitions are read again (see :mod:`tui.runtime.rebuild`), how often the
+#: worker says how far it got, in seconds.
+REBUILD_PROGRESS_S = 5.0
 #: How often the worker asks the cluster about its topic (id and partitions).
 TOPIC_CHECK_S = 1.0
 #: An unanswered question about the topic is dropped (and asked again) after this long.
@@ -146,6 +150,13 @@ class ConsumerWorker(threading.Thread):
     additive:
         Patterns of symbols whose values are quantities, not prices (see
         :class:`engine.Engine`).
+    rebuild:
+        With a group: before reading a partition it is handed, read its ticks up to the
+        committed offset again, signals dropped, so its symbols' state is what it would
+        be had this engine read them all along (see :mod:`tui.runtime.rebuild`).
+    on_event:
+        Called in the worker thread with an event's name and its fields: ``assigned``,
+        ``revoked`` and ``rebuilt`` partitions (a headless engine logs them).
     """
 
     def __init__(
@@ -168,6 +179,8 @@ class ConsumerWorker(threading.Thread):
         additive: tuple[str, ...] = (),
         remembered: Iterable[str] = (),
         on_share: Callable[[str, float, float], None] | None = None,
+        rebuild: bool = False,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         super().__init__(name="limitwatch-consumer", daemon=True)
         self.connection = as_connection(bootstrap)
@@ -186,6 +199,16 @@ class ConsumerWorker(threading.Thread):
         self.publish_interval = 1.0 / publish_hz
         self.batch_size = batch_size
         self.on_signals = on_signals
+        self.rebuild = rebuild and group is not None
+        self.on_event = on_event
+        #: Partition: the offset after the last message this worker read of it, kept when
+        #: it is revoked (a partition handed back is read again only from there).
+        self._read_to: dict[int, int] = {}
+        #: Ticks read again to rebuild state, and the signals they raised (dropped).
+        self.rebuilt = 0
+        #: Partition: offset below which its messages were read already (skipped).
+        self._skip_to: dict[int, int] = {}
+        self.rebuilt_signals = 0
         self.committer = committer if group is not None else None
         self.slot = SnapshotSlot()
         self.closed = threading.Event()
@@ -314,11 +337,22 @@ class ConsumerWorker(threading.Thread):
         if self.group is not None:
 
             def on_assign(_c: Consumer, parts: list[TopicPartition]) -> None:
+                self._event("assigned", partitions=sorted(p.partition for p in parts))
+                if self.rebuild and parts:
+                    self._rebuild(_c, parts)
                 self._parts = list(parts)
 
             def on_revoke(_c: Consumer, parts: list[TopicPartition]) -> None:
                 if self.committer is not None:  # the next owner starts after our output
                     self.committer.commit(_c, force=True)
+                if self.rebuild and parts:
+                    try:
+                        for tp in _c.position(parts):
+                            if tp.offset >= 0:
+                                self._read_to[tp.partition] = tp.offset
+                    except KafkaException as exc:
+                        log.info("positions of revoked partitions unknown: %s", exc)
+                self._event("revoked", partitions=sorted(p.partition for p in parts))
                 gone = {(p.topic, p.partition) for p in parts}
                 self._parts = [p for p in self._parts if (p.topic, p.partition) not in gone]
 
@@ -339,6 +373,74 @@ class ConsumerWorker(threading.Thread):
             return
         self._parts = [TopicPartition(self.topic, p, self._start) for p in partitions]
         consumer.assign(self._parts)
+
+    def _rebuild(self, consumer: Consumer, parts: list[TopicPartition]) -> None:
+        """Read the ticks of the partitions handed to this worker again, from where it
+        last read each (its first retained offset if never) to the group's committed
+        offset, signals dropped. Of a partition this worker read further than the
+        committed offset, what it read already is skipped when it arrives again."""
+        started, dropped_before = time.monotonic(), self.rebuilt_signals
+        try:
+            committed = consumer.committed(parts, timeout=10.0)
+        except KafkaException as exc:
+            self._note_error(f"rebuild: committed offsets unknown ({exc}); starting cold")
+            return
+        spans: list[Span] = []
+        ahead: dict[int, int] = {}
+        for tp in committed:
+            if tp.error is not None or tp.offset < 0:
+                continue  # nothing committed: nothing was read before
+            p, was = tp.partition, self._read_to.get(tp.partition)
+            if was is not None and was >= tp.offset:
+                if was > tp.offset:
+                    ahead[p] = was
+                continue
+            if was is None:
+                try:
+                    was, _high = consumer.get_watermark_offsets(
+                        TopicPartition(self.topic, p), timeout=5.0, cached=False
+                    )
+                except KafkaException as exc:
+                    self._note_error(f"rebuild: partition {p}'s first offset unknown ({exc})")
+                    continue
+            spans.append(Span(p, was, tp.offset))
+        total, read, said_at = sum(s.size for s in spans), 0, time.monotonic()
+
+        def rebuild_from(msgs: list[Message]) -> None:
+            nonlocal read, said_at
+            self._ingest(msgs, replay=True)
+            read += len(msgs)
+            if time.monotonic() - said_at >= REBUILD_PROGRESS_S:  # long work shows progress
+                said_at = time.monotonic()
+                self._event("rebuilding", ticks=read, of=total)
+
+        done = read_back(
+            self.connection, self.topic, spans, rebuild_from, self._stop_event.is_set,
+            batch_size=self.batch_size,
+        )  # fmt: skip
+        for p, at in (done.short or {}).items():
+            self._note_error(
+                f"rebuild: partition {p} read again only to offset {at:,} of "
+                f"{next(s.end for s in spans if s.partition == p):,}; its symbols' state "
+                "starts from what was read"
+            )
+        self._skip_to.update(ahead)
+        for s in spans:
+            self._read_to.pop(s.partition, None)
+        if spans or ahead:
+            said: dict[str, Any] = {
+                "partitions": sorted(s.partition for s in spans),
+                "ticks": done.messages,
+                "signals_dropped": self.rebuilt_signals - dropped_before,
+                "seconds": round(time.monotonic() - started, 3),
+            }
+            if ahead:  # read further than committed: what it read is not read again
+                said["read_already"] = {str(p): at for p, at in sorted(ahead.items())}
+            self._event("rebuilt", **said)
+
+    def _event(self, name: str, **fields: Any) -> None:
+        if self.on_event is not None:
+            self.on_event(name, fields)
 
     def _next_batch(self, consumer: Consumer) -> list[Message]:
         """The messages ready now, at most ``batch_size``, once at least one is (waiting
@@ -388,18 +490,23 @@ class ConsumerWorker(threading.Thread):
                 dirty = False
                 self._publish()
 
-    def _ingest(self, msgs: list[Any]) -> None:
+    def _ingest(self, msgs: list[Any], replay: bool = False) -> None:
+        """Decode, check and hand `msgs` to the engine. A `replay` (the rebuild of a
+        partition's past) only rebuilds state: it records nothing, sends nothing to the
+        dead-letter topic (the first reader did), and drops the signals."""
+        if self._skip_to and not replay:
+            msgs = self._not_read_yet(msgs)
         symbols: list[str] = []
         times: list[float] = []
         prices: list[float] = []
         taken: list[Any] = []  # the message of each tick, for a symbol the engine refuses
         wall = time.time()
         self.health.fetch_answered()
-        recording = self.recorder.active
+        recording = self.recorder.active and not replay
         mapped = self._mapped  # None: limitwatch's own shape, the fast decoder
         quantity = self._quantity
         read_up_to: dict[str, float] | None = None  # the engine's last event time per symbol
-        handled = self._handled if self._commit_recorded else None
+        handled = self._handled if self._commit_recorded and not replay else None
         for msg in msgs:
             err = msg.error()
             if err is not None:
@@ -411,7 +518,8 @@ class ConsumerWorker(threading.Thread):
             try:
                 tick = decode(msg.value(), quantity) if mapped is None else mapped(msg)
             except BadTick as exc:
-                self._refuse(msg, exc)
+                if not replay:
+                    self._refuse(msg, exc)
                 continue
             if tick.resent:
                 if read_up_to is None:
@@ -421,7 +529,8 @@ class ConsumerWorker(threading.Thread):
                     continue
             refusal = self.checks.refusal(tick, wall)
             if refusal is not None:
-                self._refuse(msg, refusal)
+                if not replay:
+                    self._refuse(msg, refusal)
                 continue
             symbols.append(tick.symbol)
             times.append(tick.ts)
@@ -430,10 +539,11 @@ class ConsumerWorker(threading.Thread):
             if recording:
                 self.recorder.write(Tick(tick.symbol, tick.price, tick.ts) if tick.resent else tick)
                 recording = self.recorder.active
-            _kind, created_ms = msg.timestamp()
-            self.health.message_seen(
-                msg.partition(), created_ms / 1000.0 if created_ms > 0 else wall
-            )
+            if not replay:
+                _kind, created_ms = msg.timestamp()
+                self.health.message_seen(
+                    msg.partition(), created_ms / 1000.0 if created_ms > 0 else wall
+                )
         if not symbols:
             return
         self._last_tick_wall = wall
@@ -442,18 +552,34 @@ class ConsumerWorker(threading.Thread):
         if evicted:
             self._forget(evicted)
         refused = np.flatnonzero(ids < 0)
-        for i in refused.tolist():  # the engine tracks max_symbols already: it skips them
-            self._refuse(taken[i], self._symbol_refused(symbols[i]))
-        self._consumed += len(symbols) - refused.size
+        if not replay:
+            for i in refused.tolist():  # the engine tracks max_symbols already: skipped
+                self._refuse(taken[i], self._symbol_refused(symbols[i]))
+        if replay:
+            self.rebuilt += len(symbols) - refused.size
+        else:
+            self._consumed += len(symbols) - refused.size
         self._fresh_at[ids[ids >= 0]] = wall
         t = np.asarray(times, dtype=np.float64)
         price = np.asarray(prices, dtype=np.float64)
         signals = self.engine.update(ids, t, price)
-        if signals:
+        if replay:
+            self.rebuilt_signals += len(signals)  # published when first read
+        elif signals:
             self._recent.extend(signals)
             self._signal_count += len(signals)
             if self.on_signals is not None:
                 self.on_signals(signals)
+
+    def _not_read_yet(self, msgs: list[Any]) -> list[Any]:
+        """`msgs` less those this worker read before its partition was revoked (a
+        partition handed back at a committed offset behind what it had read)."""
+        skip = self._skip_to
+        kept = [m for m in msgs if m.offset() >= skip.get(m.partition(), -1)]
+        for m in kept:  # a partition read past the point is done with
+            if skip.pop(m.partition(), None) is not None and not skip:
+                break
+        return kept
 
     def _forget(self, evicted: list[tuple[int, str]]) -> None:
         """Drop what is kept per id and per symbol for symbols the engine evicted."""
@@ -597,6 +723,7 @@ class ConsumerWorker(threading.Thread):
             "read from the start"
         )
         for p in partitions:
+            self._read_to.pop(p, None)  # offsets of a partition that is no more
             try:
                 consumer.seek(TopicPartition(self.topic, p, OFFSET_BEGINNING))
             except KafkaException as exc:  # not fetching yet: assign afresh instead

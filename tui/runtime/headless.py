@@ -122,6 +122,7 @@ def run_engine(args: argparse.Namespace) -> int:
         worker, keeper = _headless_worker(
             args, fields, config=config, group=args.group, from_beginning=args.from_beginning,
             limits=limits_from(args), on_signals=emit, committer=publisher,
+            rebuild=args.rebuild, on_event=lambda name, fields: print_event("engine", name, fields),
         )  # fmt: skip
         shared = None
         if args.limits_topic:
@@ -171,6 +172,29 @@ def run_engine(args: argparse.Namespace) -> int:
         print(redact(said), file=sys.stderr)
         code = code or (1 if publisher.failed else 0)
     return code
+
+
+def event_line(what: str, name: str, fields: dict[str, Any]) -> str:
+    """One event as one line of ``key=value`` pairs (logfmt): ``limitwatch engine:
+    event=rebuilt partitions=0,1 ticks=1200``. Lists are joined by commas, a value with
+    a space or a quote is quoted."""
+    parts = [f"event={name}"]
+    for key, value in fields.items():
+        if isinstance(value, (list, tuple)):
+            text = ",".join(str(v) for v in value) or "-"
+        elif isinstance(value, dict):
+            text = ",".join(f"{k}:{v}" for k, v in value.items()) or "-"
+        else:
+            text = str(value)
+        if not text or any(c in text for c in ' "='):
+            text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        parts.append(f"{key}={text}")
+    return f"limitwatch {what}: " + " ".join(parts)
+
+
+def print_event(what: str, name: str, fields: dict[str, Any]) -> None:
+    """Say an event of a headless command on stderr, one line (see :func:`event_line`)."""
+    print(redact(event_line(what, name, fields)), file=sys.stderr, flush=True)
 
 
 def run_record(args: argparse.Namespace) -> int:

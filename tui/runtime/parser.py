@@ -366,6 +366,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the compacted topic each symbol's indicators and forecasts are published to "
         "(key: symbol), at most once a second (default: %(default)s)",
     )  # fmt: skip
+    eng.add_argument(
+        "--rebuild", action=argparse.BooleanOptionalAction, default=True,
+        help="before reading a partition it is handed (at its start or by a rebalance), "
+        "read that partition's ticks up to the group's committed offset again, signals "
+        "dropped, so its signals continue as if it had never stopped (default: yes)",
+    )  # fmt: skip
     add_shared_limits_options(eng, monitor=False)
     eng.set_defaults(func=run_engine)
 

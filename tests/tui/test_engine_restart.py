@@ -1,0 +1,240 @@
+"""A `limitwatch engine` that stops and starts again, or that a rebalance hands
+partitions, reads those partitions' past again before it emits anything: its signals
+after the restart are those of an engine that never stopped. Real engine processes on
+the embedded broker; the reference is the engine library fed the same ticks directly."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer
+
+from engine import Engine
+from producer.broker import EmbeddedBroker
+from producer.generator import MarketGenerator
+from producer.kafka_config import client_config
+from producer.topics import ensure_topics
+from producer.wire import Tick, encode
+from tests.tui.test_engine_publish import _committed
+from tests.waiting import wait_until
+from tui.runtime.jsonout import signal_dict
+from tui.runtime.options import engine_config
+from tui.runtime.parser import build_parser
+
+pytestmark = pytest.mark.kafka
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The forecasts as computed: the calibration map an engine learns pools all the
+#: symbols it reads, so its figure depends on which partitions it has, and in which
+#: order their ticks arrived. Which signals fire, when, and their ids do not.
+SETTINGS = ["--calibrate-after", "off"]
+
+
+def _ticks(n: int) -> list[Tick]:
+    return list(itertools.islice(MarketGenerator(symbols=12, seed=21, start=1.7e9), n))
+
+
+def _produce(bootstrap: str, topic: str, ticks: list[Tick]) -> None:
+    producer = Producer(client_config(bootstrap, **{"linger.ms": 10}))
+    for tick in ticks:
+        producer.produce(topic, value=encode(tick), key=tick.symbol.encode())
+        producer.poll(0)
+    assert producer.flush(10) == 0
+
+
+def _reference(ticks: list[Tick]) -> dict[str, dict[str, Any]]:
+    """The signals of an engine with the command's settings that read every tick once,
+    without stopping, by id (as the engine prints them)."""
+    args = build_parser().parse_args(["engine", "--bootstrap-servers", "x:1", *SETTINGS])
+    engine = Engine(engine_config(args))
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(ticks), 1000):
+        part = ticks[i : i + 1000]
+        ids = engine.register([t.symbol for t in part])
+        for sig in engine.update(ids, [t.ts for t in part], [t.price for t in part]):
+            out[sig.id] = json.loads(json.dumps(signal_dict(sig)))
+    return out
+
+
+class _Engine:
+    """A `limitwatch engine` process; its stdout (one signal per line) read as it comes."""
+
+    def __init__(self, bootstrap: str, topic: str, group: str, log: Path, *extra: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "engine", "--bootstrap-servers", bootstrap,
+             "--topic", topic, "--group", group, "--signals-topic", f"{topic}-signals",
+             "--indicators-topic", "", "--no-shared-limits", "--log-file", str(log),
+             *SETTINGS, *extra],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self._lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._said: list[str] = []
+        out, err = self.proc.stdout, self.proc.stderr
+        assert out is not None and err is not None
+        self._readers = [
+            threading.Thread(target=lambda: [self._lines.put(x) for x in out], daemon=True),
+            threading.Thread(target=lambda: [self._said.append(x) for x in err], daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @property
+    def err(self) -> str:
+        """What it said on stderr so far."""
+        return "".join(self._said)
+
+    def stop(self, how: int = signal.SIGTERM) -> list[dict[str, Any]]:
+        """Stop it (as a service manager does, or `kill -9`); the signals it printed."""
+        self.proc.send_signal(how)
+        self.proc.wait(timeout=20)
+        for reader in self._readers:
+            reader.join(5)
+        if how == signal.SIGTERM:
+            assert self.proc.returncode == 0, self.err
+        printed = []
+        while not self._lines.empty():
+            line = self._lines.get()
+            try:
+                printed.append(json.loads(line))
+            except ValueError:  # the last line of a killed process may be cut short
+                assert self._lines.empty() and how == signal.SIGKILL, line
+        return printed
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal JSON signals (null for an undefined number on both sides, floats to 1e-9)."""
+    if a.keys() != b.keys():
+        return False
+    for key, x in a.items():
+        y = b[key]
+        if isinstance(x, float) and isinstance(y, float):
+            if not math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def _until_committed(bootstrap: str, topic: str, group: str, n: int) -> None:
+    wait_until(
+        lambda: _committed(bootstrap, topic, group) == n,
+        90,
+        what=lambda: f"committed {_committed(bootstrap, topic, group)} of {n}",
+    )
+
+
+def test_a_restarted_engine_goes_on_as_if_it_never_stopped(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    ensure_topics(broker.bootstrap, topic, partitions=4)
+    group = f"{topic}-engines"
+    ticks = _ticks(24_000)
+    first, second = ticks[:12_000], ticks[12_000:]
+    reference = _reference(ticks)
+    _produce(broker.bootstrap, topic, first)
+    run1 = _Engine(broker.bootstrap, topic, group, tmp_path / "l.log")
+    try:
+        _until_committed(broker.bootstrap, topic, group, len(first))
+    finally:
+        before = run1.stop()
+    assert "event=rebuilt" not in run1.err  # nothing was committed when it started
+    _produce(broker.bootstrap, topic, second)
+    run2 = _Engine(broker.bootstrap, topic, group, tmp_path / "l.log")
+    try:
+        _until_committed(broker.bootstrap, topic, group, len(ticks))
+    finally:
+        after = run2.stop()
+    # It read the first run's ticks again before reading on, and said so.
+    assert "event=assigned partitions=0,1,2,3" in run2.err, run2.err
+    assert f"ticks={len(first)}" in run2.err and "event=rebuilt" in run2.err, run2.err
+
+    assert len(after) > 50, "too few signals after the restart to tell anything"
+    differ = [s["id"] for s in after if not _same(s, reference.get(s["id"], {}))]
+    assert not differ, f"{len(differ)} of {len(after)} signals differ, e.g. {differ[:3]}"
+    # Together, duplicates dropped by id: exactly the uninterrupted engine's signals.
+    together = {s["id"]: s for s in before + after}
+    assert sorted(together) == sorted(reference)
+
+
+def test_without_a_rebuild_a_restarted_engine_starts_cold(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    """What the rebuild is for: with --no-rebuild the same restart gives other signals."""
+    ensure_topics(broker.bootstrap, topic, partitions=4)
+    group = f"{topic}-engines"
+    ticks = _ticks(16_000)
+    reference = _reference(ticks)
+    _produce(broker.bootstrap, topic, ticks[:8_000])
+    run1 = _Engine(broker.bootstrap, topic, group, tmp_path / "l.log", "--no-rebuild")
+    try:
+        _until_committed(broker.bootstrap, topic, group, 8_000)
+    finally:
+        run1.stop()
+    _produce(broker.bootstrap, topic, ticks[8_000:])
+    run2 = _Engine(broker.bootstrap, topic, group, tmp_path / "l.log", "--no-rebuild")
+    try:
+        _until_committed(broker.bootstrap, topic, group, len(ticks))
+    finally:
+        after = run2.stop()
+    assert "event=rebuilt" not in run2.err
+    differ = [s["id"] for s in after if not _same(s, reference.get(s["id"], {}))]
+    assert len(differ) > len(after) // 2, (len(differ), len(after))
+
+
+def test_an_engine_killed_mid_stream_is_replaced_without_a_missing_signal(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    """Two engines in one group split the partitions; one is killed (`kill -9`) while
+    ticks arrive. The other takes its partitions, reads their past again, and goes on:
+    together, duplicates dropped by id, they printed exactly one engine's signals."""
+    ensure_topics(broker.bootstrap, topic, partitions=4)
+    group = f"{topic}-engines"
+    ticks = _ticks(30_000)
+    reference = _reference(ticks)
+    log = tmp_path / "l.log"
+    a = _Engine(broker.bootstrap, topic, group, log)
+    b = _Engine(broker.bootstrap, topic, group, log)
+    try:
+        wait_until(  # the group has settled: 2 + 2
+            lambda: (
+                all(e.err.count("event=assigned partitions=") >= 1 for e in (a, b))
+                and all(_owned(e).count(",") == 1 for e in (a, b))
+            ),
+            60,
+            what=lambda: f"a: {a.err!r}, b: {b.err!r}",
+        )
+        taken_from_a = _owned(a)
+        _produce(broker.bootstrap, topic, ticks[:10_000])
+        _until_committed(broker.bootstrap, topic, group, 10_000)
+        _produce(broker.bootstrap, topic, ticks[10_000:20_000])
+        from_a = a.stop(signal.SIGKILL)  # mid-stream: what it read is not all committed
+        _produce(broker.bootstrap, topic, ticks[20_000:])
+        _until_committed(broker.bootstrap, topic, group, len(ticks))
+    finally:
+        if a.proc.poll() is None:
+            a.stop(signal.SIGKILL)
+        from_b = b.stop()
+    # b was handed a's partitions and read their past again before reading on
+    assert f"event=rebuilt partitions={taken_from_a}" in b.err, b.err
+    printed = from_a + from_b
+    assert from_a and from_b
+    differ = [s["id"] for s in printed if not _same(s, reference.get(s["id"], {}))]
+    assert not differ, f"{len(differ)} of {len(printed)} signals differ, e.g. {differ[:3]}"
+    together = {s["id"] for s in printed}
+    assert sorted(together) == sorted(reference), sorted(set(reference) - together)[:5]
+
+
+def _owned(engine: _Engine) -> str:
+    """The partitions an engine said it was last assigned, as it printed them."""
+    said = [x for x in engine.err.splitlines() if "event=assigned partitions=" in x]
+    return said[-1].split("partitions=")[1].split()[0] if said else ""
