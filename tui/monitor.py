@@ -63,6 +63,8 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
     spec = spec or args.source
     config_path = args.config or settings_file.default_path()
     settings, problems = settings_file.load(config_path)
+    if getattr(args, "view", False):
+        return run_view(args, settings, config_path, problems)
     if spec == "-" and sys.stdin.isatty():
         return fail(
             "--source - reads ticks from standard input: pipe them in (tail -f f.csv | ...)"
@@ -146,6 +148,66 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
     finally:
         if not pipeline.stop():
             print("limitwatch: some threads did not stop in time (see the log)", file=sys.stderr)
+        if history is not None:
+            history.close()
+    return 0
+
+
+def run_view(
+    args: argparse.Namespace,
+    settings: settings_file.Settings,
+    config_path: Path,
+    problems: list[str],
+) -> int:
+    """`limitwatch --view`: the monitor on what a cluster's engines publish (see
+    :mod:`tui.runtime.view`), with no producer and no engine of its own."""
+    from confluent_kafka.admin import AdminClient
+
+    from producer.kafka_config import client_config
+    from tui.app import LimitwatchApp
+    from tui.runtime.common import connection
+    from tui.runtime.shared_limits import SharedLimits
+    from tui.runtime.view import ViewFeed, ViewOptions
+
+    if not args.bootstrap_servers:
+        return fail(
+            "--view shows what the engines on a cluster publish: give --bootstrap-servers "
+            "(or bootstrap.servers in --kafka-config)"
+        )
+    conn = connection(args)
+    print(f"limitwatch: connecting to {args.bootstrap_servers}…", file=sys.stderr, flush=True)
+    try:
+        AdminClient(client_config(conn)).list_topics(timeout=10.0)
+    except KafkaException as exc:
+        return fail(f"{kafka_problem(args.bootstrap_servers, exc)}. Check --bootstrap-servers.")
+    history = None
+    if not args.no_signal_history:
+        history = SignalHistory(args.signal_history or default_history_path())
+    shared = None
+    if args.limits_topic:  # a key's limits go to the engines through the limits topic
+        shared = SharedLimits(conn, lambda _symbol, _buy, _sell: None, topic=args.limits_topic)
+        shared.start()
+    options = ViewOptions(
+        conn, topic=args.topic, signals_topic=args.signals_topic,
+        indicators_topic=args.indicators_topic, engine=engine_config(args),
+        on_signals=history.add if history is not None and history.enabled else None,
+    )  # fmt: skip
+    feed = ViewFeed(options, share=shared.share if shared is not None else None)
+    feed.start()
+    try:
+        app = LimitwatchApp(
+            feed, step=args.step,
+            sub_title=f"view of {args.bootstrap_servers}",
+            record_dir=args.record_dir, settings=settings, config_path=config_path,
+            problems=problems, freeze_gc=True, history=history, export_dir=args.export_dir,
+        )  # fmt: skip
+        app.run()
+    finally:
+        if shared is not None:
+            shared.stop(timeout=1.0)
+        if not feed.stop():
+            print("limitwatch: the view's reader did not stop in time (see the log)",
+                  file=sys.stderr)  # fmt: skip
         if history is not None:
             history.close()
     return 0

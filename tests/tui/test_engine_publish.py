@@ -116,6 +116,12 @@ def test_engine_publishes_signals_and_commits_after_delivery(
     assert "indicator updates published to " + indicators_topic in err, err
     updates = _read_all(broker.bootstrap, indicators_topic, 2, partitions=4, settle_s=1.0)
     latest = {key.decode(): value for key, value in updates}
+    # The engine's heartbeats (no symbol), its last saying it stopped, with its partitions.
+    beats = [k for k in latest if k.startswith("engine:")]
+    assert len(beats) == 1, latest.keys()
+    last_beat = latest.pop(beats[0])
+    assert last_beat["health"] == "STOPPED" and "symbol" not in last_beat
+    assert last_beat["partitions"] == [0, 1, 2, 3] and last_beat["ticks"] == ticks
     assert set(latest) == {"CYGN", "DRVX"}
     backtest = subprocess.run(  # with the engine's default settings, not the header's
         [sys.executable, "-m", "tui.cli", "--log-file", log, "backtest", "--json",

@@ -52,7 +52,7 @@ from producer.lookahead import LookaheadReader
 from producer.source import Source, additive_of
 from producer.sources import open_source
 from tui.runtime import format as fmt
-from tui.runtime.jsonout import indicator_values, signal_json
+from tui.runtime.jsonout import indicator_values, json_number, signal_json
 from tui.runtime.options import (
     Limits,
     OptionError,
@@ -348,10 +348,6 @@ def _is_pipe(spec: str) -> bool:
 # --- output ----------------------------------------------------------------------------
 
 
-def _num(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
-
-
 def summary(result: BacktestResult) -> dict[str, Any]:
     """The closing JSON object: counts, per-symbol state, forecast quality, calibration and
     the two baselines at the forecast's precision with their lead-precision sweeps."""
@@ -387,7 +383,12 @@ def _baseline_dict(row: Row) -> dict[str, Any]:
     keep = ("name", "threshold", *result_quality_keys(), "lead_ratio", "alert_ratio")
     out = {k: d.get(k) for k in keep}
     out["sweep"] = [
-        {"threshold": _num(x), "precision": _num(p), "recall": _num(r), "median_lead_s": _num(lead)}
+        {
+            "threshold": json_number(x),
+            "precision": json_number(p),
+            "recall": json_number(r),
+            "median_lead_s": json_number(lead),
+        }
         for x, p, r, lead, _ in row.curve.tolist()
     ]
     return out

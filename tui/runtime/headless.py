@@ -132,14 +132,18 @@ def run_engine(args: argparse.Namespace) -> int:
         return fail(str(exc))
     except KafkaException as exc:
         return kafka_fail(args.bootstrap_servers, exc)
-    code = _run_headless(
-        worker, keeper, "engine",
-        on_snapshot=(lambda snap: indicators.publish(snap.engine)) if indicators else None,
-    )  # fmt: skip
+
+    def on_snapshot(snap: Snapshot) -> None:
+        assert indicators is not None
+        indicators.publish(snap.engine)
+        _beat(indicators, snap)
+
+    code = _run_headless(worker, keeper, "engine", on_snapshot=on_snapshot if indicators else None)
     if indicators is not None:
         last = worker.latest()
         if last is not None:  # what the last ticks left, however soon after the previous
             indicators.publish(last.engine, now=math.inf)
+            _beat(indicators, last, stopped=True)
         indicators.close()
         said = (
             f"limitwatch engine: {indicators.published:,} indicator updates published to "
@@ -172,6 +176,16 @@ def run_engine(args: argparse.Namespace) -> int:
         print(redact(said), file=sys.stderr)
         code = code or (1 if publisher.failed else 0)
     return code
+
+
+def _beat(indicators: IndicatorPublisher, snap: Snapshot, stopped: bool = False) -> None:
+    """The engine's heartbeat on the indicators topic, from its latest snapshot."""
+    k = snap.kafka
+    parts = sorted(k.partitions, key=lambda p: p.partition)
+    indicators.beat(
+        [p.partition for p in parts], [p.lag for p in parts], k.consumed, snap.signal_count,
+        "STOPPED" if stopped else k.health,
+    )  # fmt: skip
 
 
 def event_line(what: str, name: str, fields: dict[str, Any]) -> str:

@@ -3,10 +3,13 @@ forecasts on the compacted `indicators` topic (key: symbol), at most once a seco
 
 A value is one JSON object: ``{"symbol", "t" (its latest tick's event time), "last",
 "sma_fast", "sma_slow", "ema", "drift", "vol", "buy", "sell", "p_buy", "p_sell",
-"eta_buy", "eta_sell", "engine"}``, undefined numbers as null. Compaction keeps each
-symbol's latest, so a reader started later sees every symbol's current state. Only
-symbols with a tick since the last publication are sent again. Everything here runs in
-the thread that calls it (the headless engine's main thread, on the worker's snapshots).
+"eta_buy", "eta_sell", "n_ticks", "open", "drift_se", "additive", "engine"}``,
+undefined numbers as null: what a `--view` monitor shows. Compaction keeps each symbol's
+latest, so a reader started later sees every symbol's current state. Only
+symbols with a tick since the last publication are sent again. Each engine also sends a
+heartbeat there once a second (:meth:`IndicatorPublisher.beat`), a value with no symbol.
+Everything here runs in the thread that calls it (the headless engine's main thread, on
+the worker's snapshots).
 """
 
 from __future__ import annotations
@@ -21,7 +24,12 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from engine import EngineState
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
 from producer.topics import ensure_compacted
-from tui.runtime.jsonout import indicator_values
+from tui.runtime.jsonout import indicator_values, json_number
+
+
+def _num(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
 
 __all__ = ["INDICATORS_TOPIC", "PUBLISH_EVERY_S", "IndicatorPublisher"]
 
@@ -59,6 +67,7 @@ class IndicatorPublisher:
         self.last_error = ""
         self._sent_t: dict[str, float] = {}  # symbol: the tick time last published
         self._last = -math.inf
+        self._last_beat = -math.inf
 
     def publish(self, state: EngineState, now: float | None = None) -> int:
         """Queue the indicators of each symbol with a tick newer than those published,
@@ -73,7 +82,12 @@ class IndicatorPublisher:
             t = float(state.t_last[i])
             if not math.isfinite(t) or t <= self._sent_t.get(symbol, -math.inf):
                 continue
-            value = {"symbol": symbol, "t": t, **indicator_values(state, i), "engine": self.engine}
+            value = {
+                "symbol": symbol, "t": t, **indicator_values(state, i),
+                "n_ticks": int(state.n_ticks[i]), "open": json_number(float(state.open[i])),
+                "drift_se": json_number(float(state.drift_se[i])),
+                "additive": bool(state.additive[i]), "engine": self.engine,
+            }  # fmt: skip
             try:
                 self.producer.produce(
                     self.topic, _encoder.encode(value), key=symbol.encode(),
@@ -88,6 +102,39 @@ class IndicatorPublisher:
         self.published += queued
         self.producer.poll(0)
         return queued
+
+    def beat(
+        self,
+        partitions: list[int],
+        lags: list[int],
+        ticks: int,
+        signals: int,
+        health: str,
+        now: float | None = None,
+    ) -> bool:
+        """Queue this engine's heartbeat (key ``engine:NAME``; no ``symbol``: ``{"engine",
+        "t" (wall time), "partitions", "lags" (of each, -1 unknown), "ticks", "signals",
+        "health"}``), at most once per `every_s` unless `health` is ``STOPPED`` (the last
+        one); whether it was queued. A `--view` monitor shows each engine's partitions,
+        lag and health from these."""
+        now = time.monotonic() if now is None else now
+        if health != "STOPPED" and now - self._last_beat < self.every_s:
+            return False
+        self._last_beat = now
+        value = {
+            "engine": self.engine, "t": time.time(), "partitions": partitions, "lags": lags,
+            "ticks": ticks, "signals": signals, "health": health,
+        }  # fmt: skip
+        try:
+            self.producer.produce(
+                self.topic, _encoder.encode(value), key=f"engine:{self.engine}".encode(),
+                on_delivery=self._delivered,
+            )  # fmt: skip
+        except (BufferError, KafkaException) as exc:
+            self._note(f"heartbeat not published: {exc}")
+            return False
+        self.producer.poll(0)
+        return True
 
     def close(self) -> None:
         """Deliver what is queued (at most :data:`FLUSH_S`)."""

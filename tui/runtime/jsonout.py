@@ -13,7 +13,8 @@ from engine import EngineState, Signal
 _encoder = msgspec.json.Encoder()
 
 
-def _num(x: float) -> float | None:
+def json_number(x: float) -> float | None:
+    """`x`, or None (JSON null) when it is not a finite number."""
     return float(x) if math.isfinite(x) else None
 
 
@@ -23,11 +24,11 @@ def signal_dict(sig: Signal) -> dict[str, Any]:
         "id": sig.id,
         "kind": sig.kind.name,
         "symbol": sig.symbol,
-        "t": _num(sig.t),
-        "price": _num(sig.price),
-        "limit": _num(sig.limit),
-        "p_hit": _num(sig.p_hit),
-        "eta_s": _num(sig.eta_s),
+        "t": json_number(sig.t),
+        "price": json_number(sig.price),
+        "limit": json_number(sig.limit),
+        "p_hit": json_number(sig.p_hit),
+        "eta_s": json_number(sig.eta_s),
     }
 
 
@@ -44,4 +45,4 @@ INDICATORS = ("last", "sma_fast", "sma_slow", "ema", "drift", "vol", "buy", "sel
 
 def indicator_values(state: EngineState, i: int) -> dict[str, float | None]:
     """Symbol `i`'s indicators and forecasts; undefined numbers become null."""
-    return {column: _num(float(getattr(state, column)[i])) for column in INDICATORS}
+    return {column: json_number(float(getattr(state, column)[i])) for column in INDICATORS}

@@ -215,6 +215,21 @@ def add_monitor_options(p: argparse.ArgumentParser, *, replay: bool = False) -> 
     g.add_argument(
         "--no-producer", action="store_true", help="only consume; something else produces"
     )
+    if not replay:
+        g.add_argument(
+            "--view", action="store_true",
+            help="attach to a cluster's engines (limitwatch engine) and show what they "
+            "publish: indicators, signals, each engine's partitions, lag and health; no "
+            "producer or engine of its own",
+        )  # fmt: skip
+        g.add_argument(
+            "--signals-topic", default=SIGNALS, metavar="TOPIC",
+            help="with --view: where the engines publish signals (default: %(default)s)",
+        )  # fmt: skip
+        g.add_argument(
+            "--indicators-topic", default=INDICATORS_TOPIC, metavar="TOPIC",
+            help="with --view: where the engines publish indicators (default: %(default)s)",
+        )  # fmt: skip
     add_shared_limits_options(g, monitor=True)
     g.add_argument(
         "--from-beginning", action=argparse.BooleanOptionalAction, default=None,

@@ -58,6 +58,8 @@ class KafkaStats:
     #: (epoch time, total lag in messages, largest lag in seconds), oldest first: the
     #: last ten minutes of readings, for the lag history view.
     lag_log: tuple[tuple[float, int, float], ...] = ()
+    #: In `--view`: the members of the engines' group, ``host client p0,1`` each.
+    engines: tuple[str, ...] = ()
 
     @property
     def bad(self) -> int:

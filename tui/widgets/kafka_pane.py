@@ -78,7 +78,11 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     else:
         state = f" · broker {k.broker_state}"
     rows.append(("health", Text.assemble((k.health, HEALTH_STYLE.get(k.health, "")), state)))
-    rows.append(("consumer", Text(f"group {k.group}" if k.group else "all partitions")))
+    if k.engines:  # --view: the engines it shows, from their heartbeats
+        rows.append(("engines", Text(k.engines[0])))
+        rows += [("", Text(line)) for line in k.engines[1:]]
+    else:
+        rows.append(("consumer", Text(f"group {k.group}" if k.group else "all partitions")))
     # A rate, its total and the producer's state go onto lines of their own where they
     # do not fit on one: never cut, always in ticks/s.
     rows.append(("in", Text(_packed([f"{k.rate_in:,.0f} ticks/s", f"{k.consumed:,}"], width))))

@@ -1,0 +1,200 @@
+"""`limitwatch --view`: a monitor with no engine of its own shows what the engines on a
+cluster publish (indicators, signals, each engine's partitions and health). A real
+`limitwatch engine` process on the embedded broker, read by the view's own reader."""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import msgspec
+import pytest
+from confluent_kafka import Producer
+
+from producer.broker import EmbeddedBroker
+from producer.kafka_config import Connection, client_config
+from producer.topics import ensure_topics
+from tests.tui.test_engine_publish import _committed
+from tests.waiting import wait_until
+from tui.runtime.snapshot import Snapshot
+from tui.runtime.view import (
+    BEAT_SILENT_S,
+    ViewOptions,
+    ViewWorker,
+    engine_line,
+    parse_beat,
+    parse_indicators,
+    parse_signal,
+)
+from tui.widgets.kafka_pane import kafka_renderable
+
+ROOT = Path(__file__).resolve().parents[2]
+
+HOSTILE = [
+    b"",
+    b"not json",
+    b"[1,2,3]",
+    b'{"symbol": "ACME"}',
+    b'{"symbol": "", "t": 1.0}',
+    b'{"symbol": "' + b"X" * 5000 + b'", "t": 1.0}',
+    b'{"symbol": "ACME", "t": "soon"}',
+    b'{"symbol": "ACME", "t": 1e300}',
+    b'{"symbol": "ACME", "t": -5}',
+    b'{"id": "ACME:BUY:x", "kind": "BUY", "symbol": "ACME", "t": 1.0}',
+    b'{"id": "ACME:NOPE:1", "kind": "NOPE", "symbol": "ACME", "t": 1.0}',
+    b'{"engine": "e", "t": 1.0, "partitions": "0,1"}',
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_records_that_cannot_be_read_are_refused_with_a_reason(value: bytes) -> None:
+    with pytest.raises(ValueError, match="unreadable signal"):
+        parse_signal(value)
+    with pytest.raises(ValueError, match="unreadable heartbeat"):
+        parse_beat(value)
+    if b'"ACME", "t": 1.0}' not in value:  # those two are indicators with no values
+        with pytest.raises(ValueError, match="unreadable indicators"):
+            parse_indicators(value)
+
+
+def test_numbers_out_of_range_are_refused_and_null_is_undefined() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        parse_indicators(b'{"symbol": "ACME", "t": 5.0, "vol": 1e999}')
+    rec = parse_indicators(b'{"symbol": "ACME", "t": 5.0, "last": null}')
+    assert rec.symbol == "ACME" and rec.last is None
+    sig = parse_signal(
+        b'{"id":"ACME:BUY_WATCH:3","kind":"BUY_WATCH","symbol":"ACME","t":5.0,"price":99.5,'
+        b'"limit":99.0,"p_hit":0.7,"eta_s":null}'
+    )
+    assert (sig.id, sig.price, sig.p_hit) == ("ACME:BUY_WATCH:3", 99.5, 0.7)
+    assert sig.eta_s != sig.eta_s  # nan
+
+
+def test_an_engine_line_says_its_health_partitions_and_name() -> None:
+    beat = parse_beat(b'{"engine":"host-a:41:ab12cd34","t":100.0,"partitions":[0,1],"health":"OK"}')
+    assert engine_line(beat, 101.0) == "OK p0,1 host-a:41"
+    assert (
+        engine_line(beat, 100.0 + BEAT_SILENT_S + 7)
+        == f"silent {BEAT_SILENT_S + 7:.0f} s p0,1 host-a:41"
+    )
+    stopped = parse_beat(b'{"engine":"host-a:41:ab","t":100.0,"partitions":[],"health":"STOPPED"}')
+    assert engine_line(stopped, 500.0) == "stopped p– host-a:41"
+
+
+def _latest(worker: ViewWorker) -> Snapshot:
+    snap = worker.latest()
+    assert snap is not None
+    return snap
+
+
+@pytest.mark.kafka
+def test_the_view_shows_what_an_engine_publishes(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    log = str(tmp_path / "l.log")
+    signals_topic, indicators_topic = f"{topic}-signals", f"{topic}-indicators"
+    group = f"{topic}-engines"
+    ensure_topics(broker.bootstrap, topic, partitions=4)
+    produced = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "produce", "--bootstrap-servers", broker.bootstrap,
+         "--topic", topic, "--speed", "max", "--log-file", log,
+         "--source", str(ROOT / "scenarios" / "crash.jsonl")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert produced.returncode == 0, produced.stderr
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "engine", "--bootstrap-servers", broker.bootstrap,
+         "--topic", topic, "--group", group, "--signals-topic", signals_topic,
+         "--indicators-topic", indicators_topic, "--limit", "CYGN=48.5:60",
+         "--no-shared-limits", "--log-file", log],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+    threading.Thread(target=lambda: [lines.put(x) for x in engine.stdout], daemon=True).start()  # type: ignore[union-attr]
+    view = ViewWorker(
+        ViewOptions(
+            Connection(broker.bootstrap), topic=topic, signals_topic=signals_topic,
+            indicators_topic=indicators_topic,
+        )
+    )  # fmt: skip
+    try:
+        wait_until(lambda: _committed(broker.bootstrap, topic, group) == 260, 60)
+        view.start()
+        view.chart_symbol = "CYGN"
+        wait_until(
+            lambda: (s := view.latest()) is not None and len(s.engine.symbols) == 2
+            and any(line.startswith("OK p0,1,2,3 ") for line in s.kafka.engines),
+            30, what=lambda: repr(view.latest() and view.latest().kafka.engines),  # type: ignore[union-attr]
+        )  # fmt: skip
+        running = _latest(view)
+        assert running.kafka.engines[0] == "1 running"
+        assert [p.partition for p in running.kafka.partitions] == [0, 1, 2, 3]
+        assert all(p.lag == 0 for p in running.kafka.partitions)
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        _, err = engine.communicate(timeout=15)
+    assert engine.returncode == 0, err
+    printed = [json.loads(lines.get()) for _ in range(lines.qsize())]
+    assert printed
+
+    # Each signal once, though published twice; records that cannot be read are counted.
+    p = Producer(client_config(broker.bootstrap))
+    p.produce(signals_topic, json.dumps(printed[0]).encode(), key=b"CYGN")
+    for value in HOSTILE:
+        p.produce(signals_topic, value)
+        p.produce(indicators_topic, value, key=b"junk")
+    assert p.flush(10) == 0
+    try:
+        wait_until(
+            lambda: _latest(view).kafka.bad == 2 * len(HOSTILE)
+            and _latest(view).kafka.duplicates == 1
+            and any(line.startswith("stopped ") for line in _latest(view).kafka.engines),
+            20, what=lambda: repr(_latest(view).kafka),
+        )  # fmt: skip
+        snap = _latest(view)
+    finally:
+        view.stop()
+        view.join(5)
+    assert not view.is_alive()
+    assert sorted(s.id for s in snap.signals) == sorted(x["id"] for x in printed)
+    assert snap.signal_count == len(printed)
+    by_id = {s.id: s for s in snap.signals}
+    for x in printed:
+        assert by_id[x["id"]].t == x["t"] and by_id[x["id"]].price == x["price"]
+    # the watchlist: the engine's indicators, its limits for CYGN among them
+    i = snap.engine.symbols.index("CYGN")
+    assert (snap.engine.buy[i], snap.engine.sell[i]) == (48.5, 60.0)
+    assert snap.engine.n_ticks[i] > 0 and snap.engine.last[i] > 0
+    assert snap.history is not None and snap.history.price.size >= 1  # the chart's points
+    assert snap.kafka.engines[0] == "0 running"
+
+    # The Kafka pane at 80 columns keeps every engine row whole up to its name.
+    text = "".join(seg.text for seg in _render(snap, 28))
+    assert "engines" in text and "stopped p" in text
+
+
+def _render(snap: Snapshot, width: int) -> list:
+    from rich.console import Console
+
+    console = Console(width=width, record=True)
+    return list(console.render(kafka_renderable(snap, width, 0)))
+
+
+def test_parse_accepts_exactly_what_the_engine_writes() -> None:
+    """The view reads the JSON the engine's own encoders write."""
+    from engine import Signal, SignalKind
+    from tui.runtime.jsonout import signal_json
+
+    sig = Signal("ACME", SignalKind.SELL_WATCH, 4, 1.7e9, 101.5, 102.0, 0.81, 12.5)
+    back = parse_signal(signal_json(sig).encode())
+    assert back == sig
+    beat = msgspec.json.encode(
+        {"engine": "h:1:x", "t": 1.7e9, "partitions": [2, 3], "lags": [0, 5], "ticks": 9,
+         "signals": 1, "health": "OK"}
+    )  # fmt: skip
+    assert parse_beat(beat).lags == [0, 5]

@@ -1,0 +1,527 @@
+"""`limitwatch --view`: a monitor attached to a cluster without an engine of its own. It
+shows what the engines publish, the way a dashboard shows what a stream processor
+computed:
+
+- each symbol's indicators and forecasts from the compacted `indicators` topic (read
+  from its start: every symbol's latest), which fill the watchlist, and, for the chart,
+  the updates that arrive while it runs (about one a second per symbol);
+- the signals from the `signals` topic (the last :data:`RECENT_SIGNALS` of each
+  partition at the start, then each as it comes), a signal published twice (at least
+  once delivery) shown once, by its id;
+- the engines: each one's heartbeat on the indicators topic (once a second: its
+  partitions of `prices` and their lag, its health), ``silent`` when they stop coming
+  (an engine killed), ``stopped`` after its last.
+
+A limit set with a key goes to the `limits` topic (see :mod:`tui.runtime.shared_limits`);
+the engines apply it, and the watchlist shows it once an engine publishes it back. The
+view reads and never commits; it has no producer and records nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import msgspec
+import numpy as np
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
+
+from engine import EngineConfig, EngineState, History, Signal, SignalKind
+from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
+from producer.wire import MAX_SYMBOL_LEN
+from tui.runtime.jsonout import INDICATORS
+from tui.runtime.snapshot import KafkaStats, Notice, PartitionLag, Snapshot, SnapshotSlot
+
+__all__ = ["RECENT_SIGNALS", "ViewFeed", "ViewOptions", "ViewWorker", "parse_indicators",
+           "parse_signal"]  # fmt: skip
+
+log = logging.getLogger(__name__)
+
+#: Signals kept for display (and read back per partition at the start).
+RECENT_SIGNALS = 500
+#: Indicator updates kept per symbol for the chart.
+CHART_POINTS = 900
+#: Until both topics exist, how often the view looks for them, in seconds.
+ATTACH_EVERY_S = 2.0
+#: Ids of signals seen, kept to drop a signal published twice.
+SEEN_IDS = 20_000
+#: An engine whose heartbeat is older than this is shown silent, in seconds.
+BEAT_SILENT_S = 5.0
+#: Engines silent or stopped for longer than this are no longer shown, in seconds.
+BEAT_FORGET_S = 600.0
+#: Most partitions a heartbeat may list.
+MAX_PARTITIONS = 10_000
+#: Most engines remembered (the oldest heartbeat is forgotten first).
+MAX_ENGINES = 256
+#: A symbol with no indicator update for this long is marked stale, in seconds (an
+#: engine publishes a symbol's at most once a second, when it has ticks).
+QUIET_S = 10.0
+
+
+_Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SYMBOL_LEN)]
+_Time = Annotated[float, msgspec.Meta(ge=0.0, lt=1e11)]  # epoch seconds, as on the wire
+
+
+class _Indicators(msgspec.Struct, forbid_unknown_fields=False):
+    symbol: _Symbol
+    t: _Time
+    last: float | None = None
+    sma_fast: float | None = None
+    sma_slow: float | None = None
+    ema: float | None = None
+    drift: float | None = None
+    vol: float | None = None
+    buy: float | None = None
+    sell: float | None = None
+    p_buy: float | None = None
+    p_sell: float | None = None
+    eta_buy: float | None = None
+    eta_sell: float | None = None
+    n_ticks: int = 0
+    open: float | None = None
+    drift_se: float | None = None
+    additive: bool = False
+    engine: str = ""
+
+
+class _Beat(msgspec.Struct, forbid_unknown_fields=False):
+    engine: Annotated[str, msgspec.Meta(max_length=256)]
+    t: _Time
+    partitions: Annotated[list[int], msgspec.Meta(max_length=MAX_PARTITIONS)]
+    lags: Annotated[list[int], msgspec.Meta(max_length=MAX_PARTITIONS)] = []
+    ticks: int = 0
+    signals: int = 0
+    health: str = ""
+
+
+class _SignalRecord(msgspec.Struct, forbid_unknown_fields=False):
+    id: Annotated[str, msgspec.Meta(max_length=MAX_SYMBOL_LEN + 40)]
+    kind: str
+    symbol: _Symbol
+    t: _Time
+    price: float | None = None
+    limit: float | None = None
+    p_hit: float | None = None
+    eta_s: float | None = None
+
+
+_IND = msgspec.json.Decoder(_Indicators)
+_BEAT = msgspec.json.Decoder(_Beat)
+_SIG = msgspec.json.Decoder(_SignalRecord)
+
+
+def _f(x: float | None) -> float:
+    """A JSON number as a float: null, and what is not finite, as nan."""
+    return float(x) if x is not None and math.isfinite(x) else math.nan
+
+
+def parse_indicators(value: bytes) -> _Indicators:
+    """One record of the indicators topic; ValueError if it cannot be read."""
+    try:
+        rec = _IND.decode(value)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"unreadable indicators: {exc}") from None
+    return rec
+
+
+def parse_beat(value: bytes) -> _Beat:
+    """An engine's heartbeat on the indicators topic; ValueError if it cannot be read."""
+    try:
+        return _BEAT.decode(value)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"unreadable heartbeat: {exc}") from None
+
+
+def engine_line(beat: _Beat, now: float) -> str:
+    """``OK p0,1 host:pid`` for one engine's latest heartbeat: its health (``silent N s``
+    once its beats stopped, as when it was killed; ``stopped`` after its last), its
+    partitions of the prices topic, and its name (host and process)."""
+    name = ":".join(beat.engine.split(":")[:2]) or "?"
+    parts = "p" + (",".join(map(str, beat.partitions)) or "–")
+    age = now - beat.t
+    if beat.health == "STOPPED":
+        state = "stopped"
+    elif age > BEAT_SILENT_S:
+        state = f"silent {age:.0f} s"
+    else:
+        state = beat.health or "?"
+    return f"{state} {parts} {name}"  # the name last: a narrow pane cuts it first
+
+
+def parse_signal(value: bytes) -> Signal:
+    """One record of the signals topic as a Signal; ValueError if it cannot be read."""
+    try:
+        rec = _SIG.decode(value)
+        kind = SignalKind[rec.kind]
+        seq = int(rec.id.rsplit(":", 1)[1])
+    except (msgspec.DecodeError, KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"unreadable signal: {exc}") from None
+    return Signal(rec.symbol, kind, seq, rec.t, _f(rec.price), _f(rec.limit), _f(rec.p_hit),
+                  _f(rec.eta_s))  # fmt: skip
+
+
+@dataclass
+class ViewOptions:
+    """What `--view` reads; see `limitwatch --help`."""
+
+    connection: Connection
+    topic: str = "prices"
+    signals_topic: str = "signals"
+    indicators_topic: str = "indicators"
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    #: Called in the reader's thread with each batch of signals not seen before.
+    on_signals: Callable[[list[Signal]], None] | None = None
+
+
+class ViewWorker(threading.Thread):
+    """Reads the signals and indicators topics (indicators and the engines' heartbeats);
+    publishes snapshots at most `publish_hz` a second. Owns its clients."""
+
+    def __init__(self, options: ViewOptions, publish_hz: float = 10.0) -> None:
+        super().__init__(name="limitwatch-view", daemon=True)
+        self.options = options
+        self.slot = SnapshotSlot()
+        self._stop_event = threading.Event()
+        self._interval = 1.0 / publish_hz
+        self._rows: dict[str, _Indicators] = {}
+        self._arrived: dict[str, float] = {}  # symbol: wall time of its latest update
+        self._chart: dict[str, deque[tuple[float, float, float, float]]] = {}
+        self._recent: deque[Signal] = deque(maxlen=RECENT_SIGNALS)
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._signal_count = 0
+        self._read = 0
+        self._unreadable = 0
+        self._refused = 0  # symbols beyond max_symbols
+        self._duplicates = 0
+        self._errors = 0
+        self._last_error = ""
+        self._broker = "CONNECTING"
+        self._last_at = math.nan  # wall time of the last record read
+        self._beats: dict[str, _Beat] = {}  # engine: its latest heartbeat
+        self._rates: dict[str, float] = {}  # engine: ticks a second between its last two
+        self._notices: deque[Notice] = deque(maxlen=20)
+        self._notice_seq = 0
+        self._seq = 0
+        self.chart_symbol: str | None = None
+        self._assigned: set[str] = set()
+        self._attach_asked = -math.inf
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def latest(self) -> Snapshot | None:
+        return self.slot.get()
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception:
+            log.exception("the view's reader failed")
+
+    def _run(self) -> None:
+        opts = self.options
+        consumer = Consumer(
+            client_config(
+                opts.connection,
+                **{
+                    "group.id": f"limitwatch-view-{uuid.uuid4().hex[:8]}",
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                    "enable.partition.eof": False,
+                    "allow.auto.create.topics": False,
+                    "error_cb": self._on_error,
+                },
+            )
+        )
+        try:
+            self._loop(consumer)
+        finally:
+            consumer.close()
+
+    def _loop(self, consumer: Consumer) -> None:
+        last_publish = 0.0
+        while not self._stop_event.is_set():
+            now = time.monotonic()
+            if len(self._assigned) < 2 and now - self._attach_asked >= ATTACH_EVERY_S:
+                self._attach_asked = now
+                self._attach(consumer)
+            msgs = consumer.consume(1000, timeout=0.05) if self._assigned else []
+            if not self._assigned:
+                self._stop_event.wait(0.05)
+            fresh: list[Signal] = []
+            for msg in msgs:
+                self._take(msg, fresh)
+            if fresh and self.options.on_signals is not None:
+                self.options.on_signals(fresh)
+            if time.monotonic() - last_publish >= self._interval:
+                last_publish = time.monotonic()
+                self._publish()
+
+    # -- the two topics -----------------------------------------------------------------
+    def _attach(self, consumer: Consumer) -> None:
+        """Assign the signals topic (its last RECENT_SIGNALS per partition) and the
+        indicators topic (from its start) once each exists."""
+        opts = self.options
+        todo = [t for t in (opts.signals_topic, opts.indicators_topic) if t not in self._assigned]
+        try:
+            meta = consumer.list_topics(timeout=2.0)
+        except KafkaException as exc:
+            self._note_error(f"cluster not answering: {exc}")
+            return
+        self._broker = "UP"
+        parts: list[TopicPartition] = []
+        for name in todo:
+            topic = meta.topics.get(name)
+            if topic is None or topic.error is not None or not topic.partitions:
+                self._notice(f"waiting for topic {name}: no engine has published to it yet")
+                continue
+            for p in sorted(topic.partitions):
+                start = 0
+                if name == opts.signals_topic:
+                    try:
+                        low, high = consumer.get_watermark_offsets(
+                            TopicPartition(name, p), timeout=2.0, cached=False
+                        )
+                        start = max(low, high - RECENT_SIGNALS)
+                    except KafkaException:
+                        start = 0
+                parts.append(TopicPartition(name, p, start))
+            self._assigned.add(name)
+        if parts:
+            consumer.incremental_assign(parts)
+
+    def _take(self, msg: Message, fresh: list[Signal]) -> None:
+        err = msg.error()
+        if err is not None:
+            if err.code() != KafkaError._PARTITION_EOF:
+                self._note_error(f"read: {err.str()}")
+            return
+        self._read += 1
+        self._last_at = time.time()
+        value = msg.value() or b""
+        try:
+            if msg.topic() == self.options.indicators_topic:
+                if b'"symbol"' not in value and b'"partitions"' in value:
+                    self._beat(parse_beat(value))
+                else:
+                    rec = parse_indicators(value)
+                    if msg.key() != rec.symbol.encode():  # an engine keys each by its symbol
+                        raise ValueError(f"indicators of {rec.symbol!r} under another key")
+                    self._indicators(rec)
+            else:
+                sig = parse_signal(value)
+                if self._signal(sig):
+                    fresh.append(sig)
+        except ValueError as exc:
+            self._unreadable += 1
+            if self._unreadable <= 3 or self._unreadable % 1000 == 0:
+                log.warning("%s: %s (%d unreadable so far)", msg.topic(), exc, self._unreadable)
+
+    def _indicators(self, rec: _Indicators) -> None:
+        was = self._rows.get(rec.symbol)
+        if was is not None and rec.t < was.t:
+            return  # an older update (another engine's, before a rebalance)
+        if was is None and len(self._rows) >= self.options.engine.max_symbols:
+            self._refused += 1  # as many symbols as an engine tracks: no more rows
+            return
+        self._rows[rec.symbol] = rec
+        self._arrived[rec.symbol] = time.time()
+        points = self._chart.setdefault(rec.symbol, deque(maxlen=CHART_POINTS))
+        if rec.last is not None:
+            points.append((rec.t, rec.last, _f(rec.sma_fast), _f(rec.sma_slow)))
+
+    def _beat(self, beat: _Beat) -> None:
+        was = self._beats.get(beat.engine)
+        if was is not None and beat.t <= was.t:
+            return
+        if was is not None and beat.ticks >= was.ticks:
+            self._rates[beat.engine] = (beat.ticks - was.ticks) / (beat.t - was.t)
+        self._beats[beat.engine] = beat
+        if len(self._beats) > MAX_ENGINES:
+            oldest = min(self._beats.values(), key=lambda b: b.t)
+            del self._beats[oldest.engine]
+            self._rates.pop(oldest.engine, None)
+
+    def _signal(self, sig: Signal) -> bool:
+        """Keep `sig` unless its id was seen (published twice); whether it is new."""
+        if sig.id in self._seen:
+            self._duplicates += 1
+            return False
+        self._seen[sig.id] = None
+        if len(self._seen) > SEEN_IDS:
+            self._seen.popitem(last=False)
+        self._recent.append(sig)
+        self._signal_count += 1
+        return True
+
+    # -- the engines -------------------------------------------------------------------
+    def _lag(self, now: float) -> tuple[PartitionLag, ...]:
+        """Each partition's lag as the engine that reads it last said (a stopped or
+        silent engine's partitions are left out: another reads them, or none)."""
+        out: dict[int, PartitionLag] = {}
+        for b in sorted(self._beats.values(), key=lambda b: b.t):
+            if b.health == "STOPPED" or now - b.t > BEAT_SILENT_S:
+                continue
+            for i, p in enumerate(b.partitions):
+                lag = b.lags[i] if i < len(b.lags) else -1
+                out[p] = PartitionLag(p, -1, -1, lag, 0.0)
+        return tuple(out[p] for p in sorted(out))
+
+    # -- what is shown ---------------------------------------------------------------------
+    def _publish(self) -> None:
+        self._seq += 1
+        now = time.time()
+        opts = self.options
+        health = "OK" if self._broker == "UP" else "DOWN" if self._broker == "DOWN" else "WARN"
+        live = [e for e, b in self._beats.items()
+                if b.health != "STOPPED" and now - b.t <= BEAT_SILENT_S]  # fmt: skip
+        bad = (("unreadable", self._unreadable),) if self._unreadable else ()
+        idle = now - self._last_at if self._last_at == self._last_at else math.nan
+        kafka = KafkaStats(
+            bootstrap=opts.connection.bootstrap, embedded=False, topic=opts.topic,
+            broker_state=self._broker, health=health, partitions=self._lag(now),
+            consumed=sum(self._beats[e].ticks for e in live),
+            rate_in=sum(self._rates.get(e, 0.0) for e in live), bad_by=bad,
+            since_last_tick_s=idle, errors=self._errors, last_error=self._last_error,
+            duplicates=self._duplicates, engines=self._engine_lines(now),
+        )  # fmt: skip
+        symbol = self.chart_symbol
+        self.slot.put(
+            Snapshot(
+                seq=self._seq, wall=now, engine=self._state(), signals=tuple(self._recent),
+                signal_count=self._signal_count, kafka=kafka, notices=tuple(self._notices),
+                source=f"view of {opts.indicators_topic} and {opts.signals_topic}",
+                chart_symbol=symbol, history=self._history(symbol),
+                stale_symbols=frozenset(
+                    s for s, at in self._arrived.items() if now - at > QUIET_S
+                ),
+            )
+        )  # fmt: skip
+
+    def _engine_lines(self, now: float) -> tuple[str, ...]:
+        """A count, then a line per engine heard from in the last BEAT_FORGET_S."""
+        beats = [b for b in self._beats.values() if now - b.t <= BEAT_FORGET_S]
+        if not beats:
+            return ("none heard from yet",)
+
+        def rank(b: _Beat) -> int:  # running, then silent, then stopped
+            return 2 if b.health == "STOPPED" else 1 if now - b.t > BEAT_SILENT_S else 0
+
+        beats.sort(key=lambda b: (rank(b), b.partitions[:1], b.engine))
+        running = sum(rank(b) == 0 for b in beats)
+        return (f"{running} running", *(engine_line(b, now) for b in beats))
+
+    def _state(self) -> EngineState:
+        rows = list(self._rows.values())
+
+        def col(name: str) -> np.ndarray:
+            a = np.array([_f(getattr(r, name)) for r in rows], dtype=np.float64)
+            a.flags.writeable = False
+            return a
+
+        ticks = np.array([r.n_ticks for r in rows], dtype=np.int64)
+        additive = np.array([r.additive for r in rows], dtype=bool)
+        t_last = np.array([r.t for r in rows], dtype=np.float64)
+        for a in (ticks, additive, t_last):
+            a.flags.writeable = False
+        return EngineState(
+            symbols=tuple(r.symbol for r in rows), n_ticks=ticks, t_last=t_last,
+            **{name: col(name) for name in INDICATORS}, open=col("open"),
+            drift_se=col("drift_se"), additive=additive, config=self.options.engine,
+            refused=self._refused,
+        )  # fmt: skip
+
+    def _history(self, symbol: str | None) -> History | None:
+        points = self._chart.get(symbol) if symbol is not None else None
+        if not points:
+            return None
+        t, price, fast, slow = (np.array(c, dtype=np.float64) for c in zip(*points, strict=True))
+        return History(t=t, price=price, sma_fast=fast, sma_slow=slow)
+
+    def notice(self, text: str) -> None:
+        """Tell the user something (any thread): shown with the next snapshot."""
+        self._notice(text)
+
+    def _notice(self, text: str, error: bool = False) -> None:
+        if self._notices and self._notices[-1].text == text:
+            return
+        self._notice_seq += 1
+        self._notices.append(Notice(self._notice_seq, redact(text), error))
+
+    def _note_error(self, text: str) -> None:
+        self._errors += 1
+        self._last_error = redact(text)
+        log.warning("%s", text)
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+            self._broker = "DOWN"
+        self._errors += 1
+        self._last_error = f"kafka: {err.str()}"
+        KAFKA_LOGGER.warning("%s", self._last_error)
+
+
+class ViewFeed:
+    """The monitor's feed in `--view`: a ViewWorker, and limits sent to the limits topic
+    (see :class:`tui.runtime.pipeline.Feed`)."""
+
+    def __init__(
+        self,
+        options: ViewOptions,
+        share: Callable[[str, float, float], None] | None = None,
+    ) -> None:
+        self.options = options
+        self.worker = ViewWorker(options)
+        self._share = share
+        self.broker = None  # never an embedded one
+        self.bootstrap = options.connection.bootstrap
+
+    def start(self) -> None:
+        self.worker.start()
+
+    def latest(self) -> Snapshot | None:
+        return self.worker.latest()
+
+    def set_limits(self, symbol: str, buy: float | None, sell: float | None) -> None:
+        """The engines set limits; what a key asks goes out with `share_limits`."""
+
+    def share_limits(self, symbol: str, buy: float, sell: float) -> None:
+        if self._share is not None:
+            self._share(symbol, buy, sell)
+
+    def set_paused(self, paused: bool) -> None:
+        """A view has no producer to pause."""
+        self.worker.notice("--view has no producer to pause: the engines read on")
+
+    def select(self, symbol: str | None) -> None:
+        self.worker.chart_symbol = symbol
+
+    def set_speed(self, speed: float) -> None:
+        """A view has no producer."""
+        self.worker.notice("--view has no producer: its speed is the engines' topic's")
+
+    def record(self, path: str | None) -> None:
+        """A view records nothing (`limitwatch record` records the prices topic)."""
+        if path:
+            self.worker.notice(
+                "--view reads no ticks to record; `limitwatch record FILE "
+                "--bootstrap-servers …` records the prices topic"
+            )
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        self.worker.stop()
+        self.worker.join(timeout)
+        return not self.worker.is_alive()
