@@ -198,3 +198,46 @@ def test_parse_accepts_exactly_what_the_engine_writes() -> None:
          "signals": 1, "health": "OK"}
     )  # fmt: skip
     assert parse_beat(beat).lags == [0, 5]
+
+
+@pytest.mark.kafka
+def test_the_view_follows_a_broker_that_dies_and_comes_back_empty() -> None:
+    first = EmbeddedBroker()
+    bootstrap = first.start()
+    port = int(bootstrap.rsplit(":", 1)[1])
+    ensure_topics(bootstrap, "signals", partitions=1)
+    ensure_topics(bootstrap, "indicators", partitions=1)
+
+    def publish(bootstrap: str, last: float) -> None:
+        p = Producer(client_config(bootstrap))
+        value = {"symbol": "ACME", "t": 1.7e9 + last, "last": last, "engine": "h:1:x"}
+        p.produce("indicators", json.dumps(value).encode(), key=b"ACME")
+        assert p.flush(10) == 0
+
+    publish(bootstrap, 100.0)
+    view = ViewWorker(ViewOptions(Connection(bootstrap)))
+    view.start()
+    second = None
+    try:
+        wait_until(lambda: (s := view.latest()) is not None and list(s.engine.last) == [100.0], 30)
+        first.kill()
+        wait_until(lambda: _latest(view).kafka.broker_state == "DOWN", 30)
+        assert list(_latest(view).engine.last) == [100.0]  # what was shown stays
+        second = EmbeddedBroker(port=port)
+        second.start()
+        ensure_topics(bootstrap, "signals", partitions=1)
+        ensure_topics(bootstrap, "indicators", partitions=1)
+        publish(bootstrap, 101.0)
+        wait_until(
+            lambda: _latest(view).kafka.broker_state == "UP"
+            and list(_latest(view).engine.last) == [101.0],
+            40, what=lambda: repr(_latest(view).kafka),
+        )  # fmt: skip
+        assert any("answers again" in n.text for n in _latest(view).notices)
+    finally:
+        view.stop()
+        view.join(5)
+        for b in (first, second):
+            if b is not None:
+                b.stop()
+    assert not view.is_alive()

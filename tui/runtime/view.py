@@ -255,7 +255,10 @@ class ViewWorker(threading.Thread):
         last_publish = 0.0
         while not self._stop_event.is_set():
             now = time.monotonic()
-            if len(self._assigned) < 2 and now - self._attach_asked >= ATTACH_EVERY_S:
+            if self._broker == "DOWN" and now - self._attach_asked >= ATTACH_EVERY_S:
+                self._attach_asked = now
+                self._reattach(consumer)
+            elif len(self._assigned) < 2 and now - self._attach_asked >= ATTACH_EVERY_S:
                 self._attach_asked = now
                 self._attach(consumer)
             msgs = consumer.consume(1000, timeout=0.05) if self._assigned else []
@@ -271,6 +274,23 @@ class ViewWorker(threading.Thread):
                 self._publish()
 
     # -- the two topics -----------------------------------------------------------------
+    def _reattach(self, consumer: Consumer) -> None:
+        """Once a lost broker answers again, read both topics afresh: a broker that came
+        back may be another (an empty one whose topics the engines create again). What
+        was shown stays; a signal read again is dropped by its id."""
+        try:
+            consumer.list_topics(timeout=1.0)
+        except KafkaException:
+            return
+        self._broker = "UP"
+        try:
+            consumer.unassign()
+        except KafkaException as exc:
+            log.info("unassign after a broker loss: %s", exc)
+        self._assigned.clear()
+        self._attach(consumer)
+        self._notice("the broker answers again: reading the engines' topics afresh")
+
     def _attach(self, consumer: Consumer) -> None:
         """Assign the signals topic (its last RECENT_SIGNALS per partition) and the
         indicators topic (from its start) once each exists."""
@@ -311,6 +331,7 @@ class ViewWorker(threading.Thread):
             return
         self._read += 1
         self._last_at = time.time()
+        self._broker = "UP"
         value = msg.value() or b""
         try:
             if msg.topic() == self.options.indicators_topic:
