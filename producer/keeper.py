@@ -75,7 +75,7 @@ class KeeperStatus:
 
 class BrokerKeeper(threading.Thread):
     """Restarts `broker` (None: a cluster limitwatch does not own) and re-creates the
-    `topics` (name: partitions) it created.
+    `topics` (name: partitions) it created, those in `compacted` compacted again.
 
     Parameters
     ----------
@@ -96,10 +96,12 @@ class BrokerKeeper(threading.Thread):
         tries: int = RESTART_TRIES,
         quiesce: Callable[[], bool] | None = None,
         resume: Callable[[bool], None] | None = None,
+        compacted: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(name="limitwatch-keeper", daemon=True)
         self.bootstrap = bootstrap
         self.topics = dict(topics)
+        self.compacted = compacted
         self.broker = broker
         self.budget_bytes = budget_bytes if broker is not None else None
         self.tries = tries
@@ -173,7 +175,7 @@ class BrokerKeeper(threading.Thread):
     def _keep_topics(self, admin: AdminClient) -> None:
         """Create again the topics limitwatch created that the cluster no longer has."""
         try:
-            made = create_missing(admin, self.topics, _TOPICS_TIMEOUT_S)
+            made = create_missing(admin, self.topics, _TOPICS_TIMEOUT_S, compacted=self.compacted)
         except Exception:  # no answer: the broker is down or busy; try again later
             return
         if made:
@@ -197,7 +199,12 @@ class BrokerKeeper(threading.Thread):
                 return
             try:
                 broker.restart()
-                create_missing(AdminClient(client_config(self.bootstrap)), self.topics, 5.0)
+                create_missing(
+                    AdminClient(client_config(self.bootstrap)),
+                    self.topics,
+                    5.0,
+                    compacted=self.compacted,
+                )
             except Exception as exc:
                 error = str(exc)
                 log.warning("restart %d of the embedded broker failed: %s", attempt, exc)
@@ -228,7 +235,12 @@ class BrokerKeeper(threading.Thread):
             drained = time.monotonic()
             try:
                 broker.restart()
-                create_missing(AdminClient(client_config(self.bootstrap)), self.topics, 5.0)
+                create_missing(
+                    AdminClient(client_config(self.bootstrap)),
+                    self.topics,
+                    5.0,
+                    compacted=self.compacted,
+                )
             except Exception as exc:
                 log.warning("the budget restart of the embedded broker failed: %s", exc)
                 # A dead broker is restarted by the next look, with its tries and waits.

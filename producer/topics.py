@@ -83,18 +83,24 @@ def set_up_topics(
 
 
 def create_missing(
-    admin: AdminClient, wanted: dict[str, int], timeout: float, existing: set[str] | None = None
+    admin: AdminClient,
+    wanted: dict[str, int],
+    timeout: float,
+    existing: set[str] | None = None,
+    compacted: frozenset[str] = frozenset(),
 ) -> dict[str, int]:
-    """Create those of `wanted` (name: partitions) the cluster lacks; return the ones this
-    call created. Raises KafkaException when the cluster does not answer in `timeout`.
-    `existing`: the cluster's topic names when already known."""
+    """Create those of `wanted` (name: partitions) the cluster lacks, those named in
+    `compacted` with ``cleanup.policy=compact``; return the ones this call created.
+    Raises KafkaException when the cluster does not answer in `timeout`. `existing`: the
+    cluster's topic names when already known."""
     if existing is None:
         existing = set(admin.list_topics(timeout=timeout).topics)
     missing = [
-        NewTopic(name, num_partitions=n, replication_factor=1)
+        NewTopic(name, num_partitions=n, replication_factor=1,
+                 config={"cleanup.policy": "compact"} if name in compacted else {})
         for name, n in wanted.items()
         if name not in existing
-    ]
+    ]  # fmt: skip
     created: dict[str, int] = {}
     if not missing:
         return created

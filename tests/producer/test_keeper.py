@@ -63,3 +63,26 @@ def test_a_budget_restart_that_fails_midway_does_not_leave_pause_shown() -> None
             keeper._restart_for_budget(broker, 2)
         assert not keeper.status().pausing
         assert broker.alive()  # nothing was restarted
+
+
+@pytest.mark.kafka
+def test_topics_created_again_keep_compaction(broker: EmbeddedBroker, topic: str) -> None:
+    """A compacted topic (the shared limits) lost with its broker comes back compacted."""
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    from producer.topics import create_missing
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    made = create_missing(
+        admin, {topic: 1, f"{topic}-plain": 1}, 10.0, compacted=frozenset([topic])
+    )
+    assert made == {topic: 1, f"{topic}-plain": 1}
+
+    def policy(name: str) -> str:
+        res = ConfigResource(ConfigResource.Type.TOPIC, name)
+        configs = admin.describe_configs([res], request_timeout=10)[res].result(10)
+        entry = configs.get("cleanup.policy")  # a broker may list only what was set
+        return entry.value if entry is not None else "delete"
+
+    assert policy(topic) == "compact"
+    assert policy(f"{topic}-plain") != "compact"

@@ -211,6 +211,7 @@ class Pipeline:
                 self.connection, created, broker=self.broker,
                 budget_bytes=int(budget * 2**20) if math.isfinite(budget) else None,
                 quiesce=self._quiesce, resume=self._resume,
+                compacted=frozenset([opts.limits_topic] if opts.limits_topic else []),
             )  # fmt: skip
             self.keeper.start()
         except BaseException:
