@@ -86,8 +86,9 @@ def _assert_eta(actual: float, expected: float, p: float, what: str) -> None:
     ("batch", "kind"),
     [
         *((b, "prices") for b in (1, 13, 500, 4000)),
-        *((b, "cents") for b in (1, 13, 500)),
-        *((b, "gauges") for b in (1, 13, 500)),
+        # A batch of one tick takes the same path whatever the ticks: prices cover it.
+        *((b, "cents") for b in (13, 500)),
+        *((b, "gauges") for b in (13, 500)),
     ],
 )
 def test_indicators_forecasts_and_signals_match_the_per_tick_reference(
