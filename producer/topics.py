@@ -108,7 +108,8 @@ def create_missing(
     for name, fut in futures.items():
         try:
             fut.result(timeout=timeout)
-            log.info("created topic %s with %d partitions", name, wanted[name])
+            kind = "the compacted topic" if name in compacted else "topic"
+            log.info("created %s %s with %d partitions", kind, name, wanted[name])
             created[name] = wanted[name]
         except KafkaException as exc:
             err = exc.args[0]
