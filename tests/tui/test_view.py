@@ -48,6 +48,9 @@ HOSTILE = [
     b'{"id": "ACME:BUY:x", "kind": "BUY", "symbol": "ACME", "t": 1.0}',
     b'{"id": "ACME:NOPE:1", "kind": "NOPE", "symbol": "ACME", "t": 1.0}',
     b'{"engine": "e", "t": 1.0, "partitions": "0,1"}',
+    b'{"engine": "e", "t": 1.0, "partitions": [0], "ticks": 18446744073709551615}',
+    b'{"symbol": "ACME", "t": 1.0, "n_ticks": 18446744073709551615}',
+    b'{"id": "ACME:BUY:99999999999999999999", "kind": "BUY", "symbol": "ACME", "t": 1.0}',
 ]
 
 
@@ -84,6 +87,18 @@ def test_an_engine_line_says_its_health_partitions_and_name() -> None:
     )
     stopped = parse_beat(b'{"engine":"host-a:41:ab","t":100.0,"partitions":[],"health":"STOPPED"}')
     assert engine_line(stopped, 500.0) == "stopped p– host-a:41"
+
+
+def test_an_engine_whose_clock_runs_ahead_still_goes_silent() -> None:
+    """Liveness is judged by when a heartbeat arrived, never by a time ahead of it."""
+    import time
+
+    view = ViewWorker(ViewOptions(Connection("127.0.0.1:1")))
+    view._beat(parse_beat(b'{"engine":"h:1:x","t":99999999999.0,"partitions":[0],"health":"OK"}'))
+    now = time.time()
+    assert view._engine_lines(now)[0] == "1 running"
+    later = view._engine_lines(now + BEAT_SILENT_S + 30)
+    assert later[0] == "0 running" and later[1].startswith("silent "), later
 
 
 def _latest(worker: ViewWorker) -> Snapshot:

@@ -206,6 +206,8 @@ class ConsumerWorker(threading.Thread):
         self._read_to: dict[int, int] = {}
         #: Ticks read again to rebuild state, and the signals they raised (dropped).
         self.rebuilt = 0
+        #: True while partitions are read again (no snapshot is published meanwhile).
+        self.rebuilding = False
         #: Partition: offset below which its messages were read already (skipped).
         self._skip_to: dict[int, int] = {}
         self.rebuilt_signals = 0
@@ -339,7 +341,14 @@ class ConsumerWorker(threading.Thread):
             def on_assign(_c: Consumer, parts: list[TopicPartition]) -> None:
                 self._event("assigned", partitions=sorted(p.partition for p in parts))
                 if self.rebuild and parts:
-                    self._rebuild(_c, parts)
+                    self.rebuilding = True
+                    try:
+                        self._rebuild(_c, parts)
+                    except Exception as exc:  # never out of librdkafka's callback
+                        log.exception("rebuild failed")
+                        self._note_error(f"rebuild failed ({exc}); reading on from committed")
+                    finally:
+                        self.rebuilding = False
                 self._parts = list(parts)
 
             def on_revoke(_c: Consumer, parts: list[TopicPartition]) -> None:
@@ -347,8 +356,8 @@ class ConsumerWorker(threading.Thread):
                     self.committer.commit(_c, force=True)
                 if self.rebuild and parts:
                     try:
-                        for tp in _c.position(parts):
-                            if tp.offset >= 0:
+                        for tp in _c.position(parts):  # invalid: nothing read since assigned
+                            if tp.offset > self._read_to.get(tp.partition, -1):
                                 self._read_to[tp.partition] = tp.offset
                     except KafkaException as exc:
                         log.info("positions of revoked partitions unknown: %s", exc)
@@ -391,19 +400,20 @@ class ConsumerWorker(threading.Thread):
             if tp.error is not None or tp.offset < 0:
                 continue  # nothing committed: nothing was read before
             p, was = tp.partition, self._read_to.get(tp.partition)
+            try:
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, p), timeout=5.0, cached=False
+                )
+            except KafkaException as exc:
+                self._note_error(f"rebuild: partition {p}'s offsets unknown ({exc})")
+                continue
+            if was is not None and not low <= was <= max(high, tp.offset):
+                was = None  # offsets of a partition that is no more (the topic is new)
             if was is not None and was >= tp.offset:
                 if was > tp.offset:
                     ahead[p] = was
                 continue
-            if was is None:
-                try:
-                    was, _high = consumer.get_watermark_offsets(
-                        TopicPartition(self.topic, p), timeout=5.0, cached=False
-                    )
-                except KafkaException as exc:
-                    self._note_error(f"rebuild: partition {p}'s first offset unknown ({exc})")
-                    continue
-            spans.append(Span(p, was, tp.offset))
+            spans.append(Span(p, low if was is None else was, tp.offset))
         total, read, said_at = sum(s.size for s in spans), 0, time.monotonic()
 
         def rebuild_from(msgs: list[Message]) -> None:
@@ -425,8 +435,9 @@ class ConsumerWorker(threading.Thread):
                 "starts from what was read"
             )
         self._skip_to.update(ahead)
-        for s in spans:
-            self._read_to.pop(s.partition, None)
+        short = done.short or {}
+        for span in spans:  # what this worker has read of each, should it be revoked unread
+            self._read_to[span.partition] = short.get(span.partition, span.end)
         if spans or ahead:
             said: dict[str, Any] = {
                 "partitions": sorted(s.partition for s in spans),
@@ -546,7 +557,8 @@ class ConsumerWorker(threading.Thread):
                 )
         if not symbols:
             return
-        self._last_tick_wall = wall
+        if not replay:  # ticks read again are not news
+            self._last_tick_wall = wall
         ids = np.asarray(self.engine.register(symbols), dtype=np.int32)
         evicted = self.engine.take_evicted()
         if evicted:
@@ -559,7 +571,8 @@ class ConsumerWorker(threading.Thread):
             self.rebuilt += len(symbols) - refused.size
         else:
             self._consumed += len(symbols) - refused.size
-        self._fresh_at[ids[ids >= 0]] = wall
+        if not replay:
+            self._fresh_at[ids[ids >= 0]] = wall
         t = np.asarray(times, dtype=np.float64)
         price = np.asarray(prices, dtype=np.float64)
         signals = self.engine.update(ids, t, price)
@@ -724,6 +737,7 @@ class ConsumerWorker(threading.Thread):
         )
         for p in partitions:
             self._read_to.pop(p, None)  # offsets of a partition that is no more
+            self._skip_to.pop(p, None)
             try:
                 consumer.seek(TopicPartition(self.topic, p, OFFSET_BEGINNING))
             except KafkaException as exc:  # not fetching yet: assign afresh instead
@@ -808,6 +822,8 @@ class ConsumerWorker(threading.Thread):
                 return self._partitions_changed(consumer, assigned, partitions)
             return False
         if came_back or known != topic_id:
+            self._read_to.clear()  # offsets of the topic that is no more
+            self._skip_to.clear()
             self._recover(
                 f"{self.topic} created again ({len(partitions)} partitions): read from the start"
             )

@@ -136,14 +136,14 @@ def run_engine(args: argparse.Namespace) -> int:
     def on_snapshot(snap: Snapshot) -> None:
         assert indicators is not None
         indicators.publish(snap.engine)
-        _beat(indicators, snap)
+        _beat(indicators, snap, "REBUILDING" if worker.rebuilding else None)
 
     code = _run_headless(worker, keeper, "engine", on_snapshot=on_snapshot if indicators else None)
     if indicators is not None:
         last = worker.latest()
         if last is not None:  # what the last ticks left, however soon after the previous
             indicators.publish(last.engine, now=math.inf)
-            _beat(indicators, last, stopped=True)
+            _beat(indicators, last, "STOPPED")
         indicators.close()
         said = (
             f"limitwatch engine: {indicators.published:,} indicator updates published to "
@@ -178,13 +178,14 @@ def run_engine(args: argparse.Namespace) -> int:
     return code
 
 
-def _beat(indicators: IndicatorPublisher, snap: Snapshot, stopped: bool = False) -> None:
-    """The engine's heartbeat on the indicators topic, from its latest snapshot."""
+def _beat(indicators: IndicatorPublisher, snap: Snapshot, health: str | None = None) -> None:
+    """The engine's heartbeat on the indicators topic, from its latest snapshot; `health`
+    in place of the snapshot's (``REBUILDING``, ``STOPPED``)."""
     k = snap.kafka
     parts = sorted(k.partitions, key=lambda p: p.partition)
     indicators.beat(
         [p.partition for p in parts], [p.lag for p in parts], k.consumed, snap.signal_count,
-        "STOPPED" if stopped else k.health,
+        health or k.health,
     )  # fmt: skip
 
 

@@ -106,7 +106,10 @@ def read_back(
                     continue
                 p = msg.partition()
                 span = todo.get(p)
-                if span is None or msg.offset() >= span.end:
+                if span is None:
+                    continue
+                if msg.offset() >= span.end:  # past the end (the offsets before it may
+                    reached[p] = span.end  # hold no record, e.g. a transaction marker)
                     continue
                 taken.append(msg)
                 reached[p] = msg.offset() + 1

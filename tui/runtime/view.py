@@ -73,6 +73,9 @@ QUIET_S = 10.0
 
 _Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SYMBOL_LEN)]
 _Time = Annotated[float, msgspec.Meta(ge=0.0, lt=1e11)]  # epoch seconds, as on the wire
+_Count = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+_Lag = Annotated[int, msgspec.Meta(ge=-1, le=2**53)]  # -1: not known
+_Partition = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
 
 
 class _Indicators(msgspec.Struct, forbid_unknown_fields=False):
@@ -90,7 +93,7 @@ class _Indicators(msgspec.Struct, forbid_unknown_fields=False):
     p_sell: float | None = None
     eta_buy: float | None = None
     eta_sell: float | None = None
-    n_ticks: int = 0
+    n_ticks: _Count = 0
     open: float | None = None
     drift_se: float | None = None
     additive: bool = False
@@ -100,10 +103,10 @@ class _Indicators(msgspec.Struct, forbid_unknown_fields=False):
 class _Beat(msgspec.Struct, forbid_unknown_fields=False):
     engine: Annotated[str, msgspec.Meta(max_length=256)]
     t: _Time
-    partitions: Annotated[list[int], msgspec.Meta(max_length=MAX_PARTITIONS)]
-    lags: Annotated[list[int], msgspec.Meta(max_length=MAX_PARTITIONS)] = []
-    ticks: int = 0
-    signals: int = 0
+    partitions: Annotated[list[_Partition], msgspec.Meta(max_length=MAX_PARTITIONS)]
+    lags: Annotated[list[_Lag], msgspec.Meta(max_length=MAX_PARTITIONS)] = []
+    ticks: _Count = 0
+    signals: _Count = 0
     health: str = ""
 
 
@@ -167,6 +170,8 @@ def parse_signal(value: bytes) -> Signal:
         rec = _SIG.decode(value)
         kind = SignalKind[rec.kind]
         seq = int(rec.id.rsplit(":", 1)[1])
+        if not 1 <= seq <= 2**53:
+            raise ValueError(f"signal number {seq} out of range")
     except (msgspec.DecodeError, KeyError, IndexError, ValueError) as exc:
         raise ValueError(f"unreadable signal: {exc}") from None
     return Signal(rec.symbol, kind, seq, rec.t, _f(rec.price), _f(rec.limit), _f(rec.p_hit),
@@ -268,7 +273,10 @@ class ViewWorker(threading.Thread):
             for msg in msgs:
                 self._take(msg, fresh)
             if fresh and self.options.on_signals is not None:
-                self.options.on_signals(fresh)
+                try:
+                    self.options.on_signals(fresh)
+                except Exception as exc:  # the history file: shown, never fatal here
+                    self._note_error(f"signals not kept: {exc}")
             if time.monotonic() - last_publish >= self._interval:
                 last_publish = time.monotonic()
                 self._publish()
@@ -332,7 +340,9 @@ class ViewWorker(threading.Thread):
         self._read += 1
         self._last_at = time.time()
         self._broker = "UP"
-        value = msg.value() or b""
+        value = msg.value()
+        if value is None:
+            return  # a tombstone: a key's record deleted from the compacted topic
         try:
             if msg.topic() == self.options.indicators_topic:
                 if b'"symbol"' not in value and b'"partitions"' in value:
@@ -365,6 +375,9 @@ class ViewWorker(threading.Thread):
             points.append((rec.t, rec.last, _f(rec.sma_fast), _f(rec.sma_slow)))
 
     def _beat(self, beat: _Beat) -> None:
+        # Never later than its arrival: a clock ahead (or a forged time) must not keep
+        # an engine shown running, nor outlive the others.
+        beat = msgspec.structs.replace(beat, t=min(beat.t, time.time()))
         was = self._beats.get(beat.engine)
         if was is not None and beat.t <= was.t:
             return
@@ -397,6 +410,8 @@ class ViewWorker(threading.Thread):
             if b.health == "STOPPED" or now - b.t > BEAT_SILENT_S:
                 continue
             for i, p in enumerate(b.partitions):
+                if len(out) >= MAX_PARTITIONS and p not in out:
+                    break
                 lag = b.lags[i] if i < len(b.lags) else -1
                 out[p] = PartitionLag(p, -1, -1, lag, 0.0)
         return tuple(out[p] for p in sorted(out))
@@ -488,7 +503,7 @@ class ViewWorker(threading.Thread):
         log.warning("%s", text)
 
     def _on_error(self, err: KafkaError) -> None:
-        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+        if err.code() == KafkaError._ALL_BROKERS_DOWN:  # one lost connection is not that
             self._broker = "DOWN"
         self._errors += 1
         self._last_error = f"kafka: {err.str()}"
