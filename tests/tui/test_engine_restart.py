@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,13 @@ def _produce(bootstrap: str, topic: str, ticks: list[Tick]) -> None:
         producer.produce(topic, value=encode(tick), key=tick.symbol.encode())
         producer.poll(0)
     assert producer.flush(10) == 0
+
+
+def _produce_paced(bootstrap: str, topic: str, ticks: list[Tick]) -> None:
+    """`ticks` in pieces of 500, one every 0.1 s."""
+    for i in range(0, len(ticks), 500):
+        _produce(bootstrap, topic, ticks[i : i + 500])
+        time.sleep(0.1)
 
 
 def _reference(ticks: list[Tick]) -> dict[str, dict[str, Any]]:
@@ -216,9 +224,15 @@ def test_an_engine_killed_mid_stream_is_replaced_without_a_missing_signal(
         taken_from_a = _owned(a)
         _produce(broker.bootstrap, topic, ticks[:10_000])
         _until_committed(broker.bootstrap, topic, group, 10_000)
-        _produce(broker.bootstrap, topic, ticks[10_000:20_000])
-        from_a = a.stop(signal.SIGKILL)  # mid-stream: what it read is not all committed
-        _produce(broker.bootstrap, topic, ticks[20_000:])
+        # Ticks keep coming (20,000 over about 4 s); a is killed 1.5 s in, between two
+        # of its commits: some of what it printed is not committed.
+        paced = threading.Thread(
+            target=_produce_paced, args=(broker.bootstrap, topic, ticks[10_000:])
+        )
+        paced.start()
+        time.sleep(1.5)
+        from_a = a.stop(signal.SIGKILL)
+        paced.join(30)
         _until_committed(broker.bootstrap, topic, group, len(ticks))
     finally:
         if a.proc.poll() is None:
@@ -228,6 +242,8 @@ def test_an_engine_killed_mid_stream_is_replaced_without_a_missing_signal(
     assert f"event=rebuilt partitions={taken_from_a}" in b.err, b.err
     printed = from_a + from_b
     assert from_a and from_b
+    # a printed signals of ticks sent after the first 10,000: it died mid-stream
+    assert any(s["t"] > ticks[9_999].ts for s in from_a), "a was killed before reading on"
     differ = [s["id"] for s in printed if not _same(s, reference.get(s["id"], {}))]
     assert not differ, f"{len(differ)} of {len(printed)} signals differ, e.g. {differ[:3]}"
     together = {s["id"] for s in printed}
