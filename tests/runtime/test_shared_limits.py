@@ -22,7 +22,7 @@ from producer.kafka_config import client_config
 from producer.topics import ensure_topics
 from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
-from tests.tui.test_engine_publish import _committed
+from tests.tui.test_engine_publish import _committed, produce_crash
 from tests.waiting import wait_until
 from tui.app import LimitwatchApp
 from tui.runtime.pipeline import Pipeline, PipelineOptions
@@ -162,13 +162,7 @@ def test_a_limit_set_in_a_monitor_changes_the_signals_an_engine_publishes(
     log = str(tmp_path / "l.log")
     limits = f"{topic}-limits"
     ensure_topics(broker.bootstrap, topic, partitions=4)
-    produced = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "produce", "--bootstrap-servers", broker.bootstrap,
-         "--topic", topic, "--speed", "max", "--log-file", log,
-         "--source", str(ROOT / "scenarios" / "crash.jsonl")],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert produced.returncode == 0, produced.stderr
+    produce_crash(broker.bootstrap, topic, log)
     # A monitor (its pipeline, consuming another topic) where the user moved DRVX's sell
     # limit from 320 to 305, below its price (about 310): the engine must sell it.
     monitor = Pipeline(

@@ -25,6 +25,18 @@ pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def produce_crash(bootstrap: str, topic: str, log: str) -> str:
+    """Send the shipped crash scenario to `topic` with `limitwatch produce`; what it said."""
+    produced = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "produce", "--bootstrap-servers", bootstrap,
+         "--topic", topic, "--speed", "max", "--log-file", log,
+         "--source", str(ROOT / "scenarios" / "crash.jsonl")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert produced.returncode == 0, produced.stderr
+    return produced.stderr
+
+
 def _committed(bootstrap: str, topic: str, group: str) -> int:
     """How many of `topic`'s messages the group has committed, all partitions together
     (each partition's first offset is 0 on a new topic)."""
@@ -69,15 +81,9 @@ def test_engine_publishes_signals_and_commits_after_delivery(
     group, signals_topic = f"{topic}-engines", f"{topic}-signals"
     indicators_topic = f"{topic}-indicators"
     ensure_topics(broker.bootstrap, topic, partitions=4)
-    produced = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "produce", "--bootstrap-servers", broker.bootstrap,
-         "--topic", topic, "--speed", "max", "--log-file", log,
-         "--source", str(ROOT / "scenarios" / "crash.jsonl")],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert produced.returncode == 0, produced.stderr
+    said = produce_crash(broker.bootstrap, topic, log)
     ticks = 260  # the scenario's lines after its header
-    assert f"{ticks} produced, {ticks} delivered" in produced.stderr
+    assert f"{ticks} produced, {ticks} delivered" in said
     engine = subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "engine", "--bootstrap-servers", broker.bootstrap,
          "--topic", topic, "--group", group, "--signals-topic", signals_topic,

@@ -141,30 +141,36 @@ def _until_committed(bootstrap: str, topic: str, group: str, n: int) -> None:
     )
 
 
+def _stop_and_start(
+    broker: EmbeddedBroker, topic: str, log: Path, ticks: list[Tick], split: int, *extra: str
+) -> tuple[_Engine, _Engine, list[dict[str, Any]], list[dict[str, Any]]]:
+    """An engine reads the first `split` ticks and is stopped (SIGTERM); the rest are sent
+    and an engine is started again in the same group. Both runs and what each printed."""
+    ensure_topics(broker.bootstrap, topic, partitions=4)
+    group = f"{topic}-engines"
+    printed = []
+    runs = []
+    for part, upto in ((ticks[:split], split), (ticks[split:], len(ticks))):
+        _produce(broker.bootstrap, topic, part)
+        run = _Engine(broker.bootstrap, topic, group, log, *extra)
+        try:
+            _until_committed(broker.bootstrap, topic, group, upto)
+        finally:
+            printed.append(run.stop())
+        runs.append(run)
+    return runs[0], runs[1], printed[0], printed[1]
+
+
 def test_a_restarted_engine_goes_on_as_if_it_never_stopped(
     broker: EmbeddedBroker, topic: str, tmp_path: Path
 ) -> None:
-    ensure_topics(broker.bootstrap, topic, partitions=4)
-    group = f"{topic}-engines"
     ticks = _ticks(24_000)
-    first, second = ticks[:12_000], ticks[12_000:]
     reference = _reference(ticks)
-    _produce(broker.bootstrap, topic, first)
-    run1 = _Engine(broker.bootstrap, topic, group, tmp_path / "l.log")
-    try:
-        _until_committed(broker.bootstrap, topic, group, len(first))
-    finally:
-        before = run1.stop()
+    run1, run2, before, after = _stop_and_start(broker, topic, tmp_path / "l.log", ticks, 12_000)
     assert "event=rebuilt" not in run1.err  # nothing was committed when it started
-    _produce(broker.bootstrap, topic, second)
-    run2 = _Engine(broker.bootstrap, topic, group, tmp_path / "l.log")
-    try:
-        _until_committed(broker.bootstrap, topic, group, len(ticks))
-    finally:
-        after = run2.stop()
     # It read the first run's ticks again before reading on, and said so.
     assert "event=assigned partitions=0,1,2,3" in run2.err, run2.err
-    assert f"ticks={len(first)}" in run2.err and "event=rebuilt" in run2.err, run2.err
+    assert "ticks=12000" in run2.err and "event=rebuilt" in run2.err, run2.err
 
     assert len(after) > 50, "too few signals after the restart to tell anything"
     differ = [s["id"] for s in after if not _same(s, reference.get(s["id"], {}))]
@@ -178,22 +184,11 @@ def test_without_a_rebuild_a_restarted_engine_starts_cold(
     broker: EmbeddedBroker, topic: str, tmp_path: Path
 ) -> None:
     """What the rebuild is for: with --no-rebuild the same restart gives other signals."""
-    ensure_topics(broker.bootstrap, topic, partitions=4)
-    group = f"{topic}-engines"
     ticks = _ticks(16_000)
     reference = _reference(ticks)
-    _produce(broker.bootstrap, topic, ticks[:8_000])
-    run1 = _Engine(broker.bootstrap, topic, group, tmp_path / "l.log", "--no-rebuild")
-    try:
-        _until_committed(broker.bootstrap, topic, group, 8_000)
-    finally:
-        run1.stop()
-    _produce(broker.bootstrap, topic, ticks[8_000:])
-    run2 = _Engine(broker.bootstrap, topic, group, tmp_path / "l.log", "--no-rebuild")
-    try:
-        _until_committed(broker.bootstrap, topic, group, len(ticks))
-    finally:
-        after = run2.stop()
+    _run1, run2, _before, after = _stop_and_start(
+        broker, topic, tmp_path / "l.log", ticks, 8_000, "--no-rebuild"
+    )
     assert "event=rebuilt" not in run2.err
     differ = [s["id"] for s in after if not _same(s, reference.get(s["id"], {}))]
     assert len(differ) > len(after) // 2, (len(differ), len(after))

@@ -19,7 +19,7 @@ from confluent_kafka import Producer
 from producer.broker import EmbeddedBroker
 from producer.kafka_config import Connection, client_config
 from producer.topics import ensure_topics
-from tests.tui.test_engine_publish import _committed
+from tests.tui.test_engine_publish import _committed, produce_crash
 from tests.waiting import wait_until
 from tui.runtime.snapshot import Snapshot
 from tui.runtime.view import (
@@ -115,13 +115,7 @@ def test_the_view_shows_what_an_engine_publishes(
     signals_topic, indicators_topic = f"{topic}-signals", f"{topic}-indicators"
     group = f"{topic}-engines"
     ensure_topics(broker.bootstrap, topic, partitions=4)
-    produced = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "produce", "--bootstrap-servers", broker.bootstrap,
-         "--topic", topic, "--speed", "max", "--log-file", log,
-         "--source", str(ROOT / "scenarios" / "crash.jsonl")],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert produced.returncode == 0, produced.stderr
+    produce_crash(broker.bootstrap, topic, log)
     engine = subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "engine", "--bootstrap-servers", broker.bootstrap,
          "--topic", topic, "--group", group, "--signals-topic", signals_topic,

@@ -428,16 +428,15 @@ class ConsumerWorker(threading.Thread):
             self.connection, self.topic, spans, rebuild_from, self._stop_event.is_set,
             batch_size=self.batch_size,
         )  # fmt: skip
-        for p, at in (done.short or {}).items():
-            self._note_error(
-                f"rebuild: partition {p} read again only to offset {at:,} of "
-                f"{next(s.end for s in spans if s.partition == p):,}; its symbols' state "
-                "starts from what was read"
-            )
-        self._skip_to.update(ahead)
-        short = done.short or {}
         for span in spans:  # what this worker has read of each, should it be revoked unread
-            self._read_to[span.partition] = short.get(span.partition, span.end)
+            at = done.short.get(span.partition, span.end)
+            self._read_to[span.partition] = at
+            if at < span.end:
+                self._note_error(
+                    f"rebuild: partition {span.partition} read again only to offset {at:,} "
+                    f"of {span.end:,}; its symbols' state starts from what was read"
+                )
+        self._skip_to.update(ahead)
         if spans or ahead:
             said: dict[str, Any] = {
                 "partitions": sorted(s.partition for s in spans),
@@ -564,14 +563,12 @@ class ConsumerWorker(threading.Thread):
         if evicted:
             self._forget(evicted)
         refused = np.flatnonzero(ids < 0)
-        if not replay:
-            for i in refused.tolist():  # the engine tracks max_symbols already: skipped
-                self._refuse(taken[i], self._symbol_refused(symbols[i]))
         if replay:
             self.rebuilt += len(symbols) - refused.size
         else:
+            for i in refused.tolist():  # the engine tracks max_symbols already: skipped
+                self._refuse(taken[i], self._symbol_refused(symbols[i]))
             self._consumed += len(symbols) - refused.size
-        if not replay:
             self._fresh_at[ids[ids >= 0]] = wall
         t = np.asarray(times, dtype=np.float64)
         price = np.asarray(prices, dtype=np.float64)

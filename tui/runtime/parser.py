@@ -194,6 +194,27 @@ def add_shared_limits_options(p: argparse._ActionsContainer, *, monitor: bool) -
     )  # fmt: skip
 
 
+def add_published_topics(p: argparse._ActionsContainer, *, view: bool) -> None:
+    """--signals-topic and --indicators-topic: where `engine` publishes, and (`view`)
+    where `--view` reads what the engines publish."""
+    signals, indicators = (
+        ("with --view: where the engines publish signals",
+         "with --view: where the engines publish indicators")
+        if view else
+        ("where signals are published",
+         "the compacted topic each symbol's indicators and forecasts are published to "
+         "(key: symbol), at most once a second")
+    )  # fmt: skip
+    p.add_argument(
+        "--signals-topic", default=SIGNALS, metavar="TOPIC",
+        help=signals + " (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--indicators-topic", default=INDICATORS_TOPIC, metavar="TOPIC",
+        help=indicators + " (default: %(default)s)",
+    )  # fmt: skip
+
+
 def add_monitor_options(p: argparse.ArgumentParser, *, replay: bool = False) -> None:
     add_kafka_options(p)
     add_engine_options(p)
@@ -222,14 +243,7 @@ def add_monitor_options(p: argparse.ArgumentParser, *, replay: bool = False) -> 
             "publish: indicators, signals, each engine's partitions, lag and health; no "
             "producer or engine of its own",
         )  # fmt: skip
-        g.add_argument(
-            "--signals-topic", default=SIGNALS, metavar="TOPIC",
-            help="with --view: where the engines publish signals (default: %(default)s)",
-        )  # fmt: skip
-        g.add_argument(
-            "--indicators-topic", default=INDICATORS_TOPIC, metavar="TOPIC",
-            help="with --view: where the engines publish indicators (default: %(default)s)",
-        )  # fmt: skip
+        add_published_topics(g, view=True)
     add_shared_limits_options(g, monitor=True)
     g.add_argument(
         "--from-beginning", action=argparse.BooleanOptionalAction, default=None,
@@ -372,15 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish each signal to --signals-topic (key: symbol; JSON with its stable id) "
         "and commit the input offsets only once those are delivered (default: yes)",
     )  # fmt: skip
-    eng.add_argument(
-        "--signals-topic", default=SIGNALS, metavar="TOPIC",
-        help="where signals are published (default: %(default)s)",
-    )  # fmt: skip
-    eng.add_argument(
-        "--indicators-topic", default=INDICATORS_TOPIC, metavar="TOPIC",
-        help="the compacted topic each symbol's indicators and forecasts are published to "
-        "(key: symbol), at most once a second (default: %(default)s)",
-    )  # fmt: skip
+    add_published_topics(eng, view=False)
     eng.add_argument(
         "--rebuild", action=argparse.BooleanOptionalAction, default=True,
         help="before reading a partition it is handed (at its start or by a rebalance), "

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
@@ -47,12 +47,11 @@ class Span:
 
 @dataclass
 class ReadBack:
-    """What :func:`read_back` read: messages per partition, and the partitions it could
-    not read to their end offset (the offset it stopped before)."""
+    """What :func:`read_back` read: how many messages, and the partitions it could not
+    read to their end offset (the offset it stopped before)."""
 
     messages: int = 0
-    seconds: float = 0.0
-    short: dict[int, int] | None = None
+    short: dict[int, int] = field(default_factory=dict)
 
 
 def read_back(
@@ -70,10 +69,9 @@ def read_back(
     Returns what was read; a span not read to its end (``stopped``, or nothing for
     ``stall_s``) is in ``short`` with the offset the read stopped before."""
     todo = {s.partition: s for s in spans if s.size > 0}
-    done = ReadBack(short={})
+    done = ReadBack()
     if not todo:
         return done
-    started = time.monotonic()
     reached = {p: s.begin for p, s in todo.items()}
     consumer = Consumer(
         client_config(
@@ -124,5 +122,4 @@ def read_back(
     finally:
         consumer.close()
     done.short = {p: reached[p] for p in todo}
-    done.seconds = time.monotonic() - started
     return done

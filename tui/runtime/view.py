@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import queue
 import threading
 import time
 import uuid
@@ -56,6 +57,8 @@ RECENT_SIGNALS = 500
 CHART_POINTS = 900
 #: Until both topics exist, how often the view looks for them, in seconds.
 ATTACH_EVERY_S = 2.0
+#: With nothing new read, how often a snapshot is published anyway (ages move on), s.
+IDLE_PUBLISH_S = 1.0
 #: Ids of signals seen, kept to drop a signal published twice.
 SEEN_IDS = 20_000
 #: An engine whose heartbeat is older than this is shown silent, in seconds.
@@ -134,10 +137,9 @@ def _f(x: float | None) -> float:
 def parse_indicators(value: bytes) -> _Indicators:
     """One record of the indicators topic; ValueError if it cannot be read."""
     try:
-        rec = _IND.decode(value)
+        return _IND.decode(value)
     except msgspec.DecodeError as exc:
         raise ValueError(f"unreadable indicators: {exc}") from None
-    return rec
 
 
 def parse_beat(value: bytes) -> _Beat:
@@ -219,6 +221,9 @@ class ViewWorker(threading.Thread):
         self._rates: dict[str, float] = {}  # engine: ticks a second between its last two
         self._notices: deque[Notice] = deque(maxlen=20)
         self._notice_seq = 0
+        self._told: queue.SimpleQueue[str] = queue.SimpleQueue()  # notices from other threads
+        self._changed = True  # something read since the last snapshot
+        self._state_cache: EngineState | None = None  # the watchlist's, until a row changes
         self._seq = 0
         self.chart_symbol: str | None = None
         self._assigned: set[str] = set()
@@ -277,8 +282,13 @@ class ViewWorker(threading.Thread):
                     self.options.on_signals(fresh)
                 except Exception as exc:  # the history file: shown, never fatal here
                     self._note_error(f"signals not kept: {exc}")
-            if time.monotonic() - last_publish >= self._interval:
+            while not self._told.empty():
+                self._notice(self._told.get())
+                self._changed = True
+            since = time.monotonic() - last_publish
+            if since >= IDLE_PUBLISH_S or (self._changed and since >= self._interval):
                 last_publish = time.monotonic()
+                self._changed = False
                 self._publish()
 
     # -- the two topics -----------------------------------------------------------------
@@ -340,6 +350,7 @@ class ViewWorker(threading.Thread):
         self._read += 1
         self._last_at = time.time()
         self._broker = "UP"
+        self._changed = True
         value = msg.value()
         if value is None:
             return  # a tombstone: a key's record deleted from the compacted topic
@@ -367,8 +378,10 @@ class ViewWorker(threading.Thread):
             return  # an older update (another engine's, before a rebalance)
         if was is None and len(self._rows) >= self.options.engine.max_symbols:
             self._refused += 1  # as many symbols as an engine tracks: no more rows
+            self._state_cache = None  # it shows the count
             return
         self._rows[rec.symbol] = rec
+        self._state_cache = None
         self._arrived[rec.symbol] = time.time()
         points = self._chart.setdefault(rec.symbol, deque(maxlen=CHART_POINTS))
         if rec.last is not None:
@@ -461,6 +474,9 @@ class ViewWorker(threading.Thread):
         return (f"{running} running", *(engine_line(b, now) for b in beats))
 
     def _state(self) -> EngineState:
+        """The watchlist's rows as an EngineState, built again only when one changed."""
+        if self._state_cache is not None:
+            return self._state_cache
         rows = list(self._rows.values())
 
         def col(name: str) -> np.ndarray:
@@ -473,12 +489,13 @@ class ViewWorker(threading.Thread):
         t_last = np.array([r.t for r in rows], dtype=np.float64)
         for a in (ticks, additive, t_last):
             a.flags.writeable = False
-        return EngineState(
+        self._state_cache = EngineState(
             symbols=tuple(r.symbol for r in rows), n_ticks=ticks, t_last=t_last,
             **{name: col(name) for name in INDICATORS}, open=col("open"),
             drift_se=col("drift_se"), additive=additive, config=self.options.engine,
             refused=self._refused,
         )  # fmt: skip
+        return self._state_cache
 
     def _history(self, symbol: str | None) -> History | None:
         points = self._chart.get(symbol) if symbol is not None else None
@@ -488,8 +505,8 @@ class ViewWorker(threading.Thread):
         return History(t=t, price=price, sma_fast=fast, sma_slow=slow)
 
     def notice(self, text: str) -> None:
-        """Tell the user something (any thread): shown with the next snapshot."""
-        self._notice(text)
+        """Tell the user something (from any thread): shown with the next snapshot."""
+        self._told.put(text)
 
     def _notice(self, text: str, error: bool = False) -> None:
         if self._notices and self._notices[-1].text == text:
@@ -519,11 +536,8 @@ class ViewFeed:
         options: ViewOptions,
         share: Callable[[str, float, float], None] | None = None,
     ) -> None:
-        self.options = options
         self.worker = ViewWorker(options)
         self._share = share
-        self.broker = None  # never an embedded one
-        self.bootstrap = options.connection.bootstrap
 
     def start(self) -> None:
         self.worker.start()
