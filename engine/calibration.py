@@ -10,6 +10,7 @@ of the same ticks gives bit-identical maps, records and calibrated forecasts.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,14 @@ from numpy.typing import ArrayLike, NDArray
 if TYPE_CHECKING:
     pass
 
-__all__ = ["DECILES", "CalibrationRecord", "Calibrator", "isotonic", "logistic_fit"]
+__all__ = [
+    "DECILES",
+    "CalibrationRecord",
+    "Calibrator",
+    "isotonic",
+    "logistic_fit",
+    "pooled_record",
+]
 
 #: Bins of the record shown to the user (by reported probability).
 DECILES = 10
@@ -575,21 +583,7 @@ class Calibrator:
 
     def record(self, group: int = 0) -> CalibrationRecord:
         """The track record of ``group``'s forecasts, for display."""
-        n, sp, sy = self._dec[group]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            predicted, observed = sp / n, sy / n
-        count = n.copy()
-        for a in (predicted, observed, count):
-            a.flags.writeable = False
-        w, hits, sq, sq_raw = self._tot[group].tolist()
-        if w > 0:
-            rate = hits / w
-            brier, brier_raw = sq / w, sq_raw / w
-            ref = rate * (1.0 - rate)
-            skill = 1.0 - brier / ref if ref > 0 else math.nan
-        else:
-            rate = brier = brier_raw = skill = math.nan
-        return CalibrationRecord(predicted, observed, count, brier, brier_raw, rate, skill, w)
+        return _record(self._dec[group], self._tot[group])
 
     def _grow(self, sym: NDArray[np.int64]) -> None:
         need = int(sym.max()) + 1 if sym.size else 0
@@ -723,3 +717,38 @@ class Calibrator:
             # true as often as the others of that bin, not surely (a coarse price grid
             # keeps that near 60 %). Only a price at its limit maps to 1 (apply).
             self._ky[g, -1] = y[-1]
+
+
+def pooled_record(calibrators: Sequence[Calibrator], group: int = 0) -> CalibrationRecord:
+    """The track record of ``group``'s forecasts in all ``calibrators`` together (their
+    counts summed per decile), for display.
+
+    Examples
+    --------
+    >>> a, b = Calibrator(10.0, sample_every=5.0, refit_every=10.0), Calibrator(10.0)
+    >>> pooled_record([a, b]).resolved
+    0.0
+    """
+    dec = np.sum([c._dec[group] for c in calibrators], axis=0)
+    tot = np.sum([c._tot[group] for c in calibrators], axis=0)
+    return _record(dec, tot)
+
+
+def _record(dec: _F8, tot: _F8) -> CalibrationRecord:
+    """A record from per-decile sums ``dec`` (n, sum p, hits) and totals ``tot`` (n,
+    hits, squared errors reported and raw)."""
+    n, sp, sy = dec
+    with np.errstate(invalid="ignore", divide="ignore"):
+        predicted, observed = sp / n, sy / n
+    count = n.copy()
+    for a in (predicted, observed, count):
+        a.flags.writeable = False
+    w, hits, sq, sq_raw = tot.tolist()
+    if w > 0:
+        rate = hits / w
+        brier, brier_raw = sq / w, sq_raw / w
+        ref = rate * (1.0 - rate)
+        skill = 1.0 - brier / ref if ref > 0 else math.nan
+    else:
+        rate = brier = brier_raw = skill = math.nan
+    return CalibrationRecord(predicted, observed, count, brier, brier_raw, rate, skill, w)

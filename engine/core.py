@@ -50,6 +50,16 @@ only where the clock reaches the calibrator's next refit, and :meth:`Engine.upda
 its batch there, so any split of the ticks into updates meets the same map at every tick
 (batch invariance holds bit for bit, maps and records included).
 
+Streams. Symbols are registered in a *stream* (:meth:`Engine.register`, 0 unless given),
+and each stream has a calibrator, clock and map of its own. A consumer registers each
+symbol in the Kafka partition it arrives on: the ticks of a partition come in one order
+whichever engine reads it, while the order in which several partitions interleave
+depends on timing, so one clock over several partitions (the running maximum of all their
+times) made the calibrated ``p`` depend on which partitions an engine had and on when
+they were read. With a calibrator per partition, engines that split a topic's partitions
+between them report exactly the ``p`` and the signals that one engine reading them all
+reports, in any arrangement and at any speed. Every other estimate is per symbol already.
+
 The WATCH rule compares the forecast *as computed* with ``alert_p``; the signal reports
 the calibrated ``p``. Measured on the generated markets (``limitwatch evaluate``), a rule
 on the calibrated ``p`` fired far less on markets where the map caps the forecast (on a
@@ -68,7 +78,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from engine.calibration import CalibrationRecord, Calibrator
+from engine.calibration import CalibrationRecord, Calibrator, pooled_record
 from engine.config import EngineConfig, LimitError, symbol_matcher
 from engine.forecast import MONITORING_SHIFT
 from engine.limit_forecast import (
@@ -243,7 +253,12 @@ class Engine:
         self._ones = np.ones((0, len(Sum)))
         # Each segment's latest non-zero return after an update (see _previous_moves).
         self._last_move = np.empty(0)
-        self._cal = _calibrator(self._cfg)
+        # A calibrator per stream (see the module docstring), made by the first symbol
+        # registered in it; each symbol has an id of its own there (Store.local), ids
+        # freed by evicted symbols taken again first.
+        self._cals: dict[int, Calibrator] = {}
+        self._free_local: dict[int, list[int]] = {}
+        self._n_local: dict[int, int] = {}
         # Forecasts below the watches' re-arm level need not be exact (see forecast_limits).
         self._screen = screen_reach(self._cfg.watch_rearm * self._cfg.alert_p, self._cfg.horizon_s)
 
@@ -303,12 +318,18 @@ class Engine:
     def __len__(self) -> int:
         return len(self._names)
 
-    def register(self, symbols: Iterable[str]) -> NDArray[np.int32]:
+    def register(
+        self, symbols: Iterable[str], stream: int | Sequence[int] | NDArray[np.integer] = 0
+    ) -> NDArray[np.int32]:
         """Ids of ``symbols``, registering new ones in order of first appearance.
 
         Parameters
         ----------
         symbols : iterable of str
+        stream : int or sequence of int
+            The stream (``>= 0``) new symbols are registered in, one for all or one per
+            symbol: its forecasts are calibrated on that stream's record alone (see the
+            module docstring). A symbol stays in the stream it was first registered in.
 
         Returns
         -------
@@ -323,9 +344,12 @@ class Engine:
         names = symbols if isinstance(symbols, Sequence) else list(symbols)
         out = np.fromiter((index.get(name, -1) for name in names), np.int32, len(names))
         if (out < 0).any():
+            streams = np.broadcast_to(np.asarray(stream), (len(names),))
+            if streams.dtype.kind not in "iu" or (streams < 0).any():
+                raise ValueError(f"streams must be integers >= 0, got {stream!r}")
             victims = self._victims(out) if self._evict else None
             for i in np.flatnonzero(out < 0).tolist():
-                out[i] = self._add(names[i], victims)
+                out[i] = self._add(names[i], victims, int(streams[i]))
         return out
 
     def _victims(self, keep: NDArray[np.int32]) -> Iterator[int]:
@@ -338,9 +362,9 @@ class Engine:
         order = np.argsort(seen, kind="stable")
         yield from order[: n - np.unique(kept).size].tolist()
 
-    def _add(self, name: str, victims: Iterator[int] | None = None) -> int:
-        """Id of ``name``, registering it if there is room or a slot in ``victims``
-        to take; -1 if refused."""
+    def _add(self, name: str, victims: Iterator[int] | None = None, stream: int = 0) -> int:
+        """Id of ``name``, registering it in ``stream`` if there is room or a slot in
+        ``victims`` to take; -1 if refused."""
         found = self._index.get(name)
         if found is not None:
             return found
@@ -368,6 +392,8 @@ class Engine:
         self._index[name] = sid
         s = self._s
         s.seen[sid] = self._given
+        s.stream[sid] = stream
+        s.local[sid] = self._new_local(stream)
         if self.is_additive(name):
             s.additive[sid] = True
             self._any_additive = True
@@ -380,6 +406,9 @@ class Engine:
         """Free slot ``sid``: its symbol's limits and signal numbers are parked (so a
         returning symbol keeps its limits and its signal ids stay unique)."""
         s, old = self._s, self._names[sid]
+        stream, local = int(s.stream[sid]), int(s.local[sid])
+        self._cals[stream].forget([local])
+        self._free_local[stream].append(local)
         del self._index[old]
         if s.touched[sid] or s.seq[sid].any():
             self._parked[old] = (
@@ -388,9 +417,20 @@ class Engine:
             if len(self._parked) > self._cfg.max_symbols:  # bounded: forget the oldest
                 del self._parked[next(iter(self._parked))]
         s.clear(self._cfg, sid)
-        self._cal.forget([sid])
         self._evicted += 1
         self._evicted_ids.append((sid, old))
+
+    def _new_local(self, stream: int) -> int:
+        """An id for a new symbol in ``stream`` (its calibrator made if it is new)."""
+        if stream not in self._cals:
+            self._cals[stream] = _calibrator(self._cfg)
+            self._free_local[stream] = []
+            self._n_local[stream] = 0
+        free = self._free_local[stream]
+        if free:
+            return free.pop()
+        self._n_local[stream] += 1
+        return self._n_local[stream] - 1
 
     def _id(self, symbol: str) -> int:
         try:
@@ -527,14 +567,16 @@ class Engine:
 
     def track_record(self) -> CalibrationRecord:
         """How the forecasts reported so far fared: per decile of ``p``, how often the
-        limit was reached within the horizon (every symbol and side together; see
-        :class:`~engine.calibration.Calibrator`)."""
-        return self._cal.record()
+        limit was reached within the horizon (every symbol, side and stream together;
+        see :class:`~engine.calibration.Calibrator`)."""
+        return pooled_record(list(self._cals.values()) or [_calibrator(self._cfg)])
 
-    def calibration_map(self) -> tuple[_F8, _F8]:
-        """The calibration map in force: raw and reported ``p`` at its knots (the
-        identity until outcomes come due, and always with ``calibrate_after_s`` off)."""
-        return self._cal.knots()
+    def calibration_map(self, stream: int = 0) -> tuple[_F8, _F8]:
+        """The calibration map in force in ``stream``: raw and reported ``p`` at its
+        knots (the identity until outcomes come due, and always with
+        ``calibrate_after_s`` off)."""
+        cal = self._cals.get(stream)
+        return (cal if cal is not None else _calibrator(self._cfg)).knots()
 
     def history(self, symbol: str) -> History:
         """The latest ticks of ``symbol`` (at most ``config.history``), oldest first.
@@ -624,23 +666,38 @@ class Engine:
                 ids.astype(np.int32, copy=False), times, prices, arrival, first_position
             )
 
+    def _members(self, sids: NDArray[np.integer]) -> list[tuple[int, _I8 | None]]:
+        """The streams of the symbols ``sids``, each with the positions of its own in
+        ``sids`` (None: all of them, the usual case of one stream)."""
+        stream = self._s.stream.take(sids)
+        if len(self._cals) == 1 or (stream == stream[0]).all():
+            return [(int(stream[0]), None)]
+        return [(int(k), np.flatnonzero(stream == k)) for k in np.unique(stream)]
+
     def _by_slot(
         self, ids: NDArray[np.int32], t: _F8, price: _F8, arrival: _I8, given: int
     ) -> list[Signal]:
-        """Process valid ticks in pieces cut where the event-time clock (the running
-        maximum of tick times) reaches the calibrator's next refit: its map changes only
-        there, so every tick's ``p`` goes through the same map whatever the updates the
-        ticks came in (usually no cut; at most one a minute of event time, fewer as the
-        stream ages)."""
-        cal = self._cal
-        clock = np.fmax.accumulate(t)
-        np.fmax(clock, cal.clock, out=clock)
-        slot = np.floor(clock / cal.slot_length)
+        """Process valid ticks in pieces cut where a stream's event-time clock (the
+        running maximum of its tick times) reaches its calibrator's next refit: its map
+        changes only there, so every tick's ``p`` goes through the same map whatever the
+        updates the ticks came in (usually no cut; at most one a minute of event time per
+        stream, fewer as the stream ages)."""
+        members = self._members(ids)
+        clock = np.empty_like(t)
+        for k, pos in members:  # each stream's own clock
+            mine = np.fmax.accumulate(t if pos is None else t.take(pos))
+            np.fmax(mine, self._cals[k].clock, out=mine)
+            if pos is None:
+                clock = mine
+            else:
+                clock[pos] = mine
+        slot = np.floor(clock / self._cals[members[0][0]].slot_length)  # alike in all
+        cuts = {k: self._next_cut(k, pos, slot) for k, pos in members}
         out: list[Signal] = []
         start = 0
         while True:
-            refit = cal.next_refit(first=int(slot[0]))
-            cut = int(np.searchsorted(slot, refit, side="left")) if refit <= slot[-1] else slot.size
+            k = min(cuts, key=cuts.__getitem__)
+            cut = cuts[k]
             if cut > start:
                 out += self._advance(
                     ids[start:cut], t[start:cut], price[start:cut], arrival[start:cut], given,
@@ -648,18 +705,45 @@ class Engine:
                 )  # fmt: skip
             if cut == slot.size:
                 return out
-            self._refit_at(int(slot[cut]))
+            self._refit_at(k, int(slot[cut]))
+            cuts[k] = self._next_cut(k, dict(members)[k], slot)
             start = cut
 
-    def _refit_at(self, slot: int) -> None:
-        """The clock enters ``slot``, the first of a refit period: outcomes come due and
-        the map is refitted; what is reported follows the new map."""
-        cal, s, n = self._cal, self._s, len(self._names)
+    def _next_cut(self, stream: int, pos: _I8 | None, slot: _F8) -> int:
+        """Position in ``slot`` of the first tick of ``stream`` (at ``pos``, None: every
+        tick) whose clock slot reaches its calibrator's next refit; ``slot.size`` if none."""
+        mine = slot if pos is None else slot.take(pos)
+        refit = self._cals[stream].next_refit(first=int(mine[0]))
+        if refit > mine[-1]:
+            return slot.size
+        at = int(np.searchsorted(mine, refit, side="left"))
+        return at if pos is None else int(pos[at])
+
+    def _refit_at(self, stream: int, slot: int) -> None:
+        """The clock of ``stream`` enters ``slot``, the first of a refit period: outcomes
+        come due and the map is refitted; what is reported follows the new map."""
+        cal, s, n = self._cals[stream], self._s, len(self._names)
         refits = cal.refits
         cal.advance_slot(slot)
         if cal.refits != refits:
-            s.p_buy[:n] = cal.apply(s.raw_buy[:n])
-            s.p_sell[:n] = cal.apply(s.raw_sell[:n])
+            if len(self._cals) == 1:
+                s.p_buy[:n] = cal.apply(s.raw_buy[:n])
+                s.p_sell[:n] = cal.apply(s.raw_sell[:n])
+            else:
+                sids = np.flatnonzero(s.stream[:n] == stream)
+                s.p_buy[sids] = cal.apply(s.raw_buy[sids])
+                s.p_sell[sids] = cal.apply(s.raw_sell[sids])
+
+    def _apply(self, raw: _F8, sids: NDArray[np.integer]) -> _F8:
+        """``raw`` probabilities (last axis: one per symbol of ``sids``) through the
+        calibration map of each symbol's stream."""
+        members = self._members(sids) if sids.size else []
+        if len(members) <= 1:
+            return self._cals[members[0][0]].apply(raw) if members else raw.copy()
+        out = np.empty_like(raw)
+        for k, pos in members:
+            out[..., pos] = self._cals[k].apply(raw[..., pos])
+        return out
 
     def _learn(
         self, batch: Batch, slot: _F8, limits: _F8, aims: _F8, price: _F8, t_event: _F8,
@@ -671,7 +755,7 @@ class Engine:
         outcomes of earlier samples (whether it reached ``limits``).
         ``slot`` is each tick's clock slot in arrival order; ``ids`` and ``price_in``
         are the piece's ticks in arrival order, the other arrays in batch order."""
-        cal, s, cfg = self._cal, self._s, self._cfg
+        s, cfg = self._s, self._cfg
         sym = batch.sym
         slot_b = slot.take(batch.order)
         first = slot_b > batch.shifted(slot_b, s.clock_slot.take(sym))
@@ -686,7 +770,32 @@ class Engine:
         teach = t_event.take(cand) - s.t_open.take(c_sym) >= cfg.calibrate_after_s
         c_slot = slot_b.take(cand)
         c_price = price.take(cand)
-        c_lim = np.column_stack((limits[0].take(cand), limits[1].take(cand))).ravel()
+        c_lim = np.column_stack((limits[0].take(cand), limits[1].take(cand)))
+        forecasts = (c_sym, raw.T, c_lim, c_price, teach, c_slot)
+        ticks = (ids, price_in, slot)
+        members = self._members(ids)
+        if len(members) == 1:
+            self._teach(self._cals[members[0][0]], forecasts, ticks)
+            return
+        c_stream = s.stream.take(c_sym)
+        for k, pos in members:
+            mine = np.flatnonzero(c_stream == k)
+            self._teach(
+                self._cals[k],
+                tuple(a.take(mine, axis=0) for a in forecasts),
+                tuple(a.take(pos) for a in ticks),
+            )
+
+    def _teach(self, cal: Calibrator, forecasts: tuple[Any, ...], ticks: tuple[Any, ...]) -> None:
+        """Feed one stream's calibrator a piece's forecasts (symbol, raw ``p`` buy and
+        sell, limits buy and sell, price, teach, clock slot) and ticks (symbol, price,
+        clock slot), each in arrival order."""
+        c_sym, raw, c_lim, c_price, teach, c_slot = forecasts
+        ids, price_in, slot = ticks
+        local = self._s.local
+        c_sym = local.take(c_sym)
+        ids = local.take(ids)
+        c_lim = c_lim.ravel()
         # The piece's ticks (before the next refit) at most refit_every of slots at once:
         # the forecasts made in them (buy and sell of each, in slot order), the prices
         # seen in them, then the outcomes that came due.
@@ -702,7 +811,7 @@ class Engine:
                 cal.sample(
                     np.repeat(c_sym[at], 2),
                     np.tile((False, True), c_hi - c_lo),
-                    raw[:, at].T.ravel(),
+                    raw[at].ravel(),
                     c_lim[2 * c_lo : 2 * c_hi],
                     np.repeat(c_price[at], 2),
                     teach=np.repeat(teach[at], 2),
@@ -732,7 +841,7 @@ class Engine:
         args = (last, *aims, est, self._cfg.horizon_s)
         raw = forecast_limits(*args)
         s.raw_buy[stale], s.raw_sell[stale] = raw
-        s.p_buy[stale], s.p_sell[stale] = self._cal.apply(raw)
+        s.p_buy[stale], s.p_sell[stale] = self._apply(raw, stale)
         s.eta_buy[stale], s.eta_sell[stale] = limit_etas(*args)
 
     def _advance(
@@ -872,7 +981,7 @@ class Engine:
         ticks = np.flatnonzero(fired.any(axis=0))
         if ticks.size:  # the forecast a signal reports: through the map
             shown = p_hit.copy()
-            shown[:, ticks] = self._cal.apply(p_hit[:, ticks])
+            shown[:, ticks] = self._apply(p_hit[:, ticks], batch.sym_t.take(ticks))
         return signals_fired(
             fired, batch, arrival, self._names, s.seq, t_event, price, limits, shown, eta
         )

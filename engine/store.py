@@ -90,6 +90,8 @@ class Store:
         replayed from the prices on request.
     seen : position of the symbol's latest tick in everything the engine was given (or
         where it was registered): the smallest is the symbol idle longest.
+    stream, local : the stream the symbol was registered in (its calibrator) and its id
+        there.
     """
 
     n_ticks: _I8
@@ -131,6 +133,8 @@ class Store:
     seq: _I8
     history: NDArray[np.complex128]
     seen: _I8
+    stream: _I8
+    local: _I8
 
     @classmethod
     def empty(cls, cfg: EngineConfig, capacity: int) -> Store:
@@ -182,6 +186,8 @@ class Store:
             seq=np.zeros((capacity, len(SignalKind)), dtype=np.int64),
             history=np.full((capacity, cfg.history + cfg.slow - 1), np.nan, dtype=np.complex128),
             seen=np.zeros(capacity, dtype=np.int64),
+            stream=np.zeros(capacity, dtype=np.int64),
+            local=np.zeros(capacity, dtype=np.int64),
         )
 
     @property

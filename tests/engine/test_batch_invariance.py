@@ -56,10 +56,13 @@ def _run(
     cuts: list[int],
     n_symbols: int,
     additive: tuple[str, ...] = (),
+    streams: int = 1,
 ) -> tuple[list[tuple], Engine]:
     ids, t, price = ticks
     eng = Engine(cfg, additive=additive)
-    eng.register([f"S{i}" for i in range(n_symbols)])
+    eng.register(
+        [f"S{i}" for i in range(n_symbols)], stream=[i % streams for i in range(n_symbols)]
+    )
     own = price[ids == 0]  # S0's first price (never additive)
     first = float(own[0]) if own.size else 100.0
     eng.set_limits("S0", buy=first * 0.995, sell=first * 1.004)
@@ -80,8 +83,9 @@ def _assert_same(a: Engine, b: Engine) -> None:
         ha, hb = a.history(sym), b.history(sym)
         for name in ("t", "price", "sma_fast", "sma_slow"):
             np.testing.assert_array_equal(getattr(ha, name), getattr(hb, name), err_msg=name)
-    for ka, kb in zip(a.calibration_map(), b.calibration_map(), strict=True):
-        np.testing.assert_array_equal(ka, kb, err_msg="calibration map")
+    for stream in range(3):
+        for ka, kb in zip(a.calibration_map(stream), b.calibration_map(stream), strict=True):
+            np.testing.assert_array_equal(ka, kb, err_msg="calibration map")
     ra, rb = a.track_record(), b.track_record()
     for name in ("predicted", "observed", "count"):
         np.testing.assert_array_equal(getattr(ra, name), getattr(rb, name), err_msg=name)
@@ -93,9 +97,10 @@ def _assert_same(a: Engine, b: Engine) -> None:
 @st.composite
 def streams(
     draw: st.DrawFn,
-) -> tuple[EngineConfig, tuple, int, list[list[int]], tuple[str, ...]]:
-    """A config, ticks, their symbol count, two ways to split them, and the additive
-    patterns: where drawn, the odd symbols are quantities that wander through zero."""
+) -> tuple[EngineConfig, tuple, int, list[list[int]], tuple[str, ...], int]:
+    """A config, ticks, their symbol count, two ways to split them, the additive
+    patterns (where drawn, the odd symbols are quantities that wander through zero) and
+    the streams the symbols are registered in, in turn."""
     n = draw(st.integers(1, 160))
     n_symbols = draw(st.integers(1, 5))
     fast = draw(st.integers(1, 6))
@@ -133,17 +138,18 @@ def streams(
         ids, _, price = ticks
         odd = ids % 2 == 1
         price[odd] = (price[odd] - 100.0 * (ids[odd] + 1)) * 0.5
-    return cfg, ticks, n_symbols, splits, additive
+    return cfg, ticks, n_symbols, splits, additive, draw(st.integers(1, 3))
 
 
 @settings(max_examples=60, deadline=None)
 @given(streams())
 def test_any_batch_split_gives_identical_signals_and_indicators(case: tuple) -> None:
-    cfg, ticks, n_symbols, splits, additive = case
+    cfg, ticks, n_symbols, splits, additive, streams = case
     n = ticks[0].shape[0]
-    expected, whole = _run(cfg, ticks, [], n_symbols, additive)
+    expected, whole = _run(cfg, ticks, [], n_symbols, additive, streams)
     for cuts in [list(range(1, n)), list(range(7, n, 7)), *splits]:
-        got, eng = _run(cfg, ticks, [c for c in cuts if 0 < c < n], n_symbols, additive)
+        cuts = [c for c in cuts if 0 < c < n]
+        got, eng = _run(cfg, ticks, cuts, n_symbols, additive, streams)
         assert got == expected
         _assert_same(eng, whole)
 
@@ -151,11 +157,11 @@ def test_any_batch_split_gives_identical_signals_and_indicators(case: tuple) -> 
 @settings(max_examples=30, deadline=None)
 @given(streams())
 def test_packed_and_by_segment_layouts_agree_bitwise(case: tuple) -> None:
-    cfg, ticks, n_symbols, splits, additive = case
+    cfg, ticks, n_symbols, splits, additive, streams = case
     with packed_layout(True):
-        packed_signals, packed = _run(cfg, ticks, splits[0], n_symbols, additive)
+        packed_signals, packed = _run(cfg, ticks, splits[0], n_symbols, additive, streams)
     with packed_layout(False):
-        piece_signals, pieces = _run(cfg, ticks, splits[0], n_symbols, additive)
+        piece_signals, pieces = _run(cfg, ticks, splits[0], n_symbols, additive, streams)
     assert packed_signals == piece_signals
     _assert_same(packed, pieces)
 

@@ -558,7 +558,10 @@ class ConsumerWorker(threading.Thread):
             return
         if not replay:  # ticks read again are not news
             self._last_tick_wall = wall
-        ids = np.asarray(self.engine.register(symbols), dtype=np.int32)
+        # Each symbol's forecasts are calibrated on its partition's record alone, so any
+        # engine reading a partition reports the same p (see engine.core, "Streams").
+        streams = [m.partition() for m in taken]
+        ids = np.asarray(self.engine.register(symbols, stream=streams), dtype=np.int32)
         evicted = self.engine.take_evicted()
         if evicted:
             self._forget(evicted)
