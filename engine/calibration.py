@@ -160,21 +160,23 @@ class CalibrationRecord:
     skill: float
     resolved: float
 
-    def explain(self, p: float) -> str:
-        """One line on how forecasts near ``p`` have fared on this stream.
+    def explain(self, p: float, where: str = "this stream") -> str:
+        """One line on how forecasts near ``p`` have fared on this stream (``where``).
 
         Examples
         --------
         >>> record = Calibrator(60.0).record()
         >>> record.explain(0.72)
         'no forecast near 72% on this stream has come due yet'
+        >>> record.explain(0.72, "partition 2")
+        'no forecast near 72% on partition 2 has come due yet'
         """
         k = min(max(int(p * DECILES), 0), DECILES - 1) if math.isfinite(p) else -1
         said = "<1%" if 0.0 < p < 0.005 else ">99%" if 0.995 < p < 1.0 else f"{p:.0%}"
         if k < 0 or not self.count[k] > 0:
-            return f"no forecast near {said} on this stream has come due yet"
+            return f"no forecast near {said} on {where} has come due yet"
         return (
-            f"forecasts near {said} on this stream came true {self.observed[k]:.0%} "
+            f"forecasts near {said} on {where} came true {self.observed[k]:.0%} "
             f"of {round(float(self.count[k]))} times"
         )
 

@@ -563,13 +563,22 @@ class Engine:
             config=self._cfg,
             refused=self._refused,
             evicted=self._evicted,
+            stream=col("stream"),
         )
 
-    def track_record(self) -> CalibrationRecord:
+    @property
+    def streams(self) -> tuple[int, ...]:
+        """The streams symbols were registered in, ascending."""
+        return tuple(sorted(self._cals))
+
+    def track_record(self, stream: int | None = None) -> CalibrationRecord:
         """How the forecasts reported so far fared: per decile of ``p``, how often the
-        limit was reached within the horizon (every symbol, side and stream together;
-        see :class:`~engine.calibration.Calibrator`)."""
-        return pooled_record(list(self._cals.values()) or [_calibrator(self._cfg)])
+        limit was reached within the horizon (every symbol and side of ``stream``
+        together; None: of every stream; see :class:`~engine.calibration.Calibrator`)."""
+        if stream is None:
+            return pooled_record(list(self._cals.values()) or [_calibrator(self._cfg)])
+        cal = self._cals.get(stream)
+        return (cal if cal is not None else _calibrator(self._cfg)).record()
 
     def calibration_map(self, stream: int = 0) -> tuple[_F8, _F8]:
         """The calibration map in force in ``stream``: raw and reported ``p`` at its

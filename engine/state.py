@@ -59,6 +59,9 @@ class EngineState:
         Symbols refused because ``max_symbols`` was reached.
     evicted : int
         Symbols dropped to make room for new ones (engines that evict idle symbols).
+    stream : ndarray of int64 or None
+        The stream each symbol was registered in (its calibration map; see
+        :meth:`Engine.register`); None where not known.
     """
 
     symbols: tuple[str, ...]
@@ -82,6 +85,7 @@ class EngineState:
     config: EngineConfig
     refused: int
     evicted: int = 0
+    stream: NDArray[np.int64] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,9 @@ evaluation) are walked from one transition to the next (the next ``likely``,
 by a bisection of the runs that wait for one, from where each stands), all streams in
 step: a few passes over the ticks plus a step per transition. (The ends were once
 searched for every tick of every run, one search call per run: on 200 symbols in
-batches of 5,000 ticks that was a third of the engine's time.) The result does not depend on how the ticks were split into calls, given
-the states and fire times carried between them.
+batches of 5,000 ticks that was a third of the engine's time.) The result does not
+depend on how the ticks were split into calls, given the states and fire times carried
+between them.
 """
 
 from __future__ import annotations

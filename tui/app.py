@@ -29,7 +29,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 from textual.widgets._toast import ToastHolder
 
-from engine import EngineConfig, EngineState, Signal, SignalKind
+from engine import EngineConfig, Signal, SignalKind
 from engine.calibration import CalibrationRecord
 from engine.limits import limit_problem
 from tui.runtime import format as fmt
@@ -41,7 +41,7 @@ from tui.runtime.pipeline import Feed
 from tui.runtime.recorder import default_record_dir
 from tui.runtime.settings import SORTS
 from tui.runtime.snapshot import KafkaStats, Snapshot, staleness
-from tui.screens.detail import DetailScreen
+from tui.screens.detail import DetailScreen, Looked
 from tui.screens.help import HelpScreen
 from tui.screens.lag import LagScreen
 from tui.screens.limits import LimitsDialog
@@ -890,9 +890,9 @@ class LimitwatchApp(App[None]):
         if picked is None:
             return
 
-        def look() -> tuple[EngineState, CalibrationRecord | None] | None:
+        def look() -> Looked | None:
             snap = self._snapshot
-            return (snap.engine, snap.track) if snap is not None else None
+            return (snap.engine, snap.track, snap.tracks) if snap is not None else None
 
         self.push_screen(DetailScreen(picked[1], look))
 

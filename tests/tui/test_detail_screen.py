@@ -3,6 +3,7 @@ and track record, each figure checked against its definition on the engine's sta
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -123,3 +124,34 @@ def test_d_explains_the_selected_symbol_at_80x24_and_d_closes_it() -> None:
     symbol, table = seen
     assert symbol == "BRIX"  # the second row: j moved the selection down once
     assert "buy limit" in table and "volatility" in table and "drift" in table
+
+
+class _PartitionedFeed(StaticFeed):
+    """The static market read from four partitions, each with a record of its own."""
+
+    def latest(self):  # type: ignore[no-untyped-def]
+        snap = super().latest()
+        n = len(snap.engine.symbols)
+        engine = dataclasses.replace(snap.engine, stream=np.arange(n, dtype=np.int64) % 4)
+        pooled = _record(0.25)
+        own = dataclasses.replace(_record(0.25), observed=np.where(pooled.count > 0, 0.3, np.nan))
+        tracks = {k: pooled for k in range(4)} | {2: own}
+        return dataclasses.replace(snap, engine=engine, track=pooled, tracks=tracks)
+
+
+def test_the_record_explaining_a_forecast_is_that_of_its_partition() -> None:
+    """A forecast went through its partition's calibration map: the record of that
+    partition explains it, and says which partition it is."""
+    app = LimitwatchApp(_PartitionedFeed())
+    seen: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("j", "j", "d")  # CYGN: the third symbol, partition 2, p_buy 25%
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        table = app.screen.query_one("#detail-table")
+        lines = table.render_lines(Region(0, 0, table.size.width, table.size.height))
+        seen.append(" ".join(" ".join(line.text.split()) for line in lines))
+
+    drive(app, script, size=(120, 40))
+    assert "forecasts near 25% on partition 2 came true 30% of 412 times" in seen[0], seen[0]

@@ -47,6 +47,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from engine import Engine, EngineConfig, LimitError, Signal
+from engine.calibration import CalibrationRecord
 from producer.control import drain
 from producer.fields import Fields
 from producer.kafka_config import (
@@ -447,6 +448,13 @@ class ConsumerWorker(threading.Thread):
             if ahead:  # read further than committed: what it read is not read again
                 said["read_already"] = {str(p): at for p, at in sorted(ahead.items())}
             self._event("rebuilt", **said)
+
+    def _tracks(self) -> dict[int, CalibrationRecord]:
+        """Each partition's track record, where the engine calibrates more than one."""
+        streams = self.engine.streams
+        if len(streams) < 2:
+            return {}
+        return {k: self.engine.track_record(k) for k in streams}
 
     def _event(self, name: str, **fields: Any) -> None:
         if self.on_event is not None:
@@ -925,6 +933,7 @@ class ConsumerWorker(threading.Thread):
                 recording=self.recorder.path,
                 recorded=self.recorder.count,
                 track=self.engine.track_record(),
+                tracks=self._tracks(),
                 stale_symbols=self._stale_symbols(wall),
             )
         )

@@ -8,7 +8,8 @@ read it from its own thread without locks; the worker publishes a new one at mos
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from engine import EngineState, History, Signal
 from engine.calibration import CalibrationRecord
@@ -99,6 +100,8 @@ class Snapshot:
     recording: str | None = None  # path of the scenario being recorded
     recorded: int = 0
     track: CalibrationRecord | None = None  # how often the forecasts came true so far
+    #: The same per stream (a partition of the topic), where there is more than one.
+    tracks: Mapping[int, CalibrationRecord] = field(default_factory=dict)
     #: Symbols with no tick of their own for STALE_IDLE_S: their forecasts are stale.
     stale_symbols: frozenset[str] = frozenset()
 

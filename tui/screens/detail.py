@@ -5,7 +5,7 @@ forecasts like it came true on this stream."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 from rich.table import Table
@@ -21,6 +21,11 @@ from engine.calibration import CalibrationRecord
 from tui.runtime import format as fmt
 
 __all__ = ["DetailScreen", "forecast_details"]
+
+
+#: What the screen looks at: the engine's state, its track record, and the record of
+#: each stream (partition) where there is more than one.
+Looked = tuple[EngineState, CalibrationRecord | None, Mapping[int, CalibrationRecord]]
 
 
 def _sigmas(distance: float, vol: float, horizon_s: float) -> str:
@@ -89,7 +94,7 @@ def _chance_row(
 
 
 def forecast_details(
-    state: EngineState, i: int, record: CalibrationRecord | None
+    state: EngineState, i: int, record: CalibrationRecord | None, where: str = "this stream"
 ) -> list[tuple[str, str]]:
     """(label, text) rows explaining the forecast of symbol ``i`` of ``state``.
 
@@ -97,7 +102,8 @@ def forecast_details(
     horizon (``vol * sqrt(horizon)``), the volatility and drift per minute in percent,
     the drift with its standard error, and for each limit the probability of reaching
     it within the horizon, the median time among the paths that do, and how often the
-    stream's forecasts near that probability came true (``record``).
+    stream's forecasts near that probability came true (``record``, the record of the
+    stream that calibrated it, named ``where``).
     """
     cfg = state.config
     horizon = cfg.horizon_s
@@ -134,7 +140,7 @@ def forecast_details(
     ):
         rows.append(_chance_row(side, p, eta, limit, last, horizon, warming))
         if math.isfinite(p) and 0.0 < p < 1.0 and record is not None:
-            rows.append(("", record.explain(p)))
+            rows.append(("", record.explain(p, where)))
     if warming and n < cfg.warmup_ticks:
         rows.append(("", f"forecasts start after {cfg.warmup_ticks} ticks ({n} so far)"))
     elif warming:  # enough ticks, not yet over enough time (see EngineConfig.warmup_s)
@@ -189,7 +195,7 @@ class DetailScreen(ModalScreen[None]):
     def __init__(
         self,
         symbol: str,
-        look: Callable[[], tuple[EngineState, CalibrationRecord | None] | None],
+        look: Callable[[], Looked | None],
     ) -> None:
         super().__init__()
         self.symbol = symbol
@@ -212,7 +218,12 @@ class DetailScreen(ModalScreen[None]):
         if seen is None or self.symbol not in seen[0].symbols:
             table.update(Text(f"{self.symbol} is no longer tracked."))
             return
-        state, record = seen
+        state, record, tracks = seen
         i = state.symbols.index(self.symbol)
-        table.update(details_table(forecast_details(state, i, record)))
+        where = "this stream"
+        if state.stream is not None and int(state.stream[i]) in tracks:
+            # Its p went through its partition's map: that partition's record explains it.
+            where = f"partition {int(state.stream[i])}"
+            record = tracks[int(state.stream[i])]
+        table.update(details_table(forecast_details(state, i, record, where)))
         self.query_one("#detail-note", Static).update(_note(bool(state.additive[i])))
