@@ -319,17 +319,21 @@ class Engine:
         return len(self._names)
 
     def register(
-        self, symbols: Iterable[str], stream: int | Sequence[int] | NDArray[np.integer] = 0
+        self,
+        symbols: Iterable[str],
+        stream: int | Sequence[int] | NDArray[np.integer] | None = None,
     ) -> NDArray[np.int32]:
         """Ids of ``symbols``, registering new ones in order of first appearance.
 
         Parameters
         ----------
         symbols : iterable of str
-        stream : int or sequence of int
-            The stream (``>= 0``) new symbols are registered in, one for all or one per
-            symbol: its forecasts are calibrated on that stream's record alone (see the
-            module docstring). A symbol stays in the stream it was first registered in.
+        stream : int or sequence of int, optional
+            The stream (``>= 0``) of the symbols, one for all or one per symbol: their
+            forecasts are calibrated on that stream's record alone (see the module
+            docstring). A symbol stays in the stream it had at its first tick; one
+            registered before any tick (by :meth:`set_limits`, say) moves to the stream
+            given here. Omitted: stream 0 for new symbols, the others stay.
 
         Returns
         -------
@@ -343,14 +347,30 @@ class Engine:
         index = self._index
         names = symbols if isinstance(symbols, Sequence) else list(symbols)
         out = np.fromiter((index.get(name, -1) for name in names), np.int32, len(names))
+        streams = np.broadcast_to(np.asarray(0 if stream is None else stream), (len(names),))
+        if streams.dtype.kind not in "iu" or (streams < 0).any():
+            raise ValueError(f"streams must be integers >= 0, got {stream!r}")
+        if stream is not None and out.size:
+            s, known = self._s, np.maximum(out, 0)
+            moved = (out >= 0) & (s.n_ticks.take(known) == 0) & (s.stream.take(known) != streams)
+            for i in np.flatnonzero(moved).tolist():
+                self._move(int(out[i]), int(streams[i]))
         if (out < 0).any():
-            streams = np.broadcast_to(np.asarray(stream), (len(names),))
-            if streams.dtype.kind not in "iu" or (streams < 0).any():
-                raise ValueError(f"streams must be integers >= 0, got {stream!r}")
             victims = self._victims(out) if self._evict else None
             for i in np.flatnonzero(out < 0).tolist():
                 out[i] = self._add(names[i], victims, int(streams[i]))
         return out
+
+    def _move(self, sid: int, stream: int) -> None:
+        """Put symbol ``sid``, which has had no tick yet, in ``stream``."""
+        s = self._s
+        old, local = int(s.stream[sid]), int(s.local[sid])
+        if old == stream:
+            return
+        self._cals[old].forget([local])
+        self._free_local[old].append(local)
+        s.stream[sid] = stream
+        s.local[sid] = self._new_local(stream)
 
     def _victims(self, keep: NDArray[np.int32]) -> Iterator[int]:
         """Slots a new symbol may take, idle longest first, never one in ``keep`` (read

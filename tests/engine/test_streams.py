@@ -132,3 +132,18 @@ def test_an_evicted_symbols_id_in_its_stream_is_taken_again() -> None:
     assert sorted(zip(s.stream[:4].tolist(), s.local[:4].tolist(), strict=True)) == [
         (0, 0), (0, 1), (1, 0), (1, 1)
     ]  # fmt: skip
+
+
+def test_a_symbol_registered_before_its_first_tick_takes_the_stream_of_that_tick() -> None:
+    """A monitor sets limits (and so registers symbols) before their first tick arrives
+    from a partition: the symbol goes to the partition's stream, and stays there."""
+    eng = Engine()
+    eng.set_limits("ACME", buy=90.0, sell=110.0)  # registered in stream 0, no tick yet
+    eng.register(["BRIX"])  # no stream given: 0
+    ids = eng.register(["ACME", "BRIX"], stream=[2, 3])
+    assert eng.state().stream.tolist() == [2, 3]
+    eng.update(ids, [1.0, 1.0], [100.0, 50.0])
+    eng.register(["ACME", "BRIX"], stream=1)  # ticked already: they stay
+    eng.register(["ACME"])
+    assert eng.state().stream.tolist() == [2, 3]
+    assert eng.streams == (0, 2, 3)  # 0: where they were first; 1 was never used
