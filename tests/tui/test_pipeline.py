@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from engine import EngineConfig, SignalKind
 from producer.broker import EmbeddedBroker
@@ -81,8 +82,30 @@ def test_ticks_through_kafka_give_the_expected_signals(broker: EmbeddedBroker, t
         assert snap.kafka.broker_state == "UP"
         # the track record rides along; 59 s of ticks: nothing comes due at a 60 s horizon
         assert snap.track is not None and snap.track.resolved == 0
+        # Each symbol is calibrated with its partition, though the source's limits
+        # registered it before its first tick arrived.
+        streams = dict(zip(snap.engine.symbols, snap.engine.stream.tolist(), strict=True))
+        assert streams == _partitions(broker.bootstrap, topic, len(source.ticks))
+        assert set(streams.values()) == {2, 3} and set(snap.tracks) >= {2, 3}
     finally:
         assert pipeline.stop()
+
+
+def _partitions(bootstrap: str, topic: str, n: int) -> dict[str, int]:
+    """The partition each symbol's ticks are in, from the first `n` messages of `topic`."""
+    consumer = Consumer(client_config(bootstrap, **{"group.id": f"{topic}-look"}))
+    parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+    found: dict[str, int] = {}
+    read, deadline = 0, time.monotonic() + 20
+    while read < n and time.monotonic() < deadline:
+        for msg in consumer.consume(1000, timeout=0.5):
+            if msg.error() is None:
+                read += 1
+                found[decode(msg.value()).symbol] = msg.partition()
+    consumer.close()
+    assert read >= n, f"read {read} of {n}"
+    return found
 
 
 def test_remembered_limits_of_symbols_the_stream_lacks_make_no_rows(
