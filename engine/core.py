@@ -362,15 +362,16 @@ class Engine:
         return out
 
     def _move(self, sid: int, stream: int) -> None:
-        """Put symbol ``sid``, which has had no tick yet, in ``stream``."""
-        s = self._s
-        old, local = int(s.stream[sid]), int(s.local[sid])
-        if old == stream:
-            return
-        self._cals[old].forget([local])
-        self._free_local[old].append(local)
-        s.stream[sid] = stream
-        s.local[sid] = self._new_local(stream)
+        """Put symbol ``sid``, which has had no tick yet, in another ``stream``."""
+        self._release(sid)
+        self._s.stream[sid] = stream
+        self._s.local[sid] = self._new_local(stream)
+
+    def _release(self, sid: int) -> None:
+        """Give back the id symbol ``sid`` has in its stream (its calibrator forgets it)."""
+        stream, local = int(self._s.stream[sid]), int(self._s.local[sid])
+        self._cals[stream].forget([local])
+        self._free_local[stream].append(local)
 
     def _victims(self, keep: NDArray[np.int32]) -> Iterator[int]:
         """Slots a new symbol may take, idle longest first, never one in ``keep`` (read
@@ -426,9 +427,7 @@ class Engine:
         """Free slot ``sid``: its symbol's limits and signal numbers are parked (so a
         returning symbol keeps its limits and its signal ids stay unique)."""
         s, old = self._s, self._names[sid]
-        stream, local = int(s.stream[sid]), int(s.local[sid])
-        self._cals[stream].forget([local])
-        self._free_local[stream].append(local)
+        self._release(sid)
         del self._index[old]
         if s.touched[sid] or s.seq[sid].any():
             self._parked[old] = (
@@ -711,17 +710,17 @@ class Engine:
         changes only there, so every tick's ``p`` goes through the same map whatever the
         updates the ticks came in (usually no cut; at most one a minute of event time per
         stream, fewer as the stream ages)."""
-        members = self._members(ids)
+        members = dict(self._members(ids))
         clock = np.empty_like(t)
-        for k, pos in members:  # each stream's own clock
+        for k, pos in members.items():  # each stream's own clock
             mine = np.fmax.accumulate(t if pos is None else t.take(pos))
             np.fmax(mine, self._cals[k].clock, out=mine)
             if pos is None:
                 clock = mine
             else:
                 clock[pos] = mine
-        slot = np.floor(clock / self._cals[members[0][0]].slot_length)  # alike in all
-        cuts = {k: self._next_cut(k, pos, slot) for k, pos in members}
+        slot = np.floor(clock / self._cals[next(iter(members))].slot_length)  # alike in all
+        cuts = {k: self._next_cut(k, pos, slot) for k, pos in members.items()}
         out: list[Signal] = []
         start = 0
         while True:
@@ -735,7 +734,7 @@ class Engine:
             if cut == slot.size:
                 return out
             self._refit_at(k, int(slot[cut]))
-            cuts[k] = self._next_cut(k, dict(members)[k], slot)
+            cuts[k] = self._next_cut(k, members[k], slot)
             start = cut
 
     def _next_cut(self, stream: int, pos: _I8 | None, slot: _F8) -> int:
@@ -754,14 +753,10 @@ class Engine:
         cal, s, n = self._cals[stream], self._s, len(self._names)
         refits = cal.refits
         cal.advance_slot(slot)
-        if cal.refits != refits:
-            if len(self._cals) == 1:
-                s.p_buy[:n] = cal.apply(s.raw_buy[:n])
-                s.p_sell[:n] = cal.apply(s.raw_sell[:n])
-            else:
-                sids = np.flatnonzero(s.stream[:n] == stream)
-                s.p_buy[sids] = cal.apply(s.raw_buy[sids])
-                s.p_sell[sids] = cal.apply(s.raw_sell[sids])
+        if cal.refits != refits:  # the stream's symbols (all, with one stream)
+            mine = slice(n) if len(self._cals) == 1 else np.flatnonzero(s.stream[:n] == stream)
+            s.p_buy[mine] = cal.apply(s.raw_buy[mine])
+            s.p_sell[mine] = cal.apply(s.raw_sell[mine])
 
     def _apply(self, raw: _F8, sids: NDArray[np.integer]) -> _F8:
         """``raw`` probabilities (last axis: one per symbol of ``sids``) through the

@@ -48,8 +48,8 @@ def _ticks(n: int) -> list[Tick]:
 
 def _partition(symbol: str) -> int:
     """The partition the tests send a symbol to, as librdkafka's default partitioner
-    would (CRC-32 of the key): the reference needs to know it. Three symbols at least in
-    each of the four."""
+    would (CRC-32 of the key): the reference needs to know it. Each of the four gets two
+    of the twelve symbols at least."""
     return zlib.crc32(symbol.encode()) % PARTITIONS
 
 

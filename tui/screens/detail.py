@@ -221,9 +221,8 @@ class DetailScreen(ModalScreen[None]):
         state, record, tracks = seen
         i = state.symbols.index(self.symbol)
         where = "this stream"
-        if state.stream is not None and int(state.stream[i]) in tracks:
-            # Its p went through its partition's map: that partition's record explains it.
-            where = f"partition {int(state.stream[i])}"
-            record = tracks[int(state.stream[i])]
+        stream = int(state.stream[i]) if state.stream is not None else None
+        if stream in tracks:  # its p went through its partition's map: that record explains it
+            where, record = f"partition {stream}", tracks[stream]
         table.update(details_table(forecast_details(state, i, record, where)))
         self.query_one("#detail-note", Static).update(_note(bool(state.additive[i])))
