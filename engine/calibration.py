@@ -383,6 +383,12 @@ class Calibrator:
         return x, y
 
     @property
+    def nbytes(self) -> int:
+        """Bytes of its arrays: price extremes per symbol and slot, pending forecasts,
+        outcome sums and maps."""
+        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+
+    @property
     def slot_length(self) -> float:
         """Seconds of event time per slot (``sample_every``)."""
         return self._s

@@ -71,6 +71,7 @@ the calibrated chance.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -314,6 +315,22 @@ class Engine:
     def bytes_per_symbol(self) -> int:
         """Bytes of preallocated state per symbol slot (fixed by the config)."""
         return self._s.bytes_per_symbol()
+
+    def memory(self) -> dict[str, int]:
+        """Bytes of the engine's arrays, by what they hold: the chart history
+        (``history`` 0 keeps none), the moving averages' rings, the other per-symbol
+        values, and the calibration (per-slot price extremes and pending forecasts of
+        every stream). Symbol slots are preallocated and grow by doubling."""
+        s = self._s
+        chart = s.history.nbytes
+        rings = s.fast_ring.nbytes + s.slow_ring.nbytes
+        total = sum(getattr(s, f.name).nbytes for f in dataclasses.fields(s))
+        return {
+            "chart history": chart,
+            "moving-average rings": rings,
+            "other per-symbol values": total - chart - rings,
+            "calibration": sum(cal.nbytes for cal in self._cals.values()),
+        }
 
     def __len__(self) -> int:
         return len(self._names)
@@ -607,7 +624,8 @@ class Engine:
         return (cal if cal is not None else _calibrator(self._cfg)).knots()
 
     def history(self, symbol: str) -> History:
-        """The latest ticks of ``symbol`` (at most ``config.history``), oldest first.
+        """The latest ticks of ``symbol`` (at most ``config.history``), oldest first;
+        none when ``config.history`` is 0 (no chart kept).
 
         Raises
         ------
@@ -618,6 +636,10 @@ class Engine:
         cfg, s = self._cfg, self._s
         n = int(s.n_ticks[sid])
         k0 = n - min(n, cfg.history)  # tick count of the oldest tick returned
+        if k0 == n:  # nothing kept (history 0), or no tick yet
+            empty = np.empty(0)
+            empty.flags.writeable = False
+            return History(t=empty, price=empty, sma_fast=empty, sma_slow=empty)
         # The averages are replayed from the prices of the ticks their windows reach.
         lo = max(k0 - cfg.slow + 1, 0)
         ring = s.history[sid]
@@ -993,12 +1015,13 @@ class Engine:
         s.stale[sym] = True
         self._learn(batch, slot, limits, aims, price, t_event, est, ids, price_in)
         size = s.history.shape[1]
-        cell = batch.sym_t * size
-        cell += slot_history
-        tick = np.empty(batch.n, dtype=np.complex128)
-        tick.real = t_event
-        tick.imag = price
-        batch.put_latest(s.history.ravel(), cell, tick, size)
+        if size:  # the chart's ring, where one is kept
+            cell = batch.sym_t * size
+            cell += slot_history
+            tick = np.empty(batch.n, dtype=np.complex128)
+            tick.real = t_event
+            tick.imag = price
+            batch.put_latest(s.history.ravel(), cell, tick, size)
 
         eta = _watch_etas(fired, price, aims, est, cfg.horizon_s)
         shown = p_hit
@@ -1034,7 +1057,8 @@ class Engine:
 
         Per-symbol values spread over the ticks in one pass.
         """
-        sizes = (self._cfg.fast, self._cfg.slow, self._s.history.shape[1])
+        # Without a chart ring (history 0) its slot row is all 0 and goes unused.
+        sizes = (self._cfg.fast, self._cfg.slow, max(self._s.history.shape[1], 1))
         n_before_mod = np.empty((4, batch.count), dtype=np.int64)
         n_before_mod[0] = n_before
         for row, size in enumerate(sizes, 1):

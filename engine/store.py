@@ -14,7 +14,7 @@ from engine.rules import INITIAL_STATES, TIMED, Rule
 from engine.signals import SignalKind
 from engine.watch import NEVER
 
-__all__ = ["LONG", "WEIGHTED", "Store", "Sum"]
+__all__ = ["LONG", "WEIGHTED", "Store", "Sum", "history_width"]
 
 _F8 = NDArray[np.float64]
 _I8 = NDArray[np.int64]
@@ -53,6 +53,12 @@ WEIGHTED = slice(Sum.W_PRICE, Sum.W_RETURN_LONG)
 LONG = slice(Sum.W_RETURN_LONG, None)
 
 
+def history_width(cfg: EngineConfig) -> int:
+    """Ticks in each symbol's chart ring: the ``history`` shown and the ``slow - 1``
+    before them that its averages are replayed from; none with ``history`` 0."""
+    return cfg.history + cfg.slow - 1 if cfg.history else 0
+
+
 @dataclass(slots=True)
 class Store:
     """State of every symbol slot; nan where a quantity is not yet defined.
@@ -87,7 +93,7 @@ class Store:
     seq : signals numbered so far, columns :class:`~engine.signals.SignalKind`.
     history : chart ring of the latest ``history + slow - 1`` ticks, time as the real
         part and price as the imaginary part (written in one scatter); the averages are
-        replayed from the prices on request.
+        replayed from the prices on request. No columns when ``history`` is 0.
     seen : position of the symbol's latest tick in everything the engine was given (or
         where it was registered): the smallest is the symbol idle longest.
     stream, local : the stream the symbol was registered in (its calibrator) and its id
@@ -184,7 +190,7 @@ class Store:
             rules=np.full((capacity, len(Rule)), INITIAL_STATES, dtype=np.int8),
             last_fire=np.full((capacity, len(TIMED)), NEVER),
             seq=np.zeros((capacity, len(SignalKind)), dtype=np.int64),
-            history=np.full((capacity, cfg.history + cfg.slow - 1), np.nan, dtype=np.complex128),
+            history=np.full((capacity, history_width(cfg)), np.nan, dtype=np.complex128),
             seen=np.zeros(capacity, dtype=np.int64),
             stream=np.zeros(capacity, dtype=np.int64),
             local=np.zeros(capacity, dtype=np.int64),

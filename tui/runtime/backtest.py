@@ -54,6 +54,7 @@ from producer.sources import open_source
 from tui.runtime import format as fmt
 from tui.runtime.jsonout import indicator_values, json_number, signal_json
 from tui.runtime.options import (
+    NO_CHART,
     Limits,
     OptionError,
     add_engine_options,
@@ -579,7 +580,7 @@ class Progress:
 def configure(p: argparse.ArgumentParser) -> None:
     """Add the backtest's arguments to `p`."""
     p.add_argument("file", metavar="FILE", help="a scenario (.jsonl), a .csv or .jsonl file, or -")
-    add_engine_options(p)
+    add_engine_options(p, skip=NO_CHART)  # no chart: no history kept
     p.add_argument(
         "--skip-bad", action="store_true", help="skip and count bad lines instead of stopping"
     )
@@ -648,7 +649,7 @@ def run(args: argparse.Namespace) -> int:
         limits: Limits = dict(getattr(source, "limits", {}) or {})
         limits.update({sym: (buy, sell) for sym, buy, sell in args.limit})
         suggested = dict(getattr(source, "engine", {}) or {})
-        config = engine_config(args, suggested, header_of(args.file))
+        config = engine_config(args, suggested, header_of(args.file), chart=False)
         progress = Progress(source, err)
         if args.json:
 

@@ -43,7 +43,7 @@ from producer.files import SourceError
 from producer.markets import KINDS, Market, generate
 from producer.source import additive_of
 from tui.runtime import format as fmt
-from tui.runtime.options import OptionError, add_engine_options, engine_config
+from tui.runtime.options import NO_CHART, OptionError, add_engine_options, engine_config
 
 #: Ticks per engine update (the grid of samples cuts them further).
 BATCH = 50_000
@@ -51,7 +51,7 @@ BATCH = 50_000
 DEFAULT_BANDS = (1.0, 2.0, 3.0)
 #: Settings the evaluation decides itself: limits come from --bands, and every stream
 #: must be tracked.
-_OWN_SETTINGS = frozenset({"default_band", "max_symbols"})
+_OWN_SETTINGS = frozenset({"default_band", "max_symbols"}) | NO_CHART
 
 
 @dataclasses.dataclass(frozen=True)
@@ -290,7 +290,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     out = out or sys.stdout
     err = err or sys.stderr
     try:
-        config = engine_config(args)
+        config = engine_config(args, chart=False)
     except OptionError as exc:
         print(f"limitwatch evaluate: {exc}", file=err)
         return 2

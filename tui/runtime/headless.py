@@ -109,7 +109,7 @@ def run_engine(args: argparse.Namespace) -> int:
             publisher.publish(signals)
 
     try:
-        config = engine_config(args)
+        config = engine_config(args, chart=False)
         fields = fields_of(args)  # a bad mapping is said before anything connects
         indicators = None
         if args.publish:

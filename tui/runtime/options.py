@@ -156,6 +156,11 @@ def add_additive_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) ->
     )  # fmt: skip
 
 
+#: The settings of a command that draws no chart (``skip`` of :func:`add_engine_options`;
+#: :func:`engine_config` with ``chart=False`` keeps no history).
+NO_CHART = frozenset({"history"})
+
+
 def add_engine_options(
     p: argparse.ArgumentParser, *, limits: bool = True, skip: frozenset[str] = frozenset()
 ) -> None:
@@ -187,13 +192,21 @@ def add_engine_options(
 
 
 def engine_config(
-    args: argparse.Namespace, suggested: dict[str, Any] | None = None, origin: str = "the file"
+    args: argparse.Namespace,
+    suggested: dict[str, Any] | None = None,
+    origin: str = "the file",
+    *,
+    chart: bool = True,
 ) -> EngineConfig:
     """EngineConfig from the options, else the file's suggestions, else the defaults.
 
     ``origin`` names where ``suggested`` came from (a scenario's header), for errors.
+    Without a ``chart`` (a headless engine, a backtest, an evaluation) no chart history
+    is kept, whatever a file suggests: that ring is most of each symbol's memory.
     """
     settings: dict[str, Any] = dict(suggested or {})
+    if not chart:
+        settings["history"] = 0
     given: set[str] = set()
     for setting in SETTINGS:
         value = getattr(args, setting.name, None)

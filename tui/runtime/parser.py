@@ -22,6 +22,7 @@ from tui.runtime.indicators import INDICATORS_TOPIC
 from tui.runtime.keys import epilog
 from tui.runtime.logs import default_log_path
 from tui.runtime.options import (
+    NO_CHART,
     add_additive_option,
     add_engine_options,
     add_plausibility_options,
@@ -371,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: limitwatch engine --bootstrap-servers HOST:9092 > signals.jsonl",
     )  # fmt: skip
     add_kafka_options(eng, embedded=False)
-    add_engine_options(eng)
+    add_engine_options(eng, skip=NO_CHART)  # it draws no chart: keeps no history
     add_plausibility_options(eng)
     add_fields_options(eng)
     eng.add_argument(
