@@ -10,6 +10,7 @@ of the same ticks gives bit-identical maps, records and calibrated forecasts.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ __all__ = [
     "DECILES",
     "CalibrationRecord",
     "Calibrator",
+    "TimingRecord",
     "isotonic",
     "logistic_fit",
     "pooled_record",
@@ -760,3 +762,59 @@ def _record(dec: _F8, tot: _F8) -> CalibrationRecord:
     else:
         rate = brier = brier_raw = skill = math.nan
     return CalibrationRecord(predicted, observed, count, brier, brier_raw, rate, skill, w)
+
+
+class TimingRecord:
+    """How the time to the limit shown with each WATCH compared with the time the limit
+    actually took, among the WATCHes of one stream that came true within the horizon;
+    and the factor that corrects the times shown next.
+
+    The shown time is the median first-passage time of the model among the paths that
+    reach the limit (:func:`engine.limit_forecast.limit_etas`). Where prices move other
+    than the model assumes (a coarse price grid a price must cross a whole step of,
+    mean reversion, bursts), that median is off by a factor much alike across a
+    stream's symbols: on a generated market of prices on a 0.01 grid the limits took a
+    median 2.0 times the time shown. The record keeps the log ratios ``log(actual /
+    shown)`` of the latest ``keep`` such outcomes (bounded memory), and :meth:`refit`
+    (the engine calls it where the stream's calibration map is refitted, so the factor
+    changes at the same points of event time whatever the batches) sets the factor to
+    ``exp(median * n / (n + prior))``: the median ratio, shrunk towards 1 while the
+    outcomes are few. The median, not the mean: one WATCH answered by a jump seconds
+    later, or one the price took the whole horizon to answer, moves it little.
+
+    Examples
+    --------
+    >>> rec = TimingRecord(prior=0.0)
+    >>> for actual, shown in ((20.0, 10.0), (30.0, 10.0), (10.0, 10.0)):
+    ...     rec.add(actual, shown)
+    >>> rec.scale  # changes only at a refit
+    1.0
+    >>> rec.refit()
+    >>> round(rec.scale, 6), rec.outcomes
+    (2.0, 3)
+    """
+
+    def __init__(self, keep: int = 400, prior: float = 20.0) -> None:
+        if keep < 1 or prior < 0:
+            raise ValueError("keep must be at least 1 and prior at least 0")
+        self._logs: deque[float] = deque(maxlen=keep)
+        self._prior = float(prior)
+        self.scale = 1.0
+        """Factor applied to the times shown (1 until the first refit with outcomes)."""
+        self.outcomes = 0
+        """Outcomes the factor rests on (at most ``keep``)."""
+
+    def add(self, actual: float, shown: float) -> None:
+        """One WATCH that came true: the seconds the limit took, and the seconds shown
+        before correction (ignored unless both are positive and finite)."""
+        if 0.0 < actual < math.inf and 0.0 < shown < math.inf:
+            self._logs.append(math.log(actual / shown))
+
+    def refit(self) -> None:
+        """Set :attr:`scale` from the outcomes kept."""
+        n = len(self._logs)
+        self.outcomes = n
+        if n:
+            self.scale = math.exp(
+                float(np.median(np.fromiter(self._logs, float))) * n / (n + self._prior)
+            )

@@ -79,7 +79,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from engine.calibration import CalibrationRecord, Calibrator, pooled_record
+from engine.calibration import CalibrationRecord, Calibrator, TimingRecord, pooled_record
 from engine.config import EngineConfig, LimitError, symbol_matcher
 from engine.forecast import MONITORING_SHIFT
 from engine.limit_forecast import (
@@ -92,7 +92,7 @@ from engine.limit_forecast import (
 from engine.limits import check_limits
 from engine.rules import Armed, Rule, fire, signals_fired
 from engine.segments import Batch, Recurrence, make_batch
-from engine.signals import Signal, SignalKind
+from engine.signals import Signal, SignalKind, with_eta
 from engine.state import EngineState, History
 from engine.store import LONG, WEIGHTED, Store, Sum
 from engine.watch import Watch
@@ -260,6 +260,12 @@ class Engine:
         self._cals: dict[int, Calibrator] = {}
         self._free_local: dict[int, list[int]] = {}
         self._n_local: dict[int, int] = {}
+        # Per stream, how the times to the limit shown with WATCHes fared (and the factor
+        # that corrects them); the WATCHes still waiting for their hit, per (symbol id,
+        # side): (event time, time shown before correction).
+        self._timing: dict[int, TimingRecord] = {}
+        self._waiting: dict[tuple[int, int], list[tuple[float, float]]] = {}
+        self._learn_timing = math.isfinite(self._cfg.calibrate_after_s)
         # Forecasts below the watches' re-arm level need not be exact (see forecast_limits).
         self._screen = screen_reach(self._cfg.watch_rearm * self._cfg.alert_p, self._cfg.horizon_s)
 
@@ -445,6 +451,8 @@ class Engine:
         returning symbol keeps its limits and its signal ids stay unique)."""
         s, old = self._s, self._names[sid]
         self._release(sid)
+        self._waiting.pop((sid, 0), None)
+        self._waiting.pop((sid, 1), None)
         del self._index[old]
         if s.touched[sid] or s.seq[sid].any():
             self._parked[old] = (
@@ -460,6 +468,7 @@ class Engine:
         """An id for a new symbol in ``stream`` (its calibrator made if it is new)."""
         if stream not in self._cals:
             self._cals[stream] = _calibrator(self._cfg)
+            self._timing[stream] = TimingRecord()
             self._free_local[stream] = []
             self._n_local[stream] = 0
         free = self._free_local[stream]
@@ -550,6 +559,8 @@ class Engine:
         ):
             if given is None:
                 continue
+            if old != new:  # a WATCH for the old limit says nothing of the new one
+                self._waiting.pop((sid, int(hit == Rule.HIT_SELL)), None)
             s.rules[sid, hit] = Armed.ARMED
             if _risk_is_new(old, new, p, self._cfg):
                 s.rules[sid, watch] = Watch.ARMED
@@ -593,8 +604,8 @@ class Engine:
             sell=col("sell"),
             p_buy=col("p_buy"),
             p_sell=col("p_sell"),
-            eta_buy=col("eta_buy"),
-            eta_sell=col("eta_sell"),
+            eta_buy=self._shown_eta(col("eta_buy"), n),
+            eta_sell=self._shown_eta(col("eta_sell"), n),
             additive=col("additive"),
             config=self._cfg,
             refused=self._refused,
@@ -602,10 +613,30 @@ class Engine:
             stream=col("stream"),
         )
 
+    def _shown_eta(self, eta: _F8, n: int) -> _F8:
+        """Times to the limit as computed (read-only, of the first ``n`` symbols), each
+        times its stream's correction."""
+        scaled = [(k, r.scale) for k, r in self._timing.items() if r.scale != 1.0]
+        if not scaled:
+            return eta
+        eta = eta.copy()
+        stream = self._s.stream[:n]
+        for k, scale in scaled:
+            eta[stream == k] *= scale
+        eta.flags.writeable = False
+        return eta
+
     @property
     def streams(self) -> tuple[int, ...]:
         """The streams symbols were registered in, ascending."""
         return tuple(sorted(self._cals))
+
+    def eta_correction(self, stream: int = 0) -> tuple[float, int]:
+        """The factor the times to the limit of ``stream`` are shown multiplied by, and
+        how many WATCHes that came true it rests on (``(1.0, 0)`` before any, or with
+        ``calibrate_after_s`` off); see :class:`~engine.calibration.TimingRecord`."""
+        record = self._timing.get(stream)
+        return (record.scale, record.outcomes) if record is not None else (1.0, 0)
 
     def track_record(self, stream: int | None = None) -> CalibrationRecord:
         """How the forecasts reported so far fared: per decile of ``p``, how often the
@@ -776,6 +807,7 @@ class Engine:
         refits = cal.refits
         cal.advance_slot(slot)
         if cal.refits != refits:  # the stream's symbols (all, with one stream)
+            self._timing[stream].refit()
             mine = slice(n) if len(self._cals) == 1 else np.flatnonzero(s.stream[:n] == stream)
             s.p_buy[mine] = cal.apply(s.raw_buy[mine])
             s.p_sell[mine] = cal.apply(s.raw_sell[mine])
@@ -1029,9 +1061,38 @@ class Engine:
         if ticks.size:  # the forecast a signal reports: through the map
             shown = p_hit.copy()
             shown[:, ticks] = self._apply(p_hit[:, ticks], batch.sym_t.take(ticks))
-        return signals_fired(
+        out = signals_fired(
             fired, batch, arrival, self._names, s.seq, t_event, price, limits, shown, eta
         )
+        return self._timed(out) if self._learn_timing and out else out
+
+    def _timed(self, signals: list[Signal]) -> list[Signal]:
+        """Record the WATCHes among ``signals`` and the hits that answer earlier ones (a
+        hit of the same symbol and side within the horizon), and show each WATCH's time
+        to the limit corrected by its stream's :class:`~engine.calibration.TimingRecord`."""
+        s, horizon, index = self._s, self._cfg.horizon_s, self._index
+        out = []
+        for sig in signals:
+            kind = sig.kind
+            if kind <= SignalKind.SELL_WATCH:
+                sid = index[sig.symbol]
+                key = (sid, kind - SignalKind.BUY_WATCH)
+                pending = [w for w in self._waiting.get(key, ()) if sig.t - w[0] <= horizon]
+                pending.append((sig.t, sig.eta_s))
+                self._waiting[key] = pending
+                scale = self._timing[int(s.stream[sid])].scale
+                if scale != 1.0 and math.isfinite(sig.eta_s):
+                    sig = with_eta(sig, sig.eta_s * scale)
+            elif kind <= SignalKind.SELL:
+                sid = index[sig.symbol]
+                pending = self._waiting.pop((sid, kind - SignalKind.BUY), None)
+                if pending:
+                    record = self._timing[int(s.stream[sid])]
+                    for t0, shown in pending:
+                        if sig.t - t0 <= horizon:
+                            record.add(sig.t - t0, shown)
+            out.append(sig)
+        return out
 
     def _grid(self, batch: Batch, price: _F8, prev: _F8) -> _F8:
         """Each tick's price grid: the smallest non-zero step of its symbol's price so far,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-__all__ = ["Signal", "SignalKind", "signals_from_columns"]
+__all__ = ["Signal", "SignalKind", "signals_from_columns", "with_eta"]
 
 
 class SignalKind(enum.IntEnum):
@@ -71,3 +71,9 @@ class Signal(msgspec.Struct, frozen=True, gc=False):
 def signals_from_columns(*columns: Sequence[object]) -> list[Signal]:
     """Signals from one sequence per field (in field order), all of one length."""
     return list(map(Signal, *columns))
+
+
+def with_eta(signal: Signal, eta_s: float) -> Signal:
+    """``signal`` with another time to the limit (a corrected one, see
+    :meth:`engine.Engine.eta_correction`)."""
+    return msgspec.structs.replace(signal, eta_s=eta_s)

@@ -892,7 +892,9 @@ class LimitwatchApp(App[None]):
 
         def look() -> Looked | None:
             snap = self._snapshot
-            return (snap.engine, snap.track, snap.tracks) if snap is not None else None
+            if snap is None:
+                return None
+            return (snap.engine, snap.track, snap.tracks, snap.timings)
 
         self.push_screen(DetailScreen(picked[1], look))
 

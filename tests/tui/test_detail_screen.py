@@ -87,6 +87,18 @@ def test_the_track_record_says_how_forecasts_near_this_p_fared() -> None:
     assert said and said[0].endswith(" on this stream came true 70% of 412 times")
 
 
+def test_the_time_shown_says_the_streams_correction_of_it() -> None:
+    eng = _walk("ACME", 300, buy=99.0, sell=101.5)
+    st = eng.state()
+    rows = dict(forecast_details(st, 0, None, "partition 2", (1.8, 193)))
+    assert rows["buy chance"].endswith(
+        " (median; computed time ×1.8, from 193 WATCHes on partition 2 that came true)"
+    )
+    for nothing_learnt in (None, (1.0, 0)):
+        rows = dict(forecast_details(st, 0, None, "partition 2", nothing_learnt))
+        assert rows["buy chance"].endswith(" (median)")
+
+
 def test_a_limit_reached_and_a_symbol_warming_up_say_so() -> None:
     beyond = _walk("ACME", 300, buy=50.0, sell=90.0).state()  # price above its sell limit
     rows = dict(forecast_details(beyond, 0, None))

@@ -934,6 +934,7 @@ class ConsumerWorker(threading.Thread):
                 recorded=self.recorder.count,
                 track=self.engine.track_record(),
                 tracks=self._tracks(),
+                timings={k: self.engine.eta_correction(k) for k in self.engine.streams},
                 stale_symbols=self._stale_symbols(wall),
             )
         )

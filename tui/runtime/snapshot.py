@@ -102,6 +102,9 @@ class Snapshot:
     track: CalibrationRecord | None = None  # how often the forecasts came true so far
     #: The same per stream (a partition of the topic), where there is more than one.
     tracks: Mapping[int, CalibrationRecord] = field(default_factory=dict)
+    #: Per stream: the factor its times to the limit are shown multiplied by, and how
+    #: many WATCHes that came true it rests on (Engine.eta_correction).
+    timings: Mapping[int, tuple[float, int]] = field(default_factory=dict)
     #: Symbols with no tick of their own for STALE_IDLE_S: their forecasts are stale.
     stale_symbols: frozenset[str] = frozenset()
 

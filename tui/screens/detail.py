@@ -25,7 +25,12 @@ __all__ = ["DetailScreen", "forecast_details"]
 
 #: What the screen looks at: the engine's state, its track record, and the record of
 #: each stream (partition) where there is more than one.
-Looked = tuple[EngineState, CalibrationRecord | None, Mapping[int, CalibrationRecord]]
+Looked = tuple[
+    EngineState,
+    CalibrationRecord | None,
+    Mapping[int, CalibrationRecord],
+    Mapping[int, tuple[float, int]],
+]
 
 
 def _sigmas(distance: float, vol: float, horizon_s: float) -> str:
@@ -78,7 +83,14 @@ def _amount(x: float, additive: bool) -> str:
 
 
 def _chance_row(
-    side: str, p: float, eta: float, limit: float, last: float, horizon_s: float, warming: bool
+    side: str,
+    p: float,
+    eta: float,
+    limit: float,
+    last: float,
+    horizon_s: float,
+    warming: bool,
+    timed: str = "",
 ) -> tuple[str, str]:
     label = f"{side} chance"
     if not math.isfinite(limit):
@@ -89,12 +101,16 @@ def _chance_row(
         return label, "warming up" if warming else "–"
     text = f"{_chance(p)} within {horizon_s:g} s"
     if 0.0 < p < 1.0 and math.isfinite(eta):
-        text += f"; if reached, in about {fmt.duration(eta)} (median)"
+        text += f"; if reached, in about {fmt.duration(eta)} (median{timed})"
     return label, text
 
 
 def forecast_details(
-    state: EngineState, i: int, record: CalibrationRecord | None, where: str = "this stream"
+    state: EngineState,
+    i: int,
+    record: CalibrationRecord | None,
+    where: str = "this stream",
+    timing: tuple[float, int] | None = None,
 ) -> list[tuple[str, str]]:
     """(label, text) rows explaining the forecast of symbol ``i`` of ``state``.
 
@@ -103,7 +119,9 @@ def forecast_details(
     the drift with its standard error, and for each limit the probability of reaching
     it within the horizon, the median time among the paths that do, and how often the
     stream's forecasts near that probability came true (``record``, the record of the
-    stream that calibrated it, named ``where``).
+    stream that calibrated it, named ``where``); ``timing``, the stream's correction of
+    the times shown and the WATCHes it rests on (Engine.eta_correction), is said beside
+    the time.
     """
     cfg = state.config
     horizon = cfg.horizon_s
@@ -134,11 +152,18 @@ def forecast_details(
             rows.append(("", f"{z:.1f} standard errors from zero: {trust}"))
     else:
         rows.append(("drift", "not yet measured"))
+    timed = ""
+    if timing is not None and timing[1] > 0 and timing[0] != 1.0:
+        n = timing[1]
+        timed = (
+            f"; computed time ×{timing[0]:.2g}, from {n:,} WATCH{'' if n == 1 else 'es'} "
+            f"on {where} that came true"
+        )
     for side, p, eta, limit in (
         ("buy", float(state.p_buy[i]), float(state.eta_buy[i]), buy),
         ("sell", float(state.p_sell[i]), float(state.eta_sell[i]), sell),
     ):
-        rows.append(_chance_row(side, p, eta, limit, last, horizon, warming))
+        rows.append(_chance_row(side, p, eta, limit, last, horizon, warming, timed))
         if math.isfinite(p) and 0.0 < p < 1.0 and record is not None:
             rows.append(("", record.explain(p, where)))
     if warming and n < cfg.warmup_ticks:
@@ -218,11 +243,12 @@ class DetailScreen(ModalScreen[None]):
         if seen is None or self.symbol not in seen[0].symbols:
             table.update(Text(f"{self.symbol} is no longer tracked."))
             return
-        state, record, tracks = seen
+        state, record, tracks, timings = seen
         i = state.symbols.index(self.symbol)
         where = "this stream"
         stream = int(state.stream[i]) if state.stream is not None else None
         if stream in tracks:  # its p went through its partition's map: that record explains it
             where, record = f"partition {stream}", tracks[stream]
-        table.update(details_table(forecast_details(state, i, record, where)))
+        timing = timings.get(stream) if stream is not None else None
+        table.update(details_table(forecast_details(state, i, record, where, timing)))
         self.query_one("#detail-note", Static).update(_note(bool(state.additive[i])))

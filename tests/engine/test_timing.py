@@ -1,0 +1,102 @@
+"""The time to the limit shown with each WATCH, corrected by how long the stream's WATCHes
+that came true actually took (engine.calibration.TimingRecord)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import msgspec
+import numpy as np
+import pytest
+
+from engine import Engine, EngineConfig, SignalKind
+from engine.calibration import TimingRecord
+from producer.markets import generate
+
+
+def _run(calibrate_after_s: float, batch: int = 20_000) -> tuple[Engine, list, object]:
+    """One generated market of prices on a 0.01 grid (where the model's median time to
+    a limit is about half the real one), limits 0.4% either side of each first price."""
+    m = generate("tick_grid", symbols=100, minutes=30, seed=11)
+    cfg = dataclasses.replace(
+        EngineConfig(), default_band=0.004, max_symbols=len(m.symbols),
+        calibrate_after_s=calibrate_after_s,
+    )  # fmt: skip
+    eng = Engine(cfg)
+    eng.register(m.symbols)
+    signals = []
+    for a in range(0, m.t.size, batch):
+        signals += eng.update(m.sym[a : a + batch], m.t[a : a + batch], m.price[a : a + batch])
+    return eng, signals, m
+
+
+def _ratios(signals: list, horizon: float, after: float) -> np.ndarray:
+    """Actual over shown time of the WATCHes raised after event time ``after`` that a hit
+    of the same symbol and side answered within the horizon."""
+    waiting: dict[tuple[str, int], list] = {}
+    out = []
+    for s in signals:
+        if s.kind in (SignalKind.BUY_WATCH, SignalKind.SELL_WATCH):
+            waiting.setdefault((s.symbol, s.kind - SignalKind.BUY_WATCH), []).append(s)
+        elif s.kind in (SignalKind.BUY, SignalKind.SELL):
+            for w in waiting.pop((s.symbol, s.kind - SignalKind.BUY), []):
+                if s.t - w.t <= horizon and w.t >= after and w.eta_s > 0:
+                    out.append((s.t - w.t) / w.eta_s)
+    return np.array(out)
+
+
+def test_watch_times_come_out_near_the_times_the_limits_took() -> None:
+    raw_eng, raw_signals, m = _run(math.inf)  # no calibration: the model's times
+    eng, signals, _ = _run(EngineConfig().calibrate_after_s)
+    horizon = eng.config.horizon_s
+    later = float(m.t[0]) + 600.0  # after ten minutes of the stream
+    raw, shown = _ratios(raw_signals, horizon, later), _ratios(signals, horizon, later)
+    assert raw.size > 60 and shown.size > 60
+    assert np.median(raw) > 1.4  # the model alone: the limits took longer than shown
+    assert 0.8 <= np.median(shown) <= 1.25
+    scale, outcomes = eng.eta_correction(0)
+    assert scale > 1.4 and outcomes > 100
+    assert raw_eng.eta_correction(0) == (1.0, 0)
+    # What the watchlist shows is corrected alike: the same times as computed, times
+    # the stream's factor (the times as computed do not depend on the map).
+    a, b = raw_eng.state(), eng.state()
+    np.testing.assert_allclose(b.eta_buy, a.eta_buy * scale, rtol=1e-12)
+    np.testing.assert_allclose(b.eta_sell, a.eta_sell * scale, rtol=1e-12)
+
+
+def test_the_correction_is_the_same_however_the_ticks_are_batched() -> None:
+    _, whole, _ = _run(EngineConfig().calibrate_after_s, 50_000)
+    eng, split, _ = _run(EngineConfig().calibrate_after_s, 997)
+    assert [msgspec.json.encode(s) for s in split] == [msgspec.json.encode(s) for s in whole]
+    assert eng.eta_correction(0)[1] > 0
+
+
+def test_a_new_limit_forgets_the_watch_for_the_old_one() -> None:
+    cfg = EngineConfig(default_band=None, warmup_ticks=5, warmup_s=0.0, horizon_s=20.0)
+    eng = Engine(cfg)
+    eng.register(["A"])
+    rng = np.random.default_rng(3)
+    t = 1.7e9 + np.arange(400) * 0.5
+    price = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 4e-4, 400)))
+    eng.set_limits("A", buy=float(price[0]) * 0.99, sell=float(price[0]) * 1.002)
+    eng.update(np.zeros(200, dtype=np.int32), t[:200], price[:200])
+    eng._waiting[(0, 1)] = [(float(t[199]), 5.0)]  # a sell WATCH waiting for its hit
+    eng.set_limits("A", buy=None, sell=float(price[199]) * 1.01)
+    assert (0, 1) not in eng._waiting
+    eng._waiting[(0, 0)] = [(float(t[199]), 5.0)]
+    eng.set_limits("A", buy=eng.limits("A")[0], sell=None)  # the same buy limit: kept
+    assert (0, 0) in eng._waiting
+
+
+def test_timing_record_keeps_the_latest_and_shrinks_towards_one() -> None:
+    rec = TimingRecord(keep=3, prior=3.0)
+    for actual in (100.0, 1.0, 1.0, 1.0):  # the first falls out of the three kept
+        rec.add(actual * 2.0, 1.0)
+    rec.add(0.0, 1.0)  # a hit at the WATCH's own time, and nonsense, are not outcomes
+    rec.add(1.0, math.nan)
+    rec.refit()
+    assert rec.outcomes == 3
+    assert rec.scale == pytest.approx(2.0**0.5)  # median ratio 2, shrunk: 3 / (3 + 3)
+    with pytest.raises(ValueError):
+        TimingRecord(keep=0)
