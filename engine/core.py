@@ -369,7 +369,10 @@ class Engine:
             raise TypeError("register takes an iterable of symbols, not one str")
         index = self._index
         names = symbols if isinstance(symbols, Sequence) else list(symbols)
-        out = np.fromiter((index.get(name, -1) for name in names), np.int32, len(names))
+        got = list(map(index.get, names))  # in C: no Python call per symbol
+        if None in got:
+            got = [-1 if sid is None else sid for sid in got]
+        out = np.array(got, dtype=np.int32).reshape(len(names))
         streams = np.broadcast_to(np.asarray(0 if stream is None else stream), (len(names),))
         if streams.dtype.kind not in "iu" or (streams < 0).any():
             raise ValueError(f"streams must be integers >= 0, got {stream!r}")

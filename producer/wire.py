@@ -155,6 +155,51 @@ def check_value(value: bytes | None) -> bytes:
     return value
 
 
+def decode_batch(values: list[bytes | None]) -> list[Tick] | None:
+    """Decode the values of a batch of messages at once, one tick each, or None where any
+    of them is not a plain tick (no value, too large, not JSON, a field out of bounds, a
+    symbol with control characters, a price at 0 or below): then :func:`decode` each, to
+    say which and why. The usual batch, all valid, is parsed in one call of msgspec's C
+    decoder instead of one Python call per message.
+
+    The values are joined by newlines and read as JSON lines, so no value may hold a
+    newline of its own (it could make two ticks of one message, or one of two): the
+    newlines of the joined buffer are counted, and one tick per value is checked.
+
+    >>> ok = [b'{"symbol":"A","price":1.5,"ts":2}', b'{"symbol":"B","price":2,"ts":3}']
+    >>> [t.symbol for t in decode_batch(ok)]
+    ['A', 'B']
+    >>> decode_batch([*ok, b'{"symbol":"C","price":0,"ts":3}']) is None
+    True
+    >>> two = b'{"symbol":"A","price":1,"ts":1,"x":"', b'"},{"symbol":"B","price":1,"ts":1}'
+    >>> decode_batch(list(two)) is None  # neither is a tick, though joined they read as two
+    True
+    """
+    if not values:
+        return []
+    try:
+        buf = b"\n".join(values)  # type: ignore[arg-type]  # None or str: TypeError
+    except TypeError:
+        return None
+    if buf.count(b"\n") != len(values) - 1:
+        return None
+    if max(map(len, values)) > MAX_MESSAGE_BYTES:  # type: ignore[arg-type]
+        return None
+    try:
+        ticks = _decoder.decode_lines(buf)
+    except Exception:  # any failure: the messages are decoded one by one, which says why
+        return None
+    if len(ticks) != len(values):  # a blank value, skipped as a blank line
+        return None
+    new = {t.symbol for t in ticks}.difference(_checked_symbols)
+    for symbol in new:
+        if not symbol.isprintable() or symbol.strip() != symbol:
+            return None
+        if len(_checked_symbols) < _MAX_CHECKED:
+            _checked_symbols.add(symbol)
+    return ticks
+
+
 def decode(value: bytes | None, quantity: Callable[[str], bool] | None = None) -> Tick:
     """Decode one message value into a Tick, or raise BadTick with a readable reason.
 

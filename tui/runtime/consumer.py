@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import operator
 import queue
 import threading
 import time
@@ -58,7 +59,7 @@ from producer.kafka_config import (
     client_config,
     redact,
 )
-from producer.wire import BadTick, Problem, Tick, decode
+from producer.wire import BadTick, Problem, Tick, decode, decode_batch
 from tui.runtime.commands import (
     SelectSymbol,
     SetLimits,
@@ -90,6 +91,14 @@ log = logging.getLogger(__name__)
 STOP_CHECK_S = 0.05
 #: Signals kept for display.
 RECENT_SIGNALS = 500
+#: A batch's ticks as columns (symbol, event time, price) and the message of each.
+_Decoded = tuple[list[str], list[float], list[float], list[Any]]
+# Per message and per tick, in C (map over a list): the batch path makes no Python call
+# per message.
+_ERROR, _VALUE, _PARTITION = map(operator.methodcaller, ("error", "value", "partition"))
+_RESENT, _SYMBOL, _TS, _PRICE = (
+    operator.attrgetter(a) for a in ("resent", "symbol", "ts", "price")
+)
 #: Errors that mean the client has lost its brokers.
 _BROKERS_LOST = (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE)
 #: While partitions are read again (see :mod:`tui.runtime.rebuild`), how often the
@@ -514,13 +523,78 @@ class ConsumerWorker(threading.Thread):
         dead-letter topic (the first reader did), and drops the signals."""
         if self._skip_to and not replay:
             msgs = self._not_read_yet(msgs)
+        wall = time.time()
+        self.health.fetch_answered()
+        recording = self.recorder.active and not replay
+        got = None
+        if self._mapped is None and not recording:  # the usual batch: all at once
+            got = self._decode_batch(msgs, wall, replay)
+        if got is None:
+            got = self._decode_each(msgs, wall, replay, recording)
+        symbols, times, prices, taken = got
+        if not symbols:
+            return
+        if not replay:  # ticks read again are not news
+            self._last_tick_wall = wall
+        # Each symbol's forecasts are calibrated on its partition's record alone, so any
+        # engine reading a partition reports the same p (see engine.core, "Streams").
+        streams = list(map(_PARTITION, taken))
+        ids = np.asarray(self.engine.register(symbols, stream=streams), dtype=np.int32)
+        evicted = self.engine.take_evicted()
+        if evicted:
+            self._forget(evicted)
+        refused = np.flatnonzero(ids < 0)
+        if replay:
+            self.rebuilt += len(symbols) - refused.size
+        else:
+            for i in refused.tolist():  # the engine tracks max_symbols already: skipped
+                self._refuse(taken[i], self._symbol_refused(symbols[i]))
+            self._consumed += len(symbols) - refused.size
+            self._fresh_at[ids[ids >= 0]] = wall
+        t = np.asarray(times, dtype=np.float64)
+        price = np.asarray(prices, dtype=np.float64)
+        signals = self.engine.update(ids, t, price)
+        if replay:
+            self.rebuilt_signals += len(signals)  # published when first read
+        elif signals:
+            self._recent.extend(signals)
+            self._signal_count += len(signals)
+            if self.on_signals is not None:
+                self.on_signals(signals)
+
+    def _decode_batch(self, msgs: list[Any], wall: float, replay: bool) -> _Decoded | None:
+        """The ticks of ``msgs`` when every message is a plain, plausible tick of
+        limitwatch's own shape (the usual batch): decoded in one call and checked on whole
+        columns. None when any is not (an error, a bad or refused message, a tick sent
+        again, a quantity): then :meth:`_decode_each` says which and why. Both give the
+        same ticks, and the same state after."""
+        if self._quantity is not None:
+            return None
+        if list(map(_ERROR, msgs)).count(None) != len(msgs):
+            return None
+        ticks = decode_batch(list(map(_VALUE, msgs)))
+        if ticks is None or any(map(_RESENT, ticks)):
+            return None
+        symbols = list(map(_SYMBOL, ticks))
+        times = list(map(_TS, ticks))
+        prices = list(map(_PRICE, ticks))
+        if not self.checks.accept_all(symbols, times, prices, wall):
+            return None
+        if not replay and msgs:  # each partition's latest message, as one by one
+            latest = dict(zip(map(_PARTITION, msgs), msgs, strict=True))
+            for partition, msg in latest.items():
+                _kind, created_ms = msg.timestamp()
+                self.health.message_seen(partition, created_ms / 1000.0 if created_ms > 0 else wall)
+        return symbols, times, prices, list(msgs)
+
+    def _decode_each(self, msgs: list[Any], wall: float, replay: bool, recording: bool) -> _Decoded:
+        """The ticks of ``msgs`` decoded and checked one message at a time; a bad or
+        refused one is counted (and dead-lettered unless ``replay``), a good one recorded
+        when ``recording``."""
         symbols: list[str] = []
         times: list[float] = []
         prices: list[float] = []
         taken: list[Any] = []  # the message of each tick, for a symbol the engine refuses
-        wall = time.time()
-        self.health.fetch_answered()
-        recording = self.recorder.active and not replay
         mapped = self._mapped  # None: limitwatch's own shape, the fast decoder
         quantity = self._quantity
         read_up_to: dict[str, float] | None = None  # the engine's last event time per symbol
@@ -562,35 +636,7 @@ class ConsumerWorker(threading.Thread):
                 self.health.message_seen(
                     msg.partition(), created_ms / 1000.0 if created_ms > 0 else wall
                 )
-        if not symbols:
-            return
-        if not replay:  # ticks read again are not news
-            self._last_tick_wall = wall
-        # Each symbol's forecasts are calibrated on its partition's record alone, so any
-        # engine reading a partition reports the same p (see engine.core, "Streams").
-        streams = [m.partition() for m in taken]
-        ids = np.asarray(self.engine.register(symbols, stream=streams), dtype=np.int32)
-        evicted = self.engine.take_evicted()
-        if evicted:
-            self._forget(evicted)
-        refused = np.flatnonzero(ids < 0)
-        if replay:
-            self.rebuilt += len(symbols) - refused.size
-        else:
-            for i in refused.tolist():  # the engine tracks max_symbols already: skipped
-                self._refuse(taken[i], self._symbol_refused(symbols[i]))
-            self._consumed += len(symbols) - refused.size
-            self._fresh_at[ids[ids >= 0]] = wall
-        t = np.asarray(times, dtype=np.float64)
-        price = np.asarray(prices, dtype=np.float64)
-        signals = self.engine.update(ids, t, price)
-        if replay:
-            self.rebuilt_signals += len(signals)  # published when first read
-        elif signals:
-            self._recent.extend(signals)
-            self._signal_count += len(signals)
-            if self.on_signals is not None:
-                self.on_signals(signals)
+        return symbols, times, prices, taken
 
     def _not_read_yet(self, msgs: list[Any]) -> list[Any]:
         """`msgs` less those this worker read before its partition was revoked (a

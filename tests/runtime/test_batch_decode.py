@@ -1,0 +1,132 @@
+"""A batch of messages decoded at once (the usual batch: every message a plain, plausible
+tick) and one message at a time (any batch) give the same ticks, refusals and state, on
+batches mixing good ticks with every kind of bad message, hostile ones included."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import confluent_kafka as ck
+import msgspec
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine import EngineConfig
+from producer.wire import Tick, decode_batch, encode
+from tui.runtime.consumer import ConsumerWorker
+
+NOW = time.time()
+
+
+class _DeadLetters:
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str]] = []
+
+    def send(self, msg: Any, bad: Any) -> None:
+        self.sent.append((msg.offset(), bad.problem.value))
+
+
+def _worker(batched: bool) -> tuple[ConsumerWorker, _DeadLetters]:
+    w = ConsumerWorker("127.0.0.1:1", topic="t", config=EngineConfig(history=0))
+    dead = _DeadLetters()
+    w._dead_letters = dead  # type: ignore[assignment]
+    if not batched:
+        w._decode_batch = lambda *_args: None  # type: ignore[method-assign]
+    return w, dead
+
+
+GOOD = st.builds(
+    lambda sym, price, dt: encode(Tick(sym, price, NOW - dt)),
+    st.sampled_from(["AAA", "BBB", "CCC", "DDD"]),
+    st.floats(90.0, 110.0),
+    st.floats(0.0, 30.0),
+)
+BAD = st.sampled_from(
+    [
+        b"not json",
+        b"",
+        b'{"symbol":"AAA","price":0,"ts":1700000000}',  # price at 0
+        b'{"symbol":"AAA","price":-3,"ts":1700000000}',
+        b'{"symbol":"A\\u0007B","price":5,"ts":1700000000}',  # a control character
+        b'{"symbol":" AAA","price":5,"ts":1700000000}',
+        b'{"symbol":"AAA","price":100,"ts":1700000000}\n{"symbol":"BBB","price":1,"ts":1}',
+        b'{"symbol":"AAA","price":100,"ts":1700000000,"x":"',  # half of a pair that
+        b'"},{"symbol":"BBB","price":100,"ts":1700000000}',  # joins into two ticks
+        b'{"symbol":"AAA","price":100,"ts":1e12}',
+        b'{"symbol":"AAA","price":100000,"ts":%d}' % int(NOW),  # an implausible jump
+        b'{"symbol":"EEE","price":100,"ts":%d,"resent":true}' % int(NOW),
+        b'{"symbol":"FFF","price":100,"ts":%d}' % int(NOW + 3600),  # an hour ahead
+        b"[1, 2, 3]",
+        b"\xff\xfe",
+        b" ",
+        b'{"symbol":"AAA","price":100,"ts":1700000000}' + b" " * 5000,  # too large
+        b'{"symbol":"GGG","price":100,"ts":%d}\n' % int(NOW),  # a newline of its own
+    ]
+)
+
+
+def _messages(values: list[bytes], partition_of: list[int]) -> list[ck.Message]:
+    return [
+        ck.Message(topic="t", partition=p, offset=i, value=v, timestamp=(1, int(NOW * 1000)))
+        for i, (v, p) in enumerate(zip(values, partition_of, strict=True))
+    ]
+
+
+def _outcome(w: ConsumerWorker, dead: _DeadLetters, signals: list) -> tuple:
+    st_ = w.engine.state()
+    return (
+        st_.symbols,
+        st_.n_ticks.tolist(),
+        [x if not math.isnan(x) else None for x in st_.last.tolist()],
+        w._consumed,
+        sorted((k.value, v) for k, v in w._bad.items()),
+        dead.sent,
+        dict(w.checks._last),
+        [msgspec.json.encode(s) for s in signals],
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.one_of(GOOD, GOOD, GOOD, BAD), min_size=1, max_size=40),
+        min_size=1,
+        max_size=6,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_at_once_and_one_by_one_agree(batches: list[list[bytes]], rnd: Any) -> None:
+    runs = []
+    for batched in (True, False):
+        w, dead = _worker(batched)
+        signals: list = []
+        w.on_signals = signals.extend
+        for values in batches:
+            w._ingest(_messages(values, [rnd.randrange(3) for _ in values]))
+        runs.append(_outcome(w, dead, signals))
+    assert runs[0] == runs[1]
+
+
+def test_a_batch_of_good_ticks_is_decoded_at_once() -> None:
+    values = [encode(Tick(f"S{i % 7}", 100.0 + i % 3, NOW - 10 + i * 0.01)) for i in range(500)]
+    assert decode_batch(values) is not None
+    w, dead = _worker(True)
+    calls = []
+    w._decode_each = lambda *a: calls.append(a) or ([], [], [], [])  # type: ignore[method-assign]
+    w._ingest(_messages(values, [i % 3 for i in range(500)]))
+    assert not calls  # the batch path took it whole
+    assert w._consumed == 500 and not dead.sent
+    assert w.engine.state().n_ticks.sum() == 500
+    np.testing.assert_array_equal(sorted(w.checks._last), [f"S{i}" for i in range(7)])
+
+
+def test_one_bad_message_sends_the_batch_one_by_one_and_only_it_is_refused() -> None:
+    values = [encode(Tick("AAA", 100.0, NOW - 5 + i)) for i in range(4)]
+    values.insert(2, b'{"symbol":"AAA","price":100,"ts":1700000000}\n{"symbol":"B"}')
+    w, dead = _worker(True)
+    w._ingest(_messages(values, [0] * 5))
+    assert w._consumed == 4
+    assert dead.sent == [(2, "not JSON")]
