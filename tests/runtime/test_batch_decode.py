@@ -38,6 +38,13 @@ def _worker(batched: bool) -> tuple[ConsumerWorker, _DeadLetters]:
     return w, dead
 
 
+#: Values that stand for an event instead of a message (the client's errors).
+ERRORS = {
+    b"<eof>": ck.KafkaError(ck.KafkaError._PARTITION_EOF),
+    b"<gone>": ck.KafkaError(ck.KafkaError.UNKNOWN_TOPIC_OR_PART),  # a broker that lost it
+}
+
+
 GOOD = st.builds(
     lambda sym, price, dt: encode(Tick(sym, price, NOW - dt)),
     st.sampled_from(["AAA", "BBB", "CCC", "DDD"]),
@@ -64,13 +71,16 @@ BAD = st.sampled_from(
         b" ",
         b'{"symbol":"AAA","price":100,"ts":1700000000}' + b" " * 5000,  # too large
         b'{"symbol":"GGG","price":100,"ts":%d}\n' % int(NOW),  # a newline of its own
+        *ERRORS,
     ]
 )
 
 
 def _messages(values: list[bytes], partition_of: list[int]) -> list[ck.Message]:
     return [
-        ck.Message(topic="t", partition=p, offset=i, value=v, timestamp=(1, int(NOW * 1000)))
+        ck.Message(topic="t", error=ERRORS[v])
+        if v in ERRORS
+        else ck.Message(topic="t", partition=p, offset=i, value=v, timestamp=(1, int(NOW * 1000)))
         for i, (v, p) in enumerate(zip(values, partition_of, strict=True))
     ]
 
@@ -121,6 +131,18 @@ def test_a_batch_of_good_ticks_is_decoded_at_once() -> None:
     assert w._consumed == 500 and not dead.sent
     assert w.engine.state().n_ticks.sum() == 500
     np.testing.assert_array_equal(sorted(w.checks._last), [f"S{i}" for i in range(7)])
+
+
+def test_a_batch_with_an_error_event_of_the_client_is_read_one_by_one() -> None:
+    """The client hands errors over as messages (a topic the broker lost, the end of a
+    partition); an error compared with None by == raises, so they are told apart by
+    identity, and the ticks around them still count."""
+    values = [encode(Tick("AAA", 100.0, NOW - 5 + i)) for i in range(3)]
+    for event in ERRORS:
+        w, dead = _worker(True)
+        w._ingest(_messages([*values, event], [0] * 4))
+        w._ingest(_messages([event], [0]))
+        assert w._consumed == 3 and not dead.sent
 
 
 def test_one_bad_message_sends_the_batch_one_by_one_and_only_it_is_refused() -> None:

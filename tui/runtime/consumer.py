@@ -22,6 +22,7 @@ already: they are dropped and counted as duplicates.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -570,7 +571,8 @@ class ConsumerWorker(threading.Thread):
         same ticks, and the same state after."""
         if self._quantity is not None:
             return None
-        if list(map(_ERROR, msgs)).count(None) != len(msgs):
+        # By identity: a KafkaError compared with None by == raises.
+        if any(map(operator.is_not, map(_ERROR, msgs), itertools.repeat(None))):
             return None
         ticks = decode_batch(list(map(_VALUE, msgs)))
         if ticks is None or any(map(_RESENT, ticks)):
