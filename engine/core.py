@@ -618,7 +618,8 @@ class Engine:
 
     def _shown_eta(self, eta: _F8, n: int) -> _F8:
         """Times to the limit as computed (read-only, of the first ``n`` symbols), each
-        times its stream's correction."""
+        times its stream's correction, at most the horizon (it is the median time among
+        paths that reach the limit within it)."""
         scaled = [(k, r.scale) for k, r in self._timing.items() if r.scale != 1.0]
         if not scaled:
             return eta
@@ -626,6 +627,7 @@ class Engine:
         stream = self._s.stream[:n]
         for k, scale in scaled:
             eta[stream == k] *= scale
+        np.fmin(eta, self._cfg.horizon_s, out=eta)  # a time within the horizon, corrected
         eta.flags.writeable = False
         return eta
 
@@ -1072,7 +1074,8 @@ class Engine:
     def _timed(self, signals: list[Signal]) -> list[Signal]:
         """Record the WATCHes among ``signals`` and the hits that answer earlier ones (a
         hit of the same symbol and side within the horizon), and show each WATCH's time
-        to the limit corrected by its stream's :class:`~engine.calibration.TimingRecord`."""
+        to the limit corrected by its stream's :class:`~engine.calibration.TimingRecord`
+        (at most the horizon)."""
         s, horizon, index = self._s, self._cfg.horizon_s, self._index
         out = []
         for sig in signals:
@@ -1085,7 +1088,7 @@ class Engine:
                 self._waiting[key] = pending
                 scale = self._timing[int(s.stream[sid])].scale
                 if scale != 1.0 and math.isfinite(sig.eta_s):
-                    sig = with_eta(sig, sig.eta_s * scale)
+                    sig = with_eta(sig, min(sig.eta_s * scale, horizon))
             elif kind <= SignalKind.SELL:
                 sid = index[sig.symbol]
                 pending = self._waiting.pop((sid, kind - SignalKind.BUY), None)

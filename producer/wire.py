@@ -163,8 +163,10 @@ def decode_batch(values: list[bytes | None]) -> list[Tick] | None:
     decoder instead of one Python call per message.
 
     The values are joined by newlines and read as JSON lines, so no value may hold a
-    newline of its own (it could make two ticks of one message, or one of two): the
-    newlines of the joined buffer are counted, and one tick per value is checked.
+    newline of its own (it could make two ticks of one message, or one of two) and none
+    may be blank (a blank line is skipped, and two ticks side by side on one line are
+    both read): the newlines of the joined buffer are counted, blank values refused, and
+    then as many ticks as values means one tick from each.
 
     >>> ok = [b'{"symbol":"A","price":1.5,"ts":2}', b'{"symbol":"B","price":2,"ts":3}']
     >>> [t.symbol for t in decode_batch(ok)]
@@ -174,6 +176,8 @@ def decode_batch(values: list[bytes | None]) -> list[Tick] | None:
     >>> two = b'{"symbol":"A","price":1,"ts":1,"x":"', b'"},{"symbol":"B","price":1,"ts":1}'
     >>> decode_batch(list(two)) is None  # neither is a tick, though joined they read as two
     True
+    >>> decode_batch([ok[0] + b" " + ok[1], b""]) is None  # two ticks in one, and a blank
+    True
     """
     if not values:
         return []
@@ -182,6 +186,10 @@ def decode_batch(values: list[bytes | None]) -> list[Tick] | None:
     except TypeError:
         return None
     if buf.count(b"\n") != len(values) - 1:
+        return None
+    # JSON lines skip a blank line and read values side by side on one: with no blank
+    # value, as many ticks as lines means one tick on each.
+    if b"" in values or any(map(bytes.isspace, values)):  # type: ignore[arg-type]
         return None
     if max(map(len, values)) > MAX_MESSAGE_BYTES:  # type: ignore[arg-type]
         return None

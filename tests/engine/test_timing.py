@@ -59,10 +59,13 @@ def test_watch_times_come_out_near_the_times_the_limits_took() -> None:
     assert scale > 1.4 and outcomes > 100
     assert raw_eng.eta_correction(0) == (1.0, 0)
     # What the watchlist shows is corrected alike: the same times as computed, times
-    # the stream's factor (the times as computed do not depend on the map).
+    # the stream's factor, at most the horizon (the times as computed do not depend on
+    # the map).
     a, b = raw_eng.state(), eng.state()
-    np.testing.assert_allclose(b.eta_buy, a.eta_buy * scale, rtol=1e-12)
-    np.testing.assert_allclose(b.eta_sell, a.eta_sell * scale, rtol=1e-12)
+    for shown, computed in ((b.eta_buy, a.eta_buy), (b.eta_sell, a.eta_sell)):
+        np.testing.assert_allclose(shown, np.fmin(computed * scale, horizon), rtol=1e-12)
+    assert (a.eta_buy * scale > horizon).any()  # some were cut to the horizon
+    assert all(s.eta_s <= horizon for s in signals if math.isfinite(s.eta_s))
 
 
 def test_the_correction_is_the_same_however_the_ticks_are_batched() -> None:

@@ -71,6 +71,12 @@ BAD = st.sampled_from(
         b" ",
         b'{"symbol":"AAA","price":100,"ts":1700000000}' + b" " * 5000,  # too large
         b'{"symbol":"GGG","price":100,"ts":%d}\n' % int(NOW),  # a newline of its own
+        b'{"symbol":"AAA","price":100,"ts":%d} {"symbol":"HHH","price":100,"ts":%d}'
+        % (int(NOW), int(NOW)),  # two ticks side by side: with a blank, as many as values
+        b'{"symbol":"AAA","price":100,"ts":%d}{"symbol":"HHH","price":100,"ts":%d}'
+        % (int(NOW), int(NOW)),
+        b"\r",
+        b"\t ",
         *ERRORS,
     ]
 )
@@ -131,6 +137,18 @@ def test_a_batch_of_good_ticks_is_decoded_at_once() -> None:
     assert w._consumed == 500 and not dead.sent
     assert w.engine.state().n_ticks.sum() == 500
     np.testing.assert_array_equal(sorted(w.checks._last), [f"S{i}" for i in range(7)])
+
+
+def test_two_ticks_in_one_message_beside_a_blank_one_are_both_refused() -> None:
+    """JSON lines read two values side by side on one line and skip a blank line, so the
+    counts alone would match; each message is refused, as one by one."""
+    pair = encode(Tick("AAA", 100.0, NOW)) + b" " + encode(Tick("BBB", 100.0, NOW))
+    for blank in (b"", b" ", b"\r"):
+        assert decode_batch([pair, blank]) is None
+        w, dead = _worker(True)
+        w._ingest(_messages([pair, blank], [0, 1]))
+        assert w._consumed == 0 and w.engine.symbols == ()
+        assert [offset for offset, _ in dead.sent] == [0, 1]
 
 
 def test_a_batch_with_an_error_event_of_the_client_is_read_one_by_one() -> None:

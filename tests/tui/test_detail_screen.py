@@ -92,7 +92,7 @@ def test_the_time_shown_says_the_streams_correction_of_it() -> None:
     st = eng.state()
     rows = dict(forecast_details(st, 0, None, "partition 2", (1.8, 193)))
     assert rows["buy chance"].endswith(
-        " (median; computed time ×1.8, from 193 WATCHes on partition 2 that came true)"
+        " (median; computed time ×1.80, from 193 WATCHes on partition 2 that came true)"
     )
     for nothing_learnt in (None, (1.0, 0)):
         rows = dict(forecast_details(st, 0, None, "partition 2", nothing_learnt))

@@ -156,7 +156,7 @@ def forecast_details(
     if timing is not None and timing[1] > 0 and timing[0] != 1.0:
         n = timing[1]
         timed = (
-            f"; computed time ×{timing[0]:.2g}, from {n:,} WATCH{'' if n == 1 else 'es'} "
+            f"; computed time ×{timing[0]:.2f}, from {n:,} WATCH{'' if n == 1 else 'es'} "
             f"on {where} that came true"
         )
     for side, p, eta, limit in (
