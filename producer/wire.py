@@ -197,15 +197,10 @@ def decode_batch(values: list[bytes | None]) -> list[Tick] | None:
         ticks = _decoder.decode_lines(buf)
     except Exception:  # any failure: the messages are decoded one by one, which says why
         return None
-    if len(ticks) != len(values):  # a blank value, skipped as a blank line
+    if len(ticks) != len(values):  # a line with two ticks side by side
         return None
     new = {t.symbol for t in ticks}.difference(_checked_symbols)
-    for symbol in new:
-        if not symbol.isprintable() or symbol.strip() != symbol:
-            return None
-        if len(_checked_symbols) < _MAX_CHECKED:
-            _checked_symbols.add(symbol)
-    return ticks
+    return ticks if all(map(_clean_symbol, new)) else None
 
 
 def decode(value: bytes | None, quantity: Callable[[str], bool] | None = None) -> Tick:
@@ -231,10 +226,16 @@ def decode(value: bytes | None, quantity: Callable[[str], bool] | None = None) -
         raise BadTick(f"undecodable: {type(exc).__name__}: {exc}", Problem.NOT_JSON) from None
     # JSON has no NaN or infinity, and the field bounds refuse overflowed numbers, so
     # price and ts are finite here.
-    symbol = tick.symbol
-    if symbol not in _checked_symbols:
-        if not symbol.isprintable() or symbol.strip() != symbol:
-            raise BadTick("symbol has control characters or surrounding spaces", Problem.BAD_SYMBOL)
-        if len(_checked_symbols) < _MAX_CHECKED:
-            _checked_symbols.add(symbol)
+    if tick.symbol not in _checked_symbols and not _clean_symbol(tick.symbol):
+        raise BadTick("symbol has control characters or surrounding spaces", Problem.BAD_SYMBOL)
     return tick
+
+
+def _clean_symbol(symbol: str) -> bool:
+    """Whether a symbol not checked yet is free of control characters and surrounding
+    spaces; a clean one is remembered as checked (up to :data:`_MAX_CHECKED`)."""
+    if not symbol.isprintable() or symbol.strip() != symbol:
+        return False
+    if len(_checked_symbols) < _MAX_CHECKED:
+        _checked_symbols.add(symbol)
+    return True

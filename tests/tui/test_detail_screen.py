@@ -108,6 +108,9 @@ def test_a_limit_reached_and_a_symbol_warming_up_say_so() -> None:
     shown = forecast_details(young, 0, None)
     assert ("buy chance", "warming up") in shown
     assert ("", "forecasts start after 20 ticks (5 so far)") in shown
+    # The stream's time correction (193 WATCHes) does not stand in for the tick count.
+    shown = forecast_details(young, 0, None, "partition 2", (1.8, 193))
+    assert ("", "forecasts start after 20 ticks (5 so far)") in shown
     burst = Engine(EngineConfig(default_band=None, warmup_ticks=20, warmup_s=10.0))
     burst.set_limits("ACME", buy=99.0, sell=101.0)  # 40 ticks within one second
     burst.update(np.zeros(40, dtype=np.int32), np.linspace(0.0, 1.0, 40), np.full(40, 100.0))

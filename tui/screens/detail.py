@@ -154,10 +154,10 @@ def forecast_details(
         rows.append(("drift", "not yet measured"))
     timed = ""
     if timing is not None and timing[1] > 0 and timing[0] != 1.0:
-        n = timing[1]
+        factor, answered = timing
         timed = (
-            f"; computed time ×{timing[0]:.2f}, from {n:,} WATCH{'' if n == 1 else 'es'} "
-            f"on {where} that came true"
+            f"; computed time ×{factor:.2f}, from {answered:,} "
+            f"WATCH{'' if answered == 1 else 'es'} on {where} that came true"
         )
     for side, p, eta, limit in (
         ("buy", float(state.p_buy[i]), float(state.eta_buy[i]), buy),
