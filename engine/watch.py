@@ -26,9 +26,10 @@ carried in, so the states carried with ``Batch.carry`` decide that fire exactly;
 stream whose ticks in the batch span no more than ``quiet_s`` fires at most once, and
 the ticks after its fire give its final state. Longer runs (a replayed file, a whole
 evaluation) are walked from one transition to the next (the next ``likely``,
-``unlikely`` and reaching tick found for every tick at once, the expiry and quiet ends
-by a bisection of the runs that wait for one, from where each stands), all streams in
-step: a few passes over the ticks plus a step per transition. (The ends were once
+``unlikely`` and reaching tick searched among those ticks' positions, the expiry and
+quiet ends among integer keys of run and time rank, for the runs that wait for one,
+from where each stands), all streams in step: a pass over the ticks per condition plus
+a step per transition. (The ends were once
 searched for every tick of every run, one search call per run: on 200 symbols in
 batches of 5,000 ticks that was a third of the engine's time.) The result does not
 depend on how the ticks were split into calls, given the states and fire times carried
@@ -128,7 +129,7 @@ class Streams:
         #: Input position of each tick in batch order, and whether that is the identity.
         self.order = batch.order
         self.in_order = bool((batch.order == np.arange(batch.n)).all())
-        self._at = np.arange(rows * m)
+        self._key: tuple[_I8, int, _F8] | None = None
 
     def runs(self, values: NDArray[np.generic]) -> NDArray[np.generic]:
         """``values`` of shape (rows, n) in batch order, as one contiguous array."""
@@ -145,11 +146,10 @@ class Streams:
             return
         out[:, self.ticks] = flat.reshape(self.rows, self.m)[:, self.place]
 
-    def next_index(self, mask: _B) -> _I8:
+    def next_index(self, mask: _B) -> Following:
         """Per contiguous position, the first position at or after it in its run where
-        ``mask`` holds; the run's end where none does."""
-        backwards = np.where(mask[::-1], self._at[::-1], self._ends[::-1])
-        return np.minimum.accumulate(backwards)[::-1]
+        ``mask`` holds; the run's end where none does (looked up when indexed)."""
+        return Following(np.flatnonzero(mask), self._ends)
 
     def reach(self, pos: _I8, end: _I8, last: _F8, offset: float, *, strict: bool) -> _I8:
         """The first position at or after ``pos`` (before ``end``) with time ``>= last +
@@ -157,21 +157,54 @@ class Streams:
         return self.first_time(pos, end, last + offset, strict=strict)
 
     def first_time(self, lo: _I8, hi: _I8, x: _F8, *, strict: bool) -> _I8:
-        """The first position in ``[lo, hi)`` with time ``>= x`` (``> x`` if ``strict``);
-        ``hi`` where none. Exact bisection on the times, which do not decrease in a run."""
-        t = self.t
-        lo, hi = lo.copy(), hi.copy()
-        last = t.shape[0] - 1
-        while True:
-            open_ = lo < hi
-            if not open_.any():
-                return lo
-            mid = (lo + hi) >> 1
-            tm = t[np.minimum(mid, last)]
-            right = open_ & ((tm <= x) if strict else (tm < x))
-            left = open_ & ~right
-            lo[right] = mid[right] + 1
-            hi[left] = mid[left]
+        """The first position in ``[lo, hi)`` (``lo`` and ``hi`` within one run) with
+        time ``>= x`` (``> x`` if ``strict``); ``hi`` where none, ``lo`` where ``x`` is
+        nan (no time compares with it, as in a bisection that goes left).
+
+        Exact, and one search for all: every time is replaced by its rank among the
+        distinct times, and each position gets the integer key ``run * (distinct + 1) +
+        rank``, which does not decrease along the contiguous runs; ``t >= x`` is ``rank
+        >= (times below x)`` and ``t > x`` is ``rank >= (times at or below x)``."""
+        key, width, distinct = self._keys()
+        lo = np.asarray(lo, dtype=np.int64)
+        hi = np.asarray(hi, dtype=np.int64)
+        x = np.asarray(x, dtype=np.float64)
+        open_ = lo < hi
+        run = key.take(np.minimum(lo, key.shape[0] - 1)) // width if key.size else lo
+        rank = np.searchsorted(distinct, x, side="right" if strict else "left")
+        found = np.searchsorted(key, run * width + rank, side="left")
+        found = np.clip(found, lo, hi)
+        found[np.isnan(x)] = lo[np.isnan(x)]
+        return np.where(open_, found, lo)
+
+    def _keys(self) -> tuple[_I8, int, _F8]:
+        """The search keys of :meth:`first_time`, made on first use."""
+        if self._key is None:
+            distinct = np.unique(self.t[: self.m])
+            rank = np.tile(np.searchsorted(distinct, self.t[: self.m]), self.rows)
+            width = distinct.shape[0] + 1
+            run = np.repeat(np.arange(self.start.shape[0], dtype=np.int64), self.end - self.start)
+            self._key = (run * width + rank, width, distinct)
+        return self._key
+
+
+class Following:
+    """For each position of contiguous runs, the first position at or after it in its run
+    where a mask holds, or the run's end: indexed like the array it stands for, and
+    found by a search among the mask's positions only when asked."""
+
+    __slots__ = ("_at", "_ends")
+
+    def __init__(self, at: _I8, ends: _I8) -> None:
+        self._at, self._ends = at, ends
+
+    def __getitem__(self, pos: _I8) -> _I8:
+        pos = np.asarray(pos, dtype=np.int64)
+        end = self._ends.take(pos)
+        if self._at.size == 0:
+            return end
+        i = np.searchsorted(self._at, pos)
+        return np.where(i < self._at.size, np.minimum(self._at.take(i, mode="clip"), end), end)
 
 
 def first_per_segment(batch: Batch, mask: _B) -> _I8:
@@ -209,7 +242,7 @@ def stream_fires(runs: Streams, score: _F8, alert: float, reached: _B, rule: Dis
     order = None if runs.in_order else runs.order
     if order is not None:
         score, reached = score[:, order], reached[:, order]
-    likely, unlikely, _ = watch_codes(score, alert, reached, rule)
+    likely, unlikely = _likely_unlikely(score, alert, reached, rule)
     k = runs.start.shape[0]
     with np.errstate(invalid="ignore"):
         fired, _, _ = _walk(
@@ -228,6 +261,17 @@ def watch_codes(
     """Per tick, ``likely``, ``unlikely`` (see the module docstring), and the state the
     tick sets whatever it found (:data:`KEEP` for none): reaching disarms and falling
     back arms; a fire is decided by :func:`watch_fires`."""
+    likely, unlikely = _likely_unlikely(score, alert, reached, rule)
+    # The conditions exclude each other: the state is KEEP plus state - KEEP for the one
+    # that holds (int8 sums cost a fraction of masked writes).
+    code = unlikely.view(np.int8) * np.int8(Watch.ARMED - KEEP)
+    code += reached.view(np.int8) * np.int8(Watch.REACHED - KEEP)
+    code += np.int8(KEEP)
+    return likely, unlikely, code
+
+
+def _likely_unlikely(score: _F8, alert: float, reached: _B, rule: Discipline) -> tuple[_B, _B]:
+    """``likely`` and ``unlikely`` per tick: neither where the limit is reached."""
     rearm = rule.rearm * alert if alert > 0 else alert / rule.rearm
     free = ~reached
     with np.errstate(invalid="ignore"):
@@ -235,12 +279,7 @@ def watch_codes(
         unlikely = score <= rearm
     likely &= free
     unlikely &= free
-    # The conditions exclude each other: the state is KEEP plus state - KEEP for the one
-    # that holds (int8 sums cost a fraction of masked writes).
-    code = unlikely.view(np.int8) * np.int8(Watch.ARMED - KEEP)
-    code += reached.view(np.int8) * np.int8(Watch.REACHED - KEEP)
-    code += np.int8(KEEP)
-    return likely, unlikely, code
+    return likely, unlikely
 
 
 # A stream that never fired has fire time -inf: -inf + inf (no expiry) is nan, and
@@ -358,12 +397,13 @@ def _walk(
     rule: Discipline,
 ) -> tuple[_B, NDArray[np.int8], _F8]:
     """The rule along each run, one transition per step for all runs at once: fires
-    (contiguous), and each run's final state and fire time."""
+    (contiguous), and each run's final state and fire time. ``likely`` and ``unlikely``
+    hold only where ``hit`` does not (as :func:`watch_codes` makes them)."""
     fired = np.zeros(likely.shape[0], dtype=bool)
     final_state = states.astype(np.int8, copy=True)
     final_last = last_fire.astype(np.float64, copy=True)
     next_likely = runs.next_index(likely)
-    next_unlikely = runs.next_index(unlikely & ~hit)
+    next_unlikely = runs.next_index(unlikely)
     next_hit = runs.next_index(hit)
     tt = runs.t
     run = np.arange(final_state.shape[0])
