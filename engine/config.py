@@ -140,7 +140,8 @@ class EngineConfig:
         ``halflife_s / ln 2``, the span steady ticks approach but never reach.
     calibrate_after_s : float
         Seconds of event time from a symbol's first tick before its forecasts teach the
-        engine's calibration map (see :class:`~engine.calibration.Calibrator`): while
+        engine's calibration map (see :class:`~engine.calibration.Calibrator`), and its
+        WATCHes the correction of the time to the limit: while
         its estimates still fill, a symbol's forecasts err in ways its later ones do
         not, and a map learnt from them would correct what is no longer there. The
         default, 120 s, is one half-life of the default drift. ``inf`` (``off`` on the
@@ -216,7 +217,8 @@ class EngineConfig:
     )  # fmt: skip
     calibrate_after_s: float = _setting(
         120.0, "--calibrate-after", "S", "seconds of a symbol's ticks before its forecasts "
-        "teach the calibration map, or off (no map: the forecasts as computed)", "seconds_off",
+        "teach the calibration map and the time to the limit, or off (no map: the forecasts "
+        "as computed)", "seconds_off",
         portable=False,
     )  # fmt: skip
 

@@ -94,7 +94,7 @@ from engine.rules import Armed, Rule, fire, signals_fired
 from engine.segments import Batch, Recurrence, make_batch
 from engine.signals import Signal, SignalKind, with_eta
 from engine.state import EngineState, History
-from engine.store import LONG, WEIGHTED, Store, Sum
+from engine.store import IN_FORCE, LONG, WEIGHTED, Store, Sum
 from engine.watch import Watch
 from engine.windows import reanchor, replay_mean, window_mean, wrap_slots
 
@@ -832,10 +832,18 @@ class Engine:
         self, batch: Batch, slot: _F8, limits: _F8, aims: _F8, price: _F8, t_event: _F8,
         est: Estimates, ids: NDArray[np.int32], price_in: _F8,
     ) -> None:  # fmt: skip
-        """Feed the calibrator a piece's ticks (within one refit period): each symbol's
-        first tick in each slot of the clock is sampled (its ``p`` after the tick, as
-        computed, towards the levels ``aims``), and every tick's price counts towards the
-        outcomes of earlier samples (whether it reached ``limits``).
+        """Feed the calibrator a piece's ticks (within one refit period): as each
+        symbol's first tick in a slot of the clock arrives, the forecast in force as the
+        slot began (the one made at the symbol's previous tick: its ``p`` as computed,
+        towards the levels ``aims``, with that tick's limits and price) is sampled, and
+        every tick's price counts towards the outcomes of earlier samples (whether it
+        reached ``limits``). The sample's outcome is over the ``horizon`` slots from its
+        own, the first tick included: the forecast in force at a time, scored over the
+        horizon from that time, as the evaluation and a user reading the screen score it.
+        (Sampling the first tick's own forecast instead scored it over slots that began
+        before that tick: over a part of a slot less than the horizon, a twelfth of it at
+        most, and on daily closes sampled at a day's one tick, the close five days on was
+        left out: its map came out too cautious, by about 0.05 on every decile.)
         ``slot`` is each tick's clock slot in arrival order; ``ids`` and ``price_in``
         are the piece's ticks in arrival order, the other arrays in batch order."""
         s, cfg = self._s, self._cfg
@@ -846,15 +854,28 @@ class Engine:
         cand = np.flatnonzero(first)
         cand = cand[np.argsort(batch.order.take(cand), kind="stable")]  # arrival order
         c_sym = batch.sym_t.take(cand)
-        raw = forecast_limits(
-            price.take(cand), aims[0].take(cand), aims[1].take(cand),
-            est.take(cand), cfg.horizon_s,
-        )  # fmt: skip
-        teach = t_event.take(cand) - s.t_open.take(c_sym) >= cfg.calibrate_after_s
+        # The forecast in force before each sampled tick: the previous tick's in this
+        # piece, or the one the symbol's last tick left in the store.
+        inside = np.flatnonzero(batch.j.take(cand) > 0)
+        made = np.concatenate((batch.back_index(cand[inside], 1), batch.last))
+        in_force = np.empty((made.shape[0], IN_FORCE))
+        in_force[:, :2] = forecast_limits(
+            price.take(made), aims[0].take(made), aims[1].take(made),
+            est.take(made), cfg.horizon_s,
+        ).T  # fmt: skip
+        in_force[:, 2] = limits[0].take(made)
+        in_force[:, 3] = limits[1].take(made)
+        in_force[:, 4] = price.take(made)
+        in_force[:, 5] = t_event.take(made)
+        sampled = s.in_force.take(c_sym, axis=0)
+        sampled[inside] = in_force[: inside.shape[0]]
+        s.in_force[sym] = in_force[inside.shape[0] :]
+        raw = sampled[:, :2]
+        c_lim = sampled[:, 2:4]
+        c_price = sampled[:, 4]
+        teach = sampled[:, 5] - s.t_open.take(c_sym) >= cfg.calibrate_after_s
         c_slot = slot_b.take(cand)
-        c_price = price.take(cand)
-        c_lim = np.column_stack((limits[0].take(cand), limits[1].take(cand)))
-        forecasts = (c_sym, raw.T, c_lim, c_price, teach, c_slot)
+        forecasts = (c_sym, raw, np.ascontiguousarray(c_lim), c_price, teach, c_slot)
         ticks = (ids, price_in, slot)
         members = self._members(ids)
         if len(members) == 1:
@@ -1072,20 +1093,25 @@ class Engine:
         return self._timed(out) if self._learn_timing and out else out
 
     def _timed(self, signals: list[Signal]) -> list[Signal]:
-        """Record the WATCHes among ``signals`` and the hits that answer earlier ones (a
-        hit of the same symbol and side within the horizon), and show each WATCH's time
+        """Record the WATCHes among ``signals`` (of symbols past ``calibrate_after_s``) and
+        the hits that answer earlier ones (a hit of the same symbol and side within the
+        horizon), and show each WATCH's time
         to the limit corrected by its stream's :class:`~engine.calibration.TimingRecord`
         (at most the horizon)."""
         s, horizon, index = self._s, self._cfg.horizon_s, self._index
+        after = self._cfg.calibrate_after_s
         out = []
         for sig in signals:
             kind = sig.kind
             if kind <= SignalKind.SELL_WATCH:
                 sid = index[sig.symbol]
-                key = (sid, kind - SignalKind.BUY_WATCH)
-                pending = [w for w in self._waiting.get(key, ()) if sig.t - w[0] <= horizon]
-                pending.append((sig.t, sig.eta_s))
-                self._waiting[key] = pending
+                # A young symbol's WATCHes teach nothing, as its forecasts teach the map
+                # nothing (``calibrate_after_s``).
+                if sig.t - s.t_open[sid] >= after:
+                    key = (sid, kind - SignalKind.BUY_WATCH)
+                    pending = [w for w in self._waiting.get(key, ()) if sig.t - w[0] <= horizon]
+                    pending.append((sig.t, sig.eta_s))
+                    self._waiting[key] = pending
                 scale = self._timing[int(s.stream[sid])].scale
                 if scale != 1.0 and math.isfinite(sig.eta_s):
                     sig = with_eta(sig, min(sig.eta_s * scale, horizon))
@@ -1409,33 +1435,37 @@ def _estimates(
     return drift, drift_se2, Estimates(mean, var, vol, shift)
 
 
-#: Seconds of event time between the calibrator's samples of every forecast in force,
-#: and between refits of its map (rounded to divide the horizon).
-CALIBRATION_SAMPLE_S = 5.0
-CALIBRATION_REFIT_S = 60.0
-#: Later refits come an eighth of the stream's age apart, at most five minutes.
+#: The calibrator's clock, in horizons of event time (at the default 60 s horizon: a
+#: sample of every forecast in force each 5 s, the first refit after a minute, later
+#: refits an eighth of the stream's age apart but at most five minutes, and the outcomes
+#: of about the last five minutes followed where they are many). In horizons, so that a
+#: horizon of days (daily closes) or of seconds keeps the same number of samples per
+#: outcome and the same memory of recent outcomes.
+CALIBRATION_SAMPLES_PER_HORIZON = 12
+CALIBRATION_REFIT_HORIZONS = 1.0
 CALIBRATION_REFIT_GROWTH = 1 / 8
-CALIBRATION_REFIT_MOST_S = 300.0
-#: The map follows the outcomes of about the last five minutes where they are many
-#: (half-life of their weight), with the whole record worth this many of them per bin.
-CALIBRATION_RECENT_HALFLIFE_S = 300.0
+CALIBRATION_REFIT_MOST_HORIZONS = 5.0
+#: Half-life of the recent outcomes' weight, and how many of them per bin the whole
+#: record is worth.
+CALIBRATION_RECENT_HALFLIFE_HORIZONS = 5.0
 CALIBRATION_RECENT_WEIGHT = 100.0
 
 
 def _calibrator(cfg: EngineConfig) -> Calibrator:
-    """The engine's calibrator: every forecast in force sampled each ~5 s of event time,
-    resolved a horizon later, the map refitted each ~minute (all symbols together: one
+    """The engine's calibrator: every forecast in force sampled each twelfth of the
+    horizon of event time, resolved a horizon later, the map refitted a horizon after
+    the first tick and then at most five horizons apart (all symbols together: one
     market's forecasts err alike, and a symbol alone would need hours of outcomes)."""
-    per = max(1, round(cfg.horizon_s / CALIBRATION_SAMPLE_S))
+    per = CALIBRATION_SAMPLES_PER_HORIZON
     every = cfg.horizon_s / per
-    refit = every * max(1, round(CALIBRATION_REFIT_S / every))
+    refit = every * max(1, round(CALIBRATION_REFIT_HORIZONS * per))
     return Calibrator(
         cfg.horizon_s,
         sample_every=every,
         refit_every=refit,
         refit_growth=CALIBRATION_REFIT_GROWTH,
-        refit_most=max(refit, CALIBRATION_REFIT_MOST_S),
-        recent_halflife=CALIBRATION_RECENT_HALFLIFE_S,
+        refit_most=max(refit, CALIBRATION_REFIT_MOST_HORIZONS * cfg.horizon_s),
+        recent_halflife=CALIBRATION_RECENT_HALFLIFE_HORIZONS * cfg.horizon_s,
         recent_weight=CALIBRATION_RECENT_WEIGHT,
         learn=math.isfinite(cfg.calibrate_after_s),
         # A refit period's samples are taken at once, ahead of their slots' outcomes.

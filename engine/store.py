@@ -14,7 +14,7 @@ from engine.rules import INITIAL_STATES, TIMED, Rule
 from engine.signals import SignalKind
 from engine.watch import NEVER
 
-__all__ = ["LONG", "WEIGHTED", "Store", "Sum", "history_width"]
+__all__ = ["IN_FORCE", "LONG", "WEIGHTED", "Store", "Sum", "history_width"]
 
 _F8 = NDArray[np.float64]
 _I8 = NDArray[np.int64]
@@ -53,6 +53,10 @@ WEIGHTED = slice(Sum.W_PRICE, Sum.W_RETURN_LONG)
 LONG = slice(Sum.W_RETURN_LONG, None)
 
 
+#: Columns of ``Store.in_force``.
+IN_FORCE = 6
+
+
 def history_width(cfg: EngineConfig) -> int:
     """Ticks in each symbol's chart ring: the ``history`` shown and the ``slow - 1``
     before them that its averages are replayed from; none with ``history`` 0."""
@@ -79,6 +83,9 @@ class Store:
         (``p`` as reported, through the calibration map).
     raw_buy, raw_sell : ``p`` as computed, before the calibration map.
     clock_slot : the calibrator's clock slot at the latest tick (``-inf`` before any).
+    in_force : the forecast made at the latest tick, as the calibrator samples it when
+        the symbol's next tick opens a slot: ``p`` as computed towards the buy and the
+        sell limit, both limits, the price and the event time (nan before any).
     touched : whether a limit was ever set (then no default band applies).
     additive : the symbol's values are a quantity, not a price (the engine's
         ``additive`` patterns): returns and distances in its own units, not log price.
@@ -125,6 +132,7 @@ class Store:
     raw_buy: _F8
     raw_sell: _F8
     clock_slot: _F8
+    in_force: _F8
     touched: NDArray[np.bool_]
     additive: NDArray[np.bool_]
     stale: NDArray[np.bool_]
@@ -178,6 +186,7 @@ class Store:
             raw_buy=nan(),
             raw_sell=nan(),
             clock_slot=np.full(capacity, -np.inf),
+            in_force=nan(IN_FORCE),
             touched=np.zeros(capacity, dtype=bool),
             additive=np.zeros(capacity, dtype=bool),
             stale=np.zeros(capacity, dtype=bool),

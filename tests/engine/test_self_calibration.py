@@ -11,16 +11,19 @@ import numpy as np
 from streams import random_walk
 
 from engine import Engine, EngineConfig
+from engine.core import CALIBRATION_SAMPLES_PER_HORIZON
 from engine.evaluation import SampledRun, calibration, outcomes, settled
 from engine.quality import TickOrder
 from producer.markets import generate
 
 
 def test_recorded_outcomes_match_a_per_tick_loop() -> None:
-    """Every symbol's first tick in each 5 s slot of the clock (the running latest tick
-    time) is a forecast; it came true if a later tick of that symbol within the horizon's
-    slots reached the limit. A plain loop over the ticks, fed one at a time to a second
-    engine for the forecast at each tick, counts the same forecasts and hits."""
+    """As a symbol's first tick in a slot of the clock (the running latest tick time, in
+    twelfths of the horizon) arrives, the forecast in force (made at the symbol's
+    previous tick) is sampled; it came true if a tick of that symbol in the horizon's
+    slots from that one, the arriving tick included, reached the limit. A plain loop
+    over the ticks, fed one at a time to a second engine for the forecast in force
+    before each tick, counts the same forecasts and hits."""
     cfg = EngineConfig(
         horizon_s=20.0, default_band=0.004, warmup_ticks=5, warmup_s=0.0,
         calibrate_after_s=math.inf,
@@ -35,34 +38,35 @@ def test_recorded_outcomes_match_a_per_tick_loop() -> None:
 
     one = Engine(cfg)
     one.register(names)
-    slot_s, q = 5.0, 4  # 20 s horizon: four slots of 5 s
+    q = CALIBRATION_SAMPLES_PER_HORIZON  # slots per horizon
+    slot_s = cfg.horizon_s / q
     clock = -math.inf
     last_slot = {i: -math.inf for i in range(4)}
-    forecasts = []  # (symbol, sell side, slot, limit)
+    forecasts = []  # (symbol, sell side, slot, limit, the tick it was sampled at)
     slots = []
     for i in range(ids.size):
-        one.update(ids[i : i + 1], t[i : i + 1], price[i : i + 1])
         clock = max(clock, float(t[i]))
         k = math.floor(clock / slot_s)
         slots.append(k)
         s = int(ids[i])
         if k > last_slot[s]:
             last_slot[s] = k
-            st = one.state()
+            st = one.state()  # before tick i: the forecast in force
             for sell, p, limit in (
                 (False, st.p_buy[s], st.buy[s]),
                 (True, st.p_sell[s], st.sell[s]),
             ):
-                ahead = limit > price[i] if sell else limit < price[i]
+                ahead = limit > st.last[s] if sell else limit < st.last[s]
                 if 0.0 < p < 1.0 and ahead:
                     forecasts.append((s, sell, k, float(limit), i))
+        one.update(ids[i : i + 1], t[i : i + 1], price[i : i + 1])
     end_slot = slots[-1]
     resolved = hits = 0
     for s, sell, k, limit, i in forecasts:
         if k + q > end_slot:
             continue  # not due yet
         resolved += 1
-        later = [j for j in range(i + 1, ids.size) if ids[j] == s and slots[j] < k + q]
+        later = [j for j in range(i, ids.size) if ids[j] == s and slots[j] < k + q]
         if any((price[j] >= limit) if sell else (price[j] <= limit) for j in later):
             hits += 1
     assert resolved > 200 and 0 < hits < resolved

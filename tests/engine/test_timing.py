@@ -103,3 +103,22 @@ def test_timing_record_keeps_the_latest_and_shrinks_towards_one() -> None:
     assert rec.scale == pytest.approx(2.0**0.5)  # median ratio 2, shrunk: 3 / (3 + 3)
     with pytest.raises(ValueError):
         TimingRecord(keep=0)
+
+
+def test_a_young_symbols_watches_teach_no_time_correction() -> None:
+    """WATCHes of symbols within their first ``calibrate_after_s`` are not paired with
+    their hits: a market shorter than that learns no factor; one past it does."""
+    m = generate("tick_grid", symbols=100, minutes=30, seed=11)
+    first = float(m.t.min())
+    young = m.t < first + 240.0  # four minutes: every symbol younger than 300 s
+    cfg = dataclasses.replace(
+        EngineConfig(), default_band=0.004, max_symbols=len(m.symbols), calibrate_after_s=300.0
+    )
+    eng = Engine(cfg)
+    eng.register(m.symbols)
+    signals = eng.update(m.sym[young], m.t[young], m.price[young])
+    assert sum(s.kind <= SignalKind.SELL_WATCH for s in signals) > 20
+    assert sum(SignalKind.BUY <= s.kind <= SignalKind.SELL for s in signals) > 20
+    assert eng.eta_correction(0) == (1.0, 0)
+    eng.update(m.sym[~young], m.t[~young], m.price[~young])
+    assert eng.eta_correction(0)[1] > 0

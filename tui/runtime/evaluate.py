@@ -6,10 +6,11 @@
     limitwatch evaluate prices.csv --bands 1,2
 
 Every symbol gets limits at each band around its first price (each band a stream); the
-engine runs over the ticks, its ``p`` sampled every 5 s of event time, and the table
-gives, per market kind, the engine, the proximity and vol-scaled alarms at the engine's
-precision, and (generated markets only) the oracle. The measures are defined in
-:mod:`engine.evaluation`. Progress goes to standard error.
+engine runs over the ticks, its ``p`` sampled every twelfth of the horizon of event time
+(5 s at the default 60 s), and the table gives, per market kind, the engine, the
+proximity and vol-scaled alarms at the engine's precision, and (generated markets only)
+the oracle. The measures are defined in :mod:`engine.evaluation`. Progress goes to
+standard error.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from engine.calibration import CalibrationRecord
+from engine.core import CALIBRATION_SAMPLES_PER_HORIZON
+from tui.runtime.format import duration
 
 #: Cells of the widest bar (an observed frequency of 100 %).
 BAR = 20
@@ -88,9 +90,10 @@ class TrackScreen(ModalScreen[None]):
             box.border_subtitle = "esc closes"
             yield Static(id="track-table")
             yield Static(id="track-summary")
+            every = duration(self._horizon / CALIBRATION_SAMPLES_PER_HORIZON)
             yield Static(
-                "Forecasts are sampled every 5 s of event time; the inverted cell marks the "
-                "p they said: a calibrated forecast's bar ends there.",
+                f"Forecasts are sampled every {every} of event time; the inverted cell "
+                "marks the p they said: a calibrated forecast's bar ends there.",
                 classes="track-note",
             )
 
