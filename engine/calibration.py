@@ -315,7 +315,9 @@ class Calibrator:
             raise ValueError("refit_growth >= 0 and refit_most >= refit_every")
         self._growth = float(refit_growth)
         self._most = (
-            math.inf if math.isinf(refit_most) else max(self._r, math.floor(refit_most / self._s))
+            math.inf
+            if math.isinf(refit_most)
+            else max(self._r, math.floor(refit_most / self._s + 1e-9))
         )
         self._first: int | None = None
         self._next_refit: float = math.inf  # slot of the next refit

@@ -556,6 +556,8 @@ class Engine:
         s.touched[sid] = True
         s.stale[sid] = s.n_ticks[sid] > 0
         self._refresh_forecasts()
+        if s.n_ticks[sid] > 0:  # the forecast in force from now, as the calibrator samples it
+            s.in_force[sid, :4] = s.raw_buy[sid], s.raw_sell[sid], b, x
         for given, hit, watch, old, new, p in (
             (buy, Rule.HIT_BUY, Rule.WATCH_BUY, before[0], b, s.p_buy[sid]),
             (sell, Rule.HIT_SELL, Rule.WATCH_SELL, before[1], x, s.p_sell[sid]),

@@ -315,3 +315,21 @@ def test_the_pending_ring_grows_when_full_and_resolves_every_forecast_in_order()
     assert cal.dropped == 0
     assert record.resolved == 2500.0
     assert record.base_rate == hits / 2500
+
+
+@pytest.mark.parametrize("horizon", [1.1, 2.2, 7.0, 60.0, 100.0, 432_000.0])
+def test_late_refits_come_exactly_the_most_apart_at_any_horizon(horizon: float) -> None:
+    """Refits spread out with the stream's age up to ``refit_most`` (five horizons: 60
+    slots of a twelfth), whatever rounding the horizon's twelfths carry."""
+    every = horizon / 12
+    cal = Calibrator(
+        horizon, sample_every=every, refit_every=horizon, refit_growth=1 / 8,
+        refit_most=5 * horizon,
+    )  # fmt: skip
+    at = []
+    for slot in range(3_000):
+        before = cal.refits
+        cal.advance_slot(slot)
+        if cal.refits > before:
+            at.append(slot)
+    assert np.diff(at)[-5:].tolist() == [60] * 5

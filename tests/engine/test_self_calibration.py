@@ -32,7 +32,14 @@ def test_recorded_outcomes_match_a_per_tick_loop() -> None:
     names = [f"S{i}" for i in range(4)]
     batch = Engine(cfg)
     batch.register(names)
+    # Limits moved between two ticks: from then on the forecast in force is the one
+    # towards the new limits (what the screen shows), and that is the one sampled.
+    moves = {999: ("S1", 0.995, 1.003), 1998: ("S2", 0.998, 1.006)}
     for a in range(0, ids.size, 333):
+        if a in moves:
+            name, down, up = moves[a]
+            last = batch.state().last[int(name[1:])]
+            batch.set_limits(name, buy=last * down, sell=last * up)
         batch.update(ids[a : a + 333], t[a : a + 333], price[a : a + 333])
     record = batch.track_record()
 
@@ -45,6 +52,10 @@ def test_recorded_outcomes_match_a_per_tick_loop() -> None:
     forecasts = []  # (symbol, sell side, slot, limit, the tick it was sampled at)
     slots = []
     for i in range(ids.size):
+        if i in moves:
+            name, down, up = moves[i]
+            last = one.state().last[int(name[1:])]
+            one.set_limits(name, buy=last * down, sell=last * up)
         clock = max(clock, float(t[i]))
         k = math.floor(clock / slot_s)
         slots.append(k)

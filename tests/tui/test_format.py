@@ -39,6 +39,14 @@ def test_duration_words(seconds: float, text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(8 / 12, "0.67 s"), (2.5, "2.5 s"), (5.0, "5 s"), (9.99, "10 s"), (36_000, "10.0 h")],
+)
+def test_interval_words_keep_fractions_of_a_second(seconds: float, text: str) -> None:
+    assert fmt.interval(seconds) == text
+
+
+@pytest.mark.parametrize(
     ("last", "opened", "text"),
     [
         (104.0, 100.0, "+4.00%"),

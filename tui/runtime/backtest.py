@@ -452,12 +452,6 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.0f}%"
 
 
-def _every(horizon_s: float) -> str:
-    """How often the forecast is sampled for the calibration figures: 5 s, 0.67 s, 10.0 h."""
-    every = sample_every(horizon_s)
-    return f"{every:.2g} s" if every < 10 else fmt.duration(every)
-
-
 def _quality_line(label: str, q: dict[str, Any]) -> str:
     lead = q["median_lead_s"]
     return (
@@ -511,7 +505,7 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
     cal = s["calibration"]
     print(file=out)
     print(
-        f"calibration of p (sampled every {_every(result.config.horizon_s)}, "
+        f"calibration of p (sampled every {fmt.interval(sample_every(result.config.horizon_s))}, "
         f"{cal['forecasts']:,} forecasts): Brier skill "
         f"{_signed(cal['brier_skill'])} against the base rate {_pct(cal['base_rate'])}, "
         f"largest gap {_signed(cal['gap'])} (deciles with >= 50)",

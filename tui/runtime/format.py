@@ -104,6 +104,15 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def interval(seconds: float) -> str:
+    """How often something happens: 0.67 s, 5 s, 8.3 s, 10.0 h.
+
+    >>> interval(8 / 12), interval(5.0), interval(432_000 / 12)
+    ('0.67 s', '5 s', '10.0 h')
+    """
+    return f"{seconds:.2g} s" if seconds < 10 else duration(seconds)
+
+
 def short_duration(seconds: float) -> str:
     """A duration in at most four characters: 12s, 8.6m, 45m, 2.1h, 12h.
 
