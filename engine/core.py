@@ -877,7 +877,7 @@ class Engine:
         c_price = sampled[:, 4]
         teach = sampled[:, 5] - s.t_open.take(c_sym) >= cfg.calibrate_after_s
         c_slot = slot_b.take(cand)
-        forecasts = (c_sym, raw, np.ascontiguousarray(c_lim), c_price, teach, c_slot)
+        forecasts = (c_sym, raw, c_lim, c_price, teach, c_slot)
         ticks = (ids, price_in, slot)
         members = self._members(ids)
         if len(members) == 1:

@@ -56,7 +56,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.config import EngineConfig
-from engine.core import Engine
+from engine.core import CALIBRATION_SAMPLES_PER_HORIZON, Engine
 from engine.forecast import first_passage, median_hit_time
 from engine.quality import (
     BUY_SIDE,
@@ -96,8 +96,9 @@ __all__ = [
 _F8 = npt.NDArray[np.float64]
 _I8 = npt.NDArray[np.int64]
 
-#: Forecast samples of a stream per horizon (every 5 s at the default 60 s horizon).
-SAMPLES_PER_HORIZON = 12
+#: Forecast samples of a stream per horizon (every 5 s at the default 60 s horizon): the
+#: engine calibrator's slots, so that the evaluation scores what the engine learns from.
+SAMPLES_PER_HORIZON = CALIBRATION_SAMPLES_PER_HORIZON
 #: Horizons of a stream's ticks before its forecasts count for the calibration figures
 #: (10 minutes at the default 60 s horizon).
 SETTLE_HORIZONS = 10

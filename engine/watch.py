@@ -174,7 +174,8 @@ class Streams:
         rank = np.searchsorted(distinct, x, side="right" if strict else "left")
         found = np.searchsorted(key, run * width + rank, side="left")
         found = np.clip(found, lo, hi)
-        found[np.isnan(x)] = lo[np.isnan(x)]
+        unordered = np.isnan(x)
+        found[unordered] = lo[unordered]
         return np.where(open_, found, lo)
 
     def _keys(self) -> tuple[_I8, int, _F8]:
