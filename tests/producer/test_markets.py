@@ -32,3 +32,50 @@ def test_seeds_and_kinds_give_different_markets() -> None:
     one = generate("drift", symbols=3, minutes=2, seed=1)
     two = generate("drift", symbols=3, minutes=2, seed=2)
     assert not np.array_equal(one.price[:50], two.price[:50])
+
+
+def _returns(m, symbol: int = 0) -> np.ndarray:
+    return np.diff(np.log(m.price[m.sym == symbol]))
+
+
+def test_the_bounce_market_trades_at_bid_or_ask() -> None:
+    # a price seen through a half-spread on a random side: neighbouring returns covary
+    # negatively (Roll, 1984), which an efficient random walk's do not
+    m = generate("bounce", symbols=20, minutes=10, seed=2)
+    first_lag = []
+    for i in range(20):
+        r = _returns(m, i)
+        first_lag.append(np.corrcoef(r[1:], r[:-1])[0, 1])
+    assert np.median(first_lag) < -0.1
+    walk = generate("drift", symbols=20, minutes=10, seed=2)
+    r = _returns(walk, 0)
+    assert abs(np.corrcoef(r[1:], r[:-1])[0, 1]) < 0.1
+
+
+def test_the_stochvol_market_has_clustered_fat_tailed_moves() -> None:
+    m = generate("stochvol", symbols=30, minutes=30, seed=4)
+    ratio = []
+    kurtosis = []
+    for i in range(30):
+        on = m.sym == i
+        v = m.vol[on]
+        ratio.append(v.max() / v.min())
+        # returns over the truth's volatility and the gaps: Student-t with 4 degrees of
+        # freedom, whose kurtosis is far above the normal's 3
+        dt = np.diff(m.t[on])
+        z = np.diff(np.log(m.price[on])) / (v[:-1] * np.sqrt(dt))
+        z = z[np.isfinite(z)]
+        kurtosis.append(np.mean(z**4) / np.mean(z**2) ** 2)
+    assert np.median(ratio) > 3.0  # the volatility wanders
+    assert np.median(kurtosis) > 4.0
+
+
+def test_the_trend_market_drift_wanders_within_a_symbol() -> None:
+    m = generate("trend", symbols=10, minutes=60, seed=5)
+    spread, persistence = [], []
+    for i in range(10):
+        d = m.drift[m.sym == i]
+        spread.append(np.ptp(d))
+        persistence.append(np.corrcoef(d[1:], d[:-1])[0, 1])
+    assert np.median(spread) > 0.005 / 3600.0  # moves by more than 0.5 % an hour
+    assert min(persistence) > 0.9  # and builds and fades: no switch from tick to tick

@@ -1,7 +1,7 @@
 """``limitwatch evaluate [FILE]``: score the forecast on generated markets of several kinds
 (with an oracle that knows the truth) or on the user's own recorded ticks.
 
-    limitwatch evaluate                         # 6 kinds x 200 symbols x 60 minutes
+    limitwatch evaluate                         # 9 kinds x 200 symbols x 60 minutes
     limitwatch evaluate --kinds drift,jumps --symbols 50 --minutes 20 --json
     limitwatch evaluate prices.csv --bands 1,2
 
@@ -10,7 +10,9 @@ engine runs over the ticks, its ``p`` sampled every twelfth of the horizon of ev
 (5 s at the default 60 s), and the table gives, per market kind, the engine, the
 proximity and vol-scaled alarms at the engine's precision, and (generated markets only)
 the oracle. The measures are defined in :mod:`engine.evaluation`. Progress goes to
-standard error.
+standard error. The kinds marked held out (:data:`producer.markets.HELD_OUT`) were never
+used to choose the engine's estimators or settings: their rows are the forecast on
+markets it has not seen.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from engine.evaluation import (
 from engine.quality import TickOrder
 from engine.watch import Discipline
 from producer.files import SourceError
-from producer.markets import KINDS, Market, generate
+from producer.markets import HELD_OUT, KINDS, Market, generate
 from producer.source import additive_of
 from tui.runtime import format as fmt
 from tui.runtime.options import NO_CHART, OptionError, add_engine_options, engine_config
@@ -225,6 +227,12 @@ def table(results: dict[str, Evaluation]) -> str:
         "W/sh, F/sh: WATCHes and false ones per stream-hour (a symbol at one band); "
         "storm: most WATCHes of one stream and side within a horizon",
     ]
+    held = [k for k in results if k in HELD_OUT]
+    if held:
+        lines.append(
+            f"held out: {', '.join(held)} (never used to choose the engine's estimators or "
+            "settings: markets the forecast has not seen)"
+        )
     return "\n".join(lines)
 
 

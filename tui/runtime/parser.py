@@ -357,8 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="score the forecast on generated markets or your own recorded ticks",
         description="Score the forecast: calibration per decile, Brier skill, lead time "
         "against a proximity and a volatility-scaled alarm at equal precision, ETA accuracy "
-        "and WATCH counts, on generated markets of six kinds (with an oracle that knows "
-        "the true drift and volatility) or on your own recorded ticks (FILE).",
+        "and WATCH counts, on generated markets of nine kinds (three of them held out: never "
+        "used to choose the engine's settings), with an oracle that knows the true drift and "
+        "volatility, or on your own recorded ticks (FILE).",
         epilog="example: limitwatch evaluate --kinds drift,reverting --symbols 50 --minutes 20",
     )  # fmt: skip
     evaluate.add_arguments(ev)
