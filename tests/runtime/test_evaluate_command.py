@@ -33,6 +33,14 @@ def test_small_run_prints_a_row_per_measure_for_each_kind() -> None:
     names = [r[1] if i % 4 == 0 else r[0] for i, r in enumerate(rows)]
     assert names == ["engine", "proximity", "vol-scaled", "oracle"] * 2
     assert "evaluate: drift (1/2)" in err
+    assert "held out" not in out  # both kinds were used to choose the settings
+
+
+def test_held_out_kinds_are_named_under_the_table() -> None:
+    status, out, _ = _run("--kinds", "drift,bounce", "--symbols", "4", "--minutes", "3")
+    assert status == 0
+    notes = [line for line in out.splitlines() if line.startswith("held out:")]
+    assert len(notes) == 1 and notes[0].startswith("held out: bounce (")
 
 
 def test_json_carries_every_row_and_the_engine_settings() -> None:
