@@ -195,12 +195,34 @@ def test_baseline_is_matched_at_the_forecasts_precision_not_its_recall() -> None
     prox, _ = baselines(
         ticks, crossings, horizon_s=60.0, target_precision=0.1, bands=bands, rule=EDGE
     )
-    assert prox.threshold == 0.01  # the lowest precision >= 0.1, then the longer lead
-    assert prox.quality.precision == pytest.approx(1 / 6)
-    assert prox.quality.median_lead_s == 3.0
+    # all three that alert reach 0.1: the longest lead among them, at a precision of 1/2
+    assert prox.threshold == 0.05
+    assert prox.quality.precision == pytest.approx(1 / 2)
+    assert prox.quality.median_lead_s == 6.0
     assert prox.to_dict()["name"] == "proximity"
     np.testing.assert_allclose(prox.curve[:, 1], [np.nan, 1 / 6, 1 / 6, 1 / 2])
     np.testing.assert_allclose(prox.curve[:, 3], [np.nan, 1.0, 3.0, 6.0])
+
+
+def test_baseline_is_the_alarm_at_its_best_not_the_precision_closest_above() -> None:
+    # 0.002 and 0.01 share a precision of 1/6 (leads 1 and 3 s), 0.05 is more precise
+    # (1/2) and earlier (6 s): at a target of 0.15 the precision closest above it would
+    # pick a band that is both less precise and later than another on the grid
+    ticks, crossings = _creeper_and_wanderer()
+    prox, _ = baselines(
+        ticks, crossings, horizon_s=60.0, target_precision=0.15,
+        bands=[0.002, 0.01, 0.05], rule=EDGE,
+    )  # fmt: skip
+    assert prox.threshold == 0.05 and prox.quality.median_lead_s == 6.0
+    # a target above 1/6 leaves the 1/2 band alone; above 1/2, none reaches: the highest
+    assert baselines(
+        ticks, crossings, horizon_s=60.0, target_precision=0.4, bands=[0.002, 0.01, 0.05],
+        rule=EDGE,
+    )[0].threshold == 0.05  # fmt: skip
+    ties, _ = baselines(
+        ticks, crossings, horizon_s=60.0, target_precision=0.1, bands=[0.002, 0.01], rule=EDGE
+    )
+    assert ties.threshold == 0.01  # equal precision and recall: the longer lead (3 s)
 
 
 def test_baseline_above_every_precision_on_the_grid_takes_the_highest() -> None:
