@@ -501,7 +501,11 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
             else f"within {b['threshold']:.2g} sd of a limit over the horizon"
         )
         print(_quality_line(f"{b['name']} alarm ({what})", b), file=out)
-    print("(the alarms' thresholds are chosen to match the forecast's precision)", file=out)
+    print(
+        "(each alarm at its best: of its thresholds at or above the forecast's precision, "
+        "the longest lead)",
+        file=out,
+    )
     cal = s["calibration"]
     print(file=out)
     print(

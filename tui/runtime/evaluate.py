@@ -8,8 +8,8 @@
 Every symbol gets limits at each band around its first price (each band a stream); the
 engine runs over the ticks, its ``p`` sampled every twelfth of the horizon of event time
 (5 s at the default 60 s), and the table gives, per market kind, the engine, the
-proximity and vol-scaled alarms at the engine's precision, and (generated markets only)
-the oracle. The measures are defined in :mod:`engine.evaluation`. Progress goes to
+proximity and vol-scaled alarms at their best at the engine's precision, and (generated
+markets only) the oracle. The measures are defined in :mod:`engine.evaluation`. Progress goes to
 standard error. The kinds marked held out (:data:`producer.markets.HELD_OUT`) were never
 used to choose the engine's estimators or settings: their rows are the forecast on
 markets it has not seen.
@@ -217,7 +217,8 @@ def table(results: dict[str, Evaluation]) -> str:
     lines += [
         "",
         "prec/recall/lead s: precision, recall, median lead of warned crossings; "
-        "proximity and vol-scaled at the engine's precision",
+        "proximity and vol-scaled at their best at no lower precision than the engine's "
+        "(the longest lead)",
         "lead×, alerts×: median lead and alert count over the proximity alarm's at the "
         "row's precision",
         "gap: largest |predicted - observed| over deciles with >= 50 samples; "
