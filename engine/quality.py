@@ -417,12 +417,9 @@ class TickOrder:
         with np.errstate(invalid="ignore"):
             return np.stack((self.price / self.buy - 1.0, 1.0 - self.price / self.sell))
 
-    def alerts(
-        self, k: float, rule: Discipline, distance: npt.NDArray[np.float64] | None = None
-    ) -> Events:
-        """The proximity alarm at band ``k`` (``distance``: :meth:`proximity`, if known)."""
-        d = self.proximity() if distance is None else distance
-        return self.events(self.fires(-d, -k, rule))
+    def alerts(self, k: float, rule: Discipline) -> Events:
+        """The proximity alarm at band ``k``."""
+        return self.events(self.fires(-self.proximity(), -k, rule))
 
     def distance_sd(self, horizon_s: float) -> npt.NDArray[np.float64]:
         """Distance to each limit in standard deviations over the horizon, shape

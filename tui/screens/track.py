@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from engine.calibration import CalibrationRecord
-from engine.core import CALIBRATION_SAMPLES_PER_HORIZON
+from engine.evaluation import sample_every
 from tui.runtime.format import interval
 
 #: Cells of the widest bar (an observed frequency of 100 %).
@@ -90,7 +90,7 @@ class TrackScreen(ModalScreen[None]):
             box.border_subtitle = "esc closes"
             yield Static(id="track-table")
             yield Static(id="track-summary")
-            every = interval(self._horizon / CALIBRATION_SAMPLES_PER_HORIZON)
+            every = interval(sample_every(self._horizon))
             yield Static(
                 f"Forecasts are sampled every {every} of event time; the inverted cell "
                 "marks the p they said: a calibrated forecast's bar ends there.",
