@@ -48,7 +48,7 @@ Pure numpy: arrays in, numbers out.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,14 +60,18 @@ from engine.core import CALIBRATION_SAMPLES_PER_HORIZON, Engine
 from engine.forecast import first_passage, median_hit_time
 from engine.quality import (
     BUY_SIDE,
+    DEFAULT_BANDS,
+    DEFAULT_ZS,
     SELL_SIDE,
     Baseline,
     Events,
     Quality,
+    Sweep,
     TickOrder,
-    baselines,
     score,
     split_signals,
+    sweep_alarms,
+    sweeps,
 )
 from engine.signals import Signal
 from engine.watch import Discipline
@@ -204,7 +208,9 @@ class SampledRun:
 
     def finish(self) -> Samples:
         """The samples so far (the grid after the last tick is not sampled)."""
-        return Samples.concat(self.parts)
+        whole = Samples.concat(self.parts)
+        self.parts = [whole]  # held once, not twice (a long run samples millions)
+        return whole
 
     def _sample(self, g: float) -> None:
         st = self.engine.state()
@@ -491,15 +497,20 @@ class Evaluation:
         }
 
 
-def _eta_accuracy(
-    ticks: TickOrder, alerts: Events, at: _I8, eta: _F8, reach: _F8, horizon_s: float
-) -> tuple[float, float]:
+def _actual_to_limit(ticks: TickOrder, alerts: Events, at: _I8, reach: _F8) -> _F8:
+    """Per alert (its tick at ``at`` in ``ticks``), the time until its stream next
+    reached the limit of its side (inf if it did not)."""
     if not len(alerts):
-        return math.nan, math.nan
+        return np.empty(0)
     side = alerts.side.astype(np.int64)
     nxt = np.minimum(at + 1, len(ticks) - 1)
     same = (at + 1 < len(ticks)) & (ticks.ids[nxt] == ticks.ids[at])
-    actual = np.where(same, reach[side, nxt], np.inf) - alerts.t
+    return np.where(same, reach[side, nxt], np.inf) - alerts.t
+
+
+def _eta_accuracy(actual: _F8, eta: _F8, horizon_s: float) -> tuple[float, float]:
+    """Median actual over shown ETA among alerts that hit, and the share of those with an
+    ETA defined."""
     hit = actual <= horizon_s
     if not hit.any():
         return math.nan, math.nan
@@ -509,42 +520,77 @@ def _eta_accuracy(
     return ratio, share
 
 
-def _forecast_row(
-    name: str,
-    ticks: TickOrder,
-    alerts: Events,
-    at: _I8,
-    eta: _F8,
-    crossings: Events,
-    samples: Samples | None,
-    reach: _F8,
-    horizon_s: float,
-    per_hour: float,
-    rule: Discipline,
-) -> tuple[Row, Baseline, Baseline]:
-    q = score(alerts, crossings, horizon_s)
-    prox, vol = baselines(
-        ticks, crossings, horizon_s=horizon_s, target_precision=q.precision, rule=rule
-    )
-    cal = None
-    if samples is not None:
-        counts, outcome = outcomes(ticks, samples, horizon_s, reach)
-        counts &= settled(ticks, samples, SETTLE_HORIZONS * horizon_s)
-        cal = calibration(samples.p[counts], outcome[counts])
-    eta_ratio, eta_defined = _eta_accuracy(ticks, alerts, at, eta, reach, horizon_s)
-    row = Row(
-        name,
-        q,
-        calibration=cal,
-        lead_ratio=_ratio(q.median_lead_s, prox.quality.median_lead_s),
-        alert_ratio=_ratio(q.alerts, prox.quality.alerts),
-        eta_ratio=eta_ratio,
-        eta_defined=eta_defined,
-        watches_per_hour=q.alerts / per_hour if per_hour else math.nan,
-        false_per_hour=q.false_alarms / per_hour if per_hour else math.nan,
-        storm=storm(alerts, horizon_s),
-    )
-    return row, prox, vol
+@dataclass
+class _Forecast:
+    """A forecast being scored (the engine's or the oracle's): its alerts with their ETA,
+    its samples, and what the ticks tell of them, filled in a group of streams at a time."""
+
+    name: str
+    alerts: Events
+    eta: _F8
+    samples: Samples | None
+    #: Tick index of each alert when the ticks are one TickOrder and it is known.
+    at: _I8 | None = None
+
+    def __post_init__(self) -> None:
+        self.actual = np.full(len(self.alerts), np.inf)
+        n = 0 if self.samples is None else len(self.samples.t)
+        self.counts = np.zeros(n, dtype=bool)
+        self.outcome = np.zeros(n, dtype=bool)
+
+    def add(self, ticks: TickOrder, streams: _I8, reach: _F8, horizon_s: float) -> None:
+        """What the ticks of ``streams`` (sorted; all of their ticks) say of this
+        forecast's alerts and samples on them."""
+        mine = np.isin(self.alerts.symbol, streams)
+        if mine.any():
+            part = Events(self.alerts.symbol[mine], self.alerts.side[mine], self.alerts.t[mine])
+            if self.at is not None:
+                at = self.at[mine]
+            else:
+                at = np.maximum(ticks.locate(part.symbol.astype(np.int64), part.t), 0)
+            self.actual[mine] = _actual_to_limit(ticks, part, at, reach)
+        if self.samples is None:
+            return
+        mine = np.flatnonzero(np.isin(self.samples.stream, streams))
+        if mine.size:
+            s = self.samples
+            part_s = Samples(s.stream[mine], s.t[mine], s.side[mine], s.p[mine])
+            counts, outcome = outcomes(ticks, part_s, horizon_s, reach)
+            counts &= settled(ticks, part_s, SETTLE_HORIZONS * horizon_s)
+            self.counts[mine] = counts
+            self.outcome[mine] = outcome
+
+    def row(
+        self,
+        crossings: Events,
+        prox: Sweep,
+        horizon_s: float,
+        per_hour: float,
+    ) -> tuple[Row, Quality]:
+        """The row, and the forecast's quality (its precision is what the alarms match)."""
+        q = score(self.alerts, crossings, horizon_s)
+        near = prox.match(q.precision)
+        cal = None
+        if self.samples is not None:
+            cal = calibration(self.samples.p[self.counts], self.outcome[self.counts])
+        eta_ratio, eta_defined = (
+            _eta_accuracy(self.actual, self.eta, horizon_s)
+            if len(self.alerts)
+            else (math.nan, math.nan)
+        )
+        row = Row(
+            self.name,
+            q,
+            calibration=cal,
+            lead_ratio=_ratio(q.median_lead_s, near.quality.median_lead_s),
+            alert_ratio=_ratio(q.alerts, near.quality.alerts),
+            eta_ratio=eta_ratio,
+            eta_defined=eta_defined,
+            watches_per_hour=q.alerts / per_hour if per_hour else math.nan,
+            false_per_hour=q.false_alarms / per_hour if per_hour else math.nan,
+            storm=storm(self.alerts, horizon_s),
+        )
+        return row, q
 
 
 def _ratio(a: float, b: float) -> float:
@@ -564,7 +610,7 @@ def _baseline_row(b: Baseline, proximity: Baseline, horizon_s: float) -> Row:
 
 
 def evaluate(
-    ticks: TickOrder,
+    ticks: TickOrder | Iterable[TickOrder],
     signals: Sequence[Signal],
     stream_of: dict[str, int],
     samples: Samples,
@@ -572,13 +618,18 @@ def evaluate(
     horizon_s: float,
     rule: Discipline | None = None,
     oracle: tuple[_F8, _F8, float] | None = None,
+    bands: npt.ArrayLike = DEFAULT_BANDS,
+    zs: npt.ArrayLike = DEFAULT_ZS,
 ) -> Evaluation:
     """Score one run of the engine (and, given the truth, the oracle) on ``ticks``.
 
     Parameters
     ----------
-    ticks : TickOrder
-        The run's ticks and each stream's limits.
+    ticks : TickOrder or iterable of TickOrder
+        The run's ticks and each stream's limits: all in one, or in groups over disjoint
+        sets of streams, each with every tick of its streams (a stream's figures depend
+        on its own ticks only, so the result is the same for any grouping, up to the
+        rounding of sums over the ticks of a group; a group at a time bounds the memory).
     signals : sequence of Signal
         The engine's signals.
     stream_of : dict
@@ -593,11 +644,16 @@ def evaluate(
         default settings at this horizon.
     oracle : (p, eta, alert_p), optional
         The oracle's ``p`` and ETA at every tick (shape ``(2, ticks)``, see
-        :func:`oracle_forecast`) and its alert threshold.
+        :func:`oracle_forecast`) and its alert threshold; ``ticks`` must then be one
+        TickOrder.
+    bands, zs : array_like of float
+        The baselines' threshold grids (:func:`engine.quality.baselines`).
     """
     if rule is None:
         rule = Discipline.of(EngineConfig(horizon_s=horizon_s))
-    reach = next_reach(ticks)
+    whole = ticks if isinstance(ticks, TickOrder) else None
+    if oracle is not None and whole is None:
+        raise ValueError("the oracle's p is per tick of one TickOrder: give the ticks whole")
     kinds = [s.kind.name for s in signals]
     sig_ids = np.array([stream_of[s.symbol] for s in signals], dtype=np.int64)
     sig_t = np.array([s.t for s in signals], dtype=np.float64)
@@ -605,46 +661,29 @@ def evaluate(
     alerts, crossings = split_signals(kinds, sig_ids, sig_t)
     is_alert = np.isin(np.asarray(kinds, dtype=str), ["BUY_WATCH", "SELL_WATCH"])
     eta = sig_eta[is_alert] if len(kinds) else np.empty(0)
-    streams = int(np.unique(ticks.ids).size)
-    hours = (float(ticks.t.max()) - float(ticks.t.min())) / 3600.0 if len(ticks) else 0.0
-    per_hour = streams * hours
-    at = ticks.locate(alerts.symbol.astype(np.int64), alerts.t)
-    engine_row, prox, vol = _forecast_row(
-        ENGINE,
-        ticks,
-        alerts,
-        np.maximum(at, 0),
-        eta,
-        crossings,
-        samples,
-        reach,
-        horizon_s,
-        per_hour,
-        rule,
-    )
-    rows = [
-        engine_row,
-        _baseline_row(prox, prox, horizon_s),
-        _baseline_row(vol, prox, horizon_s),
-    ]
-    if oracle is not None:
+    forecasts = [_Forecast(ENGINE, alerts, eta, samples)]
+    if oracle is not None and whole is not None:
         p, eta_t, alert_p = oracle
-        o_alerts, o_at = oracle_alerts(ticks, p, alert_p, rule)
+        o_alerts, o_at = oracle_alerts(whole, p, alert_p, rule)
         o_eta = eta_t[o_alerts.side.astype(np.int64), o_at]
-        o_samples = sample_ticks(ticks, p, sample_every(horizon_s))
-        rows.append(
-            _forecast_row(
-                ORACLE,
-                ticks,
-                o_alerts,
-                o_at,
-                o_eta,
-                crossings,
-                o_samples,
-                reach,
-                horizon_s,
-                per_hour,
-                rule,
-            )[0]
-        )
+        o_samples = sample_ticks(whole, p, sample_every(horizon_s))
+        forecasts.append(_Forecast(ORACLE, o_alerts, o_eta, o_samples, at=o_at))
+    prox, vol = sweeps(crossings, horizon_s, bands, zs)
+    streams, t_min, t_max = 0, math.inf, -math.inf
+    for group in [whole] if whole is not None else ticks:
+        if not len(group):
+            continue
+        ids = np.unique(group.ids)
+        reach = next_reach(group)
+        sweep_alarms(prox, vol, group, rule)
+        for f in forecasts:
+            f.add(group, ids, reach, horizon_s)
+        streams += int(ids.size)
+        t_min, t_max = min(t_min, float(group.t.min())), max(t_max, float(group.t.max()))
+    hours = (t_max - t_min) / 3600.0 if streams else 0.0
+    per_hour = streams * hours
+    engine_row, q = forecasts[0].row(crossings, prox, horizon_s, per_hour)
+    near, far = prox.match(q.precision), vol.match(q.precision)
+    rows = [engine_row, _baseline_row(near, near, horizon_s), _baseline_row(far, near, horizon_s)]
+    rows += [f.row(crossings, prox, horizon_s, per_hour)[0] for f in forecasts[1:]]
     return Evaluation(tuple(rows), streams, hours)

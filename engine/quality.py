@@ -136,7 +136,8 @@ class Quality:
     median_lead_s: float
     #: Lead time of each crossing in the order given (NaN where it was not forecast).
     lead_s: npt.NDArray[np.float64] = field(repr=False)
-    #: Whether each alert, in the order given, was true.
+    #: Whether each alert, in the order given, was true (empty from a :class:`Sweep`,
+    #: which keeps counts, not alerts).
     true_alert: npt.NDArray[np.bool_] = field(repr=False, default_factory=lambda: np.zeros(0, bool))
 
     def to_dict(self) -> dict[str, Any]:
@@ -275,8 +276,18 @@ def score(alerts: Events, crossings: Events, horizon_s: float) -> Quality:
         sorted_lead = np.full(n_cross, np.nan)
         sorted_lead[targets] = gap[is_true][first]
         lead[c_order] = sorted_lead
+    return _quality(lead, n_alerts, int(true_alert.sum()), true_alert)
+
+
+def _quality(
+    lead: npt.NDArray[np.float64],
+    n_alerts: int,
+    true_alerts: int,
+    true_alert: npt.NDArray[np.bool_] | None = None,
+) -> Quality:
+    """The figures from each crossing's lead time (NaN: not forecast) and alert counts."""
     forecast = int(np.count_nonzero(~np.isnan(lead)))
-    true_alerts = int(true_alert.sum())
+    n_cross = len(lead)
     return Quality(
         crossings=n_cross,
         forecast=forecast,
@@ -286,7 +297,7 @@ def score(alerts: Events, crossings: Events, horizon_s: float) -> Quality:
         recall=forecast / n_cross if n_cross else float("nan"),
         median_lead_s=float(np.nanmedian(lead)) if forecast else float("nan"),
         lead_s=lead,
-        true_alert=true_alert,
+        true_alert=np.zeros(0, bool) if true_alert is None else true_alert,
     )
 
 
@@ -424,28 +435,46 @@ class TickOrder:
     def distance_sd(self, horizon_s: float) -> npt.NDArray[np.float64]:
         """Distance to each limit in standard deviations over the horizon, shape
         ``(2, ticks)``, from the trailing volatility (NaN where it is undefined)."""
+        n = len(self)
+        out = np.empty((2, n))
+        if not n:
+            return out
+        # In place where it can be: a group of ticks is scored at once, and the sums
+        # below would otherwise hold a dozen arrays of its length.
+        first = ~self.same_symbol_as_prev
         with np.errstate(invalid="ignore", divide="ignore"):
             log_p = np.log(self.price)
-            r = np.diff(log_p, prepend=np.nan)
-            dt = np.diff(self.t, prepend=np.nan)
-            first = ~self.same_symbol_as_prev
-            r[first] = 0.0
-            dt[first] = 0.0
-            r2 = np.cumsum(r * r)
-            span = np.cumsum(dt)
-            n = np.cumsum(~first)
+            r2 = np.empty(n)  # squared returns, then their running sum
+            r2[0] = 0.0
+            np.subtract(log_p[1:], log_p[:-1], out=r2[1:])
+            r2[first] = 0.0
+            np.multiply(r2, r2, out=r2)
+            np.cumsum(r2, out=r2)
+            span = np.empty(n)  # time between ticks, then its running sum
+            span[0] = 0.0
+            np.subtract(self.t[1:], self.t[:-1], out=span[1:])
+            span[first] = 0.0
+            np.cumsum(span, out=span)
             # The window's first tick: the earliest of the same symbol within the window.
-            order_t = self.t - self.t.min() if len(self) else self.t
-            key = self.ids * (float(order_t.max(initial=0.0)) + VOL_WINDOW_S + 1.0) + order_t
+            key = self.t - self.t.min()
+            key += self.ids * (float(key.max(initial=0.0)) + VOL_WINDOW_S + 1.0)
             lo = np.searchsorted(key, key - VOL_WINDOW_S, side="left")
-            var = (r2 - r2[lo]) / (span - span[lo])
-            returns = n - n[lo]
-            sigma = np.sqrt(var)
+            del key
+            returns = np.cumsum(~first)
+            returns -= returns[lo]
+            sigma = r2 - r2.take(lo)
+            del r2
+            sigma /= span - span.take(lo)
+            del span, lo
+            np.sqrt(sigma, out=sigma)
             sigma[returns < VOL_MIN_RETURNS] = np.nan
-            scale = sigma * np.sqrt(horizon_s)
-            return np.stack(
-                (np.log(self.price / self.buy) / scale, np.log(self.sell / self.price) / scale)
-            )
+            del returns
+            sigma *= np.sqrt(horizon_s)
+            np.divide(self.price, self.buy, out=out[0])
+            np.divide(self.sell, self.price, out=out[1])
+            np.log(out, out=out)
+            out /= sigma
+        return out
 
 
 def band_alerts(
@@ -525,15 +554,30 @@ def match_precision(
     """
     thresholds = np.sort(np.asarray(grid, dtype=np.float64))
     scored = [score(alerts_at(float(x)), crossings, horizon_s) for x in thresholds]
-    curve = np.array(
+    curve = _curve(thresholds, scored)
+    if np.isnan(target_precision):
+        return Baseline(name, fallback, score(alerts_at(fallback), crossings, horizon_s), curve)
+    best = _best(thresholds, curve, target_precision)
+    return Baseline(name, float(thresholds[best]), scored[best], curve)
+
+
+def _curve(
+    thresholds: npt.NDArray[np.float64], scored: Sequence[Quality]
+) -> npt.NDArray[np.float64]:
+    """Rows of threshold, precision, recall, median lead and alerts."""
+    return np.array(
         [
             [x, q.precision, q.recall, q.median_lead_s, q.alerts]
             for x, q in zip(thresholds, scored, strict=True)
         ],
         dtype=np.float64,
     ).reshape(-1, 5)
-    if np.isnan(target_precision):
-        return Baseline(name, fallback, score(alerts_at(fallback), crossings, horizon_s), curve)
+
+
+def _best(
+    thresholds: npt.NDArray[np.float64], curve: npt.NDArray[np.float64], target_precision: float
+) -> int:
+    """The row of :func:`match_precision`'s choice."""
     precision = np.nan_to_num(curve[:, 1], nan=-1.0)
     recall = np.nan_to_num(curve[:, 2], nan=-1.0)
     lead = np.nan_to_num(curve[:, 3], nan=-1.0)
@@ -543,10 +587,83 @@ def match_precision(
         # smallest threshold
         cand = np.flatnonzero(reaching)
         keys = (thresholds[cand], -recall[cand], -lead[cand])
-        best = cand[np.lexsort(keys)[0]]
-    else:
-        best = int(np.lexsort((thresholds, -lead, -recall, -precision))[0])
-    return Baseline(name, float(thresholds[best]), scored[best], curve)
+        return int(cand[np.lexsort(keys)[0]])
+    return int(np.lexsort((thresholds, -lead, -recall, -precision))[0])
+
+
+class Sweep:
+    """An alarm scored at every threshold of its grid (and its fallback) on one or more
+    :class:`TickOrder` over disjoint sets of symbols: the whole run, or the run's symbols
+    a group at a time so that its ticks need not be in memory at once.
+
+    An alarm fires per symbol and side, and an alert answers to the crossings of its own
+    symbol and side only, so each group is scored against its own symbols' crossings and
+    the tallies added up: per threshold the alerts, the true ones and each crossing's
+    lead time, the same figures as :func:`score` on all the alerts at once (the alerts
+    themselves are not kept, so the :class:`Quality` made has an empty ``true_alert``).
+    Matched to a precision (:meth:`match`) as often as asked.
+    """
+
+    def __init__(
+        self, name: str, grid: npt.ArrayLike, fallback: float, crossings: Events, horizon_s: float
+    ) -> None:
+        if not horizon_s > 0:
+            raise ValueError(f"horizon must be positive, got {horizon_s}")
+        self.name = name
+        self.thresholds = np.sort(np.asarray(grid, dtype=np.float64))
+        self.fallback = float(fallback)
+        self.crossings = crossings
+        self.horizon_s = horizon_s
+        self._at = [*self.thresholds.tolist(), self.fallback]
+        self._lead = np.full((len(self._at), len(crossings)), np.nan)
+        self._alerts = np.zeros(len(self._at), dtype=np.int64)
+        self._true = np.zeros(len(self._at), dtype=np.int64)
+
+    def add(self, ticks: TickOrder, closeness: npt.NDArray[np.float64], rule: Discipline) -> None:
+        """Score the alarm on ``ticks`` (every tick of its symbols) at every threshold,
+        the score being ``closeness`` (shape ``(2, ticks)``; minus a distance, so the
+        alarm fires at ``-threshold``)."""
+        c = self.crossings
+        mine = np.flatnonzero(np.isin(c.symbol, np.unique(ticks.ids)))
+        theirs = Events(c.symbol[mine], c.side[mine], c.t[mine])
+        for i, x in enumerate(self._at):
+            q = score(ticks.events(ticks.fires(closeness, -x, rule)), theirs, self.horizon_s)
+            self._lead[i, mine] = q.lead_s
+            self._alerts[i] += q.alerts
+            self._true[i] += q.alerts - q.false_alarms
+
+    def quality(self, threshold: float) -> Quality:
+        """The figures at a threshold of the grid or the fallback."""
+        i = self._at.index(threshold)
+        return _quality(self._lead[i].copy(), int(self._alerts[i]), int(self._true[i]))
+
+    def match(self, target_precision: float) -> Baseline:
+        """The alarm at its best at ``target_precision`` (:func:`match_precision`)."""
+        scored = [self.quality(x) for x in self.thresholds.tolist()]
+        curve = _curve(self.thresholds, scored)
+        if np.isnan(target_precision):
+            return Baseline(self.name, self.fallback, self.quality(self.fallback), curve)
+        best = _best(self.thresholds, curve, target_precision)
+        return Baseline(self.name, float(self.thresholds[best]), scored[best], curve)
+
+
+def sweeps(
+    crossings: Events,
+    horizon_s: float,
+    bands: npt.ArrayLike = DEFAULT_BANDS,
+    zs: npt.ArrayLike = DEFAULT_ZS,
+) -> tuple[Sweep, Sweep]:
+    """Empty sweeps of both naive alarms, proximity and vol-scaled, over their grids."""
+    return (
+        Sweep(PROXIMITY, bands, FALLBACK_BAND, crossings, horizon_s),
+        Sweep(VOL_SCALED, zs, FALLBACK_Z, crossings, horizon_s),
+    )
+
+
+def sweep_alarms(proximity: Sweep, vol_scaled: Sweep, ticks: TickOrder, rule: Discipline) -> None:
+    """Score both naive alarms on ``ticks`` into their sweeps."""
+    proximity.add(ticks, -ticks.proximity(), rule)  # negated once for every threshold
+    vol_scaled.add(ticks, -ticks.distance_sd(vol_scaled.horizon_s), rule)
 
 
 def baselines(
@@ -591,14 +708,6 @@ def baselines(
     >>> prox.threshold, prox.quality.precision, prox.quality.median_lead_s
     (0.005, 1.0, 2.0)
     """
-    closeness = -ticks.proximity()  # the alarms' scores, negated once for every threshold
-    proximity = match_precision(
-        PROXIMITY, lambda k: ticks.events(ticks.fires(closeness, -k, rule)), bands, crossings,
-        horizon_s=horizon_s, target_precision=target_precision, fallback=FALLBACK_BAND,
-    )  # fmt: skip
-    closeness = -ticks.distance_sd(horizon_s)
-    vol_scaled = match_precision(
-        VOL_SCALED, lambda z: ticks.events(ticks.fires(closeness, -z, rule)), zs, crossings,
-        horizon_s=horizon_s, target_precision=target_precision, fallback=FALLBACK_Z,
-    )  # fmt: skip
-    return proximity, vol_scaled
+    prox, vol = sweeps(crossings, horizon_s, bands, zs)
+    sweep_alarms(prox, vol, ticks, rule)
+    return prox.match(target_precision), vol.match(target_precision)

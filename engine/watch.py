@@ -69,6 +69,11 @@ class Watch(enum.IntEnum):
     FIRED = 2
 
 
+# The states as plain ints for the walk's comparisons (an enum member costs an attribute
+# lookup each time).
+_ARMED, _FIRED, _REACHED = int(Watch.ARMED), int(Watch.FIRED), int(Watch.REACHED)
+
+
 @dataclass(frozen=True, slots=True)
 class Discipline:
     """The settings of the rule (see the module docstring).
@@ -126,9 +131,16 @@ class Streams:
         t_run[self.place] = t[self.ticks]
         self.t = np.tile(t_run, rows)
         self._ends = np.repeat(self.end, self.end - self.start)
-        #: Input position of each tick in batch order, and whether that is the identity.
+        #: Input position of each tick in batch order (empty where that is the identity),
+        #: and whether it is.
         self.order = batch.order
         self.in_order = bool((batch.order == np.arange(batch.n)).all())
+        # Identity maps are not kept: whole streams sorted by symbol (a scored group of
+        # ticks) would hold three arrays of its length for nothing.
+        if self._same:
+            self.ticks = self.place = np.empty(0, dtype=np.int64)
+        if self.in_order:
+            self.order = np.empty(0, dtype=np.int64)
         self._key: tuple[_I8, int, _F8] | None = None
 
     def runs(self, values: NDArray[np.generic]) -> NDArray[np.generic]:
@@ -178,6 +190,22 @@ class Streams:
         found[unordered] = lo[unordered]
         return np.where(open_, found, lo)
 
+    def reach_live(
+        self, run: _I8, pos: _I8, end: _I8, last: _F8, offset: float, *, strict: bool
+    ) -> _I8:
+        """:meth:`reach` for runs known to be live (``pos < end``), given their index
+        (``run``): the walk's step, without finding each run from its position."""
+        key, width, distinct = self._keys()
+        x = last + offset
+        rank = np.searchsorted(distinct, x, side="right" if strict else "left")
+        found = np.searchsorted(key, run * width + rank, side="left")
+        np.maximum(found, pos, out=found)
+        np.minimum(found, end, out=found)
+        unordered = np.isnan(x)
+        if unordered.any():
+            found[unordered] = pos[unordered]
+        return found
+
     def _keys(self) -> tuple[_I8, int, _F8]:
         """The search keys of :meth:`first_time`, made on first use."""
         if self._key is None:
@@ -206,6 +234,14 @@ class Following:
             return end
         i = np.searchsorted(self._at, pos)
         return np.where(i < self._at.size, np.minimum(self._at.take(i, mode="clip"), end), end)
+
+    def within(self, pos: _I8, end: _I8) -> _I8:
+        """``self[pos]`` given the end of each position's run (the walk knows it)."""
+        if self._at.size == 0:
+            return end.copy()
+        found = self._at.take(np.searchsorted(self._at, pos), mode="clip")
+        # past the last position of the mask, take() clipped to it: below pos, so end
+        return np.where(found >= pos, np.minimum(found, end), end)
 
 
 def first_per_segment(batch: Batch, mask: _B) -> _I8:
@@ -407,49 +443,53 @@ def _walk(
     next_unlikely = runs.next_index(unlikely)
     next_hit = runs.next_index(hit)
     tt = runs.t
-    run = np.arange(final_state.shape[0])
-    pos, end = runs.start.copy(), runs.end
-    state, last = final_state.copy(), final_last.copy()
+    end = runs.end
+    # An empty run ends in the state it came with; a live one has pos < its end.
+    run = np.flatnonzero(runs.start < end)
+    pos, state, last = runs.start[run], final_state[run], final_last[run]
     while run.size:
         e = end[run]
-        new_pos = e.copy()
+        new_pos = e.copy()  # a run with no transition left ends where it is
         new_state = state.copy()
-        new_last = last.copy()
-        p = np.minimum(pos, e - 1)  # positions inside the run (pos < e for live runs)
-        r = np.where(pos < e, next_hit[p], e)
-        u = np.where(pos < e, next_unlikely[p], e)
-        armed = state == Watch.ARMED
-        if armed.any():
-            a = np.flatnonzero(armed)
-            quiet = runs.reach(pos[a], e[a], last[a], rule.quiet_s, strict=True)
-            j = np.where(quiet < e[a], next_likely[np.minimum(quiet, e[a] - 1)], e[a])
-            to_hit = r[a] < j
-            fires = ~to_hit & (j < e[a])
+        new_last = last
+        a = np.flatnonzero(state == _ARMED)
+        if a.size:
+            pa, ea = pos[a], e[a]
+            quiet = runs.reach_live(run[a], pa, ea, last[a], rule.quiet_s, strict=True)
+            j = ea.copy()
+            inside = np.flatnonzero(quiet < ea)
+            j[inside] = next_likely.within(quiet[inside], ea[inside])
+            r = next_hit.within(pa, ea)
+            to_hit = r < j
+            fires = ~to_hit & (j < ea)
             at = j[fires]
             fired[at] = True
-            new_pos[a[fires]] = at + 1
-            new_state[a[fires]] = Watch.FIRED
-            new_last[a[fires]] = tt[at]
-            new_pos[a[to_hit]] = r[a][to_hit] + 1
-            new_state[a[to_hit]] = Watch.REACHED
-        waiting = state == Watch.FIRED
-        if waiting.any():
-            w = np.flatnonzero(waiting)
-            expiry = runs.reach(pos[w], e[w], last[w], rule.expiry_s, strict=False)
-            back = np.minimum(u[w], expiry)
-            to_hit = r[w] < back
-            new_pos[w[to_hit]] = r[w][to_hit] + 1
-            new_state[w[to_hit]] = Watch.REACHED
-            rearms = ~to_hit & (back < e[w])
+            who = a[fires]
+            new_pos[who] = at + 1
+            new_state[who] = _FIRED
+            new_last = last.copy()
+            new_last[who] = tt[at]
+            who = a[to_hit]
+            new_pos[who] = r[to_hit] + 1
+            new_state[who] = _REACHED
+        w = np.flatnonzero(state == _FIRED)
+        if w.size:
+            pw, ew = pos[w], e[w]
+            expiry = runs.reach_live(run[w], pw, ew, last[w], rule.expiry_s, strict=False)
+            back = np.minimum(next_unlikely.within(pw, ew), expiry)
+            r = next_hit.within(pw, ew)
+            to_hit = r < back
+            new_pos[w[to_hit]] = r[to_hit] + 1
+            new_state[w[to_hit]] = _REACHED
+            rearms = ~to_hit & (back < ew)
             new_pos[w[rearms]] = back[rearms]
-            new_state[w[rearms]] = Watch.ARMED
-        gone = state == Watch.REACHED
-        if gone.any():
-            g = np.flatnonzero(gone)
-            rearms = u[g] < e[g]
-            new_pos[g[rearms]] = u[g][rearms]
-            new_state[g[rearms]] = Watch.ARMED
-        # A run with no transition left ends in the state it was in (new_pos = e).
+            new_state[w[rearms]] = _ARMED
+        g = np.flatnonzero(state == _REACHED)
+        if g.size:
+            u = next_unlikely.within(pos[g], e[g])
+            rearms = u < e[g]
+            new_pos[g[rearms]] = u[rearms]
+            new_state[g[rearms]] = _ARMED
         done = new_pos >= e
         final_state[run[done]] = new_state[done]
         final_last[run[done]] = new_last[done]

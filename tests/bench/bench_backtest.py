@@ -16,7 +16,8 @@ and the baseline, a typical pandas script: ``read_csv`` of the CSV, both moving 
 (``groupby().ewm(halflife, times=).mean()``). Times are medians of ``--repeat`` rounds
 taken in turn, so the ratios compare runs under the same load. Then, in a child process,
 the whole command (interpreter start-up included) and its peak RSS on each file, and
-the peak RSS of ``--signals-only`` on a file of ``--rss-ticks`` ticks (0 skips it).
+the peak RSS of ``--signals-only`` and of the scored backtest on a file of
+``--rss-ticks`` ticks (0 skips it).
 No assertions.
 """
 
@@ -170,9 +171,10 @@ def main_bench() -> None:
         if args.rss_ticks:
             big, _ = write_files(args.rss_ticks, folder, seed=1)
             (folder / "prices.jsonl").unlink()
-            took, rss = child([str(big), "--json", "--signals-only"])
-            label = f"backtest ({args.rss_ticks:,}-tick CSV) --signals-only"
-            print(f"{label:<48} {took:>8.2f} {args.rss_ticks / took:>11,.0f} {rss:>6.0f} MB")
+            for label, extra in (("--signals-only", ["--signals-only"]), ("scored", [])):
+                took, rss = child([str(big), "--json", *extra])
+                label = f"backtest ({args.rss_ticks:,}-tick CSV) {label}"
+                print(f"{label:<48} {took:>8.2f} {args.rss_ticks / took:>11,.0f} {rss:>6.0f} MB")
 
 
 if __name__ == "__main__":

@@ -471,3 +471,58 @@ def test_each_crossing_says_whether_a_watch_came_first_and_how_long_ahead() -> N
         warned(sig(SignalKind.BUY, 100.0, "BRIX")),  # more than a horizon later
     ]
     assert said == ["", "no", "12.5s", "no", "", "no"]
+
+
+@pytest.mark.parametrize("group_ticks", [1, 997, 5_000])
+def test_the_scores_do_not_depend_on_how_many_ticks_are_scored_at_once(
+    group_ticks: int,
+) -> None:
+    """The scoring reads the ticks back a group of symbols at a time (from a temporary
+    file past ``group_ticks``) so that its memory stays bounded: every figure, each
+    alarm's whole sweep included, is the one of scoring all the ticks at once."""
+    path = str(SCENARIOS / "busy_market.jsonl")
+
+    calls: list[tuple[int, int]] = []
+
+    def scored(group: int) -> tuple[dict, list]:
+        source = backtest.open_file(path, skip_bad=False)
+        calls.clear()
+        result = backtest.backtest(
+            source, EngineConfig(), source.limits, group_ticks=group,
+            on_scoring=lambda done, total: calls.append((done, total)),
+        )  # fmt: skip
+        assert result.evaluation is not None
+        curves = [r.curve.tolist() for r in result.evaluation.rows]
+        return result.evaluation.to_dict(), curves
+
+    whole = scored(10**7)
+    assert calls == [(0, 1), (1, 1)]
+    assert whole[0]["rows"]["engine"]["alerts"] > 0 and whole[0]["streams"] > 100
+    assert scored(group_ticks) == whole
+    groups = calls[-1][1]
+    assert groups > 1 and calls == [(k, groups) for k in range(groups + 1)]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_shows_the_reading_then_the_scoring() -> None:
+    out = Terminal()
+    progress = backtest.Progress([], out)  # type: ignore[arg-type]  # a source of no size
+    progress.start -= 5.0  # a run of five seconds: progress is drawn from the first on
+    progress.update(12_000)
+    progress.scoring(3, 40)
+    progress.finish(12_000)
+    text = out.getvalue()
+    assert "12,000 ticks" in text
+    assert "scoring against the alarms [##" in text and "3/40 groups of symbols" in text
+    assert text.endswith("\r\x1b[Kbacktest: 12,000 ticks in 5.0 s\n")
+    quiet = io.StringIO()  # not a terminal: the closing line only
+    progress = backtest.Progress([], quiet)  # type: ignore[arg-type]
+    progress.start -= 5.0
+    progress.update(12_000)
+    progress.scoring(3, 40)
+    progress.finish(12_000)
+    assert quiet.getvalue() == "backtest: 12,000 ticks in 5.0 s\n"

@@ -63,6 +63,7 @@ from tui.runtime.options import (
     positive_int,
 )
 from tui.runtime.textplot import Series, lead_precision_plot
+from tui.runtime.tickstore import GROUP_TICKS, TickStore
 
 #: Ticks handed to the engine per update.
 BATCH = 10_000
@@ -103,6 +104,8 @@ def backtest(
     on_batch: Callable[[int], None] | None = None,
     score: bool = True,
     additive: tuple[str, ...] = (),
+    group_ticks: int = GROUP_TICKS,
+    on_scoring: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
     """Feed every tick of `source` to a fresh engine, `batch` ticks at a time.
 
@@ -123,8 +126,15 @@ def backtest(
         Called with the running tick count after each update (for progress).
     score
         Score the forecast against the naive alarms and calibrate it. That keeps every
-        tick until the end; without it memory stays bounded whatever the input's length,
-        and the signals are the same.
+        tick until the end, in memory up to ``group_ticks`` of them and then in a
+        temporary file (:class:`~tui.runtime.tickstore.TickStore`), and scores them a
+        group of symbols at a time, so memory stays bounded either way; the signals are
+        the same with or without.
+    group_ticks
+        Ticks of a group of symbols scored at once.
+    on_scoring
+        Called with the groups scored so far and their number, before each group and
+        after the last (for progress).
 
     Raises
     ------
@@ -141,14 +151,14 @@ def backtest(
     runner = SampledRun(eng, sample_every(config.horizon_s)) if score else None
     ids_of: dict[str, int] = {}
     refused_limits: set[str] = set()  # symbols given limits but refused
-    chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    store = TickStore(group_ticks) if score else None
     signals: list[Signal] = []
     total = refused = 0
 
     def update(i: np.ndarray, t: np.ndarray, p: np.ndarray) -> None:
         nonlocal total
-        if runner is not None:
-            chunks.append((i, t, p))
+        if runner is not None and store is not None:
+            store.append(i, t, p)
             new = runner.update(i, t, p)
         else:
             new = eng.update(i, t, p)
@@ -202,7 +212,12 @@ def backtest(
         update(*held)
 
     state = eng.state()
-    evaluation = None if runner is None else _score(signals, chunks, state, ids_of, runner, config)
+    evaluation = None
+    if runner is not None and store is not None:
+        try:
+            evaluation = _score(signals, store, state, ids_of, runner, config, on_scoring)
+        finally:
+            store.close()
     return BacktestResult(
         ticks=total,
         skipped=int(getattr(source, "skipped", 0)),
@@ -228,36 +243,42 @@ def tick_columns(source: Iterable[Any], batch: int = BATCH) -> Iterator[TickColu
 
 def _score(
     signals: list[Signal],
-    chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    store: TickStore,
     state: Any,
     ids_of: dict[str, int],
     runner: SampledRun,
     config: EngineConfig,
+    on_scoring: Callable[[int, int], None] | None = None,
 ) -> Evaluation | None:
-    """The forecast scored against the alarms; None when there is no price to score
-    (every symbol a quantity)."""
+    """The forecast scored against the alarms, a group of symbols at a time; None when
+    there is no price to score (every symbol a quantity)."""
     n = len(state.symbols)
     buy = np.full(n, np.nan)
     sell = np.full(n, np.nan)
     buy[: len(state.buy)] = state.buy
     sell[: len(state.sell)] = state.sell
-    if chunks:
-        tick_ids, tick_t, tick_p = (np.concatenate(c) for c in zip(*chunks, strict=True))
-    else:
-        tick_ids, tick_t, tick_p = np.empty(0, np.int64), np.empty(0), np.empty(0)
-    quantity = state.additive
+    quantity = np.zeros(n, dtype=bool)
+    quantity[: len(state.additive)] = state.additive
     if quantity.any():
         # The alarms compared with are a price's (distance in percent, volatility of log
         # price): quantities (additive symbols) are left out of the comparison.
-        kept = ~quantity[tick_ids]
-        tick_ids, tick_t, tick_p = tick_ids[kept], tick_t[kept], tick_p[kept]
         ids_of = {s: i for s, i in ids_of.items() if not quantity[i]}
         signals = [s for s in signals if s.symbol in ids_of]
-        if not len(tick_ids):
+        if len(store) and not store.count[~quantity[: store.count.size]].any():
             return None
-    ticks = TickOrder(tick_ids, tick_t, tick_p, buy, sell)
+
+    def groups() -> Iterator[TickOrder]:
+        done = 0
+        for i, t, p in store.groups(keep=~quantity):
+            if on_scoring is not None:
+                on_scoring(done, store.group_count)
+            yield TickOrder(i, t, p, buy, sell)
+            done += 1
+        if on_scoring is not None:
+            on_scoring(done, store.group_count)
+
     return evaluate(
-        ticks,
+        groups(),
         signals,
         ids_of,
         runner.finish(),
@@ -570,6 +591,18 @@ class Progress:
         self.stream.flush()
         self.drawn = True
 
+    def scoring(self, done: int, groups: int) -> None:
+        """The scoring's progress: ``done`` of ``groups`` groups of symbols."""
+        now = time.monotonic()
+        if not self.enabled or now - self.start < 1.0 or groups < 1:
+            return
+        frac = done / groups
+        bar = "#" * int(30 * frac)
+        text = f"scoring against the alarms [{bar:<30}] {done}/{groups} groups of symbols"
+        self.stream.write(f"\r\x1b[K{text}")
+        self.stream.flush()
+        self.drawn = True
+
     def finish(self, ticks: int) -> None:
         elapsed = time.monotonic() - self.start
         if self.drawn:
@@ -594,8 +627,8 @@ def configure(p: argparse.ArgumentParser) -> None:
         "--signals-only",
         action="store_true",
         help="signals and counts only: no scoring against the naive alarms and no "
-        "calibration, which keep every tick in memory (faster, and memory stays bounded "
-        "whatever the file's length)",
+        "calibration (several times faster; the scoring keeps every tick, 20 bytes each, "
+        "in a temporary file under $TMPDIR past 200,000 ticks)",
     )
     p.add_argument("--batch", type=positive_int, default=BATCH, help=argparse.SUPPRESS)
 
@@ -670,7 +703,7 @@ def run(args: argparse.Namespace) -> int:
 
         result = backtest(source, config, limits, batch=args.batch, on_signals=emit,
                           on_batch=progress.update, score=not args.signals_only,
-                          additive=additive_of(source))  # fmt: skip
+                          additive=additive_of(source), on_scoring=progress.scoring)  # fmt: skip
         progress.finish(result.ticks)
         if args.json:
             out.write(msgspec.json.encode(summary(result)).decode() + "\n")

@@ -1,0 +1,79 @@
+"""The backtest's tick store: every kept tick comes back once, by groups of whole symbols,
+in arrival order, whether it stayed in memory or went to a temporary file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tui.runtime.tickstore import TickStore
+
+
+def fill(store: TickStore, ids: np.ndarray, cuts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    t = np.arange(ids.size, dtype=np.float64)  # arrival order, readable back from t
+    p = 100.0 + ids + t / 1e6
+    for lo, hi in zip([0, *cuts], [*cuts, ids.size], strict=True):
+        store.append(ids[lo:hi], t[lo:hi], p[lo:hi])
+    return t, p
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ids=st.lists(st.integers(0, 12), min_size=0, max_size=300),
+    group=st.integers(1, 80),
+    cut_seed=st.integers(0, 2**31),
+    drop=st.sets(st.integers(0, 12)),
+)
+def test_groups_return_every_kept_tick_once_by_whole_symbols_in_arrival_order(
+    ids: list[int], group: int, cut_seed: int, drop: set[int]
+) -> None:
+    ids_a = np.asarray(ids, dtype=np.int32)
+    rng = np.random.default_rng(cut_seed)
+    cuts = sorted(rng.integers(0, ids_a.size + 1, 4).tolist()) if ids_a.size else []
+    store = TickStore(group)
+    t, p = fill(store, ids_a, cuts)
+    assert len(store) == ids_a.size
+    assert store.spilled == (ids_a.size > group)
+    keep = np.ones(13, dtype=bool)
+    keep[list(drop)] = False
+    groups = list(store.groups(keep=keep))
+    store.close()
+    seen: set[int] = set()
+    largest = int(np.bincount(ids_a).max()) if ids_a.size else 0
+    for g_ids, g_t, g_p in groups:
+        symbols = set(np.unique(g_ids).tolist())
+        assert g_ids.size and not symbols & seen  # a symbol is in one group only
+        seen |= symbols
+        assert g_ids.size <= group + largest  # made up to `group`, but a symbol is whole
+        for s in symbols:  # all of a symbol's ticks, in arrival order, values intact
+            mine = g_ids == s
+            assert g_t[mine].tolist() == t[ids_a == s].tolist()
+            assert g_p[mine].tolist() == p[ids_a == s].tolist()
+    assert seen == set(ids_a[keep[ids_a]].tolist()) if ids_a.size else seen == set()
+
+
+def test_a_spilled_store_groups_as_one_kept_in_memory() -> None:
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 50, 20_000).astype(np.int32)
+    cuts = list(range(1000, 20_000, 1000))
+    kept, spilled = TickStore(10**6), TickStore(700)
+    fill(kept, ids, cuts)
+    fill(spilled, ids, cuts)
+    assert not kept.spilled and spilled.spilled
+    whole = next(kept.groups())
+    parts = list(spilled.groups())
+    assert len(parts) > 20
+    joined = [np.concatenate(c) for c in zip(*parts, strict=True)]
+    order = np.lexsort((joined[1], joined[0]))
+    expected = np.lexsort((whole[1], whole[0]))
+    for a, b in zip(joined, whole, strict=True):
+        assert a[order].tolist() == b[expected].tolist()
+    spilled.close()
+    assert not spilled.spilled
+
+
+def test_a_group_size_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        TickStore(0)
