@@ -96,3 +96,31 @@ def test_quantities_are_left_out_and_a_file_of_quantities_alone_is_refused(
     )
     status, _, err = _run(str(gauges), "--additive", "gauge")
     assert status == 2 and "no prices to evaluate (every symbol is a quantity)" in err
+
+
+def test_recorded_ticks_read_by_columns_are_the_ticks_one_at_a_time() -> None:
+    """The file is read a block at a time; each symbol's id is the order of its first
+    tick, as reading it tick by tick gives."""
+    from tui.runtime.backtest import open_file
+
+    path = str(ROOT / "scenarios" / "busy_market.jsonl")
+    ticks = evaluate.read_ticks(path)
+    one_by_one = list(open_file(path, skip_bad=False))
+    assert list(ticks.symbols) == list(dict.fromkeys(k.symbol for k in one_by_one))
+    assert [ticks.symbols[i] for i in ticks.sym.tolist()] == [k.symbol for k in one_by_one]
+    assert ticks.t.tolist() == [k.ts for k in one_by_one]
+    assert ticks.price.tolist() == [k.price for k in one_by_one]
+
+
+def test_recorded_ticks_score_the_same_a_group_of_symbols_at_a_time() -> None:
+    """Recorded ticks are scored a group of symbols at a time, in bounded memory: every
+    figure is the one of scoring them all at once."""
+    from engine import EngineConfig
+
+    path = str(ROOT / "scenarios" / "busy_market.jsonl")
+    ticks = evaluate.read_ticks(path)
+    whole = evaluate.run_ticks(ticks, EngineConfig(), [1.0, 2.0], group_ticks=10**7)
+    grouped = evaluate.run_ticks(ticks, EngineConfig(), [1.0, 2.0], group_ticks=2_000)
+    assert whole.rows[0].quality.alerts > 0 and whole.streams > 100
+    assert grouped.to_dict() == whole.to_dict()
+    assert [r.curve.tolist() for r in grouped.rows] == [r.curve.tolist() for r in whole.rows]

@@ -47,6 +47,7 @@ from producer.markets import HELD_OUT, KINDS, Market, generate
 from producer.source import additive_of
 from tui.runtime import format as fmt
 from tui.runtime.options import NO_CHART, OptionError, add_engine_options, engine_config
+from tui.runtime.tickstore import GROUP_TICKS, TickStore
 
 #: Ticks per engine update (the grid of samples cuts them further).
 BATCH = 50_000
@@ -73,9 +74,17 @@ class Ticks:
         return cls(m.symbols, m.sym, m.t, m.price, m.drift, m.vol)
 
 
-def run_ticks(ticks: Ticks, config: EngineConfig, bands: Sequence[float]) -> Evaluation:
+def run_ticks(
+    ticks: Ticks,
+    config: EngineConfig,
+    bands: Sequence[float],
+    err: TextIO | None = None,
+    *,
+    group_ticks: int = GROUP_TICKS,
+) -> Evaluation:
     """Run the engine over ``ticks`` with limits at each of ``bands`` (percent) around
-    every symbol's first price, and score it (with the oracle when the truth is known)."""
+    every symbol's first price, and score it (with the oracle when the truth is known);
+    progress to ``err``."""
     n, nb = len(ticks.symbols), len(bands)
     cfg = dataclasses.replace(config, default_band=None, max_symbols=max(1, n * nb))
     eng = Engine(cfg)
@@ -89,22 +98,45 @@ def run_ticks(ticks: Ticks, config: EngineConfig, bands: Sequence[float]) -> Eva
     sell = (first[:, None] * (1.0 + frac)).ravel()
     for i in np.flatnonzero(~np.isnan(buy)).tolist():
         eng.set_limits(names[i], buy=float(buy[i]), sell=float(sell[i]))
+    runner = SampledRun(eng, sample_every(config.horizon_s))
+    truth = ticks.drift is not None and ticks.vol is not None
+    # Recorded ticks are kept for the scoring in a TickStore and scored a group of
+    # symbols at a time (bounded memory, as the backtest); a generated market whole,
+    # since the oracle's p is computed at every tick.
+    store = None if truth else TickStore(group_ticks)
+    step = max(1, BATCH // nb)
+    for start in range(0, len(ticks.t), step):
+        cut = slice(start, start + step)
+        ids = (ticks.sym[cut].astype(np.int64)[:, None] * nb + np.arange(nb)).ravel()
+        t, price = np.repeat(ticks.t[cut], nb), np.repeat(ticks.price[cut], nb)
+        runner.update(ids, t, price)
+        if store is not None:
+            store.append(ids, t, price)
+    stream_of = {name: i for i, name in enumerate(names)}
+    if store is not None:
+        if err is not None:
+            print(f"evaluate: scoring {len(store):,} ticks of streams against the alarms",
+                  file=err, flush=True)  # fmt: skip
+        try:
+            return evaluate(
+                (TickOrder(i, t, p, buy, sell) for i, t, p in store.groups()),
+                runner.signals,
+                stream_of,
+                runner.finish(),
+                horizon_s=cfg.horizon_s,
+                rule=Discipline.of(cfg),
+            )
+        finally:
+            store.close()
     ids = (ticks.sym.astype(np.int64)[:, None] * nb + np.arange(nb)).ravel()
     t = np.repeat(ticks.t, nb)
     price = np.repeat(ticks.price, nb)
-    runner = SampledRun(eng, sample_every(config.horizon_s))
-    for start in range(0, len(t), BATCH):
-        stop = start + BATCH
-        runner.update(ids[start:stop], t[start:stop], price[start:stop])
     order = TickOrder(ids, t, price, buy, sell)
-    oracle = None
-    if ticks.drift is not None and ticks.vol is not None:
-        p, eta = oracle_forecast(
-            order, np.repeat(ticks.drift, nb), np.repeat(ticks.vol, nb), cfg.horizon_s,
-            eta_from=cfg.alert_p,
-        )  # fmt: skip
-        oracle = (p, eta, cfg.alert_p)
-    stream_of = {name: i for i, name in enumerate(names)}
+    assert ticks.drift is not None and ticks.vol is not None
+    p, eta = oracle_forecast(
+        order, np.repeat(ticks.drift, nb), np.repeat(ticks.vol, nb), cfg.horizon_s,
+        eta_from=cfg.alert_p,
+    )  # fmt: skip
     return evaluate(
         order,
         runner.signals,
@@ -112,7 +144,7 @@ def run_ticks(ticks: Ticks, config: EngineConfig, bands: Sequence[float]) -> Eva
         runner.finish(),
         horizon_s=cfg.horizon_s,
         rule=Discipline.of(cfg),
-        oracle=oracle,
+        oracle=(p, eta, cfg.alert_p),
     )
 
 
@@ -120,25 +152,29 @@ def read_ticks(spec: str, additive: Sequence[str] = ()) -> Ticks:
     """The ticks of a scenario, CSV or JSON-lines file (``-`` for standard input), of
     prices only: symbols that are quantities (``additive``, or so named by the file's
     header) are left out (the alarms compared with are a price's) and said on stderr."""
-    from tui.runtime.backtest import open_file  # the backtest's reader, sniffing included
+    # the backtest's reader, sniffing included, and its columns (a file a block at a time)
+    from tui.runtime.backtest import open_file, tick_columns
 
     source: Iterable[Any] = open_file(spec, skip_bad=False, additive=additive)
     quantity = symbol_matcher(additive_of(source))  # type: ignore[arg-type]
     ids_of: dict[str, int] = {}
     left_out: set[str] = set()
-    sym: list[int] = []
-    t: list[float] = []
-    price: list[float] = []
-    for tick in source:
-        sid = ids_of.get(tick.symbol)
-        if sid is None:  # a symbol's first tick decides (the patterns once per symbol)
-            if tick.symbol in left_out or quantity(tick.symbol):
-                left_out.add(tick.symbol)
-                continue
-            sid = ids_of[tick.symbol] = len(ids_of)
-        sym.append(sid)
-        t.append(tick.ts)
-        price.append(tick.price)
+    parts: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.float64]]]
+    parts = []
+    for cols in tick_columns(source):
+        code_ids = np.empty(len(cols.symbols), dtype=np.int32)
+        for k, name in enumerate(cols.symbols):
+            sid = ids_of.get(name, -1)
+            # a symbol's first tick decides (the patterns once per symbol)
+            if sid < 0 and name not in left_out:
+                if quantity(name):
+                    left_out.add(name)
+                else:
+                    sid = ids_of[name] = len(ids_of)
+            code_ids[k] = sid
+        sym = code_ids[cols.codes]
+        kept = sym >= 0
+        parts.append((sym[kept], cols.ts[kept], cols.price[kept]))
     if left_out:
         names = ", ".join(sorted(left_out)[:5]) + (" …" if len(left_out) > 5 else "")
         print(
@@ -148,12 +184,8 @@ def read_ticks(spec: str, additive: Sequence[str] = ()) -> Ticks:
         )
     if not ids_of:
         raise SourceError(spec, None, "no prices to evaluate (every symbol is a quantity)")
-    return Ticks(
-        tuple(ids_of),
-        np.array(sym, dtype=np.int32),
-        np.array(t, dtype=np.float64),
-        np.array(price, dtype=np.float64),
-    )
+    sym_all, t_all, price_all = (np.concatenate(c) for c in zip(*parts, strict=True))
+    return Ticks(tuple(ids_of), sym_all, t_all, price_all)
 
 
 # --- output ----------------------------------------------------------------------------
@@ -310,7 +342,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         if args.file is not None:
             print(f"evaluate: reading {args.file}", file=err)
             ticks = read_ticks(args.file, args.additive)
-            results[args.file] = run_ticks(ticks, config, args.bands)
+            results[args.file] = run_ticks(ticks, config, args.bands, err)
         else:
             for i, kind in enumerate(args.kinds, 1):
                 print(
