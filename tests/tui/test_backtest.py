@@ -517,7 +517,8 @@ def test_progress_on_a_terminal_shows_the_reading_then_the_scoring() -> None:
     progress.finish(12_000)
     text = out.getvalue()
     assert "12,000 ticks" in text
-    assert "scoring against the alarms [##" in text and "3/40 groups of symbols" in text
+    assert "scoring against the alarms [#" in text and "] 3/40 groups" in text
+    assert max(len(line) for line in text.replace("\r", "\n").split("\n")) < 80
     assert text.endswith("\r\x1b[Kbacktest: 12,000 ticks in 5.0 s\n")
     quiet = io.StringIO()  # not a terminal: the closing line only
     progress = backtest.Progress([], quiet)  # type: ignore[arg-type]

@@ -596,9 +596,9 @@ class Progress:
         now = time.monotonic()
         if not self.enabled or now - self.start < 1.0 or groups < 1:
             return
-        frac = done / groups
-        bar = "#" * int(30 * frac)
-        text = f"scoring against the alarms [{bar:<30}] {done}/{groups} groups of symbols"
+        bar = "#" * int(20 * done / groups)
+        # short enough for 80 columns: a wrapped line is not rewritten by a carriage return
+        text = f"scoring against the alarms [{bar:<20}] {done}/{groups} groups"
         self.stream.write(f"\r\x1b[K{text}")
         self.stream.flush()
         self.drawn = True
