@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui.runtime.tickstore import TickStore
+from tui.runtime.tickstore import StoreError, TickStore
 
 
 def fill(store: TickStore, ids: np.ndarray, cuts: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -77,3 +77,13 @@ def test_a_spilled_store_groups_as_one_kept_in_memory() -> None:
 def test_a_group_size_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         TickStore(0)
+
+
+def test_a_temporary_folder_that_cannot_be_written_is_a_clear_error(tmp_path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    store = TickStore(10, folder=str(not_a_folder))
+    store.append(np.zeros(5, np.int32), np.arange(5.0), np.ones(5))  # held in memory
+    with pytest.raises(StoreError, match=r"temporary file in .*file .*set TMPDIR"):
+        store.append(np.zeros(6, np.int32), np.arange(5.0, 11.0), np.ones(6))
+    store.close()

@@ -63,7 +63,7 @@ from tui.runtime.options import (
     positive_int,
 )
 from tui.runtime.textplot import Series, lead_precision_plot
-from tui.runtime.tickstore import GROUP_TICKS, TickStore
+from tui.runtime.tickstore import GROUP_TICKS, StoreError, TickStore
 
 #: Ticks handed to the engine per update.
 BATCH = 10_000
@@ -714,11 +714,13 @@ def run(args: argparse.Namespace) -> int:
         for warning in unused_limits(args.limit, result, args.file):
             print(f"limitwatch backtest: {warning}", file=err)
         out.flush()
-    except (SourceError, BacktestError, OptionError, LimitError) as exc:
+    except (SourceError, BacktestError, OptionError, LimitError, StoreError) as exc:
         out.flush()
         hint = ""
         if getattr(exc, "skippable", False):
             hint = " (--skip-bad skips and counts such lines)"
+        if isinstance(exc, StoreError):
+            hint = ", or leave the scoring out with --signals-only"
         print(f"limitwatch backtest: {exc}{hint}", file=err)
         return 2
     except BrokenPipeError:

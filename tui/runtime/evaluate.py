@@ -47,7 +47,7 @@ from producer.markets import HELD_OUT, KINDS, Market, generate
 from producer.source import additive_of
 from tui.runtime import format as fmt
 from tui.runtime.options import NO_CHART, OptionError, add_engine_options, engine_config
-from tui.runtime.tickstore import GROUP_TICKS, TickStore
+from tui.runtime.tickstore import GROUP_TICKS, StoreError, TickStore
 
 #: Ticks per engine update (the grid of samples cuts them further).
 BATCH = 50_000
@@ -353,7 +353,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
                 )
                 market = generate(kind, symbols=args.symbols, minutes=args.minutes, seed=args.seed)
                 results[kind] = run_ticks(Ticks.of_market(market), config, args.bands)
-    except SourceError as exc:
+    except (SourceError, StoreError) as exc:
         print(f"limitwatch evaluate: {exc}", file=err)
         return 2
     except KeyboardInterrupt:

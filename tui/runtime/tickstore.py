@@ -25,11 +25,16 @@ from typing import IO
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["GROUP_TICKS", "TickStore"]
+__all__ = ["GROUP_TICKS", "StoreError", "TickStore"]
 
 #: Ticks per group scored at once (about 46 MB of scoring at 230 bytes a tick).
 GROUP_TICKS = 200_000
 RECORD = np.dtype([("id", "<i4"), ("t", "<f8"), ("p", "<f8")])
+
+
+class StoreError(Exception):
+    """The ticks could not be kept in the temporary file; the message says what to do."""
+
 
 Columns = tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.float64]]
 
@@ -84,12 +89,20 @@ class TickStore:
             self._spill()
 
     def _spill(self) -> None:
-        if self._file is None:
-            # closed by close(), which the backtest calls in a finally
-            self._file = tempfile.TemporaryFile(prefix="limitwatch-ticks-", dir=self.folder)  # noqa: SIM115
-        self._file.seek(self._on_disk * RECORD.itemsize)
-        for rec in self._held:
-            rec.tofile(self._file)
+        where = self.folder or tempfile.gettempdir()
+        try:
+            if self._file is None:
+                # closed by close(), which the backtest calls in a finally
+                self._file = tempfile.TemporaryFile(prefix="limitwatch-ticks-", dir=self.folder)  # noqa: SIM115
+            self._file.seek(self._on_disk * RECORD.itemsize)
+            for rec in self._held:
+                rec.tofile(self._file)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot keep the ticks for the scoring in a temporary file in {where} "
+                f"({exc.strerror or exc}; {len(self) * RECORD.itemsize / 1e6:,.0f} MB "
+                "needed so far): set TMPDIR to a folder with room"
+            ) from None
         self._on_disk += self._held_n
         self._held, self._held_n = [], 0
 
