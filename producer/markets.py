@@ -44,6 +44,10 @@ forecast does on markets it has not seen:
 ``trend``
     A drift that wanders instead of switching: an Ornstein-Uhlenbeck process of its own
     (half-life 5 to 20 minutes, standard deviation 2 % an hour), so trends build and fade.
+``sparse``
+    The ``drift`` kind's walks seen at one tick every 5 to 50 seconds (0.02 to 0.2 per
+    second): a few ticks per horizon, so a limit is often crossed between two ticks, and
+    the estimates rest on far fewer returns.
 
 Every generator returns a :class:`Market` whose ticks are in arrival (event-time) order.
 """
@@ -66,6 +70,8 @@ _I8 = NDArray[np.int64]
 START = 1_700_000_000.0
 #: Tick rates per symbol, ticks per second (log-uniform between the two).
 RATE_RANGE = (0.3, 5.0)
+#: Ticks per second of the ``sparse`` kind: one every 5 to 50 seconds.
+SPARSE_RATE_RANGE = (0.02, 0.2)
 #: Volatility of log price per square-root second (log-uniform between the two).
 VOL_RANGE = (1.2e-4, 3.5e-4)
 
@@ -117,8 +123,9 @@ class _Clock:
         duration: float,
         extra: Callable[[_I8, _F8], _F8] | None = None,
         extra_max: float = 1.0,
+        rates: tuple[float, float] = RATE_RANGE,
     ) -> None:
-        lo, hi = RATE_RANGE
+        lo, hi = rates
         base = np.exp(rng.uniform(math.log(lo), math.log(hi), n))
         swing = rng.uniform(0.1, 0.5, n)
         period = rng.uniform(600.0, 3600.0, n)
@@ -319,6 +326,13 @@ def _trend(rng: np.random.Generator, n: int, duration: float) -> tuple[_Clock, _
     return clock, np.exp(_walk(rng, clock, m, s, _start_prices(rng, n))), m, s
 
 
+def _sparse(rng: np.random.Generator, n: int, duration: float) -> tuple[_Clock, _F8, _F8, _F8]:
+    clock = _Clock(rng, n, duration, rates=SPARSE_RATE_RANGE)
+    mu, sigma = _drifts(rng, n), _vols(rng, n)
+    m, s = mu[clock.sym], sigma[clock.sym]
+    return clock, np.exp(_walk(rng, clock, m, s, _start_prices(rng, n))), m, s
+
+
 _GENERATORS: dict[
     str, Callable[[np.random.Generator, int, float], tuple[_Clock, _F8, _F8, _F8]]
 ] = {
@@ -331,10 +345,11 @@ _GENERATORS: dict[
     "stochvol": _stochvol,
     "bounce": _bounce,
     "trend": _trend,
+    "sparse": _sparse,
 }
 #: Kinds added after the engine's settings were chosen, and never used to choose them:
 #: the evaluation's figures on these are those of markets the forecast has not seen.
-HELD_OUT: tuple[str, ...] = ("stochvol", "bounce", "trend")
+HELD_OUT: tuple[str, ...] = ("stochvol", "bounce", "trend", "sparse")
 #: The market kinds, in the order tables list them.
 KINDS: tuple[str, ...] = tuple(_GENERATORS)
 

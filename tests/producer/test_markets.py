@@ -79,3 +79,12 @@ def test_the_trend_market_drift_wanders_within_a_symbol() -> None:
         persistence.append(np.corrcoef(d[1:], d[:-1])[0, 1])
     assert np.median(spread) > 0.005 / 3600.0  # moves by more than 0.5 % an hour
     assert min(persistence) > 0.9  # and builds and fades: no switch from tick to tick
+
+
+def test_the_sparse_market_ticks_every_few_tens_of_seconds() -> None:
+    """A few ticks per 60 s horizon, so a limit is often crossed between two ticks."""
+    m = generate("sparse", symbols=40, minutes=60, seed=6)
+    busy = generate("drift", symbols=40, minutes=60, seed=6)
+    per_second = np.bincount(m.sym, minlength=40) / 3600.0
+    assert per_second.min() > 0.01 and per_second.max() < 0.35
+    assert np.median(per_second) < np.median(np.bincount(busy.sym) / 3600.0) / 10
