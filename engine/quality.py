@@ -54,6 +54,7 @@ Everything here is pure numpy: arrays in, numbers out.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -371,10 +372,13 @@ class TickOrder:
         )
         #: Per tick, the index just past the last tick of its symbol.
         self.stream_end = np.repeat(ends, np.diff(np.r_[0, ends])).astype(np.int64)
-        # One sortable key per tick: symbol first, then time.
-        self._t0 = float(self.t.min()) if n else 0.0
-        self._span = (float(self.t.max()) - self._t0 if n else 0.0) + 1.0
-        self._key = self.ids * self._span + (self.t - self._t0)
+        # One sortable integer key per tick: its symbol, then the rank of its time among
+        # the distinct times. Exact, so a symbol's ticks are found alike whichever other
+        # symbols share the TickOrder (the scoring reads a group of symbols at a time).
+        self._times = np.unique(self.t)
+        self._width = self._times.size + 1
+        self._key = self.ids * self._width + np.searchsorted(self._times, self.t)
+        self._first = np.flatnonzero(~self.same_symbol_as_prev)
         self._runs: Streams | None = None  # made for the first alarm, see fires
 
     def locate(self, ids: npt.ArrayLike, t: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -385,18 +389,23 @@ class TickOrder:
         [1, 2, -1, 0]
         """
         q_ids = np.asarray(ids, dtype=np.int64)
-        q_t = np.clip(np.asarray(t, dtype=np.float64) - self._t0, -1.0, self._span)
-        at = np.searchsorted(self._key, q_ids * self._span + q_t, side="right") - 1
+        # how many distinct times are at or before each t: the ticks to look among
+        upto = np.searchsorted(self._times, np.asarray(t, dtype=np.float64), side="right")
+        at = np.searchsorted(self._key, q_ids * self._width + upto, side="left") - 1
         ok = at >= 0
         ok[ok] = self.ids[at[ok]] == q_ids[ok]
         return np.where(ok, at, -1)
 
-    def after(self, at: npt.ArrayLike, seconds: float) -> npt.NDArray[np.int64]:
-        """Index of the first tick of the same symbol at or after ``seconds`` past tick
-        ``at`` (``len(self)`` if none)."""
-        i = np.asarray(at, dtype=np.int64)
-        j = np.searchsorted(self._key, self._key[i] + seconds, side="left")
-        return np.where(j < self.stream_end[i], j, len(self.ids))
+    def running_sum(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """``x`` summed along each symbol's ticks, from its first (in place).
+
+        Each symbol's sum on its own: one running sum over all symbols less offsets would
+        round a symbol's small terms against the sums of the symbols before it, and
+        differently in each grouping of symbols."""
+        bounds = np.append(self._first, x.size).tolist()
+        for a, b in itertools.pairwise(bounds):
+            np.cumsum(x[a:b], out=x[a:b])
+        return x
 
     def next_index(self, mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
         """Per tick, the index of the first tick at or after it, of the same symbol,
@@ -449,17 +458,17 @@ class TickOrder:
             np.subtract(log_p[1:], log_p[:-1], out=r2[1:])
             r2[first] = 0.0
             np.multiply(r2, r2, out=r2)
-            np.cumsum(r2, out=r2)
+            self.running_sum(r2)
             span = np.empty(n)  # time between ticks, then its running sum
             span[0] = 0.0
             np.subtract(self.t[1:], self.t[:-1], out=span[1:])
             span[first] = 0.0
-            np.cumsum(span, out=span)
-            # The window's first tick: the earliest of the same symbol within the window.
-            key = self.t - self.t.min()
-            key += self.ids * (float(key.max(initial=0.0)) + VOL_WINDOW_S + 1.0)
-            lo = np.searchsorted(key, key - VOL_WINDOW_S, side="left")
-            del key
+            self.running_sum(span)
+            # The window's first tick: the earliest of the same symbol within the window
+            # (the first whose time ranks at or above that of t - window).
+            lo = np.searchsorted(self._times, self.t - VOL_WINDOW_S, side="left")
+            lo += self.ids * self._width
+            lo = np.searchsorted(self._key, lo, side="left")
             returns = np.cumsum(~first)
             returns -= returns[lo]
             sigma = r2 - r2.take(lo)

@@ -282,3 +282,80 @@ def test_baselines_alert_under_the_watch_discipline_not_on_every_entry() -> None
         7.0,
         9.0,
     ]
+
+
+def _market(seed: int, symbols: int = 12, n: int = 20_000) -> tuple[np.ndarray, ...]:
+    """Ticks of random walks, a tenth of the times on whole seconds (ties at the edge of
+    the vol-scaled alarm's window), with limits 1-3 % away."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, symbols, n)
+    t = rng.random(n) * 4000.0
+    whole = rng.random(n) < 0.1
+    t[whole] = np.round(t[whole])
+    t = np.sort(t)
+    price = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 2e-3, n)))
+    buy = 100.0 * (1 - rng.uniform(0.01, 0.03, symbols))
+    sell = 100.0 * (1 + rng.uniform(0.01, 0.03, symbols))
+    return ids, t, price, buy, sell
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_symbols_figures_do_not_depend_on_the_other_symbols_in_its_tick_order(
+    seed: int,
+) -> None:
+    """The scoring reads a group of symbols at a time: the vol-scaled distance and where
+    a time falls among a symbol's ticks must be the very same floats and indices in any
+    group (sums restart per symbol; keys rank times exactly)."""
+    ids, t, price, buy, sell = _market(seed)
+    whole = TickOrder(ids, t, price, buy, sell)
+    d_whole = whole.distance_sd(60.0)
+    probe_t = np.random.default_rng(seed).random(500) * 4000.0
+    for members in ([0, 5, 7], [3], list(range(6, 12))):
+        mine = np.isin(ids, members)
+        part = TickOrder(ids[mine], t[mine], price[mine], buy, sell)
+        in_whole = np.isin(whole.ids, members)
+        np.testing.assert_array_equal(part.distance_sd(60.0), d_whole[:, in_whole])
+        np.testing.assert_array_equal(part.t, whole.t[in_whole])
+        for s in members:
+            q_ids = np.full(probe_t.size, s)
+            got, want = part.locate(q_ids, probe_t), whole.locate(q_ids, probe_t)
+            np.testing.assert_array_equal(np.where(got >= 0, part.t[got], -1.0),
+                                          np.where(want >= 0, whole.t[want], -1.0))  # fmt: skip
+
+
+def test_the_vol_window_holds_a_tick_exactly_its_length_back() -> None:
+    """``up to and including`` the window's length: a tick at exactly ``t - 300 s``
+    is in the window of the tick at ``t``."""
+    t = np.arange(0.0, 301.0, 30.0)  # 0, 30, ..., 300: eleven ticks, ten returns
+    price = 100.0 * np.exp(np.cumsum(np.r_[0.0, np.tile([1e-3, -1e-3], 5)]))
+    d = TickOrder(np.zeros(t.size, int), t, price, [90.0], [110.0]).distance_sd(60.0)
+    assert np.isnan(d[1, -2]) and np.isfinite(d[1, -1])  # ten returns only at t = 300
+    sigma = math.sqrt(10 * 1e-6 / 300.0) * math.sqrt(60.0)
+    assert d[1, -1] == pytest.approx(math.log(110.0 / price[-1]) / sigma, rel=1e-12)
+
+
+def test_sweeping_by_groups_of_symbols_picks_what_matching_on_all_the_ticks_picks() -> None:
+    ids, t, price, buy, sell = _market(4, symbols=20, n=30_000)
+    whole = TickOrder(ids, t, price, buy, sell)
+    reached = whole.reached
+    first = np.flatnonzero(reached[1] & ~np.r_[False, reached[1][:-1]])
+    crossings = Events(whole.ids[first], np.full(first.size, SELL_SIDE, np.int8), whole.t[first])
+    rule = Discipline(60.0, 30.0, 0.5)
+    prox, vol = engine.quality.sweeps(crossings, 60.0)
+    for members in (range(0, 7), range(7, 8), range(8, 20)):
+        mine = np.isin(ids, list(members))
+        part = TickOrder(ids[mine], t[mine], price[mine], buy, sell)
+        engine.quality.sweep_alarms(prox, vol, part, rule)
+    closeness = -whole.proximity()
+    for target in (0.3, 0.5, float("nan")):
+        got = prox.match(target)
+        want = engine.quality.match_precision(
+            "proximity", lambda k: whole.events(whole.fires(closeness, -k, rule)),
+            engine.quality.DEFAULT_BANDS, crossings, horizon_s=60.0,
+            target_precision=target, fallback=engine.quality.FALLBACK_BAND,
+        )  # fmt: skip
+        assert got.threshold == want.threshold
+        assert got.quality.to_dict() == want.quality.to_dict()
+        np.testing.assert_array_equal(got.curve, want.curve)
+        np.testing.assert_array_equal(got.quality.lead_s, want.quality.lead_s)
+    assert prox.match(0.3).quality.alerts > 0 and len(crossings) > 10

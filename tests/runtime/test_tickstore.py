@@ -87,3 +87,21 @@ def test_a_temporary_folder_that_cannot_be_written_is_a_clear_error(tmp_path) ->
     with pytest.raises(StoreError, match=r"temporary file in .*file .*set TMPDIR"):
         store.append(np.zeros(6, np.int32), np.arange(5.0, 11.0), np.ones(6))
     store.close()
+
+
+def test_a_keep_mask_shorter_than_the_ids_leaves_out_the_symbols_past_it() -> None:
+    store = TickStore(4)
+    fill(store, np.array([0, 5, 1, 5, 2, 0, 5], dtype=np.int32), [3])
+    kept = [g[0] for g in store.groups(keep=np.array([True, False, True]))]
+    assert sorted(np.concatenate(kept).tolist()) == [0, 0, 2]
+    store.close()
+
+
+def test_records_lost_from_the_temporary_file_are_an_error_not_zeros() -> None:
+    store = TickStore(3)
+    fill(store, np.arange(10, dtype=np.int32) % 4, [])
+    assert store.spilled
+    store._file.truncate(5 * 20)  # as a disk that filled would leave it
+    with pytest.raises(StoreError, match="lost records"):
+        list(store.groups())
+    store.close()

@@ -527,3 +527,28 @@ def test_progress_on_a_terminal_shows_the_reading_then_the_scoring() -> None:
     progress.scoring(3, 40)
     progress.finish(12_000)
     assert quiet.getvalue() == "backtest: 12,000 ticks in 5.0 s\n"
+
+
+def test_quantities_are_left_out_alike_when_the_ticks_go_to_the_temporary_file(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(8)
+    rows = []
+    for k, name in enumerate(("A", "B", "C")):
+        walk = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.002, 1500)))
+        rows += [(1_750_000_000 + i + k / 4, name, round(float(p), 4)) for i, p in enumerate(walk)]
+    rows += [(1_750_000_000 + i + 0.9, "gauge", round(float(v), 4))
+             for i, v in enumerate(-1.0 + rng.normal(0.0, 0.05, 1500))]  # fmt: skip
+    path = tmp_path / "mixed.csv"
+    write_csv(path, sorted(rows))
+
+    def scored(group: int) -> dict:
+        source = backtest.open_file(str(path), skip_bad=False, additive=("gauge",))
+        result = backtest.backtest(source, EngineConfig(), source.limits, group_ticks=group,
+                                   additive=("gauge",))  # fmt: skip
+        assert result.evaluation is not None
+        return result.evaluation.to_dict()
+
+    whole = scored(10**7)
+    assert whole["streams"] == 3  # the gauge left out
+    assert scored(700) == whole

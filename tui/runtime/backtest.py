@@ -25,6 +25,7 @@ input with no good line at all under ``--skip-bad``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import difflib
 import math
@@ -191,33 +192,32 @@ def backtest(
             out[k] = sid
         return out
 
-    empty = (np.empty(0, np.int32), np.empty(0), np.empty(0))
-    held = empty  # fewer than `batch` ticks, waiting for the next block
-    for cols in tick_columns(source, batch):
-        ids = engine_ids(cols.symbols)[cols.codes]
-        t, p = cols.ts, cols.price
-        kept = ids >= 0
-        if not kept.all():
-            refused += int(len(ids) - kept.sum())
-            ids, t, p = ids[kept], t[kept], p[kept]
+    # The store's temporary file goes whatever stops the run (bad input, Ctrl-C).
+    with store if store is not None else contextlib.nullcontext():
+        empty = (np.empty(0, np.int32), np.empty(0), np.empty(0))
+        held = empty  # fewer than `batch` ticks, waiting for the next block
+        for cols in tick_columns(source, batch):
+            ids = engine_ids(cols.symbols)[cols.codes]
+            t, p = cols.ts, cols.price
+            kept = ids >= 0
+            if not kept.all():
+                refused += int(len(ids) - kept.sum())
+                ids, t, p = ids[kept], t[kept], p[kept]
+            if len(held[0]):
+                ids, t, p = (np.concatenate(pair) for pair in zip(held, (ids, t, p), strict=True))
+            start = 0
+            while len(ids) - start >= batch:
+                cut = slice(start, start + batch)
+                update(ids[cut], t[cut], p[cut])
+                start += batch
+            held = (ids[start:], t[start:], p[start:]) if start < len(ids) else empty
         if len(held[0]):
-            ids, t, p = (np.concatenate(pair) for pair in zip(held, (ids, t, p), strict=True))
-        start = 0
-        while len(ids) - start >= batch:
-            cut = slice(start, start + batch)
-            update(ids[cut], t[cut], p[cut])
-            start += batch
-        held = (ids[start:], t[start:], p[start:]) if start < len(ids) else empty
-    if len(held[0]):
-        update(*held)
+            update(*held)
 
-    state = eng.state()
-    evaluation = None
-    if runner is not None and store is not None:
-        try:
+        state = eng.state()
+        evaluation = None
+        if runner is not None and store is not None:
             evaluation = _score(signals, store, state, ids_of, runner, config, on_scoring)
-        finally:
-            store.close()
     return BacktestResult(
         ticks=total,
         skipped=int(getattr(source, "skipped", 0)),

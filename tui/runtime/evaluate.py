@@ -103,21 +103,17 @@ def run_ticks(
     # Recorded ticks are kept for the scoring in a TickStore and scored a group of
     # symbols at a time (bounded memory, as the backtest); a generated market whole,
     # since the oracle's p is computed at every tick.
-    store = None if truth else TickStore(group_ticks)
-    step = max(1, BATCH // nb)
-    for start in range(0, len(ticks.t), step):
-        cut = slice(start, start + step)
-        ids = (ticks.sym[cut].astype(np.int64)[:, None] * nb + np.arange(nb)).ravel()
-        t, price = np.repeat(ticks.t[cut], nb), np.repeat(ticks.price[cut], nb)
-        runner.update(ids, t, price)
-        if store is not None:
-            store.append(ids, t, price)
     stream_of = {name: i for i, name in enumerate(names)}
-    if store is not None:
-        if err is not None:
-            print(f"evaluate: scoring {len(store):,} ticks of streams against the alarms",
-                  file=err, flush=True)  # fmt: skip
-        try:
+    step = max(1, BATCH // nb)
+    if not truth:
+        with TickStore(group_ticks) as store:  # its temporary file goes whatever happens
+            for start in range(0, len(ticks.t), step):
+                ids, t, price = _streams(ticks, slice(start, start + step), nb)
+                runner.update(ids, t, price)
+                store.append(ids, t, price)
+            if err is not None:
+                print(f"evaluate: scoring {len(store):,} ticks of streams against the alarms",
+                      file=err, flush=True)  # fmt: skip
             return evaluate(
                 (TickOrder(i, t, p, buy, sell) for i, t, p in store.groups()),
                 runner.signals,
@@ -126,11 +122,9 @@ def run_ticks(
                 horizon_s=cfg.horizon_s,
                 rule=Discipline.of(cfg),
             )
-        finally:
-            store.close()
-    ids = (ticks.sym.astype(np.int64)[:, None] * nb + np.arange(nb)).ravel()
-    t = np.repeat(ticks.t, nb)
-    price = np.repeat(ticks.price, nb)
+    for start in range(0, len(ticks.t), step):
+        runner.update(*_streams(ticks, slice(start, start + step), nb))
+    ids, t, price = _streams(ticks, slice(None), nb)
     order = TickOrder(ids, t, price, buy, sell)
     assert ticks.drift is not None and ticks.vol is not None
     p, eta = oracle_forecast(
@@ -146,6 +140,14 @@ def run_ticks(
         rule=Discipline.of(cfg),
         oracle=(p, eta, cfg.alert_p),
     )
+
+
+def _streams(
+    ticks: Ticks, cut: slice, bands: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The ticks in ``cut`` as ticks of streams: each symbol's tick once per band."""
+    ids = (ticks.sym[cut].astype(np.int64)[:, None] * bands + np.arange(bands)).ravel()
+    return ids, np.repeat(ticks.t[cut], bands), np.repeat(ticks.price[cut], bands)
 
 
 def read_ticks(spec: str, additive: Sequence[str] = ()) -> Ticks:

@@ -8,8 +8,8 @@ the store keeps the ticks as 20-byte records (id, time, price), in memory up to
 back in groups of whole symbols of about ``group_ticks`` ticks each: the scoring's
 memory follows the group, not the file (about 230 bytes a tick while a group is
 scored, so a million-tick group would cost more than the whole engine run). A symbol
-is never split: one with more ticks than ``group_ticks`` is a group of its own, and
-the scoring's memory follows it.
+is never split, so a group may pass ``group_ticks`` by up to the largest symbol's
+ticks, and a symbol of many millions of ticks is scored whole.
 
 On disk the records are written in arrival order; before the groups are read, each
 block of ``group_ticks`` records is sorted in place by group (stably, so a symbol's
@@ -96,7 +96,8 @@ class TickStore:
                 self._file = tempfile.TemporaryFile(prefix="limitwatch-ticks-", dir=self.folder)  # noqa: SIM115
             self._file.seek(self._on_disk * RECORD.itemsize)
             for rec in self._held:
-                rec.tofile(self._file)
+                _write(self._file, rec)
+            self._file.flush()  # a disk that fills says so here, not later
         except OSError as exc:
             raise StoreError(
                 f"cannot keep the ticks for the scoring in a temporary file in {where} "
@@ -142,23 +143,31 @@ class TickStore:
         starts = range(0, self._on_disk, block)
         # Per block, where each group's records begin once the block is sorted by group.
         offsets = np.empty((len(starts), n_groups + 1), dtype=np.int64)
-        for b, start in enumerate(starts):
-            f.seek(start * size)
-            rec = np.fromfile(f, dtype=RECORD, count=min(block, self._on_disk - start))
-            g = group_of[rec["id"]]
-            order = np.argsort(g, kind="stable")
-            f.seek(start * size)
-            rec[order].tofile(f)
-            offsets[b] = start + np.searchsorted(g[order], np.arange(n_groups + 1))
+        try:
+            for b, start in enumerate(starts):
+                rec = _read(f, start, min(block, self._on_disk - start))
+                g = group_of[rec["id"]]
+                order = np.argsort(g, kind="stable")
+                f.seek(start * size)
+                _write(f, rec[order])
+                offsets[b] = start + np.searchsorted(g[order], np.arange(n_groups + 1))
+            f.flush()
+        except OSError as exc:
+            raise StoreError(f"cannot sort the scoring's temporary file: {exc}") from None
         for g in range(n_groups):
             parts = []
             for b in range(len(starts)):
                 lo, hi = int(offsets[b, g]), int(offsets[b, g + 1])
                 if hi > lo:
-                    f.seek(lo * size)
-                    parts.append(np.fromfile(f, dtype=RECORD, count=hi - lo))
+                    parts.append(_read(f, lo, hi - lo))
             rec = np.concatenate(parts) if parts else np.empty(0, RECORD)
             yield rec["id"].copy(), rec["t"].copy(), rec["p"].copy()
+
+    def __enter__(self) -> TickStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Remove the temporary file, if any (it goes at exit anyway: it has no name)."""
@@ -166,3 +175,22 @@ class TickStore:
             self._file.close()
             self._file = None
         self._held, self._held_n, self._on_disk = [], 0, 0
+
+
+def _write(f: IO[bytes], rec: np.ndarray) -> None:
+    """Write records through Python's file object, which raises when the disk is full
+    (``ndarray.tofile`` can lose a failed flush of its own buffer)."""
+    if f.write(rec.view(np.uint8).data) != rec.nbytes:
+        raise OSError("short write to the temporary file")
+
+
+def _read(f: IO[bytes], start: int, count: int) -> np.ndarray:
+    """``count`` records from record ``start``; a file shorter than it kept is an error."""
+    f.seek(start * RECORD.itemsize)
+    raw = f.read(count * RECORD.itemsize)
+    if len(raw) != count * RECORD.itemsize:
+        raise StoreError(
+            f"the scoring's temporary file lost records ({len(raw) // RECORD.itemsize:,} of "
+            f"{count:,} read back): was the disk full?"
+        )
+    return np.frombuffer(raw, dtype=RECORD).copy()
