@@ -63,6 +63,7 @@ def test_engine_imports_only_numpy_scipy_and_the_standard_library(path: Path) ->
         "dataclasses",
         "enum",
         "fnmatch",
+        "itertools",
         "math",
         "re",
         "typing",
