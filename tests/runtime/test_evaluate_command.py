@@ -124,3 +124,14 @@ def test_recorded_ticks_score_the_same_a_group_of_symbols_at_a_time() -> None:
     assert whole.rows[0].quality.alerts > 0 and whole.streams > 100
     assert grouped.to_dict() == whole.to_dict()
     assert [r.curve.tolist() for r in grouped.rows] == [r.curve.tolist() for r in whole.rows]
+
+
+def test_a_long_file_name_keeps_the_table_columns_aligned() -> None:
+    path = str(ROOT / "scenarios" / "rally.jsonl")  # longer than the 10-character column
+    status, out, _ = _run(path)
+    assert status == 0
+    lines = out.splitlines()
+    head, rows = lines[0], lines[2:5]
+    assert rows[0].startswith(path + " engine")
+    for line in rows:  # every row's cells end where the header's do
+        assert len(line) == len(head)

@@ -242,12 +242,14 @@ def _cells(r: Row) -> list[str]:
 
 def table(results: dict[str, Evaluation]) -> str:
     """The evaluation table: one block of rows per market kind."""
-    head = f"{'market':<10} {'row':<10} " + " ".join(f"{h:>{w}}" for h, w in _COLUMNS)
+    # a recorded file is named by its path: the column widens to it
+    wide = max([10, *(len(k) for k in results)])
+    head = f"{'market':<{wide}} {'row':<10} " + " ".join(f"{h:>{w}}" for h, w in _COLUMNS)
     lines = [head, "-" * len(head)]
     for kind, ev in results.items():
         for i, r in enumerate(ev.rows):
             cells = " ".join(f"{v:>{w}}" for v, (_, w) in zip(_cells(r), _COLUMNS, strict=True))
-            lines.append(f"{kind if i == 0 else '':<10} {r.name:<10} {cells}")
+            lines.append(f"{kind if i == 0 else '':<{wide}} {r.name:<10} {cells}")
     lines += [
         "",
         "prec/recall/lead s: precision, recall, median lead of warned crossings; "
