@@ -538,10 +538,10 @@ class _Forecast:
         self.counts = np.zeros(n, dtype=bool)
         self.outcome = np.zeros(n, dtype=bool)
 
-    def add(self, ticks: TickOrder, streams: _I8, reach: _F8, horizon_s: float) -> None:
-        """What the ticks of ``streams`` (sorted; all of their ticks) say of this
-        forecast's alerts and samples on them."""
-        mine = np.isin(self.alerts.symbol, streams)
+    def add(self, ticks: TickOrder, reach: _F8, horizon_s: float) -> None:
+        """What ``ticks`` (every tick of its streams) say of this forecast's alerts and
+        samples on those streams."""
+        mine = np.isin(self.alerts.symbol, ticks.streams)
         if mine.any():
             part = Events(self.alerts.symbol[mine], self.alerts.side[mine], self.alerts.t[mine])
             if self.at is not None:
@@ -551,7 +551,7 @@ class _Forecast:
             self.actual[mine] = _actual_to_limit(ticks, part, at, reach)
         if self.samples is None:
             return
-        mine = np.flatnonzero(np.isin(self.samples.stream, streams))
+        mine = np.flatnonzero(np.isin(self.samples.stream, ticks.streams))
         if mine.size:
             s = self.samples
             part_s = Samples(s.stream[mine], s.t[mine], s.side[mine], s.p[mine])
@@ -628,8 +628,8 @@ def evaluate(
     ticks : TickOrder or iterable of TickOrder
         The run's ticks and each stream's limits: all in one, or in groups over disjoint
         sets of streams, each with every tick of its streams (a stream's figures depend
-        on its own ticks only, so the result is the same for any grouping, up to the
-        rounding of sums over the ticks of a group; a group at a time bounds the memory).
+        on its own ticks only, so the result is the same for any grouping; a group at a
+        time bounds the memory).
     signals : sequence of Signal
         The engine's signals.
     stream_of : dict
@@ -673,12 +673,11 @@ def evaluate(
     for group in [whole] if whole is not None else ticks:
         if not len(group):
             continue
-        ids = np.unique(group.ids)
         reach = next_reach(group)
         sweep_alarms(prox, vol, group, rule)
         for f in forecasts:
-            f.add(group, ids, reach, horizon_s)
-        streams += int(ids.size)
+            f.add(group, reach, horizon_s)
+        streams += int(group.streams.size)
         t_min, t_max = min(t_min, float(group.t.min())), max(t_max, float(group.t.max()))
     hours = (t_max - t_min) / 3600.0 if streams else 0.0
     per_hour = streams * hours

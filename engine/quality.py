@@ -379,6 +379,8 @@ class TickOrder:
         self._width = self._times.size + 1
         self._key = self.ids * self._width + np.searchsorted(self._times, self.t)
         self._first = np.flatnonzero(~self.same_symbol_as_prev)
+        #: The symbols that have ticks, ascending.
+        self.streams = self.ids[self._first]
         self._runs: Streams | None = None  # made for the first alarm, see fires
 
     def locate(self, ids: npt.ArrayLike, t: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -633,7 +635,7 @@ class Sweep:
         the score being ``closeness`` (shape ``(2, ticks)``; minus a distance, so the
         alarm fires at ``-threshold``)."""
         c = self.crossings
-        mine = np.flatnonzero(np.isin(c.symbol, np.unique(ticks.ids)))
+        mine = np.flatnonzero(np.isin(c.symbol, ticks.streams))
         theirs = Events(c.symbol[mine], c.side[mine], c.t[mine])
         for i, x in enumerate(self._at):
             q = score(ticks.events(ticks.fires(closeness, -x, rule)), theirs, self.horizon_s)

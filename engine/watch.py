@@ -163,15 +163,11 @@ class Streams:
         ``mask`` holds; the run's end where none does (looked up when indexed)."""
         return Following(np.flatnonzero(mask), self._ends)
 
-    def reach(self, pos: _I8, end: _I8, last: _F8, offset: float, *, strict: bool) -> _I8:
-        """The first position at or after ``pos`` (before ``end``) with time ``>= last +
-        offset`` (``>`` if ``strict``); ``end`` where none."""
-        return self.first_time(pos, end, last + offset, strict=strict)
-
-    def first_time(self, lo: _I8, hi: _I8, x: _F8, *, strict: bool) -> _I8:
+    def first_time(self, lo: _I8, hi: _I8, x: _F8, *, strict: bool, run: _I8 | None = None) -> _I8:
         """The first position in ``[lo, hi)`` (``lo`` and ``hi`` within one run) with
         time ``>= x`` (``> x`` if ``strict``); ``hi`` where none, ``lo`` where ``x`` is
-        nan (no time compares with it, as in a bisection that goes left).
+        nan (no time compares with it, as in a bisection that goes left). ``run``, the
+        index of each one's run, when the caller knows it (the walk does).
 
         Exact, and one search for all: every time is replaced by its rank among the
         distinct times, and each position gets the integer key ``run * (distinct + 1) +
@@ -182,29 +178,14 @@ class Streams:
         hi = np.asarray(hi, dtype=np.int64)
         x = np.asarray(x, dtype=np.float64)
         open_ = lo < hi
-        run = key.take(np.minimum(lo, key.shape[0] - 1)) // width if key.size else lo
+        if run is None:
+            run = key.take(np.minimum(lo, key.shape[0] - 1)) // width if key.size else lo
         rank = np.searchsorted(distinct, x, side="right" if strict else "left")
         found = np.searchsorted(key, run * width + rank, side="left")
         found = np.clip(found, lo, hi)
         unordered = np.isnan(x)
         found[unordered] = lo[unordered]
         return np.where(open_, found, lo)
-
-    def reach_live(
-        self, run: _I8, pos: _I8, end: _I8, last: _F8, offset: float, *, strict: bool
-    ) -> _I8:
-        """:meth:`reach` for runs known to be live (``pos < end``), given their index
-        (``run``): the walk's step, without finding each run from its position."""
-        key, width, distinct = self._keys()
-        x = last + offset
-        rank = np.searchsorted(distinct, x, side="right" if strict else "left")
-        found = np.searchsorted(key, run * width + rank, side="left")
-        np.maximum(found, pos, out=found)
-        np.minimum(found, end, out=found)
-        unordered = np.isnan(x)
-        if unordered.any():
-            found[unordered] = pos[unordered]
-        return found
 
     def _keys(self) -> tuple[_I8, int, _F8]:
         """The search keys of :meth:`first_time`, made on first use."""
@@ -229,11 +210,7 @@ class Following:
 
     def __getitem__(self, pos: _I8) -> _I8:
         pos = np.asarray(pos, dtype=np.int64)
-        end = self._ends.take(pos)
-        if self._at.size == 0:
-            return end
-        i = np.searchsorted(self._at, pos)
-        return np.where(i < self._at.size, np.minimum(self._at.take(i, mode="clip"), end), end)
+        return self.within(pos, self._ends.take(pos))
 
     def within(self, pos: _I8, end: _I8) -> _I8:
         """``self[pos]`` given the end of each position's run (the walk knows it)."""
@@ -455,7 +432,7 @@ def _walk(
         a = np.flatnonzero(state == _ARMED)
         if a.size:
             pa, ea = pos[a], e[a]
-            quiet = runs.reach_live(run[a], pa, ea, last[a], rule.quiet_s, strict=True)
+            quiet = runs.first_time(pa, ea, last[a] + rule.quiet_s, strict=True, run=run[a])
             j = ea.copy()
             inside = np.flatnonzero(quiet < ea)
             j[inside] = next_likely.within(quiet[inside], ea[inside])
@@ -475,7 +452,7 @@ def _walk(
         w = np.flatnonzero(state == _FIRED)
         if w.size:
             pw, ew = pos[w], e[w]
-            expiry = runs.reach_live(run[w], pw, ew, last[w], rule.expiry_s, strict=False)
+            expiry = runs.first_time(pw, ew, last[w] + rule.expiry_s, strict=False, run=run[w])
             back = np.minimum(next_unlikely.within(pw, ew), expiry)
             r = next_hit.within(pw, ew)
             to_hit = r < back

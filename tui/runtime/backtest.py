@@ -628,7 +628,7 @@ def configure(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="signals and counts only: no scoring against the naive alarms and no "
         "calibration (several times faster; the scoring keeps every tick, 20 bytes each, "
-        "in a temporary file under $TMPDIR past 200,000 ticks)",
+        f"in a temporary file under $TMPDIR past {GROUP_TICKS:,} ticks)",
     )
     p.add_argument("--batch", type=positive_int, default=BATCH, help=argparse.SUPPRESS)
 

@@ -14,6 +14,7 @@ from producer.fields import Fields, FieldsError
 from producer.kafka_config import is_secret, redact
 from producer.kafka_producer import STOP_FLUSH_S, parse_speed
 from producer.keeper import BROKER_MEMORY_MIB
+from producer.markets import HELD_OUT, KINDS
 from tui.runtime import backtest, evaluate
 from tui.runtime import settings as settings_file
 from tui.runtime.headless import PRODUCE_REPORT_S, run_engine, run_produce, run_record
@@ -357,9 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="score the forecast on generated markets or your own recorded ticks",
         description="Score the forecast: calibration per decile, Brier skill, lead time "
         "against a proximity and a volatility-scaled alarm at equal precision, ETA accuracy "
-        "and WATCH counts, on generated markets of nine kinds (three of them held out: never "
-        "used to choose the engine's settings), with an oracle that knows the true drift and "
-        "volatility, or on your own recorded ticks (FILE).",
+        f"and WATCH counts, on generated markets of {len(KINDS)} kinds ({len(HELD_OUT)} of "
+        "them held out: never used to choose the engine's settings), with an oracle that "
+        "knows the true drift and volatility, or on your own recorded ticks (FILE).",
         epilog="example: limitwatch evaluate --kinds drift,reverting --symbols 50 --minutes 20",
     )  # fmt: skip
     evaluate.add_arguments(ev)

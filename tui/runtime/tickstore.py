@@ -89,16 +89,16 @@ class TickStore:
             self._spill()
 
     def _spill(self) -> None:
-        where = self.folder or tempfile.gettempdir()
         try:
             if self._file is None:
-                # closed by close(), which the backtest calls in a finally
+                # closed by close(): the backtest and evaluate hold the store in a `with`
                 self._file = tempfile.TemporaryFile(prefix="limitwatch-ticks-", dir=self.folder)  # noqa: SIM115
             self._file.seek(self._on_disk * RECORD.itemsize)
             for rec in self._held:
                 _write(self._file, rec)
             self._file.flush()  # a disk that fills says so here, not later
         except OSError as exc:
+            where = self.folder or tempfile.gettempdir()
             raise StoreError(
                 f"cannot keep the ticks for the scoring in a temporary file in {where} "
                 f"({exc.strerror or exc}; {len(self) * RECORD.itemsize / 1e6:,.0f} MB "
