@@ -88,3 +88,23 @@ def test_the_sparse_market_ticks_every_few_tens_of_seconds() -> None:
     per_second = np.bincount(m.sym, minlength=40) / 3600.0
     assert per_second.min() > 0.01 and per_second.max() < 0.35
     assert np.median(per_second) < np.median(np.bincount(busy.sym) / 3600.0) / 10
+
+
+def test_the_lulls_market_falls_silent_for_minutes_while_its_price_moves_on() -> None:
+    """About one lull of 1 to 5 minutes per 10 minutes per symbol, no tick inside; the
+    first return after a lull is as wide as the time it spans."""
+    m = generate("lulls", symbols=40, minutes=60, seed=6)
+    order = np.lexsort((m.t, m.sym))
+    sym, t = m.sym[order], m.t[order]
+    gap = np.diff(t)
+    same = sym[1:] == sym[:-1]
+    long_gaps = np.bincount(sym[1:][same & (gap > 60.0)], minlength=40)
+    assert 2 <= np.median(long_gaps) <= 10  # about six lulls an hour each
+    lull = gap[same & (gap > 60.0)]
+    assert 120.0 < np.median(lull) < 240.0  # 1 to 5 minutes (two may run into one)
+    lp = np.log(m.price[order])
+    r = np.diff(lp)[same]
+    g = gap[same]
+    vol = m.vol[order][1:][same]
+    z = r / (vol * np.sqrt(g))  # standardised returns, short gaps and lulls alike
+    assert 0.8 < np.std(z[g > 60.0]) < 1.2 and 0.9 < np.std(z[g < 10.0]) < 1.1
