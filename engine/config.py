@@ -90,6 +90,11 @@ class EngineConfig:
         The drift's standard error falls with the time it covers, not with the tick
         count, so a drift from the volatility's short window is mostly noise; the
         longer window follows a trend that lasts minutes.
+    vol_returns : int
+        The volatility's weights age by at most ``halflife_s / vol_returns`` per tick
+        (``>= 1``): where ticks come further apart than that, its window holds about
+        ``vol_returns / ln 2`` returns instead of the few a half-life of time holds (see
+        :class:`~engine.Engine`). Ticks closer together see no difference.
     horizon_s : float
         Forecast horizon ``H`` in seconds: ``p_buy``/``p_sell`` are the probabilities of
         reaching the limit within ``H``.
@@ -171,6 +176,10 @@ class EngineConfig:
     drift_halflife_s: float | None = _setting(
         None, "--drift-halflife", "S", "half-life of the drift the forecasts use, s "
         "(default: 4 x the half-life)", "seconds",
+    )  # fmt: skip
+    vol_returns: int = _setting(
+        8, "--vol-returns", "N", "least returns per half-life the volatility rests on "
+        "where ticks are sparse", "count",
     )  # fmt: skip
     horizon_s: float = _setting(60.0, "--horizon", "S", "forecast horizon, s", "seconds")
     alert_p: float = _setting(
@@ -259,6 +268,8 @@ class EngineConfig:
                 f"drift_halflife_s ({self.drift_halflife_s}) must be at least halflife_s "
                 f"({self.halflife_s})"
             )
+        if bounded("vol_returns", MAX_WINDOW, "more returns than a window holds") < 1:
+            raise ValueError(f"vol_returns ({self.vol_returns}) must be at least 1")
         if real("horizon_s") <= 0:
             raise ValueError(f"horizon_s ({self.horizon_s}) must be positive")
         if not 0 < real("alert_p") < 1:

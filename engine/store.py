@@ -14,7 +14,7 @@ from engine.rules import INITIAL_STATES, TIMED, Rule
 from engine.signals import SignalKind
 from engine.watch import NEVER
 
-__all__ = ["IN_FORCE", "LONG", "WEIGHTED", "Store", "Sum", "history_width"]
+__all__ = ["IN_FORCE", "LONG", "VOLATILITY", "WEIGHTED", "Store", "Sum", "history_width"]
 
 _F8 = NDArray[np.float64]
 _I8 = NDArray[np.int64]
@@ -24,32 +24,40 @@ class Sum(enum.IntEnum):
     """Column of each running sum kept per symbol (``Store.sums``).
 
     The first two are the moving averages' block prefix sums of price (restarting every
-    window length, see :func:`engine.windows.window_mean`); the next ones are sums
-    weighted by ``w = 2**((t - anchor) / halflife)``, relative to ``Store.anchor``
-    (``W_CROSS`` is the sum of ``w r_i r_(i-1)``, each return times the one before, and
-    ``W_BIPOWER`` that of ``w |r_i r_(i-1)|``); the
-    last four are weighted by ``w_long = 2**((t - anchor) / drift_halflife)``, for the
-    drift the forecasts use and its standard error.
+    window length, see :func:`engine.windows.window_mean`); the next three are weighted
+    by ``w = 2**((t - anchor) / halflife)``, relative to ``Store.anchor`` (the EMA, and
+    the weighted time the estimates cover); the next six, the volatility's, by
+    ``v = 2**((tau - clock_anchor) / halflife)`` on the volatility's clock ``tau``
+    (``Store.clock``, see :class:`~engine.core.Engine`), relative to
+    ``Store.clock_anchor`` (``V_CROSS`` is the sum of ``v r_i r_(i-1)``, each return
+    times the one before, ``V_BIPOWER`` that of ``v |r_i r_(i-1)|`` and ``V_ROOT_DT``
+    that of ``v sqrt(dt_i dt_(i-1))``, their time steps); the last four
+    are weighted by ``w_long = 2**((t - anchor) / drift_halflife)``, for the drift the
+    forecasts use and its standard error.
     """
 
     FAST_BLOCK = 0
     SLOW_BLOCK = 1
     W_PRICE = 2
     WEIGHT = 3
-    W_RETURN = 4
-    W_RETURN_SQ = 5
-    W_DT = 6
-    W_CROSS = 7
-    W_BIPOWER = 8
-    W_RETURN_LONG = 9
-    W_DT_LONG = 10
-    W_RETURN_SQ_LONG = 11
-    W_CROSS_LONG = 12
+    W_DT = 4
+    V_WEIGHT = 5
+    V_DT = 6
+    V_RETURN_SQ = 7
+    V_CROSS = 8
+    V_BIPOWER = 9
+    V_ROOT_DT = 10
+    W_RETURN_LONG = 11
+    W_DT_LONG = 12
+    W_RETURN_SQ_LONG = 13
+    W_CROSS_LONG = 14
 
 
-#: The exponentially weighted sums: the columns a move of the anchor rescales, by the
-#: short half-life (WEIGHTED) and by the drift's (LONG).
-WEIGHTED = slice(Sum.W_PRICE, Sum.W_RETURN_LONG)
+#: The exponentially weighted sums: the columns a move of an anchor rescales, by the
+#: short half-life in time (WEIGHTED) and on the volatility's clock (VOLATILITY), and
+#: by the drift's (LONG).
+WEIGHTED = slice(Sum.W_PRICE, Sum.V_WEIGHT)
+VOLATILITY = slice(Sum.V_WEIGHT, Sum.W_RETURN_LONG)
 LONG = slice(Sum.W_RETURN_LONG, None)
 
 
@@ -76,7 +84,7 @@ class Store:
     forecast_drift, forecast_var : mean and variance of the drift the forecasts use (its
         posterior), nan while warming up.
     shift : distance added to each limit for prices seen only at ticks, log price.
-    last_return : the latest non-zero log return.
+    last_return : the latest non-zero log return; last_move_dt : the time step it took.
     grid : the smallest non-zero price step seen, ``inf`` before any: the price grid the
         forecast aims on (:func:`~engine.limit_forecast.grid_limits`).
     buy, sell : limits; p_buy, p_sell, eta_buy, eta_sell : forecasts at ``last``
@@ -94,6 +102,9 @@ class Store:
     fast_prev, slow_prev : total of the block before the current one, per average.
     fast_ring, slow_ring : the latest block prefix sums, per average.
     anchor : time the exponential weights are relative to.
+    clock : the volatility's clock at the latest tick (0 at the first): seconds, each
+        step at most ``halflife_s / vol_returns`` (see :class:`~engine.core.Engine`).
+    clock_anchor : the clock reading the volatility's weights are relative to.
     rules : carried rule states, columns :class:`~engine.rules.Rule`.
     last_fire : time of the latest buy watch, sell watch and cross
         (:data:`~engine.rules.TIMED`), ``-inf`` for none.
@@ -122,6 +133,7 @@ class Store:
     forecast_var: _F8
     shift: _F8
     last_return: _F8
+    last_move_dt: _F8
     grid: _F8
     buy: _F8
     sell: _F8
@@ -142,6 +154,8 @@ class Store:
     fast_ring: _F8
     slow_ring: _F8
     anchor: _F8
+    clock: _F8
+    clock_anchor: _F8
     rules: NDArray[np.int8]
     last_fire: _F8
     seq: _I8
@@ -176,6 +190,7 @@ class Store:
             forecast_var=nan(),
             shift=zero(),
             last_return=zero(),
+            last_move_dt=zero(),
             grid=np.full(capacity, np.inf),
             buy=nan(),
             sell=nan(),
@@ -196,6 +211,8 @@ class Store:
             fast_ring=zero(cfg.fast),
             slow_ring=zero(cfg.slow),
             anchor=nan(),
+            clock=zero(),
+            clock_anchor=zero(),
             rules=np.full((capacity, len(Rule)), INITIAL_STATES, dtype=np.int8),
             last_fire=np.full((capacity, len(TIMED)), NEVER),
             seq=np.zeros((capacity, len(SignalKind)), dtype=np.int64),

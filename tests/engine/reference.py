@@ -131,16 +131,19 @@ class _Symbol:
     first: float = math.nan
     num: float = 0.0
     den: float = 0.0
-    sum_r: float = 0.0
     sum_rr: float = 0.0
     sum_dt: float = 0.0
+    den_v: float = 0.0  # the volatility's sums: weights on its clock
+    sum_dt_v: float = 0.0
     sum_cross: float = 0.0
     sum_bipower: float = 0.0
+    sum_root_dt: float = 0.0  # sqrt(dt_i dt_(i-1)) of the pairs in sum_bipower
     sum_r_long: float = 0.0
     sum_dt_long: float = 0.0
     sum_rr_long: float = 0.0
     sum_cross_long: float = 0.0
     last_r: float = 0.0
+    last_dt: float = 0.0  # the time step of last_r
     grid: float = math.inf  # the smallest non-zero price step so far
     buy: float = math.nan
     sell: float = math.nan
@@ -169,6 +172,7 @@ class Reference:
         halflife_s: float = 30.0,
         horizon_s: float = 60.0,
         drift_halflife_s: float | None = None,
+        vol_returns: int = 8,
         alert_p: float = 0.6,
         hysteresis: float = 0.002,
         default_band: float | None = 0.02,
@@ -183,6 +187,7 @@ class Reference:
         self.fast, self.slow = fast, slow
         self.halflife, self.horizon = halflife_s, horizon_s
         self.drift_halflife = 4 * halflife_s if drift_halflife_s is None else drift_halflife_s
+        self.clock_step = halflife_s / vol_returns  # the volatility's clock: steps at most this
         self.alert, self.hysteresis = alert_p, hysteresis
         self.band, self.rearm = default_band, watch_rearm
         self.warmup_ticks = warmup_ticks
@@ -238,10 +243,12 @@ class Reference:
         return s.num / s.den
 
     def _variance(self, s: _Symbol) -> float:
-        noise_robust = max(s.sum_rr + 2 * s.sum_cross, 0.1 * s.sum_rr)
+        noise_robust = max(s.sum_rr + 2 * s.sum_cross, 0.1 * s.sum_rr) / s.sum_dt_v
         if s.sum_bipower > 0:
-            noise_robust = min(noise_robust, math.pi / 2 * s.sum_bipower)
-        return noise_robust / s.sum_dt
+            bipower = math.pi / 2 * s.sum_bipower
+            if s.sum_root_dt > 0:
+                noise_robust = min(noise_robust, bipower / s.sum_root_dt)
+        return noise_robust
 
     def _drift_rv(self, s: _Symbol) -> float:
         """The long-decayed sum of squared returns plus twice that of each return times
@@ -316,25 +323,30 @@ class Reference:
                     s.buy, s.sell = min(low, high), max(low, high)
             s.t = t
             s.num, s.den = price, 1.0
+            s.den_v = 1.0
         else:
             t = max(t, s.t)
             dt = t - s.t
             decay = 0.5 ** (dt / self.halflife)
             decay_long = 0.5 ** (dt / self.drift_halflife)
+            decay_v = 0.5 ** (min(dt, self.clock_step) / self.halflife)
             r = price - s.price if s.additive else math.log(price / s.price)
             s.num = s.num * decay + price
             s.den = s.den * decay + 1.0
-            s.sum_r = s.sum_r * decay + r
-            s.sum_rr = s.sum_rr * decay + r * r
             s.sum_dt = s.sum_dt * decay + dt
-            s.sum_cross = s.sum_cross * decay + r * s.last_r
-            s.sum_bipower = s.sum_bipower * decay + abs(r * s.last_r)
+            s.den_v = s.den_v * decay_v + 1.0
+            s.sum_dt_v = s.sum_dt_v * decay_v + dt
+            s.sum_rr = s.sum_rr * decay_v + r * r
+            s.sum_cross = s.sum_cross * decay_v + r * s.last_r
+            s.sum_bipower = s.sum_bipower * decay_v + abs(r * s.last_r)
+            s.sum_root_dt = s.sum_root_dt * decay_v + math.sqrt(dt * s.last_dt)
             s.sum_r_long = s.sum_r_long * decay_long + r
             s.sum_dt_long = s.sum_dt_long * decay_long + dt
             s.sum_rr_long = s.sum_rr_long * decay_long + r * r
             s.sum_cross_long = s.sum_cross_long * decay_long + r * s.last_r
             if r != 0:
                 s.last_r = r  # the products pair each return with the latest move before it
+                s.last_dt = dt
             if price != s.price:
                 s.grid = min(s.grid, abs(price - s.price))
             s.t = t
@@ -346,7 +358,7 @@ class Reference:
 
         fired: list[tuple[str, float, float, float]] = []
         # A quantity's hit re-arms only once back by two typical moves as well.
-        least = 2.0 * math.sqrt(s.sum_rr / s.den) if s.additive else -math.inf
+        least = 2.0 * math.sqrt(s.sum_rr / s.den_v) if s.additive else -math.inf
         for side, limit, p, eta, reached, back in (
             (
                 "BUY",

@@ -236,7 +236,7 @@ def test_drift_and_volatility_match_pandas_ewm_of_returns() -> None:
     #                pi/2 sum(w |r r_prev|)) / sum(w dt)) and
     # drift = sum(w_long r) / sum(w_long dt): ratios of pandas' ewm(times=) means of the
     # log returns, their squares, their products with the return before and their time
-    # steps, the drift's at the drift half-life (4 x 3 s).
+    # steps, the drift's at the drift half-life (4 x 3 s), the volatility's on its clock.
     cfg = EngineConfig(halflife_s=3.0)
     ids, t, price = random_walk(4000, 5, seed=11, step_s=0.05, vol=0.002)
     eng = Engine(cfg)
@@ -254,6 +254,10 @@ def test_drift_and_volatility_match_pandas_ewm_of_returns() -> None:
     # each return paired with the latest non-zero one before it
     moves = d["lp"].where(d["lp"] != 0)
     prev = moves.groupby(ids).transform(lambda x: x.ffill().shift()).fillna(0.0)
+    # and the time step of that return
+    prev_dt = (
+        d["ts"].where(d["lp"] != 0).groupby(ids).transform(lambda x: x.ffill().shift()).fillna(0.0)
+    )
     w = pd.DataFrame(
         {
             "sym": ids,
@@ -261,6 +265,7 @@ def test_drift_and_volatility_match_pandas_ewm_of_returns() -> None:
             "r2": d["lp"] ** 2,
             "rr": d["lp"] * prev,
             "bp": (d["lp"] * prev).abs(),
+            "rdt": np.sqrt(d["ts"] * prev_dt),
             "dt": d["ts"],
         }
     )
@@ -268,18 +273,23 @@ def test_drift_and_volatility_match_pandas_ewm_of_returns() -> None:
 
     def ewm(halflife: float) -> pd.DataFrame:
         return (
-            w.groupby("sym")[["r", "r2", "rr", "bp", "dt"]]
+            w.groupby("sym")[["r", "r2", "rr", "bp", "rdt", "dt"]]
             .ewm(halflife=pd.Timedelta(seconds=halflife), times=times)
             .mean()
             .reset_index(level=0, drop=True)
             .sort_index()
         )
 
-    m, m_long = ewm(3.0), ewm(12.0)
+    m_long = ewm(12.0)
+    # The volatility's weights run on its own clock: time steps capped at
+    # halflife / vol_returns (3 s / 8) each, summed per symbol.
+    clock = d["ts"].fillna(0.0).clip(upper=3.0 / cfg.vol_returns).groupby(ids).cumsum()
+    times = pd.Series(pd.to_datetime(clock.to_numpy(), unit="s"))
+    m = ewm(3.0)
     pd_drift = (m_long["r"] / m_long["dt"]).to_numpy()
-    noise_robust = np.fmax(m["r2"] + 2 * m["rr"], 0.1 * m["r2"])
-    bipower = np.where(m["bp"] > 0, np.pi / 2 * m["bp"], np.inf)
-    pd_vol = np.sqrt(np.fmin(noise_robust, bipower) / m["dt"]).to_numpy()
+    noise_robust = np.fmax(m["r2"] + 2 * m["rr"], 0.1 * m["r2"]) / m["dt"]
+    bipower = np.where(m["bp"] > 0, np.pi / 2 * m["bp"] / m["rdt"], np.inf)
+    pd_vol = np.sqrt(np.fmin(noise_robust, bipower)).to_numpy()
     seen = np.isfinite(drift) & np.isfinite(pd_drift)
     assert seen.sum() > 250
     # pandas weighs by datetimes: epoch seconds ~1.7e9 times 1e9 lose ~100 ns to rounding,

@@ -93,8 +93,10 @@ def test_forecast_drift_is_shrunk_as_computed_by_hand() -> None:
     # 5.5e-5 / 1.75, drift = 0.02 / 1.75, se**2 = vol**2 / span, B = se**2 / drift**2,
     # and the forecast's drift has mean drift (1 - B) and variance se**2 (1 - B). Limits
     # move away by 0.5826 vol sqrt(mean dt), mean dt = 1.75 / (1/8 + 1/4 + 1/2 + 1).
+    # (vol_returns=1: the volatility's clock steps a whole second per tick, as time does.)
     cfg = EngineConfig(
         halflife_s=1.0,
+        vol_returns=1,
         drift_halflife_s=1.0,
         horizon_s=10.0,
         default_band=None,

@@ -157,11 +157,15 @@ class _PartitionedFeed(StaticFeed):
 def test_the_record_explaining_a_forecast_is_that_of_its_partition() -> None:
     """A forecast went through its partition's calibration map: the record of that
     partition explains it, and says which partition it is."""
-    app = LimitwatchApp(_PartitionedFeed())
+    feed = _PartitionedFeed()
+    app = LimitwatchApp(feed)
     seen: list[str] = []
+    engine = feed.latest().engine
+    assert engine.symbols[2] == "CYGN" and engine.stream[2] == 2
+    near = round(100 * float(engine.p_buy[2]))  # the forecast the record explains
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("j", "j", "d")  # CYGN: the third symbol, partition 2, p_buy 25%
+        await pilot.press("j", "j", "d")  # CYGN: the third symbol, partition 2
         await pilot.pause()
         assert isinstance(app.screen, DetailScreen)
         table = app.screen.query_one("#detail-table")
@@ -169,4 +173,4 @@ def test_the_record_explaining_a_forecast_is_that_of_its_partition() -> None:
         seen.append(" ".join(" ".join(line.text.split()) for line in lines))
 
     drive(app, script, size=(120, 40))
-    assert "forecasts near 25% on partition 2 came true 30% of 412 times" in seen[0], seen[0]
+    assert f"forecasts near {near}% on partition 2 came true 30% of 412 times" in seen[0], seen[0]
