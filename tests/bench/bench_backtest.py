@@ -126,8 +126,12 @@ def main_bench() -> None:
     ap.add_argument("--ticks", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--rss-ticks", type=int, default=10_000_000)
-    ap.add_argument("--dir", type=Path, default=None, help="where to write the files")
+    ap.add_argument(
+        "--dir", type=Path, default=None, help="where to write the files (made if missing)"
+    )
     args = ap.parse_args()
+    if args.dir is not None:
+        args.dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
         start = time.perf_counter()
