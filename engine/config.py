@@ -268,7 +268,8 @@ class EngineConfig:
                 f"drift_halflife_s ({self.drift_halflife_s}) must be at least halflife_s "
                 f"({self.halflife_s})"
             )
-        if bounded("vol_returns", MAX_WINDOW, "more returns than a window holds") < 1:
+        still = "a larger one leaves the volatility's clock all but still"
+        if bounded("vol_returns", MAX_WINDOW, still) < 1:
             raise ValueError(f"vol_returns ({self.vol_returns}) must be at least 1")
         if real("horizon_s") <= 0:
             raise ValueError(f"horizon_s ({self.horizon_s}) must be positive")

@@ -26,6 +26,7 @@ RALLY = ROOT / "scenarios" / "rally.jsonl"
         ({"history": MAX_WINDOW + 1}, "history", MAX_WINDOW),
         ({"history": 10**15}, "history", MAX_WINDOW),
         ({"max_symbols": MAX_SYMBOLS + 1}, "max_symbols", MAX_SYMBOLS),
+        ({"vol_returns": MAX_WINDOW + 1}, "vol_returns", MAX_WINDOW),
     ],
 )
 def test_config_refuses_sizes_past_the_bound_naming_the_field_the_limit_and_the_remedy(
@@ -34,6 +35,12 @@ def test_config_refuses_sizes_past_the_bound_naming_the_field_the_limit_and_the_
     with pytest.raises(ValueError, match=rf"^{field} \(\d+\) must be at most {most:,}: ") as e:
         EngineConfig(**kwargs)
     assert str(e.value).endswith(f"choose a smaller {field}")
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.5, True])
+def test_config_refuses_a_volatility_clock_of_no_returns_or_of_a_fraction(value: object) -> None:
+    with pytest.raises(ValueError, match=r"^vol_returns "):
+        EngineConfig(vol_returns=value)  # type: ignore[arg-type]
 
 
 def test_config_accepts_sizes_at_the_bound() -> None:
