@@ -28,10 +28,16 @@ Kinds (:data:`KINDS`):
 ``intraday``
     A U-shaped volatility over the hour (about 2x at the ends) with bursts of volatility
     and of tick rate (3x volatility, 5x ticks, 30 s to 2 minutes each).
+``sparse``
+    The ``drift`` kind's walks seen at one tick every 5 to 50 seconds (0.02 to 0.2 per
+    second): a few ticks per horizon, so a limit is often crossed between two ticks, and
+    the estimates rest on far fewer returns. Held out until its figures showed a
+    volatility resting on too few returns, which the volatility's clock
+    (``vol_returns``) now answers; its figures were looked at to choose that.
 
 Held out (:data:`HELD_OUT`): kinds added after the engine's estimators and settings were
-chosen on the six above, and never used to tune them, so that their figures say how the
-forecast does on markets it has not seen (all but ``sparse``, see below):
+chosen on the seven above, and never used to tune them, so that their figures say how
+the forecast does on markets it has not seen:
 
 ``stochvol``
     Stochastic volatility: log volatility an Ornstein-Uhlenbeck process (half-life 2 to 10
@@ -44,12 +50,6 @@ forecast does on markets it has not seen (all but ``sparse``, see below):
 ``trend``
     A drift that wanders instead of switching: an Ornstein-Uhlenbeck process of its own
     (half-life 5 to 20 minutes, standard deviation 2 % an hour), so trends build and fade.
-``sparse``
-    The ``drift`` kind's walks seen at one tick every 5 to 50 seconds (0.02 to 0.2 per
-    second): a few ticks per horizon, so a limit is often crossed between two ticks, and
-    the estimates rest on far fewer returns. No longer held out: its figures showed a
-    volatility resting on too few returns, which the volatility's clock
-    (``vol_returns``) now answers, and its figures were looked at to choose that.
 ``lulls``
     The ``drift`` kind's walks with lulls: about one every 10 minutes per symbol, 1 to 5
     minutes long, in which the symbol does not tick while its price moves on, so the

@@ -4,8 +4,10 @@ Written from the specification, one tick at a time with Python floats, sharing n
 with engine/: moving averages from the window itself (math.fsum), exponential averages by
 the decay recursion, the first-passage probability in log space with log_ndtr. The
 volatility is the smaller of the decayed sum of squared returns plus twice that of each
-return times the one before (floored at a tenth of the former) and pi/2 times the decayed
-sum of |each return times the one before|, over the decayed time; the drift is the
+return times the one before (floored at a tenth of the former) over the decayed time and
+pi/2 times the decayed sum of |each return times the one before| over that of
+sqrt(its time step times the one before's) (at least pi/4 of the decayed time), all of them
+decayed on the volatility's clock (each step at most halflife / vol_returns); the drift is the
 return over time decayed with the longer drift half-life, its error se**2 = RV / T**2 (T
 the long-decayed time, RV the long-decayed sum of squared returns plus twice that of each
 times the one before, less 3 drift**2 (mean time step) T, floored at a tenth of the sum
@@ -245,9 +247,9 @@ class Reference:
     def _variance(self, s: _Symbol) -> float:
         noise_robust = max(s.sum_rr + 2 * s.sum_cross, 0.1 * s.sum_rr) / s.sum_dt_v
         if s.sum_bipower > 0:
-            bipower = math.pi / 2 * s.sum_bipower
-            if s.sum_root_dt > 0:
-                noise_robust = min(noise_robust, bipower / s.sum_root_dt)
+            # the pairs' time: at least pi/4 of the time elapsed (coarse time stamps)
+            pairs_time = max(s.sum_root_dt, math.pi / 4 * s.sum_dt_v)
+            noise_robust = min(noise_robust, math.pi / 2 * s.sum_bipower / pairs_time)
         return noise_robust
 
     def _drift_rv(self, s: _Symbol) -> float:

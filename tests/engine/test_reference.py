@@ -232,8 +232,9 @@ def test_averages_match_pandas_rolling_and_ewm_with_times() -> None:
 
 
 def test_drift_and_volatility_match_pandas_ewm_of_returns() -> None:
-    # vol = sqrt(min(max(sum(w r^2) + 2 sum(w r r_prev), sum(w r^2) / 10),
-    #                pi/2 sum(w |r r_prev|)) / sum(w dt)) and
+    # vol = sqrt(min(max(sum(w r^2) + 2 sum(w r r_prev), sum(w r^2) / 10) / sum(w dt),
+    #                pi/2 sum(w |r r_prev|) / max(sum(w sqrt(dt dt_prev)), pi/4 sum(w dt))))
+    # and
     # drift = sum(w_long r) / sum(w_long dt): ratios of pandas' ewm(times=) means of the
     # log returns, their squares, their products with the return before and their time
     # steps, the drift's at the drift half-life (4 x 3 s), the volatility's on its clock.
@@ -288,7 +289,8 @@ def test_drift_and_volatility_match_pandas_ewm_of_returns() -> None:
     m = ewm(3.0)
     pd_drift = (m_long["r"] / m_long["dt"]).to_numpy()
     noise_robust = np.fmax(m["r2"] + 2 * m["rr"], 0.1 * m["r2"]) / m["dt"]
-    bipower = np.where(m["bp"] > 0, np.pi / 2 * m["bp"] / m["rdt"], np.inf)
+    pairs_time = np.fmax(m["rdt"], np.pi / 4 * m["dt"])
+    bipower = np.where(m["bp"] > 0, np.pi / 2 * m["bp"] / pairs_time, np.inf)
     pd_vol = np.sqrt(np.fmin(noise_robust, bipower)).to_numpy()
     seen = np.isfinite(drift) & np.isfinite(pd_drift)
     assert seen.sum() > 250

@@ -63,3 +63,68 @@ def test_sparse_ticks_rest_on_more_returns_with_the_volatility_clock() -> None:
     spread_clock = np.std(np.log(clocked[np.isfinite(clocked)]))
     assert spread_clock < 0.6 * spread_time, (spread_clock, spread_time)
     assert 0.8 < np.median(clocked) < 1.05, np.median(clocked)
+
+
+def test_time_stamps_coarser_than_the_ticks_keep_the_jump_robust_estimate() -> None:
+    # Two ticks a second stamped to the second: every other step is dt = 0, so the
+    # stamped sqrt(dt_i dt_(i-1)) of every pair is 0. Taken as it is, the bipower
+    # estimate was lost (and the noise-robust one, which a jump inflates, stood alone);
+    # its time is taken as at least pi/4 of the time elapsed.
+    rng = np.random.default_rng(5)
+    vol, seconds = 3e-4, 1200
+    true_t = np.concatenate([s + np.sort(rng.random(2)) for s in range(seconds)])
+    steps = vol * np.sqrt(np.diff(true_t, prepend=0.0)) * rng.standard_normal(true_t.size)
+    steps[np.searchsorted(true_t, 600.0)] += 0.01  # a 1 % jump at 600 s
+    price = 100.0 * np.exp(np.cumsum(steps))
+    eng = Engine(EngineConfig(history=0))
+    eng.register(["X"])
+    stamp = 1_700_000_000.0 + np.floor(true_t)
+    ratios = []
+    for minute in range(1, seconds // 60):
+        at = slice(*np.searchsorted(true_t, [60.0 * (minute - 1), 60.0 * minute]))
+        eng.update(np.zeros(at.stop - at.start, dtype=np.int32), stamp[at], price[at])
+        if minute >= 5:
+            ratios.append(float(eng.state().vol[0]) / vol)
+    # a minute after the jump too (the jump alone would make it 2.7x)
+    assert min(ratios) > 0.8 and max(ratios) < 1.3, ratios
+
+
+def test_the_volatility_clock_matches_the_reference_across_its_anchor_moves() -> None:
+    # A half-life of 50 ms and ticks 20 ms apart on average: the clock's anchor moves
+    # every 512 x 8 capped steps or so, several times per symbol; the per-tick reference
+    # has no anchors at all.
+    import math
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from reference import Reference
+
+    rng = np.random.default_rng(8)
+    n = 24_000
+    ids = rng.integers(0, 2, n).astype(np.int32)
+    gaps = rng.exponential(0.02, n)
+    gaps[rng.random(n) < 0.1] = 0.0
+    gaps[rng.random(n) < 0.01] = 5.0
+    t = 1_700_000_000.0 + np.cumsum(gaps)
+    steps = 0.001 * rng.standard_normal(n)
+    steps[rng.random(n) < 0.15] = 0.0
+    price = 100.0 * np.exp(np.cumsum(np.where(ids == 0, steps, 0.0)))
+    price = np.where(ids == 0, price, 50.0 * np.exp(np.cumsum(np.where(ids == 1, steps, 0.0))))
+    cfg = EngineConfig(halflife_s=0.05, horizon_s=1.0, calibrate_after_s=math.inf, history=0)
+    eng = Engine(cfg)
+    eng.register(["S0", "S1"])
+    ref = Reference(halflife_s=0.05, horizon_s=1.0)
+    anchors = set()
+    worst = 0.0
+    for a in range(0, n, 500):
+        eng.update(ids[a : a + 500], t[a : a + 500], price[a : a + 500])
+        for i in range(a, min(a + 500, n)):
+            ref.tick(f"S{ids[i]}", float(t[i]), float(price[i]))
+        st = eng.state()
+        for j in range(2):
+            sigma = ref.drift_vol(f"S{j}")[1]
+            worst = max(worst, abs(float(st.vol[j]) / sigma - 1.0))
+        anchors.update(eng._s.clock_anchor[:2].tolist())
+    assert len(anchors) >= 5  # from 0, two moves of each symbol's clock anchor
+    assert worst < 1e-9, worst
