@@ -1442,9 +1442,9 @@ def _estimates(
         ``sqrt(dt_i dt_(i-1))`` is taken as at least :data:`ROOT_DT_LEAST` of
         ``sum(w dt)``, what exponential gaps give: time stamps coarser than the ticks
         (several ticks a second stamped to the second, ``dt = 0`` between them) make
-        the stamped steps understate the pairs' time, and uncapped the estimate came
-        out 1.3x the truth with one to three ticks per stamp, or was lost altogether
-        (a sum of 0) with two.
+        the stamped steps understate the pairs' time, and uncapped the bipower
+        estimate came out 1.34x the truth with one to three ticks per stamp, or was
+        lost altogether (a sum of 0) with two, leaving jumps in the volatility.
 
       On six generated market kinds the smaller of the two raised the Brier skill over
       the noise-robust one alone by 0.03 to 0.15 on mean-reverting, jumpy and
