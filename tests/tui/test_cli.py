@@ -66,6 +66,14 @@ def test_help_lists_the_commands_and_keys() -> None:
         assert f"{shown}" in keys and does in keys
 
 
+def test_version_prints_the_installed_version_and_exits() -> None:
+    import importlib.metadata
+
+    result = _cli("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"limitwatch {importlib.metadata.version('limitwatch')}"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -7,6 +7,7 @@ The parser is built without any UI: the monitor's own code is reached only by
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 from pathlib import Path
 from typing import NoReturn
 
@@ -270,6 +271,15 @@ def add_monitor_options(p: argparse.ArgumentParser, *, replay: bool = False) -> 
     )  # fmt: skip
 
 
+def _version() -> str:
+    """The installed package's version (``unknown`` when run from a source tree that was
+    never installed)."""
+    try:
+        return importlib.metadata.version("limitwatch")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 #: The port `limitwatch serve` listens on by default.
 SERVE_PORT = 8000
 
@@ -285,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "--version", action="version", version=f"limitwatch {_version()}",
+        help="print limitwatch's version and exit",
+    )  # fmt: skip
     add_monitor_options(parser)
     add_source_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
