@@ -543,7 +543,7 @@ class _Forecast:
         samples on those streams."""
         mine = np.isin(self.alerts.symbol, ticks.streams)
         if mine.any():
-            part = Events(self.alerts.symbol[mine], self.alerts.side[mine], self.alerts.t[mine])
+            part = self.alerts.take(mine)
             if self.at is not None:
                 at = self.at[mine]
             else:

@@ -54,7 +54,6 @@ Everything here is pure numpy: arrays in, numbers out.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +61,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.segments import run_cumsum
 from engine.watch import Discipline, Streams, stream_fires, whole_streams
 
 #: Side codes used in :class:`Events`.
@@ -105,6 +105,10 @@ class Events:
 
     def __len__(self) -> int:
         return len(self.t)
+
+    def take(self, at: npt.ArrayLike) -> Events:
+        """The events at ``at`` (indices or a mask)."""
+        return Events(self.symbol[at], self.side[at], self.t[at])
 
     @classmethod
     def make(cls, symbol: npt.ArrayLike, side: npt.ArrayLike, t: npt.ArrayLike) -> Events:
@@ -399,15 +403,9 @@ class TickOrder:
         return np.where(ok, at, -1)
 
     def running_sum(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """``x`` summed along each symbol's ticks, from its first (in place).
-
-        Each symbol's sum on its own: one running sum over all symbols less offsets would
-        round a symbol's small terms against the sums of the symbols before it, and
-        differently in each grouping of symbols."""
-        bounds = np.append(self._first, x.size).tolist()
-        for a, b in itertools.pairwise(bounds):
-            np.cumsum(x[a:b], out=x[a:b])
-        return x
+        """``x`` summed along each symbol's ticks, from its first, in place
+        (:func:`~engine.segments.run_cumsum`: the same in any grouping of symbols)."""
+        return run_cumsum(x, self._first)
 
     def next_index(self, mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
         """Per tick, the index of the first tick at or after it, of the same symbol,
@@ -636,7 +634,7 @@ class Sweep:
         alarm fires at ``-threshold``)."""
         c = self.crossings
         mine = np.flatnonzero(np.isin(c.symbol, ticks.streams))
-        theirs = Events(c.symbol[mine], c.side[mine], c.t[mine])
+        theirs = c.take(mine)
         for i, x in enumerate(self._at):
             q = score(ticks.events(ticks.fires(closeness, -x, rule)), theirs, self.horizon_s)
             self._lead[i, mine] = q.lead_s

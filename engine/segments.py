@@ -15,6 +15,7 @@ cuts each symbol's run into pieces at resets, each summed along its own row.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ __all__ = [
     "Recurrence",
     "SegmentBatch",
     "make_batch",
+    "run_cumsum",
     "stable_order",
 ]
 
@@ -39,6 +41,21 @@ _B = NDArray[np.bool_]
 PACKED_MAX_WIDTH = 192
 # From this many (pieces x quantities) on, adding whole rows beats accumulating per row.
 _ROW_LOOP_MIN_WIDTH = 256
+
+
+def run_cumsum(x: _F8, first: _I8, out: _F8 | None = None) -> _F8:
+    """Running sums of ``x`` restarting at each position of ``first`` (ascending, the
+    first of each run; ``first[0]`` is 0), into ``out`` (``x`` itself: in place).
+
+    One ``cumsum`` per run: a single running sum over all runs less offsets would round
+    a run's small terms against the large sums of the runs before it, differently for
+    each choice of which runs are summed together."""
+    if out is None:
+        out = x
+    bounds = np.append(first, x.size).tolist()
+    for a, b in itertools.pairwise(bounds):
+        np.cumsum(x[a:b], out=out[a:b])
+    return out
 
 
 def stable_order(ids: NDArray[np.int32], bound: int) -> NDArray[np.intp]:

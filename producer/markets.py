@@ -67,6 +67,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from engine.segments import run_cumsum
+
 __all__ = ["HELD_OUT", "KINDS", "START", "Market", "generate", "names"]
 
 _F8 = NDArray[np.float64]
@@ -158,13 +160,7 @@ class _Clock:
 
     def cumsum(self, x: _F8) -> _F8:
         """Running sums of ``x`` restarting at each symbol's first tick."""
-        # One cumsum per symbol: a single running sum over all symbols, less offsets,
-        # would lose the small terms of one symbol against the large sums of others.
-        out = np.empty_like(x)
-        bounds = np.append(np.flatnonzero(self.first), x.size)
-        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            np.cumsum(x[a:b], out=out[a:b])
-        return out
+        return run_cumsum(x, np.flatnonzero(self.first), np.empty_like(x))
 
 
 def _walk(

@@ -18,6 +18,7 @@ markets it has not seen.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import math
 import sys
@@ -47,7 +48,7 @@ from producer.markets import HELD_OUT, KINDS, Market, generate
 from producer.source import additive_of
 from tui.runtime import format as fmt
 from tui.runtime.options import NO_CHART, OptionError, add_engine_options, engine_config
-from tui.runtime.tickstore import GROUP_TICKS, StoreError, TickStore
+from tui.runtime.tickstore import GROUP_TICKS, Columns, StoreError, TickStore
 
 #: Ticks per engine update (the grid of samples cuts them further).
 BATCH = 50_000
@@ -105,12 +106,15 @@ def run_ticks(
     # since the oracle's p is computed at every tick.
     stream_of = {name: i for i, name in enumerate(names)}
     step = max(1, BATCH // nb)
-    if not truth:
-        with TickStore(group_ticks) as store:  # its temporary file goes whatever happens
-            for start in range(0, len(ticks.t), step):
-                ids, t, price = _streams(ticks, slice(start, start + step), nb)
-                runner.update(ids, t, price)
+    store = None if truth else TickStore(group_ticks)
+    # its temporary file goes whatever happens
+    with store if store is not None else contextlib.nullcontext():
+        for start in range(0, len(ticks.t), step):
+            ids, t, price = _streams(ticks, slice(start, start + step), nb)
+            runner.update(ids, t, price)
+            if store is not None:
                 store.append(ids, t, price)
+        if store is not None:
             if err is not None:
                 print(f"evaluate: scoring {len(store):,} ticks of streams against the alarms",
                       file=err, flush=True)  # fmt: skip
@@ -122,8 +126,6 @@ def run_ticks(
                 horizon_s=cfg.horizon_s,
                 rule=Discipline.of(cfg),
             )
-    for start in range(0, len(ticks.t), step):
-        runner.update(*_streams(ticks, slice(start, start + step), nb))
     ids, t, price = _streams(ticks, slice(None), nb)
     order = TickOrder(ids, t, price, buy, sell)
     assert ticks.drift is not None and ticks.vol is not None
@@ -161,8 +163,7 @@ def read_ticks(spec: str, additive: Sequence[str] = ()) -> Ticks:
     quantity = symbol_matcher(additive_of(source))  # type: ignore[arg-type]
     ids_of: dict[str, int] = {}
     left_out: set[str] = set()
-    parts: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.float64]]]
-    parts = []
+    parts: list[Columns] = []
     for cols in tick_columns(source):
         code_ids = np.empty(len(cols.symbols), dtype=np.int32)
         for k, name in enumerate(cols.symbols):

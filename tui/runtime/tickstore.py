@@ -25,7 +25,7 @@ from typing import IO
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["GROUP_TICKS", "StoreError", "TickStore"]
+__all__ = ["GROUP_TICKS", "Columns", "StoreError", "TickStore"]
 
 #: Ticks per group scored at once (about 46 MB of scoring at 230 bytes a tick).
 GROUP_TICKS = 200_000
