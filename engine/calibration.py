@@ -340,11 +340,13 @@ class Calibrator:
         """Samples dropped because ``capacity`` forecasts were pending."""
         # Per symbol: the slot a key (symbol, side) was last sampled in; price extremes.
         self._last = np.empty(0, dtype=np.int64)
-        # Price extremes per symbol and slot, in a ring of a horizon and a refit period
-        # of slots: a piece of ticks within one refit period is observed at once.
+        # Price extremes per slot and symbol, in a ring of a horizon and a refit period
+        # of slots: a piece of ticks within one refit period is observed at once. A
+        # slot's extremes of all symbols are one contiguous row: a window of slots is
+        # reduced row by row (elementwise), not along a short axis per forecast.
         self._w = self._q + self._r
-        self._low = np.empty((0, self._w))
-        self._high = np.empty((0, self._w))
+        self._low = np.empty((self._w, 0))
+        self._high = np.empty((self._w, 0))
         # Pending forecasts: a FIFO ring in sample order.
         # It starts small and doubles up to ``capacity`` when full: memory follows the
         # forecasts pending, not the most there could be (a ring sized for 10,000
@@ -461,8 +463,8 @@ class Calibrator:
             self._high[:] = -np.inf
             return
         cols = np.arange(old + 1, new + 1) % self._w
-        self._low[:, cols] = np.inf
-        self._high[:, cols] = -np.inf
+        self._low[cols] = np.inf
+        self._high[cols] = -np.inf
 
     def sample(
         self,
@@ -536,7 +538,7 @@ class Calibrator:
         self._p_teach[rows] = learn[at]
         self._p_slot[rows] = own[at]
         self._p_raw[rows] = raw[at]
-        self._p_rep[rows] = self.apply(raw[at], grp[at])
+        self._p_rep[rows] = self.apply(raw[at], None if group is None else grp[at])
         self._p_limit[rows] = lim[at]
 
     def observe(
@@ -550,7 +552,7 @@ class Calibrator:
         sym = np.asarray(sym, dtype=np.int64).ravel()
         self._grow(sym)
         where = np.asarray(self._slot if slot is None else slot, dtype=np.int64) % self._w
-        cell = sym * self._w + where  # in the raveled (symbol, column) ring: a 1-D ufunc.at
+        cell = where * self._low.shape[1] + sym  # in the raveled (column, symbol) ring
         np.fmin.at(self._low.ravel(), cell, np.asarray(low, dtype=np.float64).ravel())
         np.fmax.at(self._high.ravel(), cell, np.asarray(high, dtype=np.float64).ravel())
 
@@ -558,11 +560,11 @@ class Calibrator:
         """Drop the pending forecasts and price extremes of symbols ``sym`` (their ids
         now name other symbols)."""
         sym = np.asarray(sym, dtype=np.int64).ravel()
-        sym = sym[(sym >= 0) & (sym < self._low.shape[0])]
+        sym = sym[(sym >= 0) & (sym < self._low.shape[1])]
         if sym.size == 0:
             return
-        self._low[sym] = np.inf
-        self._high[sym] = -np.inf
+        self._low[:, sym] = np.inf
+        self._high[:, sym] = -np.inf
         self._last[2 * sym] = self._last[2 * sym + 1] = -(1 << 62)
         rows = (self._head + np.arange(self._size)) % self._cap
         self._p_sym[rows[np.isin(self._p_sym[rows], sym)]] = -1  # resolved as nothing
@@ -580,13 +582,17 @@ class Calibrator:
         """
         shape = np.shape(p)
         raw = np.asarray(p, dtype=np.float64).ravel()
-        grp = np.broadcast_to(np.asarray(0 if group is None else group, dtype=np.int64), shape)
-        grp = grp.ravel()
-        x = np.clip(np.nan_to_num(raw), 0.0, 1.0)
+        x = np.where(raw > 0.0, np.minimum(raw, 1.0), 0.0)  # nan as 0 here
         knot = self._bin(x) + 1
-        knot -= x < self._kx[grp, knot]
-        x0, x1 = self._kx[grp, knot], self._kx[grp, knot + 1]
-        y0, y1 = self._ky[grp, knot], self._ky[grp, knot + 1]
+        if group is None:  # one map: its knots indexed directly
+            kx, ky = self._kx[0], self._ky[0]
+        else:
+            grp = np.broadcast_to(np.asarray(group, dtype=np.int64), shape).ravel()
+            knot += grp * self._kx.shape[1]  # in the raveled (group, knot) maps
+            kx, ky = self._kx.ravel(), self._ky.ravel()
+        knot -= x < kx.take(knot)
+        x0, x1 = kx.take(knot), kx.take(knot + 1)
+        y0, y1 = ky.take(knot), ky.take(knot + 1)
         out = y0 + (x - x0) * ((y1 - y0) / (x1 - x0))
         out[x <= 0.0] = 0.0
         out[x >= 1.0] = 1.0
@@ -599,13 +605,13 @@ class Calibrator:
 
     def _grow(self, sym: NDArray[np.int64]) -> None:
         need = int(sym.max()) + 1 if sym.size else 0
-        have = self._low.shape[0]
+        have = self._low.shape[1]
         if need <= have:
             return
         size = max(need, 2 * have)
         self._last = np.concatenate((self._last, np.full(2 * (size - have), -(1 << 62))))
-        self._low = np.concatenate((self._low, np.full((size - have, self._w), np.inf)))
-        self._high = np.concatenate((self._high, np.full((size - have, self._w), -np.inf)))
+        self._low = np.hstack((self._low, np.full((self._w, size - have), np.inf)))
+        self._high = np.hstack((self._high, np.full((self._w, size - have), -np.inf)))
 
     def _grow_ring(self, need: int) -> None:
         """Make room for ``need`` pending forecasts (at most ``capacity``), keeping the
@@ -648,54 +654,49 @@ class Calibrator:
         if rows.size == 0:
             return
         sym, sell, limit = self._p_sym[rows], self._p_sell[rows], self._p_limit[rows]
-        slots = self._p_slot[rows][:, None] + np.arange(self._q)
-        cols = slots % self._w
-        unseen = slots > seen
-        hit = np.empty(rows.size)
-        up, down = np.flatnonzero(sell), np.flatnonzero(~sell)  # each side's extreme only
-        cells = sym[:, None] * self._w + cols
-        high = self._high.ravel().take(cells[up])
-        high[unseen[up]] = -np.inf
-        hit[up] = high.max(axis=1) >= limit[up]
-        low = self._low.ravel().take(cells[down])
-        low[unseen[down]] = np.inf
-        hit[down] = low.min(axis=1) <= limit[down]
-        raw, rep, grp = self._p_raw[rows], self._p_rep[rows], self._p_group[rows]
         made = self._p_slot[rows]
+        # The rows of one slot are one run (the ring is in slot order), and a slot's
+        # forecasts are all resolved at once (none is sampled after its horizon began).
+        new = np.diff(made, prepend=made[0] - 1) != 0
+        start = np.flatnonzero(new)
+        seg = np.cumsum(new) - 1  # each row's slot, 0 .. slots - 1
+        hit = np.empty(rows.size, dtype=bool)
+        ends = [*start[1:].tolist(), rows.size]
+        for lo, hi in zip(start.tolist(), ends, strict=True):
+            d = int(made[lo])
+            # The slots of its horizon that saw ticks, each a row of all symbols.
+            cols = (d + np.arange(max(0, min(self._q, seen - d + 1)))) % self._w
+            at = slice(lo, hi)
+            s_at = sym[at]
+            highest = self._high[cols].max(axis=0, initial=-np.inf).take(s_at)
+            lowest = self._low[cols].min(axis=0, initial=np.inf).take(s_at)
+            hit[at] = np.where(sell[at], highest >= limit[at], lowest <= limit[at])
+        y_all = hit.astype(np.float64)
+        raw, rep, grp = self._p_raw[rows], self._p_rep[rows], self._p_group[rows]
         teach = self._p_teach[rows].astype(np.float64)
-        for g in np.unique(grp).tolist():
-            at = np.flatnonzero(grp == g)
-            y, pr, pp, tw = hit[at], raw[at], rep[at], teach[at]
-            # Exponential forgetting: the i-th of m outcomes weighs decay**(m - 1 - i),
-            # everything before decay**m.
-            if self._decay < 1.0:
-                w = self._decay ** np.arange(at.size - 1, -1, -1, dtype=np.float64)
-                keep = self._decay**at.size
-                self._fit[g] *= keep
-                self._dec[g] *= keep
-                self._tot[g] *= keep
-            else:
-                w = np.ones(at.size)
+        slots = start.size
+        one = bool((grp == grp[0]).all())
+        for g in [int(grp[0])] if one else np.unique(grp).tolist():
+            at = slice(None) if one else np.flatnonzero(grp == g)
+            y, pr, pp, tw, sg = y_all[at], raw[at], rep[at], teach[at], seg[at]
+            # Exponential forgetting: the i-th of a slot's m outcomes weighs
+            # decay**(m - 1 - i), everything before the slot decay**m.
+            count = np.bincount(sg, minlength=slots)
+            pos = np.arange(sg.size) - (np.cumsum(count) - count).take(sg)
+            w = self._decay ** (count.take(sg) - 1 - pos).astype(np.float64)
+            keep = self._decay ** count.astype(np.float64)
             b = self._bin(pr)
             wt = w * tw
-            np.add.at(self._fit[g, 0], b, wt)
-            np.add.at(self._fit[g, 1], b, wt * y)
-            np.add.at(self._fit[g, 2], b, wt * pr)
-            np.add.at(self._fit[g, 3], b, wt * _logit(pr))
+            parts = [(self._fit[g], b, (wt, wt * y, wt * pr, wt * _logit(pr)))]
             if math.isfinite(self._recent_hl):
-                age = (made[at] - self._anchor) / self._recent_hl
-                wr = wt * np.exp2(age)
-                np.add.at(self._recent[g, 0], b, wr)
-                np.add.at(self._recent[g, 1], b, wr * y)
-                np.add.at(self._recent[g, 2], b, wr * pr)
+                wr = wt * np.exp2((made[at] - self._anchor) / self._recent_hl)
+                parts.append((self._recent[g], b, (wr, wr * y, wr * pr)))
             k = np.minimum((pp * DECILES).astype(np.int64), DECILES - 1)
-            np.add.at(self._dec[g, 0], k, w)
-            np.add.at(self._dec[g, 1], k, w * pp)
-            np.add.at(self._dec[g, 2], k, w * y)
-            # One addition at a time, in sample order (ufunc.at and cumsum add in turn):
-            # the sums come out the same however the outcomes were split between calls.
-            for col, v in enumerate((w, w * y, w * (pp - y) ** 2, w * (pr - y) ** 2)):
-                self._tot[g, col] = np.cumsum(np.concatenate(([self._tot[g, col]], v)))[-1]
+            parts.append((self._dec[g], k, (w, w * pp, w * y)))
+            brier = (w, w * y, w * (pp - y) ** 2, w * (pr - y) ** 2)
+            parts.append((self._tot[g, :, None], np.zeros_like(k), brier))
+            for total, where, values in parts:
+                _add_by_slot(total, sg, where, np.stack(values), keep)
 
     def _refit(self, slot: int) -> None:
         a = self._prior
@@ -729,6 +730,23 @@ class Calibrator:
             # true as often as the others of that bin, not surely (a coarse price grid
             # keeps that near 60 %). Only a price at its limit maps to 1 (apply).
             self._ky[g, -1] = y[-1]
+
+
+def _add_by_slot(total: _F8, slot: NDArray[np.intp], where: NDArray[np.intp], values: _F8,
+                 keep: _F8) -> None:  # fmt: skip
+    """Add ``values`` (one row per sum of ``total``, one column per outcome) into
+    ``total`` (sums x cells) at cells ``where``: each slot's outcomes summed in their
+    order (``np.bincount``), then slot by slot, the sums before a slot scaled by its
+    ``keep``. The totals come out bit for bit the same however the slots are split
+    between calls (what a sum of all of a call's outcomes at once would not give)."""
+    sums, cells = total.shape
+    slots = keep.shape[0]
+    key = (np.arange(sums)[:, None] * slots + slot) * cells + where
+    part = np.bincount(key.ravel(), weights=values.ravel(), minlength=sums * slots * cells)
+    part = part.reshape(sums, slots, cells)
+    for k in range(slots):
+        total *= keep[k]
+        total += part[:, k]
 
 
 def pooled_record(calibrators: Sequence[Calibrator], group: int = 0) -> CalibrationRecord:
