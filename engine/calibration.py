@@ -263,6 +263,16 @@ class Calibrator:
         Pseudo-outcomes of the whole record's estimate in each bin of the recent one.
     groups : int
         Streams with a map of their own (ids ``0 .. groups - 1``).
+    nested : bool
+        The groups after the first are kinds of the first group's forecasts (the engine's
+        are the forecasts' ages): each bin's prior is the first group's map, refitted
+        just before, through a logistic curve of its log-odds fitted to the group's
+        outcomes (Platt scaling of that map, towards the identity while they are few),
+        instead of a curve of the group's own record. Where a group has few outcomes
+        (the rare high forecasts of old ones) its map follows the first group's as the
+        group's whole record bends it: a curve of a group's own few high outcomes had
+        taken its top bins to 100 %, and the first group's map alone kept old forecasts
+        at 73 % where 8 % came true.
     capacity : int
         Pending forecasts held at most.
     learn : bool
@@ -297,10 +307,12 @@ class Calibrator:
         recent_halflife: float = math.inf,
         recent_weight: float = 100.0,
         groups: int = 1,
+        nested: bool = False,
         capacity: int = 1 << 16,
         learn: bool = True,
     ) -> None:
         self._learn = bool(learn)
+        self._nested = bool(nested)
         q, r = horizon / sample_every, refit_every / sample_every
         if not (sample_every > 0 and q >= 1 and r >= 1):
             raise ValueError("sample_every must be > 0, horizon and refit_every at least that")
@@ -599,8 +611,10 @@ class Calibrator:
         out[np.isnan(raw)] = np.nan
         return out.reshape(shape)
 
-    def record(self, group: int = 0) -> CalibrationRecord:
-        """The track record of ``group``'s forecasts, for display."""
+    def record(self, group: int | None = None) -> CalibrationRecord:
+        """The track record of ``group``'s forecasts (None: of all groups), for display."""
+        if group is None:
+            return _record(self._dec.sum(axis=0), self._tot.sum(axis=0))
         return _record(self._dec[group], self._tot[group])
 
     def _grow(self, sym: NDArray[np.int64]) -> None:
@@ -710,11 +724,18 @@ class Calibrator:
             n, hits, sp, sl = self._fit[g]
             # The curve is fitted to the same outcomes and the same prior pseudo-outcomes.
             weight = n + a
-            curve_a, curve_b = logistic_fit(
-                weight, hits + a * centre, (sl + a * _logit(centre)) / weight, ridge=a
-            )
             x = (sp + a * centre) / weight
-            curve = 1.0 / (1.0 + np.exp(-np.clip(curve_a + curve_b * _logit(x), -30.0, 30.0)))
+            if g and self._nested:  # Platt scaling of the first group's map
+                base = np.interp(x, self._kx[0], self._ky[0])
+                feature = _logit(base)
+                curve_a, curve_b = logistic_fit(weight, hits + a * base, feature, ridge=a)
+            else:
+                curve_a, curve_b = logistic_fit(
+                    weight, hits + a * centre, (sl + a * _logit(centre)) / weight, ridge=a
+                )
+                feature = _logit(x)
+            z = np.clip(curve_a + curve_b * feature, -30.0, 30.0)
+            curve = 1.0 / (1.0 + np.exp(-z))
             y = (hits + a * curve) / weight
             if recent:
                 # Where recent outcomes are many they decide; where few, the whole record.
@@ -749,9 +770,9 @@ def _add_by_slot(total: _F8, slot: NDArray[np.intp], where: NDArray[np.intp], va
         total += part[:, k]
 
 
-def pooled_record(calibrators: Sequence[Calibrator], group: int = 0) -> CalibrationRecord:
-    """The track record of ``group``'s forecasts in all ``calibrators`` together (their
-    counts summed per decile), for display.
+def pooled_record(calibrators: Sequence[Calibrator], group: int | None = None) -> CalibrationRecord:
+    """The track record of ``group``'s forecasts (None: of all groups) in all
+    ``calibrators`` together (their counts summed per decile), for display.
 
     Examples
     --------
@@ -759,8 +780,9 @@ def pooled_record(calibrators: Sequence[Calibrator], group: int = 0) -> Calibrat
     >>> pooled_record([a, b]).resolved
     0.0
     """
-    dec = np.sum([c._dec[group] for c in calibrators], axis=0)
-    tot = np.sum([c._tot[group] for c in calibrators], axis=0)
+    pick = slice(None) if group is None else slice(group, group + 1)
+    dec = np.sum([c._dec[pick].sum(axis=0) for c in calibrators], axis=0)
+    tot = np.sum([c._tot[pick].sum(axis=0) for c in calibrators], axis=0)
     return _record(dec, tot)
 
 

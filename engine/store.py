@@ -62,7 +62,7 @@ LONG = slice(Sum.W_RETURN_LONG, None)
 
 
 #: Columns of ``Store.in_force``.
-IN_FORCE = 6
+IN_FORCE = 7
 
 
 def history_width(cfg: EngineConfig) -> int:
@@ -91,9 +91,10 @@ class Store:
         (``p`` as reported, through the calibration map).
     raw_buy, raw_sell : ``p`` as computed, before the calibration map.
     clock_slot : the calibrator's clock slot at the latest tick (``-inf`` before any).
-    in_force : the forecast made at the latest tick, as the calibrator samples it when
-        the symbol's next tick opens a slot: ``p`` as computed towards the buy and the
-        sell limit, both limits, the price and the event time (nan before any).
+    in_force : the forecast made at the latest tick, as the calibrator samples it at
+        each slot until the symbol's next tick: ``p`` as computed towards the buy and the
+        sell limit, both limits, the price, the event time and the mean time between the
+        symbol's ticks then (nan before any).
     touched : whether a limit was ever set (then no default band applies).
     additive : the symbol's values are a quantity, not a price (the engine's
         ``additive`` patterns): returns and distances in its own units, not log price.

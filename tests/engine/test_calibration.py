@@ -333,3 +333,36 @@ def test_late_refits_come_exactly_the_most_apart_at_any_horizon(horizon: float) 
         if cal.refits > before:
             at.append(slot)
     assert np.diff(at)[-5:].tolist() == [60] * 5
+
+
+def _two_groups(nested: bool) -> Calibrator:
+    """Group 0: forecasts of 0.3 and 0.9, each a chance of 1/12 per slot of reaching its
+    limit (so 0.9 comes true about 61 % of the time); group 1: forecasts of 0.3 that never
+    come true, and none higher."""
+    cal = Calibrator(H, sample_every=S, refit_every=60.0, groups=2, nested=nested)
+    rng = np.random.default_rng(2)
+    ids = np.arange(400)
+    p = np.where(ids < 100, 0.3, np.where(ids < 200, 0.9, 0.3))
+    group = (ids >= 200).astype(int)
+    chance = np.where(group == 1, 0.0, p)
+    for k in range(80):
+        cal.advance(k * S)
+        cal.sample(ids, False, p, 90.0, 100.0, group=group)
+        hit = rng.random(ids.size) < chance / (H / S)
+        cal.observe(ids, np.where(hit, 90.0, 100.0), np.full(ids.size, 100.0))
+    return cal
+
+
+def test_a_nested_group_follows_the_first_groups_map_bent_by_its_own_record() -> None:
+    """With ``nested``, a group's map where it has no outcomes (here above 0.3) is the
+    first group's map bent by what the group's outcomes say (its forecasts come true
+    less): below the first group's. Without, it is a curve through its own outcomes,
+    which has none up there: it took 0.9 to 0.98."""
+    cal = _two_groups(nested=True)
+    first, second = (float(cal.apply(0.9, group=g)) for g in (0, 1))
+    assert 0.55 < first < 0.7  # about 61 % came true
+    assert 0.2 < second < first - 0.1
+    assert float(cal.apply(0.3, group=1)) < 0.05
+    flat = _two_groups(nested=False)
+    assert float(flat.apply(0.9, group=0)) == pytest.approx(first)
+    assert float(flat.apply(0.9, group=1)) > 0.9

@@ -8,8 +8,10 @@ import dataclasses
 import math
 
 import numpy as np
+import pytest
 from streams import random_walk
 
+import engine.core as core
 from engine import Engine, EngineConfig
 from engine.core import CALIBRATION_SAMPLES_PER_HORIZON
 from engine.evaluation import SampledRun, calibration, outcomes, settled
@@ -18,12 +20,13 @@ from producer.markets import generate
 
 
 def test_recorded_outcomes_match_a_per_tick_loop() -> None:
-    """As a symbol's first tick in a slot of the clock (the running latest tick time, in
-    twelfths of the horizon) arrives, the forecast in force (made at the symbol's
-    previous tick) is sampled; it came true if a tick of that symbol in the horizon's
-    slots from that one, the arriving tick included, reached the limit. A plain loop
-    over the ticks, fed one at a time to a second engine for the forecast in force
-    before each tick, counts the same forecasts and hits."""
+    """As the first tick in a slot of the clock (the running latest tick time, in
+    twelfths of the horizon) arrives, the forecast in force of every symbol that has
+    ticked (made at its latest tick, whether the arriving tick is its own or not) is
+    sampled; it came true if a tick of that symbol in the horizon's slots from that one,
+    the arriving tick included, reached the limit. A plain loop over the ticks, fed one
+    at a time to a second engine for the forecasts in force before each tick, counts the
+    same forecasts and hits."""
     cfg = EngineConfig(
         horizon_s=20.0, default_band=0.004, warmup_ticks=5, warmup_s=0.0,
         calibrate_after_s=math.inf,
@@ -48,7 +51,7 @@ def test_recorded_outcomes_match_a_per_tick_loop() -> None:
     q = CALIBRATION_SAMPLES_PER_HORIZON  # slots per horizon
     slot_s = cfg.horizon_s / q
     clock = -math.inf
-    last_slot = {i: -math.inf for i in range(4)}
+    last_slot = -math.inf
     forecasts = []  # (symbol, sell side, slot, limit, the tick it was sampled at)
     slots = []
     for i in range(ids.size):
@@ -59,17 +62,17 @@ def test_recorded_outcomes_match_a_per_tick_loop() -> None:
         clock = max(clock, float(t[i]))
         k = math.floor(clock / slot_s)
         slots.append(k)
-        s = int(ids[i])
-        if k > last_slot[s]:
-            last_slot[s] = k
-            st = one.state()  # before tick i: the forecast in force
-            for sell, p, limit in (
-                (False, st.p_buy[s], st.buy[s]),
-                (True, st.p_sell[s], st.sell[s]),
-            ):
-                ahead = limit > st.last[s] if sell else limit < st.last[s]
-                if 0.0 < p < 1.0 and ahead:
-                    forecasts.append((s, sell, k, float(limit), i))
+        if k > last_slot:
+            last_slot = k
+            st = one.state()  # before tick i: the forecasts in force
+            for s in np.flatnonzero(st.n_ticks > 0).tolist():
+                for sell, p, limit in (
+                    (False, st.p_buy[s], st.buy[s]),
+                    (True, st.p_sell[s], st.sell[s]),
+                ):
+                    ahead = limit > st.last[s] if sell else limit < st.last[s]
+                    if 0.0 < p < 1.0 and ahead:
+                        forecasts.append((s, sell, k, float(limit), i))
         one.update(ids[i : i + 1], t[i : i + 1], price[i : i + 1])
     end_slot = slots[-1]
     resolved = hits = 0
@@ -122,3 +125,52 @@ def test_the_map_corrects_an_overconfident_forecast_on_a_mean_reverting_market()
     assert raw.gap > 0.08, f"the market should trip the forecast as computed: {raw.gap:.3f}"
     assert cal.gap < 0.6 * raw.gap, f"gap {raw.gap:.3f} -> {cal.gap:.3f}"
     assert cal.skill > raw.skill
+
+
+def _silent_cycles(cycles: int = 40) -> list[tuple[float, float]]:
+    """Symbol B ticks each second for a minute from 100 towards a buy limit at 99.5,
+    then falls silent for five minutes while A ticks on; per cycle, B's reported ``p``
+    at its last tick and 150 s into its silence (the same forecast, never updated)."""
+    eng = Engine(EngineConfig(default_band=None, calibrate_after_s=0.0, warmup_ticks=5))
+    eng.register(["A", "B"])
+    eng.set_limits("A", buy=90.0, sell=110.0)
+    rng = np.random.default_rng(3)
+    t, pa = 1.7e9, 100.0
+    out = []
+    for _ in range(cycles):
+        pb = 100.0
+        eng.set_limits("B", buy=99.5, sell=200.0)
+        for _ in range(60):
+            t += 1.0
+            pa *= math.exp(rng.normal(0, 3e-4))
+            pb *= math.exp(rng.normal(0, 1e-3))
+            eng.update(np.array([0, 1]), np.array([t, t + 0.5]), np.array([pa, pb]))
+        fresh = float(eng.state().p_buy[1])
+        for k in range(300):
+            t += 1.0
+            pa *= math.exp(rng.normal(0, 3e-4))
+            eng.update(np.array([0]), np.array([t]), np.array([pa]))
+            if k == 150:
+                stale = float(eng.state().p_buy[1])
+        out.append((fresh, stale))
+    return out
+
+
+def test_a_forecast_left_on_screen_by_a_silent_symbol_is_mapped_by_its_age(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every symbol's forecast in force is sampled at every slot, a silent symbol's too,
+    in a group of its age with a map of its own. B's forecasts while it is silent never
+    come true (no tick of B can reach its limit), so after a few cycles its ``p`` on
+    screen, 150 s into a silence, is well below the ``p`` its last tick left: the same
+    forecast through the map of fresh ones (0.42 of it on average). With one map for
+    all ages the two differ only where the map was refitted in between (0.95)."""
+
+    def ratio() -> float:
+        late = [(f, s) for f, s in _silent_cycles()[-15:] if 0.05 < f < 1.0]
+        assert len(late) >= 5
+        return float(np.mean([s / f for f, s in late]))
+
+    assert ratio() < 0.6
+    monkeypatch.setattr(core, "CALIBRATION_STALE_HORIZONS", math.inf)
+    assert ratio() > 0.85
