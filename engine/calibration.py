@@ -407,6 +407,11 @@ class Calibrator:
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
 
     @property
+    def slot(self) -> float:
+        """Number of the current slot (``-inf`` before the first tick)."""
+        return -math.inf if self._slot is None else float(self._slot)
+
+    @property
     def slot_length(self) -> float:
         """Seconds of event time per slot (``sample_every``)."""
         return self._s

@@ -107,7 +107,7 @@ from engine.limit_forecast import (
 )
 from engine.limits import check_limits
 from engine.rules import Armed, Rule, fire, signals_fired
-from engine.segments import Batch, Recurrence, make_batch
+from engine.segments import Batch, Recurrence, expand_runs, make_batch
 from engine.signals import Signal, SignalKind, with_eta
 from engine.state import EngineState, History
 from engine.store import IN_FORCE, LONG, VOLATILITY, WEIGHTED, Store, Sum
@@ -682,12 +682,13 @@ class Engine:
         cal = self._cals.get(stream)
         return (cal if cal is not None else _calibrator(self._cfg)).record()
 
-    def calibration_map(self, stream: int = 0) -> tuple[_F8, _F8]:
-        """The calibration map in force in ``stream``: raw and reported ``p`` at its
-        knots (the identity until outcomes come due, and always with
-        ``calibrate_after_s`` off)."""
+    def calibration_map(self, stream: int = 0, overdue: bool = False) -> tuple[_F8, _F8]:
+        """The calibration map in force in ``stream`` for fresh forecasts (``overdue``:
+        for overdue ones, see :func:`age_groups`): raw and reported ``p`` at its knots
+        (the identity until outcomes come due, and always with ``calibrate_after_s``
+        off)."""
         cal = self._cals.get(stream)
-        return (cal if cal is not None else _calibrator(self._cfg)).knots()
+        return (cal if cal is not None else _calibrator(self._cfg)).knots(int(overdue))
 
     def history(self, symbol: str) -> History:
         """The latest ticks of ``symbol`` (at most ``config.history``), oldest first;
@@ -799,15 +800,19 @@ class Engine:
         updates the ticks came in (usually no cut; at most one a minute of event time per
         stream, fewer as the stream ages)."""
         members = dict(self._members(ids))
-        clock = np.empty_like(t)
-        for k, pos in members.items():  # each stream's own clock
+        length = self._cals[next(iter(members))].slot_length  # alike in all
+        slot = np.empty_like(t)
+        for k, pos in members.items():  # each stream's own clock, in whole slots
             mine = np.fmax.accumulate(t if pos is None else t.take(pos))
-            np.fmax(mine, self._cals[k].clock, out=mine)
+            np.floor(mine / length, out=mine)
+            # Never before its calibrator's slot, counted as a number: that slot's start
+            # in seconds, divided again, can floor to the slot before (horizon 1.2 s: a
+            # fifth of the slots), and a late tick first in an update then fell there.
+            np.fmax(mine, self._cals[k].slot, out=mine)
             if pos is None:
-                clock = mine
+                slot = mine
             else:
-                clock[pos] = mine
-        slot = np.floor(clock / self._cals[next(iter(members))].slot_length)  # alike in all
+                slot[pos] = mine
         cuts = {k: self._next_cut(k, pos, slot) for k, pos in members.items()}
         out: list[Signal] = []
         start = 0
@@ -953,13 +958,8 @@ class Engine:
         ids, price_in, slot = ticks
         local = self._s.local
         # One sample per forecast and slot, in the order of slot then symbol.
-        count = hi - lo
-        keep = np.flatnonzero(count > 0)
-        count = count.take(keep)
-        row = np.repeat(keep, count)
-        first = np.cumsum(count) - count
-        at = lo.take(row) + np.arange(row.size) - np.repeat(first, count)
-        c_slot = active.take(at)
+        row, place = expand_runs(hi - lo)
+        c_slot = active.take(lo.take(row) + place)
         age = c_slot * cal.slot_length - in_force[:, 5].take(row)
         # A symbol silent for longer is taken as gone until it ticks again.
         alive = np.flatnonzero(age < CALIBRATION_SILENT_MOST_HORIZONS * self._cfg.horizon_s)
@@ -1032,10 +1032,9 @@ class Engine:
         s, n = self._s, len(self._names)
         for k, cal in self._cals.items():
             mine = slice(n) if len(self._cals) == 1 else np.flatnonzero(s.stream[:n] == k)
-            sampled = cal.clock + cal.slot_length
-            with np.errstate(invalid="ignore", divide="ignore"):  # no tick yet: 0 / 0
-                gap = s.sums[mine, Sum.W_DT] / s.sums[mine, Sum.WEIGHT]
-            group = age_groups(sampled - s.t_last[mine], gap, self._cfg.horizon_s)
+            sampled = (cal.slot + 1.0) * cal.slot_length
+            made = s.in_force[mine, 5:7]  # time made and the mean gap then, as sampled
+            group = age_groups(sampled - made[:, 0], made[:, 1], self._cfg.horizon_s)
             s.p_buy[mine] = cal.apply(s.raw_buy[mine], group)
             s.p_sell[mine] = cal.apply(s.raw_sell[mine], group)
 

@@ -27,6 +27,7 @@ __all__ = [
     "Pieces",
     "Recurrence",
     "SegmentBatch",
+    "expand_runs",
     "make_batch",
     "run_cumsum",
     "stable_order",
@@ -56,6 +57,18 @@ def run_cumsum(x: _F8, first: _I8, out: _F8 | None = None) -> _F8:
     for a, b in itertools.pairwise(bounds):
         np.cumsum(x[a:b], out=out[a:b])
     return out
+
+
+def expand_runs(counts: _I8) -> tuple[_I8, _I8]:
+    """For runs of ``counts`` items each (0 allowed): every item's run and its place in
+    the run, from 0.
+
+    >>> [a.tolist() for a in expand_runs(np.array([2, 0, 3]))]
+    [[0, 0, 2, 2, 2], [0, 1, 0, 1, 2]]
+    """
+    which = np.repeat(np.arange(counts.shape[0]), counts)
+    place = np.arange(which.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
+    return which, place
 
 
 def stable_order(ids: NDArray[np.int32], bound: int) -> NDArray[np.intp]:

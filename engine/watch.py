@@ -45,7 +45,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.config import EngineConfig
-from engine.segments import Batch, SegmentBatch
+from engine.segments import Batch, SegmentBatch, expand_runs
 
 __all__ = ["Discipline", "Streams", "Watch", "stream_fires", "watch_fires", "whole_streams"]
 
@@ -384,8 +384,8 @@ def watch_fires(
         # latest of those, as carried).
         # The ticks after each fire (few: fires are), by their offset from it.
         after = batch.length[seg] - 1 - batch.j[at]
-        which = np.repeat(np.arange(at.shape[0]), after)
-        step = np.arange(which.shape[0]) - np.repeat(np.cumsum(after) - after, after) + 1
+        which, step = expand_runs(after)
+        step += 1
         sets = code[row[which], batch.back_index(at[which], -step)] >= 0
         has_later = np.bincount(which, weights=sets, minlength=at.shape[0]) > 0
         final[row, seg] = np.where(has_later, final[row, seg], Watch.FIRED)

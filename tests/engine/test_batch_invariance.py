@@ -84,8 +84,10 @@ def _assert_same(a: Engine, b: Engine) -> None:
         for name in ("t", "price", "sma_fast", "sma_slow"):
             np.testing.assert_array_equal(getattr(ha, name), getattr(hb, name), err_msg=name)
     for stream in range(3):
-        for ka, kb in zip(a.calibration_map(stream), b.calibration_map(stream), strict=True):
-            np.testing.assert_array_equal(ka, kb, err_msg="calibration map")
+        for overdue in (False, True):
+            maps = a.calibration_map(stream, overdue), b.calibration_map(stream, overdue)
+            for ka, kb in zip(*maps, strict=True):
+                np.testing.assert_array_equal(ka, kb, err_msg="calibration map")
     ra, rb = a.track_record(), b.track_record()
     for name in ("predicted", "observed", "count"):
         np.testing.assert_array_equal(getattr(ra, name), getattr(rb, name), err_msg=name)
@@ -111,7 +113,7 @@ def streams(
         history=draw(st.integers(slow, 40)),
         # short half-lives re-anchor the exponential weights within the stream
         halflife_s=draw(st.sampled_from([0.0005, 0.05, 3.0])),
-        horizon_s=draw(st.sampled_from([0.5, 5.0])),
+        horizon_s=draw(st.sampled_from([0.5, 1.2, 5.0])),
         alert_p=draw(st.sampled_from([0.3, 0.6])),
         hysteresis=draw(st.sampled_from([0.0, 0.001])),
         default_band=draw(st.sampled_from([None, 0.003])),
@@ -177,3 +179,42 @@ def test_large_batches_equal_a_tick_at_a_time_over_many_symbols() -> None:
         got, eng = _run(cfg, ticks, cuts, 40)
         assert got == expected
         _assert_same(eng, whole)
+
+
+def test_a_late_tick_first_in_an_update_stays_in_the_calibrators_slot() -> None:
+    """At a horizon of 1.2 s a slot is 0.1 s, and a slot's start in seconds, divided by
+    0.1 again, floors to the slot before for about a fifth of the slots. An update that
+    begins with a late tick (older than the clock) must still count it in the clock's
+    slot, as the same tick inside a longer update is: the outcomes, maps and records are
+    the same whichever way the ticks were cut."""
+    cfg = EngineConfig(horizon_s=1.2, fast=2, slow=3, history=4, calibrate_after_s=0.0)
+    length = cfg.horizon_s / 12
+    rng = np.random.default_rng(11)
+    ids, t, cuts = [], [], []
+    start, last = math.ceil(1.7e9 / length), 0
+    for k in range(start, start + 2_000):
+        ids += [0, 1]
+        t += [k * length + 0.01, k * length + 0.03]
+        # Where the slot floors back, a late tick; a horizon or more apart, so each one
+        # decides the outcome of the forecasts sampled in its slot.
+        if math.floor(k * length / length) < k and k - last > 12:
+            cuts.append(len(ids))
+            ids.append(1)
+            t.append(k * length - 0.02)
+            last = k
+    assert len(cuts) > 40
+    ids_a = np.array(ids, dtype=np.int32)
+    t_a = np.array(t)
+    price = 100.0 * np.exp(rng.normal(0.0, 1e-3, ids_a.size))
+    price[cuts] = 99.0  # each late tick reaches the buy limit: an outcome hangs on its slot
+    runs = []
+    for pieces in ([], cuts):
+        eng = Engine(cfg)
+        eng.register(["S0", "S1"])
+        eng.set_limits("S0", buy=99.5, sell=100.5)
+        eng.set_limits("S1", buy=99.5, sell=100.5)
+        for a, b in zip([0, *pieces], [*pieces, ids_a.size], strict=True):
+            eng.update(ids_a[a:b], t_a[a:b], price[a:b])
+        runs.append(eng)
+    assert runs[0].track_record().resolved > 100
+    _assert_same(runs[1], runs[0])
