@@ -13,13 +13,11 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-if TYPE_CHECKING:
-    pass
+from engine.segments import expand_runs
 
 __all__ = [
     "DECILES",
@@ -701,7 +699,7 @@ class Calibrator:
             # Exponential forgetting: the i-th of a slot's m outcomes weighs
             # decay**(m - 1 - i), everything before the slot decay**m.
             count = np.bincount(sg, minlength=slots)
-            pos = np.arange(sg.size) - (np.cumsum(count) - count).take(sg)
+            _, pos = expand_runs(count)  # each outcome's place in its slot (sg is sorted)
             w = self._decay ** (count.take(sg) - 1 - pos).astype(np.float64)
             keep = self._decay ** count.astype(np.float64)
             b = self._bin(pr)
