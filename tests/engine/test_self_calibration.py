@@ -163,7 +163,7 @@ def test_a_forecast_left_on_screen_by_a_silent_symbol_is_mapped_by_its_age(
     in a group of its age with a map of its own. B's forecasts while it is silent never
     come true (no tick of B can reach its limit), so after a few cycles its ``p`` on
     screen, 150 s into a silence, is well below the ``p`` its last tick left: the same
-    forecast through the map of fresh ones (0.42 of it on average). With one map for
+    forecast through the map of fresh ones (0.26 of it on average). With one map for
     all ages the two differ only where the map was refitted in between (0.95)."""
 
     def ratio() -> float:
