@@ -59,8 +59,9 @@ tick, whether the symbol ticks in that slot or has fallen silent) is sampled, an
 resolved a horizon later against the symbol's later ticks; from symbols past
 ``calibrate_after_s`` it learns a monotone map from computed to reported ``p`` (following
 the outcomes of the last few minutes where they are many, see the calibrator's
-``recent_halflife``), one for fresh forecasts and one for those 10 s old or more
-(:func:`age_groups`): every ``p`` the engine reports goes through the
+``recent_halflife``), one for fresh forecasts and one for overdue ones (10 s old and
+twice the symbol's mean time between ticks, :func:`age_groups`): every ``p`` the engine
+reports goes through the
 map of its age (a WATCH's, at its tick, through the fresh one). The maps change
 only where the clock reaches the calibrator's next refit, and :meth:`Engine.update` cuts
 its batch there, so any split of the ticks into updates meets the same map at every tick
@@ -849,15 +850,17 @@ class Engine:
         if cal.refits != refits:  # what is reported follows on the next read
             self._timing[stream].refit()
 
-    def _apply(self, raw: _F8, sids: NDArray[np.integer]) -> _F8:
+    def _apply(self, raw: _F8, sids: NDArray[np.integer], group: _I8 | None = None) -> _F8:
         """``raw`` probabilities (last axis: one per symbol of ``sids``) through the
-        calibration map of each symbol's stream."""
+        calibration map of each symbol's stream: of each one's ``group`` (its forecast's
+        age, :func:`age_groups`), the fresh forecasts' map if None."""
         members = self._members(sids) if sids.size else []
         if len(members) <= 1:
-            return self._cals[members[0][0]].apply(raw) if members else raw.copy()
+            return self._cals[members[0][0]].apply(raw, group) if members else raw.copy()
         out = np.empty_like(raw)
         for k, pos in members:
-            out[..., pos] = self._cals[k].apply(raw[..., pos])
+            mine = None if group is None else group[pos]
+            out[..., pos] = self._cals[k].apply(raw[..., pos], mine)
         return out
 
     def _learn(
@@ -1007,22 +1010,20 @@ class Engine:
         """Bring the stored forecasts of symbols that moved up to date."""
         s = self._s
         stale = np.flatnonzero(s.stale[: len(self._names)])
-        if stale.size == 0:
-            self._report()
-            return
-        s.stale[stale] = False
-        additive = s.additive[stale] if self._any_additive else None
-        est = Estimates(
-            s.forecast_drift[stale], s.forecast_var[stale], s.vol[stale], s.shift[stale],
-            additive,
-        )  # fmt: skip
-        last = s.last[stale]
-        grid = np.where(s.n_ticks[stale] > GRID_AFTER_TICKS, s.grid[stale], np.inf)
-        aims = grid_limits(last, s.buy[stale], s.sell[stale], grid, additive)
-        args = (last, *aims, est, self._cfg.horizon_s)
-        raw = forecast_limits(*args)
-        s.raw_buy[stale], s.raw_sell[stale] = raw
-        s.eta_buy[stale], s.eta_sell[stale] = limit_etas(*args)
+        if stale.size:
+            s.stale[stale] = False
+            additive = s.additive[stale] if self._any_additive else None
+            est = Estimates(
+                s.forecast_drift[stale], s.forecast_var[stale], s.vol[stale], s.shift[stale],
+                additive,
+            )  # fmt: skip
+            last = s.last[stale]
+            grid = np.where(s.n_ticks[stale] > GRID_AFTER_TICKS, s.grid[stale], np.inf)
+            aims = grid_limits(last, s.buy[stale], s.sell[stale], grid, additive)
+            args = (last, *aims, est, self._cfg.horizon_s)
+            raw = forecast_limits(*args)
+            s.raw_buy[stale], s.raw_sell[stale] = raw
+            s.eta_buy[stale], s.eta_sell[stale] = limit_etas(*args)
         self._report()
 
     def _report(self) -> None:
@@ -1030,13 +1031,15 @@ class Engine:
         map for the age of its forecast (:func:`age_groups`) as the calibrator will
         sample it next, at the start of the stream's next slot."""
         s, n = self._s, len(self._names)
-        for k, cal in self._cals.items():
-            mine = slice(n) if len(self._cals) == 1 else np.flatnonzero(s.stream[:n] == k)
-            sampled = (cal.slot + 1.0) * cal.slot_length
-            made = s.in_force[mine, 5:7]  # time made and the mean gap then, as sampled
-            group = age_groups(sampled - made[:, 0], made[:, 1], self._cfg.horizon_s)
-            s.p_buy[mine] = cal.apply(s.raw_buy[mine], group)
-            s.p_sell[mine] = cal.apply(s.raw_sell[mine], group)
+        sids = np.arange(n)
+        sampled = np.empty(n)
+        for k, pos in self._members(sids) if n else []:
+            cal = self._cals[k]
+            sampled[slice(None) if pos is None else pos] = (cal.slot + 1.0) * cal.slot_length
+        made = s.in_force[:n, 5:7]  # time made and the mean gap then, as sampled
+        group = age_groups(sampled - made[:, 0], made[:, 1], self._cfg.horizon_s)
+        raw = np.stack((s.raw_buy[:n], s.raw_sell[:n]))
+        s.p_buy[:n], s.p_sell[:n] = self._apply(raw, sids, group)
 
     def _advance(
         self,
