@@ -8,9 +8,12 @@ touches a widget.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import math
 import os
+import signal
 import time
 from collections.abc import Iterable
 from dataclasses import replace
@@ -125,6 +128,10 @@ class LimitwatchApp(App[None]):
         for key in sorted(
             (k for k in KEYS if k.bind), key=lambda k: (k.footer is None, k.footer or 0)
         )
+    ] + [
+        # Ctrl+C quits as it does in any terminal program: Textual would only copy the
+        # selected text and, pressed again, say that ctrl+q quits.
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -204,6 +211,12 @@ class LimitwatchApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # SIGTERM (a process manager, `kill`) and SIGHUP (the terminal window closed) quit
+        # as `q` does: the threads stopped, the terminal given back as it was.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.exit)
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
         else:

@@ -4,6 +4,8 @@ step, and a buy limit at or above the sell limit is refused with a message."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 
 import pytest
 
@@ -98,15 +100,45 @@ def test_limit_problem_names_what_is_wrong(buy: float, sell: float, problem: str
         assert found is not None and problem in found
 
 
-def test_quit_key_exits_the_app() -> None:
+@pytest.mark.parametrize("key", ["q", "ctrl+c"])
+def test_quit_key_exits_the_app(key: str) -> None:
     app = LimitwatchApp(StaticFeed())
+    quit_while_typing: list[bool] = []
 
     async def run() -> None:
         async with app.run_test() as pilot:
-            await pilot.press("q")
+            if key == "ctrl+c":  # even from the limits dialog's input
+                await pilot.press("l")
+                await pilot.pause()
+                quit_while_typing.append(app.screen is not app.screen_stack[0])
+            await pilot.press(key)
             await pilot.pause()
 
-    asyncio.run(run())
+    asyncio.run(asyncio.wait_for(run(), timeout=30))
+    assert app.return_code == 0
+    assert all(quit_while_typing)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_quit_as_q_does(sig: signal.Signals) -> None:
+    """A process manager's SIGTERM, or SIGHUP from a closed terminal window, ends the
+    app through its own exit (threads stopped, terminal restored), not by dying."""
+    app = LimitwatchApp(StaticFeed())
+    caught: list[int] = []  # by this test's own handler: the app did not take the signal
+
+    async def run() -> None:
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            os.kill(os.getpid(), sig)
+            for _ in range(50):
+                await pilot.pause(0.05)
+
+    before = signal.signal(sig, lambda number, _frame: caught.append(number))
+    try:
+        asyncio.run(asyncio.wait_for(run(), timeout=30))
+    finally:
+        signal.signal(sig, before)
+    assert not caught
     assert app.return_code == 0
 
 

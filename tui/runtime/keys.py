@@ -112,7 +112,7 @@ KEYS: tuple[Key, ...] = (
         "Keys",
         9,
     ),
-    Key("q", "quit", "q", "quit", "Quit", 0),
+    Key("q  ctrl+c", "quit", "q", "quit", "Quit", 0),
 )
 
 
