@@ -134,6 +134,13 @@ class ProducerThread(threading.Thread):
         self._taken_back: list[tuple[bytes | None, bytes]] = []
         self._resent = 0
         self._rebuilt = 0
+        #: How far this thread has moved its paced source's event time ahead of the
+        #: machine's clock since its first tick, seconds (negative behind it): a replay
+        #: or a generator sped up (``--speed``, ``+``) runs ahead by design, paused it
+        #: falls behind. Quiet stretches of the data (longer than ``max_gap_s``) do not
+        #: count, so one line dated years ahead in a file does not move it. A consumer
+        #: in the same process checks event times against the clock plus this.
+        self.lead_s = 0.0
 
     # -- the outside world talks to the thread only through these -------------------------
     def stop(self) -> None:
@@ -376,6 +383,8 @@ class ProducerThread(threading.Thread):
         self._window: deque[tuple[float, int]] = deque([(time.monotonic(), 0)])
         anchor: tuple[float, float] | None = None  # (event time, wall time) pacing origin
         prev_ts = math.nan
+        origin = math.nan  # first event time less its monotonic send time
+        skipped = 0.0  # event seconds of quiet stretches longer than max_gap_s
         ticks = iter(self.source) if self.source.paced else self._live()
         for tick in ticks:
             if self._stop_event.is_set():
@@ -389,8 +398,10 @@ class ProducerThread(threading.Thread):
                     anchor = None
             if self._stop_event.is_set():
                 break
+            gap = tick.ts - prev_ts
+            if gap > self.max_gap_s:
+                skipped += gap - self.max_gap_s
             if self.source.paced and math.isfinite(self._speed):
-                gap = tick.ts - prev_ts
                 if anchor is None:
                     anchor = (tick.ts, time.monotonic())
                 elif gap > self.max_gap_s:
@@ -416,6 +427,11 @@ class ProducerThread(threading.Thread):
             if self._produced == 0 and self.on_limits is not None and self.source.limits:
                 self.on_limits(dict(self.source.limits))
             prev_ts = tick.ts
+            if self.source.paced:
+                sent = tick.ts - time.monotonic()
+                if math.isnan(origin):
+                    origin = sent
+                self.lead_s = sent - origin - skipped
             self._produce(tick)
             self._produced += 1
             self._report()

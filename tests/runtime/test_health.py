@@ -146,3 +146,19 @@ def test_the_lag_log_keeps_ten_minutes_of_total_lag_and_the_largest_lag_in_secon
         h.lag([PartitionReading(0, low=0, high=50, position=50)], wall=200.0 + i / 2)
     assert len(h.lag_log) == LAG_LOG_SAMPLES == 1200  # ten minutes at 0.5 s
     assert h.lag_log[0][0] == 200.0 + 10 / 2 and h.lag_log[-1][1:] == (0, 0.0)
+
+
+def test_messages_that_are_all_refused_warn_once_no_tick_is_taken_for_a_while() -> None:
+    """Ticks dated ahead of the clock (or otherwise refused) still arrive, and nothing
+    reaches the engine: that is not OK, though the broker answers and nothing lags."""
+    h = _health()
+    h.lag([PartitionReading(0, 0, 10, 10)], wall=1.0)
+    h.message_seen(0, wall=1.0)
+    h.refused()
+    assert h.word(since_last_tick_s=STALL_AFTER_S / 2, now=1.0) == "OK"  # not yet
+    assert h.word(since_last_tick_s=STALL_AFTER_S + 1, now=1.0) == "WARN"
+    h.statistics(["UP"], received_bytes=2, now=5.0)
+    h.message_seen(0, wall=5.0)  # a tick is taken again
+    assert h.word(since_last_tick_s=0.1, now=5.0) == "OK"
+    # A quiet feed with nothing refused stays OK, however long the quiet.
+    assert h.word(since_last_tick_s=60.0, now=5.0) == "OK"

@@ -289,3 +289,35 @@ def test_a_scenario_on_standard_input_gives_its_header_limits_to_the_engine(
         assert buys and buys[0].limit == 48.5
     finally:
         assert pipeline.stop()
+
+
+def test_a_source_sped_up_ahead_of_the_clock_is_not_refused_as_future_time(
+    broker: EmbeddedBroker, topic: str
+) -> None:
+    """The generator (or a looped replay) at 40x runs its event time ahead of this
+    machine's clock by design: the consumer of the same pipeline checks event times
+    against the clock plus that lead, so its own ticks go on being read, while a tick
+    from elsewhere dated far ahead is still refused."""
+    source = MarketGenerator(symbols=4, rate=100.0, seed=3)
+    pipeline = Pipeline(
+        PipelineOptions(bootstrap=broker.bootstrap, topic=topic, source=source, speed=40.0,
+                        from_beginning=True, max_ahead_s=2.0)
+    )  # fmt: skip
+    pipeline.start()
+    try:
+        assert pipeline.producer is not None
+        wait_until_lead = time.monotonic() + 20.0
+        while pipeline.producer.lead_s < 20.0 and time.monotonic() < wait_until_lead:
+            time.sleep(0.05)
+        assert pipeline.producer.lead_s >= 20.0  # ten times the bound on event times ahead
+        ahead = pipeline.producer.lead_s
+        sent = Producer(client_config(broker.bootstrap))
+        from producer.wire import encode
+
+        sent.produce(topic, value=encode(Tick("EVIL", 10.0, time.time() + 1000.0 + ahead)))
+        assert sent.flush(10) == 0
+        snap = wait_for(pipeline, lambda s: s.kafka.bad >= 1 and s.kafka.consumed > 2000)
+        assert snap.kafka.bad == 1  # only the stranger's tick
+        assert float(snap.engine.t_last.max()) > time.time() + 10.0  # its clock is ahead
+    finally:
+        assert pipeline.stop()

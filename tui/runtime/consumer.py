@@ -168,6 +168,10 @@ class ConsumerWorker(threading.Thread):
     on_event:
         Called in the worker thread with an event's name and its fields: ``assigned``,
         ``revoked`` and ``rebuilt`` partitions (a headless engine logs them).
+    clock:
+        Epoch seconds that event times are checked against (at most ``max_ahead_s``
+        ahead of it): this machine's clock, unless a producer in the same process runs
+        its source ahead of it (see :class:`tui.runtime.pipeline.Pipeline`).
     """
 
     def __init__(
@@ -192,8 +196,10 @@ class ConsumerWorker(threading.Thread):
         on_share: Callable[[str, float, float], None] | None = None,
         rebuild: bool = False,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(name="limitwatch-consumer", daemon=True)
+        self._clock = clock
         self.connection = as_connection(bootstrap)
         self.bootstrap = self.connection.bootstrap
         self.topic = topic
@@ -525,13 +531,14 @@ class ConsumerWorker(threading.Thread):
         if self._skip_to and not replay:
             msgs = self._not_read_yet(msgs)
         wall = time.time()
+        now = self._clock()  # what event times are checked against
         self.health.fetch_answered()
         recording = self.recorder.active and not replay
         got = None
         if self._mapped is None and not recording:  # the usual batch: all at once
-            got = self._decode_batch(msgs, wall, replay)
+            got = self._decode_batch(msgs, wall, now, replay)
         if got is None:
-            got = self._decode_each(msgs, wall, replay, recording)
+            got = self._decode_each(msgs, wall, now, replay, recording)
         symbols, times, prices, taken = got
         if not symbols:
             return
@@ -563,7 +570,9 @@ class ConsumerWorker(threading.Thread):
             if self.on_signals is not None:
                 self.on_signals(signals)
 
-    def _decode_batch(self, msgs: list[Any], wall: float, replay: bool) -> _Decoded | None:
+    def _decode_batch(
+        self, msgs: list[Any], wall: float, now: float, replay: bool
+    ) -> _Decoded | None:
         """The ticks of ``msgs`` when every message is a plain, plausible tick of
         limitwatch's own shape (the usual batch): decoded in one call and checked on whole
         columns. None when any is not (an error, a bad or refused message, a tick sent
@@ -580,7 +589,7 @@ class ConsumerWorker(threading.Thread):
         symbols = list(map(_SYMBOL, ticks))
         times = list(map(_TS, ticks))
         prices = list(map(_PRICE, ticks))
-        if not self.checks.accept_all(symbols, times, prices, wall):
+        if not self.checks.accept_all(symbols, times, prices, now):
             return None
         if not replay and msgs:  # each partition's latest message, as one by one
             latest = dict(zip(map(_PARTITION, msgs), msgs, strict=True))
@@ -589,10 +598,12 @@ class ConsumerWorker(threading.Thread):
                 self.health.message_seen(partition, created_ms / 1000.0 if created_ms > 0 else wall)
         return symbols, times, prices, list(msgs)
 
-    def _decode_each(self, msgs: list[Any], wall: float, replay: bool, recording: bool) -> _Decoded:
-        """The ticks of ``msgs`` decoded and checked one message at a time; a bad or
-        refused one is counted (and dead-lettered unless ``replay``), a good one recorded
-        when ``recording``."""
+    def _decode_each(
+        self, msgs: list[Any], wall: float, now: float, replay: bool, recording: bool
+    ) -> _Decoded:
+        """The ticks of ``msgs`` decoded and checked one message at a time (event times
+        against ``now``); a bad or refused one is counted (and dead-lettered unless
+        ``replay``), a good one recorded when ``recording``."""
         symbols: list[str] = []
         times: list[float] = []
         prices: list[float] = []
@@ -621,7 +632,7 @@ class ConsumerWorker(threading.Thread):
                     read_up_to = dict(zip(state.symbols, state.t_last.tolist(), strict=True))
                 if self._read_already(tick, read_up_to):
                     continue
-            refusal = self.checks.refusal(tick, wall)
+            refusal = self.checks.refusal(tick, now)
             if refusal is not None:
                 if not replay:
                     self._refuse(msg, refusal)
@@ -687,6 +698,7 @@ class ConsumerWorker(threading.Thread):
 
     def _refuse(self, msg: Any, bad: BadTick) -> None:
         self._bad[bad.problem] += 1
+        self.health.refused()
         assert self._dead_letters is not None
         self._dead_letters.send(msg, bad)
 

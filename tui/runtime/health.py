@@ -11,7 +11,9 @@ partition with its trend and decides the health word the monitor shows:
 * ``PAUSE``: limitwatch is restarting its embedded broker at its memory budget and holds
   the ticks on purpose for those seconds (set by the pipeline, which knows of it).
 * ``WARN``: the total lag grew in each of the last three samples, the consumer is
-  more than ``STALE_LAG_S`` behind (its forecasts are stale), or the topic is missing.
+  more than ``STALE_LAG_S`` behind (its forecasts are stale), the topic is missing, or
+  messages come in but every one of them has been refused (bad, or implausible) for
+  ``STALL_AFTER_S`` seconds.
 * ``OK``: otherwise.
 """
 
@@ -56,7 +58,11 @@ HEALTH_WORDS: tuple[tuple[str, str], ...] = (
         f"no broker answered for {STALL_AFTER_S:g} s, or no tick came for that long while behind",
     ),
     ("PAUSE", "the embedded broker restarts at its memory budget: ticks wait a few seconds"),
-    ("WARN", f"lag grew three samples running, or more than {STALE_LAG_S:g} s behind"),
+    (
+        "WARN",
+        f"lag grew three samples running, more than {STALE_LAG_S:g} s behind, or every "
+        f"message refused for {STALL_AFTER_S:g} s",
+    ),
     ("OK", "none of these"),
 )
 
@@ -93,6 +99,7 @@ class ConsumerHealth:
         self._behind_read = math.nan  # epoch time of the latest lag reading
         #: The topic is missing on the broker (it came back without it).
         self.topic_missing = False
+        self._refused_since_tick = False  # a message was refused since the last tick
 
     # -- what the client reports -----------------------------------------------------------
     def brokers_lost(self) -> None:
@@ -117,8 +124,14 @@ class ConsumerHealth:
             self._rx_at = now
 
     def message_seen(self, partition: int, wall: float) -> None:
-        """A message of ``partition`` created (or read) at epoch time ``wall``."""
+        """A message of ``partition`` created (or read) at epoch time ``wall``: a tick
+        taken."""
         self._last_message_wall[partition] = wall
+        self._refused_since_tick = False
+
+    def refused(self) -> None:
+        """A message was read and refused (it was no tick, or not a plausible one)."""
+        self._refused_since_tick = True
 
     def lag(self, readings: Iterable[PartitionReading], wall: float) -> None:
         """Record the lag of each partition read now (epoch time ``wall``)."""
@@ -175,6 +188,8 @@ class ConsumerHealth:
         idle = math.inf if math.isnan(since_last_tick_s) else since_last_tick_s
         if total > 0 and min(idle, self.behind_s(wall)) > STALL_AFTER_S:
             return "STALL"
+        if self._refused_since_tick and idle > STALL_AFTER_S:
+            return "WARN"  # messages come in, and none of them is taken
         hist = list(self._history)
         if len(hist) >= 4 and all(b > a for a, b in zip(hist[-4:], hist[-3:], strict=False)):
             return "WARN"

@@ -189,6 +189,7 @@ class Pipeline:
                 additive=(*opts.additive, *additive_of(opts.source)),
                 remembered=opts.remembered,
                 on_share=self._share,
+                clock=self._tick_clock,
             )
             if opts.limits_topic:
                 # Everyone's current limits are queued before the first tick is read.
@@ -217,6 +218,15 @@ class Pipeline:
         except BaseException:
             self.stop()
             raise
+
+    def _tick_clock(self) -> float:
+        """What the consumer checks event times against: this machine's clock, plus the
+        lead our own producer has given its source (a replay or the generator sped up
+        with ``--speed`` or ``+`` runs ahead of the clock by design; refused as "future
+        time", every tick of it had been dead-lettered from some seconds on)."""
+        producer = self.producer
+        lead = producer.lead_s if producer is not None else 0.0
+        return time.time() + max(0.0, lead)
 
     def _late_limits(self, limits: dict[str, tuple[float, float]]) -> None:
         """Apply a source's limits learnt after the start (called in the producer thread,
