@@ -153,6 +153,38 @@ def test_paging_keys_move_the_cursor_and_keep_it_in_view() -> None:
     assert page[0] > 0 and page[1] <= page[0] <= page[2]
 
 
+@pytest.mark.parametrize("size", [(80, 24), (60, 20), (120, 40)])
+def test_the_selected_row_is_on_screen_even_under_a_horizontal_scrollbar(
+    size: tuple[int, int],
+) -> None:
+    """At 80 columns the watchlist scrolls sideways, and its scrollbar takes a line: the
+    last symbols, selected, must still come into view."""
+    app = LimitwatchApp(StaticFeed(symbols=14))
+    seen: list[tuple[str, str]] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        for key in ("end", "k", "home", "pagedown"):
+            await pilot.press(key)
+            await pilot.pause(0.1)
+            symbol = table.selected_symbol
+            assert symbol is not None
+            seen.append((symbol, _watchlist_text(app, table)))
+
+    drive(app, script, size=size)
+    for symbol, text in seen:
+        assert symbol in text, (symbol, text)
+
+
+def _watchlist_text(app: LimitwatchApp, table: Watchlist) -> str:
+    """The characters on screen inside the watchlist's region."""
+    region = table.content_region
+    strips = app.screen._compositor.render_strips()
+    return "\n".join(
+        strips[y].crop(region.x, region.right).text for y in range(region.y, region.bottom)
+    )
+
+
 def test_only_rows_in_view_are_formatted(monkeypatch: pytest.MonkeyPatch) -> None:
     formatted: list[str] = []
     real = watchlist_module.format_row

@@ -524,7 +524,14 @@ class Watchlist(ScrollView, can_focus=True):
 
     def _visible_rows(self) -> range:
         top = round(self.scroll_y)
-        return range(top, min(len(self._rows), top + max(0, self.size.height - 1)))
+        return range(top, min(len(self._rows), top + self._body_height))
+
+    @property
+    def _body_height(self) -> int:
+        """Lines for rows: the height less the header and a horizontal scrollbar (at 80
+        columns the scrollbar took the last row's line, and the cursor could sit on a
+        row that was never shown)."""
+        return max(0, self.scrollable_content_region.height - 1)
 
     def _format(self, values: RowValues) -> tuple[Cell, ...]:
         cells = self._cells.get(values)
@@ -616,7 +623,7 @@ class Watchlist(ScrollView, can_focus=True):
         self.move_cursor(self._cursor + delta)
 
     def action_page(self, direction: int) -> None:
-        self.move_cursor(self._cursor + direction * max(1, self.size.height - 2))
+        self.move_cursor(self._cursor + direction * max(1, self._body_height - 1))
 
     def action_column(self, direction: int) -> None:
         """Scroll sideways by a whole column: the next one comes to sit beside the
@@ -641,7 +648,7 @@ class Watchlist(ScrollView, can_focus=True):
             self.post_message(self.Highlighted(self, symbol))
 
     def _scroll_to_cursor(self) -> None:
-        visible = max(1, self.size.height - 1)  # the header takes a line
+        visible = max(1, self._body_height)
         top = round(self.scroll_y)
         if self._cursor < top:
             self.scroll_to(y=self._cursor, animate=False, immediate=True)
