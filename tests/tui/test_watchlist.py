@@ -176,6 +176,45 @@ def test_the_selected_row_is_on_screen_even_under_a_horizontal_scrollbar(
         assert symbol in text, (symbol, text)
 
 
+def test_columns_widened_by_a_large_limit_narrow_again_once_it_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One symbol's limits in the thousands widen both limit columns (at 80 columns the
+    forecast goes off screen); set back, the room is given back after WIDTH_HOLD_S, not
+    kept for good."""
+    clock = [1000.0]
+    monkeypatch.setattr(watchlist_module, "_clock", lambda: clock[0])
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    buy, sell = feed.engine.limits(symbol)
+    app = LimitwatchApp(feed)
+    widths: list[int] = []
+    shown: list[bool] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+
+        async def settle() -> None:
+            feed.seq += 1
+            await pilot.pause(0.3)
+            widths.append(table._widths["buy"] + table._widths["sell"])  # noqa: SLF001
+            shown.append("%" in _watchlist_text(app, table))
+
+        await settle()
+        feed.set_limits(symbol, 1500.25, 20000.0)
+        await settle()
+        feed.set_limits(symbol, buy, sell)
+        clock[0] += watchlist_module.WIDTH_HOLD_S / 2
+        await settle()  # still held: no jitter
+        clock[0] += watchlist_module.WIDTH_HOLD_S
+        await settle()
+
+    drive(app, script, size=(80, 24))
+    before, wide, held, after = widths
+    assert wide > before and held == wide and after == before
+    assert shown[0] and shown[-1]  # the forecast column (its percentages) is back
+
+
 def _watchlist_text(app: LimitwatchApp, table: Watchlist) -> str:
     """The characters on screen inside the watchlist's region."""
     region = table.content_region

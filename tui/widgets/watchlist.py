@@ -50,6 +50,10 @@ LEFT = frozenset({"symbol", "forecast"})
 #: Sort orders: a column key, or "urgency" (highest hit probability first).
 #: Re-sorting moves rows under the user's eyes: at most this often.
 RESORT_S = 1.0
+#: Seconds a column keeps a width no row needs any more before it gives the room back
+#: (a price ticking between 99.99 and 100.00 does not make the columns jitter).
+WIDTH_HOLD_S = 10.0
+_clock = time.monotonic  # what the hold is timed with (tests turn it)
 #: Symbols longer than this are cut with an ellipsis.
 SYMBOL_MAX = 24
 #: ... or than this in a narrow watchlist, so the limits fit beside them at 80 columns
@@ -377,6 +381,7 @@ class Watchlist(ScrollView, can_focus=True):
         self._widths = _initial_widths()
         self._cells: LRUCache[RowValues, tuple[Cell, ...]] = LRUCache(1024)
         self._row_cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
+        self._needed_at: dict[str, float] = {}  # when each column last needed its width
         self._styles: dict[str, Style] = {}
         self._styles_key: object = None
         self._parsed: dict[str, Style] = {}
@@ -560,7 +565,9 @@ class Watchlist(ScrollView, can_focus=True):
         return True
 
     def _measure(self, state: EngineState) -> None:
-        """Grow the columns to fit every row's values (never shrink: no jitter)."""
+        """Grow the columns to fit every row's values at once; narrow one only once no
+        row has needed its width for ``WIDTH_HOLD_S`` (no jitter, and a limit of 1,500
+        set back to 270 no longer keeps the forecast pushed off a narrow screen)."""
         index = self._index
         rows = np.fromiter((index[s] for s in self._rows), dtype=np.intp, count=len(self._rows))
         if rows.size == 0:
@@ -587,8 +594,15 @@ class Watchlist(ScrollView, can_focus=True):
             "fast": _widest(state.sma_fast[rows], price),
             "slow": _widest(state.sma_slow[rows], price),
         }
+        now = _clock()
+        least = _initial_widths()
         for key, width in wanted.items():
-            self._widths[key] = max(self._widths[key], width)
+            if width >= self._widths[key]:
+                self._widths[key] = width
+                self._needed_at[key] = now
+            elif now - self._needed_at.get(key, now) >= WIDTH_HOLD_S:
+                self._widths[key] = max(width, least[key])
+                self._needed_at[key] = now
 
     def _pending_side(self, side: int) -> int:
         values = np.array([limits[side] for limits in self._pending.values()], dtype=float)
