@@ -197,7 +197,7 @@ def test_columns_widened_by_a_large_limit_narrow_again_once_it_is_gone(
         async def settle() -> None:
             feed.seq += 1
             await pilot.pause(0.3)
-            widths.append(table._widths["buy"] + table._widths["sell"])  # noqa: SLF001
+            widths.append(table._widths["buy"] + table._widths["sell"])
             shown.append("%" in _watchlist_text(app, table))
 
         await settle()
