@@ -327,6 +327,8 @@ def admit_columns(order: TimeOrder, cols: TickColumns) -> TickColumns | None:
     """:meth:`TimeOrder.admit` for every tick of `cols` at once: the columns with
     slightly late ticks restamped, and `order` moved on; None, with `order` untouched,
     when some tick is later than the tolerance allows (the line reader words that)."""
+    if cols.ts.size and float(cols.ts.max()) > order.latest_allowed():
+        return None  # a time ahead of the clock: the line reader says which line
     n, k = len(cols), len(cols.symbols)
     if n == 0:
         return cols

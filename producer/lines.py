@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Literal
@@ -22,6 +23,9 @@ from producer.wire import MAX_SYMBOL_LEN, Tick
 
 #: Timestamps must lie in [0, MAX_TS) epoch seconds, as on the wire.
 MAX_TS = 1e11
+#: Event times further ahead of this machine's clock than this (seconds) are refused: by
+#: the file reader (a recording cannot come from the future) and by the consumer.
+MAX_AHEAD_S = 300.0
 #: Longest line read, in bytes; a longer one is an error rather than a memory hog.
 MAX_LINE_BYTES = 1 << 20
 
@@ -152,21 +156,39 @@ def make_tick(symbol: object, price: object, ts: object, quantity: Quantity = No
 
 class TimeOrder:
     """Keeps each symbol's event time moving forward: small reorderings are clamped, big
-    ones refused.
+    ones refused; and refuses a time more than ``ahead_s`` ahead of this machine's clock.
 
     Order is checked per symbol because that is the order the engine depends on and the
     order Kafka keeps (ticks are keyed by symbol); a recording merged from several
-    partitions interleaves symbols whose clocks differ by more than any tolerance.
+    partitions interleaves symbols whose clocks differ by more than any tolerance. A line
+    dated years ahead is the bad one, not the lines after it: taken, it became its
+    symbol's newest time, and every later line of that symbol went "backwards" (with
+    ``--skip-bad`` all of them were dropped, without it the error named a good line).
     """
 
-    def __init__(self, tolerance_s: float = 1.0) -> None:
+    def __init__(self, tolerance_s: float = 1.0, ahead_s: float = MAX_AHEAD_S) -> None:
         if not tolerance_s >= 0.0:
             raise ValueError(f"tolerance must be >= 0 seconds, got {tolerance_s}")
+        if not ahead_s >= 0.0:
+            raise ValueError(f"ahead_s must be >= 0 seconds, got {ahead_s}")
         self.tolerance_s = tolerance_s
+        self.ahead_s = ahead_s
         self.newest: dict[str, float] = {}
+
+    def latest_allowed(self) -> float:
+        """The latest event time taken now: this machine's clock plus ``ahead_s``."""
+        return time.time() + self.ahead_s
 
     def admit(self, tick: Tick) -> Tick:
         """Return the tick, restamped with its symbol's newest time if it is slightly older."""
+        if tick.ts > self.latest_allowed():
+            ahead = tick.ts - time.time()
+            raise BadLine(
+                f"time {datetime.fromtimestamp(tick.ts, UTC):%Y-%m-%dT%H:%M:%SZ} is "
+                f"{fmt_span(ahead)} ahead of this machine's clock (more "
+                f"than {self.ahead_s:g} s): a recorded tick cannot come from the future; "
+                "check the clock and the time's unit"
+            )
         newest = self.newest.get(tick.symbol, -math.inf)
         if tick.ts >= newest:
             self.newest[tick.symbol] = tick.ts
@@ -178,6 +200,18 @@ class TimeOrder:
             f"time goes backwards by {back:.3f} s for {tick.symbol} (to {tick.ts:.6f} after "
             f"{newest:.6f}), more than the tolerance of {self.tolerance_s:g} s"
         )
+
+
+def fmt_span(seconds: float) -> str:
+    """A span of seconds in the largest unit that reads well.
+
+    >>> fmt_span(42.0), fmt_span(5400.0), fmt_span(200_000_000.0)
+    ('42 s', '1.5 h', '6.3 years')
+    """
+    for unit, size in (("years", 365.25 * 86400.0), ("days", 86400.0), ("h", 3600.0)):
+        if seconds >= 2 * size or (unit == "h" and seconds >= size):
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
 
 
 # --- reading lines ---------------------------------------------------------------------

@@ -411,3 +411,32 @@ def test_a_quantity_may_be_zero_or_below_and_a_price_may_not(
         assert prices == [2.0, 0.0, -3.5, 10.0]
         with pytest.raises(SourceError, match=rf":{zero_at}: price must be positive, got 0"):
             list(FileSource(file))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+@pytest.mark.parametrize("ticks", [30, 30_000])  # a line read alone, and a block read fast
+def test_a_line_dated_years_ahead_is_the_bad_one_not_the_lines_after_it(
+    tmp_path: Path, fmt: str, ticks: int
+) -> None:
+    """One tick dated 2033 in a recording: with --skip-bad only that line is skipped and
+    every later tick of its symbol is kept; without, the error names that very line."""
+    t0, bad_at = 1_750_000_000.0, ticks // 2
+    rows = []
+    for k in range(ticks):
+        ts = 1_996_427_570.4 if k == bad_at else t0 + k * 0.01
+        symbol = "ACME" if k % 3 else "BRIX"
+        if fmt == "csv":
+            rows.append(f"{ts!r},{symbol},{100.0 + (k % 7) * 0.01:.2f}")
+        else:
+            rows.append(f'{{"symbol":"{symbol}","price":{100.0 + (k % 7) * 0.01:.2f},"ts":{ts!r}}}')
+    header = ["ts,symbol,price"] if fmt == "csv" else []
+    path = write(tmp_path, f"p.{fmt}", "\n".join(header + rows) + "\n")
+    source = FileSource(path, skip_bad=True)
+    got = list(source)
+    assert len(got) == ticks - 1 and source.skipped == 1
+    assert max(t.ts for t in got) < t0 + ticks
+    line = bad_at + 1 + len(header)
+    assert source.skipped_reasons[0].startswith(f"{path}:{line}: time 2033-04-06T")
+    assert "ahead of this machine's clock" in source.skipped_reasons[0]
+    with pytest.raises(SourceError, match=rf":{line}: time 2033-04-06T"):
+        list(FileSource(path))

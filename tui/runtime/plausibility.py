@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from producer.lines import MAX_AHEAD_S
 from producer.source import Source, jumps_by_design
 from producer.wire import BadTick, Problem, Tick
 
@@ -34,8 +35,6 @@ __all__ = [
     "plausibility_for",
 ]
 
-#: Event times further ahead of the wall clock than this (seconds) are refused.
-MAX_AHEAD_S = 300.0
 #: A price more than this factor above or below the symbol's last accepted one is refused.
 MAX_JUMP = 10.0
 #: Jumps in a row, agreeing with each other, after which the new level is accepted.
