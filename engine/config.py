@@ -28,6 +28,9 @@ __all__ = [
 #: ``fast + slow`` floats and ``history + slow - 1`` complex numbers, so at this bound a
 #: symbol takes about 4.8 MB (64 symbols, the first allocation, about 310 MB).
 MAX_WINDOW = 100_000
+#: Shortest forecast horizon, seconds: the calibration's slots are a twelfth of it, numbered
+#: from the epoch (at 1e-7 s they passed 2**53 and a 3-tick file never finished).
+MIN_HORIZON_S = 0.01
 #: Largest ``max_symbols``: at the default windows, about 1.2 GB of state when all are used.
 MAX_SYMBOLS = 100_000
 
@@ -271,8 +274,12 @@ class EngineConfig:
         still = "a larger one leaves the volatility's clock all but still"
         if bounded("vol_returns", MAX_WINDOW, still) < 1:
             raise ValueError(f"vol_returns ({self.vol_returns}) must be at least 1")
-        if real("horizon_s") <= 0:
-            raise ValueError(f"horizon_s ({self.horizon_s}) must be positive")
+        if not real("horizon_s") >= MIN_HORIZON_S:
+            raise ValueError(
+                f"horizon_s ({self.horizon_s}) must be at least {MIN_HORIZON_S:g} s: the "
+                "calibration counts event time in twelfths of it, which for shorter horizons "
+                "outrun the precision of epoch times"
+            )
         if not 0 < real("alert_p") < 1:
             raise ValueError(f"alert_p ({self.alert_p}) must lie strictly between 0 and 1")
         if real("hysteresis") < 0:

@@ -80,3 +80,14 @@ def test_cli_refuses_a_scenario_header_asking_for_a_huge_size_without_traceback(
     assert "Traceback" not in result.stderr
     assert f"{setting} (" in result.stderr
     assert f"at most {MAX_WINDOW:,}" in result.stderr
+
+
+@pytest.mark.parametrize("horizon", [1e-320, 1e-7, 0.009])
+def test_config_refuses_a_horizon_too_short_for_slots_counted_from_the_epoch(
+    horizon: float,
+) -> None:
+    """Below 10 ms the calibration's slots (a twelfth of the horizon, numbered from the
+    epoch) outrun a float's whole numbers: a 3-tick file at 1e-7 s never finished."""
+    with pytest.raises(ValueError, match=r"^horizon_s \(.*\) must be at least 0.01 s"):
+        EngineConfig(horizon_s=horizon)
+    assert EngineConfig(horizon_s=0.01).horizon_s == 0.01
