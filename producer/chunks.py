@@ -197,8 +197,8 @@ def _json_columns(data: bytes) -> TickColumns | None:
     for decoder in decoders:
         try:
             records = decoder.decode_lines(body)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            continue
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            continue  # the line reader says which line and what is wrong
         n = len(records)
         if n != body.count(b"\n") + 1:
             return None  # a line holding more than one object

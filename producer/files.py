@@ -184,6 +184,8 @@ class FileSource:
             return False
         try:
             return self._take_peeked_header(reader, math.inf)
+        except OSError:  # unreadable after all: reading the ticks reports it
+            return False
         finally:
             reader.close()
 
@@ -209,6 +211,8 @@ class FileSource:
         if self._stream is not None:
             return self._stream
         if self.is_stdin:
+            if sys.stdin is None:  # started with it closed (`cmd <&-`)
+                raise SourceError(self.display, None, "standard input is closed")
             return sys.stdin.buffer
         try:
             return open(self.path, "rb")  # closed by __iter__'s finally
@@ -226,6 +230,17 @@ class FileSource:
             return False
 
     def __iter__(self) -> Iterator[Tick]:
+        try:
+            yield from self._ticks()
+        except OSError as exc:
+            raise self._unreadable(exc) from None
+
+    def _unreadable(self, exc: OSError) -> SourceError:
+        """The error for a read that failed (a disk error, a special file that refuses
+        to be read such as /proc/self/mem)."""
+        return SourceError(self.display, None, f"cannot read: {exc.strerror or exc}")
+
+    def _ticks(self) -> Iterator[Tick]:
         if self._regular():
             for cols in self.columns():
                 names = cols.symbols
@@ -270,6 +285,8 @@ class FileSource:
         try:
             yield from self._block_columns(stream, state)
             state.finish()
+        except OSError as exc:
+            raise self._unreadable(exc) from None
         finally:
             stream.close()
 

@@ -77,13 +77,26 @@ def check_symbol(symbol: object) -> str:
     return symbol
 
 
+def _short(value: object, most: int = 40) -> str:
+    """``repr(value)``, cut to ``most`` characters (a number of 400 digits, in a message).
+
+    >>> _short(10**50)
+    '10000000000000000000000000000000000000…'
+    """
+    text = repr(value)
+    return text if len(text) <= most else text[: most - 2] + "…"
+
+
 def check_price(price: object, quantity: bool = False) -> float:
     """Return `price` as a float if it is a finite number in (0, MAX_PRICE), else raise;
     a `quantity` (a symbol that is not a price, see :class:`engine.Engine`'s additive
     ones) may also be 0 or below, down to -MAX_PRICE."""
     if isinstance(price, bool) or not isinstance(price, int | float):
-        raise BadLine(f"price must be a number, got {price!r}")
-    value = float(price)
+        raise BadLine(f"price must be a number, got {_short(price)}")
+    try:
+        value = float(price)
+    except OverflowError:  # an integer of hundreds of digits
+        raise BadLine(f"price {_short(price)} is out of range") from None
     if not math.isfinite(value):
         raise BadLine(f"price is not finite ({price!r})")
     if quantity:
@@ -106,7 +119,10 @@ def parse_time(value: object) -> float:
     if isinstance(value, bool):
         raise BadLine(f"timestamp must be a number or ISO-8601 text, got {value!r}")
     if isinstance(value, int | float):
-        ts = float(value)
+        try:
+            ts = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise BadLine(f"timestamp {_short(value)} is out of range") from None
     elif isinstance(value, str):
         try:
             ts = float(value)
@@ -367,6 +383,8 @@ def json_object(line: str) -> dict[str, Any]:
         obj = _json_decoder.decode(line)
     except msgspec.DecodeError as exc:
         raise BadLine(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadLine("not valid JSON: nested too deeply") from None
     if not isinstance(obj, dict):
         raise BadLine(f"expected a JSON object, got {type(obj).__name__}")
     return obj

@@ -65,7 +65,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
     settings, problems = settings_file.load(config_path)
     if getattr(args, "view", False):
         return run_view(args, settings, config_path, problems)
-    if spec == "-" and sys.stdin.isatty():
+    if spec == "-" and (sys.stdin is None or sys.stdin.isatty()):
         return fail(
             "--source - reads ticks from standard input: pipe them in (tail -f f.csv | ...)"
         )

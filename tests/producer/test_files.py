@@ -440,3 +440,25 @@ def test_a_line_dated_years_ahead_is_the_bad_one_not_the_lines_after_it(
     assert "ahead of this machine's clock" in source.skipped_reasons[0]
     with pytest.raises(SourceError, match=rf":{line}: time 2033-04-06T"):
         list(FileSource(path))
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ('{"symbol":"A","price":1' + "0" * 400 + ',"ts":1750000000}', "price 1000"),
+        ('{"symbol":"A","price":100,"ts":1' + "0" * 400 + "}", "timestamp 1000"),
+        ('{"symbol":"A","price":100,"ts":1750000000,"x":' + "[" * 2000 + "]" * 2000 + "}",
+         "nested too deeply"),
+    ],
+)  # fmt: skip
+def test_hostile_json_lines_are_bad_lines_not_tracebacks(
+    tmp_path: Path, line: str, why: str
+) -> None:
+    """A number too big for a float and nesting deeper than the decoder recurses are a
+    line's problems like any other: named with FILE:LINE, skipped with --skip-bad."""
+    good = '{"symbol":"A","price":100,"ts":1750000001}'
+    path = write(tmp_path, "p.jsonl", f"{good}\n{line}\n{good}\n")
+    with pytest.raises(SourceError, match=rf":2: .*{why}"):
+        list(FileSource(path))
+    source = FileSource(path, skip_bad=True)
+    assert len(list(source)) == 2 and source.skipped == 1

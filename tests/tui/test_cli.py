@@ -409,3 +409,20 @@ def test_produce_says_what_it_has_sent_while_it_runs_and_how_long_its_stop_flush
         re.search(rf"; stop flush \d+\.\d\d s \(at most {STOP_FLUSH_S:g} s\)$", line)
         for line in last
     ), last
+
+
+@pytest.mark.parametrize("command", [["backtest", "-"], ["evaluate", "-"]])
+def test_standard_input_closed_is_said_not_a_traceback(command: list[str]) -> None:
+    done = _cli(*command, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(0))
+    assert done.returncode == 2, done.stderr
+    assert "standard input is closed" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("command", ["backtest", "evaluate"])
+def test_a_file_that_cannot_be_read_is_said_not_a_traceback(command: str) -> None:
+    done = _cli(command, "/proc/self/mem")
+    assert done.returncode == 2, done.stderr
+    assert "/proc/self/mem: cannot read: Input/output error" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -341,6 +341,8 @@ def open_file(spec: str, *, skip_bad: bool, additive: Sequence[str] = ()) -> Sou
         )
     stream: BinaryIO | None = None
     if spec == "-":
+        if sys.stdin is None:  # started with it closed (`backtest - <&-`)
+            raise BacktestError("standard input is closed: give a file, or pipe ticks in")
         if sys.stdin.isatty():
             print("reading ticks from standard input; end with Ctrl-D", file=sys.stderr)
         stream = sys.stdin.buffer

@@ -47,6 +47,7 @@ from producer.files import SourceError
 from producer.markets import HELD_OUT, KINDS, Market, generate
 from producer.source import additive_of
 from tui.runtime import format as fmt
+from tui.runtime.backtest import BacktestError
 from tui.runtime.options import NO_CHART, OptionError, add_engine_options, engine_config
 from tui.runtime.tickstore import GROUP_TICKS, Columns, StoreError, TickStore
 
@@ -358,7 +359,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
                 )
                 market = generate(kind, symbols=args.symbols, minutes=args.minutes, seed=args.seed)
                 results[kind] = run_ticks(Ticks.of_market(market), config, args.bands)
-    except (SourceError, StoreError) as exc:
+    except (SourceError, StoreError, BacktestError) as exc:
         print(f"limitwatch evaluate: {exc}", file=err)
         return 2
     except KeyboardInterrupt:
