@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import json
 import math
 import os
@@ -426,3 +427,36 @@ def test_a_file_that_cannot_be_read_is_said_not_a_traceback(command: str) -> Non
     assert done.returncode == 2, done.stderr
     assert "/proc/self/mem: cannot read: Input/output error" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["evaluate", "--kinds", "drift", "--seed", "-1"], "a seed lies between 0"),
+        (["produce", "--seed", "-1"], "a seed lies between 0"),
+        (["produce", "--symbols", "100000000"], "expected at most 100,000"),
+        (["backtest", "--limit", "ACME=nan:nan", "x.csv"], "both limits must be finite"),
+        (["backtest", "--limit", "ACME=nan:100", "x.csv"], "both limits must be finite"),
+        (["backtest", "--limit", "A" * 100 + "=1:2", "x.csv"], "longer than the limit of 64"),
+        (["backtest", "--limit", "A\x1b[31mB=1:2", "x.csv"], "has control characters"),
+    ],
+)
+def test_out_of_range_arguments_are_usage_errors(argv: list[str], said: str) -> None:
+    from tui.runtime.parser import build_parser
+
+    with pytest.raises(SystemExit) as info, contextlib.redirect_stderr(io.StringIO()) as err:
+        build_parser().parse_args(argv)
+    assert info.value.code == 2
+    assert said in err.getvalue()
+
+
+def test_evaluate_refuses_a_market_too_big_for_memory_and_takes_a_band_given_twice() -> None:
+    from tui.runtime import evaluate
+    from tui.runtime.parser import build_parser
+
+    err = io.StringIO()
+    args = build_parser().parse_args(["evaluate", "--kinds", "drift", "--minutes", "1e9"])
+    assert evaluate.run(args, io.StringIO(), err) == 2
+    assert "symbol-minutes per market" in err.getvalue()
+    args = build_parser().parse_args(["evaluate", "--bands", "1,1,2"])
+    assert args.bands == [1.0, 2.0]

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from engine import EngineConfig
 from engine.config import SETTINGS
 from engine.limits import limit_problem
+from producer.lines import BadLine, check_symbol
 from tui.runtime.plausibility import MAX_AHEAD_S, MAX_JUMP
 
 Limits = dict[str, tuple[float, float]]
@@ -31,6 +33,29 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def at_most(most: int) -> Callable[[str], int]:
+    """A whole number from 1 to ``most``."""
+
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value > most:
+            raise argparse.ArgumentTypeError(f"expected at most {most:,}, got {value:,}")
+        return value
+
+    return parse
+
+
+def seed(text: str) -> int:
+    """A generator seed: a whole number from 0 to 2**63 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"a seed lies between 0 and 2**63 - 1, got {value}")
     return value
 
 
@@ -78,6 +103,12 @@ def limit(text: str) -> tuple[str, float, float]:
         raise argparse.ArgumentTypeError(f"expected SYMBOL=BUY:SELL, got {text!r}") from None
     if not symbol:
         raise argparse.ArgumentTypeError(f"{text!r}: need a symbol before '='")
+    try:
+        check_symbol(symbol)  # as a tick's symbol must be: it could never match one
+    except BadLine as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not (math.isfinite(buy) and math.isfinite(sell)):
+        raise argparse.ArgumentTypeError(f"{text!r}: both limits must be finite numbers")
     # Limits at 0 or below may be a quantity's: checked against --additive later.
     problem = limit_problem(buy, sell, additive=not (buy > 0 and sell > 0))
     if problem is not None:

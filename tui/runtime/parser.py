@@ -11,6 +11,7 @@ import importlib.metadata
 from pathlib import Path
 from typing import NoReturn
 
+from engine.config import MAX_SYMBOLS
 from producer.fields import Fields, FieldsError
 from producer.kafka_config import is_secret, redact
 from producer.kafka_producer import STOP_FLUSH_S, parse_speed
@@ -28,9 +29,11 @@ from tui.runtime.options import (
     add_additive_option,
     add_engine_options,
     add_plausibility_options,
+    at_most,
     fraction,
     positive_float,
     positive_int,
+    seed,
 )
 from tui.runtime.publish import SIGNALS
 from tui.runtime.recorder import default_record_dir
@@ -152,13 +155,13 @@ def add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True) 
             help="generator, metrics (this machine's /proc figures), a file of CSV or JSON "
             "lines or a scenario, or - for standard input (default: %(default)s)",
         )  # fmt: skip
-        g.add_argument("--seed", type=int, default=7, help="generator seed (default: %(default)s)")
+        g.add_argument("--seed", type=seed, default=7, help="generator seed (default: %(default)s)")
         g.add_argument(
             "--rate", type=positive_float, default=50.0,
             help="generator ticks per second, all symbols together (default: %(default)s)",
         )  # fmt: skip
         g.add_argument(
-            "--symbols", type=positive_int, default=12,
+            "--symbols", type=at_most(MAX_SYMBOLS), default=12,
             help="how many symbols the generator makes up (default: %(default)s)",
         )  # fmt: skip
     else:
