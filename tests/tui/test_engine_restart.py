@@ -260,3 +260,28 @@ def _owned(engine: _Engine) -> str:
     """The partitions an engine said it was last assigned, as it printed them."""
     said = [x for x in engine.err.splitlines() if "event=assigned partitions=" in x]
     return said[-1].split("partitions=")[1].split()[0] if said else ""
+
+
+def test_a_restarted_engine_with_nothing_new_to_read_shows_no_lag(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    """Restarted where its group left off, with no tick arriving since: its client has
+    no position of its own before its first message, and the lag was measured from the
+    partition's start (lag 2000 and STALL for as long as the topic stayed quiet)."""
+    ensure_topics(broker.bootstrap, topic, partitions=PARTITIONS)
+    group = f"{topic}-engines"
+    ticks = _ticks(2_000)
+    _produce(broker.bootstrap, topic, ticks)
+    first = _Engine(broker.bootstrap, topic, group, tmp_path / "l.log")
+    try:
+        _until_committed(broker.bootstrap, topic, group, len(ticks))
+    finally:
+        first.stop()
+    second = _Engine(broker.bootstrap, topic, group, tmp_path / "l.log")
+    try:
+        wait_until(lambda: second.err.count(", lag ") >= 2, 60, what=lambda: second.err)
+    finally:
+        second.stop()
+    assert "event=rebuilt" in second.err
+    statuses = [line for line in second.err.splitlines() if ", lag " in line]
+    assert statuses and all(", lag 0, OK" in line for line in statuses), statuses

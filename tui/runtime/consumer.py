@@ -223,6 +223,7 @@ class ConsumerWorker(threading.Thread):
         self._read_to: dict[int, int] = {}
         #: Ticks read again to rebuild state, and the signals they raised (dropped).
         self.rebuilt = 0
+        self._resume_at: dict[int, int] = {}  # partition -> committed offset read from
         #: True while partitions are read again (no snapshot is published meanwhile).
         self.rebuilding = False
         #: Partition: offset below which its messages were read already (skipped).
@@ -416,6 +417,9 @@ class ConsumerWorker(threading.Thread):
         for tp in committed:
             if tp.error is not None or tp.offset < 0:
                 continue  # nothing committed: nothing was read before
+            # Where reading resumes: the lag until the client has a position of its own
+            # (it has none before its first message, for as long as nothing new comes).
+            self._resume_at[tp.partition] = tp.offset
             p, was = tp.partition, self._read_to.get(tp.partition)
             try:
                 low, high = consumer.get_watermark_offsets(
@@ -781,9 +785,8 @@ class ConsumerWorker(threading.Thread):
                 low, high = consumer.get_watermark_offsets(tp, cached=True)
             except Exception:
                 low, high = -1, -1
-            readings.append(
-                PartitionReading(tp.partition, low, high, tp.offset if tp.offset >= 0 else -1)
-            )
+            at = tp.offset if tp.offset >= 0 else self._resume_at.get(tp.partition, -1)
+            readings.append(PartitionReading(tp.partition, low, high, at))
         self.health.lag(readings, time.time())
         past = {r.partition for r in readings if r.high >= 0 and r.position > r.high}
         # Twice in a row (half a second apart), so one odd reading does not reset anything;
