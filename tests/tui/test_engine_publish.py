@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -120,6 +121,8 @@ def test_engine_publishes_signals_and_commits_after_delivery(
     # Each symbol's indicators and forecasts, the latest last: those of its last tick,
     # as the backtest of the same file ends with.
     assert "indicator updates published to " + indicators_topic in err, err
+    said = re.search(r"([\d,]+) indicator updates published to \S+, ([\d,]+) delivered", err)
+    assert said is not None and said[1] == said[2], err  # heartbeats not counted as updates
     updates = _read_all(broker.bootstrap, indicators_topic, 2, partitions=4, settle_s=1.0)
     latest = {key.decode(): value for key, value in updates}
     # The engine's heartbeats (no symbol), its last saying it stopped, with its partitions.

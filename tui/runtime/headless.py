@@ -148,7 +148,7 @@ def run_engine(args: argparse.Namespace) -> int:
         said = (
             f"limitwatch engine: {indicators.published:,} indicator updates published to "
             f"{args.indicators_topic}, {indicators.delivered:,} delivered, "
-            f"{indicators.failed:,} failed"
+            f"{indicators.failed:,} failed ({indicators.beats:,} heartbeats beside them)"
         )
         print(redact(said + (f"; {indicators.last_error}" if indicators.last_error else "")),
               file=sys.stderr)  # fmt: skip

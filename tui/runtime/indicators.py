@@ -64,6 +64,7 @@ class IndicatorPublisher:
         settings = {"linger.ms": 20, "error_cb": self._error}
         self.producer = Producer(client_config(connection, **settings))
         self.published = self.delivered = self.failed = 0
+        self.beats = 0  # heartbeats queued; delivered ones are not counted as updates
         self.last_error = ""
         self._sent_t: dict[str, float] = {}  # symbol: the tick time last published
         self._last = -math.inf
@@ -128,11 +129,12 @@ class IndicatorPublisher:
         try:
             self.producer.produce(
                 self.topic, _encoder.encode(value), key=f"engine:{self.engine}".encode(),
-                on_delivery=self._delivered,
+                on_delivery=self._beat_delivered,
             )  # fmt: skip
         except (BufferError, KafkaException) as exc:
             self._note(f"heartbeat not published: {exc}")
             return False
+        self.beats += 1
         self.producer.poll(0)
         return True
 
@@ -141,6 +143,11 @@ class IndicatorPublisher:
         left = self.producer.flush(FLUSH_S)
         if left:
             self._note(f"{left} indicator updates were not delivered before the engine stopped")
+
+    def _beat_delivered(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            self.failed += 1
+            self._note(f"heartbeat not delivered: {err.str()}")
 
     def _delivered(self, err: KafkaError | None, _msg: Message) -> None:
         if err is None:
