@@ -4,6 +4,7 @@ others' are not."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Iterator
 
@@ -17,7 +18,7 @@ from tests.waiting import wait_until_async
 from tui.app import LimitwatchApp
 from tui.runtime.pipeline import Pipeline, PipelineOptions
 from tui.runtime.snapshot import Snapshot
-from tui.widgets.watchlist import Watchlist
+from tui.widgets.watchlist import KEYS, Watchlist
 
 
 class OneStops:
@@ -126,3 +127,26 @@ def test_at_80x24_the_forecast_stays_in_view_through_and_after_a_broker_restart(
             assert forecast in line, (moment, line)
     assert all(f.endswith(" stale") for f in views["stale"][2] if "unlikely" not in f)
     assert not any("stale" in f for f in views["after"][2])
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_an_unlikely_forecast_is_marked_stale_too_and_still_fits_when_compact(
+    compact: bool,
+) -> None:
+    """ "SELL unlikely" from a symbol whose ticks stopped is as stale as "SELL 73%" (it
+    read as live); compact, it fits the 15 characters of the narrow forecast column."""
+    from tui.widgets.watchlist import RowValues, format_row
+
+    nan = math.nan
+    values = RowValues("ACME", 100.0, 100.0, 90.0, 110.0, 0.01, nan, 0.02, nan, 100.0,
+                       100.0, stale=True, pending=False)  # fmt: skip
+    forecast = format_row(values, compact)[KEYS.index("forecast")]
+    text = "".join(part for part, _style in forecast)
+    assert text == ("SELL <5% stale" if compact else "SELL unlikely stale")
+    assert len(text) <= 15 or not compact
+    fresh = format_row(values._replace(stale=False), compact)[KEYS.index("forecast")]
+    assert "".join(part for part, _style in fresh) == "SELL unlikely"
+    warming = values._replace(p_buy=nan, p_sell=nan)  # no forecast yet: nothing to be stale
+    assert "stale" not in "".join(
+        p for p, _s in format_row(warming, compact)[KEYS.index("forecast")]
+    )

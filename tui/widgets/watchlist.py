@@ -173,7 +173,10 @@ def format_row(v: RowValues, compact: bool = False) -> tuple[Cell, ...]:
         # column out of view, and for good, since columns never shrink.
         timed = not (v.stale and compact)
         words, kind = fmt.forecast(v.p_buy, v.eta_buy, v.p_sell, v.eta_sell, compact, timed)
-    if v.stale and kind != "quiet":
+    unlikely = words.endswith(" unlikely")  # a forecast too, and as stale as any other
+    if v.stale and (kind != "quiet" or unlikely):
+        if unlikely and compact:  # "SELL <5% stale" fits where "SELL unlikely stale" not
+            words = words.replace(" unlikely", " <5%")
         forecast: Cell = ((words, "dim strike"), (STALE_MARK, "bold yellow"))
     else:
         forecast = ((words, _FORECAST_STYLE[kind]),)
