@@ -161,23 +161,28 @@ class CalibrationRecord:
     resolved: float
 
     def explain(self, p: float, where: str = "this stream") -> str:
-        """One line on how forecasts near ``p`` have fared on this stream (``where``).
+        """One line on how forecasts of ``p``'s tenth of chances have fared on this
+        stream (``where``), with what they said on average: "near <1%" beside a record
+        of the whole 0-10% tenth read as if forecasts of under 1% came true 13% of the
+        time.
 
         Examples
         --------
         >>> record = Calibrator(60.0).record()
         >>> record.explain(0.72)
-        'no forecast near 72% on this stream has come due yet'
+        'no forecast of 70-80% on this stream has come due yet'
         >>> record.explain(0.72, "partition 2")
-        'no forecast near 72% on partition 2 has come due yet'
+        'no forecast of 70-80% on partition 2 has come due yet'
         """
-        k = min(max(int(p * DECILES), 0), DECILES - 1) if math.isfinite(p) else -1
-        said = "<1%" if 0.0 < p < 0.005 else ">99%" if 0.995 < p < 1.0 else f"{p:.0%}"
-        if k < 0 or not self.count[k] > 0:
-            return f"no forecast near {said} on {where} has come due yet"
+        if not math.isfinite(p):
+            return f"no forecast on {where} has come due yet"
+        k = min(max(int(p * DECILES), 0), DECILES - 1)
+        tenth = f"{100 * k // DECILES}-{100 * (k + 1) // DECILES}%"
+        if not self.count[k] > 0:
+            return f"no forecast of {tenth} on {where} has come due yet"
         return (
-            f"forecasts near {said} on {where} came true {self.observed[k]:.0%} "
-            f"of {round(float(self.count[k]))} times"
+            f"forecasts of {tenth} on {where} ({self.predicted[k]:.0%} on average) came true "
+            f"{self.observed[k]:.0%} of {round(float(self.count[k]))} times"
         )
 
 

@@ -272,8 +272,10 @@ def test_record_explains_a_forecast_by_its_track_record() -> None:
     cal.observe(np.arange(10), low, low)
     cal.advance(10.0)
     r = cal.record()
-    assert r.explain(0.72) == "forecasts near 72% on this stream came true 70% of 10 times"
-    assert r.explain(0.15) == "no forecast near 15% on this stream has come due yet"
+    assert r.explain(0.72) == (
+        "forecasts of 70-80% on this stream (72% on average) came true 70% of 10 times"
+    )
+    assert r.explain(0.15) == "no forecast of 10-20% on this stream has come due yet"
     assert r.count.sum() == 10 and len(r.count) == DECILES
     with pytest.raises(ValueError):
         r.count[0] = 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import numpy as np
 from textual.geometry import Region
@@ -83,8 +84,9 @@ def test_the_track_record_says_how_forecasts_near_this_p_fared() -> None:
     st = eng.state()
     p = float(st.p_buy[0])
     lines = [text for _label, text in forecast_details(st, 0, _record(p))]
-    said = [t for t in lines if t.startswith("forecasts near ")]
-    assert said and said[0].endswith(" on this stream came true 70% of 412 times")
+    said = [t for t in lines if t.startswith("forecasts of ")]
+    assert said and said[0].endswith(" came true 70% of 412 times")
+    assert " on this stream (" in said[0]
 
 
 def test_the_time_shown_says_the_streams_correction_of_it() -> None:
@@ -162,7 +164,6 @@ def test_the_record_explaining_a_forecast_is_that_of_its_partition() -> None:
     seen: list[str] = []
     engine = feed.latest().engine
     assert engine.symbols[2] == "CYGN" and engine.stream[2] == 2
-    near = round(100 * float(engine.p_buy[2]))  # the forecast the record explains
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("j", "j", "d")  # CYGN: the third symbol, partition 2
@@ -173,4 +174,6 @@ def test_the_record_explaining_a_forecast_is_that_of_its_partition() -> None:
         seen.append(" ".join(" ".join(line.text.split()) for line in lines))
 
     drive(app, script, size=(120, 40))
-    assert f"forecasts near {near}% on partition 2 came true 30% of 412 times" in seen[0], seen[0]
+    k = min(int(10 * float(engine.p_buy[2])), 9)  # the tenth of the forecast explained
+    said = rf"forecasts of {10 * k}-{10 * k + 10}% on partition 2 \(\d+% on average\) came true "
+    assert re.search(said + "30% of 412 times", seen[0]), seen[0]
