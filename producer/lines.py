@@ -77,6 +77,14 @@ def check_symbol(symbol: object) -> str:
     return symbol
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _short(value: object, most: int = 40) -> str:
     """``repr(value)``, cut to ``most`` characters (a number of 400 digits, in a message).
 
@@ -143,10 +151,11 @@ def parse_time(value: object) -> float:
     if ts < 0.0:
         raise BadLine(f"timestamp {value!r} is before 1970")
     if ts >= MAX_TS:
-        raise BadLine(
-            f"timestamp {value!r} is out of range (epoch seconds below {MAX_TS:g} expected; "
-            "milliseconds?)"
-        )
+        if isinstance(value, str) and not _is_number(value):  # ISO-8601 text
+            expected = f"a time before {datetime.fromtimestamp(MAX_TS, UTC).year}"
+        else:
+            expected = f"epoch seconds below {MAX_TS:g}; milliseconds?"
+        raise BadLine(f"timestamp {_short(value)} is out of range ({expected} expected)")
     return ts
 
 
@@ -250,6 +259,9 @@ def read_lines(stream: BinaryIO, first: int = 1) -> Iterator[tuple[int, str | Ba
         lineno += 1
         consumed += len(raw)
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            if b"\0" in raw:  # not text (/dev/zero would be discarded for ever)
+                yield lineno, BadLine("binary data (NUL byte), not text"), consumed
+                continue
             while True:  # discard the rest of the overlong line
                 more = stream.readline(MAX_LINE_BYTES)
                 consumed += len(more)
