@@ -78,8 +78,8 @@ def limit_problem(buy: object, sell: object, *, additive: bool = False) -> str |
             return f"the {side} limit must be positive and finite, got {_shown(x)}"
         if x <= 0.0:
             return (
-                f"the {side} limit must be positive and finite, got {_shown(x)} (the limits "
-                "of a symbol named additive, a quantity, may be 0 or below)"
+                f"the {side} limit must be positive and finite, got {_shown(x)} (only a "
+                "quantity's limits may be 0 or below: see --additive)"
             )
         if x >= MAX_PRICE:
             return f"the {side} limit must be below {MAX_PRICE:,.0f}, got {_shown(x)}"

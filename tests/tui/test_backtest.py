@@ -450,8 +450,8 @@ def test_a_limit_below_zero_is_a_quantitys_and_a_price_refuses_it_saying_so(
     refused = cli(str(path), "--limit", "ACME=-1:5")
     assert refused.returncode == 2
     assert refused.stderr.strip().endswith(
-        "ACME: the buy limit must be positive and finite, got -1.00 (the limits of a symbol "
-        "named additive, a quantity, may be 0 or below)"
+        "ACME: the buy limit must be positive and finite, got -1.00 (only a quantity's limits "
+        "may be 0 or below: see --additive)"
     )
 
 

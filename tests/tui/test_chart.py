@@ -202,6 +202,9 @@ def test_z_zooms_the_chart_to_the_latest_seconds_and_Z_back_to_all() -> None:
         seen["all"] = chart.drawn_s
         await pilot.press("z")  # 15 min of a history of about a minute: looks like all
         seen["wide"] = [n.message for n in app._notifications]
+        # The title says what is drawn: the minute kept, not the 15 asked for.
+        await wait_until_async(lambda: "(all kept)" in str(chart.border_title), pilot.pause, 5)
+        seen["wide title"] = str(chart.border_title)
         await pilot.press(*"zzzz")  # 5, 2, 1 min, 30 s
         await wait_until_async(lambda: "last 30 s" in str(chart.border_title), pilot.pause, 5)
         seen["narrow"] = [n.message for n in app._notifications][-1]
@@ -220,6 +223,7 @@ def test_z_zooms_the_chart_to_the_latest_seconds_and_Z_back_to_all() -> None:
         re.fullmatch(r"chart: the last 15 min; \d\d s of ticks so far", m)
         for m in seen["wide"]  # type: ignore[union-attr]
     ), seen["wide"]
+    assert re.search(r"· last \d\d s \(all kept\)$", seen["wide title"]), seen["wide title"]  # type: ignore[arg-type]
     assert seen["narrow"] == "chart: the last 30 s"
     assert 25 < seen["zoomed"] <= 30
     assert seen["back"] == seen["all"]

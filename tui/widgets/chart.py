@@ -240,6 +240,10 @@ class Chart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         zoomed = "" if self.span_s is None else f" · last {span_text(self.span_s)}"
+        if self.span_s is not None and n > 1 and history is not None:
+            kept = float(history.t[-1] - history.t[0])
+            if kept < 0.9 * self.span_s:  # a busy symbol's kept ticks span less than asked
+                zoomed = f" · last {span_text(round(kept, 1 if kept < 10 else 0))} (all kept)"
         self.border_title = Content(
             f"Chart · {fmt.literal(symbol)}{zoomed}" if symbol else f"Chart{zoomed}"
         )
