@@ -294,3 +294,18 @@ def test_no_lag_names_no_scale(snap: Snapshot) -> None:
     calm = with_partitions(snap, PartitionLag(0, 9, 9, 0, 0.0, (0,) * 12))
     header = next(line for line in render(calm, 40, 30) if line.split()[:2] == ["p", "lag"])
     assert header.split()[-1] == "trend"  # not "trend ≤0"
+
+
+def test_why_ticks_are_refused_outlasts_the_rows_that_never_change(snap: Snapshot) -> None:
+    """When many ticks are refused the reason is the news: at 80x24's pane it stays
+    after the consumer, the last tick and the memory rows have gone."""
+    kafka = dataclasses.replace(snap.kafka, bad_by=(("future time", 25_111),))
+    refusing = dataclasses.replace(snap, kafka=kafka)
+    full = {line[:10].strip() for line in render(refusing, 26, 40)}
+    assert {"why", "consumer", "last tick"} <= full
+    for height in range(12, 5, -1):
+        kept = {line[:10].strip() for line in render(refusing, 26, height)}
+        if "consumer" not in kept and "last tick" not in kept:
+            assert "why" in kept, (height, kept)
+            return
+    raise AssertionError("the pane never grew short enough to drop the other rows")

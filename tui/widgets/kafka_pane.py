@@ -48,8 +48,9 @@ def sparkline(values: tuple[int, ...], width: int = TREND, top: int | None = Non
 #: Rows left out first when the pane is too short for all of them, least needed first.
 #: What the broker keeper did: down to its count and time before any row is dropped.
 _KEEPER_ROWS = ("restart", "reset", "topics")
+#: Why ticks are refused stays late: it is news exactly when many are.
 _DROP_ORDER = (
-    "resent", "broker mem", "consumer", "last tick", "why", "evicted", "refused", "topics",
+    "resent", "broker mem", "consumer", "last tick", "evicted", "refused", "topics", "why",
     "restart", "reset", "broker",
 )  # fmt: skip
 #: Rows whose values wrap onto more lines instead of being cut: all but the short ones.
