@@ -73,6 +73,9 @@ PENDING_S = 3.0
 SOURCE_STOPPED_S = 30.0
 #: Below this many columns the layout is narrow (as the "-narrow" breakpoint below).
 NARROW_BELOW = 100
+#: Rows below which the chart and the signals give their room to the watchlist (at 60x15
+#: the watchlist had one line left and showed no symbol; crossings still come as toasts).
+SHORT_BELOW = 20
 _NOTIFY_KINDS = {SignalKind.BUY, SignalKind.SELL, SignalKind.BUY_WATCH, SignalKind.SELL_WATCH}
 
 
@@ -116,6 +119,7 @@ class LimitwatchApp(App[None]):
         (NARROW_BELOW, "-medium"),
         (140, "-wide"),
     ]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (SHORT_BELOW, "-tall")]
     BINDINGS: ClassVar[list[Binding]] = [
         Binding(
             key.bind,

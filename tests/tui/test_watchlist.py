@@ -386,3 +386,22 @@ def test_a_quantity_changes_by_a_difference_and_names_only_a_side_it_has_a_limit
     cells = watchlist_module.format_row(watchlist_module.RowValues.of(st, 0))
     assert watchlist_module.cell_plain(cells[KEYS.index("chg")]) == "+1.00"  # not +200.00%
     assert watchlist_module.cell_plain(cells[KEYS.index("forecast")]) == "SELL unlikely"
+
+
+def test_a_short_terminal_gives_the_watchlist_the_chart_and_signals_room() -> None:
+    """At 60x15 the watchlist had one line and showed no symbol: below 20 rows the chart
+    and the signals list step aside (crossings still come as toasts)."""
+    shown: dict[tuple[int, int], tuple[int, bool]] = {}
+    for size in ((60, 15), (80, 24)):
+        app = LimitwatchApp(StaticFeed(symbols=12))
+
+        async def script(pilot, app=app, size=size) -> None:  # type: ignore[no-untyped-def]
+            await pilot.pause(0.2)
+            table = app.query_one(Watchlist)
+            text = _watchlist_text(app, table)
+            symbols = sum(symbol in text for symbol in app.feed.latest().engine.symbols)
+            shown[size] = (symbols, app.query_one("#bottom").display)
+
+        drive(app, script, size=size)
+    assert shown[(60, 15)][0] >= 6 and not shown[(60, 15)][1]
+    assert shown[(80, 24)][1]  # at 80x24 the chart and the signals are there
