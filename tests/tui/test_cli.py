@@ -427,6 +427,7 @@ def test_a_file_that_cannot_be_read_is_said_not_a_traceback(command: str) -> Non
     assert done.returncode == 2, done.stderr
     assert "/proc/self/mem: cannot read: Input/output error" in done.stderr
     assert "Traceback" not in done.stderr
+    assert done.stdout == ""  # not even the table's head before the error
 
 
 @pytest.mark.parametrize(

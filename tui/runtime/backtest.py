@@ -697,11 +697,12 @@ def run(args: argparse.Namespace) -> int:
                 out.write("".join(signal_json(s) + "\n" for s in new))
 
         else:
-            print(TABLE_HEADER, file=out)
             warned = Warnings(config.horizon_s)
+            header = [TABLE_HEADER + "\n"]  # written with the first rows: none before an error
 
             def emit(new: list[Signal]) -> None:
-                out.write("".join(table_row(s, warned(s)) + "\n" for s in new))
+                out.write("".join(header + [table_row(s, warned(s)) + "\n" for s in new]))
+                header.clear()
 
         result = backtest(source, config, limits, batch=args.batch, on_signals=emit,
                           on_batch=progress.update, score=not args.signals_only,
@@ -710,6 +711,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             out.write(msgspec.json.encode(summary(result)).decode() + "\n")
         else:
+            out.write("".join(header))  # a run without a signal shows the table's head too
             print_report(result, out)
         for reason in getattr(source, "skipped_reasons", []):
             print(f"skipped {reason}", file=err)
