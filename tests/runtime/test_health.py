@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import math
 
-from tui.runtime.health import STALL_AFTER_S, STATS_INTERVAL_S, ConsumerHealth, PartitionReading
+from tui.runtime.health import (
+    REFUSING_S,
+    STALL_AFTER_S,
+    STATS_INTERVAL_S,
+    ConsumerHealth,
+    PartitionReading,
+)
 from tui.runtime.snapshot import STALE_LAG_S
 
 
@@ -154,7 +160,7 @@ def test_messages_that_are_all_refused_warn_once_no_tick_is_taken_for_a_while() 
     h = _health()
     h.lag([PartitionReading(0, 0, 10, 10)], wall=1.0)
     h.message_seen(0, wall=1.0)
-    h.refused()
+    h.refused(now=1.0)
     assert h.word(since_last_tick_s=STALL_AFTER_S / 2, now=1.0) == "OK"  # not yet
     assert h.word(since_last_tick_s=STALL_AFTER_S + 1, now=1.0) == "WARN"
     h.statistics(["UP"], received_bytes=2, now=5.0)
@@ -162,3 +168,9 @@ def test_messages_that_are_all_refused_warn_once_no_tick_is_taken_for_a_while() 
     assert h.word(since_last_tick_s=0.1, now=5.0) == "OK"
     # A quiet feed with nothing refused stays OK, however long the quiet.
     assert h.word(since_last_tick_s=60.0, now=5.0) == "OK"
+    # One bad message in a quiet feed warns while it is recent, not for good.
+    h.refused(now=5.0)
+    h.statistics(["UP"], received_bytes=3, now=5.0 + REFUSING_S)
+    assert h.word(since_last_tick_s=REFUSING_S, now=5.0 + REFUSING_S) == "WARN"
+    h.statistics(["UP"], received_bytes=4, now=6.0 + REFUSING_S)
+    assert h.word(since_last_tick_s=REFUSING_S + 1, now=6.0 + REFUSING_S) == "OK"

@@ -702,7 +702,7 @@ class ConsumerWorker(threading.Thread):
 
     def _refuse(self, msg: Any, bad: BadTick) -> None:
         self._bad[bad.problem] += 1
-        self.health.refused()
+        self.health.refused(time.monotonic())
         assert self._dead_letters is not None
         self._dead_letters.send(msg, bad)
 

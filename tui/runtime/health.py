@@ -13,7 +13,8 @@ partition with its trend and decides the health word the monitor shows:
 * ``WARN``: the total lag grew in each of the last three samples, the consumer is
   more than ``STALE_LAG_S`` behind (its forecasts are stale), the topic is missing, or
   messages come in but every one of them has been refused (bad, or implausible) for
-  ``STALL_AFTER_S`` seconds.
+  ``STALL_AFTER_S`` seconds (the latest within ``REFUSING_S``: one bad message in a
+  quiet feed is no warning for good).
 * ``OK``: otherwise.
 """
 
@@ -30,6 +31,7 @@ __all__ = [
     "HEALTH_WORDS",
     "LAG_LOG_SAMPLES",
     "LAG_TREND_SAMPLES",
+    "REFUSING_S",
     "STALL_AFTER_S",
     "STATS_INTERVAL_S",
     "ConsumerHealth",
@@ -40,6 +42,8 @@ __all__ = [
 LAG_TREND_SAMPLES = 40
 #: No answer from any broker, or no tick while behind, for this long: stalled.
 STALL_AFTER_S = 2.0
+#: A refusal this recent (seconds), with no tick taken for STALL_AFTER_S, makes a WARN.
+REFUSING_S = 10.0
 #: How often the client reports its statistics (bytes received). A broker's silence is
 #: seen at the first report after STALL_AFTER_S, and lag is measured every 0.5 s, so
 #: STALL shows at most STALL_AFTER_S + STATS_INTERVAL_S (2.5 s) after the last answer or
@@ -99,7 +103,7 @@ class ConsumerHealth:
         self._behind_read = math.nan  # epoch time of the latest lag reading
         #: The topic is missing on the broker (it came back without it).
         self.topic_missing = False
-        self._refused_since_tick = False  # a message was refused since the last tick
+        self._refused_at = -math.inf  # monotonic time of a refusal since the last tick
 
     # -- what the client reports -----------------------------------------------------------
     def brokers_lost(self) -> None:
@@ -127,11 +131,12 @@ class ConsumerHealth:
         """A message of ``partition`` created (or read) at epoch time ``wall``: a tick
         taken."""
         self._last_message_wall[partition] = wall
-        self._refused_since_tick = False
+        self._refused_at = -math.inf
 
-    def refused(self) -> None:
-        """A message was read and refused (it was no tick, or not a plausible one)."""
-        self._refused_since_tick = True
+    def refused(self, now: float) -> None:
+        """A message was read and refused at monotonic time ``now`` (it was no tick, or
+        not a plausible one)."""
+        self._refused_at = now
 
     def lag(self, readings: Iterable[PartitionReading], wall: float) -> None:
         """Record the lag of each partition read now (epoch time ``wall``)."""
@@ -188,7 +193,7 @@ class ConsumerHealth:
         idle = math.inf if math.isnan(since_last_tick_s) else since_last_tick_s
         if total > 0 and min(idle, self.behind_s(wall)) > STALL_AFTER_S:
             return "STALL"
-        if self._refused_since_tick and idle > STALL_AFTER_S:
+        if idle > STALL_AFTER_S and now - self._refused_at <= REFUSING_S:
             return "WARN"  # messages come in, and none of them is taken
         hist = list(self._history)
         if len(hist) >= 4 and all(b > a for a, b in zip(hist[-4:], hist[-3:], strict=False)):
