@@ -328,14 +328,19 @@ def admit_columns(order: TimeOrder, cols: TickColumns) -> TickColumns | None:
     slightly late ticks restamped, and `order` moved on; None, with `order` untouched,
     when some tick is later than the tolerance allows (the line reader words that)."""
     if cols.ts.size and float(cols.ts.max()) > order.latest_allowed():
-        return None  # a time ahead of the clock: the line reader says which line
+        # A time ahead of the clock: whether one leaps past all before it (the line
+        # reader says which line) is decided against the running latest time.
+        before = np.maximum.accumulate(np.concatenate(([order.latest], cols.ts[:-1])))
+        leap = (cols.ts > order.latest_allowed()) & (cols.ts - before > order.leap_s)
+        if bool((leap & (before > -np.inf)).any()):  # as TimeOrder.leaps, on the column
+            return None
     n, k = len(cols), len(cols.symbols)
     if n == 0:
         return cols
     newest = order.newest
     before = np.fromiter((newest.get(s, -math.inf) for s in cols.symbols), np.float64, k)
     if float(cols.ts[0]) >= float(before.max()) and bool((np.diff(cols.ts) >= 0.0).all()):
-        _move_on(newest, cols, cols.ts)  # in time order throughout: the common case
+        _move_on(order, cols, cols.ts)  # in time order throughout: the common case
         return cols
     # Each symbol's newest time before the block, then its ticks in order: the running
     # maximum within a symbol, exactly, by ranking the times and adding the rank to the
@@ -361,14 +366,18 @@ def admit_columns(order: TimeOrder, cols: TickColumns) -> TickColumns | None:
     if bool((back > order.tolerance_s).any()):
         return None
     ts[tick_ix] = np.maximum(ts_sorted, prior)
-    _move_on(newest, cols, ts)
+    _move_on(order, cols, ts)
     if bool((back > 0).any()):
         return TickColumns(cols.symbols, cols.codes, cols.price, ts)
     return cols
 
 
-def _move_on(newest: dict[str, float], cols: TickColumns, ts: npt.NDArray[np.float64]) -> None:
-    """Raise each symbol's newest time in `newest` to its latest in `ts`."""
+def _move_on(order: TimeOrder, cols: TickColumns, ts: npt.NDArray[np.float64]) -> None:
+    """Raise each symbol's newest time in `order` to its latest in `ts`, and the latest
+    time of all."""
+    newest = order.newest
+    if ts.size:
+        order.latest = max(order.latest, float(ts.max()))
     last = np.full(len(cols.symbols), -np.inf)
     np.maximum.at(last, cols.codes, ts)
     for symbol, t in zip(cols.symbols, last.tolist(), strict=True):

@@ -28,9 +28,10 @@ Each line is parsed and checked by :mod:`producer.lines` (or, in a clean block, 
 same checks on whole columns), under the same rules as a message on the wire. Event time must not
 go backwards by more than a tolerance (1 s by default): a tick that is slightly out of
 order is kept, stamped with the newest time seen so far, so that time downstream never
-goes backwards. Nor may it lie more than 300 s ahead of this machine's clock (a recording
-cannot come from the future): a line dated years ahead is refused itself, where it
-would otherwise have made every later line of its symbol go "backwards".
+goes backwards. Nor may it leap into the future, more than 300 s ahead of this machine's
+clock and an hour past every time before it: a line dated years ahead is refused
+itself, where it would otherwise have made every later line of its symbol go
+"backwards" (see :class:`producer.lines.TimeOrder`).
 
 A bad line raises :class:`SourceError` whose message reads ``FILE:LINE: what is wrong``;
 with ``skip_bad=True`` the line is skipped and counted instead (``source.skipped``, and

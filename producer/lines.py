@@ -26,6 +26,9 @@ MAX_TS = 1e11
 #: Event times further ahead of this machine's clock than this (seconds) are refused: by
 #: the file reader (a recording cannot come from the future) and by the consumer.
 MAX_AHEAD_S = 300.0
+#: A file's time that leaps this far (seconds) past every time before it, into the future
+#: beyond MAX_AHEAD_S, is refused by the reader as a bad line.
+LEAP_S = 3600.0
 #: Longest line read, in bytes; a longer one is an error rather than a memory hog.
 MAX_LINE_BYTES = 1 << 20
 
@@ -181,7 +184,8 @@ def make_tick(symbol: object, price: object, ts: object, quantity: Quantity = No
 
 class TimeOrder:
     """Keeps each symbol's event time moving forward: small reorderings are clamped, big
-    ones refused; and refuses a time more than ``ahead_s`` ahead of this machine's clock.
+    ones refused; and refuses a time that leaps into the future: more than ``ahead_s``
+    ahead of this machine's clock *and* more than ``leap_s`` after every time before it.
 
     Order is checked per symbol because that is the order the engine depends on and the
     order Kafka keeps (ticks are keyed by symbol); a recording merged from several
@@ -189,24 +193,35 @@ class TimeOrder:
     dated years ahead is the bad one, not the lines after it: taken, it became its
     symbol's newest time, and every later line of that symbol went "backwards" (with
     ``--skip-bad`` all of them were dropped, without it the error named a good line).
+    Only a leap is refused: a file whose times run ahead of the clock from its first line
+    on (made up, or recorded from a generator sped up with ``+``) reads as before.
     """
 
-    def __init__(self, tolerance_s: float = 1.0, ahead_s: float = MAX_AHEAD_S) -> None:
+    def __init__(
+        self, tolerance_s: float = 1.0, ahead_s: float = MAX_AHEAD_S, leap_s: float = LEAP_S
+    ) -> None:
         if not tolerance_s >= 0.0:
             raise ValueError(f"tolerance must be >= 0 seconds, got {tolerance_s}")
-        if not ahead_s >= 0.0:
-            raise ValueError(f"ahead_s must be >= 0 seconds, got {ahead_s}")
+        if not (ahead_s >= 0.0 and leap_s >= 0.0):
+            raise ValueError(f"ahead_s and leap_s must be >= 0 seconds, got {ahead_s}, {leap_s}")
         self.tolerance_s = tolerance_s
         self.ahead_s = ahead_s
+        self.leap_s = leap_s
         self.newest: dict[str, float] = {}
+        self.latest = -math.inf  # the latest time taken, of any symbol
 
     def latest_allowed(self) -> float:
         """The latest event time taken now: this machine's clock plus ``ahead_s``."""
         return time.time() + self.ahead_s
 
+    def leaps(self, ts: float, before: float) -> bool:
+        """Whether a time ``ts``, after ``before`` (the latest time taken before it),
+        leaps into the future."""
+        return ts > self.latest_allowed() and ts - before > self.leap_s and before > -math.inf
+
     def admit(self, tick: Tick) -> Tick:
         """Return the tick, restamped with its symbol's newest time if it is slightly older."""
-        if tick.ts > self.latest_allowed():
+        if self.leaps(tick.ts, self.latest):
             ahead = tick.ts - time.time()
             raise BadLine(
                 f"time {datetime.fromtimestamp(tick.ts, UTC):%Y-%m-%dT%H:%M:%SZ} is "
@@ -217,6 +232,7 @@ class TimeOrder:
         newest = self.newest.get(tick.symbol, -math.inf)
         if tick.ts >= newest:
             self.newest[tick.symbol] = tick.ts
+            self.latest = max(self.latest, tick.ts)
             return tick
         back = newest - tick.ts
         if back <= self.tolerance_s:

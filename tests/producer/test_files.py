@@ -6,6 +6,7 @@ import io
 import math
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -473,3 +474,16 @@ def test_an_iso_time_out_of_range_is_not_asked_about_milliseconds(tmp_path: Path
     path = write(tmp_path, "p.jsonl", '{"symbol":"A","price":1,"ts":"9999-12-31T23:59:59Z"}\n')
     with pytest.raises(SourceError, match=r"out of range \(a time before 5138 expected\)"):
         list(FileSource(path))
+
+
+@pytest.mark.parametrize("ticks", [30, 30_000])
+def test_a_file_ahead_of_the_clock_from_its_first_line_reads_whole(
+    tmp_path: Path, ticks: int
+) -> None:
+    """Only a leap into the future is refused: a recording of a generator sped up with
+    `+`, dated hours ahead from its first line on, is read as it always was."""
+    t0 = time.time() + 7200.0
+    rows = [f"{t0 + k * 0.5!r},S{k % 5},{100.0 + k % 3:.2f}" for k in range(ticks)]
+    path = write(tmp_path, "ahead.csv", "\n".join(["ts,symbol,price", *rows]) + "\n")
+    got = list(FileSource(path))
+    assert len(got) == ticks and got[-1].ts == pytest.approx(t0 + (ticks - 1) * 0.5)
