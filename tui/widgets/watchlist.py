@@ -170,7 +170,7 @@ def format_row(v: RowValues, compact: bool = False) -> tuple[Cell, ...]:
         # Marked stale, the compact form leaves out the time to the limit (counted from a
         # tick long gone) to make room for the mark: "SELL 73% stale" fits beside the
         # limits at 80 columns where "SELL 73% ~27s stale" would widen the forecast
-        # column out of view, and for good, since columns never shrink.
+        # column out of view (the forecast column never narrows again).
         timed = not (v.stale and compact)
         words, kind = fmt.forecast(v.p_buy, v.eta_buy, v.p_sell, v.eta_sell, compact, timed)
     unlikely = words.endswith(" unlikely")  # a forecast too, and as stale as any other
