@@ -217,7 +217,7 @@ class TimeOrder:
     def leaps(self, ts: float, before: float) -> bool:
         """Whether a time ``ts``, after ``before`` (the latest time taken before it),
         leaps into the future."""
-        return ts > self.latest_allowed() and ts - before > self.leap_s and before > -math.inf
+        return before > -math.inf and ts - before > self.leap_s and ts > self.latest_allowed()
 
     def admit(self, tick: Tick) -> Tick:
         """Return the tick, restamped with its symbol's newest time if it is slightly older."""
