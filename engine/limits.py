@@ -52,7 +52,7 @@ def limit_problem(buy: object, sell: object, *, additive: bool = False) -> str |
     >>> limit_problem(105.0, 95.0)
     'the buy limit 105.00 must be below the sell limit 95.00'
     >>> limit_problem(-1.0, 95.0)
-    'the buy limit must be positive and finite, got -1.00 (the limits of a symbol named ...)'
+    "the buy limit must be positive and finite, got -1.00 (only a quantity's limits may ...)"
     >>> limit_problem(1.0, 1e12)
     'the sell limit must be below 1,000,000,000,000, got 1e+12'
     >>> limit_problem(-1.0, 0.0, additive=True) is None
