@@ -289,6 +289,10 @@ def _initial_widths() -> dict[str, int]:
     return widths
 
 
+#: The narrowest each column gets: its header's width (the forecast's common words).
+_LEAST_WIDTHS = _initial_widths()
+
+
 class Watchlist(ScrollView, can_focus=True):
     """Symbols in rows under a fixed header, with a row cursor that keeps its symbol
     through re-sorts. Posts `Highlighted` when the selected symbol changes and
@@ -598,7 +602,7 @@ class Watchlist(ScrollView, can_focus=True):
             "slow": _widest(state.sma_slow[rows], price),
         }
         now = _clock()
-        least = _initial_widths()
+        least = _LEAST_WIDTHS
         for key, width in wanted.items():
             if width >= self._widths[key]:
                 self._widths[key] = width
