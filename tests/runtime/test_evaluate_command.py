@@ -135,3 +135,21 @@ def test_a_long_file_name_keeps_the_table_columns_aligned() -> None:
     assert rows[0].startswith(path + " engine")
     for line in rows:  # every row's cells end where the header's do
         assert len(line) == len(head)
+
+
+def test_a_scenario_is_scored_with_its_headers_engine_settings_unless_an_option_says() -> None:
+    """As `backtest` and `replay` do: the help says the file's header comes first."""
+    rally = str(Path(__file__).resolve().parents[2] / "scenarios" / "rally.jsonl")
+    code, out, err = _run(rally, "--json")
+    assert code == 0, err
+    engine = json.loads(out)["engine"]
+    assert (engine["fast"], engine["slow"], engine["halflife_s"], engine["horizon_s"]) == (
+        10,
+        40,
+        4.0,
+        8.0,
+    )
+    code, out, err = _run(rally, "--json", "--horizon", "20")
+    assert code == 0, err
+    assert json.loads(out)["engine"]["horizon_s"] == 20.0  # the option beats the header
+    assert json.loads(out)["engine"]["fast"] == 10

@@ -23,7 +23,7 @@ import dataclasses
 import math
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 import msgspec
@@ -53,6 +53,7 @@ from tui.runtime.options import (
     OptionError,
     add_engine_options,
     engine_config,
+    header_of,
     seed,
 )
 from tui.runtime.tickstore import GROUP_TICKS, Columns, StoreError, TickStore
@@ -159,14 +160,16 @@ def _streams(
     return ids, np.repeat(ticks.t[cut], bands), np.repeat(ticks.price[cut], bands)
 
 
-def read_ticks(spec: str, additive: Sequence[str] = ()) -> Ticks:
-    """The ticks of a scenario, CSV or JSON-lines file (``-`` for standard input), of
-    prices only: symbols that are quantities (``additive``, or so named by the file's
-    header) are left out (the alarms compared with are a price's) and said on stderr."""
+def read_ticks(spec: str, additive: Sequence[str] = (), source: Any = None) -> Ticks:
+    """The ticks of a scenario, CSV or JSON-lines file (``-`` for standard input; or of
+    ``source``, that file opened already), of prices only: symbols that are quantities
+    (``additive``, or so named by the file's header) are left out (the alarms compared
+    with are a price's) and said on stderr."""
     # the backtest's reader, sniffing included, and its columns (a file a block at a time)
     from tui.runtime.backtest import open_file, tick_columns
 
-    source: Iterable[Any] = open_file(spec, skip_bad=False, additive=additive)
+    if source is None:
+        source = open_file(spec, skip_bad=False, additive=additive)
     quantity = symbol_matcher(additive_of(source))  # type: ignore[arg-type]
     ids_of: dict[str, int] = {}
     left_out: set[str] = set()
@@ -349,9 +352,16 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     """Run the evaluation the arguments describe; return the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
+    source = None
     try:
-        config = engine_config(args, chart=False)
-    except OptionError as exc:
+        suggested: dict[str, Any] = {}
+        if args.file is not None:  # its header's engine settings, unless an option says
+            from tui.runtime.backtest import open_file
+
+            source = open_file(args.file, skip_bad=False, additive=args.additive)
+            suggested = dict(getattr(source, "engine", {}) or {})
+        config = engine_config(args, suggested, header_of(args.file or ""), chart=False)
+    except (OptionError, SourceError, BacktestError) as exc:
         print(f"limitwatch evaluate: {exc}", file=err)
         return 2
     if args.file is None and args.symbols * args.minutes > MOST_SYMBOL_MINUTES:
@@ -367,7 +377,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     try:
         if args.file is not None:
             print(f"evaluate: reading {args.file}", file=err)
-            ticks = read_ticks(args.file, args.additive)
+            ticks = read_ticks(args.file, args.additive, source)
             results[args.file] = run_ticks(ticks, config, args.bands, err)
         else:
             for i, kind in enumerate(args.kinds, 1):
