@@ -41,6 +41,7 @@ def _setting(
     """A field of :class:`EngineConfig` with what the command line and files need to know.
 
     ``parse`` names how a command line reads the value: ``count`` (a whole number >= 1),
+    ``count0`` (a whole number >= 0),
     ``seconds`` (a positive number), ``seconds0`` (a number >= 0), ``seconds_off``
     (a number >= 0 or ``off``, infinity), ``probability``
     (strictly between 0 and 1) or ``fraction`` (below 1, also written as a percentage).
@@ -203,7 +204,7 @@ class EngineConfig:
         10_000, "--max-symbols", "N", "most symbols tracked", "count", portable=False
     )
     history: int = _setting(
-        600, "--history", "N", "ticks kept per symbol for the chart, 0 for none", "count"
+        600, "--history", "N", "ticks kept per symbol for the chart, 0 for none", "count0"
     )
     default_band: float | None = _setting(
         0.02, "--band", "PCT", "limits this far either side of a symbol's first price, "

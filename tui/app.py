@@ -487,6 +487,8 @@ class LimitwatchApp(App[None]):
             limits = self._pending.get(symbol) or self._limits_in(snap, symbol)
         history = snap.history if snap.chart_symbol == symbol else None
         empty = "no ticks yet"
+        if snap.engine.config.history == 0:
+            empty = "no chart: --history 0 keeps no ticks"
         if symbol is None and watchlist.filter_text and snap.engine.symbols:
             empty = "no symbol matches the filter"
         self.query_one(Chart).show(

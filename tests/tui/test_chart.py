@@ -227,3 +227,22 @@ def test_z_zooms_the_chart_to_the_latest_seconds_and_Z_back_to_all() -> None:
     assert seen["narrow"] == "chart: the last 30 s"
     assert 25 < seen["zoomed"] <= 30
     assert seen["back"] == seen["all"]
+
+
+def test_with_history_0_the_chart_says_it_keeps_none_not_that_no_tick_came() -> None:
+    from engine import EngineConfig
+    from tests.tui.driving import drive
+    from tests.tui.feeds import StaticFeed
+    from tests.waiting import wait_until_async
+    from tui.app import LimitwatchApp
+
+    app = LimitwatchApp(StaticFeed(config=EngineConfig(history=0)))
+    said: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        chart = app.query_one(Chart)
+        await wait_until_async(lambda: chart._key is not None, pilot.pause, 5)
+        said.append(str(chart._key))
+
+    drive(app, script)
+    assert "--history 0 keeps no ticks" in said[0]

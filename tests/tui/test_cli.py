@@ -461,3 +461,10 @@ def test_evaluate_refuses_a_market_too_big_for_memory_and_takes_a_band_given_twi
     assert "symbol-minutes per market" in err.getvalue()
     args = build_parser().parse_args(["evaluate", "--bands", "1,1,2"])
     assert args.bands == [1.0, 2.0]
+
+
+def test_history_0_means_no_chart_as_its_help_says() -> None:
+    for argv in (["--history", "0"], ["replay", "x.jsonl", "--history", "0"]):
+        assert build_parser().parse_args(argv).history == 0
+    with pytest.raises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
+        build_parser().parse_args(["--history", "-1"])

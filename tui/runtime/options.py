@@ -116,6 +116,17 @@ def limit(text: str) -> tuple[str, float, float]:
     return symbol, buy, sell
 
 
+def non_negative_int(text: str) -> int:
+    """A whole number of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected at least 0, got {value}")
+    return value
+
+
 def non_negative_float(text: str) -> float:
     """A finite number of at least zero."""
     try:
@@ -169,6 +180,7 @@ def add_plausibility_options(p: argparse.ArgumentParser) -> None:
 #: How the command line reads each kind of engine setting (see engine.config.Setting).
 _PARSERS = {
     "count": positive_int,
+    "count0": non_negative_int,
     "seconds": positive_float,
     "seconds0": non_negative_float,
     "seconds_off": seconds_or_off,
