@@ -39,10 +39,14 @@ DEFAULTS: Mapping[str, Any] = {
 }
 #: Properties limitwatch sets itself, and the option that says what the user wants instead.
 OWNED: Mapping[str, str] = {
-    "group.id": "--group",
-    "auto.offset.reset": "--from-beginning / --no-from-beginning",
-    "enable.auto.commit": "(limitwatch commits as its command needs)",
-    "enable.partition.eof": "(limitwatch reads partitions to their end itself)",
+    "group.id": "use --group",
+    "auto.offset.reset": "use --from-beginning / --no-from-beginning",
+    "enable.auto.commit": "limitwatch commits as its command needs",
+    "enable.partition.eof": "limitwatch reads partitions to their end itself",
+    # Every tick of a symbol goes to one partition (keyed by the symbol): its order, and
+    # how engines split the partitions, rest on it.
+    "partitioner": "a symbol's ticks go to the partition of its key",
+    "partitioner_cb": "a symbol's ticks go to the partition of its key",
 }
 #: Properties of Java clients that librdkafka cannot use, and what to give instead.
 JAVA_ONLY: Mapping[str, str] = {
@@ -166,6 +170,12 @@ def remember_secrets(values: Iterable[str]) -> None:
     _secrets.update(v for v in values if v)
 
 
+#: Secrets at least this long are blanked wherever they occur; shorter ones only where no
+#: letter or digit touches them (a password of "e" had hollowed out every word with an e,
+#: and given itself away by the letters missing).
+WHOLE_SECRET = 6
+
+
 def redact(text: str) -> str:
     """`text` with every remembered secret replaced by :data:`REDACTED`.
 
@@ -175,8 +185,12 @@ def redact(text: str) -> str:
     if not _secrets or not text:
         return text
     for secret in sorted(_secrets, key=len, reverse=True):  # longest first: no partial leak
-        if secret in text:
+        if secret not in text:
+            continue
+        if len(secret) >= WHOLE_SECRET:
             text = text.replace(secret, REDACTED)
+        else:  # a short one only where it stands alone: "e" is in most words
+            text = re.sub(rf"(?<![\w]){re.escape(secret)}(?![\w])", REDACTED, text)
     return text
 
 
@@ -253,7 +267,7 @@ def expand(value: str, where: str, env: Mapping[str, str] | None = None) -> str:
 def check_property(key: str, where: str) -> None:
     """Refuse a property limitwatch sets itself or one librdkafka cannot use."""
     if key in OWNED:
-        raise KafkaConfigError(f"{where}: {key} is set by limitwatch; use {OWNED[key]}")
+        raise KafkaConfigError(f"{where}: {key} is set by limitwatch: {OWNED[key]}")
     if key in JAVA_ONLY:
         raise KafkaConfigError(
             f"{where}: {key} is read by Java clients only, not by librdkafka; {JAVA_ONLY[key]}"

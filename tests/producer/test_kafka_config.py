@@ -206,3 +206,23 @@ def test_an_uncaught_exception_is_printed_without_the_secret(
     err = capsys.readouterr().err
     assert "RuntimeError: connect failed with [redacted]" in err
     assert "ValueError" in err and "pw-in-a-traceback" not in err
+
+
+def test_a_short_secret_is_blanked_where_it_stands_alone_not_out_of_every_word() -> None:
+    """A password of "e" had hollowed out every word with an e in it (and given itself
+    away by the letters missing): short secrets go only where no letter or digit touches
+    them; long ones wherever they are."""
+    from producer import kafka_config
+
+    remember_secrets(["e", "long-secret-7"])
+    try:
+        said = "Kafka refused to authenticate: password=e; token xlong-secret-7y"
+        blanked = f"Kafka refused to authenticate: password={REDACTED}; token x{REDACTED}y"
+        assert redact(said) == blanked
+    finally:  # the process's other texts are not this test's
+        kafka_config._secrets.difference_update({"e", "long-secret-7"})
+
+
+def test_the_partitioner_is_refused_a_symbols_ticks_stay_in_one_partition() -> None:
+    with pytest.raises(KafkaConfigError, match="partitioner is set by limitwatch"):
+        parse_property("partitioner=random")
