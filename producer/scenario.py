@@ -14,6 +14,7 @@ recording interrupted part-way is still a readable scenario.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -92,6 +93,11 @@ class ScenarioWriter:
     lists the symbols its ticks carry; until then the header lists none, which readers
     take as "any symbol", so a recording cut short is still readable whole.
 
+    A tick older than its symbol's latest written one (a late tick off the wire) is
+    written at that latest time, as the engine took it: the readers refuse a symbol's time
+    going back by more than a second, and a recording with a tick 100 s late had been
+    refused by `backtest` from that line on.
+
     >>> import io
     >>> out = io.BytesIO()
     >>> with ScenarioWriter(out, ScenarioHeader(name="demo", description="one tick")) as w:
@@ -123,11 +129,17 @@ class ScenarioWriter:
         self.header = header
         self.flush_every = max(1, flush_every)
         self.count = 0
+        self._newest: dict[str, float] = {}  # each symbol's latest time written
         self._stream.write(header.encode() + b"\n")
         self._stream.flush()
 
     def write(self, tick: Tick) -> None:
-        """Append one tick."""
+        """Append one tick (at its symbol's latest time written, if it is older)."""
+        newest = self._newest.get(tick.symbol, -math.inf)
+        if tick.ts < newest:
+            tick = Tick(tick.symbol, tick.price, newest)
+        else:
+            self._newest[tick.symbol] = tick.ts
         self._stream.write(encode(tick) + b"\n")
         if self._symbols is not None:
             self._symbols.add(tick.symbol)

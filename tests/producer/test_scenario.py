@@ -228,3 +228,22 @@ def test_is_scenario_header_only_for_objects_with_the_key() -> None:
     assert is_scenario_header(json.dumps(good_header()))
     assert not is_scenario_header('{"symbol":"limitwatch_scenario","price":1,"ts":1}')
     assert not is_scenario_header(b"limitwatch_scenario")
+
+
+def test_a_late_tick_is_recorded_at_its_symbols_latest_time_so_the_file_reads_back(
+    tmp_path: Path,
+) -> None:
+    """Off the wire a tick may come 100 s late for its symbol; the engine takes it at the
+    symbol's latest time, and so the recording writes it: every reader refuses a time
+    that goes back by more than a second, and backtest had refused the file there."""
+    from producer.files import FileSource
+    from producer.header import ScenarioHeader
+    from producer.scenario import ScenarioWriter
+
+    path = tmp_path / "late.jsonl"
+    now = 1_750_000_000.0
+    with ScenarioWriter(path, ScenarioHeader(name="late", description="d")) as w:
+        for dt in (0.0, 0.5, -100.0, 1.0):
+            w.write(Tick("AAA", 100.0, now + dt))
+    times = [t.ts for t in FileSource(str(path))]
+    assert times == [now, now + 0.5, now + 0.5, now + 1.0]
