@@ -285,3 +285,29 @@ def test_a_restarted_engine_with_nothing_new_to_read_shows_no_lag(
     assert "event=rebuilt" in second.err
     statuses = [line for line in second.err.splitlines() if ", lag " in line]
     assert statuses and all(", lag 0, OK" in line for line in statuses), statuses
+
+
+def test_a_resumed_recording_with_nothing_new_to_read_shows_no_lag(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    """`record --group` run again after everything was recorded: its client has no
+    position before a first message, and the lag was measured from each partition's
+    start (lag 2000 and STALL on an idle topic); the group's committed offsets stand in."""
+    ensure_topics(broker.bootstrap, topic, partitions=PARTITIONS)
+    ticks = _ticks(2_000)
+    _produce(broker.bootstrap, topic, ticks)
+
+    def record(out: str, *how: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tui.cli", "record", str(tmp_path / out),
+             "--bootstrap-servers", broker.bootstrap, "--topic", topic, "--group", "rec",
+             "--log-file", str(tmp_path / "l.log"), *how],
+            cwd=ROOT, capture_output=True, text=True, timeout=90,
+        )  # fmt: skip
+
+    first = record("a.jsonl", "--from-beginning", "--count", str(len(ticks)))
+    assert first.returncode == 0, first.stderr
+    again = record("b.jsonl", "--duration", "11")
+    assert again.returncode == 0, again.stderr
+    statuses = [line for line in again.stderr.splitlines() if ", lag " in line]
+    assert statuses and all(", lag 0, OK" in line for line in statuses), again.stderr

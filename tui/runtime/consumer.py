@@ -779,6 +779,16 @@ class ConsumerWorker(threading.Thread):
         except Exception as exc:
             self._note_error(f"position: {exc}")
             return
+        unknown = [tp for tp in positions if tp.offset < 0 and tp.partition not in self._resume_at]
+        if unknown and self.group is not None:
+            # A group's committed offsets, asked once per partition (a rebuild knows them):
+            # where reading resumes, until the client has a position of its own.
+            try:
+                for tp in consumer.committed(unknown, timeout=1.0):
+                    self._resume_at[tp.partition] = tp.offset if tp.error is None else -1
+            except Exception as exc:  # measured from the start, and not asked again
+                self._resume_at.update((tp.partition, -1) for tp in unknown)
+                self._note_error(f"committed offsets: {exc}")
         readings = []
         for tp in positions:
             try:
@@ -786,6 +796,7 @@ class ConsumerWorker(threading.Thread):
             except Exception:
                 low, high = -1, -1
             at = tp.offset if tp.offset >= 0 else self._resume_at.get(tp.partition, -1)
+            at = at if at >= 0 else -1  # none committed: from the partition's start
             readings.append(PartitionReading(tp.partition, low, high, at))
         self.health.lag(readings, time.time())
         past = {r.partition for r in readings if r.high >= 0 and r.position > r.high}
