@@ -331,8 +331,7 @@ def admit_columns(order: TimeOrder, cols: TickColumns) -> TickColumns | None:
         # A time ahead of the clock: whether one leaps past all before it (the line
         # reader says which line) is decided against the running latest time.
         before = np.maximum.accumulate(np.concatenate(([order.latest], cols.ts[:-1])))
-        leap = (cols.ts > order.latest_allowed()) & (cols.ts - before > order.leap_s)
-        if bool((leap & (before > -np.inf)).any()):  # as TimeOrder.leaps, on the column
+        if bool(order.leaps(cols.ts, before).any()):
             return None
     n, k = len(cols), len(cols.symbols)
     if n == 0:

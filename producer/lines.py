@@ -80,14 +80,6 @@ def check_symbol(symbol: object) -> str:
     return symbol
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _short(value: object, most: int = 40) -> str:
     """``repr(value)``, cut to ``most`` characters (a number of 400 digits, in a message).
 
@@ -214,10 +206,10 @@ class TimeOrder:
         """The latest event time taken now: this machine's clock plus ``ahead_s``."""
         return time.time() + self.ahead_s
 
-    def leaps(self, ts: float, before: float) -> bool:
+    def leaps(self, ts: Any, before: Any) -> Any:
         """Whether a time ``ts``, after ``before`` (the latest time taken before it),
-        leaps into the future."""
-        return before > -math.inf and ts - before > self.leap_s and ts > self.latest_allowed()
+        leaps into the future; elementwise for arrays."""
+        return (before > -math.inf) & (ts - before > self.leap_s) & (ts > self.latest_allowed())
 
     def admit(self, tick: Tick) -> Tick:
         """Return the tick, restamped with its symbol's newest time if it is slightly older."""

@@ -25,12 +25,17 @@ class OptionError(ValueError):
     """Settings that cannot work together; the text says which."""
 
 
-def positive_int(text: str) -> int:
-    """A whole number of at least 1."""
+def _whole(text: str) -> int:
+    """``text`` as a whole number, or the usage error that says it is not one."""
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1."""
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
     return value
@@ -50,10 +55,7 @@ def at_most(most: int) -> Callable[[str], int]:
 
 def seed(text: str) -> int:
     """A generator seed: a whole number from 0 to 2**63 - 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _whole(text)
     if not 0 <= value < 2**63:
         raise argparse.ArgumentTypeError(f"a seed lies between 0 and 2**63 - 1, got {value}")
     return value
@@ -118,10 +120,7 @@ def limit(text: str) -> tuple[str, float, float]:
 
 def non_negative_int(text: str) -> int:
     """A whole number of at least 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _whole(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected at least 0, got {value}")
     return value
