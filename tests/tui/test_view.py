@@ -89,6 +89,21 @@ def test_an_engine_line_says_its_health_partitions_and_name() -> None:
     assert engine_line(stopped, 500.0) == "stopped p– host-a:41"
 
 
+def test_a_forged_heartbeat_cannot_drive_the_terminal() -> None:
+    """Whoever may write the indicators topic may send a heartbeat: an engine name or a
+    health carrying escape sequences (retitle the terminal, clear the screen) is shown
+    with its control characters escaped, and a health of pages is refused."""
+    beat = parse_beat(
+        b'{"engine":"n\\u001b]0;TITLE\\u0007x:1:ab","t":100.0,"partitions":[0],'
+        b'"health":"OK\\u001b[2J\\u001b[H"}'
+    )
+    line = engine_line(beat, 101.0)
+    assert "\x1b" not in line and "\x07" not in line
+    assert line == "OK\\x1b[2J\\x1b[H p0 n\\x1b]0;TITLE\\x07x:1"
+    with pytest.raises(ValueError, match="unreadable heartbeat"):
+        parse_beat(b'{"engine":"h:1","t":1.0,"partitions":[0],"health":"' + b"W" * 65 + b'"}')
+
+
 def test_an_engine_whose_clock_runs_ahead_still_goes_silent() -> None:
     """Liveness is judged by when a heartbeat arrived, never by a time ahead of it."""
     import time

@@ -43,6 +43,7 @@ from confluent_kafka import (
 from engine import EngineConfig, EngineState, History, Signal, SignalKind
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
 from producer.wire import MAX_SYMBOL_LEN
+from tui.runtime.format import literal
 from tui.runtime.jsonout import INDICATORS
 from tui.runtime.snapshot import KafkaStats, Notice, PartitionLag, Snapshot, SnapshotSlot
 
@@ -110,7 +111,7 @@ class _Beat(msgspec.Struct, forbid_unknown_fields=False):
     lags: Annotated[list[_Lag], msgspec.Meta(max_length=MAX_PARTITIONS)] = []
     ticks: _Count = 0
     signals: _Count = 0
-    health: str = ""
+    health: Annotated[str, msgspec.Meta(max_length=64)] = ""
 
 
 class _SignalRecord(msgspec.Struct, forbid_unknown_fields=False):
@@ -153,8 +154,10 @@ def parse_beat(value: bytes) -> _Beat:
 def engine_line(beat: _Beat, now: float) -> str:
     """``OK p0,1 host:pid`` for one engine's latest heartbeat: its health (``silent N s``
     once its beats stopped, as when it was killed; ``stopped`` after its last), its
-    partitions of the prices topic, and its name (host and process)."""
-    name = ":".join(beat.engine.split(":")[:2]) or "?"
+    partitions of the prices topic, and its name (host and process). Anyone who may write
+    the topic may send a heartbeat: what it says is shown literally, its control
+    characters escaped, never acted on by the terminal."""
+    name = literal(":".join(beat.engine.split(":")[:2])) or "?"
     parts = "p" + (",".join(map(str, beat.partitions)) or "–")
     age = now - beat.t
     if beat.health == "STOPPED":
@@ -162,7 +165,7 @@ def engine_line(beat: _Beat, now: float) -> str:
     elif age > BEAT_SILENT_S:
         state = f"silent {age:.0f} s"
     else:
-        state = beat.health or "?"
+        state = literal(beat.health) or "?"
     return f"{state} {parts} {name}"  # the name last: a narrow pane cuts it first
 
 
