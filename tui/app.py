@@ -44,6 +44,7 @@ from tui.runtime.pipeline import Feed
 from tui.runtime.recorder import default_record_dir
 from tui.runtime.settings import SORTS
 from tui.runtime.snapshot import KafkaStats, Snapshot, staleness
+from tui.runtime.watchdog import QUIT_GRACE_S, exit_hard_after
 from tui.screens.detail import DetailScreen, Looked
 from tui.screens.help import HelpScreen
 from tui.screens.lag import LagScreen
@@ -184,6 +185,7 @@ class LimitwatchApp(App[None]):
         self._told_source_error = ""
         self._told_history = ""
         self._startup_problems = list(problems or [])
+        self._quitting_on_signal = False
         if config_path is not None:
             # A file that did not load cleanly is kept; changes go beside it.
             self.config_path, note = cfg.save_target(config_path, self._startup_problems)
@@ -216,11 +218,12 @@ class LimitwatchApp(App[None]):
 
     def on_mount(self) -> None:
         # SIGTERM (a process manager, `kill`) and SIGHUP (the terminal window closed) quit
-        # as `q` does: the threads stopped, the terminal given back as it was.
+        # as `q` does: the threads stopped, the terminal given back as it was; and if
+        # that hangs, the process ends anyway (see exit_hard_after).
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGHUP):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.exit)
+                loop.add_signal_handler(sig, self._quit_on_signal, sig)
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
         else:
@@ -305,6 +308,12 @@ class LimitwatchApp(App[None]):
         footer = self.query_one(Footer)
         footer.compact = narrow
         footer.show_command_palette = not narrow
+
+    def _quit_on_signal(self, sig: signal.Signals) -> None:
+        self.exit()
+        if not self._quitting_on_signal:
+            self._quitting_on_signal = True
+            exit_hard_after(QUIT_GRACE_S, 128 + sig, sig.name)
 
     def _keep_theme(self, theme: object) -> None:
         """Remember the theme chosen (ctrl+p, "Change theme") for the next start."""

@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
+import time
 
 import pytest
 
+import tui.app
 from engine.limits import limit_problem
 from tests.tui.driving import until_shown
 from tests.tui.feeds import StaticFeed
 from tui.app import LimitwatchApp
+from tui.runtime.watchdog import QUIT_GRACE_S, exit_hard_after
 
 
 def _limits(feed: StaticFeed, symbol: str) -> tuple[float, float]:
@@ -120,9 +124,16 @@ def test_quit_key_exits_the_app(key: str) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
-def test_sigterm_and_sighup_quit_as_q_does(sig: signal.Signals) -> None:
+def test_sigterm_and_sighup_quit_as_q_does(
+    sig: signal.Signals, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A process manager's SIGTERM, or SIGHUP from a closed terminal window, ends the
-    app through its own exit (threads stopped, terminal restored), not by dying."""
+    app through its own exit (threads stopped, terminal restored), not by dying; and
+    arms the last resort that ends the process if that exit hangs."""
+    armed: list[tuple[float, int]] = []
+    monkeypatch.setattr(
+        tui.app, "exit_hard_after", lambda seconds, code, _reason: armed.append((seconds, code))
+    )
     app = LimitwatchApp(StaticFeed())
     caught: list[int] = []  # by this test's own handler: the app did not take the signal
 
@@ -140,6 +151,24 @@ def test_sigterm_and_sighup_quit_as_q_does(sig: signal.Signals) -> None:
         signal.signal(sig, before)
     assert not caught
     assert app.return_code == 0
+    assert armed == [(QUIT_GRACE_S, 128 + sig)]
+
+
+def test_a_quit_that_hangs_ends_the_process_after_the_grace_time() -> None:
+    """The last resort: once armed, the process ends with the code given, whatever the
+    interface's shutdown is waiting for (once in a dozen closings of a terminal window,
+    Textual's output thread never took its stop, and the monitor and its broker ran on)."""
+    ended = threading.Event()
+    codes: list[int] = []
+
+    def fake_exit(code: int) -> None:
+        codes.append(code)
+        ended.set()
+
+    start = time.monotonic()
+    exit_hard_after(0.2, 129, "SIGHUP", exit_=fake_exit)
+    assert ended.wait(10.0)
+    assert codes == [129] and time.monotonic() - start >= 0.2
 
 
 def test_repeated_keys_leave_one_toast_with_the_latest_value() -> None:

@@ -1,0 +1,34 @@
+"""The last resort of quitting: a process asked to quit by a signal ends within a bound,
+whatever state its user interface is in."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+#: Seconds a quit asked for by a signal may take before the process ends itself. A quit
+#: takes 1.5-2 s (the threads stopped, the broker shut down); once in many closings of a
+#: terminal window the user interface's shutdown waited forever on its output thread.
+QUIT_GRACE_S = 10.0
+
+
+def exit_hard_after(
+    seconds: float, code: int, reason: str, exit_: Callable[[int], object] = os._exit
+) -> threading.Thread:
+    """Start a daemon thread that ends the process with ``code`` after ``seconds``,
+    unless it has ended by then. Nothing is cleaned up on that path but what the
+    operating system does: an embedded broker dies with its parent."""
+
+    def last_resort() -> None:
+        time.sleep(seconds)
+        log.error("quitting (%s) took over %.0f s: exiting now", reason, seconds)
+        exit_(code)
+
+    thread = threading.Thread(target=last_resort, name="quit-watchdog", daemon=True)
+    thread.start()
+    return thread
