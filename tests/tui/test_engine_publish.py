@@ -5,6 +5,7 @@ real engine process on the embedded broker, read back with an independent client
 from __future__ import annotations
 
 import json
+import os
 import queue
 import re
 import signal
@@ -14,12 +15,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from producer.broker import EmbeddedBroker
 from producer.kafka_config import client_config
 from producer.topics import ensure_topics
 from tests.waiting import wait_until
+from tui.runtime.publish import SignalPublisher
 
 pytestmark = pytest.mark.kafka
 
@@ -192,3 +194,57 @@ def test_offsets_are_not_committed_while_signals_are_not_delivered(
     assert not worker.is_alive()
     assert publisher.commits == 0
     assert _committed(broker.bootstrap, topic, group) == 0
+
+
+def test_a_frozen_broker_never_holds_the_engine_in_a_commit() -> None:
+    """The periodic commit does not wait for the broker: with the broker frozen (SIGSTOP:
+    its connections kept, no answer) it returns while the broker is still frozen, and
+    its answer is counted once the broker is let go. (It waited for the answer, and a
+    headless engine stood in it for as long as the broker stayed frozen, printing its
+    last health, OK, meanwhile.)"""
+    with EmbeddedBroker() as cluster:
+        ensure_topics(cluster.bootstrap, "ticks", partitions=1, dead_letters=False)
+        publisher = SignalPublisher(cluster.bootstrap, commit_interval_s=0.0)
+        consumer = Consumer(
+            client_config(cluster.bootstrap, **{
+                "group.id": "frozen-commit", "enable.auto.commit": False,
+                "auto.offset.reset": "earliest", "on_commit": publisher.committed,
+            })
+        )  # fmt: skip
+        producer = Producer(client_config(cluster.bootstrap))
+        consumer.subscribe(["ticks"])
+
+        def read_more(n: int) -> None:
+            for i in range(n):
+                producer.produce("ticks", key=b"A", value=b'{"n": %d}' % i)
+            producer.flush(10)
+            got = []
+
+            def all_read() -> bool:
+                got.extend(consumer.consume(100, 0.2))
+                return len(got) >= n
+
+            wait_until(all_read, 30)
+
+        try:
+            read_more(5)
+            assert publisher.commit(consumer)
+            wait_until(lambda: consumer.poll(0.1) is None and publisher.commits == 1, 20)
+            read_more(5)  # something new to commit
+            assert cluster.pid is not None
+            os.kill(cluster.pid, signal.SIGSTOP)
+            try:
+                committing = threading.Thread(target=publisher.commit, args=(consumer,))
+                committing.start()
+                committing.join(15.0)
+                returned_while_frozen = not committing.is_alive()
+            finally:
+                os.kill(cluster.pid, signal.SIGCONT)
+            committing.join(60.0)
+            assert returned_while_frozen
+            wait_until(
+                lambda: consumer.poll(0.1) is None and publisher.commits == 2, 60,
+                what=lambda: f"commits {publisher.commits}, {publisher.last_error}",
+            )  # fmt: skip
+        finally:
+            consumer.close()

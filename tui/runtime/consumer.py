@@ -320,6 +320,7 @@ class ConsumerWorker(threading.Thread):
                 "statistics.interval.ms": int(STATS_INTERVAL_S * 1000),
                 "stats_cb": self._on_stats,
                 "error_cb": self._on_error,
+                "on_commit": self._on_commit,
                 **CONSUMER_SETTINGS,
                 "enable.partition.eof": False,
                 "allow.auto.create.topics": False,
@@ -673,15 +674,24 @@ class ConsumerWorker(threading.Thread):
 
     def _commit_handled(self, consumer: Consumer) -> None:
         """Commit the offsets the recording has handled, once its file is flushed; after a
-        failed write nothing is committed (those ticks are read again by the next run)."""
+        failed write nothing is committed (those ticks are read again by the next run).
+        Never waits for the broker (a frozen one would hold the worker): the answer
+        comes to :meth:`_on_commit`."""
         handled, self._handled = self._handled, {}
         if not self.recorder.flush():
             return
         offsets = [TopicPartition(self.topic, p, offset + 1) for p, offset in handled.items()]
         try:
-            consumer.commit(offsets=offsets, asynchronous=False)
+            consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as exc:
             self._note_error(f"commit: {exc}")
+
+    def _on_commit(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """The answer to an asynchronous commit, served in this thread by consume()."""
+        if self.committer is not None:
+            self.committer.committed(err, partitions)
+        elif self._commit_recorded and err is not None and err.code() != KafkaError._NO_OFFSET:
+            self._note_error(f"commit: {err.str()}")  # librdkafka's own commits: its log
 
     def _read_already(self, tick: Tick, read_up_to: dict[str, float]) -> bool:
         """Whether a tick sent again after a broker restart was read before: a producer

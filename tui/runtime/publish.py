@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from engine import Signal
 from producer.delivery import produce_with_retry
@@ -92,15 +92,27 @@ class SignalPublisher:
             return False  # not all delivered yet
         self._last_commit = now
         try:
-            consumer.commit(asynchronous=False)
+            # The periodic commit never waits for the broker: one frozen (its connections
+            # kept) held a waiting commit, and with it the engine, for as long as it
+            # stayed frozen (its answer comes to committed()). A forced one, at a hand-
+            # over or at the end, is waited for.
+            consumer.commit(asynchronous=not force)
         except KafkaException as exc:
             err = exc.args[0] if exc.args else None
             if isinstance(err, KafkaError) and err.code() == KafkaError._NO_OFFSET:
                 return False  # nothing read since the last commit
             self._note(f"commit: {exc}")
             return False
-        self.commits += 1
+        if force:
+            self.commits += 1
         return True
+
+    def committed(self, err: KafkaError | None, _partitions: list[TopicPartition]) -> None:
+        """The answer to an asynchronous commit (the consumer's ``on_commit``)."""
+        if err is None:
+            self.commits += 1
+        elif err.code() != KafkaError._NO_OFFSET:
+            self._note(f"commit: {err.str()}")
 
     def close(self, consumer: Consumer) -> None:
         """Deliver what is queued and commit what it covers (before the consumer closes)."""
