@@ -169,6 +169,16 @@ class ProducerThread(threading.Thread):
             self._sent.append((time.monotonic(), msg.key(), msg.value()))
         elif err.code() in _TAKEN_BACK or err.fatal() or self._fatal:
             self._taken_back.append((msg.key(), msg.value()))
+        elif err.code() == KafkaError._MSG_TIMED_OUT:
+            # No broker took it within message.timeout.ms (a broker frozen that long
+            # keeps its connections, so none is reported down): held, as for a broker
+            # that is down, and sent again once one answers, never counted failed.
+            self._taken_back.append((msg.key(), msg.value()))
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                log.warning(
+                    "a tick timed out undelivered: holding the rest until the broker answers"
+                )
         else:
             self._failed += 1
             self._last_error = redact(str(err))

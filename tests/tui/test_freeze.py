@@ -88,6 +88,35 @@ def test_a_frozen_embedded_broker_is_waited_for_not_restarted_and_no_acknowledge
     print(f"embedded frozen: {acknowledged} acknowledged, all read, {twice} read twice")
 
 
+def test_a_freeze_longer_than_a_messages_timeout_loses_no_tick(tmp_path: Path) -> None:
+    """A broker frozen past the producer's message timeout (30 s; here 4 s, so that a
+    12 s freeze passes it) keeps its connections, so no broker is reported down: the
+    ticks the client held time out. They are held and sent again once the broker
+    answers, never counted failed (they were, and lost: a 43 s freeze left 569 failed)."""
+    pipeline = Pipeline(PipelineOptions(source=None, partitions=2))
+    pipeline.start()
+    assert pipeline.bootstrap is not None
+    producer = NumberedProducer(pipeline.bootstrap, client_settings={"message.timeout.ms": 4000})
+    try:
+        start_recording(pipeline, tmp_path / "read.jsonl")
+        producer.start()
+        wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
+        assert pipeline.broker is not None and pipeline.broker.pid is not None
+        acked = _freeze(pipeline, pipeline.broker.pid, producer)
+        _thawed(pipeline, acked)
+        wait_until(
+            lambda: producer.stats().resent > 0 and len(producer.acked) > acked + 300, 30,
+            what=lambda: str(producer.stats()),
+        )  # fmt: skip
+    finally:
+        finish(pipeline, producer)
+    acknowledged, twice = check_numbers(producer, tmp_path / "read.jsonl")
+    stats = producer.stats()
+    assert stats.failed == 0, stats
+    print(f"frozen past the timeout: {acknowledged} acknowledged, all read, {twice} read twice, "
+          f"{stats.resent} sent again")  # fmt: skip
+
+
 def test_an_explicit_broker_frozen_is_read_on_where_it_stopped_and_no_acknowledged_tick_is_lost(
     tmp_path: Path,
 ) -> None:
