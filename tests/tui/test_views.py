@@ -55,6 +55,30 @@ def test_limits_dialog_sets_exact_limits() -> None:
     assert feed.engine.limits(symbol) == (120.5, 180.0)
 
 
+def test_limits_dialog_starts_with_every_digit_and_keeps_a_field_left_alone() -> None:
+    """A limit of 33.74055 (set with the keys) starts as 33.74055, not 33.74; changing
+    only the buy limit leaves the sell limit exactly as it was (it was rounded to cents
+    and saved back: a penny stock's 0.506 became 0.51)."""
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    feed.engine.set_limits(symbol, buy=33.74055, sell=152.761234567891)
+    app = LimitwatchApp(feed)
+    started: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("l")
+        await pilot.pause()
+        assert isinstance(app.screen, LimitsDialog)
+        started.append(app.screen.query_one("#buy", Input).value)
+        app.screen.query_one("#buy", Input).value = "33.5"
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+
+    drive(app, script)
+    assert started == ["33.74055"]
+    assert feed.engine.limits(symbol) == (33.5, 152.761234567891)
+
+
 @pytest.mark.parametrize(
     ("buy", "sell", "error"),
     [("200", "100", "must be below the sell limit"),

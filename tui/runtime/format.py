@@ -6,17 +6,26 @@ import math
 
 
 def price(value: float) -> str:
-    """A price with two decimals, or an en dash when undefined; a value that rounds to
-    zero is 0.00, never -0.00 (a quantity just below zero).
+    """A price with two decimals, below 1 with four significant digits (a penny stock's
+    0.494 is not 0.49, and a price of 0.000123 is not 0.00), or an en dash when
+    undefined.
 
-    >>> price(-0.001), price(-0.006), price(1234.5)
-    ('0.00', '-0.01', '1,234.50')
+    >>> price(1234.5), price(0.4941), price(0.000123), price(-0.001), price(0.0)
+    ('1,234.50', '0.4941', '0.0001230', '-0.001000', '0.00')
+    >>> price(1.234e-13)
+    '1.234e-13'
     """
     if not math.isfinite(value):
         return "–"
-    if -0.005 < value < 0.0:
-        value = 0.0
+    size = abs(value)
+    if 0.0 < size < 1.0:
+        decimals = 3 - math.floor(math.log10(size))
+        return f"{value:.{decimals}f}" if decimals <= MOST_DECIMALS else f"{value:.4g}"
     return f"{value:,.2f}"
+
+
+#: The most decimals a price is shown with; a smaller one is shown as 1.234e-13.
+MOST_DECIMALS = 12
 
 
 #: From this size on, a compact price leaves out its cents: five significant digits or

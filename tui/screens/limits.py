@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from engine.limits import limit_problem
+from tui.runtime import format as fmt
 
 #: Digits grouped in thousands by commas, as in 1,500 or 12,345.67: the only commas read.
 _GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
@@ -126,7 +127,9 @@ class LimitInput(Input):
 
 
 def _shown(x: float) -> str:
-    return "" if math.isnan(x) else f"{x:.2f}"
+    """A limit as its field starts: every digit it has (to 12 significant ones), never
+    rounded to cents (a limit of 0.494 on a penny stock, or 33.74055, set with the keys)."""
+    return "" if math.isnan(x) else f"{x:.12g}"
 
 
 class LimitsDialog(ModalScreen[tuple[float, float] | None]):
@@ -176,7 +179,7 @@ class LimitsDialog(ModalScreen[tuple[float, float] | None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = Content(f"Limits · {self.symbol}")
-            yield Static(f"last price {_shown(self.last) or '–'}; empty means no limit")
+            yield Static(f"last price {fmt.price(self.last)}; empty means no limit")
             with Horizontal():
                 yield Label("buy ≤")
                 yield LimitInput(_shown(self.buy), id="buy", placeholder="none")
@@ -195,16 +198,19 @@ class LimitsDialog(ModalScreen[tuple[float, float] | None]):
     @on(Button.Pressed, "#set")
     def submit(self) -> None:
         """Check both limits; dismiss with them, or show what is wrong."""
+        buy_text = self.query_one("#buy", Input).value
+        sell_text = self.query_one("#sell", Input).value
         try:
-            limits = check_limits(
-                self.query_one("#buy", Input).value,
-                self.query_one("#sell", Input).value,
-                additive=self.additive,
-            )
+            buy, sell = check_limits(buy_text, sell_text, additive=self.additive)
         except ValueError as exc:
             self.query_one("#error", Static).update(str(exc))
             return
-        self.dismiss(limits)
+        # A field left as it started keeps its limit exactly, whatever digits it showed.
+        if buy_text == _shown(self.buy):
+            buy = self.buy
+        if sell_text == _shown(self.sell):
+            sell = self.sell
+        self.dismiss((buy, sell))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
