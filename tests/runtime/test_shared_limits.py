@@ -131,6 +131,23 @@ def test_unreadable_records_are_counted_by_reason_and_never_applied(
     }
 
 
+def test_a_record_is_bounded_as_a_tick_is() -> None:
+    """A symbol longer than a tick's may be, or with control characters, and a `by` of
+    pages are refused: 100 records with 900 KB names took an engine from 140 to 276 MB,
+    and a newline in `by` forged lines in the log."""
+    huge = "A" * 900_000
+    assert str(decode(huge.encode(), encode(huge, 1.0, 2.0, "x", 0.0))).startswith(
+        "not a limits record"
+    )
+    assert decode(b"A\x1b[2J", encode("A\x1b[2J", 1.0, 2.0, "x", 0.0)) == (
+        "symbol has control characters or surrounding spaces"
+    )
+    assert str(decode(b"A", encode("A", 1.0, 2.0, "x" * 201, 0.0))).startswith(
+        "not a limits record"
+    )
+    assert not isinstance(decode(b"A", encode("A", 1.0, 2.0, "host:1\nERROR fake", 0.0)), str)
+
+
 def test_records_read_back_as_written() -> None:
     record = decode(b"ACME", encode("ACME", 148.0, math.nan, "me", 12.5))
     assert not isinstance(record, str)

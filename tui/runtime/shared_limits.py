@@ -30,6 +30,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 import msgspec
 from confluent_kafka import (
@@ -44,6 +45,7 @@ from confluent_kafka import (
 from engine.limits import limit_problem
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
 from producer.topics import ensure_compacted
+from producer.wire import MAX_SYMBOL_LEN
 from tui.runtime.commands import SetLimits
 from tui.runtime.consumer import ConsumerWorker
 
@@ -61,12 +63,13 @@ CATCH_UP_S = 3.0
 
 class LimitRecord(msgspec.Struct, forbid_unknown_fields=False):
     """One decision: `symbol`'s limits from now on (None: no limit on that side), who
-    made it (`by`) and when (`t`, Unix seconds)."""
+    made it (`by`) and when (`t`, Unix seconds). A symbol is bounded as a tick's is: the
+    limits of a 900 KB name were parked, logged whole, and there may be 10,000 of them."""
 
-    symbol: str
+    symbol: Annotated[str, msgspec.Meta(max_length=MAX_SYMBOL_LEN)]
     buy: float | None
     sell: float | None
-    by: str = ""
+    by: Annotated[str, msgspec.Meta(max_length=200)] = ""
     t: float = 0.0
 
 
@@ -97,6 +100,8 @@ def decode(key: bytes | None, value: bytes | None) -> LimitRecord | str:
         return f"not a limits record ({str(exc)[:80]})"
     if not record.symbol:
         return "no symbol"
+    if not record.symbol.isprintable() or record.symbol.strip() != record.symbol:
+        return "symbol has control characters or surrounding spaces"
     if key is not None and key != record.symbol.encode():
         return "key and symbol differ"
     for side in (record.buy, record.sell):
@@ -292,7 +297,7 @@ class SharedLimits:
             return
         buy = math.nan if record.buy is None else record.buy
         sell = math.nan if record.sell is None else record.sell
-        log.info("limits of %s from %s: buy %s, sell %s", record.symbol, record.by, buy, sell)
+        log.info("limits of %s from %r: buy %s, sell %s", record.symbol, record.by, buy, sell)
         self.apply(record.symbol, buy, sell)
         self._count(applied=1)
 
