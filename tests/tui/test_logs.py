@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tui.runtime.logs import LogFileError, default_log_path, setup_logging
+from tui.runtime.logs import (
+    LogFileError,
+    SharedRotatingFileHandler,
+    default_log_path,
+    setup_logging,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,3 +120,32 @@ def test_produce_refuses_a_log_file_that_is_a_directory_with_one_line_and_no_tra
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"limitwatch: cannot write the log file {tmp_path}" in result.stderr
+
+
+def test_processes_sharing_a_log_rotate_it_without_a_word_on_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Processes sharing one log (a monitor and an engine beside it) race to rotate it:
+    one finds the file renamed by another between its look and its own rename. Every
+    record is still written, and nothing is printed (the standard handler printed
+    "--- Logging error ---", FileNotFoundError and the record's arguments)."""
+    path = tmp_path / "shared.log"
+    real_rename = logging.handlers.os.rename
+    raced: list[str] = []
+
+    def rename(src: str, dst: str) -> None:
+        if not raced:  # another process got there first
+            raced.append(dst)
+            raise FileNotFoundError(2, "No such file or directory", src)
+        real_rename(src, dst)
+
+    monkeypatch.setattr(logging.handlers.os, "rename", rename)
+    handler = SharedRotatingFileHandler(path, maxBytes=2_000, backupCount=2)
+    try:
+        for i in range(200):
+            handler.emit(logging.makeLogRecord({"msg": f"record {i:04d} " + "x" * 40}))
+    finally:
+        handler.close()
+    written = "".join(p.read_text() for p in tmp_path.glob("shared.log*"))
+    assert raced and "record 0199" in written
+    assert capsys.readouterr().err == ""

@@ -26,9 +26,23 @@ def default_log_path() -> Path:
     return Path(platformdirs.user_log_dir("limitwatch")) / "limitwatch.log"
 
 
+class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log that other processes may write too (a monitor and the engines
+    started beside it share the default one): a rotation that finds the file rotated
+    already by another carries on in the current file, where the standard handler
+    printed a logging error and the record's arguments to the terminal."""
+
+    def doRollover(self) -> None:
+        try:
+            super().doRollover()
+        except OSError:
+            if self.stream is None:
+                self.stream = self._open()
+
+
 def _open(path: Path) -> logging.Handler:
     path.parent.mkdir(parents=True, exist_ok=True)
-    return logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=2)
+    return SharedRotatingFileHandler(path, maxBytes=5_000_000, backupCount=2)
 
 
 def _print_redacted(
@@ -85,4 +99,5 @@ def setup_logging(path: Path | None = None, level: int = logging.INFO) -> Path |
     root.addHandler(handler)
     root.setLevel(level)
     logging.captureWarnings(True)
+    logging.raiseExceptions = False  # a record that cannot be written is never printed
     return target
