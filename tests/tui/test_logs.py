@@ -4,6 +4,7 @@ log place failing only warns, and nothing is ever printed to the terminal instea
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import subprocess
 import sys
 from collections.abc import Iterator
