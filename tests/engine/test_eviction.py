@@ -117,3 +117,24 @@ def test_a_calibrator_resolves_nothing_for_forgotten_symbols() -> None:
     cal.advance(10.0)
     record = cal.record()
     assert (record.resolved, record.base_rate) == (1.0, 1.0)
+
+
+def test_a_flood_of_new_names_takes_its_own_places_not_those_of_symbols_ticking_on() -> None:
+    """Two symbols warmed up, then a flood of 40 one-tick names in reads of 5 (a hostile
+    or broken producer) into an engine of 10 places: symbols still warming up go first,
+    so the flood's names evict each other and the two real symbols keep their history.
+    (Evicting the idle longest alone, every real symbol went: each was idle longer than
+    the names that came after it.)"""
+    cfg = dataclasses.replace(CFG, max_symbols=10)
+    eng = Engine(cfg, evict_idle=True)
+    t = 0.0
+    for _ in range(5):
+        t += 1.0
+        feed(eng, [("REAL1", t, 10.0 + t / 100), ("REAL2", t + 0.5, 20.0 - t / 100)])
+    names = [f"F{i:03d}" for i in range(40)]
+    for lo in range(0, len(names), 5):
+        t += 0.01
+        feed(eng, [(name, t, 1.0) for name in names[lo : lo + 5]])
+    assert {"REAL1", "REAL2"} <= set(eng.symbols)
+    assert row(eng, "REAL1")["n_ticks"] == 5 and row(eng, "REAL2")["n_ticks"] == 5
+    assert eng.evicted == 40 - 8 and eng.refused == 0
