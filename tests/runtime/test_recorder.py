@@ -105,3 +105,27 @@ def test_a_recording_of_quantities_names_them_so_a_replay_models_them_alike(
     rec.start(str(plain), "t", Engine().state(), EngineConfig(), made_by="a test")
     rec.stop()
     assert "additive" not in json.loads(plain.read_text().splitlines()[0])
+
+
+def test_a_limit_changed_while_recording_is_told_once_as_not_recorded(tmp_path: Path) -> None:
+    """A recording's header holds the limits of its start, and a replay uses those: a
+    limit changed while recording is not in the file, and the user is told so (once per
+    symbol), with the limits a replay will use. (It was silent, and a replay missed the
+    SELL the changed limit fired live.)"""
+    engine = Engine(EngineConfig(default_band=None))
+    engine.set_limits("ACME", buy=150.0, sell=155.0)
+    notes: list[str] = []
+    rec = Recorder(lambda text, _error: notes.append(text))
+    rec.limits_changed("ACME")  # not recording: nothing to say
+    rec.start(str(tmp_path / "r.jsonl"), "t", engine.state(), engine.config, made_by="a test")
+    for _ in range(2):
+        rec.limits_changed("ACME")
+    rec.limits_changed("NEW")
+    rec.stop()
+    told = [n for n in notes if n.startswith("recording: ")]
+    assert told == [
+        "recording: ACME's new limits are not recorded; a replay of it keeps the limits it "
+        "started with (150 / 155). Set limits before starting a recording.",
+        "recording: NEW's new limits are not recorded; a replay of it keeps the limits it "
+        "started with (none / none). Set limits before starting a recording.",
+    ]

@@ -748,6 +748,8 @@ class ConsumerWorker(threading.Thread):
                 # Limits remembered or set elsewhere (not registering) are news, not an
                 # error of this process: a headless engine does not exit 1 for them.
                 self._notice(str(exc), error=cmd.register)
+            else:
+                self.recorder.limits_changed(cmd.symbol)
 
     def _notice(self, text: str, error: bool = False) -> None:
         self._notice_seq += 1

@@ -36,6 +36,10 @@ class Recorder:
         self._notify = notify
         self._writer: ScenarioWriter | None = None
         self._max: int | None = None
+        #: The limits the current recording's header holds, and the symbols whose change
+        #: since was told.
+        self._limits: dict[str, tuple[float | None, float | None]] = {}
+        self._told: set[str] = set()
         self.path: str | None = None
         #: Writing or flushing the current recording failed (it was closed then).
         self.failed = False
@@ -83,7 +87,23 @@ class Recorder:
         self.path = path
         self._max = max_ticks
         self.failed = False
+        self._limits = limits
+        self._told = set()
         self._notify(f"recording to {path}", False)
+
+    def limits_changed(self, symbol: str) -> None:
+        """Say, once per symbol and recording, that a limit changed while recording is not
+        in the file: its header holds the limits of the start, which a replay uses."""
+        if self._writer is None or symbol in self._told:
+            return
+        self._told.add(symbol)
+        buy, sell = self._limits.get(symbol, (None, None))
+        then = " / ".join("none" if x is None else f"{x:g}" for x in (buy, sell))
+        self._notify(
+            f"recording: {symbol}'s new limits are not recorded; a replay of it keeps the "
+            f"limits it started with ({then}). Set limits before starting a recording.",
+            False,
+        )
 
     def write(self, tick: Tick) -> None:
         """Append one tick; closes the file when its tick budget is reached."""
