@@ -534,6 +534,8 @@ class _Forecast:
 
     def __post_init__(self) -> None:
         self.actual = np.full(len(self.alerts), np.inf)
+        #: The time of each alert's symbol's last tick (see engine.quality.score).
+        self.ends = np.full(len(self.alerts), np.inf)
         n = 0 if self.samples is None else len(self.samples.t)
         self.counts = np.zeros(n, dtype=bool)
         self.outcome = np.zeros(n, dtype=bool)
@@ -549,6 +551,7 @@ class _Forecast:
             else:
                 at = np.maximum(ticks.locate(part.symbol.astype(np.int64), part.t), 0)
             self.actual[mine] = _actual_to_limit(ticks, part, at, reach)
+            self.ends[mine] = ticks.last_t(part.symbol)
         if self.samples is None:
             return
         mine = np.flatnonzero(np.isin(self.samples.stream, ticks.streams))
@@ -568,7 +571,7 @@ class _Forecast:
         per_hour: float,
     ) -> tuple[Row, Quality]:
         """The row, and the forecast's quality (its precision is what the alarms match)."""
-        q = score(self.alerts, crossings, horizon_s)
+        q = score(self.alerts, crossings, horizon_s, ends=self.ends)
         near = prox.match(q.precision)
         cal = None
         if self.samples is not None:

@@ -5,7 +5,10 @@ for one symbol and side: a BUY_WATCH or SELL_WATCH from the forecast, or an alar
 baseline.
 
 An alert is *true* when a crossing of the same symbol and side follows it (strictly
-later) within the horizon; otherwise it is a *false alarm*. A crossing was *forecast*
+later) within the horizon; otherwise it is a *false alarm*, unless its symbol's ticks
+end within the horizon after it: then the data cannot say, and it is *undecided*, left
+out of the counts below (a recording stopped 17 s after three WATCHes, which came true
+30 s later live, had scored them three false alarms). A crossing was *forecast*
 when at least one true alert points at it, that is, the crossing is the first one of its
 symbol and side after the alert; its *lead time* is measured from the earliest such
 alert. Then
@@ -144,6 +147,9 @@ class Quality:
     #: Whether each alert, in the order given, was true (empty from a :class:`Sweep`,
     #: which keeps counts, not alerts).
     true_alert: npt.NDArray[np.bool_] = field(repr=False, default_factory=lambda: np.zeros(0, bool))
+    #: Alerts left out of `alerts`: not true, with their symbol's ticks ending within the
+    #: horizon after them.
+    undecided: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The summary figures as JSON-ready values (None for NaN), without `lead_s`."""
@@ -155,6 +161,7 @@ class Quality:
             "precision": _json_float(self.precision),
             "recall": _json_float(self.recall),
             "median_lead_s": _json_float(self.median_lead_s),
+            "undecided": self.undecided,
         }
 
 
@@ -226,7 +233,9 @@ def split_signals(
     return pick(_ALERT_SIDE), pick(_CROSS_SIDE)
 
 
-def score(alerts: Events, crossings: Events, horizon_s: float) -> Quality:
+def score(
+    alerts: Events, crossings: Events, horizon_s: float, ends: npt.ArrayLike | None = None
+) -> Quality:
     """Match alerts to the crossings they announced and compute the quality figures.
 
     Parameters
@@ -235,6 +244,9 @@ def score(alerts: Events, crossings: Events, horizon_s: float) -> Quality:
         Symbols must be of one kind (both ids or both names).
     horizon_s : float
         How far ahead an alert may be and still count, seconds (> 0).
+    ends : array_like of float, optional
+        Per alert, the time of its symbol's last tick: an alert not true whose horizon
+        reaches past it is undecided. None: every alert is decided.
 
     Returns
     -------
@@ -247,6 +259,9 @@ def score(alerts: Events, crossings: Events, horizon_s: float) -> Quality:
     >>> q = score(alerts, crossings, horizon_s=10.0)
     >>> q.forecast, q.false_alarms, q.precision, q.recall, q.median_lead_s
     (1, 2, 0.3333333333333333, 1.0, 8.0)
+    >>> q = score(alerts, crossings, horizon_s=10.0, ends=[60.0, 55.0, 60.0])
+    >>> q.alerts, q.false_alarms, q.undecided  # A's ticks end 5 s after its second
+    (2, 1, 1)
     """
     if not horizon_s > 0:
         raise ValueError(f"horizon must be positive, got {horizon_s}")
@@ -281,7 +296,13 @@ def score(alerts: Events, crossings: Events, horizon_s: float) -> Quality:
         sorted_lead = np.full(n_cross, np.nan)
         sorted_lead[targets] = gap[is_true][first]
         lead[c_order] = sorted_lead
-    return _quality(lead, n_alerts, int(true_alert.sum()), true_alert)
+    undecided = 0
+    if ends is not None and n_alerts:
+        open_ = ~true_alert & (alerts.t + horizon_s > np.asarray(ends, dtype=np.float64))
+        undecided = int(np.count_nonzero(open_))
+    return _quality(
+        lead, n_alerts - undecided, int(true_alert.sum()), true_alert, undecided=undecided
+    )
 
 
 def _quality(
@@ -289,6 +310,7 @@ def _quality(
     n_alerts: int,
     true_alerts: int,
     true_alert: npt.NDArray[np.bool_] | None = None,
+    undecided: int = 0,
 ) -> Quality:
     """The figures from each crossing's lead time (NaN: not forecast) and alert counts."""
     forecast = int(np.count_nonzero(~np.isnan(lead)))
@@ -303,6 +325,7 @@ def _quality(
         median_lead_s=float(np.nanmedian(lead)) if forecast else float("nan"),
         lead_s=lead,
         true_alert=np.zeros(0, bool) if true_alert is None else true_alert,
+        undecided=undecided,
     )
 
 
@@ -401,6 +424,16 @@ class TickOrder:
         ok = at >= 0
         ok[ok] = self.ids[at[ok]] == q_ids[ok]
         return np.where(ok, at, -1)
+
+    def last_t(self, ids: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """The time of the last tick of each of symbols ``ids`` (each one with ticks).
+
+        >>> TickOrder([1, 0, 1], [0.0, 1.0, 2.0], [1.0] * 3, [0.5] * 2, [2.0] * 2).last_t(
+        ...     [1, 0]).tolist()
+        [2.0, 1.0]
+        """
+        last = np.r_[self._first[1:], len(self.ids)] - 1
+        return self.t[last[np.searchsorted(self.streams, np.asarray(ids, dtype=np.int64))]]
 
     def running_sum(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """``x`` summed along each symbol's ticks, from its first, in place
@@ -627,6 +660,7 @@ class Sweep:
         self._lead = np.full((len(self._at), len(crossings)), np.nan)
         self._alerts = np.zeros(len(self._at), dtype=np.int64)
         self._true = np.zeros(len(self._at), dtype=np.int64)
+        self._undecided = np.zeros(len(self._at), dtype=np.int64)
 
     def add(self, ticks: TickOrder, closeness: npt.NDArray[np.float64], rule: Discipline) -> None:
         """Score the alarm on ``ticks`` (every tick of its symbols) at every threshold,
@@ -636,15 +670,20 @@ class Sweep:
         mine = np.flatnonzero(np.isin(c.symbol, ticks.streams))
         theirs = c.take(mine)
         for i, x in enumerate(self._at):
-            q = score(ticks.events(ticks.fires(closeness, -x, rule)), theirs, self.horizon_s)
+            alerts = ticks.events(ticks.fires(closeness, -x, rule))
+            q = score(alerts, theirs, self.horizon_s, ends=ticks.last_t(alerts.symbol))
             self._lead[i, mine] = q.lead_s
             self._alerts[i] += q.alerts
             self._true[i] += q.alerts - q.false_alarms
+            self._undecided[i] += q.undecided
 
     def quality(self, threshold: float) -> Quality:
         """The figures at a threshold of the grid or the fallback."""
         i = self._at.index(threshold)
-        return _quality(self._lead[i].copy(), int(self._alerts[i]), int(self._true[i]))
+        return _quality(
+            self._lead[i].copy(), int(self._alerts[i]), int(self._true[i]),
+            undecided=int(self._undecided[i]),
+        )  # fmt: skip
 
     def match(self, target_precision: float) -> Baseline:
         """The alarm at its best at ``target_precision`` (:func:`match_precision`)."""

@@ -177,12 +177,14 @@ def test_band_alert_on_the_buy_side_and_no_alert_for_a_jump_through() -> None:
 
 
 def _creeper_and_wanderer() -> tuple[TickOrder, Events]:
-    # symbol 0 creeps up to its sell limit; symbol 1 wanders near it and never crosses
+    # symbol 0 creeps up to its sell limit; symbol 1 wanders near it and never crosses,
+    # then rests at 100 for over a horizon (60 s), so that its alarms are decided
     t = np.arange(10.0)
     p0 = np.array([100, 100.4, 100.8, 101.2, 101.6, 101.85, 102.1, 102.3, 102.5, 102.7])
-    p1 = np.array([100, 101.9, 100, 101.9, 100, 101.9, 100, 101.9, 100, 101.9])
-    ids = np.r_[np.zeros(10, int), np.ones(10, int)]
-    ticks = TickOrder(ids, np.r_[t, t], np.r_[p0, p1], buy=[50.0, 50.0], sell=[102.0, 102.0])
+    t1 = np.arange(80.0)
+    p1 = np.r_[[100, 101.9, 100, 101.9, 100, 101.9, 100, 101.9, 100, 101.9], np.full(70, 100.0)]
+    ids = np.r_[np.zeros(10, int), np.ones(80, int)]
+    ticks = TickOrder(ids, np.r_[t, t1], np.r_[p0, p1], buy=[50.0, 50.0], sell=[102.0, 102.0])
     return ticks, Events.make([0], [SELL_SIDE], [t[np.argmax(p0 >= 102.0)]])
 
 
@@ -263,7 +265,7 @@ def test_baseline_without_forecast_alerts_uses_the_fallback_thresholds() -> None
     prox, vol = baselines(ticks, empty, horizon_s=60.0, target_precision=float("nan"), rule=EDGE)
     assert prox.threshold == engine.quality.FALLBACK_BAND
     assert vol.threshold == engine.quality.FALLBACK_Z
-    assert prox.quality.alerts == 1
+    assert (prox.quality.alerts, prox.quality.undecided) == (0, 1)  # the data ends 1 s on
 
 
 def test_baselines_alert_under_the_watch_discipline_not_on_every_entry() -> None:

@@ -482,7 +482,9 @@ def _quality_line(label: str, q: dict[str, Any]) -> str:
         f"{_pct(q['recall'])}), {q['alerts']} alerts of which {q['false_alarms']} false "
         f"(precision {_pct(q['precision'])}), median lead "
         f"{'-' if lead is None else f'{lead:.1f} s'}"
-    )
+        + (f"; {q['undecided']} more too near the end of the data to judge"
+           if q.get("undecided") else "")
+    )  # fmt: skip
 
 
 def print_report(result: BacktestResult, out: TextIO) -> None:
