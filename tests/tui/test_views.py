@@ -55,13 +55,44 @@ def test_limits_dialog_sets_exact_limits() -> None:
     assert feed.engine.limits(symbol) == (120.5, 180.0)
 
 
+def test_a_limit_the_price_is_already_past_takes_a_second_enter() -> None:
+    """A buy limit of 1,500.25 where the price is about 150 (a slip for 150.25) would
+    fire a BUY at once: the first Enter says so and sets nothing, a second one on the
+    same text sets it."""
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    before = feed.engine.limits(symbol)
+    app = LimitwatchApp(feed)
+    seen: list[object] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("l")
+        await pilot.pause()
+        app.screen.query_one("#buy", Input).value = "1,500.25"
+        app.screen.query_one("#sell", Input).value = ""
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        seen.append(isinstance(app.screen, LimitsDialog))
+        seen.append(str(app.screen.query_one("#error").render()))
+        seen.append(feed.engine.limits(symbol))
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        seen.append(isinstance(app.screen, LimitsDialog))
+
+    drive(app, script)
+    still_open, warning, limits_then, open_after = seen
+    assert still_open and limits_then == before and not open_after
+    assert "a BUY fires at once: Enter again to set it anyway" in str(warning)
+    assert feed.engine.limits(symbol)[0] == 1500.25
+
+
 def test_limits_dialog_starts_with_every_digit_and_keeps_a_field_left_alone() -> None:
     """A limit of 33.74055 (set with the keys) starts as 33.74055, not 33.74; changing
     only the buy limit leaves the sell limit exactly as it was (it was rounded to cents
     and saved back: a penny stock's 0.506 became 0.51)."""
     feed = StaticFeed()
     symbol = feed.engine.state().symbols[0]
-    feed.engine.set_limits(symbol, buy=33.74055, sell=152.761234567891)
+    feed.engine.set_limits(symbol, buy=33.74055, sell=1000.761234567891)
     app = LimitwatchApp(feed)
     started: list[str] = []
 
@@ -76,7 +107,7 @@ def test_limits_dialog_starts_with_every_digit_and_keeps_a_field_left_alone() ->
 
     drive(app, script)
     assert started == ["33.74055"]
-    assert feed.engine.limits(symbol) == (33.5, 152.761234567891)
+    assert feed.engine.limits(symbol) == (33.5, 1000.761234567891)
 
 
 @pytest.mark.parametrize(

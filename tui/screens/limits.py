@@ -71,6 +71,25 @@ def check_limits(buy_text: str, sell_text: str, *, additive: bool = False) -> tu
     return parsed[0], parsed[1]
 
 
+def at_once(buy: float, sell: float, last: float) -> str:
+    """What fires as soon as these limits are set, with the price at ``last`` ("" if
+    nothing does).
+
+    >>> at_once(1500.25, 160.0, 151.0)
+    'buy 1,500.25 is not below the last price 151.00: a BUY fires at once'
+    >>> at_once(140.0, 160.0, 151.0), at_once(140.0, float("nan"), float("nan"))
+    ('', '')
+    """
+    last_text = fmt.price(last)
+    if buy >= last:
+        return f"buy {fmt.price(buy)} is not below the last price {last_text}: a BUY fires at once"
+    if sell <= last:
+        return (
+            f"sell {fmt.price(sell)} is not above the last price {last_text}: a SELL fires at once"
+        )
+    return ""
+
+
 #: Editing keys of an input, applied as they arrive (see LimitInput): each to its action.
 _EDITING = {
     "backspace": "delete_left",
@@ -175,6 +194,8 @@ class LimitsDialog(ModalScreen[tuple[float, float] | None]):
         self.buy = buy
         self.sell = sell
         self.last = last
+        #: The fields' text a warning was shown for: Enter on the same text sets them.
+        self._confirming: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -210,6 +231,13 @@ class LimitsDialog(ModalScreen[tuple[float, float] | None]):
             buy = self.buy
         if sell_text == _shown(self.sell):
             sell = self.sell
+        # A limit the price is already past fires at once: likely a slip of the finger
+        # (1,500.25 for 150.25), so it takes a second Enter.
+        past = at_once(buy, sell, self.last)
+        if past and self._confirming != (buy_text, sell_text):
+            self._confirming = (buy_text, sell_text)
+            self.query_one("#error", Static).update(f"{past}: Enter again to set it anyway")
+            return
         self.dismiss((buy, sell))
 
     @on(Button.Pressed, "#cancel")
