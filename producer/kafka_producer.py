@@ -42,6 +42,7 @@ from producer.control import (
 )
 from producer.delivery import produce_with_retry
 from producer.kafka_config import Connection, client_config, redact
+from producer.lines import SourceError
 from producer.source import Source
 from producer.wire import Tick, encode, mark_resent
 
@@ -223,6 +224,8 @@ class ProducerThread(threading.Thread):
             self._last_error = redact(
                 f"{exc} (--skip-bad skips such lines)"
                 if getattr(exc, "skippable", False)
+                else str(exc)
+                if isinstance(exc, SourceError)  # says where and what already
                 else f"{type(exc).__name__}: {exc}"
             )
         finally:
