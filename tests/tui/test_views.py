@@ -306,13 +306,14 @@ def _screen_text(app: LimitwatchApp) -> str:
     return html.unescape("".join(re.findall(r">([^<]*)</text>", svg))).replace("\xa0", " ")
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
-def test_question_mark_shows_every_key(size: tuple[int, int]) -> None:
+@pytest.mark.parametrize(("size", "key"), [((80, 24), "question_mark"), ((120, 40), "f1")])
+def test_question_mark_shows_every_key(size: tuple[int, int], key: str) -> None:
+    """? (or F1, where terminals users look for help) shows every key."""
     app = LimitwatchApp(StaticFeed())
     shown: list[str] = []
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("question_mark")
+        await pilot.press(key)
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         shown.append(_screen_text(app))

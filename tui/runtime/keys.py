@@ -105,9 +105,9 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("", "", "Z", "zoom(-1)", "Zoom−"),
     Key(
-        "?  ctrl+p",
+        "?  F1  ctrl+p",
         "this help (keys, words, marks) / every action by name",
-        "question_mark",
+        "question_mark,f1",
         "help",
         "Keys",
         9,
