@@ -105,7 +105,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("", "", "Z", "zoom(-1)", "Zoom−"),
     Key(
-        "?  F1  ctrl+p",
+        "? F1 ctrl+p",
         "this help (keys, words, marks) / every action by name",
         "question_mark,f1",
         "help",
