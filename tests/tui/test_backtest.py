@@ -552,3 +552,17 @@ def test_quantities_are_left_out_alike_when_the_ticks_go_to_the_temporary_file(
     whole = scored(10**7)
     assert whole["streams"] == 3  # the gauge left out
     assert scored(700) == whole
+
+
+def test_the_signal_table_shows_prices_in_full_digits_never_in_exponents() -> None:
+    """A price in the millions and one below a cent read as prices, in their column (they
+    read 1.20514e+07 and 0.000123 rounded to six significant digits)."""
+    from engine import Signal, SignalKind
+
+    huge = Signal("HUGE", SignalKind.SELL, 1, 1.75e9, 12_056_602.0, 12_000_000.0, 1.0, 0.0)
+    tiny = Signal("TINY", SignalKind.BUY_WATCH, 1, 1.75e9, 0.000123, 0.00012, 0.7, 12.0)
+    rows = [backtest.table_row(huge), backtest.table_row(tiny)]
+    assert "12,056,602" in rows[0] and "12,000,000" in rows[0] and "e+" not in rows[0]
+    assert "0.0001230" in rows[1] and "0.0001200" in rows[1]
+    end = backtest.TABLE_HEADER.index("price") + len("price")  # right-aligned under it
+    assert rows[0][:end].endswith("12,056,602") and rows[1][:end].endswith("0.0001230")

@@ -6,22 +6,22 @@ import math
 
 
 def price(value: float) -> str:
-    """A price with two decimals, below 1 with four significant digits (a penny stock's
-    0.494 is not 0.49, and a price of 0.000123 is not 0.00), or an en dash when
-    undefined.
+    """A price with at least four significant digits and at least two decimals (a
+    penny stock's 0.494 is not 0.49, a price of 0.000123 not 0.00, and 1.0834 not 1.08),
+    or an en dash when undefined.
 
-    >>> price(1234.5), price(0.4941), price(0.000123), price(-0.001), price(0.0)
-    ('1,234.50', '0.4941', '0.0001230', '-0.001000', '0.00')
-    >>> price(1.234e-13)
-    '1.234e-13'
+    >>> price(1234.5), price(1.0834), price(0.4941), price(0.000123), price(-0.001)
+    ('1,234.50', '1.083', '0.4941', '0.0001230', '-0.001000')
+    >>> price(0.0), price(12_056_602.0), price(1.234e-13)
+    ('0.00', '12,056,602.00', '1.234e-13')
     """
     if not math.isfinite(value):
         return "–"
     size = abs(value)
-    if 0.0 < size < 1.0:
-        decimals = 3 - math.floor(math.log10(size))
-        return f"{value:.{decimals}f}" if decimals <= MOST_DECIMALS else f"{value:.4g}"
-    return f"{value:,.2f}"
+    decimals = 2 if size == 0.0 else max(2, 3 - math.floor(math.log10(size)))
+    if decimals > MOST_DECIMALS:
+        return f"{value:.4g}"
+    return f"{value:,.{decimals}f}"
 
 
 #: The most decimals a price is shown with; a smaller one is shown as 1.234e-13.
