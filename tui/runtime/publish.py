@@ -108,9 +108,13 @@ class SignalPublisher:
         return True
 
     def committed(self, err: KafkaError | None, _partitions: list[TopicPartition]) -> None:
-        """The answer to an asynchronous commit (the consumer's ``on_commit``)."""
+        """The answer to an asynchronous commit (the consumer's ``on_commit``). A commit
+        whose partitions were taken away meanwhile (a broker frozen past the session
+        timeout) is no fault: the next owner reads on from the last commit."""
         if err is None:
             self.commits += 1
+        elif err.code() == KafkaError._ASSIGNMENT_LOST:
+            log.info("commit: %s", err.str())
         elif err.code() != KafkaError._NO_OFFSET:
             self._note(f"commit: {err.str()}")
 
