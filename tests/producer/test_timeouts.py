@@ -1,0 +1,75 @@
+"""Ticks whose delivery timed out, with a broker that still answers: sent once more,
+each alone, and counted failed only if that fails too; nothing else is held or sent
+twice. (With a broker that does not answer, a frozen one, they are held with the rest:
+tests/tui/test_freeze.py.)"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from confluent_kafka import KafkaError
+
+from producer.kafka_producer import ProducerThread
+from producer.wire import Tick, encode
+
+
+class _Answering:
+    """A producer client whose broker answers; records what is produced."""
+
+    def __init__(self) -> None:
+        self.produced: list[tuple[bytes | None, bytes, Any]] = []
+
+    def list_topics(self, topic: str, timeout: float) -> object:
+        return object()
+
+    def produce(self, topic: str, value: bytes, key: bytes | None, headers: object,
+                on_delivery: Any) -> None:  # fmt: skip
+        self.produced.append((key, value, on_delivery))
+
+    def poll(self, timeout: float) -> int:
+        return 0
+
+    def __len__(self) -> int:
+        return 0
+
+
+class _Message:
+    def __init__(self, key: bytes, value: bytes) -> None:
+        self._key, self._value = key, value
+
+    def key(self) -> bytes:
+        return self._key
+
+    def value(self) -> bytes:
+        return self._value
+
+
+class _Source:
+    name = "none"
+    paced = False
+    limits: dict[str, tuple[float, float]] = {}  # noqa: RUF012 - never changed
+
+    def __iter__(self) -> Any:
+        return itertools.repeat(Tick("A", 1.0, 1.0), 0)
+
+
+def test_ticks_that_timed_out_are_sent_once_more_and_fail_only_then() -> None:
+    thread = ProducerThread("127.0.0.1:1", _Source())  # type: ignore[arg-type]
+    client = _Answering()
+    thread._producer = client  # type: ignore[assignment]
+    thread._delivered = thread._failed = 0
+    ticks = [encode(Tick("A", 10.0 + i, 100.0 + i)) for i in range(3)]
+    timed_out = KafkaError(KafkaError._MSG_TIMED_OUT)
+    for value in ticks:
+        thread._on_delivery(timed_out, _Message(b"A", value))  # type: ignore[arg-type]
+    assert thread._failed == 0
+    assert thread._recover() is False  # the broker answers: no wait, no new client
+    assert thread._producer is client and thread._down_since is None
+    assert [v for _, v, _ in client.produced] == [v[:-1] + b',"resent":true}' for v in ticks]
+    first, second, third = (report for _, _, report in client.produced)
+    first(None, _Message(b"A", ticks[0]))  # delivered this time
+    second(timed_out, _Message(b"A", ticks[1]))  # timed out again: failed
+    third(KafkaError(KafkaError._PURGE_QUEUE), _Message(b"A", ticks[2]))  # taken back
+    assert (thread._delivered, thread._failed, len(thread._taken_back)) == (1, 1, 1)
+    assert thread._recover() is False and client.produced[3:] == []  # nothing more
