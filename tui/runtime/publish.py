@@ -59,6 +59,8 @@ class SignalPublisher:
         self.commits = 0
         self.last_error = ""
         self._last_commit = time.monotonic()
+        #: The positions last committed (or asked to be): an unchanged one is not again.
+        self._committed_at: dict[tuple[str, int], int] = {}
 
     def publish(self, signals: list[Signal]) -> None:
         """Queue each signal (key: symbol, value: its JSON line with the stable id)."""
@@ -92,11 +94,20 @@ class SignalPublisher:
             return False  # not all delivered yet
         self._last_commit = now
         try:
+            # The positions now, every signal up to them delivered: an asynchronous commit
+            # of "the positions" takes them when librdkafka's thread gets to it, maybe
+            # after the next read, whose signals are not out yet.
+            parts = consumer.assignment()
+            offsets = [tp for tp in consumer.position(parts) if tp.offset >= 0] if parts else []
+            at = {(tp.topic, tp.partition): tp.offset for tp in offsets}
+            if not offsets or (at == self._committed_at and not force):
+                return False  # nothing read yet, or nothing since the last commit
+            self._committed_at = at
             # The periodic commit never waits for the broker: one frozen (its connections
             # kept) held a waiting commit, and with it the engine, for as long as it
             # stayed frozen (its answer comes to committed()). A forced one, at a hand-
             # over or at the end, is waited for.
-            consumer.commit(asynchronous=not force)
+            consumer.commit(offsets=offsets, asynchronous=not force)
         except KafkaException as exc:
             err = exc.args[0] if exc.args else None
             if isinstance(err, KafkaError) and err.code() == KafkaError._NO_OFFSET:
@@ -113,7 +124,9 @@ class SignalPublisher:
         timeout) is no fault: the next owner reads on from the last commit."""
         if err is None:
             self.commits += 1
-        elif err.code() == KafkaError._ASSIGNMENT_LOST:
+            return
+        self._committed_at = {}  # asked again at the next interval
+        if err.code() == KafkaError._ASSIGNMENT_LOST:
             log.info("commit: %s", err.str())
         elif err.code() != KafkaError._NO_OFFSET:
             self._note(f"commit: {err.str()}")
