@@ -373,6 +373,8 @@ class ConsumerWorker(threading.Thread):
             def on_revoke(_c: Consumer, parts: list[TopicPartition]) -> None:
                 if self.committer is not None:  # the next owner starts after our output
                     self.committer.commit(_c, force=True)
+                if self._handled:  # and after what this recording holds
+                    self._commit_handled(_c, wait=True)
                 if self.rebuild and parts:
                     try:
                         for tp in _c.position(parts):  # invalid: nothing read since assigned
@@ -672,17 +674,17 @@ class ConsumerWorker(threading.Thread):
         self._fresh_at[ids] = np.nan
         self.checks.forget(name for _, name in evicted)
 
-    def _commit_handled(self, consumer: Consumer) -> None:
+    def _commit_handled(self, consumer: Consumer, wait: bool = False) -> None:
         """Commit the offsets the recording has handled, once its file is flushed; after a
         failed write nothing is committed (those ticks are read again by the next run).
-        Never waits for the broker (a frozen one would hold the worker): the answer
-        comes to :meth:`_on_commit`."""
+        Waits for the broker only at a hand-over (``wait``; a frozen one would hold the
+        worker): otherwise the answer comes to :meth:`_on_commit`."""
         handled, self._handled = self._handled, {}
         if not self.recorder.flush():
             return
         offsets = [TopicPartition(self.topic, p, offset + 1) for p, offset in handled.items()]
         try:
-            consumer.commit(offsets=offsets, asynchronous=True)
+            consumer.commit(offsets=offsets, asynchronous=not wait)
         except KafkaException as exc:
             self._note_error(f"commit: {exc}")
 
