@@ -440,7 +440,9 @@ class Calibrator:
     def advance(self, t: float) -> None:
         """Move the clock to event time ``t``: resolve the forecasts whose horizon has
         passed and, where one is due, refit the map. No effect unless
-        ``t`` lies in a later slot."""
+        ``t`` lies in a later slot. Here slot k holds the times in ``[k, k + 1)`` slot
+        lengths; the engine counts its own slots, ``(k, k + 1]`` (a tick stamped at a
+        slot's start in the slot before), and moves the clock with :meth:`advance_slot`."""
         self.advance_slot(math.floor(t / self._s))
 
     def advance_slot(self, new: int) -> None:

@@ -821,9 +821,9 @@ class Engine:
             np.divide(mine, length, out=mine)
             np.ceil(mine, out=mine)
             mine -= 1.0
-            # Never before its calibrator's slot, counted as a number: that slot's start
-            # in seconds, divided again, can floor to the slot before (horizon 1.2 s: a
-            # fifth of the slots), and a late tick first in an update then fell there.
+            # Never before its calibrator's slot, counted as a number: a time in it,
+            # divided again, can round to the slot before (horizon 1.2 s: a fifth of the
+            # slots), and a late tick first in an update then fell there.
             np.fmax(mine, self._cals[k].slot, out=mine)
             if pos is None:
                 slot = mine
