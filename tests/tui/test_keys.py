@@ -4,6 +4,7 @@ step, and a buy limit at or above the sell limit is refused with a message."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import threading
@@ -165,9 +166,19 @@ def test_a_quit_that_hangs_ends_the_process_after_the_grace_time() -> None:
         codes.append(code)
         ended.set()
 
-    start = time.monotonic()
-    exit_hard_after(0.2, 129, "SIGHUP", exit_=fake_exit)
-    assert ended.wait(10.0)
+    class Stuck(logging.Handler):  # a log whose lock a hung thread holds
+        def emit(self, record: logging.LogRecord) -> None:
+            threading.Event().wait()
+
+    log = logging.getLogger("tui.runtime.watchdog")
+    stuck = Stuck()
+    log.addHandler(stuck)
+    try:
+        start = time.monotonic()
+        exit_hard_after(0.2, 129, "SIGHUP", exit_=fake_exit)
+        assert ended.wait(10.0)
+    finally:
+        log.removeHandler(stuck)
     assert codes == [129] and time.monotonic() - start >= 0.2
 
 

@@ -26,7 +26,14 @@ def exit_hard_after(
 
     def last_resort() -> None:
         time.sleep(seconds)
-        log.error("quitting (%s) took over %.0f s: exiting now", reason, seconds)
+        # Logged from a thread of its own: a hung thread may hold the log's lock, and
+        # the exit must not wait for it.
+        note = threading.Thread(
+            target=log.error, args=("quitting (%s) took over %.0f s: exiting now", reason, seconds),
+            daemon=True,
+        )  # fmt: skip
+        note.start()
+        note.join(0.5)
         exit_(code)
 
     thread = threading.Thread(target=last_resort, name="quit-watchdog", daemon=True)
