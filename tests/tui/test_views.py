@@ -86,6 +86,26 @@ def test_a_limit_the_price_is_already_past_takes_a_second_enter() -> None:
     assert feed.engine.limits(symbol)[0] == 1500.25
 
 
+def test_a_limit_left_as_it_was_does_not_ask_again() -> None:
+    """The seeded ACME is past its sell limit already; changing only its buy limit sets
+    it with one Enter (the warning is about limits typed, not those kept)."""
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    _, sell = feed.engine.limits(symbol)
+    assert feed.engine.state().last[0] > sell, "the seeded price is past its sell limit"
+    app = LimitwatchApp(feed)
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("l")
+        await pilot.pause()
+        app.screen.query_one("#buy", Input).value = "140"
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+
+    drive(app, script)
+    assert feed.engine.limits(symbol) == (140.0, sell)
+
+
 def test_limits_dialog_starts_with_every_digit_and_keeps_a_field_left_alone() -> None:
     """A limit of 33.74055 (set with the keys) starts as 33.74055, not 33.74; changing
     only the buy limit leaves the sell limit exactly as it was (it was rounded to cents

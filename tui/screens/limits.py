@@ -227,13 +227,14 @@ class LimitsDialog(ModalScreen[tuple[float, float] | None]):
             self.query_one("#error", Static).update(str(exc))
             return
         # A field left as it started keeps its limit exactly, whatever digits it showed.
-        if buy_text == _shown(self.buy):
+        buy_kept, sell_kept = buy_text == _shown(self.buy), sell_text == _shown(self.sell)
+        if buy_kept:
             buy = self.buy
-        if sell_text == _shown(self.sell):
+        if sell_kept:
             sell = self.sell
-        # A limit the price is already past fires at once: likely a slip of the finger
-        # (1,500.25 for 150.25), so it takes a second Enter.
-        past = at_once(buy, sell, self.last)
+        # A limit typed that the price is already past fires at once: likely a slip of
+        # the finger (1,500.25 for 150.25), so it takes a second Enter.
+        past = at_once(math.nan if buy_kept else buy, math.nan if sell_kept else sell, self.last)
         if past and self._confirming != (buy_text, sell_text):
             self._confirming = (buy_text, sell_text)
             self.query_one("#error", Static).update(f"{past}: Enter again to set it anyway")
