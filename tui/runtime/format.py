@@ -12,20 +12,24 @@ def price(value: float) -> str:
 
     >>> price(1234.5), price(1.0834), price(0.4941), price(0.000123), price(-0.001)
     ('1,234.50', '1.083', '0.4941', '0.0001230', '-0.001000')
-    >>> price(0.0), price(12_056_602.0), price(1.234e-13)
-    ('0.00', '12,056,602.00', '1.234e-13')
+    >>> price(0.0), price(12_056_602.0), price(1.234e-10), price(-5.551e-17)
+    ('0.00', '12,056,602.00', '1.234e-10', '0.00')
     """
     if not math.isfinite(value):
         return "–"
     size = abs(value)
-    decimals = 2 if size == 0.0 else max(2, 3 - math.floor(math.log10(size)))
+    if size < ZERO_BELOW:  # rounding noise on a quantity at zero
+        return "0.00"
+    decimals = max(2, 3 - math.floor(math.log10(size)))
     if decimals > MOST_DECIMALS:
         return f"{value:.4g}"
     return f"{value:,.{decimals}f}"
 
 
-#: The most decimals a price is shown with; a smaller one is shown as 1.234e-13.
+#: The most decimals a price is shown with; a smaller one is shown as 1.234e-10.
 MOST_DECIMALS = 12
+#: Values this close to zero are shown as 0.00: the rounding noise of a sum that is 0.
+ZERO_BELOW = 1e-12
 
 
 #: From this size on, a compact price leaves out its cents: five significant digits or
