@@ -409,6 +409,7 @@ class TickOrder:
         #: The symbols that have ticks, ascending.
         self.streams = self.ids[self._first]
         self._runs: Streams | None = None  # made for the first alarm, see fires
+        self._latest: npt.NDArray[np.float64] | None = None  # see last_t
 
     def locate(self, ids: npt.ArrayLike, t: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Index of the latest tick of symbol ``ids`` at or before time ``t`` (-1 if none).
@@ -426,14 +427,15 @@ class TickOrder:
         return np.where(ok, at, -1)
 
     def last_t(self, ids: npt.ArrayLike) -> npt.NDArray[np.float64]:
-        """The time of the last tick of each of symbols ``ids`` (each one with ticks).
+        """The latest tick time of each of symbols ``ids`` (each one with ticks).
 
         >>> TickOrder([1, 0, 1], [0.0, 1.0, 2.0], [1.0] * 3, [0.5] * 2, [2.0] * 2).last_t(
         ...     [1, 0]).tolist()
         [2.0, 1.0]
         """
-        last = np.r_[self._first[1:], len(self.ids)] - 1
-        return self.t[last[np.searchsorted(self.streams, np.asarray(ids, dtype=np.int64))]]
+        if self._latest is None:  # made once: every threshold of a sweep asks
+            self._latest = np.maximum.reduceat(self.t, self._first) if len(self.t) else self.t
+        return self._latest[np.searchsorted(self.streams, np.asarray(ids, dtype=np.int64))]
 
     def running_sum(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """``x`` summed along each symbol's ticks, from its first, in place
