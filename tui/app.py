@@ -676,6 +676,9 @@ class LimitwatchApp(App[None]):
         if producer is None:
             self.notify("There is no producer to pause here.", severity="warning")
             return
+        if producer.finished:
+            self.notify("The source has ended: nothing is left to pause.", severity="warning")
+            return
         self.feed.set_paused(not producer.paused)
         self._expect_change()
         self.notify(

@@ -228,6 +228,22 @@ def test_pause_speed_and_record_keys_send_commands(tmp_path: Path) -> None:
     assert Path(str(feed.recordings[0])).parent == tmp_path / "rec"
 
 
+def test_p_after_the_source_ended_says_so_and_pauses_nothing() -> None:
+    feed = StaticFeed()
+    feed.producer = dataclasses.replace(feed.producer, finished=True)
+    app = LimitwatchApp(feed)
+    said: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("p")
+        await pilot.pause()
+        said.extend(str(n.message) for n in app._notifications)
+
+    drive(app, script)
+    assert feed.paused == []
+    assert "The source has ended: nothing is left to pause." in said
+
+
 def test_r_records_into_the_users_data_directory_unless_told_where(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
