@@ -423,7 +423,10 @@ class LimitwatchApp(App[None]):
         if self._crossing_backlog and now - self._last_crossing_notify >= CROSSING_NOTIFY_S:
             self._last_crossing_notify = now
             last = self._crossing_backlog[-1]
-            text = f"{last.kind.name} {last.symbol} @ {last.price:,.2f} (limit {last.limit:,.2f})"
+            text = (
+                f"{last.kind.name} {last.symbol} @ {fmt.price(last.price)} "
+                f"(limit {fmt.price(last.limit)})"
+            )
             if len(self._crossing_backlog) > 1:
                 text += f" +{len(self._crossing_backlog) - 1} more"
             # One crossing toast at a time (the signals pane lists every one): a busy
@@ -436,7 +439,7 @@ class LimitwatchApp(App[None]):
         if self._watch_backlog and now - self._last_watch_notify >= WATCH_NOTIFY_S:
             self._last_watch_notify = now
             last = self._watch_backlog[-1]
-            text = f"{last.kind.name} {last.symbol} @ {last.price:,.2f}"
+            text = f"{last.kind.name} {last.symbol} @ {fmt.price(last.price)}"
             if math.isfinite(last.p_hit):
                 text += f": {last.p_hit:.0%} in {self._horizon_text()}"
             if len(self._watch_backlog) > 1:
@@ -465,7 +468,10 @@ class LimitwatchApp(App[None]):
         self._last_desktop = now
         last, more = self._desktop_backlog[-1], len(self._desktop_backlog) - 1
         self._desktop_backlog.clear()
-        body = f"{last.kind.name} {last.symbol} @ {last.price:,.2f} (limit {last.limit:,.2f})"
+        body = (
+            f"{last.kind.name} {last.symbol} @ {fmt.price(last.price)} "
+            f"(limit {fmt.price(last.limit)})"
+        )
         if more:
             body += f" and {more} more crossings"
         self._driver.write(cfg.desktop_sequence(self.settings.desktop, "limitwatch", body))
@@ -1066,7 +1072,7 @@ def _cut(text: str, room: int) -> str:
 
 def _limit_text(value: float) -> str:
     """A limit for a message: the price, or 'none' where it is unset."""
-    return "none" if math.isnan(value) else f"{value:,.2f}"
+    return "none" if math.isnan(value) else fmt.price(value)
 
 
 def _same(a: float, b: float) -> bool:

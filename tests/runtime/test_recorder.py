@@ -125,7 +125,7 @@ def test_a_limit_changed_while_recording_is_told_once_as_not_recorded(tmp_path: 
     told = [n for n in notes if n.startswith("recording: ")]
     assert told == [
         "recording: ACME's new limits are not recorded; a replay of it keeps the limits it "
-        "started with (150 / 155). Set limits before starting a recording.",
+        "started with (150.00 / 155.00). Set limits before starting a recording.",
         "recording: NEW's new limits are not recorded; a replay of it keeps the limits it "
         "started with (none / none). Set limits before starting a recording.",
     ]

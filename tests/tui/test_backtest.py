@@ -563,6 +563,6 @@ def test_the_signal_table_shows_prices_in_full_digits_never_in_exponents() -> No
     tiny = Signal("TINY", SignalKind.BUY_WATCH, 1, 1.75e9, 0.000123, 0.00012, 0.7, 12.0)
     rows = [backtest.table_row(huge), backtest.table_row(tiny)]
     assert "12,056,602" in rows[0] and "12,000,000" in rows[0] and "e+" not in rows[0]
-    assert "0.0001230" in rows[1] and "0.0001200" in rows[1]
+    assert "0.000123 " in rows[1] and "0.00012 " in rows[1]
     end = backtest.TABLE_HEADER.index("price") + len("price")  # right-aligned under it
-    assert rows[0][:end].endswith("12,056,602") and rows[1][:end].endswith("0.0001230")
+    assert rows[0][:end].endswith("12,056,602") and rows[1][:end].endswith("0.000123")

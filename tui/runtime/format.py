@@ -6,26 +6,36 @@ import math
 
 
 def price(value: float) -> str:
-    """A price with at least four significant digits and at least two decimals (a
-    penny stock's 0.494 is not 0.49, a price of 0.000123 not 0.00, and 1.0834 not 1.08),
-    or an en dash when undefined.
+    """A price as it was given, to five significant digits, with at least two decimals (a
+    penny stock's 0.494 is not 0.49, a price of 0.000123 not 0.00, and an FX rate's
+    limits 1.0701 and 1.0704 are not both 1.07), or an en dash when undefined.
 
-    >>> price(1234.5), price(1.0834), price(0.4941), price(0.000123), price(-0.001)
-    ('1,234.50', '1.083', '0.4941', '0.0001230', '-0.001000')
-    >>> price(0.0), price(12_056_602.0), price(1.234e-10), price(-5.551e-17)
-    ('0.00', '12,056,602.00', '1.234e-10', '0.00')
+    >>> price(1234.5), price(34.16), price(1.0701), price(0.000123), price(-0.001)
+    ('1,234.50', '34.16', '1.0701', '0.000123', '-0.001')
+    >>> price(151.23456789), price(33.27651), price(0.0), price(12_056_602.0)
+    ('151.23', '33.277', '0.00', '12,056,602.00')
+    >>> price(-5.551e-17)
+    '0.00'
+    >>> price(1.234e-10)
+    '1.234e-10'
     """
     if not math.isfinite(value):
         return "–"
     size = abs(value)
     if size < ZERO_BELOW:  # rounding noise on a quantity at zero
         return "0.00"
-    decimals = max(2, 3 - math.floor(math.log10(size)))
+    decimals = max(2, SIGNIFICANT - 1 - math.floor(math.log10(size)))
     if decimals > MOST_DECIMALS:
         return f"{value:.4g}"
-    return f"{value:,.{decimals}f}"
+    text = f"{value:,.{decimals}f}"
+    if decimals > 2:  # trailing zeros past the second decimal say nothing
+        text = text.rstrip("0")
+        text += "0" * (2 - len(text.rsplit(".", 1)[1]))
+    return text
 
 
+#: Significant digits a price is shown with (fewer where its last ones are zeros).
+SIGNIFICANT = 5
 #: The most decimals a price is shown with; a smaller one is shown as 1.234e-10.
 MOST_DECIMALS = 12
 #: Values this close to zero are shown as 0.00: the rounding noise of a sum that is 0.

@@ -15,6 +15,7 @@ from engine.config import portable_settings
 from producer.header import ScenarioHeader
 from producer.scenario import ScenarioWriter
 from producer.wire import Tick
+from tui.runtime import format as fmt
 
 __all__ = ["Recorder", "default_record_dir"]
 
@@ -98,7 +99,7 @@ class Recorder:
             return
         self._told.add(symbol)
         buy, sell = self._limits.get(symbol, (None, None))
-        then = " / ".join("none" if x is None else f"{x:g}" for x in (buy, sell))
+        then = " / ".join("none" if x is None else fmt.price(x) for x in (buy, sell))
         self._notify(
             f"recording: {symbol}'s new limits are not recorded; a replay of it keeps the "
             f"limits it started with ({then}). Set limits before starting a recording.",

@@ -64,7 +64,7 @@ def _limit_row(
     if not (math.isfinite(limit) and math.isfinite(last) and (additive or last > 0)):
         return label, "none"
     if additive:
-        gap, distance, what = f"{abs(limit - last):,.2f}", limit - last, "the value"
+        gap, distance, what = fmt.price(abs(limit - last)), limit - last, "the value"
     else:
         gap, distance, what = f"{abs(limit / last - 1.0):.2%}", math.log(limit / last), "the price"
     if _reached(side, limit, last):
