@@ -150,6 +150,41 @@ def test_a_topic_that_comes_back_with_more_partitions_is_read_on_all_of_them(
     print(f"auto-created: {acknowledged} acknowledged, all read, {twice} read twice")
 
 
+def test_a_group_member_left_with_no_partitions_joins_again_when_the_topic_is_back(
+    tmp_path: Path,
+) -> None:
+    """An engine in a group whose broker restarted empty, with the topic created again
+    later by someone else: it joins the group again and reads every partition (it sat
+    with none, saying OK, for minutes, in 2 of 3 tries)."""
+    with EmbeddedBroker() as cluster:
+        ensure_topics(cluster.bootstrap, "prices", 2)  # not ours: never re-created by us
+        pipeline = Pipeline(
+            PipelineOptions(
+                bootstrap=cluster.bootstrap, partitions=2, source=None, from_beginning=True,
+                group="rejoin",
+            )
+        )  # fmt: skip
+        pipeline.start()
+        producer = NumberedProducer(cluster.bootstrap)
+        try:
+            producer.start()
+            wait_until(lambda: len(producer.acked) > 200, 20, what=lambda: str(producer.stats()))
+            wait_for(pipeline, lambda s: len(s.kafka.partitions) == 2, 30)
+            _restart_empty(cluster)
+            wait_for(pipeline, lambda s: s.kafka.topic_missing, 30)
+            time.sleep(8.0)  # the group gives up its members' partitions meanwhile
+            create_missing(AdminClient(client_config(cluster.bootstrap)), {"prices": 2}, 5.0)
+            acked = len(producer.acked)
+            snap = wait_for(
+                pipeline,
+                lambda s: len(s.kafka.partitions) == 2 and s.kafka.consumed > acked + 300,
+                60,
+            )
+            assert "created again (2 partitions)" in snap.kafka.recovery
+        finally:
+            finish(pipeline, producer)
+
+
 def test_an_idempotent_producer_carries_on_after_its_broker_restarted_empty() -> None:
     # Such a producer used to fail fatally (UNKNOWN_PRODUCER_ID) and stop: the thread now
     # takes a new client after every loss of its broker, and one after a fatal error.

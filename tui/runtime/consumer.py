@@ -274,6 +274,8 @@ class ConsumerWorker(threading.Thread):
         self._duplicates = 0
         self._commit_recorded = commit_recorded and group is not None
         self._handled: dict[int, int] = {}  # partition: last offset the recording handled
+        #: Subscribes a consumer to the topic in the group, with this worker's callbacks.
+        self._subscribe: Callable[[Consumer], None] | None = None
         #: Wall time each symbol (by engine id) last had a tick: its forecast's freshness.
         self._fresh_at = np.full(self.config.max_symbols, np.nan)
 
@@ -386,7 +388,10 @@ class ConsumerWorker(threading.Thread):
                 gone = {(p.topic, p.partition) for p in parts}
                 self._parts = [p for p in self._parts if (p.topic, p.partition) not in gone]
 
-            consumer.subscribe([self.topic], on_assign=on_assign, on_revoke=on_revoke)
+            self._subscribe = lambda c: c.subscribe(
+                [self.topic], on_assign=on_assign, on_revoke=on_revoke
+            )
+            self._subscribe(consumer)
             return
         while not self._stop_event.is_set():
             try:
@@ -925,6 +930,13 @@ class ConsumerWorker(threading.Thread):
             )
             if self.group is None:
                 self._assign(consumer, partitions, set(partitions))
+            elif not self._parts and self._subscribe is not None:
+                # A group member left with no partitions when the topic went is not given
+                # the new topic's: nothing makes the group rebalance (an engine sat with
+                # none for minutes, saying OK). Joining again does.
+                consumer.unsubscribe()
+                self._subscribe(consumer)
+                self._event("rejoined", partitions=[])
             return True
         if self.group is None and assigned != sorted(partitions):
             return self._partitions_changed(consumer, assigned, partitions)
