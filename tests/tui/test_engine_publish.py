@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from producer.broker import EmbeddedBroker
 from producer.kafka_config import client_config
@@ -248,3 +248,19 @@ def test_a_frozen_broker_never_holds_the_engine_in_a_commit() -> None:
             )  # fmt: skip
         finally:
             consumer.close()
+
+
+def test_a_commit_answered_after_a_hand_over_is_no_error() -> None:
+    """Partitions that went to another member during a freeze or a broker restart answer
+    a commit with 'unknown member' or 'assignment lost': logged, never the engine's last
+    error (its closing line repeated one from long before); other failures are reported,
+    and each one has the positions asked again."""
+    publisher = SignalPublisher("127.0.0.1:1")
+    for code in (KafkaError.UNKNOWN_MEMBER_ID, KafkaError._ASSIGNMENT_LOST):
+        publisher._committed_at = {("prices", 0): 5}
+        publisher.committed(KafkaError(code), [])
+        assert publisher.last_error == "" and publisher._committed_at == {}
+    publisher.committed(KafkaError(KafkaError.COORDINATOR_NOT_AVAILABLE), [])
+    assert publisher.last_error.startswith("commit: ")
+    publisher.committed(None, [])
+    assert publisher.commits == 1

@@ -30,6 +30,14 @@ SIGNALS = "signals"
 COMMIT_INTERVAL_S = 1.0
 #: Longest wait for deliveries before a forced commit (a revocation, the close).
 FLUSH_S = 2.0
+#: Commit answers that say the partitions went to another member meanwhile (a freeze or a
+#: restart of the broker past the session timeout): no fault, the next owner reads on.
+_HANDED_OVER = (
+    KafkaError._ASSIGNMENT_LOST,
+    KafkaError.UNKNOWN_MEMBER_ID,
+    KafkaError.ILLEGAL_GENERATION,
+    KafkaError.REBALANCE_IN_PROGRESS,
+)
 #: Waits for room in a full local queue before a signal is given up (about 5 s).
 _TRIES = 100
 
@@ -110,23 +118,24 @@ class SignalPublisher:
             consumer.commit(offsets=offsets, asynchronous=not force)
         except KafkaException as exc:
             err = exc.args[0] if exc.args else None
-            if isinstance(err, KafkaError) and err.code() == KafkaError._NO_OFFSET:
-                return False  # nothing read since the last commit
-            self._note(f"commit: {exc}")
+            if isinstance(err, KafkaError):
+                self.committed(err, [])
+            else:
+                self._note(f"commit: {exc}")
             return False
         if force:
             self.commits += 1
         return True
 
     def committed(self, err: KafkaError | None, _partitions: list[TopicPartition]) -> None:
-        """The answer to an asynchronous commit (the consumer's ``on_commit``). A commit
-        whose partitions were taken away meanwhile (a broker frozen past the session
-        timeout) is no fault: the next owner reads on from the last commit."""
+        """The answer to a commit (the consumer's ``on_commit`` for an asynchronous one). A
+        commit whose partitions went to another member meanwhile (:data:`_HANDED_OVER`) is
+        no fault: the next owner reads on from the last commit."""
         if err is None:
             self.commits += 1
             return
         self._committed_at = {}  # asked again at the next interval
-        if err.code() == KafkaError._ASSIGNMENT_LOST:
+        if err.code() in _HANDED_OVER:
             log.info("commit: %s", err.str())
         elif err.code() != KafkaError._NO_OFFSET:
             self._note(f"commit: {err.str()}")
