@@ -337,12 +337,19 @@ class ProducerThread(threading.Thread):
 
     def _send_once_more(self, ticks: list[tuple[bytes | None, bytes]]) -> None:
         """Send ticks that timed out once more, marked as resent (see _on_retry)."""
-        for key, value in ticks:
-            queued = produce_with_retry(
-                self._client, self.topic, mark_resent(value), key=key,
-                on_delivery=self._on_retry, give_up=self._stop_event.is_set,
-                wait_s=STOP_CHECK_S,
-            )  # fmt: skip
+        for i, (key, value) in enumerate(ticks):
+            try:
+                queued = produce_with_retry(
+                    self._client, self.topic, mark_resent(value), key=key,
+                    on_delivery=self._on_retry, give_up=self._stop_event.is_set,
+                    wait_s=STOP_CHECK_S,
+                )  # fmt: skip
+            except KafkaException as exc:
+                if not _is_fatal(exc):
+                    raise
+                self._fatal = exc.args[0].str()  # the next client sends the rest
+                self._taken_back.extend(ticks[i:])
+                return
             if queued:
                 self._resent += 1
             else:  # given up at the stop
