@@ -107,6 +107,11 @@ _BROKERS_LOST = (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError
 REBUILD_PROGRESS_S = 5.0
 #: How often the worker asks the cluster about its topic (id and partitions).
 TOPIC_CHECK_S = 1.0
+#: Looks at the topic (one a second) in which a group member left with no partitions
+#: tries to join the group again once the topic is back (see ConsumerWorker._rejoin).
+REJOIN_TRIES = 30
+#: Looks to wait for the group's assignment after joining again, before trying again.
+REJOIN_WAIT = 5
 #: An unanswered question about the topic is dropped (and asked again) after this long.
 _TOPIC_ANSWER_S = 5.0
 
@@ -276,6 +281,8 @@ class ConsumerWorker(threading.Thread):
         self._handled: dict[int, int] = {}  # partition: last offset the recording handled
         #: Subscribes a consumer to the topic in the group, with this worker's callbacks.
         self._subscribe: Callable[[Consumer], None] | None = None
+        self._rejoins_left = 0  # looks left to join the group again (see _rejoin)
+        self._rejoin_wait = 0  # looks left to wait for an assignment after joining
         #: Wall time each symbol (by engine id) last had a tick: its forecast's freshness.
         self._fresh_at = np.full(self.config.max_symbols, np.nan)
 
@@ -933,14 +940,43 @@ class ConsumerWorker(threading.Thread):
             elif not self._parts and self._subscribe is not None:
                 # A group member left with no partitions when the topic went is not given
                 # the new topic's: nothing makes the group rebalance (an engine sat with
-                # none for minutes, saying OK). Joining again does.
-                consumer.unsubscribe()
-                self._subscribe(consumer)
-                self._event("rejoined", partitions=[])
+                # none for minutes, saying OK). Joining again does, once this consumer
+                # itself sees the topic (joining while it still took it for missing got
+                # nothing either): tried at each look at the topic, a few times at most.
+                self._rejoins_left, self._rejoin_wait = REJOIN_TRIES, 0
+            self._rejoin(consumer)
             return True
+        if self._rejoins_left:
+            self._rejoin(consumer)
         if self.group is None and assigned != sorted(partitions):
             return self._partitions_changed(consumer, assigned, partitions)
         return False
+
+    def _rejoin(self, consumer: Consumer) -> None:
+        """At one look at the topic: join the group again (see _topic_seen) if this
+        consumer has no partitions yet and sees the topic itself, then give the group
+        REJOIN_WAIT looks to assign them before trying again; give up after REJOIN_TRIES
+        looks."""
+        if not self._rejoins_left or self._subscribe is None:
+            return
+        if self._parts:
+            self._rejoins_left = 0
+            return
+        self._rejoins_left -= 1
+        if self._rejoin_wait:
+            self._rejoin_wait -= 1
+            return
+        try:
+            meta = consumer.list_topics(self.topic, timeout=1.0)
+            seen = meta.topics.get(self.topic)
+        except KafkaException:
+            return
+        if seen is None or seen.error is not None or not seen.partitions:
+            return
+        consumer.unsubscribe()
+        self._subscribe(consumer)
+        self._rejoin_wait = REJOIN_WAIT
+        self._event("rejoined", partitions=[])
 
     def _partitions_changed(self, consumer: Consumer, was: list[int], now: list[int]) -> bool:
         added = sorted(set(now) - set(was))
