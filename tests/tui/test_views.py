@@ -10,6 +10,7 @@ import html
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.cells import cell_len
@@ -37,19 +38,31 @@ from tui.widgets.watchlist import KEYS, Watchlist, urgency
 Pilot = object
 
 
+async def _type_limits(
+    pilot: Any, app: LimitwatchApp, buy: str | None = None, sell: str | None = None
+) -> tuple[str, str]:
+    """Open the limits dialog, type the fields given (the others left as they start)
+    and press Enter; the fields' text as the dialog opened."""
+    await pilot.press("l")
+    await pilot.pause()
+    assert isinstance(app.screen, LimitsDialog)
+    fields = app.screen.query_one("#buy", Input), app.screen.query_one("#sell", Input)
+    started = fields[0].value, fields[1].value
+    for field, text in zip(fields, (buy, sell), strict=True):
+        if text is not None:
+            field.value = text
+    await pilot.press("enter")
+    await pilot.pause(0.2)
+    return started
+
+
 def test_limits_dialog_sets_exact_limits() -> None:
     feed = StaticFeed()
     symbol = feed.engine.state().symbols[0]
     app = LimitwatchApp(feed)
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("l")
-        await pilot.pause()
-        assert isinstance(app.screen, LimitsDialog)
-        app.screen.query_one("#buy", Input).value = "120.5"
-        app.screen.query_one("#sell", Input).value = "180"
-        await pilot.press("enter")
-        await pilot.pause(0.2)
+        await _type_limits(pilot, app, "120.5", "180")
 
     drive(app, script)
     assert feed.engine.limits(symbol) == (120.5, 180.0)
@@ -66,12 +79,7 @@ def test_a_limit_the_price_is_already_past_takes_a_second_enter() -> None:
     seen: list[object] = []
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("l")
-        await pilot.pause()
-        app.screen.query_one("#buy", Input).value = "1,500.25"
-        app.screen.query_one("#sell", Input).value = ""
-        await pilot.press("enter")
-        await pilot.pause(0.2)
+        await _type_limits(pilot, app, "1,500.25", "")
         seen.append(isinstance(app.screen, LimitsDialog))
         seen.append(str(app.screen.query_one("#error").render()))
         seen.append(feed.engine.limits(symbol))
@@ -96,11 +104,7 @@ def test_a_limit_left_as_it_was_does_not_ask_again() -> None:
     app = LimitwatchApp(feed)
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("l")
-        await pilot.pause()
-        app.screen.query_one("#buy", Input).value = "140"
-        await pilot.press("enter")
-        await pilot.pause(0.2)
+        await _type_limits(pilot, app, buy="140")
 
     drive(app, script)
     assert feed.engine.limits(symbol) == (140.0, sell)
@@ -117,13 +121,7 @@ def test_limits_dialog_starts_with_every_digit_and_keeps_a_field_left_alone() ->
     started: list[str] = []
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("l")
-        await pilot.pause()
-        assert isinstance(app.screen, LimitsDialog)
-        started.append(app.screen.query_one("#buy", Input).value)
-        app.screen.query_one("#buy", Input).value = "33.5"
-        await pilot.press("enter")
-        await pilot.pause(0.2)
+        started.append((await _type_limits(pilot, app, buy="33.5"))[0])
 
     drive(app, script)
     assert started == ["33.74055"]
@@ -146,12 +144,7 @@ def test_limits_dialog_shows_the_error_in_place_and_sends_nothing(
     shown: list[str] = []
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("l")
-        await pilot.pause()
-        app.screen.query_one("#buy", Input).value = buy
-        app.screen.query_one("#sell", Input).value = sell
-        await pilot.press("enter")
-        await pilot.pause()
+        await _type_limits(pilot, app, buy, sell)
         assert isinstance(app.screen, LimitsDialog), "the dialog stays open on an error"
         shown.append(str(app.screen.query_one("#error").render()))
         await pilot.press("escape")
