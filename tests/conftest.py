@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import secrets
+import sys
 from collections.abc import Iterator
 
+import psutil
 import pytest
 
 from producer.broker import EmbeddedBroker
@@ -23,3 +27,23 @@ def broker() -> Iterator[EmbeddedBroker]:
 def topic() -> str:
     """A topic name no other test uses."""
     return f"t-{secrets.token_hex(4)}"
+
+
+#: Seconds the test process may take to end once its summary is printed.
+EXIT_GRACE_S = 120
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A process a test left running would hold the output open after the summary: name
+    it, and end it."""
+    left = psutil.Process().children(recursive=True)
+    for proc in left:
+        with contextlib.suppress(psutil.Error):
+            print(f"\na test left a process running: {proc.pid} {proc.cmdline()}", file=sys.stderr)
+            proc.kill()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A thread a test left blocked could keep the interpreter from exiting (once a held
+    logging lock did): past the grace time, print every thread's stack and exit 1."""
+    faulthandler.dump_traceback_later(EXIT_GRACE_S, exit=True)

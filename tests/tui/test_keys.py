@@ -166,9 +166,11 @@ def test_a_quit_that_hangs_ends_the_process_after_the_grace_time() -> None:
         codes.append(code)
         ended.set()
 
+    released = threading.Event()
+
     class Stuck(logging.Handler):  # a log whose lock a hung thread holds
         def emit(self, record: logging.LogRecord) -> None:
-            threading.Event().wait()
+            released.wait()
 
     log = logging.getLogger("tui.runtime.watchdog")
     stuck = Stuck()
@@ -179,6 +181,9 @@ def test_a_quit_that_hangs_ends_the_process_after_the_grace_time() -> None:
         assert ended.wait(10.0)
     finally:
         log.removeHandler(stuck)
+        # Let the stuck thread go: logging.shutdown() takes every handler's lock at exit,
+        # and a lock held for ever kept the test process from ending after its summary.
+        released.set()
     assert codes == [129] and time.monotonic() - start >= 0.2
 
 
