@@ -27,6 +27,7 @@ __all__ = [
     "isotonic",
     "logistic_fit",
     "pooled_record",
+    "shift_odds",
 ]
 
 #: Bins of the record shown to the user (by reported probability).
@@ -816,10 +817,22 @@ def _record(dec: _F8, tot: _F8) -> CalibrationRecord:
     return CalibrationRecord(predicted, observed, count, brier, brier_raw, rate, skill, w)
 
 
+def shift_odds(p: float, shift: float) -> float:
+    """``p`` with ``shift`` added to its log-odds; 0 and 1 stay.
+
+    >>> round(shift_odds(0.6, -math.log(4.5)), 6), shift_odds(1.0, -1.0)
+    (0.25, 1.0)
+    """
+    if shift == 0.0 or not 0.0 < p < 1.0:
+        return p
+    return 1.0 / (1.0 + math.exp(-(math.log(p / (1.0 - p)) + shift)))
+
+
 class TimingRecord:
-    """How the time to the limit shown with each WATCH compared with the time the limit
-    actually took, among the WATCHes of one stream that came true within the horizon;
-    and the factor that corrects the times shown next.
+    """How the WATCHes of one stream fared: the time to the limit shown with each against
+    the time the limit actually took, among those that came true within the horizon, and
+    how often they came true against the ``p`` they showed; the factor that corrects the
+    times shown next, and the shift that corrects the next WATCHes' ``p``.
 
     The shown time is the median first-passage time of the model among the paths that
     reach the limit (:func:`engine.limit_forecast.limit_etas`). Where prices move other
@@ -834,6 +847,17 @@ class TimingRecord:
     outcomes are few. The median, not the mean: one WATCH answered by a jump seconds
     later, or one the price took the whole horizon to answer, moves it little.
 
+    A WATCH fires at the moments a symbol's ``p`` is at its highest, and the calibration
+    map, learnt from forecasts sampled at every moment, can be off there: the moments
+    that raise ``p`` past the threshold are partly chance (a price one step of a coarse
+    grid nearer its limit, a volatility estimate at a high), and chance goes back. On a
+    generated market of prices on a 0.01 grid WATCHes showed 59 % and came true 44 % of
+    the time. The record keeps the latest ``keep`` WATCHes' ``p`` (as the map gave it)
+    and whether each came true, and :meth:`refit` sets :attr:`shift`, added to the
+    log-odds of the next WATCHes' ``p``: ``logit(f) - logit(m)``, ``m`` the mean ``p``
+    shown and ``f`` the frequency they came true with ``prior`` pseudo-outcomes at ``m``
+    (no shift while the outcomes are few).
+
     Examples
     --------
     >>> rec = TimingRecord(prior=0.0)
@@ -844,6 +868,11 @@ class TimingRecord:
     >>> rec.refit()
     >>> round(rec.scale, 6), rec.outcomes
     (2.0, 3)
+    >>> for hit in (True, False, False, False):  # said 60 %, one in four came true
+    ...     rec.add_watch(0.6, hit)
+    >>> rec.refit()
+    >>> round(rec.correct(0.6), 6), rec.watches
+    (0.25, 4)
     """
 
     def __init__(self, keep: int = 400, prior: float = 20.0) -> None:
@@ -855,6 +884,11 @@ class TimingRecord:
         """Factor applied to the times shown (1 until the first refit with outcomes)."""
         self.outcomes = 0
         """Outcomes the factor rests on (at most ``keep``)."""
+        self._said: deque[tuple[float, bool]] = deque(maxlen=keep)
+        self.shift = 0.0
+        """Log-odds added to a WATCH's ``p`` (0 until the first refit with outcomes)."""
+        self.watches = 0
+        """WATCHes, come true or not, the shift rests on (at most ``keep``)."""
 
     def add(self, actual: float, shown: float) -> None:
         """One WATCH that came true: the seconds the limit took, and the seconds shown
@@ -862,11 +896,28 @@ class TimingRecord:
         if 0.0 < actual < math.inf and 0.0 < shown < math.inf:
             self._logs.append(math.log(actual / shown))
 
+    def add_watch(self, p: float, hit: bool) -> None:
+        """One WATCH whose horizon has passed: the ``p`` it showed before :meth:`correct`
+        (ignored unless strictly between 0 and 1), and whether it came true."""
+        if 0.0 < p < 1.0:
+            self._said.append((p, bool(hit)))
+
+    def correct(self, p: float) -> float:
+        """A WATCH's ``p`` with :attr:`shift` added to its log-odds (0 and 1 stay)."""
+        return shift_odds(p, self.shift)
+
     def refit(self) -> None:
-        """Set :attr:`scale` from the outcomes kept."""
+        """Set :attr:`scale` and :attr:`shift` from the outcomes kept."""
         n = len(self._logs)
         self.outcomes = n
         if n:
             self.scale = math.exp(
                 float(np.median(np.fromiter(self._logs, float))) * n / (n + self._prior)
             )
+        w = len(self._said)
+        self.watches = w
+        if w:
+            said = sum(p for p, _ in self._said) / w
+            came = (sum(hit for _, hit in self._said) + self._prior * said) / (w + self._prior)
+            came = min(max(came, 1e-3), 1.0 - 1e-3)
+            self.shift = math.log(came / (1.0 - came)) - math.log(said / (1.0 - said))

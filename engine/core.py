@@ -109,7 +109,7 @@ from engine.limit_forecast import (
 from engine.limits import check_limits
 from engine.rules import Armed, Rule, fire, signals_fired
 from engine.segments import Batch, Recurrence, expand_runs, make_batch
-from engine.signals import Signal, SignalKind, with_eta
+from engine.signals import Signal, SignalKind, with_eta, with_p
 from engine.state import EngineState, History
 from engine.store import IN_FORCE, LONG, VOLATILITY, WEIGHTED, Store, Sum
 from engine.watch import Watch
@@ -290,11 +290,12 @@ class Engine:
         self._cals: dict[int, Calibrator] = {}
         self._free_local: dict[int, list[int]] = {}
         self._n_local: dict[int, int] = {}
-        # Per stream, how the times to the limit shown with WATCHes fared (and the factor
-        # that corrects them); the WATCHes still waiting for their hit, per (symbol id,
-        # side): (event time, time shown before correction).
+        # Per stream, how the WATCHes fared (the factor that corrects their times to the
+        # limit, the shift that corrects their p); the WATCHes still waiting for a tick
+        # at their limit, per (symbol id, side): (event time, position in all ticks
+        # given, time to the limit and p shown before correction).
         self._timing: dict[int, TimingRecord] = {}
-        self._waiting: dict[tuple[int, int], list[tuple[float, float]]] = {}
+        self._waiting: dict[tuple[int, int], list[tuple[float, int, float, float]]] = {}
         self._learn_timing = math.isfinite(self._cfg.calibrate_after_s)
         # Forecasts below the watches' re-arm level need not be exact (see forecast_limits).
         self._screen = screen_reach(self._cfg.watch_rearm * self._cfg.alert_p, self._cfg.horizon_s)
@@ -681,6 +682,13 @@ class Engine:
         record = self._timing.get(stream)
         return (record.scale, record.outcomes) if record is not None else (1.0, 0)
 
+    def watch_correction(self, stream: int = 0) -> tuple[float, int]:
+        """The log-odds added to the ``p`` of ``stream``'s WATCHes, and how many WATCHes
+        whose horizon has passed it rests on (``(0.0, 0)`` before any, or with
+        ``calibrate_after_s`` off); see :class:`~engine.calibration.TimingRecord`."""
+        record = self._timing.get(stream)
+        return (record.shift, record.watches) if record is not None else (0.0, 0)
+
     def track_record(self, stream: int | None = None) -> CalibrationRecord:
         """How the forecasts reported so far fared: per decile of ``p``, how often the
         limit was reached within the horizon (every symbol and side of ``stream``
@@ -863,7 +871,23 @@ class Engine:
         refits = cal.refits
         cal.advance_slot(slot)
         if cal.refits != refits:  # what is reported follows on the next read
+            self._expire_watches(stream, cal.slot_start)
             self._timing[stream].refit()
+
+    def _expire_watches(self, stream: int, now: float) -> None:
+        """Count the waiting WATCHes of ``stream`` whose horizon ended before event time
+        ``now`` as not come true."""
+        record, horizon, of = self._timing[stream], self._cfg.horizon_s, self._s.stream
+        for key in sorted(k for k in self._waiting if of[k[0]] == stream):
+            waiting = self._waiting[key]
+            for t0, _at, _eta, p in waiting:
+                if t0 + horizon < now:
+                    record.add_watch(p, False)
+            left = [w for w in waiting if w[0] + horizon >= now]
+            if left:
+                self._waiting[key] = left
+            else:
+                del self._waiting[key]
 
     def _apply(self, raw: _F8, sids: NDArray[np.integer], group: _I8 | None = None) -> _F8:
         """``raw`` probabilities (last axis: one per symbol of ``sids``) through the
@@ -1210,42 +1234,87 @@ class Engine:
         if ticks.size:  # the forecast a signal reports: through the map
             shown = p_hit.copy()
             shown[:, ticks] = self._apply(p_hit[:, ticks], batch.sym_t.take(ticks))
+        if self._learn_timing and (self._waiting or ticks.size):
+            self._follow(batch, fired, arrival + given, t_event, price, limits, shown, eta)
         out = signals_fired(
             fired, batch, arrival, self._names, s.seq, t_event, price, limits, shown, eta
         )
         return self._timed(out) if self._learn_timing and out else out
 
+    def _follow(
+        self,
+        batch: Batch,
+        fired: NDArray[np.bool_],
+        position: _I8,
+        t_event: _F8,
+        price: _F8,
+        limits: _F8,
+        shown: _F8,
+        eta: _F8,
+    ) -> None:
+        """Follow the WATCHes to their outcome: the batch's new ones (of symbols past
+        ``calibrate_after_s``: a young symbol's teach nothing, as its forecasts teach
+        the map nothing) wait for a later tick of their symbol at or beyond their limit
+        within the horizon, and each one found comes true, in the order of the ticks
+        given whatever the batches (``position``: each tick's position in all ticks
+        given, in input order). A WATCH whose horizon passed without one did not (a tick
+        at the limit after it, or the refit that follows, says so). The price, not the
+        crossing signal: a crossing that re-arms only once the price has moved back
+        does not fire for a price that touched the limit and comes back to it."""
+        s, horizon, after = self._s, self._cfg.horizon_s, self._cfg.calibrate_after_s
+        sym, at = batch.sym_t, position.take(batch.order)
+        sides, ticks = np.nonzero(fired[: SignalKind.SELL_WATCH + 1])
+        for side, i in zip(sides.tolist(), ticks.tolist(), strict=True):
+            sid = int(sym[i])
+            if t_event[i] - s.t_open[sid] >= after:
+                entry = (float(t_event[i]), int(at[i]), float(eta[side, i]), float(shown[side, i]))
+                self._waiting.setdefault((sid, side), []).append(entry)
+        if not self._waiting:
+            return
+        waits = np.zeros((2, len(s.n_ticks)), dtype=bool)
+        keys = np.array(list(self._waiting), dtype=np.int64)
+        waits[keys[:, 1], keys[:, 0]] = True
+        reach = waits.take(sym, axis=1)
+        reach[0] &= price <= limits[0]
+        reach[1] &= price >= limits[1]
+        sides, ticks = np.nonzero(reach)
+        if not ticks.size:
+            return
+        order = np.argsort(at[ticks], kind="stable")
+        for side, j in zip(sides[order].tolist(), ticks[order].tolist(), strict=True):
+            key = (int(sym[j]), side)
+            waiting = self._waiting.get(key)
+            if not waiting:
+                continue
+            t, here = float(t_event[j]), int(at[j])
+            record = self._timing[int(s.stream[key[0]])]
+            left = []
+            for entry in waiting:
+                t0, made, shown_eta, p = entry
+                if made >= here:  # a WATCH of this tick or later: not answered by it
+                    left.append(entry)
+                elif t - t0 <= horizon:
+                    record.add(t - t0, shown_eta)
+                    record.add_watch(p, True)
+                else:
+                    record.add_watch(p, False)
+            if left:
+                self._waiting[key] = left
+            else:
+                del self._waiting[key]
+
     def _timed(self, signals: list[Signal]) -> list[Signal]:
-        """Record the WATCHes among ``signals`` (of symbols past ``calibrate_after_s``) and
-        the hits that answer earlier ones (a hit of the same symbol and side within the
-        horizon), and show each WATCH's time
-        to the limit corrected by its stream's :class:`~engine.calibration.TimingRecord`
-        (at most the horizon)."""
+        """``signals`` with each WATCH's time to the limit (at most the horizon) and ``p``
+        corrected by its stream's :class:`~engine.calibration.TimingRecord`."""
         s, horizon, index = self._s, self._cfg.horizon_s, self._index
-        after = self._cfg.calibrate_after_s
         out = []
         for sig in signals:
-            kind = sig.kind
-            if kind <= SignalKind.SELL_WATCH:
-                sid = index[sig.symbol]
-                # A young symbol's WATCHes teach nothing, as its forecasts teach the map
-                # nothing (``calibrate_after_s``).
-                if sig.t - s.t_open[sid] >= after:
-                    key = (sid, kind - SignalKind.BUY_WATCH)
-                    pending = [w for w in self._waiting.get(key, ()) if sig.t - w[0] <= horizon]
-                    pending.append((sig.t, sig.eta_s))
-                    self._waiting[key] = pending
-                scale = self._timing[int(s.stream[sid])].scale
-                if scale != 1.0 and math.isfinite(sig.eta_s):
-                    sig = with_eta(sig, min(sig.eta_s * scale, horizon))
-            elif kind <= SignalKind.SELL:
-                sid = index[sig.symbol]
-                pending = self._waiting.pop((sid, kind - SignalKind.BUY), None)
-                if pending:
-                    record = self._timing[int(s.stream[sid])]
-                    for t0, shown in pending:
-                        if sig.t - t0 <= horizon:
-                            record.add(sig.t - t0, shown)
+            if sig.kind <= SignalKind.SELL_WATCH:
+                record = self._timing[int(s.stream[index[sig.symbol]])]
+                if record.scale != 1.0 and math.isfinite(sig.eta_s):
+                    sig = with_eta(sig, min(sig.eta_s * record.scale, horizon))
+                if record.shift != 0.0:
+                    sig = with_p(sig, record.correct(sig.p_hit))
             out.append(sig)
         return out
 

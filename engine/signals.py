@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-__all__ = ["Signal", "SignalKind", "signals_from_columns", "with_eta"]
+__all__ = ["Signal", "SignalKind", "signals_from_columns", "with_eta", "with_p"]
 
 
 class SignalKind(enum.IntEnum):
@@ -77,3 +77,9 @@ def with_eta(signal: Signal, eta_s: float) -> Signal:
     """``signal`` with another time to the limit (a corrected one, see
     :meth:`engine.Engine.eta_correction`)."""
     return msgspec.structs.replace(signal, eta_s=eta_s)
+
+
+def with_p(signal: Signal, p_hit: float) -> Signal:
+    """``signal`` with another probability (a WATCH's, corrected by how its stream's
+    WATCHes fared, see :meth:`engine.Engine.watch_correction`)."""
+    return msgspec.structs.replace(signal, p_hit=p_hit)

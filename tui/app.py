@@ -931,7 +931,7 @@ class LimitwatchApp(App[None]):
             snap = self._snapshot
             if snap is None:
                 return None
-            return (snap.engine, snap.track, snap.tracks, snap.timings)
+            return (snap.engine, snap.track, snap.tracks, snap.timings, snap.watch_shifts)
 
         self.push_screen(DetailScreen(picked[1], look))
 

@@ -1,5 +1,6 @@
-"""The time to the limit shown with each WATCH, corrected by how long the stream's WATCHes
-that came true actually took (engine.calibration.TimingRecord)."""
+"""The time to the limit and the p shown with each WATCH, corrected by how long the
+stream's WATCHes that came true actually took and how often they came true
+(engine.calibration.TimingRecord)."""
 
 from __future__ import annotations
 
@@ -68,11 +69,70 @@ def test_watch_times_come_out_near_the_times_the_limits_took() -> None:
     assert all(s.eta_s <= horizon for s in signals if math.isfinite(s.eta_s))
 
 
+def _watch_outcomes(signals: list, m: object, horizon: float, after: float) -> tuple:
+    """The ``p`` shown with each WATCH raised after event time ``after``, and whether a
+    later tick of its symbol reached its limit within the horizon."""
+    sym, t, price = m.sym, m.t, m.price  # type: ignore[attr-defined]
+    index = {name: i for i, name in enumerate(m.symbols)}  # type: ignore[attr-defined]
+    shown, came = [], []
+    for s in signals:
+        if s.kind > SignalKind.SELL_WATCH or s.t < after:
+            continue
+        own = sym == index[s.symbol]
+        ts, ps = t[own], price[own]
+        window = ps[np.searchsorted(ts, s.t, "right") : np.searchsorted(ts, s.t + horizon, "right")]
+        reached = window <= s.limit if s.kind == SignalKind.BUY_WATCH else window >= s.limit
+        shown.append(s.p_hit)
+        came.append(bool(reached.any()))
+    return np.array(shown), np.array(came)
+
+
+def test_watches_come_true_about_as_often_as_they_say() -> None:
+    # On a 0.01 grid the moments a WATCH fires are partly chance (the price one step
+    # nearer), and chance goes back: through the map alone WATCHes said 59 % and came
+    # true 44 % of the time. Each WATCH's p is shifted by how the stream's fared.
+    eng, signals, m = _run(EngineConfig().calibrate_after_s)
+    horizon = eng.config.horizon_s
+    shown, came = _watch_outcomes(signals, m, horizon, float(m.t[0]) + 600.0)
+    assert shown.size > 150
+    assert abs(shown.mean() - came.mean()) < 0.05, (shown.mean(), came.mean())
+    shift, watches = eng.watch_correction(0)
+    assert shift < -0.2 and watches > 100
+    raw_eng, _, _ = _run(math.inf)
+    assert raw_eng.watch_correction(0) == (0.0, 0)  # no map, no record: p as computed
+
+
+def test_a_watch_comes_true_when_the_price_reaches_its_limit_without_a_crossing() -> None:
+    """The crossing re-arms only once the price has moved back by the hysteresis: a price
+    that touched its limit and comes back to it fires no crossing, and the WATCH between
+    came true all the same."""
+    cfg = EngineConfig(
+        default_band=None, warmup_ticks=5, warmup_s=0.0, horizon_s=20.0,
+        calibrate_after_s=0.0, hysteresis=0.01,
+    )  # fmt: skip
+    eng = Engine(cfg)
+    eng.register(["A"])
+    eng.set_limits("A", buy=90.0, sell=100.0)
+    t0 = 1.7e9
+    eng.update(np.zeros(40, np.int32), t0 + np.arange(40) * 0.5, np.full(40, 99.0))
+    eng._waiting[(0, 1)] = [(t0 + 19.5, 39, 5.0, 0.7)]  # a sell WATCH at the last tick
+    touch = eng.update(np.zeros(2, np.int32), t0 + np.array([20.0, 21.0]), [100.0, 99.9])
+    assert [s.kind for s in touch] == [SignalKind.SELL]  # its crossing: it came true
+    eng._waiting[(0, 1)] = [(t0 + 21.0, 41, 5.0, 0.7)]  # a second one, after the touch
+    again = eng.update(np.zeros(1, np.int32), [t0 + 25.0], [100.0])
+    assert not again  # no crossing: the price has not moved back 1 %
+    assert (0, 1) not in eng._waiting  # and yet it came true
+    said = list(eng._timing[0]._said)
+    assert said == [(0.7, True), (0.7, True)]
+
+
 def test_the_correction_is_the_same_however_the_ticks_are_batched() -> None:
-    _, whole, _ = _run(EngineConfig().calibrate_after_s, 50_000)
+    whole_eng, whole, _ = _run(EngineConfig().calibrate_after_s, 50_000)
     eng, split, _ = _run(EngineConfig().calibrate_after_s, 997)
     assert [msgspec.json.encode(s) for s in split] == [msgspec.json.encode(s) for s in whole]
-    assert eng.eta_correction(0)[1] > 0
+    assert eng.eta_correction(0)[1] > 0 and eng.watch_correction(0)[1] > 0
+    assert eng.watch_correction(0) == whole_eng.watch_correction(0)
+    assert eng.eta_correction(0) == whole_eng.eta_correction(0)
 
 
 def test_a_new_limit_forgets_the_watch_for_the_old_one() -> None:
@@ -84,10 +144,10 @@ def test_a_new_limit_forgets_the_watch_for_the_old_one() -> None:
     price = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 4e-4, 400)))
     eng.set_limits("A", buy=float(price[0]) * 0.99, sell=float(price[0]) * 1.002)
     eng.update(np.zeros(200, dtype=np.int32), t[:200], price[:200])
-    eng._waiting[(0, 1)] = [(float(t[199]), 5.0)]  # a sell WATCH waiting for its hit
+    eng._waiting[(0, 1)] = [(float(t[199]), 199, 5.0, 0.7)]  # a sell WATCH waiting for its hit
     eng.set_limits("A", buy=None, sell=float(price[199]) * 1.01)
     assert (0, 1) not in eng._waiting
-    eng._waiting[(0, 0)] = [(float(t[199]), 5.0)]
+    eng._waiting[(0, 0)] = [(float(t[199]), 199, 5.0, 0.7)]
     eng.set_limits("A", buy=eng.limits("A")[0], sell=None)  # the same buy limit: kept
     assert (0, 0) in eng._waiting
 

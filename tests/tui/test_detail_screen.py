@@ -101,6 +101,19 @@ def test_the_time_shown_says_the_streams_correction_of_it() -> None:
         assert rows["buy chance"].endswith(" (median)")
 
 
+def test_the_streams_correction_of_watch_chances_is_said() -> None:
+    st = _walk("ACME", 300, buy=99.0, sell=101.5).state()
+    shown = forecast_details(st, 0, None, "partition 2", None, (-math.log(4.5 / 1.5), 400))
+    assert (
+        "",
+        "a WATCH's chance is shown lower (60% as 33%), from how often 400 WATCHes on "
+        "partition 2 came true",
+    ) in shown
+    for nothing_learnt in (None, (0.0, 0), (0.0, 250)):
+        lines = [text for _, text in forecast_details(st, 0, None, "x", None, nothing_learnt)]
+        assert not any("a WATCH's chance" in line for line in lines)
+
+
 def test_a_limit_reached_and_a_symbol_warming_up_say_so() -> None:
     beyond = _walk("ACME", 300, buy=50.0, sell=90.0).state()  # price above its sell limit
     rows = dict(forecast_details(beyond, 0, None))

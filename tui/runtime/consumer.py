@@ -1071,6 +1071,7 @@ class ConsumerWorker(threading.Thread):
                 track=self.engine.track_record(),
                 tracks=self._tracks(),
                 timings={k: self.engine.eta_correction(k) for k in self.engine.streams},
+                watch_shifts={k: self.engine.watch_correction(k) for k in self.engine.streams},
                 stale_symbols=self._stale_symbols(wall),
             )
         )

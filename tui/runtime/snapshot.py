@@ -105,6 +105,9 @@ class Snapshot:
     #: Per stream: the factor its times to the limit are shown multiplied by, and how
     #: many WATCHes that came true it rests on (Engine.eta_correction).
     timings: Mapping[int, tuple[float, int]] = field(default_factory=dict)
+    #: Per stream: the log-odds added to its WATCHes' chances, and how many WATCHes whose
+    #: horizon has passed it rests on (Engine.watch_correction).
+    watch_shifts: Mapping[int, tuple[float, int]] = field(default_factory=dict)
     #: Symbols with no tick of their own for STALE_IDLE_S: their forecasts are stale.
     stale_symbols: frozenset[str] = frozenset()
 

@@ -17,18 +17,20 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from engine import EngineState
-from engine.calibration import CalibrationRecord
+from engine.calibration import CalibrationRecord, shift_odds
 from tui.runtime import format as fmt
 
 __all__ = ["DetailScreen", "forecast_details"]
 
 
-#: What the screen looks at: the engine's state, its track record, and the record of
-#: each stream (partition) where there is more than one.
+#: What the screen looks at: the engine's state, its track record, the record of each
+#: stream (partition) where there is more than one, and per stream the corrections of
+#: its WATCHes' times and chances (Engine.eta_correction, Engine.watch_correction).
 Looked = tuple[
     EngineState,
     CalibrationRecord | None,
     Mapping[int, CalibrationRecord],
+    Mapping[int, tuple[float, int]],
     Mapping[int, tuple[float, int]],
 ]
 
@@ -111,6 +113,7 @@ def forecast_details(
     record: CalibrationRecord | None,
     where: str = "this stream",
     timing: tuple[float, int] | None = None,
+    watches: tuple[float, int] | None = None,
 ) -> list[tuple[str, str]]:
     """(label, text) rows explaining the forecast of symbol ``i`` of ``state``.
 
@@ -121,7 +124,9 @@ def forecast_details(
     stream's forecasts near that probability came true (``record``, the record of the
     stream that calibrated it, named ``where``); ``timing``, the stream's correction of
     the times shown and the WATCHes it rests on (Engine.eta_correction), is said beside
-    the time.
+    the time; ``watches``, the shift of the log-odds of the stream's WATCHes' chances and
+    the WATCHes it rests on (Engine.watch_correction), as what a WATCH at ``alert_p``
+    shows.
     """
     cfg = state.config
     horizon = cfg.horizon_s
@@ -166,6 +171,18 @@ def forecast_details(
         rows.append(_chance_row(side, p, eta, limit, last, horizon, warming, timed))
         if math.isfinite(p) and 0.0 < p < 1.0 and record is not None:
             rows.append(("", record.explain(p, where)))
+    if watches is not None and watches[1] > 0 and watches[0] != 0.0:
+        shift, judged = watches
+        at = cfg.alert_p
+        shown = shift_odds(at, shift)
+        way = "lower" if shift < 0 else "higher"
+        rows.append(
+            (
+                "",
+                f"a WATCH's chance is shown {way} ({_chance(at)} as {_chance(shown)}), from "
+                f"how often {judged:,} WATCH{'' if judged == 1 else 'es'} on {where} came true",
+            )
+        )
     if warming and n < cfg.warmup_ticks:
         rows.append(("", f"forecasts start after {cfg.warmup_ticks} ticks ({n} so far)"))
     elif warming:  # enough ticks, not yet over enough time (see EngineConfig.warmup_s)
@@ -243,12 +260,13 @@ class DetailScreen(ModalScreen[None]):
         if seen is None or self.symbol not in seen[0].symbols:
             table.update(Text(f"{self.symbol} is no longer tracked."))
             return
-        state, record, tracks, timings = seen
+        state, record, tracks, timings, shifts = seen
         i = state.symbols.index(self.symbol)
         where = "this stream"
         stream = int(state.stream[i]) if state.stream is not None else None
         if stream in tracks:  # its p went through its partition's map: that record explains it
             where, record = f"partition {stream}", tracks[stream]
         timing = timings.get(stream) if stream is not None else None
-        table.update(details_table(forecast_details(state, i, record, where, timing)))
+        shift = shifts.get(stream) if stream is not None else None
+        table.update(details_table(forecast_details(state, i, record, where, timing, shift)))
         self.query_one("#detail-note", Static).update(_note(bool(state.additive[i])))
