@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     remember_secrets(secrets_in_argv(argv))  # before any message could repeat them
     redact_tracebacks()
-    argv = options_after_command(parser, argv)
+    argv = options_after_command(
+        parser, argv, warn=lambda message: print(f"limitwatch: {message}", file=sys.stderr)
+    )
     args = parser.parse_args(argv)
     try:
         # None when the default place cannot be written: the broker's log is skipped too.

@@ -153,3 +153,26 @@ def test_a_scenario_is_scored_with_its_headers_engine_settings_unless_an_option_
     assert code == 0, err
     assert json.loads(out)["engine"]["horizon_s"] == 20.0  # the option beats the header
     assert json.loads(out)["engine"]["fast"] == 10
+
+
+def test_bad_lines_stop_the_evaluation_unless_skipped_and_counted(tmp_path: Path) -> None:
+    from producer.markets import generate
+
+    m = generate("drift", symbols=4, minutes=6, seed=2)
+    ticks = zip(m.sym.tolist(), m.t.tolist(), m.price.tolist(), strict=True)
+    lines = [f"{m.symbols[s]},{p!r},{t!r}" for s, t, p in ticks]
+    clean, bad = tmp_path / "clean.csv", tmp_path / "bad.csv"
+    clean.write_text("symbol,price,time\n" + "\n".join(lines) + "\n")
+    broken = [*lines[:500], f"{m.symbols[0]},0.0,{float(m.t[500])!r}", *lines[500:]]
+    bad.write_text("symbol,price,time\n" + "\n".join(broken) + "\n")
+    status, _, err = _run(str(bad))
+    assert status == 2
+    assert err.splitlines()[-1] == (
+        f"limitwatch evaluate: {bad}:502: price must be positive, got 0.0 "
+        "(--skip-bad skips and counts such lines)"
+    )
+    status, out, err = _run(str(bad), "--skip-bad", "--json")
+    assert status == 0
+    assert f"skipped {bad}:502: price must be positive, got 0.0" in err.splitlines()
+    _, want, _ = _run(str(clean), "--json")
+    assert json.loads(out)["markets"][str(bad)] == json.loads(want)["markets"][str(clean)]

@@ -275,6 +275,26 @@ def test_options_the_command_takes_work_before_it_as_after_it() -> None:
     assert result.stdout == after_it.stdout and result.stdout.startswith("{")
 
 
+def test_a_monitor_option_before_a_command_that_runs_none_is_said_to_be_ignored() -> None:
+    from tui.runtime.parser import build_parser, options_after_command
+
+    parser = build_parser()
+    said: list[str] = []
+    argv = ["--log-file", "x.log", "--speed", "3", "--skip-bad", "evaluate", "F"]
+    moved = options_after_command(parser, argv, warn=said.append)
+    assert moved == ["--log-file", "x.log", "--speed", "3", "evaluate", "--skip-bad", "F"]
+    assert said == ["--speed is an option of the monitor, not of evaluate: ignored"]
+    said.clear()
+    options_after_command(parser, ["--speed", "3", "replay", "F"], warn=said.append)
+    options_after_command(parser, ["--step", "1%", "serve"], warn=said.append)
+    assert said == []  # both run the monitor, which reads them
+    result = _cli("--log-file", os.devnull, "--seed", "4", "backtest", "scenarios/rally.jsonl")
+    assert result.returncode == 0
+    assert "limitwatch: --seed is an option of the monitor, not of backtest: ignored" in (
+        result.stderr
+    )
+
+
 def test_help_of_each_command_says_what_it_needs() -> None:
     names = ("replay", "record", "engine", "produce")
     help_of = {name: _cli(name, "--help").stdout for name in names}

@@ -345,7 +345,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="limits this many percent either side of each symbol's first price (1,2,3)",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="skip and count bad lines of FILE instead of stopping")  # fmt: skip
     add_engine_options(parser, limits=False, skip=_OWN_SETTINGS)
+
+
+def _skip_hint(exc: Exception) -> str:
+    """What to add to an error about a line that ``--skip-bad`` would skip."""
+    return " (--skip-bad skips and counts such lines)" if getattr(exc, "skippable", False) else ""
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -358,11 +365,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         if args.file is not None:  # its header's engine settings, unless an option says
             from tui.runtime.backtest import open_file
 
-            source = open_file(args.file, skip_bad=False, additive=args.additive)
+            source = open_file(args.file, skip_bad=args.skip_bad, additive=args.additive)
             suggested = dict(getattr(source, "engine", {}) or {})
         config = engine_config(args, suggested, header_of(args.file or ""), chart=False)
     except (OptionError, SourceError, BacktestError) as exc:
-        print(f"limitwatch evaluate: {exc}", file=err)
+        print(f"limitwatch evaluate: {exc}{_skip_hint(exc)}", file=err)
         return 2
     if args.file is None and args.symbols * args.minutes > MOST_SYMBOL_MINUTES:
         print(
@@ -390,10 +397,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
                 market = generate(kind, symbols=args.symbols, minutes=args.minutes, seed=args.seed)
                 results[kind] = run_ticks(Ticks.of_market(market), config, args.bands)
     except (SourceError, StoreError, BacktestError) as exc:
-        print(f"limitwatch evaluate: {exc}", file=err)
+        print(f"limitwatch evaluate: {exc}{_skip_hint(exc)}", file=err)
         return 2
     except KeyboardInterrupt:
         return 130
+    for reason in getattr(source, "skipped_reasons", []):
+        print(f"skipped {reason}", file=err)
     print(f"evaluate: done in {time.monotonic() - started:.0f} s", file=err)
     if args.json:
         doc = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -434,11 +435,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def options_after_command(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+#: Options before a command that every command reads.
+EVERY_COMMANDS = frozenset({"--log-file"})
+#: Commands that run the monitor, and read its options written before them.
+MONITOR_COMMANDS = frozenset({"replay", "serve"})
+
+
+def options_after_command(
+    parser: argparse.ArgumentParser,
+    argv: list[str],
+    warn: Callable[[str], object] | None = None,
+) -> list[str]:
     """`argv` with the options written before a command that the command defines as well
     (``limitwatch --fast 5 backtest FILE``) moved to just after it, where they take
     effect (before it, the command's own default would silently replace them). Options
-    the command lacks (``--log-file``) stay where they are."""
+    the command lacks (``--log-file``) stay where they are; those of the monitor before
+    a command that runs none (``limitwatch --speed 3 evaluate FILE``) are said to
+    ``warn``, as they have no effect."""
     takes_value = {
         option: action.nargs != 0
         for action in parser._actions  # argparse has no public listing of its options
@@ -458,6 +471,11 @@ def options_after_command(parser: argparse.ArgumentParser, argv: list[str]) -> l
             own = commands[token]._option_string_actions
             moved = [opt for opt in given if _option_name(opt[0], takes_value) in own]
             kept = [opt for opt in given if opt not in moved]
+            if warn is not None and token not in MONITOR_COMMANDS:
+                for opt in kept:
+                    name = _option_name(opt[0], takes_value)
+                    if name not in EVERY_COMMANDS:
+                        warn(f"{name} is an option of the monitor, not of {token}: ignored")
             return [
                 *(t for opt in kept for t in opt),
                 token,
