@@ -25,7 +25,9 @@ A limit is *reached* by a tick at or beyond it (``price <= buy``, ``price >= sel
   against always forecasting the base rate ``b`` (the samples' observed frequency).
 * **Alerts** are the engine's BUY_WATCH/SELL_WATCH signals, **crossings** its BUY/SELL
   signals; precision, recall and lead time as in :mod:`engine.quality` (a true alert is
-  followed by a crossing of the same stream and side within ``H``).
+  followed by a tick of the same stream at or beyond the limit of its side within ``H``,
+  a crossing or not: a crossing re-arms only once the price has moved back, and a price
+  that came back to a limit it had touched came true all the same).
 * **Baselines** at equal precision to the forecast (see :func:`engine.quality.baselines`):
   the proximity alarm and the vol-scaled one. Each row's *lead ratio* is its median
   lead over that of the proximity alarm matched to the row's own precision, and its
@@ -252,21 +254,14 @@ def sample_ticks(
     return Samples.concat(out)
 
 
-def next_reach(ticks: TickOrder) -> _F8:
-    """Per tick and side (shape ``(2, ticks)``), the time of the first tick at or after it,
-    of the same stream, that reaches the limit (inf if none)."""
-    t = np.r_[ticks.t, np.inf]
-    return np.stack([t[ticks.next_index(ticks.reached[side])] for side in (BUY_SIDE, SELL_SIDE)])
-
-
 def outcomes(
-    ticks: TickOrder, samples: Samples, horizon_s: float, reach: _F8 | None = None
+    ticks: TickOrder, samples: Samples, horizon_s: float
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Which samples count, and their outcomes (see the module docstring).
 
     Returns ``(counts, outcome)``, both one per sample.
     """
-    reach = next_reach(ticks) if reach is None else reach
+    reach = ticks.next_reach()
     n = len(samples.t)
     counts = np.zeros(n, dtype=bool)
     outcome = np.zeros(n, dtype=bool)
@@ -497,17 +492,6 @@ class Evaluation:
         }
 
 
-def _actual_to_limit(ticks: TickOrder, alerts: Events, at: _I8, reach: _F8) -> _F8:
-    """Per alert (its tick at ``at`` in ``ticks``), the time until its stream next
-    reached the limit of its side (inf if it did not)."""
-    if not len(alerts):
-        return np.empty(0)
-    side = alerts.side.astype(np.int64)
-    nxt = np.minimum(at + 1, len(ticks) - 1)
-    same = (at + 1 < len(ticks)) & (ticks.ids[nxt] == ticks.ids[at])
-    return np.where(same, reach[side, nxt], np.inf) - alerts.t
-
-
 def _eta_accuracy(actual: _F8, eta: _F8, horizon_s: float) -> tuple[float, float]:
     """Median actual over shown ETA among alerts that hit, and the share of those with an
     ETA defined."""
@@ -540,7 +524,7 @@ class _Forecast:
         self.counts = np.zeros(n, dtype=bool)
         self.outcome = np.zeros(n, dtype=bool)
 
-    def add(self, ticks: TickOrder, reach: _F8, horizon_s: float) -> None:
+    def add(self, ticks: TickOrder, horizon_s: float) -> None:
         """What ``ticks`` (every tick of its streams) say of this forecast's alerts and
         samples on those streams."""
         mine = np.isin(self.alerts.symbol, ticks.streams)
@@ -550,7 +534,7 @@ class _Forecast:
                 at = self.at[mine]
             else:
                 at = np.maximum(ticks.locate(part.symbol.astype(np.int64), part.t), 0)
-            self.actual[mine] = _actual_to_limit(ticks, part, at, reach)
+            self.actual[mine] = ticks.time_to_limit(part.side, at, part.t)
             self.ends[mine] = ticks.last_t(part.symbol)
         if self.samples is None:
             return
@@ -558,7 +542,7 @@ class _Forecast:
         if mine.size:
             s = self.samples
             part_s = Samples(s.stream[mine], s.t[mine], s.side[mine], s.p[mine])
-            counts, outcome = outcomes(ticks, part_s, horizon_s, reach)
+            counts, outcome = outcomes(ticks, part_s, horizon_s)
             counts &= settled(ticks, part_s, SETTLE_HORIZONS * horizon_s)
             self.counts[mine] = counts
             self.outcome[mine] = outcome
@@ -571,7 +555,9 @@ class _Forecast:
         per_hour: float,
     ) -> tuple[Row, Quality]:
         """The row, and the forecast's quality (its precision is what the alarms match)."""
-        q = score(self.alerts, crossings, horizon_s, ends=self.ends)
+        q = score(
+            self.alerts, crossings, horizon_s, ends=self.ends, reached=self.actual <= horizon_s
+        )
         near = prox.match(q.precision)
         cal = None
         if self.samples is not None:
@@ -676,10 +662,9 @@ def evaluate(
     for group in [whole] if whole is not None else ticks:
         if not len(group):
             continue
-        reach = next_reach(group)
         sweep_alarms(prox, vol, group, rule)
         for f in forecasts:
-            f.add(group, reach, horizon_s)
+            f.add(group, horizon_s)
         streams += int(group.streams.size)
         t_min, t_max = min(t_min, float(group.t.min())), max(t_max, float(group.t.max()))
     hours = (t_max - t_min) / 3600.0 if streams else 0.0

@@ -4,8 +4,9 @@ A *crossing* is a BUY or SELL signal: the price reached a limit. An *alert* is a
 for one symbol and side: a BUY_WATCH or SELL_WATCH from the forecast, or an alarm from a
 baseline.
 
-An alert is *true* when a crossing of the same symbol and side follows it (strictly
-later) within the horizon; otherwise it is a *false alarm*, unless its symbol's ticks
+An alert is *true* when its symbol's price reaches the limit of its side at a later tick
+within the horizon (a crossing of the same symbol and side does; without the ticks, only
+a crossing counts); otherwise it is a *false alarm*, unless its symbol's ticks
 end within the horizon after it: then the data cannot say, and it is *undecided*, left
 out of the counts below (a recording stopped 17 s after three WATCHes, which came true
 30 s later live, had scored them three false alarms). A crossing was *forecast*
@@ -234,7 +235,11 @@ def split_signals(
 
 
 def score(
-    alerts: Events, crossings: Events, horizon_s: float, ends: npt.ArrayLike | None = None
+    alerts: Events,
+    crossings: Events,
+    horizon_s: float,
+    ends: npt.ArrayLike | None = None,
+    reached: npt.ArrayLike | None = None,
 ) -> Quality:
     """Match alerts to the crossings they announced and compute the quality figures.
 
@@ -247,6 +252,9 @@ def score(
     ends : array_like of float, optional
         Per alert, the time of its symbol's last tick: an alert not true whose horizon
         reaches past it is undecided. None: every alert is decided.
+    reached : array_like of bool, optional
+        Per alert, whether a later tick of its symbol reached the limit within the
+        horizon: then it is true as well, crossing or not. None: true by crossings alone.
 
     Returns
     -------
@@ -262,6 +270,9 @@ def score(
     >>> q = score(alerts, crossings, horizon_s=10.0, ends=[60.0, 55.0, 60.0])
     >>> q.alerts, q.false_alarms, q.undecided  # A's ticks end 5 s after its second
     (2, 1, 1)
+    >>> q = score(alerts, crossings, horizon_s=10.0, reached=[True, True, False])
+    >>> q.false_alarms, q.precision, q.forecast  # A's second: its price touched the limit
+    (1, 0.6666666666666666, 1)
     """
     if not horizon_s > 0:
         raise ValueError(f"horizon must be positive, got {horizon_s}")
@@ -296,6 +307,8 @@ def score(
         sorted_lead = np.full(n_cross, np.nan)
         sorted_lead[targets] = gap[is_true][first]
         lead[c_order] = sorted_lead
+    if reached is not None and n_alerts:
+        true_alert |= np.asarray(reached, dtype=bool)
     undecided = 0
     if ends is not None and n_alerts:
         open_ = ~true_alert & (alerts.t + horizon_s > np.asarray(ends, dtype=np.float64))
@@ -410,6 +423,7 @@ class TickOrder:
         self.streams = self.ids[self._first]
         self._runs: Streams | None = None  # made for the first alarm, see fires
         self._latest: npt.NDArray[np.float64] | None = None  # see last_t
+        self._reach: npt.NDArray[np.float64] | None = None  # see next_reach
 
     def locate(self, ids: npt.ArrayLike, t: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Index of the latest tick of symbol ``ids`` at or before time ``t`` (-1 if none).
@@ -449,6 +463,32 @@ class TickOrder:
         first = np.minimum.accumulate(np.where(mask, np.arange(n), n)[::-1])[::-1]
         return np.where(first < self.stream_end, first, n)
 
+    def next_reach(self) -> npt.NDArray[np.float64]:
+        """Per side and tick (shape ``(2, ticks)``), the time of the first tick at or after
+        it, of the same symbol, that reaches the limit (inf if none). Made once."""
+        if self._reach is None:
+            t = np.r_[self.t, np.inf]
+            self._reach = np.stack([t[self.next_index(self.reached[side])] for side in (0, 1)])
+        return self._reach
+
+    def time_to_limit(
+        self, side: npt.ArrayLike, at: npt.ArrayLike, t: npt.ArrayLike
+    ) -> npt.NDArray[np.float64]:
+        """Per moment ``t`` at tick ``at`` (its symbol's latest then), the time until a later
+        tick of that symbol reached the limit of ``side`` (inf if none did).
+
+        >>> ticks = TickOrder([0, 0, 0], [0.0, 5.0, 9.0], [100.0, 101.0, 99.0], [99.0], [102.0])
+        >>> ticks.time_to_limit([0, 1, 0], [0, 0, 2], [1.0, 1.0, 9.0]).tolist()
+        [8.0, inf, inf]
+        """
+        at_a = np.asarray(at, dtype=np.int64)
+        if not at_a.size:
+            return np.empty(0)
+        nxt = np.minimum(at_a + 1, len(self) - 1)
+        same = (at_a + 1 < len(self)) & (self.ids[nxt] == self.ids[at_a])
+        reach = self.next_reach()[np.asarray(side, dtype=np.int64), nxt]
+        return np.where(same, reach, np.inf) - np.asarray(t, dtype=np.float64)
+
     def __len__(self) -> int:
         return len(self.ids)
 
@@ -464,8 +504,12 @@ class TickOrder:
 
     def events(self, fired: npt.NDArray[np.bool_]) -> Events:
         """The alerts of a fire mask of shape ``(2, ticks)``, in tick order per side."""
+        return self.events_at(fired)[0]
+
+    def events_at(self, fired: npt.NDArray[np.bool_]) -> tuple[Events, npt.NDArray[np.int64]]:
+        """:meth:`events`, and the tick of each alert."""
         side, at = np.divmod(np.flatnonzero(fired), fired.shape[1])  # 2-D nonzero is slower
-        return Events(self.ids[at], side.astype(np.int8), self.t[at])
+        return Events(self.ids[at], side.astype(np.int8), self.t[at]), at
 
     def proximity(self) -> npt.NDArray[np.float64]:
         """Distance to each limit as a fraction of it, shape ``(2, ticks)``."""
@@ -567,6 +611,7 @@ def match_precision(
     horizon_s: float,
     target_precision: float,
     fallback: float,
+    reached_at: Callable[[float], npt.NDArray[np.bool_]] | None = None,
 ) -> Baseline:
     """Sweep an alarm's threshold over `grid` and keep its best at `target_precision`.
 
@@ -590,6 +635,11 @@ def match_precision(
         The forecast horizon, seconds.
     target_precision : float
         Usually the forecast's precision.
+    fallback : float
+        The threshold kept for a NaN target.
+    reached_at : callable, optional
+        Per alert of ``alerts_at`` at a threshold, whether its price reached the limit
+        within the horizon (see :func:`score`); None: true by crossings alone.
 
     Returns
     -------
@@ -597,10 +647,15 @@ def match_precision(
         With the sweep in ``curve``.
     """
     thresholds = np.sort(np.asarray(grid, dtype=np.float64))
-    scored = [score(alerts_at(float(x)), crossings, horizon_s) for x in thresholds]
+
+    def scored_at(x: float) -> Quality:
+        reached = None if reached_at is None else reached_at(x)
+        return score(alerts_at(x), crossings, horizon_s, reached=reached)
+
+    scored = [scored_at(float(x)) for x in thresholds]
     curve = _curve(thresholds, scored)
     if np.isnan(target_precision):
-        return Baseline(name, fallback, score(alerts_at(fallback), crossings, horizon_s), curve)
+        return Baseline(name, fallback, scored_at(fallback), curve)
     best = _best(thresholds, curve, target_precision)
     return Baseline(name, float(thresholds[best]), scored[best], curve)
 
@@ -672,8 +727,11 @@ class Sweep:
         mine = np.flatnonzero(np.isin(c.symbol, ticks.streams))
         theirs = c.take(mine)
         for i, x in enumerate(self._at):
-            alerts = ticks.events(ticks.fires(closeness, -x, rule))
-            q = score(alerts, theirs, self.horizon_s, ends=ticks.last_t(alerts.symbol))
+            alerts, at = ticks.events_at(ticks.fires(closeness, -x, rule))
+            reached = ticks.time_to_limit(alerts.side, at, alerts.t) <= self.horizon_s
+            q = score(
+                alerts, theirs, self.horizon_s, ends=ticks.last_t(alerts.symbol), reached=reached
+            )
             self._lead[i, mine] = q.lead_s
             self._alerts[i] += q.alerts
             self._true[i] += q.alerts - q.false_alarms

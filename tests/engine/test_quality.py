@@ -349,15 +349,35 @@ def test_sweeping_by_groups_of_symbols_picks_what_matching_on_all_the_ticks_pick
         part = TickOrder(ids[mine], t[mine], price[mine], buy, sell)
         engine.quality.sweep_alarms(prox, vol, part, rule)
     closeness = -whole.proximity()
+
+    def reached_at(k: float) -> np.ndarray:
+        alerts, at = whole.events_at(whole.fires(closeness, -k, rule))
+        return whole.time_to_limit(alerts.side, at, alerts.t) <= 60.0
+
     for target in (0.3, 0.5, float("nan")):
         got = prox.match(target)
         want = engine.quality.match_precision(
             "proximity", lambda k: whole.events(whole.fires(closeness, -k, rule)),
             engine.quality.DEFAULT_BANDS, crossings, horizon_s=60.0,
             target_precision=target, fallback=engine.quality.FALLBACK_BAND,
+            reached_at=reached_at,
         )  # fmt: skip
         assert got.threshold == want.threshold
         assert got.quality.to_dict() == want.quality.to_dict()
         np.testing.assert_array_equal(got.curve, want.curve)
         np.testing.assert_array_equal(got.quality.lead_s, want.quality.lead_s)
     assert prox.match(0.3).quality.alerts > 0 and len(crossings) > 10
+
+
+def test_an_alarm_answered_by_a_touch_without_a_crossing_came_true() -> None:
+    """A crossing re-arms only once the price has moved back by the hysteresis; a price
+    that comes back to a limit it touched fires none, and the alarm before it came true
+    all the same."""
+    ticks = TickOrder([0] * 4, [0.0, 1.0, 2.0, 3.0], [100.0, 101.5, 102.0, 101.0], [90.0], [102.0])
+    crossings = Events.make(np.empty(0, int), np.empty(0, int), np.empty(0))  # none fired
+    prox, _ = engine.quality.sweeps(crossings, 10.0, bands=[0.01])
+    prox.add(ticks, -ticks.proximity(), Discipline(10.0, 5.0, 0.5))
+    q = prox.quality(0.01)
+    assert (q.alerts, q.false_alarms, q.precision) == (1, 0, 1.0)
+    alone = engine.quality.score(ticks.alerts(0.01, Discipline(10.0, 5.0, 0.5)), crossings, 10.0)
+    assert alone.false_alarms == 1  # by crossings alone it had been a false alarm
