@@ -448,6 +448,9 @@ class Row:
     watches_per_hour: float = math.nan
     false_per_hour: float = math.nan
     storm: int = 0
+    #: The mean chance the decided alerts showed (the forecast's rows): beside the
+    #: precision, how often they came true, a check of the chances WATCHes show.
+    said: float = math.nan
     #: Lead against precision over a threshold sweep (baselines), rows of
     #: threshold, precision, recall, median lead, alerts.
     curve: _F8 = field(default_factory=lambda: np.empty((0, 5)), repr=False)
@@ -466,6 +469,8 @@ class Row:
             false_per_stream_hour=_json(self.false_per_hour),
             storm=self.storm,
         )
+        if math.isfinite(self.said):
+            out["said"] = _json(self.said)
         if self.calibration is not None:
             out["calibration"] = self.calibration.to_dict()
         return out
@@ -515,6 +520,8 @@ class _Forecast:
     samples: Samples | None
     #: Tick index of each alert when the ticks are one TickOrder and it is known.
     at: _I8 | None = None
+    #: The chance each alert showed.
+    p: _F8 | None = None
 
     def __post_init__(self) -> None:
         self.actual = np.full(len(self.alerts), np.inf)
@@ -555,9 +562,13 @@ class _Forecast:
         per_hour: float,
     ) -> tuple[Row, Quality]:
         """The row, and the forecast's quality (its precision is what the alarms match)."""
-        q = score(
-            self.alerts, crossings, horizon_s, ends=self.ends, reached=self.actual <= horizon_s
-        )
+        reached = self.actual <= horizon_s  # the price reached the limit: came true
+        q = score(self.alerts, crossings, horizon_s, ends=self.ends, reached=reached)
+        said = math.nan
+        if self.p is not None and len(self.alerts):
+            decided = q.true_alert | (self.alerts.t + horizon_s <= self.ends)
+            if decided.any():
+                said = float(self.p[decided].mean())
         near = prox.match(q.precision)
         cal = None
         if self.samples is not None:
@@ -578,6 +589,7 @@ class _Forecast:
             watches_per_hour=q.alerts / per_hour if per_hour else math.nan,
             false_per_hour=q.false_alarms / per_hour if per_hour else math.nan,
             storm=storm(self.alerts, horizon_s),
+            said=said,
         )
         return row, q
 
@@ -647,16 +659,20 @@ def evaluate(
     sig_ids = np.array([stream_of[s.symbol] for s in signals], dtype=np.int64)
     sig_t = np.array([s.t for s in signals], dtype=np.float64)
     sig_eta = np.array([s.eta_s for s in signals], dtype=np.float64)
+    sig_p = np.array([s.p_hit for s in signals], dtype=np.float64)
     alerts, crossings = split_signals(kinds, sig_ids, sig_t)
     is_alert = np.isin(np.asarray(kinds, dtype=str), ["BUY_WATCH", "SELL_WATCH"])
     eta = sig_eta[is_alert] if len(kinds) else np.empty(0)
-    forecasts = [_Forecast(ENGINE, alerts, eta, samples)]
+    said = sig_p[is_alert] if len(kinds) else np.empty(0)
+    forecasts = [_Forecast(ENGINE, alerts, eta, samples, p=said)]
     if oracle is not None and whole is not None:
         p, eta_t, alert_p = oracle
         o_alerts, o_at = oracle_alerts(whole, p, alert_p, rule)
-        o_eta = eta_t[o_alerts.side.astype(np.int64), o_at]
+        o_side = o_alerts.side.astype(np.int64)
         o_samples = sample_ticks(whole, p, sample_every(horizon_s))
-        forecasts.append(_Forecast(ORACLE, o_alerts, o_eta, o_samples, at=o_at))
+        forecasts.append(
+            _Forecast(ORACLE, o_alerts, eta_t[o_side, o_at], o_samples, at=o_at, p=p[o_side, o_at])
+        )
     prox, vol = sweeps(crossings, horizon_s, bands, zs)
     streams, t_min, t_max = 0, math.inf, -math.inf
     for group in [whole] if whole is not None else ticks:

@@ -431,6 +431,10 @@ def test_quantities_are_left_out_of_the_comparison_with_the_alarms(tmp_path: Pat
         return json.loads(result.stdout.splitlines()[-1])
 
     one, two = scores(str(alone)), scores(str(both), "--additive", "gauge")
+    # The chances the watches showed ("said") differ: the gauge's watches teach the
+    # stream's correction of them, as its forecasts teach the stream's map.
+    said = one["quality"].pop("said"), two["quality"].pop("said")
+    assert said[0] != said[1]
     assert one["quality"] == two["quality"] and one["baselines"] == two["baselines"]
     shown = cli(str(gauges), "--additive", "gauge")
     assert shown.returncode == 0 and "Traceback" not in shown.stderr
@@ -566,3 +570,14 @@ def test_the_signal_table_shows_prices_in_full_digits_never_in_exponents() -> No
     assert "0.000123 " in rows[1] and "0.00012 " in rows[1]
     end = backtest.TABLE_HEADER.index("price") + len("price")  # right-aligned under it
     assert rows[0][:end].endswith("12,056,602") and rows[1][:end].endswith("0.000123")
+
+
+def test_the_report_says_what_the_watches_said_beside_how_often_they_came_true() -> None:
+    result = cli(str(ROOT / "scenarios" / "busy_market.jsonl"))
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("forecast:"))
+    assert "(precision 76%, said 72% on average)" in line
+    doc = json.loads(
+        cli(str(ROOT / "scenarios" / "busy_market.jsonl"), "--json").stdout.splitlines()[-1]
+    )
+    assert doc["quality"]["said"] == pytest.approx(0.722819, abs=1e-6)

@@ -391,6 +391,9 @@ def summary(result: BacktestResult) -> dict[str, Any]:
     }
     if result.evaluation is not None and result.quality is not None:
         out["quality"] = result.quality.to_dict()
+        said = result.evaluation.rows[0].to_dict().get("said")
+        if said is not None:  # the mean chance the decided watches showed
+            out["quality"]["said"] = said
         out["calibration"] = _calibration(result.evaluation).to_dict()
         out["baselines"] = [_baseline_dict(r) for r in result.evaluation.rows[1:]]
     return out
@@ -482,7 +485,9 @@ def _quality_line(label: str, q: dict[str, Any]) -> str:
     return (
         f"{label}: {q['forecast']}/{q['crossings']} crossings warned ahead (recall "
         f"{_pct(q['recall'])}), {q['alerts']} alerts of which {q['false_alarms']} false "
-        f"(precision {_pct(q['precision'])}), median lead "
+        f"(precision {_pct(q['precision'])}"
+        + (f", said {_pct(q['said'])} on average" if q.get("said") is not None else "")
+        + "), median lead "
         f"{'-' if lead is None else f'{lead:.1f} s'}"
         + (f"; {q['undecided']} more too near the end of the data to judge"
            if q.get("undecided") else "")
