@@ -856,7 +856,7 @@ class TimingRecord:
     and whether each came true, and :meth:`refit` sets :attr:`shift`, added to the
     log-odds of the next WATCHes' ``p``: ``logit(f) - logit(m)``, ``m`` the mean ``p``
     shown and ``f`` the frequency they came true with ``prior`` pseudo-outcomes at ``m``
-    (no shift while the outcomes are few).
+    (a shift shrunk towards none while the outcomes are few).
 
     Examples
     --------

@@ -78,7 +78,9 @@ between them report exactly the ``p`` and the signals that one engine reading th
 reports, in any arrangement and at any speed. Every other estimate is per symbol already.
 
 The WATCH rule compares the forecast *as computed* with ``alert_p``; the signal reports
-the calibrated ``p``. Measured on the generated markets (``limitwatch evaluate``), a rule
+the calibrated ``p``, a WATCH's also shifted by how its stream's WATCHes fared (see
+:class:`~engine.calibration.TimingRecord`), so it may differ from the watchlist's ``p``
+of the same moment. Measured on the generated markets (``limitwatch evaluate``), a rule
 on the calibrated ``p`` fired far less on markets where the map caps the forecast (on a
 coarse price grid it rarely says more than 60 %: 46 WATCHes instead of about 1,300, a
 recall of 0.02) and warned later at equal precision on four of six kinds; the computed
@@ -292,10 +294,13 @@ class Engine:
         self._n_local: dict[int, int] = {}
         # Per stream, how the WATCHes fared (the factor that corrects their times to the
         # limit, the shift that corrects their p); the WATCHes still waiting for a tick
-        # at their limit, per (symbol id, side): (event time, position in all ticks
-        # given, time to the limit and p shown before correction).
+        # at their limit, per (symbol id, side): (event time, time to the limit and p
+        # shown before correction); and per stream those answered, kept until their
+        # horizon has passed: (event time, symbol id, side, time the limit took, time
+        # and p shown).
         self._timing: dict[int, TimingRecord] = {}
-        self._waiting: dict[tuple[int, int], list[tuple[float, int, float, float]]] = {}
+        self._waiting: dict[tuple[int, int], list[tuple[float, float, float]]] = {}
+        self._answered: dict[int, list[tuple[float, int, int, float, float, float]]] = {}
         self._learn_timing = math.isfinite(self._cfg.calibrate_after_s)
         # Forecasts below the watches' re-arm level need not be exact (see forecast_limits).
         self._screen = screen_reach(self._cfg.watch_rearm * self._cfg.alert_p, self._cfg.horizon_s)
@@ -875,19 +880,31 @@ class Engine:
             self._timing[stream].refit()
 
     def _expire_watches(self, stream: int, now: float) -> None:
-        """Count the waiting WATCHes of ``stream`` whose horizon ended before event time
-        ``now`` as not come true."""
-        record, horizon, of = self._timing[stream], self._cfg.horizon_s, self._s.stream
-        for key in sorted(k for k in self._waiting if of[k[0]] == stream):
+        """Record the WATCHes of ``stream`` whose horizon ended before event time ``now``:
+        those answered as come true, those still waiting as not. Only then, and all in
+        one order (by time, symbol and side): a hit is known as soon as the price gets
+        there and a miss only a horizon later, and a record that took hits at once held,
+        at each refit, the recent WATCHes that had come true but not those about to fail
+        (its first shift, from eight hits and no miss, raised the chances shown)."""
+        horizon, of = self._cfg.horizon_s, self._s.stream
+        done = []
+        for key in [k for k in self._waiting if of[k[0]] == stream]:
             waiting = self._waiting[key]
-            for t0, _at, _eta, p in waiting:
-                if t0 + horizon < now:
-                    record.add_watch(p, False)
+            done += [(t0, *key, math.inf, eta, p) for t0, eta, p in waiting if t0 + horizon < now]
             left = [w for w in waiting if w[0] + horizon >= now]
             if left:
                 self._waiting[key] = left
             else:
                 del self._waiting[key]
+        answered = self._answered.get(stream, [])
+        done += [a for a in answered if a[0] + horizon < now]
+        self._answered[stream] = [a for a in answered if a[0] + horizon >= now]
+        record = self._timing[stream]
+        for _t0, _sid, _side, took, shown_eta, p in sorted(done):
+            came = took <= horizon
+            if came:
+                record.add(took, shown_eta)
+            record.add_watch(p, came)
 
     def _apply(self, raw: _F8, sids: NDArray[np.integer], group: _I8 | None = None) -> _F8:
         """``raw`` probabilities (last axis: one per symbol of ``sids``) through the
@@ -1235,7 +1252,7 @@ class Engine:
             shown = p_hit.copy()
             shown[:, ticks] = self._apply(p_hit[:, ticks], batch.sym_t.take(ticks))
         if self._learn_timing and (self._waiting or ticks.size):
-            self._follow(batch, fired, arrival + given, t_event, price, limits, shown, eta)
+            self._follow(batch, fired, t_event, price, limits, shown, eta)
         out = signals_fired(
             fired, batch, arrival, self._names, s.seq, t_event, price, limits, shown, eta
         )
@@ -1245,7 +1262,6 @@ class Engine:
         self,
         batch: Batch,
         fired: NDArray[np.bool_],
-        position: _I8,
         t_event: _F8,
         price: _F8,
         limits: _F8,
@@ -1254,20 +1270,19 @@ class Engine:
     ) -> None:
         """Follow the WATCHes to their outcome: the batch's new ones (of symbols past
         ``calibrate_after_s``: a young symbol's teach nothing, as its forecasts teach
-        the map nothing) wait for a later tick of their symbol at or beyond their limit
-        within the horizon, and each one found comes true, in the order of the ticks
-        given whatever the batches (``position``: each tick's position in all ticks
-        given, in input order). A WATCH whose horizon passed without one did not (a tick
-        at the limit after it, or the refit that follows, says so). The price, not the
-        crossing signal: a crossing that re-arms only once the price has moved back
-        does not fire for a price that touched the limit and comes back to it."""
-        s, horizon, after = self._s, self._cfg.horizon_s, self._cfg.calibrate_after_s
-        sym, at = batch.sym_t, position.take(batch.order)
+        the map nothing) wait for a later tick of their symbol (later in event time, as
+        ``evaluate`` and ``backtest`` judge them) at or beyond their limit, and come
+        true if it is within the horizon; :meth:`_expire_watches` records them once the
+        horizon has passed. The price, not the crossing signal: a crossing that re-arms
+        only once the price has moved back does not fire for a price that touched the
+        limit and comes back to it."""
+        s, after = self._s, self._cfg.calibrate_after_s
+        sym = batch.sym_t
         sides, ticks = np.nonzero(fired[: SignalKind.SELL_WATCH + 1])
         for side, i in zip(sides.tolist(), ticks.tolist(), strict=True):
             sid = int(sym[i])
             if t_event[i] - s.t_open[sid] >= after:
-                entry = (float(t_event[i]), int(at[i]), float(eta[side, i]), float(shown[side, i]))
+                entry = (float(t_event[i]), float(eta[side, i]), float(shown[side, i]))
                 self._waiting.setdefault((sid, side), []).append(entry)
         if not self._waiting:
             return
@@ -1278,26 +1293,18 @@ class Engine:
         reach[0] &= price <= limits[0]
         reach[1] &= price >= limits[1]
         sides, ticks = np.nonzero(reach)
-        if not ticks.size:
-            return
-        order = np.argsort(at[ticks], kind="stable")
-        for side, j in zip(sides[order].tolist(), ticks[order].tolist(), strict=True):
+        # A symbol's ticks are in time order in the batch: its first tick at the limit
+        # after a WATCH answers it.
+        for side, j in zip(sides.tolist(), ticks.tolist(), strict=True):
             key = (int(sym[j]), side)
             waiting = self._waiting.get(key)
             if not waiting:
                 continue
-            t, here = float(t_event[j]), int(at[j])
-            record = self._timing[int(s.stream[key[0]])]
-            left = []
-            for entry in waiting:
-                t0, made, shown_eta, p = entry
-                if made >= here:  # a WATCH of this tick or later: not answered by it
-                    left.append(entry)
-                elif t - t0 <= horizon:
-                    record.add(t - t0, shown_eta)
-                    record.add_watch(p, True)
-                else:
-                    record.add_watch(p, False)
+            t = float(t_event[j])
+            left = [w for w in waiting if w[0] >= t]  # not before it: not answered by it
+            if len(left) < len(waiting):
+                answered = self._answered.setdefault(int(s.stream[key[0]]), [])
+                answered += [(t0, *key, t - t0, eta, p) for t0, eta, p in waiting if t0 < t]
             if left:
                 self._waiting[key] = left
             else:

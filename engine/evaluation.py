@@ -74,6 +74,7 @@ from engine.quality import (
     split_signals,
     sweep_alarms,
     sweeps,
+    undecided_alerts,
 )
 from engine.signals import Signal
 from engine.watch import Discipline
@@ -566,7 +567,7 @@ class _Forecast:
         q = score(self.alerts, crossings, horizon_s, ends=self.ends, reached=reached)
         said = math.nan
         if self.p is not None and len(self.alerts):
-            decided = q.true_alert | (self.alerts.t + horizon_s <= self.ends)
+            decided = ~undecided_alerts(self.alerts, q.true_alert, horizon_s, self.ends)
             if decided.any():
                 said = float(self.p[decided].mean())
         near = prox.match(q.precision)

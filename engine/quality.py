@@ -234,6 +234,15 @@ def split_signals(
     return pick(_ALERT_SIDE), pick(_CROSS_SIDE)
 
 
+def undecided_alerts(
+    alerts: Events, true_alert: npt.ArrayLike, horizon_s: float, ends: npt.ArrayLike
+) -> npt.NDArray[np.bool_]:
+    """Per alert, whether the data cannot judge it: not true, and its horizon reaches past
+    its symbol's last tick (``ends``)."""
+    late = alerts.t + horizon_s > np.asarray(ends, dtype=np.float64)
+    return ~np.asarray(true_alert, dtype=bool) & late
+
+
 def score(
     alerts: Events,
     crossings: Events,
@@ -311,8 +320,7 @@ def score(
         true_alert |= np.asarray(reached, dtype=bool)
     undecided = 0
     if ends is not None and n_alerts:
-        open_ = ~true_alert & (alerts.t + horizon_s > np.asarray(ends, dtype=np.float64))
-        undecided = int(np.count_nonzero(open_))
+        undecided = int(np.count_nonzero(undecided_alerts(alerts, true_alert, horizon_s, ends)))
     return _quality(
         lead, n_alerts - undecided, int(true_alert.sum()), true_alert, undecided=undecided
     )
@@ -746,7 +754,8 @@ class Sweep:
         )  # fmt: skip
 
     def match(self, target_precision: float) -> Baseline:
-        """The alarm at its best at ``target_precision`` (:func:`match_precision`)."""
+        """The alarm at its best at ``target_precision``: :func:`match_precision` given
+        ``reached_at`` (its alerts judged by the price, as here)."""
         scored = [self.quality(x) for x in self.thresholds.tolist()]
         curve = _curve(self.thresholds, scored)
         if np.isnan(target_precision):

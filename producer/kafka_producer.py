@@ -42,7 +42,7 @@ from producer.control import (
 )
 from producer.delivery import produce_with_retry
 from producer.kafka_config import Connection, client_config, redact
-from producer.lines import SourceError
+from producer.lines import SourceError, skip_hint
 from producer.source import Source
 from producer.wire import Tick, encode, mark_resent
 
@@ -227,9 +227,7 @@ class ProducerThread(threading.Thread):
         except Exception as exc:  # a source that fails must not kill the app silently
             log.exception("producer stopped on an error")
             self._last_error = redact(
-                f"{exc} (--skip-bad skips such lines)"
-                if getattr(exc, "skippable", False)
-                else str(exc)
+                f"{exc}{skip_hint(exc)}"
                 if isinstance(exc, SourceError)  # says where and what already
                 else f"{type(exc).__name__}: {exc}"
             )

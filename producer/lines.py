@@ -57,6 +57,12 @@ class SourceError(ValueError):
         self.skippable = skippable
 
 
+def skip_hint(exc: BaseException) -> str:
+    """What to add to the message of an error about a line that ``--skip-bad`` would have
+    skipped and counted ("" for any other error)."""
+    return " (--skip-bad skips and counts such lines)" if getattr(exc, "skippable", False) else ""
+
+
 class BadLine(ValueError):
     """One line that is wrong; the reader adds the file name and line number."""
 

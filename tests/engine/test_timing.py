@@ -115,15 +115,36 @@ def test_a_watch_comes_true_when_the_price_reaches_its_limit_without_a_crossing(
     eng.set_limits("A", buy=90.0, sell=100.0)
     t0 = 1.7e9
     eng.update(np.zeros(40, np.int32), t0 + np.arange(40) * 0.5, np.full(40, 99.0))
-    eng._waiting[(0, 1)] = [(t0 + 19.5, 39, 5.0, 0.7)]  # a sell WATCH at the last tick
+    eng._waiting[(0, 1)] = [(t0 + 19.5, 5.0, 0.7)]  # a sell WATCH at the last tick
     touch = eng.update(np.zeros(2, np.int32), t0 + np.array([20.0, 21.0]), [100.0, 99.9])
     assert [s.kind for s in touch] == [SignalKind.SELL]  # its crossing: it came true
-    eng._waiting[(0, 1)] = [(t0 + 21.0, 41, 5.0, 0.7)]  # a second one, after the touch
+    eng._waiting[(0, 1)] = [(t0 + 21.0, 5.0, 0.7)]  # a second one, after the touch
     again = eng.update(np.zeros(1, np.int32), [t0 + 25.0], [100.0])
     assert not again  # no crossing: the price has not moved back 1 %
     assert (0, 1) not in eng._waiting  # and yet it came true
-    said = list(eng._timing[0]._said)
-    assert said == [(0.7, True), (0.7, True)]
+    assert list(eng._timing[0]._said) == []  # recorded once their horizon has passed
+    eng._expire_watches(0, t0 + 46.0)
+    assert list(eng._timing[0]._said) == [(0.7, True), (0.7, True)]
+
+
+def test_a_watch_is_recorded_only_once_its_horizon_has_passed() -> None:
+    """A hit is known when the price gets there, a miss only a horizon later: recorded
+    at once, the hits of the latest WATCHes were in the record at a refit and the misses
+    among them were not, and the first shifts raised the chances shown."""
+    cfg = EngineConfig(default_band=None, warmup_ticks=5, warmup_s=0.0, horizon_s=20.0)
+    eng = Engine(dataclasses.replace(cfg, calibrate_after_s=0.0))
+    eng.register(["A", "B"])
+    eng.set_limits("A", buy=90.0, sell=100.0)
+    eng.set_limits("B", buy=90.0, sell=100.0)
+    t0 = 1.7e9
+    eng.update(np.zeros(4, np.int32), t0 + np.arange(4.0), np.full(4, 99.0))
+    eng._waiting[(0, 1)] = [(t0 + 3.0, 5.0, 0.6)]  # A's will come true
+    eng._waiting[(1, 1)] = [(t0 + 3.0, 5.0, 0.6)]  # B's will not
+    eng.update(np.array([0, 1], np.int32), t0 + np.array([4.0, 4.0]), [100.0, 99.0])
+    eng._expire_watches(0, t0 + 10.0)  # a refit within their horizon: neither recorded
+    assert list(eng._timing[0]._said) == []
+    eng._expire_watches(0, t0 + 24.0)  # past it: both, in order of symbol
+    assert list(eng._timing[0]._said) == [(0.6, True), (0.6, False)]
 
 
 def test_the_correction_is_the_same_however_the_ticks_are_batched() -> None:
@@ -144,10 +165,10 @@ def test_a_new_limit_forgets_the_watch_for_the_old_one() -> None:
     price = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 4e-4, 400)))
     eng.set_limits("A", buy=float(price[0]) * 0.99, sell=float(price[0]) * 1.002)
     eng.update(np.zeros(200, dtype=np.int32), t[:200], price[:200])
-    eng._waiting[(0, 1)] = [(float(t[199]), 199, 5.0, 0.7)]  # a sell WATCH waiting for its hit
+    eng._waiting[(0, 1)] = [(float(t[199]), 5.0, 0.7)]  # a sell WATCH waiting for its hit
     eng.set_limits("A", buy=None, sell=float(price[199]) * 1.01)
     assert (0, 1) not in eng._waiting
-    eng._waiting[(0, 0)] = [(float(t[199]), 199, 5.0, 0.7)]
+    eng._waiting[(0, 0)] = [(float(t[199]), 5.0, 0.7)]
     eng.set_limits("A", buy=eng.limits("A")[0], sell=None)  # the same buy limit: kept
     assert (0, 0) in eng._waiting
 

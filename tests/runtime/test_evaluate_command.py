@@ -174,5 +174,6 @@ def test_bad_lines_stop_the_evaluation_unless_skipped_and_counted(tmp_path: Path
     status, out, err = _run(str(bad), "--skip-bad", "--json")
     assert status == 0
     assert f"skipped {bad}:502: price must be positive, got 0.0" in err.splitlines()
+    assert "evaluate: 1 bad line skipped" in err.splitlines()
     _, want, _ = _run(str(clean), "--json")
     assert json.loads(out)["markets"][str(bad)] == json.loads(want)["markets"][str(clean)]

@@ -287,7 +287,8 @@ def test_a_monitor_option_before_a_command_that_runs_none_is_said_to_be_ignored(
     said.clear()
     options_after_command(parser, ["--speed", "3", "replay", "F"], warn=said.append)
     options_after_command(parser, ["--step", "1%", "serve"], warn=said.append)
-    assert said == []  # both run the monitor, which reads them
+    options_after_command(parser, ["--version", "evaluate"], warn=said.append)
+    assert said == []  # both run the monitor, which reads them; --version acts first
     result = _cli("--log-file", os.devnull, "--seed", "4", "backtest", "scenarios/rally.jsonl")
     assert result.returncode == 0
     assert "limitwatch: --seed is an option of the monitor, not of backtest: ignored" in (

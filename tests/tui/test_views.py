@@ -599,8 +599,9 @@ def test_status_line_counts_skipped_lines_and_says_how_to_skip_a_bad_one() -> No
     producer = ProducerThread("127.0.0.1:1", source, topic="t")
     producer.run()  # the source fails at its third line; nothing reaches a broker
     stopped = dataclasses.replace(snap, producer=producer.stats())
-    assert "<stdin>:3: price 'x' is not a number (--skip-bad skips such lines)" in status_line(
-        stopped, 0.005
+    assert (
+        "<stdin>:3: price 'x' is not a number (--skip-bad skips and counts such lines)"
+        in status_line(stopped, 0.005)
     )
 
 
@@ -653,7 +654,7 @@ def test_a_source_that_stops_on_a_bad_line_says_so_in_a_toast_with_the_skip_bad_
     drive(app, script)
     expected = (
         "<stdin> stopped",
-        "<stdin>:3: price 'x' is not a number (--skip-bad skips such lines)",
+        "<stdin>:3: price 'x' is not a number (--skip-bad skips and counts such lines)",
     )
     assert toasts == [[expected], [expected]]
 

@@ -48,7 +48,7 @@ from engine.quality import Quality, TickOrder
 from engine.watch import Discipline
 from producer.chunks import TickColumns, group_ticks
 from producer.files import FileSource
-from producer.lines import SourceError
+from producer.lines import SourceError, skip_hint
 from producer.lookahead import LookaheadReader
 from producer.source import Source, additive_of
 from producer.sources import open_source
@@ -729,9 +729,7 @@ def run(args: argparse.Namespace) -> int:
         out.flush()
     except (SourceError, BacktestError, OptionError, LimitError, StoreError) as exc:
         out.flush()
-        hint = ""
-        if getattr(exc, "skippable", False):
-            hint = " (--skip-bad skips and counts such lines)"
+        hint = skip_hint(exc)
         if isinstance(exc, StoreError):
             hint = ", or leave the scoring out with --signals-only"
         print(f"limitwatch backtest: {exc}{hint}", file=err)

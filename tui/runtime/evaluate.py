@@ -44,6 +44,7 @@ from engine.evaluation import (
 from engine.quality import TickOrder
 from engine.watch import Discipline
 from producer.files import SourceError
+from producer.lines import skip_hint
 from producer.markets import HELD_OUT, KINDS, Market, generate
 from producer.source import additive_of
 from tui.runtime import format as fmt
@@ -350,11 +351,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_engine_options(parser, limits=False, skip=_OWN_SETTINGS)
 
 
-def _skip_hint(exc: Exception) -> str:
-    """What to add to an error about a line that ``--skip-bad`` would skip."""
-    return " (--skip-bad skips and counts such lines)" if getattr(exc, "skippable", False) else ""
-
-
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the evaluation the arguments describe; return the exit status."""
     out = out or sys.stdout
@@ -369,7 +365,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             suggested = dict(getattr(source, "engine", {}) or {})
         config = engine_config(args, suggested, header_of(args.file or ""), chart=False)
     except (OptionError, SourceError, BacktestError) as exc:
-        print(f"limitwatch evaluate: {exc}{_skip_hint(exc)}", file=err)
+        print(f"limitwatch evaluate: {exc}{skip_hint(exc)}", file=err)
         return 2
     if args.file is None and args.symbols * args.minutes > MOST_SYMBOL_MINUTES:
         print(
@@ -397,12 +393,15 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
                 market = generate(kind, symbols=args.symbols, minutes=args.minutes, seed=args.seed)
                 results[kind] = run_ticks(Ticks.of_market(market), config, args.bands)
     except (SourceError, StoreError, BacktestError) as exc:
-        print(f"limitwatch evaluate: {exc}{_skip_hint(exc)}", file=err)
+        print(f"limitwatch evaluate: {exc}{skip_hint(exc)}", file=err)
         return 2
     except KeyboardInterrupt:
         return 130
     for reason in getattr(source, "skipped_reasons", []):
         print(f"skipped {reason}", file=err)
+    skipped = int(getattr(source, "skipped", 0) or 0)
+    if skipped:
+        print(f"evaluate: {fmt.count(skipped, 'bad line')} skipped", file=err)
     print(f"evaluate: done in {time.monotonic() - started:.0f} s", file=err)
     if args.json:
         doc = {

@@ -435,8 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: Options before a command that every command reads.
-EVERY_COMMANDS = frozenset({"--log-file"})
+#: Options before a command that every command reads, or that act before any runs.
+EVERY_COMMANDS = frozenset({"--log-file", "--version", "-h", "--help"})
 #: Commands that run the monitor, and read its options written before them.
 MONITOR_COMMANDS = frozenset({"replay", "serve"})
 
