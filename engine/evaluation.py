@@ -262,7 +262,6 @@ def outcomes(
 
     Returns ``(counts, outcome)``, both one per sample.
     """
-    reach = ticks.next_reach()
     n = len(samples.t)
     counts = np.zeros(n, dtype=bool)
     outcome = np.zeros(n, dtype=bool)
@@ -273,11 +272,7 @@ def outcomes(
     idx = np.where(ok, at, 0)
     side = samples.side.astype(np.int64)
     ok &= ~ticks.reached[side, idx]
-    # the first reaching tick after the sample: from the next tick of the stream on
-    nxt = np.minimum(idx + 1, len(ticks) - 1)
-    same = (idx + 1 < len(ticks)) & (ticks.ids[nxt] == ticks.ids[idx])
-    when = np.where(same, reach[side, nxt], np.inf)
-    hit = when <= samples.t + horizon_s
+    hit = ticks.reach_after(side, idx) <= samples.t + horizon_s
     # Only samples whose whole horizon the stream's ticks cover: after a stream's last
     # tick (a stretch of prices that ended, a symbol that stopped) the outcome is unknown,
     # and keeping the late samples that happened to hit would favour hits.

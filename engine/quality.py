@@ -479,15 +479,13 @@ class TickOrder:
             self._reach = np.stack([t[self.next_index(self.reached[side])] for side in (0, 1)])
         return self._reach
 
-    def time_to_limit(
-        self, side: npt.ArrayLike, at: npt.ArrayLike, t: npt.ArrayLike
-    ) -> npt.NDArray[np.float64]:
-        """Per moment ``t`` at tick ``at`` (its symbol's latest then), the time until a later
-        tick of that symbol reached the limit of ``side`` (inf if none did).
+    def reach_after(self, side: npt.ArrayLike, at: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Per tick ``at``, the time of the first later tick of its symbol at or beyond the
+        limit of ``side`` (inf if none).
 
         >>> ticks = TickOrder([0, 0, 0], [0.0, 5.0, 9.0], [100.0, 101.0, 99.0], [99.0], [102.0])
-        >>> ticks.time_to_limit([0, 1, 0], [0, 0, 2], [1.0, 1.0, 9.0]).tolist()
-        [8.0, inf, inf]
+        >>> ticks.reach_after([0, 1, 0], [0, 0, 2]).tolist()
+        [9.0, inf, inf]
         """
         at_a = np.asarray(at, dtype=np.int64)
         if not at_a.size:
@@ -495,7 +493,20 @@ class TickOrder:
         nxt = np.minimum(at_a + 1, len(self) - 1)
         same = (at_a + 1 < len(self)) & (self.ids[nxt] == self.ids[at_a])
         reach = self.next_reach()[np.asarray(side, dtype=np.int64), nxt]
-        return np.where(same, reach, np.inf) - np.asarray(t, dtype=np.float64)
+        return np.where(same, reach, np.inf)
+
+    def time_to_limit(
+        self, side: npt.ArrayLike, at: npt.ArrayLike, t: npt.ArrayLike
+    ) -> npt.NDArray[np.float64]:
+        """Per moment ``t`` at tick ``at`` (its symbol's latest then), the time until a later
+        tick of that symbol reached the limit of ``side`` (inf if none did):
+        :meth:`reach_after` less ``t``.
+
+        >>> ticks = TickOrder([0, 0, 0], [0.0, 5.0, 9.0], [100.0, 101.0, 99.0], [99.0], [102.0])
+        >>> ticks.time_to_limit([0, 1, 0], [0, 0, 2], [1.0, 1.0, 9.0]).tolist()
+        [8.0, inf, inf]
+        """
+        return self.reach_after(side, at) - np.asarray(t, dtype=np.float64)
 
     def __len__(self) -> int:
         return len(self.ids)
