@@ -447,6 +447,11 @@ class Row:
     #: The mean chance the decided alerts showed (the forecast's rows): beside the
     #: precision, how often they came true, a check of the chances WATCHes show.
     said: float = math.nan
+    #: Whether the row's ratios are at equal precision: the proximity alarm (and the
+    #: row's own alarm) reached the forecast's precision. Where none of an alarm's
+    #: thresholds does, it stands at its most precise (limits a tick or two away, or
+    #: rarely neared).
+    matched: bool = True
     #: Lead against precision over a threshold sweep (baselines), rows of
     #: threshold, precision, recall, median lead, alerts.
     curve: _F8 = field(default_factory=lambda: np.empty((0, 5)), repr=False)
@@ -464,6 +469,7 @@ class Row:
             watches_per_stream_hour=_json(self.watches_per_hour),
             false_per_stream_hour=_json(self.false_per_hour),
             storm=self.storm,
+            matched=self.matched,
         )
         if math.isfinite(self.said):
             out["said"] = _json(self.said)
@@ -586,15 +592,22 @@ class _Forecast:
             false_per_hour=q.false_alarms / per_hour if per_hour else math.nan,
             storm=storm(self.alerts, horizon_s),
             said=said,
+            matched=reaches(near, q.precision),
         )
         return row, q
+
+
+def reaches(alarm: Baseline, precision: float) -> bool:
+    """Whether ``alarm`` (matched to ``precision``) reached it; True where nothing had
+    a precision to match."""
+    return not alarm.quality.precision < precision
 
 
 def _ratio(a: float, b: float) -> float:
     return a / b if b and math.isfinite(a) and math.isfinite(b) else math.nan
 
 
-def _baseline_row(b: Baseline, proximity: Baseline, horizon_s: float) -> Row:
+def _baseline_row(b: Baseline, proximity: Baseline, precision: float) -> Row:
     q = b.quality
     return Row(
         b.name,
@@ -602,6 +615,7 @@ def _baseline_row(b: Baseline, proximity: Baseline, horizon_s: float) -> Row:
         threshold=b.threshold,
         lead_ratio=_ratio(q.median_lead_s, proximity.quality.median_lead_s),
         alert_ratio=_ratio(q.alerts, proximity.quality.alerts),
+        matched=reaches(b, precision) and reaches(proximity, precision),
         curve=b.curve,
     )
 
@@ -683,6 +697,6 @@ def evaluate(
     per_hour = streams * hours
     engine_row, q = forecasts[0].row(crossings, prox, horizon_s, per_hour)
     near, far = prox.match(q.precision), vol.match(q.precision)
-    rows = [engine_row, _baseline_row(near, near, horizon_s), _baseline_row(far, near, horizon_s)]
+    rows = [engine_row, *(_baseline_row(b, near, q.precision) for b in (near, far))]
     rows += [f.row(crossings, prox, horizon_s, per_hour)[0] for f in forecasts[1:]]
     return Evaluation(tuple(rows), streams, hours)

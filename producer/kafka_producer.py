@@ -65,8 +65,10 @@ _PROBE_S = 0.15
 _PROBE_EVERY_S = 0.5
 #: Longest wait for the broker's answer when ticks timed out, in seconds.
 _ANSWER_S = 1.0
-#: Longest wait for the reports of what a lost client held, in seconds.
+#: Longest wait for the reports of what a lost client held, in seconds; after it the
+#: client is kept, and polled, until its message.timeout.ms and LOST_CLIENT_S more.
 TAKE_BACK_S = 2.0
+LOST_CLIENT_S = 15.0
 #: Delivery errors of messages taken back from the client when the broker was lost, or
 #: refused by a client that failed fatally (an idempotent one whose broker came back
 #: empty): all are sent again, by a new client.
@@ -139,7 +141,7 @@ class ProducerThread(threading.Thread):
         self._timed_out: list[tuple[bytes | None, bytes]] = []
         #: Lost clients whose reports have not all come in by TAKE_BACK_S: polled until
         #: they have, each report counted as any other (a tick they held is not lost).
-        self._lost_clients: list[Producer] = []
+        self._lost_clients: list[tuple[float, Producer]] = []
         self._generation = 0  # how many clients this thread has made
         self._resent = 0
         self._rebuilt = 0
@@ -227,6 +229,10 @@ class ProducerThread(threading.Thread):
             "error_cb": on_error,
         }
         settings.update(self._client_settings)
+        self._message_timeout_s = max(
+            float(str(settings.get(name, 0))) / 1000
+            for name in ("message.timeout.ms", "delivery.timeout.ms")  # one setting, two names
+        )
         return Producer(client_config(self.bootstrap, **settings))
 
     def run(self) -> None:
@@ -250,7 +256,7 @@ class ProducerThread(threading.Thread):
             # give back go out with the current client's flush.
             lost, self._lost_clients = self._lost_clients, []
             held = 0
-            for client in lost:
+            for _, client in lost:
                 with contextlib.suppress(KafkaException):  # a fatal error is not news
                     client.flush(STOP_FLUSH_S / 2 / len(lost))
                 held += len(client)
@@ -391,18 +397,23 @@ class ProducerThread(threading.Thread):
             # Not all in yet (a slow machine; the count includes the client's own events):
             # kept and polled until it has reported the rest (by message.timeout.ms at the
             # latest). Counting them failed here lost ticks a report would have returned.
-            self._lost_clients.append(self._producer)
+            until = time.monotonic() + self._message_timeout_s + LOST_CLIENT_S
+            self._lost_clients.append((until, self._producer))
             log.info("a lost client still holds %d reports: kept to hear them", len(self._producer))
 
     def _hear_lost_clients(self, send: bool = True) -> None:
         """Serve the late reports of lost clients; ticks they give back are sent again by
         the current client (if `send`, and the broker is back: while it is away they wait
         for _send_again, in order)."""
-        for client in list(self._lost_clients):
+        now = time.monotonic()
+        for kept in list(self._lost_clients):
+            until, client = kept
             with contextlib.suppress(KafkaException):  # a fatal error is not news
                 client.poll(0)
-            if not len(client):
-                self._lost_clients.remove(client)
+            # By then every message it held has been reported (message.timeout.ms at
+            # the latest): what it still counts are its own events.
+            if not len(client) or now > until:
+                self._lost_clients.remove(kept)
         if send and self._taken_back and self._down_since is None and not self._fatal:
             late, self._taken_back = self._taken_back, []
             self._send_once_more(late)

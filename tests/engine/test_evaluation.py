@@ -17,6 +17,7 @@ from engine.evaluation import (
     ORACLE,
     PROXIMITY,
     VOL_SCALED,
+    Evaluation,
     SampledRun,
     Samples,
     calibration,
@@ -29,6 +30,7 @@ from engine.evaluation import (
 )
 from engine.quality import BUY_SIDE, SELL_SIDE, Events, TickOrder
 from engine.watch import Discipline
+from tui.runtime.evaluate import table
 
 
 def test_docstring_examples_hold() -> None:
@@ -240,6 +242,34 @@ def test_evaluate_rows_by_hand() -> None:
     assert prox is not None and prox.quality.precision >= 0.5
     assert eng.lead_ratio == pytest.approx(40.0 / prox.quality.median_lead_s)
     assert eng.alert_ratio == pytest.approx(4 / prox.quality.alerts)
+
+
+def test_ratios_with_an_alarm_that_never_reaches_the_forecasts_precision_are_flagged() -> None:
+    # The forecast's one WATCH comes true (precision 1). Before, the price came within
+    # 0.0005 of the limit and turned back: every band of the proximity alarm warned
+    # there in vain, so none reaches precision 1 and its most precise stands in.
+    t = np.arange(3601.0)
+    price = np.full(t.size, 100.0)
+    price[1000:1010] = 101.9995
+    price[1990:2000] = 101.9
+    price[2000] = 102.0
+    signals = [_signal(SignalKind.SELL_WATCH, 1960.0, 20.0), _signal(SignalKind.SELL, 2000.0)]
+
+    def run() -> Evaluation:
+        ticks = TickOrder(np.zeros(t.size, int), t, price, [50.0], [102.0])
+        return evaluate(ticks, signals, {"A": 0}, Samples.concat([]), horizon_s=60.0)
+
+    ev = run()
+    eng, prox = ev.rows[0], ev.row(PROXIMITY)
+    assert eng.quality.precision == 1.0
+    assert prox is not None and prox.quality.precision == 0.5
+    assert not eng.matched and not prox.matched and eng.to_dict()["matched"] is False
+    text = table({"hovering": ev})
+    assert "1.00*" in text and "not at equal precision" in text
+    # Where the alarm reaches it, nothing is flagged.
+    price[1000:1010] = 100.0
+    ev = run()
+    assert all(r.matched for r in ev.rows) and "*" not in table({"away": ev})
 
 
 def test_evaluate_adds_an_oracle_row_scored_like_the_engine() -> None:

@@ -407,7 +407,7 @@ def _calibration(evaluation: Evaluation) -> Calibration:
 
 def _baseline_dict(row: Row) -> dict[str, Any]:
     d = row.to_dict()
-    keep = ("name", "threshold", *result_quality_keys(), "lead_ratio", "alert_ratio")
+    keep = ("name", "threshold", *result_quality_keys(), "lead_ratio", "alert_ratio", "matched")
     out = {k: d.get(k) for k in keep}
     out["sweep"] = [
         {
@@ -538,6 +538,18 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
         "the longest lead)",
         file=out,
     )
+    target = s["quality"]["precision"]
+    short = [
+        b["name"]
+        for b in s["baselines"]
+        if None not in (target, b["precision"]) and b["precision"] < target
+    ]
+    if short:
+        print(
+            f"(the {' and '.join(short)} alarm reached the forecast's precision at none of its "
+            "thresholds: shown at its most precise)",
+            file=out,
+        )
     cal = s["calibration"]
     print(file=out)
     print(

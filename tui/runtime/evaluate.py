@@ -224,6 +224,10 @@ _COLUMNS = (
 )
 
 
+#: After lead× and alerts× where the proximity alarm never reached the row's precision.
+_UNMATCHED = "*"
+
+
 def _f(x: float, spec: str) -> str:
     return format(x, spec) if x is not None and math.isfinite(x) else "-"
 
@@ -238,8 +242,8 @@ def _cells(r: Row) -> list[str]:
         _f(q.precision, ".2f"),
         _f(q.recall, ".2f"),
         _f(q.median_lead_s, ".1f"),
-        _f(r.lead_ratio, ".2f"),
-        _f(r.alert_ratio, ".2f"),
+        _f(r.lead_ratio, ".2f") + _UNMATCHED * (not r.matched),
+        _f(r.alert_ratio, ".2f") + _UNMATCHED * (not r.matched),
         _f(c.gap, ".3f") if c else "-",
         _f(c.skill, ".3f") if c else "-",
         str(c.forecasts) if c else "-",
@@ -276,6 +280,12 @@ def table(results: dict[str, Evaluation]) -> str:
         "W/sh, F/sh: WATCHes and false ones per stream-hour (a symbol at one band); "
         "storm: most WATCHes of one stream and side within a horizon",
     ]
+    if any(not r.matched for ev in results.values() for r in ev.rows):
+        lines.append(
+            f"{_UNMATCHED}: not at equal precision: the proximity alarm (or the row's own) "
+            "reached the forecast's precision at none of its thresholds (limits a tick or two "
+            "away, or rarely neared) and stands at its most precise"
+        )
     held = [k for k in results if k in HELD_OUT]
     if held:
         lines.append(
