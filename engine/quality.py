@@ -58,7 +58,6 @@ Everything here is pure numpy: arrays in, numbers out.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,15 +72,12 @@ from engine.watch import Discipline, Streams, stream_fires, whole_streams
 BUY_SIDE = 0
 SELL_SIDE = 1
 #: Proximity bands tried, as fractions of the limit: 0.05 % to 20 % in 49 geometric
-#: steps, and below them 0.001 % to 0.05 % in 8 coarser ones, taken only where none of
-#: 0.05 % or more reaches the forecast's precision (FINE_BANDS_BELOW): limits a few
-#: hundredths of a percent away (currencies, quiet hours), where the comparison was with
-#: an alarm of precision 0.03. Taken like the others, a band of 0.001 % with 6 alerts in
-#: an hour of 600 streams was the "best" on the 0.01 price grid, its lead the longest.
+#: steps, and below them 0.001 % to 0.05 % in 8 coarser ones, for limits a few hundredths
+#: of a percent away (currencies, quiet hours), where no band of 0.05 % or more reached
+#: the forecast's precision and the comparison was with an alarm of precision 0.03.
 DEFAULT_BANDS: npt.NDArray[np.float64] = np.concatenate(
     [np.geomspace(0.00001, 0.0005, 9)[:-1], np.geomspace(0.0005, 0.2, 49)]
 )
-FINE_BANDS_BELOW = 0.0005
 #: Vol-scaled thresholds tried, in standard deviations over the horizon (geometric).
 DEFAULT_ZS: npt.NDArray[np.float64] = np.geomspace(0.05, 6.0, 49)
 #: Thresholds used when there is no precision to match (a forecast without alerts).
@@ -640,17 +636,14 @@ def match_precision(
     target_precision: float,
     fallback: float,
     reached_at: Callable[[float], npt.NDArray[np.bool_]] | None = None,
-    least: float = -math.inf,
 ) -> Baseline:
     """Sweep an alarm's threshold over `grid` and keep its best at `target_precision`.
 
     Of the thresholds whose precision is at or above the target, the kept one has the
     longest median lead (the alarm at its best at no lower a precision); among ties, the
     largest recall, then the smallest threshold. If none reaches the target, the highest
-    precision (ties: the largest recall, then the longest lead). Thresholds below
-    ``least`` are taken only where none at or above it reaches the target (tiny bands
-    with a handful of alerts are precise by chance). A NaN target (a forecast without
-    alerts) keeps `fallback`.
+    precision (ties: the largest recall, then the longest lead). A NaN target (a forecast
+    without alerts) keeps `fallback`.
 
     Parameters
     ----------
@@ -687,7 +680,7 @@ def match_precision(
     curve = _curve(thresholds, scored)
     if np.isnan(target_precision):
         return Baseline(name, fallback, scored_at(fallback), curve)
-    best = _best(thresholds, curve, target_precision, least)
+    best = _best(thresholds, curve, target_precision)
     return Baseline(name, float(thresholds[best]), scored[best], curve)
 
 
@@ -705,18 +698,13 @@ def _curve(
 
 
 def _best(
-    thresholds: npt.NDArray[np.float64],
-    curve: npt.NDArray[np.float64],
-    target_precision: float,
-    least: float = -math.inf,
+    thresholds: npt.NDArray[np.float64], curve: npt.NDArray[np.float64], target_precision: float
 ) -> int:
     """The row of :func:`match_precision`'s choice."""
     precision = np.nan_to_num(curve[:, 1], nan=-1.0)
     recall = np.nan_to_num(curve[:, 2], nan=-1.0)
     lead = np.nan_to_num(curve[:, 3], nan=-1.0)
     reaching = precision >= target_precision
-    if (reaching & (thresholds >= least)).any():
-        reaching &= thresholds >= least
     if reaching.any():
         # the longest lead at no lower a precision; ties: the largest recall, then the
         # smallest threshold
@@ -740,23 +728,13 @@ class Sweep:
     """
 
     def __init__(
-        self,
-        name: str,
-        grid: npt.ArrayLike,
-        fallback: float,
-        crossings: Events,
-        horizon_s: float,
-        *,
-        least: float = -math.inf,
+        self, name: str, grid: npt.ArrayLike, fallback: float, crossings: Events, horizon_s: float
     ) -> None:
         if not horizon_s > 0:
             raise ValueError(f"horizon must be positive, got {horizon_s}")
         self.name = name
         self.thresholds = np.sort(np.asarray(grid, dtype=np.float64))
         self.fallback = float(fallback)
-        #: Thresholds below it are taken only where none at or above it reaches the
-        #: precision asked for (see :func:`match_precision`).
-        self.least = least
         self.crossings = crossings
         self.horizon_s = horizon_s
         self._at = [*self.thresholds.tolist(), self.fallback]
@@ -798,7 +776,7 @@ class Sweep:
         curve = _curve(self.thresholds, scored)
         if np.isnan(target_precision):
             return Baseline(self.name, self.fallback, self.quality(self.fallback), curve)
-        best = _best(self.thresholds, curve, target_precision, self.least)
+        best = _best(self.thresholds, curve, target_precision)
         return Baseline(self.name, float(self.thresholds[best]), scored[best], curve)
 
 
@@ -810,7 +788,7 @@ def sweeps(
 ) -> tuple[Sweep, Sweep]:
     """Empty sweeps of both naive alarms, proximity and vol-scaled, over their grids."""
     return (
-        Sweep(PROXIMITY, bands, FALLBACK_BAND, crossings, horizon_s, least=FINE_BANDS_BELOW),
+        Sweep(PROXIMITY, bands, FALLBACK_BAND, crossings, horizon_s),
         Sweep(VOL_SCALED, zs, FALLBACK_Z, crossings, horizon_s),
     )
 

@@ -360,32 +360,13 @@ def test_sweeping_by_groups_of_symbols_picks_what_matching_on_all_the_ticks_pick
             "proximity", lambda k: whole.events(whole.fires(closeness, -k, rule)),
             engine.quality.DEFAULT_BANDS, crossings, horizon_s=60.0,
             target_precision=target, fallback=engine.quality.FALLBACK_BAND,
-            reached_at=reached_at, least=engine.quality.FINE_BANDS_BELOW,
+            reached_at=reached_at,
         )  # fmt: skip
         assert got.threshold == want.threshold
         assert got.quality.to_dict() == want.quality.to_dict()
         np.testing.assert_array_equal(got.curve, want.curve)
         np.testing.assert_array_equal(got.quality.lead_s, want.quality.lead_s)
     assert prox.match(0.3).quality.alerts > 0 and len(crossings) > 10
-
-
-def test_bands_below_the_least_are_taken_only_where_no_other_reaches_the_precision() -> None:
-    # thresholds, and per threshold: precision, recall, median lead, alerts
-    thresholds = np.array([0.00001, 0.0001, 0.001, 0.01])
-    curve = np.array(
-        [[x, p, 0.5, lead, n] for x, p, lead, n in zip(
-            thresholds, [0.9, 0.8, 0.7, 0.5], [45.0, 30.0, 15.0, 20.0], [6, 40, 900, 2000],
-            strict=True,
-        )]
-    )  # fmt: skip
-    least = engine.quality.FINE_BANDS_BELOW
-    # 0.7 is reached at 0.1%: the tiny bands' longer leads do not count
-    assert engine.quality._best(thresholds, curve, 0.7, least) == 2
-    assert engine.quality._best(thresholds, curve, 0.7) == 0  # without a least: 6 alerts
-    # only the tiny bands reach 0.8: the longest lead of those
-    assert engine.quality._best(thresholds, curve, 0.8, least) == 0
-    # none reaches 0.95: the most precise
-    assert engine.quality._best(thresholds, curve, 0.95, least) == 0
 
 
 def test_an_alarm_answered_by_a_touch_without_a_crossing_came_true() -> None:
