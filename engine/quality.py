@@ -71,13 +71,10 @@ from engine.watch import Discipline, Streams, stream_fires, whole_streams
 #: Side codes used in :class:`Events`.
 BUY_SIDE = 0
 SELL_SIDE = 1
-#: Proximity bands tried, as fractions of the limit: 0.05 % to 20 % in 49 geometric
-#: steps, and below them 0.001 % to 0.05 % in 8 coarser ones, for limits a few hundredths
-#: of a percent away (currencies, quiet hours), where no band of 0.05 % or more reached
-#: the forecast's precision and the comparison was with an alarm of precision 0.03.
-DEFAULT_BANDS: npt.NDArray[np.float64] = np.concatenate(
-    [np.geomspace(0.00001, 0.0005, 9)[:-1], np.geomspace(0.0005, 0.2, 49)]
-)
+#: Proximity bands tried, as fractions of the limit (0.05 % to 20 %, geometric). Bands
+#: under 0.05 % were tried and dropped: a band of 0.001 % with a handful of alerts in an
+#: hour is precise by chance, and had the longest lead of those "at equal precision".
+DEFAULT_BANDS: npt.NDArray[np.float64] = np.geomspace(0.0005, 0.2, 49)
 #: Vol-scaled thresholds tried, in standard deviations over the horizon (geometric).
 DEFAULT_ZS: npt.NDArray[np.float64] = np.geomspace(0.05, 6.0, 49)
 #: Thresholds used when there is no precision to match (a forecast without alerts).
