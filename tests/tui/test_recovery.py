@@ -189,6 +189,40 @@ def test_a_group_member_left_with_no_partitions_joins_again_when_the_topic_is_ba
             finish(pipeline, producer)
 
 
+def test_a_group_member_reading_new_ticks_reads_a_topic_created_again_from_its_start(
+    tmp_path: Path,
+) -> None:
+    """A group member that reads only new ticks (record --group, engine
+    --no-from-beginning), its broker restarted empty while ticks flow: everything the
+    topic got since it was created again is new, and read. (It went on from its position
+    in the lost topic, or from the new topic's end: 607 of 2,000 ticks never read.)"""
+    with EmbeddedBroker() as cluster:
+        pipeline = Pipeline(
+            PipelineOptions(
+                bootstrap=cluster.bootstrap, partitions=2, source=None, from_beginning=False,
+                group="new-ticks",
+            )
+        )  # fmt: skip
+        pipeline.start()
+        producer = NumberedProducer(cluster.bootstrap)
+        try:
+            wait_for(pipeline, lambda s: len(s.kafka.partitions) == 2, 30)
+            start_recording(pipeline, tmp_path / "read.jsonl")
+            producer.start()
+            wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
+            _restart_empty(cluster)
+            ensure_topics(cluster.bootstrap, "prices", 2)  # as a keeper of the topic would
+            acked = len(producer.acked)
+            wait_for(
+                pipeline,
+                lambda s: "created again" in s.kafka.recovery and s.kafka.consumed > acked + 300,
+                30,
+            )
+        finally:
+            finish(pipeline, producer)
+        check_numbers(producer, tmp_path / "read.jsonl")
+
+
 @pytest.mark.parametrize("take_back_s", [2.0, 0.0], ids=["reports-in-time", "reports-late"])
 def test_an_idempotent_producer_carries_on_after_its_broker_restarted_empty(
     monkeypatch: pytest.MonkeyPatch, take_back_s: float
