@@ -31,6 +31,9 @@ MAX_WINDOW = 100_000
 #: Shortest forecast horizon, seconds: the calibration's slots are a twelfth of it, numbered
 #: from the epoch (at 1e-7 s they passed 2**53 and a 3-tick file never finished).
 MIN_HORIZON_S = 0.01
+#: The longest forecast horizon, seconds: a year and a day (a longer one only makes its
+#: times to the limit numbers of hundreds of digits).
+MAX_HORIZON_S = 366 * 86400.0
 #: Largest ``max_symbols``: at the default windows, about 1.2 GB of state when all are used.
 MAX_SYMBOLS = 100_000
 
@@ -280,6 +283,10 @@ class EngineConfig:
                 f"horizon_s ({self.horizon_s}) must be at least {MIN_HORIZON_S:g} s: the "
                 "calibration counts event time in twelfths of it, which for shorter horizons "
                 "outrun the precision of epoch times"
+            )
+        if real("horizon_s") > MAX_HORIZON_S:
+            raise ValueError(
+                f"horizon_s ({self.horizon_s:g}) must be at most {MAX_HORIZON_S:,.0f} s (366 days)"
             )
         if not 0 < real("alert_p") < 1:
             raise ValueError(f"alert_p ({self.alert_p}) must lie strictly between 0 and 1")

@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 #: The embedded broker's default memory budget, in MiB.
 BROKER_MEMORY_MIB = 512
+#: The least budget one may ask for: a fresh broker takes about 18 MiB, and a budget near
+#: that restarts it every few seconds (or, below, is dropped after one needless restart).
+MIN_BROKER_MEMORY_MIB = 64
 #: Share of the budget at which the keeper restarts the broker. The ticks still in flight
 #: while the consumer reads up before the restart (a second's worth at most) land in the
 #: remaining 5%, so the broker's resident memory stays under the budget itself.

@@ -91,3 +91,10 @@ def test_config_refuses_a_horizon_too_short_for_slots_counted_from_the_epoch(
     with pytest.raises(ValueError, match=r"^horizon_s \(.*\) must be at least 0.01 s"):
         EngineConfig(horizon_s=horizon)
     assert EngineConfig(horizon_s=0.01).horizon_s == 0.01
+
+
+def test_config_refuses_a_horizon_of_more_than_a_year_and_a_day() -> None:
+    # 1e308 s was taken, and a time to the limit printed with 240 digits
+    with pytest.raises(ValueError, match=r"^horizon_s \(1e\+308\) must be at most 31,622,400 s"):
+        EngineConfig(horizon_s=1e308)
+    assert EngineConfig(horizon_s=366 * 86400.0).horizon_s == 31_622_400.0

@@ -94,6 +94,9 @@ def test_version_prints_the_installed_version_and_exits() -> None:
         (["--band", "3"], "such as 3%"),
         (["--max-gap", "1e400"], "'1e400' is too large a number"),
         (["--step", "1e400%"], "'1e400' is too large a number"),
+        (["--broker-port", "65536"], "a port lies between 1 and 65535, got 65536"),
+        (["--broker-memory", "1"], "--broker-memory: expected at least 64, got 1"),
+        (["--horizon", "1e308", "backtest", "scenarios/rally.jsonl"], "at most 31,622,400 s"),
         (
             ["record", "no/such/dir/out.jsonl", "--bootstrap-servers", "127.0.0.1:1"],
             "cannot record to no/such/dir/out.jsonl: No such file or directory",

@@ -53,6 +53,26 @@ def at_most(most: int) -> Callable[[str], int]:
     return parse
 
 
+def port(text: str) -> int:
+    """A TCP port: a whole number from 1 to 65535."""
+    value = _whole(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port lies between 1 and 65535, got {value}")
+    return value
+
+
+def at_least_float(least: float, why: str) -> Callable[[str], float]:
+    """A finite number of at least ``least``; ``why`` says why in the error."""
+
+    def parse(text: str) -> float:
+        value = positive_float(text)
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected at least {least:g}, got {text}: {why}")
+        return value
+
+    return parse
+
+
 def seed(text: str) -> int:
     """A generator seed: a whole number from 0 to 2**63 - 1."""
     value = _whole(text)

@@ -16,7 +16,7 @@ from engine.config import MAX_SYMBOLS
 from producer.fields import Fields, FieldsError
 from producer.kafka_config import is_secret, redact
 from producer.kafka_producer import STOP_FLUSH_S, parse_speed
-from producer.keeper import BROKER_MEMORY_MIB
+from producer.keeper import BROKER_MEMORY_MIB, MIN_BROKER_MEMORY_MIB
 from producer.markets import HELD_OUT, KINDS
 from tui.runtime import backtest, evaluate
 from tui.runtime import settings as settings_file
@@ -30,8 +30,10 @@ from tui.runtime.options import (
     add_additive_option,
     add_engine_options,
     add_plausibility_options,
+    at_least_float,
     at_most,
     fraction,
+    port,
     positive_float,
     positive_int,
     seed,
@@ -109,9 +111,14 @@ def add_kafka_options(p: argparse.ArgumentParser, *, embedded: bool = True) -> N
         help="partitions when the topic is created (default: %(default)s)",
     )  # fmt: skip
     if embedded:
-        g.add_argument("--broker-port", type=positive_int, help="port of the embedded broker")
+        g.add_argument("--broker-port", type=port, help="port of the embedded broker")
         g.add_argument(
-            "--broker-memory", type=positive_float, default=BROKER_MEMORY_MIB, metavar="MIB",
+            "--broker-memory", default=BROKER_MEMORY_MIB, metavar="MIB",
+            type=at_least_float(
+                MIN_BROKER_MEMORY_MIB,
+                "a fresh broker takes about 18 MiB, and a budget near it restarts the broker "
+                "every few seconds",
+            ),
             help="memory budget of the embedded broker: at it, the broker is restarted empty "
             "once everything on it is read (default: %(default)s)",
         )  # fmt: skip
