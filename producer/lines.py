@@ -134,7 +134,7 @@ def parse_time(value: object) -> float:
             raise BadLine(f"timestamp {_short(value)} is out of range") from None
     elif isinstance(value, str):
         try:
-            ts = float(value)
+            ts = _float(value)
         except ValueError:
             try:
                 when = datetime.fromisoformat(value.strip())
@@ -256,6 +256,20 @@ def fmt_span(seconds: float) -> str:
 # --- reading lines ---------------------------------------------------------------------
 
 
+#: A line with a carriage return inside: lines that end in one alone.
+_CR_ONLY = (
+    "lines end in a carriage return alone (an old Mac text file): convert them first, "
+    "e.g. tr '\\r' '\\n' < FILE > NEW"
+)
+
+
+def _binary(raw: bytes, first_line: bool) -> str:
+    """What a line with NUL bytes is said to be: a compressed file by its magic number."""
+    if first_line and raw.startswith(b"\x1f\x8b"):
+        return "a gzip-compressed file, not text: decompress it first (gunzip, or zcat FILE |)"
+    return "binary data (NUL byte), not text"
+
+
 def read_lines(stream: BinaryIO, first: int = 1) -> Iterator[tuple[int, str | BadLine, int]]:
     """Yield ``(line_number, text or BadLine, bytes_consumed)`` for each line of `stream`,
     the first numbered `first` (a stream that starts part-way through a file).
@@ -274,17 +288,23 @@ def read_lines(stream: BinaryIO, first: int = 1) -> Iterator[tuple[int, str | Ba
         consumed += len(raw)
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
             if b"\0" in raw:  # not text (/dev/zero would be discarded for ever)
-                yield lineno, BadLine("binary data (NUL byte), not text"), consumed
+                yield lineno, BadLine(_binary(raw, lineno == first == 1)), consumed
                 continue
             while True:  # discard the rest of the overlong line
                 more = stream.readline(MAX_LINE_BYTES)
                 consumed += len(more)
                 if not more or more.endswith(b"\n"):
                     break
-            yield lineno, BadLine(f"line is longer than {MAX_LINE_BYTES} bytes"), consumed
+            # (a file with old Mac line ends is one long line)
+            why = _CR_ONLY if b"\r" in raw else f"line is longer than {MAX_LINE_BYTES} bytes"
+            yield lineno, BadLine(why), consumed
             continue
         if b"\0" in raw:
-            yield lineno, BadLine("binary data (NUL byte), not text"), consumed
+            yield lineno, BadLine(_binary(raw, lineno == first == 1)), consumed
+            continue
+        if b"\r" in raw.rstrip(b"\r\n"):
+            # One line holds them all: say so, not "expected 3 fields, found 403".
+            yield lineno, BadLine(_CR_ONLY), consumed
             continue
         try:
             text = raw.decode("utf-8")
@@ -303,10 +323,18 @@ def sniff_format(first_line: str) -> Format:
 
 def _is_number(text: str) -> bool:
     try:
-        float(text)
+        _float(text)
     except ValueError:
         return False
     return True
+
+
+def _float(text: str) -> float:
+    """``float(text)`` without the digit separators Python allows ("1_000"): no other
+    reader of prices (the file reader's C parser, the limits dialog, JSON) takes them."""
+    if "_" in text:
+        raise ValueError(text)
+    return float(text)
 
 
 #: The columns of a CSV input without a header line, in this order.
@@ -375,14 +403,14 @@ class CsvColumns:
             if len(self._known) < _KNOWN_SYMBOLS_MAX:
                 self._known.add(symbol)
         try:
-            price = float(fields[self.price])
+            price = _float(fields[self.price])
         except ValueError:
             raise BadLine(f"price {fields[self.price].strip()!r} is not a number") from None
         if not 0.0 < price < MAX_PRICE:  # also catches NaN
             price = check_price(price, self.quantity is not None and self.quantity(symbol))
         ts_text = fields[self.ts]
         try:
-            ts = float(ts_text)
+            ts = _float(ts_text)
         except ValueError:
             ts = parse_time(ts_text.strip())
         else:

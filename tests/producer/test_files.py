@@ -234,6 +234,41 @@ def test_nul_bytes_in_a_data_line_are_reported(tmp_path: Path) -> None:
     assert error_of(path) == f"{path}:2: binary data (NUL byte), not text"
 
 
+def test_a_gzip_file_is_named_as_one(tmp_path: Path) -> None:
+    import gzip
+
+    path = write(tmp_path, "p.csv.gz", gzip.compress(b"ts,symbol,price\n1750000000,A,10\n"))
+    message = error_of(path)
+    assert message.startswith(f"{path}:1: a gzip-compressed file, not text: decompress it"), message
+
+
+@pytest.mark.parametrize("size", [3, MAX_LINE_BYTES // 20])
+def test_lines_ending_in_a_carriage_return_alone_are_named_as_such(
+    tmp_path: Path, size: int
+) -> None:
+    # (was "no header line ...: expected 3 fields, found 403"); long: one overlong line
+    rows = "".join(f"{1750000000 + i},A,10\r" for i in range(size))
+    path = write(tmp_path, "mac.csv", "ts,symbol,price\r" + rows)
+    assert error_of(path) == (
+        f"{path}:1: lines end in a carriage return alone (an old Mac text file): convert "
+        "them first, e.g. tr '\\r' '\\n' < FILE > NEW"
+    )
+    assert read_all(write(tmp_path, "dos.csv", "ts,symbol,price\r\n1750000000,A,10\r\n"))
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("1750000000,A,1_000", "price '1_000' is not a number"),
+        ("1_750_000_000,A,10", "timestamp '1_750_000_000' is neither epoch seconds nor ISO"),
+    ],
+)
+def test_digit_separators_are_not_numbers(tmp_path: Path, line: str, message: str) -> None:
+    # float() takes them; the limits dialog, JSON and the C parser of clean blocks do not
+    path = write(tmp_path, "p.csv", f"ts,symbol,price\n{line}\n")
+    assert error_of(path).startswith(f"{path}:2: {message}")
+
+
 def test_overlong_line_is_an_error_not_a_memory_hog(tmp_path: Path) -> None:
     path = write(tmp_path, "p.csv", "ts,symbol,price\n" + "9" * (MAX_LINE_BYTES + 10) + "\n")
     assert error_of(path) == f"{path}:2: line is longer than {MAX_LINE_BYTES} bytes"
