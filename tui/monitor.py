@@ -14,6 +14,7 @@ from confluent_kafka import KafkaException
 from engine import EngineConfig
 from producer.broker import BrokerError
 from producer.files import FileSource
+from producer.lines import skip_hint
 from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import SourceError
@@ -258,4 +259,19 @@ def run_replay(args: argparse.Namespace) -> int:
                 "or run 'limitwatch backtest' on it"
             )
         return fail(f"{args.file}: no such file")
+    why = _no_first_tick(args.file, args.skip_bad)
+    if why:
+        return fail(why)
     return run_monitor(args, spec=args.file)
+
+
+def _no_first_tick(path: str, skip_bad: bool) -> str:
+    """Why `path` cannot be replayed, said before the screen opens ("" when its first
+    tick reads): an empty, header-only, binary or compressed file opened the whole
+    screen to say so in a notice."""
+    try:
+        for _tick in FileSource(path, skip_bad=skip_bad):
+            return ""
+    except SourceError as exc:
+        return f"{exc}{skip_hint(exc)}"
+    return f"{path}: no ticks to replay"

@@ -113,6 +113,24 @@ def test_bad_arguments_give_a_clear_message_and_no_traceback(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty input: no header and no ticks"),
+        (b"ts,symbol,price\n", "no ticks after the header"),
+        (b"\x1f\x8b\x08\x00\x00\x00\x00\x00", "a gzip-compressed file, not text"),
+    ],
+)
+def test_replay_of_a_file_without_a_tick_is_refused_before_the_screen_opens(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "ticks.csv"
+    path.write_bytes(content)
+    result = _cli("replay", str(path), "--log-file", str(tmp_path / "l.log"), timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(f"limitwatch: {path}:1: {message}"), result.stderr
+
+
 def test_replay_of_a_named_pipe_says_what_to_do_instead(tmp_path: Path) -> None:
     fifo = tmp_path / "ticks.jsonl"
     os.mkfifo(fifo)
