@@ -65,10 +65,13 @@ _PROBE_S = 0.15
 _PROBE_EVERY_S = 0.5
 #: Longest wait for the broker's answer when ticks timed out, in seconds.
 _ANSWER_S = 1.0
-#: Longest wait for the reports of what a lost client held, in seconds; after it the
-#: client is kept, and polled, until its message.timeout.ms and LOST_CLIENT_S more.
+#: Longest wait for the reports of what a lost client held, in seconds, before a new
+#: client is made; the lost one is then kept and polled while the broker is away, and
+#: waited for before anything is sent again, up to LATE_REPORTS_S after the loss (the
+#: ticks it gives back are sent again first, in order). What has not reported by then
+#: is counted failed: on a loaded machine 3 reports once came after the 2 s.
 TAKE_BACK_S = 2.0
-LOST_CLIENT_S = 15.0
+LATE_REPORTS_S = 15.0
 #: Delivery errors of messages taken back from the client when the broker was lost, or
 #: refused by a client that failed fatally (an idempotent one whose broker came back
 #: empty): all are sent again, by a new client.
@@ -139,8 +142,8 @@ class ProducerThread(threading.Thread):
         self._taken_back: list[tuple[bytes | None, bytes]] = []
         #: Ticks whose delivery timed out, to be sent once more (see _recover).
         self._timed_out: list[tuple[bytes | None, bytes]] = []
-        #: Lost clients whose reports have not all come in by TAKE_BACK_S: polled until
-        #: they have, each report counted as any other (a tick they held is not lost).
+        #: Lost clients whose reports had not all come in by TAKE_BACK_S, each with the
+        #: time its wait ends (see LATE_REPORTS_S).
         self._lost_clients: list[tuple[float, Producer]] = []
         self._generation = 0  # how many clients this thread has made
         self._resent = 0
@@ -229,10 +232,6 @@ class ProducerThread(threading.Thread):
             "error_cb": on_error,
         }
         settings.update(self._client_settings)
-        self._message_timeout_s = max(
-            float(str(settings.get(name, 0))) / 1000
-            for name in ("message.timeout.ms", "delivery.timeout.ms")  # one setting, two names
-        )
         return Producer(client_config(self.bootstrap, **settings))
 
     def run(self) -> None:
@@ -252,15 +251,9 @@ class ProducerThread(threading.Thread):
             )
         finally:
             started = time.monotonic()
-            # Lost clients' last reports first (half the time at most): the ticks they
-            # give back go out with the current client's flush.
-            lost, self._lost_clients = self._lost_clients, []
-            held = 0
-            for _, client in lost:
-                with contextlib.suppress(KafkaException):  # a fatal error is not news
-                    client.flush(STOP_FLUSH_S / 2 / len(lost))
-                held += len(client)
-            self._hear_lost_clients()
+            # Stopped while a lost client's reports were still to come: what they give
+            # back is counted failed below (taken back, never sent again).
+            held = self._forget_lost_clients(started + STOP_FLUSH_S / 2)
             try:
                 left_s = max(STOP_FLUSH_S - (time.monotonic() - started), 0.0)
                 remaining = held + (0 if self._fatal else self._producer.flush(left_s))
@@ -337,7 +330,7 @@ class ProducerThread(threading.Thread):
             why = self._probe()
             if not why:
                 break
-            self._hear_lost_clients(send=False)
+            self._hear_lost_clients()
             self._update(
                 waiting=why, rate=0.0, produced=self._produced, delivered=self._delivered,
                 failed=self._failed,
@@ -348,6 +341,7 @@ class ProducerThread(threading.Thread):
         if self._stop_event.is_set():
             return True
         self._down_since = None
+        self._wait_for_lost_clients()  # what they give back goes first, in order
         self._send_again(lost_at)
         if self._fatal:  # the new client failed too: replace it and send the rest again
             return self._recover() or True
@@ -394,29 +388,45 @@ class ProducerThread(threading.Thread):
         while len(self._producer) and time.monotonic() < deadline:
             self._producer.poll(0.05)
         if len(self._producer):
-            # Not all in yet (a slow machine; the count includes the client's own events):
-            # kept and polled until it has reported the rest (by message.timeout.ms at the
-            # latest). Counting them failed here lost ticks a report would have returned.
-            until = time.monotonic() + self._message_timeout_s + LOST_CLIENT_S
-            self._lost_clients.append((until, self._producer))
+            # Not all in yet (a loaded machine; the count includes the client's own
+            # events): kept, and heard while the broker is away and before sending again.
+            self._lost_clients.append((deadline - TAKE_BACK_S + LATE_REPORTS_S, self._producer))
             log.info("a lost client still holds %d reports: kept to hear them", len(self._producer))
 
-    def _hear_lost_clients(self, send: bool = True) -> None:
-        """Serve the late reports of lost clients; ticks they give back are sent again by
-        the current client (if `send`, and the broker is back: while it is away they wait
-        for _send_again, in order)."""
-        now = time.monotonic()
+    def _hear_lost_clients(self) -> None:
+        """Serve the late reports of lost clients (the ticks they give back join
+        _taken_back); forget those that have no more."""
         for kept in list(self._lost_clients):
-            until, client = kept
             with contextlib.suppress(KafkaException):  # a fatal error is not news
-                client.poll(0)
-            # By then every message it held has been reported (message.timeout.ms at
-            # the latest): what it still counts are its own events.
-            if not len(client) or now > until:
+                kept[1].poll(0)
+            if not len(kept[1]):
                 self._lost_clients.remove(kept)
-        if send and self._taken_back and self._down_since is None and not self._fatal:
-            late, self._taken_back = self._taken_back, []
-            self._send_once_more(late)
+
+    def _wait_for_lost_clients(self) -> None:
+        """Before sending again: hear the lost clients until they have reported all or
+        their wait ends; what they still hold then is counted failed."""
+        while self._lost_clients and not self._stop_event.is_set():
+            self._hear_lost_clients()
+            due = min(until for until, _ in self._lost_clients) if self._lost_clients else 0
+            if time.monotonic() >= due:
+                break
+            self._update(waiting="the lost client's last reports")
+            time.sleep(STOP_CHECK_S / 5)
+        if not self._stop_event.is_set():
+            self._failed += self._forget_lost_clients(time.monotonic())
+
+    def _forget_lost_clients(self, until: float) -> int:
+        """Hear the lost clients up to monotonic time `until` and let them go; how many
+        reports they still owed (counted failed by the caller)."""
+        owed = 0
+        for _, client in self._lost_clients:
+            with contextlib.suppress(KafkaException):  # a fatal error is not news
+                client.flush(max(until - time.monotonic(), 0.0))
+            owed += len(client)
+        self._lost_clients.clear()
+        if owed:
+            log.warning("%d ticks a lost client held gave no report: counted failed", owed)
+        return owed
 
     def _probe(self) -> str:
         """Why sending must wait ("" when the broker answers and has the topic)."""
@@ -554,8 +564,6 @@ class ProducerThread(threading.Thread):
         if now - self._last_report <= 0.05:
             return
         self._last_report = now
-        if self._lost_clients or self._taken_back:
-            self._hear_lost_clients()
         # The rate is of delivered ticks: sent ones that a dead broker never takes are not
         # "out" (they are counted as failed once their delivery times out).
         self._window.append((now, self._delivered))

@@ -263,9 +263,14 @@ _CR_ONLY = (
 )
 
 
+#: The first bytes of a gzip file, and a newline's byte.
+_GZIP = b"\x1f\x8b"
+_NEWLINE = ord("\n")
+
+
 def _binary(raw: bytes, first_line: bool) -> str:
-    """What a line with NUL bytes is said to be: a compressed file by its magic number."""
-    if first_line and raw.startswith(b"\x1f\x8b"):
+    """What a line that is not text is said to be: a compressed file by its magic number."""
+    if first_line and raw.startswith(_GZIP):
         return "a gzip-compressed file, not text: decompress it first (gunzip, or zcat FILE |)"
     return "binary data (NUL byte), not text"
 
@@ -299,10 +304,11 @@ def read_lines(stream: BinaryIO, first: int = 1) -> Iterator[tuple[int, str | Ba
             why = _CR_ONLY if b"\r" in raw else f"line is longer than {MAX_LINE_BYTES} bytes"
             yield lineno, BadLine(why), consumed
             continue
-        if b"\0" in raw:
+        if b"\0" in raw or (lineno == first == 1 and raw.startswith(_GZIP)):
             yield lineno, BadLine(_binary(raw, lineno == first == 1)), consumed
             continue
-        if b"\r" in raw.rstrip(b"\r\n"):
+        cr = raw.find(b"\r")
+        if cr != -1 and cr + 1 < len(raw) and raw[cr + 1] != _NEWLINE:
             # One line holds them all: say so, not "expected 3 fields, found 403".
             yield lineno, BadLine(_CR_ONLY), consumed
             continue

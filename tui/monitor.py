@@ -259,19 +259,19 @@ def run_replay(args: argparse.Namespace) -> int:
                 "or run 'limitwatch backtest' on it"
             )
         return fail(f"{args.file}: no such file")
-    why = _no_first_tick(args.file, args.skip_bad)
+    why = _no_first_tick(args)
     if why:
         return fail(why)
     return run_monitor(args, spec=args.file)
 
 
-def _no_first_tick(path: str, skip_bad: bool) -> str:
-    """Why `path` cannot be replayed, said before the screen opens ("" when its first
-    tick reads): an empty, header-only, binary or compressed file opened the whole
-    screen to say so in a notice."""
+def _no_first_tick(args: argparse.Namespace) -> str:
+    """Why the file cannot be replayed, said before the screen opens ("" when its first
+    tick reads, opened as the replay opens it): an empty, header-only, binary or
+    compressed file opened the whole screen to say so in a notice."""
     try:
-        for _tick in FileSource(path, skip_bad=skip_bad):
+        for _tick in open_source_from(args, args.file, threading.Event()):
             return ""
     except SourceError as exc:
         return f"{exc}{skip_hint(exc)}"
-    return f"{path}: no ticks to replay"
+    return f"{args.file}: no ticks to replay"

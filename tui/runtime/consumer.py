@@ -871,22 +871,23 @@ class ConsumerWorker(threading.Thread):
     def _from_start_unless_committed(
         self, consumer: Consumer, parts: list[TopicPartition]
     ) -> list[TopicPartition]:
-        """`parts` at their committed offsets, from their start where none is: on a topic
+        """`parts` from their start where the group has committed nothing: on a topic
         created again everything is new, and librdkafka's reset to the end (a group that
         reads new ticks only) skipped what came in while the group formed again (2,749
-        ticks of a test's 10,000). Where the committed offsets are not to be had, from the
-        start: ticks read twice rather than never."""
+        ticks of a test's 10,000). Where the answer is not to be had, or is an error for a
+        partition, librdkafka looks the commit up itself, as before."""
         try:
-            committed = {tp.partition: tp.offset for tp in consumer.committed(parts, timeout=5.0)}
+            committed = consumer.committed(parts, timeout=5.0)
         except KafkaException as exc:
-            log.info("committed offsets unknown (%s): reading from the start", exc)
-            committed = {}
-        out = []
-        for tp in parts:
-            at = committed.get(tp.partition, -1)
-            start = at if at >= 0 else OFFSET_BEGINNING
-            out.append(TopicPartition(self.topic, tp.partition, start))
-        return out
+            log.info("committed offsets unknown (%s): left to the client", exc)
+            return parts
+        nothing = {tp.partition for tp in committed if tp.error is None and tp.offset < 0}
+        return [
+            TopicPartition(self.topic, tp.partition, OFFSET_BEGINNING)
+            if tp.partition in nothing
+            else TopicPartition(self.topic, tp.partition)
+            for tp in parts
+        ]
 
     # -- the topic as the cluster has it now ---------------------------------------------
     def _watch_topic(self, consumer: Consumer, now: float) -> bool:

@@ -228,6 +228,12 @@ _COLUMNS = (
 _UNMATCHED = "*"
 
 
+def _ratio_cell(x: float, matched: bool) -> str:
+    """A ratio, marked where it is not at equal precision."""
+    cell = _f(x, ".2f")
+    return cell + _UNMATCHED if not matched and cell != "-" else cell
+
+
 def _f(x: float, spec: str) -> str:
     return format(x, spec) if x is not None and math.isfinite(x) else "-"
 
@@ -242,8 +248,8 @@ def _cells(r: Row) -> list[str]:
         _f(q.precision, ".2f"),
         _f(q.recall, ".2f"),
         _f(q.median_lead_s, ".1f"),
-        _f(r.lead_ratio, ".2f") + _UNMATCHED * (not r.matched),
-        _f(r.alert_ratio, ".2f") + _UNMATCHED * (not r.matched),
+        _ratio_cell(r.lead_ratio, r.matched),
+        _ratio_cell(r.alert_ratio, r.matched),
         _f(c.gap, ".3f") if c else "-",
         _f(c.skill, ".3f") if c else "-",
         str(c.forecasts) if c else "-",
