@@ -1521,7 +1521,8 @@ def posterior_drift(drift: _F8, se2: _F8) -> tuple[_F8, _F8]:
     >>> mean.tolist(), var.tolist()
     ([3.0, 0.0, 0.0], [3.0, 0.0, 0.0])
     """
-    with np.errstate(invalid="ignore", divide="ignore"):
+    # (a drift so small that its square underflows overflows the ratio: -inf, kept at 0)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         keep = 1.0 - se2 / (drift * drift)
         # fmax drops the nan of 0/0 (no drift, no noise): no drift then.
         np.fmax(keep, 0.0, out=keep)
