@@ -138,6 +138,7 @@ class FileSource:
         self.ticks = 0
         self.bytes_read = 0
         self._stream = stream
+        self._released = False  # see release()
         if fmt is None:
             fmt = _FORMAT_BY_SUFFIX.get(Path(self.path).suffix.lower())
         self.fmt: Format | None = fmt
@@ -145,6 +146,29 @@ class FileSource:
             _check_readable(self.path)
             if fmt != "csv":
                 self._take_file_header()
+
+    def named_pipe(self) -> bool:
+        """Whether the input is a named pipe this source opens itself: opening it waits
+        for a writer."""
+        if self.is_stdin or self._stream is not None:
+            return False
+        try:
+            return stat.S_ISFIFO(os.stat(self.path).st_mode)
+        except OSError:
+            return False
+
+    def release(self) -> None:
+        """At a stop: end an open of a named pipe that still waits for a writer, by
+        opening it for writing and closing it (the read then ends at once). Nothing for
+        other inputs, or when no open waits."""
+        if not self.named_pipe():
+            return
+        self._released = True  # what that open reads is no input of anyone's
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # no reader waits
+            return
+        os.close(fd)
 
     @property
     def size(self) -> int | None:
@@ -252,6 +276,10 @@ class FileSource:
             return
         stream = self._open()
         owned = stream is not self._stream and not self.is_stdin
+        if self._released:  # stopped while the open waited for a writer
+            if owned:
+                stream.close()
+            return
         self.ticks = 0
         self.bytes_read = 0
         state = _Pass(self)

@@ -160,6 +160,9 @@ class ProducerThread(threading.Thread):
     def stop(self) -> None:
         """Ask the thread to flush and end; returns at once (join to wait)."""
         self._stop_event.set()
+        release = getattr(self.source, "release", None)  # a named pipe nobody writes to
+        if callable(release):
+            release()
 
     def send(self, command: ProducerCommand) -> None:
         """Queue a command (pause/resume, speed) for the thread."""
@@ -507,7 +510,15 @@ class ProducerThread(threading.Thread):
         origin = math.nan  # first event time less its monotonic send time
         skipped = 0.0  # event seconds of quiet stretches longer than max_gap_s
         ticks = iter(self.source) if self.source.paced else self._live()
+        # Opening a named pipe waits for a writer: say so until the first tick.
+        pipe = getattr(self.source, "named_pipe", None)
+        awaiting = callable(pipe) and pipe()
+        if awaiting:
+            self._update(waiting=f"a writer on {self.source.name}")
         for tick in ticks:
+            if awaiting:
+                awaiting = False
+                self._update(waiting="")
             if self._stop_event.is_set():
                 break
             if self._drain_commands():

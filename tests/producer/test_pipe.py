@@ -205,3 +205,41 @@ def test_a_source_that_fails_says_where_and_what_without_a_class_name(
     thread.join(15)
     error = thread.stats().last_error
     assert error.startswith("<stdin>:1: unknown column"), error
+
+
+def test_a_named_pipe_nobody_writes_to_says_so_and_does_not_block_a_stop(
+    tmp_path: Path,
+) -> None:
+    # Opening a named pipe waits for a writer: the monitor showed "0 symbols" with no
+    # word of it, and on quit said a thread did not stop in time.
+    fifo = tmp_path / "ticks.csv"
+    os.mkfifo(fifo)
+    producer = ProducerThread("127.0.0.1:1", FileSource(str(fifo)))
+    producer.start()
+    wait_until(lambda: producer.stats().waiting == f"a writer on {fifo}", 10)
+    producer.stop()
+    producer.join(5)
+    assert not producer.is_alive()
+    stats = producer.stats()
+    assert stats.finished and stats.produced == 0 and not stats.last_error, stats
+
+
+def test_a_named_pipe_with_a_writer_is_read_and_the_wait_cleared(
+    tmp_path: Path, broker: EmbeddedBroker, topic: str
+) -> None:
+    ensure_topics(broker.bootstrap, topic, partitions=1)
+    fifo = tmp_path / "ticks.csv"
+    os.mkfifo(fifo)
+    source = FileSource(str(fifo))
+    assert source.named_pipe() and not FileSource(str(ROOT / "README.md")).named_pipe()
+    producer = ProducerThread(broker.bootstrap, source, topic=topic, speed=float("inf"))
+    producer.start()
+    wait_until(lambda: producer.stats().waiting != "", 10)
+    with open(fifo, "w") as w:
+        w.write("ts,symbol,price\n1750000000,A,10\n1750000001,A,11\n")
+    wait_until(lambda: producer.stats().finished, 15, what=lambda: str(producer.stats()))
+    stats = producer.stats()
+    assert stats.delivered == 2 and stats.waiting == "" and not stats.last_error, stats
+    producer.stop()
+    producer.join(5)
+    assert not producer.is_alive()
