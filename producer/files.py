@@ -150,12 +150,8 @@ class FileSource:
     def named_pipe(self) -> bool:
         """Whether the input is a named pipe this source opens itself: opening it waits
         for a writer."""
-        if self.is_stdin or self._stream is not None:
-            return False
-        try:
-            return stat.S_ISFIFO(os.stat(self.path).st_mode)
-        except OSError:
-            return False
+        mode = self._own_mode()
+        return mode is not None and stat.S_ISFIFO(mode)
 
     def release(self) -> None:
         """At a stop: end an open of a named pipe that still waits for a writer, by
@@ -247,12 +243,18 @@ class FileSource:
     def _regular(self) -> bool:
         """Whether the input is a regular file this source opens itself, the kind that
         is read in blocks."""
+        mode = self._own_mode()
+        return mode is not None and stat.S_ISREG(mode)
+
+    def _own_mode(self) -> int | None:
+        """The file mode of the input where this source opens it itself; None for a
+        stream, or a path that cannot be looked at."""
         if self.is_stdin or self._stream is not None:
-            return False
+            return None
         try:
-            return stat.S_ISREG(os.stat(self.path).st_mode)
+            return os.stat(self.path).st_mode
         except OSError:
-            return False
+            return None
 
     def __iter__(self) -> Iterator[Tick]:
         try:
