@@ -179,6 +179,7 @@ class Reference:
         hysteresis: float = 0.002,
         default_band: float | None = 0.02,
         watch_rearm: float = 0.5,
+        watch_floor: float = 0.3,
         warmup_ticks: int = 20,
         warmup_s: float | None = None,
         watch_quiet_s: float | None = None,
@@ -192,6 +193,9 @@ class Reference:
         self.clock_step = halflife_s / vol_returns  # the volatility's clock: steps at most this
         self.alert, self.hysteresis = alert_p, hysteresis
         self.band, self.rearm = default_band, watch_rearm
+        # No calibration map here (the engine's is the identity until it has learnt): the
+        # floor compares with p as computed.
+        self.floor = watch_floor
         self.warmup_ticks = warmup_ticks
         self.warmup_s = halflife_s / 2 if warmup_s is None else warmup_s
         self.watch_quiet = horizon_s / 2 if watch_quiet_s is None else watch_quiet_s
@@ -385,7 +389,7 @@ class Reference:
             if reached:
                 s.watch[side] = "reached"
             elif p >= self.alert:
-                if s.watch[side] == "armed" and t > last + self.watch_quiet:
+                if s.watch[side] == "armed" and t > last + self.watch_quiet and p >= self.floor:
                     fired.append((side + "_WATCH", limit, p, eta))
                     s.watch[side] = "fired"
                     s.fired_at[side] = t

@@ -89,6 +89,8 @@ def _assert_eta(actual: float, expected: float, p: float, what: str) -> None:
         # A batch of one tick takes the same path whatever the ticks: prices cover it.
         *((b, "cents") for b in (13, 500)),
         *((b, "gauges") for b in (13, 500)),
+        # A WATCH floor above alert_p binds even where the map is the identity.
+        (500, "floor"),
     ],
 )
 def test_indicators_forecasts_and_signals_match_the_per_tick_reference(
@@ -97,7 +99,9 @@ def test_indicators_forecasts_and_signals_match_the_per_tick_reference(
     """``cents``: prices near 5 on a 0.01 grid, a step of about a fifth of a percent, so
     the forecast aims at grid levels (:func:`engine.limit_forecast.grid_limits`).
     ``gauges``: half the symbols are additive quantities on a 0.01 grid that wander
-    through zero (from -5 to 4), among log prices in the same batches."""
+    through zero (from -5 to 4), among log prices in the same batches. ``floor``: prices
+    with a WATCH floor of 0.8, above ``alert_p``."""
+    floor = 0.8 if kind == "floor" else EngineConfig().watch_floor
     cfg = EngineConfig(
         fast=5,
         slow=20,
@@ -109,6 +113,7 @@ def test_indicators_forecasts_and_signals_match_the_per_tick_reference(
         warmup_ticks=12,
         warmup_s=0.8,
         calibrate_after_s=math.inf,  # the forecasts as computed (the map: test_self_calibration)
+        watch_floor=floor,
     )
     ids, t, price = random_walk(
         4000, 6, seed=3, step_s=0.1, vol=0.003, backwards=0.03, repeats=0.1, same_time=0.05
@@ -132,6 +137,7 @@ def test_indicators_forecasts_and_signals_match_the_per_tick_reference(
         default_band=0.01,
         warmup_ticks=12,
         warmup_s=0.8,
+        watch_floor=floor,
         additive=frozenset(additive),
     )
     expected = []

@@ -386,6 +386,9 @@ def test_snapshots_are_read_only_copies() -> None:
         ({"default_band": 1.0}, "default_band"),
         ({"default_band": 0.0}, "default_band"),
         ({"watch_rearm": 1.0}, "watch_rearm"),
+        ({"watch_floor": 1.0}, "watch_floor"),
+        ({"watch_floor": -0.1}, "watch_floor"),
+        ({"watch_floor": math.nan}, "watch_floor"),
         ({"fast": 2.5}, "fast"),
         ({"slow": True}, "slow"),
         ({"warmup_ticks": 0}, "warmup_ticks"),
@@ -416,7 +419,12 @@ def test_config_is_frozen_and_defaults_are_as_documented() -> None:
         600,
         0.02,
     )
-    assert (cfg.watch_rearm, cfg.warmup_ticks, cfg.warmup_s) == (0.5, 20, None)
+    assert (cfg.watch_rearm, cfg.watch_floor, cfg.warmup_ticks, cfg.warmup_s) == (
+        0.5,
+        0.3,
+        20,
+        None,
+    )
     assert cfg.warmup_span == 15.0 == cfg.halflife_s / 2
     assert EngineConfig(halflife_s=10.0, warmup_s=14.4).warmup_span == 14.4
     with pytest.raises(AttributeError):

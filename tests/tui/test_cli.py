@@ -84,6 +84,8 @@ def test_version_prints_the_installed_version_and_exits() -> None:
         (["replay", "scenarios"], "scenarios: is a directory"),
         (["--fast", "0"], "at least 1"),
         (["--alert-p", "1.5"], "probability"),
+        (["--watch-floor", "1"], "--watch-floor: expected a probability below 1, got '1'"),
+        (["--watch-floor", "-0.1"], "--watch-floor: expected a number of at least 0"),
         (["--limit", "ACME=10:5"], "must be below the sell limit"),
         (["--limit", "ACME=10:1e300"], "limit must be below"),
         (["--limit", "ACME=1:-1"], "the buy limit 1.00 must be below the sell limit -1.00"),

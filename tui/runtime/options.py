@@ -102,6 +102,14 @@ def probability(text: str) -> float:
     return value
 
 
+def probability_or_zero(text: str) -> float:
+    """A probability of at least 0 and below 1."""
+    value = non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a probability below 1, got {text!r}")
+    return value
+
+
 def fraction(text: str) -> float:
     """A fraction below 1, written as 0.005 or as a percentage, 0.5%."""
     raw = text.strip()
@@ -204,6 +212,7 @@ _PARSERS = {
     "seconds0": non_negative_float,
     "seconds_off": seconds_or_off,
     "probability": probability,
+    "probability0": probability_or_zero,
     "fraction": fraction,
 }
 
