@@ -27,6 +27,7 @@ from producer.kafka_producer import STOP_FLUSH_S
 from producer.lookahead import LookaheadReader
 from producer.scenario import ScenarioReader
 from producer.wire import Tick
+from tests.tui.test_engine_publish import _committed
 from tui.cli import main
 from tui.monitor import source_and_engine
 from tui.runtime.keys import help_rows
@@ -378,6 +379,40 @@ def test_headless_engine_prints_signals_as_json_lines(
     buys = [x for x in lines if x["kind"] == "BUY" and x["symbol"] == "CYGN"]
     assert buys, f"no BUY among {len(lines)} signals; engine said: {err}"
     assert buys[0]["limit"] == 48.5
+
+
+@pytest.mark.kafka
+def test_a_headless_engine_whose_terminal_closes_stops_as_on_ctrl_c(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    """SIGHUP with its terminal gone (writes to it fail with EIO): the engine stops as on
+    Ctrl-C, its offsets committed, instead of ending on the spot (SIGHUP's default) or
+    with a traceback at the first line it writes (once the signal was caught)."""
+    import pty
+
+    log = tmp_path / "l.log"
+    _produce(broker, topic, str(log), "--source", str(ROOT / "scenarios" / "crash.jsonl"))
+    master, tty = pty.openpty()
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "engine", "--bootstrap-servers", broker.bootstrap,
+         "--topic", topic, "--group", f"{topic}-hup", "--log-file", str(log)],
+        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=tty, stderr=tty, start_new_session=True,
+    )  # fmt: skip
+    os.close(tty)
+    seen = b""
+    try:  # until its status line says it has read the scenario's 260 ticks
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and b" 260 ticks" not in seen:
+            with contextlib.suppress(OSError):
+                seen += os.read(master, 65536)
+    finally:
+        os.close(master)  # the terminal is gone
+        engine.send_signal(signal.SIGHUP)
+        engine.wait(timeout=15)
+    assert b" 260 ticks" in seen and b'"kind":"BUY"' in seen, seen[-2000:]
+    assert engine.returncode == 0
+    assert "Traceback" not in log.read_text()
+    assert _committed(broker.bootstrap, topic, f"{topic}-hup") == 260
 
 
 @pytest.mark.parametrize(("argv", "fast"), [([], 10), (["--fast", "12"], 12)])

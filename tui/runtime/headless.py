@@ -7,6 +7,7 @@ None of them loads a UI library; each runs until its work ends, a limit, or Ctrl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import signal
@@ -48,15 +49,45 @@ PRODUCE_REPORT_S = 5.0
 
 
 class _Stopper:
-    """Turns SIGINT/SIGTERM into an Event for headless loops."""
+    """Turns SIGINT, SIGTERM and SIGHUP (the terminal closed) into an Event for headless
+    loops: each stops the command as Ctrl-C does, its offsets committed and its summary
+    given (SIGHUP used to end it on the spot, leaving a monitor's view of the engines
+    to list it as silent for good)."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        signal.signal(signal.SIGINT, self._handle)
-        signal.signal(signal.SIGTERM, self._handle)
+        # Asked now: once the terminal has hung up, asking may fail.
+        self._ttys = [fd for fd in (1, 2) if _is_tty(fd)]
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), self._handle)
 
-    def _handle(self, _signum: int, _frame: FrameType | None) -> None:
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if signum == getattr(signal, "SIGHUP", None):
+            _leave_terminal(self._ttys)
         self.event.set()
+
+
+def _is_tty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+def _leave_terminal(fds: list[int]) -> None:
+    """Point ``fds`` (standard output and error that went to the terminal now gone) at
+    /dev/null: a write there fails (EIO), and the first one, a line of the stop, ended
+    the command with a traceback before its offsets were committed. Files and pipes are
+    kept."""
+    try:
+        sink = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.dup2(sink, fd)
+    os.close(sink)
 
 
 def fields_of(args: argparse.Namespace) -> Fields | None:
