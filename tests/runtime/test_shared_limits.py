@@ -95,6 +95,39 @@ def test_a_choice_reaches_the_others_and_a_later_process_reads_the_latest(
     assert described.result(10)["cleanup.policy"].value == "compact"
 
 
+def test_limits_outlive_a_broker_that_comes_back_empty() -> None:
+    """The broker restarts empty (the embedded one after a crash): the processes that
+    outlived it create the topic again and share what they knew, so a process started
+    after knows the limits; and they go on reading the new topic (they stayed at their
+    position in the old one and never applied another record)."""
+    from tests.tui.test_recovery import _restart_empty
+
+    seen_a, seen_b, seen_c = Applied(), Applied(), Applied()
+    with EmbeddedBroker() as cluster:
+        a = SharedLimits(cluster.bootstrap, seen_a, topic="limits")
+        b = SharedLimits(cluster.bootstrap, seen_b, topic="limits")
+        assert a.start(catch_up_s=10) and b.start(catch_up_s=10)
+        c = None
+        try:
+            a.share("ACME", 100.0, 110.0)
+            wait_until(lambda: len(seen_b.copy()) == 1, 20, what=lambda: str(seen_b.copy()))
+            _restart_empty(cluster)
+            c = SharedLimits(cluster.bootstrap, seen_c, topic="limits")
+            c.start(catch_up_s=10)
+            wait_until(lambda: _same(seen_c.copy(), [("ACME", 100.0, 110.0)]), 30,
+                       what=lambda: str(seen_c.copy()))  # fmt: skip
+            c.share("BRIX", 40.0, 44.0)
+            brix = ("BRIX", 40.0, 44.0)
+            wait_until(lambda: _same(seen_a.copy(), [brix]), 20, what=lambda: str(seen_a.copy()))
+            # b knew ACME already: shared again, it is not applied again.
+            wanted_b = [("ACME", 100.0, 110.0), brix]
+            wait_until(lambda: _same(seen_b.copy(), wanted_b), 20, what=lambda: str(seen_b.copy()))
+        finally:
+            for process in (a, b, c):
+                if process is not None:
+                    process.stop()
+
+
 def test_unreadable_records_are_counted_by_reason_and_never_applied(
     broker: EmbeddedBroker, topic: str
 ) -> None:

@@ -14,7 +14,16 @@ another's record of a symbol while its own change of that symbol is still on its
 that cannot be read is counted and logged, never applied and never fatal. The reader is
 one thread with its own consumer, its partitions assigned (no group to join) and always
 read from the start; it hands each record to ``apply``, which forwards it to the
-engine's thread as a command (:func:`to_worker`).
+engine's thread as a command (:func:`to_worker`). A record that says what the process
+already holds for its symbol is not applied again.
+
+A broker that comes back without the topic (an embedded one restarted empty) has lost
+every decision. The reader asks about the topic every :data:`CHECK_S`; when it is
+missing it creates it again, and when it is a new topic (another id) it reads it from
+its start and shares again every decision it knows, its own and the others' it
+applied: the processes that outlived the broker put the limits back for those that
+start after it. (They kept reading the old topic's position, past the new one's end,
+and never applied another record; a later process knew none of the limits.)
 """
 
 from __future__ import annotations
@@ -39,8 +48,10 @@ from confluent_kafka import (
     KafkaError,
     KafkaException,
     Producer,
+    TopicCollection,
     TopicPartition,
 )
+from confluent_kafka.admin import AdminClient
 
 from engine.limits import limit_problem
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
@@ -59,6 +70,8 @@ LIMITS = "limits"
 TIMEOUT_S = 10.0
 #: Longest wait at the start for the limits others set to be read, in seconds.
 CATCH_UP_S = 3.0
+#: How often the reader asks whether the topic is still the one it reads, in seconds.
+CHECK_S = 2.0
 
 
 class LimitRecord(msgspec.Struct, forbid_unknown_fields=False):
@@ -117,6 +130,11 @@ def decode(key: bytes | None, value: bytes | None) -> LimitRecord | str:
     return record
 
 
+def _same_limits(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Both sides equal, NaN (no limit) equal to NaN."""
+    return all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(a, b, strict=True))
+
+
 def to_worker(worker: ConsumerWorker) -> Callable[[str, float, float], None]:
     """An ``apply`` that hands each record to `worker`'s engine as a command; a symbol the
     stream has not carried (it may never) gets its limits with its first tick, no row
@@ -173,6 +191,10 @@ class SharedLimits:
         self.caught_up = threading.Event()
         self._at_end: set[int] = set()
         self._partitions = 1
+        #: Per symbol, the latest decision this process shared or applied.
+        self._known: dict[str, tuple[float, float]] = {}
+        self._topic_id: str | None = None
+        self._missing = False
 
     # -- the outside ---------------------------------------------------------------------
     def start(self, catch_up_s: float = 0.0) -> bool:
@@ -200,6 +222,7 @@ class SharedLimits:
         value = encode(symbol, buy, sell, self.origin, time.time())
         with self._lock:
             self._own_pending[symbol] += 1
+            self._known[symbol] = (buy, sell)
         try:
             self._producer.produce(
                 self.topic, value, key=symbol.encode(), on_delivery=self._delivered
@@ -245,6 +268,8 @@ class SharedLimits:
                 },
             )
         )
+        admin = AdminClient(client_config(self.connection))
+        asked, answer = time.monotonic(), None
         try:
             # Assigned, not subscribed: no group to join, so the first records come at once.
             partitions: list[int] = []
@@ -257,17 +282,63 @@ class SharedLimits:
                     self._error(f"limits topic: {exc}")
                 if not partitions:
                     self._stop.wait(0.5)
-            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
-            self._partitions = len(partitions)
+            self._read_from_start(consumer, partitions)
             while not self._stop.is_set():
                 for msg in consumer.consume(100, timeout=0.25):
                     self._handle(msg)
                 if self._producer is not None:
                     self._producer.poll(0)  # delivery reports of what was shared
+                now = time.monotonic()
+                if answer is None and now - asked >= CHECK_S:
+                    asked = now
+                    answer = admin.describe_topics(
+                        TopicCollection([self.topic]), request_timeout=CHECK_S
+                    )[self.topic]
+                elif answer is not None and (answer.done() or now - asked > 3 * CHECK_S):
+                    if answer.done():
+                        self._topic_answer(consumer, answer)
+                    answer = None
         except Exception:  # never fatal to the monitor or the engine
             log.exception("the shared limits reader failed")
         finally:
             consumer.close()
+
+    def _read_from_start(self, consumer: Consumer, partitions: list[int]) -> None:
+        consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
+        self._partitions = len(partitions)
+
+    def _topic_answer(self, consumer: Consumer, answer: object) -> None:
+        """Act on what the cluster said of the topic: create it again if it is missing,
+        read it from its start and share every known decision again if it is new."""
+        try:
+            desc = answer.result(0)  # type: ignore[attr-defined]
+        except KafkaException as exc:
+            err = exc.args[0]
+            if isinstance(err, KafkaError) and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                if not self._missing:
+                    self._missing = True
+                    log.warning("the limits topic %s is missing: creating it again", self.topic)
+                try:
+                    ensure_compacted(self.connection, self.topic, partitions=1, timeout=CHECK_S)
+                except KafkaException as again:
+                    log.info("limits topic not created again yet: %s", again)
+            return  # otherwise no answer (the broker is away): asked again later
+        except Exception:  # a question that failed is asked again
+            return
+        known, self._topic_id = self._topic_id, str(desc.topic_id)
+        came_back, self._missing = self._missing, False
+        if not came_back and known in (None, self._topic_id):
+            return
+        with self._lock:
+            decisions = sorted(self._known.items())
+        log.warning(
+            "the limits topic %s was created again (the broker lost it): reading it from its "
+            "start and sharing the %d limits known here again", self.topic, len(decisions),
+        )  # fmt: skip
+        self._at_end.clear()
+        self._read_from_start(consumer, [p.id for p in desc.partitions])
+        for symbol, (buy, sell) in decisions:
+            self.share(symbol, buy, sell)
 
     def _handle(self, msg: object) -> None:
         err = msg.error()  # type: ignore[attr-defined]
@@ -297,6 +368,11 @@ class SharedLimits:
             return
         buy = math.nan if record.buy is None else record.buy
         sell = math.nan if record.sell is None else record.sell
+        with self._lock:
+            held = self._known.get(record.symbol)
+            self._known[record.symbol] = (buy, sell)
+        if held is not None and _same_limits(held, (buy, sell)):
+            return  # shared again after the topic was lost, or the same decision twice
         log.info("limits of %s from %r: buy %s, sell %s", record.symbol, record.by, buy, sell)
         self.apply(record.symbol, buy, sell)
         self._count(applied=1)
