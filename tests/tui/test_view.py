@@ -24,6 +24,8 @@ from tests.waiting import wait_until
 from tui.runtime.snapshot import Snapshot
 from tui.runtime.view import (
     BEAT_SILENT_S,
+    STALL_S,
+    TOPIC_CHECK_S,
     ViewOptions,
     ViewWorker,
     engine_line,
@@ -264,4 +266,85 @@ def test_the_view_follows_a_broker_that_dies_and_comes_back_empty() -> None:
         for b in (first, second):
             if b is not None:
                 b.stop()
+    assert not view.is_alive()
+
+
+def _send(bootstrap: str, topic: str, key: bytes, value: dict) -> None:
+    p = Producer(client_config(bootstrap))
+    p.produce(topic, json.dumps(value).encode(), key=key)
+    assert p.flush(10) == 0
+
+
+@pytest.mark.kafka
+def test_a_signals_topic_created_again_is_read_afresh_with_its_ids_forgotten() -> None:
+    """The broker restarts empty and an engine started since numbers its signals from 1
+    again: the view reads the new topic and shows them (it stayed at its position in
+    the old topic, past the new one's end, and would have dropped the ids as seen)."""
+    import time
+
+    from tests.tui.test_recovery import _restart_empty
+
+    def signal_of(t: float) -> dict:
+        return {"id": "ACME:BUY:1", "kind": "BUY", "symbol": "ACME", "t": t, "price": 99.0,
+                "limit": 99.5, "p_hit": 1.0, "eta_s": 0.0}  # fmt: skip
+
+    with EmbeddedBroker() as cluster:
+        for name in ("signals", "indicators"):
+            ensure_topics(cluster.bootstrap, name, partitions=1)
+        _send(cluster.bootstrap, "signals", b"ACME", signal_of(time.time() - 60))
+        view = ViewWorker(ViewOptions(Connection(cluster.bootstrap)))
+        view.start()
+        try:
+            wait_until(lambda: (s := view.latest()) is not None and s.signal_count == 1, 30)
+            time.sleep(2 * TOPIC_CHECK_S)  # the topics' ids are known
+            _restart_empty(cluster)
+            for name in ("signals", "indicators"):
+                ensure_topics(cluster.bootstrap, name, partitions=1)
+            _send(cluster.bootstrap, "signals", b"ACME", signal_of(time.time()))
+            wait_until(lambda: _latest(view).signal_count == 2, 40,
+                       what=lambda: repr(_latest(view).notices))  # fmt: skip
+            assert any("signals was created again" in n.text for n in _latest(view).notices)
+        finally:
+            view.stop()
+            view.join(5)
+    assert not view.is_alive()
+
+
+@pytest.mark.kafka
+def test_a_frozen_broker_shows_as_a_stall() -> None:
+    """Running engines beat every second; with nothing read for STALL_S the view says
+    STALL and how long the cluster has been silent (a frozen broker keeps its
+    connections: the view said OK). It says OK again once records come."""
+    import os
+    import time
+
+    def beat() -> dict:
+        return {"engine": "h:1:x", "t": time.time(), "partitions": [0], "lags": [0],
+                "ticks": 10, "signals": 0, "health": "OK"}  # fmt: skip
+
+    with EmbeddedBroker() as cluster:
+        for name in ("signals", "indicators"):
+            ensure_topics(cluster.bootstrap, name, partitions=1)
+        _send(cluster.bootstrap, "indicators", b"", beat())
+        view = ViewWorker(ViewOptions(Connection(cluster.bootstrap)))
+        view.start()
+        assert cluster.pid is not None
+        try:
+            wait_until(lambda: (s := view.latest()) is not None and s.kafka.health == "OK"
+                       and s.kafka.engines[0] == "1 running", 30)  # fmt: skip
+            os.kill(cluster.pid, signal.SIGSTOP)
+            try:
+                wait_until(lambda: _latest(view).kafka.health == "STALL", 30,
+                           what=lambda: repr(_latest(view).kafka))  # fmt: skip
+                assert _latest(view).kafka.broker_silent_s > STALL_S
+                text = "".join(seg.text for seg in _render(_latest(view), 60))
+                assert "STALL · silent" in text, text
+            finally:
+                os.kill(cluster.pid, signal.SIGCONT)
+            _send(cluster.bootstrap, "indicators", b"", beat())
+            wait_until(lambda: _latest(view).kafka.health == "OK", 30,
+                       what=lambda: repr(_latest(view).kafka))  # fmt: skip
+        finally:
+            view.stop()
+            view.join(5)
     assert not view.is_alive()

@@ -12,6 +12,15 @@ computed:
   partitions of `prices` and their lag, its health), ``silent`` when they stop coming
   (an engine killed), ``stopped`` after its last.
 
+Health is ``STALL`` when nothing at all has been read for :data:`STALL_S` while some
+engine was running at its last heartbeat: running engines beat every second, so the
+broker (or every engine) has frozen; a frozen broker keeps its connections, and the
+view went on saying OK. Every :data:`TOPIC_CHECK_S` the view asks for both topics' ids:
+a topic created again (a broker that came back empty) is read afresh, its signals from
+the start with the ids seen forgotten (engines started since number their signals
+from 1 again, and those were dropped as read twice; the old position, past the new
+topic's end, read nothing new at all).
+
 A limit set with a key goes to the `limits` topic (see :mod:`tui.runtime.shared_limits`);
 the engines apply it, and the watchlist shows it once an engine publishes it back. The
 view reads and never commits; it has no producer and records nothing.
@@ -28,7 +37,7 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 import numpy as np
@@ -37,8 +46,10 @@ from confluent_kafka import (
     KafkaError,
     KafkaException,
     Message,
+    TopicCollection,
     TopicPartition,
 )
+from confluent_kafka.admin import AdminClient
 
 from engine import EngineConfig, EngineState, History, Signal, SignalKind
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
@@ -73,6 +84,10 @@ MAX_ENGINES = 256
 #: A symbol with no indicator update for this long is marked stale, in seconds (an
 #: engine publishes a symbol's at most once a second, when it has ticks).
 QUIET_S = 10.0
+#: Nothing read for this long while an engine was running: STALL, in seconds.
+STALL_S = 5.0
+#: How often the view asks for the topics' ids (a topic created again), in seconds.
+TOPIC_CHECK_S = 2.0
 
 
 _Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SYMBOL_LEN)]
@@ -231,6 +246,9 @@ class ViewWorker(threading.Thread):
         self.chart_symbol: str | None = None
         self._assigned: set[str] = set()
         self._attach_asked = -math.inf
+        self._topic_ids: dict[str, str] = {}  # topic: its id when last asked
+        self._topics_asked = -math.inf
+        self._topics_answer: dict[str, Any] = {}  # topic: the pending answer
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -259,12 +277,13 @@ class ViewWorker(threading.Thread):
                 },
             )
         )
+        admin = AdminClient(client_config(opts.connection))
         try:
-            self._loop(consumer)
+            self._loop(consumer, admin)
         finally:
             consumer.close()
 
-    def _loop(self, consumer: Consumer) -> None:
+    def _loop(self, consumer: Consumer, admin: AdminClient) -> None:
         last_publish = 0.0
         while not self._stop_event.is_set():
             now = time.monotonic()
@@ -274,6 +293,7 @@ class ViewWorker(threading.Thread):
             elif len(self._assigned) < 2 and now - self._attach_asked >= ATTACH_EVERY_S:
                 self._attach_asked = now
                 self._attach(consumer)
+            self._watch_topics(consumer, admin, now)
             msgs = consumer.consume(1000, timeout=0.05) if self._assigned else []
             if not self._assigned:
                 self._stop_event.wait(0.05)
@@ -343,6 +363,50 @@ class ViewWorker(threading.Thread):
             self._assigned.add(name)
         if parts:
             consumer.incremental_assign(parts)
+
+    def _watch_topics(self, consumer: Consumer, admin: AdminClient, now: float) -> None:
+        """Ask for the ids of the topics read every TOPIC_CHECK_S (never waiting for the
+        answer here); read a topic created again afresh."""
+        if not self._topics_answer:
+            if (
+                self._assigned
+                and self._broker == "UP"
+                and now - self._topics_asked >= (TOPIC_CHECK_S)
+            ):
+                self._topics_asked = now
+                self._topics_answer = admin.describe_topics(
+                    TopicCollection(sorted(self._assigned)), request_timeout=TOPIC_CHECK_S
+                )
+            return
+        if now - self._topics_asked > 3 * TOPIC_CHECK_S:
+            self._topics_answer = {}  # lost: asked again
+            return
+        if not all(f.done() for f in self._topics_answer.values()):
+            return
+        answers, self._topics_answer = self._topics_answer, {}
+        for name, fut in answers.items():
+            try:
+                topic_id = str(fut.result(0).topic_id)
+            except Exception:  # missing, or no answer: the attach looks for it again
+                continue
+            known = self._topic_ids.get(name)
+            self._topic_ids[name] = topic_id
+            if known is not None and known != topic_id and name in self._assigned:
+                self._renewed(consumer, name)
+
+    def _renewed(self, consumer: Consumer, name: str) -> None:
+        """`name` was created again: read it as at the start."""
+        try:
+            parts = [tp for tp in consumer.assignment() if tp.topic == name]
+            if parts:
+                consumer.incremental_unassign(parts)
+        except KafkaException as exc:
+            log.info("unassign of %s created again: %s", name, exc)
+        self._assigned.discard(name)
+        if name == self.options.signals_topic:
+            self._seen.clear()  # the new topic's engines number their signals afresh
+        self._notice(f"{name} was created again (the broker lost it): reading it afresh")
+        self._attach(consumer)
 
     def _take(self, msg: Message, fresh: list[Signal]) -> None:
         err = msg.error()
@@ -442,6 +506,11 @@ class ViewWorker(threading.Thread):
                 if b.health != "STOPPED" and now - b.t <= BEAT_SILENT_S]  # fmt: skip
         bad = (("unreadable", self._unreadable),) if self._unreadable else ()
         idle = now - self._last_at if self._last_at == self._last_at else math.nan
+        running = any(b.health != "STOPPED" and now - b.t <= BEAT_FORGET_S
+                      for b in self._beats.values())  # fmt: skip
+        silent = idle if health == "OK" and running and idle > STALL_S else 0.0
+        if silent:
+            health = "STALL"
         kafka = KafkaStats(
             bootstrap=opts.connection.bootstrap, embedded=False, topic=opts.topic,
             broker_state=self._broker, health=health, partitions=self._lag(now),
@@ -449,6 +518,7 @@ class ViewWorker(threading.Thread):
             rate_in=sum(self._rates.get(e, 0.0) for e in live), bad_by=bad,
             since_last_tick_s=idle, errors=self._errors, last_error=self._last_error,
             duplicates=self._duplicates, engines=self._engine_lines(now),
+            broker_silent_s=silent,
         )  # fmt: skip
         symbol = self.chart_symbol
         self.slot.put(
