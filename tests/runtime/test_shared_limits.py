@@ -249,7 +249,7 @@ def test_a_limit_set_in_a_monitor_changes_the_signals_an_engine_publishes(
     alone, _ = engine("--no-shared-limits")
     assert any(s["kind"] == "SELL" and s["symbol"] == "DRVX" for s in shared), shared
     assert not any(s["symbol"] == "DRVX" and s["kind"] == "SELL" for s in alone), alone
-    assert "1 limit change applied from " + limits in said, said
+    assert "1 limit change read from " + limits in said, said
 
 
 def test_a_change_of_ones_own_on_its_way_outranks_an_earlier_one_of_another(

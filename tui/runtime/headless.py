@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -42,7 +42,7 @@ from tui.runtime.options import OptionError, engine_config, limits_from
 from tui.runtime.plausibility import plausibility_for
 from tui.runtime.publish import SignalPublisher
 from tui.runtime.shared_limits import CATCH_UP_S, SharedLimits, origin_name, to_worker
-from tui.runtime.snapshot import Snapshot
+from tui.runtime.snapshot import Notice, Snapshot
 
 #: While `produce` runs, how often it prints what it has sent, in seconds.
 PRODUCE_REPORT_S = 5.0
@@ -187,7 +187,7 @@ def run_engine(args: argparse.Namespace) -> int:
         shared.stop()
         s, bad = shared.stats(), shared.bad_by()
         if s.applied or bad:
-            said = f"limitwatch engine: {fmt.count(s.applied, 'limit change')} applied from "
+            said = f"limitwatch engine: {fmt.count(s.applied, 'limit change')} read from "
             said += f"{args.limits_topic}"
             if bad:
                 said += (
@@ -282,8 +282,11 @@ def _run_headless(
     keeper.start()
     worker.start()
     started = last_status = time.monotonic()
+    told = 0  # the notices said so far, by their sequence number
     while worker.is_alive() and not stopper.event.wait(0.2):
         snap = worker.latest()
+        if snap is not None:  # as they come (a refused limit was told only at the end)
+            told = _tell(snap.notices, told, what)
         if duration is not None and time.monotonic() - started >= duration:
             break
         # The worker answers the recording request with a notice (recording, or why not);
@@ -301,9 +304,17 @@ def _run_headless(
     keeper.join(1.0)
     last = worker.latest()
     notices = last.notices if last is not None else ()
-    for notice in notices:
-        print(f"limitwatch {what}: {redact(notice.text)}", file=sys.stderr)
+    _tell(notices, told, what)
     return 1 if any(n.error for n in notices) else 0
+
+
+def _tell(notices: Iterable[Notice], told: int, what: str) -> int:
+    """Print the notices after sequence number `told`; the last one printed."""
+    for notice in notices:
+        if notice.seq > told:
+            print(f"limitwatch {what}: {redact(notice.text)}", file=sys.stderr, flush=True)
+            told = notice.seq
+    return told
 
 
 def status_line(snap: Snapshot) -> str:

@@ -283,6 +283,11 @@ class SharedLimits:
                 if not partitions:
                     self._stop.wait(0.5)
             self._read_from_start(consumer, partitions)
+            try:  # the topic read, to tell it from one created again later
+                first = admin.describe_topics(TopicCollection([self.topic]))[self.topic]
+                self._topic_id = str(first.result(timeout=TIMEOUT_S).topic_id)
+            except Exception as exc:  # not to be had now: the first answer below sets it
+                log.info("limits topic id unknown: %s", exc)
             while not self._stop.is_set():
                 for msg in consumer.consume(100, timeout=0.25):
                     self._handle(msg)

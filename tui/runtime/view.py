@@ -363,6 +363,7 @@ class ViewWorker(threading.Thread):
             self._assigned.add(name)
         if parts:
             consumer.incremental_assign(parts)
+            self._topics_asked = -math.inf  # their ids at once, to tell them from new ones
 
     def _watch_topics(self, consumer: Consumer, admin: AdminClient, now: float) -> None:
         """Ask for the ids of the topics read every TOPIC_CHECK_S (never waiting for the
