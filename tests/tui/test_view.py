@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -65,6 +66,25 @@ def test_records_that_cannot_be_read_are_refused_with_a_reason(value: bytes) -> 
     if b'"ACME", "t": 1.0}' not in value:  # those two are indicators with no values
         with pytest.raises(ValueError, match="unreadable indicators"):
             parse_indicators(value)
+
+
+@pytest.mark.parametrize(
+    ("parse", "value"),
+    [  # what no engine writes: a chance of 5, a negative time to the limit, a time
+        # months ahead, a symbol with an escape sequence (a tick's would be refused)
+        (parse_signal, b'{"id": "A:SELL:1", "kind": "SELL", "symbol": "A", "t": 1.0, "p_hit": 5}'),
+        (parse_signal, b'{"id": "A:SELL:1", "kind": "SELL", "symbol": "A", "t": 1.0, "eta_s": -3}'),
+        (parse_signal, b'{"id": "A:SELL:1", "kind": "SELL", "symbol": "A", "t": 9999999999.0}'),
+        (parse_signal, b'{"id": "E:SELL:1", "kind": "SELL", "symbol": "E\\u001b[31m", "t": 1.0}'),
+        (parse_indicators, b'{"symbol": "A", "t": 1.0, "p_buy": 1.5}'),
+        (parse_indicators, b'{"symbol": "A", "t": 1.0, "eta_sell": -1.0}'),
+        (parse_indicators, b'{"symbol": "A", "t": 9999999999.0}'),
+        (parse_indicators, b'{"symbol": " A", "t": 1.0}'),
+    ],
+)
+def test_what_no_engine_writes_is_refused(parse: Callable[[bytes], object], value: bytes) -> None:
+    with pytest.raises(ValueError, match="unreadable"):
+        parse(value)
 
 
 def test_numbers_out_of_range_are_refused_and_null_is_undefined() -> None:

@@ -84,6 +84,10 @@ MAX_ENGINES = 256
 #: A symbol with no indicator update for this long is marked stale, in seconds (an
 #: engine publishes a symbol's at most once a second, when it has ticks).
 QUIET_S = 10.0
+#: A signal or indicators record whose time is further ahead of this machine's clock is
+#: refused, in seconds: an engine refuses ticks more than --max-ahead (5 minutes by
+#: default) ahead; a day leaves room for engines run with that check off.
+MAX_AHEAD_S = 86_400.0
 #: Nothing read for this long while an engine was running: STALL, in seconds.
 STALL_S = 5.0
 #: How often the view asks for the topics' ids (a topic created again), in seconds.
@@ -92,6 +96,8 @@ TOPIC_CHECK_S = 2.0
 
 _Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SYMBOL_LEN)]
 _Time = Annotated[float, msgspec.Meta(ge=0.0, lt=1e11)]  # epoch seconds, as on the wire
+_P = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]  # a probability
+_Eta = Annotated[float, msgspec.Meta(ge=0.0)]  # seconds to a limit
 _Count = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 _Lag = Annotated[int, msgspec.Meta(ge=-1, le=2**53)]  # -1: not known
 _Partition = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
@@ -108,10 +114,10 @@ class _Indicators(msgspec.Struct, forbid_unknown_fields=False):
     vol: float | None = None
     buy: float | None = None
     sell: float | None = None
-    p_buy: float | None = None
-    p_sell: float | None = None
-    eta_buy: float | None = None
-    eta_sell: float | None = None
+    p_buy: _P | None = None
+    p_sell: _P | None = None
+    eta_buy: _Eta | None = None
+    eta_sell: _Eta | None = None
     n_ticks: _Count = 0
     open: float | None = None
     drift_se: float | None = None
@@ -136,8 +142,8 @@ class _SignalRecord(msgspec.Struct, forbid_unknown_fields=False):
     t: _Time
     price: float | None = None
     limit: float | None = None
-    p_hit: float | None = None
-    eta_s: float | None = None
+    p_hit: _P | None = None
+    eta_s: _Eta | None = None
 
 
 _IND = msgspec.json.Decoder(_Indicators)
@@ -153,9 +159,21 @@ def _f(x: float | None) -> float:
 def parse_indicators(value: bytes) -> _Indicators:
     """One record of the indicators topic; ValueError if it cannot be read."""
     try:
-        return _IND.decode(value)
+        rec = _IND.decode(value)
     except msgspec.DecodeError as exc:
         raise ValueError(f"unreadable indicators: {exc}") from None
+    _check(rec.symbol, rec.t, "indicators")
+    return rec
+
+
+def _check(symbol: str, t: float, what: str) -> None:
+    """What an engine never writes, refused as a tick would be: a symbol with control
+    characters or surrounding spaces, a time further ahead of this machine's clock than
+    :data:`MAX_AHEAD_S` (such a signal sat at the top of the list for months)."""
+    if not symbol.isprintable() or symbol.strip() != symbol:
+        raise ValueError(f"unreadable {what}: symbol has control characters or surrounding spaces")
+    if t > time.time() + MAX_AHEAD_S:
+        raise ValueError(f"unreadable {what}: time {t:.0f} is more than {MAX_AHEAD_S:g} s ahead")
 
 
 def parse_beat(value: bytes) -> _Beat:
@@ -194,6 +212,7 @@ def parse_signal(value: bytes) -> Signal:
             raise ValueError(f"signal number {seq} out of range")
     except (msgspec.DecodeError, KeyError, IndexError, ValueError) as exc:
         raise ValueError(f"unreadable signal: {exc}") from None
+    _check(rec.symbol, rec.t, "signal")
     return Signal(rec.symbol, kind, seq, rec.t, _f(rec.price), _f(rec.limit), _f(rec.p_hit),
                   _f(rec.eta_s))  # fmt: skip
 
