@@ -38,6 +38,9 @@ UNITS: dict[str, float] = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 ISO = "iso"
 #: The largest event time accepted, in epoch seconds (as for limitwatch's own ticks).
 MAX_TS = 1e11
+#: The earliest event time a time in ms, us or ns may give, in epoch seconds (March
+#: 1973): seconds read as milliseconds land in January 1970, and were taken.
+MIN_SUBSECOND_TS = 1e8
 #: A Kafka message timestamp type meaning there is none.
 _NO_TIMESTAMP = 0
 
@@ -270,7 +273,8 @@ class _MappedDecoder:
             ts = when.timestamp()
         else:
             ts = self._ts(obj) / self._per_s
-        if not (0.0 <= ts < MAX_TS) or math.isnan(ts):
+        least = MIN_SUBSECOND_TS if self._per_s > 1.0 else 0.0
+        if not (least <= ts < MAX_TS) or math.isnan(ts):
             problem = Problem.FUTURE_TIME if ts >= MAX_TS else Problem.WRONG_SHAPE
             raise BadTick(
                 f"invalid tick: {self.fields.ts} gives {ts:g} s since 1970 "

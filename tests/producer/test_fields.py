@@ -96,6 +96,9 @@ def test_real_world_shapes_become_ticks(spec: str, msg: Msg, expected: Tick | No
         # seconds read as milliseconds' thousandfold: far in the future
         ("symbol=s,price=p,ts=T", Msg(b'{"s":"B","p":"1","T":1700000000123}'), Problem.FUTURE_TIME),
         ("symbol=s,price=p,ts=T:ms", Msg(b'{"s":"B","p":"1","T":-5}'), Problem.WRONG_SHAPE),
+        # seconds read as milliseconds: January 1970
+        ("symbol=s,price=p,ts=T:ms", Msg(b'{"s":"B","p":"1","T":1700000000}'), Problem.WRONG_SHAPE),
+        ("symbol=s,price=p,ts=T:ns", Msg(b'{"s":"B","p":"1","T":1.7e15}'), Problem.WRONG_SHAPE),
         ("symbol=s,price=p,ts=T:ms", Msg(b"not json"), Problem.NOT_JSON),
         ("symbol=s,price=p,ts=T:ms", Msg(b'{"s":"\xff","p":1,"T":1}'), Problem.NOT_JSON),
         ("symbol=s,price=p,ts=T:ms", Msg(None), Problem.WRONG_SHAPE),
@@ -111,6 +114,17 @@ def test_bad_values_are_refused_under_their_heading(spec: str, msg: Msg, problem
     with pytest.raises(BadTick) as caught:
         Fields.parse(spec).decoder()(msg)
     assert caught.value.problem is problem, str(caught.value)
+
+
+@pytest.mark.parametrize(("unit", "value"), [("ms", b"1700000000"), ("us", b"1.7e9")])
+def test_seconds_read_as_a_finer_unit_ask_about_the_unit(unit: str, value: bytes) -> None:
+    """They land in January 1970 and were taken; a time in milliseconds read as seconds
+    lands far ahead and is refused as a future time."""
+    msg = Msg(b'{"s":"B","p":"1","T":' + value + b"}")
+    with pytest.raises(BadTick, match=f"is the unit {unit} right"):
+        Fields.parse(f"symbol=s,price=p,ts=T:{unit}").decoder()(msg)
+    ms = Msg(b'{"s":"B","p":"1","T":1700000000123}')  # milliseconds, in the same unit
+    assert Fields.parse("symbol=s,price=p,ts=T:ms").decoder()(ms).ts == 1700000000.123
 
 
 @pytest.mark.parametrize(

@@ -163,3 +163,32 @@ def test_fields_on_the_command_line_beat_the_settings_file_and_are_checked(
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert own_producer.returncode == 2 and "add --no-producer" in own_producer.stderr
+
+
+def test_a_mapping_that_fits_no_message_says_so(broker: EmbeddedBroker, topic: str) -> None:
+    """Times in seconds under a mapping that reads milliseconds: each message is refused
+    (January 1970) and dead-lettered; after the first 100, a notice says the mapping
+    fits none of them and why the latest was refused (before, only the counts grew)."""
+    ensure_topics(broker.bootstrap, topic, partitions=1)
+    seconds = [
+        (json.dumps({"s": "BTCUSDT", "p": p, "T": T0_MS // 1000 + k}).encode(), None, None)
+        for k, p in enumerate(PRICES * 3)
+    ]
+    _send(broker.bootstrap, topic, seconds)
+    worker = ConsumerWorker(
+        broker.bootstrap, topic=topic, fields=Fields.parse("symbol=s,price=p,ts=T:ms")
+    )
+    worker.start()
+    try:
+        snap = wait_until(
+            lambda: (s := worker.latest()) is not None and s.kafka.bad >= 120 and s,
+            30, what=lambda: f"{worker.latest()}",
+        )  # fmt: skip
+    finally:
+        worker.stop()
+        worker.join(5)
+    assert snap.kafka.consumed == 0
+    said = [n.text for n in snap.notices if "fit the fields mapping" in n.text]
+    assert len(said) == 1, snap.notices
+    assert "none of the first 100 messages" in said[0]
+    assert "symbol=s,price=p,ts=T:ms" in said[0] and "is the unit ms right?" in said[0]

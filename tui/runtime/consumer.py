@@ -127,6 +127,10 @@ def _runs(partitions: list[int]) -> str:
     return "p" + ",".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs)
 
 
+#: Messages refused before any is read that make a fields mapping suspect (a notice).
+MAPPING_HINT_AFTER = 100
+
+
 class ConsumerWorker(threading.Thread):
     """Consumes `topic`, runs the engine, publishes snapshots at most `publish_hz` a second.
 
@@ -246,6 +250,8 @@ class ConsumerWorker(threading.Thread):
         # A quantity's value may be 0 or below (see engine.Engine's additive symbols).
         self._quantity = self.engine.is_additive if additive else None
         self._mapped = None if fields is None or fields.own else fields.decoder(self._quantity)
+        #: The mapping's words, until a hint that it fits no message was given (see _refuse).
+        self._mapping_hint = None if self._mapped is None or fields is None else fields.spec()
         self.checks = TickChecks(
             plausibility or Plausibility(), self.config.max_symbols, self._quantity
         )
@@ -735,6 +741,21 @@ class ConsumerWorker(threading.Thread):
     def _refuse(self, msg: Any, bad: BadTick) -> None:
         self._bad[bad.problem] += 1
         self.health.refused(time.monotonic())
+        if self._mapping_hint is not None and self._consumed == 0:
+            refused = sum(self._bad.values())
+            if refused >= MAPPING_HINT_AFTER:
+                # A mapping that fits no message: each was counted and dead-lettered,
+                # with nothing that said why all of them were.
+                self._notice(
+                    f"none of the first {refused:,} messages on {self.topic} fit the fields "
+                    f"mapping {self._mapping_hint} (this one: {bad}): check the field names "
+                    "and the time's unit against a message of the topic (--fields, or "
+                    "[topic] fields in the settings file)",
+                    error=True,
+                )
+                self._mapping_hint = None
+        elif self._consumed:
+            self._mapping_hint = None  # it fits some
         assert self._dead_letters is not None
         self._dead_letters.send(msg, bad)
 
