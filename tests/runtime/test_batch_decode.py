@@ -170,3 +170,16 @@ def test_one_bad_message_sends_the_batch_one_by_one_and_only_it_is_refused() -> 
     w._ingest(_messages(values, [0] * 5))
     assert w._consumed == 4
     assert dead.sent == [(2, "not JSON")]
+
+
+def test_a_tick_and_its_copy_sent_again_in_one_batch_are_read_once() -> None:
+    """A producer whose acknowledgements were lost sends its ticks again; the copies may
+    come in the same batch as the ticks they copy (the acknowledgement was lost, not the
+    tick), and are read as ticks already read, like copies of earlier batches' ticks."""
+    ticks = [Tick("AAA", 100.0 + i, NOW - 5 + i) for i in range(4)]
+    copies = [Tick(t.symbol, t.price, t.ts, resent=True) for t in ticks[1:3]]
+    values = [encode(t) for t in [*ticks, *copies]]
+    w, dead = _worker(True)
+    w._ingest(_messages(values, [0] * len(values)))
+    assert w._consumed == 4 and w._duplicates == 2 and not dead.sent
+    assert w.engine.state().n_ticks.tolist() == [4]

@@ -127,6 +127,14 @@ def _runs(partitions: list[int]) -> str:
     return "p" + ",".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs)
 
 
+def _read_to_time(read_up_to: dict[str, float], symbol: str, ts: float) -> None:
+    """Count a tick taken as read: its symbol is read up to its time, if that is later.
+    (Taken once per batch from the engine, the times missed the batch's own ticks: a
+    tick and the copy of it sent again, in one batch, were both read.)"""
+    if not ts <= read_up_to.get(symbol, -math.inf):
+        read_up_to[symbol] = ts
+
+
 #: Messages refused before any is read that make a fields mapping suspect (a notice).
 MAPPING_HINT_AFTER = 100
 
@@ -663,6 +671,8 @@ class ConsumerWorker(threading.Thread):
                 if read_up_to is None:
                     state = self.engine.state()
                     read_up_to = dict(zip(state.symbols, state.t_last.tolist(), strict=True))
+                    for symbol, ts in zip(symbols, times, strict=True):  # this batch's so far
+                        _read_to_time(read_up_to, symbol, ts)
                 if self._read_already(tick, read_up_to):
                     continue
             refusal = self.checks.refusal(tick, now)
@@ -674,6 +684,8 @@ class ConsumerWorker(threading.Thread):
             times.append(tick.ts)
             prices.append(tick.price)
             taken.append(msg)
+            if read_up_to is not None:  # a copy of this tick later in the batch is read too
+                _read_to_time(read_up_to, tick.symbol, tick.ts)
             if recording:
                 self.recorder.write(Tick(tick.symbol, tick.price, tick.ts) if tick.resent else tick)
                 recording = self.recorder.active
