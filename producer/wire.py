@@ -7,8 +7,9 @@ hostile or malformed messages fail decoding instead of reaching the engine.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -187,6 +188,11 @@ def decode_batch(values: list[bytes | None]) -> list[Tick] | None:
         return None
     if buf.count(b"\n") != len(values) - 1:
         return None
+    # Three fields each, none twice ({"symbol":"ACME",...,"symbol":"BRIX"} is read as
+    # BRIX): anything else (a field twice, another field, a ":" inside a symbol) is read
+    # one by one, where decode() looks closely.
+    if buf.count(b'":') != 3 * len(values):
+        return None
     # JSON lines skip a blank line and read values side by side on one: with no blank
     # value, as many ticks as lines means one tick on each.
     if b"" in values or any(map(bytes.isspace, values)):  # type: ignore[arg-type]
@@ -228,7 +234,35 @@ def decode(value: bytes | None, quantity: Callable[[str], bool] | None = None) -
     # price and ts are finite here.
     if tick.symbol not in _checked_symbols and not _clean_symbol(tick.symbol):
         raise BadTick("symbol has control characters or surrounding spaces", Problem.BAD_SYMBOL)
+    if any(value.count(name) > 1 for name in _NAMES):
+        twice = _given_twice(value)
+        if twice:
+            raise BadTick(f"the field {twice} is given twice", Problem.WRONG_SHAPE)
     return tick
+
+
+#: The fields of a tick as they appear in its JSON: each once in a message (a value that
+#: reads "price" also counts, and is then looked at closely).
+_NAMES = (b'"symbol"', b'"price"', b'"ts"')
+
+
+def _given_twice(value: bytes) -> str | None:
+    """The first of a tick's fields that the JSON object ``value`` holds twice, if any.
+    A decoder keeps the last (``{"symbol":"ACME",...,"symbol":"BRIX"}`` was a tick of
+    BRIX: a false crossing at ACME's price); other programs may keep the first."""
+    found: list[str | None] = [None]
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        # Called for each object, the outer one (the tick) last: its answer stays.
+        keys = [key for key, _ in items]
+        found[0] = next((k for k in ("symbol", "price", "ts") if keys.count(k) > 1), None)
+        return {}
+
+    try:
+        json.loads(value, object_pairs_hook=pairs)
+    except ValueError:
+        return None
+    return found[0]
 
 
 def _clean_symbol(symbol: str) -> bool:

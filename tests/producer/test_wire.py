@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from producer import wire
-from producer.wire import MAX_MESSAGE_BYTES, BadTick, Tick, decode, encode
+from producer.wire import MAX_MESSAGE_BYTES, BadTick, Tick, decode, decode_batch, encode
 
 
 def test_tick_round_trips_as_readable_json() -> None:
@@ -84,3 +84,15 @@ def test_a_quantity_may_be_zero_or_below_on_the_wire_and_a_price_may_not() -> No
         assert info.value.problem is wire.Problem.BAD_PRICE
     with pytest.raises(wire.BadTick):
         wire.decode(b'{"symbol":"temp.out","price":-3.5,"ts":1}')  # no quantities named
+
+
+def test_a_field_given_twice_is_refused_and_a_value_that_names_a_field_is_not() -> None:
+    twice = b'{"symbol":"ACME","price":150,"ts":1700000000,"symbol":"BRIX"}'
+    with pytest.raises(BadTick, match="the field symbol is given twice"):
+        decode(twice)
+    assert decode_batch([twice]) is None  # the batch is then read one by one, which says why
+    # A symbol called "price", and a field twice inside another field's object: ticks.
+    named = b'{"symbol":"price","price":150,"ts":1700000000}'
+    nested = b'{"symbol":"ts","price":1,"ts":1700000000,"x":{"price":1,"price":2}}'
+    assert decode(named) == Tick("price", 150.0, 1700000000.0)
+    assert decode(nested) == Tick("ts", 1.0, 1700000000.0)

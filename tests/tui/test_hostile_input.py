@@ -114,6 +114,10 @@ def _cases() -> list[Case]:
         Case("ts-null", _tick(ts=None), shape),
         Case("ts-1e400", _raw(ts="1e400"), shape),  # overflows: ahead or behind is unknown
         Case("resent-not-a-bool", _tick(resent="yes"), shape),
+        # Each field once: a decoder keeps the last of two, another program the first.
+        Case("duplicated-symbol", _raw(symbol='"HOSTILE","symbol":"OTHER"'), shape),
+        Case("duplicated-price-both-good", _raw(price='10.0,"price":20.0'), shape),
+        Case("duplicated-ts-both-good", _raw(ts=f'{NOW},"ts":{NOW - 1}'), shape),
         # Bad prices.
         Case("price-string-garbage", _tick(price="lots"), price),
         Case("price-numeric-string", _tick(price="10.5"), price),
