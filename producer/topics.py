@@ -44,6 +44,14 @@ def _list_topics(admin: AdminClient, errors: list[KafkaError], timeout: float) -
                 raise
 
 
+def reach(bootstrap: Connection | str, timeout: float = 10.0) -> set[str]:
+    """The cluster's topic names: a check that it answers. KafkaException if it does not
+    within `timeout`, at once (with librdkafka's reason) if it refuses the credentials."""
+    errors: list[KafkaError] = []
+    admin = AdminClient(client_config(bootstrap, error_cb=errors.append))
+    return _list_topics(admin, errors, timeout)
+
+
 def ensure_topics(
     bootstrap: Connection | str,
     topic: str = PRICES,

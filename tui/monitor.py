@@ -19,7 +19,7 @@ from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import SourceError
 from tui.runtime import settings as settings_file
-from tui.runtime.common import fail, kafka_problem, open_source_from
+from tui.runtime.common import fail, kafka_advice, kafka_problem, open_source_from
 from tui.runtime.history import SignalHistory, default_history_path
 from tui.runtime.options import OptionError, engine_config, header_of, limits_from
 from tui.runtime.pipeline import Pipeline, PipelineOptions
@@ -124,10 +124,8 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
     try:
         pipeline.start()
     except KafkaException as exc:
-        return fail(
-            f"{kafka_problem(pipeline.bootstrap, exc)}. "
-            "Check --bootstrap-servers, or leave it out to use the embedded broker."
-        )
+        where = "Check --bootstrap-servers, or leave it out to use the embedded broker."
+        return fail(f"{kafka_problem(pipeline.bootstrap, exc)}. {kafka_advice(exc, where)}")
     except (BrokerError, OSError) as exc:
         return fail(f"could not start the pipeline: {exc}")
     try:
@@ -162,9 +160,7 @@ def run_view(
 ) -> int:
     """`limitwatch --view`: the monitor on what a cluster's engines publish (see
     :mod:`tui.runtime.view`), with no producer and no engine of its own."""
-    from confluent_kafka.admin import AdminClient
-
-    from producer.kafka_config import client_config
+    from producer.topics import reach
     from tui.app import LimitwatchApp
     from tui.runtime.common import connection
     from tui.runtime.shared_limits import SharedLimits
@@ -177,10 +173,10 @@ def run_view(
         )
     conn = connection(args)
     print(f"limitwatch: connecting to {args.bootstrap_servers}…", file=sys.stderr, flush=True)
-    try:
-        AdminClient(client_config(conn)).list_topics(timeout=10.0)
+    try:  # refused credentials said at once, as the other commands say them
+        reach(conn, timeout=10.0)
     except KafkaException as exc:
-        return fail(f"{kafka_problem(args.bootstrap_servers, exc)}. Check --bootstrap-servers.")
+        return fail(f"{kafka_problem(args.bootstrap_servers, exc)}. {kafka_advice(exc)}")
     history = None
     if not args.no_signal_history:
         history = SignalHistory(args.signal_history or default_history_path())

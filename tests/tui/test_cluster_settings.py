@@ -145,6 +145,23 @@ def test_the_monitor_stops_at_refused_credentials_without_showing_them(
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert "refused to authenticate" in result.stderr
+    assert "Check the security settings and credentials" in result.stderr
+    _never_shown(secret, result, log)
+
+
+def test_the_view_stops_at_refused_credentials_as_the_others_do(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """--view said 'could not reach Kafka ... Check --bootstrap-servers' after its whole
+    10 s wait, where every other command says the credentials were refused."""
+    secret, log = "lw-secret-view-cli-65", tmp_path / "view.log"
+    result = _cli(
+        "--view", "--bootstrap-servers", broker.bootstrap, "--log-file", str(log),
+        "--config", str(tmp_path / "config.toml"), *_x(*SASL, f"sasl.password={secret}"),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "refused to authenticate" in result.stderr, result.stderr
+    assert "Check the security settings and credentials" in result.stderr
     _never_shown(secret, result, log)
 
 

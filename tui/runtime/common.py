@@ -35,6 +35,15 @@ def kafka_problem(bootstrap: str, exc: KafkaException) -> str:
     return f"could not reach Kafka at {bootstrap}: {kafka_reason(exc)}"
 
 
+def kafka_advice(exc: KafkaException, where: str = "Check --bootstrap-servers.") -> str:
+    """What to check after `exc`: the credentials where the cluster refused them (the
+    address was right), else `where`."""
+    err = exc.args[0] if exc.args else None
+    if isinstance(err, KafkaError) and err.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL):
+        return "Check the security settings and credentials (--kafka-config, -X)."
+    return where
+
+
 def kafka_fail(bootstrap: str, exc: KafkaException) -> int:
     return fail(kafka_problem(bootstrap, exc))
 
