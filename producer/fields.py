@@ -106,8 +106,12 @@ class Fields:
             if path.startswith("@"):
                 allowed = {"symbol": KEY, "ts": TIMESTAMP}.get(role)
                 if path != allowed:
-                    hint = f"only {allowed}" if allowed else "a field of the payload"
-                    raise FieldsError(f"{role}={path}: {role} can be {hint}")
+                    hint = (
+                        f"can be only {allowed} of the @ names"
+                        if allowed
+                        else "must be a field of the payload (no @ name)"
+                    )
+                    raise FieldsError(f"{role}={path}: {role} {hint}")
             elif not path or any(not name for name in path.split(".")):
                 raise FieldsError(f"{role}={path!r}: expected a field name such as p or data.p")
         payload = [p for p in paths.values() if not p.startswith("@")]

@@ -308,7 +308,13 @@ class ProducerThread(threading.Thread):
                 self._send_once_more(timed_out)
                 return False
             self._down_since = time.monotonic()
-            log.warning("ticks timed out and the broker does not answer: holding them")
+            log.warning(
+                "ticks timed out and the broker does not answer (down, frozen or overloaded): "
+                "holding them"
+            )
+            timed_out_first = True
+        else:
+            timed_out_first = False
         if self._down_since is None and not self._fatal:
             return False
         lost_at = self._down_since if self._down_since is not None else time.monotonic()
@@ -316,7 +322,7 @@ class ProducerThread(threading.Thread):
             log.warning("the Kafka producer hit a fatal error (%s); replacing it", self._fatal)
             self._last_error = f"fatal: {self._fatal}; client replaced"
             self._rebuilt += 1
-        else:
+        elif not timed_out_first:  # said above, in other words
             log.warning("every broker is down: sending held until one is back")
         # What the client holds is taken back and a new client takes over: one that failed
         # fatally cannot go on, and a new one has a fresh view of the topic, so the ticks

@@ -133,7 +133,7 @@ def test_seconds_read_as_a_finer_unit_ask_about_the_unit(unit: str, value: bytes
         ("symbol=s,price=p,ts=T:minutes", "ts unit"),
         ("sym=s", "expected symbol="),
         ("symbol=s,symbol=t", "given twice"),
-        ("price=@key", "price can be a field"),
+        ("price=@key", "price must be a field"),
         ("ts=@key", "only @timestamp"),
         ("symbol=p,price=p", "same field"),
         ("symbol=data,price=data.p", "both a value and the object"),

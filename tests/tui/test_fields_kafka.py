@@ -150,7 +150,7 @@ def test_fields_on_the_command_line_beat_the_settings_file_and_are_checked(
     bad_flag = subprocess.run(
         [*run, "--fields", "price=@key"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
-    assert bad_flag.returncode == 2 and "price can be a field" in bad_flag.stderr
+    assert bad_flag.returncode == 2 and "price must be a field" in bad_flag.stderr
     unreachable = subprocess.run(
         [*run, "--fields", "symbol=s,price=p,ts=T:ms"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,

@@ -336,7 +336,7 @@ def status_line(snap: Snapshot) -> str:
     if snap.recording:
         line += f", recorded {snap.recorded:,}"
     if k.duplicates:
-        line += f", {k.duplicates:,} read twice (sent again after a broker restart)"
+        line += f", {k.duplicates:,} read twice (sent again after the broker was away)"
     if k.recovery:
         line += f"; last reset {k.recovery}"
     return line
@@ -391,7 +391,7 @@ def run_produce(args: argparse.Namespace) -> int:
 def _sent(stats: ProducerStats) -> str:
     line = f"{stats.produced:,} produced, {stats.delivered:,} delivered, {stats.failed:,} failed"
     if stats.resent:
-        line += f", {stats.resent:,} sent again after the broker came back"
+        line += f", {stats.resent:,} sent again after the broker was away"
     if stats.waiting:
         line += f"; waiting: {stats.waiting}"
     return line
