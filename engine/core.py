@@ -677,7 +677,7 @@ class Engine:
         stream = self._s.stream[:n]
         for k, scale in scaled:
             eta[stream == k] *= scale
-        np.fmin(eta, self._cfg.horizon_s, out=eta)  # a time within the horizon, corrected
+        np.minimum(eta, self._cfg.horizon_s, out=eta)  # within the horizon; nan (no limit) stays
         eta.flags.writeable = False
         return eta
 

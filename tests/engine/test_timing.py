@@ -203,3 +203,18 @@ def test_a_young_symbols_watches_teach_no_time_correction() -> None:
     assert eng.eta_correction(0) == (1.0, 0)
     eng.update(m.sym[~young], m.t[~young], m.price[~young])
     assert eng.eta_correction(0)[1] > 0
+
+
+def test_a_side_without_a_limit_shows_no_time_to_it_once_times_are_corrected() -> None:
+    """The correction scales each time to the limit and caps it at the horizon; a side
+    with no limit has none (nan), and the cap made it the horizon: an indicators record
+    said buy null, p_buy null, eta_buy 60."""
+    eng = Engine(EngineConfig(default_band=None, warmup_ticks=5))
+    eng.register(["A"])
+    eng.set_limits("A", sell=101.0)
+    t = 1.7e9 + np.arange(40.0)
+    eng.update(np.zeros(40, dtype=np.int32), t, 100.0 + 0.01 * np.sin(np.arange(40.0)))
+    eng._timing[0].scale = 2.0  # as learnt from WATCHes that came true
+    state = eng.state()
+    assert math.isnan(state.eta_buy[0])
+    assert 0.0 < state.eta_sell[0] <= eng.config.horizon_s
