@@ -405,3 +405,25 @@ def test_a_short_terminal_gives_the_watchlist_the_chart_and_signals_room() -> No
         drive(app, script, size=size)
     assert shown[(60, 15)][0] >= 6 and not shown[(60, 15)][1]
     assert shown[(80, 24)][1]  # at 80x24 the chart and the signals are there
+
+
+def test_a_selected_symbol_that_new_rows_push_down_stays_in_view() -> None:
+    """Rows come as a symbol first ticks (in --view, as the engines publish them): the
+    symbol selected at the start went below the last row shown as the others sorted in
+    before it, and keys changed the limits of a symbol out of sight."""
+    feed = StaticFeed(symbols=["ZZZ"])
+    app = LimitwatchApp(feed)
+    seen: list[tuple[str | None, str]] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        await pilot.pause(0.3)
+        seen.append((table.selected_symbol, _watchlist_text(app, table)))
+        feed.engine = StaticFeed(symbols=[*(f"S{i:02d}" for i in range(30)), "ZZZ"]).engine
+        feed.seq += 1
+        await pilot.pause(0.5)
+        seen.append((table.selected_symbol, _watchlist_text(app, table)))
+
+    drive(app, script, size=(80, 24))
+    for symbol, text in seen:
+        assert symbol == "ZZZ" and "ZZZ" in text, (symbol, text)

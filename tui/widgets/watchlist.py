@@ -512,10 +512,12 @@ class Watchlist(ScrollView, can_focus=True):
         due = self._sorted_at == -math.inf or (
             self.order != "symbol" and now - self._sorted_at >= RESORT_S
         )
+        # Sized first: a cursor row that the new rows push below the screen is scrolled
+        # to within the rows there are now.
+        self._resize()
         if added or removed or due:
             self._sorted_at = now
             self._resort()
-        self._resize()
         for row in self._visible_rows():
             self._fit(self._format(self.row_values(row)))
         self.refresh()
@@ -669,12 +671,14 @@ class Watchlist(ScrollView, can_focus=True):
             self.post_message(self.Highlighted(self, symbol))
 
     def _scroll_to_cursor(self) -> None:
+        # force: rows just added have not shown the scrollbar yet, and until the next
+        # layout a scroll is not allowed (the selected row stayed below the last shown)
         visible = max(1, self._body_height)
         top = round(self.scroll_y)
         if self._cursor < top:
-            self.scroll_to(y=self._cursor, animate=False, immediate=True)
+            self.scroll_to(y=self._cursor, animate=False, immediate=True, force=True)
         elif self._cursor >= top + visible:
-            self.scroll_to(y=self._cursor - visible + 1, animate=False, immediate=True)
+            self.scroll_to(y=self._cursor - visible + 1, animate=False, immediate=True, force=True)
 
     def _resize(self) -> None:
         width = sum(self._widths.values()) + 2 * PAD * len(COLUMNS)
