@@ -61,10 +61,10 @@ def test_watch_times_come_out_near_the_times_the_limits_took() -> None:
     assert raw_eng.eta_correction(0) == (1.0, 0)
     # What the watchlist shows is corrected alike: the same times as computed, times
     # the stream's factor, at most the horizon (the times as computed do not depend on
-    # the map).
+    # the map); none stays none (nan: p underflows, or no limit).
     a, b = raw_eng.state(), eng.state()
     for shown, computed in ((b.eta_buy, a.eta_buy), (b.eta_sell, a.eta_sell)):
-        np.testing.assert_allclose(shown, np.fmin(computed * scale, horizon), rtol=1e-12)
+        np.testing.assert_allclose(shown, np.minimum(computed * scale, horizon), rtol=1e-12)
     assert (a.eta_buy * scale > horizon).any()  # some were cut to the horizon
     assert all(s.eta_s <= horizon for s in signals if math.isfinite(s.eta_s))
 
