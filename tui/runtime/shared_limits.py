@@ -355,6 +355,16 @@ class SharedLimits:
             else:
                 self._error(f"limits topic: {err.str()}")
             return
+        if msg.value() is None:  # type: ignore[attr-defined]
+            # A tombstone: the symbol's decision deleted from the topic (compaction drops
+            # it), so a process started later uses its own limits; the running ones keep
+            # theirs. Not unreadable: it was counted as a bad record.
+            key = msg.key()  # type: ignore[attr-defined]
+            symbol = key.decode("utf-8", "replace") if key else ""
+            with self._lock:
+                self._known.pop(symbol, None)
+            log.info("limits of %r deleted from the topic: kept here as they are", symbol)
+            return
         record = decode(msg.key(), msg.value())  # type: ignore[attr-defined]
         if isinstance(record, str):
             with self._lock:
