@@ -144,7 +144,7 @@ class EngineConfig:
         ``alert_p`` while the map has learnt that such forecasts come true about one
         time in six: on 40 random walks near 2.00 on a cent grid, 257 WATCHes in an
         hour at three bands, 2 % of them true, and 75 with a floor of 0.3, most in the
-        first 20 minutes, while the map learns; on the twelve generated kinds of
+        first 20 minutes, while the map learns; on the twelve other generated kinds of
         ``limitwatch evaluate`` the floor held back 11 of the tick grid's 1,191 WATCHes
         and none elsewhere (0.45 cost the sparse market a quarter of its lead).
     cross_quiet_s : float or None

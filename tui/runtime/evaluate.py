@@ -1,7 +1,7 @@
 """``limitwatch evaluate [FILE]``: score the forecast on generated markets of several kinds
 (with an oracle that knows the truth) or on the user's own recorded ticks.
 
-    limitwatch evaluate                         # 12 kinds x 200 symbols x 60 minutes
+    limitwatch evaluate                         # 13 kinds x 200 symbols x 60 minutes
     limitwatch evaluate --kinds drift,jumps --symbols 50 --minutes 20 --json
     limitwatch evaluate prices.csv --bands 1,2
 
