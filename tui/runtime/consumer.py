@@ -416,6 +416,12 @@ class ConsumerWorker(threading.Thread):
                 self._event("revoked", partitions=sorted(p.partition for p in parts))
                 gone = {(p.topic, p.partition) for p in parts}
                 self._parts = [p for p in self._parts if (p.topic, p.partition) not in gone]
+                # Their lag is no longer this worker's to show (the status line went on
+                # naming them after event=revoked)
+                lost = {p.partition for p in parts}
+                self.health.partitions = tuple(
+                    p for p in self.health.partitions if p.partition not in lost
+                )
 
             self._subscribe = lambda c: c.subscribe(
                 [self.topic], on_assign=on_assign, on_revoke=on_revoke

@@ -323,7 +323,7 @@ def status_line(snap: Snapshot) -> str:
     k = snap.kafka
     parts = ",".join(str(p.partition) for p in k.partitions) or "none"
     line = (
-        f"{k.consumed:,} ticks, {snap.signal_count:,} signals, "
+        f"{fmt.count(k.consumed, 'tick')}, {fmt.count(snap.signal_count, 'signal')}, "
         f"partitions {parts}, lag {k.total_lag:,}, {k.health}"
     )
     if k.bad_by:
