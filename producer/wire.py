@@ -188,10 +188,11 @@ def decode_batch(values: list[bytes | None]) -> list[Tick] | None:
         return None
     if buf.count(b"\n") != len(values) - 1:
         return None
-    # Three fields each, none twice ({"symbol":"ACME",...,"symbol":"BRIX"} is read as
-    # BRIX): anything else (a field twice, another field, a ":" inside a symbol) is read
-    # one by one, where decode() looks closely.
-    if buf.count(b'":') != 3 * len(values):
+    # Each field named once a message ({"symbol":"ACME",...,"symbol":"BRIX"} is read as
+    # BRIX): more names than messages (a field twice, or a value that reads "price") is
+    # read one by one, where decode() looks closely. Fewer in one message cannot make up
+    # for more in another: a message that lacks a field fails the decoding below.
+    if any(buf.count(name) != len(values) for name in _NAMES):
         return None
     # JSON lines skip a blank line and read values side by side on one: with no blank
     # value, as many ticks as lines means one tick on each.
@@ -242,7 +243,9 @@ def decode(value: bytes | None, quantity: Callable[[str], bool] | None = None) -
 
 
 #: The fields of a tick as they appear in its JSON: each once in a message (a value that
-#: reads "price" also counts, and is then looked at closely).
+#: reads "price" also counts, and is then looked at closely). A name written with
+#: escapes ("sym\u0062ol") is not counted, by either path: such a repeat is read as
+#: JSON decoders read repeats, the last one winning.
 _NAMES = (b'"symbol"', b'"price"', b'"ts"')
 
 
@@ -262,6 +265,8 @@ def _given_twice(value: bytes) -> str | None:
         json.loads(value, object_pairs_hook=pairs)
     except ValueError:
         return None
+    except RecursionError:  # nested deeper than json reads, though msgspec read it
+        return "symbol (or another, nested too deeply to tell)"
     return found[0]
 
 

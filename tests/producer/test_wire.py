@@ -96,3 +96,26 @@ def test_a_field_given_twice_is_refused_and_a_value_that_names_a_field_is_not() 
     nested = b'{"symbol":"ts","price":1,"ts":1700000000,"x":{"price":1,"price":2}}'
     assert decode(named) == Tick("price", 150.0, 1700000000.0)
     assert decode(nested) == Tick("ts", 1.0, 1700000000.0)
+
+
+def test_a_repeat_hidden_by_a_blank_or_by_another_message_still_sends_the_batch_one_by_one() -> (
+    None
+):
+    twice = b'{"symbol":"ACME","price":150,"ts":1700000000,"symbol":"BRIX"}'
+    spaced = b'{"symbol":"ACME","price":150,"ts":1700000000,"symbol" :"BRIX"}'
+    short = b'{"symbol":"CCC","price":1,"ts" :1700000000}'  # one '":' fewer
+    assert decode_batch([twice, short]) is None
+    assert decode_batch([spaced]) is None
+
+
+def test_a_message_nested_deeper_than_json_reads_is_refused_not_raised() -> None:
+    """msgspec reads arrays a few levels deeper than the json module: a message with a
+    name repeated and such nesting raised RecursionError out of decode (and ended the
+    consumer's thread). Every depth gives a tick or a BadTick."""
+    for depth in range(400, 1100):
+        value = b'{"symbol":"AAA","price":100,"ts":1700000000,"z":"price","x":%s%s}' % (
+            b"[" * depth,
+            b"]" * depth,
+        )
+        with contextlib.suppress(BadTick):
+            decode(value)

@@ -77,6 +77,16 @@ BAD = st.sampled_from(
         % (int(NOW), int(NOW)),
         b"\r",
         b"\t ",
+        # A field named twice (refused), alone or beside a message lacking one, with and
+        # without a blank before its colon; a value that reads like a field's name (a
+        # tick); a name written with an escape (read as JSON decoders read repeats).
+        b'{"symbol":"AAA","price":100,"ts":%d,"symbol":"BBB"}' % int(NOW),
+        b'{"symbol":"AAA","price":100,"ts":%d,"symbol" :"BBB"}' % int(NOW),
+        b'{"symbol":"AAA","price":100,"ts":%d,"price":101}' % int(NOW),
+        b'{"symbol":"CCC","price":100,"ts" :%d}' % int(NOW),
+        b'{"symbol":"CCC","price":100}',
+        b'{"symbol":"price","price":100,"ts":%d}' % int(NOW),
+        b'{"symbol":"AAA","price":100,"ts":%d,"sym\\u0062ol":"BBB"}' % int(NOW),
         *ERRORS,
     ]
 )
