@@ -190,9 +190,10 @@ def decode_batch(values: list[bytes | None]) -> list[Tick] | None:
         return None
     # Each field named once a message ({"symbol":"ACME",...,"symbol":"BRIX"} is read as
     # BRIX): more names than messages (a field twice, or a value that reads "price") is
-    # read one by one, where decode() looks closely. Fewer in one message cannot make up
-    # for more in another: a message that lacks a field fails the decoding below.
-    if any(buf.count(name) != len(values) for name in _NAMES):
+    # read one by one, where decode() looks closely. With no escape in the batch a name
+    # is written only as counted, so fewer in one message cannot make up for more in
+    # another (a message that lacks a field fails the decoding below).
+    if b"\\" in buf or any(buf.count(name) != len(values) for name in _NAMES):
         return None
     # JSON lines skip a blank line and read values side by side on one: with no blank
     # value, as many ticks as lines means one tick on each.

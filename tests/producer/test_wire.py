@@ -106,6 +106,12 @@ def test_a_repeat_hidden_by_a_blank_or_by_another_message_still_sends_the_batch_
     short = b'{"symbol":"CCC","price":1,"ts" :1700000000}'  # one '":' fewer
     assert decode_batch([twice, short]) is None
     assert decode_batch([spaced]) is None
+    # A name written with an escape hides from the count: a batch with any escape is
+    # read one by one, where the repeat counts as decode() counts it.
+    escaped = b'{"symbol":"CCC","pr\\u0069ce":1,"ts":1700000000}'
+    price_twice = b'{"symbol":"ACME","price":150,"price":1,"ts":1700000000}'
+    assert decode_batch([escaped, price_twice]) is None
+    assert decode(escaped) == Tick("CCC", 1.0, 1700000000.0)
 
 
 def test_a_message_nested_deeper_than_json_reads_is_refused_not_raised() -> None:
