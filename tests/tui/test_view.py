@@ -296,33 +296,42 @@ def _send(bootstrap: str, topic: str, key: bytes, value: dict) -> None:
 
 
 @pytest.mark.kafka
-def test_a_signals_topic_created_again_is_read_afresh_with_its_ids_forgotten() -> None:
+def test_a_signals_topic_created_again_is_read_afresh_and_each_signal_shown_once() -> None:
     """The broker restarts empty and an engine started since numbers its signals from 1
     again: the view reads the new topic and shows them (it stayed at its position in
-    the old topic, past the new one's end, and would have dropped the ids as seen)."""
+    the old topic, past the new one's end, and would have dropped the ids as seen), each
+    once (with the ids seen forgotten at the new topic, a signal read before the view
+    learnt that the topic was new was read again: counted and kept twice)."""
     import time
 
     from tests.tui.test_recovery import _restart_empty
 
-    def signal_of(t: float) -> dict:
-        return {"id": "ACME:BUY:1", "kind": "BUY", "symbol": "ACME", "t": t, "price": 99.0,
-                "limit": 99.5, "p_hit": 1.0, "eta_s": 0.0}  # fmt: skip
+    def signal_of(symbol: str, t: float) -> dict:
+        return {"id": f"{symbol}:BUY:1", "kind": "BUY", "symbol": symbol, "t": t,
+                "price": 99.0, "limit": 99.5, "p_hit": 1.0, "eta_s": 0.0}  # fmt: skip
 
+    kept: list[str] = []
     with EmbeddedBroker() as cluster:
         for name in ("signals", "indicators"):
             ensure_topics(cluster.bootstrap, name, partitions=1)
-        _send(cluster.bootstrap, "signals", b"ACME", signal_of(time.time() - 60))
-        view = ViewWorker(ViewOptions(Connection(cluster.bootstrap)))
+        _send(cluster.bootstrap, "signals", b"ACME", signal_of("ACME", time.time() - 60))
+        options = ViewOptions(Connection(cluster.bootstrap))
+        options.on_signals = lambda signals: kept.extend(s.id for s in signals)
+        view = ViewWorker(options)
         view.start()
         try:
             wait_until(lambda: (s := view.latest()) is not None and s.signal_count == 1, 30)
-            time.sleep(2 * TOPIC_CHECK_S)  # the topics' ids are known
+            wait_until(lambda: len(view._topic_ids) == 2, 30)  # the topics' ids are known
             _restart_empty(cluster)
             for name in ("signals", "indicators"):
                 ensure_topics(cluster.bootstrap, name, partitions=1)
-            _send(cluster.bootstrap, "signals", b"ACME", signal_of(time.time()))
-            wait_until(lambda: _latest(view).signal_count == 2, 40,
+            for symbol in ("ACME", "BRIX"):
+                _send(cluster.bootstrap, "signals", symbol.encode(), signal_of(symbol, time.time()))
+            wait_until(lambda: _latest(view).signal_count >= 3, 40,
                        what=lambda: repr(_latest(view).notices))  # fmt: skip
+            time.sleep(3 * TOPIC_CHECK_S)  # time for a later look at the topics to read again
+            assert _latest(view).signal_count == 3, kept
+            assert sorted(kept) == ["ACME:BUY:1", "ACME:BUY:1", "BRIX:BUY:1"]
             assert any("signals was created again" in n.text for n in _latest(view).notices)
         finally:
             view.stop()
@@ -345,11 +354,12 @@ def test_a_frozen_broker_shows_as_a_stall() -> None:
     with EmbeddedBroker() as cluster:
         for name in ("signals", "indicators"):
             ensure_topics(cluster.bootstrap, name, partitions=1)
-        _send(cluster.bootstrap, "indicators", b"", beat())
         view = ViewWorker(ViewOptions(Connection(cluster.bootstrap)))
         view.start()
         assert cluster.pid is not None
         try:
+            wait_until(lambda: len(view._assigned) == 2, 30)
+            _send(cluster.bootstrap, "indicators", b"", beat())
             wait_until(lambda: (s := view.latest()) is not None and s.kafka.health == "OK"
                        and s.kafka.engines[0] == "1 running", 30)  # fmt: skip
             os.kill(cluster.pid, signal.SIGSTOP)
@@ -364,6 +374,34 @@ def test_a_frozen_broker_shows_as_a_stall() -> None:
             _send(cluster.bootstrap, "indicators", b"", beat())
             wait_until(lambda: _latest(view).kafka.health == "OK", 30,
                        what=lambda: repr(_latest(view).kafka))  # fmt: skip
+        finally:
+            view.stop()
+            view.join(5)
+    assert not view.is_alive()
+
+
+@pytest.mark.kafka
+def test_engines_that_were_killed_are_not_a_stall() -> None:
+    """Engines killed send no last heartbeat: nothing more is read, but the broker answers,
+    so the view says OK and lists them silent (it said STALL, 'broker silent', for the 10
+    minutes it remembers an engine)."""
+    import time
+
+    killed = {"engine": "h:1:x", "t": time.time() - 60, "partitions": [0], "lags": [0],
+              "ticks": 10, "signals": 0, "health": "OK"}  # fmt: skip
+    with EmbeddedBroker() as cluster:
+        for name in ("signals", "indicators"):
+            ensure_topics(cluster.bootstrap, name, partitions=1)
+        _send(cluster.bootstrap, "indicators", b"", killed)
+        view = ViewWorker(ViewOptions(Connection(cluster.bootstrap)))
+        view.start()
+        try:
+            wait_until(lambda: (s := view.latest()) is not None
+                       and s.kafka.engines[0] == "0 running" and len(s.kafka.engines) == 2,
+                       30)  # fmt: skip
+            time.sleep(STALL_S + 2 * TOPIC_CHECK_S)
+            kafka = _latest(view).kafka
+            assert kafka.health == "OK" and kafka.engines[1].startswith("silent"), kafka
         finally:
             view.stop()
             view.join(5)

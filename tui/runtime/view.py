@@ -12,14 +12,14 @@ computed:
   partitions of `prices` and their lag, its health), ``silent`` when they stop coming
   (an engine killed), ``stopped`` after its last.
 
-Health is ``STALL`` when nothing at all has been read for :data:`STALL_S` while some
-engine was running at its last heartbeat: running engines beat every second, so the
-broker (or every engine) has frozen; a frozen broker keeps its connections, and the
-view went on saying OK. Every :data:`TOPIC_CHECK_S` the view asks for both topics' ids:
-a topic created again (a broker that came back empty) is read afresh, its signals from
-the start with the ids seen forgotten (engines started since number their signals
-from 1 again, and those were dropped as read twice; the old position, past the new
-topic's end, read nothing new at all).
+Health is ``STALL`` when, for :data:`STALL_S`, nothing has been read and the broker has
+not answered the view's questions about its topics (asked every :data:`TOPIC_CHECK_S`):
+a frozen broker keeps its connections, and the view went on saying OK. (Records alone
+would not tell it from engines all killed, which send no last heartbeat.) The answers
+carry the topics' ids: a topic created again (a broker that came back empty) is read
+afresh (the old position, past the new topic's end, read nothing new at all). A signal
+is known by its id and time, so one read twice is shown once, and the signals of engines
+started since, numbered from 1 again, are not taken for old ones.
 
 A limit set with a key goes to the `limits` topic (see :mod:`tui.runtime.shared_limits`);
 the engines apply it, and the watchlist shows it once an engine publishes it back. The
@@ -244,7 +244,7 @@ class ViewWorker(threading.Thread):
         self._arrived: dict[str, float] = {}  # symbol: wall time of its latest update
         self._chart: dict[str, deque[tuple[float, float, float, float]]] = {}
         self._recent: deque[Signal] = deque(maxlen=RECENT_SIGNALS)
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, float], None] = OrderedDict()
         self._signal_count = 0
         self._read = 0
         self._unreadable = 0
@@ -268,6 +268,7 @@ class ViewWorker(threading.Thread):
         self._topic_ids: dict[str, str] = {}  # topic: its id when last asked
         self._topics_asked = -math.inf
         self._topics_answer: dict[str, Any] = {}  # topic: the pending answer
+        self._answered = time.monotonic()  # the latest answer about the topics
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -308,10 +309,10 @@ class ViewWorker(threading.Thread):
             now = time.monotonic()
             if self._broker == "DOWN" and now - self._attach_asked >= ATTACH_EVERY_S:
                 self._attach_asked = now
-                self._reattach(consumer)
+                self._reattach(consumer, admin)
             elif len(self._assigned) < 2 and now - self._attach_asked >= ATTACH_EVERY_S:
                 self._attach_asked = now
-                self._attach(consumer)
+                self._attach(consumer, admin)
             self._watch_topics(consumer, admin, now)
             msgs = consumer.consume(1000, timeout=0.05) if self._assigned else []
             if not self._assigned:
@@ -334,7 +335,7 @@ class ViewWorker(threading.Thread):
                 self._publish()
 
     # -- the two topics -----------------------------------------------------------------
-    def _reattach(self, consumer: Consumer) -> None:
+    def _reattach(self, consumer: Consumer, admin: AdminClient) -> None:
         """Once a lost broker answers again, read both topics afresh: a broker that came
         back may be another (an empty one whose topics the engines create again). What
         was shown stays; a signal read again is dropped by its id."""
@@ -348,10 +349,10 @@ class ViewWorker(threading.Thread):
         except KafkaException as exc:
             log.info("unassign after a broker loss: %s", exc)
         self._assigned.clear()
-        self._attach(consumer)
+        self._attach(consumer, admin)
         self._notice("the broker answers again: reading the engines' topics afresh")
 
-    def _attach(self, consumer: Consumer) -> None:
+    def _attach(self, consumer: Consumer, admin: AdminClient) -> None:
         """Assign the signals topic (its last RECENT_SIGNALS per partition) and the
         indicators topic (from its start) once each exists."""
         opts = self.options
@@ -381,8 +382,24 @@ class ViewWorker(threading.Thread):
                 parts.append(TopicPartition(name, p, start))
             self._assigned.add(name)
         if parts:
+            self._know_ids(admin, sorted({tp.topic for tp in parts}))
             consumer.incremental_assign(parts)
-            self._topics_asked = -math.inf  # their ids at once, to tell them from new ones
+            self._answered = time.monotonic()
+
+    def _know_ids(self, admin: AdminClient, names: list[str]) -> None:
+        """The ids of topics about to be read, to tell one created again (by a broker
+        that came back empty) when the periodic look finds another id: it is then read
+        again from its start, and a signal read twice is dropped (see :meth:`_signal`)."""
+        try:
+            found = admin.describe_topics(TopicCollection(names), request_timeout=2.0)
+            ids = {name: str(fut.result(3.0).topic_id) for name, fut in found.items()}
+        except Exception as exc:  # not to be had now: the periodic look tells later
+            log.info("topic ids unknown: %s", exc)
+            return
+        for name, topic_id in ids.items():
+            known, self._topic_ids[name] = self._topic_ids.get(name), topic_id
+            if known is not None and known != topic_id:
+                self._notice(f"{name} was created again (the broker lost it): reading it afresh")
 
     def _watch_topics(self, consumer: Consumer, admin: AdminClient, now: float) -> None:
         """Ask for the ids of the topics read every TOPIC_CHECK_S (never waiting for the
@@ -407,15 +424,20 @@ class ViewWorker(threading.Thread):
         for name, fut in answers.items():
             try:
                 topic_id = str(fut.result(0).topic_id)
-            except Exception:  # missing, or no answer: the attach looks for it again
+            except KafkaException as exc:
+                err = exc.args[0] if exc.args else None
+                if isinstance(err, KafkaError) and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    self._answered = now  # an answer: the broker is there
+                continue  # missing, or no answer: the attach looks for it again
+            except Exception:
                 continue
+            self._answered = now
             known = self._topic_ids.get(name)
-            self._topic_ids[name] = topic_id
             if known is not None and known != topic_id and name in self._assigned:
-                self._renewed(consumer, name)
+                self._renewed(consumer, admin, name)
 
-    def _renewed(self, consumer: Consumer, name: str) -> None:
-        """`name` was created again: read it as at the start."""
+    def _renewed(self, consumer: Consumer, admin: AdminClient, name: str) -> None:
+        """`name` was created again: read it as at the start (see :meth:`_know_ids`)."""
         try:
             parts = [tp for tp in consumer.assignment() if tp.topic == name]
             if parts:
@@ -423,10 +445,7 @@ class ViewWorker(threading.Thread):
         except KafkaException as exc:
             log.info("unassign of %s created again: %s", name, exc)
         self._assigned.discard(name)
-        if name == self.options.signals_topic:
-            self._seen.clear()  # the new topic's engines number their signals afresh
-        self._notice(f"{name} was created again (the broker lost it): reading it afresh")
-        self._attach(consumer)
+        self._attach(consumer, admin)
 
     def _take(self, msg: Message, fresh: list[Signal]) -> None:
         err = msg.error()
@@ -490,11 +509,14 @@ class ViewWorker(threading.Thread):
             self._rates.pop(oldest.engine, None)
 
     def _signal(self, sig: Signal) -> bool:
-        """Keep `sig` unless its id was seen (published twice); whether it is new."""
-        if sig.id in self._seen:
+        """Keep `sig` unless it was seen (published twice, or read again); whether it is
+        new. Known by its id and time: engines started after a broker came back empty
+        number their signals from 1 again, and an id alone took theirs for old ones."""
+        key = (sig.id, sig.t)
+        if key in self._seen:
             self._duplicates += 1
             return False
-        self._seen[sig.id] = None
+        self._seen[key] = None
         if len(self._seen) > SEEN_IDS:
             self._seen.popitem(last=False)
         self._recent.append(sig)
@@ -526,10 +548,13 @@ class ViewWorker(threading.Thread):
                 if b.health != "STOPPED" and now - b.t <= BEAT_SILENT_S]  # fmt: skip
         bad = (("unreadable", self._unreadable),) if self._unreadable else ()
         idle = now - self._last_at if self._last_at == self._last_at else math.nan
-        running = any(b.health != "STOPPED" and now - b.t <= BEAT_FORGET_S
-                      for b in self._beats.values())  # fmt: skip
-        silent = idle if health == "OK" and running and idle > STALL_S else 0.0
-        if silent:
+        # Silent: nothing read and no answer about the topics (asked every 2 s) for
+        # STALL_S. Records alone would not tell a frozen broker from engines that are
+        # all gone (killed, they send no last heartbeat), and neither is that.
+        unanswered = time.monotonic() - self._answered
+        silent = 0.0
+        if health == "OK" and self._assigned and min(idle, unanswered) > STALL_S:
+            silent = min(idle, unanswered)
             health = "STALL"
         kafka = KafkaStats(
             bootstrap=opts.connection.bootstrap, embedded=False, topic=opts.topic,
