@@ -97,33 +97,40 @@ def test_a_choice_reaches_the_others_and_a_later_process_reads_the_latest(
 
 def test_limits_outlive_a_broker_that_comes_back_empty() -> None:
     """The broker restarts empty (the embedded one after a crash): the processes that
-    outlived it create the topic again and share what they knew, so a process started
-    after knows the limits; and they go on reading the new topic (they stayed at their
-    position in the old one and never applied another record)."""
+    outlived it create the topic again and share what they knew and it lacks, so a
+    process started after knows the limits; a decision made since the restart is not
+    overwritten by an older one; the processes go on reading the new topic (they stayed
+    at their position in the old one and never applied another record); and a decision
+    shared again is not applied again where it is held (it would re-arm its signals)."""
+    import time
+
     from tests.tui.test_recovery import _restart_empty
 
-    seen_a, seen_b, seen_c = Applied(), Applied(), Applied()
+    seen_a, seen_b, seen_c, seen_d = Applied(), Applied(), Applied(), Applied()
+    acme, brix, newer = ("ACME", 100.0, 110.0), ("BRIX", 40.0, 44.0), ("ACME", 120.0, 130.0)
     with EmbeddedBroker() as cluster:
         a = SharedLimits(cluster.bootstrap, seen_a, topic="limits")
         b = SharedLimits(cluster.bootstrap, seen_b, topic="limits")
         assert a.start(catch_up_s=10) and b.start(catch_up_s=10)
-        c = None
+        c = d = None
         try:
-            a.share("ACME", 100.0, 110.0)
-            wait_until(lambda: len(seen_b.copy()) == 1, 20, what=lambda: str(seen_b.copy()))
+            a.share(*acme)
+            a.share(*brix)
+            wait_until(lambda: len(seen_b.copy()) == 2, 20, what=lambda: str(seen_b.copy()))
             _restart_empty(cluster)
             c = SharedLimits(cluster.bootstrap, seen_c, topic="limits")
             c.start(catch_up_s=10)
-            wait_until(lambda: _same(seen_c.copy(), [("ACME", 100.0, 110.0)]), 30,
-                       what=lambda: str(seen_c.copy()))  # fmt: skip
-            c.share("BRIX", 40.0, 44.0)
-            brix = ("BRIX", 40.0, 44.0)
-            wait_until(lambda: _same(seen_a.copy(), [brix]), 20, what=lambda: str(seen_a.copy()))
-            # b knew ACME already: shared again, it is not applied again.
-            wanted_b = [("ACME", 100.0, 110.0), brix]
-            wait_until(lambda: _same(seen_b.copy(), wanted_b), 20, what=lambda: str(seen_b.copy()))
+            c.share(*newer)  # a decision made after the restart
+            wait_until(lambda: _same(seen_a.copy(), [newer]), 30, what=lambda: str(seen_a.copy()))
+            wait_until(lambda: _same(seen_c.copy(), [brix]), 30, what=lambda: str(seen_c.copy()))
+            time.sleep(2.0)  # the others' records shared again have come in
+            assert _same(seen_b.copy(), [acme, brix, newer]), seen_b.copy()
+            d = SharedLimits(cluster.bootstrap, seen_d, topic="limits")
+            assert d.start(catch_up_s=10)
+            latest = {symbol: (buy, sell) for symbol, buy, sell in seen_d.copy()}
+            assert _same(sorted((k, *v) for k, v in latest.items()), [newer, brix])
         finally:
-            for process in (a, b, c):
+            for process in (a, b, c, d):
                 if process is not None:
                     process.stop()
 

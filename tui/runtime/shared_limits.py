@@ -14,16 +14,18 @@ another's record of a symbol while its own change of that symbol is still on its
 that cannot be read is counted and logged, never applied and never fatal. The reader is
 one thread with its own consumer, its partitions assigned (no group to join) and always
 read from the start; it hands each record to ``apply``, which forwards it to the
-engine's thread as a command (:func:`to_worker`). A record that says what the process
-already holds for its symbol is not applied again.
+engine's thread as a command (:func:`to_worker`).
 
 A broker that comes back without the topic (an embedded one restarted empty) has lost
 every decision. The reader asks about the topic every :data:`CHECK_S`; when it is
 missing it creates it again, and when it is a new topic (another id) it reads it from
-its start and shares again every decision it knows, its own and the others' it
-applied: the processes that outlived the broker put the limits back for those that
-start after it. (They kept reading the old topic's position, past the new one's end,
-and never applied another record; a later process knew none of the limits.)
+its start and then shares again every decision it knows, its own and the others' it
+applied, that the new topic lacks: the processes that outlived the broker put the
+limits back for those that start after it, without overwriting a decision made since.
+Such a record is marked ``again``, and a process that holds its limits already does
+not apply it (a limit set again re-arms its signals). (They kept reading the old
+topic's position, past the new one's end, and never applied another record; a later
+process knew none of the limits.)
 """
 
 from __future__ import annotations
@@ -74,23 +76,26 @@ CATCH_UP_S = 3.0
 CHECK_S = 2.0
 
 
-class LimitRecord(msgspec.Struct, forbid_unknown_fields=False):
+class LimitRecord(msgspec.Struct, forbid_unknown_fields=False, omit_defaults=True):
     """One decision: `symbol`'s limits from now on (None: no limit on that side), who
     made it (`by`) and when (`t`, Unix seconds). A symbol is bounded as a tick's is: the
-    limits of a 900 KB name were parked, logged whole, and there may be 10,000 of them."""
+    limits of a 900 KB name were parked, logged whole, and there may be 10,000 of them.
+    `again`: an earlier decision shared again into a topic created again (written only
+    when true)."""
 
     symbol: Annotated[str, msgspec.Meta(max_length=MAX_SYMBOL_LEN)]
     buy: float | None
     sell: float | None
     by: Annotated[str, msgspec.Meta(max_length=200)] = ""
     t: float = 0.0
+    again: bool = False
 
 
 _DECODER = msgspec.json.Decoder(LimitRecord)
 _ENCODER = msgspec.json.Encoder()
 
 
-def encode(symbol: str, buy: float, sell: float, by: str, t: float) -> bytes:
+def encode(symbol: str, buy: float, sell: float, by: str, t: float, again: bool = False) -> bytes:
     """A record's value; NaN (no limit) is written as null."""
     return _ENCODER.encode(
         LimitRecord(
@@ -99,6 +104,7 @@ def encode(symbol: str, buy: float, sell: float, by: str, t: float) -> bytes:
             sell if math.isfinite(sell) else None,
             by,
             t,
+            again,
         )
     )
 
@@ -195,6 +201,8 @@ class SharedLimits:
         self._known: dict[str, tuple[float, float]] = {}
         self._topic_id: str | None = None
         self._missing = False
+        #: While a topic created again is read up to its end: the symbols it holds.
+        self._in_new_topic: set[str] | None = None
 
     # -- the outside ---------------------------------------------------------------------
     def start(self, catch_up_s: float = 0.0) -> bool:
@@ -214,12 +222,12 @@ class SharedLimits:
         self._thread.start()
         return self.caught_up.wait(catch_up_s)
 
-    def share(self, symbol: str, buy: float, sell: float) -> None:
+    def share(self, symbol: str, buy: float, sell: float, again: bool = False) -> None:
         """Tell every other process: `symbol`'s limits are now `buy` and `sell` (NaN: no
-        limit on that side)."""
+        limit on that side); `again`: a decision known already, shared again."""
         if self._producer is None:
             return
-        value = encode(symbol, buy, sell, self.origin, time.time())
+        value = encode(symbol, buy, sell, self.origin, time.time(), again)
         with self._lock:
             self._own_pending[symbol] += 1
             self._known[symbol] = (buy, sell)
@@ -334,16 +342,25 @@ class SharedLimits:
         came_back, self._missing = self._missing, False
         if not came_back and known in (None, self._topic_id):
             return
-        with self._lock:
-            decisions = sorted(self._known.items())
         log.warning(
             "the limits topic %s was created again (the broker lost it): reading it from its "
-            "start and sharing the %d limits known here again", self.topic, len(decisions),
+            "start, then sharing again the limits known here that it lacks", self.topic,
         )  # fmt: skip
         self._at_end.clear()
+        self._in_new_topic = set()  # the symbols the new topic holds decisions of
         self._read_from_start(consumer, [p.id for p in desc.partitions])
+
+    def _share_again(self) -> None:
+        """Once the topic created again has been read to its end: share again each
+        decision known here that it lacks. One made since the restart (by a process
+        started after it, say) is in the topic, and is not overwritten by an older one."""
+        seen, self._in_new_topic = self._in_new_topic or set(), None
+        with self._lock:
+            decisions = sorted(item for item in self._known.items() if item[0] not in seen)
+        if decisions:
+            log.warning("sharing %d limits again into %s", len(decisions), self.topic)
         for symbol, (buy, sell) in decisions:
-            self.share(symbol, buy, sell)
+            self.share(symbol, buy, sell, again=True)
 
     def _handle(self, msg: object) -> None:
         err = msg.error()  # type: ignore[attr-defined]
@@ -352,14 +369,18 @@ class SharedLimits:
                 self._at_end.add(msg.partition())  # type: ignore[attr-defined]
                 if len(self._at_end) >= self._partitions:
                     self.caught_up.set()
+                    if self._in_new_topic is not None:
+                        self._share_again()
             else:
                 self._error(f"limits topic: {err.str()}")
             return
+        key = msg.key()  # type: ignore[attr-defined]
+        if self._in_new_topic is not None and key:
+            self._in_new_topic.add(key.decode("utf-8", "replace"))
         if msg.value() is None:  # type: ignore[attr-defined]
             # A tombstone: the symbol's decision deleted from the topic (compaction drops
             # it), so a process started later uses its own limits; the running ones keep
             # theirs. Not unreadable: it was counted as a bad record.
-            key = msg.key()  # type: ignore[attr-defined]
             symbol = key.decode("utf-8", "replace") if key else ""
             with self._lock:
                 self._known.pop(symbol, None)
@@ -386,8 +407,8 @@ class SharedLimits:
         with self._lock:
             held = self._known.get(record.symbol)
             self._known[record.symbol] = (buy, sell)
-        if held is not None and _same_limits(held, (buy, sell)):
-            return  # shared again after the topic was lost, or the same decision twice
+        if record.again and held is not None and _same_limits(held, (buy, sell)):
+            return  # shared again after the topic was lost: applying it would re-arm
         log.info("limits of %s from %r: buy %s, sell %s", record.symbol, record.by, buy, sell)
         self.apply(record.symbol, buy, sell)
         self._count(applied=1)
