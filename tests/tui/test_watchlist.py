@@ -421,9 +421,15 @@ def test_a_selected_symbol_that_new_rows_push_down_stays_in_view() -> None:
         seen.append((table.selected_symbol, _watchlist_text(app, table)))
         feed.engine = StaticFeed(symbols=[*(f"S{i:02d}" for i in range(30)), "ZZZ"]).engine
         feed.seq += 1
-        await pilot.pause(0.5)
+        for _ in range(50):  # until the new rows are in (a loaded machine is slow)
+            await pilot.pause(0.1)
+            if len(table._rows) == 31:
+                break
+        rows.append(len(table._rows))
         seen.append((table.selected_symbol, _watchlist_text(app, table)))
 
+    rows: list[int] = []
     drive(app, script, size=(80, 24))
+    assert rows == [31]
     for symbol, text in seen:
         assert symbol == "ZZZ" and "ZZZ" in text, (symbol, text)
