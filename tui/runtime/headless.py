@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import math
 import os
 import signal
@@ -58,6 +59,9 @@ class _Stopper:
         self.event = threading.Event()
         # Asked now: once the terminal has hung up, asking may fail.
         self._ttys = [fd for fd in (1, 2) if _is_tty(fd)]
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            if fd in self._ttys:  # a write between the hang-up and its signal fails too
+                setattr(sys, name, _TerminalStream(getattr(sys, name), fd))
         for name in ("SIGINT", "SIGTERM", "SIGHUP"):
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), self._handle)
@@ -66,6 +70,36 @@ class _Stopper:
         if signum == getattr(signal, "SIGHUP", None):
             _leave_terminal(self._ttys)
         self.event.set()
+
+
+class _TerminalStream:
+    """Standard output or error on a terminal that may hang up: a write or flush that
+    fails with EIO (the terminal is gone, its SIGHUP maybe not handled yet) points the
+    stream at /dev/null instead of raising (a signal printed in that moment ended the
+    consumer's thread, a status line the command, with exit status 1)."""
+
+    def __init__(self, stream: Any, fd: int) -> None:
+        self._stream, self._fd = stream, fd
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                raise
+            _leave_terminal([self._fd])
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                raise
+            _leave_terminal([self._fd])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _is_tty(fd: int) -> bool:
