@@ -217,7 +217,7 @@ class Engine:
       ``hysteresis`` (above ``buy*(1+hysteresis)``, below ``sell*(1-hysteresis)``), so a
       price chopping around a limit gives one signal. An additive symbol's value must
       also move back by :data:`HIT_REARM_MOVES` of its typical moves from one tick to
-      the next.
+      the next, and a price on a grid (see :meth:`_grid`) by a whole step of it.
     * ``BUY_WATCH``/``SELL_WATCH`` when the probability of reaching the limit within
       ``horizon_s`` is at ``alert_p`` or above while the price has not reached it (so
       never during the warm-up, which leaves the watch armed), the calibration map in
@@ -1230,12 +1230,16 @@ class Engine:
         p_hit = forecast_limits(price, aims[0], aims[1], est, cfg.horizon_s, self._screen)
         p_rule = self._doubted(p_hit, batch.sym_t)
         slow_full = k >= cfg.slow - 1 if (n_before < cfg.slow - 1).any() else None
-        rearm = None
+        # A price that moves by whole ticks re-arms its hit only a whole tick back beyond
+        # the limit: with ticks larger than the hysteresis (a cent on a price of 2 is
+        # 0.5 %), a flicker between the two levels either side of a limit re-armed and
+        # fired it again, 23 SELLs of one limit in half an hour.
+        rearm = np.where(np.isfinite(grid), grid, np.nan)
         if additive is not None:  # a quantity's limit may be 0: h of it is no distance
             moves = sums[:, Sum.V_RETURN_SQ] / sums[:, Sum.V_WEIGHT]  # mean squared move
             np.sqrt(moves, out=moves)
             moves *= HIT_REARM_MOVES
-            rearm = np.where(additive, moves, np.nan)
+            np.fmax(rearm, np.where(additive, moves, np.nan), out=rearm)
         fired, s.rules[sym], s.last_fire[sym] = fire(
             batch,
             s.rules.take(sym, axis=0),

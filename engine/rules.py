@@ -147,7 +147,8 @@ def fire(
     rearm_at_least : ndarray, shape (n,), optional
         The least distance back beyond a limit that re-arms its hit, at every tick: for
         a quantity (an additive symbol) whose limit may be 0, where a fraction of the
-        limit is no distance at all (nan or 0: none).
+        limit is no distance at all, and a whole step for a price on a grid, whose
+        steps may be larger than the hysteresis (nan or 0: none).
 
     Returns
     -------

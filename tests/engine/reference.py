@@ -363,8 +363,11 @@ class Reference:
         s.p_buy, s.eta_buy, s.p_sell, s.eta_sell = self._forecasts(s)
 
         fired: list[tuple[str, float, float, float]] = []
-        # A quantity's hit re-arms only once back by two typical moves as well.
+        # A quantity's hit re-arms only once back by two typical moves as well, and any
+        # price on a grid by a whole step.
         least = 2.0 * math.sqrt(s.sum_rr / s.den_v) if s.additive else -math.inf
+        if s.n > 20 and math.isfinite(s.grid):
+            least = max(least, s.grid)
         for side, limit, p, eta, reached, back in (
             (
                 "BUY",

@@ -517,3 +517,20 @@ def test_crosses_in_a_sideways_chop_are_few_and_spaced_by_the_quiet_time() -> No
     assert all(b.t - a.t > cfg.cross_quiet for a, b in itertools.pairwise(crosses))
     # golden and death alternate
     assert all(a.kind is not b.kind for a, b in itertools.pairwise(crosses))
+
+
+def test_a_price_flickering_across_a_limit_on_a_coarse_grid_crosses_it_once() -> None:
+    """A cent on a price of 2 is 0.5 %, more than the hysteresis (0.2 %): the price
+    flickering between 2.00 and 2.01 across a sell limit of 2.0094 re-armed and fired a
+    SELL at every 2.01 (23 of one limit in half an hour of a backtest). A hit on a grid
+    re-arms only a whole step back beyond the limit: at 1.99, not at 2.00."""
+    eng = Engine(EngineConfig(default_band=None, calibrate_after_s=math.inf))
+    eng.register(["S"])
+    eng.set_limits("S", buy=1.5, sell=2.0094)
+    warm = [1.99, 2.00] * 13  # the grid (a cent) is known after 20 steps
+    flicker = [2.01, 2.00] * 10
+    prices = [*warm, *flicker, 1.99, 2.00, 2.01]
+    t = 1.7e9 + np.arange(len(prices), dtype=float)
+    signals = eng.update(np.zeros(len(prices), dtype=np.int32), t, np.array(prices))
+    sells = [s.t - t[0] for s in signals if s.kind is SignalKind.SELL]
+    assert sells == [len(warm), len(prices) - 1.0], sells

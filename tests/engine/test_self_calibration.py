@@ -161,7 +161,7 @@ def test_a_watch_its_streams_record_disowns_is_held_back() -> None:
     for seed in (0, 1, 2):
         some, crossings = _coarse_watches(0.0, seed)
         fewer, same_crossings = _coarse_watches(EngineConfig().watch_floor, seed)
-        assert crossings == same_crossings > 20  # the limits' own signals are untouched
+        assert crossings == same_crossings > 3  # the limits' own signals are untouched
         loud += some
         held += fewer
     assert len(loud) >= 30, loud
