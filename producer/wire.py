@@ -236,17 +236,16 @@ def decode(value: bytes | None, quantity: Callable[[str], bool] | None = None) -
     # price and ts are finite here.
     if tick.symbol not in _checked_symbols and not _clean_symbol(tick.symbol):
         raise BadTick("symbol has control characters or surrounding spaces", Problem.BAD_SYMBOL)
-    if any(value.count(name) > 1 for name in _NAMES):
-        twice = _given_twice(value)
+    if b"\\" in value or any(value.count(name) > 1 for name in _NAMES):
+        twice = _given_twice(value)  # an escape may spell a name: json reads it out
         if twice:
             raise BadTick(f"the field {twice} is given twice", Problem.WRONG_SHAPE)
     return tick
 
 
 #: The fields of a tick as they appear in its JSON: each once in a message (a value that
-#: reads "price" also counts, and is then looked at closely). A name written with
-#: escapes ("sym\u0062ol") is not counted, by either path: such a repeat is read as
-#: JSON decoders read repeats, the last one winning.
+#: reads "price" also counts, and is then looked at closely, as is a message with any
+#: escape, which may spell a name: "sym\u0062ol").
 _NAMES = (b'"symbol"', b'"price"', b'"ts"')
 
 

@@ -112,6 +112,11 @@ def test_a_repeat_hidden_by_a_blank_or_by_another_message_still_sends_the_batch_
     price_twice = b'{"symbol":"ACME","price":150,"price":1,"ts":1700000000}'
     assert decode_batch([escaped, price_twice]) is None
     assert decode(escaped) == Tick("CCC", 1.0, 1700000000.0)
+    # A repeat spelled with an escape is a repeat.
+    with pytest.raises(BadTick, match="the field symbol is given twice"):
+        decode(b'{"symbol":"ACME","price":150,"ts":1700000000,"sym\\u0062ol":"BRIX"}')
+    with pytest.raises(BadTick, match="the field price is given twice"):
+        decode(b'{"symbol":"ACME","price":155,"ts":1700000000,"pric\\u0065":100}')
 
 
 def test_a_message_nested_deeper_than_json_reads_is_refused_not_raised() -> None:
