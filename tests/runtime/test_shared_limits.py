@@ -135,6 +135,30 @@ def test_limits_outlive_a_broker_that_comes_back_empty() -> None:
                     process.stop()
 
 
+def test_a_decision_shared_again_gives_way_to_one_of_the_topics_own(
+    broker: EmbeddedBroker, topic: str
+) -> None:
+    """Right after an empty restart a user sets ACME while a process that outlived the
+    broker shares its older ACME again: whichever lands first, everyone ends with the
+    user's (a drill saw every process take the old one, the user's own monitor too)."""
+    for n, order in enumerate(((False, True), (True, False))):
+        limits = f"{topic}-limits-{n}"
+        raw = Producer(client_config(broker.bootstrap))
+        values = {False: (120.0, 130.0, "user"), True: (100.0, 110.0, "outliver")}
+        for again in order:
+            buy, sell, by = values[again]
+            raw.produce(limits, encode("ACME", buy, sell, by, 1.0, again), key=b"ACME")
+        assert raw.flush(10) == 0
+        seen = Applied()
+        reader = SharedLimits(broker.bootstrap, seen, topic=limits)
+        try:
+            assert reader.start(catch_up_s=20)
+        finally:
+            reader.stop()
+        latest = {symbol: (buy, sell) for symbol, buy, sell in seen.copy()}
+        assert latest == {"ACME": (120.0, 130.0)}, (order, seen.copy())
+
+
 def test_unreadable_records_are_counted_by_reason_and_never_applied(
     broker: EmbeddedBroker, topic: str
 ) -> None:

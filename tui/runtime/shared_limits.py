@@ -21,9 +21,10 @@ every decision. The reader asks about the topic every :data:`CHECK_S`; when it i
 missing it creates it again, and when it is a new topic (another id) it reads it from
 its start and then shares again every decision it knows, its own and the others' it
 applied, that the new topic lacks: the processes that outlived the broker put the
-limits back for those that start after it, without overwriting a decision made since.
-Such a record is marked ``again``, and a process that holds its limits already does
-not apply it (a limit set again re-arms its signals). (They kept reading the old
+limits back for those that start after it. Such a record is marked ``again``: it gives
+way to any decision of the topic's own read before it (so a user's decision made since
+the restart stands, whichever of the two lands first), and a process that holds its
+limits already does not apply it (a limit set again re-arms its signals). (They kept reading the old
 topic's position, past the new one's end, and never applied another record; a later
 process knew none of the limits.)
 """
@@ -203,6 +204,8 @@ class SharedLimits:
         self._missing = False
         #: While a topic created again is read up to its end: the symbols it holds.
         self._in_new_topic: set[str] | None = None
+        #: The symbols the topic read holds a decision of (not one shared again).
+        self._decided: set[str] = set()
 
     # -- the outside ---------------------------------------------------------------------
     def start(self, catch_up_s: float = 0.0) -> bool:
@@ -228,15 +231,18 @@ class SharedLimits:
         if self._producer is None:
             return
         value = encode(symbol, buy, sell, self.origin, time.time(), again)
-        with self._lock:
-            self._own_pending[symbol] += 1
-            self._known[symbol] = (buy, sell)
+        if not again:  # (a decision shared again gives way to any other: see _handle)
+            with self._lock:
+                self._own_pending[symbol] += 1
+                self._known[symbol] = (buy, sell)
         try:
             self._producer.produce(
-                self.topic, value, key=symbol.encode(), on_delivery=self._delivered
-            )
+                self.topic, value, key=symbol.encode(),
+                on_delivery=self._delivered_again if again else self._delivered,
+            )  # fmt: skip
         except (BufferError, KafkaException) as exc:
-            self._settled(symbol)
+            if not again:
+                self._settled(symbol)
             self._error(f"limits for {symbol} not shared: {exc}")
             return
         self._count(shared=1)
@@ -348,6 +354,7 @@ class SharedLimits:
         )  # fmt: skip
         self._at_end.clear()
         self._in_new_topic = set()  # the symbols the new topic holds decisions of
+        self._decided = set()
         self._read_from_start(consumer, [p.id for p in desc.partitions])
 
     def _share_again(self) -> None:
@@ -393,8 +400,16 @@ class SharedLimits:
             self._count(bad=1)
             log.warning("limits record refused: %s", record)
             return
+        if record.again and record.symbol in self._decided:
+            # An older decision shared again after a decision of the topic's own: it
+            # gives way (a process sharing again what it held raced a user who had just
+            # set the symbol, and everyone ended with the old limits).
+            return
+        if not record.again:
+            self._decided.add(record.symbol)
         if record.by == self.origin:
-            self._settled(record.symbol)  # applied when it was sent
+            if not record.again:
+                self._settled(record.symbol)  # applied when it was sent
             return
         with self._lock:
             ours_after = self._own_pending[record.symbol] > 0
@@ -421,6 +436,12 @@ class SharedLimits:
             key = msg.key()  # type: ignore[attr-defined]
             self._settled(key.decode("utf-8", "replace") if key else "")
             self._error(f"a limit change was not delivered: {err.str()}")
+
+    def _delivered_again(self, err: KafkaError | None, _msg: object) -> None:
+        if err is None:
+            self._count(delivered=1)
+        else:
+            self._error(f"a limit shared again was not delivered: {err.str()}")
 
     def _settled(self, symbol: str) -> None:
         """One of this process's changes of `symbol` was read back, or will never be."""
