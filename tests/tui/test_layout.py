@@ -108,7 +108,7 @@ def test_toasts_leave_the_signals_and_the_status_line_uncovered(size: tuple[int,
         async with app.run_test(size=size, notifications=True) as pilot:
             await pilot.pause()
             app.notify("BUY ACME @ 148.20 (limit 148.24) +3 more", timeout=10)
-            app.notify("SELL_WATCH BRIX @ 416.00: 80% within 60 s +2 more", timeout=10)
+            app.notify("SELL_WATCH BRIX @ 416.00: 80% in ≤60 s +2 more", timeout=10)
             await wait_until_async(lambda: len(app.screen.query(Toast)) == 2, pilot.pause, 5)
             await pilot.pause()
             kafka = app.query_one(KafkaPane).content_region
