@@ -433,3 +433,40 @@ def test_a_selected_symbol_that_new_rows_push_down_stays_in_view() -> None:
     assert rows == [31]
     for symbol, text in seen:
         assert symbol == "ZZZ" and "ZZZ" in text, (symbol, text)
+
+
+def test_a_forecast_column_widened_by_one_long_forecast_narrows_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The forecast column only grew: in --view at 80 columns one long forecast (during a
+    broker's restart) pushed it off the screen for good. It now narrows back once no row
+    in view has needed the room for WIDTH_HOLD_S."""
+    clock = [1000.0]
+    monkeypatch.setattr(watchlist_module, "_clock", lambda: clock[0])
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+    widths: list[int] = []
+    shown: list[bool] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+
+        async def settle() -> None:
+            feed.seq += 1
+            await pilot.pause(0.3)
+            widths.append(table._widths["forecast"])
+            shown.append("%" in _watchlist_text(app, table))
+
+        await settle()
+        long = tuple((("x" * 30, ""),) if key == "forecast" else (("", ""),) for key in KEYS)
+        table._fit(long)
+        await settle()
+        clock[0] += watchlist_module.WIDTH_HOLD_S / 2
+        await settle()  # still held: no jitter
+        clock[0] += watchlist_module.WIDTH_HOLD_S
+        await settle()
+
+    drive(app, script, size=(80, 24))
+    before, wide, held, after = widths
+    assert wide == held == 30 and after == before < 30
+    assert not shown[1] and shown[-1]  # off the screen while wide, back after

@@ -514,6 +514,7 @@ class Watchlist(ScrollView, can_focus=True):
         )
         # Sized first: a cursor row that the new rows push below the screen is scrolled
         # to within the rows there are now.
+        self._narrow_forecast()
         self._resize()
         if added or removed or due:
             self._sorted_at = now
@@ -567,11 +568,28 @@ class Watchlist(ScrollView, can_focus=True):
     def _fit(self, cells: tuple[Cell, ...]) -> bool:
         """Widen the forecast column to `cells`' forecast; True if it had to grow."""
         width = sum(cell_len(text) for text, _style in cells[KEYS.index("forecast")])
+        if width >= self._widths["forecast"] > _LEAST_WIDTHS["forecast"]:
+            self._needed_at["forecast"] = _clock()  # a row in view still needs it
         if width <= self._widths["forecast"]:
             return False
         self._widths["forecast"] = width
+        self._needed_at["forecast"] = _clock()
         self._resize()
         return True
+
+    def _narrow_forecast(self) -> None:
+        """Back to the forecast's common width once no row in view has needed more for
+        WIDTH_HOLD_S (rows are measured as they come into view). It only grew: in --view
+        at 80 columns, one long forecast during a broker's restart pushed the column off
+        the screen for good."""
+        least = _LEAST_WIDTHS["forecast"]
+        now = _clock()
+        if (
+            self._widths["forecast"] > least
+            and now - self._needed_at.get("forecast", now) >= WIDTH_HOLD_S
+        ):
+            self._widths["forecast"] = least
+            self._needed_at["forecast"] = now
 
     def _measure(self, state: EngineState) -> None:
         """Grow the columns to fit every row's values at once; narrow one only once no
