@@ -559,7 +559,9 @@ class ViewWorker(threading.Thread):
         kafka = KafkaStats(
             bootstrap=opts.connection.bootstrap, embedded=False, topic=opts.topic,
             broker_state=self._broker, health=health, partitions=self._lag(now),
-            consumed=sum(self._beats[e].ticks for e in live),
+            # every engine heard from lately, so the total does not drop when one is
+            # killed or while the broker is frozen (it fell to 0, then to half)
+            consumed=sum(b.ticks for b in self._beats.values() if now - b.t <= BEAT_FORGET_S),
             rate_in=sum(self._rates.get(e, 0.0) for e in live), bad_by=bad,
             since_last_tick_s=idle, errors=self._errors, last_error=self._last_error,
             duplicates=self._duplicates, engines=self._engine_lines(now),
