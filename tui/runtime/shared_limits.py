@@ -24,9 +24,9 @@ applied, that the new topic lacks: the processes that outlived the broker put th
 limits back for those that start after it. Such a record is marked ``again``: it gives
 way to any decision of the topic's own read before it (so a user's decision made since
 the restart stands, whichever of the two lands first), and a process that holds its
-limits already does not apply it (a limit set again re-arms its signals). (They kept reading the old
-topic's position, past the new one's end, and never applied another record; a later
-process knew none of the limits.)
+limits already does not apply it (a limit set again re-arms its signals). (They kept
+reading the old topic's position, past the new one's end, and never applied another
+record; a later process knew none of the limits.)
 """
 
 from __future__ import annotations
