@@ -27,6 +27,7 @@ from producer.wire import (
     Problem,
     Tick,
     check_value,
+    clean_symbol,
     decode,
 )
 
@@ -238,7 +239,7 @@ class _MappedDecoder:
             raise BadTick(f"undecodable: {type(exc).__name__}: {exc}", Problem.NOT_JSON) from None
         symbol = self._symbol(obj) if self._symbol is not None else self._key_symbol(msg)
         if symbol not in self._checked:
-            if not symbol.isprintable() or symbol.strip() != symbol:
+            if not clean_symbol(symbol):
                 raise BadTick(
                     "symbol has control characters or surrounding spaces", Problem.BAD_SYMBOL
                 )

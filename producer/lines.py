@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, Literal
 import msgspec
 
 from engine.limits import MAX_PRICE
-from producer.wire import MAX_SYMBOL_LEN, Tick
+from producer.wire import MAX_SYMBOL_LEN, Tick, clean_symbol
 
 #: Timestamps must lie in [0, MAX_TS) epoch seconds, as on the wire.
 MAX_TS = 1e11
@@ -81,7 +81,7 @@ def check_symbol(symbol: object) -> str:
             f"symbol {symbol[:16]!r}... is {len(symbol)} characters, "
             f"longer than the limit of {MAX_SYMBOL_LEN}"
         )
-    if not symbol.isprintable() or symbol.strip() != symbol:
+    if not clean_symbol(symbol):
         raise BadLine(f"symbol {symbol!r} has control characters or surrounding spaces")
     return symbol
 

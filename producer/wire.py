@@ -270,10 +270,17 @@ def _given_twice(value: bytes) -> str | None:
     return found[0]
 
 
+def clean_symbol(symbol: str) -> bool:
+    """Whether a symbol is free of control characters and surrounding spaces: what every
+    symbol limitwatch takes in (ticks, lines of a file, limit records, what --view reads)
+    must be, so that none can drive the terminal or pass for another."""
+    return symbol.isprintable() and symbol.strip() == symbol
+
+
 def _clean_symbol(symbol: str) -> bool:
-    """Whether a symbol not checked yet is free of control characters and surrounding
-    spaces; a clean one is remembered as checked (up to :data:`_MAX_CHECKED`)."""
-    if not symbol.isprintable() or symbol.strip() != symbol:
+    """:func:`clean_symbol` for a symbol not checked yet; a clean one is remembered as
+    checked (up to :data:`_MAX_CHECKED`)."""
+    if not clean_symbol(symbol):
         return False
     if len(_checked_symbols) < _MAX_CHECKED:
         _checked_symbols.add(symbol)

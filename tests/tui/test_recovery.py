@@ -8,6 +8,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka.admin import AdminClient
@@ -76,6 +77,16 @@ def test_a_killed_embedded_broker_is_restarted_and_no_acknowledged_tick_is_lost(
     print(f"embedded: {acknowledged} acknowledged, all read, {twice} read twice")
 
 
+def _reading(bootstrap: str, partitions: int, **options: Any) -> Pipeline:
+    """A monitor's pipeline with no producer of its own reading `bootstrap`'s `prices`
+    (set up with `partitions`), started."""
+    pipeline = Pipeline(
+        PipelineOptions(bootstrap=bootstrap, partitions=partitions, source=None, **options)
+    )
+    pipeline.start()
+    return pipeline
+
+
 def _restart_empty(cluster: EmbeddedBroker) -> None:
     """SIGKILL the broker, then start it again empty on the same port and cluster id."""
     assert cluster.pid is not None
@@ -89,12 +100,7 @@ def test_an_explicit_broker_restarted_empty_gets_our_topics_again_and_is_read_fr
     tmp_path: Path,
 ) -> None:
     with EmbeddedBroker() as cluster:
-        pipeline = Pipeline(
-            PipelineOptions(
-                bootstrap=cluster.bootstrap, partitions=3, source=None, from_beginning=True
-            )
-        )
-        pipeline.start()
+        pipeline = _reading(cluster.bootstrap, 3, from_beginning=True)
         producer = NumberedProducer(cluster.bootstrap)
         try:
             start_recording(pipeline, tmp_path / "read.jsonl")
@@ -122,12 +128,7 @@ def test_a_topic_that_comes_back_with_more_partitions_is_read_on_all_of_them(
 ) -> None:
     with EmbeddedBroker() as cluster:
         ensure_topics(cluster.bootstrap, "prices", 3)  # not ours: never re-created by us
-        pipeline = Pipeline(
-            PipelineOptions(
-                bootstrap=cluster.bootstrap, partitions=3, source=None, from_beginning=True
-            )
-        )
-        pipeline.start()
+        pipeline = _reading(cluster.bootstrap, 3, from_beginning=True)
         producer = NumberedProducer(cluster.bootstrap)
         try:
             start_recording(pipeline, tmp_path / "read.jsonl")
@@ -162,13 +163,7 @@ def test_a_group_member_left_with_no_partitions_joins_again_when_the_topic_is_ba
     with none, saying OK, for minutes, in 2 of 3 tries)."""
     with EmbeddedBroker() as cluster:
         ensure_topics(cluster.bootstrap, "prices", 2)  # not ours: never re-created by us
-        pipeline = Pipeline(
-            PipelineOptions(
-                bootstrap=cluster.bootstrap, partitions=2, source=None, from_beginning=True,
-                group="rejoin",
-            )
-        )  # fmt: skip
-        pipeline.start()
+        pipeline = _reading(cluster.bootstrap, 2, from_beginning=True, group="rejoin")
         producer = NumberedProducer(cluster.bootstrap)
         try:
             producer.start()
@@ -197,13 +192,7 @@ def test_a_group_member_reading_new_ticks_reads_a_topic_created_again_from_its_s
     topic got since it was created again is new, and read. (It went on from its position
     in the lost topic, or from the new topic's end: 607 of 2,000 ticks never read.)"""
     with EmbeddedBroker() as cluster:
-        pipeline = Pipeline(
-            PipelineOptions(
-                bootstrap=cluster.bootstrap, partitions=2, source=None, from_beginning=False,
-                group="new-ticks",
-            )
-        )  # fmt: skip
-        pipeline.start()
+        pipeline = _reading(cluster.bootstrap, 2, from_beginning=False, group="new-ticks")
         producer = NumberedProducer(cluster.bootstrap)
         try:
             wait_for(pipeline, lambda s: len(s.kafka.partitions) == 2, 30)

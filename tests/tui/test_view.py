@@ -4,13 +4,16 @@ cluster publish (indicators, signals, each engine's partitions and health). A re
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import queue
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -128,8 +131,6 @@ def test_a_forged_heartbeat_cannot_drive_the_terminal() -> None:
 
 def test_an_engine_whose_clock_runs_ahead_still_goes_silent() -> None:
     """Liveness is judged by when a heartbeat arrived, never by a time ahead of it."""
-    import time
-
     view = ViewWorker(ViewOptions(Connection("127.0.0.1:1")))
     view._beat(parse_beat(b'{"engine":"h:1:x","t":99999999999.0,"partitions":[0],"health":"OK"}'))
     now = time.time()
@@ -295,6 +296,31 @@ def _send(bootstrap: str, topic: str, key: bytes, value: dict) -> None:
     assert p.flush(10) == 0
 
 
+def _engine_topics(bootstrap: str) -> None:
+    """The topics the engines publish to, as they would create them."""
+    for name in ("signals", "indicators"):
+        ensure_topics(bootstrap, name, partitions=1)
+
+
+def _beat(t: float) -> dict:
+    """A running engine's heartbeat sent at `t`."""
+    return {"engine": "h:1:x", "t": t, "partitions": [0], "lags": [0], "ticks": 10,
+            "signals": 0, "health": "OK"}  # fmt: skip
+
+
+@contextlib.contextmanager
+def _viewing(options: ViewOptions) -> Iterator[ViewWorker]:
+    """A view running on `options` for the block; stopped, and its thread ended, after."""
+    view = ViewWorker(options)
+    view.start()
+    try:
+        yield view
+    finally:
+        view.stop()
+        view.join(5)
+    assert not view.is_alive()
+
+
 @pytest.mark.kafka
 def test_a_signals_topic_created_again_is_read_afresh_and_each_signal_shown_once() -> None:
     """The broker restarts empty and an engine started since numbers its signals from 1
@@ -302,8 +328,6 @@ def test_a_signals_topic_created_again_is_read_afresh_and_each_signal_shown_once
     the old topic, past the new one's end, and would have dropped the ids as seen), each
     once (with the ids seen forgotten at the new topic, a signal read before the view
     learnt that the topic was new was read again: counted and kept twice)."""
-    import time
-
     from tests.tui.test_recovery import _restart_empty
 
     def signal_of(symbol: str, t: float) -> dict:
@@ -312,19 +336,15 @@ def test_a_signals_topic_created_again_is_read_afresh_and_each_signal_shown_once
 
     kept: list[str] = []
     with EmbeddedBroker() as cluster:
-        for name in ("signals", "indicators"):
-            ensure_topics(cluster.bootstrap, name, partitions=1)
+        _engine_topics(cluster.bootstrap)
         _send(cluster.bootstrap, "signals", b"ACME", signal_of("ACME", time.time() - 60))
         options = ViewOptions(Connection(cluster.bootstrap))
         options.on_signals = lambda signals: kept.extend(s.id for s in signals)
-        view = ViewWorker(options)
-        view.start()
-        try:
+        with _viewing(options) as view:
             wait_until(lambda: (s := view.latest()) is not None and s.signal_count == 1, 30)
             wait_until(lambda: len(view._topic_ids) == 2, 30)  # the topics' ids are known
             _restart_empty(cluster)
-            for name in ("signals", "indicators"):
-                ensure_topics(cluster.bootstrap, name, partitions=1)
+            _engine_topics(cluster.bootstrap)
             for symbol in ("ACME", "BRIX"):
                 _send(cluster.bootstrap, "signals", symbol.encode(), signal_of(symbol, time.time()))
             wait_until(lambda: _latest(view).signal_count >= 3, 40,
@@ -333,10 +353,6 @@ def test_a_signals_topic_created_again_is_read_afresh_and_each_signal_shown_once
             assert _latest(view).signal_count == 3, kept
             assert sorted(kept) == ["ACME:BUY:1", "ACME:BUY:1", "BRIX:BUY:1"]
             assert any("signals was created again" in n.text for n in _latest(view).notices)
-        finally:
-            view.stop()
-            view.join(5)
-    assert not view.is_alive()
 
 
 @pytest.mark.kafka
@@ -344,40 +360,25 @@ def test_a_frozen_broker_shows_as_a_stall() -> None:
     """Running engines beat every second; with nothing read for STALL_S the view says
     STALL and how long the cluster has been silent (a frozen broker keeps its
     connections: the view said OK). It says OK again once records come."""
-    import os
-    import time
-
-    def beat() -> dict:
-        return {"engine": "h:1:x", "t": time.time(), "partitions": [0], "lags": [0],
-                "ticks": 10, "signals": 0, "health": "OK"}  # fmt: skip
-
-    with EmbeddedBroker() as cluster:
-        for name in ("signals", "indicators"):
-            ensure_topics(cluster.bootstrap, name, partitions=1)
-        view = ViewWorker(ViewOptions(Connection(cluster.bootstrap)))
-        view.start()
+    with EmbeddedBroker() as cluster, _viewing(ViewOptions(Connection(cluster.bootstrap))) as view:
         assert cluster.pid is not None
+        _engine_topics(cluster.bootstrap)
+        wait_until(lambda: len(view._assigned) == 2, 30)
+        _send(cluster.bootstrap, "indicators", b"", _beat(time.time()))
+        wait_until(lambda: (s := view.latest()) is not None and s.kafka.health == "OK"
+                   and s.kafka.engines[0] == "1 running", 30)  # fmt: skip
+        os.kill(cluster.pid, signal.SIGSTOP)
         try:
-            wait_until(lambda: len(view._assigned) == 2, 30)
-            _send(cluster.bootstrap, "indicators", b"", beat())
-            wait_until(lambda: (s := view.latest()) is not None and s.kafka.health == "OK"
-                       and s.kafka.engines[0] == "1 running", 30)  # fmt: skip
-            os.kill(cluster.pid, signal.SIGSTOP)
-            try:
-                wait_until(lambda: _latest(view).kafka.health == "STALL", 30,
-                           what=lambda: repr(_latest(view).kafka))  # fmt: skip
-                assert _latest(view).kafka.broker_silent_s > STALL_S
-                text = "".join(seg.text for seg in _render(_latest(view), 60))
-                assert "STALL · silent" in text, text
-            finally:
-                os.kill(cluster.pid, signal.SIGCONT)
-            _send(cluster.bootstrap, "indicators", b"", beat())
-            wait_until(lambda: _latest(view).kafka.health == "OK", 30,
+            wait_until(lambda: _latest(view).kafka.health == "STALL", 30,
                        what=lambda: repr(_latest(view).kafka))  # fmt: skip
+            assert _latest(view).kafka.broker_silent_s > STALL_S
+            text = "".join(seg.text for seg in _render(_latest(view), 60))
+            assert "STALL · silent" in text, text
         finally:
-            view.stop()
-            view.join(5)
-    assert not view.is_alive()
+            os.kill(cluster.pid, signal.SIGCONT)
+        _send(cluster.bootstrap, "indicators", b"", _beat(time.time()))
+        wait_until(lambda: _latest(view).kafka.health == "OK", 30,
+                   what=lambda: repr(_latest(view).kafka))  # fmt: skip
 
 
 @pytest.mark.kafka
@@ -385,24 +386,13 @@ def test_engines_that_were_killed_are_not_a_stall() -> None:
     """Engines killed send no last heartbeat: nothing more is read, but the broker answers,
     so the view says OK and lists them silent (it said STALL, 'broker silent', for the 10
     minutes it remembers an engine)."""
-    import time
-
-    killed = {"engine": "h:1:x", "t": time.time() - 60, "partitions": [0], "lags": [0],
-              "ticks": 10, "signals": 0, "health": "OK"}  # fmt: skip
     with EmbeddedBroker() as cluster:
-        for name in ("signals", "indicators"):
-            ensure_topics(cluster.bootstrap, name, partitions=1)
-        _send(cluster.bootstrap, "indicators", b"", killed)
-        view = ViewWorker(ViewOptions(Connection(cluster.bootstrap)))
-        view.start()
-        try:
+        _engine_topics(cluster.bootstrap)
+        _send(cluster.bootstrap, "indicators", b"", _beat(time.time() - 60))
+        with _viewing(ViewOptions(Connection(cluster.bootstrap))) as view:
             wait_until(lambda: (s := view.latest()) is not None
                        and s.kafka.engines[0] == "0 running" and len(s.kafka.engines) == 2,
                        30)  # fmt: skip
             time.sleep(STALL_S + 2 * TOPIC_CHECK_S)
             kafka = _latest(view).kafka
             assert kafka.health == "OK" and kafka.engines[1].startswith("silent"), kafka
-        finally:
-            view.stop()
-            view.join(5)
-    assert not view.is_alive()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -182,11 +183,36 @@ def test_columns_widened_by_a_large_limit_narrow_again_once_it_is_gone(
     """One symbol's limits in the thousands widen both limit columns (at 80 columns the
     forecast goes off screen); set back, the room is given back after WIDTH_HOLD_S, not
     kept for good."""
-    clock = [1000.0]
-    monkeypatch.setattr(watchlist_module, "_clock", lambda: clock[0])
     feed = StaticFeed()
     symbol = feed.engine.state().symbols[0]
     buy, sell = feed.engine.limits(symbol)
+
+    def widen(_table: Watchlist) -> None:
+        feed.set_limits(symbol, 1500.25, 20000.0)
+
+    def restore() -> None:
+        feed.set_limits(symbol, buy, sell)
+
+    widths, shown = _widened_and_held(
+        monkeypatch, feed, widen, restore, lambda t: t._widths["buy"] + t._widths["sell"]
+    )
+    before, wide, held, after = widths
+    assert wide > before and held == wide and after == before
+    assert shown[0] and shown[-1]  # the forecast column (its percentages) is back
+
+
+def _widened_and_held(
+    monkeypatch: pytest.MonkeyPatch,
+    feed: StaticFeed,
+    widen: Callable[[Watchlist], None],
+    restore: Callable[[], None],
+    width: Callable[[Watchlist], int],
+) -> tuple[list[int], list[bool]]:
+    """At 80x24, a column's `width` and whether the forecast (its percentages) is on
+    screen: before, once `widen` has run, after `restore` and half of WIDTH_HOLD_S (still
+    held: no jitter), and after the hold."""
+    clock = [1000.0]
+    monkeypatch.setattr(watchlist_module, "_clock", lambda: clock[0])
     app = LimitwatchApp(feed)
     widths: list[int] = []
     shown: list[bool] = []
@@ -197,22 +223,20 @@ def test_columns_widened_by_a_large_limit_narrow_again_once_it_is_gone(
         async def settle() -> None:
             feed.seq += 1
             await pilot.pause(0.3)
-            widths.append(table._widths["buy"] + table._widths["sell"])
+            widths.append(width(table))
             shown.append("%" in _watchlist_text(app, table))
 
         await settle()
-        feed.set_limits(symbol, 1500.25, 20000.0)
+        widen(table)
         await settle()
-        feed.set_limits(symbol, buy, sell)
+        restore()
         clock[0] += watchlist_module.WIDTH_HOLD_S / 2
-        await settle()  # still held: no jitter
+        await settle()
         clock[0] += watchlist_module.WIDTH_HOLD_S
         await settle()
 
     drive(app, script, size=(80, 24))
-    before, wide, held, after = widths
-    assert wide > before and held == wide and after == before
-    assert shown[0] and shown[-1]  # the forecast column (its percentages) is back
+    return widths, shown
 
 
 def _watchlist_text(app: LimitwatchApp, table: Watchlist) -> str:
@@ -441,32 +465,13 @@ def test_a_forecast_column_widened_by_one_long_forecast_narrows_again(
     """The forecast column only grew: in --view at 80 columns one long forecast (during a
     broker's restart) pushed it off the screen for good. It now narrows back once no row
     in view has needed the room for WIDTH_HOLD_S."""
-    clock = [1000.0]
-    monkeypatch.setattr(watchlist_module, "_clock", lambda: clock[0])
-    feed = StaticFeed()
-    app = LimitwatchApp(feed)
-    widths: list[int] = []
-    shown: list[bool] = []
 
-    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        table = app.query_one(Watchlist)
+    def widen(table: Watchlist) -> None:
+        table._fit(tuple((("x" * 30, ""),) if k == "forecast" else (("", ""),) for k in KEYS))
 
-        async def settle() -> None:
-            feed.seq += 1
-            await pilot.pause(0.3)
-            widths.append(table._widths["forecast"])
-            shown.append("%" in _watchlist_text(app, table))
-
-        await settle()
-        long = tuple((("x" * 30, ""),) if key == "forecast" else (("", ""),) for key in KEYS)
-        table._fit(long)
-        await settle()
-        clock[0] += watchlist_module.WIDTH_HOLD_S / 2
-        await settle()  # still held: no jitter
-        clock[0] += watchlist_module.WIDTH_HOLD_S
-        await settle()
-
-    drive(app, script, size=(80, 24))
+    widths, shown = _widened_and_held(
+        monkeypatch, StaticFeed(), widen, lambda: None, lambda t: t._widths["forecast"]
+    )
     before, wide, held, after = widths
     assert wide == held == 30 and after == before < 30
     assert not shown[1] and shown[-1]  # off the screen while wide, back after

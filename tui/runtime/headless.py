@@ -53,50 +53,51 @@ class _Stopper:
     """Turns SIGINT, SIGTERM and SIGHUP (the terminal closed) into an Event for headless
     loops: each stops the command as Ctrl-C does, its offsets committed and its summary
     given (SIGHUP used to end it on the spot, leaving a monitor's view of the engines
-    to list it as silent for good)."""
+    to list it as silent for good). Standard output and error on a terminal are wrapped
+    in :class:`_TerminalStream`, as that terminal may be the one that closed."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        # Asked now: once the terminal has hung up, asking may fail.
-        self._ttys = [fd for fd in (1, 2) if _is_tty(fd)]
         for fd, name in ((1, "stdout"), (2, "stderr")):
-            if fd in self._ttys:  # a write between the hang-up and its signal fails too
+            if _is_tty(fd):  # asked now: once the terminal has hung up, asking may fail
                 setattr(sys, name, _TerminalStream(getattr(sys, name), fd))
         for name in ("SIGINT", "SIGTERM", "SIGHUP"):
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), self._handle)
 
-    def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        if signum == getattr(signal, "SIGHUP", None):
-            _leave_terminal(self._ttys)
+    def _handle(self, _signum: int, _frame: FrameType | None) -> None:
         self.event.set()
 
 
 class _TerminalStream:
     """Standard output or error on a terminal that may hang up: a write or flush that
-    fails with EIO (the terminal is gone, its SIGHUP maybe not handled yet) points the
-    stream at /dev/null instead of raising (a signal printed in that moment ended the
-    consumer's thread, a status line the command, with exit status 1)."""
+    fails with EIO (the terminal is gone) points the descriptor at /dev/null instead of
+    raising. A line written to a closed terminal, before or after its SIGHUP was
+    handled, ended the command with a traceback before its offsets were committed (in
+    the consumer's thread, a signal printed ended that thread). A SIGHUP sent while the
+    terminal is still there leaves the output on it."""
 
     def __init__(self, stream: Any, fd: int) -> None:
         self._stream, self._fd = stream, fd
 
     def write(self, text: str) -> int:
-        try:
-            return int(self._stream.write(text))
-        except OSError as exc:
-            if exc.errno != errno.EIO:
-                raise
-            _leave_terminal([self._fd])
-            return len(text)
+        self._guarded(self._stream.write, text)
+        return len(text)  # all of it, as a text stream says (or gone where nothing reads)
 
     def flush(self) -> None:
+        self._guarded(self._stream.flush)
+
+    def _guarded(self, call: Callable[..., object], *args: Any) -> None:
+        """``call(*args)``; if the terminal is gone, /dev/null from now on."""
         try:
-            self._stream.flush()
+            call(*args)
         except OSError as exc:
             if exc.errno != errno.EIO:
                 raise
-            _leave_terminal([self._fd])
+            with contextlib.suppress(OSError):
+                sink = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(sink, self._fd)
+                os.close(sink)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -107,21 +108,6 @@ def _is_tty(fd: int) -> bool:
         return os.isatty(fd)
     except OSError:
         return False
-
-
-def _leave_terminal(fds: list[int]) -> None:
-    """Point ``fds`` (standard output and error that went to the terminal now gone) at
-    /dev/null: a write there fails (EIO), and the first one, a line of the stop, ended
-    the command with a traceback before its offsets were committed. Files and pipes are
-    kept."""
-    try:
-        sink = os.open(os.devnull, os.O_WRONLY)
-    except OSError:
-        return
-    for fd in fds:
-        with contextlib.suppress(OSError):
-            os.dup2(sink, fd)
-    os.close(sink)
 
 
 def fields_of(args: argparse.Namespace) -> Fields | None:

@@ -59,7 +59,7 @@ from confluent_kafka.admin import AdminClient
 from engine.limits import limit_problem
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
 from producer.topics import ensure_compacted
-from producer.wire import MAX_SYMBOL_LEN
+from producer.wire import MAX_SYMBOL_LEN, clean_symbol
 from tui.runtime.commands import SetLimits
 from tui.runtime.consumer import ConsumerWorker
 
@@ -120,7 +120,7 @@ def decode(key: bytes | None, value: bytes | None) -> LimitRecord | str:
         return f"not a limits record ({str(exc)[:80]})"
     if not record.symbol:
         return "no symbol"
-    if not record.symbol.isprintable() or record.symbol.strip() != record.symbol:
+    if not clean_symbol(record.symbol):
         return "symbol has control characters or surrounding spaces"
     if key is not None and key != record.symbol.encode():
         return "key and symbol differ"

@@ -53,7 +53,7 @@ from confluent_kafka.admin import AdminClient
 
 from engine import EngineConfig, EngineState, History, Signal, SignalKind
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
-from producer.wire import MAX_SYMBOL_LEN
+from producer.wire import MAX_SYMBOL_LEN, clean_symbol
 from tui.runtime.format import literal
 from tui.runtime.jsonout import INDICATORS
 from tui.runtime.snapshot import KafkaStats, Notice, PartitionLag, Snapshot, SnapshotSlot
@@ -88,7 +88,7 @@ QUIET_S = 10.0
 #: refused, in seconds: an engine refuses ticks more than --max-ahead (5 minutes by
 #: default) ahead; a day leaves room for engines run with that check off.
 MAX_AHEAD_S = 86_400.0
-#: Nothing read for this long while an engine was running: STALL, in seconds.
+#: Nothing read and no answer about the topics for this long: STALL, in seconds.
 STALL_S = 5.0
 #: How often the view asks for the topics' ids (a topic created again), in seconds.
 TOPIC_CHECK_S = 2.0
@@ -170,7 +170,7 @@ def _check(symbol: str, t: float, what: str) -> None:
     """What an engine never writes, refused as a tick would be: a symbol with control
     characters or surrounding spaces, a time further ahead of this machine's clock than
     :data:`MAX_AHEAD_S` (such a signal sat at the top of the list for months)."""
-    if not symbol.isprintable() or symbol.strip() != symbol:
+    if not clean_symbol(symbol):
         raise ValueError(f"unreadable {what}: symbol has control characters or surrounding spaces")
     if t > time.time() + MAX_AHEAD_S:
         raise ValueError(f"unreadable {what}: time {t:.0f} is more than {MAX_AHEAD_S:g} s ahead")
@@ -408,7 +408,7 @@ class ViewWorker(threading.Thread):
             if (
                 self._assigned
                 and self._broker == "UP"
-                and now - self._topics_asked >= (TOPIC_CHECK_S)
+                and now - self._topics_asked >= TOPIC_CHECK_S
             ):
                 self._topics_asked = now
                 self._topics_answer = admin.describe_topics(
