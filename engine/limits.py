@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["MAX_PRICE", "LimitError", "check_limits", "limit_problem"]
+__all__ = ["MAX_PRICE", "LimitError", "check_limits", "limit_problem", "same_limit"]
 
 #: Prices and limits lie in (0, MAX_PRICE). A limit beyond any price a tick can carry
 #: could never be reached and would only be a typing slip.
@@ -33,6 +33,13 @@ def _number(value: object) -> float | None:
 def _shown(x: float) -> str:
     """A limit in a message: two decimals for ordinary prices, else significant digits."""
     return f"{x:,.2f}" if 0.01 <= abs(x) < 1e9 else f"{x:g}"
+
+
+def same_limit(a: float | None, b: float | None) -> bool:
+    """Whether two limits are the same: equal, or both none (NaN)."""
+    if a is None or b is None:
+        return a is b
+    return a == b or (math.isnan(a) and math.isnan(b))
 
 
 def limit_problem(buy: object, sell: object, *, additive: bool = False) -> str | None:

@@ -632,7 +632,7 @@ class LimitwatchApp(App[None]):
         if remember:  # a user's choice: kept, and told to the cluster's engines and monitors
             self.settings = self.settings.with_limits(symbol, buy, sell)
             self._save_settings()
-            self.feed.share_limits(symbol, buy, sell)
+            self.feed.share_limits(symbol, buy, sell, only or "")
         return True
 
     def action_edit_limits(self) -> None:

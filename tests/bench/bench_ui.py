@@ -163,7 +163,7 @@ class ChangingFeed:
             self.notices.append(Notice(len(self.notices) + 1, f"{symbol}: {exc}", error=True))
         self._publish()
 
-    def share_limits(self, symbol: str, buy: float, sell: float) -> None:
+    def share_limits(self, symbol: str, buy: float, sell: float, side: str = "") -> None:
         pass  # one monitor: nobody to tell
 
     def select(self, symbol: str | None) -> None:

@@ -25,8 +25,9 @@ from tests.tui.feeds import StaticFeed
 from tests.tui.test_engine_publish import _committed, produce_crash
 from tests.waiting import wait_until
 from tui.app import LimitwatchApp
+from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.pipeline import Pipeline, PipelineOptions
-from tui.runtime.shared_limits import SharedLimits, decode, encode
+from tui.runtime.shared_limits import SharedLimits, decode, encode, to_worker
 
 pytestmark = pytest.mark.kafka
 
@@ -39,10 +40,12 @@ class Applied:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.items: list[tuple[str, float, float]] = []
+        self.sides: list[str] = []
 
-    def __call__(self, symbol: str, buy: float, sell: float) -> None:
+    def __call__(self, symbol: str, buy: float, sell: float, side: str) -> None:
         with self.lock:
             self.items.append((symbol, buy, sell))
+            self.sides.append(side)
 
     def copy(self) -> list[tuple[str, float, float]]:
         with self.lock:
@@ -231,9 +234,45 @@ def test_the_monitor_shares_what_a_user_chose_and_not_what_follows_the_price() -
         await pilot.pause(0.2)
 
     drive(app, script)
-    ((shared_symbol, buy, sell),) = feed.shared
+    ((shared_symbol, buy, sell, side),) = feed.shared
     assert shared_symbol == symbol
     assert (buy, sell) == pytest.approx(feed.engine.limits(symbol))  # both sides, in full
+    assert side == "buy"  # ... and which of them the user set
+
+
+def test_a_record_of_one_side_leaves_the_others_signals_armed_as_they_were() -> None:
+    # Another monitor's user moved ACME's buy limit; its sell limit, below the price, has
+    # fired here already. The record states both sides: the sell side must not be set
+    # again (that re-arms it: a second SELL of a price that never left the limit).
+    worker = ConsumerWorker("127.0.0.1:1", "prices")  # never started: its engine alone
+    engine = worker.engine
+    (sid,) = engine.register(["ACME"])
+
+    def tick(t: float, price: float) -> list[str]:
+        return [s.kind.name for s in engine.update([sid], [t], [price])]
+
+    engine.set_limits("ACME", 90.0, 100.0)
+    tick(0.0, 99.0)
+    assert "SELL" in tick(1.0, 101.0)
+    apply = to_worker(worker)
+    apply("ACME", 95.0, 100.0, "buy")
+    worker._apply(worker._commands.get_nowait())
+    assert engine.limits("ACME") == (95.0, 100.0)
+    assert "SELL" not in tick(2.0, 101.5)
+    apply("ACME", 95.0, 100.0, "sell")  # the sell side set again, on purpose: re-armed
+    worker._apply(worker._commands.get_nowait())
+    assert "SELL" in tick(3.0, 101.6)
+    apply("ACME", 95.0, math.nan, "buy")  # a side stated differently is set all the same
+    worker._apply(worker._commands.get_nowait())
+    assert math.isnan(engine.limits("ACME")[1])
+
+
+def test_a_record_names_no_side_but_buy_or_sell() -> None:
+    value = encode("ACME", 1.0, 2.0, "x", 0.0, side="buy")
+    assert decode(b"ACME", value).side == "buy"  # type: ignore[union-attr]
+    assert b'"side"' not in encode("ACME", 1.0, 2.0, "x", 0.0)  # both: as before
+    forged = value.replace(b'"side":"buy"', b'"side":"both"')
+    assert decode(b"ACME", forged) == "side is neither buy nor sell"
 
 
 def test_a_limit_set_in_a_monitor_changes_the_signals_an_engine_publishes(

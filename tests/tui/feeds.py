@@ -42,7 +42,7 @@ class StaticFeed:
         self.seq = 1
         self.notices: list[Notice] = []
         self.commands: list[tuple[str, float | None, float | None]] = []
-        self.shared: list[tuple[str, float, float]] = []
+        self.shared: list[tuple[str, float, float, str]] = []
         self.paused: list[bool] = []
         self.speeds: list[float] = []
         self.recordings: list[str | None] = []
@@ -89,8 +89,8 @@ class StaticFeed:
             self.notices.append(Notice(len(self.notices) + 1, f"{symbol}: {exc}", error=True))
         self.seq += 1
 
-    def share_limits(self, symbol: str, buy: float, sell: float) -> None:
-        self.shared.append((symbol, buy, sell))
+    def share_limits(self, symbol: str, buy: float, sell: float, side: str = "") -> None:
+        self.shared.append((symbol, buy, sell, side))
 
     def select(self, symbol: str | None) -> None:
         if symbol != self.selected:

@@ -19,20 +19,25 @@ __all__ = [
 class SetLimits:
     """Change one symbol's limits; None leaves a side unchanged. Without `register` a
     symbol the engine does not track yet gets them with its first tick (and no row
-    before)."""
+    before). `side` ("buy" or "sell"): the only side a user set, the other given in full
+    for agreement and changed only where it differs from the engine's (setting a limit,
+    even to its current value, re-arms its signals)."""
 
     symbol: str
     buy: float | None = None
     sell: float | None = None
     register: bool = True
+    side: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class ShareLimits:
     """Tell the cluster `symbol`'s limits as the engine holds them now (after the
-    SetLimits queued before this), both sides in full."""
+    SetLimits queued before this), both sides in full; `side`: the only one the user set
+    ("buy" or "sell"; "" both)."""
 
     symbol: str
+    side: str = ""
 
 
 @dataclass(frozen=True, slots=True)

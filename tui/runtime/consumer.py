@@ -50,6 +50,7 @@ from confluent_kafka.admin import AdminClient
 
 from engine import Engine, EngineConfig, LimitError, Signal
 from engine.calibration import CalibrationRecord
+from engine.limits import same_limit
 from producer.control import drain
 from producer.fields import Fields
 from producer.kafka_config import (
@@ -210,7 +211,7 @@ class ConsumerWorker(threading.Thread):
         evict_idle: bool = True,
         additive: tuple[str, ...] = (),
         remembered: Iterable[str] = (),
-        on_share: Callable[[str, float, float], None] | None = None,
+        on_share: Callable[[str, float, float, str], None] | None = None,
         rebuild: bool = False,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         clock: Callable[[], float] = time.time,
@@ -227,7 +228,8 @@ class ConsumerWorker(threading.Thread):
         #: Of those, the ones remembered from earlier runs: a symbol among them that the
         #: stream does not carry gets no row (its limits wait for its first tick).
         self.remembered = frozenset(remembered)
-        #: Called in this thread with a symbol's limits a ShareLimits asks to tell others.
+        #: Called in this thread with a symbol's limits a ShareLimits asks to tell others
+        #: (and the side the user set).
         self.on_share = on_share
         self.embedded = embedded
         self.publish_interval = 1.0 / publish_hz
@@ -801,10 +803,20 @@ class ConsumerWorker(threading.Thread):
             except KeyError:
                 return  # not tracked (the change was refused, or it was evicted)
             if self.on_share is not None:
-                self.on_share(cmd.symbol, buy, sell)
+                self.on_share(cmd.symbol, buy, sell, cmd.side)
         else:
+            buy, sell = cmd.buy, cmd.sell
+            if cmd.side:  # the other side is the same decision's: set only if it differs
+                try:
+                    held = self.engine.limits(cmd.symbol)
+                except KeyError:
+                    held = None
+                if held is not None and cmd.side == "buy" and same_limit(sell, held[1]):
+                    sell = None
+                elif held is not None and cmd.side == "sell" and same_limit(buy, held[0]):
+                    buy = None
             try:
-                self.engine.set_limits(cmd.symbol, cmd.buy, cmd.sell, register=cmd.register)
+                self.engine.set_limits(cmd.symbol, buy, sell, register=cmd.register)
             except LimitError as exc:
                 # Limits remembered or set elsewhere (not registering) are news, not an
                 # error of this process: a headless engine does not exit 1 for them.

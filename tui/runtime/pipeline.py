@@ -87,9 +87,10 @@ class Feed(Protocol):
         """Ask for new limits for `symbol`."""
         ...
 
-    def share_limits(self, symbol: str, buy: float, sell: float) -> None:
+    def share_limits(self, symbol: str, buy: float, sell: float, side: str = "") -> None:
         """Tell every engine and monitor on the cluster the limits a user chose for
-        `symbol` (NaN: none on that side), where the feed shares them."""
+        `symbol` (NaN: none on that side; `side`: the only one changed, "buy" or "sell"),
+        where the feed shares them."""
         ...
 
     def set_paused(self, paused: bool) -> None:
@@ -311,17 +312,17 @@ class Pipeline:
         if self.worker is not None:
             self.worker.send(SetLimits(symbol, buy, sell))
 
-    def share_limits(self, symbol: str, buy: float, sell: float) -> None:
+    def share_limits(self, symbol: str, buy: float, sell: float, side: str = "") -> None:
         """Send a user's limits to the limits topic (see :mod:`tui.runtime.shared_limits`):
         both sides as the engine holds them once the change asked before is applied (the
         monitor's `buy` and `sell` may be a moment old on the side it did not change)."""
         if self.worker is not None and self.shared is not None:
-            self.worker.send(ShareLimits(symbol))
+            self.worker.send(ShareLimits(symbol, side))
 
-    def _share(self, symbol: str, buy: float, sell: float) -> None:
+    def _share(self, symbol: str, buy: float, sell: float, side: str) -> None:
         """Called in the worker's thread with what a ShareLimits found."""
         if self.shared is not None:
-            self.shared.share(symbol, buy, sell)
+            self.shared.share(symbol, buy, sell, side)
 
     def select(self, symbol: str | None) -> None:
         """Forward the chart's symbol to the worker."""

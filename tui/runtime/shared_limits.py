@@ -56,7 +56,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
-from engine.limits import limit_problem
+from engine.limits import limit_problem, same_limit
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
 from producer.topics import ensure_compacted
 from producer.wire import MAX_SYMBOL_LEN, clean_symbol
@@ -82,7 +82,10 @@ class LimitRecord(msgspec.Struct, forbid_unknown_fields=False, omit_defaults=Tru
     made it (`by`) and when (`t`, Unix seconds). A symbol is bounded as a tick's is: the
     limits of a 900 KB name were parked, logged whole, and there may be 10,000 of them.
     `again`: an earlier decision shared again into a topic created again (written only
-    when true)."""
+    when true). `side`: the only side the user set ("buy" or "sell"; written only then):
+    the other is stated for agreement and set where it differs, not re-set (setting a
+    limit re-arms its signals: a buy limit moved re-fired a SELL of a price above an
+    unchanged sell limit everywhere else)."""
 
     symbol: Annotated[str, msgspec.Meta(max_length=MAX_SYMBOL_LEN)]
     buy: float | None
@@ -90,13 +93,16 @@ class LimitRecord(msgspec.Struct, forbid_unknown_fields=False, omit_defaults=Tru
     by: Annotated[str, msgspec.Meta(max_length=200)] = ""
     t: float = 0.0
     again: bool = False
+    side: str = ""
 
 
 _DECODER = msgspec.json.Decoder(LimitRecord)
 _ENCODER = msgspec.json.Encoder()
 
 
-def encode(symbol: str, buy: float, sell: float, by: str, t: float, again: bool = False) -> bytes:
+def encode(
+    symbol: str, buy: float, sell: float, by: str, t: float, again: bool = False, side: str = ""
+) -> bytes:
     """A record's value; NaN (no limit) is written as null."""
     return _ENCODER.encode(
         LimitRecord(
@@ -106,6 +112,7 @@ def encode(symbol: str, buy: float, sell: float, by: str, t: float, again: bool 
             by,
             t,
             again,
+            side,
         )
     )
 
@@ -122,6 +129,8 @@ def decode(key: bytes | None, value: bytes | None) -> LimitRecord | str:
         return "no symbol"
     if not clean_symbol(record.symbol):
         return "symbol has control characters or surrounding spaces"
+    if record.side not in ("", "buy", "sell"):
+        return "side is neither buy nor sell"
     if key is not None and key != record.symbol.encode():
         return "key and symbol differ"
     for side in (record.buy, record.sell):
@@ -139,14 +148,16 @@ def decode(key: bytes | None, value: bytes | None) -> LimitRecord | str:
 
 def _same_limits(a: tuple[float, float], b: tuple[float, float]) -> bool:
     """Both sides equal, NaN (no limit) equal to NaN."""
-    return all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(a, b, strict=True))
+    return all(same_limit(x, y) for x, y in zip(a, b, strict=True))
 
 
-def to_worker(worker: ConsumerWorker) -> Callable[[str, float, float], None]:
+def to_worker(worker: ConsumerWorker) -> Callable[[str, float, float, str], None]:
     """An ``apply`` that hands each record to `worker`'s engine as a command; a symbol the
     stream has not carried (it may never) gets its limits with its first tick, no row
     before."""
-    return lambda symbol, buy, sell: worker.send(SetLimits(symbol, buy, sell, register=False))
+    return lambda symbol, buy, sell, side: worker.send(
+        SetLimits(symbol, buy, sell, register=False, side=side)
+    )
 
 
 def origin_name() -> str:
@@ -169,16 +180,17 @@ class SharedLimitsStats:
 class SharedLimits:
     """Sends this process's limit decisions to `topic` and applies everyone else's.
 
-    ``apply(symbol, buy, sell)`` is called in the reader's thread for each record of
-    another process, NaN meaning no limit; it must only hand the change on (a command on
-    the engine thread's queue). Call :meth:`start` once, :meth:`share` from any thread,
+    ``apply(symbol, buy, sell, side)`` is called in the reader's thread for each record
+    of another process, NaN meaning no limit, `side` the only one its user set ("" both;
+    see :class:`LimitRecord`); it must only hand the change on (a command on the engine
+    thread's queue). Call :meth:`start` once, :meth:`share` from any thread,
     :meth:`stop` at the end.
     """
 
     def __init__(
         self,
         connection: Connection | str,
-        apply: Callable[[str, float, float], None],
+        apply: Callable[[str, float, float, str], None],
         topic: str = LIMITS,
         origin: str | None = None,
     ) -> None:
@@ -225,12 +237,15 @@ class SharedLimits:
         self._thread.start()
         return self.caught_up.wait(catch_up_s)
 
-    def share(self, symbol: str, buy: float, sell: float, again: bool = False) -> None:
+    def share(
+        self, symbol: str, buy: float, sell: float, side: str = "", again: bool = False
+    ) -> None:
         """Tell every other process: `symbol`'s limits are now `buy` and `sell` (NaN: no
-        limit on that side); `again`: a decision known already, shared again."""
+        limit on that side), `side` the only one the user set ("" both); `again`: a
+        decision known already, shared again."""
         if self._producer is None:
             return
-        value = encode(symbol, buy, sell, self.origin, time.time(), again)
+        value = encode(symbol, buy, sell, self.origin, time.time(), again, side)
         if not again:  # (a decision shared again gives way to any other: see _handle)
             with self._lock:
                 self._own_pending[symbol] += 1
@@ -425,7 +440,7 @@ class SharedLimits:
         if record.again and held is not None and _same_limits(held, (buy, sell)):
             return  # shared again after the topic was lost: applying it would re-arm
         log.info("limits of %s from %r: buy %s, sell %s", record.symbol, record.by, buy, sell)
-        self.apply(record.symbol, buy, sell)
+        self.apply(record.symbol, buy, sell, record.side)
         self._count(applied=1)
 
     # -- callbacks -----------------------------------------------------------------------

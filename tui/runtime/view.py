@@ -654,7 +654,7 @@ class ViewFeed:
     def __init__(
         self,
         options: ViewOptions,
-        share: Callable[[str, float, float], None] | None = None,
+        share: Callable[[str, float, float, str], None] | None = None,
     ) -> None:
         self.worker = ViewWorker(options)
         self._share = share
@@ -668,9 +668,9 @@ class ViewFeed:
     def set_limits(self, symbol: str, buy: float | None, sell: float | None) -> None:
         """The engines set limits; what a key asks goes out with `share_limits`."""
 
-    def share_limits(self, symbol: str, buy: float, sell: float) -> None:
+    def share_limits(self, symbol: str, buy: float, sell: float, side: str = "") -> None:
         if self._share is not None:
-            self._share(symbol, buy, sell)
+            self._share(symbol, buy, sell, side)
 
     def set_paused(self, paused: bool) -> None:
         """A view has no producer to pause."""
