@@ -618,6 +618,12 @@ class Engine:
             if _risk_is_new(old, new, p, self._cfg):
                 s.rules[sid, watch] = Watch.ARMED
 
+    def waiting_limits(self) -> dict[str, tuple[float, float]]:
+        """Limits set for symbols not tracked now (set before their first tick, with
+        ``register=False``, or kept from an evicted symbol): ``{symbol: (buy, sell)}``,
+        nan where unset. Each takes effect with its symbol's next tick."""
+        return {name: (b, x) for name, (b, x, touched, _) in self._parked.items() if touched}
+
     def limits(self, symbol: str) -> tuple[float, float]:
         """``(buy, sell)`` limits of ``symbol``, nan where unset.
 

@@ -170,8 +170,12 @@ class ScenarioWriter:
 
     def _list_symbols(self, path: Path, symbols: list[str]) -> None:
         """Rewrite the file with a header that lists `symbols` (a new file put in its
-        place, so a failure leaves the recording as it was)."""
-        self.header = msgspec.structs.replace(self.header, symbols=symbols)
+        place, so a failure leaves the recording as it was), and the limits of those alone
+        (a recording started with limits the cluster shared for symbols it never carried
+        gave them rows with no price in a replay)."""
+        listed = set(symbols)
+        limits = {s: v for s, v in self.header.limits.items() if s in listed}
+        self.header = msgspec.structs.replace(self.header, symbols=symbols, limits=limits)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
         try:
             with open(path, "rb") as old, os.fdopen(fd, "wb") as new:

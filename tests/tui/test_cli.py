@@ -33,6 +33,7 @@ from tui.cli import main
 from tui.monitor import source_and_engine
 from tui.runtime.keys import help_rows
 from tui.runtime.parser import build_parser
+from tui.runtime.shared_limits import SharedLimits
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -233,6 +234,40 @@ def test_record_count_stops_at_exactly_that_many_ticks(
     assert recorded.returncode == 0, recorded.stderr
     assert "recorded 50 ticks" in recorded.stderr
     assert len(list(ScenarioReader(out))) == 50
+
+
+@pytest.mark.kafka
+def test_a_recording_holds_the_limits_users_shared(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    log = str(tmp_path / "l.log")
+    limits = f"{topic}-limits"
+    _produce(broker, topic, log, "--count", "200", "--seed", "5")
+    symbols = sorted({t.symbol for t in islice(MarketGenerator(seed=5), 200)})
+    shared = SharedLimits(broker.bootstrap, lambda *_: None, topic=limits)
+    shared.start(catch_up_s=10)
+    for symbol in symbols:
+        shared.share(symbol, 1.0, 1e6)
+    shared.share("ELSEWHERE", 5.0, math.nan)  # a symbol this stream does not carry
+    shared.stop(timeout=10)
+    assert shared.stats().delivered == len(symbols) + 1, shared.stats()
+    out = tmp_path / "held.jsonl"
+    recorded = _cli(
+        "record", str(out), "--bootstrap-servers", broker.bootstrap, "--topic", topic,
+        "--count", "50", "--from-beginning", "--limits-topic", limits, "--log-file", log,
+    )  # fmt: skip
+    assert recorded.returncode == 0, recorded.stderr
+    assert f"{len(symbols) + 1} limit changes read from {limits}" in recorded.stderr
+    header = ScenarioReader(out).header
+    assert header.symbols and set(header.symbols) <= set(symbols)
+    assert header.limits == {s: (1.0, 1e6) for s in header.symbols}  # of its symbols alone
+    unshared = tmp_path / "alone.jsonl"
+    alone = _cli(
+        "record", str(unshared), "--bootstrap-servers", broker.bootstrap, "--topic", topic,
+        "--count", "50", "--from-beginning", "--no-shared-limits", "--log-file", log,
+    )  # fmt: skip
+    assert alone.returncode == 0, alone.stderr
+    assert ScenarioReader(unshared).header.limits == {}
 
 
 @pytest.mark.kafka

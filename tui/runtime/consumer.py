@@ -794,6 +794,7 @@ class ConsumerWorker(threading.Thread):
                 made_by=f"limitwatch record from {self.bootstrap} topic {self.topic}",
                 max_ticks=cmd.max_ticks,
                 additive=self.engine.additive,
+                waiting=self.engine.waiting_limits(),
             )
         elif isinstance(cmd, StopRecording):
             self.recorder.stop()

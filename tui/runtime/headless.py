@@ -175,10 +175,7 @@ def run_engine(args: argparse.Namespace) -> int:
             limits=limits_from(args), on_signals=emit, committer=publisher,
             rebuild=args.rebuild, on_event=lambda name, fields: print_event("engine", name, fields),
         )  # fmt: skip
-        shared = None
-        if args.limits_topic:
-            shared = SharedLimits(connection(args), to_worker(worker), topic=args.limits_topic)
-            shared.start(catch_up_s=CATCH_UP_S)  # before the first tick is read
+        shared = _shared_limits(args, worker)
     except OptionError as exc:
         return fail(str(exc))
     except KafkaException as exc:
@@ -203,19 +200,7 @@ def run_engine(args: argparse.Namespace) -> int:
         )
         print(redact(said + (f"; {indicators.last_error}" if indicators.last_error else "")),
               file=sys.stderr)  # fmt: skip
-    if shared is not None:
-        shared.stop()
-        s, bad = shared.stats(), shared.bad_by()
-        if s.applied or bad:
-            said = f"limitwatch engine: {fmt.count(s.applied, 'limit change')} read from "
-            said += f"{args.limits_topic}"
-            if bad:
-                said += (
-                    f"; {sum(bad.values()):,} unreadable ("
-                    + ", ".join(f"{why} {n:,}" for why, n in sorted(bad.items()))
-                    + ")"
-                )
-            print(redact(said), file=sys.stderr)
+    _stop_shared(shared, "engine", args.limits_topic)
     if publisher is not None:
         said = (
             f"limitwatch engine: {publisher.published:,} signals published to "
@@ -227,6 +212,33 @@ def run_engine(args: argparse.Namespace) -> int:
         print(redact(said), file=sys.stderr)
         code = code or (1 if publisher.failed else 0)
     return code
+
+
+def _shared_limits(args: argparse.Namespace, worker: ConsumerWorker) -> SharedLimits | None:
+    """The reader of --limits-topic handing what users set to `worker`'s engine, started
+    and caught up (before the first tick is read); None under --no-shared-limits."""
+    if not args.limits_topic:
+        return None
+    shared = SharedLimits(connection(args), to_worker(worker), topic=args.limits_topic)
+    shared.start(catch_up_s=CATCH_UP_S)
+    return shared
+
+
+def _stop_shared(shared: SharedLimits | None, what: str, topic: str) -> None:
+    """Stop the shared limits' reader and say what it applied and refused."""
+    if shared is None:
+        return
+    shared.stop()
+    s, bad = shared.stats(), shared.bad_by()
+    if s.applied or bad:
+        said = f"limitwatch {what}: {fmt.count(s.applied, 'limit change')} read from {topic}"
+        if bad:
+            said += (
+                f"; {sum(bad.values()):,} unreadable ("
+                + ", ".join(f"{why} {n:,}" for why, n in sorted(bad.items()))
+                + ")"
+            )
+        print(redact(said), file=sys.stderr)
 
 
 def _beat(indicators: IndicatorPublisher, snap: Snapshot, health: str | None = None) -> None:
@@ -280,12 +292,16 @@ def run_record(args: argparse.Namespace) -> int:
             args, fields_of(args), from_beginning=args.from_beginning, group=args.group,
             commit_recorded=True,
         )  # fmt: skip
+        # The limits users set, in the header (a replay signals as the cluster did).
+        shared = _shared_limits(args, worker)
     except OptionError as exc:
         return fail(str(exc))
     except KafkaException as exc:
         return kafka_fail(args.bootstrap_servers, exc)
     worker.send(StartRecording(str(args.out), args.description, max_ticks=args.count))
-    return _run_headless(worker, keeper, "record", duration=args.duration, recording=True)
+    code = _run_headless(worker, keeper, "record", duration=args.duration, recording=True)
+    _stop_shared(shared, "record", args.limits_topic)
+    return code
 
 
 def _run_headless(

@@ -190,17 +190,21 @@ def add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True) 
     )
 
 
-def add_shared_limits_options(p: argparse._ActionsContainer, *, monitor: bool) -> None:
-    """Where limits are shared between monitors and engines (see tui.runtime.shared_limits)."""
-    what = (
-        "a limit set with a key is sent there, and every engine's and monitor's applied"
-        if monitor
-        else "the limits monitors set there are applied"
-    )
+def add_shared_limits_options(p: argparse._ActionsContainer, *, role: str) -> None:
+    """Where limits are shared between monitors and engines (see tui.runtime.shared_limits);
+    `role`: "monitor", "engine" or "record"."""
+    what = {
+        "monitor": "a limit set with a key is sent there, and every engine's and monitor's "
+        "applied, the latest of each symbol winning over --limit, the settings file and the "
+        "source's",
+        "engine": "the limits monitors set there are applied, the latest of each symbol "
+        "winning over --limit",
+        "record": "the limits monitors set there go in the scenario's header, so a replay "
+        "signals as the cluster did",
+    }[role]
     p.add_argument(
         "--limits-topic", default=LIMITS, metavar="TOPIC",
-        help=f"the compacted topic of shared limits: {what}, the latest of each symbol winning "
-        "over --limit, the settings file and the source's (default: %(default)s)",
+        help=f"the compacted topic of shared limits: {what} (default: %(default)s)",
     )  # fmt: skip
     p.add_argument(
         "--no-shared-limits", dest="limits_topic", action="store_const", const=None,
@@ -258,7 +262,7 @@ def add_monitor_options(p: argparse.ArgumentParser, *, replay: bool = False) -> 
             "producer or engine of its own",
         )  # fmt: skip
         add_published_topics(g, view=True)
-    add_shared_limits_options(g, monitor=True)
+    add_shared_limits_options(g, role="monitor")
     g.add_argument(
         "--from-beginning", action=argparse.BooleanOptionalAction, default=None,
         help="start at the oldest tick (default: yes on the embedded broker, no on a cluster)",
@@ -375,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--description", default="recorded from the live prices topic",
         help="the scenario's one-line description (default: %(default)s)",
     )  # fmt: skip
+    add_shared_limits_options(rec, role="record")
     rec.set_defaults(func=run_record)
 
     backtest.add_parser(sub)
@@ -421,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
         "read that partition's ticks up to the group's committed offset again, signals "
         "dropped, so its signals continue as if it had never stopped (default: yes)",
     )  # fmt: skip
-    add_shared_limits_options(eng, monitor=False)
+    add_shared_limits_options(eng, role="engine")
     eng.set_defaults(func=run_engine)
 
     prod = sub.add_parser(

@@ -64,14 +64,22 @@ class Recorder:
         made_by: str,
         max_ticks: int | None = None,
         additive: tuple[str, ...] = (),
+        waiting: dict[str, tuple[float, float]] | None = None,
     ) -> None:
         """Close any recording and open ``path``, its header taken from ``state`` (and
-        ``additive``, the engine's patterns of quantities, so a replay models them alike)."""
+        ``additive``, the engine's patterns of quantities, so a replay models them alike;
+        ``waiting``, the limits of symbols not tracked yet, as the limits topic's are
+        before their first tick)."""
         self.stop()
         limits = {
-            sym: (_or_none(state.buy[i]), _or_none(state.sell[i]))
-            for i, sym in enumerate(state.symbols)
+            sym: (_or_none(buy), _or_none(sell))
+            for sym, (buy, sell) in (waiting or {}).items()
+            if math.isfinite(buy) or math.isfinite(sell)
         }
+        limits.update(
+            (sym, (_or_none(state.buy[i]), _or_none(state.sell[i])))
+            for i, sym in enumerate(state.symbols)
+        )
         header = ScenarioHeader(
             name=Path(path).stem,
             description=description,
