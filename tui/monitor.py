@@ -56,6 +56,26 @@ def _take_piped_stdin(stop: threading.Event) -> LookaheadReader:
     return LookaheadReader(data, stop)
 
 
+NO_TERMINAL = (
+    "the monitor draws on a terminal, and its output is not one: run it in a terminal; "
+    "without one, `limitwatch engine`, `produce`, `record` and `backtest` print lines, and "
+    "`limitwatch serve` shows the monitor in a browser"
+)
+
+
+def _on_a_terminal() -> bool:
+    """Whether the monitor has a screen to draw on: a terminal, or a browser's page under
+    `limitwatch serve` (textual-serve names the driver that draws there). Drawn into a
+    pipe, it wrote escape codes no one read, and once the reader had gone its threads
+    blocked writing, so that neither Ctrl-C nor SIGTERM could stop it."""
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return True
+    try:
+        return sys.__stdout__ is not None and sys.__stdout__.isatty()
+    except (OSError, ValueError):
+        return False
+
+
 def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
     """The interactive monitor."""
     from tui.app import LimitwatchApp
@@ -129,6 +149,8 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
     except (BrokerError, OSError) as exc:
         return fail(f"could not start the pipeline: {exc}")
     try:
+        if not _on_a_terminal():  # after what a command line can be told of the cluster
+            return fail(NO_TERMINAL)
         where = "embedded broker" if pipeline.broker else pipeline.bootstrap
         app = LimitwatchApp(
             pipeline,
@@ -177,12 +199,14 @@ def run_view(
         reach(conn, timeout=10.0)
     except KafkaException as exc:
         return fail(f"{kafka_problem(args.bootstrap_servers, exc)}. {kafka_advice(exc)}")
+    if not _on_a_terminal():  # after what a command line can be told of the cluster
+        return fail(NO_TERMINAL)
     history = None
     if not args.no_signal_history:
         history = SignalHistory(args.signal_history or default_history_path())
     shared = None
     if args.limits_topic:  # a key's limits go to the engines through the limits topic
-        shared = SharedLimits(conn, lambda _symbol, _buy, _sell: None, topic=args.limits_topic)
+        shared = SharedLimits(conn, lambda *_: None, topic=args.limits_topic)
         shared.start()
     options = ViewOptions(
         conn, topic=args.topic, signals_topic=args.signals_topic,
