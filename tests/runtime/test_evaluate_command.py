@@ -177,3 +177,34 @@ def test_bad_lines_stop_the_evaluation_unless_skipped_and_counted(tmp_path: Path
     assert "evaluate: 1 bad line skipped" in err.splitlines()
     _, want, _ = _run(str(clean), "--json")
     assert json.loads(out)["markets"][str(bad)] == json.loads(want)["markets"][str(clean)]
+
+
+def _market_files(tmp_path: Path) -> tuple[str, str]:
+    """A generated market written in time order, and the same ticks sorted by symbol."""
+    from producer.markets import generate
+
+    m = generate("drift", symbols=6, minutes=12, seed=3)
+    rows = [
+        (float(t), m.symbols[s], float(p))
+        for s, t, p in zip(m.sym.tolist(), m.t.tolist(), m.price.tolist(), strict=True)
+    ]
+    by_time, by_symbol = tmp_path / "by_time.csv", tmp_path / "by_symbol.csv"
+    for path, ordered in ((by_time, rows), (by_symbol, sorted(rows, key=lambda r: r[1]))):
+        path.write_text("ts,symbol,price\n" + "".join(f"{t!r},{s},{p!r}\n" for t, s, p in ordered))
+    return str(by_time), str(by_symbol)
+
+
+def test_a_file_sorted_by_symbol_is_scored_in_time_order_and_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Scored in the file's order, the clock ran to the end with the first symbol and
+    # the others' forecasts were never sampled: a calibration of one symbol, no warning.
+    by_time, by_symbol = _market_files(tmp_path)
+    status, in_order, _ = _run(by_time, "--json")
+    assert status == 0 and "not in time order" not in capsys.readouterr().err
+    status, sorted_out, _ = _run(by_symbol, "--json")
+    assert status == 0
+    said = capsys.readouterr().err
+    assert "ticks are not in time order" in said and "scored in time order" in said
+    rows = json.loads(sorted_out)["markets"][by_symbol]["rows"]
+    assert rows == json.loads(in_order)["markets"][by_time]["rows"]

@@ -582,3 +582,20 @@ def test_the_report_says_what_the_watches_said_beside_how_often_they_came_true()
     # the mean of the watches' own chances, the undecided ones left out
     shown = [s["p_hit"] for s in map(json.loads, lines[:-1]) if s["kind"].endswith("WATCH")]
     assert len(shown) == 95 + 7 and min(shown) < said < max(shown)
+
+
+def test_ticks_far_behind_the_time_read_are_counted_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file sorted by symbol, not time: its forecasts cannot be calibrated or scored on
+    the stream's clock, and the report says so instead of scoring one symbol silently."""
+    rows = [(1_750_000_000.0 + i, s, 100.0 + (i % 9) * 0.1) for s in ("A", "B") for i in range(600)]
+    path = write_csv(tmp_path / "by_symbol.csv", rows)
+    _, summary = run_json(capsys, path)
+    assert summary["late"] == 539 and summary["most_late_s"] == 599.0  # B at 0-538 s: > 60 s
+    status, lines, _ = run(capsys, path)
+    assert status == 0
+    assert any("the ticks are not in time order: 539 ticks" in line for line in lines), lines
+    rows.sort(key=lambda r: r[0])
+    _, summary = run_json(capsys, write_csv(tmp_path / "by_time.csv", rows))
+    assert summary["late"] == 0 and summary["most_late_s"] == 0.0

@@ -48,7 +48,7 @@ from engine.quality import Quality, TickOrder
 from engine.watch import Discipline
 from producer.chunks import TickColumns, group_ticks
 from producer.files import FileSource
-from producer.lines import SourceError, skip_hint
+from producer.lines import SourceError, fmt_span, skip_hint
 from producer.lookahead import LookaheadReader
 from producer.source import Source, additive_of
 from producer.sources import open_source
@@ -93,6 +93,10 @@ class BacktestResult:
     evaluation: Evaluation | None
     #: Symbols given limits that were refused (beyond max_symbols).
     refused_limits: frozenset[str] = frozenset()
+    #: Ticks that came more than a horizon behind the latest time read before them, and
+    #: the most any came behind, seconds (a file sorted by symbol, not by time).
+    late: int = 0
+    most_late_s: float = 0.0
 
 
 def backtest(
@@ -154,7 +158,8 @@ def backtest(
     refused_limits: set[str] = set()  # symbols given limits but refused
     store = TickStore(group_ticks) if score else None
     signals: list[Signal] = []
-    total = refused = 0
+    total = refused = late = 0
+    clock, most_late = -math.inf, 0.0
 
     def update(i: np.ndarray, t: np.ndarray, p: np.ndarray) -> None:
         nonlocal total
@@ -203,6 +208,12 @@ def backtest(
             if not kept.all():
                 refused += int(len(ids) - kept.sum())
                 ids, t, p = ids[kept], t[kept], p[kept]
+            if len(t):  # how far behind the latest time read before it each tick comes
+                running = np.maximum.accumulate(t)
+                behind = np.maximum(np.concatenate(([clock], running[:-1])), running) - t
+                late += int(np.count_nonzero(behind > config.horizon_s))
+                most_late = max(most_late, float(behind.max()))
+                clock = max(clock, float(running[-1]))
             if len(held[0]):
                 ids, t, p = (np.concatenate(pair) for pair in zip(held, (ids, t, p), strict=True))
             start = 0
@@ -228,6 +239,8 @@ def backtest(
         state=state,
         quality=None if evaluation is None else evaluation.rows[0].quality,
         evaluation=evaluation,
+        late=late,
+        most_late_s=most_late,
     )
 
 
@@ -383,6 +396,8 @@ def summary(result: BacktestResult) -> dict[str, Any]:
         "ticks": result.ticks,
         "skipped": result.skipped,
         "refused": result.refused,
+        "late": result.late,
+        "most_late_s": result.most_late_s,
         "signals": dict(sorted(counts.items())),
         "engine": {
             f.name: getattr(result.config, f.name) for f in dataclasses.fields(result.config)
@@ -513,6 +528,16 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
         )
     print(file=out)
     print(", ".join(parts), file=out)
+    if result.late:
+        print(
+            f"(the ticks are not in time order: {fmt.count(result.late, 'tick')} came more than "
+            f"the horizon behind a time read before them, up to "
+            f"{fmt_span(result.most_late_s)}; sorted by symbol? The engine reads a file in its "
+            "order, as a stream, and calibrates and scores forecasts on the latest time read: "
+            "theirs were neither, and their WATCHes are not the market's. Sort the file by "
+            "time to backtest the market as it happened.)",
+            file=out,
+        )
     quantities = int(np.count_nonzero(result.state.additive))
     if "quality" not in s:
         if quantities and quantities == len(result.state.symbols):

@@ -44,7 +44,7 @@ from engine.evaluation import (
 from engine.quality import TickOrder
 from engine.watch import Discipline
 from producer.files import SourceError
-from producer.lines import skip_hint
+from producer.lines import fmt_span, skip_hint
 from producer.markets import HELD_OUT, KINDS, Market, generate
 from producer.source import additive_of
 from tui.runtime import format as fmt
@@ -125,8 +125,8 @@ def run_ticks(
                 store.append(ids, t, price)
         if store is not None:
             if err is not None:
-                print(f"evaluate: scoring {len(store):,} ticks of streams against the alarms",
-                      file=err, flush=True)  # fmt: skip
+                print(f"evaluate: scoring {len(ticks.t):,} ticks against the alarms, each "
+                      f"once per band ({len(store):,} in all)", file=err, flush=True)  # fmt: skip
             return evaluate(
                 (TickOrder(i, t, p, buy, sell) for i, t, p in store.groups()),
                 runner.signals,
@@ -199,6 +199,20 @@ def read_ticks(spec: str, additive: Sequence[str] = (), source: Any = None) -> T
     if not ids_of:
         raise SourceError(spec, None, "no prices to evaluate (every symbol is a quantity)")
     sym_all, t_all, price_all = (np.concatenate(c) for c in zip(*parts, strict=True))
+    behind = np.maximum.accumulate(t_all) - t_all
+    if len(behind) and behind.max() > 0.0:
+        # A file sorted by symbol, or merged from partitions: the clock the forecasts are
+        # sampled and resolved on is the latest time read, so a symbol read after another
+        # one's whole hour was never sampled (a whole file scored on its first symbol).
+        late = int(np.count_nonzero(behind))
+        print(
+            f"evaluate: {spec}'s ticks are not in time order ({fmt.count(late, 'tick')} up to "
+            f"{fmt_span(float(behind.max()))} behind a time read before them; sorted by "
+            "symbol?): scored in time order, as the market happened",
+            file=sys.stderr,
+        )
+        order = np.argsort(t_all, kind="stable")
+        sym_all, t_all, price_all = sym_all[order], t_all[order], price_all[order]
     return Ticks(tuple(ids_of), sym_all, t_all, price_all)
 
 
