@@ -100,6 +100,11 @@ def test_version_prints_the_installed_version_and_exits() -> None:
         (["--max-gap", "1e400"], "'1e400' is too large a number"),
         (["--step", "1e400%"], "'1e400' is too large a number"),
         (["--broker-port", "65536"], "a port lies between 1 and 65535, got 65536"),
+        (["serve", "--port", "99999"], "a port lies between 1 and 65535, got 99999"),
+        (["--partitions", "100000"], "--partitions: expected at most 1,000, got 100,000"),
+        (["--step", "50%"], "--step: a step lies between 0.01% and 10% of the price"),
+        (["produce", "--topic", ""], "--topic: a topic needs a name"),
+        (["engine", "--signals-topic", "a b"], "'a b' is not a Kafka topic name"),
         (["--broker-memory", "1"], "--broker-memory: expected at least 64, got 1"),
         (["--horizon", "1e308", "backtest", "scenarios/rally.jsonl"], "at most 31,622,400 s"),
         (

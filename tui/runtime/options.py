@@ -110,6 +110,42 @@ def probability_or_zero(text: str) -> float:
     return value
 
 
+#: Characters a Kafka topic name may hold, and its longest length.
+_TOPIC_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+_TOPIC_MOST = 249
+
+
+def topic(text: str) -> str:
+    """A Kafka topic name: 1 to 249 letters, digits, '.', '_' or '-', not '.' or '..'.
+    (An empty name was taken: `produce --topic ''` reported every tick delivered.)"""
+    if not text:
+        raise argparse.ArgumentTypeError("a topic needs a name")
+    bad = sorted(set(text) - _TOPIC_CHARS)
+    if bad or text in (".", "..") or len(text) > _TOPIC_MOST:
+        raise argparse.ArgumentTypeError(
+            f"{text[:60]!r} is not a Kafka topic name: 1 to {_TOPIC_MOST} letters, digits, "
+            "'.', '_' or '-'"
+        )
+    return text
+
+
+def optional_topic(text: str) -> str:
+    """A topic name, or '' for none."""
+    return text if text == "" else topic(text)
+
+
+def step_fraction(text: str) -> float:
+    """A limit step: a fraction from 0.01% to 10%, as the settings file's."""
+    from tui.runtime.settings import MAX_STEP, MIN_STEP
+
+    value = fraction(text)
+    if not MIN_STEP <= value <= MAX_STEP:
+        raise argparse.ArgumentTypeError(
+            f"a step lies between {MIN_STEP:.2%} and {MAX_STEP:.0%} of the price, got {text!r}"
+        )
+    return value
+
+
 def fraction(text: str) -> float:
     """A fraction below 1, written as 0.005 or as a percentage, 0.5%."""
     raw = text.strip()

@@ -32,11 +32,13 @@ from tui.runtime.options import (
     add_plausibility_options,
     at_least_float,
     at_most,
-    fraction,
+    optional_topic,
     port,
     positive_float,
     positive_int,
     seed,
+    step_fraction,
+    topic,
 )
 from tui.runtime.publish import SIGNALS
 from tui.runtime.recorder import default_record_dir
@@ -65,6 +67,9 @@ class Parser(argparse.ArgumentParser):
 
 #: The option that passes one librdkafka property.
 PROPERTY_OPTION = "-X"
+#: Most partitions a topic is created with (100,000 hung the monitor, deaf to q and SIGTERM,
+#: while the broker made them).
+MOST_PARTITIONS = 1_000
 
 
 def secrets_in_argv(argv: list[str]) -> list[str]:
@@ -105,10 +110,13 @@ def add_kafka_options(p: argparse.ArgumentParser, *, embedded: bool = True) -> N
         help="librdkafka properties in the Java .properties format, as Kafka's own tools "
         "read them; ${VAR} reads the environment, so secrets stay out of the file",
     )  # fmt: skip
-    g.add_argument("--topic", default="prices", help="the ticks topic (default: %(default)s)")
     g.add_argument(
-        "--partitions", type=positive_int, default=4,
-        help="partitions when the topic is created (default: %(default)s)",
+        "--topic", type=topic, default="prices", help="the ticks topic (default: %(default)s)"
+    )
+    g.add_argument(
+        "--partitions", type=at_most(MOST_PARTITIONS), default=4,
+        help=f"partitions when the topic is created, at most {MOST_PARTITIONS:,} "
+        "(default: %(default)s)",
     )  # fmt: skip
     if embedded:
         g.add_argument("--broker-port", type=port, help="port of the embedded broker")
@@ -203,7 +211,7 @@ def add_shared_limits_options(p: argparse._ActionsContainer, *, role: str) -> No
         "signals as the cluster did",
     }[role]
     p.add_argument(
-        "--limits-topic", default=LIMITS, metavar="TOPIC",
+        "--limits-topic", type=topic, default=LIMITS, metavar="TOPIC",
         help=f"the compacted topic of shared limits: {what} (default: %(default)s)",
     )  # fmt: skip
     p.add_argument(
@@ -224,12 +232,12 @@ def add_published_topics(p: argparse._ActionsContainer, *, view: bool) -> None:
          "(key: symbol), at most once a second")
     )  # fmt: skip
     p.add_argument(
-        "--signals-topic", default=SIGNALS, metavar="TOPIC",
+        "--signals-topic", type=topic, default=SIGNALS, metavar="TOPIC",
         help=signals + " (default: %(default)s)",
     )  # fmt: skip
     p.add_argument(
-        "--indicators-topic", default=INDICATORS_TOPIC, metavar="TOPIC",
-        help=indicators + " (default: %(default)s)",
+        "--indicators-topic", type=optional_topic, default=INDICATORS_TOPIC, metavar="TOPIC",
+        help=indicators + " ('' for none; default: %(default)s)",
     )  # fmt: skip
 
 
@@ -241,7 +249,7 @@ def add_monitor_options(p: argparse.ArgumentParser, *, replay: bool = False) -> 
         add_fields_options(p, monitor=True)
     g = p.add_argument_group("monitor")
     g.add_argument(
-        "--step", type=fraction, default=None,
+        "--step", type=step_fraction, default=None,
         help="limit step per key press, e.g. 0.5%% (default: from the config file, else 0.5%%)",
     )  # fmt: skip
     g.add_argument(
@@ -340,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,  # its own options are taken out by name before the monitor's
     )  # fmt: skip
     srv.add_argument(
-        "--port", type=positive_int, default=SERVE_PORT,
+        "--port", type=port, default=SERVE_PORT,
         help="the port to listen on (default: %(default)s)",
     )  # fmt: skip
     srv.add_argument(
