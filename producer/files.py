@@ -80,6 +80,21 @@ from producer.wire import Tick
 
 #: How many skipped-line messages a source keeps for its report.
 KEEP_REASONS = 5
+
+
+def skipped_lines(source: object) -> list[str]:
+    """What a source read with ``skip_bad`` skipped, a line each: the first
+    :data:`KEEP_REASONS` bad lines named, then how many more were not (they were counted
+    alone, and a reader took the five named for all)."""
+    reasons = list(getattr(source, "skipped_reasons", []))
+    skipped = int(getattr(source, "skipped", 0) or 0)
+    lines = [f"skipped {reason}" for reason in reasons]
+    if skipped > len(reasons):
+        more = skipped - len(reasons)
+        lines.append(f"skipped {more:,} more bad line{'s' if more != 1 else ''}, not named here")
+    return lines
+
+
 #: Name used in messages for standard input.
 STDIN_NAME = "<stdin>"
 

@@ -153,11 +153,19 @@ def parse_time(value: object) -> float:
         raise BadLine(f"timestamp {value!r} is before 1970")
     if ts >= MAX_TS:
         if isinstance(value, str) and not _is_number(value):  # ISO-8601 text
-            expected = f"a time before {datetime.fromtimestamp(MAX_TS, UTC).year}"
-        else:
-            expected = f"epoch seconds below {MAX_TS:g}; milliseconds?"
-        raise BadLine(f"timestamp {_short(value)} is out of range ({expected} expected)")
+            year = datetime.fromtimestamp(MAX_TS, UTC).year
+            raise BadLine(f"timestamp {_short(value)} is out of range (a time before {year})")
+        said = f"timestamp {_short(value)} is out of range: epoch seconds are below {MAX_TS:g}"
+        for unit, scale in _UNITS:
+            if ts < MAX_TS * scale:
+                said += f", and this looks like {unit}: give seconds (divide by {scale:g})"
+                break
+        raise BadLine(f"{said} or ISO-8601 text" if "divide" in said else said)
     return ts
+
+
+#: Units a time too large for epoch seconds is likely in, each with its seconds' size.
+_UNITS = (("milliseconds", 1e3), ("microseconds", 1e6), ("nanoseconds", 1e9))
 
 
 #: Which symbols are quantities rather than prices (their values may be 0 or below).
@@ -307,15 +315,15 @@ def read_lines(stream: BinaryIO, first: int = 1) -> Iterator[tuple[int, str | Ba
         if b"\0" in raw or (lineno == first == 1 and raw.startswith(_GZIP)):
             yield lineno, BadLine(_binary(raw, lineno == first == 1)), consumed
             continue
+        try:  # first: random bytes hold carriage returns too, and are no old Mac file
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield lineno, BadLine(f"not UTF-8 text (bad byte at column {exc.start + 1})"), consumed
+            continue
         cr = raw.find(b"\r")
         if cr != -1 and cr + 1 < len(raw) and raw[cr + 1] != _NEWLINE:
             # One line holds them all: say so, not "expected 3 fields, found 403".
             yield lineno, BadLine(_CR_ONLY), consumed
-            continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield lineno, BadLine(f"not UTF-8 text (bad byte at column {exc.start + 1})"), consumed
             continue
         if lineno == 1 and text.startswith("\ufeff"):
             text = text[1:]

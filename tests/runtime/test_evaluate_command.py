@@ -208,3 +208,13 @@ def test_a_file_sorted_by_symbol_is_scored_in_time_order_and_said_so(
     assert "ticks are not in time order" in said and "scored in time order" in said
     rows = json.loads(sorted_out)["markets"][by_symbol]["rows"]
     assert rows == json.loads(in_order)["markets"][by_time]["rows"]
+
+
+def test_prices_near_the_largest_leave_the_sell_limits_above_it_unset(tmp_path: Path) -> None:
+    rows = "".join(f"{1_750_000_000 + i},ACME,{9.9e11 - (i % 13) * 1e8:.1f}\n" for i in range(600))
+    path = tmp_path / "big.csv"
+    path.write_text("ts,symbol,price\n" + rows)
+    status, out, err = _run(str(path), "--json")
+    assert status == 0, err
+    assert "2 sell limits at or above the largest price" in err  # bands 2 and 3 %: 1e12 up
+    assert json.loads(out)["markets"][str(path)]["streams"] == 3

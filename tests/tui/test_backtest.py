@@ -599,3 +599,15 @@ def test_ticks_far_behind_the_time_read_are_counted_and_said(
     rows.sort(key=lambda r: r[0])
     _, summary = run_json(capsys, write_csv(tmp_path / "by_time.csv", rows))
     assert summary["late"] == 0 and summary["most_late_s"] == 0.0
+
+
+def test_skip_bad_says_how_many_bad_lines_it_did_not_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = "".join(f"{1_750_000_000 + i},A,{-1 if i % 2 else 10}\n" for i in range(40))
+    path = tmp_path / "many.csv"
+    path.write_text("ts,symbol,price\n" + rows)
+    status, _, err = run(capsys, "--signals-only", "--skip-bad", str(path))
+    assert status == 0
+    named = [line for line in err.splitlines() if line.startswith(f"skipped {path}:")]
+    assert len(named) == 5 and "skipped 15 more bad lines, not named here" in err

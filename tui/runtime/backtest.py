@@ -47,7 +47,7 @@ from engine.evaluation import Calibration, Evaluation, Row, SampledRun, evaluate
 from engine.quality import Quality, TickOrder
 from engine.watch import Discipline
 from producer.chunks import TickColumns, group_ticks
-from producer.files import FileSource
+from producer.files import FileSource, skipped_lines
 from producer.lines import SourceError, fmt_span, skip_hint
 from producer.lookahead import LookaheadReader
 from producer.source import Source, additive_of
@@ -759,8 +759,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             out.write("".join(header))  # a run without a signal shows the table's head too
             print_report(result, out)
-        for reason in getattr(source, "skipped_reasons", []):
-            print(f"skipped {reason}", file=err)
+        for line in skipped_lines(source):
+            print(line, file=err)
         for warning in unused_limits(args.limit, result, args.file):
             print(f"limitwatch backtest: {warning}", file=err)
         out.flush()

@@ -41,9 +41,10 @@ from engine.evaluation import (
     oracle_forecast,
     sample_every,
 )
+from engine.limits import MAX_PRICE
 from engine.quality import TickOrder
 from engine.watch import Discipline
-from producer.files import SourceError
+from producer.files import SourceError, skipped_lines
 from producer.lines import fmt_span, skip_hint
 from producer.markets import HELD_OUT, KINDS, Market, generate
 from producer.source import additive_of
@@ -106,6 +107,12 @@ def run_ticks(
     frac = np.asarray(bands, dtype=np.float64) / 100.0
     buy = (first[:, None] * (1.0 - frac)).ravel()
     sell = (first[:, None] * (1.0 + frac)).ravel()
+    beyond = sell >= MAX_PRICE  # no price reaches it: that stream has a buy limit alone
+    if beyond.any():
+        sell[beyond] = np.nan
+        if err is not None:
+            print(f"evaluate: {fmt.count(int(beyond.sum()), 'sell limit')} at or above the "
+                  f"largest price ({MAX_PRICE:,.0f}) left unset", file=err)  # fmt: skip
     for i in np.flatnonzero(~np.isnan(buy)).tolist():
         eng.set_limits(names[i], buy=float(buy[i]), sell=float(sell[i]))
     runner = SampledRun(eng, sample_every(config.horizon_s))
@@ -427,8 +434,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         return 2
     except KeyboardInterrupt:
         return 130
-    for reason in getattr(source, "skipped_reasons", []):
-        print(f"skipped {reason}", file=err)
+    for line in skipped_lines(source):
+        print(line, file=err)
     skipped = int(getattr(source, "skipped", 0) or 0)
     if skipped:
         print(f"evaluate: {fmt.count(skipped, 'bad line')} skipped", file=err)
