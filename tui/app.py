@@ -506,6 +506,10 @@ class LimitwatchApp(App[None]):
             empty = "no chart: --history 0 keeps no ticks"
         if symbol is None and watchlist.filter_text and snap.engine.symbols:
             empty = "no symbol matches the filter"
+        elif symbol is None and watchlist.shown_only is not None and snap.engine.symbols:
+            # (a choice saved on another source: the stream ticks, and said "no ticks yet")
+            chosen, others = len(watchlist.shown_only), len(snap.engine.symbols)
+            empty = f"{chosen} chosen: no ticks; {others:,} others (w)"
         self.query_one(Chart).show(
             symbol, history, limits or (math.nan, math.nan), snap.signals, empty
         )

@@ -292,6 +292,25 @@ def test_a_filter_that_matches_nothing_says_so() -> None:
     assert "no symbol matches the filter" in lines[1] and "no ticks yet" not in lines[1]
 
 
+def test_symbols_chosen_on_another_source_leave_a_chart_that_says_so() -> None:
+    # A watchlist chosen (w) on another source showed no row here, and the chart said
+    # "no ticks yet" of a stream that ticked.
+    from tui.runtime.settings import Settings
+
+    feed = StaticFeed()
+    app = LimitwatchApp(feed, settings=Settings(watchlist=("cpu.user", "mem.used")))
+    lines: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.5)
+        chart = app.query_one(Chart)
+        lines.append("\n".join(chart.render_line(y).text for y in range(chart.size.height)))
+
+    drive(app, script)
+    ticked = len(feed.engine.state().symbols)
+    assert f"2 chosen: no ticks; {ticked} others (w)" in lines[0], lines[0]
+
+
 def test_o_sorts_by_urgency_most_urgent_first() -> None:
     feed = StaticFeed()
     app = LimitwatchApp(feed)
