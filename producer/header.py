@@ -129,6 +129,14 @@ def header_from_object(obj: dict[str, Any]) -> ScenarioHeader:
         raise BadLine(
             f"unsupported scenario version {version!r} (this limitwatch reads {SCENARIO_VERSION})"
         )
+    engine = obj.get("engine")
+    if isinstance(engine, dict):  # msgspec would say "at $.engine[...]", not which setting
+        for key, value in engine.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise BadLine(
+                    f"bad scenario header: engine setting {str(key)[:60]!r}: expected a "
+                    f"number, got {str(value)[:60]!r}"
+                )
     try:
         header = msgspec.convert(obj, ScenarioHeader)
     except msgspec.ValidationError as exc:
@@ -158,7 +166,8 @@ def header_from_object(obj: dict[str, Any]) -> ScenarioHeader:
             rule = "buy < sell" if additive else "0 < buy < sell"
             raise BadLine(
                 f"bad scenario header: limits for {symbol!r} must satisfy {rule} "
-                f"(null for a side without a limit, not both), got [{buy!r}, {sell!r}]: "
+                f"(null for a side without a limit, not both), got "
+                f"[{', '.join('null' if math.isnan(x) else repr(x) for x in (buy, sell))}]: "
                 f"{problem}"
             )
     _check_engine(header.engine)
