@@ -38,6 +38,8 @@ _RING_START = 1024
 _F8 = NDArray[np.float64]
 # Log-odds of the inner bin edges run from -_LOGIT_SPAN to +_LOGIT_SPAN (1 % to 99 %).
 _LOGIT_SPAN = math.log(99.0)
+#: Outcomes a bin of the map rests on before the bins above it may rise past its value.
+_DENSE = 50.0
 
 
 def logistic_fit(
@@ -215,9 +217,11 @@ class Calibrator:
     of weight ``prior`` centred on a logistic curve fitted to all bins at once
     (:func:`logistic_fit`, Platt scaling: with few outcomes the identity), made
     non-decreasing by :func:`isotonic` (pool-adjacent-violators, Zadrozny & Elkan 2002,
-    "Transforming classifier scores into accurate multiclass probability estimates") and
-    interpolated linearly from (0, 0), flat above the top bin's mean (1 stays for a price
-    at its limit). The bins follow the outcomes where
+    "Transforming classifier scores into accurate multiclass probability estimates"),
+    weighing each bin by the outcomes it rests on and its prior's, and interpolated
+    linearly from (0, 0), flat above the top bin's mean (1 stays for a price at its
+    limit); bins above the highest with 50 outcomes (where its forecasts reach 50 %) go no
+    higher than it. The bins follow the outcomes where
     they are many; where they are few (often the rare high forecasts) they follow the
     curve the whole record draws, not the identity: a stream whose forecasts of 60 %
     come true half the time is not trusted at 95 % because few forecasts went that high.
@@ -731,13 +735,14 @@ class Calibrator:
         if recent:  # weights relative to this slot from now on
             self._recent *= np.exp2((self._anchor - slot) / self._recent_hl)
             self._anchor = slot
+        first_map = (self._kx[0], self._ky[0])  # the first group's, for nested ones
         for g in range(self._fit.shape[0]):
             n, hits, sp, sl = self._fit[g]
             # The curve is fitted to the same outcomes and the same prior pseudo-outcomes.
             weight = n + a
             x = (sp + a * centre) / weight
-            if g and self._nested:  # Platt scaling of the first group's map
-                base = np.interp(x, self._kx[0], self._ky[0])
+            if g and self._nested:  # Platt scaling of the first group's map (not held)
+                base = np.interp(x, *first_map)
                 feature = _logit(base)
                 curve_a, curve_b = logistic_fit(weight, hits + a * base, feature, ridge=a)
             else:
@@ -754,6 +759,23 @@ class Calibrator:
                 n_r, hits_r, sp_r = self._recent[g]
                 y = (hits_r + k * y) / (n_r + k)
                 x = (sp_r + k * x) / (n_r + k)
+            # The bins above the highest that rests on _DENSE outcomes, where that one's
+            # forecasts are 50 % or more, go no higher than it: weighed by their own few
+            # outcomes (below), a handful of lucky hits had lifted a mean-reverting
+            # market's rarest forecasts to 91 % where 81 % came true. (Below 50 % a
+            # stream has seen too few high forecasts to know its top: none is held. A
+            # nested group is bent from the first group's map as it would be unheld,
+            # not from one flat at its top, where its own few outcomes could not bend it.)
+            if g == 0 and self._nested:
+                unheld = isotonic(y, weight)
+                first_map = (
+                    np.concatenate(([0.0], x, [1.0])),
+                    np.concatenate(([0.0], unheld, unheld[-1:])),
+                )
+            dense = np.flatnonzero(n >= _DENSE)
+            if not (g and self._nested) and len(dense) and x[dense[-1]] >= 0.5:
+                top = dense[-1]
+                np.minimum(y[top + 1 :], y[top], out=y[top + 1 :])
             # Pooled by the evidence each bin rests on, its outcomes and its prior's, not
             # the recent record's pseudo-outcomes: an empty bin (the rare high forecasts)
             # weighed as 100 outcomes there, and its value, the curve's, pulled the bins
