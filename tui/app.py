@@ -169,6 +169,8 @@ class LimitwatchApp(App[None]):
         self._snapshot: Snapshot | None = None
         self._pending: dict[str, tuple[float, float]] = {}
         self._pending_at: dict[str, float] = {}
+        #: The replay speed last asked for, and when (monotonic).
+        self._speed_asked: tuple[float, float] | None = None
         self._notice_seq = 0
         self._signals_seen = 0
         self._watch_backlog: list[Signal] = []
@@ -704,7 +706,13 @@ class LimitwatchApp(App[None]):
         if not math.isfinite(producer.speed):
             self.notify("Replaying at max speed already.", timeout=2)
             return
-        speed = min(max(producer.speed * factor, 1 / 64), 1024.0)
+        base = producer.speed
+        asked = self._speed_asked
+        if asked is not None and time.monotonic() - asked[1] < PENDING_S:
+            # Keys faster than the snapshots: three presses of + in 0.3 s made x4, not x8.
+            base = asked[0]
+        speed = min(max(base * factor, 1 / 64), 1024.0)
+        self._speed_asked = (speed, time.monotonic())
         self.feed.set_speed(speed)
         self._expect_change()
         self.notify(f"speed ×{speed:g}", timeout=2, replaces="speed")

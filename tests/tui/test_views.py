@@ -216,7 +216,7 @@ def test_pause_speed_and_record_keys_send_commands(tmp_path: Path) -> None:
 
     drive(app, script)
     assert feed.paused == [True]
-    assert feed.speeds == [2.0, 0.5, 0.5]
+    assert feed.speeds == [2.0, 1.0, 0.5]  # each press from the last asked (was 2, 0.5, 0.5)
     assert len(feed.recordings) == 1 and str(feed.recordings[0]).endswith(".jsonl")
     assert Path(str(feed.recordings[0])).parent == tmp_path / "rec"
 
