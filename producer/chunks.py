@@ -219,12 +219,14 @@ def _codes(symbols: list[str]) -> tuple[list[str], npt.NDArray[np.int32]]:
     return encoded.dictionary.to_pylist(), codes
 
 
-def _csv_reader(ts: int, symbol: int, price: int) -> Callable[[bytes], TickColumns | None]:
+def _csv_reader(
+    ts: int, symbol: int, price: int, width: int = 3
+) -> Callable[[bytes], TickColumns | None]:
     # Imported here: a quarter of a second that only a CSV file read in blocks needs.
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    names = ["", "", ""]
+    names = [f"_{i}" for i in range(width)]  # other columns: read past, never converted
     names[ts], names[symbol], names[price] = "ts", "symbol", "price"
     read = pa_csv.ReadOptions(column_names=names, block_size=1 << 20)
     parse = pa_csv.ParseOptions(quote_char=False, double_quote=False, escape_char=False)
@@ -234,6 +236,7 @@ def _csv_reader(ts: int, symbol: int, price: int) -> Callable[[bytes], TickColum
             "symbol": pa.dictionary(pa.int32(), pa.string()),
             "price": pa.float64(),
         },
+        include_columns=["ts", "symbol", "price"],
         null_values=[],
         true_values=[],
         false_values=[],
@@ -282,10 +285,11 @@ def _first_seen(
 
 
 def block_parser(
-    fmt: str, columns: tuple[int, int, int] | None = None
+    fmt: str, columns: tuple[int, int, int, int] | None = None
 ) -> Callable[[bytes], TickColumns | None]:
     """The fast parser for `fmt`: ``"jsonl"``, or ``"csv"`` with the positions of the
-    ts, symbol and price `columns`. It returns None for a block it cannot vouch for."""
+    ts, symbol and price `columns` and how many columns a row has. It returns None for a
+    block it cannot vouch for."""
     if fmt == "jsonl":
         return _json_columns
     assert columns is not None

@@ -10,10 +10,11 @@ CSV
     A header line naming the columns ``ts``, ``symbol`` and ``price`` in any order
     (``time`` is accepted for ``ts``; names are case-insensitive and may be padded with
     spaces), then one tick per line. ``ts`` is epoch seconds (``1750000000.25``) or
-    ISO-8601 (``2025-06-15T14:06:40.25Z``; a time without a zone is taken as UTC). Any
-    other column is an error that names it. A first line that holds data instead of
-    names (``tail -f prices.csv`` starts after the header) means there is no header: the
-    columns are then ``ts,symbol,price`` in that order. Fields are separated by commas and may be
+    ISO-8601 (``2025-06-15T14:06:40.25Z``; a time without a zone is taken as UTC). Other
+    columns (a volume, a bid) are read past, as a JSON line's other keys are. A first
+    line that holds data instead of names (``tail -f prices.csv`` starts after the
+    header) means there is no header: the columns are then ``ts,symbol,price`` in that
+    order. Fields are separated by commas and may be
     double-quoted, but a quoted field cannot span lines. Blank lines and lines starting
     with ``#`` (in the first column) are ignored.
 
@@ -36,7 +37,7 @@ itself, where it would otherwise have made every later line of its symbol go
 A bad line raises :class:`SourceError` whose message reads ``FILE:LINE: what is wrong``;
 with ``skip_bad=True`` the line is skipped and counted instead (``source.skipped``, and
 the first few messages in ``source.skipped_reasons``). Problems with the file as a whole
-(unknown columns, an empty file, every line bad) are never skipped.
+(a missing column, an empty file, every line bad) are never skipped.
 """
 
 from __future__ import annotations
@@ -398,7 +399,7 @@ class FileSource:
         """
         if fmt == "csv":
             columns = CsvColumns(text, self._is_quantity)
-            self._csv_columns = (columns.ts, columns.symbol, columns.price)
+            self._csv_columns = (columns.ts, columns.symbol, columns.price, columns.width)
             return columns.tick, columns.has_header
         parse = functools.partial(parse_json_line, quantity=self._is_quantity)
         obj = header_object(text)
@@ -450,8 +451,9 @@ class _Pass:
         self.reasons_before = len(source.skipped_reasons)
 
     @property
-    def csv_columns(self) -> tuple[int, int, int] | None:
-        """Where ts, symbol and price sit in a CSV row, once the first line is read."""
+    def csv_columns(self) -> tuple[int, int, int, int] | None:
+        """Where ts, symbol and price sit in a CSV row, and its width, once the first line
+        is read."""
         return getattr(self.source, "_csv_columns", None)
 
     def line(self, lineno: int, text: str | BadLine) -> Tick | None:

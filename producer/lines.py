@@ -382,19 +382,16 @@ class CsvColumns:
             return
         header = first_line
         canon = ["ts" if n in _TS_NAMES else n for n in names]
-        unknown = [n for n in names if n not in (*_TS_NAMES, "symbol", "price")]
-        if unknown:
-            raise BadLine(
-                f"unknown column(s) {', '.join(repr(u) for u in unknown)} in the header; "
-                "expected ts,symbol,price (any order)"
-            )
+        #: Columns besides ts, symbol and price (volume, bid, ...): read past, as a JSON
+        #: line's other keys are (an export with a volume column was refused whole).
+        self.ignored = [n for n in names if n not in (*_TS_NAMES, "symbol", "price")]
         missing = [n for n in _REQUIRED if n not in canon]
         if missing:
             raise BadLine(
                 f"missing header column(s) {', '.join(missing)}; "
                 f"expected ts,symbol,price (any order), got {header.strip()!r}"
             )
-        duplicated = sorted({n for n in canon if canon.count(n) > 1})
+        duplicated = sorted({n for n in _REQUIRED if canon.count(n) > 1})
         if duplicated:
             raise BadLine(f"column(s) {', '.join(duplicated)} appear more than once")
         self.width = len(canon)

@@ -202,6 +202,16 @@ def test_a_clean_big_file_is_read_by_the_block_parser(tmp_path: Path, monkeypatc
     fast, slow = both_ways(path, 1 << 16)
     assert fast == slow and len(fast[0]) == 50_000
     assert by_line == [1]  # only the header's block, up to the header
+    # columns besides ts, symbol and price are read past by the block parser too
+    by_line.clear()
+    wide = tmp_path / "w.csv"
+    rows = (line.split(",") for line in csv_lines(50_000))
+    wide.write_text(
+        "volume,price,ts,symbol\n" + "\n".join(f"7,{p},{t},{s}" for t, s, p in rows) + "\n"
+    )
+    wide_fast, wide_slow = both_ways(wide, 1 << 16)
+    assert wide_fast == wide_slow == fast
+    assert by_line == [1]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
@@ -300,7 +310,7 @@ def test_lines_the_line_reader_treats_specially_are_not_plain(data: bytes) -> No
 
 
 def test_the_csv_parser_gives_up_on_what_it_cannot_vouch_for() -> None:
-    parse = block_parser("csv", (0, 1, 2))
+    parse = block_parser("csv", (0, 1, 2, 3))
     assert parse(b"1,A,2\n\n3,A,4\n") is None  # a blank line: the count would differ
     assert parse(b'1,"A",2\n') is None
     assert parse(b"# note\n1,A,2\n") is None

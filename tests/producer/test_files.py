@@ -168,7 +168,8 @@ def _pipe_of(data: bytes) -> int:
 @pytest.mark.parametrize(
     ("content", "line", "expected"),
     [
-        ("ts,symbol,price,volume\n1,A,1,5\n", 1, "unknown column(s) 'volume'"),
+        ("ts,symbol,volume\n1,A,5\n", 1, "missing header column(s) price"),
+        ("ts,symbol,price,volume\n1,A,1\n", 2, "expected 4 fields, found 3"),
         ("ACME,10,1750000000\n", 1, "no header line, so the columns are read as ts,symbol"),
         ("ts,symbol\n1,A\n", 1, "missing header column(s) price"),
         ("ts,symbol,price,time\n", 1, "appear more than once"),
@@ -307,8 +308,23 @@ def test_skip_bad_skips_and_counts_bad_lines_keeping_the_first_reasons(tmp_path:
 
 
 def test_skip_bad_never_skips_a_bad_header(tmp_path: Path) -> None:
-    path = write(tmp_path, "p.csv", "ts,symbol,price,extra\n1,A,1,1\n")
-    assert "unknown column" in error_of(path, skip_bad=True)
+    path = write(tmp_path, "p.csv", "ts,symbol,extra\n1,A,1\n")
+    assert "missing header column(s) price" in error_of(path, skip_bad=True)
+
+
+@pytest.mark.parametrize("rows", [3, 30_000])  # line by line, and a block at a time
+def test_columns_besides_ts_symbol_and_price_are_read_past(tmp_path: Path, rows: int) -> None:
+    # An export with a volume column was refused whole ("unknown column(s) 'volume'").
+    body = [(1_750_000_000 + i, f"S{i % 7}", 100 + (i % 11) * 0.25) for i in range(rows)]
+    plain = write(
+        tmp_path, "p.csv", "ts,symbol,price\n" + "".join(f"{t},{s},{p}\n" for t, s, p in body)
+    )
+    extra = write(
+        tmp_path, "x.csv",
+        "Volume,price,bid,TS,symbol,note\n"
+        + "".join(f"{i},{p},{p - 1},{t},{s},n{i}\n" for i, (t, s, p) in enumerate(body)),
+    )  # fmt: skip
+    assert read_all(extra) == read_all(plain)
 
 
 @pytest.mark.parametrize(

@@ -196,15 +196,15 @@ def test_lookahead_reader_peeks_without_losing_or_repeating_a_byte(
 def test_a_source_that_fails_says_where_and_what_without_a_class_name(
     broker: EmbeddedBroker, topic: str
 ) -> None:
-    """A file whose header names an unknown column stops the producer with the reader's
-    own `FILE:LINE: what is wrong`, as the monitor shows it (it read `SourceError: ...`)."""
+    """A file whose header lacks a column stops the producer with the reader's own
+    `FILE:LINE: what is wrong`, as the monitor shows it (it read `SourceError: ...`)."""
     ensure_topics(broker.bootstrap, topic, partitions=1)
     source = FileSource("-", stream=io.BytesIO(b"sym,price,ts\nA,10,1\n"))
     thread = ProducerThread(broker.bootstrap, source, topic=topic)
     thread.start()
     thread.join(15)
     error = thread.stats().last_error
-    assert error.startswith("<stdin>:1: unknown column"), error
+    assert error.startswith("<stdin>:1: missing header column(s) symbol"), error
 
 
 def test_a_named_pipe_nobody_writes_to_says_so_and_does_not_block_a_stop(
