@@ -221,7 +221,8 @@ class Calibrator:
     weighing each bin by the outcomes it rests on and its prior's, and interpolated
     linearly from (0, 0), flat above the top bin's mean (1 stays for a price at its
     limit); bins above the highest with 50 outcomes (where its forecasts reach 50 %) go no
-    higher than it. The bins follow the outcomes where
+    higher than it (in the first group; a nested one follows it, bent by its own record).
+    The bins follow the outcomes where
     they are many; where they are few (often the rare high forecasts) they follow the
     curve the whole record draws, not the identity: a stream whose forecasts of 60 %
     come true half the time is not trusted at 95 % because few forecasts went that high.
@@ -274,7 +275,8 @@ class Calibrator:
     nested : bool
         The groups after the first are kinds of the first group's forecasts (the engine's
         are the forecasts' ages): each bin's prior is the first group's map, refitted
-        just before, through a logistic curve of its log-odds fitted to the group's
+        just before (as it would be without the hold of its top, below), through a
+        logistic curve of its log-odds fitted to the group's
         outcomes (Platt scaling of that map, towards the identity while they are few),
         instead of a curve of the group's own record. Where a group has few outcomes
         (the rare high forecasts of old ones) its map follows the first group's as the
@@ -735,7 +737,7 @@ class Calibrator:
         if recent:  # weights relative to this slot from now on
             self._recent *= np.exp2((self._anchor - slot) / self._recent_hl)
             self._anchor = slot
-        first_map = (self._kx[0], self._ky[0])  # the first group's, for nested ones
+        first_map = (self._kx[0], self._ky[0])  # set unheld by the first group, for nested
         for g in range(self._fit.shape[0]):
             n, hits, sp, sl = self._fit[g]
             # The curve is fitted to the same outcomes and the same prior pseudo-outcomes.

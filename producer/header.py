@@ -131,6 +131,7 @@ def header_from_object(obj: dict[str, Any]) -> ScenarioHeader:
         )
     engine = obj.get("engine")
     if isinstance(engine, dict):  # msgspec would say "at $.engine[...]", not which setting
+        _unknown_settings(engine)
         for key, value in engine.items():
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise BadLine(
@@ -174,6 +175,16 @@ def header_from_object(obj: dict[str, Any]) -> ScenarioHeader:
     return header
 
 
+def _unknown_settings(engine: dict[Any, Any]) -> None:
+    """Refuse engine settings a header may not carry, naming them."""
+    unknown = sorted(str(k) for k in set(engine) - PORTABLE)
+    if unknown:
+        raise BadLine(
+            f"bad scenario header: unknown engine setting(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(PORTABLE))}"
+        )
+
+
 def _check_engine(engine: dict[str, int | float]) -> None:
     """Refuse engine settings a header may not carry, and values that EngineConfig does
     not accept together with its defaults; the error names the setting.
@@ -182,12 +193,7 @@ def _check_engine(engine: dict[str, int | float]) -> None:
     left to where the whole configuration is built: there the header's other settings
     and the command line's take part, and the message names the header as its source.
     """
-    unknown = sorted(set(engine) - PORTABLE)
-    if unknown:
-        raise BadLine(
-            f"bad scenario header: unknown engine setting(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(PORTABLE))}"
-        )
+    _unknown_settings(engine)
     for key, value in engine.items():
         whole = key in _WHOLE_SETTINGS and isinstance(value, float) and value.is_integer()
         try:

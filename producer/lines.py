@@ -154,7 +154,9 @@ def parse_time(value: object) -> float:
     if ts >= MAX_TS:
         if isinstance(value, str) and not _is_number(value):  # ISO-8601 text
             year = datetime.fromtimestamp(MAX_TS, UTC).year
-            raise BadLine(f"timestamp {_short(value)} is out of range (a time before {year})")
+            raise BadLine(
+                f"timestamp {_short(value)} is out of range (a time before {year} expected)"
+            )
         said = f"timestamp {_short(value)} is out of range: epoch seconds are below {MAX_TS:g}"
         for unit, scale in _UNITS:
             if ts < MAX_TS * scale:

@@ -63,6 +63,20 @@ NO_TERMINAL = (
 )
 
 
+def _no_terminal(args: argparse.Namespace) -> int:
+    """Refuse to run the monitor without a terminal, having said first what a command line
+    can be told of a cluster named (unreachable, refused credentials)."""
+    from producer.topics import reach
+    from tui.runtime.common import connection
+
+    if args.bootstrap_servers:
+        try:
+            reach(connection(args), timeout=10.0)
+        except KafkaException as exc:
+            return fail(f"{kafka_problem(args.bootstrap_servers, exc)}. {kafka_advice(exc)}")
+    return fail(NO_TERMINAL)
+
+
 def _on_a_terminal() -> bool:
     """Whether the monitor has a screen to draw on: a terminal, or a browser's page under
     `limitwatch serve` (textual-serve names the driver that draws there). Drawn into a
@@ -109,6 +123,8 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         source, config = source_and_engine(args, spec, stop, stdin)
     except (SourceError, OptionError, FileNotFoundError) as exc:
         return fail(str(exc))
+    if not _on_a_terminal():  # before anything starts (a producer would write to the cluster)
+        return _no_terminal(args)
     history = None
     if not args.no_signal_history:
         history = SignalHistory(args.signal_history or default_history_path())
@@ -149,8 +165,6 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
     except (BrokerError, OSError) as exc:
         return fail(f"could not start the pipeline: {exc}")
     try:
-        if not _on_a_terminal():  # after what a command line can be told of the cluster
-            return fail(NO_TERMINAL)
         where = "embedded broker" if pipeline.broker else pipeline.bootstrap
         app = LimitwatchApp(
             pipeline,

@@ -596,6 +596,10 @@ def test_ticks_far_behind_the_time_read_are_counted_and_said(
     status, lines, _ = run(capsys, path)
     assert status == 0
     assert any("the ticks are not in time order: 539 ticks" in line for line in lines), lines
+    # in groups of 50, a tick behind a time of an earlier group counts alike
+    ticks = list(backtest.open_file(path, skip_bad=False))
+    small = backtest.backtest(ticks, EngineConfig(), batch=50, score=False)
+    assert (small.late, small.most_late_s) == (539, 599.0)
     rows.sort(key=lambda r: r[0])
     _, summary = run_json(capsys, write_csv(tmp_path / "by_time.csv", rows))
     assert summary["late"] == 0 and summary["most_late_s"] == 0.0

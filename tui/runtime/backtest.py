@@ -210,7 +210,7 @@ def backtest(
                 ids, t, p = ids[kept], t[kept], p[kept]
             if len(t):  # how far behind the latest time read before it each tick comes
                 running = np.maximum.accumulate(t)
-                behind = np.maximum(np.concatenate(([clock], running[:-1])), running) - t
+                behind = np.maximum(running, clock) - t
                 late += int(np.count_nonzero(behind > config.horizon_s))
                 most_late = max(most_late, float(behind.max()))
                 clock = max(clock, float(running[-1]))
@@ -534,8 +534,8 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
             f"the horizon behind a time read before them, up to "
             f"{fmt_span(result.most_late_s)}; sorted by symbol? The engine reads a file in its "
             "order, as a stream, and calibrates and scores forecasts on the latest time read: "
-            "theirs were neither, and their WATCHes are not the market's. Sort the file by "
-            "time to backtest the market as it happened.)",
+            "their forecasts could be neither, and their WATCHes are not the market's. Sort "
+            "the file by time to backtest the market as it happened.)",
             file=out,
         )
     quantities = int(np.count_nonzero(result.state.additive))

@@ -62,6 +62,9 @@ from tui.runtime.tickstore import GROUP_TICKS, Columns, StoreError, TickStore
 
 #: Ticks per engine update (the grid of samples cuts them further).
 BATCH = 50_000
+#: A file whose ticks go back this many seconds or more is asked whether it is sorted by
+#: symbol (less is the interleaving of a recording merged from partitions).
+SORTED_BY_SYMBOL_S = 600.0
 #: Limits either side of each symbol's first price, percent.
 DEFAULT_BANDS = (1.0, 2.0, 3.0)
 #: Settings the evaluation decides itself: limits come from --bands, and every stream
@@ -206,20 +209,26 @@ def read_ticks(spec: str, additive: Sequence[str] = (), source: Any = None) -> T
     if not ids_of:
         raise SourceError(spec, None, "no prices to evaluate (every symbol is a quantity)")
     sym_all, t_all, price_all = (np.concatenate(c) for c in zip(*parts, strict=True))
-    behind = np.maximum.accumulate(t_all) - t_all
-    if len(behind) and behind.max() > 0.0:
+    del parts
+    if len(t_all) > 1 and bool((t_all[1:] < t_all[:-1]).any()):
         # A file sorted by symbol, or merged from partitions: the clock the forecasts are
         # sampled and resolved on is the latest time read, so a symbol read after another
         # one's whole hour was never sampled (a whole file scored on its first symbol).
-        late = int(np.count_nonzero(behind))
+        behind = np.maximum.accumulate(t_all)
+        behind -= t_all
+        late, most = int(np.count_nonzero(behind)), float(behind.max())
+        del behind
         print(
             f"evaluate: {spec}'s ticks are not in time order ({fmt.count(late, 'tick')} up to "
-            f"{fmt_span(float(behind.max()))} behind a time read before them; sorted by "
-            "symbol?): scored in time order, as the market happened",
+            f"{fmt_span(most)} behind a time read before them"
+            + ("; sorted by symbol?" if most >= SORTED_BY_SYMBOL_S else "")
+            + "): scored in time order, as the market happened",
             file=sys.stderr,
         )
         order = np.argsort(t_all, kind="stable")
-        sym_all, t_all, price_all = sym_all[order], t_all[order], price_all[order]
+        t_all = t_all[order]  # one column at a time: each old one freed as the next is made
+        sym_all = sym_all[order]
+        price_all = price_all[order]
     return Ticks(tuple(ids_of), sym_all, t_all, price_all)
 
 

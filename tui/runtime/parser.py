@@ -208,7 +208,8 @@ def add_shared_limits_options(p: argparse._ActionsContainer, *, role: str) -> No
         "engine": "the limits monitors set there are applied, the latest of each symbol "
         "winning over --limit",
         "record": "the limits monitors set there go in the scenario's header, so a replay "
-        "signals as the cluster did",
+        "signals as the cluster did (read for up to 3 s first; created if missing, as every "
+        "monitor and engine does)",
     }[role]
     p.add_argument(
         "--limits-topic", type=topic, default=LIMITS, metavar="TOPIC",
@@ -236,8 +237,9 @@ def add_published_topics(p: argparse._ActionsContainer, *, view: bool) -> None:
         help=signals + " (default: %(default)s)",
     )  # fmt: skip
     p.add_argument(
-        "--indicators-topic", type=optional_topic, default=INDICATORS_TOPIC, metavar="TOPIC",
-        help=indicators + " ('' for none; default: %(default)s)",
+        "--indicators-topic", type=topic if view else optional_topic,
+        default=INDICATORS_TOPIC, metavar="TOPIC",
+        help=indicators + " (" + ("" if view else "'' for none; ") + "default: %(default)s)",
     )  # fmt: skip
 
 
