@@ -7,9 +7,12 @@ auto-creates topics would otherwise pick its own count (Tansu picks 4).
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections.abc import Sequence
+from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from producer.kafka_config import Connection, client_config
@@ -50,6 +53,66 @@ def reach(bootstrap: Connection | str, timeout: float = 10.0) -> set[str]:
     errors: list[KafkaError] = []
     admin = AdminClient(client_config(bootstrap, error_cb=errors.append))
     return _list_topics(admin, errors, timeout)
+
+
+class TopicLook:
+    """What the cluster says of some topics, asked every `every` seconds and never waited
+    for: a frozen broker keeps its connections, and a loop that waited stood still with
+    it. The consumer, the shared limits' reader and ``--view`` follow with it a topic
+    that a broker which came back empty has lost, or created again (another id).
+
+    :meth:`poll` asks when an answer is due and none is pending, and gives the answer
+    once it has come: per topic its description (``TopicDescription``: ``topic_id``,
+    ``partitions``), or None where the cluster has no such topic; a topic it did not
+    answer for (the broker away) is left out. A question unanswered after `lost_s` is
+    dropped and asked again.
+    """
+
+    def __init__(
+        self,
+        admin: AdminClient,
+        every: float,
+        answer_s: float,
+        lost_s: float,
+        asked: float = -math.inf,
+    ) -> None:
+        self._admin = admin
+        self.every, self.answer_s, self.lost_s = every, answer_s, lost_s
+        self._asked = asked  # monotonic time of the latest question
+        self._pending: dict[str, Any] = {}  # topic: the future of its answer
+
+    def ask_soon(self) -> None:
+        """Ask at the next :meth:`poll` (once a pending question is answered)."""
+        self._asked = -math.inf
+
+    def poll(
+        self, names: Sequence[str], now: float, ask: bool = True
+    ) -> dict[str, Any | None] | None:
+        """The answer about `names` once it has come, else None; asks (where `ask`) when
+        none is pending and `every` seconds have passed since the last question."""
+        if not self._pending:
+            if ask and names and now - self._asked >= self.every:
+                self._asked = now
+                self._pending = self._admin.describe_topics(
+                    TopicCollection(list(names)), request_timeout=self.answer_s
+                )
+            return None
+        if not all(fut.done() for fut in self._pending.values()):
+            if now - self._asked > self.lost_s:
+                self._pending = {}  # lost: asked again
+            return None
+        answers, self._pending = self._pending, {}
+        out: dict[str, Any | None] = {}
+        for name, fut in answers.items():
+            try:
+                out[name] = fut.result(0)
+            except KafkaException as exc:
+                err = exc.args[0] if exc.args else None
+                if isinstance(err, KafkaError) and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    out[name] = None  # the cluster has no such topic
+            except Exception:  # a question that failed is asked again
+                continue
+        return out
 
 
 def ensure_topics(

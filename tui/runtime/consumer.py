@@ -43,7 +43,6 @@ from confluent_kafka import (
     KafkaException,
     Message,
     Producer,
-    TopicCollection,
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient
@@ -61,6 +60,7 @@ from producer.kafka_config import (
     client_config,
     redact,
 )
+from producer.topics import TopicLook
 from producer.wire import BadTick, Problem, Tick, decode, decode_batch
 from tui.runtime.commands import (
     SelectSymbol,
@@ -280,9 +280,7 @@ class ConsumerWorker(threading.Thread):
         self._rate_window: deque[tuple[float, int]] = deque(maxlen=64)
         self._seq = 0
         self._start = OFFSET_BEGINNING if from_beginning else OFFSET_END
-        self._admin: AdminClient | None = None
-        self._topic_future: Any = None  # an asked, not yet answered, DescribeTopics
-        self._topic_asked = 0.0
+        self._topics: TopicLook | None = None  # the topic as the cluster has it now
         self._topic_id: str | None = None  # the topic's id when last seen
         self._topic_missing = False
         self._past_end: set[int] = set()  # partitions seen read past their end once
@@ -369,7 +367,10 @@ class ConsumerWorker(threading.Thread):
                 },
             )
         )
-        self._admin = AdminClient(client_config(self.connection))
+        self._topics = TopicLook(
+            AdminClient(client_config(self.connection)),
+            TOPIC_CHECK_S, answer_s=_TOPIC_ANSWER_S, lost_s=_TOPIC_ANSWER_S + 1, asked=0.0,
+        )  # fmt: skip
         self._dead_letters = DeadLetters(dlq, self.topic, self._note_error)
         try:
             self._attach(consumer)
@@ -892,7 +893,8 @@ class ConsumerWorker(threading.Thread):
         if past and past <= self._past_end:
             self._past_end = set()
             self._reset_due |= past
-            self._topic_asked = -math.inf
+            assert self._topics is not None
+            self._topics.ask_soon()
         else:
             self._past_end = past
 
@@ -945,29 +947,13 @@ class ConsumerWorker(threading.Thread):
     def _watch_topic(self, consumer: Consumer, now: float) -> bool:
         """Ask about the topic every TOPIC_CHECK_S (never waiting for the answer in this
         loop), and act on an answer; True if something changed."""
-        fut = self._topic_future
-        if fut is None:
-            if now - self._topic_asked >= TOPIC_CHECK_S and self.health.broker_state != "DOWN":
-                assert self._admin is not None
-                self._topic_asked = now
-                self._topic_future = self._admin.describe_topics(
-                    TopicCollection([self.topic]), request_timeout=_TOPIC_ANSWER_S
-                )[self.topic]
-            return False
-        if not fut.done():
-            if now - self._topic_asked > _TOPIC_ANSWER_S + 1:
-                self._topic_future = None  # lost; ask again
-            return False
-        self._topic_future = None
-        try:
-            desc = fut.result(0)
-        except KafkaException as exc:
-            err = exc.args[0]
-            if isinstance(err, KafkaError) and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                return self._topic_gone()
-            return False  # no answer (the broker is away): ask again later
-        except Exception:  # a question that failed is asked again
-            return False
+        assert self._topics is not None
+        answer = self._topics.poll([self.topic], now, ask=self.health.broker_state != "DOWN")
+        if answer is None or self.topic not in answer:
+            return False  # none yet, or no answer (the broker is away): asked again later
+        desc = answer[self.topic]
+        if desc is None:
+            return self._topic_gone()
         changed = self._topic_seen(consumer, str(desc.topic_id), [p.id for p in desc.partitions])
         due, self._reset_due = self._reset_due, set()
         # The same topic: only those partitions lost their ticks. (A group's partitions
@@ -987,7 +973,8 @@ class ConsumerWorker(threading.Thread):
             self._hold_reads = False
             return
         self._held = True
-        self._topic_asked = -math.inf  # ask as soon as a broker answers
+        assert self._topics is not None
+        self._topics.ask_soon()  # ask as soon as a broker answers
 
     def _release(self, consumer: Consumer) -> None:
         if self._held:

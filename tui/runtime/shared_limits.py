@@ -42,7 +42,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from confluent_kafka import (
@@ -58,7 +58,7 @@ from confluent_kafka.admin import AdminClient
 
 from engine.limits import limit_problem, same_limit
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
-from producer.topics import ensure_compacted
+from producer.topics import TopicLook, ensure_compacted
 from producer.wire import MAX_SYMBOL_LEN, clean_symbol
 from tui.runtime.commands import SetLimits
 from tui.runtime.consumer import ConsumerWorker
@@ -298,7 +298,9 @@ class SharedLimits:
             )
         )
         admin = AdminClient(client_config(self.connection))
-        asked, answer = time.monotonic(), None
+        look = TopicLook(
+            admin, CHECK_S, answer_s=CHECK_S, lost_s=3 * CHECK_S, asked=time.monotonic()
+        )
         try:
             # Assigned, not subscribed: no group to join, so the first records come at once.
             partitions: list[int] = []
@@ -322,16 +324,9 @@ class SharedLimits:
                     self._handle(msg)
                 if self._producer is not None:
                     self._producer.poll(0)  # delivery reports of what was shared
-                now = time.monotonic()
-                if answer is None and now - asked >= CHECK_S:
-                    asked = now
-                    answer = admin.describe_topics(
-                        TopicCollection([self.topic]), request_timeout=CHECK_S
-                    )[self.topic]
-                elif answer is not None and (answer.done() or now - asked > 3 * CHECK_S):
-                    if answer.done():
-                        self._topic_answer(consumer, answer)
-                    answer = None
+                answer = look.poll([self.topic], time.monotonic())
+                if answer is not None and self.topic in answer:
+                    self._topic_answer(consumer, answer[self.topic])
         except Exception:  # never fatal to the monitor or the engine
             log.exception("the shared limits reader failed")
         finally:
@@ -341,23 +336,19 @@ class SharedLimits:
         consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
         self._partitions = len(partitions)
 
-    def _topic_answer(self, consumer: Consumer, answer: object) -> None:
-        """Act on what the cluster said of the topic: create it again if it is missing,
-        read it from its start and share every known decision again if it is new."""
-        try:
-            desc = answer.result(0)  # type: ignore[attr-defined]
-        except KafkaException as exc:
-            err = exc.args[0]
-            if isinstance(err, KafkaError) and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                if not self._missing:
-                    self._missing = True
-                    log.warning("the limits topic %s is missing: creating it again", self.topic)
-                try:
-                    ensure_compacted(self.connection, self.topic, partitions=1, timeout=CHECK_S)
-                except KafkaException as again:
-                    log.info("limits topic not created again yet: %s", again)
-            return  # otherwise no answer (the broker is away): asked again later
-        except Exception:  # a question that failed is asked again
+    def _topic_answer(self, consumer: Consumer, desc: Any | None) -> None:
+        """Act on what the cluster said of the topic (its description, None if it has no
+        such topic; see :class:`producer.topics.TopicLook`): create it again if it is
+        missing, read it from its start and share every known decision again if it is
+        new."""
+        if desc is None:
+            if not self._missing:
+                self._missing = True
+                log.warning("the limits topic %s is missing: creating it again", self.topic)
+            try:
+                ensure_compacted(self.connection, self.topic, partitions=1, timeout=CHECK_S)
+            except KafkaException as again:
+                log.info("limits topic not created again yet: %s", again)
             return
         known, self._topic_id = self._topic_id, str(desc.topic_id)
         came_back, self._missing = self._missing, False

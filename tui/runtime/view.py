@@ -37,7 +37,7 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 import numpy as np
@@ -53,6 +53,7 @@ from confluent_kafka.admin import AdminClient
 
 from engine import EngineConfig, EngineState, History, Signal, SignalKind
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
+from producer.topics import TopicLook
 from producer.wire import MAX_SYMBOL_LEN, clean_symbol
 from tui.runtime.format import literal
 from tui.runtime.jsonout import INDICATORS
@@ -266,8 +267,7 @@ class ViewWorker(threading.Thread):
         self._assigned: set[str] = set()
         self._attach_asked = -math.inf
         self._topic_ids: dict[str, str] = {}  # topic: its id when last asked
-        self._topics_asked = -math.inf
-        self._topics_answer: dict[str, Any] = {}  # topic: the pending answer
+        self._look: TopicLook | None = None  # the topics read, as the cluster has them
         self._answered = time.monotonic()  # the latest answer about the topics
 
     def stop(self) -> None:
@@ -298,6 +298,9 @@ class ViewWorker(threading.Thread):
             )
         )
         admin = AdminClient(client_config(opts.connection))
+        self._look = TopicLook(
+            admin, TOPIC_CHECK_S, answer_s=TOPIC_CHECK_S, lost_s=3 * TOPIC_CHECK_S
+        )
         try:
             self._loop(consumer, admin)
         finally:
@@ -404,34 +407,13 @@ class ViewWorker(threading.Thread):
     def _watch_topics(self, consumer: Consumer, admin: AdminClient, now: float) -> None:
         """Ask for the ids of the topics read every TOPIC_CHECK_S (never waiting for the
         answer here); read a topic created again afresh."""
-        if not self._topics_answer:
-            if (
-                self._assigned
-                and self._broker == "UP"
-                and now - self._topics_asked >= TOPIC_CHECK_S
-            ):
-                self._topics_asked = now
-                self._topics_answer = admin.describe_topics(
-                    TopicCollection(sorted(self._assigned)), request_timeout=TOPIC_CHECK_S
-                )
-            return
-        if now - self._topics_asked > 3 * TOPIC_CHECK_S:
-            self._topics_answer = {}  # lost: asked again
-            return
-        if not all(f.done() for f in self._topics_answer.values()):
-            return
-        answers, self._topics_answer = self._topics_answer, {}
-        for name, fut in answers.items():
-            try:
-                topic_id = str(fut.result(0).topic_id)
-            except KafkaException as exc:
-                err = exc.args[0] if exc.args else None
-                if isinstance(err, KafkaError) and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                    self._answered = now  # an answer: the broker is there
-                continue  # missing, or no answer: the attach looks for it again
-            except Exception:
-                continue
-            self._answered = now
+        assert self._look is not None
+        answers = self._look.poll(sorted(self._assigned), now, ask=self._broker == "UP")
+        for name, desc in (answers or {}).items():
+            self._answered = now  # an answer: the broker is there
+            if desc is None:
+                continue  # missing: the attach looks for it again
+            topic_id = str(desc.topic_id)
             known = self._topic_ids.get(name)
             if known is not None and known != topic_id and name in self._assigned:
                 self._renewed(consumer, admin, name)
