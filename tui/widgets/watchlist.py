@@ -582,14 +582,7 @@ class Watchlist(ScrollView, can_focus=True):
         WIDTH_HOLD_S (rows are measured as they come into view). It only grew: in --view
         at 80 columns, one long forecast during a broker's restart pushed the column off
         the screen for good."""
-        least = _LEAST_WIDTHS["forecast"]
-        now = _clock()
-        if (
-            self._widths["forecast"] > least
-            and now - self._needed_at.get("forecast", now) >= WIDTH_HOLD_S
-        ):
-            self._widths["forecast"] = least
-            self._needed_at["forecast"] = now
+        self._settle("forecast", _LEAST_WIDTHS["forecast"], _clock())
 
     def _measure(self, state: EngineState) -> None:
         """Grow the columns to fit every row's values at once; narrow one only once no
@@ -622,14 +615,18 @@ class Watchlist(ScrollView, can_focus=True):
             "slow": _widest(state.sma_slow[rows], price),
         }
         now = _clock()
-        least = _LEAST_WIDTHS
         for key, width in wanted.items():
-            if width >= self._widths[key]:
-                self._widths[key] = width
-                self._needed_at[key] = now
-            elif now - self._needed_at.get(key, now) >= WIDTH_HOLD_S:
-                self._widths[key] = max(width, least[key])
-                self._needed_at[key] = now
+            self._settle(key, width, now)
+
+    def _settle(self, key: str, width: int, now: float) -> None:
+        """Column `key` grown to `width` at once, narrowed to it (not below its least)
+        only once no row has needed more for ``WIDTH_HOLD_S``."""
+        if width >= self._widths[key]:
+            self._widths[key] = width
+            self._needed_at[key] = now
+        elif now - self._needed_at.get(key, now) >= WIDTH_HOLD_S:
+            self._widths[key] = max(width, _LEAST_WIDTHS[key])
+            self._needed_at[key] = now
 
     def _pending_side(self, side: int) -> int:
         values = np.array([limits[side] for limits in self._pending.values()], dtype=float)
