@@ -246,3 +246,13 @@ def test_with_history_0_the_chart_says_it_keeps_none_not_that_no_tick_came() -> 
 
     drive(app, script)
     assert "--history 0 keeps no ticks" in said[0]
+
+
+def test_a_far_limit_of_a_large_price_is_written_without_cents() -> None:
+    # A sell limit of a billion was written "1,009,800,000.00" and cut at 80 columns.
+    t = np.arange(200.0)
+    prices = 1e9 + 2e6 * np.sin(t / 20)
+    lines = _run(_app_with(t, prices, (5e8, 1_009_800_000.0)))
+    plot = [line for line in lines if "│" in line or "┤" in line or "├" in line]
+    assert any("↑ sell 1,009,800,000 " in line + " " for line in plot), plot
+    assert not any("1,009,800,000." in line for line in plot)

@@ -291,8 +291,9 @@ class Chart(PlotextPlot):
         for above, far in off.items():
             if far:  # both limits off one edge share its arrow, neither hides the other
                 plt.text(
+                    # Written as the y labels are: no cents from COMPACT_WHOLE on.
                     f"{'↑' if above else '↓'} "
-                    + " · ".join(f"{side} {fmt.price(value)}" for side, value in far),
+                    + " · ".join(f"{side} {fmt.price_compact(value)}" for side, value in far),
                     x=float(x[0]),
                     y=hi if above else lo,
                     color=rgb[far[0][0]],
