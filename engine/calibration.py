@@ -40,6 +40,10 @@ _F8 = NDArray[np.float64]
 _LOGIT_SPAN = math.log(99.0)
 #: Outcomes a bin of the map rests on before the bins above it may rise past its value.
 _DENSE = 50.0
+#: Rows of the outcome sums kept per group, in their order: the fit bins (n, hits, sum p,
+#: sum logit p), the recent record (n, hits, sum p), the deciles (n, sum p, hits) and the
+#: Brier sums (n, hits, squared errors reported and raw).
+_SUMS = (4, 3, 3, 4)
 
 
 def logistic_fit(
@@ -386,16 +390,24 @@ class Calibrator:
         self._p_raw = np.zeros(self._cap)
         self._p_rep = np.zeros(self._cap)
         self._p_limit = np.zeros(self._cap)
-        # Outcome sums per group: fit bins (n, hits, sum p), deciles of the reported p
-        # (n, sum p, hits) and Brier sums (n, hits, squared errors reported and raw).
-        self._fit = np.zeros((groups, 4, self._bins))  # n, hits, sum p, sum logit p
-        # The same (n, hits, sum p), each outcome weighted 2**((slot - anchor) / half-life)
-        # by the slot it was forecast in: the recent record, where the map follows it.
-        self._recent = np.zeros((groups, 3, self._bins))
+        # Outcome sums per group, all in one row of `_sums` so that a resolve adds into
+        # every one at once (views of it below, in the order of _SUMS): fit bins (n, hits,
+        # sum p, sum logit p); the same (n, hits, sum p) with each outcome weighted 2**((slot
+        # - anchor) / half-life) by the slot it was forecast in: the recent record, where
+        # the map follows it; deciles of the reported p (n, sum p, hits) and Brier sums (n,
+        # hits, squared errors reported and raw).
+        self._widths = (self._bins, self._bins, DECILES, 1)  # cells of each part
+        size = sum(r * c for r, c in zip(_SUMS, self._widths, strict=True))
+        self._sums = np.zeros((groups, size))
+        views, at = [], 0
+        for rows, width in zip(_SUMS, self._widths, strict=True):
+            part = self._sums[:, at : at + rows * width]
+            views.append(np.reshape(part, (groups, rows, width), copy=False))
+            at += rows * width
+        self._fit, self._recent, self._dec, tot = views
+        self._tot = tot[:, :, 0]
         self.refits = 0
         """How often a map was refitted (it changes only then)."""
-        self._dec = np.zeros((groups, 3, DECILES))
-        self._tot = np.zeros((groups, 4))
         self._kx = np.tile(np.concatenate(([0.0], self._centre, [1.0])), (groups, 1))
         self._ky = self._kx.copy()
 
@@ -706,6 +718,10 @@ class Calibrator:
         raw, rep, grp = self._p_raw[rows], self._p_rep[rows], self._p_group[rows]
         teach = self._p_teach[rows].astype(np.float64)
         slots = start.size
+        groups, width = self._sums.shape
+        keep = np.ones((slots, groups))  # a group without outcomes here is kept whole
+        keys: list[NDArray[np.intp]] = []
+        values: list[_F8] = []
         one = bool((grp == grp[0]).all())
         for g in [int(grp[0])] if one else np.unique(grp).tolist():
             at = slice(None) if one else np.flatnonzero(grp == g)
@@ -715,19 +731,29 @@ class Calibrator:
             count = np.bincount(sg, minlength=slots)
             _, pos = expand_runs(count)  # each outcome's place in its slot (sg is sorted)
             w = self._decay ** (count.take(sg) - 1 - pos).astype(np.float64)
-            keep = self._decay ** count.astype(np.float64)
+            keep[:, g] = self._decay ** count.astype(np.float64)
             b = self._bin(pr)
             wt = w * tw
-            parts = [(self._fit[g], b, (wt, wt * y, wt * pr, wt * _logit(pr)))]
+            recent: tuple[_F8, ...] = ()  # none kept without a half-life
             if math.isfinite(self._recent_hl):
                 wr = wt * np.exp2((made[at] - self._anchor) / self._recent_hl)
-                parts.append((self._recent[g], b, (wr, wr * y, wr * pr)))
+                recent = (wr, wr * y, wr * pr)
             k = np.minimum((pp * DECILES).astype(np.int64), DECILES - 1)
-            parts.append((self._dec[g], k, (w, w * pp, w * y)))
-            brier = (w, w * y, w * (pp - y) ** 2, w * (pr - y) ** 2)
-            parts.append((self._tot[g, :, None], np.zeros_like(k), brier))
-            for total, where, values in parts:
-                _add_by_slot(total, sg, where, np.stack(values), keep)
+            parts = (
+                (wt, wt * y, wt * pr, wt * _logit(pr)),
+                recent,
+                (w, w * pp, w * y),
+                (w, w * y, w * (pp - y) ** 2, w * (pr - y) ** 2),  # Brier sums
+            )
+            # Each value's cell of the sums (parts in _SUMS' order) in its slot's row.
+            row, offset = (sg * groups + g) * width, 0
+            for rows_, cells, where, sums in zip(
+                _SUMS, self._widths, (b, b, k, 0), parts, strict=True
+            ):
+                keys += [row + (offset + r * cells) + where for r in range(len(sums))]
+                values += sums
+                offset += rows_ * cells
+        _add_by_slot(self._sums, np.concatenate(keys), np.concatenate(values), keep)
 
     def _refit(self, slot: int) -> None:
         a = self._prior
@@ -792,21 +818,19 @@ class Calibrator:
             self._ky[g, -1] = y[-1]
 
 
-def _add_by_slot(total: _F8, slot: NDArray[np.intp], where: NDArray[np.intp], values: _F8,
-                 keep: _F8) -> None:  # fmt: skip
-    """Add ``values`` (one row per sum of ``total``, one column per outcome) into
-    ``total`` (sums x cells) at cells ``where``: each slot's outcomes summed in their
-    order (``np.bincount``), then slot by slot, the sums before a slot scaled by its
-    ``keep``. The totals come out bit for bit the same however the slots are split
-    between calls (what a sum of all of a call's outcomes at once would not give)."""
-    sums, cells = total.shape
-    slots = keep.shape[0]
-    key = (np.arange(sums)[:, None] * slots + slot) * cells + where
-    part = np.bincount(key.ravel(), weights=values.ravel(), minlength=sums * slots * cells)
-    part = part.reshape(sums, slots, cells)
+def _add_by_slot(total: _F8, key: NDArray[np.intp], values: _F8, keep: _F8) -> None:
+    """Add ``values`` into ``total`` (groups x cells), each at flat index ``key`` of the
+    parts (slots x groups x cells): each slot's values summed in their order
+    (``np.bincount``), then slot by slot, the sums before a slot scaled by its ``keep``
+    (slots x groups). The totals come out bit for bit the same however the slots are
+    split between calls (what a sum of all of a call's outcomes at once would not give).
+    """
+    slots, cells = keep.shape[0], total.size
+    part = np.bincount(key, weights=values, minlength=slots * cells)
+    part = part.reshape(slots, *total.shape)
     for k in range(slots):
-        total *= keep[k]
-        total += part[:, k]
+        total *= keep[k, :, None]
+        total += part[k]
 
 
 def pooled_record(calibrators: Sequence[Calibrator], group: int | None = None) -> CalibrationRecord:
