@@ -349,6 +349,10 @@ class LimitwatchApp(App[None]):
             self._notify_signals(snap)
             self._notify_source_stopped(snap)
             self._notify_history_off()
+            dialog = self.screen
+            if isinstance(dialog, LimitsDialog) and dialog.symbol in snap.engine.symbols:
+                i = snap.engine.symbols.index(dialog.symbol)
+                dialog.show_last(float(snap.engine.last[i]))
         now = time.monotonic()
         stale = staleness(snap)
         if self._due("table", snap.seq, now, 1.0 / TABLE_HZ):

@@ -4,9 +4,10 @@ each key comes, not where it was when the burst began."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from textual import events
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
@@ -62,3 +63,38 @@ def test_keys_typed_in_one_burst_after_tab_land_in_the_field_tab_moved_to(
 
     drive(app, script)
     assert seen == {"buy": buy, "sell": sell}
+
+
+def test_the_dialog_follows_the_price_and_warns_against_the_latest() -> None:
+    # The dialog showed the price it was opened at, and judged "a BUY fires at once"
+    # against it, however far the price had moved since.
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+    seen: dict[str, str] = {}
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("l")
+        await wait_until_async(lambda: isinstance(app.screen, LimitsDialog), pilot.pause, 5)
+        dialog = app.screen
+        symbol, opened = dialog.symbol, dialog.last
+        moved = round(opened * 0.9, 2)  # well below the buy limit the dialog opened with
+        (sid,) = feed.engine.register([symbol])
+        feed.engine.update(
+            np.array([sid], np.int32), np.array([feed.last_ts + 1.0]), np.array([moved])
+        )
+        feed.seq += 1
+        shown = dialog.query_one("#last", Static)
+        await wait_until_async(
+            lambda: f"last price {moved:,.2f}" in str(shown.render()), pilot.pause, 5,
+            what=lambda: str(shown.render()),
+        )  # fmt: skip
+        buy = dialog.query_one("#buy", Input)
+        buy.value = f"{opened * 0.95:.2f}"  # below the price opened at, above the latest
+        await pilot.press("enter")
+        await pilot.pause()
+        seen["error"] = str(dialog.query_one("#error", Static).render())
+        seen["open"] = str(isinstance(app.screen, LimitsDialog))
+
+    drive(app, script)
+    assert "a BUY fires at once" in seen["error"], seen
+    assert seen["open"] == "True"

@@ -200,7 +200,7 @@ class LimitsDialog(ModalScreen[tuple[float, float] | None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = Content(f"Limits · {self.symbol}")
-            yield Static(f"last price {fmt.price(self.last)}; empty means no limit")
+            yield Static(self._last_text(), id="last")
             with Horizontal():
                 yield Label("buy ≤")
                 yield LimitInput(_shown(self.buy), id="buy", placeholder="none")
@@ -214,6 +214,16 @@ class LimitsDialog(ModalScreen[tuple[float, float] | None]):
 
     def on_mount(self) -> None:
         self.query_one("#buy", Input).focus()
+
+    def _last_text(self) -> str:
+        return f"last price {fmt.price(self.last)}; empty means no limit"
+
+    def show_last(self, last: float) -> None:
+        """The symbol's latest price, as it moves while the dialog is open: the warning
+        that a limit fires at once is judged against it."""
+        if last != self.last and not math.isnan(last):
+            self.last = last
+            self.query_one("#last", Static).update(self._last_text())
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#set")
