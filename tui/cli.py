@@ -29,10 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     remember_secrets(secrets_in_argv(argv))  # before any message could repeat them
     redact_tracebacks()
-    argv = options_after_command(
-        parser, argv, warn=lambda message: print(f"limitwatch: {message}", file=sys.stderr)
-    )
+    ignored: list[str] = []  # said once the line parses: not beside an error in it
+    argv = options_after_command(parser, argv, warn=ignored.append)
     args = parser.parse_args(argv)
+    for message in ignored:
+        print(f"limitwatch: {message}", file=sys.stderr)
     try:
         # None when the default place cannot be written: the broker's log is skipped too.
         args.log_path = setup_logging(getattr(args, "log_file", None))

@@ -359,6 +359,11 @@ def test_a_monitor_option_before_a_command_that_runs_none_is_said_to_be_ignored(
     assert "limitwatch: --seed is an option of the monitor, not of backtest: ignored" in (
         result.stderr
     )
+    # A value the monitor would refuse is an error, not also "ignored".
+    result = _cli("--broker-port", "99999", "backtest", "scenarios/rally.jsonl")
+    assert result.returncode == 2
+    assert "a port lies between 1 and 65535" in result.stderr
+    assert "ignored" not in result.stderr
 
 
 def test_help_of_each_command_says_what_it_needs() -> None:
