@@ -447,7 +447,7 @@ class LimitwatchApp(App[None]):
             last = self._watch_backlog[-1]
             text = f"{last.kind.name} {last.symbol} @ {fmt.price(last.price)}"
             if math.isfinite(last.p_hit):
-                text += f": {last.p_hit:.0%} in ≤{self._horizon_text()}"
+                text += f": {fmt.chance(last.p_hit)} in ≤{self._horizon_text()}"
             if len(self._watch_backlog) > 1:
                 text += f" +{len(self._watch_backlog) - 1} more"
             self.notify(text, timeout=WATCH_NOTIFY_S - 1, replaces="watch")

@@ -71,7 +71,8 @@ def test_change_is_a_percentage_only_where_one_makes_sense(
     [
         (0.78, 12.0, 0.1, math.nan, "BUY 78% ~12s"),
         (0.1, math.nan, 0.29, 516.0, "SELL 29% ~8.6m"),
-        (0.1, math.nan, 1.0, 5300.0, "SELL 100% ~88m"),
+        (0.1, math.nan, 1.0, 5300.0, "SELL 99% ~88m"),  # short of the limit: not 100%
+        (0.997, 3.0, 0.0, math.nan, "BUY 99% ~3s"),
         (0.1, math.nan, 0.99, 86_000.0, "SELL 99% ~24h"),
         (0.3, math.nan, 0.01, math.nan, "BUY 30%"),
         (1.0, 0.0, 0.0, math.nan, "BUY now"),

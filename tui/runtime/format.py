@@ -59,6 +59,19 @@ def price_compact(value: float) -> str:
     return price(value)
 
 
+def chance(p: float) -> str:
+    """A probability in whole percent that never rounds a possibility to 0 or 100.
+
+    >>> chance(0.999), chance(0.002), chance(1.0), chance(0.5)
+    ('>99%', '<1%', '100%', '50%')
+    """
+    if 0.0 < p < 0.005:
+        return "<1%"
+    if 0.995 <= p < 1.0:
+        return ">99%"
+    return f"{p:.0%}"
+
+
 def percent(value: float) -> str:
     """A signed percentage with two decimals."""
     if not math.isfinite(value):
@@ -166,6 +179,9 @@ def forecast(
     The side shown is the likelier one; 'BUY now' means the price is at or through the
     buy limit; 'SELL unlikely' means neither limit is likely within the horizon; 'warming
     up' means the symbol has too few ticks for a forecast yet.
+
+    >>> forecast(0.999, 4.0, 0.01, 50.0, compact=True, timed=False)
+    ('BUY 99%', 'buy')
     """
     if math.isnan(p_buy) and math.isnan(p_sell):
         return ("warming up", "quiet")  # too few ticks yet for a forecast
@@ -182,11 +198,14 @@ def forecast(
     if p >= 1.0 and eta == 0.0:
         return (f"{side} now", side.lower())
     style = side.lower() if p >= 0.5 else "maybe"
+    # Short of the limit, never "100%": a forecast is not a certainty (and at 80 columns
+    # "SELL 100% stale" was a cell wider than the room, which blanked the column).
+    chance = f"{min(p, 0.99):.0%}"
     if compact:
         when = f" ~{short_duration(eta)}" if timed and math.isfinite(eta) else ""
-        return (f"{side} {p:.0%}{when}", style)
+        return (f"{side} {chance}{when}", style)
     when = f"in ~{duration(eta)}, " if math.isfinite(eta) else ""
-    return (f"{side} {when}{p:.0%}", style)
+    return (f"{side} {when}{chance}", style)
 
 
 def size(n_bytes: int | None) -> str:

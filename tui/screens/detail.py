@@ -48,15 +48,6 @@ def _reached(side: str, limit: float, last: float) -> bool:
     return last <= limit if side == "buy" else last >= limit
 
 
-def _chance(p: float) -> str:
-    """A probability in whole percent that never rounds a possibility to 0 or 100."""
-    if 0.0 < p < 0.005:
-        return "<1%"
-    if 0.995 < p < 1.0:
-        return ">99%"
-    return f"{p:.0%}"
-
-
 def _limit_row(
     side: str, limit: float, last: float, vol: float, horizon_s: float, additive: bool
 ) -> tuple[str, str]:
@@ -101,7 +92,7 @@ def _chance_row(
         return label, "reached"
     if not math.isfinite(p):
         return label, "warming up" if warming else "–"
-    text = f"{_chance(p)} within {horizon_s:g} s"
+    text = f"{fmt.chance(p)} within {horizon_s:g} s"
     if 0.0 < p < 1.0 and math.isfinite(eta):
         text += f"; if reached, in about {fmt.duration(eta)} (median{timed})"
     return label, text
@@ -179,7 +170,7 @@ def forecast_details(
         rows.append(
             (
                 "",
-                f"a WATCH's chance is shown {way} ({_chance(at)} as {_chance(shown)}), from "
+                f"a WATCH's chance is shown {way} ({fmt.chance(at)} as {fmt.chance(shown)}), from "
                 f"how often {judged:,} WATCH{'' if judged == 1 else 'es'} on {where} came true",
             )
         )

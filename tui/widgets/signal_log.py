@@ -46,7 +46,7 @@ def signal_cells(sig: Signal) -> tuple[Text, ...]:
     parts = []
     if kind.endswith("WATCH"):
         if math.isfinite(sig.p_hit):
-            parts.append(f"p {sig.p_hit:.0%}")
+            parts.append(f"p {fmt.chance(sig.p_hit)}")
         if math.isfinite(sig.eta_s):
             parts.append(f"in ~{fmt.duration(sig.eta_s)}")
     if math.isfinite(sig.limit):
