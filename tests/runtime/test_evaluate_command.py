@@ -218,3 +218,16 @@ def test_prices_near_the_largest_leave_the_sell_limits_above_it_unset(tmp_path: 
     assert status == 0, err
     assert "2 sell limits at or above the largest price" in err  # bands 2 and 3 %: 1e12 up
     assert json.loads(out)["markets"][str(path)]["streams"] == 3
+
+
+def test_more_symbols_than_forecasts_it_can_follow_is_said_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    # 40,000 symbols at the three default bands: 120,000 streams, past the engine's most.
+    path = tmp_path / "many.csv"
+    lines = (f"{1_700_000_000 + i * 0.01:.2f},S{i},{100 + i % 7}" for i in range(40_000))
+    path.write_text("ts,symbol,price\n" + "\n".join(lines) + "\n")
+    code, out, err = _run(str(path))
+    assert code == 2 and out == ""
+    assert "40,000 symbols at 3 bands are 120,000 forecasts" in err
+    assert "fewer --bands" in err and "Traceback" not in err

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine import Engine, EngineConfig
-from engine.config import symbol_matcher
+from engine.config import MAX_SYMBOLS, symbol_matcher
 from engine.evaluation import (
     ORACLE,
     Evaluation,
@@ -100,6 +100,12 @@ def run_ticks(
     every symbol's first price, and score it (with the oracle when the truth is known);
     progress to ``err``."""
     n, nb = len(ticks.symbols), len(bands)
+    if n * nb > MAX_SYMBOLS:  # one engine stream per symbol and band
+        raise BacktestError(
+            f"{n:,} symbols at {nb} bands are {n * nb:,} forecasts to follow; evaluate follows "
+            f"at most {MAX_SYMBOLS:,} at once: ask for fewer --bands, or score the symbols "
+            "in parts"
+        )
     cfg = dataclasses.replace(config, default_band=None, max_symbols=max(1, n * nb))
     eng = Engine(cfg)
     names = [f"{s}@{b:g}%" for s in ticks.symbols for b in bands]
