@@ -115,10 +115,16 @@ def fields_of(args: argparse.Namespace) -> Fields | None:
     else limitwatch's own. OptionError when the file's mapping cannot be read."""
     if args.fields is not None:
         return args.fields
+    if args.config is not None and not args.config.is_file():
+        what = "a folder" if args.config.is_dir() else "no such file"
+        raise OptionError(f"--config {args.config}: {what}")
     settings, problems = settings_file.load(args.config or settings_file.default_path())
     for problem in problems:
-        if "topic.fields" in problem:
-            raise OptionError(problem)
+        # A file named with --config that cannot be read stops the command; the default
+        # one (written by the monitor, which reads the rest) is only a word of warning.
+        if "topic.fields" in problem or args.config is not None:
+            raise OptionError(problem.removesuffix("; using the defaults"))
+        print(f"limitwatch: {problem}", file=sys.stderr)
     return settings.fields
 
 

@@ -163,13 +163,45 @@ def dumps(settings: Settings) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The settings a file may hold, by table (what :func:`dumps` writes).
+KNOWN = {
+    "monitor": frozenset(
+        {"step", "bell", "notify", "desktop", "sort", "theme", "pinned", "muted", "watchlist"}
+    ),
+    "topic": frozenset({"fields"}),
+    "limits": None,  # any symbol
+}
+
+
+def _unknown(data: dict[str, Any], name: str) -> list[str]:
+    """A problem for each table or setting limitwatch does not know (a misspelt one would
+    otherwise be left out without a word)."""
+    problems = []
+    for table, value in data.items():
+        if table not in KNOWN:
+            problems.append(
+                f"{name}: [{table}] is not a table limitwatch reads (it reads "
+                f"{', '.join(f'[{t}]' for t in KNOWN)})"
+            )
+            continue
+        known = KNOWN[table]
+        if known is not None and isinstance(value, dict):
+            problems.extend(
+                f"{name}: {table}.{key} is not a setting limitwatch knows (known: "
+                f"{', '.join(sorted(known))})"
+                for key in value
+                if key not in known
+            )
+    return problems
+
+
 def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
     """Settings from TOML text, and the problems found (each starts with `name`)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return Settings(), [f"{name}: {exc}; using the defaults"]
-    problems: list[str] = []
+    problems = _unknown(data, name)
     base = Settings()
     monitor = data.get("monitor", {})
     if not isinstance(monitor, dict):
