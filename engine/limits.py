@@ -3,18 +3,29 @@
 Every place that accepts a limit (the engine, the monitor's keys and dialog, command-line
 options, the settings file, scenario headers) asks :func:`limit_problem` or
 :func:`check_limits`, so a pair refused in one place is refused everywhere with the same
-words. Prices on the wire obey the same bound, :data:`MAX_PRICE`.
+words. Prices on the wire obey the same bounds, :data:`MIN_PRICE` and :data:`MAX_PRICE`.
 """
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["MAX_PRICE", "LimitError", "check_limits", "limit_problem", "same_limit"]
+__all__ = [
+    "MAX_PRICE",
+    "MIN_PRICE",
+    "LimitError",
+    "check_limits",
+    "limit_problem",
+    "same_limit",
+]
 
-#: Prices and limits lie in (0, MAX_PRICE). A limit beyond any price a tick can carry
-#: could never be reached and would only be a typing slip.
+#: Prices and limits lie in [MIN_PRICE, MAX_PRICE). A limit beyond any price a tick can
+#: carry could never be reached and would only be a typing slip.
 MAX_PRICE = 1e12
+#: The smallest price: a million times below the cheapest traded token's. A price of
+#: 1e-320 (a number that underflows) was taken, made its symbol's volatility infinite,
+#: fired a SELL and had every later tick refused as an infinite jump.
+MIN_PRICE = 1e-12
 
 
 class LimitError(ValueError):
@@ -62,6 +73,8 @@ def limit_problem(buy: object, sell: object, *, additive: bool = False) -> str |
     "the buy limit must be positive and finite, got -1.00 (only a quantity's limits may ...)"
     >>> limit_problem(1.0, 1e12)
     'the sell limit must be below 1,000,000,000,000, got 1e+12'
+    >>> limit_problem(1e-300, 1.0)
+    'the buy limit must be at least 1e-12, got 1e-300'
     >>> limit_problem(-1.0, 0.0, additive=True) is None
     True
     """
@@ -90,6 +103,8 @@ def limit_problem(buy: object, sell: object, *, additive: bool = False) -> str |
             )
         if x >= MAX_PRICE:
             return f"the {side} limit must be below {MAX_PRICE:,.0f}, got {_shown(x)}"
+        if x < MIN_PRICE:
+            return f"the {side} limit must be at least {MIN_PRICE:g}, got {x:g}"
         values.append(x)
     low, high = values
     if low >= high:  # False when either is nan

@@ -34,7 +34,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from engine.limits import MAX_PRICE
+from engine.limits import MAX_PRICE, MIN_PRICE
 from producer.lines import (
     MAX_LINE_BYTES,
     MAX_TS,
@@ -310,7 +310,7 @@ def values_ok(
     with np.errstate(invalid="ignore"):
         if not bool(((cols.ts >= 0.0) & (cols.ts < MAX_TS)).all()):
             return False
-        priced = (cols.price > 0.0) & (cols.price < MAX_PRICE)
+        priced = (cols.price >= MIN_PRICE) & (cols.price < MAX_PRICE)
         if not bool(priced.all()):
             if quantity is None or not bool((np.abs(cols.price) < MAX_PRICE).all()):
                 return False

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from engine.limits import MAX_PRICE
+from engine.limits import MAX_PRICE, MIN_PRICE
 from producer.wire import (
     MAX_SYMBOL_LEN,
     BadTick,
@@ -46,7 +46,7 @@ MIN_SUBSECOND_TS = 1e8
 _NO_TIMESTAMP = 0
 
 _Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SYMBOL_LEN)]
-_Price = Annotated[float, msgspec.Meta(gt=0.0, lt=MAX_PRICE)]
+_Price = Annotated[float, msgspec.Meta(ge=MIN_PRICE, lt=MAX_PRICE)]
 #: A quantity's value (an additive symbol's): 0 or below too.
 _Value = Annotated[float, msgspec.Meta(gt=-MAX_PRICE, lt=MAX_PRICE)]
 

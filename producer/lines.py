@@ -3,7 +3,7 @@ wrong`` error; the rules every file, pipe and scenario source shares.
 
 Each tick is checked against the same rules as a message on the wire
 (:mod:`producer.wire`): a printable symbol of at most ``MAX_SYMBOL_LEN`` characters, a
-finite price in (0, ``MAX_PRICE``), a finite timestamp in [0, 1e11). :class:`TimeOrder`
+finite price in [``MIN_PRICE``, ``MAX_PRICE``), a finite timestamp in [0, 1e11). :class:`TimeOrder`
 keeps event time from going backwards by more than a tolerance.
 """
 
@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Literal
 
 import msgspec
 
-from engine.limits import MAX_PRICE
+from engine.limits import MAX_PRICE, MIN_PRICE
 from producer.wire import MAX_SYMBOL_LEN, Tick, clean_symbol
 
 #: Timestamps must lie in [0, MAX_TS) epoch seconds, as on the wire.
@@ -97,7 +97,7 @@ def _short(value: object, most: int = 40) -> str:
 
 
 def check_price(price: object, quantity: bool = False) -> float:
-    """Return `price` as a float if it is a finite number in (0, MAX_PRICE), else raise;
+    """Return `price` as a float if it is a finite number in [MIN_PRICE, MAX_PRICE), else raise;
     a `quantity` (a symbol that is not a price, see :class:`engine.Engine`'s additive
     ones) may also be 0 or below, down to -MAX_PRICE."""
     if isinstance(price, bool) or not isinstance(price, int | float):
@@ -114,6 +114,8 @@ def check_price(price: object, quantity: bool = False) -> float:
         return value
     if value <= 0.0:
         raise BadLine(f"price must be positive, got {price!r}")
+    if value < MIN_PRICE:
+        raise BadLine(f"price {price!r} is below {MIN_PRICE:g}: too small to be a price")
     if value >= MAX_PRICE:
         raise BadLine(f"price {price!r} is not below {MAX_PRICE:g}")
     return value
@@ -419,7 +421,7 @@ class CsvColumns:
             price = _float(fields[self.price])
         except ValueError:
             raise BadLine(f"price {fields[self.price].strip()!r} is not a number") from None
-        if not 0.0 < price < MAX_PRICE:  # also catches NaN
+        if not MIN_PRICE <= price < MAX_PRICE:  # also catches NaN
             price = check_price(price, self.quantity is not None and self.quantity(symbol))
         ts_text = fields[self.ts]
         try:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from engine.limits import MAX_PRICE
+from engine.limits import MAX_PRICE, MIN_PRICE
 
 #: Longest symbol accepted on the wire, in characters.
 MAX_SYMBOL_LEN = 64
@@ -30,7 +30,7 @@ class Tick(msgspec.Struct, frozen=True, forbid_unknown_fields=False, omit_defaul
     """
 
     symbol: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SYMBOL_LEN)]
-    price: Annotated[float, msgspec.Meta(gt=0.0, lt=MAX_PRICE)]
+    price: Annotated[float, msgspec.Meta(ge=MIN_PRICE, lt=MAX_PRICE)]
     ts: Annotated[float, msgspec.Meta(ge=0.0, lt=1e11)]
     resent: bool = False
 

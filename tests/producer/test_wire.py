@@ -78,12 +78,15 @@ def test_a_quantity_may_be_zero_or_below_on_the_wire_and_a_price_may_not() -> No
     for value in (
         b'{"symbol":"ACME","price":-3.5,"ts":1}',  # a price
         b'{"symbol":"temp.out","price":-1e13,"ts":1}',  # beyond any value
+        b'{"symbol":"ACME","price":1e-320,"ts":1}',  # a number that underflows
     ):
         with pytest.raises(wire.BadTick) as info:
             wire.decode(value, quantity)
         assert info.value.problem is wire.Problem.BAD_PRICE
     with pytest.raises(wire.BadTick):
         wire.decode(b'{"symbol":"temp.out","price":-3.5,"ts":1}')  # no quantities named
+    assert wire.decode(b'{"symbol":"ACME","price":1e-12,"ts":1}').price == 1e-12
+    assert wire.decode(b'{"symbol":"temp.out","price":1e-320,"ts":1}', quantity).price == 1e-320
 
 
 def test_a_field_given_twice_is_refused_and_a_value_that_names_a_field_is_not() -> None:
