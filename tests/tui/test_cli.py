@@ -104,6 +104,8 @@ def test_version_prints_the_installed_version_and_exits() -> None:
         (["--partitions", "100000"], "--partitions: expected at most 1,000, got 100,000"),
         (["--step", "50%"], "--step: a step lies between 0.01% and 10% of the price"),
         (["produce", "--topic", ""], "--topic: a topic needs a name"),
+        (["engine", "--group", ""], "--group: a consumer group needs a name"),
+        (["--group", " "], "--group: a consumer group needs a name"),
         (["engine", "--signals-topic", "a b"], "'a b' is not a Kafka topic name"),
         (["--broker-memory", "1"], "--broker-memory: expected at least 64, got 1"),
         (["--horizon", "1e308", "backtest", "scenarios/rally.jsonl"], "at most 31,622,400 s"),

@@ -129,6 +129,14 @@ def topic(text: str) -> str:
     return text
 
 
+def group(text: str) -> str:
+    """A consumer group id: not empty (librdkafka took '' and committed offsets nobody
+    could read back: each run read the topic from the start, signals and all, again)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a consumer group needs a name")
+    return text
+
+
 def optional_topic(text: str) -> str:
     """A topic name, or '' for none."""
     return text if text == "" else topic(text)

@@ -32,6 +32,7 @@ from tui.runtime.options import (
     add_plausibility_options,
     at_least_float,
     at_most,
+    group,
     optional_topic,
     port,
     positive_float,
@@ -259,7 +260,9 @@ def add_monitor_options(p: argparse.ArgumentParser, *, replay: bool = False) -> 
         help=f"settings and remembered limits (default: {settings_file.default_path()})",
     )  # fmt: skip
     g.add_argument(
-        "--group", help="consumer group (share partitions with other limitwatch engines)"
+        "--group",
+        type=group,
+        help="consumer group (share partitions with other limitwatch engines)",
     )
     g.add_argument(
         "--no-producer", action="store_true", help="only consume; something else produces"
@@ -380,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="record the ticks already on the topic too (default: only new ones)",
     )  # fmt: skip
     rec.add_argument(
-        "--group", metavar="GROUP",
+        "--group", metavar="GROUP", type=group,
         help="consumer group: a recording started again with the same group goes on where "
         "the last one stopped, even a killed one (offsets are committed only once the ticks "
         "are in the file)",
@@ -418,7 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_plausibility_options(eng)
     add_fields_options(eng)
     eng.add_argument(
-        "--group", default="limitwatch-engine", help="consumer group (default: %(default)s)"
+        "--group",
+        default="limitwatch-engine",
+        type=group,
+        help="consumer group (default: %(default)s)",
     )
     eng.add_argument(
         "--from-beginning", action=argparse.BooleanOptionalAction, default=True,
