@@ -167,7 +167,10 @@ def test_limits_dialog_shows_the_error_in_place_and_sends_nothing(
      ("1e400", "2", "buy: '1e400' is too large a number to be a limit"),
      ("1", "inf", "sell: 'inf' is not a number"), ("150_5", "2000", "buy: '150_5' is not a"),
      ("nan", "200", "buy: 'nan' is not a number"), ("0x10", "20", "'0x10' is not a number"),
-     (".5", "1.", None), ("-2.5e1", "1e2", "the buy limit must be positive")],
+     (".5", "1.", None), ("-2.5e1", "1e2", "the buy limit must be positive"),
+     ("\u0663\u0664\u0665", "400", "buy: '\u0663\u0664\u0665' is not a number"),
+     ("1e-300", "2", "the buy limit must be at least 1e-12"),
+     ("x" * 3000, "2", "buy: 'xxxxxxxxxxxxxxxxxxxxxxx…' is not a number")],
 )  # fmt: skip
 def test_check_limits_explains_each_mistake(buy: str, sell: str, error: str | None) -> None:
     if error is None:

@@ -20,10 +20,19 @@ from engine.limits import limit_problem
 from tui.runtime import format as fmt
 
 #: Digits grouped in thousands by commas, as in 1,500 or 12,345.67: the only commas read.
-_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
-#: A number as people write one: digits with a point, an exponent at most (no `_`
-#: separators, no `nan`, `inf` or hexadecimal, which Python's float() would take).
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
+#: A number as people write one: ASCII digits with a point, an exponent at most (no `_`
+#: separators, no `nan`, `inf`, hexadecimal or other scripts' digits, which Python's
+#: float() would take: ٣٤٥ was set as 345).
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+#: The most characters of a refused text quoted back (a pasted page pushed the dialog's
+#: buttons off the screen).
+_QUOTED_MOST = 24
+
+
+def _quoted(text: str) -> str:
+    """``text`` quoted in a message, cut to :data:`_QUOTED_MOST` characters."""
+    return repr(text if len(text) <= _QUOTED_MOST else text[: _QUOTED_MOST - 1] + "…")
 
 
 def parse_limit(text: str) -> float:
@@ -42,17 +51,19 @@ def parse_limit(text: str) -> float:
     if "," in raw:
         if not _GROUPED.fullmatch(raw):
             raise ValueError(
-                f"{raw!r}: a comma only groups thousands (1,500.25); "
+                f"{_quoted(raw)}: a comma only groups thousands (1,500.25); "
                 "type a point for decimals (150.5)"
             )
         raw = raw.replace(",", "")
     if not _NUMBER.fullmatch(raw):
         # float() would read 150_5 as 1505 and nan as no limit, without a word.
-        raise ValueError(f"{text.strip()!r} is not a number (digits and a point, e.g. 150.5)")
+        raise ValueError(
+            f"{_quoted(text.strip())} is not a number (digits and a point, e.g. 150.5)"
+        )
     value = float(raw)
     if math.isinf(value):
         # Digits float() rounds to infinity (1e400): say so rather than "got inf".
-        raise ValueError(f"{text.strip()!r} is too large a number to be a limit")
+        raise ValueError(f"{_quoted(text.strip())} is too large a number to be a limit")
     return value
 
 
