@@ -104,7 +104,7 @@ def test_toasts_leave_the_watchlist_the_signals_and_the_status_line_uncovered(
 ) -> None:
     """Toasts sit over the Kafka pane. At 80 columns they used to be wide enough for a
     crossing on one line, and hid the limits and forecasts of the watchlist rows under
-    them; now they wrap within the pane's width (covering its top rows a while)."""
+    them; now they wrap within the pane's width, below its broker and health rows."""
     app = LimitwatchApp(StaticFeed())
     overlaps: list[tuple[str, str]] = []
     toasts: list[int] = []
@@ -119,7 +119,11 @@ def test_toasts_leave_the_watchlist_the_signals_and_the_status_line_uncovered(
             kafka = app.query_one(KafkaPane).region
             covered = {"signals": app.query_one(SignalLog).region,
                        "status": app.query_one("#status", Static).region,
-                       "watchlist": app.query_one(Watchlist).region}  # fmt: skip
+                       "watchlist": app.query_one(Watchlist).region,
+                       # its broker and health rows
+                       "broker and health": app.query_one(KafkaPane).content_region._replace(
+                           height=2
+                       )}  # fmt: skip
             for toast in app.screen.query(Toast):
                 toasts.append(1)
                 for name, region in covered.items():
@@ -148,7 +152,7 @@ def test_a_replaced_toast_leaves_no_row_behind() -> None:
             tops.extend(toast.region.y for toast in app.screen.query(Toast))
 
     asyncio.run(run())
-    assert tops == [0]
+    assert tops == [4]  # the first place: below the title, the frame, broker and health
 
 
 def metrics_feed() -> StaticFeed:
