@@ -70,6 +70,8 @@ CROSSING_NOTIFY_S = 2.0
 WATCH_NOTIFY_S = 5.0
 #: Limits asked for are shown (in italics) until the engine reports them, or this long.
 PENDING_S = 3.0
+#: The replay speeds the + and - keys go between.
+SLOWEST_SPEED, FASTEST_SPEED = 1 / 64, 1024.0
 #: How long the toast saying the source stopped on an error stays, seconds.
 SOURCE_STOPPED_S = 30.0
 #: Below this many columns the layout is narrow (as the "-narrow" breakpoint below).
@@ -702,10 +704,13 @@ class LimitwatchApp(App[None]):
         )
 
     def action_speed(self, factor: float) -> None:
-        """Multiply the replay speed by `factor` (between 1/64 and 1024)."""
+        """Multiply the replay speed by `factor` (between SLOWEST_SPEED and FASTEST_SPEED)."""
         producer = self._snapshot.producer if self._snapshot is not None else None
         if producer is None:
             self.notify("There is no producer whose speed to change.", severity="warning")
+            return
+        if producer.finished:  # the status line says so; a new speed would change nothing
+            self.notify("The source has ended: nothing is playing.", timeout=2, replaces="speed")
             return
         if not math.isfinite(producer.speed):
             self.notify("Replaying at max speed already.", timeout=2)
@@ -715,7 +720,11 @@ class LimitwatchApp(App[None]):
         if asked is not None and time.monotonic() - asked[1] < PENDING_S:
             # Keys faster than the snapshots: three presses of + in 0.3 s made x4, not x8.
             base = asked[0]
-        speed = min(max(base * factor, 1 / 64), 1024.0)
+        speed = min(max(base * factor, SLOWEST_SPEED), FASTEST_SPEED)
+        if speed == base:
+            end, other = ("slowest", "+ goes faster") if factor < 1 else ("fastest", "- slower")
+            self.notify(f"speed ×{speed:g} is the {end}; {other}", timeout=2, replaces="speed")
+            return
         self._speed_asked = (speed, time.monotonic())
         self.feed.set_speed(speed)
         self._expect_change()

@@ -203,6 +203,27 @@ def test_brackets_step_down_and_up_the_ladder_and_back_to_the_default() -> None:
     ]
 
 
+def test_speed_keys_say_where_they_stop_and_when_nothing_is_playing() -> None:
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+    told: list[list[str]] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        for _ in range(8):  # six halvings down to 1/64, then two presses too many
+            await pilot.press("minus")
+        told.append([n.message for n in app._notifications])
+        feed.producer = dataclasses.replace(feed.producer, finished=True)
+        feed.seq += 1
+        await pilot.pause(0.3)
+        await pilot.press("plus")
+        told.append([n.message for n in app._notifications])
+
+    drive(app, script)
+    assert feed.speeds == [0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625]  # none after the end
+    assert told[0][-1] == "speed ×0.015625 is the slowest; + goes faster"
+    assert told[1][-1] == "The source has ended: nothing is playing."
+
+
 def test_a_step_between_rungs_moves_to_the_next_rung_on_that_side() -> None:
     assert [next_step(0.003, -1), next_step(0.003, 1)] == [0.002, 0.005]
     assert [next_step(STEPS[0], -1), next_step(STEPS[-1], 1)] == [None, None]
