@@ -311,7 +311,11 @@ class LimitwatchApp(App[None]):
         narrow = event.size.width < NARROW_BELOW
         footer = self.query_one(Footer)
         footer.compact = narrow
-        footer.show_command_palette = not narrow
+        if footer.show_command_palette == narrow:
+            footer.show_command_palette = not narrow
+            # The footer draws its keys anew only when told (a terminal shrunk to 80
+            # columns kept the ctrl+p hint over "? Keys").
+            footer.refresh(recompose=True)
 
     def _quit_on_signal(self, sig: signal.Signals) -> None:
         self.exit()
@@ -989,8 +993,10 @@ class LimitwatchApp(App[None]):
         self.push_screen(HelpScreen(help_rows(), legend_sections(TREND)))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Every action of the monitor, by name, in the command palette."""
-        yield from super().get_system_commands(screen)
+        """Every action of the monitor, by name, in the command palette. Textual's own
+        "Keys" (a panel that squeezed the panes to half the screen, with its generic keys)
+        gives way to the monitor's list, the one `?` shows."""
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
         commands = [
             ("Lower buy limit", "b", lambda: self.action_step_limit("buy", -1)),
             ("Raise buy limit", "B", lambda: self.action_step_limit("buy", 1)),
@@ -1010,7 +1016,7 @@ class LimitwatchApp(App[None]):
             ("Signals of the selected symbol only", "f", self.action_signals_for_symbol),
             ("Signals of the next kind", "t", self.action_cycle_signal_kind),
             ("Track record of the forecasts", "c", self.action_track_record),
-            ("Show the keys", "?", self.action_help),
+            ("Keys", "?", self.action_help),
         ]
         for title, key, callback in commands:
             yield SystemCommand(title, f"key: {key}", callback)

@@ -450,8 +450,9 @@ def test_every_action_is_in_the_command_palette() -> None:
 
     drive(app, script)
     for needle in ("buy limit", "sell limit", "exact limits", "step", "Pause", "recording",
-                   "Filter", "Sort", "Signals", "keys"):  # fmt: skip
+                   "Filter", "Sort", "Signals", "keys", "Theme"):  # fmt: skip
         assert any(needle.lower() in t.lower() for t in titles), needle
+    assert titles.count("Keys") == 1  # the monitor's (its help screen), not Textual's panel
 
 
 @pytest.mark.parametrize("name", ["[/bold]", "[red]RED[/red]", "[link=x]y"])
