@@ -4,6 +4,7 @@ real engine process on the embedded broker, read back with an independent client
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import queue
@@ -14,13 +15,17 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
+from engine import Engine, EngineConfig
 from producer.broker import EmbeddedBroker
+from producer.generator import MarketGenerator
 from producer.kafka_config import client_config
 from producer.topics import ensure_topics
 from tests.waiting import wait_until
+from tui.runtime.indicators import IndicatorPublisher
 from tui.runtime.publish import SignalPublisher
 
 pytestmark = pytest.mark.kafka
@@ -264,3 +269,52 @@ def test_a_commit_answered_after_a_hand_over_is_no_error() -> None:
     assert publisher.last_error.startswith("commit: ")
     publisher.committed(None, [])
     assert publisher.commits == 1
+
+
+def test_a_stop_with_the_broker_frozen_gives_counts_that_add_up() -> None:
+    """Stopped while its broker was frozen, the engine said "56 indicator updates
+    published, 44 delivered, 0 failed" beside "17 were not delivered" (librdkafka's
+    queue count holds requests and heartbeats too): now published = delivered + failed +
+    not delivered, for the signals and the updates alike."""
+    gen = MarketGenerator(symbols=6, seed=3, start=1.7e9)
+    engine = Engine(EngineConfig(fast=3, slow=8))
+    for symbol, (buy, sell) in gen.limits.items():
+        engine.set_limits(symbol, buy=buy, sell=sell)
+    ticks = list(itertools.islice(gen, 3000))
+    ids = np.asarray(engine.register([t.symbol for t in ticks]), dtype=np.int32)
+    signals = engine.update(
+        ids, np.array([t.ts for t in ticks]), np.array([t.price for t in ticks])
+    )
+    assert len(signals) > 20
+    half = len(signals) // 2
+    with EmbeddedBroker() as broker:
+        ensure_topics(broker.bootstrap, "sig-frozen", partitions=1)
+        publisher = SignalPublisher(broker.bootstrap, topic="sig-frozen")
+        indicators = IndicatorPublisher(broker.bootstrap, "ind-frozen", partitions=1, every_s=0)
+        publisher.publish(signals[:half])
+        indicators.publish(engine.state())
+        indicators.beat([0], [0], len(ticks), len(signals), "OK")
+        publisher.producer.flush(10)
+        indicators.producer.flush(10)
+        os.kill(broker.pid, signal.SIGSTOP)
+        try:
+            publisher.publish(signals[half:])
+            engine.update(ids[:6], np.array([ticks[-1].ts + 1.0 + i for i in range(6)]),
+                          np.array([t.price for t in ticks[:6]]))  # fmt: skip
+            indicators.publish(engine.state(), now=1e12)
+            indicators.beat([0], [0], len(ticks), len(signals), "STOPPED")
+            indicators.close()
+            said_updates = indicators.summary()
+            said_signals = publisher.summary()
+        finally:
+            os.kill(broker.pid, signal.SIGCONT)
+    for said, what in ((said_signals, "signals"), (said_updates, "indicator updates")):
+        counts = re.search(
+            rf"([\d,]+) {what} published to \S+, ([\d,]+) delivered, ([\d,]+) failed"
+            r"(?:, ([\d,]+) not delivered when it stopped)?",
+            said,
+        )
+        assert counts is not None, said
+        total, delivered, failed, left = (int((c or "0").replace(",", "")) for c in counts.groups())
+        assert total == delivered + failed + left and left > 0, said
+    assert said_signals.startswith(f"{len(signals):,} signals published"), said_signals

@@ -199,20 +199,12 @@ def run_engine(args: argparse.Namespace) -> int:
             indicators.publish(last.engine, now=math.inf)
             _beat(indicators, last, "STOPPED")
         indicators.close()
-        said = (
-            f"limitwatch engine: {indicators.published:,} indicator updates published to "
-            f"{args.indicators_topic}, {indicators.delivered:,} delivered, "
-            f"{indicators.failed:,} failed ({indicators.beats:,} heartbeats beside them)"
-        )
+        said = f"limitwatch engine: {indicators.summary()}"
         print(redact(said + (f"; {indicators.last_error}" if indicators.last_error else "")),
               file=sys.stderr)  # fmt: skip
     _stop_shared(shared, "engine", args.limits_topic)
     if publisher is not None:
-        said = (
-            f"limitwatch engine: {publisher.published:,} signals published to "
-            f"{args.signals_topic}, {publisher.delivered:,} delivered, {publisher.failed:,} "
-            f"failed; offsets committed {publisher.commits:,} times"
-        )
+        said = f"limitwatch engine: {publisher.summary()}"
         if publisher.last_error:
             said += f"; {publisher.last_error}"
         print(redact(said), file=sys.stderr)

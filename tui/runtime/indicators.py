@@ -63,8 +63,10 @@ class IndicatorPublisher:
         self.every_s = every_s
         settings = {"linger.ms": 20, "error_cb": self._error}
         self.producer = Producer(client_config(connection, **settings))
-        self.published = self.delivered = self.failed = 0
-        self.beats = 0  # heartbeats queued; delivered ones are not counted as updates
+        # Updates queued, delivered and failed (in delivery, or refused by a full queue,
+        # `not_queued`: never among those queued); heartbeats apart, in `beats`.
+        self.published = self.delivered = self.failed = self.not_queued = 0
+        self.beats = 0
         self.last_error = ""
         self._sent_t: dict[str, float] = {}  # symbol: the tick time last published
         self._last = -math.inf
@@ -97,6 +99,7 @@ class IndicatorPublisher:
             except (BufferError, KafkaException) as exc:
                 self._note(f"indicators of {symbol} not published: {exc}")
                 self.failed += 1
+                self.not_queued += 1
                 continue
             self._sent_t[symbol] = t
             queued += 1
@@ -138,15 +141,28 @@ class IndicatorPublisher:
         self.producer.poll(0)
         return True
 
+    @property
+    def left(self) -> int:
+        """Updates queued that were neither delivered nor failed (yet)."""
+        return self.published - self.delivered - (self.failed - self.not_queued)
+
     def close(self) -> None:
         """Deliver what is queued (at most :data:`FLUSH_S`)."""
-        left = self.producer.flush(FLUSH_S)
-        if left:
-            self._note(f"{left} indicator updates were not delivered before the engine stopped")
+        self.producer.flush(FLUSH_S)  # its count holds heartbeats and requests too
+        if self.left:
+            self._note(f"{self.left} indicator updates were not delivered before it stopped")
+
+    def summary(self) -> str:
+        """What became of the updates: published = delivered + failed + left."""
+        tried = self.published + self.not_queued
+        left = f", {self.left:,} not delivered when it stopped" if self.left else ""
+        return (
+            f"{tried:,} indicator updates published to {self.topic}, {self.delivered:,} "
+            f"delivered, {self.failed:,} failed{left} ({self.beats:,} heartbeats beside them)"
+        )
 
     def _beat_delivered(self, err: KafkaError | None, _msg: Message) -> None:
-        if err is not None:
-            self.failed += 1
+        if err is not None:  # not an update: counted in none of theirs
             self._note(f"heartbeat not delivered: {err.str()}")
 
     def _delivered(self, err: KafkaError | None, _msg: Message) -> None:

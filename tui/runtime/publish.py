@@ -61,9 +61,12 @@ class SignalPublisher:
         self.producer = Producer(
             client_config(connection, **{"linger.ms": 5, "acks": "all", "error_cb": self._error})
         )
+        # Signals queued, delivered and failed (in delivery, or refused by a full queue,
+        # `not_queued`: never among those queued).
         self.published = 0
         self.delivered = 0
         self.failed = 0
+        self.not_queued = 0
         self.commits = 0
         self.last_error = ""
         self._last_commit = time.monotonic()
@@ -82,6 +85,7 @@ class SignalPublisher:
             if queued:
                 self.published += 1
             else:
+                self.not_queued += 1
                 self._fail("the local queue stayed full; a signal was not published")
         self.producer.poll(0)
 
@@ -143,9 +147,24 @@ class SignalPublisher:
     def close(self, consumer: Consumer) -> None:
         """Deliver what is queued and commit what it covers (before the consumer closes)."""
         self.commit(consumer, force=True)
-        left = self.producer.flush(FLUSH_S)
-        if left:
-            self._note(f"{left} signals were not delivered before the engine stopped")
+        self.producer.flush(FLUSH_S)  # its count holds requests in flight too
+        if self.left:
+            self._note(f"{self.left} signals were not delivered before the engine stopped")
+
+    @property
+    def left(self) -> int:
+        """Signals queued that were neither delivered nor failed (yet)."""
+        return self.published - self.delivered - (self.failed - self.not_queued)
+
+    def summary(self) -> str:
+        """What became of the signals (published = delivered + failed + left) and of the
+        offsets."""
+        tried = self.published + self.not_queued
+        left = f", {self.left:,} not delivered when it stopped" if self.left else ""
+        return (
+            f"{tried:,} signals published to {self.topic}, {self.delivered:,} delivered, "
+            f"{self.failed:,} failed{left}; offsets committed {self.commits:,} times"
+        )
 
     def _delivered(self, err: KafkaError | None, _msg: Message) -> None:
         if err is None:
