@@ -43,7 +43,7 @@ from producer.lines import (
     TimeOrder,
     check_symbol,
 )
-from producer.wire import Tick
+from producer.wire import FIELD_NAMES, Tick
 
 #: Bytes read per block: large enough that the parser's per-call cost vanishes, small
 #: enough that memory stays a few tens of MiB whatever the file's size.
@@ -192,6 +192,9 @@ def _json_columns(data: bytes) -> TickColumns | None:
         return None  # a blank line: keeps the count of lines and records comparable
     if b"\\" in body:
         return None  # an escape, perhaps in a key: a typed record might not see it
+    lines = body.count(b"\n") + 1
+    if any(body.count(name) > lines for name in FIELD_NAMES):
+        return None  # a field perhaps given twice in a line: the line reader says which
     # "time" only where no line has "ts", which the line reader would take first
     decoders = _json_blocks if b'"ts"' not in body else _json_blocks[:1]
     for decoder in decoders:
@@ -200,7 +203,7 @@ def _json_columns(data: bytes) -> TickColumns | None:
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             continue  # the line reader says which line and what is wrong
         n = len(records)
-        if n != body.count(b"\n") + 1:
+        if n != lines:
             return None  # a line holding more than one object
         return _first_seen(
             *_codes(list(map(_symbol_of, records))),

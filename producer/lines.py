@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, Literal
 import msgspec
 
 from engine.limits import MAX_PRICE, MIN_PRICE
-from producer.wire import MAX_SYMBOL_LEN, Tick, clean_symbol
+from producer.wire import MAX_SYMBOL_LEN, Tick, clean_symbol, given_twice
 
 #: Timestamps must lie in [0, MAX_TS) epoch seconds, as on the wire.
 MAX_TS = 1e11
@@ -456,6 +456,11 @@ def json_object(line: str) -> dict[str, Any]:
         raise BadLine("not valid JSON: nested too deeply") from None
     if not isinstance(obj, dict):
         raise BadLine(f"expected a JSON object, got {type(obj).__name__}")
+    # As on the wire: a decoder keeps the last of a field given twice, another program
+    # may keep the first; such a line was a tick of whichever symbol came last.
+    twice = given_twice(line.encode("utf-8", "surrogatepass"))
+    if twice:
+        raise BadLine(f"the field {twice} is given twice")
     return obj
 
 

@@ -193,7 +193,7 @@ def decode_batch(values: list[bytes | None]) -> list[Tick] | None:
     # read one by one, where decode() looks closely. With no escape in the batch a name
     # is written only as counted, so fewer in one message cannot make up for more in
     # another (a message that lacks a field fails the decoding below).
-    if b"\\" in buf or any(buf.count(name) != len(values) for name in _NAMES):
+    if b"\\" in buf or any(buf.count(name) != len(values) for name in _TICK_NAMES):
         return None
     # JSON lines skip a blank line and read values side by side on one: with no blank
     # value, as many ticks as lines means one tick on each.
@@ -236,17 +236,26 @@ def decode(value: bytes | None, quantity: Callable[[str], bool] | None = None) -
     # price and ts are finite here.
     if tick.symbol not in _checked_symbols and not _clean_symbol(tick.symbol):
         raise BadTick("symbol has control characters or surrounding spaces", Problem.BAD_SYMBOL)
-    if b"\\" in value or any(value.count(name) > 1 for name in _NAMES):
-        twice = _given_twice(value)  # an escape may spell a name: json reads it out
-        if twice:
-            raise BadTick(f"the field {twice} is given twice", Problem.WRONG_SHAPE)
+    twice = given_twice(value)
+    if twice:
+        raise BadTick(f"the field {twice} is given twice", Problem.WRONG_SHAPE)
     return tick
 
 
 #: The fields of a tick as they appear in its JSON: each once in a message (a value that
 #: reads "price" also counts, and is then looked at closely, as is a message with any
-#: escape, which may spell a name: "sym\u0062ol").
-_NAMES = (b'"symbol"', b'"price"', b'"ts"')
+#: escape, which may spell a name: "sym\u0062ol"). A file's line may name its time "time".
+FIELD_NAMES = (b'"symbol"', b'"price"', b'"ts"', b'"time"')
+#: Those of a tick on the wire, each in every message.
+_TICK_NAMES = FIELD_NAMES[:3]
+
+
+def given_twice(value: bytes) -> str | None:
+    """The first of a tick's fields that the JSON object ``value`` holds twice, if any:
+    looked for only where a name shows more than once, or an escape might spell one."""
+    if b"\\" in value or any(value.count(name) > 1 for name in FIELD_NAMES):
+        return _given_twice(value)  # an escape may spell a name: json reads it out
+    return None
 
 
 def _given_twice(value: bytes) -> str | None:
@@ -258,7 +267,7 @@ def _given_twice(value: bytes) -> str | None:
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         # Called for each object, the outer one (the tick) last: its answer stays.
         keys = [key for key, _ in items]
-        found[0] = next((k for k in ("symbol", "price", "ts") if keys.count(k) > 1), None)
+        found[0] = next((k for k in ("symbol", "price", "ts", "time") if keys.count(k) > 1), None)
         return {}
 
     try:

@@ -215,6 +215,10 @@ def test_bad_csv_names_file_line_and_problem(
         ('{"symbol":"A","price":1,"ts":1\n', "not valid JSON"),
         ("[1, 2, 3]\n", "expected a JSON object"),
         ('{"symbol":" A","price":1,"ts":1}\n', "surrounding spaces"),
+        # As on the wire: a decoder keeps the last of two, another program the first.
+        ('{"symbol":"A","price":1,"ts":1,"symbol":"B"}\n', "the field symbol is given twice"),
+        ('{"symbol":"A","price":1,"price":9,"ts":1}\n', "the field price is given twice"),
+        ('{"symbol":"A","price":1,"time":1,"time":2}\n', "the field time is given twice"),
     ],
 )
 def test_bad_json_line_names_file_line_and_problem(
@@ -548,3 +552,13 @@ def test_a_file_ahead_of_the_clock_from_its_first_line_reads_whole(
     path = write(tmp_path, "ahead.csv", "\n".join(["ts,symbol,price", *rows]) + "\n")
     got = list(FileSource(path))
     assert len(got) == ticks and got[-1].ts == pytest.approx(t0 + (ticks - 1) * 0.5)
+
+
+def test_a_field_given_twice_deep_in_a_file_is_refused_by_the_block_reader_too(
+    tmp_path: Path,
+) -> None:
+    good = "".join(f'{{"ts":{1_700_000_000 + i},"symbol":"A","price":100}}\n' for i in range(500))
+    twice = '{"ts":1700000600,"symbol":"A","price":100,"symbol":"B"}\n'
+    path = write(tmp_path, "twice.jsonl", good + twice)
+    message = error_of(path)
+    assert message.startswith(f"{path}:501: the field symbol is given twice"), message
