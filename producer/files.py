@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 import math
 import os
 import stat
@@ -81,6 +82,10 @@ from producer.wire import Tick
 
 #: How many skipped-line messages a source keeps for its report.
 KEEP_REASONS = 5
+#: Bad lines skipped that the log names, each with its line (past that, their count).
+LOG_REASONS = 10_000
+
+log = logging.getLogger(__name__)
 
 
 def skipped_lines(source: object) -> list[str]:
@@ -92,7 +97,10 @@ def skipped_lines(source: object) -> list[str]:
     lines = [f"skipped {reason}" for reason in reasons]
     if skipped > len(reasons):
         more = skipped - len(reasons)
-        lines.append(f"skipped {more:,} more bad line{'s' if more != 1 else ''}, not named here")
+        lines.append(
+            f"skipped {more:,} more bad line{'s' if more != 1 else ''}, not named here (the "
+            f"log file names the first {LOG_REASONS:,})"
+        )
     return lines
 
 
@@ -389,6 +397,10 @@ class FileSource:
         self.skipped += 1
         if len(self.skipped_reasons) < KEEP_REASONS:
             self.skipped_reasons.append(f"{self.display}:{lineno}: {reason}")
+        if self.skipped <= LOG_REASONS:
+            log.warning("skipped %s:%d: %s", self.display, lineno, reason)
+            if self.skipped == LOG_REASONS:
+                log.warning("skipped %s: more bad lines are counted, not named", self.display)
 
     def _first_line(
         self, fmt: Format, text: str, lineno: int

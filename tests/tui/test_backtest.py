@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -615,3 +616,17 @@ def test_skip_bad_says_how_many_bad_lines_it_did_not_name(
     assert status == 0
     named = [line for line in err.splitlines() if line.startswith(f"skipped {path}:")]
     assert len(named) == 5 and "skipped 15 more bad lines, not named here" in err
+    assert "the log file names the first 10,000" in err
+
+
+def test_every_bad_line_skipped_is_named_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = "".join(f"{1_750_000_000 + i},A,{-1 if i % 2 else 10}\n" for i in range(40))
+    path = tmp_path / "many.csv"
+    path.write_text("ts,symbol,price\n" + rows)
+    with caplog.at_level(logging.WARNING, logger="producer.files"):
+        list(backtest.open_file(str(path), skip_bad=True))
+    logged = [r.getMessage() for r in caplog.records if r.name == "producer.files"]
+    assert logged == [f"skipped {path}:{i + 2}: price must be positive, got -1.0"
+                      for i in range(1, 40, 2)]  # fmt: skip

@@ -416,7 +416,7 @@ def run_produce(args: argparse.Namespace) -> int:
     skipped = getattr(source, "skipped", 0)
     if skipped:
         reasons = getattr(source, "skipped_reasons", [])
-        first = f" (first: {reasons[0]})" if reasons else ""
+        first = f" (first: {reasons[0]}; the log file names them)" if reasons else ""
         lines = fmt.count(skipped, "bad line")
         print(f"limitwatch produce: {lines} skipped{first}", file=sys.stderr)
     return 0 if stats.failed == 0 and not stats.last_error else 1
