@@ -108,7 +108,10 @@ def test_version_prints_the_installed_version_and_exits() -> None:
         (["--group", " "], "--group: a consumer group needs a name"),
         (["engine", "--signals-topic", "a b"], "'a b' is not a Kafka topic name"),
         (["--broker-memory", "1"], "--broker-memory: expected at least 64, got 1"),
-        (["--horizon", "1e308", "backtest", "scenarios/rally.jsonl"], "at most 31,622,400 s"),
+        (
+            ["--horizon", "1e308", "backtest", "scenarios/rally.jsonl"],
+            "--horizon (1e+308) must be at most 31,622,400 s",
+        ),
         (
             ["record", "no/such/dir/out.jsonl", "--bootstrap-servers", "127.0.0.1:1"],
             "cannot record to no/such/dir/out.jsonl: No such file or directory",

@@ -353,7 +353,12 @@ def engine_config(
             verb = "takes" if len(flags) == 1 else "take"
             wins = f"; {' and '.join(flags)} {verb} precedence" if flags else ""
             where = f" ({origin} sets {shown}{wins})"
-        raise OptionError(f"bad engine settings: {exc}{where}") from None
+        # A setting given on the command line by the name it was given there.
+        said = str(exc)
+        for setting in SETTINGS:
+            if setting.name in given:
+                said = re.sub(rf"\b{setting.name}\b", setting.option, said)
+        raise OptionError(f"bad engine settings: {said}{where}") from None
 
 
 def header_of(spec: str) -> str:
