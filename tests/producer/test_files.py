@@ -562,3 +562,10 @@ def test_a_field_given_twice_deep_in_a_file_is_refused_by_the_block_reader_too(
     path = write(tmp_path, "twice.jsonl", good + twice)
     message = error_of(path)
     assert message.startswith(f"{path}:501: the field symbol is given twice"), message
+
+
+def test_a_utf16_file_is_said_to_be_utf16_with_how_to_convert_it(tmp_path: Path) -> None:
+    path = write(tmp_path, "u16.csv", "ts,symbol,price\n1700000000,A,10\n".encode("utf-16"))
+    message = error_of(path)
+    assert message.startswith(f"{path}:1: UTF-16 text"), message
+    assert "iconv -f UTF-16 -t UTF-8" in message
