@@ -73,3 +73,28 @@ def test_the_two_lines_have_two_marks_in_the_legend() -> None:
     seconds = re.search(r"[L⅃](\S+) seconds \(right\)", text)
     assert messages and seconds, text[-2000:]
     assert messages.group(1) != seconds.group(1)  # not told apart by colour alone
+
+
+class CaughtUpFeed(StaticFeed):
+    """Lag readings of a consumer that never fell behind: zero all along."""
+
+    def latest(self) -> Snapshot:
+        snap = super().latest()
+        log = tuple((1000.0 + i / 2, 0, 0.0) for i in range(60))
+        return dataclasses.replace(snap, kafka=dataclasses.replace(snap.kafka, lag_log=log))
+
+
+def test_the_message_scale_counts_whole_messages() -> None:
+    app = LimitwatchApp(CaughtUpFeed())
+    shown: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("g")
+        await wait_until_async(lambda: isinstance(app.screen, LagScreen), pilot.pause, 5)
+        await pilot.pause(0.3)
+        shown.append(html.unescape(app.export_screenshot()).replace("\xa0", " "))
+
+    drive(app, script, size=(80, 24))
+    text = re.sub(r"<[^>]+>", "", shown[0])
+    left = re.findall(r"(?m)^\S*\s*(\d+\.\d+)\s*┤", text)
+    assert not left, left  # at no lag the left scale read 1.00 ... 0.17 messages

@@ -3,6 +3,7 @@ and in seconds, with the figures now per partition; refreshed every second."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -107,7 +108,12 @@ class LagScreen(ModalScreen[None]):
         plt.plot(x, [m for _t, m, _s in log], label="messages (left)", marker="braille")
         plt.plot(x, [s for _t, _m, s in log], label="seconds (right)", marker="•", yside="right")
         # Lag is never negative: both scales start at 0 (and show at least 1 when flat).
-        plt.ylim(0, max(1, max(m for _t, m, _s in log)))
+        top = max(1, max(m for _t, m, _s in log))
+        plt.ylim(0, top)
+        # Messages come whole: labels of whole numbers (at no lag the scale read 0.17).
+        step = max(1, math.ceil(top / 4))
+        counts = list(range(0, int(top) + 1, step))
+        plt.yticks(counts, [fmt.short_count(c) for c in counts])
         plt.ylim(0, max(1.0, max(s for _t, _m, s in log)), yside="right")
         plt.xlabel("seconds before now")
         plot.refresh()
