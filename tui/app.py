@@ -666,7 +666,7 @@ class LimitwatchApp(App[None]):
 
         def done(result: tuple[float, float] | None) -> None:
             if result is not None and self._send_limits(symbol, *result, additive=additive):
-                buy_text, sell_text = _limit_text(result[0]), _limit_text(result[1])
+                buy_text, sell_text = fmt.apart(*result, _limit_text)
                 self.notify(
                     f"{symbol} limits → {buy_text} / {sell_text}", timeout=2, replaces="limit"
                 )

@@ -475,3 +475,25 @@ def test_a_forecast_column_widened_by_one_long_forecast_narrows_again(
     before, wide, held, after = widths
     assert wide == held == 30 and after == before < 30
     assert not shown[1] and shown[-1]  # off the screen while wide, back after
+
+
+def test_limits_that_would_read_alike_are_written_with_the_digits_that_tell_them_apart() -> None:
+    nan = float("nan")
+    values = watchlist_module.RowValues(
+        "BRIX", 401.0, 400.0, 399.999999999, 400.0, nan, nan, nan, nan, nan, nan, False, False
+    )
+    cells = watchlist_module.format_row(values)
+    buy, sell = (watchlist_module.cell_plain(cells[KEYS.index(k)]) for k in ("buy", "sell"))
+    assert (buy, sell) == ("399.999999999", "400.00")  # both read 400.00
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    feed.set_limits(symbol, 399.999999999, 400.0)
+    app = LimitwatchApp(feed)
+    widths: list[int] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        widths.append(app.query_one(Watchlist)._widths["buy"])
+
+    drive(app, script)
+    assert widths == [len("399.999999999")]  # the column fits it, not cut to "399.999"

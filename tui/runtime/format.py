@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 
 def price(value: float) -> str:
@@ -32,6 +33,32 @@ def price(value: float) -> str:
         text = text.rstrip("0")
         text += "0" * (2 - len(text.rsplit(".", 1)[1]))
     return text
+
+
+def apart(low: float, high: float, render: Callable[[float], str] = price) -> tuple[str, str]:
+    """Two different values as ``render`` writes them, with as many more significant
+    digits as it takes (up to 12) where it writes both alike: a buy limit of
+    399.999999999 and a sell limit of 400 both read 400.00, a pair the monitor refuses.
+
+    >>> apart(399.999999999, 400.0), apart(150.0, 160.0)
+    (('399.999999999', '400.00'), ('150.00', '160.00'))
+    """
+    a, b = render(low), render(high)
+    if a != b or low == high or not (math.isfinite(low) and math.isfinite(high)):
+        return a, b
+    for digits in range(SIGNIFICANT + 1, 13):
+        a, b = f"{low:,.{digits}g}", f"{high:,.{digits}g}"
+        if a != b:
+            break
+    return _two_decimals(a), _two_decimals(b)
+
+
+def _two_decimals(text: str) -> str:
+    """A number written by ``format(x, "g")`` with at least two decimals, as prices are."""
+    if "e" in text:
+        return text
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.ljust(2, '0')}"
 
 
 #: Significant digits a price is shown with (fewer where its last ones are zeros).

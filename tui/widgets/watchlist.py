@@ -187,13 +187,14 @@ def format_row(v: RowValues, compact: bool = False) -> tuple[Cell, ...]:
     if v.pinned:
         name += ((PIN_MARK, "bold yellow"),)
     price = _price(compact)
+    buy, sell = fmt.apart(v.buy, v.sell, price)  # never two limits that read alike
     cells: dict[str, Cell] = {
         "symbol": name,
         "last": ((price(v.last), ""),),
         "chg": ((fmt.change(v.last, v.open, v.additive), chg_style),),
         "forecast": forecast,
-        "buy": ((price(v.buy), ("reverse green" if v.last <= v.buy else "green") + asked),),
-        "sell": ((price(v.sell), ("reverse red" if v.last >= v.sell else "red") + asked),),
+        "buy": ((buy, ("reverse green" if v.last <= v.buy else "green") + asked),),
+        "sell": ((sell, ("reverse red" if v.last >= v.sell else "red") + asked),),
         "fast": ((price(v.fast), ""),),
         "slow": ((price(v.slow), ""),),
     }
@@ -614,6 +615,14 @@ class Watchlist(ScrollView, can_focus=True):
             "fast": _widest(state.sma_fast[rows], price),
             "slow": _widest(state.sma_slow[rows], price),
         }
+        # Limits close enough to read alike are written with more digits (format_row).
+        buy, sell = state.buy[rows], state.sell[rows]
+        with np.errstate(invalid="ignore"):
+            close = np.flatnonzero(np.abs(sell - buy) <= 1e-4 * np.abs(buy))
+        for i in close.tolist():
+            texts = fmt.apart(float(buy[i]), float(sell[i]), price)
+            wanted["buy"] = max(wanted["buy"], cell_len(texts[0]))
+            wanted["sell"] = max(wanted["sell"], cell_len(texts[1]))
         now = _clock()
         for key, width in wanted.items():
             self._settle(key, width, now)
