@@ -835,20 +835,23 @@ class LimitwatchApp(App[None]):
 
     def action_zoom(self, direction: int) -> None:
         """Show a shorter (+1) or longer (-1) span of time in the chart."""
-        span = self.query_one(Chart).zoom(direction)
+        chart = self.query_one(Chart)
+        span = chart.zoom(direction)
+        # The window may be wider than what there is to draw (the title says so too).
+        so_far = ""
+        history = self._snapshot.history if self._snapshot is not None else None
+        if chart.span_s is not None and history is not None and len(history.t) > 1:
+            kept = float(history.t[-1] - history.t[0])
+            if kept < chart.span_s:
+                so_far = f"; {fmt.duration(kept)} of ticks so far"
         if span is False:
             end = "the shortest, 30 s" if direction > 0 else "all the history kept"
             other = "Z" if direction > 0 else "z"
-            self.notify(f"the chart shows {end} already; {other} goes back", timeout=2,
-                        replaces="zoom")  # fmt: skip
+            self.notify(f"the chart shows {end}{so_far} already; {other} goes back",
+                        timeout=2, replaces="zoom")  # fmt: skip
         else:
             shown = "all the history kept" if span is None else f"the last {span_text(span)}"
-            history = self._snapshot.history if self._snapshot is not None else None
-            if span is not None and history is not None and len(history.t) > 1:
-                kept = float(history.t[-1] - history.t[0])
-                if kept < span:  # the window is wider than what there is to draw
-                    shown += f"; {fmt.duration(kept)} of ticks so far"
-            self.notify(f"chart: {shown}", timeout=2, replaces="zoom")
+            self.notify(f"chart: {shown}{so_far}", timeout=2, replaces="zoom")
         self.refresh_view()
 
     def action_choose_symbols(self) -> None:

@@ -256,3 +256,23 @@ def test_a_far_limit_of_a_large_price_is_written_without_cents() -> None:
     plot = [line for line in lines if "│" in line or "┤" in line or "├" in line]
     assert any("↑ sell 1,009,800,000 " in line + " " for line in plot), plot
     assert not any("1,009,800,000." in line for line in plot)
+
+
+def test_at_the_shortest_zoom_a_shorter_history_is_said_as_the_title_says_it() -> None:
+    # The toast said "the shortest, 30 s" under a title of "last 18 s (all kept)".
+    from tests.tui.driving import drive
+    from tests.tui.feeds import StaticFeed
+    from tui.app import LimitwatchApp
+
+    app = LimitwatchApp(StaticFeed(n_ticks=900))  # about 18 s of ticks
+    told: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press(*"zzzzzz")  # 15, 5, 2, 1 min, 30 s, then past the end
+        told.extend(n.message for n in app._notifications)
+
+    drive(app, script)
+    assert re.fullmatch(
+        r"the chart shows the shortest, 30 s; 1\d s of ticks so far already; Z goes back",
+        told[-1],
+    ), told
