@@ -1,4 +1,4 @@
-"""The full forecast evaluation: every market kind (11) x 200 symbols x 60 minutes, as a table.
+"""The full forecast evaluation: every market kind (13) x 200 symbols x 60 minutes, as a table.
 
     .venv/bin/python tests/bench/eval_forecast.py [--json] [any limitwatch evaluate option]
 

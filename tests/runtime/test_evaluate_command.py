@@ -231,3 +231,17 @@ def test_more_symbols_than_forecasts_it_can_follow_is_said_not_a_traceback(
     assert code == 2 and out == ""
     assert "40,000 symbols at 3 bands are 120,000 forecasts" in err
     assert "fewer --bands" in err and "Traceback" not in err
+
+
+def test_options_of_generated_markets_are_said_to_be_ignored_for_a_file() -> None:
+    code, out, err = _run("scenarios/rally.jsonl", "--symbols", "5", "--seed", "3")
+    assert code == 0 and out
+    assert (
+        "--symbols, --seed shape the generated markets, not scenarios/rally.jsonl: ignored" in err
+    )
+
+
+def test_a_kind_named_twice_is_scored_once() -> None:
+    code, out, _err = _run("--kinds", "drift,drift", "--symbols", "4", "--minutes", "3")
+    assert code == 0
+    assert sum(line.startswith("drift ") for line in out.splitlines()) == 1

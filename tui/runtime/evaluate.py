@@ -347,7 +347,7 @@ def _kinds(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(
             f"unknown market kind(s) {', '.join(bad) or '(none)'}; choose from {', '.join(KINDS)}"
         )
-    return kinds
+    return list(dict.fromkeys(kinds))  # each once, in the order given
 
 
 def _bands(text: str) -> list[float]:
@@ -385,14 +385,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="score recorded ticks instead (a scenario, .csv or .jsonl file, or -); no oracle",
     )  # fmt: skip
     parser.add_argument(
-        "--kinds", type=_kinds, default=list(KINDS), metavar="K,K",
+        "--kinds", type=_kinds, default=None, metavar="K,K",
         help=f"generated market kinds (default: all of {','.join(KINDS)})",
     )  # fmt: skip
-    parser.add_argument("--symbols", type=_positive(int), default=200, metavar="N",
+    parser.add_argument("--symbols", type=_positive(int), default=None, metavar="N",
                         help="symbols per market kind (200)")  # fmt: skip
-    parser.add_argument("--minutes", type=_positive(float), default=60.0, metavar="M",
+    parser.add_argument("--minutes", type=_positive(float), default=None, metavar="M",
                         help="event time per market, minutes (60)")  # fmt: skip
-    parser.add_argument("--seed", type=seed, default=0, help="seed of the generated markets (0)")
+    parser.add_argument("--seed", type=seed, default=None, help="seed of the generated markets (0)")
     parser.add_argument(
         "--bands", type=_bands, default=list(DEFAULT_BANDS), metavar="PCT,PCT",
         help="limits this many percent either side of each symbol's first price (1,2,3)",
@@ -407,6 +407,19 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     """Run the evaluation the arguments describe; return the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
+    # The generated markets' options: said to be ignored for a file, else their defaults.
+    generated = {"--kinds": "kinds", "--symbols": "symbols", "--minutes": "minutes",
+                 "--seed": "seed"}  # fmt: skip
+    if args.file is not None:
+        given = [option for option, name in generated.items() if getattr(args, name) is not None]
+        if given:
+            verb = "shapes" if len(given) == 1 else "shape"
+            print(f"limitwatch evaluate: {', '.join(given)} {verb} the generated markets, "
+                  f"not {args.file}: ignored", file=err)  # fmt: skip
+    defaults = {"kinds": list(KINDS), "symbols": 200, "minutes": 60.0, "seed": 0}
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     source = None
     try:
         suggested: dict[str, Any] = {}
