@@ -178,7 +178,7 @@ def test_a_header_whose_engine_settings_conflict_is_named_in_the_error(
     # Settings from the command line alone: no file to blame.
     status, _, err = run(capsys, str(SCENARIOS / "rally.jsonl"), "--fast", "50", "--slow", "10")
     assert status == 2
-    assert err.strip().endswith("slow (10) must be greater than fast (50)")
+    assert err.strip().endswith("--slow (10) must be greater than --fast (50)")
 
 
 def test_a_limit_for_a_symbol_without_ticks_is_reported_with_near_names(
