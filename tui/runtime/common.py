@@ -4,6 +4,7 @@ the options describe, and one-line errors (secrets blanked out)."""
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 import threading
 
@@ -11,6 +12,7 @@ from confluent_kafka import KafkaError, KafkaException
 
 from producer.kafka_config import (
     Connection,
+    KafkaConfigError,
     check_connection,
     parse_property,
     read_properties,
@@ -32,7 +34,52 @@ def kafka_problem(bootstrap: str, exc: KafkaException) -> str:
     err = exc.args[0] if exc.args else None
     if isinstance(err, KafkaError) and err.code() == KafkaError._AUTHENTICATION:
         return f"Kafka at {bootstrap} refused to authenticate: {kafka_reason(exc)}"
+    listening = [address for address in _addresses(bootstrap) if _answers(*address)]
+    if listening:  # reached, but no Kafka there: a web server, another service
+        host, port = listening[0]
+        return (
+            f"could not reach Kafka at {bootstrap}: a program listens at {host}:{port} but "
+            f"does not answer as Kafka (another service on that port?); {kafka_reason(exc)}"
+        )
     return f"could not reach Kafka at {bootstrap}: {kafka_reason(exc)}"
+
+
+def _host_port(entry: str) -> tuple[str, str]:
+    """An entry of a bootstrap list as (host, port as written): 9092 where it gives none,
+    as librdkafka takes it."""
+    address = entry.strip().rpartition("://")[2]
+    host, colon, port = address.rpartition(":")
+    if address.endswith("]") or not colon:  # [::1] or a host alone
+        return address.strip("[]"), "9092"
+    return host.strip("[]"), port
+
+
+def _addresses(bootstrap: str) -> list[tuple[str, int]]:
+    """The (host, port) of each entry of a bootstrap list that names one."""
+    pairs = [_host_port(entry) for entry in bootstrap.split(",")]
+    return [(host, int(port)) for host, port in pairs if host and port.isdigit()]
+
+
+def _answers(host: str, port: int) -> bool:
+    """Whether something accepts a TCP connection at host:port within a second."""
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def check_bootstrap(bootstrap: str) -> None:
+    """KafkaConfigError for a bootstrap list that cannot name a broker: an entry without a
+    host, or a port that is not a number between 1 and 65535 (librdkafka tries such an
+    address for ten seconds before it says why)."""
+    for entry in bootstrap.split(","):
+        host, port = _host_port(entry)
+        if not host or not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise KafkaConfigError(
+                f"--bootstrap-servers {bootstrap!r}: {entry.strip()!r} is not HOST:PORT "
+                "with a port between 1 and 65535"
+            )
 
 
 def kafka_advice(exc: KafkaException, where: str = "Check --bootstrap-servers.") -> str:
@@ -65,6 +112,8 @@ def resolve_kafka(args: argparse.Namespace) -> None:
     bootstrap = props.pop("bootstrap.servers", None)
     if not args.bootstrap_servers and bootstrap:
         args.bootstrap_servers = bootstrap
+    if args.bootstrap_servers:
+        check_bootstrap(args.bootstrap_servers)
     if props:
         check_connection(props)
     args.kafka_properties = props

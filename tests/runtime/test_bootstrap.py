@@ -1,0 +1,39 @@
+"""--bootstrap-servers checked before any wait, and a failed connection told apart: no
+program at the address, or one that does not speak Kafka."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+
+from producer.kafka_config import KafkaConfigError
+from tui.runtime.common import check_bootstrap, kafka_problem
+
+
+@pytest.mark.parametrize(
+    "bootstrap",
+    ["127.0.0.1:9092", "broker", "a:1,b:65535", "[::1]:9092", "[::1]", "SSL://kafka.example:9093"],
+)
+def test_addresses_librdkafka_takes_are_taken(bootstrap: str) -> None:
+    check_bootstrap(bootstrap)
+
+
+@pytest.mark.parametrize("bootstrap", ["127.0.0.1:99999", ":9092", "a:1,b:x", "h:0", "h:"])
+def test_an_address_that_names_no_broker_is_refused_at_once(bootstrap: str) -> None:
+    with pytest.raises(KafkaConfigError, match="is not HOST:PORT with a port between 1 and 65535"):
+        check_bootstrap(bootstrap)
+
+
+def test_a_program_that_listens_but_is_not_kafka_is_told_apart_from_none() -> None:
+    failure = KafkaException(KafkaError(KafkaError._TRANSPORT))
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        said = kafka_problem(f"127.0.0.1:{port}", failure)
+    assert f"a program listens at 127.0.0.1:{port} but does not answer as Kafka" in said
+    closed = kafka_problem(f"127.0.0.1:{port}", failure)  # the socket is closed now
+    assert closed.startswith(f"could not reach Kafka at 127.0.0.1:{port}: ")
+    assert "listens" not in closed
