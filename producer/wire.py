@@ -147,7 +147,7 @@ def mark_resent(value: bytes) -> bytes:
 def check_value(value: bytes | None) -> bytes:
     """The message value, or BadTick when there is none or it is over
     :data:`MAX_MESSAGE_BYTES`: the checks every decoder makes before parsing."""
-    if value is None:
+    if not value:  # none (a tombstone) or zero bytes: no tick either way
         raise BadTick("empty message (no value)", Problem.WRONG_SHAPE)
     if len(value) > MAX_MESSAGE_BYTES:
         raise BadTick(

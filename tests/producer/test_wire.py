@@ -23,7 +23,7 @@ def test_tick_round_trips_as_readable_json() -> None:
     ("payload", "reason"),
     [
         (None, "empty"),
-        (b"", "not JSON"),
+        (b"", "empty message"),  # as a tombstone is, not "not JSON: truncated"
         (b"\xff\xfe\x00", "not JSON|undecodable"),
         (b"[1,2,3]", "invalid tick"),
         (b'{"symbol":"A","price":-1,"ts":1}', "invalid tick"),
