@@ -159,7 +159,8 @@ def _cases() -> list[Case]:
         # Prices that jump from the control symbol's (up, then down, never agreeing).
         Case("price-jump-up", _tick(symbol=CONTROL, price=CONTROL_PRICE * 1000), jump, ctrl),
         Case("price-jump-down", _tick(symbol=CONTROL, price=CONTROL_PRICE / 1000), jump, ctrl),
-        Case("price-jump-to-a-denormal", _tick(symbol=CONTROL, price=5e-324), jump, ctrl),
+        # Below the smallest price a tick may carry: a bad price before it could be a jump.
+        Case("price-a-denormal", _tick(symbol=CONTROL, price=5e-324), price, ctrl),
         # Well formed, but the engine tracks as many symbols as it may (one: the control).
         Case("refused-symbol", _tick(symbol="NEWCOMER"), refused),
         Case("refused-symbol-control-price", _tick(symbol="CTRL2", price=CONTROL_PRICE), refused),
