@@ -591,8 +591,18 @@ class LimitwatchApp(App[None]):
         table = self.query_one(Watchlist)
         table.move_cursor(row=table.cursor_row + delta)
 
+    def _limits_refused(self, why: str | None = None) -> bool:
+        """Whether limits set here would change nothing (a --view that shares none); said
+        if so, rather than shown for a moment and taken back."""
+        why = why or getattr(self.feed, "limits_refused", None)
+        if why:
+            self.notify(why, severity="warning", timeout=4, replaces="limit refused")
+        return bool(why)
+
     def action_step_limit(self, side: str, direction: int) -> None:
         """Lower (-1) or raise (+1) the selected symbol's buy or sell limit by one step."""
+        if self._limits_refused():
+            return
         picked = self._selected()
         if picked is None:
             return
@@ -653,6 +663,8 @@ class LimitwatchApp(App[None]):
 
     def action_edit_limits(self) -> None:
         """Open the dialog for the selected symbol's exact limits."""
+        if self._limits_refused():
+            return
         picked = self._selected()
         if picked is None:
             return
@@ -799,6 +811,8 @@ class LimitwatchApp(App[None]):
         """Re-centre the band of every symbol whose limit the price has reached, where the
         limits are the automatic ones (the band around the first price): limits you set
         stay where they are."""
+        if self._limits_refused(getattr(self.feed, "band_refused", None)):
+            return
         snap = self._snapshot
         band = snap.engine.config.default_band if snap is not None else None
         if snap is None or band is None:

@@ -396,3 +396,36 @@ def test_engines_that_were_killed_are_not_a_stall() -> None:
             time.sleep(STALL_S + 2 * TOPIC_CHECK_S)
             kafka = _latest(view).kafka
             assert kafka.health == "OK" and kafka.engines[1].startswith("silent"), kafka
+
+
+def test_limit_keys_in_a_view_that_shares_no_limits_say_so_and_send_nothing() -> None:
+    """`b` in `--view --no-shared-limits` showed "buy limit -> 400.38" and took it back
+    three seconds later; `a` in any view re-centred bands no engine heard of."""
+    from producer.kafka_config import Connection
+    from tests.tui.driving import drive
+    from tests.tui.feeds import StaticFeed
+    from tui.app import LimitwatchApp
+    from tui.runtime.view import ViewFeed, ViewOptions
+
+    unshared = ViewFeed(ViewOptions(Connection("127.0.0.1:1")), share=None)
+    shared = ViewFeed(ViewOptions(Connection("127.0.0.1:1")), share=lambda *a: None)
+    assert unshared.limits_refused and "--no-shared-limits" in unshared.limits_refused
+    assert shared.limits_refused is None and "automatic limits" in shared.band_refused
+
+    class Unshared(StaticFeed):  # the static ticks, with the view's answers
+        limits_refused = unshared.limits_refused
+        band_refused = unshared.band_refused
+
+    feed = Unshared()
+    app = LimitwatchApp(feed)
+    told: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        for key in ("b", "l", "a"):  # each toast replaces the one before
+            await pilot.press(key)
+            await pilot.pause()
+            told.append(list(app._notifications)[-1].message)
+
+    drive(app, script)
+    assert feed.commands == [] and feed.shared == []
+    assert told == [unshared.limits_refused, unshared.limits_refused, unshared.band_refused]

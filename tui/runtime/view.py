@@ -641,6 +641,19 @@ class ViewFeed:
         self.worker = ViewWorker(options)
         self._share = share
 
+    #: Why a limit set here would change nothing (None: it goes to the engines), and why
+    #: the band's re-centring (key a) cannot: the engines keep their automatic limits.
+    @property
+    def limits_refused(self) -> str | None:
+        if self._share is None:
+            return "--no-shared-limits: a limit set in this --view reaches no engine"
+        return None
+
+    band_refused = (
+        "--view: the engines keep their own automatic limits; set a symbol's limits with "
+        "b/B/s/S or l, which the engines apply"
+    )
+
     def start(self) -> None:
         self.worker.start()
 
