@@ -149,8 +149,8 @@ class IndicatorPublisher:
     def close(self) -> None:
         """Deliver what is queued (at most :data:`FLUSH_S`)."""
         self.producer.flush(FLUSH_S)  # its count holds heartbeats and requests too
-        if self.left:
-            self._note(f"{self.left} indicator updates were not delivered before it stopped")
+        if self.left:  # the summary says so; the log too (not twice on one line)
+            log.warning("%d indicator updates were not delivered before it stopped", self.left)
 
     def summary(self) -> str:
         """What became of the updates: published = delivered + failed + left."""

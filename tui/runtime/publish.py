@@ -148,8 +148,8 @@ class SignalPublisher:
         """Deliver what is queued and commit what it covers (before the consumer closes)."""
         self.commit(consumer, force=True)
         self.producer.flush(FLUSH_S)  # its count holds requests in flight too
-        if self.left:
-            self._note(f"{self.left} signals were not delivered before the engine stopped")
+        if self.left:  # the summary says so; the log too (not twice on one line)
+            log.warning("%d signals were not delivered before the engine stopped", self.left)
 
     @property
     def left(self) -> int:
