@@ -27,7 +27,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.notifications import Notification, Notify, SeverityLevel
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 from textual.widgets._toast import ToastHolder
@@ -296,6 +296,15 @@ class LimitwatchApp(App[None]):
             self.post_message(Notify(toast))
         if shown is not None:
             self.call_after_refresh(self._drop_empty_toast_holders)
+
+    def _refresh_notifications(self) -> None:
+        """Toasts on the monitor's own screen only: over a dialog or a screen of its own
+        (keys, limits, detail, lag, track record) they were drawn over its text. The
+        signals pane lists every crossing, and the toasts still current show again when
+        the monitor's screen comes back (Textual refreshes them then)."""
+        if self.screen_stack and isinstance(self.screen_stack[-1], ModalScreen):
+            return
+        super()._refresh_notifications()
 
     def _drop_empty_toast_holders(self) -> None:
         """Remove the holders of toasts taken off the screen. Textual's rack removes a

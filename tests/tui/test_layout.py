@@ -249,3 +249,22 @@ def test_signals_keep_their_time_at_80x24_whatever_the_symbols(symbols: list[str
     if len(symbols[0]) == 7:  # short enough to be shown whole: told apart
         shown = {s for row in rows for s in symbols if f" {s} " in row}
         assert len(shown) >= 2 and not any("…" in row for row in rows), rows
+
+
+def test_no_toast_over_a_dialog_and_it_shows_once_the_dialog_is_gone() -> None:
+    """Toasts were drawn over the keys screen's and the limits dialog's text."""
+    app = LimitwatchApp(StaticFeed())
+    seen: list[tuple[str, int]] = []
+
+    async def run() -> None:
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            for key in ("question_mark", "escape", "l", "escape"):
+                await pilot.press(key)
+                await pilot.pause()
+                if key != "escape":
+                    app.notify("SELL BRIX @ 416.94 (limit 416.82)", timeout=10)
+                await pilot.pause()
+                seen.append((type(app.screen).__name__, len(app.screen.query(Toast))))
+
+    asyncio.run(run())
+    assert seen == [("HelpScreen", 0), ("Screen", 1), ("LimitsDialog", 0), ("Screen", 1)]
