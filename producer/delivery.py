@@ -11,7 +11,27 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-__all__ = ["produce_with_retry"]
+__all__ = ["delivery_summary", "produce_with_retry", "undelivered"]
+
+
+def undelivered(published: int, delivered: int, failed: int, not_queued: int) -> int:
+    """Messages queued (``published``) that were neither delivered nor failed yet;
+    ``failed`` counts those a full queue refused too (``not_queued``), never queued.
+    (librdkafka's own count of what it still holds adds requests in flight.)"""
+    return published - delivered - (failed - not_queued)
+
+
+def delivery_summary(
+    what: str, topic: str, published: int, delivered: int, failed: int, not_queued: int
+) -> str:
+    """``N what published to topic, D delivered, F failed[, L not delivered when it
+    stopped]``, where N = D + F + L: every message tried, queued or not."""
+    left = undelivered(published, delivered, failed, not_queued)
+    stopped = f", {left:,} not delivered when it stopped" if left else ""
+    return (
+        f"{published + not_queued:,} {what} published to {topic}, {delivered:,} delivered, "
+        f"{failed:,} failed{stopped}"
+    )
 
 
 def produce_with_retry(

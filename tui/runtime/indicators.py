@@ -22,6 +22,7 @@ import msgspec
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from engine import EngineState
+from producer.delivery import delivery_summary, undelivered
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
 from producer.topics import ensure_compacted
 from tui.runtime.jsonout import indicator_values, json_number
@@ -144,7 +145,7 @@ class IndicatorPublisher:
     @property
     def left(self) -> int:
         """Updates queued that were neither delivered nor failed (yet)."""
-        return self.published - self.delivered - (self.failed - self.not_queued)
+        return undelivered(self.published, self.delivered, self.failed, self.not_queued)
 
     def close(self) -> None:
         """Deliver what is queued (at most :data:`FLUSH_S`)."""
@@ -153,13 +154,10 @@ class IndicatorPublisher:
             log.warning("%d indicator updates were not delivered before it stopped", self.left)
 
     def summary(self) -> str:
-        """What became of the updates: published = delivered + failed + left."""
-        tried = self.published + self.not_queued
-        left = f", {self.left:,} not delivered when it stopped" if self.left else ""
-        return (
-            f"{tried:,} indicator updates published to {self.topic}, {self.delivered:,} "
-            f"delivered, {self.failed:,} failed{left} ({self.beats:,} heartbeats beside them)"
-        )
+        """What became of the updates (:func:`~producer.delivery.delivery_summary`)."""
+        counts = (self.published, self.delivered, self.failed, self.not_queued)
+        said = delivery_summary("indicator updates", self.topic, *counts)
+        return f"{said} ({self.beats:,} heartbeats beside them)"
 
     def _beat_delivered(self, err: KafkaError | None, _msg: Message) -> None:
         if err is not None:  # not an update: counted in none of theirs

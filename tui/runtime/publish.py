@@ -16,7 +16,7 @@ import time
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from engine import Signal
-from producer.delivery import produce_with_retry
+from producer.delivery import delivery_summary, produce_with_retry, undelivered
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
 from tui.runtime.jsonout import signal_json
 
@@ -154,17 +154,14 @@ class SignalPublisher:
     @property
     def left(self) -> int:
         """Signals queued that were neither delivered nor failed (yet)."""
-        return self.published - self.delivered - (self.failed - self.not_queued)
+        return undelivered(self.published, self.delivered, self.failed, self.not_queued)
 
     def summary(self) -> str:
-        """What became of the signals (published = delivered + failed + left) and of the
-        offsets."""
-        tried = self.published + self.not_queued
-        left = f", {self.left:,} not delivered when it stopped" if self.left else ""
-        return (
-            f"{tried:,} signals published to {self.topic}, {self.delivered:,} delivered, "
-            f"{self.failed:,} failed{left}; offsets committed {self.commits:,} times"
-        )
+        """What became of the signals (:func:`~producer.delivery.delivery_summary`) and of
+        the offsets."""
+        counts = (self.published, self.delivered, self.failed, self.not_queued)
+        said = delivery_summary("signals", self.topic, *counts)
+        return f"{said}; offsets committed {self.commits:,} times"
 
     def _delivered(self, err: KafkaError | None, _msg: Message) -> None:
         if err is None:
