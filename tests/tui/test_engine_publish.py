@@ -318,3 +318,32 @@ def test_a_stop_with_the_broker_frozen_gives_counts_that_add_up() -> None:
         total, delivered, failed, left = (int((c or "0").replace(",", "")) for c in counts.groups())
         assert total == delivered + failed + left and left > 0, said
     assert said_signals.startswith(f"{len(signals):,} signals published"), said_signals
+
+
+def test_an_engine_that_publishes_nothing_still_says_what_it_did_when_stopped(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    """`engine --no-publish` stopped by SIGTERM printed nothing at all."""
+    log = str(tmp_path / "l.log")
+    ensure_topics(broker.bootstrap, topic, partitions=4)
+    produce_crash(broker.bootstrap, topic, log)
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "engine", "--bootstrap-servers", broker.bootstrap,
+         "--topic", topic, "--group", f"{topic}-quiet", "--no-publish", "--log-file", log],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+    threading.Thread(target=lambda: [lines.put(x) for x in engine.stdout], daemon=True).start()  # type: ignore[union-attr]
+    try:
+        wait_until(lambda: _committed(broker.bootstrap, topic, f"{topic}-quiet") >= 260, 30,
+                   what="the 260 ticks read and committed")  # fmt: skip
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        _, err = engine.communicate(timeout=15)
+    printed = 0
+    while not lines.empty():
+        printed += bool(lines.get().strip())
+    assert engine.returncode == 0, err
+    assert (
+        f"260 ticks read, {printed:,} signal" in err and "none published (--no-publish)" in err
+    ), err

@@ -209,6 +209,12 @@ def run_engine(args: argparse.Namespace) -> int:
             said += f"; {publisher.last_error}"
         print(redact(said), file=sys.stderr)
         code = code or (1 if publisher.failed else 0)
+    else:  # what it did all the same (stopped by SIGTERM it said nothing at all)
+        last = worker.latest()
+        if last is not None:
+            read, printed = fmt.count(last.kafka.consumed, "tick"), last.signal_count
+            print(f"limitwatch engine: {read} read, {fmt.count(printed, 'signal')} printed, "
+                  "none published (--no-publish)", file=sys.stderr)  # fmt: skip
     return code
 
 
