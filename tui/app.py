@@ -991,10 +991,11 @@ class LimitwatchApp(App[None]):
         self.push_screen(DetailScreen(picked[1], look))
 
     def _horizon_text(self) -> str:
-        """The engine's forecast horizon, as a short duration (60 s)."""
+        """The engine's forecast horizon, as a short duration with no space (60s): in a
+        toast as narrow as the Kafka pane, "≤60 s" wrapped to leave an "s" alone."""
         snap = self._snapshot
         horizon = snap.engine.config.horizon_s if snap is not None else EngineConfig().horizon_s
-        return fmt.duration(horizon)
+        return fmt.short_duration(horizon)
 
     def action_track_record(self) -> None:
         """Show how often the forecasts came true so far."""

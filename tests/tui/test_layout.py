@@ -113,7 +113,7 @@ def test_toasts_leave_the_watchlist_the_signals_and_the_status_line_uncovered(
         async with app.run_test(size=size, notifications=True) as pilot:
             await pilot.pause()
             app.notify("BUY ACME @ 148.20 (limit 148.24) +3 more", timeout=10)
-            app.notify("SELL_WATCH BRIX @ 416.00: 80% in ≤60 s +2 more", timeout=10)
+            app.notify("SELL_WATCH BRIX @ 416.00: 80% in ≤60s +2 more", timeout=10)
             await wait_until_async(lambda: len(app.screen.query(Toast)) == 2, pilot.pause, 5)
             await pilot.pause()
             kafka = app.query_one(KafkaPane).region
@@ -268,3 +268,25 @@ def test_no_toast_over_a_dialog_and_it_shows_once_the_dialog_is_gone() -> None:
 
     asyncio.run(run())
     assert seen == [("HelpScreen", 0), ("Screen", 1), ("LimitsDialog", 0), ("Screen", 1)]
+
+
+def test_a_watch_toast_writes_the_horizon_without_a_space_to_break_at() -> None:
+    """In a toast as narrow as the Kafka pane "... in ≤60 s" wrapped to leave an "s"
+    alone on a line."""
+    feed = StaticFeed()
+    watch = next(s for s in feed.signals if s.kind.name.endswith("_WATCH"))
+    app = LimitwatchApp(feed)
+    told: list[str] = []
+
+    async def run() -> None:
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await pilot.pause(0.3)
+            feed.signals.append(watch)
+            feed.seq += 1
+            await wait_until_async(
+                lambda: any("_WATCH" in n.message for n in app._notifications), pilot.pause, 5
+            )
+            told.extend(n.message for n in app._notifications if "_WATCH" in n.message)
+
+    asyncio.run(run())
+    assert told and told[0].endswith(" in ≤60s"), told
