@@ -290,3 +290,23 @@ def test_a_watch_toast_writes_the_horizon_without_a_space_to_break_at() -> None:
 
     asyncio.run(run())
     assert told and told[0].endswith(" in ≤60s"), told
+
+
+def test_shrunk_to_80_columns_the_footer_drops_the_palette_hint_over_its_keys() -> None:
+    """Started at 100 columns and shrunk to 80, the footer kept "^p palette" drawn over
+    "? Keys" (it showed its keys anew only when told)."""
+    from textual.widgets import Footer
+
+    app = LimitwatchApp(StaticFeed())
+    hints: list[int] = []
+
+    async def run() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            for size in ((80, 24), (160, 48), (80, 24)):
+                await pilot.resize_terminal(*size)
+                await pilot.pause(0.2)
+                hints.append(len(app.query_one(Footer).query(".-command-palette")))
+
+    asyncio.run(run())
+    assert hints == [0, 1, 0]
