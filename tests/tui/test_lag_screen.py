@@ -56,8 +56,9 @@ def test_g_opens_the_lag_history_and_closes_it_again() -> None:
     assert seen[0].startswith("now 133 messages") and seen[1] != "LagScreen"
 
 
-def test_the_two_lines_have_two_marks_in_the_legend() -> None:
-    app = LimitwatchApp(LaggingFeed())
+def _lag_screen_text(feed: StaticFeed, size: tuple[int, int]) -> str:
+    """The screen's plain text once `g` has opened the lag history on `feed`."""
+    app = LimitwatchApp(feed)
     shown: list[str] = []
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
@@ -66,8 +67,12 @@ def test_the_two_lines_have_two_marks_in_the_legend() -> None:
         await pilot.pause(0.3)
         shown.append(html.unescape(app.export_screenshot()).replace("\xa0", " "))
 
-    drive(app, script, size=(100, 30))
-    text = re.sub(r"<[^>]+>", "", shown[0])
+    drive(app, script, size=size)
+    return re.sub(r"<[^>]+>", "", shown[0])
+
+
+def test_the_two_lines_have_two_marks_in_the_legend() -> None:
+    text = _lag_screen_text(LaggingFeed(), (100, 30))
     # Each entry: the side of its scale (L or ⅃), its mark, its name.
     messages = re.search(r"[L⅃](\S+) messages \(left\)", text)
     seconds = re.search(r"[L⅃](\S+) seconds \(right\)", text)
@@ -85,16 +90,6 @@ class CaughtUpFeed(StaticFeed):
 
 
 def test_the_message_scale_counts_whole_messages() -> None:
-    app = LimitwatchApp(CaughtUpFeed())
-    shown: list[str] = []
-
-    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("g")
-        await wait_until_async(lambda: isinstance(app.screen, LagScreen), pilot.pause, 5)
-        await pilot.pause(0.3)
-        shown.append(html.unescape(app.export_screenshot()).replace("\xa0", " "))
-
-    drive(app, script, size=(80, 24))
-    text = re.sub(r"<[^>]+>", "", shown[0])
+    text = _lag_screen_text(CaughtUpFeed(), (80, 24))
     left = re.findall(r"(?m)^\S*\s*(\d+\.\d+)\s*┤", text)
     assert not left, left  # at no lag the left scale read 1.00 ... 0.17 messages

@@ -227,12 +227,12 @@ def forecast(
     style = side.lower() if p >= 0.5 else "maybe"
     # Short of the limit, never "100%": a forecast is not a certainty (and at 80 columns
     # "SELL 100% stale" was a cell wider than the room, which blanked the column).
-    chance = f"{min(p, 0.99):.0%}"
+    likely = f"{min(p, 0.99):.0%}"
     if compact:
         when = f" ~{short_duration(eta)}" if timed and math.isfinite(eta) else ""
-        return (f"{side} {chance}{when}", style)
+        return (f"{side} {likely}{when}", style)
     when = f"in ~{duration(eta)}, " if math.isfinite(eta) else ""
-    return (f"{side} {when}{chance}", style)
+    return (f"{side} {when}{likely}", style)
 
 
 def size(n_bytes: int | None) -> str:
