@@ -737,23 +737,27 @@ class LimitwatchApp(App[None]):
         if producer.finished:  # the status line says so; a new speed would change nothing
             self.notify("The source has ended: nothing is playing.", timeout=2, replaces="speed")
             return
-        if not math.isfinite(producer.speed):
-            self.notify("Replaying at max speed already.", timeout=2)
-            return
         base = producer.speed
         asked = self._speed_asked
         if asked is not None and time.monotonic() - asked[1] < PENDING_S:
             # Keys faster than the snapshots: three presses of + in 0.3 s made x4, not x8.
             base = asked[0]
-        speed = min(max(base * factor, SLOWEST_SPEED), FASTEST_SPEED)
+        if math.isinf(base) and factor > 1:
+            self.notify("Replaying at max speed already; - slower.", timeout=2, replaces="speed")
+            return
+        # From max speed, - steps down to the fastest paced speed.
+        speed = FASTEST_SPEED if math.isinf(base) else base * factor
+        speed = min(max(speed, SLOWEST_SPEED), FASTEST_SPEED)
         if speed == base:
             end, other = ("slowest", "+ goes faster") if factor < 1 else ("fastest", "- slower")
-            self.notify(f"speed ×{speed:g} is the {end}; {other}", timeout=2, replaces="speed")
+            self.notify(
+                f"speed {fmt.speed(speed)} is the {end}; {other}", timeout=2, replaces="speed"
+            )
             return
         self._speed_asked = (speed, time.monotonic())
         self.feed.set_speed(speed)
         self._expect_change()
-        self.notify(f"speed ×{speed:g}", timeout=2, replaces="speed")
+        self.notify(f"speed {fmt.speed(speed)}", timeout=2, replaces="speed")
 
     def action_toggle_record(self) -> None:
         """Start recording the ticks read to a scenario file, or stop."""
@@ -1077,7 +1081,7 @@ def status_line(
     part["paused"] = "PAUSED" if p is not None and p.paused else ""
     part["speed"] = ""
     if p is not None and p.speed != 1.0:
-        part["speed"] = "speed max" if math.isinf(p.speed) else f"speed ×{p.speed:g}"
+        part["speed"] = f"speed {fmt.speed(p.speed)}"
     part["ended"] = part["why"] = part["skipped"] = ""
     if p is not None and p.finished:
         part["ended"] = "source ended"

@@ -8,6 +8,7 @@ import dataclasses
 import gc
 import html
 import io
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -220,8 +221,27 @@ def test_speed_keys_say_where_they_stop_and_when_nothing_is_playing() -> None:
 
     drive(app, script)
     assert feed.speeds == [0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625]  # none after the end
-    assert told[0][-1] == "speed ×0.015625 is the slowest; + goes faster"
+    assert told[0][-1] == "speed ×1/64 is the slowest; + goes faster"
     assert told[1][-1] == "The source has ended: nothing is playing."
+
+
+def test_minus_slows_a_replay_at_max_speed_and_plus_says_it_is_the_fastest() -> None:
+    feed = StaticFeed()
+    feed.producer = dataclasses.replace(feed.producer, speed=math.inf)
+    app = LimitwatchApp(feed)
+    told: list[list[str]] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("plus")
+        told.append([n.message for n in app._notifications])
+        await pilot.press("minus")
+        await pilot.press("minus")
+        told.append([n.message for n in app._notifications])
+
+    drive(app, script)
+    assert told[0][-1] == "Replaying at max speed already; - slower."
+    assert feed.speeds == [1024.0, 512.0]
+    assert told[1][-1] == "speed ×512"
 
 
 def test_a_step_between_rungs_moves_to_the_next_rung_on_that_side() -> None:

@@ -99,6 +99,20 @@ def chance(p: float) -> str:
     return f"{p:.0%}"
 
 
+def speed(factor: float) -> str:
+    """A replay speed as the status line and the speed keys say it: ``max`` unpaced,
+    slower than real time as a fraction of it.
+
+    >>> speed(math.inf), speed(4.0), speed(1 / 64), speed(0.75)
+    ('max', '×4', '×1/64', '×0.75')
+    """
+    if math.isinf(factor):
+        return "max"
+    if 0.0 < factor < 1.0 and (1.0 / factor).is_integer():
+        return f"×1/{1.0 / factor:.0f}"
+    return f"×{factor:g}"
+
+
 def percent(value: float) -> str:
     """A signed percentage with two decimals."""
     if not math.isfinite(value):
