@@ -60,6 +60,7 @@ class Problem(enum.Enum):
     TOO_LARGE = "too large"
     REFUSED_SYMBOL = "refused symbol"
     FUTURE_TIME = "future time"
+    OLD_TIME = "old time"
     IMPLAUSIBLE_JUMP = "implausible jump"
 
 

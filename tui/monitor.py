@@ -148,6 +148,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         remembered=_remembered_only(args, source, settings),
         source_stop=stop,
         max_ahead_s=args.max_ahead,
+        max_behind_s=args.max_behind,
         max_jump=args.max_jump,
         additive=tuple(args.additive),
         fields=fields,

@@ -14,6 +14,7 @@ from producer.sources import open_source
 from producer.wire import Problem, Tick
 from tui.runtime.plausibility import (
     MAX_AHEAD_S,
+    MAX_BEHIND_S,
     MAX_JUMP,
     RELEVEL_AFTER,
     Plausibility,
@@ -34,9 +35,37 @@ def test_an_event_time_ahead_of_the_clock_is_refused_past_the_bound_only() -> No
     checks = TickChecks(Plausibility(), capacity=10)
     assert _problem(checks, 100.0, NOW + MAX_AHEAD_S) == "ok"  # clocks a little apart
     assert _problem(checks, 100.0, NOW + MAX_AHEAD_S + 1) == "future time"
-    assert _problem(checks, 100.0, NOW - 86_400) == "ok"  # the past is a replay's business
+    # A symbol's first tick may be from any time: the past is a replay's business.
+    assert _problem(checks, 100.0, NOW - 86_400, symbol="BRIX") == "ok"
     off = TickChecks(Plausibility(max_ahead_s=math.inf), capacity=10)
     assert _problem(off, 100.0, 9e10) == "ok"
+
+
+def test_a_time_far_behind_its_symbols_latest_is_refused_and_moves_nothing() -> None:
+    # The engine takes a late tick at its symbol's latest time: a price a year old would
+    # be taken for the current one (and fire a BUY). A minute behind is tolerated.
+    checks = TickChecks(Plausibility(), capacity=10)
+    year = 365 * 86_400.0
+    got = [
+        _problem(checks, 156.0, NOW),
+        _problem(checks, 100.0, NOW - year),
+        _problem(checks, 156.1, NOW - MAX_BEHIND_S),
+        _problem(checks, 156.2, NOW - MAX_BEHIND_S - 1),
+        _problem(checks, 100.0, NOW - year, symbol="OTHER"),  # a first tick: any time
+    ]
+    assert got == ["ok", "old time", "ok", "old time", "ok"]
+    refused = checks.refusal(Tick("ACME", 100.0, NOW - year), wall=NOW)
+    assert refused is not None and "31,536,000 s behind the latest" in str(refused)
+    # The batch check agrees with the one-by-one check, and takes nothing on refusal.
+    batch = TickChecks(Plausibility(), capacity=10)
+    assert batch.accept_all(["A", "B", "A"], [NOW, NOW, NOW + 5], [1.0, 2.0, 1.0], NOW)
+    assert batch.accept_all(["A", "B"], [NOW - 30, NOW - 61], [1.0, 2.0], NOW) is False
+    assert batch.refusal(Tick("B", 2.0, NOW - 61), wall=NOW) is not None
+    assert batch.accept_all(["A", "A", "A"], [NOW + 100, NOW + 45, NOW + 41], [1.0] * 3, NOW)
+    assert batch.accept_all(["A"], [NOW + 39], [1.0], NOW) is False  # 61 s behind NOW + 100
+    off = TickChecks(Plausibility(max_behind_s=math.inf), capacity=10)
+    assert [_problem(off, 1.0, t) for t in (NOW, NOW - year)] == ["ok", "ok"]
+    assert off.accept_all(["A", "A"], [NOW, NOW - year], [1.0, 1.0], NOW)
 
 
 def test_a_jump_is_measured_against_the_last_accepted_price_not_the_refused_one() -> None:
@@ -98,7 +127,7 @@ def test_every_shipped_scenario_passes_its_own_checks(path: Path) -> None:
     wall = time.time()  # as a replay meets them: recorded times are in the past
     refused = [(t, bad) for t in source if (bad := checks.refusal(t, wall)) is not None]
     assert refused == []
-    assert [p.value for p in Problem][-2:] == ["future time", "implausible jump"]
+    assert [p.value for p in Problem][-3:] == ["future time", "old time", "implausible jump"]
 
 
 def test_a_quantity_at_zero_or_below_is_not_checked_for_jumps() -> None:

@@ -98,11 +98,13 @@ def test_every_kind_of_bad_message_is_counted_under_its_reason(
         (Problem.FUTURE_TIME, _tick("X", 3, now + 600)),
     ]
     jump = _tick("ACME", 15_000.0, now)  # after ACME's ticks, in their partition
+    old = _tick("ACME", 100.0, now - 365 * 86_400)  # a year behind ACME's latest
     pipeline = _pipeline(broker, topic)
     try:
         good = list(_good(now))
-        _send(broker, topic, [(b"ACME", v) for v in [*good, jump]] + [(b"X", v) for _, v in bad])
-        bad.append((Problem.IMPLAUSIBLE_JUMP, jump))
+        ticks = [(b"ACME", v) for v in [*good, jump, old]]
+        _send(broker, topic, ticks + [(b"X", v) for _, v in bad])
+        bad += [(Problem.IMPLAUSIBLE_JUMP, jump), (Problem.OLD_TIME, old)]
         snap = wait_for(pipeline, lambda s: s.kafka.bad >= len(bad))
         expected: dict[str, int] = {}
         for problem, _ in bad:

@@ -142,7 +142,7 @@ def _headless_worker(
     """A ConsumerWorker on --bootstrap-servers for the headless commands, and the keeper
     of the topics it set up."""
     keeper = _topics_kept(args)
-    checks = plausibility_for(None, args.max_ahead, args.max_jump)
+    checks = plausibility_for(None, args.max_ahead, args.max_jump, args.max_behind)
     worker = ConsumerWorker(
         connection(args), topic=args.topic, plausibility=checks, fields=fields,
         additive=tuple(getattr(args, "additive", ())), **kwargs,

@@ -16,7 +16,7 @@ from engine import EngineConfig
 from engine.config import SETTINGS
 from engine.limits import limit_problem
 from producer.lines import BadLine, check_symbol
-from tui.runtime.plausibility import MAX_AHEAD_S, MAX_JUMP
+from tui.runtime.plausibility import MAX_AHEAD_S, MAX_BEHIND_S, MAX_JUMP
 
 Limits = dict[str, tuple[float, float]]
 
@@ -232,13 +232,18 @@ def factor_or_off(text: str) -> float:
 
 
 def add_plausibility_options(p: argparse.ArgumentParser) -> None:
-    """--max-ahead and --max-jump: the consumer's checks on ticks that decode but are
+    """--max-ahead, --max-behind and --max-jump: the consumer's checks on ticks that decode but are
     implausible (see :mod:`tui.runtime.plausibility`, where the defaults live)."""
     g = p.add_argument_group("refused as implausible (copied to the dead-letter topic)")
     g.add_argument(
         "--max-ahead", type=seconds_or_off, default=MAX_AHEAD_S, metavar="S",
         help="refuse event times more than S seconds ahead of this machine's clock, or "
         f"off (default: {MAX_AHEAD_S:g})",
+    )  # fmt: skip
+    g.add_argument(
+        "--max-behind", type=seconds_or_off, default=MAX_BEHIND_S, metavar="S",
+        help="refuse event times more than S seconds behind their symbol's latest, or off "
+        f"(default: {MAX_BEHIND_S:g}; a tick less late is taken at the latest time)",
     )  # fmt: skip
     g.add_argument(
         "--max-jump", type=factor_or_off, default=None, metavar="FACTOR",

@@ -37,7 +37,7 @@ from tui.runtime.commands import (
     StopRecording,
 )
 from tui.runtime.consumer import ConsumerWorker
-from tui.runtime.plausibility import MAX_AHEAD_S, plausibility_for
+from tui.runtime.plausibility import MAX_AHEAD_S, MAX_BEHIND_S, plausibility_for
 from tui.runtime.shared_limits import CATCH_UP_S, LIMITS, SharedLimits, to_worker
 from tui.runtime.snapshot import Snapshot
 
@@ -133,6 +133,7 @@ class PipelineOptions:
     remembered: frozenset[str] = frozenset()  # of `limits`, those only the settings file set
     on_signals: Callable[[list[Signal]], None] | None = None  # called in the worker thread
     max_ahead_s: float = MAX_AHEAD_S  # event times further ahead are refused (inf: off)
+    max_behind_s: float = MAX_BEHIND_S  # behind their symbol's latest: refused (inf: off)
     max_jump: float | None = None  # None: as `plausibility_for` decides for the source
     fields: Fields | None = None  # the shape of the ticks read (None: limitwatch's own)
     evict_idle: bool = True  # at max_symbols a new symbol evicts the one idle longest
@@ -184,7 +185,9 @@ class Pipeline:
                 limits=limits,
                 embedded=self.broker is not None,
                 on_signals=opts.on_signals,
-                plausibility=plausibility_for(opts.source, opts.max_ahead_s, opts.max_jump),
+                plausibility=plausibility_for(
+                    opts.source, opts.max_ahead_s, opts.max_jump, opts.max_behind_s
+                ),
                 fields=opts.fields,
                 evict_idle=opts.evict_idle,
                 additive=(*opts.additive, *additive_of(opts.source)),

@@ -3,9 +3,12 @@
 A tick can be well formed and still poison: an event time months ahead would become its
 symbol's clock (every later tick looks old), and a price a thousand times the last one
 would set the chart's scale. :class:`TickChecks` refuses an event time more than
-``max_ahead_s`` ahead of this machine's clock and a price more than ``max_jump`` times
-above or below the symbol's last accepted price; the consumer dead-letters what it
-refuses, so neither moves the symbol's clock or scale.
+``max_ahead_s`` ahead of this machine's clock, one more than ``max_behind_s`` behind its
+symbol's latest (the engine holds a tick that comes late at its symbol's latest time, so
+a price a year old would be taken for the current one and fire a signal), and a price
+more than ``max_jump`` times above or below the symbol's last accepted price; the
+consumer dead-letters what it refuses, so none of them moves the symbol's clock, its
+price or its scale.
 
 A symbol is never locked out by its reference: when :data:`RELEVEL_AFTER` jumps in a row
 agree with each other (each within ``max_jump`` of the one before), the price has moved
@@ -21,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from producer.lines import MAX_AHEAD_S
 from producer.source import Source, jumps_by_design
@@ -28,6 +32,7 @@ from producer.wire import BadTick, Problem, Tick
 
 __all__ = [
     "MAX_AHEAD_S",
+    "MAX_BEHIND_S",
     "MAX_JUMP",
     "RELEVEL_AFTER",
     "Plausibility",
@@ -37,6 +42,11 @@ __all__ = [
 
 #: A price more than this factor above or below the symbol's last accepted one is refused.
 MAX_JUMP = 10.0
+#: An event time more than this many seconds behind its symbol's latest is refused: a
+#: minute of senders' clocks apart is tolerated (such a tick is taken at the latest time).
+MAX_BEHIND_S = 60.0
+#: Seconds of event time one batch may span and still be checked at once (see accept_all).
+_BATCH_SPAN_S = 1e6
 #: Jumps in a row, agreeing with each other, after which the new level is accepted.
 RELEVEL_AFTER = 3
 
@@ -47,23 +57,29 @@ class Plausibility:
 
     max_ahead_s: float = MAX_AHEAD_S
     max_jump: float = MAX_JUMP
+    max_behind_s: float = MAX_BEHIND_S
 
     def __post_init__(self) -> None:
         if not self.max_ahead_s >= 0:
             raise ValueError(f"max_ahead_s must be at least 0, got {self.max_ahead_s}")
+        if not self.max_behind_s >= 0:
+            raise ValueError(f"max_behind_s must be at least 0, got {self.max_behind_s}")
         if not self.max_jump > 1:
             raise ValueError(f"max_jump must be a factor above 1, got {self.max_jump}")
 
 
 def plausibility_for(
-    source: Source | None, max_ahead_s: float = MAX_AHEAD_S, max_jump: float | None = None
+    source: Source | None,
+    max_ahead_s: float = MAX_AHEAD_S,
+    max_jump: float | None = None,
+    max_behind_s: float = MAX_BEHIND_S,
 ) -> Plausibility:
     """The checks for ticks from ``source``: ``max_jump`` None means :data:`MAX_JUMP`, or
     no jump check for a source whose values jump by design (system metrics, a scenario
     whose header says ``price_jumps``). ``math.inf`` turns a check off."""
     if max_jump is None:
         max_jump = math.inf if jumps_by_design(source) else MAX_JUMP
-    return Plausibility(max_ahead_s=max_ahead_s, max_jump=max_jump)
+    return Plausibility(max_ahead_s=max_ahead_s, max_jump=max_jump, max_behind_s=max_behind_s)
 
 
 class TickChecks:
@@ -79,6 +95,8 @@ class TickChecks:
     'implausible jump'
     >>> checks.refusal(Tick("ACME", 151.0, 1.8e9), wall=1e9).problem.value
     'future time'
+    >>> checks.refusal(Tick("ACME", 151.0, 1e9 - 3600), wall=1e9).problem.value
+    'old time'
     """
 
     def __init__(
@@ -90,6 +108,8 @@ class TickChecks:
         #: at 0 or below has no ratio to jump by, so they are not checked for jumps.
         self.quantity = quantity
         self._last: dict[str, float] = {}
+        #: The latest event time accepted of each symbol (as many as ``capacity``).
+        self._latest: dict[str, float] = {}
         #: Per symbol, the refused jumps in a row that agree with each other: how many
         #: and the last one's price.
         self._jumps: dict[str, tuple[int, float]] = {}
@@ -105,6 +125,25 @@ class TickChecks:
                 Problem.FUTURE_TIME,
             )
         symbol, price = tick.symbol, tick.price
+        latest = self._latest.get(symbol)
+        if latest is not None and latest - tick.ts > self.rules.max_behind_s:
+            return BadTick(
+                f"event time {tick.ts:.3f} is {latest - tick.ts:,.0f} s behind the latest "
+                f"{latest:.3f} of {symbol} (at most {self.rules.max_behind_s:g} s)",
+                Problem.OLD_TIME,
+            )
+        refused = self._price_refusal(symbol, price)
+        if refused is None:
+            if latest is not None:
+                if tick.ts > latest:
+                    self._latest[symbol] = tick.ts
+            elif len(self._latest) < self.capacity and math.isfinite(self.rules.max_behind_s):
+                self._latest[symbol] = tick.ts
+        return refused
+
+    def _price_refusal(self, symbol: str, price: float) -> BadTick | None:
+        """Why ``price`` is refused as a jump of ``symbol``, or None (then it is its
+        symbol's reference)."""
         if self.quantity is not None and self.quantity(symbol):
             return None
         last = self._last.get(symbol)
@@ -144,38 +183,49 @@ class TickChecks:
             return False
         if not symbols:
             return True
-        if float(np.max(np.asarray(ts, dtype=np.float64))) - wall > self.rules.max_ahead_s:
+        times = np.asarray(ts, dtype=np.float64)
+        if float(times.max()) - wall > self.rules.max_ahead_s:
             return False
-        max_jump = self.rules.max_jump
-        if not math.isfinite(max_jump):  # nothing to compare: nothing kept (see refusal)
-            return True
+        max_jump, behind = self.rules.max_jump, self.rules.max_behind_s
+        if not (math.isfinite(max_jump) or math.isfinite(behind)):
+            return True  # nothing to compare: nothing kept (see refusal)
         index: dict[str, int] = dict.fromkeys(symbols, 0)  # in order of first appearance
         for i, s in enumerate(index):
             index[s] = i
-        ids = np.array(list(map(index.__getitem__, symbols)), dtype=np.int64)
-        last = self._last
-        if len(last) + sum(1 for s in index if s not in last) > self.capacity:
+        new = sum(1 for s in index if s not in self._latest)
+        if len(self._last) + new > self.capacity or len(self._latest) + new > self.capacity:
             return False  # which new symbols are remembered depends on the order: one by one
-        ref = np.array([last.get(s, math.nan) for s in index], dtype=np.float64)
+        ids = np.array(list(map(index.__getitem__, symbols)), dtype=np.int64)
         order = np.argsort(ids, kind="stable")
         sid = ids[order]
-        price = np.asarray(prices, dtype=np.float64)[order]
-        prev = np.empty_like(price)
-        prev[1:] = price[:-1]
         first = np.ones(sid.size, dtype=bool)
         first[1:] = sid[1:] != sid[:-1]
-        prev[first] = ref[sid[first]]
-        with np.errstate(invalid="ignore"):
-            factor = np.fmax(price / prev, prev / price)  # nan: a symbol's first price
-        if (factor > max_jump).any():
-            return False
-        last.update(zip(symbols, prices, strict=True))  # each symbol's latest, as one by one
+        if math.isfinite(behind):
+            seed = np.array([self._latest.get(s, -math.inf) for s in index], dtype=np.float64)
+            t = times[order]
+            if not _in_time(seed, sid, first, t, behind):
+                return False
+        if math.isfinite(max_jump):
+            ref = np.array([self._last.get(s, math.nan) for s in index], dtype=np.float64)
+            price = np.asarray(prices, dtype=np.float64)[order]
+            prev = np.empty_like(price)
+            prev[1:] = price[:-1]
+            prev[first] = ref[sid[first]]
+            with np.errstate(invalid="ignore"):
+                factor = np.fmax(price / prev, prev / price)  # nan: a symbol's first price
+            if (factor > max_jump).any():
+                return False
+            self._last.update(zip(symbols, prices, strict=True))  # each one's latest price
+        if math.isfinite(behind):  # each symbol's latest time (ids are in index's order)
+            top = np.fmax(np.maximum.reduceat(t, np.flatnonzero(first)), seed)
+            self._latest.update(zip(index, top.tolist(), strict=True))
         return True
 
     def forget(self, symbols: Iterable[str]) -> None:
-        """Drop the reference prices of ``symbols`` (no longer tracked)."""
+        """Drop the reference prices and times of ``symbols`` (no longer tracked)."""
         for symbol in symbols:
             self._last.pop(symbol, None)
+            self._latest.pop(symbol, None)
             self._jumps.pop(symbol, None)
 
     def _relevel(self, symbol: str, price: float) -> bool:
@@ -185,6 +235,34 @@ class TickChecks:
         count = count + 1 if count and _factor(price, before) <= self.rules.max_jump else 1
         self._jumps[symbol] = (count, price)
         return count >= RELEVEL_AFTER
+
+
+def _in_time(
+    seed: NDArray[np.float64],
+    sid: NDArray[np.int64],
+    first: NDArray[np.bool_],
+    t: NDArray[np.float64],
+    behind: float,
+) -> bool:
+    """Whether no tick of a batch (times ``t`` grouped by symbol id ``sid``, in arrival
+    order within each, ``first`` marking each symbol's first) lies more than ``behind``
+    seconds before the latest time of its symbol so far: the running maximum of each
+    symbol's times, from its latest accepted one (``seed``, by id; -inf: none), by one
+    cumulative maximum over the symbols' times laid out on disjoint ranges. A batch
+    spanning more than _BATCH_SPAN_S is not judged here (False: one by one)."""
+    known = seed[np.isfinite(seed)]
+    low = min(float(t.min()), float(known.min()) if known.size else math.inf)
+    span = max(float(t.max()), float(known.max()) if known.size else -math.inf) - low
+    if not span <= _BATCH_SPAN_S:
+        return False
+    base = sid * (span + 1.0)
+    key = t - low + base
+    running = np.maximum.accumulate(key)  # within each symbol: the ranges do not overlap
+    before = np.empty_like(key)
+    before[1:] = running[:-1]
+    before[first] = -math.inf
+    np.fmax(before, seed[sid] - low + base, out=before)
+    return not bool((before - key > behind).any())
 
 
 def _factor(a: float, b: float) -> float:
