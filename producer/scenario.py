@@ -27,7 +27,7 @@ import msgspec
 
 from producer.files import FileSource
 from producer.header import ScenarioHeader, header_from_object, read_header, required_header
-from producer.lines import BadLine, Format, parse_json_line
+from producer.lines import MAX_LINE_BYTES, BadLine, Format, parse_json_line
 from producer.wire import Tick, encode
 
 
@@ -90,8 +90,9 @@ class ScenarioWriter:
     the file sees whole lines.
 
     With `list_symbols`, a file written to a path gets, when it is closed, a header that
-    lists the symbols its ticks carry; until then the header lists none, which readers
-    take as "any symbol", so a recording cut short is still readable whole.
+    lists the symbols its ticks carry (unless the list would make the header a line
+    longer than readers take, MAX_LINE_BYTES); until then the header lists none, which
+    readers take as "any symbol", so a recording cut short is still readable whole.
 
     A tick older than its symbol's latest written one (a late tick off the wire) is
     written at that latest time, as the engine took it: the readers refuse a symbol's time
@@ -175,7 +176,12 @@ class ScenarioWriter:
         gave them rows with no price in a replay)."""
         listed = set(symbols)
         limits = {s: v for s, v in self.header.limits.items() if s in listed}
-        self.header = msgspec.structs.replace(self.header, symbols=symbols, limits=limits)
+        header = msgspec.structs.replace(self.header, symbols=symbols, limits=limits)
+        if len(header.encode()) > MAX_LINE_BYTES:
+            # Readers refuse a longer line: 60,000 symbols made a header no command could
+            # read back. Listing none reads as "any symbol".
+            header = msgspec.structs.replace(header, symbols=[])
+        self.header = header
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
         try:
             with open(path, "rb") as old, os.fdopen(fd, "wb") as new:

@@ -250,3 +250,25 @@ def test_a_late_tick_is_recorded_at_its_symbols_latest_time_so_the_file_reads_ba
             w.write(Tick("AAA", 100.0, now + dt))
     times = [t.ts for t in FileSource(str(path))]
     assert times == [now, now + 0.5, now + 0.5, now + 1.0]
+
+
+def test_a_recording_of_more_symbols_than_a_header_line_holds_reads_back(
+    tmp_path: Path,
+) -> None:
+    # 60,000 symbols of 21 characters listed would make a header of 1.4 MB, past the
+    # longest line readers take: the header lists none ("any symbol") and reads back.
+    path = tmp_path / "many.jsonl"
+    names = [f"LONGSYMBOLNAME_{i:06d}" for i in range(60_000)]
+    with ScenarioWriter(
+        path, ScenarioHeader(name="many", description="many symbols"), list_symbols=True
+    ) as w:
+        for i, name in enumerate(names):
+            w.write(Tick(name, 10.0, 1_750_000_000.0 + i * 1e-3))
+    assert read_header(path).symbols == []
+    assert [t.symbol for t in FileSource(path)] == names
+    few = tmp_path / "few.jsonl"
+    with ScenarioWriter(
+        few, ScenarioHeader(name="few", description="one symbol"), list_symbols=True
+    ) as w:
+        w.write(Tick("ACME", 10.0, 1_750_000_000.0))
+    assert read_header(few).symbols == ["ACME"]  # a list that fits is written
