@@ -29,6 +29,7 @@ from producer.lookahead import LookaheadReader
 from producer.scenario import ScenarioReader
 from producer.wire import Tick
 from tests.tui.test_engine_publish import _committed
+from tests.tui.test_poison import _send, _tick
 from tui.cli import main
 from tui.monitor import source_and_engine
 from tui.runtime.keys import help_rows
@@ -389,6 +390,36 @@ def _paths(ticks: list[Tick]) -> dict[str, list[float]]:
     for t in ticks:
         out.setdefault(t.symbol, []).append(t.price)
     return out
+
+
+@pytest.mark.kafka
+def test_record_says_what_it_refused_when_it_stops(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    now = time.time()
+    bad = [b"not json", b'{"symbol":"ACME","price":"NaN","ts":1}', b'{"symbol":"ACME"}']
+    good = [_tick("ACME", 100.0 + k, now - 10 + k) for k in range(5)]
+    _send(broker, topic, [(b"ACME", v) for v in [*bad, *good]])
+    out = tmp_path / "rec.jsonl"
+    recorded = _cli(
+        "record", str(out), "--bootstrap-servers", broker.bootstrap, "--topic", topic,
+        "--count", "5", "--from-beginning", "--log-file", str(tmp_path / "l.log"),
+    )  # fmt: skip
+    assert recorded.returncode == 0, recorded.stderr
+    assert "recorded 5 ticks" in recorded.stderr
+    assert "3 messages refused and not recorded (not JSON 1, wrong shape 1, bad price 1)" in (
+        recorded.stderr
+    )
+
+
+def test_record_refuses_standard_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["record", "-", "--bootstrap-servers", "127.0.0.1:1",
+                 "--log-file", str(tmp_path / "l.log")]) == 2  # fmt: skip
+    assert "not standard output: give a file name" in capsys.readouterr().err
+    assert not (tmp_path / "-").exists()
 
 
 def test_record_refuses_to_overwrite(tmp_path: Path) -> None:

@@ -281,6 +281,8 @@ def print_event(what: str, name: str, fields: dict[str, Any]) -> None:
 
 def run_record(args: argparse.Namespace) -> int:
     """Record the prices topic to a scenario file until Ctrl-C, --duration or --count."""
+    if str(args.out) == "-":
+        return fail("record writes a scenario file, not standard output: give a file name")
     if args.out.exists():
         return fail(f"{args.out} exists; choose another name (nothing was overwritten)")
     if not args.bootstrap_servers:
@@ -345,6 +347,15 @@ def _run_headless(
     last = worker.latest()
     notices = last.notices if last is not None else ()
     _tell(notices, told, what)
+    if recording and last is not None and last.kafka.bad:  # not in the file: say so
+        k = last.kafka
+        why = ", ".join(f"{problem} {n:,}" for problem, n in k.bad_by)
+        print(
+            f"limitwatch {what}: {fmt.count(k.bad, 'message')} refused and not recorded "
+            f"({why}), {k.dead_lettered:,} copied to the dead-letter topic",
+            file=sys.stderr,
+            flush=True,
+        )
     return 1 if any(n.error for n in notices) else 0
 
 
