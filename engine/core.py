@@ -617,7 +617,13 @@ class Engine:
         s.buy[sid], s.sell[sid] = b, x
         s.touched[sid] = True
         s.stale[sid] = s.n_ticks[sid] > 0
-        self._refresh_forecasts()
+        # Its p now (the WATCH's re-arm below asks it), the rest when a snapshot asks:
+        # refreshing and reporting every symbol here made setting the limits of N
+        # symbols (a scenario header's) take time in N**2, 100 s for 40,000.
+        one = np.array([sid])
+        if s.stale[sid]:
+            (s.raw_buy[sid],), (s.raw_sell[sid],) = forecast_limits(*self._forecast_args(one))
+        self._report(one)
         if s.n_ticks[sid] > 0:  # the forecast in force from now, as the calibrator samples it
             s.in_force[sid, :4] = s.raw_buy[sid], s.raw_sell[sid], b, x
         for given, hit, watch, old, new, p in (
@@ -1113,39 +1119,45 @@ class Engine:
             lo_t, c_lo = hi_t, c_hi
 
     def _refresh_forecasts(self) -> None:
-        """Bring the stored forecasts of symbols that moved up to date."""
+        """Bring the stored forecasts of symbols that moved up to date, and report ``p``."""
         s = self._s
         stale = np.flatnonzero(s.stale[: len(self._names)])
         if stale.size:
             s.stale[stale] = False
-            additive = s.additive[stale] if self._any_additive else None
-            est = Estimates(
-                s.forecast_drift[stale], s.forecast_var[stale], s.vol[stale], s.shift[stale],
-                additive,
-            )  # fmt: skip
-            last = s.last[stale]
-            grid = np.where(s.n_ticks[stale] > GRID_AFTER_TICKS, s.grid[stale], np.inf)
-            aims = grid_limits(last, s.buy[stale], s.sell[stale], grid, additive)
-            args = (last, *aims, est, self._cfg.horizon_s)
-            raw = forecast_limits(*args)
-            s.raw_buy[stale], s.raw_sell[stale] = raw
+            args = self._forecast_args(stale)
+            s.raw_buy[stale], s.raw_sell[stale] = forecast_limits(*args)
             s.eta_buy[stale], s.eta_sell[stale] = limit_etas(*args)
         self._report()
 
-    def _report(self) -> None:
-        """``p`` of every symbol as reported: its ``p`` as computed through its stream's
-        map for the age of its forecast (:func:`age_groups`) as the calibrator will
-        sample it next, at the start of the stream's next slot."""
-        s, n = self._s, len(self._names)
-        sids = np.arange(n)
+    def _forecast_args(self, ids: NDArray[np.intp]) -> tuple[Any, ...]:
+        """The arguments of forecast_limits and limit_etas for symbols ``ids``: price,
+        the levels each limit is reached at, estimates, horizon."""
+        s = self._s
+        additive = s.additive[ids] if self._any_additive else None
+        est = Estimates(
+            s.forecast_drift[ids], s.forecast_var[ids], s.vol[ids], s.shift[ids], additive
+        )
+        last = s.last[ids]
+        grid = np.where(s.n_ticks[ids] > GRID_AFTER_TICKS, s.grid[ids], np.inf)
+        aims = grid_limits(last, s.buy[ids], s.sell[ids], grid, additive)
+        return (last, *aims, est, self._cfg.horizon_s)
+
+    def _report(self, sids: NDArray[np.intp] | None = None) -> None:
+        """``p`` of every symbol (or of ids ``sids``) as reported: its ``p`` as computed
+        through its stream's map for the age of its forecast (:func:`age_groups`) as the
+        calibrator will sample it next, at the start of the stream's next slot."""
+        s = self._s
+        if sids is None:
+            sids = np.arange(len(self._names))
+        n = sids.size
         sampled = np.empty(n)
         for k, pos in self._members(sids) if n else []:
             cal = self._cals[k]
             sampled[slice(None) if pos is None else pos] = (cal.slot + 1.0) * cal.slot_length
-        made = s.in_force[:n, 5:7]  # time made and the mean gap then, as sampled
+        made = s.in_force[sids, 5:7]  # time made and the mean gap then, as sampled
         group = age_groups(sampled - made[:, 0], made[:, 1], self._cfg.horizon_s)
-        raw = np.stack((s.raw_buy[:n], s.raw_sell[:n]))
-        s.p_buy[:n], s.p_sell[:n] = self._apply(raw, sids, group)
+        raw = np.stack((s.raw_buy[sids], s.raw_sell[sids]))
+        s.p_buy[sids], s.p_sell[sids] = self._apply(raw, sids, group)
 
     def _advance(
         self,
