@@ -150,3 +150,22 @@ def test_an_unlikely_forecast_is_marked_stale_too_and_still_fits_when_compact(
     assert "stale" not in "".join(
         p for p, _s in format_row(warming, compact)[KEYS.index("forecast")]
     )
+
+
+def test_when_every_forecast_is_stale_the_narrow_rows_leave_the_mark_to_the_status_line() -> None:
+    """A replay that ended makes every forecast stale, and the status line says STALE:
+    "SELL now stale" on every row, beside prices of 123.60 and seven-letter symbols,
+    pushed the forecast column out of view at 80 columns. Narrow, the rows then keep the
+    forecast struck through without the mark; a symbol stale alone keeps its mark."""
+    from tui.widgets.watchlist import RowValues, format_row
+
+    nan = math.nan
+    values = RowValues("SYM0093", 123.6, 120.0, 120.94, 121.92, nan, nan, 1.0, 0.0, 120.0,
+                       120.0, stale=True, pending=False, all_stale=True)  # fmt: skip
+    narrow = format_row(values, compact=True)[KEYS.index("forecast")]
+    assert "".join(part for part, _style in narrow) == "SELL now"
+    assert narrow[0][1] == "dim strike"
+    alone = format_row(values._replace(all_stale=False), compact=True)[KEYS.index("forecast")]
+    assert "".join(part for part, _style in alone) == "SELL now stale"
+    wide = format_row(values, compact=False)[KEYS.index("forecast")]
+    assert "".join(part for part, _style in wide).endswith(" stale")

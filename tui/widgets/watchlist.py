@@ -118,6 +118,7 @@ class RowValues(NamedTuple):
     pinned: bool = False
     muted: bool = False
     additive: bool = False  # a quantity, not a price: its change is a difference
+    all_stale: bool = False  # every forecast is stale: the status line says so
 
     @classmethod
     def of(
@@ -128,6 +129,7 @@ class RowValues(NamedTuple):
         pending: tuple[float, float] | None = None,
         pinned: bool = False,
         muted: bool = False,
+        all_stale: bool = False,
     ) -> RowValues:
         """Symbol `i`'s values in `state`; `pending` limits (asked for, not yet reported
         by the engine) are shown in place of the engine's."""
@@ -149,6 +151,7 @@ class RowValues(NamedTuple):
             pinned,
             muted,
             bool(state.additive[i]),
+            all_stale,
         )
 
 
@@ -178,6 +181,11 @@ def format_row(v: RowValues, compact: bool = False) -> tuple[Cell, ...]:
         if unlikely and compact:  # "SELL <5% stale" fits where "SELL unlikely stale" not
             words = words.replace(" unlikely", " <5%")
         forecast: Cell = ((words, "dim strike"), (STALE_MARK, "bold yellow"))
+        if compact and v.all_stale:
+            # All of them, said once by the status line's STALE: at 80 columns a mark on
+            # every row ("SELL now stale" beside a price of 123.60 and seven-letter
+            # symbols) pushed the forecast column out of view once a replay ended.
+            forecast = ((words, "dim strike"),)
     else:
         forecast = ((words, _FORECAST_STYLE[kind]),)
     # A limit asked for but not yet confirmed by the engine is shown in italics.
@@ -421,6 +429,7 @@ class Watchlist(ScrollView, can_focus=True):
             self._pending.get(symbol),
             symbol in self.pinned,
             symbol in self.muted,
+            self._stale,
         )
 
     def row_texts(self, row: int) -> tuple[str, ...]:
