@@ -30,6 +30,7 @@ class ProducerStats:
     waiting: str = ""  # why sending is held (the broker is down, the topic is missing)
     resent: int = 0  # ticks sent again after the broker came back (may be duplicates)
     rebuilt: int = 0  # clients replaced after a fatal error
+    paced: bool = True  # sent by event time, so speed applies (not stdin or system metrics)
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,7 +129,7 @@ class ProducerThread(threading.Thread):
         self._stop_event = threading.Event()
         self._commands: queue.SimpleQueue[ProducerCommand] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._stats = ProducerStats(source=source.name, speed=speed)
+        self._stats = ProducerStats(source=source.name, speed=speed, paced=source.paced)
         self._speed = speed
         self._paused = False
         #: librdkafka settings that replace the thread's own (e.g. enable.idempotence).

@@ -737,6 +737,13 @@ class LimitwatchApp(App[None]):
         if producer.finished:  # the status line says so; a new speed would change nothing
             self.notify("The source has ended: nothing is playing.", timeout=2, replaces="speed")
             return
+        if not producer.paced:  # standard input, system metrics: sent as they come
+            self.notify(
+                f"{producer.source} is sent as it comes: speed does not apply to it.",
+                timeout=3,
+                replaces="speed",
+            )
+            return
         base = producer.speed
         asked = self._speed_asked
         if asked is not None and time.monotonic() - asked[1] < PENDING_S:
@@ -1080,7 +1087,7 @@ def status_line(
     p = snap.producer
     part["paused"] = "PAUSED" if p is not None and p.paused else ""
     part["speed"] = ""
-    if p is not None and p.speed != 1.0:
+    if p is not None and p.speed != 1.0 and p.paced:
         part["speed"] = f"speed {fmt.speed(p.speed)}"
     part["ended"] = part["why"] = part["skipped"] = ""
     if p is not None and p.finished:

@@ -244,6 +244,23 @@ def test_minus_slows_a_replay_at_max_speed_and_plus_says_it_is_the_fastest() -> 
     assert told[1][-1] == "speed ×512"
 
 
+def test_speed_keys_say_a_source_sent_as_it_comes_has_no_speed() -> None:
+    feed = StaticFeed()
+    feed.producer = dataclasses.replace(feed.producer, source="metrics", paced=False, speed=4.0)
+    app = LimitwatchApp(feed)
+    told: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("plus")
+        told.extend(n.message for n in app._notifications)
+        told.append(status_line(feed.latest(), 0.005, 200))
+
+    drive(app, script)
+    assert feed.speeds == []
+    assert "metrics is sent as it comes: speed does not apply to it." in told
+    assert "speed" not in told[-1]
+
+
 def test_a_step_between_rungs_moves_to_the_next_rung_on_that_side() -> None:
     assert [next_step(0.003, -1), next_step(0.003, 1)] == [0.002, 0.005]
     assert [next_step(STEPS[0], -1), next_step(STEPS[-1], 1)] == [None, None]
