@@ -341,6 +341,19 @@ def test_human_summary_counts_the_symbols_refused_beyond_max_symbols() -> None:
     counts = out.getvalue().splitlines()[1]
     assert counts.startswith("3 ticks, 2 symbols, ")
     assert counts.endswith(", 2 symbols refused (limit 2): 3 ticks not run")
+    # Past max_symbols refused names, a name refused again may count twice (the engine
+    # remembers that many): 100,000 symbols in three rounds read "214,791 refused".
+    names = ["A", "B", *(f"X{k}" for k in range(5))] * 3
+    many = backtest.backtest(
+        [Tick(s, 10.0, 1.0 + i) for i, s in enumerate(names)], EngineConfig(max_symbols=2)
+    )
+    out = io.StringIO()
+    backtest.print_report(many, out)
+    assert (
+        out.getvalue()
+        .splitlines()[1]
+        .endswith(", over 2 symbols refused (limit 2): 15 ticks not run")
+    )
 
 
 def test_a_limit_for_a_refused_symbol_says_it_was_refused_not_missing() -> None:

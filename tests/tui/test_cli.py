@@ -226,6 +226,7 @@ def test_produce_then_record_gives_the_same_ticks(
     ticks = list(reader)
     assert len(ticks) == 300
     assert reader.header.made_by.startswith("limitwatch record")
+    assert reader.header.description == f"recorded from the live {topic} topic"
     # the recording holds each symbol's path as the generator made it
     gen = list(islice(MarketGenerator(seed=5), 300))
     assert _paths(ticks) == _paths(gen)

@@ -521,7 +521,10 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
     if s["skipped"]:
         parts.append(f"{fmt.count(s['skipped'], 'bad line')} skipped")
     if result.refused:
+        most = result.config.max_symbols
         symbols = fmt.count(int(result.state.refused), "symbol")
+        if result.state.refused > most:  # names past that many are not remembered
+            symbols = f"over {fmt.count(most, 'symbol')}"
         parts.append(
             f"{symbols} refused (limit {result.config.max_symbols:,}): "
             f"{fmt.count(result.refused, 'tick')} not run"

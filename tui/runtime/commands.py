@@ -52,7 +52,7 @@ class StartRecording:
     """Write every tick the worker reads to a scenario file at `path`."""
 
     path: str
-    description: str = "recorded from the live prices topic"
+    description: str | None = None  # None: "recorded from the live TOPIC topic"
     #: Close the file after this many ticks (None: when told to stop).
     max_ticks: int | None = None
 

@@ -789,7 +789,7 @@ class ConsumerWorker(threading.Thread):
         elif isinstance(cmd, StartRecording):
             self.recorder.start(
                 cmd.path,
-                cmd.description,
+                cmd.description or f"recorded from the live {self.topic} topic",
                 self.engine.state(),
                 self.config,
                 made_by=f"limitwatch record from {self.bootstrap} topic {self.topic}",

@@ -389,8 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
         "are in the file)",
     )  # fmt: skip
     rec.add_argument(
-        "--description", default="recorded from the live prices topic",
-        help="the scenario's one-line description (default: %(default)s)",
+        "--description", default=None,
+        help="the scenario's one-line description (default: recorded from the live TOPIC "
+        "topic)",
     )  # fmt: skip
     add_shared_limits_options(rec, role="record")
     rec.set_defaults(func=run_record)
