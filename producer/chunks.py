@@ -25,6 +25,8 @@ JSON lines
 from __future__ import annotations
 
 import math
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
@@ -165,6 +167,52 @@ def group_ticks(ticks: Iterator[Tick], size: int) -> Iterator[TickColumns]:
         raise
     if symbols:
         yield TickColumns.of_ticks(symbols, price, ts)
+
+
+def stream_groups(ticks: Iterator[Tick], size: int, every: float) -> Iterator[TickColumns]:
+    """`ticks` of a live stream (standard input, a pipe) as columns of at most `size`
+    ticks, handed on as they come: every `every` seconds what has come since, whether or
+    not `size` ticks did (`tail -f ticks | limitwatch backtest -` showed nothing until
+    10,000 ticks had come or the pipe closed). The stream is read in a thread of its
+    own, so a quiet stream holds nothing back; the ticks before a SourceError or a
+    Ctrl-C come first."""
+    got: deque[Tick] = deque()  # appended by the reader, taken here (both thread-safe)
+    ended: list[BaseException | None] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        try:
+            for tick in ticks:
+                got.append(tick)
+                if len(got) >= size:
+                    ready.set()
+            ended.append(None)
+        except BaseException as exc:  # handed to the caller, in its thread
+            ended.append(exc)
+        ready.set()
+
+    threading.Thread(target=read, name="limitwatch-stream", daemon=True).start()
+
+    def taken() -> Iterator[TickColumns]:
+        while got:
+            part = [got.popleft() for _ in range(min(len(got), size))]
+            yield TickColumns.of_ticks(
+                [t.symbol for t in part], [t.price for t in part], [t.ts for t in part]
+            )
+
+    while True:
+        try:
+            ready.wait(every)
+        except KeyboardInterrupt:
+            yield from taken()
+            raise
+        ready.clear()
+        done = bool(ended)  # read before taking: every tick came before the end
+        yield from taken()
+        if done:
+            if ended[0] is not None:
+                raise ended[0]
+            return
 
 
 # --- the two parsers -------------------------------------------------------------------

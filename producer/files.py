@@ -63,6 +63,7 @@ from producer.chunks import (
     blocks,
     group_ticks,
     plain_lines,
+    stream_groups,
     values_ok,
 )
 from producer.header import header_from_object, header_object
@@ -106,6 +107,9 @@ def skipped_lines(source: object) -> list[str]:
 
 #: Name used in messages for standard input.
 STDIN_NAME = "<stdin>"
+#: A stream's ticks (standard input, a pipe) are handed on at least this often, in
+#: seconds, as they come: `tail -f ticks | limitwatch backtest -` shows its signals live.
+STREAM_GROUP_S = 0.2
 
 _FORMAT_BY_SUFFIX: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -264,6 +268,12 @@ class FileSource:
         except OSError as exc:
             raise SourceError(self.display, None, f"cannot open: {exc.strerror}") from None
 
+    @property
+    def streaming(self) -> bool:
+        """Whether the ticks come from a stream (standard input, a pipe) as it is
+        written, rather than from a regular file read in blocks."""
+        return not self._regular()
+
     def _regular(self) -> bool:
         """Whether the input is a regular file this source opens itself, the kind that
         is read in blocks."""
@@ -331,7 +341,7 @@ class FileSource:
         once it is full. The ticks before a bad line come before its error.
         """
         if not self._regular():
-            yield from group_ticks(iter(self), batch)
+            yield from stream_groups(iter(self), batch, STREAM_GROUP_S)
             return
         stream = self._open()
         self.ticks = 0

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -272,6 +273,34 @@ def test_stdin_csv_through_the_module_entry_point() -> None:
     lines = result.stdout.splitlines()
     assert all(json.loads(line) for line in lines)  # nothing but JSON on stdout
     assert json.loads(lines[-1])["ticks"] == 60
+
+
+def test_a_live_pipe_shows_its_signals_as_they_come_and_ctrl_c_reports_what_was_read(
+    tmp_path: Path,
+) -> None:
+    """`tail -f ticks.jsonl | limitwatch backtest -`: nothing was shown until 10,000
+    ticks had come or the pipe closed, and Ctrl-C threw everything away."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.runtime.backtest", "--signals-only", "-"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, bufsize=1, env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    for k in range(40):  # ACME 3% over its first price from the 30th tick: a SELL
+        price = 103.0 if k >= 30 else 100.0
+        proc.stdin.write(json.dumps({"symbol": "ACME", "price": price, "ts": 1.75e9 + k}) + "\n")
+    proc.stdin.flush()
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout.readline() for _ in range(2)))
+    reader.start()
+    reader.join(30)  # the pipe stays open: the rows come as the ticks do
+    assert len(lines) == 2 and " SELL " in lines[1], lines
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "40 ticks, 1 symbol, 1 signal (1 SELL)" in out
+    assert "stopped by Ctrl-C after 40 ticks" in err
+    assert "Traceback" not in err
 
 
 def test_a_scenario_piped_to_stdin_gives_the_signals_of_the_jsonl_file(

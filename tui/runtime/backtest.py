@@ -30,8 +30,10 @@ import dataclasses
 import difflib
 import math
 import os
+import signal
 import stat
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -97,6 +99,8 @@ class BacktestResult:
     #: the most any came behind, seconds (a file sorted by symbol, not by time).
     late: int = 0
     most_late_s: float = 0.0
+    #: Stopped by Ctrl-C while reading: the ticks read until then are all there is.
+    interrupted: bool = False
 
 
 def backtest(
@@ -197,31 +201,51 @@ def backtest(
             out[k] = sid
         return out
 
+    # A stream's ticks go to the engine as they come (identical signals: the engine is
+    # batch-invariant); a file's wait for a whole batch.
+    prompt = bool(getattr(source, "streaming", False))
+    interrupted = False
     # The store's temporary file goes whatever stops the run (bad input, Ctrl-C).
     with store if store is not None else contextlib.nullcontext():
         empty = (np.empty(0, np.int32), np.empty(0), np.empty(0))
         held = empty  # fewer than `batch` ticks, waiting for the next block
-        for cols in tick_columns(source, batch):
-            ids = engine_ids(cols.symbols)[cols.codes]
-            t, p = cols.ts, cols.price
-            kept = ids >= 0
-            if not kept.all():
-                refused += int(len(ids) - kept.sum())
-                ids, t, p = ids[kept], t[kept], p[kept]
-            if len(t):  # how far behind the latest time read before it each tick comes
-                running = np.maximum.accumulate(t)
-                behind = np.maximum(running, clock) - t
-                late += int(np.count_nonzero(behind > config.horizon_s))
-                most_late = max(most_late, float(behind.max()))
-                clock = max(clock, float(running[-1]))
-            if len(held[0]):
-                ids, t, p = (np.concatenate(pair) for pair in zip(held, (ids, t, p), strict=True))
-            start = 0
-            while len(ids) - start >= batch:
-                cut = slice(start, start + batch)
-                update(ids[cut], t[cut], p[cut])
-                start += batch
-            held = (ids[start:], t[start:], p[start:]) if start < len(ids) else empty
+        columns = tick_columns(source, batch)
+        ctrl_c = _CtrlC()
+        try:
+            while not ctrl_c.hit:
+                try:  # Ctrl-C: what was read is run and reported
+                    with ctrl_c.reading():
+                        cols = next(columns)
+                except StopIteration:
+                    break
+                except KeyboardInterrupt:
+                    ctrl_c.hit = True
+                    break
+                ids = engine_ids(cols.symbols)[cols.codes]
+                t, p = cols.ts, cols.price
+                kept = ids >= 0
+                if not kept.all():
+                    refused += int(len(ids) - kept.sum())
+                    ids, t, p = ids[kept], t[kept], p[kept]
+                if len(t):  # how far behind the latest time read before it each tick comes
+                    running = np.maximum.accumulate(t)
+                    behind = np.maximum(running, clock) - t
+                    late += int(np.count_nonzero(behind > config.horizon_s))
+                    most_late = max(most_late, float(behind.max()))
+                    clock = max(clock, float(running[-1]))
+                if len(held[0]):
+                    ids, t, p = (
+                        np.concatenate(pair) for pair in zip(held, (ids, t, p), strict=True)
+                    )
+                start = 0
+                while len(ids) - start >= batch or (prompt and start < len(ids)):
+                    cut = slice(start, start + batch)
+                    update(ids[cut], t[cut], p[cut])
+                    start = min(start + batch, len(ids))
+                held = (ids[start:], t[start:], p[start:]) if start < len(ids) else empty
+        finally:
+            ctrl_c.restore()  # a second Ctrl-C, while scoring, stops at once
+        interrupted = ctrl_c.hit
         if len(held[0]):
             update(*held)
 
@@ -241,7 +265,45 @@ def backtest(
         evaluation=evaluation,
         late=late,
         most_late_s=most_late,
+        interrupted=interrupted,
     )
+
+
+class _CtrlC:
+    """Ctrl-C during a backtest's reading loop: while it reads (waiting on a pipe, say)
+    it stops the reading at once (KeyboardInterrupt); while it hands ticks to the engine
+    it is noted (:attr:`hit`) and the loop stops after that batch, so the engine is
+    never left half way through an update and what was read is reported. Only in the
+    main thread, over Python's own handler; :meth:`restore` puts that back."""
+
+    def __init__(self) -> None:
+        self.hit = False
+        self._reading = False
+        self._before: Any = None
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self._before = signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self._reading:
+            raise KeyboardInterrupt
+        self.hit = True
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """While reading, Ctrl-C raises KeyboardInterrupt."""
+        self._reading = True
+        try:
+            yield
+        finally:
+            self._reading = False
+
+    def restore(self) -> None:
+        if self._before is not None:
+            signal.signal(signal.SIGINT, self._before)
+            self._before = None
 
 
 def tick_columns(source: Iterable[Any], batch: int = BATCH) -> Iterator[TickColumns]:
@@ -397,6 +459,7 @@ def summary(result: BacktestResult) -> dict[str, Any]:
         "skipped": result.skipped,
         "refused": result.refused,
         "late": result.late,
+        "interrupted": result.interrupted,
         "most_late_s": result.most_late_s,
         "signals": dict(sorted(counts.items())),
         "engine": {
@@ -642,6 +705,13 @@ class Progress:
         self.stream.flush()
         self.drawn = True
 
+    def clear(self) -> None:
+        """Take the progress line off the screen (rows are about to be printed there)."""
+        if self.drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.drawn = False
+
     def scoring(self, done: int, groups: int) -> None:
         """The scoring's progress: ``done`` of ``groups`` groups of symbols."""
         now = time.monotonic()
@@ -743,15 +813,19 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
 
             def emit(new: list[Signal]) -> None:
+                progress.clear()
                 out.write("".join(signal_json(s) + "\n" for s in new))
+                out.flush()  # as they come, into a pipe too (`| grep SELL`)
 
         else:
             warned = Warnings(config.horizon_s)
             header = [TABLE_HEADER + "\n"]  # written with the first rows: none before an error
 
             def emit(new: list[Signal]) -> None:
+                progress.clear()
                 out.write("".join(header + [table_row(s, warned(s)) + "\n" for s in new]))
                 header.clear()
+                out.flush()  # as they come, into a pipe too (`| grep SELL`)
 
         result = backtest(source, config, limits, batch=args.batch, on_signals=emit,
                           on_batch=progress.update, score=not args.signals_only,
@@ -767,6 +841,13 @@ def run(args: argparse.Namespace) -> int:
         for warning in unused_limits(args.limit, result, args.file):
             print(f"limitwatch backtest: {warning}", file=err)
         out.flush()
+        if result.interrupted:
+            print(
+                f"limitwatch backtest: stopped by Ctrl-C after {fmt.count(result.ticks, 'tick')}:"
+                " the figures above are those of the ticks read until then",
+                file=err,
+            )
+            return 130
     except (SourceError, BacktestError, OptionError, LimitError, StoreError) as exc:
         out.flush()
         hint = skip_hint(exc)
