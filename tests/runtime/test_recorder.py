@@ -33,6 +33,18 @@ def test_recording_writes_every_portable_setting_and_the_limits(tmp_path: Path) 
     assert notes == [(f"recording to {path}", False), (f"recorded 2 ticks to {path}", False)]
 
 
+def test_a_recording_stopped_before_any_tick_keeps_no_file(tmp_path: Path) -> None:
+    # `r` twice after a replay ended: a header alone, which no command can read back.
+    notes: list[tuple[str, bool]] = []
+    rec = Recorder(lambda text, error: notes.append((text, error)))
+    engine = Engine()
+    path = tmp_path / "empty.jsonl"
+    rec.start(str(path), "t", engine.state(), engine.config, made_by="a test")
+    rec.stop()
+    assert not path.exists()
+    assert notes[-1] == (f"nothing was recorded: no tick came; {path} not kept", False)
+
+
 def test_a_place_that_cannot_be_written_is_a_notice_not_an_exception(tmp_path: Path) -> None:
     notes: list[tuple[str, bool]] = []
     rec = Recorder(lambda text, error: notes.append((text, error)))
@@ -103,6 +115,7 @@ def test_a_recording_of_quantities_names_them_so_a_replay_models_them_alike(
     assert reader.limits == {"cpu.iowait": (-1.0, 20.0)}
     plain = tmp_path / "plain.jsonl"
     rec.start(str(plain), "t", Engine().state(), EngineConfig(), made_by="a test")
+    rec.write(Tick("ACME", 10.0, 1.0))
     rec.stop()
     assert "additive" not in json.loads(plain.read_text().splitlines()[0])
 

@@ -149,7 +149,12 @@ class Recorder:
             return
         try:
             writer.close()
-            self._notify(f"recorded {writer.count:,} ticks to {self.path}", False)
+            if writer.count == 0 and self.path is not None:
+                # A header alone replays as "no ticks after the header": keep nothing.
+                Path(self.path).unlink(missing_ok=True)
+                self._notify(f"nothing was recorded: no tick came; {self.path} not kept", False)
+            else:
+                self._notify(f"recorded {writer.count:,} ticks to {self.path}", False)
         except OSError as exc:
             self._notify(f"recording not closed cleanly: {exc.strerror or exc}", True)
         self.path = None
