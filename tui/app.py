@@ -30,7 +30,7 @@ from textual.notifications import Notification, Notify, SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
-from textual.widgets._toast import ToastHolder
+from textual.widgets._toast import ToastHolder, ToastRack
 
 from engine import EngineConfig, Signal, SignalKind
 from engine.calibration import CalibrationRecord
@@ -76,6 +76,24 @@ SLOWEST_SPEED, FASTEST_SPEED = 1 / 64, 1024.0
 SOURCE_STOPPED_S = 30.0
 #: Below this many columns the layout is narrow (as the "-narrow" breakpoint below).
 NARROW_BELOW = 100
+#: The screen row the first toast starts on (ToastRack's margin-top in app.tcss).
+TOAST_TOP = 4
+
+
+def _toast_rows(message: str, title: str, width: int) -> int:
+    """Rows a toast takes: its title and each line of its text wrapped at ``width``
+    cells (a word that does not fit goes to the next row: one row more per line).
+
+    >>> _toast_rows("SELL ACME @ 101.20 (limit 101.00)", "", 25), _toast_rows("ok", "t", 25)
+    (3, 2)
+    """
+    rows = 1 if title else 0
+    for line in message.split("\n"):
+        cells = cell_len(line)
+        rows += 1 if cells <= width else math.ceil(cells / width) + 1
+    return rows
+
+
 #: Rows below which the chart and the signals give their room to the watchlist (at 60x15
 #: the watchlist had one line left and showed no symbol; crossings still come as toasts).
 SHORT_BELOW = 20
@@ -292,9 +310,40 @@ class LimitwatchApp(App[None]):
             if shown is not None and shown in self._notifications:
                 self._unnotify(shown, refresh=False)
             self._on_notify(Notify(toast))
+            self._fit_toasts()
         except AttributeError:
             self.post_message(Notify(toast))
         if shown is not None:
+            self.call_after_refresh(self._drop_empty_toast_holders)
+
+    def _fit_toasts(self) -> None:
+        """Take toasts off until the rest fit in the Kafka pane below its broker and
+        health rows, signal toasts first, then the oldest: at 80x24 two signal toasts and a
+        recording's long path ran over the signals pane's title. (Rows counted as the
+        toast's text wraps at its width, as app.tcss sets it; the newest toast that is not
+        a signal's always shows.)"""
+        try:
+            pane = self.query_one(KafkaPane)
+        except Exception:  # another screen: nothing to fit under
+            return
+        room = pane.region.bottom - 1 - TOAST_TOP
+        width = self.size.width
+        text = (38 if width >= 140 else 32 if width >= NARROW_BELOW else 28) - 3
+        toasts = list(self._notifications)  # oldest first
+        rows = [_toast_rows(n.message, n.title, text) for n in toasts]
+        # The signal toasts go first (the signals pane lists every one), then the oldest.
+        # (Notifications compare by value and do not hash: by identity here.)
+        signals = [self._replaceable.get("crossing"), self._replaceable.get("watch")]
+        is_signal = [any(t is n for n in signals) for t in toasts]
+        order = [i for i in range(len(toasts)) if is_signal[i]]
+        order += [i for i in range(len(toasts) - 1) if not is_signal[i]]
+        total = sum(rows)
+        for i in order:
+            if total <= room:
+                break
+            self._unnotify(toasts[i], refresh=False)
+            total -= rows[i]
+        if total < sum(rows):  # the holders of those taken off
             self.call_after_refresh(self._drop_empty_toast_holders)
 
     def _refresh_notifications(self) -> None:
@@ -310,8 +359,11 @@ class LimitwatchApp(App[None]):
         """Remove the holders of toasts taken off the screen. Textual's rack removes a
         replaced toast but not the holder around it, which keeps a row: each toast then
         came lower down the screen, over the watchlist and at last the signals."""
+        # By the notifications still current, not by empty holders: a holder just
+        # mounted has no toast in it yet, and was taken off with the toast to come.
+        current = {ToastRack._toast_id(n) for n in self._notifications}
         for holder in self.screen.query(ToastHolder):
-            if not holder.children:
+            if holder.id not in current:
                 holder.remove()
 
     def on_resize(self, event: events.Resize) -> None:

@@ -136,6 +136,47 @@ def test_toasts_leave_the_watchlist_the_signals_and_the_status_line_uncovered(
     assert len(toasts) == 2 and overlaps == []
 
 
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_toasts_that_do_not_fit_the_kafka_pane_give_way_signal_ones_first(
+    size: tuple[int, int],
+) -> None:
+    """A replay's crossing and WATCH toasts and a recording's long path ran over the
+    signals pane's title at 80x24: the toasts that do not fit go, the signals' first
+    (the signals pane lists every one), and what is left stays within the Kafka pane."""
+    app = LimitwatchApp(StaticFeed())
+    seen: dict[str, object] = {}
+    path = "/home/someone/.local/share/limitwatch/recordings/limitwatch-20261205-191101.jsonl"
+
+    async def run() -> None:
+        async with app.run_test(size=size, notifications=True) as pilot:
+            await pilot.pause()
+            for text, key in (
+                ("SELL SYM0161 @ 488.63 (limit 488.62) +21 more", "crossing"),
+                ("SELL_WATCH SYM0091 @ 48.93: 72% in ≤8s +15 more", "watch"),
+                (f"recorded 1,966 ticks to {path}", None),
+                ("BUY SYM0098 @ 99.73 (limit 99.75) +3 more", "crossing"),
+            ):
+                app.notify(text, replaces=key, timeout=60)
+
+            def mounted() -> bool:
+                toasts = app.screen.query(Toast)
+                return len(toasts) == len(app._notifications) and all(
+                    t.region.height for t in toasts
+                )
+
+            await wait_until_async(mounted, pilot.pause, 5)
+            await pilot.pause()
+            kafka = app.query_one(KafkaPane).region
+            seen["messages"] = [n.message for n in app._notifications]
+            seen["outside"] = [
+                str(t.region) for t in app.screen.query(Toast) if t.region.bottom > kafka.bottom
+            ]
+
+    asyncio.run(run())
+    assert f"recorded 1,966 ticks to {path}" in seen["messages"]
+    assert seen["outside"] == []
+
+
 def test_a_replaced_toast_leaves_no_row_behind() -> None:
     """Textual's rack removes a replaced toast but not its holder: each later toast came
     a row lower, over the watchlist and at last the signals."""
