@@ -244,7 +244,9 @@ def hostile_round(broker: EmbeddedBroker) -> Iterator[Round]:
     )
     pipeline.start()
     try:
-        start = time.time() - CONTROL_TICKS
+        # Before the cases' times (NOW, when they were made): a case later by more than
+        # a minute would be refused as an old time before its own reason.
+        start = NOW - CONTROL_TICKS
         control = [
             (f"control-{k}", CONTROL.encode(), _tick(CONTROL, CONTROL_PRICE + 0.01 * k, start + k))
             for k in range(CONTROL_TICKS)
