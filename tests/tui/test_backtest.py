@@ -275,6 +275,17 @@ def test_stdin_csv_through_the_module_entry_point() -> None:
     assert json.loads(lines[-1])["ticks"] == 60
 
 
+def test_a_limit_on_one_side_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `--limit ACME=:103`: a sell limit and no buy limit (it was refused as BUY:SELL).
+    path = tmp_path / "one.csv"
+    write_csv(path, [(1.75e9 + k, "ACME", 100.0 - 0.1 * k if k < 30 else 103.0) for k in range(40)])
+    status, lines, err = run(capsys, "--json", "--limit", "ACME=:103", str(path))
+    assert status == 0, err
+    signals = [json.loads(line) for line in lines[:-1]]
+    assert [s["kind"] for s in signals if s["kind"] in ("BUY", "SELL")] == ["SELL"]
+    assert json.loads(lines[-1])["ticks"] == 40
+
+
 def test_a_live_pipe_shows_its_signals_as_they_come_and_ctrl_c_reports_what_was_read(
     tmp_path: Path,
 ) -> None:

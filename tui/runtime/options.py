@@ -167,22 +167,37 @@ def fraction(text: str) -> float:
 
 
 def limit(text: str) -> tuple[str, float, float]:
-    """SYMBOL=BUY:SELL with BUY < SELL, both finite; whether they may be 0 or below (a
-    quantity's, see --additive and scenario headers) the engine decides, and says."""
+    """SYMBOL=BUY:SELL with BUY < SELL, finite; a side left empty (or ``none``) has no
+    limit (nan), as a scenario header's null; whether they may be 0 or below (a
+    quantity's, see --additive and scenario headers) the engine decides, and says.
+
+    >>> limit("ACME=95:105"), limit("ACME=:105"), limit("cpu.user=none:85")
+    (('ACME', 95.0, 105.0), ('ACME', nan, 105.0), ('cpu.user', nan, 85.0))
+    """
+
+    def side(value: str) -> float:
+        value = value.strip()
+        return math.nan if value in ("", "none") else float(value)
+
     try:
         symbol, rest = text.rsplit("=", 1)
         buy_text, sell_text = rest.split(":", 1)
-        buy, sell = float(buy_text), float(sell_text)
+        buy, sell = side(buy_text), side(sell_text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected SYMBOL=BUY:SELL, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected SYMBOL=BUY:SELL (a side left empty has no limit), got {text!r}"
+        ) from None
     if not symbol:
         raise argparse.ArgumentTypeError(f"{text!r}: need a symbol before '='")
     try:
         check_symbol(symbol)  # as a tick's symbol must be: it could never match one
     except BadLine as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    if not (math.isfinite(buy) and math.isfinite(sell)):
-        raise argparse.ArgumentTypeError(f"{text!r}: both limits must be finite numbers")
+    given = [x for x, t in ((buy, buy_text), (sell, sell_text)) if t.strip() not in ("", "none")]
+    if not given:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a buy limit, a sell limit or both")
+    if not all(math.isfinite(x) for x in given):
+        raise argparse.ArgumentTypeError(f"{text!r}: limits must be finite numbers")
     # Limits at 0 or below may be a quantity's: checked against --additive later.
     problem = limit_problem(buy, sell, additive=not (buy > 0 and sell > 0))
     if problem is not None:
@@ -293,7 +308,8 @@ def add_engine_options(
     if limits:
         p.add_argument(
             "--limit", type=limit, action="append", default=[], metavar="SYMBOL=BUY:SELL",
-            help="a symbol's limits (repeatable); default: the source's, else --band",
+            help="a symbol's limits (repeatable; a side left empty, as in ACME=:105, has "
+            "none); default: the source's, else --band",
         )  # fmt: skip
     g = p.add_argument_group("engine (default: the file's header, else the engine's defaults)")
     add_additive_option(g)
