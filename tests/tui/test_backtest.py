@@ -307,7 +307,10 @@ def test_a_live_pipe_shows_its_signals_as_they_come_and_ctrl_c_reports_what_was_
     reader.join(30)  # the pipe stays open: the rows come as the ticks do
     assert len(lines) == 2 and " SELL " in lines[1], lines
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    proc.stdin.close()  # as the program feeding a pipe ends with the same Ctrl-C
+    proc.wait(timeout=30)
+    assert proc.stderr is not None
+    out, err = proc.stdout.read(), proc.stderr.read()
     assert proc.returncode == 130, err
     assert "40 ticks, 1 symbol, 1 signal (1 SELL)" in out
     assert "stopped by Ctrl-C after 40 ticks" in err

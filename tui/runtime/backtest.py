@@ -115,6 +115,7 @@ def backtest(
     additive: tuple[str, ...] = (),
     group_ticks: int = GROUP_TICKS,
     on_scoring: Callable[[int, int], None] | None = None,
+    ctrl_c: CtrlC | None = None,
 ) -> BacktestResult:
     """Feed every tick of `source` to a fresh engine, `batch` ticks at a time.
 
@@ -144,6 +145,9 @@ def backtest(
     on_scoring
         Called with the groups scored so far and their number, before each group and
         after the last (for progress).
+    ctrl_c
+        How Ctrl-C is taken (:class:`CtrlC`, installed by the caller, who reports); by
+        default one of its own, for this call.
 
     Raises
     ------
@@ -210,7 +214,9 @@ def backtest(
         empty = (np.empty(0, np.int32), np.empty(0), np.empty(0))
         held = empty  # fewer than `batch` ticks, waiting for the next block
         columns = tick_columns(source, batch)
-        ctrl_c = _CtrlC()
+        own = ctrl_c is None
+        if ctrl_c is None:
+            ctrl_c = CtrlC()
         try:
             while not ctrl_c.hit:
                 try:  # Ctrl-C: what was read is run and reported
@@ -244,7 +250,8 @@ def backtest(
                     start = min(start + batch, len(ids))
                 held = (ids[start:], t[start:], p[start:]) if start < len(ids) else empty
         finally:
-            ctrl_c.restore()  # a second Ctrl-C, while scoring, stops at once
+            if own:
+                ctrl_c.restore()
         interrupted = ctrl_c.hit
         if len(held[0]):
             update(*held)
@@ -252,7 +259,8 @@ def backtest(
         state = eng.state()
         evaluation = None
         if runner is not None and store is not None:
-            evaluation = _score(signals, store, state, ids_of, runner, config, on_scoring)
+            with ctrl_c.reading():  # Ctrl-C while scoring stops at once
+                evaluation = _score(signals, store, state, ids_of, runner, config, on_scoring)
     return BacktestResult(
         ticks=total,
         skipped=int(getattr(source, "skipped", 0)),
@@ -269,12 +277,14 @@ def backtest(
     )
 
 
-class _CtrlC:
-    """Ctrl-C during a backtest's reading loop: while it reads (waiting on a pipe, say)
-    it stops the reading at once (KeyboardInterrupt); while it hands ticks to the engine
-    it is noted (:attr:`hit`) and the loop stops after that batch, so the engine is
-    never left half way through an update and what was read is reported. Only in the
-    main thread, over Python's own handler; :meth:`restore` puts that back."""
+class CtrlC:
+    """Ctrl-C during a backtest: while it reads (waiting on a pipe, say) or scores, it
+    stops that at once (KeyboardInterrupt); otherwise, while ticks go to the engine or
+    the report is written, it is noted (:attr:`hit`): the reading stops after that batch,
+    the engine is never left half way through an update, and what was read is reported.
+    (Ctrl-C in a terminal stops the program feeding the pipe too, and its end of input
+    may come first: the report was lost to a KeyboardInterrupt raised while writing it.)
+    Only in the main thread, over Python's own handler; :meth:`restore` puts that back."""
 
     def __init__(self) -> None:
         self.hit = False
@@ -293,7 +303,7 @@ class _CtrlC:
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
-        """While reading, Ctrl-C raises KeyboardInterrupt."""
+        """Within, Ctrl-C raises KeyboardInterrupt (reading, scoring)."""
         self._reading = True
         try:
             yield
@@ -803,6 +813,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the backtest the arguments describe; return the exit status."""
     out = sys.stdout
     err = sys.stderr
+    ctrl_c = CtrlC()  # until the report is written (see CtrlC)
     try:
         source = open_file(args.file, skip_bad=args.skip_bad, additive=args.additive)
         limits: Limits = dict(getattr(source, "limits", {}) or {})
@@ -829,7 +840,8 @@ def run(args: argparse.Namespace) -> int:
 
         result = backtest(source, config, limits, batch=args.batch, on_signals=emit,
                           on_batch=progress.update, score=not args.signals_only,
-                          additive=additive_of(source), on_scoring=progress.scoring)  # fmt: skip
+                          additive=additive_of(source), on_scoring=progress.scoring,
+                          ctrl_c=ctrl_c)  # fmt: skip
         progress.finish(result.ticks)
         if args.json:
             out.write(msgspec.json.encode(summary(result)).decode() + "\n")
@@ -841,7 +853,7 @@ def run(args: argparse.Namespace) -> int:
         for warning in unused_limits(args.limit, result, args.file):
             print(f"limitwatch backtest: {warning}", file=err)
         out.flush()
-        if result.interrupted:
+        if result.interrupted or ctrl_c.hit:
             print(
                 f"limitwatch backtest: stopped by Ctrl-C after {fmt.count(result.ticks, 'tick')}:"
                 " the figures above are those of the ticks read until then",
@@ -860,6 +872,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    finally:
+        ctrl_c.restore()
     return 0
 
 
