@@ -295,6 +295,9 @@ def test_a_live_pipe_shows_its_signals_as_they_come_and_ctrl_c_reports_what_was_
         [sys.executable, "-m", "tui.runtime.backtest", "--signals-only", "-"],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, bufsize=1, env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
+        # Ctrl-C as in a terminal: a run started in the background (`cmd &` in a script,
+        # as CI may be) inherits SIGINT ignored, and Python then keeps it ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     assert proc.stdin is not None and proc.stdout is not None
     for k in range(40):  # ACME 3% over its first price from the 30th tick: a SELL
