@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 from numpy.typing import NDArray
@@ -192,21 +193,27 @@ class TickChecks:
         index: dict[str, int] = dict.fromkeys(symbols, 0)  # in order of first appearance
         for i, s in enumerate(index):
             index[s] = i
-        new = sum(1 for s in index if s not in self._latest)
-        if len(self._last) + new > self.capacity or len(self._latest) + new > self.capacity:
-            return False  # which new symbols are remembered depends on the order: one by one
-        ids = np.array(list(map(index.__getitem__, symbols)), dtype=np.int64)
+        # Each symbol's latest time and last price so far (-inf, nan: none kept).
+        k = len(index)
+        seed = ref = None
+        if math.isfinite(behind):
+            seed = np.fromiter(map(self._latest.get, index, repeat(-math.inf)), np.float64, k)
+            if len(self._latest) + int(np.count_nonzero(np.isneginf(seed))) > self.capacity:
+                return False  # which new symbols are remembered depends on the order
+        if math.isfinite(max_jump):
+            ref = np.fromiter(map(self._last.get, index, repeat(math.nan)), np.float64, k)
+            if len(self._last) + int(np.count_nonzero(np.isnan(ref))) > self.capacity:
+                return False
+        ids = np.fromiter(map(index.__getitem__, symbols), np.int64, len(symbols))
         order = np.argsort(ids, kind="stable")
         sid = ids[order]
         first = np.ones(sid.size, dtype=bool)
         first[1:] = sid[1:] != sid[:-1]
-        if math.isfinite(behind):
-            seed = np.array([self._latest.get(s, -math.inf) for s in index], dtype=np.float64)
+        if seed is not None:
             t = times[order]
             if not _in_time(seed, sid, first, t, behind):
                 return False
-        if math.isfinite(max_jump):
-            ref = np.array([self._last.get(s, math.nan) for s in index], dtype=np.float64)
+        if ref is not None:
             price = np.asarray(prices, dtype=np.float64)[order]
             prev = np.empty_like(price)
             prev[1:] = price[:-1]
@@ -216,7 +223,7 @@ class TickChecks:
             if (factor > max_jump).any():
                 return False
             self._last.update(zip(symbols, prices, strict=True))  # each one's latest price
-        if math.isfinite(behind):  # each symbol's latest time (ids are in index's order)
+        if seed is not None:  # each symbol's latest time (ids are in index's order)
             top = np.fmax(np.maximum.reduceat(t, np.flatnonzero(first)), seed)
             self._latest.update(zip(index, top.tolist(), strict=True))
         return True
