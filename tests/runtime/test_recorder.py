@@ -42,7 +42,7 @@ def test_a_recording_stopped_before_any_tick_keeps_no_file(tmp_path: Path) -> No
     rec.start(str(path), "t", engine.state(), engine.config, made_by="a test")
     rec.stop()
     assert not path.exists()
-    assert notes[-1] == (f"nothing was recorded: no tick came; {path} not kept", False)
+    assert notes[-1] == (f"nothing was recorded (no tick was taken); {path} not kept", False)
 
 
 def test_a_place_that_cannot_be_written_is_a_notice_not_an_exception(tmp_path: Path) -> None:

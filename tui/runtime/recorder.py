@@ -152,7 +152,8 @@ class Recorder:
             if writer.count == 0 and self.path is not None:
                 # A header alone replays as "no ticks after the header": keep nothing.
                 Path(self.path).unlink(missing_ok=True)
-                self._notify(f"nothing was recorded: no tick came; {self.path} not kept", False)
+                said = f"nothing was recorded (no tick was taken); {self.path} not kept"
+                self._notify(said, False)
             else:
                 self._notify(f"recorded {writer.count:,} ticks to {self.path}", False)
         except OSError as exc:
