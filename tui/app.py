@@ -76,6 +76,8 @@ SLOWEST_SPEED, FASTEST_SPEED = 1 / 64, 1024.0
 SOURCE_STOPPED_S = 30.0
 #: Below this many columns the layout is narrow (as the "-narrow" breakpoint below).
 NARROW_BELOW = 100
+#: From this many columns the layout is wide (the "-wide" breakpoint below).
+WIDE_FROM = 140
 #: The screen row the first toast starts on (ToastRack's margin-top in app.tcss).
 TOAST_TOP = 4
 
@@ -138,7 +140,7 @@ class LimitwatchApp(App[None]):
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
         (0, "-narrow"),
         (NARROW_BELOW, "-medium"),
-        (140, "-wide"),
+        (WIDE_FROM, "-wide"),
     ]
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (SHORT_BELOW, "-tall")]
     BINDINGS: ClassVar[list[Binding]] = [
@@ -328,7 +330,8 @@ class LimitwatchApp(App[None]):
             return
         room = pane.region.bottom - 1 - TOAST_TOP
         width = self.size.width
-        text = (38 if width >= 140 else 32 if width >= NARROW_BELOW else 28) - 3
+        # The toast's width in app.tcss at each breakpoint, less its border and padding.
+        text = (38 if width >= WIDE_FROM else 32 if width >= NARROW_BELOW else 28) - 3
         toasts = list(self._notifications)  # oldest first
         rows = [_toast_rows(n.message, n.title, text) for n in toasts]
         # The signal toasts go first (the signals pane lists every one), then the oldest.

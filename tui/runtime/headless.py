@@ -43,7 +43,7 @@ from tui.runtime.options import OptionError, engine_config, limits_from
 from tui.runtime.plausibility import plausibility_for
 from tui.runtime.publish import SignalPublisher
 from tui.runtime.shared_limits import CATCH_UP_S, SharedLimits, origin_name, to_worker
-from tui.runtime.snapshot import Notice, Snapshot
+from tui.runtime.snapshot import KafkaStats, Notice, Snapshot
 
 #: While `produce` runs, how often it prints what it has sent, in seconds.
 PRODUCE_REPORT_S = 5.0
@@ -349,10 +349,9 @@ def _run_headless(
     _tell(notices, told, what)
     if recording and last is not None and last.kafka.bad:  # not in the file: say so
         k = last.kafka
-        why = ", ".join(f"{problem} {n:,}" for problem, n in k.bad_by)
         print(
             f"limitwatch {what}: {fmt.count(k.bad, 'message')} refused and not recorded "
-            f"({why}), {k.dead_lettered:,} copied to the dead-letter topic",
+            f"({_reasons(k)}), {k.dead_lettered:,} copied to the dead-letter topic",
             file=sys.stderr,
             flush=True,
         )
@@ -368,6 +367,11 @@ def _tell(notices: Iterable[Notice], told: int, what: str) -> int:
     return told
 
 
+def _reasons(k: KafkaStats) -> str:
+    """The messages refused, by reason: ``future time 3, old time 1``."""
+    return ", ".join(f"{problem} {n:,}" for problem, n in k.bad_by)
+
+
 def status_line(snap: Snapshot) -> str:
     """What a headless command says every few seconds: ticks, signals, partitions, lag,
     health, refused messages by reason and refused symbols when there are any."""
@@ -378,8 +382,7 @@ def status_line(snap: Snapshot) -> str:
         f"partitions {parts}, lag {k.total_lag:,}, {k.health}"
     )
     if k.bad_by:
-        why = ", ".join(f"{problem} {n:,}" for problem, n in k.bad_by)
-        line += f", bad {k.bad:,} ({why}), dead-lettered {k.dead_lettered:,}"
+        line += f", bad {k.bad:,} ({_reasons(k)}), dead-lettered {k.dead_lettered:,}"
     if snap.engine.refused:
         line += f", {fmt.count(snap.engine.refused, 'symbol')} refused (max_symbols)"
     if snap.engine.evicted:

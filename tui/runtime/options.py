@@ -175,14 +175,14 @@ def limit(text: str) -> tuple[str, float, float]:
     (('ACME', 95.0, 105.0), ('ACME', nan, 105.0), ('cpu.user', nan, 85.0))
     """
 
-    def side(value: str) -> float:
+    def side(value: str) -> float | None:
         value = value.strip()
-        return math.nan if value in ("", "none") else float(value)
+        return None if value in ("", "none") else float(value)
 
     try:
         symbol, rest = text.rsplit("=", 1)
-        buy_text, sell_text = rest.split(":", 1)
-        buy, sell = side(buy_text), side(sell_text)
+        sides = [side(value) for value in rest.split(":", 1)]
+        buy_given, sell_given = sides  # ValueError unless there are two
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected SYMBOL=BUY:SELL (a side left empty has no limit), got {text!r}"
@@ -193,11 +193,13 @@ def limit(text: str) -> tuple[str, float, float]:
         check_symbol(symbol)  # as a tick's symbol must be: it could never match one
     except BadLine as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    given = [x for x, t in ((buy, buy_text), (sell, sell_text)) if t.strip() not in ("", "none")]
+    given = [x for x in sides if x is not None]
     if not given:
         raise argparse.ArgumentTypeError(f"{text!r}: give a buy limit, a sell limit or both")
     if not all(math.isfinite(x) for x in given):
         raise argparse.ArgumentTypeError(f"{text!r}: limits must be finite numbers")
+    buy = math.nan if buy_given is None else buy_given
+    sell = math.nan if sell_given is None else sell_given
     # Limits at 0 or below may be a quantity's: checked against --additive later.
     problem = limit_problem(buy, sell, additive=not (buy > 0 and sell > 0))
     if problem is not None:

@@ -180,12 +180,12 @@ def format_row(v: RowValues, compact: bool = False) -> tuple[Cell, ...]:
     if v.stale and (kind != "quiet" or unlikely):
         if unlikely and compact:  # "SELL <5% stale" fits where "SELL unlikely stale" not
             words = words.replace(" unlikely", " <5%")
-        forecast: Cell = ((words, "dim strike"), (STALE_MARK, "bold yellow"))
-        if compact and v.all_stale:
-            # All of them, said once by the status line's STALE: at 80 columns a mark on
-            # every row ("SELL now stale" beside a price of 123.60 and seven-letter
-            # symbols) pushed the forecast column out of view once a replay ended.
-            forecast = ((words, "dim strike"),)
+        forecast: Cell = ((words, "dim strike"),)
+        # Narrow, when all of them are stale, the status line's STALE says it once: a mark
+        # on every row ("SELL now stale" beside a price of 123.60 and seven-letter symbols)
+        # pushed the forecast column out of view at 80 columns once a replay ended.
+        if not (compact and v.all_stale):
+            forecast += ((STALE_MARK, "bold yellow"),)
     else:
         forecast = ((words, _FORECAST_STYLE[kind]),)
     # A limit asked for but not yet confirmed by the engine is shown in italics.
