@@ -62,6 +62,17 @@ def test_a_recorded_file_is_scored_without_an_oracle() -> None:
     assert set(rows) == {"engine", "proximity", "vol-scaled"}
 
 
+def test_a_file_too_short_for_any_forecast_says_why(tmp_path: Path) -> None:
+    short = tmp_path / "short.csv"
+    short.write_text("ts,symbol,price\n1750000000,A,10\n1750000001,A,10.1\n1750000001,B,5\n")
+    status, out, err = _run(str(short))
+    assert status == 0 and "engine" in out
+    assert "evaluate: no forecast was scored: a symbol is forecast from its 20th tick" in err
+    assert "the most any symbol had here is 2 ticks" in err
+    status, _, err = _run(str(ROOT / "scenarios" / "rally.jsonl"))
+    assert status == 0 and "no forecast was scored" not in err
+
+
 def test_bad_engine_settings_exit_2() -> None:
     status, _, err = _run("--fast", "50", "--slow", "10", "--symbols", "2", "--minutes", "1")
     assert status == 2 and "slow" in err

@@ -422,6 +422,18 @@ def test_human_summary_says_1_tick_1_symbol_not_1_ticks(
     assert "1 tick, 1 symbol, 0 signals (none)" in lines
 
 
+def test_a_run_that_scores_no_forecast_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [(1750000000 + k, name, 10.0 + k) for k in range(3) for name in ("A", "B")]
+    status, lines, _ = run(capsys, write_csv(tmp_path / "p.csv", rows))
+    text = "\n".join(lines)
+    assert status == 0
+    assert "0 forecasts" in text
+    assert "no forecast was scored: a symbol is forecast from its 20th tick" in text
+    assert "the most any symbol had here is 3 ticks" in text
+
+
 def test_add_parser_registers_backtest_with_run_as_its_handler() -> None:
     parser = argparse.ArgumentParser(prog="limitwatch")
     backtest.add_parser(parser.add_subparsers(dest="command"))

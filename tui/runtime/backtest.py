@@ -45,7 +45,15 @@ import msgspec
 import numpy as np
 
 from engine import Engine, EngineConfig, LimitError, Signal
-from engine.evaluation import Calibration, Evaluation, Row, SampledRun, evaluate, sample_every
+from engine.evaluation import (
+    SETTLE_HORIZONS,
+    Calibration,
+    Evaluation,
+    Row,
+    SampledRun,
+    evaluate,
+    sample_every,
+)
 from engine.quality import Quality, TickOrder
 from engine.watch import Discipline
 from producer.chunks import TickColumns, group_ticks
@@ -660,6 +668,9 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
         f"largest gap {_signed(cal['gap'])} (deciles with >= 50)",
         file=out,
     )
+    if not cal["forecasts"]:
+        most = int(result.state.n_ticks.max()) if len(result.state.n_ticks) else 0
+        print(no_forecast_reason(result.config, most), file=out)
     print(f"  {'p':>9}  {'forecasts':>9}  {'predicted':>9}  {'observed':>8}", file=out)
     for i, d in enumerate(cal["deciles"]):
         if d["count"]:
@@ -670,6 +681,19 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
             )
     print(file=out)
     print(lead_plot(result), file=out)
+
+
+def no_forecast_reason(config: EngineConfig, most_ticks: int) -> str:
+    """Why a run scored no forecast at all (an empty table says nothing of it): what a
+    symbol needs before its forecasts count, and the most ticks any symbol had."""
+    return (
+        f"no forecast was scored: a symbol is forecast from its {config.warmup_ticks}th tick "
+        f"and {config.warmup_span:g} s of its ticks on (--warmup-ticks, --warmup-s), and its "
+        f"forecasts count from {fmt.interval(SETTLE_HORIZONS * config.horizon_s)} into its "
+        "ticks (a third of them where they span less), each with a whole horizon "
+        f"({fmt.interval(config.horizon_s)}) of its ticks after it; the most any symbol had "
+        f"here is {fmt.count(most_ticks, 'tick')}"
+    )
 
 
 def _signed(x: float | None) -> str:

@@ -33,6 +33,7 @@ import numpy.typing as npt
 from engine import Engine, EngineConfig
 from engine.config import MAX_SYMBOLS, symbol_matcher
 from engine.evaluation import (
+    ENGINE,
     ORACLE,
     Evaluation,
     Row,
@@ -49,7 +50,7 @@ from producer.lines import fmt_span, skip_hint
 from producer.markets import HELD_OUT, KINDS, Market, generate
 from producer.source import additive_of
 from tui.runtime import format as fmt
-from tui.runtime.backtest import BacktestError
+from tui.runtime.backtest import BacktestError, no_forecast_reason
 from tui.runtime.options import (
     NO_CHART,
     OptionError,
@@ -447,6 +448,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             print(f"evaluate: reading {args.file}", file=err)
             ticks = read_ticks(args.file, args.additive, source)
             results[args.file] = run_ticks(ticks, config, args.bands, err)
+            scored = results[args.file].row(ENGINE)
+            if scored is None or scored.calibration is None or not scored.calibration.forecasts:
+                most = int(np.bincount(ticks.sym).max()) if len(ticks.sym) else 0
+                print(f"evaluate: {no_forecast_reason(config, most)}", file=err)
         else:
             for i, kind in enumerate(args.kinds, 1):
                 print(
