@@ -74,6 +74,7 @@ class KeeperStatus:
     recreated: int = 0  # topics created again on a broker that had lost them
     gave_up: bool = False  # the embedded broker could not be restarted
     pausing: bool = False  # a budget restart is under way: ticks are held on purpose
+    lost: int = 0  # ticks still unread at budget restarts (the consumer stopped reading up)
 
 
 class BrokerKeeper(threading.Thread):
@@ -84,7 +85,8 @@ class BrokerKeeper(threading.Thread):
     ----------
     quiesce:
         Called before a budget restart: pause the producer and wait (bounded) until the
-        consumer has read what was delivered. Returns whether the producer was running.
+        consumer has read what was delivered. Returns whether the producer was running,
+        and how many ticks the consumer had still not read (lost with the broker).
     resume:
         Called after a budget restart with what `quiesce` returned; returns (bounded)
         once ticks flow again.
@@ -97,7 +99,7 @@ class BrokerKeeper(threading.Thread):
         broker: EmbeddedBroker | None = None,
         budget_bytes: int | None = None,
         tries: int = RESTART_TRIES,
-        quiesce: Callable[[], bool] | None = None,
+        quiesce: Callable[[], tuple[bool, int]] | None = None,
         resume: Callable[[bool], None] | None = None,
         compacted: frozenset[str] = frozenset(),
     ) -> None:
@@ -234,7 +236,7 @@ class BrokerKeeper(threading.Thread):
         )
         started = time.monotonic()
         try:
-            running = self._quiesce() if self._quiesce is not None else False
+            running, unread = self._quiesce() if self._quiesce is not None else (False, 0)
             drained = time.monotonic()
             try:
                 broker.restart()
@@ -255,11 +257,14 @@ class BrokerKeeper(threading.Thread):
             self._set(pausing=False)  # PAUSE must not outlast the restart it stands for
             raise
         done = time.monotonic()
+        # Said first: the row is cut to the pane's width.
+        lost = f", {unread:,} unread ticks lost with it" if unread else ""
         self._set(
             pausing=False,
             restarts=self.status().restarts + 1,
             last_pause_s=done - started,
-            state=f"{_now()} restarted empty at its budget: ticks paused "
+            lost=self.status().lost + unread,
+            state=f"{_now()} restarted empty at its budget{lost}: ticks paused "
             f"{done - started:.1f} s (reading up {drained - started:.1f}, restart "
             f"{restarted - drained:.1f}, flowing again {done - restarted:.1f})",
         )

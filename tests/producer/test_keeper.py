@@ -54,7 +54,7 @@ def test_a_budget_below_a_fresh_brokers_memory_is_dropped_after_one_restart() ->
 
 
 def test_a_budget_restart_that_fails_midway_does_not_leave_pause_shown() -> None:
-    def quiesce() -> bool:
+    def quiesce() -> tuple[bool, int]:
         raise RuntimeError("the producer could not be paused")
 
     with EmbeddedBroker() as broker:
@@ -86,3 +86,18 @@ def test_topics_created_again_keep_compaction(broker: EmbeddedBroker, topic: str
 
     assert policy(topic) == "compact"
     assert policy(f"{topic}-plain") != "compact"
+
+
+def test_ticks_still_unread_at_a_budget_restart_are_counted_and_said_first() -> None:
+    """The consumer stopped reading up before the restart: what it had not read is lost
+    with the broker, and the restart row says so before the pause's figures."""
+    with EmbeddedBroker() as broker:
+        keeper = BrokerKeeper(
+            broker.bootstrap, {}, broker=broker, budget_bytes=1, quiesce=lambda: (False, 209_479)
+        )
+        keeper._restart_for_budget(broker, 2)
+        status = keeper.status()
+        assert status.lost == 209_479 and status.restarts == 1
+        assert "restarted empty at its budget, 209,479 unread ticks lost with it: " in status.state
+        keeper._restart_for_budget(broker, 2)
+        assert keeper.status().lost == 2 * 209_479
