@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import math
 import os
 import signal
@@ -55,6 +56,8 @@ from tui.widgets.chart import Chart, span_text
 from tui.widgets.kafka_pane import TREND, KafkaPane
 from tui.widgets.signal_log import KIND_FILTERS, MAX_ROWS, SignalLog
 from tui.widgets.watchlist import Watchlist
+
+log = logging.getLogger(__name__)
 
 #: UI refresh rate: how often the newest snapshot is read.
 REFRESH_HZ = 10.0
@@ -394,9 +397,13 @@ class LimitwatchApp(App[None]):
             self._save_settings()
 
     def report_problems(self, problems: list[str]) -> None:
-        """Show start-up problems (a broken config file) as notifications."""
+        """Show start-up problems (a broken config file) in one notification, and log
+        them: one toast each gave way to the last (where changes are saved instead), as
+        toasts give way when they do not fit, and what was wrong was never seen."""
         for text in problems:
-            self.notify(text, title="Settings", severity="warning", timeout=10)
+            log.warning("settings: %s", text)
+        if problems:
+            self.notify("\n".join(problems), title="Settings", severity="warning", timeout=20)
 
     # -- rendering ------------------------------------------------------------------------
     def refresh_view(self) -> None:

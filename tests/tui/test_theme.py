@@ -69,3 +69,24 @@ def test_an_unknown_theme_is_reported_and_the_default_used() -> None:
     drive(app, script)
     assert seen[0] == "textual-dark"
     assert any("no-such-theme" in text for text in seen[1:])
+
+
+def test_a_broken_settings_file_says_what_is_wrong_where_the_changes_go_instead(
+    tmp_path: Path,
+) -> None:
+    """Every problem in one toast, with the file kept and where changes go: one toast each
+    gave way to the last, and what was wrong was never on screen."""
+    path = tmp_path / "bad.toml"
+    path.write_text('[monitor]\nstep = "abc"\n')
+    settings, problems = config.load(path)
+    app = LimitwatchApp(StaticFeed(), settings=settings, config_path=path, problems=problems)
+    shown: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        shown.extend(n.message for n in app._notifications)
+
+    drive(app, script, size=(80, 24))
+    (toast,) = [m for m in shown if "bad.toml" in m]
+    assert "monitor.step must be between" in toast
+    assert "bad.toml is left as it is; changes are saved to " in toast
