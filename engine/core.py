@@ -1126,7 +1126,8 @@ class Engine:
             s.stale[stale] = False
             args = self._forecast_args(stale)
             s.raw_buy[stale], s.raw_sell[stale] = forecast_limits(*args)
-            s.eta_buy[stale], s.eta_sell[stale] = limit_etas(*args)
+            # the mean gap between ticks at the latest (see limit_etas)
+            s.eta_buy[stale], s.eta_sell[stale] = limit_etas(*args, gap=s.in_force[stale, 6])
         self._report()
 
     def _forecast_args(self, ids: NDArray[np.intp]) -> tuple[Any, ...]:
@@ -1312,7 +1313,7 @@ class Engine:
             tick.imag = price
             batch.put_latest(s.history.ravel(), cell, tick, size)
 
-        eta = _watch_etas(fired, price, aims, est, cfg.horizon_s)
+        eta = _watch_etas(fired, price, aims, est, sums, cfg.horizon_s)
         shown = p_hit
         ticks = np.flatnonzero(fired.any(axis=0))
         if ticks.size:  # the forecast a signal reports: through the map
@@ -1608,9 +1609,10 @@ _WATCH_ETA_STEPS = 5
 
 
 def _watch_etas(
-    fired: NDArray[np.bool_], price: _F8, limits: _F8, est: Estimates, horizon: float
+    fired: NDArray[np.bool_], price: _F8, limits: _F8, est: Estimates, sums: _F8, horizon: float
 ) -> _F8:
-    """The median time to the limit (:func:`~engine.limit_forecast.limit_etas`) at the
+    """The median time to the limit (:func:`~engine.limit_forecast.limit_etas`, the wait
+    for the tick that shows it included, from each tick's mean gap in ``sums``) at the
     ticks where a watch fired, rows buy and sell; nan elsewhere (only the watches report
     one: hits report 0, crosses none)."""
     n = price.shape[0]
@@ -1618,8 +1620,9 @@ def _watch_etas(
     eta = np.full((2, n), np.nan)
     if tick.size:
         picked = est.take(tick)
+        gap = sums[tick, Sum.W_DT] / sums[tick, Sum.WEIGHT]
         both = limit_etas(
-            price[tick], limits[0, tick], limits[1, tick], picked, horizon, _WATCH_ETA_STEPS
+            price[tick], limits[0, tick], limits[1, tick], picked, horizon, _WATCH_ETA_STEPS, gap
         )
         eta[side, tick] = both[side, np.arange(tick.size)]
     return eta

@@ -309,6 +309,8 @@ class Reference:
                 d += shift
             p = mixed_probability(d, m, var, sigma, self.horizon)
             eta = median_time(d, m, var, sigma, self.horizon) if not math.isnan(p) else math.nan
+            if eta > 0:  # and the wait for the tick that shows the limit reached
+                eta = min(eta + math.log(2.0) * s.sum_dt / s.den, self.horizon)
             if side == "BUY":
                 pb, eb = p, eta
             else:

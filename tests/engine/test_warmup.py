@@ -134,6 +134,8 @@ def test_forecast_drift_is_shrunk_as_computed_by_hand() -> None:
     assert st.p_sell[0] == pytest.approx(float(p_sell), rel=1e-12)
     assert st.p_buy[0] == pytest.approx(float(p_buy), rel=1e-12)
     eta = median_hit_time(d_sell, mean, vol, 10.0, drift_var=var)
+    # and the wait for the tick that shows the limit reached: ln 2 of the mean gap
+    eta += math.log(2.0) * 1.75 / 1.875
     assert st.eta_sell[0] == pytest.approx(float(eta), rel=1e-9)
 
 
