@@ -687,9 +687,9 @@ class LimitwatchApp(App[None]):
         scale = abs(last) or abs(buy if side == "buy" else sell)
         delta = direction * self.step * (scale if math.isfinite(scale) and scale else 1.0)
         if side == "buy":
-            new_buy, new_sell = (buy if math.isfinite(buy) else last) + delta, sell
+            new_buy, new_sell = _stepped(buy if math.isfinite(buy) else last, delta), sell
         else:
-            new_buy, new_sell = buy, (sell if math.isfinite(sell) else last) + delta
+            new_buy, new_sell = buy, _stepped(sell if math.isfinite(sell) else last, delta)
         additive = bool(snap.engine.additive[i])
         if self._send_limits(symbol, new_buy, new_sell, only=side, additive=additive):
             value = new_buy if side == "buy" else new_sell
@@ -915,7 +915,7 @@ class LimitwatchApp(App[None]):
             if not width:
                 continue  # a quantity at 0 has no band, as in the engine
             if self._send_limits(
-                symbol, last - width, last + width,
+                symbol, fmt.as_shown(last - width), fmt.as_shown(last + width),
                 additive=bool(st.additive[i]), remember=False, show=False,
             ):  # fmt: skip
                 moved.append(symbol)
@@ -1199,6 +1199,15 @@ def _cut(text: str, room: int) -> str:
     if cell_len(text) <= room:
         return text
     return set_cell_size(text, room - 1) + "…" if room >= 4 else ""
+
+
+def _stepped(limit: float, delta: float) -> float:
+    """``limit`` moved by ``delta``, as it will be shown (:func:`fmt.as_shown`); to twelve
+    significant digits where that would undo the step (a step finer than the digits
+    shown), which still drops the float noise."""
+    moved = limit + delta
+    shown = fmt.as_shown(moved)
+    return shown if shown != limit else float(f"{moved:.12g}")
 
 
 def _limit_text(value: float) -> str:

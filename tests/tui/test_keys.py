@@ -17,6 +17,7 @@ from engine.limits import limit_problem
 from tests.tui.driving import until_shown
 from tests.tui.feeds import StaticFeed
 from tui.app import LimitwatchApp
+from tui.runtime import format as fmt
 from tui.runtime.watchdog import QUIT_GRACE_S, exit_hard_after
 
 
@@ -44,7 +45,9 @@ def test_limit_keys_step_the_selected_symbol(key: str, side: int, direction: int
     app = LimitwatchApp(feed, step=0.005)
     asyncio.run(_press(app, key))
     after = _limits(feed, symbol)
-    assert after[side] == pytest.approx(before[side] + direction * 0.005 * last)
+    # one step of the price, to the digits the screen shows it with (no float noise)
+    assert after[side] == fmt.as_shown(before[side] + direction * 0.005 * last)
+    assert after[side] == float(fmt.price(after[side]).replace(",", ""))
     assert after[1 - side] == before[1 - side]
 
 
@@ -54,7 +57,10 @@ def test_repeated_key_presses_accumulate() -> None:
     before = _limits(feed, symbol)
     last = float(feed.engine.state().last[0])
     asyncio.run(_press(LimitwatchApp(feed, step=0.01), "S", "S", "S"))
-    assert _limits(feed, symbol)[1] == pytest.approx(before[1] + 3 * 0.01 * last)
+    want = before[1]
+    for _ in range(3):
+        want = fmt.as_shown(want + 0.01 * last)
+    assert _limits(feed, symbol)[1] == want == pytest.approx(before[1] + 3 * 0.01 * last, abs=0.02)
 
 
 def test_down_selects_the_next_symbol() -> None:

@@ -35,6 +35,23 @@ def price(value: float) -> str:
     return text
 
 
+def as_shown(value: float) -> float:
+    """``value`` rounded to the digits :func:`price` shows it with: a limit stepped by a
+    fraction of the price is then the limit on screen (404.41 rather than
+    404.4111000000001, which the limits dialog and the settings file showed).
+
+    >>> as_shown(404.4111000000001), as_shown(0.000123456), as_shown(33.27651)
+    (404.41, 0.00012346, 33.277)
+    """
+    size = abs(value)
+    if not math.isfinite(value) or size < ZERO_BELOW:
+        return value
+    decimals = max(2, SIGNIFICANT - 1 - math.floor(math.log10(size)))
+    if decimals > MOST_DECIMALS:
+        return float(f"{value:.4g}")
+    return round(value, decimals)
+
+
 def apart(low: float, high: float, render: Callable[[float], str] = price) -> tuple[str, str]:
     """Two different values as ``render`` writes them, with as many more significant
     digits as it takes (up to 12) where it writes both alike: a buy limit of
