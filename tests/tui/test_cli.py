@@ -304,10 +304,15 @@ def test_a_mistake_on_the_command_line_is_said_in_two_lines_not_after_the_usage(
     result = _cli("produce", "--broker-port", "39424", "--log-file", os.devnull)
     assert result.returncode == 2
     lines = result.stderr.splitlines()
-    assert lines == [
-        "limitwatch: error: unrecognized arguments: --broker-port 39424",
-        "(`limitwatch --help` lists the options, `limitwatch COMMAND --help` a command's)",
+    assert lines == [  # said by the command it follows, with that command's help
+        "limitwatch produce: error: unrecognized arguments: --broker-port 39424",
+        "(`limitwatch produce --help` lists the options)",
     ], lines
+    top = _cli("--bogus-option", "--log-file", os.devnull).stderr.splitlines()
+    assert top == [
+        "limitwatch: error: unrecognized arguments: --bogus-option",
+        "(`limitwatch --help` lists the options, `limitwatch COMMAND --help` a command's)",
+    ], top
     missing = _cli("backtest").stderr.splitlines()
     assert missing[-1] == "(`limitwatch backtest --help` lists the options)" and len(missing) == 2
 

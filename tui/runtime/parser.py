@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -64,6 +64,29 @@ class Parser(argparse.ArgumentParser):
         if self._subparsers is not None:  # the top: the command's own options may be meant
             hint += f", `{self.prog} COMMAND --help` a command's"
         self.exit(2, f"{self.prog}: error: {redact(message)}\n({hint})\n")
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """As argparse's, but words no option takes are said by the command they follow
+        (``limitwatch backtest: error: ...``, with that command's ``--help``): argparse
+        says them at the top, which pointed at every command but the one given."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = self._command(getattr(parsed, "command", None))
+            (command or self).error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
+    def _command(self, name: str | None) -> argparse.ArgumentParser | None:
+        """The parser of command ``name``, if this parser has commands and that is one."""
+        if self._subparsers is None or name is None:
+            return None
+        for action in self._subparsers._group_actions:
+            if isinstance(action, argparse._SubParsersAction):
+                found = action.choices.get(name)
+                if isinstance(found, argparse.ArgumentParser):
+                    return found
+        return None
 
 
 #: The option that passes one librdkafka property.
