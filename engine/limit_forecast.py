@@ -229,8 +229,9 @@ def limit_etas(
     most up to the horizon). On markets written outside the project (``limitwatch
     evaluate FILE``, three seeds each), with a tick every 10 to 60 s the limit took a
     median 1.63 to 1.88 times the time shown without it and 1.00 to 1.02 times with it;
-    on nine kinds with ticks 0.2 to 3 s apart 0.94 to 1.11 times, and 0.90 to 1.10. (A
-    coarse price grid is another matter: on the generated cents market 1.40 and 1.33.)
+    on nine kinds with ticks 0.2 to 3 s apart 0.94 to 1.11 times without it and 0.90 to
+    1.10 with it. (A coarse price grid is another matter: on the generated cents market
+    1.40 times without it, 1.33 with it.)
 
     Returns
     -------
