@@ -22,11 +22,10 @@ def price(value: float) -> str:
     """
     if not math.isfinite(value):
         return "–"
-    size = abs(value)
-    if size < ZERO_BELOW:  # rounding noise on a quantity at zero
+    if abs(value) < ZERO_BELOW:  # rounding noise on a quantity at zero
         return "0.00"
-    decimals = max(2, SIGNIFICANT - 1 - math.floor(math.log10(size)))
-    if decimals > MOST_DECIMALS:
+    decimals = _decimals(value)
+    if decimals is None:
         return f"{value:.4g}"
     text = f"{value:,.{decimals}f}"
     if decimals > 2:  # trailing zeros past the second decimal say nothing
@@ -43,13 +42,18 @@ def as_shown(value: float) -> float:
     >>> as_shown(404.4111000000001), as_shown(0.000123456), as_shown(33.27651)
     (404.41, 0.00012346, 33.277)
     """
-    size = abs(value)
-    if not math.isfinite(value) or size < ZERO_BELOW:
+    if not math.isfinite(value) or abs(value) < ZERO_BELOW:
         return value
-    decimals = max(2, SIGNIFICANT - 1 - math.floor(math.log10(size)))
-    if decimals > MOST_DECIMALS:
-        return float(f"{value:.4g}")
-    return round(value, decimals)
+    decimals = _decimals(value)
+    return float(f"{value:.4g}") if decimals is None else round(value, decimals)
+
+
+def _decimals(value: float) -> int | None:
+    """The decimals :func:`price` writes a finite non-zero ``value`` with (five
+    significant digits, at least two), or None past :data:`MOST_DECIMALS` (then four
+    significant digits in exponent form)."""
+    decimals = max(2, SIGNIFICANT - 1 - math.floor(math.log10(abs(value))))
+    return None if decimals > MOST_DECIMALS else decimals
 
 
 def apart(low: float, high: float, render: Callable[[float], str] = price) -> tuple[str, str]:
