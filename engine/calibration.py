@@ -701,58 +701,63 @@ class Calibrator:
         # The rows of one slot are one run (the ring is in slot order), and a slot's
         # forecasts are all resolved at once (none is sampled after its horizon began).
         new = np.diff(made, prepend=made[0] - 1) != 0
-        start = np.flatnonzero(new)
+        slots = int(np.count_nonzero(new))
         seg = np.cumsum(new) - 1  # each row's slot, 0 .. slots - 1
+        # Each forecast's extreme over the slots of its horizon that saw ticks (a slot's
+        # extremes of all symbols are a row of the ring): its side's, gathered at once.
+        steps = np.arange(self._q)
+        span = np.minimum(self._q, seen - made + 1)  # those slots, from its own on
+        cells = (made[:, None] + steps) % self._w * self._low.shape[1] + sym[:, None]
+        unseen = steps >= span[:, None]
         hit = np.empty(rows.size, dtype=bool)
-        ends = [*start[1:].tolist(), rows.size]
-        for lo, hi in zip(start.tolist(), ends, strict=True):
-            d = int(made[lo])
-            # The slots of its horizon that saw ticks, each a row of all symbols.
-            cols = (d + np.arange(max(0, min(self._q, seen - d + 1)))) % self._w
-            at = slice(lo, hi)
-            s_at = sym[at]
-            highest = self._high[cols].max(axis=0, initial=-np.inf).take(s_at)
-            lowest = self._low[cols].min(axis=0, initial=np.inf).take(s_at)
-            hit[at] = np.where(sell[at], highest >= limit[at], lowest <= limit[at])
-        y_all = hit.astype(np.float64)
-        raw, rep, grp = self._p_raw[rows], self._p_rep[rows], self._p_group[rows]
+        for side, ring, none, reached in (
+            (np.flatnonzero(sell), self._high, -np.inf, np.greater_equal),
+            (np.flatnonzero(~sell), self._low, np.inf, np.less_equal),
+        ):
+            ext = ring.ravel().take(cells.take(side, axis=0))
+            ext[unseen.take(side, axis=0)] = none
+            best = ext.max(axis=1, initial=none) if none < 0 else ext.min(axis=1, initial=none)
+            hit[side] = reached(best, limit.take(side))
+        y = hit.astype(np.float64)
+        pr, pp, g = self._p_raw[rows], self._p_rep[rows], self._p_group[rows]
         teach = self._p_teach[rows].astype(np.float64)
-        slots = start.size
         groups, width = self._sums.shape
-        keep = np.ones((slots, groups))  # a group without outcomes here is kept whole
+        # Exponential forgetting: the i-th of a slot's m outcomes of a group weighs
+        # decay**(m - 1 - i), everything of the group before the slot decay**m (a group
+        # without outcomes in a slot is kept whole).
+        cell = seg * groups + g  # each outcome's slot and group
+        count = np.bincount(cell, minlength=slots * groups)
+        by_cell = np.argsort(cell, kind="stable")
+        _, place = expand_runs(count)  # place in its (slot, group), in row order
+        pos = np.empty_like(place)
+        pos[by_cell] = place
+        w = self._decay ** (count.take(cell) - 1 - pos).astype(np.float64)
+        keep = (self._decay ** count.astype(np.float64)).reshape(slots, groups)
+        b = self._bin(pr)
+        wt = w * teach
+        recent: tuple[_F8, ...] = ()  # none kept without a half-life
+        if math.isfinite(self._recent_hl):
+            wr = wt * np.exp2((made - self._anchor) / self._recent_hl)
+            recent = (wr, wr * y, wr * pr)
+        k = np.minimum((pp * DECILES).astype(np.int64), DECILES - 1)
+        parts = (
+            (wt, wt * y, wt * pr, wt * _logit(pr)),
+            recent,
+            (w, w * pp, w * y),
+            (w, w * y, w * (pp - y) ** 2, w * (pr - y) ** 2),  # Brier sums
+        )
+        # Each value's cell of the sums (parts in _SUMS' order) in its slot's and group's
+        # row; a cell's values stay in row order, so its sum does too.
+        row, offset = cell * width, 0
         keys: list[NDArray[np.intp]] = []
         values: list[_F8] = []
-        one = bool((grp == grp[0]).all())
-        for g in [int(grp[0])] if one else np.unique(grp).tolist():
-            at = slice(None) if one else np.flatnonzero(grp == g)
-            y, pr, pp, tw, sg = y_all[at], raw[at], rep[at], teach[at], seg[at]
-            # Exponential forgetting: the i-th of a slot's m outcomes weighs
-            # decay**(m - 1 - i), everything before the slot decay**m.
-            count = np.bincount(sg, minlength=slots)
-            _, pos = expand_runs(count)  # each outcome's place in its slot (sg is sorted)
-            w = self._decay ** (count.take(sg) - 1 - pos).astype(np.float64)
-            keep[:, g] = self._decay ** count.astype(np.float64)
-            b = self._bin(pr)
-            wt = w * tw
-            recent: tuple[_F8, ...] = ()  # none kept without a half-life
-            if math.isfinite(self._recent_hl):
-                wr = wt * np.exp2((made[at] - self._anchor) / self._recent_hl)
-                recent = (wr, wr * y, wr * pr)
-            k = np.minimum((pp * DECILES).astype(np.int64), DECILES - 1)
-            parts = (
-                (wt, wt * y, wt * pr, wt * _logit(pr)),
-                recent,
-                (w, w * pp, w * y),
-                (w, w * y, w * (pp - y) ** 2, w * (pr - y) ** 2),  # Brier sums
-            )
-            # Each value's cell of the sums (parts in _SUMS' order) in its slot's row.
-            row, offset = (sg * groups + g) * width, 0
-            for rows_, cells, where, sums in zip(
-                _SUMS, self._widths, (b, b, k, 0), parts, strict=True
-            ):
-                keys += [row + (offset + r * cells) + where for r in range(len(sums))]
-                values += sums
-                offset += rows_ * cells
+        for rows_, cells_, where, sums in zip(
+            _SUMS, self._widths, (b, b, k, 0), parts, strict=True
+        ):
+            at = row + where + offset
+            keys += [at + r * cells_ for r in range(len(sums))]
+            values += sums
+            offset += rows_ * cells_
         _add_by_slot(self._sums, np.concatenate(keys), np.concatenate(values), keep)
 
     def _refit(self, slot: int) -> None:
