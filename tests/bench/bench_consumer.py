@@ -6,8 +6,10 @@ the embedded broker.
 Prints ticks/s for: a poll() per message with per-message decode (the baseline), the
 batched consume() + msgspec decode into numpy columns that the worker uses, and the whole
 consumer worker (decode, engine update, snapshots), with ratios to the baseline. Then,
-without the broker, decoding alone: limitwatch's own shape (the baseline there) against
-ticks of other shapes read through a field mapping (`--fields`).
+without the broker, decoding alone: limitwatch's own shape in batches of 5,000, as the
+worker decodes them (the baseline there), against the same one message at a time (what a
+batch holding a bad message takes) and ticks of other shapes read through a field
+mapping (`--fields`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from producer.fields import Fields
 from producer.generator import MarketGenerator
 from producer.kafka_config import CONSUMER_SETTINGS, client_config
 from producer.topics import ensure_topics
-from producer.wire import BadTick, decode, encode
+from producer.wire import BadTick, decode, decode_batch, encode
 from tui.runtime.consumer import ConsumerWorker
 
 
@@ -148,12 +150,17 @@ class _Msg:
         return (1, 1_700_000_000_123)
 
 
+#: The worker's own decoding of whole batches (`decode_batch`), as a shape's spec.
+BATCHED = "batched"
+
+
 def decode_in_memory(n: int) -> list[tuple[str, float]]:
     """Seconds to decode `n` messages of each shape, best of three rounds."""
     ticks = list(itertools.islice(MarketGenerator(symbols=200, seed=3, start=1.7e9), n))
+    own = [_Msg(encode(t), t.symbol.encode()) for t in ticks]
     shapes = {
-        "own shape, fast decoder (baseline)": (
-            None, [_Msg(encode(t), t.symbol.encode()) for t in ticks]),
+        "own shape, batches of 5,000 (baseline)": (BATCHED, own),
+        "own shape, one message at a time": (None, own),
         "--fields symbol=s,price=p,ts=T:ms": (
             "symbol=s,price=p,ts=T:ms",
             [_Msg(b'{"e":"trade","s":"%s","p":"%.2f","q":"0.01","T":%d}'
@@ -169,12 +176,17 @@ def decode_in_memory(n: int) -> list[tuple[str, float]]:
     }  # fmt: skip
     rows = []
     for name, (spec, msgs) in shapes.items():
-        mapped = Fields.parse(spec).decoder() if spec else None
+        mapped = Fields.parse(spec).decoder() if spec and spec is not BATCHED else None
         best = float("inf")
         for _ in range(3):
             start = time.perf_counter()
-            for msg in msgs:  # the worker's loop: the fast decoder unless a mapping is given
-                decode(msg.value()) if mapped is None else mapped(msg)
+            if spec is BATCHED:  # the worker's usual batch: one call of the C decoder
+                for at in range(0, len(msgs), 5000):
+                    got = decode_batch([m.value() for m in msgs[at : at + 5000]])
+                    assert got is not None, "a batch of plain ticks fell back to one by one"
+            else:  # a mapping, or a batch with a bad message: one call per message
+                for msg in msgs:
+                    decode(msg.value()) if mapped is None else mapped(msg)
             best = min(best, time.perf_counter() - start)
         rows.append((name, best))
     return rows
