@@ -292,6 +292,8 @@ def cross_fires(
         final[seg] = np.where(to_above, Order.FAST_ABOVE, Order.FAST_BELOW)
         last[seg] = t[at]
     if long.size:
+        long = _walk_only_crossing(batch, above, below, order, final, long)
+    if long.size:
         runs = Streams(batch, t, 1, long)
         walked, final[long], last[long] = _walk_crosses(
             runs, runs.runs(above[None]), runs.runs(below[None]), order[long], last_cross[long],
@@ -300,6 +302,29 @@ def cross_fires(
         runs.put(walked[0], fired[:1])
         runs.put(walked[1], fired[1:])
     return fired, final, last
+
+
+def _walk_only_crossing(
+    batch: Batch, above: _B, below: _B, order: _States, final: _States, long: _I8
+) -> _I8:
+    """Of the ``long`` segments, those that may cross (an order seen, and a tick that
+    sees the other; or none seen yet, and ticks that see both), which
+    :func:`_walk_crosses` must walk; the others' final orders are set in ``final`` here:
+    the order they came with, or, where none was seen yet, the one their ticks see (the
+    walk takes the first order seen without a quiet time). Their cross times stay. Most
+    long segments are such: averages cross seldom."""
+    sees = np.zeros((2, batch.count), dtype=bool)
+    sees[0, batch.seg[np.flatnonzero(above)]] = True
+    sees[1, batch.seg[np.flatnonzero(below)]] = True
+    up, down = sees[0, long], sees[1, long]
+    was = order[long]
+    unseen = was == Order.UNSEEN
+    walk = ((was == Order.FAST_ABOVE) & down) | ((was == Order.FAST_BELOW) & up)
+    walk |= unseen & up & down
+    first = np.where(up, Order.FAST_ABOVE, np.where(down, Order.FAST_BELOW, Order.UNSEEN))
+    idle = ~walk
+    final[long[idle]] = np.where(unseen, first, was)[idle]
+    return long[walk]
 
 
 def _walk_crosses(

@@ -399,6 +399,8 @@ def watch_fires(
         has_later = np.bincount(which, weights=sets, minlength=at.shape[0]) > 0
         final[row, seg] = np.where(has_later, final[row, seg], Watch.FIRED)
     if long.size:
+        long = _walk_only_likely(batch, t, likely, code, states, last_fire, final, long, rule)
+    if long.size:
         runs = Streams(batch, t, q, long)
         walked, w_state, w_last = _walk(
             runs, runs.runs(likely), runs.runs(unlikely), runs.runs(reached),
@@ -408,6 +410,41 @@ def watch_fires(
         final[:, long] = w_state.reshape(q, -1)
         last[:, long] = w_last.reshape(q, -1)
     return fired, final, last
+
+
+def _walk_only_likely(
+    batch: Batch,
+    t: _F8,
+    likely: _B,
+    code: NDArray[np.int8],
+    states: NDArray[np.int8],
+    last_fire: _F8,
+    final: NDArray[np.int8],
+    long: _I8,
+    rule: Discipline,
+) -> _I8:
+    """Of the ``long`` segments, those with a ``likely`` tick on either side, which
+    :func:`_walk` must walk; the others' final states are set in ``final`` here.
+
+    A run without a ``likely`` tick fires nothing, so its fire time stays and its state
+    follows the states its ticks set (``code``, as carried into ``final``), with one
+    more: a watch that came in FIRED and meets no tick that sets a state is armed again
+    where its fire expires, at the first tick at or past ``last fire + expiry_s`` (what
+    the walk does: the expiry arms it, and after that the ticks' own states decide).
+    Most runs are such (``p`` is rarely at the alert), and the walk costs a pass over
+    the ticks per condition plus a step per transition."""
+    has_likely = np.zeros(batch.count, dtype=bool)
+    has_likely[batch.seg[np.flatnonzero(likely.any(axis=0))]] = True
+    walk = has_likely[long]
+    idle = long[~walk]
+    if idle.size:
+        sets = np.zeros((code.shape[0], batch.count), dtype=bool)
+        row, at = np.nonzero(code >= 0)
+        sets[row, batch.seg[at]] = True
+        expired = t[batch.last[idle]] >= last_fire[:, idle] + rule.expiry_s
+        armed = (states[:, idle] == _FIRED) & ~sets[:, idle] & expired
+        final[:, idle] = np.where(armed, np.int8(_ARMED), final[:, idle])
+    return long[walk]
 
 
 def _walk(
