@@ -809,6 +809,15 @@ class Calibrator:
             if not (g and self._nested) and len(dense) and x[dense[-1]] >= 0.5:
                 top = dense[-1]
                 np.minimum(y[top + 1 :], y[top], out=y[top + 1 :])
+            if g and self._nested:
+                # Nor does a nested group rise above the first group's map, but where its
+                # own bins rest on _DENSE outcomes: its rare top bins rest on a handful
+                # (four hits in four had lifted an illiquid market's stale forecasts,
+                # 99.9 % as computed, to 100 %, where none of the next 15 came true).
+                cap = self._ky[0, -1]
+                if len(dense):
+                    cap = max(cap, float(y[dense[-1]]))
+                np.minimum(y, cap, out=y)
             # Pooled by the evidence each bin rests on, its outcomes and its prior's, not
             # the recent record's pseudo-outcomes: an empty bin (the rare high forecasts)
             # weighed as 100 outcomes there, and its value, the curve's, pulled the bins

@@ -368,3 +368,25 @@ def test_a_nested_group_follows_the_first_groups_map_bent_by_its_own_record() ->
     flat = _two_groups(nested=False)
     assert float(flat.apply(0.9, group=0)) == pytest.approx(first)
     assert float(flat.apply(0.9, group=1)) > 0.9
+
+
+def test_a_nested_groups_few_lucky_outcomes_do_not_lift_its_top_above_the_first_groups() -> None:
+    """Group 0: many forecasts of 0.7 coming true about 46 % of the time (its map's top
+    rests on them); group 1: a few dozen forecasts of 0.999 (stale forecasts of silent
+    symbols), each of which came true. Bent by those few, the nested map had
+    taken 0.999 to 1.0; it stays at most where the first group's map ends."""
+    cal = Calibrator(H, sample_every=S, refit_every=60.0, groups=2, nested=True)
+    rng = np.random.default_rng(4)
+    ids = np.arange(300)
+    lucky = ids >= 296  # four symbols of group 1
+    p = np.where(lucky, 0.999, 0.7)
+    chance = np.where(lucky, H / S, 0.6)  # 1 - (1 - 0.05)**12; group 1 always reaches it
+    for k in range(80):
+        cal.advance(k * S)
+        now = ids[~lucky | (k < 8)]  # group 1's forecasts in 8 slots only: 32 outcomes
+        cal.sample(now, False, p[now], 90.0, 100.0, group=lucky[now].astype(int))
+        hit = rng.random(ids.size) < chance / (H / S)
+        cal.observe(ids, np.where(hit, 90.0, 100.0), np.full(ids.size, 100.0))
+    top = float(cal.apply(0.999, group=0))
+    assert 0.4 < top < 0.52
+    assert float(cal.apply(0.999, group=1)) <= top + 1e-12
