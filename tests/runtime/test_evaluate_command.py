@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tui.runtime import evaluate
@@ -71,6 +72,26 @@ def test_a_file_too_short_for_any_forecast_says_why(tmp_path: Path) -> None:
     assert "the most any symbol had here is 2 ticks" in err
     status, _, err = _run(str(ROOT / "scenarios" / "rally.jsonl"))
     assert status == 0 and "no forecast was scored" not in err
+
+
+def test_a_file_whose_ticks_span_less_than_30_minutes_says_what_its_calibration_rests_on(
+    tmp_path: Path,
+) -> None:
+    """The calibration figures leave out each symbol's first 10 minutes, but only its first
+    third where its ticks span less than three times that: said, so a short file's gap is
+    not read as that of settled forecasts."""
+    rng = np.random.default_rng(0)
+    t = 1_750_000_000 + np.arange(0.0, 12 * 60, 0.5)
+    price = 100 * np.exp(np.cumsum(rng.normal(0, 3e-4, t.size)))
+    short = tmp_path / "short.csv"
+    short.write_text(
+        "ts,symbol,price\n" + "".join(f"{a},A,{b:.4f}\n" for a, b in zip(t, price, strict=True))
+    )
+    status, _, err = _run(str(short))
+    assert status == 0
+    assert "note: no symbol's ticks span 30.0 min (the longest 12.0 min)" in err
+    status, _, err = _run(str(ROOT / "scenarios" / "rally.jsonl"))
+    assert status == 0 and "note: no symbol's ticks span" in err  # rally spans 3 minutes
 
 
 def test_bad_engine_settings_exit_2() -> None:

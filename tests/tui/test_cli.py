@@ -634,6 +634,16 @@ def test_evaluate_refuses_a_market_too_big_for_memory_and_takes_a_band_given_twi
     assert "symbol-minutes per market" in err.getvalue()
     args = build_parser().parse_args(["evaluate", "--bands", "1,1,2"])
     assert args.bands == [1.0, 2.0]
+    assert build_parser().parse_args(["evaluate", "--bands", "0.5%,3"]).bands == [0.5, 3.0]
+
+
+def test_a_bare_band_below_1_is_refused_as_band_reads_it_a_hundred_times_larger() -> None:
+    """``--band 0.03`` of the monitor and backtest is 3 %; ``--bands 0.03`` of evaluate
+    read it as 0.03 %: now refused with both ways to write what was meant."""
+    err = io.StringIO()
+    with pytest.raises(SystemExit), contextlib.redirect_stderr(err):
+        build_parser().parse_args(["evaluate", "--bands", "0.03"])
+    assert "write 0.03% for 0.03 percent, or 3% for 3 percent" in err.getvalue()
 
 
 def test_history_0_means_no_chart_as_its_help_says() -> None:

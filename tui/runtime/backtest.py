@@ -696,6 +696,21 @@ def no_forecast_reason(config: EngineConfig, most_ticks: int) -> str:
     )
 
 
+def short_span_note(config: EngineConfig, longest_s: float) -> str | None:
+    """What the calibration figures rest on where no symbol's ticks span three settling
+    periods: then only the first third of each symbol's ticks is left out, while its
+    estimates may still be filling. None where some symbol's do."""
+    settle = SETTLE_HORIZONS * config.horizon_s
+    if not 0 < longest_s < 3 * settle:
+        return None
+    return (
+        f"note: no symbol's ticks span {fmt.interval(3 * settle)} (the longest "
+        f"{fmt.interval(longest_s)}): the calibration figures leave out only the first third "
+        f"of each symbol's ticks, not its first {fmt.interval(settle)}, and rest partly on "
+        "forecasts made while its estimates fill"
+    )
+
+
 def _signed(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 

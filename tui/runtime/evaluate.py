@@ -50,7 +50,7 @@ from producer.lines import fmt_span, skip_hint
 from producer.markets import HELD_OUT, KINDS, Market, generate
 from producer.source import additive_of
 from tui.runtime import format as fmt
-from tui.runtime.backtest import BacktestError, no_forecast_reason
+from tui.runtime.backtest import BacktestError, no_forecast_reason, short_span_note
 from tui.runtime.options import (
     NO_CHART,
     OptionError,
@@ -87,6 +87,19 @@ class Ticks:
     @classmethod
     def of_market(cls, m: Market) -> Ticks:
         return cls(m.symbols, m.sym, m.t, m.price, m.drift, m.vol)
+
+
+def _longest_span(ticks: Ticks) -> float:
+    """Seconds from a symbol's first tick to its last, the longest of all symbols."""
+    if not len(ticks.t):
+        return 0.0
+    n = len(ticks.symbols)
+    first = np.full(n, np.inf)
+    last = np.full(n, -np.inf)
+    np.minimum.at(first, ticks.sym, ticks.t)
+    np.maximum.at(last, ticks.sym, ticks.t)
+    seen = np.isfinite(first)
+    return float((last[seen] - first[seen]).max())
 
 
 def run_ticks(
@@ -352,14 +365,28 @@ def _kinds(text: str) -> list[str]:
 
 
 def _bands(text: str) -> list[float]:
+    """Percentages, ``1,2,3`` or ``0.5%,1%``. A bare number below 1 is refused: ``--band``
+    of the monitor and of backtest reads 0.03 as 3 %, and here it would be 0.03 %.
+
+    >>> _bands("3,1,2"), _bands("0.5%, 1%")
+    ([1.0, 2.0, 3.0], [0.5, 1.0])
+    """
+    parts = [b.strip() for b in text.split(",") if b.strip()]
     try:
-        bands = [float(b.strip().rstrip("%")) for b in text.split(",") if b.strip()]
+        bands = [float(b.rstrip("%")) for b in parts]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"bands are percentages like 1,2,3, got {text!r}"
         ) from None
     if not bands or not all(0 < b < 100 for b in bands):
         raise argparse.ArgumentTypeError(f"bands must lie strictly between 0 and 100, got {text!r}")
+    small = [p for p, b in zip(parts, bands, strict=True) if b < 1 and not p.endswith("%")]
+    if small:
+        x, pct = small[0], f"{float(small[0]) * 100:g}%"
+        raise argparse.ArgumentTypeError(
+            f"bands are percentages: {x} would be {x}%, while --band reads it as a fraction "
+            f"({pct}); write {x}% for {x} percent, or {pct} for {pct[:-1]} percent"
+        )
     return sorted(set(bands))  # a band given twice is one band
 
 
@@ -396,7 +423,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=seed, default=None, help="seed of the generated markets (0)")
     parser.add_argument(
         "--bands", type=_bands, default=list(DEFAULT_BANDS), metavar="PCT,PCT",
-        help="limits this many percent either side of each symbol's first price (1,2,3)",
+        help="limits this many percent either side of each symbol's first price (1,2,3); "
+        "below 1 with its %% sign (0.5%%), as --band reads 0.03 as 3%%",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     parser.add_argument("--skip-bad", action="store_true",
@@ -452,6 +480,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             if scored is None or scored.calibration is None or not scored.calibration.forecasts:
                 most = int(np.bincount(ticks.sym).max()) if len(ticks.sym) else 0
                 print(f"evaluate: {no_forecast_reason(config, most)}", file=err)
+            elif (note := short_span_note(config, _longest_span(ticks))) is not None:
+                print(f"evaluate: {note}", file=err)
         else:
             for i, kind in enumerate(args.kinds, 1):
                 print(
