@@ -40,6 +40,8 @@ _F8 = NDArray[np.float64]
 _LOGIT_SPAN = math.log(99.0)
 #: Outcomes a bin of the map rests on before the bins above it may rise past its value.
 _DENSE = 50.0
+#: Price extremes a resolve gathers at once at most (slots x horizon x symbols).
+_GATHER_MOST = 1 << 20
 #: Rows of the outcome sums kept per group, in their order: the fit bins (n, hits, sum p,
 #: sum logit p), the recent record (n, hits, sum p), the deciles (n, sum p, hits) and the
 #: Brier sums (n, hits, squared errors reported and raw).
@@ -703,21 +705,27 @@ class Calibrator:
         new = np.diff(made, prepend=made[0] - 1) != 0
         slots = int(np.count_nonzero(new))
         seg = np.cumsum(new) - 1  # each row's slot, 0 .. slots - 1
-        # Each forecast's extreme over the slots of its horizon that saw ticks (a slot's
-        # extremes of all symbols are a row of the ring): its side's, gathered at once.
+        # Every symbol's extremes over each slot's horizon, those of its slots that saw
+        # ticks (a slot's extremes of all symbols are a row of the ring: reduced row by
+        # row), a few slots at once; then each forecast's side's.
+        made_at = made[new]
         steps = np.arange(self._q)
-        span = np.minimum(self._q, seen - made + 1)  # those slots, from its own on
-        cells = (made[:, None] + steps) % self._w * self._low.shape[1] + sym[:, None]
-        unseen = steps >= span[:, None]
-        hit = np.empty(rows.size, dtype=bool)
-        for side, ring, none, reached in (
-            (np.flatnonzero(sell), self._high, -np.inf, np.greater_equal),
-            (np.flatnonzero(~sell), self._low, np.inf, np.less_equal),
-        ):
-            ext = ring.ravel().take(cells.take(side, axis=0))
-            ext[unseen.take(side, axis=0)] = none
-            best = ext.max(axis=1, initial=none) if none < 0 else ext.min(axis=1, initial=none)
-            hit[side] = reached(best, limit.take(side))
+        cols = (made_at[:, None] + steps) % self._w
+        unseen = steps >= np.minimum(self._q, seen - made_at + 1)[:, None]
+        n_sym = self._low.shape[1]
+        highest, lowest = np.empty((slots, n_sym)), np.empty((slots, n_sym))
+        step = max(1, _GATHER_MOST // (self._q * max(n_sym, 1)))
+        for a in range(0, slots, step):
+            cut = slice(a, a + step)
+            for ring, none, out, reduce in (
+                (self._high, -np.inf, highest, np.max),
+                (self._low, np.inf, lowest, np.min),
+            ):
+                ext = ring[cols[cut]]  # (slots, horizon, symbols)
+                ext[unseen[cut]] = none
+                reduce(ext, axis=1, initial=none, out=out[cut])
+        at = seg * n_sym + sym
+        hit = np.where(sell, highest.ravel().take(at) >= limit, lowest.ravel().take(at) <= limit)
         y = hit.astype(np.float64)
         pr, pp, g = self._p_raw[rows], self._p_rep[rows], self._p_group[rows]
         teach = self._p_teach[rows].astype(np.float64)
@@ -725,7 +733,7 @@ class Calibrator:
         # Exponential forgetting: the i-th of a slot's m outcomes of a group weighs
         # decay**(m - 1 - i), everything of the group before the slot decay**m (a group
         # without outcomes in a slot is kept whole).
-        cell = seg * groups + g  # each outcome's slot and group
+        cell = seg * groups + g  # each outcome's slot and group (its row of the sums)
         count = np.bincount(cell, minlength=slots * groups)
         by_cell = np.argsort(cell, kind="stable")
         _, place = expand_runs(count)  # place in its (slot, group), in row order

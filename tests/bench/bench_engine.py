@@ -8,7 +8,9 @@ same batch (groupby().rolling() for both averages + groupby().ewm(times=) for th
 the baseline: that plus the EW drift and volatility, every indicator the engine keeps that
 pandas can compute, from ewm(times=) means of log returns, their squares and time steps) and to
 the plain per-tick reference loop, the window-length independence (slow window 1024 vs
-64), the forecast alone for 1,000 symbols x 2 limits, and the bytes of state per symbol.
+64), the forecast alone for 1,000 symbols x 2 limits, the whole engine on a sparse feed
+(the market generator's 200 symbols, a tick every 4 s each, batches of 5,000 as the
+consumer reads them, in one stream and in four), and the bytes of state per symbol.
 The engine, both pandas jobs and both window lengths are measured in --repeat alternating
 rounds. Engine times are the median over batches of each batch's best round; pandas
 times the best round; the paired line divides pandas by the engine's median of the same
@@ -20,9 +22,12 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import itertools
+import math
 import pstats
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +40,7 @@ from reference import Reference  # noqa: E402
 from streams import random_walk  # noqa: E402
 
 from engine import Engine, EngineConfig, first_passage  # noqa: E402
+from producer.generator import MarketGenerator  # noqa: E402
 
 N_TICKS = 10_000
 N_SYMBOLS = 1_000
@@ -154,6 +160,36 @@ def forecast_alone(repeat: int) -> float:
     return best_of(repeat, lambda: [first_passage(d, m, s, 60.0) for _ in range(loops)]) / loops
 
 
+#: The sparse feed: the market generator's ticks (a tick every 4 s per symbol, about
+#: 100 s of event time in a batch), as the consumer worker reads them from 4 partitions.
+FEED_TICKS, FEED_SYMBOLS, FEED_BATCH = 200_000, 200, 5_000
+
+
+def feed_rates(repeat: int) -> dict[int, float]:
+    """Ticks/s of the whole engine over the sparse feed in 1 and in 4 streams (a symbol's
+    stream by a hash of its name, as a partition), best of ``repeat`` runs each: there
+    most of the work is per slot of event time (the calibration samples every symbol's
+    forecast in force each twelfth of a horizon) and per stream, not per tick."""
+    ticks = list(
+        itertools.islice(MarketGenerator(symbols=FEED_SYMBOLS, seed=3, start=1.7e9), FEED_TICKS)
+    )
+    names = [tick.symbol for tick in ticks]
+    t = np.array([tick.ts for tick in ticks])
+    price = np.array([tick.price for tick in ticks])
+    best = {1: math.inf, 4: math.inf}
+    for _ in range(repeat):
+        for streams in best:
+            of = [zlib.crc32(name.encode()) % streams for name in names]
+            eng = Engine(EngineConfig(history=0))
+            start = time.perf_counter()
+            for a in range(0, FEED_TICKS, FEED_BATCH):
+                b = a + FEED_BATCH
+                ids = eng.register(names[a:b], stream=of[a:b])
+                eng.update(ids, t[a:b], price[a:b])
+            best[streams] = min(best[streams], time.perf_counter() - start)
+    return {streams: FEED_TICKS / took for streams, took in best.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", type=int, default=60)
@@ -191,6 +227,7 @@ def main() -> None:
     paired = np.array(runs["pd"]) / np.median(runs["full"], axis=1)
     ref_t = reference_per_batch(args.repeat)
     fc = forecast_alone(args.repeat)
+    feed = feed_rates(args.repeat)
     eng = Engine(default)
 
     rate = N_TICKS / full
@@ -238,6 +275,8 @@ def main() -> None:
         ),
         ("  window 1024 / window 64", f"{w1024 / w64:9.2f} x", "", "<= 1.5 x"),
         ("forecast alone, 1000 symbols x 2 limits", f"{fc * 1e3:9.3f} ms", "", "< 0.5 ms"),
+        (f"sparse feed, {FEED_SYMBOLS} symbols, 1 stream", "", f"{feed[1] / 1e6:6.2f} M", ""),
+        ("  the same in 4 streams (4 partitions)", "", f"{feed[4] / 1e6:6.2f} M", ""),
         ("state bytes per symbol (default config)", f"{eng.bytes_per_symbol:9d}", "", ""),
         (
             "  windows 256/1024",
