@@ -748,7 +748,20 @@ class LimitwatchApp(App[None]):
         last, additive = float(snap.engine.last[i]), bool(snap.engine.additive[i])
 
         def done(result: tuple[float, float] | None) -> None:
-            if result is not None and self._send_limits(symbol, *result, additive=additive):
+            if result is None:
+                return
+            # Only a side that changed is sent: setting a limit re-arms its hit, so Enter
+            # on the dialog as it opened fired a second BUY or SELL for a price still past
+            # a limit it had crossed.
+            kept = [
+                a == b or (math.isnan(a) and math.isnan(b))
+                for a, b in zip(result, (buy, sell), strict=True)
+            ]
+            if all(kept):
+                self.notify(f"{symbol} limits unchanged", timeout=2, replaces="limit")
+                return
+            only = "sell" if kept[0] else "buy" if kept[1] else None
+            if self._send_limits(symbol, *result, only, additive=additive):
                 buy_text, sell_text = fmt.apart(*result, _limit_text)
                 self.notify(
                     f"{symbol} limits → {buy_text} / {sell_text}", timeout=2, replaces="limit"

@@ -98,3 +98,30 @@ def test_the_dialog_follows_the_price_and_warns_against_the_latest() -> None:
     drive(app, script)
     assert "a BUY fires at once" in seen["error"], seen
     assert seen["open"] == "True"
+
+
+def test_enter_sends_only_the_limits_changed_so_a_crossed_limit_does_not_fire_again() -> None:
+    """Setting a limit re-arms its hit: Enter on the dialog as it opened sent both limits
+    again, and a price still past a limit it had crossed fired a second SELL; editing the
+    buy side did the same to the sell side."""
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+    seen: dict[str, object] = {}
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        for step in ("as opened", "buy edited"):
+            before = len(feed.commands)
+            await pilot.press("l")
+            await wait_until_async(lambda: isinstance(app.screen, LimitsDialog), pilot.pause, 5)
+            dialog = app.screen
+            if step == "buy edited":
+                dialog.query_one("#buy", Input).value = f"{dialog.buy * 0.99:.2f}"
+            await pilot.press("enter")
+            await wait_until_async(lambda: not isinstance(app.screen, LimitsDialog), pilot.pause, 5)
+            seen[step] = feed.commands[before:]
+            seen["symbol"] = dialog.symbol
+
+    drive(app, script)
+    assert seen["as opened"] == []
+    ((symbol, buy, sell),) = seen["buy edited"]  # type: ignore[misc]
+    assert symbol == seen["symbol"] and buy is not None and sell is None
