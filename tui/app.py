@@ -50,6 +50,7 @@ from tui.screens.detail import DetailScreen, Looked
 from tui.screens.help import HelpScreen
 from tui.screens.lag import LagScreen
 from tui.screens.limits import LimitsDialog
+from tui.screens.problems import ProblemsScreen
 from tui.screens.symbols import SymbolsScreen
 from tui.screens.track import TrackScreen
 from tui.widgets.chart import Chart, span_text
@@ -397,13 +398,14 @@ class LimitwatchApp(App[None]):
             self._save_settings()
 
     def report_problems(self, problems: list[str]) -> None:
-        """Show start-up problems (a broken config file) in one notification, and log
-        them: one toast each gave way to the last (where changes are saved instead), as
-        toasts give way when they do not fit, and what was wrong was never seen."""
+        """Show start-up problems (a broken config file) on a screen of their own until
+        closed, and log them: as toasts, one each gave way to the last (where changes are
+        saved instead), and then one of all of them to the next toast (a refused limit, a
+        crossing) within a second; at 80x24 it never showed."""
         for text in problems:
             log.warning("settings: %s", text)
         if problems:
-            self.notify("\n".join(problems), title="Settings", severity="warning", timeout=20)
+            self.push_screen(ProblemsScreen("Settings problems", problems))
 
     # -- rendering ------------------------------------------------------------------------
     def refresh_view(self) -> None:

@@ -466,7 +466,7 @@ def test_keys_of_one_burst_each_scroll_the_help() -> None:
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("question_mark")
         await pilot.pause(0.2)
-        pages = app.screen.query_one("_Pages")
+        pages = app.screen.query_one("Pages")
         for _ in range(5):  # as a terminal delivers a burst: no refresh in between
             pages.action_scroll_down()
         seen.append(pages.scroll_y)

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 
-class _Pages(VerticalScroll):
+class Pages(VerticalScroll):
     """The help's scrolling box: its subtitle says "↓ more" while there is more below."""
 
     def _update_hint(self) -> None:
@@ -56,7 +56,7 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen {
         align: center middle;
     }
-    HelpScreen > _Pages {
+    HelpScreen > Pages {
         width: auto;
         max-width: 90%;
         height: auto;
@@ -89,7 +89,7 @@ class HelpScreen(ModalScreen[None]):
             for word, meaning in entries:
                 table.add_row(word, meaning)
             rows += entries
-        with _Pages() as box:
+        with Pages() as box:
             # Sized to the table: an auto-width box around a Rich table collapses to nothing.
             keys_w = max((cell_len(key) for key, _what in rows), default=0)
             what_w = max((cell_len(what) for _key, what in rows), default=0)

@@ -117,7 +117,11 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
         rows.append(("resent", Text(again)))
     if k.embedded:
         budget = f" of {k.broker_budget / 2**20:.0f} MiB" if k.broker_budget else ""
-        rows.append(("broker mem", Text(fmt.size(k.broker_rss) + budget)))
+        mem = fmt.size(k.broker_rss) + budget
+        if k.broker_budget and width and cell_len(mem) > width - len("broker mem") - 1:
+            # One row at 80 columns: wrapped, it pushed the lag row out of the pane.
+            mem = f"{k.broker_rss / 2**20:.1f}/{k.broker_budget / 2**20:.0f} MiB"
+        rows.append(("broker mem", Text(mem)))
     if k.keeper and k.embedded:
         rows.append(("restart", Text(f"{k.broker_restarts} · {k.keeper}", style="yellow")))
     elif k.keeper:  # a cluster's topics, created again
