@@ -12,11 +12,13 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 
 from engine import EngineConfig
+from engine.config import symbol_matcher
+from engine.limits import LimitError, check_limits
 from producer.broker import BrokerError
 from producer.files import FileSource
 from producer.lines import skip_hint
 from producer.lookahead import LookaheadReader
-from producer.source import Source
+from producer.source import Source, additive_of
 from producer.sources import SourceError
 from tui.runtime import settings as settings_file
 from tui.runtime.common import fail, kafka_advice, kafka_problem, open_source_from
@@ -123,6 +125,9 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         source, config = source_and_engine(args, spec, stop, stdin)
     except (SourceError, OptionError, FileNotFoundError) as exc:
         return fail(str(exc))
+    wrong = _impossible_limit(args, source)
+    if wrong:
+        return fail(wrong)
     if not _on_a_terminal():  # before anything starts (a producer would write to the cluster)
         return _no_terminal(args)
     history = None
@@ -247,6 +252,19 @@ def run_view(
         if history is not None:
             history.close()
     return 0
+
+
+def _impossible_limit(args: argparse.Namespace, source: Source | None) -> str:
+    """Why a --limit cannot be set, as the engine would refuse it ("" when all can): said
+    before the screen opens, as backtest says it. (The monitor started, said so in a
+    toast, and followed the symbol with the band's limits instead of either given.)"""
+    additive = symbol_matcher((*args.additive, *additive_of(source)))
+    for symbol, buy, sell in args.limit:
+        try:
+            check_limits(buy, sell, symbol, additive=additive(symbol))
+        except LimitError as exc:
+            return f"--limit {exc}"
+    return ""
 
 
 def _fixed_limits(spec: str, source: Source | None, pinned: frozenset[str]) -> frozenset[str]:

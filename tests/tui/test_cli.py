@@ -147,6 +147,17 @@ def test_replay_of_a_file_without_a_tick_is_refused_before_the_screen_opens(
     assert result.stderr.strip().startswith(f"limitwatch: {path}:1: {message}"), result.stderr
 
 
+def test_an_impossible_limit_stops_the_monitor_before_its_screen_opens(tmp_path: Path) -> None:
+    """As backtest does: the monitor started, said so in a toast and followed the symbol
+    with the band's limits, neither the ones given nor its own."""
+    env = {**os.environ, "HOME": str(tmp_path)}
+    result = _cli("--limit", "ACME=0:150", "--log-file", str(tmp_path / "l.log"), env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(
+        "limitwatch: --limit ACME: the buy limit must be positive and finite, got 0"
+    ), result.stderr
+
+
 def test_replay_of_a_named_pipe_says_what_to_do_instead(tmp_path: Path) -> None:
     fifo = tmp_path / "ticks.jsonl"
     os.mkfifo(fifo)

@@ -48,8 +48,13 @@ ZOOMS: tuple[float | None, ...] = (None, 900.0, 300.0, 120.0, 60.0, 30.0)
 
 
 def span_text(seconds: float) -> str:
-    """A zoom span in words: 30 s, 2 min, 15 min."""
-    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+    """A zoom span in words: 30 s, 2 min, 15 min; a span kept that is not a whole
+    minute to a tenth of one (145 s: 2.4 min, not 2.41667 min).
+
+    >>> span_text(30), span_text(120), span_text(145), span_text(4.25)
+    ('30 s', '2 min', '2.4 min', '4.25 s')
+    """
+    return f"{round(seconds / 60, 1):g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 def _luminance(color: Color) -> float:
