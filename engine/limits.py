@@ -17,6 +17,7 @@ __all__ = [
     "check_limits",
     "limit_problem",
     "same_limit",
+    "tidy",
 ]
 
 #: Prices and limits lie in [MIN_PRICE, MAX_PRICE). A limit beyond any price a tick can
@@ -131,3 +132,14 @@ def check_limits(
     if problem is not None:
         raise LimitError(f"{symbol}: {problem}" if symbol else problem)
     return float(buy), float(sell)  # type: ignore[arg-type]
+
+
+def tidy(values: list[float]) -> list[float]:
+    """Each value to 12 significant digits: a limit a band away from a price carries no
+    float noise from the product (``150.52 * 1.02`` is ``153.53040000000001``, which a
+    signal's JSON printed as the limit).
+
+    >>> tidy([150.52 * 1.02, 0.1 + 0.2, float("nan")])
+    [153.5304, 0.3, nan]
+    """
+    return [float(f"{v:.12g}") for v in values]

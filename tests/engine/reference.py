@@ -326,7 +326,9 @@ class Reference:
         if s.n == 0:
             s.first = price
             if self.band is not None and not s.touched:
-                low, high = price * (1 - self.band), price * (1 + self.band)
+                # to 12 significant digits, as the engine keeps them (no float noise)
+                low = float(f"{price * (1 - self.band):.12g}")
+                high = float(f"{price * (1 + self.band):.12g}")
                 if price != 0:  # an additive value below zero: the sides swap
                     s.buy, s.sell = min(low, high), max(low, high)
             s.t = t

@@ -110,6 +110,15 @@ def test_default_band_applies_at_the_first_tick_unless_limits_were_set() -> None
     assert all(math.isnan(x) for x in no_band.limits("X"))
 
 
+def test_band_limits_carry_no_float_noise() -> None:
+    """150.52 x 1.02 is 153.53040000000001 in floating point, which a signal's JSON
+    printed as its limit: the band's limits are kept to 12 significant digits."""
+    eng = Engine(EngineConfig(default_band=0.02))
+    feed(eng, "ACME", [150.52])
+    assert eng.limits("ACME") == (147.5096, 153.5304)
+    assert repr(eng.limits("ACME")[1]) == "153.5304"
+
+
 def test_limit_change_shows_in_state_at_once_with_a_fresh_forecast() -> None:
     eng = Engine(replace(NO_CROSSES, **NO_WARMUP))
     feed(eng, "ACME", [100.0, 100.5, 99.8, 100.2, 100.1])
