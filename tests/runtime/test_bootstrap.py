@@ -35,5 +35,12 @@ def test_a_program_that_listens_but_is_not_kafka_is_told_apart_from_none() -> No
         said = kafka_problem(f"127.0.0.1:{port}", failure)
     assert f"a program listens at 127.0.0.1:{port} but does not answer as Kafka" in said
     closed = kafka_problem(f"127.0.0.1:{port}", failure)  # the socket is closed now
-    assert closed.startswith(f"could not reach Kafka at 127.0.0.1:{port}: ")
+    assert closed.startswith(
+        f"could not reach Kafka at 127.0.0.1:{port} (nothing answers at 127.0.0.1:{port}): "
+    )
     assert "listens" not in closed
+    unknown = kafka_problem("nonexistent.invalid:9092", failure)
+    assert unknown.startswith(
+        "could not reach Kafka at nonexistent.invalid:9092 "
+        "(no such host: nonexistent.invalid does not resolve): "
+    )

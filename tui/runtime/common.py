@@ -41,7 +41,22 @@ def kafka_problem(bootstrap: str, exc: KafkaException) -> str:
             f"could not reach Kafka at {bootstrap}: a program listens at {host}:{port} but "
             f"does not answer as Kafka (another service on that port?); {kafka_reason(exc)}"
         )
-    return f"could not reach Kafka at {bootstrap}: {kafka_reason(exc)}"
+    why = _unreached(_addresses(bootstrap))
+    return f"could not reach Kafka at {bootstrap}{why}: {kafka_reason(exc)}"
+
+
+def _unreached(addresses: list[tuple[str, int]]) -> str:
+    """Why no address of a bootstrap list answered, where it can be told: a host name
+    that does not resolve, or nothing listening (the client's own words, 'Broker
+    transport failure', say neither)."""
+    if not addresses:
+        return ""
+    host, port = addresses[0]
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return f" (no such host: {host} does not resolve)"
+    return f" (nothing answers at {host}:{port})"
 
 
 def _host_port(entry: str) -> tuple[str, str]:
@@ -92,7 +107,7 @@ def kafka_advice(exc: KafkaException, where: str = "Check --bootstrap-servers.")
 
 
 def kafka_fail(bootstrap: str, exc: KafkaException) -> int:
-    return fail(kafka_problem(bootstrap, exc))
+    return fail(f"{kafka_problem(bootstrap, exc)}. {kafka_advice(exc)}")
 
 
 def fail(message: str) -> int:
