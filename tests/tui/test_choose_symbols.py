@@ -8,7 +8,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, SelectionList
+from textual.widgets import Input, SelectionList, Static
 
 from engine import Engine, EngineConfig, Signal, SignalKind
 from tests.tui.driving import drive
@@ -216,6 +216,28 @@ def test_symbols_left_off_the_watchlist_pop_up_no_toast(tmp_path: Path) -> None:
 
     drive(app, script)
     assert any("BRIX" in t for t in toasts) and not any("ACME" in t for t in toasts)
+
+
+def test_a_name_refused_or_added_is_said_in_the_dialog_not_in_a_toast_behind_it() -> None:
+    """Toasts wait behind a dialog until it closes: a name of 200 characters was refused
+    with nothing on screen."""
+    app = LimitwatchApp(StaticFeed())
+    seen: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("w")
+        await wait_until_async(lambda: isinstance(app.screen, SymbolsScreen), pilot.pause, 5)
+        box = app.screen.query_one("#add", Input)
+        for name in ("X" * 200, "NEWCO"):
+            box.value = name
+            await pilot.press("enter")
+            await pilot.pause()
+            seen.append(str(app.screen.query_one("#hint", Static).render()))
+
+    drive(app, script)
+    refused, added = seen
+    assert refused == "not added: a symbol has at most 64 characters"
+    assert added.startswith("NEWCO added: ")
 
 
 def test_a_symbol_name_with_control_characters_is_refused_by_the_editor() -> None:

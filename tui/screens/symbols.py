@@ -149,8 +149,10 @@ class SymbolsScreen(ModalScreen[None]):
     def _add(self, event: Input.Submitted) -> None:
         name = event.value.strip()
         problem = symbol_problem(name)
+        hint = self.query_one("#hint", Static)
         if problem:
-            self.app.notify(problem, severity="warning")
+            # Said in the dialog: a toast waits behind it until it closes.
+            hint.update(Content.styled(f"not added: {problem}", "$error"))
             return
         listing = self.query_one(SelectionList)
         if name not in self.known:
@@ -163,4 +165,4 @@ class SymbolsScreen(ModalScreen[None]):
         self._every = False
         event.input.value = ""
         self._changed()
-        self.app.notify(f"{name} is on the watchlist", timeout=2, replaces="symbols")  # type: ignore[call-arg]
+        hint.update(Content(f"{name} added: {self._hint()}"))
