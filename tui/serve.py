@@ -23,6 +23,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import sys
 from pathlib import Path
 from typing import Any, ClassVar
@@ -134,6 +135,17 @@ def session_argv() -> list[str]:
     return [str(word) for word in json.loads(given)]
 
 
+def _try_listen(host: str, port: int) -> None:
+    """OSError where ``host:port`` cannot be listened on (taken, or no such address):
+    the server printed that it was serving there before it found out."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        probe.bind(address)
+
+
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     """Serve the monitor on ``args.host:args.port`` until Ctrl-C."""
     from textual_serve.server import Server
@@ -196,6 +208,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     )
     server.public_url = f"http://{shown}:{args.port}"
     try:
+        _try_listen(host, args.port)  # before the server says it serves there
         server.serve()
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:

@@ -89,6 +89,7 @@ def test_a_port_that_is_taken_is_named(tmp_path: Path) -> None:
         )  # fmt: skip
     assert done.returncode == 1
     assert f"port {port} on 127.0.0.1 is taken; choose another with --port N" in done.stderr
+    assert "serving the monitor" not in done.stderr  # said first, before the bind failed
     assert "Traceback" not in done.stderr
 
 
