@@ -76,6 +76,7 @@ class BadTick(ValueError):
 def _invalid(exc: msgspec.ValidationError) -> BadTick:
     """The heading of a field that failed its type or bounds: msgspec names the field."""
     text = str(exc)
+    hint = ""
     if text.endswith("`$.price`"):
         problem = Problem.BAD_PRICE
     elif text.endswith("`$.symbol`"):
@@ -84,7 +85,9 @@ def _invalid(exc: msgspec.ValidationError) -> BadTick:
         problem = Problem.FUTURE_TIME
     else:
         problem = Problem.WRONG_SHAPE
-    return BadTick(f"invalid tick: {text}", problem)
+        if "missing required field" in text:
+            hint = " (ticks of another shape are read with --fields)"
+    return BadTick(f"invalid tick: {text}{hint}", problem)
 
 
 _encoder = msgspec.json.Encoder()

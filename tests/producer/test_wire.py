@@ -35,6 +35,7 @@ def test_tick_round_trips_as_readable_json() -> None:
         (b'{"symbol":"A\\u001b[2J","price":1,"ts":1}', "control"),
         (b'{"symbol":" A","price":1,"ts":1}', "spaces"),
         (b'{"price":1,"ts":1}', "invalid tick"),
+        (b'{"s":"A","p":1,"T":1}', r"ticks of another shape are read with --fields\)$"),
         (b'{"symbol":"A","price":1,"ts":-5}', "invalid tick"),
         (b"{" * 5000, "exceeds"),
     ],
