@@ -10,6 +10,7 @@ keeps event time from going backwards by more than a tolerance.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -70,10 +71,31 @@ class BadLine(ValueError):
 # --- checking single values ------------------------------------------------------------
 
 
+def json_kind(value: object) -> str:
+    """What a decoded JSON value is, in JSON's words (``null``, not ``NoneType``).
+
+    >>> [json_kind(v) for v in (None, True, 3, 2.5, "x", [1], {})]
+    ['null', 'true', 'a number', 'a number', 'text', 'an array', 'an object']
+    """
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return (
+        "an array"
+        if isinstance(value, list)
+        else "an object"
+        if isinstance(value, dict)
+        else type(value).__name__
+    )
+
+
 def check_symbol(symbol: object) -> str:
     """Return `symbol` if the wire would accept it, else raise BadLine saying why."""
     if not isinstance(symbol, str):
-        raise BadLine(f"symbol must be text, got {type(symbol).__name__}")
+        raise BadLine(f"symbol must be text, got {json_kind(symbol)}")
     if not symbol:
         raise BadLine("symbol is empty")
     if len(symbol) > MAX_SYMBOL_LEN:
@@ -463,7 +485,7 @@ def json_object(line: str) -> dict[str, Any]:
     except RecursionError:
         raise BadLine("not valid JSON: nested too deeply") from None
     if not isinstance(obj, dict):
-        raise BadLine(f"expected a JSON object, got {type(obj).__name__}")
+        raise BadLine(f"expected a JSON object, got {json_kind(obj)}")
     # As on the wire: a decoder keeps the last of a field given twice, another program
     # may keep the first; such a line was a tick of whichever symbol came last.
     twice = given_twice(line.encode("utf-8", "surrogatepass"))

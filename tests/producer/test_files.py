@@ -211,9 +211,10 @@ def test_bad_csv_names_file_line_and_problem(
         ('{"symbol":"A","ts":1}\n', "missing field(s) price"),
         ('{"symbol":"A","price":"1","ts":1}\n', "price must be a number"),
         ('{"symbol":"A","price":true,"ts":1}\n', "price must be a number"),
-        ('{"symbol":7,"price":1,"ts":1}\n', "symbol must be text"),
+        ('{"symbol":7,"price":1,"ts":1}\n', "symbol must be text, got a number"),
         ('{"symbol":"A","price":1,"ts":1\n', "not valid JSON"),
-        ("[1, 2, 3]\n", "expected a JSON object"),
+        ("[1, 2, 3]\n", "expected a JSON object, got an array"),
+        ("null\n", "expected a JSON object, got null"),  # not "got NoneType"
         ('{"symbol":" A","price":1,"ts":1}\n', "surrounding spaces"),
         # As on the wire: a decoder keeps the last of two, another program the first.
         ('{"symbol":"A","price":1,"ts":1,"symbol":"B"}\n', "the field symbol is given twice"),
