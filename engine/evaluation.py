@@ -97,6 +97,7 @@ __all__ = [
     "outcomes",
     "sample_every",
     "sample_ticks",
+    "settle_wait",
     "storm",
 ]
 
@@ -283,6 +284,16 @@ def outcomes(
     return counts, outcome
 
 
+def settle_wait(span_s: npt.ArrayLike, settle_s: float = SETTLE_S) -> npt.NDArray[np.float64]:
+    """Seconds into a stream whose ticks span ``span_s`` before its forecasts count for
+    the calibration figures: ``settle_s``, or a third of the span where that is less.
+
+    >>> settle_wait([3600.0, 900.0], 600.0).tolist()
+    [600.0, 300.0]
+    """
+    return np.minimum(settle_s, np.asarray(span_s, dtype=np.float64) / 3.0)
+
+
 def settled(
     ticks: TickOrder, samples: Samples, settle_s: float = SETTLE_S
 ) -> npt.NDArray[np.bool_]:
@@ -293,7 +304,7 @@ def settled(
     streams, first = np.unique(ticks.ids, return_index=True)
     last = np.r_[first[1:], len(ticks)] - 1
     start, end = ticks.t[first], ticks.t[last]
-    wait = np.minimum(settle_s, (end - start) / 3.0)
+    wait = settle_wait(end - start, settle_s)
     k = np.searchsorted(streams, samples.stream)
     k = np.minimum(k, streams.size - 1)
     known = streams[k] == samples.stream

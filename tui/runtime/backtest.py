@@ -53,6 +53,7 @@ from engine.evaluation import (
     SampledRun,
     evaluate,
     sample_every,
+    settle_wait,
 )
 from engine.quality import Quality, TickOrder
 from engine.watch import Discipline
@@ -701,7 +702,7 @@ def short_span_note(config: EngineConfig, longest_s: float) -> str | None:
     periods: then only the first third of each symbol's ticks is left out, while its
     estimates may still be filling. None where some symbol's do."""
     settle = SETTLE_HORIZONS * config.horizon_s
-    if not 0 < longest_s < 3 * settle:
+    if not longest_s > 0 or settle_wait(longest_s, settle) >= settle:
         return None
     return (
         f"note: no symbol's ticks span {fmt.interval(3 * settle)} (the longest "
