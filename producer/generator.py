@@ -79,6 +79,9 @@ class MarketGenerator:
         self.rate = float(rate)
         self.seed = seed
         self.start = start
+        #: Event times start at the machine's clock and follow it (no ``start`` given):
+        #: the producer keeps them on it through a broker outage.
+        self.follows_clock = start is None
         self.regime_s = regime_s
         self.name = f"generator(seed={seed}, symbols={len(self.symbols)}, rate={rate:g}/s)"
         rng = np.random.default_rng(seed)

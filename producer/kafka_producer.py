@@ -516,6 +516,7 @@ class ProducerThread(threading.Thread):
         origin = math.nan  # first event time less its monotonic send time
         skipped = 0.0  # event seconds of quiet stretches longer than max_gap_s
         ticks = iter(self.source) if self.source.paced else self._live()
+        follows_clock = bool(getattr(self.source, "follows_clock", False))
         # Opening a named pipe waits for a writer: say so until the first tick.
         pipe = getattr(self.source, "named_pipe", None)
         awaiting = callable(pipe) and pipe()
@@ -558,8 +559,13 @@ class ProducerThread(threading.Thread):
                         due = anchor[1]
                 if self._stop_event.is_set():
                     break
-            if self._recover():
-                anchor = None  # paced sources go on from here, not in a burst
+            if self._recover() and not follows_clock:
+                # A replay goes on from here, not in a burst. A market on the machine's
+                # clock (the generator) keeps its origin and sends what came due while
+                # the broker was away at once: re-anchored, it fell behind the clock by
+                # every outage for good (four broker kills: its ticks 4 s late, every
+                # signal stamped so, and "lag 0" on screen).
+                anchor = None
             if self._stop_event.is_set():
                 break
             if self._produced == 0 and self.on_limits is not None and self.source.limits:

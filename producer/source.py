@@ -3,7 +3,10 @@
 A source yields `Tick`s in event-time order. A *paced* source (a generator, a scenario,
 a file) carries its own event times and the producer spaces the messages out by them,
 scaled by a speed factor; a *live* source (stdin, system metrics) blocks until the next
-tick exists and is sent as soon as it is read.
+tick exists and is sent as soon as it is read. A paced source whose event times follow
+the machine's clock (the generator, with no start time given) says so with a true
+``follows_clock`` attribute: through a broker outage the producer keeps it on the clock
+(what came due meanwhile is sent at once) instead of going on from where it stopped.
 """
 
 from __future__ import annotations
