@@ -305,9 +305,26 @@ def test_why_ticks_are_refused_outlasts_the_rows_that_never_change(snap: Snapsho
     refusing = dataclasses.replace(snap, kafka=kafka, engine=engine)
     full = {line[:10].strip() for line in render(refusing, 26, 40)}
     assert {"why", "evicted", "refused"} <= full
-    for height in range(16, 5, -1):
+    gone = []
+    for height in range(16, 3, -1):
         kept = {line[:10].strip() for line in render(refusing, 26, height)}
-        if "why" not in kept:
-            assert not {"evicted", "refused"} & kept, (height, kept)
-            return
-    raise AssertionError("the pane never grew short enough to drop the reason")
+        assert "why" in kept or not {"evicted", "refused"} & kept, (height, kept)
+        gone += [height] if not {"evicted", "refused"} & kept else []
+    assert gone and "why" in {line[:10].strip() for line in render(refusing, 26, gone[0])}
+
+
+def test_many_reasons_for_refusals_are_cut_and_the_shorter_rows_stay(snap: Snapshot) -> None:
+    """Six reasons at 80x24's pane (30 columns, 12 lines): the reasons are cut to whole
+    ones and a count of the rest, and the rows dropped to make room for them come back
+    where they fit (they had all gone, with the reasons, leaving five lines empty)."""
+    bad_by = (("not JSON", 3), ("bad price", 2), ("future time", 1), ("bad symbol", 4),
+              ("too large", 1), ("bad time", 1))  # fmt: skip
+    many = dataclasses.replace(snap, kafka=dataclasses.replace(snap.kafka, bad_by=bad_by))
+    lines = render(many, 30, 12)
+    assert len(lines) == 12 and all(len(line) <= 30 for line in lines)
+    labels = [line[:10].strip() for line in lines if line[:10].strip()]
+    assert {"consumer", "last tick", "why", "lag"} <= set(labels)
+    why = " ".join(line[10:].strip() for line in lines[labels.index("why") :][:2])
+    assert why.startswith("bad symbol 4") and why.endswith("more")
+    shown = sum(reason in why for reason, _ in bad_by)
+    assert f"+{len(bad_by) - shown} more" in why

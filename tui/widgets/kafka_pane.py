@@ -142,29 +142,50 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     # Make room: the error down to two lines, the rates without their totals, what the
     # keeper did down to a line each (a restart is news: it goes only after rows that
     # never change), then rows least needed first, then the error down to one line.
+    # The reasons for refusals are cut to two lines, then one, before they go.
     steps = [
         ("error", 2),
         ("out", 1),
         ("in", 1),
         *((label, 1) for label in _KEEPER_ROWS),
-        *((label, 0) for label in _DROP_ORDER),
+        *(
+            (label, most)
+            for label in _DROP_ORDER
+            for most in ((2, 1, 0) if label == "why" else (0,))
+        ),
         ("error", 1),
     ]
+    placed = list(enumerate(rows))  # each row with its place, to put dropped ones back
+    dropped: list[tuple[int, tuple[str, Text]]] = []
     for label, most in steps:
-        if not height or _lines(rows, width) <= height:
+        if not height or _lines([row for _, row in placed], width) <= height:
             break
         if label in ("in", "out"):  # their first line holds whole parts: the rate
-            rows = [(name, Text(text.plain.split("\n")[0]) if name == label else text)
-                    for name, text in rows]  # fmt: skip
+            placed = [(i, (name, Text(text.plain.split("\n")[0]) if name == label else text))
+                      for i, (name, text) in placed]  # fmt: skip
         elif label in _KEEPER_ROWS:  # the count and the time: the toast said the rest
-            rows = [(name, _whole_words(text, width) if name == label else text)
-                    for name, text in rows]  # fmt: skip
+            placed = [(i, (name, _whole_words(text, width) if name == label else text))
+                      for i, (name, text) in placed]  # fmt: skip
+        elif label == "why":  # whole reasons, the most frequent first, and how many left
+            why = Text(_reasons(k.bad_by, width, most), style="red")
+            placed = [(i, (name, why if name == label else text)) for i, (name, text) in placed]
         elif most:
-            rows = [(name, _first_lines(text, width, most) if name == label else text)
-                    for name, text in rows]  # fmt: skip
+            placed = [(i, (name, _first_lines(text, width, most) if name == label else text))
+                      for i, (name, text) in placed]  # fmt: skip
         else:
-            rows = [row for row in rows if row[0] != label]
-    return Group(_grid(rows))
+            dropped += [(i, row) for i, row in placed if row[0] == label]
+            placed = [(i, row) for i, row in placed if row[0] != label]
+    # A long row that went last (the reasons for refusals) can leave room for shorter
+    # ones dropped before it: they come back, the most needed first, while they fit
+    # (at 80x24, six reasons had emptied four lines and taken the consumer, last tick
+    # and broker memory rows with them).
+    # None comes back while a row more needed stays out.
+    for i, row in reversed(dropped):
+        tried = sorted([*placed, (i, row)], key=lambda item: item[0])
+        if _lines([r for _, r in tried], width) > height:
+            break
+        placed = tried
+    return Group(_grid([row for _, row in placed]))
 
 
 def compact_lag(partitions: Sequence[PartitionLag]) -> str:
@@ -195,6 +216,18 @@ def _packed(parts: list[str], width: int) -> str:
         else:
             lines.append(part)
     return "\n".join(lines)
+
+
+def _reasons(bad_by: Sequence[tuple[str, int]], width: int, most: int) -> str:
+    """The reasons for refusals packed into ``most`` lines: as many whole ones as fit,
+    the most frequent first, then ``+N more`` (the log and the dead-letter topic have them all)."""
+    reasons = [f"{why} {n:,}" for why, n in sorted(bad_by, key=lambda r: -r[1])]
+    for keep in range(len(reasons), 0, -1):
+        rest = len(reasons) - keep
+        text = _packed(reasons[:keep] + ([f"+{rest} more"] if rest else []), width)
+        if text.count("\n") < most:
+            return text
+    return reasons[0] if reasons else ""
 
 
 _CLOCK = re.compile(r"\d\d:\d\d:\d\d")
