@@ -174,7 +174,7 @@ def test_a_new_limit_forgets_the_watch_for_the_old_one() -> None:
 
 
 def test_timing_record_keeps_the_latest_and_shrinks_towards_one() -> None:
-    rec = TimingRecord(keep=3, prior=3.0)
+    rec = TimingRecord(keep=3, prior=20.0, eta_prior=3.0)  # the times' own prior
     for actual in (100.0, 1.0, 1.0, 1.0):  # the first falls out of the three kept
         rec.add(actual * 2.0, 1.0)
     rec.add(0.0, 1.0)  # a hit at the WATCH's own time, and nonsense, are not outcomes
@@ -184,6 +184,8 @@ def test_timing_record_keeps_the_latest_and_shrinks_towards_one() -> None:
     assert rec.scale == pytest.approx(2.0**0.5)  # median ratio 2, shrunk: 3 / (3 + 3)
     with pytest.raises(ValueError):
         TimingRecord(keep=0)
+    with pytest.raises(ValueError):
+        TimingRecord(eta_prior=-1.0)
 
 
 def test_a_young_symbols_watches_teach_no_time_correction() -> None:
