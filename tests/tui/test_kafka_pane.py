@@ -98,7 +98,8 @@ def test_a_long_error_is_cut_to_what_leaves_room_for_the_lag(snap: Snapshot) -> 
         lines = render(down, width, height)
         assert len(lines) <= height, (width, height)
         last = lines[-1].split()
-        assert last[0] in ("lag", "p0-15:0") or last[:2] == ["15", "0"]  # every partition
+        # every partition (down: its lag not known)
+        assert last[0] in ("lag", "p0-15:?") or last[:2] == ["15", "?"]
         at = next(i for i, line in enumerate(lines) if line.startswith("error"))
         shown = [lines[at][10:].strip()]
         for line in lines[at + 1 :]:
@@ -328,3 +329,26 @@ def test_many_reasons_for_refusals_are_cut_and_the_shorter_rows_stay(snap: Snaps
     assert why.startswith("bad symbol 4") and why.endswith("more")
     shown = sum(reason in why for reason, _ in bad_by)
     assert f"+{len(bad_by) - shown} more" in why
+
+
+@pytest.mark.parametrize(("width", "height"), [(36, 30), (30, 12)])
+def test_lag_is_unknown_while_the_broker_is_down_or_silent(
+    snap: Snapshot, width: int, height: int
+) -> None:
+    """A frozen broker reports no new ends of its partitions: its lag read 0 all through
+    a freeze. Down or silent, the lag is ``?``; a consumer stalled behind a live broker
+    keeps its numbers."""
+
+    def lags(**kafka: object) -> str:
+        shown = render(dataclasses.replace(snap, kafka=dataclasses.replace(snap.kafka, **kafka)),
+                       width, height)  # fmt: skip
+        table = [line.split() for line in shown if line.split()[:1] in (["0"], ["1"], ["3"])]
+        if table:
+            return " ".join(row[1] for row in table)
+        at = next(i for i, line in enumerate(shown) if line.startswith("lag"))
+        return " ".join(line[10:].strip() for line in shown[at:])
+
+    silent = lags(health="STALL", broker_silent_s=20.0)
+    assert silent in ("? ? ?", "p0-3:?")
+    assert lags(health="DOWN", broker_state="DOWN") == silent
+    assert lags(health="STALL", broker_silent_s=0.0) in ("0 1 3", "p0:0 · p1:1 · p2:2 · p3:3")

@@ -4,6 +4,7 @@ its trend."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.runtime import format as fmt
+from tui.runtime.health import STALL_AFTER_S
 from tui.runtime.snapshot import PartitionLag, Snapshot
 
 HEALTH_STYLE = {
@@ -64,8 +66,14 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     """The pane's content for one snapshot, fitted to ``width`` x ``height`` cells (0: no
     limit). When the lag table does not fit (its trend column narrows first), lag is one
     row (``p0-2:0 · p3:12``) and the least needed rows go, so no label or number is cut
-    and every partition's lag stays on screen."""
+    and every partition's lag stays on screen. While the broker is down or silent the
+    lag is not known: ``?`` (the partitions' ends are those it last reported; a frozen
+    broker's lag read 0 all through the freeze)."""
     k = snap.kafka
+    if k.health == "DOWN" or (k.health == "STALL" and k.broker_silent_s > STALL_AFTER_S):
+        unknown = tuple(dataclasses.replace(part, lag=-1) for part in k.partitions)
+        k = dataclasses.replace(k, partitions=unknown)
+        snap = dataclasses.replace(snap, kafka=k)
     rows: list[tuple[str, Text]] = []
     where = "embedded" if k.embedded else "cluster"
     broker = f"{k.bootstrap} · {where}"
@@ -285,7 +293,10 @@ def _lag_table(snap: Snapshot, width: int) -> Table | None:
     ``TREND`` samples, left out below 4); None if even the numbers do not fit ``width``."""
     parts = snap.kafka.partitions
     cells = [
-        (str(part.partition), "?" if part.lag < 0 else f"{part.lag:,}", f"{part.lag_s:.1f}")
+        (
+            str(part.partition),
+            *(("?", "?") if part.lag < 0 else (f"{part.lag:,}", f"{part.lag_s:.1f}")),
+        )
         for part in parts
     ]
     numbers = sum(
