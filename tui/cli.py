@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 
 from producer.kafka_config import KafkaConfigError, remember_secrets
-from tui.runtime.common import fail, resolve_kafka
+from tui.runtime.common import fail, resolve_kafka, say
 from tui.runtime.logs import LogFileError, redact_tracebacks, setup_logging
 from tui.runtime.parser import build_parser, options_after_command, secrets_in_argv
 
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = options_after_command(parser, argv, warn=ignored.append)
     args = parser.parse_args(argv)
     for message in ignored:
-        print(f"limitwatch: {message}", file=sys.stderr)
+        say(message)
     try:
         # None when the default place cannot be written: the broker's log is skipped too.
         args.log_path = setup_logging(getattr(args, "log_file", None))

@@ -21,7 +21,7 @@ from producer.lookahead import LookaheadReader
 from producer.source import Source, additive_of
 from producer.sources import SourceError
 from tui.runtime import settings as settings_file
-from tui.runtime.common import fail, kafka_advice, kafka_problem, open_source_from
+from tui.runtime.common import fail, kafka_advice, kafka_problem, open_source_from, say
 from tui.runtime.history import SignalHistory, default_history_path
 from tui.runtime.options import OptionError, engine_config, header_of, limits_from
 from tui.runtime.pipeline import Pipeline, PipelineOptions
@@ -162,7 +162,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
     )
     pipeline = Pipeline(options)
     if args.bootstrap_servers:
-        print(f"limitwatch: connecting to {args.bootstrap_servers}…", file=sys.stderr, flush=True)
+        say(f"connecting to {args.bootstrap_servers}…")
     try:
         pipeline.start()
     except KafkaException as exc:
@@ -214,7 +214,7 @@ def run_view(
             "(or bootstrap.servers in --kafka-config)"
         )
     conn = connection(args)
-    print(f"limitwatch: connecting to {args.bootstrap_servers}…", file=sys.stderr, flush=True)
+    say(f"connecting to {args.bootstrap_servers}…")
     try:  # refused credentials said at once, as the other commands say them
         reach(conn, timeout=10.0)
     except KafkaException as exc:

@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from producer.kafka_config import KafkaConfigError
-from tui.runtime.common import check_bootstrap, kafka_problem
+from tui.runtime.common import check_bootstrap, kafka_fail, kafka_problem
 
 
 @pytest.mark.parametrize(
@@ -43,4 +43,18 @@ def test_a_program_that_listens_but_is_not_kafka_is_told_apart_from_none() -> No
     assert unknown.startswith(
         "could not reach Kafka at nonexistent.invalid:9092 "
         "(no such host: nonexistent.invalid does not resolve): "
+    )
+
+
+def test_a_message_repeating_an_address_does_not_pass_its_escapes_to_the_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An address holding an escape sequence is shown as escapes: printed as given it
+    recoloured the terminal and set its title."""
+    bad = "\x1b[31mRED\x1b]0;PWNED\x07:9092"  # a host that does not resolve
+    assert kafka_fail(bad, KafkaException(KafkaError(KafkaError._TRANSPORT))) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert err.startswith(
+        "limitwatch: could not reach Kafka at \\x1b[31mRED\\x1b]0;PWNED\\x07:9092"
     )

@@ -21,6 +21,7 @@ from producer.kafka_config import (
 from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import open_source
+from tui.runtime.format import literal
 
 
 def kafka_reason(exc: KafkaException) -> str:
@@ -110,8 +111,16 @@ def kafka_fail(bootstrap: str, exc: KafkaException) -> int:
     return fail(f"{kafka_problem(bootstrap, exc)}. {kafka_advice(exc)}")
 
 
+def say(message: str) -> None:
+    """``message`` on stderr after ``limitwatch:``, its secrets redacted and what a
+    terminal would act on shown as escapes: a message repeats what it was given (a
+    ``--bootstrap-servers`` holding an escape sequence recoloured the terminal and set its
+    title)."""
+    print(f"limitwatch: {literal(redact(message), keep=chr(10))}", file=sys.stderr, flush=True)
+
+
 def fail(message: str) -> int:
-    print(f"limitwatch: {redact(message)}", file=sys.stderr)
+    say(message)
     return 2
 
 

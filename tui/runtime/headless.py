@@ -35,7 +35,7 @@ from producer.wire import Tick
 from tui.runtime import format as fmt
 from tui.runtime import settings as settings_file
 from tui.runtime.commands import StartRecording
-from tui.runtime.common import connection, fail, kafka_fail, open_source_from
+from tui.runtime.common import connection, fail, kafka_fail, open_source_from, say
 from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.indicators import IndicatorPublisher
 from tui.runtime.jsonout import signal_json
@@ -124,7 +124,7 @@ def fields_of(args: argparse.Namespace) -> Fields | None:
         # one (written by the monitor, which reads the rest) is only a word of warning.
         if "topic.fields" in problem or args.config is not None:
             raise OptionError(problem.removesuffix("; using the defaults"))
-        print(f"limitwatch: {problem}", file=sys.stderr)
+        say(problem)
     return settings.fields
 
 
