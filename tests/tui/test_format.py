@@ -22,6 +22,7 @@ from tui.runtime import format as fmt
         (0.0, math.nan, math.nan, math.nan, "BUY unlikely", "quiet"),  # no sell limit
         (0.0, math.nan, 0.0, math.nan, "BUY unlikely", "quiet"),
         (1.0, 0.0, 0.0, math.nan, "BUY now", "buy"),
+        (0.1, math.nan, 0.99, 0.3, "SELL in <1 s, 99%", "sell"),  # not "in ~0 s"
     ],
 )
 def test_forecast_words(

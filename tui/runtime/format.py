@@ -202,6 +202,16 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def eta_text(seconds: float) -> str:
+    """The time to a limit after "in": ``~12 s``, ``<1 s`` under half a second (``~0 s``
+    read as a promise of no time at all).
+
+    >>> eta_text(12.4), eta_text(0.3)
+    ('~12 s', '<1 s')
+    """
+    return "<1 s" if 0.0 <= seconds < 0.5 else f"~{duration(seconds)}"
+
+
 def interval(seconds: float) -> str:
     """How often something happens: 0.67 s, 5 s, 8.3 s, 10.0 h.
 
@@ -264,9 +274,10 @@ def forecast(
     # "SELL 100% stale" was a cell wider than the room, which blanked the column).
     likely = f"{min(p, 0.99):.0%}"
     if compact:
-        when = f" ~{short_duration(eta)}" if timed and math.isfinite(eta) else ""
+        soon = "<1s" if eta < 0.5 else f"~{short_duration(eta)}"
+        when = f" {soon}" if timed and math.isfinite(eta) else ""
         return (f"{side} {likely}{when}", style)
-    when = f"in ~{duration(eta)}, " if math.isfinite(eta) else ""
+    when = f"in {eta_text(eta)}, " if math.isfinite(eta) else ""
     return (f"{side} {when}{likely}", style)
 
 

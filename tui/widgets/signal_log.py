@@ -48,7 +48,7 @@ def signal_cells(sig: Signal) -> tuple[Text, ...]:
         if math.isfinite(sig.p_hit):
             parts.append(f"p {fmt.chance(sig.p_hit)}")
         if math.isfinite(sig.eta_s):
-            parts.append(f"in ~{fmt.duration(sig.eta_s)}")
+            parts.append(f"in {fmt.eta_text(sig.eta_s)}")
     if math.isfinite(sig.limit):
         parts.append(f"limit {fmt.price(sig.limit)}")
     detail = Text(SEPARATOR.join(parts))
