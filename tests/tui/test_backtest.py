@@ -642,6 +642,11 @@ def test_the_signal_table_shows_prices_in_full_digits_never_in_exponents() -> No
     assert "0.000123 " in rows[1] and "0.00012 " in rows[1]
     end = backtest.TABLE_HEADER.index("price") + len("price")  # right-aligned under it
     assert rows[0][:end].endswith("12,056,602") and rows[1][:end].endswith("0.000123")
+    # A crossing just past its limit: the two told apart, not both 0.0019345 or 54,108.
+    micro = Signal("MICRO", SignalKind.BUY, 1, 1.75e9, 0.00193448, 0.0019345494, 1.0, 0.0)
+    big = Signal("BIG", SignalKind.SELL, 1, 1.75e9, 54_107.6, 54_107.5, 1.0, 0.0)
+    assert backtest.table_row(micro).split()[4:6] == ["0.00193448", "0.00193455"]
+    assert backtest.table_row(big).split()[4:6] == ["54,107.60", "54,107.50"]
 
 
 def test_the_report_says_what_the_watches_said_beside_how_often_they_came_true() -> None:

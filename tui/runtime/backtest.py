@@ -542,8 +542,10 @@ def table_row(sig: Signal, warned: str = "") -> str:
     """One signal as a row of the human-readable table; ``warned``, for a crossing, how
     long ahead a watch warned of it (:class:`Warnings`)."""
     eta = _fmt(sig.eta_s, ".1f")
-    price = fmt.price_compact(sig.price)  # 12,056,602 and 0.000123, never 1.20566e+07
-    limit = fmt.price_compact(sig.limit) if math.isfinite(sig.limit) else "-"
+    # 12,056,602 and 0.000123, never 1.20566e+07; a crossing's price and its limit
+    # with the digits that tell them apart (0.0019345 both, and 54,107 both, were shown).
+    price, limit = fmt.apart(sig.price, sig.limit, fmt.price_compact)
+    limit = limit if math.isfinite(sig.limit) else "-"
     return (
         f"{_when(sig.t):<23}  {sig.kind.name:<12}  {sig.symbol:<16.16}  {price:>12}  "
         f"{limit:>12}  {_fmt(sig.p_hit, '.2f'):>5}  "

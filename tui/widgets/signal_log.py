@@ -49,14 +49,16 @@ def signal_cells(sig: Signal) -> tuple[Text, ...]:
             parts.append(f"p {fmt.chance(sig.p_hit)}")
         if math.isfinite(sig.eta_s):
             parts.append(f"in {fmt.eta_text(sig.eta_s)}")
+    # A crossing's price and its limit differ in what is shown (0.0019345 both, else).
+    price, limit = fmt.apart(sig.price, sig.limit)
     if math.isfinite(sig.limit):
-        parts.append(f"limit {fmt.price(sig.limit)}")
+        parts.append(f"limit {limit}")
     detail = Text(SEPARATOR.join(parts))
     return (
         Text(clock, style="dim"),
         Text(kind, style=KIND_STYLE.get(kind, "")),
         Text(fmt.literal(sig.symbol), style="bold", no_wrap=True, overflow="ellipsis"),
-        Text(fmt.price(sig.price), justify="right"),
+        Text(price, justify="right"),
         detail,
     )
 
