@@ -17,14 +17,23 @@ from __future__ import annotations
 
 import sys
 
-from producer.kafka_config import KafkaConfigError, remember_secrets
-from tui.runtime.common import fail, resolve_kafka, say
-from tui.runtime.logs import LogFileError, redact_tracebacks, setup_logging
-from tui.runtime.parser import build_parser, options_after_command, secrets_in_argv
-
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `limitwatch` console script."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C while it loads: 50 lines of traceback otherwise
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
+    # Loaded here, within main's catch of Ctrl-C (numpy, scipy, Kafka's client take a
+    # second).
+    from producer.kafka_config import KafkaConfigError, remember_secrets
+    from tui.runtime.common import fail, resolve_kafka, say
+    from tui.runtime.logs import LogFileError, redact_tracebacks, setup_logging
+    from tui.runtime.parser import build_parser, options_after_command, secrets_in_argv
+
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     remember_secrets(secrets_in_argv(argv))  # before any message could repeat them

@@ -4,6 +4,7 @@ and no UI library imported."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import subprocess
@@ -277,3 +278,50 @@ def test_a_kind_named_twice_is_scored_once() -> None:
     code, out, _err = _run("--kinds", "drift,drift", "--symbols", "4", "--minutes", "3")
     assert code == 0
     assert sum(line.startswith("drift ") for line in out.splitlines()) == 1
+
+
+def test_ctrl_c_stops_an_evaluation_at_once_and_says_so() -> None:
+    """Ctrl-C while it reads a pipe: exit 130, what was done said, no traceback (it said
+    nothing at all)."""
+    import os
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "evaluate", "-"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stderr is not None
+    proc.stdin.write(
+        "".join(f'{{"symbol":"A","price":100,"ts":{1.75e9 + k}}}\n' for k in range(50))
+    )
+    proc.stdin.flush()
+    assert proc.stderr.readline().startswith("evaluate: reading -")  # the pipe stays open
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "evaluate: stopped by Ctrl-C after" in err and "(nothing scored)" in err
+    assert "Traceback" not in err and out == ""
+
+
+def test_a_ctrl_c_swallowed_where_it_was_raised_still_stops_the_run() -> None:
+    """Raised inside an import (a library's first call) a KeyboardInterrupt is swallowed:
+    the run went on to its end. Noted, it stops at the next batch."""
+    from engine import EngineConfig
+    from producer.markets import generate
+    from tui.runtime.backtest import CtrlC
+
+    ctrl_c = CtrlC()
+    try:
+        # swallowed as an import's callback does
+        with ctrl_c.reading(), contextlib.suppress(KeyboardInterrupt):
+            ctrl_c._on_signal(2, None)
+        assert ctrl_c.hit
+    finally:
+        ctrl_c.restore()
+    ticks = evaluate.Ticks.of_market(generate("drift", symbols=3, minutes=2, seed=1))
+    with pytest.raises(KeyboardInterrupt):
+        evaluate.run_ticks(ticks, EngineConfig(), [1.0], stop=lambda: ctrl_c.hit)

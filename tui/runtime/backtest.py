@@ -306,9 +306,12 @@ class CtrlC:
             self._before = signal.signal(signal.SIGINT, self._on_signal)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
+        # Noted even where it raises: a KeyboardInterrupt raised inside an import (a
+        # library's first call) is swallowed ("Exception ignored"), and the run went on
+        # to its end; noted, it stops after the batch.
+        self.hit = True
         if self._reading:
             raise KeyboardInterrupt
-        self.hit = True
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:

@@ -23,7 +23,7 @@ import dataclasses
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import msgspec
@@ -50,7 +50,7 @@ from producer.lines import fmt_span, skip_hint
 from producer.markets import HELD_OUT, KINDS, Market, generate
 from producer.source import additive_of
 from tui.runtime import format as fmt
-from tui.runtime.backtest import BacktestError, no_forecast_reason, short_span_note
+from tui.runtime.backtest import BacktestError, CtrlC, no_forecast_reason, short_span_note
 from tui.runtime.options import (
     NO_CHART,
     OptionError,
@@ -102,6 +102,43 @@ def _longest_span(ticks: Ticks) -> float:
     return float((last[seen] - first[seen]).max())
 
 
+def _score(
+    args: argparse.Namespace,
+    config: EngineConfig,
+    source: Any,
+    results: dict[str, Evaluation],
+    started: float,
+    err: TextIO,
+    ctrl_c: CtrlC,
+) -> None:
+    """Score the file or the generated markets into ``results``; KeyboardInterrupt at a
+    Ctrl-C, at once or (one swallowed) after the batch."""
+
+    def stop() -> bool:
+        return ctrl_c.hit
+
+    if args.file is not None:
+        print(f"evaluate: reading {args.file}", file=err)
+        ticks = read_ticks(args.file, args.additive, source)
+        results[args.file] = run_ticks(ticks, config, args.bands, err, stop=stop)
+        scored = results[args.file].row(ENGINE)
+        if scored is None or scored.calibration is None or not scored.calibration.forecasts:
+            most = int(np.bincount(ticks.sym).max()) if len(ticks.sym) else 0
+            print(f"evaluate: {no_forecast_reason(config, most)}", file=err)
+        elif (note := short_span_note(config, _longest_span(ticks))) is not None:
+            print(f"evaluate: {note}", file=err)
+        return
+    for i, kind in enumerate(args.kinds, 1):
+        print(
+            f"evaluate: {kind} ({i}/{len(args.kinds)}), {args.symbols} symbols x "
+            f"{args.minutes:g} min, {time.monotonic() - started:.0f} s so far",
+            file=err,
+            flush=True,
+        )
+        market = generate(kind, symbols=args.symbols, minutes=args.minutes, seed=args.seed)
+        results[kind] = run_ticks(Ticks.of_market(market), config, args.bands, stop=stop)
+
+
 def run_ticks(
     ticks: Ticks,
     config: EngineConfig,
@@ -109,10 +146,11 @@ def run_ticks(
     err: TextIO | None = None,
     *,
     group_ticks: int = GROUP_TICKS,
+    stop: Callable[[], bool] | None = None,
 ) -> Evaluation:
     """Run the engine over ``ticks`` with limits at each of ``bands`` (percent) around
     every symbol's first price, and score it (with the oracle when the truth is known);
-    progress to ``err``."""
+    progress to ``err``. ``stop`` is asked between batches: true, KeyboardInterrupt."""
     n, nb = len(ticks.symbols), len(bands)
     if n * nb > MAX_SYMBOLS:  # one engine stream per symbol and band
         raise BacktestError(
@@ -149,6 +187,8 @@ def run_ticks(
     # its temporary file goes whatever happens
     with store if store is not None else contextlib.nullcontext():
         for start in range(0, len(ticks.t), step):
+            if stop is not None and stop():
+                raise KeyboardInterrupt
             ids, t, price = _streams(ticks, slice(start, start + step), nb)
             runner.update(ids, t, price)
             if store is not None:
@@ -471,32 +511,20 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         return 2
     results: dict[str, Evaluation] = {}
     started = time.monotonic()
+    ctrl_c = CtrlC()
     try:
-        if args.file is not None:
-            print(f"evaluate: reading {args.file}", file=err)
-            ticks = read_ticks(args.file, args.additive, source)
-            results[args.file] = run_ticks(ticks, config, args.bands, err)
-            scored = results[args.file].row(ENGINE)
-            if scored is None or scored.calibration is None or not scored.calibration.forecasts:
-                most = int(np.bincount(ticks.sym).max()) if len(ticks.sym) else 0
-                print(f"evaluate: {no_forecast_reason(config, most)}", file=err)
-            elif (note := short_span_note(config, _longest_span(ticks))) is not None:
-                print(f"evaluate: {note}", file=err)
-        else:
-            for i, kind in enumerate(args.kinds, 1):
-                print(
-                    f"evaluate: {kind} ({i}/{len(args.kinds)}), {args.symbols} symbols x "
-                    f"{args.minutes:g} min, {time.monotonic() - started:.0f} s so far",
-                    file=err,
-                    flush=True,
-                )
-                market = generate(kind, symbols=args.symbols, minutes=args.minutes, seed=args.seed)
-                results[kind] = run_ticks(Ticks.of_market(market), config, args.bands)
+        with ctrl_c.reading():
+            _score(args, config, source, results, started, err, ctrl_c)
     except (SourceError, StoreError, BacktestError) as exc:
         print(f"limitwatch evaluate: {exc}{skip_hint(exc)}", file=err)
         return 2
     except KeyboardInterrupt:
+        done = f"{', '.join(results)} scored, not printed" if results else "nothing scored"
+        print(f"evaluate: stopped by Ctrl-C after {time.monotonic() - started:.0f} s ({done})",
+              file=err)  # fmt: skip
         return 130
+    finally:
+        ctrl_c.restore()
     for line in skipped_lines(source):
         print(line, file=err)
     skipped = int(getattr(source, "skipped", 0) or 0)
