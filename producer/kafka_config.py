@@ -404,12 +404,29 @@ def parse_properties(text: str, name: str, env: Mapping[str, str] | None = None)
     return props
 
 
+#: The largest settings file read: a few hundred lines are a lot of settings.
+MOST_SETTINGS_BYTES = 1 << 20
+
+
+def read_small(path: Path, most: int = MOST_SETTINGS_BYTES) -> bytes:
+    """The bytes of settings file `path`, at most `most` of them (ValueError past that):
+    ``/dev/zero`` named as one grew the process by gigabytes. A pipe (``<(command)``)
+    is read as a file is."""
+    with path.open("rb") as fh:
+        raw = fh.read(most + 1)
+    if len(raw) > most:
+        raise ValueError(f"larger than {most // 2**20} MiB: not a settings file")
+    return raw
+
+
 def read_properties(path: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The properties of file `path` (see :func:`parse_properties`)."""
     try:
-        raw = path.read_bytes()
+        raw = read_small(path)
     except OSError as exc:
         raise KafkaConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise KafkaConfigError(f"{path}: {exc}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -226,3 +226,18 @@ def test_a_short_secret_is_blanked_where_it_stands_alone_not_out_of_every_word()
 def test_the_partitioner_is_refused_a_symbols_ticks_stay_in_one_partition() -> None:
     with pytest.raises(KafkaConfigError, match="partitioner is set by limitwatch"):
         parse_property("partitioner=random")
+
+
+def test_a_settings_file_that_never_ends_is_refused_not_read_into_memory(tmp_path: Path) -> None:
+    """``--kafka-config /dev/zero`` grew the process by gigabytes; a file past 1 MiB, or a
+    device that never ends, is refused at once (the monitor's settings file too)."""
+    from tui.runtime import settings
+
+    big = tmp_path / "big.properties"
+    big.write_bytes(b"# " + b"x" * (1 << 20) + b"\n")
+    for path in (big, Path("/dev/zero")):
+        with pytest.raises(KafkaConfigError, match="larger than 1 MiB: not a settings file"):
+            read_properties(path)
+        loaded, problems = settings.load(path)
+        assert loaded == settings.Settings()
+        assert problems == [f"{path}: larger than 1 MiB: not a settings file; using the defaults"]

@@ -20,6 +20,7 @@ import platformdirs
 
 from engine.limits import limit_problem
 from producer.fields import Fields, FieldsError
+from producer.kafka_config import read_small
 
 #: The limit steps ``[`` and ``]`` move between, as fractions of the price: a 1-2-5
 #: ladder that holds the default step, so stepping down and back up lands on it again.
@@ -276,11 +277,13 @@ def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
 def load(path: Path) -> tuple[Settings, list[str]]:
     """Settings from `path` (defaults if it does not exist) and the problems found."""
     try:
-        raw = path.read_bytes()
+        raw = read_small(path)
     except FileNotFoundError:
         return Settings(), []
     except OSError as exc:
         return Settings(), [f"{path}: {exc.strerror or exc}; using the defaults"]
+    except ValueError as exc:
+        return Settings(), [f"{path}: {exc}; using the defaults"]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
