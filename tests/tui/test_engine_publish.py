@@ -347,3 +347,50 @@ def test_an_engine_that_publishes_nothing_still_says_what_it_did_when_stopped(
     assert (
         f"260 ticks read, {printed:,} signal" in err and "none published (--no-publish)" in err
     ), err
+
+
+@pytest.mark.parametrize("publish", ["--publish", "--no-publish"])
+def test_an_engine_that_cannot_write_its_signals_stops_and_commits_none_of_them(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path, publish: str
+) -> None:
+    """Standard output on a full disk: the engine says so and exits 1, and the group's
+    offsets stay before the ticks whose signals were never written (they had been
+    committed: a run after it missed those signals, and the first had exited 0)."""
+    log = str(tmp_path / "l.log")
+    group = f"{topic}-engines"
+    ensure_topics(broker.bootstrap, topic, partitions=4)
+    produce_crash(broker.bootstrap, topic, log)
+    run = [sys.executable, "-m", "tui.cli", "engine", "--bootstrap-servers", broker.bootstrap,
+           "--topic", topic, "--group", group, "--signals-topic", f"{topic}-signals",
+           "--limit", "CYGN=48.5:60", "--log-file", log, publish]  # fmt: skip
+    with open("/dev/full", "w") as full:
+        failed = subprocess.run(run, cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True,
+                                timeout=60)  # fmt: skip
+    assert failed.returncode == 1, failed.stderr
+    assert "cannot be written to standard output (No space left on device)" in failed.stderr
+    assert "Traceback" not in failed.stderr and "Exception ignored" not in failed.stderr
+    assert _committed(broker.bootstrap, topic, group) < 260
+    # The next run prints every signal that a run of a group that never failed prints.
+    clean = [*run[: run.index("--group") + 1], f"{topic}-clean", *run[run.index("--group") + 2 :]]
+    runs = {
+        name: subprocess.Popen(
+            argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for name, argv in ((group, run), (f"{topic}-clean", clean))
+    }
+
+    def done(name: str) -> bool:
+        return _committed(broker.bootstrap, topic, name) == 260
+
+    try:
+        for name in runs:
+            wait_until(lambda name=name: done(name), 60, what=lambda name=name: name)
+    finally:
+        for proc in runs.values():
+            proc.send_signal(signal.SIGTERM)
+    printed = {}
+    for name, proc in runs.items():
+        out, err = proc.communicate(timeout=15)
+        assert proc.returncode == 0, err
+        printed[name] = {json.loads(line)["id"] for line in out.splitlines()}
+    assert printed[f"{topic}-clean"] and printed[group] >= printed[f"{topic}-clean"]

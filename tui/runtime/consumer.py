@@ -73,7 +73,7 @@ from tui.runtime.commands import (
 from tui.runtime.dead_letters import DeadLetters
 from tui.runtime.health import STATS_INTERVAL_S, ConsumerHealth, PartitionReading
 from tui.runtime.plausibility import Plausibility, TickChecks
-from tui.runtime.publish import SignalPublisher
+from tui.runtime.publish import PositionCommitter
 from tui.runtime.rebuild import Span, read_back
 from tui.runtime.recorder import Recorder
 from tui.runtime.snapshot import STALE_IDLE_S, KafkaStats, Notice, Snapshot, SnapshotSlot
@@ -140,6 +140,11 @@ def _read_to_time(read_up_to: dict[str, float], symbol: str, ts: float) -> None:
 MAPPING_HINT_AFTER = 100
 
 
+class OutputError(Exception):
+    """The signals could not be handed on (``on_signals`` could not write them): the
+    worker stops, its message the reason."""
+
+
 class ConsumerWorker(threading.Thread):
     """Consumes `topic`, runs the engine, publishes snapshots at most `publish_hz` a second.
 
@@ -166,8 +171,9 @@ class ConsumerWorker(threading.Thread):
         Where symbol, price and time are in a message of another shape (default:
         limitwatch's own, read by the fast decoder).
     committer:
-        With a consumer group, commits the offsets itself once what it published for
-        them is delivered (instead of librdkafka's automatic commits).
+        With a consumer group, commits the offsets of the ticks handled itself, a
+        publisher once what it published for them is delivered (instead of librdkafka's
+        automatic commits, which take every tick read); nothing after a failure.
     commit_recorded:
         With a group: commit offsets only for messages the recording has handled, once
         its file is flushed (a killed recorder's successor resumes without a gap),
@@ -206,7 +212,7 @@ class ConsumerWorker(threading.Thread):
         on_signals: Callable[[list[Signal]], None] | None = None,
         plausibility: Plausibility | None = None,
         fields: Fields | None = None,
-        committer: SignalPublisher | None = None,
+        committer: PositionCommitter | None = None,
         commit_recorded: bool = False,
         evict_idle: bool = True,
         additive: tuple[str, ...] = (),
@@ -251,6 +257,10 @@ class ConsumerWorker(threading.Thread):
         self.committer = committer if group is not None else None
         self.slot = SnapshotSlot()
         self.closed = threading.Event()
+        #: Why the thread stopped on its own (None: it did not): the reason a caller
+        #: shows, its traceback in the log.
+        self.failure: str | None = None
+        self._failed = False  # stopping after a failure: nothing more is committed
         self._stop_event = threading.Event()
         self._commands: queue.SimpleQueue[WorkerCommand] = queue.SimpleQueue()
         # Owned by the thread once it runs; created here so every attribute has a home.
@@ -327,8 +337,9 @@ class ConsumerWorker(threading.Thread):
     def run(self) -> None:
         try:
             self._run()
-        except Exception:
+        except Exception as exc:
             log.exception("the consumer worker failed")
+            self.failure = str(exc) if isinstance(exc, OutputError) else f"{exc!r}"
         finally:
             self.closed.set()
 
@@ -372,17 +383,23 @@ class ConsumerWorker(threading.Thread):
             TOPIC_CHECK_S, answer_s=_TOPIC_ANSWER_S, lost_s=_TOPIC_ANSWER_S + 1, asked=0.0,
         )  # fmt: skip
         self._dead_letters = DeadLetters(dlq, self.topic, self._note_error)
+        failed = True
         try:
             self._attach(consumer)
             self._drain_commands()  # e.g. a recording asked for before the first tick
             self._loop(consumer, dlq)
+            failed = False
         finally:
             if self.recorder.active:
                 self.recorder.stop()
                 self._publish()  # so the closing notice is seen
             dlq.flush(1.0)
+            self._failed = failed
             if self.committer is not None:
-                self.committer.close(consumer)
+                # Stopped by a failure (the signals could not be written, say), the
+                # positions read lie past signals never sent: nothing is committed, and
+                # the next run reads them again (they had been committed, and lost).
+                self.committer.close(consumer, commit=not failed)
             consumer.close()
 
     def _attach(self, consumer: Consumer) -> None:
@@ -405,7 +422,9 @@ class ConsumerWorker(threading.Thread):
                 self._parts = list(parts)
 
             def on_revoke(_c: Consumer, parts: list[TopicPartition]) -> None:
-                if self.committer is not None:  # the next owner starts after our output
+                # The next owner starts after our output (not after a batch whose
+                # handling failed: this worker's close revokes all it has then).
+                if self.committer is not None and not self._failed:
                     self.committer.commit(_c, force=True)
                 if self._handled:  # and after what this recording holds
                     self._commit_handled(_c, wait=True)

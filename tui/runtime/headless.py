@@ -36,12 +36,12 @@ from tui.runtime import format as fmt
 from tui.runtime import settings as settings_file
 from tui.runtime.commands import StartRecording
 from tui.runtime.common import connection, fail, kafka_fail, open_source_from, say
-from tui.runtime.consumer import ConsumerWorker
+from tui.runtime.consumer import ConsumerWorker, OutputError
 from tui.runtime.indicators import IndicatorPublisher
 from tui.runtime.jsonout import signal_json
 from tui.runtime.options import OptionError, engine_config, limits_from
 from tui.runtime.plausibility import plausibility_for
-from tui.runtime.publish import SignalPublisher
+from tui.runtime.publish import PositionCommitter, SignalPublisher
 from tui.runtime.shared_limits import CATCH_UP_S, SharedLimits, origin_name, to_worker
 from tui.runtime.snapshot import KafkaStats, Notice, Snapshot
 
@@ -116,7 +116,8 @@ def fields_of(args: argparse.Namespace) -> Fields | None:
     if args.fields is not None:
         return args.fields
     if args.config is not None and not args.config.is_file():
-        what = "a folder" if args.config.is_dir() else "no such file"
+        exists = args.config.exists()
+        what = "a folder" if args.config.is_dir() else "not a file" if exists else "no such file"
         raise OptionError(f"--config {args.config}: {what}")
     settings, problems = settings_file.load(args.config or settings_file.default_path())
     for problem in problems:
@@ -160,8 +161,17 @@ def run_engine(args: argparse.Namespace) -> int:
     publisher: SignalPublisher | None = None
 
     def emit(signals: list[Signal]) -> None:
-        for sig in signals:
-            print(signal_json(sig), flush=True)
+        try:
+            for sig in signals:
+                print(signal_json(sig), flush=True)
+        except OSError as exc:  # a full disk, a pipe whose reader has gone
+            _quiet_stdout()
+            why = exc.strerror or str(exc)
+            raise OutputError(
+                f"stopped: the signals cannot be written to standard output ({why}); no "
+                "offset is committed past them: the next run with this --group reads them "
+                "again"
+            ) from exc
         if publisher is not None:
             publisher.publish(signals)
 
@@ -178,7 +188,8 @@ def run_engine(args: argparse.Namespace) -> int:
                 )
         worker, keeper = _headless_worker(
             args, fields, config=config, group=args.group, from_beginning=args.from_beginning,
-            limits=limits_from(args), on_signals=emit, committer=publisher,
+            limits=limits_from(args), on_signals=emit,
+            committer=publisher if publisher is not None else PositionCommitter(),
             rebuild=args.rebuild, on_event=lambda name, fields: print_event("engine", name, fields),
         )  # fmt: skip
         shared = _shared_limits(args, worker)
@@ -216,6 +227,15 @@ def run_engine(args: argparse.Namespace) -> int:
             print(f"limitwatch engine: {read} read, {fmt.count(printed, 'signal')} printed, "
                   "none published (--no-publish)", file=sys.stderr)  # fmt: skip
     return code
+
+
+def _quiet_stdout() -> None:
+    """Standard output that failed pointed at /dev/null: Python's own flush at exit
+    would fail again and print "Exception ignored" with a traceback."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _shared_limits(args: argparse.Namespace, worker: ConsumerWorker) -> SharedLimits | None:
@@ -355,6 +375,9 @@ def _run_headless(
             file=sys.stderr,
             flush=True,
         )
+    if worker.failure is not None:
+        print(f"limitwatch {what}: {redact(worker.failure)}", file=sys.stderr, flush=True)
+        return 1
     return 1 if any(n.error for n in notices) else 0
 
 

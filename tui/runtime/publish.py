@@ -20,7 +20,7 @@ from producer.delivery import delivery_summary, produce_with_retry, undelivered
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
 from tui.runtime.jsonout import signal_json
 
-__all__ = ["COMMIT_INTERVAL_S", "SIGNALS", "SignalPublisher"]
+__all__ = ["COMMIT_INTERVAL_S", "SIGNALS", "PositionCommitter", "SignalPublisher"]
 
 log = logging.getLogger(__name__)
 
@@ -42,68 +42,36 @@ _HANDED_OVER = (
 _TRIES = 100
 
 
-class SignalPublisher:
-    """Publishes signals and commits the consumer's offsets after their delivery.
-
-    Give :meth:`publish` as the worker's ``on_signals`` and the publisher itself as its
-    ``committer``; the worker calls :meth:`commit` after each batch, on a revocation
-    (``force``) and :meth:`close` before it closes its consumer.
+class PositionCommitter:
+    """Commits the consumer's positions: those of the ticks the worker has handled (their
+    signals handed on), at most once per ``commit_interval_s``, and at once on a
+    revocation and at the close. The worker's ``committer`` where nothing is published:
+    librdkafka's own commits take the positions of every tick read, and a close after a
+    failure to write the signals committed those of the batch whose signals were lost.
+    The worker calls :meth:`commit` after each batch, on a revocation (``force``) and
+    :meth:`close` before it closes its consumer (without ``commit`` after a failure).
     """
 
-    def __init__(
-        self,
-        connection: Connection | str,
-        topic: str = SIGNALS,
-        commit_interval_s: float = COMMIT_INTERVAL_S,
-    ) -> None:
-        self.topic = topic
+    def __init__(self, commit_interval_s: float = COMMIT_INTERVAL_S) -> None:
         self.commit_interval_s = commit_interval_s
-        self.producer = Producer(
-            client_config(connection, **{"linger.ms": 5, "acks": "all", "error_cb": self._error})
-        )
-        # Signals queued, delivered and failed (in delivery, or refused by a full queue,
-        # `not_queued`: never among those queued).
-        self.published = 0
-        self.delivered = 0
-        self.failed = 0
-        self.not_queued = 0
         self.commits = 0
         self.last_error = ""
         self._last_commit = time.monotonic()
         #: The positions last committed (or asked to be): an unchanged one is not again.
         self._committed_at: dict[tuple[str, int], int] = {}
 
-    def publish(self, signals: list[Signal]) -> None:
-        """Queue each signal (key: symbol, value: its JSON line with the stable id)."""
-        for sig in signals:
-            tries = iter(range(_TRIES))
-            queued = produce_with_retry(
-                self.producer, self.topic, signal_json(sig).encode(),
-                key=sig.symbol.encode(), on_delivery=self._delivered,
-                give_up=lambda tries=tries: next(tries, None) is None,
-            )  # fmt: skip
-            if queued:
-                self.published += 1
-            else:
-                self.not_queued += 1
-                self._fail("the local queue stayed full; a signal was not published")
-        self.producer.poll(0)
+    def _ready(self, force: bool) -> bool:
+        """Whether what the positions cover is out (always, where nothing is sent)."""
+        return True
 
     def commit(self, consumer: Consumer, force: bool = False) -> bool:
-        """Commit the consumer's positions if every signal so far is delivered; at most
-        once per interval unless `force`. True if the positions are committed now.
-
-        Without `force` it never waits: signals still on their way put the commit off
-        to the worker's next look. With `force` it waits up to :data:`FLUSH_S`."""
-        self.producer.poll(0)
+        """Commit the consumer's positions if what they cover is out; at most once per
+        interval unless `force`. True if the positions are committed now."""
         now = time.monotonic()
         if not force and now - self._last_commit < self.commit_interval_s:
             return False
-        if self.failed:
-            return False  # what failed is read again after a restart, never skipped
-        undelivered = self.producer.flush(FLUSH_S) if force else len(self.producer)
-        if undelivered:
-            return False  # not all delivered yet
+        if not self._ready(force):
+            return False
         self._last_commit = now
         try:
             # The positions now, every signal up to them delivered: an asynchronous commit
@@ -144,9 +112,76 @@ class SignalPublisher:
         elif err.code() != KafkaError._NO_OFFSET:
             self._note(f"commit: {err.str()}")
 
-    def close(self, consumer: Consumer) -> None:
-        """Deliver what is queued and commit what it covers (before the consumer closes)."""
-        self.commit(consumer, force=True)
+    def close(self, consumer: Consumer, commit: bool = True) -> None:
+        """Commit the positions (before the consumer closes) unless not to ``commit``."""
+        if commit:
+            self.commit(consumer, force=True)
+
+    def _note(self, text: str) -> None:
+        self.last_error = redact(text)
+        log.warning("%s", text)
+
+
+class SignalPublisher(PositionCommitter):
+    """Publishes signals and commits the consumer's offsets after their delivery.
+
+    Give :meth:`publish` as the worker's ``on_signals`` and the publisher itself as its
+    ``committer`` (see :class:`PositionCommitter`).
+    """
+
+    def __init__(
+        self,
+        connection: Connection | str,
+        topic: str = SIGNALS,
+        commit_interval_s: float = COMMIT_INTERVAL_S,
+    ) -> None:
+        super().__init__(commit_interval_s)
+        self.topic = topic
+        self.producer = Producer(
+            client_config(connection, **{"linger.ms": 5, "acks": "all", "error_cb": self._error})
+        )
+        # Signals queued, delivered and failed (in delivery, or refused by a full queue,
+        # `not_queued`: never among those queued).
+        self.published = 0
+        self.delivered = 0
+        self.failed = 0
+        self.not_queued = 0
+
+    def publish(self, signals: list[Signal]) -> None:
+        """Queue each signal (key: symbol, value: its JSON line with the stable id)."""
+        for sig in signals:
+            tries = iter(range(_TRIES))
+            queued = produce_with_retry(
+                self.producer, self.topic, signal_json(sig).encode(),
+                key=sig.symbol.encode(), on_delivery=self._delivered,
+                give_up=lambda tries=tries: next(tries, None) is None,
+            )  # fmt: skip
+            if queued:
+                self.published += 1
+            else:
+                self.not_queued += 1
+                self._fail("the local queue stayed full; a signal was not published")
+        self.producer.poll(0)
+
+    def commit(self, consumer: Consumer, force: bool = False) -> bool:
+        """Commit the consumer's positions if every signal so far is delivered; at most
+        once per interval unless `force`. True if the positions are committed now.
+
+        Without `force` it never waits: signals still on their way put the commit off
+        to the worker's next look. With `force` it waits up to :data:`FLUSH_S`."""
+        self.producer.poll(0)
+        return super().commit(consumer, force)
+
+    def _ready(self, force: bool) -> bool:
+        if self.failed:
+            return False  # what failed is read again after a restart, never skipped
+        undelivered = self.producer.flush(FLUSH_S) if force else len(self.producer)
+        return not undelivered  # else not all delivered yet
+
+    def close(self, consumer: Consumer, commit: bool = True) -> None:
+        """Deliver what is queued and commit what it covers (before the consumer closes);
+        without ``commit``, only deliver."""
+        super().close(consumer, commit)
         self.producer.flush(FLUSH_S)  # its count holds requests in flight too
         if self.left:  # the summary says so; the log too (not twice on one line)
             log.warning("%d signals were not delivered before the engine stopped", self.left)
@@ -175,7 +210,3 @@ class SignalPublisher:
 
     def _error(self, err: KafkaError) -> None:
         KAFKA_LOGGER.warning("signals producer: %s", err.str())  # runs of like ones cut short
-
-    def _note(self, text: str) -> None:
-        self.last_error = redact(text)
-        log.warning("%s", text)
