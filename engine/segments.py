@@ -141,18 +141,18 @@ class Batch:
         self.order = stable_order(ids, bound)
         self._sorted_ids = sorted_ids = ids.take(self.order)
         new = np.empty(n, dtype=bool)
-        new[0] = True
+        new[:1] = True  # none where there is no tick (a market too short to have one)
         np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=new[1:])
         first = np.flatnonzero(new)
         self.count = first.shape[0]
         last = np.empty_like(first)
         last[:-1] = first[1:] - 1
-        last[-1] = n - 1
+        last[-1:] = n - 1
         self.new, self.first, self.last = new, first, last
         length = last - first + 1
         self.length = length
         self.sym = sorted_ids[first].astype(np.int64)
-        self.width = int(length.max())
+        self.width = int(length.max()) if n else 0
 
     def shifted(self, values: _F8, seeds: _F8) -> _F8:
         """The previous tick's value within each segment; ``seeds`` before the first."""

@@ -15,6 +15,7 @@ Only the monitor and replay load the terminal UI; every other command runs headl
 
 from __future__ import annotations
 
+import errno
 import sys
 
 
@@ -24,6 +25,24 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     except KeyboardInterrupt:  # Ctrl-C while it loads: 50 lines of traceback otherwise
         return 130
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        from tui.runtime.common import quiet_stdout
+
+        quiet_stdout()
+        return 0
+    except OSError as exc:  # the output's disk full, say: a sentence, not a traceback
+        if exc.errno not in _CANNOT_WRITE:
+            raise
+        from tui.runtime.common import quiet_stdout, say
+
+        quiet_stdout()
+        where = f": {exc.filename}" if exc.filename else ""
+        say(f"stopped: cannot write ({exc.strerror or exc}){where}")
+        return 1
+
+
+#: Errors of a write that no retry mends.
+_CANNOT_WRITE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)
 
 
 def _main(argv: list[str] | None) -> int:

@@ -325,3 +325,33 @@ def test_a_ctrl_c_swallowed_where_it_was_raised_still_stops_the_run() -> None:
     ticks = evaluate.Ticks.of_market(generate("drift", symbols=3, minutes=2, seed=1))
     with pytest.raises(KeyboardInterrupt):
         evaluate.run_ticks(ticks, EngineConfig(), [1.0], stop=lambda: ctrl_c.hit)
+
+
+def test_markets_too_short_for_a_tick_and_bands_too_narrow_for_two_limits_are_said() -> None:
+    """A market of one symbol for six seconds has no tick on some kinds (a traceback from
+    the scoring, the kinds scored before it lost); a band of 1e-15% leaves the two limits
+    equal (a traceback from the engine's check)."""
+    status, out, _ = _run("--kinds", "lulls,drift", "--symbols", "1", "--minutes", "0.1")
+    assert status == 0 and out.startswith("market")
+    rows = [line.split()[:2] for line in out.splitlines()]
+    assert [row[0] for row in rows if row[1:] == ["engine"]] == ["lulls", "drift"]
+    status, out, err = _run("--bands", "1e-15%", "--kinds", "drift", "--symbols", "2",
+                            "--minutes", "1")  # fmt: skip
+    assert status == 2 and out == ""
+    assert "the buy limit" in err and err.rstrip().endswith(": widen --bands")
+
+
+def test_output_that_cannot_be_written_is_said_in_a_sentence() -> None:
+    """A full disk under standard output: one line, exit 1 (a traceback before)."""
+    said = "limitwatch: stopped: cannot write (No space left on device)"
+    for command in (
+        ["backtest", str(ROOT / "scenarios" / "crash.jsonl")],
+        ["evaluate", "--kinds", "drift", "--symbols", "2", "--minutes", "1"],
+    ):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(
+                [sys.executable, "-m", "tui.cli", *command],
+                cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+            )  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.splitlines()[-1] == said and "Traceback" not in done.stderr

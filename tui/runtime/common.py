@@ -4,6 +4,8 @@ the options describe, and one-line errors (secrets blanked out)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import socket
 import sys
 import threading
@@ -117,6 +119,16 @@ def say(message: str) -> None:
     ``--bootstrap-servers`` holding an escape sequence recoloured the terminal and set its
     title)."""
     print(f"limitwatch: {literal(redact(message), keep=chr(10))}", file=sys.stderr, flush=True)
+
+
+def quiet_stdout() -> None:
+    """Standard output that failed (a full disk, a reader gone) pointed at /dev/null:
+    Python's own flush at exit would fail again and print "Exception ignored" with a
+    traceback."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def fail(message: str) -> int:

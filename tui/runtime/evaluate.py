@@ -42,7 +42,7 @@ from engine.evaluation import (
     oracle_forecast,
     sample_every,
 )
-from engine.limits import MAX_PRICE
+from engine.limits import MAX_PRICE, LimitError
 from engine.quality import TickOrder
 from engine.watch import Discipline
 from producer.files import SourceError, skipped_lines
@@ -517,6 +517,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             _score(args, config, source, results, started, err, ctrl_c)
     except (SourceError, StoreError, BacktestError) as exc:
         print(f"limitwatch evaluate: {exc}{skip_hint(exc)}", file=err)
+        return 2
+    except LimitError as exc:  # a band too narrow for the limits to differ
+        print(f"limitwatch evaluate: {exc}: widen --bands", file=err)
         return 2
     except KeyboardInterrupt:
         done = f"{', '.join(results)} scored, not printed" if results else "nothing scored"

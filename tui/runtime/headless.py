@@ -35,7 +35,7 @@ from producer.wire import Tick
 from tui.runtime import format as fmt
 from tui.runtime import settings as settings_file
 from tui.runtime.commands import StartRecording
-from tui.runtime.common import connection, fail, kafka_fail, open_source_from, say
+from tui.runtime.common import connection, fail, kafka_fail, open_source_from, quiet_stdout, say
 from tui.runtime.consumer import ConsumerWorker, OutputError
 from tui.runtime.indicators import IndicatorPublisher
 from tui.runtime.jsonout import signal_json
@@ -165,7 +165,7 @@ def run_engine(args: argparse.Namespace) -> int:
             for sig in signals:
                 print(signal_json(sig), flush=True)
         except OSError as exc:  # a full disk, a pipe whose reader has gone
-            _quiet_stdout()
+            quiet_stdout()
             why = exc.strerror or str(exc)
             raise OutputError(
                 f"stopped: the signals cannot be written to standard output ({why}); no "
@@ -227,15 +227,6 @@ def run_engine(args: argparse.Namespace) -> int:
             print(f"limitwatch engine: {read} read, {fmt.count(printed, 'signal')} printed, "
                   "none published (--no-publish)", file=sys.stderr)  # fmt: skip
     return code
-
-
-def _quiet_stdout() -> None:
-    """Standard output that failed pointed at /dev/null: Python's own flush at exit
-    would fail again and print "Exception ignored" with a traceback."""
-    with contextlib.suppress(OSError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
 
 
 def _shared_limits(args: argparse.Namespace, worker: ConsumerWorker) -> SharedLimits | None:
