@@ -394,3 +394,54 @@ def test_an_engine_that_cannot_write_its_signals_stops_and_commits_none_of_them(
         assert proc.returncode == 0, err
         printed[name] = {json.loads(line)["id"] for line in out.splitlines()}
     assert printed[f"{topic}-clean"] and printed[group] >= printed[f"{topic}-clean"]
+
+
+def test_the_engine_on_a_topic_of_four_partitions_gives_the_backtests_signals(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    """Each partition is calibrated on its own record: the backtest calibrates each
+    symbol with those of its partition (the producer's partitioner) and gives the same
+    signals, p and all, as an engine reading the topic (with one record for all, 40 of
+    291 differed in their p on this market)."""
+    from producer.markets import generate
+
+    m = generate("regimes", symbols=40, minutes=8, seed=3)
+    path = tmp_path / "m.csv"
+    with path.open("w") as f:
+        f.write("ts,symbol,price\n")
+        for s, t, p in zip(m.sym.tolist(), m.t.tolist(), m.price.tolist(), strict=True):
+            f.write(f"{t:.6f},{m.symbols[s]},{p:.4f}\n")
+    log, group, opts = str(tmp_path / "l.log"), f"{topic}-g", ["--calibrate-after", "60"]
+    ensure_topics(broker.bootstrap, topic, partitions=4)
+    produced = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "produce", "--bootstrap-servers", broker.bootstrap,
+         "--topic", topic, "--speed", "max", "--log-file", log, "--source", str(path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert produced.returncode == 0, produced.stderr
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "engine", "--bootstrap-servers", broker.bootstrap,
+         "--topic", topic, "--group", group, "--no-publish", "--max-ahead", "off",
+         "--band", "0.4%", "--log-file", log, *opts],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: _committed(broker.bootstrap, topic, group) == len(m.t), 60,
+                   what=lambda: str(_committed(broker.bootstrap, topic, group)))  # fmt: skip
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        out, err = engine.communicate(timeout=15)
+    assert engine.returncode == 0, err
+    read = set(out.splitlines())
+
+    def backtest(partitions: str) -> set[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "--log-file", log, "backtest", "--json",
+             "--signals-only", "--band", "0.4%", "--partitions", partitions, *opts, str(path)],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return set(done.stdout.splitlines()[:-1])
+
+    assert len(read) > 100 and backtest("4") == read
+    assert backtest("1") != read

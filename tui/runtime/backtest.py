@@ -35,6 +35,7 @@ import stat
 import sys
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -125,6 +126,7 @@ def backtest(
     group_ticks: int = GROUP_TICKS,
     on_scoring: Callable[[int, int], None] | None = None,
     ctrl_c: CtrlC | None = None,
+    partitions: int = 1,
 ) -> BacktestResult:
     """Feed every tick of `source` to a fresh engine, `batch` ticks at a time.
 
@@ -157,6 +159,13 @@ def backtest(
     ctrl_c
         How Ctrl-C is taken (:class:`CtrlC`, installed by the caller, who reports); by
         default one of its own, for this call.
+    partitions
+        Each symbol is calibrated in the stream of the partition of a topic of this many
+        that limitwatch's producer sends it to (the CRC-32 of its name, librdkafka's
+        default partitioner), as the consumer calibrates each partition on its own
+        record: a replay through such a topic, at any speed, gives the same signals.
+        (With one stream for all, the engine on a topic of four partitions gave 16
+        WATCHes fewer on a 300,000-tick file and 19 at other times.)
 
     Raises
     ------
@@ -202,7 +211,7 @@ def backtest(
             if sid is None:
                 # The engine remembers refused names in bounded memory; a name list
                 # here would grow with every new symbol of a hostile file.
-                sid = int(eng.register([symbol])[0])
+                sid = int(eng.register([symbol], stream=partition_of(symbol, partitions))[0])
                 if sid < 0:
                     if symbol in limits:
                         refused_limits.add(symbol)
@@ -284,6 +293,17 @@ def backtest(
         most_late_s=most_late,
         interrupted=interrupted,
     )
+
+
+def partition_of(symbol: str, partitions: int) -> int:
+    """The partition of a topic of ``partitions`` that limitwatch's producer sends
+    ``symbol``'s ticks to: librdkafka's default partitioner (``consistent_random``), the
+    CRC-32 of the key (the name in UTF-8) modulo the partitions.
+
+    >>> partition_of("ACME", 4), partition_of("ACME", 1)
+    (2, 0)
+    """
+    return zlib.crc32(symbol.encode()) % partitions
 
 
 class CtrlC:
@@ -806,6 +826,12 @@ def configure(p: argparse.ArgumentParser) -> None:
         "calibration (several times faster; the scoring keeps every tick, 20 bytes each, "
         f"in a temporary file under $TMPDIR past {GROUP_TICKS:,} ticks)",
     )
+    p.add_argument(
+        "--partitions", type=positive_int, default=4,
+        help="calibrate each symbol with those of its partition in a topic of this many, "
+        "as a consumer does: a replay through such a topic gives the same signals (4, "
+        "the monitor's; 1: one record for all)",
+    )  # fmt: skip
     p.add_argument("--batch", type=positive_int, default=BATCH, help=argparse.SUPPRESS)
 
 
@@ -886,7 +912,7 @@ def run(args: argparse.Namespace) -> int:
         result = backtest(source, config, limits, batch=args.batch, on_signals=emit,
                           on_batch=progress.update, score=not args.signals_only,
                           additive=additive_of(source), on_scoring=progress.scoring,
-                          ctrl_c=ctrl_c)  # fmt: skip
+                          ctrl_c=ctrl_c, partitions=args.partitions)  # fmt: skip
         progress.finish(result.ticks)
         if args.json:
             out.write(msgspec.json.encode(summary(result)).decode() + "\n")
