@@ -126,6 +126,11 @@ def topic(text: str) -> str:
             f"{text[:60]!r} is not a Kafka topic name: 1 to {_TOPIC_MOST} letters, digits, "
             "'.', '_' or '-'"
         )
+    if text.startswith("__"):  # __consumer_offsets took a tick: the group's offsets' topic
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a name Kafka keeps for its internal topics (those starting with "
+            "'__'): choose another"
+        )
     return text
 
 
