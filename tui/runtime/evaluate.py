@@ -130,7 +130,7 @@ def _score(
         return
     for i, kind in enumerate(args.kinds, 1):
         print(
-            f"evaluate: {kind} ({i}/{len(args.kinds)}), {args.symbols} symbols x "
+            f"evaluate: {kind} ({i}/{len(args.kinds)}), {fmt.count(args.symbols, 'symbol')} x "
             f"{args.minutes:g} min, {time.monotonic() - started:.0f} s so far",
             file=err,
             flush=True,
@@ -195,8 +195,9 @@ def run_ticks(
                 store.append(ids, t, price)
         if store is not None:
             if err is not None:
-                print(f"evaluate: scoring {len(ticks.t):,} ticks against the alarms, each "
-                      f"once per band ({len(store):,} in all)", file=err, flush=True)  # fmt: skip
+                ticks_read = fmt.count(len(ticks.t), "tick")
+                print(f"evaluate: scoring {ticks_read} against the alarms, each once per band "
+                      f"({len(store):,} in all)", file=err, flush=True)  # fmt: skip
             return evaluate(
                 (TickOrder(i, t, p, buy, sell) for i, t, p in store.groups()),
                 runner.signals,
