@@ -647,6 +647,13 @@ def test_the_signal_table_shows_prices_in_full_digits_never_in_exponents() -> No
     big = Signal("BIG", SignalKind.SELL, 1, 1.75e9, 54_107.6, 54_107.5, 1.0, 0.0)
     assert backtest.table_row(micro).split()[4:6] == ["0.00193448", "0.00193455"]
     assert backtest.table_row(big).split()[4:6] == ["54,107.60", "54,107.50"]
+    # Wide and combining characters keep the columns where they are (rows of 110, 112,
+    # 109 and 126 cells had come out).
+    from tui.runtime.format import cells
+
+    rows = [backtest.table_row(Signal(s, SignalKind.BUY, 1, 1.75e9, 10.0, 10.5, 1.0, 0.0))
+            for s in ("ACME", "日本株", "😀X", "e\u0301t", "日本株式会社ABCDEFGHIJ")]  # fmt: skip
+    assert len({cells(row) for row in rows}) == 1
 
 
 def test_the_report_says_what_the_watches_said_beside_how_often_they_came_true() -> None:

@@ -570,7 +570,7 @@ def table_row(sig: Signal, warned: str = "") -> str:
     price, limit = fmt.apart(sig.price, sig.limit, fmt.price_compact)
     limit = limit if math.isfinite(sig.limit) else "-"
     return (
-        f"{_when(sig.t):<23}  {sig.kind.name:<12}  {sig.symbol:<16.16}  {price:>12}  "
+        f"{_when(sig.t):<23}  {sig.kind.name:<12}  {fmt.fit(sig.symbol, 16)}  {price:>12}  "
         f"{limit:>12}  {_fmt(sig.p_hit, '.2f'):>5}  "
         f"{eta + ('s' if eta != '-' else ''):>8}  {warned:>8}"
     ).rstrip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable
 
 
@@ -296,6 +297,34 @@ def file_safe(text: str, most: int = 40) -> str:
     'BTC_USDT_.._x'
     """
     return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in text)[:most]
+
+
+def cells(text: str) -> int:
+    """Terminal cells ``text`` takes: two for wide characters (CJK, most emoji), none for
+    combining marks and format characters, one for the rest."""
+    return sum(
+        0 if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf")
+        else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+        for c in text
+    )  # fmt: skip
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` cells and padded with spaces to them: a column of a plain
+    text table stays aligned under symbols such as 日本株 (``f"{s:<16.16}"`` counts
+    characters: those rows ran wider).
+
+    >>> fit("日本株式会社ABCDEFGHIJ", 16) + "|", fit("ACME", 6) + "|"
+    ('日本株式会社ABCD|', 'ACME  |')
+    """
+    out, used = [], 0
+    for c in text:
+        w = cells(c)
+        if used + w > width:
+            break
+        out.append(c)
+        used += w
+    return "".join(out) + " " * (width - used)
 
 
 def literal(text: str, keep: str = "") -> str:
