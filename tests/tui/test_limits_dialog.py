@@ -125,3 +125,27 @@ def test_enter_sends_only_the_limits_changed_so_a_crossed_limit_does_not_fire_ag
     assert seen["as opened"] == []
     ((symbol, buy, sell),) = seen["buy edited"]  # type: ignore[misc]
     assert symbol == seen["symbol"] and buy is not None and sell is None
+
+
+def test_a_refused_limit_puts_the_focus_in_its_field() -> None:
+    """After a refusal the focus stayed where it was (the Set button, when clicked): the
+    field at fault takes it, to be typed over."""
+    app = LimitwatchApp(StaticFeed())
+    focused: list[str | None] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("l")
+        await wait_until_async(lambda: isinstance(app.screen, LimitsDialog), pilot.pause, 5)
+        dialog = app.screen
+        for field, value in (("#sell", "1e300"), ("#buy", "-5")):
+            dialog.query_one("#buy", Input).value = "-5" if field == "#buy" else "1"
+            dialog.query_one("#sell", Input).value = value if field == "#sell" else "2"
+            dialog.query_one("#set").focus()
+            await pilot.pause()
+            dialog.submit()
+            await pilot.pause()
+            focused.append(dialog.focused.id if dialog.focused is not None else None)
+        await pilot.press("escape")
+
+    drive(app, script)
+    assert focused == ["sell", "buy"]

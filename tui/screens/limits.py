@@ -246,6 +246,9 @@ class LimitsDialog(ModalScreen[tuple[float, float] | None]):
             buy, sell = check_limits(buy_text, sell_text, additive=self.additive)
         except ValueError as exc:
             self.query_one("#error", Static).update(str(exc))
+            # The field at fault takes the focus (it stayed on Set, a click away from it).
+            side = re.search(r"\b(buy|sell) limit", str(exc))
+            self.query_one(f"#{side[1] if side else 'buy'}", Input).focus()
             return
         # A field left as it started keeps its limit exactly, whatever digits it showed.
         buy_kept, sell_kept = buy_text == _shown(self.buy), sell_text == _shown(self.sell)
