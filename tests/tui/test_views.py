@@ -353,6 +353,23 @@ def test_a_filter_that_matches_nothing_says_so() -> None:
     assert "no symbol matches the filter" in lines[1] and "no ticks yet" not in lines[1]
 
 
+def test_a_filter_that_matches_a_chosen_symbol_without_a_tick_names_it() -> None:
+    """A symbol added with w counts in "chosen" but has no row until its first tick:
+    searching for it said only that nothing matched."""
+    app = LimitwatchApp(StaticFeed())
+    lines: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        table.set_shown(["ACME", "QZX1"])
+        await pilot.press("slash", "q", "z")
+        await pilot.pause(0.2)
+        lines.append(table.render_line(1).text)
+
+    drive(app, script)
+    assert "no symbol matches “qz” (QZX1: chosen, no tick yet)" in lines[0]
+
+
 def test_symbols_chosen_on_another_source_leave_a_chart_that_says_so() -> None:
     # A watchlist chosen (w) on another source showed no row here, and the chart said
     # "no ticks yet" of a stream that ticked.

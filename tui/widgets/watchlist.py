@@ -774,6 +774,13 @@ class Watchlist(ScrollView, can_focus=True):
                 if row == 0 and self.filter_text and self._state is not None:
                     # Say why the list is empty: the typed filter, shown as plain text.
                     text = f" no symbol matches “{fmt.literal(self.filter_text)}”"
+                    waiting = sorted(  # chosen with w, never ticked: not rows yet
+                        s for s in self.shown_only or ()
+                        if self.filter_text.lower() in s.lower()
+                        and s not in self._index
+                    )  # fmt: skip
+                    if waiting:
+                        text += f" ({fmt.literal(waiting[0])}: chosen, no tick yet)"
                     return Strip([Segment(text, self._styles["base"])]).crop_extend(
                         0, width, self._styles["base"]
                     )
