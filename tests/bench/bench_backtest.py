@@ -77,15 +77,19 @@ def read_only(path: Path) -> int:
     return sum(len(c) for c in open_source(str(path)).columns())
 
 
-def run_backtest(path: Path, score: bool) -> int:
-    """The backtest as the command runs it, its signals written to /dev/null."""
+def run_backtest(path: Path, score: bool, partitions: int = 4) -> int:
+    """The backtest as the command runs it (each symbol calibrated with its partition's,
+    of four by default), its signals written to /dev/null."""
     source = open_source(str(path))
     with open(os.devnull, "w") as out:
 
         def emit(signals: list) -> None:
             out.write("".join(f"{s.kind.name} {s.symbol} {s.t} {s.price}\n" for s in signals))
 
-        result = backtest(source, EngineConfig(), source.limits, on_signals=emit, score=score)
+        result = backtest(
+            source, EngineConfig(), source.limits, on_signals=emit, score=score,
+            partitions=partitions,
+        )  # fmt: skip
     return result.ticks
 
 
@@ -143,6 +147,9 @@ def main_bench() -> None:
             "pandas: read_csv + rolling x2 + ewm (baseline)": lambda: pandas_script(csv_path),
             "CSV: read only": lambda: read_only(csv_path),
             "CSV: backtest --signals-only": lambda: run_backtest(csv_path, False),
+            "CSV: backtest --signals-only --partitions 1": lambda: run_backtest(
+                csv_path, False, partitions=1
+            ),
             "CSV: backtest (scored)": lambda: run_backtest(csv_path, True),
             "JSONL: read only": lambda: read_only(json_path),
             "JSONL: backtest --signals-only": lambda: run_backtest(json_path, False),
