@@ -115,6 +115,12 @@ class Fields:
                     raise FieldsError(f"{role}={path}: {role} {hint}")
             elif not path or any(not name for name in path.split(".")):
                 raise FieldsError(f"{role}={path!r}: expected a field name such as p or data.p")
+            elif any(c in '"\\' or not c.isprintable() for c in path):
+                # The decoder cannot name such a field (its builder raised a traceback).
+                raise FieldsError(
+                    f"{role}={path!r}: a field name limitwatch reads has no quote, "
+                    "backslash or control character"
+                )
         payload = [p for p in paths.values() if not p.startswith("@")]
         if len(set(payload)) != len(payload):
             raise FieldsError("two roles read the same field")

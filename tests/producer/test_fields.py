@@ -138,6 +138,9 @@ def test_seconds_read_as_a_finer_unit_ask_about_the_unit(unit: str, value: bytes
         ("symbol=p,price=p", "same field"),
         ("symbol=data,price=data.p", "both a value and the object"),
         ("price=data..p", "field name"),
+        ('symbol=a"b', "no quote, backslash or control character"),  # a traceback before
+        ("symbol=a\\b", "no quote, backslash or control character"),
+        ("price=x\x1b[31m", "no quote, backslash or control character"),
     ],
 )
 def test_a_mapping_that_cannot_work_is_refused_with_a_reason(spec: str, says: str) -> None:
