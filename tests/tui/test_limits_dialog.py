@@ -137,9 +137,10 @@ def test_a_refused_limit_puts_the_focus_in_its_field() -> None:
         await pilot.press("l")
         await wait_until_async(lambda: isinstance(app.screen, LimitsDialog), pilot.pause, 5)
         dialog = app.screen
-        for field, value in (("#sell", "1e300"), ("#buy", "-5")):
-            dialog.query_one("#buy", Input).value = "-5" if field == "#buy" else "1"
-            dialog.query_one("#sell", Input).value = value if field == "#sell" else "2"
+        tries = (("1", "1e300"), ("-5", "2"), ("150", "xyz"), ("abc", "160"), ("150", "1,5"))
+        for buy, sell in tries:  # "the sell limit must…", "sell: 'xyz' is not a number"
+            dialog.query_one("#buy", Input).value = buy
+            dialog.query_one("#sell", Input).value = sell
             dialog.query_one("#set").focus()
             await pilot.pause()
             dialog.submit()
@@ -148,4 +149,4 @@ def test_a_refused_limit_puts_the_focus_in_its_field() -> None:
         await pilot.press("escape")
 
     drive(app, script)
-    assert focused == ["sell", "buy"]
+    assert focused == ["sell", "buy", "sell", "buy", "sell"]

@@ -247,7 +247,7 @@ class LimitsDialog(ModalScreen[tuple[float, float] | None]):
         except ValueError as exc:
             self.query_one("#error", Static).update(str(exc))
             # The field at fault takes the focus (it stayed on Set, a click away from it).
-            side = re.search(r"\b(buy|sell) limit", str(exc))
+            side = re.search(r"\b(buy|sell)(?: limit|:)", str(exc))  # "sell: 'xyz' is not…"
             self.query_one(f"#{side[1] if side else 'buy'}", Input).focus()
             return
         # A field left as it started keeps its limit exactly, whatever digits it showed.
