@@ -713,3 +713,18 @@ def test_every_bad_line_skipped_is_named_in_the_log(
     logged = [r.getMessage() for r in caplog.records if r.name == "producer.files"]
     assert logged == [f"skipped {path}:{i + 2}: price must be positive, got -1.0"
                       for i in range(1, 40, 2)]  # fmt: skip
+
+
+def test_ctrl_c_while_scoring_says_the_report_is_lost(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during the scoring (after the last tick was read) ended the run with exit
+    130 and not a word."""
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backtest, "evaluate", interrupted)
+    assert backtest.main([str(SCENARIOS / "rally.jsonl")]) == 130
+    err = capsys.readouterr().err
+    assert "stopped by Ctrl-C while scoring the forecast, before the report" in err

@@ -941,7 +941,11 @@ def run(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         sys.stdout = None  # type: ignore[assignment]  # the reader left; say nothing more
         return 0
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # while scoring: the report needs the scoring
+        with contextlib.suppress(OSError, ValueError):
+            out.flush()
+        print("limitwatch backtest: stopped by Ctrl-C while scoring the forecast, before "
+              "the report (--signals-only leaves the scoring out)", file=err)  # fmt: skip
         return 130
     finally:
         ctrl_c.restore()
