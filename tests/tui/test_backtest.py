@@ -728,3 +728,17 @@ def test_ctrl_c_while_scoring_says_the_report_is_lost(
     assert backtest.main([str(SCENARIOS / "rally.jsonl")]) == 130
     err = capsys.readouterr().err
     assert "stopped by Ctrl-C while scoring the forecast, before the report" in err
+
+
+def test_a_file_name_holding_escape_sequences_is_shown_escaped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A file name is repeated in every message about the file: printed as given, one
+    holding an escape sequence recoloured the terminal and set its title."""
+    path = tmp_path / "x\x1b]0;PWNED\x07\x1b[31mRED.csv"
+    path.write_text("ts,symbol,price\n1,A,1\n2,A,x\n")
+    assert backtest.main([str(path)]) == 2
+    assert backtest.main(["--skip-bad", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert err.count("x\\x1b]0;PWNED\\x07\\x1b[31mRED.csv:3: price 'x' is not a number") == 2

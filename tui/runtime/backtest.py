@@ -920,7 +920,7 @@ def run(args: argparse.Namespace) -> int:
             out.write("".join(header))  # a run without a signal shows the table's head too
             print_report(result, out)
         for line in skipped_lines(source):
-            print(line, file=err)
+            print(fmt.literal(line), file=err)
         for warning in unused_limits(args.limit, result, args.file):
             print(f"limitwatch backtest: {warning}", file=err)
         out.flush()
@@ -936,7 +936,7 @@ def run(args: argparse.Namespace) -> int:
         hint = skip_hint(exc)
         if isinstance(exc, StoreError):
             hint = ", or leave the scoring out with --signals-only"
-        print(f"limitwatch backtest: {exc}{hint}", file=err)
+        print(fmt.literal(f"limitwatch backtest: {exc}{hint}", keep="\n"), file=err)
         return 2
     except BrokenPipeError:
         sys.stdout = None  # type: ignore[assignment]  # the reader left; say nothing more

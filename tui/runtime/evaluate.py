@@ -118,7 +118,7 @@ def _score(
         return ctrl_c.hit
 
     if args.file is not None:
-        print(f"evaluate: reading {args.file}", file=err)
+        print(f"evaluate: reading {fmt.literal(args.file)}", file=err)
         ticks = read_ticks(args.file, args.additive, source)
         results[args.file] = run_ticks(ticks, config, args.bands, err, stop=stop)
         scored = results[args.file].row(ENGINE)
@@ -500,7 +500,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             suggested = dict(getattr(source, "engine", {}) or {})
         config = engine_config(args, suggested, header_of(args.file or ""), chart=False)
     except (OptionError, SourceError, BacktestError) as exc:
-        print(f"limitwatch evaluate: {exc}{skip_hint(exc)}", file=err)
+        print(fmt.literal(f"limitwatch evaluate: {exc}{skip_hint(exc)}", keep="\n"), file=err)
         return 2
     if args.file is None and args.symbols * args.minutes > MOST_SYMBOL_MINUTES:
         print(
@@ -517,7 +517,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         with ctrl_c.reading():
             _score(args, config, source, results, started, err, ctrl_c)
     except (SourceError, StoreError, BacktestError) as exc:
-        print(f"limitwatch evaluate: {exc}{skip_hint(exc)}", file=err)
+        print(fmt.literal(f"limitwatch evaluate: {exc}{skip_hint(exc)}", keep="\n"), file=err)
         return 2
     except LimitError as exc:  # a band too narrow for the limits to differ
         print(f"limitwatch evaluate: {exc}: widen --bands", file=err)
@@ -530,7 +530,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     finally:
         ctrl_c.restore()
     for line in skipped_lines(source):
-        print(line, file=err)
+        print(fmt.literal(line), file=err)
     skipped = int(getattr(source, "skipped", 0) or 0)
     if skipped:
         print(f"evaluate: {fmt.count(skipped, 'bad line')} skipped", file=err)

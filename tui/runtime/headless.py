@@ -444,13 +444,13 @@ def run_produce(args: argparse.Namespace) -> int:
     stats = thread.stats()
     print(
         f"limitwatch produce: {_sent(stats)}{_flushed(stats)}"
-        + (f"; {redact(stats.last_error)}" if stats.last_error else ""),
+        + (f"; {fmt.literal(redact(stats.last_error))}" if stats.last_error else ""),
         file=sys.stderr,
     )
     skipped = getattr(source, "skipped", 0)
     if skipped:
         reasons = getattr(source, "skipped_reasons", [])
-        first = f" (first: {reasons[0]}; the log file names them)" if reasons else ""
+        first = f" (first: {fmt.literal(reasons[0])}; the log file names them)" if reasons else ""
         lines = fmt.count(skipped, "bad line")
         print(f"limitwatch produce: {lines} skipped{first}", file=sys.stderr)
     return 0 if stats.failed == 0 and not stats.last_error else 1
