@@ -829,8 +829,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--partitions", type=positive_int, default=4,
         help="calibrate each symbol with those of its partition in a topic of this many, "
-        "as a consumer does: a replay through such a topic gives the same signals (4, "
-        "the monitor's; 1: one record for all)",
+        "as a consumer does: a replay through such a topic gives the same signals, where "
+        "no plausibility check refuses a tick (4, the monitor's; 1: one record for all)",
     )  # fmt: skip
     p.add_argument("--batch", type=positive_int, default=BATCH, help=argparse.SUPPRESS)
 
