@@ -33,9 +33,23 @@ def topic() -> str:
 EXIT_GRACE_S = 120
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``-n``, ``--dist loadgroup``) the Kafka tests run one after
+    another in one worker, on one broker at a time, as they were written to: they wait
+    on a broker's timeouts more than they compute, while the other workers take the rest."""
+    for item in items:
+        if item.get_closest_marker("kafka") is not None:
+            item.add_marker(pytest.mark.xdist_group("kafka"))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A process a test left running would hold the output open after the summary: name
-    it, and end it."""
+    it, and end it. (Under pytest-xdist each worker checks its own; the controller's
+    children are the workers.)"""
+    if getattr(session.config.option, "numprocesses", None) and not hasattr(
+        session.config, "workerinput"
+    ):
+        return
     left = psutil.Process().children(recursive=True)
     for proc in left:
         with contextlib.suppress(psutil.Error):
