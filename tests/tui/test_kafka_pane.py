@@ -9,7 +9,7 @@ from rich.console import Console
 
 from tests.tui.feeds import StaticFeed
 from tui.runtime.snapshot import PartitionLag, Snapshot
-from tui.widgets.kafka_pane import kafka_renderable
+from tui.widgets.kafka_pane import kafka_renderable, short_error
 
 LABELS = ("broker", "health", "consumer", "in", "out", "last tick", "bad · dlq", "broker mem")
 
@@ -108,7 +108,22 @@ def test_a_long_error_is_cut_to_what_leaves_room_for_the_lag(snap: Snapshot) -> 
             shown.append(line[10:].strip())
         assert 1 <= len(shown) <= 3
         squeezed = "".join(" ".join(shown).removesuffix("…").split())
-        assert "".join(error.split()).startswith(squeezed)
+        assert "".join(short_error(error).split()).startswith(squeezed)
+
+
+def test_a_client_error_says_what_went_wrong_in_the_room_of_80_columns(snap: Snapshot) -> None:
+    """librdkafka's errors open with the broker's address and end with its state: cut to
+    two lines at 80 columns, the row read ``kafka: 127.0.0.1:1909…`` (the log keeps it
+    whole)."""
+    error = (
+        "kafka: 127.0.0.1:19092/bootstrap: Connect to ipv4#127.0.0.1:19092 failed:"
+        " Connection refused (after 0ms in state CONNECT, 2 identical error(s) suppressed)"
+    )
+    down = with_partitions(snap, health="DOWN", last_error=error)
+    lines = render(down, 26, 8)
+    at = next(i for i, line in enumerate(lines) if line.startswith("error"))
+    said = " ".join(line[10:].strip() for line in lines[at : at + 2])
+    assert said == "Connection refused", lines
 
 
 def test_rows_go_least_needed_first(snap: Snapshot) -> None:

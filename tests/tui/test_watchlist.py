@@ -4,10 +4,12 @@ the cursor, and only rows in view are formatted."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,8 +19,9 @@ from rich.style import Style
 from textual.strip import Strip
 
 from engine import Engine, EngineConfig
+from producer.generator import MarketGenerator
 from tests.tui.driving import drive
-from tests.tui.feeds import StaticFeed
+from tests.tui.feeds import START, StaticFeed
 from tui import app as app_module
 from tui.app import LimitwatchApp
 from tui.widgets import watchlist as watchlist_module
@@ -464,7 +467,8 @@ def test_a_forecast_column_widened_by_one_long_forecast_narrows_again(
 ) -> None:
     """The forecast column only grew: in --view at 80 columns one long forecast (during a
     broker's restart) pushed it off the screen for good. It now narrows back once no row
-    in view has needed the room for WIDTH_HOLD_S."""
+    in view has needed the room for WIDTH_HOLD_S, and meanwhile is cut to the room left
+    beside the limits rather than pushed out of view."""
 
     def widen(table: Watchlist) -> None:
         table._fit(tuple((("x" * 30, ""),) if k == "forecast" else (("", ""),) for k in KEYS))
@@ -474,7 +478,49 @@ def test_a_forecast_column_widened_by_one_long_forecast_narrows_again(
     )
     before, wide, held, after = widths
     assert wide == held == 30 and after == before < 30
-    assert not shown[1] and shown[-1]  # off the screen while wide, back after
+    assert all(shown)  # the chances stay on screen, the words cut
+
+
+def test_at_80_columns_four_digit_prices_leave_the_forecast_beside_the_limits() -> None:
+    """Prices of 1,000 to 9,999 keep their cents (eight cells each): at 80x24 they left 10
+    cells of the watchlist, and the forecast column, wider, was blanked. It is cut to the
+    room left, its words shortened from the end: side and chance stay."""
+    feed = StaticFeed(symbols=3)
+    gen = MarketGenerator(symbols=3, seed=7, start=START)
+    engine = Engine(EngineConfig())
+    for symbol, (buy, sell) in gen.limits.items():
+        engine.set_limits(symbol, buy=buy * 15, sell=sell * 15)
+    ticks = list(itertools.islice(gen, 3000))
+    engine.update(
+        np.asarray(engine.register([t.symbol for t in ticks]), dtype=np.int32),
+        np.array([t.ts for t in ticks]),
+        np.array([t.price for t in ticks]) * 15,
+    )
+    feed.engine = engine
+    app = LimitwatchApp(feed)
+    lines: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        lines.extend(_watchlist_text(app, app.query_one(Watchlist)).splitlines())
+
+    drive(app, script, size=(80, 24))
+    assert "Forecast" in lines[0], lines
+    rows = [line for line in lines[1:] if re.match(r" [A-Z]", line)]
+    assert len(rows) == 3, lines
+    for row in rows:
+        assert re.search(r"\b\d,\d{3}\.\d\d\b", row), row  # cents kept
+        assert re.search(r"\b(BUY|SELL) (\d+%|<\d+%|>\d+%|now)", row), row
+
+
+def test_a_cut_forecast_keeps_its_side_and_chance() -> None:
+    squeeze = watchlist_module.squeeze
+    assert squeeze((("SELL 62% ~8.6m", "red"),), 13) == (("SELL 62%", "red"),)
+    assert squeeze((("SELL 62% ~8.6m", "red"),), 14) == (("SELL 62% ~8.6m", "red"),)
+    stale = (("BUY 7%", "dim strike"), (" stale", "bold yellow"))
+    assert squeeze(stale, 11) == (("BUY 7%", "dim strike"),)
+    assert squeeze((("SELL unlikely", "dim"),), 9) == (("SELL <5%", "dim"),)
+    assert squeeze((("no limits", "dim"),), 8) == (("no limi…", "dim"),)
 
 
 def test_limits_that_would_read_alike_are_written_with_the_digits_that_tell_them_apart() -> None:

@@ -138,7 +138,7 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
         rows.append(("reset", Text(k.recovery, style="yellow")))
     if k.last_error and k.health not in ("OK", "STALL"):
         # Three lines at most (the log has it whole), fewer when the pane is short.
-        error = Text(k.last_error, style="red")
+        error = Text(short_error(k.last_error), style="red")
         rows.append(("error", _first_lines(error, width, 3) if width else error))
 
     table = _lag_table(snap, width)
@@ -239,6 +239,26 @@ def _reasons(bad_by: Sequence[tuple[str, int]], width: int, most: int) -> str:
 
 
 _CLOCK = re.compile(r"\d\d:\d\d:\d\d")
+#: What a client's error says that the pane's other rows already say (the broker's
+#: address) or that only its log needs (librdkafka's state): left out of the error row.
+_CLIENT_NOISE = re.compile(
+    r"^kafka: |\S+/(?:bootstrap|\d+): |Connect to \S+ failed: "
+    r"| ?\(after \d+ms in state [^()]*(?:\([^()]*\)[^()]*)*\)"
+)
+
+
+def short_error(text: str) -> str:
+    """A client's error as the error row shows it, at 80 columns in a line or two: what
+    the pane says anyway (that it is Kafka's, the broker's address) and the client's state
+    left out; the log keeps the whole.
+
+    >>> short_error("kafka: 127.0.0.1:19092/bootstrap: Connect to ipv4#127.0.0.1:19092 "
+    ...             "failed: Connection refused (after 0ms in state CONNECT)")
+    'Connection refused'
+    >>> short_error("kafka: 1/1 brokers are down")
+    '1/1 brokers are down'
+    """
+    return _CLIENT_NOISE.sub("", text).strip() or text
 
 
 def _whole_words(text: Text, width: int) -> Text:

@@ -69,6 +69,10 @@ FORECAST_MIN = 13
 #: ~8.6m" for "SELL in ~8.6 min, 29%"), long symbols cut shorter and prices from 10,000
 #: on without cents, so the limits fit beside the price.
 COMPACT_BELOW = 64
+#: Narrow, the forecast column is cut to the room left beside the limits down to this
+#: ("SELL 62%"), its words shortened from the end, rather than pushed out of view: at 80
+#: columns prices of 1,000 to 9,999 (eight cells each, cents kept) left 10 cells.
+FORECAST_LEAST = 8
 #: After a forecast that is not fresh (no recent tick for its symbol, or for any).
 STALE_MARK = " stale"
 
@@ -207,6 +211,31 @@ def format_row(v: RowValues, compact: bool = False) -> tuple[Cell, ...]:
         "slow": ((price(v.slow), ""),),
     }
     return tuple(cells[key] for key in KEYS)
+
+
+def squeeze(cell: Cell, width: int) -> Cell:
+    """A forecast `cell` in at most `width` cells: a mark after it (" stale", which its
+    style still shows) left out first, then its last words (the time to the limit), cut
+    with an ellipsis only if the side and the chance do not fit.
+
+    >>> squeeze((("SELL 62% ~9s", "red"), (" stale", "yellow")), 8)
+    (('SELL 62%', 'red'),)
+    >>> squeeze((("BUY unlikely", "dim"),), 8), squeeze((("warming up", "dim"),), 8)
+    ((('BUY <5%', 'dim'),), (('warming…', 'dim'),))
+    """
+    parts = list(cell)
+    while len(parts) > 1 and sum(cell_len(text) for text, _style in parts) > width:
+        parts.pop()
+    text, style = parts[-1]
+    used = sum(cell_len(t) for t, _s in parts[:-1])
+    if used + cell_len(text) > width and text.endswith(" unlikely"):
+        text = text.removesuffix(" unlikely") + " <5%"
+    while used + cell_len(text) > width and text.count(" ") >= 2:
+        text = text[: text.rfind(" ")]
+    if used + cell_len(text) > width:
+        text = set_cell_size(text, max(0, width - used - 1)) + "…"
+    parts[-1] = (text, style)
+    return tuple(parts)
 
 
 def _price(compact: bool) -> Callable[[float], str]:
@@ -684,7 +713,7 @@ class Watchlist(ScrollView, can_focus=True):
     def action_column(self, direction: int) -> None:
         """Scroll sideways by a whole column: the next one comes to sit beside the
         symbol (one cell at a time, a press showed nothing new but a blank)."""
-        edges = _edges(tuple(self._widths.values()))
+        edges = _edges(tuple(self._layout().values()))
         stops = [edge - edges[1] for edge in edges[1:-1]]  # a column beside the symbol
         now = round(self.scroll_x)
         if direction > 0:
@@ -713,14 +742,28 @@ class Watchlist(ScrollView, can_focus=True):
         elif self._cursor >= top + visible:
             self.scroll_to(y=self._cursor - visible + 1, animate=False, immediate=True, force=True)
 
+    def _layout(self) -> dict[str, int]:
+        """The widths the columns are drawn at: those wanted, but narrow (compact) the
+        forecast column cut to the room the view leaves beside the limits (see
+        FORECAST_LEAST), its words shortened in :func:`squeeze`."""
+        widths = self._widths
+        if not self.compact:
+            return widths
+        before = sum(widths[key] + 2 * PAD for key in KEYS[: KEYS.index("forecast")])
+        room = self.size.width - before - 2 * PAD
+        if FORECAST_LEAST <= room < widths["forecast"]:
+            return {**widths, "forecast": room}
+        return widths
+
     def _resize(self) -> None:
-        width = sum(self._widths.values()) + 2 * PAD * len(COLUMNS)
+        width = sum(self._layout().values()) + 2 * PAD * len(COLUMNS)
         size = Size(width, len(self._rows) + 1)
         if size != self.virtual_size:
             self.virtual_size = size
 
     def on_resize(self) -> None:
         self.set_compact(self.size.width < COMPACT_BELOW)
+        self._resize()  # the forecast's room depends on the width
         self._scroll_to_cursor()
 
     # -- the mouse ------------------------------------------------------------------------
@@ -731,14 +774,13 @@ class Watchlist(ScrollView, can_focus=True):
         if offset.y == 0:
             x = offset.x
             scroll_x = round(self.scroll_x)
-            frozen, start, stop, _right = _view(
-                tuple(self._widths.values()), scroll_x, self.size.width
-            )
+            layout = self._layout()
+            frozen, start, stop, _right = _view(tuple(layout.values()), scroll_x, self.size.width)
             if x >= frozen:
                 x += scroll_x  # past the symbol column, the view is scrolled
                 if not start <= x < stop:
                     return  # a blank where a column is partly in view
-            for key, width in self._widths.items():
+            for key, width in layout.items():
                 x -= width + 2 * PAD
                 if x < 0:
                     self.post_message(self.HeaderClicked(self, key))
@@ -764,10 +806,11 @@ class Watchlist(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         scroll_x = round(self.scroll_x)
-        widths = tuple(self._widths.values())
+        layout = self._layout()
+        widths = tuple(layout.values())
         if y == 0:
             kind = "header"
-            strip = self._cached(("header", widths), self._header_strip)
+            strip = self._cached(("header", widths), lambda: self._header_strip(layout))
         else:
             row = round(self.scroll_y) + y - 1
             if not 0 <= row < len(self._rows):
@@ -787,7 +830,9 @@ class Watchlist(ScrollView, can_focus=True):
                 return Strip.blank(width, self._styles["base"])
             kind = "cursor" if row == self._cursor else "base" if row % 2 else "even"
             values = self.row_values(row)
-            strip = self._cached((values, kind, widths), lambda: self._row_strip(values, kind))
+            strip = self._cached(
+                (values, kind, widths), lambda: self._row_strip(values, kind, layout)
+            )
         total = max(width + scroll_x, strip.cell_length)
         strip = strip.extend_cell_length(total, self._styles[kind])
         return _in_view(strip, widths, scroll_x, width, self._styles[kind])
@@ -805,23 +850,29 @@ class Watchlist(ScrollView, can_focus=True):
             style = self._parsed[name] = Style.parse(name) if name else Style()
         return style
 
-    def _header_strip(self) -> Strip:
+    def _header_strip(self, layout: dict[str, int]) -> Strip:
         style = self._styles["header"]
         cells = tuple(((label, ""),) for _key, label in COLUMNS)
-        return self._strip(cells, style, on_top=False)
+        return self._strip(cells, style, False, layout)
 
-    def _row_strip(self, values: RowValues, kind: str) -> Strip:
+    def _row_strip(self, values: RowValues, kind: str, layout: dict[str, int]) -> Strip:
         cells = self._format(values)
         if self._fit(cells):
             self.refresh()  # a row scrolled into view with a wider forecast: redraw all
-        return self._strip(cells, self._styles[kind], on_top=kind == "cursor")
+            layout = self._layout()
+        return self._strip(cells, self._styles[kind], kind == "cursor", layout)
 
-    def _strip(self, cells: tuple[Cell, ...], row_style: Style, on_top: bool) -> Strip:
-        """One line of cells, padded to the column widths. The row's style is under the
-        cells' own (colours of prices and limits), except the cursor's, which is over."""
+    def _strip(
+        self, cells: tuple[Cell, ...], row_style: Style, on_top: bool, layout: dict[str, int]
+    ) -> Strip:
+        """One line of cells, padded to the column widths of `layout`. The row's style is
+        under the cells' own (colours of prices and limits), except the cursor's, which is
+        over."""
         segments: list[Segment] = []
         for key, cell in zip(KEYS, cells, strict=True):
-            width = self._widths[key]
+            width = layout[key]
+            if key == "forecast":
+                cell = squeeze(cell, width)
             room = width - sum(cell_len(text) for text, _s in cell)
             lead = " " * PAD + (" " * room if key not in LEFT else "")
             trail = (" " * room if key in LEFT else "") + " " * PAD
