@@ -171,6 +171,55 @@ def fraction(text: str) -> float:
     return value
 
 
+#: Digits grouped in thousands by commas, as in 1,500 or 12,345.67: the only commas read.
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
+#: A number as people write one: ASCII digits with a point, an exponent at most (no `_`
+#: separators, no `nan`, `inf`, hexadecimal or other scripts' digits, which Python's
+#: float() would take: ٣٤٥ was set as 345).
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+#: The most characters of a refused text quoted back (a pasted page pushed the dialog's
+#: buttons off the screen).
+_QUOTED_MOST = 24
+
+
+def _quoted(text: str) -> str:
+    """``text`` quoted in a message, cut to :data:`_QUOTED_MOST` characters."""
+    return repr(text if len(text) <= _QUOTED_MOST else text[: _QUOTED_MOST - 1] + "…")
+
+
+def parse_limit(text: str) -> float:
+    """A limit typed by the user (in the limits dialog, or a side of ``--limit``) as a
+    number: empty, '-' or 'none' for no limit (NaN).
+
+    A comma is read only where it groups thousands (``1,500.25``); anywhere else
+    (``150,5``, ``1,0.5``) it is refused rather than guessed at, since it may be meant
+    as a decimal separator.
+
+    Only the text is read here; whether the value can be a limit is the one rule of
+    :func:`engine.limits.limit_problem`, applied by :func:`check_limits`.
+    """
+    raw = text.strip()
+    if raw in ("", "-", "none"):
+        return math.nan
+    if "," in raw:
+        if not _GROUPED.fullmatch(raw):
+            raise ValueError(
+                f"{_quoted(raw)}: a comma only groups thousands (1,500.25); "
+                "type a point for decimals (150.5)"
+            )
+        raw = raw.replace(",", "")
+    if not _NUMBER.fullmatch(raw):
+        # float() would read 150_5 as 1505 and nan as no limit, without a word.
+        raise ValueError(
+            f"{_quoted(text.strip())} is not a number (digits and a point, e.g. 150.5)"
+        )
+    value = float(raw)
+    if math.isinf(value):
+        # Digits float() rounds to infinity (1e400): say so rather than "got inf".
+        raise ValueError(f"{_quoted(text.strip())} is too large a number to be a limit")
+    return value
+
+
 def limit(text: str) -> tuple[str, float, float]:
     """SYMBOL=BUY:SELL with BUY < SELL, finite; a side left empty (or ``none``) has no
     limit (nan), as a scenario header's null; whether they may be 0 or below (a
@@ -180,18 +229,22 @@ def limit(text: str) -> tuple[str, float, float]:
     (('ACME', 95.0, 105.0), ('ACME', nan, 105.0), ('cpu.user', nan, 85.0))
     """
 
-    def side(value: str) -> float | None:
-        value = value.strip()
-        return None if value in ("", "none") else float(value)
-
     try:
         symbol, rest = text.rsplit("=", 1)
-        sides = [side(value) for value in rest.split(":", 1)]
-        buy_given, sell_given = sides  # ValueError unless there are two
+        buy_text, sell_text = rest.split(":", 1)  # ValueError unless there are two
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected SYMBOL=BUY:SELL (a side left empty has no limit), got {text!r}"
         ) from None
+    sides: list[float | None] = []
+    for name, value in (("buy", buy_text), ("sell", sell_text)):
+        # Read as the limits dialog reads them (float() took 9_9 as 99, ٩٩ and ９９ too).
+        try:
+            number = parse_limit(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {name}: {exc}") from None
+        sides.append(None if math.isnan(number) else number)
+    buy_given, sell_given = sides
     if not symbol:
         raise argparse.ArgumentTypeError(f"{text!r}: need a symbol before '='")
     try:
@@ -201,8 +254,6 @@ def limit(text: str) -> tuple[str, float, float]:
     given = [x for x in sides if x is not None]
     if not given:
         raise argparse.ArgumentTypeError(f"{text!r}: give a buy limit, a sell limit or both")
-    if not all(math.isfinite(x) for x in given):
-        raise argparse.ArgumentTypeError(f"{text!r}: limits must be finite numbers")
     buy = math.nan if buy_given is None else buy_given
     sell = math.nan if sell_given is None else sell_given
     # Limits at 0 or below may be a quantity's: checked against --additive later.

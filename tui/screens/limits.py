@@ -18,53 +18,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from engine.limits import limit_problem
 from tui.runtime import format as fmt
-
-#: Digits grouped in thousands by commas, as in 1,500 or 12,345.67: the only commas read.
-_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
-#: A number as people write one: ASCII digits with a point, an exponent at most (no `_`
-#: separators, no `nan`, `inf`, hexadecimal or other scripts' digits, which Python's
-#: float() would take: ٣٤٥ was set as 345).
-_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
-#: The most characters of a refused text quoted back (a pasted page pushed the dialog's
-#: buttons off the screen).
-_QUOTED_MOST = 24
-
-
-def _quoted(text: str) -> str:
-    """``text`` quoted in a message, cut to :data:`_QUOTED_MOST` characters."""
-    return repr(text if len(text) <= _QUOTED_MOST else text[: _QUOTED_MOST - 1] + "…")
-
-
-def parse_limit(text: str) -> float:
-    """A limit typed by the user as a number: empty, '-' or 'none' for no limit (NaN).
-
-    A comma is read only where it groups thousands (``1,500.25``); anywhere else
-    (``150,5``, ``1,0.5``) it is refused rather than guessed at, since it may be meant
-    as a decimal separator.
-
-    Only the text is read here; whether the value can be a limit is the one rule of
-    :func:`engine.limits.limit_problem`, applied by :func:`check_limits`.
-    """
-    raw = text.strip()
-    if raw in ("", "-", "none"):
-        return math.nan
-    if "," in raw:
-        if not _GROUPED.fullmatch(raw):
-            raise ValueError(
-                f"{_quoted(raw)}: a comma only groups thousands (1,500.25); "
-                "type a point for decimals (150.5)"
-            )
-        raw = raw.replace(",", "")
-    if not _NUMBER.fullmatch(raw):
-        # float() would read 150_5 as 1505 and nan as no limit, without a word.
-        raise ValueError(
-            f"{_quoted(text.strip())} is not a number (digits and a point, e.g. 150.5)"
-        )
-    value = float(raw)
-    if math.isinf(value):
-        # Digits float() rounds to infinity (1e400): say so rather than "got inf".
-        raise ValueError(f"{_quoted(text.strip())} is too large a number to be a limit")
-    return value
+from tui.runtime.options import parse_limit
 
 
 def check_limits(buy_text: str, sell_text: str, *, additive: bool = False) -> tuple[float, float]:
