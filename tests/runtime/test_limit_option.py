@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine.limits import limit_problem
 from tui.runtime.options import limit, parse_limit
 
 # float() took each of these: 9_9 as 99, other scripts' digits as ASCII ones, nan.
@@ -40,11 +42,11 @@ def test_any_text_is_read_alike_or_refused_alike(text: str) -> None:
         with pytest.raises(argparse.ArgumentTypeError):
             limit(f"FOXL=1e-9:{text}")
         return
-    try:
-        _symbol, _buy, sell = limit(f"FOXL=1e-9:{text}")
-    except argparse.ArgumentTypeError:
-        # Read alike, refused as a limit (below the buy limit, or no limit on either side
-        # of the option): the rule of engine.limits, not the text.
-        assert math.isnan(value) or not value > 1e-9
+    # Read alike; then accepted or refused as a limit by the one rule of engine.limits.
+    problem = limit_problem(1e-9, value, additive=not value > 0)
+    if problem is not None:
+        with pytest.raises(argparse.ArgumentTypeError, match=re.escape(problem)):
+            limit(f"FOXL=1e-9:{text}")
         return
+    _symbol, _buy, sell = limit(f"FOXL=1e-9:{text}")
     assert sell == value or (math.isnan(sell) and math.isnan(value))
