@@ -142,3 +142,13 @@ def test_a_limit_changed_while_recording_is_told_once_as_not_recorded(tmp_path: 
         "recording: NEW's new limits are not recorded; a replay of it keeps the limits it "
         "started with (none / none). Set limits before starting a recording.",
     ]
+
+
+def test_one_tick_recorded_is_said_in_the_singular(tmp_path: Path) -> None:
+    notes: list[tuple[str, bool]] = []
+    rec = Recorder(lambda text, error: notes.append((text, error)))
+    engine = Engine()
+    path = tmp_path / "one.jsonl"
+    rec.start(str(path), "test", engine.state(), engine.config, made_by="a test", max_ticks=1)
+    rec.write(Tick("ACME", 100.0, 1.0))
+    assert notes[-1] == (f"recorded 1 tick to {path}", False)

@@ -560,6 +560,24 @@ def test_the_headless_status_line_counts_refused_messages_by_reason() -> None:
     assert "bad" not in line and line.endswith("3 symbols refused (max_symbols)")
 
 
+def test_the_headless_status_line_says_lag_is_not_known_while_the_broker_is_silent() -> None:
+    """As the monitor's pane does: `record` said "lag 0, STALL" through a broker's freeze,
+    the lag of the ends it last reported. A reset is said once, not on every line."""
+    from tests.tui.feeds import StaticFeed
+    from tui.runtime.headless import status_line
+
+    snap = StaticFeed(n_ticks=50).latest()
+    k = snap.kafka
+    assert ", lag 6, OK" in status_line(snap)
+    for health, silent in (("STALL", 15.0), ("DOWN", 0.0)):
+        frozen = dataclasses.replace(k, health=health, broker_silent_s=silent)
+        line = status_line(dataclasses.replace(snap, kafka=frozen))
+        assert f", lag ?, {health}" in line, line
+    reset = dataclasses.replace(snap, kafka=dataclasses.replace(k, recovery="04:21:24 prices"))
+    assert status_line(reset).endswith("; last reset 04:21:24 prices")
+    assert "last reset" not in status_line(reset, told_recovery="04:21:24 prices")
+
+
 @pytest.mark.kafka
 def test_produce_says_what_it_has_sent_while_it_runs_and_how_long_its_stop_flush_took(
     broker: EmbeddedBroker, topic: str, tmp_path: Path

@@ -37,6 +37,7 @@ from tui.runtime import settings as settings_file
 from tui.runtime.commands import StartRecording
 from tui.runtime.common import connection, fail, kafka_fail, open_source_from, quiet_stdout, say
 from tui.runtime.consumer import ConsumerWorker, OutputError
+from tui.runtime.health import lag_unknown
 from tui.runtime.indicators import IndicatorPublisher
 from tui.runtime.jsonout import signal_json
 from tui.runtime.options import OptionError, engine_config, limits_from
@@ -336,6 +337,7 @@ def _run_headless(
     worker.start()
     started = last_status = time.monotonic()
     told = 0  # the notices said so far, by their sequence number
+    told_recovery = ""  # the consumer's last reset, once said
     while worker.is_alive() and not stopper.event.wait(0.2):
         snap = worker.latest()
         if snap is not None:  # as they come (a refused limit was told only at the end)
@@ -350,7 +352,9 @@ def _run_headless(
             on_snapshot(snap)
         if time.monotonic() - last_status >= 5.0 and snap is not None:
             last_status = time.monotonic()
-            print(f"limitwatch {what}: {redact(status_line(snap))}", file=sys.stderr, flush=True)
+            line = status_line(snap, told_recovery)
+            told_recovery = snap.kafka.recovery
+            print(f"limitwatch {what}: {redact(line)}", file=sys.stderr, flush=True)
     keeper.stop()
     worker.stop()
     worker.join(3.0)
@@ -386,14 +390,17 @@ def _reasons(k: KafkaStats) -> str:
     return ", ".join(f"{problem} {n:,}" for problem, n in k.bad_by)
 
 
-def status_line(snap: Snapshot) -> str:
-    """What a headless command says every few seconds: ticks, signals, partitions, lag,
-    health, refused messages by reason and refused symbols when there are any."""
+def status_line(snap: Snapshot, told_recovery: str = "") -> str:
+    """What a headless command says every few seconds: ticks, signals, partitions, lag
+    (``?`` while the broker is down or silent), health, refused messages by reason and
+    refused symbols when there are any, and the consumer's last reset unless it is
+    `told_recovery` (said on an earlier line)."""
     k = snap.kafka
     parts = ",".join(str(p.partition) for p in k.partitions) or "none"
+    lag = "?" if lag_unknown(k) else f"{k.total_lag:,}"
     line = (
         f"{fmt.count(k.consumed, 'tick')}, {fmt.count(snap.signal_count, 'signal')}, "
-        f"partitions {parts}, lag {k.total_lag:,}, {k.health}"
+        f"partitions {parts}, lag {lag}, {k.health}"
     )
     if k.bad_by:
         line += f", bad {k.bad:,} ({_reasons(k)}), dead-lettered {k.dead_lettered:,}"
@@ -405,7 +412,7 @@ def status_line(snap: Snapshot) -> str:
         line += f", recorded {snap.recorded:,}"
     if k.duplicates:
         line += f", {k.duplicates:,} read twice (sent again after the broker was away)"
-    if k.recovery:
+    if k.recovery and k.recovery != told_recovery:
         line += f"; last reset {k.recovery}"
     return line
 

@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tui.runtime.snapshot import STALE_LAG_S, PartitionLag
+from tui.runtime.snapshot import STALE_LAG_S, KafkaStats, PartitionLag
 
 __all__ = [
     "HEALTH_WORDS",
@@ -36,7 +36,16 @@ __all__ = [
     "STATS_INTERVAL_S",
     "ConsumerHealth",
     "PartitionReading",
+    "lag_unknown",
 ]
+
+
+def lag_unknown(k: KafkaStats) -> bool:
+    """Whether the lag cannot be told: the broker down, or silent past STALL_AFTER_S (the
+    partitions' ends are those it last reported; a frozen broker's lag read 0 all through
+    the freeze). The monitor and the headless commands then say ``?``."""
+    return k.health == "DOWN" or (k.health == "STALL" and k.broker_silent_s > STALL_AFTER_S)
+
 
 #: Lag samples kept per partition for the trend sparkline (one every 0.5 s).
 LAG_TREND_SAMPLES = 40

@@ -155,7 +155,7 @@ class Recorder:
                 said = f"nothing was recorded (no tick was taken); {self.path} not kept"
                 self._notify(said, False)
             else:
-                self._notify(f"recorded {writer.count:,} ticks to {self.path}", False)
+                self._notify(f"recorded {fmt.count(writer.count, 'tick')} to {self.path}", False)
         except OSError as exc:
             self._notify(f"recording not closed cleanly: {exc.strerror or exc}", True)
         self.path = None

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.runtime import format as fmt
-from tui.runtime.health import STALL_AFTER_S
+from tui.runtime.health import lag_unknown
 from tui.runtime.snapshot import PartitionLag, Snapshot
 
 HEALTH_STYLE = {
@@ -70,7 +70,7 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     lag is not known: ``?`` (the partitions' ends are those it last reported; a frozen
     broker's lag read 0 all through the freeze)."""
     k = snap.kafka
-    if k.health == "DOWN" or (k.health == "STALL" and k.broker_silent_s > STALL_AFTER_S):
+    if lag_unknown(k):
         unknown = tuple(dataclasses.replace(part, lag=-1) for part in k.partitions)
         k = dataclasses.replace(k, partitions=unknown)
         snap = dataclasses.replace(snap, kafka=k)
