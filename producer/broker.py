@@ -220,6 +220,7 @@ class EmbeddedBroker:
         assert self._proc is not None
         while True:
             if self._proc.poll() is not None:
+                self._killed_at_start()
                 raise BrokerError(
                     f"the embedded broker exited at start (code {self._proc.returncode}): "
                     f"port {self.bootstrap} is probably in use. Pick another with "
@@ -241,6 +242,7 @@ class EmbeddedBroker:
         # the port while our child panicked on bind.
         time.sleep(0.05)
         if self._proc.poll() is not None:
+            self._killed_at_start()
             raise BrokerError(
                 f"port {self.bootstrap} is already in use by another program; the embedded "
                 "broker could not listen there. Pick another with --broker-port."
@@ -250,6 +252,21 @@ class EmbeddedBroker:
             raise BrokerError(
                 f"the broker on {self.bootstrap} reports cluster id {seen!r}, not the "
                 f"{self.cluster_id!r} we started: another broker holds that port."
+            )
+
+    def _killed_at_start(self) -> None:
+        """A child ended by a signal as it started was killed (by a user, the OOM killer):
+        say so, rather than blame the port (five kills in a row read "port ... is already
+        in use by another program" where nothing else had used it)."""
+        assert self._proc is not None
+        code = self._proc.returncode
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            raise BrokerError(
+                f"the embedded broker was killed ({name}) as it started on {self.bootstrap}"
             )
 
     def _cluster_id_seen(self, timeout: float) -> str | None:

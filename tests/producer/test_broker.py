@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 
 import psutil
 import pytest
@@ -51,6 +53,29 @@ def test_port_in_use_is_reported_clearly() -> None:
 def test_port_held_by_another_broker_is_reported(broker: EmbeddedBroker) -> None:
     with pytest.raises(BrokerError, match=r"in use|another broker"):
         EmbeddedBroker(port=broker.port).start(timeout=5)
+
+
+def test_a_broker_killed_as_it_starts_is_said_to_be_killed_not_a_taken_port() -> None:
+    """Killed within 0.1 s of its start, five times running, it was reported as "port ...
+    is already in use by another program", where nothing else had used the port."""
+    b = EmbeddedBroker()
+    killed: list[int] = []
+
+    def kill_at_once() -> None:
+        wait_until(lambda: b._proc is not None, 10)
+        assert b._proc is not None
+        os.kill(b._proc.pid, signal.SIGKILL)
+        killed.append(b._proc.pid)
+
+    thread = threading.Thread(target=kill_at_once)
+    thread.start()
+    try:
+        with pytest.raises(BrokerError, match=r"^the embedded broker was killed \(SIGKILL\)"):
+            b.start(timeout=10)
+    finally:
+        thread.join(10)
+        b.stop()
+    assert killed and not b.alive()
 
 
 def test_stop_leaves_no_process_and_no_workdir() -> None:
