@@ -36,6 +36,15 @@ def test_a_mapping_that_cannot_work_is_a_problem_and_the_rest_still_loads() -> N
     assert problems and "topic.fields" in problems[0]
 
 
+def test_a_file_nested_too_deeply_is_a_problem_not_a_crash() -> None:
+    """tomllib reads nested arrays by recursion: 5,000 of them raised RecursionError, a
+    traceback where the monitor should have started on the defaults."""
+    text = "[monitor]\npinned = " + "[" * 5000 + "]" * 5000 + "\n"
+    settings, problems = config.loads(text, "deep.toml")
+    assert settings == config.Settings()
+    assert problems == ["deep.toml: nested too deeply to be a settings file; using the defaults"]
+
+
 def test_without_fields_the_file_has_no_topic_table() -> None:
     assert "[topic]" not in config.dumps(config.Settings())
 

@@ -202,6 +202,8 @@ def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return Settings(), [f"{name}: {exc}; using the defaults"]
+    except RecursionError:  # tomllib reads nested arrays and tables by recursion
+        return Settings(), [f"{name}: nested too deeply to be a settings file; using the defaults"]
     problems = _unknown(data, name)
     base = Settings()
     monitor = data.get("monitor", {})
