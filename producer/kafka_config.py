@@ -438,7 +438,7 @@ def check_connection(properties: Mapping[str, str]) -> None:
     """Refuse properties librdkafka would not take, before anything connects: an unknown
     property, a value of the wrong kind, an unknown SASL mechanism. The message never
     holds a secret."""
-    from confluent_kafka import KafkaException, Producer
+    from confluent_kafka import Consumer, KafkaException, Producer
 
     for key in ("sasl.mechanism", "sasl.mechanisms"):
         mech = properties.get(key)
@@ -447,10 +447,17 @@ def check_connection(properties: Mapping[str, str]) -> None:
                 f"{key}={mech!r} is not a SASL mechanism librdkafka knows; "
                 f"use one of {', '.join(SASL_MECHANISMS)}"
             )
-    try:
-        Producer({**properties, "bootstrap.servers": "", "logger": _QUIET})
-    except KafkaException as exc:
-        err = exc.args[0] if exc.args else None
-        text = err.str() if hasattr(err, "str") else str(exc)
-        text = text.removeprefix("Failed to create producer: ")
-        raise KafkaConfigError(f"Kafka settings refused: {redact(text)}") from None
+    # A consumer too, with the settings limitwatch's consumers add: properties that clash
+    # with each other only there (receive.message.max.bytes below fetch.max.bytes) left
+    # the monitor waiting for ticks with an empty Kafka pane and a traceback on quit.
+    consumer = {**DEFAULTS, **CONSUMER_SETTINGS, "group.id": "limitwatch-check", **properties}
+    for kind, make, conf in (("producer", Producer, properties), ("consumer", Consumer, consumer)):
+        try:
+            client = make({**conf, "bootstrap.servers": "", "logger": _QUIET})
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            text = err.str() if hasattr(err, "str") else str(exc)
+            text = text.removeprefix(f"Failed to create {kind}: ")
+            raise KafkaConfigError(f"Kafka settings refused: {redact(text)}") from None
+        if kind == "consumer":
+            client.close()

@@ -158,6 +158,19 @@ def test_unknown_properties_and_bad_values_are_refused_before_connecting() -> No
     )  # fmt: skip
 
 
+def test_properties_that_clash_in_a_consumer_are_refused_before_connecting() -> None:
+    """Each value is right alone; together they make librdkafka refuse to create a
+    consumer. The producer took them, and the monitor waited for ticks with an empty
+    Kafka pane (its consumer's thread had died) and a traceback on quit."""
+    with pytest.raises(
+        KafkaConfigError, match=r"`receive\.message\.max\.bytes` must be >= `fetch\.max\.bytes`"
+    ):
+        check_connection({"receive.message.max.bytes": "1000"})
+    with pytest.raises(KafkaConfigError, match=r"`fetch\.max\.bytes` must be >="):
+        check_connection({"fetch.max.bytes": "1000"})
+    check_connection({"receive.message.max.bytes": "100000000"})
+
+
 def test_secret_values_are_remembered_and_blanked_out_of_text_and_log_records() -> None:
     assert parse_property("sasl.password=pw-redact-1") == {"sasl.password": "pw-redact-1"}
     parse_properties("ssl.key.password=pw-redact-2\n", "f")

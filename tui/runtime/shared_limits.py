@@ -285,18 +285,22 @@ class SharedLimits:
 
     # -- the reader's thread -------------------------------------------------------------
     def _run(self) -> None:
-        consumer = Consumer(
-            client_config(
-                self.connection,
-                **{
-                    "group.id": f"limitwatch-limits-{self.origin}",
-                    "enable.auto.commit": False,
-                    "auto.offset.reset": "earliest",
-                    "enable.partition.eof": True,
-                    "error_cb": self._on_error,
-                },
+        try:
+            consumer = Consumer(
+                client_config(
+                    self.connection,
+                    **{
+                        "group.id": f"limitwatch-limits-{self.origin}",
+                        "enable.auto.commit": False,
+                        "auto.offset.reset": "earliest",
+                        "enable.partition.eof": True,
+                        "error_cb": self._on_error,
+                    },
+                )
             )
-        )
+        except KafkaException as exc:  # said, not a traceback of this thread on quit
+            self._error(f"shared limits not read: {exc.args[0].str() if exc.args else exc}")
+            return
         admin = AdminClient(client_config(self.connection))
         look = TopicLook(
             admin, CHECK_S, answer_s=CHECK_S, lost_s=3 * CHECK_S, asked=time.monotonic()
