@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 #: Working directories are named ``limitwatch-broker-<owner pid>-<random>``.
 WORKDIR_PREFIX = "limitwatch-broker-"
-_OWNED_WORKDIR = re.compile(rf"^{WORKDIR_PREFIX}(\d+)-")
 
 
 class BrokerError(RuntimeError):
@@ -55,13 +54,15 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def remove_stale_workdirs(parent: str | None = None) -> list[Path]:
+def remove_stale_workdirs(parent: str | None = None, prefix: str = WORKDIR_PREFIX) -> list[Path]:
     """Remove the working directories that embedded brokers of killed limitwatch
-    processes left in ``parent`` (the temporary folder by default); return them.
+    processes left in ``parent`` (the temporary folder by default); return them. (Or
+    those of another ``prefix``, each followed by its owner's process id and ``-``.)
 
     Only directories named with an owner's process id are touched, and only when that
     process is gone: another running limitwatch keeps its own.
     """
+    owned = re.compile(rf"^{re.escape(prefix)}(\d+)-")
     root = Path(parent if parent is not None else tempfile.gettempdir())
     removed: list[Path] = []
     try:
@@ -69,7 +70,7 @@ def remove_stale_workdirs(parent: str | None = None) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        match = _OWNED_WORKDIR.match(entry.name)
+        match = owned.match(entry.name)
         if match is None or not entry.is_dir() or entry.is_symlink():
             continue
         if _process_exists(int(match.group(1))):
@@ -77,7 +78,7 @@ def remove_stale_workdirs(parent: str | None = None) -> list[Path]:
         shutil.rmtree(entry, ignore_errors=True)
         if not entry.exists():
             removed.append(entry)
-            log.info("removed %s, left by an embedded broker whose owner is gone", entry)
+            log.info("removed %s, left by a limitwatch process that is gone", entry)
     return removed
 
 

@@ -23,13 +23,23 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
 #: The environment variable that hands the monitor's options to each page's process.
 ARGV_ENV = "LIMITWATCH_SERVE_ARGV"
+#: ... and the one that names the server's process, which each page's monitor outlives
+#: by at most :data:`SERVER_CHECK_S` (killed with SIGKILL, the server cannot close them).
+SERVER_ENV = "LIMITWATCH_SERVE_PID"
+#: Seconds between a page's monitor's looks at whether its server still runs.
+SERVER_CHECK_S = 1.0
+#: The folder of the server's page templates: this, its process id and ``-``.
+_TEMPLATES_PREFIX = "limitwatch-serve-"
 
 #: The options of `serve` itself, each followed by a value; the rest go to the monitor.
 _OWN = ("--port", "--host")
@@ -47,8 +57,11 @@ def _local_templates() -> str:
 
     import textual_serve
 
+    from producer.broker import remove_stale_workdirs
+
     source = Path(textual_serve.__file__).parent / "templates"
-    folder = Path(tempfile.mkdtemp(prefix="limitwatch-serve-"))
+    remove_stale_workdirs(prefix=_TEMPLATES_PREFIX)  # of a server that was killed
+    folder = Path(tempfile.mkdtemp(prefix=f"{_TEMPLATES_PREFIX}{os.getpid()}-"))
     atexit.register(shutil.rmtree, folder, True)
     for template in source.glob("*.html"):
         text = template.read_text(encoding="utf-8")
@@ -128,11 +141,43 @@ def page_refused(host: str, origin: str | None, served: frozenset[str], open_pag
 
 
 def session_argv() -> list[str]:
-    """The options of this process: from `serve` when a page started it, else its own."""
+    """The options of this process: from `serve` when a page started it (and then it
+    quits once the server is gone: see :func:`stop_with_server`), else its own."""
     given = os.environ.pop(ARGV_ENV, None)
     if given is None:
         return sys.argv[1:]
+    server = os.environ.pop(SERVER_ENV, "")
+    if server.isdigit():
+        stop_with_server(int(server))
     return [str(word) for word in json.loads(given)]
+
+
+def _started(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot), None once it has ended (a
+    zombie has ended): with the pid, what tells it from a later process given its number."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def stop_with_server(pid: int, every_s: float = SERVER_CHECK_S) -> threading.Thread:
+    """A page's monitor quits (SIGTERM to itself: the app's own exit, its broker
+    stopped) once the server `pid` that started it is gone. Ctrl-C and SIGTERM on the
+    server close every page, and each monitor with it; SIGKILL closes nothing, and the
+    monitors, their brokers and their CPU stayed for good, each under a shell of its own."""
+    started = _started(pid)
+
+    def watch() -> None:
+        while started is not None and _started(pid) == started:
+            time.sleep(every_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="limitwatch-server-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 def _try_listen(host: str, port: int) -> None:
@@ -158,6 +203,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         )
         return 2
     os.environ[ARGV_ENV] = json.dumps(monitor_argv(argv))
+    os.environ[SERVER_ENV] = str(os.getpid())
     # -P: the monitor imports limitwatch as installed, never a folder of the same name
     # in the directory serve was started from.
     command = shlex.join([sys.executable, "-P", "-m", "tui.cli"])

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,11 +23,14 @@ from pathlib import Path
 import psutil
 import pytest
 
+from producer.broker import remove_stale_workdirs
+from tui import serve as serve_module
 from tui.cli import main
 from tui.runtime.parser import build_parser
 from tui.serve import (
     ARGV_ENV,
     MAX_PAGES,
+    SERVER_ENV,
     monitor_argv,
     page_refused,
     served_names,
@@ -237,3 +241,53 @@ def test_a_websocket_from_another_site_is_refused(tmp_path: Path) -> None:
 def test_abbreviated_serve_options_are_refused_not_passed_on() -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--po", "9000"])
+
+
+def test_a_pages_monitor_quits_once_its_server_is_killed(tmp_path: Path) -> None:
+    """`serve` killed with SIGKILL closes no page: each page's monitor, its broker and its
+    CPU stayed for good. The monitor watches the server's process and quits (SIGTERM to
+    itself, the app's own exit) once it is gone."""
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    page = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import time
+            from tui.serve import stop_with_server
+            stop_with_server({server.pid}, every_s=0.1)
+            print("watching", flush=True)
+            time.sleep(120)
+        """)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert page.stdout is not None and page.stdout.readline().strip() == "watching"
+        time.sleep(0.5)
+        assert page.poll() is None, "quit while its server still ran"
+        server.kill()  # not reaped: a zombie is gone too
+        assert page.wait(timeout=10) == -signal.SIGTERM
+    finally:
+        for proc in (server, page):
+            proc.kill()
+            proc.wait()
+
+
+def test_a_page_started_by_serve_takes_its_options_and_its_servers_pid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    watched: list[int] = []
+    monkeypatch.setattr(serve_module, "stop_with_server", watched.append)
+    monkeypatch.setenv(ARGV_ENV, json.dumps(["--step", "1%"]))
+    monkeypatch.setenv(SERVER_ENV, "4242")
+    assert session_argv() == ["--step", "1%"]
+    assert watched == [4242]
+    assert ARGV_ENV not in os.environ and SERVER_ENV not in os.environ
+
+
+def test_the_page_templates_of_a_killed_server_are_removed_by_the_next(tmp_path: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = tmp_path / f"limitwatch-serve-{gone.pid}-abc"
+    mine = tmp_path / f"limitwatch-serve-{os.getpid()}-abc"
+    for folder in (stale, mine):
+        folder.mkdir()
+    assert remove_stale_workdirs(str(tmp_path), prefix="limitwatch-serve-") == [stale]
+    assert mine.exists()
