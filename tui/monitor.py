@@ -191,7 +191,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
             print("limitwatch: some threads did not stop in time (see the log)", file=sys.stderr)
         if history is not None:
             history.close()
-    return 0
+    return app.return_code or 0  # 1 after an error the app could not handle (it was 0)
 
 
 def run_view(
@@ -251,7 +251,7 @@ def run_view(
                   file=sys.stderr)  # fmt: skip
         if history is not None:
             history.close()
-    return 0
+    return app.return_code or 0
 
 
 def _impossible_limit(args: argparse.Namespace, source: Source | None) -> str:

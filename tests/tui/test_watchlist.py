@@ -255,9 +255,9 @@ def test_only_rows_in_view_are_formatted(monkeypatch: pytest.MonkeyPatch) -> Non
     formatted: list[str] = []
     real = watchlist_module.format_row
 
-    def counting(values, compact=False):  # type: ignore[no-untyped-def]
+    def counting(values, *how):  # type: ignore[no-untyped-def]
         formatted.append(values.symbol)
-        return real(values, compact)
+        return real(values, *how)
 
     monkeypatch.setattr(watchlist_module, "format_row", counting)
     feed = StaticFeed(symbols=300, n_ticks=3000)
@@ -481,22 +481,25 @@ def test_a_forecast_column_widened_by_one_long_forecast_narrows_again(
     assert all(shown)  # the chances stay on screen, the words cut
 
 
-def test_at_80_columns_four_digit_prices_leave_the_forecast_beside_the_limits() -> None:
-    """Prices of 1,000 to 9,999 keep their cents (eight cells each): at 80x24 they left 10
-    cells of the watchlist, and the forecast column, wider, was blanked. It is cut to the
-    room left, its words shortened from the end: side and chance stay."""
-    feed = StaticFeed(symbols=3)
-    gen = MarketGenerator(symbols=3, seed=7, start=START)
+def _priced(symbols: list[str], scale: dict[str, float]) -> StaticFeed:
+    """A feed of the market generator's ticks and limits for `symbols`, each symbol's
+    multiplied by its `scale` (the engine's signals do not change with a price's scale)."""
+    feed = StaticFeed(symbols=symbols)
+    gen = MarketGenerator(symbols=symbols, seed=7, start=START)
     engine = Engine(EngineConfig())
     for symbol, (buy, sell) in gen.limits.items():
-        engine.set_limits(symbol, buy=buy * 15, sell=sell * 15)
+        engine.set_limits(symbol, buy=buy * scale[symbol], sell=sell * scale[symbol])
     ticks = list(itertools.islice(gen, 3000))
     engine.update(
         np.asarray(engine.register([t.symbol for t in ticks]), dtype=np.int32),
         np.array([t.ts for t in ticks]),
-        np.array([t.price for t in ticks]) * 15,
+        np.array([t.price * scale[t.symbol] for t in ticks]),
     )
     feed.engine = engine
+    return feed
+
+
+def _rows_at_80x24(feed: StaticFeed) -> list[str]:
     app = LimitwatchApp(feed)
     lines: list[str] = []
 
@@ -506,11 +509,33 @@ def test_at_80_columns_four_digit_prices_leave_the_forecast_beside_the_limits() 
 
     drive(app, script, size=(80, 24))
     assert "Forecast" in lines[0], lines
-    rows = [line for line in lines[1:] if re.match(r" [A-Z]", line)]
-    assert len(rows) == 3, lines
+    return [line for line in lines[1:] if re.match(r" [A-Z]", line)]
+
+
+#: A forecast in the watchlist: side and chance at least.
+_FORECAST = re.compile(r"\b(BUY|SELL) (\d+%|<\d+%|>\d+%|now)")
+
+
+def test_at_80_columns_four_digit_prices_leave_the_forecast_beside_the_limits() -> None:
+    """Prices of 1,000 to 9,999 keep their cents (eight cells each): at 80x24 they left 10
+    cells of the watchlist, and the forecast column, wider, was blanked. It is cut to the
+    room left, its words shortened from the end: side and chance stay."""
+    rows = _rows_at_80x24(_priced(["ACME", "BRIX", "CYGN"], {"ACME": 15, "BRIX": 15, "CYGN": 15}))
+    assert len(rows) == 3, rows
     for row in rows:
         assert re.search(r"\b\d,\d{3}\.\d\d\b", row), row  # cents kept
-        assert re.search(r"\b(BUY|SELL) (\d+%|<\d+%|>\d+%|now)", row), row
+        assert _FORECAST.search(row), row
+
+
+def test_where_cents_leave_no_room_for_the_forecast_prices_from_1000_lose_them() -> None:
+    """Seven-letter symbols at about 43,000 and 2,300 left the forecast seven cells, too
+    few even cut: then prices lose their cents from 1,000 on, as from 10,000 before."""
+    scale = {"BTCUSDT": 43_000 / 150, "ETHUSDT": 2_300 / 150}
+    rows = _rows_at_80x24(_priced(["BTCUSDT", "ETHUSDT"], scale))
+    assert len(rows) == 2, rows
+    for row in rows:
+        assert not re.search(r"\d\.\d\d\b", row), row  # no cents
+        assert _FORECAST.search(row), row
 
 
 def test_a_cut_forecast_keeps_its_side_and_chance() -> None:

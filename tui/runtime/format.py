@@ -94,16 +94,21 @@ ZERO_BELOW = 1e-12
 #: From this size on, a compact price leaves out its cents: five significant digits or
 #: more still show a move of 0.01 % (finer than any limit step), in three fewer cells.
 COMPACT_WHOLE = 10_000.0
+#: ... or from this size on, where even so a narrow table has no room left for what
+#: follows the prices (four significant digits still show a move of 0.1 %).
+COMPACT_THOUSANDS = 1_000.0
 
 
-def price_compact(value: float) -> str:
-    """A price for a narrow table: as :func:`price`, without decimals from
-    :data:`COMPACT_WHOLE` on.
+def price_compact(value: float, whole_from: float = COMPACT_WHOLE) -> str:
+    """A price for a narrow table: as :func:`price`, without decimals from `whole_from`
+    on (:data:`COMPACT_WHOLE`, or less where even that leaves no room).
 
     >>> price_compact(102_400.0), price_compact(9_999.994), price_compact(-23_544.58)
     ('102,400', '9,999.99', '-23,545')
+    >>> price_compact(2_301.12, whole_from=1_000.0)
+    '2,301'
     """
-    if math.isfinite(value) and abs(value) >= COMPACT_WHOLE:
+    if math.isfinite(value) and abs(value) >= whole_from:
         return f"{value:,.0f}"
     return price(value)
 

@@ -166,9 +166,12 @@ def _num(x: float | np.floating) -> float:
     return value if value == value else math.nan
 
 
-def format_row(v: RowValues, compact: bool = False) -> tuple[Cell, ...]:
+def format_row(
+    v: RowValues, compact: bool = False, whole_from: float = fmt.COMPACT_WHOLE
+) -> tuple[Cell, ...]:
     """The cells of a row: text and a style name per part (symbols are never markup);
-    the forecast in its `compact` form where room is short."""
+    the forecast in its `compact` form where room is short, and then prices from
+    `whole_from` on without cents."""
     moved = v.last - v.open
     chg_style = "green" if moved > 0 else "red" if moved < 0 else ""
     if math.isnan(v.buy) and math.isnan(v.sell):
@@ -198,7 +201,7 @@ def format_row(v: RowValues, compact: bool = False) -> tuple[Cell, ...]:
     name: Cell = ((safe_symbol(v.symbol, _longest(compact)), "dim" if v.muted else "bold"),)
     if v.pinned:
         name += ((PIN_MARK, "bold yellow"),)
-    price = _price(compact)
+    price = _price(compact, whole_from)
     buy, sell = fmt.apart(v.buy, v.sell, price)  # never two limits that read alike
     cells: dict[str, Cell] = {
         "symbol": name,
@@ -238,9 +241,12 @@ def squeeze(cell: Cell, width: int) -> Cell:
     return tuple(parts)
 
 
-def _price(compact: bool) -> Callable[[float], str]:
+@lru_cache(maxsize=4)
+def _price(compact: bool, whole_from: float = fmt.COMPACT_WHOLE) -> Callable[[float], str]:
     """How prices are written in a narrow (`compact`) watchlist or a wide one."""
-    return fmt.price_compact if compact else fmt.price
+    if not compact:
+        return fmt.price
+    return functools.partial(fmt.price_compact, whole_from=whole_from)
 
 
 def _longest(compact: bool) -> int:
@@ -260,13 +266,16 @@ def _sort_value(state: EngineState, i: int, order: str, urg: np.ndarray) -> tupl
     return (state.symbols[i],)
 
 
-def _widest(values: np.ndarray, render: Callable[[float], str]) -> int:
+def _widest(
+    values: np.ndarray, render: Callable[[float], str], split: float = fmt.COMPACT_WHOLE
+) -> int:
     """The widest formatted value among the finite `values`: the extremes on either side
-    of :data:`fmt.COMPACT_WHOLE` suffice (a compact 1,250.50 is wider than 23,545)."""
+    of `split`, where compact prices lose their cents, suffice (a compact 1,250.50 is
+    wider than 23,545)."""
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return 1
-    whole = np.abs(finite) >= fmt.COMPACT_WHOLE
+    whole = np.abs(finite) >= split
     extremes = [float(f(group)) for group in (finite[whole], finite[~whole]) if group.size
                 for f in (np.min, np.max)]  # fmt: skip
     return max(len(render(x)) for x in extremes)
@@ -411,6 +420,8 @@ class Watchlist(ScrollView, can_focus=True):
         self.order = "symbol"
         self.filter_text = ""
         self.compact = False
+        self._whole_from = fmt.COMPACT_WHOLE  # narrow, prices from this on lose their cents
+        self._whole_since = -math.inf  # when it was last changed
         self._state: EngineState | None = None
         self._stale = False
         self._stale_symbols: frozenset[str] = frozenset()  # no fresh tick of their own
@@ -590,7 +601,7 @@ class Watchlist(ScrollView, can_focus=True):
     def _format(self, values: RowValues) -> tuple[Cell, ...]:
         cells = self._cells.get(values)
         if cells is None:
-            cells = self._cells[values] = format_row(values, self.compact)
+            cells = self._cells[values] = format_row(values, self.compact, self._whole_from)
         return cells
 
     def set_compact(self, compact: bool) -> None:
@@ -598,6 +609,7 @@ class Watchlist(ScrollView, can_focus=True):
         if compact == self.compact:
             return
         self.compact = compact
+        self._whole_from = fmt.COMPACT_WHOLE
         self._cells.clear()
         self._row_cache.clear()
         self._widths = _initial_widths()
@@ -626,32 +638,73 @@ class Watchlist(ScrollView, can_focus=True):
     def _measure(self, state: EngineState) -> None:
         """Grow the columns to fit every row's values at once; narrow one only once no
         row has needed its width for ``WIDTH_HOLD_S`` (no jitter, and a limit of 1,500
-        set back to 270 no longer keeps the forecast pushed off a narrow screen)."""
+        set back to 270 no longer keeps the forecast pushed off a narrow screen).
+
+        Narrow, prices lose their cents from 1,000 on instead of 10,000 where the columns
+        before the forecast would leave it less than FORECAST_LEAST cells with cents and
+        enough without (seven-letter symbols at 43,000 and 2,300 left seven), and keep
+        them again once there is room with cents, held for WIDTH_HOLD_S (a price about 1,000 does not flip the form)."""
         index = self._index
         rows = np.fromiter((index[s] for s in self._rows), dtype=np.intp, count=len(self._rows))
         if rows.size == 0:
             return
+        wanted = self._needed_widths(state, rows, self._whole_from)
+        now = _clock()
+        if self.compact and self.size.width:
+            if self._whole_from == fmt.COMPACT_WHOLE:
+                room = self._forecast_room(wanted)
+                if room < FORECAST_LEAST:
+                    fewer = self._needed_widths(state, rows, fmt.COMPACT_THOUSANDS)
+                    if self._forecast_room(fewer) >= FORECAST_LEAST:  # else keep them
+                        self._set_whole_from(fmt.COMPACT_THOUSANDS, now)
+                        wanted = fewer
+            elif now - self._whole_since >= WIDTH_HOLD_S:
+                cents = self._needed_widths(state, rows, fmt.COMPACT_WHOLE)
+                if self._forecast_room(cents) >= FORECAST_LEAST:
+                    self._set_whole_from(fmt.COMPACT_WHOLE, now)
+                    wanted = cents
+        for key, width in wanted.items():
+            self._settle(key, width, now)
+
+    def _forecast_room(self, wanted: Mapping[str, int]) -> int:
+        """Cells the columns before the forecast, at `wanted` widths, leave it."""
+        before = sum(
+            max(wanted[key], _LEAST_WIDTHS[key]) + 2 * PAD for key in KEYS[: KEYS.index("forecast")]
+        )
+        return self.size.width - before - 2 * PAD
+
+    def _set_whole_from(self, whole_from: float, now: float) -> None:
+        self._whole_from, self._whole_since = whole_from, now
+        self._cells.clear()
+        self._row_cache.clear()
+        self._widths = _initial_widths()
+
+    def _needed_widths(
+        self, state: EngineState, rows: np.ndarray, whole_from: float
+    ) -> dict[str, int]:
+        """The width each column needs for `rows`, prices from `whole_from` on without
+        cents (when compact)."""
         last, opened = state.last[rows], state.open[rows]
         with np.errstate(divide="ignore", invalid="ignore"):
             relative = np.where(opened > 0, last / opened - 1.0, np.nan)
         in_percent = (np.abs(relative) <= fmt.PERCENT_MAX) & ~state.additive[rows]  # as fmt.change
         absolute = np.where(in_percent, np.nan, last - opened)
-        limits = [self._pending_side(0), self._pending_side(1)]
-        price, longest = _price(self.compact), _longest(self.compact)
+        limits = [self._pending_side(0, whole_from), self._pending_side(1, whole_from)]
+        price, longest = _price(self.compact, whole_from), _longest(self.compact)
         wanted = {
             "symbol": max(
                 cell_len(safe_symbol(s, longest)) + (len(PIN_MARK) if s in self.pinned else 0)
                 for s in self._rows
             ),
-            "last": _widest(last, price),
+            "last": _widest(last, price, whole_from),
             "chg": max(
                 _widest(np.where(in_percent, relative, np.nan), fmt.percent),
                 _widest(absolute, lambda x: f"{x:+,.2f}"),
             ),
-            "buy": max(_widest(state.buy[rows], price), limits[0]),
-            "sell": max(_widest(state.sell[rows], price), limits[1]),
-            "fast": _widest(state.sma_fast[rows], price),
-            "slow": _widest(state.sma_slow[rows], price),
+            "buy": max(_widest(state.buy[rows], price, whole_from), limits[0]),
+            "sell": max(_widest(state.sell[rows], price, whole_from), limits[1]),
+            "fast": _widest(state.sma_fast[rows], price, whole_from),
+            "slow": _widest(state.sma_slow[rows], price, whole_from),
         }
         # Limits close enough to read alike are written with more digits (format_row).
         buy, sell = state.buy[rows], state.sell[rows]
@@ -661,9 +714,7 @@ class Watchlist(ScrollView, can_focus=True):
             texts = fmt.apart(float(buy[i]), float(sell[i]), price)
             wanted["buy"] = max(wanted["buy"], cell_len(texts[0]))
             wanted["sell"] = max(wanted["sell"], cell_len(texts[1]))
-        now = _clock()
-        for key, width in wanted.items():
-            self._settle(key, width, now)
+        return wanted
 
     def _settle(self, key: str, width: int, now: float) -> None:
         """Column `key` grown to `width` at once, narrowed to it (not below its least)
@@ -675,9 +726,10 @@ class Watchlist(ScrollView, can_focus=True):
             self._widths[key] = max(width, _LEAST_WIDTHS[key])
             self._needed_at[key] = now
 
-    def _pending_side(self, side: int) -> int:
+    def _pending_side(self, side: int, whole_from: float) -> int:
         values = np.array([limits[side] for limits in self._pending.values()], dtype=float)
-        return _widest(values, _price(self.compact)) if values.size else 1
+        price = _price(self.compact, whole_from)
+        return _widest(values, price, whole_from) if values.size else 1
 
     def _resort(self) -> None:
         state = self._state
@@ -763,6 +815,10 @@ class Watchlist(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self.set_compact(self.size.width < COMPACT_BELOW)
+        if self._whole_from != fmt.COMPACT_WHOLE:  # chosen for another width: again
+            self._set_whole_from(fmt.COMPACT_WHOLE, -math.inf)
+            if self._state is not None:
+                self.show(self._state, self._stale, self._pending, self._stale_symbols)
         self._resize()  # the forecast's room depends on the width
         self._scroll_to_cursor()
 
