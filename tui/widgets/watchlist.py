@@ -643,7 +643,8 @@ class Watchlist(ScrollView, can_focus=True):
         Narrow, prices lose their cents from 1,000 on instead of 10,000 where the columns
         before the forecast would leave it less than FORECAST_LEAST cells with cents and
         enough without (seven-letter symbols at 43,000 and 2,300 left seven), and keep
-        them again once there is room with cents, held for WIDTH_HOLD_S (a price about 1,000 does not flip the form)."""
+        them again once there is room with cents, held for WIDTH_HOLD_S (a price about
+        1,000 does not flip the form)."""
         index = self._index
         rows = np.fromiter((index[s] for s in self._rows), dtype=np.intp, count=len(self._rows))
         if rows.size == 0:
