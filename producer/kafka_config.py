@@ -313,7 +313,9 @@ def parse_property(text: str, where: str = "-X") -> dict[str, str]:
     """
     key, sep, value = text.partition("=")
     key = key.strip()
-    if not sep or not key:
+    if sep and not key:  # the value may be a secret: not repeated
+        raise KafkaConfigError(f"{where}: expected KEY=VALUE, got no KEY before '='")
+    if not sep:
         shown = key if key and not is_secret(key) and " " not in key else "..."
         raise KafkaConfigError(f"{where}: expected KEY=VALUE, got {shown!r} without '='")
     if key in JAVA_IGNORED:

@@ -1142,7 +1142,12 @@ class LimitwatchApp(App[None]):
         try:
             cfg.save(self.config_path, self.settings)
         except OSError as exc:
-            self.notify(f"settings not saved: {exc.strerror or exc}", severity="warning")
+            # Which file, and why: "File exists" alone (a folder on its path was a file).
+            why = exc.strerror or str(exc)
+            self.notify(
+                f"settings not saved to {fmt.literal(str(self.config_path))}: {why}",
+                severity="warning",
+            )
 
 
 def _freeze_gc() -> None:

@@ -118,6 +118,10 @@ def test_a_property_without_equals_is_refused_without_repeating_a_secret() -> No
     with pytest.raises(KafkaConfigError) as caught:
         parse_property("sasl.password")
     assert "expected KEY=VALUE" in str(caught.value)
+    # A key left out is said as such ("without '='" where there was one), the value unsaid.
+    with pytest.raises(KafkaConfigError) as caught:
+        parse_property("=hunter2")
+    assert str(caught.value) == "-X: expected KEY=VALUE, got no KEY before '='"
 
 
 def test_the_embedded_brokers_settings_are_not_forced_on_a_cluster() -> None:

@@ -382,3 +382,21 @@ def test_a_name_typed_as_the_editor_opens_is_added(tmp_path: Path) -> None:
     drive(app, script)
     saved = seen["saved"]
     assert isinstance(saved, tuple) and "NEWCO" in saved and len(saved) == 13  # none unticked
+
+
+def test_settings_that_cannot_be_saved_say_where_and_why(tmp_path: Path) -> None:
+    """A folder on the settings file's path that is a file: the toast said only "settings
+    not saved: File exists", naming neither the file nor what stood in the way."""
+    (tmp_path / "gen.py").write_text("")
+    path = tmp_path / "gen.py" / "sub.toml"
+    app = LimitwatchApp(StaticFeed(), config_path=path)
+    told: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("asterisk")  # a pin is saved at once
+        await pilot.pause(0.2)
+        told.extend(str(n.message) for n in app._notifications)
+
+    drive(app, script)
+    said = [text for text in told if text.startswith("settings not saved")]
+    assert said and said[-1].startswith(f"settings not saved to {path}: "), told
