@@ -403,9 +403,9 @@ class LimitwatchApp(App[None]):
         saved instead), and then one of all of them to the next toast (a refused limit, a
         crossing) within a second; at 80x24 it never showed."""
         for text in problems:
-            log.warning("settings: %s", text)
-        if problems:
-            self.push_screen(ProblemsScreen("Settings problems", problems))
+            log.warning("at start: %s", text)
+        if problems:  # the settings file's, the signal history's
+            self.push_screen(ProblemsScreen("Problems at start", problems))
 
     # -- rendering ------------------------------------------------------------------------
     def refresh_view(self) -> None:

@@ -49,6 +49,16 @@ class ProblemsScreen(ModalScreen[None]):
             yield Static(grouped(self.problems), markup=False)
 
 
+def _a_path(head: str) -> bool:
+    """Whether a problem's text before its first ``: `` is a file's path (a sentence that
+    names a path in it is not: "signal history cannot be opened (/a/h.sqlite3")."""
+    if "\n" in head:
+        return False
+    if head.startswith(("/", "~", "./", "../")):
+        return True
+    return " " not in head and ("/" in head or head.endswith(".toml"))
+
+
 def grouped(problems: list[str]) -> str:
     """The problems as lines, those that begin with the same file's path under it once.
 
@@ -57,12 +67,14 @@ def grouped(problems: list[str]) -> str:
     • x is wrong
     • y too
     • the rest
+    >>> print(grouped(["signal history cannot be opened (/a/h.db: not a database); off"]))
+    • signal history cannot be opened (/a/h.db: not a database); off
     """
     lines: list[str] = []
     where = None
     for text in problems:
         head, sep, rest = text.partition(": ")
-        if sep and ("/" in head or head.endswith(".toml")) and "\n" not in head:
+        if sep and _a_path(head):
             if head != where:
                 where = head
                 lines.append(f"{head}:")
