@@ -1162,8 +1162,9 @@ def status_line(
     step and last the source.
 
     Within `width` cells the counts and the step show first of all. To make room, in
-    turn: a recording is named by its file alone, the source's name (with its options)
-    is cut short, then why the source ended, the recording's file and why it is stale.
+    turn: a recording is named by its file alone, the bad lines skipped are said in
+    fewer words, the source's name (with its options) is cut short, then why the source
+    ended, the recording's file and why it is stale.
     """
     part: dict[str, str] = {"stale": f"STALE: {stale}" if stale else ""}
     p = snap.producer
@@ -1201,13 +1202,17 @@ def status_line(
         return text
     if snap.recording:
         part["file"] = f" → {os.path.basename(snap.recording) or snap.recording}"
-    for key in ("source", "why", "file", "stale"):
+    shorter = {  # what each says in fewer words
+        "stale": "STALE" if part["stale"] else "",  # why it is stale: in a toast
+        "skipped": f"{p.skipped:,} skipped" if p is not None and p.skipped else "",
+    }
+    for key in ("skipped", "source", "why", "file", "stale"):
         text = line()
         over = cell_len(text) - width
         if over <= 0:
             return text
-        if key == "stale":
-            part[key] = "STALE" if part[key] else ""  # why it is stale: in a toast
+        if key in shorter:
+            part[key] = shorter[key]
         else:
             part[key] = _cut(part[key], cell_len(part[key]) - over)
     return _cut(line(), width)

@@ -734,6 +734,19 @@ def test_the_status_line_keeps_counts_and_step_within_80_columns() -> None:
     assert status_line(snap, 0.005, 400) == whole  # nothing cut where it fits
 
 
+def test_at_80_columns_bad_lines_skipped_leave_the_step_and_the_source() -> None:
+    """`STALE · source ended · 27 bad lines skipped · 3 symbols · 75 signals · step 0…`:
+    the step and the source were cut at 80 columns."""
+    snap = dataclasses.replace(
+        StaticFeed().latest(),
+        producer=ProducerStats(source="<stdin>", finished=True, skipped=27),
+        source="<stdin>",
+    )
+    line = status_line(snap, 0.005, 78, stale="no tick for 12 s")
+    assert line.startswith("STALE · source ended · 27 skipped · 12 symbols · "), line
+    assert line.endswith("step 0.50% · <stdin>"), line
+
+
 def test_a_source_that_stops_on_a_bad_line_says_so_in_a_toast_with_the_skip_bad_hint() -> None:
     feed = StaticFeed()
     app = LimitwatchApp(feed)
