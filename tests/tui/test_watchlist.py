@@ -538,6 +538,55 @@ def test_where_cents_leave_no_room_for_the_forecast_prices_from_1000_lose_them()
         assert _FORECAST.search(row), row
 
 
+def _fixed(prices: dict[str, float]) -> StaticFeed:
+    """A feed whose symbols each sat at one price for a minute, limits 2% either side."""
+    feed = StaticFeed(symbols=list(prices))
+    engine = Engine(EngineConfig())
+    names = [name for _ in range(60) for name in prices]
+    for name, price in prices.items():
+        engine.set_limits(name, buy=price * 0.98, sell=price * 1.02)
+    engine.update(
+        np.asarray(engine.register(names), dtype=np.int32),
+        START + np.arange(len(names), dtype=float) / len(prices),
+        np.array([prices[name] for name in names]),
+    )
+    feed.engine = engine
+    return feed
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 48)])
+def test_every_row_lines_up_with_the_header_whatever_its_digits(size: tuple[int, int]) -> None:
+    """Columns were as wide as their smallest and largest values: 0.12345 is wider than
+    both 0.0001 and 500.00, and its row stood a cell right of the header."""
+    feed = _fixed({"BIG": 500.0, "MID": 0.12345, "TINY": 0.0001})
+    app = LimitwatchApp(feed)
+    lines: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        lines.extend(_watchlist_text(app, app.query_one(Watchlist)).splitlines())
+
+    drive(app, script, size=size)
+    header = lines[0]
+    rows = [line for line in lines[1:] if re.match(r" [A-Z]", line)]
+    assert len(rows) == 3, lines
+    for label in ("Last", "Buy ≤", "Sell ≥"):
+        end = header.index(label) + len(label)  # right-aligned under its header
+        for row in rows:
+            assert row[end - 1] != " " and row[end] == " ", (label, header, row)
+
+
+def test_a_price_shown_as_1000_is_written_without_cents_where_they_would_hide_the_forecast() -> (
+    None
+):
+    """999.996 is written 1,000.00: eight cells where 1,000 takes five, which hid the
+    forecast at 80x24 whenever such a tick came."""
+    rows = _rows_at_80x24(_fixed({"HOVERINGONE": 999.996, "SMALL": 50.0}))
+    hovering = next(row for row in rows if "HOVERINGONE" in row)
+    assert " 1,000 " in hovering and "1,000.00" not in hovering, rows
+    assert all(_FORECAST.search(row) for row in rows), rows
+
+
 def test_a_cut_forecast_keeps_its_side_and_chance() -> None:
     squeeze = watchlist_module.squeeze
     assert squeeze((("SELL 62% ~8.6m", "red"),), 13) == (("SELL 62%", "red"),)

@@ -105,10 +105,12 @@ def price_compact(value: float, whole_from: float = COMPACT_WHOLE) -> str:
 
     >>> price_compact(102_400.0), price_compact(9_999.994), price_compact(-23_544.58)
     ('102,400', '9,999.99', '-23,545')
-    >>> price_compact(2_301.12, whole_from=1_000.0)
-    '2,301'
+    >>> price_compact(2_301.12, whole_from=1_000.0), price_compact(999.996, whole_from=1_000.0)
+    ('2,301', '1,000')
     """
-    if math.isfinite(value) and abs(value) >= whole_from:
+    # As shown: 999.996 is written 1,000.00, which is from `whole_from` on (it was
+    # written so, eight cells beside rows of 1,000, and hid the forecast).
+    if math.isfinite(value) and abs(as_shown(value)) >= whole_from:
         return f"{value:,.0f}"
     return price(value)
 

@@ -617,16 +617,23 @@ class Watchlist(ScrollView, can_focus=True):
             self.show(self._state, self._stale, self._pending, self._stale_symbols)
 
     def _fit(self, cells: tuple[Cell, ...]) -> bool:
-        """Widen the forecast column to `cells`' forecast; True if it had to grow."""
-        width = sum(cell_len(text) for text, _style in cells[KEYS.index("forecast")])
-        if width >= self._widths["forecast"] > _LEAST_WIDTHS["forecast"]:
-            self._needed_at["forecast"] = _clock()  # a row in view still needs it
-        if width <= self._widths["forecast"]:
-            return False
-        self._widths["forecast"] = width
-        self._needed_at["forecast"] = _clock()
-        self._resize()
-        return True
+        """Widen each column to `cells`' (a row being drawn); True if one had to grow. The
+        columns are measured on every snapshot (:meth:`_measure`), but a row scrolled
+        into view between two may need more (a price's width is not its magnitude's:
+        0.12345 is wider than 500.00)."""
+        now = _clock()
+        grew = False
+        for key, cell in zip(KEYS, cells, strict=True):
+            width = sum(cell_len(text) for text, _style in cell)
+            if width >= self._widths[key] > _LEAST_WIDTHS[key]:
+                self._needed_at[key] = now  # a row in view still needs it
+            if width > self._widths[key]:
+                self._widths[key] = width
+                self._needed_at[key] = now
+                grew = True
+        if grew:
+            self._resize()
+        return grew
 
     def _narrow_forecast(self) -> None:
         """Back to the forecast's common width once no row in view has needed more for
@@ -692,20 +699,29 @@ class Watchlist(ScrollView, can_focus=True):
         absolute = np.where(in_percent, np.nan, last - opened)
         limits = [self._pending_side(0, whole_from), self._pending_side(1, whole_from)]
         price, longest = _price(self.compact, whole_from), _longest(self.compact)
+        in_view = self._visible_rows()  # positions in `rows`, as in self._rows
+
+        def widest(values: np.ndarray) -> int:
+            """The widest of all `values` by their extremes, and of those in view each
+            (a width is not a magnitude's: 0.12345 is wider than both 0.0001 and 500.00)."""
+            shown = values[in_view.start : in_view.stop]
+            exact = [len(price(float(x))) for x in shown[np.isfinite(shown)]]
+            return max(_widest(values, price, whole_from), *exact, 1)
+
         wanted = {
             "symbol": max(
                 cell_len(safe_symbol(s, longest)) + (len(PIN_MARK) if s in self.pinned else 0)
                 for s in self._rows
             ),
-            "last": _widest(last, price, whole_from),
+            "last": widest(last),
             "chg": max(
                 _widest(np.where(in_percent, relative, np.nan), fmt.percent),
                 _widest(absolute, lambda x: f"{x:+,.2f}"),
             ),
-            "buy": max(_widest(state.buy[rows], price, whole_from), limits[0]),
-            "sell": max(_widest(state.sell[rows], price, whole_from), limits[1]),
-            "fast": _widest(state.sma_fast[rows], price, whole_from),
-            "slow": _widest(state.sma_slow[rows], price, whole_from),
+            "buy": max(widest(state.buy[rows]), limits[0]),
+            "sell": max(widest(state.sell[rows]), limits[1]),
+            "fast": widest(state.sma_fast[rows]),
+            "slow": widest(state.sma_slow[rows]),
         }
         # Limits close enough to read alike are written with more digits (format_row).
         buy, sell = state.buy[rows], state.sell[rows]
