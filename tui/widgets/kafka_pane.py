@@ -83,10 +83,14 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     # A frozen broker keeps its connections open: librdkafka still calls it UP, so a
     # stall says how long the broker has been silent instead.
     if k.health == "STALL" and k.broker_silent_s > 1:
-        state = f" · silent {k.broker_silent_s:.0f} s"
+        state = f"silent {k.broker_silent_s:.0f} s"
     else:
-        state = f" · broker {k.broker_state}"
-    rows.append(("health", Text.assemble((k.health, HEALTH_STYLE.get(k.health, "")), state)))
+        state = f"broker {k.broker_state}"
+    # Where both do not fit on one line, the state goes whole onto the next (at 80
+    # columns "silent 9 s" was broken before its unit, "broker DOWN" before DOWN).
+    joint = _packed([k.health, state], width)[len(k.health) :].replace(state, "")
+    health = Text.assemble((k.health, HEALTH_STYLE.get(k.health, "")), joint, state)
+    rows.append(("health", health))
     if k.engines:  # --view: the engines it shows, from their heartbeats
         rows.append(("engines", Text(k.engines[0])))
         rows += [("", Text(line)) for line in k.engines[1:]]
