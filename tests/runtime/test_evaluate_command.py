@@ -355,3 +355,11 @@ def test_output_that_cannot_be_written_is_said_in_a_sentence() -> None:
             )  # fmt: skip
         assert done.returncode == 1, done.stderr
         assert done.stderr.splitlines()[-1] == said and "Traceback" not in done.stderr
+
+
+def test_a_span_just_short_of_the_settling_time_is_not_written_as_it() -> None:
+    from engine import EngineConfig
+    from tui.runtime.backtest import short_span_note
+
+    note = short_span_note(EngineConfig(), 29.99 * 60)
+    assert note is not None and "span 30.0 min (the longest 1,799 s)" in note, note

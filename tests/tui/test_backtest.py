@@ -222,6 +222,12 @@ def test_human_table_lists_signals_and_closes_with_quality(
     assert report[2].startswith("vol-scaled alarm (within")
     assert any(line.startswith("calibration of p") for line in report)
     assert lines[-1] == "proximity P  vol-scaled V  forecast F"  # the lead-precision plot
+    # Which deciles the largest gap is over: "0.00" over one read as calibrated.
+    cal = next(line for line in report if line.startswith("calibration of p"))
+    assert cal.endswith(("deciles with >= 50 forecasts)", "no decile has 50 forecasts)")), cal
+    assert backtest._dense([{"count": 60}, *[{"count": 9}] * 9]) == (
+        "over the 1 of 10 deciles with >= 50 forecasts"
+    )
 
 
 def test_corrupt_file_prints_file_line_reason_and_exits_2(tmp_path: Path) -> None:

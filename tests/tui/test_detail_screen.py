@@ -118,6 +118,8 @@ def test_a_limit_reached_and_a_symbol_warming_up_say_so() -> None:
     beyond = _walk("ACME", 300, buy=50.0, sell=90.0).state()  # price above its sell limit
     rows = dict(forecast_details(beyond, 0, None))
     assert rows["sell limit"].startswith("90.00 · reached: the price is")
+    last = float(beyond.last[0])  # of the limit, as "above it" says (not of the price)
+    assert rows["sell limit"].endswith(f"is {last / 90.0 - 1:.2%} above it"), rows
     assert rows["sell chance"] == "reached"
     young = _walk("ACME", 5, buy=99.0, sell=101.0).state()
     shown = forecast_details(young, 0, None)

@@ -691,7 +691,7 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
         f"calibration of p (sampled every {fmt.interval(sample_every(result.config.horizon_s))}, "
         f"{cal['forecasts']:,} forecasts): Brier skill "
         f"{_signed(cal['brier_skill'])} against the base rate {_pct(cal['base_rate'])}, "
-        f"largest gap {_signed(cal['gap'])} (deciles with >= 50)",
+        f"largest gap {_signed(cal['gap'])} ({_dense(cal['deciles'])})",
         file=out,
     )
     if not cal["forecasts"]:
@@ -722,6 +722,20 @@ def no_forecast_reason(config: EngineConfig, most_ticks: int) -> str:
     )
 
 
+def _below(seconds: float, bound: float) -> str:
+    """`seconds` written apart from `bound` it is short of (29.99 min is not "30.0 min",
+    beside a span of 30.0 min it does not reach)."""
+    text = fmt.interval(seconds)
+    return f"{seconds:,.0f} s" if text == fmt.interval(bound) else text
+
+
+def _dense(deciles: list[dict[str, Any]]) -> str:
+    """Which deciles the largest gap is taken over: "0.00" over one decile is no sign of
+    a calibrated forecast."""
+    n = sum(1 for d in deciles if d["count"] >= 50)
+    return f"over the {n} of 10 deciles with >= 50 forecasts" if n else "no decile has 50 forecasts"
+
+
 def short_span_note(config: EngineConfig, longest_s: float) -> str | None:
     """What the calibration figures rest on where no symbol's ticks span three settling
     periods: then only the first third of each symbol's ticks is left out, while its
@@ -731,7 +745,7 @@ def short_span_note(config: EngineConfig, longest_s: float) -> str | None:
         return None
     return (
         f"note: no symbol's ticks span {fmt.interval(3 * settle)} (the longest "
-        f"{fmt.interval(longest_s)}): the calibration figures leave out only the first third "
+        f"{_below(longest_s, 3 * settle)}): the calibration figures leave out only the first third "
         f"of each symbol's ticks, not its first {fmt.interval(settle)}, and rest partly on "
         "forecasts made while its estimates fill"
     )

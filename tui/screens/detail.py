@@ -62,6 +62,8 @@ def _limit_row(
         gap, distance, what = f"{abs(limit / last - 1.0):.2%}", math.log(limit / last), "the price"
     if _reached(side, limit, last):
         where = "below" if side == "buy" else "above"
+        if not additive:  # of the limit, as "above it" says (it was of the price)
+            gap = f"{abs(last / limit - 1.0):.2%}"
         return label, f"{fmt.price(limit)} · reached: {what} is {gap} {where} it"
     where = "below" if distance < 0 else "above"
     return label, (

@@ -49,7 +49,11 @@ def record_table(record: CalibrationRecord | None, horizon_s: float) -> Table:
 def summary(record: CalibrationRecord | None) -> str:
     """One line: forecasts resolved, base rate and Brier skill."""
     if record is None or not record.resolved > 0:
-        return "No forecast has come due yet: each is judged a horizon after it was shown."
+        return (
+            "No forecast has come due yet: each is judged a horizon after it was shown, and"
+            " one of exactly 0% or 100% (no move could reach the limit, or the price is at"
+            " it) is not recorded."
+        )
     skill = "-" if math.isnan(record.skill) else f"{record.skill:+.2f}"
     return (
         f"{round(record.resolved):,} forecasts came due · limits reached "
