@@ -27,6 +27,10 @@ def test_the_table_lists_each_decile_with_what_was_said_and_what_came() -> None:
     assert row.split()[1:4] == ["12", "65%", "50%"]
     assert "555 forecasts came due" in summary(_record()) and "+0.41" in summary(_record())
     assert "No forecast has come due yet" in summary(None)
+    # Deciles of few outcomes (12, 40) are drawn dim; those of 500 and 0 are not.
+    styles = [row.style for row in record_table(_record(), 60.0).rows]
+    assert styles[0] is None and styles[1] == "dim" and styles[6] == "dim", styles
+    assert styles[2] is None  # none at all: "0", nothing to read
     # A constant price forecasts 0% at every sample, and none is recorded: said, where
     # the screen read as if none had come due after 1,100 s of a 10 s horizon.
     assert "exactly 0% or 100%" in summary(None) and "not recorded" in summary(None)

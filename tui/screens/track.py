@@ -20,6 +20,10 @@ from tui.runtime.format import interval
 
 #: Cells of the widest bar (an observed frequency of 100 %).
 BAR = 20
+#: A decile resting on fewer outcomes is drawn dim: chance alone moves its frequency by
+#: up to 14 points (two standard errors at 50 %), and the calibration targets and the
+#: backtest's largest gap count only deciles of at least this many.
+FEW = 50
 
 
 def record_table(record: CalibrationRecord | None, horizon_s: float) -> Table:
@@ -42,7 +46,8 @@ def record_table(record: CalibrationRecord | None, horizon_s: float) -> Table:
         bar.append(" " * (BAR - bar.cell_len))
         mark = min(BAR - 1, int(said * BAR))
         bar.stylize("reverse", mark, mark + 1)  # where it would be if calibrated
-        table.add_row(label, f"{round(n):,}", f"{said:.0%}", f"{came:.0%}", bar)
+        few = "dim" if n < FEW else None
+        table.add_row(label, f"{round(n):,}", f"{said:.0%}", f"{came:.0%}", bar, style=few)
     return table
 
 
@@ -97,7 +102,8 @@ class TrackScreen(ModalScreen[None]):
             every = interval(sample_every(self._horizon))
             yield Static(
                 f"Forecasts are sampled every {every} of event time; the inverted cell "
-                "marks the p they said: a calibrated forecast's bar ends there.",
+                "marks the p they said: a calibrated forecast's bar ends there. Dim: "
+                f"fewer than {FEW} outcomes, which chance alone moves by many points.",
                 classes="track-note",
             )
 
