@@ -609,9 +609,10 @@ class _Forecast:
 
 
 def reaches(alarm: Baseline, precision: float) -> bool:
-    """Whether ``alarm`` (matched to ``precision``) reached it; True where nothing had
-    a precision to match."""
-    return not alarm.quality.precision < precision
+    """Whether ``alarm`` (matched to ``precision``) reached it. False where the forecast
+    sent no alert, so had no precision to match: the alarm then stands at its default
+    threshold, not at equal precision (it was called matched)."""
+    return not math.isnan(precision) and not alarm.quality.precision < precision
 
 
 def _ratio(a: float, b: float) -> float:

@@ -270,6 +270,16 @@ def test_ratios_with_an_alarm_that_never_reaches_the_forecasts_precision_are_fla
     price[1000:1010] = 100.0
     ev = run()
     assert all(r.matched for r in ev.rows) and "*" not in table({"away": ev})
+    # A forecast that sent no alert has no precision to match: its alarms stand at their
+    # default thresholds, and were called matched ("matched": true, alerts× 0.00).
+    price[:] = 100.0
+    price[1000:1010] = 101.5  # within the proximity alarm's default band, never reached
+    ticks = TickOrder(np.zeros(t.size, int), t, price, [50.0], [102.0])
+    ev = evaluate(ticks, [], {"A": 0}, Samples.concat([]), horizon_s=60.0)
+    assert ev.rows[0].quality.alerts == 0
+    assert not any(r.matched for r in ev.rows), [(r.name, r.matched) for r in ev.rows]
+    assert ev.rows[0].to_dict()["matched"] is False
+    assert "the forecast sent no alert" in table({"silent": ev})
 
 
 def test_evaluate_adds_an_oracle_row_scored_like_the_engine() -> None:

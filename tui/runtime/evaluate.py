@@ -379,9 +379,10 @@ def table(results: dict[str, Evaluation]) -> str:
     ]
     if any(not r.matched for ev in results.values() for r in ev.rows):
         lines.append(
-            f"{_UNMATCHED}: not at equal precision: the proximity alarm (or the row's own) "
-            "reached the forecast's precision at none of its thresholds (limits a tick or two "
-            "away, or rarely neared) and stands at its most precise"
+            f"{_UNMATCHED}: not at equal precision: the forecast sent no alert (nothing to "
+            "match: the alarms stand at their default thresholds), or the proximity alarm (or "
+            "the row's own) reached the forecast's precision at none of its thresholds (limits "
+            "a tick or two away, or rarely neared) and stands at its most precise"
         )
     held = [k for k in results if k in HELD_OUT]
     if held:
