@@ -47,6 +47,7 @@ import numpy as np
 
 from engine import Engine, EngineConfig, LimitError, Signal
 from engine.evaluation import (
+    MIN_BIN,
     SETTLE_HORIZONS,
     Calibration,
     Evaluation,
@@ -732,8 +733,10 @@ def _below(seconds: float, bound: float) -> str:
 def _dense(deciles: list[dict[str, Any]]) -> str:
     """Which deciles the largest gap is taken over: "0.00" over one decile is no sign of
     a calibrated forecast."""
-    n = sum(1 for d in deciles if d["count"] >= 50)
-    return f"over the {n} of 10 deciles with >= 50 forecasts" if n else "no decile has 50 forecasts"
+    n = sum(1 for d in deciles if d["count"] >= MIN_BIN)
+    if not n:
+        return f"no decile has {MIN_BIN} forecasts"
+    return f"over the {n} of {len(deciles)} deciles with >= {MIN_BIN} forecasts"
 
 
 def short_span_note(config: EngineConfig, longest_s: float) -> str | None:

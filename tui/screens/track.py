@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from engine.calibration import CalibrationRecord
-from engine.evaluation import sample_every
+from engine.evaluation import MIN_BIN, sample_every
 from tui.runtime.format import interval
 
 #: Cells of the widest bar (an observed frequency of 100 %).
@@ -23,7 +23,7 @@ BAR = 20
 #: A decile resting on fewer outcomes is drawn dim: chance alone moves its frequency by
 #: up to 14 points (two standard errors at 50 %), and the calibration targets and the
 #: backtest's largest gap count only deciles of at least this many.
-FEW = 50
+FEW = MIN_BIN
 
 
 def record_table(record: CalibrationRecord | None, horizon_s: float) -> Table:

@@ -88,7 +88,7 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
         state = f"broker {k.broker_state}"
     # Where both do not fit on one line, the state goes whole onto the next (at 80
     # columns "silent 9 s" was broken before its unit, "broker DOWN" before DOWN).
-    joint = _packed([k.health, state], width)[len(k.health) :].replace(state, "")
+    joint = "\n" if "\n" in _packed([k.health, state], width) else " · "
     health = Text.assemble((k.health, HEALTH_STYLE.get(k.health, "")), joint, state)
     rows.append(("health", health))
     if k.engines:  # --view: the engines it shows, from their heartbeats

@@ -609,10 +609,7 @@ class Watchlist(ScrollView, can_focus=True):
         if compact == self.compact:
             return
         self.compact = compact
-        self._whole_from = fmt.COMPACT_WHOLE
-        self._cells.clear()
-        self._row_cache.clear()
-        self._widths = _initial_widths()
+        self._set_whole_from(fmt.COMPACT_WHOLE, -math.inf)
         if self._state is not None:
             self.show(self._state, self._stale, self._pending, self._stale_symbols)
 
@@ -682,6 +679,8 @@ class Watchlist(ScrollView, can_focus=True):
         return self.size.width - before - 2 * PAD
 
     def _set_whole_from(self, whole_from: float, now: float) -> None:
+        """Prices from `whole_from` on without cents (when compact), chosen at `now`:
+        every row formatted again and the columns measured afresh."""
         self._whole_from, self._whole_since = whole_from, now
         self._cells.clear()
         self._row_cache.clear()
@@ -818,8 +817,7 @@ class Watchlist(ScrollView, can_focus=True):
         widths = self._widths
         if not self.compact:
             return widths
-        before = sum(widths[key] + 2 * PAD for key in KEYS[: KEYS.index("forecast")])
-        room = self.size.width - before - 2 * PAD
+        room = self._forecast_room(widths)
         if FORECAST_LEAST <= room < widths["forecast"]:
             return {**widths, "forecast": room}
         return widths
