@@ -363,3 +363,53 @@ def test_a_span_just_short_of_the_settling_time_is_not_written_as_it() -> None:
 
     note = short_span_note(EngineConfig(), 29.99 * 60)
     assert note is not None and "span 30.0 min (the longest 1,799 s)" in note, note
+
+
+def test_on_a_narrow_terminal_the_table_is_cut_in_two_with_the_same_cells() -> None:
+    """127 columns wrap on an 80-column terminal: there the alerts against the alarms and
+    the forecast's own measures are two tables, each within the width, with the very
+    cells of the one table a file or a pipe gets."""
+    from engine import EngineConfig
+
+    ticks = evaluate.read_ticks(str(ROOT / "scenarios" / "busy_market.jsonl"))
+    results = {"busy": evaluate.run_ticks(ticks, EngineConfig(), [1.0, 2.0])}
+    whole = evaluate.table(results).splitlines()
+    assert len(whole[0]) > 80 and whole == evaluate.table(results, 200).splitlines()
+    cut = evaluate.table(results, 80).splitlines()
+    assert max(len(line) for line in cut) <= 80
+    tables = [i for i, line in enumerate(cut) if line.startswith("market ")]
+    assert len(tables) == 2
+    heads = [cut[i].split()[2:] for i in tables]
+    assert heads[0] == ["alerts", "prec", "recall", "lead", "s", "lead×", "alerts×", "thresh"]
+    assert heads[1] == ["gap", "BSS", "n", "p", "ETA×", "ETA", "ok", "W/sh", "F/sh", "storm"]
+    names = ["engine", "proximity", "vol-scaled"]
+    wide_rows = {r.split()[1 if i == 0 else 0]: r for i, r in enumerate(whole[2:5])}
+    first = cut[tables[0] + 2 : tables[0] + 5]
+    second = cut[tables[1] + 2 : tables[1] + 3]  # the forecast's own: the engine alone here
+    assert [r.split()[1 if i == 0 else 0] for i, r in enumerate(first)] == names
+    assert second[0].split()[1] == "engine"
+    for name in names:  # every cell of the cut tables is the one table's cell
+        cells = wide_rows[name].split()[-15:]
+        row = next(r for r in first if f" {name} " in f" {r} ")
+        assert row.split()[-7:] == [*cells[:6], cells[-1]]
+    assert second[0].split()[-8:] == wide_rows["engine"].split()[-15:][6:14]
+
+
+def test_a_table_to_a_terminal_fits_it_and_to_a_pipe_stays_whole() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+        def fileno(self) -> int:
+            return 0
+
+    status, out, _ = _run("--kinds", "drift", "--symbols", "4", "--minutes", "3")
+    assert status == 0 and len(out.splitlines()[0]) > 80  # a StringIO is no terminal
+    parser = argparse.ArgumentParser()
+    evaluate.add_arguments(parser)
+    term = Terminal()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(evaluate.os, "get_terminal_size", lambda fd: evaluate.os.terminal_size((80, 24)))
+        args = parser.parse_args(["--kinds", "drift", "--symbols", "4", "--minutes", "3"])
+        assert evaluate.run(args, term, io.StringIO()) == 0
+    assert max(len(line) for line in term.getvalue().splitlines()) <= 80

@@ -21,7 +21,9 @@ import argparse
 import contextlib
 import dataclasses
 import math
+import os
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -353,18 +355,26 @@ def _cells(r: Row) -> list[str]:
     ]
 
 
-def table(results: dict[str, Evaluation]) -> str:
-    """The evaluation table: one block of rows per market kind."""
+#: Where the table is cut in two on a narrow terminal: the alerts against the alarms
+#: (with the alarms' thresholds), then the forecast's own measures (of the rows that
+#: forecast: the engine and the oracle).
+_AGAINST_ALARMS = ("alerts", "prec", "recall", "lead s", "lead×", "alerts×", "thresh")
+
+
+def table(results: dict[str, Evaluation], width: int | None = None) -> str:
+    """The evaluation table: one block of rows per market kind. Wider than ``width``
+    (a terminal's columns), it is printed as two tables one above the other, each
+    within it where the market's name allows: the alerts against the alarms, then
+    the forecast's own measures."""
     # a recorded file is named by its path: the column widens to it
     wide = max([10, *(len(k) for k in results)])
-    head = f"{'market':<{wide}} {'row':<10} " + " ".join(f"{h:>{w}}" for h, w in _COLUMNS)
-    lines = [head, "-" * len(head)]
-    for kind, ev in results.items():
-        for i, r in enumerate(ev.rows):
-            cells = " ".join(f"{v:>{w}}" for v, (_, w) in zip(_cells(r), _COLUMNS, strict=True))
-            lines.append(f"{kind if i == 0 else '':<{wide}} {r.name:<10} {cells}")
-    lines += [
-        "",
+    every = range(len(_COLUMNS))
+    lines = _block(results, wide, every)
+    if width is not None and len(lines[0]) > width:
+        first = [i for i, (h, _) in enumerate(_COLUMNS) if h in _AGAINST_ALARMS]
+        rest = [i for i in every if i not in first]
+        lines = [*_block(results, wide, first), "", *_block(results, wide, rest, own=True)]
+    notes = [
         "prec/recall/lead s: precision, recall, median lead of warned crossings; "
         "proximity and vol-scaled at their best at no lower precision than the engine's "
         "(the longest lead)",
@@ -378,7 +388,7 @@ def table(results: dict[str, Evaluation]) -> str:
         "storm: most WATCHes of one stream and side within a horizon",
     ]
     if any(not r.matched for ev in results.values() for r in ev.rows):
-        lines.append(
+        notes.append(
             f"{_UNMATCHED}: not at equal precision: the forecast sent no alert (nothing to "
             "match: the alarms stand at their default thresholds), or the proximity alarm (or "
             "the row's own) reached the forecast's precision at none of its thresholds (limits "
@@ -386,11 +396,32 @@ def table(results: dict[str, Evaluation]) -> str:
         )
     held = [k for k in results if k in HELD_OUT]
     if held:
-        lines.append(
+        notes.append(
             f"held out: {', '.join(held)} (never used to choose the engine's estimators or "
             "settings: markets the forecast has not seen)"
         )
-    return "\n".join(lines)
+    if width is not None:  # on a terminal: each note within it, the next lines indented
+        notes = [line for note in notes for line in textwrap.wrap(
+            note, max(width, 40), subsequent_indent="  ", break_on_hyphens=False
+        )]  # fmt: skip
+    return "\n".join([*lines, "", *notes])
+
+
+def _block(
+    results: dict[str, Evaluation], wide: int, columns: Sequence[int], own: bool = False
+) -> list[str]:
+    """The header, its rule and the rows of the table's ``columns`` (indices into
+    _COLUMNS); ``own``: only the rows with a calibration (the alarms' would be blank)."""
+    cols = [_COLUMNS[i] for i in columns]
+    head = f"{'market':<{wide}} {'row':<10} " + " ".join(f"{h:>{w}}" for h, w in cols)
+    lines = [head, "-" * len(head)]
+    for kind, ev in results.items():
+        rows = [r for r in ev.rows if r.calibration is not None or not own]
+        for i, r in enumerate(rows):
+            values = _cells(r)
+            cells = " ".join(f"{values[c]:>{w}}" for c, (_, w) in zip(columns, cols, strict=True))
+            lines.append(f"{kind if i == 0 else '':<{wide}} {r.name:<10} {cells}")
+    return lines
 
 
 # --- command line ----------------------------------------------------------------------
@@ -546,8 +577,19 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             doc.update(symbols=args.symbols, minutes=args.minutes, seed=args.seed)
         out.write(msgspec.json.encode(doc).decode() + "\n")
     else:
-        print(table(results), file=out)
+        print(table(results, _terminal_width(out)), file=out)
         if any(ev.row(ORACLE) is None for ev in results.values()):
             print("(no oracle: the truth behind recorded ticks is unknown)", file=out)
     out.flush()
     return 0
+
+
+def _terminal_width(out: TextIO) -> int | None:
+    """The columns of the terminal ``out`` writes to; None where it is no terminal (a
+    file or a pipe keeps the table whole, one line per row)."""
+    try:
+        if not out.isatty():
+            return None
+        return os.get_terminal_size(out.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return None
