@@ -15,6 +15,7 @@ Only the monitor and replay load the terminal UI; every other command runs headl
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import sys
 
@@ -23,7 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `limitwatch` console script."""
     try:
         return _main(argv)
-    except KeyboardInterrupt:  # Ctrl-C while it loads: 50 lines of traceback otherwise
+    except KeyboardInterrupt:  # Ctrl-C while it loads or connects: 50 lines of traceback
+        # otherwise, or (once caught) a command that ends without a word
+        with contextlib.suppress(OSError, ValueError):  # the terminal gone with it
+            print("limitwatch: stopped by Ctrl-C", file=sys.stderr, flush=True)
         return 130
     except BrokenPipeError:  # `| head`: the reader has what it wanted
         from tui.runtime.common import quiet_stdout
@@ -73,20 +77,17 @@ def _main(argv: list[str] | None) -> int:
         except KafkaConfigError as exc:
             return fail(str(exc))
     func = getattr(args, "func", None)
-    try:
-        if func is not None:
-            return int(func(args) or 0)
-        from tui import monitor  # the terminal UI, only for the monitor and replay
+    if func is not None:  # a Ctrl-C they do not catch themselves is main's
+        return int(func(args) or 0)
+    from tui import monitor  # the terminal UI, only for the monitor and replay
 
-        if getattr(args, "command", None) == "serve":
-            from tui import serve
+    if getattr(args, "command", None) == "serve":
+        from tui import serve
 
-            return serve.run(args, argv)
-        if getattr(args, "command", None) == "replay":
-            return monitor.run_replay(args)
-        return monitor.run_monitor(args)
-    except KeyboardInterrupt:
-        return 130
+        return serve.run(args, argv)
+    if getattr(args, "command", None) == "replay":
+        return monitor.run_replay(args)
+    return monitor.run_monitor(args)
 
 
 if __name__ == "__main__":  # also how each page of `limitwatch serve` starts its monitor

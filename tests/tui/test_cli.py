@@ -681,3 +681,19 @@ def test_history_0_means_no_chart_as_its_help_says() -> None:
         assert build_parser().parse_args(argv).history == 0
     with pytest.raises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
         build_parser().parse_args(["--history", "-1"])
+
+
+def test_ctrl_c_before_a_command_takes_over_ends_it_with_a_word_and_130(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while a headless command loads or waits for the cluster's first answer
+    (before its own handler is installed) ended it with exit 130 and not a word: a user
+    who pressed it because nothing seemed to happen was not told it had stopped."""
+    import tui.runtime.parser as parser
+
+    def waiting(_args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(parser, "run_engine", waiting)
+    assert main(["--bootstrap-servers", "127.0.0.1:1", "engine"]) == 130
+    assert capsys.readouterr().err == "limitwatch: stopped by Ctrl-C\n"
