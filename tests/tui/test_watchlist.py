@@ -617,3 +617,87 @@ def test_limits_that_would_read_alike_are_written_with_the_digits_that_tell_them
 
     drive(app, script)
     assert widths == [len("399.999999999")]  # the column fits it, not cut to "399.999"
+
+
+def _rows_at(
+    feed: StaticFeed, size: tuple[int, int], presses: tuple[str, ...] = (), forecast: int = 0
+) -> list[str]:
+    """The watchlist's rows on screen at `size`, after `presses` on it, its forecast
+    column first widened to `forecast` (as a long forecast seen in view widens it)."""
+    app = LimitwatchApp(feed)
+    lines: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        table = app.query_one(Watchlist)
+        table.focus()
+        if forecast:
+            table._widths["forecast"] = max(table._widths["forecast"], forecast)
+            table._resize()
+        for key in presses:
+            await pilot.press(key)
+        await pilot.pause(0.2)
+        lines.extend(_watchlist_text(app, app.query_one(Watchlist)).splitlines())
+
+    drive(app, script, size=size)
+    return [line for line in lines[1:] if re.match(r" [A-Z]", line)]
+
+
+#: Prices of 600,000, 43,000 and 12,000 beside a twenty-letter symbol.
+_CROWDED = (
+    ["BRK.A", "BTCUSDT", "VERYLONGSYMBOLNAME.X"],
+    {"BRK.A": 612_345 / 150, "BTCUSDT": 43_000 / 150, "VERYLONGSYMBOLNAME.X": 12_345 / 150},
+)
+
+
+def test_a_forecast_with_no_room_beside_the_limits_is_whole_one_arrow_away() -> None:
+    """At 80x24 such prices leave the forecast two cells: it is one → away, as the README
+    says. Its width was cut to the room of the view unscrolled, too narrow to show, so it
+    stayed wider than the room a → gives, and the first → showed blank cells."""
+    rows = _rows_at(_priced(*_CROWDED), (80, 24))
+    assert len(rows) == 3 and not any(_FORECAST.search(row) for row in rows), rows
+    rows = _rows_at(_priced(*_CROWDED), (80, 24), ("right",), forecast=20)
+    assert len(rows) == 3, rows
+    for row in rows:
+        assert _FORECAST.search(row), rows
+
+
+def test_a_wide_watchlist_whose_full_form_hides_the_forecast_takes_the_compact_one() -> None:
+    """At 100x30 the watchlist is wide enough for the full form, whose prices with cents
+    beside a twenty-letter symbol pushed the forecast out of view: the compact form
+    (prices without cents, symbols cut, the forecast cut to its room) keeps it there."""
+    rows = _rows_at(_priced(*_CROWDED), (100, 30))
+    assert len(rows) == 3, rows
+    for row in rows:
+        assert _FORECAST.search(row), rows
+    wide = _rows_at(_priced(*_CROWDED), (160, 48))  # room for the full form: kept
+    assert any("VERYLONGSYMBOLNAME.X" in row and re.search(r"\d\.\d\d\b", row) for row in wide)
+
+
+def test_long_symbols_give_the_forecast_the_cells_it_lacks_down_to_ten() -> None:
+    """System metrics at 80x24 (`disk.read_kbps` cut to 12 cells) left the forecast seven
+    cells, one short of `SELL now`: the symbol column gives up what the forecast lacks,
+    down to SYMBOL_COMPACT_LEAST cells, the names cut with an ellipsis."""
+    app = LimitwatchApp(
+        _priced(["DISKREADKBPS", "MEMAVAILABLE"], {"DISKREADKBPS": 1, "MEMAVAILABLE": 1})
+    )
+    seen: dict[str, object] = {}
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        table = app.query_one(Watchlist)
+        assert table.compact
+        base = table._widths
+        spare = table._forecast_room(base) - 7  # set the prices' columns to leave 7
+        table._widths = {**base, "symbol": 12, "last": base["last"] + spare}
+        seen["layout"] = table._layout()
+        seen["room"] = table._forecast_room(table._widths)
+        cells = ((("DISKREADKBP…", ""),), *((("1", ""),) for _ in KEYS[1:]))
+        strip = table._strip(cells, Style(), False, seen["layout"])  # type: ignore[arg-type]
+        seen["row"] = strip.text
+
+    drive(app, script, size=(80, 24))
+    layout = seen["layout"]
+    assert seen["room"] == 7
+    assert layout["symbol"] == 11 and layout["forecast"] == watchlist_module.FORECAST_LEAST  # type: ignore[index]
+    assert str(seen["row"]).startswith(" DISKREADKB… ")

@@ -57,8 +57,12 @@ _clock = time.monotonic  # what the hold is timed with (tests turn it)
 #: Symbols longer than this are cut with an ellipsis.
 SYMBOL_MAX = 24
 #: ... or than this in a narrow watchlist, so the limits fit beside them at 80 columns
-#: (`mem.availab…`); the chart's title and the detail view (enter) name it in full.
+#: (`mem.availab…`); the chart's title and the detail view (d) name it in full.
 SYMBOL_COMPACT_MAX = 12
+#: ... and down to this where the forecast would otherwise have less than FORECAST_LEAST
+#: beside the limits (system metrics at 80 columns: `disk.read…` instead of
+#: `disk.read_k…` kept `SELL now` in view).
+SYMBOL_COMPACT_LEAST = 10
 #: After a pinned symbol's name.
 PIN_MARK = "*"
 #: Spaces either side of a cell.
@@ -241,6 +245,22 @@ def squeeze(cell: Cell, width: int) -> Cell:
     return tuple(parts)
 
 
+def _cut_symbol(cell: Cell, width: int) -> Cell:
+    """A symbol `cell` (its name, then a pin mark if any) in at most `width` cells: the
+    name cut with an ellipsis, the mark kept.
+
+    >>> _cut_symbol((("disk.read_k…", ""),), 10)
+    (('disk.read…', ''),)
+    >>> _cut_symbol((("mem.availab…", ""), ("*", "bold yellow")), 11)
+    (('mem.avail…', ''), ('*', 'bold yellow'))
+    """
+    if sum(cell_len(text) for text, _style in cell) <= width:
+        return cell
+    (name, style), *marks = cell
+    keep = width - sum(cell_len(text) for text, _style in marks) - 1
+    return ((set_cell_size(name.removesuffix("…"), max(0, keep)) + "…", style), *marks)
+
+
 @lru_cache(maxsize=4)
 def _price(compact: bool, whole_from: float = fmt.COMPACT_WHOLE) -> Callable[[float], str]:
     """How prices are written in a narrow (`compact`) watchlist or a wide one."""
@@ -420,6 +440,10 @@ class Watchlist(ScrollView, can_focus=True):
         self.order = "symbol"
         self.filter_text = ""
         self.compact = False
+        # Compact though wide: the full form left the forecast no room (see _crowd), and
+        # the forecast column's width then, which the full form must leave to come back.
+        self._crowded_since: float | None = None
+        self._full_forecast = FORECAST_MIN
         self._whole_from = fmt.COMPACT_WHOLE  # narrow, prices from this on lose their cents
         self._whole_since = -math.inf  # when it was last changed
         self._state: EngineState | None = None
@@ -653,30 +677,64 @@ class Watchlist(ScrollView, can_focus=True):
         rows = np.fromiter((index[s] for s in self._rows), dtype=np.intp, count=len(self._rows))
         if rows.size == 0:
             return
-        wanted = self._needed_widths(state, rows, self._whole_from)
         now = _clock()
+        self._crowd(state, rows, now)
+        wanted = self._needed_widths(state, rows, self._whole_from)
         if self.compact and self.size.width:
             if self._whole_from == fmt.COMPACT_WHOLE:
-                room = self._forecast_room(wanted)
+                room = self._forecast_room(wanted, symbol_cut=True)
                 if room < FORECAST_LEAST:
                     fewer = self._needed_widths(state, rows, fmt.COMPACT_THOUSANDS)
-                    if self._forecast_room(fewer) >= FORECAST_LEAST:  # else keep them
-                        self._set_whole_from(fmt.COMPACT_THOUSANDS, now)
+                    if self._forecast_room(fewer, symbol_cut=True) >= FORECAST_LEAST:
+                        self._set_whole_from(fmt.COMPACT_THOUSANDS, now)  # else keep them
                         wanted = fewer
             elif now - self._whole_since >= WIDTH_HOLD_S:
                 cents = self._needed_widths(state, rows, fmt.COMPACT_WHOLE)
-                if self._forecast_room(cents) >= FORECAST_LEAST:
+                if self._forecast_room(cents, symbol_cut=True) >= FORECAST_LEAST:
                     self._set_whole_from(fmt.COMPACT_WHOLE, now)
                     wanted = cents
         for key, width in wanted.items():
             self._settle(key, width, now)
 
-    def _forecast_room(self, wanted: Mapping[str, int]) -> int:
-        """Cells the columns before the forecast, at `wanted` widths, leave it."""
+    def _crowd(self, state: EngineState, rows: np.ndarray, now: float) -> None:
+        """A watchlist wide enough for the full form takes the compact one where the
+        full form's columns before the forecast leave it less than its width (at 100
+        columns, prices of 600,000 with cents and a long symbol pushed it out of view),
+        and the full form back once they leave it that width again, held for
+        WIDTH_HOLD_S (the narrow form's own steps follow: prices without cents, cut
+        symbols, the forecast cut to its room)."""
+        if self.size.width < COMPACT_BELOW:
+            self._crowded_since = None
+            return
+        full = self._needed_widths(state, rows, fmt.COMPACT_WHOLE, compact=False)
+        if not self.compact:
+            width = self._widths["forecast"]
+            if self._forecast_room(full) < width:
+                self._full_forecast = width
+                self._crowded_since = now
+                self._go_compact(True, now)
+        elif (
+            self._crowded_since is not None
+            and now - self._crowded_since >= WIDTH_HOLD_S
+            and self._forecast_room(full) >= self._full_forecast
+        ):
+            self._crowded_since = None
+            self._go_compact(False, now)
+
+    def _go_compact(self, compact: bool, now: float) -> None:
+        """Switch the form (see :meth:`set_compact`) within a snapshot being shown."""
+        self.compact = compact
+        self._set_whole_from(fmt.COMPACT_WHOLE, now)
+
+    def _forecast_room(self, wanted: Mapping[str, int], symbol_cut: bool = False) -> int:
+        """Cells the columns before the forecast, at `wanted` widths, leave it; with
+        `symbol_cut`, long symbols cut to SYMBOL_COMPACT_LEAST (:meth:`_layout` cuts
+        them as far as the forecast needs)."""
         before = sum(
             max(wanted[key], _LEAST_WIDTHS[key]) + 2 * PAD for key in KEYS[: KEYS.index("forecast")]
         )
-        return self.size.width - before - 2 * PAD
+        spare = max(0, wanted["symbol"] - SYMBOL_COMPACT_LEAST) if symbol_cut else 0
+        return self.size.width - before - 2 * PAD + spare
 
     def _set_whole_from(self, whole_from: float, now: float) -> None:
         """Prices from `whole_from` on without cents (when compact), chosen at `now`:
@@ -687,17 +745,25 @@ class Watchlist(ScrollView, can_focus=True):
         self._widths = _initial_widths()
 
     def _needed_widths(
-        self, state: EngineState, rows: np.ndarray, whole_from: float
+        self,
+        state: EngineState,
+        rows: np.ndarray,
+        whole_from: float,
+        compact: bool | None = None,
     ) -> dict[str, int]:
         """The width each column needs for `rows`, prices from `whole_from` on without
-        cents (when compact)."""
+        cents (when compact); in the form in use unless `compact` says."""
+        compact = self.compact if compact is None else compact
         last, opened = state.last[rows], state.open[rows]
         with np.errstate(divide="ignore", invalid="ignore"):
             relative = np.where(opened > 0, last / opened - 1.0, np.nan)
         in_percent = (np.abs(relative) <= fmt.PERCENT_MAX) & ~state.additive[rows]  # as fmt.change
         absolute = np.where(in_percent, np.nan, last - opened)
-        limits = [self._pending_side(0, whole_from), self._pending_side(1, whole_from)]
-        price, longest = _price(self.compact, whole_from), _longest(self.compact)
+        limits = [
+            self._pending_side(0, whole_from, compact),
+            self._pending_side(1, whole_from, compact),
+        ]
+        price, longest = _price(compact, whole_from), _longest(compact)
         in_view = self._visible_rows()  # positions in `rows`, as in self._rows
 
         def widest(values: np.ndarray) -> int:
@@ -742,9 +808,9 @@ class Watchlist(ScrollView, can_focus=True):
             self._widths[key] = max(width, _LEAST_WIDTHS[key])
             self._needed_at[key] = now
 
-    def _pending_side(self, side: int, whole_from: float) -> int:
+    def _pending_side(self, side: int, whole_from: float, compact: bool) -> int:
         values = np.array([limits[side] for limits in self._pending.values()], dtype=float)
-        price = _price(self.compact, whole_from)
+        price = _price(compact, whole_from)
         return _widest(values, price, whole_from) if values.size else 1
 
     def _resort(self) -> None:
@@ -818,9 +884,30 @@ class Watchlist(ScrollView, can_focus=True):
         if not self.compact:
             return widths
         room = self._forecast_room(widths)
+        if room < FORECAST_LEAST <= self._forecast_room(widths, symbol_cut=True):
+            # long symbols give up the cells the forecast lacks, down to their least
+            widths = {**widths, "symbol": widths["symbol"] - (FORECAST_LEAST - room)}
+            room = FORECAST_LEAST
+        if room < FORECAST_LEAST:  # not beside the limits: cut to its room one → away
+            room = self._scrolled_room(widths)
         if FORECAST_LEAST <= room < widths["forecast"]:
             return {**widths, "forecast": room}
         return widths
+
+    def _scrolled_room(self, widths: Mapping[str, int]) -> int:
+        """Cells the forecast has beside the symbol at the first sideways stop (→) where
+        it has FORECAST_LEAST, the columns before it scrolled under the symbol one by one
+        (:meth:`action_column`); where none has, at the last. Cut to its room in the
+        unscrolled view alone, a forecast pushed out of it was still too wide a → away,
+        and a column only partly in view is blanked: the first → showed blank cells."""
+        cells = [max(widths[key], _LEAST_WIDTHS[key]) + 2 * PAD for key in KEYS]
+        forecast = KEYS.index("forecast")
+        room = 0
+        for hidden in range(1, forecast):  # columns 1 .. hidden scrolled under the symbol
+            room = self.size.width - cells[0] - sum(cells[hidden + 1 : forecast]) - 2 * PAD
+            if room >= FORECAST_LEAST:
+                break
+        return room
 
     def _resize(self) -> None:
         width = sum(self._layout().values()) + 2 * PAD * len(COLUMNS)
@@ -944,6 +1031,8 @@ class Watchlist(ScrollView, can_focus=True):
             width = layout[key]
             if key == "forecast":
                 cell = squeeze(cell, width)
+            elif key == "symbol":
+                cell = _cut_symbol(cell, width)
             room = width - sum(cell_len(text) for text, _s in cell)
             lead = " " * PAD + (" " * room if key not in LEFT else "")
             trail = (" " * room if key in LEFT else "") + " " * PAD
