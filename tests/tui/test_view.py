@@ -75,10 +75,37 @@ def test_records_that_cannot_be_read_are_refused_with_a_reason(value: bytes) -> 
     ("parse", "value"),
     [  # what no engine writes: a chance of 5, a negative time to the limit, a time
         # months ahead, a symbol with an escape sequence (a tick's would be refused)
-        (parse_signal, b'{"id": "A:SELL:1", "kind": "SELL", "symbol": "A", "t": 1.0, "p_hit": 5}'),
-        (parse_signal, b'{"id": "A:SELL:1", "kind": "SELL", "symbol": "A", "t": 1.0, "eta_s": -3}'),
-        (parse_signal, b'{"id": "A:SELL:1", "kind": "SELL", "symbol": "A", "t": 9999999999.0}'),
-        (parse_signal, b'{"id": "E:SELL:1", "kind": "SELL", "symbol": "E\\u001b[31m", "t": 1.0}'),
+        (
+            parse_signal,
+            b'{"id": "A:SELL:1", "kind": "SELL", "symbol": "A", "t": 1.0, "p_hit": 5,'
+            b' "price": 1.0}',
+        ),
+        (
+            parse_signal,
+            b'{"id": "A:SELL:1", "kind": "SELL", "symbol": "A", "t": 1.0, "eta_s": -3,'
+            b' "price": 1.0}',
+        ),
+        (
+            parse_signal,
+            b'{"id": "A:SELL:1", "kind": "SELL", "symbol": "A", "t": 9999999999.0, "price": 1.0}',
+        ),
+        (
+            parse_signal,
+            b'{"id": "E:SELL:1", "kind": "SELL", "symbol": "E\\u001b[31m", "t": 1.0, "price": 1.0}',
+        ),
+        # a value no tick can carry: 1e308 ended the app in the chart (OverflowError)
+        (
+            parse_signal,
+            b'{"id": "A:SELL:1", "kind": "SELL", "symbol": "A", "t": 1.0, "price": 1e308}',
+        ),
+        # no price: the signal history cannot keep it, and it was switched off for good
+        (parse_signal, b'{"id": "A:SELL:1", "kind": "SELL", "symbol": "A", "t": 1.0}'),
+        (parse_indicators, b'{"symbol": "A", "t": 1.0, "last": 1e308}'),
+        (parse_indicators, b'{"symbol": "A", "t": 1.0, "last": -1e308}'),
+        (parse_indicators, b'{"symbol": "A", "t": 1.0, "sma_fast": 1e308}'),
+        (parse_indicators, b'{"symbol": "A", "t": 1.0, "buy": 1e308}'),
+        (parse_indicators, b'{"symbol": "A", "t": 1.0, "vol": 1e300}'),
+        (parse_indicators, b'{"symbol": "A", "t": 1.0, "eta_buy": 1e308}'),
         (parse_indicators, b'{"symbol": "A", "t": 1.0, "p_buy": 1.5}'),
         (parse_indicators, b'{"symbol": "A", "t": 1.0, "eta_sell": -1.0}'),
         (parse_indicators, b'{"symbol": "A", "t": 9999999999.0}'),
@@ -429,3 +456,33 @@ def test_limit_keys_in_a_view_that_shares_no_limits_say_so_and_send_nothing() ->
     drive(app, script)
     assert feed.commands == [] and feed.shared == []
     assert told == [unshared.limits_refused, unshared.limits_refused, unshared.band_refused]
+
+
+def test_a_flood_of_one_tick_names_takes_its_own_rows_not_the_real_symbols() -> None:
+    """With as many rows as an engine tracks, the view refused every new symbol: a flood
+    of one-tick names published by an engine locked real symbols out for good (a
+    filter for them said no symbol matches while their signals came in). A new symbol
+    now takes the row idle longest among those still warming up, else among the rest,
+    as the engine's own eviction does."""
+    from engine import EngineConfig
+    from tui.runtime.view import ViewOptions, ViewWorker
+
+    worker = ViewWorker(ViewOptions(Connection("127.0.0.1:1"), engine=EngineConfig(max_symbols=8)))
+
+    def tick(symbol: str, t: float, n_ticks: int) -> None:
+        worker._indicators(parse_indicators(msgspec.json.encode(
+            {"symbol": symbol, "t": t, "last": 100.0, "n_ticks": n_ticks}
+        )))  # fmt: skip
+
+    real = ["ACME", "BRIX", "CYGN", "DRVX", "ELMR"]
+    for symbol in real:
+        tick(symbol, 1.0, 100)
+    for i in range(50):
+        tick(f"FLOOD{i}", 2.0, 1)
+    tick("NEWREAL", 3.0, 1)
+    rows = worker._state().symbols
+    assert len(rows) == 8
+    assert set(real) | {"NEWREAL"} <= set(rows), rows
+    assert worker._state().evicted == 48  # the flood's own names, all but the last two
+    tick("ACME", 4.0, 101)  # an update of a shown symbol takes no row
+    assert worker._state().evicted == 48 and len(worker._state().symbols) == 8

@@ -52,6 +52,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from engine import EngineConfig, EngineState, History, Signal, SignalKind
+from engine.limits import MAX_PRICE
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
 from producer.topics import TopicLook
 from producer.wire import MAX_SYMBOL_LEN, clean_symbol
@@ -98,30 +99,33 @@ TOPIC_CHECK_S = 2.0
 _Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SYMBOL_LEN)]
 _Time = Annotated[float, msgspec.Meta(ge=0.0, lt=1e11)]  # epoch seconds, as on the wire
 _P = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]  # a probability
-_Eta = Annotated[float, msgspec.Meta(ge=0.0)]  # seconds to a limit
 _Count = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 _Lag = Annotated[int, msgspec.Meta(ge=-1, le=2**53)]  # -1: not known
 _Partition = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+# A price, limit, average or estimate: within what a tick may carry (a quantity's may be
+# negative). 1e308 in a record drew the chart into an OverflowError and ended the app.
+_Value = Annotated[float, msgspec.Meta(gt=-MAX_PRICE, lt=MAX_PRICE)]
+_Seconds = Annotated[float, msgspec.Meta(ge=0.0, le=1e9)]  # to a limit: 31 years at most
 
 
 class _Indicators(msgspec.Struct, forbid_unknown_fields=False):
     symbol: _Symbol
     t: _Time
-    last: float | None = None
-    sma_fast: float | None = None
-    sma_slow: float | None = None
-    ema: float | None = None
-    drift: float | None = None
-    vol: float | None = None
-    buy: float | None = None
-    sell: float | None = None
+    last: _Value | None = None
+    sma_fast: _Value | None = None
+    sma_slow: _Value | None = None
+    ema: _Value | None = None
+    drift: _Value | None = None
+    vol: _Value | None = None
+    buy: _Value | None = None
+    sell: _Value | None = None
     p_buy: _P | None = None
     p_sell: _P | None = None
-    eta_buy: _Eta | None = None
-    eta_sell: _Eta | None = None
+    eta_buy: _Seconds | None = None
+    eta_sell: _Seconds | None = None
     n_ticks: _Count = 0
-    open: float | None = None
-    drift_se: float | None = None
+    open: _Value | None = None
+    drift_se: _Value | None = None
     additive: bool = False
     engine: str = ""
 
@@ -141,10 +145,10 @@ class _SignalRecord(msgspec.Struct, forbid_unknown_fields=False):
     kind: str
     symbol: _Symbol
     t: _Time
-    price: float | None = None
-    limit: float | None = None
+    price: _Value  # an engine always writes it: the signal history cannot keep one without
+    limit: _Value | None = None
     p_hit: _P | None = None
-    eta_s: _Eta | None = None
+    eta_s: _Seconds | None = None
 
 
 _IND = msgspec.json.Decoder(_Indicators)
@@ -243,13 +247,19 @@ class ViewWorker(threading.Thread):
         self._interval = 1.0 / publish_hz
         self._rows: dict[str, _Indicators] = {}
         self._arrived: dict[str, float] = {}  # symbol: wall time of its latest update
+        # The rows by how long they have been idle, longest first: those still warming up
+        # (fewer ticks than the engine's warm-up), then the rest (see _make_room).
+        self._idle: tuple[OrderedDict[str, None], OrderedDict[str, None]] = (
+            OrderedDict(),
+            OrderedDict(),
+        )
+        self._evicted = 0  # rows given up for new symbols
         self._chart: dict[str, deque[tuple[float, float, float, float]]] = {}
         self._recent: deque[Signal] = deque(maxlen=RECENT_SIGNALS)
         self._seen: OrderedDict[tuple[str, float], None] = OrderedDict()
         self._signal_count = 0
         self._read = 0
         self._unreadable = 0
-        self._refused = 0  # symbols beyond max_symbols
         self._duplicates = 0
         self._errors = 0
         self._last_error = ""
@@ -465,15 +475,30 @@ class ViewWorker(threading.Thread):
         if was is not None and rec.t < was.t:
             return  # an older update (another engine's, before a rebalance)
         if was is None and len(self._rows) >= self.options.engine.max_symbols:
-            self._refused += 1  # as many symbols as an engine tracks: no more rows
-            self._state_cache = None  # it shows the count
-            return
+            self._make_room()
         self._rows[rec.symbol] = rec
         self._state_cache = None
         self._arrived[rec.symbol] = time.time()
+        warm = rec.n_ticks >= self.options.engine.warmup_ticks
+        self._idle[not warm].pop(rec.symbol, None)
+        self._idle[warm][rec.symbol] = None
+        self._idle[warm].move_to_end(rec.symbol)
         points = self._chart.setdefault(rec.symbol, deque(maxlen=CHART_POINTS))
         if rec.last is not None:
             points.append((rec.t, rec.last, _f(rec.sma_fast), _f(rec.sma_slow)))
+
+    def _make_room(self) -> None:
+        """A new symbol's row takes the place of the row idle longest among those still
+        warming up, else among the rest, as the engine gives a new symbol the slot of
+        such a symbol (``evict_idle``). The rows were refused once as many as an engine
+        tracks were shown: a flood of one-tick names published by an engine locked every
+        real symbol that came after it out of the view for good."""
+        cold, warm = self._idle
+        victim, _ = (cold or warm).popitem(last=False)
+        del self._rows[victim]
+        self._arrived.pop(victim, None)
+        self._chart.pop(victim, None)
+        self._evicted += 1
 
     def _beat(self, beat: _Beat) -> None:
         # Never later than its arrival: a clock ahead (or a forged time) must not keep
@@ -595,7 +620,7 @@ class ViewWorker(threading.Thread):
             symbols=tuple(r.symbol for r in rows), n_ticks=ticks, t_last=t_last,
             **{name: col(name) for name in INDICATORS}, open=col("open"),
             drift_se=col("drift_se"), additive=additive, config=self.options.engine,
-            refused=self._refused,
+            refused=0, evicted=self._evicted,
         )  # fmt: skip
         return self._state_cache
 
