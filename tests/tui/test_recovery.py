@@ -294,3 +294,32 @@ def test_at_its_memory_budget_the_embedded_broker_is_restarted_empty_losing_no_t
             assert pipeline.stop(timeout=2.0)
     acknowledged, twice = check_numbers(producer, tmp_path / "read.jsonl")
     print(f"budget: {acknowledged} acknowledged, all read, {twice} read twice, {status.state}")
+
+
+def test_a_member_reading_new_ticks_only_is_not_behind_the_ticks_before_it() -> None:
+    """A group member that reads only new ticks, in a group with nothing committed, starts
+    at each partition's end, and with nothing new its client has no position there: the
+    lag was measured from each partition's start (`lag 1,005, STALL` for as long as no
+    tick came). Measured from where it starts: nothing."""
+    with EmbeddedBroker() as cluster:
+        ensure_topics(cluster.bootstrap, "prices", 2)
+        producer = NumberedProducer(cluster.bootstrap)
+        producer.start()
+        wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
+        producer.stop()
+        producer.join(5)
+        pipeline = _reading(cluster.bootstrap, 2, from_beginning=False, group="only-new")
+        try:
+            snap = wait_for(
+                pipeline,
+                lambda s: (
+                    len(s.kafka.partitions) == 2 and all(p.high > 0 for p in s.kafka.partitions)
+                ),
+                30,
+            )
+            time.sleep(4.0)  # past the STALL a lag with no tick coming made
+            snap = pipeline.latest()
+            assert snap is not None
+            assert snap.kafka.total_lag == 0 and snap.kafka.health == "OK", snap.kafka
+        finally:
+            assert pipeline.stop(timeout=5.0)

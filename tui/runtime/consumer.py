@@ -106,6 +106,9 @@ _BROKERS_LOST = (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError
 #: While partitions are read again (see :mod:`tui.runtime.rebuild`), how often the
 #: worker says how far it got, in seconds.
 REBUILD_PROGRESS_S = 5.0
+#: How often a partition's committed offset is asked again while none is known and the
+#: client has no position of its own there, in seconds.
+RESUME_ASK_S = 5.0
 #: How often the worker asks the cluster about its topic (id and partitions).
 TOPIC_CHECK_S = 1.0
 #: Looks at the topic (one a second) in which a group member left with no partitions
@@ -249,6 +252,7 @@ class ConsumerWorker(threading.Thread):
         #: Ticks read again to rebuild state, and the signals they raised (dropped).
         self.rebuilt = 0
         self._resume_at: dict[int, int] = {}  # partition -> committed offset read from
+        self._resume_asked: dict[int, float] = {}  # partition -> when it was last asked
         #: True while partitions are read again (no snapshot is published meanwhile).
         self.rebuilding = False
         #: Partition: offset below which its messages were read already (skipped).
@@ -444,6 +448,9 @@ class ConsumerWorker(threading.Thread):
                 self.health.partitions = tuple(
                     p for p in self.health.partitions if p.partition not in lost
                 )
+                for p in lost:  # where another member leaves them is asked afresh
+                    self._resume_at.pop(p, None)
+                    self._resume_asked.pop(p, None)
 
             self._subscribe = lambda c: c.subscribe(
                 [self.topic], on_assign=on_assign, on_revoke=on_revoke
@@ -885,14 +892,24 @@ class ConsumerWorker(threading.Thread):
         except Exception as exc:
             self._note_error(f"position: {exc}")
             return
-        unknown = [tp for tp in positions if tp.offset < 0 and tp.partition not in self._resume_at]
+        now = time.monotonic()
+        unknown = [
+            tp for tp in positions
+            if tp.offset < 0
+            and (self._resume_at.get(tp.partition, -1) < 0
+                 and now - self._resume_asked.get(tp.partition, -math.inf) >= RESUME_ASK_S)
+        ]  # fmt: skip
         if unknown and self.group is not None:
-            # A group's committed offsets, asked once per partition (a rebuild knows them):
-            # where reading resumes, until the client has a position of its own.
+            # A group's committed offsets (a rebuild knows them): where reading resumes,
+            # until the client has a position of its own. Asked again every RESUME_ASK_S
+            # while none is known: a broker in the middle of a rebalance answered "none"
+            # once, and the whole partition was shown as lag (STALL, 6,367 behind) for as
+            # long as nothing new came, the group's offsets at its end all along.
+            self._resume_asked.update((tp.partition, now) for tp in unknown)
             try:
                 for tp in consumer.committed(unknown, timeout=1.0):
                     self._resume_at[tp.partition] = tp.offset if tp.error is None else -1
-            except Exception as exc:  # measured from the start, and not asked again
+            except Exception as exc:  # measured as if none were committed until asked again
                 self._resume_at.update((tp.partition, -1) for tp in unknown)
                 self._note_error(f"committed offsets: {exc}")
         readings = []
@@ -902,7 +919,8 @@ class ConsumerWorker(threading.Thread):
             except Exception:
                 low, high = -1, -1
             at = tp.offset if tp.offset >= 0 else self._resume_at.get(tp.partition, -1)
-            at = at if at >= 0 else -1  # none committed: from the partition's start
+            if at < 0:  # none committed: from where the client starts, its start or end
+                at = -1 if self.from_beginning or high < 0 else high
             readings.append(PartitionReading(tp.partition, low, high, at))
         self.health.lag(readings, time.time())
         past = {r.partition for r in readings if r.high >= 0 and r.position > r.high}

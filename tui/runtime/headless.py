@@ -396,8 +396,10 @@ def status_line(snap: Snapshot, told_recovery: str = "") -> str:
     refused symbols when there are any, and the consumer's last reset unless it is
     `told_recovery` (said on an earlier line)."""
     k = snap.kafka
-    parts = ",".join(str(p.partition) for p in k.partitions) or "none"
-    lag = "?" if lag_unknown(k) else f"{k.total_lag:,}"
+    parts = ",".join(str(p.partition) for p in k.partitions) or "none yet"
+    # With no partitions there is no lag to tell: "partitions none, lag 0, OK" was said
+    # while the group had yet to assign any and tens of thousands of ticks waited.
+    lag = "?" if lag_unknown(k) or not k.partitions else f"{k.total_lag:,}"
     line = (
         f"{fmt.count(k.consumed, 'tick')}, {fmt.count(snap.signal_count, 'signal')}, "
         f"partitions {parts}, lag {lag}, {k.health}"
