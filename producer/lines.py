@@ -50,7 +50,10 @@ class SourceError(ValueError):
     def __init__(
         self, file: str, line: int | None, reason: str, *, skippable: bool = False
     ) -> None:
-        super().__init__(f"{file}: {reason}" if line is None else f"{file}:{line}: {reason}")
+        # The name as the message shows it: a newline or escape code in a file's name
+        # (which a message printed with its own line breaks kept) shown as an escape.
+        shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in file)
+        super().__init__(f"{shown}: {reason}" if line is None else f"{shown}:{line}: {reason}")
         self.file = file
         self.line = line
         self.reason = reason

@@ -58,6 +58,9 @@ from tui.widgets.kafka_pane import TREND, KafkaPane
 from tui.widgets.signal_log import KIND_FILTERS, MAX_ROWS, SignalLog
 from tui.widgets.watchlist import Watchlist
 
+#: The sort orders as `o`'s help names them (symbol, urgency, change, price).
+_SORT_WORDS = {"chg": "change", "last": "price"}
+
 log = logging.getLogger(__name__)
 
 #: UI refresh rate: how often the newest snapshot is read.
@@ -635,7 +638,8 @@ class LimitwatchApp(App[None]):
 
     def _title_watchlist(self) -> None:
         table = self.query_one(Watchlist)
-        title = f"Watchlist · by {table.order}"
+        # the order in the words of `o`'s help (the settings file keeps its key: chg, last)
+        title = f"Watchlist · by {_SORT_WORDS.get(table.order, table.order)}"
         if table.shown_only is not None:
             title += f" · {len(table.shown_only)} chosen"
         if table.filter_text:
@@ -652,12 +656,26 @@ class LimitwatchApp(App[None]):
         snap = self._snapshot
         symbol = self.query_one(Watchlist).selected_symbol
         if snap is None or symbol is None:
-            self.notify("No symbol selected yet.", severity="warning")
+            self._none_selected()
             return None
         if symbol not in snap.engine.symbols:  # evicted since the watchlist last showed it
             self.notify(f"{symbol} is no longer tracked.", severity="warning")
             return None
         return snap, symbol, snap.engine.symbols.index(symbol)
+
+    def _none_selected(self) -> None:
+        """Say why a key about the selected symbol did nothing: no symbol yet, or a
+        filter that hides every one ("No symbol selected yet" while a typed filter
+        matched none left the user looking for a symbol to select)."""
+        table = self.query_one(Watchlist)
+        if table.filter_text and self._snapshot is not None and self._snapshot.engine.symbols:
+            self.notify(
+                f"No symbol matches the filter “{fmt.literal(table.filter_text)}”: "
+                "/ to change it, esc to clear it.",
+                severity="warning",
+            )
+        else:
+            self.notify("No symbol selected yet.", severity="warning")
 
     def action_cursor(self, delta: int) -> None:
         """Move the watchlist selection."""
@@ -693,8 +711,15 @@ class LimitwatchApp(App[None]):
         else:
             new_buy, new_sell = buy, _stepped(sell if math.isfinite(sell) else last, delta)
         additive = bool(snap.engine.additive[i])
+        value = new_buy if side == "buy" else new_sell
+        if not additive and value <= 0.0:  # said as what the key can mend, not as an option
+            self.notify(
+                f"{symbol}: a step of {self.step:.2%} of the price would take the {side} "
+                f"limit to {_limit_text(value)}, below zero: press [ for a smaller step",
+                title="Limit refused", severity="error", replaces="limit refused",
+            )  # fmt: skip
+            return
         if self._send_limits(symbol, new_buy, new_sell, only=side, additive=additive):
-            value = new_buy if side == "buy" else new_sell
             self.notify(
                 f"{symbol} {side} limit → {_limit_text(value)}", timeout=2, replaces="limit"
             )
@@ -993,7 +1018,7 @@ class LimitwatchApp(App[None]):
     def _toggle_mark(self, field_name: str, on_text: str, off_text: str) -> None:
         symbol = self.query_one(Watchlist).selected_symbol
         if symbol is None:
-            self.notify("No symbol selected yet.", severity="warning")
+            self._none_selected()
             return
         self.settings = self.settings.toggled(field_name, symbol)
         self._save_settings()

@@ -748,3 +748,10 @@ def test_a_file_name_holding_escape_sequences_is_shown_escaped(
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x07" not in err
     assert err.count("x\\x1b]0;PWNED\\x07\\x1b[31mRED.csv:3: price 'x' is not a number") == 2
+    # A newline in the name too: the message's own line breaks are kept, so it was not.
+    broken = tmp_path / "evil\x1b[31m\nname.csv"
+    broken.write_text("ts,symbol,price\n1,A,1\n2,A,x\n")
+    assert backtest.main([str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "evil\\x1b[31m\\nname.csv:3: price 'x' is not a number" in err and "\x1b" not in err
+    assert len(err.strip().splitlines()) == 1, err

@@ -104,6 +104,7 @@ def test_version_prints_the_installed_version_and_exits() -> None:
         (["serve", "--port", "99999"], "a port lies between 1 and 65535, got 99999"),
         (["--partitions", "100000"], "--partitions: expected at most 1,000, got 100,000"),
         (["--step", "50%"], "--step: a step lies between 0.01% and 10% of the price"),
+        (["--step", "0.5"], "got '0.5' (a number without % is a fraction: 0.5 is 50%; write 0.5%)"),
         (["produce", "--topic", ""], "--topic: a topic needs a name"),
         (["engine", "--group", ""], "--group: a consumer group needs a name"),
         (["--group", " "], "--group: a consumer group needs a name"),

@@ -192,3 +192,13 @@ def test_the_record_explaining_a_forecast_is_that_of_its_partition() -> None:
     k = min(int(10 * float(engine.p_buy[2])), 9)  # the tenth of the forecast explained
     said = rf"forecasts of {10 * k}-{10 * k + 10}% on partition 2 \(\d+% on average\) came true "
     assert re.search(said + "30% of 412 times", seen[0]), seen[0]
+
+
+def test_a_far_limit_is_written_with_thousands_separators() -> None:
+    """A sell limit of 999,999,999,999 read `664937828212.39% above the price · 3191.8 σ`
+    beside the limit's own 999,999,999,999.00."""
+    eng = _walk("ACME", 300, buy=99.0, sell=999_999_999_999.0)
+    rows = dict((label, text) for label, text in forecast_details(eng.state(), 0, None) if label)
+    sell = rows["sell limit"]
+    assert sell.startswith("999,999,999,999.00 · ")
+    assert re.search(r" · \d{1,3}(,\d{3})+\.\d\d% above the price · \d{1,3}(,\d{3})*\.\d σ ", sell)

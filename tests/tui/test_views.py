@@ -348,9 +348,16 @@ def test_a_filter_that_matches_nothing_says_so() -> None:
         chart = app.query_one(Chart)
         lines.append("\n".join(chart.render_line(y).text for y in range(chart.size.height)))
 
+        await pilot.press("enter", "l", "d")  # keys about the selected symbol: none is
+        await pilot.pause(0.1)
+        lines.append("\n".join(n.message for n in app._notifications))
+
     drive(app, script)
     assert "no symbol matches “ZZZ”" in lines[0]
     assert "no symbol matches the filter" in lines[1] and "no ticks yet" not in lines[1]
+    # "No symbol selected yet" said nothing of the filter that hid them all
+    assert "No symbol matches the filter “ZZZ”: / to change it, esc to clear it." in lines[2]
+    assert "No symbol selected yet" not in lines[2]
 
 
 def test_a_filter_that_matches_a_chosen_symbol_without_a_tick_names_it() -> None:
@@ -814,3 +821,20 @@ def test_help_explains_the_health_words_and_the_chart_marks(size: tuple[int, int
         assert f"{word} {' '.join(meaning.split()[:3])}" in shown[0], word
     for glyph, _colour, meaning in SIGNAL_MARKS.values():
         assert f"{glyph} {' '.join(meaning.split()[:2])}" in shown[0], meaning
+
+
+def test_the_watchlist_title_names_each_sort_order_as_the_key_help_does() -> None:
+    """`o` is described as "symbol, urgency, change, price"; the title said `by chg` and
+    `by last`."""
+    app = LimitwatchApp(StaticFeed())
+    titles: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        for _ in range(4):
+            titles.append(str(table.border_title))
+            await pilot.press("o")
+
+    drive(app, script)
+    orders = [t.split(" · ")[1] for t in titles]
+    assert orders == ["by symbol", "by urgency", "by change", "by price"], titles

@@ -701,3 +701,24 @@ def test_long_symbols_give_the_forecast_the_cells_it_lacks_down_to_ten() -> None
     assert seen["room"] == 7
     assert layout["symbol"] == 11 and layout["forecast"] == watchlist_module.FORECAST_LEAST  # type: ignore[index]
     assert str(seen["row"]).startswith(" DISKREADKB… ")
+
+
+def test_stepping_a_buy_limit_below_zero_says_which_key_mends_it() -> None:
+    """`b` at a 10% step twelve times took the buy limit below zero, and the refusal
+    pointed at a command-line option (--additive) a trader pressing keys has no use for."""
+    feed = SlowFeed()
+    app = LimitwatchApp(feed, step=0.1)
+    told: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        app.query_one(Watchlist).focus()
+        for _ in range(12):
+            await pilot.press("b")
+        await pilot.pause(0.1)
+        told.extend(n.message for n in app._notifications)
+
+    drive(app, script)
+    refused = [m for m in told if "below zero" in m]
+    assert refused, told
+    assert refused[-1].endswith("below zero: press [ for a smaller step"), refused
+    assert "--additive" not in " ".join(told)

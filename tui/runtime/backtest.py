@@ -857,7 +857,8 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "backtest",
         help="run a scenario or price file through the engine, without Kafka",
-        description=__doc__.split("\n\n")[0].replace("\n", " "),
+        # the module's first paragraph, its reST literal marks dropped
+        description=__doc__.split("\n\n")[0].replace("\n", " ").replace("``", ""),
     )
     configure(p)
     p.set_defaults(func=run)

@@ -487,7 +487,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--kinds", type=_kinds, default=None, metavar="K,K",
-        help=f"generated market kinds (default: all of {','.join(KINDS)})",
+        help=f"generated market kinds, comma-separated (default: all of {', '.join(KINDS)})",
     )  # fmt: skip
     parser.add_argument("--symbols", type=_positive(int), default=None, metavar="N",
                         help="symbols per market kind (200)")  # fmt: skip

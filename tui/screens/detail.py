@@ -41,7 +41,7 @@ def _sigmas(distance: float, vol: float, horizon_s: float) -> str:
     spread = vol * math.sqrt(horizon_s)
     if not (math.isfinite(distance) and spread > 0):
         return "–"
-    return f"{abs(distance) / spread:.1f} σ"
+    return f"{abs(distance) / spread:,.1f} σ"
 
 
 def _reached(side: str, limit: float, last: float) -> bool:
@@ -59,11 +59,11 @@ def _limit_row(
     if additive:
         gap, distance, what = fmt.price(abs(limit - last)), limit - last, "the value"
     else:
-        gap, distance, what = f"{abs(limit / last - 1.0):.2%}", math.log(limit / last), "the price"
+        gap, distance, what = f"{abs(limit / last - 1.0):,.2%}", math.log(limit / last), "the price"
     if _reached(side, limit, last):
         where = "below" if side == "buy" else "above"
         if not additive:  # of the limit, as "above it" says (it was of the price)
-            gap = f"{abs(last / limit - 1.0):.2%}"
+            gap = f"{abs(last / limit - 1.0):,.2%}"
         return label, f"{fmt.price(limit)} · reached: {what} is {gap} {where} it"
     where = "below" if distance < 0 else "above"
     return label, (
@@ -74,7 +74,7 @@ def _limit_row(
 
 def _amount(x: float, additive: bool) -> str:
     """A volatility or drift: in the value's units for a quantity, else in percent."""
-    return f"{x:,.3f}" if additive else f"{x:.3%}"
+    return f"{x:,.3f}" if additive else f"{x:,.3%}"
 
 
 def _chance_row(
