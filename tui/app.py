@@ -214,6 +214,7 @@ class LimitwatchApp(App[None]):
         self._last_desktop = -math.inf
         self._desktop_backlog: list[Signal] = []
         self._told_source_error = ""
+        self._told_keeper = ""  # the embedded broker's last give-up, said
         self._told_history = ""
         self._startup_problems = list(problems or [])
         self._quitting_on_signal = False
@@ -430,6 +431,7 @@ class LimitwatchApp(App[None]):
                     self.notify(notice.text, severity="error" if notice.error else "information")
             self._notify_signals(snap)
             self._notify_source_stopped(snap)
+            self._notify_broker_given_up(snap)
             self._notify_history_off()
             dialog = self.screen
             if isinstance(dialog, LimitsDialog) and dialog.symbol in snap.engine.symbols:
@@ -576,6 +578,22 @@ class LimitwatchApp(App[None]):
         self.notify(
             producer.last_error,
             title=f"{producer.source} stopped" if producer.source else "The source stopped",
+            severity="error",
+            timeout=SOURCE_STOPPED_S,
+        )
+
+    def _notify_broker_given_up(self, snap: Snapshot) -> None:
+        """Say once, in a toast that stays, that the embedded broker could not be
+        restarted and why: at 80x24 the Kafka pane had room for `DOWN` and "1/1 brokers
+        are down" only, and nothing said it had stopped trying."""
+        k = snap.kafka
+        if not (k.embedded and k.keeper and "gave up" in k.keeper) or k.keeper == self._told_keeper:
+            return
+        self._told_keeper = k.keeper
+        why = k.keeper.split(": ", 1)[-1]  # past the time and "died"
+        self.notify(
+            f"{why}. Quit (q) and start limitwatch again.",
+            title="The embedded broker is down for good",
             severity="error",
             timeout=SOURCE_STOPPED_S,
         )

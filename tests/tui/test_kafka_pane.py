@@ -384,3 +384,40 @@ def test_a_silent_brokers_seconds_stay_with_their_unit(snap: Snapshot, silent: f
     if not lines[at + 1][:10].strip():
         said.append(lines[at + 1][10:].strip())
     assert f"silent {silent:.0f} s" in said, lines
+
+
+def test_an_embedded_broker_given_up_is_said_in_a_toast_that_stays() -> None:
+    """At 80x24 the pane had room for `DOWN` and "1/1 brokers are down" only: nothing
+    said the broker would not be restarted again, nor why. Said once."""
+    from tests.tui.driving import drive
+    from tui.app import SOURCE_STOPPED_S, LimitwatchApp
+
+    class GivenUp(StaticFeed):
+        def latest(self):  # type: ignore[no-untyped-def]
+            snap = super().latest()
+            k = dataclasses.replace(
+                snap.kafka, health="DOWN", broker_state="DOWN",
+                keeper="06:47:29 died: gave up after 5 tries: port 127.0.0.1:29204 is in use",
+            )  # fmt: skip
+            return dataclasses.replace(snap, kafka=k)
+
+    feed = GivenUp()
+    app = LimitwatchApp(feed)
+    told: list[tuple[str, str, float]] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        feed.seq += 1  # a later snapshot says it again: told once
+        await pilot.pause(0.3)
+        told.extend((str(n.title), n.message, n.timeout) for n in app._notifications)
+
+    drive(app, script, size=(80, 24))
+    down = [t for t in told if t[0] == "The embedded broker is down for good"]
+    assert down == [
+        (
+            "The embedded broker is down for good",
+            "gave up after 5 tries: port 127.0.0.1:29204 is in use. "
+            "Quit (q) and start limitwatch again.",
+            SOURCE_STOPPED_S,
+        )
+    ], told
