@@ -38,6 +38,7 @@ from tui.runtime.commands import StartRecording
 from tui.runtime.common import connection, fail, kafka_fail, open_source_from, quiet_stdout, say
 from tui.runtime.consumer import ConsumerWorker, OutputError
 from tui.runtime.health import lag_unknown
+from tui.runtime.indicators import FLUSH_S as INDICATORS_FLUSH_S
 from tui.runtime.indicators import IndicatorPublisher
 from tui.runtime.jsonout import signal_json
 from tui.runtime.options import OptionError, engine_config, limits_from
@@ -48,6 +49,9 @@ from tui.runtime.snapshot import KafkaStats, Notice, Snapshot
 
 #: While `produce` runs, how often it prints what it has sent, in seconds.
 PRODUCE_REPORT_S = 5.0
+#: How long an engine that stops with its broker silent or down waits for its last
+#: heartbeat to be delivered, in seconds.
+INDICATORS_DOWN_FLUSH_S = 0.5
 
 
 class _Stopper:
@@ -210,7 +214,10 @@ def run_engine(args: argparse.Namespace) -> int:
         if last is not None:  # what the last ticks left, however soon after the previous
             indicators.publish(last.engine, now=math.inf)
             _beat(indicators, last, "STOPPED")
-        indicators.close()
+        # With the broker silent or down the last heartbeat cannot be delivered: no 2 s
+        # wait for it (an engine took 6.4 s to quit during a broker's freeze).
+        down = last is not None and lag_unknown(last.kafka)
+        indicators.close(INDICATORS_DOWN_FLUSH_S if down else INDICATORS_FLUSH_S)
         said = f"limitwatch engine: {indicators.summary()}"
         print(redact(said + (f"; {indicators.last_error}" if indicators.last_error else "")),
               file=sys.stderr)  # fmt: skip

@@ -147,9 +147,9 @@ class IndicatorPublisher:
         """Updates queued that were neither delivered nor failed (yet)."""
         return undelivered(self.published, self.delivered, self.failed, self.not_queued)
 
-    def close(self) -> None:
-        """Deliver what is queued (at most :data:`FLUSH_S`)."""
-        self.producer.flush(FLUSH_S)  # its count holds heartbeats and requests too
+    def close(self, timeout: float = FLUSH_S) -> None:
+        """Deliver what is queued (at most `timeout` seconds)."""
+        self.producer.flush(timeout)  # its count holds heartbeats and requests too
         if self.left:  # the summary says so; the log too (not twice on one line)
             log.warning("%d indicator updates were not delivered before it stopped", self.left)
 
