@@ -330,11 +330,17 @@ class Calibration:
     def forecasts(self) -> int:
         return int(self.count.sum())
 
+    @property
+    def gap_deciles(self) -> int:
+        """Deciles the gap rests on: those with at least :data:`MIN_BIN` samples."""
+        return int((self.count >= MIN_BIN).sum())
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures, the deciles as lists."""
         return {
             "forecasts": self.forecasts,
             "gap": _json(self.gap),
+            "gap_deciles": self.gap_deciles,
             "brier": _json(self.brier),
             "base_rate": _json(self.base_rate),
             "brier_skill": _json(self.skill),

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -413,3 +414,20 @@ def test_a_table_to_a_terminal_fits_it_and_to_a_pipe_stays_whole() -> None:
         args = parser.parse_args(["--kinds", "drift", "--symbols", "4", "--minutes", "3"])
         assert evaluate.run(args, term, io.StringIO()) == 0
     assert max(len(line) for line in term.getvalue().splitlines()) <= 80
+
+
+def test_a_gap_resting_on_few_deciles_is_marked_and_counted() -> None:
+    """On a short run nearly every forecast lies near 0: a gap of 0.000 over that one
+    decile read as perfect calibration (backtest said over how many deciles; evaluate
+    did not)."""
+    status, out, _ = _run("--kinds", "drift", "--symbols", "6", "--minutes", "4")
+    assert status == 0
+    engine_row = out.splitlines()[2]
+    assert re.search(r" \d\.\d{3}† ", engine_row), engine_row
+    assert any(
+        line.startswith("†: the gap rests on fewer than 3 deciles") for line in out.splitlines()
+    )
+    status, out, _ = _run("--kinds", "drift", "--symbols", "6", "--minutes", "4", "--json")
+    calibration = json.loads(out)["markets"]["drift"]["rows"]["engine"]["calibration"]
+    big = sum(d["count"] >= 50 for d in calibration["deciles"])
+    assert calibration["gap_deciles"] == big < 3

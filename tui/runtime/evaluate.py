@@ -36,7 +36,9 @@ from engine import Engine, EngineConfig
 from engine.config import MAX_SYMBOLS, symbol_matcher
 from engine.evaluation import (
     ENGINE,
+    MIN_BIN,
     ORACLE,
+    Calibration,
     Evaluation,
     Row,
     SampledRun,
@@ -305,7 +307,7 @@ _COLUMNS = (
     ("lead s", 6),
     ("lead×", 6),
     ("alerts×", 7),
-    ("gap", 5),
+    ("gap", 6),
     ("BSS", 6),
     ("n p", 8),
     ("ETA×", 5),
@@ -319,6 +321,9 @@ _COLUMNS = (
 
 #: After lead× and alerts× where the proximity alarm never reached the row's precision.
 _UNMATCHED = "*"
+#: After a gap that rests on fewer than FEW_DECILES deciles of MIN_BIN samples.
+_FEW = "†"
+FEW_DECILES = 3
 
 
 def _ratio_cell(x: float, matched: bool) -> str:
@@ -329,6 +334,13 @@ def _ratio_cell(x: float, matched: bool) -> str:
 
 def _f(x: float, spec: str) -> str:
     return format(x, spec) if x is not None and math.isfinite(x) else "-"
+
+
+def _gap_cell(c: Calibration) -> str:
+    """The gap, marked where it rests on few deciles: on a short run most forecasts lie
+    near 0, and a gap of 0.000 over that one decile said nothing of the others."""
+    cell = _f(c.gap, ".3f")
+    return cell + _FEW if cell != "-" and c.gap_deciles < FEW_DECILES else cell
 
 
 def _cells(r: Row) -> list[str]:
@@ -343,7 +355,7 @@ def _cells(r: Row) -> list[str]:
         _f(q.median_lead_s, ".1f"),
         _ratio_cell(r.lead_ratio, r.matched),
         _ratio_cell(r.alert_ratio, r.matched),
-        _f(c.gap, ".3f") if c else "-",
+        _gap_cell(c) if c else "-",
         _f(c.skill, ".3f") if c else "-",
         str(c.forecasts) if c else "-",
         _f(r.eta_ratio, ".2f"),
@@ -393,6 +405,15 @@ def table(results: dict[str, Evaluation], width: int | None = None) -> str:
             "match: the alarms stand at their default thresholds), or the proximity alarm (or "
             "the row's own) reached the forecast's precision at none of its thresholds (limits "
             "a tick or two away, or rarely neared) and stands at its most precise"
+        )
+    if any(
+        r.calibration is not None and _FEW in _gap_cell(r.calibration)
+        for ev in results.values()
+        for r in ev.rows
+    ):
+        notes.append(
+            f"{_FEW}: the gap rests on fewer than {FEW_DECILES} deciles with >= {MIN_BIN} "
+            "samples (too few forecasts away from 0 to judge the others; see --json)"
         )
     held = [k for k in results if k in HELD_OUT]
     if held:
