@@ -353,3 +353,35 @@ def test_shrunk_to_80_columns_the_footer_drops_the_palette_hint_over_its_keys() 
 
     asyncio.run(run())
     assert hints == [0, 1, 0]
+
+
+def test_signals_keep_their_time_beside_a_long_symbol_and_six_figure_prices() -> None:
+    """Prices of 625,350.00 beside a twenty-letter symbol left the time one cell short,
+    with the symbol cut to 8 cells: the time went. The symbol is cut to 6 first."""
+    from tests.tui.test_watchlist import _CROWDED, _priced
+
+    feed = _priced(*_CROWDED)
+    state = feed.engine.state()
+    ids = feed.engine.register(list(_CROWDED[0]))
+    fired = feed.engine.update(  # each symbol past its sell limit: a SELL at its price
+        np.asarray(ids, dtype=np.int32),
+        np.full(3, float(np.max(state.t_last)) + 1.0),
+        np.array([float(state.sell[i]) * 1.01 for i in ids]),
+    )
+    feed.signals = list(fired)
+    app = LimitwatchApp(feed)
+    seen: list[list[str]] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        seen.append(screen_lines(app))
+
+    drive(app, script, size=(80, 24))
+    lines = seen[0]
+    top = next(i for i, line in enumerate(lines) if "╭─ Signals" in line)
+    left = lines[top].index("╭─ Signals") + 1
+    pane = [line[left:] for line in lines[top + 1 : -3]]
+    rows = [line for line in pane[1:] if re.search(r"\d{3},\d{3}\.\d\d", line)]
+    assert rows, pane  # a six-figure price is listed
+    assert re.match(r"\s*Time\s+Signal\s+Symbol\s+Price", pane[0]), pane[0]
+    assert all(re.match(r"\s*\d\d:\d\d", row) for row in rows), rows

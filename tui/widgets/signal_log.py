@@ -170,8 +170,8 @@ class SignalLog(Static):
         rows = self.visible_rows(min(height, MAX_ROWS))
         # Kind, symbol and price always, the time too where they fit with a space between
         # columns (two where there is room). Where they do not, in turn: a long symbol is
-        # cut (to no fewer than SYMBOL_LEAST cells), the time loses its seconds, the time
-        # goes. The details take the rest.
+        # cut (to no fewer than SYMBOL_LEAST cells), the time loses its seconds, the symbol
+        # is cut to 6 cells, the time goes. The details take the rest.
         columns = [(0, "Time", "left", 8), (1, "Signal", "left", 12), (2, "Symbol", "left", 6),
                    (3, "Price", "right", 6), (4, "", "left", None)]  # fmt: skip
         natural = {
@@ -194,6 +194,9 @@ class SignalLog(Static):
             natural[2] = max(natural[2] - over(columns, gap), min(SYMBOL_LEAST, natural[2]))
         if over(columns, gap) > 0:  # the time without its seconds
             natural[0] = len("HH:MM")
+        if over(columns, gap) > 0:  # the symbol cut to 6 cells before the time goes (a
+            # twenty-letter symbol and prices of 625,350.00 lost the time for want of one)
+            natural[2] = max(natural[2] - over(columns, gap), min(6, natural[2]))
         if over(columns, gap) > 0:  # no time at all, and the symbol cut as far as it takes
             columns = columns[1:]
             natural[2] = max([6, *(cell_len(row[2].plain) for row in rows)])
