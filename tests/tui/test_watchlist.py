@@ -722,3 +722,42 @@ def test_stepping_a_buy_limit_below_zero_says_which_key_mends_it() -> None:
     assert refused, told
     assert refused[-1].endswith("below zero: press [ for a smaller step"), refused
     assert "--additive" not in " ".join(told)
+
+
+def test_sorted_by_urgency_a_row_far_out_of_order_in_view_is_sorted_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The list is sorted at most once a second (rows moving under the eyes), but a fast
+    market left a row of 87% below one of 57% for that second: rows in view that disagree
+    by more than MISORDER_P are sorted at once."""
+    monkeypatch.setattr(watchlist_module, "RESORT_S", 3600.0)  # only the rule below sorts
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+    seen: dict[str, object] = {}
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        table.focus()
+        await pilot.press("o")  # by urgency
+        await pilot.pause(0.3)
+        seen["title"] = str(table.border_title)
+        rows = list(table._rows)
+        seen["before"] = rows
+        last = rows[table._visible_rows()[-1]]  # the last row in view
+        i = feed.engine.state().symbols.index(last)
+        price = float(feed.engine.state().last[i])
+        feed.engine.set_limits(last, buy=price * 0.5, sell=price * 1.00001)  # about to hit
+        feed.seq += 1
+        await pilot.pause(0.5)
+        state = feed.engine.state()
+        urg = watchlist_module.urgency(state)
+        seen["after"] = [table._rows[j] for j in table._visible_rows()]
+        seen["shown"] = [float(urg[state.symbols.index(s)]) for s in seen["after"]]
+        seen["last"] = last
+
+    drive(app, script)
+    assert str(seen["title"]).endswith("by urgency")
+    before, after = seen["before"], seen["after"]
+    assert after.index(seen["last"]) < before.index(seen["last"]) - 2, seen  # type: ignore[union-attr]
+    shown = seen["shown"]  # in view, each row at least as urgent as the next but for a hair
+    assert all(b - a <= watchlist_module.MISORDER_P for a, b in itertools.pairwise(shown)), seen  # type: ignore[arg-type]
