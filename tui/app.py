@@ -230,7 +230,9 @@ class LimitwatchApp(App[None]):
         with Horizontal(id="top"):
             with Vertical(id="left"):
                 filt = Input(placeholder="symbol contains…", id="filter")
-                filt.display = False
+                # Hidden, and no focus until shown: Textual focused it first, and a `q`
+                # pressed while the monitor started was typed into it, not a quit.
+                filt.display = filt.can_focus = False
                 yield filt
                 table = Watchlist(id="watchlist")
                 table.border_title = "Watchlist"
@@ -907,7 +909,7 @@ class LimitwatchApp(App[None]):
     def action_filter(self) -> None:
         """Show the filter box above the watchlist."""
         box = self.query_one("#filter", Input)
-        box.display = True
+        box.display = box.can_focus = True
         box.focus()
 
     @on(Input.Changed, "#filter")
@@ -921,8 +923,9 @@ class LimitwatchApp(App[None]):
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
         self.query_one(Watchlist).focus()
-        if not self.query_one("#filter", Input).value:
-            self.query_one("#filter", Input).display = False
+        box = self.query_one("#filter", Input)
+        if not box.value:
+            box.display = box.can_focus = False
 
     def on_key(self, event: object) -> None:
         """Escape in the filter box clears the filter and hides the box."""
@@ -930,7 +933,7 @@ class LimitwatchApp(App[None]):
         box = self.query_one("#filter", Input)
         if key == "escape" and box.display:
             box.value = ""
-            box.display = False
+            box.display = box.can_focus = False
             self.query_one(Watchlist).focus()
 
     def action_cycle_sort(self) -> None:

@@ -838,3 +838,26 @@ def test_the_watchlist_title_names_each_sort_order_as_the_key_help_does() -> Non
     drive(app, script)
     orders = [t.split(" · ")[1] for t in titles]
     assert orders == ["by symbol", "by urgency", "by change", "by price"], titles
+
+
+def test_a_key_pressed_while_the_monitor_starts_goes_to_the_watchlist() -> None:
+    """Textual focuses the first focusable widget when the screen starts, before the app
+    focuses the watchlist: that was the hidden filter box, and a `q` pressed while the
+    monitor started was typed into it (the monitor then ran on). Hidden, it takes no
+    focus; shown with `/`, it does, and esc hides it again."""
+    from textual.widgets import Input
+
+    app = LimitwatchApp(StaticFeed())
+    seen: list[object] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        first = next(w for w in app.screen.query("*") if w.focusable)  # what AUTO_FOCUS takes
+        seen.append(type(first).__name__)
+        await pilot.press("slash")
+        seen.append(type(app.focused).__name__)
+        await pilot.press("escape")
+        box = app.query_one("#filter", Input)
+        seen.append((box.display, box.focusable, type(app.focused).__name__))
+
+    drive(app, script)
+    assert seen == ["Watchlist", "Input", (False, False, "Watchlist")], seen
