@@ -325,6 +325,7 @@ class Calibration:
     brier: float
     base_rate: float
     skill: float
+    min_bin: int = MIN_BIN  # the samples a decile needs to count in the gap
 
     @property
     def forecasts(self) -> int:
@@ -332,8 +333,8 @@ class Calibration:
 
     @property
     def gap_deciles(self) -> int:
-        """Deciles the gap rests on: those with at least :data:`MIN_BIN` samples."""
-        return int((self.count >= MIN_BIN).sum())
+        """Deciles the gap rests on: those with at least ``min_bin`` samples."""
+        return int((self.count >= self.min_bin).sum())
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures, the deciles as lists."""
@@ -375,7 +376,7 @@ def calibration(p: npt.ArrayLike, outcome: npt.ArrayLike, min_bin: int = MIN_BIN
         base = float(o.mean()) if o.size else math.nan
         ref = base * (1.0 - base)
         skill = 1.0 - brier / ref if ref > 0 else math.nan
-    return Calibration(count, mean_p, freq, gap, brier, base, skill)
+    return Calibration(count, mean_p, freq, gap, brier, base, skill, min_bin)
 
 
 # --- the oracle ------------------------------------------------------------------------

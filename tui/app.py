@@ -43,7 +43,7 @@ from tui.runtime.keys import KEYS, help_rows
 from tui.runtime.legend import legend_sections
 from tui.runtime.pipeline import Feed
 from tui.runtime.recorder import default_record_dir
-from tui.runtime.settings import SORTS
+from tui.runtime.settings import MIN_STEP, SORTS
 from tui.runtime.snapshot import KafkaStats, Snapshot, staleness
 from tui.runtime.watchdog import QUIT_GRACE_S, exit_hard_after
 from tui.screens.detail import DetailScreen, Looked
@@ -732,10 +732,11 @@ class LimitwatchApp(App[None]):
             new_buy, new_sell = buy, _stepped(sell if math.isfinite(sell) else last, delta)
         additive = bool(snap.engine.additive[i])
         value = new_buy if side == "buy" else new_sell
-        if not additive and value <= 0.0:  # said as what the key can mend, not as an option
+        if not additive and value <= 0.0:  # said as what the keys can mend, not an option
+            mend = "press [ for a smaller step" if self.step > MIN_STEP else "set it with l"
             self.notify(
                 f"{symbol}: a step of {self.step:.2%} of the price would take the {side} "
-                f"limit to {_limit_text(value)}, below zero: press [ for a smaller step",
+                f"limit to zero or below: {mend}",
                 title="Limit refused", severity="error", replaces="limit refused",
             )  # fmt: skip
             return

@@ -579,7 +579,7 @@ def test_the_headless_status_line_says_lag_is_not_known_while_the_broker_is_sile
     assert "last reset" not in status_line(reset, told_recovery="04:21:24 prices")
     # No partitions assigned (yet): "partitions none, lag 0, OK" while ticks waited.
     waiting = dataclasses.replace(snap, kafka=dataclasses.replace(k, partitions=()))
-    assert ", partitions none yet, lag ?, OK" in status_line(waiting)
+    assert ", partitions none yet, lag ?, WAIT" in status_line(waiting)
 
 
 @pytest.mark.kafka

@@ -718,9 +718,9 @@ def test_stepping_a_buy_limit_below_zero_says_which_key_mends_it() -> None:
         told.extend(n.message for n in app._notifications)
 
     drive(app, script)
-    refused = [m for m in told if "below zero" in m]
+    refused = [m for m in told if "zero or below" in m]
     assert refused, told
-    assert refused[-1].endswith("below zero: press [ for a smaller step"), refused
+    assert refused[-1].endswith("to zero or below: press [ for a smaller step"), refused
     assert "--additive" not in " ".join(told)
 
 
@@ -761,3 +761,90 @@ def test_sorted_by_urgency_a_row_far_out_of_order_in_view_is_sorted_at_once(
     assert after.index(seen["last"]) < before.index(seen["last"]) - 2, seen  # type: ignore[union-attr]
     shown = seen["shown"]  # in view, each row at least as urgent as the next but for a hair
     assert all(b - a <= watchlist_module.MISORDER_P for a, b in itertools.pairwise(shown)), seen  # type: ignore[arg-type]
+
+
+def _forms(
+    states: Callable[[int], tuple[object, bool]],
+    width: int,
+    steps: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    """The form (F full, C compact) of a `width`-cell watchlist shown `states(step)`
+    (a state and whether every forecast is stale), one step a second."""
+    import asyncio
+
+    from textual.app import App
+
+    clock = [0.0]
+    monkeypatch.setattr(watchlist_module, "_clock", lambda: clock[0])
+
+    class One(App[None]):
+        CSS = f"Watchlist {{ width: {width}; height: 10; }}"
+
+        def compose(self):  # type: ignore[no-untyped-def]
+            yield Watchlist()
+
+    forms: list[str] = []
+
+    async def run() -> None:
+        app = One()
+        async with app.run_test(size=(width + 2, 12)) as pilot:
+            await pilot.pause()
+            table = app.query_one(Watchlist)
+            for step in range(steps):
+                state, stale = states(step)
+                table.show(state, stale=stale)  # type: ignore[arg-type]
+                await pilot.pause()
+                forms.append("C" if table.compact else "F")
+                clock[0] += 1.0
+
+    asyncio.run(run())
+    return "".join(forms)
+
+
+def test_a_price_ticking_across_a_digit_keeps_a_crowded_watchlist_in_one_form(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A wide watchlist takes the compact form where the full one has no room for the
+    forecast; it went back to the full form 10 s after going compact whenever there was
+    room at that moment, so a price ticking between 99,999.00 and 100,000.50 (one cell
+    wider) flipped the form every few seconds. It goes back only after 10 s of room
+    without a break."""
+    import dataclasses
+
+    eng = Engine(EngineConfig())
+    ids = eng.register(["VERYLONGSYMBOLNAME.X", "BTCUSDT"])
+    eng.set_limits("VERYLONGSYMBOLNAME.X", buy=90_000.0, sell=110_000.0)
+    eng.set_limits("BTCUSDT", buy=40_000.0, sell=46_000.0)
+    for k in range(60):
+        eng.update(np.asarray(ids, dtype=np.int32), np.array([1e3 + k, 1e3 + k]),
+                   np.array([99_990.0 + k % 3, 43_000.0 + k]))  # fmt: skip
+    base = eng.state()
+
+    def at(price: float) -> object:
+        last = base.last.copy()
+        last[0] = price
+        return dataclasses.replace(base, last=last)
+
+    narrow, wide = at(99_999.0), at(100_000.5)
+    forms = _forms(
+        lambda step: (narrow if step // 3 % 2 == 0 else wide, False), 71, 60, monkeypatch
+    )
+    assert "C" in forms and "CF" not in forms, forms  # compact once, then kept
+
+
+def test_a_crowded_watchlist_takes_the_full_form_back_once_its_forecasts_fit_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Five seconds of stale forecasts (` stale` makes them wider) sent a watchlist with
+    room for its usual forecasts to the compact form, and it kept that form until the
+    terminal was resized: the width it had to leave came from that moment. It is now
+    what the forecasts in view take, and the full form comes back 10 s after it fits."""
+    feed = _priced(
+        ["ACME.LONGNAME.XYZ", "BRIX", "CYGN"],
+        dict.fromkeys(["ACME.LONGNAME.XYZ", "BRIX", "CYGN"], 4000),
+    )
+    state = feed.engine.state()
+    forms = _forms(lambda step: (state, 10 <= step < 15), 82, 50, monkeypatch)
+    assert forms.startswith("F" * 10) and "C" in forms, forms  # the stale marks crowd it
+    assert forms.endswith("F" * 10), forms  # and it comes back

@@ -251,7 +251,8 @@ class ConsumerWorker(threading.Thread):
         self._read_to: dict[int, int] = {}
         #: Ticks read again to rebuild state, and the signals they raised (dropped).
         self.rebuilt = 0
-        self._resume_at: dict[int, int] = {}  # partition -> committed offset read from
+        # partition -> committed offset read from (below 0: none; None: asked, not told)
+        self._resume_at: dict[int, int | None] = {}
         self._resume_asked: dict[int, float] = {}  # partition -> when it was last asked
         #: True while partitions are read again (no snapshot is published meanwhile).
         self.rebuilding = False
@@ -893,11 +894,11 @@ class ConsumerWorker(threading.Thread):
             self._note_error(f"position: {exc}")
             return
         now = time.monotonic()
+        known = {p for p, at in self._resume_at.items() if at is not None and at >= 0}
         unknown = [
             tp for tp in positions
-            if tp.offset < 0
-            and (self._resume_at.get(tp.partition, -1) < 0
-                 and now - self._resume_asked.get(tp.partition, -math.inf) >= RESUME_ASK_S)
+            if tp.offset < 0 and tp.partition not in known
+            and now - self._resume_asked.get(tp.partition, -math.inf) >= RESUME_ASK_S
         ]  # fmt: skip
         if unknown and self.group is not None:
             # A group's committed offsets (a rebuild knows them): where reading resumes,
@@ -908,9 +909,9 @@ class ConsumerWorker(threading.Thread):
             self._resume_asked.update((tp.partition, now) for tp in unknown)
             try:
                 for tp in consumer.committed(unknown, timeout=1.0):
-                    self._resume_at[tp.partition] = tp.offset if tp.error is None else -1
-            except Exception as exc:  # measured as if none were committed until asked again
-                self._resume_at.update((tp.partition, -1) for tp in unknown)
+                    self._resume_at[tp.partition] = tp.offset if tp.error is None else None
+            except Exception as exc:  # not known (None) until an answer comes
+                self._resume_at.update((tp.partition, None) for tp in unknown)
                 self._note_error(f"committed offsets: {exc}")
         readings = []
         for tp in positions:
@@ -918,7 +919,12 @@ class ConsumerWorker(threading.Thread):
                 low, high = consumer.get_watermark_offsets(tp, cached=True)
             except Exception:
                 low, high = -1, -1
-            at = tp.offset if tp.offset >= 0 else self._resume_at.get(tp.partition, -1)
+            at = tp.offset
+            if at < 0:
+                resume = self._resume_at.get(tp.partition, -1)
+                if resume is None:  # the group's offset asked and not told: lag unknown
+                    high = -1
+                at = resume if resume is not None and resume >= 0 else -1
             if at < 0:  # none committed: from where the client starts, its start or end
                 at = -1 if self.from_beginning or high < 0 else high
             readings.append(PartitionReading(tp.partition, low, high, at))

@@ -611,6 +611,6 @@ def _terminal_width(out: TextIO) -> int | None:
     try:
         if not out.isatty():
             return None
-        return os.get_terminal_size(out.fileno()).columns
+        return os.get_terminal_size(out.fileno()).columns or None  # 0: a pty of no size
     except (AttributeError, OSError, ValueError):
         return None

@@ -407,9 +407,10 @@ def status_line(snap: Snapshot, told_recovery: str = "") -> str:
     # With no partitions there is no lag to tell: "partitions none, lag 0, OK" was said
     # while the group had yet to assign any and tens of thousands of ticks waited.
     lag = "?" if lag_unknown(k) or not k.partitions else f"{k.total_lag:,}"
+    health = "WAIT" if k.health == "OK" and not k.partitions else k.health  # none to read yet
     line = (
         f"{fmt.count(k.consumed, 'tick')}, {fmt.count(snap.signal_count, 'signal')}, "
-        f"partitions {parts}, lag {lag}, {k.health}"
+        f"partitions {parts}, lag {lag}, {health}"
     )
     if k.bad_by:
         line += f", bad {k.bad:,} ({_reasons(k)}), dead-lettered {k.dead_lettered:,}"

@@ -156,7 +156,7 @@ def step_fraction(text: str) -> float:
         said = f"a step lies between {MIN_STEP:.2%} and {MAX_STEP:.0%} of the price, got {text!r}"
         raw = text.strip()
         if not raw.endswith("%") and value > MAX_STEP:  # 0.5 meant as half a percent
-            said += f" (a number without % is a fraction: {raw} is {value:.0%}; write {raw}%)"
+            said += f" (a number without % is a fraction: {raw} is {value * 100:g}%; write {raw}%)"
         raise argparse.ArgumentTypeError(said)
     return value
 

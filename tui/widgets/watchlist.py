@@ -53,6 +53,9 @@ RESORT_S = 1.0
 #: ... unless rows in view sorted by urgency disagree by more than this chance: a row of
 #: 87% below one of 57% is sorted at once (fast markets moved that far within a second).
 MISORDER_P = 0.1
+#: How often a crowded watchlist (compact though wide) looks whether the full form would
+#: fit again, in seconds (it measures every row for it).
+CROWD_CHECK_S = 1.0
 #: Seconds a column keeps a width no row needs any more before it gives the room back
 #: (a price ticking between 99.99 and 100.00 does not make the columns jitter).
 WIDTH_HOLD_S = 10.0
@@ -100,7 +103,7 @@ def urgency(state: EngineState) -> np.ndarray:
     return np.fmax(np.nan_to_num(state.p_buy, nan=0.0), np.nan_to_num(state.p_sell, nan=0.0))
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=65536)  # two lengths (narrow, wide) of 10,000 symbols and more
 def safe_symbol(symbol: str, longest: int = SYMBOL_MAX) -> str:
     """A symbol as it may be drawn: control codes shown as escapes, names longer than
     `longest` cells cut."""
@@ -443,10 +446,12 @@ class Watchlist(ScrollView, can_focus=True):
         self.order = "symbol"
         self.filter_text = ""
         self.compact = False
-        # Compact though wide: the full form left the forecast no room (see _crowd), and
-        # the forecast column's width then, which the full form must leave to come back.
-        self._crowded_since: float | None = None
-        self._full_forecast = FORECAST_MIN
+        # Compact though wide: the full form left the forecast no room (see _crowd); since
+        # when the full form would have room again, and when that was last looked at.
+        self._crowded = False
+        self._roomy_since: float | None = None
+        self._crowd_checked = -math.inf
+        self._width_seen = -1  # the width the form was last chosen for (on_resize)
         self._whole_from = fmt.COMPACT_WHOLE  # narrow, prices from this on lose their cents
         self._whole_since = -math.inf  # when it was last changed
         self._state: EngineState | None = None
@@ -698,8 +703,9 @@ class Watchlist(ScrollView, can_focus=True):
         if rows.size == 0:
             return
         now = _clock()
-        self._crowd(state, rows, now)
         wanted = self._needed_widths(state, rows, self._whole_from)
+        if self._crowd(state, rows, now, wanted):  # the form changed: measured afresh
+            wanted = self._needed_widths(state, rows, self._whole_from)
         if self.compact and self.size.width:
             if self._whole_from == fmt.COMPACT_WHOLE:
                 room = self._forecast_room(wanted, symbol_cut=True)
@@ -716,30 +722,50 @@ class Watchlist(ScrollView, can_focus=True):
         for key, width in wanted.items():
             self._settle(key, width, now)
 
-    def _crowd(self, state: EngineState, rows: np.ndarray, now: float) -> None:
+    def _crowd(
+        self, state: EngineState, rows: np.ndarray, now: float, wanted: Mapping[str, int]
+    ) -> bool:
         """A watchlist wide enough for the full form takes the compact one where the
         full form's columns before the forecast leave it less than its width (at 100
         columns, prices of 600,000 with cents and a long symbol pushed it out of view),
-        and the full form back once they leave it that width again, held for
-        WIDTH_HOLD_S (the narrow form's own steps follow: prices without cents, cut
-        symbols, the forecast cut to its room)."""
+        and the full form back once it would have had room for the forecasts in view for
+        WIDTH_HOLD_S without a break (a price ticking between 99,999.00 and 100,000.50
+        does not flip the form; the narrow form's own steps follow: prices without cents,
+        cut symbols, the forecast cut to its room). `wanted`: the widths of the form in
+        use. Whether the form changed."""
         if self.size.width < COMPACT_BELOW:
-            self._crowded_since = None
-            return
-        full = self._needed_widths(state, rows, fmt.COMPACT_WHOLE, compact=False)
+            self._crowded = False
+            return False
         if not self.compact:
-            width = self._widths["forecast"]
-            if self._forecast_room(full) < width:
-                self._full_forecast = width
-                self._crowded_since = now
-                self._go_compact(True, now)
-        elif (
-            self._crowded_since is not None
-            and now - self._crowded_since >= WIDTH_HOLD_S
-            and self._forecast_room(full) >= self._full_forecast
-        ):
-            self._crowded_since = None
-            self._go_compact(False, now)
+            if self._forecast_room(wanted) >= self._widths["forecast"]:
+                return False
+            self._crowded, self._roomy_since = True, None
+            self._go_compact(True, now)
+            return True
+        if not self._crowded or now - self._crowd_checked < CROWD_CHECK_S:
+            return False
+        self._crowd_checked = now
+        full = self._needed_widths(state, rows, fmt.COMPACT_WHOLE, compact=False)
+        if self._forecast_room(full) < self._full_forecast_width():
+            self._roomy_since = None
+            return False
+        if self._roomy_since is None:
+            self._roomy_since = now
+        if now - self._roomy_since < WIDTH_HOLD_S:
+            return False
+        self._crowded, self._roomy_since = False, None
+        self._go_compact(False, now)
+        return True
+
+    def _full_forecast_width(self) -> int:
+        """The cells the forecasts of the rows in view take in the full form (its stale
+        marks included), at least the column's least: what the full form must leave."""
+        at = KEYS.index("forecast")
+        cells = (
+            format_row(self.row_values(row), False, fmt.COMPACT_WHOLE)[at]
+            for row in self._visible_rows()
+        )
+        return max([FORECAST_MIN, *(sum(cell_len(t) for t, _s in cell) for cell in cells)])
 
     def _go_compact(self, compact: bool, now: float) -> None:
         """Switch the form (see :meth:`set_compact`) within a snapshot being shown."""
@@ -936,11 +962,17 @@ class Watchlist(ScrollView, can_focus=True):
             self.virtual_size = size
 
     def on_resize(self) -> None:
-        self.set_compact(self.size.width < COMPACT_BELOW)
-        if self._whole_from != fmt.COMPACT_WHOLE:  # chosen for another width: again
-            self._set_whole_from(fmt.COMPACT_WHOLE, -math.inf)
-            if self._state is not None:
-                self.show(self._state, self._stale, self._pending, self._stale_symbols)
+        # The form and the prices' cents are chosen again for a new width only: a change of
+        # height (the chart stepping aside) left a crowded list's form and flashed the full
+        # one for a snapshot.
+        if self.size.width != self._width_seen:
+            self._width_seen = self.size.width
+            self._crowded, self._roomy_since = False, None
+            self.set_compact(self.size.width < COMPACT_BELOW)
+            if self._whole_from != fmt.COMPACT_WHOLE:  # chosen for another width: again
+                self._set_whole_from(fmt.COMPACT_WHOLE, -math.inf)
+                if self._state is not None:
+                    self.show(self._state, self._stale, self._pending, self._stale_symbols)
         self._resize()  # the forecast's room depends on the width
         self._scroll_to_cursor()
 
