@@ -616,9 +616,7 @@ class Watchlist(ScrollView, can_focus=True):
         if len(shown) < 2:
             return False
         rows = np.fromiter((self._index[s] for s in shown), dtype=np.intp, count=len(shown))
-        urg = np.fmax(
-            np.nan_to_num(state.p_buy[rows], nan=0.0), np.nan_to_num(state.p_sell[rows], nan=0.0)
-        )
+        urg = urgency(state)[rows]  # the sort's own key
         pinned = np.fromiter((s in self.pinned for s in shown), dtype=bool, count=len(shown))
         same = pinned[1:] == pinned[:-1]
         return bool(np.any(same & (urg[1:] - urg[:-1] > MISORDER_P)))
