@@ -848,3 +848,18 @@ def test_a_crowded_watchlist_takes_the_full_form_back_once_its_forecasts_fit_aga
     forms = _forms(lambda step: (state, 10 <= step < 15), 82, 50, monkeypatch)
     assert forms.startswith("F" * 10) and "C" in forms, forms  # the stale marks crowd it
     assert forms.endswith("F" * 10), forms  # and it comes back
+
+
+def test_eleven_cell_prices_beside_a_long_symbol_leave_the_forecast_one_arrow_away() -> None:
+    """Prices of 0.000012102 (eleven cells) beside a sixteen-letter symbol at 80x24: one
+    → showed the limits and nine blank cells, the forecast was two presses away. There
+    too the symbol gives up the cells the forecast lacks."""
+    names = ["LONG_SYMBOL_NAME", "TINY", "ABC"]
+    feed = _priced(
+        names, {"LONG_SYMBOL_NAME": 98.7 / 150, "TINY": 0.00001234 / 150, "ABC": 55.5 / 150}
+    )
+    rows = _rows_at(feed, (80, 24), ("right",))
+    assert len(rows) == 3, rows
+    for row in rows:
+        assert _FORECAST.search(row), rows
+    assert any(re.match(r" LONG_SYMB\w?… ", row) for row in rows), rows  # cut for it

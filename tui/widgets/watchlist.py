@@ -933,25 +933,32 @@ class Watchlist(ScrollView, can_focus=True):
             widths = {**widths, "symbol": widths["symbol"] - (FORECAST_LEAST - room)}
             room = FORECAST_LEAST
         if room < FORECAST_LEAST:  # not beside the limits: cut to its room one → away
-            room = self._scrolled_room(widths)
+            room, cut = self._scrolled_room(widths)
+            if cut:  # there too long symbols give up the cells it lacks
+                widths = {**widths, "symbol": widths["symbol"] - cut}
         if FORECAST_LEAST <= room < widths["forecast"]:
             return {**widths, "forecast": room}
         return widths
 
-    def _scrolled_room(self, widths: Mapping[str, int]) -> int:
+    def _scrolled_room(self, widths: Mapping[str, int]) -> tuple[int, int]:
         """Cells the forecast has beside the symbol at the first sideways stop (→) where
         it has FORECAST_LEAST, the columns before it scrolled under the symbol one by one
-        (:meth:`action_column`); where none has, at the last. Cut to its room in the
+        (:meth:`action_column`), long symbols cut down to SYMBOL_COMPACT_LEAST where that
+        gives it the cells it lacks; where no stop has, at the last. Cut to its room in the
         unscrolled view alone, a forecast pushed out of it was still too wide a → away,
-        and a column only partly in view is blanked: the first → showed blank cells."""
+        and a column only partly in view is blanked: the first → showed blank cells. The
+        room, and the cells the symbol gives up for it."""
         cells = [max(widths[key], _LEAST_WIDTHS[key]) + 2 * PAD for key in KEYS]
         forecast = KEYS.index("forecast")
+        spare = max(0, widths["symbol"] - SYMBOL_COMPACT_LEAST)
         room = 0
         for hidden in range(1, forecast):  # columns 1 .. hidden scrolled under the symbol
             room = self.size.width - cells[0] - sum(cells[hidden + 1 : forecast]) - 2 * PAD
             if room >= FORECAST_LEAST:
-                break
-        return room
+                return room, 0
+            if room + spare >= FORECAST_LEAST:  # one → away, not two, beside a cut symbol
+                return FORECAST_LEAST, FORECAST_LEAST - room
+        return room, 0
 
     def _resize(self) -> None:
         width = sum(self._layout().values()) + 2 * PAD * len(COLUMNS)
