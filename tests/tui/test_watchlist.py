@@ -863,3 +863,29 @@ def test_eleven_cell_prices_beside_a_long_symbol_leave_the_forecast_one_arrow_aw
     for row in rows:
         assert _FORECAST.search(row), rows
     assert any(re.match(r" LONG_SYMB\w?… ", row) for row in rows), rows  # cut for it
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_symbols_the_cut_would_draw_alike_are_cut_in_the_middle_and_told_apart(
+    size: tuple[int, int],
+) -> None:
+    """Cut to 12 cells (24 wide), `mem.available_bytes.node1` and `node2` read the same,
+    each beside its own forecast, as did futures of one market a month apart: such names
+    keep their ends. Names the usual cut tells apart keep it (`disk.read_k…`)."""
+    names = [
+        "mem.available_bytes.node1", "mem.available_bytes.node2", "BTC-PERP-2025-03",
+        "BTC-PERP-2025-06", "disk.read_kbps_total", "disk.write_kbps_total",
+    ]  # fmt: skip
+    app = LimitwatchApp(StaticFeed(symbols=names))
+    lines: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        lines.extend(_watchlist_text(app, app.query_one(Watchlist)).splitlines())
+
+    drive(app, script, size=size)
+    shown = [line.split("  ")[0].strip() for line in lines[1:] if re.match(r" \S", line)]
+    assert len(shown) == len(names) and len(set(shown)) == len(names), shown
+    if size == (80, 24):
+        assert "mem.av…node1" in shown and "BTC-PE…25-06" in shown, shown
+        assert "disk.read_k…" in shown, shown  # told apart by the usual cut

@@ -13,7 +13,7 @@ import functools
 import itertools
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import ClassVar, NamedTuple
 
@@ -111,6 +111,48 @@ def safe_symbol(symbol: str, longest: int = SYMBOL_MAX) -> str:
     if cell_len(text) > longest:
         text = set_cell_size(text, longest - 1) + "…"
     return text
+
+
+def cut_apart(names: Sequence[str], longest: int) -> dict[str, str]:
+    """How names that :func:`safe_symbol` cuts alike are drawn instead: cut in the
+    middle, their ends kept, so that contracts and hosts that differ only at the end
+    (``BTC-PERP-2025-03`` and ``-06``, ``mem.available_bytes.node1`` and ``node2``) are
+    told apart; where that is alike too, with more of their end. Names cut apart by their
+    ends already (``disk.read…``, ``disk.writ…``) are left as they are.
+
+    >>> cut_apart(["BTC-PERP-2025-03", "BTC-PERP-2025-06", "disk.read_kbps", "disk.write_kbps"], 12)
+    {'BTC-PERP-2025-03': 'BTC-PE…25-03', 'BTC-PERP-2025-06': 'BTC-PE…25-06'}
+    """
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        shown = safe_symbol(name, longest)
+        if shown.endswith("…"):
+            groups.setdefault(shown, []).append(name)
+    apart: dict[str, str] = {}
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        for head in (longest // 2, 3):  # half the room for the start, then less
+            texts = {name: _cut_middle(fmt.literal(name), longest, head) for name in group}
+            if len(set(texts.values())) == len(group):
+                break
+        apart.update(texts)
+    return apart
+
+
+def _cut_middle(text: str, width: int, head: int) -> str:
+    """`text` in at most `width` cells: its first `head` cells, an ellipsis, its end."""
+    if cell_len(text) <= width:
+        return text
+    start = set_cell_size(text, head).rstrip(" ")
+    room = width - cell_len(start) - 1
+    end: list[str] = []
+    for c in reversed(text):
+        if cell_len(c) > room:
+            break
+        end.append(c)
+        room -= cell_len(c)
+    return start + "…" + "".join(reversed(end))
 
 
 class RowValues(NamedTuple):
@@ -259,11 +301,19 @@ def _cut_symbol(cell: Cell, width: int) -> Cell:
     (('disk.read…', ''),)
     >>> _cut_symbol((("mem.availab…", ""), ("*", "bold yellow")), 11)
     (('mem.avail…', ''), ('*', 'bold yellow'))
+    >>> _cut_symbol((("mem.av…node1", ""),), 10)
+    (('mem.…node1', ''),)
     """
     if sum(cell_len(text) for text, _style in cell) <= width:
         return cell
     (name, style), *marks = cell
     keep = width - sum(cell_len(text) for text, _style in marks) - 1
+    if "…" in name[:-1]:  # cut in the middle (cut_apart): its end, which tells it apart, kept
+        head, tail = name.split("…", 1)
+        head = set_cell_size(head, max(2, keep - cell_len(tail))).rstrip(" ")
+        while tail and cell_len(head) + cell_len(tail) > keep:
+            tail = tail[1:]
+        return ((head + "…" + tail, style), *marks)
     return ((set_cell_size(name.removesuffix("…"), max(0, keep)) + "…", style), *marks)
 
 
@@ -452,6 +502,10 @@ class Watchlist(ScrollView, can_focus=True):
         self._roomy_since: float | None = None
         self._crowd_checked = -math.inf
         self._width_seen = -1  # the width the form was last chosen for (on_resize)
+        # Symbols the usual cut draws alike, drawn cut in the middle (cut_apart), and the
+        # rows and form they were found for.
+        self._apart: dict[str, str] = {}
+        self._apart_for: tuple[int, bool] | None = None
         self._whole_from = fmt.COMPACT_WHOLE  # narrow, prices from this on lose their cents
         self._whole_since = -math.inf  # when it was last changed
         self._state: EngineState | None = None
@@ -589,6 +643,7 @@ class Watchlist(ScrollView, can_focus=True):
         added = [s for s in state.symbols if s not in known and self._wanted(s)]
         if added:
             self._rows.extend(added)
+        self._cut_apart()
         self._measure(state)
         now = time.monotonic()
         due = self._sorted_at == -math.inf or (
@@ -648,8 +703,26 @@ class Watchlist(ScrollView, can_focus=True):
     def _format(self, values: RowValues) -> tuple[Cell, ...]:
         cells = self._cells.get(values)
         if cells is None:
-            cells = self._cells[values] = format_row(values, self.compact, self._whole_from)
+            cells = format_row(values, self.compact, self._whole_from)
+            apart = self._apart.get(values.symbol)
+            if apart is not None:  # told apart from another cut alike
+                (_name, style), *marks = cells[0]
+                cells = (((apart, style), *marks), *cells[1:])
+            self._cells[values] = cells
         return cells
+
+    def _cut_apart(self) -> None:
+        """Find the symbols the usual cut draws alike (:func:`cut_apart`), again when the
+        rows or the form changed; rows drawn before are drawn again."""
+        key = (hash(frozenset(self._rows)), self.compact)  # the rows, in any order
+        if key == self._apart_for:
+            return
+        self._apart_for = key
+        apart = cut_apart(self._rows, _longest(self.compact))
+        if apart != self._apart:
+            self._apart = apart
+            self._cells.clear()
+            self._row_cache.clear()
 
     def set_compact(self, compact: bool) -> None:
         """Show the row in its compact form (for a narrow watchlist), or in full."""
