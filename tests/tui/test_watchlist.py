@@ -889,3 +889,22 @@ def test_symbols_the_cut_would_draw_alike_are_cut_in_the_middle_and_told_apart(
     if size == (80, 24):
         assert "mem.av…node1" in shown and "BTC-PE…25-06" in shown, shown
         assert "disk.read_k…" in shown, shown  # told apart by the usual cut
+
+
+def test_a_price_never_reads_as_a_limit_it_has_not_reached() -> None:
+    """Prices without cents (narrow, from 1,000 on) wrote 9,999.99 as 10,000 beside a sell
+    limit of 10,000 and a forecast of SELL 83%: it keeps the digits that tell them apart.
+    Once reached, or far from the limit, the short form stays."""
+    nan = math.nan
+
+    def last_cell(last: float, buy: float, sell: float) -> str:
+        values = watchlist_module.RowValues(
+            "CROSS10K", last, last, buy, sell, 0.1, nan, 0.8, 5.0, last, last, False, False
+        )
+        row = watchlist_module.format_row(values, True, 1_000.0)
+        return row[KEYS.index("last")][0][0]
+
+    assert last_cell(9_999.99, 9_990.0, 10_000.0) == "9,999.99"
+    assert last_cell(10_000.0, 9_990.0, 10_000.0) == "10,000"  # reached: as short as ever
+    assert last_cell(9_990.01, 9_990.0, 10_000.0) == "9,990.01"  # above the buy limit
+    assert last_cell(5_000.4, 4_000.0, 6_000.0) == "5,000"

@@ -255,9 +255,16 @@ def format_row(
         name += ((PIN_MARK, "bold yellow"),)
     price = _price(compact, whole_from)
     buy, sell = fmt.apart(v.buy, v.sell, price)  # never two limits that read alike
+    last = price(v.last)
+    # Nor a price that reads as a limit it has not reached: 9,999.99 without its cents
+    # read 10,000 beside a sell limit of 10,000 and "SELL 83%".
+    if v.last > v.buy and last == buy:
+        last = fmt.apart(v.buy, v.last, price)[1]
+    elif v.last < v.sell and last == sell:
+        last = fmt.apart(v.last, v.sell, price)[0]
     cells: dict[str, Cell] = {
         "symbol": name,
-        "last": ((price(v.last), ""),),
+        "last": ((last, ""),),
         "chg": ((fmt.change(v.last, v.open, v.additive), chg_style),),
         "forecast": forecast,
         "buy": ((buy, ("reverse green" if v.last <= v.buy else "green") + asked),),
