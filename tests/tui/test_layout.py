@@ -385,3 +385,24 @@ def test_signals_keep_their_time_beside_a_long_symbol_and_six_figure_prices() ->
     assert rows, pane  # a six-figure price is listed
     assert re.match(r"\s*Time\s+Signal\s+Symbol\s+Price", pane[0]), pane[0]
     assert all(re.match(r"\s*\d\d:\d\d", row) for row in rows), rows
+
+
+def test_the_signals_pane_tells_apart_symbols_its_cut_would_draw_alike() -> None:
+    """At 80x24 the pane cuts symbols to 8 cells: `mem.avai…` for both nodes' signals."""
+    names = ["mem.available_bytes.node1", "mem.available_bytes.node2"]
+    feed = StaticFeed(symbols=names)
+    app = LimitwatchApp(feed)
+    seen: list[list[str]] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        seen.append(screen_lines(app))
+
+    drive(app, script, size=(80, 24))
+    assert {s.symbol for s in feed.signals} == set(names)
+    lines = seen[0]
+    top = next(i for i, line in enumerate(lines) if "╭─ Signals" in line)
+    left = lines[top].index("╭─ Signals") + 1
+    pane = [line[left:] for line in lines[top + 1 : -3]]
+    symbols = {m.group(1) for line in pane if (m := re.search(r" (mem\S*)", line))}
+    assert len(symbols) == 2 and all("node" in s or s.endswith(("1", "2")) for s in symbols), pane

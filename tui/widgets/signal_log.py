@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from engine import Signal
 from tui.runtime import format as fmt
+from tui.widgets.watchlist import cut_apart
 
 KIND_STYLE = {
     "BUY": "bold black on green",
@@ -221,8 +222,13 @@ class SignalLog(Static):
         # The details get what the other columns leave and lose whole parts, never half a
         # number.
         room = -over(columns, gap)
+        # Symbols the cut would draw alike are cut in the middle, their ends kept (as in
+        # the watchlist): `mem.avai…` twice told nothing apart.
+        apart = cut_apart([cells[2].plain for cells in rows], natural[2])
         for cells in rows:
             detail = fit_detail(cells[4], room)
+            if cells[2].plain in apart:
+                cells = (*cells[:2], Text(apart[cells[2].plain], style="bold"), *cells[3:])
             table.add_row(*(cells[index] for index, *_ in columns[:-1]), detail)
         self.shown = len(rows)
         self.update(table, layout=False)

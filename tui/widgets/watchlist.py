@@ -1056,8 +1056,10 @@ class Watchlist(ScrollView, can_focus=True):
             self.set_compact(self.size.width < COMPACT_BELOW)
             if self._whole_from != fmt.COMPACT_WHOLE:  # chosen for another width: again
                 self._set_whole_from(fmt.COMPACT_WHOLE, -math.inf)
-                if self._state is not None:
-                    self.show(self._state, self._stale, self._pending, self._stale_symbols)
+            if self._state is not None:  # measured for this width now, not at the next
+                # snapshot (a feed that had stopped kept what a width passed on the way
+                # to this one chose: cents that left the forecast no room)
+                self.show(self._state, self._stale, self._pending, self._stale_symbols)
         self._resize()  # the forecast's room depends on the width
         self._scroll_to_cursor()
 
