@@ -228,7 +228,8 @@ class SignalLog(Static):
         for cells in rows:
             detail = fit_detail(cells[4], room)
             if cells[2].plain in apart:
-                cells = (*cells[:2], Text(apart[cells[2].plain], style="bold"), *cells[3:])
+                shown = Text(apart[cells[2].plain], style=cells[2].style)  # dim if past
+                cells = (*cells[:2], shown, *cells[3:])
             table.add_row(*(cells[index] for index, *_ in columns[:-1]), detail)
         self.shown = len(rows)
         self.update(table, layout=False)
