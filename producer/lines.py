@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Literal
 import msgspec
 
 from engine.limits import MAX_PRICE, MIN_PRICE
-from producer.wire import MAX_SYMBOL_LEN, Tick, clean_symbol, given_twice
+from producer.wire import MAX_SYMBOL_LEN, Tick, clean_symbol, given_twice, literal
 
 #: Timestamps must lie in [0, MAX_TS) epoch seconds, as on the wire.
 MAX_TS = 1e11
@@ -52,7 +52,7 @@ class SourceError(ValueError):
     ) -> None:
         # The name as the message shows it: a newline or escape code in a file's name
         # (which a message printed with its own line breaks kept) shown as an escape.
-        shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in file)
+        shown = literal(file)
         super().__init__(f"{shown}: {reason}" if line is None else f"{shown}:{line}: {reason}")
         self.file = file
         self.line = line

@@ -290,6 +290,21 @@ def clean_symbol(symbol: str) -> bool:
     return symbol.isprintable() and symbol.strip() == symbol
 
 
+def literal(text: str, keep: str = "") -> str:
+    r"""`text` safe to draw: characters a terminal would act on (escape, bell, other
+    control and format characters) are shown as Python escapes instead, except those in
+    `keep` (say, newlines in a message).
+
+    >>> literal("A\x1b[31mB")
+    'A\\x1b[31mB'
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() or c in keep else c.encode("unicode_escape").decode() for c in text
+    )
+
+
 def _clean_symbol(symbol: str) -> bool:
     """:func:`clean_symbol` for a symbol not checked yet; a clean one is remembered as
     checked (up to :data:`_MAX_CHECKED`)."""

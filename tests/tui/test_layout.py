@@ -265,14 +265,8 @@ def test_long_names_and_large_values_keep_both_limits_in_view_at_80x24() -> None
     )
 
 
-@pytest.mark.parametrize(
-    "symbols",
-    [["SYM0055", "SYM0056", "SYM0101", "SYM0102"],
-     ["mem.available_mb", "disk.write_kbps", "X" + "W" * 60]],
-    ids=["seven-letter", "long"],
-)  # fmt: skip
-def test_signals_keep_their_time_at_80x24_whatever_the_symbols(symbols: list[str]) -> None:
-    feed = StaticFeed(symbols=symbols)
+def _signals_pane_at_80x24(feed: StaticFeed) -> list[str]:
+    """The lines inside the signals pane of the monitor on `feed` at 80x24."""
     app = LimitwatchApp(feed)
     seen: list[list[str]] = []
 
@@ -281,11 +275,22 @@ def test_signals_keep_their_time_at_80x24_whatever_the_symbols(symbols: list[str
         seen.append(screen_lines(app))
 
     drive(app, script, size=(80, 24))
-    assert len(feed.signals) >= 5
     lines = seen[0]
     top = next(i for i, line in enumerate(lines) if "╭─ Signals" in line)
     left = lines[top].index("╭─ Signals") + 1
-    pane = [line[left:] for line in lines[top + 1 : -3]]
+    return [line[left:] for line in lines[top + 1 : -3]]
+
+
+@pytest.mark.parametrize(
+    "symbols",
+    [["SYM0055", "SYM0056", "SYM0101", "SYM0102"],
+     ["mem.available_mb", "disk.write_kbps", "X" + "W" * 60]],
+    ids=["seven-letter", "long"],
+)  # fmt: skip
+def test_signals_keep_their_time_at_80x24_whatever_the_symbols(symbols: list[str]) -> None:
+    feed = StaticFeed(symbols=symbols)
+    pane = _signals_pane_at_80x24(feed)
+    assert len(feed.signals) >= 5
     assert re.match(r"\s*Time\s+Signal\s+Symbol\s+Price", pane[0]), pane[0]
     rows = [line for line in pane[1:] if re.search(r"[A-Z]{3}", line)]
     assert len(rows) >= 5 and all(re.match(r"\d\d:\d\d", row) for row in rows), rows
@@ -369,18 +374,7 @@ def test_signals_keep_their_time_beside_a_long_symbol_and_six_figure_prices() ->
         np.array([float(state.sell[i]) * 1.01 for i in ids]),
     )
     feed.signals = list(fired)
-    app = LimitwatchApp(feed)
-    seen: list[list[str]] = []
-
-    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.pause(0.3)
-        seen.append(screen_lines(app))
-
-    drive(app, script, size=(80, 24))
-    lines = seen[0]
-    top = next(i for i, line in enumerate(lines) if "╭─ Signals" in line)
-    left = lines[top].index("╭─ Signals") + 1
-    pane = [line[left:] for line in lines[top + 1 : -3]]
+    pane = _signals_pane_at_80x24(feed)
     rows = [line for line in pane[1:] if re.search(r"\d{3},\d{3}\.\d\d", line)]
     assert rows, pane  # a six-figure price is listed
     assert re.match(r"\s*Time\s+Signal\s+Symbol\s+Price", pane[0]), pane[0]
@@ -391,18 +385,7 @@ def test_the_signals_pane_tells_apart_symbols_its_cut_would_draw_alike() -> None
     """At 80x24 the pane cuts symbols to 8 cells: `mem.avai…` for both nodes' signals."""
     names = ["mem.available_bytes.node1", "mem.available_bytes.node2"]
     feed = StaticFeed(symbols=names)
-    app = LimitwatchApp(feed)
-    seen: list[list[str]] = []
-
-    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.pause(0.3)
-        seen.append(screen_lines(app))
-
-    drive(app, script, size=(80, 24))
+    pane = _signals_pane_at_80x24(feed)
     assert {s.symbol for s in feed.signals} == set(names)
-    lines = seen[0]
-    top = next(i for i, line in enumerate(lines) if "╭─ Signals" in line)
-    left = lines[top].index("╭─ Signals") + 1
-    pane = [line[left:] for line in lines[top + 1 : -3]]
     symbols = {m.group(1) for line in pane if (m := re.search(r" (mem\S*)", line))}
     assert len(symbols) == 2 and all("node" in s or s.endswith(("1", "2")) for s in symbols), pane

@@ -499,15 +499,42 @@ def _priced(symbols: list[str], scale: dict[str, float]) -> StaticFeed:
     return feed
 
 
-def _rows_at_80x24(feed: StaticFeed) -> list[str]:
+def _lines_at(
+    feed: StaticFeed, size: tuple[int, int], presses: tuple[str, ...] = (), forecast: int = 0
+) -> list[str]:
+    """The watchlist's lines on screen at `size` (its header first), after `presses` on
+    it, its forecast column first widened to `forecast` (as a long forecast seen in view
+    widens it)."""
     app = LimitwatchApp(feed)
     lines: list[str] = []
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.pause(0.3)
-        lines.extend(_watchlist_text(app, app.query_one(Watchlist)).splitlines())
+        table = app.query_one(Watchlist)
+        table.focus()
+        if forecast:
+            table._widths["forecast"] = max(table._widths["forecast"], forecast)
+            table._resize()
+        for key in presses:
+            await pilot.press(key)
+        await pilot.pause(0.2)
+        lines.extend(_watchlist_text(app, table).splitlines())
 
-    drive(app, script, size=(80, 24))
+    drive(app, script, size=size)
+    return lines
+
+
+def _rows_at(
+    feed: StaticFeed, size: tuple[int, int], presses: tuple[str, ...] = (), forecast: int = 0
+) -> list[str]:
+    """The rows of :func:`_lines_at` whose symbols start with a capital."""
+    return [
+        line for line in _lines_at(feed, size, presses, forecast)[1:] if re.match(r" [A-Z]", line)
+    ]
+
+
+def _rows_at_80x24(feed: StaticFeed) -> list[str]:
+    lines = _lines_at(feed, (80, 24))
     assert "Forecast" in lines[0], lines
     return [line for line in lines[1:] if re.match(r" [A-Z]", line)]
 
@@ -617,30 +644,6 @@ def test_limits_that_would_read_alike_are_written_with_the_digits_that_tell_them
 
     drive(app, script)
     assert widths == [len("399.999999999")]  # the column fits it, not cut to "399.999"
-
-
-def _rows_at(
-    feed: StaticFeed, size: tuple[int, int], presses: tuple[str, ...] = (), forecast: int = 0
-) -> list[str]:
-    """The watchlist's rows on screen at `size`, after `presses` on it, its forecast
-    column first widened to `forecast` (as a long forecast seen in view widens it)."""
-    app = LimitwatchApp(feed)
-    lines: list[str] = []
-
-    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.pause(0.3)
-        table = app.query_one(Watchlist)
-        table.focus()
-        if forecast:
-            table._widths["forecast"] = max(table._widths["forecast"], forecast)
-            table._resize()
-        for key in presses:
-            await pilot.press(key)
-        await pilot.pause(0.2)
-        lines.extend(_watchlist_text(app, app.query_one(Watchlist)).splitlines())
-
-    drive(app, script, size=size)
-    return [line for line in lines[1:] if re.match(r" [A-Z]", line)]
 
 
 #: Prices of 600,000, 43,000 and 12,000 beside a twenty-letter symbol.
@@ -876,14 +879,7 @@ def test_symbols_the_cut_would_draw_alike_are_cut_in_the_middle_and_told_apart(
         "mem.available_bytes.node1", "mem.available_bytes.node2", "BTC-PERP-2025-03",
         "BTC-PERP-2025-06", "disk.read_kbps_total", "disk.write_kbps_total",
     ]  # fmt: skip
-    app = LimitwatchApp(StaticFeed(symbols=names))
-    lines: list[str] = []
-
-    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.pause(0.3)
-        lines.extend(_watchlist_text(app, app.query_one(Watchlist)).splitlines())
-
-    drive(app, script, size=size)
+    lines = _lines_at(StaticFeed(symbols=names), size)
     shown = [line.split("  ")[0].strip() for line in lines[1:] if re.match(r" \S", line)]
     assert len(shown) == len(names) and len(set(shown)) == len(names), shown
     if size == (80, 24):

@@ -6,6 +6,8 @@ import math
 import unicodedata
 from collections.abc import Callable
 
+from producer.wire import literal  # noqa: F401  (tui's name for it: fmt.literal)
+
 
 def price(value: float) -> str:
     """A price as it was given, to five significant digits, with at least two decimals (a
@@ -332,18 +334,3 @@ def fit(text: str, width: int) -> str:
         out.append(c)
         used += w
     return "".join(out) + " " * (width - used)
-
-
-def literal(text: str, keep: str = "") -> str:
-    r"""`text` safe to draw: characters a terminal would act on (escape, bell, other
-    control and format characters) are shown as Python escapes instead, except those in
-    `keep` (say, newlines in a message).
-
-    >>> literal("A\x1b[31mB")
-    'A\\x1b[31mB'
-    """
-    if text.isprintable():
-        return text
-    return "".join(
-        c if c.isprintable() or c in keep else c.encode("unicode_escape").decode() for c in text
-    )

@@ -38,7 +38,6 @@ from tui.runtime.commands import StartRecording
 from tui.runtime.common import connection, fail, kafka_fail, open_source_from, quiet_stdout, say
 from tui.runtime.consumer import ConsumerWorker, OutputError
 from tui.runtime.health import lag_unknown
-from tui.runtime.indicators import FLUSH_S as INDICATORS_FLUSH_S
 from tui.runtime.indicators import IndicatorPublisher
 from tui.runtime.jsonout import signal_json
 from tui.runtime.options import OptionError, engine_config, limits_from
@@ -216,8 +215,10 @@ def run_engine(args: argparse.Namespace) -> int:
             _beat(indicators, last, "STOPPED")
         # With the broker silent or down the last heartbeat cannot be delivered: no 2 s
         # wait for it (an engine took 6.4 s to quit during a broker's freeze).
-        down = last is not None and lag_unknown(last.kafka)
-        indicators.close(INDICATORS_DOWN_FLUSH_S if down else INDICATORS_FLUSH_S)
+        if last is not None and lag_unknown(last.kafka):
+            indicators.close(INDICATORS_DOWN_FLUSH_S)
+        else:
+            indicators.close()
         said = f"limitwatch engine: {indicators.summary()}"
         print(redact(said + (f"; {indicators.last_error}" if indicators.last_error else "")),
               file=sys.stderr)  # fmt: skip
