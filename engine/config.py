@@ -148,8 +148,9 @@ class EngineConfig:
         ``limitwatch evaluate`` the floor held back 11 of the tick grid's 1,191 WATCHes
         and none elsewhere (0.45 cost the sparse market a quarter of its lead).
     cross_quiet_s : float or None
-        Least time between two crosses of one symbol, in seconds; ``None`` means the
-        watches' quiet time (see :attr:`cross_quiet`).
+        Least time between two crossovers of one symbol's fast and slow averages
+        (GOLDEN/DEATH), in seconds; ``None`` means the watches' quiet time (see
+        :attr:`cross_quiet`). Limit crossings (BUY/SELL) re-arm by the hysteresis instead.
     warmup_ticks : int
         Ticks a symbol needs before it is forecast (``>= 1``). The forecast treats the
         volatility estimate as known; from about 20 ticks (19 returns) on, that costs
@@ -238,8 +239,8 @@ class EngineConfig:
         "(default: half the horizon)", "seconds0",
     )  # fmt: skip
     cross_quiet_s: float | None = _setting(
-        None, "--cross-quiet", "S", "least seconds between two crosses of a symbol "
-        "(default: the WATCH quiet time)", "seconds0",
+        None, "--cross-quiet", "S", "least seconds between two crossovers of a symbol's "
+        "fast and slow averages, GOLDEN/DEATH (default: the WATCH quiet time)", "seconds0",
     )  # fmt: skip
     warmup_ticks: int = _setting(
         20, "--warmup-ticks", "N", "ticks a symbol needs before it is forecast", "count"

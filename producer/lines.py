@@ -274,7 +274,8 @@ class TimeOrder:
             return Tick(tick.symbol, tick.price, newest)
         raise BadLine(
             f"time goes backwards by {back:.3f} s for {tick.symbol} (to {tick.ts:.6f} after "
-            f"{newest:.6f}), more than the tolerance of {self.tolerance_s:g} s"
+            f"{newest:.6f}), more than the tolerance of {self.tolerance_s:g} s: ticks must "
+            "come oldest first (sort the file by time)"
         )
 
 

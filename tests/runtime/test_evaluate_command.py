@@ -72,6 +72,13 @@ def test_a_file_too_short_for_any_forecast_says_why(tmp_path: Path) -> None:
     assert status == 0 and "engine" in out
     assert "evaluate: no forecast was scored: a symbol is forecast from its 20th tick" in err
     assert "the most any symbol had here is 2 ticks" in err
+    assert "the longest any symbol's ticks span is 1 s" in err
+    # Many ticks of one time: the count alone would not say what is missing.
+    stamped = tmp_path / "stamped.csv"
+    stamped.write_text("ts,symbol,price\n" + "1750000000,A,10\n" * 500)
+    status, _, err = _run(str(stamped))
+    assert status == 0
+    assert "500 ticks, and the longest any symbol's ticks span is 0 s" in err
     status, _, err = _run(str(ROOT / "scenarios" / "rally.jsonl"))
     assert status == 0 and "no forecast was scored" not in err
 
@@ -130,6 +137,7 @@ def test_quantities_are_left_out_and_a_file_of_quantities_alone_is_refused(
     )
     status, _, err = _run(str(gauges), "--additive", "gauge")
     assert status == 2 and "no prices to evaluate (every symbol is a quantity)" in err
+    assert "limitwatch backtest FILE --additive PATTERN --limit SYMBOL=BUY:SELL" in err
 
 
 def test_recorded_ticks_read_by_columns_are_the_ticks_one_at_a_time() -> None:

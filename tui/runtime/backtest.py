@@ -710,16 +710,27 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
     print(lead_plot(result), file=out)
 
 
-def no_forecast_reason(config: EngineConfig, most_ticks: int) -> str:
+def no_forecast_reason(
+    config: EngineConfig, most_ticks: int, longest_s: float | None = None
+) -> str:
     """Why a run scored no forecast at all (an empty table says nothing of it): what a
-    symbol needs before its forecasts count, and the most ticks any symbol had."""
+    symbol needs before its forecasts count, and the most ticks any symbol had (and the
+    longest time any symbol's ticks span, where known: ticks all of one time are many
+    ticks and no time).
+
+    >>> print(no_forecast_reason(EngineConfig(), 500, 0.0).split("; ")[-1])
+    the most any symbol had here is 500 ticks, and the longest any symbol's ticks span is 0 s
+    """
+    span = ""
+    if longest_s is not None:
+        span = f", and the longest any symbol's ticks span is {fmt.interval(longest_s)}"
     return (
         f"no forecast was scored: a symbol is forecast from its {config.warmup_ticks}th tick "
         f"and {config.warmup_span:g} s of its ticks on (--warmup-ticks, --warmup-s), and its "
         f"forecasts count from {fmt.interval(SETTLE_HORIZONS * config.horizon_s)} into its "
         "ticks (a third of them where they span less), each with a whole horizon "
         f"({fmt.interval(config.horizon_s)}) of its ticks after it; the most any symbol had "
-        f"here is {fmt.count(most_ticks, 'tick')}"
+        f"here is {fmt.count(most_ticks, 'tick')}{span}"
     )
 
 

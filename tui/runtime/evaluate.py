@@ -128,7 +128,8 @@ def _score(
         scored = results[args.file].row(ENGINE)
         if scored is None or scored.calibration is None or not scored.calibration.forecasts:
             most = int(np.bincount(ticks.sym).max()) if len(ticks.sym) else 0
-            print(f"evaluate: {no_forecast_reason(config, most)}", file=err)
+            longest = _longest_span(ticks)
+            print(f"evaluate: {no_forecast_reason(config, most, longest)}", file=err)
         elif (note := short_span_note(config, _longest_span(ticks))) is not None:
             print(f"evaluate: {note}", file=err)
         return
@@ -272,7 +273,13 @@ def read_ticks(spec: str, additive: Sequence[str] = (), source: Any = None) -> T
             file=sys.stderr,
         )
     if not ids_of:
-        raise SourceError(spec, None, "no prices to evaluate (every symbol is a quantity)")
+        raise SourceError(
+            spec,
+            None,
+            "no prices to evaluate (every symbol is a quantity): evaluate's limits are "
+            "percentages of a price; score a quantity's own limits with `limitwatch "
+            "backtest FILE --additive PATTERN --limit SYMBOL=BUY:SELL`",
+        )
     sym_all, t_all, price_all = (np.concatenate(c) for c in zip(*parts, strict=True))
     del parts
     if len(t_all) > 1 and bool((t_all[1:] < t_all[:-1]).any()):
