@@ -452,6 +452,40 @@ class Engine:
                 out[i] = self._add(names[i], victims, int(streams[i]))
         return out
 
+    def restart(self, name: str) -> bool:
+        """Start symbol ``name`` afresh, as before its first tick, keeping its limits, its
+        stream and its signal numbers; False if it is not tracked. For a symbol whose
+        clock a tick stamped ahead moved past its real ticks: the engine holds a late
+        tick at its symbol's latest time, so without a restart every later tick would
+        wait there until real time caught up.
+
+        >>> eng = Engine(EngineConfig())
+        >>> sid = eng.register(["ACME"])[0]
+        >>> _ = eng.set_limits("ACME", buy=90.0, sell=110.0)
+        >>> _ = eng.update([sid, sid], [1000.0, 1290.0], [100.0, 100.5])
+        >>> eng.restart("ACME"), eng.restart("NONE")
+        (True, False)
+        >>> state = eng.state()
+        >>> int(state.n_ticks[sid]), state.buy[sid].item(), state.sell[sid].item()
+        (0, 90.0, 110.0)
+        """
+        sid = self._index.get(name)
+        if sid is None:
+            return False
+        s = self._s
+        kept = (float(s.buy[sid]), float(s.sell[sid]), bool(s.touched[sid]), s.seq[sid].copy())
+        stream, additive = int(s.stream[sid]), bool(s.additive[sid])
+        self._release(sid)
+        self._waiting.pop((sid, 0), None)
+        self._waiting.pop((sid, 1), None)
+        s.clear(self._cfg, sid)
+        s.buy[sid], s.sell[sid], s.touched[sid], s.seq[sid] = kept
+        s.additive[sid] = additive
+        s.seen[sid] = self._given
+        s.stream[sid] = stream
+        s.local[sid] = self._new_local(stream)
+        return True
+
     def _move(self, sid: int, stream: int) -> None:
         """Put symbol ``sid``, which has had no tick yet, in another ``stream``."""
         self._release(sid)

@@ -137,3 +137,41 @@ def test_a_quantity_at_zero_or_below_is_not_checked_for_jumps() -> None:
     assert checks.refusal(Tick("ACME", 5.0, 1e9), wall=1e9) is None
     refused = checks.refusal(Tick("ACME", 500.0, 1e9), wall=1e9)
     assert refused is not None and refused.problem.value == "implausible jump"
+
+
+def test_a_clock_moved_ahead_by_one_tick_is_set_back_by_three_of_now() -> None:
+    # One tick stamped 290 s ahead (within --max-ahead) moved ACME's latest time past its
+    # real ticks, which were then refused as old for five minutes.
+    checks = TickChecks(Plausibility(), capacity=10)
+    assert _problem(checks, 150.0, NOW) == "ok"
+    assert _problem(checks, 155.0, NOW + 290) == "ok"
+    got = [_problem(checks, 150.0 + i, NOW + i) for i in (1, 2, 3, 4)]
+    assert got == ["old time", "old time", "ok", "ok"]
+    assert checks.take_restart() is None  # asked after the 4th tick: it restarted nothing
+    # The restart is named right after the tick that set the clock back.
+    again = TickChecks(Plausibility(), capacity=10)
+    for ts in (NOW + 290, NOW + 1, NOW + 2):
+        again.refusal(Tick("ACME", 150.0, ts), wall=NOW)
+        assert again.take_restart() is None
+    assert again.refusal(Tick("ACME", 150.0, NOW + 3), wall=NOW) is None
+    assert again.take_restart() == "ACME"
+    assert again.accept_all(["ACME"], [NOW + 4], [150.0], NOW)  # back to the usual batch
+
+
+def test_old_ticks_that_do_not_agree_or_are_old_by_the_clock_stay_refused() -> None:
+    year = 365 * 86_400.0
+    # A price sent again a year later is refused however many come in a row.
+    checks = TickChecks(Plausibility(), capacity=10)
+    assert _problem(checks, 150.0, NOW) == "ok"
+    assert [_problem(checks, 100.0, NOW - year + i) for i in range(5)] == ["old time"] * 5
+    # Ticks of now that do not agree with each other, or with a good tick between, count
+    # afresh.
+    checks = TickChecks(Plausibility(), capacity=10)
+    assert _problem(checks, 155.0, NOW + 290) == "ok"
+    assert _problem(checks, 150.0, NOW - 50) == "old time"
+    assert _problem(checks, 150.0, NOW + 40) == "old time"  # 90 s from the one before
+    assert _problem(checks, 150.0, NOW + 41) == "old time"
+    assert _problem(checks, 150.0, NOW + 250) == "ok"  # within a minute of NOW + 290
+    assert _problem(checks, 150.0, NOW + 1) == "old time"  # counted from one again
+    assert _problem(checks, 150.0, NOW + 2) == "old time"
+    assert _problem(checks, 150.0, NOW + 3) == "ok"

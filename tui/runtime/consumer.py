@@ -72,7 +72,7 @@ from tui.runtime.commands import (
 )
 from tui.runtime.dead_letters import DeadLetters
 from tui.runtime.health import STATS_INTERVAL_S, ConsumerHealth, PartitionReading
-from tui.runtime.plausibility import Plausibility, TickChecks
+from tui.runtime.plausibility import RELEVEL_AFTER, Plausibility, TickChecks
 from tui.runtime.publish import PositionCommitter
 from tui.runtime.rebuild import Span, read_back
 from tui.runtime.recorder import Recorder
@@ -258,6 +258,9 @@ class ConsumerWorker(threading.Thread):
         self.rebuilding = False
         #: Partition: offset below which its messages were read already (skipped).
         self._skip_to: dict[int, int] = {}
+        #: Where the ticks the last _decode_each gave restart a symbol (see
+        #: TickChecks.take_restart): (position, symbol), in order.
+        self._restarts: list[tuple[int, str]] = []
         self.rebuilt_signals = 0
         self.committer = committer if group is not None else None
         self.slot = SnapshotSlot()
@@ -621,6 +624,33 @@ class ConsumerWorker(threading.Thread):
             return
         if not replay:  # ticks read again are not news
             self._last_tick_wall = wall
+        restarts, self._restarts = self._restarts, []
+        start = 0
+        for at, symbol in restarts:  # the ticks before, then the symbol afresh
+            cut = slice(start, at)
+            self._feed(symbols[cut], times[cut], prices[cut], taken[cut], replay, wall)
+            if self.engine.restart(symbol):
+                log.warning(
+                    "%s started afresh at event time %.3f: its ticks came %g s or more "
+                    "behind a time it had been given, %d in a row", symbol, times[at],
+                    self.checks.rules.max_behind_s, RELEVEL_AFTER,
+                )  # fmt: skip
+            start = at
+        cut = slice(start, None)
+        self._feed(symbols[cut], times[cut], prices[cut], taken[cut], replay, wall)
+
+    def _feed(
+        self,
+        symbols: list[str],
+        times: list[float],
+        prices: list[float],
+        taken: list[Any],
+        replay: bool,
+        wall: float,
+    ) -> None:
+        """Register decoded ticks with the engine and update it (see :meth:`_ingest`)."""
+        if not symbols:
+            return
         # Each symbol's forecasts are calibrated on its partition's record alone, so any
         # engine reading a partition reports the same p (see engine.core, "Streams").
         streams = list(map(_PARTITION, taken))
@@ -716,6 +746,9 @@ class ConsumerWorker(threading.Thread):
                 if not replay:
                     self._refuse(msg, refusal)
                 continue
+            restart = self.checks.take_restart()
+            if restart is not None:
+                self._restarts.append((len(symbols), restart))
             symbols.append(tick.symbol)
             times.append(tick.ts)
             prices.append(tick.price)

@@ -14,7 +14,14 @@ A symbol is never locked out by its reference: when :data:`RELEVEL_AFTER` jumps 
 agree with each other (each within ``max_jump`` of the one before), the price has moved
 (a split, or a poisoned first tick was the reference) and the last of them is accepted as
 the new level. An isolated spike is refused; a sustained new level is taken after two
-refusals.
+refusals. Nor by its clock: a tick stamped ahead (within ``max_ahead_s``) moves its
+symbol's latest time past the real ticks, which then come ``max_behind_s`` behind it;
+while that time is still ahead of this machine's clock, when :data:`RELEVEL_AFTER` ticks
+in a row come so far behind it but within ``max_behind_s`` of the clock, agreeing with
+each other (each within ``max_behind_s`` of the one before), the last is accepted as the
+symbol's new time and
+:meth:`TickChecks.take_restart` names the symbol, whose engine state the caller starts
+afresh (one tick five minutes ahead had held a symbol's real ticks out for five minutes).
 """
 
 from __future__ import annotations
@@ -114,6 +121,10 @@ class TickChecks:
         #: Per symbol, the refused jumps in a row that agree with each other: how many
         #: and the last one's price.
         self._jumps: dict[str, tuple[int, float]] = {}
+        #: Per symbol, the ticks refused in a row as old that agree with each other: how
+        #: many and the last one's time.
+        self._old: dict[str, tuple[int, float]] = {}
+        self._restart: str | None = None
 
     def refusal(self, tick: Tick, wall: float) -> BadTick | None:
         """Why ``tick`` (read at epoch time ``wall``) is refused, or None; an accepted
@@ -127,20 +138,58 @@ class TickChecks:
             )
         symbol, price = tick.symbol, tick.price
         latest = self._latest.get(symbol)
+        self._restart = None
+        retimed = False
         if latest is not None and latest - tick.ts > self.rules.max_behind_s:
-            return BadTick(
-                f"event time {tick.ts:.3f} is {latest - tick.ts:,.0f} s behind the latest "
-                f"{latest:.3f} of {symbol} (at most {self.rules.max_behind_s:g} s)",
-                Problem.OLD_TIME,
-            )
+            # Only a clock moved ahead of this machine's is set back, by ticks of now: a
+            # price sent again a year later stays refused however many come.
+            if latest > wall and wall - tick.ts <= self.rules.max_behind_s:
+                retimed = self._retime(symbol, tick.ts)
+            if not retimed:
+                return BadTick(
+                    f"event time {tick.ts:.3f} is {latest - tick.ts:,.0f} s behind the "
+                    f"latest {latest:.3f} of {symbol} (at most {self.rules.max_behind_s:g} "
+                    "s)",
+                    Problem.OLD_TIME,
+                )
+        elif self._old:  # rare: only after a tick refused as old
+            self._old.pop(symbol, None)
         refused = self._price_refusal(symbol, price)
         if refused is None:
-            if latest is not None:
+            if retimed:
+                self._latest[symbol] = tick.ts
+                self._old.pop(symbol, None)
+                self._restart = symbol
+            elif latest is not None:
                 if tick.ts > latest:
                     self._latest[symbol] = tick.ts
             elif len(self._latest) < self.capacity and math.isfinite(self.rules.max_behind_s):
                 self._latest[symbol] = tick.ts
         return refused
+
+    def take_restart(self) -> str | None:
+        """The symbol whose clock the tick just accepted by :meth:`refusal` set back
+        (see the module docstring): its state, a tick from ahead included, is to be
+        started afresh before that tick; None for any other tick.
+
+        >>> checks = TickChecks(Plausibility(), capacity=10)
+        >>> _ = checks.refusal(Tick("ACME", 150.0, 1e9 + 290), wall=1e9)  # stamped ahead
+        >>> [checks.refusal(Tick("ACME", 150.0, 1e9 + i), wall=1e9) is None for i in (1, 2, 3)]
+        [False, False, True]
+        >>> checks.take_restart(), checks.take_restart()
+        ('ACME', None)
+        """
+        symbol, self._restart = self._restart, None
+        return symbol
+
+    def _retime(self, symbol: str, ts: float) -> bool:
+        """Count a tick of ``symbol`` at ``ts`` refused as old; True when it makes
+        RELEVEL_AFTER in a row that agree with each other."""
+        count, before = self._old.get(symbol, (0, math.nan))
+        agree = count and abs(ts - before) <= self.rules.max_behind_s
+        count = count + 1 if agree else 1
+        self._old[symbol] = (count, ts)
+        return count >= RELEVEL_AFTER
 
     def _price_refusal(self, symbol: str, price: float) -> BadTick | None:
         """Why ``price`` is refused as a jump of ``symbol``, or None (then it is its
@@ -180,7 +229,7 @@ class TickChecks:
         >>> checks.refusal(Tick("A", 1300.0, 1e9), wall=1e9).problem.value
         'implausible jump'
         """
-        if self.quantity is not None or self._jumps:  # rare: one at a time
+        if self.quantity is not None or self._jumps or self._old:  # rare: one at a time
             return False
         if not symbols:
             return True
@@ -234,6 +283,7 @@ class TickChecks:
             self._last.pop(symbol, None)
             self._latest.pop(symbol, None)
             self._jumps.pop(symbol, None)
+            self._old.pop(symbol, None)
 
     def _relevel(self, symbol: str, price: float) -> bool:
         """Count a jump of ``symbol`` to ``price``; True when it makes RELEVEL_AFTER in a
