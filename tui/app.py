@@ -14,6 +14,7 @@ import gc
 import logging
 import math
 import os
+import re
 import signal
 import time
 from collections.abc import Iterable
@@ -1211,7 +1212,7 @@ def status_line(
     Within `width` cells the counts and the step show first of all. To make room, in
     turn: a recording is named by its file alone, the bad lines skipped are said in
     fewer words, the source's name (with its options) is cut short, then why the source
-    ended, the recording's file and why it is stale.
+    stopped (down to the line it stopped at), the recording's file and why it is stale.
     """
     part: dict[str, str] = {"stale": f"STALE: {stale}" if stale else ""}
     p = snap.producer
@@ -1221,7 +1222,9 @@ def status_line(
         part["speed"] = f"speed {fmt.speed(p.speed)}"
     part["ended"] = part["why"] = part["skipped"] = ""
     if p is not None and p.finished:
-        part["ended"] = "source ended"
+        # Stopped on an error (a bad line) is not the end of the source: at 80 columns a
+        # replay stopped at its 51st of 253 lines read "source ended", as a whole one.
+        part["ended"] = "source stopped" if p.last_error else "source ended"
         part["why"] = f": {p.last_error}" if p.last_error else ""
     if p is not None and p.skipped:
         part["skipped"] = f"{fmt.count(p.skipped, 'bad line')} skipped"
@@ -1253,6 +1256,7 @@ def status_line(
         "stale": "STALE" if part["stale"] else "",  # why it is stale: in a toast
         "skipped": f"{p.skipped:,} skipped" if p is not None and p.skipped else "",
     }
+    at_line = _ERROR_LINE.search(part["why"])
     for key in ("skipped", "source", "why", "file", "stale"):
         text = line()
         over = cell_len(text) - width
@@ -1262,7 +1266,15 @@ def status_line(
             part[key] = shorter[key]
         else:
             part[key] = _cut(part[key], cell_len(part[key]) - over)
+            if key == "why" and at_line is not None and cell_len(part[key]) <= at_line.end():
+                part[key] = f" at line {at_line[1]}"  # where it stopped, if not why
+    if cell_len(line()) > width:  # the counts and the step before where the source stopped
+        part["why"] = ""
     return _cut(line(), width)
+
+
+#: The line number in a ``FILE:LINE: what is wrong`` message.
+_ERROR_LINE = re.compile(r":(\d+): ")
 
 
 def _cut(text: str, room: int) -> str:

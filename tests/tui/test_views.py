@@ -726,18 +726,19 @@ def test_the_status_line_keeps_counts_and_step_within_80_columns() -> None:
     )
     whole = status_line(snap, 0.005)
     assert cell_len(whole) > 160  # all of it, where there is room
-    for width in (78, 100, 158):
+    for width in (78, 100, 130, 158):
         line = status_line(snap, 0.005, width, stale="no tick for 12 s")
         assert cell_len(line) <= width, (width, line)
-        assert line.startswith("STALE") and "source ended" in line
+        assert line.startswith("STALE") and "source stopped" in line
+        assert "source ended" not in line  # it stopped at a bad line, and says where
+        if width >= 100:
+            assert "source stopped at line 88" in line or "stopped: /data/day.csv:88" in line
         assert "● REC 12,345" in line and "/home/someone" not in line  # the file at most
         assert "12 symbols · 25 signals · step 0.50%" in line
-        if width >= 100:
+        if width >= 130:
             assert "STALE: no tick for 12 s" in line and "→ rec-" in line
         if width >= 158:
-            assert (
-                "● REC 12,345 → rec-20261203-101500.jsonl" in line and "source ended: /data" in line
-            )
+            assert "● REC 12,345 → rec-20261203-101500.jsonl" in line and "stopped: /data" in line
     assert status_line(snap, 0.005, 400) == whole  # nothing cut where it fits
 
 
@@ -861,3 +862,23 @@ def test_a_key_pressed_while_the_monitor_starts_goes_to_the_watchlist() -> None:
 
     drive(app, script)
     assert seen == ["Watchlist", "Input", (False, False, "Watchlist")], seen
+
+
+def test_a_source_stopped_at_a_bad_line_never_reads_as_ended_and_says_where() -> None:
+    """At 80 columns a replay stopped at its 51st of 253 lines read `source ended`, as a
+    replay played to its end does."""
+    snap = dataclasses.replace(
+        StaticFeed().latest(),
+        producer=ProducerStats(
+            source="replay",
+            finished=True,
+            last_error="/tmp/bad/binary.jsonl:51: binary data (NUL byte), not text",
+        ),
+        source="replay(/tmp/bad/binary.jsonl, speed=max)",
+    )
+    for width in (78, 100):
+        line = status_line(snap, 0.005, width, stale="consumer 11 s behind")
+        assert "source stopped at line 51 · 12 symbols · 25 signals · step 0.50%" in line
+    assert "source stopped: /tmp/bad/binary.jsonl:51: binary data" in status_line(snap, 0.005)
+    ended = dataclasses.replace(snap, producer=ProducerStats(source="replay", finished=True))
+    assert "source ended · 12 symbols" in status_line(ended, 0.005, 78)
