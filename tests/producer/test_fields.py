@@ -3,12 +3,13 @@ value becomes, and under which heading a bad value is refused."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import pytest
 
 from producer.fields import Fields, FieldsError
-from producer.wire import BadTick, Problem, Tick, encode
+from producer.wire import BadTick, Problem, Tick, decode, encode
 
 
 @dataclass
@@ -170,3 +171,88 @@ def test_a_quantity_may_be_zero_or_below_in_a_mapped_shape_and_a_price_may_not()
         with pytest.raises(BadTick) as info:
             shape(msg)
         assert info.value.problem is Problem.BAD_PRICE
+
+
+T = b'"T":1700000000123'  # a time in ms, for the shapes below
+
+
+@pytest.mark.parametrize(
+    ("spec", "msg", "field"),
+    [
+        # msgspec keeps the last: this was a tick at 2.0, the 1.5 dropped without a word
+        ("symbol=@key,price=bid,ts=@timestamp", Msg(b'{"bid":"1.5" ,"bid":2}', b"K"), "bid"),
+        ("symbol=s,price=p,ts=T:ms", Msg(b'{"s":"ACME","p":1,' + T + b',"s":"BRIX"}'), "s"),
+        ("symbol=s,price=p,ts=T:ms", Msg(b'{"s":"A","p":1,' + T + b',"T":1700000000999}'), "T"),
+        # a repeat spelled with an escape is a repeat, as on the wire
+        ("symbol=@key,price=bid,ts=@timestamp", Msg(b'{"bid":1.5,"b\\u0069d":2}', b"K"), "bid"),
+        ("symbol=s,price=p,ts=T:ms", Msg(b'{"\\u0073":"A","p":1,' + T + b',"s":"B"}'), "s"),
+        # nested: twice inside the object, or the object itself twice
+        ("symbol=d.s,price=d.p,ts=d.T:ms", Msg(b'{"d":{"s":"A","p":1,"p":2,' + T + b"}}"), "d.p"),
+        (
+            "symbol=d.s,price=d.p,ts=d.T:ms",
+            Msg(b'{"d":{"s":"A","p":1,' + T + b'},"d":{"s":"B","p":2,' + T + b"}}"),
+            "d",
+        ),
+        (
+            "symbol=s,price=q.bid,ts=T:ms",
+            Msg(b'{"s":"A","q":{"bid":1,"bid":2},' + T + b"}"),
+            "q.bid",
+        ),
+    ],
+)
+def test_a_mapped_field_given_twice_is_refused_as_the_wire_format_refuses_it(
+    spec: str, msg: Msg, field: str
+) -> None:
+    with pytest.raises(BadTick) as caught:
+        Fields.parse(spec).decoder()(msg)
+    assert str(caught.value) == f"the field {field} is given twice"
+    assert caught.value.problem is Problem.WRONG_SHAPE
+    # the same words and heading as limitwatch's own shape
+    with pytest.raises(BadTick) as own:
+        decode(b'{"symbol":"A","price":1,"ts":1,"symbol":"B"}')
+    assert (str(own.value), own.value.problem) == (
+        "the field symbol is given twice",
+        Problem.WRONG_SHAPE,
+    )
+
+
+def test_a_quantity_given_twice_is_refused_too() -> None:
+    read = Fields.parse("symbol=s,price=p,ts=T:ms").decoder(lambda symbol: symbol == "temp")
+    with pytest.raises(BadTick, match="the field p is given twice"):
+        read(Msg(b'{"s":"temp","p":-1,' + T + b',"p":-2}'))
+    assert read(Msg(b'{"s":"temp","p":-1,' + T + b"}")).price == -1.0
+
+
+@pytest.mark.parametrize(
+    ("spec", "msg"),
+    [
+        # a value that reads as a mapped name, a name once with an escape, a field not
+        # mapped given twice, and a mapped name twice in an object not on its path
+        ("symbol=@key,price=bid,ts=@timestamp", Msg(b'{"bid":2,"x":"bid"}', b"K")),
+        ("symbol=@key,price=bid,ts=@timestamp", Msg(b'{"b\\u0069d":2,"x":"\\/"}', b"K")),
+        ("symbol=@key,price=bid,ts=@timestamp", Msg(b'{"bid":2,"ask":3,"ask":4}', b"K")),
+        ("symbol=@key,price=bid,ts=@timestamp", Msg(b'{"bid":2,"x":{"bid":1,"bid":3}}', b"K")),
+        (
+            "symbol=d.s,price=d.p,ts=d.T:ms",
+            Msg(b'{"d":{"s":"K","p":2,' + T + b'},"e":{"p":3,"p":4}}'),
+        ),
+        (
+            "symbol=d.s,price=d.p,ts=d.T:ms",
+            Msg(b'{"s":"x","s":"y","d":{"s":"K","p":2,' + T + b"}}"),
+        ),
+        ("symbol=d.s,price=d.p,ts=d.T:ms", Msg(b'{"d":{"s":"K","p":2,' + T + b',"d":1,"d":2}}')),
+    ],
+)
+def test_a_mapped_name_that_shows_twice_but_is_given_once_is_a_tick(spec: str, msg: Msg) -> None:
+    tick = Fields.parse(spec).decoder()(msg)
+    assert (tick.symbol, tick.price) == ("K", 2.0)
+
+
+def test_a_message_nested_deeper_than_json_reads_is_refused_not_raised() -> None:
+    """msgspec reads arrays a few levels deeper than the json module that looks for a
+    name given twice: every depth gives a tick or a BadTick, never a RecursionError."""
+    read = Fields.parse("symbol=@key,price=bid,ts=@timestamp").decoder()
+    for depth in range(400, 1100, 7):
+        value = b'{"bid":1,"z":"bid","x":%s%s}' % (b"[" * depth, b"]" * depth)
+        with contextlib.suppress(BadTick):
+            read(Msg(value, b"K"))
