@@ -22,6 +22,9 @@ class ProducerStats:
     rate: float = 0.0  # ticks per second delivered, over the last seconds
     failed: int = 0
     paused: bool = False
+    #: Paused by limitwatch itself while the embedded broker restarts at its memory
+    #: budget, not by the user's pause.
+    held: bool = False
     speed: float = 1.0
     finished: bool = False
     last_error: str = ""
@@ -35,9 +38,12 @@ class ProducerStats:
 
 @dataclass(frozen=True, slots=True)
 class SetPaused:
-    """Pause (True) or resume (False) the producer."""
+    """Pause (True) or resume (False) the producer; ``held``: a pause of limitwatch's own
+    (the embedded broker's budget restart), which the status line does not call the
+    user's."""
 
     paused: bool
+    held: bool = False
 
 
 @dataclass(frozen=True, slots=True)

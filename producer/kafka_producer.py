@@ -132,6 +132,7 @@ class ProducerThread(threading.Thread):
         self._stats = ProducerStats(source=source.name, speed=speed, paced=source.paced)
         self._speed = speed
         self._paused = False
+        self._held = False
         #: librdkafka settings that replace the thread's own (e.g. enable.idempotence).
         self._client_settings = dict(client_settings or {})
         self._producer: Producer | None = None
@@ -501,11 +502,12 @@ class ProducerThread(threading.Thread):
     def _apply(self, cmd: ProducerCommand) -> None:
         if isinstance(cmd, SetPaused):
             self._paused = cmd.paused
+            self._held = cmd.paused and cmd.held
         elif isinstance(cmd, SetSpeed):
             self._speed = cmd.speed
         elif isinstance(cmd, ForgetSent):
             self._sent.clear()
-        self._update(paused=self._paused, speed=self._speed, rate=0.0)
+        self._update(paused=self._paused, held=self._held, speed=self._speed, rate=0.0)
 
     def _pump(self) -> int:
         self._produced = 0

@@ -1216,7 +1216,9 @@ def status_line(
     """
     part: dict[str, str] = {"stale": f"STALE: {stale}" if stale else ""}
     p = snap.producer
-    part["paused"] = "PAUSED" if p is not None and p.paused else ""
+    part["paused"] = ""
+    if p is not None and p.paused:  # the user's pause, or ticks held for a broker restart
+        part["paused"] = "HELD: broker restart" if p.held else "PAUSED"
     part["speed"] = ""
     if p is not None and p.speed != 1.0 and p.paced:
         part["speed"] = f"speed {fmt.speed(p.speed)}"

@@ -19,7 +19,7 @@ from textual.geometry import Region
 from textual.widgets import Input
 
 from engine import EngineConfig, Signal, SignalKind
-from producer.control import ProducerStats
+from producer.control import ProducerStats, SetPaused
 from producer.files import FileSource
 from producer.kafka_producer import ProducerThread
 from tests.tui.driving import drive
@@ -882,3 +882,24 @@ def test_a_source_stopped_at_a_bad_line_never_reads_as_ended_and_says_where() ->
     assert "source stopped: /tmp/bad/binary.jsonl:51: binary data" in status_line(snap, 0.005)
     ended = dataclasses.replace(snap, producer=ProducerStats(source="replay", finished=True))
     assert "source ended · 12 symbols" in status_line(ended, 0.005, 78)
+
+
+def test_ticks_held_for_a_broker_restart_are_not_called_the_users_pause() -> None:
+    """A replay at max speed against a small broker budget read `STALE · PAUSED` while
+    ticks flowed between restarts: the word `p` shows for the user's own pause."""
+    snap = StaticFeed().latest()
+    held = dataclasses.replace(
+        snap, producer=ProducerStats(source="replay", paused=True, held=True)
+    )
+    line = status_line(held, 0.005, 78)
+    assert line.startswith("HELD: broker restart · ") and "PAUSED" not in line
+    paused = dataclasses.replace(snap, producer=ProducerStats(source="replay", paused=True))
+    assert status_line(paused, 0.005, 78).startswith("PAUSED · ")
+    # The producer thread reports which pause it is in.
+    source = FileSource("-", stream=io.BytesIO(b"ts,symbol,price\n1,A,10\n"))
+    producer = ProducerThread("127.0.0.1:1", source, topic="t")
+    producer._apply(SetPaused(True, held=True))
+    assert producer.stats().paused and producer.stats().held
+    producer._apply(SetPaused(False))
+    producer._apply(SetPaused(True))
+    assert producer.stats().paused and not producer.stats().held

@@ -254,7 +254,7 @@ class Pipeline:
         running = producer is not None and producer.is_alive() and not producer.stats().paused
         start = time.monotonic()
         if producer is not None and running:
-            producer.send(SetPaused(True))
+            producer.send(SetPaused(True, held=True))
             while not self._stopping.wait(0.05) and time.monotonic() < start + DRAIN_S:
                 s = producer.stats()
                 if s.paused and s.delivered + s.failed >= s.produced:
