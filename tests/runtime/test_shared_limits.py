@@ -5,12 +5,15 @@ headless engine process publishes. All on the real embedded broker."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import math
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -19,12 +22,13 @@ from confluent_kafka.admin import AdminClient, ConfigResource
 
 from producer.broker import EmbeddedBroker
 from producer.kafka_config import client_config
-from producer.topics import ensure_topics
+from producer.topics import ensure_compacted, ensure_topics
 from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
 from tests.tui.test_engine_publish import _committed, produce_crash
 from tests.waiting import wait_until
 from tui.app import LimitwatchApp
+from tui.runtime import shared_limits
 from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.pipeline import Pipeline, PipelineOptions
 from tui.runtime.shared_limits import SharedLimits, decode, encode, to_worker
@@ -345,3 +349,197 @@ def test_a_change_of_ones_own_on_its_way_outranks_an_earlier_one_of_another(
     a.stop()
     b.stop()
     assert seen_b.copy() == []  # A's older 1-2 not applied over B's own 3-4
+
+
+# -- floods: what a process keeps and logs stays bounded, refused limits are not applied --
+
+NOWHERE = "127.0.0.1:1"  # never connected to: these readers are fed records by hand
+
+
+class _Msg:
+    """A record as the reader's consumer hands it over."""
+
+    def __init__(self, key: bytes | None, value: bytes | None) -> None:
+        self._key, self._value = key, value
+
+    def error(self) -> None:
+        return None
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def value(self) -> bytes | None:
+        return self._value
+
+    def partition(self) -> int:
+        return 0
+
+
+def _record(symbol: str, buy: float, sell: float, by: str = "flood") -> _Msg:
+    return _Msg(symbol.encode(), encode(symbol, buy, sell, by, 1.0))
+
+
+def _flood_symbol(i: int) -> str:
+    return f"LIM{i:057d}"  # 60 characters, as the outside test's
+
+
+def _lines(caplog: pytest.LogCaptureFixture, *words: str) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == shared_limits.__name__ and all(w in r.getMessage() for w in words)
+    ]
+
+
+def test_a_flood_of_limits_is_kept_bounded_and_logged_in_a_few_lines(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """300,000 records of distinct symbols took a monitor from 107 to 265 MB and wrote a
+    log line each (an engine's log rotated through 3 x 5 MB within a minute). The latest
+    MAX_KNOWN decisions are kept (those of the symbols the engine tracks too, whenever
+    set: see below); the forgotten ones are said once, and counted at the end."""
+    caplog.set_level(logging.INFO, logger=shared_limits.__name__)
+    seen = Applied()
+    reader = SharedLimits(NOWHERE, seen, topic="limits")
+    flood = 30_000
+    for i in range(flood):
+        reader._handle(_record(_flood_symbol(i), 1.0, 2.0))
+    assert len(seen.copy()) == flood  # every one applied...
+    known = reader._known
+    assert len(known) <= 10_000  # ... not every one kept
+    assert len(reader._decided) <= 10_000
+    assert _flood_symbol(flood - 1) in known and _flood_symbol(0) not in known
+    assert reader.stats().applied == flood
+    assert reader.stats().forgotten == flood - len(known)
+    assert len(_lines(caplog, "from 'flood'")) <= 10
+    assert len(_lines(caplog, "set longest ago are forgotten")) == 1  # said once, not per record
+    reader.stop()
+    (summary,) = _lines(caplog, "more limit changes applied from limits")
+    assert summary.startswith(f"{flood - 10:,} more"), summary
+    (counted,) = _lines(caplog, "were forgotten here")
+    assert counted.startswith(f"{flood - len(known):,} limits"), counted
+    assert len(caplog.records) <= 13
+
+
+def test_records_left_out_of_the_log_are_counted_every_little_while(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shared_limits, "LOG_EVERY_S", 0.3, raising=False)
+    caplog.set_level(logging.INFO, logger=shared_limits.__name__)
+    reader = SharedLimits(NOWHERE, Applied(), topic="limits")
+    for i in range(50):
+        reader._handle(_record(f"A{i}", 1.0, 2.0))
+    time.sleep(0.35)
+    getattr(reader, "_say_left_out", lambda: None)()  # as the reader's loop does
+    assert len(_lines(caplog, "from 'flood'")) == 10
+    (summary,) = _lines(caplog, "more limit changes applied")
+    assert summary.startswith("40 more"), summary
+    for i in range(50):  # a new while: its first ones are logged again
+        reader._handle(_record(f"B{i}", 1.0, 2.0))
+    assert len(_lines(caplog, "limits of B")) == 10
+    reader.stop()
+    assert len(_lines(caplog, "more limit changes applied")) == 2
+
+
+def test_the_decisions_of_symbols_tracked_here_outlive_a_flood() -> None:
+    worker = ConsumerWorker(NOWHERE, "prices")  # never started: its engine alone
+    worker.engine.register(["ACME", "BRIX"])
+    worker._publish()  # the snapshot the reader learns the tracked symbols from
+    apply = to_worker(worker)
+    assert apply.tracked() == {"ACME", "BRIX"}
+    reader = SharedLimits(NOWHERE, apply, topic="limits", max_known=100)
+    reader._handle(_record("ACME", 1.0, 2.0))
+    reader._remember("MINE", 3.0, 4.0, own=True)  # as share() does: this process's own
+    for i in range(1000):
+        reader._handle(_record(_flood_symbol(i), 1.0, 2.0))
+    assert len(reader._known) <= 100
+    assert {"ACME", "MINE", _flood_symbol(999)} <= set(reader._known)
+    # An engine that may track more symbols than MAX_KNOWN keeps as many decisions.
+    worker.config = dataclasses.replace(worker.config, max_symbols=20_000)
+    assert SharedLimits(NOWHERE, to_worker(worker))._cap == 20_000
+
+
+def test_limits_the_engine_refuses_are_counted_as_refused_never_as_applied(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`{"symbol":"ACME","buy":-5,"sell":1e11}` was logged as applied and counted among the
+    changes read, though the engine refused it; it must be refused here with the engine's
+    reason, and leave the limits held (and shared again after a restart) as they were.
+    A quantity's limits may be negative: its record is applied."""
+    caplog.set_level(logging.INFO, logger=shared_limits.__name__)
+    worker = ConsumerWorker(NOWHERE, "prices", additive=("cpu.*",))
+    worker.engine.register(["ACME"])
+    reader = SharedLimits(NOWHERE, to_worker(worker), topic="limits")
+    reader._handle(_record("ACME", 100.0, 110.0, by="someone"))
+    assert worker._commands.qsize() == 1
+    worker._apply(worker._commands.get_nowait())
+    reader._handle(_record("ACME", -5.0, 1e11, by="evil"))
+    assert worker._commands.empty()  # not handed to the engine
+    assert reader.stats().applied == 1 and reader.stats().bad == 1
+    assert reader.bad_by() == {"impossible limits": 1}
+    assert reader._known["ACME"][:2] == (100.0, 110.0)
+    assert not _lines(caplog, "limits of ACME from 'evil'")
+    (refused,) = _lines(caplog, "refused")
+    assert "ACME" in refused and "'evil'" in refused and "must be positive" in refused
+    assert worker.engine.limits("ACME") == (100.0, 110.0)
+    reader._handle(_record("cpu.idle", -5.0, 1e11, by="someone"))  # a quantity's
+    assert worker._commands.qsize() == 1 and reader.stats().applied == 2
+
+
+def test_sharing_again_into_a_full_queue_is_bounded_and_said_in_one_line(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a broker restart every process shared again all it knew; an engine logged
+    15,681 lines `limits for LIM... not shared: Local: Queue full`. It waits a while for
+    room, then says in one line what it could not share."""
+    monkeypatch.setattr(shared_limits, "AGAIN_WAIT_S", 0.3, raising=False)
+    caplog.set_level(logging.INFO, logger=shared_limits.__name__)
+    reader = SharedLimits(NOWHERE, Applied(), topic="limits")
+    for i in range(100):
+        reader._handle(_record(f"S{i:03d}", 1.0, 2.0))
+    producer = Producer(client_config(NOWHERE, **{"queue.buffering.max.messages": 10}))
+    reader._producer = producer
+    try:
+        reader._in_new_topic = {"S000"}  # what the topic created again holds
+        started = time.monotonic()
+        reader._share_again()
+        assert time.monotonic() - started < 5
+        error = reader.stats().last_error
+    finally:
+        producer.purge()
+        producer.flush(0)
+    assert reader.stats().shared == 10
+    assert not _lines(caplog, "limits for S")  # no line per record
+    (said,) = _lines(caplog, "were not shared")
+    assert said.startswith("89 of the 99 limits to share again into limits"), said
+    assert "Queue full" in said and error == said
+
+
+def test_a_flood_on_the_topic_leaves_memory_and_log_bounded(
+    broker: EmbeddedBroker, topic: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The outside test's flood, on the broker: distinct 60-character symbols."""
+    caplog.set_level(logging.INFO, logger=shared_limits.__name__)
+    limits = f"{topic}-limits"
+    ensure_compacted(broker.bootstrap, limits, partitions=1, timeout=10)
+    raw = Producer(client_config(broker.bootstrap))
+    flood = 15_000
+    for i in range(flood):
+        symbol = _flood_symbol(i)
+        value = json.dumps({"symbol": symbol, "buy": 1, "sell": 2, "by": "flood", "t": i})
+        raw.produce(limits, value.encode(), key=symbol.encode())
+        if i % 1000 == 0:
+            raw.poll(0)
+    assert raw.flush(20) == 0
+    seen = Applied()
+    reader = SharedLimits(broker.bootstrap, seen, topic=limits)
+    try:
+        assert reader.start(catch_up_s=30)
+        assert len(seen.copy()) == flood
+        assert len(reader._known) <= 10_000
+    finally:
+        reader.stop()
+    assert reader.stats().applied == flood
+    assert len(_lines(caplog, "from 'flood'")) <= 10
+    assert len(_lines(caplog, "set longest ago are forgotten")) == 1
+    assert len(caplog.records) < 30

@@ -11,20 +11,31 @@ latest decision wins everywhere.
 A process skips the records it wrote itself (it applied them when it sent them), and
 another's record of a symbol while its own change of that symbol is still on its way
 (that record precedes its own in the topic, so everyone ends with its own). A record
-that cannot be read is counted and logged, never applied and never fatal. The reader is
-one thread with its own consumer, its partitions assigned (no group to join) and always
-read from the start; it hands each record to ``apply``, which forwards it to the
-engine's thread as a command (:func:`to_worker`).
+that cannot be read, or whose limits the engine's rule refuses (:func:`to_worker` asks
+:func:`engine.limits.limit_problem` as the engine does, so a negative buy limit of a
+symbol that is not a quantity is refused here, not applied), is counted by reason and
+logged, never applied and never fatal. The reader is one thread with its own consumer,
+its partitions assigned (no group to join) and always read from the start; it hands each
+record to ``apply``, which forwards it to the engine's thread as a command.
+
+What a flood of records cannot do: grow memory without bound (a process keeps the
+decisions of at most :data:`MAX_KNOWN` symbols, or the engine's ``max_symbols`` if more:
+those set most recently, its own and those its engine tracks; the first time older ones
+are forgotten it says so once, and :attr:`SharedLimitsStats.forgotten` counts them), or
+rotate the log (of each kind of line a record writes, the first :data:`LOG_FIRST` of
+every :data:`LOG_EVERY_S` are logged one by one, the rest in one line with their count).
 
 A broker that comes back without the topic (an embedded one restarted empty) has lost
 every decision. The reader asks about the topic every :data:`CHECK_S`; when it is
 missing it creates it again, and when it is a new topic (another id) it reads it from
 its start and then shares again every decision it knows, its own and the others' it
 applied, that the new topic lacks: the processes that outlived the broker put the
-limits back for those that start after it. Such a record is marked ``again``: it gives
-way to any decision of the topic's own read before it (so a user's decision made since
-the restart stands, whichever of the two lands first), and a process that holds its
-limits already does not apply it (a limit set again re-arms its signals). (They kept
+limits back for those that start after it (waiting at most :data:`AGAIN_WAIT_S` in all
+for room in the producer's queue, then saying in one line how many it could not share).
+Such a record is marked ``again``: it gives way to any decision of the topic's own read
+before it (so a user's decision made since the restart stands, whichever of the two
+lands first), and a process that holds its limits already does not apply it (a limit set
+again re-arms its signals). (They kept
 reading the old topic's position, past the new one's end, and never applied another
 record; a later process knew none of the limits.)
 """
@@ -40,8 +51,9 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from itertools import islice
 from typing import Annotated, Any
 
 import msgspec
@@ -63,7 +75,16 @@ from producer.wire import MAX_SYMBOL_LEN, clean_symbol
 from tui.runtime.commands import SetLimits
 from tui.runtime.consumer import ConsumerWorker
 
-__all__ = ["LIMITS", "LimitRecord", "SharedLimits", "SharedLimitsStats", "decode", "encode"]
+__all__ = [
+    "LIMITS",
+    "MAX_KNOWN",
+    "LimitRecord",
+    "SharedLimits",
+    "SharedLimitsStats",
+    "ToWorker",
+    "decode",
+    "encode",
+]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +96,20 @@ TIMEOUT_S = 10.0
 CATCH_UP_S = 3.0
 #: How often the reader asks whether the topic is still the one it reads, in seconds.
 CHECK_S = 2.0
+#: Symbols whose latest decision a process keeps at least (the engine's default
+#: ``max_symbols``; an engine allowed more keeps as many as it may track). 300,000 records
+#: of distinct symbols took a monitor from 107 to 265 MB, and after a broker restart every
+#: process shared them all again, overflowing its producer's queue.
+MAX_KNOWN = 10_000
+#: Of each kind of line a record writes in the log (applied, refused, deleted, not
+#: delivered), this many are logged one by one every LOG_EVERY_S seconds; the others are
+#: counted and said in one line. A line per record rotated a new engine's log (3 x 5 MB)
+#: within a minute, taking with it the reasons of refused ticks.
+LOG_FIRST = 10
+LOG_EVERY_S = 60.0
+#: Longest wait, in all, for room in the producer's queue while sharing again the limits a
+#: topic created again lacks, in seconds; what is left then is said in one line.
+AGAIN_WAIT_S = TIMEOUT_S
 
 
 class LimitRecord(msgspec.Struct, forbid_unknown_fields=False, omit_defaults=True):
@@ -151,13 +186,95 @@ def _same_limits(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return all(same_limit(x, y) for x, y in zip(a, b, strict=True))
 
 
-def to_worker(worker: ConsumerWorker) -> Callable[[str, float, float, str], None]:
+class ToWorker:
     """An ``apply`` that hands each record to `worker`'s engine as a command; a symbol the
     stream has not carried (it may never) gets its limits with its first tick, no row
-    before."""
-    return lambda symbol, buy, sell, side: worker.send(
-        SetLimits(symbol, buy, sell, register=False, side=side)
-    )
+    before. Limits the engine would refuse (:func:`engine.limits.limit_problem`, with the
+    engine's own word on whether the symbol is a quantity) are not handed on: the call
+    returns why (None when handed on), and the record is counted as refused.
+
+    It also tells :class:`SharedLimits` what to keep: as many decisions as the engine may
+    track symbols (:attr:`max_symbols`), and those of the symbols it tracks
+    (:meth:`tracked`) before any other."""
+
+    def __init__(self, worker: ConsumerWorker) -> None:
+        self.worker = worker
+        self.max_symbols = worker.config.max_symbols
+        self._additive = worker.engine.is_additive  # fixed patterns: safe in any thread
+        self._tracked: tuple[int, frozenset[str]] = (-1, frozenset())
+
+    def __call__(self, symbol: str, buy: float, sell: float, side: str) -> str | None:
+        problem = limit_problem(buy, sell, additive=self._additive(symbol))
+        if problem is not None:
+            return problem
+        self.worker.send(SetLimits(symbol, buy, sell, register=False, side=side))
+        return None
+
+    def tracked(self) -> frozenset[str]:
+        """The symbols the engine tracks, as its latest snapshot has them."""
+        snap = self.worker.latest()
+        if snap is None:
+            return frozenset()
+        seq, names = self._tracked
+        if seq != snap.seq:
+            names = frozenset(snap.engine.symbols)
+            self._tracked = (snap.seq, names)
+        return names
+
+
+def to_worker(worker: ConsumerWorker) -> ToWorker:
+    """The ``apply`` of a process whose engine runs in `worker` (see :class:`ToWorker`)."""
+    return ToWorker(worker)
+
+
+class _Lines:
+    """One kind of line a record writes in the log, bounded: the first :data:`LOG_FIRST`
+    of every :data:`LOG_EVERY_S` are logged one by one, the others counted and said in
+    one line (by :meth:`say_left_out`, or by the next :meth:`say` once that time is
+    over)."""
+
+    def __init__(self, level: int, what: str) -> None:
+        self.level = level
+        self.what = what
+        self._lock = threading.Lock()
+        self._since = -math.inf  # when the current LOG_EVERY_S began
+        self._logged = 0  # lines logged one by one since then
+        self._left_out = 0  # ... and lines left out
+
+    def say(self, text: str, *args: object) -> None:
+        """Log one line (``text % args``), or count it if enough were logged of late."""
+        now = time.monotonic()
+        with self._lock:
+            summary = self._next_window(now) if now - self._since >= LOG_EVERY_S else None
+            one = self._logged < LOG_FIRST
+            if one:
+                self._logged += 1
+            else:
+                self._left_out += 1
+        if summary:
+            log.log(self.level, "%s", summary)
+        if one:
+            log.log(self.level, text, *args)
+
+    def say_left_out(self, end: bool = False) -> None:
+        """Say how many lines were left out, once their LOG_EVERY_S is over (`end`: now)."""
+        now = time.monotonic()
+        with self._lock:
+            if not self._left_out or (not end and now - self._since < LOG_EVERY_S):
+                return
+            summary = self._next_window(now)
+        log.log(self.level, "%s", summary)
+
+    def _next_window(self, now: float) -> str | None:
+        """Under the lock: a new LOG_EVERY_S begins; what the last one left out."""
+        left_out, since = self._left_out, self._since
+        self._since, self._logged, self._left_out = now, 0, 0
+        if not left_out:
+            return None
+        return (
+            f"{left_out:,} more {self.what} in {now - since:.0f} s, not logged one by one "
+            f"(only the first {LOG_FIRST} of every {LOG_EVERY_S:.0f} s are)"
+        )
 
 
 def origin_name() -> str:
@@ -173,7 +290,8 @@ class SharedLimitsStats:
     shared: int = 0  # records this process sent
     delivered: int = 0  # ... and the broker acknowledged
     applied: int = 0  # records of others applied here
-    bad: int = 0  # records that could not be read
+    bad: int = 0  # records that could not be read, or whose limits were refused
+    forgotten: int = 0  # decisions forgotten to keep at most MAX_KNOWN (see SharedLimits)
     last_error: str = ""
 
 
@@ -183,21 +301,41 @@ class SharedLimits:
     ``apply(symbol, buy, sell, side)`` is called in the reader's thread for each record
     of another process, NaN meaning no limit, `side` the only one its user set ("" both;
     see :class:`LimitRecord`); it must only hand the change on (a command on the engine
-    thread's queue). Call :meth:`start` once, :meth:`share` from any thread,
-    :meth:`stop` at the end.
+    thread's queue), and returns None, or why the limits are refused (then nothing is
+    applied, and the record is counted among the refused). Call :meth:`start` once,
+    :meth:`share` from any thread, :meth:`stop` at the end.
+
+    The latest decision of at most `max_known` symbols is kept (by default
+    :data:`MAX_KNOWN`, or `apply`'s ``max_symbols`` if more): past it, those set longest
+    ago are forgotten, but not this process's own nor those `tracked` names (by default
+    `apply`'s ``tracked``, see :class:`ToWorker`).
     """
 
     def __init__(
         self,
         connection: Connection | str,
-        apply: Callable[[str, float, float, str], None],
+        apply: Callable[[str, float, float, str], str | None],
         topic: str = LIMITS,
         origin: str | None = None,
+        *,
+        max_known: int | None = None,
+        tracked: Callable[[], Collection[str]] | None = None,
     ) -> None:
         self.connection = connection
         self.apply = apply
         self.topic = topic
         self.origin = origin or origin_name()
+        if max_known is None:
+            max_known = max(MAX_KNOWN, int(getattr(apply, "max_symbols", 0)))
+        self._cap = max(1, max_known)
+        self._tracked = tracked if tracked is not None else getattr(apply, "tracked", None)
+        #: Past this many decisions known, the oldest are forgotten (see _remember).
+        self._trim_at = self._cap
+        self._said_forgotten = False
+        self._applied = _Lines(logging.INFO, f"limit changes applied from {topic}")
+        self._refused = _Lines(logging.WARNING, f"limits records refused from {topic}")
+        self._deleted = _Lines(logging.INFO, f"limits deleted from {topic}")
+        self._undelivered = _Lines(logging.WARNING, "limits shared again not delivered")
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._stats = SharedLimitsStats()
@@ -210,14 +348,16 @@ class SharedLimits:
         self.caught_up = threading.Event()
         self._at_end: set[int] = set()
         self._partitions = 1
-        #: Per symbol, the latest decision this process shared or applied.
-        self._known: dict[str, tuple[float, float]] = {}
+        #: Per symbol, the latest decision this process shared or applied (buy, sell,
+        #: whether its own), the one set longest ago first; bounded (see _remember).
+        self._known: dict[str, tuple[float, float, bool]] = {}
         self._topic_id: str | None = None
         self._missing = False
         #: While a topic created again is read up to its end: the symbols it holds.
         self._in_new_topic: set[str] | None = None
-        #: The symbols the topic read holds a decision of (not one shared again).
-        self._decided: set[str] = set()
+        #: The symbols the topic read holds a decision of (not one shared again), the
+        #: oldest first; bounded as _known is.
+        self._decided: dict[str, None] = {}
 
     # -- the outside ---------------------------------------------------------------------
     def start(self, catch_up_s: float = 0.0) -> bool:
@@ -249,7 +389,7 @@ class SharedLimits:
         if not again:  # (a decision shared again gives way to any other: see _handle)
             with self._lock:
                 self._own_pending[symbol] += 1
-                self._known[symbol] = (buy, sell)
+            self._remember(symbol, buy, sell, own=True)
         try:
             self._producer.produce(
                 self.topic, value, key=symbol.encode(),
@@ -269,7 +409,7 @@ class SharedLimits:
             return self._stats
 
     def bad_by(self) -> dict[str, int]:
-        """Unreadable records so far, by what was wrong."""
+        """Records not applied so far (unreadable, or limits refused), by what was wrong."""
         with self._lock:
             return dict(self._bad_by)
 
@@ -282,6 +422,62 @@ class SharedLimits:
                 self._error(f"{left} limit changes were not delivered before the end")
         if self._thread.is_alive():
             self._thread.join(timeout)
+        self._say_left_out(end=True)
+        forgotten = self.stats().forgotten
+        if forgotten:
+            log.info(
+                "%s limits read from %s were forgotten here, to keep at most %s",
+                f"{forgotten:,}", self.topic, f"{self._cap:,}",
+            )  # fmt: skip
+
+    # -- what is kept and said -----------------------------------------------------------
+    def _remember(self, symbol: str, buy: float, sell: float, own: bool = False) -> None:
+        """`symbol`'s latest decision, known from now on (the most recent last). Past
+        `max_known` a tenth are forgotten at once: those set longest ago, but not this
+        process's own nor the symbols its engine tracks."""
+        say = False
+        with self._lock:
+            known = self._known
+            known.pop(symbol, None)
+            known[symbol] = (buy, sell, own)
+            if len(known) > self._trim_at:
+                keep = self._tracked() if self._tracked is not None else ()
+                over = len(known) - (self._cap - self._cap // 10)
+                gone = [k for k, v in known.items() if not v[2] and k not in keep][:over]
+                for k in gone:
+                    del known[k]
+                self._trim_at = max(self._cap, len(known) + max(1, self._cap // 10))
+                stats = self._stats
+                self._stats = dataclasses.replace(stats, forgotten=stats.forgotten + len(gone))
+                say = bool(gone) and not self._said_forgotten
+                self._said_forgotten |= say
+        if say:
+            log.warning(
+                "limits of more than %s symbols read from %s: those set longest ago are "
+                "forgotten here (not shared again if the broker loses the topic); this "
+                "process's own and those its engine tracks are kept (said once: how many "
+                "comes at the end)",
+                f"{self._cap:,}", self.topic,
+            )  # fmt: skip
+
+    def _decide(self, symbol: str) -> None:
+        """The topic holds a decision of `symbol` (bounded as the decisions known are)."""
+        self._decided.pop(symbol, None)
+        self._decided[symbol] = None
+        if len(self._decided) > self._cap:
+            for s in list(islice(self._decided, max(1, self._cap // 10))):
+                del self._decided[s]
+
+    def _say_left_out(self, end: bool = False) -> None:
+        for lines in (self._applied, self._refused, self._deleted, self._undelivered):
+            lines.say_left_out(end)
+
+    def _refuse(self, reason: str) -> None:
+        """A record not applied, counted by what was wrong (`reason` without its detail)."""
+        with self._lock:
+            self._bad_by[reason.split(" (", 1)[0]] += 1
+        self._count(bad=1)
+        self._refused.say("limits record refused: %s", reason)
 
     # -- the reader's thread -------------------------------------------------------------
     def _run(self) -> None:
@@ -326,6 +522,7 @@ class SharedLimits:
             while not self._stop.is_set():
                 for msg in consumer.consume(100, timeout=0.25):
                     self._handle(msg)
+                self._say_left_out()
                 if self._producer is not None:
                     self._producer.poll(0)  # delivery reports of what was shared
                 answer = look.poll([self.topic], time.monotonic())
@@ -364,20 +561,58 @@ class SharedLimits:
         )  # fmt: skip
         self._at_end.clear()
         self._in_new_topic = set()  # the symbols the new topic holds decisions of
-        self._decided = set()
+        self._decided = {}
         self._read_from_start(consumer, [p.id for p in desc.partitions])
 
     def _share_again(self) -> None:
         """Once the topic created again has been read to its end: share again each
-        decision known here that it lacks. One made since the restart (by a process
-        started after it, say) is in the topic, and is not overwritten by an older one."""
+        decision known here that it lacks, the most recent first. One made since the
+        restart (by a process started after it, say) is in the topic, and is not
+        overwritten by an older one. A queue that stays full leaves the rest unshared,
+        said in one line (a line per record had filled an engine's log)."""
         seen, self._in_new_topic = self._in_new_topic or set(), None
         with self._lock:
-            decisions = sorted(item for item in self._known.items() if item[0] not in seen)
-        if decisions:
-            log.warning("sharing %d limits again into %s", len(decisions), self.topic)
-        for symbol, (buy, sell) in decisions:
-            self.share(symbol, buy, sell, again=True)
+            decisions = [
+                (symbol, buy, sell)
+                for symbol, (buy, sell, _) in reversed(self._known.items())
+                if symbol not in seen
+            ]
+        if not decisions:
+            return
+        log.warning("sharing %d limits again into %s", len(decisions), self.topic)
+        sent, problem = self._send_again(decisions)
+        if sent < len(decisions):
+            self._error(
+                f"{len(decisions) - sent:,} of the {len(decisions):,} limits to share again "
+                f"into {self.topic} were not shared: {problem}"
+            )
+
+    def _send_again(self, decisions: list[tuple[str, float, float]]) -> tuple[int, str]:
+        """Produce `decisions` marked ``again``, waiting for room in the producer's queue
+        up to AGAIN_WAIT_S in all: how many were sent, and why not the rest."""
+        producer = self._producer
+        if producer is None:
+            return 0, "no producer"
+        deadline = time.monotonic() + AGAIN_WAIT_S
+        for n, (symbol, buy, sell) in enumerate(decisions):
+            value = encode(symbol, buy, sell, self.origin, time.time(), again=True)
+            while True:
+                try:
+                    producer.produce(
+                        self.topic, value, key=symbol.encode(), on_delivery=self._delivered_again
+                    )
+                    break
+                except BufferError as exc:  # the queue is full: wait for deliveries
+                    if self._stop.is_set() or time.monotonic() >= deadline:
+                        return n, str(exc)
+                    producer.poll(0.05)
+                except KafkaException as exc:
+                    return n, str(exc)
+            self._count(shared=1)
+            if n % 1000 == 999:
+                producer.poll(0)
+        producer.poll(0)
+        return len(decisions), ""
 
     def _handle(self, msg: object) -> None:
         err = msg.error()  # type: ignore[attr-defined]
@@ -394,6 +629,9 @@ class SharedLimits:
         key = msg.key()  # type: ignore[attr-defined]
         if self._in_new_topic is not None and key:
             self._in_new_topic.add(key.decode("utf-8", "replace"))
+            if len(self._in_new_topic) > 2 * self._cap:  # only those known matter
+                with self._lock:
+                    self._in_new_topic.intersection_update(self._known)
         if msg.value() is None:  # type: ignore[attr-defined]
             # A tombstone: the symbol's decision deleted from the topic (compaction drops
             # it), so a process started later uses its own limits; the running ones keep
@@ -401,14 +639,11 @@ class SharedLimits:
             symbol = key.decode("utf-8", "replace") if key else ""
             with self._lock:
                 self._known.pop(symbol, None)
-            log.info("limits of %r deleted from the topic: kept here as they are", symbol)
+            self._deleted.say("limits of %r deleted from the topic: kept here as they are", symbol)
             return
         record = decode(msg.key(), msg.value())  # type: ignore[attr-defined]
         if isinstance(record, str):
-            with self._lock:
-                self._bad_by[record.split(" (", 1)[0]] += 1  # by kind, without the detail
-            self._count(bad=1)
-            log.warning("limits record refused: %s", record)
+            self._refuse(record)
             return
         if record.again and record.symbol in self._decided:
             # An older decision shared again after a decision of the topic's own: it
@@ -416,7 +651,7 @@ class SharedLimits:
             # set the symbol, and everyone ended with the old limits).
             return
         if not record.again:
-            self._decided.add(record.symbol)
+            self._decide(record.symbol)
         if record.by == self.origin:
             if not record.again:
                 self._settled(record.symbol)  # applied when it was sent
@@ -431,11 +666,16 @@ class SharedLimits:
         sell = math.nan if record.sell is None else record.sell
         with self._lock:
             held = self._known.get(record.symbol)
-            self._known[record.symbol] = (buy, sell)
-        if record.again and held is not None and _same_limits(held, (buy, sell)):
+        if record.again and held is not None and _same_limits(held[:2], (buy, sell)):
             return  # shared again after the topic was lost: applying it would re-arm
-        log.info("limits of %s from %r: buy %s, sell %s", record.symbol, record.by, buy, sell)
-        self.apply(record.symbol, buy, sell, record.side)
+        problem = self.apply(record.symbol, buy, sell, record.side)
+        if problem is not None:  # the engine's rule refuses them: nothing changed
+            self._refuse(f"impossible limits ({record.symbol} from {record.by!r}: {problem})")
+            return
+        self._remember(record.symbol, buy, sell)
+        self._applied.say(
+            "limits of %s from %r: buy %s, sell %s", record.symbol, record.by, buy, sell
+        )
         self._count(applied=1)
 
     # -- callbacks -----------------------------------------------------------------------
@@ -450,8 +690,8 @@ class SharedLimits:
     def _delivered_again(self, err: KafkaError | None, _msg: object) -> None:
         if err is None:
             self._count(delivered=1)
-        else:
-            self._error(f"a limit shared again was not delivered: {err.str()}")
+        else:  # there may be thousands: their lines are bounded
+            self._error(f"a limit shared again was not delivered: {err.str()}", self._undelivered)
 
     def _settled(self, symbol: str) -> None:
         """One of this process's changes of `symbol` was read back, or will never be."""
@@ -466,11 +706,14 @@ class SharedLimits:
         # down is reported by every client every few milliseconds).
         KAFKA_LOGGER.warning("shared limits: %s", err.str())
 
-    def _error(self, text: str) -> None:
+    def _error(self, text: str, lines: _Lines | None = None) -> None:
         text = redact(text)
         with self._lock:
             self._stats = dataclasses.replace(self._stats, last_error=text)
-        log.warning("%s", text)
+        if lines is None:
+            log.warning("%s", text)
+        else:
+            lines.say("%s", text)
 
     def _count(self, **more: int) -> None:
         with self._lock:
