@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import engine.core
 from engine import Engine, EngineConfig, LimitError, Signal, SignalKind
 from engine.rules import Rule
 from engine.watch import Watch
@@ -28,6 +29,14 @@ PARKED = EngineConfig(
     horizon_s=10.0,
     **NO_WARMUP,
 )
+
+
+@pytest.fixture(autouse=True)
+def _drift_trusted_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These scripts test the rules on paths of a few seconds: their drift is taken as
+    its posterior says from the first ticks on, not counted more while its window fills
+    (engine.core.DRIFT_SETTLED_FILL, tested in test_warmup)."""
+    monkeypatch.setattr(engine.core, "DRIFT_SETTLED_FILL", 0.0)
 
 
 def feed(

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+import engine.core
 from engine import Engine, EngineConfig, Signal, first_passage
 from engine.forecast import (
     MONITORING_SHIFT,
@@ -55,15 +56,22 @@ def test_no_watch_before_the_warmup_ticks_even_on_a_steep_path_but_hits_fire() -
     assert watch.p_hit >= DEFAULTS.alert_p and watch.price < 115.0
 
 
-def test_a_burst_of_ticks_in_a_fraction_of_a_second_is_not_a_history() -> None:
+def test_a_burst_of_ticks_in_a_fraction_of_a_second_is_not_a_history(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     cfg = EngineConfig(default_band=None, horizon_s=5.0)
     n = 100
     burst_t = np.arange(n) * 0.01  # 100 ticks in one second, +1 % in all
     burst_p = 100.0 * 1.0001 ** np.arange(n)
-    no_span = Engine(replace(cfg, warmup_s=0.0))
-    no_span.register(["FAST"])
-    no_span.set_limits("FAST", buy=98.0, sell=102.0)
-    assert [s.kind.name for _, s in feed_ticks(no_span, burst_t, burst_p)] == ["SELL_WATCH"]
+    for fill, expected in ((0.0, ["SELL_WATCH"]), (engine.core.DRIFT_SETTLED_FILL, [])):
+        # Without the warm-up's span the burst warned, its drift trusted at once; the
+        # drift's error counted once per second of it in 121 s says no more.
+        monkeypatch.setattr(engine.core, "DRIFT_SETTLED_FILL", fill)
+        no_span = Engine(replace(cfg, warmup_s=0.0))
+        no_span.register(["FAST"])
+        no_span.set_limits("FAST", buy=98.0, sell=102.0)
+        assert [s.kind.name for _, s in feed_ticks(no_span, burst_t, burst_p)] == expected
+    monkeypatch.undo()
     eng = Engine(cfg)
     eng.register(["FAST"])
     eng.set_limits("FAST", buy=98.0, sell=102.0)
@@ -245,3 +253,41 @@ def test_one_jump_is_not_taken_for_a_drift() -> None:
     # Against the jump-robust vol over the time the drift covers, it looked many out.
     span = float(np.sum(0.5 ** ((60.0 - np.arange(1.0, 61.0)) / eng.config.drift_halflife)))
     assert (st.drift[0] / (st.vol[0] / math.sqrt(span))) ** 2 > 50.0
+
+
+# --------------------------------------------------------------------------- drift settling
+
+
+def _first_minute_watches(trend: float, seed: int = 0) -> list[tuple[int, float]]:
+    """WATCHes (symbol, time) of 300 random walks in their first minute (3 ticks a
+    second at random times, 0.39 % a minute, +-2 % limits), each with ``trend`` per
+    second of log drift."""
+    rng = np.random.default_rng(seed)
+    symbols, per = 300, 180
+    t = np.cumsum(rng.exponential(1 / 3, (symbols, per)), axis=1)
+    steps = 3e-4 * rng.standard_normal((symbols, per)) + trend * np.diff(t, prepend=0.0)
+    price = 100.0 * np.exp(np.cumsum(steps, axis=1))
+    ids = np.repeat(np.arange(symbols), per)
+    order = np.argsort(t.ravel(), kind="stable")
+    eng = Engine(EngineConfig(default_band=0.02))
+    eng.register([f"W{i:03d}" for i in range(symbols)])
+    signals = eng.update(ids[order], t.ravel()[order], price.ravel()[order])
+    return [(int(s.symbol[1:]), s.t) for s in signals if s.kind.name.endswith("WATCH")]
+
+
+def test_a_drift_is_not_trusted_on_a_window_that_has_not_filled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Driftless walks: what a symbol's first minute shows is noise, and 300 symbols looked
+    # at every tick give it many chances to look like a trend three errors out. None of
+    # the first minute's WATCHes comes true (the limits are 5 minutes' sigma away).
+    settled = _first_minute_watches(0.0)
+    monkeypatch.setattr(engine.core, "DRIFT_SETTLED_FILL", 0.0)  # trusted at once
+    at_once = _first_minute_watches(0.0)
+    assert len(at_once) >= 10 and len(settled) <= len(at_once) // 3
+    # A real trend (+2 % in a minute) stands out by far more: warned as before.
+    monkeypatch.undo()
+    trend = _first_minute_watches(2e-2 / 60)
+    monkeypatch.setattr(engine.core, "DRIFT_SETTLED_FILL", 0.0)
+    trend_at_once = _first_minute_watches(2e-2 / 60)
+    assert len(trend) >= 0.8 * len(trend_at_once) >= 50

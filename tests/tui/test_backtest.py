@@ -668,10 +668,10 @@ def test_the_report_says_what_the_watches_said_beside_how_often_they_came_true()
     line = next(x for x in result.stdout.splitlines() if x.startswith("forecast:"))
     lines = cli(str(ROOT / "scenarios" / "busy_market.jsonl"), "--json").stdout.splitlines()
     said = json.loads(lines[-1])["quality"]["said"]
-    assert f"(precision 76%, said {100 * said:.0f}% on average)" in line
+    assert f"(precision 80%, said {100 * said:.0f}% on average)" in line
     # the mean of the watches' own chances, the undecided ones left out
     shown = [s["p_hit"] for s in map(json.loads, lines[:-1]) if s["kind"].endswith("WATCH")]
-    assert len(shown) == 95 + 7 and min(shown) < said < max(shown)
+    assert len(shown) == 88 + 7 and min(shown) < said < max(shown)
 
 
 def test_ticks_far_behind_the_time_read_are_counted_and_said(
