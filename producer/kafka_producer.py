@@ -540,14 +540,23 @@ class ProducerThread(threading.Thread):
             if self._stop_event.is_set():
                 break
             gap = tick.ts - prev_ts
-            if gap > self.max_gap_s:
+            # A quiet stretch in the data (a night, a weekend) is shortened to max_gap_s;
+            # a market on the machine's clock (the generator) is not data: its times are
+            # when to send (at --rate 0.001 it waited 5 s a tick and stamped them 1,000 s
+            # ahead of the clock, which the engine refuses).
+            quiet = gap > self.max_gap_s and not follows_clock
+            if quiet:
                 skipped += gap - self.max_gap_s
             if self.source.paced and math.isfinite(self._speed):
-                if anchor is None:
+                if anchor is None and follows_clock and not self._produced:
+                    # Its first tick too waits for its time, a gap after the clock's start
+                    # (a gap of 1,000 s at --rate 0.001).
+                    anchor = (time.time(), time.monotonic())
+                elif anchor is None:
                     anchor = (tick.ts, time.monotonic())
-                elif gap > self.max_gap_s:
-                    # A quiet stretch in the data (a night, a weekend): wait max_gap_s of
-                    # event time instead of the whole gap; event times are kept as they are.
+                elif quiet:
+                    # Wait max_gap_s of event time instead of the whole gap; event times
+                    # are kept as they are.
                     anchor = (anchor[0] + gap - self.max_gap_s, anchor[1])
                 due = anchor[1] + (tick.ts - anchor[0]) / self._speed
                 while not self._stop_event.is_set():
