@@ -245,7 +245,8 @@ class EmbeddedBroker:
         if self._proc.poll() is not None:
             self._killed_at_start()
             raise BrokerError(
-                f"port {self.bootstrap} is already in use by another program; the embedded "
+                f"port {self.bootstrap} is already in use by another program (a limitwatch "
+                "just quit may hold it for a second or two more: try again); the embedded "
                 "broker could not listen there. Pick another with --broker-port."
             )
         seen = self._cluster_id_seen(max(1.0, deadline - time.monotonic()))

@@ -899,9 +899,10 @@ class LimitwatchApp(App[None]):
         try:
             self.record_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            self.notify(
-                f"cannot record to {self.record_dir}: {exc.strerror or exc}", severity="error"
-            )
+            why = exc.strerror or str(exc)
+            if self.record_dir.exists() and not self.record_dir.is_dir():
+                why = "it is a file, not a folder; give a folder with --record-dir"
+            self.notify(f"cannot record to {self.record_dir}: {why}", severity="error")
             return
         self._expect_change()
         stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -26,6 +26,23 @@ def test_an_address_that_names_no_broker_is_refused_at_once(bootstrap: str) -> N
         check_bootstrap(bootstrap)
 
 
+@pytest.mark.parametrize(
+    ("bootstrap", "write"),
+    [
+        ("http://127.0.0.1:19392", "127.0.0.1:19392"),
+        ("a:1,https://kafka.example:9093/", "kafka.example:9093"),
+    ],
+)
+def test_a_web_address_is_refused_with_the_host_and_port_to_write(
+    bootstrap: str, write: str
+) -> None:
+    # It read "a program listens there but does not answer as Kafka (another service?)".
+    with pytest.raises(
+        KafkaConfigError, match=f"is a web address; Kafka takes HOST:PORT \\(write '{write}'\\)"
+    ):
+        check_bootstrap(bootstrap)
+
+
 def test_a_program_that_listens_but_is_not_kafka_is_told_apart_from_none() -> None:
     failure = KafkaException(KafkaError(KafkaError._TRANSPORT))
     with socket.socket() as server:
@@ -34,6 +51,7 @@ def test_a_program_that_listens_but_is_not_kafka_is_told_apart_from_none() -> No
         port = server.getsockname()[1]
         said = kafka_problem(f"127.0.0.1:{port}", failure)
     assert f"a program listens at 127.0.0.1:{port} but does not answer as Kafka" in said
+    assert "or a broker that is stopped or frozen?" in said  # a frozen Tansu answers so
     closed = kafka_problem(f"127.0.0.1:{port}", failure)  # the socket is closed now
     assert closed.startswith(
         f"could not reach Kafka at 127.0.0.1:{port} (nothing answers at 127.0.0.1:{port}): "

@@ -282,6 +282,26 @@ def test_pause_speed_and_record_keys_send_commands(tmp_path: Path) -> None:
     assert Path(str(feed.recordings[0])).parent == tmp_path / "rec"
 
 
+def test_a_record_folder_that_is_a_file_says_so_and_what_to_give(tmp_path: Path) -> None:
+    # It said "cannot record to …/afile: File exists".
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    feed = StaticFeed()
+    app = LimitwatchApp(feed, record_dir=afile)
+    said: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("r")
+        await pilot.pause()
+        said.extend(str(n.message) for n in app._notifications)
+
+    drive(app, script)
+    assert feed.recordings == []
+    assert said == [
+        f"cannot record to {afile}: it is a file, not a folder; give a folder with --record-dir"
+    ]
+
+
 def test_p_after_the_source_ended_says_so_and_pauses_nothing() -> None:
     feed = StaticFeed()
     feed.producer = dataclasses.replace(feed.producer, finished=True)

@@ -42,7 +42,8 @@ def kafka_problem(bootstrap: str, exc: KafkaException) -> str:
         host, port = listening[0]
         return (
             f"could not reach Kafka at {bootstrap}: a program listens at {host}:{port} but "
-            f"does not answer as Kafka (another service on that port?); {kafka_reason(exc)}"
+            "does not answer as Kafka (another service on that port, or a broker that is "
+            f"stopped or frozen?); {kafka_reason(exc)}"
         )
     why = _unreached(_addresses(bootstrap))
     return f"could not reach Kafka at {bootstrap}{why}: {kafka_reason(exc)}"
@@ -87,12 +88,23 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
+#: The prefixes a bootstrap entry may carry, as librdkafka reads them (a listener's
+#: security protocol).
+_LISTENER_SCHEMES = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+
+
 def check_bootstrap(bootstrap: str) -> None:
     """KafkaConfigError for a bootstrap list that cannot name a broker: an entry without a
     host, or a port that is not a number between 1 and 65535 (librdkafka tries such an
     address for ten seconds before it says why)."""
     for entry in bootstrap.split(","):
         host, port = _host_port(entry)
+        scheme, sep, rest = entry.strip().partition("://")
+        if sep and scheme.upper() not in _LISTENER_SCHEMES:  # http://, a web address
+            raise KafkaConfigError(
+                f"--bootstrap-servers {bootstrap!r}: {entry.strip()!r} is a web address; "
+                f"Kafka takes HOST:PORT (write {rest.rstrip('/')!r})"
+            )
         if not host or not (port.isdigit() and 1 <= int(port) <= 65535):
             raise KafkaConfigError(
                 f"--bootstrap-servers {bootstrap!r}: {entry.strip()!r} is not HOST:PORT "
