@@ -453,6 +453,23 @@ def test_f_and_t_filter_the_signals() -> None:
     assert seen[1], "the seeded run has crossings"
 
 
+def test_a_filter_that_leaves_no_signal_says_so_and_how_to_widen_it() -> None:
+    """`t` then `f` on a symbol with no crossing left the pane blank, as if it had
+    stopped."""
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+    shown: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        log = app.query_one(SignalLog)
+        log.set_filters("crossings", "NO-SUCH")
+        await pilot.pause()
+        shown.append(_screen_text(app))
+
+    drive(app, script)
+    assert "No crossings of NO-SUCH yet (t: another kind, f: every" in shown[0]  # wrapped
+
+
 def _screen_text(app: LimitwatchApp) -> str:
     """What the terminal shows, as plain text (from the screenshot Textual exports)."""
     svg = app.export_screenshot()

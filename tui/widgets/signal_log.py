@@ -138,6 +138,20 @@ class SignalLog(Static):
             parts.append(self.symbol_filter)
         return " · ".join(parts)
 
+    def empty_text(self) -> str:
+        """What the pane says where its filters leave no signal.
+
+        >>> log = SignalLog()
+        >>> log.kind_filter, log.symbol_filter = "crossings", "CYGN"
+        >>> log.empty_text()
+        'No crossings of CYGN yet (t: another kind, f: every symbol).'
+        """
+        kind = "signals" if self.kind_filter == "all" else self.kind_filter
+        of = "" if self.symbol_filter is None else f" of {fmt.literal(self.symbol_filter)}"
+        keys = ["t: another kind"] if self.kind_filter != "all" else []
+        keys += ["f: every symbol"] if self.symbol_filter is not None else []
+        return f"No {kind}{of} yet ({', '.join(keys)})."
+
     def set_past(self, past: list[Signal] | tuple[Signal, ...]) -> None:
         """Signals of earlier runs, newest first, to list below this run's."""
         self._past = tuple(
@@ -169,6 +183,11 @@ class SignalLog(Static):
         height = max(self.content_size.height - 1, 1) if self.is_mounted else MAX_ROWS
         width = self.content_size.width if self.is_mounted else 200
         rows = self.visible_rows(min(height, MAX_ROWS))
+        if not rows and (self.kind_filter != "all" or self.symbol_filter is not None):
+            # A blank pane under a filter read as a pane that had stopped.
+            self.shown = 0
+            self.update(Text(self.empty_text(), style="dim"), layout=False)
+            return
         # Kind, symbol and price always, the time too where they fit with a space between
         # columns (two where there is room). Where they do not, in turn: a long symbol is
         # cut (to no fewer than SYMBOL_LEAST cells), the time loses its seconds, the symbol
