@@ -276,3 +276,22 @@ def test_at_the_shortest_zoom_a_shorter_history_is_said_as_the_title_says_it() -
         r"the chart shows the shortest, 30 s; 1\d s of ticks so far already; Z goes back",
         told[-1],
     ), told
+
+
+def test_a_zoom_on_a_quiet_symbol_is_not_called_all_kept() -> None:
+    """16 hours kept, the last ticks within 20 s of each other after an overnight gap:
+    `z` read "last 20 s (all kept)", as if no more was kept."""
+    from engine.state import History
+
+    t = np.array([0.0, 60.0, 57_600.0, 57_605.0, 57_610.0])
+    price = np.array([80.0, 80.5, 76.0, 76.1, 76.05])
+    gap = History(t, price, price, price)
+    chart = Chart()
+    chart.span_s = 20.0
+    chart.show("HALO", gap, (77.0, 83.0), ())
+    assert str(chart.border_title) == "Chart · HALO · last 20 s"
+    short = History(t[-3:], price[-3:], price[-3:], price[-3:])  # 10 s kept: all of it
+    chart = Chart()
+    chart.span_s = 20.0
+    chart.show("HALO", short, (77.0, 83.0), ())
+    assert str(chart.border_title) == "Chart · HALO · last 10 s (all kept)"

@@ -223,6 +223,8 @@ class Chart(PlotextPlot):
         says when there is nothing to draw."""
         n = 0 if history is None else len(history.t)
         last_t = float(history.t[-1]) if n and history is not None else math.nan
+        # How far back the kept ticks reach, before a zoom keeps the latest of them.
+        kept = float(last_t - history.t[0]) if n > 1 and history is not None else 0.0
         if n and history is not None and self.span_s is not None:
             first = int(np.searchsorted(history.t, last_t - self.span_s, side="left"))
             if first > 0:
@@ -265,10 +267,10 @@ class Chart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         zoomed = "" if self.span_s is None else f" · last {span_text(self.span_s)}"
-        if self.span_s is not None and n > 1 and history is not None:
-            kept = float(history.t[-1] - history.t[0])
-            if kept < 0.9 * self.span_s:  # a busy symbol's kept ticks span less than asked
-                zoomed = f" · last {span_text(round(kept, 1 if kept < 10 else 0))} (all kept)"
+        # A busy symbol's kept ticks span less than asked (not a quiet one's, whose last
+        # ticks do: 16 hours kept read "last 20 s (all kept)" after a gap).
+        if self.span_s is not None and n > 1 and kept < 0.9 * self.span_s:
+            zoomed = f" · last {span_text(round(kept, 1 if kept < 10 else 0))} (all kept)"
         self.border_title = Content(
             f"Chart · {fmt.literal(symbol)}{zoomed}" if symbol else f"Chart{zoomed}"
         )
