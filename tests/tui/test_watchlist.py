@@ -323,6 +323,28 @@ def test_columns_are_shown_whole_or_not_at_all_and_the_symbol_stays_when_scrolle
         assert view[0][0] == "Symbol" and view[1][0] == first[1][0]  # the symbol stays
 
 
+def test_a_new_width_lays_the_columns_out_from_the_left() -> None:
+    """Scrolled two columns at 60x20, the watchlist kept its scroll at 100x30 and hid the
+    prices beside blank room."""
+    app = LimitwatchApp(StaticFeed())
+    seen: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        table = app.query_one(Watchlist)
+        await pilot.pause(0.1)
+        await pilot.press("right", "right")
+        await pilot.pause(0.1)
+        seen.append(table.render_line(0).text)
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause(0.2)
+        seen.append(table.render_line(0).text)
+        seen.append(str(round(table.scroll_x)))
+
+    drive(app, script, size=(60, 20))
+    assert "Last" not in seen[0]  # scrolled
+    assert seen[2] == "0" and "Last" in seen[1]
+
+
 def test_clicking_a_header_of_the_scrolled_view_sorts_by_the_column_under_the_mouse() -> None:
     app = LimitwatchApp(StaticFeed())
     orders: list[str] = []

@@ -1051,6 +1051,10 @@ class Watchlist(ScrollView, can_focus=True):
         # height (the chart stepping aside) left a crowded list's form and flashed the full
         # one for a snapshot.
         if self.size.width != self._width_seen:
+            # The columns are laid out again for the new width, from the left: a view
+            # scrolled two columns at 60 cells hid the prices at 100, beside blank room.
+            if self._width_seen >= 0 and self.scroll_x:
+                self.scroll_to(x=0, animate=False, immediate=True)
             self._width_seen = self.size.width
             self._crowded, self._roomy_since = False, None
             self.set_compact(self.size.width < COMPACT_BELOW)
