@@ -200,20 +200,21 @@ def test_a_symbol_whose_clock_a_tick_from_ahead_moved_starts_afresh_on_its_real_
     # old for five minutes. Three in a row set the clock back, and the engine starts the
     # symbol afresh there, its limits kept.
     w, dead = _worker(batched=True)
-    real = [encode(Tick("ACME", 150.0 + i * 0.01, NOW - 30 + i)) for i in range(25)]
+    now = time.time()  # the real ticks are of now (NOW was taken when the module loaded)
+    real = [encode(Tick("ACME", 150.0 + i * 0.01, now - 30 + i)) for i in range(25)]
     w._ingest(_messages(real, [0] * len(real)))
     w.engine.set_limits("ACME", buy=140.0, sell=160.0)
-    ahead = [encode(Tick("ACME", 155.0, NOW + 290))]
-    later = [encode(Tick("ACME", 150.3 + i * 0.01, NOW - 4 + i)) for i in range(5)]
+    ahead = [encode(Tick("ACME", 155.0, now + 290))]
+    later = [encode(Tick("ACME", 150.3 + i * 0.01, now - 4 + i)) for i in range(5)]
     w._ingest(_messages(ahead + later, [0] * 6))
     state = w.engine.state()
     sid = state.symbols.index("ACME")
     assert [problem for _, problem in dead.sent] == ["old time", "old time"]
     assert int(state.n_ticks[sid]) == 3  # the one that set the clock back, and two after
-    assert state.t_last[sid] == NOW
+    assert state.t_last[sid] == now
     assert state.last[sid] == 150.34
     assert (state.buy[sid], state.sell[sid]) == (140.0, 160.0)
     # It reads on as before, a batch at once.
-    more = [encode(Tick("ACME", 150.4, NOW + 1))]
+    more = [encode(Tick("ACME", 150.4, now + 1))]
     w._ingest(_messages(more, [0]))
     assert int(w.engine.state().n_ticks[sid]) == 4 and len(dead.sent) == 2
