@@ -580,6 +580,12 @@ def test_the_headless_status_line_says_lag_is_not_known_while_the_broker_is_sile
     # No partitions assigned (yet): "partitions none, lag 0, OK" while ticks waited.
     waiting = dataclasses.replace(snap, kafka=dataclasses.replace(k, partitions=()))
     assert ", partitions none yet, lag ?, WAIT" in status_line(waiting)
+    # A member the group gave none (more engines than partitions) said "none yet, WAIT"
+    # for good, and "STALL" after a peer's kill.
+    for health in ("OK", "STALL"):
+        idle = dataclasses.replace(k, partitions=(), idle=True, health=health)
+        line = status_line(dataclasses.replace(snap, kafka=idle))
+        assert ", partitions none (the group's other members hold them all), lag ?, IDLE" in line
 
 
 @pytest.mark.kafka

@@ -258,6 +258,9 @@ class ConsumerWorker(threading.Thread):
         self.rebuilding = False
         #: Partition: offset below which its messages were read already (skipped).
         self._skip_to: dict[int, int] = {}
+        #: The group's last assignment gave this worker no partition (more members than
+        #: partitions): nothing to read until a rebalance.
+        self._idle = False
         #: Where the ticks the last _decode_each gave restart a symbol (see
         #: TickChecks.take_restart): (position, symbol), in order.
         self._restarts: list[tuple[int, str]] = []
@@ -415,6 +418,7 @@ class ConsumerWorker(threading.Thread):
 
             def on_assign(_c: Consumer, parts: list[TopicPartition]) -> None:
                 self._event("assigned", partitions=sorted(p.partition for p in parts))
+                self._idle = not parts  # the group's other members hold them all
                 if self._renewed and parts:
                     parts = self._from_start_unless_committed(_c, parts)
                     _c.assign(parts)
@@ -1210,6 +1214,7 @@ class ConsumerWorker(threading.Thread):
             recovery=self._recovery,
             duplicates=self._duplicates,
             topic_missing=self._topic_missing,
+            idle=self._idle and not self.health.partitions,
         )
         self.slot.put(
             Snapshot(

@@ -405,10 +405,14 @@ def status_line(snap: Snapshot, told_recovery: str = "") -> str:
     `told_recovery` (said on an earlier line)."""
     k = snap.kafka
     parts = ",".join(str(p.partition) for p in k.partitions) or "none yet"
+    if k.idle:  # not "yet": the group gave them all to its other members
+        parts = "none (the group's other members hold them all)"
     # With no partitions there is no lag to tell: "partitions none, lag 0, OK" was said
     # while the group had yet to assign any and tens of thousands of ticks waited.
     lag = "?" if lag_unknown(k) or not k.partitions else f"{k.total_lag:,}"
     health = "WAIT" if k.health == "OK" and not k.partitions else k.health  # none to read yet
+    if k.idle and health in ("WAIT", "STALL"):  # an idle member is not stalled
+        health = "IDLE"
     line = (
         f"{fmt.count(k.consumed, 'tick')}, {fmt.count(snap.signal_count, 'signal')}, "
         f"partitions {parts}, lag {lag}, {health}"

@@ -61,6 +61,8 @@ class KafkaStats:
     lag_log: tuple[tuple[float, int, float], ...] = ()
     #: In `--view`: the members of the engines' group, ``host client p0,1`` each.
     engines: tuple[str, ...] = ()
+    #: The group assigned this consumer no partition: its other members hold them all.
+    idle: bool = False
 
     @property
     def bad(self) -> int:
