@@ -267,6 +267,7 @@ def test_a_commit_answered_after_a_hand_over_is_no_error() -> None:
         assert publisher.last_error == "" and publisher._committed_at == {}
     publisher.committed(KafkaError(KafkaError.COORDINATOR_NOT_AVAILABLE), [])
     assert publisher.last_error.startswith("commit: ")
+    assert publisher.last_error.endswith("reads again from the last commit)")
     publisher.committed(None, [])
     assert publisher.commits == 1
 

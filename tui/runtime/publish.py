@@ -42,6 +42,14 @@ _HANDED_OVER = (
 _TRIES = 100
 
 
+#: What a failed commit means for the user (librdkafka says only "Local: Waiting for
+#: coordinator" when a broker is away as the engine stops).
+NOT_COMMITTED = (
+    " (positions not committed: the next reader of those partitions reads again from the "
+    "last commit)"
+)
+
+
 class PositionCommitter:
     """Commits the consumer's positions: those of the ticks the worker has handled (their
     signals handed on), at most once per ``commit_interval_s``, and at once on a
@@ -93,7 +101,7 @@ class PositionCommitter:
             if isinstance(err, KafkaError):
                 self.committed(err, [])
             else:
-                self._note(f"commit: {exc}")
+                self._note(f"commit: {exc}{NOT_COMMITTED}")
             return False
         if force:
             self.commits += 1
@@ -110,7 +118,7 @@ class PositionCommitter:
         if err.code() in _HANDED_OVER:
             log.info("commit: %s", err.str())
         elif err.code() != KafkaError._NO_OFFSET:
-            self._note(f"commit: {err.str()}")
+            self._note(f"commit: {err.str()}{NOT_COMMITTED}")
 
     def close(self, consumer: Consumer, commit: bool = True) -> None:
         """Commit the positions (before the consumer closes) unless not to ``commit``."""
