@@ -109,6 +109,7 @@ def test_version_prints_the_installed_version_and_exits() -> None:
         (["engine", "--group", ""], "--group: a consumer group needs a name"),
         (["--group", " "], "--group: a consumer group needs a name"),
         (["engine", "--signals-topic", "a b"], "'a b' is not a Kafka topic name"),
+        (["engine", "--topic", "."], "'-', and not '.' or '..' alone"),
         (["produce", "--topic", "__consumer_offsets"], "a name Kafka keeps for its internal"),
         (["--broker-memory", "1"], "--broker-memory: expected at least 64, got 1"),
         (

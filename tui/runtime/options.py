@@ -124,7 +124,7 @@ def topic(text: str) -> str:
     if bad or text in (".", "..") or len(text) > _TOPIC_MOST:
         raise argparse.ArgumentTypeError(
             f"{text[:60]!r} is not a Kafka topic name: 1 to {_TOPIC_MOST} letters, digits, "
-            "'.', '_' or '-'"
+            "'.', '_' or '-', and not '.' or '..' alone"
         )
     if text.startswith("__"):  # __consumer_offsets took a tick: the group's offsets' topic
         raise argparse.ArgumentTypeError(
