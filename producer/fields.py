@@ -28,8 +28,8 @@ from producer.wire import (
     Problem,
     Tick,
     check_value,
-    clean_symbol,
     decode,
+    symbol_problem,
 )
 
 #: The message's own key and timestamp, where a payload has no symbol or no time.
@@ -271,10 +271,9 @@ class _MappedDecoder:
             raise BadTick(f"undecodable: {type(exc).__name__}: {exc}", Problem.NOT_JSON) from None
         symbol = self._symbol(obj) if self._symbol is not None else self._key_symbol(msg)
         if symbol not in self._checked:
-            if not clean_symbol(symbol):
-                raise BadTick(
-                    "symbol has control characters or surrounding spaces", Problem.BAD_SYMBOL
-                )
+            problem = symbol_problem(symbol)
+            if problem is not None:
+                raise BadTick(f"symbol {problem}", Problem.BAD_SYMBOL)
             if len(self._checked) < 100_000:
                 self._checked.add(symbol)
         # A name on a mapped path given twice (msgspec keeps the last) is looked for only

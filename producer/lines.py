@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Literal
 import msgspec
 
 from engine.limits import MAX_PRICE, MIN_PRICE
-from producer.wire import MAX_SYMBOL_LEN, Tick, clean_symbol, given_twice, literal
+from producer.wire import MAX_SYMBOL_LEN, Tick, given_twice, literal, symbol_problem
 
 #: Timestamps must lie in [0, MAX_TS) epoch seconds, as on the wire.
 MAX_TS = 1e11
@@ -106,8 +106,9 @@ def check_symbol(symbol: object) -> str:
             f"symbol {symbol[:16]!r}... is {len(symbol)} characters, "
             f"longer than the limit of {MAX_SYMBOL_LEN}"
         )
-    if not clean_symbol(symbol):
-        raise BadLine(f"symbol {symbol!r} has control characters or surrounding spaces")
+    problem = symbol_problem(symbol)
+    if problem is not None:
+        raise BadLine(f"symbol {symbol!r} {problem}")
     return symbol
 
 

@@ -10,6 +10,7 @@ import enum
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
+from unicodedata import category
 
 import msgspec
 
@@ -239,7 +240,7 @@ def decode(value: bytes | None, quantity: Callable[[str], bool] | None = None) -
     # JSON has no NaN or infinity, and the field bounds refuse overflowed numbers, so
     # price and ts are finite here.
     if tick.symbol not in _checked_symbols and not _clean_symbol(tick.symbol):
-        raise BadTick("symbol has control characters or surrounding spaces", Problem.BAD_SYMBOL)
+        raise BadTick(f"symbol {symbol_problem(tick.symbol)}", Problem.BAD_SYMBOL)
     twice = given_twice(value)
     if twice:
         raise BadTick(f"the field {twice} is given twice", Problem.WRONG_SHAPE)
@@ -284,10 +285,35 @@ def _given_twice(value: bytes) -> str | None:
 
 
 def clean_symbol(symbol: str) -> bool:
-    """Whether a symbol is free of control characters and surrounding spaces: what every
-    symbol limitwatch takes in (ticks, lines of a file, limit records, what --view reads)
-    must be, so that none can drive the terminal or pass for another."""
-    return symbol.isprintable() and symbol.strip() == symbol
+    """Whether a symbol is free of control characters and surrounding spaces and draws
+    something: what every symbol limitwatch takes in (ticks, lines of a file, limit
+    records, what --view reads) must be, so that none can drive the terminal or pass for
+    another (see :func:`symbol_problem`)."""
+    return symbol_problem(symbol) is None
+
+
+#: Characters Python calls printable that draw nothing: the Hangul fillers and the blank
+#: braille pattern. A symbol of these alone (or of spaces and combining marks between
+#: them) was a row with no name.
+_DRAW_NOTHING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def symbol_problem(symbol: str) -> str | None:
+    """What is wrong with a symbol (its words follow "symbol"), or None.
+
+    >>> symbol_problem("BTC-USD"), symbol_problem("A\x1bB")
+    (None, 'has control characters or surrounding spaces')
+    >>> symbol_problem("\u2800\u2800"), symbol_problem("日本株")
+    ('draws nothing: its characters are all blank', None)
+    """
+    if not (symbol.isprintable() and symbol.strip() == symbol):
+        return "has control characters or surrounding spaces"
+    if symbol.isascii():
+        return None
+    for c in symbol:
+        if c not in _DRAW_NOTHING and not c.isspace() and category(c) not in ("Mn", "Me"):
+            return None
+    return "draws nothing: its characters are all blank"
 
 
 def literal(text: str, keep: str = "") -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -134,3 +135,12 @@ def test_a_message_nested_deeper_than_json_reads_is_refused_not_raised() -> None
         )
         with contextlib.suppress(BadTick):
             decode(value)
+
+
+@pytest.mark.parametrize("symbol", ["\u2800\u2800", "\u1160\u1160", "\u3164", "\u2800 \u0301"])
+def test_a_symbol_that_draws_nothing_is_refused(symbol: str) -> None:
+    # Printable to Python, blank on screen: a row with no name in the watchlist.
+    value = msgspec.json.encode({"symbol": symbol, "price": 1.0, "ts": 1.0e9})
+    with pytest.raises(BadTick, match="symbol draws nothing: its characters are all blank"):
+        decode(value)
+    assert decode(msgspec.json.encode({"symbol": "日本株", "price": 1.0, "ts": 1.0e9}))

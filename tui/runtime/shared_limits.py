@@ -71,7 +71,7 @@ from confluent_kafka.admin import AdminClient
 from engine.limits import limit_problem, same_limit
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
 from producer.topics import TopicLook, ensure_compacted
-from producer.wire import MAX_SYMBOL_LEN, clean_symbol
+from producer.wire import MAX_SYMBOL_LEN, symbol_problem
 from tui.runtime.commands import SetLimits
 from tui.runtime.consumer import ConsumerWorker
 
@@ -162,8 +162,9 @@ def decode(key: bytes | None, value: bytes | None) -> LimitRecord | str:
         return f"not a limits record ({str(exc)[:80]})"
     if not record.symbol:
         return "no symbol"
-    if not clean_symbol(record.symbol):
-        return "symbol has control characters or surrounding spaces"
+    problem = symbol_problem(record.symbol)
+    if problem is not None:
+        return f"symbol {problem}"
     if record.side not in ("", "buy", "sell"):
         return "side is neither buy nor sell"
     if key is not None and key != record.symbol.encode():

@@ -55,7 +55,7 @@ from engine import EngineConfig, EngineState, History, Signal, SignalKind
 from engine.limits import MAX_PRICE
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
 from producer.topics import TopicLook
-from producer.wire import MAX_SYMBOL_LEN, clean_symbol
+from producer.wire import MAX_SYMBOL_LEN, symbol_problem
 from tui.runtime.format import literal
 from tui.runtime.jsonout import INDICATORS
 from tui.runtime.snapshot import KafkaStats, Notice, PartitionLag, Snapshot, SnapshotSlot
@@ -175,8 +175,9 @@ def _check(symbol: str, t: float, what: str) -> None:
     """What an engine never writes, refused as a tick would be: a symbol with control
     characters or surrounding spaces, a time further ahead of this machine's clock than
     :data:`MAX_AHEAD_S` (such a signal sat at the top of the list for months)."""
-    if not clean_symbol(symbol):
-        raise ValueError(f"unreadable {what}: symbol has control characters or surrounding spaces")
+    problem = symbol_problem(symbol)
+    if problem is not None:
+        raise ValueError(f"unreadable {what}: symbol {problem}")
     if t > time.time() + MAX_AHEAD_S:
         raise ValueError(f"unreadable {what}: time {t:.0f} is more than {MAX_AHEAD_S:g} s ahead")
 
