@@ -11,7 +11,6 @@ from the Kafka message timestamp. limitwatch's own shape keeps its fast decoder
 
 from __future__ import annotations
 
-import json
 import math
 import operator
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from producer.wire import (
     check_value,
     decode,
     symbol_problem,
+    twice_in,
 )
 
 #: The message's own key and timestamp, where a payload has no symbol or no time.
@@ -161,25 +161,6 @@ def _tree(leaves: dict[str, Any]) -> dict[str, Any]:
     return root
 
 
-class _Pairs(dict[str, Any]):
-    """A JSON object as json reads it (a name's last value kept, as msgspec keeps it),
-    with the names it gives more than once."""
-
-    twice: frozenset[str] = frozenset()
-
-    @classmethod
-    def of(cls, items: list[tuple[str, Any]]) -> _Pairs:
-        """json's object_pairs_hook: called for each object, inner ones first."""
-        obj = cls(items)
-        if len(obj) != len(items):  # rare: only then are the names counted
-            seen: set[str] = set()
-            twice: set[str] = set()
-            for name, _ in items:
-                (twice if name in seen else seen).add(name)
-            obj.twice = frozenset(twice)
-        return obj
-
-
 class _MappedDecoder:
     """Decodes one shape of message into Ticks; made once per mapping."""
 
@@ -276,41 +257,10 @@ class _MappedDecoder:
                 raise BadTick(f"symbol {problem}", Problem.BAD_SYMBOL)
             if len(self._checked) < 100_000:
                 self._checked.add(symbol)
-        # A name on a mapped path given twice (msgspec keeps the last) is looked for only
-        # where one shows more than once, or an escape might spell one ("b\u0069d"), as
-        # producer.wire looks. 92 is a backslash: found faster as a byte than as b"\\".
-        suspect = 92 in value
-        if not suspect:
-            count = value.count
-            for name in self._names:
-                if count(name) > 1:
-                    suspect = True
-                    break
-        if suspect:
-            twice = self._given_twice(value)  # json reads the names out
-            if twice:
-                raise BadTick(f"the field {twice} is given twice", Problem.WRONG_SHAPE)
+        twice = twice_in(value, self._paths, self._names)  # msgspec kept the last
+        if twice:
+            raise BadTick(f"the field {twice} is given twice", Problem.WRONG_SHAPE)
         return Tick(symbol, self._price(obj), self._time(obj, msg))
-
-    def _given_twice(self, value: bytes) -> str | None:
-        """The first of the mapped paths (or the object holding one: ``data`` of
-        ``data.p``) that the JSON ``value`` gives twice, if any. msgspec keeps the last
-        (``{"bid":"1.5","bid":2}`` was a price of 2); other programs may keep the first."""
-        try:
-            root = json.loads(value, object_pairs_hook=_Pairs.of)
-        except ValueError:
-            return None
-        except RecursionError:  # nested deeper than json reads, though msgspec read it
-            return f"{'.'.join(self._paths[0])} (or another, nested too deeply to tell)"
-        for path in self._paths:
-            node = root
-            for depth, name in enumerate(path, 1):
-                if not isinstance(node, _Pairs):
-                    break
-                if name in node.twice:
-                    return ".".join(path[:depth])
-                node = node.get(name)
-        return None
 
     def _key_symbol(self, msg: Any) -> str:
         key = msg.key()

@@ -282,20 +282,25 @@ def test_pause_speed_and_record_keys_send_commands(tmp_path: Path) -> None:
     assert Path(str(feed.recordings[0])).parent == tmp_path / "rec"
 
 
+def _toasts_after(app: LimitwatchApp, key: str) -> list[str]:
+    """The toasts on screen once `key` has been pressed."""
+    said: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press(key)
+        await pilot.pause()
+        said.extend(str(n.message) for n in app._notifications)
+
+    drive(app, script)
+    return said
+
+
 def test_a_record_folder_that_is_a_file_says_so_and_what_to_give(tmp_path: Path) -> None:
     # It said "cannot record to …/afile: File exists".
     afile = tmp_path / "afile"
     afile.write_text("")
     feed = StaticFeed()
-    app = LimitwatchApp(feed, record_dir=afile)
-    said: list[str] = []
-
-    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("r")
-        await pilot.pause()
-        said.extend(str(n.message) for n in app._notifications)
-
-    drive(app, script)
+    said = _toasts_after(LimitwatchApp(feed, record_dir=afile), "r")
     assert feed.recordings == []
     assert said == [
         f"cannot record to {afile}: it is a file, not a folder; give a folder with --record-dir"
@@ -305,15 +310,7 @@ def test_a_record_folder_that_is_a_file_says_so_and_what_to_give(tmp_path: Path)
 def test_p_after_the_source_ended_says_so_and_pauses_nothing() -> None:
     feed = StaticFeed()
     feed.producer = dataclasses.replace(feed.producer, finished=True)
-    app = LimitwatchApp(feed)
-    said: list[str] = []
-
-    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("p")
-        await pilot.pause()
-        said.extend(str(n.message) for n in app._notifications)
-
-    drive(app, script)
+    said = _toasts_after(LimitwatchApp(feed), "p")
     assert feed.paused == []
     assert "The source has ended: nothing is left to pause." in said
 
