@@ -12,6 +12,12 @@ import psutil
 import pytest
 
 from producer.broker import EmbeddedBroker
+from tests.guards import (  # noqa: F401 (hooks: a test that dies or hangs stalls nothing)
+    pytest_addoption,
+    pytest_configure,
+    pytest_runtest_protocol,
+    pytest_xdist_make_scheduler,
+)
 
 
 @pytest.fixture(scope="session")
