@@ -276,11 +276,11 @@ class EmbeddedBroker:
 
         from producer.kafka_config import client_config
 
-        admin = AdminClient(client_config(self.bootstrap))
-        try:
-            return admin.list_topics(timeout=timeout).cluster_id
-        except Exception as exc:
-            raise BrokerError(f"the broker on {self.bootstrap} did not answer: {exc}") from exc
+        with AdminClient(client_config(self.bootstrap)) as admin:  # closed here (topics.py)
+            try:
+                return admin.list_topics(timeout=timeout).cluster_id
+            except Exception as exc:
+                raise BrokerError(f"the broker on {self.bootstrap} did not answer: {exc}") from exc
 
     def stop(self, timeout: float = 2.0) -> None:
         """Terminate the child (SIGTERM, then SIGKILL) and remove its working directory."""

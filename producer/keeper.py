@@ -139,7 +139,10 @@ class BrokerKeeper(threading.Thread):
     def run(self) -> None:
         if self.broker is None and not self.topics:
             return  # a cluster whose topics were there already: nothing to keep
-        admin = AdminClient(client_config(self.bootstrap))
+        with AdminClient(client_config(self.bootstrap)) as admin:  # closed here (topics.py)
+            self._look_after(admin)
+
+    def _look_after(self, admin: AdminClient) -> None:
         next_topics = 0.0
         while not self._stop_event.wait(LOOK_EVERY_S):
             try:
@@ -162,6 +165,11 @@ class BrokerKeeper(threading.Thread):
                     self._keep_topics(admin)
             except Exception:  # the keeper must outlive anything one look runs into
                 log.exception("the broker keeper hit an error")
+
+    def _create_topics(self) -> None:
+        """Create the topics on a broker just restarted (empty)."""
+        with AdminClient(client_config(self.bootstrap)) as admin:
+            create_missing(admin, self.topics, 5.0, compacted=self.compacted)
 
     def _over_fresh(self, rss: int) -> bool:
         """False, and the budget dropped, when a broker restarted for it is over it at
@@ -204,12 +212,7 @@ class BrokerKeeper(threading.Thread):
                 return
             try:
                 broker.restart()
-                create_missing(
-                    AdminClient(client_config(self.bootstrap)),
-                    self.topics,
-                    5.0,
-                    compacted=self.compacted,
-                )
+                self._create_topics()
             except Exception as exc:
                 error = str(exc)
                 log.warning("restart %d of the embedded broker failed: %s", attempt, exc)
@@ -240,12 +243,7 @@ class BrokerKeeper(threading.Thread):
             drained = time.monotonic()
             try:
                 broker.restart()
-                create_missing(
-                    AdminClient(client_config(self.bootstrap)),
-                    self.topics,
-                    5.0,
-                    compacted=self.compacted,
-                )
+                self._create_topics()
             except Exception as exc:
                 log.warning("the budget restart of the embedded broker failed: %s", exc)
                 # A dead broker is restarted by the next look, with its tries and waits.

@@ -2,6 +2,12 @@
 
 Topics are created explicitly with the partition count asked for; a broker that
 auto-creates topics would otherwise pick its own count (Tansu picks 4).
+
+Every admin client here is closed by the code that made it, in its thread (``with``, or
+:meth:`TopicLook.close`), never left to the garbage collector: an admin client's answers
+come on a thread of librdkafka's own, which runs Python there (the futures' callbacks), and a
+client collected on its own thread aborts the whole process ("rd_kafka_destroy() called
+from librdkafka owned thread is prohibited").
 """
 
 from __future__ import annotations
@@ -51,8 +57,8 @@ def reach(bootstrap: Connection | str, timeout: float = 10.0) -> set[str]:
     """The cluster's topic names: a check that it answers. KafkaException if it does not
     within `timeout`, at once (with librdkafka's reason) if it refuses the credentials."""
     errors: list[KafkaError] = []
-    admin = AdminClient(client_config(bootstrap, error_cb=errors.append))
-    return _list_topics(admin, errors, timeout)
+    with AdminClient(client_config(bootstrap, error_cb=errors.append)) as admin:
+        return _list_topics(admin, errors, timeout)
 
 
 class TopicLook:
@@ -80,6 +86,12 @@ class TopicLook:
         self.every, self.answer_s, self.lost_s = every, answer_s, lost_s
         self._asked = asked  # monotonic time of the latest question
         self._pending: dict[str, Any] = {}  # topic: the future of its answer
+
+    def close(self) -> None:
+        """Close the admin client it was given (see the module's note); a question still
+        pending is dropped."""
+        self._pending = {}
+        self._admin.__exit__(None, None, None)
 
     def ask_soon(self) -> None:
         """Ask at the next :meth:`poll` (once a pending question is answered)."""
@@ -143,13 +155,13 @@ def set_up_topics(
     if partitions < 1:
         raise ValueError(f"partitions must be at least 1, got {partitions}")
     errors: list[KafkaError] = []
-    admin = AdminClient(client_config(bootstrap, error_cb=errors.append))
     wanted = {topic: partitions}
     if dead_letters:
         wanted[dlq_topic(topic)] = 1
-    existing = _list_topics(admin, errors, timeout)
-    created = create_missing(admin, wanted, timeout, existing)
-    meta = admin.list_topics(topic=topic, timeout=timeout)
+    with AdminClient(client_config(bootstrap, error_cb=errors.append)) as admin:
+        existing = _list_topics(admin, errors, timeout)
+        created = create_missing(admin, wanted, timeout, existing)
+        meta = admin.list_topics(topic=topic, timeout=timeout)
     return len(meta.topics[topic].partitions), created
 
 
@@ -195,16 +207,16 @@ def ensure_compacted(
     """Create `topic` compacted (``cleanup.policy=compact``: each key's latest value is
     kept) with `partitions` partitions if the cluster lacks it; an existing one is used as
     it is. KafkaException if the cluster refuses."""
-    admin = AdminClient(client_config(bootstrap))
-    if topic in admin.list_topics(timeout=timeout).topics:
-        return
-    wanted = NewTopic(topic, num_partitions=partitions, replication_factor=1,
-                      config={"cleanup.policy": "compact"})  # fmt: skip
-    futures = admin.create_topics([wanted], operation_timeout=timeout, request_timeout=timeout)
-    try:
-        futures[topic].result(timeout=timeout)
-        log.info("created the compacted topic %s with %d partitions", topic, partitions)
-    except KafkaException as exc:
-        err = exc.args[0]
-        if not (isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS):
-            raise
+    with AdminClient(client_config(bootstrap)) as admin:
+        if topic in admin.list_topics(timeout=timeout).topics:
+            return
+        wanted = NewTopic(topic, num_partitions=partitions, replication_factor=1,
+                          config={"cleanup.policy": "compact"})  # fmt: skip
+        futures = admin.create_topics([wanted], operation_timeout=timeout, request_timeout=timeout)
+        try:
+            futures[topic].result(timeout=timeout)
+            log.info("created the compacted topic %s with %d partitions", topic, partitions)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if not (isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS):
+                raise

@@ -35,8 +35,8 @@ def test_broker_listens_on_loopback_only(broker: EmbeddedBroker) -> None:
 
 
 def test_broker_is_the_one_we_started(broker: EmbeddedBroker) -> None:
-    admin = AdminClient(client_config(broker.bootstrap))
-    assert admin.list_topics(timeout=5).cluster_id == broker.cluster_id
+    with AdminClient(client_config(broker.bootstrap)) as admin:
+        assert admin.list_topics(timeout=5).cluster_id == broker.cluster_id
 
 
 def test_port_in_use_is_reported_clearly() -> None:
@@ -122,8 +122,8 @@ def test_topics_are_created_with_the_partitions_asked_for(
     assert ensure_topics(broker.bootstrap, topic, partitions=3) == 3
     # a second call keeps the topic as it is
     assert ensure_topics(broker.bootstrap, topic, partitions=5) == 3
-    meta = AdminClient(client_config(broker.bootstrap)).list_topics(timeout=5)
-    assert dlq_topic(topic) in meta.topics
+    with AdminClient(client_config(broker.bootstrap)) as admin:
+        assert dlq_topic(topic) in admin.list_topics(timeout=5).topics
 
 
 def test_impossible_partition_count_is_refused(broker: EmbeddedBroker, topic: str) -> None:

@@ -72,20 +72,20 @@ def test_topics_created_again_keep_compaction(broker: EmbeddedBroker, topic: str
 
     from producer.topics import create_missing
 
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-    made = create_missing(
-        admin, {topic: 1, f"{topic}-plain": 1}, 10.0, compacted=frozenset([topic])
-    )
-    assert made == {topic: 1, f"{topic}-plain": 1}
+    with AdminClient({"bootstrap.servers": broker.bootstrap}) as admin:
+        made = create_missing(
+            admin, {topic: 1, f"{topic}-plain": 1}, 10.0, compacted=frozenset([topic])
+        )
+        assert made == {topic: 1, f"{topic}-plain": 1}
 
-    def policy(name: str) -> str:
-        res = ConfigResource(ConfigResource.Type.TOPIC, name)
-        configs = admin.describe_configs([res], request_timeout=10)[res].result(10)
-        entry = configs.get("cleanup.policy")  # a broker may list only what was set
-        return entry.value if entry is not None else "delete"
+        def policy(name: str) -> str:
+            res = ConfigResource(ConfigResource.Type.TOPIC, name)
+            configs = admin.describe_configs([res], request_timeout=10)[res].result(10)
+            entry = configs.get("cleanup.policy")  # a broker may list only what was set
+            return entry.value if entry is not None else "delete"
 
-    assert policy(topic) == "compact"
-    assert policy(f"{topic}-plain") != "compact"
+        assert policy(topic) == "compact"
+        assert policy(f"{topic}-plain") != "compact"
 
 
 def test_ticks_still_unread_at_a_budget_restart_are_counted_and_said_first() -> None:

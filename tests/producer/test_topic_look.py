@@ -22,21 +22,24 @@ def test_a_look_gives_each_topic_its_description_or_none_once_answered(
 ) -> None:
     ensure_topics(broker.bootstrap, topic, partitions=3, dead_letters=False)
     look = TopicLook(AdminClient(client_config(broker.bootstrap)), 60.0, 5.0, 6.0)
-    names = [topic, f"{topic}-absent"]
-    assert look.poll(names, time.monotonic()) is None  # asked: nothing to give yet
-    answers: list[dict] = []
+    try:
+        names = [topic, f"{topic}-absent"]
+        assert look.poll(names, time.monotonic()) is None  # asked: nothing to give yet
+        answers: list[dict] = []
 
-    def answered() -> bool:
-        got = look.poll(names, time.monotonic())
-        if got is not None:
-            answers.append(got)
-        return bool(answers)
+        def answered() -> bool:
+            got = look.poll(names, time.monotonic())
+            if got is not None:
+                answers.append(got)
+            return bool(answers)
 
-    wait_until(answered, 10)
-    (got,) = answers
-    assert sorted(p.id for p in got[topic].partitions) == [0, 1, 2]
-    assert got[f"{topic}-absent"] is None
-    # the next question waits for `every` (60 s) unless asked for sooner
-    assert look.poll(names, time.monotonic()) is None and not look._pending
-    look.ask_soon()
-    assert look.poll(names, time.monotonic()) is None and look._pending
+        wait_until(answered, 10)
+        (got,) = answers
+        assert sorted(p.id for p in got[topic].partitions) == [0, 1, 2]
+        assert got[f"{topic}-absent"] is None
+        # the next question waits for `every` (60 s) unless asked for sooner
+        assert look.poll(names, time.monotonic()) is None and not look._pending
+        look.ask_soon()
+        assert look.poll(names, time.monotonic()) is None and look._pending
+    finally:
+        look.close()

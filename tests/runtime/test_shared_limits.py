@@ -97,9 +97,9 @@ def test_a_choice_reaches_the_others_and_a_later_process_reads_the_latest(
     finally:
         a.stop()
         b.stop()
-    admin = AdminClient(client_config(broker.bootstrap))
-    (described,) = admin.describe_configs([ConfigResource("topic", limits)]).values()
-    assert described.result(10)["cleanup.policy"].value == "compact"
+    with AdminClient(client_config(broker.bootstrap)) as admin:
+        (described,) = admin.describe_configs([ConfigResource("topic", limits)]).values()
+        assert described.result(10)["cleanup.policy"].value == "compact"
 
 
 def test_limits_outlive_a_broker_that_comes_back_empty() -> None:

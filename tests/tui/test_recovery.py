@@ -114,7 +114,8 @@ def test_an_explicit_broker_restarted_empty_gets_our_topics_again_and_is_read_fr
                 30,
             )
             assert snap.kafka.topics_recreated == 2  # prices and prices.dlq, by limitwatch
-            meta = AdminClient(client_config(cluster.bootstrap)).list_topics(timeout=5)
+            with AdminClient(client_config(cluster.bootstrap)) as admin:
+                meta = admin.list_topics(timeout=5)
             assert len(meta.topics["prices"].partitions) == 3
             assert dlq_topic("prices") in meta.topics
         finally:
@@ -140,8 +141,8 @@ def test_a_topic_that_comes_back_with_more_partitions_is_read_on_all_of_them(
             )
             assert "missing" in snap.kafka.recovery
             # Someone else's client creates it, as a broker's auto-creation would: 4 partitions.
-            admin = AdminClient(client_config(cluster.bootstrap))
-            create_missing(admin, {"prices": 4}, 5.0)
+            with AdminClient(client_config(cluster.bootstrap)) as admin:
+                create_missing(admin, {"prices": 4}, 5.0)
             acked = len(producer.acked)
             snap = wait_for(
                 pipeline,
@@ -172,7 +173,8 @@ def test_a_group_member_left_with_no_partitions_joins_again_when_the_topic_is_ba
             _restart_empty(cluster)
             wait_for(pipeline, lambda s: s.kafka.topic_missing, 30)
             time.sleep(8.0)  # the group gives up its members' partitions meanwhile
-            create_missing(AdminClient(client_config(cluster.bootstrap)), {"prices": 2}, 5.0)
+            with AdminClient(client_config(cluster.bootstrap)) as admin:
+                create_missing(admin, {"prices": 2}, 5.0)
             acked = len(producer.acked)
             snap = wait_for(
                 pipeline,

@@ -411,6 +411,7 @@ class ConsumerWorker(threading.Thread):
                 # positions read lie past signals never sent: nothing is committed, and
                 # the next run reads them again (they had been committed, and lost).
                 self.committer.close(consumer, commit=not failed)
+            self._topics.close()
             consumer.close()
 
     def _attach(self, consumer: Consumer) -> None:

@@ -532,6 +532,7 @@ class SharedLimits:
         except Exception:  # never fatal to the monitor or the engine
             log.exception("the shared limits reader failed")
         finally:
+            look.close()
             consumer.close()
 
     def _read_from_start(self, consumer: Consumer, partitions: list[int]) -> None:

@@ -315,6 +315,7 @@ class ViewWorker(threading.Thread):
         try:
             self._loop(consumer, admin)
         finally:
+            self._look.close()
             consumer.close()
 
     def _loop(self, consumer: Consumer, admin: AdminClient) -> None:
