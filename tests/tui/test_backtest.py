@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -324,6 +325,35 @@ def test_a_live_pipe_shows_its_signals_as_they_come_and_ctrl_c_reports_what_was_
     assert "40 ticks, 1 symbol, 1 signal (1 SELL)" in out
     assert "stopped by Ctrl-C after 40 ticks" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("writer", [False, True], ids=["no-writer", "idle-writer"])
+def test_ctrl_c_stops_a_backtest_waiting_on_a_named_pipe(tmp_path: Path, writer: bool) -> None:
+    """A named pipe with no writer yet (open waits), or one whose writer has sent nothing
+    (the header waits): Ctrl-C was noted and ignored until the writer came or closed."""
+    fifo = tmp_path / "ticks"
+    os.mkfifo(fifo)
+    holder = None
+    if writer:  # a writer that holds the pipe open and writes nothing
+        holder = subprocess.Popen(["sh", "-c", f"exec 3>'{fifo}'; sleep 60"])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.runtime.backtest", "--signals-only", str(fifo)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
+    )  # fmt: skip
+    try:
+        time.sleep(3.0)  # started and waiting
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)  # was: until the writer ended, or never
+    finally:
+        proc.kill()
+        if holder is not None:
+            holder.kill()
+            holder.wait()
+    assert proc.returncode == 130, err
+    assert err == f"limitwatch backtest: stopped by Ctrl-C before the first tick of {fifo}\n"
+    assert out == ""  # no report: nothing was read
 
 
 def test_a_scenario_piped_to_stdin_gives_the_signals_of_the_jsonl_file(

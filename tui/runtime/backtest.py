@@ -465,6 +465,9 @@ def open_file(spec: str, *, skip_bad: bool, additive: Sequence[str] = ()) -> Sou
             print("reading ticks from standard input; end with Ctrl-D", file=sys.stderr)
         stream = sys.stdin.buffer
     elif _is_pipe(spec):  # `backtest <(cat x.jsonl)`: a named pipe, readable once
+        if sys.stderr.isatty():
+            print(f"reading ticks from the pipe {spec}: waiting for its writer (Ctrl-C stops)",
+                  file=sys.stderr)  # fmt: skip
         try:
             stream = open(spec, "rb")  # noqa: SIM115  # read to the end; closed at exit
         except OSError as exc:
@@ -915,7 +918,13 @@ def run(args: argparse.Namespace) -> int:
     err = sys.stderr
     ctrl_c = CtrlC()  # until the report is written (see CtrlC)
     try:
-        source = open_file(args.file, skip_bad=args.skip_bad, additive=args.additive)
+        try:  # a named pipe waits for a writer, and then for its first line
+            with ctrl_c.reading():
+                source = open_file(args.file, skip_bad=args.skip_bad, additive=args.additive)
+        except KeyboardInterrupt:
+            print(f"limitwatch backtest: stopped by Ctrl-C before the first tick of "
+                  f"{args.file}", file=err)  # fmt: skip
+            return 130
         limits: Limits = dict(getattr(source, "limits", {}) or {})
         limits.update({sym: (buy, sell) for sym, buy, sell in args.limit})
         suggested = dict(getattr(source, "engine", {}) or {})
