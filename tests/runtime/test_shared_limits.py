@@ -28,7 +28,7 @@ from tests.tui.feeds import StaticFeed
 from tests.tui.test_engine_publish import _committed, produce_crash
 from tests.waiting import wait_until
 from tui.app import LimitwatchApp
-from tui.runtime import shared_limits
+from tui.runtime import logs, shared_limits
 from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.pipeline import Pipeline, PipelineOptions
 from tui.runtime.shared_limits import SharedLimits, decode, encode, to_worker
@@ -424,7 +424,7 @@ def test_a_flood_of_limits_is_kept_bounded_and_logged_in_a_few_lines(
 def test_records_left_out_of_the_log_are_counted_every_little_while(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(shared_limits, "LOG_EVERY_S", 0.3, raising=False)
+    monkeypatch.setattr(logs, "LOG_EVERY_S", 0.3)
     caplog.set_level(logging.INFO, logger=shared_limits.__name__)
     reader = SharedLimits(NOWHERE, Applied(), topic="limits")
     for i in range(50):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from producer.broker import EmbeddedBroker
 from producer.kafka_config import client_config
 from producer.topics import dlq_topic
 from producer.wire import MAX_MESSAGE_BYTES, MAX_SYMBOL_LEN, Problem
+from tests.tui.dead_letters import read_dead_letters
 from tests.tui.waiting import wait_for
 from tests.waiting import wait_until
 from tui.runtime.dead_letters import MAX_COPY_BYTES
@@ -312,3 +314,28 @@ def test_a_hostile_message_is_refused_dead_lettered_and_changes_nothing(
 
 def test_the_round_raised_no_client_error(hostile_round: Round) -> None:
     assert hostile_round.after.kafka.errors == 0, hostile_round.after.kafka.last_error
+
+
+def test_a_flood_of_refused_messages_is_logged_in_a_few_lines_and_each_is_kept(
+    broker: EmbeddedBroker, topic: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """50,000 garbage messages wrote a log line each: 16,000 lines and a rotated 5 MB log
+    within seconds, the monitor's start and its broker's events rotated away. Now the
+    first ten are logged, the rest counted in one line; every one is still counted and
+    copied to the dead-letter topic."""
+    caplog.set_level(logging.WARNING, logger="tui.runtime.dead_letters")
+    flood = 300
+    pipeline = Pipeline(PipelineOptions(bootstrap=broker.bootstrap, topic=topic,
+                                        from_beginning=True))  # fmt: skip
+    pipeline.start()
+    try:
+        _produce(broker, topic, [(f"junk-{k}", b"k", b"not json %d" % k) for k in range(flood)])
+        snap = wait_for(pipeline, lambda s: s.kafka.dead_lettered == flood, 30)
+        assert dict(snap.kafka.bad_by) == {Problem.NOT_JSON.value: flood}
+    finally:
+        assert pipeline.stop(10.0)
+    assert len(read_dead_letters(broker, topic, flood)) == flood
+    lines = [r.getMessage() for r in caplog.records if r.name == "tui.runtime.dead_letters"]
+    assert len(lines) == 11, lines
+    assert all(line.startswith("refused message at ") for line in lines[:10])
+    assert lines[10].startswith(f"{flood - 10} more refused messages of {topic} in "), lines[10]

@@ -404,6 +404,7 @@ class ConsumerWorker(threading.Thread):
             if self.recorder.active:
                 self.recorder.stop()
                 self._publish()  # so the closing notice is seen
+            self._dead_letters.say_left_out(end=True)
             dlq.flush(1.0)
             self._failed = failed
             if self.committer is not None:
@@ -601,6 +602,8 @@ class ConsumerWorker(threading.Thread):
             if now - last_lag >= 0.5:
                 last_lag = now
                 self._measure_lag(consumer)
+                assert self._dead_letters is not None
+                self._dead_letters.say_left_out()
                 dirty = True
             if self._watch_topic(consumer, now):
                 dirty = True

@@ -1,7 +1,8 @@
 """Copies of refused messages on the dead-letter topic, each with its reason and origin.
 
 A message that cannot become a tick is never fatal and never silently lost: it is counted,
-logged, and copied to ``<topic>.dlq`` with the headers ``limitwatch.reason`` (the text),
+logged (a flood of them in a few lines: see :class:`tui.runtime.logs.BoundedLines`; each
+has its copy), and copied to ``<topic>.dlq`` with the headers ``limitwatch.reason`` (the text),
 ``limitwatch.problem`` (the heading it is counted under, e.g. ``too large``),
 ``limitwatch.origin`` (topic/partition/offset) and ``limitwatch.size`` (the value's length
 in bytes). A value longer than :data:`MAX_COPY_BYTES` is copied as its first
@@ -20,6 +21,7 @@ from confluent_kafka import Producer
 from producer.delivery import produce_with_retry
 from producer.topics import dlq_topic
 from producer.wire import BadTick
+from tui.runtime.logs import BoundedLines
 
 __all__ = ["MAX_COPY_BYTES", "DeadLetters"]
 
@@ -41,12 +43,18 @@ class DeadLetters:
         self.topic = dlq_topic(topic)
         self.copied = 0
         self._on_error = on_error
+        self._lines = BoundedLines(log, logging.WARNING, f"refused messages of {topic}")
+
+    def say_left_out(self, end: bool = False) -> None:
+        """Log how many refused messages were not logged one by one, once their while is
+        over (`end`: now)."""
+        self._lines.say_left_out(end)
 
     def send(self, msg: Any, bad: BadTick) -> None:
         """Copy ``msg`` (a consumed message) with why it is ``bad``; counts what was copied."""
         origin = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
         reason = str(bad)
-        log.warning("refused message at %s: %s", origin, reason)
+        self._lines.say("refused message at %s: %s", origin, reason)
         value = msg.value()
         size = len(value) if value is not None else 0
         headers = [

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import math
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from types import TracebackType
@@ -14,7 +16,23 @@ import platformdirs
 
 from producer.kafka_config import RedactingFilter, redact
 
-__all__ = ["LogFileError", "default_log_path", "redact_tracebacks", "setup_logging"]
+__all__ = [
+    "LOG_EVERY_S",
+    "LOG_FIRST",
+    "BoundedLines",
+    "LogFileError",
+    "default_log_path",
+    "redact_tracebacks",
+    "setup_logging",
+]
+
+
+#: Of each kind of line a flood can write (a limits record applied or refused, a refused
+#: tick), this many are logged one by one every LOG_EVERY_S seconds; the others are counted
+#: and said in one line. A line per record rotated a new engine's log (3 x 5 MB) within a
+#: minute, taking with it the lines of its start and of its broker's events.
+LOG_FIRST = 10
+LOG_EVERY_S = 60.0
 
 
 class LogFileError(OSError):
@@ -101,3 +119,54 @@ def setup_logging(path: Path | None = None, level: int = logging.INFO) -> Path |
     logging.captureWarnings(True)
     logging.raiseExceptions = False  # a record that cannot be written is never printed
     return target
+
+
+class BoundedLines:
+    """One kind of line written to `logger`, bounded: the first :data:`LOG_FIRST` of
+    every :data:`LOG_EVERY_S` are logged one by one, the others counted and said in one
+    line (by :meth:`say_left_out`, or by the next :meth:`say` once that time is over).
+    Thread-safe."""
+
+    def __init__(self, logger: logging.Logger, level: int, what: str) -> None:
+        self.log = logger
+        self.level = level
+        self.what = what
+        self._lock = threading.Lock()
+        self._since = -math.inf  # when the current LOG_EVERY_S began
+        self._logged = 0  # lines logged one by one since then
+        self._left_out = 0  # ... and lines left out
+
+    def say(self, text: str, *args: object) -> None:
+        """Log one line (``text % args``), or count it if enough were logged of late."""
+        now = time.monotonic()
+        with self._lock:
+            summary = self._next_window(now) if now - self._since >= LOG_EVERY_S else None
+            one = self._logged < LOG_FIRST
+            if one:
+                self._logged += 1
+            else:
+                self._left_out += 1
+        if summary:
+            self.log.log(self.level, "%s", summary)
+        if one:
+            self.log.log(self.level, text, *args)
+
+    def say_left_out(self, end: bool = False) -> None:
+        """Say how many lines were left out, once their LOG_EVERY_S is over (`end`: now)."""
+        now = time.monotonic()
+        with self._lock:
+            if not self._left_out or (not end and now - self._since < LOG_EVERY_S):
+                return
+            summary = self._next_window(now)
+        self.log.log(self.level, "%s", summary)
+
+    def _next_window(self, now: float) -> str | None:
+        """Under the lock: a new LOG_EVERY_S begins; what the last one left out."""
+        left_out, since = self._left_out, self._since
+        self._since, self._logged, self._left_out = now, 0, 0
+        if not left_out:
+            return None
+        return (
+            f"{left_out:,} more {self.what} in {now - since:.0f} s, not logged one by one "
+            f"(only the first {LOG_FIRST} of every {LOG_EVERY_S:.0f} s are)"
+        )

@@ -22,8 +22,9 @@ What a flood of records cannot do: grow memory without bound (a process keeps th
 decisions of at most :data:`MAX_KNOWN` symbols, or the engine's ``max_symbols`` if more:
 those set most recently, its own and those its engine tracks; the first time older ones
 are forgotten it says so once, and :attr:`SharedLimitsStats.forgotten` counts them), or
-rotate the log (of each kind of line a record writes, the first :data:`LOG_FIRST` of
-every :data:`LOG_EVERY_S` are logged one by one, the rest in one line with their count).
+rotate the log (of each kind of line a record writes, the first ``LOG_FIRST`` of every
+``LOG_EVERY_S`` are logged one by one, the rest in one line with their count: see
+:class:`tui.runtime.logs.BoundedLines`).
 
 A broker that comes back without the topic (an embedded one restarted empty) has lost
 every decision. The reader asks about the topic every :data:`CHECK_S`; when it is
@@ -74,6 +75,7 @@ from producer.topics import TopicLook, ensure_compacted
 from producer.wire import MAX_SYMBOL_LEN, symbol_problem
 from tui.runtime.commands import SetLimits
 from tui.runtime.consumer import ConsumerWorker
+from tui.runtime.logs import BoundedLines
 
 __all__ = [
     "LIMITS",
@@ -101,12 +103,6 @@ CHECK_S = 2.0
 #: of distinct symbols took a monitor from 107 to 265 MB, and after a broker restart every
 #: process shared them all again, overflowing its producer's queue.
 MAX_KNOWN = 10_000
-#: Of each kind of line a record writes in the log (applied, refused, deleted, not
-#: delivered), this many are logged one by one every LOG_EVERY_S seconds; the others are
-#: counted and said in one line. A line per record rotated a new engine's log (3 x 5 MB)
-#: within a minute, taking with it the reasons of refused ticks.
-LOG_FIRST = 10
-LOG_EVERY_S = 60.0
 #: Longest wait, in all, for room in the producer's queue while sharing again the limits a
 #: topic created again lacks, in seconds; what is left then is said in one line.
 AGAIN_WAIT_S = TIMEOUT_S
@@ -228,56 +224,6 @@ def to_worker(worker: ConsumerWorker) -> ToWorker:
     return ToWorker(worker)
 
 
-class _Lines:
-    """One kind of line a record writes in the log, bounded: the first :data:`LOG_FIRST`
-    of every :data:`LOG_EVERY_S` are logged one by one, the others counted and said in
-    one line (by :meth:`say_left_out`, or by the next :meth:`say` once that time is
-    over)."""
-
-    def __init__(self, level: int, what: str) -> None:
-        self.level = level
-        self.what = what
-        self._lock = threading.Lock()
-        self._since = -math.inf  # when the current LOG_EVERY_S began
-        self._logged = 0  # lines logged one by one since then
-        self._left_out = 0  # ... and lines left out
-
-    def say(self, text: str, *args: object) -> None:
-        """Log one line (``text % args``), or count it if enough were logged of late."""
-        now = time.monotonic()
-        with self._lock:
-            summary = self._next_window(now) if now - self._since >= LOG_EVERY_S else None
-            one = self._logged < LOG_FIRST
-            if one:
-                self._logged += 1
-            else:
-                self._left_out += 1
-        if summary:
-            log.log(self.level, "%s", summary)
-        if one:
-            log.log(self.level, text, *args)
-
-    def say_left_out(self, end: bool = False) -> None:
-        """Say how many lines were left out, once their LOG_EVERY_S is over (`end`: now)."""
-        now = time.monotonic()
-        with self._lock:
-            if not self._left_out or (not end and now - self._since < LOG_EVERY_S):
-                return
-            summary = self._next_window(now)
-        log.log(self.level, "%s", summary)
-
-    def _next_window(self, now: float) -> str | None:
-        """Under the lock: a new LOG_EVERY_S begins; what the last one left out."""
-        left_out, since = self._left_out, self._since
-        self._since, self._logged, self._left_out = now, 0, 0
-        if not left_out:
-            return None
-        return (
-            f"{left_out:,} more {self.what} in {now - since:.0f} s, not logged one by one "
-            f"(only the first {LOG_FIRST} of every {LOG_EVERY_S:.0f} s are)"
-        )
-
-
 def origin_name() -> str:
     """Who a process's records say made them: host, process id and a random part (two
     processes of one host and pid, years apart, are still told apart)."""
@@ -333,10 +279,10 @@ class SharedLimits:
         #: Past this many decisions known, the oldest are forgotten (see _remember).
         self._trim_at = self._cap
         self._said_forgotten = False
-        self._applied = _Lines(logging.INFO, f"limit changes applied from {topic}")
-        self._refused = _Lines(logging.WARNING, f"limits records refused from {topic}")
-        self._deleted = _Lines(logging.INFO, f"limits deleted from {topic}")
-        self._undelivered = _Lines(logging.WARNING, "limits shared again not delivered")
+        self._applied = BoundedLines(log, logging.INFO, f"limit changes applied from {topic}")
+        self._refused = BoundedLines(log, logging.WARNING, f"limits records refused from {topic}")
+        self._deleted = BoundedLines(log, logging.INFO, f"limits deleted from {topic}")
+        self._undelivered = BoundedLines(log, logging.WARNING, "limits shared again not delivered")
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._stats = SharedLimitsStats()
@@ -708,7 +654,7 @@ class SharedLimits:
         # down is reported by every client every few milliseconds).
         KAFKA_LOGGER.warning("shared limits: %s", err.str())
 
-    def _error(self, text: str, lines: _Lines | None = None) -> None:
+    def _error(self, text: str, lines: BoundedLines | None = None) -> None:
         text = redact(text)
         with self._lock:
             self._stats = dataclasses.replace(self._stats, last_error=text)
