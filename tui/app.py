@@ -590,10 +590,10 @@ class LimitwatchApp(App[None]):
         restarted and why: at 80x24 the Kafka pane had room for `DOWN` and "1/1 brokers
         are down" only, and nothing said it had stopped trying."""
         k = snap.kafka
-        if not (k.embedded and k.keeper and "gave up" in k.keeper) or k.keeper == self._told_keeper:
+        if not (k.embedded and k.broker_gave_up) or k.keeper == self._told_keeper:
             return
         self._told_keeper = k.keeper
-        why = k.keeper.split(": ", 1)[-1]  # past the time and "died"
+        why = k.keeper.split(": ", 1)[-1].rstrip(".")  # past the time and "died"
         self.notify(
             f"{why}. Quit (q) and start limitwatch again.",
             title="The embedded broker is down for good",
@@ -1256,7 +1256,10 @@ def status_line(
     if snap.recording:
         part["file"] = f" → {os.path.basename(snap.recording) or snap.recording}"
     shorter = {  # what each says in fewer words
-        "stale": "STALE" if part["stale"] else "",  # why it is stale: in a toast
+        # why it is stale: in a toast, but for a broker that will not come back
+        "stale": ("STALE: broker down for good" if snap.kafka.broker_gave_up else "STALE")
+        if part["stale"]
+        else "",
         "skipped": f"{p.skipped:,} skipped" if p is not None and p.skipped else "",
     }
     at_line = _ERROR_LINE.search(part["why"])

@@ -388,7 +388,11 @@ def test_a_silent_brokers_seconds_stay_with_their_unit(snap: Snapshot, silent: f
 
 def test_an_embedded_broker_given_up_is_said_in_a_toast_that_stays() -> None:
     """At 80x24 the pane had room for `DOWN` and "1/1 brokers are down" only: nothing
-    said the broker would not be restarted again, nor why. Said once."""
+    said the broker would not be restarted again, nor why. Said once; and once the toast
+    is gone, the status line and the pane still say it (they read `STALE: no tick for
+    62 s` and `restart 0 · 13:09:56`, as if none had been tried)."""
+    from textual.widgets import Static
+
     from tests.tui.driving import drive
     from tui.app import SOURCE_STOPPED_S, LimitwatchApp
 
@@ -396,8 +400,10 @@ def test_an_embedded_broker_given_up_is_said_in_a_toast_that_stays() -> None:
         def latest(self):  # type: ignore[no-untyped-def]
             snap = super().latest()
             k = dataclasses.replace(
-                snap.kafka, health="DOWN", broker_state="DOWN",
-                keeper="06:47:29 died: gave up after 5 tries: port 127.0.0.1:29204 is in use",
+                snap.kafka, health="DOWN", broker_state="DOWN", broker_gave_up=True,
+                embedded=True, since_last_tick_s=62.0,
+                keeper="06:47:29 died: gave up after 5 tries: port 127.0.0.1:29204 is "
+                "probably in use. Pick another with --broker-port, or stop what listens there.",
             )  # fmt: skip
             return dataclasses.replace(snap, kafka=k)
 
@@ -410,14 +416,23 @@ def test_an_embedded_broker_given_up_is_said_in_a_toast_that_stays() -> None:
         feed.seq += 1  # a later snapshot says it again: told once
         await pilot.pause(0.3)
         told.extend((str(n.title), n.message, n.timeout) for n in app._notifications)
+        app.clear_notifications()
+        await pilot.pause(0.3)
+        status.append(str(app.query_one("#status", Static).render()))
+        kafka.append("\n".join(render(feed.latest(), 60, 0)))
 
+    status: list[str] = []
+    kafka: list[str] = []
     drive(app, script, size=(80, 24))
     down = [t for t in told if t[0] == "The embedded broker is down for good"]
     assert down == [
         (
             "The embedded broker is down for good",
-            "gave up after 5 tries: port 127.0.0.1:29204 is in use. "
-            "Quit (q) and start limitwatch again.",
+            "gave up after 5 tries: port 127.0.0.1:29204 is probably in use. Pick another "
+            "with --broker-port, or stop what listens there. Quit (q) and start limitwatch "
+            "again.",
             SOURCE_STOPPED_S,
         )
     ], told
+    assert status[0].startswith("STALE: broker down for good · "), status
+    assert re.search(r"^restart +gave up · 06:47:29 died: gave up after 5 tries", kafka[0], re.M)

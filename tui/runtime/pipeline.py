@@ -313,7 +313,7 @@ class Pipeline:
             pausing = kept.pausing
             kafka = dataclasses.replace(
                 kafka, broker_restarts=kept.restarts, broker_budget=kept.budget,
-                keeper=kept.state, topics_recreated=kept.recreated,
+                keeper=kept.state, topics_recreated=kept.recreated, broker_gave_up=kept.gave_up,
             )  # fmt: skip
         if self.broker is not None:
             kafka = dataclasses.replace(kafka, broker_rss=self.broker.rss_bytes())

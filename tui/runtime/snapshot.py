@@ -52,6 +52,7 @@ class KafkaStats:
     broker_restarts: int = 0  # the embedded broker, restarted by limitwatch
     broker_budget: int | None = None  # the embedded broker's memory budget, bytes
     keeper: str = ""  # what was last done to keep the broker and topics in place
+    broker_gave_up: bool = False  # the embedded broker could not be restarted: for good
     topics_recreated: int = 0  # topics limitwatch created again on a broker without them
     recovery: str = ""  # what the consumer last found and did (a reset, a new topic)
     duplicates: int = 0  # ticks sent again after a broker restart that were read already
@@ -121,20 +122,24 @@ STALE_IDLE_S = 10.0
 
 
 def staleness(snap: Snapshot) -> str | None:
-    """Why the forecasts in `snap` are stale, or None when the data is fresh."""
+    """Why the forecasts in `snap` are stale, or None when the data is fresh: the broker's
+    state first, as what explains the rest (a frozen broker read "broker silent for 5 s",
+    then "no tick for 15 s", the cause gone from the line)."""
     k = snap.kafka
+    if k.broker_gave_up:
+        return "the embedded broker is down for good: quit (q) and start again"
+    if k.broker_state == "DOWN":
+        return "broker down"
+    if k.health == "STALL":
+        return f"broker silent for {k.broker_silent_s:.0f} s"
+    if k.topic_missing:
+        return f"topic {k.topic} missing"
     worst = max((p.lag_s for p in k.partitions), default=0.0)
     if worst > STALE_LAG_S:
         return f"consumer {worst:.0f} s behind"
     idle = k.since_last_tick_s
     if idle == idle and idle > STALE_IDLE_S:  # not NaN
         return f"no tick for {idle:.0f} s"
-    if k.broker_state == "DOWN":
-        return "broker down"
-    if k.topic_missing:
-        return f"topic {k.topic} missing"
-    if k.health == "STALL":
-        return f"broker silent for {k.broker_silent_s:.0f} s"
     return None
 
 

@@ -134,7 +134,9 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
             # One row at 80 columns: wrapped, it pushed the lag row out of the pane.
             mem = f"{k.broker_rss / 2**20:.1f}/{k.broker_budget / 2**20:.0f} MiB"
         rows.append(("broker mem", Text(mem)))
-    if k.keeper and k.embedded:
+    if k.keeper and k.embedded and k.broker_gave_up:  # no count: "0" read as none tried
+        rows.append(("restart", Text(f"gave up · {k.keeper}", style="bold red")))
+    elif k.keeper and k.embedded:
         rows.append(("restart", Text(f"{k.broker_restarts} · {k.keeper}", style="yellow")))
     elif k.keeper:  # a cluster's topics, created again
         rows.append(("topics", Text(k.keeper, style="yellow")))
