@@ -145,10 +145,21 @@ def speed(factor: float) -> str:
 
 
 def percent(value: float) -> str:
-    """A signed percentage with two decimals."""
+    """A signed percentage with two decimals; one that rounds to nothing has no minus.
+
+    >>> percent(0.0123), percent(-0.00004), percent(-0.0001)
+    ('+1.23%', '+0.00%', '-0.01%')
+    """
     if not math.isfinite(value):
         return "–"
-    return f"{value:+.2%}"
+    return _unsigned_zero(f"{value:+.2%}")
+
+
+def _unsigned_zero(text: str) -> str:
+    """'-0.00%' read as a fall where nothing changed in the digits shown: '+0.00%'."""
+    if text.startswith("-") and not any(c in "123456789" for c in text):
+        return "+" + text[1:]
+    return text
 
 
 #: A change is shown in percent while it stays within ±this many times the first value;
@@ -169,14 +180,14 @@ def change(last: float, opened: float, additive: bool = False) -> str:
 
     >>> change(104.0, 100.0), change(3.0, 0.0), change(3.0, 0.001), change(0.0, 0.0)
     ('+4.00%', '+3.00', '+3.00', '+0.00')
-    >>> change(1.5, 0.5, additive=True)
-    '+1.00'
+    >>> change(1.5, 0.5, additive=True), change(99.99999, 100.0), change(-0.001, 0.0)
+    ('+1.00', '+0.00%', '+0.00')
     """
     if not (math.isfinite(last) and math.isfinite(opened)):
         return "–"
     if not additive and percent_meaningful(last, opened):
         return percent(last / opened - 1.0)
-    return f"{last - opened:+,.2f}"
+    return _unsigned_zero(f"{last - opened:+,.2f}")
 
 
 def count(n: int, noun: str) -> str:
