@@ -225,7 +225,9 @@ def format_row(
     the forecast in its `compact` form where room is short, and then prices from
     `whole_from` on without cents."""
     moved = v.last - v.open
-    chg_style = "green" if moved > 0 else "red" if moved < 0 else ""
+    chg = fmt.change(v.last, v.open, v.additive)
+    shown = any(c in "123456789" for c in chg)  # +0.00%: no colour of a rise or a fall
+    chg_style = ("green" if moved > 0 else "red" if moved < 0 else "") if shown else ""
     if math.isnan(v.buy) and math.isnan(v.sell):
         words, kind = "no limits", "quiet"
     else:
@@ -265,7 +267,7 @@ def format_row(
     cells: dict[str, Cell] = {
         "symbol": name,
         "last": ((last, ""),),
-        "chg": ((fmt.change(v.last, v.open, v.additive), chg_style),),
+        "chg": ((chg, chg_style),),
         "forecast": forecast,
         "buy": ((buy, ("reverse green" if v.last <= v.buy else "green") + asked),),
         "sell": ((sell, ("reverse red" if v.last >= v.sell else "red") + asked),),
