@@ -89,6 +89,31 @@ LOG_REASONS = 10_000
 log = logging.getLogger(__name__)
 
 
+def cut_short(source: object) -> str | None:
+    """What to say of a file read whose last line has no newline at its end, else None.
+
+    A file cut short while it was written ends so, mid-line, and a CSV line cut inside its
+    price is still a price (``...,ACME,100.5`` cut to ``...,ACME,10``: a false BUY): read as
+    it is, and said. (A JSON line cut anywhere is not JSON, and is refused as such.)
+    """
+    if not isinstance(source, FileSource) or source.fmt == "jsonl" or not source._regular():
+        return None
+    try:
+        with open(source.path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0:
+                return None
+            f.seek(size - 1)
+            if f.read(1) == b"\n":
+                return None
+    except OSError:
+        return None
+    return (
+        f"{source.display}: its last line has no newline at its end and was read as it is; "
+        "a file cut short while it was written ends so, mid-line: check its last tick"
+    )
+
+
 def skipped_lines(source: object) -> list[str]:
     """What a source read with ``skip_bad`` skipped, a line each: the first
     :data:`KEEP_REASONS` bad lines named, then how many more were not (they were counted

@@ -327,6 +327,32 @@ def test_a_live_pipe_shows_its_signals_as_they_come_and_ctrl_c_reports_what_was_
     assert "Traceback" not in err
 
 
+def test_a_file_whose_last_line_has_no_newline_is_read_and_said_to_be_maybe_cut(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A CSV cut short while written (`...,ACME,100.5` cut to `...,ACME,10`) gave a false
+    BUY and said nothing; its last tick is still read (a file may simply lack the final
+    newline), and now said. A JSON line cut anywhere is not JSON: no note there."""
+    path = tmp_path / "cut.csv"
+    write_csv(path, [(1.75e9 + k, "ACME", 100.0 + 0.01 * k) for k in range(200)])
+    path.write_bytes(path.read_bytes() + b"1750000200.0,ACME,10")
+    status, lines, err = run(capsys, "--signals-only", str(path))
+    assert status == 0, err
+    assert any(" BUY " in line and "10.00" in line for line in lines), lines
+    assert err == (
+        f"limitwatch backtest: {path}: its last line has no newline at its end and was read "
+        "as it is; a file cut short while it was written ends so, mid-line: check its last "
+        "tick\n"
+    )
+    whole = tmp_path / "whole.csv"
+    whole.write_bytes(path.read_bytes() + b"\n")
+    jsonl = tmp_path / "cut.jsonl"
+    jsonl.write_text('{"symbol": "ACME", "price": 100.0, "ts": 1750000000.0}')
+    for fine in (whole, jsonl):
+        status, _lines, err = run(capsys, "--signals-only", str(fine))
+        assert status == 0 and err == "", err
+
+
 @pytest.mark.parametrize("writer", [False, True], ids=["no-writer", "idle-writer"])
 def test_ctrl_c_stops_a_backtest_waiting_on_a_named_pipe(tmp_path: Path, writer: bool) -> None:
     """A named pipe with no writer yet (open waits), or one whose writer has sent nothing

@@ -60,7 +60,7 @@ from engine.evaluation import (
 from engine.quality import Quality, TickOrder
 from engine.watch import Discipline
 from producer.chunks import TickColumns, group_ticks
-from producer.files import FileSource, skipped_lines
+from producer.files import FileSource, cut_short, skipped_lines
 from producer.lines import SourceError, fmt_span, skip_hint
 from producer.lookahead import LookaheadReader
 from producer.source import Source, additive_of
@@ -959,6 +959,8 @@ def run(args: argparse.Namespace) -> int:
             print_report(result, out)
         for line in skipped_lines(source):
             print(fmt.literal(line), file=err)
+        if (note := cut_short(source)) is not None:
+            print(fmt.literal(f"limitwatch backtest: {note}"), file=err)
         for warning in unused_limits(args.limit, result, args.file):
             print(f"limitwatch backtest: {warning}", file=err)
         out.flush()

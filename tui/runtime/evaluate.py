@@ -49,7 +49,7 @@ from engine.evaluation import (
 from engine.limits import MAX_PRICE, LimitError
 from engine.quality import TickOrder
 from engine.watch import Discipline
-from producer.files import SourceError, skipped_lines
+from producer.files import SourceError, cut_short, skipped_lines
 from producer.lines import fmt_span, skip_hint
 from producer.markets import HELD_OUT, KINDS, Market, generate
 from producer.source import additive_of
@@ -591,6 +591,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         ctrl_c.restore()
     for line in skipped_lines(source):
         print(fmt.literal(line), file=err)
+    if (note := cut_short(source)) is not None:
+        print(fmt.literal(f"evaluate: {note}"), file=err)
     skipped = int(getattr(source, "skipped", 0) or 0)
     if skipped:
         print(f"evaluate: {fmt.count(skipped, 'bad line')} skipped", file=err)
