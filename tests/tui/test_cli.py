@@ -708,3 +708,19 @@ def test_ctrl_c_before_a_command_takes_over_ends_it_with_a_word_and_130(
     monkeypatch.setattr(parser, "run_engine", waiting)
     assert main(["--bootstrap-servers", "127.0.0.1:1", "engine"]) == 130
     assert capsys.readouterr().err == "limitwatch: stopped by Ctrl-C\n"
+
+
+def test_ticks_failed_at_the_stop_are_said_to_be_unconfirmed() -> None:
+    """Stopped while its broker was frozen, produce said 224 failed and the topic held one
+    of them (written, its answer lost): failed means not confirmed."""
+    from producer.control import ProducerStats
+    from tui.runtime.headless import _sent
+
+    stats = ProducerStats(source="generator", produced=547, delivered=323, failed=224)
+    assert _sent(stats) == "547 produced, 323 delivered, 224 failed"
+    assert _sent(stats, final=True) == (
+        "547 produced, 323 delivered, 224 failed (not confirmed by the broker: a few may "
+        "have been written)"
+    )
+    ok = ProducerStats(source="generator", produced=5, delivered=5)
+    assert _sent(ok, final=True) == "5 produced, 5 delivered, 0 failed"

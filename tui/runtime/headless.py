@@ -473,7 +473,7 @@ def run_produce(args: argparse.Namespace) -> int:
     keeper.join(1.0)
     stats = thread.stats()
     print(
-        f"limitwatch produce: {_sent(stats)}{_flushed(stats)}"
+        f"limitwatch produce: {_sent(stats, final=True)}{_flushed(stats)}"
         + (f"; {fmt.literal(redact(stats.last_error))}" if stats.last_error else ""),
         file=sys.stderr,
     )
@@ -486,8 +486,13 @@ def run_produce(args: argparse.Namespace) -> int:
     return 0 if stats.failed == 0 and not stats.last_error else 1
 
 
-def _sent(stats: ProducerStats) -> str:
+def _sent(stats: ProducerStats, final: bool = False) -> str:
+    """Ticks produced, delivered and failed (`final`: said of the failed, at the stop, that
+    they are those the broker did not confirm: stopped while it was frozen, 224 "failed"
+    and the topic held one of them, written without its answer)."""
     line = f"{stats.produced:,} produced, {stats.delivered:,} delivered, {stats.failed:,} failed"
+    if final and stats.failed:
+        line += " (not confirmed by the broker: a few may have been written)"
     if stats.resent:
         line += f", {stats.resent:,} sent again after the broker was away"
     if stats.waiting:
