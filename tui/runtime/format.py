@@ -157,9 +157,14 @@ def percent(value: float) -> str:
 
 def _unsigned_zero(text: str) -> str:
     """'-0.00%' read as a fall where nothing changed in the digits shown: '+0.00%'."""
-    if text.startswith("-") and not any(c in "123456789" for c in text):
+    if text.startswith("-") and not shows_change(text):
         return "+" + text[1:]
     return text
+
+
+def shows_change(text: str) -> bool:
+    """Whether a change as shown (``+0.00%``, ``-1.20``) has a digit other than zero."""
+    return any(c in "123456789" for c in text)
 
 
 #: A change is shown in percent while it stays within ±this many times the first value;

@@ -226,8 +226,10 @@ def format_row(
     `whole_from` on without cents."""
     moved = v.last - v.open
     chg = fmt.change(v.last, v.open, v.additive)
-    shown = any(c in "123456789" for c in chg)  # +0.00%: no colour of a rise or a fall
-    chg_style = ("green" if moved > 0 else "red" if moved < 0 else "") if shown else ""
+    # +0.00%: no colour of a rise or a fall
+    chg_style = (
+        ("green" if moved > 0 else "red" if moved < 0 else "") if fmt.shows_change(chg) else ""
+    )
     if math.isnan(v.buy) and math.isnan(v.sell):
         words, kind = "no limits", "quiet"
     else:
