@@ -295,3 +295,12 @@ def test_a_zoom_on_a_quiet_symbol_is_not_called_all_kept() -> None:
     chart.span_s = 20.0
     chart.show("HALO", short, (77.0, 83.0), ())
     assert str(chart.border_title) == "Chart · HALO · last 10 s (all kept)"
+
+
+def test_a_symbol_of_one_tick_has_no_seconds_after_it_on_the_axis() -> None:
+    """Its x axis read `-1.00 -0.50 0.00 0.50 1.00 seconds before the latest tick`: half of
+    it after the latest tick. Its far limit's arrow is still written in full."""
+    lines = _run(_app_with(np.array([1.75e9]), np.array([100.0]), (50.0, 300.0)))
+    axis = next(line for line in lines if re.search(r"-1\.0+ ", line))
+    assert "0.50" not in axis.replace("-0.50", "") and "1.00" not in axis.replace("-1.00", "")
+    assert any("↑ sell 300.00" in line for line in lines)

@@ -294,6 +294,10 @@ class Chart(PlotextPlot):
         # edge, so a far limit never squashes the price into one row.
         lo, hi = y_range([values for _role, values in series])
         plt.ylim(lo, hi)
+        left = float(x[0])
+        if left >= 0.0:  # one tick (or all at one time): plotext centred it on -1..1 s ahead
+            left = -1.0
+            plt.xlim(left, 0.0)
         for role, values in series:
             xs, ys = envelope(*steps(x, values), buckets)
             plt.plot(xs.tolist(), ys.tolist(), color=rgb[role], marker="braille")
@@ -313,7 +317,7 @@ class Chart(PlotextPlot):
                     # Written as the y labels are: no cents from COMPACT_WHOLE on.
                     f"{'↑' if above else '↓'} "
                     + " · ".join(f"{side} {fmt.price_compact(value)}" for side, value in far),
-                    x=float(x[0]),
+                    x=left,
                     y=hi if above else lo,
                     color=rgb[far[0][0]],
                     alignment="left",
