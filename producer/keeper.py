@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from confluent_kafka.admin import AdminClient
 
-from producer.broker import EmbeddedBroker
+from producer.broker import BrokerError, EmbeddedBroker
 from producer.kafka_config import Connection, client_config
 from producer.topics import create_missing
 
@@ -57,6 +57,8 @@ LOOK_EVERY_S = 0.2
 TOPICS_EVERY_S = 1.0
 #: Longest wait for one answer about the topics.
 _TOPICS_TIMEOUT_S = 0.5
+#: Longest wait for a restarted broker to create the topics, seconds.
+_CREATE_S = 5.0
 
 
 def _now() -> str:
@@ -166,10 +168,23 @@ class BrokerKeeper(threading.Thread):
             except Exception:  # the keeper must outlive anything one look runs into
                 log.exception("the broker keeper hit an error")
 
-    def _create_topics(self) -> None:
-        """Create the topics on a broker just restarted (empty)."""
+    def _create_topics(self, broker: EmbeddedBroker) -> None:
+        """Create the topics on `broker`, just restarted (empty): asked again each second
+        for at most :data:`_CREATE_S`, and given up as soon as the broker is gone (one
+        that died as it started cost the whole wait before the next try: 5-11 s)."""
+        deadline = time.monotonic() + _CREATE_S
         with AdminClient(client_config(self.bootstrap)) as admin:
-            create_missing(admin, self.topics, 5.0, compacted=self.compacted)
+            while True:
+                try:
+                    create_missing(admin, self.topics, 1.0, compacted=self.compacted)
+                    return
+                except Exception:
+                    if not broker.alive():
+                        raise BrokerError(
+                            f"it died as it started (exit {broker.exit_code()})"
+                        ) from None
+                    if time.monotonic() >= deadline:
+                        raise
 
     def _over_fresh(self, rss: int) -> bool:
         """False, and the budget dropped, when a broker restarted for it is over it at
@@ -212,7 +227,7 @@ class BrokerKeeper(threading.Thread):
                 return
             try:
                 broker.restart()
-                self._create_topics()
+                self._create_topics(broker)
             except Exception as exc:
                 error = str(exc)
                 log.warning("restart %d of the embedded broker failed: %s", attempt, exc)
@@ -243,7 +258,7 @@ class BrokerKeeper(threading.Thread):
             drained = time.monotonic()
             try:
                 broker.restart()
-                self._create_topics()
+                self._create_topics(broker)
             except Exception as exc:
                 log.warning("the budget restart of the embedded broker failed: %s", exc)
                 # A dead broker is restarted by the next look, with its tries and waits.

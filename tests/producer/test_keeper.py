@@ -39,6 +39,41 @@ def test_a_broker_that_cannot_be_restarted_is_tried_then_given_up() -> None:
         broker.stop()
 
 
+def test_a_broker_that_dies_as_it_restarts_is_tried_again_at_once(topic: str) -> None:
+    """Killed a moment after it came up, the keeper waited for its topics' answer until
+    its timeout (5-11 s from death to the next try, the reason "Failed to get metadata");
+    it sees the death at once and says it."""
+    broker = EmbeddedBroker()
+    broker.start()
+    restarts: list[int] = []
+    real_restart = broker.restart
+
+    def restart_then_die() -> None:
+        real_restart()
+        restarts.append(broker.pid or 0)
+        if len(restarts) == 1:
+            broker.kill()  # as it starts: before the topics are created
+
+    broker.restart = restart_then_die  # type: ignore[method-assign]
+    keeper = BrokerKeeper(broker.bootstrap, {topic: 1}, broker=broker, tries=3)
+    keeper.start()
+    states: list[str] = []
+    try:
+        broker.kill()
+
+        def restarted() -> bool:
+            states.append(keeper.status().state)
+            return keeper.status().restarts == 1
+
+        wait_until(restarted, 30, what=lambda: states[-1])
+        assert len(restarts) == 2 and broker.alive()
+        assert any("(last: it died as it started (exit -9))" in s for s in states), states
+    finally:
+        keeper.stop()
+        keeper.join(5)
+        broker.stop()
+
+
 def test_a_budget_below_a_fresh_brokers_memory_is_dropped_after_one_restart() -> None:
     with EmbeddedBroker() as broker:
         keeper = BrokerKeeper(broker.bootstrap, {}, broker=broker, budget_bytes=1)
