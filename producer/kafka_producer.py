@@ -519,11 +519,12 @@ class ProducerThread(threading.Thread):
         skipped = 0.0  # event seconds of quiet stretches longer than max_gap_s
         ticks = iter(self.source) if self.source.paced else self._live()
         follows_clock = bool(getattr(self.source, "follows_clock", False))
-        # Opening a named pipe waits for a writer: say so until the first tick.
+        # Opening a named pipe waits for a writer, then its first line: said until the
+        # first tick (it read "a writer on ff" with a writer that had sent the header).
         pipe = getattr(self.source, "named_pipe", None)
         awaiting = callable(pipe) and pipe()
         if awaiting:
-            self._update(waiting=f"a writer on {self.source.name}")
+            self._update(waiting=f"the first tick on the pipe {self.source.name}")
         for tick in ticks:
             if awaiting:
                 awaiting = False

@@ -216,7 +216,7 @@ def test_a_named_pipe_nobody_writes_to_says_so_and_does_not_block_a_stop(
     os.mkfifo(fifo)
     producer = ProducerThread("127.0.0.1:1", FileSource(str(fifo)))
     producer.start()
-    wait_until(lambda: producer.stats().waiting == f"a writer on {fifo}", 10)
+    wait_until(lambda: producer.stats().waiting == f"the first tick on the pipe {fifo}", 10)
     producer.stop()
     producer.join(5)
     assert not producer.is_alive()
