@@ -93,24 +93,25 @@ def cut_short(source: object) -> str | None:
     """What to say of a file read whose last line has no newline at its end, else None.
 
     A file cut short while it was written ends so, mid-line, and a CSV line cut inside its
-    price is still a price (``...,ACME,100.5`` cut to ``...,ACME,10``: a false BUY): read as
-    it is, and said. (A JSON line cut anywhere is not JSON, and is refused as such.)
+    price is still a price (``...,ACME,100.5`` cut to ``...,ACME,10``: a false BUY). Not
+    said of a JSON line (one cut anywhere is not JSON, and is refused as such) nor of a
+    comment, whatever the file's name.
     """
-    if not isinstance(source, FileSource) or source.fmt == "jsonl" or not source._regular():
+    if not isinstance(source, FileSource) or not source._regular():
         return None
     try:
         with open(source.path, "rb") as f:
             size = f.seek(0, os.SEEK_END)
-            if size == 0:
-                return None
-            f.seek(size - 1)
-            if f.read(1) == b"\n":
-                return None
+            f.seek(max(0, size - 4096))
+            tail = f.read()
     except OSError:
         return None
+    last = tail.rsplit(b"\n", 1)[-1].strip()
+    if not last or last.startswith((b"{", b"#")):  # a newline at the end, JSON, a comment
+        return None
     return (
-        f"{source.display}: its last line has no newline at its end and was read as it is; "
-        "a file cut short while it was written ends so, mid-line: check its last tick"
+        f"{source.display}: its last line has no newline at its end: a file cut short while "
+        "it was written ends so, mid-line (a price in it may be cut too): check its last tick"
     )
 
 

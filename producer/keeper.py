@@ -183,7 +183,8 @@ class BrokerKeeper(threading.Thread):
                         raise BrokerError(
                             f"it died as it started (exit {broker.exit_code()})"
                         ) from None
-                    if time.monotonic() >= deadline:
+                    # A refusal comes at once: asked again after a pause, not in a spin.
+                    if time.monotonic() >= deadline or self._stop_event.wait(0.2):
                         raise
 
     def _over_fresh(self, rss: int) -> bool:

@@ -3,8 +3,10 @@
 **A test stuck where pytest-timeout cannot reach.** pytest-timeout's signal ends a test
 between two Python instructions; a test blocked inside C code (a Kafka client's close
 waiting on a broker, say) never gets there. Past ``hard_timeout`` seconds (an ini setting;
-0 turns it off) the process prints every thread's stack to stderr and ends itself, and the
-test is reported failed by the scheduler below.
+0 turns it off) the process prints every thread's stack to stderr and ends itself; under
+xdist the scheduler below reports the test failed and the run goes on (without xdist the
+run ends there). It uses faulthandler's one timer: pytest's own ``faulthandler_timeout``
+would take it over, and stays unset.
 
 **A worker that dies.** pytest-xdist 3.8.0 hangs for good once a worker dies mid-run (a
 crash, an ``os._exit``, the kernel's OOM killer) under ``--dist loadgroup``: the dead

@@ -89,7 +89,10 @@ def test_a_monitor_pipeline_and_a_view_leave_no_admin_client_open(
     view.start()
     try:
         wait_until(lambda: _admin_threads() >= 4, 20, what=lambda: f"{_admin_threads()} open")
-        time.sleep(3.0)  # questions asked and answered on the clients' own threads
+        # Questions asked and answered on the clients' own threads meanwhile: the consumer
+        # asks about its topic at once, the keeper about its topics each second.
+        wait_until(lambda: (s := pipeline.latest()) is not None and s.kafka.partitions, 30)
+        wait_until(lambda: view.latest() is not None, 30)
     finally:
         view.stop()
         keeper.stop()

@@ -4,6 +4,7 @@ restarting against it forever."""
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import pytest
@@ -39,7 +40,9 @@ def test_a_broker_that_cannot_be_restarted_is_tried_then_given_up() -> None:
         broker.stop()
 
 
-def test_a_broker_that_dies_as_it_restarts_is_tried_again_at_once(topic: str) -> None:
+def test_a_broker_that_dies_as_it_restarts_is_tried_again_at_once(
+    topic: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """Killed a moment after it came up, the keeper waited for its topics' answer until
     its timeout (5-11 s from death to the next try, the reason "Failed to get metadata");
     it sees the death at once and says it."""
@@ -55,19 +58,17 @@ def test_a_broker_that_dies_as_it_restarts_is_tried_again_at_once(topic: str) ->
             broker.kill()  # as it starts: before the topics are created
 
     broker.restart = restart_then_die  # type: ignore[method-assign]
+    caplog.set_level(logging.WARNING, logger="producer.keeper")
     keeper = BrokerKeeper(broker.bootstrap, {topic: 1}, broker=broker, tries=3)
     keeper.start()
-    states: list[str] = []
     try:
         broker.kill()
-
-        def restarted() -> bool:
-            states.append(keeper.status().state)
-            return keeper.status().restarts == 1
-
-        wait_until(restarted, 30, what=lambda: states[-1])
+        wait_until(lambda: keeper.status().restarts == 1, 30, what=lambda: keeper.status().state)
         assert len(restarts) == 2 and broker.alive()
-        assert any("(last: it died as it started (exit -9))" in s for s in states), states
+        failed = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+        assert failed == [
+            "restart 1 of the embedded broker failed: it died as it started (exit -9)"
+        ], failed
     finally:
         keeper.stop()
         keeper.join(5)

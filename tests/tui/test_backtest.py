@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ import pytest
 
 from engine import EngineConfig
 from producer.wire import Tick
+from tests.waiting import wait_until
 from tui.runtime import backtest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -340,15 +340,17 @@ def test_a_file_whose_last_line_has_no_newline_is_read_and_said_to_be_maybe_cut(
     assert status == 0, err
     assert any(" BUY " in line and "10.00" in line for line in lines), lines
     assert err == (
-        f"limitwatch backtest: {path}: its last line has no newline at its end and was read "
-        "as it is; a file cut short while it was written ends so, mid-line: check its last "
-        "tick\n"
+        f"limitwatch backtest: {path}: its last line has no newline at its end: a file cut "
+        "short while it was written ends so, mid-line (a price in it may be cut too): check "
+        "its last tick\n"
     )
     whole = tmp_path / "whole.csv"
     whole.write_bytes(path.read_bytes() + b"\n")
-    jsonl = tmp_path / "cut.jsonl"
-    jsonl.write_text('{"symbol": "ACME", "price": 100.0, "ts": 1750000000.0}')
-    for fine in (whole, jsonl):
+    named = tmp_path / "ticks.txt"  # JSON lines of any name
+    named.write_text('{"symbol": "ACME", "price": 100.0, "ts": 1750000000.0}')
+    comment = tmp_path / "commented.csv"
+    comment.write_bytes(whole.read_bytes() + b"# the end")
+    for fine in (whole, named, comment):
         status, _lines, err = run(capsys, "--signals-only", str(fine))
         assert status == 0 and err == "", err
 
@@ -368,8 +370,7 @@ def test_ctrl_c_stops_a_backtest_waiting_on_a_named_pipe(tmp_path: Path, writer:
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
     )  # fmt: skip
     try:
-        time.sleep(3.0)  # started and waiting
-        assert proc.poll() is None
+        wait_until(lambda: _blocked_on_pipe(proc.pid), 60, what="started and waiting")
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)  # was: until the writer ended, or never
     finally:
@@ -380,6 +381,18 @@ def test_ctrl_c_stops_a_backtest_waiting_on_a_named_pipe(tmp_path: Path, writer:
     assert proc.returncode == 130, err
     assert err == f"limitwatch backtest: stopped by Ctrl-C before the first tick of {fifo}\n"
     assert out == ""  # no report: nothing was read
+
+
+def _blocked_on_pipe(pid: int) -> bool:
+    """Whether the process waits in the kernel for a pipe's writer (to open it) or for
+    data (select on it)."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            where = f.read()
+    except OSError:
+        return False
+    waits = ("wait_for_partner", "poll_schedule_timeout", "do_select", "do_sys_poll")
+    return where.split(".")[0] in waits  # e.g. poll_schedule_timeout.constprop.0
 
 
 def test_a_scenario_piped_to_stdin_gives_the_signals_of_the_jsonl_file(

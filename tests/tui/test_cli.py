@@ -719,8 +719,8 @@ def test_ticks_failed_at_the_stop_are_said_to_be_unconfirmed() -> None:
     stats = ProducerStats(source="generator", produced=547, delivered=323, failed=224)
     assert _sent(stats) == "547 produced, 323 delivered, 224 failed"
     assert _sent(stats, final=True) == (
-        "547 produced, 323 delivered, 224 failed (not confirmed by the broker: a few may "
-        "have been written)"
+        "547 produced, 323 delivered, 224 failed (not confirmed: one the broker wrote but "
+        "whose answer was lost counts too)"
     )
     ok = ProducerStats(source="generator", produced=5, delivered=5)
     assert _sent(ok, final=True) == "5 produced, 5 delivered, 0 failed"

@@ -435,4 +435,27 @@ def test_an_embedded_broker_given_up_is_said_in_a_toast_that_stays() -> None:
         )
     ], told
     assert status[0].startswith("STALE: broker down for good · "), status
-    assert re.search(r"^restart +gave up · 06:47:29 died: gave up after 5 tries", kafka[0], re.M)
+    assert re.search(r"^restart +gave up after 5 tries: port 127.0.0.1:29204 is", kafka[0], re.M)
+    assert "in use. Pick another with --broker-port, or stop what listens there. · 06:47:29" in (
+        " ".join(kafka[0].split())
+    )
+
+
+def test_the_status_line_names_the_brokers_state_before_the_ticks_it_keeps_away() -> None:
+    """A frozen broker read "broker silent for 5 s", then "no tick for 15 s": the cause
+    gone from the line."""
+    from tui.runtime.snapshot import staleness
+
+    snap = StaticFeed().latest()
+    quiet = dataclasses.replace(snap.kafka, since_last_tick_s=15.0)
+    cases = [
+        (dict(), "no tick for 15 s"),
+        (dict(health="STALL", broker_silent_s=15.0), "broker silent for 15 s"),
+        (dict(health="DOWN", broker_state="DOWN"), "broker down"),
+        (dict(topic_missing=True), f"topic {snap.kafka.topic} missing"),
+        (dict(health="DOWN", broker_state="DOWN", broker_gave_up=True),
+         "the embedded broker is down for good: quit (q) and start again"),
+    ]  # fmt: skip
+    for changes, said in cases:
+        kafka = dataclasses.replace(quiet, **changes)
+        assert staleness(dataclasses.replace(snap, kafka=kafka)) == said, changes

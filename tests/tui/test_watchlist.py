@@ -926,3 +926,19 @@ def test_a_price_never_reads_as_a_limit_it_has_not_reached() -> None:
     assert last_cell(10_000.0, 9_990.0, 10_000.0) == "10,000"  # reached: as short as ever
     assert last_cell(9_990.01, 9_990.0, 10_000.0) == "9,990.01"  # above the buy limit
     assert last_cell(5_000.4, 4_000.0, 6_000.0) == "5,000"
+
+
+@pytest.mark.parametrize(
+    ("last", "shown", "style"),
+    [(99.99999, "+0.00%", ""), (99.9, "-0.10%", "red"), (100.2, "+0.20%", "green")],
+)
+def test_a_change_too_small_to_show_reads_plus_zero_without_a_colour(
+    last: float, shown: str, style: str
+) -> None:
+    """It read -0.00% in red: a fall where the digits shown did not move."""
+    from tui.widgets.watchlist import KEYS, RowValues, format_row
+
+    nan = math.nan
+    values = RowValues("HALO", last, 100.0, 90.0, 110.0, nan, nan, nan, nan, 100.0, 100.0,
+                       stale=False, pending=False)  # fmt: skip
+    assert format_row(values)[KEYS.index("chg")] == ((shown, style),)

@@ -466,7 +466,7 @@ def open_file(spec: str, *, skip_bad: bool, additive: Sequence[str] = ()) -> Sou
         stream = sys.stdin.buffer
     elif _is_pipe(spec):  # `backtest <(cat x.jsonl)`: a named pipe, readable once
         if sys.stderr.isatty():
-            print(f"reading ticks from the pipe {spec}: waiting for its writer (Ctrl-C stops)",
+            print(f"reading ticks from the pipe {spec} as its writer sends them (Ctrl-C stops)",
                   file=sys.stderr)  # fmt: skip
         try:
             stream = open(spec, "rb")  # noqa: SIM115  # read to the end; closed at exit

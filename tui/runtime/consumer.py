@@ -401,19 +401,21 @@ class ConsumerWorker(threading.Thread):
             self._loop(consumer, dlq)
             failed = False
         finally:
-            if self.recorder.active:
-                self.recorder.stop()
-                self._publish()  # so the closing notice is seen
-            self._dead_letters.say_left_out(end=True)
-            dlq.flush(1.0)
-            self._failed = failed
-            if self.committer is not None:
-                # Stopped by a failure (the signals could not be written, say), the
-                # positions read lie past signals never sent: nothing is committed, and
-                # the next run reads them again (they had been committed, and lost).
-                self.committer.close(consumer, commit=not failed)
-            self._topics.close()
-            consumer.close()
+            try:
+                if self.recorder.active:
+                    self.recorder.stop()
+                    self._publish()  # so the closing notice is seen
+                self._dead_letters.say_left_out(end=True)
+                dlq.flush(1.0)
+                self._failed = failed
+                if self.committer is not None:
+                    # Stopped by a failure (the signals could not be written, say), the
+                    # positions read lie past signals never sent: nothing is committed,
+                    # and the next run reads them again (they had been committed, and lost).
+                    self.committer.close(consumer, commit=not failed)
+            finally:  # whatever the above ran into (see producer.topics on admin clients)
+                self._topics.close()
+                consumer.close()
 
     def _attach(self, consumer: Consumer) -> None:
         if self.group is not None:

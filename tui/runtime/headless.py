@@ -488,11 +488,11 @@ def run_produce(args: argparse.Namespace) -> int:
 
 def _sent(stats: ProducerStats, final: bool = False) -> str:
     """Ticks produced, delivered and failed (`final`: said of the failed, at the stop, that
-    they are those the broker did not confirm: stopped while it was frozen, 224 "failed"
-    and the topic held one of them, written without its answer)."""
+    a tick the broker wrote but whose answer was lost is among them: stopped while it was
+    frozen, 224 "failed" and the topic held one of them)."""
     line = f"{stats.produced:,} produced, {stats.delivered:,} delivered, {stats.failed:,} failed"
     if final and stats.failed:
-        line += " (not confirmed by the broker: a few may have been written)"
+        line += " (not confirmed: one the broker wrote but whose answer was lost counts too)"
     if stats.resent:
         line += f", {stats.resent:,} sent again after the broker was away"
     if stats.waiting:

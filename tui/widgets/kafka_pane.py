@@ -135,7 +135,8 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
             mem = f"{k.broker_rss / 2**20:.1f}/{k.broker_budget / 2**20:.0f} MiB"
         rows.append(("broker mem", Text(mem)))
     if k.keeper and k.embedded and k.broker_gave_up:  # no count: "0" read as none tried
-        rows.append(("restart", Text(f"gave up · {k.keeper}", style="bold red")))
+        when, _, why = k.keeper.partition(" died: ")  # "gave up after 5 tries: ..." first
+        rows.append(("restart", Text(f"{why} · {when}" if why else k.keeper, style="bold red")))
     elif k.keeper and k.embedded:
         rows.append(("restart", Text(f"{k.broker_restarts} · {k.keeper}", style="yellow")))
     elif k.keeper:  # a cluster's topics, created again
