@@ -52,6 +52,9 @@ RESTART_AT = 0.95
 RESTART_TRIES = 5
 #: Waits before each try (seconds); the last one repeats.
 BACKOFF_S = (0.2, 1.0, 2.0, 4.0, 8.0)
+#: Once those tries are spent, one more try every this many seconds: what held the port
+#: (another program) may let it go, and the monitor then comes back by itself.
+RETRY_GIVEN_UP_S = 30.0
 #: How often the keeper looks at the broker and, less often, at the topics.
 LOOK_EVERY_S = 0.2
 TOPICS_EVERY_S = 1.0
@@ -101,6 +104,7 @@ class BrokerKeeper(threading.Thread):
         broker: EmbeddedBroker | None = None,
         budget_bytes: int | None = None,
         tries: int = RESTART_TRIES,
+        retry_given_up_s: float = RETRY_GIVEN_UP_S,
         quiesce: Callable[[], tuple[bool, int]] | None = None,
         resume: Callable[[bool], None] | None = None,
         compacted: frozenset[str] = frozenset(),
@@ -112,6 +116,9 @@ class BrokerKeeper(threading.Thread):
         self.broker = broker
         self.budget_bytes = budget_bytes if broker is not None else None
         self.tries = tries
+        self.retry_given_up_s = retry_given_up_s
+        self._retry_at = math.inf  # when a broker given up is tried again (monotonic)
+        self._died: tuple[float, int | None] = (0.0, None)  # (monotonic time, exit code)
         self._quiesce = quiesce
         self._resume = resume
         self._stop_event = threading.Event()
@@ -152,6 +159,8 @@ class BrokerKeeper(threading.Thread):
                 if broker is not None and not broker.alive():
                     if not self.status().gave_up:
                         self._restart_dead(broker)
+                    elif time.monotonic() >= self._retry_at:
+                        self._retry_given_up(broker)
                     continue
                 if broker is not None and self.budget_bytes is not None:
                     rss = broker.rss_bytes()
@@ -217,6 +226,7 @@ class BrokerKeeper(threading.Thread):
         """Restart a broker that died: up to `tries` times, waiting longer each time."""
         code = broker.exit_code()
         lost = time.monotonic()
+        self._died = (lost, code)
         error = ""
         for attempt in range(1, self.tries + 1):
             wait = BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)]
@@ -239,9 +249,27 @@ class BrokerKeeper(threading.Thread):
                 state=f"{_now()} restarted after exit {code} (try {attempt}, {took:.1f} s)",
             )
             return
+        self._retry_at = time.monotonic() + self.retry_given_up_s
         self._set(
             gave_up=True,
             state=f"{_now()} died: gave up after {self.tries} tries: {error}",
+        )
+
+    def _retry_given_up(self, broker: EmbeddedBroker) -> None:
+        """One more try at a broker given up; the next one `retry_given_up_s` later."""
+        self._retry_at = time.monotonic() + self.retry_given_up_s
+        try:
+            broker.restart()
+            self._create_topics(broker)
+        except Exception as exc:
+            log.info("the embedded broker given up could not be restarted yet: %s", exc)
+            return
+        lost, code = self._died
+        self._set(
+            gave_up=False,
+            restarts=self.status().restarts + 1,
+            state=f"{_now()} restarted after exit {code}, {time.monotonic() - lost:.0f} s after "
+            f"it died (tried every {self.retry_given_up_s:g} s once its first tries failed)",
         )
 
     def _restart_for_budget(self, broker: EmbeddedBroker, rss: int) -> None:

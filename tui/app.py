@@ -37,6 +37,7 @@ from textual.widgets._toast import ToastHolder, ToastRack
 from engine import EngineConfig, Signal, SignalKind
 from engine.calibration import CalibrationRecord
 from engine.limits import limit_problem
+from producer.keeper import RETRY_GIVEN_UP_S
 from tui.runtime import format as fmt
 from tui.runtime import settings as cfg
 from tui.runtime.history import SignalHistory, default_export_dir
@@ -595,8 +596,9 @@ class LimitwatchApp(App[None]):
         self._told_keeper = k.keeper
         why = k.keeper.split(": ", 1)[-1].rstrip(".")  # past the time and "died"
         self.notify(
-            f"{why}. Quit (q) and start limitwatch again.",
-            title="The embedded broker is down for good",
+            f"{why}. limitwatch tries again every {RETRY_GIVEN_UP_S:.0f} s; or quit (q) and "
+            "start it again.",
+            title="The embedded broker could not be restarted",
             severity="error",
             timeout=SOURCE_STOPPED_S,
         )
@@ -1257,7 +1259,11 @@ def status_line(
         part["file"] = f" → {os.path.basename(snap.recording) or snap.recording}"
     shorter = {  # what each says in fewer words
         # why it is stale: in a toast, but for a broker that will not come back
-        "stale": ("STALE: broker down for good" if snap.kafka.broker_gave_up else "STALE")
+        "stale": (
+            f"STALE: broker down, tried every {RETRY_GIVEN_UP_S:.0f} s"
+            if snap.kafka.broker_gave_up
+            else "STALE"
+        )
         if part["stale"]
         else "",
         "skipped": f"{p.skipped:,} skipped" if p is not None and p.skipped else "",

@@ -40,6 +40,34 @@ def test_a_broker_that_cannot_be_restarted_is_tried_then_given_up() -> None:
         broker.stop()
 
 
+def test_a_broker_given_up_comes_back_once_its_port_is_free() -> None:
+    """Given up after its quick tries (another program held the port), the broker was never
+    tried again, and the monitor stayed down after the port was free; it is tried every
+    `retry_given_up_s` (30 s in use; 0.5 s here)."""
+    broker = EmbeddedBroker()
+    broker.start()
+    keeper = BrokerKeeper(broker.bootstrap, {}, broker=broker, tries=1, retry_given_up_s=0.5)
+    keeper.start()
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        broker.kill()
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind((broker.host, broker.port))
+        squatter.listen()
+        wait_until(lambda: keeper.status().gave_up, 30, what=lambda: keeper.status().state)
+        squatter.close()  # the port let go
+        back = wait_until(lambda: (s := keeper.status()).restarts == 1 and s, 60,
+                          what=lambda: keeper.status().state)  # fmt: skip
+        assert not back.gave_up and broker.alive()
+        assert "restarted after exit -9, " in back.state
+        assert "s after it died (tried every 0.5 s once its first tries failed)" in back.state
+    finally:
+        keeper.stop()
+        keeper.join(5)
+        squatter.close()
+        broker.stop()
+
+
 def test_a_broker_that_dies_as_it_restarts_is_tried_again_at_once(
     topic: str, caplog: pytest.LogCaptureFixture
 ) -> None:

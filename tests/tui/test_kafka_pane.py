@@ -424,17 +424,17 @@ def test_an_embedded_broker_given_up_is_said_in_a_toast_that_stays() -> None:
     status: list[str] = []
     kafka: list[str] = []
     drive(app, script, size=(80, 24))
-    down = [t for t in told if t[0] == "The embedded broker is down for good"]
+    down = [t for t in told if t[0] == "The embedded broker could not be restarted"]
     assert down == [
         (
-            "The embedded broker is down for good",
+            "The embedded broker could not be restarted",
             "gave up after 5 tries: port 127.0.0.1:29204 is probably in use. Pick another "
-            "with --broker-port, or stop what listens there. Quit (q) and start limitwatch "
-            "again.",
+            "with --broker-port, or stop what listens there. limitwatch tries again every 30 s; "
+            "or quit (q) and start it again.",
             SOURCE_STOPPED_S,
         )
     ], told
-    assert status[0].startswith("STALE: broker down for good · "), status
+    assert status[0].startswith("STALE: broker down, tried every 30 s · "), status
     assert re.search(r"^restart +gave up after 5 tries: port 127.0.0.1:29204 is", kafka[0], re.M)
     assert "in use. Pick another with --broker-port, or stop what listens there. · 06:47:29" in (
         " ".join(kafka[0].split())
@@ -454,7 +454,7 @@ def test_the_status_line_names_the_brokers_state_before_the_ticks_it_keeps_away(
         (dict(health="DOWN", broker_state="DOWN"), "broker down"),
         (dict(topic_missing=True), f"topic {snap.kafka.topic} missing"),
         (dict(health="DOWN", broker_state="DOWN", broker_gave_up=True),
-         "the embedded broker is down for good: quit (q) and start again"),
+         "the embedded broker is down: tried again every 30 s, or quit (q) and start again"),
     ]  # fmt: skip
     for changes, said in cases:
         kafka = dataclasses.replace(quiet, **changes)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from engine import EngineState, History, Signal
 from engine.calibration import CalibrationRecord
 from producer.control import ProducerStats
+from producer.keeper import RETRY_GIVEN_UP_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,10 @@ def staleness(snap: Snapshot) -> str | None:
     then "no tick for 15 s", the cause gone from the line)."""
     k = snap.kafka
     if k.broker_gave_up:
-        return "the embedded broker is down for good: quit (q) and start again"
+        return (
+            f"the embedded broker is down: tried again every {RETRY_GIVEN_UP_S:.0f} s, or "
+            "quit (q) and start again"
+        )
     if k.broker_state == "DOWN":
         return "broker down"
     if k.health == "STALL":
