@@ -177,10 +177,11 @@ class BrokerKeeper(threading.Thread):
             except Exception:  # the keeper must outlive anything one look runs into
                 log.exception("the broker keeper hit an error")
 
-    def _create_topics(self, broker: EmbeddedBroker) -> None:
-        """Create the topics on `broker`, just restarted (empty): asked again each second
+    def _restart(self, broker: EmbeddedBroker) -> None:
+        """Restart `broker` (empty) and create the topics on it: asked again each second
         for at most :data:`_CREATE_S`, and given up as soon as the broker is gone (one
         that died as it started cost the whole wait before the next try: 5-11 s)."""
+        broker.restart()
         deadline = time.monotonic() + _CREATE_S
         with AdminClient(client_config(self.bootstrap)) as admin:
             while True:
@@ -237,8 +238,7 @@ class BrokerKeeper(threading.Thread):
             if self._stop_event.wait(wait):
                 return
             try:
-                broker.restart()
-                self._create_topics(broker)
+                self._restart(broker)
             except Exception as exc:
                 error = str(exc)
                 log.warning("restart %d of the embedded broker failed: %s", attempt, exc)
@@ -259,8 +259,7 @@ class BrokerKeeper(threading.Thread):
         """One more try at a broker given up; the next one `retry_given_up_s` later."""
         self._retry_at = time.monotonic() + self.retry_given_up_s
         try:
-            broker.restart()
-            self._create_topics(broker)
+            self._restart(broker)
         except Exception as exc:
             log.info("the embedded broker given up could not be restarted yet: %s", exc)
             return
@@ -286,8 +285,7 @@ class BrokerKeeper(threading.Thread):
             running, unread = self._quiesce() if self._quiesce is not None else (False, 0)
             drained = time.monotonic()
             try:
-                broker.restart()
-                self._create_topics(broker)
+                self._restart(broker)
             except Exception as exc:
                 log.warning("the budget restart of the embedded broker failed: %s", exc)
                 # A dead broker is restarted by the next look, with its tries and waits.

@@ -1258,7 +1258,7 @@ def status_line(
     if snap.recording:
         part["file"] = f" → {os.path.basename(snap.recording) or snap.recording}"
     shorter = {  # what each says in fewer words
-        # why it is stale: in a toast, but for a broker that will not come back
+        # why it is stale: in a toast, but for a broker given up (tried only slowly now)
         "stale": (
             f"STALE: broker down, tried every {RETRY_GIVEN_UP_S:.0f} s"
             if snap.kafka.broker_gave_up

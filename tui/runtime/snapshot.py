@@ -53,7 +53,7 @@ class KafkaStats:
     broker_restarts: int = 0  # the embedded broker, restarted by limitwatch
     broker_budget: int | None = None  # the embedded broker's memory budget, bytes
     keeper: str = ""  # what was last done to keep the broker and topics in place
-    broker_gave_up: bool = False  # the embedded broker could not be restarted: for good
+    broker_gave_up: bool = False  # the embedded broker's quick restarts failed: slow ones now
     topics_recreated: int = 0  # topics limitwatch created again on a broker without them
     recovery: str = ""  # what the consumer last found and did (a reset, a new topic)
     duplicates: int = 0  # ticks sent again after a broker restart that were read already
