@@ -61,17 +61,24 @@ class CrashSafeLoadGroup(LoadGroupScheduling):
             not node.shutting_down
             and self.workqueue
             and self._pending_of(self.assigned_work[node]) < 2
+            and self._assign_work_unit(node)
         ):
-            self._assign_work_unit(node)
+            pass
 
-    def _assign_work_unit(self, node: WorkerController) -> None:
-        super()._assign_work_unit(node)
+    def _assign_work_unit(self, node: WorkerController) -> bool:  # type: ignore[override]
+        """Hand `node` the next unit; False where it died before the unit could reach it
+        (its death, handled next, puts the unit back on the queue: remove_node)."""
+        try:
+            super()._assign_work_unit(node)
+        except OSError:  # "cannot send (already closed?)": seen once in CI
+            return False
         if not self.workqueue:
             # A worker holding its last test waits for the next one or for shutdown: with
             # nothing left to hand out, every worker gets its shutdown now.
             for each in self.nodes:
                 if not each.shutting_down:
-                    each.shutdown()
+                    each.shutdown()  # (xdist's own shutdown ignores a closed channel)
+        return True
 
 
 _STDERR_FD: int | None = None

@@ -80,3 +80,31 @@ def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
         cwd=folder, capture_output=True, text=True, timeout=90,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
+
+
+def test_a_unit_sent_to_a_worker_that_just_died_is_left_for_its_death_to_put_back() -> None:
+    """A worker that died between two of its tests' reports: the next unit could not be
+    sent ("cannot send (already closed?)"), an internal error that ended the whole run
+    (seen once in CI). The unit stays assigned to it, and its death puts it back."""
+    from collections import OrderedDict
+
+    from tests.guards import CrashSafeLoadGroup
+
+    class DeadWorker:
+        shutting_down = False
+
+        def send_runtest_some(self, indices: list[int]) -> None:
+            raise OSError("cannot send (already closed?)")
+
+        def shutdown(self) -> None:
+            pass
+
+    node = DeadWorker()
+    sched = CrashSafeLoadGroup.__new__(CrashSafeLoadGroup)
+    sched.log = lambda *args: None  # type: ignore[method-assign]
+    sched.workqueue = OrderedDict([("m.py::b", {"m.py::b": False})])
+    sched.assigned_work = {node: {"m.py::a": {"m.py::a": True}}}  # type: ignore[dict-item]
+    sched.registered_collections = {node: ["m.py::a", "m.py::b"]}  # type: ignore[dict-item]
+    sched._reschedule(node)  # type: ignore[arg-type]
+    assert sched.assigned_work[node]["m.py::b"] == {"m.py::b": False}  # type: ignore[index]
+    assert sched.remove_node(node) == "m.py::b"  # type: ignore[arg-type]
