@@ -49,6 +49,7 @@ import math
 import os
 import stat
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,6 +194,8 @@ class FileSource:
         self.bytes_read = 0
         self._stream = stream
         self._released = False  # see release()
+        #: Set at a stop: a named pipe this source reads stops waiting for its writer.
+        self._halt = threading.Event()
         if fmt is None:
             fmt = _FORMAT_BY_SUFFIX.get(Path(self.path).suffix.lower())
         self.fmt: Format | None = fmt
@@ -209,10 +212,12 @@ class FileSource:
 
     def release(self) -> None:
         """At a stop: end an open of a named pipe that still waits for a writer, by
-        opening it for writing and closing it (the read then ends at once). Nothing for
-        other inputs, or when no open waits."""
+        opening it for writing and closing it (the read then ends at once), and a read
+        of one whose writer is quiet (within :data:`~producer.lookahead.WAIT_S`).
+        Nothing for other inputs."""
         if not self.named_pipe():
             return
+        self._halt.set()  # a read waiting for the writer's next line ends
         self._released = True  # what that open reads is no input of anyone's
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
@@ -290,9 +295,15 @@ class FileSource:
                 raise SourceError(self.display, None, "standard input is closed")
             return sys.stdin.buffer
         try:
-            return open(self.path, "rb")  # closed by __iter__'s finally
+            stream = open(self.path, "rb")  # noqa: SIM115 (closed by _ticks' finally)
         except OSError as exc:
             raise SourceError(self.display, None, f"cannot open: {exc.strerror}") from None
+        if self.named_pipe():
+            # Read so that a stop ends a wait for the writer's next line: a plain read
+            # waits for it however long the writer is quiet (a producer took its whole
+            # 5 s join to stop).
+            return LookaheadReader(stream, self._halt)
+        return stream
 
     @property
     def streaming(self) -> bool:
@@ -352,7 +363,8 @@ class FileSource:
                 if tick is not None:
                     self.ticks += 1
                     yield tick
-            state.finish()
+            if not self._halt.is_set():  # stopped, not at its end: nothing to judge
+                state.finish()
         finally:
             if owned:
                 stream.close()

@@ -517,7 +517,12 @@ class ProducerThread(threading.Thread):
         prev_ts = math.nan
         origin = math.nan  # first event time less its monotonic send time
         skipped = 0.0  # event seconds of quiet stretches longer than max_gap_s
-        ticks = iter(self.source) if self.source.paced else self._live()
+        # A source that waits for its writer (standard input, a named pipe) is read by a
+        # helper thread: read here, a quiet writer left deliveries unserved and the
+        # counters where the last line had left them (a named pipe's second tick
+        # unreported for good).
+        live = not self.source.paced or getattr(self.source, "streaming", False)
+        ticks = self._live() if live else iter(self.source)
         follows_clock = bool(getattr(self.source, "follows_clock", False))
         # Opening a named pipe waits for a writer, then its first line: said until the
         # first tick (it read "a writer on ff" with a writer that had sent the header).

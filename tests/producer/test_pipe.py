@@ -243,3 +243,29 @@ def test_a_named_pipe_with_a_writer_is_read_and_the_wait_cleared(
     producer.stop()
     producer.join(5)
     assert not producer.is_alive()
+
+
+@pytest.mark.kafka
+def test_a_named_pipe_whose_writer_is_quiet_does_not_block_a_stop(
+    tmp_path: Path, broker: EmbeddedBroker, topic: str
+) -> None:
+    # A writer that sent its ticks and stays connected: the read waited for its next
+    # line, and `produce --source FIFO` took its whole 5 s join to stop on Ctrl-C.
+    ensure_topics(broker.bootstrap, topic, partitions=1)
+    fifo = tmp_path / "ticks.csv"
+    os.mkfifo(fifo)
+    producer = ProducerThread(
+        broker.bootstrap, FileSource(str(fifo)), topic=topic, speed=float("inf")
+    )
+    producer.start()
+    with open(fifo, "w") as w:  # opens once the producer's open waits for a writer
+        w.write("ts,symbol,price\n1750000000,A,10\n1750000001,A,11\n")
+        w.flush()
+        wait_until(lambda: producer.stats().delivered == 2, 15, what=lambda: str(producer.stats()))
+        producer.stop()
+        producer.join(2)
+        stopped = not producer.is_alive()
+    producer.join(5)  # the writer gone, a read that waited ends too
+    assert stopped, "the producer kept waiting for the quiet writer's next line"
+    stats = producer.stats()
+    assert stats.delivered == 2 and stats.failed == 0 and not stats.last_error, stats
