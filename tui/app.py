@@ -729,10 +729,14 @@ class LimitwatchApp(App[None]):
         # A step is a fraction of the price; of a quantity at 0 (additive), of its limit.
         scale = abs(last) or abs(buy if side == "buy" else sell)
         delta = direction * self.step * (scale if math.isfinite(scale) and scale else 1.0)
+        # A side with no limit gets one a step from the price on its own side, whichever
+        # key: stepped up from the price, a buy limit above it fired a BUY at once.
         if side == "buy":
-            new_buy, new_sell = _stepped(buy if math.isfinite(buy) else last, delta), sell
+            new_buy = _stepped(buy, delta) if math.isfinite(buy) else _stepped(last, -abs(delta))
+            new_sell = sell
         else:
-            new_buy, new_sell = buy, _stepped(sell if math.isfinite(sell) else last, delta)
+            new_buy = buy
+            new_sell = _stepped(sell, delta) if math.isfinite(sell) else _stepped(last, abs(delta))
         additive = bool(snap.engine.additive[i])
         value = new_buy if side == "buy" else new_sell
         if not additive and value <= 0.0:  # said as what the keys can mend, not an option

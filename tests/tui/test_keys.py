@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import signal
 import threading
@@ -48,6 +49,25 @@ def test_limit_keys_step_the_selected_symbol(key: str, side: int, direction: int
     # one step of the price, to the digits the screen shows it with (no float noise)
     assert after[side] == fmt.as_shown(before[side] + direction * 0.005 * last)
     assert after[side] == float(fmt.price(after[side]).replace(",", ""))
+    assert after[1 - side] == before[1 - side]
+
+
+@pytest.mark.parametrize(("key", "side"), [("b", 0), ("B", 0), ("s", 1), ("S", 1)])
+def test_a_side_with_no_limit_gets_one_a_step_from_the_price_on_its_own_side(
+    key: str, side: int
+) -> None:
+    # From the price, B had set a buy limit above it (and s a sell limit below it): a BUY
+    # (SELL) fired at once.
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    last = float(feed.engine.state().last[0])
+    other = (math.nan, 1.2 * last) if side == 0 else (0.8 * last, math.nan)
+    feed.engine.set_limits(symbol, *other)
+    before = _limits(feed, symbol)
+    asyncio.run(_press(LimitwatchApp(feed, step=0.005), key))
+    after = _limits(feed, symbol)
+    below_or_above = -1 if side == 0 else 1
+    assert after[side] == fmt.as_shown(last + below_or_above * 0.005 * last)
     assert after[1 - side] == before[1 - side]
 
 
