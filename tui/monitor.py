@@ -7,13 +7,14 @@ import argparse
 import os
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from confluent_kafka import KafkaException
 
 from engine import EngineConfig
 from engine.config import symbol_matcher
-from engine.limits import LimitError, check_limits
+from engine.limits import LimitError, check_limits, limit_problem
 from producer.broker import BrokerError
 from producer.files import FileSource
 from producer.lines import skip_hint
@@ -128,6 +129,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
     wrong = _impossible_limit(args, source)
     if wrong:
         return fail(wrong)
+    settings = _possible_remembered(args, source, settings, config_path, problems)
     if not _on_a_terminal():  # before anything starts (a producer would write to the cluster)
         return _no_terminal(args)
     history = None
@@ -265,6 +267,30 @@ def _impossible_limit(args: argparse.Namespace, source: Source | None) -> str:
         except LimitError as exc:
             return f"--limit {exc}"
     return ""
+
+
+def _possible_remembered(
+    args: argparse.Namespace,
+    source: Source | None,
+    settings: settings_file.Settings,
+    config_path: Path,
+    problems: list[str],
+) -> settings_file.Settings:
+    """`settings` without the remembered limits the engine would refuse, each added to
+    `problems` (said at start). The settings file lets a limit of 0 or below through, as a
+    quantity's may be; only here are the --additive symbols known. (Each was refused in a
+    toast as its symbol first ticked, and a second such toast hid the first.)"""
+    additive = symbol_matcher((*args.additive, *additive_of(source)))
+    kept: dict[str, tuple[float, float]] = {}
+    for symbol, (buy, sell) in settings.limits.items():
+        problem = None if additive(symbol) else limit_problem(buy, sell)
+        if problem is None:
+            kept[symbol] = (buy, sell)
+        else:
+            problems.append(
+                f"{config_path}: limits.{symbol} = [{buy:g}, {sell:g}] left out: {problem}"
+            )
+    return settings if len(kept) == len(settings.limits) else replace(settings, limits=kept)
 
 
 def _fixed_limits(spec: str, source: Source | None, pinned: frozenset[str]) -> frozenset[str]:

@@ -71,3 +71,31 @@ def test_pinned_and_muted_symbols_load_back_and_a_wrong_list_is_reported(tmp_pat
     settings, problems = config.loads('[monitor]\npinned = "ACME"\nmuted = ["X", "X"]\n')
     assert settings.pinned == () and settings.muted == ("X",)
     assert problems == ["config.toml: monitor.pinned must be a list of symbols"]
+
+
+def test_remembered_price_limits_of_zero_or_below_are_said_at_start_and_left_out(
+    tmp_path: Path,
+) -> None:
+    # The file lets them through (a quantity's limits may be 0 or below); the engine
+    # refused each in a toast as its symbol first ticked, and the second toast hid the
+    # first. Now each is a problem said at start, and a quantity's stay.
+    import argparse
+
+    from tui.monitor import _possible_remembered
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[limits]\nBRIX = [-5.0, 500.0]\nCYGN = [0, 300]\nACME = [90.0, 110.0]\n"
+        '"cpu.idle" = [-1.0, 50.0]\n'
+    )
+    settings, problems = config.load(path)
+    assert problems == [] and len(settings.limits) == 4
+    args = argparse.Namespace(additive=["cpu.*"])
+    kept = _possible_remembered(args, None, settings, path, problems)
+    assert sorted(kept.limits) == ["ACME", "cpu.idle"]
+    assert problems == [
+        f"{path}: limits.BRIX = [-5, 500] left out: the buy limit must be positive and "
+        "finite, got -5.00 (only a quantity's limits may be 0 or below: see --additive)",
+        f"{path}: limits.CYGN = [0, 300] left out: the buy limit must be positive and "
+        "finite, got 0 (only a quantity's limits may be 0 or below: see --additive)",
+    ]
