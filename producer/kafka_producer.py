@@ -246,13 +246,12 @@ class ProducerThread(threading.Thread):
         self._produced = 0
         try:
             self._pump()
+        except SourceError as exc:  # bad input, said where and what: no stack to log
+            self._last_error = redact(f"{exc}{skip_hint(exc)}")
+            log.error("producer stopped on bad input: %s", self._last_error)
         except Exception as exc:  # a source that fails must not kill the app silently
             log.exception("producer stopped on an error")
-            self._last_error = redact(
-                f"{exc}{skip_hint(exc)}"
-                if isinstance(exc, SourceError)  # says where and what already
-                else f"{type(exc).__name__}: {exc}"
-            )
+            self._last_error = redact(f"{type(exc).__name__}: {exc}")
         finally:
             started = time.monotonic()
             # Stopped while a lost client's reports were still to come: what they give

@@ -4,6 +4,7 @@ stopping, and the producer keeps its counters fresh while it waits."""
 from __future__ import annotations
 
 import io
+import logging
 import os
 import threading
 from pathlib import Path
@@ -269,3 +270,22 @@ def test_a_named_pipe_whose_writer_is_quiet_does_not_block_a_stop(
     assert stopped, "the producer kept waiting for the quiet writer's next line"
     stats = producer.stats()
     assert stats.delivered == 2 and stats.failed == 0 and not stats.last_error, stats
+
+
+def test_a_bad_line_is_logged_in_one_line_without_a_stack(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The log held "producer stopped on an error" and two chained tracebacks (BadLine,
+    # then SourceError) for what the screen said in one line.
+    path = tmp_path / "ticks.csv"
+    path.write_text("ts,symbol,price\n1750000000,A,10\nnot a line\n")
+    producer = ProducerThread("127.0.0.1:1", FileSource(str(path)), speed=float("inf"))
+    with caplog.at_level(logging.ERROR, logger="producer.kafka_producer"):
+        producer.start()
+        producer.join(10)
+    assert not producer.is_alive()
+    said = f"{path}:3: "
+    assert producer.stats().last_error.startswith(said), producer.stats()
+    records = [r for r in caplog.records if r.name == "producer.kafka_producer"]
+    assert len(records) == 1 and records[0].exc_info is None, records
+    assert said in records[0].getMessage()
