@@ -105,6 +105,31 @@ def _toast_rows(message: str, title: str, width: int) -> int:
     return rows
 
 
+def _cut_to_rows(message: str, title: str, width: int, rows: int) -> str:
+    """``message`` as it is if its toast takes at most ``rows`` rows (:func:`_toast_rows`),
+    else its longest beginning that does, ended with an ellipsis. At least one row of text
+    stays, however few ``rows`` are.
+
+    >>> _cut_to_rows("a short one", "t", 25, 2)
+    'a short one'
+    >>> _cut_to_rows("ticks.csv:51: a line far too long to read " * 3, "Stopped", 25, 4)
+    'ticks.csv:51: a line far too long to read …'
+    """
+    if _toast_rows(message, title, width) <= rows:
+        return message
+    lo, hi = 0, len(message)  # the longest prefix that fits lies in [lo, hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _toast_rows(message[:mid].rstrip() + " …", title, width) <= rows:
+            lo = mid
+        else:
+            hi = mid
+    cut = message[:lo].rstrip()
+    if " " in cut[-width:]:  # end at a word, not in one
+        cut = cut[: cut.rindex(" ")].rstrip()
+    return f"{cut} …" if cut else message[: max(width - 2, 1)] + " …"
+
+
 #: Rows below which the chart and the signals give their room to the watchlist (at 60x15
 #: the watchlist had one line left and showed no symbol; crossings still come as toasts).
 SHORT_BELOW = 20
@@ -303,6 +328,11 @@ class LimitwatchApp(App[None]):
         the same text, so a refused key pressed again refreshes its message.
         """
         message, title = fmt.literal(message, keep="\n"), fmt.literal(title)
+        fit = self._toast_room()
+        if fit is not None:
+            # One toast taller than the room ran over the signals pane's title at 80x24
+            # (a source stopped on a 50 MB line): cut to the room, with an ellipsis.
+            message = _cut_to_rows(message, title, fit[1], fit[0])
         if replaces is None:
             replaces = f"{severity}\0{title}\0{message}"
         toast = Notification(
@@ -330,20 +360,30 @@ class LimitwatchApp(App[None]):
         if shown is not None:
             self.call_after_refresh(self._drop_empty_toast_holders)
 
+    def _toast_room(self) -> tuple[int, int] | None:
+        """Rows the toasts have in the Kafka pane below its broker and health rows, and
+        the cells of a toast's text line; None without the pane (another screen)."""
+        try:
+            pane = self.query_one(KafkaPane)
+        except Exception:
+            return None
+        if not pane.region.height:  # not laid out yet (the first snapshot's toasts)
+            return None
+        width = self.size.width
+        # The toast's width in app.tcss at each breakpoint, less its border and padding.
+        text = (38 if width >= WIDE_FROM else 32 if width >= NARROW_BELOW else 28) - 3
+        return pane.region.bottom - 1 - TOAST_TOP, text
+
     def _fit_toasts(self) -> None:
         """Take toasts off until the rest fit in the Kafka pane below its broker and
         health rows, signal toasts first, then the oldest: at 80x24 two signal toasts and a
         recording's long path ran over the signals pane's title. (Rows counted as the
         toast's text wraps at its width, as app.tcss sets it; the newest toast that is not
         a signal's always shows.)"""
-        try:
-            pane = self.query_one(KafkaPane)
-        except Exception:  # another screen: nothing to fit under
+        fit = self._toast_room()
+        if fit is None:  # another screen: nothing to fit under
             return
-        room = pane.region.bottom - 1 - TOAST_TOP
-        width = self.size.width
-        # The toast's width in app.tcss at each breakpoint, less its border and padding.
-        text = (38 if width >= WIDE_FROM else 32 if width >= NARROW_BELOW else 28) - 3
+        room, text = fit
         toasts = list(self._notifications)  # oldest first
         rows = [_toast_rows(n.message, n.title, text) for n in toasts]
         # The signal toasts go first (the signals pane lists every one), then the oldest.
@@ -579,9 +619,15 @@ class LimitwatchApp(App[None]):
         if producer.last_error == self._told_source_error:
             return
         self._told_source_error = producer.last_error
+        # A bad line's message names its file already (FILE:LINE: ...): once is enough,
+        # by its name (the log has the path), so that what to do still fits at 80x24.
+        text, source = producer.last_error, producer.source
+        named = not source or text.startswith(f"{source}:")
+        if source and named:
+            text = Path(source).name + text[len(source) :]
         self.notify(
-            producer.last_error,
-            title=f"{producer.source} stopped" if producer.source else "The source stopped",
+            text,
+            title="The source stopped" if named else f"{source} stopped",
             severity="error",
             timeout=SOURCE_STOPPED_S,
         )
@@ -595,10 +641,10 @@ class LimitwatchApp(App[None]):
             return
         self._told_keeper = k.keeper
         why = k.keeper.split(": ", 1)[-1].rstrip(".")  # past the time and "died"
+        # Short enough for the Kafka pane's room at 80x24 (see _cut_to_rows).
         self.notify(
-            f"{why}. limitwatch tries again every {RETRY_GIVEN_UP_S:.0f} s; or quit (q) and "
-            "start it again.",
-            title="The embedded broker could not be restarted",
+            f"{why}. Tried again every {RETRY_GIVEN_UP_S:.0f} s.",
+            title="Broker not restarted",
             severity="error",
             timeout=SOURCE_STOPPED_S,
         )

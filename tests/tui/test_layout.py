@@ -177,6 +177,39 @@ def test_toasts_that_do_not_fit_the_kafka_pane_give_way_signal_ones_first(
     assert seen["outside"] == []
 
 
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_a_toast_alone_too_long_for_the_kafka_pane_is_cut_there(size: tuple[int, int]) -> None:
+    """A source stopped on a 50 MB line said so in a toast that ran over the signals
+    pane's title at 80x24 (the newest toast always shows, however long): its text is cut
+    to the Kafka pane's room, with an ellipsis (the log and the status line say what
+    stopped)."""
+    app = LimitwatchApp(StaticFeed())
+    seen: dict[str, object] = {}
+    path = "/home/someone/data/ticks/" + "x" * 40 + ".jsonl"
+
+    async def run() -> None:
+        async with app.run_test(size=size, notifications=True) as pilot:
+            await pilot.pause()
+            app.notify(f"{path}:51: " + "a line that is far too long to read " * 8,
+                       title="The source stopped", severity="error", timeout=60)  # fmt: skip
+            await wait_until_async(lambda: len(app.screen.query(Toast)) == 1, pilot.pause, 5)
+            await pilot.pause()
+            kafka = app.query_one(KafkaPane).region
+            toast = app.screen.query_one(Toast)
+            seen["toast"] = (toast.region.y, toast.region.bottom, kafka.bottom)
+            seen["message"] = [n.message for n in app._notifications]
+
+    asyncio.run(run())
+    top, bottom, kafka_bottom = seen["toast"]
+    assert top == 4 and bottom <= kafka_bottom - 1, seen  # above the pane's bottom frame
+    (message,) = seen["message"]
+    full = f"{path}:51: " + "a line that is far too long to read " * 8
+    if size[1] < 48:  # cut where it did not fit, at a word
+        assert message.endswith(" …") and full.startswith(message[:-2] + " "), message
+    else:
+        assert message == full
+
+
 def test_a_replaced_toast_leaves_no_row_behind() -> None:
     """Textual's rack removes a replaced toast but not its holder: each later toast came
     a row lower, over the watchlist and at last the signals."""

@@ -810,8 +810,8 @@ def test_a_source_that_stops_on_a_bad_line_says_so_in_a_toast_with_the_skip_bad_
         toasts.append(told())
 
     drive(app, script)
-    expected = (
-        "<stdin> stopped",
+    expected = (  # the message names the source: the title does not again
+        "The source stopped",
         "<stdin>:3: price 'x' is not a number (--skip-bad skips and counts such lines)",
     )
     assert toasts == [[expected], [expected]]
