@@ -273,10 +273,26 @@ def format_row(
         "forecast": forecast,
         "buy": ((buy, ("reverse green" if v.last <= v.buy else "green") + asked),),
         "sell": ((sell, ("reverse red" if v.last >= v.sell else "red") + asked),),
-        "fast": ((price(v.fast), ""),),
-        "slow": ((price(v.slow), ""),),
+        "fast": ((_as_the_price(v.fast, v.last, price), ""),),
+        "slow": ((_as_the_price(v.slow, v.last, price), ""),),
     }
     return tuple(cells[key] for key in KEYS)
+
+
+def _as_the_price(value: float, last: float, price: Callable[[float], str]) -> str:
+    """An average with the decimals its row's price is shown with: each with its own five
+    significant digits, a column read 44.648 above 88.15 and a row 88.15 beside 87.428.
+
+    >>> _as_the_price(44.6483, 44.65, fmt.price), _as_the_price(87.4281, 88.15, fmt.price)
+    ('44.65', '87.43')
+    >>> _as_the_price(1.07013, 1.0705, fmt.price), _as_the_price(math.nan, 10.0, fmt.price)
+    ('1.0701', '–')
+    """
+    shown = price(last)
+    if not (math.isfinite(value) and math.isfinite(last)) or "e" in shown:
+        return price(value)
+    decimals = len(shown.rsplit(".", 1)[1]) if "." in shown else 0
+    return f"{value:,.{decimals}f}"
 
 
 def squeeze(cell: Cell, width: int) -> Cell:
@@ -901,6 +917,12 @@ class Watchlist(ScrollView, can_focus=True):
             exact = [len(price(float(x))) for x in shown[np.isfinite(shown)]]
             return max(_widest(values, price, whole_from), *exact, 1)
 
+        def averages(values: np.ndarray) -> int:
+            """As widest, and each in view as written beside its price (_as_the_price)."""
+            view = slice(in_view.start, in_view.stop)
+            pairs = zip(values[view].tolist(), last[view].tolist(), strict=True)
+            return max([widest(values), *(len(_as_the_price(v, p, price)) for v, p in pairs)])
+
         wanted = {
             "symbol": max(
                 cell_len(safe_symbol(s, longest)) + (len(PIN_MARK) if s in self.pinned else 0)
@@ -913,8 +935,8 @@ class Watchlist(ScrollView, can_focus=True):
             ),
             "buy": max(widest(state.buy[rows]), limits[0]),
             "sell": max(widest(state.sell[rows]), limits[1]),
-            "fast": widest(state.sma_fast[rows]),
-            "slow": widest(state.sma_slow[rows]),
+            "fast": averages(state.sma_fast[rows]),
+            "slow": averages(state.sma_slow[rows]),
         }
         # Limits close enough to read alike are written with more digits (format_row).
         buy, sell = state.buy[rows], state.sell[rows]
