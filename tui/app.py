@@ -928,9 +928,11 @@ class LimitwatchApp(App[None]):
         if math.isinf(base) and factor > 1:
             self.notify("Replaying at max speed already; - slower.", timeout=2, replaces="speed")
             return
-        # From max speed, - steps down to the fastest paced speed.
+        # From max speed, - steps down to the fastest paced speed, and + from there back up.
         speed = FASTEST_SPEED if math.isinf(base) else base * factor
         speed = min(max(speed, SLOWEST_SPEED), FASTEST_SPEED)
+        if base == FASTEST_SPEED and factor > 1:
+            speed = math.inf
         if speed == base:
             end, other = ("slowest", "+ goes faster") if factor < 1 else ("fastest", "- slower")
             self.notify(

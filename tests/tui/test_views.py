@@ -244,6 +244,22 @@ def test_minus_slows_a_replay_at_max_speed_and_plus_says_it_is_the_fastest() -> 
     assert told[1][-1] == "speed ×512"
 
 
+def test_plus_from_the_fastest_paced_speed_goes_back_to_max() -> None:
+    # After -, + could not get back: "speed ×1024 is the fastest; - slower".
+    feed = StaticFeed()
+    feed.producer = dataclasses.replace(feed.producer, speed=1024.0)
+    app = LimitwatchApp(feed)
+    told: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("plus")
+        told.extend(n.message for n in app._notifications)
+
+    drive(app, script)
+    assert feed.speeds == [math.inf]
+    assert told[-1] == "speed max"
+
+
 def test_speed_keys_say_a_source_sent_as_it_comes_has_no_speed() -> None:
     feed = StaticFeed()
     feed.producer = dataclasses.replace(feed.producer, source="metrics", paced=False, speed=4.0)
