@@ -138,6 +138,14 @@ def header_from_object(obj: dict[str, Any]) -> ScenarioHeader:
                     f"bad scenario header: engine setting {str(key)[:60]!r}: expected a "
                     f"number, got {str(value)[:60]!r}"
                 )
+    # All at once, in words: msgspec names one missing field a try ("Object missing
+    # required field `name`", then `description`).
+    missing = [f'"{key}"' for key in ("name", "description") if key not in obj]
+    if missing:
+        raise BadLine(
+            f"bad scenario header: missing {' and '.join(missing)} (text each; a header "
+            'needs both, as in {"limitwatch_scenario": 1, "name": "...", "description": "..."})'
+        )
     try:
         header = msgspec.convert(obj, ScenarioHeader)
     except msgspec.ValidationError as exc:

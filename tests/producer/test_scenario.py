@@ -131,7 +131,8 @@ def test_reader_streams_without_reading_past_what_it_needs(tmp_path: Path) -> No
         (good_header(additive=["g*"], limits={"A": [-1, 1]}), "0 < buy < sell"),
         (good_header(additive=[""]), "an additive pattern is empty"),
         (good_header(additive="g*"), "bad scenario header"),
-        ({"limitwatch_scenario": 1}, "bad scenario header"),
+        ({"limitwatch_scenario": 1}, 'bad scenario header: missing "name" and "description"'),
+        ({"limitwatch_scenario": 1, "name": "x"}, 'bad scenario header: missing "description"'),
     ],
 )
 def test_bad_header_is_refused_on_line_one(
