@@ -414,6 +414,30 @@ def test_signals_keep_their_time_beside_a_long_symbol_and_six_figure_prices() ->
     assert all(re.match(r"\s*\d\d:\d\d", row) for row in rows), rows
 
 
+def test_signals_of_ten_figure_prices_keep_their_time_and_lose_their_cents() -> None:
+    """At 80x24 a price of 1,018,070,000.00 took the time column: such prices lose their
+    cents first, as the watchlist's do where room is short."""
+    from tests.tui.test_watchlist import _priced
+
+    names = ["HUGE", "BTCUSDT", "VERYLONGSYMBOLNAME.X"]
+    feed = _priced(names, {"HUGE": 1_018_070_000 / 150, "BTCUSDT": 43_000 / 150,
+                           "VERYLONGSYMBOLNAME.X": 12_345 / 150})  # fmt: skip
+    state = feed.engine.state()
+    ids = feed.engine.register(names)
+    fired = feed.engine.update(  # each symbol past its sell limit: a SELL at its price
+        np.asarray(ids, dtype=np.int32),
+        np.full(3, float(np.max(state.t_last)) + 1.0),
+        np.array([float(state.sell[i]) * 1.01 for i in ids]),
+    )
+    feed.signals = list(fired)
+    pane = _signals_pane_at_80x24(feed)
+    rows = [line for line in pane[1:] if "HUGE" in line]
+    assert rows, pane
+    assert re.match(r"\s*Time\s+Signal\s+Symbol\s+Price", pane[0]), pane[0]
+    assert all(re.match(r"\s*\d\d:\d\d", row) for row in rows), rows
+    assert all(re.search(r"\d,\d{3},\d{3},\d{3}(?![.\d])", row) for row in rows), rows
+
+
 def test_the_signals_pane_tells_apart_symbols_its_cut_would_draw_alike() -> None:
     """At 80x24 the pane cuts symbols to 8 cells: `mem.avai…` for both nodes' signals."""
     names = ["mem.available_bytes.node1", "mem.available_bytes.node2"]

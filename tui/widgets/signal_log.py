@@ -90,6 +90,22 @@ def fit_detail(detail: Text, room: int) -> Text:
     return Text(SEPARATOR.join(kept) + " …" if kept else "")
 
 
+def _whole(cell: Text) -> Text:
+    """A price cell of :data:`~tui.runtime.format.COMPACT_WHOLE` or more without its cents
+    (:func:`~tui.runtime.format.price_compact`); any other cell as it is.
+
+    >>> _whole(Text("1,018,070,000.00")).plain, _whole(Text("625.35")).plain
+    ('1,018,070,000', '625.35')
+    """
+    try:
+        value = float(cell.plain.replace(",", ""))
+    except ValueError:  # a past run's marker row, say
+        return cell
+    if not abs(value) >= fmt.COMPACT_WHOLE:
+        return cell
+    return Text(fmt.price_compact(value), style=cell.style, justify=cell.justify)
+
+
 def _event_time(sig: Signal) -> float:
     return sig.t
 
@@ -191,7 +207,8 @@ class SignalLog(Static):
         # Kind, symbol and price always, the time too where they fit with a space between
         # columns (two where there is room). Where they do not, in turn: a long symbol is
         # cut (to no fewer than SYMBOL_LEAST cells), the time loses its seconds, the symbol
-        # is cut to 6 cells, the time goes. The details take the rest.
+        # is cut to 6 cells, prices of 10,000 or more lose their cents, the kinds take only
+        # the room of those listed, the time goes. The details take the rest.
         columns = [(0, "Time", "left", 8), (1, "Signal", "left", 12), (2, "Symbol", "left", 6),
                    (3, "Price", "right", 6), (4, "", "left", None)]  # fmt: skip
         natural = {
@@ -217,6 +234,16 @@ class SignalLog(Static):
         if over(columns, gap) > 0:  # the symbol cut to 6 cells before the time goes (a
             # twenty-letter symbol and prices of 625,350.00 lost the time for want of one)
             natural[2] = max(natural[2] - over(columns, gap), min(6, natural[2]))
+        if over(columns, gap) > 0:  # prices of 10,000 or more without their cents, as the
+            # watchlist writes them where room is short (1,018,070,000.00 took the time)
+            rows = [(*row[:3], _whole(row[3]), *row[4:]) for row in rows]
+            natural[3] = max([6, *(cell_len(row[3].plain) for row in rows)])
+        if over(columns, gap) > 0:  # the kinds only as wide as those listed (SELL, not
+            # the GOLDEN_CROSS a column keeps room for)
+            natural[1] = max([len("Signal"), *(cell_len(row[1].plain) for row in rows)])
+        # What those two steps freed beyond their need goes back to a symbol cut before.
+        full = max([6, *(cell_len(row[2].plain) for row in rows)])
+        natural[2] = min(full, natural[2] + max(-over(columns, gap), 0))
         if over(columns, gap) > 0:  # no time at all, and the symbol cut as far as it takes
             columns = columns[1:]
             natural[2] = max([6, *(cell_len(row[2].plain) for row in rows)])
