@@ -72,3 +72,36 @@ def test_two_engines_in_a_group_share_the_partitions(broker: EmbeddedBroker, top
         for w in workers.values():
             w.join(5)
     assert not any(w.is_alive() for w in workers.values())
+
+
+def test_a_new_group_reading_new_ticks_only_misses_none_sent_while_it_formed(
+    broker: EmbeddedBroker, topic: str
+) -> None:
+    """`record --group` said "recording to" and left out the first 83 of 1,600 ticks: the
+    ticks sent while the group formed came before the end librdkafka's reset found when
+    the group handed the partitions over. A new group reading new ticks only starts at
+    the first tick sent since the worker started: none of the old, all of the new."""
+    ensure_topics(broker.bootstrap, topic, partitions=4)
+    _produce(broker.bootstrap, topic, 500)  # old: before the worker starts
+    worker = ConsumerWorker(
+        broker.bootstrap, topic=topic, group=f"{topic}-new", from_beginning=False
+    )
+    worker.start()
+    try:
+        # Sent at once, as `produce` started beside `record` would: before the group
+        # has formed (here, as a rule: it takes the broker a second or more).
+        wait_until(lambda: worker.latest() is not None, 20)
+        assigned = bool(worker.latest().kafka.partitions)  # type: ignore[union-attr]
+        n = 1000
+        _produce(broker.bootstrap, topic, n)
+        wait_until(
+            lambda: worker.latest().kafka.consumed >= n,  # type: ignore[union-attr]
+            30,
+            what=lambda: f"{worker.latest().kafka.consumed} of {n} (assigned before: {assigned})",  # type: ignore[union-attr]
+        )
+        wait_until(lambda: worker.latest().kafka.total_lag == 0, 10)  # type: ignore[union-attr]
+        assert worker.latest().kafka.consumed == n  # type: ignore[union-attr]
+    finally:
+        worker.stop()
+        worker.join(5)
+    assert not worker.is_alive()

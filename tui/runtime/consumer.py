@@ -323,6 +323,7 @@ class ConsumerWorker(threading.Thread):
         #: since are read from their start, not from their end (see on_assign). Kept for
         #: good: the group may hand them over more than once before anything is committed.
         self._renewed = False
+        self._started_ms = 0  # when run() began, epoch ms (see _from_now_unless_committed)
         #: Wall time each symbol (by engine id) last had a tick: its forecast's freshness.
         self._fresh_at = np.full(self.config.max_symbols, np.nan)
 
@@ -355,6 +356,7 @@ class ConsumerWorker(threading.Thread):
             self.closed.set()
 
     def _run(self) -> None:
+        self._started_ms = int(time.time() * 1000)  # "new ticks only": those sent from now
         for symbol, (buy, sell) in self.initial_limits.items():
             self._apply(SetLimits(symbol, buy, sell, register=symbol not in self.remembered))
         conf = client_config(
@@ -425,6 +427,9 @@ class ConsumerWorker(threading.Thread):
                 self._idle = not parts  # the group's other members hold them all
                 if self._renewed and parts:
                     parts = self._from_start_unless_committed(_c, parts)
+                    _c.assign(parts)
+                elif not self.from_beginning and parts:
+                    parts = self._from_now_unless_committed(_c, parts)
                     _c.assign(parts)
                 if self.rebuild and parts:
                     self.rebuilding = True
@@ -1025,6 +1030,31 @@ class ConsumerWorker(threading.Thread):
         return [
             TopicPartition(self.topic, tp.partition, OFFSET_BEGINNING)
             if tp.partition in nothing
+            else TopicPartition(self.topic, tp.partition)
+            for tp in parts
+        ]
+
+    def _from_now_unless_committed(
+        self, consumer: Consumer, parts: list[TopicPartition]
+    ) -> list[TopicPartition]:
+        """`parts` from the first tick sent since this worker started where the group has
+        committed nothing (new ticks only): librdkafka's reset to the end as the group
+        hands them over skipped what came in while the group formed (`record --group`
+        said "recording to" and left out the first 83 of 1,600 ticks). Where there is
+        none yet, the end; where the answer is not to be had, librdkafka's reset."""
+        try:
+            committed = consumer.committed(parts, timeout=5.0)
+            nothing = [tp.partition for tp in committed if tp.error is None and tp.offset < 0]
+            found = consumer.offsets_for_times(
+                [TopicPartition(self.topic, p, self._started_ms) for p in nothing], timeout=5.0
+            ) if nothing else []  # fmt: skip
+        except KafkaException as exc:
+            log.info("committed offsets or times unknown (%s): left to the client", exc)
+            return parts
+        since = {tp.partition: tp.offset for tp in found if tp.error is None and tp.offset >= 0}
+        return [
+            TopicPartition(self.topic, tp.partition, since[tp.partition])
+            if tp.partition in since
             else TopicPartition(self.topic, tp.partition)
             for tp in parts
         ]
