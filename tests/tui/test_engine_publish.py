@@ -446,3 +446,24 @@ def test_the_engine_on_a_topic_of_four_partitions_gives_the_backtests_signals(
 
     assert len(read) > 100 and backtest("4") == read
     assert backtest("1") != read
+
+
+def test_a_commit_that_failed_is_not_told_once_a_later_one_succeeds() -> None:
+    """An engine's closing line said `commit: Local: Waiting for coordinator (positions
+    not committed ...)` of a commit that failed as its broker restarted, eight minutes
+    and hundreds of good commits before; and `offsets committed 1 times`."""
+    from tui.runtime.publish import PositionCommitter
+
+    committer = PositionCommitter()
+    committer.committed(KafkaError(KafkaError._WAIT_COORD), [])
+    assert committer.last_error.startswith("commit: ") and committer.commits == 0
+    committer.committed(None, [])
+    assert committer.last_error == "" and committer.commits == 1
+    publisher = SignalPublisher("127.0.0.1:1", "signals")
+    publisher.committed(None, [])
+    assert publisher.summary().endswith("; offsets committed once")
+    publisher._fail("signal not delivered: Local: Message timed out")
+    publisher.committed(KafkaError(KafkaError._WAIT_COORD), [])
+    publisher.committed(None, [])  # the delivery's failure stays: it was never made good
+    assert publisher.last_error == "signal not delivered: Local: Message timed out"
+    publisher.producer.flush(0)

@@ -63,7 +63,8 @@ class PositionCommitter:
     def __init__(self, commit_interval_s: float = COMMIT_INTERVAL_S) -> None:
         self.commit_interval_s = commit_interval_s
         self.commits = 0
-        self.last_error = ""
+        self._failure = ""  # the last failure but a commit's
+        self._commit_error = ""  # the last commit's failure, until a commit succeeds
         self._last_commit = time.monotonic()
         #: The positions last committed (or asked to be): an unchanged one is not again.
         self._committed_at: dict[tuple[str, int], int] = {}
@@ -101,10 +102,10 @@ class PositionCommitter:
             if isinstance(err, KafkaError):
                 self.committed(err, [])
             else:
-                self._note(f"commit: {exc}{NOT_COMMITTED}")
+                self._note_commit(f"commit: {exc}{NOT_COMMITTED}")
             return False
         if force:
-            self.commits += 1
+            self._commit_succeeded()
         return True
 
     def committed(self, err: KafkaError | None, _partitions: list[TopicPartition]) -> None:
@@ -112,21 +113,36 @@ class PositionCommitter:
         commit whose partitions went to another member meanwhile (:data:`_HANDED_OVER`) is
         no fault: the next owner reads on from the last commit."""
         if err is None:
-            self.commits += 1
+            self._commit_succeeded()
             return
         self._committed_at = {}  # asked again at the next interval
         if err.code() in _HANDED_OVER:
             log.info("commit: %s", err.str())
         elif err.code() != KafkaError._NO_OFFSET:
-            self._note(f"commit: {err.str()}{NOT_COMMITTED}")
+            self._note_commit(f"commit: {err.str()}{NOT_COMMITTED}")
 
     def close(self, consumer: Consumer, commit: bool = True) -> None:
         """Commit the positions (before the consumer closes) unless not to ``commit``."""
         if commit:
             self.commit(consumer, force=True)
 
+    @property
+    def last_error(self) -> str:
+        """The last failure, and a commit's while no commit has succeeded since ("" if
+        none): an engine's closing line told of a commit that failed as its broker
+        restarted, eight minutes and hundreds of good commits before."""
+        return "; ".join(e for e in (self._failure, self._commit_error) if e)
+
+    def _commit_succeeded(self) -> None:
+        self.commits += 1
+        self._commit_error = ""
+
+    def _note_commit(self, text: str) -> None:
+        self._commit_error = redact(text)
+        log.warning("%s", text)
+
     def _note(self, text: str) -> None:
-        self.last_error = redact(text)
+        self._failure = redact(text)
         log.warning("%s", text)
 
 
@@ -204,7 +220,8 @@ class SignalPublisher(PositionCommitter):
         the offsets."""
         counts = (self.published, self.delivered, self.failed, self.not_queued)
         said = delivery_summary("signals", self.topic, *counts)
-        return f"{said}; offsets committed {self.commits:,} times"
+        times = "once" if self.commits == 1 else f"{self.commits:,} times"
+        return f"{said}; offsets committed {times}"
 
     def _delivered(self, err: KafkaError | None, _msg: Message) -> None:
         if err is None:
