@@ -22,7 +22,14 @@ from producer.lookahead import LookaheadReader
 from producer.source import Source, additive_of
 from producer.sources import SourceError
 from tui.runtime import settings as settings_file
-from tui.runtime.common import fail, kafka_advice, kafka_problem, open_source_from, say
+from tui.runtime.common import (
+    fail,
+    kafka_advice,
+    kafka_fail,
+    kafka_problem,
+    open_source_from,
+    say,
+)
 from tui.runtime.history import SignalHistory, default_history_path
 from tui.runtime.options import OptionError, engine_config, header_of, limits_from
 from tui.runtime.pipeline import Pipeline, PipelineOptions
@@ -76,7 +83,7 @@ def _no_terminal(args: argparse.Namespace) -> int:
         try:
             reach(connection(args), timeout=10.0)
         except KafkaException as exc:
-            return fail(f"{kafka_problem(args.bootstrap_servers, exc)}. {kafka_advice(exc)}")
+            return kafka_fail(args.bootstrap_servers, exc, args.kafka_properties)
     return fail(NO_TERMINAL)
 
 
@@ -169,7 +176,8 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         pipeline.start()
     except KafkaException as exc:
         where = "Check --bootstrap-servers, or leave it out to use the embedded broker."
-        return fail(f"{kafka_problem(pipeline.bootstrap, exc)}. {kafka_advice(exc, where)}")
+        problem = kafka_problem(pipeline.bootstrap, exc, args.kafka_properties)
+        return fail(f"{problem}. {kafka_advice(exc, where, args.kafka_properties)}")
     except (BrokerError, OSError) as exc:
         return fail(f"could not start the pipeline: {exc}")
     try:
@@ -220,7 +228,7 @@ def run_view(
     try:  # refused credentials said at once, as the other commands say them
         reach(conn, timeout=10.0)
     except KafkaException as exc:
-        return fail(f"{kafka_problem(args.bootstrap_servers, exc)}. {kafka_advice(exc)}")
+        return kafka_fail(args.bootstrap_servers, exc, args.kafka_properties)
     if not _on_a_terminal():  # after what a command line can be told of the cluster
         return fail(NO_TERMINAL)
     history = None

@@ -64,6 +64,29 @@ def test_a_program_that_listens_but_is_not_kafka_is_told_apart_from_none() -> No
     )
 
 
+def test_tls_asked_of_a_listener_that_never_completes_it_is_named_as_such(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # -X security.protocol=SSL against a plaintext broker was blamed on the address ("a
+    # program listens ... but does not answer as Kafka ... Check --bootstrap-servers");
+    # only the log said "Connection setup timed out in state SSL_HANDSHAKE".
+    failure = KafkaException(KafkaError(KafkaError._TRANSPORT))
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        code = kafka_fail(f"127.0.0.1:{port}", failure, {"security.protocol": "ssl"})
+        plain = kafka_problem(f"127.0.0.1:{port}", failure, {"security.protocol": "PLAINTEXT"})
+    said = capsys.readouterr().err
+    assert code == 2
+    assert (
+        f"a program listens at 127.0.0.1:{port} but the TLS handshake with it did not "
+        "complete (security.protocol=SSL: is that listener TLS?"
+    ) in said, said
+    assert "Check security.protocol (--kafka-config, -X), then check --bootstrap-servers." in said
+    assert "does not answer as Kafka" in plain and "TLS" not in plain
+
+
 def test_a_message_repeating_an_address_does_not_pass_its_escapes_to_the_terminal(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

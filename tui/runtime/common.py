@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 import threading
+from collections.abc import Mapping
 
 from confluent_kafka import KafkaError, KafkaException
 
@@ -32,12 +33,29 @@ def kafka_reason(exc: KafkaException) -> str:
     return err.str() if hasattr(err, "str") else str(exc)
 
 
-def kafka_problem(bootstrap: str, exc: KafkaException) -> str:
-    """What went wrong talking to Kafka at `bootstrap`, in one line."""
+def _tls(properties: Mapping[str, str] | None) -> str:
+    """The security protocol asked for where it speaks TLS (SSL, SASL_SSL), else ""."""
+    protocol = str((properties or {}).get("security.protocol", "")).upper()
+    return protocol if protocol.endswith("SSL") else ""
+
+
+def kafka_problem(
+    bootstrap: str, exc: KafkaException, properties: Mapping[str, str] | None = None
+) -> str:
+    """What went wrong talking to Kafka at `bootstrap`, in one line (`properties`: the
+    client settings asked for, -X and --kafka-config)."""
     err = exc.args[0] if exc.args else None
     if isinstance(err, KafkaError) and err.code() == KafkaError._AUTHENTICATION:
         return f"Kafka at {bootstrap} refused to authenticate: {kafka_reason(exc)}"
     listening = [address for address in _addresses(bootstrap) if _answers(*address)]
+    if listening and _tls(properties):  # a TLS handshake with a plaintext listener waits
+        host, port = listening[0]
+        return (
+            f"could not reach Kafka at {bootstrap}: a program listens at {host}:{port} but "
+            f"the TLS handshake with it did not complete (security.protocol="
+            f"{_tls(properties)}: is that listener TLS? A plaintext one never answers it); "
+            f"{kafka_reason(exc)}"
+        )
     if listening:  # reached, but no Kafka there: a web server, another service
         host, port = listening[0]
         return (
@@ -112,17 +130,26 @@ def check_bootstrap(bootstrap: str) -> None:
             )
 
 
-def kafka_advice(exc: KafkaException, where: str = "Check --bootstrap-servers.") -> str:
+def kafka_advice(
+    exc: KafkaException,
+    where: str = "Check --bootstrap-servers.",
+    properties: Mapping[str, str] | None = None,
+) -> str:
     """What to check after `exc`: the credentials where the cluster refused them (the
-    address was right), else `where`."""
+    address was right), the security protocol too where TLS was asked for, else `where`."""
     err = exc.args[0] if exc.args else None
     if isinstance(err, KafkaError) and err.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL):
         return "Check the security settings and credentials (--kafka-config, -X)."
+    if _tls(properties):
+        return f"Check security.protocol (--kafka-config, -X), then {where[0].lower()}{where[1:]}"
     return where
 
 
-def kafka_fail(bootstrap: str, exc: KafkaException) -> int:
-    return fail(f"{kafka_problem(bootstrap, exc)}. {kafka_advice(exc)}")
+def kafka_fail(
+    bootstrap: str, exc: KafkaException, properties: Mapping[str, str] | None = None
+) -> int:
+    advice = kafka_advice(exc, properties=properties)
+    return fail(f"{kafka_problem(bootstrap, exc, properties)}. {advice}")
 
 
 def say(message: str) -> None:

@@ -200,7 +200,7 @@ def run_engine(args: argparse.Namespace) -> int:
     except OptionError as exc:
         return fail(str(exc))
     except KafkaException as exc:
-        return kafka_fail(args.bootstrap_servers, exc)
+        return kafka_fail(args.bootstrap_servers, exc, args.kafka_properties)
 
     def on_snapshot(snap: Snapshot) -> None:
         assert indicators is not None
@@ -323,7 +323,7 @@ def run_record(args: argparse.Namespace) -> int:
     except OptionError as exc:
         return fail(str(exc))
     except KafkaException as exc:
-        return kafka_fail(args.bootstrap_servers, exc)
+        return kafka_fail(args.bootstrap_servers, exc, args.kafka_properties)
     worker.send(StartRecording(str(args.out), args.description, max_ticks=args.count))
     code = _run_headless(worker, keeper, "record", duration=args.duration, recording=True)
     _stop_shared(shared, "record", args.limits_topic)
@@ -444,7 +444,7 @@ def run_produce(args: argparse.Namespace) -> int:
     except (SourceError, FileNotFoundError) as exc:
         return fail(str(exc))
     except KafkaException as exc:
-        return kafka_fail(args.bootstrap_servers, exc)
+        return kafka_fail(args.bootstrap_servers, exc, args.kafka_properties)
     sent = _Limited(source, args.count) if args.count else source
     thread = ProducerThread(
         connection(args), sent, topic=args.topic, speed=args.speed, max_gap_s=args.max_gap
