@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import queue
 import signal
@@ -164,6 +165,28 @@ def test_an_engine_whose_clock_runs_ahead_still_goes_silent() -> None:
     assert view._engine_lines(now)[0] == "1 running"
     later = view._engine_lines(now + BEAT_SILENT_S + 30)
     assert later[0] == "0 running" and later[1].startswith("silent "), later
+
+
+def test_last_tick_is_when_an_engine_last_read_a_tick_not_the_last_heartbeat() -> None:
+    """The pane read `last tick 0.0 s ago` with no tick for minutes: heartbeats are
+    records read too. It is the heartbeat that last showed an engine's count grow."""
+    view = ViewWorker(ViewOptions(Connection("127.0.0.1:1")))
+    now = time.time()
+
+    def beat(t: float, ticks: int) -> None:
+        view._beat(parse_beat(
+            b'{"engine":"h:1:x","t":%f,"partitions":[0],"ticks":%d,"health":"OK"}' % (t, ticks)
+        ))  # fmt: skip
+        view._last_at = now  # as if just read
+
+    beat(now - 300, 1000)
+    view._publish()
+    assert math.isnan(_latest(view).kafka.since_last_tick_s)  # not known from one beat
+    beat(now - 200, 1500)
+    for t in (now - 100, now - 1):  # heartbeats that read no tick
+        beat(t, 1500)
+    view._publish()
+    assert 199 <= _latest(view).kafka.since_last_tick_s <= 230
 
 
 def _latest(worker: ViewWorker) -> Snapshot:

@@ -266,6 +266,10 @@ class ViewWorker(threading.Thread):
         self._last_error = ""
         self._broker = "CONNECTING"
         self._last_at = math.nan  # wall time of the last record read
+        #: Wall time of the heartbeat that last showed an engine's tick count grow: the
+        #: pane's "last tick" (records read, heartbeats among them, read 0.0 s ago with
+        #: no tick for minutes).
+        self._ticked_at = math.nan
         self._beats: dict[str, _Beat] = {}  # engine: its latest heartbeat
         self._rates: dict[str, float] = {}  # engine: ticks a second between its last two
         self._notices: deque[Notice] = deque(maxlen=20)
@@ -511,6 +515,8 @@ class ViewWorker(threading.Thread):
             return
         if was is not None and beat.ticks >= was.ticks:
             self._rates[beat.engine] = (beat.ticks - was.ticks) / (beat.t - was.t)
+        if was is not None and beat.ticks > was.ticks and not beat.t <= self._ticked_at:
+            self._ticked_at = beat.t
         self._beats[beat.engine] = beat
         if len(self._beats) > MAX_ENGINES:
             oldest = min(self._beats.values(), key=lambda b: b.t)
@@ -572,7 +578,8 @@ class ViewWorker(threading.Thread):
             # killed or while the broker is frozen (it fell to 0, then to half)
             consumed=sum(b.ticks for b in self._beats.values() if now - b.t <= BEAT_FORGET_S),
             rate_in=sum(self._rates.get(e, 0.0) for e in live), bad_by=bad,
-            since_last_tick_s=idle, errors=self._errors, last_error=self._last_error,
+            since_last_tick_s=now - self._ticked_at, errors=self._errors,
+            last_error=self._last_error,
             duplicates=self._duplicates, engines=self._engine_lines(now),
             broker_silent_s=silent,
         )  # fmt: skip
