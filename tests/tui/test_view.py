@@ -189,6 +189,33 @@ def test_last_tick_is_when_an_engine_last_read_a_tick_not_the_last_heartbeat() -
     assert 199 <= _latest(view).kafka.since_last_tick_s <= 230
 
 
+def test_messages_the_engines_refused_are_counted_by_reason_from_their_heartbeats() -> None:
+    """The view showed `bad · dlq 0 · 0` and OK while the engines refused and
+    dead-lettered 9,069 ticks as `future time`: each heartbeat now carries its engine's
+    refusals, and the view adds up those of the engines heard from lately."""
+    from unittest import mock
+
+    from tui.runtime.indicators import IndicatorPublisher
+
+    sent: list[bytes] = []
+    with mock.patch("tui.runtime.indicators.ensure_compacted"):  # no broker: no topic
+        publisher = IndicatorPublisher("127.0.0.1:1", engine="h:1:x")
+    with mock.patch.object(publisher, "producer") as producer:
+        producer.produce.side_effect = lambda _topic, value, **_kw: sent.append(value)
+        publisher.beat([0], [0], 100, 0, "OK", bad=(("future time", 9069),), dead_lettered=9069)
+    view = ViewWorker(ViewOptions(Connection("127.0.0.1:1")))
+    view._beat(parse_beat(sent[0]))
+    view._beat(parse_beat(
+        b'{"engine":"h:2:y","t":%f,"partitions":[1],"bad":{"future time":1,"old time":2},'
+        b'"dlq":3}' % time.time()
+    ))  # fmt: skip
+    view._unreadable = 4
+    view._publish()
+    k = _latest(view).kafka
+    assert k.bad_by == (("unreadable", 4), ("future time", 9070), ("old time", 2)), k.bad_by
+    assert k.dead_lettered == 9072
+
+
 def _latest(worker: ViewWorker) -> Snapshot:
     snap = worker.latest()
     assert snap is not None

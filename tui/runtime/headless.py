@@ -272,7 +272,7 @@ def _beat(indicators: IndicatorPublisher, snap: Snapshot, health: str | None = N
     parts = sorted(k.partitions, key=lambda p: p.partition)
     indicators.beat(
         [p.partition for p in parts], [p.lag for p in parts], k.consumed, snap.signal_count,
-        health or k.health,
+        health or k.health, bad=k.bad_by, dead_lettered=k.dead_lettered,
     )  # fmt: skip
 
 

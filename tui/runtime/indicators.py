@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Sequence
 
 import msgspec
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -116,12 +117,15 @@ class IndicatorPublisher:
         signals: int,
         health: str,
         now: float | None = None,
+        bad: Sequence[tuple[str, int]] = (),
+        dead_lettered: int = 0,
     ) -> bool:
         """Queue this engine's heartbeat (key ``engine:NAME``; no ``symbol``: ``{"engine",
         "t" (wall time), "partitions", "lags" (of each, -1 unknown), "ticks", "signals",
-        "health"}``), at most once per `every_s` unless `health` is ``STOPPED`` (the last
-        one); whether it was queued. A `--view` monitor shows each engine's partitions,
-        lag and health from these."""
+        "health", "bad" (messages refused, by reason), "dlq" (of them dead-lettered)}``),
+        at most once per `every_s` unless `health` is ``STOPPED`` (the last one); whether
+        it was queued. A `--view` monitor shows each engine's partitions, lag and health
+        from these, and the messages they refused."""
         now = time.monotonic() if now is None else now
         if health != "STOPPED" and now - self._last_beat < self.every_s:
             return False
@@ -129,6 +133,7 @@ class IndicatorPublisher:
         value = {
             "engine": self.engine, "t": time.time(), "partitions": partitions, "lags": lags,
             "ticks": ticks, "signals": signals, "health": health,
+            "bad": dict(bad), "dlq": dead_lettered,
         }  # fmt: skip
         try:
             self.producer.produce(

@@ -34,7 +34,7 @@ import queue
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -100,6 +100,9 @@ _Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SYMBOL_LEN)]
 _Time = Annotated[float, msgspec.Meta(ge=0.0, lt=1e11)]  # epoch seconds, as on the wire
 _P = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]  # a probability
 _Count = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+#: Reasons an engine's heartbeat gives for the messages it refused, at most.
+MAX_REASONS = 32
+_Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 _Lag = Annotated[int, msgspec.Meta(ge=-1, le=2**53)]  # -1: not known
 _Partition = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
 # A price, limit, average or estimate: within what a tick may carry (a quantity's may be
@@ -138,6 +141,8 @@ class _Beat(msgspec.Struct, forbid_unknown_fields=False):
     ticks: _Count = 0
     signals: _Count = 0
     health: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    bad: Annotated[dict[_Reason, _Count], msgspec.Meta(max_length=MAX_REASONS)] = {}
+    dlq: _Count = 0
 
 
 class _SignalRecord(msgspec.Struct, forbid_unknown_fields=False):
@@ -562,6 +567,13 @@ class ViewWorker(threading.Thread):
         live = [e for e, b in self._beats.items()
                 if b.health != "STOPPED" and now - b.t <= BEAT_SILENT_S]  # fmt: skip
         bad = (("unreadable", self._unreadable),) if self._unreadable else ()
+        # What the engines refused, by reason (they were shown `bad · dlq 0 · 0` and OK
+        # while the engines dead-lettered thousands of ticks).
+        heard = [b for b in self._beats.values() if now - b.t <= BEAT_FORGET_S]
+        refused: Counter[str] = Counter()
+        for b in heard:
+            refused.update(b.bad)
+        bad += tuple((literal(why), n) for why, n in sorted(refused.items()) if n)
         idle = now - self._last_at if self._last_at == self._last_at else math.nan
         # Silent: nothing read and no answer about the topics (asked every 2 s) for
         # STALL_S. Records alone would not tell a frozen broker from engines that are
@@ -581,6 +593,7 @@ class ViewWorker(threading.Thread):
             since_last_tick_s=now - self._ticked_at, errors=self._errors,
             last_error=self._last_error,
             duplicates=self._duplicates, engines=self._engine_lines(now),
+            dead_lettered=sum(b.dlq for b in heard),
             broker_silent_s=silent,
         )  # fmt: skip
         symbol = self.chart_symbol
