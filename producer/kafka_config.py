@@ -429,11 +429,32 @@ def read_properties(path: Path, env: Mapping[str, str] | None = None) -> dict[st
         raise KafkaConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise KafkaConfigError(f"{path}: {exc}") from None
+    if b"\0" in raw:  # read as Latin-1 a UTF-16 file gave 'No such ... property: "ÿþ"'
+        raise KafkaConfigError(
+            f"{path}: not a text file of properties (it holds NUL bytes: UTF-16? save it as UTF-8)"
+        )
+    return parse_properties(_text(raw), str(path), env)
+
+
+def _text(raw: bytes) -> str:
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
-        text = raw.decode("latin-1")  # the Java format's own encoding
-    return parse_properties(text, str(path), env)
+        return raw.decode("latin-1")  # the Java format's own encoding
+
+
+def property_line(path: Path, key: str) -> int | None:
+    """The line of file `path` that sets `key` last (as :func:`read_properties` reads
+    it: the last one counts), or None."""
+    try:
+        text = _text(read_small(path))
+    except (OSError, ValueError):
+        return None
+    found = None
+    for number, line in _logical_lines(text):
+        if _unescape(_split_entry(line)[0]).strip() == key:
+            found = number
+    return found
 
 
 def check_connection(properties: Mapping[str, str]) -> None:

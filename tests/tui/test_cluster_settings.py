@@ -183,3 +183,15 @@ def test_properties_from_the_file_and_x_reach_the_clients(
     )  # fmt: skip
     assert refused.returncode == 2
     assert 'No such configuration property: "no.such.property"' in refused.stderr
+    assert "limitwatch: -X no.such.property: Kafka settings refused" in refused.stderr
+    # set in the file: said with the file and the line, as its other errors are
+    conf.write_text(f"bootstrap.servers={broker.bootstrap}\n\nthis=that\n")
+    in_file = _cli("produce", "--kafka-config", str(conf), "--log-file", str(log))
+    assert in_file.returncode == 2
+    assert f"limitwatch: {conf}:3: this: Kafka settings refused: No such configuration " in (
+        in_file.stderr
+    )
+    conf.write_bytes(f"bootstrap.servers={broker.bootstrap}\n".encode("utf-16"))
+    utf16 = _cli("produce", "--kafka-config", str(conf), "--log-file", str(log))
+    assert utf16.returncode == 2
+    assert f"{conf}: not a text file of properties (it holds NUL bytes: UTF-16?" in utf16.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import socket
 import sys
 import threading
@@ -18,6 +19,7 @@ from producer.kafka_config import (
     KafkaConfigError,
     check_connection,
     parse_property,
+    property_line,
     read_properties,
     redact,
 )
@@ -190,8 +192,24 @@ def resolve_kafka(args: argparse.Namespace) -> None:
     if args.bootstrap_servers:
         check_bootstrap(args.bootstrap_servers)
     if props:
-        check_connection(props)
+        try:
+            check_connection(props)
+        except KafkaConfigError as exc:
+            raise KafkaConfigError(_where_set(str(exc), args)) from None
     args.kafka_properties = props
+
+
+def _where_set(message: str, args: argparse.Namespace) -> str:
+    """`message` (librdkafka refusing a property it names in quotes) led by where that
+    property was set: ``FILE:LINE`` of --kafka-config, or -X, which beats the file."""
+    for name in re.findall(r'"([^"\n]{1,200})"', message):
+        if any(text.partition("=")[0].strip() == name for text in args.kafka_properties):
+            return f"-X {name}: {message}"
+        if args.kafka_config is not None:
+            line = property_line(args.kafka_config, name)
+            if line is not None:
+                return f"{args.kafka_config}:{line}: {name}: {message}"
+    return message
 
 
 def connection(args: argparse.Namespace) -> Connection:
