@@ -4,6 +4,7 @@ together read every tick exactly as one engine would."""
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 from confluent_kafka import Producer
@@ -15,13 +16,13 @@ from producer.kafka_config import client_config
 from producer.topics import ensure_topics
 from producer.wire import encode
 from tests.waiting import wait_until
-from tui.runtime.consumer import ConsumerWorker
+from tui.runtime.consumer import NEW_SLACK_MS, ConsumerWorker
 
 pytestmark = pytest.mark.kafka
 
 
-def _produce(bootstrap: str, topic: str, n: int) -> None:
-    producer = Producer(client_config(bootstrap, **{"linger.ms": 10}))
+def _produce(bootstrap: str, topic: str, n: int, linger_ms: int = 10) -> None:
+    producer = Producer(client_config(bootstrap, **{"linger.ms": linger_ms}))
     for tick in itertools.islice(MarketGenerator(symbols=16, seed=9, start=1.7e9), n):
         producer.produce(topic, value=encode(tick), key=tick.symbol.encode())
         producer.poll(0)
@@ -74,18 +75,24 @@ def test_two_engines_in_a_group_share_the_partitions(broker: EmbeddedBroker, top
     assert not any(w.is_alive() for w in workers.values())
 
 
-def test_a_new_group_reading_new_ticks_only_misses_none_sent_while_it_formed(
-    broker: EmbeddedBroker, topic: str
+@pytest.mark.parametrize("grouped", [True, False], ids=["group", "no-group"])
+def test_a_reader_of_new_ticks_only_gets_every_new_tick_and_no_old_one(
+    broker: EmbeddedBroker, topic: str, grouped: bool
 ) -> None:
     """`record --group` said "recording to" and left out the first 83 of 1,600 ticks: the
     ticks sent while the group formed came before the end librdkafka's reset found when
-    the group handed the partitions over. A new group reading new ticks only starts at
-    the first tick sent since the worker started: none of the old, all of the new."""
+    the group handed the partitions over. And without a group a recording of new ticks
+    only held 1,597 old ones: the embedded broker's answer to where a partition ends is
+    the first offset of its newest batch plus one. A reader of new ticks only starts at
+    the first tick sent since it started: none of the old, all of the new."""
     ensure_topics(broker.bootstrap, topic, partitions=4)
-    _produce(broker.bootstrap, topic, 500)  # old: before the worker starts
+    _produce(broker.bootstrap, topic, 500, linger_ms=200)  # old, in a few large batches
+    sent = time.time()  # old by more than the slack a reader gives other clocks:
+    wait_until(lambda: time.time() > sent + NEW_SLACK_MS / 1000 + 0.2, 5)
     worker = ConsumerWorker(
-        broker.bootstrap, topic=topic, group=f"{topic}-new", from_beginning=False
-    )
+        broker.bootstrap, topic=topic, group=f"{topic}-new" if grouped else None,
+        from_beginning=False,
+    )  # fmt: skip
     worker.start()
     try:
         # Sent at once, as `produce` started beside `record` would: before the group

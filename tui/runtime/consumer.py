@@ -38,6 +38,7 @@ import numpy as np
 from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_END,
+    TIMESTAMP_NOT_AVAILABLE,
     Consumer,
     KafkaError,
     KafkaException,
@@ -139,6 +140,11 @@ def _read_to_time(read_up_to: dict[str, float], symbol: str, ts: float) -> None:
         read_up_to[symbol] = ts
 
 
+#: New ticks only: a message sent this long (ms) before the reader started is still new
+#: (clocks of other machines may lag a little).
+NEW_SLACK_MS = 1000
+#: How long a new-ticks-only reader looks for messages sent before it started, seconds.
+NEW_CHECK_S = 30.0
 #: Messages refused before any is read that make a fields mapping suspect (a notice).
 MAPPING_HINT_AFTER = 100
 
@@ -324,6 +330,12 @@ class ConsumerWorker(threading.Thread):
         #: good: the group may hand them over more than once before anything is committed.
         self._renewed = False
         self._started_ms = 0  # when run() began, epoch ms (see _from_now_unless_committed)
+        #: New ticks only: messages sent before this (epoch ms) are old, skipped while
+        #: the read starts (see _since_start); None once it has.
+        self._new_from_ms: int | None = None
+        self._new_until = 0.0  # monotonic time the check of the start ends
+        self._new_seen: set[int] = set()  # partitions that gave a new message
+        self.before_start = 0  # messages skipped as sent before the start
         #: Wall time each symbol (by engine id) last had a tick: its forecast's freshness.
         self._fresh_at = np.full(self.config.max_symbols, np.nan)
 
@@ -357,6 +369,9 @@ class ConsumerWorker(threading.Thread):
 
     def _run(self) -> None:
         self._started_ms = int(time.time() * 1000)  # "new ticks only": those sent from now
+        if not self.from_beginning:
+            self._new_from_ms = self._started_ms - NEW_SLACK_MS
+            self._new_until = time.monotonic() + NEW_CHECK_S
         for symbol, (buy, sell) in self.initial_limits.items():
             self._apply(SetLimits(symbol, buy, sell, register=symbol not in self.remembered))
         conf = client_config(
@@ -625,6 +640,8 @@ class ConsumerWorker(threading.Thread):
         dead-letter topic (the first reader did), and drops the signals."""
         if self._skip_to and not replay:
             msgs = self._not_read_yet(msgs)
+        if self._new_from_ms is not None and not replay:
+            msgs = self._since_start(msgs)
         wall = time.time()
         now = self._clock()  # what event times are checked against
         self.health.fetch_answered()
@@ -779,6 +796,31 @@ class ConsumerWorker(threading.Thread):
                     msg.partition(), created_ms / 1000.0 if created_ms > 0 else wall
                 )
         return symbols, times, prices, taken
+
+    def _since_start(self, msgs: list[Any]) -> list[Any]:
+        """`msgs` less those sent before this worker started, of each partition until it
+        gives one sent since (for NEW_CHECK_S at most): the new ticks only. A broker's
+        answer to "where does the partition end" can be short (Tansu's is the first
+        offset of its newest batch plus one: a recording of new ticks only held 1,597
+        ticks sent before it started, and the group's reset to the end does the same)."""
+        if time.monotonic() > self._new_until:
+            self._new_from_ms = None
+            return msgs
+        start, seen = self._new_from_ms, self._new_seen
+        kept = []
+        for m in msgs:
+            p = m.partition()
+            if p not in seen and m.error() is None:
+                kind, ms = m.timestamp()
+                if kind != TIMESTAMP_NOT_AVAILABLE and start is not None and ms < start:
+                    continue
+                seen.add(p)
+            kept.append(m)
+        skipped = len(msgs) - len(kept)
+        if skipped:
+            self.before_start += skipped
+            log.info("%d messages sent before this reader started skipped", skipped)
+        return kept
 
     def _not_read_yet(self, msgs: list[Any]) -> list[Any]:
         """`msgs` less those this worker read before its partition was revoked (a
