@@ -641,6 +641,9 @@ class LimitwatchApp(App[None]):
             return
         self._told_keeper = k.keeper
         why = k.keeper.split(": ", 1)[-1].rstrip(".")  # past the time and "died"
+        # The title says it was given up: the tries go, so that the advice fits at 80x24.
+        why = re.sub(r"^gave up after \d+ tries: (the embedded broker )?", "", why)
+        why = why[:1].upper() + why[1:]
         # Short enough for the Kafka pane's room at 80x24 (see _cut_to_rows).
         self.notify(
             f"{why}. Tried again every {RETRY_GIVEN_UP_S:.0f} s.",

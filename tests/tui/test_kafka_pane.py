@@ -426,7 +426,7 @@ def test_an_embedded_broker_given_up_is_said_in_a_toast_that_stays() -> None:
     drive(app, script, size=(80, 24))
     down = [t for t in told if t[0] == "Broker not restarted"]
     said = (
-        "gave up after 5 tries: port 127.0.0.1:29204 is probably in use. Pick another "
+        "Port 127.0.0.1:29204 is probably in use. Pick another "
         "with --broker-port, or stop what listens there. Tried again every 30 s."
     )
     assert down == [("Broker not restarted", said, SOURCE_STOPPED_S)], told
