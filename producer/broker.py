@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 #: Working directories are named ``limitwatch-broker-<owner pid>-<random>``.
 WORKDIR_PREFIX = "limitwatch-broker-"
+#: The start of the cluster id an embedded broker is started with (a random id after it):
+#: a client can tell it is talking to one.
+EMBEDDED_CLUSTER_PREFIX = "limitwatch-"
 
 
 class BrokerError(RuntimeError):
@@ -133,7 +136,7 @@ class EmbeddedBroker:
 
     def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
         self.port = port if port is not None else free_port(self.host)
-        self.cluster_id = f"limitwatch-{secrets.token_hex(6)}"
+        self.cluster_id = f"{EMBEDDED_CLUSTER_PREFIX}{secrets.token_hex(6)}"
         self.log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
         self._workdir: str | None = None
@@ -213,7 +216,7 @@ class EmbeddedBroker:
         messages are dropped anyway, so it is killed rather than asked to stop."""
         self.kill()
         self.stop()
-        self.cluster_id = f"limitwatch-{secrets.token_hex(6)}"
+        self.cluster_id = f"{EMBEDDED_CLUSTER_PREFIX}{secrets.token_hex(6)}"
         return self.start(timeout)
 
     def _wait_ready(self, timeout: float) -> None:

@@ -51,6 +51,7 @@ from confluent_kafka.admin import AdminClient
 from engine import Engine, EngineConfig, LimitError, Signal
 from engine.calibration import CalibrationRecord
 from engine.limits import same_limit
+from producer.broker import EMBEDDED_CLUSTER_PREFIX
 from producer.control import drain
 from producer.fields import Fields
 from producer.kafka_config import (
@@ -369,9 +370,6 @@ class ConsumerWorker(threading.Thread):
 
     def _run(self) -> None:
         self._started_ms = int(time.time() * 1000)  # "new ticks only": those sent from now
-        if not self.from_beginning:
-            self._new_from_ms = self._started_ms - NEW_SLACK_MS
-            self._new_until = time.monotonic() + NEW_CHECK_S
         for symbol, (buy, sell) in self.initial_limits.items():
             self._apply(SetLimits(symbol, buy, sell, register=symbol not in self.remembered))
         conf = client_config(
@@ -435,6 +433,10 @@ class ConsumerWorker(threading.Thread):
                 consumer.close()
 
     def _attach(self, consumer: Consumer) -> None:
+        if not self.from_beginning and self._embedded_broker(consumer):
+            # Its answer to where a partition ends can be short (see _since_start).
+            self._new_from_ms = self._started_ms - NEW_SLACK_MS
+            self._new_until = time.monotonic() + NEW_CHECK_S
         if self.group is not None:
 
             def on_assign(_c: Consumer, parts: list[TopicPartition]) -> None:
@@ -797,12 +799,24 @@ class ConsumerWorker(threading.Thread):
                 )
         return symbols, times, prices, taken
 
+    @staticmethod
+    def _embedded_broker(consumer: Consumer) -> bool:
+        """Whether the cluster is an embedded broker of limitwatch's (by the cluster id it
+        was started with); False where that cannot be told within a second or two."""
+        try:
+            cluster = consumer.list_topics(timeout=2.0).cluster_id or ""
+        except KafkaException:
+            return False
+        return cluster.startswith(EMBEDDED_CLUSTER_PREFIX)
+
     def _since_start(self, msgs: list[Any]) -> list[Any]:
         """`msgs` less those sent before this worker started, of each partition until it
-        gives one sent since (for NEW_CHECK_S at most): the new ticks only. A broker's
-        answer to "where does the partition end" can be short (Tansu's is the first
-        offset of its newest batch plus one: a recording of new ticks only held 1,597
-        ticks sent before it started, and the group's reset to the end does the same)."""
+        gives one sent since (for NEW_CHECK_S at most): the new ticks only, on an embedded
+        broker. Its answer to "where does the partition end" can be short (Tansu's is the
+        first offset of its newest batch plus one: a recording of new ticks only held
+        1,597 ticks sent before it started, and the group's reset to the end does the
+        same). Only there: elsewhere the end is right, and a topic whose producers stamp
+        each message with its tick's own time would lose its first seconds."""
         if time.monotonic() > self._new_until:
             self._new_from_ms = None
             return msgs
