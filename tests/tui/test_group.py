@@ -145,6 +145,7 @@ def test_messages_sent_before_the_start_are_skipped_on_an_embedded_broker_only()
     assert not ConsumerWorker._embedded_broker(_Cluster("MkU3OEVBNTcwNTJENDM2Qk"))  # type: ignore[arg-type]
     worker = ConsumerWorker("127.0.0.1:1", topic="prices")
     worker._new_from_ms, worker._new_until = 10_000, time.monotonic() + 30
+    worker._from_end = {0, 1, 2, 3}  # started at their end: none had a commit
     old, new = 5_000, 20_000
     msgs = [
         _Msg(0, old),
@@ -155,7 +156,48 @@ def test_messages_sent_before_the_start_are_skipped_on_an_embedded_broker_only()
     ]
     kept = worker._since_start(msgs)  # type: ignore[arg-type]
     assert kept == msgs[2:] and worker.before_start == 2  # p0's later old one is read
-    later = [_Msg(1, old), _Msg(1, new), _Msg(1, old)]
+    later = [_Msg(1, old), _Msg(1, new), _Msg(1, old), _Msg(4, old)]  # p4: at a commit
     assert worker._since_start(later) == later[1:] and worker.before_start == 3  # type: ignore[arg-type]
+    assert worker._from_end == {3}
     worker._new_until = time.monotonic() - 1  # the look at the start is over: all read
-    assert worker._since_start([_Msg(3, old)]) != [] and worker._new_from_ms is None  # type: ignore[arg-type]
+    assert len(worker._since_start([_Msg(3, old)])) == 1 and not worker._from_end  # type: ignore[arg-type]
+
+
+def test_a_group_reading_new_ticks_only_resumes_where_it_stopped(
+    broker: EmbeddedBroker, topic: str
+) -> None:
+    """A group with commits goes on from them, however long ago the ticks since were
+    sent: the check of a reader's start for ticks sent before it (on an embedded broker)
+    had skipped the 300 sent while `record --group` was stopped."""
+    ensure_topics(broker.bootstrap, topic, partitions=2)
+    group = f"{topic}-resumed"
+
+    def reader() -> ConsumerWorker:
+        return ConsumerWorker(broker.bootstrap, topic=topic, group=group, from_beginning=False)
+
+    first = reader()
+    first.start()
+    try:
+        wait_until(lambda: (s := first.latest()) is not None and len(s.kafka.partitions) == 2, 30)
+        _produce(broker.bootstrap, topic, 200)
+        wait_until(lambda: first.latest().kafka.consumed == 200, 30)  # type: ignore[union-attr]
+    finally:
+        first.stop()
+        first.join(10)  # its close commits what it read
+    assert not first.is_alive()
+    _produce(broker.bootstrap, topic, 300)  # while no reader runs
+    sent = time.time()  # old by more than the slack a reader gives other clocks
+    wait_until(lambda: time.time() > sent + NEW_SLACK_MS / 1000 + 0.2, 5)
+    second = reader()
+    second.start()
+    try:
+        wait_until(
+            lambda: (s := second.latest()) is not None and s.kafka.consumed >= 300,
+            30,
+            what=lambda: f"{second.latest()} before the start skipped {second.before_start}",
+        )
+        assert second.latest().kafka.consumed == 300 and second.before_start == 0  # type: ignore[union-attr]
+    finally:
+        second.stop()
+        second.join(10)
+    assert not second.is_alive()

@@ -335,7 +335,9 @@ class ConsumerWorker(threading.Thread):
         #: the read starts (see _since_start); None once it has.
         self._new_from_ms: int | None = None
         self._new_until = 0.0  # monotonic time the check of the start ends
-        self._new_seen: set[int] = set()  # partitions that gave a new message
+        #: The partitions started at their end (nothing committed) still checked: until
+        #: each gives a message sent since the start.
+        self._from_end: set[int] = set()
         self.before_start = 0  # messages skipped as sent before the start
         #: Wall time each symbol (by engine id) last had a tick: its forecast's freshness.
         self._fresh_at = np.full(self.config.max_symbols, np.nan)
@@ -482,6 +484,7 @@ class ConsumerWorker(threading.Thread):
                 self.health.partitions = tuple(
                     p for p in self.health.partitions if p.partition not in lost
                 )
+                self._from_end -= lost  # handed back later, they start at a commit
                 for p in lost:  # where another member leaves them is asked afresh
                     self._resume_at.pop(p, None)
                     self._resume_asked.pop(p, None)
@@ -505,6 +508,8 @@ class ConsumerWorker(threading.Thread):
         else:
             return
         self._parts = [TopicPartition(self.topic, p, self._start) for p in partitions]
+        if self._new_from_ms is not None:  # new ticks only, on an embedded broker
+            self._from_end = set(partitions)
         consumer.assign(self._parts)
 
     def _rebuild(self, consumer: Consumer, parts: list[TopicPartition]) -> None:
@@ -642,7 +647,7 @@ class ConsumerWorker(threading.Thread):
         dead-letter topic (the first reader did), and drops the signals."""
         if self._skip_to and not replay:
             msgs = self._not_read_yet(msgs)
-        if self._new_from_ms is not None and not replay:
+        if self._from_end and not replay:
             msgs = self._since_start(msgs)
         wall = time.time()
         now = self._clock()  # what event times are checked against
@@ -817,18 +822,18 @@ class ConsumerWorker(threading.Thread):
         1,597 ticks sent before it started, and the group's reset to the end does the
         same). Only there: elsewhere the end is right, and a topic whose producers stamp
         each message with its tick's own time would lose its first seconds."""
-        if time.monotonic() > self._new_until:
-            self._new_from_ms = None
+        if time.monotonic() > self._new_until or self._new_from_ms is None:
+            self._from_end.clear()
             return msgs
-        start, seen = self._new_from_ms, self._new_seen
+        start, checked = self._new_from_ms, self._from_end
         kept = []
         for m in msgs:
             p = m.partition()
-            if p not in seen and m.error() is None:
+            if p in checked and m.error() is None:
                 kind, ms = m.timestamp()
-                if kind != TIMESTAMP_NOT_AVAILABLE and start is not None and ms < start:
+                if kind != TIMESTAMP_NOT_AVAILABLE and ms < start:
                     continue
-                seen.add(p)
+                checked.discard(p)
             kept.append(m)
         skipped = len(msgs) - len(kept)
         if skipped:
@@ -1108,6 +1113,8 @@ class ConsumerWorker(threading.Thread):
             log.info("committed offsets or times unknown (%s): left to the client", exc)
             return parts
         since = {tp.partition: tp.offset for tp in found if tp.error is None and tp.offset >= 0}
+        if self._new_from_ms is not None:  # those without a commit start at the end: checked
+            self._from_end |= set(nothing)
         return [
             TopicPartition(self.topic, tp.partition, since[tp.partition])
             if tp.partition in since
