@@ -934,7 +934,7 @@ class LimitwatchApp(App[None]):
         # From max speed, - steps down to the fastest paced speed, and + from there back up.
         speed = FASTEST_SPEED if math.isinf(base) else base * factor
         speed = min(max(speed, SLOWEST_SPEED), FASTEST_SPEED)
-        if base == FASTEST_SPEED and factor > 1:
+        if base >= FASTEST_SPEED and factor > 1:  # ×1024, or a --speed above it
             speed = math.inf
         if speed == base:
             end, other = ("slowest", "+ goes faster") if factor < 1 else ("fastest", "- slower")

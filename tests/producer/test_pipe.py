@@ -289,3 +289,15 @@ def test_a_bad_line_is_logged_in_one_line_without_a_stack(
     records = [r for r in caplog.records if r.name == "producer.kafka_producer"]
     assert len(records) == 1 and records[0].exc_info is None, records
     assert said in records[0].getMessage()
+
+
+def test_produce_count_keeps_what_a_named_pipe_source_tells(tmp_path: Path) -> None:
+    # --count wraps the source: without its `streaming`, `release` and `named_pipe`, a
+    # pipe was read in the sending thread again (0 delivered after 15 s, a 6 s stop).
+    from tui.runtime.headless import _Limited
+
+    fifo = tmp_path / "ticks.csv"
+    os.mkfifo(fifo)
+    limited = _Limited(FileSource(str(fifo)), 5)  # type: ignore[arg-type]
+    assert limited.streaming and limited.named_pipe() and callable(limited.release)
+    assert limited.name == f"{fifo}[:5]" and limited.paced

@@ -85,6 +85,14 @@ def test_tls_asked_of_a_listener_that_never_completes_it_is_named_as_such(
     ) in said, said
     assert "Check security.protocol (--kafka-config, -X), then check --bootstrap-servers." in said
     assert "does not answer as Kafka" in plain and "TLS" not in plain
+    # a broker's own error: it answered, whatever its TLS (a managed SASL_SSL cluster)
+    answered = KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        said = kafka_problem(f"127.0.0.1:{port}", answered, {"security.protocol": "SASL_SSL"})
+    assert "TLS" not in said
 
 
 def test_a_message_repeating_an_address_does_not_pass_its_escapes_to_the_terminal(

@@ -244,10 +244,12 @@ def test_minus_slows_a_replay_at_max_speed_and_plus_says_it_is_the_fastest() -> 
     assert told[1][-1] == "speed ×512"
 
 
-def test_plus_from_the_fastest_paced_speed_goes_back_to_max() -> None:
-    # After -, + could not get back: "speed ×1024 is the fastest; - slower".
+@pytest.mark.parametrize("speed", [1024.0, 2000.0])
+def test_plus_from_the_fastest_paced_speed_goes_back_to_max(speed: float) -> None:
+    # After -, + could not get back: "speed ×1024 is the fastest; - slower"; and from
+    # --speed 2000, + slowed it to ×1024.
     feed = StaticFeed()
-    feed.producer = dataclasses.replace(feed.producer, speed=1024.0)
+    feed.producer = dataclasses.replace(feed.producer, speed=speed)
     app = LimitwatchApp(feed)
     told: list[str] = []
 

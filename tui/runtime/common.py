@@ -35,6 +35,10 @@ def kafka_reason(exc: KafkaException) -> str:
     return err.str() if hasattr(err, "str") else str(exc)
 
 
+#: The client's words for a cluster that gave no answer at all.
+_UNANSWERED = (KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN)
+
+
 def _tls(properties: Mapping[str, str] | None) -> str:
     """The security protocol asked for where it speaks TLS (SSL, SASL_SSL), else ""."""
     protocol = str((properties or {}).get("security.protocol", "")).upper()
@@ -50,7 +54,10 @@ def kafka_problem(
     if isinstance(err, KafkaError) and err.code() == KafkaError._AUTHENTICATION:
         return f"Kafka at {bootstrap} refused to authenticate: {kafka_reason(exc)}"
     listening = [address for address in _addresses(bootstrap) if _answers(*address)]
-    if listening and _tls(properties):  # a TLS handshake with a plaintext listener waits
+    # A TLS handshake with a plaintext listener waits, and the client says only that the
+    # transport failed or timed out; a broker's own error code says it answered.
+    unanswered = not isinstance(err, KafkaError) or err.code() in _UNANSWERED
+    if listening and _tls(properties) and unanswered:
         host, port = listening[0]
         return (
             f"could not reach Kafka at {bootstrap}: a program listens at {host}:{port} but "
@@ -142,7 +149,8 @@ def kafka_advice(
     err = exc.args[0] if exc.args else None
     if isinstance(err, KafkaError) and err.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL):
         return "Check the security settings and credentials (--kafka-config, -X)."
-    if _tls(properties):
+    unanswered = not isinstance(err, KafkaError) or err.code() in _UNANSWERED
+    if _tls(properties) and unanswered:
         return f"Check security.protocol (--kafka-config, -X), then {where[0].lower()}{where[1:]}"
     return where
 

@@ -545,3 +545,9 @@ class _Limited:
             if n >= self.count:
                 return
             yield tick
+
+    def __getattr__(self, name: str) -> Any:
+        """The rest as the source has it (a named pipe's `streaming`, `release`,
+        `named_pipe`: without them `produce --source FIFO --count N` read the pipe in the
+        sending thread, which a quiet writer held)."""
+        return getattr(self.source, name)
