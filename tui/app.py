@@ -98,8 +98,8 @@ def _toast_rows(message: str, title: str, width: int) -> int:
     >>> _toast_rows("SELL ACME @ 101.20 (limit 101.00)", "", 25), _toast_rows("ok", "t", 25)
     (3, 2)
     """
-    rows = 1 if title else 0
-    for line in message.split("\n"):
+    rows = 0
+    for line in ([title] if title else []) + message.split("\n"):
         cells = cell_len(line)
         rows += 1 if cells <= width else math.ceil(cells / width) + 1
     return rows
@@ -160,7 +160,11 @@ class LimitwatchApp(App[None]):
     config_path:
         Where changed settings are saved; None saves nothing.
     problems:
-        What was wrong with the settings file, shown once the screen is up.
+        What was wrong with the settings file, shown once the screen is up (changes are
+        then saved beside it, not over it).
+    notes:
+        Said with the problems, and no fault of the file (remembered limits the engine
+        started without).
     freeze_gc:
         Once the screen is up, collect garbage and move every object alive then (the
         widgets, Textual's and the modules') out of the garbage collector's sight. Full
@@ -204,6 +208,7 @@ class LimitwatchApp(App[None]):
         settings: cfg.Settings | None = None,
         config_path: Path | None = None,
         problems: list[str] | None = None,
+        notes: list[str] | None = None,
         freeze_gc: bool = False,
         history: SignalHistory | None = None,
         export_dir: Path | None = None,
@@ -250,6 +255,8 @@ class LimitwatchApp(App[None]):
             self.config_path, note = cfg.save_target(config_path, self._startup_problems)
             if note:
                 self._startup_problems.append(note)
+        # Said with the problems, but no fault of the file (it is saved in place).
+        self._startup_problems += notes or []
         self._replaceable: dict[str, Notification] = {}  # see notify(replaces=)
 
     def compose(self) -> ComposeResult:
@@ -627,7 +634,7 @@ class LimitwatchApp(App[None]):
             text = Path(source).name + text[len(source) :]
         self.notify(
             text,
-            title="The source stopped" if named else f"{source} stopped",
+            title="The source stopped" if named else f"{Path(source).name} stopped",
             severity="error",
             timeout=SOURCE_STOPPED_S,
         )

@@ -136,7 +136,10 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
     wrong = _impossible_limit(args, source)
     if wrong:
         return fail(wrong)
-    settings = _possible_remembered(args, source, settings, config_path, problems)
+    # The engine starts without remembered limits it would refuse; the file keeps them
+    # (a quantity's, saved in a run with --additive, are right again in the next such run).
+    notes: list[str] = []
+    possible = _possible_remembered(args, source, settings, config_path, notes)
     if not _on_a_terminal():  # before anything starts (a producer would write to the cluster)
         return _no_terminal(args)
     history = None
@@ -157,9 +160,9 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         broker_port=args.broker_port,
         broker_memory_mib=args.broker_memory,
         broker_log=log_path.with_name("broker.log") if log_path else None,
-        limits=_startup_limits(args, spec, source, settings),
+        limits=_startup_limits(args, spec, source, possible),
         pinned=frozenset(sym for sym, _buy, _sell in args.limit),
-        remembered=_remembered_only(args, source, settings),
+        remembered=_remembered_only(args, source, possible),
         source_stop=stop,
         max_ahead_s=args.max_ahead,
         max_behind_s=args.max_behind,
@@ -190,6 +193,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
             settings=settings,
             config_path=config_path,
             problems=problems,
+            notes=notes,
             freeze_gc=True,
             history=history,
             export_dir=args.export_dir,
@@ -284,8 +288,9 @@ def _possible_remembered(
     config_path: Path,
     problems: list[str],
 ) -> settings_file.Settings:
-    """`settings` without the remembered limits the engine would refuse, each added to
-    `problems` (said at start). The settings file lets a limit of 0 or below through, as a
+    """`settings` without the remembered limits the engine would refuse, each said in
+    `problems` (at start, beside the file's own; they do not make the file one that did
+    not load cleanly). The settings file lets a limit of 0 or below through, as a
     quantity's may be; only here are the --additive symbols known. (Each was refused in a
     toast as its symbol first ticked, and a second such toast hid the first.)"""
     additive = symbol_matcher((*args.additive, *additive_of(source)))

@@ -99,3 +99,21 @@ def test_remembered_price_limits_of_zero_or_below_are_said_at_start_and_left_out
         f"{path}: limits.CYGN = [0, 300] left out: the buy limit must be positive and "
         "finite, got 0 (only a quantity's limits may be 0 or below: see --additive)",
     ]
+
+
+def test_limits_left_out_at_start_are_said_and_the_file_is_still_saved_in_place(
+    tmp_path: Path,
+) -> None:
+    # As problems, they made the file one that "did not load cleanly": every change of
+    # the session went to config.new.toml, and the next start read the old file again.
+    from tests.tui.feeds import StaticFeed
+    from tui.app import LimitwatchApp
+
+    path = tmp_path / "config.toml"
+    path.write_text("[limits]\nBRIX = [-5.0, 500.0]\n")
+    settings, problems = config.load(path)
+    note = f"{path}: limits.BRIX = [-5, 500] left out: ..."
+    app = LimitwatchApp(
+        StaticFeed(), settings=settings, config_path=path, problems=problems, notes=[note]
+    )
+    assert app.config_path == path and app._startup_problems == [note]
