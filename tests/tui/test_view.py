@@ -169,24 +169,35 @@ def test_an_engine_whose_clock_runs_ahead_still_goes_silent() -> None:
 
 def test_last_tick_is_when_an_engine_last_read_a_tick_not_the_last_heartbeat() -> None:
     """The pane read `last tick 0.0 s ago` with no tick for minutes: heartbeats are
-    records read too. It is the heartbeat that last showed an engine's count grow."""
+    records read too. It is when the heartbeat that last showed an engine's count grow
+    came (by the view's clock: an engine's may lag it)."""
+    from unittest import mock
+
     view = ViewWorker(ViewOptions(Connection("127.0.0.1:1")))
-    now = time.time()
+    clock = [1_800_000_000.0]  # the view's wall clock, moved by hand
 
-    def beat(t: float, ticks: int) -> None:
-        view._beat(parse_beat(
-            b'{"engine":"h:1:x","t":%f,"partitions":[0],"ticks":%d,"health":"OK"}' % (t, ticks)
-        ))  # fmt: skip
-        view._last_at = now  # as if just read
+    def beat(ticks: int, engine_behind_s: float = 0.0) -> None:
+        sent = clock[0] - engine_behind_s
+        with mock.patch("tui.runtime.view.time.time", lambda: clock[0]):
+            view._beat(parse_beat(
+                b'{"engine":"h:1:x","t":%f,"partitions":[0],"ticks":%d,"health":"OK"}'
+                % (sent, ticks)
+            ))  # fmt: skip
+        view._last_at = clock[0]  # as if just read
 
-    beat(now - 300, 1000)
-    view._publish()
-    assert math.isnan(_latest(view).kafka.since_last_tick_s)  # not known from one beat
-    beat(now - 200, 1500)
-    for t in (now - 100, now - 1):  # heartbeats that read no tick
-        beat(t, 1500)
-    view._publish()
-    assert 199 <= _latest(view).kafka.since_last_tick_s <= 230
+    def since() -> float:
+        with mock.patch("tui.runtime.view.time.time", lambda: clock[0]):
+            view._publish()
+        return _latest(view).kafka.since_last_tick_s
+
+    beat(1000, engine_behind_s=60)  # an engine whose clock is a minute behind
+    assert math.isnan(since())  # not known from one beat
+    clock[0] += 1
+    beat(1500, engine_behind_s=60)
+    for _ in range(200):  # heartbeats that read no tick, one a second
+        clock[0] += 1
+        beat(1500, engine_behind_s=60)
+    assert since() == 200
 
 
 def test_messages_the_engines_refused_are_counted_by_reason_from_their_heartbeats() -> None:

@@ -271,7 +271,7 @@ class ViewWorker(threading.Thread):
         self._last_error = ""
         self._broker = "CONNECTING"
         self._last_at = math.nan  # wall time of the last record read
-        #: Wall time of the heartbeat that last showed an engine's tick count grow: the
+        #: Wall time the heartbeat that last showed an engine's tick count grow came: the
         #: pane's "last tick" (records read, heartbeats among them, read 0.0 s ago with
         #: no tick for minutes).
         self._ticked_at = math.nan
@@ -520,8 +520,8 @@ class ViewWorker(threading.Thread):
             return
         if was is not None and beat.ticks >= was.ticks:
             self._rates[beat.engine] = (beat.ticks - was.ticks) / (beat.t - was.t)
-        if was is not None and beat.ticks > was.ticks and not beat.t <= self._ticked_at:
-            self._ticked_at = beat.t
+        if was is not None and beat.ticks > was.ticks:  # when it arrived: the engine's
+            self._ticked_at = time.time()  # clock may lag the view's
         self._beats[beat.engine] = beat
         if len(self._beats) > MAX_ENGINES:
             oldest = min(self._beats.values(), key=lambda b: b.t)

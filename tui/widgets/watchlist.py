@@ -287,11 +287,15 @@ def _as_the_price(value: float, last: float, price: Callable[[float], str]) -> s
     ('44.65', '87.43')
     >>> _as_the_price(1.07013, 1.0705, fmt.price), _as_the_price(math.nan, 10.0, fmt.price)
     ('1.0701', '–')
+    >>> _as_the_price(-0.001, 12.5, fmt.price), _as_the_price(0.0004, 0.0, fmt.price)
+    ('-0.001', '0.0004')
     """
     shown = price(last)
     if not (math.isfinite(value) and math.isfinite(last)) or "e" in shown:
         return price(value)
     decimals = len(shown.rsplit(".", 1)[1]) if "." in shown else 0
+    if value and not round(value, decimals):  # a quantity near zero: not "-0.00"
+        return price(value)
     return f"{value:,.{decimals}f}"
 
 
