@@ -166,6 +166,17 @@ def test_both_limits_off_one_edge_share_its_arrow() -> None:
     assert any("↓ buy 14.00 · sell 60.00" in line for line in lines), lines
 
 
+def test_both_limits_on_one_row_are_said_in_words_there() -> None:
+    """At 80x24 (three rows of plot) a buy limit 0.10 below the sell drew one line and
+    one label, the sell's: the buy had neither."""
+    t = np.arange(200.0)
+    prices = 150 + 2 * np.sin(t / 20)  # 148 .. 152
+    lines = _run(_app_with(t, prices, (150.4, 150.5)), size=(80, 24))
+    assert any("= buy 150.40 · sell 150.50" in line for line in lines), lines
+    wide = _run(_app_with(t, prices, (150.4, 150.5)), size=(160, 48))
+    assert not any("= buy" in line for line in wide), wide  # rows apart there: two lines
+
+
 def test_the_legend_is_outside_the_plot_with_a_glyph_per_line() -> None:
     t = np.arange(200.0)
     lines = _run(_app_with(t, 100 + np.sin(t / 9), (99.0, 101.0)))

@@ -327,6 +327,14 @@ class Chart(PlotextPlot):
         rows = max(height - 4, 2)  # the plot's rows: less the axes and the x labels
         ends = [lo + (hi - lo) * 0.5 / rows, hi - (hi - lo) * 0.5 / rows]
         cell = (hi - lo) / rows
+        if len(ticks) == 2 and abs(ticks[1] - ticks[0]) < cell:
+            # Both limits on one row draw one line and one label: said in words there, as
+            # limits off an edge are (at 80x24 a buy limit 0.10 below the sell had neither).
+            plt.text(
+                f"= buy {fmt.price_compact(ticks[0])} · sell {fmt.price_compact(ticks[1])}",
+                x=left, y=ticks[1], color=rgb["sell"], alignment="left",
+            )  # fmt: skip
+            ticks = ticks[1:]  # one label for the row
         ticks += [t for t in ends if all(abs(t - k) > 1.5 * cell for k in ticks)]
         ticks.sort()
         plt.yticks(ticks, tick_labels(ticks, hi - lo))
