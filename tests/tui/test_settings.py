@@ -105,7 +105,7 @@ def test_limits_left_out_at_start_are_said_and_the_file_is_still_saved_in_place(
     tmp_path: Path,
 ) -> None:
     # As problems, they made the file one that "did not load cleanly": every change of
-    # the session went to config.new.toml, and the next start read the old file again.
+    # that run went to config.new.toml, and the next start read the old file again.
     from tests.tui.feeds import StaticFeed
     from tui.app import LimitwatchApp
 
