@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -272,13 +273,18 @@ def _impossible_limit(args: argparse.Namespace, source: Source | None) -> str:
     """Why a --limit cannot be set, as the engine would refuse it ("" when all can): said
     before the screen opens, as backtest says it. (The monitor started, said so in a
     toast, and followed the symbol with the band's limits instead of either given.)"""
-    additive = symbol_matcher((*args.additive, *additive_of(source)))
+    additive = _quantities(args, source)
     for symbol, buy, sell in args.limit:
         try:
             check_limits(buy, sell, symbol, additive=additive(symbol))
         except LimitError as exc:
             return f"--limit {exc}"
     return ""
+
+
+def _quantities(args: argparse.Namespace, source: Source | None) -> Callable[[str], bool]:
+    """Whether a symbol is a quantity (--additive, or the source says so), not a price."""
+    return symbol_matcher((*args.additive, *additive_of(source)))
 
 
 def _possible_remembered(
@@ -293,7 +299,7 @@ def _possible_remembered(
     not load cleanly). The settings file lets a limit of 0 or below through, as a
     quantity's may be; only here are the --additive symbols known. (Each was refused in a
     toast as its symbol first ticked, and a second such toast hid the first.)"""
-    additive = symbol_matcher((*args.additive, *additive_of(source)))
+    additive = _quantities(args, source)
     kept: dict[str, tuple[float, float]] = {}
     for symbol, (buy, sell) in settings.limits.items():
         problem = None if additive(symbol) else limit_problem(buy, sell)

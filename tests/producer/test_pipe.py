@@ -225,16 +225,26 @@ def test_a_named_pipe_nobody_writes_to_says_so_and_does_not_block_a_stop(
     assert stats.finished and stats.produced == 0 and not stats.last_error, stats
 
 
-def test_a_named_pipe_with_a_writer_is_read_and_the_wait_cleared(
+def _pipe_producer(
     tmp_path: Path, broker: EmbeddedBroker, topic: str
-) -> None:
+) -> tuple[Path, ProducerThread]:
+    """A named pipe, and a started producer reading it unpaced into `topic`."""
     ensure_topics(broker.bootstrap, topic, partitions=1)
     fifo = tmp_path / "ticks.csv"
     os.mkfifo(fifo)
-    source = FileSource(str(fifo))
-    assert source.named_pipe() and not FileSource(str(ROOT / "README.md")).named_pipe()
-    producer = ProducerThread(broker.bootstrap, source, topic=topic, speed=float("inf"))
+    producer = ProducerThread(
+        broker.bootstrap, FileSource(str(fifo)), topic=topic, speed=float("inf")
+    )
     producer.start()
+    return fifo, producer
+
+
+def test_a_named_pipe_with_a_writer_is_read_and_the_wait_cleared(
+    tmp_path: Path, broker: EmbeddedBroker, topic: str
+) -> None:
+    fifo, producer = _pipe_producer(tmp_path, broker, topic)
+    assert producer.source.named_pipe()  # type: ignore[attr-defined]
+    assert not FileSource(str(ROOT / "README.md")).named_pipe()
     wait_until(lambda: producer.stats().waiting != "", 10)
     with open(fifo, "w") as w:
         w.write("ts,symbol,price\n1750000000,A,10\n1750000001,A,11\n")
@@ -252,13 +262,7 @@ def test_a_named_pipe_whose_writer_is_quiet_does_not_block_a_stop(
 ) -> None:
     # A writer that sent its ticks and stays connected: the read waited for its next
     # line, and `produce --source FIFO` took its whole 5 s join to stop on Ctrl-C.
-    ensure_topics(broker.bootstrap, topic, partitions=1)
-    fifo = tmp_path / "ticks.csv"
-    os.mkfifo(fifo)
-    producer = ProducerThread(
-        broker.bootstrap, FileSource(str(fifo)), topic=topic, speed=float("inf")
-    )
-    producer.start()
+    fifo, producer = _pipe_producer(tmp_path, broker, topic)
     with open(fifo, "w") as w:  # opens once the producer's open waits for a writer
         w.write("ts,symbol,price\n1750000000,A,10\n1750000001,A,11\n")
         w.flush()

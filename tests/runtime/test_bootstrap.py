@@ -3,7 +3,9 @@ program at the address, or one that does not speak Kafka."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
@@ -43,12 +45,18 @@ def test_a_web_address_is_refused_with_the_host_and_port_to_write(
         check_bootstrap(bootstrap)
 
 
-def test_a_program_that_listens_but_is_not_kafka_is_told_apart_from_none() -> None:
-    failure = KafkaException(KafkaError(KafkaError._TRANSPORT))
+@contextlib.contextmanager
+def _listening() -> Iterator[int]:
+    """A port on 127.0.0.1 where a program listens (and answers nothing) meanwhile."""
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
-        port = server.getsockname()[1]
+        yield server.getsockname()[1]
+
+
+def test_a_program_that_listens_but_is_not_kafka_is_told_apart_from_none() -> None:
+    failure = KafkaException(KafkaError(KafkaError._TRANSPORT))
+    with _listening() as port:
         said = kafka_problem(f"127.0.0.1:{port}", failure)
     assert f"a program listens at 127.0.0.1:{port} but does not answer as Kafka" in said
     assert "or a broker that is stopped or frozen?" in said  # a frozen Tansu answers so
@@ -71,10 +79,7 @@ def test_tls_asked_of_a_listener_that_never_completes_it_is_named_as_such(
     # program listens ... but does not answer as Kafka ... Check --bootstrap-servers");
     # only the log said "Connection setup timed out in state SSL_HANDSHAKE".
     failure = KafkaException(KafkaError(KafkaError._TRANSPORT))
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        port = server.getsockname()[1]
+    with _listening() as port:
         code = kafka_fail(f"127.0.0.1:{port}", failure, {"security.protocol": "ssl"})
         plain = kafka_problem(f"127.0.0.1:{port}", failure, {"security.protocol": "PLAINTEXT"})
     said = capsys.readouterr().err
@@ -87,10 +92,7 @@ def test_tls_asked_of_a_listener_that_never_completes_it_is_named_as_such(
     assert "does not answer as Kafka" in plain and "TLS" not in plain
     # a broker's own error: it answered, whatever its TLS (a managed SASL_SSL cluster)
     answered = KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        port = server.getsockname()[1]
+    with _listening() as port:
         said = kafka_problem(f"127.0.0.1:{port}", answered, {"security.protocol": "SASL_SSL"})
     assert "TLS" not in said
 

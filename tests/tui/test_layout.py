@@ -393,21 +393,29 @@ def test_shrunk_to_80_columns_the_footer_drops_the_palette_hint_over_its_keys() 
     assert hints == [0, 1, 0]
 
 
-def test_signals_keep_their_time_beside_a_long_symbol_and_six_figure_prices() -> None:
-    """Prices of 625,350.00 beside a twenty-letter symbol left the time one cell short,
-    with the symbol cut to 8 cells: the time went. The symbol is cut to 6 first."""
-    from tests.tui.test_watchlist import _CROWDED, _priced
+def _sells_at_80x24(symbols: list[str], scale: dict[str, float]) -> list[str]:
+    """The signals pane at 80x24 of the generator's `symbols` at `scale`, once each has
+    ticked past its sell limit: a SELL at its price."""
+    from tests.tui.test_watchlist import _priced
 
-    feed = _priced(*_CROWDED)
+    feed = _priced(symbols, scale)
     state = feed.engine.state()
-    ids = feed.engine.register(list(_CROWDED[0]))
-    fired = feed.engine.update(  # each symbol past its sell limit: a SELL at its price
+    ids = feed.engine.register(list(symbols))
+    fired = feed.engine.update(
         np.asarray(ids, dtype=np.int32),
-        np.full(3, float(np.max(state.t_last)) + 1.0),
+        np.full(len(ids), float(np.max(state.t_last)) + 1.0),
         np.array([float(state.sell[i]) * 1.01 for i in ids]),
     )
     feed.signals = list(fired)
-    pane = _signals_pane_at_80x24(feed)
+    return _signals_pane_at_80x24(feed)
+
+
+def test_signals_keep_their_time_beside_a_long_symbol_and_six_figure_prices() -> None:
+    """Prices of 625,350.00 beside a twenty-letter symbol left the time one cell short,
+    with the symbol cut to 8 cells: the time went. The symbol is cut to 6 first."""
+    from tests.tui.test_watchlist import _CROWDED
+
+    pane = _sells_at_80x24(*_CROWDED)
     rows = [line for line in pane[1:] if re.search(r"\d{3},\d{3}\.\d\d", line)]
     assert rows, pane  # a six-figure price is listed
     assert re.match(r"\s*Time\s+Signal\s+Symbol\s+Price", pane[0]), pane[0]
@@ -417,20 +425,9 @@ def test_signals_keep_their_time_beside_a_long_symbol_and_six_figure_prices() ->
 def test_signals_of_ten_figure_prices_keep_their_time_and_lose_their_cents() -> None:
     """At 80x24 a price of 1,018,070,000.00 took the time column: such prices lose their
     cents first, as the watchlist's do where room is short."""
-    from tests.tui.test_watchlist import _priced
-
     names = ["HUGE", "BTCUSDT", "VERYLONGSYMBOLNAME.X"]
-    feed = _priced(names, {"HUGE": 1_018_070_000 / 150, "BTCUSDT": 43_000 / 150,
-                           "VERYLONGSYMBOLNAME.X": 12_345 / 150})  # fmt: skip
-    state = feed.engine.state()
-    ids = feed.engine.register(names)
-    fired = feed.engine.update(  # each symbol past its sell limit: a SELL at its price
-        np.asarray(ids, dtype=np.int32),
-        np.full(3, float(np.max(state.t_last)) + 1.0),
-        np.array([float(state.sell[i]) * 1.01 for i in ids]),
-    )
-    feed.signals = list(fired)
-    pane = _signals_pane_at_80x24(feed)
+    pane = _sells_at_80x24(names, {"HUGE": 1_018_070_000 / 150, "BTCUSDT": 43_000 / 150,
+                                   "VERYLONGSYMBOLNAME.X": 12_345 / 150})  # fmt: skip
     rows = [line for line in pane[1:] if "HUGE" in line]
     assert rows, pane
     assert re.match(r"\s*Time\s+Signal\s+Symbol\s+Price", pane[0]), pane[0]

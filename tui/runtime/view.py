@@ -588,7 +588,7 @@ class ViewWorker(threading.Thread):
             broker_state=self._broker, health=health, partitions=self._lag(now),
             # every engine heard from lately, so the total does not drop when one is
             # killed or while the broker is frozen (it fell to 0, then to half)
-            consumed=sum(b.ticks for b in self._beats.values() if now - b.t <= BEAT_FORGET_S),
+            consumed=sum(b.ticks for b in heard),
             rate_in=sum(self._rates.get(e, 0.0) for e in live), bad_by=bad,
             since_last_tick_s=now - self._ticked_at, errors=self._errors,
             last_error=self._last_error,
