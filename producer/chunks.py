@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ import numpy.typing as npt
 
 from engine.limits import MAX_PRICE, MIN_PRICE
 from producer.lines import (
+    EARLY_S,
     MAX_LINE_BYTES,
     MAX_TS,
     BadLine,
@@ -428,12 +430,33 @@ def admit_columns(order: TimeOrder, cols: TickColumns) -> TickColumns | None:
 
 def _move_on(order: TimeOrder, cols: TickColumns, ts: npt.NDArray[np.float64]) -> None:
     """Raise each symbol's newest time in `order` to its latest in `ts`, and the latest
-    time of all."""
+    time of all; and note, as :meth:`TimeOrder.admit` does, the symbols whose latest tick
+    may have been early."""
     newest = order.newest
     if ts.size:
         order.latest = max(order.latest, float(ts.max()))
     last = np.full(len(cols.symbols), -np.inf)
     np.maximum.at(last, cols.codes, ts)
+    early = order.before_early
+    if early:  # these had their next tick
+        for symbol in cols.symbols:
+            early.pop(symbol, None)
+    now = time.time()
+    if ts.size and float(last.max()) > now:  # only a tick ahead of the clock can be early
+        # Each symbol's tick before its last: the latest of the others (its times are in
+        # order), or its newest before the block.
+        n = ts.size
+        final = np.full(len(cols.symbols), -1, dtype=np.int64)
+        np.maximum.at(final, cols.codes, np.arange(n, dtype=np.int64))
+        others = np.ones(n, dtype=bool)
+        others[final[final >= 0]] = False
+        prev = np.fromiter(
+            (newest.get(symbol, -math.inf) for symbol in cols.symbols), np.float64, len(last)
+        )
+        np.maximum.at(prev, cols.codes[others], ts[others])
+        maybe = (last - prev > EARLY_S) & (last > now) & (prev > -np.inf)
+        for i in np.flatnonzero(maybe).tolist():
+            early[cols.symbols[i]] = float(prev[i])
     for symbol, t in zip(cols.symbols, last.tolist(), strict=True):
         if t > newest.get(symbol, -math.inf):
             newest[symbol] = t

@@ -189,6 +189,9 @@ class FileSource:
         self.tolerance_s = tolerance_s
         self.skipped = 0
         self.skipped_reasons: list[str] = []
+        #: Ticks found early, ahead of the ticks of their symbol after them (see
+        #: :class:`~producer.lines.TimeOrder`).
+        self.early = 0
         #: Ticks yielded and bytes read so far in the current pass (for progress reports).
         self.ticks = 0
         self.bytes_read = 0
@@ -540,10 +543,26 @@ class _Pass:
                 self.had_header = True
                 return None
         try:
-            return self.order.admit(self.parse(text))
+            tick = self.order.admit(self.parse(text))
         except BadLine as exc:
             source._fail(lineno, str(exc))
             return None
+        if self.order.early:
+            self._say_early(lineno)
+        return tick
+
+    def _say_early(self, lineno: int) -> None:
+        """Log the early ticks :class:`TimeOrder` found at line `lineno`, and count them."""
+        source = self.source
+        for symbol, back in self.order.early:
+            source.early += 1
+            log.warning(
+                "%s:%d: the time of %s goes back %.3f s, to where its ticks were before its "
+                "last one, which was dated ahead of this machine's clock: that tick came "
+                "early (it was sent as it came); this one and the later ones are taken",
+                source.display, lineno, symbol, back,
+            )  # fmt: skip
+        self.order.early.clear()
 
     def finish(self) -> None:
         """At the end of the input: raise if it held no tick."""

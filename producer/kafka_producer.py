@@ -153,8 +153,10 @@ class ProducerThread(threading.Thread):
         #: machine's clock since its first tick, seconds (negative behind it): a replay
         #: or a generator sped up (``--speed``, ``+``) runs ahead by design, paused it
         #: falls behind. Quiet stretches of the data (longer than ``max_gap_s``) do not
-        #: count, so one line dated years ahead in a file does not move it. A consumer
-        #: in the same process checks event times against the clock plus this.
+        #: count, so one line dated years ahead in a file does not move it; a source
+        #: ahead from its first tick on (a recording of the generator sped up) starts
+        #: that far ahead, or a replay of it had every tick refused as "future time". A
+        #: consumer in the same process checks event times against the clock plus this.
         self.lead_s = 0.0
 
     # -- the outside world talks to the thread only through these -------------------------
@@ -515,6 +517,7 @@ class ProducerThread(threading.Thread):
         anchor: tuple[float, float] | None = None  # (event time, wall time) pacing origin
         prev_ts = math.nan
         origin = math.nan  # first event time less its monotonic send time
+        ahead = 0.0  # how far the first tick was ahead of the machine's clock
         skipped = 0.0  # event seconds of quiet stretches longer than max_gap_s
         # A source that waits for its writer (standard input, a named pipe) is read by a
         # helper thread: read here, a quiet writer left deliveries unserved and the
@@ -591,7 +594,8 @@ class ProducerThread(threading.Thread):
                 sent = tick.ts - time.monotonic()
                 if math.isnan(origin):
                     origin = sent
-                self.lead_s = sent - origin - skipped
+                    ahead = max(0.0, tick.ts - time.time())
+                self.lead_s = ahead + sent - origin - skipped
             self._produce(tick)
             self._produced += 1
             self._report()

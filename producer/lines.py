@@ -30,6 +30,10 @@ MAX_AHEAD_S = 300.0
 #: A file's time that leaps this far (seconds) past every time before it, into the future
 #: beyond MAX_AHEAD_S, is refused by the reader as a bad line.
 LEAP_S = 3600.0
+#: A tick dated ahead of this machine's clock and more than this many seconds after its
+#: symbol's tick before it, whose symbol's next tick comes back to that earlier time, was
+#: early (see :class:`TimeOrder`).
+EARLY_S = 60.0
 #: Longest line read, in bytes; a longer one is an error rather than a memory hog.
 MAX_LINE_BYTES = 1 << 20
 
@@ -231,6 +235,17 @@ class TimeOrder:
     ``--skip-bad`` all of them were dropped, without it the error named a good line).
     Only a leap is refused: a file whose times run ahead of the clock from its first line
     on (made up, or recorded from a generator sped up with ``+``) reads as before.
+
+    A tick dated a little ahead, within ``ahead_s``, is taken: in a live feed it may be
+    right. But where it was ahead of this machine's clock and more than :data:`EARLY_S`
+    after its symbol's tick before it, and the symbol's next tick comes back to at or
+    after that tick before it, the one ahead was early, not every tick after it late:
+    the symbol's time moves back to the tick that came back, which is taken and named in
+    :attr:`early` (one early tick on standard input had stopped the source, and with it
+    every symbol, naming the good tick after it; with ``--skip-bad`` its symbol's ticks
+    were dropped for as long as it had been early). The consumer's own checks then see
+    the symbol's time go back and start it afresh (see :mod:`tui.runtime.plausibility`).
+    A time going back elsewhere (a file not sorted by time) is still refused.
     """
 
     def __init__(
@@ -245,6 +260,11 @@ class TimeOrder:
         self.leap_s = leap_s
         self.newest: dict[str, float] = {}
         self.latest = -math.inf  # the latest time taken, of any symbol
+        # Symbols whose latest tick may have been early: the time of the tick before it.
+        self.before_early: dict[str, float] = {}
+        #: Early ticks found (symbol, seconds its time went back), oldest first, for the
+        #: reader to say; it empties the list.
+        self.early: list[tuple[str, float]] = []
 
     def latest_allowed(self) -> float:
         """The latest event time taken now: this machine's clock plus ``ahead_s``."""
@@ -265,14 +285,22 @@ class TimeOrder:
                 f"than {self.ahead_s:g} s): a recorded tick cannot come from the future; "
                 "check the clock and the time's unit"
             )
-        newest = self.newest.get(tick.symbol, -math.inf)
+        symbol = tick.symbol
+        newest = self.newest.get(symbol, -math.inf)
+        before = self.before_early.pop(symbol, None)
         if tick.ts >= newest:
-            self.newest[tick.symbol] = tick.ts
+            if newest > -math.inf and tick.ts - newest > EARLY_S and tick.ts > time.time():
+                self.before_early[symbol] = newest
+            self.newest[symbol] = tick.ts
             self.latest = max(self.latest, tick.ts)
             return tick
         back = newest - tick.ts
         if back <= self.tolerance_s:
-            return Tick(tick.symbol, tick.price, newest)
+            return Tick(symbol, tick.price, newest)
+        if before is not None and tick.ts >= before - self.tolerance_s:
+            self.newest[symbol] = max(tick.ts, before)
+            self.early.append((symbol, back))
+            return Tick(symbol, tick.price, self.newest[symbol])
         raise BadLine(
             f"time goes backwards by {back:.3f} s for {tick.symbol} (to {tick.ts:.6f} after "
             f"{newest:.6f}), more than the tolerance of {self.tolerance_s:g} s: ticks must "

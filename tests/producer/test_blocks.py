@@ -4,6 +4,7 @@ provably the same."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from producer.chunks import TickColumns, admit_columns, block_parser, blocks, plain_lines
 from producer.files import FileSource
-from producer.lines import MAX_LINE_BYTES, SourceError, TimeOrder
+from producer.lines import MAX_LINE_BYTES, BadLine, SourceError, TimeOrder
 from producer.scenario import ScenarioReader
 from producer.sources import open_source
 from producer.wire import Tick
@@ -328,3 +329,28 @@ def test_time_order_restamps_slightly_late_ticks_and_gives_up_on_late_ones() -> 
     assert order.newest == {"A": 11.0, "B": 5.0}
     late = TickColumns.of_ticks(["A"], [1.0], [9.9])
     assert admit_columns(order, late) is None and order.newest["A"] == 11.0
+
+
+def test_a_block_ending_on_an_early_tick_lets_the_next_block_come_back_from_it() -> None:
+    """A symbol's last tick of a block read whole, 200 s ahead of its tick before it and
+    of this machine's clock, may have been early: its next tick, in the next block, comes
+    back to where it was before, and is taken (the line reader words it) instead of
+    stopping the input. A next tick that goes on from it clears that."""
+    now = time.time()
+    order = TimeOrder(1.0)
+    first = TickColumns.of_ticks(
+        ["A", "B", "A", "B", "A"], [1.0] * 5, [now - 4, now - 3.9, now - 3, now - 2.9, now + 200]
+    )
+    assert admit_columns(order, first) is first
+    assert order.before_early == {"A": now - 3}
+    back = TickColumns.of_ticks(["B", "A"], [1.0, 1.0], [now - 1.9, now - 2])
+    assert admit_columns(order, back) is None  # too late for the block reader: by line
+    assert order.admit(Tick("A", 1.0, now - 2)) == Tick("A", 1.0, now - 2)
+    assert order.early == [("A", pytest.approx(202.0))] and order.newest["A"] == now - 2
+    order.early.clear()
+    later = TickColumns.of_ticks(["A"], [1.0], [now + 300])  # ahead again, then on from it
+    assert admit_columns(order, later) is later and order.before_early == {"A": now - 2}
+    assert admit_columns(order, TickColumns.of_ticks(["A"], [1.0], [now + 301])) is not None
+    assert order.before_early == {}
+    with pytest.raises(BadLine, match="time goes backwards by"):
+        order.admit(Tick("A", 1.0, now))

@@ -510,6 +510,51 @@ def test_a_line_dated_years_ahead_is_the_bad_one_not_the_lines_after_it(
         list(FileSource(path))
 
 
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+@pytest.mark.parametrize("ticks", [30, 30_000])  # a line read alone, and a block read fast
+def test_one_tick_dated_minutes_ahead_of_its_neighbours_does_not_stop_the_input(
+    tmp_path: Path, fmt: str, ticks: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A live feed's tick dated 200 s ahead (within the 300 s a tick may be ahead): every
+    later tick of its symbol went "backwards" by 200 s, so the source stopped at the good
+    line after it, every symbol with it (with --skip-bad, that symbol's ticks were dropped
+    for 200 s). The early tick is taken as it came, the ones after it too, and said."""
+    t0, early_at = time.time() - ticks * 0.01, ticks // 2
+    times = [t0 + k * 0.01 + (200.0 if k == early_at else 0.0) for k in range(ticks)]
+    symbols = ["ACME" if k % 2 else "BRIX" for k in range(ticks)]
+    rows = []
+    for k, (ts, symbol) in enumerate(zip(times, symbols, strict=True)):
+        if fmt == "csv":
+            rows.append(f"{ts!r},{symbol},{100.0 + (k % 7) * 0.01:.2f}")
+        else:
+            rows.append(f'{{"symbol":"{symbol}","price":{100.0 + (k % 7) * 0.01:.2f},"ts":{ts!r}}}')
+    header = ["ts,symbol,price"] if fmt == "csv" else []
+    path = write(tmp_path, f"p.{fmt}", "\n".join(header + rows) + "\n")
+    source = FileSource(path)
+    with caplog.at_level("WARNING", logger="producer.files"):
+        got = list(source)
+    assert source.skipped == 0 and source.early == 1
+    assert [(t.symbol, t.ts) for t in got] == list(zip(symbols, times, strict=True))
+    line = early_at + 3 + len(header)  # its symbol's next tick, two lines on
+    symbol = symbols[early_at]
+    assert f"{path}:{line}: the time of {symbol} goes back" in caplog.text
+    assert "that tick came early" in caplog.text
+
+
+def test_a_tick_going_back_that_is_not_after_an_early_one_is_still_refused(
+    tmp_path: Path,
+) -> None:
+    """Times going back in a recording of the past (a file not sorted by time), or after
+    a symbol's first tick, are refused as before: only a tick ahead of this machine's
+    clock can have been early."""
+    for rows in (
+        ["1750000000,A,1", "1750000100,A,1", "1750000050,A,1"],  # the past
+        [f"{time.time() + 100.0!r},A,1", f"{time.time()!r},A,1"],  # its first tick
+    ):
+        path = write(tmp_path, "back.csv", "\n".join(["ts,symbol,price", *rows]) + "\n")
+        assert "time goes backwards" in error_of(path)
+
+
 @pytest.mark.parametrize(
     ("line", "why"),
     [

@@ -291,6 +291,29 @@ def test_a_scenario_on_standard_input_gives_its_header_limits_to_the_engine(
         assert pipeline.stop()
 
 
+def test_a_recording_dated_ahead_of_the_clock_replays_whole(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    """A recording of the generator sped up with `+` is dated hours ahead of the clock
+    from its first tick on: replayed, every tick of it had been refused as "future time"
+    (579 of 579), since the replay's lead over the clock counted from its first tick. It
+    now starts as far ahead as that first tick."""
+    t0 = time.time() + 28 * 3600.0
+    rows = [f"{t0 + k * 0.05!r},S{k % 4},{100.0 + (k % 9) * 0.01:.2f}" for k in range(400)]
+    path = tmp_path / "ahead.csv"
+    path.write_text("\n".join(["ts,symbol,price", *rows]) + "\n", encoding="utf-8")
+    pipeline = Pipeline(
+        PipelineOptions(bootstrap=broker.bootstrap, topic=topic, source=open_source(str(path)),
+                        speed=100.0, from_beginning=True)
+    )  # fmt: skip
+    pipeline.start()
+    try:
+        snap = wait_for(pipeline, lambda s: s.kafka.consumed + s.kafka.bad >= 400)
+        assert (snap.kafka.consumed, snap.kafka.bad) == (400, 0)
+    finally:
+        assert pipeline.stop()
+
+
 def test_a_source_sped_up_ahead_of_the_clock_is_not_refused_as_future_time(
     broker: EmbeddedBroker, topic: str
 ) -> None:
