@@ -51,7 +51,7 @@ from tui.runtime.watchdog import QUIT_GRACE_S, exit_hard_after
 from tui.screens.detail import DetailScreen, Looked
 from tui.screens.help import HelpScreen
 from tui.screens.lag import LagScreen
-from tui.screens.limits import LimitsDialog
+from tui.screens.limits import LimitsDialog, at_once
 from tui.screens.problems import ProblemsScreen
 from tui.screens.symbols import SymbolsScreen
 from tui.screens.track import TrackScreen
@@ -230,6 +230,10 @@ class LimitwatchApp(App[None]):
         self._snapshot: Snapshot | None = None
         self._pending: dict[str, tuple[float, float]] = {}
         self._pending_at: dict[str, float] = {}
+        # A step key pressed once that would fire its limit at once (symbol, side,
+        # direction), until pressed again or STEP_CONFIRM_S pass.
+        self._step_confirm: tuple[str, str, int] | None = None
+        self._step_confirm_until = 0.0
         #: The replay speed last asked for, and when (monotonic).
         self._speed_asked: tuple[float, float] | None = None
         self._notice_seq = 0
@@ -803,6 +807,23 @@ class LimitwatchApp(App[None]):
                 title="Limit refused", severity="error", replaces="limit refused",
             )  # fmt: skip
             return
+        # A step that takes a limit past the price fires it at once: likely a key pressed
+        # once too often (one B took a buy limit from 151.10 to 151.86 with the price at
+        # 151.28, and a BUY fired). As the limits dialog does, it asks first: the same
+        # key again within STEP_CONFIRM_S sets it.
+        crossing = at_once(new_buy, new_sell, last) if not at_once(buy, sell, last) else ""
+        key = (symbol, side, direction)
+        now = time.monotonic()
+        if crossing and (self._step_confirm != key or now > self._step_confirm_until):
+            self._step_confirm = key
+            self._step_confirm_until = now + STEP_CONFIRM_S
+            self.notify(
+                f"{symbol}: {crossing}: press {_STEP_KEYS[side, direction]} again to set it",
+                title="Limit not set yet", severity="warning", timeout=STEP_CONFIRM_S,
+                replaces="limit",
+            )  # fmt: skip
+            return
+        self._step_confirm = None
         if self._send_limits(symbol, new_buy, new_sell, only=side, additive=additive):
             self.notify(
                 f"{symbol} {side} limit → {_limit_text(value)}", timeout=2, replaces="limit"
@@ -1357,6 +1378,12 @@ def _cut(text: str, room: int) -> str:
     if cell_len(text) <= room:
         return text
     return set_cell_size(text, room - 1) + "…" if room >= 4 else ""
+
+
+#: Seconds within which a step key that would fire its limit at once, pressed again, sets it.
+STEP_CONFIRM_S = 5.0
+#: The key of each step (side, direction), as the confirmation names it.
+_STEP_KEYS = {("buy", -1): "b", ("buy", 1): "B", ("sell", -1): "s", ("sell", 1): "S"}
 
 
 def _stepped(limit: float, delta: float) -> float:

@@ -71,6 +71,41 @@ def test_a_side_with_no_limit_gets_one_a_step_from_the_price_on_its_own_side(
     assert after[1 - side] == before[1 - side]
 
 
+@pytest.mark.parametrize(("key", "side"), [("B", 0), ("s", 1)])
+def test_a_step_that_would_fire_its_limit_at_once_asks_for_the_key_again(
+    key: str, side: int
+) -> None:
+    """One B took a buy limit from 151.10 to 151.86 with the price at 151.28, and a BUY
+    fired: as the limits dialog does, the step that takes a limit past the price asks
+    first, and the same key again sets it."""
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    last = float(feed.engine.state().last[0])
+    near = (last * 0.998, last * 1.2) if side == 0 else (last * 0.8, last * 1.002)
+    feed.engine.set_limits(symbol, *near)
+    app = LimitwatchApp(feed, step=0.005)
+    told: list[str] = []
+    sent: list[tuple[float, float]] = []
+
+    async def run() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press(key)
+            await until_shown(pilot, app)
+            told.extend(str(n.message) for n in app._notifications)
+            sent.append(_limits(feed, symbol))
+            await pilot.press(key)
+            await until_shown(pilot, app)
+            sent.append(_limits(feed, symbol))
+
+    asyncio.run(run())
+    fires = "a BUY fires at once" if side == 0 else "a SELL fires at once"
+    assert any(fires in m and f"press {key} again to set it" in m for m in told), told
+    assert sent[0] == pytest.approx(near)  # not set by the first press
+    moved = sent[1][side]
+    assert (moved > last) if side == 0 else (moved < last)  # set by the second
+
+
 def test_repeated_key_presses_accumulate() -> None:
     feed = StaticFeed()
     symbol = feed.engine.state().symbols[0]
