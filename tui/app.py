@@ -223,6 +223,7 @@ class LimitwatchApp(App[None]):
         self.feed = feed
         self.record_dir = record_dir or default_record_dir()
         self.settings = settings or cfg.Settings()
+        self._saved_settings = self.settings  # as read; then as last written
         self.step = step if step is not None else self.settings.step
         self.config_path = config_path
         self.sub_title = sub_title
@@ -1271,10 +1272,18 @@ class LimitwatchApp(App[None]):
             yield SystemCommand(title, f"key: {key}", callback)
 
     def _save_settings(self) -> None:
+        """Write the settings, over what another monitor sharing the file has written
+        since this one last did only where this one changed something."""
         if self.config_path is None:
             return
+        out = self.settings
+        if self.config_path.exists():
+            on_disk, problems = cfg.load(self.config_path)
+            if not problems:
+                out = cfg.merged(on_disk, self._saved_settings, self.settings)
+        self._saved_settings = self.settings
         try:
-            cfg.save(self.config_path, self.settings)
+            cfg.save(self.config_path, out)
         except OSError as exc:
             # Which file, and why: "File exists" alone (a folder on its path was a file).
             why = exc.strerror or str(exc)

@@ -4,6 +4,7 @@ entry is reported and left out instead of stopping the monitor."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,37 @@ def test_limits_left_out_at_start_are_said_and_the_file_is_still_saved_in_place(
         StaticFeed(), settings=settings, config_path=path, problems=problems, notes=[note]
     )
     assert app.config_path == path and app._startup_problems == [note]
+
+
+def test_two_monitors_sharing_the_settings_file_keep_each_others_limits(tmp_path: Path) -> None:
+    """Two monitors with one HOME: one set BRIX's limits, the other then moved ACME's and
+    wrote all of its settings over the file: BRIX's limits were gone at the next start.
+    Each now writes only what it changed over what the file holds."""
+    import asyncio
+
+    from tests.tui.driving import until_shown
+    from tests.tui.feeds import StaticFeed
+    from tui.app import LimitwatchApp
+
+    path = tmp_path / "config.toml"
+    config.save(path, config.Settings(step=0.01))
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    settings, problems = config.load(path)
+    app = LimitwatchApp(feed, settings=settings, config_path=path, problems=problems)
+
+    async def run() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            # The other monitor, meanwhile: its limits for BRIX and a smaller step.
+            other, _ = config.load(path)
+            config.save(path, replace(other.with_limits("BRIX", 3.0, 4.0), step=0.002))
+            await pilot.press("S")
+            await until_shown(pilot, app)
+
+    asyncio.run(run())
+    saved, problems = config.load(path)
+    assert problems == []
+    assert saved.limits["BRIX"] == (3.0, 4.0)  # the other's, kept
+    assert saved.limits[symbol] == feed.engine.limits(symbol)  # this one's
+    assert saved.step == 0.002  # this one did not change the step

@@ -12,7 +12,7 @@ import math
 import os
 import tempfile
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -303,6 +303,44 @@ def save_target(path: Path, problems: list[str]) -> tuple[Path, str | None]:
         return path, None
     beside = path.with_name(f"{path.stem}.new{path.suffix or '.toml'}")
     return beside, f"{path} is left as it is; changes are saved to {beside}"
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal, a nan limit equal to a nan limit."""
+    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
+        return all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+def merged(on_disk: Settings, before: Settings, ours: Settings) -> Settings:
+    """``on_disk`` with what changed from ``before`` to ``ours`` applied: a symbol's limits
+    set or dropped, and each other setting changed. Two monitors sharing a settings file
+    each wrote all of theirs over the other's: one's limits for BRIX, set a minute before,
+    were gone at the next start when the other moved ACME's.
+
+    >>> a = Settings(limits={"ACME": (1.0, 2.0)})
+    >>> disk = Settings(step=0.01, limits={"ACME": (1.0, 2.0), "BRIX": (3.0, 4.0)})
+    >>> m = merged(disk, a, a.with_limits("ACME", 1.5, 2.0))
+    >>> m.step, sorted(m.limits.items())
+    (0.01, [('ACME', (1.5, 2.0)), ('BRIX', (3.0, 4.0))])
+    """
+    changes: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name == "limits":
+            limits = dict(on_disk.limits)
+            for symbol in before.limits.keys() | ours.limits.keys():
+                now = ours.limits.get(symbol)
+                if not _same(now, before.limits.get(symbol)):
+                    if now is None:
+                        limits.pop(symbol, None)
+                    else:
+                        limits[symbol] = now
+            changes["limits"] = limits
+        elif not _same(getattr(ours, f.name), getattr(before, f.name)):
+            changes[f.name] = getattr(ours, f.name)
+    return replace(on_disk, **changes)
 
 
 def save(path: Path, settings: Settings) -> None:
