@@ -315,3 +315,36 @@ def test_a_symbol_of_one_tick_has_no_seconds_after_it_on_the_axis() -> None:
     axis = next(line for line in lines if re.search(r"-1\.0+ ", line))
     assert "0.50" not in axis.replace("-0.50", "") and "1.00" not in axis.replace("-1.00", "")
     assert any("↑ sell 300.00" in line for line in lines)
+
+
+def test_two_long_names_that_differ_at_their_end_keep_it_in_the_chart_title() -> None:
+    """Two 64-character names differing in their last letter: the title, cut at its end
+    by the border, read the same for both even at 120 columns. The name is cut in the
+    middle to the room there is, its end kept."""
+    import asyncio
+
+    from textual.app import App, ComposeResult
+
+    from engine.state import History
+
+    t = np.array([0.0, 1.0, 2.0])
+    price = np.array([80.0, 80.5, 80.2])
+    history = History(t, price, price, price)
+    titles: list[str] = []
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Chart()
+
+    async def run() -> None:
+        app = Host()
+        async with app.run_test(size=(60, 24)) as pilot:
+            chart = app.query_one(Chart)
+            for name in ("X" * 64, "X" * 63 + "Y"):
+                chart.show(name, history, (77.0, 83.0), ())
+                await pilot.pause()
+                titles.append(str(chart.border_title))
+
+    asyncio.run(run())
+    assert titles[0] != titles[1] and titles[1].endswith("XY"), titles
+    assert all("…" in title and len(title) <= 60 - 4 for title in titles), titles

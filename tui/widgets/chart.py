@@ -271,9 +271,11 @@ class Chart(PlotextPlot):
         # ticks do: 16 hours kept read "last 20 s (all kept)" after a gap).
         if self.span_s is not None and n > 1 and kept < 0.9 * self.span_s:
             zoomed = f" · last {span_text(round(kept, 1 if kept < 10 else 0))} (all kept)"
-        self.border_title = Content(
-            f"Chart · {fmt.literal(symbol)}{zoomed}" if symbol else f"Chart{zoomed}"
-        )
+        name = fmt.literal(symbol) if symbol else ""
+        room = self.size.width - 4 - fmt.cells(f"Chart · {zoomed}")  # borders, padding
+        if self.size.width and fmt.cells(name) > room:
+            name = fmt.cut_middle(name, room)  # its end too: long names differ there
+        self.border_title = Content(f"Chart · {name}{zoomed}" if symbol else f"Chart{zoomed}")
         self.border_subtitle = ""
         if history is None or n == 0 or symbol is None:
             plt.title(empty)
