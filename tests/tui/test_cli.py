@@ -650,6 +650,8 @@ def test_a_file_that_cannot_be_read_is_said_not_a_traceback(command: str) -> Non
         (["evaluate", "--kinds", "drift", "--seed", "-1"], "a seed lies between 0"),
         (["produce", "--seed", "-1"], "a seed lies between 0"),
         (["produce", "--symbols", "100000000"], "expected at most 100,000"),
+        (["produce", "--rate", "1e9"], "expected at most 1,000,000 ticks a second, got 1e9"),
+        (["--rate", "2000000"], "slows its market down instead"),
         (["backtest", "--limit", "ACME=nan:nan", "x.csv"], "buy: 'nan' is not a number"),
         (["backtest", "--limit", "ACME=100:inf", "x.csv"], "sell: 'inf' is not a number"),
         (["backtest", "--limit", "A" * 100 + "=1:2", "x.csv"], "longer than the limit of 64"),

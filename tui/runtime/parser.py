@@ -45,6 +45,24 @@ from tui.runtime.publish import SIGNALS
 from tui.runtime.recorder import default_record_dir
 from tui.runtime.shared_limits import LIMITS
 
+#: The generator's fastest rate, ticks a second. Its event time moves a tick's share of
+#: a second per tick, so a rate the producer cannot send (about 150,000 a second unpaced,
+#: see the README's Performance) slows the market's clock instead: at 1e9, 1.85 M ticks
+#: spanned under 2 ms of event time and every symbol stayed "warming up".
+MAX_RATE = 1_000_000.0
+
+
+def _rate(text: str) -> float:
+    """--rate: a positive number of ticks a second, at most MAX_RATE."""
+    value = positive_float(text)
+    if value > MAX_RATE:
+        raise argparse.ArgumentTypeError(
+            f"expected at most {MAX_RATE:,.0f} ticks a second, got {text}: the generator's "
+            "clock moves by a tick's share of a second per tick, so a rate faster than "
+            "ticks can be sent slows its market down instead"
+        )
+    return value
+
 
 def _speed(text: str) -> float:
     try:
@@ -197,8 +215,9 @@ def add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True) 
         )  # fmt: skip
         g.add_argument("--seed", type=seed, default=7, help="generator seed (default: %(default)s)")
         g.add_argument(
-            "--rate", type=positive_float, default=50.0,
-            help="generator ticks per second, all symbols together (default: %(default)s)",
+            "--rate", type=_rate, default=50.0,
+            help="generator ticks per second, all symbols together, at most "
+            f"{MAX_RATE:,.0f} (default: %(default)s)",
         )  # fmt: skip
         g.add_argument(
             "--symbols", type=at_most(MAX_SYMBOLS), default=12,
