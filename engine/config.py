@@ -36,6 +36,16 @@ MIN_HORIZON_S = 0.01
 MAX_HORIZON_S = 366 * 86400.0
 #: Largest ``max_symbols``: at the default windows, about 1.2 GB of state when all are used.
 MAX_SYMBOLS = 100_000
+#: The drift's default half-life in half-lives of the averages and the volatility (600 s
+#: at the default 30 s). On `limitwatch evaluate`'s 13 market kinds (seeds 0 and 1) the
+#: forecast warned at the proximity alarm's precision with no more alerts than it on 9
+#: and 10 kinds instead of 4 and 3 with 4 half-lives (120 s), its lead at least the
+#: targets' (1.25x on trending kinds, 1.1x on the others) with no more alerts on 5 and 4
+#: kinds instead of 1 and 1, and a Brier skill 0.002-0.005 higher on average; on 36
+#: markets written outside the project, calibration within 0.05 on 16 instead of 11, but
+#: the median lead ratio 1.07 instead of 1.16 (driftless walks, where a longer window
+#: finds less drift to warn early with). The README's forecast section has the tables.
+DRIFT_HALFLIVES = 20
 
 
 def _setting(
@@ -94,10 +104,10 @@ class EngineConfig:
         volatility estimates: an observation ``dt`` seconds old weighs ``2**(-dt/halflife_s)``.
     drift_halflife_s : float or None
         Half-life in seconds of the drift estimate the forecasts use, at least
-        ``halflife_s``; ``None`` means ``4 * halflife_s`` (see :attr:`drift_halflife`).
-        The drift's standard error falls with the time it covers, not with the tick
-        count, so a drift from the volatility's short window is mostly noise; the
-        longer window follows a trend that lasts minutes.
+        ``halflife_s``; ``None`` means :data:`DRIFT_HALFLIVES` ``* halflife_s`` (see
+        :attr:`drift_halflife`). The drift's standard error falls with the time it
+        covers, not with the tick count, so a drift from the volatility's short window
+        is mostly noise; the longer window follows a trend that lasts many minutes.
     vol_returns : int
         The volatility's weights age by at most ``halflife_s / vol_returns`` per tick
         (``>= 1``): where ticks come further apart than that, its window holds about
@@ -196,7 +206,7 @@ class EngineConfig:
     halflife_s: float = _setting(30.0, "--halflife", "S", "EMA/volatility half-life, s", "seconds")
     drift_halflife_s: float | None = _setting(
         None, "--drift-halflife", "S", "half-life of the drift the forecasts use, s "
-        "(default: 4 x the half-life)", "seconds",
+        f"(default: {DRIFT_HALFLIVES} x the half-life)", "seconds",
     )  # fmt: skip
     vol_returns: int = _setting(
         8, "--vol-returns", "N", "least returns per half-life the volatility rests on "
@@ -350,10 +360,10 @@ class EngineConfig:
 
     @property
     def drift_halflife(self) -> float:
-        """Half-life of the forecasts' drift: ``drift_halflife_s``, or ``4 * halflife_s``
-        when that is None."""
+        """Half-life of the forecasts' drift: ``drift_halflife_s``, or
+        :data:`DRIFT_HALFLIVES` ``* halflife_s`` when that is None."""
         if self.drift_halflife_s is None:
-            return 4.0 * self.halflife_s
+            return DRIFT_HALFLIVES * self.halflife_s
         return float(self.drift_halflife_s)
 
     @property

@@ -152,11 +152,12 @@ _B = NDArray[np.bool_]
 
 
 _INITIAL_CAPACITY = 64
-#: A quantity's hit (an additive symbol's BUY or SELL) re-arms only once the value is back
-#: beyond the limit by at least this many of its typical moves from one tick to the next
-#: (the root of the exponentially weighted mean squared move, noise included) as well as
-#: by ``hysteresis`` of the limit, which is no distance at a limit of 0: a gauge jittering
-#: about a threshold of 0 fired a hit at every fourth tick.
+#: A hit (BUY or SELL) re-arms only once the price is back beyond the limit by at least
+#: this many of its typical moves from one tick to the next (the root of the exponentially
+#: weighted mean squared move, noise included; of the log price for a price) as well as by
+#: ``hysteresis`` of the limit: a gauge jittering about a threshold of 0, where that is no
+#: distance, fired a hit at every fourth tick, and trades alternating between a bid and an
+#: ask further apart than the hysteresis fired one at nearly every trade at the bid.
 HIT_REARM_MOVES = 2.0
 #: Ticks of a symbol before its price grid counts (:meth:`Engine._grid`): the smallest of
 #: a few steps of a price that is on no grid is still a good part of a typical step.
@@ -238,9 +239,10 @@ class Engine:
     * ``BUY``/``SELL`` when the price reaches the limit (``price <= buy``,
       ``price >= sell``). It then disarms until the price moves back beyond the limit by
       ``hysteresis`` (above ``buy*(1+hysteresis)``, below ``sell*(1-hysteresis)``), so a
-      price chopping around a limit gives one signal. An additive symbol's value must
-      also move back by :data:`HIT_REARM_MOVES` of its typical moves from one tick to
-      the next, and a price on a grid (see :meth:`_grid`) by a whole step of it.
+      price chopping around a limit gives one signal. The price must also move back by
+      :data:`HIT_REARM_MOVES` of its typical moves from one tick to the next (a price's
+      of its log, at the price), and a price on a grid (see :meth:`_grid`) by a whole
+      step of it.
     * ``BUY_WATCH``/``SELL_WATCH`` when the probability of reaching the limit within
       ``horizon_s`` is at ``alert_p`` or above while the price has not reached it (so
       never during the warm-up, which leaves the watch armed), the calibration map in
@@ -1306,16 +1308,20 @@ class Engine:
         p_hit = forecast_limits(price, aims[0], aims[1], est, cfg.horizon_s, self._screen)
         p_rule = self._doubted(p_hit, batch.sym_t)
         slow_full = k >= cfg.slow - 1 if (n_before < cfg.slow - 1).any() else None
-        # A price that moves by whole ticks re-arms its hit only a whole tick back beyond
-        # the limit: with ticks larger than the hysteresis (a cent on a price of 2 is
-        # 0.5 %), a flicker between the two levels either side of a limit re-armed and
-        # fired it again, 23 SELLs of one limit in half an hour.
+        # A hit re-arms only once the price is back beyond the limit by HIT_REARM_MOVES of
+        # its typical moves from one tick to the next, and a price that moves by whole
+        # ticks by a whole tick: with moves larger than the hysteresis (a cent on a price
+        # of 2 is 0.5 %; trades at a bid and an ask 0.4 % apart) a flicker either side of
+        # a limit re-armed and fired it again, 23 SELLs of one limit in half an hour.
         rearm = np.where(np.isfinite(grid), grid, np.nan)
-        if additive is not None:  # a quantity's limit may be 0: h of it is no distance
-            moves = sums[:, Sum.V_RETURN_SQ] / sums[:, Sum.V_WEIGHT]  # mean squared move
-            np.sqrt(moves, out=moves)
-            moves *= HIT_REARM_MOVES
-            np.fmax(rearm, np.where(additive, moves, np.nan), out=rearm)
+        moves = sums[:, Sum.V_RETURN_SQ] / sums[:, Sum.V_WEIGHT]  # mean squared move
+        np.sqrt(moves, out=moves)
+        moves *= HIT_REARM_MOVES
+        if additive is None:  # a price's moves are of its log: in price, at this price
+            moves *= price
+        else:  # a quantity's limit may be 0: h of it is no distance
+            np.multiply(moves, price, out=moves, where=~additive)
+        np.fmax(rearm, moves, out=rearm)
         fired, s.rules[sym], s.last_fire[sym] = fire(
             batch,
             s.rules.take(sym, axis=0),

@@ -189,7 +189,7 @@ class Reference:
         self.additive = additive
         self.fast, self.slow = fast, slow
         self.halflife, self.horizon = halflife_s, horizon_s
-        self.drift_halflife = 4 * halflife_s if drift_halflife_s is None else drift_halflife_s
+        self.drift_halflife = 20 * halflife_s if drift_halflife_s is None else drift_halflife_s
         self.clock_step = halflife_s / vol_returns  # the volatility's clock: steps at most this
         self.alert, self.hysteresis = alert_p, hysteresis
         self.band, self.rearm = default_band, watch_rearm
@@ -369,9 +369,11 @@ class Reference:
         s.p_buy, s.eta_buy, s.p_sell, s.eta_sell = self._forecasts(s)
 
         fired: list[tuple[str, float, float, float]] = []
-        # A quantity's hit re-arms only once back by two typical moves as well, and any
-        # price on a grid by a whole step.
-        least = 2.0 * math.sqrt(s.sum_rr / s.den_v) if s.additive else -math.inf
+        # A hit re-arms only once back by two typical moves as well (a price's: of its
+        # log, at this price), and a price on a grid by a whole step.
+        least = 2.0 * math.sqrt(s.sum_rr / s.den_v) if s.den_v > 0 else -math.inf
+        if not s.additive:
+            least *= price
         if s.n > 20 and math.isfinite(s.grid):
             least = max(least, s.grid)
         for side, limit, p, eta, reached, back in (

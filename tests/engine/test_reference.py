@@ -287,7 +287,7 @@ def test_drift_and_volatility_match_pandas_ewm_of_returns() -> None:
             .sort_index()
         )
 
-    m_long = ewm(12.0)
+    m_long = ewm(cfg.drift_halflife)
     # The volatility's weights run on its own clock: time steps capped at
     # halflife / vol_returns (3 s / 8) each, summed per symbol.
     clock = d["ts"].fillna(0.0).clip(upper=3.0 / cfg.vol_returns).groupby(ids).cumsum()

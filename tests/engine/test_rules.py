@@ -226,17 +226,38 @@ def test_scripted_path_through_both_limits_gives_watches_then_hits_in_order() ->
 def test_price_chopping_around_the_limit_gives_one_signal_until_it_moves_back() -> None:
     eng = Engine(NO_CROSSES)  # hysteresis 0.2%: re-arms above 95 * 1.002 = 95.19
     eng.set_limits("ACME", buy=95.0)
-    chop = [100.0, 96.0, 94.9, 95.1, 94.8, 95.15, 94.95, 95.18, 94.7]
+    # Moves of a few hundredths (two of them are well within the hysteresis), then a
+    # chop about the limit.
+    near = [round(95.40 - 0.02 * i, 2) for i in range(20)]
+    chop = [*near, 94.99, 95.1, 94.98, 95.15, 94.95, 95.18, 94.97]
     signals = [s for s in feed(eng, "ACME", chop) if s.kind is SignalKind.BUY]
-    assert [s.price for s in signals] == [94.9]
+    assert [s.price for s in signals] == [94.99]
     signals = [s for s in feed(eng, "ACME", [95.3, 94.9], t0=100.0) if s.kind is SignalKind.BUY]
     assert [(s.price, s.seq) for s in signals] == [(94.9, 2)]
+
+
+def test_trades_bouncing_between_bid_and_ask_wider_than_the_hysteresis_give_one_signal() -> None:
+    # Trades at a bid and an ask 0.5 % apart (the hysteresis is 0.2 %) as the middle falls
+    # through the buy limit: every trade at the ask was back beyond the limit by the
+    # hysteresis, and the next at the bid fired the BUY again. The typical move from one
+    # trade to the next is the spread, and a hit re-arms only two of them back.
+    eng = Engine(NO_CROSSES)
+    eng.set_limits("ACME", buy=95.0)
+    mid = 96.0 - 0.01 * np.arange(200)  # 96.00 down to 94.01
+    trades = np.where(np.arange(200) % 2 == 0, mid - 0.24, mid + 0.24)
+    signals = [s for s in feed(eng, "ACME", trades.tolist()) if s.kind is SignalKind.BUY]
+    assert len(signals) == 1 and signals[0].price <= 95.0
+    # Back by more than two such moves, it re-arms: down again, a second BUY.
+    again = [96.5, 96.8, 97.0, 96.0, 95.5, 94.9]
+    signals = [s for s in feed(eng, "ACME", again, t0=300.0) if s.kind is SignalKind.BUY]
+    assert [s.price for s in signals] == [94.9]
 
 
 def test_sell_side_hysteresis_mirrors_the_buy_side() -> None:
     eng = Engine(NO_CROSSES)  # re-arms below 110 * 0.998 = 109.78
     eng.set_limits("ACME", sell=110.0)
-    path = [100.0, 110.0, 109.9, 110.2, 109.8, 110.1, 109.7, 110.0]
+    near = [round(109.60 + 0.02 * i, 2) for i in range(20)]
+    path = [*near, 110.0, 109.9, 110.2, 109.8, 110.1, 109.5, 110.0]
     sells = [s for s in feed(eng, "ACME", path) if s.kind is SignalKind.SELL]
     assert [(s.price, s.seq) for s in sells] == [(110.0, 1), (110.0, 2)]
 
@@ -541,13 +562,14 @@ def test_a_price_flickering_across_a_limit_on_a_coarse_grid_crosses_it_once() ->
     """A cent on a price of 2 is 0.5 %, more than the hysteresis (0.2 %): the price
     flickering between 2.00 and 2.01 across a sell limit of 2.0094 re-armed and fired a
     SELL at every 2.01 (23 of one limit in half an hour of a backtest). A hit on a grid
-    re-arms only a whole step back beyond the limit: at 1.99, not at 2.00."""
+    re-arms only a whole step back beyond the limit, and two of the price's typical moves
+    (here a cent each): at 1.98, not at 2.00 or 1.99."""
     eng = Engine(EngineConfig(default_band=None, calibrate_after_s=math.inf))
     eng.register(["S"])
     eng.set_limits("S", buy=1.5, sell=2.0094)
     warm = [1.99, 2.00] * 13  # the grid (a cent) is known after 20 steps
     flicker = [2.01, 2.00] * 10
-    prices = [*warm, *flicker, 1.99, 2.00, 2.01]
+    prices = [*warm, *flicker, 1.99, 2.00, 2.01, 1.98, 2.00, 2.01]
     t = 1.7e9 + np.arange(len(prices), dtype=float)
     signals = eng.update(np.zeros(len(prices), dtype=np.int32), t, np.array(prices))
     sells = [s.t - t[0] for s in signals if s.kind is SignalKind.SELL]

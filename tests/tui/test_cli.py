@@ -399,7 +399,7 @@ def test_help_of_each_command_says_what_it_needs() -> None:
         assert "embedded broker" not in help_of[name], name
         assert "(required)" in help_of[name] and "example:" in help_of[name], name
     assert "--seed" not in help_of["replay"]  # the generator's, not a file's
-    for name, text in help_of.items():  # "(default: 4 x the half-life) (none)" read twice
+    for name, text in help_of.items():  # "(default: 20 x the half-life) (none)" read twice
         assert "(none)" not in text, name
     assert "example:" in help_of["replay"]
 
