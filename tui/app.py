@@ -812,7 +812,11 @@ class LimitwatchApp(App[None]):
         # once too often (one B took a buy limit from 151.10 to 151.86 with the price at
         # 151.28, and a BUY fired). As the limits dialog does, it asks first: the same
         # key again within STEP_CONFIRM_S sets it.
-        crossing = at_once(new_buy, new_sell, last) if not at_once(buy, sell, last) else ""
+        if side == "buy":  # this side alone: the other may be past the price already
+            before, after = at_once(buy, math.nan, last), at_once(new_buy, math.nan, last)
+        else:
+            before, after = at_once(math.nan, sell, last), at_once(math.nan, new_sell, last)
+        crossing = after if not before else ""
         key = (symbol, side, direction)
         now = time.monotonic()
         if crossing and (self._step_confirm != key or now > self._step_confirm_until):
