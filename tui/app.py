@@ -816,7 +816,9 @@ class LimitwatchApp(App[None]):
             before, after = at_once(buy, math.nan, last), at_once(new_buy, math.nan, last)
         else:
             before, after = at_once(math.nan, sell, last), at_once(math.nan, new_sell, last)
-        crossing = after if not before else ""
+        # (A limit that cannot be is refused outright, below, not asked about.)
+        impossible = limit_problem(new_buy, new_sell, additive=additive)
+        crossing = after if not before and not impossible else ""
         key = (symbol, side, direction)
         now = time.monotonic()
         if crossing and (self._step_confirm != key or now > self._step_confirm_until):
