@@ -180,7 +180,7 @@ class EngineConfig:
         WATCHes the correction of the time to the limit: while
         its estimates still fill, a symbol's forecasts err in ways its later ones do
         not, and a map learnt from them would correct what is no longer there. The
-        default, 120 s, is one half-life of the default drift. ``inf`` (``off`` on the
+        default is 120 s. ``inf`` (``off`` on the
         command line) learns no map: the forecasts are reported as computed, and their
         track record is still kept.
         Until both warm-up conditions hold, ``p_buy``/``p_sell`` and the expected times

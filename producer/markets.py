@@ -51,7 +51,9 @@ Kinds (:data:`KINDS`):
 
 Held out (:data:`HELD_OUT`): kinds added after the engine's estimators and settings were
 chosen on the eight above, and never used to tune them, so that their figures say how
-the forecast does on markets it has not seen:
+the forecast does on markets it has not seen; but for one setting, the drift's
+half-life, chosen later on all thirteen kinds (``DRIFT_HALFLIVES`` in
+:mod:`engine.config`):
 
 ``stochvol``
     Stochastic volatility: log volatility an Ornstein-Uhlenbeck process (half-life 2 to 10
@@ -424,8 +426,9 @@ _GENERATORS: dict[
     "factor": _factor,
     "cents": _cents,
 }
-#: Kinds added after the engine's settings were chosen, and never used to choose them:
-#: the evaluation's figures on these are those of markets the forecast has not seen.
+#: Kinds added after the engine's settings were chosen, and never used to choose them
+#: but the drift's half-life (chosen on all thirteen): the evaluation's figures on these
+#: are those of markets the forecast has not seen, that one setting apart.
 #: (``sparse`` was held out until its figures led to the volatility's clock, see
 #: ``vol_returns`` in :class:`engine.EngineConfig`; ``lulls`` until its figures led to
 #: the calibration's groups by age.)

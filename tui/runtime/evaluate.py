@@ -11,8 +11,8 @@ engine runs over the ticks, its ``p`` sampled every twelfth of the horizon of ev
 proximity and vol-scaled alarms at their best at the engine's precision, and (generated
 markets only) the oracle. The measures are defined in :mod:`engine.evaluation`. Progress goes to
 standard error. The kinds marked held out (:data:`producer.markets.HELD_OUT`) were never
-used to choose the engine's estimators or settings: their rows are the forecast on
-markets it has not seen.
+used to choose the engine's estimators or settings but the drift's half-life: their rows
+are the forecast on markets it has not seen, that one setting apart.
 """
 
 from __future__ import annotations
@@ -426,7 +426,7 @@ def table(results: dict[str, Evaluation], width: int | None = None) -> str:
     if held:
         notes.append(
             f"held out: {', '.join(held)} (never used to choose the engine's estimators or "
-            "settings: markets the forecast has not seen)"
+            "settings but the drift's half-life: markets the forecast has not seen)"
         )
     if width is not None:  # on a terminal: each note within it, the next lines indented
         notes = [line for note in notes for line in textwrap.wrap(

@@ -445,7 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score the forecast: calibration per decile, Brier skill, lead time "
         "against a proximity and a volatility-scaled alarm at equal precision, ETA accuracy "
         f"and WATCH counts, on generated markets of {len(KINDS)} kinds ({len(HELD_OUT)} of "
-        "them held out: never used to choose the engine's settings), with an oracle that "
+        "them held out: never used to choose the engine's settings but the drift's "
+        "half-life), with an oracle that "
         "knows the true drift and volatility, or on your own recorded ticks (FILE).",
         epilog="example: limitwatch evaluate --kinds drift,reverting --symbols 50 --minutes 20",
     )  # fmt: skip
