@@ -1685,8 +1685,7 @@ def _watch_etas(
 
 
 #: The share of its window at length (the drift's ``span`` settles at ``drift_halflife /
-#: ln 2``; counted against at most 173 s at the defaults, :data:`DRIFT_LOOKS_HALFLIVES`)
-#: below which its error counts more than once. The posterior
+#: ln 2``, 173 s by default) below which its error counts more than once. The posterior
 #: (:func:`posterior_drift`) reads one estimate at a time, but a monitor looks at every
 #: symbol at every tick and a WATCH fires the first time a forecast is high: while the
 #: window is short its estimate swings fast, and a symbol's first minutes give many
@@ -1706,14 +1705,6 @@ def _watch_etas(
 #: full trust at the same span) cut the first minutes' WATCHes further, but weakened a
 #: real trend's as much as noise.
 DRIFT_SETTLED_FILL = 0.7
-#: The settled span those looks are counted against is that of a drift half-life of at
-#: most this many half-lives (the 120 s the rule above was chosen on at the defaults),
-#: however long the drift's own window: the 600 s window counted five times as many looks
-#: in a symbol's first minutes, and a steady +0.4 % a second warned at its 31st tick
-#: instead of its 19th, the shipped rally 2.2 s ahead instead of 3.9. The noise a drift
-#: on a filling window shows is that of its span, whatever the window it will settle in,
-#: so this keeps the first minutes as they were, and the longer window's gain after.
-DRIFT_LOOKS_HALFLIVES = 4.0
 
 #: The least share of the elapsed time the bipower estimate's ``sum(w sqrt(dt_i
 #: dt_(i-1)))`` is taken to be: ``pi / 4``, its expectation for ticks at random times
@@ -1823,8 +1814,7 @@ def _estimates(
     drift_se2 /= span
     vol = np.sqrt(variance, out=variance)
     # As many looks as windows of this span fit in the settled one (see the constant).
-    settles = min(cfg.drift_halflife, DRIFT_LOOKS_HALFLIVES * cfg.halflife_s)
-    looks = (DRIFT_SETTLED_FILL * settles / math.log(2.0)) / span
+    looks = (DRIFT_SETTLED_FILL * cfg.drift_halflife / math.log(2.0)) / span
     np.fmax(looks, 1.0, out=looks)
     mean, var = posterior_drift(drift, drift_se2, looks)
     cold = elapsed / weights[0] < cfg.warmup_span

@@ -287,8 +287,7 @@ class Reference:
             sigma = math.sqrt(self._variance(s))
             se2 = self._drift_rv(s) / (s.sum_dt_long * s.sum_dt_long)
             # its error counted once per window of this span in 0.7 of the settled one
-            settles = min(self.drift_halflife, 4.0 * self.halflife)
-            looks = max(1.0, 0.7 * settles / math.log(2) / s.sum_dt_long)
+            looks = max(1.0, 0.7 * self.drift_halflife / math.log(2) / s.sum_dt_long)
             keep = 0.0 if raw == 0 else max(0.0, 1.0 - se2 * looks / (raw * raw))
             mu, var = raw * keep, se2 * keep
             shift = 0.5825971579390106 * sigma * math.sqrt(s.sum_dt / s.den)

@@ -52,7 +52,11 @@ def test_no_watch_before_the_warmup_ticks_even_on_a_steep_path_but_hits_fire() -
     watches = [(i + 10, s) for i, s in late if s.kind.name == "SELL_WATCH"]
     assert watches, "the same path warns once warmed up"
     first, watch = watches[0]
-    assert first == DEFAULTS.warmup_ticks - 1, "the first tick that may forecast warns"
+    # With the drift's window at 120 s it warned at the first tick that may forecast
+    # (tick 19, counting from 0); at 600 s its first minutes count five times as many
+    # looks (see DRIFT_SETTLED_FILL) and it warns at tick 31, before the limit (tick 35).
+    reach = int(np.argmax(price >= 115.0))
+    assert DEFAULTS.warmup_ticks - 1 <= first < reach - 3, (first, reach)
     assert watch.p_hit >= DEFAULTS.alert_p and watch.price < 115.0
 
 
@@ -285,9 +289,11 @@ def test_a_drift_is_not_trusted_on_a_window_that_has_not_filled(
     monkeypatch.setattr(engine.core, "DRIFT_SETTLED_FILL", 0.0)  # trusted at once
     at_once = _first_minute_watches(0.0)
     assert len(at_once) >= 10 and len(settled) <= len(at_once) // 3
-    # A real trend (+2 % in a minute) stands out by far more: warned as before.
+    # A real trend (+2 % in a minute) stands out by far more: most of it is warned of
+    # (80 % of what a drift trusted at once warns of with the window at 120 s, 79 % at
+    # 600 s, where the first minutes count five times as many looks).
     monkeypatch.undo()
     trend = _first_minute_watches(2e-2 / 60)
     monkeypatch.setattr(engine.core, "DRIFT_SETTLED_FILL", 0.0)
     trend_at_once = _first_minute_watches(2e-2 / 60)
-    assert len(trend) >= 0.8 * len(trend_at_once) >= 50
+    assert len(trend) >= 0.75 * len(trend_at_once) >= 50

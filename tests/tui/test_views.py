@@ -786,7 +786,7 @@ def test_the_status_line_keeps_counts_and_step_within_80_columns() -> None:
         if width >= 100:
             assert "source stopped at line 88" in line or "stopped: /data/day.csv:88" in line
         assert "● REC 12,345" in line and "/home/someone" not in line  # the file at most
-        assert "12 symbols · 23 signals · step 0.50%" in line
+        assert "12 symbols · 22 signals · step 0.50%" in line
         if width >= 130:
             assert "STALE: no tick for 12 s" in line and "→ rec-" in line
         if width >= 158:
@@ -803,9 +803,9 @@ def test_at_80_columns_bad_lines_skipped_leave_the_step_and_the_source() -> None
         source="<stdin>",
     )
     line = status_line(snap, 0.005, 78, stale="no tick for 12 s")
-    assert line == "STALE · source ended · 27 skipped · 12 symbols · 23 signals · step 0.50%"
+    assert line == "STALE · source ended · 27 skipped · 12 symbols · 22 signals · step 0.50%"
     line = status_line(snap, 0.005, 78)
-    assert line == "source ended · 27 skipped · 12 symbols · 23 signals · step 0.50% · <stdin>"
+    assert line == "source ended · 27 skipped · 12 symbols · 22 signals · step 0.50% · <stdin>"
 
 
 def test_a_source_that_stops_on_a_bad_line_says_so_in_a_toast_with_the_skip_bad_hint() -> None:
@@ -930,7 +930,7 @@ def test_a_source_stopped_at_a_bad_line_never_reads_as_ended_and_says_where() ->
     )
     for width in (78, 100):
         line = status_line(snap, 0.005, width, stale="consumer 11 s behind")
-        assert "source stopped at line 51 · 12 symbols · 23 signals · step 0.50%" in line
+        assert "source stopped at line 51 · 12 symbols · 22 signals · step 0.50%" in line
     assert "source stopped: /tmp/bad/binary.jsonl:51: binary data" in status_line(snap, 0.005)
     ended = dataclasses.replace(snap, producer=ProducerStats(source="replay", finished=True))
     assert "source ended · 12 symbols" in status_line(ended, 0.005, 78)
