@@ -1397,8 +1397,12 @@ def _cut(text: str, room: int) -> str:
 
 #: Seconds within which a step key that would fire its limit at once, pressed again, sets it.
 STEP_CONFIRM_S = 5.0
-#: The key of each step (side, direction), as the confirmation names it.
-_STEP_KEYS = {("buy", -1): "b", ("buy", 1): "B", ("sell", -1): "s", ("sell", 1): "S"}
+#: The key bound to each step (side, direction), as the confirmation names it.
+_STEP_KEYS = {
+    (side, step): next(k.bind for k in KEYS if k.action == f"step_limit({side!r}, {step})")
+    for side in ("buy", "sell")
+    for step in (-1, 1)
+}
 
 
 def _stepped(limit: float, delta: float) -> float:

@@ -36,6 +36,22 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> str:
     return str(path)
 
 
+def write_ticks(
+    tmp_path: Path, fmt: str, times: list[float], symbols: list[str]
+) -> tuple[str, list[str]]:
+    """A file ``p.csv`` (with a header line) or ``p.jsonl`` of one tick per time and symbol,
+    prices cycling over seven cents; its path and its header lines."""
+    rows = []
+    for k, (ts, symbol) in enumerate(zip(times, symbols, strict=True)):
+        price = f"{100.0 + (k % 7) * 0.01:.2f}"
+        if fmt == "csv":
+            rows.append(f"{ts!r},{symbol},{price}")
+        else:
+            rows.append(f'{{"symbol":"{symbol}","price":{price},"ts":{ts!r}}}')
+    header = ["ts,symbol,price"] if fmt == "csv" else []
+    return write(tmp_path, f"p.{fmt}", "\n".join(header + rows) + "\n"), header
+
+
 def read_all(path: str, **kwargs: object) -> list[Tick]:
     return list(FileSource(path, **kwargs))  # type: ignore[arg-type]
 
@@ -489,16 +505,10 @@ def test_a_line_dated_years_ahead_is_the_bad_one_not_the_lines_after_it(
     """One tick dated 2033 in a recording: with --skip-bad only that line is skipped and
     every later tick of its symbol is kept; without, the error names that very line."""
     t0, bad_at = 1_750_000_000.0, ticks // 2
-    rows = []
-    for k in range(ticks):
-        ts = 1_996_427_570.4 if k == bad_at else t0 + k * 0.01
-        symbol = "ACME" if k % 3 else "BRIX"
-        if fmt == "csv":
-            rows.append(f"{ts!r},{symbol},{100.0 + (k % 7) * 0.01:.2f}")
-        else:
-            rows.append(f'{{"symbol":"{symbol}","price":{100.0 + (k % 7) * 0.01:.2f},"ts":{ts!r}}}')
-    header = ["ts,symbol,price"] if fmt == "csv" else []
-    path = write(tmp_path, f"p.{fmt}", "\n".join(header + rows) + "\n")
+    times = [1_996_427_570.4 if k == bad_at else t0 + k * 0.01 for k in range(ticks)]
+    path, header = write_ticks(
+        tmp_path, fmt, times, ["ACME" if k % 3 else "BRIX" for k in range(ticks)]
+    )
     source = FileSource(path, skip_bad=True)
     got = list(source)
     assert len(got) == ticks - 1 and source.skipped == 1
@@ -522,14 +532,7 @@ def test_one_tick_dated_minutes_ahead_of_its_neighbours_does_not_stop_the_input(
     t0, early_at = time.time() - ticks * 0.01, ticks // 2
     times = [t0 + k * 0.01 + (200.0 if k == early_at else 0.0) for k in range(ticks)]
     symbols = ["ACME" if k % 2 else "BRIX" for k in range(ticks)]
-    rows = []
-    for k, (ts, symbol) in enumerate(zip(times, symbols, strict=True)):
-        if fmt == "csv":
-            rows.append(f"{ts!r},{symbol},{100.0 + (k % 7) * 0.01:.2f}")
-        else:
-            rows.append(f'{{"symbol":"{symbol}","price":{100.0 + (k % 7) * 0.01:.2f},"ts":{ts!r}}}')
-    header = ["ts,symbol,price"] if fmt == "csv" else []
-    path = write(tmp_path, f"p.{fmt}", "\n".join(header + rows) + "\n")
+    path, header = write_ticks(tmp_path, fmt, times, symbols)
     source = FileSource(path)
     with caplog.at_level("WARNING", logger="producer.files"):
         got = list(source)

@@ -334,29 +334,6 @@ def cells(text: str) -> int:
     )  # fmt: skip
 
 
-def cut_middle(text: str, width: int) -> str:
-    """``text`` within ``width`` cells (at least 3), cut in the middle with ``…`` where it
-    is longer, its start and its end kept: two long names that differ only at the end
-    (a chart's title cut at its end read the same for both) stay apart.
-
-    >>> cut_middle("XXXXXXXXXXXXXXXXXXXXY", 11), cut_middle("ACME", 11)
-    ('XXXXX…XXXXY', 'ACME')
-    """
-    if cells(text) <= width:
-        return text
-    width = max(3, width)
-    tail = (width - 1) // 2
-    head = fit(text, width - 1 - tail).rstrip(" ")
-    end, used = [], 0
-    for c in reversed(text):
-        w = cells(c)
-        if used + w > tail:
-            break
-        end.append(c)
-        used += w
-    return head + "…" + "".join(reversed(end))
-
-
 def fit(text: str, width: int) -> str:
     """``text`` cut to ``width`` cells and padded with spaces to them: a column of a plain
     text table stays aligned under symbols such as 日本株 (``f"{s:<16.16}"`` counts

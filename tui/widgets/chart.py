@@ -17,6 +17,7 @@ from textual_plotext import PlotextPlot
 from engine import History, Signal
 from tui.runtime import format as fmt
 from tui.runtime.legend import SIGNAL_MARKS
+from tui.widgets.watchlist import cut_middle
 
 #: Each line's colour: the theme variable it is taken from.
 ROLES = {
@@ -274,7 +275,7 @@ class Chart(PlotextPlot):
         name = fmt.literal(symbol) if symbol else ""
         room = self.size.width - 4 - fmt.cells(f"Chart · {zoomed}")  # borders, padding
         if self.size.width and fmt.cells(name) > room:
-            name = fmt.cut_middle(name, room)  # its end too: long names differ there
+            name = cut_middle(name, room)  # its end too: long names differ there
         self.border_title = Content(f"Chart · {name}{zoomed}" if symbol else f"Chart{zoomed}")
         self.border_subtitle = ""
         if history is None or n == 0 or symbol is None:

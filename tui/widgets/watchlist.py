@@ -133,17 +133,25 @@ def cut_apart(names: Sequence[str], longest: int) -> dict[str, str]:
         if len(group) < 2:
             continue
         for head in (longest // 2, 3):  # half the room for the start, then less
-            texts = {name: _cut_middle(fmt.literal(name), longest, head) for name in group}
+            texts = {name: cut_middle(fmt.literal(name), longest, head) for name in group}
             if len(set(texts.values())) == len(group):
                 break
         apart.update(texts)
     return apart
 
 
-def _cut_middle(text: str, width: int, head: int) -> str:
-    """`text` in at most `width` cells: its first `head` cells, an ellipsis, its end."""
+def cut_middle(text: str, width: int, head: int | None = None) -> str:
+    """`text` in at most `width` cells: its first `head` cells (about half of them by
+    default), an ellipsis, its end; as it is where it fits. Names that differ only at the
+    end stay apart (a chart's title cut at its end read the same for two of them).
+
+    >>> cut_middle("XXXXXXXXXXXXXXXXXXXXY", 11), cut_middle("ACME", 11)
+    ('XXXXX…XXXXY', 'ACME')
+    """
     if cell_len(text) <= width:
         return text
+    if head is None:
+        head = width - 1 - (width - 1) // 2
     start = set_cell_size(text, head).rstrip(" ")
     room = width - cell_len(start) - 1
     end: list[str] = []
