@@ -372,9 +372,13 @@ class Pipeline:
         self._stopping.set()
         if self.options.source_stop is not None:
             self.options.source_stop.set()
+        threads: list[threading.Thread] = []
         if self.shared is not None:  # the user's last limit change delivered first
             self.shared.stop(timeout=min(timeout / 3, 1.0))
-        threads: list[threading.Thread] = []
+            # Its reader may still be closing its clients (after a broker restarted, a
+            # full suite under load once found it alive after stop returned True): it
+            # is waited for with the others, within the same budget.
+            threads.append(self.shared.thread)
         for part in (self.keeper, self.producer, self.worker):
             if part is not None:
                 part.stop()

@@ -360,6 +360,12 @@ class SharedLimits:
         with self._lock:
             return dict(self._bad_by)
 
+    @property
+    def thread(self) -> threading.Thread:
+        """The reader's thread (a caller with a longer budget may wait for it after
+        :meth:`stop`)."""
+        return self._thread
+
     def stop(self, timeout: float = 2.0) -> None:
         """Deliver what was shared (bounded by `timeout`) and end the reader."""
         self._stop.set()
