@@ -199,6 +199,7 @@ class FileSource:
         self._released = False  # see release()
         #: Set at a stop: a named pipe this source reads stops waiting for its writer.
         self._halt = threading.Event()
+        self._unblock: int | None = None  # see release()
         if fmt is None:
             fmt = _FORMAT_BY_SUFFIX.get(Path(self.path).suffix.lower())
         self.fmt: Format | None = fmt
@@ -222,11 +223,22 @@ class FileSource:
             return
         self._halt.set()  # a read waiting for the writer's next line ends
         self._released = True  # what that open reads is no input of anyone's
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError:  # no reader waits
+        if self._unblock is not None:
             return
-        os.close(fd)
+        # Held open (for reading and writing: on Linux that never waits) until the read
+        # has seen the release, so that an open for reading now or later finds a writer
+        # and returns. A writer opened and closed at once unblocked only an open already
+        # waiting: one a moment later waited for ever, and left its thread behind.
+        try:
+            self._unblock = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
+        except OSError:  # gone: nothing can wait on it
+            return
+
+    def _drop_unblock(self) -> None:
+        """Close what :meth:`release` held open, once the read has seen the release."""
+        fd, self._unblock = self._unblock, None
+        if fd is not None:
+            os.close(fd)
 
     @property
     def size(self) -> int | None:
@@ -355,6 +367,7 @@ class FileSource:
         if self._released:  # stopped while the open waited for a writer
             if owned:
                 stream.close()
+            self._drop_unblock()
             return
         self.ticks = 0
         self.bytes_read = 0
@@ -371,6 +384,7 @@ class FileSource:
         finally:
             if owned:
                 stream.close()
+            self._drop_unblock()
 
     def columns(self, batch: int = 10_000) -> Iterator[TickColumns]:
         """The same ticks as iterating the source, as columns.

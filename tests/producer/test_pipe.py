@@ -225,6 +225,23 @@ def test_a_named_pipe_nobody_writes_to_says_so_and_does_not_block_a_stop(
     assert stats.finished and stats.produced == 0 and not stats.last_error, stats
 
 
+def test_a_named_pipe_released_before_its_read_opens_it_leaves_no_thread_waiting(
+    tmp_path: Path,
+) -> None:
+    """A stop that came before the read had opened the pipe (its writer opened and closed
+    at once, with no reader yet) left the open waiting for a writer for ever: a thread
+    behind every such stop."""
+    fifo = tmp_path / "ticks.csv"
+    os.mkfifo(fifo)
+    source = FileSource(str(fifo))
+    source.release()  # before any read
+    reader = threading.Thread(target=lambda: list(source), daemon=True)
+    reader.start()
+    reader.join(5)
+    assert not reader.is_alive()
+    assert source._unblock is None  # what the release held open is closed
+
+
 def _pipe_producer(
     tmp_path: Path, broker: EmbeddedBroker, topic: str
 ) -> tuple[Path, ProducerThread]:
