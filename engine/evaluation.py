@@ -21,6 +21,21 @@ A limit is *reached* by a tick at or beyond it (``price <= buy``, ``price >= sel
 * **Calibration** per decile of ``p`` (``[0, .1)``, ..., ``[.9, 1]``): mean predicted
   ``p``, observed frequency and count. The *gap* is the largest ``|mean p - frequency|``
   over deciles with at least :data:`MIN_BIN` samples.
+* **Noise of the gap.** Samples of one symbol, or of one stretch of time, are far from
+  independent (a forecast sampled every 5 s for an hour is one price path, and on a
+  market with a common factor every symbol moves at once), so a decile of a few hundred
+  samples can miss its mean ``p`` by 0.1 with a calibrated forecast. A cluster bootstrap
+  (Cameron, Gelbach & Miller, 2008, "Bootstrap-based improvements for inference with
+  clustered errors"; Poisson weights per cluster, Hanley & MacGibbon, 2006) resamples
+  whole symbols, and separately whole stretches of :data:`NOISE_BLOCK_HORIZONS` horizons
+  (each decile's samples weighed as their cluster is), :data:`NOISE_DRAWS` times with a
+  fixed seed. A decile's *noise* is the 95th percentile of how far its
+  ``frequency - mean p`` moves from the observed one in those draws, the larger of the
+  two resamplings; the *gap noise* the same of the largest move over the counted
+  deciles. A gap below its noise cannot be told from chance on these samples; a gap
+  above it is a miscalibration these samples show. Where a decile's samples lie in so
+  few clusters that draws often leave none, its noise is unbounded (``inf``; ``null``
+  in JSON, as where no clusters were given).
 * **Brier score** ``mean((p - outcome)**2)``; **Brier skill** ``1 - Brier / (b (1 - b))``
   against always forecasting the base rate ``b`` (the samples' observed frequency).
 * **Alerts** are the engine's BUY_WATCH/SELL_WATCH signals, **crossings** its BUY/SELL
@@ -81,6 +96,8 @@ from engine.watch import Discipline
 
 __all__ = [
     "MIN_BIN",
+    "NOISE_BLOCK_HORIZONS",
+    "NOISE_DRAWS",
     "SAMPLES_PER_HORIZON",
     "SAMPLE_EVERY_S",
     "SETTLE_HORIZONS",
@@ -92,6 +109,7 @@ __all__ = [
     "Samples",
     "calibration",
     "evaluate",
+    "gap_noise_of",
     "oracle_alerts",
     "oracle_forecast",
     "outcomes",
@@ -131,6 +149,10 @@ def sample_every(horizon_s: float) -> float:
 
 #: Fewest samples in a decile for its gap to count.
 MIN_BIN = 50
+#: Resamplings of the clusters behind the noise of the calibration gap.
+NOISE_DRAWS = 200
+#: Horizons of event time in one time cluster of that resampling (5 minutes at 60 s).
+NOISE_BLOCK_HORIZONS = 5
 #: Deciles of p.
 BINS = 10
 #: Row names, in table order.
@@ -326,6 +348,11 @@ class Calibration:
     base_rate: float
     skill: float
     min_bin: int = MIN_BIN  # the samples a decile needs to count in the gap
+    #: Per decile, how far its gap moves by chance (see the module docstring); nan where
+    #: it has too few samples or no clusters were given.
+    noise: _F8 | None = None
+    #: How far the gap moves by chance: a gap below it cannot be told from chance.
+    gap_noise: float = math.nan
 
     @property
     def forecasts(self) -> int:
@@ -338,22 +365,31 @@ class Calibration:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures, the deciles as lists."""
+        noise = self.noise if self.noise is not None else np.full(self.count.size, np.nan)
         return {
             "forecasts": self.forecasts,
             "gap": _json(self.gap),
             "gap_deciles": self.gap_deciles,
+            "gap_noise": _json(self.gap_noise),
             "brier": _json(self.brier),
             "base_rate": _json(self.base_rate),
             "brier_skill": _json(self.skill),
             "deciles": [
-                {"count": int(c), "mean_p": _json(m), "frequency": _json(f)}
-                for c, m, f in zip(self.count, self.mean_p, self.frequency, strict=True)
+                {"count": int(c), "mean_p": _json(m), "frequency": _json(f), "noise": _json(e)}
+                for c, m, f, e in zip(self.count, self.mean_p, self.frequency, noise, strict=True)
             ],
         }
 
 
-def calibration(p: npt.ArrayLike, outcome: npt.ArrayLike, min_bin: int = MIN_BIN) -> Calibration:
-    """Calibration per decile, gap, Brier score and Brier skill of forecasts ``p``.
+def calibration(
+    p: npt.ArrayLike,
+    outcome: npt.ArrayLike,
+    min_bin: int = MIN_BIN,
+    clusters: Sequence[npt.ArrayLike] = (),
+) -> Calibration:
+    """Calibration per decile, gap, Brier score and Brier skill of forecasts ``p``, and
+    with ``clusters`` (each an id per sample: its symbol, its stretch of time) the noise
+    of each decile's gap and of the gap (see the module docstring).
 
     Examples
     --------
@@ -376,7 +412,46 @@ def calibration(p: npt.ArrayLike, outcome: npt.ArrayLike, min_bin: int = MIN_BIN
         base = float(o.mean()) if o.size else math.nan
         ref = base * (1.0 - base)
         skill = 1.0 - brier / ref if ref > 0 else math.nan
-    return Calibration(count, mean_p, freq, gap, brier, base, skill, min_bin)
+    noise, gap_noise = np.full(BINS, np.nan), math.nan
+    if big.any():
+        for c in clusters:
+            each, whole = gap_noise_of(b, pp, o, np.asarray(c), big)
+            noise = np.fmax(noise, each)
+            gap_noise = whole if math.isnan(gap_noise) else max(gap_noise, whole)
+    return Calibration(count, mean_p, freq, gap, brier, base, skill, min_bin, noise, gap_noise)
+
+
+def gap_noise_of(
+    b: _I8, p: _F8, outcome: _F8, cluster: npt.NDArray[Any], counted: npt.NDArray[np.bool_]
+) -> tuple[_F8, float]:
+    """How far each decile's ``frequency - mean p`` moves when whole clusters are
+    resampled (the 95th percentile over :data:`NOISE_DRAWS` Poisson-weighted draws, fixed
+    seed), and how far the largest of those moves goes over the ``counted`` deciles.
+    ``b`` is each sample's decile. Nan where a decile is not counted.
+
+    >>> rng = np.random.default_rng(1)
+    >>> p = rng.uniform(0.5, 0.6, 4000); hit = rng.uniform(size=4000) < p
+    >>> b = np.full(4000, 5); counted = np.arange(BINS) == 5
+    >>> few, _ = gap_noise_of(b, p, hit, np.arange(4000) % 8, counted)  # 8 clusters
+    >>> many, _ = gap_noise_of(b, p, hit, np.arange(4000), counted)  # each its own
+    >>> bool(few[5] > many[5] > 0.01), bool(np.isnan(many[0]))
+    (True, True)
+    """
+    _, of = np.unique(cluster, return_inverse=True)
+    k = int(of.max()) + 1 if of.size else 0
+    cell = of * BINS + b
+    n = np.bincount(cell, minlength=k * BINS).reshape(k, BINS)
+    off = np.bincount(cell, weights=outcome - p, minlength=k * BINS).reshape(k, BINS)
+    w = np.random.default_rng(0).poisson(1.0, (NOISE_DRAWS, k)).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        observed = off.sum(axis=0) / n.sum(axis=0)
+        moved = np.abs((w @ off) / (w @ n) - observed)[:, counted]
+        moved[np.isnan(moved)] = np.inf  # a draw without the decile's samples: no estimate
+        each = np.full(BINS, np.nan)
+        # (between two infinite moves the percentile is inf - inf: nan)
+        each[counted] = np.nan_to_num(np.percentile(moved, 95, axis=0), nan=np.inf)
+        whole = float(np.nan_to_num(np.percentile(moved.max(axis=1), 95), nan=np.inf))
+    return each, whole
 
 
 # --- the oracle ------------------------------------------------------------------------
@@ -580,8 +655,11 @@ class _Forecast:
         prox: Sweep,
         horizon_s: float,
         per_hour: float,
+        symbol_of: _I8 | None = None,
     ) -> tuple[Row, Quality]:
-        """The row, and the forecast's quality (its precision is what the alarms match)."""
+        """The row, and the forecast's quality (its precision is what the alarms match).
+        ``symbol_of`` maps a stream to its symbol for the noise of the calibration gap
+        (None: each stream its own)."""
         reached = self.actual <= horizon_s  # the price reached the limit: came true
         q = score(self.alerts, crossings, horizon_s, ends=self.ends, reached=reached)
         said = math.nan
@@ -592,7 +670,14 @@ class _Forecast:
         near = prox.match(q.precision)
         cal = None
         if self.samples is not None:
-            cal = calibration(self.samples.p[self.counts], self.outcome[self.counts])
+            stream, t = self.samples.stream[self.counts], self.samples.t[self.counts]
+            clusters = (
+                stream if symbol_of is None else symbol_of[stream],
+                np.floor(t / (NOISE_BLOCK_HORIZONS * horizon_s)),
+            )
+            cal = calibration(
+                self.samples.p[self.counts], self.outcome[self.counts], clusters=clusters
+            )
         eta_ratio, eta_defined = (
             _eta_accuracy(self.actual, self.eta, horizon_s)
             if len(self.alerts)
@@ -650,6 +735,7 @@ def evaluate(
     oracle: tuple[_F8, _F8, float] | None = None,
     bands: npt.ArrayLike = DEFAULT_BANDS,
     zs: npt.ArrayLike = DEFAULT_ZS,
+    symbol_of: npt.ArrayLike | None = None,
 ) -> Evaluation:
     """Score one run of the engine (and, given the truth, the oracle) on ``ticks``.
 
@@ -678,6 +764,9 @@ def evaluate(
         TickOrder.
     bands, zs : array_like of float
         The baselines' threshold grids (:func:`engine.quality.baselines`).
+    symbol_of : array_like of int, optional
+        The symbol of each stream id, where a symbol is scored at several bands: the
+        noise of the calibration gap resamples whole symbols (default: whole streams).
     """
     if rule is None:
         rule = Discipline.of(EngineConfig(horizon_s=horizon_s))
@@ -714,8 +803,9 @@ def evaluate(
         t_min, t_max = min(t_min, float(group.t.min())), max(t_max, float(group.t.max()))
     hours = (t_max - t_min) / 3600.0 if streams else 0.0
     per_hour = streams * hours
-    engine_row, q = forecasts[0].row(crossings, prox, horizon_s, per_hour)
+    sym_of = None if symbol_of is None else np.asarray(symbol_of, dtype=np.int64)
+    engine_row, q = forecasts[0].row(crossings, prox, horizon_s, per_hour, sym_of)
     near, far = prox.match(q.precision), vol.match(q.precision)
     rows = [engine_row, *(_baseline_row(b, near, q.precision) for b in (near, far))]
-    rows += [f.row(crossings, prox, horizon_s, per_hour)[0] for f in forecasts[1:]]
+    rows += [f.row(crossings, prox, horizon_s, per_hour, sym_of)[0] for f in forecasts[1:]]
     return Evaluation(tuple(rows), streams, hours)

@@ -13,7 +13,9 @@ from reference import watch_loop
 import engine.evaluation
 from engine import Engine, EngineConfig, Signal, SignalKind
 from engine.evaluation import (
+    BINS,
     ENGINE,
+    NOISE_DRAWS,
     ORACLE,
     PROXIMITY,
     VOL_SCALED,
@@ -22,6 +24,7 @@ from engine.evaluation import (
     Samples,
     calibration,
     evaluate,
+    gap_noise_of,
     oracle_alerts,
     oracle_forecast,
     outcomes,
@@ -73,6 +76,85 @@ def test_calibration_gap_ignores_small_bins_and_is_nan_without_big_ones() -> Non
 def test_perfect_forecasts_have_brier_skill_one_and_the_base_rate_zero() -> None:
     assert calibration([1.0, 0.0, 1.0, 0.0], [1, 0, 1, 0]).skill == 1.0
     assert calibration([0.5] * 4, [1, 0, 1, 0]).skill == pytest.approx(0.0)
+
+
+def test_gap_noise_matches_a_plain_loop_over_draws() -> None:
+    # The same Poisson weights per cluster, each draw's decile sums added one sample at
+    # a time.
+    rng = np.random.default_rng(5)
+    p = rng.uniform(size=600)
+    o = (rng.uniform(size=600) < p).astype(float)
+    cluster = rng.integers(100, 130, size=600)  # ids need not start at 0
+    b = np.minimum((p * BINS).astype(np.int64), BINS - 1)
+    counted = np.bincount(b, minlength=BINS) >= 50
+    each, whole = gap_noise_of(b, p, o, cluster, counted)
+    ids = sorted(set(cluster.tolist()))
+    w = np.random.default_rng(0).poisson(1.0, (NOISE_DRAWS, len(ids)))
+    observed = [
+        sum(o[i] - p[i] for i in range(600) if b[i] == d) / sum(1 for i in range(600) if b[i] == d)
+        for d in range(BINS)
+    ]
+    moved = np.zeros((NOISE_DRAWS, BINS))
+    for r in range(NOISE_DRAWS):
+        weight = {c: float(w[r, ids.index(c)]) for c in ids}
+        for d in range(BINS):
+            n = off = 0.0
+            for i in range(600):
+                if b[i] == d:
+                    n += weight[int(cluster[i])]
+                    off += weight[int(cluster[i])] * (o[i] - p[i])
+            moved[r, d] = abs(off / n - observed[d]) if n else math.inf
+    expect = np.percentile(moved[:, counted], 95, axis=0)
+    assert each[counted] == pytest.approx(expect, rel=1e-9)
+    assert np.isnan(each[~counted]).all()
+    assert whole == pytest.approx(float(np.percentile(moved[:, counted].max(axis=1), 95)))
+
+
+def _clustered(rng: np.random.Generator, shift: float) -> tuple[np.ndarray, ...]:
+    """40 symbols of 150 forecasts in 0.2-0.8: half of the symbols come true 0.15 more
+    often than forecast, half 0.15 less (calibrated over all, far from independent), and
+    all of them ``shift`` more often."""
+    p = rng.uniform(0.2, 0.8, size=(40, 150))
+    lucky = np.where(rng.uniform(size=(40, 1)) < 0.5, 0.15, -0.15)
+    hit = rng.uniform(size=p.shape) < p + lucky + shift
+    symbol = np.repeat(np.arange(40), 150)
+    return p.ravel(), hit.ravel(), symbol
+
+
+def test_the_noise_covers_a_calibrated_forecasts_gap_and_a_naive_error_bar_does_not() -> None:
+    rng = np.random.default_rng(11)
+    within = naive_within = 0
+    for _ in range(40):
+        p, hit, symbol = _clustered(rng, 0.0)
+        c = calibration(p, hit, clusters=(symbol,))
+        within += c.gap <= c.gap_noise
+        # two binomial standard errors of the decile with the gap, samples independent
+        d = int(np.nanargmax(np.where(c.count >= 50, np.abs(c.mean_p - c.frequency), -1)))
+        se = math.sqrt(c.mean_p[d] * (1 - c.mean_p[d]) / c.count[d])
+        naive_within += c.gap <= 2 * se
+        assert np.isnan(c.noise[c.count < 50]).all()
+        assert (c.noise[c.count >= 50] > 0).all()
+    assert within >= 34  # 95 % nominal: at least 85 % of 40
+    assert naive_within <= 20  # the gaps are mostly beyond an independent-sample bar
+
+
+def test_a_real_miscalibration_stands_out_of_the_noise() -> None:
+    rng = np.random.default_rng(12)
+    beyond = 0
+    for _ in range(10):
+        p, hit, symbol = _clustered(rng, -0.15)  # everything 0.15 less often than said
+        c = calibration(p, hit, clusters=(symbol, np.arange(p.size) // 500))
+        beyond += c.gap > c.gap_noise
+    assert beyond == 10
+    d = c.to_dict()
+    assert d["gap_noise"] == pytest.approx(c.gap_noise, abs=1e-6)
+    assert [x["noise"] is None for x in d["deciles"]] == (c.count < 50).tolist()
+
+
+def test_without_clusters_the_noise_is_unknown() -> None:
+    c = calibration([0.5] * 100, [1, 0] * 50)
+    assert math.isnan(c.gap_noise) and np.isnan(c.noise).all()
+    assert c.to_dict()["gap_noise"] is None
 
 
 # --- samples and outcomes --------------------------------------------------------------

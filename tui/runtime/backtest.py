@@ -695,18 +695,21 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
         f"calibration of p (sampled every {fmt.interval(sample_every(result.config.horizon_s))}, "
         f"{cal['forecasts']:,} forecasts): Brier skill "
         f"{_signed(cal['brier_skill'])} against the base rate {_pct(cal['base_rate'])}, "
-        f"largest gap {_signed(cal['gap'])} ({_dense(cal['deciles'])})",
+        f"largest gap {_signed(cal['gap'])} ({_dense(cal['deciles'])}{_noise(cal)})",
         file=out,
     )
     if not cal["forecasts"]:
         most = int(result.state.n_ticks.max()) if len(result.state.n_ticks) else 0
         print(no_forecast_reason(result.config, most), file=out)
-    print(f"  {'p':>9}  {'forecasts':>9}  {'predicted':>9}  {'observed':>8}", file=out)
+    print(
+        f"  {'p':>9}  {'forecasts':>9}  {'predicted':>9}  {'observed':>8}  {'noise':>6}", file=out
+    )
     for i, d in enumerate(cal["deciles"]):
         if d["count"]:
+            noise = "-" if d.get("noise") is None else f"±{100 * d['noise']:.0f}%"
             print(
                 f"  {i / 10:.1f}-{(i + 1) / 10:.1f}  {d['count']:>9,}  {_pct(d['mean_p']):>9}  "
-                f"{_pct(d['frequency']):>8}",
+                f"{_pct(d['frequency']):>8}  {noise:>6}",
                 file=out,
             )
     print(file=out)
@@ -742,6 +745,17 @@ def _below(seconds: float, bound: float) -> str:
     beside a span of 30.0 min it does not reach)."""
     text = fmt.interval(seconds)
     return f"{seconds:,.0f} s" if text == fmt.interval(bound) else text
+
+
+def _noise(cal: dict[str, Any]) -> str:
+    """How far the gap moves by chance on these samples, where it is known (see
+    engine.evaluation): a gap below it is no sign of a miscalibration."""
+    if "gap_noise" not in cal or not cal["gap_deciles"]:
+        return ""
+    noise = cal["gap_noise"]
+    if noise is None:  # unbounded: a decile seen in too few symbols or stretches
+        return "; too few symbols or stretches of time to tell it from chance"
+    return f"; by chance up to {noise:.2f}, resampling whole symbols or stretches of time"
 
 
 def _dense(deciles: list[dict[str, Any]]) -> str:

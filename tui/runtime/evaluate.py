@@ -37,6 +37,7 @@ from engine.config import MAX_SYMBOLS, symbol_matcher
 from engine.evaluation import (
     ENGINE,
     MIN_BIN,
+    NOISE_BLOCK_HORIZONS,
     ORACLE,
     Calibration,
     Evaluation,
@@ -210,6 +211,7 @@ def run_ticks(
                 runner.finish(),
                 horizon_s=cfg.horizon_s,
                 rule=Discipline.of(cfg),
+                symbol_of=np.arange(n * nb) // nb,
             )
     ids, t, price = _streams(ticks, slice(None), nb)
     order = TickOrder(ids, t, price, buy, sell)
@@ -226,6 +228,7 @@ def run_ticks(
         horizon_s=cfg.horizon_s,
         rule=Discipline.of(cfg),
         oracle=(p, eta, cfg.alert_p),
+        symbol_of=np.arange(n * nb) // nb,
     )
 
 
@@ -315,6 +318,7 @@ _COLUMNS = (
     ("lead×", 6),
     ("alerts×", 7),
     ("gap", 6),
+    ("noise", 6),
     ("BSS", 6),
     ("n p", 8),
     ("ETA×", 5),
@@ -350,6 +354,12 @@ def _gap_cell(c: Calibration) -> str:
     return cell + _FEW if cell != "-" and c.gap_deciles < FEW_DECILES else cell
 
 
+def _noise_cell(c: Calibration) -> str:
+    """The gap's noise; unbounded where a decile's forecasts lie in so few symbols or
+    stretches of time that resampling them often leaves none."""
+    return "∞" if c.gap_noise == math.inf else _f(c.gap_noise, ".3f")
+
+
 def _cells(r: Row) -> list[str]:
     q, c = r.quality, r.calibration
     thresh = "-"
@@ -363,6 +373,7 @@ def _cells(r: Row) -> list[str]:
         _ratio_cell(r.lead_ratio, r.matched),
         _ratio_cell(r.alert_ratio, r.matched),
         _gap_cell(c) if c else "-",
+        _noise_cell(c) if c else "-",
         _f(c.skill, ".3f") if c else "-",
         str(c.forecasts) if c else "-",
         _f(r.eta_ratio, ".2f"),
@@ -375,9 +386,9 @@ def _cells(r: Row) -> list[str]:
 
 
 #: Where the table is cut in two on a narrow terminal: the alerts against the alarms
-#: (with the alarms' thresholds), then the forecast's own measures (of the rows that
-#: forecast: the engine and the oracle).
-_AGAINST_ALARMS = ("alerts", "prec", "recall", "lead s", "lead×", "alerts×", "thresh")
+#: (with the alarms' thresholds and the WATCH storms), then the forecast's own measures
+#: (of the rows that forecast: the engine and the oracle).
+_AGAINST_ALARMS = ("alerts", "prec", "recall", "lead s", "lead×", "alerts×", "storm", "thresh")
 
 
 def table(results: dict[str, Evaluation], width: int | None = None) -> str:
@@ -401,6 +412,9 @@ def table(results: dict[str, Evaluation], width: int | None = None) -> str:
         "row's precision",
         "gap: largest |predicted - observed| over deciles with >= 50 samples; "
         "BSS: Brier skill vs the base rate; n p: samples",
+        "noise: how far the gap moves by chance, resampling whole symbols or "
+        f"{NOISE_BLOCK_HORIZONS}-horizon stretches (95th percentile): a gap below it cannot "
+        "be told from chance (∞: too few symbols or stretches to tell)",
         "ETA×: median actual/shown time to the limit among WATCHes reached within the "
         "horizon; ETA ok: share with an ETA",
         "W/sh, F/sh: WATCHes and false ones per stream-hour (a symbol at one band); "
