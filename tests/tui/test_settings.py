@@ -152,3 +152,44 @@ def test_two_monitors_sharing_the_settings_file_keep_each_others_limits(tmp_path
     assert saved.limits["BRIX"] == (3.0, 4.0)  # the other's, kept
     assert saved.limits[symbol] == feed.engine.limits(symbol)  # this one's
     assert saved.step == 0.002  # this one did not change the step
+
+
+def test_a_hostile_name_in_the_file_is_refused_and_said_without_driving_the_terminal(
+    tmp_path: Path,
+) -> None:
+    """A symbol key holding an escape sequence (OSC 2, which sets the terminal's title)
+    reached the terminal raw from the problems dialog, and a well-formed limit under such a
+    key was taken and written back: it is refused as --limit refuses it, and every
+    problem is shown with its control characters written out."""
+    import asyncio
+
+    from textual.widgets import Static
+
+    from tests.tui.feeds import StaticFeed
+    from tui.app import LimitwatchApp
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[limits]\n"\\u001b]2;PWNED\\u0007" = "x"\n"\\u001b]0;x\\u0007" = [1, 2]\nOK = [1, 2]\n'
+        '[monitor]\n"\\u001b[42mGREEN" = 1\n["\\u001b[31mRED"]\n'
+    )
+    settings, problems = config.load(path)
+    assert settings.limits == {"OK": (1.0, 2.0)}
+    assert len(problems) == 4
+    assert not any("\x1b" in p or "\x07" in p for p in problems)
+    assert f"{path}: limits.\\x1b]0;x\\x07: the symbol has control characters" in "\n".join(
+        problems
+    )
+    # And the dialog draws whatever a problem holds as text, escapes written out.
+    app = LimitwatchApp(
+        StaticFeed(), settings=settings, config_path=path, problems=["/a/c.toml: \x1b]2;X\x07"]
+    )
+
+    async def run() -> str:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            shown = [str(w.render()) for w in app.screen.query(Static)]
+            return "\n".join(shown)
+
+    text = asyncio.run(run())
+    assert "\\x1b]2;X\\x07" in text and "\x1b" not in text

@@ -21,6 +21,7 @@ import platformdirs
 from engine.limits import limit_problem
 from producer.fields import Fields, FieldsError
 from producer.kafka_config import read_small
+from producer.wire import literal, symbol_problem
 
 #: The limit steps ``[`` and ``]`` move between, as fractions of the price: a 1-2-5
 #: ladder that holds the default step, so stepping down and back up lands on it again.
@@ -181,14 +182,14 @@ def _unknown(data: dict[str, Any], name: str) -> list[str]:
     for table, value in data.items():
         if table not in KNOWN:
             problems.append(
-                f"{name}: [{table}] is not a table limitwatch reads (it reads "
+                f"{name}: [{literal(table)}] is not a table limitwatch reads (it reads "
                 f"{', '.join(f'[{t}]' for t in KNOWN)})"
             )
             continue
         known = KNOWN[table]
         if known is not None and isinstance(value, dict):
             problems.extend(
-                f"{name}: {table}.{key} is not a setting limitwatch knows (known: "
+                f"{name}: {table}.{literal(key)} is not a setting limitwatch knows (known: "
                 f"{', '.join(sorted(known))})"
                 for key in value
                 if key not in known
@@ -249,6 +250,10 @@ def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
         problems.append(f"{name}: [limits] must be a table")
         raw_limits = {}
     for symbol, pair in raw_limits.items():
+        bad = symbol_problem(symbol)
+        if bad is not None:  # as --limit and the limits topic refuse it
+            problems.append(f"{name}: limits.{literal(symbol)}: the symbol {bad}")
+            continue
         ok = (
             isinstance(pair, list)
             and len(pair) == 2
@@ -261,7 +266,9 @@ def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
         # which knows the --additive symbols, refuses a price's with a notice.
         problem = limit_problem(*pair, additive=True)
         if problem is not None:
-            problems.append(f"{name}: limits.{symbol} = {pair} is impossible ({problem})")
+            problems.append(
+                f"{name}: limits.{symbol} = {literal(str(pair))} is impossible ({problem})"
+            )
             continue
         limits[symbol] = (float(pair[0]), float(pair[1]))
     topic = data.get("topic", {})

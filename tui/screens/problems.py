@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from producer.wire import literal
 from tui.screens.help import Pages
 
 
@@ -46,7 +47,8 @@ class ProblemsScreen(ModalScreen[None]):
         with Pages() as box:
             box.border_title = self.title_text
             box.border_subtitle = "esc closes"
-            yield Static(grouped(self.problems), markup=False)
+            # A problem may quote what a file holds: nothing in it may drive the terminal.
+            yield Static(grouped([literal(p, keep="\n") for p in self.problems]), markup=False)
 
 
 def _a_path(head: str) -> bool:
