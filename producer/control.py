@@ -34,6 +34,9 @@ class ProducerStats:
     resent: int = 0  # ticks sent again after the broker came back (may be duplicates)
     rebuilt: int = 0  # clients replaced after a fatal error
     paced: bool = True  # sent by event time, so speed applies (not stdin or system metrics)
+    #: What the source's end leaves to check (a file whose last line has no newline: a
+    #: price in it may be cut short), once it has ended.
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,8 +111,8 @@ def cut_short(source: object) -> str | None:
     if not last or last.startswith((b"{", b"#")):  # a newline at the end, JSON, a comment
         return None
     return (
-        f"{source.display}: its last line has no newline at its end: a file cut short while "
-        "it was written ends so, mid-line (a price in it may be cut too): check its last tick"
+        f"{source.display}: its last line has no newline: its price may be cut short (a file "
+        "cut while it was written ends mid-line): check its last tick"
     )
 
 

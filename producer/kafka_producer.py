@@ -41,6 +41,7 @@ from producer.control import (
     drain,
 )
 from producer.delivery import produce_with_retry
+from producer.files import cut_short
 from producer.kafka_config import Connection, client_config, redact
 from producer.lines import SourceError, skip_hint
 from producer.source import Source
@@ -267,7 +268,14 @@ class ProducerThread(threading.Thread):
             flush_s = time.monotonic() - started
             if remaining:
                 log.warning("%d messages were not delivered before the producer stopped", remaining)
+            # As the backtest of the same file says it: its last tick may be cut short.
+            # (Only of a source read to its end, not of one stopped before it.)
+            ended = not self._last_error and not self._stop_event.is_set()
+            note = (cut_short(self.source) or "") if ended else ""
+            if note:
+                log.warning("%s", note)
             self._update(
+                note=redact(note),
                 produced=self._produced,  # what was sent before an error, too
                 delivered=self._delivered,
                 failed=self._failed + remaining + len(self._taken_back) + len(self._timed_out),

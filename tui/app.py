@@ -626,9 +626,12 @@ class LimitwatchApp(App[None]):
         """Say once, in a toast that stays, that the source stopped on an error (a bad
         line, with the option that skips such lines): the status line alone is missed."""
         producer = snap.producer
-        if producer is None or not producer.finished or not producer.last_error:
+        if producer is None or not producer.finished:
             return
-        if producer.last_error == self._told_source_error:
+        if producer.note and not producer.last_error:
+            self._notify_source_note(producer.note, producer.source)
+            return
+        if not producer.last_error or producer.last_error == self._told_source_error:
             return
         self._told_source_error = producer.last_error
         # A bad line's message names its file already (FILE:LINE: ...): once is enough,
@@ -643,6 +646,17 @@ class LimitwatchApp(App[None]):
             severity="error",
             timeout=SOURCE_STOPPED_S,
         )
+
+    def _notify_source_note(self, note: str, source: str) -> None:
+        """Say once, in a toast that stays, what the source's end leaves to check: a file
+        whose last line has no newline may have had its last price cut short (a false
+        BUY that nothing else would question)."""
+        if note == self._told_source_error:
+            return
+        self._told_source_error = note
+        if source and note.startswith(f"{source}:"):
+            note = Path(source).name + note[len(source) :]
+        self.notify(note, title="The source ended", severity="warning", timeout=SOURCE_STOPPED_S)
 
     def _notify_broker_given_up(self, snap: Snapshot) -> None:
         """Say once, in a toast that stays, that the embedded broker could not be
@@ -1329,6 +1343,8 @@ def status_line(
         # replay stopped at its 51st of 253 lines read "source ended", as a whole one.
         part["ended"] = "source stopped" if p.last_error else "source ended"
         part["why"] = f": {p.last_error}" if p.last_error else ""
+        if p.note and not p.last_error:
+            part["why"] = ": check its last tick"
     if p is not None and p.skipped:
         part["skipped"] = f"{fmt.count(p.skipped, 'bad line')} skipped"
     part["rec"] = f"● REC {snap.recorded:,}" if snap.recording else ""

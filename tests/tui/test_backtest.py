@@ -346,9 +346,8 @@ def test_a_file_whose_last_line_has_no_newline_is_read_and_said_to_be_maybe_cut(
     assert status == 0, err
     assert any(" BUY " in line and "10.00" in line for line in lines), lines
     assert err == (
-        f"limitwatch backtest: {path}: its last line has no newline at its end: a file cut "
-        "short while it was written ends so, mid-line (a price in it may be cut too): check "
-        "its last tick\n"
+        f"limitwatch backtest: {path}: its last line has no newline: its price may be cut "
+        "short (a file cut while it was written ends mid-line): check its last tick\n"
     )
     whole = tmp_path / "whole.csv"
     whole.write_bytes(path.read_bytes() + b"\n")

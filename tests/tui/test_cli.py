@@ -314,6 +314,27 @@ def test_produce_reports_what_it_sent_before_a_bad_line_and_what_it_skipped(
     assert "1 bad line skipped (first: " in skipping.stderr
 
 
+@pytest.mark.kafka
+def test_produce_says_a_file_whose_last_line_has_no_newline_may_have_its_price_cut(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
+    """`...,PENNY,2.95` cut to `...,PENNY,2` while written is still a price: produce sent
+    it without a word, where the backtest of the same file says to check it."""
+    csv = tmp_path / "cut.csv"
+    csv.write_text("ts,symbol,price\n1,PENNY,2.95\n2,PENNY,2.95\n3,PENNY,2")
+    common = ["--bootstrap-servers", broker.bootstrap, "--topic", topic, "--speed", "max",
+              "--log-file", str(tmp_path / "l.log")]  # fmt: skip
+    cut = _cli("produce", "--source", str(csv), *common)
+    assert cut.returncode == 0, cut.stderr
+    assert "3 produced, 3 delivered" in cut.stderr
+    assert f"limitwatch produce: {csv}: its last line has no newline: its price may be cut " in (
+        cut.stderr
+    )
+    csv.write_text(csv.read_text() + "\n")
+    whole = _cli("produce", "--source", str(csv), *common)
+    assert whole.returncode == 0 and "no newline" not in whole.stderr, whole.stderr
+
+
 def test_a_mistake_on_the_command_line_is_said_in_two_lines_not_after_the_usage() -> None:
     result = _cli("produce", "--broker-port", "39424", "--log-file", os.devnull)
     assert result.returncode == 2

@@ -835,6 +835,36 @@ def test_a_source_that_stops_on_a_bad_line_says_so_in_a_toast_with_the_skip_bad_
     assert toasts == [[expected], [expected]]
 
 
+def test_a_file_ended_on_a_line_without_a_newline_says_to_check_its_last_tick() -> None:
+    """Its last price may have been cut short (2.95 to 2: a BUY that nothing questioned):
+    a toast once, named by the file's name, and the status line."""
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
+    note = (
+        "/data/penny.csv: its last line has no newline: its price may be cut short (a file "
+        "cut while it was written ends mid-line): check its last tick"
+    )
+    stats = ProducerStats(source="/data/penny.csv", finished=True, note=note)
+    toasts: list[list[tuple[str, str]]] = []
+
+    def told() -> list[tuple[str, str]]:
+        return [(n.title, n.message) for n in app._notifications if n.severity == "warning"]
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        feed.producer = stats
+        feed.seq += 1
+        toasts.append(await wait_until_async(told, pilot.pause, what=lambda: f"{told()}"))
+        feed.seq += 1  # said once
+        await wait_until_async(lambda: app._shown_seq == feed.seq, pilot.pause)
+        toasts.append(told())
+
+    drive(app, script)
+    expected = ("The source ended", "penny.csv" + note[len("/data/penny.csv") :])
+    assert toasts == [[expected], [expected]]
+    snap = dataclasses.replace(feed.latest(), producer=stats, source="/data/penny.csv")
+    assert "source ended: check its last tick" in status_line(snap, 0.005, 200)
+
+
 def test_status_line_counts_one_symbol_and_one_signal_in_the_singular() -> None:
     snap = StaticFeed(symbols=1).latest()
     one = dataclasses.replace(snap, signal_count=1)

@@ -477,6 +477,8 @@ def run_produce(args: argparse.Namespace) -> int:
         + (f"; {fmt.literal(redact(stats.last_error))}" if stats.last_error else ""),
         file=sys.stderr,
     )
+    if stats.note:  # its last tick may be cut short, as the backtest says too
+        print(f"limitwatch produce: {fmt.literal(stats.note)}", file=sys.stderr)
     skipped = getattr(source, "skipped", 0)
     if skipped:
         reasons = getattr(source, "skipped_reasons", [])
