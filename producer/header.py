@@ -61,6 +61,12 @@ SCENARIO_KEY = "limitwatch_scenario"
 SCENARIO_VERSION = 1
 
 _WHOLE_SETTINGS = frozenset(s.name for s in SETTINGS if s.kind is int)
+#: Most ticks a scenario's header may ask for in a window or the chart's history: each
+#: symbol's state grows with them, and a file of a few kilobytes asking for 100,000 (the
+#: command line's bound) over a thousand symbols took 1.7 GB. At 2,048, 10,000 symbols
+#: (the most an engine tracks by default) keep about 330 MB of windows.
+HEADER_MAX_WINDOW = 2048
+_WINDOWS = ("fast", "slow", "history")
 _SETTING_NAMES = frozenset(s.name for s in SETTINGS)
 
 
@@ -203,6 +209,12 @@ def _check_engine(engine: dict[str, int | float]) -> None:
     """
     _unknown_settings(engine)
     for key, value in engine.items():
+        if key in _WINDOWS and isinstance(value, int | float) and value > HEADER_MAX_WINDOW:
+            raise BadLine(
+                f"bad scenario header: engine setting {key}: {value:,g} ticks is more than a "
+                f"scenario may ask for (at most {HEADER_MAX_WINDOW:,}: every symbol's state "
+                f"grows with it); take it out of the header and give --{key} instead"
+            )
         whole = key in _WHOLE_SETTINGS and isinstance(value, float) and value.is_integer()
         try:
             EngineConfig(**{key: int(value) if whole else value})

@@ -126,6 +126,10 @@ def test_reader_streams_without_reading_past_what_it_needs(tmp_path: Path) -> No
         (good_header(engine={"fast": -3}), "engine setting fast: fast (-3) must be at least 1"),
         (good_header(engine={"alert_p": 1.5}), "alert_p (1.5) must lie strictly between 0 and 1"),
         (good_header(engine={"max_symbols": 5}), "unknown engine setting(s) max_symbols"),
+        # a few kilobytes asking for 100,000-tick windows over 1,000 symbols took 1.7 GB
+        (good_header(engine={"fast": 99999, "slow": 100000}), "fast: 99,999 ticks is more"),
+        (good_header(engine={"slow": 2049}), "at most 2,048: every symbol's state grows"),
+        (good_header(engine={"history": 1e6}), "history: 1e+06 ticks is more than a scenario"),
         (good_header(symbols=["A\x07"]), "control characters"),
         (good_header(additive=["g*"], limits={"g1": [1, -1]}), "must satisfy buy < sell"),
         (good_header(additive=["g*"], limits={"A": [-1, 1]}), "0 < buy < sell"),
