@@ -66,7 +66,8 @@ _WHOLE_SETTINGS = frozenset(s.name for s in SETTINGS if s.kind is int)
 #: command line's bound) over a thousand symbols took 1.7 GB. At 2,048, 10,000 symbols
 #: (the most an engine tracks by default) keep about 330 MB of windows.
 HEADER_MAX_WINDOW = 2048
-_WINDOWS = ("fast", "slow", "history")
+#: The settings HEADER_MAX_WINDOW bounds.
+HEADER_WINDOWS = ("fast", "slow", "history")
 _SETTING_NAMES = frozenset(s.name for s in SETTINGS)
 
 
@@ -209,7 +210,7 @@ def _check_engine(engine: dict[str, int | float]) -> None:
     """
     _unknown_settings(engine)
     for key, value in engine.items():
-        if key in _WINDOWS and isinstance(value, int | float) and value > HEADER_MAX_WINDOW:
+        if key in HEADER_WINDOWS and isinstance(value, int | float) and value > HEADER_MAX_WINDOW:
             raise BadLine(
                 f"bad scenario header: engine setting {key}: {value:,g} ticks is more than a "
                 f"scenario may ask for (at most {HEADER_MAX_WINDOW:,}: every symbol's state "

@@ -33,6 +33,24 @@ def test_recording_writes_every_portable_setting_and_the_limits(tmp_path: Path) 
     assert notes == [(f"recording to {path}", False), (f"recorded 2 ticks to {path}", False)]
 
 
+def test_a_window_longer_than_a_header_may_ask_for_is_left_out_so_it_reads_back(
+    tmp_path: Path,
+) -> None:
+    from producer.scenario import ScenarioReader
+
+    config = EngineConfig(fast=1000, slow=5000, history=6000)
+    engine = Engine(config)
+    rec = Recorder(lambda text, error: None)
+    path = tmp_path / "long.jsonl"
+    rec.start(str(path), "test", engine.state(), config, made_by="a test")
+    rec.write(Tick("ACME", 100.0, 1.0))
+    rec.stop()
+    header = ScenarioReader(path).header  # read back: no refusal
+    # all three out: fast 1000 beside a replay's default slow of 100 would not fit
+    assert not {"fast", "slow", "history"} & set(header.engine)
+    assert header.engine["horizon_s"] == config.horizon_s
+
+
 def test_a_recording_stopped_before_any_tick_keeps_no_file(tmp_path: Path) -> None:
     # `r` twice after a replay ended: a header alone, which no command can read back.
     notes: list[tuple[str, bool]] = []

@@ -12,7 +12,7 @@ import platformdirs
 
 from engine import EngineConfig, EngineState
 from engine.config import portable_settings
-from producer.header import ScenarioHeader
+from producer.header import HEADER_MAX_WINDOW, HEADER_WINDOWS, ScenarioHeader
 from producer.scenario import ScenarioWriter
 from producer.wire import Tick
 from tui.runtime import format as fmt
@@ -80,11 +80,17 @@ class Recorder:
             (sym, (_or_none(state.buy[i]), _or_none(state.sell[i])))
             for i, sym in enumerate(state.symbols)
         )
+        # A window or history longer than a header may ask for (--slow 5000, say) is left
+        # out, with the other two (the defaults of a replay must fit together): with it the
+        # recording could not be read back; a replay gives them again.
+        engine = portable_settings(config)
+        if any(engine.get(k, 0) > HEADER_MAX_WINDOW for k in HEADER_WINDOWS):
+            engine = {k: v for k, v in engine.items() if k not in HEADER_WINDOWS}
         header = ScenarioHeader(
             name=Path(path).stem,
             description=description,
             limits=limits,
-            engine=portable_settings(config),
+            engine=engine,
             made_by=made_by,
             additive=list(additive) if additive else msgspec.UNSET,
         )
