@@ -51,6 +51,37 @@ def test_a_window_longer_than_a_header_may_ask_for_is_left_out_so_it_reads_back(
     assert header.engine["horizon_s"] == config.horizon_s
 
 
+def test_a_backlog_written_a_partition_at_a_time_is_said_to_be_out_of_time_order(
+    tmp_path: Path,
+) -> None:
+    """`record --from-beginning` of a backlog over partitions writes one partition's
+    ticks, then the next's, each in order: a backtest of the file could score no forecast
+    of the ones that came far behind, and its figures said so only there."""
+    notes: list[tuple[str, bool]] = []
+    engine = Engine()
+    rec = Recorder(lambda text, error: notes.append((text, error)))
+    path = tmp_path / "backlog.jsonl"
+    rec.start(str(path), "t", engine.state(), engine.config, made_by="a test")
+    for i in range(10):  # partition 0: ACME over 450 s
+        rec.write(Tick("ACME", 100.0, 1000.0 + 50 * i))
+    for i in range(10):  # partition 1: BRIX over the same 450 s, after it
+        rec.write(Tick("BRIX", 50.0, 1000.0 + 50 * i + 1))
+    rec.stop()
+    assert notes[-1] == (
+        f"{path}: 8 ticks came more than the horizon (60 s) behind a tick written before them,"
+        " up to 7.5 min (a backlog is read a partition at a time): each symbol's ticks are in "
+        "order, but a backtest reads the file in its order and cannot score their forecasts; "
+        "`limitwatch evaluate FILE` reads it in time order",
+        False,
+    )
+    notes.clear()
+    rec.start(str(tmp_path / "live.jsonl"), "t", engine.state(), engine.config, made_by="t")
+    for i in range(20):  # as read live: the two a few seconds apart at most
+        rec.write(Tick("ACME" if i % 2 else "BRIX", 100.0, 1000.0 + 5 * i - 3 * (i % 2)))
+    rec.stop()
+    assert len(notes) == 2 and notes[-1][0].startswith("recorded 20 ticks")
+
+
 def test_a_recording_stopped_before_any_tick_keeps_no_file(tmp_path: Path) -> None:
     # `r` twice after a replay ended: a header alone, which no command can read back.
     notes: list[tuple[str, bool]] = []

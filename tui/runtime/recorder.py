@@ -44,6 +44,12 @@ class Recorder:
         self.path: str | None = None
         #: Writing or flushing the current recording failed (it was closed then).
         self.failed = False
+        #: Ticks written more than a horizon behind a tick written before them (of any
+        #: symbol), how far behind at most, the latest time written, and the horizon.
+        self._behind = 0
+        self._most_behind = 0.0
+        self._latest = -math.inf
+        self._horizon = 60.0
 
     @property
     def count(self) -> int:
@@ -104,7 +110,22 @@ class Recorder:
         self.failed = False
         self._limits = limits
         self._told = set()
+        self._behind, self._most_behind, self._latest = 0, 0.0, -math.inf
+        self._horizon = config.horizon_s
         self._notify(f"recording to {path}", False)
+
+    def _out_of_order(self) -> str:
+        """What to know of a file whose ticks are not in time order across symbols: a
+        backlog (``--from-beginning``) comes a partition at a time, each in its own order,
+        and is written as it came."""
+        return (
+            f"{self.path}: {fmt.count(self._behind, 'tick')} came more than the horizon "
+            f"({self._horizon:g} s) behind a tick written before them, up to "
+            f"{fmt.interval(self._most_behind)} (a backlog is read a partition at a time): "
+            "each symbol's ticks are in order, but a backtest reads the file in its order "
+            "and cannot score their forecasts; `limitwatch evaluate FILE` reads it in time "
+            "order"
+        )
 
     def limits_changed(self, symbol: str) -> None:
         """Say, once per symbol and recording, that a limit changed while recording is not
@@ -129,6 +150,12 @@ class Recorder:
         except OSError as exc:
             self._fail(exc)
             return
+        back = self._latest - tick.ts
+        if back > self._horizon:
+            self._behind += 1
+            self._most_behind = max(self._most_behind, back)
+        elif back < 0.0:
+            self._latest = tick.ts
         if self._max is not None and self._writer.count >= self._max:
             self.stop()
 
@@ -162,6 +189,8 @@ class Recorder:
                 self._notify(said, False)
             else:
                 self._notify(f"recorded {fmt.count(writer.count, 'tick')} to {self.path}", False)
+                if self._behind:
+                    self._notify(self._out_of_order(), False)
         except OSError as exc:
             self._notify(f"recording not closed cleanly: {exc.strerror or exc}", True)
         self.path = None
