@@ -91,6 +91,10 @@ def _is_fatal(exc: KafkaException) -> bool:
     return isinstance(err, KafkaError) and (err.fatal() or err.code() == KafkaError._FATAL)
 
 
+#: Slowest --speed: slower, a replay of ticks a second apart sends one in hours.
+MIN_SPEED = 0.001
+
+
 def parse_speed(text: str) -> float:
     """Parse a --speed value: a positive number or 'max'."""
     if text.strip().lower() in {"max", "inf"}:
@@ -101,6 +105,11 @@ def parse_speed(text: str) -> float:
         raise ValueError(f"speed must be a positive number or 'max', got {text!r}") from None
     if not value > 0 or math.isnan(value):
         raise ValueError(f"speed must be a positive number or 'max', got {text!r}")
+    if value < MIN_SPEED:  # 1e-300 was taken: one tick sent, then silence for ever
+        raise ValueError(
+            f"speed must be at least {MIN_SPEED:g} (a second of ticks then takes "
+            f"{1 / MIN_SPEED / 60:.0f} minutes), got {text!r}"
+        )
     return value
 
 

@@ -94,6 +94,7 @@ def test_version_prints_the_installed_version_and_exits() -> None:
         (["--limit", "ACME=10:1e300"], "limit must be below"),
         (["--limit", "ACME=1:-1"], "the buy limit 1.00 must be below the sell limit -1.00"),
         (["--speed", "-2"], "positive number or 'max'"),
+        (["--speed", "1e-300"], "speed must be at least 0.001 (a second of ticks then takes 17"),
         (["engine"], "--bootstrap-servers"),
         (["produce"], "--bootstrap-servers"),
         (["--fast", "50", "backtest", "scenarios/rally.jsonl"], "slow (40) must be greater"),

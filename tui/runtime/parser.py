@@ -227,7 +227,8 @@ def add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True) 
         p.set_defaults(seed=7, rate=50.0, symbols=12)
     g.add_argument(
         "--speed", type=_speed, default=1.0,
-        help="pace factor for files and scenarios, e.g. 0.5, 2, 10, or max (default: 1)",
+        help="pace factor for files and scenarios, e.g. 0.5, 2, 10, or max, at least 0.001 "
+        "(default: 1)",
     )  # fmt: skip
     g.add_argument(
         "--max-gap", type=positive_float, default=5.0, metavar="S",
