@@ -543,3 +543,22 @@ def test_a_flood_on_the_topic_leaves_memory_and_log_bounded(
     assert len(_lines(caplog, "from 'flood'")) <= 10
     assert len(_lines(caplog, "set longest ago are forgotten")) == 1
     assert len(caplog.records) < 30
+
+
+def test_a_second_stop_does_nothing(broker: EmbeddedBroker, topic: str) -> None:
+    """The engine stops the reader beside its worker at Ctrl-C, then says what it read:
+    the second stop must not wait for the broker again (frozen, 2 s more each)."""
+    a = SharedLimits(broker.bootstrap, Applied(), topic=f"{topic}-limits")
+    assert a.start(catch_up_s=10)
+    a.share("ACME", 100.0, 110.0)
+    a.stop()
+    waits: list[float] = []
+
+    class Frozen:
+        def flush(self, timeout: float) -> int:
+            waits.append(timeout)
+            return 1
+
+    a._producer = Frozen()  # type: ignore[assignment]
+    a.stop()
+    assert waits == [] and not a._thread.is_alive()

@@ -272,6 +272,41 @@ def test_a_commit_answered_after_a_hand_over_is_no_error() -> None:
     assert publisher.commits == 1
 
 
+def test_the_close_waits_for_deliveries_once_not_once_for_the_commit_and_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the broker frozen, the forced commit at the close waited FLUSH_S for the
+    signals, none came, and the close then waited FLUSH_S again: an engine held 4 s of
+    its 5 at Ctrl-C there. Both now share one FLUSH_S."""
+    import tui.runtime.publish as publish
+
+    clock = [100.0]
+    monkeypatch.setattr(publish.time, "monotonic", lambda: clock[0])
+    waits: list[float] = []
+
+    class Frozen:  # nothing is ever delivered: each flush waits its whole timeout
+        def flush(self, timeout: float) -> int:
+            waits.append(timeout)
+            clock[0] += timeout
+            return 3
+
+        def poll(self, _timeout: float) -> int:
+            return 0
+
+        def __len__(self) -> int:
+            return 3
+
+    class Consumer:
+        def assignment(self) -> list[object]:
+            raise AssertionError("no commit may be asked: the signals were not out")
+
+    publisher = SignalPublisher("127.0.0.1:1")
+    publisher.producer = Frozen()  # type: ignore[assignment]
+    publisher.close(Consumer())  # type: ignore[arg-type]
+    assert waits == [publish.FLUSH_S, 0.0]
+    assert publisher.commits == 0
+
+
 def test_a_stop_with_the_broker_frozen_gives_counts_that_add_up() -> None:
     """Stopped while its broker was frozen, the engine said "56 indicator updates
     published, 44 delivered, 0 failed" beside "17 were not delivered" (librdkafka's

@@ -51,6 +51,10 @@ PRODUCE_REPORT_S = 5.0
 #: How long an engine that stops with its broker silent or down waits for its last
 #: heartbeat to be delivered, in seconds.
 INDICATORS_DOWN_FLUSH_S = 0.5
+#: How long a headless command waits for its worker to end at the stop: its signals
+#: delivered and their offsets committed take milliseconds with the broker up; with it
+#: frozen they never come, and the wait was the most of an engine's 5 s at Ctrl-C.
+WORKER_STOP_S = 2.0
 
 
 class _Stopper:
@@ -207,22 +211,35 @@ def run_engine(args: argparse.Namespace) -> int:
         indicators.publish(snap.engine)
         _beat(indicators, snap, "REBUILDING" if worker.rebuilding else None)
 
-    code = _run_headless(worker, keeper, "engine", on_snapshot=on_snapshot if indicators else None)
+    # At the stop the shared limits' reader ends beside the worker, not after it: each
+    # waits for a frozen broker up to its own bound, and one after the other they held
+    # an engine 5.5 s at Ctrl-C.
+    stopping = threading.Thread(target=shared.stop if shared is not None else lambda: None)
+    code = _run_headless(
+        worker, keeper, "engine", on_snapshot=on_snapshot if indicators else None,
+        on_stop=stopping.start,
+    )  # fmt: skip
     if indicators is not None:
         last = worker.latest()
         if last is not None:  # what the last ticks left, however soon after the previous
             indicators.publish(last.engine, now=math.inf)
             _beat(indicators, last, "STOPPED")
         # With the broker silent or down the last heartbeat cannot be delivered: no 2 s
-        # wait for it (an engine took 6.4 s to quit during a broker's freeze).
-        if last is not None and lag_unknown(last.kafka):
+        # wait for it (an engine took 6.4 s to quit during a broker's freeze). Nor where
+        # the signals could not be, or the worker got no answer to its close: a freeze too
+        # young for the lag to be unknown.
+        silent = last is not None and lag_unknown(last.kafka)
+        # (the worker not ended within its wait: its commit or close got no answer)
+        if silent or worker.is_alive() or (publisher is not None and publisher.left):
             indicators.close(INDICATORS_DOWN_FLUSH_S)
         else:
             indicators.close()
         said = f"limitwatch engine: {indicators.summary()}"
         print(redact(said + (f"; {indicators.last_error}" if indicators.last_error else "")),
               file=sys.stderr)  # fmt: skip
-    _stop_shared(shared, "engine", args.limits_topic)
+    if stopping.ident is not None:  # started at the stop; bounded by its own waits
+        stopping.join()
+    _stop_shared(shared, "engine", args.limits_topic)  # said now (stopping again is nothing)
     if publisher is not None:
         said = f"limitwatch engine: {publisher.summary()}"
         if publisher.last_error:
@@ -337,6 +354,7 @@ def _run_headless(
     duration: float | None = None,
     recording: bool = False,
     on_snapshot: Callable[[Snapshot], object] | None = None,
+    on_stop: Callable[[], object] | None = None,
 ) -> int:
     """Run a headless worker until Ctrl-C, `duration` seconds, or (`recording`) the end of
     its recording (its --count reached, or an error); exit status 1 after an error."""
@@ -365,7 +383,9 @@ def _run_headless(
             print(f"limitwatch {what}: {redact(line)}", file=sys.stderr, flush=True)
     keeper.stop()
     worker.stop()
-    worker.join(3.0)
+    if on_stop is not None:  # what else ends at the stop, beside the worker
+        on_stop()
+    worker.join(WORKER_STOP_S)
     keeper.join(1.0)
     last = worker.latest()
     notices = last.notices if last is not None else ()

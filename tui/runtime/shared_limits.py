@@ -284,6 +284,7 @@ class SharedLimits:
         self._deleted = BoundedLines(log, logging.INFO, f"limits deleted from {topic}")
         self._undelivered = BoundedLines(log, logging.WARNING, "limits shared again not delivered")
         self._stop = threading.Event()
+        self._stopped = False
         self._lock = threading.Lock()
         self._stats = SharedLimitsStats()
         self._bad_by: Counter[str] = Counter()
@@ -367,7 +368,11 @@ class SharedLimits:
         return self._thread
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Deliver what was shared (bounded by `timeout`) and end the reader."""
+        """Deliver what was shared (bounded by `timeout`) and end the reader; once (a
+        second call, once the first has returned, does nothing)."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._stop.set()
         if self._producer is not None:
             left = self._producer.flush(timeout)
