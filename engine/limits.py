@@ -43,8 +43,14 @@ def _number(value: object) -> float | None:
 
 
 def _shown(x: float) -> str:
-    """A limit in a message: two decimals for ordinary prices, else significant digits."""
-    return f"{x:,.2f}" if 0.01 <= abs(x) < 1e9 else f"{x:g}"
+    """A limit in a message: two decimals for ordinary prices and large ones up to well
+    past MAX_PRICE (a limit stepped to 1,000,000,000,000.49 read "got 1e+12", as if at the
+    bound), else significant digits.
+
+    >>> _shown(1e12 + 0.49), _shown(123.456), _shown(2e-5), _shown(3e20)
+    ('1,000,000,000,000.49', '123.46', '2e-05', '3e+20')
+    """
+    return f"{x:,.2f}" if 0.01 <= abs(x) < 1e15 else f"{x:g}"
 
 
 def same_limit(a: float | None, b: float | None) -> bool:
@@ -73,7 +79,7 @@ def limit_problem(buy: object, sell: object, *, additive: bool = False) -> str |
     >>> limit_problem(-1.0, 95.0)
     "the buy limit must be positive and finite, got -1.00 (only a quantity's limits may ...)"
     >>> limit_problem(1.0, 1e12)
-    'the sell limit must be below 1,000,000,000,000, got 1e+12'
+    'the sell limit must be below 1,000,000,000,000, got 1,000,000,000,000.00'
     >>> limit_problem(1e-300, 1.0)
     'the buy limit must be at least 1e-12, got 1e-300'
     >>> limit_problem(-1.0, 0.0, additive=True) is None
