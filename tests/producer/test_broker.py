@@ -10,6 +10,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+from pathlib import Path
 
 import psutil
 import pytest
@@ -160,3 +161,18 @@ def test_a_start_removes_working_directories_whose_owner_is_gone(
         assert not stale.exists()
         assert alive.is_dir() and unowned.is_dir()
     assert not ours[0].exists()
+
+
+def test_a_place_the_broker_cannot_be_unpacked_is_said_with_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """~/.calfkit a file: it said "the embedded broker binary could not be found"."""
+    from producer.broker import broker_binary
+
+    (tmp_path / ".calfkit").write_text("not a directory")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(BrokerError) as info:
+        broker_binary()
+    said = str(info.value)
+    assert said.startswith(f"the embedded broker cannot be installed in {tmp_path}/.calfkit")
+    assert "Not a directory" in said and "give --bootstrap-servers" in said
