@@ -42,6 +42,7 @@ the first few messages in ``source.skipped_reasons``). Problems with the file as
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import logging
@@ -195,6 +196,7 @@ class FileSource:
         #: Ticks yielded and bytes read so far in the current pass (for progress reports).
         self.ticks = 0
         self.bytes_read = 0
+        self._size_at_open = 0  # of a regular file, as its read began (see _check_size)
         self._stream = stream
         self._released = False  # see release()
         #: Set at a stop: a named pipe this source reads stops waiting for its writer.
@@ -402,13 +404,35 @@ class FileSource:
         self.ticks = 0
         self.bytes_read = 0
         state = _Pass(self)
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            self._size_at_open = os.fstat(stream.fileno()).st_size
         try:
             yield from self._block_columns(stream, state)
+            self._check_size(stream, state)
             state.finish()
+        except SourceError:
+            self._check_size(stream, state)  # a line cut by a truncation: say that
+            raise
         except OSError as exc:
             raise self._unreadable(exc) from None
         finally:
             stream.close()
+
+    def _check_size(self, stream: BinaryIO, state: _Pass) -> None:
+        """Raise if the file is now shorter than it was when its read began: truncated or
+        rewritten by another program meanwhile. A file emptied while a replay read it
+        ended without a word, or stopped on the line the truncation had cut ("expected 3
+        fields, found 2"); the ticks after are not in it any more."""
+        try:
+            size = os.fstat(stream.fileno()).st_size
+        except (OSError, ValueError, io.UnsupportedOperation):
+            return
+        if size < self._size_at_open:
+            raise SourceError(
+                self.display, state.lineno or None,
+                f"the file shrank as it was read ({self._size_at_open:,} to {size:,} bytes):"
+                " truncated or rewritten? Read a copy that stays as it is",
+            )  # fmt: skip
 
     def _block_columns(self, stream: BinaryIO, state: _Pass) -> Iterator[TickColumns]:
         fast: Callable[[bytes], TickColumns | None] | None = None

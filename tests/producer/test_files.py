@@ -619,3 +619,33 @@ def test_a_utf16_file_is_said_to_be_utf16_with_how_to_convert_it(tmp_path: Path)
     message = error_of(path)
     assert message.startswith(f"{path}:1: UTF-16 text"), message
     assert "iconv -f UTF-16 -t UTF-8" in message
+
+
+@pytest.mark.parametrize("cut", [0, 1_000_017])
+def test_a_file_that_shrinks_while_it_is_read_says_so(tmp_path: Path, cut: int) -> None:
+    """Emptied while a replay read it, a file ended without a word (the ticks after were
+    gone); cut inside a line, it stopped on that line ("expected 3 fields, found 2")."""
+    path = tmp_path / "big.csv"
+    lines = [f"{1.75e9 + i:.3f},SYM{i % 7},{100 + i % 13}.25\n" for i in range(200_000)]
+    path.write_text("ts,symbol,price\n" + "".join(lines))
+    source = FileSource(str(path))
+    source.block_bytes = 1 << 16
+    ticks = iter(source)
+    for _ in range(5000):  # some blocks read, most of the file not
+        next(ticks)
+    with open(path, "r+b") as f:
+        f.truncate(cut)
+    with pytest.raises(SourceError) as info:
+        for _ in ticks:
+            pass
+    assert "the file shrank as it was read (" in str(info.value)
+    assert "bytes): truncated or rewritten? Read a copy that stays as it is" in str(info.value)
+    assert str(info.value).startswith(f"{path}:")
+
+
+def test_a_whole_file_read_to_its_end_is_no_shrinking(tmp_path: Path) -> None:
+    path = tmp_path / "whole.csv"
+    path.write_text("ts,symbol,price\n" + "".join(f"{i}.0,A,{10 + i}\n" for i in range(1, 500)))
+    source = FileSource(str(path))
+    source.block_bytes = 1 << 10
+    assert len(list(source)) == 499
