@@ -201,3 +201,43 @@ def test_a_group_reading_new_ticks_only_resumes_where_it_stopped(
         second.stop()
         second.join(10)
     assert not second.is_alive()
+
+
+def test_a_partition_given_back_is_not_taken_for_lost_on_a_stale_high_mark() -> None:
+    """A partition given back to an engine after a rebalance, not fetched yet, has the
+    group's committed offset as its place, newer than the high mark its client cached
+    when it last held it: on a slow broker that read as "past their end (the broker lost
+    them)" twice, and the engine read two partitions again from their start (8,690 good
+    ticks refused as old, signals fired twice). Only the client's own position counts;
+    a position of its own past the end still does."""
+    from confluent_kafka import TopicPartition
+
+    class Client:
+        def __init__(self, position: int, committed: int, high: int) -> None:
+            self.at, self.committed_at, self.high = position, committed, high
+
+        def position(self, parts: list[TopicPartition]) -> list[TopicPartition]:
+            return [TopicPartition(p.topic, p.partition, self.at) for p in parts]
+
+        def committed(self, parts: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+            return [TopicPartition(p.topic, p.partition, self.committed_at) for p in parts]
+
+        def get_watermark_offsets(self, tp: TopicPartition, cached: bool) -> tuple[int, int]:
+            return 0, self.high
+
+    class Topics:
+        def ask_soon(self) -> None:
+            pass
+
+    def looks(client: Client) -> set[int]:
+        worker = ConsumerWorker("127.0.0.1:1", topic="prices", group="engines")
+        worker._parts = [TopicPartition("prices", 2, -1001)]
+        worker._topics = Topics()  # type: ignore[assignment]
+        for _ in range(3):  # half a second apart, in the worker
+            worker._measure_lag(client)  # type: ignore[arg-type]
+        return worker._reset_due
+
+    given_back = Client(position=-1001, committed=52_000, high=40_000)  # cached: stale
+    assert looks(given_back) == set()
+    lost = Client(position=52_000, committed=52_000, high=3_000)  # its own, past the end
+    assert looks(lost) == {2}

@@ -1038,7 +1038,17 @@ class ConsumerWorker(threading.Thread):
                 at = -1 if self.from_beginning or high < 0 else high
             readings.append(PartitionReading(tp.partition, low, high, at))
         self.health.lag(readings, time.time())
-        past = {r.partition for r in readings if r.high >= 0 and r.position > r.high}
+        # Only the client's own position can tell that the broker lost a partition: one
+        # taken from the group's committed offset (a partition given back after a
+        # rebalance, not fetched yet) is newer than the high mark the client cached when
+        # it last held it, and a slow broker's rebalance had an engine read two partitions
+        # again from their start as lost, 9,098 good ticks refused and signals fired twice.
+        own = {tp.partition for tp in positions if tp.offset >= 0}
+        past = {
+            r.partition
+            for r in readings
+            if r.partition in own and r.high >= 0 and r.position > r.high
+        }
         # Twice in a row (half a second apart), so one odd reading does not reset anything;
         # then the topic is asked about at once: a topic created again is read from its
         # start as a whole, which must not be done twice.
