@@ -211,17 +211,25 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
     class _Server(Server):
         pages: ClassVar[set[Any]] = set()
+        #: Pages being served, counted from the request on: a page joins ``pages`` only
+        #: once its monitor has started, and tabs opened at the same moment all passed
+        #: the limit (three at a limit of one, each with a monitor and a broker).
+        serving: ClassVar[list[int]] = [0]
 
         async def handle_websocket(self, request: Any) -> Any:
             from aiohttp import web
 
             problem = page_refused(
                 request.headers.get("Host", ""), request.headers.get("Origin"), served,
-                len(self.pages),
+                self.serving[0],
             )  # fmt: skip
             if problem:
                 return web.Response(status=403, text=problem)
-            return await super().handle_websocket(request)
+            self.serving[0] += 1  # (one event loop: no other request runs in between)
+            try:
+                return await super().handle_websocket(request)
+            finally:
+                self.serving[0] -= 1
 
         async def _process_messages(self, websocket: Any, app_service: Any) -> None:
             self.pages.add(websocket)
