@@ -272,3 +272,34 @@ def test_a_history_that_fails_during_the_run_is_said_in_a_toast(tmp_path: Path) 
 
     drive(app, script)
     assert sum("could not be written" in t for t in toasts) == 1
+
+
+def test_an_export_that_fails_leaves_no_file_and_a_folder_that_is_a_file_is_said(
+    tmp_path: Path,
+) -> None:
+    """On a full disk the export said so and left an empty signals-....csv behind; an
+    --export-dir that is a file read "File exists"."""
+    import errno
+
+    import pytest
+
+    h = SignalHistory(tmp_path / "h.sqlite3", clock=Clock(T0))
+    h.add([_sig("ACME", SignalKind.BUY, i, T0 + i) for i in range(1, 4)])
+    rows = h.rows
+
+    def full(*args: object, **kw: object):  # type: ignore[no-untyped-def]
+        yield from list(rows(*args, **kw))[:2]  # type: ignore[arg-type]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    h.rows = full  # type: ignore[method-assign]
+    out = tmp_path / "out" / "signals.csv"
+    with pytest.raises(OSError, match="No space left"):
+        h.export(out)
+    assert not out.exists()
+    h.rows = rows  # type: ignore[method-assign]
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(NotADirectoryError) as info:
+        h.export(afile / "signals.csv")
+    assert info.value.strerror == f"{afile} is a file, not a folder"
+    assert h.export(out) == 3

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import json
 import logging
 import math
@@ -265,22 +266,30 @@ class SignalHistory:
         """
         import datetime as dt
 
+        if out.parent.exists() and not out.parent.is_dir():  # said as "File exists"
+            raise NotADirectoryError(errno.ENOTDIR, f"{out.parent} is a file, not a folder")
         out.parent.mkdir(parents=True, exist_ok=True)
         count = 0
-        with out.open("x", encoding="utf-8", newline="") as f:  # never over another file
-            writer = None if jsonl else csv.writer(f)
-            if writer is not None:
-                writer.writerow(EXPORT_COLUMNS)
-            for run, sym, kind, seq, t, price, lim, p_hit, eta_s in self.rows(symbol, kinds):
-                when = dt.datetime.fromtimestamp(t, tz=dt.UTC).isoformat()
-                values = (run, sym, kind, seq, t, when, price, lim, p_hit, eta_s)
+        f = out.open("x", encoding="utf-8", newline="")  # never over another file
+        try:
+            with f:
+                writer = None if jsonl else csv.writer(f)
                 if writer is not None:
-                    cells = ["" if v is None else v for v in values]
-                    cells[1] = _spreadsheet_safe(sym)
-                    writer.writerow(cells)
-                else:
-                    f.write(json.dumps(dict(zip(EXPORT_COLUMNS, values, strict=True))) + "\n")
-                count += 1
+                    writer.writerow(EXPORT_COLUMNS)
+                for run, sym, kind, seq, t, price, lim, p_hit, eta_s in self.rows(symbol, kinds):
+                    when = dt.datetime.fromtimestamp(t, tz=dt.UTC).isoformat()
+                    values = (run, sym, kind, seq, t, when, price, lim, p_hit, eta_s)
+                    if writer is not None:
+                        cells = ["" if v is None else v for v in values]
+                        cells[1] = _spreadsheet_safe(sym)
+                        writer.writerow(cells)
+                    else:
+                        f.write(json.dumps(dict(zip(EXPORT_COLUMNS, values, strict=True))) + "\n")
+                    count += 1
+        except OSError:  # a full disk: no empty or cut file left behind under its name
+            with contextlib.suppress(OSError):
+                out.unlink()
+            raise
         return count
 
     def close(self) -> None:
