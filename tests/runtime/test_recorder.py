@@ -201,3 +201,30 @@ def test_one_tick_recorded_is_said_in_the_singular(tmp_path: Path) -> None:
     rec.start(str(path), "test", engine.state(), engine.config, made_by="a test", max_ticks=1)
     rec.write(Tick("ACME", 100.0, 1.0))
     assert notes[-1] == (f"recorded 1 tick to {path}", False)
+
+
+def test_a_write_that_fails_names_the_file_and_says_its_last_line_may_be_cut(
+    tmp_path: Path,
+) -> None:
+    """A full disk stopped a recording with "recording stopped: No space left on device",
+    naming no file, and the file ended mid-line."""
+    import errno
+
+    notes: list[tuple[str, bool]] = []
+    engine = Engine()
+    rec = Recorder(lambda text, error: notes.append((text, error)))
+    path = tmp_path / "full.jsonl"
+    rec.start(str(path), "t", engine.state(), engine.config, made_by="a test")
+    assert rec._writer is not None
+
+    def full(_tick: Tick) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    rec._writer.write = full  # type: ignore[method-assign]
+    rec.write(Tick("ACME", 100.0, 1.0))
+    assert not rec.active and rec.failed
+    assert notes[-1] == (
+        f"recording to {path} stopped: No space left on device; its last line may be cut "
+        "(a backtest with --skip-bad skips it)",
+        True,
+    )

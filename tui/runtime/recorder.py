@@ -170,7 +170,13 @@ class Recorder:
         return not self.failed
 
     def _fail(self, exc: OSError) -> None:
-        self._notify(f"recording stopped: {exc.strerror or exc}", True)
+        # Which file, and that its last line may be cut where the write failed (a full
+        # disk): a backtest stops on such a line, and --skip-bad reads the rest.
+        self._notify(
+            f"recording to {self.path} stopped: {exc.strerror or exc}; its last line may be "
+            "cut (a backtest with --skip-bad skips it)",
+            True,
+        )
         self._writer = None
         self.path = None
         self.failed = True
