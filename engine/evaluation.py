@@ -417,7 +417,7 @@ def calibration(
         for c in clusters:
             each, whole = gap_noise_of(b, pp, o, np.asarray(c), big)
             noise = np.fmax(noise, each)
-            gap_noise = whole if math.isnan(gap_noise) else max(gap_noise, whole)
+            gap_noise = float(np.fmax(gap_noise, whole))
     return Calibration(count, mean_p, freq, gap, brier, base, skill, min_bin, noise, gap_noise)
 
 

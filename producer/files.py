@@ -42,7 +42,6 @@ the first few messages in ``source.skipped_reasons``). Problems with the file as
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import logging
@@ -89,6 +88,15 @@ KEEP_REASONS = 5
 LOG_REASONS = 10_000
 
 log = logging.getLogger(__name__)
+
+
+def _open_size(stream: BinaryIO) -> int | None:
+    """The size of the file ``stream`` has open (not of what its path names now), or None
+    where it has none."""
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
 
 
 def cut_short(source: object) -> str | None:
@@ -404,8 +412,7 @@ class FileSource:
         self.ticks = 0
         self.bytes_read = 0
         state = _Pass(self)
-        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
-            self._size_at_open = os.fstat(stream.fileno()).st_size
+        self._size_at_open = _open_size(stream) or 0
         try:
             yield from self._block_columns(stream, state)
             self._check_size(stream, state)
@@ -423,11 +430,8 @@ class FileSource:
         rewritten by another program meanwhile. A file emptied while a replay read it
         ended without a word, or stopped on the line the truncation had cut ("expected 3
         fields, found 2"); the ticks after are not in it any more."""
-        try:
-            size = os.fstat(stream.fileno()).st_size
-        except (OSError, ValueError, io.UnsupportedOperation):
-            return
-        if size < self._size_at_open:
+        size = _open_size(stream)
+        if size is not None and size < self._size_at_open:
             raise SourceError(
                 self.display, state.lineno or None,
                 f"the file shrank as it was read ({self._size_at_open:,} to {size:,} bytes):"

@@ -624,39 +624,32 @@ class LimitwatchApp(App[None]):
 
     def _notify_source_stopped(self, snap: Snapshot) -> None:
         """Say once, in a toast that stays, that the source stopped on an error (a bad
-        line, with the option that skips such lines): the status line alone is missed."""
+        line, with the option that skips such lines), or what its end leaves to check (a
+        file whose last line has no newline may have had its last price cut short: a
+        false BUY that nothing else would question): the status line alone is missed."""
         producer = snap.producer
         if producer is None or not producer.finished:
             return
-        if producer.note and not producer.last_error:
-            self._notify_source_note(producer.note, producer.source)
+        text, source = producer.last_error or producer.note, producer.source
+        if not text or text == self._told_source_error:
             return
-        if not producer.last_error or producer.last_error == self._told_source_error:
-            return
-        self._told_source_error = producer.last_error
-        # A bad line's message names its file already (FILE:LINE: ...): once is enough,
-        # by its name (the log has the path), so that what to do still fits at 80x24.
-        text, source = producer.last_error, producer.source
+        self._told_source_error = text
+        # A message that names its file already (FILE:LINE: ...): once is enough, by its
+        # name (the log has the path), so that what to do still fits at 80x24.
         named = not source or text.startswith(f"{source}:")
         if source and named:
             text = Path(source).name + text[len(source) :]
+        if not producer.last_error:  # it ended, with something to check
+            self.notify(
+                text, title="The source ended", severity="warning", timeout=SOURCE_STOPPED_S
+            )
+            return
         self.notify(
             text,
             title="The source stopped" if named else f"{Path(source).name} stopped",
             severity="error",
             timeout=SOURCE_STOPPED_S,
         )
-
-    def _notify_source_note(self, note: str, source: str) -> None:
-        """Say once, in a toast that stays, what the source's end leaves to check: a file
-        whose last line has no newline may have had its last price cut short (a false
-        BUY that nothing else would question)."""
-        if note == self._told_source_error:
-            return
-        self._told_source_error = note
-        if source and note.startswith(f"{source}:"):
-            note = Path(source).name + note[len(source) :]
-        self.notify(note, title="The source ended", severity="warning", timeout=SOURCE_STOPPED_S)
 
     def _notify_broker_given_up(self, snap: Snapshot) -> None:
         """Say once, in a toast that stays, that the embedded broker could not be

@@ -11,6 +11,16 @@ from producer.wire import Tick
 from tui.runtime.recorder import Recorder
 
 
+def _one_tick_recorded(tmp_path: Path, config: EngineConfig) -> Path:
+    """A recording of one tick made with ``config``."""
+    rec = Recorder(lambda text, error: None)
+    path = tmp_path / "out.jsonl"
+    rec.start(str(path), "test", Engine(config).state(), config, made_by="a test")
+    rec.write(Tick("ACME", 100.0, 1.0))
+    rec.stop()
+    return path
+
+
 def test_recording_writes_every_portable_setting_and_the_limits(tmp_path: Path) -> None:
     config = EngineConfig(default_band=0.03, warmup_ticks=7, fast=5, slow=9, history=9)
     engine = Engine(config)
@@ -39,12 +49,7 @@ def test_a_window_longer_than_a_header_may_ask_for_is_left_out_so_it_reads_back(
     from producer.scenario import ScenarioReader
 
     config = EngineConfig(fast=1000, slow=5000, history=6000)
-    engine = Engine(config)
-    rec = Recorder(lambda text, error: None)
-    path = tmp_path / "long.jsonl"
-    rec.start(str(path), "test", engine.state(), config, made_by="a test")
-    rec.write(Tick("ACME", 100.0, 1.0))
-    rec.stop()
+    path = _one_tick_recorded(tmp_path, config)
     header = ScenarioReader(path).header  # read back: no refusal
     # all three out: fast 1000 beside a replay's default slow of 100 would not fit
     assert not {"fast", "slow", "history"} & set(header.engine)
@@ -108,13 +113,7 @@ def test_a_recording_replays_with_the_settings_it_was_made_with(tmp_path: Path) 
     from producer.sources import open_source
 
     config = EngineConfig(default_band=0.03, warmup_ticks=7, hysteresis=0.001)
-    engine = Engine(config)
-    rec = Recorder(lambda text, error: None)
-    path = tmp_path / "out.jsonl"
-    rec.start(str(path), "test", engine.state(), config, made_by="a test")
-    rec.write(Tick("ACME", 100.0, 1.0))
-    rec.stop()
-    source = open_source(str(path))
+    source = open_source(str(_one_tick_recorded(tmp_path, config)))
     assert source.engine["default_band"] == 0.03  # type: ignore[attr-defined]
     assert source.engine["warmup_ticks"] == 7  # type: ignore[attr-defined]
     assert source.engine["hysteresis"] == 0.001  # type: ignore[attr-defined]

@@ -229,7 +229,6 @@ def run_engine(args: argparse.Namespace) -> int:
         # the signals could not be, or the worker got no answer to its close: a freeze too
         # young for the lag to be unknown.
         silent = last is not None and lag_unknown(last.kafka)
-        # (the worker not ended within its wait: its commit or close got no answer)
         if silent or worker.is_alive() or (publisher is not None and publisher.left):
             indicators.close(INDICATORS_DOWN_FLUSH_S)
         else:
