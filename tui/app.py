@@ -65,6 +65,9 @@ _SORT_WORDS = {"chg": "change", "last": "price"}
 
 log = logging.getLogger(__name__)
 
+#: A press of the key pressed just before that waited longer than this, seconds, is a
+#: held key's repeat the monitor could not keep up with: dropped (see App._on_key).
+STALE_REPEAT_S = 0.5
 #: UI refresh rate: how often the newest snapshot is read.
 REFRESH_HZ = 10.0
 #: The watchlist redraws at most this often: faster is a blur to a reader, and each
@@ -263,6 +266,8 @@ class LimitwatchApp(App[None]):
         # Said with the problems, but no fault of the file (it is saved in place).
         self._startup_problems += notes or []
         self._replaceable: dict[str, Notification] = {}  # see notify(replaces=)
+        self._last_key = ""  # the key whose binding ran last (see _on_key)
+        self._stale_repeats = 0  # presses dropped as held-key repeats
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -288,6 +293,19 @@ class LimitwatchApp(App[None]):
             yield log
         yield Static("waiting for the first ticks…", id="status")
         yield Footer()
+
+    async def _on_key(self, event: events.Key) -> None:
+        """Drop a held key's repeats that waited too long, before its binding runs (Textual
+        calls ``App._on_key`` after this): a press of the same key as the one before that
+        has waited more than ``STALE_REPEAT_S``. A key held down repeats about 30 times a
+        second; where each press opens a screen or redraws the watchlist, the presses
+        queued faster than they ran and were replayed for a minute after the key was let
+        go, `q` waiting behind them (500 presses of `?`: 62 s from `q` to the end)."""
+        previous, self._last_key = self._last_key, event.key
+        if event.key == previous and time.monotonic() - event.time > STALE_REPEAT_S:
+            self._stale_repeats += 1
+            event.stop()
+            event.prevent_default()  # App._on_key, next in the class order, runs bindings
 
     def on_mount(self) -> None:
         # SIGTERM (a process manager, `kill`) and SIGHUP (the terminal window closed) quit

@@ -302,3 +302,43 @@ def test_a_refused_key_pressed_again_refreshes_its_one_toast() -> None:
     asyncio.run(run())
     assert feed.commands == []
     assert [titles.count("Limit refused") for titles in shown] == [1] * 5
+
+
+def test_a_held_keys_repeats_that_waited_too_long_are_dropped() -> None:
+    # A key held down repeats ~30 times a second; queued faster than they ran, 500
+    # presses of `?` were replayed for a minute after the key was let go.
+    from textual import events
+
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    app = LimitwatchApp(feed, step=0.005)
+
+    def key(name: str, waited: float) -> events.Key:
+        event = events.Key(name, name)
+        event.time -= waited  # as if it had waited this long in the queue
+        return event
+
+    async def run() -> list[float]:
+        seen = []
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            for name, waited in [
+                ("b", 0.0),  # runs
+                ("b", tui.app.STALE_REPEAT_S + 1),  # a repeat that waited: dropped
+                ("b", tui.app.STALE_REPEAT_S + 1),  # dropped
+                ("b", 0.0),  # a repeat that did not wait: runs
+                ("B", tui.app.STALE_REPEAT_S + 1),  # another key, however long it waited: runs
+            ]:
+                app.post_message(key(name, waited))
+                await pilot.pause()
+                await until_shown(pilot, app)
+                seen.append(_limits(feed, symbol)[0])
+        return seen
+
+    before = _limits(feed, symbol)[0]
+    seen = asyncio.run(run())
+    assert seen[0] < before
+    assert seen[1] == seen[0] and seen[2] == seen[0]
+    assert seen[3] < seen[2]
+    assert seen[4] > seen[3]
+    assert app._stale_repeats == 2
