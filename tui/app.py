@@ -256,6 +256,7 @@ class LimitwatchApp(App[None]):
         self._told_source_error = ""
         self._told_keeper = ""  # the embedded broker's last give-up, said
         self._told_history = ""
+        self._told_notice = ""  # the signal history's last notice, said
         self._startup_problems = list(problems or [])
         self._quitting_on_signal = False
         if config_path is not None:
@@ -613,8 +614,12 @@ class LimitwatchApp(App[None]):
 
     def _notify_history_off(self) -> None:
         """Say once, in a toast that stays, that the signal history stopped working during
-        the run (a full disk, a file changed under it): the log alone is missed."""
+        the run (a full disk, a file changed under it), or that its file was deleted and
+        is kept again: the log alone is missed."""
         history = self.history
+        if history is not None and history.notice and history.notice != self._told_notice:
+            self._told_notice = history.notice  # the file deleted under it, and kept again
+            self.notify(history.notice, title="Signal history", severity="warning", timeout=30)
         if history is None or history.enabled or not history.problem:
             return
         if history.problem == self._told_history:

@@ -10,6 +10,8 @@ import math
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from engine import Signal, SignalKind
 from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
@@ -303,3 +305,75 @@ def test_an_export_that_fails_leaves_no_file_and_a_folder_that_is_a_file_is_said
         h.export(afile / "signals.csv")
     assert info.value.strerror == f"{afile} is a file, not a folder"
     assert h.export(out) == 3
+
+
+def _stored(path: Path) -> list[tuple[str, int]]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT symbol, seq FROM signals ORDER BY rowid").fetchall()
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("pattern", ["h.sqlite3*", "h.sqlite3"])
+def test_a_file_deleted_while_the_monitor_runs_is_kept_again_with_this_runs_signals(
+    tmp_path: Path, pattern: str
+) -> None:
+    # SQLite goes on writing to a file deleted under it: every later signal was lost when
+    # it closed, without a word.
+    path, clock = tmp_path / "h.sqlite3", Clock(T0)
+    earlier = SignalHistory(path, clock=clock)
+    earlier.add([_sig("OLD", SignalKind.BUY, 1, T0)])
+    earlier.close()
+    clock.now += 60
+    history = SignalHistory(path, clock=clock)
+    history.add([_sig("ACME", SignalKind.BUY, 1, T0 + 61)])
+    for leftover in tmp_path.glob(pattern):  # with its -wal and -shm, or alone
+        leftover.unlink()
+    history.add([_sig("ACME", SignalKind.SELL, 2, T0 + 62)])
+    history.add([_sig("BRIX", SignalKind.BUY, 1, T0 + 63)])
+    assert history.notice == (
+        "its file was deleted: a new one keeps this run's 1 signal and those to come"
+    )
+    assert history.enabled and not history.problem
+    history.close()
+    # this run's signals, all of them, and not the earlier run's the user deleted
+    assert _stored(path) == [("ACME", 1), ("ACME", 2), ("BRIX", 1)]
+
+
+def test_a_file_replaced_while_the_monitor_runs_gets_this_runs_signals(tmp_path: Path) -> None:
+    path, clock = tmp_path / "h.sqlite3", Clock(T0)
+    history = SignalHistory(path, clock=clock)
+    history.add([_sig("ACME", SignalKind.BUY, 1, T0)])
+    other = tmp_path / "backup.sqlite3"
+    restored = SignalHistory(other, clock=Clock(T0 - 3600))
+    restored.add([_sig("OLD", SignalKind.SELL, 7, T0 - 3600)])
+    restored.close()
+    other.replace(path)  # a backup put back under the same name
+    history.add([_sig("ACME", SignalKind.SELL, 2, T0 + 1)])
+    assert history.notice.startswith("its file was replaced: ")
+    history.close()
+    assert _stored(path) == [("OLD", 7), ("ACME", 1), ("ACME", 2)]
+
+
+def test_a_file_deleted_during_the_run_is_said_in_a_toast(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    history = SignalHistory(path, clock=Clock(T0))
+    feed = StaticFeed(n_ticks=100)
+    app = LimitwatchApp(feed, history=history)
+    toasts: list[str] = []
+
+    async def script(pilot: object) -> None:
+        await pilot.pause()  # type: ignore[attr-defined]
+        path.unlink()
+        history.add([_sig("ACME", SignalKind.BUY, 1, T0)])  # as the worker thread does
+        feed.seq += 1  # a new snapshot
+        await wait_until_async(
+            lambda: any("was deleted" in n.message for n in app._notifications),
+            pilot.pause,  # type: ignore[attr-defined]
+        )
+        toasts.extend(n.message for n in app._notifications)
+
+    drive(app, script)
+    assert sum("was deleted" in t for t in toasts) == 1
+    assert path.exists()

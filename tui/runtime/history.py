@@ -114,16 +114,62 @@ class SignalHistory:
         self.added = 0
         #: Why the history is off (empty while it works).
         self.problem = ""
+        #: What happened to the file while the history went on (empty if nothing).
+        self.notice = ""
+        #: The file opened, as (device, inode): another one under its name is not it.
+        self._identity: tuple[int, int] | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, timeout=2.0, check_same_thread=False)
-            self._db = db
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
+            self._open()
             self._prune()
         except (OSError, sqlite3.Error) as exc:
             self._fail("cannot be opened", exc)
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=2.0, check_same_thread=False)
+        self._db = db
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        st = self.path.stat()
+        self._identity = (st.st_dev, st.st_ino)
+
+    def _follow_file(self) -> None:
+        """Open the file under :attr:`path` again if it is no longer the one open (deleted,
+        or replaced, while the monitor runs), with this run's signals copied into it.
+
+        SQLite goes on writing to a file deleted under it, and everything written after
+        is lost when it closes, without a word. Only this run's signals are copied: an
+        earlier run's that were deleted stay deleted. The old file's write-ahead log and
+        shared memory, left under the name, are removed first: SQLite would replay that
+        log into a new file of the same name (a restored backup took the old file's
+        pages)."""
+        assert self._db is not None
+        try:
+            st = self.path.stat()
+            if (st.st_dev, st.st_ino) == self._identity:
+                return
+            what = "replaced"
+        except FileNotFoundError:
+            what = "deleted"
+        old, self._db = self._db, None
+        mine = old.execute("SELECT * FROM signals WHERE run = ?", (self.run,)).fetchall()
+        old.close()
+        # Closed under a file that moved, SQLite leaves its log under the name: opened
+        # again, it would be replayed into the new file (the old file's pages in it).
+        for log_file in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                self.path.with_name(self.path.name + log_file).unlink()
+        self._open()
+        with self._db:
+            self._db.executemany("INSERT INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", mine)
+        # Short enough to read whole in a toast at 80x24; the log names the file.
+        kept = f"{len(mine):,} signal{'' if len(mine) == 1 else 's'}"
+        self.notice = f"its file was {what}: a new one keeps this run's {kept} and those to come"
+        log.warning(
+            "signal history %s was %s while the monitor ran: it is kept again there, with "
+            "this run's %d signals so far (not earlier runs')", self.path, what, len(mine),
+        )  # fmt: skip
 
     @property
     def enabled(self) -> bool:
@@ -167,6 +213,7 @@ class SignalHistory:
             if self._db is None:
                 return
             try:
+                self._follow_file()
                 with self._db:
                     self._db.executemany(
                         "INSERT INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
@@ -175,7 +222,7 @@ class SignalHistory:
                 self._since_prune += len(rows)
                 if self._since_prune >= PRUNE_EVERY:
                     self._prune()
-            except sqlite3.Error as exc:
+            except (OSError, sqlite3.Error) as exc:
                 self._fail("could not be written", exc)
 
     def _select(
