@@ -91,6 +91,6 @@ def _main(argv: list[str] | None) -> int:
 
 
 if __name__ == "__main__":  # also how each page of `limitwatch serve` starts its monitor
-    from tui.serve import session_argv
+    from tui.serve import run_page
 
-    sys.exit(main(session_argv()))
+    sys.exit(run_page(main))

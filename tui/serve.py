@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import errno
 import json
 import os
@@ -28,6 +29,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -138,6 +140,70 @@ def page_refused(host: str, origin: str | None, served: frozenset[str], open_pag
     if open_pages >= MAX_PAGES:
         return f"{MAX_PAGES} pages are open already; close one first"
     return ""
+
+
+#: The most of a page's monitor's error output shown in the page, characters.
+PAGE_ERROR_CHARS = 8_000
+_NOT_SHOWN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class _KeptStderr:
+    """Standard error as it was, keeping a copy of the first :data:`PAGE_ERROR_CHARS`
+    written to it (anything else, ``fileno()`` say, is the stream's own)."""
+
+    def __init__(self, through: Any) -> None:
+        self.through = through
+        self.kept: list[str] = []
+        self._left = PAGE_ERROR_CHARS
+
+    def write(self, text: str) -> int:
+        if self._left > 0:
+            self.kept.append(text[: self._left])
+            self._left -= len(text)
+        return int(self.through.write(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.through, name)
+
+
+def page_error(text: str) -> bytes:
+    """What a page's monitor that could not start writes to its page: the start of
+    textual-serve's stream (its prelude, then one packet of terminal output) with
+    ``text`` and what to do, for xterm.js to show (control characters taken out)."""
+    lines = [
+        "limitwatch: this page's monitor could not start:",
+        "",
+        *(_NOT_SHOWN.sub("", line) for line in text.rstrip().splitlines()),
+        "",
+        "It runs with the options `limitwatch serve` was given: stop the server (Ctrl-C),",
+        "start it again with others, and open the page again.",
+    ]
+    data = "\r\n".join(lines).encode("utf-8", "replace")
+    return b"__GANGLION__\n" + b"D" + len(data).to_bytes(4, "big") + data
+
+
+def run_page(main: Callable[[list[str]], int]) -> int:
+    """Run ``main`` with the options of this process (:func:`session_argv`). A page's
+    monitor that ends on an error before its screen is up (a missing source file, a
+    fixed broker port another page holds) shows the error in its page: the page was
+    left blank, the reason only in the server's output and the log."""
+    if ARGV_ENV not in os.environ:
+        return main(session_argv())
+    kept = _KeptStderr(sys.stderr)
+    sys.stderr = kept
+    try:
+        code = main(session_argv())
+    except SystemExit as exc:  # the command line refused (argparse has said why)
+        if isinstance(exc.code, str):
+            kept.write(exc.code + "\n")
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        sys.stderr = kept.through
+    # The web driver, once loaded, has written the prelude and drawn the screen.
+    if code and "textual.drivers.web_driver" not in sys.modules:
+        with contextlib.suppress(OSError):
+            os.write(sys.__stdout__.fileno(), page_error("".join(kept.kept)))
+    return code
 
 
 def session_argv() -> list[str]:

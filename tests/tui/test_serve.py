@@ -238,6 +238,47 @@ def test_a_websocket_from_another_site_is_refused(tmp_path: Path) -> None:
         assert asyncio.run(connect(ws, "https://evil.example")) == 403
 
 
+def test_a_page_whose_monitor_cannot_start_shows_why(tmp_path: Path) -> None:
+    # The page stayed blank; the reason was only in the server's output and the log.
+    import asyncio
+
+    import aiohttp
+
+    missing = tmp_path / "no-such-ticks.csv"
+
+    async def page_text(url: str) -> str:
+        got = b""
+        origin = url.rstrip("/")  # as the page served from url says it is
+        ws_url = url.replace("http://", "ws://") + "ws"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(ws_url, headers={"Origin": origin}) as ws,
+        ):
+            deadline = time.monotonic() + 60
+            while b"could not start" not in got or b"open the page again" not in got:
+                left = deadline - time.monotonic()
+                assert left > 0, f"the page showed no reason: {got!r}"
+                message = await ws.receive(timeout=left)
+                assert message.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
+                got += message.data if isinstance(message.data, bytes) else b""
+        return got.decode()
+
+    with _serving(tmp_path, "--source", str(missing)) as (url, _server):
+        text = asyncio.run(asyncio.wait_for(page_text(url), 60))
+    assert f"limitwatch: {missing}: no such file" in text
+    assert "\x1b" not in text
+
+
+def test_a_page_error_is_one_packet_of_plain_text_after_the_prelude() -> None:
+    out = serve_module.page_error("limitwatch: bad\x1b]2;owned\x07 thing\nsecond line\n")
+    assert out.startswith(b"__GANGLION__\nD")
+    size = int.from_bytes(out[14:18], "big")
+    body = out[18:].decode()
+    assert len(out[18:]) == size
+    assert "limitwatch: bad]2;owned thing\r\nsecond line\r\n" in body  # escapes taken out
+    assert "\x1b" not in body and "\x07" not in body
+
+
 def test_abbreviated_serve_options_are_refused_not_passed_on() -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--po", "9000"])
