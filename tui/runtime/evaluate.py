@@ -188,6 +188,9 @@ def run_ticks(
     # symbols at a time (bounded memory, as the backtest); a generated market whole,
     # since the oracle's p is computed at every tick.
     stream_of = {name: i for i, name in enumerate(names)}
+    # Each stream's symbol for the noise of the calibration gap, by name: numbered in the
+    # file's order, a file of the same ticks in another line order drew other weights.
+    symbol_of = np.repeat(np.unique(np.asarray(ticks.symbols), return_inverse=True)[1], nb)
     step = max(1, BATCH // nb)
     store = None if truth else TickStore(group_ticks)
     # its temporary file goes whatever happens
@@ -211,7 +214,7 @@ def run_ticks(
                 runner.finish(),
                 horizon_s=cfg.horizon_s,
                 rule=Discipline.of(cfg),
-                symbol_of=np.arange(n * nb) // nb,
+                symbol_of=symbol_of,
             )
     ids, t, price = _streams(ticks, slice(None), nb)
     order = TickOrder(ids, t, price, buy, sell)
@@ -228,7 +231,7 @@ def run_ticks(
         horizon_s=cfg.horizon_s,
         rule=Discipline.of(cfg),
         oracle=(p, eta, cfg.alert_p),
-        symbol_of=np.arange(n * nb) // nb,
+        symbol_of=symbol_of,
     )
 
 
