@@ -449,7 +449,6 @@ def test_the_noise_of_the_gap_does_not_depend_on_the_order_symbols_first_appear(
     import dataclasses
 
     from engine import EngineConfig
-
     from producer.markets import generate
 
     market = generate("reverting", symbols=40, minutes=20, seed=3)
