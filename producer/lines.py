@@ -332,21 +332,24 @@ _CR_ONLY = (
 
 #: The first bytes of a gzip file, and a newline's byte.
 _GZIP = b"\x1f\x8b"
-#: The byte order marks of UTF-16 text, little- and big-endian.
+#: The byte order marks of UTF-32 and UTF-16 text, little- and big-endian (UTF-32's
+#: little-endian one starts with UTF-16's).
+_UTF32 = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
 _UTF16 = (b"\xff\xfe", b"\xfe\xff")
 _NEWLINE = ord("\n")
 
 
 def _binary(raw: bytes, first_line: bool) -> str:
     """What a line that is not text is said to be: a compressed file by its magic number,
-    UTF-16 text by its byte order mark."""
+    UTF-32 or UTF-16 text by its byte order mark."""
     if first_line and raw.startswith(_GZIP):
         return "a gzip-compressed file, not text: decompress it first (gunzip, or zcat FILE |)"
-    if first_line and raw.startswith(_UTF16):
-        return (
-            "UTF-16 text (a byte order mark): convert it to UTF-8 first, e.g. "
-            "iconv -f UTF-16 -t UTF-8 FILE > NEW"
-        )
+    for marks, name in ((_UTF32, "UTF-32"), (_UTF16, "UTF-16")):
+        if first_line and raw.startswith(marks):
+            return (
+                f"{name} text (a byte order mark): convert it to UTF-8 first, e.g. "
+                f"iconv -f {name} -t UTF-8 FILE > NEW"
+            )
     return "binary data (NUL byte), not text"
 
 

@@ -614,11 +614,25 @@ def test_a_field_given_twice_deep_in_a_file_is_refused_by_the_block_reader_too(
     assert message.startswith(f"{path}:501: the field symbol is given twice"), message
 
 
-def test_a_utf16_file_is_said_to_be_utf16_with_how_to_convert_it(tmp_path: Path) -> None:
-    path = write(tmp_path, "u16.csv", "ts,symbol,price\n1700000000,A,10\n".encode("utf-16"))
+@pytest.mark.parametrize(
+    ("codec", "name"),
+    [("utf-16", "UTF-16"), ("utf-16-be", None), ("utf-32", "UTF-32"), ("utf-32-be", None)],
+)
+def test_a_utf16_or_utf32_file_is_said_to_be_one_with_how_to_convert_it(
+    tmp_path: Path, codec: str, name: str | None
+) -> None:
+    # UTF-32's byte order mark starts with UTF-16's: it was called UTF-16, and the iconv
+    # command given left a file that still failed.
+    text = "ts,symbol,price\n1700000000,A,10\n"
+    if name is None:  # big-endian, with its mark written out
+        name = codec.split("-")[0].upper() + "-" + codec.split("-")[1]
+        raw = "\ufeff".encode(codec) + text.encode(codec)
+    else:
+        raw = text.encode(codec)
+    path = write(tmp_path, "u.csv", raw)
     message = error_of(path)
-    assert message.startswith(f"{path}:1: UTF-16 text"), message
-    assert "iconv -f UTF-16 -t UTF-8" in message
+    assert message.startswith(f"{path}:1: {name} text"), message
+    assert f"iconv -f {name} -t UTF-8" in message
 
 
 @pytest.mark.parametrize("cut", [0, 1_000_017])
