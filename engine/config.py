@@ -36,6 +36,10 @@ MIN_HORIZON_S = 0.01
 MAX_HORIZON_S = 366 * 86400.0
 #: Largest ``max_symbols``: at the default windows, about 1.2 GB of state when all are used.
 MAX_SYMBOLS = 100_000
+#: Narrowest ``default_band``, a fraction of the price (0.0001 %): limits are kept to 12
+#: significant digits, and a band of 1e-17 made the buy limit the sell limit, both at the
+#: first price, where every symbol fired a BUY and a SELL at its first tick.
+MIN_BAND = 1e-6
 #: The drift's default half-life in half-lives of the averages and the volatility (600 s
 #: at the default 30 s). On `limitwatch evaluate`'s 13 market kinds (seeds 0 and 1) the
 #: forecast warned at the proximity alarm's precision with no more alerts than it on 9
@@ -235,7 +239,7 @@ class EngineConfig:
     )
     default_band: float | None = _setting(
         0.02, "--band", "PCT", "limits this far either side of a symbol's first price, "
-        "e.g. 3%% or 0.03", "fraction",
+        "e.g. 3%% or 0.03", "band",
     )  # fmt: skip
     watch_rearm: float = _setting(
         0.5, "--watch-rearm", "F", "a WATCH re-arms below this fraction of --alert-p", "probability"
@@ -318,17 +322,18 @@ class EngineConfig:
             )
         if not 0 < real("alert_p") < 1:
             raise ValueError(f"alert_p ({self.alert_p}) must lie strictly between 0 and 1")
-        if real("hysteresis") < 0:
-            raise ValueError(f"hysteresis ({self.hysteresis}) must not be negative")
+        if not 0 <= real("hysteresis") < 1:  # as --hysteresis: a scenario's header took 1e308
+            raise ValueError(f"hysteresis ({self.hysteresis}) must be at least 0 and below 1")
         if bounded("max_symbols", MAX_SYMBOLS, "state grows to that many symbol slots") < 1:
             raise ValueError(f"max_symbols ({self.max_symbols}) must be at least 1")
         if bounded("history", MAX_WINDOW, ring) < slow and self.history != 0:
             raise ValueError(
                 f"history ({self.history}) must be 0 (no chart) or at least slow ({slow})"
             )
-        if self.default_band is not None and not 0 < real("default_band") < 1:
+        if self.default_band is not None and not MIN_BAND <= real("default_band") < 1:
             raise ValueError(
-                f"default_band ({self.default_band}) must be None or lie strictly between 0 and 1"
+                f"default_band ({self.default_band}) must be None or at least {MIN_BAND:g} "
+                "and below 1"
             )
         if not 0 < real("watch_rearm") < 1:
             raise ValueError(f"watch_rearm ({self.watch_rearm}) must lie strictly between 0 and 1")

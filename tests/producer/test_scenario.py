@@ -125,6 +125,10 @@ def test_reader_streams_without_reading_past_what_it_needs(tmp_path: Path) -> No
         (good_header(engine={"fsat": 3}), "unknown engine setting(s) fsat"),
         (good_header(engine={"fast": -3}), "engine setting fast: fast (-3) must be at least 1"),
         (good_header(engine={"alert_p": 1.5}), "alert_p (1.5) must lie strictly between 0 and 1"),
+        # taken, though --hysteresis refuses it
+        (good_header(engine={"hysteresis": 1e308}), "hysteresis (1e+308) must be at least 0"),
+        # a band so narrow the buy and sell limits were one number: BUY and SELL at once
+        (good_header(engine={"default_band": 1e-17}), "default_band (1e-17) must be None or at"),
         (good_header(engine={"max_symbols": 5}), "unknown engine setting(s) max_symbols"),
         # a few kilobytes asking for 100,000-tick windows over 1,000 symbols took 1.7 GB
         (good_header(engine={"fast": 99999, "slow": 100000}), "fast: 99,999 ticks is more"),
@@ -147,6 +151,28 @@ def test_bad_header_is_refused_on_line_one(
         ScenarioReader(path)
     assert str(info.value).startswith(f"{path}:1: ")
     assert expected in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "twice"),
+    [
+        ('"limits":{"A":[1,2],"A":[40,60]}', "A"),
+        ('"limits":{"A":[1,2]},"limits":{"A":[40,60]}', "limits"),
+        ('"engine":{"fast":5,"fast":50}', "fast"),
+    ],
+)
+def test_a_header_giving_a_key_twice_is_refused(tmp_path: Path, text: str, twice: str) -> None:
+    # The decoder kept the last: a header with two "limits" ran with the second's, and
+    # no word said so (tick lines with a field given twice were refused already).
+    header = (
+        '{"limitwatch_scenario":1,"name":"x","description":"d","symbols":[],'
+        f'{text},"made_by":""}}'
+    )
+    path = tmp_path / "twice.jsonl"
+    path.write_text(header + '\n{"symbol":"A","price":1,"ts":1}\n')
+    with pytest.raises(SourceError) as info:
+        ScenarioReader(path)
+    assert str(info.value) == f"{path}:1: the scenario header gives the key {twice!r} twice"
 
 
 def test_header_limits_are_refused_with_the_engine_limit_rule_words(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import EngineConfig
 from producer.broker import EmbeddedBroker
 from producer.generator import MarketGenerator
 from producer.kafka_producer import STOP_FLUSH_S
@@ -709,6 +710,19 @@ def test_a_bare_band_below_1_is_refused_as_band_reads_it_a_hundred_times_larger(
     with pytest.raises(SystemExit), contextlib.redirect_stderr(err):
         build_parser().parse_args(["evaluate", "--bands", "0.03"])
     assert "write 0.03% for 0.03 percent, or 3% for 3 percent" in err.getvalue()
+
+
+@pytest.mark.parametrize("command", [[], ["backtest", "x.csv"], ["engine"]])
+def test_a_band_so_narrow_that_buy_and_sell_are_one_number_is_refused(command: list[str]) -> None:
+    # --band 1e-17 made every symbol's buy limit its sell limit: a BUY and a SELL at once.
+    err = io.StringIO()
+    for band in ("1e-17", "0.00001%"):
+        with pytest.raises(SystemExit), contextlib.redirect_stderr(err):
+            build_parser().parse_args([*command, "--band", band])
+    assert err.getvalue().count("a band is at least 0.0001% of the price") == 2
+    assert build_parser().parse_args([*command, "--band", "0.0001%"]).default_band == 1e-6
+    with pytest.raises(ValueError, match="at least 1e-06"):
+        EngineConfig(default_band=1e-17)
 
 
 def test_history_0_means_no_chart_as_its_help_says() -> None:

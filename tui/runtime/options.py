@@ -161,6 +161,19 @@ def step_fraction(text: str) -> float:
     return value
 
 
+def band(text: str) -> float:
+    """A band around the first price, as :func:`fraction`, at least 0.0001%."""
+    from engine.config import MIN_BAND
+
+    value = fraction(text)
+    if value < MIN_BAND:
+        raise argparse.ArgumentTypeError(
+            f"a band is at least {MIN_BAND * 100:g}% of the price (narrower, the buy and the "
+            f"sell limit are the same number), got {text!r}"
+        )
+    return value
+
+
 def fraction(text: str) -> float:
     """A fraction below 1, written as 0.005 or as a percentage, 0.5%."""
     raw = text.strip()
@@ -338,6 +351,7 @@ _PARSERS = {
     "probability": probability,
     "probability0": probability_or_zero,
     "fraction": fraction,
+    "band": band,
 }
 
 
