@@ -165,8 +165,7 @@ def test_a_header_giving_a_key_twice_is_refused(tmp_path: Path, text: str, twice
     # The decoder kept the last: a header with two "limits" ran with the second's, and
     # no word said so (tick lines with a field given twice were refused already).
     header = (
-        '{"limitwatch_scenario":1,"name":"x","description":"d","symbols":[],'
-        f'{text},"made_by":""}}'
+        f'{{"limitwatch_scenario":1,"name":"x","description":"d","symbols":[],{text},"made_by":""}}'
     )
     path = tmp_path / "twice.jsonl"
     path.write_text(header + '\n{"symbol":"A","price":1,"ts":1}\n')
