@@ -99,23 +99,42 @@ def _open_size(stream: BinaryIO) -> int | None:
         return None
 
 
+class _LastLine:
+    """A stream whose ``readline`` keeps the end of the last line read in its source's
+    ``_last_raw`` (:func:`cut_short` of a stream, which cannot be read again)."""
+
+    def __init__(self, stream: BinaryIO, source: FileSource) -> None:
+        self._readline = stream.readline
+        self._source = source
+
+    def readline(self, size: int = -1) -> bytes:
+        raw = self._readline(size)
+        if raw:
+            self._source._last_raw = raw[-4096:]
+        return raw
+
+
 def cut_short(source: object) -> str | None:
-    """What to say of a file read whose last line has no newline at its end, else None.
+    """What to say of a file or stream read whose last line has no newline at its end,
+    else None.
 
     A file cut short while it was written ends so, mid-line, and a CSV line cut inside its
     price is still a price (``...,ACME,100.5`` cut to ``...,ACME,10``: a false BUY). Not
     said of a JSON line (one cut anywhere is not JSON, and is refused as such) nor of a
     comment, whatever the file's name.
     """
-    if not isinstance(source, FileSource) or not source._regular():
+    if not isinstance(source, FileSource):
         return None
-    try:
-        with open(source.path, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - 4096))
-            tail = f.read()
-    except OSError:
-        return None
+    if not source._regular():  # a stream: its last line as it was read
+        tail = source._last_raw
+    else:
+        try:
+            with open(source.path, "rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                f.seek(max(0, size - 4096))
+                tail = f.read()
+        except OSError:
+            return None
     last = tail.rsplit(b"\n", 1)[-1].strip()
     if not last or last.startswith((b"{", b"#")):  # a newline at the end, JSON, a comment
         return None
@@ -205,6 +224,7 @@ class FileSource:
         self.ticks = 0
         self.bytes_read = 0
         self._size_at_open = 0  # of a regular file, as its read began (see _check_size)
+        self._last_raw = b""  # of a stream, the end of its last line read (see cut_short)
         self._stream = stream
         self._released = False  # see release()
         #: Set at a stop: a named pipe this source reads stops waiting for its writer.
@@ -383,7 +403,7 @@ class FileSource:
         self.bytes_read = 0
         state = _Pass(self)
         try:
-            for lineno, text, consumed in read_lines(stream):
+            for lineno, text, consumed in read_lines(_LastLine(stream, self)):
                 self.bytes_read = consumed
                 tick = state.line(lineno, text)
                 if tick is not None:

@@ -69,3 +69,31 @@ def test_a_file_stopped_before_its_end_leaves_none(
     thread.join(20)
     stats = thread.stats()
     assert stats.finished and stats.produced < 6 and stats.note == ""
+
+
+@pytest.mark.parametrize(
+    ("tail", "said"),
+    [(b"1750000100.0,PENNY,2", True), (b"1750000100.0,PENNY,2.95\n", False), (b"# end", False)],
+)
+def test_a_stream_whose_last_line_has_no_newline_is_said_to_be_maybe_cut(
+    tail: bytes, said: bool
+) -> None:
+    # Standard input or a pipe cannot be read again at its end: a cut last line piped
+    # into `backtest -` or `produce --source -` was taken without a word.
+    import io
+
+    from producer.files import cut_short
+
+    body = "ts,symbol,price\n" + "".join(f"{1750000000 + k}.0,PENNY,2.95\n" for k in range(50))
+    source = FileSource("-", stream=io.BytesIO(body.encode() + tail))
+    assert source.streaming
+    ticks = list(source)
+    assert len(ticks) == 50 + (tail[:1] != b"#")
+    note = cut_short(source)
+    if said:
+        assert note == (
+            "<stdin>: its last line has no newline: its price may be cut short (a file cut "
+            "while it was written ends mid-line): check its last tick"
+        )
+    else:
+        assert note is None
