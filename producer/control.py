@@ -28,6 +28,8 @@ class ProducerStats:
     speed: float = 1.0
     finished: bool = False
     last_error: str = ""
+    #: ``last_error`` is the source's: it stopped on bad input (a bad line, no ticks).
+    bad_input: bool = False
     skipped: int = 0  # bad lines the source skipped (--skip-bad)
     flush_s: float | None = None  # how long the stop flush took, once stopped
     waiting: str = ""  # why sending is held (the broker is down, the topic is missing)

@@ -254,12 +254,14 @@ class ProducerThread(threading.Thread):
         self._delivered = 0
         self._failed = 0
         self._last_error = ""
+        self._bad_input = False
         self._producer = self._new_producer()
         self._produced = 0
         try:
             self._pump()
         except SourceError as exc:  # bad input, said where and what: no stack to log
             self._last_error = redact(f"{exc}{skip_hint(exc)}")
+            self._bad_input = True
             log.error("producer stopped on bad input: %s", self._last_error)
         except Exception as exc:  # a source that fails must not kill the app silently
             log.exception("producer stopped on an error")
@@ -290,6 +292,7 @@ class ProducerThread(threading.Thread):
                 failed=self._failed + remaining + len(self._taken_back) + len(self._timed_out),
                 flush_s=flush_s,
                 last_error=self._last_error,
+                bad_input=self._bad_input,
                 finished=True,
                 rate=0.0,
                 skipped=getattr(self.source, "skipped", 0),

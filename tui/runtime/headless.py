@@ -504,6 +504,8 @@ def run_produce(args: argparse.Namespace) -> int:
         first = f" (first: {fmt.literal(reasons[0])}; the log file names them)" if reasons else ""
         lines = fmt.count(skipped, "bad line")
         print(f"limitwatch produce: {lines} skipped{first}", file=sys.stderr)
+    if stats.bad_input:  # as the other commands: the input, not a tick, failed
+        return 2
     return 0 if stats.failed == 0 and not stats.last_error else 1
 
 
