@@ -40,6 +40,7 @@ import numpy.typing as npt
 from engine.limits import MAX_PRICE, MIN_PRICE
 from producer.lines import (
     EARLY_S,
+    HOLD_S,
     MAX_LINE_BYTES,
     MAX_TS,
     BadLine,
@@ -384,11 +385,12 @@ def admit_columns(order: TimeOrder, cols: TickColumns) -> TickColumns | None:
     """:meth:`TimeOrder.admit` for every tick of `cols` at once: the columns with
     slightly late ticks restamped, and `order` moved on; None, with `order` untouched,
     when some tick is later than the tolerance allows (the line reader words that)."""
-    if cols.ts.size and float(cols.ts.max()) > order.latest_allowed():
-        # A time ahead of the clock: whether one leaps past all before it (the line
-        # reader says which line) is decided against the running latest time.
+    if cols.ts.size:
+        # A time far past all before it (a mistyped date, or a night without ticks) is
+        # for the line reader to hold until the lines after it tell which; one ahead of
+        # the clock that leaps past them is refused there, and the line named.
         before = np.maximum.accumulate(np.concatenate(([order.latest], cols.ts[:-1])))
-        if bool(order.leaps(cols.ts, before).any()):
+        if bool(((cols.ts - before > HOLD_S) & (before > -math.inf)).any()):
             return None
     n, k = len(cols), len(cols.symbols)
     if n == 0:

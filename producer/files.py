@@ -52,6 +52,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -69,12 +70,15 @@ from producer.chunks import (
 )
 from producer.header import header_from_object, header_object
 from producer.lines import (
+    HOLD_LINES,
+    HOLD_S,
     MAX_LINE_BYTES,
     BadLine,
     CsvColumns,
     Format,
     SourceError,
     TimeOrder,
+    fmt_span,
     parse_json_line,
     read_lines,
     sniff_format,
@@ -405,11 +409,13 @@ class FileSource:
         try:
             for lineno, text, consumed in read_lines(_LastLine(stream, self)):
                 self.bytes_read = consumed
-                tick = state.line(lineno, text)
-                if tick is not None:
+                for tick in state.line(lineno, text):
                     self.ticks += 1
                     yield tick
             if not self._halt.is_set():  # stopped, not at its end: nothing to judge
+                for tick in state.release():
+                    self.ticks += 1
+                    yield tick
                 state.finish()
         finally:
             if owned:
@@ -436,6 +442,12 @@ class FileSource:
         try:
             yield from self._block_columns(stream, state)
             self._check_size(stream, state)
+            held = state.release()
+            if held:
+                self.ticks += len(held)
+                yield TickColumns.of_ticks(
+                    [t.symbol for t in held], [t.price for t in held], [t.ts for t in held]
+                )
             state.finish()
         except SourceError:
             self._check_size(stream, state)  # a line cut by a truncation: say that
@@ -474,7 +486,11 @@ class FileSource:
             if fast is None:
                 fast = block_parser(state.fmt or "jsonl", state.csv_columns)
             cols = fast(data) if plain_lines(data) else None
-            if cols is not None and values_ok(cols, self._allowed, self._is_quantity):
+            if (
+                cols is not None
+                and state.held is None  # the lines after a held tick decide on it
+                and values_ok(cols, self._allowed, self._is_quantity)
+            ):
                 cols_in_order = admit_columns(state.order, cols)
                 if cols_in_order is not None:
                     self.ticks += len(cols_in_order)
@@ -494,8 +510,7 @@ class FileSource:
 
     def _rest_by_line(self, stream: BinaryIO, state: _Pass, first: int) -> Iterator[Tick]:
         for lineno, text, _ in read_lines(stream, first):
-            tick = state.line(lineno, text)
-            if tick is not None:
+            for tick in state.line(lineno, text):
                 self.ticks += 1
                 yield tick
 
@@ -574,6 +589,9 @@ class _Pass:
         self.lineno = 0
         self.skipped_before = source.skipped
         self.reasons_before = len(source.skipped_reasons)
+        #: A tick far past every tick before it, held with its line number until the
+        #: lines after it tell whether it or they are out of place (see _ordered).
+        self.held: tuple[int, Tick] | None = None
 
     @property
     def csv_columns(self) -> tuple[int, int, int, int] | None:
@@ -581,18 +599,20 @@ class _Pass:
         is read."""
         return getattr(self.source, "_csv_columns", None)
 
-    def line(self, lineno: int, text: str | BadLine) -> Tick | None:
-        """The tick on this line, None for a line that holds none (blank, a header, a bad
-        line skipped); raises SourceError for a bad line unless skipping."""
+    def line(self, lineno: int, text: str | BadLine) -> list[Tick]:
+        """The ticks this line gives, in order: none for a line that holds none (blank, a
+        header, a bad line skipped) or whose tick is held (see :meth:`_ordered`), its
+        own, or a tick held before it and its own; raises SourceError for a bad line
+        unless skipping."""
         source = self.source
         self.lineno = lineno
         if isinstance(text, BadLine):
             if self.parse is None:  # the first line decides the format; no skipping it
                 raise SourceError(source.display, lineno, str(text))
             source._fail(lineno, str(text))
-            return None
+            return []
         if not text or text.isspace() or (text[0] == "#" and self.fmt != "jsonl"):
-            return None
+            return []
         if self.parse is None:
             self.seen_any = True
             if self.fmt is None:
@@ -603,15 +623,62 @@ class _Pass:
                 raise SourceError(source.display, lineno, str(exc)) from None
             if was_header:
                 self.had_header = True
-                return None
+                return []
         try:
-            tick = self.order.admit(self.parse(text))
+            tick = self.parse(text)
         except BadLine as exc:
             source._fail(lineno, str(exc))
-            return None
+            return []
+        return self._ordered(lineno, tick)
+
+    def _ordered(self, lineno: int, tick: Tick) -> list[Tick]:
+        """``tick`` (of line ``lineno``) in time order, after the held tick if the lines
+        have shown it to be in place.
+
+        A tick more than :data:`HOLD_S` past every tick before it is held. A tick that
+        reaches its time (of any symbol: the file moved on, past a night or a pause)
+        lets it through first. Its own symbol's next tick coming back to before it shows
+        it to be the bad line (a mistyped date): it is refused, not every later tick of
+        its symbol as going back (a date typed a month ahead named a good line after it,
+        and with ``--skip-bad`` the 505 good lines after it were dropped, the bad one
+        kept, and the other symbols' ticks after it were all late). Others' ticks
+        before its time pass meanwhile; after :data:`HOLD_LINES` lines, and at the end
+        of the input (:meth:`release`), it is taken."""
+        out: list[Tick] = []
+        order = self.order
+        if self.held is not None:
+            at, held = self.held
+            if tick.ts >= held.ts - order.tolerance_s or lineno - at > HOLD_LINES:
+                out += self.release()
+            elif tick.symbol == held.symbol:
+                self.held = None
+                self.source._fail(at, _out_of_place(held, tick, lineno))
+        elif (
+            order.latest > -math.inf
+            and tick.ts - order.latest > HOLD_S
+            and not order.leaps(tick.ts, order.latest)  # into the future: refused at once
+        ):
+            self.held = (lineno, tick)
+            return out
+        return out + self._admit(lineno, tick)
+
+    def release(self) -> list[Tick]:
+        """The held tick, taken (none if none is held): at the end of the input."""
+        if self.held is None:
+            return []
+        at, held = self.held
+        self.held = None
+        return self._admit(at, held)
+
+    def _admit(self, lineno: int, tick: Tick) -> list[Tick]:
+        try:
+            taken = self.order.admit(tick)
+        except BadLine as exc:
+            self.source._fail(lineno, str(exc))
+            return []
         if self.order.early:
             self._say_early(lineno)
-        return tick
+        return [taken]
 
     def _say_early(self, lineno: int) -> None:
         """Log the early ticks :class:`TimeOrder` found at line `lineno`, and count them."""
@@ -647,6 +714,20 @@ class _Pass:
             raise SourceError(source.display, None, f"no ticks: {what} {first}")
 
 
+def _out_of_place(held: Tick, after: Tick, lineno: int) -> str:
+    """Why a tick held far past every tick before it is refused, its symbol's next tick
+    ``after`` (on line ``lineno``) having come back."""
+
+    def when(ts: float) -> str:
+        return f"{datetime.fromtimestamp(ts, UTC):%Y-%m-%dT%H:%M:%S}Z"
+
+    return (
+        f"the time of {held.symbol}, {when(held.ts)}, is {fmt_span(held.ts - after.ts)} past "
+        f"its next tick (line {lineno}, {when(after.ts)}) and past every tick before it: "
+        "a mistyped date or time? This line is out of place, not the ones after it"
+    )
+
+
 @dataclass
 class _SlowBlock:
     """What reading a block line by line gave: its ticks, the error that stopped it, and
@@ -668,8 +749,7 @@ def _slow_block(
     source = state.source
     try:
         for lineno, text, consumed in read_lines(io.BytesIO(data), first_line):
-            tick = state.line(lineno, text)
-            if tick is not None:
+            for tick in state.line(lineno, text):
                 source.ticks += 1
                 got.symbols.append(tick.symbol)
                 got.price.append(tick.price)

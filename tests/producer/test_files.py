@@ -521,6 +521,70 @@ def test_a_line_dated_years_ahead_is_the_bad_one_not_the_lines_after_it(
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+@pytest.mark.parametrize("where", ["alone", "in a block", "at a block's end"])
+@pytest.mark.parametrize("ahead", [1800.0, 30 * 86400.0])  # a minute, a month mistyped
+def test_a_past_line_dated_ahead_of_the_lines_around_it_is_the_bad_one(
+    tmp_path: Path, fmt: str, where: str, ahead: float
+) -> None:
+    """A recording of the past with one date mistyped: the error named a good line after
+    it ("time goes backwards"), and with --skip-bad the good lines of its symbol after it
+    were dropped (505 of 3,000), the bad one kept, and every other symbol's tick after it
+    was late. Now that line alone is refused or skipped, wherever it falls in the blocks
+    the file is read in."""
+    ticks = 30 if where == "alone" else 30_000
+    block = 65_536
+    times = [1_750_000_000.0 + k for k in range(ticks)]
+    symbols = ["ACME" if k % 3 else "BRIX" for k in range(ticks)]
+    bad_at = ticks // 2
+    if where == "at a block's end":  # the last line of the first block read fast
+        path, header = write_ticks(tmp_path, fmt, times, symbols)
+        data = Path(path).read_bytes()[:block]
+        bad_at = data[: data.rfind(b"\n")].count(b"\n") - len(header)
+    symbols[bad_at] = "ACME"
+    times[bad_at] += ahead  # as many digits: the lines keep their lengths
+    path, header = write_ticks(tmp_path, fmt, times, symbols)
+    source = FileSource(path, skip_bad=True)
+    source.block_bytes = block
+    got = list(source)
+    assert len(got) == ticks - 1 and source.skipped == 1
+    assert [t.ts for t in got] == times[:bad_at] + times[bad_at + 1 :]
+    line = bad_at + 1 + len(header)
+    assert source.skipped_reasons[0].startswith(f"{path}:{line}: the time of ACME, ")
+    assert "a mistyped date or time? This line is out of place" in source.skipped_reasons[0]
+    strict = FileSource(path)
+    strict.block_bytes = block
+    with pytest.raises(SourceError, match=rf":{line}: the time of ACME, .* past its next tick"):
+        list(strict)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+@pytest.mark.parametrize("ticks", [30, 30_000])
+@pytest.mark.parametrize("last", [False, True])
+def test_a_night_without_ticks_is_read_through(
+    tmp_path: Path, fmt: str, ticks: int, last: bool
+) -> None:
+    """Every symbol silent for a night, then ticking again (or only one tick after it, the
+    file's last): no tick is refused, held back or moved."""
+    t0 = 1_750_000_000.0
+    times = [t0 + k + (16 * 3600.0 if k >= (ticks - 1 if last else ticks // 2) else 0.0)
+             for k in range(ticks)]  # fmt: skip
+    path, _ = write_ticks(tmp_path, fmt, times, [f"S{k % 4}" for k in range(ticks)])
+    got = read_all(path)
+    assert [t.ts for t in got] == times
+    streamed = FileSource("-", stream=io.BytesIO(Path(path).read_bytes()))
+    assert [t.ts for t in streamed] == times
+
+
+def test_a_mistyped_date_on_a_stream_is_refused_where_it_is() -> None:
+    rows = [f"{1_750_000_000.0 + k},{'AB'[k % 2]},100.00" for k in range(40)]
+    rows[21] = f"{1_750_000_000.0 + 21 + 86400 * 30},B,100.00"
+    data = ("ts,symbol,price\n" + "\n".join(rows) + "\n").encode()
+    source = FileSource("-", stream=io.BytesIO(data), skip_bad=True)
+    got = list(source)
+    assert len(got) == 39 and source.skipped_reasons[0].startswith("<stdin>:23: the time of B")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 @pytest.mark.parametrize("ticks", [30, 30_000])  # a line read alone, and a block read fast
 def test_one_tick_dated_minutes_ahead_of_its_neighbours_does_not_stop_the_input(
     tmp_path: Path, fmt: str, ticks: int, caplog: pytest.LogCaptureFixture
