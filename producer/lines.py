@@ -12,9 +12,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, Literal
 
 import msgspec
@@ -157,6 +158,30 @@ def check_price(price: object, quantity: bool = False) -> float:
     return value
 
 
+#: The seconds of a leap second (``23:59:60``), before a fraction and a zone.
+_LEAP_SECOND = re.compile(r":60(?=(\.[0-9]*)?([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)?$)")
+
+
+def _iso_time(text: str) -> datetime:
+    """An ISO-8601 / RFC 3339 time, as ``datetime.fromisoformat`` reads it, and also with
+    a lowercase ``z`` and a leap second (``23:59:60``, read as the second after
+    ``23:59:59``, as POSIX time counts it), both of which RFC 3339 allows.
+
+    >>> _iso_time("2016-12-31T23:59:60Z") == _iso_time("2017-01-01T00:00:00Z")
+    True
+    >>> _iso_time("2025-06-15t15:06:40.5z").isoformat()
+    '2025-06-15T15:06:40.500000+00:00'
+    """
+    if text[-1:] == "z":
+        text = text[:-1] + "Z"
+    leap = _LEAP_SECOND.search(text)
+    if leap is None:
+        return datetime.fromisoformat(text)
+    return datetime.fromisoformat(text[: leap.start()] + ":59" + text[leap.end() :]) + timedelta(
+        seconds=1
+    )
+
+
 def parse_time(value: object) -> float:
     """Epoch seconds from a number, a numeric string or an ISO-8601 string (UTC if naive).
 
@@ -175,7 +200,7 @@ def parse_time(value: object) -> float:
             ts = _float(value)
         except ValueError:
             try:
-                when = datetime.fromisoformat(value.strip())
+                when = _iso_time(value.strip())
             except ValueError:
                 raise BadLine(
                     f"timestamp {value!r} is neither epoch seconds nor ISO-8601"

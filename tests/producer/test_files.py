@@ -91,6 +91,17 @@ def test_iso_time_without_zone_is_utc() -> None:
     assert parse_time("2025-06-15T17:06:40+02:00") == 1750000000.0
 
 
+def test_rfc3339_times_with_a_lowercase_z_or_a_leap_second_are_read() -> None:
+    # Both are RFC 3339 (and ISO 8601) text; they were "neither epoch seconds nor ISO".
+    assert parse_time("2025-06-15t15:06:40.25z") == 1750000000.25
+    # POSIX time has no leap second: 23:59:60 is read as the second after 23:59:59
+    assert parse_time("2016-12-31T23:59:60Z") == parse_time("2017-01-01T00:00:00Z")
+    assert parse_time("2016-12-31T23:59:60.5+00:00") == parse_time("2017-01-01T00:00:00.5Z")
+    for bad in ("2025-06-15T15:10:61Z", "2025-06-15T15:60:00Z", "12:60"):
+        with pytest.raises(BadLine, match="neither epoch seconds nor ISO-8601"):
+            parse_time(bad)
+
+
 def test_jsonl_reads_ts_or_time_and_ignores_unknown_keys(tmp_path: Path) -> None:
     path = write(
         tmp_path,
