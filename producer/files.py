@@ -42,6 +42,7 @@ the first few messages in ``source.skipped_reasons``). Problems with the file as
 
 from __future__ import annotations
 
+import errno
 import functools
 import io
 import logging
@@ -568,6 +569,15 @@ class FileSource:
 
 def _check_readable(path: str) -> None:
     if not os.path.exists(path):
+        if os.path.islink(path):  # it is there, and leads nowhere
+            try:
+                os.stat(path)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise SourceError(path, None, "a symbolic link that loops") from None
+            raise SourceError(
+                path, None, f"a symbolic link to {os.readlink(path)}, which does not exist"
+            )
         raise SourceError(path, None, "no such file")
     if os.path.isdir(path):
         raise SourceError(path, None, "is a directory, not a file")

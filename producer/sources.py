@@ -100,7 +100,7 @@ def open_source(
             source = ScenarioReader(spec, skip_bad=skip_bad, additive=additive)
         else:
             source = plain
-    elif os.path.exists(spec):
+    elif os.path.lexists(spec):  # a link that leads nowhere is said so, not "no such file"
         # Any other name: the format is sniffed from the content, as for standard input.
         source = FileSource(spec, skip_bad=skip_bad, additive=additive)
     else:

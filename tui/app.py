@@ -66,7 +66,7 @@ _SORT_WORDS = {"chg": "change", "last": "price"}
 log = logging.getLogger(__name__)
 
 #: A press of the key pressed just before that waited longer than this, seconds, is a
-#: held key's repeat the monitor could not keep up with: dropped (see App._on_key).
+#: held key's repeat the monitor could not keep up with: dropped (see LimitwatchApp.on_key).
 STALE_REPEAT_S = 0.5
 #: UI refresh rate: how often the newest snapshot is read.
 REFRESH_HZ = 10.0
@@ -267,7 +267,7 @@ class LimitwatchApp(App[None]):
         # Said with the problems, but no fault of the file (it is saved in place).
         self._startup_problems += notes or []
         self._replaceable: dict[str, Notification] = {}  # see notify(replaces=)
-        self._last_key = ""  # the key whose binding ran last (see _on_key)
+        self._last_key = ""  # the key whose binding ran last (see on_key)
         self._stale_repeats = 0  # presses dropped as held-key repeats
 
     def compose(self) -> ComposeResult:
@@ -294,19 +294,6 @@ class LimitwatchApp(App[None]):
             yield log
         yield Static("waiting for the first ticks…", id="status")
         yield Footer()
-
-    async def _on_key(self, event: events.Key) -> None:
-        """Drop a held key's repeats that waited too long, before its binding runs (Textual
-        calls ``App._on_key`` after this): a press of the same key as the one before that
-        has waited more than ``STALE_REPEAT_S``. A key held down repeats about 30 times a
-        second; where each press opens a screen or redraws the watchlist, the presses
-        queued faster than they ran and were replayed for a minute after the key was let
-        go, `q` waiting behind them (500 presses of `?`: 62 s from `q` to the end)."""
-        previous, self._last_key = self._last_key, event.key
-        if event.key == previous and time.monotonic() - event.time > STALE_REPEAT_S:
-            self._stale_repeats += 1
-            event.stop()
-            event.prevent_default()  # App._on_key, next in the class order, runs bindings
 
     def on_mount(self) -> None:
         # SIGTERM (a process manager, `kill`) and SIGHUP (the terminal window closed) quit
@@ -1052,9 +1039,22 @@ class LimitwatchApp(App[None]):
         if not box.value:
             box.display = box.can_focus = False
 
-    def on_key(self, event: object) -> None:
-        """Escape in the filter box clears the filter and hides the box."""
-        key = getattr(event, "key", "")
+    def on_key(self, event: events.Key) -> None:
+        """Escape in the filter box clears the filter and hides the box. And a held key's
+        repeats that waited too long are dropped before their binding runs (Textual calls
+        ``App._on_key`` after this): a press of the same key as the one before that has
+        waited more than ``STALE_REPEAT_S``. A key held down repeats about 30 times a
+        second; where each press opens a screen or redraws the watchlist, the presses
+        queued faster than they ran and were replayed for a minute after the key was let
+        go, `q` waiting behind them (500 presses of `?`: 62 s from `q` to the end). (An
+        ``_on_key`` of this class would hide this method from Textual.)"""
+        key = event.key
+        previous, self._last_key = self._last_key, key
+        if key == previous and time.monotonic() - event.time > STALE_REPEAT_S:
+            self._stale_repeats += 1
+            event.stop()
+            event.prevent_default()
+            return
         box = self.query_one("#filter", Input)
         if key == "escape" and box.display:
             box.value = ""

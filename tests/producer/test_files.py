@@ -738,3 +738,19 @@ def test_a_whole_file_read_to_its_end_is_no_shrinking(tmp_path: Path) -> None:
     source = FileSource(str(path))
     source.block_bytes = 1 << 10
     assert len(list(source)) == 499
+
+
+def test_a_link_that_loops_or_leads_nowhere_is_said_to_be_one(tmp_path: Path) -> None:
+    # Both read "no such file" (and, without a known suffix, "unknown source").
+    from producer.sources import open_source
+
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    (tmp_path / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
+    for name, said in (
+        ("a", "a symbolic link that loops"),
+        ("gone.csv", f"a symbolic link to {tmp_path / 'nowhere.csv'}, which does not exist"),
+    ):
+        with pytest.raises(SourceError) as info:
+            open_source(str(tmp_path / name))
+        assert str(info.value) == f"{tmp_path / name}: {said}"
