@@ -604,6 +604,12 @@ def test_the_headless_status_line_says_lag_is_not_known_while_the_broker_is_sile
     # No partitions assigned (yet): "partitions none, lag 0, OK" while ticks waited.
     waiting = dataclasses.replace(snap, kafka=dataclasses.replace(k, partitions=()))
     assert ", partitions none yet, lag ?, WAIT" in status_line(waiting)
+    # Nor a stall, just after `event=assigned` while the engine rebuilds (it said STALL);
+    # a broker gone silent meanwhile is still said.
+    for silent, said in ((0.0, "WAIT"), (15.0, "STALL")):
+        rebuilding = dataclasses.replace(k, partitions=(), health="STALL", broker_silent_s=silent)
+        line = status_line(dataclasses.replace(snap, kafka=rebuilding))
+        assert f", partitions none yet, lag ?, {said}" in line, line
     # A member the group gave none (more engines than partitions) said "none yet, WAIT"
     # for good, and "STALL" after a peer's kill.
     for health in ("OK", "STALL"):

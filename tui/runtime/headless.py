@@ -429,7 +429,12 @@ def status_line(snap: Snapshot, told_recovery: str = "") -> str:
     # With no partitions there is no lag to tell: "partitions none, lag 0, OK" was said
     # while the group had yet to assign any and tens of thousands of ticks waited.
     lag = "?" if lag_unknown(k) or not k.partitions else f"{k.total_lag:,}"
-    health = "WAIT" if k.health == "OK" and not k.partitions else k.health  # none to read yet
+    health = k.health
+    # None to read yet. Nor is a stall with none: just after `event=assigned`, while the
+    # engine rebuilt its state, the line said "partitions none yet, STALL" (a broker
+    # gone silent meanwhile is still said).
+    if not k.partitions and (health == "OK" or (health == "STALL" and not k.broker_silent_s)):
+        health = "WAIT"
     if k.idle and health in ("WAIT", "STALL"):  # an idle member is not stalled
         health = "IDLE"
     line = (
