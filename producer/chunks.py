@@ -392,6 +392,14 @@ def admit_columns(order: TimeOrder, cols: TickColumns) -> TickColumns | None:
         before = np.maximum.accumulate(np.concatenate(([order.latest], cols.ts[:-1])))
         if bool(((cols.ts - before > HOLD_S) & (before > -math.inf)).any()):
             return None
+        # The input's first tick has none before it: far past the ticks after it, it
+        # may be the bad one.
+        if (
+            order.latest == -math.inf
+            and cols.ts.size > 1
+            and float(cols.ts[0]) - float(cols.ts[1:].min()) > HOLD_S
+        ):
+            return None
     n, k = len(cols), len(cols.symbols)
     if n == 0:
         return cols

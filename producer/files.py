@@ -42,6 +42,7 @@ the first few messages in ``source.skipped_reasons``). Problems with the file as
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import io
@@ -71,7 +72,7 @@ from producer.chunks import (
 )
 from producer.header import header_from_object, header_object
 from producer.lines import (
-    HOLD_LINES,
+    HOLD_MOST,
     HOLD_S,
     MAX_LINE_BYTES,
     BadLine,
@@ -408,11 +409,17 @@ class FileSource:
         self.bytes_read = 0
         state = _Pass(self)
         try:
-            for lineno, text, consumed in read_lines(_LastLine(stream, self)):
-                self.bytes_read = consumed
-                for tick in state.line(lineno, text):
+            try:
+                for lineno, text, consumed in read_lines(_LastLine(stream, self)):
+                    self.bytes_read = consumed
+                    for tick in state.line(lineno, text):
+                        self.ticks += 1
+                        yield tick
+            except SourceError:
+                for tick in state.before_error():
                     self.ticks += 1
                     yield tick
+                raise
             if not self._halt.is_set():  # stopped, not at its end: nothing to judge
                 for tick in state.release():
                     self.ticks += 1
@@ -489,7 +496,7 @@ class FileSource:
             cols = fast(data) if plain_lines(data) else None
             if (
                 cols is not None
-                and state.held is None  # the lines after a held tick decide on it
+                and state.passes_held(cols)  # or the lines after a held tick decide on it
                 and values_ok(cols, self._allowed, self._is_quantity)
             ):
                 cols_in_order = admit_columns(state.order, cols)
@@ -510,10 +517,16 @@ class FileSource:
             yield from _flush(got)
 
     def _rest_by_line(self, stream: BinaryIO, state: _Pass, first: int) -> Iterator[Tick]:
-        for lineno, text, _ in read_lines(stream, first):
-            for tick in state.line(lineno, text):
+        try:
+            for lineno, text, _ in read_lines(stream, first):
+                for tick in state.line(lineno, text):
+                    self.ticks += 1
+                    yield tick
+        except SourceError:
+            for tick in state.before_error():
                 self.ticks += 1
                 yield tick
+            raise
 
     def _allowed(self, symbol: str) -> bool:
         """Whether a tick of `symbol` may appear (a scenario's header may list them)."""
@@ -599,9 +612,13 @@ class _Pass:
         self.lineno = 0
         self.skipped_before = source.skipped
         self.reasons_before = len(source.skipped_reasons)
-        #: A tick far past every tick before it, held with its line number until the
-        #: lines after it tell whether it or they are out of place (see _ordered).
-        self.held: tuple[int, Tick] | None = None
+        #: Ticks far past every tick before them, each with its line number, by symbol
+        #: in the order of their lines, held until the lines after them tell whether
+        #: they or those lines are out of place (see _ordered).
+        self.held: dict[str, tuple[int, Tick]] = {}
+        self.streaming = source.streaming
+        self._taken: list[Tick] = []  # see _ordered
+        self._first: str | None = None  # the symbol of the file's first tick, if held
 
     @property
     def csv_columns(self) -> tuple[int, int, int, int] | None:
@@ -642,43 +659,102 @@ class _Pass:
         return self._ordered(lineno, tick)
 
     def _ordered(self, lineno: int, tick: Tick) -> list[Tick]:
-        """``tick`` (of line ``lineno``) in time order, after the held tick if the lines
-        have shown it to be in place.
+        """``tick`` (of line ``lineno``) in time order, after the held ticks that the
+        lines have shown to be in place.
 
-        A tick more than :data:`HOLD_S` past every tick before it is held. A tick that
-        reaches its time (of any symbol: the file moved on, past a night or a pause)
-        lets it through first. Its own symbol's next tick coming back to before it shows
-        it to be the bad line (a mistyped date): it is refused, not every later tick of
-        its symbol as going back (a date typed a month ahead named a good line after it,
-        and with ``--skip-bad`` the 505 good lines after it were dropped, the bad one
-        kept, and the other symbols' ticks after it were all late). Others' ticks
-        before its time pass meanwhile; after :data:`HOLD_LINES` lines, and at the end
-        of the input (:meth:`release`), it is taken."""
-        out: list[Tick] = []
-        order = self.order
-        if self.held is not None:
-            at, held = self.held
-            if tick.ts >= held.ts - order.tolerance_s or lineno - at > HOLD_LINES:
-                out += self.release()
-            elif tick.symbol == held.symbol:
-                self.held = None
-                self.source._fail(at, _out_of_place(held, tick, lineno))
-        elif (
-            order.latest > -math.inf
-            and tick.ts - order.latest > HOLD_S
+        A tick more than :data:`HOLD_S` past every tick before it is held (so is a
+        regular file's first tick, which has none before it), one per symbol. Its own
+        symbol's next tick decides on it: coming back more than :data:`HOLD_S` before it
+        (but not before the symbol's ticks before it, which makes that next tick the bad
+        one), it shows the held one to be the bad line (a mistyped date), refused alone;
+        otherwise it shows the file moved on (a night, a pause), the next tick being at
+        most a little late. A tick of any symbol that reaches a held
+        tick's time, not being far ahead itself, lets it through too. Before, a date
+        typed a month ahead named a good line after it, and with ``--skip-bad`` the 505
+        good lines of its symbol after it were dropped, the bad one kept, and the other
+        symbols' ticks after it were all late; several such lines, or one whose symbol
+        next ticked 200,000 lines on, did the same. Other ticks before a held tick's time
+        pass meanwhile. At the end of the input (:meth:`release`), or past
+        :data:`HOLD_MOST` held ticks (the oldest first), held ticks are taken."""
+        # Taken so far, kept on the pass: a refusal below raises, and the ticks released
+        # before it still come before its error (see before_error).
+        out = self._taken = []
+        order, held = self.order, self.held
+        tolerance = order.tolerance_s
+        mine = held.get(tick.symbol)
+        if mine is not None:
+            at, waiting = mine
+            if tick.ts >= waiting.ts - HOLD_S:  # its symbol got there (or nearly: this
+                out += self._release(tick.ts + HOLD_S)  # one is late, and said so below)
+            elif tick.ts >= order.newest.get(tick.symbol, -math.inf) - tolerance:
+                del held[tick.symbol]
+                self.source._fail(at, _out_of_place(waiting, tick, lineno))
+            # else this tick goes back even before its symbol's ticks before the held
+            # one: it is the bad line (refused as going back, below), the held one waits
+        if (
+            tick.symbol not in held
+            and (
+                (order.latest > -math.inf and tick.ts - order.latest > HOLD_S)
+                # a file's first tick: none before it (not a stream's: it is awaited)
+                or (order.latest == -math.inf and not held and not self.streaming)
+            )
             and not order.leaps(tick.ts, order.latest)  # into the future: refused at once
         ):
-            self.held = (lineno, tick)
+            held[tick.symbol] = (lineno, tick)
+            self._first = tick.symbol if order.latest == -math.inf else self._first
+            if len(held) > HOLD_MOST:
+                first = next(iter(held))
+                out += self._admit(*held.pop(first))
+            self._taken = []
             return out
-        return out + self._admit(lineno, tick)
+        if held:  # the file caught up with held ticks: they were right
+            first = held.get(self._first or "")
+            if first is not None and tick.ts >= first[1].ts - HOLD_S:
+                # the file's first tick, and this one not far before it: in their order
+                del held[self._first or ""]
+                out += self._admit(*first)
+            out += self._release(tick.ts + tolerance)
+        out += self._admit(lineno, tick)
+        self._taken = []
+        return out
+
+    def passes_held(self, cols: TickColumns) -> bool:
+        """Whether a block read fast leaves the held ticks as they are: none of it is of
+        a held tick's symbol or reaches a held tick's time (a symbol that never ticks
+        again after its mistyped line left the rest of the file to the line reader)."""
+        if not self.held:
+            return True
+        if any(symbol in self.held for symbol in cols.symbols):
+            return False
+        tolerance = self.order.tolerance_s
+        reach = min(  # the file's first tick lets a tick not far before it through
+            waiting.ts - (HOLD_S if symbol == self._first else tolerance)
+            for symbol, (_, waiting) in self.held.items()
+        )
+        return bool(cols.ts.size == 0 or float(cols.ts.max()) < reach)
+
+    def _release(self, until: float) -> list[Tick]:
+        """The held ticks at or before ``until``, taken, in the order of their lines."""
+        out: list[Tick] = []
+        for symbol, (at, waiting) in list(self.held.items()):
+            if waiting.ts <= until:
+                del self.held[symbol]
+                out += self._admit(at, waiting)
+        return out
 
     def release(self) -> list[Tick]:
-        """The held tick, taken (none if none is held): at the end of the input."""
-        if self.held is None:
-            return []
-        at, held = self.held
-        self.held = None
-        return self._admit(at, held)
+        """Every held tick, taken: at the end of the input."""
+        return self._release(math.inf)
+
+    def before_error(self) -> list[Tick]:
+        """The held ticks, taken where they can be, as the input stops on a bad line:
+        the ticks before a bad line come before its error."""
+        out, self._taken = self._taken, []
+        for at, waiting in list(self.held.values()):
+            with contextlib.suppress(SourceError):  # the stop's own error is said
+                out += self._admit(at, waiting)
+        self.held.clear()
+        return out
 
     def _admit(self, lineno: int, tick: Tick) -> list[Tick]:
         try:
@@ -768,6 +844,11 @@ def _slow_block(
                 got.rest = consumed
                 break
     except SourceError as exc:
+        for tick in state.before_error():
+            source.ticks += 1
+            got.symbols.append(tick.symbol)
+            got.price.append(tick.price)
+            got.ts.append(tick.ts)
         got.error = exc
     return got
 

@@ -35,12 +35,13 @@ LEAP_S = 3600.0
 #: symbol's tick before it, whose symbol's next tick comes back to that earlier time, was
 #: early (see :class:`TimeOrder`).
 EARLY_S = 60.0
-#: A tick this many seconds past every tick before it is held until the next line: if its
-#: symbol's next tick comes back to before it, it was the bad line (a mistyped date), not
-#: the lines after it; if any tick reaches its time, it was a real gap (a night, a pause).
+#: A tick this many seconds past every tick before it is held until the lines after it
+#: tell: if its symbol's next tick comes back to before it, it was the bad line (a
+#: mistyped date), not the lines after it; if a tick reaches its time, it was a real gap
+#: (a night, a pause). See the file reader's ``_Pass._ordered``.
 HOLD_S = 300.0
-#: Lines a held tick waits for its symbol's next tick at most, before it is taken.
-HOLD_LINES = 100_000
+#: Ticks held at once at most (one per symbol); past it the oldest is taken.
+HOLD_MOST = 10_000
 #: Longest line read, in bytes; a longer one is an error rather than a memory hog.
 MAX_LINE_BYTES = 1 << 20
 

@@ -586,6 +586,57 @@ def test_a_night_without_ticks_is_read_through(
     assert [t.ts for t in streamed] == times
 
 
+@pytest.mark.parametrize(
+    "case", ["two in a row", "three in a row", "two apart", "the first line", "long silence"]
+)
+def test_mistyped_dates_are_each_refused_where_they_are(tmp_path: Path, case: str) -> None:
+    """Two or three lines mistyped together (a second such line let the first through,
+    and 988 good lines were dropped), the file's first line (none before it), and a
+    line whose symbol ticks again only 120,000 lines on (it was taken after 100,000)."""
+    t0, n = 1_750_000_000.0, 3_000
+    symbols = ["AAA", "BBB", "CCC"] * (n // 3)
+    times = [t0 + k * 0.25 for k in range(n)]
+    bad = {
+        "two in a row": [1500, 1501],
+        "three in a row": [1500, 1501, 1502],
+        "two apart": [1500, 1502],
+        "the first line": [0],
+        "long silence": [1500],
+    }[case]
+    for i, k in enumerate(bad):
+        times[k] += 30 * 86400.0 + 86400.0 * i
+    if case == "long silence":  # 120,000 ticks of others between AAA's line and its next
+        others = [("BBB", "CCC")[k % 2] for k in range(120_000)]
+        gap = [times[1500] - 30 * 86400.0 + 0.001 * (k + 1) for k in range(120_000)]
+        later = [t + 200.0 for t in times[1501:]]
+        symbols = symbols[:1501] + others + symbols[1501:]
+        times = times[:1501] + gap + later
+    path, header = write_ticks(tmp_path, "csv", times, symbols)
+    source = FileSource(path, skip_bad=True)
+    got = list(source)
+    kept = [t for k, t in enumerate(times) if k not in bad]
+    assert [t.ts for t in got] == kept
+    lines = [k + 1 + len(header) for k in bad]
+    assert [r.split(": the time of")[0] for r in source.skipped_reasons] == [
+        f"{path}:{line}" for line in lines
+    ]
+
+
+def test_after_a_night_the_line_that_goes_back_before_its_symbol_is_the_bad_one(
+    tmp_path: Path,
+) -> None:
+    # The night's first tick was blamed for the year-old line after it.
+    t0 = 1_750_000_000.0
+    times = [t0 + k for k in range(60)] + [t0 + 60 + 16 * 3600.0 + k for k in range(60)]
+    symbols = ["AAA", "BBB"] * 60
+    symbols[61], times[61] = "AAA", t0 - 365 * 86400.0  # right after AAA's first of the day
+    path, header = write_ticks(tmp_path, "csv", times, symbols)
+    source = FileSource(path, skip_bad=True)
+    got = list(source)
+    assert [t.ts for t in got] == times[:61] + times[62:]
+    assert source.skipped_reasons[0].startswith(f"{path}:{62 + len(header)}: time goes back")
+
+
 def test_a_mistyped_date_on_a_stream_is_refused_where_it_is() -> None:
     rows = [f"{1_750_000_000.0 + k},{'AB'[k % 2]},100.00" for k in range(40)]
     rows[21] = f"{1_750_000_000.0 + 21 + 86400 * 30},B,100.00"
