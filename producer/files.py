@@ -580,18 +580,22 @@ class FileSource:
         self._set_additive(header.additive_patterns())
 
 
+def why_missing(path: str) -> str:
+    """What a path that names no file is: a symbolic link that loops, one that leads
+    nowhere, or nothing ("no such file")."""
+    if os.path.islink(path):  # it is there, and leads nowhere
+        try:
+            os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return "a symbolic link that loops"
+        return f"a symbolic link to {os.readlink(path)}, which does not exist"
+    return "no such file"
+
+
 def _check_readable(path: str) -> None:
     if not os.path.exists(path):
-        if os.path.islink(path):  # it is there, and leads nowhere
-            try:
-                os.stat(path)
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise SourceError(path, None, "a symbolic link that loops") from None
-            raise SourceError(
-                path, None, f"a symbolic link to {os.readlink(path)}, which does not exist"
-            )
-        raise SourceError(path, None, "no such file")
+        raise SourceError(path, None, why_missing(path))
     if os.path.isdir(path):
         raise SourceError(path, None, "is a directory, not a file")
     if not os.access(path, os.R_OK):

@@ -356,7 +356,9 @@ def run_replay(args: argparse.Namespace) -> int:
                 "Pipe it in instead ('cat FILE | limitwatch --source -'), "
                 "or run 'limitwatch backtest' on it"
             )
-        return fail(f"{args.file}: no such file")
+        from producer.files import why_missing
+
+        return fail(f"{args.file}: {why_missing(args.file)}")
     why = _no_first_tick(args)
     if why:
         return fail(why)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import math
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -805,3 +807,11 @@ def test_a_link_that_loops_or_leads_nowhere_is_said_to_be_one(tmp_path: Path) ->
         with pytest.raises(SourceError) as info:
             open_source(str(tmp_path / name))
         assert str(info.value) == f"{tmp_path / name}: {said}"
+        # replay checks its file before it starts the monitor: said the same way
+        replay = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "replay", str(tmp_path / name)],
+            cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
+            timeout=60, env={**os.environ, "HOME": str(tmp_path)},
+        )  # fmt: skip
+        assert replay.returncode == 2
+        assert replay.stderr.strip() == f"limitwatch: {tmp_path / name}: {said}"
