@@ -712,10 +712,11 @@ class _Pass:
             self._taken = []
             return out
         if held:  # the file caught up with held ticks: they were right
-            first = held.get(self._first or "")
-            if first is not None and tick.ts >= first[1].ts - HOLD_S:
+            symbol = self._first
+            first = held.get(symbol) if symbol is not None else None
+            if symbol is not None and first is not None and tick.ts >= first[1].ts - HOLD_S:
                 # the file's first tick, and this one not far before it: in their order
-                del held[self._first or ""]
+                del held[symbol]
                 out += self._admit(*first)
             out += self._release(tick.ts + tolerance)
         out += self._admit(lineno, tick)

@@ -44,7 +44,6 @@ Unknown top-level header fields are ignored, so later versions can add some.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -55,6 +54,7 @@ import msgspec
 from engine.config import PORTABLE, SETTINGS, EngineConfig, symbol_matcher
 from engine.limits import limit_problem
 from producer.lines import BadLine, SourceError, check_symbol, json_object, read_lines
+from producer.wire import name_twice
 
 #: Key that marks the first line of a scenario file; its value is the format version.
 SCENARIO_KEY = "limitwatch_scenario"
@@ -120,39 +120,10 @@ def header_object(line: str) -> dict[str, Any] | None:
     obj = json_object(line)
     if SCENARIO_KEY not in obj:
         return None
-    twice = _key_twice(line)
+    twice = name_twice(line.encode("utf-8", "surrogatepass"))
     if twice:  # the decoder keeps the last: two "limits" ran with the second's
         raise BadLine(f"the scenario header gives the key {twice!r} twice")
     return obj
-
-
-class _Twice(Exception):
-    pass
-
-
-def _no_twice(items: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in items:
-        if key in seen:
-            raise _Twice(key)
-        seen[key] = value
-    return seen
-
-
-def _key_twice(line: str) -> str | None:
-    """A key that an object of the JSON text ``line`` holds twice, if any (its first
-    such in the order objects end).
-
-    >>> _key_twice('{"a": 1, "b": {"c": 2, "c": 3}}'), _key_twice('{"a": 1}')
-    ('c', None)
-    """
-    try:
-        json.loads(line, object_pairs_hook=_no_twice)
-    except _Twice as exc:
-        return str(exc.args[0])
-    except (ValueError, RecursionError):  # msgspec read it; json cannot tell
-        return None
-    return None
 
 
 def is_scenario_header(line: str | bytes) -> bool:

@@ -297,6 +297,29 @@ def twice_in(value: bytes, paths: Sequence[Sequence[str]], names: Sequence[bytes
     return None
 
 
+def name_twice(value: bytes) -> str | None:
+    """A name that some object of the JSON text ``value``, at any depth, gives twice (the
+    first found from the top), if any; None also where json cannot read it.
+
+    >>> name_twice(b'{"a": 1, "b": {"c": 2, "c": 3}}'), name_twice(b'{"a": 1}')
+    ('c', None)
+    """
+    try:
+        root = json.loads(value, object_pairs_hook=_Pairs.of)
+    except (ValueError, RecursionError):
+        return None
+    nodes = [root]
+    while nodes:
+        node = nodes.pop(0)
+        if isinstance(node, _Pairs):
+            if node.twice:
+                return min(node.twice)
+            nodes += node.values()
+        elif isinstance(node, list):
+            nodes += node
+    return None
+
+
 class _Pairs(dict[str, Any]):
     """A JSON object as json reads it (a name's last value kept, as msgspec keeps it),
     with the names it gives more than once."""

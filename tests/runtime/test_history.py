@@ -8,6 +8,7 @@ import html
 import json
 import math
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -251,7 +252,21 @@ def test_two_exports_in_the_same_second_write_two_files(tmp_path: Path) -> None:
         raise AssertionError("an export must never write over a file")
 
 
-def test_a_history_that_fails_during_the_run_is_said_in_a_toast(tmp_path: Path) -> None:
+def _drop_table(path: Path) -> None:
+    other = sqlite3.connect(path)
+    other.execute("DROP TABLE signals")  # the file changed under the running monitor
+    other.commit()
+    other.close()
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [(_drop_table, "could not be written"), (Path.unlink, "was deleted")],
+    ids=["changed", "deleted"],
+)
+def test_a_history_that_fails_or_is_deleted_during_the_run_is_said_in_a_toast(
+    tmp_path: Path, change: Callable[[Path], None], said: str
+) -> None:
     path = tmp_path / "h.sqlite3"
     history = SignalHistory(path, clock=Clock(T0))
     feed = StaticFeed(n_ticks=100)
@@ -260,20 +275,18 @@ def test_a_history_that_fails_during_the_run_is_said_in_a_toast(tmp_path: Path) 
 
     async def script(pilot: object) -> None:
         await pilot.pause()  # type: ignore[attr-defined]
-        other = sqlite3.connect(path)
-        other.execute("DROP TABLE signals")  # the file changed under the running monitor
-        other.commit()
-        other.close()
+        change(path)
         history.add([_sig("ACME", SignalKind.BUY, 1, T0)])  # as the worker thread does
         feed.seq += 1  # a new snapshot
         await wait_until_async(
-            lambda: any("could not be written" in n.message for n in app._notifications),
+            lambda: any(said in n.message for n in app._notifications),
             pilot.pause,  # type: ignore[attr-defined]
         )
         toasts.extend(n.message for n in app._notifications)
 
     drive(app, script)
-    assert sum("could not be written" in t for t in toasts) == 1
+    assert sum(said in t for t in toasts) == 1
+    assert path.exists()  # a deleted one is kept again
 
 
 def test_an_export_that_fails_leaves_no_file_and_a_folder_that_is_a_file_is_said(
@@ -354,26 +367,3 @@ def test_a_file_replaced_while_the_monitor_runs_gets_this_runs_signals(tmp_path:
     assert history.notice.startswith("its file was replaced: ")
     history.close()
     assert _stored(path) == [("OLD", 7), ("ACME", 1), ("ACME", 2)]
-
-
-def test_a_file_deleted_during_the_run_is_said_in_a_toast(tmp_path: Path) -> None:
-    path = tmp_path / "h.sqlite3"
-    history = SignalHistory(path, clock=Clock(T0))
-    feed = StaticFeed(n_ticks=100)
-    app = LimitwatchApp(feed, history=history)
-    toasts: list[str] = []
-
-    async def script(pilot: object) -> None:
-        await pilot.pause()  # type: ignore[attr-defined]
-        path.unlink()
-        history.add([_sig("ACME", SignalKind.BUY, 1, T0)])  # as the worker thread does
-        feed.seq += 1  # a new snapshot
-        await wait_until_async(
-            lambda: any("was deleted" in n.message for n in app._notifications),
-            pilot.pause,  # type: ignore[attr-defined]
-        )
-        toasts.extend(n.message for n in app._notifications)
-
-    drive(app, script)
-    assert sum("was deleted" in t for t in toasts) == 1
-    assert path.exists()

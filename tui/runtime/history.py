@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS signals (
 CREATE INDEX IF NOT EXISTS signals_written ON signals (written);
 CREATE INDEX IF NOT EXISTS signals_symbol ON signals (symbol);
 """
+_INSERT = "INSERT INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def default_history_path() -> Path:
@@ -162,7 +163,7 @@ class SignalHistory:
                 self.path.with_name(self.path.name + log_file).unlink()
         self._open()
         with self._db:
-            self._db.executemany("INSERT INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", mine)
+            self._db.executemany(_INSERT, mine)
         # Short enough to read whole in a toast at 80x24; the log names the file.
         kept = f"{len(mine):,} signal{'' if len(mine) == 1 else 's'}"
         self.notice = f"its file was {what}: a new one keeps this run's {kept} and those to come"
@@ -215,9 +216,7 @@ class SignalHistory:
             try:
                 self._follow_file()
                 with self._db:
-                    self._db.executemany(
-                        "INSERT INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-                    )
+                    self._db.executemany(_INSERT, rows)
                 self.added += len(rows)
                 self._since_prune += len(rows)
                 if self._since_prune >= PRUNE_EVERY:
