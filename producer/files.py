@@ -81,6 +81,7 @@ from producer.lines import (
     SourceError,
     TimeOrder,
     fmt_span,
+    headerless_misfit,
     parse_json_line,
     read_lines,
     sniff_format,
@@ -552,7 +553,10 @@ class FileSource:
         Returns the per-line parser and whether that first line was a header (not a tick).
         """
         if fmt == "csv":
-            columns = CsvColumns(text, self._is_quantity)
+            # Skipping bad lines, a bad first line of a file without a header is one of
+            # them (it was refused whole, with --skip-bad): the columns are taken by
+            # position whatever it holds.
+            columns = CsvColumns(text, self._is_quantity, check_first=not self.skip_bad)
             self._csv_columns = (columns.ts, columns.symbol, columns.price, columns.width)
             return columns.tick, columns.has_header
         parse = functools.partial(parse_json_line, quantity=self._is_quantity)
@@ -644,7 +648,8 @@ class _Pass:
             return []
         if not text or text.isspace() or (text[0] == "#" and self.fmt != "jsonl"):
             return []
-        if self.parse is None:
+        first = self.parse is None
+        if first:
             self.seen_any = True
             if self.fmt is None:
                 self.fmt = sniff_format(text)
@@ -657,8 +662,9 @@ class _Pass:
                 return []
         try:
             tick = self.parse(text)
-        except BadLine as exc:
-            source._fail(lineno, str(exc))
+        except BadLine as exc:  # a headerless CSV's first line too, when skipping
+            why = headerless_misfit(exc) if first and self.fmt == "csv" else str(exc)
+            source._fail(lineno, why)
             return []
         return self._ordered(lineno, tick)
 

@@ -457,16 +457,29 @@ def _float(text: str) -> float:
 HEADERLESS = ("ts", "symbol", "price")
 
 
+def headerless_misfit(exc: BadLine) -> str:
+    """What is wrong with the first line of a CSV input without a header, which ``exc``
+    says: read by position, it may be the columns' order that is wrong."""
+    return (
+        f"no header line, so the columns are read as {','.join(HEADERLESS)} in that "
+        f"order, and the first line does not fit: {exc}"
+    )
+
+
 class CsvColumns:
     """Where ts, symbol and price sit in a CSV row, read from the first line.
 
     A first line that names the columns is a header. A first line that holds a number is
     data, as ``tail -f prices.csv`` gives it (it starts after the header): the columns
     are then taken by position, :data:`HEADERLESS`, and ``has_header`` is False, so
-    that line is read as the first tick.
+    that line is read as the first tick. With ``check_first`` that line must fit them
+    (the error says how the columns were read); without it (bad lines being skipped) it
+    is left to :meth:`tick`, as any other line.
     """
 
-    def __init__(self, first_line: str, quantity: Quantity = None) -> None:
+    def __init__(
+        self, first_line: str, quantity: Quantity = None, *, check_first: bool = True
+    ) -> None:
         self.quantity = quantity  # symbols whose values may be 0 or below
         names = [n.strip().lower() for n in _split_csv(first_line)]
         self._known: set[str] = set()  # symbols already checked
@@ -474,13 +487,12 @@ class CsvColumns:
         if not self.has_header:
             self.width = len(HEADERLESS)
             self.ts, self.symbol, self.price = (HEADERLESS.index(c) for c in _REQUIRED)
+            if not check_first:
+                return
             try:
                 self.tick(first_line)
             except BadLine as exc:
-                raise BadLine(
-                    f"no header line, so the columns are read as {','.join(HEADERLESS)} in "
-                    f"that order, and the first line does not fit: {exc}"
-                ) from None
+                raise BadLine(headerless_misfit(exc)) from None
             return
         header = first_line
         canon = ["ts" if n in _TS_NAMES else n for n in names]

@@ -343,6 +343,33 @@ def test_skip_bad_skips_and_counts_bad_lines_keeping_the_first_reasons(tmp_path:
     assert source.skipped_reasons[0] == f"{path}:3: price must be positive, got -1.0"
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (
+            "1700000000,A,abc\n1700000001,A,2\n1700000002,B,3\n",
+            "no header line, so the columns are read as ts,symbol,price in that order, and "
+            "the first line does not fit: price 'abc' is not a number",
+        ),
+        (
+            '{"symbol":"A","price":"abc","ts":1700000000}\n'
+            '{"symbol":"A","price":2,"ts":1700000001}\n{"symbol":"B","price":3,"ts":1700000002}\n',
+            "price must be a number, got 'abc'",
+        ),
+    ],
+    ids=["csv", "jsonl"],
+)
+def test_skip_bad_skips_a_bad_first_line_of_data(tmp_path: Path, content: str, reason: str) -> None:
+    """A file without a header whose first line is bad: with skip_bad that line is skipped
+    and counted like any other (a CSV's was refused whole), the reason saying how the
+    columns were read."""
+    path = write(tmp_path, "p.jsonl" if content.startswith("{") else "p.csv", content)
+    source = FileSource(path, skip_bad=True)
+    assert list(source) == [Tick("A", 2.0, 1700000001.0), Tick("B", 3.0, 1700000002.0)]
+    assert source.skipped == 1
+    assert source.skipped_reasons == [f"{path}:1: {reason}"]
+
+
 def test_skip_bad_never_skips_a_bad_header(tmp_path: Path) -> None:
     path = write(tmp_path, "p.csv", "ts,symbol,extra\n1,A,1\n")
     assert "missing header column(s) price" in error_of(path, skip_bad=True)
