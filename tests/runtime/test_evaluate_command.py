@@ -83,6 +83,20 @@ def test_a_file_too_short_for_any_forecast_says_why(tmp_path: Path) -> None:
     assert status == 0 and "no forecast was scored" not in err
 
 
+def test_a_file_of_ticks_further_apart_than_the_horizon_says_what_horizon_to_give(
+    tmp_path: Path,
+) -> None:
+    daily = tmp_path / "daily.csv"
+    rows = [f"{1750000000 + 86400 * k},{s},{10 + k % 3}" for k in range(30) for s in "AB"]
+    daily.write_text("ts,symbol,price\n" + "\n".join(rows) + "\n")
+    status, _, err = _run(str(daily))
+    assert status == 0
+    assert "evaluate: note: a symbol's ticks come 24.0 h apart" in err
+    assert "say --horizon 430000 --halflife 1700000" in err
+    status, _, err = _run(str(ROOT / "scenarios" / "rally.jsonl"))
+    assert status == 0 and "ticks come" not in err
+
+
 def test_a_file_whose_ticks_span_less_than_30_minutes_says_what_its_calibration_rests_on(
     tmp_path: Path,
 ) -> None:

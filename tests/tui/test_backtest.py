@@ -6,6 +6,7 @@ import argparse
 import io
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -512,6 +513,33 @@ def test_a_run_that_scores_no_forecast_says_why(
     assert "0 forecasts" in text
     assert "no forecast was scored: a symbol is forecast from its 20th tick" in text
     assert "the most any symbol had here is 3 ticks" in text
+
+
+def test_ticks_further_apart_than_the_horizon_say_what_horizon_to_give(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Daily closes at the default minute's horizon: an empty forecast row, and a note
+    saying why and what to give (spacing a day: 5 and 20 days)."""
+    rows = [(1750000000 + 86400 * k, name, 10.0 + k % 3) for k in range(30) for name in "AB"]
+    path = write_csv(tmp_path / "daily.csv", rows)
+    status, lines, _ = run(capsys, path)
+    text = "\n".join(lines)
+    assert status == 0
+    assert "a symbol's ticks come 24.0 h apart" in text
+    assert "longer than the 60 s horizon" in text
+    assert "say --horizon 430000 --halflife 1700000" in text
+    status, lines, _ = run(capsys, path, "--horizon", "430000", "--halflife", "1700000")
+    assert status == 0 and "ticks come" not in "\n".join(lines)
+
+
+def test_tick_spacing_is_the_median_of_the_symbols_mean_spacing() -> None:
+    n = np.array([1, 3, 11, 2, 0])
+    first = np.array([5.0, 0.0, 100.0, 10.0, np.inf])
+    last = np.array([5.0, 4.0, 150.0, 16.0, -np.inf])
+    assert backtest.tick_spacing(n, first, last) == 5.0  # of 2, 5 and 6; not the lone tick
+    assert np.isnan(backtest.tick_spacing(n[[0, 4]], first[[0, 4]], last[[0, 4]]))
+    assert backtest.sparse_ticks_note(EngineConfig(), 60.0) is None  # not longer
+    assert backtest.sparse_ticks_note(EngineConfig(), math.nan) is None
 
 
 def test_add_parser_registers_backtest_with_run_as_its_handler() -> None:

@@ -46,6 +46,7 @@ import msgspec
 import numpy as np
 
 from engine import Engine, EngineConfig, LimitError, Signal
+from engine.config import MAX_HORIZON_S
 from engine.evaluation import (
     MIN_BIN,
     SETTLE_HORIZONS,
@@ -112,6 +113,9 @@ class BacktestResult:
     most_late_s: float = 0.0
     #: Stopped by Ctrl-C while reading: the ticks read until then are all there is.
     interrupted: bool = False
+    #: Seconds between a symbol's ticks, the median of the symbols' means (nan: no
+    #: symbol ticked twice); see :func:`sparse_ticks_note`.
+    spacing_s: float = math.nan
 
 
 def backtest(
@@ -187,9 +191,17 @@ def backtest(
     signals: list[Signal] = []
     total = refused = late = 0
     clock, most_late = -math.inf, 0.0
+    first_t = np.empty(0)  # each symbol's first time, by engine id
 
     def update(i: np.ndarray, t: np.ndarray, p: np.ndarray) -> None:
-        nonlocal total
+        nonlocal total, first_t
+        if len(i):
+            top = int(i.max()) + 1
+            if top > first_t.size:
+                grown = np.full(max(top, 2 * first_t.size), np.inf)
+                grown[: first_t.size] = first_t
+                first_t = grown
+            np.minimum.at(first_t, i, t)
         if runner is not None and store is not None:
             store.append(i, t, p)
             new = runner.update(i, t, p)
@@ -276,6 +288,8 @@ def backtest(
             update(*held)
 
         state = eng.state()
+        n = len(state.n_ticks)
+        spacing = tick_spacing(state.n_ticks, first_t[:n], state.t_last)
         evaluation = None
         if runner is not None and store is not None:
             with ctrl_c.reading():  # Ctrl-C while scoring stops at once
@@ -293,6 +307,48 @@ def backtest(
         late=late,
         most_late_s=most_late,
         interrupted=interrupted,
+        spacing_s=spacing,
+    )
+
+
+def tick_spacing(n_ticks: np.ndarray, first: np.ndarray, last: np.ndarray) -> float:
+    """Seconds between a symbol's ticks: the median over symbols of two ticks or more of
+    each one's mean spacing (its first to its last time over its ticks less one); nan
+    where none has two.
+
+    >>> tick_spacing(np.array([3, 1, 5]), np.array([0.0, 7.0, 0.0]), np.array([10.0, 7.0, 8.0]))
+    3.5
+    """
+    two = n_ticks >= 2
+    if not two.any():
+        return math.nan
+    return float(np.median((last[two] - first[two]) / (n_ticks[two] - 1)))
+
+
+#: Ticks of a horizon :func:`sparse_ticks_note` suggests, and of a half-life.
+SUGGEST_HORIZON_TICKS, SUGGEST_HALFLIFE_TICKS = 5, 20
+
+
+def sparse_ticks_note(config: EngineConfig, spacing_s: float) -> str | None:
+    """What to do where a symbol's ticks come further apart than the horizon (daily
+    closes at the default minute, say): a forecast then mostly ends before the next tick
+    can show anything, so ``p`` stays near 0 and nothing is warned, which an empty table
+    does not say. None where they come closer.
+
+    >>> print(sparse_ticks_note(EngineConfig(), 86400.0).split(": ")[-1])
+    say --horizon 430000 --halflife 1700000 (about 5 and 20 ticks' spacing)
+    """
+    if not spacing_s > config.horizon_s:
+        return None
+    horizon = min(float(f"{SUGGEST_HORIZON_TICKS * spacing_s:.2g}"), MAX_HORIZON_S)
+    halflife = float(f"{SUGGEST_HALFLIFE_TICKS * spacing_s:.2g}")
+    return (
+        f"note: a symbol's ticks come {fmt.interval(spacing_s)} apart (the median of the "
+        f"symbols' mean spacing), longer than the {fmt.interval(config.horizon_s)} horizon: "
+        "most forecasts end before the next tick can show anything, so p stays near 0 and "
+        "little is warned. For ticks this far apart give a horizon of a few ticks and a "
+        f"half-life of many: say --horizon {horizon:.0f} --halflife {halflife:.0f} "
+        f"(about {SUGGEST_HORIZON_TICKS} and {SUGGEST_HALFLIFE_TICKS} ticks' spacing)"
     )
 
 
@@ -652,6 +708,8 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
             "the file by time to backtest the market as it happened.)",
             file=out,
         )
+    if (note := sparse_ticks_note(result.config, result.spacing_s)) is not None:
+        print(f"({note})", file=out)
     quantities = int(np.count_nonzero(result.state.additive))
     if "quality" not in s:
         if quantities and quantities == len(result.state.symbols):

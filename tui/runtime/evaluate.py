@@ -55,7 +55,14 @@ from producer.lines import fmt_span, skip_hint
 from producer.markets import HELD_OUT, KINDS, Market, generate
 from producer.source import additive_of
 from tui.runtime import format as fmt
-from tui.runtime.backtest import BacktestError, CtrlC, no_forecast_reason, short_span_note
+from tui.runtime.backtest import (
+    BacktestError,
+    CtrlC,
+    no_forecast_reason,
+    short_span_note,
+    sparse_ticks_note,
+    tick_spacing,
+)
 from tui.runtime.options import (
     NO_CHART,
     OptionError,
@@ -94,15 +101,21 @@ class Ticks:
         return cls(m.symbols, m.sym, m.t, m.price, m.drift, m.vol)
 
 
-def _longest_span(ticks: Ticks) -> float:
-    """Seconds from a symbol's first tick to its last, the longest of all symbols."""
-    if not len(ticks.t):
-        return 0.0
+def _spans(ticks: Ticks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each symbol's tick count, first and last time (inf and -inf where it has none)."""
     n = len(ticks.symbols)
     first = np.full(n, np.inf)
     last = np.full(n, -np.inf)
     np.minimum.at(first, ticks.sym, ticks.t)
     np.maximum.at(last, ticks.sym, ticks.t)
+    return np.bincount(ticks.sym, minlength=n), first, last
+
+
+def _longest_span(ticks: Ticks) -> float:
+    """Seconds from a symbol's first tick to its last, the longest of all symbols."""
+    if not len(ticks.t):
+        return 0.0
+    _, first, last = _spans(ticks)
     seen = np.isfinite(first)
     return float((last[seen] - first[seen]).max())
 
@@ -132,6 +145,8 @@ def _score(
             longest = _longest_span(ticks)
             print(f"evaluate: {no_forecast_reason(config, most, longest)}", file=err)
         elif (note := short_span_note(config, _longest_span(ticks))) is not None:
+            print(f"evaluate: {note}", file=err)
+        if (note := sparse_ticks_note(config, tick_spacing(*_spans(ticks)))) is not None:
             print(f"evaluate: {note}", file=err)
         return
     for i, kind in enumerate(args.kinds, 1):
