@@ -238,6 +238,9 @@ class LimitwatchApp(App[None]):
         # direction), until pressed again or STEP_CONFIRM_S pass.
         self._step_confirm: tuple[str, str, int] | None = None
         self._step_confirm_until = 0.0
+        # The last step key pressed (symbol, side, direction) and when: a press that
+        # follows a press of it within STEP_REPEAT_S is a held key's repeat.
+        self._step_pressed: tuple[tuple[str, str, int] | None, float] = (None, -math.inf)
         #: The replay speed last asked for, and when (monotonic).
         self._speed_asked: tuple[float, float] | None = None
         self._notice_seq = 0
@@ -804,9 +807,14 @@ class LimitwatchApp(App[None]):
             float(snap.engine.buy[i]),
             float(snap.engine.sell[i]),
         )
-        # A step is a fraction of the price; of a quantity at 0 (additive), of its limit.
-        scale = abs(last) or abs(buy if side == "buy" else sell)
-        delta = direction * self.step * (scale if math.isfinite(scale) and scale else 1.0)
+        # A step is a fraction of the price; of a quantity at 0 (additive), or of a symbol
+        # with no price yet (a replay's header gave its limits), of its limit (the price
+        # as nan took the step as a fraction of 1: 0.005 on a limit of 148.50).
+        scale = next(
+            (abs(v) for v in (last, buy if side == "buy" else sell) if math.isfinite(v) and v),
+            1.0,
+        )
+        delta = direction * self.step * scale
         # A side with no limit gets one a step from the price on its own side, whichever
         # key: stepped up from the price, a buy limit above it fired a BUY at once.
         if side == "buy":
@@ -838,6 +846,8 @@ class LimitwatchApp(App[None]):
         crossing = after if not before and not impossible else ""
         key = (symbol, side, direction)
         now = time.monotonic()
+        repeat = self._step_pressed[0] == key and now - self._step_pressed[1] < STEP_REPEAT_S
+        self._step_pressed = (key, now)
         if crossing and (self._step_confirm != key or now > self._step_confirm_until):
             self._step_confirm = key
             self._step_confirm_until = now + STEP_CONFIRM_S
@@ -846,6 +856,11 @@ class LimitwatchApp(App[None]):
                 title="Limit not set yet", severity="warning", timeout=STEP_CONFIRM_S,
                 replaces="limit",
             )  # fmt: skip
+            return
+        if crossing and repeat:
+            # A held key's repeats do not confirm: its next repeat, 33 ms on, took a sell
+            # limit past the price and on, and two SELLs fired with the question never
+            # seen. It stops at the step short of the price; a fresh press sets it.
             return
         self._step_confirm = None
         if self._send_limits(symbol, new_buy, new_sell, only=side, additive=additive):
@@ -1429,6 +1444,10 @@ def _cut(text: str, room: int) -> str:
 
 #: Seconds within which a step key that would fire its limit at once, pressed again, sets it.
 STEP_CONFIRM_S = 5.0
+#: A step key pressed again within this many seconds of its last press is held down (a
+#: terminal repeats a held key every 30-100 ms; a fresh press comes slower): such a press
+#: does not confirm a step that fires a limit at once.
+STEP_REPEAT_S = 0.15
 #: The key bound to each step (side, direction), as the confirmation names it.
 _STEP_KEYS = {
     (side, step): next(k.bind for k in KEYS if k.action == f"step_limit({side!r}, {step})")

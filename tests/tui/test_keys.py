@@ -94,6 +94,7 @@ def test_a_step_that_would_fire_its_limit_at_once_asks_for_the_key_again(
             await until_shown(pilot, app)
             told.extend(str(n.message) for n in app._notifications)
             sent.append(_limits(feed, symbol))
+            await asyncio.sleep(tui.app.STEP_REPEAT_S)  # a fresh press, not a held key
             await pilot.press(key)
             await until_shown(pilot, app)
             sent.append(_limits(feed, symbol))
@@ -104,6 +105,43 @@ def test_a_step_that_would_fire_its_limit_at_once_asks_for_the_key_again(
     assert sent[0] == pytest.approx(near)  # not set by the first press
     moved = sent[1][side]
     assert (moved > last) if side == 0 else (moved < last)  # set by the second
+
+
+@pytest.mark.parametrize(("key", "side"), [("B", 0), ("s", 1)])
+def test_a_held_step_key_stops_short_of_the_price(key: str, side: int) -> None:
+    """Holding s (a repeat every 33 ms) took a sell limit past the price with the question
+    never seen, and two SELLs fired: a held key's repeats do not confirm the step that
+    fires a limit at once; they stop at the step short of the price."""
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    last = float(feed.engine.state().last[0])
+    near = (last * 0.98, last * 1.2) if side == 0 else (last * 0.8, last * 1.02)
+    feed.engine.set_limits(symbol, *near)
+    app = LimitwatchApp(feed, step=0.005)
+
+    async def run() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            for _ in range(12):  # 0.5 % a step: four steps to the price, eight beyond
+                await pilot.press(key)
+                await until_shown(pilot, app)
+                app._step_pressed = (app._step_pressed[0], time.monotonic())  # 0 s apart
+
+    asyncio.run(run())
+    stopped = _limits(feed, symbol)[side]
+    assert (stopped < last) if side == 0 else (stopped > last), (stopped, last)
+    short = (near[0] + 3 * 0.005 * last) if side == 0 else (near[1] - 3 * 0.005 * last)
+    assert stopped == pytest.approx(short, abs=0.02)  # every step short of the price taken
+
+
+def test_a_step_key_on_a_symbol_with_no_price_yet_steps_a_fraction_of_its_limit() -> None:
+    """A replay's header gives limits before the first tick: b moved a limit of 148.50 by
+    0.005 (a fraction of 1), not 0.5 % of it."""
+    feed = StaticFeed(symbols=["ZZZ"], n_ticks=0)
+    feed.engine.set_limits("ZZZ", buy=148.5, sell=154.56)
+    assert math.isnan(feed.engine.state().last[0])
+    asyncio.run(_press(LimitwatchApp(feed, step=0.005), "b", "S"))
+    assert _limits(feed, "ZZZ") == (fmt.as_shown(148.5 * 0.995), fmt.as_shown(154.56 * 1.005))
 
 
 def test_repeated_key_presses_accumulate() -> None:
