@@ -546,6 +546,30 @@ def test_a_headless_engine_whose_terminal_closes_stops_as_on_ctrl_c(
     assert _committed(broker.bootstrap, topic, f"{topic}-hup") == 260
 
 
+@pytest.mark.parametrize("ignored", [True, False])
+def test_a_headless_command_started_with_sighup_ignored_keeps_ignoring_it(ignored: bool) -> None:
+    """`nohup limitwatch engine &`: the engine's own SIGHUP handler took the place of the
+    ignoring nohup had set, and the engine stopped when its terminal closed."""
+    code = (
+        "import os, signal, time\n"
+        "from tui.runtime.headless import _Stopper\n"
+        "stopper = _Stopper()\n"
+        "os.kill(os.getpid(), signal.SIGHUP)\n"
+        "time.sleep(0.2)\n"
+        "print('stopped' if stopper.event.is_set() else 'running')\n"
+    )
+
+    def nohup() -> None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN if ignored else signal.SIG_DFL)
+
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        preexec_fn=nohup,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ("running" if ignored else "stopped")
+
+
 @pytest.mark.parametrize(("argv", "fast"), [([], 10), (["--fast", "12"], 12)])
 def test_a_scenario_piped_to_the_monitor_sets_up_its_engine(argv: list[str], fast: int) -> None:
     # The header's settings apply as when the file is replayed; options still win.
