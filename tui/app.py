@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from types import FrameType
 from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -262,6 +263,7 @@ class LimitwatchApp(App[None]):
         self._told_notice = ""  # the signal history's last notice, said
         self._startup_problems = list(problems or [])
         self._quitting_on_signal = False
+        self._hung_up = False  # the terminal hung up (SIGHUP): see _watch_hangup
         if config_path is not None:
             # A file that did not load cleanly is kept; changes go beside it.
             self.config_path, note = cfg.save_target(config_path, self._startup_problems)
@@ -303,9 +305,9 @@ class LimitwatchApp(App[None]):
         # as `q` does: the threads stopped, the terminal given back as it was; and if
         # that hangs, the process ends anyway (see exit_hard_after).
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self._quit_on_signal, sig)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGTERM, self._quit_on_signal, signal.SIGTERM)
+            self._watch_hangup(loop)
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
         else:
@@ -453,6 +455,29 @@ class LimitwatchApp(App[None]):
             # The footer draws its keys anew only when told (a terminal shrunk to 80
             # columns kept the ctrl+p hint over "? Keys").
             footer.refresh(recompose=True)
+
+    def _watch_hangup(self, loop: asyncio.AbstractEventLoop) -> None:
+        """SIGHUP quits as SIGTERM does, and the SIGCONT that comes with it is not taken
+        as a return from Ctrl+Z. A terminal that hangs up sends both; the user
+        interface's handler of SIGCONT took the user interface up again on the terminal
+        gone, with an output thread that died at its first write, and the quit then
+        waited on it until the last resort ended the process 10 s on, the embedded
+        broker's files left behind (about half the closings of a busy monitor's window).
+        SIGHUP is handled at once, in the main thread before SIGCONT (the lower number
+        first), so the hang-up is known when SIGCONT comes; the quit itself runs in the
+        loop."""
+        resume = signal.getsignal(signal.SIGCONT)
+
+        def on_hangup(signum: int, _frame: FrameType | None) -> None:
+            self._hung_up = True
+            loop.call_soon_threadsafe(self._quit_on_signal, signal.Signals(signum))
+
+        def on_continue(signum: int, frame: FrameType | None) -> None:
+            if not self._hung_up and callable(resume):
+                resume(signum, frame)
+
+        signal.signal(signal.SIGHUP, on_hangup)
+        signal.signal(signal.SIGCONT, on_continue)
 
     def _quit_on_signal(self, sig: signal.Signals) -> None:
         self.exit()

@@ -254,6 +254,41 @@ def test_sigterm_and_sighup_quit_as_q_does(
     assert armed == [(QUIT_GRACE_S, 128 + sig)]
 
 
+def test_the_sigcont_of_a_hang_up_does_not_take_the_interface_up_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A terminal that hangs up sends SIGHUP and SIGCONT: the user interface's SIGCONT
+    handler (a return from Ctrl+Z) took it up again on the terminal gone, and the quit
+    waited on its dead output thread until the last resort, 10 s on, about half the
+    closings of a busy monitor's window. A SIGCONT alone still reaches that handler."""
+    monkeypatch.setattr(tui.app, "exit_hard_after", lambda *_args: None)
+    resumed: list[int] = []
+    app = LimitwatchApp(StaticFeed())
+
+    async def run() -> None:
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            os.kill(os.getpid(), signal.SIGCONT)  # fg after Ctrl+Z
+            await pilot.pause(0.1)
+            assert resumed == [signal.SIGCONT]
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGHUP)
+            os.kill(os.getpid(), signal.SIGCONT)
+            for _ in range(50):
+                await pilot.pause(0.05)
+
+    before = {
+        sig: signal.signal(sig, lambda number, _frame: resumed.append(number))
+        for sig in (signal.SIGCONT, signal.SIGHUP)
+    }
+    try:
+        asyncio.run(asyncio.wait_for(run(), timeout=30))
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    assert resumed == [signal.SIGCONT]  # not the hang-up's, and SIGHUP was the app's
+    assert app.return_code == 0
+
+
 def test_a_quit_that_hangs_ends_the_process_after_the_grace_time() -> None:
     """The last resort: once armed, the process ends with the code given, whatever the
     interface's shutdown is waiting for (once in a dozen closings of a terminal window,

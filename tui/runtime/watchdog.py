@@ -12,8 +12,9 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 #: Seconds a quit asked for by a signal may take before the process ends itself. A quit
-#: takes 1.5-2 s (the threads stopped, the broker shut down); once in many closings of a
-#: terminal window the user interface's shutdown waited forever on its output thread.
+#: takes 1.5-2 s (the threads stopped, the broker shut down). The user interface's
+#: shutdown used to wait forever on an output thread it had started again at the SIGCONT
+#: a closing terminal sends (see LimitwatchApp._watch_hangup): this bounds what else may.
 QUIT_GRACE_S = 10.0
 
 
