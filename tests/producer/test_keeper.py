@@ -165,3 +165,29 @@ def test_ticks_still_unread_at_a_budget_restart_are_counted_and_said_first() -> 
         assert "restarted empty at its budget, 209,479 unread ticks lost with it: " in status.state
         keeper._restart_for_budget(broker, 2)
         assert keeper.status().lost == 2 * 209_479
+
+
+def test_other_clients_topics_are_made_again_at_a_budget_restart_and_their_loss_said() -> None:
+    """Engines and a producer of their own pointed at the monitor's broker: a budget
+    restart emptied their topic without a word (27-32% of a stream unread, lost), and
+    their producer waited for ever for the topic gone. It comes back with its partitions,
+    and the restart row names it."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient
+
+    from producer.topics import create_missing
+
+    with EmbeddedBroker() as broker:
+        with AdminClient({"bootstrap.servers": broker.bootstrap}) as admin:
+            create_missing(admin, {"ours": 1, "theirs": 3}, 10.0)
+        producer = Producer({"bootstrap.servers": broker.bootstrap})
+        for k in range(5):
+            producer.produce("theirs", value=b"x", partition=k % 3)
+        assert producer.flush(10) == 0
+        keeper = BrokerKeeper(broker.bootstrap, {"ours": 1}, broker=broker, budget_bytes=1)
+        keeper._restart_for_budget(broker, 2)
+        state = keeper.status().state
+        assert "restarted empty at its budget; other clients' topics emptied too (theirs)" in state
+        with AdminClient({"bootstrap.servers": broker.bootstrap}) as admin:
+            topics = admin.list_topics(timeout=10).topics
+        assert len(topics["theirs"].partitions) == 3 and len(topics["ours"].partitions) == 1
