@@ -456,10 +456,12 @@ class Engine:
 
     def restart(self, name: str) -> bool:
         """Start symbol ``name`` afresh, as before its first tick, keeping its limits, its
-        stream and its signal numbers; False if it is not tracked. For a symbol whose
-        clock a tick stamped ahead moved past its real ticks: the engine holds a late
-        tick at its symbol's latest time, so without a restart every later tick would
-        wait there until real time caught up.
+        stream, its signal numbers and whether each limit is armed; False if it is not
+        tracked. For a symbol whose clock a tick stamped ahead moved past its real ticks:
+        the engine holds a late tick at its symbol's latest time, so without a restart
+        every later tick would wait there until real time caught up. (A limit crossed
+        before stays crossed: one tick sent 200 s ahead fired a second BUY of a price
+        that had stayed below its buy limit for nine minutes.)
 
         >>> eng = Engine(EngineConfig())
         >>> sid = eng.register(["ACME"])[0]
@@ -475,6 +477,8 @@ class Engine:
         if sid is None:
             return False
         s = self._s
+        hits = slice(Rule.HIT_BUY, Rule.HIT_SELL + 1)
+        armed = s.rules[sid, hits].copy()
         kept = (float(s.buy[sid]), float(s.sell[sid]), bool(s.touched[sid]), s.seq[sid].copy())
         stream, additive = int(s.stream[sid]), bool(s.additive[sid])
         self._release(sid)
@@ -482,6 +486,7 @@ class Engine:
         self._waiting.pop((sid, 1), None)
         s.clear(self._cfg, sid)
         s.buy[sid], s.sell[sid], s.touched[sid], s.seq[sid] = kept
+        s.rules[sid, hits] = armed
         s.additive[sid] = additive
         s.seen[sid] = self._given
         s.stream[sid] = stream

@@ -574,3 +574,22 @@ def test_a_price_flickering_across_a_limit_on_a_coarse_grid_crosses_it_once() ->
     signals = eng.update(np.zeros(len(prices), dtype=np.int32), t, np.array(prices))
     sells = [s.t - t[0] for s in signals if s.kind is SignalKind.SELL]
     assert sells == [len(warm), len(prices) - 1.0], sells
+
+
+@pytest.mark.parametrize("back_above", [False, True])
+def test_a_symbol_started_afresh_keeps_a_crossed_limit_crossed(back_above: bool) -> None:
+    """A tick sent ahead of a symbol's real ticks makes the consumer start it afresh: its
+    crossed buy limit was armed again, and a second BUY fired of a price that had stayed
+    below the limit for nine minutes. Re-armed before the restart (the price back above
+    the limit), the next crossing fires as before."""
+    eng = Engine(replace(NO_CROSSES, **NO_WARMUP))
+    sid = eng.register(["ACME"])[0]
+    eng.set_limits("ACME", buy=90.0, sell=110.0)
+    path = [100.0, 89.0, 88.5, 88.0] + ([95.0, 96.0] + [100.0] * 5 if back_above else [87.5])
+    first = eng.update([sid] * len(path), np.arange(len(path), dtype=float), path)
+    assert [s.kind for s in first if s.kind == SignalKind.BUY] == [SignalKind.BUY]
+    assert eng.restart("ACME")
+    after = eng.update([sid, sid], [100.0, 101.0], [87.0, 86.5])
+    buys = [s for s in after if s.kind == SignalKind.BUY]
+    assert len(buys) == (1 if back_above else 0)
+    assert eng.state().n_ticks[sid] == 2  # started afresh all the same
