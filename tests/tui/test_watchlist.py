@@ -675,13 +675,27 @@ _CROWDED = (
 )
 
 
+#: ... and prices of millions beside them.
+_CROWDED_MORE = (_CROWDED[0], {**_CROWDED[1], "BRK.A": 6_123_450 / 150})
+
+
 def test_a_forecast_with_no_room_beside_the_limits_is_whole_one_arrow_away() -> None:
-    """At 80x24 such prices leave the forecast two cells: it is one → away, as the README
-    says. Its width was cut to the room of the view unscrolled, too narrow to show, so it
-    stayed wider than the room a → gives, and the first → showed blank cells."""
-    rows = _rows_at(_priced(*_CROWDED), (80, 24))
+    """At 80x24 such prices leave the forecast too few cells: it is one → away, as the
+    README says. Its width was cut to the room of the view unscrolled, too narrow to show,
+    so it stayed wider than the room a → gives, and the first → showed blank cells."""
+    rows = _rows_at(_priced(*_CROWDED_MORE), (80, 24))
     assert len(rows) == 3 and not any(_FORECAST.search(row) for row in rows), rows
-    rows = _rows_at(_priced(*_CROWDED), (80, 24), ("right",), forecast=20)
+    rows = _rows_at(_priced(*_CROWDED_MORE), (80, 24), ("right",), forecast=20)
+    assert len(rows) == 3, rows
+    for row in rows:
+        assert _FORECAST.search(row), rows
+
+
+def test_at_80_columns_prices_of_six_digits_and_long_symbols_leave_the_forecast_in_view() -> None:
+    """Prices of 100,000 and more and long symbols (`BTC-PERP-2025-06-27`, `日本語株式`) left
+    the forecast seven cells at 80x24, one short: it was out of view. Symbols are cut down
+    to nine cells, prices lose their cents from 1,000 on, and it is in view."""
+    rows = _rows_at(_priced(*_CROWDED), (80, 24))
     assert len(rows) == 3, rows
     for row in rows:
         assert _FORECAST.search(row), rows
@@ -699,7 +713,7 @@ def test_a_wide_watchlist_whose_full_form_hides_the_forecast_takes_the_compact_o
     assert any("VERYLONGSYMBOLNAME.X" in row and re.search(r"\d\.\d\d\b", row) for row in wide)
 
 
-def test_long_symbols_give_the_forecast_the_cells_it_lacks_down_to_ten() -> None:
+def test_long_symbols_give_the_forecast_the_cells_it_lacks_down_to_nine() -> None:
     """System metrics at 80x24 (`disk.read_kbps` cut to 12 cells) left the forecast seven
     cells, one short of `SELL now`: the symbol column gives up what the forecast lacks,
     down to SYMBOL_COMPACT_LEAST cells, the names cut with an ellipsis."""

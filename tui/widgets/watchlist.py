@@ -68,7 +68,7 @@ SYMBOL_COMPACT_MAX = 12
 #: ... and down to this where the forecast would otherwise have less than FORECAST_LEAST
 #: beside the limits (system metrics at 80 columns: `disk.read…` instead of
 #: `disk.read_k…` kept `SELL now` in view).
-SYMBOL_COMPACT_LEAST = 10
+SYMBOL_COMPACT_LEAST = 9
 #: After a pinned symbol's name.
 PIN_MARK = "*"
 #: Spaces either side of a cell.
