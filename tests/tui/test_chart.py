@@ -348,3 +348,24 @@ def test_two_long_names_that_differ_at_their_end_keep_it_in_the_chart_title() ->
     asyncio.run(run())
     assert titles[0] != titles[1] and titles[1].endswith("XY"), titles
     assert all("…" in title and len(title) <= 60 - 4 for title in titles), titles
+
+
+@pytest.mark.parametrize(
+    ("symbol", "zoomed", "room", "title"),
+    [  # a chart pane at 80x24 has 34 cells of title
+        ("ACME", " · last 5.4 s (all kept)", 34, "Chart · ACME · last 5.4 s"),
+        ("mem.available.node2", " · last 2.1 min (all kept)", 34,
+         "mem.available.node2 · last 2.1 min"),
+        ("BTC-PERP-2025-06-27", " · last 2.1 min (all kept)", 28, "BTC-PERP-2025-06-27"),
+        ("BTC-PERP-2025-06-27", " · last 15 min", 20, "BTC-PERP-2025-06-27"),
+    ],
+)  # fmt: skip
+def test_the_chart_title_keeps_the_symbol_before_its_other_words(
+    symbol: str, zoomed: str, room: int, title: str
+) -> None:
+    """At 80x24 the zoom's words left the name one cell (`Chart · A… · last 5.4 s (all
+    kept)`): the name is kept before "(all kept)", "Chart · " and the zoom."""
+    from tui.widgets.chart import chart_title
+
+    assert chart_title(symbol, zoomed, room) == title
+    assert len(title) <= room

@@ -202,3 +202,15 @@ def test_a_far_limit_is_written_with_thousands_separators() -> None:
     sell = rows["sell limit"]
     assert sell.startswith("999,999,999,999.00 · ")
     assert re.search(r" · \d{1,3}(,\d{3})+\.\d\d% above the price · \d{1,3}(,\d{3})*\.\d σ ", sell)
+
+
+def test_limits_of_a_symbol_with_no_price_yet_are_shown_not_called_none() -> None:
+    """A replay's header gives ACME its limits before its first tick: the watchlist shows
+    them, and the detail view said `none` for both."""
+    eng = Engine(CFG)
+    eng.register(["ACME"])
+    eng.set_limits("ACME", buy=148.5, sell=154.56)
+    rows = dict((label, text) for label, text in forecast_details(eng.state(), 0, None) if label)
+    assert rows["buy limit"] == "148.50 · no price yet"
+    assert rows["sell limit"] == "154.56 · no price yet"
+    assert rows["buy chance"] != "no limit"

@@ -54,8 +54,10 @@ def _limit_row(
     """A limit and its distance: in percent and in log price for a price; in the value's
     own units for a quantity (``additive``), which may sit at 0."""
     label = f"{side} limit"
-    if not (math.isfinite(limit) and math.isfinite(last) and (additive or last > 0)):
+    if not math.isfinite(limit):
         return label, "none"
+    if not (math.isfinite(last) and (additive or last > 0)):  # a replay's header gave it
+        return label, f"{fmt.price(limit)} · no price yet"
     if additive:
         gap, distance, what = fmt.price(abs(limit - last)), limit - last, "the value"
     else:

@@ -41,6 +41,41 @@ MARGIN = 0.05
 REDRAW_S = 0.5
 #: New limits redraw it once they have not moved for this long.
 LIMITS_SETTLE_S = 0.2
+#: The cells of a symbol's name the chart's title keeps (all of a shorter one) before
+#: its other words: "(all kept)", then "Chart · ", then the zoom.
+TITLE_NAME_LEAST = 10
+
+
+def chart_title(name: str, zoomed: str, room: int) -> str:
+    """The chart's title in ``room`` cells: ``Chart · NAME`` and the zoom ``zoomed``,
+    the name kept to TITLE_NAME_LEAST cells at least (cut in the middle, its end too:
+    long names differ there) before the other words give way (at 80x24 the zoom's words
+    left the name one cell: `Chart · … · last 2.1 min (all kept)`).
+
+    >>> chart_title("mem.available.node2", " · last 2.1 min (all kept)", 36)
+    'mem.available.node2 · last 2.1 min'
+    >>> chart_title("ACME", " · last 2.1 min (all kept)", 40)
+    'Chart · ACME · last 2.1 min (all kept)'
+    >>> chart_title("BTC-PERP-2025-06-27", " · last 5.4 s (all kept)", 22)
+    'BTC-PERP-2025-06-27'
+    >>> chart_title("BTC-PERP-2025-06-27", " · last 5.4 s", 12)
+    'BTC-PE…06-27'
+    """
+    width = fmt.cells(name)
+    kept = zoomed.removesuffix(" (all kept)")
+    forms = (("Chart · ", zoomed), ("Chart · ", kept), ("", kept), ("", ""))
+    # The first form the whole name fits in; else the first with its least.
+    prefix, zoom = next(
+        (f for f in forms if room - fmt.cells("".join(f)) >= width),
+        next(
+            (f for f in forms if room - fmt.cells("".join(f)) >= min(width, TITLE_NAME_LEAST)),
+            forms[-1],
+        ),
+    )
+    space = room - fmt.cells(prefix + zoom)
+    if width > space:
+        name = cut_middle(name, max(space, 1))
+    return f"{prefix}{name}{zoom}"
 
 
 #: Spans of time the chart can show, longest first (None: all the history kept); z and Z
@@ -272,11 +307,11 @@ class Chart(PlotextPlot):
         # ticks do: 16 hours kept read "last 20 s (all kept)" after a gap).
         if self.span_s is not None and n > 1 and kept < 0.9 * self.span_s:
             zoomed = f" · last {span_text(round(kept, 1 if kept < 10 else 0))} (all kept)"
-        name = fmt.literal(symbol) if symbol else ""
-        room = self.size.width - 4 - fmt.cells(f"Chart · {zoomed}")  # borders, padding
-        if self.size.width and fmt.cells(name) > room:
-            name = cut_middle(name, room)  # its end too: long names differ there
-        self.border_title = Content(f"Chart · {name}{zoomed}" if symbol else f"Chart{zoomed}")
+        if symbol and self.size.width:
+            title = chart_title(fmt.literal(symbol), zoomed, self.size.width - 4)  # borders
+        else:
+            title = f"Chart · {fmt.literal(symbol)}{zoomed}" if symbol else f"Chart{zoomed}"
+        self.border_title = Content(title)
         self.border_subtitle = ""
         if history is None or n == 0 or symbol is None:
             plt.title(empty)
