@@ -347,6 +347,11 @@ def _remembered_only(
 
 def run_replay(args: argparse.Namespace) -> int:
     """The monitor on a scenario or file replayed through Kafka."""
+    if args.file == "-" and not Path("-").exists():
+        return fail(
+            "replay reads a file more than once (speeds, --loop); for ticks on standard "
+            "input use 'limitwatch --source -' (cat FILE | limitwatch --source -)"
+        )
     if Path(args.file).is_dir():
         return fail(f"{args.file}: is a directory; replay takes a scenario or price file")
     if not Path(args.file).is_file():

@@ -175,6 +175,13 @@ def test_replay_of_a_named_pipe_says_what_to_do_instead(tmp_path: Path) -> None:
     )
 
 
+def test_replay_of_standard_input_points_to_source(tmp_path: Path) -> None:
+    """`limitwatch replay -` said "-: no such file"."""
+    result = _cli("replay", "-", "--log-file", str(tmp_path / "l.log"), timeout=30)
+    assert result.returncode == 2
+    assert "for ticks on standard input use 'limitwatch --source -'" in result.stderr
+
+
 @pytest.mark.parametrize("command", [["replay"], ["--source"]])
 def test_a_scenario_header_with_conflicting_settings_is_named(
     command: list[str], tmp_path: Path
