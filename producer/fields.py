@@ -23,6 +23,7 @@ import msgspec
 from engine.limits import MAX_PRICE, MIN_PRICE
 from producer.wire import (
     MAX_SYMBOL_LEN,
+    NESTED,
     BadTick,
     Problem,
     Tick,
@@ -248,6 +249,8 @@ class _MappedDecoder:
             obj = self._as_quantity(value, msg, bad)
         except msgspec.DecodeError as exc:
             raise BadTick(f"not JSON: {exc}", Problem.NOT_JSON) from None
+        except RecursionError:  # JSON nested thousands deep: valid, but no tick
+            raise BadTick(NESTED, Problem.WRONG_SHAPE) from None
         except Exception as exc:  # UnicodeDecodeError and anything else a payload triggers
             raise BadTick(f"undecodable: {type(exc).__name__}: {exc}", Problem.NOT_JSON) from None
         symbol = self._symbol(obj) if self._symbol is not None else self._key_symbol(msg)

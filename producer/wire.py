@@ -65,6 +65,11 @@ class Problem(enum.Enum):
     IMPLAUSIBLE_JUMP = "implausible jump"
 
 
+#: Why a message of JSON nested too deeply to decode is refused (1,900 levels were said
+#: to be "not JSON: RecursionError: maximum recursion depth exceeded").
+NESTED = "JSON nested too deeply: a tick is one flat object"
+
+
 class BadTick(ValueError):
     """A message that is not a valid tick; the text says why, ``problem`` under which
     heading it is counted."""
@@ -235,6 +240,8 @@ def decode(value: bytes | None, quantity: Callable[[str], bool] | None = None) -
         tick = _as_quantity(value, quantity, bad)
     except msgspec.DecodeError as exc:
         raise BadTick(f"not JSON: {exc}", Problem.NOT_JSON) from None
+    except RecursionError:  # JSON nested thousands deep: valid, but no tick
+        raise BadTick(NESTED, Problem.WRONG_SHAPE) from None
     except Exception as exc:  # UnicodeDecodeError and anything else a hostile payload triggers
         raise BadTick(f"undecodable: {type(exc).__name__}: {exc}", Problem.NOT_JSON) from None
     # JSON has no NaN or infinity, and the field bounds refuse overflowed numbers, so

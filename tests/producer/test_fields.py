@@ -256,3 +256,11 @@ def test_a_message_nested_deeper_than_json_reads_is_refused_not_raised() -> None
         value = b'{"bid":1,"z":"bid","x":%s%s}' % (b"[" * depth, b"]" * depth)
         with contextlib.suppress(BadTick):
             read(Msg(value, b"K"))
+
+
+def test_json_nested_too_deeply_is_a_wrong_shape_through_a_field_mapping() -> None:
+    deep = b'{"sym":"A","px":1,"t":1700000000,"x":' + b"[" * 1900 + b"]" * 1900 + b"}"
+    decoder = Fields.parse("symbol=sym,price=px,ts=t:s").decoder()
+    with pytest.raises(BadTick) as caught:
+        decoder(Msg(deep))
+    assert caught.value.problem is Problem.WRONG_SHAPE and "nested too deeply" in str(caught.value)

@@ -144,3 +144,13 @@ def test_a_symbol_that_draws_nothing_is_refused(symbol: str) -> None:
     with pytest.raises(BadTick, match="symbol draws nothing: its characters are all blank"):
         decode(value)
     assert decode(msgspec.json.encode({"symbol": "日本株", "price": 1.0, "ts": 1.0e9}))
+
+
+def test_json_nested_too_deeply_is_a_wrong_shape_not_undecodable() -> None:
+    """1,900 levels of arrays in a key a tick does not have: valid JSON, refused as
+    "undecodable: RecursionError: maximum recursion depth exceeded" under "not JSON"."""
+    deep = b'{"symbol":"A","price":1,"ts":1700000000,"x":' + b"[" * 1900 + b"]" * 1900 + b"}"
+    with pytest.raises(BadTick) as caught:
+        decode(deep)
+    assert str(caught.value) == wire.NESTED
+    assert caught.value.problem is wire.Problem.WRONG_SHAPE
