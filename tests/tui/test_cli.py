@@ -799,3 +799,18 @@ def test_ticks_failed_at_the_stop_are_said_to_be_unconfirmed() -> None:
     )
     ok = ProducerStats(source="generator", produced=5, delivered=5)
     assert _sent(ok, final=True) == "5 produced, 5 delivered, 0 failed"
+
+
+def test_a_producer_waiting_for_a_topic_another_process_made_says_what_to_do() -> None:
+    """A topic an engine made, gone with its broker while the engine is gone too: the
+    producer waited for it for ever, saying only that it was missing."""
+    from producer.control import ProducerStats
+    from tui.runtime.headless import _sent
+
+    stats = ProducerStats(source="generator", produced=9, delivered=5, waiting="topic bm missing")
+    assert _sent(stats).endswith(
+        "; waiting: topic bm missing (made again by the process that made it; with none left "
+        "to, start this producer again, which makes a topic it finds missing)"
+    )
+    down = ProducerStats(source="generator", produced=9, delivered=5, waiting="broker down")
+    assert _sent(down).endswith("; waiting: broker down")

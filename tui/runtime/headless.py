@@ -529,6 +529,11 @@ def _sent(stats: ProducerStats, final: bool = False) -> str:
         line += f", {stats.resent:,} sent again after the broker was away"
     if stats.waiting:
         line += f"; waiting: {stats.waiting}"
+        if stats.waiting.endswith(" missing"):  # another process made it: it waited on
+            line += (
+                " (made again by the process that made it; with none left to, start this "
+                "producer again, which makes a topic it finds missing)"
+            )
     return line
 
 
