@@ -457,3 +457,19 @@ def test_the_status_line_names_the_brokers_state_before_the_ticks_it_keeps_away(
     for changes, said in cases:
         kafka = dataclasses.replace(quiet, **changes)
         assert staleness(dataclasses.replace(snap, kafka=kafka)) == said, changes
+
+
+def test_no_tick_while_the_user_has_paused_the_source_is_not_called_stale() -> None:
+    """`p`: the status line read `STALE: no tick for 10 s · PAUSED`, the source's name
+    pushed off it; a pause held for a broker restart, or a broker down, still are."""
+    from producer.control import ProducerStats
+    from tui.runtime.snapshot import staleness
+
+    snap = StaticFeed().latest()
+    quiet = dataclasses.replace(snap.kafka, since_last_tick_s=15.0)
+    paused = ProducerStats(source="generator", paused=True)
+    held = ProducerStats(source="generator", paused=True, held=True)
+    down = dataclasses.replace(quiet, health="DOWN", broker_state="DOWN")
+    assert staleness(dataclasses.replace(snap, kafka=quiet, producer=paused)) is None
+    assert staleness(dataclasses.replace(snap, kafka=quiet, producer=held)) == "no tick for 15 s"
+    assert staleness(dataclasses.replace(snap, kafka=down, producer=paused)) == "broker down"

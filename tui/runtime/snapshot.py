@@ -143,6 +143,9 @@ def staleness(snap: Snapshot) -> str | None:
         return f"consumer {worst:.0f} s behind"
     idle = k.since_last_tick_s
     if idle == idle and idle > STALE_IDLE_S:  # not NaN
+        p = snap.producer
+        if p is not None and p.paused and not p.held:
+            return None  # the user's pause (p): PAUSED says it, and pushed the source off
         return f"no tick for {idle:.0f} s"
     return None
 
