@@ -54,7 +54,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -85,6 +84,7 @@ from producer.lines import (
     parse_json_line,
     read_lines,
     sniff_format,
+    utc_text,
 )
 from producer.lookahead import LookaheadReader
 from producer.wire import Tick
@@ -815,12 +815,9 @@ def _out_of_place(held: Tick, after: Tick, lineno: int) -> str:
     """Why a tick held far past every tick before it is refused, its symbol's next tick
     ``after`` (on line ``lineno``) having come back."""
 
-    def when(ts: float) -> str:
-        return f"{datetime.fromtimestamp(ts, UTC):%Y-%m-%dT%H:%M:%S}Z"
-
     return (
-        f"the time of {held.symbol}, {when(held.ts)}, is {fmt_span(held.ts - after.ts)} past "
-        f"its next tick (line {lineno}, {when(after.ts)}) and past every tick before it: "
+        f"the time of {held.symbol}, {utc_text(held.ts)}, is {fmt_span(held.ts - after.ts)} "
+        f"past its next tick (line {lineno}, {utc_text(after.ts)}) and past every tick before it: "
         "a mistyped date or time? This line is out of place, not the ones after it"
     )
 

@@ -334,10 +334,27 @@ class TimeOrder:
             self.early.append((symbol, back))
             return Tick(symbol, tick.price, self.newest[symbol])
         raise BadLine(
-            f"time goes backwards by {back:.3f} s for {tick.symbol} (to {tick.ts:.6f} after "
-            f"{newest:.6f}), more than the tolerance of {self.tolerance_s:g} s: ticks must "
-            "come oldest first (sort the file by time)"
+            f"time goes backwards by {back:.3f} s for {tick.symbol} (to {utc_text(tick.ts)} "
+            f"after {utc_text(newest)}), more than the tolerance of {self.tolerance_s:g} s: "
+            "ticks must come oldest first (sort the file by time)"
         )
+
+
+def utc_text(ts: float) -> str:
+    """An epoch time as a reader of the file knows it: ISO-8601 in UTC, to the
+    millisecond where it has a fraction (the message gave `1796608555.565337`); epoch
+    seconds where it is beyond a calendar's years.
+
+    >>> utc_text(1750000000.0), utc_text(1796608555.565337)
+    ('2025-06-15T15:06:40Z', '2026-12-07T01:55:55.565Z')
+    """
+    try:
+        moment = datetime.fromtimestamp(ts, UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"{ts:.6f}"
+    if ts == int(ts):
+        return f"{moment:%Y-%m-%dT%H:%M:%S}Z"
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 def fmt_span(seconds: float) -> str:

@@ -219,6 +219,11 @@ def _pipe_of(data: bytes) -> int:
         (f"ts,symbol,price\n1,{'X' * (MAX_SYMBOL_LEN + 1)},1\n", 2, "longer than the limit"),
         ("ts,symbol,price\n1,A\x1bB,1\n", 2, "control characters"),
         ("ts,symbol,price\n10,A,1\n8.5,A,1\n", 3, "time goes backwards by 1.500 s"),
+        (
+            "ts,symbol,price\n1796608560,A,1\n1796608555.565337,A,1\n",
+            3,
+            "(to 2026-12-07T01:55:55.565Z after 2026-12-07T01:56:00Z)",
+        ),
         ("ts,symbol,price\n10,A,1\n8.5,A,1\n", 3, "oldest first (sort the file by time)"),
         ("ts,symbol,price\n", 1, "no ticks after the header"),
         ("", 1, "empty input"),
