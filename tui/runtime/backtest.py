@@ -288,8 +288,9 @@ def backtest(
             update(*held)
 
         state = eng.state()
-        n = len(state.n_ticks)
-        spacing = tick_spacing(state.n_ticks, first_t[:n], state.t_last)
+        first = np.full(len(state.n_ticks), np.inf)  # a symbol with no tick has none
+        first[: first_t.size] = first_t[: first.size]
+        spacing = tick_spacing(state.n_ticks, first, state.t_last)
         evaluation = None
         if runner is not None and store is not None:
             with ctrl_c.reading():  # Ctrl-C while scoring stops at once
