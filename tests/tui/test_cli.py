@@ -530,6 +530,8 @@ def test_a_headless_engine_whose_terminal_closes_stops_as_on_ctrl_c(
         [sys.executable, "-m", "tui.cli", "engine", "--bootstrap-servers", broker.bootstrap,
          "--topic", topic, "--group", f"{topic}-hup", "--log-file", str(log)],
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=tty, stderr=tty, start_new_session=True,
+        # Not ignored, even where these tests run under nohup (the engine keeps it so).
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
     )  # fmt: skip
     os.close(tty)
     seen = b""

@@ -70,12 +70,16 @@ class _Stopper:
             if _is_tty(fd):  # asked now: once the terminal has hung up, asking may fail
                 setattr(sys, name, _TerminalStream(getattr(sys, name), fd))
         for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-            # One ignored when the command started stays ignored: `nohup limitwatch
-            # engine &` ignores SIGHUP, and a shell's background job SIGINT; the engine
-            # and producer ended when the terminal that started them closed.
             sig = getattr(signal, name, None)
-            if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
-                signal.signal(sig, self._handle)
+            if sig is None:
+                continue
+            # SIGHUP ignored when the command started stays ignored: under `nohup
+            # limitwatch engine &` the engine and producer ended when the terminal that
+            # started them closed. (SIGINT is taken whatever: a script's background job
+            # starts with it ignored, and `kill -INT` is how such a job is stopped.)
+            if sig == signal.SIGHUP and signal.getsignal(sig) is signal.SIG_IGN:
+                continue
+            signal.signal(sig, self._handle)
 
     def _handle(self, _signum: int, _frame: FrameType | None) -> None:
         self.event.set()
