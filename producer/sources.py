@@ -126,7 +126,8 @@ class LoopedSource:
 
     Pass *n+1* starts one typical tick interval (the pass's duration divided by its tick
     count) after the last tick of pass *n*, so the stream's time only moves forward.
-    Skipped-line counts are those of the inner source.
+    Skipped-line counts are those of one pass: each pass skips the same lines (a file of
+    5 bad lines read `645 skipped` after 129 passes).
     """
 
     def __init__(self, inner: FileSource) -> None:
@@ -138,11 +139,14 @@ class LoopedSource:
         self.limits = inner.limits
         self.engine = inner.engine  # a scenario header's settings, as the file's
         self.passes = 0
+        self._pass_skipped: int | None = None  # the first whole pass's
+        self._pass_reasons: list[str] | None = None
 
     @property
     def skipped(self) -> int:
-        """Bad lines skipped by the inner source so far."""
-        return self.inner.skipped
+        """Bad lines the file holds, as its first pass skipped them (so far, until that
+        pass is done)."""
+        return self.inner.skipped if self._pass_skipped is None else self._pass_skipped
 
     @property
     def price_jumps(self) -> bool:
@@ -156,8 +160,9 @@ class LoopedSource:
 
     @property
     def skipped_reasons(self) -> list[str]:
-        """The first few skipped lines' messages, as the inner source keeps them."""
-        return self.inner.skipped_reasons
+        """The first few skipped lines' messages, as the inner source kept them in its
+        first pass (not the same lines again)."""
+        return self.inner.skipped_reasons if self._pass_reasons is None else self._pass_reasons
 
     def __iter__(self) -> Iterator[Tick]:
         offset = 0.0
@@ -171,6 +176,9 @@ class LoopedSource:
                 count += 1
                 yield Tick(tick.symbol, tick.price, tick.ts + offset) if offset else tick
             self.passes += 1
+            if self._pass_skipped is None:
+                self._pass_skipped = self.inner.skipped
+                self._pass_reasons = list(self.inner.skipped_reasons)
             if first is None or last is None:
                 return
             step = (last - first) / count if last > first else 1.0

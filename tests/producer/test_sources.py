@@ -109,6 +109,18 @@ def test_loop_replays_forever_with_event_time_moving_forward(tmp_path: Path) -> 
     assert times[3] - times[2] == pytest.approx(2 / 3)  # one typical step after the pass
 
 
+def test_a_looped_file_counts_its_bad_lines_once_not_once_a_pass(tmp_path: Path) -> None:
+    """`--loop --skip-bad` on a file of 5 bad lines showed `645 skipped` after 129 passes."""
+    path = tmp_path / "p.csv"
+    path.write_text("ts,symbol,price\n100,A,1\n101,A,-2\n102,A,3\n103,A,x\n104,A,5\n")
+    source = open_source(str(path), loop=True, skip_bad=True)
+    ticks = list(itertools.islice(source, 3 * 5))  # five passes of three ticks
+    assert [t.price for t in ticks[:3]] == [1, 3, 5]
+    assert source.passes >= 4
+    assert source.skipped == 2
+    assert [r.split(": ")[0] for r in source.skipped_reasons] == [f"{path}:3", f"{path}:5"]
+
+
 def test_loop_keeps_the_scenario_limits_and_engine_settings(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
     header = ScenarioHeader(
