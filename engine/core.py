@@ -454,6 +454,18 @@ class Engine:
                 out[i] = self._add(names[i], victims, int(streams[i]))
         return out
 
+    def first_times(self) -> NDArray[np.float64]:
+        """Event time of each registered symbol's first tick, by id (nan before it, and
+        after :meth:`restart` until its next).
+
+        >>> eng = Engine(EngineConfig())
+        >>> ids = eng.register(["A", "B"])
+        >>> _ = eng.update([ids[0], ids[0]], [5.0, 9.0], [1.0, 1.1])
+        >>> eng.first_times().tolist()
+        [5.0, nan]
+        """
+        return self._s.t_open[: len(self._names)].copy()
+
     def restart(self, name: str) -> bool:
         """Start symbol ``name`` afresh, as before its first tick, keeping its limits, its
         stream, its signal numbers and whether each limit is armed; False if it is not

@@ -312,7 +312,7 @@ class TimeOrder:
         if self.leaps(tick.ts, self.latest):
             ahead = tick.ts - time.time()
             raise BadLine(
-                f"time {datetime.fromtimestamp(tick.ts, UTC):%Y-%m-%dT%H:%M:%SZ} is "
+                f"time {utc_text(tick.ts)} is "
                 f"{fmt_span(ahead)} ahead of this machine's clock (more "
                 f"than {self.ahead_s:g} s): a recorded tick cannot come from the future; "
                 "check the clock and the time's unit"

@@ -71,6 +71,19 @@ def test_a_side_with_no_limit_gets_one_a_step_from_the_price_on_its_own_side(
     assert after[1 - side] == before[1 - side]
 
 
+def _limit_near_the_price(
+    side: int, gap: float
+) -> tuple[StaticFeed, str, float, tuple[float, float]]:
+    """A feed whose first symbol has its buy (side 0) or sell (1) limit ``gap`` of its
+    price away, the other limit far: the feed, the symbol, its price and its limits."""
+    feed = StaticFeed()
+    symbol = feed.engine.state().symbols[0]
+    last = float(feed.engine.state().last[0])
+    near = (last * (1 - gap), last * 1.2) if side == 0 else (last * 0.8, last * (1 + gap))
+    feed.engine.set_limits(symbol, *near)
+    return feed, symbol, last, near
+
+
 @pytest.mark.parametrize(("key", "side"), [("B", 0), ("s", 1)])
 def test_a_step_that_would_fire_its_limit_at_once_asks_for_the_key_again(
     key: str, side: int
@@ -78,11 +91,7 @@ def test_a_step_that_would_fire_its_limit_at_once_asks_for_the_key_again(
     """One B took a buy limit from 151.10 to 151.86 with the price at 151.28, and a BUY
     fired: as the limits dialog does, the step that takes a limit past the price asks
     first, and the same key again sets it."""
-    feed = StaticFeed()
-    symbol = feed.engine.state().symbols[0]
-    last = float(feed.engine.state().last[0])
-    near = (last * 0.998, last * 1.2) if side == 0 else (last * 0.8, last * 1.002)
-    feed.engine.set_limits(symbol, *near)
+    feed, symbol, last, near = _limit_near_the_price(side, 0.002)
     app = LimitwatchApp(feed, step=0.005)
     told: list[str] = []
     sent: list[tuple[float, float]] = []
@@ -112,11 +121,7 @@ def test_a_held_step_key_stops_short_of_the_price(key: str, side: int) -> None:
     """Holding s (a repeat every 33 ms) took a sell limit past the price with the question
     never seen, and two SELLs fired: a held key's repeats do not confirm the step that
     fires a limit at once; they stop at the step short of the price."""
-    feed = StaticFeed()
-    symbol = feed.engine.state().symbols[0]
-    last = float(feed.engine.state().last[0])
-    near = (last * 0.98, last * 1.2) if side == 0 else (last * 0.8, last * 1.02)
-    feed.engine.set_limits(symbol, *near)
+    feed, symbol, last, near = _limit_near_the_price(side, 0.02)
     app = LimitwatchApp(feed, step=0.005)
 
     async def run() -> None:

@@ -191,17 +191,9 @@ def backtest(
     signals: list[Signal] = []
     total = refused = late = 0
     clock, most_late = -math.inf, 0.0
-    first_t = np.empty(0)  # each symbol's first time, by engine id
 
     def update(i: np.ndarray, t: np.ndarray, p: np.ndarray) -> None:
-        nonlocal total, first_t
-        if len(i):
-            top = int(i.max()) + 1
-            if top > first_t.size:
-                grown = np.full(max(top, 2 * first_t.size), np.inf)
-                grown[: first_t.size] = first_t
-                first_t = grown
-            np.minimum.at(first_t, i, t)
+        nonlocal total
         if runner is not None and store is not None:
             store.append(i, t, p)
             new = runner.update(i, t, p)
@@ -288,9 +280,7 @@ def backtest(
             update(*held)
 
         state = eng.state()
-        first = np.full(len(state.n_ticks), np.inf)  # a symbol with no tick has none
-        first[: first_t.size] = first_t[: first.size]
-        spacing = tick_spacing(state.n_ticks, first, state.t_last)
+        spacing = tick_spacing(state.n_ticks, eng.first_times(), state.t_last)
         evaluation = None
         if runner is not None and store is not None:
             with ctrl_c.reading():  # Ctrl-C while scoring stops at once
