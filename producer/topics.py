@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
@@ -38,8 +38,15 @@ def dlq_topic(topic: str) -> str:
     return topic + DEAD_LETTERS_SUFFIX
 
 
-def _list_topics(admin: AdminClient, errors: list[KafkaError], timeout: float) -> set[str]:
-    """The cluster's topic names; a refusal (see :data:`REFUSED`) raises at once."""
+def _list_topics(
+    admin: AdminClient,
+    errors: list[KafkaError],
+    timeout: float,
+    waiting: Callable[[float], None] | None = None,
+) -> set[str]:
+    """The cluster's topic names; a refusal (see :data:`REFUSED`) raises at once.
+    ``waiting``, where given, is called once if the first second brings no answer, with
+    the seconds still to wait (a command that says nothing for ten seconds looks hung)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -49,16 +56,25 @@ def _list_topics(admin: AdminClient, errors: list[KafkaError], timeout: float) -
             refused = next((e for e in errors if e.code() in REFUSED), None)
             if refused is not None:
                 raise KafkaException(refused) from None
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise
+            if waiting is not None:
+                waiting(left)
+                waiting = None
 
 
-def reach(bootstrap: Connection | str, timeout: float = 10.0) -> set[str]:
+def reach(
+    bootstrap: Connection | str,
+    timeout: float = 10.0,
+    waiting: Callable[[float], None] | None = None,
+) -> set[str]:
     """The cluster's topic names: a check that it answers. KafkaException if it does not
-    within `timeout`, at once (with librdkafka's reason) if it refuses the credentials."""
+    within `timeout`, at once (with librdkafka's reason) if it refuses the credentials;
+    `waiting` as in :func:`_list_topics`."""
     errors: list[KafkaError] = []
     with AdminClient(client_config(bootstrap, error_cb=errors.append)) as admin:
-        return _list_topics(admin, errors, timeout)
+        return _list_topics(admin, errors, timeout, waiting)
 
 
 class TopicLook:
@@ -133,14 +149,16 @@ def ensure_topics(
     partitions: int = 4,
     timeout: float = 10.0,
     dead_letters: bool = True,
+    waiting: Callable[[float], None] | None = None,
 ) -> int:
     """Create `topic` and (with `dead_letters`) its dead-letter topic if missing; return
     `topic`'s partition count.
 
     An existing topic is used as it is (its partition count is reported, not changed).
-    Credentials the cluster refuses raise at once, with librdkafka's reason.
+    Credentials the cluster refuses raise at once, with librdkafka's reason; `waiting` as
+    in :func:`_list_topics`.
     """
-    return set_up_topics(bootstrap, topic, partitions, timeout, dead_letters)[0]
+    return set_up_topics(bootstrap, topic, partitions, timeout, dead_letters, waiting)[0]
 
 
 def set_up_topics(
@@ -149,6 +167,7 @@ def set_up_topics(
     partitions: int = 4,
     timeout: float = 10.0,
     dead_letters: bool = True,
+    waiting: Callable[[float], None] | None = None,
 ) -> tuple[int, dict[str, int]]:
     """:func:`ensure_topics`, also saying which topics it created (name: partitions), so
     that they can be created again on a broker that comes back without them."""
@@ -159,7 +178,7 @@ def set_up_topics(
     if dead_letters:
         wanted[dlq_topic(topic)] = 1
     with AdminClient(client_config(bootstrap, error_cb=errors.append)) as admin:
-        existing = _list_topics(admin, errors, timeout)
+        existing = _list_topics(admin, errors, timeout, waiting)
         created = create_missing(admin, wanted, timeout, existing)
         meta = admin.list_topics(topic=topic, timeout=timeout)
     return len(meta.topics[topic].partitions), created

@@ -78,11 +78,11 @@ def _no_terminal(args: argparse.Namespace) -> int:
     """Refuse to run the monitor without a terminal, having said first what a command line
     can be told of a cluster named (unreachable, refused credentials)."""
     from producer.topics import reach
-    from tui.runtime.common import connection
+    from tui.runtime.common import connection, still_waiting
 
     if args.bootstrap_servers:
         try:
-            reach(connection(args), timeout=10.0)
+            reach(connection(args), timeout=10.0, waiting=still_waiting(args.bootstrap_servers))
         except KafkaException as exc:
             return kafka_fail(args.bootstrap_servers, exc, args.kafka_properties)
     return fail(NO_TERMINAL)

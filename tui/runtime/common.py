@@ -10,7 +10,7 @@ import re
 import socket
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from confluent_kafka import KafkaError, KafkaException
 
@@ -168,6 +168,17 @@ def say(message: str) -> None:
     ``--bootstrap-servers`` holding an escape sequence recoloured the terminal and set its
     title)."""
     print(f"limitwatch: {literal(redact(message), keep=chr(10))}", file=sys.stderr, flush=True)
+
+
+def still_waiting(bootstrap: str) -> Callable[[float], None]:
+    """What a command says when the cluster at ``bootstrap`` has not answered within a
+    second (``waiting`` of :func:`producer.topics.reach`): without it an engine pointed
+    at a broker that is down said nothing for ten seconds."""
+
+    def said(left: float) -> None:
+        say(f"no answer yet from Kafka at {bootstrap}; waiting {left:.0f} s more…")
+
+    return said
 
 
 def quiet_stdout() -> None:

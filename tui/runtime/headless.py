@@ -35,7 +35,15 @@ from producer.wire import Tick
 from tui.runtime import format as fmt
 from tui.runtime import settings as settings_file
 from tui.runtime.commands import StartRecording
-from tui.runtime.common import connection, fail, kafka_fail, open_source_from, quiet_stdout, say
+from tui.runtime.common import (
+    connection,
+    fail,
+    kafka_fail,
+    open_source_from,
+    quiet_stdout,
+    say,
+    still_waiting,
+)
 from tui.runtime.consumer import ConsumerWorker, OutputError
 from tui.runtime.health import lag_unknown
 from tui.runtime.indicators import IndicatorPublisher
@@ -149,7 +157,8 @@ def _topics_kept(args: argparse.Namespace) -> BrokerKeeper:
     """Set up the topics on --bootstrap-servers; a keeper (not started) that creates them
     again if the cluster comes back without the ones this command created."""
     conn = connection(args)
-    _count, created = set_up_topics(conn, args.topic, args.partitions)
+    waiting = still_waiting(args.bootstrap_servers)
+    _count, created = set_up_topics(conn, args.topic, args.partitions, waiting=waiting)
     return BrokerKeeper(conn, created)
 
 
@@ -196,7 +205,10 @@ def run_engine(args: argparse.Namespace) -> int:
         fields = fields_of(args)  # a bad mapping is said before anything connects
         indicators = None
         if args.publish:
-            ensure_topics(connection(args), args.signals_topic, args.partitions, dead_letters=False)
+            ensure_topics(
+                connection(args), args.signals_topic, args.partitions, dead_letters=False,
+                waiting=still_waiting(args.bootstrap_servers),
+            )  # fmt: skip
             publisher = SignalPublisher(connection(args), args.signals_topic)
             if args.indicators_topic:
                 indicators = IndicatorPublisher(
