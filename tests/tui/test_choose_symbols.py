@@ -223,21 +223,26 @@ def test_a_name_refused_or_added_is_said_in_the_dialog_not_in_a_toast_behind_it(
     with nothing on screen."""
     app = LimitwatchApp(StaticFeed())
     seen: list[str] = []
+    known: list[str] = []  # a symbol with ticks
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("w")
         await wait_until_async(lambda: isinstance(app.screen, SymbolsScreen), pilot.pause, 5)
         box = app.screen.query_one("#add", Input)
-        for name in ("X" * 200, "NEWCO"):
+        known.append(app._snapshot.engine.symbols[0] if app._snapshot else "")
+        for name in ("X" * 200, "NEWCO", known[0]):
             box.value = name
             await pilot.press("enter")
             await pilot.pause()
             seen.append(str(app.screen.query_one("#hint", Static).render()))
 
     drive(app, script)
-    refused, added = seen
+    refused, added, again = seen
     assert refused == "not added: a symbol has at most 64 characters"
-    assert added.startswith("NEWCO added: ")
+    # A name not seen yet makes no row until its first tick, and is told so.
+    assert added.startswith("NEWCO added: its row appears at its first tick; ")
+    assert known[0] and again.startswith(f"{known[0]} added: ")
+    assert "first tick" not in again
 
 
 def test_a_symbol_name_with_control_characters_is_refused_by_the_editor() -> None:

@@ -155,7 +155,8 @@ class SymbolsScreen(ModalScreen[None]):
             hint.update(Content.styled(f"not added: {problem}", "$error"))
             return
         listing = self.query_one(SelectionList)
-        if name not in self.known:
+        unseen = name not in self.known
+        if unseen:
             self.known.append(name)
             listing.add_option(Selection(Content(fmt.literal(name)), name, True))
         else:
@@ -165,4 +166,6 @@ class SymbolsScreen(ModalScreen[None]):
         self._every = False
         event.input.value = ""
         self._changed()
-        hint.update(Content(f"{name} added: {self._hint()}"))
+        # A symbol not seen yet makes no row until its first tick: said, or it looked lost.
+        when = "its row appears at its first tick; " if unseen else ""
+        hint.update(Content(f"{name} added: {when}{self._hint()}"))
