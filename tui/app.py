@@ -87,6 +87,9 @@ PENDING_S = 3.0
 SLOWEST_SPEED, FASTEST_SPEED = 1 / 64, 1024.0
 #: How long the toast saying the source stopped on an error stays, seconds.
 SOURCE_STOPPED_S = 30.0
+#: Below this many columns the layout is tiny (the "-tiny" breakpoint below): the
+#: watchlist and the signals take the width; the Kafka pane and the chart give way.
+TINY_BELOW = 70
 #: Below this many columns the layout is narrow (as the "-narrow" breakpoint below).
 NARROW_BELOW = 100
 #: From this many columns the layout is wide (the "-wide" breakpoint below).
@@ -180,7 +183,8 @@ class LimitwatchApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "limitwatch"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
-        (0, "-narrow"),
+        (0, "-tiny"),
+        (TINY_BELOW, "-narrow"),
         (NARROW_BELOW, "-medium"),
         (WIDE_FROM, "-wide"),
     ]

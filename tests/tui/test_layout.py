@@ -45,7 +45,7 @@ def screen_lines(app: LimitwatchApp) -> list[str]:
     return ["".join(chars) for _y, chars in sorted(rows.items())]
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", [(50, 20), *SIZES], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_the_watchlist_shows_price_limits_and_forecast_of_every_row_in_view(
     size: tuple[int, int],
 ) -> None:
@@ -62,7 +62,11 @@ def test_the_watchlist_shows_price_limits_and_forecast_of_every_row_in_view(
     lines = seen["lines"]
     assert isinstance(lines, list)
     assert any("Buy ≤" in line and "Sell ≥" in line and "Forecast" in line for line in lines)
-    for symbol, last, buy, sell, forecast, *_rest in seen["rows"]:  # type: ignore[union-attr]
+    rows = seen["rows"]
+    assert isinstance(rows, list)
+    in_view = [row for row in rows if any(f"│ {row[0]} " in line for line in lines)]
+    assert len(in_view) >= 4, (rows, lines)  # at 50x20 the watchlist has room for four
+    for symbol, last, buy, sell, forecast, *_rest in in_view:
         line = next(line for line in lines if f"│ {symbol} " in line)
         assert re.search(rf"{re.escape(last)}\s+{re.escape(buy)}\s+{re.escape(sell)}\s+"
                          rf"{re.escape(forecast)}\s", line), line  # fmt: skip
@@ -443,3 +447,31 @@ def test_the_signals_pane_tells_apart_symbols_its_cut_would_draw_alike() -> None
     assert {s.symbol for s in feed.signals} == set(names)
     symbols = {m.group(1) for line in pane if (m := re.search(r" (mem\S*)", line))}
     assert len(symbols) == 2 and all("node" in s or s.endswith(("1", "2")) for s in symbols), pane
+
+
+@pytest.mark.parametrize(("size", "tiny"), [((50, 20), True), ((69, 24), True), ((70, 24), False)])
+def test_below_70_columns_the_kafka_pane_and_the_chart_give_way(
+    size: tuple[int, int], tiny: bool
+) -> None:
+    """At 40 columns the Kafka pane kept its 30 and the watchlist showed symbols without
+    a price: below 70 the watchlist and the signals take the width."""
+    from tui.widgets.chart import Chart
+
+    app = LimitwatchApp(StaticFeed())
+    seen: dict[str, object] = {}
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)
+        seen["kafka"] = app.query_one(KafkaPane).region.width
+        seen["chart"] = app.query_one(Chart).region.width
+        seen["watchlist"] = app.query_one(Watchlist).region.width
+        seen["signals"] = app.query_one(SignalLog).region.width
+
+    drive(app, script, size=size)
+    width = size[0]
+    if tiny:
+        assert seen["kafka"] == seen["chart"] == 0, seen
+        assert seen["watchlist"] == seen["signals"] == width, seen
+    else:
+        assert seen["kafka"] and seen["chart"], seen
+        assert seen["watchlist"] < width and seen["signals"] < width, seen
