@@ -1267,6 +1267,20 @@ class LimitwatchApp(App[None]):
             return
         finally:
             self._exporting.discard(out)
+        if count == 0:  # a file of a header alone, named as if it held something
+            with contextlib.suppress(OSError):
+                out.unlink()
+            of = " ".join(
+                part for part in (
+                    f"of {symbol}" if symbol is not None else "",
+                    "of the kinds listed" if kinds is not None else "",
+                ) if part
+            )  # fmt: skip
+            why = f"no signal {of} is kept yet" if of else "no signal is kept yet"
+            self.call_from_thread(
+                self.notify, f"Nothing exported: {why}", severity="warning", replaces="export"
+            )
+            return
         self.call_from_thread(
             self.notify, f"{fmt.count(count, 'signal')} exported to {out}", timeout=8,
             replaces="export",

@@ -7,6 +7,7 @@ import csv
 import html
 import json
 import math
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -174,6 +175,30 @@ def test_the_monitor_lists_earlier_runs_below_this_runs_signals_and_exports_them
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1 + len(feed.signals) + 2
     assert any(f"{len(feed.signals) + 2:,} signals exported to {out}" in t for t in toasts)
+
+
+def test_an_export_with_nothing_to_write_says_so_and_leaves_no_file(tmp_path: Path) -> None:
+    """With no signal kept, `e` wrote a file of a header alone and said "0 signals
+    exported to ..."; the same with a filter on the symbol shown."""
+    app = LimitwatchApp(
+        StaticFeed(), history=SignalHistory(tmp_path / "h.sqlite3"), export_dir=tmp_path / "x"
+    )
+    toasts: list[str] = []
+
+    async def script(pilot: object) -> None:
+        for keys in (("e",), ("f", "E")):
+            await pilot.press(*keys)  # type: ignore[attr-defined]
+            await wait_until_async(
+                lambda: any("Nothing exported" in n.message for n in app._notifications),
+                pilot.pause,  # type: ignore[attr-defined]
+            )
+            toasts.extend(n.message for n in app._notifications if "export" in n.message)
+            app.clear_notifications()
+
+    drive(app, script)
+    assert toasts[0] == "Nothing exported: no signal is kept yet", toasts
+    assert re.fullmatch(r"Nothing exported: no signal of \S+ is kept yet", toasts[1]), toasts
+    assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
 
 
 def test_the_line_above_earlier_runs_reads_in_one_piece_at_80x24(tmp_path: Path) -> None:
