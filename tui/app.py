@@ -1029,7 +1029,9 @@ class LimitwatchApp(App[None]):
             return
         # From max speed, - steps down to the fastest paced speed, and + from there back up.
         speed = FASTEST_SPEED if math.isinf(base) else base * factor
-        speed = min(max(speed, SLOWEST_SPEED), FASTEST_SPEED)
+        # A --speed beyond the keys' range is kept as the end on its side: from --speed
+        # 0.01, - went to ×1/64, faster.
+        speed = min(max(speed, min(SLOWEST_SPEED, base)), FASTEST_SPEED)
         if base >= FASTEST_SPEED and factor > 1:  # ×1024, or a --speed above it
             speed = math.inf
         if speed == base:

@@ -262,6 +262,24 @@ def test_plus_from_the_fastest_paced_speed_goes_back_to_max(speed: float) -> Non
     assert told[-1] == "speed max"
 
 
+def test_minus_from_a_speed_below_the_slowest_key_step_does_not_speed_it_up() -> None:
+    # From --speed 0.01, - went to ×1/64: faster.
+    feed = StaticFeed()
+    feed.producer = dataclasses.replace(feed.producer, speed=0.01)
+    app = LimitwatchApp(feed)
+    told: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("minus")
+        told.extend(n.message for n in app._notifications)
+        await pilot.press("plus")
+        told.extend(n.message for n in app._notifications)
+
+    drive(app, script)
+    assert feed.speeds == [0.02]
+    assert told[0] == "speed ×1/100 is the slowest; + goes faster", told
+
+
 def test_speed_keys_say_a_source_sent_as_it_comes_has_no_speed() -> None:
     feed = StaticFeed()
     feed.producer = dataclasses.replace(feed.producer, source="metrics", paced=False, speed=4.0)
