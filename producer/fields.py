@@ -227,7 +227,7 @@ class _MappedDecoder:
         assert self._any_value is not None and self._quantity is not None
         try:
             obj = self._any_value.decode(value)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
             raise bad from None
         symbol = self._symbol(obj) if self._symbol is not None else self._key_symbol(msg)
         if not self._quantity(symbol):

@@ -115,7 +115,7 @@ def _as_quantity(value: bytes, quantity: Callable[[str], bool], bad: BadTick) ->
         again = _invalid(exc)
         symbol = _symbol_of(value)
         raise (again if symbol is not None and quantity(symbol) else bad) from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # nested too deeply: no tick either way
         raise bad from None
     if not quantity(got.symbol):
         raise bad
@@ -133,7 +133,7 @@ def _symbol_of(value: bytes) -> str | None:
     """The symbol a message names, if it names one as text."""
     try:
         return _named_decoder.decode(value).symbol
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return None
 
 

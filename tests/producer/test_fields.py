@@ -264,3 +264,10 @@ def test_json_nested_too_deeply_is_a_wrong_shape_through_a_field_mapping() -> No
     with pytest.raises(BadTick) as caught:
         decoder(Msg(deep))
     assert caught.value.problem is Problem.WRONG_SHAPE and "nested too deeply" in str(caught.value)
+
+
+def test_a_bad_price_beside_deep_json_is_refused_for_a_quantity_too() -> None:
+    deep = b'{"sym":"A","px":-1,"t":1700000000,"x":' + b"[" * 1500 + b"]" * 1500 + b"}"
+    decoder = Fields.parse("symbol=sym,price=px,ts=t:s").decoder(quantity=lambda _s: True)
+    with pytest.raises(BadTick):
+        decoder(Msg(deep))

@@ -154,3 +154,13 @@ def test_json_nested_too_deeply_is_a_wrong_shape_not_undecodable() -> None:
         decode(deep)
     assert str(caught.value) == wire.NESTED
     assert caught.value.problem is wire.Problem.WRONG_SHAPE
+
+
+@pytest.mark.parametrize("quantity", [True, False])
+def test_a_bad_price_beside_deep_json_is_refused_for_a_quantity_too(quantity: bool) -> None:
+    """With --additive, a price the strict decoder refuses is read again as a quantity's:
+    there deep JSON after it raised RecursionError, past every refusal, out of the
+    consumer's decoding."""
+    deep = b'{"symbol":"A","price":-1,"ts":1700000000,"x":' + b"[" * 1500 + b"]" * 1500 + b"}"
+    with pytest.raises(BadTick):
+        decode(deep, quantity=lambda _symbol: quantity)

@@ -183,6 +183,9 @@ def test_unreadable_records_are_counted_by_reason_and_never_applied(
         (b"X", b'{"symbol": "X", "buy": 5, "sell": 2}'),  # buy above sell
         (b"X", b'{"symbol": "' + b"\xff" * 3 + b'", "buy": 1, "sell": 2}'),  # not UTF-8
         (b"X", None),  # a tombstone: the decision deleted, neither applied nor bad
+        # A field nested a thousand deep (2 KB) raised RecursionError and stopped the
+        # reader for good: every record after it was never applied.
+        (b"X", b'{"symbol": "X", "buy": 1, "sell": 2, "x": ' + b"[" * 1000 + b"]" * 1000 + b"}"),
         (b"OK", encode("OK", 1.5, 2.5, "someone else", 0.0)),
     ]
     try:
@@ -195,7 +198,8 @@ def test_unreadable_records_are_counted_by_reason_and_never_applied(
         reader.stop()
     assert _same(seen.copy(), [("OK", 1.5, 2.5)])
     assert reader.bad_by() == {
-        "not a limits record": 5,  # not JSON, no symbol, a price as text, 1e999, not UTF-8
+        # not JSON, no symbol, a price as text, 1e999, not UTF-8, nested too deeply
+        "not a limits record": 6,
         "key and symbol differ": 1,
         "impossible limits": 1,
     }

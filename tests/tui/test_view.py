@@ -44,6 +44,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 HOSTILE = [
     b"",
+    # A field nested a thousand deep (2 KB) raised RecursionError and stopped the reader
+    # for good, its view frozen and showing OK.
+    b'{"symbol": "ACME", "t": 1.0, "x": ' + b"[" * 1000 + b"]" * 1000 + b"}",
     b"not json",
     b"[1,2,3]",
     b'{"symbol": "ACME"}',

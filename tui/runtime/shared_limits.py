@@ -156,6 +156,8 @@ def decode(key: bytes | None, value: bytes | None) -> LimitRecord | str:
         record = _DECODER.decode(value)
     except msgspec.DecodeError as exc:
         return f"not a limits record ({str(exc)[:80]})"
+    except RecursionError:  # a field nested a thousand deep: it stopped the reader for good
+        return "not a limits record (JSON nested too deeply)"
     if not record.symbol:
         return "no symbol"
     problem = symbol_problem(record.symbol)
@@ -479,15 +481,23 @@ class SharedLimits:
                 log.info("limits topic id unknown: %s", exc)
             while not self._stop.is_set():
                 for msg in consumer.consume(100, timeout=0.25):
-                    self._handle(msg)
+                    try:
+                        self._handle(msg)
+                    except Exception as exc:  # a record no check foresaw: refused, read on
+                        log.debug("limits record unreadable", exc_info=True)
+                        self._refuse(f"unreadable ({type(exc).__name__})")
                 self._say_left_out()
                 if self._producer is not None:
                     self._producer.poll(0)  # delivery reports of what was shared
                 answer = look.poll([self.topic], time.monotonic())
                 if answer is not None and self.topic in answer:
                     self._topic_answer(consumer, answer[self.topic])
-        except Exception:  # never fatal to the monitor or the engine
+        except Exception as exc:  # never fatal to the monitor or the engine, and said
             log.exception("the shared limits reader failed")
+            self._error(
+                f"the shared limits reader stopped ({type(exc).__name__}; see the log): limits "
+                "shared from now on are not read here"
+            )
         finally:
             look.close()
             consumer.close()

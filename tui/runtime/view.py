@@ -28,6 +28,7 @@ view reads and never commits; it has no producer and records nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import queue
@@ -158,6 +159,9 @@ class _SignalRecord(msgspec.Struct, forbid_unknown_fields=False):
 
 _IND = msgspec.json.Decoder(_Indicators)
 _BEAT = msgspec.json.Decoder(_Beat)
+#: Why a record holding JSON nested too deeply to decode is unreadable (a field nested a
+#: thousand deep, 2 KB, raised RecursionError and stopped the view's reader for good).
+NESTED_TOO_DEEPLY = "JSON nested too deeply"
 _SIG = msgspec.json.Decoder(_SignalRecord)
 
 
@@ -172,6 +176,8 @@ def parse_indicators(value: bytes) -> _Indicators:
         rec = _IND.decode(value)
     except msgspec.DecodeError as exc:
         raise ValueError(f"unreadable indicators: {exc}") from None
+    except RecursionError:  # a field nested a thousand deep: it stopped the reader for good
+        raise ValueError(f"unreadable indicators: {NESTED_TOO_DEEPLY}") from None
     _check(rec.symbol, rec.t, "indicators")
     return rec
 
@@ -193,6 +199,8 @@ def parse_beat(value: bytes) -> _Beat:
         return _BEAT.decode(value)
     except msgspec.DecodeError as exc:
         raise ValueError(f"unreadable heartbeat: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"unreadable heartbeat: {NESTED_TOO_DEEPLY}") from None
 
 
 def engine_line(beat: _Beat, now: float) -> str:
@@ -223,6 +231,8 @@ def parse_signal(value: bytes) -> Signal:
             raise ValueError(f"signal number {seq} out of range")
     except (msgspec.DecodeError, KeyError, IndexError, ValueError) as exc:
         raise ValueError(f"unreadable signal: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"unreadable signal: {NESTED_TOO_DEEPLY}") from None
     _check(rec.symbol, rec.t, "signal")
     return Signal(rec.symbol, kind, seq, rec.t, _f(rec.price), _f(rec.limit), _f(rec.p_hit),
                   _f(rec.eta_s))  # fmt: skip
@@ -288,6 +298,7 @@ class ViewWorker(threading.Thread):
         self._attach_asked = -math.inf
         self._topic_ids: dict[str, str] = {}  # topic: its id when last asked
         self._look: TopicLook | None = None  # the topics read, as the cluster has them
+        self._failed = False  # the reader stopped on an error
         self._answered = time.monotonic()  # the latest answer about the topics
 
     def stop(self) -> None:
@@ -299,8 +310,13 @@ class ViewWorker(threading.Thread):
     def run(self) -> None:
         try:
             self._run()
-        except Exception:
+        except Exception as exc:
             log.exception("the view's reader failed")
+            # Said on screen: a view whose reader had died went on showing OK, frozen.
+            self._failed = True
+            self._note_error(f"the view's reader stopped ({type(exc).__name__}; see the log)")
+            with contextlib.suppress(Exception):
+                self._publish()
 
     def _run(self) -> None:
         opts = self.options
@@ -476,8 +492,10 @@ class ViewWorker(threading.Thread):
                 sig = parse_signal(value)
                 if self._signal(sig):
                     fresh.append(sig)
-        except ValueError as exc:
+        except Exception as exc:  # ValueError said; anything else must not stop the reader
             self._unreadable += 1
+            if not isinstance(exc, ValueError):
+                exc = ValueError(f"unreadable ({type(exc).__name__}: {exc})")
             if self._unreadable <= 3 or self._unreadable % 1000 == 0:
                 log.warning("%s: %s (%d unreadable so far)", msg.topic(), exc, self._unreadable)
 
@@ -564,6 +582,8 @@ class ViewWorker(threading.Thread):
         now = time.time()
         opts = self.options
         health = "OK" if self._broker == "UP" else "DOWN" if self._broker == "DOWN" else "WARN"
+        if self._failed:
+            health = "WARN"
         live = [e for e, b in self._beats.items()
                 if b.health != "STOPPED" and now - b.t <= BEAT_SILENT_S]  # fmt: skip
         bad = (("unreadable", self._unreadable),) if self._unreadable else ()
