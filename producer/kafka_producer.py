@@ -619,7 +619,27 @@ class ProducerThread(threading.Thread):
             self._produce(tick)
             self._produced += 1
             self._report()
+        else:  # the source has ended (not stopped): its ticks are delivered before the end
+            self._deliver_the_rest()
         return self._produced
+
+    def _deliver_the_rest(self) -> None:
+        """Once the source has ended, wait until every tick sent is delivered, as while
+        the broker is away (held, and sent again once it is back), until :meth:`stop`;
+        only then is what is left counted failed. The stop's flush of at most
+        STOP_FLUSH_S is for a stop asked for: at the natural end of a file on a slow
+        broker it counted the last quarter of the file failed (35,650 of 150,000), and
+        across a freeze 65,534."""
+        while not self._stop_event.is_set():
+            self._recover()
+            self._hear_lost_clients()
+            left = len(self._producer) + len(self._timed_out) + len(self._taken_back)
+            if (not left and not self._lost_clients) or self._stop_event.is_set():
+                break
+            self._update(waiting=f"the last {left:,} ticks to be delivered (the source has ended)")
+            self._poll(STOP_CHECK_S)
+            self._report()
+        self._update(waiting="")
 
     def _report(self) -> None:
         """Publish the counters, at most 20 times a second."""

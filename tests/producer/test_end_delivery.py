@@ -1,0 +1,125 @@
+"""A source that ends while the broker is slow or frozen: its last ticks are delivered,
+not dropped. The stop's flush is bounded (STOP_FLUSH_S) for a stop asked for; at the
+natural end of a file or --count the producer waits for the broker as it does during an
+outage (a file of 150,000 ticks on a loaded broker ended with 35,650 failed)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from producer.broker import EmbeddedBroker
+from producer.kafka_config import client_config
+from producer.kafka_producer import STOP_FLUSH_S, ProducerThread
+from producer.topics import ensure_topics
+from producer.wire import Tick, decode
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.kafka
+
+#: How long the broker stays frozen at the source's end: well past the stop's flush,
+#: well within a message's timeout.
+FREEZE_S = 3.0
+
+
+class _FreezesAtTheEnd:
+    """Ticks of one symbol; the broker frozen before the last ``frozen_for`` of them, let
+    go FREEZE_S later."""
+
+    name = "numbered"
+    paced = False
+
+    def __init__(self, pid: int, ticks: int, frozen_for: int) -> None:
+        self.limits: dict[str, tuple[float, float]] = {}
+        self.pid, self.ticks, self.frozen_for = pid, ticks, frozen_for
+        self.thawed = threading.Event()
+
+    def __iter__(self) -> Iterator[Tick]:
+        start = time.time() - 100.0
+        for i in range(self.ticks):
+            if i == self.ticks - self.frozen_for:
+                time.sleep(0.5)  # the ticks before delivered
+                os.kill(self.pid, signal.SIGSTOP)
+                threading.Timer(FREEZE_S, self._thaw).start()
+            yield Tick("SEQ", 100.0 + i, start + i * 0.01)
+
+    def _thaw(self) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+        self.thawed.set()
+
+
+def _prices(bootstrap: str, topic: str, want: int) -> set[float]:
+    """The distinct prices the topic holds (a tick sent again counts once)."""
+    c = Consumer(client_config(bootstrap, **{"group.id": f"{topic}-check"}))
+    c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    seen: set[float] = set()
+    deadline = time.monotonic() + 20
+    try:
+        while len(seen) < want and time.monotonic() < deadline:
+            for msg in c.consume(1000, timeout=0.5):
+                if msg.error() is None:
+                    seen.add(decode(msg.value()).price)
+    finally:
+        c.close()
+    return seen
+
+
+def test_a_source_that_ends_while_the_broker_is_frozen_has_every_tick_delivered(
+    topic: str,
+) -> None:
+    broker = EmbeddedBroker()
+    broker.start()
+    source = None
+    try:
+        assert broker.pid is not None
+        ensure_topics(broker.bootstrap, topic, partitions=1)
+        source = _FreezesAtTheEnd(broker.pid, ticks=500, frozen_for=300)
+        thread = ProducerThread(broker.bootstrap, source, topic=topic)  # type: ignore[arg-type]
+        thread.start()
+        # While it waits: alive, and saying what for.
+        wait_until(lambda: "to be delivered" in thread.stats().waiting, 10,
+                   what=lambda: str(thread.stats()))  # fmt: skip
+        assert thread.is_alive() and not thread.stats().finished
+        thread.join(FREEZE_S + 20)
+        assert source.thawed.is_set() and not thread.is_alive()
+        stats = thread.stats()
+        assert stats.finished and stats.produced == 500, stats
+        assert (stats.delivered, stats.failed, stats.waiting) == (500, 0, ""), stats
+        assert len(_prices(broker.bootstrap, topic, 500)) == 500
+    finally:
+        if source is not None and not source.thawed.wait(FREEZE_S + 1):
+            os.kill(broker.pid, signal.SIGCONT)  # type: ignore[arg-type]
+        broker.stop()
+
+
+def test_a_stop_asked_for_still_bounds_the_flush(topic: str) -> None:
+    """Stopped while the broker is frozen, the producer ends after its bounded flush and
+    counts what is left as failed."""
+    broker = EmbeddedBroker()
+    broker.start()
+    source = None
+    try:
+        assert broker.pid is not None
+        ensure_topics(broker.bootstrap, topic, partitions=1)
+        source = _FreezesAtTheEnd(broker.pid, ticks=500, frozen_for=300)
+        thread = ProducerThread(broker.bootstrap, source, topic=topic)  # type: ignore[arg-type]
+        thread.start()
+        wait_until(lambda: "to be delivered" in thread.stats().waiting, 10,
+                   what=lambda: str(thread.stats()))  # fmt: skip
+        thread.stop()
+        thread.join(STOP_FLUSH_S + 5)
+        assert not thread.is_alive()
+        stats = thread.stats()
+        assert stats.finished and stats.produced == 500
+        assert stats.delivered + stats.failed == 500 and stats.failed > 0, stats
+        assert stats.flush_s is not None
+    finally:
+        if source is not None and not source.thawed.wait(FREEZE_S + 1):
+            os.kill(broker.pid, signal.SIGCONT)  # type: ignore[arg-type]
+        broker.stop()
