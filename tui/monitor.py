@@ -15,7 +15,7 @@ from confluent_kafka import KafkaException
 
 from engine import EngineConfig
 from engine.config import symbol_matcher
-from engine.limits import LimitError, check_limits, limit_problem
+from engine.limits import limit_problem
 from producer.broker import BrokerError
 from producer.files import FileSource
 from producer.lines import skip_hint
@@ -32,7 +32,13 @@ from tui.runtime.common import (
     say,
 )
 from tui.runtime.history import SignalHistory, default_history_path
-from tui.runtime.options import OptionError, engine_config, header_of, limits_from
+from tui.runtime.options import (
+    OptionError,
+    engine_config,
+    header_of,
+    impossible_limit,
+    limits_from,
+)
 from tui.runtime.pipeline import Pipeline, PipelineOptions
 
 #: How long the monitor waits for the first line of piped standard input before it
@@ -134,7 +140,7 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         source, config = source_and_engine(args, spec, stop, stdin)
     except (SourceError, OptionError, FileNotFoundError) as exc:
         return fail(str(exc))
-    wrong = _impossible_limit(args, source)
+    wrong = impossible_limit(args, _quantities(args, source))
     if wrong:
         return fail(wrong)
     # The engine starts without remembered limits it would refuse; the file keeps them
@@ -267,19 +273,6 @@ def run_view(
         if history is not None:
             history.close()
     return app.return_code or 0
-
-
-def _impossible_limit(args: argparse.Namespace, source: Source | None) -> str:
-    """Why a --limit cannot be set, as the engine would refuse it ("" when all can): said
-    before the screen opens, as backtest says it. (The monitor started, said so in a
-    toast, and followed the symbol with the band's limits instead of either given.)"""
-    additive = _quantities(args, source)
-    for symbol, buy, sell in args.limit:
-        try:
-            check_limits(buy, sell, symbol, additive=additive(symbol))
-        except LimitError as exc:
-            return f"--limit {exc}"
-    return ""
 
 
 def _quantities(args: argparse.Namespace, source: Source | None) -> Callable[[str], bool]:

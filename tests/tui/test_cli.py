@@ -163,6 +163,20 @@ def test_an_impossible_limit_stops_the_monitor_before_its_screen_opens(tmp_path:
     ), result.stderr
 
 
+def test_an_impossible_limit_stops_the_headless_engine_before_it_connects(
+    tmp_path: Path,
+) -> None:
+    """It said so, ran on with the symbol's band limits, and ended with code 1 at Ctrl-C.
+    Nothing listens at the address given: the refusal comes before any connection."""
+    result = _cli("engine", "--bootstrap-servers", "127.0.0.1:1", "--limit", "ACME=-5:10",
+                  "--log-file", str(tmp_path / "l.log"), timeout=30)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "limitwatch: --limit ACME: the buy limit must be positive and finite, got -5.00 "
+        "(only a quantity's limits may be 0 or below: see --additive)"
+    ), result.stderr
+
+
 def test_replay_of_a_named_pipe_says_what_to_do_instead(tmp_path: Path) -> None:
     fifo = tmp_path / "ticks.jsonl"
     os.mkfifo(fifo)

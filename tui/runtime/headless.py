@@ -22,6 +22,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 
 from engine import Signal
+from engine.config import symbol_matcher
 from producer.control import ProducerStats
 from producer.fields import Fields
 from producer.kafka_config import redact
@@ -48,7 +49,7 @@ from tui.runtime.consumer import ConsumerWorker, OutputError
 from tui.runtime.health import lag_unknown
 from tui.runtime.indicators import IndicatorPublisher
 from tui.runtime.jsonout import signal_json
-from tui.runtime.options import OptionError, engine_config, limits_from
+from tui.runtime.options import OptionError, engine_config, impossible_limit, limits_from
 from tui.runtime.plausibility import plausibility_for
 from tui.runtime.publish import PositionCommitter, SignalPublisher
 from tui.runtime.shared_limits import CATCH_UP_S, SharedLimits, origin_name, to_worker
@@ -202,6 +203,9 @@ def run_engine(args: argparse.Namespace) -> int:
 
     try:
         config = engine_config(args, chart=False)
+        wrong = impossible_limit(args, symbol_matcher(getattr(args, "additive", ())))
+        if wrong:
+            return fail(wrong)
         fields = fields_of(args)  # a bad mapping is said before anything connects
         indicators = None
         if args.publish:

@@ -14,7 +14,7 @@ from typing import Any
 
 from engine import EngineConfig
 from engine.config import SETTINGS
-from engine.limits import limit_problem
+from engine.limits import LimitError, check_limits, limit_problem
 from producer.lines import BadLine, check_symbol
 from tui.runtime.plausibility import MAX_AHEAD_S, MAX_BEHIND_S, MAX_JUMP
 
@@ -459,6 +459,19 @@ def engine_config(
 def header_of(spec: str) -> str:
     """How errors name the header of the scenario ``spec`` (a path, or - for stdin)."""
     return "the header on standard input" if spec == "-" else f"the header of {spec}"
+
+
+def impossible_limit(args: argparse.Namespace, quantity: Callable[[str], bool]) -> str:
+    """Why a --limit cannot be set, as the engine would refuse it ("" when all can), a
+    symbol that ``quantity`` takes being a quantity (its limits may be 0 or below): said
+    before anything starts. (`limitwatch engine --limit ACME=-5:10` said it, ran on, and
+    ended with code 1 at Ctrl-C.)"""
+    for symbol, buy, sell in args.limit:
+        try:
+            check_limits(buy, sell, symbol, additive=quantity(symbol))
+        except LimitError as exc:
+            return f"--limit {exc}"
+    return ""
 
 
 def limits_from(args: argparse.Namespace, suggested: Limits | None = None) -> Limits:
