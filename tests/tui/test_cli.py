@@ -672,6 +672,11 @@ def test_the_headless_status_line_says_lag_is_not_known_while_the_broker_is_sile
         idle = dataclasses.replace(k, partitions=(), idle=True, health=health)
         line = status_line(dataclasses.replace(snap, kafka=idle))
         assert ", partitions none (the group's other members hold them all), lag ?, IDLE" in line
+    # Nor is it the group's doing where the topic is missing (the broker came back
+    # without it): the line said the other members held every partition.
+    gone = dataclasses.replace(k, partitions=(), idle=True, topic_missing=True, health="WARN")
+    line = status_line(dataclasses.replace(snap, kafka=gone))
+    assert f", partitions none (topic {k.topic} missing), lag ?, WARN" in line, line
 
 
 @pytest.mark.kafka
@@ -826,16 +831,17 @@ def test_ticks_failed_at_the_stop_are_said_to_be_unconfirmed() -> None:
     assert _sent(ok, final=True) == "5 produced, 5 delivered, 0 failed"
 
 
-def test_a_producer_waiting_for_a_topic_another_process_made_says_what_to_do() -> None:
+def test_a_producer_waiting_for_a_missing_topic_says_what_to_look_at() -> None:
     """A topic an engine made, gone with its broker while the engine is gone too: the
-    producer waited for it for ever, saying only that it was missing."""
+    producer waited for it for ever, saying only that it was missing. Its keeper now
+    makes it again (tests/tui/test_group.py); where the cluster refuses, the log says."""
     from producer.control import ProducerStats
     from tui.runtime.headless import _sent
 
     stats = ProducerStats(source="generator", produced=9, delivered=5, waiting="topic bm missing")
     assert _sent(stats).endswith(
-        "; waiting: topic bm missing (made again by the process that made it; with none left "
-        "to, start this producer again, which makes a topic it finds missing)"
+        "; waiting: topic bm missing (made again here within seconds; if it stays missing, "
+        "the cluster may not let this producer create topics: see the log)"
     )
     down = ProducerStats(source="generator", produced=9, delivered=5, waiting="broker down")
     assert _sent(down).endswith("; waiting: broker down")

@@ -241,3 +241,34 @@ def test_a_partition_given_back_is_not_taken_for_lost_on_a_stale_high_mark() -> 
     assert looks(given_back) == set()
     lost = Client(position=52_000, committed=52_000, high=3_000)  # its own, past the end
     assert looks(lost) == {2}
+
+
+def test_a_producer_keeps_a_topic_another_process_made(broker: EmbeddedBroker, topic: str) -> None:
+    """An engine made the topic and was killed; the broker came back without it. No one
+    made it again (each process kept only what it had created), so the producer waited
+    for ever and the other engine said the group held every partition. A producer now
+    keeps the topic it writes, with the partitions it found."""
+    from confluent_kafka.admin import AdminClient
+
+    from producer.topics import reach
+    from tui.runtime.headless import _topics_kept
+    from tui.runtime.parser import build_parser
+
+    ensure_topics(broker.bootstrap, topic, partitions=3)  # made by another process
+    args = build_parser().parse_args(
+        ["produce", "--bootstrap-servers", broker.bootstrap, "--topic", topic]
+    )
+    assert _topics_kept(args).topics == {}  # a reader keeps only what it made (nothing)
+    keeper = _topics_kept(args, writes=True)  # as `limitwatch produce` does
+    assert keeper.topics == {topic: 3, f"{topic}.dlq": 1}
+    admin = AdminClient(client_config(broker.bootstrap))
+    for fut in admin.delete_topics([topic]).values():  # the broker lost it
+        fut.result(10)
+    keeper.start()
+    try:
+        wait_until(lambda: topic in reach(broker.bootstrap), 20, what="the topic made again")
+        meta = admin.list_topics(topic, timeout=5).topics[topic]
+        assert len(meta.partitions) == 3
+    finally:
+        keeper.stop()
+        keeper.join(5)

@@ -31,7 +31,7 @@ from producer.keeper import BrokerKeeper
 from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import SourceError
-from producer.topics import set_up_topics
+from producer.topics import dlq_topic, set_up_topics
 from producer.wire import Tick
 from tui.runtime import format as fmt
 from tui.runtime import settings as settings_file
@@ -154,12 +154,17 @@ def fields_of(args: argparse.Namespace) -> Fields | None:
     return settings.fields
 
 
-def _topics_kept(args: argparse.Namespace) -> BrokerKeeper:
+def _topics_kept(args: argparse.Namespace, writes: bool = False) -> BrokerKeeper:
     """Set up the topics on --bootstrap-servers; a keeper (not started) that creates them
-    again if the cluster comes back without the ones this command created."""
+    again if the cluster comes back without them: those this command created and, where
+    it ``writes`` the ticks (the producer), the prices topic whoever made it, with the
+    partitions found (one made by an engine killed since was made again by nobody after
+    the broker came back empty, and the producer waited for it for ever)."""
     conn = connection(args)
     waiting = still_waiting(args.bootstrap_servers)
-    _count, created = set_up_topics(conn, args.topic, args.partitions, waiting=waiting)
+    count, created = set_up_topics(conn, args.topic, args.partitions, waiting=waiting)
+    if writes:
+        created = {args.topic: count, dlq_topic(args.topic): 1, **created}
     return BrokerKeeper(conn, created)
 
 
@@ -448,7 +453,9 @@ def status_line(snap: Snapshot, told_recovery: str = "") -> str:
     `told_recovery` (said on an earlier line)."""
     k = snap.kafka
     parts = ",".join(str(p.partition) for p in k.partitions) or "none yet"
-    if k.idle:  # not "yet": the group gave them all to its other members
+    if k.topic_missing:  # not the group's doing: the cluster has no such topic now
+        parts = f"none (topic {k.topic} missing)"
+    elif k.idle:  # not "yet": the group gave them all to its other members
         parts = "none (the group's other members hold them all)"
     # With no partitions there is no lag to tell: "partitions none, lag 0, OK" was said
     # while the group had yet to assign any and tens of thousands of ticks waited.
@@ -488,7 +495,7 @@ def run_produce(args: argparse.Namespace) -> int:
     stdin = LookaheadReader(os.dup(0), stop) if args.source == "-" else None
     try:
         source = open_source_from(args, args.source, stop, stdin)
-        keeper = _topics_kept(args)
+        keeper = _topics_kept(args, writes=True)
     except (SourceError, FileNotFoundError) as exc:
         return fail(str(exc))
     except KafkaException as exc:
@@ -549,10 +556,10 @@ def _sent(stats: ProducerStats, final: bool = False) -> str:
         line += f", {stats.resent:,} sent again after the broker was away"
     if stats.waiting:
         line += f"; waiting: {stats.waiting}"
-        if stats.waiting.endswith(" missing"):  # another process made it: it waited on
+        if stats.waiting.endswith(" missing"):  # made again by this command's keeper
             line += (
-                " (made again by the process that made it; with none left to, start this "
-                "producer again, which makes a topic it finds missing)"
+                " (made again here within seconds; if it stays missing, the cluster may not "
+                "let this producer create topics: see the log)"
             )
     return line
 

@@ -172,11 +172,14 @@ class Pipeline:
             self.connection = Connection(
                 self.bootstrap, opts.kafka_properties, embedded=self.broker is not None
             )
-            _count, created = set_up_topics(self.connection, opts.topic, opts.partitions)
-            if self.broker is not None:  # ours: every topic on it is ours to re-create
-                created = {opts.topic: opts.partitions, dlq_topic(opts.topic): 1}
-                if opts.limits_topic:
-                    created[opts.limits_topic] = 1
+            count, created = set_up_topics(self.connection, opts.topic, opts.partitions)
+            if self.broker is not None or opts.source is not None:
+                # Ours (every topic on it), or written to by our producer: made again if
+                # the cluster comes back without it, whoever made it (one made by a
+                # process gone since was made again by no one, and the producer waited).
+                created = {opts.topic: count, dlq_topic(opts.topic): 1, **created}
+            if self.broker is not None and opts.limits_topic:
+                created[opts.limits_topic] = 1
             limits = dict(opts.source.limits) if opts.source is not None else {}
             limits.update(opts.limits)
             from_beginning = opts.from_beginning
