@@ -35,7 +35,8 @@ A limit is *reached* by a tick at or beyond it (``price <= buy``, ``price >= sel
   deciles. A gap below its noise cannot be told from chance on these samples; a gap
   above it is a miscalibration these samples show. Where a decile's samples lie in so
   few clusters that draws often leave none, its noise is unbounded (``inf``; ``null``
-  in JSON, as where no clusters were given).
+  in JSON with ``noise_unbounded`` true, ``gap_noise_unbounded`` for the gap's; ``null``
+  and false where no clusters were given).
 * **Brier score** ``mean((p - outcome)**2)``; **Brier skill** ``1 - Brier / (b (1 - b))``
   against always forecasting the base rate ``b`` (the samples' observed frequency).
 * **Alerts** are the engine's BUY_WATCH/SELL_WATCH signals, **crossings** its BUY/SELL
@@ -371,11 +372,19 @@ class Calibration:
             "gap": _json(self.gap),
             "gap_deciles": self.gap_deciles,
             "gap_noise": _json(self.gap_noise),
+            # null above is either: unbounded here, unknown (no clusters) where false
+            "gap_noise_unbounded": self.gap_noise == math.inf,
             "brier": _json(self.brier),
             "base_rate": _json(self.base_rate),
             "brier_skill": _json(self.skill),
             "deciles": [
-                {"count": int(c), "mean_p": _json(m), "frequency": _json(f), "noise": _json(e)}
+                {
+                    "count": int(c),
+                    "mean_p": _json(m),
+                    "frequency": _json(f),
+                    "noise": _json(e),
+                    "noise_unbounded": bool(e == math.inf),
+                }
                 for c, m, f, e in zip(self.count, self.mean_p, self.frequency, noise, strict=True)
             ],
         }

@@ -154,7 +154,19 @@ def test_a_real_miscalibration_stands_out_of_the_noise() -> None:
 def test_without_clusters_the_noise_is_unknown() -> None:
     c = calibration([0.5] * 100, [1, 0] * 50)
     assert math.isnan(c.gap_noise) and np.isnan(c.noise).all()
-    assert c.to_dict()["gap_noise"] is None
+    assert c.to_dict()["gap_noise"] is None and c.to_dict()["gap_noise_unbounded"] is False
+
+
+def test_noise_too_wide_to_bound_is_told_from_unknown_in_json() -> None:
+    """Both were null in --json: a script could not tell "cannot be bounded on these
+    samples" from "not estimated"."""
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.2, 0.8, 400)
+    hit = rng.uniform(size=400) < p
+    c = calibration(p, hit, clusters=(np.zeros(400, dtype=int),))  # one cluster: no bound
+    d = c.to_dict()
+    assert c.gap_noise == math.inf and d["gap_noise"] is None and d["gap_noise_unbounded"]
+    assert all(x["noise_unbounded"] for x in d["deciles"] if x["count"] >= 50)
 
 
 # --- samples and outcomes --------------------------------------------------------------

@@ -97,6 +97,28 @@ def test_a_file_of_ticks_further_apart_than_the_horizon_says_what_horizon_to_giv
     assert status == 0 and "ticks come" not in err
 
 
+def test_a_file_where_some_symbols_tick_further_apart_than_the_horizon_names_them(
+    tmp_path: Path,
+) -> None:
+    """The note looked at the median symbol only: a third of a file's symbols ticking once
+    a minute or less, beside fast ones, were scored as the fast ones without a word."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for name, every in [*((f"F{i}", 2.0) for i in range(8)), ("S0", 90.0), ("S1", 120.0)]:
+        t = 1_750_000_000 + np.arange(0.0, 30 * 60, every)
+        price = 100 * np.exp(np.cumsum(rng.normal(0, 2e-4 * every**0.5, t.size)))
+        rows += [f"{a:.3f},{name},{b:.4f}" for a, b in zip(t, price, strict=True)]
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("ts,symbol,price\n" + "\n".join(sorted(rows)) + "\n")
+    status, _, err = _run(str(mixed))
+    assert status == 0, err
+    assert (
+        "evaluate: note: 2 of 10 symbols' ticks come further apart than the 60 s horizon "
+        "(1.8 min apart at the median)"
+    ) in err, err
+    assert "score them in a file of their own with say --horizon 520 --halflife 2100" in err
+
+
 def test_a_file_whose_ticks_span_less_than_30_minutes_says_what_its_calibration_rests_on(
     tmp_path: Path,
 ) -> None:

@@ -532,6 +532,20 @@ def test_ticks_further_apart_than_the_horizon_say_what_horizon_to_give(
     assert status == 0 and "ticks come" not in "\n".join(lines)
 
 
+def test_symbols_ticking_further_apart_than_the_horizon_beside_fast_ones_are_said(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fast = [(1750000000 + 2.0 * k, f"F{i}", 10.0 + k % 3) for k in range(300) for i in range(8)]
+    slow = [(1750000000 + 90.0 * k, f"S{i}", 10.0 + k % 3) for k in range(7) for i in range(2)]
+    path = write_csv(tmp_path / "mixed.csv", sorted(fast + slow))
+    status, lines, _ = run(capsys, path)
+    assert status == 0
+    assert any(
+        line.startswith("(note: 2 of 10 symbols' ticks come further apart than the 60 s")
+        for line in lines
+    ), lines
+
+
 def test_tick_spacing_is_the_median_of_the_symbols_mean_spacing() -> None:
     n = np.array([1, 3, 11, 2, 0])
     first = np.array([5.0, 0.0, 100.0, 10.0, np.inf])

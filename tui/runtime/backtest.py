@@ -38,7 +38,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, TextIO
 
@@ -113,9 +113,9 @@ class BacktestResult:
     most_late_s: float = 0.0
     #: Stopped by Ctrl-C while reading: the ticks read until then are all there is.
     interrupted: bool = False
-    #: Seconds between a symbol's ticks, the median of the symbols' means (nan: no
-    #: symbol ticked twice); see :func:`sparse_ticks_note`.
-    spacing_s: float = math.nan
+    #: Each symbol's mean spacing between its ticks (of those that ticked twice); see
+    #: :func:`spacing_note`.
+    spacings: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 def backtest(
@@ -280,7 +280,7 @@ def backtest(
             update(*held)
 
         state = eng.state()
-        spacing = tick_spacing(state.n_ticks, eng.first_times(), state.t_last)
+        spacings = tick_spacings(state.n_ticks, eng.first_times(), state.t_last)
         evaluation = None
         if runner is not None and store is not None:
             with ctrl_c.reading():  # Ctrl-C while scoring stops at once
@@ -298,22 +298,73 @@ def backtest(
         late=late,
         most_late_s=most_late,
         interrupted=interrupted,
-        spacing_s=spacing,
+        spacings=spacings,
     )
 
 
+def spacing_note(config: EngineConfig, spacings: np.ndarray) -> str | None:
+    """:func:`sparse_ticks_note` of the median symbol's spacing, else
+    :func:`sparse_symbols_note`, of the symbols' mean spacings ``spacings``."""
+    median = float(np.median(spacings)) if spacings.size else math.nan
+    return sparse_ticks_note(config, median) or sparse_symbols_note(config, spacings)
+
+
+def tick_spacings(n_ticks: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Each symbol's mean spacing between its ticks (its first to its last time over its
+    ticks less one), of the symbols of two ticks or more.
+
+    >>> tick_spacings(np.array([3, 1, 5]), np.array([0.0, 7.0, 0.0]), np.array([10.0, 7.0, 8.0]))
+    array([5., 2.])
+    """
+    two = n_ticks >= 2
+    return (last[two] - first[two]) / (n_ticks[two] - 1)
+
+
 def tick_spacing(n_ticks: np.ndarray, first: np.ndarray, last: np.ndarray) -> float:
-    """Seconds between a symbol's ticks: the median over symbols of two ticks or more of
-    each one's mean spacing (its first to its last time over its ticks less one); nan
-    where none has two.
+    """Seconds between a symbol's ticks: the median of :func:`tick_spacings`; nan where no
+    symbol has two.
 
     >>> tick_spacing(np.array([3, 1, 5]), np.array([0.0, 7.0, 0.0]), np.array([10.0, 7.0, 8.0]))
     3.5
     """
-    two = n_ticks >= 2
-    if not two.any():
-        return math.nan
-    return float(np.median((last[two] - first[two]) / (n_ticks[two] - 1)))
+    spacings = tick_spacings(n_ticks, first, last)
+    return float(np.median(spacings)) if spacings.size else math.nan
+
+
+#: The share of the symbols whose ticks come further apart than the horizon from which
+#: :func:`sparse_symbols_note` speaks of them (where the median symbol's do not).
+SPARSE_SHARE_SAID = 0.1
+
+
+def sparse_symbols_note(config: EngineConfig, spacings: np.ndarray) -> str | None:
+    """What to do where some symbols' ticks come further apart than the horizon while
+    the median symbol's do not (:func:`sparse_ticks_note` speaks of the median): their
+    forecasts mostly end before their next tick, and they share a calibration map with
+    the faster ones, which it fits less well (a file of tick rates from one a minute to
+    fifty a second: the slow third over-confident, the fast third under-confident). None
+    where fewer than :data:`SPARSE_SHARE_SAID` of them are so.
+
+    >>> note = sparse_symbols_note(EngineConfig(), np.array([1.0, 2.0, 3.0, 90.0, 120.0]))
+    >>> print(note.split(":")[1].strip())
+    2 of 5 symbols' ticks come further apart than the 60 s horizon (1.8 min apart at the median)
+    >>> print(note.rsplit("; ", 1)[1])
+    score them in a file of their own with say --horizon 520 --halflife 2100
+    """
+    if not spacings.size or not np.median(spacings) <= config.horizon_s:
+        return None
+    sparse = spacings[spacings > config.horizon_s]
+    if sparse.size < SPARSE_SHARE_SAID * spacings.size:
+        return None
+    spacing = float(np.median(sparse))
+    horizon = min(float(f"{SUGGEST_HORIZON_TICKS * spacing:.2g}"), MAX_HORIZON_S)
+    halflife = float(f"{SUGGEST_HALFLIFE_TICKS * spacing:.2g}")
+    return (
+        f"note: {sparse.size:,} of {spacings.size:,} symbols' ticks come further apart than "
+        f"the {fmt.interval(config.horizon_s)} horizon ({fmt.interval(spacing)} apart at the "
+        "median): their forecasts mostly end before their next tick, and they share the "
+        "calibration with faster symbols; score them in a file of their own with say "
+        f"--horizon {horizon:.0f} --halflife {halflife:.0f}"
+    )
 
 
 #: Ticks of a horizon :func:`sparse_ticks_note` suggests, and of a half-life.
@@ -699,7 +750,7 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
             "the file by time to backtest the market as it happened.)",
             file=out,
         )
-    if (note := sparse_ticks_note(result.config, result.spacing_s)) is not None:
+    if (note := spacing_note(result.config, result.spacings)) is not None:
         print(f"({note})", file=out)
     quantities = int(np.count_nonzero(result.state.additive))
     if "quality" not in s:

@@ -60,8 +60,8 @@ from tui.runtime.backtest import (
     CtrlC,
     no_forecast_reason,
     short_span_note,
-    sparse_ticks_note,
-    tick_spacing,
+    spacing_note,
+    tick_spacings,
 )
 from tui.runtime.options import (
     NO_CHART,
@@ -146,7 +146,7 @@ def _score(
             print(f"evaluate: {no_forecast_reason(config, most, longest)}", file=err)
         elif (note := short_span_note(config, _longest_span(ticks))) is not None:
             print(f"evaluate: {note}", file=err)
-        if (note := sparse_ticks_note(config, tick_spacing(*_spans(ticks)))) is not None:
+        if (note := spacing_note(config, tick_spacings(*_spans(ticks)))) is not None:
             print(f"evaluate: {note}", file=err)
         return
     for i, kind in enumerate(args.kinds, 1):
