@@ -307,7 +307,7 @@ class EmbeddedBroker:
             self._workdir = None
 
     def kill(self) -> None:
-        """Kill the broker abruptly (for failure drills); state is lost, as on a crash."""
+        """Kill the broker abruptly (to test failures); state is lost, as on a crash."""
         if self._proc is not None and self._proc.poll() is None:
             os.kill(self._proc.pid, signal.SIGKILL)
             self._proc.wait(timeout=2)

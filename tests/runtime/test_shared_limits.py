@@ -147,7 +147,7 @@ def test_a_decision_shared_again_gives_way_to_one_of_the_topics_own(
 ) -> None:
     """Right after an empty restart a user sets ACME while a process that outlived the
     broker shares its older ACME again: whichever lands first, everyone ends with the
-    user's (a drill saw every process take the old one, the user's own monitor too)."""
+    user's (every process took the old one, the user's own monitor too)."""
     for n, order in enumerate(((False, True), (True, False))):
         limits = f"{topic}-limits-{n}"
         raw = Producer(client_config(broker.bootstrap))
