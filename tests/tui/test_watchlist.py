@@ -456,10 +456,12 @@ def test_a_short_terminal_gives_the_watchlist_the_chart_and_signals_room() -> No
     assert shown[(80, 24)][1]  # at 80x24 the chart and the signals are there
 
 
-def test_a_selected_symbol_that_new_rows_push_down_stays_in_view() -> None:
+def test_the_selected_symbol_stays_in_view_as_new_rows_come() -> None:
     """Rows come as a symbol first ticks (in --view, as the engines publish them): the
     symbol selected at the start went below the last row shown as the others sorted in
-    before it, and keys changed the limits of a symbol out of sight."""
+    before it, and keys changed the limits of a symbol out of sight. Until the user
+    chooses a row the selection is the top row, in view (following the first symbol to
+    come opened a view on JUNO, the rows above it scrolled away)."""
     feed = StaticFeed(symbols=["ZZZ"])
     app = LimitwatchApp(feed)
     seen: list[tuple[str | None, str]] = []
@@ -480,8 +482,8 @@ def test_a_selected_symbol_that_new_rows_push_down_stays_in_view() -> None:
     rows: list[int] = []
     drive(app, script, size=(80, 24))
     assert rows == [31]
-    for symbol, text in seen:
-        assert symbol == "ZZZ" and "ZZZ" in text, (symbol, text)
+    for (symbol, text), top in zip(seen, ("ZZZ", "S00"), strict=True):
+        assert symbol == top and f"\n {top} " in text, (symbol, text)
 
 
 def test_a_forecast_column_widened_by_one_long_forecast_narrows_again(
@@ -956,3 +958,46 @@ def test_a_change_too_small_to_show_reads_plus_zero_without_a_colour(
     values = RowValues("HALO", last, 100.0, 90.0, 110.0, nan, nan, nan, nan, 100.0, 100.0,
                        stale=False, pending=False)  # fmt: skip
     assert format_row(values)[KEYS.index("chg")] == ((shown, style),)
+
+
+def test_until_a_row_is_chosen_the_cursor_stays_on_the_top_row_as_rows_come() -> None:
+    """A --view's rows come in any order: the cursor followed the first symbol to come
+    (JUNO), and the view opened with the rows sorted above it scrolled out of sight.
+    Once the user moves it, it keeps its symbol through new rows and sorts."""
+    import asyncio
+
+    from textual.app import App
+
+    from tests.tui.feeds import StaticFeed
+
+    full = StaticFeed().engine.state()
+    late = full.symbols[-1]
+    first = StaticFeed(symbols=[late], n_ticks=50).engine.state()
+
+    class One(App[None]):
+        CSS = "Watchlist { width: 60; height: 6; }"
+
+        def compose(self):  # type: ignore[no-untyped-def]
+            yield Watchlist()
+
+    seen: list[tuple[str | None, int]] = []
+
+    async def run() -> None:
+        app = One()
+        async with app.run_test(size=(62, 8)) as pilot:
+            table = app.query_one(Watchlist)
+            for state in (first, full):
+                table.show(state)
+                await pilot.pause()
+                seen.append((table.selected_symbol, round(table.scroll_y)))
+            table.move_cursor(2)
+            picked = table.selected_symbol
+            table.set_order("chg")  # another order: the chosen symbol kept
+            await pilot.pause()
+            seen.append((picked, 0))
+            seen.append((table.selected_symbol, 0))
+
+    asyncio.run(run())
+    assert seen[0] == (late, 0)
+    assert seen[1] == (sorted(full.symbols)[0], 0), seen
+    assert seen[2][0] == seen[3][0] != seen[1][0], seen

@@ -557,6 +557,11 @@ class Watchlist(ScrollView, can_focus=True):
         self._index: dict[str, int] = {}  # symbol -> index in the state's arrays
         self._rows: list[str] = []  # symbols in display order
         self._cursor = 0
+        # Whether the user has put the cursor somewhere: until then it stays on the top
+        # row as rows come and sort, rather than following the symbol that came first
+        # (a --view's rows come in any order, and it opened on JUNO, the rows above it
+        # scrolled out of sight).
+        self._placed = False
         self._announced: str | None = None
         self._sorted_at = -math.inf
         self._widths = _initial_widths()
@@ -986,7 +991,10 @@ class Watchlist(ScrollView, can_focus=True):
         self._rows.sort(
             key=lambda s: (s not in pinned, *_sort_value(state, index[s], self.order, urg))
         )
-        if selected is not None and selected in self._rows:
+        if not self._placed:
+            self._cursor = 0
+            self._scroll_to_cursor()
+        elif selected is not None and selected in self._rows:
             self._cursor = self._rows.index(selected)
             self._scroll_to_cursor()
 
@@ -996,6 +1004,7 @@ class Watchlist(ScrollView, can_focus=True):
         if not self._rows:
             return
         self._cursor = max(0, min(row, len(self._rows) - 1))
+        self._placed = True
         self._scroll_to_cursor()
         self.refresh()
         self._announce()
