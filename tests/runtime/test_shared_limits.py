@@ -181,6 +181,8 @@ def test_unreadable_records_are_counted_by_reason_and_never_applied(
         (b"X", b'{"symbol": "X", "buy": "cheap", "sell": 2}'),
         (b"X", b'{"symbol": "X", "buy": 1e999, "sell": null}'),  # infinite
         (b"X", b'{"symbol": "X", "buy": 5, "sell": 2}'),  # buy above sell
+        # a field twice: a decoder keeps the last, another program the first
+        (b"X", b'{"symbol": "X", "buy": 1, "sell": 2, "sell": 900}'),
         (b"X", b'{"symbol": "' + b"\xff" * 3 + b'", "buy": 1, "sell": 2}'),  # not UTF-8
         (b"X", None),  # a tombstone: the decision deleted, neither applied nor bad
         # A field nested a thousand deep (2 KB) raised RecursionError and stopped the
@@ -202,6 +204,7 @@ def test_unreadable_records_are_counted_by_reason_and_never_applied(
         "not a limits record": 6,
         "key and symbol differ": 1,
         "impossible limits": 1,
+        "a field given twice": 1,
     }
 
 

@@ -72,7 +72,7 @@ from confluent_kafka.admin import AdminClient
 from engine.limits import limit_problem, same_limit
 from producer.kafka_config import KAFKA_LOGGER, Connection, client_config, redact
 from producer.topics import TopicLook, ensure_compacted
-from producer.wire import MAX_SYMBOL_LEN, symbol_problem
+from producer.wire import MAX_SYMBOL_LEN, symbol_problem, twice_in
 from tui.runtime.commands import SetLimits
 from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.logs import BoundedLines
@@ -128,6 +128,9 @@ class LimitRecord(msgspec.Struct, forbid_unknown_fields=False, omit_defaults=Tru
 
 
 _DECODER = msgspec.json.Decoder(LimitRecord)
+#: The fields of a record that decide what it does, as paths and as written in its JSON.
+_RECORD_PATHS = (("symbol",), ("buy",), ("sell",), ("side",))
+_RECORD_NAMES = (b'"symbol"', b'"buy"', b'"sell"', b'"side"')
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -158,6 +161,11 @@ def decode(key: bytes | None, value: bytes | None) -> LimitRecord | str:
         return f"not a limits record ({str(exc)[:80]})"
     except RecursionError:  # a field nested a thousand deep: it stopped the reader for good
         return "not a limits record (JSON nested too deeply)"
+    # A decoder keeps the last of a field given twice, another program the first: a
+    # record that reads as two decisions is none (a tick's fields are refused so too).
+    twice = twice_in(value, _RECORD_PATHS, _RECORD_NAMES)
+    if twice is not None:
+        return f"a field given twice ({twice})"
     if not record.symbol:
         return "no symbol"
     problem = symbol_problem(record.symbol)
