@@ -156,6 +156,7 @@ class ProducerThread(threading.Thread):
         #: Lost clients whose reports had not all come in by TAKE_BACK_S, each with the
         #: time its wait ends (see LATE_REPORTS_S).
         self._lost_clients: list[tuple[float, Producer]] = []
+        self._source_ended = False  # read to its end (not stopped before)
         self._generation = 0  # how many clients this thread has made
         self._resent = 0
         self._rebuilt = 0
@@ -281,7 +282,8 @@ class ProducerThread(threading.Thread):
                 log.warning("%d messages were not delivered before the producer stopped", remaining)
             # As the backtest of the same file says it: its last tick may be cut short.
             # (Only of a source read to its end, not of one stopped before it.)
-            ended = not self._last_error and not self._stop_event.is_set()
+            # (Stopped while its last ticks waited for the broker, it was read to its end.)
+            ended = self._source_ended and not self._last_error
             note = (cut_short(self.source) or "") if ended else ""
             if note:
                 log.warning("%s", note)
@@ -620,6 +622,7 @@ class ProducerThread(threading.Thread):
             self._produced += 1
             self._report()
         else:  # the source has ended (not stopped): its ticks are delivered before the end
+            self._source_ended = True
             self._deliver_the_rest()
         return self._produced
 
@@ -631,9 +634,15 @@ class ProducerThread(threading.Thread):
         broker it counted the last quarter of the file failed (35,650 of 150,000), and
         across a freeze 65,534."""
         while not self._stop_event.is_set():
+            self._drain_commands()  # a pause or a speed asked meanwhile: taken (and moot)
             self._recover()
             self._hear_lost_clients()
-            left = len(self._producer) + len(self._timed_out) + len(self._taken_back)
+            left = len(self._producer) + len(self._timed_out)
+            if self._down_since is not None or self._fatal:  # sent again once it is back
+                left += len(self._taken_back)
+            # (Ticks taken back with the broker up, an idempotence error without a fatal
+            # one, are not sent again: counted failed at the end, as before, not waited
+            # for for ever.)
             if (not left and not self._lost_clients) or self._stop_event.is_set():
                 break
             self._update(waiting=f"the last {left:,} ticks to be delivered (the source has ended)")

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from producer.broker import BrokerError, EmbeddedBroker
@@ -60,6 +61,8 @@ LOOK_EVERY_S = 0.2
 TOPICS_EVERY_S = 1.0
 #: Longest wait for one answer about the topics.
 _TOPICS_TIMEOUT_S = 0.5
+#: The client's words for a cluster that gave no answer (not a refusal).
+_UNANSWERED = (KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN)
 #: Longest wait for a restarted broker to create the topics, seconds.
 _CREATE_S = 5.0
 
@@ -125,6 +128,7 @@ class BrokerKeeper(threading.Thread):
         self._lock = threading.Lock()
         self._status = KeeperStatus(budget=self.budget_bytes)
         self._just_restarted = False  # the last look restarted the broker for its budget
+        self._refused = ""  # why the cluster last refused to create the topics again
 
     # -- the outside world ----------------------------------------------------------------
     def stop(self) -> None:
@@ -236,8 +240,16 @@ class BrokerKeeper(threading.Thread):
         """Create again the topics limitwatch created that the cluster no longer has."""
         try:
             made = create_missing(admin, self.topics, _TOPICS_TIMEOUT_S, compacted=self.compacted)
-        except Exception:  # no answer: the broker is down or busy; try again later
+        except Exception as exc:  # no answer: the broker is down or busy; try again later
+            err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+            unanswered = isinstance(err, KafkaError) and err.code() in _UNANSWERED
+            why = err.str() if isinstance(err, KafkaError) else str(exc)
+            if not unanswered and why != self._refused:  # a refusal (not allowed): said once
+                self._refused = why
+                log.warning("could not create the missing topics %s again: %s",
+                            ", ".join(self.topics), why)  # fmt: skip
             return
+        self._refused = ""
         if made:
             names = ", ".join(f"{name} ({n})" for name, n in made.items())  # (partitions)
             self._set(

@@ -5,6 +5,7 @@ outage (a file of 150,000 ticks on a loaded broker ended with 35,650 failed)."""
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import threading
@@ -123,3 +124,40 @@ def test_a_stop_asked_for_still_bounds_the_flush(topic: str) -> None:
         if source is not None and not source.thawed.wait(FREEZE_S + 1):
             os.kill(broker.pid, signal.SIGCONT)  # type: ignore[arg-type]
         broker.stop()
+
+
+class _Idle:
+    """A client that holds nothing: every tick sent is delivered."""
+
+    def __len__(self) -> int:
+        return 0
+
+    def poll(self, _timeout: float) -> int:
+        return 0
+
+
+def test_ticks_taken_back_with_the_broker_up_are_not_waited_for_for_ever() -> None:
+    """Ticks taken back with no outage (an idempotence error that is not fatal) are sent
+    again only once a lost broker is back: at the source's end the producer waited for
+    them for ever, its broker healthy. They are counted failed, as before."""
+    source = _FreezesAtTheEnd(pid=0, ticks=0, frozen_for=0)  # never read here
+    thread = ProducerThread("127.0.0.1:1", source, topic="t")  # type: ignore[arg-type]
+    thread._producer = _Idle()  # type: ignore[assignment]
+    thread._produced, thread._delivered, thread._failed, thread._last_error = 1, 0, 0, ""
+    thread._last_report = 0.0
+    thread._window = collections.deque([(time.monotonic(), 0)])
+    thread._taken_back = [(b"K", b"{}")]
+    raised: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            thread._deliver_the_rest()
+        except BaseException as exc:  # an error is no way out either
+            raised.append(exc)
+
+    done = threading.Thread(target=deliver, daemon=True)
+    done.start()
+    done.join(10)
+    stopped = not done.is_alive()
+    thread.stop()  # (the way out, where it did wait)
+    assert stopped and not raised, raised

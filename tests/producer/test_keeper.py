@@ -191,3 +191,28 @@ def test_other_clients_topics_are_made_again_at_a_budget_restart_and_their_loss_
         with AdminClient({"bootstrap.servers": broker.bootstrap}) as admin:
             topics = admin.list_topics(timeout=10).topics
         assert len(topics["theirs"].partitions) == 3 and len(topics["ours"].partitions) == 1
+
+
+def test_a_cluster_that_refuses_to_make_the_topics_again_is_said_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A producer waiting for its topic says to look at the log where it stays missing;
+    the keeper's refusals went unsaid (no answer and a refusal alike were tried again)."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    import producer.keeper as keeper_module
+
+    refused = KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED, "not allowed"))
+    silent = KafkaException(KafkaError(KafkaError._TIMED_OUT, "no answer"))
+    answers = iter([silent, refused, refused, silent, refused])
+
+    def create_missing(*_args: object, **_kwargs: object) -> dict[str, int]:
+        raise next(answers)
+
+    monkeypatch.setattr(keeper_module, "create_missing", create_missing)
+    keeper = BrokerKeeper("127.0.0.1:1", {"prices": 4})
+    with caplog.at_level(logging.WARNING, logger="producer.keeper"):
+        for _ in range(5):
+            keeper._keep_topics(None)  # type: ignore[arg-type]
+    said = [r.getMessage() for r in caplog.records]
+    assert said == ["could not create the missing topics prices again: not allowed"], said

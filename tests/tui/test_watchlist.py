@@ -456,12 +456,14 @@ def test_a_short_terminal_gives_the_watchlist_the_chart_and_signals_room() -> No
     assert shown[(80, 24)][1]  # at 80x24 the chart and the signals are there
 
 
-def test_the_selected_symbol_stays_in_view_as_new_rows_come() -> None:
+@pytest.mark.parametrize("placed", [False, True])
+def test_the_selected_symbol_stays_in_view_as_new_rows_come(placed: bool) -> None:
     """Rows come as a symbol first ticks (in --view, as the engines publish them): the
     symbol selected at the start went below the last row shown as the others sorted in
     before it, and keys changed the limits of a symbol out of sight. Until the user
     chooses a row the selection is the top row, in view (following the first symbol to
-    come opened a view on JUNO, the rows above it scrolled away)."""
+    come opened a view on JUNO, the rows above it scrolled away); a row the user chose
+    keeps its symbol, in view."""
     feed = StaticFeed(symbols=["ZZZ"])
     app = LimitwatchApp(feed)
     seen: list[tuple[str | None, str]] = []
@@ -469,6 +471,8 @@ def test_the_selected_symbol_stays_in_view_as_new_rows_come() -> None:
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         table = app.query_one(Watchlist)
         await pilot.pause(0.3)
+        if placed:
+            await pilot.press("j")  # the only row: chosen, where it is
         seen.append((table.selected_symbol, _watchlist_text(app, table)))
         feed.engine = StaticFeed(symbols=[*(f"S{i:02d}" for i in range(30)), "ZZZ"]).engine
         feed.seq += 1
@@ -482,7 +486,7 @@ def test_the_selected_symbol_stays_in_view_as_new_rows_come() -> None:
     rows: list[int] = []
     drive(app, script, size=(80, 24))
     assert rows == [31]
-    for (symbol, text), top in zip(seen, ("ZZZ", "S00"), strict=True):
+    for (symbol, text), top in zip(seen, ("ZZZ", "ZZZ" if placed else "S00"), strict=True):
         assert symbol == top and f"\n {top} " in text, (symbol, text)
 
 
@@ -990,6 +994,10 @@ def test_until_a_row_is_chosen_the_cursor_stays_on_the_top_row_as_rows_come() ->
                 table.show(state)
                 await pilot.pause()
                 seen.append((table.selected_symbol, round(table.scroll_y)))
+            table.set_order("chg")  # a sort alone: the symbol kept, a key may act on it
+            await pilot.pause()
+            seen.append((table.selected_symbol, round(table.scroll_y)))
+            table.set_order("symbol")
             table.move_cursor(2)
             picked = table.selected_symbol
             table.set_order("chg")  # another order: the chosen symbol kept
@@ -1000,4 +1008,5 @@ def test_until_a_row_is_chosen_the_cursor_stays_on_the_top_row_as_rows_come() ->
     asyncio.run(run())
     assert seen[0] == (late, 0)
     assert seen[1] == (sorted(full.symbols)[0], 0), seen
-    assert seen[2][0] == seen[3][0] != seen[1][0], seen
+    assert seen[2][0] == seen[1][0], seen
+    assert seen[3][0] == seen[4][0] != seen[1][0], seen

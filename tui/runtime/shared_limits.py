@@ -294,6 +294,7 @@ class SharedLimits:
         self._deleted = BoundedLines(log, logging.INFO, f"limits deleted from {topic}")
         self._undelivered = BoundedLines(log, logging.WARNING, "limits shared again not delivered")
         self._stop = threading.Event()
+        self._unforeseen = 0  # records that raised what no check foresaw
         self._stopped = False
         self._lock = threading.Lock()
         self._stats = SharedLimitsStats()
@@ -492,7 +493,9 @@ class SharedLimits:
                     try:
                         self._handle(msg)
                     except Exception as exc:  # a record no check foresaw: refused, read on
-                        log.debug("limits record unreadable", exc_info=True)
+                        self._unforeseen += 1
+                        if self._unforeseen <= 3:  # a fault of ours shows, its stack too
+                            log.warning("limits record unreadable", exc_info=True)
                         self._refuse(f"unreadable ({type(exc).__name__})")
                 self._say_left_out()
                 if self._producer is not None:

@@ -557,10 +557,10 @@ class Watchlist(ScrollView, can_focus=True):
         self._index: dict[str, int] = {}  # symbol -> index in the state's arrays
         self._rows: list[str] = []  # symbols in display order
         self._cursor = 0
-        # Whether the user has put the cursor somewhere: until then it stays on the top
-        # row as rows come and sort, rather than following the symbol that came first
-        # (a --view's rows come in any order, and it opened on JUNO, the rows above it
-        # scrolled out of sight).
+        # Whether the user has put the cursor somewhere: until then new rows leave it on
+        # the top row, rather than it following the symbol that came first (a --view's
+        # rows come in any order, and it opened on JUNO, the rows above it scrolled out
+        # of sight). A sort alone keeps its symbol, as a key may be about to act on it.
         self._placed = False
         self._announced: str | None = None
         self._sorted_at = -math.inf
@@ -700,7 +700,7 @@ class Watchlist(ScrollView, can_focus=True):
         self._resize()
         if added or removed or due:
             self._sorted_at = now
-            self._resort()
+            self._resort(rows_came=bool(added))
         for row in self._visible_rows():
             self._fit(self._format(self.row_values(row)))
         self.refresh()
@@ -980,7 +980,9 @@ class Watchlist(ScrollView, can_focus=True):
         price = _price(compact, whole_from)
         return _widest(values, price, whole_from) if values.size else 1
 
-    def _resort(self) -> None:
+    def _resort(self, rows_came: bool = False) -> None:
+        """Sort the rows; the cursor keeps its symbol, except that new rows (``rows_came``)
+        leave a cursor the user has not placed on the top row."""
         state = self._state
         if state is None or len(self._rows) < 2:
             return
@@ -991,7 +993,7 @@ class Watchlist(ScrollView, can_focus=True):
         self._rows.sort(
             key=lambda s: (s not in pinned, *_sort_value(state, index[s], self.order, urg))
         )
-        if not self._placed:
+        if rows_came and not self._placed:
             self._cursor = 0
             self._scroll_to_cursor()
         elif selected is not None and selected in self._rows:
