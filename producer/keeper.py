@@ -29,7 +29,7 @@ from confluent_kafka.admin import AdminClient
 
 from producer.broker import BrokerError, EmbeddedBroker
 from producer.kafka_config import Connection, client_config
-from producer.topics import create_missing
+from producer.topics import UNANSWERED, create_missing
 
 __all__ = [
     "BROKER_MEMORY_MIB",
@@ -61,8 +61,6 @@ LOOK_EVERY_S = 0.2
 TOPICS_EVERY_S = 1.0
 #: Longest wait for one answer about the topics.
 _TOPICS_TIMEOUT_S = 0.5
-#: The client's words for a cluster that gave no answer (not a refusal).
-_UNANSWERED = (KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN)
 #: Longest wait for a restarted broker to create the topics, seconds.
 _CREATE_S = 5.0
 
@@ -242,7 +240,7 @@ class BrokerKeeper(threading.Thread):
             made = create_missing(admin, self.topics, _TOPICS_TIMEOUT_S, compacted=self.compacted)
         except Exception as exc:  # no answer: the broker is down or busy; try again later
             err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
-            unanswered = isinstance(err, KafkaError) and err.code() in _UNANSWERED
+            unanswered = isinstance(err, KafkaError) and err.code() in UNANSWERED
             why = err.str() if isinstance(err, KafkaError) else str(exc)
             if not unanswered and why != self._refused:  # a refusal (not allowed): said once
                 self._refused = why

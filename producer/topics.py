@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 #: Errors that no retry mends (wrong credentials, a TLS failure): raised at once instead
 #: of after the whole timeout.
 REFUSED = (KafkaError._AUTHENTICATION, KafkaError._SSL)
+#: The client's words for a cluster that gave no answer at all (not a refusal).
+UNANSWERED = (KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN)
 
 PRICES = "prices"
 DEAD_LETTERS_SUFFIX = ".dlq"

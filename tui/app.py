@@ -1272,13 +1272,12 @@ class LimitwatchApp(App[None]):
         if count == 0:  # a file of a header alone, named as if it held something
             with contextlib.suppress(OSError):
                 out.unlink()
-            of = " ".join(
-                part for part in (
-                    f"of {symbol}" if symbol is not None else "",
-                    "of the kinds listed" if kinds is not None else "",
-                ) if part
-            )  # fmt: skip
-            why = f"no signal {of} is kept yet" if of else "no signal is kept yet"
+            what = ["no signal"]
+            if symbol is not None:
+                what.append(f"of {symbol}")
+            if kinds is not None:
+                what.append("of the kinds listed")
+            why = " ".join(what) + " is kept yet"
             self.call_from_thread(
                 self.notify, f"Nothing exported: {why}", severity="warning", replaces="export"
             )

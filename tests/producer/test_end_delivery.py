@@ -6,6 +6,7 @@ outage (a file of 150,000 ticks on a loaded broker ended with 35,650 failed)."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import signal
 import threading
@@ -71,9 +72,11 @@ def _prices(bootstrap: str, topic: str, want: int) -> set[float]:
     return seen
 
 
-def test_a_source_that_ends_while_the_broker_is_frozen_has_every_tick_delivered(
-    topic: str,
-) -> None:
+@contextlib.contextmanager
+def _ending_on_a_frozen_broker(topic: str) -> Iterator[tuple[EmbeddedBroker, ProducerThread]]:
+    """A broker of its own, and a producer of 500 ticks started on it that freezes it
+    before the last 300, waiting for them once its source has ended; the broker let go
+    and stopped after."""
     broker = EmbeddedBroker()
     broker.start()
     source = None
@@ -86,33 +89,31 @@ def test_a_source_that_ends_while_the_broker_is_frozen_has_every_tick_delivered(
         # While it waits: alive, and saying what for.
         wait_until(lambda: "to be delivered" in thread.stats().waiting, 10,
                    what=lambda: str(thread.stats()))  # fmt: skip
-        assert thread.is_alive() and not thread.stats().finished
-        thread.join(FREEZE_S + 20)
-        assert source.thawed.is_set() and not thread.is_alive()
-        stats = thread.stats()
-        assert stats.finished and stats.produced == 500, stats
-        assert (stats.delivered, stats.failed, stats.waiting) == (500, 0, ""), stats
-        assert len(_prices(broker.bootstrap, topic, 500)) == 500
+        yield broker, thread
+        assert source.thawed.wait(FREEZE_S + 1)
     finally:
         if source is not None and not source.thawed.wait(FREEZE_S + 1):
             os.kill(broker.pid, signal.SIGCONT)  # type: ignore[arg-type]
         broker.stop()
 
 
+def test_a_source_that_ends_while_the_broker_is_frozen_has_every_tick_delivered(
+    topic: str,
+) -> None:
+    with _ending_on_a_frozen_broker(topic) as (broker, thread):
+        assert thread.is_alive() and not thread.stats().finished
+        thread.join(FREEZE_S + 20)
+        assert not thread.is_alive()
+        stats = thread.stats()
+        assert stats.finished and stats.produced == 500, stats
+        assert (stats.delivered, stats.failed, stats.waiting) == (500, 0, ""), stats
+        assert len(_prices(broker.bootstrap, topic, 500)) == 500
+
+
 def test_a_stop_asked_for_still_bounds_the_flush(topic: str) -> None:
     """Stopped while the broker is frozen, the producer ends after its bounded flush and
     counts what is left as failed."""
-    broker = EmbeddedBroker()
-    broker.start()
-    source = None
-    try:
-        assert broker.pid is not None
-        ensure_topics(broker.bootstrap, topic, partitions=1)
-        source = _FreezesAtTheEnd(broker.pid, ticks=500, frozen_for=300)
-        thread = ProducerThread(broker.bootstrap, source, topic=topic)  # type: ignore[arg-type]
-        thread.start()
-        wait_until(lambda: "to be delivered" in thread.stats().waiting, 10,
-                   what=lambda: str(thread.stats()))  # fmt: skip
+    with _ending_on_a_frozen_broker(topic) as (_broker, thread):
         thread.stop()
         thread.join(STOP_FLUSH_S + 5)
         assert not thread.is_alive()
@@ -120,10 +121,6 @@ def test_a_stop_asked_for_still_bounds_the_flush(topic: str) -> None:
         assert stats.finished and stats.produced == 500
         assert stats.delivered + stats.failed == 500 and stats.failed > 0, stats
         assert stats.flush_s is not None
-    finally:
-        if source is not None and not source.thawed.wait(FREEZE_S + 1):
-            os.kill(broker.pid, signal.SIGCONT)  # type: ignore[arg-type]
-        broker.stop()
 
 
 class _Idle:

@@ -550,8 +550,10 @@ def test_tick_spacing_is_the_median_of_the_symbols_mean_spacing() -> None:
     n = np.array([1, 3, 11, 2, 0])
     first = np.array([5.0, 0.0, 100.0, 10.0, np.inf])
     last = np.array([5.0, 4.0, 150.0, 16.0, -np.inf])
-    assert backtest.tick_spacing(n, first, last) == 5.0  # of 2, 5 and 6; not the lone tick
-    assert np.isnan(backtest.tick_spacing(n[[0, 4]], first[[0, 4]], last[[0, 4]]))
+    spacings = backtest.tick_spacings(n, first, last)
+    assert backtest.median_spacing(spacings) == 5.0  # of 2, 5 and 6; not the lone tick
+    alone = backtest.tick_spacings(n[[0, 4]], first[[0, 4]], last[[0, 4]])
+    assert np.isnan(backtest.median_spacing(alone))
     assert backtest.sparse_ticks_note(EngineConfig(), 60.0) is None  # not longer
     assert backtest.sparse_ticks_note(EngineConfig(), math.nan) is None
 

@@ -305,8 +305,9 @@ def backtest(
 def spacing_note(config: EngineConfig, spacings: np.ndarray) -> str | None:
     """:func:`sparse_ticks_note` of the median symbol's spacing, else
     :func:`sparse_symbols_note`, of the symbols' mean spacings ``spacings``."""
-    median = float(np.median(spacings)) if spacings.size else math.nan
-    return sparse_ticks_note(config, median) or sparse_symbols_note(config, spacings)
+    return sparse_ticks_note(config, median_spacing(spacings)) or sparse_symbols_note(
+        config, spacings
+    )
 
 
 def tick_spacings(n_ticks: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
@@ -320,15 +321,21 @@ def tick_spacings(n_ticks: np.ndarray, first: np.ndarray, last: np.ndarray) -> n
     return (last[two] - first[two]) / (n_ticks[two] - 1)
 
 
-def tick_spacing(n_ticks: np.ndarray, first: np.ndarray, last: np.ndarray) -> float:
-    """Seconds between a symbol's ticks: the median of :func:`tick_spacings`; nan where no
-    symbol has two.
+def median_spacing(spacings: np.ndarray) -> float:
+    """Seconds between a symbol's ticks: the median of the symbols' mean spacings
+    (:func:`tick_spacings`); nan where no symbol has two ticks.
 
-    >>> tick_spacing(np.array([3, 1, 5]), np.array([0.0, 7.0, 0.0]), np.array([10.0, 7.0, 8.0]))
-    3.5
+    >>> median_spacing(np.array([5.0, 2.0])), median_spacing(np.empty(0))
+    (3.5, nan)
     """
-    spacings = tick_spacings(n_ticks, first, last)
     return float(np.median(spacings)) if spacings.size else math.nan
+
+
+def _suggested(spacing_s: float) -> tuple[float, float]:
+    """The horizon and half-life a spacing between ticks calls for: about
+    SUGGEST_HORIZON_TICKS and SUGGEST_HALFLIFE_TICKS of it, to two digits."""
+    horizon = min(float(f"{SUGGEST_HORIZON_TICKS * spacing_s:.2g}"), MAX_HORIZON_S)
+    return horizon, float(f"{SUGGEST_HALFLIFE_TICKS * spacing_s:.2g}")
 
 
 #: The share of the symbols whose ticks come further apart than the horizon from which
@@ -355,9 +362,8 @@ def sparse_symbols_note(config: EngineConfig, spacings: np.ndarray) -> str | Non
     sparse = spacings[spacings > config.horizon_s]
     if sparse.size < SPARSE_SHARE_SAID * spacings.size:
         return None
-    spacing = float(np.median(sparse))
-    horizon = min(float(f"{SUGGEST_HORIZON_TICKS * spacing:.2g}"), MAX_HORIZON_S)
-    halflife = float(f"{SUGGEST_HALFLIFE_TICKS * spacing:.2g}")
+    spacing = median_spacing(sparse)
+    horizon, halflife = _suggested(spacing)
     return (
         f"note: {sparse.size:,} of {spacings.size:,} symbols' ticks come further apart than "
         f"the {fmt.interval(config.horizon_s)} horizon ({fmt.interval(spacing)} apart at the "
@@ -382,8 +388,7 @@ def sparse_ticks_note(config: EngineConfig, spacing_s: float) -> str | None:
     """
     if not spacing_s > config.horizon_s:
         return None
-    horizon = min(float(f"{SUGGEST_HORIZON_TICKS * spacing_s:.2g}"), MAX_HORIZON_S)
-    halflife = float(f"{SUGGEST_HALFLIFE_TICKS * spacing_s:.2g}")
+    horizon, halflife = _suggested(spacing_s)
     return (
         f"note: a symbol's ticks come {fmt.interval(spacing_s)} apart (the median of the "
         f"symbols' mean spacing), longer than the {fmt.interval(config.horizon_s)} horizon: "

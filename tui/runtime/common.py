@@ -26,6 +26,7 @@ from producer.kafka_config import (
 from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import open_source
+from producer.topics import UNANSWERED
 from tui.runtime.format import literal
 
 
@@ -33,10 +34,6 @@ def kafka_reason(exc: KafkaException) -> str:
     """The readable part of a KafkaException."""
     err = exc.args[0] if exc.args else None
     return err.str() if hasattr(err, "str") else str(exc)
-
-
-#: The client's words for a cluster that gave no answer at all.
-_UNANSWERED = (KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN)
 
 
 def _tls(properties: Mapping[str, str] | None) -> str:
@@ -56,7 +53,7 @@ def kafka_problem(
     listening = [address for address in _addresses(bootstrap) if _answers(*address)]
     # A TLS handshake with a plaintext listener waits, and the client says only that the
     # transport failed or timed out; a broker's own error code says it answered.
-    unanswered = not isinstance(err, KafkaError) or err.code() in _UNANSWERED
+    unanswered = not isinstance(err, KafkaError) or err.code() in UNANSWERED
     if listening and _tls(properties) and unanswered:
         host, port = listening[0]
         return (
@@ -149,7 +146,7 @@ def kafka_advice(
     err = exc.args[0] if exc.args else None
     if isinstance(err, KafkaError) and err.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL):
         return "Check the security settings and credentials (--kafka-config, -X)."
-    unanswered = not isinstance(err, KafkaError) or err.code() in _UNANSWERED
+    unanswered = not isinstance(err, KafkaError) or err.code() in UNANSWERED
     if _tls(properties) and unanswered:
         return f"Check security.protocol (--kafka-config, -X), then {where[0].lower()}{where[1:]}"
     return where
