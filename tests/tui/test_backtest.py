@@ -468,6 +468,10 @@ def test_human_summary_counts_the_symbols_refused_beyond_max_symbols() -> None:
     counts = out.getvalue().splitlines()[1]
     assert counts.startswith("3 ticks, 2 symbols, ")
     assert counts.endswith(", 2 symbols refused (limit 2): 3 ticks not run")
+    assert out.getvalue().splitlines()[2] == (
+        "(to run every symbol, raise --max-symbols 2: it goes up to 100,000, about 1.5 KB "
+        "of memory a symbol)"
+    )
     # Past max_symbols refused names, a name refused again may count twice (the engine
     # remembers that many): 100,000 symbols in three rounds read "214,791 refused".
     names = ["A", "B", *(f"X{k}" for k in range(5))] * 3
@@ -778,6 +782,12 @@ def test_the_signal_table_shows_prices_in_full_digits_never_in_exponents() -> No
     rows = [backtest.table_row(Signal(s, SignalKind.BUY, 1, 1.75e9, 10.0, 10.5, 1.0, 0.0))
             for s in ("ACME", "日本株", "😀X", "e\u0301t", "日本株式会社ABCDEFGHIJ")]  # fmt: skip
     assert len({cells(row) for row in rows}) == 1
+    # Long symbols that differ at their end stay told apart (both read BTCUSDT-PERP-202).
+    far, near = (
+        backtest.table_row(Signal(s, SignalKind.BUY, 1, 1.75e9, 10.0, 10.5, 1.0, 0.0)).split()[3]
+        for s in ("BTCUSDT-PERP-2025-06-27", "BTCUSDT-PERP-2025-09-26")
+    )
+    assert (far, near) == ("BTCUSDT…25-06-27", "BTCUSDT…25-09-26")
 
 
 def test_the_report_says_what_the_watches_said_beside_how_often_they_came_true() -> None:
@@ -873,3 +883,18 @@ def test_a_file_name_holding_escape_sequences_is_shown_escaped(
     err = capsys.readouterr().err
     assert "evil\\x1b[31m\\nname.csv:3: price 'x' is not a number" in err and "\x1b" not in err
     assert len(err.strip().splitlines()) == 1, err
+
+
+def test_new_symbols_of_a_block_are_registered_at_once_with_the_same_ids_and_refusals() -> None:
+    """A block's new names go to the engine in one call (one call each ran a file of a
+    new symbol a line at 25,000 ticks/s): the same ids, limits, refusals and signals as
+    ticks given one at a time."""
+    names = ["A", "B", "A", "C", "D", "B", "E", "C", "F"] * 4
+    ticks = [Tick(s, 100.0 + (i % 9) * (1 if i % 2 else -1), 1.0 + i) for i, s in enumerate(names)]
+    limits = {"B": (95.0, 105.0), "F": (90.0, 110.0)}
+    cfg = EngineConfig(max_symbols=4)
+    whole = backtest.backtest(ticks, cfg, limits=limits)
+    one_by_one = backtest.backtest(iter(ticks), cfg, limits=limits, batch=1)
+    assert whole.refused == one_by_one.refused == 8  # E and F, four ticks each
+    assert whole.signals == one_by_one.signals
+    assert list(whole.state.symbols) == list(one_by_one.state.symbols) == ["A", "B", "C", "D"]

@@ -473,3 +473,22 @@ def test_no_tick_while_the_user_has_paused_the_source_is_not_called_stale() -> N
     assert staleness(dataclasses.replace(snap, kafka=quiet, producer=paused)) is None
     assert staleness(dataclasses.replace(snap, kafka=quiet, producer=held)) == "no tick for 15 s"
     assert staleness(dataclasses.replace(snap, kafka=down, producer=paused)) == "broker down"
+
+
+@pytest.mark.parametrize("width", [26, 28, 40])
+def test_ticks_lost_at_a_budget_restart_stay_said_in_a_short_pane(
+    snap: Snapshot, width: int
+) -> None:
+    """At 80x24 the restart row came down to ``1 · 06:56:39``: 911,902 ticks lost with the
+    broker were said by a toast and the log only."""
+    kafka = dataclasses.replace(
+        snap.kafka,
+        broker_restarts=1,
+        broker_lost=911_902,
+        keeper="06:56:39 restarted empty at its budget, 911,902 unread ticks lost with it: "
+        "ticks paused 9.1 s (reading up 8.0, restart 0.4, flowing again 0.7)",
+    )
+    lines = render(dataclasses.replace(snap, kafka=kafka), width, 9)
+    assert len(lines) <= 9 and all(len(line) <= width for line in lines)
+    row = " ".join(_values(lines, "restart"))
+    assert "911,902" in row and row.startswith("1 ·"), lines

@@ -4,13 +4,16 @@ read by the monitor's consumer at least once, and count the ones read twice."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from producer.broker import EmbeddedBroker
@@ -25,6 +28,7 @@ from tests.tui.numbered import (
 )
 from tests.tui.waiting import wait_for
 from tests.waiting import wait_until
+from tui.runtime.consumer import ConsumerWorker
 from tui.runtime.pipeline import Pipeline, PipelineOptions
 from tui.runtime.snapshot import Snapshot
 
@@ -325,3 +329,49 @@ def test_a_member_reading_new_ticks_only_is_not_behind_the_ticks_before_it() -> 
             assert snap.kafka.total_lag == 0 and snap.kafka.health == "OK", snap.kafka
         finally:
             assert pipeline.stop(timeout=5.0)
+
+
+def test_ticks_still_unread_when_the_topic_goes_with_its_broker_are_said_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A consumer behind when its broker restarted empty: when the topic comes back it
+    says how many ticks it had not read yet (an engine fed a file at full speed read
+    71,140 of 1,000,000 and said only that the topic was read from its start)."""
+    ingest = ConsumerWorker._ingest
+
+    def slow(self: ConsumerWorker, msgs: list[Any], replay: bool = False) -> None:
+        time.sleep(0.05)  # 50 at a time (below): 1,000 ticks/s, slower than the producer
+        ingest(self, msgs, replay)
+
+    monkeypatch.setattr(ConsumerWorker, "_ingest", slow)
+    with EmbeddedBroker() as cluster:
+        ensure_topics(cluster.bootstrap, "prices", 2)  # not ours: never re-created by us
+        pipeline = _reading(cluster.bootstrap, 2, from_beginning=True)
+        assert pipeline.worker is not None
+        pipeline.worker.batch_size = 50
+        try:
+            with Producer(client_config(cluster.bootstrap)) as sender:
+                for i in range(30_000):
+                    tick = {"symbol": f"S{i % 50}", "price": 100.0 + i % 7, "ts": 1.7e9 + i}
+                    sender.produce("prices", json.dumps(tick).encode(), key=f"S{i % 50}")
+                    if i % 1000 == 0:
+                        sender.poll(0)
+                assert sender.flush(30) == 0
+            behind = wait_for(pipeline, lambda s: s.kafka.total_lag > 5_000, 30).kafka
+            _restart_empty(cluster)
+            wait_for(pipeline, lambda s: s.kafka.topic_missing, 30)
+            with AdminClient(client_config(cluster.bootstrap)) as admin:
+                create_missing(admin, {"prices": 2}, 5.0)
+            snap = wait_for(pipeline, lambda s: "created again" in s.kafka.recovery, 30)
+        finally:
+            pipeline.stop()
+    said = re.search(
+        r"were lost with the old one \(the lag last seen: ([\d,]+)\)", snap.kafka.recovery
+    )
+    assert said is not None, snap.kafka.recovery
+    lost = int(said.group(1).replace(",", ""))
+    # The lag at the last reading before the broker went: at most what it was once it
+    # passed 5,000 (the producer had stopped), and not more than was unread then (the
+    # reader kept reading for up to a reading's 0.5 s after it, 50 ticks a 0.05 s).
+    assert 0 < lost <= behind.total_lag, (lost, behind.total_lag)
+    assert lost <= 30_000 - snap.kafka.consumed + 1_000, (lost, snap.kafka.consumed)

@@ -193,3 +193,23 @@ def test_a_hostile_name_in_the_file_is_refused_and_said_without_driving_the_term
 
     text = asyncio.run(run())
     assert "\\x1b]2;X\\x07" in text and "\x1b" not in text
+
+
+@pytest.mark.parametrize(("word", "order"), [("change", "chg"), ("price", "last"), ("chg", "chg")])
+def test_the_sort_order_is_read_by_the_words_the_screen_uses(
+    tmp_path: Path, word: str, order: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[monitor]\nsort = "{word}"\n')
+    settings, problems = config.load(path)
+    assert problems == [] and settings.sort == order
+
+
+def test_a_wrong_sort_order_is_said_with_the_screens_words(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[monitor]\nsort = "volume"\n')
+    settings, problems = config.load(path)
+    assert settings.sort == config.Settings().sort
+    assert problems == [
+        f"{path}: monitor.sort must be one of symbol, urgency, change (or chg), price (or last)"
+    ]

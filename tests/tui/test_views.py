@@ -903,7 +903,7 @@ def test_the_status_line_keeps_counts_and_step_in_80_columns_whatever_the_source
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_help_explains_the_health_words_and_the_chart_marks(size: tuple[int, int]) -> None:
     from tui.runtime.health import HEALTH_WORDS
-    from tui.runtime.legend import SIGNAL_MARKS
+    from tui.runtime.legend import FORECAST_WORDS, SIGNAL_MARKS
 
     app = LimitwatchApp(StaticFeed())
     shown: list[str] = []
@@ -911,7 +911,7 @@ def test_help_explains_the_health_words_and_the_chart_marks(size: tuple[int, int
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("question_mark")
         await pilot.pause()
-        for _ in range(8):  # a few lines at a time: what a short screen shows below
+        for _ in range(12):  # a few lines at a time: what a short screen shows below
             shown.append(" ".join(_screen_text(app).split()))
             await pilot.press(*["down"] * 5)
             await pilot.pause()
@@ -922,6 +922,9 @@ def test_help_explains_the_health_words_and_the_chart_marks(size: tuple[int, int
         assert f"{word} {' '.join(meaning.split()[:3])}" in shown[0], word
     for glyph, _colour, meaning in SIGNAL_MARKS.values():
         assert f"{glyph} {' '.join(meaning.split()[:2])}" in shown[0], meaning
+    # The watchlist's own words too ("this help (keys, words, marks)" left them out).
+    for word, meaning in FORECAST_WORDS:
+        assert f"{word} {' '.join(meaning.split()[:3])}" in shown[0], word
 
 
 def test_the_watchlist_title_names_each_sort_order_as_the_key_help_does() -> None:

@@ -335,13 +335,32 @@ def cells(text: str) -> int:
 
 
 def fit(text: str, width: int) -> str:
-    """``text`` cut to ``width`` cells and padded with spaces to them: a column of a plain
-    text table stays aligned under symbols such as 日本株 (``f"{s:<16.16}"`` counts
-    characters: those rows ran wider).
+    """``text`` fitted to ``width`` cells and padded with spaces to them: a column of a
+    plain text table stays aligned under symbols such as 日本株 (``f"{s:<16.16}"`` counts
+    characters: those rows ran wider). A longer text keeps its start and its end around
+    ``…``: symbols that differ at their end (``BTCUSDT-PERP-2025-06-27`` and
+    ``-09-26``, cut to their first 16 characters) read as one otherwise.
 
     >>> fit("日本株式会社ABCDEFGHIJ", 16) + "|", fit("ACME", 6) + "|"
-    ('日本株式会社ABCD|', 'ACME  |')
+    ('日本株…BCDEFGHIJ|', 'ACME  |')
+    >>> fit("BTCUSDT-PERP-2025-06-27", 16), fit("BTCUSDT-PERP-2025-09-26", 16)
+    ('BTCUSDT…25-06-27', 'BTCUSDT…25-09-26')
     """
+    if not cells(text) > width > 0:
+        head = _leading(text, width)
+        return head + " " * (width - cells(head))
+    room = width - 1  # the ellipsis takes a cell
+    head = _leading(text, room // 2)
+    tail = _leading(text[::-1], room - cells(head))[::-1]
+    while tail and not cells(tail[0]):  # a mark whose letter was cut off
+        tail = tail[1:]
+    out = f"{head}…{tail}"
+    return out + " " * (width - cells(out))
+
+
+def _leading(text: str, width: int) -> str:
+    """The longest start of ``text`` that takes at most ``width`` cells (a combining mark
+    stays with the letter before it)."""
     out, used = [], 0
     for c in text:
         w = cells(c)
@@ -349,4 +368,4 @@ def fit(text: str, width: int) -> str:
             break
         out.append(c)
         used += w
-    return "".join(out) + " " * (width - used)
+    return "".join(out)

@@ -112,6 +112,10 @@ class ConsumerHealth:
         self._behind_read = math.nan  # epoch time of the latest lag reading
         #: The topic is missing on the broker (it came back without it).
         self.topic_missing = False
+        #: The total lag of the latest reading of the topic as it was (of the partitions
+        #: whose end was known): what was still to read when a broker that kept nothing
+        #: went away.
+        self.known_lag = 0
         self._refused_at = -math.inf  # monotonic time of a refusal since the last tick
 
     # -- what the client reports -----------------------------------------------------------
@@ -150,7 +154,8 @@ class ConsumerHealth:
     def lag(self, readings: Iterable[PartitionReading], wall: float) -> None:
         """Record the lag of each partition read now (epoch time ``wall``)."""
         lags = []
-        for r in readings:
+        readings_kept = list(readings)
+        for r in readings_kept:
             if r.high < 0:
                 lag = -1
             elif r.position >= 0:
@@ -164,6 +169,11 @@ class ConsumerHealth:
             lags.append(PartitionLag(r.partition, r.high, r.position, lag, lag_s, tuple(trend)))
         self.partitions = tuple(sorted(lags, key=lambda p: p.partition))
         total = sum(p.lag for p in lags if p.lag > 0)
+        # Not from a broker that came back without the topic's messages: its ends lie
+        # before where the reading stood (a lag of 0 there is no news of what was unread).
+        # A partition whose end is not known yet counts nothing.
+        if lags and all(r.high < 0 or r.position <= r.high for r in readings_kept):
+            self.known_lag = total
         if total == 0:
             self._behind_since = math.nan
         elif math.isnan(self._behind_since):

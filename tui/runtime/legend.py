@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tui.runtime.health import HEALTH_WORDS, LAG_TREND_SAMPLES, STATS_INTERVAL_S
 
-__all__ = ["SIGNAL_MARKS", "legend_sections"]
+__all__ = ["FORECAST_WORDS", "SIGNAL_MARKS", "legend_sections"]
 
 #: The chart's mark for each kind of signal: (glyph, colour, what it means); the colour
 #: is that of one of the chart's lines (price, fast, slow, buy, sell).
@@ -31,4 +31,16 @@ def legend_sections(trend_samples: int) -> list[tuple[str, list[tuple[str, str]]
     chart = [(glyph, meaning) for glyph, _colour, meaning in SIGNAL_MARKS.values()]
     chart.append(("─ ↑ ↓", "buy (green) and sell (red) limits; ↑ ↓ one off the scale"))
     chart.append(("━ ╍ ┅", "price, fast and slow averages (their colours in the border)"))
-    return [("Kafka pane", kafka), ("Chart", chart)]
+    return [("Kafka pane", kafka), ("Chart", chart), ("Forecasts", FORECAST_WORDS)]
+
+
+#: The watchlist's forecast column: the likelier limit, its chance and time. Words kept
+#: as short as the keys: the first column is as wide as its widest entry.
+FORECAST_WORDS: list[tuple[str, str]] = [
+    ("BUY 78%", "the buy limit is the likelier: a 78% chance within the horizon"),
+    ("in ~12 s", "its median time if it is reached (~12s, ~1.6m where narrow)"),
+    ("SELL now", "the price is at or through the sell limit"),
+    ("unlikely", "neither limit has a 5% chance within the horizon (<5%)"),
+    ("warming up", "too few ticks of the symbol for a forecast yet"),
+    ("stale", "no tick of the symbol for 10 s: its forecast is old"),
+]

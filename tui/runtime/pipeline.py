@@ -44,10 +44,15 @@ from tui.runtime.snapshot import Snapshot
 log = logging.getLogger(__name__)
 
 #: Before a budget restart, the wait for the producer's ticks to be delivered, and for the
-#: consumer to read them: as long as it keeps reading (its lag fell within the last
-#: DRAIN_STUCK_S), up to DRAIN_MOST_S. A replay at full speed left a monitor 0.2 to 1.8
+#: consumer to read them: as long as it keeps reading (its lag fell, or its count of
+#: messages read rose, within the last DRAIN_STUCK_S) and the broker stays under the
+#: budget itself, up to DRAIN_MOST_S. A replay at full speed left a monitor 0.2 to 1.8
 #: million ticks behind, lost with the broker after a flat 5 s wait; paused, the broker
-#: does not grow while the consumer reads up.
+#: does not grow while the consumer reads up. A producer of another process is not
+#: paused: its lag need not fall while the consumer reads (a file sent at full speed by
+#: `limitwatch produce` to the monitor's broker: 911,902 ticks lost 8 s into the wait,
+#: the consumer reading all along), so reading counts too, until the broker fills the
+#: last 5% of its budget (RESTART_AT).
 DRAIN_S = 5.0
 DRAIN_STUCK_S = 3.0
 DRAIN_MOST_S = 120.0
@@ -264,8 +269,10 @@ class Pipeline:
                     break
         flushed = time.time()
         unread = 0
-        # The lowest lag seen, and when (the first is measured 0.6 s after the flush).
+        # The lowest lag seen, and when (the first is measured 0.6 s after the flush); the
+        # most messages read, and when.
         least, fell = math.inf, time.monotonic() + 0.6
+        most, rose = -1, fell
         while worker is not None and not self._stopping.wait(0.05):
             snap = worker.latest()
             now = time.monotonic()
@@ -274,19 +281,37 @@ class Pipeline:
                 lag = snap.kafka.total_lag
                 if lag < least:
                     least, fell = lag, now
+                if snap.kafka.consumed > most:
+                    if most >= 0:
+                        rose = now
+                    most = snap.kafka.consumed
                 parts = snap.kafka.partitions
                 if parts and all(p.lag == 0 for p in parts):
                     break
-            if now - fell >= DRAIN_STUCK_S or now - start >= DRAIN_MOST_S:
+            why = ""
+            if now - max(fell, rose) >= DRAIN_STUCK_S:
+                why = "it stopped reading"
+            elif now - start >= DRAIN_MOST_S:
+                why = f"the wait's {DRAIN_MOST_S:.0f} s"
+            elif self._broker_full():
+                why = "the broker filled its budget (another producer kept sending)"
+            if why:
                 unread = int(snap.kafka.total_lag) if snap is not None else 0
                 log.warning(
-                    "budget restart: the consumer was still %s ticks behind after %.1f s; "
-                    "they are lost with the broker", unread, now - start,
+                    "budget restart: the consumer was still %s ticks behind after %.1f s "
+                    "(%s); they are lost with the broker", unread, now - start, why,
                 )  # fmt: skip
                 break
         if producer is not None:
             producer.send(ForgetSent())  # read already: nothing to send again
         return running, unread
+
+    def _broker_full(self) -> bool:
+        """The embedded broker has reached its whole memory budget (the restart starts at
+        RESTART_AT of it: the rest is the room for the ticks in flight meanwhile)."""
+        budget = self.options.broker_memory_mib
+        rss = self.broker.rss_bytes() if self.broker is not None else None
+        return rss is not None and math.isfinite(budget) and rss >= budget * 2**20
 
     def _resume(self, running: bool) -> None:
         """Resume the producer if `_quiesce` paused it; wait (bounded) for ticks to flow."""
@@ -315,8 +340,9 @@ class Pipeline:
             kept = self.keeper.status()
             pausing = kept.pausing
             kafka = dataclasses.replace(
-                kafka, broker_restarts=kept.restarts, broker_budget=kept.budget,
-                keeper=kept.state, topics_recreated=kept.recreated, broker_gave_up=kept.gave_up,
+                kafka, broker_restarts=kept.restarts, broker_lost=kept.lost,
+                broker_budget=kept.budget, keeper=kept.state, topics_recreated=kept.recreated,
+                broker_gave_up=kept.gave_up,
             )  # fmt: skip
         if self.broker is not None:
             kafka = dataclasses.replace(kafka, broker_rss=self.broker.rss_bytes())

@@ -46,6 +46,8 @@ def next_step(step: float, direction: int) -> float | None:
 
 #: Orders the watchlist can be sorted in (the `o` key cycles through them).
 SORTS = ("symbol", "urgency", "chg", "last")
+#: The orders by the words the screen and the README use for them (``sort = "price"``).
+SORT_WORDS = {"change": "chg", "price": "last"}
 #: Desktop notifications through the terminal's escape sequences: none, OSC 9 (the form
 #: iTerm2 introduced) or OSC 777 (urxvt's notify extension); many terminals take one or
 #: both, and one that knows neither ignores them.
@@ -229,10 +231,13 @@ def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
     else:
         problems.append(f"{name}: monitor.desktop must be one of {', '.join(DESKTOP)}")
     sort = monitor.get("sort", base.sort)
+    sort = SORT_WORDS.get(sort, sort) if isinstance(sort, str) else sort
     if sort in SORTS:
         values["sort"] = sort
     else:
-        problems.append(f"{name}: monitor.sort must be one of {', '.join(SORTS)}")
+        problems.append(
+            f"{name}: monitor.sort must be one of symbol, urgency, change (or chg), price (or last)"
+        )
     theme = monitor.get("theme", base.theme)
     if isinstance(theme, str) and theme:
         values["theme"] = theme  # whether such a theme exists, the app knows

@@ -51,6 +51,7 @@ class KafkaStats:
     group: str | None = None
     broker_silent_s: float = 0.0  # since a broker last answered the consumer
     broker_restarts: int = 0  # the embedded broker, restarted by limitwatch
+    broker_lost: int = 0  # ticks the consumer had not read, lost at budget restarts
     broker_budget: int | None = None  # the embedded broker's memory budget, bytes
     keeper: str = ""  # what was last done to keep the broker and topics in place
     broker_gave_up: bool = False  # the embedded broker's quick restarts failed: slow ones now

@@ -179,7 +179,8 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
             placed = [(i, (name, Text(text.plain.split("\n")[0]) if name == label else text))
                       for i, (name, text) in placed]  # fmt: skip
         elif label in _KEEPER_ROWS:  # the count and the time: the toast said the rest
-            placed = [(i, (name, _whole_words(text, width) if name == label else text))
+            lost = k.broker_lost if label == "restart" else 0
+            placed = [(i, (name, _whole_words(text, width, lost) if name == label else text))
                       for i, (name, text) in placed]  # fmt: skip
         elif label == "why":  # whole reasons, the most frequent first, and how many left
             why = Text(_reasons(k.bad_by, width, most), style="red")
@@ -268,16 +269,23 @@ def short_error(text: str) -> str:
     return _CLIENT_NOISE.sub("", text).strip() or text
 
 
-def _whole_words(text: Text, width: int) -> Text:
+def _whole_words(text: Text, width: int, lost: int = 0) -> Text:
     """A keeper row on one line beside the labels: whole if it fits, else up to its
     time, none of it cut (``1 · 15:24:23 restarted after exit -9`` becomes ``1 ·
-    15:24:23``; the toast said what happened, the log keeps it)."""
+    15:24:23``; the toast said what happened, the log keeps it). Ticks ``lost`` unread
+    with the broker stay said, before the time if both do not fit (``1 · 911,902
+    lost``): a restart that lost most of a file said only ``1 · 06:56:39`` at 80x24."""
     room = max(width - len("broker mem") - 1, 2)
     plain = text.plain
     if cell_len(plain) <= room:
         return text
     clock = _CLOCK.search(plain)
-    return Text(plain[: clock.end()] if clock else plain.split(" ")[0], style=text.style)
+    short = plain[: clock.end()] if clock else plain.split(" ")[0]
+    if lost:
+        count = plain.split(" ")[0]
+        tail = f" · {lost:,} lost"
+        short = short + tail if cell_len(short + tail) <= room else count + tail
+    return Text(short, style=text.style)
 
 
 def _first_lines(text: Text, width: int, most: int) -> Text:
