@@ -45,7 +45,7 @@ from producer.files import cut_short
 from producer.kafka_config import Connection, client_config, redact
 from producer.lines import SourceError, skip_hint
 from producer.source import Source
-from producer.wire import Tick, encode, mark_resent
+from producer.wire import Tick, encode, event_time, mark_resent
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +329,7 @@ class ProducerThread(threading.Thread):
         if self._timed_out and self._down_since is None and not self._fatal:
             if self._answers():
                 timed_out, self._timed_out = self._timed_out, []
-                self._send_once_more(timed_out)
+                self._send_once_more(sorted(timed_out, key=lambda kv: event_time(kv[1])))
                 return False
             self._down_since = time.monotonic()
             log.warning(
@@ -485,9 +485,17 @@ class ProducerThread(threading.Thread):
         """Send the ticks delivered from RESEND_S before `lost_at` on and those taken
         back, each marked as resent, oldest first."""
         # Everything delivered since then: the new client has sent nothing yet, so late
-        # acknowledgements from the lost broker count too.
-        delivered = [(k, v) for t, k, v in self._sent if t >= lost_at - RESEND_S]
+        # acknowledgements from the lost broker count too. From RESEND_S before the last
+        # acknowledgement, if that came first: a broker frozen for longer before it died
+        # acknowledged nothing meanwhile, and its consumer read nothing either (307 ticks
+        # acknowledged just before a 10 s freeze were not sent again, and lost).
+        since = min(lost_at, self._sent[-1][0]) if self._sent else lost_at
+        delivered = [(k, v) for t, k, v in self._sent if t >= since - RESEND_S]
+        # Those taken back in the order they were made: their reports come in no order
+        # (queued ones before those in flight), and a consumer drops a resent tick not
+        # newer than its symbol's last as read already (thousands never read were).
         taken_back, self._taken_back = self._taken_back, []
+        taken_back.sort(key=lambda kv: event_time(kv[1]))
         self._sent.clear()
         assert self._producer is not None
         for i, (key, value) in enumerate(delivered + taken_back):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import enum
 import json
+import math
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 from unicodedata import category
@@ -140,6 +142,26 @@ def _symbol_of(value: bytes) -> str | None:
 def encode(tick: Tick) -> bytes:
     """Encode a tick as compact JSON bytes."""
     return _encoder.encode(tick)
+
+
+class _Timed(msgspec.Struct, forbid_unknown_fields=False):
+    ts: float
+
+
+_timed_decoder = msgspec.json.Decoder(_Timed)
+
+
+def event_time(value: bytes | None) -> float:
+    """The event time of an encoded tick (as :func:`encode` made it); inf for anything
+    else.
+
+    >>> event_time(encode(Tick("A", 1.0, 12.5))), event_time(b"x")
+    (12.5, inf)
+    """
+    try:
+        return _timed_decoder.decode(value or b"").ts
+    except (msgspec.DecodeError, RecursionError):
+        return math.inf
 
 
 #: What :func:`mark_resent` puts before the closing brace of an encoded tick.
@@ -363,13 +385,24 @@ _DRAW_NOTHING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 def symbol_problem(symbol: str) -> str | None:
     """What is wrong with a symbol (its words follow "symbol"), or None.
 
-    >>> symbol_problem("BTC-USD"), symbol_problem("A\x1bB")
-    (None, 'has control characters or surrounding spaces')
+    >>> symbol_problem("BTC-USD"), symbol_problem("A\x1bB"), symbol_problem(" A")
+    (None, 'has a control character (U+001B)', 'has surrounding spaces')
+    >>> symbol_problem("\U0001f468\u200d\U0001f469")
+    'has an invisible character (U+200D ZERO WIDTH JOINER)'
     >>> symbol_problem("\u2800\u2800"), symbol_problem("日本株")
     ('draws nothing: its characters are all blank', None)
+
+    The character is named: an emoji joined by U+200D was refused as having "control
+    characters or surrounding spaces", which it has not. (Invisible characters are
+    refused: with them two symbols that look alike are two symbols.)
     """
-    if not (symbol.isprintable() and symbol.strip() == symbol):
-        return "has control characters or surrounding spaces"
+    if not symbol.isprintable():
+        c = next(c for c in symbol if not c.isprintable())
+        kind = "a control character" if category(c) == "Cc" else "an invisible character"
+        name = unicodedata.name(c, "")
+        return f"has {kind} (U+{ord(c):04X}{' ' + name if name else ''})"
+    if symbol.strip() != symbol:
+        return "has surrounding spaces"
     if symbol.isascii():
         return None
     for c in symbol:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import signal
 import sys
 
 
@@ -78,6 +79,12 @@ def _main(argv: list[str] | None) -> int:
             return fail(str(exc))
     func = getattr(args, "func", None)
     if func is not None:  # a Ctrl-C they do not catch themselves is main's
+        # A script's background job starts with SIGINT ignored, and `kill -INT` is how
+        # such a job is stopped: taken from the start, not only once a command's loop
+        # runs (engine, produce and record waiting for a broker that does not answer
+        # went on for their whole 10 s).
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         return int(func(args) or 0)
     from tui import monitor  # the terminal UI, only for the monitor and replay
 

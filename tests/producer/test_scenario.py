@@ -134,7 +134,7 @@ def test_reader_streams_without_reading_past_what_it_needs(tmp_path: Path) -> No
         (good_header(engine={"fast": 99999, "slow": 100000}), "fast: 99,999 ticks is more"),
         (good_header(engine={"slow": 2049}), "at most 2,048: every symbol's state grows"),
         (good_header(engine={"history": 1e6}), "history: 1e+06 ticks is more than a scenario"),
-        (good_header(symbols=["A\x07"]), "control characters"),
+        (good_header(symbols=["A\x07"]), "a control character"),
         (good_header(additive=["g*"], limits={"g1": [1, -1]}), "must satisfy buy < sell"),
         (good_header(additive=["g*"], limits={"A": [-1, 1]}), "0 < buy < sell"),
         (good_header(additive=[""]), "an additive pattern is empty"),

@@ -217,7 +217,7 @@ def test_a_record_is_bounded_as_a_tick_is() -> None:
         "not a limits record"
     )
     assert decode(b"A\x1b[2J", encode("A\x1b[2J", 1.0, 2.0, "x", 0.0)) == (
-        "symbol has control characters or surrounding spaces"
+        "symbol has a control character (U+001B)"
     )
     assert str(decode(b"A", encode("A", 1.0, 2.0, "x" * 201, 0.0))).startswith(
         "not a limits record"

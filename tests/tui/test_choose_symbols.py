@@ -230,14 +230,24 @@ def test_a_name_refused_or_added_is_said_in_the_dialog_not_in_a_toast_behind_it(
         await wait_until_async(lambda: isinstance(app.screen, SymbolsScreen), pilot.pause, 5)
         box = app.screen.query_one("#add", Input)
         known.append(app._snapshot.engine.symbols[0] if app._snapshot else "")
-        for name in ("X" * 200, "NEWCO", known[0]):
+        for name in ("X" * 200, "NEWCO", known[0], known[0].lower()):
             box.value = name
             await pilot.press("enter")
             await pilot.pause()
             seen.append(str(app.screen.query_one("#hint", Static).render()))
+        listing = app.screen.query_one(SelectionList)
+        seen.extend(str(listing.get_option_at_index(i).prompt) for i in range(listing.option_count))
 
     drive(app, script)
-    refused, added, again = seen
+    refused, added, again, other_case, *listed = seen
+    # Another symbol than the one it looks like: said (it was added silently).
+    assert other_case.startswith(
+        f"{known[0].lower()} added: not {known[0]}, names differ by case: its row appears"
+    )
+    # Symbols seen by name, then those added before their first tick.
+    seen_ones = listed[: len(listed) - 2]
+    assert seen_ones == sorted(seen_ones, key=str.casefold) and known[0] in seen_ones
+    assert listed[-2:] == ["NEWCO", known[0].lower()]
     assert refused == "not added: a symbol has at most 64 characters"
     # A name not seen yet makes no row until its first tick, and is told so.
     assert added.startswith("NEWCO added: its row appears at its first tick; ")

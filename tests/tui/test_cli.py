@@ -251,6 +251,38 @@ def test_unreachable_cluster_is_reported(tmp_path: Path) -> None:
             ), (name, err)
 
 
+def test_sigint_stops_a_command_waiting_for_kafka_in_a_background_job(tmp_path: Path) -> None:
+    """A script's background job starts with SIGINT ignored, and `kill -INT` is how one
+    is stopped: engine, produce and record waiting for a cluster that does not answer
+    went on to the end of their wait and said they could not reach it."""
+    common = ["--bootstrap-servers", "127.0.0.1:1", "--log-file", str(tmp_path / "l.log")]
+    commands = {
+        "produce": ["produce", *common, "--count", "5"],
+        "engine": ["engine", *common],
+        "record": ["record", str(tmp_path / "r.jsonl"), *common],
+    }
+    running = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", *args],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
+        for name, args in commands.items()
+    }
+    for name, proc in running.items():
+        assert proc.stderr is not None
+        assert "no answer yet" in proc.stderr.readline(), name  # it is waiting
+        proc.send_signal(signal.SIGINT)
+    for name, proc in running.items():
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, (name, err)
+        assert err.strip() == "limitwatch: stopped by Ctrl-C", (name, err)
+
+
 @pytest.mark.kafka
 def test_produce_then_record_gives_the_same_ticks(
     broker: EmbeddedBroker, topic: str, tmp_path: Path
@@ -745,7 +777,7 @@ def test_a_file_that_cannot_be_read_is_said_not_a_traceback(command: str) -> Non
         (["backtest", "--limit", "ACME=nan:nan", "x.csv"], "buy: 'nan' is not a number"),
         (["backtest", "--limit", "ACME=100:inf", "x.csv"], "sell: 'inf' is not a number"),
         (["backtest", "--limit", "A" * 100 + "=1:2", "x.csv"], "longer than the limit of 64"),
-        (["backtest", "--limit", "A\x1b[31mB=1:2", "x.csv"], "has control characters"),
+        (["backtest", "--limit", "A\x1b[31mB=1:2", "x.csv"], "has a control character"),
     ],
 )
 def test_out_of_range_arguments_are_usage_errors(argv: list[str], said: str) -> None:

@@ -138,6 +138,24 @@ def test_an_oversize_message_is_dead_lettered_as_a_prefix_with_its_size(
     assert value == huge[:MAX_COPY_BYTES]
 
 
+def test_a_message_with_a_key_of_a_megabyte_is_dead_lettered_with_its_key_cut(
+    broker: EmbeddedBroker, topic: str
+) -> None:
+    """The key was copied whole: the client refused the copy (message too large), and
+    the log did not say which message."""
+    key = b"k" * 1_000_000
+    pipeline = _pipeline(broker, topic)
+    try:
+        _send(broker, topic, [(key, b"notjson")])
+        snap = wait_for(pipeline, lambda s: s.kafka.bad >= 1 and s.kafka.dead_lettered >= 1)
+        assert snap.kafka.errors == 0, snap.kafka.last_error
+    finally:
+        assert pipeline.stop()
+    [(headers, value)] = read_dead_letters(broker, topic, 1)
+    assert headers["limitwatch.key_size"] == str(len(key))
+    assert value == b"notjson"
+
+
 class _Gauges:
     """A source whose values jump by design, as system metrics do."""
 

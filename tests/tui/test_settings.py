@@ -177,7 +177,7 @@ def test_a_hostile_name_in_the_file_is_refused_and_said_without_driving_the_term
     assert settings.limits == {"OK": (1.0, 2.0)}
     assert len(problems) == 4
     assert not any("\x1b" in p or "\x07" in p for p in problems)
-    assert f"{path}: limits.\\x1b]0;x\\x07: the symbol has control characters" in "\n".join(
+    assert f"{path}: limits.\\x1b]0;x\\x07: the symbol has a control character" in "\n".join(
         problems
     )
     # And the dialog draws whatever a problem holds as text, escapes written out.

@@ -7,7 +7,8 @@ has its copy), and copied to ``<topic>.dlq`` with the headers ``limitwatch.reaso
 ``limitwatch.origin`` (topic/partition/offset) and ``limitwatch.size`` (the value's length
 in bytes). A value longer than :data:`MAX_COPY_BYTES` is copied as its first
 :data:`MAX_COPY_BYTES` bytes, so the copy stays under any broker's message size limit;
-``limitwatch.size`` keeps the original length.
+``limitwatch.size`` keeps the original length. So is a key (a message with a key of
+1 MB was refused by the client, and not copied), with ``limitwatch.key_size`` its length.
 """
 
 from __future__ import annotations
@@ -65,14 +66,18 @@ class DeadLetters:
         ]
         if size > MAX_COPY_BYTES:
             value = value[:MAX_COPY_BYTES]
+        key = msg.key()
+        if key is not None and len(key) > MAX_COPY_BYTES:
+            headers.append(("limitwatch.key_size", str(len(key)).encode()))
+            key = key[:MAX_COPY_BYTES]
         tries = iter(range(_TRIES))
         try:
             queued = produce_with_retry(
-                self.producer, self.topic, value, key=msg.key(), headers=headers,
+                self.producer, self.topic, value, key=key, headers=headers,
                 give_up=lambda: next(tries, None) is None, wait_s=_WAIT_S,
             )  # fmt: skip
         except Exception as exc:  # an oversize or otherwise unproducible message
-            self._on_error(f"dead-letter: {exc}")
+            self._on_error(f"dead-letter: the copy of {origin} was not sent: {exc}")
             return
         if queued:
             self.copied += 1

@@ -82,8 +82,11 @@ class SymbolsScreen(ModalScreen[None]):
         super().__init__()
         self.watchlist = tuple(watchlist)
         shown = set(self.watchlist)
-        # Symbols seen first, in order; then those on the watchlist not seen yet.
-        self.known = list(dict.fromkeys([*known, *self.watchlist]))
+        # Symbols seen, by name (in the order they came, 10,000 symbols read S00005,
+        # S00007, S00011 ... as the partitions were read); then those on the watchlist
+        # not seen yet.
+        seen = sorted(set(known), key=lambda s: (s.casefold(), s))
+        self.known = list(dict.fromkeys([*seen, *self.watchlist]))
         self._every = not shown
         self._ticked = set(self.known) if not shown else shown & set(self.known)
         self._apply = apply
@@ -168,4 +171,8 @@ class SymbolsScreen(ModalScreen[None]):
         self._changed()
         # A symbol not seen yet makes no row until its first tick: said, or it looked lost.
         when = "its row appears at its first tick; " if unseen else ""
+        # Names are told apart by case: "acme" beside ACME is another symbol, said so.
+        alike = [k for k in self.known if k != name and k.casefold() == name.casefold()]
+        if unseen and alike:
+            when = f"not {alike[0]}, names differ by case: {when}"
         hint.update(Content(f"{name} added: {when}{self._hint()}"))
