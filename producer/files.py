@@ -169,6 +169,8 @@ def skipped_lines(source: object) -> list[str]:
 
 #: Name used in messages for standard input.
 STDIN_NAME = "<stdin>"
+#: What a command reading standard input says when it started with it closed.
+STDIN_CLOSED = "standard input is closed"
 #: A stream's ticks (standard input, a pipe) are handed on at least this often, in
 #: seconds, as they come: `tail -f ticks | limitwatch backtest -` shows its signals live.
 STREAM_GROUP_S = 0.2
@@ -344,7 +346,9 @@ class FileSource:
             return self._stream
         if self.is_stdin:
             if sys.stdin is None:  # started with it closed (`cmd <&-`)
-                raise SourceError(self.display, None, "standard input is closed")
+                raise SourceError(
+                    self.display, None, f"{STDIN_CLOSED}: give a file, or pipe ticks in"
+                )
             return sys.stdin.buffer
         try:
             stream = open(self.path, "rb")  # noqa: SIM115 (closed by _ticks' finally)

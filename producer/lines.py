@@ -127,10 +127,14 @@ def check_symbol(symbol: object) -> str:
 def _short(value: object, most: int = 40) -> str:
     """``repr(value)``, cut to ``most`` characters (a number of 400 digits, in a message).
 
-    >>> _short(10**50)
-    '10000000000000000000000000000000000000…'
+    >>> _short(10**50), _short(True), _short(None)
+    ('10000000000000000000000000000000000000…', 'true', 'null')
     """
-    text = repr(value)
+    # JSON's words for what JSON gave: ``{"price": true}`` got ``true``, not ``True``.
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        text = "null" if value is None else repr(value)
     return text if len(text) <= most else text[: most - 2] + "…"
 
 
@@ -190,7 +194,7 @@ def parse_time(value: object) -> float:
     (1750000000.5, 1750000000.0)
     """
     if isinstance(value, bool):
-        raise BadLine(f"timestamp must be a number or ISO-8601 text, got {value!r}")
+        raise BadLine(f"timestamp must be a number or ISO-8601 text, got {_short(value)}")
     if isinstance(value, int | float):
         try:
             ts = float(value)
@@ -210,7 +214,7 @@ def parse_time(value: object) -> float:
                 when = when.replace(tzinfo=UTC)
             ts = when.timestamp()
     else:
-        raise BadLine(f"timestamp must be a number or ISO-8601 text, got {value!r}")
+        raise BadLine(f"timestamp must be a number or ISO-8601 text, got {_short(value)}")
     if not math.isfinite(ts):
         raise BadLine(f"timestamp is not finite ({value!r})")
     if ts < 0.0:
@@ -536,6 +540,17 @@ class CsvColumns:
         The common case (plain numbers, a symbol seen before) takes a fast path; anything
         unusual goes through the full checks, which also word the error.
         """
+        try:
+            return self._tick(line)
+        except BadLine:
+            if line.lstrip().startswith("{"):  # said as what it is, not as a bad price
+                raise BadLine(
+                    "a JSON line in a CSV file (its header is a CSV one): a file is all CSV "
+                    "or all JSON lines"
+                ) from None
+            raise
+
+    def _tick(self, line: str) -> Tick:
         fields = _split_csv(line)
         if len(fields) != self.width:
             raise BadLine(f"expected {self.width} fields, found {len(fields)}")

@@ -218,6 +218,11 @@ def _pipe_of(data: bytes) -> int:
         ("ts,symbol,price\n1,,1\n", 2, "symbol is empty"),
         (f"ts,symbol,price\n1,{'X' * (MAX_SYMBOL_LEN + 1)},1\n", 2, "longer than the limit"),
         ("ts,symbol,price\n1,A\x1bB,1\n", 2, "a control character"),
+        (
+            'ts,symbol,price\n1,A,1\n{"ts": 2, "symbol": "A", "price": 1}\n',
+            3,
+            "a JSON line in a CSV file (its header is a CSV one)",  # not "a bad price"
+        ),
         ("ts,symbol,price\n10,A,1\n8.5,A,1\n", 3, "time goes backwards by 1.500 s"),
         (
             "ts,symbol,price\n1796608560,A,1\n1796608555.565337,A,1\n",

@@ -61,7 +61,7 @@ from engine.evaluation import (
 from engine.quality import Quality, TickOrder
 from engine.watch import Discipline
 from producer.chunks import TickColumns, group_ticks
-from producer.files import FileSource, cut_short, skipped_lines
+from producer.files import STDIN_CLOSED, FileSource, cut_short, skipped_lines
 from producer.lines import SourceError, fmt_span, skip_hint
 from producer.lookahead import LookaheadReader
 from producer.source import Source, additive_of
@@ -569,7 +569,7 @@ def open_file(spec: str, *, skip_bad: bool, additive: Sequence[str] = ()) -> Sou
     stream: BinaryIO | None = None
     if spec == "-":
         if sys.stdin is None:  # started with it closed (`backtest - <&-`)
-            raise BacktestError("standard input is closed: give a file, or pipe ticks in")
+            raise BacktestError(f"{STDIN_CLOSED}: give a file, or pipe ticks in")
         if sys.stdin.isatty():
             print("reading ticks from standard input; end with Ctrl-D", file=sys.stderr)
         stream = sys.stdin.buffer

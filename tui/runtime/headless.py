@@ -25,6 +25,7 @@ from engine import Signal
 from engine.config import symbol_matcher
 from producer.control import ProducerStats
 from producer.fields import Fields
+from producer.files import STDIN_CLOSED
 from producer.kafka_config import redact
 from producer.kafka_producer import STOP_FLUSH_S, ProducerThread
 from producer.keeper import BrokerKeeper
@@ -491,6 +492,8 @@ def run_produce(args: argparse.Namespace) -> int:
     """Headless producer: send the source's ticks until it ends, --count, or Ctrl-C."""
     if not args.bootstrap_servers:
         return fail("the headless producer needs --bootstrap-servers (the cluster to write to)")
+    if args.source == "-" and sys.stdin is None:  # started with it closed (`<&-`)
+        return fail(f"{STDIN_CLOSED}: give a file, or pipe ticks in")
     stop = threading.Event()
     stdin = LookaheadReader(os.dup(0), stop) if args.source == "-" else None
     try:
