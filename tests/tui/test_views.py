@@ -553,6 +553,29 @@ def test_the_help_says_more_below_only_while_there_is() -> None:
     assert "↓ more" in again
 
 
+@pytest.mark.parametrize(("key", "last_words"), [("c", "by many points."), ("d", "earlier forecasts came to.")])
+def test_the_forecast_windows_scroll_where_the_screen_is_short(key: str, last_words: str) -> None:
+    """On a short screen (60x20 with a record of many streams; here 60x10) the track
+    record and the forecast's explanation were cut off, with no way to read the rest
+    (the help scrolled)."""
+    app = LimitwatchApp(StaticFeed())
+    shown: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(0.2)
+        await pilot.press(key)
+        await pilot.pause(0.3)
+        shown.append(_screen_text(app))
+        await pilot.press("end")
+        await pilot.pause(0.2)
+        shown.append(" ".join(_screen_text(app).replace("│", " ").split()))
+
+    drive(app, script, size=(60, 10))
+    top, bottom = shown
+    assert "↓ more" in top and "↓ more" not in bottom and "esc closes" in bottom
+    assert last_words in bottom[bottom.index("esc closes") - 200 : bottom.index("esc closes")]
+
+
 def test_keys_of_one_burst_each_scroll_the_help() -> None:
     app = LimitwatchApp(StaticFeed())
     seen: list[float] = []

@@ -12,13 +12,13 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from engine import EngineState
 from engine.calibration import CalibrationRecord, shift_odds
 from tui.runtime import format as fmt
+from tui.screens.help import Pages
 
 __all__ = ["DetailScreen", "forecast_details"]
 
@@ -218,7 +218,7 @@ class DetailScreen(ModalScreen[None]):
     DetailScreen {
         align: center middle;
     }
-    DetailScreen > Vertical {
+    DetailScreen > Pages {
         width: 78;
         max-width: 100%;
         height: auto;
@@ -239,7 +239,7 @@ class DetailScreen(ModalScreen[None]):
         self._look = look
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
+        with Pages() as box:  # scrolls where the screen is short (↓ more)
             box.border_title = Text(f"Why this forecast · {self.symbol}")
             box.border_subtitle = "esc closes"
             yield Static(id="detail-table")

@@ -28,6 +28,11 @@ class Pages(VerticalScroll):
     def on_resize(self) -> None:
         self.call_after_refresh(self._update_hint)
 
+    def watch_virtual_size(self) -> None:
+        # Content that grows within a box already at its largest (a window whose text
+        # comes after it opens) resizes nothing: said here.
+        self.call_after_refresh(self._update_hint)
+
     # At once: keys typed in one burst each move the text (a scroll waits for the next
     # refresh, and each press of a burst started from the same place: ten, one line).
     def action_scroll_down(self) -> None:

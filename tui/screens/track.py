@@ -10,13 +10,13 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from engine.calibration import CalibrationRecord
 from engine.evaluation import MIN_BIN, sample_every
 from tui.runtime.format import interval
+from tui.screens.help import Pages
 
 #: Cells of the widest bar (an observed frequency of 100 %).
 BAR = 20
@@ -77,7 +77,7 @@ class TrackScreen(ModalScreen[None]):
     TrackScreen {
         align: center middle;
     }
-    TrackScreen > Vertical {
+    TrackScreen > Pages {
         width: 76;
         max-width: 100%;
         height: auto;
@@ -94,7 +94,7 @@ class TrackScreen(ModalScreen[None]):
         self._horizon = horizon_s
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
+        with Pages() as box:  # scrolls where the screen is short (↓ more)
             box.border_title = "Track record"
             box.border_subtitle = "esc closes"
             yield Static(id="track-table")
