@@ -553,7 +553,9 @@ def test_the_help_says_more_below_only_while_there_is() -> None:
     assert "↓ more" in again
 
 
-@pytest.mark.parametrize(("key", "last_words"), [("c", "by many points."), ("d", "earlier forecasts came to.")])
+@pytest.mark.parametrize(
+    ("key", "last_words"), [("c", "by many points."), ("d", "earlier forecasts came to.")]
+)
 def test_the_forecast_windows_scroll_where_the_screen_is_short(key: str, last_words: str) -> None:
     """On a short screen (60x20 with a record of many streams; here 60x10) the track
     record and the forecast's explanation were cut off, with no way to read the rest
