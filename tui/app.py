@@ -1463,7 +1463,12 @@ def status_line(
         over = cell_len(text) - width
         if over <= 0:
             return text
-        if key in shorter:
+        if key == "stale" and part["stale"] and not snap.kafka.broker_gave_up:
+            # Why, cut, while a few words of it fit (at 80 columns a replay falling
+            # behind read `STALE ·` alone, its `consumer 20 s behind` gone).
+            room = cell_len(part["stale"]) - over
+            part["stale"] = _cut(part["stale"], room) if room >= len("STALE: ") + 8 else "STALE"
+        elif key in shorter:
             part[key] = shorter[key]
         else:
             part[key] = _cut(part[key], cell_len(part[key]) - over)

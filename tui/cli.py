@@ -83,9 +83,14 @@ def _main(argv: list[str] | None) -> int:
         # such a job is stopped: taken from the start, not only once a command's loop
         # runs (engine, produce and record waiting for a broker that does not answer
         # went on for their whole 10 s).
-        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        if ignored:
             signal.signal(signal.SIGINT, signal.default_int_handler)
-        return int(func(args) or 0)
+        try:
+            return int(func(args) or 0)
+        finally:  # as it was (main called within a process that ignores it, as a test's)
+            if ignored:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
     from tui import monitor  # the terminal UI, only for the monitor and replay
 
     if getattr(args, "command", None) == "serve":

@@ -851,6 +851,17 @@ def test_at_80_columns_bad_lines_skipped_leave_the_step_and_the_source() -> None
     assert line == "source ended · 27 skipped · 12 symbols · 22 signals · step 0.50% · <stdin>"
 
 
+def test_at_80_columns_why_it_is_stale_keeps_what_words_fit() -> None:
+    """A replay falling behind read `STALE · speed max · source ended · ...` at 80
+    columns: why it was stale went whole, though half of it fitted."""
+    snap = dataclasses.replace(
+        StaticFeed().latest(), producer=ProducerStats(source="rally.jsonl", speed=math.inf)
+    )
+    line = status_line(snap, 0.005, 78, stale="consumer 20 s behind since 07:01:02")
+    assert line.startswith("STALE: consumer 20 s beh") and line.endswith("step 0.50%")
+    assert len(line) <= 78
+
+
 def test_a_source_that_stops_on_a_bad_line_says_so_in_a_toast_with_the_skip_bad_hint() -> None:
     feed = StaticFeed()
     app = LimitwatchApp(feed)

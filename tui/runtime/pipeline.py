@@ -293,14 +293,17 @@ class Pipeline:
                 why = "it stopped reading"
             elif now - start >= DRAIN_MOST_S:
                 why = f"the wait's {DRAIN_MOST_S:.0f} s"
-            elif self._broker_full():
+            elif fresh and self._broker_full():  # how far behind measured first
                 why = "the broker filled its budget (another producer kept sending)"
             if why:
                 unread = int(snap.kafka.total_lag) if snap is not None else 0
-                log.warning(
-                    "budget restart: the consumer was still %s ticks behind after %.1f s "
-                    "(%s); they are lost with the broker", unread, now - start, why,
-                )  # fmt: skip
+                if unread:
+                    log.warning(
+                        "budget restart: the consumer was still %s ticks behind after %.1f "
+                        "s (%s); they are lost with the broker", unread, now - start, why,
+                    )  # fmt: skip
+                else:
+                    log.info("budget restart after %.1f s (%s)", now - start, why)
                 break
         if producer is not None:
             producer.send(ForgetSent())  # read already: nothing to send again
