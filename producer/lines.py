@@ -467,9 +467,10 @@ def _is_number(text: str) -> bool:
 
 
 def _float(text: str) -> float:
-    """``float(text)`` without the digit separators Python allows ("1_000"): no other
-    reader of prices (the file reader's C parser, the limits dialog, JSON) takes them."""
-    if "_" in text:
+    """``float(text)`` without the digit separators and other scripts' digits Python
+    allows ("1_000", "１００"): no other reader of prices (the file reader's C parser,
+    the limits dialog and ``--limit``, JSON) takes them."""
+    if "_" in text or not text.isascii():
         raise ValueError(text)
     return float(text)
 

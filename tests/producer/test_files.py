@@ -209,6 +209,8 @@ def _pipe_of(data: bytes) -> int:
         ("ts,symbol,price\n1,A,1e13\n", 2, "not below"),
         ("ts,symbol,price\n1,A,1e-320\n", 2, "below 1e-12: too small to be a price"),
         ("ts,symbol,price\n1,A,ten\n", 2, "price 'ten' is not a number"),
+        ("ts,symbol,price\n1,A,１００\n", 2, "price '１００' is not a number"),  # as --limit
+        ("ts,symbol,price\n١,A,1\n", 2, "neither epoch seconds nor ISO-8601"),
         ("ts,symbol,price\nyesterday,A,1\n", 2, "neither epoch seconds nor ISO-8601"),
         ("ts,symbol,price\n1750000000000,A,1\n", 2, "looks like milliseconds"),
         ("ts,symbol,price\n1750000000000000,A,1\n", 2, "looks like microseconds"),
