@@ -56,6 +56,15 @@ POLL_EVERY = 32
 #: On stop, how long to wait for the last messages to be delivered; what is still
 #: queued after that (a dead broker) is counted as failed.
 STOP_FLUSH_S = 1.0
+#: With a ``backlog`` (how many seconds its reader in the same monitor is behind), the
+#: thread holds its source while that passes BACKLOG_MOST_S, until it is back under
+#: BACKLOG_RESUME_S, looking every BACKLOG_EVERY ticks: a replay at ``--speed max`` ran
+#: ahead of its monitor for good, 414,681 ticks and 20 s behind and growing, every
+#: forecast stale, until the broker's budget restart lost what was unread. (Seconds, not
+#: ticks: held at 200,000 ticks, a monitor reading 12,000 a second was 14 s behind.)
+BACKLOG_MOST_S = 2.0
+BACKLOG_RESUME_S = 0.5
+BACKLOG_EVERY = 1_000
 #: Ticks delivered this many seconds before the broker was lost are sent again when it
 #: returns: a broker restarted empty lost those its consumer had not read yet.
 RESEND_S = 10.0
@@ -126,8 +135,11 @@ class ProducerThread(threading.Thread):
         max_gap_s: float = 5.0,
         on_limits: Callable[[dict[str, tuple[float, float]]], None] | None = None,
         client_settings: dict[str, object] | None = None,
+        backlog: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(name="limitwatch-producer", daemon=True)
+        #: Seconds the monitor's own reader is behind (see BACKLOG_MOST_S).
+        self.backlog = backlog
         self.bootstrap = bootstrap
         self.source = source
         self.topic = topic
@@ -575,6 +587,8 @@ class ProducerThread(threading.Thread):
                 self._report()  # deliveries still come in: counted while paused too
                 if self._drain_commands():
                     anchor = None
+            if self._read_up() and not follows_clock:
+                anchor = None  # a replay goes on from here, not in a burst
             if self._stop_event.is_set():
                 break
             gap = tick.ts - prev_ts
@@ -633,6 +647,22 @@ class ProducerThread(threading.Thread):
             self._source_ended = True
             self._deliver_the_rest()
         return self._produced
+
+    def _read_up(self) -> bool:
+        """Every BACKLOG_EVERY ticks: while the monitor's reader is more than
+        BACKLOG_MOST_S behind, wait until it is under BACKLOG_RESUME_S (commands and
+        reports served meanwhile). Whether it waited."""
+        if self.backlog is None or self._produced % BACKLOG_EVERY:
+            return False
+        if not self.backlog() > BACKLOG_MOST_S:
+            return False
+        self._update(waiting="the monitor to read up")
+        while not self._stop_event.is_set() and self.backlog() > BACKLOG_RESUME_S:
+            self._poll(STOP_CHECK_S)
+            self._report()
+            self._drain_commands()
+        self._update(waiting="")
+        return True
 
     def _deliver_the_rest(self) -> None:
         """Once the source has ended, wait until every tick sent is delivered, as while

@@ -222,7 +222,7 @@ class Pipeline:
                 late = None if opts.source.limits else self._late_limits
                 self.producer = ProducerThread(
                     self.connection, opts.source, topic=opts.topic, speed=opts.speed,
-                    max_gap_s=opts.max_gap_s, on_limits=late,
+                    max_gap_s=opts.max_gap_s, on_limits=late, backlog=self._backlog,
                 )  # fmt: skip
                 self.producer.start()
             budget = opts.broker_memory_mib
@@ -245,6 +245,13 @@ class Pipeline:
         producer = self.producer
         lead = producer.lead_s if producer is not None else 0.0
         return time.time() + max(0.0, lead)
+
+    def _backlog(self) -> float:
+        """How many seconds the consumer is behind (its last lag reading): our producer
+        holds its source while that is long (a replay at --speed max outran it for good)."""
+        snap = self.worker.latest() if self.worker is not None else None
+        parts = snap.kafka.partitions if snap is not None else ()
+        return max((p.lag_s for p in parts if p.lag > 0), default=0.0)
 
     def _late_limits(self, limits: dict[str, tuple[float, float]]) -> None:
         """Apply a source's limits learnt after the start (called in the producer thread,
