@@ -501,12 +501,16 @@ class ProducerThread(threading.Thread):
         # acknowledgement, if that came first: a broker frozen for longer before it died
         # acknowledged nothing meanwhile, and its consumer read nothing either (307 ticks
         # acknowledged just before a 10 s freeze were not sent again, and lost).
-        since = min(lost_at, self._sent[-1][0]) if self._sent else lost_at
+        # (Only where ticks were left in flight: a source that was merely quiet before
+        # the loss would send hour-old ticks again.)
+        taken_back, self._taken_back = self._taken_back, []
+        since = lost_at
+        if taken_back and self._sent:
+            since = min(lost_at, self._sent[-1][0])
         delivered = [(k, v) for t, k, v in self._sent if t >= since - RESEND_S]
-        # Those taken back in the order they were made: their reports come in no order
+        # Those taken back oldest event time first: their reports come in no order
         # (queued ones before those in flight), and a consumer drops a resent tick not
         # newer than its symbol's last as read already (thousands never read were).
-        taken_back, self._taken_back = self._taken_back, []
         taken_back.sort(key=lambda kv: event_time(kv[1]))
         self._sent.clear()
         assert self._producer is not None
@@ -582,13 +586,19 @@ class ProducerThread(threading.Thread):
                 break
             if self._drain_commands():
                 anchor = None
-            while self._paused and not self._stop_event.is_set():
-                self._poll(STOP_CHECK_S)
-                self._report()  # deliveries still come in: counted while paused too
-                if self._drain_commands():
+            while not self._stop_event.is_set():
+                while self._paused and not self._stop_event.is_set():
+                    self._poll(STOP_CHECK_S)
+                    self._report()  # deliveries still come in: counted while paused too
+                    if self._drain_commands():
+                        anchor = None
+                if not self._read_up():
+                    break
+                # Held for the reader: a pause asked meanwhile holds this tick too (a
+                # budget restart's would have let it go to the broker about to be
+                # replaced); a replay goes on from here, not in a burst.
+                if not follows_clock:
                     anchor = None
-            if self._read_up() and not follows_clock:
-                anchor = None  # a replay goes on from here, not in a burst
             if self._stop_event.is_set():
                 break
             gap = tick.ts - prev_ts

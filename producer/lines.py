@@ -544,10 +544,9 @@ class CsvColumns:
         try:
             return self._tick(line)
         except BadLine:
-            if line.lstrip().startswith("{"):  # said as what it is, not as a bad price
+            if _is_json_object(line):  # said as what it is, not as a bad price
                 raise BadLine(
-                    "a JSON line in a CSV file (its header is a CSV one): a file is all CSV "
-                    "or all JSON lines"
+                    "a JSON line in a CSV file: a file is all CSV or all JSON lines"
                 ) from None
             raise
 
@@ -587,6 +586,16 @@ def _split_csv(line: str) -> list[str]:
 
 
 _json_decoder = msgspec.json.Decoder()
+
+
+def _is_json_object(line: str) -> bool:
+    """Whether ``line`` holds one JSON object (a CSV row starting with ``{`` need not)."""
+    if not line.lstrip().startswith("{"):
+        return False
+    try:
+        return isinstance(_json_decoder.decode(line), dict)
+    except (msgspec.DecodeError, RecursionError):
+        return False
 
 
 def json_object(line: str) -> dict[str, Any]:

@@ -388,17 +388,18 @@ def symbol_problem(symbol: str) -> str | None:
     >>> symbol_problem("BTC-USD"), symbol_problem("A\x1bB"), symbol_problem(" A")
     (None, 'has a control character (U+001B)', 'has surrounding spaces')
     >>> symbol_problem("\U0001f468\u200d\U0001f469")
-    'has an invisible character (U+200D ZERO WIDTH JOINER)'
+    'has a non-printing character (U+200D ZERO WIDTH JOINER)'
     >>> symbol_problem("\u2800\u2800"), symbol_problem("日本株")
     ('draws nothing: its characters are all blank', None)
 
     The character is named: an emoji joined by U+200D was refused as having "control
-    characters or surrounding spaces", which it has not. (Invisible characters are
-    refused: with them two symbols that look alike are two symbols.)
+    characters or surrounding spaces", which it has not. (Non-printing characters are
+    refused, spaces other than the plain one too: with them two symbols that look alike
+    are two symbols.)
     """
     if not symbol.isprintable():
         c = next(c for c in symbol if not c.isprintable())
-        kind = "a control character" if category(c) == "Cc" else "an invisible character"
+        kind = "a control character" if category(c) == "Cc" else "a non-printing character"
         name = unicodedata.name(c, "")
         return f"has {kind} (U+{ord(c):04X}{' ' + name if name else ''})"
     if symbol.strip() != symbol:

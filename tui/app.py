@@ -1467,7 +1467,10 @@ def status_line(
             # Why, cut, while a few words of it fit (at 80 columns a replay falling
             # behind read `STALE ·` alone, its `consumer 20 s behind` gone).
             room = cell_len(part["stale"]) - over
-            part["stale"] = _cut(part["stale"], room) if room >= len("STALE: ") + 8 else "STALE"
+            cut = _cut(part["stale"], room)
+            words = cut.rstrip("…").rsplit(" ", 1)[0]  # whole words only
+            fits = room >= len("STALE: ") + 8 and cell_len(words) > len("STALE:")
+            part["stale"] = (words + "…" if cut != part["stale"] else cut) if fits else "STALE"
         elif key in shorter:
             part[key] = shorter[key]
         else:

@@ -223,8 +223,9 @@ def _pipe_of(data: bytes) -> int:
         (
             'ts,symbol,price\n1,A,1\n{"ts": 2, "symbol": "A", "price": 1}\n',
             3,
-            "a JSON line in a CSV file (its header is a CSV one)",  # not "a bad price"
+            "a JSON line in a CSV file: a file is all CSV or all JSON lines",  # no bad price
         ),
+        ("ts,symbol,price\n1,{X},1\n{2},A,x\n", 3, "price 'x' is not a number"),  # CSV
         ("ts,symbol,price\n10,A,1\n8.5,A,1\n", 3, "time goes backwards by 1.500 s"),
         (
             "ts,symbol,price\n1796608560,A,1\n1796608555.565337,A,1\n",

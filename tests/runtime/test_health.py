@@ -174,3 +174,24 @@ def test_messages_that_are_all_refused_warn_once_no_tick_is_taken_for_a_while() 
     assert h.word(since_last_tick_s=REFUSING_S, now=5.0 + REFUSING_S) == "WARN"
     h.statistics(["UP"], received_bytes=4, now=6.0 + REFUSING_S)
     assert h.word(since_last_tick_s=REFUSING_S + 1, now=6.0 + REFUSING_S) == "OK"
+
+
+def test_the_lag_last_known_of_each_partition_outlasts_readings_that_do_not_know_it() -> None:
+    """What was still to read when a broker that kept nothing went away: each partition's
+    last reading that knew its end. A reading without ends (the broker away) had set it
+    to a part of it, or to 0, and the loss went unsaid."""
+    h = _health()
+    h.lag([PartitionReading(0, 0, 50_000, 1_000), PartitionReading(1, 0, 40_000, 1_000)], 1.0)
+    assert h.known_lag == 88_000
+    h.lag([PartitionReading(0, 0, 50_000, 2_000), PartitionReading(1, -1, -1, 1_000)], 2.0)
+    assert h.known_lag == 48_000 + 39_000  # partition 1 as last known
+    h.lag([PartitionReading(0, -1, -1, 2_000), PartitionReading(1, -1, -1, 1_000)], 3.0)
+    assert h.known_lag == 87_000
+    # A broker back without the messages: its ends before where the reading stood.
+    h.lag([PartitionReading(0, 0, 0, 2_000), PartitionReading(1, 0, 0, 1_000)], 4.0)
+    assert h.known_lag == 87_000
+    # A partition the group took away is no longer this reader's to lose.
+    h.lag([PartitionReading(0, -1, -1, 2_000)], 5.0)
+    assert h.known_lag == 48_000
+    h.forget_known_lag()
+    assert h.known_lag == 0

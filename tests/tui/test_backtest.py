@@ -469,8 +469,8 @@ def test_human_summary_counts_the_symbols_refused_beyond_max_symbols() -> None:
     assert counts.startswith("3 ticks, 2 symbols, ")
     assert counts.endswith(", 2 symbols refused (limit 2): 3 ticks not run")
     assert out.getvalue().splitlines()[2] == (
-        "(to run every symbol, raise --max-symbols 2: it goes up to 100,000, about 1.5 KB "
-        "of memory a symbol)"
+        "(to run the symbols refused, raise --max-symbols from 2: it goes up to 100,000, "
+        "about 1.5 KB of memory a symbol)"
     )
     # Past max_symbols refused names, a name refused again may count twice (the engine
     # remembers that many): 100,000 symbols in three rounds read "214,791 refused".

@@ -858,7 +858,7 @@ def test_at_80_columns_why_it_is_stale_keeps_what_words_fit() -> None:
         StaticFeed().latest(), producer=ProducerStats(source="rally.jsonl", speed=math.inf)
     )
     line = status_line(snap, 0.005, 78, stale="consumer 20 s behind since 07:01:02")
-    assert line.startswith("STALE: consumer 20 s beh") and line.endswith("step 0.50%")
+    assert line.startswith("STALE: consumer 20 s… · speed max") and line.endswith("step 0.50%")
     assert len(line) <= 78
 
 

@@ -753,8 +753,9 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
     print(", ".join(parts), file=out)
     if result.refused and result.config.max_symbols < MAX_SYMBOLS:
         print(
-            f"(to run every symbol, raise --max-symbols {result.config.max_symbols:,}: it "
-            f"goes up to {MAX_SYMBOLS:,}, about 1.5 KB of memory a symbol)",
+            f"(to run the symbols refused, raise --max-symbols from "
+            f"{result.config.max_symbols:,}: it goes up to {MAX_SYMBOLS:,}, about 1.5 KB "
+            "of memory a symbol)",
             file=out,
         )
     if result.late:

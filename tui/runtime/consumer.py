@@ -1198,7 +1198,8 @@ class ConsumerWorker(threading.Thread):
             # What was still to read of the old topic is gone with it (an engine fed by a
             # file at full speed read 71,140 of 1,000,000 ticks after its broker restarted
             # empty, and said only that the topic was read from the start).
-            unread, self.health.known_lag = self.health.known_lag, 0
+            unread = self.health.known_lag
+            self.health.forget_known_lag()
             lost = (
                 f"; the ticks not read yet were lost with the old one (the lag last seen: "
                 f"{unread:,})" if unread else ""

@@ -112,10 +112,11 @@ class ConsumerHealth:
         self._behind_read = math.nan  # epoch time of the latest lag reading
         #: The topic is missing on the broker (it came back without it).
         self.topic_missing = False
-        #: The total lag of the latest reading of the topic as it was (of the partitions
-        #: whose end was known): what was still to read when a broker that kept nothing
-        #: went away.
-        self.known_lag = 0
+        #: Each partition's lag at its latest reading of the topic as it was (its end
+        #: known, not before where the reading stood): what was still to read when a
+        #: broker that kept nothing went away. A reading that does not know a partition's
+        #: end (the broker away) keeps its last.
+        self._known_lags: dict[int, int] = {}
         self._refused_at = -math.inf  # monotonic time of a refusal since the last tick
 
     # -- what the client reports -----------------------------------------------------------
@@ -171,9 +172,13 @@ class ConsumerHealth:
         total = sum(p.lag for p in lags if p.lag > 0)
         # Not from a broker that came back without the topic's messages: its ends lie
         # before where the reading stood (a lag of 0 there is no news of what was unread).
-        # A partition whose end is not known yet counts nothing.
-        if lags and all(r.high < 0 or r.position <= r.high for r in readings_kept):
-            self.known_lag = total
+        # Only the partitions read now (one the group took away is not this reader's).
+        present = {r.partition for r in readings_kept}
+        self._known_lags = {k: v for k, v in self._known_lags.items() if k in present}
+        if all(r.high < 0 or r.position <= r.high for r in readings_kept):
+            for r, part in zip(readings_kept, lags, strict=True):
+                if r.high >= 0:
+                    self._known_lags[r.partition] = max(part.lag, 0)
         if total == 0:
             self._behind_since = math.nan
         elif math.isnan(self._behind_since):
@@ -182,6 +187,15 @@ class ConsumerHealth:
         self._history.append(total)
         reading = (wall, total, max((p.lag_s for p in lags), default=0.0))
         self.lag_log = (*self.lag_log[1 - LAG_LOG_SAMPLES :], reading)
+
+    @property
+    def known_lag(self) -> int:
+        """The lag of the latest readings of the topic as it was, over its partitions."""
+        return sum(self._known_lags.values())
+
+    def forget_known_lag(self) -> None:
+        """The topic those readings were of is gone: start again."""
+        self._known_lags.clear()
 
     def no_partitions(self) -> None:
         """The consumer has no partition assigned (yet)."""

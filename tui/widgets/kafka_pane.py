@@ -273,19 +273,17 @@ def _whole_words(text: Text, width: int, lost: int = 0) -> Text:
     """A keeper row on one line beside the labels: whole if it fits, else up to its
     time, none of it cut (``1 · 15:24:23 restarted after exit -9`` becomes ``1 ·
     15:24:23``; the toast said what happened, the log keeps it). Ticks ``lost`` unread
-    with the broker stay said, before the time if both do not fit (``1 · 911,902
-    lost``): a restart that lost most of a file said only ``1 · 06:56:39`` at 80x24."""
+    at budget restarts, all of them, stay said in place of the time (``1 · 911,902
+    lost``), which is the latest restart's, that need not be one that lost any: a restart
+    that lost most of a file said only ``1 · 06:56:39`` at 80x24."""
     room = max(width - len("broker mem") - 1, 2)
     plain = text.plain
     if cell_len(plain) <= room:
         return text
-    clock = _CLOCK.search(plain)
-    short = plain[: clock.end()] if clock else plain.split(" ")[0]
     if lost:
-        count = plain.split(" ")[0]
-        tail = f" · {lost:,} lost"
-        short = short + tail if cell_len(short + tail) <= room else count + tail
-    return Text(short, style=text.style)
+        return Text(f"{plain.split(' ')[0]} · {lost:,} lost", style=text.style)
+    clock = _CLOCK.search(plain)
+    return Text(plain[: clock.end()] if clock else plain.split(" ")[0], style=text.style)
 
 
 def _first_lines(text: Text, width: int, most: int) -> Text:
