@@ -40,6 +40,12 @@ def dlq_topic(topic: str) -> str:
     return topic + DEAD_LETTERS_SUFFIX
 
 
+def ticks_topics(topic: str, partitions: int) -> dict[str, int]:
+    """The ticks topic of `partitions` and its dead-letter topic, with their partition
+    counts: what a producer of `topic` keeps in place whoever made them."""
+    return {topic: partitions, dlq_topic(topic): 1}
+
+
 def _list_topics(
     admin: AdminClient,
     errors: list[KafkaError],

@@ -1466,11 +1466,10 @@ def status_line(
         if key == "stale" and part["stale"] and not snap.kafka.broker_gave_up:
             # Why, cut, while a few words of it fit (at 80 columns a replay falling
             # behind read `STALE ·` alone, its `consumer 20 s behind` gone).
-            room = cell_len(part["stale"]) - over
-            cut = _cut(part["stale"], room)
-            words = cut.rstrip("…").rsplit(" ", 1)[0]  # whole words only
+            room = cell_len(part["stale"]) - over  # over > 0: it is cut
+            words = _cut(part["stale"], room).rstrip("…").rsplit(" ", 1)[0]  # whole words
             fits = room >= len("STALE: ") + 8 and cell_len(words) > len("STALE:")
-            part["stale"] = (words + "…" if cut != part["stale"] else cut) if fits else "STALE"
+            part["stale"] = f"{words}…" if fits else "STALE"
         elif key in shorter:
             part[key] = shorter[key]
         else:

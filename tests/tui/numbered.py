@@ -16,6 +16,7 @@ from confluent_kafka import Message
 from producer.kafka_producer import ProducerThread
 from producer.wire import Tick
 from tests.tui.waiting import wait_for
+from tests.waiting import wait_until
 from tui.runtime.pipeline import Pipeline
 
 #: Event seconds between numbered ticks: 500 ticks a second at speed 1.
@@ -84,6 +85,14 @@ def check_numbers(producer: NumberedProducer, recording: Path) -> tuple[int, int
     # Every tick is delivered or failed once: sending it again does not count it twice.
     assert stats.finished and stats.delivered + stats.failed == stats.produced, stats
     return len(producer.acked), twice
+
+
+def start_sending(pipeline: Pipeline, producer: NumberedProducer, recording: Path) -> None:
+    """Record what the monitor reads to `recording`, start `producer`; returns once the
+    broker has acknowledged 300 of its ticks."""
+    start_recording(pipeline, recording)
+    producer.start()
+    wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
 
 
 def start_recording(pipeline: Pipeline, path: Path) -> None:

@@ -19,6 +19,7 @@ import threading
 import time
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -213,9 +214,9 @@ def test_a_scenario_header_with_conflicting_settings_is_named(
     )
 
 
-def test_unreachable_cluster_is_reported(tmp_path: Path) -> None:
-    """Every command that talks to Kafka says in one line that it cannot reach it (the
-    commands run side by side: each waits the same seconds for the cluster)."""
+def _unanswered(tmp_path: Path, names: tuple[str, ...], **popen: Any) -> dict[str, Any]:
+    """The commands `names` started side by side against a cluster that does not answer
+    (each waits the same seconds for it)."""
     common = ["--bootstrap-servers", "127.0.0.1:1", "--log-file", str(tmp_path / "l.log")]
     commands = {
         "monitor": [*common, "--config", str(tmp_path / "c.toml")],
@@ -224,17 +225,23 @@ def test_unreachable_cluster_is_reported(tmp_path: Path) -> None:
         "engine": ["engine", *common],
         "record": ["record", str(tmp_path / "r.jsonl"), *common],
     }
-    running = {
+    return {
         name: subprocess.Popen(
-            [sys.executable, "-m", "tui.cli", *args],
+            [sys.executable, "-m", "tui.cli", *commands[name]],
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            **popen,
         )
-        for name, args in commands.items()
+        for name in names
     }
+
+
+def test_unreachable_cluster_is_reported(tmp_path: Path) -> None:
+    """Every command that talks to Kafka says in one line that it cannot reach it."""
+    running = _unanswered(tmp_path, ("monitor", "view", "produce", "engine", "record"))
     for name, proc in running.items():
         _out, err = proc.communicate(timeout=90)
         assert proc.returncode == 2, (name, err)
@@ -255,24 +262,11 @@ def test_sigint_stops_a_command_waiting_for_kafka_in_a_background_job(tmp_path: 
     """A script's background job starts with SIGINT ignored, and `kill -INT` is how one
     is stopped: engine, produce and record waiting for a cluster that does not answer
     went on to the end of their wait and said they could not reach it."""
-    common = ["--bootstrap-servers", "127.0.0.1:1", "--log-file", str(tmp_path / "l.log")]
-    commands = {
-        "produce": ["produce", *common, "--count", "5"],
-        "engine": ["engine", *common],
-        "record": ["record", str(tmp_path / "r.jsonl"), *common],
-    }
-    running = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", "tui.cli", *args],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-        )
-        for name, args in commands.items()
-    }
+    running = _unanswered(
+        tmp_path,
+        ("produce", "engine", "record"),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     for name, proc in running.items():
         assert proc.stderr is not None
         assert "no answer yet" in proc.stderr.readline(), name  # it is waiting

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from producer.broker import EmbeddedBroker
-from tests.tui.numbered import NumberedProducer, check_numbers, finish, start_recording
+from tests.tui.numbered import NumberedProducer, check_numbers, finish, start_sending
 from tests.tui.waiting import health, wait_for
 from tests.waiting import holds_for, wait_until
 from tui.runtime.health import STALL_AFTER_S, STATS_INTERVAL_S
@@ -70,9 +70,7 @@ def test_a_frozen_embedded_broker_is_waited_for_not_restarted_and_no_acknowledge
     pipeline.start()
     producer = NumberedProducer(pipeline.bootstrap)
     try:
-        start_recording(pipeline, tmp_path / "read.jsonl")
-        producer.start()
-        wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
+        start_sending(pipeline, producer, tmp_path / "read.jsonl")
         assert pipeline.broker is not None and pipeline.broker.pid is not None
         frozen = pipeline.broker.pid
         acked = _freeze(pipeline, frozen, producer)
@@ -98,9 +96,7 @@ def test_a_freeze_longer_than_a_messages_timeout_loses_no_tick(tmp_path: Path) -
     assert pipeline.bootstrap is not None
     producer = NumberedProducer(pipeline.bootstrap, client_settings={"message.timeout.ms": 4000})
     try:
-        start_recording(pipeline, tmp_path / "read.jsonl")
-        producer.start()
-        wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
+        start_sending(pipeline, producer, tmp_path / "read.jsonl")
         assert pipeline.broker is not None and pipeline.broker.pid is not None
         acked = _freeze(pipeline, pipeline.broker.pid, producer)
         _thawed(pipeline, acked)
@@ -129,9 +125,7 @@ def test_an_explicit_broker_frozen_is_read_on_where_it_stopped_and_no_acknowledg
         pipeline.start()
         producer = NumberedProducer(cluster.bootstrap)
         try:
-            start_recording(pipeline, tmp_path / "read.jsonl")
-            producer.start()
-            wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
+            start_sending(pipeline, producer, tmp_path / "read.jsonl")
             assert cluster.pid is not None
             frozen = cluster.pid
             acked = _freeze(pipeline, frozen, producer)
@@ -160,9 +154,7 @@ def test_a_broker_frozen_then_killed_loses_no_acknowledged_tick(
     pipeline.start()
     producer = NumberedProducer(pipeline.bootstrap)
     try:
-        start_recording(pipeline, tmp_path / "read.jsonl")
-        producer.start()
-        wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
+        start_sending(pipeline, producer, tmp_path / "read.jsonl")
         assert pipeline.broker is not None and pipeline.broker.pid is not None
         frozen = pipeline.broker.pid
         os.kill(frozen, signal.SIGSTOP)

@@ -25,6 +25,7 @@ from tests.tui.numbered import (
     check_numbers,
     finish,
     start_recording,
+    start_sending,
 )
 from tests.tui.waiting import wait_for
 from tests.waiting import wait_until
@@ -46,9 +47,7 @@ def test_a_killed_embedded_broker_is_restarted_and_no_acknowledged_tick_is_lost(
     pipeline.start()
     producer = NumberedProducer(pipeline.bootstrap)
     try:
-        start_recording(pipeline, tmp_path / "read.jsonl")
-        producer.start()
-        wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
+        start_sending(pipeline, producer, tmp_path / "read.jsonl")
         assert pipeline.broker is not None and pipeline.broker.pid is not None
         before = wait_for(pipeline, lambda s: s.engine.n_ticks.sum() > 100).engine
         killed = pipeline.broker.pid
@@ -107,9 +106,7 @@ def test_an_explicit_broker_restarted_empty_gets_our_topics_again_and_is_read_fr
         pipeline = _reading(cluster.bootstrap, 3, from_beginning=True)
         producer = NumberedProducer(cluster.bootstrap)
         try:
-            start_recording(pipeline, tmp_path / "read.jsonl")
-            producer.start()
-            wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
+            start_sending(pipeline, producer, tmp_path / "read.jsonl")
             _restart_empty(cluster)
             acked = len(producer.acked)
             snap = wait_for(
@@ -202,9 +199,7 @@ def test_a_group_member_reading_new_ticks_reads_a_topic_created_again_from_its_s
         producer = NumberedProducer(cluster.bootstrap)
         try:
             wait_for(pipeline, lambda s: len(s.kafka.partitions) == 2, 30)
-            start_recording(pipeline, tmp_path / "read.jsonl")
-            producer.start()
-            wait_until(lambda: len(producer.acked) > 300, 20, what=lambda: str(producer.stats()))
+            start_sending(pipeline, producer, tmp_path / "read.jsonl")
             _restart_empty(cluster)
             ensure_topics(cluster.bootstrap, "prices", 2)  # as a keeper of the topic would
             acked = len(producer.acked)

@@ -32,7 +32,7 @@ from producer.keeper import BrokerKeeper
 from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import SourceError
-from producer.topics import dlq_topic, set_up_topics
+from producer.topics import set_up_topics, ticks_topics
 from producer.wire import Tick
 from tui.runtime import format as fmt
 from tui.runtime import settings as settings_file
@@ -165,7 +165,7 @@ def _topics_kept(args: argparse.Namespace, writes: bool = False) -> BrokerKeeper
     waiting = still_waiting(args.bootstrap_servers)
     count, created = set_up_topics(conn, args.topic, args.partitions, waiting=waiting)
     if writes:
-        created = {args.topic: count, dlq_topic(args.topic): 1, **created}
+        created = {**ticks_topics(args.topic, count), **created}
     return BrokerKeeper(conn, created)
 
 

@@ -28,7 +28,7 @@ from producer.kafka_config import Connection
 from producer.kafka_producer import ProducerThread
 from producer.keeper import BROKER_MEMORY_MIB, BrokerKeeper
 from producer.source import Source, additive_of
-from producer.topics import dlq_topic, set_up_topics
+from producer.topics import set_up_topics, ticks_topics
 from tui.runtime.commands import (
     SelectSymbol,
     SetLimits,
@@ -182,7 +182,7 @@ class Pipeline:
                 # Ours (every topic on it), or written to by our producer: made again if
                 # the cluster comes back without it, whoever made it (one made by a
                 # process gone since was made again by no one, and the producer waited).
-                created = {opts.topic: count, dlq_topic(opts.topic): 1, **created}
+                created = {**ticks_topics(opts.topic, count), **created}
             if self.broker is not None and opts.limits_topic:
                 created[opts.limits_topic] = 1
             limits = dict(opts.source.limits) if opts.source is not None else {}
