@@ -135,7 +135,7 @@ from engine.limit_forecast import (
     limit_etas,
     screen_reach,
 )
-from engine.limits import check_limits, tidy
+from engine.limits import band_limits, check_limits
 from engine.rules import Armed, Rule, fire, signals_fired
 from engine.segments import Batch, Recurrence, expand_runs, make_batch
 from engine.signals import Signal, SignalKind, with_eta, with_p
@@ -1504,11 +1504,8 @@ class Engine:
         if band is not None:
             untouched = ~s.touched[new_sym]
             at, first = new_sym[untouched], first_price[untouched]
-            s.buy[at] = tidy((first * (1.0 - band)).tolist())
-            s.sell[at] = tidy((first * (1.0 + band)).tolist())
+            s.buy[at], s.sell[at] = band_limits(first.tolist(), band)
             if self._any_additive:
-                below = s.additive[at] & (first < 0.0)  # the band's sides swap
-                s.buy[at[below]], s.sell[at[below]] = s.sell[at[below]], s.buy[at[below]]
                 zero = s.additive[at] & (first == 0.0)
                 s.buy[at[zero]] = s.sell[at[zero]] = np.nan
 

@@ -14,6 +14,7 @@ __all__ = [
     "MAX_PRICE",
     "MIN_PRICE",
     "LimitError",
+    "band_limits",
     "check_limits",
     "limit_problem",
     "same_limit",
@@ -149,3 +150,39 @@ def tidy(values: list[float]) -> list[float]:
     [153.5304, 0.3, nan]
     """
     return [float(f"{v:.12g}") for v in values]
+
+
+def decimals_of(price: float) -> int:
+    """How many decimals ``price`` was written with (its shortest form; none for a whole
+    number).
+
+    >>> [decimals_of(x) for x in (100.03, 100.0, 2.5e-05, 1e6)]
+    [2, 0, 6, 0]
+    """
+    places = 0
+    while round(price, places) != price and places < 330:  # 5e-324 has 324
+        places += 1
+    return places
+
+
+def band_limits(first: list[float], band: float) -> tuple[list[float], list[float]]:
+    """The automatic limits ``first -/+ band*|first|`` of each first price, to as many
+    decimals as the price was written with, or more where the band's width needs them to
+    keep two significant digits: beside a price of 100.03 a 2 % band gives 98.03 and
+    102.03, not 98.0294 (a limit reads as the price does, and a price on a cent grid
+    cannot reach a fraction of a cent anyway); beside 5 it gives 4.9 and 5.1.
+
+    >>> band_limits([100.03, 5.0, 0.000123, -40.0], 0.02)
+    ([98.03, 4.9, 0.0001205, -40.8], [102.03, 5.1, 0.0001255, -39.2])
+    """
+    buy, sell = [], []
+    for price in first:
+        width = band * abs(price)
+        if not (math.isfinite(price) and width > 0.0):
+            buy.append(price - width)
+            sell.append(price + width)
+            continue
+        places = max(decimals_of(price), 1 - math.floor(math.log10(width)))
+        buy.append(round(price - width, places))
+        sell.append(round(price + width, places))
+    return tidy(buy), tidy(sell)

@@ -37,7 +37,7 @@ from textual.widgets._toast import ToastHolder, ToastRack
 
 from engine import EngineConfig, Signal, SignalKind
 from engine.calibration import CalibrationRecord
-from engine.limits import limit_problem
+from engine.limits import band_limits, limit_problem
 from producer.keeper import RETRY_GIVEN_UP_S
 from tui.runtime import format as fmt
 from tui.runtime import settings as cfg
@@ -1143,13 +1143,13 @@ class LimitwatchApp(App[None]):
             if symbol in self.settings.limits or symbol in self.fixed_limits:
                 kept += 1
                 continue
-            width = band * abs(last)  # of the value's size: a quantity may be below 0
-            if not width:
+            if not last:
                 continue  # a quantity at 0 has no band, as in the engine
+            # As the engine writes the band: the price's decimals (a quantity's size)
+            (low,), (high,) = band_limits([last], band)
             if self._send_limits(
-                symbol, fmt.as_shown(last - width), fmt.as_shown(last + width),
-                additive=bool(st.additive[i]), remember=False, show=False,
-            ):  # fmt: skip
+                symbol, low, high, additive=bool(st.additive[i]), remember=False, show=False
+            ):
                 moved.append(symbol)
         if moved:
             self.query_one(Watchlist).set_pending(self._pending)

@@ -328,9 +328,7 @@ class Reference:
         if s.n == 0:
             s.first = price
             if self.band is not None and not s.touched:
-                # to 12 significant digits, as the engine keeps them (no float noise)
-                low = float(f"{price * (1 - self.band):.12g}")
-                high = float(f"{price * (1 + self.band):.12g}")
+                low, high = _band(price, self.band)
                 if price != 0:  # an additive value below zero: the sides swap
                     s.buy, s.sell = min(low, high), max(low, high)
             s.t = t
@@ -428,3 +426,21 @@ class Reference:
             s.seq[kind] += 1
             out.append((symbol, kind, s.seq[kind], t, price, limit, p, eta))
         return out
+
+
+def _band(price: float, band: float) -> tuple[float, float]:
+    """The automatic limits around a first price: to the decimals the price is written
+    with (its shortest repr), or as many more as keep two significant digits of the
+    band's width, then to 12 significant digits."""
+    text = repr(price)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        written = len(mantissa.partition(".")[2].rstrip("0")) - int(exponent)
+    else:
+        written = len(text.partition(".")[2].rstrip("0"))
+    width = abs(price) * band
+    places = max(written, 0, 1 - math.floor(math.log10(width)))
+    return (
+        float(f"{round(price - width, places):.12g}"),
+        float(f"{round(price + width, places):.12g}"),
+    )

@@ -119,13 +119,18 @@ def test_default_band_applies_at_the_first_tick_unless_limits_were_set() -> None
     assert all(math.isnan(x) for x in no_band.limits("X"))
 
 
-def test_band_limits_carry_no_float_noise() -> None:
+def test_band_limits_read_as_the_price_does_with_no_float_noise() -> None:
     """150.52 x 1.02 is 153.53040000000001 in floating point, which a signal's JSON
-    printed as its limit: the band's limits are kept to 12 significant digits."""
+    printed as its limit; then 153.5304 sat beside a price of 150.52: the band's limits
+    have the price's decimals, more only where the band's width needs them."""
     eng = Engine(EngineConfig(default_band=0.02))
-    feed(eng, "ACME", [150.52])
-    assert eng.limits("ACME") == (147.5096, 153.5304)
-    assert repr(eng.limits("ACME")[1]) == "153.5304"
+    for symbol, first in (("ACME", 150.52), ("FIVE", 5.0), ("TINY", 0.000123), ("BIG", 41235.5)):
+        feed(eng, symbol, [first])
+    assert eng.limits("ACME") == (147.51, 153.53)
+    assert repr(eng.limits("ACME")[1]) == "153.53"
+    assert eng.limits("FIVE") == (4.9, 5.1)
+    assert eng.limits("TINY") == (0.0001205, 0.0001255)
+    assert eng.limits("BIG") == (40410.8, 42060.2)
 
 
 def test_limit_change_shows_in_state_at_once_with_a_fresh_forecast() -> None:

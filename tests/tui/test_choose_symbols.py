@@ -15,7 +15,6 @@ from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
 from tests.waiting import wait_until_async
 from tui.app import LimitwatchApp
-from tui.runtime import format as fmt
 from tui.runtime import settings as config
 from tui.runtime.snapshot import Snapshot
 from tui.screens.symbols import SymbolsScreen, symbol_problem
@@ -286,8 +285,9 @@ def test_a_re_centres_reached_automatic_limits_and_keeps_the_ones_you_set() -> N
     for symbol, buy, sell in feed.commands:
         i = after.symbols.index(symbol)
         last = float(st.last[st.symbols.index(symbol)])
-        # the band, to the digits the screen shows (no float noise)
-        assert (buy, sell) == (fmt.as_shown(last * 0.98), fmt.as_shown(last * 1.02))
+        # the band, to the price's cents (no float noise, no fraction of a cent)
+        assert round(last, 2) == last
+        assert (buy, sell) == (round(last * 0.98, 2), round(last * 1.02, 2))
         assert after.buy[i] < after.last[i] < after.sell[i]  # no longer "now"
     (toast,) = [t for t in toasts if "re-centred" in t]
     assert toast.startswith("band of ±2.00% re-centred on the price: ")
