@@ -247,13 +247,14 @@ def test_unreachable_cluster_is_reported(tmp_path: Path) -> None:
         assert proc.returncode == 2, (name, err)
         assert "could not reach Kafka at 127.0.0.1:1" in err, (name, err)
         assert "Traceback" not in err, (name, err)
-        # Said as the ten seconds' wait begins, not only at its end.
+        # Said as the ten seconds' wait begins, with why, not only at its end.
         first = err.splitlines()[0]
         if name == "view":
             assert first == "limitwatch: connecting to 127.0.0.1:1…", (name, err)
         else:
             assert re.fullmatch(
-                r"limitwatch: no answer yet from Kafka at 127\.0\.0\.1:1; waiting \d s more…",
+                r"limitwatch: no answer yet from Kafka at 127\.0\.0\.1:1 \(nothing answers at "
+                r"127\.0\.0\.1:1\); waiting \d s more…",
                 first,
             ), (name, err)
 

@@ -169,11 +169,16 @@ def say(message: str) -> None:
 
 def still_waiting(bootstrap: str) -> Callable[[float], None]:
     """What a command says when the cluster at ``bootstrap`` has not answered within a
-    second (``waiting`` of :func:`producer.topics.reach`): without it an engine pointed
-    at a broker that is down said nothing for ten seconds."""
+    second (``waiting`` of :func:`producer.topics.reach`), and why where it can be told
+    at once: without it an engine pointed at a broker that is down said nothing for ten
+    seconds, then that nothing answered there."""
 
     def said(left: float) -> None:
-        say(f"no answer yet from Kafka at {bootstrap}; waiting {left:.0f} s more…")
+        # Why, where it can be told at once (nothing listening, a name that does not
+        # resolve): it was said only at the end of the wait.
+        addresses = _addresses(bootstrap)[:3]
+        why = "" if any(_answers(*a) for a in addresses) else _unreached(addresses)
+        say(f"no answer yet from Kafka at {bootstrap}{why}; waiting {left:.0f} s more…")
 
     return said
 
