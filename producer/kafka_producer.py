@@ -429,8 +429,12 @@ class ProducerThread(threading.Thread):
         self._producer.purge(in_queue=True, in_flight=True)
         # Their reports land in _taken_back as the client is polled: wait for every one
         # (a report left with the client replaced next was a tick never counted again).
+        # (Not past a stop: the rest is heard in the stop's flush; a quit with the broker
+        # just killed waited here for up to TAKE_BACK_S on a loaded machine.)
         deadline = time.monotonic() + TAKE_BACK_S
         while len(self._producer) and time.monotonic() < deadline:
+            if self._stop_event.is_set():
+                break
             self._producer.poll(0.05)
         if len(self._producer):
             # Not all in yet (a loaded machine; the count includes the client's own
