@@ -415,3 +415,30 @@ def test_settings_that_cannot_be_saved_say_where_and_why(tmp_path: Path) -> None
     drive(app, script)
     said = [text for text in told if text.startswith("settings not saved")]
     assert said and said[-1].startswith(f"settings not saved to {path}: "), told
+
+
+def test_a_name_that_looks_like_another_but_encodes_its_accent_apart_is_said() -> None:
+    """A name typed with a combining accent (NFD) is another symbol than the same with the
+    precomposed letter (NFC): they look alike on screen and were added as two silently."""
+    app = LimitwatchApp(StaticFeed())
+    seen: list[str] = []
+    composed, combining = "CAF\u00c9", "CAFE\u0301"
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("w")
+        await wait_until_async(lambda: isinstance(app.screen, SymbolsScreen), pilot.pause, 5)
+        box = app.screen.query_one("#add", Input)
+        for name in (composed, combining, "caf\u00e9"):
+            box.value = name
+            await pilot.press("enter")
+            await pilot.pause()
+            seen.append(str(app.screen.query_one("#hint", Static).render()))
+
+    drive(app, script)
+    first, second, lower = seen
+    assert first.startswith(f"{composed} added: its row appears")
+    assert second.startswith(
+        f"{combining} added: not {composed}, names differ in how an accented letter is "
+        "encoded (Unicode NFC and NFD): its row appears"
+    )
+    assert lower.startswith(f"caf\u00e9 added: not {composed}, names differ by case: ")

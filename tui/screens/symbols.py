@@ -3,6 +3,7 @@ their first tick. Changes apply as they are made; escape or w closes it."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
@@ -16,6 +17,15 @@ from textual.widgets import Input, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from tui.runtime import format as fmt
+
+#: How two names that look the same may still differ.
+_ENCODED = "in how an accented letter is encoded (Unicode NFC and NFD)"
+
+
+def _folded(name: str) -> str:
+    """``name`` as a reader sees it: case folded, accents composed (NFC)."""
+    return unicodedata.normalize("NFC", name).casefold()
+
 
 #: The longest symbol name the editor takes (names from a topic are checked the same way).
 MOST_CHARS = 64
@@ -171,8 +181,11 @@ class SymbolsScreen(ModalScreen[None]):
         self._changed()
         # A symbol not seen yet makes no row until its first tick: said, or it looked lost.
         when = "its row appears at its first tick; " if unseen else ""
-        # Names are told apart by case: "acme" beside ACME is another symbol, said so.
-        alike = [k for k in self.known if k != name and k.casefold() == name.casefold()]
+        # Names are told apart by case and by how an accent is encoded: "acme" beside
+        # ACME is another symbol, and so is "café" with a combining accent beside "café"
+        # with a precomposed one (they look the same), said so.
+        alike = [k for k in self.known if k != name and _folded(k) == _folded(name)]
         if unseen and alike:
-            when = f"not {alike[0]}, names differ by case: {when}"
+            differ = "by case" if alike[0].casefold() == name.casefold() else _ENCODED
+            when = f"not {fmt.literal(alike[0])}, names differ {differ}: {when}"
         hint.update(Content(f"{name} added: {when}{self._hint()}"))
