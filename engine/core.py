@@ -754,6 +754,14 @@ class Engine:
             stream=col("stream"),
         )
 
+    def latest_times(self) -> tuple[tuple[str, ...], _F8, _I8]:
+        """Each symbol's name, the event time of its latest tick (nan before any) and how
+        many of its ticks were at that very time: what a reader of ticks sent again
+        needs to tell those read already from those not (a source stamped to the second
+        sends many ticks of a symbol at one time)."""
+        n = len(self._names)
+        return tuple(self._names), self._s.t_last[:n].copy(), self._s.n_last[:n].copy()
+
     def _shown_eta(self, eta: _F8, n: int) -> _F8:
         """Times to the limit as computed (read-only, of the first ``n`` symbols), each
         times its stream's correction, at most the horizon (it is the median time among
@@ -1251,9 +1259,8 @@ class Engine:
             per_segment = s.additive.take(sym)
             if per_segment.any():
                 additive = batch.expand(per_segment)
-        t_event, dt, log_return, prev = self._steps(
-            batch, t_in.take(batch.order), price, first_ever, additive
-        )
+        t_raw = t_in.take(batch.order)
+        t_event, dt, log_return, prev = self._steps(batch, t_raw, price, first_ever, additive)
         if first_ever.size:
             s.t_open[sym[first_ever]] = t_event[batch.first[first_ever]]
 
@@ -1357,7 +1364,15 @@ class Engine:
         # Per-symbol state at each segment's last tick, and the chart history.
         s.n_ticks[sym] = n_before + batch.length
         s.seen[sym] = given + arrival.take(batch.order.take(last))
-        s.t_last[sym] = t_event[last]
+        # Ticks stamped at the latest time (not those held there, stamped before it), with
+        # those seen before where no tick moved the latest time on.
+        final = t_event.take(last)
+        at_final = np.bincount(
+            batch.seg, weights=t_raw == final.take(batch.seg), minlength=batch.count
+        ).astype(np.int64)
+        carried = final == s.t_last.take(sym)
+        s.n_last[sym] = at_final + np.where(carried, s.n_last.take(sym), 0)
+        s.t_last[sym] = final
         s.last[sym] = price[last]
         s.sma_fast[sym] = sma_fast[last]
         s.sma_slow[sym] = sma_slow[last]

@@ -79,6 +79,8 @@ class Store:
     ----------
     n_ticks : ticks seen.
     t_last, last, open : event time of the latest tick, latest and first price.
+    n_last : ticks seen at the latest event time (a run of ticks sharing it; 1 for a
+        symbol whose latest tick is alone at its time).
     t_open : event time of the first tick.
     sma_fast, sma_slow, ema, drift, vol, drift_se : the latest indicators.
     forecast_drift, forecast_var : mean and variance of the drift the forecasts use (its
@@ -121,6 +123,7 @@ class Store:
 
     n_ticks: _I8
     t_last: _F8
+    n_last: _I8
     last: _F8
     open: _F8
     t_open: _F8
@@ -178,6 +181,7 @@ class Store:
         return cls(
             n_ticks=np.zeros(capacity, dtype=np.int64),
             t_last=nan(),
+            n_last=np.zeros(capacity, dtype=np.int64),
             last=nan(),
             open=nan(),
             t_open=nan(),

@@ -195,6 +195,29 @@ def test_a_tick_and_its_copy_sent_again_in_one_batch_are_read_once() -> None:
     assert w.engine.state().n_ticks.tolist() == [4]
 
 
+def test_ticks_sent_again_that_share_a_time_are_read_once_each_and_none_lost() -> None:
+    """A source stamped to the second sends many ticks of a symbol at one time. The
+    reader had read two of the second's four when the broker went away; the producer
+    sends again the four (and one before them), over two batches: the two read are
+    dropped, the two not read are read (every tick at the time was taken as read, and
+    lost). New ticks at that time after them are read too."""
+    second = math.floor(NOW) - 5
+    ticks = [Tick("AAA", 100.0, second - 1)] + [Tick("AAA", 101.0 + i, second) for i in range(4)]
+    # And a symbol none of whose second was read: every tick of it sent again is read.
+    unread = [Tick("BBB", 50.0 + i, second) for i in range(3)]
+    w, dead = _worker(True)
+    w._ingest(_messages([encode(t) for t in [*ticks[:3], Tick("BBB", 49.0, second - 1)]], [0] * 4))
+    again = [encode(Tick(t.symbol, t.price, t.ts, resent=True)) for t in [*ticks, *unread]]
+    w._ingest(_messages(again[:2], [0] * 2))  # the one before and the first read
+    w._ingest(_messages([*again[2:], encode(Tick("AAA", 109.0, second))], [0] * 7))
+    state = w.engine.state()
+    assert w._duplicates == 3 and not dead.sent
+    # AAA: three read first, the two not read before, one new; BBB: one, then three.
+    assert state.n_ticks.tolist() == [6, 4]
+    assert state.last.tolist() == [109.0, 52.0]
+    assert w.engine.latest_times()[2].tolist() == [5, 3]
+
+
 def test_a_symbol_whose_clock_a_tick_from_ahead_moved_starts_afresh_on_its_real_ticks() -> None:
     # One tick stamped 290 s ahead: its real ticks came 290 s behind and were refused as
     # old for five minutes. Three in a row set the clock back, and the engine starts the

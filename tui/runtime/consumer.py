@@ -133,12 +133,16 @@ def _runs(partitions: list[int]) -> str:
     return "p" + ",".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs)
 
 
-def _read_to_time(read_up_to: dict[str, float], symbol: str, ts: float) -> None:
-    """Count a tick taken as read: its symbol is read up to its time, if that is later.
-    (Taken once per batch from the engine, the times missed the batch's own ticks: a
-    tick and the copy of it sent again, in one batch, were both read.)"""
-    if not ts <= read_up_to.get(symbol, -math.inf):
-        read_up_to[symbol] = ts
+def _read_to_time(read_up_to: dict[str, list[float]], symbol: str, ts: float) -> None:
+    """Count a tick taken as read: its symbol is read up to its time, if that is later,
+    and one more tick was read at that time, if it is the same. (Taken once per batch
+    from the engine, the times missed the batch's own ticks: a tick and the copy of it
+    sent again, in one batch, were both read.)"""
+    entry = read_up_to.get(symbol)
+    if entry is None or ts > entry[0]:
+        read_up_to[symbol] = [ts, 1]
+    elif ts == entry[0]:
+        entry[1] += 1
 
 
 #: New ticks only: a message sent this long (ms) before the reader started is still new
@@ -319,6 +323,9 @@ class ConsumerWorker(threading.Thread):
         self._held = False
         self._recovery = ""
         self._duplicates = 0
+        #: Per symbol, of the resent ticks stamped at its latest time: that time and how
+        #: many came (see _read_already); kept across batches.
+        self._resent_at: dict[str, tuple[float, int]] = {}
         self._commit_recorded = commit_recorded and group is not None
         self._handled: dict[int, int] = {}  # partition: last offset the recording handled
         #: Subscribes a consumer to the topic in the group, with this worker's callbacks.
@@ -756,7 +763,8 @@ class ConsumerWorker(threading.Thread):
         taken: list[Any] = []  # the message of each tick, for a symbol the engine refuses
         mapped = self._mapped  # None: limitwatch's own shape, the fast decoder
         quantity = self._quantity
-        read_up_to: dict[str, float] | None = None  # the engine's last event time per symbol
+        # Per symbol the engine's latest event time and how many ticks it read at it.
+        read_up_to: dict[str, list[float]] | None = None
         handled = self._handled if self._commit_recorded and not replay else None
         for msg in msgs:
             err = msg.error()
@@ -774,8 +782,7 @@ class ConsumerWorker(threading.Thread):
                 continue
             if tick.resent:
                 if read_up_to is None:
-                    state = self.engine.state()
-                    read_up_to = dict(zip(state.symbols, state.t_last.tolist(), strict=True))
+                    read_up_to = self._latest_read()
                     for symbol, ts in zip(symbols, times, strict=True):  # this batch's so far
                         _read_to_time(read_up_to, symbol, ts)
                 if self._read_already(tick, read_up_to):
@@ -878,15 +885,41 @@ class ConsumerWorker(threading.Thread):
         elif self._commit_recorded and err is not None and err.code() != KafkaError._NO_OFFSET:
             self._note_error(f"commit: {err.str()}")  # librdkafka's own commits: its log
 
-    def _read_already(self, tick: Tick, read_up_to: dict[str, float]) -> bool:
+    def _latest_read(self) -> dict[str, list[float]]:
+        """Per symbol the engine's latest event time and how many ticks it read at it;
+        the resent ticks matched at a time that is no longer a symbol's latest are
+        forgotten."""
+        names, t_last, n_last = self.engine.latest_times()
+        read = {
+            name: [t, n]
+            for name, t, n in zip(names, t_last.tolist(), n_last.tolist(), strict=True)
+            if n
+        }
+        for name, (t, _matched) in list(self._resent_at.items()):
+            if read.get(name, (math.nan,))[0] != t:
+                del self._resent_at[name]
+        return read
+
+    def _read_already(self, tick: Tick, read_up_to: dict[str, list[float]]) -> bool:
         """Whether a tick sent again after a broker restart was read before: a producer
-        sends its ticks again before new ones, so one not newer than its symbol's last
-        tick in the engine was read already."""
-        last = read_up_to.get(tick.symbol)
-        if last is not None and tick.ts <= last:
-            self._duplicates += 1
-            return True
-        return False
+        sends its ticks again, in their order, before new ones, so one older than its
+        symbol's latest tick read was read already, and of those stamped with that very
+        time, as many as were read there. (Any tick at that time was taken as read: a
+        source stamped to the second lost the ticks of the second the reader had
+        reached, all but those read before the restart.)"""
+        entry = read_up_to.get(tick.symbol)
+        if entry is None or tick.ts > entry[0]:
+            self._resent_at[tick.symbol] = (tick.ts, 1)  # read: the first at its time
+            return False
+        if tick.ts == entry[0]:
+            at, matched = self._resent_at.get(tick.symbol, (tick.ts, 0))
+            if at != tick.ts:
+                matched = 0
+            self._resent_at[tick.symbol] = (tick.ts, matched + 1)
+            if matched >= entry[1]:
+                return False  # one more than were read at that time: not read yet
+        self._duplicates += 1
+        return True
 
     def _symbol_refused(self, symbol: str) -> BadTick:
         return BadTick(
