@@ -507,7 +507,11 @@ class ProducerThread(threading.Thread):
         # acknowledged just before a 10 s freeze were not sent again, and lost).
         # (Only where ticks were left in flight: a source that was merely quiet before
         # the loss would send hour-old ticks again.)
-        taken_back, self._taken_back = self._taken_back, []
+        # With the ticks a lost client reported timed out since they were merged above
+        # (late reports, heard while the broker was away): left for the next round, they
+        # went out after newer ticks, and a consumer dropped them as read already.
+        taken_back, self._taken_back = self._taken_back + self._timed_out, []
+        self._timed_out = []
         since = lost_at
         if taken_back and self._sent:
             since = min(lost_at, self._sent[-1][0])
