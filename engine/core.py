@@ -1367,9 +1367,7 @@ class Engine:
         # Ticks stamped at the latest time (not those held there, stamped before it), with
         # those seen before where no tick moved the latest time on.
         final = t_event.take(last)
-        at_final = np.bincount(
-            batch.seg, weights=t_raw == final.take(batch.seg), minlength=batch.count
-        ).astype(np.int64)
+        at_final = np.bincount(batch.seg[t_raw == final.take(batch.seg)], minlength=batch.count)
         carried = final == s.t_last.take(sym)
         s.n_last[sym] = at_final + np.where(carried, s.n_last.take(sym), 0)
         s.t_last[sym] = final
