@@ -92,6 +92,8 @@ SOURCE_STOPPED_S = 30.0
 TINY_BELOW = 70
 #: Below this many columns the layout is narrow (as the "-narrow" breakpoint below).
 NARROW_BELOW = 100
+#: The smallest screen the panes are drawn on (at 36x9 two rows of the watchlist show).
+FEWEST_COLUMNS, FEWEST_ROWS = 30, 8
 #: From this many columns the layout is wide (the "-wide" breakpoint below).
 WIDE_FROM = 140
 #: The screen row the first toast starts on (ToastRack's margin-top in app.tcss).
@@ -302,6 +304,7 @@ class LimitwatchApp(App[None]):
             log.border_title = "Signals"
             yield log
         yield Static("waiting for the first ticks…", id="status")
+        yield Static("", id="too-small")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -450,8 +453,19 @@ class LimitwatchApp(App[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         """On a narrow screen the footer packs its keys closer and leaves out ctrl+p (the
-        help lists it), so every key it shows, `/` and `?` among them, stays in view."""
-        narrow = event.size.width < NARROW_BELOW
+        help lists it), so every key it shows, `/` and `?` among them, stays in view.
+        Below :data:`FEWEST_COLUMNS` x :data:`FEWEST_ROWS` the panes give way to a line
+        that says so (at 20x5 the screen showed a watchlist's border and nothing in it)."""
+        width, height = event.size
+        small = width < FEWEST_COLUMNS or height < FEWEST_ROWS
+        main = self.screen_stack[0] if self.screen_stack else self.screen
+        main.set_class(small, "-too-small")
+        if small:
+            main.query_one("#too-small", Static).update(
+                f"Too small ({width}x{height}): limitwatch needs "
+                f"{FEWEST_COLUMNS}x{FEWEST_ROWS}; q quits."
+            )
+        narrow = width < NARROW_BELOW
         footer = self.query_one(Footer)
         footer.compact = narrow
         if footer.show_command_palette == narrow:

@@ -475,3 +475,23 @@ def test_below_70_columns_the_kafka_pane_and_the_chart_give_way(
     else:
         assert seen["kafka"] and seen["chart"], seen
         assert seen["watchlist"] < width and seen["signals"] < width, seen
+
+
+def test_a_terminal_too_small_for_the_panes_says_so_and_they_come_back_when_it_grows() -> None:
+    """At 20x5 the screen showed a watchlist's border with nothing in it and said
+    nothing of why."""
+    app = LimitwatchApp(StaticFeed())
+    seen: list[list[str]] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        seen.append(screen_lines(app))
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        seen.append(screen_lines(app))
+
+    drive(app, script, size=(20, 5))
+    small, grown = ("\n".join(lines) for lines in seen)
+    assert "Too small (20x5):" in small and "30x8; q quits." in small, small
+    assert "Watchlist" not in small and "q Quit" in small
+    assert "Too small" not in grown and "Watchlist" in grown and "ACME" in grown
