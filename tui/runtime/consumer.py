@@ -205,7 +205,8 @@ class ConsumerWorker(threading.Thread):
         be had this engine read them all along (see :mod:`tui.runtime.rebuild`).
     on_event:
         Called in the worker thread with an event's name and its fields: ``assigned``,
-        ``revoked`` and ``rebuilt`` partitions (a headless engine logs them).
+        ``revoked``, ``lost`` (the group dropped this reader, silent too long) and
+        ``rebuilt`` partitions (a headless engine logs them).
     clock:
         Epoch seconds that event times are checked against (at most ``max_ahead_s``
         ahead of it): this machine's clock, unless a producer in the same process runs
@@ -475,6 +476,21 @@ class ConsumerWorker(threading.Thread):
                     self.committer.commit(_c, force=True)
                 if self._handled:  # and after what this recording holds
                     self._commit_handled(_c, wait=True)
+                let_go(_c, parts, "revoked")
+
+            def on_lost(_c: Consumer, parts: list[TopicPartition]) -> None:
+                # Dropped by the group (silent past session.timeout.ms: stopped, frozen
+                # or cut off): the partitions are another member's already, so nothing
+                # is committed, and it is said, as a revoke is (it was said in the log
+                # alone, as librdkafka's SESSTMOUT).
+                log.warning(
+                    "the group dropped this reader (no heartbeat within session.timeout.ms); "
+                    "it joins again, its partitions %s may have been read by another member",
+                    sorted(p.partition for p in parts),
+                )
+                let_go(_c, parts, "lost")
+
+            def let_go(_c: Consumer, parts: list[TopicPartition], event: str) -> None:
                 if self.rebuild and parts:
                     try:
                         for tp in _c.position(parts):  # invalid: nothing read since assigned
@@ -482,7 +498,7 @@ class ConsumerWorker(threading.Thread):
                                 self._read_to[tp.partition] = tp.offset
                     except KafkaException as exc:
                         log.info("positions of revoked partitions unknown: %s", exc)
-                self._event("revoked", partitions=sorted(p.partition for p in parts))
+                self._event(event, partitions=sorted(p.partition for p in parts))
                 gone = {(p.topic, p.partition) for p in parts}
                 self._parts = [p for p in self._parts if (p.topic, p.partition) not in gone]
                 # Their lag is no longer this worker's to show (the status line went on
@@ -497,7 +513,7 @@ class ConsumerWorker(threading.Thread):
                     self._resume_asked.pop(p, None)
 
             self._subscribe = lambda c: c.subscribe(
-                [self.topic], on_assign=on_assign, on_revoke=on_revoke
+                [self.topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost
             )
             self._subscribe(consumer)
             return
