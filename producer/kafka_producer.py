@@ -25,6 +25,7 @@ import contextlib
 import logging
 import math
 import queue
+import secrets
 import threading
 import time
 from collections import deque
@@ -171,6 +172,10 @@ class ProducerThread(threading.Thread):
         self._source_ended = False  # read to its end (not stopped before)
         self._generation = 0  # how many clients this thread has made
         self._resent = 0
+        #: The round of the latest sending again (each marks its copies with its own, so
+        #: a reader matches every round afresh: two outages within RESEND_S sent the
+        #: first round's copies again); from a random start, apart from other producers'.
+        self._round = secrets.randbits(30) + 1
         self._rebuilt = 0
         #: How far this thread has moved its paced source's event time ahead of the
         #: machine's clock since its first tick, seconds (negative behind it): a replay
@@ -404,10 +409,11 @@ class ProducerThread(threading.Thread):
 
     def _send_once_more(self, ticks: list[tuple[bytes | None, bytes]]) -> None:
         """Send ticks that timed out once more, marked as resent (see _on_retry)."""
+        self._round += 1
         for i, (key, value) in enumerate(ticks):
             try:
                 queued = produce_with_retry(
-                    self._client, self.topic, mark_resent(value), key=key,
+                    self._client, self.topic, mark_resent(value, self._round), key=key,
                     on_delivery=self._on_retry, give_up=self._stop_event.is_set,
                     wait_s=STOP_CHECK_S,
                 )  # fmt: skip
@@ -522,6 +528,7 @@ class ProducerThread(threading.Thread):
         taken_back.sort(key=lambda kv: event_time(kv[1]))
         self._sent.clear()
         assert self._producer is not None
+        self._round += 1
         for i, (key, value) in enumerate(delivered + taken_back):
             if self._stop_event.is_set():
                 # Stopped midway: what was taken back and not sent again is counted as
@@ -532,7 +539,7 @@ class ProducerThread(threading.Thread):
             report = self._on_redelivery if i < len(delivered) else self._on_delivery
             try:
                 queued = produce_with_retry(
-                    self._producer, self.topic, mark_resent(value), key=key,
+                    self._producer, self.topic, mark_resent(value, self._round), key=key,
                     on_delivery=report, give_up=self._stop_event.is_set, wait_s=STOP_CHECK_S,
                 )  # fmt: skip
             except KafkaException as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
@@ -28,7 +29,9 @@ class Tick(msgspec.Struct, frozen=True, forbid_unknown_fields=False, omit_defaul
     """One price observation: which symbol, what price, when (epoch seconds, event time).
 
     ``resent`` marks a tick the producer sent again after its broker came back (it may
-    have been read already); it is left out of the JSON when false, so ordinary ticks are
+    have been read already), and ``round`` which of the producer's sendings again it came
+    in (a reader matches the copies of one round against the ticks it read, each round
+    afresh); both are left out of the JSON when not set, so ordinary ticks are
     ``{"symbol":..,"price":..,"ts":..}``.
     """
 
@@ -36,6 +39,7 @@ class Tick(msgspec.Struct, frozen=True, forbid_unknown_fields=False, omit_defaul
     price: Annotated[float, msgspec.Meta(ge=MIN_PRICE, lt=MAX_PRICE)]
     ts: Annotated[float, msgspec.Meta(ge=0.0, lt=1e11)]
     resent: bool = False
+    round: int = 0
 
 
 class _Quantity(msgspec.Struct, frozen=True, forbid_unknown_fields=False, gc=False):
@@ -46,6 +50,7 @@ class _Quantity(msgspec.Struct, frozen=True, forbid_unknown_fields=False, gc=Fal
     price: Annotated[float, msgspec.Meta(gt=-MAX_PRICE, lt=MAX_PRICE)]
     ts: Annotated[float, msgspec.Meta(ge=0.0, lt=1e11)]
     resent: bool = False
+    round: int = 0
 
 
 class Problem(enum.Enum):
@@ -121,7 +126,7 @@ def _as_quantity(value: bytes, quantity: Callable[[str], bool], bad: BadTick) ->
         raise bad from None
     if not quantity(got.symbol):
         raise bad
-    return Tick(got.symbol, got.price, got.ts, got.resent)
+    return Tick(got.symbol, got.price, got.ts, got.resent, got.round)
 
 
 class _Named(msgspec.Struct, forbid_unknown_fields=False, gc=False):
@@ -164,16 +169,27 @@ def event_time(value: bytes | None) -> float:
         return math.inf
 
 
-#: What :func:`mark_resent` puts before the closing brace of an encoded tick.
-_RESENT_FIELD = b',"resent":true}'
+#: The mark :func:`mark_resent` puts before the closing brace of an encoded tick.
+_RESENT_MARK = re.compile(rb',"resent":true(?:,"round":\d+)?\}\Z')
 
 
-def mark_resent(value: bytes) -> bytes:
-    """An encoded tick (as :func:`encode` made it) marked as sent again; other values are
-    returned unchanged."""
-    if value.endswith(b"}") and not value.endswith(_RESENT_FIELD):
-        return value[:-1] + _RESENT_FIELD
-    return value
+def mark_resent(value: bytes, round_: int = 0) -> bytes:
+    """An encoded tick (as :func:`encode` made it) marked as sent again in round
+    ``round_`` (a mark of an earlier round replaced); other values are returned
+    unchanged.
+
+    >>> tick = encode(Tick("A", 1.0, 2.0))
+    >>> mark_resent(tick, 7)
+    b'{"symbol":"A","price":1.0,"ts":2.0,"resent":true,"round":7}'
+    >>> mark_resent(mark_resent(tick, 7), 8)
+    b'{"symbol":"A","price":1.0,"ts":2.0,"resent":true,"round":8}'
+    """
+    if not value.endswith(b"}"):
+        return value
+    mark = _RESENT_MARK.search(value)
+    plain = value if mark is None else value[: mark.start()] + b"}"
+    tail = b',"resent":true' + (b',"round":%d' % round_ if round_ else b"")
+    return plain[:-1] + tail + b"}"
 
 
 def check_value(value: bytes | None) -> bytes:

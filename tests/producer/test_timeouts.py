@@ -12,7 +12,7 @@ from typing import Any
 from confluent_kafka import KafkaError
 
 from producer.kafka_producer import ProducerThread
-from producer.wire import Tick, encode
+from producer.wire import Tick, encode, mark_resent
 
 
 class _Answering:
@@ -67,7 +67,7 @@ def test_ticks_that_timed_out_are_sent_once_more_and_fail_only_then() -> None:
     assert thread._failed == 0
     assert thread._recover() is False  # the broker answers: no wait, no new client
     assert thread._producer is client and thread._down_since is None
-    assert [v for _, v, _ in client.produced] == [v[:-1] + b',"resent":true}' for v in ticks]
+    assert [v for _, v, _ in client.produced] == [mark_resent(v, thread._round) for v in ticks]
     first, second, third = (report for _, _, report in client.produced)
     first(None, _Message(b"A", ticks[0]))  # delivered this time
     second(timed_out, _Message(b"A", ticks[1]))  # timed out again: failed
@@ -95,6 +95,6 @@ def test_timed_out_ticks_reported_late_by_a_lost_client_go_out_with_the_rest_in_
         thread._on_delivery(timed_out, _Message(b"A", value))  # type: ignore[arg-type]
     thread._send_again(time.monotonic())
     assert [v for _, v, _ in client.produced] == [
-        v[:-1] + b',"resent":true}' for v in [*older, *newer]
+        mark_resent(v, thread._round) for v in [*older, *newer]
     ]
     assert thread._timed_out == [] and thread._taken_back == []

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import EngineConfig
-from producer.wire import Tick, decode_batch, encode
+from producer.wire import Tick, decode_batch, encode, mark_resent
 from tui.runtime.consumer import ConsumerWorker
 
 NOW = time.time()
@@ -216,6 +216,26 @@ def test_ticks_sent_again_that_share_a_time_are_read_once_each_and_none_lost() -
     assert state.n_ticks.tolist() == [6, 4]
     assert state.last.tolist() == [109.0, 52.0]
     assert w.engine.latest_times()[2].tolist() == [5, 3]
+
+
+def test_copies_of_each_round_of_sending_again_are_matched_afresh() -> None:
+    """Two outages within the producer's resend window: its second round sends again
+    the copies of the first (those delivered, with the ticks taken back). Matched as
+    one run, the second round's copies of ticks read were read twice; a first round cut
+    by the second outage must still have its unread copies read."""
+    second = math.floor(NOW) - 5
+    ticks = [Tick("AAA", 101.0 + i, second) for i in range(4)]
+    w, dead = _worker(True)
+    w._ingest(_messages([encode(t) for t in ticks[:2]], [0] * 2))  # two of four read
+    first = [mark_resent(encode(t), 5) for t in ticks]
+    w._ingest(_messages(first[:2], [0] * 2))  # the two read: dropped
+    w._ingest(_messages(first[2:], [0] * 2))  # the two not read: read
+    again = [mark_resent(value, 6) for value in first]  # the second round: all four
+    w._ingest(_messages(again[:1], [0]))
+    w._ingest(_messages(again[1:], [0] * 3))
+    assert w.engine.state().n_ticks.tolist() == [4] and not dead.sent
+    assert w._duplicates == 2 + 4
+    assert w.engine.latest_times()[2].tolist() == [4]
 
 
 def test_a_symbol_whose_clock_a_tick_from_ahead_moved_starts_afresh_on_its_real_ticks() -> None:

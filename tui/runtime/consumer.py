@@ -324,9 +324,10 @@ class ConsumerWorker(threading.Thread):
         self._held = False
         self._recovery = ""
         self._duplicates = 0
-        #: Per symbol, of the resent ticks stamped at its latest time: that time and how
-        #: many came (see _read_already); kept across batches.
-        self._resent_at: dict[str, tuple[float, int]] = {}
+        #: Per symbol, of the resent ticks stamped at its latest time: that time, the
+        #: producer's round they came in and how many came (see _read_already); kept
+        #: across batches.
+        self._resent_at: dict[str, tuple[float, int, int]] = {}
         self._commit_recorded = commit_recorded and group is not None
         self._handled: dict[int, int] = {}  # partition: last offset the recording handled
         #: Subscribes a consumer to the topic in the group, with this worker's callbacks.
@@ -911,7 +912,7 @@ class ConsumerWorker(threading.Thread):
             for name, t, n in zip(names, t_last.tolist(), n_last.tolist(), strict=True)
             if n
         }
-        for name, (t, _matched) in list(self._resent_at.items()):
+        for name, (t, _round, _matched) in list(self._resent_at.items()):
             if read.get(name, (math.nan,))[0] != t:
                 del self._resent_at[name]
         return read
@@ -920,18 +921,21 @@ class ConsumerWorker(threading.Thread):
         """Whether a tick sent again after a broker restart was read before: a producer
         sends its ticks again, in their order, before new ones, so one older than its
         symbol's latest tick read was read already, and of those stamped with that very
-        time, as many as were read there. (Any tick at that time was taken as read: a
-        source stamped to the second lost the ticks of the second the reader had
-        reached, all but those read before the restart.)"""
+        time, as many as were read there, counted afresh in each of the producer's
+        rounds (two outages within its resend window send the first round's copies
+        again). (Any tick at that time was taken as read: a source stamped to the second
+        lost the ticks of the second the reader had reached, all but those read before
+        the restart.)"""
         entry = read_up_to.get(tick.symbol)
         if entry is None or tick.ts > entry[0]:
-            self._resent_at[tick.symbol] = (tick.ts, 1)  # read: the first at its time
+            # Read: the first of its round at its time.
+            self._resent_at[tick.symbol] = (tick.ts, tick.round, 1)
             return False
         if tick.ts == entry[0]:
-            at, matched = self._resent_at.get(tick.symbol, (tick.ts, 0))
-            if at != tick.ts:
-                matched = 0
-            self._resent_at[tick.symbol] = (tick.ts, matched + 1)
+            at, round_, matched = self._resent_at.get(tick.symbol, (tick.ts, tick.round, 0))
+            if at != tick.ts or round_ != tick.round:
+                matched = 0  # a round of its own: its copies match the ticks read anew
+            self._resent_at[tick.symbol] = (tick.ts, tick.round, matched + 1)
             if matched >= entry[1]:
                 return False  # one more than were read at that time: not read yet
         self._duplicates += 1
