@@ -159,10 +159,8 @@ def decimals_of(price: float) -> int:
     >>> [decimals_of(x) for x in (100.03, 100.0, 2.5e-05, 1e6)]
     [2, 0, 6, 0]
     """
-    places = 0
-    while round(price, places) != price and places < 330:  # 5e-324 has 324
-        places += 1
-    return places
+    mantissa, _, exponent = repr(float(price)).partition("e")
+    return max(len(mantissa.partition(".")[2].rstrip("0")) - int(exponent or 0), 0)
 
 
 def band_limits(first: list[float], band: float) -> tuple[list[float], list[float]]:
@@ -174,6 +172,8 @@ def band_limits(first: list[float], band: float) -> tuple[list[float], list[floa
 
     >>> band_limits([100.03, 5.0, 0.000123, -40.0], 0.02)
     ([98.03, 4.9, 0.0001205, -40.8], [102.03, 5.1, 0.0001255, -39.2])
+    >>> band_limits([5.0, 7.0], 0.99)
+    ([0.05, 0.07], [9.95, 13.93])
     """
     buy, sell = [], []
     for price in first:
@@ -182,7 +182,13 @@ def band_limits(first: list[float], band: float) -> tuple[list[float], list[floa
             buy.append(price - width)
             sell.append(price + width)
             continue
-        places = max(decimals_of(price), 1 - math.floor(math.log10(width)))
-        buy.append(round(price - width, places))
-        sell.append(round(price + width, places))
+        # Two significant digits of the width, and of each limit too (a band near 1
+        # leaves a buy limit far below the price: 5 at 99 % is 0.05, not 0.0).
+        low, high = price - width, price + width
+        places = max(
+            decimals_of(price),
+            *(1 - math.floor(math.log10(abs(v))) for v in (width, low, high) if v),
+        )
+        buy.append(round(low, places))
+        sell.append(round(high, places))
     return tidy(buy), tidy(sell)

@@ -327,10 +327,8 @@ class Reference:
         s = self._get(symbol)
         if s.n == 0:
             s.first = price
-            if self.band is not None and not s.touched:
-                low, high = _band(price, self.band)
-                if price != 0:  # an additive value below zero: the sides swap
-                    s.buy, s.sell = min(low, high), max(low, high)
+            if self.band is not None and not s.touched and price != 0:  # none at 0
+                s.buy, s.sell = _band(price, self.band)
             s.t = t
             s.num, s.den = price, 1.0
             s.den_v = 1.0
@@ -429,17 +427,16 @@ class Reference:
 
 
 def _band(price: float, band: float) -> tuple[float, float]:
-    """The automatic limits around a first price: to the decimals the price is written
-    with (its shortest repr), or as many more as keep two significant digits of the
-    band's width, then to 12 significant digits."""
-    text = repr(price)
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        written = len(mantissa.partition(".")[2].rstrip("0")) - int(exponent)
-    else:
-        written = len(text.partition(".")[2].rstrip("0"))
+    """The automatic limits around a first price: to the fewest decimals that give the
+    price back, or as many more as keep two significant digits of the
+    band's width and of each limit, then to 12 significant digits."""
+    places = 0  # the fewest decimals that give the price back
+    while round(price, places) != price:
+        places += 1
     width = abs(price) * band
-    places = max(written, 0, 1 - math.floor(math.log10(width)))
+    for size in (width, abs(price - width), abs(price + width)):
+        if size:  # two significant digits of each
+            places = max(places, 1 - math.floor(math.log10(size)))
     return (
         float(f"{round(price - width, places):.12g}"),
         float(f"{round(price + width, places):.12g}"),

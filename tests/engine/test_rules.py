@@ -131,6 +131,10 @@ def test_band_limits_read_as_the_price_does_with_no_float_noise() -> None:
     assert eng.limits("FIVE") == (4.9, 5.1)
     assert eng.limits("TINY") == (0.0001205, 0.0001255)
     assert eng.limits("BIG") == (40410.8, 42060.2)
+    # A band near 1 leaves the buy limit far below the price: its own digits kept.
+    wide = Engine(EngineConfig(default_band=0.99))
+    feed(wide, "FIVE", [5.0])
+    assert wide.limits("FIVE") == (0.05, 9.95)
 
 
 def test_limit_change_shows_in_state_at_once_with_a_fresh_forecast() -> None:
