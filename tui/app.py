@@ -459,7 +459,12 @@ class LimitwatchApp(App[None]):
         width, height = event.size
         small = width < FEWEST_COLUMNS or height < FEWEST_ROWS
         main = self.screen_stack[0] if self.screen_stack else self.screen
+        was_small = main.has_class("-too-small")
         main.set_class(small, "-too-small")
+        if was_small and not small and self.screen is main and self.focused is None:
+            # Hiding the panes took the focus from the watchlist: given back, or the
+            # arrow keys moved nothing once the terminal grew again.
+            self.query_one(Watchlist).focus()
         if small:
             main.query_one("#too-small", Static).update(
                 f"Too small ({width}x{height}): limitwatch needs "

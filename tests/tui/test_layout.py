@@ -483,15 +483,25 @@ def test_a_terminal_too_small_for_the_panes_says_so_and_they_come_back_when_it_g
     app = LimitwatchApp(StaticFeed())
     seen: list[list[str]] = []
 
+    rows: list[int] = []
+
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        await pilot.resize_terminal(20, 5)
         await pilot.pause()
         seen.append(screen_lines(app))
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         seen.append(screen_lines(app))
+        # The keys move the watchlist again (the focus went with the hidden panes).
+        await pilot.press("down", "down")
+        await pilot.pause()
+        rows.append(app.query_one(Watchlist).cursor_row)
 
-    drive(app, script, size=(20, 5))
+    drive(app, script, size=(120, 40))
     small, grown = ("\n".join(lines) for lines in seen)
     assert "Too small (20x5):" in small and "30x8; q quits." in small, small
     assert "Watchlist" not in small and "q Quit" in small
     assert "Too small" not in grown and "Watchlist" in grown and "ACME" in grown
+    assert rows == [2]
