@@ -428,17 +428,21 @@ def test_a_name_that_looks_like_another_but_encodes_its_accent_apart_is_said() -
         await pilot.press("w")
         await wait_until_async(lambda: isinstance(app.screen, SymbolsScreen), pilot.pause, 5)
         box = app.screen.query_one("#add", Input)
-        for name in (composed, combining, "caf\u00e9"):
+        for name in (composed, combining, "caf\u00e9", "cafe\u0301"):
             box.value = name
             await pilot.press("enter")
             await pilot.pause()
             seen.append(str(app.screen.query_one("#hint", Static).render()))
 
     drive(app, script)
-    first, second, lower = seen
+    first, second, lower, both = seen
     assert first.startswith(f"{composed} added: its row appears")
     assert second.startswith(
         f"{combining} added: not {composed}, names differ in how an accented letter is "
         "encoded (Unicode NFC and NFD): its row appears"
     )
     assert lower.startswith(f"caf\u00e9 added: not {composed}, names differ by case: ")
+    assert both.startswith(
+        f"cafe\u0301 added: not {composed}, names differ in how an accented letter is "
+        "encoded (Unicode NFC and NFD) and by case: "
+    )

@@ -485,7 +485,8 @@ class ConsumerWorker(threading.Thread):
                 # is committed, and it is said, as a revoke is (it was said in the log
                 # alone, as librdkafka's SESSTMOUT).
                 log.warning(
-                    "the group dropped this reader (no heartbeat within session.timeout.ms); "
+                    "the group dropped this reader (no heartbeat within session.timeout.ms, "
+                    "or no poll within max.poll.interval.ms); "
                     "it joins again, its partitions %s may have been read by another member",
                     sorted(p.partition for p in parts),
                 )

@@ -186,6 +186,11 @@ class SymbolsScreen(ModalScreen[None]):
         # with a precomposed one (they look the same), said so.
         alike = [k for k in self.known if k != name and _folded(k) == _folded(name)]
         if unseen and alike:
-            differ = "by case" if alike[0].casefold() == name.casefold() else _ENCODED
+            if alike[0].casefold() == name.casefold():
+                differ = "by case"
+            elif unicodedata.normalize("NFC", alike[0]) == unicodedata.normalize("NFC", name):
+                differ = _ENCODED
+            else:
+                differ = f"{_ENCODED} and by case"
             when = f"not {fmt.literal(alike[0])}, names differ {differ}: {when}"
         hint.update(Content(f"{name} added: {when}{self._hint()}"))
