@@ -567,17 +567,23 @@ def test_headless_engine_prints_signals_as_json_lines(
 def test_an_engine_the_group_dropped_while_stopped_says_so_and_joins_again(
     broker: EmbeddedBroker, topic: str, tmp_path: Path
 ) -> None:
-    """An engine stopped (SIGSTOP) past its session timeout is dropped by the group: it
-    said `event=revoked`, as at an ordinary hand-over, and tried to commit offsets it no
-    longer held; it says `event=lost`, commits nothing for them, and joins again."""
+    """An engine stopped (SIGSTOP) past its session timeout is dropped by the group (the
+    other member, still beating, takes its partitions): it said `event=revoked`, as at
+    an ordinary hand-over, and tried to commit offsets it no longer held; it says
+    `event=lost`, commits nothing for them, and joins again."""
     log = str(tmp_path / "l.log")
-    _produce(broker, topic, log, "--source", str(ROOT / "scenarios" / "crash.jsonl"))
-    engine = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "engine", "--bootstrap-servers", broker.bootstrap,
-         "--topic", topic, "--group", f"{topic}-g", "-X", "session.timeout.ms=6000",
-         "-X", "heartbeat.interval.ms=500", "--log-file", log],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+
+    def start(command: str, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", command, "--bootstrap-servers", broker.bootstrap,
+             "--topic", topic, "--log-file", log, *args],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    group = ("--group", f"{topic}-g", "-X", "session.timeout.ms=6000",
+             "-X", "heartbeat.interval.ms=500")  # fmt: skip
+    producer = start("produce", "--rate", "100", "--symbols", "8")
+    engine = start("engine", *group)
     said: queue.SimpleQueue[str] = queue.SimpleQueue()
     assert engine.stderr is not None
     reader = threading.Thread(target=lambda: [said.put(x) for x in engine.stderr], daemon=True)  # type: ignore[union-attr]
@@ -595,20 +601,29 @@ def test_an_engine_the_group_dropped_while_stopped_says_so_and_joins_again(
                 return True
         return False
 
+    other, stopped = None, 0
     try:
         assert wait_for("event=assigned", 60), lines
+        other = start("engine", *group)  # the member that stays
+        assert wait_for("event=assigned", 60), lines  # the partitions shared
+        stopped = len(lines)
         engine.send_signal(signal.SIGSTOP)
-        time.sleep(10)  # past the session timeout: the group drops it
+        time.sleep(15)  # well past the session timeout: the group drops it
         engine.send_signal(signal.SIGCONT)
         assert wait_for("event=lost partitions=", 60), lines
         assert wait_for("event=assigned", 60), lines
     finally:
         engine.send_signal(signal.SIGCONT)
-        engine.send_signal(signal.SIGINT)
+        for proc in (engine, other, producer):
+            if proc is not None:
+                proc.send_signal(signal.SIGINT)
         _, err = engine.communicate(timeout=30)
+        for proc in (other, producer):
+            if proc is not None:
+                proc.communicate(timeout=30)
     assert engine.returncode == 0, [*lines, err]
     dropped = next(i for i, line in enumerate(lines) if "event=lost" in line)
-    assert not any("event=revoked" in line for line in lines[:dropped]), lines
+    assert not any("event=revoked" in line for line in lines[stopped:dropped]), lines
     assert "dropped this reader" in Path(log).read_text()
 
 
