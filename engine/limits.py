@@ -165,10 +165,11 @@ def decimals_of(price: float) -> int:
 
 def band_limits(first: list[float], band: float) -> tuple[list[float], list[float]]:
     """The automatic limits ``first -/+ band*|first|`` of each first price, to as many
-    decimals as the price was written with, or more where the band's width needs them to
-    keep two significant digits: beside a price of 100.03 a 2 % band gives 98.03 and
-    102.03, not 98.0294 (a limit reads as the price does, and a price on a cent grid
-    cannot reach a fraction of a cent anyway); beside 5 it gives 4.9 and 5.1.
+    decimals as the price was written with, or more where two significant digits of the
+    band's width or of a limit need them: beside a price of 100.03 a 2 % band gives
+    98.03 and 102.03, not 98.0294 (a limit reads as the price does, and a price on a cent
+    grid cannot reach a fraction of a cent anyway); beside 5 it gives 4.9 and 5.1, and at
+    a band of 99 % 0.05 and 9.95.
 
     >>> band_limits([100.03, 5.0, 0.000123, -40.0], 0.02)
     ([98.03, 4.9, 0.0001205, -40.8], [102.03, 5.1, 0.0001255, -39.2])
