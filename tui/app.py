@@ -94,6 +94,8 @@ TINY_BELOW = 70
 NARROW_BELOW = 100
 #: The smallest screen the panes are drawn on (at 36x9 two rows of the watchlist show).
 FEWEST_COLUMNS, FEWEST_ROWS = 30, 8
+#: The actions the keys take while the screen is smaller than that.
+_WHEN_TOO_SMALL = frozenset({"quit", "help"})
 #: From this many columns the layout is wide (the "-wide" breakpoint below).
 WIDE_FROM = 140
 #: The screen row the first toast starts on (ToastRack's margin-top in app.tcss).
@@ -461,6 +463,8 @@ class LimitwatchApp(App[None]):
         main = self.screen_stack[0] if self.screen_stack else self.screen
         was_small = main.has_class("-too-small")
         main.set_class(small, "-too-small")
+        if small != was_small:
+            self.refresh_bindings()  # the keys that act while too small: see check_action
         if was_small and not small and self.screen is main and self.focused is None:
             # Hiding the panes took the focus from the watchlist: given back, or the
             # arrow keys moved nothing once the terminal grew again.
@@ -478,6 +482,14 @@ class LimitwatchApp(App[None]):
             # The footer draws its keys anew only when told (a terminal shrunk to 80
             # columns kept the ctrl+p hint over "? Keys").
             footer.refresh(recompose=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While the terminal is too small for the panes, only quitting and the help
+        act: the limit keys moved the limits of a row no one could see."""
+        main = self.screen_stack[0] if self.screen_stack else None
+        if main is not None and main.has_class("-too-small"):
+            return action in _WHEN_TOO_SMALL
+        return True
 
     def _watch_hangup(self, loop: asyncio.AbstractEventLoop) -> None:
         """SIGHUP quits as SIGTERM does, and the SIGCONT that comes with it is not taken

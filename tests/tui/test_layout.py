@@ -480,10 +480,11 @@ def test_below_70_columns_the_kafka_pane_and_the_chart_give_way(
 def test_a_terminal_too_small_for_the_panes_says_so_and_they_come_back_when_it_grows() -> None:
     """At 20x5 the screen showed a watchlist's border with nothing in it and said
     nothing of why."""
-    app = LimitwatchApp(StaticFeed())
+    feed = StaticFeed()
+    app = LimitwatchApp(feed)
     seen: list[list[str]] = []
-
     rows: list[int] = []
+    sent: list[int] = []
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.resize_terminal(120, 40)
@@ -491,6 +492,10 @@ def test_a_terminal_too_small_for_the_panes_says_so_and_they_come_back_when_it_g
         await pilot.resize_terminal(20, 5)
         await pilot.pause()
         seen.append(screen_lines(app))
+        # The limit keys do nothing to a row no one sees (they moved its limits).
+        await pilot.press("b", "S")
+        await pilot.pause()
+        sent.append(len(feed.commands))
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         seen.append(screen_lines(app))
@@ -498,6 +503,9 @@ def test_a_terminal_too_small_for_the_panes_says_so_and_they_come_back_when_it_g
         await pilot.press("down", "down")
         await pilot.pause()
         rows.append(app.query_one(Watchlist).cursor_row)
+        await pilot.press("b")
+        await pilot.pause()
+        sent.append(len(feed.commands))
 
     drive(app, script, size=(120, 40))
     small, grown = ("\n".join(lines) for lines in seen)
@@ -505,3 +513,4 @@ def test_a_terminal_too_small_for_the_panes_says_so_and_they_come_back_when_it_g
     assert "Watchlist" not in small and "q Quit" in small
     assert "Too small" not in grown and "Watchlist" in grown and "ACME" in grown
     assert rows == [2]
+    assert sent == [0, 1]
