@@ -395,7 +395,8 @@ async def keypress_latency(
     timeout: float = 30.0,
     settle_s: float = 3.0,
 ) -> list[Press]:
-    """Press `B` while LIVE_RATE ticks/s are produced; time each press to the screen.
+    """Press `B` and `b` in turn while LIVE_RATE ticks/s are produced; time each press to
+    the screen.
 
     The producer runs as a thread of the monitor's process (as `limitwatch` alone runs
     it), or as a process of its own (`limitwatch produce`, as a producer elsewhere feeding
@@ -433,10 +434,13 @@ async def keypress_latency(
                 assert symbol is not None and before is not None and app._driver is not None
                 watch.arm(symbol, before)
                 start = time.perf_counter()
-                app._driver.send_message(events.Key("B", "B"))  # as the terminal sends it
+                # B and b in turn (as the terminal sends them): twenty B in a row raised
+                # the buy limit into the sell limit, where a press is refused.
+                key = "b" if len(results) % 2 else "B"
+                app._driver.send_message(events.Key(key, key))
                 while watch.confirmed is None:
                     if time.perf_counter() - start > timeout:
-                        raise TimeoutError(f"B on {symbol} not on screen within {timeout:g} s")
+                        raise TimeoutError(f"{key} on {symbol} not on screen within {timeout:g} s")
                     await asyncio.sleep(0.001)
                 painted = watch.painted if watch.painted is not None else watch.confirmed
                 published = watch.published if watch.published is not None else painted
@@ -480,7 +484,7 @@ def press_rows(presses: list[Press], where: str) -> list[tuple[str, str, str]]:
     for stage, values, target in stages:
         rows.append(
             (
-                f"  B -> {stage} (n={n}): median / p95",
+                f"  B, b -> {stage} (n={n}): median / p95",
                 f"{ms(statistics.median(values))} / {ms(p95(values))}",
                 target,
             )
