@@ -11,6 +11,7 @@ from typing import Any
 import confluent_kafka as ck
 import msgspec
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -236,6 +237,37 @@ def test_copies_of_each_round_of_sending_again_are_matched_afresh() -> None:
     assert w.engine.state().n_ticks.tolist() == [4] and not dead.sent
     assert w._duplicates == 2 + 4
     assert w.engine.latest_times()[2].tolist() == [4]
+
+
+@pytest.mark.parametrize("jump_first", [True, False])
+@pytest.mark.parametrize("cut", [(3, 3), (2, 3), (3, 1), (2, 2)])
+def test_a_copy_of_a_tick_refused_at_the_latest_time_takes_its_place_among_those_read(
+    jump_first: bool, cut: tuple[int, int]
+) -> None:
+    """Of a symbol's ticks at its latest time, one was refused (a price jump) and one
+    read; the producer sends all again. The engine counts one tick read at that time,
+    so the refused one's copy was matched to it and the read one's copy read twice.
+    ``cut``: where the originals and the copies are split into two batches each."""
+    second = math.floor(NOW) - 5
+    before = Tick("AAA", 100.0, second - 1)
+    jump, good = Tick("AAA", 100_000.0, second), Tick("AAA", 101.0, second)
+    sent = (before, jump, good) if jump_first else (before, good, jump)
+    w, dead = _worker(True)
+    values = [encode(t) for t in sent]
+    for part in (values[: cut[0]], values[cut[0] :]):
+        if part:
+            w._ingest(_messages(part, [0] * len(part)))
+    assert [problem for _, problem in dead.sent] == ["implausible jump"]
+    assert w.engine.state().n_ticks.tolist() == [2]
+    copies = [mark_resent(value, 5) for value in values]
+    for part in (copies[: cut[1]], copies[cut[1] :]):
+        if part:
+            w._ingest(_messages(part, [0] * len(part)))
+    assert w.engine.state().n_ticks.tolist() == [2] and w._duplicates == 3
+    assert len(dead.sent) == 1
+    # A new tick at that time after the copies is read.
+    w._ingest(_messages([encode(Tick("AAA", 102.0, second))], [0]))
+    assert w.engine.state().n_ticks.tolist() == [3]
 
 
 def test_a_symbol_whose_clock_a_tick_from_ahead_moved_starts_afresh_on_its_real_ticks() -> None:

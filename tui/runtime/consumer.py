@@ -328,6 +328,10 @@ class ConsumerWorker(threading.Thread):
         #: producer's round they came in and how many came (see _read_already); kept
         #: across batches.
         self._resent_at: dict[str, tuple[float, int, int]] = {}
+        #: Per symbol, the ticks first sent (not copies) that the checks refused at its
+        #: latest time read: that time and how many. Copies of them are matched as read
+        #: (see _latest_read), as the engine never counted them.
+        self._refused_at: dict[str, tuple[float, int]] = {}
         self._commit_recorded = commit_recorded and group is not None
         self._handled: dict[int, int] = {}  # partition: last offset the recording handled
         #: Subscribes a consumer to the topic in the group, with this worker's callbacks.
@@ -800,15 +804,17 @@ class ConsumerWorker(threading.Thread):
                 continue
             if tick.resent:
                 if read_up_to is None:
-                    read_up_to = self._latest_read()
-                    for symbol, ts in zip(symbols, times, strict=True):  # this batch's so far
-                        _read_to_time(read_up_to, symbol, ts)
+                    read_up_to = self._read_so_far(symbols, times)
                 if self._read_already(tick, read_up_to):
                     continue
             refusal = self.checks.refusal(tick, now)
             if refusal is not None:
                 if not replay:
                     self._refuse(msg, refusal)
+                    if not tick.resent:
+                        if read_up_to is None:
+                            read_up_to = self._read_so_far(symbols, times)
+                        self._count_refused(tick, read_up_to)
                 continue
             restart = self.checks.take_restart()
             if restart is not None:
@@ -818,7 +824,7 @@ class ConsumerWorker(threading.Thread):
             prices.append(tick.price)
             taken.append(msg)
             if read_up_to is not None:  # a copy of this tick later in the batch is read too
-                _read_to_time(read_up_to, tick.symbol, tick.ts)
+                self._count_read(read_up_to, tick.symbol, tick.ts)
             if recording:
                 self.recorder.write(Tick(tick.symbol, tick.price, tick.ts) if tick.resent else tick)
                 recording = self.recorder.active
@@ -916,7 +922,43 @@ class ConsumerWorker(threading.Thread):
         for name, (t, _round, _matched) in list(self._resent_at.items()):
             if read.get(name, (math.nan,))[0] != t:
                 del self._resent_at[name]
+        for name, (t, refused) in list(self._refused_at.items()):
+            entry = read.get(name)
+            if entry is not None and entry[0] == t:
+                entry[1] += refused
+            elif entry is not None and entry[0] > t:
+                del self._refused_at[name]  # copies of ticks older than the latest: read
         return read
+
+    def _read_so_far(self, symbols: list[str], times: list[float]) -> dict[str, list[float]]:
+        """:meth:`_latest_read` with the ticks of the batch taken so far counted."""
+        read_up_to = self._latest_read()
+        for symbol, ts in zip(symbols, times, strict=True):
+            self._count_read(read_up_to, symbol, ts)
+        return read_up_to
+
+    def _count_read(self, read_up_to: dict[str, list[float]], symbol: str, ts: float) -> None:
+        """:func:`_read_to_time`, with the ticks refused at a time the symbol's latest
+        time read moves to counted as read there (see :meth:`_count_refused`)."""
+        entry = read_up_to.get(symbol)
+        _read_to_time(read_up_to, symbol, ts)
+        refused = self._refused_at.get(symbol)
+        if refused is not None and refused[0] == ts and (entry is None or ts > entry[0]):
+            read_up_to[symbol][1] += refused[1]
+
+    def _count_refused(self, tick: Tick, read_up_to: dict[str, list[float]]) -> None:
+        """Count a tick first sent (not a copy) that the checks refused (a price jump,
+        say), if it is stamped at or after its symbol's latest time read: where ticks at
+        its time are read, its copy, if the producer sends it again, takes the place of
+        one of them. (Not counted, the engine's count at that time was one short, and the
+        copy of a tick read there was read twice.) It does not move the time read on."""
+        entry = read_up_to.get(tick.symbol)
+        if entry is not None and tick.ts < entry[0]:
+            return  # a copy of it is older than the latest read: taken as read
+        if entry is not None and tick.ts == entry[0]:
+            entry[1] += 1
+        t, refused = self._refused_at.get(tick.symbol, (tick.ts, 0))
+        self._refused_at[tick.symbol] = (tick.ts, refused + 1 if t == tick.ts else 1)
 
     def _read_already(self, tick: Tick, read_up_to: dict[str, list[float]]) -> bool:
         """Whether a tick sent again after a broker restart was read before: a producer
