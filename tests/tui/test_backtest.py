@@ -550,16 +550,53 @@ def test_symbols_ticking_further_apart_than_the_horizon_beside_fast_ones_are_sai
     ), lines
 
 
-def test_tick_spacing_is_the_median_of_the_symbols_mean_spacing() -> None:
-    n = np.array([1, 3, 11, 2, 0])
-    first = np.array([5.0, 0.0, 100.0, 10.0, np.inf])
-    last = np.array([5.0, 4.0, 150.0, 16.0, -np.inf])
-    spacings = backtest.tick_spacings(n, first, last)
-    assert backtest.median_spacing(spacings) == 5.0  # of 2, 5 and 6; not the lone tick
-    alone = backtest.tick_spacings(n[[0, 4]], first[[0, 4]], last[[0, 4]])
-    assert np.isnan(backtest.median_spacing(alone))
-    assert backtest.sparse_ticks_note(EngineConfig(), 60.0) is None  # not longer
+def test_tick_spacing_is_the_median_of_the_symbols_typical_step_gaps_aside() -> None:
+    # 30-second bars over five sessions of 6.5 hours, a night between: the mean spacing
+    # said 1.6 min and advised a horizon three times too long.
+    bars = np.concatenate([d * 86_400 + np.arange(0.0, 6.5 * 3600, 30.0) for d in range(5)])
+    # A second's ticks either side of a week's gap: the mean said 17 min.
+    week = np.concatenate([np.arange(300.0), 604_800 + np.arange(300.0)])
+    ids = np.concatenate([np.zeros(bars.size, np.int32), np.ones(week.size, np.int32)])
+    t = np.concatenate([bars, week])
+    order = np.argsort(t, kind="stable")
+    ids, t = ids[order], t[order]
+    whole = backtest.TickSpacings()
+    whole.add(ids, t)
+    assert whole.spacings() == pytest.approx([30.24, 1.02], abs=0.01)
+    split = backtest.TickSpacings()  # the same however the ticks come in batches
+    for cut in np.array_split(np.arange(t.size), 7):
+        split.add(ids[cut], t[cut])
+    assert split.spacings().tolist() == pytest.approx(whole.spacings().tolist(), rel=1e-12)
+    # Steps of 0 (ticks at one time) and late ticks are no steps; a lone tick has none.
+    few = backtest.TickSpacings()
+    few.add(np.array([0, 0, 0, 1, 0, 2]), np.array([10.0, 10.0, 14.0, 3.0, 12.0, 20.0]))
+    few.add(np.array([0, 2]), np.array([16.0, 20.0]))
+    assert few.spacings().tolist() == [4.0]  # 10 to 14, and 12 (late) to 16
+    assert backtest.median_spacing(few.spacings()) == 4.0
+    assert np.isnan(backtest.median_spacing(backtest.TickSpacings().spacings()))
+    assert backtest.sparse_ticks_note(EngineConfig(), 59.0) is None  # closer
     assert backtest.sparse_ticks_note(EngineConfig(), math.nan) is None
+    # Minute bars at the default minute's horizon: each forecast sees one tick.
+    minute = backtest.sparse_ticks_note(EngineConfig(), 60.0)
+    assert minute is not None and "60 s apart" in minute
+    assert "as long as the 60 s horizon" in minute and "--horizon 300 " in minute
+
+
+def test_the_spacing_note_reads_bars_with_nights_between_at_their_own_pace(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    start = 1_750_000_000
+    rows = [
+        (start + d * 86_400 + 30.0 * k, "ACME", round(100 + 0.01 * (k % 7), 2))
+        for d in range(3)
+        for k in range(600)
+    ]
+    path = write_csv(tmp_path / "bars.csv", rows)  # 1.8 min apart by the mean
+    status, lines, _ = run(capsys, path, "--signals-only")
+    assert status == 0 and "ticks come" not in "\n".join(lines)  # within 60 s
+    status, lines, _ = run(capsys, path, "--signals-only", "--horizon", "25")
+    assert status == 0
+    assert "(note: a symbol's ticks come 30 s apart" in "\n".join(lines)
 
 
 def test_add_parser_registers_backtest_with_run_as_its_handler() -> None:

@@ -58,10 +58,10 @@ from tui.runtime import format as fmt
 from tui.runtime.backtest import (
     BacktestError,
     CtrlC,
+    TickSpacings,
     no_forecast_reason,
     short_span_note,
     spacing_note,
-    tick_spacings,
 )
 from tui.runtime.options import (
     NO_CHART,
@@ -146,7 +146,9 @@ def _score(
             print(f"evaluate: {no_forecast_reason(config, most, longest)}", file=err)
         elif (note := short_span_note(config, _longest_span(ticks))) is not None:
             print(f"evaluate: {note}", file=err)
-        if (note := spacing_note(config, tick_spacings(*_spans(ticks)))) is not None:
+        gaps = TickSpacings()
+        gaps.add(ticks.sym, ticks.t)
+        if (note := spacing_note(config, gaps.spacings())) is not None:
             print(f"evaluate: {note}", file=err)
         return
     for i, kind in enumerate(args.kinds, 1):
