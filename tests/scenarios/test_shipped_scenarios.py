@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,30 @@ def test_scenario_reads_cleanly_and_is_listed_in_the_readme(path: Path) -> None:
     assert source.skipped == 0
     assert set(header.symbols) == {t.symbol for t in ticks}
     assert set(header.limits) <= set(header.symbols)
+
+
+def test_the_leads_the_readme_table_gives_are_those_of_the_golden_files() -> None:
+    """The table said a SELL_WATCH came 3.9 s before the SELL of the rally after the
+    forecast had changed and the golden files with it (2.2 s)."""
+    rows = {
+        line.split("`")[1].removesuffix(".jsonl"): line
+        for line in (SCENARIOS / "README.md").read_text().splitlines()
+        if line.startswith("| `")
+    }
+    said = {
+        name: re.search(r"(\w+_WATCH) (?:only )?([\d.]+) s before the (BUY|SELL)", row)
+        for name, row in rows.items()
+    }
+    said = {name: m for name, m in said.items() if m is not None}
+    assert set(said) == {"rally", "crash", "flash_crash"}
+    for name, m in said.items():
+        golden = [
+            json.loads(line)
+            for line in (SCENARIOS / f"{name}.golden.jsonl").read_text().splitlines()
+        ]
+        watch = next(s["t"] for s in golden if s["kind"] == m[1])
+        hit = next(s["t"] for s in golden if s["kind"] == m[3] and s["t"] >= watch)
+        assert f"{hit - watch:.1f}" == m[2], (name, hit - watch)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
