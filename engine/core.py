@@ -1517,7 +1517,8 @@ class Engine:
         if band is not None:
             untouched = ~s.touched[new_sym]
             at, first = new_sym[untouched], first_price[untouched]
-            s.buy[at], s.sell[at] = band_limits(first.tolist(), band)
+            quantity = s.additive[at].tolist() if self._any_additive else None
+            s.buy[at], s.sell[at] = band_limits(first.tolist(), band, quantity)
             if self._any_additive:
                 zero = s.additive[at] & (first == 0.0)
                 s.buy[at[zero]] = s.sell[at[zero]] = np.nan

@@ -163,7 +163,9 @@ def decimals_of(price: float) -> int:
     return max(len(mantissa.partition(".")[2].rstrip("0")) - int(exponent or 0), 0)
 
 
-def band_limits(first: list[float], band: float) -> tuple[list[float], list[float]]:
+def band_limits(
+    first: list[float], band: float, additive: list[bool] | None = None
+) -> tuple[list[float], list[float]]:
     """The automatic limits ``first -/+ band*|first|`` of each first price, to as many
     decimals as the price was written with, or more where two significant digits of the
     band's width or of a limit need them: beside a price of 100.03 a 2 % band gives
@@ -171,11 +173,33 @@ def band_limits(first: list[float], band: float) -> tuple[list[float], list[floa
     grid cannot reach a fraction of a cent anyway); beside 5 it gives 4.9 and 5.1, and at
     a band of 99 % 0.05 and 9.95.
 
+    A side whose limit would lie outside the prices a tick can carry (:func:`limit_problem`;
+    ``additive``: which are quantities; by default those at 0 or below) has none (nan):
+    no price can reach it, and a limit that no check accepts had the monitor refuse
+    every key on that symbol and stopped the reading at the first recording (its header
+    refused it).
+
     >>> band_limits([100.03, 5.0, 0.000123, -40.0], 0.02)
     ([98.03, 4.9, 0.0001205, -40.8], [102.03, 5.1, 0.0001255, -39.2])
     >>> band_limits([5.0, 7.0], 0.99)
     ([0.05, 0.07], [9.95, 13.93])
+    >>> band_limits([9.99e11, 1e-12], 0.02)
+    ([979020000000.0, nan], [nan, 1.02e-12])
+    >>> band_limits([1e-12], 0.02, additive=[True])
+    ([9.8e-13], [1.02e-12])
     """
+    buy, sell = _band(first, band)
+    for i, (low, high) in enumerate(zip(buy, sell, strict=True)):
+        quantity = bool(additive[i]) if additive is not None else not first[i] > 0.0
+        if limit_problem(low, math.nan, additive=quantity) is not None:
+            buy[i] = math.nan
+        if limit_problem(math.nan, high, additive=quantity) is not None:
+            sell[i] = math.nan
+    return buy, sell
+
+
+def _band(first: list[float], band: float) -> tuple[list[float], list[float]]:
+    """:func:`band_limits` before the bounds on prices."""
     buy, sell = [], []
     for price in first:
         width = band * abs(price)

@@ -268,6 +268,8 @@ class LimitwatchApp(App[None]):
         self._told_source_error = ""
         self._told_keeper = ""  # the embedded broker's last give-up, said
         self._told_history = ""
+        self._told_failure = False  # the reading's failure, said (see _tell_failure)
+        self._recordings: set[Path] = set()  # the recordings asked for
         self._told_notice = ""  # the signal history's last notice, said
         self._startup_problems = list(problems or [])
         self._quitting_on_signal = False
@@ -545,6 +547,8 @@ class LimitwatchApp(App[None]):
         snap = self.feed.latest()
         if snap is None:
             return
+        if snap.failure and not self._told_failure:
+            self._tell_failure(snap.failure)
         if snap.seq != self._shown_seq:
             self._shown_seq = snap.seq
             self._snapshot = snap
@@ -573,6 +577,20 @@ class LimitwatchApp(App[None]):
             self._show_status(snap, stale)
         self._show_chart(snap)
         self._urgent = False
+
+    def _tell_failure(self, failure: str) -> None:
+        """The reading stopped for good (its thread failed): said once, in a toast that
+        stays, and on every pane at once (their snapshot no longer changes, so they
+        would not be drawn again); the monitor then exits with status 1."""
+        self._told_failure = True
+        self._pane_seq.clear()
+        self.notify(
+            f"The reading stopped: {failure}. Nothing on screen changes any more: quit (q) "
+            "and start again; the log says more.",
+            title="limitwatch failed",
+            severity="error",
+            timeout=float("inf"),
+        )
 
     def _show_status(self, snap: Snapshot, stale: str | None) -> None:
         bar = self.query_one("#status", Static)
@@ -1091,8 +1109,16 @@ class LimitwatchApp(App[None]):
             self.notify(f"cannot record to {self.record_dir}: {why}", severity="error")
             return
         self._expect_change()
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        self.feed.record(str(self.record_dir / f"limitwatch-{stamp}.jsonl"))
+        stem = f"limitwatch-{time.strftime('%Y%m%d-%H%M%S')}"
+        path = self.record_dir / f"{stem}.jsonl"
+        again = 1
+        # Two recordings started within a second: the second wrote over the first (the
+        # file is opened by the reader's thread, so those asked for count too).
+        while path.exists() or path in self._recordings:
+            again += 1
+            path = self.record_dir / f"{stem}-{again}.jsonl"
+        self._recordings.add(path)
+        self.feed.record(str(path))
 
     # -- views ----------------------------------------------------------------------------
     def action_filter(self) -> None:
@@ -1177,7 +1203,7 @@ class LimitwatchApp(App[None]):
             if not last:
                 continue  # a quantity at 0 has no band, as in the engine
             # As the engine writes the band: the price's decimals (a quantity's size)
-            (low,), (high,) = band_limits([last], band)
+            (low,), (high,) = band_limits([last], band, [bool(st.additive[i])])
             if self._send_limits(
                 symbol, low, high, additive=bool(st.additive[i]), remember=False, show=False
             ):

@@ -212,6 +212,11 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
             print("limitwatch: some threads did not stop in time (see the log)", file=sys.stderr)
         if history is not None:
             history.close()
+    failure = pipeline.worker.failure if pipeline.worker is not None else None
+    if failure is not None:  # the monitor said so; its exit status says so too
+        where = f"the log at {log_path}" if log_path is not None else "the log"
+        say(f"the reading stopped: {failure} ({where} says more)")
+        return 1
     return app.return_code or 0  # 1 after an error the app could not handle (it was 0)
 
 

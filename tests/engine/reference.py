@@ -328,7 +328,9 @@ class Reference:
         if s.n == 0:
             s.first = price
             if self.band is not None and not s.touched and price != 0:  # none at 0
-                s.buy, s.sell = _band(price, self.band)
+                s.buy, s.sell = (
+                    x if _reachable(x, s.additive) else math.nan for x in _band(price, self.band)
+                )
             s.t = t
             s.num, s.den = price, 1.0
             s.den_v = 1.0
@@ -424,6 +426,12 @@ class Reference:
             s.seq[kind] += 1
             out.append((symbol, kind, s.seq[kind], t, price, limit, p, eta))
         return out
+
+
+def _reachable(limit: float, additive: bool) -> bool:
+    """Whether a tick could reach ``limit``: a price lies in [1e-12, 1e12), a quantity
+    within 1e12 of 0."""
+    return abs(limit) < 1e12 if additive else 1e-12 <= limit < 1e12
 
 
 def _band(price: float, band: float) -> tuple[float, float]:

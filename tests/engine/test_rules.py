@@ -12,6 +12,7 @@ import pytest
 
 import engine.core
 from engine import Engine, EngineConfig, LimitError, Signal, SignalKind
+from engine.limits import limit_problem
 from engine.rules import Rule
 from engine.watch import Watch
 
@@ -135,6 +136,23 @@ def test_band_limits_read_as_the_price_does_with_no_float_noise() -> None:
     wide = Engine(EngineConfig(default_band=0.99))
     feed(wide, "FIVE", [5.0])
     assert wide.limits("FIVE") == (0.05, 9.95)
+
+
+def test_a_band_limit_no_price_can_reach_is_none() -> None:
+    """A 2 % band around 9.99e11 put the sell limit past the largest price a tick can
+    carry, which every check refuses: the monitor's keys on that symbol were refused and a
+    recording's header stopped the reading. That side has no limit; a quantity's bounds
+    are its own (it may sit at 1e-12 or below)."""
+    eng = Engine(EngineConfig(default_band=0.02), additive=["q.*"])
+    for symbol, first in (("HUGE", 9.99e11), ("TINY", 1e-12), ("q.len", 1e-12), ("OK", 100.0)):
+        feed(eng, symbol, [first])
+    assert eng.limits("HUGE")[0] == 979_020_000_000.0 and math.isnan(eng.limits("HUGE")[1])
+    assert math.isnan(eng.limits("TINY")[0]) and eng.limits("TINY")[1] == 1.02e-12
+    assert eng.limits("q.len") == (9.8e-13, 1.02e-12)
+    assert eng.limits("OK") == (98.0, 102.0)
+    for symbol in ("HUGE", "TINY", "q.len"):
+        buy, sell = eng.limits(symbol)
+        assert limit_problem(buy, sell, additive=symbol == "q.len") is None
 
 
 def test_limit_change_shows_in_state_at_once_with_a_fresh_forecast() -> None:

@@ -227,3 +227,19 @@ def test_a_write_that_fails_names_the_file_and_says_its_last_line_may_be_cut(
         "(a backtest with --skip-bad skips it)",
         True,
     )
+
+
+def test_a_header_no_reader_would_take_is_said_and_nothing_is_written(tmp_path: Path) -> None:
+    """A limit no scenario header takes (a band's sell limit past the largest price, as
+    it was) raised out of start() and ended the consumer's thread, the screen still
+    saying OK: it is refused with a notice, and no file is left."""
+    notes: list[tuple[str, bool]] = []
+    rec = Recorder(lambda text, error: notes.append((text, error)))
+    path = tmp_path / "out.jsonl"
+    config = EngineConfig()
+    state = Engine(config).state()
+    rec.start(str(path), "t", state, config, made_by="a test", waiting={"HUGE": (1.0, 2e12)})
+    assert not rec.active and not path.exists()
+    ((text, error),) = notes
+    assert error and text.startswith(f"cannot record to {path}: ")
+    assert "must be below 1,000,000,000,000" in text

@@ -318,6 +318,59 @@ def test_pause_speed_and_record_keys_send_commands(tmp_path: Path) -> None:
     assert Path(str(feed.recordings[0])).parent == tmp_path / "rec"
 
 
+def test_recordings_started_within_one_second_go_to_files_of_their_own(tmp_path: Path) -> None:
+    """r, r and r within a second: the second recording wrote over the first (its 17
+    ticks lost), the file name being to the second."""
+    feed = StaticFeed()
+    app = LimitwatchApp(feed, record_dir=tmp_path)
+    (tmp_path / f"limitwatch-{__import__('time').strftime('%Y%m%d-%H%M%S')}.jsonl").touch()
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("r", "r", "r")
+        await pilot.pause()
+
+    drive(app, script)
+    paths = [Path(str(p)) for p in feed.recordings]
+    assert len(paths) == 3 and len(set(paths)) == 3
+    assert not any(p.exists() for p in paths), "none of them onto a file already there"
+    assert all(re.fullmatch(r"limitwatch-\d{8}-\d{6}(-\d+)?\.jsonl", p.name) for p in paths)
+
+
+class _FailedFeed(StaticFeed):
+    """A feed whose reading thread has failed: its snapshot no longer changes."""
+
+    def latest(self) -> Any:
+        snap = super().latest()
+        return dataclasses.replace(
+            snap, failure="BadLine('bad scenario header')",
+            kafka=dataclasses.replace(snap.kafka, health="FAILED"),
+        )  # fmt: skip
+
+
+def test_a_reading_that_failed_is_said_on_screen_not_shown_as_ok() -> None:
+    """The consumer's thread died (a recording's header refused) and the screen went on
+    saying OK, its rates frozen, every row warming up, for good."""
+    feed = _FailedFeed()
+    app = LimitwatchApp(feed)
+    seen: dict[str, Any] = {}
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        await pilot.pause(0.3)
+        seen["toasts"] = [(n.title, str(n.message)) for n in app._notifications]
+        seen["screen"] = _screen_text(app)
+
+    drive(app, script)
+    assert (
+        "limitwatch failed",
+        "The reading stopped: BadLine('bad scenario header'). Nothing on screen changes any "
+        "more: quit (q) and start again; the log says more.",
+    ) in seen["toasts"]
+    assert "STALE: the reading stopped" in seen["screen"]
+    assert "health    FAILED · broker UP" in seen["screen"]
+    assert staleness(feed.latest()) == "the reading stopped: quit (q) and start again"
+
+
 def _toasts_after(app: LimitwatchApp, key: str) -> list[str]:
     """The toasts on screen once `key` has been pressed."""
     said: list[str] = []

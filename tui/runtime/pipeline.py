@@ -360,11 +360,15 @@ class Pipeline:
                 kafka = dataclasses.replace(kafka, broker_state="DOWN", health="DOWN")
         if pausing:
             kafka = dataclasses.replace(kafka, health="PAUSE")  # held on purpose, for seconds
+        failure = self.worker.failure if self.worker is not None else None
+        if failure is not None:
+            kafka = dataclasses.replace(kafka, health="FAILED")
         return dataclasses.replace(
             snap,
             kafka=kafka,
             producer=self.producer.stats() if self.producer is not None else None,
             source=self.options.source.name if self.options.source is not None else "",
+            failure=failure or "",
         )
 
     def set_limits(self, symbol: str, buy: float | None, sell: float | None) -> None:

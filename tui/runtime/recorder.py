@@ -13,6 +13,7 @@ import platformdirs
 from engine import EngineConfig, EngineState
 from engine.config import portable_settings
 from producer.header import HEADER_MAX_WINDOW, HEADER_WINDOWS, ScenarioHeader
+from producer.lines import BadLine
 from producer.scenario import ScenarioWriter
 from producer.wire import Tick
 from tui.runtime import format as fmt
@@ -104,6 +105,9 @@ class Recorder:
             self._writer = ScenarioWriter(path, header, flush_every=500, list_symbols=True)
         except OSError as exc:
             self._notify(f"cannot record to {path}: {exc.strerror or exc}", True)
+            return
+        except BadLine as exc:  # a header no reader would take back: nothing written
+            self._notify(f"cannot record to {path}: {exc}", True)
             return
         self.path = path
         self._max = max_ticks

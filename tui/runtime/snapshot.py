@@ -115,6 +115,9 @@ class Snapshot:
     watch_shifts: Mapping[int, tuple[float, int]] = field(default_factory=dict)
     #: Symbols with no tick of their own for STALE_IDLE_S: their forecasts are stale.
     stale_symbols: frozenset[str] = frozenset()
+    #: Why the reading stopped for good (the consumer's thread failed), else "": nothing
+    #: on screen changes any more.
+    failure: str = ""
 
 
 #: Forecasts are marked stale when the consumer is this many seconds behind...
@@ -128,6 +131,8 @@ def staleness(snap: Snapshot) -> str | None:
     state first, as what explains the rest (a frozen broker read "broker silent for 5 s",
     then "no tick for 15 s", the cause gone from the line)."""
     k = snap.kafka
+    if snap.failure:
+        return "the reading stopped: quit (q) and start again"
     if k.broker_gave_up:
         return (
             f"the embedded broker is down: tried again every {RETRY_GIVEN_UP_S:.0f} s, or "

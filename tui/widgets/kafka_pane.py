@@ -25,6 +25,7 @@ HEALTH_STYLE = {
     "STALL": "bold magenta",
     "PAUSE": "bold cyan",
     "DOWN": "bold red",
+    "FAILED": "bold red",  # the reading stopped for good (see Snapshot.failure)
 }
 #: Measures wrapped text for the layout only (nothing is printed).
 _MEASURE = Console(width=200, color_system=None)
