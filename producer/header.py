@@ -44,6 +44,7 @@ Unknown top-level header fields are ignored, so later versions can add some.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -135,12 +136,23 @@ def is_scenario_header(line: str | bytes) -> bool:
         return False
 
 
+def _as_json(value: object, most: int = 60) -> str:
+    """``value`` as the header's JSON writes it (``true``, ``"1"``), cut to ``most``
+    characters."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def header_from_object(obj: dict[str, Any]) -> ScenarioHeader:
     """Check a decoded first line and turn it into a ScenarioHeader, or raise BadLine."""
     version = obj.get(SCENARIO_KEY)
     if version != SCENARIO_VERSION:
+        # Written as JSON has it: the text "1" read "unsupported scenario version '1'
+        # (this limitwatch reads 1)".
         raise BadLine(
-            f"unsupported scenario version {version!r} (this limitwatch reads {SCENARIO_VERSION})"
+            f"unsupported scenario version {_as_json(version)} (this limitwatch reads "
+            f"{SCENARIO_VERSION}: the number, as in {{{json.dumps(SCENARIO_KEY)}: "
+            f"{SCENARIO_VERSION}}})"
         )
     engine = obj.get("engine")
     if isinstance(engine, dict):  # msgspec would say "at $.engine[...]", not which setting
@@ -149,7 +161,7 @@ def header_from_object(obj: dict[str, Any]) -> ScenarioHeader:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise BadLine(
                     f"bad scenario header: engine setting {str(key)[:60]!r}: expected a "
-                    f"number, got {str(value)[:60]!r}"
+                    f"number, got {_as_json(value)}"
                 )
     # All at once, in words: msgspec names one missing field a try ("Object missing
     # required field `name`", then `description`).

@@ -118,7 +118,9 @@ def test_reader_streams_without_reading_past_what_it_needs(tmp_path: Path) -> No
         (good_header(limits={"A": [0, 4]}), "0 < buy < sell"),
         (good_header(limits={"A": [None, None]}), "not both), got [null, null]"),
         (good_header(engine={"fast": "ten"}), "engine setting 'fast': expected a number, got"),
-        (good_header(engine={"fast": True}), "engine setting 'fast': expected a number, got"),
+        (good_header(engine={"fast": True}), "engine setting 'fast': expected a number, got true"),
+        # The text "1" read "unsupported scenario version '1' (this limitwatch reads 1)".
+        (good_header(limitwatch_scenario="1"), 'version "1" (this limitwatch reads 1: the number'),
         (good_header(engine={"fsat": "ten"}), "unknown engine setting(s) fsat"),
         (good_header(limits={"A": [None, -1]}), "0 < buy < sell"),
         (good_header(limits={"A": [1]}), "bad scenario header"),
