@@ -97,7 +97,7 @@ def limit_problem(buy: object, sell: object, *, additive: bool = False) -> str |
         if additive:
             if not abs(x) < MAX_PRICE:
                 return (
-                    f"the {side} limit must lie between -{MAX_PRICE:,.0f} and "
+                    f"the {side} limit must lie strictly between -{MAX_PRICE:,.0f} and "
                     f"{MAX_PRICE:,.0f}, got {_shown(x)}"
                 )
             values.append(x)
