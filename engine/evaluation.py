@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -745,6 +745,7 @@ def evaluate(
     bands: npt.ArrayLike = DEFAULT_BANDS,
     zs: npt.ArrayLike = DEFAULT_ZS,
     symbol_of: npt.ArrayLike | None = None,
+    alarms: bool = True,
 ) -> Evaluation:
     """Score one run of the engine (and, given the truth, the oracle) on ``ticks``.
 
@@ -776,6 +777,10 @@ def evaluate(
     symbol_of : array_like of int, optional
         The symbol of each stream id, where a symbol is scored at several bands: the
         noise of the calibration gap resamples whole symbols (default: whole streams).
+    alarms : bool
+        Whether to compare with the naive alarms (their rows follow the engine's). They
+        are a price's (distance in percent, volatility of log price): without them, the
+        forecasts of quantities (values that may be 0 or below) are scored on their own.
     """
     if rule is None:
         rule = Discipline.of(EngineConfig(horizon_s=horizon_s))
@@ -805,7 +810,8 @@ def evaluate(
     for group in [whole] if whole is not None else ticks:
         if not len(group):
             continue
-        sweep_alarms(prox, vol, group, rule)
+        if alarms:
+            sweep_alarms(prox, vol, group, rule)
         for f in forecasts:
             f.add(group, horizon_s)
         streams += int(group.streams.size)
@@ -815,6 +821,10 @@ def evaluate(
     sym_of = None if symbol_of is None else np.asarray(symbol_of, dtype=np.int64)
     engine_row, q = forecasts[0].row(crossings, prox, horizon_s, per_hour, sym_of)
     near, far = prox.match(q.precision), vol.match(q.precision)
-    rows = [engine_row, *(_baseline_row(b, near, q.precision) for b in (near, far))]
+    rows = [engine_row]
+    if alarms:
+        rows += [_baseline_row(b, near, q.precision) for b in (near, far)]
+    else:  # nothing to compare with: no ratios to an alarm
+        rows[0] = replace(engine_row, lead_ratio=math.nan, alert_ratio=math.nan)
     rows += [f.row(crossings, prox, horizon_s, per_hour, sym_of)[0] for f in forecasts[1:]]
     return Evaluation(tuple(rows), streams, hours)

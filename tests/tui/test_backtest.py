@@ -675,6 +675,30 @@ def test_quantities_are_left_out_of_the_comparison_with_the_alarms(tmp_path: Pat
     shown = cli(str(gauges), "--additive", "gauge")
     assert shown.returncode == 0 and "Traceback" not in shown.stderr
     assert "every symbol is modelled as a quantity" in shown.stdout
+    # Gauges alone: the forecast scored on its own (it was not scored at all), by the
+    # same rules as a price's (its figures with the alarms beside a price are its own).
+    alone_q = scores(str(gauges), "--additive", "gauge")
+    assert alone_q["baselines"] == [] and alone_q["calibration"]["forecasts"] > 0
+    assert set(alone_q["quality"]) >= {"crossings", "alerts", "precision", "recall"}
+    lines = shown.stdout.splitlines()
+    assert any(line.startswith("forecast: ") for line in lines)
+    assert any(line.startswith("calibration of p (sampled every") for line in lines)
+    assert not any(" alarm (" in line for line in lines)
+
+
+def test_a_quantitys_forecast_scored_alone_counts_its_crossings_and_warnings() -> None:
+    """A gauge that climbs to its sell limit once, then falls back: one crossing, warned
+    ahead, as a price would be."""
+    t = 1_750_000_000.0 + np.arange(400.0)
+    level = np.concatenate([np.linspace(-5.0, 5.0, 200), np.linspace(5.0, -5.0, 200)])
+    ticks = [Tick("gauge", float(v), float(a)) for a, v in zip(t, level, strict=True)]
+    result = backtest.backtest(
+        ticks, EngineConfig(), limits={"gauge": (-20.0, 4.0)}, additive=("gauge",)
+    )
+    assert result.quality is not None and result.evaluation is not None
+    assert [row.name for row in result.evaluation.rows] == ["engine"]
+    assert result.quality.crossings == 1
+    assert result.quality.alerts >= 1 and result.quality.forecast == 1
 
 
 def test_a_limit_below_zero_is_a_quantitys_and_a_price_refuses_it_saying_so(

@@ -531,8 +531,9 @@ def _score(
     config: EngineConfig,
     on_scoring: Callable[[int, int], None] | None = None,
 ) -> Evaluation | None:
-    """The forecast scored against the alarms, a group of symbols at a time; None when
-    there is no price to score (every symbol a quantity)."""
+    """The forecast scored against the alarms, a group of symbols at a time. The alarms
+    are a price's: quantities (additive symbols) are left out where there are prices, and
+    where every symbol is a quantity the forecast is scored alone."""
     n = len(state.symbols)
     buy = np.full(n, np.nan)
     sell = np.full(n, np.nan)
@@ -540,13 +541,14 @@ def _score(
     sell[: len(state.sell)] = state.sell
     quantity = np.zeros(n, dtype=bool)
     quantity[: len(state.additive)] = state.additive
-    if quantity.any():
+    alarms = not (len(store) and not store.count[~quantity[: store.count.size]].any())
+    if quantity.any() and alarms:
         # The alarms compared with are a price's (distance in percent, volatility of log
         # price): quantities (additive symbols) are left out of the comparison.
         ids_of = {s: i for s, i in ids_of.items() if not quantity[i]}
         signals = [s for s in signals if s.symbol in ids_of]
-        if len(store) and not store.count[~quantity[: store.count.size]].any():
-            return None
+    elif quantity.any():  # quantities alone: the forecast scored on its own
+        quantity[:] = False
 
     def groups() -> Iterator[TickOrder]:
         done = 0
@@ -565,6 +567,7 @@ def _score(
         runner.finish(),
         horizon_s=config.horizon_s,
         rule=Discipline.of(config),
+        alarms=alarms,
     )
 
 
@@ -853,17 +856,19 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
         print(f"({note})", file=out)
     quantities = int(np.count_nonzero(result.state.additive))
     if "quality" not in s:
-        if quantities and quantities == len(result.state.symbols):
-            print("(every symbol is modelled as a quantity (--additive): no comparison with "
-                  "the alarms, which are a price's)", file=out)  # fmt: skip
         return
-    if quantities:
+    alone = not s["baselines"]  # every symbol a quantity: the forecast scored on its own
+    if quantities and not alone:
         print(
             f"({fmt.count(quantities, 'symbol')} modelled as quantities (--additive) left out of "
             "the comparison with the alarms below, which are a price's)",
             file=out,
         )
     print(_quality_line("forecast", s["quality"]), file=out)
+    if alone:
+        print("(every symbol is modelled as a quantity (--additive): the forecast is scored "
+              "on its own, with no comparison with the alarms, which are a price's)",
+              file=out)  # fmt: skip
     for b in s["baselines"]:
         what = (
             f"price within {100 * b['threshold']:.2g}% of a limit"
@@ -871,11 +876,12 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
             else f"within {b['threshold']:.2g} sd of a limit over the horizon"
         )
         print(_quality_line(f"{b['name']} alarm ({what})", b), file=out)
-    print(
-        "(each alarm at its best: of its thresholds at or above the forecast's precision, "
-        "the longest lead)",
-        file=out,
-    )
+    if not alone:
+        print(
+            "(each alarm at its best: of its thresholds at or above the forecast's precision, "
+            "the longest lead)",
+            file=out,
+        )
     if (note := unmatched_note(s["quality"]["precision"], s["baselines"])) is not None:
         print(note, file=out)
     cal = s["calibration"]
