@@ -270,6 +270,14 @@ def test_a_copy_of_a_tick_refused_at_the_latest_time_takes_its_place_among_those
     assert w.engine.state().n_ticks.tolist() == [3]
 
 
+def test_refused_ticks_of_symbols_never_read_keep_nothing() -> None:
+    """A flood of new names, each refused (an hour ahead), kept an entry each for ever."""
+    w, dead = _worker(True)
+    flood = [encode(Tick(f"N{i}", 100.0, NOW + 3600)) for i in range(500)]
+    w._ingest(_messages(flood, [0] * len(flood)))
+    assert len(dead.sent) == 500 and w._refused_at == {}
+
+
 def test_a_symbol_whose_clock_a_tick_from_ahead_moved_starts_afresh_on_its_real_ticks() -> None:
     # One tick stamped 290 s ahead: its real ticks came 290 s behind and were refused as
     # old for five minutes. Three in a row set the clock back, and the engine starts the

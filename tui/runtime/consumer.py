@@ -887,6 +887,9 @@ class ConsumerWorker(threading.Thread):
         ids = [sid for sid, _ in evicted]
         self._fresh_at[ids] = np.nan
         self.checks.forget(name for _, name in evicted)
+        for _, name in evicted:
+            self._refused_at.pop(name, None)
+            self._resent_at.pop(name, None)
 
     def _commit_handled(self, consumer: Consumer, wait: bool = False) -> None:
         """Commit the offsets the recording has handled, once its file is flushed; after a
@@ -948,14 +951,17 @@ class ConsumerWorker(threading.Thread):
 
     def _count_refused(self, tick: Tick, read_up_to: dict[str, list[float]]) -> None:
         """Count a tick first sent (not a copy) that the checks refused (a price jump,
-        say), if it is stamped at or after its symbol's latest time read: where ticks at
+        say), if it is stamped at or after its symbol's latest time read (a symbol read
+        before): where ticks at
         its time are read, its copy, if the producer sends it again, takes the place of
         one of them. (Not counted, the engine's count at that time was one short, and the
         copy of a tick read there was read twice.) It does not move the time read on."""
         entry = read_up_to.get(tick.symbol)
-        if entry is not None and tick.ts < entry[0]:
-            return  # a copy of it is older than the latest read: taken as read
-        if entry is not None and tick.ts == entry[0]:
+        # Of a symbol never read, nothing is kept (a flood of new names refused, each
+        # kept, would grow without bound); a copy of it is refused again.
+        if entry is None or tick.ts < entry[0]:
+            return  # a copy of one older than the latest read is taken as read
+        if tick.ts == entry[0]:
             entry[1] += 1
         t, refused = self._refused_at.get(tick.symbol, (tick.ts, 0))
         self._refused_at[tick.symbol] = (tick.ts, refused + 1 if t == tick.ts else 1)
