@@ -711,9 +711,11 @@ class _Forecast:
 
 def reaches(alarm: Baseline, precision: float) -> bool:
     """Whether ``alarm`` (matched to ``precision``) reached it. False where the forecast
-    sent no alert, so had no precision to match: the alarm then stands at its default
-    threshold, not at equal precision (it was called matched)."""
-    return not math.isnan(precision) and not alarm.quality.precision < precision
+    sent no alert, or none that came true, so had no precision to match: the alarm then
+    stands at its default threshold, not at equal precision (it was called matched; at
+    a precision of 0 every threshold reached it, and a forecast none of whose WATCHes
+    came true read as sending 0.03x the alerts of an alarm at equal precision)."""
+    return precision > 0.0 and not alarm.quality.precision < precision
 
 
 def _ratio(a: float, b: float) -> float:

@@ -639,8 +639,9 @@ def match_precision(
     Of the thresholds whose precision is at or above the target, the kept one has the
     longest median lead (the alarm at its best at no lower a precision); among ties, the
     largest recall, then the smallest threshold. If none reaches the target, the highest
-    precision (ties: the largest recall, then the longest lead). A NaN target (a forecast
-    without alerts) keeps `fallback`.
+    precision (ties: the largest recall, then the longest lead). A NaN or zero target (a
+    forecast without alerts, or none of whose alerts came true: any threshold reaches
+    it, and the longest lead of all was shown as at equal precision) keeps `fallback`.
 
     Parameters
     ----------
@@ -675,7 +676,7 @@ def match_precision(
 
     scored = [scored_at(float(x)) for x in thresholds]
     curve = _curve(thresholds, scored)
-    if np.isnan(target_precision):
+    if not target_precision > 0.0:  # no alert, or none came true: nothing to match
         return Baseline(name, fallback, scored_at(fallback), curve)
     best = _best(thresholds, curve, target_precision)
     return Baseline(name, float(thresholds[best]), scored[best], curve)
@@ -771,7 +772,7 @@ class Sweep:
         ``reached_at`` (its alerts judged by the price, as here)."""
         scored = [self.quality(x) for x in self.thresholds.tolist()]
         curve = _curve(self.thresholds, scored)
-        if np.isnan(target_precision):
+        if not target_precision > 0.0:  # no alert, or none came true: nothing to match
             return Baseline(self.name, self.fallback, self.quality(self.fallback), curve)
         best = _best(self.thresholds, curve, target_precision)
         return Baseline(self.name, float(self.thresholds[best]), scored[best], curve)

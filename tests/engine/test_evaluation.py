@@ -31,7 +31,7 @@ from engine.evaluation import (
     sample_ticks,
     storm,
 )
-from engine.quality import BUY_SIDE, SELL_SIDE, Events, TickOrder
+from engine.quality import BUY_SIDE, FALLBACK_BAND, SELL_SIDE, Events, TickOrder
 from engine.watch import Discipline
 from tui.runtime.evaluate import table
 
@@ -374,6 +374,16 @@ def test_ratios_with_an_alarm_that_never_reaches_the_forecasts_precision_are_fla
     assert not any(r.matched for r in ev.rows), [(r.name, r.matched) for r in ev.rows]
     assert ev.rows[0].to_dict()["matched"] is False
     assert "the forecast sent no alert" in table({"silent": ev})
+    # Nor does one none of whose alerts came true: at a precision of 0 every threshold
+    # reached it, and the longest lead of all stood in, "matched" (a coarse price grid:
+    # 0 of 64 WATCHes came true, alerts× 0.03 read as a pass).
+    vain = [_signal(SignalKind.SELL_WATCH, 995.0, 20.0)]
+    ev = evaluate(ticks, vain, {"A": 0}, Samples.concat([]), horizon_s=60.0)
+    assert ev.rows[0].quality.alerts == 1 and ev.rows[0].quality.precision == 0.0
+    assert not any(r.matched for r in ev.rows), [(r.name, r.matched) for r in ev.rows]
+    prox = ev.row(PROXIMITY)
+    assert prox is not None and prox.threshold == FALLBACK_BAND
+    assert "none that came true" in table({"vain": ev})
 
 
 def test_evaluate_adds_an_oracle_row_scored_like_the_engine() -> None:

@@ -715,7 +715,8 @@ def unmatched_note(precision: float | None, baselines: list[dict[str, Any]]) -> 
     """The line that names the alarms not at the forecast's ``precision``: those whose
     precision at their most precise threshold is below it, or that send no alert there
     (no precision at all; in ``--json`` their ``"matched"`` is false). None if all are
-    at it, or the forecast sent no alert.
+    at it, or the forecast sent no alert. Where none of its alerts came true there is
+    no precision to match: the alarms stand at their default thresholds.
 
     >>> print(unmatched_note(0.57, [{"name": "proximity", "precision": 0.45},
     ...                             {"name": "vol-scaled", "precision": None}]))
@@ -723,7 +724,15 @@ def unmatched_note(precision: float | None, baselines: list[dict[str, Any]]) -> 
 thresholds: shown at their most precise)
     >>> unmatched_note(0.57, [{"name": "proximity", "precision": 0.6}]) is None
     True
+    >>> print(unmatched_note(0.0, [{"name": "proximity", "precision": 0.2}]))
+    (no alert of the forecast came true: the alarms stand at their default thresholds, \
+not at its precision)
     """
+    if precision is not None and precision <= 0.0:
+        return (
+            "(no alert of the forecast came true: the alarms stand at their default "
+            "thresholds, not at its precision)"
+        )
     short = [
         b["name"]
         for b in baselines

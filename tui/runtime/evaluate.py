@@ -442,10 +442,11 @@ def table(results: dict[str, Evaluation], width: int | None = None) -> str:
     ]
     if any(not r.matched for ev in results.values() for r in ev.rows):
         notes.append(
-            f"{_UNMATCHED}: not at equal precision: the forecast sent no alert (nothing to "
-            "match: the alarms stand at their default thresholds), or the proximity alarm (or "
-            "the row's own) reached the forecast's precision at none of its thresholds (limits "
-            "a tick or two away, or rarely neared) and stands at its most precise"
+            f"{_UNMATCHED}: not at equal precision: the forecast sent no alert, or none that "
+            "came true (nothing to match: the alarms stand at their default thresholds), or "
+            "the proximity alarm (or the row's own) reached the forecast's precision at none "
+            "of its thresholds (limits a tick or two away, or rarely neared) and stands at its "
+            "most precise"
         )
     if any(
         r.calibration is not None and _FEW in _gap_cell(r.calibration)
