@@ -166,6 +166,10 @@ class ProducerThread(threading.Thread):
         self._taken_back: list[tuple[bytes | None, bytes]] = []
         #: Ticks whose delivery timed out, to be sent once more (see _recover).
         self._timed_out: list[tuple[bytes | None, bytes]] = []
+        #: The values of ticks that timed out and are not sent again yet: their copies
+        #: are marked ``retry`` (never confirmed: a reader reads them though newer ticks
+        #: of their symbol came first; see producer.wire.Tick).
+        self._retry: set[bytes] = set()
         #: Lost clients whose reports had not all come in by TAKE_BACK_S, each with the
         #: time its wait ends (see LATE_REPORTS_S).
         self._lost_clients: list[tuple[float, Producer]] = []
@@ -220,6 +224,7 @@ class ProducerThread(threading.Thread):
         elif err.code() == KafkaError._MSG_TIMED_OUT:
             # No broker took it within message.timeout.ms: see _recover.
             self._timed_out.append((msg.key(), msg.value()))
+            self._retry.add(msg.value())
         else:
             self._failed += 1
             self._last_error = redact(str(err))
@@ -407,13 +412,20 @@ class ProducerThread(threading.Thread):
             return False
         return True
 
+    def _copy(self, value: bytes) -> bytes:
+        """``value`` marked as sent again in this round, and as a retry if it timed out
+        (see ``_retry``)."""
+        retry = value in self._retry
+        self._retry.discard(value)
+        return mark_resent(value, self._round, retry=retry)
+
     def _send_once_more(self, ticks: list[tuple[bytes | None, bytes]]) -> None:
         """Send ticks that timed out once more, marked as resent (see _on_retry)."""
         self._round += 1
         for i, (key, value) in enumerate(ticks):
             try:
                 queued = produce_with_retry(
-                    self._client, self.topic, mark_resent(value, self._round), key=key,
+                    self._client, self.topic, self._copy(value), key=key,
                     on_delivery=self._on_retry, give_up=self._stop_event.is_set,
                     wait_s=STOP_CHECK_S,
                 )  # fmt: skip
@@ -539,7 +551,7 @@ class ProducerThread(threading.Thread):
             report = self._on_redelivery if i < len(delivered) else self._on_delivery
             try:
                 queued = produce_with_retry(
-                    self._producer, self.topic, mark_resent(value, self._round), key=key,
+                    self._producer, self.topic, self._copy(value), key=key,
                     on_delivery=report, give_up=self._stop_event.is_set, wait_s=STOP_CHECK_S,
                 )  # fmt: skip
             except KafkaException as exc:

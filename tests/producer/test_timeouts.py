@@ -67,7 +67,11 @@ def test_ticks_that_timed_out_are_sent_once_more_and_fail_only_then() -> None:
     assert thread._failed == 0
     assert thread._recover() is False  # the broker answers: no wait, no new client
     assert thread._producer is client and thread._down_since is None
-    assert [v for _, v, _ in client.produced] == [mark_resent(v, thread._round) for v in ticks]
+    # Marked retries: never confirmed, they are read though newer ticks came first.
+    assert [v for _, v, _ in client.produced] == [
+        mark_resent(v, thread._round, retry=True) for v in ticks
+    ]
+    assert thread._retry == set()
     first, second, third = (report for _, _, report in client.produced)
     first(None, _Message(b"A", ticks[0]))  # delivered this time
     second(timed_out, _Message(b"A", ticks[1]))  # timed out again: failed
@@ -95,6 +99,7 @@ def test_timed_out_ticks_reported_late_by_a_lost_client_go_out_with_the_rest_in_
         thread._on_delivery(timed_out, _Message(b"A", value))  # type: ignore[arg-type]
     thread._send_again(time.monotonic())
     assert [v for _, v, _ in client.produced] == [
-        mark_resent(v, thread._round) for v in [*older, *newer]
+        *(mark_resent(v, thread._round, retry=True) for v in older),  # they timed out
+        *(mark_resent(v, thread._round) for v in newer),  # taken back: never sent
     ]
     assert thread._timed_out == [] and thread._taken_back == []

@@ -802,7 +802,9 @@ class ConsumerWorker(threading.Thread):
                 if not replay:
                     self._refuse(msg, exc)
                 continue
-            if tick.resent:
+            # A retry (its first sending timed out, never confirmed) is read: newer ticks
+            # of its symbol may have come first, and by time it looked read already.
+            if tick.resent and not tick.retry:
                 if read_up_to is None:
                     read_up_to = self._read_so_far(symbols, times)
                 if self._read_already(tick, read_up_to):
