@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import math
+import sys
+
+import pytest
 
 from tui.runtime.health import (
     REFUSING_S,
@@ -195,3 +199,25 @@ def test_the_lag_last_known_of_each_partition_outlasts_readings_that_do_not_know
     assert h.known_lag == 48_000
     h.forget_known_lag()
     assert h.known_lag == 0
+
+
+def test_a_headless_line_is_written_whole_in_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """print() writes the text and the newline apart: an event said by the consumer's
+    thread between them read "... OKlimitwatch engine: event=lost"."""
+    from tui.runtime import headless
+
+    class Writes(io.StringIO):
+        calls: list[str] = []  # noqa: RUF012 - one test's record
+
+        def write(self, text: str) -> int:
+            self.calls.append(text)
+            return super().write(text)
+
+    out = Writes()
+    monkeypatch.setattr(sys, "stderr", out)
+    headless.print_event("engine", "lost", {"partitions": "2"})
+    headless.say_line("limitwatch engine: 10 ticks")
+    assert out.calls == [
+        "limitwatch engine: event=lost partitions=2\n",
+        "limitwatch engine: 10 ticks\n",
+    ]

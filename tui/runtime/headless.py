@@ -340,9 +340,18 @@ def event_line(what: str, name: str, fields: dict[str, Any]) -> str:
     return f"limitwatch {what}: " + " ".join(parts)
 
 
+def say_line(text: str) -> None:
+    """Write one line to stderr in a single write: ``print`` writes the text and the
+    newline apart, and a line said by another thread (an event of the consumer's, a
+    status line) could land between them (``... OKlimitwatch engine: event=lost``, the
+    event lost to a reader of lines)."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
 def print_event(what: str, name: str, fields: dict[str, Any]) -> None:
     """Say an event of a headless command on stderr, one line (see :func:`event_line`)."""
-    print(redact(event_line(what, name, fields)), file=sys.stderr, flush=True)
+    say_line(redact(event_line(what, name, fields)))
 
 
 def run_record(args: argparse.Namespace) -> int:
@@ -409,7 +418,7 @@ def _run_headless(
             last_status = time.monotonic()
             line = status_line(snap, told_recovery)
             told_recovery = snap.kafka.recovery
-            print(f"limitwatch {what}: {redact(line)}", file=sys.stderr, flush=True)
+            say_line(f"limitwatch {what}: {redact(line)}")
     keeper.stop()
     worker.stop()
     if on_stop is not None:  # what else ends at the stop, beside the worker
@@ -428,7 +437,7 @@ def _run_headless(
             flush=True,
         )
     if worker.failure is not None:
-        print(f"limitwatch {what}: {redact(worker.failure)}", file=sys.stderr, flush=True)
+        say_line(f"limitwatch {what}: {redact(worker.failure)}")
         return 1
     return 1 if any(n.error for n in notices) else 0
 
@@ -437,7 +446,7 @@ def _tell(notices: Iterable[Notice], told: int, what: str) -> int:
     """Print the notices after sequence number `told`; the last one printed."""
     for notice in notices:
         if notice.seq > told:
-            print(f"limitwatch {what}: {redact(notice.text)}", file=sys.stderr, flush=True)
+            say_line(f"limitwatch {what}: {redact(notice.text)}")
             told = notice.seq
     return told
 
