@@ -19,12 +19,16 @@ import contextlib
 import errno
 import signal
 import sys
+import time
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `limitwatch` console script."""
+    # When the command began, before numpy, scipy and Kafka's client load (about a
+    # second): a reader of new ticks only reads those sent since then.
+    started_at = time.time()
     try:
-        return _main(argv)
+        return _main(argv, started_at)
     except KeyboardInterrupt:  # Ctrl-C while it loads or connects: 50 lines of traceback
         # otherwise, or (once caught) a command that ends without a word
         with contextlib.suppress(OSError, ValueError):  # the terminal gone with it
@@ -50,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 _CANNOT_WRITE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(argv: list[str] | None, started_at: float | None = None) -> int:
     # Loaded here, within main's catch of Ctrl-C (numpy, scipy, Kafka's client take a
     # second).
     from producer.kafka_config import KafkaConfigError, remember_secrets
@@ -70,6 +74,7 @@ def _main(argv: list[str] | None) -> int:
     try:
         # None when the default place cannot be written: the broker's log is skipped too.
         args.log_path = setup_logging(getattr(args, "log_file", None))
+        args.started_at = started_at
     except LogFileError as exc:
         return fail(str(exc))
     if hasattr(args, "kafka_properties"):

@@ -272,3 +272,39 @@ def test_a_producer_keeps_a_topic_another_process_made(broker: EmbeddedBroker, t
     finally:
         keeper.stop()
         keeper.join(5)
+
+
+def test_a_reader_of_new_ticks_reads_those_sent_since_its_command_began(
+    broker: EmbeddedBroker, topic: str
+) -> None:
+    """`engine --no-from-beginning` took "new" from when its reading thread started,
+    after the command had loaded and reached the cluster: the ticks of its first 1.2 s
+    were skipped. Given when the command began, it reads them."""
+    ensure_topics(broker.bootstrap, topic, partitions=2)
+    began = time.time()
+    _produce(broker.bootstrap, topic, 150)  # while the command loads
+    wait_until(lambda: time.time() > began + NEW_SLACK_MS / 1000 + 0.5, 5)
+    readers = {
+        "began": ConsumerWorker(
+            broker.bootstrap, topic=topic, group=f"{topic}-began", from_beginning=False,
+            started_at=began,
+        ),
+        "now": ConsumerWorker(
+            broker.bootstrap, topic=topic, group=f"{topic}-now", from_beginning=False
+        ),
+    }  # fmt: skip
+    for worker in readers.values():
+        worker.start()
+    try:
+        wait_until(
+            lambda: (s := readers["began"].latest()) is not None and s.kafka.consumed >= 150,
+            30,
+            what=lambda: f"{readers['began'].latest()}",
+        )
+        wait_until(lambda: (s := readers["now"].latest()) is not None and s.kafka.partitions, 30)
+        assert readers["began"].latest().kafka.consumed == 150  # type: ignore[union-attr]
+        assert readers["now"].latest().kafka.consumed == 0  # type: ignore[union-attr]
+    finally:
+        for worker in readers.values():
+            worker.stop()
+            worker.join(10)

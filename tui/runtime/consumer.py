@@ -211,6 +211,11 @@ class ConsumerWorker(threading.Thread):
         Epoch seconds that event times are checked against (at most ``max_ahead_s``
         ahead of it): this machine's clock, unless a producer in the same process runs
         its source ahead of it (see :class:`tui.runtime.pipeline.Pipeline`).
+    started_at:
+        Epoch seconds the command began: a reader of new ticks only (``from_beginning``
+        false) reads those sent since then (default: since the worker starts; it
+        starts after the command has loaded and reached the cluster, and ``engine
+        --no-from-beginning`` skipped the 1.2 s of ticks sent meanwhile).
     """
 
     def __init__(
@@ -236,9 +241,11 @@ class ConsumerWorker(threading.Thread):
         rebuild: bool = False,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         clock: Callable[[], float] = time.time,
+        started_at: float | None = None,
     ) -> None:
         super().__init__(name="limitwatch-consumer", daemon=True)
         self._clock = clock
+        self._started_at = started_at
         self.connection = as_connection(bootstrap)
         self.bootstrap = self.connection.bootstrap
         self.topic = topic
@@ -384,7 +391,9 @@ class ConsumerWorker(threading.Thread):
             self.closed.set()
 
     def _run(self) -> None:
-        self._started_ms = int(time.time() * 1000)  # "new ticks only": those sent from now
+        # "new ticks only": those sent since the command began (or from now)
+        started = time.time() if self._started_at is None else min(self._started_at, time.time())
+        self._started_ms = int(started * 1000)
         for symbol, (buy, sell) in self.initial_limits.items():
             self._apply(SetLimits(symbol, buy, sell, register=symbol not in self.remembered))
         conf = client_config(

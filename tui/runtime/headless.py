@@ -178,7 +178,8 @@ def _headless_worker(
     checks = plausibility_for(None, args.max_ahead, args.max_jump, args.max_behind)
     worker = ConsumerWorker(
         connection(args), topic=args.topic, plausibility=checks, fields=fields,
-        additive=tuple(getattr(args, "additive", ())), **kwargs,
+        additive=tuple(getattr(args, "additive", ())),
+        started_at=getattr(args, "started_at", None), **kwargs,
     )  # fmt: skip
     return worker, keeper
 
