@@ -159,6 +159,17 @@ _DISPLAY = {
 }
 
 
+def _new_file(folder: Path, stem: str, suffix: str, taken: set[Path]) -> Path:
+    """``folder/stem.suffix``, or with ``-2``, ``-3``, ... where that exists or is in
+    ``taken`` (asked for, not written yet): names are to the second, and two presses
+    within a second wrote into one file."""
+    path, again = folder / f"{stem}.{suffix}", 1
+    while path.exists() or path in taken:
+        again += 1
+        path = folder / f"{stem}-{again}.{suffix}"
+    return path
+
+
 class LimitwatchApp(App[None]):
     """The monitor. `feed` supplies snapshots and takes commands.
 
@@ -1109,14 +1120,10 @@ class LimitwatchApp(App[None]):
             self.notify(f"cannot record to {self.record_dir}: {why}", severity="error")
             return
         self._expect_change()
-        stem = f"limitwatch-{time.strftime('%Y%m%d-%H%M%S')}"
-        path = self.record_dir / f"{stem}.jsonl"
-        again = 1
         # Two recordings started within a second: the second wrote over the first (the
         # file is opened by the reader's thread, so those asked for count too).
-        while path.exists() or path in self._recordings:
-            again += 1
-            path = self.record_dir / f"{stem}-{again}.jsonl"
+        stem = f"limitwatch-{time.strftime('%Y%m%d-%H%M%S')}"
+        path = _new_file(self.record_dir, stem, "jsonl", self._recordings)
         self._recordings.add(path)
         self.feed.record(str(path))
 
@@ -1300,11 +1307,7 @@ class LimitwatchApp(App[None]):
         name = "signals" + (f"-{fmt.file_safe(symbol)}" if symbol is not None else "")
         suffix = "jsonl" if jsonl else "csv"
         stem = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        out = self.export_dir / f"{stem}.{suffix}"
-        again = 1
-        while out.exists() or out in self._exporting:  # two presses within a second
-            again += 1
-            out = self.export_dir / f"{stem}-{again}.{suffix}"
+        out = _new_file(self.export_dir, stem, suffix, self._exporting)
         self._exporting.add(out)
         self._export(history, out, symbol, kinds, jsonl)
 

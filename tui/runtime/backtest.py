@@ -58,6 +58,7 @@ from engine.evaluation import (
     sample_every,
     settle_wait,
 )
+from engine.limits import tidy
 from engine.quality import Quality, TickOrder
 from engine.watch import Discipline
 from producer.chunks import TickColumns, group_ticks
@@ -372,7 +373,7 @@ class TickSpacings:
         mean = np.exp(self._logs[some] / self._steps[some])
         # To 12 digits: steps all of 90 s read 90 s, not 89.99999999999997 (which a
         # median with 120 s then showed as 1.7 min, not 1.8).
-        return np.array([float(f"{x:.12g}") for x in mean.tolist()])
+        return np.array(tidy(mean.tolist()))
 
 
 def median_spacing(spacings: np.ndarray) -> float:
@@ -541,18 +542,18 @@ def _score(
     sell[: len(state.sell)] = state.sell
     quantity = np.zeros(n, dtype=bool)
     quantity[: len(state.additive)] = state.additive
-    alarms = not (len(store) and not store.count[~quantity[: store.count.size]].any())
-    if quantity.any() and alarms:
-        # The alarms compared with are a price's (distance in percent, volatility of log
-        # price): quantities (additive symbols) are left out of the comparison.
-        ids_of = {s: i for s, i in ids_of.items() if not quantity[i]}
+    # The alarms compared with are a price's (distance in percent, volatility of log
+    # price): beside prices, quantities (additive symbols) are left out; quantities
+    # alone have the forecast scored on its own.
+    alarms = not len(store) or bool(store.count[~quantity[: store.count.size]].any())
+    left_out = quantity & alarms
+    if left_out.any():
+        ids_of = {s: i for s, i in ids_of.items() if not left_out[i]}
         signals = [s for s in signals if s.symbol in ids_of]
-    elif quantity.any():  # quantities alone: the forecast scored on its own
-        quantity[:] = False
 
     def groups() -> Iterator[TickOrder]:
         done = 0
-        for i, t, p in store.groups(keep=~quantity):
+        for i, t, p in store.groups(keep=~left_out):
             if on_scoring is not None:
                 on_scoring(done, store.group_count)
             yield TickOrder(i, t, p, buy, sell)

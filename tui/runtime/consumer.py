@@ -963,10 +963,10 @@ class ConsumerWorker(threading.Thread):
     def _count_refused(self, tick: Tick, read_up_to: dict[str, list[float]]) -> None:
         """Count a tick first sent (not a copy) that the checks refused (a price jump,
         say), if it is stamped at or after its symbol's latest time read (a symbol read
-        before): where ticks at
-        its time are read, its copy, if the producer sends it again, takes the place of
-        one of them. (Not counted, the engine's count at that time was one short, and the
-        copy of a tick read there was read twice.) It does not move the time read on."""
+        before): where ticks at its time are read, its copy, if the producer sends it
+        again, takes the place of one of them. (Not counted, the engine's count at that
+        time was one short, and the copy of a tick read there was read twice.) It does
+        not move the time read on."""
         entry = read_up_to.get(tick.symbol)
         # Of a symbol never read, nothing is kept (a flood of new names refused, each
         # kept, would grow without bound); a copy of it is refused again.

@@ -103,11 +103,8 @@ class Recorder:
         )
         try:
             self._writer = ScenarioWriter(path, header, flush_every=500, list_symbols=True)
-        except OSError as exc:
-            self._notify(f"cannot record to {path}: {exc.strerror or exc}", True)
-            return
-        except BadLine as exc:  # a header no reader would take back: nothing written
-            self._notify(f"cannot record to {path}: {exc}", True)
+        except (OSError, BadLine) as exc:  # BadLine: a header no reader would take back
+            self._notify(f"cannot record to {path}: {getattr(exc, 'strerror', None) or exc}", True)
             return
         self.path = path
         self._max = max_ticks
