@@ -159,6 +159,13 @@ _INITIAL_CAPACITY = 64
 #: distance, fired a hit at every fourth tick, and trades alternating between a bid and an
 #: ask further apart than the hysteresis fired one at nearly every trade at the bid.
 HIT_REARM_MOVES = 2.0
+#: A tick is a market's reopening (:func:`reopens`) after a silence longer than this many
+#: horizons (10 minutes at the default horizon: longer than the quiet spells of an open
+#: market, shorter than a night, a weekend, a lunch break or a halt) ...
+REOPEN_HORIZONS = 10.0
+#: ... and this many times the latest time step of the symbol before it (ticks a day
+#: apart, or irregular ones, are not reopened at each long step).
+REOPEN_STEPS = 100.0
 #: Ticks of a symbol before its price grid counts (:meth:`Engine._grid`): the smallest of
 #: a few steps of a price that is on no grid is still a good part of a typical step.
 GRID_AFTER_TICKS = 20
@@ -224,6 +231,19 @@ class Engine:
       0.35-1.19x of the true one (10th to 90th percentile) in time, 0.64-1.14x on
       this clock. Volatility changes far more slowly than a few ticks of a sparse
       feed, and the EMA and the drift keep their weights in time.
+    * A market that closes: a tick after a silence of more than ``REOPEN_HORIZONS``
+      horizons and ``REOPEN_STEPS`` times the symbol's latest time step before it
+      (:func:`reopens`: a night, a weekend, a halt, where the symbol ticked a second or a
+      minute apart) counts as a move of 0 in no time (``r = dt = 0``): the closure's time
+      is not time the price diffused in. As a 17-hour step it entered the volatility's
+      ``sum(v dt)`` whole while its clock advanced one step, and at every open the
+      volatility fell to a fraction of the day before's for minutes (7 % of it on sessions
+      with nights written outside the project, where the true one doubled at the open),
+      the forecasts near 0 however close the limits: half the crossings of each morning
+      went unwarned. Now the volatility carries over from the close, the averages
+      weighted in time restart (after hours their weights are nil), and the symbol warms
+      up again for ``warmup_span`` of ticks. A symbol that ticks once a day at a
+      horizon of a minute, or a quiet spell of a few minutes, is no closure.
     * ``span = sum(w_i dt_i) / w``, ``w`` the weight of this tick: the exponentially
       weighted time the estimates cover, and ``drift_se = sqrt(rv_long / span)``, the
       realised variance of the returns the drift averages, jumps included (see
@@ -1547,6 +1567,23 @@ class Engine:
         if first_ever.size:
             dt[batch.first[first_ever]] = 0.0
             log_return[batch.first[first_ever]] = 0.0
+        # Each symbol's latest non-zero step, before each tick and after its last one.
+        carried = s.last_step.take(sym)
+        none = np.full(batch.count, -1.0)
+        latest = batch.running_max(
+            np.where(dt > 0.0, np.arange(batch.n, dtype=np.float64), -1.0), none
+        )
+        at_end = latest.take(batch.last).astype(np.int64)
+        s.last_step[sym] = np.where(at_end >= 0, dt.take(np.maximum(at_end, 0)), carried)
+        long = dt > REOPEN_HORIZONS * self._cfg.horizon_s
+        if long.any():
+            before_at = batch.shifted(latest, none).astype(np.int64)
+            before = np.where(
+                before_at >= 0, dt.take(np.maximum(before_at, 0)), batch.expand(carried)
+            )
+            closed = np.flatnonzero(long & reopens(dt, before, self._cfg.horizon_s))
+            dt[closed] = 0.0
+            log_return[closed] = 0.0
         return t_event, dt, log_return, prev
 
     def _previous_moves(self, batch: Batch, log_return: _F8, dt: _F8) -> tuple[_F8, _F8]:
@@ -1738,6 +1775,20 @@ DRIFT_SETTLED_FILL = 0.7
 #: dt_(i-1)))`` is taken to be: ``pi / 4``, its expectation for ticks at random times
 #: (see :func:`_estimates`).
 ROOT_DT_LEAST = math.pi / 4
+
+
+def reopens(dt: ArrayLike, before: ArrayLike, horizon: float) -> _B:
+    """Whether a time step ``dt`` reopens a closed market: longer than ``REOPEN_HORIZONS``
+    horizons and ``REOPEN_STEPS`` times the symbol's latest non-zero step ``before`` it
+    (0: none yet, no reopening).
+
+    >>> reopens([63_900.0, 63_900.0, 900.0, 900.0, 700.0], [1.0, 86_400.0, 5.0, 0.0, 5.0],
+    ...         60.0).tolist()
+    [True, False, True, False, True]
+    """
+    step = np.asarray(dt, dtype=np.float64)
+    prior = np.asarray(before, dtype=np.float64)
+    return (step > REOPEN_HORIZONS * horizon) & (step > REOPEN_STEPS * prior) & (prior > 0.0)
 
 
 def _estimates(

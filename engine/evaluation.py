@@ -51,8 +51,9 @@ A limit is *reached* by a tick at or beyond it (``price <= buy``, ``price >= sel
 * **ETA accuracy**, among WATCHes whose limit was then reached within ``H``: the median
   of actual time to the limit over the shown ETA (where the ETA is defined and
   positive), and the share of them with an ETA defined.
-* **WATCH rates** per stream-hour (a symbol at one band for one hour of data): all
-  WATCHes and false ones; the **storm** figure is the largest number of WATCHes of one
+* **WATCH rates** per stream-hour (a symbol at one band for one hour of data, its
+  closures left out: nights, weekends, halts, :func:`closed_time`): all WATCHes and
+  false ones; the **storm** figure is the largest number of WATCHes of one
   stream and side within any closed window of length ``H``.
 * **Oracle**: :func:`engine.first_passage` fed, at every tick, with the generator's true
   local drift and volatility; it alerts at ``p >= alert_p`` where the price has not
@@ -74,7 +75,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.config import EngineConfig
-from engine.core import CALIBRATION_SAMPLES_PER_HORIZON, Engine
+from engine.core import CALIBRATION_SAMPLES_PER_HORIZON, Engine, reopens
 from engine.forecast import first_passage, median_hit_time
 from engine.quality import (
     BUY_SIDE,
@@ -587,6 +588,9 @@ class Evaluation:
     rows: tuple[Row, ...]
     streams: int
     hours: float
+    stream_hours: float = math.nan
+    """Hours the streams were open, all added up: ``streams * hours`` less each
+    stream's closures (:func:`closed_time`); the WATCHes per stream-hour rest on it."""
 
     def row(self, name: str) -> Row | None:
         """The row called ``name``, if any."""
@@ -597,6 +601,7 @@ class Evaluation:
         return {
             "streams": self.streams,
             "hours": _json(self.hours),
+            "stream_hours": _json(self.stream_hours),
             "rows": {r.name: r.to_dict() for r in self.rows},
         }
 
@@ -808,7 +813,7 @@ def evaluate(
             _Forecast(ORACLE, o_alerts, eta_t[o_side, o_at], o_samples, at=o_at, p=p[o_side, o_at])
         )
     prox, vol = sweeps(crossings, horizon_s, bands, zs)
-    streams, t_min, t_max = 0, math.inf, -math.inf
+    streams, t_min, t_max, closed = 0, math.inf, -math.inf, 0.0
     for group in [whole] if whole is not None else ticks:
         if not len(group):
             continue
@@ -818,8 +823,9 @@ def evaluate(
             f.add(group, horizon_s)
         streams += int(group.streams.size)
         t_min, t_max = min(t_min, float(group.t.min())), max(t_max, float(group.t.max()))
+        closed += closed_time(group, horizon_s)
     hours = (t_max - t_min) / 3600.0 if streams else 0.0
-    per_hour = streams * hours
+    per_hour = max(streams * hours - closed / 3600.0, 0.0)
     sym_of = None if symbol_of is None else np.asarray(symbol_of, dtype=np.int64)
     engine_row, q = forecasts[0].row(crossings, prox, horizon_s, per_hour, sym_of)
     near, far = prox.match(q.precision), vol.match(q.precision)
@@ -829,4 +835,31 @@ def evaluate(
     else:  # nothing to compare with: no ratios to an alarm
         rows[0] = replace(engine_row, lead_ratio=math.nan, alert_ratio=math.nan)
     rows += [f.row(crossings, prox, horizon_s, per_hour, sym_of)[0] for f in forecasts[1:]]
-    return Evaluation(tuple(rows), streams, hours)
+    return Evaluation(tuple(rows), streams, hours, per_hour)
+
+
+def closed_time(order: TickOrder, horizon_s: float) -> float:
+    """Seconds the streams of ``order`` were closed, all added up: the steps after which
+    a stream's symbol reopens (:func:`engine.core.reopens`: a night, a weekend, a halt).
+    A rate per stream-hour of a file of sessions counts the hours they were open, as the
+    engine does, not the nights.
+
+    >>> day = [0.0, 1.0, 2.0, 3.0]
+    >>> night = [t + 64_000.0 for t in day]
+    >>> order = TickOrder([0] * 8 + [1], day + night + [5.0], [1.0] * 9, [0.5] * 2, [2.0] * 2)
+    >>> closed_time(order, 60.0)
+    63997.0
+    """
+    t, same = order.t, order.same_symbol_as_prev
+    n = t.shape[0]
+    if n < 2:
+        return 0.0
+    dt = np.zeros(n)
+    np.subtract(t[1:], t[:-1], out=dt[1:], where=same[1:])
+    np.maximum(dt, 0.0, out=dt)
+    pos = np.arange(n)
+    start = np.maximum.accumulate(np.where(same, 0, pos))  # each symbol's first tick
+    latest = np.maximum.accumulate(np.where(dt > 0.0, pos, -1))  # latest step by here
+    before_at = np.r_[-1, latest[:-1]]
+    before = np.where(before_at >= start, dt[np.maximum(before_at, 0)], 0.0)
+    return float(dt[reopens(dt, before, horizon_s)].sum())

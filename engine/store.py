@@ -87,6 +87,8 @@ class Store:
         posterior), nan while warming up.
     shift : distance added to each limit for prices seen only at ticks, log price.
     last_return : the latest non-zero log return; last_move_dt : the time step it took.
+    last_step : the latest non-zero time step between two of its ticks (0 before any), as
+        measured, a reopening's included (:func:`~engine.core.reopens`).
     grid : the smallest non-zero price step seen, ``inf`` before any: the price grid the
         forecast aims on (:func:`~engine.limit_forecast.grid_limits`).
     buy, sell : limits; p_buy, p_sell, eta_buy, eta_sell : forecasts at ``last``
@@ -138,6 +140,7 @@ class Store:
     shift: _F8
     last_return: _F8
     last_move_dt: _F8
+    last_step: _F8
     grid: _F8
     buy: _F8
     sell: _F8
@@ -196,6 +199,7 @@ class Store:
             shift=zero(),
             last_return=zero(),
             last_move_dt=zero(),
+            last_step=zero(),
             grid=np.full(capacity, np.inf),
             buy=nan(),
             sell=nan(),

@@ -146,6 +146,7 @@ class _Symbol:
     sum_cross_long: float = 0.0
     last_r: float = 0.0
     last_dt: float = 0.0  # the time step of last_r
+    step: float = 0.0  # the latest non-zero time step, as measured
     grid: float = math.inf  # the smallest non-zero price step so far
     buy: float = math.nan
     sell: float = math.nan
@@ -339,8 +340,14 @@ class Reference:
             dt = t - s.t
             decay = 0.5 ** (dt / self.halflife)
             decay_long = 0.5 ** (dt / self.drift_halflife)
-            decay_v = 0.5 ** (min(dt, self.clock_step) / self.halflife)
             r = price - s.price if s.additive else math.log(price / s.price)
+            # a market that reopens after a closure: no move in no time
+            reopened = dt > 10.0 * self.horizon and dt > 100.0 * s.step and s.step > 0
+            if dt > 0:
+                s.step = dt
+            if reopened:
+                dt = r = 0.0
+            decay_v = 0.5 ** (min(dt, self.clock_step) / self.halflife)
             s.num = s.num * decay + price
             s.den = s.den * decay + 1.0
             s.sum_dt = s.sum_dt * decay + dt

@@ -17,6 +17,8 @@ def random_walk(
     backwards: float = 0.0,
     repeats: float = 0.0,
     same_time: float = 0.0,
+    closures: int = 0,
+    closed_s: float = 0.0,
 ) -> tuple[NDArray[np.int32], NDArray[np.float64], NDArray[np.float64]]:
     """Interleaved geometric random walks: ``(ids, t, price)`` in arrival order.
 
@@ -31,10 +33,16 @@ def random_walk(
     backwards, repeats, same_time : float
         Fractions of ticks whose time goes back a little, whose price repeats the
         symbol's previous price, and that share the previous tick's time.
+    closures, closed_s : int, float
+        Times the market closes for ``closed_s`` seconds (a night), evenly spread over
+        the ticks; the prices go on from the close.
     """
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, n_symbols, n).astype(np.int32)
-    t = 1.7e9 + np.cumsum(rng.exponential(step_s, n))
+    gaps = rng.exponential(step_s, n)
+    if closures:
+        gaps[np.linspace(0, n, closures + 2)[1:-1].astype(np.int64)] += closed_s
+    t = 1.7e9 + np.cumsum(gaps)
     if same_time:
         hold = np.flatnonzero(rng.random(n) < same_time)
         hold = hold[hold > 0]

@@ -132,6 +132,9 @@ def streams(
         backwards=draw(st.sampled_from([0.0, 0.1])),
         repeats=0.2,
         same_time=0.1,
+        # nights: symbols that reopen (engine.core.reopens)
+        closures=draw(st.sampled_from([0, 2])),
+        closed_s=600.0,
     )
     splits = [sorted(draw(st.sets(st.integers(1, max(1, n - 1)), max_size=12))) for _ in range(2)]
     additive: tuple[str, ...] = ()

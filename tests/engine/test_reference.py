@@ -91,6 +91,8 @@ def _assert_eta(actual: float, expected: float, p: float, what: str) -> None:
         *((b, "gauges") for b in (13, 500)),
         # A WATCH floor above alert_p binds even where the map is the identity.
         (500, "floor"),
+        # Nights: a market that closes for an hour, three times.
+        *((b, "sessions") for b in (13, 500)),
     ],
 )
 def test_indicators_forecasts_and_signals_match_the_per_tick_reference(
@@ -100,7 +102,8 @@ def test_indicators_forecasts_and_signals_match_the_per_tick_reference(
     the forecast aims at grid levels (:func:`engine.limit_forecast.grid_limits`).
     ``gauges``: half the symbols are additive quantities on a 0.01 grid that wander
     through zero (from -5 to 4), among log prices in the same batches. ``floor``: prices
-    with a WATCH floor of 0.8, above ``alert_p``."""
+    with a WATCH floor of 0.8, above ``alert_p``. ``sessions``: the market closes for an
+    hour three times (each symbol reopens, :func:`engine.core.reopens`)."""
     floor = 0.8 if kind == "floor" else EngineConfig().watch_floor
     cfg = EngineConfig(
         fast=5,
@@ -115,9 +118,11 @@ def test_indicators_forecasts_and_signals_match_the_per_tick_reference(
         calibrate_after_s=math.inf,  # the forecasts as computed (the map: test_self_calibration)
         watch_floor=floor,
     )
+    nights = 3 if kind == "sessions" else 0
     ids, t, price = random_walk(
-        4000, 6, seed=3, step_s=0.1, vol=0.003, backwards=0.03, repeats=0.1, same_time=0.05
-    )
+        4000, 6, seed=3, step_s=0.1, vol=0.003, backwards=0.03, repeats=0.1, same_time=0.05,
+        closures=nights, closed_s=3600.0,
+    )  # fmt: skip
     additive: tuple[str, ...] = ()
     if kind == "cents":
         price = np.round(price / 20.0, 2)

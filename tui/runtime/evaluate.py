@@ -437,7 +437,8 @@ def table(results: dict[str, Evaluation], width: int | None = None) -> str:
         "be told from chance (∞: too few symbols or stretches to tell)",
         "ETA×: median actual/shown time to the limit among WATCHes reached within the "
         "horizon; ETA ok: share with an ETA",
-        "W/sh, F/sh: WATCHes and false ones per stream-hour (a symbol at one band); "
+        "W/sh, F/sh: WATCHes and false ones per stream-hour (a symbol at one band; its "
+        "nights, weekends and halts left out); "
         "storm: most WATCHes of one stream and side within a horizon",
     ]
     if any(not r.matched for ev in results.values() for r in ev.rows):
