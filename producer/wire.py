@@ -179,6 +179,10 @@ def event_time(value: bytes | None) -> float:
 _RESENT_MARK = re.compile(rb',"resent":true(?:,"round":\d+)?(?:,"retry":true)?\}\Z')
 
 
+#: How a copy marked as a retry (:func:`mark_resent`) ends.
+RETRY_TAIL = b',"retry":true}'
+
+
 def mark_resent(value: bytes, round_: int = 0, retry: bool = False) -> bytes:
     """An encoded tick (as :func:`encode` made it) marked as sent again in round
     ``round_`` (a mark of an earlier round replaced), and as a ``retry`` (its first
@@ -197,8 +201,7 @@ def mark_resent(value: bytes, round_: int = 0, retry: bool = False) -> bytes:
     mark = _RESENT_MARK.search(value)
     plain = value if mark is None else value[: mark.start()] + b"}"
     tail = b',"resent":true' + (b',"round":%d' % round_ if round_ else b"")
-    tail += b',"retry":true' if retry else b""
-    return plain[:-1] + tail + b"}"
+    return plain[:-1] + tail + (RETRY_TAIL if retry else b"}")
 
 
 def check_value(value: bytes | None) -> bytes:

@@ -12,6 +12,7 @@ from tui.runtime.health import (
     REFUSING_S,
     STALL_AFTER_S,
     STATS_INTERVAL_S,
+    UNKNOWN_LAG,
     ConsumerHealth,
     PartitionReading,
 )
@@ -22,6 +23,21 @@ def _health() -> ConsumerHealth:
     h = ConsumerHealth(now=0.0)
     h.statistics(["UP"], received_bytes=1, now=0.0)
     return h
+
+
+def test_a_reading_while_no_broker_answers_is_unknown_in_the_lag_history() -> None:
+    """A frozen broker's ends are those it last reported: the lag read 0 all through a
+    freeze, and the history (g) drew a flat 0 across it."""
+    h = _health()
+    h.lag([PartitionReading(0, 0, 100, 100)], wall=1.0, now=1.0)
+    h.lag([PartitionReading(0, 0, 100, 100)], wall=9.0, now=9.0)  # silent for 9 s
+    h.brokers_lost()
+    h.lag([PartitionReading(0, 0, 100, 100)], wall=12.0, now=12.0)
+    h.statistics(["UP"], received_bytes=2, now=13.0)
+    h.lag([PartitionReading(0, 0, 130, 100)], wall=13.0, now=13.0)
+    assert [(m, s) for _w, m, s in h.lag_log] == [
+        (0, 0.0), (UNKNOWN_LAG, UNKNOWN_LAG), (UNKNOWN_LAG, UNKNOWN_LAG), (30, 0.0)
+    ]  # fmt: skip
 
 
 def test_lag_is_the_high_watermark_less_the_position_and_unknown_stays_unknown() -> None:

@@ -11,6 +11,7 @@ from tests.tui.driving import drive
 from tests.tui.feeds import StaticFeed
 from tests.waiting import wait_until_async
 from tui.app import LimitwatchApp
+from tui.runtime.health import UNKNOWN_LAG
 from tui.runtime.snapshot import PartitionLag, Snapshot
 from tui.screens.lag import LagScreen, lag_summary, partitions_line
 
@@ -37,6 +38,30 @@ def test_the_summary_gives_the_lag_now_the_worst_and_the_span() -> None:
     )
     assert partitions_line(kafka) == "p0: 0  p1: 1.5k"
     assert lag_summary(None).startswith("No lag reading yet")
+
+
+class FrozenFeed(LaggingFeed):
+    """The same history, then 20 s of readings while no broker answered (a freeze)."""
+
+    def latest(self) -> Snapshot:
+        snap = super().latest()
+        k = snap.kafka
+        frozen = tuple((k.lag_log[-1][0] + 0.5 * (i + 1), UNKNOWN_LAG, -1.0) for i in range(40))
+        kafka = dataclasses.replace(
+            k, lag_log=k.lag_log + frozen, health="STALL", broker_silent_s=20.0
+        )
+        return dataclasses.replace(snap, kafka=kafka)
+
+
+def test_while_no_broker_answers_the_lag_is_unknown_not_0() -> None:
+    kafka = FrozenFeed().latest().kafka
+    assert lag_summary(kafka) == (
+        "now ? (no broker answers: the lag cannot be told) · worst in the last 5.3 min: "
+        "40k messages, 12.0 s"
+    )
+    assert partitions_line(kafka) == "p0: ?  p1: ?"
+    text = _lag_screen_text(FrozenFeed(), (100, 30))
+    assert "now ? (no broker answers" in text and "messages (left)" in text
 
 
 def test_g_opens_the_lag_history_and_closes_it_again() -> None:

@@ -75,3 +75,41 @@ def test_a_killed_recording_resumed_with_its_group_misses_no_tick(tmp_path: Path
     twice = len(read) - len(set(read))
     assert twice <= BATCH
     print(f"record: {len(producer.acked)} acknowledged, all recorded, {twice} in both files")
+
+
+def test_a_recording_without_a_group_is_in_its_file_as_it_goes(tmp_path: Path) -> None:
+    """Without --group nothing is committed, and the file was flushed only when the
+    recording stopped: the ticks counted as recorded sat in a buffer, out of `tail -f`,
+    and a SIGKILL lost them. Now every acknowledged tick is in the file within a second,
+    and still there after a SIGKILL."""
+    out = tmp_path / "live.jsonl"
+    with EmbeddedBroker() as cluster:
+        ensure_topics(cluster.bootstrap, "prices", 2)
+        recorder = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "record", str(out),
+             "--bootstrap-servers", cluster.bootstrap, "--from-beginning",
+             "--log-file", str(tmp_path / "log")],
+            cwd=ROOT, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        source = NumberedSource(step_s=0.01)  # 100 ticks a second
+        producer = NumberedProducer(cluster.bootstrap, source)
+        producer.start()
+        try:
+            wait_until(lambda: len(producer.acked) >= 300, 60)
+            producer.stop()
+            producer.join(5)
+
+            def unwritten() -> set[int]:
+                return producer.acked - set(read_numbers(out, source))
+
+            wait_until(
+                lambda: not unwritten(), 30, what=lambda: f"{len(unwritten())} not in the file"
+            )
+            recorder.send_signal(signal.SIGKILL)
+            recorder.wait(5)
+        finally:
+            producer.stop()
+            if recorder.poll() is None:
+                recorder.send_signal(signal.SIGKILL)
+                recorder.wait(5)
+    assert not producer.acked - set(read_numbers(out, source))

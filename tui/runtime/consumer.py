@@ -93,6 +93,8 @@ log = logging.getLogger(__name__)
 
 #: Longest wait for a batch: bounds how late a stop or a key's command is seen.
 STOP_CHECK_S = 0.05
+#: A recording's ticks are handed to the operating system at least this often (seconds).
+RECORD_FLUSH_S = 0.5
 #: Signals kept for display.
 RECENT_SIGNALS = 500
 #: A batch's ticks as columns (symbol, event time, price) and the message of each.
@@ -645,6 +647,7 @@ class ConsumerWorker(threading.Thread):
     def _loop(self, consumer: Consumer, dlq: Producer) -> None:
         last_publish = 0.0
         last_lag = 0.0
+        last_flush = 0.0
         dirty = True
         while not self._stop_event.is_set():
             msgs = self._next_batch(consumer)
@@ -666,6 +669,12 @@ class ConsumerWorker(threading.Thread):
                 dirty = True
             dlq.poll(0)
             now = time.monotonic()
+            if self.recorder.active and now - last_flush >= RECORD_FLUSH_S:
+                # Committed readings flush with each commit; the others (no --group, the
+                # monitor's) would hold ticks counted as recorded in a buffer until the
+                # recording stopped: out of `tail -f`, and lost to a kill.
+                last_flush = now
+                self.recorder.flush()
             if now - last_lag >= 0.5:
                 last_lag = now
                 self._measure_lag(consumer)
@@ -1150,7 +1159,7 @@ class ConsumerWorker(threading.Thread):
             if at < 0:  # none committed: from where the client starts, its start or end
                 at = -1 if self.from_beginning or high < 0 else high
             readings.append(PartitionReading(tp.partition, low, high, at))
-        self.health.lag(readings, time.time())
+        self.health.lag(readings, time.time(), time.monotonic())
         # Only the client's own position can tell that the broker lost a partition: one
         # taken from the group's committed offset (a partition given back after a
         # rebalance, not fetched yet) is newer than the high mark the client cached when
@@ -1315,7 +1324,8 @@ class ConsumerWorker(threading.Thread):
             self.health.forget_known_lag()
             lost = (
                 f"; the ticks not read yet were lost with the old one (the lag last seen: "
-                f"{unread:,})" if unread else ""
+                f"{unread:,}) unless their producer sends them again, as limitwatch's does"
+                if unread else ""
             )  # fmt: skip
             self._recover(
                 f"{self.topic} created again ({len(partitions)} partitions): read from the "

@@ -47,6 +47,8 @@ def lag_unknown(k: KafkaStats) -> bool:
     return k.health == "DOWN" or (k.health == "STALL" and k.broker_silent_s > STALL_AFTER_S)
 
 
+#: The lag history's messages and seconds of a reading taken while no broker answered.
+UNKNOWN_LAG = -1
 #: Lag samples kept per partition for the trend sparkline (one every 0.5 s).
 LAG_TREND_SAMPLES = 40
 #: No answer from any broker, or no tick while behind, for this long: stalled.
@@ -152,8 +154,13 @@ class ConsumerHealth:
         not a plausible one)."""
         self._refused_at = now
 
-    def lag(self, readings: Iterable[PartitionReading], wall: float) -> None:
-        """Record the lag of each partition read now (epoch time ``wall``)."""
+    def lag(
+        self, readings: Iterable[PartitionReading], wall: float, now: float | None = None
+    ) -> None:
+        """Record the lag of each partition read now (epoch time ``wall``; ``now``, the
+        monotonic time, tells a reading taken while no broker answers: the ends are those
+        last reported, and the lag history keeps it as unknown, :data:`UNKNOWN_LAG`, not
+        as the 0 it read all through a freeze)."""
         lags = []
         readings_kept = list(readings)
         for r in readings_kept:
@@ -185,7 +192,14 @@ class ConsumerHealth:
             self._behind_since = wall
         self._behind_read = wall
         self._history.append(total)
-        reading = (wall, total, max((p.lag_s for p in lags), default=0.0))
+        unknown = now is not None and (
+            self.broker_state == "DOWN" or self.silent_s(now) > STALL_AFTER_S
+        )
+        reading = (
+            (wall, UNKNOWN_LAG, float(UNKNOWN_LAG))
+            if unknown
+            else (wall, total, max((p.lag_s for p in lags), default=0.0))
+        )
         self.lag_log = (*self.lag_log[1 - LAG_LOG_SAMPLES :], reading)
 
     @property

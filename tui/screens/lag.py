@@ -15,31 +15,56 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from tui.runtime import format as fmt
+from tui.runtime.health import UNKNOWN_LAG, lag_unknown
 from tui.runtime.snapshot import KafkaStats
 
 
 def lag_summary(kafka: KafkaStats | None) -> str:
-    """One line: the lag now and the worst of the readings kept, and how long they span."""
+    """One line: the lag now and the worst of the readings kept, and how long they span;
+    ``?`` now while no broker answers (the ends are those it last reported)."""
     if kafka is None or not kafka.lag_log:
         return "No lag reading yet: the consumer reads the lag every 0.5 s once it has partitions."
     log = kafka.lag_log
     span = log[-1][0] - log[0][0]
-    now_msgs, now_s = log[-1][1], log[-1][2]
-    worst = max(log, key=lambda r: r[1])
-    worst_s = max(r[2] for r in log)
+    known = [r for r in log if r[1] != UNKNOWN_LAG]
+    if lag_unknown(kafka) or log[-1][1] == UNKNOWN_LAG:
+        now = "now ? (no broker answers: the lag cannot be told)"
+    else:
+        now = f"now {fmt.short_count(log[-1][1])} messages, {log[-1][2]:.1f} s behind"
+    if not known:
+        return f"{now} · no reading in the last {fmt.duration(span)} told it"
+    worst = max(known, key=lambda r: r[1])
+    worst_s = max(r[2] for r in known)
     return (
-        f"now {fmt.short_count(now_msgs)} messages, {now_s:.1f} s behind · worst in the last "
-        f"{fmt.duration(span)}: {fmt.short_count(worst[1])} messages, {worst_s:.1f} s"
+        f"{now} · worst in the last {fmt.duration(span)}: "
+        f"{fmt.short_count(worst[1])} messages, {worst_s:.1f} s"
     )
 
 
 def partitions_line(kafka: KafkaStats | None) -> str:
-    """Each partition's lag now."""
+    """Each partition's lag now (``?`` where it cannot be told)."""
     if kafka is None or not kafka.partitions:
         return "no partitions assigned"
+    unknown = lag_unknown(kafka)
     return "  ".join(
-        f"p{p.partition}: {'?' if p.lag < 0 else fmt.short_count(p.lag)}" for p in kafka.partitions
+        f"p{p.partition}: {'?' if unknown or p.lag < 0 else fmt.short_count(p.lag)}"
+        for p in kafka.partitions
     )
+
+
+def _known_runs(
+    log: tuple[tuple[float, int, float], ...],
+) -> list[list[tuple[float, int, float]]]:
+    """The readings in runs of those that told the lag: a reading taken while no broker
+    answered parts them (drawn as a gap, not as a lag of 0)."""
+    runs: list[list[tuple[float, int, float]]] = [[]]
+    for r in log:
+        if r[1] == UNKNOWN_LAG:
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append(r)
+    return [run for run in runs if run]
 
 
 class LagScreen(ModalScreen[None]):
@@ -104,16 +129,31 @@ class LagScreen(ModalScreen[None]):
             plot.refresh()
             return
         now = log[-1][0]
-        x = [t - now for t, _m, _s in log]
-        plt.plot(x, [m for _t, m, _s in log], label="messages (left)", marker="braille")
-        plt.plot(x, [s for _t, _m, s in log], label="seconds (right)", marker="•", yside="right")
+        runs = _known_runs(log)
+        if not runs:
+            plt.title("no broker answered: the lag cannot be told")
+            plot.refresh()
+            return
+        for i, run in enumerate(runs):  # a gap where no broker answered
+            x = [t - now for t, _m, _s in run]
+            first = i == 0
+            plt.plot(
+                x, [m for _t, m, _s in run], marker="braille",
+                label="messages (left)" if first else "", color="blue+",
+            )  # fmt: skip
+            plt.plot(
+                x, [s for _t, _m, s in run], marker="•", yside="right",
+                label="seconds (right)" if first else "", color="green+",
+            )  # fmt: skip
+        plt.xlim(log[0][0] - now, 0)
+        known = [r for run in runs for r in run]
         # Lag is never negative: both scales start at 0 (and show at least 1 when flat).
-        top = max(1, max(m for _t, m, _s in log))
+        top = max(1, max(m for _t, m, _s in known))
         plt.ylim(0, top)
         # Messages come whole: labels of whole numbers (at no lag the scale read 0.17).
         step = max(1, math.ceil(top / 4))
         counts = list(range(0, int(top) + 1, step))
         plt.yticks(counts, [fmt.short_count(c) for c in counts])
-        plt.ylim(0, max(1.0, max(s for _t, _m, s in log)), yside="right")
+        plt.ylim(0, max(1.0, max(s for _t, _m, s in known)), yside="right")
         plt.xlabel("seconds before now")
         plot.refresh()
