@@ -39,6 +39,8 @@ TIMESTAMP = "@timestamp"
 #: Units of a numeric time, as units per second; ``iso`` reads an ISO-8601 text.
 UNITS: dict[str, float] = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 ISO = "iso"
+#: The most fields a path may name (``data.quote.price`` names three).
+MAX_FIELD_DEPTH = 32
 #: The largest event time accepted, in epoch seconds (as for limitwatch's own ticks).
 MAX_TS = 1e11
 #: The earliest event time a time in ms, us or ns may give, in epoch seconds (March
@@ -117,6 +119,21 @@ class Fields:
                     raise FieldsError(f"{role}={path}: {role} {hint}")
             elif not path or any(not name for name in path.split(".")):
                 raise FieldsError(f"{role}={path!r}: expected a field name such as p or data.p")
+            elif path.count(".") >= MAX_FIELD_DEPTH:
+                # The decoder is built one level of objects at a time: 1,000 of them went
+                # past Python's recursion limit (a traceback when the reading began).
+                raise FieldsError(
+                    f"{role}={path[:24]}…: a path of at most {MAX_FIELD_DEPTH} fields "
+                    f"(this one has {path.count('.') + 1:,})"
+                )
+            elif any(c in ":=" for c in path):
+                # A slip in the mapping, read as one odd name that no message has:
+                # symbol=s price=p (no comma), price=p:ms (a unit on the price).
+                raise FieldsError(
+                    f"{role}={path!r}: a field name limitwatch reads has no ':' or '=' "
+                    "(roles are separated by commas, and only ts takes a unit: "
+                    "symbol=s,price=p,ts=T:ms)"
+                )
             elif any(c in '"\\' or not c.isprintable() for c in path):
                 # The decoder cannot name such a field (its builder raised a traceback).
                 raise FieldsError(

@@ -58,7 +58,7 @@ def _main(argv: list[str] | None, started_at: float | None = None) -> int:
     # Loaded here, within main's catch of Ctrl-C (numpy, scipy, Kafka's client take a
     # second).
     from producer.kafka_config import KafkaConfigError, remember_secrets
-    from tui.runtime.common import fail, resolve_kafka, say
+    from tui.runtime.common import fail, resolve_kafka, say, topic_clash
     from tui.runtime.logs import LogFileError, redact_tracebacks, setup_logging
     from tui.runtime.parser import build_parser, options_after_command, secrets_in_argv
 
@@ -71,6 +71,9 @@ def _main(argv: list[str] | None, started_at: float | None = None) -> int:
     args = parser.parse_args(argv)
     for message in ignored:
         say(message)
+    clash = topic_clash(args)
+    if clash is not None:
+        return fail(clash)
     try:
         # None when the default place cannot be written: the broker's log is skipped too.
         args.log_path = setup_logging(getattr(args, "log_file", None))

@@ -142,11 +142,29 @@ def test_seconds_read_as_a_finer_unit_ask_about_the_unit(unit: str, value: bytes
         ('symbol=a"b', "no quote, backslash or control character"),  # a traceback before
         ("symbol=a\\b", "no quote, backslash or control character"),
         ("price=x\x1b[31m", "no quote, backslash or control character"),
+        # 1,000 levels: a RecursionError when the reading began (900 were read)
+        pytest.param("symbol=" + "a." * 999 + "z", "at most 32 fields", id="1000-deep"),
+        ("symbol=s price=p", "no ':' or '='"),  # a comma left out
+        ("price=p:ms", "no ':' or '='"),  # a unit on the price
+        ("ts=t:iso:ms", "no ':' or '='"),
     ],
 )
 def test_a_mapping_that_cannot_work_is_refused_with_a_reason(spec: str, says: str) -> None:
     with pytest.raises(FieldsError, match=says):
         Fields.parse(spec)
+
+
+def test_a_path_32_fields_deep_is_read() -> None:
+    path = ".".join(f"k{i}" for i in range(32))
+    msg = (
+        b'{"s":"A","T":1700000000123,'
+        + b"".join(b'"k%d":{' % i for i in range(31))
+        + b'"k31":2.5'
+        + b"}" * 31
+        + b"}"
+    )
+    tick = Fields.parse(f"symbol=s,price={path},ts=T:ms").decoder()(Msg(msg))
+    assert (tick.symbol, tick.price) == ("A", 2.5)
 
 
 def test_a_mapping_reads_back_from_its_own_text() -> None:

@@ -36,6 +36,18 @@ def test_a_mapping_that_cannot_work_is_a_problem_and_the_rest_still_loads() -> N
     assert problems and "topic.fields" in problems[0]
 
 
+def test_a_topic_that_is_no_table_is_a_problem_of_the_mapping() -> None:
+    """`topic = "..."` or `[[topic]]` were passed over without a word: the mapping
+    meant was silently not read, and every message refused."""
+    for text in ('topic = "symbol=s"\n', '[[topic]]\nfields = "symbol=s"\n'):
+        settings, problems = config.loads(text, "c.toml")
+        assert settings.fields is None
+        assert problems == [
+            "c.toml: topic.fields cannot be read: [topic] must be a table, such as [topic] "
+            'then fields = "symbol=s,price=p,ts=T:ms" on the next line'
+        ], problems
+
+
 def test_a_file_nested_too_deeply_is_a_problem_not_a_crash() -> None:
     """tomllib reads nested arrays by recursion: 5,000 of them raised RecursionError, a
     traceback where the monitor should have started on the defaults."""

@@ -522,6 +522,28 @@ def test_record_refuses_standard_output(
     assert not (tmp_path / "-").exists()
 
 
+def test_topics_that_are_one_are_refused_before_anything_connects(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An engine told to publish into its own ticks topic read its signals back as bad
+    ticks, dead-lettered each, and every other reader of the topic counted them."""
+    log = ["--log-file", str(tmp_path / "l.log")]
+    cases = (
+        (["engine", "--topic", "k1", "--signals-topic", "k1"], "--topic and --signals-topic"),
+        (["engine", "--indicators-topic", "prices"], "--topic and --indicators-topic"),
+        (["engine", "--signals-topic", "x", "--indicators-topic", "x"],
+         "--signals-topic and --indicators-topic"),
+        (["record", str(tmp_path / "r.jsonl"), "--limits-topic", "prices"],
+         "--topic and --limits-topic"),
+        (["engine", "--limits-topic", "prices.dlq"], "the dead-letter topic of --topic"),
+    )  # fmt: skip
+    for argv, said in cases:
+        assert main([*argv, "--bootstrap-servers", "127.0.0.1:1", *log]) == 2, argv
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err, err
+    assert not (tmp_path / "r.jsonl").exists()
+
+
 def test_record_refuses_to_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "exists.jsonl"
     out.write_text("keep me\n")
@@ -535,6 +557,7 @@ def test_headless_engine_prints_signals_as_json_lines(
     broker: EmbeddedBroker, topic: str, tmp_path: Path
 ) -> None:
     log = str(tmp_path / "l.log")
+    _send(broker, topic, [(b"CYGN", b"not json")])
     _produce(broker, topic, log, "--source", str(ROOT / "scenarios" / "crash.jsonl"))
     engine = subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "engine", "--bootstrap-servers", broker.bootstrap,
@@ -561,6 +584,8 @@ def test_headless_engine_prints_signals_as_json_lines(
     buys = [x for x in lines if x["kind"] == "BUY" and x["symbol"] == "CYGN"]
     assert buys, f"no BUY among {len(lines)} signals; engine said: {err}"
     assert buys[0]["limit"] == 48.5
+    # what it refused, said as it stops (as record says what it did not record)
+    assert "limitwatch engine: 1 message refused (not JSON 1)" in err, err
 
 
 @pytest.mark.kafka

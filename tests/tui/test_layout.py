@@ -140,6 +140,36 @@ def test_toasts_leave_the_watchlist_the_signals_and_the_status_line_uncovered(
     assert len(toasts) == 2 and overlaps == []
 
 
+@pytest.mark.parametrize("size", [(60, 24), (69, 30)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_below_70_columns_toasts_leave_the_watchlist_and_the_status_line_uncovered(
+    size: tuple[int, int],
+) -> None:
+    """With no Kafka pane to sit over, toasts stayed at the top right and hid the limits
+    and forecasts of the watchlist's first rows (a limit just set among them): they come
+    over the signals now, above the status line."""
+    app = LimitwatchApp(StaticFeed())
+    overlaps: list[tuple[str, str]] = []
+    toasts: list[int] = []
+
+    async def run() -> None:
+        async with app.run_test(size=size, notifications=True) as pilot:
+            await pilot.pause()
+            app.notify("ACME buy limit → 151.36", timeout=10)
+            app.notify("SELL_WATCH BRIX @ 416.00: 80% in ≤60s +2 more", timeout=10)
+            await wait_until_async(lambda: len(app.screen.query(Toast)) == 2, pilot.pause, 5)
+            await pilot.pause()
+            covered = {"status": app.query_one("#status", Static).region,
+                       "watchlist": app.query_one(Watchlist).region}  # fmt: skip
+            for toast in app.screen.query(Toast):
+                toasts.append(1)
+                for name, region in covered.items():
+                    if toast.region.overlaps(region):
+                        overlaps.append((str(toast.region), name))
+
+    asyncio.run(run())
+    assert len(toasts) == 2 and overlaps == []
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_toasts_that_do_not_fit_the_kafka_pane_give_way_signal_ones_first(
     size: tuple[int, int],

@@ -26,7 +26,7 @@ from producer.kafka_config import (
 from producer.lookahead import LookaheadReader
 from producer.source import Source
 from producer.sources import open_source
-from producer.topics import UNANSWERED
+from producer.topics import UNANSWERED, dlq_topic
 from tui.runtime.format import literal
 
 
@@ -196,6 +196,48 @@ def quiet_stdout() -> None:
 def fail(message: str) -> int:
     say(message)
     return 2
+
+
+#: The topics a command may name, by option.
+_TOPIC_OPTIONS = (
+    ("--topic", "topic"),
+    ("--signals-topic", "signals_topic"),
+    ("--indicators-topic", "indicators_topic"),
+    ("--limits-topic", "limits_topic"),
+)
+
+
+def topic_clash(args: argparse.Namespace) -> str | None:
+    """Why two of the command's topics are one (None if they are not): an engine told to
+    publish its signals to the ticks topic read them back as bad ticks, dead-lettered
+    each, and every other reader of that topic counted them too.
+
+    >>> print(topic_clash(argparse.Namespace(topic="k1", signals_topic="k1")))
+    --topic and --signals-topic both name 'k1': give each a topic of its own
+    (the ticks topic carries prices only)
+    >>> print(topic_clash(argparse.Namespace(topic="prices", limits_topic="prices.dlq")))
+    --limits-topic names 'prices.dlq', the dead-letter topic of --topic 'prices':
+    give it another
+    >>> topic_clash(argparse.Namespace(topic="prices", signals_topic="signals", limits_topic=None))
+    """
+    seen: dict[str, str] = {}
+    ticks = getattr(args, "topic", None)
+    for option, attr in _TOPIC_OPTIONS:
+        name = getattr(args, attr, None)
+        if not name:
+            continue
+        if name in seen:
+            why = " (the ticks topic carries prices only)" if seen[name] == "--topic" else ""
+            return (
+                f"{seen[name]} and {option} both name {name!r}: give each a topic of its own{why}"
+            )
+        if ticks and attr != "topic" and name == dlq_topic(ticks):
+            return (
+                f"{option} names {name!r}, the dead-letter topic of --topic {ticks!r}: "
+                "give it another"
+            )
+        seen[name] = option
+    return None
 
 
 def resolve_kafka(args: argparse.Namespace) -> None:

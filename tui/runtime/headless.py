@@ -429,13 +429,12 @@ def _run_headless(
     last = worker.latest()
     notices = last.notices if last is not None else ()
     _tell(notices, told, what)
-    if recording and last is not None and last.kafka.bad:  # not in the file: say so
+    if last is not None and last.kafka.bad:  # not in the file, no signal of theirs: say so
         k = last.kafka
-        print(
-            f"limitwatch {what}: {fmt.count(k.bad, 'message')} refused and not recorded "
-            f"({_reasons(k)}), {k.dead_lettered:,} copied to the dead-letter topic",
-            file=sys.stderr,
-            flush=True,
+        left = " and not recorded" if recording else ""
+        say_line(
+            f"limitwatch {what}: {fmt.count(k.bad, 'message')} refused{left} "
+            f"({_reasons(k)}), {k.dead_lettered:,} copied to the dead-letter topic"
         )
     if worker.failure is not None:
         say_line(f"limitwatch {what}: {redact(worker.failure)}")

@@ -277,7 +277,14 @@ def loads(text: str, name: str = "config.toml") -> tuple[Settings, list[str]]:
             continue
         limits[symbol] = (float(pair[0]), float(pair[1]))
     topic = data.get("topic", {})
-    raw_fields = topic.get("fields") if isinstance(topic, dict) else None
+    if not isinstance(topic, dict):
+        # (said as topic.fields: a mapping that cannot be read stops a reading command)
+        problems.append(
+            f"{name}: topic.fields cannot be read: [topic] must be a table, such as "
+            '[topic] then fields = "symbol=s,price=p,ts=T:ms" on the next line'
+        )
+        topic = {}
+    raw_fields = topic.get("fields")
     if raw_fields is not None:
         try:
             if not isinstance(raw_fields, str):
