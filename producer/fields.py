@@ -256,6 +256,9 @@ class _MappedDecoder:
         try:
             obj = self._decoder.decode(value)
         except msgspec.ValidationError as exc:
+            twice = twice_in(value, self._paths, self._names)  # the refused one of two?
+            if twice:
+                raise BadTick(f"the field {twice} is given twice", Problem.WRONG_SHAPE) from None
             text = str(exc)
             problem = next(
                 (p for end, p in self._problem.items() if text.endswith(end)), Problem.WRONG_SHAPE

@@ -284,6 +284,11 @@ def decode(value: bytes | None, quantity: Callable[[str], bool] | None = None) -
     try:
         tick = _decoder.decode(value)
     except msgspec.ValidationError as exc:
+        # The value refused may be the first of a field given twice: said as that (a
+        # price given as -5 and then as 100 was refused as "bad price").
+        twice = given_twice(value)
+        if twice:
+            raise BadTick(f"the field {twice} is given twice", Problem.WRONG_SHAPE) from None
         bad = _invalid(exc)
         if quantity is None or bad.problem is not Problem.BAD_PRICE:
             raise bad from None

@@ -216,6 +216,9 @@ T = b'"T":1700000000123'  # a time in ms, for the shapes below
             Msg(b'{"s":"A","q":{"bid":1,"bid":2},' + T + b"}"),
             "q.bid",
         ),
+        # the first of the two refused (a price below 0, a symbol that is a number)
+        ("symbol=s,price=p,ts=T:ms", Msg(b'{"s":"A","p":-5,"p":100,' + T + b"}"), "p"),
+        ("symbol=s,price=p,ts=T:ms", Msg(b'{"s":7,"s":"A","p":1,' + T + b"}"), "s"),
     ],
 )
 def test_a_mapped_field_given_twice_is_refused_as_the_wire_format_refuses_it(

@@ -97,6 +97,13 @@ def test_a_field_given_twice_is_refused_and_a_value_that_names_a_field_is_not() 
         decode(twice)
     assert decode_batch([twice]) is None  # the batch is then read one by one, which says why
     # A symbol called "price", and a field twice inside another field's object: ticks.
+    # The first of two refused: the repeat said, not the value (it read "bad price").
+    for first in (b'"price":-5,"price":100', b'"price":"x","price":100'):
+        with pytest.raises(BadTick) as caught:
+            decode(b'{"symbol":"D1",' + first + b',"ts":1700000000}')
+        assert (str(caught.value), caught.value.problem) == (
+            "the field price is given twice", wire.Problem.WRONG_SHAPE
+        )  # fmt: skip
     named = b'{"symbol":"price","price":150,"ts":1700000000}'
     nested = b'{"symbol":"ts","price":1,"ts":1700000000,"x":{"price":1,"price":2}}'
     assert decode(named) == Tick("price", 150.0, 1700000000.0)
