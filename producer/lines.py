@@ -367,15 +367,13 @@ def fmt_span(seconds: float) -> str:
 
     >>> fmt_span(42.0), fmt_span(5400.0), fmt_span(200_000_000.0)
     ('42 s', '1.5 h', '6.3 years')
-    >>> fmt_span(0.01), fmt_span(2.5), fmt_span(0.0001), fmt_span(0.0)
-    ('0.01 s', '2.5 s', 'under 0.01 s', '0 s')
+    >>> fmt_span(0.0099999), fmt_span(2.5), fmt_span(0.0001), fmt_span(0.0)
+    ('0.01 s', '2.5 s', '0.0001 s', '0 s')
     """
     for unit, size in (("years", 365.25 * 86400.0), ("days", 86400.0), ("h", 3600.0)):
         if seconds >= 2 * size or (unit == "h" and seconds >= size):
             return f"{seconds / size:.1f} {unit}"
-    if 0.0 < seconds < 0.01:
-        return "under 0.01 s"
-    if seconds < 9.5:
+    if 0.0 < seconds < 9.5:
         return f"{seconds:.2g} s"
     return f"{seconds:.0f} s"
 
