@@ -445,10 +445,18 @@ class ConsumerWorker(threading.Thread):
             try:
                 if self.recorder.active:
                     self.recorder.stop()
-                    self._publish()  # so the closing notice is seen
                 self._dead_letters.say_left_out(end=True)
                 dlq.flush(1.0)
                 self._failed = failed
+                # The last counts, for whoever reads them after the stop: a recording's
+                # closing notice, and what a headless command says it refused (a message
+                # read in the batch that ended it was in no snapshot).
+                try:
+                    self._publish()
+                except Exception:
+                    if not failed:
+                        raise
+                    # (the reading failed already: its own error is the one said)
                 if self.committer is not None:
                     # Stopped by a failure (the signals could not be written, say), the
                     # positions read lie past signals never sent: nothing is committed,
