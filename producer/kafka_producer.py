@@ -465,7 +465,7 @@ class ProducerThread(threading.Thread):
             try:
                 queued = produce_with_retry(
                     self._client, self.topic, self._copy(value), key=key,
-                    on_delivery=self._on_redelivery, give_up=self._stop_event.is_set,
+                    on_delivery=self._on_last_copy, give_up=self._stop_event.is_set,
                     wait_s=STOP_CHECK_S,
                 )  # fmt: skip
             except KafkaException as exc:
@@ -476,6 +476,16 @@ class ProducerThread(threading.Thread):
                 return
             if queued:
                 self._resent += 1
+
+    def _on_last_copy(self, err: KafkaError | None, msg: Message) -> None:
+        """A copy sent once more while the broker stayed up: kept again only if a broker
+        lost since took it back (then it goes with that outage's round); a copy that
+        fails once more with the broker up is given up, as a timed-out tick is (sent
+        again at every turn, a copy the broker kept refusing would hold the producer)."""
+        if err is None or err.code() in _TAKEN_BACK or err.fatal() or self._fatal:
+            self._on_redelivery(err, msg)
+        else:
+            log.warning("a tick delivered before and sent again failed twice: %s", err)
 
     def _take_back(self) -> None:
         """Take back what the client still holds (delivered to nobody), to send it again

@@ -103,3 +103,36 @@ def test_timed_out_ticks_reported_late_by_a_lost_client_go_out_with_the_rest_in_
         *(mark_resent(v, thread._round) for v in newer),  # taken back: never sent
     ]
     assert thread._timed_out == [] and thread._taken_back == []
+
+
+def test_copies_of_delivered_ticks_that_failed_go_out_once_more_in_time_order() -> None:
+    """A copy of a delivered tick that timed out going out again, the broker answering:
+    sent once more (in time order, keeping a retry's mark); given up if that fails with
+    the broker up, kept for the next outage's round if a lost broker took it back."""
+    thread = ProducerThread("127.0.0.1:1", _Source())  # type: ignore[arg-type]
+    client = _Answering()
+    thread._producer = client  # type: ignore[assignment]
+    thread._delivered = thread._failed = 0
+    ticks = [encode(Tick("A", 10.0 + i, 100.0 + i)) for i in range(3)]
+    copies = [
+        mark_resent(ticks[2], 7),
+        mark_resent(ticks[0], 7, retry=True),
+        mark_resent(ticks[1], 7),
+    ]
+    timed_out = KafkaError(KafkaError._MSG_TIMED_OUT)
+    for value in copies:
+        thread._on_redelivery(timed_out, _Message(b"A", value))  # type: ignore[arg-type]
+    assert thread._recover() is False  # the broker answers: sent once more, at once
+    sent = [v for _, v, _ in client.produced]
+    assert sent == [
+        mark_resent(ticks[0], thread._round, retry=True),  # its mark kept
+        mark_resent(ticks[1], thread._round),
+        mark_resent(ticks[2], thread._round),
+    ]
+    first, second, third = (report for _, _, report in client.produced)
+    first(None, _Message(b"A", sent[0]))  # delivered: in the window a next loss sends again
+    second(timed_out, _Message(b"A", sent[1]))  # failed twice with the broker up: given up
+    third(KafkaError(KafkaError._PURGE_QUEUE), _Message(b"A", sent[2]))  # a broker lost
+    assert [v for _, _, v in thread._sent] == [sent[0]]
+    assert list(thread._copies_lost) == [(b"A", sent[2])]  # for that outage's round
+    assert thread._delivered == 0 and thread._failed == 0  # delivered once, counted once
