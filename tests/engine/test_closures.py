@@ -72,7 +72,7 @@ def test_the_volatility_carries_over_the_night(day: int) -> None:
     for after in (20.0, 60.0, 180.0):
         _feed(eng, ticks, open_at + after)
         ratio = np.median(eng.state().vol / at_close)
-        # Before: 0.02-0.15 of the close's through the first three minutes.
+        # Before: 0.04 of the close's 20 s after the open.
         assert 0.6 < ratio < 1.6, (after, ratio)
         assert 0.6 < np.median(eng.state().vol) / VOL < 1.6
 
