@@ -242,8 +242,9 @@ class Engine:
       the limits: on sessions with nights written outside the project the forecast warned
       of 51 % of the crossings, the proximity alarm of 81 %. Now the volatility carries
       over from the close, the averages weighted in time restart (after hours their
-      weights are nil), and the symbol warms up again for ``warmup_span`` of ticks. A symbol that ticks once a day at a
-      horizon of a minute, or a quiet spell of a few minutes, is no closure.
+      weights are nil), and the symbol warms up again for ``warmup_span`` of ticks. A
+      symbol that ticks once a day at a horizon of a minute, or a quiet spell of a few
+      minutes, is no closure.
     * ``span = sum(w_i dt_i) / w``, ``w`` the weight of this tick: the exponentially
       weighted time the estimates cover, and ``drift_se = sqrt(rv_long / span)``, the
       realised variance of the returns the drift averages, jumps included (see
