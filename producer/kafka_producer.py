@@ -432,26 +432,34 @@ class ProducerThread(threading.Thread):
         self._retry.discard(value)
         return mark_resent(value, self._round, retry=retry)
 
-    def _send_once_more(self, ticks: list[tuple[bytes | None, bytes]]) -> None:
-        """Send ticks that timed out once more, marked as resent (see _on_retry)."""
+    def _send_once_more(
+        self,
+        ticks: list[tuple[bytes | None, bytes]],
+        report: Callable[[KafkaError | None, Message], None] | None = None,
+        left: deque[tuple[bytes | None, bytes]] | list[tuple[bytes | None, bytes]] | None = None,
+    ) -> None:
+        """Send ``ticks`` once more, marked as resent, each reported to ``report``: by
+        default ticks that timed out (see _on_retry). Those not sent (the client failed
+        fatally, or the thread stopped) join ``left``, by default those taken back."""
+        report = self._on_retry if report is None else report
+        left = self._taken_back if left is None else left
         self._round += 1
         for i, (key, value) in enumerate(ticks):
             try:
                 queued = produce_with_retry(
                     self._client, self.topic, self._copy(value), key=key,
-                    on_delivery=self._on_retry, give_up=self._stop_event.is_set,
-                    wait_s=STOP_CHECK_S,
+                    on_delivery=report, give_up=self._stop_event.is_set, wait_s=STOP_CHECK_S,
                 )  # fmt: skip
             except KafkaException as exc:
                 if not _is_fatal(exc):
                     raise
                 self._fatal = exc.args[0].str()  # the next client sends the rest
-                self._taken_back.extend(ticks[i:])
+                left.extend(ticks[i:])
                 return
             if queued:
                 self._resent += 1
             else:  # given up at the stop
-                self._taken_back.append((key, value))
+                left.append((key, value))
 
     def _send_copies_again(self) -> None:
         """Send once more the copies of delivered ticks that timed out going out again
@@ -460,22 +468,7 @@ class ProducerThread(threading.Thread):
             return
         copies = sorted(self._copies_lost, key=lambda kv: event_time(kv[1]))
         self._copies_lost.clear()
-        self._round += 1
-        for i, (key, value) in enumerate(copies):
-            try:
-                queued = produce_with_retry(
-                    self._client, self.topic, self._copy(value), key=key,
-                    on_delivery=self._on_last_copy, give_up=self._stop_event.is_set,
-                    wait_s=STOP_CHECK_S,
-                )  # fmt: skip
-            except KafkaException as exc:
-                if not _is_fatal(exc):
-                    raise
-                self._fatal = exc.args[0].str()  # the next client sends the rest
-                self._copies_lost.extend(copies[i:])
-                return
-            if queued:
-                self._resent += 1
+        self._send_once_more(copies, self._on_last_copy, self._copies_lost)
 
     def _on_last_copy(self, err: KafkaError | None, msg: Message) -> None:
         """A copy sent once more while the broker stayed up: kept again only if a broker

@@ -8,9 +8,11 @@ import asyncio
 import html
 import re
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 import pytest
+from textual.geometry import Region
 from textual.widgets import Static
 from textual.widgets._toast import Toast
 
@@ -102,13 +104,15 @@ def test_signals_keep_their_time(size: tuple[int, int]) -> None:
     assert shown and all(re.match(r"\s?\d\d:\d\d:\d\d ", line) for line in shown), shown
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_toasts_leave_the_watchlist_the_signals_and_the_status_line_uncovered(
+def _two_toasts_over(
     size: tuple[int, int],
-) -> None:
-    """Toasts sit over the Kafka pane. At 80 columns they used to be wide enough for a
-    crossing on one line, and hid the limits and forecasts of the watchlist rows under
-    them; now they wrap within the pane's width, below its broker and health rows."""
+    first: str,
+    covered: Callable[[LimitwatchApp], dict[str, Region]],
+    within: Callable[[LimitwatchApp], Region] | None = None,
+) -> tuple[int, list[tuple[str, str]]]:
+    """Pop up ``first`` and a watch toast at ``size``: how many toasts show, and each
+    (toast, name) where a toast overlaps a region of ``covered`` or lies outside the
+    columns of ``within``."""
     app = LimitwatchApp(StaticFeed())
     overlaps: list[tuple[str, str]] = []
     toasts: list[int] = []
@@ -116,28 +120,48 @@ def test_toasts_leave_the_watchlist_the_signals_and_the_status_line_uncovered(
     async def run() -> None:
         async with app.run_test(size=size, notifications=True) as pilot:
             await pilot.pause()
-            app.notify("BUY ACME @ 148.20 (limit 148.24) +3 more", timeout=10)
+            app.notify(first, timeout=10)
             app.notify("SELL_WATCH BRIX @ 416.00: 80% in ≤60s +2 more", timeout=10)
             await wait_until_async(lambda: len(app.screen.query(Toast)) == 2, pilot.pause, 5)
             await pilot.pause()
-            kafka = app.query_one(KafkaPane).region
-            covered = {"signals": app.query_one(SignalLog).region,
-                       "status": app.query_one("#status", Static).region,
-                       "watchlist": app.query_one(Watchlist).region,
-                       # its broker and health rows
-                       "broker and health": app.query_one(KafkaPane).content_region._replace(
-                           height=2
-                       )}  # fmt: skip
+            regions = covered(app)
+            pane = within(app) if within is not None else None
             for toast in app.screen.query(Toast):
                 toasts.append(1)
-                for name, region in covered.items():
+                for name, region in regions.items():
                     if toast.region.overlaps(region):
                         overlaps.append((str(toast.region), name))
-                if not (kafka.x <= toast.region.x and toast.region.right <= kafka.right):
+                if pane is not None and not (
+                    pane.x <= toast.region.x and toast.region.right <= pane.right
+                ):
                     overlaps.append((str(toast.region), "outside the Kafka pane"))
 
     asyncio.run(run())
-    assert len(toasts) == 2 and overlaps == []
+    return len(toasts), overlaps
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_toasts_leave_the_watchlist_the_signals_and_the_status_line_uncovered(
+    size: tuple[int, int],
+) -> None:
+    """Toasts sit over the Kafka pane. At 80 columns they used to be wide enough for a
+    crossing on one line, and hid the limits and forecasts of the watchlist rows under
+    them; now they wrap within the pane's width, below its broker and health rows."""
+
+    def covered(app: LimitwatchApp) -> dict[str, Region]:
+        return {
+            "signals": app.query_one(SignalLog).region,
+            "status": app.query_one("#status", Static).region,
+            "watchlist": app.query_one(Watchlist).region,
+            # its broker and health rows
+            "broker and health": app.query_one(KafkaPane).content_region._replace(height=2),
+        }
+
+    shown, overlaps = _two_toasts_over(
+        size, "BUY ACME @ 148.20 (limit 148.24) +3 more", covered,
+        lambda app: app.query_one(KafkaPane).region,
+    )  # fmt: skip
+    assert shown == 2 and overlaps == []
 
 
 @pytest.mark.parametrize("size", [(60, 24), (69, 30)], ids=lambda s: f"{s[0]}x{s[1]}")
@@ -147,27 +171,12 @@ def test_below_70_columns_toasts_leave_the_watchlist_and_the_status_line_uncover
     """With no Kafka pane to sit over, toasts stayed at the top right and hid the limits
     and forecasts of the watchlist's first rows (a limit just set among them): they come
     over the signals now, above the status line."""
-    app = LimitwatchApp(StaticFeed())
-    overlaps: list[tuple[str, str]] = []
-    toasts: list[int] = []
-
-    async def run() -> None:
-        async with app.run_test(size=size, notifications=True) as pilot:
-            await pilot.pause()
-            app.notify("ACME buy limit → 151.36", timeout=10)
-            app.notify("SELL_WATCH BRIX @ 416.00: 80% in ≤60s +2 more", timeout=10)
-            await wait_until_async(lambda: len(app.screen.query(Toast)) == 2, pilot.pause, 5)
-            await pilot.pause()
-            covered = {"status": app.query_one("#status", Static).region,
-                       "watchlist": app.query_one(Watchlist).region}  # fmt: skip
-            for toast in app.screen.query(Toast):
-                toasts.append(1)
-                for name, region in covered.items():
-                    if toast.region.overlaps(region):
-                        overlaps.append((str(toast.region), name))
-
-    asyncio.run(run())
-    assert len(toasts) == 2 and overlaps == []
+    shown, overlaps = _two_toasts_over(
+        size, "ACME buy limit → 151.36",
+        lambda app: {"status": app.query_one("#status", Static).region,
+                     "watchlist": app.query_one(Watchlist).region},
+    )  # fmt: skip
+    assert shown == 2 and overlaps == []
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
