@@ -487,7 +487,7 @@ class Engine:
         """
         return self._s.t_open[: len(self._names)].copy()
 
-    def restart(self, name: str) -> bool:
+    def restart(self, name: str, fresh: bool = False) -> bool:
         """Start symbol ``name`` afresh, as before its first tick, keeping its limits, its
         stream, its signal numbers and whether each limit is armed; False if it is not
         tracked. For a symbol whose clock a tick stamped ahead moved past its real ticks:
@@ -495,6 +495,12 @@ class Engine:
         every later tick would wait there until real time caught up. (A limit crossed
         before stays crossed: one tick sent 200 s ahead fired a second BUY of a price
         that had stayed below its buy limit for nine minutes.)
+
+        ``fresh`` keeps only the stream and the limits a user set: the symbol is then as
+        in an engine that never saw it (default limits from its next first price, signal
+        numbers from 1, every signal armed). For a symbol whose ticks this engine stopped
+        reading a while ago, and whose past it cannot read again: state that old would
+        fire signals another reader sent long before.
 
         >>> eng = Engine(EngineConfig())
         >>> sid = eng.register(["ACME"])[0]
@@ -505,6 +511,10 @@ class Engine:
         >>> state = eng.state()
         >>> int(state.n_ticks[sid]), state.buy[sid].item(), state.sell[sid].item()
         (0, 90.0, 110.0)
+        >>> _ = eng.update([sid], [1300.0], [80.0])  # BUY:1
+        >>> _ = eng.restart("ACME", fresh=True)
+        >>> [s.id for s in eng.update([sid], [1400.0], [80.0])]
+        ['ACME:BUY:1']
         """
         sid = self._index.get(name)
         if sid is None:
@@ -518,8 +528,11 @@ class Engine:
         self._waiting.pop((sid, 0), None)
         self._waiting.pop((sid, 1), None)
         s.clear(self._cfg, sid)
-        s.buy[sid], s.sell[sid], s.touched[sid], s.seq[sid] = kept
-        s.rules[sid, hits] = armed
+        if not fresh:
+            s.buy[sid], s.sell[sid], s.touched[sid], s.seq[sid] = kept
+            s.rules[sid, hits] = armed
+        elif kept[2]:  # limits a user set
+            s.buy[sid], s.sell[sid], s.touched[sid] = kept[:3]
         s.additive[sid] = additive
         s.seen[sid] = self._given
         s.stream[sid] = stream
@@ -802,6 +815,28 @@ class Engine:
     def streams(self) -> tuple[int, ...]:
         """The streams symbols were registered in, ascending."""
         return tuple(sorted(self._cals))
+
+    def start_afresh(self, stream: int) -> list[tuple[int, str]]:
+        """Start every symbol of ``stream`` afresh (:meth:`restart` ``fresh``), and the
+        stream's track record with them: the stream is then as in an engine that never
+        saw it, but for the limits a user set. ``(id, symbol)`` of the symbols.
+
+        >>> eng = Engine(EngineConfig())
+        >>> ids = eng.register(["A", "B", "C"], stream=[0, 1, 1])
+        >>> _ = eng.update(ids, [1.0, 1.0, 1.0], [10.0, 20.0, 30.0])
+        >>> eng.start_afresh(1), eng.state().n_ticks.tolist()
+        ([(1, 'B'), (2, 'C')], [1, 0, 0])
+        """
+        n = len(self._names)
+        symbols = [(int(i), self._names[i]) for i in np.flatnonzero(self._s.stream[:n] == stream)]
+        for _, name in symbols:
+            self.restart(name, fresh=True)
+        for per_stream in (self._cals, self._timing, self._free_local, self._n_local):
+            per_stream.pop(stream, None)
+        self._answered.pop(stream, None)
+        for sid, _ in symbols:
+            self._s.local[sid] = self._new_local(stream)
+        return symbols
 
     def eta_correction(self, stream: int = 0) -> tuple[float, int]:
         """The factor the times to the limit of ``stream`` are shown multiplied by, and

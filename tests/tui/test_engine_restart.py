@@ -311,3 +311,70 @@ def test_a_resumed_recording_with_nothing_new_to_read_shows_no_lag(
     assert again.returncode == 0, again.stderr
     statuses = [line for line in again.stderr.splitlines() if ", lag " in line]
     assert statuses and all(", lag 0, OK" in line for line in statuses), again.stderr
+
+
+def test_partitions_handed_over_after_the_broker_came_back_empty_start_afresh(
+    tmp_path: Path,
+) -> None:
+    """Engine a reads every partition, then b joins and takes half of them on; the
+    broker is killed and started again empty, ticks go on in the new topic, and b stops.
+    Of b's partitions a holds a state 8,000 ticks old: it must start their symbols
+    afresh, as an engine that never saw them, and not fire what that old state says
+    (an engine given back partitions it had read 13 minutes before fired a SELL at a
+    price 33 % past its limit, and crossings the other engine had just sent, under ids
+    already used). Its signals of them after the hand-over are a fresh engine's on the
+    new topic's ticks."""
+    from tests.tui.test_recovery import _restart_empty
+
+    ticks = _ticks(40_000)
+    first, middle, last, tail = (
+        ticks[:8_000],
+        ticks[8_000:16_000],
+        ticks[16_000:32_000],
+        ticks[32_000:],
+    )
+    reference = _reference(last + tail)
+    log = tmp_path / "l.log"
+    with EmbeddedBroker() as cluster:
+        bootstrap, topic, group = cluster.bootstrap, "prices", "engines"
+        ensure_topics(bootstrap, topic, partitions=PARTITIONS)
+        a = _Engine(bootstrap, topic, group, log)
+        engines = [a]
+        try:
+            _produce(bootstrap, topic, first)
+            _until_committed(bootstrap, topic, group, len(first))
+            b = _Engine(bootstrap, topic, group, log)
+            engines.append(b)
+            wait_until(  # the group has settled: 2 + 2
+                lambda: all(_owned(e).count(",") == 1 for e in engines),
+                60,
+                what=lambda: " / ".join(e.err for e in engines),
+            )
+            handed = {int(p) for p in _owned(b).split(",")}
+            _produce(bootstrap, topic, middle)
+            _until_committed(bootstrap, topic, group, len(first) + len(middle))
+            _restart_empty(cluster)
+            ensure_topics(bootstrap, topic, partitions=PARTITIONS)
+            wait_until(
+                lambda: all("created again" in e.err for e in engines),
+                60,
+                what=lambda: " / ".join(e.err for e in engines),
+            )
+            _produce(bootstrap, topic, last)
+            _until_committed(bootstrap, topic, group, len(last))
+            b.stop()
+            wait_until(lambda: _owned(a) == "0,1,2,3", 60, what=lambda: a.err)
+            _produce(bootstrap, topic, tail)
+            _until_committed(bootstrap, topic, group, len(last) + len(tail))
+        finally:
+            for e in engines[1:]:
+                if e.proc.poll() is None:
+                    e.stop(signal.SIGKILL)
+            from_a = a.stop()
+    theirs = {
+        s["id"]: s for s in from_a if _partition(s["symbol"]) in handed and s["t"] > last[-1].ts
+    }
+    assert len(theirs) >= 10, "too few signals after the hand-over to tell anything"
+    differ = [i for i, s in theirs.items() if not _same(s, reference.get(i, {}))]
+    assert not differ, f"{len(differ)} of {len(theirs)} signals differ, e.g. {differ[:3]}"
+    assert "event=afresh" in a.err, a.err

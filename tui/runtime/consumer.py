@@ -277,6 +277,8 @@ class ConsumerWorker(threading.Thread):
         self._resume_asked: dict[int, float] = {}  # partition -> when it was last asked
         #: True while partitions are read again (no snapshot is published meanwhile).
         self.rebuilding = False
+        #: While they are: (the partitions, ticks read again so far, of how many).
+        self.rebuild_progress: tuple[tuple[int, ...], int, int] | None = None
         #: Partition: offset below which its messages were read already (skipped).
         self._skip_to: dict[int, int] = {}
         #: The group's last assignment gave this worker no partition (more members than
@@ -324,6 +326,13 @@ class ConsumerWorker(threading.Thread):
         self._start = OFFSET_BEGINNING if from_beginning else OFFSET_END
         self._topics: TopicLook | None = None  # the topic as the cluster has it now
         self._topic_id: str | None = None  # the topic's id when last seen
+        #: Partitions this worker read before their topic was created again (the broker
+        #: came back empty) while another member held them: what the engine holds of
+        #: their symbols is older than anything left to read again.
+        self._outdated: set[int] = set()
+        #: The partitions this worker held when it lost its brokers, until the topic is
+        #: seen again: only their state goes on into a topic created again.
+        self._held_at_loss: set[int] | None = None
         self._topic_missing = False
         self._past_end: set[int] = set()  # partitions seen read past their end once
         self._reset_due: set[int] = set()  # read past their end: reset unless all is
@@ -482,6 +491,10 @@ class ConsumerWorker(threading.Thread):
                 elif not self.from_beginning and parts:
                     parts = self._from_now_unless_committed(_c, parts)
                     _c.assign(parts)
+                outdated = self._outdated & {p.partition for p in parts}
+                if outdated:
+                    self._outdated -= outdated
+                    self._afresh(outdated, "its topic was created again since")
                 if self.rebuild and parts:
                     self.rebuilding = True
                     try:
@@ -491,6 +504,7 @@ class ConsumerWorker(threading.Thread):
                         self._note_error(f"rebuild failed ({exc}); reading on from committed")
                     finally:
                         self.rebuilding = False
+                        self.rebuild_progress = None
                 self._parts = list(parts)
 
             def on_revoke(_c: Consumer, parts: list[TopicPartition]) -> None:
@@ -589,17 +603,21 @@ class ConsumerWorker(threading.Thread):
                 continue
             if was is not None and not low <= was <= max(high, tp.offset):
                 was = None  # offsets of a partition that is no more (the topic is new)
+                self._afresh({p}, "the broker lost what it had read there")
             if was is not None and was >= tp.offset:
                 if was > tp.offset:
                     ahead[p] = was
                 continue
             spans.append(Span(p, low if was is None else was, tp.offset))
         total, read, said_at = sum(s.size for s in spans), 0, time.monotonic()
+        given = tuple(sorted(tp.partition for tp in parts))
+        self.rebuild_progress = (given, 0, total)
 
         def rebuild_from(msgs: list[Message]) -> None:
             nonlocal read, said_at
             self._ingest(msgs, replay=True)
             read += len(msgs)
+            self.rebuild_progress = (given, read, total)
             if time.monotonic() - said_at >= REBUILD_PROGRESS_S:  # long work shows progress
                 said_at = time.monotonic()
                 self._event("rebuilding", ticks=read, of=total)
@@ -910,6 +928,22 @@ class ConsumerWorker(threading.Thread):
                 break
         return kept
 
+    def _afresh(self, partitions: set[int], why: str) -> None:
+        """Start every symbol of ``partitions`` afresh, as an engine that never read them
+        would (:meth:`engine.Engine.restart` ``fresh``): the state this worker kept of
+        them since it last read them is of ticks that are gone, and another reader has
+        sent their signals since. (An engine given back partitions it had read 13
+        minutes before, after the broker came back empty, fired a SELL of a limit
+        crossed then at the price now, 33 % beyond it, and crossings the other engine
+        had just sent.)"""
+        for p in sorted(partitions):
+            symbols = self.engine.start_afresh(p)
+            if not symbols:
+                continue
+            self._forget(symbols)
+            log.warning("partition %d: its %d symbols start afresh (%s)", p, len(symbols), why)
+            self._event("afresh", partition=p, symbols=len(symbols))
+
     def _forget(self, evicted: list[tuple[int, str]]) -> None:
         """Drop what is kept per id and per symbol for symbols the engine evicted."""
         ids = [sid for sid, _ in evicted]
@@ -1105,6 +1139,8 @@ class ConsumerWorker(threading.Thread):
         if err.code() in _BROKERS_LOST:
             self.health.brokers_lost()
             self._hold_reads = True
+            if self._held_at_loss is None:
+                self._held_at_loss = {tp.partition for tp in self._parts}
         # Counted and shown like any error, logged where a run of like ones is cut short.
         self._errors += 1
         self._last_error = f"kafka: {err.str()}"
@@ -1318,12 +1354,21 @@ class ConsumerWorker(threading.Thread):
         self.health.topic_missing = False
         known, self._topic_id = self._topic_id, topic_id
         assigned = sorted(tp.partition for tp in self._parts)
+        held_at_loss, self._held_at_loss = self._held_at_loss, None
         if known is None and not came_back:
             if self.group is None and partitions and assigned != sorted(partitions):
                 return self._partitions_changed(consumer, assigned, partitions)
             return False
         if came_back or known != topic_id:
             self._read_to.clear()  # offsets of the topic that is no more
+            # Only partitions read up to the loss and held since go on: of the others
+            # this worker holds an old state, or one given to it since from that.
+            held = set(assigned)
+            going_on = held if held_at_loss is None else held & held_at_loss
+            outdated = set(self.engine.streams) - going_on
+            self._afresh(outdated & held, "the broker came back empty, and this engine "
+                         "had not read them up to then")  # fmt: skip
+            self._outdated |= outdated - held
             self._skip_to.clear()
             # What was still to read of the old topic is gone with it (an engine fed by a
             # file at full speed read 71,140 of 1,000,000 ticks after its broker restarted
