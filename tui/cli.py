@@ -76,7 +76,9 @@ def _main(argv: list[str] | None, started_at: float | None = None) -> int:
         return fail(clash)
     try:
         # None when the default place cannot be written: the broker's log is skipped too.
-        args.log_path = setup_logging(getattr(args, "log_file", None))
+        args.log_path = setup_logging(
+            getattr(args, "log_file", None), what=getattr(args, "command", None) or "monitor"
+        )
         args.started_at = started_at
     except LogFileError as exc:
         return fail(str(exc))

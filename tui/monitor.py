@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaException
 
@@ -40,6 +41,9 @@ from tui.runtime.options import (
     limits_from,
 )
 from tui.runtime.pipeline import Pipeline, PipelineOptions
+
+if TYPE_CHECKING:
+    from tui.runtime.view import ViewFeed
 
 #: How long the monitor waits for the first line of piped standard input before it
 #: starts, to learn a scenario header's engine settings; a header later than that brings
@@ -251,8 +255,9 @@ def run_view(
     if not args.no_signal_history:
         history = SignalHistory(args.signal_history or default_history_path())
     shared = None
+    feeds: list[ViewFeed] = []  # the feed, once made: its rows say which are quantities
     if args.limits_topic:  # a key's limits go to the engines through the limits topic
-        shared = SharedLimits(conn, lambda *_: None, topic=args.limits_topic)
+        shared = SharedLimits(conn, lambda *ask: _judged(feeds, *ask), topic=args.limits_topic)
         shared.start()
     options = ViewOptions(
         conn, topic=args.topic, signals_topic=args.signals_topic,
@@ -260,6 +265,7 @@ def run_view(
         on_signals=history.add if history is not None and history.enabled else None,
     )  # fmt: skip
     feed = ViewFeed(options, share=shared.share if shared is not None else None)
+    feeds.append(feed)
     feed.start()
     try:
         app = LimitwatchApp(
@@ -278,6 +284,19 @@ def run_view(
         if history is not None:
             history.close()
     return app.return_code or 0
+
+
+def _judged(feeds: list[ViewFeed], symbol: str, buy: float, sell: float, _side: str) -> str | None:
+    """A view applies no limits record (it shows the engines' limits): it judges one as
+    the engines do, so that one they refuse is counted and logged as refused, not as
+    applied (``buy -5`` of a price was logged "limits of LUMA from '': buy -5.0"). A
+    symbol the engines have not shown yet is judged by the one rule that holds for
+    quantities too, buy below sell."""
+    snap = feeds[0].latest() if feeds else None
+    additive = True
+    if snap is not None and symbol in snap.engine.symbols:
+        additive = bool(snap.engine.additive[snap.engine.symbols.index(symbol)])
+    return limit_problem(buy, sell, additive=additive)
 
 
 def _quantities(args: argparse.Namespace, source: Source | None) -> Callable[[str], bool]:

@@ -782,6 +782,11 @@ def test_the_headless_status_line_says_lag_is_not_known_while_the_broker_is_sile
         rebuilding = dataclasses.replace(k, partitions=(), health="STALL", broker_silent_s=silent)
         line = status_line(dataclasses.replace(snap, kafka=rebuilding))
         assert f", partitions none yet, lag ?, {said}" in line, line
+    # The worker says what it rebuilds, and how far: no snapshot comes meanwhile, and the
+    # last one's "partitions none yet, WAIT" (or STALL) was said for 13 s of a rebuild.
+    line = status_line(waiting, rebuilding=((2, 3), 250_895, 720_531))
+    said = ", partitions 2,3, lag ?, REBUILDING (250,895 of 720,531 ticks read again)"
+    assert line.endswith(said), line
     # A member the group gave none (more engines than partitions) said "none yet, WAIT"
     # for good, and "STALL" after a peer's kill.
     for health in ("OK", "STALL"):
@@ -969,3 +974,19 @@ def test_a_producer_waiting_for_a_missing_topic_says_what_to_look_at() -> None:
     )
     down = ProducerStats(source="generator", produced=9, delivered=5, waiting="broker down")
     assert _sent(down).endswith("; waiting: broker down")
+
+
+def test_a_view_judges_a_limits_record_as_the_engines_do() -> None:
+    """A view applies no record (it shows the engines' limits) but counts and logs each:
+    ``buy -5`` of a price, which every engine refused, was logged as applied."""
+    from tests.tui.feeds import StaticFeed
+    from tui.monitor import _judged
+
+    feed = StaticFeed()
+    price = feed.latest().engine.symbols[0]
+    assert not feed.latest().engine.additive[0]
+    assert _judged([feed], price, -5.0, 100.0, "") is not None
+    assert _judged([feed], price, 95.0, 105.0, "") is None
+    # A symbol not shown yet may be a quantity: only the order of the two is judged.
+    assert _judged([feed], "NEW", -5.0, 100.0, "") is None
+    assert _judged([feed], "NEW", 100.0, 5.0, "") is not None

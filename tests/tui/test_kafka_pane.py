@@ -453,6 +453,10 @@ def test_the_status_line_names_the_brokers_state_before_the_ticks_it_keeps_away(
         (dict(topic_missing=True), f"topic {snap.kafka.topic} missing"),
         (dict(health="DOWN", broker_state="DOWN", broker_gave_up=True),
          "the embedded broker is down: tried again every 30 s, or quit (q) and start again"),
+        # A view whose engines were all killed while the ticks flowed: "no tick for 26 s"
+        (dict(engines=("0 running", "host-1 1234 p0-3 stopped")), "no engine running for 15 s"),
+        (dict(engines=("none heard from yet",)), "no engine running for 15 s"),
+        (dict(engines=("1 running", "host-1 1234 p0-3")), "no tick for 15 s"),
     ]  # fmt: skip
     for changes, said in cases:
         kafka = dataclasses.replace(quiet, **changes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -54,6 +55,17 @@ def test_records_go_to_the_chosen_file(tmp_path: Path) -> None:
     for handler in logging.getLogger().handlers:
         handler.flush()
     assert "WARNING limitwatch: hello file" in path.read_text()
+
+
+def test_each_line_names_the_command_and_its_process(tmp_path: Path) -> None:
+    """The processes of one machine share the default file: a limits record five of them
+    read was logged five times alike, applied or refused by which none could tell."""
+    path = tmp_path / "l.log"
+    setup_logging(path, what="engine")
+    logging.getLogger("limitwatch").warning("hello")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    assert f" [engine {os.getpid()}] WARNING limitwatch: hello" in path.read_text()
 
 
 @pytest.mark.parametrize("where", ["a directory", "under a file"])

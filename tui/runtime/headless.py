@@ -417,7 +417,7 @@ def _run_headless(
             on_snapshot(snap)
         if time.monotonic() - last_status >= 5.0 and snap is not None:
             last_status = time.monotonic()
-            line = status_line(snap, told_recovery)
+            line = status_line(snap, told_recovery, worker.rebuild_progress)
             told_recovery = snap.kafka.recovery
             say_line(f"limitwatch {what}: {redact(line)}")
     keeper.stop()
@@ -456,12 +456,26 @@ def _reasons(k: KafkaStats) -> str:
     return ", ".join(f"{problem} {n:,}" for problem, n in k.bad_by)
 
 
-def status_line(snap: Snapshot, told_recovery: str = "") -> str:
+def status_line(
+    snap: Snapshot,
+    told_recovery: str = "",
+    rebuilding: tuple[tuple[int, ...], int, int] | None = None,
+) -> str:
     """What a headless command says every few seconds: ticks, signals, partitions, lag
     (``?`` while the broker is down or silent), health, refused messages by reason and
     refused symbols when there are any, and the consumer's last reset unless it is
-    `told_recovery` (said on an earlier line)."""
+    `told_recovery` (said on an earlier line). While the partitions given to it are read
+    again (``rebuilding``: them, ticks read, of how many) it says so: no snapshot comes
+    meanwhile, and the last one's "partitions none yet, WAIT" (or STALL, the ticks
+    waiting unread) was said for 13 s of a rebuild with the broker well."""
     k = snap.kafka
+    if rebuilding is not None:
+        given, read, total = rebuilding
+        parts = ",".join(map(str, given)) or "none"
+        return (
+            f"{fmt.count(k.consumed, 'tick')}, {fmt.count(snap.signal_count, 'signal')}, "
+            f"partitions {parts}, lag ?, REBUILDING ({read:,} of {total:,} ticks read again)"
+        )
     parts = ",".join(str(p.partition) for p in k.partitions) or "none yet"
     if k.topic_missing:  # not the group's doing: the cluster has no such topic now
         parts = f"none (topic {k.topic} missing)"

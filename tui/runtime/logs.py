@@ -84,8 +84,13 @@ def redact_tracebacks() -> None:
     threading.excepthook = _thread_hook
 
 
-def setup_logging(path: Path | None = None, level: int = logging.INFO) -> Path | None:
-    """Send every log record (librdkafka's too, via its logger) to a rotating file.
+def setup_logging(
+    path: Path | None = None, level: int = logging.INFO, what: str = "monitor"
+) -> Path | None:
+    """Send every log record (librdkafka's too, via its logger) to a rotating file, each
+    line naming the command (``what``) and its process id: the processes of one machine
+    share the default file, and one limits record read by five of them was logged five
+    times alike, applied or refused by which none could tell.
 
     ``path`` None means :func:`default_log_path`. A path the user chose must work:
     :class:`LogFileError` if it cannot be opened. The default place is only a
@@ -109,7 +114,11 @@ def setup_logging(path: Path | None = None, level: int = logging.INFO) -> Path |
         )
         handler, target = logging.NullHandler(), None
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter(
+                f"%(asctime)s [{what} %(process)d] %(levelname)s %(name)s: %(message)s"
+            )
+        )
     handler.addFilter(RedactingFilter())  # no secret reaches the file
     root = logging.getLogger()
     for old in list(root.handlers):
