@@ -175,6 +175,7 @@ STDIN_CLOSED = "standard input is closed"
 #: seconds, as they come: `tail -f ticks | limitwatch backtest -` shows its signals live.
 STREAM_GROUP_S = 0.2
 
+
 _FORMAT_BY_SUFFIX: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
@@ -185,8 +186,8 @@ class FileSource:
     """Ticks from a CSV or JSON-lines file, or from standard input (path ``"-"``).
 
     A file is *paced* (replayed by its event times); standard input is *live* (each tick
-    is sent as soon as it is read). The format is taken from `fmt`, else from the file
-    name (``.csv``, ``.jsonl``/``.ndjson``), else sniffed from the first line.
+    is sent as soon as it is read). The format is taken from `fmt`, else sniffed from the
+    first line, whatever the file's name.
 
     Iterating a file opens it anew each time, so a file can be replayed; standard input
     can be read once. Limits and engine settings from a scenario header fill ``limits``
@@ -239,9 +240,11 @@ class FileSource:
         #: Set at a stop: a named pipe this source reads stops waiting for its writer.
         self._halt = threading.Event()
         self._unblock: int | None = None  # see release()
-        if fmt is None:
-            fmt = _FORMAT_BY_SUFFIX.get(Path(self.path).suffix.lower())
+        # The format is the content's (sniffed from the first line) unless given: a CSV
+        # named .jsonl, or JSON lines named .csv, were refused as the other on line 1.
+        # The name only says how to read a first line that fits neither.
         self.fmt: Format | None = fmt
+        self.named: Format | None = _FORMAT_BY_SUFFIX.get(Path(self.path).suffix.lower())
         if not self.is_stdin and stream is None:
             _check_readable(self.path)
             if fmt != "csv":
@@ -656,7 +659,7 @@ class _Pass:
         if first:
             self.seen_any = True
             if self.fmt is None:
-                self.fmt = sniff_format(text)
+                self.fmt = sniff_format(text, source.named)
             try:
                 self.parse, was_header = source._first_line(self.fmt, text, lineno)
             except BadLine as exc:

@@ -458,9 +458,22 @@ def read_lines(stream: BinaryIO, first: int = 1) -> Iterator[tuple[int, str | Ba
         yield lineno, text.rstrip("\r\n"), consumed
 
 
-def sniff_format(first_line: str) -> Format:
-    """'jsonl' when a line looks like a JSON object, else 'csv'."""
-    return "jsonl" if first_line.lstrip().startswith("{") else "csv"
+def sniff_format(first_line: str, named: Format | None = None) -> Format:
+    """'jsonl' when a line looks like a JSON object, else 'csv'; a file ``named`` JSON
+    lines (``.jsonl``) is read as CSV only where its first line looks like CSV (three
+    fields or more), so that a line of bad JSON there is said to be bad JSON.
+
+    >>> sniff_format('{"ts": 1}'), sniff_format("ts,symbol,price"), sniff_format("nope")
+    ('jsonl', 'csv', 'csv')
+    >>> sniff_format("ts,symbol,price", "jsonl"), sniff_format("nope", "jsonl")
+    ('csv', 'jsonl')
+    """
+    text = first_line.lstrip().lstrip("\ufeff")
+    if text.startswith("{"):
+        return "jsonl"
+    if named == "jsonl" and (text[:1] in ("[", '"') or text.count(",") < 2):
+        return "jsonl"
+    return "csv"
 
 
 def _is_number(text: str) -> bool:

@@ -91,11 +91,13 @@ def open_source(
         return FileSource("-", skip_bad=skip_bad, stream=stdin, additive=additive)
     suffix = Path(spec).suffix.lower()
     source: FileSource
+    # Every file is read by its content (CSV or JSON lines, sniffed from its first line),
+    # whatever its name: a CSV named .jsonl was refused as "not valid JSON" on line 1.
     if suffix == ".csv":
-        source = FileSource(spec, fmt="csv", skip_bad=skip_bad, additive=additive)
+        source = FileSource(spec, skip_bad=skip_bad, additive=additive)
     elif suffix in (".jsonl", ".ndjson"):
         # FileSource refuses a missing or unreadable file with a clear message.
-        plain = FileSource(spec, fmt="jsonl", skip_bad=skip_bad, additive=additive)
+        plain = FileSource(spec, skip_bad=skip_bad, additive=additive)
         if _starts_with_scenario_header(spec):
             source = ScenarioReader(spec, skip_bad=skip_bad, additive=additive)
         else:

@@ -45,7 +45,7 @@ def test_csv_path_opens_a_paced_file_source(tmp_path: Path) -> None:
     path.write_text("ts,symbol,price\n1,A,1\n")
     source = open_source(str(path), skip_bad=True)
     assert isinstance(source, FileSource)
-    assert source.paced and source.skip_bad and source.fmt == "csv"
+    assert source.paced and source.skip_bad
     assert list(source) == [Tick("A", 1.0, 1.0)]
 
 
@@ -77,6 +77,21 @@ def test_a_file_of_any_name_is_read_by_its_content_as_backtest_reads_it(
     opened = open_source(str(scenario), loop=True)
     assert opened.limits == {"A": (0.5, 2.0)}
     assert list(itertools.islice(opened, 2)) == [Tick("A", 1.0, 1.0), Tick("A", 1.0, 2.0)]
+
+
+@pytest.mark.parametrize("name", ["prices.jsonl", "prices.ndjson", "prices.CSV"])
+def test_a_name_that_says_the_other_format_does_not_decide_it(tmp_path: Path, name: str) -> None:
+    """A CSV named .jsonl was refused as "not valid JSON" on line 1, and JSON lines named
+    .csv as a CSV missing its header: the content decides, as for any other name."""
+    from tui.runtime.backtest import open_file
+
+    ticks = [Tick("A", 1.0, 1.0), Tick("A", 1.5, 2.0)]
+    as_csv = "ts,symbol,price\n1,A,1\n2,A,1.5\n"
+    as_json = '{"ts":1,"symbol":"A","price":1}\n{"ts":2,"symbol":"A","price":1.5}\n'
+    path = tmp_path / name
+    path.write_text(as_json if name.lower().endswith(".csv") else as_csv)
+    assert list(open_source(str(path))) == ticks
+    assert list(open_file(str(path), skip_bad=False)) == ticks
 
 
 @pytest.mark.parametrize("spec", ["generatr", "prices.txt", "data.parquet", ""])
