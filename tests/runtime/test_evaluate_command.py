@@ -500,3 +500,63 @@ def test_the_noise_of_the_gap_does_not_depend_on_the_order_symbols_first_appear(
     first = evaluate.run_ticks(ticks, EngineConfig(), [1.0, 2.0]).to_dict()
     again = evaluate.run_ticks(other, EngineConfig(), [1.0, 2.0]).to_dict()
     assert first == again
+
+
+def test_ctrl_c_while_the_engine_runs_scores_what_was_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README says Ctrl-C gives the figures of what was read (exit 130): `evaluate
+    FILE` said "nothing scored" whenever it came. Now a Ctrl-C while the engine runs
+    stops it after the batch, and the ticks fed so far are scored and printed."""
+    import signal
+
+    from engine.evaluation import SampledRun
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for k in range(40_000):
+        rows.append(f"{1.75e9 + k * 0.05:.2f},S{k % 20},{100 * np.exp(rng.normal(0, 1e-3)):.4f}")
+    path = tmp_path / "ticks.csv"
+    path.write_text("ts,symbol,price\n" + "\n".join(rows) + "\n")
+    update = SampledRun.update
+    calls = []
+
+    def update_then_ctrl_c(self: SampledRun, *args: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:  # as a user's Ctrl-C lands: while the engine runs
+            signal.raise_signal(signal.SIGINT)
+        return update(self, *args)
+
+    monkeypatch.setattr(SampledRun, "update", update_then_ctrl_c)
+    code, out, err = _run(str(path), "--json")
+    assert code == 130, err
+    said = re.search(r"stopped by Ctrl-C after ([\d,]+) of 40,000 ticks: scoring those", err)
+    assert said is not None, err
+    fed = int(said[1].replace(",", ""))
+    assert 0 < fed < 40_000
+    assert f"scoring {fed:,} ticks against the alarms" in err
+    assert "the figures below are of the ticks read until then" in err
+    scored = json.loads(out)["markets"][str(path)]["rows"]["engine"]["calibration"]
+    assert scored["forecasts"] > 0
+    assert len(calls) == 2  # the batch it came in, and none after
+
+
+def test_ctrl_c_between_markets_prints_those_scored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A market stopped half way is not scored (its oracle needs every tick), but those
+    scored before are printed: they were "scored, not printed"."""
+    import signal
+
+    made = evaluate.generate
+    kinds: list[str] = []
+
+    def generate_or_ctrl_c(kind: str, **kw: object) -> object:
+        kinds.append(kind)
+        if len(kinds) == 2:
+            signal.raise_signal(signal.SIGINT)
+        return made(kind, **kw)
+
+    monkeypatch.setattr(evaluate, "generate", generate_or_ctrl_c)
+    code, out, err = _run("--kinds", "drift,jumps", "--symbols", "4", "--minutes", "3")
+    assert code == 130, err
+    assert "evaluate: stopped by Ctrl-C after" in err and "(figures of drift below)" in err
+    assert [line.split()[0] for line in out.splitlines() if " engine " in line] == ["drift"]

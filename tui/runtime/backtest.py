@@ -478,6 +478,8 @@ class CtrlC:
     the engine is never left half way through an update, and what was read is reported.
     (Ctrl-C in a terminal stops the program feeding the pipe too, and its end of input
     may come first: the report was lost to a KeyboardInterrupt raised while writing it.)
+    A second Ctrl-C stops at once: a batch of thousands of symbols sampled over hours
+    took 45 s to end, and the second was ignored.
     Only in the main thread, over Python's own handler; :meth:`restore` puts that back."""
 
     def __init__(self) -> None:
@@ -494,8 +496,8 @@ class CtrlC:
         # Noted even where it raises: a KeyboardInterrupt raised inside an import (a
         # library's first call) is swallowed ("Exception ignored"), and the run went on
         # to its end; noted, it stops after the batch.
-        self.hit = True
-        if self._reading:
+        again, self.hit = self.hit, True
+        if self._reading or again:
             raise KeyboardInterrupt
 
     @contextlib.contextmanager
@@ -1200,11 +1202,12 @@ def run(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         sys.stdout = None  # type: ignore[assignment]  # the reader left; say nothing more
         return 0
-    except KeyboardInterrupt:  # while scoring: the report needs the scoring
+    except KeyboardInterrupt:  # while scoring (the report needs it), or a second Ctrl-C
         with contextlib.suppress(OSError, ValueError):
             out.flush()
-        print("limitwatch backtest: stopped by Ctrl-C while scoring the forecast, before "
-              "the report (--signals-only leaves the scoring out)", file=err)  # fmt: skip
+        print("limitwatch backtest: stopped by Ctrl-C before the report (while scoring the "
+              "forecast, or a second Ctrl-C; --signals-only leaves the scoring out)",
+              file=err)  # fmt: skip
         return 130
     finally:
         ctrl_c.restore()

@@ -26,6 +26,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, TextIO
 
 import msgspec
@@ -137,8 +138,13 @@ def _score(
 
     if args.file is not None:
         print(f"evaluate: reading {fmt.literal(args.file)}", file=err)
-        ticks = read_ticks(args.file, args.additive, source)
-        results[args.file] = run_ticks(ticks, config, args.bands, err, stop=stop)
+        with ctrl_c.reading():
+            ticks = read_ticks(args.file, args.additive, source)
+        # A Ctrl-C while the engine runs stops it after the batch, and what it read is
+        # scored (a second one, or one while scoring, stops at once).
+        results[args.file] = run_ticks(
+            ticks, config, args.bands, err, stop=stop, scoring=ctrl_c.reading
+        )
         scored = results[args.file].row(ENGINE)
         if scored is None or scored.calibration is None or not scored.calibration.forecasts:
             most = int(np.bincount(ticks.sym).max()) if len(ticks.sym) else 0
@@ -151,6 +157,18 @@ def _score(
         if (note := spacing_note(config, gaps.spacings())) is not None:
             print(f"evaluate: {note}", file=err)
         return
+    with ctrl_c.reading():  # a market is scored whole or not at all
+        _score_markets(args, config, results, started, err, stop)
+
+
+def _score_markets(
+    args: argparse.Namespace,
+    config: EngineConfig,
+    results: dict[str, Evaluation],
+    started: float,
+    err: TextIO,
+    stop: Callable[[], bool],
+) -> None:
     for i, kind in enumerate(args.kinds, 1):
         print(
             f"evaluate: {kind} ({i}/{len(args.kinds)}), {fmt.count(args.symbols, 'symbol')} x "
@@ -170,10 +188,13 @@ def run_ticks(
     *,
     group_ticks: int = GROUP_TICKS,
     stop: Callable[[], bool] | None = None,
+    scoring: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> Evaluation:
     """Run the engine over ``ticks`` with limits at each of ``bands`` (percent) around
     every symbol's first price, and score it (with the oracle when the truth is known);
-    progress to ``err``. ``stop`` is asked between batches: true, KeyboardInterrupt."""
+    progress to ``err``. ``stop`` is asked between batches: true, recorded ticks stop
+    there and those fed so far are scored (within ``scoring``), a generated market's
+    raise KeyboardInterrupt (its oracle needs them all)."""
     n, nb = len(ticks.symbols), len(bands)
     if n * nb > MAX_SYMBOLS:  # one engine stream per symbol and band
         raise BacktestError(
@@ -212,27 +233,36 @@ def run_ticks(
     store = None if truth else TickStore(group_ticks)
     # its temporary file goes whatever happens
     with store if store is not None else contextlib.nullcontext():
+        fed = len(ticks.t)
         for start in range(0, len(ticks.t), step):
             if stop is not None and stop():
-                raise KeyboardInterrupt
+                if store is None:
+                    raise KeyboardInterrupt
+                fed = start
+                if err is not None:
+                    print(f"evaluate: stopped by Ctrl-C after {fed:,} of "
+                          f"{fmt.count(len(ticks.t), 'tick')}: scoring those (Ctrl-C again "
+                          "stops at once)", file=err, flush=True)  # fmt: skip
+                break
             ids, t, price = _streams(ticks, slice(start, start + step), nb)
             runner.update(ids, t, price)
             if store is not None:
                 store.append(ids, t, price)
         if store is not None:
             if err is not None:
-                ticks_read = fmt.count(len(ticks.t), "tick")
+                ticks_read = fmt.count(fed, "tick")
                 print(f"evaluate: scoring {ticks_read} against the alarms, each once per band "
                       f"({len(store):,} in all)", file=err, flush=True)  # fmt: skip
-            return evaluate(
-                (TickOrder(i, t, p, buy, sell) for i, t, p in store.groups()),
-                runner.signals,
-                stream_of,
-                runner.finish(),
-                horizon_s=cfg.horizon_s,
-                rule=Discipline.of(cfg),
-                symbol_of=symbol_of,
-            )
+            with scoring() if scoring is not None else contextlib.nullcontext():
+                return evaluate(
+                    (TickOrder(i, t, p, buy, sell) for i, t, p in store.groups()),
+                    runner.signals,
+                    stream_of,
+                    runner.finish(),
+                    horizon_s=cfg.horizon_s,
+                    rule=Discipline.of(cfg),
+                    symbol_of=symbol_of,
+                )
     ids, t, price = _streams(ticks, slice(None), nb)
     order = TickOrder(ids, t, price, buy, sell)
     assert ticks.drift is not None and ticks.vol is not None
@@ -610,8 +640,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     started = time.monotonic()
     ctrl_c = CtrlC()
     try:
-        with ctrl_c.reading():
-            _score(args, config, source, results, started, err, ctrl_c)
+        _score(args, config, source, results, started, err, ctrl_c)
     except (SourceError, StoreError, BacktestError) as exc:
         print(fmt.literal(f"limitwatch evaluate: {exc}{skip_hint(exc)}", keep="\n"), file=err)
         return 2
@@ -619,10 +648,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         print(f"limitwatch evaluate: {exc}: widen --bands", file=err)
         return 2
     except KeyboardInterrupt:
-        done = f"{', '.join(results)} scored, not printed" if results else "nothing scored"
+        done = f"figures of {', '.join(results)} below" if results else "nothing scored"
         print(f"evaluate: stopped by Ctrl-C after {time.monotonic() - started:.0f} s ({done})",
               file=err)  # fmt: skip
-        return 130
+        if not results:
+            return 130
+        ctrl_c.hit = True
     finally:
         ctrl_c.restore()
     for line in skipped_lines(source):
@@ -632,7 +663,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     skipped = int(getattr(source, "skipped", 0) or 0)
     if skipped:
         print(f"evaluate: {fmt.count(skipped, 'bad line')} skipped", file=err)
-    print(f"evaluate: done in {time.monotonic() - started:.0f} s", file=err)
+    if not ctrl_c.hit:
+        print(f"evaluate: done in {time.monotonic() - started:.0f} s", file=err)
+    elif args.file is not None:  # (stopped between markets, it said so above)
+        print(f"evaluate: stopped by Ctrl-C after {time.monotonic() - started:.0f} s: the "
+              "figures below are of the ticks read until then", file=err)  # fmt: skip
     if args.json:
         doc = {
             "engine": {f.name: getattr(config, f.name) for f in dataclasses.fields(config)},
@@ -647,7 +682,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         if any(ev.row(ORACLE) is None for ev in results.values()):
             print("(no oracle: the truth behind recorded ticks is unknown)", file=out)
     out.flush()
-    return 0
+    return 130 if ctrl_c.hit else 0  # partial figures: what was read before Ctrl-C
 
 
 def _terminal_width(out: TextIO) -> int | None:
