@@ -541,9 +541,19 @@ class CsvColumns:
         self.ignored = [n for n in names if n not in (*_TS_NAMES, "symbol", "price")]
         missing = [n for n in _REQUIRED if n not in canon]
         if missing:
+            # A spreadsheet's export in a locale that writes decimal commas separates
+            # its columns with ';' (or a tab): said as such, with what to do.
+            other = next((c for c in (";", "\t", "|") if c in header and "," not in header), None)
+            hint = (
+                f": its columns seem separated by {other!r}, and only commas separate columns "
+                "here (with a decimal point, not a comma, in numbers): export the file as "
+                "comma-separated, or convert it first"
+                if other is not None
+                else ""
+            )
             raise BadLine(
                 f"missing header column(s) {', '.join(missing)}; "
-                f"expected ts,symbol,price (any order), got {header.strip()!r}"
+                f"expected ts,symbol,price (any order), got {header.strip()!r}{hint}"
             )
         duplicated = sorted({n for n in _REQUIRED if canon.count(n) > 1})
         if duplicated:
@@ -580,7 +590,13 @@ class CsvColumns:
         try:
             price = _float(fields[self.price])
         except ValueError:
-            raise BadLine(f"price {fields[self.price].strip()!r} is not a number") from None
+            text = fields[self.price].strip()
+            hint = (
+                ": write it without digit separators (1234.5, not 1,234.5)"
+                if re.fullmatch(r"[+-]?\d{1,3}([,' ]\d{3})+(\.\d*)?", text)
+                else ""
+            )
+            raise BadLine(f"price {text!r} is not a number{hint}") from None
         if not MIN_PRICE <= price < MAX_PRICE:  # also catches NaN
             price = check_price(price, self.quantity is not None and self.quantity(symbol))
         ts_text = fields[self.ts]

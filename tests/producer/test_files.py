@@ -210,6 +210,10 @@ def _pipe_of(data: bytes) -> int:
         ("ts,symbol,price\n1,A,1e-320\n", 2, "below 1e-12: too small to be a price"),
         ("ts,symbol,price\n1,A,ten\n", 2, "price 'ten' is not a number"),
         ("ts,symbol,price\n1,A,１００\n", 2, "price '１００' is not a number"),  # as --limit
+        # An export that writes digit separators, or a locale's ';' between columns
+        ('ts,symbol,price\n1,A,"1,110.16"\n', 2, "without digit separators (1234.5, not"),
+        ("ts;symbol;price\n1;A;10,5\n", 1, "its columns seem separated by ';', and only commas"),
+        ("ts\tsymbol\tprice\n", 1, "its columns seem separated by '\\t'"),
         ("ts,symbol,price\n١,A,1\n", 2, "neither epoch seconds nor ISO-8601"),
         ("ts,symbol,price\nyesterday,A,1\n", 2, "neither epoch seconds nor ISO-8601"),
         ("ts,symbol,price\n1750000000000,A,1\n", 2, "looks like milliseconds"),
