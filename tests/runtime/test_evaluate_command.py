@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -502,6 +503,18 @@ def test_the_noise_of_the_gap_does_not_depend_on_the_order_symbols_first_appear(
     assert first == again
 
 
+@pytest.fixture
+def python_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler, as a command has it (a test worker may ignore
+    SIGINT, and evaluate then takes no Ctrl-C of its own)."""
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.usefixtures("python_sigint")
 def test_ctrl_c_while_the_engine_runs_scores_what_was_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -541,6 +554,7 @@ def test_ctrl_c_while_the_engine_runs_scores_what_was_read(
     assert len(calls) == 2  # the batch it came in, and none after
 
 
+@pytest.mark.usefixtures("python_sigint")
 def test_ctrl_c_between_markets_prints_those_scored(monkeypatch: pytest.MonkeyPatch) -> None:
     """A market stopped half way is not scored (its oracle needs every tick), but those
     scored before are printed: they were "scored, not printed"."""

@@ -930,6 +930,8 @@ def test_a_second_ctrl_c_stops_at_once() -> None:
     batch still runs, was ignored (45 s to end a backtest of 2,000 symbols over hours)."""
     import signal
 
+    # Python's own handler, as a command has it (a test worker may ignore SIGINT)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
     ctrl_c = backtest.CtrlC()
     try:
         signal.raise_signal(signal.SIGINT)
@@ -938,6 +940,7 @@ def test_a_second_ctrl_c_stops_at_once() -> None:
             signal.raise_signal(signal.SIGINT)
     finally:
         ctrl_c.restore()
+        signal.signal(signal.SIGINT, before)
 
 
 def test_a_file_name_holding_escape_sequences_is_shown_escaped(

@@ -415,8 +415,10 @@ def test_ticks_still_unread_when_the_topic_goes_with_its_broker_are_said_lost(
     )
     assert said is not None, snap.kafka.recovery
     lost = int(said.group(1).replace(",", ""))
-    # The lag at the last reading before the broker went: at most what it was once it
-    # passed 5,000 (the producer had stopped), and not more than was unread then (the
-    # reader kept reading for up to a reading's 0.5 s after it, 50 ticks a 0.05 s).
-    assert 0 < lost <= behind.total_lag, (lost, behind.total_lag)
+    # The lag at the last reading before the broker went: at most what was still unread
+    # once it passed 5,000 (the producer had stopped; not the lag read then, which on a
+    # loaded machine came of ends fetched before the last ticks were in: 5,091, and
+    # 22,251 at the last reading), and not more than was unread then (the reader kept
+    # reading for up to a reading's 0.5 s after it, 50 ticks a 0.05 s).
+    assert 0 < lost <= 30_000 - behind.consumed, (lost, behind.consumed)
     assert lost <= 30_000 - snap.kafka.consumed + 1_000, (lost, snap.kafka.consumed)
