@@ -221,6 +221,10 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         where = f"the log at {log_path}" if log_path is not None else "the log"
         say(f"the reading stopped: {failure} ({where} says more)")
         return 1
+    fed = pipeline.producer.stats() if pipeline.producer is not None else None
+    if fed is not None and fed.bad_input:  # as `produce` (a toast said it; it exited 0)
+        say(f"the source stopped on bad input: {fed.last_error}")
+        return 2
     return app.return_code or 0  # 1 after an error the app could not handle (it was 0)
 
 

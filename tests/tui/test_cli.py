@@ -990,3 +990,42 @@ def test_a_view_judges_a_limits_record_as_the_engines_do() -> None:
     # A symbol not shown yet may be a quantity: only the order of the two is judged.
     assert _judged([feed], "NEW", -5.0, 100.0, "") is None
     assert _judged([feed], "NEW", 100.0, 5.0, "") is not None
+
+
+@pytest.mark.kafka
+def test_the_monitor_whose_source_stopped_on_a_bad_line_exits_2(tmp_path: Path) -> None:
+    """As `produce` does: the monitor said so in a toast, then exited 0 on `q`."""
+    import pty
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ts,symbol,price\n1750000000,A,10\n1750000001,A,ten\n")
+    master, tty = pty.openpty()
+    monitor = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "--source", str(bad), "--log-file", os.devnull,
+         "--no-signal-history"],
+        cwd=ROOT, stdin=tty, stdout=tty, stderr=tty, start_new_session=True,
+        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"},
+    )  # fmt: skip
+    os.close(tty)
+    seen = b""
+
+    def read_for(seconds: float) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                with contextlib.suppress(OSError):
+                    seen += os.read(master, 65536)
+
+    try:
+        read_for(12.0)  # the broker started, the file read to its bad line
+        os.write(master, b"q")
+        monitor.wait(timeout=30)
+        read_for(0.5)
+    finally:
+        if monitor.poll() is None:
+            monitor.kill()
+        os.close(master)
+    assert monitor.returncode == 2, seen[-2000:]
+    assert b"the source stopped on bad input" in seen and b"bad.csv:3" in seen, seen[-2000:]
