@@ -637,7 +637,9 @@ def json_object(line: str) -> dict[str, Any]:
     try:
         obj = _json_decoder.decode(line)
     except msgspec.DecodeError as exc:
-        raise BadLine(f"not valid JSON: {exc}") from None
+        cut = "truncated" in str(exc)  # a line that ends before its object does
+        hint = ": the line ends before its object does (a file cut while written?)" if cut else ""
+        raise BadLine(f"not valid JSON: {exc}{hint}") from None
     except RecursionError:
         raise BadLine("not valid JSON: nested too deeply") from None
     if not isinstance(obj, dict):
