@@ -7,6 +7,7 @@ acknowledged tick was read."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,12 +30,16 @@ class NumberedSource:
     paced = True
     limits: dict[str, tuple[float, float]] = {}  # noqa: RUF012 - never changed
 
-    def __init__(self, step_s: float = STEP_S) -> None:
+    def __init__(self, step_s: float = STEP_S, gate: threading.Event | None = None) -> None:
         self.start = float(int(time.time()))
         self.step_s = step_s
         self.name = "numbered"
+        #: Set when the first tick may go (a recording that must see every tick started).
+        self.gate = gate
 
     def __iter__(self) -> Iterator[Tick]:
+        if self.gate is not None:
+            self.gate.wait(30.0)
         n = 0
         while True:
             yield Tick(f"N{n % 8}", 100.0 + (n % 5) * 0.01, self.start + n * self.step_s)

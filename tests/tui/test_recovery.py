@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -303,11 +304,16 @@ def test_at_its_memory_budget_the_embedded_broker_is_restarted_empty_losing_no_t
         return made[-1]
 
     monkeypatch.setattr("tui.runtime.pipeline.ProducerThread", numbered)
-    pipeline = Pipeline(PipelineOptions(source=NumberedSource(step_s=0.0002), partitions=2))
+    # The first tick waits for the recording: on a loaded machine the monitor read the
+    # first 28 before it recorded, and they were "never read".
+    gate = threading.Event()
+    source = NumberedSource(step_s=0.0002, gate=gate)
+    pipeline = Pipeline(PipelineOptions(source=source, partitions=2))
     pipeline.start()
     (producer,) = made
     try:
         start_recording(pipeline, tmp_path / "read.jsonl")
+        gate.set()
         assert pipeline.keeper is not None and pipeline.broker is not None
         fresh = pipeline.broker.rss_bytes()
         assert fresh is not None
