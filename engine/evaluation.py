@@ -445,26 +445,10 @@ def calibration(
     >>> round(c.skill, 4)
     -0.2133
     """
-    pp = np.asarray(p, dtype=np.float64)
-    o = np.asarray(outcome, dtype=np.float64)
-    b = np.clip((pp * BINS).astype(np.int64), 0, BINS - 1) if pp.size else np.empty(0, np.int64)
-    count = np.bincount(b, minlength=BINS)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_p = np.bincount(b, weights=pp, minlength=BINS) / count
-        freq = np.bincount(b, weights=o, minlength=BINS) / count
-        big = count >= min_bin
-        gap = float(np.abs(mean_p - freq)[big].max()) if big.any() else math.nan
-        brier = float(np.mean((pp - o) ** 2)) if pp.size else math.nan
-        base = float(o.mean()) if o.size else math.nan
-        ref = base * (1.0 - base)
-        skill = 1.0 - brier / ref if ref > 0 else math.nan
-    noise, gap_noise = np.full(BINS, np.nan), math.nan
-    if big.any():
-        for c in clusters:
-            each, whole = gap_noise_of(b, pp, o, np.asarray(c), big)
-            noise = np.fmax(noise, each)
-            gap_noise = float(np.fmax(gap_noise, whole))
-    return Calibration(count, mean_p, freq, gap, brier, base, skill, min_bin, noise, gap_noise)
+    ids = [np.unique(np.asarray(c), return_inverse=True)[1].ravel() for c in clusters]
+    sums = CalibrationSums([int(i.max()) + 1 if i.size else 0 for i in ids], min_bin)
+    sums.add(np.asarray(p, dtype=np.float64), outcome, ids)
+    return sums.calibration()
 
 
 class CalibrationSums:

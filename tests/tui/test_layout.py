@@ -74,32 +74,31 @@ def test_the_watchlist_shows_price_limits_and_forecast_of_every_row_in_view(
                          rf"{re.escape(forecast)}\s", line), line  # fmt: skip
 
 
+def _footer(size: tuple[int, int]) -> str:
+    """The footer's line, the screen's last, of a monitor of ``size``."""
+    app = LimitwatchApp(StaticFeed())
+    seen: list[str] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        seen.append(screen_lines(app)[-1])
+
+    drive(app, script, size=size)
+    return seen[0]
+
+
 @pytest.mark.parametrize("size", [(40, 20), (60, 24)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_a_narrow_footer_still_offers_the_help(size: tuple[int, int]) -> None:
     """Below 70 columns the footer's last keys fall off its edge: the help, which
     lists them all, comes right after quit so that it stays in view."""
-    app = LimitwatchApp(StaticFeed())
-    seen: list[str] = []
-
-    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.pause()
-        seen.append(screen_lines(app)[-1])
-
-    drive(app, script, size=size)
-    assert seen[0].lstrip().startswith("q Quit ? Keys "), seen[0]
+    footer = _footer(size)
+    assert footer.lstrip().startswith("q Quit ? Keys "), footer
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_the_footer_keeps_filter_and_help(size: tuple[int, int]) -> None:
-    app = LimitwatchApp(StaticFeed())
-    seen: list[str] = []
-
-    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.pause()
-        seen.append(screen_lines(app)[-1])
-
-    drive(app, script, size=size)
-    assert "/ Filter" in seen[0] and "? Keys" in seen[0] and "q Quit" in seen[0]
+    footer = _footer(size)
+    assert "/ Filter" in footer and "? Keys" in footer and "q Quit" in footer
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

@@ -469,13 +469,12 @@ def status_line(
     meanwhile, and the last one's "partitions none yet, WAIT" (or STALL, the ticks
     waiting unread) was said for 13 s of a rebuild with the broker well."""
     k = snap.kafka
+    head = f"{fmt.count(k.consumed, 'tick')}, {fmt.count(snap.signal_count, 'signal')}, "
     if rebuilding is not None:
         given, read, total = rebuilding
         parts = ",".join(map(str, given)) or "none"
-        return (
-            f"{fmt.count(k.consumed, 'tick')}, {fmt.count(snap.signal_count, 'signal')}, "
-            f"partitions {parts}, lag ?, REBUILDING ({read:,} of {total:,} ticks read again)"
-        )
+        done = f"{read:,} of {total:,} ticks read again"
+        return f"{head}partitions {parts}, lag ?, REBUILDING ({done})"
     parts = ",".join(str(p.partition) for p in k.partitions) or "none yet"
     if k.topic_missing:  # not the group's doing: the cluster has no such topic now
         parts = f"none (topic {k.topic} missing)"
@@ -492,10 +491,7 @@ def status_line(
         health = "WAIT"
     if k.idle and health in ("WAIT", "STALL"):  # an idle member is not stalled
         health = "IDLE"
-    line = (
-        f"{fmt.count(k.consumed, 'tick')}, {fmt.count(snap.signal_count, 'signal')}, "
-        f"partitions {parts}, lag {lag}, {health}"
-    )
+    line = f"{head}partitions {parts}, lag {lag}, {health}"
     if k.bad_by:
         line += f", bad {k.bad:,} ({_reasons(k)}), dead-lettered {k.dead_lettered:,}"
     if snap.engine.refused:
