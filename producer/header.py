@@ -23,7 +23,8 @@ The header is one JSON object on one line::
     Suggested starting limits, ``{"SYMBOL": [buy, sell]}`` under the engine's limit rule
     (:func:`engine.limits.limit_problem`); ``null`` for a side that has no limit (e.g.
     ``[null, 85.0]`` for a CPU gauge), which readers turn into NaN, the engine's "no
-    limit". At least one side must be given.
+    limit"; ``[null, null]`` for a symbol with no limits at all, which a replay leaves
+    without them (a symbol not listed gets the ``--band`` default at its first tick).
 ``engine``
     Suggested engine settings: any of :data:`engine.config.PORTABLE`. Unknown keys are an
     error, to catch misspellings, and each value must make a valid
@@ -191,16 +192,12 @@ def header_from_object(obj: dict[str, Any]) -> ScenarioHeader:
     for symbol, (buy, sell) in header.limits_dict().items():
         check_symbol(symbol)
         additive = quantity(symbol)
-        problem = (
-            "no limit on either side"
-            if math.isnan(buy) and math.isnan(sell)
-            else limit_problem(buy, sell, additive=additive)
-        )
+        problem = limit_problem(buy, sell, additive=additive)
         if problem is not None:
             rule = "buy < sell" if additive else "0 < buy < sell"
             raise BadLine(
                 f"bad scenario header: limits for {symbol!r} must satisfy {rule} "
-                f"(null for a side without a limit, not both), got "
+                f"(null for a side without a limit), got "
                 f"[{', '.join('null' if math.isnan(x) else repr(x) for x in (buy, sell))}]: "
                 f"{problem}"
             )

@@ -243,3 +243,32 @@ def test_a_header_no_reader_would_take_is_said_and_nothing_is_written(tmp_path: 
     ((text, error),) = notes
     assert error and text.startswith(f"cannot record to {path}: ")
     assert "must be below 1,000,000,000,000" in text
+
+
+def test_a_symbol_without_limits_records_and_replays_without_them(tmp_path: Path) -> None:
+    """A symbol whose limits were cleared (the limits dialog left empty) made every
+    recording fail (its header said [null, null], which the reader refused): it is
+    recorded so, and a replay leaves it without limits rather than giving it the band."""
+    from producer.sources import open_source
+    from tui.runtime.backtest import backtest
+
+    config = EngineConfig(default_band=0.01)
+    engine = Engine(config)
+    engine.set_limits("ACME", buy=float("nan"), sell=float("nan"))
+    engine.update(engine.register(["ACME", "BRIX"]), [0.0, 0.0], [100.0, 100.0])
+    notes: list[tuple[str, bool]] = []
+    rec = Recorder(lambda text, error: notes.append((text, error)))
+    path = tmp_path / "out.jsonl"
+    rec.start(str(path), "t", engine.state(), config, made_by="a test")
+    assert rec.active, notes
+    for i in range(120):  # both fall 5 %: BRIX's band is crossed, ACME has none
+        rec.write(Tick("ACME", 100.0 - i / 24, float(i)))
+        rec.write(Tick("BRIX", 100.0 - i / 24, float(i)))
+    rec.stop()
+    header = json.loads(path.read_text().splitlines()[0])
+    assert header["limits"] == {"ACME": [None, None], "BRIX": [99.0, 101.0]}
+    signals: list = []
+    source = open_source(str(path))
+    backtest(source, config, source.limits, on_signals=signals.extend, score=False)
+    crossings = {(s.symbol, s.kind.name) for s in signals if s.kind.name in ("BUY", "SELL")}
+    assert crossings == {("BRIX", "BUY")}
