@@ -37,7 +37,7 @@ from textual.widgets._toast import ToastHolder, ToastRack
 
 from engine import EngineConfig, Signal, SignalKind
 from engine.calibration import CalibrationRecord
-from engine.limits import band_limits, limit_problem
+from engine.limits import band_limits, decimals_of, limit_problem, tidy
 from producer.keeper import RETRY_GIVEN_UP_S
 from tui.runtime import format as fmt
 from tui.runtime import settings as cfg
@@ -377,7 +377,10 @@ class LimitwatchApp(App[None]):
         if fit is not None:
             # One toast taller than the room ran over the signals pane's title at 80x24
             # (a source stopped on a 50 MB line): cut to the room, with an ellipsis.
-            message = _cut_to_rows(message, title, fit[1], fit[0])
+            cut = _cut_to_rows(message, title, fit[1], fit[0])
+            if cut != message:  # the rest is in the log (a path and a reason, say)
+                log.warning("toast cut to fit: %s%s", f"{title}: " if title else "", message)
+                message = cut
         if replaces is None:
             replaces = f"{severity}\0{title}\0{message}"
         toast = Notification(
@@ -907,11 +910,19 @@ class LimitwatchApp(App[None]):
         # A side with no limit gets one a step from the price on its own side, whichever
         # key: stepped up from the price, a buy limit above it fired a BUY at once.
         if side == "buy":
-            new_buy = _stepped(buy, delta) if math.isfinite(buy) else _stepped(last, -abs(delta))
+            new_buy = (
+                _stepped(buy, delta, last)
+                if math.isfinite(buy)
+                else _stepped(last, -abs(delta), last)
+            )
             new_sell = sell
         else:
             new_buy = buy
-            new_sell = _stepped(sell, delta) if math.isfinite(sell) else _stepped(last, abs(delta))
+            new_sell = (
+                _stepped(sell, delta, last)
+                if math.isfinite(sell)
+                else _stepped(last, abs(delta), last)
+            )
         additive = bool(snap.engine.additive[i])
         value = new_buy if side == "buy" else new_sell
         if not additive and value <= 0.0:  # said as what the keys can mend, not an option
@@ -1567,11 +1578,26 @@ _STEP_KEYS = {
 }
 
 
-def _stepped(limit: float, delta: float) -> float:
-    """``limit`` moved by ``delta``, as it will be shown (:func:`fmt.as_shown`); to twelve
-    significant digits where that would undo the step (a step finer than the digits
-    shown), which still drops the float noise."""
+def _stepped(limit: float, delta: float, price: float) -> float:
+    """``limit`` moved by ``delta``, to the decimals ``price`` is written with, at least
+    two: stepped by 10 %, a limit of a price in cents read 85.081 beside it. Where that
+    would undo the step (a step finer than the price's last decimal) the limit moves by
+    one unit of it. Without a price, to the digits :func:`fmt.price` shows
+    (:func:`fmt.as_shown`), or twelve significant digits where that would undo the step,
+    which still drops the float noise.
+
+    >>> _stepped(94.534, -9.45, 94.53), _stepped(15.06, -0.0015, 15.06)
+    (85.08, 15.05)
+    >>> _stepped(1.0701, 0.0005, 1.0702), _stepped(100.0, 0.5, 100.25)
+    (1.0706, 100.5)
+    """
     moved = limit + delta
+    if math.isfinite(price):
+        places = max(decimals_of(price), 2)
+        on_grid = round(moved, places)
+        if on_grid == round(limit, places):
+            on_grid = round(limit + math.copysign(10.0**-places, delta), places)
+        return tidy([on_grid])[0]
     shown = fmt.as_shown(moved)
     return shown if shown != limit else float(f"{moved:.12g}")
 

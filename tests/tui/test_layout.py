@@ -235,11 +235,13 @@ def test_toasts_that_do_not_fit_the_kafka_pane_give_way_signal_ones_first(
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_a_toast_alone_too_long_for_the_kafka_pane_is_cut_there(size: tuple[int, int]) -> None:
+def test_a_toast_alone_too_long_for_the_kafka_pane_is_cut_there(
+    size: tuple[int, int], caplog: pytest.LogCaptureFixture
+) -> None:
     """A source stopped on a 50 MB line said so in a toast that ran over the signals
     pane's title at 80x24 (the newest toast always shows, however long): its text is cut
-    to the Kafka pane's room, with an ellipsis (the log and the status line say what
-    stopped)."""
+    to the Kafka pane's room, with an ellipsis, and the log keeps it whole (a recording
+    refused for a reason past the cut said it nowhere)."""
     app = LimitwatchApp(StaticFeed())
     seen: dict[str, object] = {}
     path = "/home/someone/data/ticks/" + "x" * 40 + ".jsonl"
@@ -261,10 +263,13 @@ def test_a_toast_alone_too_long_for_the_kafka_pane_is_cut_there(size: tuple[int,
     assert top == 4 and bottom <= kafka_bottom - 1, seen  # above the pane's bottom frame
     (message,) = seen["message"]
     full = f"{path}:51: " + "a line that is far too long to read " * 8
+    logged = [r.getMessage() for r in caplog.records if r.name == "tui.app"]
     if size[1] < 48:  # cut where it did not fit, at a word
         assert message.endswith(" …") and full.startswith(message[:-2] + " "), message
+        assert logged == [f"toast cut to fit: The source stopped: {full}"]
     else:
         assert message == full
+        assert logged == []
 
 
 def test_a_replaced_toast_leaves_no_row_behind() -> None:

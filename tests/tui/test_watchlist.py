@@ -1010,3 +1010,28 @@ def test_until_a_row_is_chosen_the_cursor_stays_on_the_top_row_as_rows_come() ->
     assert seen[1] == (sorted(full.symbols)[0], 0), seen
     assert seen[2][0] == seen[1][0], seen
     assert seen[3][0] == seen[4][0] != seen[1][0], seen
+
+
+def test_limits_stepped_by_keys_keep_the_prices_decimals() -> None:
+    """Stepped down by 10 % three times, a buy limit beside a price in cents read
+    85.081, 69.327 and 22.091: each step lands on the price's own decimals."""
+    feed = StaticFeed()
+    state = feed.engine.state()
+    # a price below 100, where five significant digits are three decimals
+    row = next(i for i, last in enumerate(state.last) if last < 100)
+    symbol, price = state.symbols[row], float(state.last[row])
+    app = LimitwatchApp(feed, step=0.1)
+    seen: list[float] = []
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press(*["j"] * row)
+        for _ in range(3):
+            await pilot.press("b")
+            await pilot.pause(0.1)
+            seen.append(feed.engine.limits(symbol)[0])
+
+    drive(app, script)
+    places = max(len(repr(price).partition(".")[2]), 2)
+    assert len(set(seen)) == 3 and seen == sorted(seen, reverse=True)
+    assert all(round(x, places) == x for x in seen), (price, seen)
+    assert all(len(repr(x).partition(".")[2]) <= places for x in seen), (price, seen)
