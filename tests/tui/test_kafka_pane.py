@@ -496,3 +496,27 @@ def test_ticks_lost_at_a_budget_restart_stay_said_in_a_short_pane(
     assert len(lines) <= 9 and all(len(line) <= width for line in lines)
     row = " ".join(_values(lines, "restart"))
     assert "911,902" in row and row.startswith("1 ·"), lines
+
+
+def test_a_views_engine_keeps_its_name_whole_where_there_is_room(snap: Snapshot) -> None:
+    """The name (host:pid) is what tells which engine went silent: at 80 columns it was
+    cut (``silent 79 s p0,…``), the name of every engine with it."""
+    engines = ("0 running", "silent 79 s p0,1 vm-builder-7:40213", "stopped p2,3 vm-2:40977")
+    view = dataclasses.replace(snap, kafka=dataclasses.replace(snap.kafka, engines=engines))
+    lines = render(view, 28, 30)
+    text = [line[11:].strip() for line in lines]
+    at = text.index("0 running")
+    assert text[at + 1 : at + 6] == [
+        "silent 79 s p0,1",
+        "vm-builder-7:4021",  # a name longer than the room folds
+        "3",
+        "stopped p2,3",
+        "vm-2:40977",
+    ]
+    assert all(len(line) <= 28 for line in lines)
+    # Short of room, each engine goes back to one line (its name cut) before a row goes.
+    short = render(view, 28, 11)
+    assert len(short) <= 11
+    silent = [line for line in short if "silent 79 s p0,1" in line]
+    assert len(silent) == 1 and silent[0].endswith("…")  # one line, the name cut
+    assert any(line.startswith("lag") for line in short)

@@ -56,6 +56,8 @@ _DROP_ORDER = (
     "resent", "broker mem", "consumer", "last tick", "evicted", "refused", "topics", "why",
     "restart", "reset", "broker",
 )  # fmt: skip
+#: The labels of a view's engine rows: the first, and those after it.
+_ENGINES = ("engines", "")
 #: Rows whose values wrap onto more lines instead of being cut: all but the short ones.
 _WRAPPED = (
     "broker", "health", "consumer", "error", "lag", "why", "refused", "evicted", "in", "out",
@@ -93,8 +95,7 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     health = Text.assemble((k.health, HEALTH_STYLE.get(k.health, "")), joint, state)
     rows.append(("health", health))
     if k.engines:  # --view: the engines it shows, from their heartbeats
-        rows.append(("engines", Text(k.engines[0])))
-        rows += [("", Text(line)) for line in k.engines[1:]]
+        rows += [(_ENGINES[i > 0], _engine_text(line, width)) for i, line in enumerate(k.engines)]
     else:
         rows.append(("consumer", Text(f"group {k.group}" if k.group else "all partitions")))
     # A rate, its total and the producer's state go onto lines of their own where they
@@ -163,6 +164,7 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
         ("error", 2),
         ("out", 1),
         ("in", 1),
+        ("engines", 1),
         *((label, 1) for label in _KEEPER_ROWS),
         *(
             (label, most)
@@ -176,7 +178,10 @@ def kafka_renderable(snap: Snapshot, width: int = 0, height: int = 0) -> Group:
     for label, most in steps:
         if not height or _lines([row for _, row in placed], width) <= height:
             break
-        if label in ("in", "out"):  # their first line holds whole parts: the rate
+        if label == "engines":  # each on one line again, its name cut
+            placed = [(i, (name, Text(text.plain.replace("\n", " ")) if name in _ENGINES else text))
+                      for i, (name, text) in placed]  # fmt: skip
+        elif label in ("in", "out"):  # their first line holds whole parts: the rate
             placed = [(i, (name, Text(text.plain.split("\n")[0]) if name == label else text))
                       for i, (name, text) in placed]  # fmt: skip
         elif label in _KEEPER_ROWS:  # the count and the time: the toast said the rest
@@ -270,6 +275,16 @@ def short_error(text: str) -> str:
     return _CLIENT_NOISE.sub("", text).strip() or text
 
 
+def _engine_text(line: str, width: int) -> Text:
+    """A view's engine line (``silent 12 s p0,1 host:pid``), its name on a line of its own
+    where the whole does not fit beside the labels: the name is what tells which engine
+    went silent (cut, ``silent 5 s p0,1…`` at 80 columns, it said none)."""
+    head, _, name = line.rpartition(" ")
+    if not width or not head or cell_len(line) <= max(width - len("broker mem") - 1, 2):
+        return Text(line)
+    return Text(f"{head}\n{name}", no_wrap=False, overflow="fold")  # a long name folds
+
+
 def _whole_words(text: Text, width: int, lost: int = 0) -> Text:
     """A keeper row on one line beside the labels: whole if it fits, else up to its
     time, none of it cut (``1 · 15:24:23 restarted after exit -9`` becomes ``1 ·
@@ -307,7 +322,12 @@ def _lines(rows: list[tuple[str, Text]], width: int) -> int:
     if not width:
         return len(rows)
     room = max(width - _label_width(rows) - 1, 1)
-    return sum(len(text.wrap(_MEASURE, room)) if label in _WRAPPED else 1 for label, text in rows)
+    return sum(
+        len(text.wrap(_MEASURE, room))
+        if label in _WRAPPED or text.no_wrap is False
+        else text.plain.count("\n") + 1
+        for label, text in rows
+    )
 
 
 def _grid(rows: list[tuple[str, Text]]) -> Table:
