@@ -24,13 +24,19 @@ def undelivered(published: int, delivered: int, failed: int, not_queued: int) ->
 def delivery_summary(
     what: str, topic: str, published: int, delivered: int, failed: int, not_queued: int
 ) -> str:
-    """``N what published to topic, D delivered, F failed[, L not delivered when it
-    stopped]``, where N = D + F + L: every message tried, queued or not."""
+    """``N whats published to topic, D delivered, F failed[, L not delivered when it
+    stopped]``, where N = D + F + L: every message tried, queued or not; ``what`` in the
+    singular, made plural unless N is 1.
+
+    >>> delivery_summary("signal", "signals", 1, 1, 0, 0)
+    '1 signal published to signals, 1 delivered, 0 failed'
+    """
     left = undelivered(published, delivered, failed, not_queued)
     stopped = f", {left:,} not delivered when it stopped" if left else ""
+    tried = published + not_queued
     return (
-        f"{published + not_queued:,} {what} published to {topic}, {delivered:,} delivered, "
-        f"{failed:,} failed{stopped}"
+        f"{tried:,} {what}{'' if tried == 1 else 's'} published to {topic}, "
+        f"{delivered:,} delivered, {failed:,} failed{stopped}"
     )
 
 

@@ -263,7 +263,7 @@ class _MappedDecoder:
             problem = next(
                 (p for end, p in self._problem.items() if text.endswith(end)), Problem.WRONG_SHAPE
             )
-            bad = BadTick(f"invalid tick: {text}", problem)
+            bad = BadTick(f"invalid tick: {self._reworded(text)}", problem)
             if problem is not Problem.BAD_PRICE or self._any_value is None:
                 raise bad from None
             obj = self._as_quantity(value, msg, bad)
@@ -284,6 +284,32 @@ class _MappedDecoder:
         if twice:
             raise BadTick(f"the field {twice} is given twice", Problem.WRONG_SHAPE)
         return Tick(symbol, self._price(obj), self._time(obj, msg))
+
+    def _reworded(self, text: str) -> str:
+        """msgspec's words for a price or time it refused, said as what is wrong with it:
+        ``Expected `float`, got `str``` read as if text were not allowed, where the text
+        was no decimal number (``"1,0875"``), and ``Expected `float` < 1e12`` was said of
+        ``"Infinity"``."""
+        at = text.rpartition(" - at ")[2]
+        price = at == f"`$.{self.fields.price}`"
+        time = self.fields.ts != TIMESTAMP and at == f"`$.{self.fields.ts}`"
+        if not (price or time) or not text.startswith("Expected `float`"):
+            return text
+        what = "price" if price else "time"
+        if "got `str`" in text:
+            how = (
+                "a number, or text of one such as 1234.5 (no digit separators, spaces, "
+                "hex or underscores)"
+            )
+            if time:
+                how += f"; an ISO-8601 time is read with ts={self.fields.ts}:iso"
+            return f"{what} at {at} is text that is not a decimal number: give {how}"
+        if price and ("<" in text or ">" in text):
+            return (
+                f"price at {at} is out of range: a finite number from {MIN_PRICE:g} to "
+                f"below {MAX_PRICE:g} ({text})"
+            )
+        return text
 
     def _key_symbol(self, msg: Any) -> str:
         key = msg.key()

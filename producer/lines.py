@@ -598,7 +598,15 @@ class CsvColumns:
             )
             raise BadLine(f"price {text!r} is not a number{hint}") from None
         if not MIN_PRICE <= price < MAX_PRICE:  # also catches NaN
-            price = check_price(price, self.quantity is not None and self.quantity(symbol))
+            quantity = self.quantity is not None and self.quantity(symbol)
+            text = fields[self.price].strip()
+            if price == 0.0 and not quantity and re.search(r"[1-9]", re.split("[eE]", text)[0]):
+                # a number too small for a float reads 0.0: "must be positive, got 0.0"
+                # told the user they wrote 0
+                raise BadLine(
+                    f"price {_short(text)} is below {MIN_PRICE:g}: too small to be a price"
+                )
+            price = check_price(price, quantity)
         ts_text = fields[self.ts]
         try:
             ts = _float(ts_text)
@@ -658,6 +666,11 @@ def json_tick(obj: dict[str, Any], quantity: Quantity = None) -> Tick:
     if "ts" not in obj and "time" not in obj:
         missing.append("ts")
     if missing:
+        if "limitwatch_scenario" in obj:  # two scenarios joined (cat a.jsonl b.jsonl)
+            raise BadLine(
+                "a scenario header after the first line: a scenario has one, on its first "
+                "line (files joined together? keep the first header and the ticks of each)"
+            )
         raise BadLine(f"missing field(s) {', '.join(missing)}")
     ts = obj["ts"] if "ts" in obj else obj["time"]
     return make_tick(obj["symbol"], obj["price"], ts, quantity)

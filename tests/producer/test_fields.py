@@ -292,3 +292,23 @@ def test_a_bad_price_beside_deep_json_is_refused_for_a_quantity_too() -> None:
     decoder = Fields.parse("symbol=sym,price=px,ts=t:s").decoder(quantity=lambda _s: True)
     with pytest.raises(BadTick):
         decoder(Msg(deep))
+
+
+@pytest.mark.parametrize(
+    ("payload", "says"),
+    [
+        # text, allowed, that is no decimal number: not "Expected `float`, got `str`"
+        (b'{"s":"B","d":{"p":"1,0875"},"T":1}', "price at `$.d.p` is text that is not a decimal"),
+        (b'{"s":"B","d":{"p":"  1.09  "},"T":1}', "price at `$.d.p` is text that is not a decimal"),
+        (b'{"s":"B","d":{"p":"0x10"},"T":1}', "price at `$.d.p` is text that is not a decimal"),
+        (b'{"s":"B","d":{"p":"Infinity"},"T":1}', "price at `$.d.p` is out of range: a finite"),
+        (b'{"s":"B","d":{"p":-3},"T":1}', "price at `$.d.p` is out of range: a finite"),
+        (b'{"s":"B","d":{"p":"1.5"},"T":"2024-01-01"}', "an ISO-8601 time is read with ts=T:iso"),
+    ],
+)
+def test_a_refused_mapped_price_or_time_says_what_is_wrong_with_it(
+    payload: bytes, says: str
+) -> None:
+    with pytest.raises(BadTick) as caught:
+        Fields.parse("symbol=s,price=d.p,ts=T:ms").decoder()(Msg(payload))
+    assert says in str(caught.value), str(caught.value)

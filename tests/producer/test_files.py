@@ -208,6 +208,9 @@ def _pipe_of(data: bytes) -> int:
         ("ts,symbol,price\n1,A,-3\n", 2, "price must be positive"),
         ("ts,symbol,price\n1,A,1e13\n", 2, "not below"),
         ("ts,symbol,price\n1,A,1e-320\n", 2, "below 1e-12: too small to be a price"),
+        # too small for a float, it reads 0.0: not "must be positive, got 0.0"
+        (f"ts,symbol,price\n1,A,0.{'0' * 400}1\n", 2, "below 1e-12: too small to be a price"),
+        ("ts,symbol,price\n1,A,0e5\n", 2, "price must be positive"),
         ("ts,symbol,price\n1,A,ten\n", 2, "price 'ten' is not a number"),
         ("ts,symbol,price\n1,A,１００\n", 2, "price '１００' is not a number"),  # as --limit
         # An export that writes digit separators, or a locale's ';' between columns
@@ -277,6 +280,19 @@ def test_bad_json_line_names_file_line_and_problem(
     message = error_of(path)
     assert message.startswith(f"{path}:1: "), message
     assert expected in message
+
+
+def test_two_scenarios_joined_say_so_at_the_second_header(tmp_path: Path) -> None:
+    """``cat a.jsonl b.jsonl``: the second header read "missing field(s) symbol, price,
+    ts", as if it were a tick."""
+    header = (
+        '{"limitwatch_scenario":1,"name":"a","description":"d","symbols":["A"],'
+        '"limits":{},"engine":{},"made_by":"x"}\n'
+    )
+    one = header + '{"symbol":"A","price":1,"ts":1}\n'
+    path = write(tmp_path, "joined.jsonl", one + one)
+    message = error_of(path)
+    assert message.startswith(f"{path}:3: a scenario header after the first line"), message
 
 
 def test_binary_file_is_refused_at_its_first_line(tmp_path: Path) -> None:

@@ -101,8 +101,13 @@ def test_version_prints_the_installed_version_and_exits() -> None:
         (["produce"], "--bootstrap-servers"),
         (["--fast", "50", "backtest", "scenarios/rally.jsonl"], "slow (40) must be greater"),
         (["--band", "3"], "such as 3%"),
+        (["--band=-3%"], "--band: expected a positive number, got '-3%'"),  # its % said
+        (
+            ["backtest", "scenarios/rally.jsonl", "--partitions", "100000"],
+            "--partitions: expected at most 1,000, got 100,000",
+        ),
         (["--max-gap", "1e400"], "'1e400' is too large a number"),
-        (["--step", "1e400%"], "'1e400' is too large a number"),
+        (["--step", "1e400%"], "'1e400%' is too large a number"),
         (["--broker-port", "65536"], "a port lies between 1 and 65535, got 65536"),
         (["serve", "--port", "99999"], "a port lies between 1 and 65535, got 99999"),
         (["--partitions", "100000"], "--partitions: expected at most 1,000, got 100,000"),

@@ -70,10 +70,12 @@ from producer.sources import open_source
 from tui.runtime import format as fmt
 from tui.runtime.jsonout import indicator_values, json_number, signal_json
 from tui.runtime.options import (
+    MOST_PARTITIONS,
     NO_CHART,
     Limits,
     OptionError,
     add_engine_options,
+    at_most,
     engine_config,
     header_of,
     positive_int,
@@ -1079,7 +1081,7 @@ def configure(p: argparse.ArgumentParser) -> None:
         f"in a temporary file under $TMPDIR past {GROUP_TICKS:,} ticks)",
     )
     p.add_argument(
-        "--partitions", type=positive_int, default=4,
+        "--partitions", type=at_most(MOST_PARTITIONS), default=4,
         help="calibrate each symbol with those of its partition in a topic of this many, "
         "as a consumer does: a replay through such a topic gives the same signals, where "
         "no plausibility check refuses a tick (4, the monitor's; 1: one record for all)",

@@ -161,7 +161,7 @@ class IndicatorPublisher:
     def summary(self) -> str:
         """What became of the updates (:func:`~producer.delivery.delivery_summary`)."""
         counts = (self.published, self.delivered, self.failed, self.not_queued)
-        said = delivery_summary("indicator updates", self.topic, *counts)
+        said = delivery_summary("indicator update", self.topic, *counts)
         return f"{said} ({self.beats:,} heartbeats beside them)"
 
     def _beat_delivered(self, err: KafkaError | None, _msg: Message) -> None:

@@ -33,6 +33,11 @@ def _whole(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
+#: Most partitions a topic is created with (100,000 hung the monitor, deaf to q and SIGTERM,
+#: while the broker made them), and that a backtest calibrates by.
+MOST_PARTITIONS = 1_000
+
+
 def positive_int(text: str) -> int:
     """A whole number of at least 1."""
     value = _whole(text)
@@ -177,7 +182,13 @@ def band(text: str) -> float:
 def fraction(text: str) -> float:
     """A fraction below 1, written as 0.005 or as a percentage, 0.5%."""
     raw = text.strip()
-    value = positive_float(raw[:-1]) / 100 if raw.endswith("%") else positive_float(raw)
+    if not raw.endswith("%"):
+        value = positive_float(raw)
+    else:
+        try:
+            value = positive_float(raw[:-1]) / 100
+        except argparse.ArgumentTypeError as exc:  # said of the text as given, its % kept
+            raise argparse.ArgumentTypeError(str(exc).replace(repr(raw[:-1]), repr(text))) from None
     if value >= 1:
         raise argparse.ArgumentTypeError(
             f"expected a percentage below 100% such as 3% (or a fraction such as 0.03), "

@@ -26,6 +26,7 @@ from tui.runtime.indicators import INDICATORS_TOPIC
 from tui.runtime.keys import epilog
 from tui.runtime.logs import default_log_path
 from tui.runtime.options import (
+    MOST_PARTITIONS,
     NO_CHART,
     add_additive_option,
     add_engine_options,
@@ -109,9 +110,6 @@ class Parser(argparse.ArgumentParser):
 
 #: The option that passes one librdkafka property.
 PROPERTY_OPTION = "-X"
-#: Most partitions a topic is created with (100,000 hung the monitor, deaf to q and SIGTERM,
-#: while the broker made them).
-MOST_PARTITIONS = 1_000
 
 
 def secrets_in_argv(argv: list[str]) -> list[str]:

@@ -223,7 +223,7 @@ class SignalPublisher(PositionCommitter):
         """What became of the signals (:func:`~producer.delivery.delivery_summary`) and of
         the offsets."""
         counts = (self.published, self.delivered, self.failed, self.not_queued)
-        said = delivery_summary("signals", self.topic, *counts)
+        said = delivery_summary("signal", self.topic, *counts)
         times = "once" if self.commits == 1 else f"{self.commits:,} times"
         return f"{said}; offsets committed {times}"
 
