@@ -169,14 +169,16 @@ REOPEN_STEPS = 100.0
 #: Ticks of a symbol before its price grid counts (:meth:`Engine._grid`): the smallest of
 #: a few steps of a price that is on no grid is still a good part of a typical step.
 GRID_AFTER_TICKS = 20
-#: A WATCH is also held back where its stream's own WATCHes say it would come true less
-#: than this share of ``watch_floor`` (:attr:`TimingRecord.shift` on the map's ``p``):
+#: A WATCH is not sent where its stream's own WATCHes say it would come true less than
+#: this share of ``watch_floor`` (:attr:`TimingRecord.shift` on the map's ``p``; see
+#: :meth:`Engine._unsent`):
 #: a 30 s recording replayed in a loop sent 2,771 WATCHes in 200,000 ticks, 168 of them
-#: saying under 5 %. A quarter, not the whole floor: on the tick grid of ``limitwatch
-#: evaluate`` the shifted ``p`` under the whole floor held back WATCHes that came true
-#: as often as the rest (see :meth:`Engine._doubted`), and under half of it nearly every
-#: WATCH of the market of prices of 1 to 5 (815 to 60), which say 8 to 20 % and come
-#: true 10 % of the time, about as often as the proximity alarm's at its best.
+#: saying under 5 % (now 2,277, none under 7.5 %). A quarter, not the whole floor: on the
+#: tick grid of ``limitwatch evaluate`` the shifted ``p`` under the whole floor held back
+#: WATCHes that came true as often as the rest (see :meth:`Engine._doubted`), and under
+#: half of it nearly every WATCH of the market of prices of 1 to 5 (815 to 60), which say
+#: 8 to 20 % and come true 10 % of the time, about as often as the proximity alarm's at
+#: its best (at a quarter: 812).
 SHIFTED_FLOOR = 0.25
 
 
@@ -1081,10 +1083,9 @@ class Engine:
         The map's ``p``, not the one a WATCH reports (:meth:`_timed` shifts that by how
         the stream's WATCHes fared): on the tick grid of ``limitwatch evaluate`` a floor
         on the shifted ``p`` held back 299 of 1,191 WATCHes that came true as often as
-        the rest (precision 0.37 either way) and cut the recall from 0.51 to 0.39. The
-        shifted ``p`` holds a WATCH back only under :data:`SHIFTED_FLOOR` of the floor, where
-        it would report a chance the WATCH belies (2 % on a short recording replayed in a
-        loop)."""
+        the rest (precision 0.37 either way) and cut the recall from 0.51 to 0.39. Far
+        under the floor, the shifted ``p`` keeps a WATCH from being sent
+        (:meth:`_unsent`)."""
         floor, alert = self._cfg.watch_floor, self._cfg.alert_p
         if not floor > 0:
             return p_hit
@@ -1092,14 +1093,7 @@ class Engine:
         if not cand.size:
             return p_hit
         raw = p_hit[:, cand]
-        mapped = self._apply(raw, sym_t.take(cand))
-        doubt = mapped < floor
-        shift = self._watch_shifts(sym_t.take(cand)) if self._learn_timing else None
-        if shift is not None:  # and where the stream's WATCHes came true far less often
-            with np.errstate(divide="ignore", over="ignore"):
-                shown = 1.0 / (1.0 + (1.0 / mapped - 1.0) * np.exp(-shift))
-            doubt |= shown < floor * SHIFTED_FLOOR
-        doubt &= raw >= alert
+        doubt = (self._apply(raw, sym_t.take(cand)) < floor) & (raw >= alert)
         if not doubt.any():
             return p_hit
         raw[doubt] = np.nextafter(alert, 0.0)
@@ -1107,16 +1101,28 @@ class Engine:
         out[:, cand] = raw
         return out
 
-    def _watch_shifts(self, sids: NDArray[np.integer]) -> _F8 | None:
-        """Each symbol's stream's WATCH shift (:attr:`TimingRecord.shift`), shape (1, n);
-        None where every one is 0 (the usual case: few WATCHes yet, or as many came true
-        as said)."""
-        items = sorted(self._timing.items())
-        shifts = np.array([record.shift for _, record in items])
-        if not shifts.any():
-            return None
-        keys = np.array([k for k, _ in items])
-        return shifts.take(np.searchsorted(keys, self._s.stream.take(sids)))[None, :]
+    def _unsent(
+        self, fired: NDArray[np.bool_], shown: _F8, sym: NDArray[np.integer]
+    ) -> NDArray[np.bool_]:
+        """``fired`` less the WATCHes whose ``p`` as they would report it (the map's,
+        ``shown``, corrected by their stream's record of WATCHes, as :meth:`_timed` does)
+        is under :data:`SHIFTED_FLOOR` of ``watch_floor``: such a WATCH belies itself.
+        Each still counts as fired (the rule's state and quiet time move on) and is
+        followed to its outcome, so the record learns from the WATCHes not sent as from
+        the others: held back from the record too, a stream whose WATCHes had failed for a
+        while would never learn that they came true again."""
+        least = self._cfg.watch_floor * SHIFTED_FLOOR
+        if not least > 0:
+            return fired
+        sides, ticks = np.nonzero(fired[: SignalKind.SELL_WATCH + 1])
+        out = fired
+        for side, i in zip(sides.tolist(), ticks.tolist(), strict=True):
+            record = self._timing[int(self._s.stream[sym[i]])]
+            if record.shift != 0.0 and record.correct(float(shown[side, i])) < least:
+                if out is fired:
+                    out = fired.copy()
+                out[side, i] = False
+        return out
 
     def _apply(self, raw: _F8, sids: NDArray[np.integer], group: _I8 | None = None) -> _F8:
         """``raw`` probabilities (last axis: one per symbol of ``sids``) through the
@@ -1486,6 +1492,8 @@ class Engine:
             shown[:, ticks] = self._apply(p_hit[:, ticks], batch.sym_t.take(ticks))
         if self._learn_timing and (self._waiting or ticks.size):
             self._follow(batch, fired, t_event, price, limits, shown, eta)
+            if ticks.size:
+                fired = self._unsent(fired, shown, batch.sym_t)
         out = signals_fired(
             fired, batch, arrival, self._names, s.seq, t_event, price, limits, shown, eta
         )
