@@ -256,17 +256,20 @@ def test_a_symbol_without_limits_records_and_replays_without_them(tmp_path: Path
     engine = Engine(config)
     engine.set_limits("ACME", buy=float("nan"), sell=float("nan"))
     engine.update(engine.register(["ACME", "BRIX"]), [0.0, 0.0], [100.0, 100.0])
+    # and one cleared before its first tick (remembered, or shared by another monitor)
+    engine.set_limits("CYGN", buy=float("nan"), sell=float("nan"), register=False)
     notes: list[tuple[str, bool]] = []
     rec = Recorder(lambda text, error: notes.append((text, error)))
     path = tmp_path / "out.jsonl"
-    rec.start(str(path), "t", engine.state(), config, made_by="a test")
+    rec.start(str(path), "t", engine.state(), config, made_by="a test",
+              waiting=engine.waiting_limits())  # fmt: skip
     assert rec.active, notes
-    for i in range(120):  # both fall 5 %: BRIX's band is crossed, ACME has none
-        rec.write(Tick("ACME", 100.0 - i / 24, float(i)))
-        rec.write(Tick("BRIX", 100.0 - i / 24, float(i)))
+    for i in range(120):  # all fall 5 %: BRIX's band is crossed, the others have none
+        for symbol in ("ACME", "BRIX", "CYGN"):
+            rec.write(Tick(symbol, 100.0 - i / 24, float(i)))
     rec.stop()
     header = json.loads(path.read_text().splitlines()[0])
-    assert header["limits"] == {"ACME": [None, None], "BRIX": [99.0, 101.0]}
+    assert header["limits"] == {"ACME": [None, None], "BRIX": [99.0, 101.0], "CYGN": [None, None]}
     signals: list = []
     source = open_source(str(path))
     backtest(source, config, source.limits, on_signals=signals.extend, score=False)

@@ -78,10 +78,10 @@ class Recorder:
         ``waiting``, the limits of symbols not tracked yet, as the limits topic's are
         before their first tick)."""
         self.stop()
+        # Every limit someone set, a symbol's cleared ones too ([null, null]: a replay
+        # leaves it without limits rather than giving it the band).
         limits = {
-            sym: (_or_none(buy), _or_none(sell))
-            for sym, (buy, sell) in (waiting or {}).items()
-            if math.isfinite(buy) or math.isfinite(sell)
+            sym: (_or_none(buy), _or_none(sell)) for sym, (buy, sell) in (waiting or {}).items()
         }
         limits.update(
             (sym, (_or_none(state.buy[i]), _or_none(state.sell[i])))
