@@ -98,6 +98,8 @@ FEWEST_COLUMNS, FEWEST_ROWS = 30, 8
 _WHEN_TOO_SMALL = frozenset({"quit", "help"})
 #: From this many columns the layout is wide (the "-wide" breakpoint below).
 WIDE_FROM = 140
+#: The ``replaces`` keys of the toasts that tell of signals.
+_SIGNAL_TOASTS = ("crossing", "watch")
 #: The screen row the first toast starts on (ToastRack's margin-top in app.tcss).
 TOAST_TOP = 4
 
@@ -378,7 +380,9 @@ class LimitwatchApp(App[None]):
             # One toast taller than the room ran over the signals pane's title at 80x24
             # (a source stopped on a 50 MB line): cut to the room, with an ellipsis.
             cut = _cut_to_rows(message, title, fit[1], fit[0])
-            if cut != message:  # the rest is in the log (a path and a reason, say)
+            # The rest goes to the log (a path and a reason, say); not a signal's toast's,
+            # every one of which the signals pane and the signal history hold.
+            if cut != message and replaces not in _SIGNAL_TOASTS:
                 log.warning("toast cut to fit: %s%s", f"{title}: " if title else "", message)
                 message = cut
         if replaces is None:
@@ -1580,24 +1584,26 @@ _STEP_KEYS = {
 
 def _stepped(limit: float, delta: float, price: float) -> float:
     """``limit`` moved by ``delta``, to the decimals ``price`` is written with, at least
-    two: stepped by 10 %, a limit of a price in cents read 85.081 beside it. Where that
-    would undo the step (a step finer than the price's last decimal) the limit moves by
-    one unit of it. Without a price, to the digits :func:`fmt.price` shows
+    two: stepped by 10 %, a limit of a price in cents read 85.081 beside it. But only
+    where that keeps the move within half a step of ``delta``, in its direction: a
+    price's decimals are one tick's (1.09 may be 1.0900 on a finer grid), and a step
+    finer than them (0.01 % of 15.06), or a price too small for two decimals, or a
+    quantity at 0, keep the step's own digits: the digits :func:`fmt.price` shows
     (:func:`fmt.as_shown`), or twelve significant digits where that would undo the step,
     which still drops the float noise.
 
-    >>> _stepped(94.534, -9.45, 94.53), _stepped(15.06, -0.0015, 15.06)
-    (85.08, 15.05)
-    >>> _stepped(1.0701, 0.0005, 1.0702), _stepped(100.0, 0.5, 100.25)
-    (1.0706, 100.5)
+    >>> _stepped(94.534, -9.45, 94.53), _stepped(100.0, 0.5, 100.25)
+    (85.08, 100.5)
+    >>> _stepped(15.06, -0.0015, 15.06), _stepped(1.0871, -0.0001087, 1.09)
+    (15.059, 1.087)
+    >>> _stepped(0.001, -0.0001, 0.001), _stepped(-0.004, 0.001, 0.0)
+    (0.0009, -0.003)
     """
     moved = limit + delta
     if math.isfinite(price):
-        places = max(decimals_of(price), 2)
-        on_grid = round(moved, places)
-        if on_grid == round(limit, places):
-            on_grid = round(limit + math.copysign(10.0**-places, delta), places)
-        return tidy([on_grid])[0]
+        on_grid = tidy([round(moved, max(decimals_of(price), 2))])[0]
+        if 0.5 * abs(delta) <= (on_grid - limit) * math.copysign(1.0, delta) <= 1.5 * abs(delta):
+            return on_grid
     shown = fmt.as_shown(moved)
     return shown if shown != limit else float(f"{moved:.12g}")
 
