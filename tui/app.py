@@ -384,7 +384,7 @@ class LimitwatchApp(App[None]):
             # every one of which the signals pane and the signal history hold.
             if cut != message and replaces not in _SIGNAL_TOASTS:
                 log.warning("toast cut to fit: %s%s", f"{title}: " if title else "", message)
-                message = cut
+            message = cut
         if replaces is None:
             replaces = f"{severity}\0{title}\0{message}"
         toast = Notification(

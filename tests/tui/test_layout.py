@@ -572,3 +572,23 @@ def test_a_terminal_too_small_for_the_panes_says_so_and_they_come_back_when_it_g
     assert "Too small" not in grown and "Watchlist" in grown and "ACME" in grown
     assert rows == [2]
     assert sent == [0, 1]
+
+
+def test_a_signal_toast_too_long_is_cut_but_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """A crossing toast is cut to the Kafka pane's room like any other, but not written
+    to the log each time: the signals pane and the signal history hold every signal."""
+    app = LimitwatchApp(StaticFeed())
+    seen: dict[str, object] = {}
+    text = "SELL " + "VERY.LONG.SYMBOL.NAME " * 12 + "@ 1.00 (limit 1.00) +12 more"
+
+    async def run() -> None:
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await pilot.pause()
+            app.notify(text, severity="warning", timeout=60, replaces="crossing")
+            await wait_until_async(lambda: len(app.screen.query(Toast)) == 1, pilot.pause, 5)
+            seen["message"] = [n.message for n in app._notifications]
+
+    asyncio.run(run())
+    (message,) = seen["message"]
+    assert message.endswith(" …") and len(message) < len(text), message
+    assert not [r for r in caplog.records if r.name == "tui.app"]
