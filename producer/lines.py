@@ -600,7 +600,8 @@ class CsvColumns:
         if not MIN_PRICE <= price < MAX_PRICE:  # also catches NaN
             quantity = self.quantity is not None and self.quantity(symbol)
             text = fields[self.price].strip()
-            if price == 0.0 and not quantity and re.search(r"[1-9]", re.split("[eE]", text)[0]):
+            tiny = price == 0.0 and not text.startswith("-")  # -1e-400: "must be positive"
+            if tiny and not quantity and re.search(r"[1-9]", re.split("[eE]", text)[0]):
                 # a number too small for a float reads 0.0: "must be positive, got 0.0"
                 # told the user they wrote 0
                 raise BadLine(

@@ -211,6 +211,7 @@ def _pipe_of(data: bytes) -> int:
         # too small for a float, it reads 0.0: not "must be positive, got 0.0"
         (f"ts,symbol,price\n1,A,0.{'0' * 400}1\n", 2, "below 1e-12: too small to be a price"),
         ("ts,symbol,price\n1,A,0e5\n", 2, "price must be positive"),
+        ("ts,symbol,price\n1,A,-1e-400\n", 2, "price must be positive"),
         ("ts,symbol,price\n1,A,ten\n", 2, "price 'ten' is not a number"),
         ("ts,symbol,price\n1,A,１００\n", 2, "price '１００' is not a number"),  # as --limit
         # An export that writes digit separators, or a locale's ';' between columns
