@@ -175,7 +175,6 @@ STDIN_CLOSED = "standard input is closed"
 #: seconds, as they come: `tail -f ticks | limitwatch backtest -` shows its signals live.
 STREAM_GROUP_S = 0.2
 
-
 _FORMAT_BY_SUFFIX: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 

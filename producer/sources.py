@@ -90,23 +90,15 @@ def open_source(
             raise SourceError("<stdin>", None, "standard input cannot be replayed in a loop")
         return FileSource("-", skip_bad=skip_bad, stream=stdin, additive=additive)
     suffix = Path(spec).suffix.lower()
-    source: FileSource
+    if suffix not in (".csv", ".jsonl", ".ndjson") and not os.path.lexists(spec):
+        # (a link that leads nowhere exists: it is said so, not "no such file")
+        raise SourceError(spec, None, f"unknown source; expected {describe_specs()} (no such file)")
     # Every file is read by its content (CSV or JSON lines, sniffed from its first line),
     # whatever its name: a CSV named .jsonl was refused as "not valid JSON" on line 1.
-    if suffix == ".csv":
-        source = FileSource(spec, skip_bad=skip_bad, additive=additive)
-    elif suffix in (".jsonl", ".ndjson"):
-        # FileSource refuses a missing or unreadable file with a clear message.
-        plain = FileSource(spec, skip_bad=skip_bad, additive=additive)
-        if _starts_with_scenario_header(spec):
-            source = ScenarioReader(spec, skip_bad=skip_bad, additive=additive)
-        else:
-            source = plain
-    elif os.path.lexists(spec):  # a link that leads nowhere is said so, not "no such file"
-        # Any other name: the format is sniffed from the content, as for standard input.
-        source = FileSource(spec, skip_bad=skip_bad, additive=additive)
-    else:
-        raise SourceError(spec, None, f"unknown source; expected {describe_specs()} (no such file)")
+    # FileSource refuses a missing or unreadable file with a clear message.
+    source: FileSource = FileSource(spec, skip_bad=skip_bad, additive=additive)
+    if suffix in (".jsonl", ".ndjson") and _starts_with_scenario_header(spec):
+        source = ScenarioReader(spec, skip_bad=skip_bad, additive=additive)
     return LoopedSource(source) if loop else source
 
 

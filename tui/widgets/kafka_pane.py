@@ -230,7 +230,7 @@ def compact_lag(partitions: Sequence[PartitionLag]) -> str:
 def _packed(parts: list[str], width: int) -> str:
     """``parts`` joined by `` · ``, a new line started where the next would not fit beside
     the labels, so no part is broken (0: one line)."""
-    room = max(width - len("broker mem") - 1, 2) if width else 0
+    room = _room(width) if width else 0
     lines: list[str] = []
     for part in parts:
         if lines and (not room or len(lines[-1]) + 3 + len(part) <= room):
@@ -275,12 +275,17 @@ def short_error(text: str) -> str:
     return _CLIENT_NOISE.sub("", text).strip() or text
 
 
+def _room(width: int) -> int:
+    """Cells a value has beside the widest label at ``width``, two at least."""
+    return max(width - len("broker mem") - 1, 2)
+
+
 def _engine_text(line: str, width: int) -> Text:
     """A view's engine line (``silent 12 s p0,1 host:pid``), its name on a line of its own
     where the whole does not fit beside the labels: the name is what tells which engine
     went silent (cut, ``silent 5 s p0,1…`` at 80 columns, it said none)."""
     head, _, name = line.rpartition(" ")
-    if not width or not head or cell_len(line) <= max(width - len("broker mem") - 1, 2):
+    if not width or not head or cell_len(line) <= _room(width):
         return Text(line)
     return Text(f"{head}\n{name}", no_wrap=False, overflow="fold")  # a long name folds
 
@@ -292,7 +297,7 @@ def _whole_words(text: Text, width: int, lost: int = 0) -> Text:
     at budget restarts, all of them, stay said in place of the time (``1 · 911,902
     lost``), which is the latest restart's, that need not be one that lost any: a restart
     that lost most of a file said only ``1 · 06:56:39`` at 80x24."""
-    room = max(width - len("broker mem") - 1, 2)
+    room = _room(width)
     plain = text.plain
     if cell_len(plain) <= room:
         return text
@@ -304,7 +309,7 @@ def _whole_words(text: Text, width: int, lost: int = 0) -> Text:
 
 def _first_lines(text: Text, width: int, most: int) -> Text:
     """``text`` wrapped beside the labels, cut to its first ``most`` lines with ``…``."""
-    room = max(width - len("broker mem") - 1, 2)
+    room = _room(width)
     lines = text.wrap(_MEASURE, room)
     if len(lines) <= most:
         return text
