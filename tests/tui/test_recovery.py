@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import OFFSET_INVALID, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from producer.broker import EmbeddedBroker
@@ -257,6 +257,55 @@ def test_a_group_member_reading_new_ticks_reads_a_topic_created_again_from_its_s
                 30,
             )
         finally:
+            finish(pipeline, producer)
+        check_numbers(producer, tmp_path / "read.jsonl")
+
+
+def test_a_group_commits_nothing_on_a_broker_back_from_a_loss_until_its_topic_is_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Positions in a topic that was lost are not the new topic's: committed to a broker
+    that came back empty, they send the group's next reader (the same one, dropped by the
+    group as the broker came back) past the new topic's first ticks. So a group reader
+    commits nothing after losing its broker until the topic is checked (the check is held
+    back here for 8 s), and reads nothing either. (librdkafka's automatic commits had
+    committed 1,407 and 1,404 by then, positions read in the new topic from the old ones,
+    and ticks were read twice that were never sent twice.)"""
+    checked = threading.Event()
+    watch = ConsumerWorker._watch_topic
+
+    def slow_to_check(self: ConsumerWorker, consumer: Any, now: float) -> bool:
+        return watch(self, consumer, now) if checked.is_set() else False
+
+    with EmbeddedBroker() as cluster:
+        pipeline = _reading(cluster.bootstrap, 2, from_beginning=False, group="held")
+        producer = NumberedProducer(cluster.bootstrap)
+        try:
+            wait_for(pipeline, lambda s: len(s.kafka.partitions) == 2, 30)
+            start_sending(pipeline, producer, tmp_path / "read.jsonl")
+            wait_for(pipeline, lambda s: s.kafka.consumed > 300, 20)
+            time.sleep(1.5)  # past a commit interval: the positions are committed
+            monkeypatch.setattr(ConsumerWorker, "_watch_topic", slow_to_check)
+            _restart_empty(cluster)
+            ensure_topics(cluster.bootstrap, "prices", 2)
+            time.sleep(8.0)  # ticks flow to the new topic; the group re-forms meanwhile
+            looker = Consumer(client_config(cluster.bootstrap, **{"group.id": "held"}))
+            try:
+                committed = looker.committed(
+                    [TopicPartition("prices", p) for p in (0, 1)], timeout=10
+                )
+            finally:
+                looker.close()
+            assert [tp.offset for tp in committed] == [OFFSET_INVALID] * 2
+            checked.set()
+            acked = len(producer.acked)
+            wait_for(
+                pipeline,
+                lambda s: "created again" in s.kafka.recovery and s.kafka.consumed > acked + 300,
+                30,
+            )
+        finally:
+            checked.set()
             finish(pipeline, producer)
         check_numbers(producer, tmp_path / "read.jsonl")
 

@@ -188,8 +188,9 @@ class ConsumerWorker(threading.Thread):
         limitwatch's own, read by the fast decoder).
     committer:
         With a consumer group, commits the offsets of the ticks handled itself, a
-        publisher once what it published for them is delivered (instead of librdkafka's
-        automatic commits, which take every tick read); nothing after a failure.
+        publisher once what it published for them is delivered; nothing after a failure.
+        By default (a monitor in a group) a :class:`PositionCommitter`: librdkafka's
+        automatic commits are never used.
     commit_recorded:
         With a group: commit offsets only for messages the recording has handled, once
         its file is flushed (a killed recorder's successor resumes without a gap),
@@ -288,6 +289,10 @@ class ConsumerWorker(threading.Thread):
         #: TickChecks.take_restart): (position, symbol), in order.
         self._restarts: list[tuple[int, str]] = []
         self.rebuilt_signals = 0
+        if group is not None and committer is None and not commit_recorded:
+            # Its own commits, not librdkafka's automatic ones: those went on while the
+            # topic was unchecked after a loss of the brokers (see _hold_reads).
+            committer = PositionCommitter()
         self.committer = committer if group is not None else None
         self.slot = SnapshotSlot()
         self.closed = threading.Event()
@@ -337,7 +342,9 @@ class ConsumerWorker(threading.Thread):
         self._past_end: set[int] = set()  # partitions seen read past their end once
         self._reset_due: set[int] = set()  # read past their end: reset unless all is
         #: The broker was lost: reading waits until the topic is checked, so that a broker
-        #: that came back empty is not read from the old positions first.
+        #: that came back empty is not read from the old positions first, and a group's
+        #: positions are not committed: a position in the lost topic, committed to the
+        #: new one, sent the group's next reader past the new topic's first ticks.
         self._hold_reads = False
         self._held = False
         self._recovery = ""
@@ -411,9 +418,7 @@ class ConsumerWorker(threading.Thread):
             self.connection,
             **{
                 "group.id": self.group or f"limitwatch-monitor-{id(self):x}",
-                "enable.auto.commit": self.group is not None
-                and self.committer is None
-                and not self._commit_recorded,
+                "enable.auto.commit": False,  # see committer
                 "auto.offset.reset": "earliest" if self.from_beginning else "latest",
                 "session.timeout.ms": 6000,
                 "heartbeat.interval.ms": 1000,
@@ -470,7 +475,7 @@ class ConsumerWorker(threading.Thread):
                     # Stopped by a failure (the signals could not be written, say), the
                     # positions read lie past signals never sent: nothing is committed,
                     # and the next run reads them again (they had been committed, and lost).
-                    self.committer.close(consumer, commit=not failed)
+                    self.committer.close(consumer, commit=not failed and not self._hold_reads)
             finally:  # whatever the above ran into (see producer.topics on admin clients)
                 self._topics.close()
                 consumer.close()
@@ -485,6 +490,7 @@ class ConsumerWorker(threading.Thread):
             def on_assign(_c: Consumer, parts: list[TopicPartition]) -> None:
                 self._event("assigned", partitions=sorted(p.partition for p in parts))
                 self._idle = not parts  # the group's other members hold them all
+                assigned = bool(parts) and (self._renewed or not self.from_beginning)
                 if self._renewed and parts:
                     parts = self._from_start_unless_committed(_c, parts)
                     _c.assign(parts)
@@ -506,13 +512,21 @@ class ConsumerWorker(threading.Thread):
                         self.rebuilding = False
                         self.rebuild_progress = None
                 self._parts = list(parts)
+                if parts:
+                    if not assigned:  # as librdkafka does after this callback otherwise
+                        _c.assign(parts)
+                    # librdkafka keeps a partition paused through its hand-overs: one
+                    # handed back while reading was held stayed paused for good.
+                    self._pause_as_held(_c, parts)
 
             def on_revoke(_c: Consumer, parts: list[TopicPartition]) -> None:
                 # The next owner starts after our output (not after a batch whose
                 # handling failed: this worker's close revokes all it has then).
-                if self.committer is not None and not self._failed:
+                # Nothing while the topic is unchecked since a loss of the brokers (see
+                # _hold_reads): the positions may be the lost topic's.
+                if self.committer is not None and not self._failed and not self._hold_reads:
                     self.committer.commit(_c, force=True)
-                if self._handled:  # and after what this recording holds
+                if self._handled and not self._hold_reads:  # after what the recording holds
                     self._commit_handled(_c, wait=True)
                 let_go(_c, parts, "revoked")
 
@@ -677,7 +691,7 @@ class ConsumerWorker(threading.Thread):
         dirty = True
         while not self._stop_event.is_set():
             msgs = self._next_batch(consumer)
-            if self._hold_reads and not self._held and self.group is None:
+            if self._hold_reads and not self._held:
                 self._hold(consumer)
             if self._drain_commands():
                 # Someone is waiting to see a key's effect: show it before the batch.
@@ -686,9 +700,9 @@ class ConsumerWorker(threading.Thread):
             if msgs:
                 self._ingest(msgs)
                 dirty = True
-                if self._handled:
+                if self._handled and not self._hold_reads:
                     self._commit_handled(consumer)
-            if self.committer is not None:
+            if self.committer is not None and not self._hold_reads:
                 self.committer.commit(consumer)
             if self._drain_commands():
                 last_publish = 0.0  # publish at once: someone is waiting to see it
@@ -1331,6 +1345,13 @@ class ConsumerWorker(threading.Thread):
         assert self._topics is not None
         self._topics.ask_soon()  # ask as soon as a broker answers
 
+    def _pause_as_held(self, consumer: Consumer, parts: list[TopicPartition]) -> None:
+        """Pause `parts` if reading is held, else resume them."""
+        try:
+            (consumer.pause if self._held else consumer.resume)(parts)
+        except KafkaException as exc:
+            log.warning("could not %s reading: %s", "hold" if self._held else "resume", exc)
+
     def _release(self, consumer: Consumer) -> None:
         if self._held:
             try:
@@ -1361,6 +1382,7 @@ class ConsumerWorker(threading.Thread):
             return False
         if came_back or known != topic_id:
             self._read_to.clear()  # offsets of the topic that is no more
+            self._handled.clear()
             # Only partitions read up to the loss and held since go on: of the others
             # this worker holds an old state, or one given to it since from that.
             held = set(assigned)
