@@ -98,6 +98,8 @@ FEWEST_COLUMNS, FEWEST_ROWS = 30, 8
 _WHEN_TOO_SMALL = frozenset({"quit", "help"})
 #: From this many columns the layout is wide (the "-wide" breakpoint below).
 WIDE_FROM = 140
+#: The ``replaces`` key of the toast that says the filter hides every symbol.
+NO_MATCH = "no match"
 #: The ``replaces`` keys of the toasts that tell of signals.
 _SIGNAL_TOASTS = ("crossing", "watch")
 #: The screen row the first toast starts on (ToastRack's margin-top in app.tcss).
@@ -411,6 +413,17 @@ class LimitwatchApp(App[None]):
             self.post_message(Notify(toast))
         if shown is not None:
             self.call_after_refresh(self._drop_empty_toast_holders)
+
+    def _withdraw(self, replaces: str) -> None:
+        """Take off the toast shown with ``replaces``, if still on screen."""
+        shown = self._replaceable.pop(replaces, None)
+        if shown is None or shown not in self._notifications:
+            return
+        try:
+            self._unnotify(shown)
+        except AttributeError:  # (see notify)
+            return
+        self.call_after_refresh(self._drop_empty_toast_holders)
 
     def _toast_room(self) -> tuple[int, int] | None:
         """Rows the toasts have in the Kafka pane below its broker and health rows, and
@@ -873,6 +886,7 @@ class LimitwatchApp(App[None]):
                 f"No symbol matches the filter “{fmt.literal(table.filter_text)}”: "
                 "/ to change it, esc to clear it.",
                 severity="warning",
+                replaces=NO_MATCH,
             )
         else:
             self.notify("No symbol selected yet.", severity="warning")
@@ -1151,6 +1165,7 @@ class LimitwatchApp(App[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
+        self._withdraw(NO_MATCH)  # of a filter changed or cleared since (esc)
         self.query_one(Watchlist).set_filter(event.value)
         self._title_watchlist()
         self._urgent = True

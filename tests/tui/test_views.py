@@ -457,6 +457,12 @@ def test_a_filter_that_matches_nothing_says_so() -> None:
         await pilot.press("enter", "l", "d")  # keys about the selected symbol: none is
         await pilot.pause(0.1)
         lines.append("\n".join(n.message for n in app._notifications))
+        # Cleared, the filter takes its toast with it (it stayed, saying "esc to clear
+        # it" of a filter gone).
+        await pilot.press("slash", "escape")
+        await pilot.pause(0.2)
+        lines.append("\n".join(n.message for n in app._notifications))
+        lines.append(str(app.query_one(Watchlist).row_count))
 
     drive(app, script)
     assert "no symbol matches “ZZZ”" in lines[0]
@@ -464,6 +470,7 @@ def test_a_filter_that_matches_nothing_says_so() -> None:
     # "No symbol selected yet" said nothing of the filter that hid them all
     assert "No symbol matches the filter “ZZZ”: / to change it, esc to clear it." in lines[2]
     assert "No symbol selected yet" not in lines[2]
+    assert "No symbol matches" not in lines[3] and lines[4] == "12"
 
 
 def test_a_filter_that_matches_a_chosen_symbol_without_a_tick_names_it() -> None:
