@@ -338,7 +338,7 @@ def test_an_idempotent_producer_carries_on_after_its_broker_restarted_empty(
             producer.stop()
             producer.join(5)
         stats = producer.stats()
-        assert stats.failed == 0 and not stats.last_error, stats
+        assert stats.failed == 0 and not stats.last_error, (stats.failed, stats.last_error, stats)
         assert stats.resent > 0
 
 
