@@ -519,6 +519,26 @@ def test_a_run_that_scores_no_forecast_says_why(
     assert "the most any symbol had here is 3 ticks" in text
 
 
+def test_a_run_whose_symbols_have_no_limits_says_so_not_that_they_were_too_few(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A quantity that starts at 0 gets no band: an hour of its ticks said that a symbol
+    is forecast from its 20th tick, and that it had 3,600."""
+    rows = [(1750000000 + k, "cpu.y", 0.0 if k < 1800 else 1.0) for k in range(3600)]
+    status, lines, _ = run(capsys, write_csv(tmp_path / "q.csv", rows), "--additive", "cpu.*")
+    text = "\n".join(lines)
+    assert status == 0
+    assert "no symbol had a limit to forecast (cpu.y)" in text
+    assert "give limits with --limit SYMBOL=BUY:SELL" in text
+    assert "from its 20th tick" not in text
+    # Given limits, it is forecast.
+    status, lines, _ = run(
+        capsys, write_csv(tmp_path / "q.csv", rows), "--additive", "cpu.*",
+        "--limit", "cpu.y=-1:0.5",
+    )  # fmt: skip
+    assert status == 0 and "no symbol had a limit" not in "\n".join(lines)
+
+
 def test_ticks_further_apart_than_the_horizon_say_what_horizon_to_give(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

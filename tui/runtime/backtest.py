@@ -908,8 +908,13 @@ def print_report(result: BacktestResult, out: TextIO) -> None:
         file=out,
     )
     if not cal["forecasts"]:
-        most = int(result.state.n_ticks.max()) if len(result.state.n_ticks) else 0
-        print(no_forecast_reason(result.config, most), file=out)
+        st = result.state
+        bare = int(np.sum(np.isnan(st.buy) & np.isnan(st.sell)))
+        if len(st.symbols) and bare == len(st.symbols):
+            print(no_limits_reason(result.config, st.symbols), file=out)
+        else:
+            most = int(st.n_ticks.max()) if len(st.n_ticks) else 0
+            print(no_forecast_reason(result.config, most), file=out)
     print(
         f"  {'p':>9}  {'forecasts':>9}  {'predicted':>9}  {'observed':>8}  {'noise':>6}", file=out
     )
@@ -946,6 +951,32 @@ def no_forecast_reason(
         "ticks (a third of them where they span less), each with a whole horizon "
         f"({fmt.interval(config.horizon_s)}) of its ticks after it; the most any symbol had "
         f"here is {fmt.count(most_ticks, 'tick')}{span}"
+    )
+
+
+def no_limits_reason(config: EngineConfig, symbols: tuple[str, ...]) -> str:
+    """Why a run whose symbols all lack limits scored no forecast (it blamed the warm-up
+    of a quantity that started at 0 and ticked for an hour).
+
+    >>> why = no_limits_reason(EngineConfig(default_band=0.02), ("cpu.y",))
+    >>> why.startswith("no forecast was scored: no symbol had a limit to forecast (cpu.y); ")
+    True
+    >>> why.endswith("a value that starts at 0 gets none: give limits with --limit SYMBOL=BUY:SELL")
+    True
+    """
+    names = ", ".join(fmt.literal(name) for name in symbols[:3])
+    if len(symbols) > 3:
+        names += f" and {len(symbols) - 3:,} more"
+    band = config.default_band
+    why = (
+        f"the band (--band {band * 100:g}%) is a share of a symbol's first value, so a value "
+        "that starts at 0 gets none"
+        if band is not None
+        else "no band was given (--band) and no limit"
+    )
+    return (
+        f"no forecast was scored: no symbol had a limit to forecast ({names}); {why}: give "
+        "limits with --limit SYMBOL=BUY:SELL"
     )
 
 
