@@ -73,10 +73,27 @@ class SourceError(ValueError):
         self.skippable = skippable
 
 
+#: How :func:`check_price` says that a price is 0 or below.
+NOT_POSITIVE = "price must be positive"
+
+
 def skip_hint(exc: BaseException) -> str:
     """What to add to the message of an error about a line that ``--skip-bad`` would have
-    skipped and counted ("" for any other error)."""
-    return " (--skip-bad skips and counts such lines)" if getattr(exc, "skippable", False) else ""
+    skipped and counted ("" for any other error); of a value of 0 or below, also how to
+    read it as a quantity (skipping every such line lost a gauge's readings below 0).
+
+    >>> hint = skip_hint(SourceError("m.csv", 3, f"{NOT_POSITIVE}, got -0.2", skippable=True))
+    >>> hint.startswith(" (a value that may be 0 or below is a quantity: --additive SYMBOL; ")
+    True
+    """
+    if not getattr(exc, "skippable", False):
+        return ""
+    if getattr(exc, "reason", "").startswith(NOT_POSITIVE):
+        return (
+            " (a value that may be 0 or below is a quantity: --additive SYMBOL; --skip-bad "
+            "skips and counts such lines)"
+        )
+    return " (--skip-bad skips and counts such lines)"
 
 
 class BadLine(ValueError):
@@ -155,7 +172,7 @@ def check_price(price: object, quantity: bool = False) -> float:
             raise BadLine(f"value {price!r} is not between -{MAX_PRICE:g} and {MAX_PRICE:g}")
         return value
     if value <= 0.0:
-        raise BadLine(f"price must be positive, got {price!r}")
+        raise BadLine(f"{NOT_POSITIVE}, got {price!r}")
     if value < MIN_PRICE:
         raise BadLine(f"price {price!r} is below {MIN_PRICE:g}: too small to be a price")
     if value >= MAX_PRICE:

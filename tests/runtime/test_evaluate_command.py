@@ -247,8 +247,9 @@ def test_bad_lines_stop_the_evaluation_unless_skipped_and_counted(tmp_path: Path
     status, _, err = _run(str(bad))
     assert status == 2
     assert err.splitlines()[-1] == (
-        f"limitwatch evaluate: {bad}:502: price must be positive, got 0.0 "
-        "(--skip-bad skips and counts such lines)"
+        f"limitwatch evaluate: {bad}:502: price must be positive, got 0.0 (a value that may "
+        "be 0 or below is a quantity: --additive SYMBOL; --skip-bad skips and counts such "
+        "lines)"
     )
     status, out, err = _run(str(bad), "--skip-bad", "--json")
     assert status == 0

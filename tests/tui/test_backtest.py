@@ -244,8 +244,9 @@ def test_corrupt_file_prints_file_line_reason_and_exits_2(tmp_path: Path) -> Non
     result = cli("--json", str(path))
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        f"limitwatch backtest: {path}:3: price must be positive, got -4.0"
-        " (--skip-bad skips and counts such lines)"
+        f"limitwatch backtest: {path}:3: price must be positive, got -4.0 (a value that may"
+        " be 0 or below is a quantity: --additive SYMBOL; --skip-bad skips and counts such"
+        " lines)"
     )
     assert "Traceback" not in result.stderr
 
