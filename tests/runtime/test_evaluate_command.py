@@ -257,6 +257,12 @@ def test_bad_lines_stop_the_evaluation_unless_skipped_and_counted(tmp_path: Path
     assert "evaluate: 1 bad line skipped" in err.splitlines()
     _, want, _ = _run(str(clean), "--json")
     assert json.loads(out)["markets"][str(bad)] == json.loads(want)["markets"][str(clean)]
+    # --json says so too (a script reading it could not tell that a line was dropped).
+    doc = json.loads(out)
+    assert (doc["file"], doc["ticks"], doc["skipped"]) == (str(bad), len(lines), 1)
+    assert doc["skipped_lines"] == [f"{bad}:502: price must be positive, got 0.0"]
+    assert doc["notes"] == [] and doc["interrupted"] is False
+    assert json.loads(want)["skipped"] == 0 and json.loads(want)["skipped_lines"] == []
 
 
 def _market_files(tmp_path: Path) -> tuple[str, str]:

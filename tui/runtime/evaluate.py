@@ -658,7 +658,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         ctrl_c.restore()
     for line in skipped_lines(source):
         print(fmt.literal(line), file=err)
-    if (note := cut_short(source)) is not None:
+    note = cut_short(source)
+    if note is not None:
         print(fmt.literal(f"evaluate: {note}"), file=err)
     skipped = int(getattr(source, "skipped", 0) or 0)
     if skipped:
@@ -676,6 +677,15 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         }
         if args.file is None:
             doc.update(symbols=args.symbols, minutes=args.minutes, seed=args.seed)
+        else:  # what was read of it, as the backtest's summary says (stderr alone did)
+            doc.update(
+                file=args.file,
+                ticks=int(getattr(source, "ticks", 0) or 0),
+                skipped=skipped,
+                skipped_lines=list(getattr(source, "skipped_reasons", [])),
+                notes=[] if note is None else [note],
+            )
+        doc["interrupted"] = ctrl_c.hit
         out.write(msgspec.json.encode(doc).decode() + "\n")
     else:
         print(table(results, _terminal_width(out)), file=out)
