@@ -205,6 +205,33 @@ def test_recorded_ticks_score_the_same_a_group_of_symbols_at_a_time() -> None:
     assert [r.curve.tolist() for r in grouped.rows] == [r.curve.tolist() for r in whole.rows]
 
 
+def test_recorded_ticks_show_the_progress_of_a_long_evaluation_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A file of a million ticks said nothing for 45 s between "reading" and "done": on a
+    terminal the engine's run and the scoring now show how far they are, and the line
+    is taken off before the next one; in a pipe or a file nothing of it."""
+    from engine import EngineConfig
+
+    monkeypatch.setattr(evaluate, "PROGRESS_AFTER_S", 0.0)
+    monkeypatch.setattr(evaluate, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(evaluate, "BATCH", 2_000)
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    ticks = evaluate.read_ticks(str(ROOT / "scenarios" / "busy_market.jsonl"))
+    shown, piped = Terminal(), io.StringIO()
+    for err in (shown, piped):
+        evaluate.run_ticks(ticks, EngineConfig(), [1.0], err, group_ticks=2_000)
+    text = shown.getvalue()
+    assert "running the engine [" in text and f"/{len(ticks.t):,} ticks" in text
+    assert "scoring against the alarms [" in text and " groups" in text
+    assert text.endswith("\r\x1b[K")  # taken off
+    assert "\r" not in piped.getvalue() and "running the engine" not in piped.getvalue()
+
+
 def test_a_long_file_name_keeps_the_table_columns_aligned() -> None:
     path = str(ROOT / "scenarios" / "rally.jsonl")  # longer than the 10-character column
     status, out, _ = _run(path)

@@ -25,7 +25,7 @@ import os
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, TextIO
 
@@ -180,6 +180,46 @@ def _score_markets(
         results[kind] = run_ticks(Ticks.of_market(market), config, args.bands, stop=stop)
 
 
+#: Seconds before progress shows, and between two redraws of it.
+PROGRESS_AFTER_S, PROGRESS_EVERY_S = 1.0, 0.1
+
+
+class _ProgressLine:
+    """One line of progress on a terminal's standard error, rewritten in place, from the
+    second second on (the backtest's): nothing where ``stream`` is no terminal."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self.stream = stream
+        self.enabled = stream is not None and stream.isatty()
+        self.start = time.monotonic()
+        self.last = 0.0
+        self.drawn = False
+
+    def say(self, what: str, done: int, of: int, unit: str) -> None:
+        now = time.monotonic()
+        if (
+            not self.enabled
+            or now - self.start < PROGRESS_AFTER_S
+            or now - self.last < PROGRESS_EVERY_S
+            or of < 1
+        ):
+            return
+        assert self.stream is not None
+        self.last = now
+        bar = "#" * int(20 * min(done, of) / of)
+        # short enough for 80 columns: a wrapped line is not rewritten by a carriage return
+        self.stream.write(f"\r\x1b[K{what} [{bar:<20}] {done:,}/{of:,} {unit}")
+        self.stream.flush()
+        self.drawn = True
+
+    def clear(self) -> None:
+        """Take the line off (another is about to be printed)."""
+        if self.drawn and self.stream is not None:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.drawn = False
+
+
 def run_ticks(
     ticks: Ticks,
     config: EngineConfig,
@@ -231,14 +271,18 @@ def run_ticks(
     symbol_of = np.repeat(np.unique(np.asarray(ticks.symbols), return_inverse=True)[1], nb)
     step = max(1, BATCH // nb)
     store = None if truth else TickStore(group_ticks)
+    # Long work shows its progress: a file of a million ticks said nothing for 45 s.
+    line = _ProgressLine(err if store is not None else None)
     # its temporary file goes whatever happens
     with store if store is not None else contextlib.nullcontext():
         fed = len(ticks.t)
         for start in range(0, len(ticks.t), step):
+            line.say("running the engine", start, len(ticks.t), "ticks")
             if stop is not None and stop():
                 if store is None:
                     raise KeyboardInterrupt
                 fed = start
+                line.clear()
                 if err is not None:
                     print(f"evaluate: stopped by Ctrl-C after {fed:,} of "
                           f"{fmt.count(len(ticks.t), 'tick')}: scoring those (Ctrl-C again "
@@ -249,20 +293,31 @@ def run_ticks(
             if store is not None:
                 store.append(ids, t, price)
         if store is not None:
+            line.clear()
             if err is not None:
                 ticks_read = fmt.count(fed, "tick")
                 print(f"evaluate: scoring {ticks_read} against the alarms, each once per band "
                       f"({len(store):,} in all)", file=err, flush=True)  # fmt: skip
-            with scoring() if scoring is not None else contextlib.nullcontext():
-                return evaluate(
-                    (TickOrder(i, t, p, buy, sell) for i, t, p in store.groups()),
-                    runner.signals,
-                    stream_of,
-                    runner.finish(),
-                    horizon_s=cfg.horizon_s,
-                    rule=Discipline.of(cfg),
-                    symbol_of=symbol_of,
-                )
+
+            def groups() -> Iterator[TickOrder]:
+                for done, (i, t, p) in enumerate(store.groups()):
+                    line.say("scoring against the alarms", done, store.group_count, "groups")
+                    yield TickOrder(i, t, p, buy, sell)
+                line.clear()
+
+            try:
+                with scoring() if scoring is not None else contextlib.nullcontext():
+                    return evaluate(
+                        groups(),
+                        runner.signals,
+                        stream_of,
+                        runner.finish(),
+                        horizon_s=cfg.horizon_s,
+                        rule=Discipline.of(cfg),
+                        symbol_of=symbol_of,
+                    )
+            finally:
+                line.clear()  # (stopped by a Ctrl-C, too)
     ids, t, price = _streams(ticks, slice(None), nb)
     order = TickOrder(ids, t, price, buy, sell)
     assert ticks.drift is not None and ticks.vol is not None
