@@ -410,15 +410,21 @@ def test_a_ctrl_c_swallowed_where_it_was_raised_still_stops_the_run() -> None:
 def test_markets_too_short_for_a_tick_and_bands_too_narrow_for_two_limits_are_said() -> None:
     """A market of one symbol for six seconds has no tick on some kinds (a traceback from
     the scoring, the kinds scored before it lost); a band of 1e-15% leaves the two limits
-    equal (a traceback from the engine's check)."""
+    equal (a traceback from the engine's check; now refused with the options)."""
     status, out, _ = _run("--kinds", "lulls,drift", "--symbols", "1", "--minutes", "0.1")
     assert status == 0 and out.startswith("market")
     rows = [line.split()[:2] for line in out.splitlines()]
     assert [row[0] for row in rows if row[1:] == ["engine"]] == ["lulls", "drift"]
-    status, out, err = _run("--bands", "1e-15%", "--kinds", "drift", "--symbols", "2",
-                            "--minutes", "1")  # fmt: skip
-    assert status == 2 and out == ""
-    assert "the buy limit" in err and err.rstrip().endswith(": widen --bands")
+    # refused as --band refuses it (1e-9% was taken, and scored limits a rounding apart)
+    for bands in ("1e-15%", "1e-9%,1"):
+        result = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "evaluate", "--bands", bands, "--kinds", "drift",
+             "--symbols", "2", "--minutes", "1"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 2 and result.stdout == ""
+        assert "a band is at least 0.0001% of the price" in result.stderr
+        assert f"got '{bands}'" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_output_that_cannot_be_written_is_said_in_a_sentence() -> None:

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine import Engine, EngineConfig
-from engine.config import MAX_SYMBOLS, symbol_matcher
+from engine.config import MAX_SYMBOLS, MIN_BAND, symbol_matcher
 from engine.evaluation import (
     ENGINE,
     MIN_BIN,
@@ -602,6 +602,11 @@ def _bands(text: str) -> list[float]:
         ) from None
     if not bands or not all(0 < b < 100 for b in bands):
         raise argparse.ArgumentTypeError(f"bands must lie strictly between 0 and 100, got {text!r}")
+    if min(bands) < MIN_BAND * 100:  # as --band: 1e-9% scored limits a rounding apart
+        raise argparse.ArgumentTypeError(
+            f"a band is at least {MIN_BAND * 100:g}% of the price (narrower, the buy and the "
+            f"sell limit are the same number), got {text!r}"
+        )
     small = [p for p, b in zip(parts, bands, strict=True) if b < 1 and not p.endswith("%")]
     if small:
         x, pct = small[0], f"{float(small[0]) * 100:g}%"
