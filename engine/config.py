@@ -34,6 +34,9 @@ MIN_HORIZON_S = 0.01
 #: The longest forecast horizon, seconds: a year and a day (a longer one only makes its
 #: times to the limit numbers of hundreds of digits).
 MAX_HORIZON_S = 366 * 86400.0
+#: The shortest half-life: epoch times as float64 resolve about 0.24 microseconds, so a
+#: shorter one spans fewer than about 400 instants that can be told apart.
+MIN_HALFLIFE_S = 1e-4
 #: Largest ``max_symbols``: at the default windows, about 1.2 GB of state when all are used.
 MAX_SYMBOLS = 100_000
 #: Narrowest ``default_band``, a fraction of the price (0.0001 %): limits are kept to 12
@@ -300,8 +303,12 @@ class EngineConfig:
             raise ValueError(f"fast ({fast}) must be at least 1")
         if slow <= fast:
             raise ValueError(f"slow ({slow}) must be greater than fast ({fast})")
-        if real("halflife_s") <= 0:
-            raise ValueError(f"halflife_s ({self.halflife_s}) must be positive")
+        if not MIN_HALFLIFE_S <= real("halflife_s") <= MAX_HORIZON_S:
+            # (1e-9 s and 1e12 s were taken: averages of the last tick alone, or of none)
+            raise ValueError(
+                f"halflife_s ({self.halflife_s:g}) must lie from {MIN_HALFLIFE_S:g} s to "
+                f"{MAX_HORIZON_S:,.0f} s (366 days)"
+            )
         if self.drift_halflife_s is not None and not real("drift_halflife_s") >= self.halflife_s:
             raise ValueError(
                 f"drift_halflife_s ({self.drift_halflife_s}) must be at least halflife_s "

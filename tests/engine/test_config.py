@@ -100,3 +100,15 @@ def test_config_refuses_a_horizon_of_more_than_a_year_and_a_day() -> None:
     with pytest.raises(ValueError, match=r"^horizon_s \(1e\+308\) must be at most 31,622,400 s"):
         EngineConfig(horizon_s=1e308)
     assert EngineConfig(horizon_s=366 * 86400.0).horizon_s == 31_622_400.0
+
+
+@pytest.mark.parametrize("halflife", [1e-300, 1e-9, 9e-5, 31_622_401.0, 1e12, -1.0, 0.0])
+def test_config_refuses_a_half_life_shorter_than_times_resolve_or_longer_than_a_year(
+    halflife: float,
+) -> None:
+    """1e-9 s and 1e12 s were taken, and scored: averages of the last tick alone, or of
+    none (111 WATCHes an hour on 1-second ticks, with no word of why)."""
+    with pytest.raises(ValueError, match=r"^halflife_s \(.*\) must lie from 0.0001 s to 31,622"):
+        EngineConfig(halflife_s=halflife)
+    assert EngineConfig(halflife_s=1e-4).halflife_s == 1e-4
+    assert EngineConfig(halflife_s=366 * 86400.0).halflife_s == 31_622_400.0
