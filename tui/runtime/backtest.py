@@ -392,7 +392,8 @@ def _suggested(spacing_s: float) -> tuple[float, float]:
     """The horizon and half-life a spacing between ticks calls for: about
     SUGGEST_HORIZON_TICKS and SUGGEST_HALFLIFE_TICKS of it, to two digits."""
     horizon = min(float(f"{SUGGEST_HORIZON_TICKS * spacing_s:.2g}"), MAX_HORIZON_S)
-    return horizon, float(f"{SUGGEST_HALFLIFE_TICKS * spacing_s:.2g}")
+    # (the half-life is bounded as the horizon is: monthly ticks were told a refused one)
+    return horizon, min(float(f"{SUGGEST_HALFLIFE_TICKS * spacing_s:.2g}"), MAX_HORIZON_S)
 
 
 #: The share of the symbols whose ticks come further apart than the horizon from which
@@ -444,6 +445,8 @@ def sparse_ticks_note(config: EngineConfig, spacing_s: float) -> str | None:
 
     >>> print(sparse_ticks_note(EngineConfig(), 86400.0).split(": ")[-1])
     say --horizon 430000 --halflife 1700000 (about 5 and 20 ticks' spacing)
+    >>> print(sparse_ticks_note(EngineConfig(), 30 * 86400.0).split(": ")[-1][:42])
+    say --horizon 13000000 --halflife 31622400
     """
     # Bars a horizon apart (minute bars at the default minute) are as far apart: each
     # forecast sees one tick, at its very end.
