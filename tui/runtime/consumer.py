@@ -338,6 +338,11 @@ class ConsumerWorker(threading.Thread):
         #: The partitions this worker held when it lost its brokers, until the topic is
         #: seen again: only their state goes on into a topic created again.
         self._held_at_loss: set[int] | None = None
+        #: The partitions the group took from this worker for its silence (on_lost) since
+        #: it was last assigned any: a broker frozen past the session timeout, then
+        #: killed, dropped the worker before the loss of its brokers was known, and
+        #: they count as held at the loss (else the state of them started afresh).
+        self._dropped: set[int] = set()
         self._topic_missing = False
         self._past_end: set[int] = set()  # partitions seen read past their end once
         self._reset_due: set[int] = set()  # read past their end: reset unless all is
@@ -489,6 +494,7 @@ class ConsumerWorker(threading.Thread):
 
             def on_assign(_c: Consumer, parts: list[TopicPartition]) -> None:
                 self._event("assigned", partitions=sorted(p.partition for p in parts))
+                self._dropped.clear()
                 self._idle = not parts  # the group's other members hold them all
                 assigned = bool(parts) and (self._renewed or not self.from_beginning)
                 if self._renewed and parts:
@@ -541,6 +547,7 @@ class ConsumerWorker(threading.Thread):
                     "it joins again, its partitions %s may have been read by another member",
                     sorted(p.partition for p in parts),
                 )
+                self._dropped |= {p.partition for p in parts}
                 let_go(_c, parts, "lost")
 
             def let_go(_c: Consumer, parts: list[TopicPartition], event: str) -> None:
@@ -1154,7 +1161,7 @@ class ConsumerWorker(threading.Thread):
             self.health.brokers_lost()
             self._hold_reads = True
             if self._held_at_loss is None:
-                self._held_at_loss = {tp.partition for tp in self._parts}
+                self._held_at_loss = {tp.partition for tp in self._parts} | self._dropped
         # Counted and shown like any error, logged where a run of like ones is cut short.
         self._errors += 1
         self._last_error = f"kafka: {err.str()}"
@@ -1377,6 +1384,7 @@ class ConsumerWorker(threading.Thread):
         known, self._topic_id = self._topic_id, topic_id
         assigned = sorted(tp.partition for tp in self._parts)
         held_at_loss, self._held_at_loss = self._held_at_loss, None
+        self._dropped.clear()
         if known is None and not came_back:
             if self.group is None and partitions and assigned != sorted(partitions):
                 return self._partitions_changed(consumer, assigned, partitions)
