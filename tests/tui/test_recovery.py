@@ -147,6 +147,17 @@ def _restart_empty(cluster: EmbeddedBroker) -> None:
     cluster.start()
 
 
+def _until_read_again(pipeline: Pipeline, producer: NumberedProducer) -> Snapshot:
+    """The first snapshot in which the reader has seen the topic created again and read
+    300 ticks past those acknowledged until now."""
+    acked = len(producer.acked)
+    return wait_for(
+        pipeline,
+        lambda s: "created again" in s.kafka.recovery and s.kafka.consumed > acked + 300,
+        30,
+    )
+
+
 def test_an_explicit_broker_restarted_empty_gets_our_topics_again_and_is_read_from_its_start(
     tmp_path: Path,
 ) -> None:
@@ -156,12 +167,7 @@ def test_an_explicit_broker_restarted_empty_gets_our_topics_again_and_is_read_fr
         try:
             start_sending(pipeline, producer, tmp_path / "read.jsonl")
             _restart_empty(cluster)
-            acked = len(producer.acked)
-            snap = wait_for(
-                pipeline,
-                lambda s: "created again" in s.kafka.recovery and s.kafka.consumed > acked + 300,
-                30,
-            )
+            snap = _until_read_again(pipeline, producer)
             assert snap.kafka.topics_recreated == 2  # prices and prices.dlq, by limitwatch
             with AdminClient(client_config(cluster.bootstrap)) as admin:
                 meta = admin.list_topics(timeout=5)
@@ -263,12 +269,7 @@ def test_a_group_member_reading_new_ticks_reads_a_topic_created_again_from_its_s
                 time.sleep(freeze_s)  # past the session timeout (6 s): the group drops it
             _restart_empty(cluster)
             ensure_topics(cluster.bootstrap, "prices", 2)  # as a keeper of the topic would
-            acked = len(producer.acked)
-            wait_for(
-                pipeline,
-                lambda s: "created again" in s.kafka.recovery and s.kafka.consumed > acked + 300,
-                30,
-            )
+            _until_read_again(pipeline, producer)
         finally:
             finish(pipeline, producer)
         _acknowledged, twice = check_numbers(producer, tmp_path / "read.jsonl")
@@ -314,12 +315,7 @@ def test_a_group_commits_nothing_on_a_broker_back_from_a_loss_until_its_topic_is
                 looker.close()
             assert [tp.offset for tp in committed] == [OFFSET_INVALID] * 2
             checked.set()
-            acked = len(producer.acked)
-            wait_for(
-                pipeline,
-                lambda s: "created again" in s.kafka.recovery and s.kafka.consumed > acked + 300,
-                30,
-            )
+            _until_read_again(pipeline, producer)
         finally:
             checked.set()
             finish(pipeline, producer)

@@ -496,13 +496,15 @@ class ConsumerWorker(threading.Thread):
                 self._event("assigned", partitions=sorted(p.partition for p in parts))
                 self._dropped.clear()
                 self._idle = not parts  # the group's other members hold them all
-                assigned = bool(parts) and (self._renewed or not self.from_beginning)
+                assigned = False  # here, with offsets of its own
                 if self._renewed and parts:
                     parts = self._from_start_unless_committed(_c, parts)
                     _c.assign(parts)
+                    assigned = True
                 elif not self.from_beginning and parts:
                     parts = self._from_now_unless_committed(_c, parts)
                     _c.assign(parts)
+                    assigned = True
                 outdated = self._outdated & {p.partition for p in parts}
                 if outdated:
                     self._outdated -= outdated
