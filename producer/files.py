@@ -234,6 +234,9 @@ class FileSource:
         self.bytes_read = 0
         self._size_at_open = 0  # of a regular file, as its read began (see _check_size)
         self._last_raw = b""  # of a stream, the end of its last line read (see cut_short)
+        #: Of a regular file with no newline at its end: its size and the number of its
+        #: last line, when counted (see _if_cut).
+        self._unended: tuple[int, int] | None = None
         self._stream = stream
         self._released = False  # see release()
         #: Set at a stop: a named pipe this source reads stops waiting for its writer.
@@ -541,6 +544,8 @@ class FileSource:
 
     def _fail(self, lineno: int, reason: str) -> None:
         """Raise for a bad line, or count and remember it when skipping bad lines."""
+        if "cut while written" not in reason:  # a JSON line says so itself
+            reason += self._if_cut(lineno)
         if not self.skip_bad:
             raise SourceError(self.display, lineno, reason, skippable=True)
         self.skipped += 1
@@ -550,6 +555,28 @@ class FileSource:
             log.warning("skipped %s:%d: %s", self.display, lineno, reason)
             if self.skipped == LOG_REASONS:
                 log.warning("skipped %s: more bad lines are counted, not named", self.display)
+
+    def _if_cut(self, lineno: int) -> str:
+        """What to add to the reason a line is bad when it is a regular file's last line
+        and has no newline at its end ("" otherwise): a file cut short while it was
+        written ends so, and a line cut inside its symbol or time, or a JSON line cut
+        anywhere, reads as a bad line of its own (\"expected 3 fields, found 2\")."""
+        if not self._regular():
+            return ""
+        try:
+            with open(self.path, "rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                if not size or (f.seek(size - 1) and f.read(1) == b"\n"):
+                    return ""
+                if self._unended is None or self._unended[0] != size:
+                    f.seek(0)
+                    lines = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+                    self._unended = (size, lines + 1)
+        except OSError:
+            return ""
+        if lineno != self._unended[1]:
+            return ""
+        return ", on the file's last line, which has no newline at its end: was the file cut short?"
 
     def _first_line(
         self, fmt: Format, text: str, lineno: int

@@ -362,6 +362,39 @@ def test_a_file_whose_last_line_has_no_newline_is_read_and_said_to_be_maybe_cut(
         assert status == 0 and err == "", err
 
 
+def test_a_bad_last_line_with_no_newline_is_said_to_be_maybe_cut(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A CSV cut inside its last symbol or time (`...,AC`) was refused as any bad line
+    (`expected 3 fields, found 2`), which says nothing of the likely cause; the same line
+    inside the file, or ended by a newline, is only a bad line. A JSON line cut short
+    says so already, once."""
+    ticks = [(1.75e9 + k, "ACME", 100.0 + 0.01 * k) for k in range(20)]
+    path = tmp_path / "cut.csv"
+    write_csv(path, ticks)
+    whole = path.read_bytes()
+    note = ", on the file's last line, which has no newline at its end: was the file cut short?"
+    for tail, found in ((b"1750000020.0,AC", 2), (b"17500000", 1)):
+        path.write_bytes(whole + tail)
+        status, _lines, err = run(capsys, "--signals-only", str(path))
+        assert status == 2
+        assert err == (
+            f"limitwatch backtest: {path}:22: expected 3 fields, found {found}{note} "
+            "(--skip-bad skips and counts such lines)\n"
+        ), err
+    for ended in (whole + b"1750000020.0,AC\n", whole + b"1750000020.0,AC\n# the end"):
+        path.write_bytes(ended)
+        status, _lines, err = run(capsys, "--signals-only", str(path))
+        assert status == 2 and err == (
+            f"limitwatch backtest: {path}:22: expected 3 fields, found 2 "
+            "(--skip-bad skips and counts such lines)\n"
+        ), err
+    jsonl = tmp_path / "cut.jsonl"
+    jsonl.write_text('{"symbol": "ACME", "price": 100.0, "ts": 1750000000.0}\n{"symbol": "AC')
+    status, _lines, err = run(capsys, "--signals-only", str(jsonl))
+    assert status == 2 and "(a file cut while written?)" in err and "cut short" not in err, err
+
+
 @pytest.mark.parametrize("writer", [False, True], ids=["no-writer", "idle-writer"])
 def test_ctrl_c_stops_a_backtest_waiting_on_a_named_pipe(tmp_path: Path, writer: bool) -> None:
     """A named pipe with no writer yet (open waits), or one whose writer has sent nothing
