@@ -144,6 +144,52 @@ def _as_json(value: object, most: int = 60) -> str:
     return text if len(text) <= most else text[: most - 1] + "…"
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_shapes(obj: dict[str, Any]) -> None:
+    """Raise BadLine, in words, where a field of a header is not of its kind (the
+    decoder said ``Expected `float | null`, got `str` - at `$.limits[...][1]```, which
+    names neither the symbol nor what a limit is).
+
+    >>> try:
+    ...     _check_shapes({"limits": {"FOXL": [98.0, "100"]}})
+    ... except BadLine as exc:
+    ...     print(str(exc).replace("each a number or null for a side without a limit", "..."))
+    bad scenario header: limits for 'FOXL' must be [buy, sell], ..., got [98.0, "100"]
+    """
+
+    def bad(what: str, value: object) -> BadLine:
+        return BadLine(f"bad scenario header: {what}, got {_as_json(value)}")
+
+    for key in ("name", "description", "made_by"):
+        if key in obj and not isinstance(obj[key], str):
+            raise bad(f'"{key}" must be text', obj[key])
+    for key, what in (("symbols", "symbol names"), ("additive", "symbol patterns")):
+        value = obj.get(key, [])
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise bad(f'"{key}" must be an array of {what} (text each)', value)
+    limits = obj.get("limits", {})
+    if not isinstance(limits, dict):
+        raise bad('"limits" must be an object of "SYMBOL": [buy, sell]', limits)
+    for symbol, pair in limits.items():
+        if not (
+            isinstance(pair, list | tuple)
+            and len(pair) == 2
+            and all(v is None or _is_number(v) for v in pair)
+        ):
+            raise bad(
+                f"limits for {str(symbol)[:60]!r} must be [buy, sell], each a number or null "
+                "for a side without a limit",
+                pair,
+            )
+    if not isinstance(obj.get("engine", {}), dict):
+        raise bad('"engine" must be an object of "setting": number', obj["engine"])
+    if "price_jumps" in obj and not isinstance(obj["price_jumps"], bool):
+        raise bad('"price_jumps" must be true or false', obj["price_jumps"])
+
+
 def header_from_object(obj: dict[str, Any]) -> ScenarioHeader:
     """Check a decoded first line and turn it into a ScenarioHeader, or raise BadLine."""
     version = obj.get(SCENARIO_KEY)
@@ -172,6 +218,7 @@ def header_from_object(obj: dict[str, Any]) -> ScenarioHeader:
             f"bad scenario header: missing {' and '.join(missing)} (text each; a header "
             'needs both, as in {"limitwatch_scenario": 1, "name": "...", "description": "..."})'
         )
+    _check_shapes(obj)
     try:
         header = msgspec.convert(obj, ScenarioHeader)
     except msgspec.ValidationError as exc:

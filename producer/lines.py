@@ -658,6 +658,11 @@ def _is_json_object(line: str) -> bool:
         return False
 
 
+#: A value that other programs write for a number and JSON does not allow (Python's
+#: json.dumps writes NaN and Infinity unless told not to).
+_NOT_JSON_NUMBER = re.compile(r"[:\[,]\s*-?(?:NaN|Infinity|nan|inf)\s*[,\]}]")
+
+
 def json_object(line: str) -> dict[str, Any]:
     """Decode a line holding one JSON object, or raise BadLine."""
     try:
@@ -665,6 +670,8 @@ def json_object(line: str) -> dict[str, Any]:
     except msgspec.DecodeError as exc:
         cut = "truncated" in str(exc)  # a line that ends before its object does
         hint = ": the line ends before its object does (a file cut while written?)" if cut else ""
+        if not cut and _NOT_JSON_NUMBER.search(line):
+            hint = " (NaN and Infinity are not JSON: a number, or null where one may be left out)"
         raise BadLine(f"not valid JSON: {exc}{hint}") from None
     except RecursionError:
         raise BadLine("not valid JSON: nested too deeply") from None

@@ -265,6 +265,9 @@ def test_bad_csv_names_file_line_and_problem(
         ('{"symbol":7,"price":1,"ts":1}\n', "symbol must be text, got a number"),
         ('{"symbol":"A","price":1,"ts":1\n', "not valid JSON"),
         ('{"symbol":"A","pri', "the line ends before its object does (a file cut while"),
+        # what Python's json.dumps writes for float("nan") and float("inf")
+        ('{"symbol":"A","price":NaN,"ts":1}\n', "(NaN and Infinity are not JSON: a number"),
+        ('{"symbol":"A","price":-Infinity,"ts":1}\n', "(NaN and Infinity are not JSON"),
         ("[1, 2, 3]\n", "expected a JSON object, got an array"),
         ("null\n", "expected a JSON object, got null"),  # not "got NoneType"
         ('{"symbol":" A","price":1,"ts":1}\n', "surrounding spaces"),
