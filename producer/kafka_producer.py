@@ -268,9 +268,19 @@ class ProducerThread(threading.Thread):
             if generation == self._generation:
                 self._on_error(err)
 
+        return Producer(client_config(self.bootstrap, **self.client_settings(on_error)))
+
+    def client_settings(self, on_error: Callable[[KafkaError], None]) -> dict[str, object]:
+        """The settings of each client this thread makes (the user's own on top)."""
         settings: dict[str, object] = {
             "linger.ms": self._linger_ms,
             "enable.idempotence": False,
+            # A retried request must not land after the ones sent behind it: a reader
+            # takes a tick sent again only if it is newer than the latest of its symbol
+            # read, so one newer tick landing first on a broker back from a loss drops
+            # every older copy of that symbol (324 acknowledged ticks of one symbol were
+            # never read). Without idempotence only one request in flight keeps the order.
+            "max.in.flight.requests.per.connection": 1,
             "message.timeout.ms": 30000,
             "queue.buffering.max.messages": 200000,
             # A restarted broker must not get the topic with its own partition count.
@@ -278,7 +288,7 @@ class ProducerThread(threading.Thread):
             "error_cb": on_error,
         }
         settings.update(self._client_settings)
-        return Producer(client_config(self.bootstrap, **settings))
+        return settings
 
     def run(self) -> None:
         self._delivered = 0
