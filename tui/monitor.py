@@ -213,7 +213,13 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
         app.run()
     finally:
         if not pipeline.stop():
-            print("limitwatch: some threads did not stop in time (see the log)", file=sys.stderr)
+            # Daemon threads: they end with the process, which exits now.
+            print(
+                f"limitwatch: quit before {' and '.join(pipeline.unfinished)} had closed "
+                "(a broker that does not answer holds a Kafka client's close); nothing of "
+                "it is left running (the log says more)",
+                file=sys.stderr,
+            )
         if history is not None:
             history.close()
     failure = pipeline.worker.failure if pipeline.worker is not None else None

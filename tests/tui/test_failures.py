@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +23,8 @@ from tui.runtime.pipeline import Pipeline, PipelineOptions
 from tui.runtime.snapshot import staleness
 
 pytestmark = pytest.mark.kafka
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _no_threads_left() -> bool:
@@ -127,3 +132,43 @@ def test_a_dead_broker_holds_the_producer_so_nothing_goes_out_or_fails() -> None
             thread.join(5)
     stats = thread.stats()
     assert stats.delivered + stats.failed == stats.produced  # the undelivered: failed
+
+
+_QUIT_FROZEN = """
+import os, signal, sys, time
+from producer.generator import MarketGenerator
+from tests.tui.waiting import wait_for
+from tui.runtime.pipeline import Pipeline, PipelineOptions
+
+pipeline = Pipeline(PipelineOptions(source=MarketGenerator(seed=3, rate=100.0), group="g"))
+pipeline.start()
+wait_for(pipeline, lambda s: s.kafka.consumed > 50, 30)
+print(pipeline.broker.pid, flush=True)
+os.kill(pipeline.broker.pid, signal.SIGSTOP)
+start = time.monotonic()
+print(pipeline.stop(timeout=2.0), pipeline.unfinished, round(time.monotonic() - start, 1))
+"""
+
+
+def test_quitting_with_a_frozen_broker_says_which_part_was_still_closing() -> None:
+    """A reader in a group closes by leaving it, which a frozen broker never answers (its
+    client's close waited for good, even once the broker was killed): the stop gives up
+    on it within its budget and names it, where the monitor said only "some threads did
+    not stop in time", and the process still exits at once with the broker gone."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _QUIT_FROZEN], cwd=ROOT, capture_output=True, text=True,
+        timeout=90,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    pid, result = proc.stdout.splitlines()[:2]
+    # it gave up on the reader (stop returned, False) rather than wait for its close
+    assert result.startswith("False ['the Kafka reader'] "), proc.stdout
+    assert not _alive(int(pid))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

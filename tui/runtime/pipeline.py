@@ -152,6 +152,15 @@ class PipelineOptions:
     limits_topic: str | None = LIMITS  # where limits are shared (None: not shared)
 
 
+#: The pipeline's threads as a user knows them.
+_ROLES = {
+    "limitwatch-consumer": "the Kafka reader",
+    "limitwatch-producer": "the producer",
+    "limitwatch-keeper": "the broker's keeper",
+    "limitwatch-limits": "the shared limits' client",
+}
+
+
 class Pipeline:
     """Owns and runs every moving part; `stop()` ends them all."""
 
@@ -165,6 +174,8 @@ class Pipeline:
         self.bootstrap = options.bootstrap or ""
         self.connection = Connection(self.bootstrap, options.kafka_properties)
         self._stopping = threading.Event()
+        #: Set by :meth:`stop`: the parts still closing when it gave up on them, in words.
+        self.unfinished: list[str] = []
 
     def start(self) -> None:
         """Start broker (if embedded), topics, consumer and producer. Call from the main thread."""
@@ -429,7 +440,8 @@ class Pipeline:
         for thread in threads:
             if thread.is_alive():
                 thread.join(max(deadline - time.monotonic() - 0.3, 0.05))
-        ok = not any(t.is_alive() for t in threads)
+        self.unfinished = [_ROLES.get(t.name, t.name) for t in threads if t.is_alive()]
+        ok = not self.unfinished
         if not ok:
             log.warning(
                 "threads still running at shutdown: %s", [t.name for t in threads if t.is_alive()]
