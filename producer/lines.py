@@ -47,7 +47,8 @@ MAX_LINE_BYTES = 1 << 20
 
 Format = Literal["csv", "jsonl"]
 
-_TS_NAMES = ("ts", "time")
+#: What a CSV header may call the time column (`timestamp` is pandas' and many exports').
+_TS_NAMES = ("ts", "time", "timestamp")
 _KNOWN_SYMBOLS_MAX = 100_000
 _REQUIRED = ("ts", "symbol", "price")
 
@@ -574,7 +575,11 @@ class CsvColumns:
             )
         duplicated = sorted({n for n in _REQUIRED if canon.count(n) > 1})
         if duplicated:
-            raise BadLine(f"column(s) {', '.join(duplicated)} appear more than once")
+            # by the names given: "time" and "timestamp" are both the time
+            given = [n for n, c in zip(names, canon, strict=True) if c in duplicated]
+            raise BadLine(
+                f"column(s) {', '.join(duplicated)} appear more than once ({', '.join(given)})"
+            )
         self.width = len(canon)
         self.ts = canon.index("ts")
         self.symbol = canon.index("symbol")

@@ -79,6 +79,25 @@ def test_csv_reads_epoch_and_iso_timestamps_in_any_column_order(tmp_path: Path) 
     ]
 
 
+def test_csv_takes_a_timestamp_column_for_the_time_read_whole_or_line_by_line(
+    tmp_path: Path,
+) -> None:
+    """pandas' to_csv and many exports call the time `timestamp`: the file was refused
+    ("missing header column(s) ts")."""
+    rows = "".join(f"ACME,{10 + k / 100:.2f},{1750000000 + k}\n" for k in range(3000))
+    path = write(tmp_path, "p.csv", "symbol,price,timestamp\n" + rows)
+    want = [Tick("ACME", round(10 + k / 100, 2), 1750000000.0 + k) for k in range(3000)]
+    assert read_all(path) == want
+    source = FileSource(path)
+    columns = list(source.columns())  # in blocks, through the C parser
+    got = [
+        Tick(c.symbols[code], float(price), float(ts))
+        for c in columns
+        for code, price, ts in zip(c.codes, c.price, c.ts, strict=True)
+    ]
+    assert got == want
+
+
 def test_csv_accepts_time_as_ts_quotes_comments_blank_lines_and_crlf(tmp_path: Path) -> None:
     path = write(
         tmp_path,
@@ -202,6 +221,11 @@ def _pipe_of(data: bytes) -> int:
         ("ACME,10,1750000000\n", 1, "no header line, so the columns are read as ts,symbol"),
         ("ts,symbol\n1,A\n", 1, "missing header column(s) price"),
         ("ts,symbol,price,time\n", 1, "appear more than once"),
+        (
+            "timestamp,symbol,price,time\n",
+            1,
+            "column(s) ts appear more than once (timestamp, time)",
+        ),
         ("ts,symbol,price\n1,A,nan\n", 2, "price is not finite"),
         ("ts,symbol,price\n1,A,inf\n", 2, "price is not finite"),
         ("ts,symbol,price\n1,A,0\n", 2, "price must be positive"),
