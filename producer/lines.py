@@ -47,8 +47,11 @@ MAX_LINE_BYTES = 1 << 20
 
 Format = Literal["csv", "jsonl"]
 
-#: What a CSV header may call the time column (`timestamp` is pandas' and many exports').
-_TS_NAMES = ("ts", "time", "timestamp")
+#: What a CSV header may call the time column (`timestamp` is pandas' and many exports',
+#: `date` a daily export's).
+_TS_NAMES = ("ts", "time", "timestamp", "date")
+#: What a CSV header without a `price` column may call it (a daily export's close).
+_PRICE_NAMES = ("close",)
 _KNOWN_SYMBOLS_MAX = 100_000
 _REQUIRED = ("ts", "symbol", "price")
 
@@ -553,10 +556,14 @@ class CsvColumns:
                 raise BadLine(headerless_misfit(exc)) from None
             return
         header = first_line
-        canon = ["ts" if n in _TS_NAMES else n for n in names]
+        priced = "price" in names
+        canon = [
+            "ts" if n in _TS_NAMES else "price" if n in _PRICE_NAMES and not priced else n
+            for n in names
+        ]
         #: Columns besides ts, symbol and price (volume, bid, ...): read past, as a JSON
         #: line's other keys are (an export with a volume column was refused whole).
-        self.ignored = [n for n in names if n not in (*_TS_NAMES, "symbol", "price")]
+        self.ignored = [n for n, c in zip(names, canon, strict=True) if c not in _REQUIRED]
         missing = [n for n in _REQUIRED if n not in canon]
         if missing:
             # A spreadsheet's export in a locale that writes decimal commas separates
@@ -570,8 +577,9 @@ class CsvColumns:
                 else ""
             )
             raise BadLine(
-                f"missing header column(s) {', '.join(missing)}; "
-                f"expected ts,symbol,price (any order), got {header.strip()!r}{hint}"
+                f"missing header column(s) {', '.join(missing)}; expected ts,symbol,price "
+                "(any order; the time may be called time, timestamp or date, the price "
+                f"close), got {header.strip()!r}{hint}"
             )
         duplicated = sorted({n for n in _REQUIRED if canon.count(n) > 1})
         if duplicated:

@@ -98,6 +98,24 @@ def test_csv_takes_a_timestamp_column_for_the_time_read_whole_or_line_by_line(
     assert got == want
 
 
+def test_a_daily_export_with_a_symbol_column_is_read_by_its_date_and_close(
+    tmp_path: Path,
+) -> None:
+    """`Date,Open,High,Low,Close,Volume` with a symbol added: the date is the time and the
+    close the price (a `price` column, where there is one, is the price still)."""
+    path = write(
+        tmp_path, "d.csv",
+        "Date,Symbol,Open,High,Low,Close,Volume\n"
+        "2024-01-02,SPY,472.2,473.7,470.5,472.65,123\n2024-01-03,SPY,470.4,471.2,468.2,468.79,99\n",
+    )  # fmt: skip
+    assert read_all(path) == [Tick("SPY", 472.65, 1704153600.0), Tick("SPY", 468.79, 1704240000.0)]
+    both = write(tmp_path, "b.csv", "date,symbol,close,price\n2024-01-02,SPY,1.5,2.5\n")
+    assert read_all(both) == [Tick("SPY", 2.5, 1704153600.0)]
+    message = error_of(write(tmp_path, "n.csv", "Date,Open,Close\n2024-01-02,1,2\n"))
+    assert "missing header column(s) symbol" in message
+    assert "the time may be called time, timestamp or date, the price close" in message
+
+
 def test_csv_accepts_time_as_ts_quotes_comments_blank_lines_and_crlf(tmp_path: Path) -> None:
     path = write(
         tmp_path,
