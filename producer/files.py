@@ -234,8 +234,8 @@ class FileSource:
         self.bytes_read = 0
         self._size_at_open = 0  # of a regular file, as its read began (see _check_size)
         self._last_raw = b""  # of a stream, the end of its last line read (see cut_short)
-        #: Of a regular file with no newline at its end: its size and the number of its
-        #: last line, when counted (see _if_cut).
+        #: Of a regular file: its size and the number of its last line where that has
+        #: no newline at its end, else 0, when looked at (see _if_cut).
         self._unended: tuple[int, int] | None = None
         self._stream = stream
         self._released = False  # see release()
@@ -559,19 +559,19 @@ class FileSource:
     def _if_cut(self, lineno: int) -> str:
         """What to add to the reason a line is bad when it is a regular file's last line
         and has no newline at its end ("" otherwise): a file cut short while it was
-        written ends so, and a line cut inside its symbol or time, or a JSON line cut
-        anywhere, reads as a bad line of its own (\"expected 3 fields, found 2\")."""
+        written ends so, and a line cut inside its symbol or time reads as any bad line
+        ("expected 3 fields, found 2")."""
         if not self._regular():
             return ""
         try:
-            with open(self.path, "rb") as f:
-                size = f.seek(0, os.SEEK_END)
-                if not size or (f.seek(size - 1) and f.read(1) == b"\n"):
-                    return ""
-                if self._unended is None or self._unended[0] != size:
-                    f.seek(0)
-                    lines = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
-                    self._unended = (size, lines + 1)
+            size = os.stat(self.path).st_size
+            if self._unended is None or self._unended[0] != size:  # counted once a size
+                last = 0  # none: the file ends with a newline (or is empty)
+                with open(self.path, "rb") as f:
+                    if size and f.seek(size - 1) >= 0 and f.read(1) != b"\n":
+                        f.seek(0)
+                        last = 1 + sum(b.count(b"\n") for b in iter(lambda: f.read(1 << 20), b""))
+                self._unended = (size, last)
         except OSError:
             return ""
         if lineno != self._unended[1]:
