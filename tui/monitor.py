@@ -30,6 +30,7 @@ from tui.runtime.common import (
     kafka_fail,
     kafka_problem,
     open_source_from,
+    rate_unused,
     say,
 )
 from tui.runtime.history import SignalHistory, default_history_path
@@ -150,6 +151,9 @@ def run_monitor(args: argparse.Namespace, spec: str | None = None) -> int:
     # The engine starts without remembered limits it would refuse; the file keeps them
     # (a quantity's, saved in a run with --additive, are right again in the next such run).
     notes: list[str] = []
+    unused = None if args.no_producer else rate_unused(args, spec)
+    if unused:
+        notes.append(unused)
     possible = _possible_remembered(args, source, settings, config_path, notes)
     if not _on_a_terminal():  # before anything starts (a producer would write to the cluster)
         return _no_terminal(args)

@@ -280,11 +280,28 @@ def connection(args: argparse.Namespace) -> Connection:
     return Connection(args.bootstrap_servers, dict(args.kafka_properties))
 
 
+#: The generator's ticks a second when --rate is not given.
+DEFAULT_RATE = 50.0
+
+
+def rate_unused(args: argparse.Namespace, spec: str) -> str | None:
+    """What to say when ``--rate`` was given for a source other than the generator, which
+    it does not pace (a file was sent at its own times, and nothing said so)."""
+    rate = getattr(args, "rate", None)
+    if rate is None or spec == "generator":
+        return None
+    return (
+        f"--rate {rate:g} paces the generator only: {spec} keeps its own times (--speed "
+        "scales a file's)"
+    )
+
+
 def open_source_from(
     args: argparse.Namespace, spec: str, stop: threading.Event, stdin: LookaheadReader | None = None
 ) -> Source:
+    rate = DEFAULT_RATE if args.rate is None else args.rate
     return open_source(
-        spec, seed=args.seed, rate=args.rate, symbols=args.symbols, loop=args.loop,
+        spec, seed=args.seed, rate=rate, symbols=args.symbols, loop=args.loop,
         skip_bad=args.skip_bad, stop=stop, stdin=stdin,  # type: ignore[arg-type]
         additive=getattr(args, "additive", ()),
     )  # fmt: skip

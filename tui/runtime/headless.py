@@ -43,6 +43,7 @@ from tui.runtime.common import (
     kafka_fail,
     open_source_from,
     quiet_stdout,
+    rate_unused,
     say,
     still_waiting,
 )
@@ -515,6 +516,9 @@ def run_produce(args: argparse.Namespace) -> int:
         return fail(f"{STDIN_CLOSED}: give a file, or pipe ticks in")
     stop = threading.Event()
     stdin = LookaheadReader(os.dup(0), stop) if args.source == "-" else None
+    unused = rate_unused(args, args.source)
+    if unused:
+        say(unused)
     try:
         source = open_source_from(args, args.source, stop, stdin)
         keeper = _topics_kept(args, writes=True)

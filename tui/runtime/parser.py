@@ -20,6 +20,7 @@ from producer.keeper import BROKER_MEMORY_MIB, MIN_BROKER_MEMORY_MIB
 from producer.markets import HELD_OUT, KINDS
 from tui.runtime import backtest, evaluate
 from tui.runtime import settings as settings_file
+from tui.runtime.common import DEFAULT_RATE
 from tui.runtime.headless import PRODUCE_REPORT_S, run_engine, run_produce, run_record
 from tui.runtime.history import KEEP_DAYS, KEEP_ROWS, default_export_dir, default_history_path
 from tui.runtime.indicators import INDICATORS_TOPIC
@@ -213,16 +214,16 @@ def add_source_options(p: argparse.ArgumentParser, *, with_source: bool = True) 
         )  # fmt: skip
         g.add_argument("--seed", type=seed, default=7, help="generator seed (default: %(default)s)")
         g.add_argument(
-            "--rate", type=_rate, default=50.0,
+            "--rate", type=_rate, default=None,
             help="generator ticks per second, all symbols together, at most "
-            f"{MAX_RATE:,.0f} (default: %(default)s)",
+            f"{MAX_RATE:,.0f} (default: {DEFAULT_RATE:g}); a file keeps its own times",
         )  # fmt: skip
         g.add_argument(
             "--symbols", type=at_most(MAX_SYMBOLS), default=12,
             help="how many symbols the generator makes up (default: %(default)s)",
         )  # fmt: skip
     else:
-        p.set_defaults(seed=7, rate=50.0, symbols=12)
+        p.set_defaults(seed=7, rate=None, symbols=12)
     g.add_argument(
         "--speed", type=_speed, default=1.0,
         help="pace factor for files and scenarios, e.g. 0.5, 2, 10, or max, at least 0.001 "
