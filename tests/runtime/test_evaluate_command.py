@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tui.runtime import evaluate
+from tui.runtime import evaluate, progress
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -213,8 +213,8 @@ def test_recorded_ticks_show_the_progress_of_a_long_evaluation_on_a_terminal(
     is taken off before the next one; in a pipe or a file nothing of it."""
     from engine import EngineConfig
 
-    monkeypatch.setattr(evaluate, "PROGRESS_AFTER_S", 0.0)
-    monkeypatch.setattr(evaluate, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(progress, "PROGRESS_AFTER_S", 0.0)
+    monkeypatch.setattr(progress, "PROGRESS_EVERY_S", 0.0)
     monkeypatch.setattr(evaluate, "BATCH", 2_000)
 
     class Terminal(io.StringIO):

@@ -80,6 +80,7 @@ from tui.runtime.options import (
     header_of,
     positive_int,
 )
+from tui.runtime.progress import ProgressLine
 from tui.runtime.textplot import Series, lead_precision_plot
 from tui.runtime.tickstore import GROUP_TICKS, StoreError, TickStore
 
@@ -1040,23 +1041,17 @@ def lead_plot(result: BacktestResult) -> str:
     return lead_precision_plot(series[1:] + series[:1])
 
 
-class Progress:
-    """A progress line on a terminal's standard error, from the second second on."""
+class Progress(ProgressLine):
+    """The backtest's progress line: the file read (and the rate), then the scoring."""
 
     def __init__(self, source: Source, stream: TextIO) -> None:
-        self.stream = stream
-        self.enabled = stream.isatty()
+        super().__init__(stream)
         self.size = getattr(source, "size", None)
         self.source = source
-        self.start = time.monotonic()
-        self.last_draw = 0.0
-        self.drawn = False
 
     def update(self, ticks: int) -> None:
-        now = time.monotonic()
-        if not self.enabled or now - self.start < 1.0 or now - self.last_draw < 0.1:
+        if not self.due():
             return
-        self.last_draw = now
         done = getattr(self.source, "bytes_read", 0)
         if self.size:
             frac = min(1.0, done / self.size)
@@ -1064,33 +1059,16 @@ class Progress:
             text = f"[{bar:<30}] {100 * frac:3.0f}%  {ticks:,} ticks"
         else:
             text = f"{ticks:,} ticks"
-        self.stream.write(f"\r{text}  {ticks / (now - self.start):,.0f}/s ")
-        self.stream.flush()
-        self.drawn = True
-
-    def clear(self) -> None:
-        """Take the progress line off the screen (rows are about to be printed there)."""
-        if self.drawn:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self.drawn = False
+        self.draw(f"{text}  {ticks / (time.monotonic() - self.start):,.0f}/s ")
 
     def scoring(self, done: int, groups: int) -> None:
         """The scoring's progress: ``done`` of ``groups`` groups of symbols."""
-        now = time.monotonic()
-        if not self.enabled or now - self.start < 1.0 or groups < 1:
-            return
-        bar = "#" * int(20 * done / groups)
-        # short enough for 80 columns: a wrapped line is not rewritten by a carriage return
-        text = f"scoring against the alarms [{bar:<20}] {done}/{groups} groups"
-        self.stream.write(f"\r\x1b[K{text}")
-        self.stream.flush()
-        self.drawn = True
+        self.bar("scoring against the alarms", done, groups, "groups", every=0.0)
 
     def finish(self, ticks: int) -> None:
         elapsed = time.monotonic() - self.start
-        if self.drawn:
-            self.stream.write("\r\x1b[K")
+        self.clear()
+        assert self.stream is not None
         if elapsed >= 1.0:
             self.stream.write(f"backtest: {ticks:,} ticks in {elapsed:.1f} s\n")
         self.stream.flush()

@@ -72,6 +72,7 @@ from tui.runtime.options import (
     header_of,
     seed,
 )
+from tui.runtime.progress import ProgressLine
 from tui.runtime.tickstore import GROUP_TICKS, Columns, StoreError, TickStore
 
 #: Ticks per engine update (the grid of samples cuts them further).
@@ -180,46 +181,6 @@ def _score_markets(
         results[kind] = run_ticks(Ticks.of_market(market), config, args.bands, stop=stop)
 
 
-#: Seconds before progress shows, and between two redraws of it.
-PROGRESS_AFTER_S, PROGRESS_EVERY_S = 1.0, 0.1
-
-
-class _ProgressLine:
-    """One line of progress on a terminal's standard error, rewritten in place, from the
-    second second on (the backtest's): nothing where ``stream`` is no terminal."""
-
-    def __init__(self, stream: TextIO | None) -> None:
-        self.stream = stream
-        self.enabled = stream is not None and stream.isatty()
-        self.start = time.monotonic()
-        self.last = 0.0
-        self.drawn = False
-
-    def say(self, what: str, done: int, of: int, unit: str) -> None:
-        now = time.monotonic()
-        if (
-            not self.enabled
-            or now - self.start < PROGRESS_AFTER_S
-            or now - self.last < PROGRESS_EVERY_S
-            or of < 1
-        ):
-            return
-        assert self.stream is not None
-        self.last = now
-        bar = "#" * int(20 * min(done, of) / of)
-        # short enough for 80 columns: a wrapped line is not rewritten by a carriage return
-        self.stream.write(f"\r\x1b[K{what} [{bar:<20}] {done:,}/{of:,} {unit}")
-        self.stream.flush()
-        self.drawn = True
-
-    def clear(self) -> None:
-        """Take the line off (another is about to be printed)."""
-        if self.drawn and self.stream is not None:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self.drawn = False
-
-
 def run_ticks(
     ticks: Ticks,
     config: EngineConfig,
@@ -272,12 +233,12 @@ def run_ticks(
     step = max(1, BATCH // nb)
     store = None if truth else TickStore(group_ticks)
     # Long work shows its progress: a file of a million ticks said nothing for 45 s.
-    line = _ProgressLine(err if store is not None else None)
+    line = ProgressLine(err if store is not None else None)
     # its temporary file goes whatever happens
     with store if store is not None else contextlib.nullcontext():
         fed = len(ticks.t)
         for start in range(0, len(ticks.t), step):
-            line.say("running the engine", start, len(ticks.t), "ticks")
+            line.bar("running the engine", start, len(ticks.t), "ticks")
             if stop is not None and stop():
                 if store is None:
                     raise KeyboardInterrupt
@@ -301,7 +262,7 @@ def run_ticks(
 
             def groups() -> Iterator[TickOrder]:
                 for done, (i, t, p) in enumerate(store.groups()):
-                    line.say("scoring against the alarms", done, store.group_count, "groups")
+                    line.bar("scoring against the alarms", done, store.group_count, "groups")
                     yield TickOrder(i, t, p, buy, sell)
                 line.clear()
 
